@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# A private PostgreSQL 15 + PostGIS 3 cluster for IncidentMap development and tests.
+#
+#   db/cluster.sh start    install packages if missing, create the cluster once, start it
+#   db/cluster.sh stop     stop it (data is kept)
+#   db/cluster.sh status   say where it is and whether it runs
+#   db/cluster.sh url DB   print an Npgsql connection string for database DB
+#   db/cluster.sh psql ... run psql against the cluster
+#   db/cluster.sh destroy  stop it and delete its data
+#
+# The cluster listens on 127.0.0.1 only, on its own port (INCIDENTMAP_PG_PORT, default 55432),
+# with a generated password; it never touches a system cluster. Its data lives in .pgdata/ of
+# the checkout, or, when the postgres user cannot enter the checkout (a clone under /root, as
+# CI uses), under /var/tmp/incidentmap-pg-<hash of the checkout path>.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PORT="${INCIDENTMAP_PG_PORT:-55432}"
+PG_VERSION=15
+PG_BIN="/usr/lib/postgresql/${PG_VERSION}/bin"
+STATE="$ROOT/.pgdata"          # always in the checkout: the password and the pointer to the data
+SU=()                          # how to run server commands (as postgres when we are root)
+
+log() { printf '\033[1;34m[cluster]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[cluster]\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else die "need root (or sudo) to run: $*"; fi
+}
+
+install_packages() {
+    if [ -x "$PG_BIN/initdb" ] && [ -d /usr/share/postgresql/${PG_VERSION}/extension ] \
+        && ls /usr/share/postgresql/${PG_VERSION}/extension/postgis.control >/dev/null 2>&1; then
+        return
+    fi
+    log "installing PostgreSQL ${PG_VERSION} + PostGIS 3 (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    # Keep the package from creating and starting a system cluster of its own.
+    as_root apt-get install -y -qq postgresql-common >/dev/null
+    as_root mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/incidentmap.conf >/dev/null
+    as_root apt-get install -y -qq "postgresql-${PG_VERSION}" "postgresql-${PG_VERSION}-postgis-3" >/dev/null
+}
+
+resolve_datadir() {
+    mkdir -p "$STATE"
+    if [ -f "$STATE/datadir" ]; then DATA="$(cat "$STATE/datadir")"; return; fi
+    if [ "$(id -u)" -ne 0 ]; then
+        DATA="$STATE/cluster"
+    else
+        # Root: the server must run as postgres, which may not be able to enter the checkout.
+        local probe="$STATE/cluster"
+        mkdir -p "$probe" && chown postgres: "$probe"
+        if runuser -u postgres -- test -w "$probe" 2>/dev/null; then
+            DATA="$probe"
+        else
+            rmdir "$probe"
+            DATA="/var/tmp/incidentmap-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
+            log "postgres cannot enter $ROOT; keeping the cluster in $DATA"
+        fi
+    fi
+    echo "$DATA" > "$STATE/datadir"
+}
+
+setup_user() {
+    if [ "$(id -u)" -eq 0 ]; then
+        id postgres >/dev/null 2>&1 || die "user postgres is missing (the postgresql package creates it)"
+        SU=(runuser -u postgres --)
+    fi
+}
+
+run_pg() { "${SU[@]}" "$@"; }
+
+password() { cat "$STATE/password"; }
+
+create_cluster() {
+    [ -f "$DATA/PG_VERSION" ] && return
+    log "creating cluster in $DATA"
+    mkdir -p "$DATA"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$DATA"
+    chmod 700 "$DATA"
+    [ -f "$STATE/password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$STATE/password")
+    local pwfile; pwfile="$(mktemp)"; cp "$STATE/password" "$pwfile"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$pwfile"
+    run_pg "$PG_BIN/initdb" -D "$DATA" -U postgres --pwfile="$pwfile" --auth=scram-sha-256 \
+        --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$pwfile"
+    cat >> "$DATA/postgresql.conf" <<CONF
+# IncidentMap private cluster
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+max_connections = 200
+shared_buffers = 512MB
+work_mem = 16MB
+maintenance_work_mem = 512MB
+effective_cache_size = 4GB
+random_page_cost = 1.1
+synchronous_commit = on
+fsync = on
+logging_collector = off
+timezone = 'UTC'
+CONF
+}
+
+is_running() { [ -n "${DATA:-}" ] && run_pg "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
+
+start() {
+    install_packages
+    setup_user
+    resolve_datadir
+    create_cluster
+    if is_running; then log "already running on 127.0.0.1:$PORT ($DATA)"; return; fi
+    log "starting on 127.0.0.1:$PORT ($DATA)"
+    run_pg "$PG_BIN/pg_ctl" -D "$DATA" -o "-p $PORT" -l "$DATA/server.log" -w -t 60 start >/dev/null \
+        || { tail -20 "$DATA/server.log" >&2; die "could not start PostgreSQL (log above)"; }
+}
+
+stop() {
+    setup_user
+    [ -f "$STATE/datadir" ] || { log "no cluster here"; return; }
+    DATA="$(cat "$STATE/datadir")"
+    if is_running; then run_pg "$PG_BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null; log "stopped"; else log "not running"; fi
+}
+
+ensure_db() {
+    local db="$1"
+    PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt \
+        -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
+        || PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -q \
+            -c "CREATE DATABASE \"$db\""
+}
+
+case "${1:-}" in
+    start)   start ;;
+    stop)    stop ;;
+    status)  setup_user; resolve_datadir
+             if is_running; then echo "running on 127.0.0.1:$PORT, data in $DATA"; else echo "stopped, data in $DATA"; fi ;;
+    ensure-db) ensure_db "$2" ;;
+    recreate-db)
+             PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -q \
+                 -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" -c "CREATE DATABASE \"$2\"" ;;
+    url)     echo "Host=127.0.0.1;Port=$PORT;Username=postgres;Password=$(password);Database=${2:-incidentmap}" ;;
+    psql)    shift; PGPASSWORD="$(password)" exec psql -h 127.0.0.1 -p "$PORT" -U postgres "$@" ;;
+    destroy) stop; DATA="$(cat "$STATE/datadir" 2>/dev/null || true)"
+             [ -n "$DATA" ] && as_root rm -rf "$DATA"; rm -rf "$STATE"; log "destroyed" ;;
+    *)       sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs IncidentMap on http://localhost:8080 against a private PostGIS cluster (installed and
+# started on first use), with migrations applied and the sample incidents loaded.
+# Ctrl+C stops the service; `db/cluster.sh stop` stops the database.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+db/cluster.sh start
+db/cluster.sh ensure-db incidentmap
+
+export ConnectionStrings__Incidents="${ConnectionStrings__Incidents:-$(db/cluster.sh url incidentmap)}"
+export Seed__Path="${Seed__Path:-$PWD/db/sample/incidents.geojson}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+dotnet build src/IncidentMap.Api -c Release -v quiet -nologo
+echo "IncidentMap: http://localhost:8080/collections/incidents/items  ·  Swagger UI: http://localhost:8080/swagger"
+# From the build folder, so the service finds its appsettings.json.
+cd src/IncidentMap.Api/bin/Release/net10.0
+exec dotnet IncidentMap.Api.dll "$@"

@@ -1,0 +1,80 @@
+using System.Data;
+using Dapper;
+using NetTopologySuite.Geometries;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace IncidentMap.Api.Database;
+
+public sealed class DatabaseOptions
+{
+    public const string Section = "Database";
+
+    /// <summary>Upper bound for any single statement, so a runaway query cannot pin a connection.</summary>
+    public int StatementTimeoutSeconds { get; set; } = 30;
+}
+
+public static class DatabaseServiceCollectionExtensions
+{
+    /// <summary>
+    /// One NpgsqlDataSource for the whole process, with PostGIS geometry mapped to NetTopologySuite.
+    /// The connection string comes from ConnectionStrings:Incidents (env ConnectionStrings__Incidents).
+    /// </summary>
+    public static IServiceCollection AddIncidentDatabase(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<DatabaseOptions>(configuration.GetSection(DatabaseOptions.Section));
+        GeometryTypeHandler.Register();
+
+        services.AddSingleton(sp =>
+        {
+            var connectionString = configuration.GetConnectionString("Incidents")
+                ?? throw new InvalidOperationException(
+                    "ConnectionStrings:Incidents is not set (environment variable ConnectionStrings__Incidents).");
+            var timeout = configuration.GetValue($"{DatabaseOptions.Section}:StatementTimeoutSeconds", 30);
+            var builder = new NpgsqlConnectionStringBuilder(connectionString)
+            {
+                Timezone = "UTC",
+                // Npgsql sends this as a startup parameter: every session is bounded without a round-trip.
+                Options = $"-c statement_timeout={timeout * 1000}",
+                ApplicationName = "incidentmap",
+            };
+            var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+            dataSourceBuilder.UseNetTopologySuite();
+            dataSourceBuilder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
+            return dataSourceBuilder.Build();
+        });
+        services.AddSingleton<ReadResilience>();
+        return services;
+    }
+}
+
+/// <summary>
+/// Dapper treats any IEnumerable parameter as a list to expand into (@p1, @p2 …); NTS collections
+/// (MultiPoint, GeometryCollection …) are IEnumerable, so every geometry type gets an explicit handler.
+/// </summary>
+internal sealed class GeometryTypeHandler : SqlMapper.ITypeHandler
+{
+    private static int _registered;
+
+    public static void Register()
+    {
+        if (Interlocked.Exchange(ref _registered, 1) == 1) return;
+        var handler = new GeometryTypeHandler();
+        foreach (var type in new[]
+                 {
+                     typeof(Geometry), typeof(Point), typeof(LineString), typeof(LinearRing), typeof(Polygon),
+                     typeof(MultiPoint), typeof(MultiLineString), typeof(MultiPolygon), typeof(GeometryCollection),
+                 })
+        {
+            SqlMapper.AddTypeHandler(type, handler);
+        }
+    }
+
+    public void SetValue(IDbDataParameter parameter, object value)
+    {
+        parameter.Value = value;
+        if (parameter is NpgsqlParameter npgsql) npgsql.NpgsqlDbType = NpgsqlDbType.Geometry;
+    }
+
+    public object? Parse(Type destinationType, object value) => value is DBNull ? null : value;
+}

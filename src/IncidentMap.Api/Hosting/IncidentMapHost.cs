@@ -1,0 +1,119 @@
+using System.IO.Compression;
+using IncidentMap.Api.Database;
+using IncidentMap.Api.Health;
+using IncidentMap.Api.Incidents;
+using IncidentMap.Api.OpenApi;
+using IncidentMap.Api.Problems;
+using IncidentMap.Api.Querying;
+using IncidentMap.Api.Seeding;
+using Microsoft.AspNetCore.ResponseCompression;
+using Microsoft.OpenApi;
+
+namespace IncidentMap.Api.Hosting;
+
+public static class IncidentMapHost
+{
+    public static WebApplicationBuilder AddIncidentMap(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddIncidentDatabase(builder.Configuration);
+        services.AddSingleton<Migrator>();
+        services.AddSingleton<IncidentReader>();
+        services.AddSingleton<IncidentStore>();
+        services.AddSingleton<SampleData>();
+        services.AddHostedService<StartupTasks>();
+
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            context.ProblemDetails.Instance ??= context.HttpContext.Request.Path;
+        });
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.AddIncidentMapHealth();
+        services.AddIncidentMapOpenApi();
+        services.AddResponseCompression(options =>
+        {
+            options.EnableForHttps = true;
+            options.Providers.Add<BrotliCompressionProvider>();
+            options.Providers.Add<GzipCompressionProvider>();
+            options.MimeTypes = ResponseCompressionDefaults.MimeTypes.Concat(
+                [IncidentsApi.GeoJson, "application/problem+json", "text/csv", "application/geo+json-seq"]);
+        });
+        services.Configure<BrotliCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
+        services.Configure<GzipCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = JsonBody.MaxBytes);
+        return builder;
+    }
+
+    public static WebApplication UseIncidentMap(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseResponseCompression();
+
+        app.UseSwagger(options =>
+        {
+            options.RouteTemplate = "openapi/{documentName}.json";
+            options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_0;
+        });
+        app.UseSwaggerUI(options =>
+        {
+            options.RoutePrefix = "swagger";
+            options.SwaggerEndpoint($"/openapi/{OpenApiSetup.DocumentName}.json", "IncidentMap");
+            options.DocumentTitle = "IncidentMap API";
+        });
+
+        app.MapHealth();
+        app.MapIncidents();
+        return app;
+    }
+
+    /// <summary>
+    /// <c>IncidentMap.Api [serve]</c> runs the service; <c>migrate</c>, <c>seed FILE</c> and
+    /// <c>openapi [FILE]</c> do one job and exit.
+    /// </summary>
+    public static async Task<int> RunCommandAsync(this WebApplication app, string[] args)
+    {
+        var command = args.FirstOrDefault(a => !a.StartsWith('-') && !a.Contains('=')) ?? "serve";
+        var rest = args.SkipWhile(a => a != command).Skip(1).ToArray();
+        switch (command)
+        {
+            case "serve":
+                await app.RunAsync();
+                return 0;
+            case "migrate":
+                var applied = await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+                Console.WriteLine($"{applied} migration(s) applied; schema at {Migrator.LatestVersion}");
+                return 0;
+            case "seed" when rest.Length == 1:
+                await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+                var result = await app.Services.GetRequiredService<SampleData>().LoadAsync(rest[0]);
+                Console.WriteLine($"{result.Created} incident(s) created, {result.Skipped} already present");
+                return 0;
+            case "openapi":
+                var json = OpenApiSetup.Render(app.Services);
+                if (rest.Length == 1) await File.WriteAllTextAsync(rest[0], json);
+                else Console.Write(json);
+                return 0;
+            default:
+                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE]]");
+                return 2;
+        }
+    }
+}
+
+/// <summary>Migrates (and optionally loads sample data) before the server accepts requests.</summary>
+public sealed class StartupTasks(IServiceProvider services, IConfiguration configuration, ILogger<StartupTasks> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken ct)
+    {
+        if (configuration.GetValue("Database:MigrateOnStartup", true))
+        {
+            var applied = await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+            logger.LogInformation("Schema at {Version} ({Applied} migration(s) applied)", Migrator.LatestVersion, applied);
+        }
+        if (configuration["Seed:Path"] is { Length: > 0 } path)
+            await services.GetRequiredService<SampleData>().LoadAsync(path, ct);
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}

@@ -1,0 +1,106 @@
+using System.Text.Json.Serialization;
+using IncidentMap.Api.OpenApi;
+
+namespace IncidentMap.Api.Incidents;
+
+// The public shape of an incident, for the OpenAPI document. Responses are built by PostgreSQL
+// (IncidentSqlBuilder.GeoJsonFeature) and requests are read by IncidentInput; a test checks that
+// all three agree on every property name.
+
+/// <summary>An incident as a GeoJSON Feature.</summary>
+public sealed record IncidentFeatureDoc(
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("id")] long? Id,
+    [property: JsonPropertyName("geometry")] GeoJsonGeometry Geometry,
+    [property: JsonPropertyName("properties")] IncidentPropertiesDoc Properties);
+
+/// <summary>A page of incidents.</summary>
+public sealed record IncidentFeatureCollectionDoc(
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("features")] IncidentFeatureDoc[] Features,
+    [property: JsonPropertyName("numberReturned")] int NumberReturned,
+    [property: JsonPropertyName("timeStamp")] DateTimeOffset TimeStamp,
+    [property: JsonPropertyName("links")] LinkDoc[] Links);
+
+public sealed record LinkDoc(
+    [property: JsonPropertyName("href")] string Href,
+    [property: JsonPropertyName("rel")] string Rel,
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("title")] string? Title);
+
+/// <summary>A JSON merge patch (RFC 7396) of an incident Feature: only the members to change.</summary>
+public sealed record IncidentPatchDoc(
+    [property: JsonPropertyName("geometry")] GeoJsonGeometry? Geometry,
+    [property: JsonPropertyName("properties")] IncidentPropertiesDoc? Properties);
+
+/// <summary>Where a report came from.</summary>
+public sealed record SourceDoc(
+    [property: JsonPropertyName("publisher")] string? Publisher,
+    [property: JsonPropertyName("url")] Uri? Url,
+    [property: JsonPropertyName("title")] string? Title,
+    [property: JsonPropertyName("published_at")] DateTimeOffset? PublishedAt);
+
+/// <summary>Incident properties. Counts are bounds: "up to 60" is fatalities_max 60, "at least 50" is fatalities_min 50; null is unknown.</summary>
+/// <param name="Title">Short headline. Required.</param>
+/// <param name="Summary">What happened, in a few sentences.</param>
+/// <param name="EventType">ACLED event type: battles, explosions_remote_violence, violence_against_civilians, protests, riots, strategic_developments. Required.</param>
+/// <param name="SubEventType">ACLED sub-event type, e.g. "Suicide bomb".</param>
+/// <param name="OccurredAt">When it happened (RFC 3339). A date (2016-02-21) or month (2016-02) is accepted and implies day or month precision. Required.</param>
+/// <param name="TimePrecision">exact, day, week or month; occurred_at is truncated to the start of that UTC day, ISO week or month, and time windows match the whole implied interval.</param>
+/// <param name="LocationName">Place as reported, e.g. "Sayeda Zeinab".</param>
+/// <param name="Admin1">First-level administrative division (governorate, province).</param>
+/// <param name="Admin2">Second-level administrative division.</param>
+/// <param name="Country">ISO 3166-1 alpha-2 code.</param>
+/// <param name="GeoPrecision">How precise the geometry is: exact, near, town, region or country.</param>
+/// <param name="FatalitiesMin">Lower bound of deaths ("at least").</param>
+/// <param name="FatalitiesMax">Upper bound of deaths ("up to").</param>
+/// <param name="InjuredMin">Lower bound of injured.</param>
+/// <param name="InjuredMax">Upper bound of injured.</param>
+/// <param name="Actors">Parties involved.</param>
+/// <param name="ClaimedBy">Who claimed responsibility.</param>
+/// <param name="Sources">Reports this incident is based on.</param>
+/// <param name="Status">reported, verified, disputed or retracted.</param>
+/// <param name="Tags">Free labels.</param>
+/// <param name="ExternalId">Identifier in another dataset (e.g. an ACLED event id); unique among live incidents.</param>
+/// <param name="CreatedAt">Set by the server.</param>
+/// <param name="UpdatedAt">Set by the server.</param>
+/// <param name="Version">Set by the server; bumped by every change; the ETag names it.</param>
+public sealed record IncidentPropertiesDoc(
+    [property: JsonPropertyName("title")] string Title,
+    [property: JsonPropertyName("summary")] string? Summary,
+    [property: JsonPropertyName("event_type")] EventType EventType,
+    [property: JsonPropertyName("sub_event_type")] string? SubEventType,
+    [property: JsonPropertyName("occurred_at")] DateTimeOffset OccurredAt,
+    [property: JsonPropertyName("time_precision")] TimePrecision? TimePrecision,
+    [property: JsonPropertyName("location_name")] string? LocationName,
+    [property: JsonPropertyName("admin1")] string? Admin1,
+    [property: JsonPropertyName("admin2")] string? Admin2,
+    [property: JsonPropertyName("country")] string? Country,
+    [property: JsonPropertyName("geo_precision")] GeoPrecision? GeoPrecision,
+    [property: JsonPropertyName("fatalities_min")] int? FatalitiesMin,
+    [property: JsonPropertyName("fatalities_max")] int? FatalitiesMax,
+    [property: JsonPropertyName("injured_min")] int? InjuredMin,
+    [property: JsonPropertyName("injured_max")] int? InjuredMax,
+    [property: JsonPropertyName("actors")] string[]? Actors,
+    [property: JsonPropertyName("claimed_by")] string? ClaimedBy,
+    [property: JsonPropertyName("sources")] SourceDoc[]? Sources,
+    [property: JsonPropertyName("status")] IncidentStatus? Status,
+    [property: JsonPropertyName("tags")] string[]? Tags,
+    [property: JsonPropertyName("external_id")] string? ExternalId,
+    [property: JsonPropertyName("created_at")] DateTimeOffset? CreatedAt,
+    [property: JsonPropertyName("updated_at")] DateTimeOffset? UpdatedAt,
+    [property: JsonPropertyName("version")] int? Version);
+
+#pragma warning disable CA1707 // enum members spell the wire values
+[JsonConverter(typeof(JsonStringEnumConverter<EventType>))]
+public enum EventType { battles, explosions_remote_violence, violence_against_civilians, protests, riots, strategic_developments }
+
+[JsonConverter(typeof(JsonStringEnumConverter<TimePrecision>))]
+public enum TimePrecision { exact, day, week, month }
+
+[JsonConverter(typeof(JsonStringEnumConverter<GeoPrecision>))]
+public enum GeoPrecision { exact, near, town, region, country }
+
+[JsonConverter(typeof(JsonStringEnumConverter<IncidentStatus>))]
+public enum IncidentStatus { reported, verified, disputed, retracted }
+#pragma warning restore CA1707

@@ -1,0 +1,318 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using IncidentMap.Api.Problems;
+using NetTopologySuite.Geometries;
+using NetTopologySuite.IO.Converters;
+
+namespace IncidentMap.Api.Incidents;
+
+/// <summary>An incident as validated and normalised from a client's GeoJSON Feature, ready to store.</summary>
+public sealed record IncidentDraft(
+    string Title,
+    string? Summary,
+    string EventType,
+    string? SubEventType,
+    DateTimeOffset OccurredAt,
+    string TimePrecision,
+    string? LocationName,
+    string? Admin1,
+    string? Admin2,
+    string? Country,
+    string GeoPrecision,
+    int? FatalitiesMin,
+    int? FatalitiesMax,
+    int? InjuredMin,
+    int? InjuredMax,
+    string[] Actors,
+    string? ClaimedBy,
+    string Sources,
+    string Status,
+    string[] Tags,
+    string? ExternalId,
+    Geometry Geometry);
+
+/// <summary>
+/// Validates a GeoJSON Feature against the incident model and collects every problem, each named by
+/// its field (e.g. <c>properties.fatalities_min</c>), instead of stopping at the first.
+/// </summary>
+public static class IncidentInput
+{
+    /// <summary>Vertex cap per geometry (documented in the README); bigger shapes belong in a dataset import.</summary>
+    public const int MaxVertices = 100_000;
+
+    /// <summary>Properties the server owns; clients may echo them back (GET, edit, PUT) and they are ignored.</summary>
+    private static readonly HashSet<string> ReadOnly = ["created_at", "updated_at", "version", "distance_m"];
+
+    private static readonly HashSet<string> Known =
+    [
+        "title", "summary", "event_type", "sub_event_type", "occurred_at", "time_precision", "location_name",
+        "admin1", "admin2", "country", "geo_precision", "fatalities_min", "fatalities_max", "injured_min",
+        "injured_max", "actors", "claimed_by", "sources", "status", "tags", "external_id",
+    ];
+
+    private static readonly GeometryFactory Factory = new(new PrecisionModel(), 4326);
+
+    private static readonly JsonSerializerOptions GeoJsonOptions = new()
+    {
+        Converters = { new GeoJsonConverterFactory(Factory) },
+    };
+
+    public static (IncidentDraft? Draft, List<FieldError> Errors) Parse(JsonElement feature)
+    {
+        var errors = new List<FieldError>();
+        if (feature.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new FieldError("", "the body must be a GeoJSON Feature object"));
+            return (null, errors);
+        }
+
+        if (!feature.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "Feature")
+            errors.Add(new FieldError("type", "must be \"Feature\""));
+
+        var geometry = ParseGeometry(feature, errors);
+
+        if (!feature.TryGetProperty("properties", out var props) || props.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new FieldError("properties", "is required and must be an object"));
+            return (null, errors);
+        }
+
+        var p = new PropertyReader(props, errors);
+        foreach (var property in props.EnumerateObject())
+        {
+            if (!Known.Contains(property.Name) && !ReadOnly.Contains(property.Name))
+                errors.Add(new FieldError($"properties.{property.Name}", "is not an incident property"));
+        }
+
+        var title = p.String("title", required: true, maxLength: 500);
+        if (title is not null && title.Trim().Length == 0) errors.Add(new FieldError("properties.title", "must not be blank"));
+        var summary = p.String("summary", maxLength: 20_000);
+        var eventType = p.Enum("event_type", Vocabulary.EventTypes, required: true);
+        var subEventType = p.String("sub_event_type", maxLength: 200);
+        var (occurredAt, impliedPrecision) = p.IncidentTime("occurred_at");
+        var timePrecision = p.Enum("time_precision", Vocabulary.TimePrecisions) ?? impliedPrecision ?? "exact";
+        var locationName = p.String("location_name", maxLength: 500);
+        var admin1 = p.String("admin1", maxLength: 200);
+        var admin2 = p.String("admin2", maxLength: 200);
+        var country = p.Country("country");
+        var geoPrecision = p.Enum("geo_precision", Vocabulary.GeoPrecisions) ?? "exact";
+        var fatalitiesMin = p.Count("fatalities_min");
+        var fatalitiesMax = p.Count("fatalities_max");
+        var injuredMin = p.Count("injured_min");
+        var injuredMax = p.Count("injured_max");
+        if (fatalitiesMin > fatalitiesMax)
+            errors.Add(new FieldError("properties.fatalities_min", $"({fatalitiesMin}) must not exceed fatalities_max ({fatalitiesMax})"));
+        if (injuredMin > injuredMax)
+            errors.Add(new FieldError("properties.injured_min", $"({injuredMin}) must not exceed injured_max ({injuredMax})"));
+        var actors = p.StringArray("actors");
+        var claimedBy = p.String("claimed_by", maxLength: 500);
+        var sources = p.Sources("sources");
+        var status = p.Enum("status", Vocabulary.Statuses) ?? "reported";
+        var tags = p.StringArray("tags");
+        var externalId = p.String("external_id", maxLength: 200);
+
+        if (errors.Count > 0 || geometry is null || title is null || eventType is null || occurredAt is null)
+            return (null, errors);
+
+        return (new IncidentDraft(
+            title.Trim(), summary, eventType, subEventType, Rfc3339.Truncate(occurredAt.Value, timePrecision), timePrecision,
+            locationName, admin1, admin2, country, geoPrecision, fatalitiesMin, fatalitiesMax, injuredMin, injuredMax,
+            actors, claimedBy, sources, status, tags, externalId, geometry), errors);
+    }
+
+    private static Geometry? ParseGeometry(JsonElement feature, List<FieldError> errors)
+    {
+        if (!feature.TryGetProperty("geometry", out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            errors.Add(new FieldError("geometry", "is required"));
+            return null;
+        }
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new FieldError("geometry", "must be a GeoJSON geometry object"));
+            return null;
+        }
+        var typeName = element.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        if (typeName is not ("Point" or "LineString" or "Polygon" or "MultiPoint" or "MultiLineString" or "MultiPolygon"))
+        {
+            errors.Add(new FieldError("geometry.type",
+                $"'{typeName}' is not supported; use Point, LineString, Polygon, MultiPoint, MultiLineString or MultiPolygon"));
+            return null;
+        }
+
+        Geometry? geometry;
+        try
+        {
+            geometry = element.Deserialize<Geometry>(GeoJsonOptions);
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or InvalidCastException)
+        {
+            errors.Add(new FieldError("geometry", $"is not a valid GeoJSON {typeName}: {FirstSentence(e.Message)}"));
+            return null;
+        }
+        if (geometry is null || geometry.IsEmpty)
+        {
+            errors.Add(new FieldError("geometry.coordinates", "must not be empty"));
+            return null;
+        }
+        if (geometry.NumPoints > MaxVertices)
+        {
+            errors.Add(new FieldError("geometry.coordinates", $"has {geometry.NumPoints} vertices; the maximum is {MaxVertices}"));
+            return null;
+        }
+
+        var coordinates = geometry.Coordinates;
+        for (var i = 0; i < coordinates.Length; i++)
+        {
+            var c = coordinates[i];
+            if (!double.IsFinite(c.X) || !double.IsFinite(c.Y))
+            {
+                errors.Add(new FieldError("geometry.coordinates", $"position {i} is not a finite number"));
+                return null;
+            }
+            if (c.X is < -180 or > 180)
+            {
+                errors.Add(new FieldError("geometry.coordinates", $"position {i}: longitude {c.X} is outside -180..180 (GeoJSON order is lon,lat)"));
+                return null;
+            }
+            if (c.Y is < -90 or > 90)
+            {
+                errors.Add(new FieldError("geometry.coordinates", $"position {i}: latitude {c.Y} is outside -90..90 (GeoJSON order is lon,lat)"));
+                return null;
+            }
+        }
+        geometry.SRID = 4326;
+        return geometry;
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var end = message.IndexOf(". ", StringComparison.Ordinal);
+        return end > 0 ? message[..end] : message.TrimEnd('.');
+    }
+
+    /// <summary>RFC 7396 JSON merge patch: objects merge recursively, null removes, anything else replaces.</summary>
+    public static JsonNode? MergePatch(JsonNode? target, JsonNode? patch)
+    {
+        if (patch is not JsonObject patchObject) return patch?.DeepClone();
+        var result = target as JsonObject is { } t ? (JsonObject)t.DeepClone() : new JsonObject();
+        foreach (var (name, value) in patchObject)
+        {
+            if (value is null) result.Remove(name);
+            else result[name] = MergePatch(result[name], value);
+        }
+        return result;
+    }
+
+    private sealed class PropertyReader(JsonElement props, List<FieldError> errors)
+    {
+        private bool TryGet(string name, bool required, out JsonElement value)
+        {
+            if (props.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null) return true;
+            if (required) errors.Add(new FieldError($"properties.{name}", "is required"));
+            return false;
+        }
+
+        private void Error(string name, string detail) => errors.Add(new FieldError($"properties.{name}", detail));
+
+        public string? String(string name, bool required = false, int maxLength = 1000)
+        {
+            if (!TryGet(name, required, out var v)) return null;
+            if (v.ValueKind != JsonValueKind.String) { Error(name, "must be a string"); return null; }
+            var s = v.GetString()!;
+            if (s.Length > maxLength) { Error(name, $"is longer than {maxLength} characters"); return null; }
+            return s;
+        }
+
+        public string? Enum(string name, string[] allowed, bool required = false)
+        {
+            var s = String(name, required);
+            if (s is null) return null;
+            if (Array.IndexOf(allowed, s) < 0) { Error(name, $"'{s}' is not one of: {string.Join(", ", allowed)}"); return null; }
+            return s;
+        }
+
+        public string? Country(string name)
+        {
+            var s = String(name);
+            if (s is null) return null;
+            var upper = s.ToUpperInvariant();
+            if (!Vocabulary.CountryCodes.Contains(upper)) { Error(name, $"'{s}' is not an ISO 3166-1 alpha-2 country code"); return null; }
+            return upper;
+        }
+
+        public int? Count(string name)
+        {
+            if (!TryGet(name, false, out var v)) return null;
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out var n)) { Error(name, "must be a whole number or null"); return null; }
+            if (n < 0) { Error(name, "must not be negative"); return null; }
+            return n;
+        }
+
+        public (DateTimeOffset?, string?) IncidentTime(string name)
+        {
+            var s = String(name, required: true);
+            if (s is null) return (null, null);
+            if (!Rfc3339.TryParseIncidentTime(s, out var value, out var implied))
+            {
+                Error(name, $"'{s}' is not an RFC 3339 date-time (e.g. 2016-02-21T07:30:00Z), a date (2016-02-21) or a month (2016-02)");
+                return (null, null);
+            }
+            return (value, implied);
+        }
+
+        public string[] StringArray(string name)
+        {
+            if (!TryGet(name, false, out var v)) return [];
+            if (v.ValueKind != JsonValueKind.Array) { Error(name, "must be an array of strings"); return []; }
+            var list = new List<string>();
+            var i = 0;
+            foreach (var item in v.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String || item.GetString()!.Trim().Length == 0)
+                    Error($"{name}[{i}]", "must be a non-empty string");
+                else if (item.GetString()!.Length > 500)
+                    Error($"{name}[{i}]", "is longer than 500 characters");
+                else list.Add(item.GetString()!.Trim());
+                i++;
+            }
+            return list.Distinct(StringComparer.Ordinal).ToArray();
+        }
+
+        private static readonly HashSet<string> SourceFields = ["publisher", "url", "title", "published_at"];
+
+        public string Sources(string name)
+        {
+            if (!TryGet(name, false, out var v)) return "[]";
+            if (v.ValueKind != JsonValueKind.Array) { Error(name, "must be an array of {publisher, url, title, published_at}"); return "[]"; }
+            var array = new JsonArray();
+            var i = 0;
+            foreach (var item in v.EnumerateArray())
+            {
+                var path = $"{name}[{i++}]";
+                if (item.ValueKind != JsonValueKind.Object) { Error(path, "must be an object"); continue; }
+                var source = new JsonObject();
+                foreach (var field in item.EnumerateObject())
+                {
+                    if (!SourceFields.Contains(field.Name)) { Error($"{path}.{field.Name}", "is not a source field (publisher, url, title, published_at)"); continue; }
+                    if (field.Value.ValueKind == JsonValueKind.Null) continue;
+                    if (field.Value.ValueKind != JsonValueKind.String) { Error($"{path}.{field.Name}", "must be a string"); continue; }
+                    var text = field.Value.GetString()!;
+                    if (text.Length > 2000) { Error($"{path}.{field.Name}", "is longer than 2000 characters"); continue; }
+                    if (field.Name == "url" && !(Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+                    { Error($"{path}.url", $"'{text}' is not an absolute http(s) URL"); continue; }
+                    if (field.Name == "published_at")
+                    {
+                        if (!Rfc3339.TryParseIncidentTime(text, out var published, out _))
+                        { Error($"{path}.published_at", $"'{text}' is not an RFC 3339 date-time or date"); continue; }
+                        text = published.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+                    }
+                    source[field.Name] = text;
+                }
+                if (source.Count == 0) Error(path, "needs at least a publisher, url or title");
+                array.Add(source);
+            }
+            return array.ToJsonString();
+        }
+    }
+}

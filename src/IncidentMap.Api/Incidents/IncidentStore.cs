@@ -1,0 +1,147 @@
+using Dapper;
+using IncidentMap.Api.Problems;
+using IncidentMap.Api.Querying;
+using NetTopologySuite.Geometries;
+using Npgsql;
+
+namespace IncidentMap.Api.Incidents;
+
+/// <summary>What a write did.</summary>
+public abstract record WriteOutcome
+{
+    public sealed record Stored(long Id, int Version, string Feature) : WriteOutcome;
+    public sealed record Skipped(long ExistingId) : WriteOutcome;
+    public sealed record Invalid(IReadOnlyList<FieldError> Errors) : WriteOutcome;
+    public sealed record NotFound : WriteOutcome;
+    public sealed record VersionMismatch(int CurrentVersion) : WriteOutcome;
+    public sealed record DuplicateExternalId(string ExternalId) : WriteOutcome;
+}
+
+/// <summary>
+/// Incident writes. Each runs in one transaction; the stored Feature is read back through the same
+/// SQL builder as every other read, so a write answers with exactly what a later GET returns.
+/// Writes are never retried here: a retry of a statement whose commit was acknowledged late would
+/// duplicate the incident.
+/// </summary>
+public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader reader)
+{
+    private const string Columns = """
+        title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2,
+        country, geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by,
+        sources, status, tags, external_id, geom
+        """;
+
+    private const string Values = """
+        @Title, @Summary, @EventType, @SubEventType, @OccurredAt, @TimePrecision, @LocationName, @Admin1, @Admin2,
+        @Country, @GeoPrecision, @FatalitiesMin, @FatalitiesMax, @InjuredMin, @InjuredMax, @Actors, @ClaimedBy,
+        @Sources::jsonb, @Status, @Tags, @ExternalId, @Geometry
+        """;
+
+    /// <summary>Stores a new incident. With <paramref name="skipExisting"/>, an incident whose external_id
+    /// is already stored is left alone (sample data and re-imports are idempotent).</summary>
+    public async Task<WriteOutcome> CreateAsync(IncidentDraft draft, CancellationToken ct, bool skipExisting = false)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        if (await GeometryProblemAsync(connection, draft.Geometry, ct) is { } invalid) return invalid;
+
+        var conflict = skipExisting
+            ? "ON CONFLICT (external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL DO NOTHING"
+            : "";
+        try
+        {
+            var id = await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
+                $"INSERT INTO incidents ({Columns}) VALUES ({Values}) {conflict} RETURNING id",
+                Parameters(draft), tx, cancellationToken: ct));
+            if (id is null)
+            {
+                var existing = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                    "SELECT id FROM incidents WHERE external_id = @ExternalId AND deleted_at IS NULL",
+                    new { draft.ExternalId }, tx, cancellationToken: ct));
+                return new WriteOutcome.Skipped(existing);
+            }
+            var stored = await reader.GetFeatureAsync(id.Value, ct, connection);
+            await tx.CommitAsync(ct);
+            return new WriteOutcome.Stored(id.Value, stored!.Value.Version, stored.Value.Feature);
+        }
+        catch (PostgresException e) when (Translate(e, draft) is { } outcome)
+        {
+            return outcome;
+        }
+    }
+
+    /// <summary>Replaces every property and the geometry; bumps the version.</summary>
+    public async Task<WriteOutcome> ReplaceAsync(long id, IncidentDraft draft, int? expectedVersion, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        if (await GeometryProblemAsync(connection, draft.Geometry, ct) is { } invalid) return invalid;
+        if (await LockAsync(connection, tx, id, expectedVersion, ct) is { } refused) return refused;
+
+        try
+        {
+            var parameters = Parameters(draft);
+            parameters.Add("Id", id);
+            await connection.ExecuteAsync(new CommandDefinition($"""
+                UPDATE incidents SET ({Columns}) = ({Values}),
+                       updated_at = now(), version = version + 1
+                WHERE id = @Id
+                """, parameters, tx, cancellationToken: ct));
+            var stored = await reader.GetFeatureAsync(id, ct, connection);
+            await tx.CommitAsync(ct);
+            return new WriteOutcome.Stored(id, stored!.Value.Version, stored.Value.Feature);
+        }
+        catch (PostgresException e) when (Translate(e, draft) is { } outcome)
+        {
+            return outcome;
+        }
+    }
+
+    /// <summary>Marks the incident deleted: it leaves every read, the row stays for the change feed.</summary>
+    public async Task<WriteOutcome> DeleteAsync(long id, int? expectedVersion, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        if (await LockAsync(connection, tx, id, expectedVersion, ct) is { } refused) return refused;
+        var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
+            UPDATE incidents SET deleted_at = now(), updated_at = now(), version = version + 1
+            WHERE id = @id RETURNING version
+            """, new { id }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return new WriteOutcome.Stored(id, version, "");
+    }
+
+    /// <summary>Row-locks the live incident so concurrent writers serialise; checks the expected version.</summary>
+    private static async Task<WriteOutcome?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long id, int? expectedVersion, CancellationToken ct)
+    {
+        var current = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+            "SELECT version FROM incidents WHERE id = @id AND deleted_at IS NULL FOR UPDATE",
+            new { id }, tx, cancellationToken: ct));
+        if (current is null) return new WriteOutcome.NotFound();
+        if (expectedVersion is { } expected && expected != current) return new WriteOutcome.VersionMismatch(current.Value);
+        return null;
+    }
+
+    /// <summary>PostGIS's own verdict on validity (self-intersections, ring orientation problems …).</summary>
+    private static async Task<WriteOutcome?> GeometryProblemAsync(NpgsqlConnection connection, Geometry geometry, CancellationToken ct)
+    {
+        if (geometry is Point) return null;
+        var reason = await connection.ExecuteScalarAsync<string>(new CommandDefinition(
+            "SELECT ST_IsValidReason(@geometry)", new { geometry }, cancellationToken: ct));
+        return reason == "Valid Geometry"
+            ? null
+            : new WriteOutcome.Invalid([new FieldError("geometry", $"is not valid: {reason}")]);
+    }
+
+    private static WriteOutcome? Translate(PostgresException e, IncidentDraft draft) => e.SqlState switch
+    {
+        PostgresErrorCodes.UniqueViolation when e.ConstraintName == "incidents_external_id_key" =>
+            new WriteOutcome.DuplicateExternalId(draft.ExternalId!),
+        // Validation mirrors every CHECK; should one still fire, it is the client's data, not a 500.
+        PostgresErrorCodes.CheckViolation =>
+            new WriteOutcome.Invalid([new FieldError("properties", $"violates {e.ConstraintName}")]),
+        _ => null,
+    };
+
+    private static DynamicParameters Parameters(IncidentDraft draft) => new(draft);
+}

@@ -1,0 +1,88 @@
+using System.Text.Json.Nodes;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.Swagger;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace IncidentMap.Api.OpenApi;
+
+/// <summary>Marker for a GeoJSON geometry in the OpenAPI document (RFC 7946 §3.1), so the document
+/// describes GeoJSON rather than NetTopologySuite's class tree.</summary>
+public sealed class GeoJsonGeometry;
+
+public static class OpenApiSetup
+{
+    public const string DocumentName = "v1";
+
+    public static IServiceCollection AddIncidentMapOpenApi(this IServiceCollection services)
+    {
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(options =>
+        {
+            options.SwaggerDoc(DocumentName, new OpenApiInfo
+            {
+                Title = "IncidentMap",
+                Version = "1.0",
+                Description = "Geocoded incidents in PostGIS, served as OGC API – Features (GeoJSON). " +
+                              "Errors are RFC 9457 problem details naming the offending field or parameter.",
+                License = new OpenApiLicense { Name = "MIT" },
+            });
+            options.MapType<GeoJsonGeometry>(GeometrySchema);
+            options.SupportNonNullableReferenceTypes();
+            options.UseAllOfToExtendReferenceSchemas();
+            var xml = Path.Combine(AppContext.BaseDirectory, "IncidentMap.Api.xml");
+            if (File.Exists(xml)) options.IncludeXmlComments(xml);
+        });
+        return services;
+    }
+
+    private static OpenApiSchema Position() => new()
+    {
+        Type = JsonSchemaType.Array,
+        Description = "[longitude, latitude] in WGS 84 (EPSG:4326); an optional third number is ignored.",
+        MinItems = 2,
+        MaxItems = 3,
+        Items = new OpenApiSchema { Type = JsonSchemaType.Number },
+    };
+
+    private static OpenApiSchema ArrayOf(OpenApiSchema items, int? minItems = null) =>
+        new() { Type = JsonSchemaType.Array, Items = items, MinItems = minItems };
+
+    private static OpenApiSchema Typed(string type, OpenApiSchema coordinates) => new()
+    {
+        Type = JsonSchemaType.Object,
+        Required = new HashSet<string> { "type", "coordinates" },
+        Properties = new Dictionary<string, IOpenApiSchema>
+        {
+            ["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create(type)] },
+            ["coordinates"] = coordinates,
+        },
+    };
+
+    private static OpenApiSchema GeometrySchema()
+    {
+        var ring = ArrayOf(Position(), 4);
+        return new OpenApiSchema
+        {
+            Description = "GeoJSON geometry (RFC 7946), lon/lat in WGS 84. Rings must be closed and " +
+                          "non-self-intersecting; at most 100000 vertices.",
+            OneOf =
+            [
+                Typed("Point", Position()),
+                Typed("LineString", ArrayOf(Position(), 2)),
+                Typed("Polygon", ArrayOf(ring, 1)),
+                Typed("MultiPoint", ArrayOf(Position())),
+                Typed("MultiLineString", ArrayOf(ArrayOf(Position(), 2))),
+                Typed("MultiPolygon", ArrayOf(ArrayOf(ring, 1))),
+            ],
+        };
+    }
+
+    /// <summary>The OpenAPI 3.0 document as JSON, exactly as served at /openapi.json and committed in openapi/.</summary>
+    public static string Render(IServiceProvider services)
+    {
+        var document = services.GetRequiredService<ISwaggerProvider>().GetSwagger(DocumentName);
+        using var writer = new StringWriter();
+        document.SerializeAsV3(new OpenApiJsonWriter(writer));
+        return writer.ToString().ReplaceLineEndings("\n") + "\n";
+    }
+}

@@ -1,0 +1,72 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace IncidentMap.Api.Problems;
+
+/// <summary>One invalid field or parameter: a JSON-pointer-like path and what is wrong with it.</summary>
+public sealed record FieldError(string Field, string Detail);
+
+/// <summary>RFC 9457 problem documents used across the API. Every one names what the client got wrong.</summary>
+public static class Problem
+{
+    public const string ContentType = "application/problem+json";
+
+    public static ProblemHttpResult Validation(IReadOnlyList<FieldError> errors, int status = StatusCodes.Status422UnprocessableEntity) =>
+        TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
+        {
+            Status = status,
+            Title = status == StatusCodes.Status400BadRequest ? "Invalid request" : "Invalid incident",
+            Detail = errors.Count == 1
+                ? $"{errors[0].Field}: {errors[0].Detail}"
+                : $"{errors.Count} problems, first {errors[0].Field}: {errors[0].Detail}",
+            Extensions = { ["errors"] = errors },
+        });
+
+    public static ProblemHttpResult BadParameter(string parameter, string detail) =>
+        Validation([new FieldError(parameter, detail)], StatusCodes.Status400BadRequest);
+
+    public static ProblemHttpResult Status(int status, string title, string detail, string? field = null)
+    {
+        var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
+        if (field is not null) problem.Extensions["errors"] = new[] { new FieldError(field, detail) };
+        return TypedResults.Problem(problem);
+    }
+
+    public static ProblemHttpResult NotFound(string what) =>
+        Status(StatusCodes.Status404NotFound, "Not found", what);
+}
+
+/// <summary>
+/// Turns exceptions into problem details: client mistakes the framework detects (oversized body,
+/// malformed request) keep their 4xx status; a database that cannot be reached is a 503.
+/// Everything else is a 500 that names nothing internal.
+/// </summary>
+public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
+    {
+        var (status, title, detail) = exception switch
+        {
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+                (413, "Request body too large", $"The body exceeds the limit of {context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes."),
+            BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
+            NpgsqlException { IsTransient: true } or TimeoutException =>
+                (503, "Database unavailable", "The database could not be reached; retry shortly."),
+            OperationCanceledException when context.RequestAborted.IsCancellationRequested =>
+                (499, "Client closed request", "The client went away."),
+            _ => (500, "Internal error", "An unexpected error occurred; it has been logged."),
+        };
+        if (status >= 500) logger.LogError(exception, "Unhandled exception for {Method} {Path}", context.Request.Method, context.Request.Path);
+        if (context.Response.HasStarted) return false;
+
+        context.Response.StatusCode = status;
+        if (status == 503) context.Response.Headers.RetryAfter = "5";
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            Exception = exception,
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
+        });
+    }
+}

@@ -1,0 +1,66 @@
+using System.Data;
+using System.Data.Common;
+using Dapper;
+using IncidentMap.Api.Database;
+using Npgsql;
+
+namespace IncidentMap.Api.Querying;
+
+/// <summary>
+/// Runs compiled incident queries. Opening the connection, executing and fetching the first row
+/// happen under the read-retry pipeline, before a response has started; after that rows stream and
+/// a fault aborts the response rather than silently truncating it.
+/// </summary>
+public sealed class IncidentReader(NpgsqlDataSource dataSource, ReadResilience resilience)
+{
+    public async Task<RowStream> OpenAsync(SqlQuery query, CancellationToken ct)
+    {
+        return await resilience.ExecuteAsync(async token =>
+        {
+            var connection = await dataSource.OpenConnectionAsync(token);
+            try
+            {
+                var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+                    query.Sql, query.Parameters, cancellationToken: token), CommandBehavior.SequentialAccess);
+                var hasRow = await reader.ReadAsync(token);
+                return new RowStream(connection, reader, hasRow);
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+        }, ct);
+    }
+
+    /// <summary>The feature JSON and version of one live incident, or null.</summary>
+    public async Task<(string Feature, int Version)?> GetFeatureAsync(long id, CancellationToken ct, NpgsqlConnection? connection = null)
+    {
+        var sql = IncidentSqlBuilder.Build(new IncidentQuery { Id = id, Limit = 1 },
+            IncidentSqlBuilder.GeoJsonFeature + ", i.version");
+        if (connection is not null)
+        {
+            var row = await connection.QuerySingleOrDefaultAsync<(string, int)?>(
+                new CommandDefinition(sql.Sql, sql.Parameters, cancellationToken: ct));
+            return row;
+        }
+        await using var rows = await OpenAsync(sql, ct);
+        return rows.HasRow ? (rows.Reader.GetString(0), rows.Reader.GetInt32(1)) : null;
+    }
+}
+
+public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, bool hasRow) : IAsyncDisposable
+{
+    public DbDataReader Reader { get; } = reader;
+
+    /// <summary>Whether the reader is positioned on a row.</summary>
+    public bool HasRow { get; private set; } = hasRow;
+
+    public async Task<bool> ReadAsync(CancellationToken ct) => HasRow = await Reader.ReadAsync(ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Reader.DisposeAsync();
+        await connection.DisposeAsync();
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against a real PostGIS: installs what the tests need (PostgreSQL 15 +
+# PostGIS 3, GDAL), starts the private cluster, recreates the test database, runs every test.
+# Extra arguments go to `dotnet test` (e.g. --filter Paging).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+db/cluster.sh start
+db/cluster.sh recreate-db incidentmap_test
+
+export INCIDENTMAP_TEST_CONNECTION="$(db/cluster.sh url incidentmap_test)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+results="$(mktemp -d)"
+status=0
+dotnet test IncidentMap.sln -c Release --logger "console;verbosity=normal" \
+    --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@" || status=$?
+
+# One plain summary line, whatever the runner printed above.
+if ls "$results"/*.trx >/dev/null 2>&1; then
+    passed=$(grep -o 'passed="[0-9]*"' "$results"/*.trx | head -1 | tr -dc 0-9)
+    failed=$(grep -o 'failed="[0-9]*"' "$results"/*.trx | head -1 | tr -dc 0-9)
+    echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+fi
+rm -rf "$results"
+exit $status
