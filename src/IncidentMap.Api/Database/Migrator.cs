@@ -42,7 +42,10 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
             .ToList();
     }
 
-    public async Task<int> MigrateAsync(CancellationToken ct = default)
+    public async Task<int> MigrateAsync(CancellationToken ct = default) => await MigrateAsync(Embedded, ct);
+
+    /// <summary>Applies the given migrations (tests pass their own list).</summary>
+    public async Task<int> MigrateAsync(IReadOnlyList<Migration> migrations, CancellationToken ct = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@key)", new { key = AdvisoryLockKey }, cancellationToken: ct));
@@ -61,7 +64,7 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
                 .ToDictionary(r => r.Version, r => r.Checksum);
 
             var count = 0;
-            foreach (var migration in Embedded)
+            foreach (var migration in migrations)
             {
                 if (applied.TryGetValue(migration.Version, out var checksum))
                 {
@@ -90,7 +93,7 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
             }
 
             // Types created by a migration (postgis' geometry) must be known to this data source.
-            if (count > 0) await connection.ReloadTypesAsync(ct);
+            if (count > 0) await dataSource.ReloadTypesAsync(ct);
             return count;
         }
         finally

@@ -23,10 +23,7 @@ public static class IncidentMapHost
         services.AddSingleton<SampleData>();
         services.AddHostedService<StartupTasks>();
 
-        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
-        {
-            context.ProblemDetails.Instance ??= context.HttpContext.Request.Path;
-        });
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = ProblemDefaults.Fill);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddIncidentMapHealth();
         services.AddIncidentMapOpenApi();
@@ -62,8 +59,12 @@ public static class IncidentMapHost
             options.DocumentTitle = "IncidentMap API";
         });
 
+        app.UseRouting();
         app.MapHealth();
         app.MapIncidents();
+        // Explicit, so the endpoint table is complete before the server starts: the `openapi`
+        // command renders the document without starting it.
+        app.UseEndpoints(_ => { });
         return app;
     }
 

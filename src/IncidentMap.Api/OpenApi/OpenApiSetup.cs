@@ -5,8 +5,9 @@ using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace IncidentMap.Api.OpenApi;
 
-/// <summary>Marker for a GeoJSON geometry in the OpenAPI document (RFC 7946 §3.1), so the document
-/// describes GeoJSON rather than NetTopologySuite's class tree.</summary>
+// Marker type: the OpenAPI document describes GeoJSON (RFC 7946 §3.1) rather than NetTopologySuite's class tree.
+
+/// <summary>A GeoJSON geometry: Point, LineString, Polygon or their Multi forms, lon/lat in WGS 84.</summary>
 public sealed class GeoJsonGeometry;
 
 public static class OpenApiSetup
@@ -26,7 +27,8 @@ public static class OpenApiSetup
                               "Errors are RFC 9457 problem details naming the offending field or parameter.",
                 License = new OpenApiLicense { Name = "MIT" },
             });
-            options.MapType<GeoJsonGeometry>(GeometrySchema);
+            options.SchemaFilter<GeoJsonGeometrySchemaFilter>();
+            options.OperationFilter<QueryParameterSchemaFilter>();
             options.SupportNonNullableReferenceTypes();
             options.UseAllOfToExtendReferenceSchemas();
             var xml = Path.Combine(AppContext.BaseDirectory, "IncidentMap.Api.xml");
@@ -58,14 +60,19 @@ public static class OpenApiSetup
         },
     };
 
-    private static OpenApiSchema GeometrySchema()
+    /// <summary>Replaces the empty marker class's schema with RFC 7946's geometry types.</summary>
+    private sealed class GeoJsonGeometrySchemaFilter : ISchemaFilter
     {
-        var ring = ArrayOf(Position(), 4);
-        return new OpenApiSchema
+        public void Apply(IOpenApiSchema schema, SchemaFilterContext context)
         {
-            Description = "GeoJSON geometry (RFC 7946), lon/lat in WGS 84. Rings must be closed and " +
-                          "non-self-intersecting; at most 100000 vertices.",
-            OneOf =
+            if (context.Type != typeof(GeoJsonGeometry) || context.MemberInfo is not null || schema is not OpenApiSchema target) return;
+            var ring = ArrayOf(Position(), 4);
+            target.Type = null;
+            target.Properties?.Clear();
+            target.AdditionalPropertiesAllowed = true;
+            target.Description = "GeoJSON geometry (RFC 7946), lon/lat in WGS 84. Rings must be closed and " +
+                                 "non-self-intersecting; at most 100000 vertices.";
+            target.OneOf =
             [
                 Typed("Point", Position()),
                 Typed("LineString", ArrayOf(Position(), 2)),
@@ -73,8 +80,34 @@ public static class OpenApiSetup
                 Typed("MultiPoint", ArrayOf(Position())),
                 Typed("MultiLineString", ArrayOf(ArrayOf(Position(), 2))),
                 Typed("MultiPolygon", ArrayOf(ArrayOf(ring, 1))),
-            ],
-        };
+            ];
+        }
+    }
+
+    /// <summary>
+    /// Query parameters are bound as strings so that a bad value gets our problem answer naming the
+    /// parameter; the document still declares their real types and ranges.
+    /// </summary>
+    private sealed class QueryParameterSchemaFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>() ?? [])
+            {
+                parameter.Schema = parameter.Name switch
+                {
+                    "limit" => new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Integer, Minimum = "1", Maximum = "10000", Default = JsonValue.Create(10),
+                    },
+                    "f" => new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String, Enum = [JsonValue.Create("json")], Default = JsonValue.Create("json"),
+                    },
+                    _ => parameter.Schema,
+                };
+            }
+        }
     }
 
     /// <summary>The OpenAPI 3.0 document as JSON, exactly as served at /openapi.json and committed in openapi/.</summary>

@@ -37,6 +37,27 @@ public static class Problem
         Status(StatusCodes.Status404NotFound, "Not found", what);
 }
 
+/// <summary>Fills in what the framework's own problem answers (404, 405, 415 from routing) leave out.</summary>
+public static class ProblemDefaults
+{
+    public static void Fill(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        var request = context.HttpContext.Request;
+        problem.Instance ??= request.Path;
+        problem.Detail ??= problem.Status switch
+        {
+            StatusCodes.Status404NotFound => $"Nothing is served at {request.Path}.",
+            StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
+            StatusCodes.Status415UnsupportedMediaType =>
+                $"Content-Type '{request.ContentType}' is not accepted here; send application/geo+json or application/json.",
+            _ => null,
+        };
+        if (problem.Status == StatusCodes.Status415UnsupportedMediaType && !problem.Extensions.ContainsKey("errors"))
+            problem.Extensions["errors"] = new[] { new FieldError("Content-Type", problem.Detail!) };
+    }
+}
+
 /// <summary>
 /// Turns exceptions into problem details: client mistakes the framework detects (oversized body,
 /// malformed request) keep their 4xx status; a database that cannot be reached is a 503.

@@ -1,0 +1,239 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Incidents;
+
+[Collection(ApiCollection.Name)]
+public sealed class IncidentCrudTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Fact]
+    public async Task Create_answers_201_with_location_etag_and_the_stored_feature()
+    {
+        var feature = Features.Valid("Twin car bombs in al-Zahraa, Homs");
+        feature["properties"]!["fatalities_max"] = 60;
+        feature["properties"]!["claimed_by"] = "Islamic State";
+
+        var (response, body) = await _client.PostAsync(feature);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("application/geo+json", response.Content.Headers.ContentType?.MediaType);
+        var id = body!["id"]!.GetValue<long>();
+        Assert.Equal($"/collections/incidents/items/{id}", response.Headers.Location?.OriginalString);
+        Assert.Equal("\"v1\"", response.Headers.ETag?.Tag);
+        var properties = body["properties"]!;
+        Assert.Equal(1, properties["version"]!.GetValue<int>());
+        Assert.Equal(60, properties["fatalities_max"]!.GetValue<int>());
+        Assert.Null(properties["fatalities_min"]);
+        Assert.Equal("Islamic State", properties["claimed_by"]!.GetValue<string>());
+        Assert.NotNull(properties["created_at"]);
+        Assert.NotNull(properties["updated_at"]);
+
+        var fetched = await _client.GetAsync($"/collections/incidents/items/{id}");
+        Assert.Equal(HttpStatusCode.OK, fetched.StatusCode);
+        Assert.Equal("\"v1\"", fetched.Headers.ETag?.Tag);
+        Assert.True(JsonNode.DeepEquals(body, JsonNode.Parse(await fetched.Content.ReadAsStringAsync())));
+    }
+
+    [Fact]
+    public async Task Every_property_round_trips_as_sent()
+    {
+        var feature = Features.Valid("Blasts near the Sayeda Zeinab shrine", Features.Point(36.3408, 33.4436), "2016-02-21T12:45:00Z");
+        var sent = new JsonObject
+        {
+            ["title"] = "Blasts near the Sayeda Zeinab shrine",
+            ["summary"] = "A car bomb and suicide bombings near the Shi'ite shrine.",
+            ["event_type"] = "explosions_remote_violence",
+            ["sub_event_type"] = "Suicide bomb",
+            ["occurred_at"] = "2016-02-21T12:45:00Z",
+            ["time_precision"] = "exact",
+            ["location_name"] = "Sayeda Zeinab",
+            ["admin1"] = "Rif Dimashq",
+            ["admin2"] = "Rif Dimashq",
+            ["country"] = "SY",
+            ["geo_precision"] = "town",
+            ["fatalities_min"] = 50,
+            ["fatalities_max"] = null,
+            ["injured_min"] = 3,
+            ["injured_max"] = 110,
+            ["actors"] = new JsonArray("Islamic State"),
+            ["claimed_by"] = "Islamic State",
+            ["sources"] = new JsonArray(new JsonObject
+            {
+                ["publisher"] = "Reuters",
+                ["url"] = "https://www.reuters.com/article/us-mideast-crisis-syria-blasts-idUSKCN0VU0BV",
+                ["title"] = "Bombings kill scores in Syria's Homs and near Damascus shrine",
+                ["published_at"] = "2016-02-21T18:00:00Z",
+            }),
+            ["status"] = "verified",
+            ["tags"] = new JsonArray("car-bomb", "shrine"),
+            ["external_id"] = "test:" + Guid.NewGuid(),
+        };
+        feature["properties"] = sent.DeepClone();
+
+        var (_, body) = await _client.PostAsync(feature);
+
+        var stored = body!["properties"]!.AsObject();
+        foreach (var (name, value) in sent)
+        {
+            var actual = stored[name];
+            if (name == "occurred_at")
+                Assert.Equal(DateTimeOffset.Parse(value!.GetValue<string>()), DateTimeOffset.Parse(actual!.GetValue<string>()));
+            else
+                Assert.True(JsonNode.DeepEquals(value, actual), $"{name}: sent {value?.ToJsonString()}, stored {actual?.ToJsonString()}");
+        }
+    }
+
+    public static TheoryData<string> Geometries => new()
+    {
+        """{"type":"Point","coordinates":[36.7236,34.7197]}""",
+        """{"type":"LineString","coordinates":[[36.70,34.70],[36.75,34.73],[36.80,34.74]]}""",
+        """{"type":"Polygon","coordinates":[[[36.6,34.6],[36.8,34.6],[36.8,34.8],[36.6,34.8],[36.6,34.6]],[[36.65,34.65],[36.65,34.7],[36.7,34.7],[36.65,34.65]]]}""",
+        """{"type":"MultiPoint","coordinates":[[36.7236,34.7197],[36.3408,33.4436]]}""",
+        """{"type":"MultiLineString","coordinates":[[[36.1,34.1],[36.2,34.2]],[[36.3,34.3],[36.4,34.5]]]}""",
+        """{"type":"MultiPolygon","coordinates":[[[[36,34],[36.1,34],[36.1,34.1],[36,34]]],[[[37,35],[37.1,35],[37.1,35.1],[37,35]]]]}""",
+        """{"type":"Point","coordinates":[-179.9999999,-89.9999999]}""",
+    };
+
+    [Theory]
+    [MemberData(nameof(Geometries))]
+    public async Task Geometry_is_stored_exactly_as_sent_compared_inside_postgis(string geometry)
+    {
+        var id = await _client.CreateAsync(Features.Valid(geometry: Features.Geometry(geometry)));
+
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var same = await connection.ExecuteScalarAsync<bool>(
+            "SELECT ST_AsEWKB(geom) = ST_AsEWKB(ST_SetSRID(ST_GeomFromGeoJSON(@geometry), 4326)) FROM incidents WHERE id = @id",
+            new { id, geometry });
+        Assert.True(same);
+
+        var fetched = await _client.GetJsonAsync($"/collections/incidents/items/{id}");
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(geometry), fetched["geometry"]), fetched["geometry"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Put_replaces_the_incident_and_bumps_the_version()
+    {
+        var id = await _client.CreateAsync(Features.Valid("Before"));
+        var replacement = Features.Valid("After", Features.Point(36.3408, 33.4436));
+        replacement["properties"]!["status"] = "verified";
+
+        var request = new HttpRequestMessage(HttpMethod.Put, $"/collections/incidents/items/{id}")
+        { Content = Features.Content(replacement) }.WithIfMatch("\"v1\"");
+        var response = await _client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("\"v2\"", response.Headers.ETag?.Tag);
+        var fetched = await _client.GetJsonAsync($"/collections/incidents/items/{id}");
+        Assert.Equal("After", fetched["properties"]!["title"]!.GetValue<string>());
+        Assert.Equal("verified", fetched["properties"]!["status"]!.GetValue<string>());
+        Assert.Equal(2, fetched["properties"]!["version"]!.GetValue<int>());
+        Assert.Equal(36.3408, fetched["geometry"]!["coordinates"]![0]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task Patch_merges_changes_and_null_clears_a_property()
+    {
+        var feature = Features.Valid("Death toll to be revised");
+        feature["properties"]!["fatalities_max"] = 60;
+        feature["properties"]!["summary"] = "Early report.";
+        var id = await _client.CreateAsync(feature);
+
+        var patch = new JsonObject { ["properties"] = new JsonObject { ["fatalities_min"] = 57, ["summary"] = null } };
+        var response = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Patch, $"/collections/incidents/items/{id}")
+        { Content = Features.Content(patch, "application/merge-patch+json") });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(57, body["properties"]!["fatalities_min"]!.GetValue<int>());
+        Assert.Equal(60, body["properties"]!["fatalities_max"]!.GetValue<int>());
+        Assert.Null(body["properties"]!["summary"]);
+        Assert.Equal("Death toll to be revised", body["properties"]!["title"]!.GetValue<string>());
+        Assert.Equal(2, body["properties"]!["version"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Patch_that_breaks_a_rule_is_refused_and_changes_nothing()
+    {
+        var feature = Features.Valid();
+        feature["properties"]!["fatalities_max"] = 10;
+        var id = await _client.CreateAsync(feature);
+
+        var patch = new JsonObject { ["properties"] = new JsonObject { ["fatalities_min"] = 11 } };
+        var response = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Patch, $"/collections/incidents/items/{id}")
+        { Content = Features.Content(patch, "application/merge-patch+json") });
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.fatalities_min");
+        var fetched = await _client.GetJsonAsync($"/collections/incidents/items/{id}");
+        Assert.Equal(1, fetched["properties"]!["version"]!.GetValue<int>());
+        Assert.Null(fetched["properties"]!["fatalities_min"]);
+    }
+
+    [Fact]
+    public async Task Delete_hides_the_incident_from_reads_but_keeps_the_row()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+
+        var response = await _client.DeleteAsync($"/collections/incidents/items/{id}");
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/items/{id}"), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await _client.DeleteAsync($"/collections/incidents/items/{id}"), HttpStatusCode.NotFound);
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var deletedAt = await connection.ExecuteScalarAsync<DateTime?>("SELECT deleted_at FROM incidents WHERE id = @id", new { id });
+        Assert.NotNull(deletedAt);
+    }
+
+    [Fact]
+    public async Task Stale_if_match_is_refused_with_412_naming_the_current_version()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var first = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Put, $"/collections/incidents/items/{id}")
+        { Content = Features.Content(Features.Valid("first edit")) }.WithIfMatch("\"v1\""));
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+
+        var second = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Put, $"/collections/incidents/items/{id}")
+        { Content = Features.Content(Features.Valid("second edit")) }.WithIfMatch("\"v1\""));
+
+        var problem = await ProblemAssert.IsProblemAsync(second, HttpStatusCode.PreconditionFailed, "If-Match");
+        Assert.Contains("version 2", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task If_none_match_with_the_current_etag_answers_304()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var request = new HttpRequestMessage(HttpMethod.Get, $"/collections/incidents/items/{id}");
+        request.Headers.IfNoneMatch.Add(new System.Net.Http.Headers.EntityTagHeaderValue("\"v1\""));
+
+        var response = await _client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Theory]
+    [InlineData("999999999")]
+    [InlineData("abc")]
+    [InlineData("-1")]
+    public async Task Unknown_incident_is_a_404_problem(string id)
+    {
+        var response = await _client.GetAsync($"/collections/incidents/items/{id}");
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound);
+        Assert.Contains(id, problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Duplicate_external_id_is_a_409_conflict()
+    {
+        var feature = Features.Valid();
+        feature["properties"]!["external_id"] = "test:dup:" + Guid.NewGuid();
+        await _client.CreateAsync(feature);
+
+        var (response, _) = await _client.PostAsync(feature);
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+    }
+}

@@ -1,0 +1,135 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Incidents;
+
+[Collection(ApiCollection.Name)]
+public sealed class IncidentValidationTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private static readonly Dictionary<string, (Action<JsonObject> Break, string Field)> Rules = new()
+    {
+        ["longitude out of range"] = (f => f["geometry"] = Features.Point(200, 34), "geometry.coordinates"),
+        ["latitude out of range"] = (f => f["geometry"] = Features.Point(36, -91), "geometry.coordinates"),
+        ["coordinate that overflows a double"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"Point","coordinates":[1e400,34]}"""), "geometry.coordinates"),
+        ["coordinate that is a string"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"Point","coordinates":["36",34]}"""), "geometry"),
+        ["unknown geometry type"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"Circle","coordinates":[36,34]}"""), "geometry.type"),
+        ["geometry collection"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"GeometryCollection","geometries":[]}"""), "geometry.type"),
+        ["missing geometry"] = (f => f.Remove("geometry"), "geometry"),
+        ["unclosed ring"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}"""), "geometry"),
+        ["self-intersecting ring"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}"""), "geometry"),
+        ["line with one point"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"LineString","coordinates":[[0,0]]}"""), "geometry"),
+        ["empty coordinates"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"MultiPoint","coordinates":[]}"""), "geometry.coordinates"),
+        ["too many vertices"] = (f => f["geometry"] = ManyVertices(100_001), "geometry.coordinates"),
+        ["fatalities_min above fatalities_max"] = (f => { f["properties"]!["fatalities_min"] = 60; f["properties"]!["fatalities_max"] = 50; }, "properties.fatalities_min"),
+        ["injured_min above injured_max"] = (f => { f["properties"]!["injured_min"] = 6; f["properties"]!["injured_max"] = 5; }, "properties.injured_min"),
+        ["negative fatalities"] = (f => f["properties"]!["fatalities_max"] = -1, "properties.fatalities_max"),
+        ["fractional injured"] = (f => f["properties"]!["injured_min"] = 2.5, "properties.injured_min"),
+        ["unknown event_type"] = (f => f["properties"]!["event_type"] = "bombing", "properties.event_type"),
+        ["unknown status"] = (f => f["properties"]!["status"] = "confirmed", "properties.status"),
+        ["unknown time_precision"] = (f => f["properties"]!["time_precision"] = "year", "properties.time_precision"),
+        ["unknown geo_precision"] = (f => f["properties"]!["geo_precision"] = "city", "properties.geo_precision"),
+        ["bad country code"] = (f => f["properties"]!["country"] = "XX", "properties.country"),
+        ["three-letter country code"] = (f => f["properties"]!["country"] = "SYR", "properties.country"),
+        ["missing title"] = (f => f["properties"]!.AsObject().Remove("title"), "properties.title"),
+        ["blank title"] = (f => f["properties"]!["title"] = "   ", "properties.title"),
+        ["missing event_type"] = (f => f["properties"]!.AsObject().Remove("event_type"), "properties.event_type"),
+        ["date that does not parse"] = (f => f["properties"]!["occurred_at"] = "21/02/2016", "properties.occurred_at"),
+        ["date-time without offset"] = (f => f["properties"]!["occurred_at"] = "2016-02-21T07:30:00", "properties.occurred_at"),
+        ["impossible date"] = (f => f["properties"]!["occurred_at"] = "2016-02-30T07:30:00Z", "properties.occurred_at"),
+        ["source url that is not http"] = (f => f["properties"]!["sources"] = JsonNode.Parse("""[{"publisher":"x","url":"javascript:alert(1)"}]"""), "properties.sources[0].url"),
+        ["source published_at that does not parse"] = (f => f["properties"]!["sources"] = JsonNode.Parse("""[{"publisher":"x","published_at":"yesterday"}]"""), "properties.sources[0].published_at"),
+        ["actors that are not strings"] = (f => f["properties"]!["actors"] = new JsonArray(1, 2), "properties.actors[0]"),
+        ["unknown property"] = (f => f["properties"]!["fatalities"] = 3, "properties.fatalities"),
+        ["not a Feature"] = (f => f["type"] = "FeatureCollection", "type"),
+        ["properties not an object"] = (f => f["properties"] = "x", "properties"),
+    };
+
+    public static TheoryData<string> RuleNames => new(Rules.Keys);
+
+    private static JsonObject ManyVertices(int count)
+    {
+        var coordinates = new JsonArray();
+        for (var i = 0; i < count; i++) coordinates.Add(new JsonArray(i * 0.0001 % 180, 10.0));
+        return new JsonObject { ["type"] = "LineString", ["coordinates"] = coordinates };
+    }
+
+    [Theory]
+    [MemberData(nameof(RuleNames))]
+    public async Task Create_refuses_invalid_incident_with_422_naming_the_field(string rule)
+    {
+        var (breakIt, field) = Rules[rule];
+        var title = "Invalid " + Guid.NewGuid();
+        var feature = Features.Valid(title);
+        breakIt(feature);
+
+        var (response, _) = await _client.PostAsync(feature);
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, field);
+    }
+
+    [Fact]
+    public async Task Replace_applies_the_same_rules_as_create()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var feature = Features.Valid();
+        feature["properties"]!["country"] = "XX";
+
+        var response = await _client.PutAsync($"/collections/incidents/items/{id}", Features.Content(feature));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.country");
+    }
+
+    [Theory]
+    [InlineData("{\"type\": \"Feature\",")]
+    [InlineData("not json")]
+    [InlineData("")]
+    public async Task Malformed_json_is_a_400_problem(string body)
+    {
+        var response = await _client.PostAsync("/collections/incidents/items", new StringContent(body, Encoding.UTF8, "application/geo+json"));
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "body");
+    }
+
+    [Fact]
+    public async Task Wrong_content_type_is_a_415_problem()
+    {
+        var response = await _client.PostAsync("/collections/incidents/items",
+            new StringContent(Features.Valid().ToJsonString(), Encoding.UTF8, "text/plain"));
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "Content-Type");
+    }
+
+    [Fact]
+    public async Task Body_over_the_size_limit_is_a_413_problem()
+    {
+        var big = Features.Valid();
+        big["properties"]!["summary"] = new string('x', 9 * 1024 * 1024);
+        var response = await _client.PostAsync("/collections/incidents/items", Features.Content(big));
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body");
+    }
+
+    [Fact]
+    public async Task Unsupported_method_is_a_405_problem()
+    {
+        var response = await _client.PostAsync("/collections/incidents/items/1", Features.Content(Features.Valid()));
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.MethodNotAllowed);
+    }
+
+    [Fact]
+    public async Task Date_only_and_month_values_imply_their_precision_and_are_truncated()
+    {
+        var month = Features.Valid(occurredAt: "2016-01");
+        var monthBody = (await _client.PostAsync(month)).Body!;
+        Assert.Equal("month", monthBody["properties"]!["time_precision"]!.GetValue<string>());
+        Assert.Equal(new DateTimeOffset(2016, 1, 1, 0, 0, 0, TimeSpan.Zero),
+            DateTimeOffset.Parse(monthBody["properties"]!["occurred_at"]!.GetValue<string>()));
+
+        var day = Features.Valid(occurredAt: "2016-02-21T23:10:00+03:00");
+        day["properties"]!["time_precision"] = "day";
+        var dayBody = (await _client.PostAsync(day)).Body!;
+        Assert.Equal(new DateTimeOffset(2016, 2, 21, 0, 0, 0, TimeSpan.Zero),
+            DateTimeOffset.Parse(dayBody["properties"]!["occurred_at"]!.GetValue<string>()));
+    }
+}

@@ -1,0 +1,189 @@
+using System.Net;
+using System.Reflection;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Dapper;
+using IncidentMap.Api.Database;
+using IncidentMap.Api.Incidents;
+using IncidentMap.Api.OpenApi;
+using IncidentMap.Api.Seeding;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace IncidentMap.Tests.Platform;
+
+[Collection(ApiCollection.Name)]
+public sealed class PlatformTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Fact]
+    public async Task Committed_openapi_document_matches_what_the_code_generates()
+    {
+        var generated = OpenApiSetup.Render(api.Services);
+        var path = Path.Combine(ApiFixture.RepositoryRoot(), "openapi", "openapi.json");
+        if (Environment.GetEnvironmentVariable("UPDATE_OPENAPI") == "1") await File.WriteAllTextAsync(path, generated);
+
+        var committed = File.Exists(path) ? await File.ReadAllTextAsync(path) : "";
+        Assert.True(committed == generated,
+            "openapi/openapi.json is stale: regenerate it with `UPDATE_OPENAPI=1 ./test.sh --filter Committed_openapi` and commit it.");
+
+        var served = await _client.GetStringAsync("/openapi/v1.json");
+        Assert.Equal(JsonNode.Parse(generated)!["paths"]!.ToJsonString(), JsonNode.Parse(served)!["paths"]!.ToJsonString());
+        Assert.StartsWith("3.0", JsonNode.Parse(served)!["openapi"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Openapi_describes_geometry_as_geojson_not_as_netTopologySuite_classes()
+    {
+        var document = JsonNode.Parse(OpenApiSetup.Render(api.Services))!;
+        var schemas = document["components"]!["schemas"]!.AsObject();
+        Assert.DoesNotContain(schemas, s => s.Key is "Coordinate" or "Envelope" or "PrecisionModel" or "Geometry");
+        var geometry = schemas["GeoJsonGeometry"]!;
+        var types = geometry["oneOf"]!.AsArray().Select(o => o!["properties"]!["type"]!["enum"]![0]!.GetValue<string>());
+        Assert.Equal(["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"], types);
+    }
+
+    [Fact]
+    public async Task Swagger_ui_answers()
+    {
+        var response = await _client.GetAsync("/swagger/index.html");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Health_endpoints_report_live_and_ready_with_postgis_and_migrations()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/health/live")).StatusCode);
+        var ready = await _client.GetJsonAsync("/health/ready");
+        Assert.Equal("Healthy", ready["status"]!.GetValue<string>());
+        Assert.StartsWith("3.", ready["checks"]!["database"]!["data"]!["postgis"]!.GetValue<string>());
+        Assert.Equal(Migrator.LatestVersion, ready["checks"]!["database"]!["data"]!["migration"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Feature_properties_from_sql_match_the_documented_contract_and_the_input_reader()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var feature = await _client.GetJsonAsync($"/collections/incidents/items/{id}");
+
+        var returned = feature["properties"]!.AsObject().Select(p => p.Key).ToList();
+        var documented = typeof(IncidentPropertiesDoc).GetProperties()
+            .Select(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()!.Name).ToList();
+        Assert.Equal(documented, returned);
+
+        // Every returned property can be sent back unchanged (GET, edit, PUT).
+        var put = await _client.PutAsync($"/collections/incidents/items/{id}", Features.Content(feature));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("event_type", typeof(EventType))]
+    [InlineData("time_precision", typeof(TimePrecision))]
+    [InlineData("geo_precision", typeof(GeoPrecision))]
+    [InlineData("status", typeof(IncidentStatus))]
+    public async Task Database_check_constraints_allow_exactly_the_api_vocabulary(string column, Type vocabulary)
+    {
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var definition = await connection.ExecuteScalarAsync<string>("""
+            SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+            WHERE c.conrelid = 'incidents'::regclass AND c.contype = 'c'
+              AND pg_get_constraintdef(c.oid) LIKE '%(' || @column || ' = ANY%'
+            """, new { column });
+        var allowed = System.Text.RegularExpressions.Regex.Matches(definition!, "'([a-z_]+)'::text").Select(m => m.Groups[1].Value);
+        Assert.Equal(Enum.GetNames(vocabulary).Order(), allowed.Order());
+    }
+
+    [Fact]
+    public async Task Sample_data_holds_the_reference_story_and_loads_twice_without_duplicates()
+    {
+        var path = Path.Combine(ApiFixture.RepositoryRoot(), "db", "sample", "incidents.geojson");
+        var expected = JsonNode.Parse(await File.ReadAllTextAsync(path))!["features"]!.AsArray().Count;
+        var loader = api.Services.GetRequiredService<SampleData>();
+
+        await loader.LoadAsync(path);
+        var second = await loader.LoadAsync(path);
+
+        Assert.Equal(0, second.Created);
+        Assert.Equal(expected, second.Skipped);
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var stored = await connection.ExecuteScalarAsync<int>(
+            "SELECT count(*) FROM incidents WHERE external_id LIKE 'sample:%' AND deleted_at IS NULL");
+        Assert.Equal(expected, stored);
+
+        var homs = await connection.QuerySingleAsync<(int? Min, int? Max, string ClaimedBy, double Lon, double Lat, DateTime At)>("""
+            SELECT fatalities_min, fatalities_max, claimed_by, ST_X(geom), ST_Y(geom), occurred_at FROM incidents
+            WHERE external_id = 'sample:homs-2016-02-21-double-bombing' AND deleted_at IS NULL
+            """);
+        Assert.Equal((null, 60, "Islamic State"), (homs.Min, homs.Max, homs.ClaimedBy));
+        Assert.Equal(new DateTime(2016, 2, 21), homs.At.Date);
+        Assert.InRange(homs.Lon, 36.6, 36.8);
+        Assert.InRange(homs.Lat, 34.6, 34.8);
+
+        var zeinab = await connection.QueryAsync<(int? Min, int? Max, string Precision, DateTime At)>("""
+            SELECT fatalities_min, fatalities_max, time_precision, occurred_at FROM incidents
+            WHERE external_id LIKE 'sample:%' AND deleted_at IS NULL AND ST_DWithin(geog, ST_MakePoint(36.34, 33.44)::geography, 5000)
+              AND occurred_at < '2016-03-01'
+            ORDER BY occurred_at
+            """);
+        Assert.Contains(zeinab, z => z is { Min: 50, Max: null, Precision: "exact" } && z.At.Date == new DateTime(2016, 2, 21));
+        Assert.Contains(zeinab, z => z.Precision == "month" && z.At == new DateTime(2016, 1, 1));
+    }
+}
+
+/// <summary>Migrations against a database of their own, created and dropped by each test.</summary>
+public sealed class MigrationTests : IAsyncLifetime
+{
+    private readonly string _database = "incidentmap_mig_" + Guid.NewGuid().ToString("N")[..12];
+    private NpgsqlDataSource _dataSource = null!;
+
+    public async Task InitializeAsync()
+    {
+        await using var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString);
+        await admin.CreateCommand($"CREATE DATABASE {_database}").ExecuteNonQueryAsync();
+        var builder = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = _database };
+        _dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).UseNetTopologySuite().Build();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _dataSource.DisposeAsync();
+        await using var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString);
+        await admin.CreateCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)").ExecuteNonQueryAsync();
+    }
+
+    private Migrator NewMigrator() => new(_dataSource, NullLogger<Migrator>.Instance);
+
+    [Fact]
+    public async Task Two_instances_migrating_at_once_apply_each_migration_exactly_once()
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => NewMigrator().MigrateAsync()));
+
+        Assert.Equal(Migrator.Embedded.Count, results.Sum());
+        await using var connection = await _dataSource.OpenConnectionAsync();
+        var versions = (await connection.QueryAsync<string>("SELECT version FROM schema_migrations ORDER BY version")).ToList();
+        Assert.Equal(Migrator.Embedded.Select(m => m.Version), versions);
+        Assert.Equal(0, await NewMigrator().MigrateAsync());
+    }
+
+    [Fact]
+    public async Task A_failing_migration_leaves_the_schema_as_it_was()
+    {
+        await NewMigrator().MigrateAsync();
+        var failing = new Migrator.Migration("9999", "9999_broken",
+            "CREATE TABLE half_done (id int); ALTER TABLE incidents ADD COLUMN oops int; SELECT 1/0;", "test");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            NewMigrator().MigrateAsync([.. Migrator.Embedded, failing]));
+
+        Assert.Contains("9999_broken", error.Message);
+        await using var connection = await _dataSource.OpenConnectionAsync();
+        Assert.Null(await connection.ExecuteScalarAsync<string?>("SELECT to_regclass('half_done')::text"));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'incidents' AND column_name = 'oops'"));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM schema_migrations WHERE version = '9999'"));
+    }
+}
