@@ -70,7 +70,7 @@ public static class IncidentMapHost
 
     /// <summary>
     /// <c>IncidentMap.Api [serve]</c> runs the service; <c>migrate</c>, <c>seed FILE</c> and
-    /// <c>openapi [FILE]</c> do one job and exit.
+    /// <c>openapi [FILE]</c>, <c>healthcheck</c> do one job and exit.
     /// </summary>
     public static async Task<int> RunCommandAsync(this WebApplication app, string[] args)
     {
@@ -95,8 +95,23 @@ public static class IncidentMapHost
                 if (rest.Length == 1) await File.WriteAllTextAsync(rest[0], json);
                 else Console.Write(json);
                 return 0;
+            case "healthcheck":
+                // For container HEALTHCHECKs: the runtime image has no curl.
+                var port = app.Configuration["PORT"] ?? "8080";
+                using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(4) })
+                {
+                    try
+                    {
+                        var response = await http.GetAsync($"http://127.0.0.1:{port}/health/ready");
+                        return response.IsSuccessStatusCode ? 0 : 1;
+                    }
+                    catch (HttpRequestException)
+                    {
+                        return 1;
+                    }
+                }
             default:
-                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE]]");
+                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE] | healthcheck]");
                 return 2;
         }
     }

@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build: the SDK image builds, the ASP.NET runtime image runs as a non-root user.
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /source
+COPY IncidentMap.sln ./
+COPY src/IncidentMap.Api/IncidentMap.Api.csproj src/IncidentMap.Api/
+RUN dotnet restore src/IncidentMap.Api/IncidentMap.Api.csproj
+COPY db/ db/
+COPY src/ src/
+RUN dotnet publish src/IncidentMap.Api/IncidentMap.Api.csproj -c Release -o /app --no-restore
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+WORKDIR /app
+COPY --from=build /app ./
+COPY db/sample/ ./sample/
+# Configuration, all by environment:
+#   ConnectionStrings__Incidents   Npgsql connection string (required)
+#   PORT                           port to listen on (default 8080)
+#   Seed__Path                     e.g. /app/sample/incidents.geojson to load the sample incidents
+#   Database__MigrateOnStartup     true (default) or false
+ENV PORT=8080 \
+    DOTNET_CLI_TELEMETRY_OPTOUT=1
+EXPOSE 8080
+USER $APP_UID
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["dotnet", "IncidentMap.Api.dll", "healthcheck"]
+ENTRYPOINT ["sh", "-c", "exec dotnet IncidentMap.Api.dll --urls http://+:${PORT} \"$@\"", "--"]
