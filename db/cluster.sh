@@ -8,14 +8,14 @@
 #   db/cluster.sh psql ... run psql against the cluster
 #   db/cluster.sh destroy  stop it and delete its data
 #
-# The cluster listens on 127.0.0.1 only, on its own port (INCIDENTMAP_PG_PORT, default 55432),
+# The cluster listens on 127.0.0.1 only, on its own port (INCIDENTMAP_PG_PORT, else the first
+# free port from 55432, chosen once and remembered),
 # with a generated password; it never touches a system cluster. Its data lives in .pgdata/ of
 # the checkout, or, when the postgres user cannot enter the checkout (a clone under /root, as
 # CI uses), under /var/tmp/incidentmap-pg-<hash of the checkout path>.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PORT="${INCIDENTMAP_PG_PORT:-55432}"
 PG_VERSION=15
 PG_BIN="/usr/lib/postgresql/${PG_VERSION}/bin"
 STATE="$ROOT/.pgdata"          # always in the checkout: the password and the pointer to the data
@@ -76,6 +76,19 @@ run_pg() { "${SU[@]}" "$@"; }
 
 password() { cat "$STATE/password"; }
 
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The port is chosen when the cluster is created and kept in $STATE/port.
+resolve_port() {
+    if [ -n "${INCIDENTMAP_PG_PORT:-}" ]; then PORT="$INCIDENTMAP_PG_PORT"
+    elif [ -f "$STATE/port" ]; then PORT="$(cat "$STATE/port")"
+    else
+        PORT=55432
+        while port_in_use "$PORT"; do PORT=$((PORT + 1)); done
+    fi
+    mkdir -p "$STATE"; echo "$PORT" > "$STATE/port"
+}
+
 create_cluster() {
     [ -f "$DATA/PG_VERSION" ] && return
     log "creating cluster in $DATA"
@@ -112,7 +125,9 @@ start() {
     setup_user
     resolve_datadir
     create_cluster
+    resolve_port
     if is_running; then log "already running on 127.0.0.1:$PORT ($DATA)"; return; fi
+    port_in_use "$PORT" && die "port $PORT is taken by another server; set INCIDENTMAP_PG_PORT"
     log "starting on 127.0.0.1:$PORT ($DATA)"
     run_pg "$PG_BIN/pg_ctl" -D "$DATA" -o "-p $PORT" -l "$DATA/server.log" -w -t 60 start >/dev/null \
         || { tail -20 "$DATA/server.log" >&2; die "could not start PostgreSQL (log above)"; }
@@ -132,6 +147,8 @@ ensure_db() {
         || PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -q \
             -c "CREATE DATABASE \"$db\""
 }
+
+[ -f "$STATE/port" ] && PORT="${INCIDENTMAP_PG_PORT:-$(cat "$STATE/port")}" || PORT="${INCIDENTMAP_PG_PORT:-55432}"
 
 case "${1:-}" in
     start)   start ;;
