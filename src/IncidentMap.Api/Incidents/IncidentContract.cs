@@ -28,6 +28,18 @@ public sealed record LinkDoc(
     [property: JsonPropertyName("type")] string? Type,
     [property: JsonPropertyName("title")] string? Title);
 
+/// <summary>Marks an endpoint that takes the incident query parameters (documented from QueryParser.Parameters).</summary>
+public sealed class QueryParametersMetadata;
+
+/// <summary>A search: the items endpoint's query parameters as members, plus a geometry to intersect.</summary>
+public sealed record SearchRequestDoc(
+    [property: JsonPropertyName("intersects")] GeoJsonGeometry? Intersects,
+    [property: JsonPropertyName("datetime")] string? Datetime,
+    [property: JsonPropertyName("event_type")] string[]? EventType,
+    [property: JsonPropertyName("limit")] int? Limit,
+    [property: JsonPropertyName("sortby")] string? Sortby,
+    [property: JsonPropertyName("cursor")] string? Cursor);
+
 /// <summary>A JSON merge patch (RFC 7396) of an incident Feature: only the members to change.</summary>
 public sealed record IncidentPatchDoc(
     [property: JsonPropertyName("geometry")] GeoJsonGeometry? Geometry,

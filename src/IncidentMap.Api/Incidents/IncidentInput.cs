@@ -127,15 +127,21 @@ public static class IncidentInput
             errors.Add(new FieldError("geometry", "is required"));
             return null;
         }
+        return ParseGeometry(element, "geometry", errors);
+    }
+
+    /// <summary>A GeoJSON geometry object, checked for type, coordinate ranges and the vertex cap.</summary>
+    public static Geometry? ParseGeometry(JsonElement element, string field, List<FieldError> errors)
+    {
         if (element.ValueKind != JsonValueKind.Object)
         {
-            errors.Add(new FieldError("geometry", "must be a GeoJSON geometry object"));
+            errors.Add(new FieldError(field, "must be a GeoJSON geometry object"));
             return null;
         }
         var typeName = element.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
         if (typeName is not ("Point" or "LineString" or "Polygon" or "MultiPoint" or "MultiLineString" or "MultiPolygon"))
         {
-            errors.Add(new FieldError("geometry.type",
+            errors.Add(new FieldError($"{field}.type",
                 $"'{typeName}' is not supported; use Point, LineString, Polygon, MultiPoint, MultiLineString or MultiPolygon"));
             return null;
         }
@@ -147,17 +153,17 @@ public static class IncidentInput
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or InvalidCastException)
         {
-            errors.Add(new FieldError("geometry", $"is not a valid GeoJSON {typeName}: {FirstSentence(e.Message)}"));
+            errors.Add(new FieldError(field, $"is not a valid GeoJSON {typeName}: {FirstSentence(e.Message)}"));
             return null;
         }
         if (geometry is null || geometry.IsEmpty)
         {
-            errors.Add(new FieldError("geometry.coordinates", "must not be empty"));
+            errors.Add(new FieldError($"{field}.coordinates", "must not be empty"));
             return null;
         }
         if (geometry.NumPoints > MaxVertices)
         {
-            errors.Add(new FieldError("geometry.coordinates", $"has {geometry.NumPoints} vertices; the maximum is {MaxVertices}"));
+            errors.Add(new FieldError($"{field}.coordinates", $"has {geometry.NumPoints} vertices; the maximum is {MaxVertices}"));
             return null;
         }
 
@@ -167,17 +173,17 @@ public static class IncidentInput
             var c = coordinates[i];
             if (!double.IsFinite(c.X) || !double.IsFinite(c.Y))
             {
-                errors.Add(new FieldError("geometry.coordinates", $"position {i} is not a finite number"));
+                errors.Add(new FieldError($"{field}.coordinates", $"position {i} is not a finite number"));
                 return null;
             }
             if (c.X is < -180 or > 180)
             {
-                errors.Add(new FieldError("geometry.coordinates", $"position {i}: longitude {c.X} is outside -180..180 (GeoJSON order is lon,lat)"));
+                errors.Add(new FieldError($"{field}.coordinates", $"position {i}: longitude {c.X} is outside -180..180 (GeoJSON order is lon,lat)"));
                 return null;
             }
             if (c.Y is < -90 or > 90)
             {
-                errors.Add(new FieldError("geometry.coordinates", $"position {i}: latitude {c.Y} is outside -90..90 (GeoJSON order is lon,lat)"));
+                errors.Add(new FieldError($"{field}.coordinates", $"position {i}: latitude {c.Y} is outside -90..90 (GeoJSON order is lon,lat)"));
                 return null;
             }
         }

@@ -5,6 +5,7 @@ using IncidentMap.Api.Querying;
 using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
+using NetTopologySuite.Geometries;
 
 namespace IncidentMap.Api.Incidents;
 
@@ -14,7 +15,6 @@ public static class IncidentsApi
     public const string GeoJson = "application/geo+json";
     private static readonly string[] FeatureMediaTypes = [GeoJson, "application/json"];
     private static readonly string[] PatchMediaTypes = ["application/merge-patch+json", "application/json", GeoJson];
-    private static readonly HashSet<string> ListParameters = ["limit", "cursor", "f"];
 
     public static RouteGroupBuilder MapIncidents(this IEndpointRouteBuilder app)
     {
@@ -22,11 +22,26 @@ public static class IncidentsApi
 
         group.MapGet("", ListIncidents)
             .WithName("getIncidents")
-            .WithSummary("Incidents, newest first")
-            .WithDescription("A GeoJSON FeatureCollection streamed from the database. Follow the `next` link to page; " +
-                             "pages never repeat or skip an incident, even while new ones arrive.")
-            .Produces<IncidentFeatureCollectionDoc>(StatusCodes.Status200OK, GeoJson)
+            .WithSummary("Query incidents: radius, bbox, time window, properties, full text")
+            .WithDescription("Streams matching incidents, newest first unless `sortby` says otherwise. GeoJSON pages " +
+                             "carry a `next` link that never repeats or skips an incident, even while new ones arrive; " +
+                             "CSV, GeoJSON text sequences and NDJSON return every match (an export) unless `limit` is given.")
+            .WithMetadata(new QueryParametersMetadata())
+            .Produces<IncidentFeatureCollectionDoc>(StatusCodes.Status200OK, GeoJson, "text/csv", "application/geo+json-seq", "application/x-ndjson")
             .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        app.MapPost("/collections/incidents/search", SearchIncidents)
+            .WithTags("Incidents")
+            .WithName("searchIncidents")
+            .WithSummary("Query incidents with a body: polygon search and every items parameter")
+            .WithDescription("For shapes too large for a URL. The body's members are the items endpoint's query parameters " +
+                             "plus `intersects`, a GeoJSON geometry the incidents must intersect. The `next` link carries " +
+                             "`method: POST` and the `body` to send for the next page.")
+            .Accepts<SearchRequestDoc>("application/json")
+            .Produces<IncidentFeatureCollectionDoc>(StatusCodes.Status200OK, GeoJson, "text/csv", "application/geo+json-seq", "application/x-ndjson")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
         group.MapPost("", CreateIncident)
             .WithName("createIncident")
@@ -85,45 +100,86 @@ public static class IncidentsApi
         return group;
     }
 
-    /// <param name="limit">Features per page: 1 to 10000, default 10; larger values are clamped to 10000.</param>
-    /// <param name="cursor">Opaque position from a `next` link.</param>
-    /// <param name="f">Output format: `json` (GeoJSON, the default).</param>
-    internal static async Task<IResult> ListIncidents(HttpContext context, IncidentReader reader,
-        string? limit = null, string? cursor = null, string? f = null)
+    internal static async Task<IResult> ListIncidents(HttpContext context, IncidentReader reader)
     {
-        foreach (var key in context.Request.Query.Keys)
-        {
-            if (!ListParameters.Contains(key))
-                return Problem.BadParameter(key, $"is not a query parameter of this endpoint (known: {string.Join(", ", ListParameters)})");
-        }
-        if (f is not null and not ("json" or "geojson"))
-            return Problem.BadParameter("f", $"'{f}' is not a supported format (json)");
-
-        var query = new IncidentQuery();
-        if (limit is not null)
-        {
-            if (!int.TryParse(limit, out var n) || n < 1)
-                return Problem.BadParameter("limit", $"'{limit}' is not a whole number of at least 1");
-            query = query with { Limit = Math.Min(n, IncidentQuery.MaxLimit) };
-        }
-        if (cursor is not null)
-        {
-            if (!PageCursor.TryDecode(cursor, out var after) || !IncidentSqlBuilder.CursorMatches(after!, query.Sort))
-                return Problem.BadParameter("cursor", "is not a cursor this endpoint issued; follow the `next` link as given");
-            query = query with { After = after };
-        }
-
-        var rows = await reader.OpenAsync(IncidentSqlBuilder.Build(query, IncidentSqlBuilder.GeoJsonFeature), context.RequestAborted);
         var request = context.Request;
-        string LinkWithCursor(string c)
+        var values = request.Query.ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
+        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow, request.Headers.Accept.ToString());
+        if (query is null) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
+
+        object NextLink(string cursor)
         {
             var parameters = QueryHelpers.ParseQuery(request.QueryString.Value);
-            parameters["cursor"] = c;
-            parameters["limit"] = query.Limit.ToString();
-            return UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path,
-                QueryString.Create(parameters));
+            parameters["cursor"] = cursor;
+            parameters.Remove("count");
+            var href = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, QueryString.Create(parameters));
+            return new { href, rel = "next", type = GeoJson, title = "Next page" };
         }
-        return new FeatureCollectionResult(rows, query, LinkWithCursor, request.GetEncodedUrl());
+        return await RunAsync(context, reader, query, request.GetEncodedUrl(), NextLink);
+    }
+
+    /// <summary>
+    /// Members of the search body: every query parameter of the items endpoint (strings, numbers,
+    /// booleans or arrays of strings) plus <c>intersects</c>, a GeoJSON geometry.
+    /// </summary>
+    internal static async Task<IResult> SearchIncidents(HttpContext context, IncidentReader reader)
+    {
+        var request = context.Request;
+        var (document, problem) = await JsonBody.ReadAsync(request, ["application/json", GeoJson], context.RequestAborted);
+        if (problem is not null) return problem;
+        using var _ = document;
+        var root = document!.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+            return Problem.BadParameter("body", "must be a JSON object of search parameters");
+
+        var errors = new List<FieldError>();
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        Geometry? intersects = null;
+        foreach (var member in root.EnumerateObject())
+        {
+            if (member.Name == "intersects")
+            {
+                intersects = IncidentInput.ParseGeometry(member.Value, "intersects", errors);
+                continue;
+            }
+            string? text = member.Value.ValueKind switch
+            {
+                JsonValueKind.String => member.Value.GetString(),
+                JsonValueKind.Number => member.Value.GetRawText(),
+                JsonValueKind.True => "true",
+                JsonValueKind.False => "false",
+                JsonValueKind.Array when member.Value.EnumerateArray().All(e => e.ValueKind is JsonValueKind.String or JsonValueKind.Number) =>
+                    string.Join(",", member.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText())),
+                JsonValueKind.Null => null,
+                _ => "\0invalid",
+            };
+            if (text == "\0invalid") errors.Add(new FieldError(member.Name, "must be a string, number, boolean or array of strings"));
+            else if (text is not null) values[member.Name] = text;
+        }
+        if (errors.Count > 0) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
+
+        var (query, parseErrors) = QueryParser.Parse(values, DateTimeOffset.UtcNow, request.Headers.Accept.ToString(), intersects);
+        if (query is null) return Problem.Validation(parseErrors, StatusCodes.Status400BadRequest);
+
+        var self = request.GetEncodedUrl();
+        object NextLink(string cursor)
+        {
+            var body = JsonNode.Parse(root.GetRawText())!.AsObject();
+            body["cursor"] = cursor;
+            body.Remove("count");
+            return new { href = self, rel = "next", type = GeoJson, title = "Next page", method = "POST", body };
+        }
+        return await RunAsync(context, reader, query, self, NextLink);
+    }
+
+    private static async Task<IResult> RunAsync(HttpContext context, IncidentReader reader, IncidentQuery query,
+        string self, Func<string, object> nextLink)
+    {
+        var ct = context.RequestAborted;
+        long? matched = query.Count ? await reader.CountAsync(query, ct) : null;
+        var timeout = query.Limit is null ? IncidentReader.ExportTimeout : (TimeSpan?)null;
+        var rows = await reader.OpenAsync(IncidentSqlBuilder.Build(query), ct, timeout);
+        return new IncidentListResult(rows, query, matched, self, nextLink);
     }
 
     internal static async Task<IResult> GetIncident(HttpContext context, string featureId, IncidentReader reader)

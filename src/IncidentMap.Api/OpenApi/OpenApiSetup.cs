@@ -92,6 +92,16 @@ public static class OpenApiSetup
     {
         public void Apply(OpenApiOperation operation, OperationFilterContext context)
         {
+            if (context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<IncidentMap.Api.Incidents.QueryParametersMetadata>().Any())
+            {
+                operation.Parameters ??= [];
+                foreach (var (name, description) in IncidentMap.Api.Querying.QueryParser.Parameters)
+                    operation.Parameters.Add(new OpenApiParameter
+                    {
+                        Name = name, In = ParameterLocation.Query, Description = description,
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                    });
+            }
             foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>() ?? [])
             {
                 parameter.Schema = parameter.Name switch
@@ -102,10 +112,25 @@ public static class OpenApiSetup
                     },
                     "f" => new OpenApiSchema
                     {
-                        Type = JsonSchemaType.String, Enum = [JsonValue.Create("json")], Default = JsonValue.Create("json"),
+                        Type = JsonSchemaType.String,
+                        Enum = [JsonValue.Create("json"), JsonValue.Create("csv"), JsonValue.Create("geojsonseq"), JsonValue.Create("ndjson")],
+                        Default = JsonValue.Create("json"),
                     },
+                    "bbox" => new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Array, MinItems = 4, MaxItems = 6, Items = new OpenApiSchema { Type = JsonSchemaType.Number },
+                    },
+                    "lat" or "lon" => new OpenApiSchema { Type = JsonSchemaType.Number },
+                    "precision" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0", Maximum = "15", Default = JsonValue.Create(7) },
+                    "fatalities_min" or "fatalities_max" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0" },
+                    "count" => new OpenApiSchema { Type = JsonSchemaType.Boolean },
                     _ => parameter.Schema,
                 };
+                if (parameter.Name == "bbox")
+                {
+                    parameter.Style = ParameterStyle.Form;
+                    parameter.Explode = false;
+                }
             }
         }
     }

@@ -1,33 +1,87 @@
+using NetTopologySuite.Geometries;
+
 namespace IncidentMap.Api.Querying;
 
 /// <summary>A sort key with direction. Only whitelisted fields reach SQL (see <see cref="SortFields"/>).</summary>
 public sealed record SortOrder(string Field, bool Descending)
 {
-    public static readonly SortOrder Newest = new("occurred_at", true);
+    public static readonly IReadOnlyList<SortOrder> Newest = [new("occurred_at", true)];
 
     public override string ToString() => Descending ? "-" + Field : Field;
 }
 
+/// <summary>A bounding box in degrees, never crossing the antimeridian (a box that does is split in two).</summary>
+public sealed record Box(double MinLon, double MinLat, double MaxLon, double MaxLat);
+
+/// <summary>The output encodings of incident lists.</summary>
+public enum OutputFormat { GeoJson, GeoJsonSeq, NdJson, Csv }
+
 /// <summary>
-/// The one description of "which incidents, in which order, how many" that every read path
-/// (items, search, export, tiles, stats, change feed) compiles through <see cref="IncidentSqlBuilder"/>.
+/// The one description of "which incidents, in which order, how many, rendered how" that every read
+/// path (items, search, export, tiles, stats, change feed) compiles through <see cref="IncidentSqlBuilder"/>.
 /// </summary>
 public sealed record IncidentQuery
 {
     public const int DefaultLimit = 10;
     public const int MaxLimit = 10_000;
     public const int DefaultPrecision = 7;
+    public const double MaxRadiusMetres = 1_000_000;
 
     /// <summary>A single incident by id (item reads).</summary>
     public long? Id { get; init; }
 
-    public int Limit { get; init; } = DefaultLimit;
+    /// <summary>Boxes the geometry must intersect (two when the request crosses the antimeridian).</summary>
+    public IReadOnlyList<Box>? Bbox { get; init; }
 
-    public SortOrder Sort { get; init; } = SortOrder.Newest;
+    /// <summary>Centre of a radius search (also the origin of distance_m and sortby=distance).</summary>
+    public Point? Near { get; init; }
+
+    public double? RadiusMetres { get; init; }
+
+    /// <summary>A geometry the incident must intersect (polygon search).</summary>
+    public Geometry? Intersects { get; init; }
+
+    /// <summary>Time window [From, Until) the incident's implied interval must overlap; null ends are open.</summary>
+    public DateTimeOffset? From { get; init; }
+
+    public DateTimeOffset? Until { get; init; }
+
+    public IReadOnlyList<string>? EventTypes { get; init; }
+    public IReadOnlyList<string>? SubEventTypes { get; init; }
+    public IReadOnlyList<string>? Countries { get; init; }
+    public IReadOnlyList<string>? Admin1 { get; init; }
+    public IReadOnlyList<string>? Statuses { get; init; }
+    public IReadOnlyList<string>? Tags { get; init; }
+    public IReadOnlyList<string>? ClaimedBy { get; init; }
+    public IReadOnlyList<string>? Actors { get; init; }
+
+    /// <summary>Incidents whose toll may be at least this (their [min, max] overlaps [n, ∞)).</summary>
+    public int? FatalitiesAtLeast { get; init; }
+
+    /// <summary>Incidents whose toll may be at most this (their [min, max] overlaps [0, n]).</summary>
+    public int? FatalitiesAtMost { get; init; }
+
+    /// <summary>Full-text search (websearch syntax: words, "phrases", OR, -exclusion).</summary>
+    public string? Text { get; init; }
+
+    public IReadOnlyList<SortOrder> Sort { get; init; } = SortOrder.Newest;
 
     /// <summary>Keyset position: rows strictly after this one in <see cref="Sort"/> order.</summary>
     public PageCursor? After { get; init; }
 
+    /// <summary>Rows per response; null is no limit (exports).</summary>
+    public int? Limit { get; init; } = DefaultLimit;
+
+    /// <summary>Properties to output; null is all.</summary>
+    public IReadOnlyList<string>? Properties { get; init; }
+
     /// <summary>Decimal places of output coordinates.</summary>
     public int Precision { get; init; } = DefaultPrecision;
+
+    public OutputFormat Format { get; init; } = OutputFormat.GeoJson;
+
+    /// <summary>Whether to compute numberMatched.</summary>
+    public bool Count { get; init; }
+
+    public string SortText => string.Join(",", Sort);
 }

@@ -13,15 +13,25 @@ namespace IncidentMap.Api.Querying;
 /// </summary>
 public sealed class IncidentReader(NpgsqlDataSource dataSource, ReadResilience resilience)
 {
-    public async Task<RowStream> OpenAsync(SqlQuery query, CancellationToken ct)
+    /// <summary>Exports may outlive the default statement_timeout: a million rows to a slow client take a while.</summary>
+    public static readonly TimeSpan ExportTimeout = TimeSpan.FromMinutes(15);
+
+    public async Task<RowStream> OpenAsync(SqlQuery query, CancellationToken ct, TimeSpan? statementTimeout = null)
     {
         return await resilience.ExecuteAsync(async token =>
         {
             var connection = await dataSource.OpenConnectionAsync(token);
             try
             {
+                NpgsqlTransaction? transaction = null;
+                if (statementTimeout is { } timeout)
+                {
+                    transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, token);
+                    await connection.ExecuteAsync(new CommandDefinition(
+                        $"SET LOCAL statement_timeout = {(long)timeout.TotalMilliseconds}", transaction: transaction, cancellationToken: token));
+                }
                 var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-                    query.Sql, query.Parameters, cancellationToken: token), CommandBehavior.SequentialAccess);
+                    query.Sql, query.Parameters, transaction, commandTimeout: 0, cancellationToken: token), CommandBehavior.SequentialAccess);
                 var hasRow = await reader.ReadAsync(token);
                 return new RowStream(connection, reader, hasRow);
             }
@@ -36,8 +46,8 @@ public sealed class IncidentReader(NpgsqlDataSource dataSource, ReadResilience r
     /// <summary>The feature JSON and version of one live incident, or null.</summary>
     public async Task<(string Feature, int Version)?> GetFeatureAsync(long id, CancellationToken ct, NpgsqlConnection? connection = null)
     {
-        var sql = IncidentSqlBuilder.Build(new IncidentQuery { Id = id, Limit = 1 },
-            IncidentSqlBuilder.GeoJsonFeature + ", i.version");
+        var single = new IncidentQuery { Id = id, Limit = 1 };
+        var sql = IncidentSqlBuilder.Build(single, IncidentSqlBuilder.Render(single) + ", i.version");
         if (connection is not null)
         {
             var row = await connection.QuerySingleOrDefaultAsync<(string, int)?>(
@@ -46,6 +56,16 @@ public sealed class IncidentReader(NpgsqlDataSource dataSource, ReadResilience r
         }
         await using var rows = await OpenAsync(sql, ct);
         return rows.HasRow ? (rows.Reader.GetString(0), rows.Reader.GetInt32(1)) : null;
+    }
+
+    public async Task<long> CountAsync(IncidentQuery query, CancellationToken ct)
+    {
+        var (sql, parameters) = IncidentSqlBuilder.Count(query);
+        return await resilience.ExecuteAsync(async token =>
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(token);
+            return await connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, parameters, cancellationToken: token));
+        }, ct);
     }
 }
 

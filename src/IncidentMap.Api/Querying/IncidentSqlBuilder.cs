@@ -4,64 +4,79 @@ using Dapper;
 namespace IncidentMap.Api.Querying;
 
 /// <summary>What a sort key is in SQL, and how its value travels inside a cursor.</summary>
-public enum KeyKind { Timestamp, Integer }
+public enum KeyKind { Timestamp, Integer, Double, Text }
 
-public sealed record SortField(string Name, string Sql, KeyKind Kind);
+public sealed record SortField(string Name, string Sql, KeyKind Kind, bool NeedsPoint = false);
 
 public static class SortFields
 {
     public static readonly IReadOnlyDictionary<string, SortField> All = new[]
     {
         new SortField("occurred_at", "i.occurred_at", KeyKind.Timestamp),
+        new SortField("updated_at", "i.updated_at", KeyKind.Timestamp),
+        new SortField("created_at", "i.created_at", KeyKind.Timestamp),
         new SortField("id", "i.id", KeyKind.Integer),
+        // Unknown tolls sort below zero.
+        new SortField("fatalities", "coalesce(i.fatalities_max, i.fatalities_min, -1)", KeyKind.Integer),
+        new SortField("title", "i.title", KeyKind.Text),
+        new SortField("distance", "ST_Distance(i.geog, @point::geography)", KeyKind.Double, NeedsPoint: true),
     }.ToDictionary(f => f.Name, StringComparer.Ordinal);
 }
 
 /// <summary>Parameterised SQL compiled from an <see cref="IncidentQuery"/>.</summary>
-public sealed record SqlQuery(string Sql, DynamicParameters Parameters, int KeyColumns);
+public sealed record SqlQuery(string Sql, DynamicParameters Parameters, IReadOnlyList<SortKey> Keys);
+
+public sealed record SortKey(SortField Field, bool Descending);
 
 /// <summary>
-/// Compiles an <see cref="IncidentQuery"/> into one SQL statement. The only place that writes WHERE
-/// and ORDER BY for incidents; it emits parameters and whitelisted identifiers only.
+/// Compiles an <see cref="IncidentQuery"/> into SQL. The only place that writes WHERE and ORDER BY for
+/// incidents; it emits parameters and whitelisted identifiers only, never client text.
 /// </summary>
 public static class IncidentSqlBuilder
 {
-    /// <summary>One GeoJSON Feature per row, built by PostgreSQL so rows stream out as they are read.</summary>
-    public const string GeoJsonFeature = """
-        json_build_object(
-            'type', 'Feature',
-            'id', i.id,
-            'geometry', ST_AsGeoJSON(i.geom, @precision)::json,
-            'properties', json_build_object(
-                'title', i.title,
-                'summary', i.summary,
-                'event_type', i.event_type,
-                'sub_event_type', i.sub_event_type,
-                'occurred_at', i.occurred_at,
-                'time_precision', i.time_precision,
-                'location_name', i.location_name,
-                'admin1', i.admin1,
-                'admin2', i.admin2,
-                'country', i.country,
-                'geo_precision', i.geo_precision,
-                'fatalities_min', i.fatalities_min,
-                'fatalities_max', i.fatalities_max,
-                'injured_min', i.injured_min,
-                'injured_max', i.injured_max,
-                'actors', i.actors,
-                'claimed_by', i.claimed_by,
-                'sources', i.sources,
-                'status', i.status,
-                'tags', i.tags,
-                'external_id', i.external_id,
-                'created_at', i.created_at,
-                'updated_at', i.updated_at,
-                'version', i.version))::text
-        """;
+    /// <summary>Longest interval a time_precision implies (a month); bounds the index range of time windows.</summary>
+    private static readonly TimeSpan LongestPrecision = TimeSpan.FromDays(31);
+
+    /// <summary>A SELECT of one rendered row per incident (<see cref="Render"/>) plus the sort-key columns.</summary>
+    public static SqlQuery Build(IncidentQuery query) => Build(query, Render(query));
 
     public static SqlQuery Build(IncidentQuery query, string projection)
     {
         var parameters = new DynamicParameters();
+        var where = Where(query, parameters);
+        var keys = SortKeys(query.Sort);
+
+        if (query.After is { } after)
+        {
+            where.Add(KeysetCondition(keys));
+            for (var n = 0; n < keys.Count; n++) parameters.Add($"k{n}", FromCursorValue(keys[n].Field.Kind, after.Keys[n]));
+        }
+
+        var sql = new StringBuilder();
+        sql.Append("SELECT ").Append(projection);
+        for (var n = 0; n < keys.Count; n++) sql.Append(", ").Append(keys[n].Field.Sql).Append(" AS k").Append(n);
+        sql.Append("\nFROM incidents i\nWHERE ").AppendJoin("\n  AND ", where);
+        sql.Append("\nORDER BY ").AppendJoin(", ", keys.Select(k => k.Field.Sql + (k.Descending ? " DESC" : "")));
+        if (query.Limit is { } limit)
+        {
+            sql.Append("\nLIMIT @limit");
+            // One extra row tells whether a next page exists without a COUNT.
+            parameters.Add("limit", limit + 1);
+        }
+        return new SqlQuery(sql.ToString(), parameters, keys);
+    }
+
+    /// <summary>SELECT count(*) over the same filters (cursor ignored).</summary>
+    public static (string Sql, DynamicParameters Parameters) Count(IncidentQuery query)
+    {
+        var parameters = new DynamicParameters();
+        var where = Where(query, parameters);
+        return ($"SELECT count(*) FROM incidents i WHERE {string.Join("\n  AND ", where)}", parameters);
+    }
+
+    /// <summary>The filter conditions of a query; shared by lists, counts and every later read path.</summary>
+    public static List<string> Where(IncidentQuery query, DynamicParameters parameters)
+    {
         var where = new List<string> { "i.deleted_at IS NULL" };
         parameters.Add("precision", query.Precision);
 
@@ -71,39 +86,173 @@ public static class IncidentSqlBuilder
             parameters.Add("id", id);
         }
 
-        var keys = SortKeys(query.Sort);
-        if (query.After is { } after)
+        if (query.Near is { } near) parameters.Add("point", near);
+        if (query.Near is not null && query.RadiusMetres is { } radius)
         {
-            // Row-value comparison (a, b) < (x, y) is what lets a btree on (a, b) serve every page.
-            var op = query.Sort.Descending ? "<" : ">";
-            var columns = string.Join(", ", keys.Select(k => k.Sql));
-            var values = string.Join(", ", keys.Select((_, n) => $"@k{n}"));
-            where.Add($"({columns}) {op} ({values})");
-            for (var n = 0; n < keys.Count; n++) parameters.Add($"k{n}", FromCursorValue(keys[n].Kind, after.Keys[n]));
+            // Geodesic (spheroid) distance; served by the GiST index on the geography column.
+            where.Add("ST_DWithin(i.geog, @point::geography, @radius)");
+            parameters.Add("radius", radius);
         }
 
-        var direction = query.Sort.Descending ? " DESC" : "";
-        var sql = new StringBuilder();
-        sql.Append("SELECT ").Append(projection);
-        for (var n = 0; n < keys.Count; n++) sql.Append(", ").Append(keys[n].Sql).Append(" AS k").Append(n);
-        sql.Append("\nFROM incidents i\nWHERE ").AppendJoin("\n  AND ", where);
-        sql.Append("\nORDER BY ").AppendJoin(", ", keys.Select(k => k.Sql + direction));
-        sql.Append("\nLIMIT @limit");
-        // One extra row tells whether a next page exists without a COUNT.
-        parameters.Add("limit", query.Limit + 1);
-        return new SqlQuery(sql.ToString(), parameters, keys.Count);
+        if (query.Bbox is { Count: > 0 } boxes)
+        {
+            var parts = new List<string>();
+            for (var n = 0; n < boxes.Count; n++)
+            {
+                parts.Add($"ST_Intersects(i.geom, ST_MakeEnvelope(@bx{n}, @by{n}, @bX{n}, @bY{n}, 4326))");
+                parameters.Add($"bx{n}", boxes[n].MinLon);
+                parameters.Add($"by{n}", boxes[n].MinLat);
+                parameters.Add($"bX{n}", boxes[n].MaxLon);
+                parameters.Add($"bY{n}", boxes[n].MaxLat);
+            }
+            where.Add(parts.Count == 1 ? parts[0] : "(" + string.Join(" OR ", parts) + ")");
+        }
+
+        if (query.Intersects is { } shape)
+        {
+            where.Add("ST_Intersects(i.geom, @shape)");
+            parameters.Add("shape", shape);
+        }
+
+        // The incident's interval is [occurred_at, occurred_until), or the instant occurred_at when exact;
+        // it must overlap the window [from, until).
+        if (query.Until is { } until)
+        {
+            where.Add("i.occurred_at < @until");
+            parameters.Add("until", until);
+        }
+        if (query.From is { } from)
+        {
+            where.Add("(i.occurred_until > @from OR i.occurred_at >= @from)");
+            // Redundant but sargable: no implied interval is longer than a month.
+            where.Add("i.occurred_at >= @from_floor");
+            parameters.Add("from", from);
+            parameters.Add("from_floor", from > DateTimeOffset.MinValue.Add(LongestPrecision) ? from - LongestPrecision : DateTimeOffset.MinValue);
+        }
+
+        AnyOf(where, parameters, "i.event_type", "event_type", query.EventTypes);
+        AnyOf(where, parameters, "i.sub_event_type", "sub_event_type", query.SubEventTypes);
+        AnyOf(where, parameters, "i.country", "country", query.Countries);
+        AnyOf(where, parameters, "i.admin1", "admin1", query.Admin1);
+        AnyOf(where, parameters, "i.status", "status", query.Statuses);
+        AnyOf(where, parameters, "i.claimed_by", "claimed_by", query.ClaimedBy);
+        if (query.Tags is { Count: > 0 } tags)
+        {
+            where.Add("i.tags && @tags");
+            parameters.Add("tags", tags.ToArray());
+        }
+        if (query.Actors is { Count: > 0 } actors)
+        {
+            where.Add("i.actors && @actors");
+            parameters.Add("actors", actors.ToArray());
+        }
+
+        // A toll is the interval [min, max] (unknown min = 0, unknown max = unbounded); it matches when it
+        // overlaps the asked range. Incidents with no figure at all never match a fatalities filter.
+        if (query.FatalitiesAtLeast is not null || query.FatalitiesAtMost is not null)
+            where.Add("(i.fatalities_min IS NOT NULL OR i.fatalities_max IS NOT NULL)");
+        if (query.FatalitiesAtLeast is { } atLeast)
+        {
+            where.Add("coalesce(i.fatalities_max, 2147483647) >= @fatalities_min");
+            parameters.Add("fatalities_min", atLeast);
+        }
+        if (query.FatalitiesAtMost is { } atMost)
+        {
+            where.Add("coalesce(i.fatalities_min, 0) <= @fatalities_max");
+            parameters.Add("fatalities_max", atMost);
+        }
+
+        if (query.Text is { } text)
+        {
+            where.Add("i.search @@ websearch_to_tsquery('english', @q)");
+            parameters.Add("q", text);
+        }
+        return where;
     }
 
-    /// <summary>The sort field, then the primary key as tie-breaker.</summary>
-    public static IReadOnlyList<SortField> SortKeys(SortOrder sort)
+    private static void AnyOf(List<string> where, DynamicParameters parameters, string column, string name, IReadOnlyList<string>? values)
     {
-        var field = SortFields.All[sort.Field];
-        return field.Name == "id" ? [field] : [field, SortFields.All["id"]];
+        if (values is not { Count: > 0 }) return;
+        if (values.Count == 1)
+        {
+            where.Add($"{column} = @{name}");
+            parameters.Add(name, values[0]);
+        }
+        else
+        {
+            where.Add($"{column} = ANY(@{name})");
+            parameters.Add(name, values.ToArray());
+        }
     }
 
-    public static bool CursorMatches(PageCursor cursor, SortOrder sort) =>
-        cursor.Sort == sort.ToString() && cursor.Keys.Length == SortKeys(sort).Count
-        && SortKeys(sort).Select((k, n) => IsValidCursorValue(k.Kind, cursor.Keys[n])).All(ok => ok);
+    /// <summary>The rendered row: a GeoJSON Feature, or a CSV line, built by PostgreSQL.</summary>
+    public static string Render(IncidentQuery query)
+    {
+        var columns = OutputColumns(query);
+        if (query.Format == OutputFormat.Csv)
+        {
+            var csv = new StringBuilder("i.id::text || ','");
+            csv.Append(" || CASE WHEN GeometryType(i.geom) = 'POINT' THEN round(ST_X(i.geom)::numeric, @precision)::text || ',' || round(ST_Y(i.geom)::numeric, @precision)::text || ',' ELSE ',,' || csv_quote(ST_AsText(i.geom, @precision)) END");
+            foreach (var column in columns) csv.Append(" || ',' || coalesce(").Append(column.Csv).Append(", '')");
+            return csv.ToString();
+        }
+
+        var properties = string.Join(", ", columns.Select(c => $"'{c.Name}', {c.Json}"));
+        return $"""
+            json_build_object('type', 'Feature', 'id', i.id,
+                'geometry', ST_AsGeoJSON(i.geom, @precision)::json,
+                'properties', json_build_object({properties}))::text
+            """;
+    }
+
+    /// <summary>Header of CSV output, in the order of <see cref="Render"/>.</summary>
+    public static string CsvHeader(IncidentQuery query) =>
+        "id,lon,lat,wkt," + string.Join(",", OutputColumns(query).Select(c => c.Name));
+
+    public static IReadOnlyList<OutputColumn> OutputColumns(IncidentQuery query)
+    {
+        var columns = query.Properties is null ? Columns.All.ToList() : query.Properties.Select(p => Columns.ByName[p]).ToList();
+        if (query.Near is not null && (query.Properties is null || query.Properties.Contains(Columns.Distance.Name)))
+            columns.Add(Columns.Distance);
+        return columns;
+    }
+
+    /// <summary>The sort fields, then the primary key as tie-breaker (unique position, stable paging).</summary>
+    public static IReadOnlyList<SortKey> SortKeys(IReadOnlyList<SortOrder> sort)
+    {
+        var keys = sort.Select(s => new SortKey(SortFields.All[s.Field], s.Descending)).ToList();
+        if (keys.All(k => k.Field.Name != "id")) keys.Add(new SortKey(SortFields.All["id"], keys.Count > 0 && keys[^1].Descending));
+        return keys;
+    }
+
+    /// <summary>
+    /// "After the cursor" in sort order. One direction: a row-value comparison, which a btree on the
+    /// same columns serves directly. Mixed directions: the expanded lexicographic form.
+    /// </summary>
+    private static string KeysetCondition(IReadOnlyList<SortKey> keys)
+    {
+        if (keys.All(k => k.Descending == keys[0].Descending))
+        {
+            var columns = string.Join(", ", keys.Select(k => k.Field.Sql));
+            var values = string.Join(", ", keys.Select((_, n) => $"@k{n}"));
+            return $"({columns}) {(keys[0].Descending ? "<" : ">")} ({values})";
+        }
+        var alternatives = new List<string>();
+        for (var n = 0; n < keys.Count; n++)
+        {
+            var terms = keys.Take(n).Select((k, m) => $"{k.Field.Sql} = @k{m}").ToList();
+            terms.Add($"{keys[n].Field.Sql} {(keys[n].Descending ? "<" : ">")} @k{n}");
+            alternatives.Add("(" + string.Join(" AND ", terms) + ")");
+        }
+        return "(" + string.Join(" OR ", alternatives) + ")";
+    }
+
+    public static bool CursorMatches(PageCursor cursor, IReadOnlyList<SortOrder> sort)
+    {
+        var keys = SortKeys(sort);
+        return cursor.Sort == string.Join(",", sort) && cursor.Keys.Length == keys.Count
+               && keys.Select((k, n) => IsValidCursorValue(k.Field.Kind, cursor.Keys[n])).All(ok => ok);
+    }
 
     public static object? ToCursorValue(KeyKind kind, object? value) => kind switch
     {
@@ -114,12 +263,15 @@ public static class IncidentSqlBuilder
     private static bool IsValidCursorValue(KeyKind kind, object? value) => kind switch
     {
         KeyKind.Timestamp or KeyKind.Integer => value is long,
+        KeyKind.Double => value is double or long,
+        KeyKind.Text => value is string,
         _ => false,
     };
 
     private static object? FromCursorValue(KeyKind kind, object? value) => kind switch
     {
         KeyKind.Timestamp => DateTime.UnixEpoch.AddTicks((long)value! * 10),
+        KeyKind.Double => Convert.ToDouble(value),
         _ => value,
     };
 }

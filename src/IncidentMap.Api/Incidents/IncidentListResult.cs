@@ -1,0 +1,116 @@
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
+using IncidentMap.Api.Querying;
+
+namespace IncidentMap.Api.Incidents;
+
+/// <summary>
+/// Streams incidents in the query's format. Each row arrives rendered by PostgreSQL (a GeoJSON Feature
+/// or a CSV line) and is copied to the response as it is read, so memory stays flat however many
+/// incidents match. In a FeatureCollection, <c>numberReturned</c> and the <c>next</c> link follow the
+/// features because they are known only at the end.
+/// </summary>
+public sealed class IncidentListResult(
+    RowStream rows, IncidentQuery query, long? numberMatched, string selfLink, Func<string, object> nextLink) : IResult
+{
+    private const int FlushThreshold = 64 * 1024;
+    private const char RecordSeparator = '\u001e';
+
+    public static string ContentType(OutputFormat format) => format switch
+    {
+        OutputFormat.Csv => "text/csv; charset=utf-8; header=present",
+        OutputFormat.GeoJsonSeq => "application/geo+json-seq",
+        OutputFormat.NdJson => "application/x-ndjson",
+        _ => IncidentsApi.GeoJson,
+    };
+
+    public async Task ExecuteAsync(HttpContext context)
+    {
+        await using var _ = rows;
+        var ct = context.RequestAborted;
+        context.Response.ContentType = ContentType(query.Format);
+        if (query.Format == OutputFormat.Csv)
+            context.Response.Headers.ContentDisposition = "inline; filename=\"incidents.csv\"";
+        var pipe = context.Response.BodyWriter;
+        var writer = new ChunkWriter(pipe);
+
+        var (prefix, separator, suffix) = query.Format switch
+        {
+            OutputFormat.GeoJson => ("{\"type\":\"FeatureCollection\",\"features\":[", ",", ""),
+            OutputFormat.GeoJsonSeq => (RecordSeparator.ToString(), "\n" + RecordSeparator, "\n"),
+            OutputFormat.NdJson => ("", "\n", "\n"),
+            _ => (IncidentSqlBuilder.CsvHeader(query) + "\r\n", "\r\n", "\r\n"),
+        };
+
+        var keys = rows.Reader.FieldCount - IncidentSqlBuilder.SortKeys(query.Sort).Count;
+        var sortKeys = IncidentSqlBuilder.SortKeys(query.Sort);
+        object?[]? last = null;
+        var returned = 0;
+        while (rows.HasRow && (query.Limit is null || returned < query.Limit))
+        {
+            writer.Write(returned == 0 ? prefix : separator);
+            writer.Write(rows.Reader.GetString(0));
+            if (query.Format == OutputFormat.GeoJson)
+            {
+                last = new object?[sortKeys.Count];
+                for (var n = 0; n < sortKeys.Count; n++)
+                    last[n] = IncidentSqlBuilder.ToCursorValue(sortKeys[n].Field.Kind, rows.Reader.GetValue(keys + n));
+            }
+            returned++;
+            if (writer.Unflushed > FlushThreshold) await writer.FlushAsync(ct);
+            await rows.ReadAsync(ct);
+        }
+
+        if (query.Format != OutputFormat.GeoJson)
+        {
+            if (returned > 0) writer.Write(suffix);
+            else if (query.Format == OutputFormat.Csv) writer.Write(prefix);
+            await writer.FlushAsync(ct);
+            return;
+        }
+
+        if (returned == 0) writer.Write(prefix);
+        // The builder fetched one row beyond the limit: if it is there, so is a next page.
+        var hasNext = rows.HasRow && last is not null;
+        using var footer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(footer))
+        {
+            json.WriteStartObject();
+            if (numberMatched is { } matched) json.WriteNumber("numberMatched", matched);
+            json.WriteNumber("numberReturned", returned);
+            json.WriteString("timeStamp", DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"));
+            json.WriteStartArray("links");
+            WriteLink(json, new { href = selfLink, rel = "self", type = IncidentsApi.GeoJson, title = "This page" });
+            if (hasNext) WriteLink(json, nextLink(new PageCursor(query.SortText, last!).Encode()));
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        // Splice the footer object's members after the features array: "],<members>}".
+        writer.Write("],");
+        writer.Write(Encoding.UTF8.GetString(footer.GetBuffer().AsSpan(1, (int)footer.Length - 1)));
+        await writer.FlushAsync(ct);
+    }
+
+    private static void WriteLink(Utf8JsonWriter json, object link) => JsonSerializer.Serialize(json, link);
+
+    private sealed class ChunkWriter(PipeWriter pipe)
+    {
+        public long Unflushed { get; private set; }
+
+        public void Write(string text)
+        {
+            if (text.Length == 0) return;
+            var span = pipe.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
+            var written = Encoding.UTF8.GetBytes(text, span);
+            pipe.Advance(written);
+            Unflushed += written;
+        }
+
+        public async ValueTask FlushAsync(CancellationToken ct)
+        {
+            await pipe.FlushAsync(ct);
+            Unflushed = 0;
+        }
+    }
+}

@@ -1,0 +1,286 @@
+using System.Globalization;
+using IncidentMap.Api.Incidents;
+using IncidentMap.Api.Problems;
+using NetTopologySuite.Geometries;
+
+namespace IncidentMap.Api.Querying;
+
+/// <summary>
+/// Turns request parameters (query string, or the members of a search body) into an
+/// <see cref="IncidentQuery"/>, or into 400 problems naming each bad parameter.
+/// </summary>
+public static class QueryParser
+{
+    private static readonly GeometryFactory Factory = new(new PrecisionModel(), 4326);
+
+    /// <summary>Every parameter the incident list understands, with its one-line meaning (documented in OpenAPI).</summary>
+    public static readonly IReadOnlyDictionary<string, string> Parameters = new Dictionary<string, string>
+    {
+        ["limit"] = "Features per page: 1 to 10000, default 10 for GeoJSON; CSV and sequences return every match unless limited. Larger values are clamped.",
+        ["cursor"] = "Opaque position from a `next` link.",
+        ["f"] = "Format: json (GeoJSON), csv, geojsonseq (RFC 8142) or ndjson. Overrides Accept.",
+        ["bbox"] = "minLon,minLat,maxLon,maxLat (WGS 84): incidents intersecting the box. minLon > maxLon crosses the antimeridian.",
+        ["datetime"] = "RFC 3339 instant, date, or interval a/b (.. or empty = open; a date as end includes the whole day); durations such as PT24H/now or P1M/2016-02-29.",
+        ["lat"] = "Latitude of the radius search centre (needs lon and radius).",
+        ["lon"] = "Longitude of the radius search centre (needs lat and radius).",
+        ["radius"] = "Radius around lat/lon: metres, or with unit m, km or mi (25km, 10mi). Geodesic. At most 1000 km.",
+        ["sortby"] = "Comma list of occurred_at, updated_at, created_at, id, fatalities, title, distance; prefix - for descending. Default -occurred_at.",
+        ["properties"] = "Comma list of properties to return (default all).",
+        ["precision"] = "Decimal places of coordinates, 0 to 15 (default 7).",
+        ["count"] = "true to compute numberMatched (exact) on every page, false never; default: first page only.",
+        ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word).",
+        ["event_type"] = "Any of these event types (comma list).",
+        ["sub_event_type"] = "Any of these sub-event types (comma list).",
+        ["country"] = "Any of these ISO 3166-1 alpha-2 codes (comma list).",
+        ["admin1"] = "Any of these first-level administrative divisions (comma list).",
+        ["status"] = "Any of these statuses (comma list).",
+        ["tags"] = "Incidents with any of these tags (comma list).",
+        ["claimed_by"] = "Claimed by any of these (comma list).",
+        ["actors"] = "Involving any of these actors (comma list).",
+        ["fatalities_min"] = "Incidents whose toll may be at least this: their [fatalities_min, fatalities_max] overlaps [n, ∞). Unknown tolls never match.",
+        ["fatalities_max"] = "Incidents whose toll may be at most this: their [fatalities_min, fatalities_max] overlaps [0, n]. Unknown tolls never match.",
+    };
+
+    public static (IncidentQuery? Query, List<FieldError> Errors) Parse(
+        IReadOnlyDictionary<string, string> values, DateTimeOffset now, string? accept = null, Geometry? intersects = null,
+        IEnumerable<string>? alsoAllowed = null)
+    {
+        var errors = new List<FieldError>();
+        void Bad(string name, string detail) => errors.Add(new FieldError(name, detail));
+        string? Get(string name) => values.TryGetValue(name, out var v) ? v : null;
+
+        var allowed = alsoAllowed?.ToHashSet() ?? [];
+        foreach (var key in values.Keys)
+            if (!Parameters.ContainsKey(key) && !allowed.Contains(key))
+                Bad(key, "is not a parameter of this endpoint (see /openapi/v1.json)");
+
+        var query = new IncidentQuery { Intersects = intersects };
+
+        var format = Get("f") is { } f ? ParseFormat(f) : FormatFromAccept(accept);
+        if (format is null) Bad("f", $"'{Get("f")}' is not a format here: json, csv, geojsonseq or ndjson");
+        else query = query with { Format = format.Value, Limit = format == OutputFormat.GeoJson ? IncidentQuery.DefaultLimit : null };
+
+        if (Get("limit") is { } limitText)
+        {
+            if (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) || limit < 1)
+            {
+                // A number too large for int is still a number: clamp it like any other large limit.
+                if (limitText.Length > 9 && limitText.All(char.IsAsciiDigit) && limitText.TrimStart('0').Length > 9) query = query with { Limit = IncidentQuery.MaxLimit };
+                else Bad("limit", $"'{limitText}' is not a whole number of at least 1");
+            }
+            else query = query with { Limit = Math.Min(limit, IncidentQuery.MaxLimit) };
+        }
+
+        if (Get("bbox") is { } bboxText)
+        {
+            var boxes = ParseBbox(bboxText, out var bboxError);
+            if (boxes is null) Bad("bbox", bboxError);
+            else query = query with { Bbox = boxes };
+        }
+
+        var (lat, lon, radius) = (Get("lat"), Get("lon"), Get("radius"));
+        if (lat is not null || lon is not null || radius is not null)
+        {
+            if (lat is null || lon is null)
+                Bad(lat is null ? "lat" : "lon", "a radius search needs lat, lon and radius");
+            else if (!TryNumber(lat, out var y) || y is < -90 or > 90) Bad("lat", $"'{lat}' is not a latitude between -90 and 90");
+            else if (!TryNumber(lon, out var x) || x is < -180 or > 180) Bad("lon", $"'{lon}' is not a longitude between -180 and 180");
+            else
+            {
+                query = query with { Near = Factory.CreatePoint(new Coordinate(x, y)) };
+                if (radius is null)
+                {
+                    if (Get("sortby")?.Contains("distance") != true) Bad("radius", "a radius search needs lat, lon and radius");
+                }
+                else if (!TryDistance(radius, out var metres)) Bad("radius", $"'{radius}' is not a distance: a number of metres, or with unit m, km or mi (25km)");
+                else if (metres <= 0) Bad("radius", "must be greater than 0");
+                else if (metres > IncidentQuery.MaxRadiusMetres) Bad("radius", $"{metres:0} m is over the maximum of {IncidentQuery.MaxRadiusMetres / 1000:0} km; use bbox for larger areas");
+                else query = query with { RadiusMetres = metres };
+            }
+        }
+
+        if (Get("datetime") is { } datetime)
+        {
+            if (!TimeWindow.TryParse(datetime, now, out var from, out var until, out var error)) Bad("datetime", error);
+            else query = query with { From = from, Until = until };
+        }
+
+        query = query with
+        {
+            EventTypes = Vocabulary(Get("event_type"), "event_type", Incidents.Vocabulary.EventTypes, errors),
+            Statuses = Vocabulary(Get("status"), "status", Incidents.Vocabulary.Statuses, errors),
+            Countries = CountryList(Get("country"), errors),
+            SubEventTypes = List(Get("sub_event_type")),
+            Admin1 = List(Get("admin1")),
+            Tags = List(Get("tags"))?.Select(t => t.ToLowerInvariant()).ToList(),
+            ClaimedBy = List(Get("claimed_by")),
+            Actors = List(Get("actors")),
+            FatalitiesAtLeast = Count(Get("fatalities_min"), "fatalities_min", errors),
+            FatalitiesAtMost = Count(Get("fatalities_max"), "fatalities_max", errors),
+        };
+        if (query.FatalitiesAtLeast > query.FatalitiesAtMost)
+            Bad("fatalities_min", $"({query.FatalitiesAtLeast}) must not exceed fatalities_max ({query.FatalitiesAtMost})");
+
+        if (Get("q") is { } q)
+        {
+            if (string.IsNullOrWhiteSpace(q)) Bad("q", "must not be empty");
+            else if (q.Length > 500) Bad("q", "is longer than 500 characters");
+            else query = query with { Text = q };
+        }
+
+        if (Get("sortby") is { } sortby)
+        {
+            var sort = new List<SortOrder>();
+            foreach (var raw in sortby.Split(',', StringSplitOptions.TrimEntries))
+            {
+                var descending = raw.StartsWith('-');
+                var name = raw.TrimStart('-', '+', ' ');
+                if (!SortFields.All.TryGetValue(name, out var field))
+                    Bad("sortby", $"'{name}' is not sortable; use {string.Join(", ", SortFields.All.Keys)}");
+                else if (field.NeedsPoint && query.Near is null)
+                    Bad("sortby", "distance needs a point: give lat and lon");
+                else if (sort.Any(s => s.Field == name))
+                    Bad("sortby", $"'{name}' is given twice");
+                else sort.Add(new SortOrder(name, descending));
+            }
+            if (sort.Count > 0) query = query with { Sort = sort };
+        }
+
+        if (Get("properties") is { } props)
+        {
+            var names = props.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
+            var unknown = names.Where(n => !Columns.ByName.ContainsKey(n) && n != Columns.Distance.Name).ToList();
+            if (unknown.Count > 0) Bad("properties", $"unknown: {string.Join(", ", unknown)}");
+            else query = query with { Properties = names };
+        }
+
+        if (Get("precision") is { } precisionText)
+        {
+            if (!int.TryParse(precisionText, NumberStyles.None, CultureInfo.InvariantCulture, out var precision) || precision > 15)
+                Bad("precision", $"'{precisionText}' is not a whole number from 0 to 15");
+            else query = query with { Precision = precision };
+        }
+
+        if (Get("cursor") is { } cursorText)
+        {
+            if (!PageCursor.TryDecode(cursorText, out var after) || !IncidentSqlBuilder.CursorMatches(after!, query.Sort))
+                Bad("cursor", "is not a cursor issued for this sort order; follow the `next` link as given");
+            else query = query with { After = after };
+        }
+
+        switch (Get("count"))
+        {
+            case null: query = query with { Count = query.After is null && query.Format == OutputFormat.GeoJson }; break;
+            case "true": query = query with { Count = true }; break;
+            case "false": break;
+            case var other: Bad("count", $"'{other}' is not true or false"); break;
+        }
+
+        return errors.Count > 0 ? (null, errors) : (query, errors);
+    }
+
+    public static OutputFormat? ParseFormat(string f) => f.ToLowerInvariant() switch
+    {
+        "json" or "geojson" => OutputFormat.GeoJson,
+        "csv" => OutputFormat.Csv,
+        "geojsonseq" or "geojson-seq" => OutputFormat.GeoJsonSeq,
+        "ndjson" or "jsonl" => OutputFormat.NdJson,
+        _ => null,
+    };
+
+    /// <summary>The first acceptable of our media types in Accept order; GeoJSON for */* or none.</summary>
+    public static OutputFormat FormatFromAccept(string? accept)
+    {
+        if (string.IsNullOrWhiteSpace(accept)) return OutputFormat.GeoJson;
+        var ranked = accept.Split(',')
+            .Select((part, index) =>
+            {
+                var pieces = part.Split(';', StringSplitOptions.TrimEntries);
+                var q = pieces.Skip(1).Where(p => p.StartsWith("q=", StringComparison.OrdinalIgnoreCase))
+                    .Select(p => double.TryParse(p[2..], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : 1)
+                    .DefaultIfEmpty(1).First();
+                return (Type: pieces[0].ToLowerInvariant(), Q: q, Index: index);
+            })
+            .Where(t => t.Q > 0)
+            .OrderByDescending(t => t.Q).ThenBy(t => t.Index);
+        foreach (var (type, _, _) in ranked)
+        {
+            switch (type)
+            {
+                case "application/geo+json" or "application/json" or "*/*" or "application/*": return OutputFormat.GeoJson;
+                case "text/csv" or "text/*": return OutputFormat.Csv;
+                case "application/geo+json-seq": return OutputFormat.GeoJsonSeq;
+                case "application/x-ndjson" or "application/jsonl": return OutputFormat.NdJson;
+            }
+        }
+        return OutputFormat.GeoJson;
+    }
+
+    private static List<Box>? ParseBbox(string text, out string error)
+    {
+        error = "";
+        var parts = text.Split(',');
+        var numbers = new List<double>();
+        foreach (var part in parts)
+        {
+            if (!TryNumber(part.Trim(), out var n)) { error = $"'{part}' is not a number; give minLon,minLat,maxLon,maxLat"; return null; }
+            numbers.Add(n);
+        }
+        if (numbers.Count is not (4 or 6)) { error = $"has {numbers.Count} numbers; give minLon,minLat,maxLon,maxLat (or 6 with heights)"; return null; }
+        var (minLon, minLat, maxLon, maxLat) = numbers.Count == 4
+            ? (numbers[0], numbers[1], numbers[2], numbers[3])
+            : (numbers[0], numbers[1], numbers[3], numbers[4]);
+        if (minLon is < -180 or > 180 || maxLon is < -180 or > 180) { error = "longitudes must be between -180 and 180"; return null; }
+        if (minLat is < -90 or > 90 || maxLat is < -90 or > 90) { error = "latitudes must be between -90 and 90"; return null; }
+        if (minLat > maxLat) { error = $"minLat {minLat} is greater than maxLat {maxLat}"; return null; }
+        return minLon <= maxLon
+            ? [new Box(minLon, minLat, maxLon, maxLat)]
+            : [new Box(minLon, minLat, 180, maxLat), new Box(-180, minLat, maxLon, maxLat)];
+    }
+
+    private static bool TryNumber(string text, out double value) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
+
+    private static bool TryDistance(string text, out double metres)
+    {
+        metres = 0;
+        text = text.Trim().ToLowerInvariant();
+        var (number, factor) = text switch
+        {
+            _ when text.EndsWith("km") => (text[..^2], 1000.0),
+            _ when text.EndsWith("mi") => (text[..^2], 1609.344),
+            _ when text.EndsWith('m') => (text[..^1], 1.0),
+            _ => (text, 1.0),
+        };
+        if (!TryNumber(number.Trim(), out var value)) return false;
+        metres = value * factor;
+        return true;
+    }
+
+    private static List<string>? List(string? text) =>
+        text is null ? null : text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
+
+    private static List<string>? Vocabulary(string? text, string name, string[] allowed, List<FieldError> errors)
+    {
+        var list = List(text);
+        var unknown = list?.Where(v => !allowed.Contains(v)).ToList();
+        if (unknown is { Count: > 0 }) errors.Add(new FieldError(name, $"unknown: {string.Join(", ", unknown)}; use {string.Join(", ", allowed)}"));
+        return list;
+    }
+
+    private static List<string>? CountryList(string? text, List<FieldError> errors)
+    {
+        var list = List(text)?.Select(c => c.ToUpperInvariant()).ToList();
+        var unknown = list?.Where(c => !Incidents.Vocabulary.CountryCodes.Contains(c)).ToList();
+        if (unknown is { Count: > 0 }) errors.Add(new FieldError("country", $"not ISO 3166-1 alpha-2: {string.Join(", ", unknown)}"));
+        return list;
+    }
+
+    private static int? Count(string? text, string name, List<FieldError> errors)
+    {
+        if (text is null) return null;
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return n;
+        errors.Add(new FieldError(name, $"'{text}' is not a whole number of at least 0"));
+        return null;
+    }
+}
