@@ -74,7 +74,7 @@ public sealed class IncidentListResult(
         // The builder fetched one row beyond the limit: if it is there, so is a next page.
         var hasNext = rows.HasRow && last is not null;
         using var footer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(footer))
+        using (var json = new Utf8JsonWriter(footer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             if (numberMatched is { } matched) json.WriteNumber("numberMatched", matched);

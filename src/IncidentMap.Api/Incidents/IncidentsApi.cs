@@ -162,9 +162,10 @@ public static class IncidentsApi
         if (query is null) return Problem.Validation(parseErrors, StatusCodes.Status400BadRequest);
 
         var self = request.GetEncodedUrl();
+        var rawBody = root.GetRawText();
         object NextLink(string cursor)
         {
-            var body = JsonNode.Parse(root.GetRawText())!.AsObject();
+            var body = JsonNode.Parse(rawBody)!.AsObject();
             body["cursor"] = cursor;
             body.Remove("count");
             return new { href = self, rel = "next", type = GeoJson, title = "Next page", method = "POST", body };

@@ -99,11 +99,12 @@ public static class IncidentSqlBuilder
             var parts = new List<string>();
             for (var n = 0; n < boxes.Count; n++)
             {
-                parts.Add($"ST_Intersects(i.geom, ST_MakeEnvelope(@bx{n}, @by{n}, @bX{n}, @bY{n}, 4326))");
-                parameters.Add($"bx{n}", boxes[n].MinLon);
-                parameters.Add($"by{n}", boxes[n].MinLat);
-                parameters.Add($"bX{n}", boxes[n].MaxLon);
-                parameters.Add($"bY{n}", boxes[n].MaxLat);
+                // Parameter names are case-insensitive: keep them distinct in letters, not case.
+                parts.Add($"ST_Intersects(i.geom, ST_MakeEnvelope(@west{n}, @south{n}, @east{n}, @north{n}, 4326))");
+                parameters.Add($"west{n}", boxes[n].MinLon);
+                parameters.Add($"south{n}", boxes[n].MinLat);
+                parameters.Add($"east{n}", boxes[n].MaxLon);
+                parameters.Add($"north{n}", boxes[n].MaxLat);
             }
             where.Add(parts.Count == 1 ? parts[0] : "(" + string.Join(" OR ", parts) + ")");
         }
@@ -192,7 +193,7 @@ public static class IncidentSqlBuilder
         if (query.Format == OutputFormat.Csv)
         {
             var csv = new StringBuilder("i.id::text || ','");
-            csv.Append(" || CASE WHEN GeometryType(i.geom) = 'POINT' THEN round(ST_X(i.geom)::numeric, @precision)::text || ',' || round(ST_Y(i.geom)::numeric, @precision)::text || ',' ELSE ',,' || csv_quote(ST_AsText(i.geom, @precision)) END");
+            csv.Append(" || CASE WHEN GeometryType(i.geom) = 'POINT' THEN round(ST_X(i.geom)::numeric, @precision)::float8::text || ',' || round(ST_Y(i.geom)::numeric, @precision)::float8::text || ',' ELSE ',,' || csv_quote(ST_AsText(i.geom, @precision)) END");
             foreach (var column in columns) csv.Append(" || ',' || coalesce(").Append(column.Csv).Append(", '')");
             return csv.ToString();
         }
