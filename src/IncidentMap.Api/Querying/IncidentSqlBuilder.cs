@@ -212,7 +212,7 @@ public static class IncidentSqlBuilder
 
     public static IReadOnlyList<OutputColumn> OutputColumns(IncidentQuery query)
     {
-        var columns = query.Properties is null ? Columns.All.ToList() : query.Properties.Select(p => Columns.ByName[p]).ToList();
+        var columns = query.Properties is null ? Columns.All.ToList() : query.Properties.Where(Columns.ByName.ContainsKey).Select(p => Columns.ByName[p]).ToList();
         if (query.Near is not null && (query.Properties is null || query.Properties.Contains(Columns.Distance.Name)))
             columns.Add(Columns.Distance);
         return columns;

@@ -151,6 +151,7 @@ public static class QueryParser
             var names = props.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
             var unknown = names.Where(n => !Columns.ByName.ContainsKey(n) && n != Columns.Distance.Name).ToList();
             if (unknown.Count > 0) Bad("properties", $"unknown: {string.Join(", ", unknown)}");
+            else if (names.Contains(Columns.Distance.Name) && query.Near is null) Bad("properties", "distance_m needs a point: give lat and lon");
             else query = query with { Properties = names };
         }
 
