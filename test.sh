@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
+# GDAL's ogr2ogr/ogrinfo are real OGC API clients the tests drive.
+if ! command -v ogr2ogr >/dev/null; then
+    echo "[test] installing gdal-bin (apt-get)" >&2
+    sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq gdal-bin >/dev/null
+fi
+
 db/cluster.sh start
 db/cluster.sh recreate-db incidentmap_test
 

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using IncidentMap.Api.Collections;
 using IncidentMap.Api.Database;
 using IncidentMap.Api.Health;
 using IncidentMap.Api.Incidents;
@@ -21,6 +22,13 @@ public static class IncidentMapHost
         services.AddSingleton<IncidentReader>();
         services.AddSingleton<IncidentStore>();
         services.AddSingleton<SampleData>();
+        services.AddSingleton<DataVersion>();
+        services.AddSingleton<CollectionExtent>();
+        services.AddCors(options => options.AddDefaultPolicy(policy => policy
+            .AllowAnyOrigin()
+            .AllowAnyHeader()
+            .WithMethods("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+            .WithExposedHeaders("ETag", "Location", "Link", "Content-Disposition", "Retry-After")));
         services.AddHostedService<StartupTasks>();
 
         services.AddProblemDetails(options => options.CustomizeProblemDetails = ProblemDefaults.Fill);
@@ -60,7 +68,9 @@ public static class IncidentMapHost
         });
 
         app.UseRouting();
+        app.UseCors();
         app.MapHealth();
+        app.MapCollections();
         app.MapIncidents();
         // Explicit, so the endpoint table is complete before the server starts: the `openapi`
         // command renders the document without starting it.

@@ -1,4 +1,5 @@
 using Dapper;
+using IncidentMap.Api.Collections;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
 using NetTopologySuite.Geometries;
@@ -23,7 +24,7 @@ public abstract record WriteOutcome
 /// Writes are never retried here: a retry of a statement whose commit was acknowledged late would
 /// duplicate the incident.
 /// </summary>
-public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader reader)
+public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader reader, DataVersion dataVersion)
 {
     private const string Columns = """
         title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2,
@@ -62,6 +63,7 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
             }
             var stored = await reader.GetFeatureAsync(id.Value, ct, connection);
             await tx.CommitAsync(ct);
+            dataVersion.Advance();
             return new WriteOutcome.Stored(id.Value, stored!.Value.Version, stored.Value.Feature);
         }
         catch (PostgresException e) when (Translate(e, draft) is { } outcome)
@@ -89,6 +91,7 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
                 """, parameters, tx, cancellationToken: ct));
             var stored = await reader.GetFeatureAsync(id, ct, connection);
             await tx.CommitAsync(ct);
+            dataVersion.Advance();
             return new WriteOutcome.Stored(id, stored!.Value.Version, stored.Value.Feature);
         }
         catch (PostgresException e) when (Translate(e, draft) is { } outcome)
@@ -108,6 +111,7 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
             WHERE id = @id RETURNING version
             """, new { id }, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
+        dataVersion.Advance();
         return new WriteOutcome.Stored(id, version, "");
     }
 

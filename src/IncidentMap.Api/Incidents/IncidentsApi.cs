@@ -20,7 +20,7 @@ public static class IncidentsApi
     {
         var group = app.MapGroup("/collections/incidents/items").WithTags("Incidents");
 
-        group.MapGet("", ListIncidents)
+        group.MapMethods("", [HttpMethods.Get, HttpMethods.Head], ListIncidents)
             .WithName("getIncidents")
             .WithSummary("Query incidents: radius, bbox, time window, properties, full text")
             .WithDescription("Streams matching incidents, newest first unless `sortby` says otherwise. GeoJSON pages " +
@@ -54,7 +54,7 @@ public static class IncidentsApi
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
-        group.MapGet("/{featureId}", GetIncident)
+        group.MapMethods("/{featureId}", [HttpMethods.Get, HttpMethods.Head], GetIncident)
             .WithName("getIncident")
             .WithSummary("One incident")
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
@@ -88,6 +88,12 @@ public static class IncidentsApi
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+
+        // QGIS and other editors read Allow from OPTIONS to decide whether a layer is editable.
+        group.MapMethods("", [HttpMethods.Options], (HttpResponse response) => Allow(response, "GET, HEAD, POST, OPTIONS"))
+            .WithName("optionsIncidents").WithSummary("Methods allowed on the items").Produces(StatusCodes.Status204NoContent);
+        group.MapMethods("/{featureId}", [HttpMethods.Options], (HttpResponse response) => Allow(response, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"))
+            .WithName("optionsIncident").WithSummary("Methods allowed on an incident").Produces(StatusCodes.Status204NoContent);
 
         group.MapDelete("/{featureId}", DeleteIncident)
             .WithName("deleteIncident")
@@ -173,10 +179,21 @@ public static class IncidentsApi
         return await RunAsync(context, reader, query, self, NextLink);
     }
 
+    private static IResult Allow(HttpResponse response, string methods)
+    {
+        response.Headers.Allow = methods;
+        return TypedResults.NoContent();
+    }
+
     private static async Task<IResult> RunAsync(HttpContext context, IncidentReader reader, IncidentQuery query,
         string self, Func<string, object> nextLink)
     {
         var ct = context.RequestAborted;
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            context.Response.ContentType = IncidentListResult.ContentType(query.Format);
+            return TypedResults.Ok();
+        }
         long? matched = query.Count ? await reader.CountAsync(query, ct) : null;
         var timeout = query.Limit is null ? IncidentReader.ExportTimeout : (TimeSpan?)null;
         var rows = await reader.OpenAsync(IncidentSqlBuilder.Build(query), ct, timeout);
@@ -193,7 +210,7 @@ public static class IncidentsApi
         context.Response.Headers.ETag = etag;
         if (context.Request.Headers.IfNoneMatch.Any(v => v is not null && v.Split(',').Any(t => t.Trim() == etag || t.Trim() == "*")))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
-        return Feature(stored.Value.Feature, StatusCodes.Status200OK);
+        return Feature(WithLinks(stored.Value.Feature, context.Request, id), StatusCodes.Status200OK);
     }
 
     internal static async Task<IResult> CreateIncident(HttpContext context, IncidentStore store)
@@ -261,7 +278,7 @@ public static class IncidentsApi
 
     private static IResult Respond(HttpContext context, WriteOutcome outcome, int successStatus, string? featureId = null) => outcome switch
     {
-        WriteOutcome.Stored stored => SetETag(context, stored.Version, Feature(stored.Feature, successStatus)),
+        WriteOutcome.Stored stored => SetETag(context, stored.Version, Feature(WithLinks(stored.Feature, context.Request, stored.Id), successStatus)),
         WriteOutcome.Invalid invalid => Problem.Validation(invalid.Errors),
         WriteOutcome.NotFound => UnknownIncident(featureId ?? ""),
         WriteOutcome.VersionMismatch mismatch => Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
@@ -279,6 +296,16 @@ public static class IncidentsApi
     }
 
     private static IResult Feature(string json, int status) => TypedResults.Text(json, GeoJson, System.Text.Encoding.UTF8, status);
+
+    /// <summary>Adds the self and collection links OGC API – Features asks of a single feature.</summary>
+    private static string WithLinks(string feature, HttpRequest request, long id)
+    {
+        var root = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase).TrimEnd('/') + "/collections/incidents";
+        var links = $$"""
+            ,"links":[{"href":"{{root}}/items/{{id}}","rel":"self","type":"{{GeoJson}}","title":"This incident"},{"href":"{{root}}","rel":"collection","type":"application/json","title":"The incidents collection"}]}
+            """;
+        return string.Concat(feature.AsSpan(0, feature.LastIndexOf('}')), links);
+    }
 
     public static string ETag(int version) => $"\"v{version}\"";
 

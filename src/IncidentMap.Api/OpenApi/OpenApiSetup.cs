@@ -29,6 +29,7 @@ public static class OpenApiSetup
             });
             options.SchemaFilter<GeoJsonGeometrySchemaFilter>();
             options.OperationFilter<QueryParameterSchemaFilter>();
+            options.DocumentFilter<SharedParametersFilter>();
             options.SupportNonNullableReferenceTypes();
             options.UseAllOfToExtendReferenceSchemas();
             var xml = Path.Combine(AppContext.BaseDirectory, "IncidentMap.Api.xml");
@@ -81,6 +82,32 @@ public static class OpenApiSetup
                 Typed("MultiLineString", ArrayOf(ArrayOf(Position(), 2))),
                 Typed("MultiPolygon", ArrayOf(ArrayOf(ring, 1))),
             ];
+        }
+    }
+
+    /// <summary>
+    /// OGC API – Features clients look for the standard parameters as shared components
+    /// (components.parameters.limit, bbox, datetime); operations reference them.
+    /// </summary>
+    private sealed class SharedParametersFilter : IDocumentFilter
+    {
+        private static readonly string[] Shared = ["limit", "bbox", "datetime"];
+
+        public void Apply(OpenApiDocument document, DocumentFilterContext context)
+        {
+            document.Components ??= new OpenApiComponents();
+            document.Components.Parameters ??= new Dictionary<string, IOpenApiParameter>();
+            foreach (var operation in document.Paths.Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []))
+            {
+                if (operation.Parameters is null) continue;
+                for (var n = 0; n < operation.Parameters.Count; n++)
+                {
+                    if (operation.Parameters[n] is not OpenApiParameter { In: ParameterLocation.Query } parameter
+                        || !Shared.Contains(parameter.Name)) continue;
+                    document.Components.Parameters[parameter.Name!] = parameter;
+                    operation.Parameters[n] = new OpenApiParameterReference(parameter.Name!, document);
+                }
+            }
         }
     }
 

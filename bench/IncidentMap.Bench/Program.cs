@@ -1,0 +1,1 @@
+Console.WriteLine(typeof(IncidentMap.Api.Querying.QueryParser).Assembly.Location);

@@ -1,0 +1,99 @@
+using System.Text.Json.Nodes;
+using IncidentMap.Api.Incidents;
+using Microsoft.AspNetCore.Http.Extensions;
+
+namespace IncidentMap.Api.Collections;
+
+/// <summary>OGC API – Features discovery: landing page, conformance, the collections and their metadata.</summary>
+public static class CollectionsApi
+{
+    public const string Json = "application/json";
+    public const string OpenApiType = "application/vnd.oai.openapi+json;version=3.0";
+    private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
+
+    public static IEndpointRouteBuilder MapCollections(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("").WithTags("Discovery");
+        group.MapMethods("/", ReadMethods, Landing).WithName("getLandingPage").WithSummary("Landing page")
+            .Produces<JsonObject>(StatusCodes.Status200OK, Json);
+        group.MapMethods("/conformance", ReadMethods, GetConformance).WithName("getConformanceDeclaration")
+            .WithSummary("Conformance classes implemented").Produces<JsonObject>(StatusCodes.Status200OK, Json);
+        group.MapMethods("/collections", ReadMethods, GetCollections).WithName("getCollections")
+            .WithSummary("The feature collections").Produces<JsonObject>(StatusCodes.Status200OK, Json);
+        group.MapMethods("/collections/incidents", ReadMethods, GetIncidentsCollection).WithName("describeCollection")
+            .WithSummary("The incidents collection: extent, links").Produces<JsonObject>(StatusCodes.Status200OK, Json);
+        return app;
+    }
+
+    private static string Base(HttpRequest request) => UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase);
+
+    private static JsonObject Link(string href, string rel, string type, string title) =>
+        new() { ["href"] = href, ["rel"] = rel, ["type"] = type, ["title"] = title };
+
+    internal static IResult Landing(HttpRequest request)
+    {
+        var root = Base(request).TrimEnd('/');
+        return TypedResults.Json(new JsonObject
+        {
+            ["title"] = "IncidentMap",
+            ["description"] = "Geocoded incidents (bombings, airstrikes, clashes, protests) as OGC API – Features.",
+            ["links"] = new JsonArray(
+                Link(root + "/", "self", Json, "This document"),
+                Link(root + "/openapi/v1.json", "service-desc", OpenApiType, "The API definition (OpenAPI 3.0)"),
+                Link(root + "/swagger", "service-doc", "text/html", "The API documentation"),
+                Link(root + "/conformance", "conformance", Json, "Conformance classes implemented"),
+                Link(root + "/collections", "data", Json, "The feature collections")),
+        }, contentType: Json);
+    }
+
+    internal static IResult GetConformance() =>
+        TypedResults.Json(new JsonObject { ["conformsTo"] = new JsonArray([.. Conformance.Classes.Select(c => JsonValue.Create(c))]) }, contentType: Json);
+
+    internal static async Task<IResult> GetCollections(HttpRequest request, CollectionExtent extent, CancellationToken ct)
+    {
+        var root = Base(request).TrimEnd('/');
+        return TypedResults.Json(new JsonObject
+        {
+            ["links"] = new JsonArray(Link(root + "/collections", "self", Json, "This document")),
+            ["collections"] = new JsonArray(await IncidentsCollectionAsync(root, extent, ct)),
+        }, contentType: Json);
+    }
+
+    internal static async Task<IResult> GetIncidentsCollection(HttpRequest request, CollectionExtent extent, CancellationToken ct) =>
+        TypedResults.Json(await IncidentsCollectionAsync(Base(request).TrimEnd('/'), extent, ct), contentType: Json);
+
+    /// <summary>The same object in /collections and /collections/incidents, so they can never disagree.</summary>
+    private static async Task<JsonObject> IncidentsCollectionAsync(string root, CollectionExtent extent, CancellationToken ct)
+    {
+        var e = await extent.GetAsync(ct);
+        var self = root + "/collections/incidents";
+        return new JsonObject
+        {
+            ["id"] = "incidents",
+            ["title"] = "Incidents",
+            ["description"] = "Geocoded incidents with times, places, fatality bounds, claims and sources.",
+            ["itemType"] = "feature",
+            ["crs"] = new JsonArray("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
+            ["extent"] = new JsonObject
+            {
+                ["spatial"] = new JsonObject
+                {
+                    ["bbox"] = new JsonArray(e.Bbox is null ? new JsonArray(-180, -90, 180, 90) : new JsonArray([.. e.Bbox.Select(v => JsonValue.Create(v))])),
+                    ["crs"] = "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+                },
+                ["temporal"] = new JsonObject
+                {
+                    ["interval"] = new JsonArray(new JsonArray(Iso(e.Start), Iso(e.End))),
+                    ["trs"] = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+                },
+            },
+            ["links"] = new JsonArray(
+                Link(self, "self", Json, "This collection"),
+                Link(self + "/items", "items", IncidentsApi.GeoJson, "Incidents as GeoJSON"),
+                Link(self + "/items?f=csv", "items", "text/csv", "Incidents as CSV"),
+                Link(self + "/items?f=geojsonseq", "items", "application/geo+json-seq", "Incidents as GeoJSON text sequence")),
+        };
+    }
+
+    private static JsonNode? Iso(DateTime? time) => time is { } t ? JsonValue.Create(t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'")) : null;
+}

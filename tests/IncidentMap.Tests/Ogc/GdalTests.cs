@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Ogc;
+
+/// <summary>GDAL's OAPIF driver, a real OGC API – Features client, reads the collection over HTTP.</summary>
+public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiFixture>
+{
+    private readonly HttpClient _client = new() { BaseAddress = new Uri(api.BaseUrl) };
+
+    /// <summary>Creates incidents in a patch of the Southern Ocean no other test uses; returns external_id → (year, type).</summary>
+    private async Task<(double[] Box, Dictionary<string, (int Year, string Type)> Created)> CreateRemoteIncidentsAsync(int count)
+    {
+        var lon = 100 + Random.Shared.NextDouble() * 60;
+        var lat = -62 + Random.Shared.NextDouble() * 2;
+        var created = new Dictionary<string, (int, string)>();
+        var run = Guid.NewGuid().ToString("N")[..8];
+        for (var n = 0; n < count; n++)
+        {
+            var year = n % 2 == 0 ? 2031 : 2032;
+            var type = n % 3 == 0 ? "battles" : "protests";
+            var feature = Features.Valid(geometry: Features.Point(lon + n * 0.001, lat + n * 0.001), occurredAt: $"{year}-03-{1 + n % 27:00}T10:00:00Z");
+            feature["properties"]!["event_type"] = type;
+            feature["properties"]!["external_id"] = $"gdal:{run}:{n}";
+            var response = await _client.PostAsJsonAsync("/collections/incidents/items", feature);
+            response.EnsureSuccessStatusCode();
+            created[$"gdal:{run}:{n}"] = (year, type);
+        }
+        return ([lon - 0.01, lat - 0.01, lon + count * 0.001 + 0.01, lat + count * 0.001 + 0.01], created);
+    }
+
+    private static async Task<List<string>> Ogr2OgrExternalIdsAsync(params string[] arguments)
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"incidentmap-gdal-{Guid.NewGuid():N}.geojson");
+        try
+        {
+            var start = new ProcessStartInfo("ogr2ogr") { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var a in new[] { "-f", "GeoJSON", output }.Concat(arguments)) start.ArgumentList.Add(a);
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.True(process.ExitCode == 0, $"ogr2ogr failed: {await stderr}");
+            var collection = JsonNode.Parse(await File.ReadAllTextAsync(output))!;
+            return collection["features"]!.AsArray().Select(f => f!["properties"]!["external_id"]!.GetValue<string>()).ToList();
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+
+    [Fact]
+    public async Task Ogr2ogr_copies_every_incident_of_a_multi_page_bbox_result_once()
+    {
+        var (box, created) = await CreateRemoteIncidentsAsync(23);
+
+        var ids = await Ogr2OgrExternalIdsAsync($"OAPIF:{api.BaseUrl}", "incidents", "-oo", "PAGE_SIZE=4",
+            "-spat", $"{box[0]}", $"{box[1]}", $"{box[2]}", $"{box[3]}");
+
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.Equal(created.Keys.Order(), ids.Order());
+    }
+
+    [Fact]
+    public async Task Ogr2ogr_pushes_datetime_and_property_filters_to_the_server()
+    {
+        var (box, created) = await CreateRemoteIncidentsAsync(12);
+        var expected = created.Where(c => c.Value is { Year: 2031, Type: "battles" }).Select(c => c.Key).Order().ToList();
+
+        var ids = await Ogr2OgrExternalIdsAsync($"OAPIF:{api.BaseUrl}", "incidents", "-oo", "PAGE_SIZE=3",
+            "-spat", $"{box[0]}", $"{box[1]}", $"{box[2]}", $"{box[3]}",
+            "-where", "occurred_at >= '2031-01-01T00:00:00Z' AND occurred_at <= '2031-12-31T23:59:59Z' AND event_type = 'battles'");
+
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, ids.Order());
+    }
+
+    [Fact]
+    public async Task Ogrinfo_lists_the_collection_with_its_fields()
+    {
+        var start = new ProcessStartInfo("ogrinfo") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-so", $"OAPIF:{api.BaseUrl}", "incidents" }) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("Layer name: incidents", output);
+        Assert.Contains("title: String", output);
+        Assert.Contains("occurred_at: DateTime", output);
+    }
+}
