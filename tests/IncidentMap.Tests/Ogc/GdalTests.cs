@@ -80,6 +80,7 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
     [Fact]
     public async Task Ogrinfo_lists_the_collection_with_its_fields()
     {
+        await CreateRemoteIncidentsAsync(1);
         var start = new ProcessStartInfo("ogrinfo") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-so", $"OAPIF:{api.BaseUrl}", "incidents" }) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
