@@ -91,7 +91,9 @@ public static class CollectionsApi
                 Link(self, "self", Json, "This collection"),
                 Link(self + "/items", "items", IncidentsApi.GeoJson, "Incidents as GeoJSON"),
                 Link(self + "/items?f=csv", "items", "text/csv", "Incidents as CSV"),
-                Link(self + "/items?f=geojsonseq", "items", "application/geo+json-seq", "Incidents as GeoJSON text sequence")),
+                Link(self + "/items?f=geojsonseq", "items", "application/geo+json-seq", "Incidents as GeoJSON text sequence"),
+                Link(self + "/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", Json, "Vector tiles"),
+                Link(self + "/tiles/WebMercatorQuad/tilejson.json", "describedby", Json, "TileJSON for MapLibre")),
         };
     }
 

@@ -7,6 +7,7 @@ using IncidentMap.Api.OpenApi;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
 using IncidentMap.Api.Seeding;
+using IncidentMap.Api.Tiles;
 using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.OpenApi;
 
@@ -24,6 +25,7 @@ public static class IncidentMapHost
         services.AddSingleton<SampleData>();
         services.AddSingleton<DataVersion>();
         services.AddSingleton<CollectionExtent>();
+        services.AddMemoryCache(options => options.SizeLimit = 64 * 1024 * 1024);
         services.AddCors(options => options.AddDefaultPolicy(policy => policy
             .AllowAnyOrigin()
             .AllowAnyHeader()
@@ -41,7 +43,7 @@ public static class IncidentMapHost
             options.Providers.Add<BrotliCompressionProvider>();
             options.Providers.Add<GzipCompressionProvider>();
             options.MimeTypes = ResponseCompressionDefaults.MimeTypes.Concat(
-                [IncidentsApi.GeoJson, "application/problem+json", "text/csv", "application/geo+json-seq"]);
+                [IncidentsApi.GeoJson, "application/problem+json", "text/csv", "application/geo+json-seq", "application/x-ndjson", TilesApi.MvtType]);
         });
         services.Configure<BrotliCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
         services.Configure<GzipCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
@@ -72,6 +74,7 @@ public static class IncidentMapHost
         app.MapHealth();
         app.MapCollections();
         app.MapIncidents();
+        app.MapTiles();
         // Explicit, so the endpoint table is complete before the server starts: the `openapi`
         // command renders the document without starting it.
         app.UseEndpoints(_ => { });

@@ -58,15 +58,27 @@ public sealed class IncidentReader(NpgsqlDataSource dataSource, ReadResilience r
         return rows.HasRow ? (rows.Reader.GetString(0), rows.Reader.GetInt32(1)) : null;
     }
 
-    public async Task<long> CountAsync(IncidentQuery query, CancellationToken ct)
+    public Task<long> CountAsync(IncidentQuery query, CancellationToken ct)
     {
         var (sql, parameters) = IncidentSqlBuilder.Count(query);
-        return await resilience.ExecuteAsync(async token =>
+        return ScalarAsync<long>(sql, parameters, ct);
+    }
+
+    /// <summary>One value (a tile, a count) under the read-retry pipeline.</summary>
+    public async Task<T?> ScalarAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct) =>
+        await resilience.ExecuteAsync(async token =>
         {
             await using var connection = await dataSource.OpenConnectionAsync(token);
-            return await connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, parameters, cancellationToken: token));
+            return await connection.ExecuteScalarAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token));
         }, ct);
-    }
+
+    /// <summary>A small, bounded result (clusters, bins) read whole under the read-retry pipeline.</summary>
+    public async Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct) =>
+        await resilience.ExecuteAsync(async token =>
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(token);
+            return (await connection.QueryAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token))).AsList();
+        }, ct);
 }
 
 public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, bool hasRow) : IAsyncDisposable

@@ -1,0 +1,157 @@
+using Dapper;
+using IncidentMap.Api.Querying;
+
+namespace IncidentMap.Api.Tiles;
+
+/// <summary>
+/// Vector tile and cluster SQL. Filters come from <see cref="IncidentSqlBuilder.Where"/>, so every
+/// incident filter works on tiles, clusters and hexagon bins too.
+/// </summary>
+public static class TileSql
+{
+    /// <summary>Below this zoom, tiles carry clusters instead of incidents.</summary>
+    public const int ClusterBelowZoom = 8;
+
+    /// <summary>Clusters form on a grid of 8×8 cells per tile (32 px cells on 256 px tiles).</summary>
+    public const int CellsPerTileShift = 3;
+
+    public const int Extent = 4096;
+    public const double WorldHalf = 20037508.342789244;
+    public const double WorldSize = 2 * WorldHalf;
+
+    /// <summary>Properties of incident features in tiles: small, and enough to style and label.</summary>
+    private const string IncidentTileProperties = """
+        i.id, i.title, i.event_type, i.sub_event_type,
+        to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS occurred_at, i.time_precision,
+        i.fatalities_min, i.fatalities_max, i.country, i.geo_precision, i.status
+        """;
+
+    public static (string Sql, DynamicParameters Parameters) Tile(IncidentQuery query, int z, int x, int y)
+    {
+        var parameters = new DynamicParameters();
+        var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
+        parameters.Add("z", z);
+        parameters.Add("x", x);
+        parameters.Add("y", y);
+        if (z >= ClusterBelowZoom)
+        {
+            return ($"""
+                WITH features AS (
+                    SELECT ST_AsMVTGeom(i.geom_3857, ST_TileEnvelope(@z, @x, @y), {Extent}, 64, true) AS geom,
+                           {IncidentTileProperties}
+                    FROM incidents i
+                    WHERE {where}
+                      AND i.geom_3857 && ST_TileEnvelope(@z, @x, @y, margin => 64.0 / {Extent})
+                )
+                SELECT ST_AsMVT(features, 'incidents', {Extent}, 'geom', 'id') FROM features WHERE geom IS NOT NULL
+                """, parameters);
+        }
+
+        AddGrid(parameters, z + CellsPerTileShift);
+        return ($"""
+            WITH members AS (
+                {Members(where)}
+                  AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
+            ), clusters AS (
+                SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(px), avg(py)), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
+                       {ClusterAggregates}
+                FROM members
+                -- Exact membership by cell index: a point on a tile edge belongs to one tile only.
+                WHERE cx >> {CellsPerTileShift} = @x AND cy >> {CellsPerTileShift} = @y
+                GROUP BY cx, cy
+            )
+            SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom') FROM clusters
+            """, parameters);
+    }
+
+    /// <summary>
+    /// Clusters as GeoJSON at a map zoom: the same grid and sums as the tiles, over exactly the incidents
+    /// the same filters return from /items (so the counts add up to its numberMatched).
+    /// </summary>
+    public static (string Sql, DynamicParameters Parameters) Clusters(IncidentQuery query, int zoom, int precision)
+    {
+        var parameters = new DynamicParameters();
+        var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
+        AddGrid(parameters, zoom + CellsPerTileShift);
+        parameters.Add("digits", precision);
+        return ($$"""
+            WITH members AS (
+                {{Members(where)}}
+            )
+            SELECT json_build_object('type', 'Feature', 'id', cx || '/' || cy,
+                'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint(avg(px), avg(py)), 3857), 4326), @digits)::json,
+                'properties', json_build_object('count', count(*), 'fatalities_min_sum', sum(fatalities_min),
+                    'fatalities_max_sum', sum(fatalities_max),
+                    'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text
+            FROM members
+            GROUP BY cx, cy
+            ORDER BY count(*) DESC, cx, cy
+            """, parameters);
+    }
+
+    /// <summary>
+    /// Counts per hexagon of a Web Mercator hexagon grid (edge <paramref name="size"/> Mercator metres)
+    /// laid over the bbox; incidents are counted by their representative point.
+    /// </summary>
+    public static (string Sql, DynamicParameters Parameters) Hexbins(IncidentQuery query, double size, Box box, int precision)
+    {
+        var parameters = new DynamicParameters();
+        var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
+        AddBox(parameters, box);
+        parameters.Add("size", size);
+        parameters.Add("digits", precision);
+        return ($$"""
+            WITH area AS (
+                SELECT ST_Transform(ST_MakeEnvelope(@west, @south, @east, @north, 4326), 3857) AS box
+            ), hexes AS (
+                SELECT h.geom, h.i, h.j FROM area, ST_HexagonGrid(@size, area.box) h
+            ), members AS (
+                -- A point on a shared edge touches two hexagons: DISTINCT ON counts it once.
+                SELECT DISTINCT ON (i.id) h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
+                FROM incidents i
+                JOIN hexes h ON ST_Intersects(i.point_3857, h.geom)
+                WHERE {{where}}
+                ORDER BY i.id, h.i, h.j
+            )
+            SELECT json_build_object('type', 'Feature', 'id', i || '/' || j,
+                'geometry', ST_AsGeoJSON(ST_Transform(geom, 4326), @digits)::json,
+                'properties', json_build_object('count', count(*), 'fatalities_min_sum', sum(fatalities_min),
+                    'fatalities_max_sum', sum(fatalities_max),
+                    'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text
+            FROM members
+            GROUP BY i, j, geom
+            ORDER BY count(*) DESC, i, j
+            """, parameters);
+    }
+
+    private const string ClusterAggregates = """
+        count(*)::int AS count,
+        sum(fatalities_min)::bigint AS fatalities_min_sum,
+        sum(fatalities_max)::bigint AS fatalities_max_sum,
+        mode() WITHIN GROUP (ORDER BY event_type) AS event_type
+        """;
+
+    private static string Members(string where) => $"""
+        SELECT ST_X(i.point_3857) AS px, ST_Y(i.point_3857) AS py,
+                       least(floor((ST_X(i.point_3857) + {WorldHalf}) / @cell)::bigint, @cells - 1) AS cx,
+                       least(floor(({WorldHalf} - ST_Y(i.point_3857)) / @cell)::bigint, @cells - 1) AS cy,
+                       i.event_type, i.fatalities_min, i.fatalities_max
+                FROM incidents i
+                WHERE {where}
+                  AND NOT ST_IsEmpty(i.point_3857)
+        """;
+
+    private static void AddGrid(DynamicParameters parameters, int level)
+    {
+        parameters.Add("cells", 1L << level);
+        parameters.Add("cell", WorldSize / (1L << level));
+    }
+
+    private static void AddBox(DynamicParameters parameters, Box box)
+    {
+        parameters.Add("west", box.MinLon);
+        parameters.Add("south", box.MinLat);
+        parameters.Add("east", box.MaxLon);
+        parameters.Add("north", box.MaxLat);
+    }
+}

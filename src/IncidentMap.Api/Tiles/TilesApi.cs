@@ -1,0 +1,231 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using IncidentMap.Api.Collections;
+using IncidentMap.Api.Incidents;
+using IncidentMap.Api.Problems;
+using IncidentMap.Api.Querying;
+using Microsoft.AspNetCore.Http.Extensions;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace IncidentMap.Api.Tiles;
+
+/// <summary>
+/// Map clients: Mapbox Vector Tiles in the OGC WebMercatorQuad tiling (clusters below zoom 8), TileJSON
+/// and OGC tileset metadata, and the same aggregation as GeoJSON clusters and hexagon bins.
+/// </summary>
+public static class TilesApi
+{
+    public const string MvtType = "application/vnd.mapbox-vector-tile";
+    public const int MaxZoom = 24;
+    private const int MaxHexagons = 50_000;
+    private const string TileMatrixSetUri = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
+    private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
+
+    /// <summary>Tiles revalidate against the data version; clients may reuse one for this long meanwhile.</summary>
+    private const string TileCacheControl = "public, max-age=15";
+
+    public static IEndpointRouteBuilder MapTiles(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/collections/incidents").WithTags("Map clients");
+        group.MapMethods("/tiles", ReadMethods, TileSets).WithName("getTileSetsList")
+            .WithSummary("Vector tilesets of the incidents").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
+        group.MapMethods("/tiles/WebMercatorQuad", ReadMethods, TileSet).WithName("getTileSet")
+            .WithSummary("Tileset metadata (OGC API – Tiles)").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
+        group.MapMethods("/tiles/WebMercatorQuad/tilejson.json", ReadMethods, TileJson).WithName("getTileJson")
+            .WithSummary("TileJSON 3.0 for MapLibre; query parameters (filters) carry over to the tile URLs")
+            .WithMetadata(new QueryParametersMetadata())
+            .Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
+        group.MapMethods("/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}", ReadMethods, GetTile).WithName("getTile")
+            .WithSummary("A Mapbox Vector Tile: layer `incidents` from zoom 8, layer `clusters` below")
+            .WithDescription("Every incident filter of /items applies. Empty tiles answer 204. Tiles carry an ETag; " +
+                             "If-None-Match answers 304 without touching the database while the data is unchanged.")
+            .WithMetadata(new QueryParametersMetadata())
+            .Produces(StatusCodes.Status200OK, null, MvtType)
+            .Produces(StatusCodes.Status204NoContent)
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapMethods("/clusters", ReadMethods, GetClusters).WithName("getClusters")
+            .WithSummary("Incidents clustered on the tile grid of a zoom level, as GeoJSON")
+            .WithDescription("`zoom` (0–24) picks the grid: 8×8 cells per map tile of that zoom. Each cluster has " +
+                             "count, fatalities_min_sum, fatalities_max_sum and the dominant event_type; counts add up " +
+                             "to the number of incidents /items returns for the same filters.")
+            .WithMetadata(new QueryParametersMetadata())
+            .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        group.MapMethods("/hexbins", ReadMethods, GetHexbins).WithName("getHexbins")
+            .WithSummary("Incident counts per hexagon (PostGIS ST_HexagonGrid in Web Mercator), as GeoJSON")
+            .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres; at most 50000 hexagons.")
+            .WithMetadata(new QueryParametersMetadata())
+            .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        return app;
+    }
+
+    private static string CollectionUrl(HttpRequest request) =>
+        UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase).TrimEnd('/') + "/collections/incidents";
+
+    private static JsonObject Link(string href, string rel, string type, string title, bool templated = false)
+    {
+        var link = new JsonObject { ["href"] = href, ["rel"] = rel, ["type"] = type, ["title"] = title };
+        if (templated) link["templated"] = true;
+        return link;
+    }
+
+    internal static IResult TileSets(HttpRequest request)
+    {
+        var tiles = CollectionUrl(request) + "/tiles";
+        return TypedResults.Json(new JsonObject
+        {
+            ["links"] = new JsonArray(Link(tiles, "self", CollectionsApi.Json, "Tilesets")),
+            ["tilesets"] = new JsonArray(new JsonObject
+            {
+                ["title"] = "Incidents in WebMercatorQuad",
+                ["dataType"] = "vector",
+                ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
+                ["tileMatrixSetURI"] = TileMatrixSetUri,
+                ["links"] = new JsonArray(Link(tiles + "/WebMercatorQuad", "self", CollectionsApi.Json, "Tileset metadata")),
+            }),
+        }, contentType: CollectionsApi.Json);
+    }
+
+    internal static IResult TileSet(HttpRequest request)
+    {
+        var tileset = CollectionUrl(request) + "/tiles/WebMercatorQuad";
+        return TypedResults.Json(new JsonObject
+        {
+            ["title"] = "Incidents in WebMercatorQuad",
+            ["dataType"] = "vector",
+            ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
+            ["tileMatrixSetURI"] = TileMatrixSetUri,
+            ["links"] = new JsonArray(
+                Link(tileset, "self", CollectionsApi.Json, "This tileset"),
+                Link(tileset + "/{tileMatrix}/{tileRow}/{tileCol}", "item", MvtType, "Mapbox vector tiles", templated: true),
+                Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad"),
+                Link(tileset + "/tilejson.json", "describedby", CollectionsApi.Json, "TileJSON 3.0"),
+                Link(CollectionUrl(request), "http://www.opengis.net/def/rel/ogc/1.0/geodata", CollectionsApi.Json, "The incidents collection")),
+            ["layers"] = new JsonArray(
+                new JsonObject { ["id"] = "clusters", ["dataType"] = "vector", ["geometryType"] = "points", ["minTileMatrix"] = "0", ["maxTileMatrix"] = (TileSql.ClusterBelowZoom - 1).ToString(CultureInfo.InvariantCulture) },
+                new JsonObject { ["id"] = "incidents", ["dataType"] = "vector", ["geometryType"] = "geometry", ["minTileMatrix"] = TileSql.ClusterBelowZoom.ToString(CultureInfo.InvariantCulture), ["maxTileMatrix"] = MaxZoom.ToString(CultureInfo.InvariantCulture) }),
+        }, contentType: CollectionsApi.Json);
+    }
+
+    internal static async Task<IResult> TileJson(HttpRequest request, CollectionExtent extent, CancellationToken ct)
+    {
+        if (ParseFilters(request, out _) is { } problem) return problem;
+        var e = await extent.GetAsync(ct);
+        var template = CollectionUrl(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + request.QueryString.Value;
+        JsonObject Fields(params (string Name, string Description)[] fields) =>
+            new(fields.Select(f => KeyValuePair.Create(f.Name, (JsonNode?)JsonValue.Create(f.Description))));
+        return TypedResults.Json(new JsonObject
+        {
+            ["tilejson"] = "3.0.0",
+            ["name"] = "IncidentMap incidents",
+            ["description"] = $"Incidents from zoom {TileSql.ClusterBelowZoom}; clusters below.",
+            ["attribution"] = "IncidentMap",
+            ["scheme"] = "xyz",
+            ["tiles"] = new JsonArray(template),
+            ["minzoom"] = 0,
+            ["maxzoom"] = MaxZoom,
+            ["bounds"] = e.Bbox is { } b ? new JsonArray(b[0], Math.Max(b[1], -85.0511), b[2], Math.Min(b[3], 85.0511)) : new JsonArray(-180, -85.0511, 180, 85.0511),
+            ["vector_layers"] = new JsonArray(
+                new JsonObject
+                {
+                    ["id"] = "clusters", ["minzoom"] = 0, ["maxzoom"] = TileSql.ClusterBelowZoom - 1,
+                    ["description"] = "Incidents grouped on an 8×8 grid per tile",
+                    ["fields"] = Fields(("count", "Number"), ("fatalities_min_sum", "Number"), ("fatalities_max_sum", "Number"), ("event_type", "String")),
+                },
+                new JsonObject
+                {
+                    ["id"] = "incidents", ["minzoom"] = TileSql.ClusterBelowZoom, ["maxzoom"] = MaxZoom,
+                    ["description"] = "One feature per incident",
+                    ["fields"] = Fields(("title", "String"), ("event_type", "String"), ("sub_event_type", "String"), ("occurred_at", "String"),
+                        ("time_precision", "String"), ("fatalities_min", "Number"), ("fatalities_max", "Number"), ("country", "String"),
+                        ("geo_precision", "String"), ("status", "String")),
+                }),
+        }, contentType: CollectionsApi.Json);
+    }
+
+    internal static async Task<IResult> GetTile(HttpContext context, string tileMatrix, string tileRow, string tileCol,
+        IncidentReader reader, DataVersion version, IMemoryCache cache)
+    {
+        if (!int.TryParse(tileMatrix, NumberStyles.None, CultureInfo.InvariantCulture, out var z) || z > MaxZoom)
+            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileMatrix '{tileMatrix}' is not a zoom level from 0 to {MaxZoom}.", "tileMatrix");
+        var size = 1L << z;
+        if (!long.TryParse(tileRow, NumberStyles.None, CultureInfo.InvariantCulture, out var y) || y >= size)
+            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileRow '{tileRow}' is outside 0..{size - 1} at tileMatrix {z}.", "tileRow");
+        if (!long.TryParse(tileCol, NumberStyles.None, CultureInfo.InvariantCulture, out var x) || x >= size)
+            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileCol '{tileCol}' is outside 0..{size - 1} at tileMatrix {z}.", "tileCol");
+        if (ParseFilters(context.Request, out var query) is { } problem) return problem;
+
+        // The data version names the tile's content: same version, same bytes, so revalidation is free.
+        var etag = $"\"d{version.Current:x}\"";
+        var response = context.Response;
+        response.Headers.ETag = etag;
+        response.Headers.CacheControl = TileCacheControl;
+        if (context.Request.Headers.IfNoneMatch.ToString().Split(',').Any(t => t.Trim() == etag))
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+
+        var key = $"tile:{etag}:{z}/{x}/{y}{context.Request.QueryString}";
+        if (!cache.TryGetValue(key, out byte[]? tile))
+        {
+            var (sql, parameters) = TileSql.Tile(query!, z, (int)x, (int)y);
+            tile = await reader.ScalarAsync<byte[]>(sql, parameters, context.RequestAborted) ?? [];
+            cache.Set(key, tile, new MemoryCacheEntryOptions { Size = tile.Length + 64, SlidingExpiration = TimeSpan.FromMinutes(10) });
+        }
+        if (tile!.Length == 0) return TypedResults.NoContent();
+        return TypedResults.Bytes(tile, MvtType);
+    }
+
+    internal static async Task<IResult> GetClusters(HttpRequest request, IncidentReader reader, CancellationToken ct)
+    {
+        var zoomText = request.Query["zoom"].ToString();
+        if (!int.TryParse(zoomText, NumberStyles.None, CultureInfo.InvariantCulture, out var zoom) || zoom > MaxZoom)
+            return Problem.BadParameter("zoom", $"'{zoomText}' is not a zoom level from 0 to {MaxZoom}");
+        if (ParseFilters(request, out var query, "zoom") is { } problem) return problem;
+        var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision);
+        return FeatureCollection(await reader.ListAsync<string>(sql, parameters, ct));
+    }
+
+    internal static async Task<IResult> GetHexbins(HttpRequest request, IncidentReader reader, CancellationToken ct)
+    {
+        var sizeText = request.Query["size"].ToString();
+        if (!double.TryParse(sizeText, NumberStyles.Float, CultureInfo.InvariantCulture, out var size) || !double.IsFinite(size) || size <= 0)
+            return Problem.BadParameter("size", $"'{sizeText}' is not a hexagon edge length in metres greater than 0");
+        if (ParseFilters(request, out var query, "size") is { } problem) return problem;
+        if (query!.Bbox is not { Count: 1 } boxes)
+            return Problem.BadParameter("bbox", query.Bbox is null ? "is required for hexagon bins" : "hexagon bins cannot cross the antimeridian; ask for each side");
+
+        var box = boxes[0];
+        var (x0, y0) = Mercator(box.MinLon, box.MinLat);
+        var (x1, y1) = Mercator(box.MaxLon, box.MaxLat);
+        var hexagons = (x1 - x0) * (y1 - y0) / (2.598 * size * size);
+        if (hexagons > MaxHexagons)
+            return Problem.BadParameter("size", $"{size} m makes about {hexagons:0} hexagons over this bbox; the maximum is {MaxHexagons}");
+
+        var (sql, parameters) = TileSql.Hexbins(query, size, box, query.Precision);
+        return FeatureCollection(await reader.ListAsync<string>(sql, parameters, ct));
+    }
+
+    private static (double X, double Y) Mercator(double lon, double lat)
+    {
+        lat = Math.Clamp(lat, -85.0511287798, 85.0511287798);
+        return (lon * TileSql.WorldHalf / 180, Math.Log(Math.Tan((90 + lat) * Math.PI / 360)) * TileSql.WorldHalf / Math.PI);
+    }
+
+    private static IResult? ParseFilters(HttpRequest request, out IncidentQuery? query, params string[] own)
+    {
+        var values = request.Query.Where(p => !own.Contains(p.Key))
+            .ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
+        (query, var errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
+        return query is null ? Problem.Validation(errors, StatusCodes.Status400BadRequest) : null;
+    }
+
+    private static IResult FeatureCollection(List<string> features)
+    {
+        var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
+        body.AppendJoin(',', features).Append("],\"numberReturned\":").Append(features.Count).Append('}');
+        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
+    }
+}

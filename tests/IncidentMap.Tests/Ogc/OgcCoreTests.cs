@@ -1,0 +1,164 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Ogc;
+
+/// <summary>The shape OGC API – Features Part 1 clients rely on.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class OgcCoreTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private static JsonObject LinkOf(JsonNode document, string rel) =>
+        document["links"]!.AsArray().Select(l => l!.AsObject()).First(l => l["rel"]!.GetValue<string>() == rel);
+
+    [Fact]
+    public async Task Landing_page_links_self_service_desc_service_doc_conformance_and_data()
+    {
+        var landing = await _client.GetJsonAsync("/");
+
+        Assert.Equal("application/json", LinkOf(landing, "self")["type"]!.GetValue<string>());
+        Assert.Equal("application/vnd.oai.openapi+json;version=3.0", LinkOf(landing, "service-desc")["type"]!.GetValue<string>());
+        Assert.Equal("text/html", LinkOf(landing, "service-doc")["type"]!.GetValue<string>());
+        Assert.EndsWith("/conformance", LinkOf(landing, "conformance")["href"]!.GetValue<string>());
+        Assert.EndsWith("/collections", LinkOf(landing, "data")["href"]!.GetValue<string>());
+
+        var openApi = await _client.GetAsync(new Uri(LinkOf(landing, "service-desc")["href"]!.GetValue<string>()).PathAndQuery);
+        Assert.Equal(HttpStatusCode.OK, openApi.StatusCode);
+    }
+
+    [Fact]
+    public async Task Conformance_declares_core_geojson_oas30_and_tiles()
+    {
+        var classes = (await _client.GetJsonAsync("/conformance"))["conformsTo"]!.AsArray().Select(c => c!.GetValue<string>()).ToList();
+
+        Assert.Contains("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core", classes);
+        Assert.Contains("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson", classes);
+        Assert.Contains("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30", classes);
+        Assert.Contains("http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt", classes);
+        Assert.Equal(classes.Count, classes.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Collection_is_identical_in_the_list_and_alone_with_an_extent_from_the_data()
+    {
+        await _client.CreateAsync(Features.Valid(geometry: Features.Point(-170.5, -80.25), occurredAt: "1901-05-01T00:00:00Z"));
+
+        var list = await _client.GetJsonAsync("/collections");
+        var alone = await _client.GetJsonAsync("/collections/incidents");
+
+        var listed = list["collections"]!.AsArray().Single(c => c!["id"]!.GetValue<string>() == "incidents")!;
+        Assert.True(JsonNode.DeepEquals(listed, alone));
+        Assert.Equal("feature", alone["itemType"]!.GetValue<string>());
+        var bbox = alone["extent"]!["spatial"]!["bbox"]![0]!.AsArray().Select(v => v!.GetValue<double>()).ToList();
+        Assert.True(bbox[0] <= -170.5 && bbox[1] <= -80.25, $"extent {string.Join(",", bbox)} misses the incident just created");
+        var start = DateTimeOffset.Parse(alone["extent"]!["temporal"]!["interval"]![0]![0]!.GetValue<string>());
+        Assert.True(start <= new DateTimeOffset(1901, 5, 1, 0, 0, 0, TimeSpan.Zero));
+        var items = alone["links"]!.AsArray().Where(l => l!["rel"]!.GetValue<string>() == "items").Select(l => l!["type"]!.GetValue<string>());
+        Assert.Contains("application/geo+json", items);
+    }
+
+    [Fact]
+    public async Task Items_and_a_feature_carry_the_required_members_and_links()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+
+        var items = await _client.GetJsonAsync("/collections/incidents/items?limit=2");
+        Assert.Equal(items["features"]!.AsArray().Count, items["numberReturned"]!.GetValue<int>());
+        Assert.NotNull(items["timeStamp"]);
+        Assert.Equal("application/geo+json", LinkOf(items, "self")["type"]!.GetValue<string>());
+
+        var feature = await _client.GetJsonAsync($"/collections/incidents/items/{id}");
+        Assert.EndsWith($"/collections/incidents/items/{id}", LinkOf(feature, "self")["href"]!.GetValue<string>());
+        Assert.EndsWith("/collections/incidents", LinkOf(feature, "collection")["href"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_last_page_has_no_next_link()
+    {
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
+        for (var n = 0; n < 3; n++)
+        {
+            var feature = Features.Valid();
+            feature["properties"]!["tags"] = new JsonArray(tag);
+            await _client.CreateAsync(feature);
+        }
+
+        var full = await _client.GetJsonAsync($"/collections/incidents/items?tags={tag}&limit=3");
+        var partial = await _client.GetJsonAsync($"/collections/incidents/items?tags={tag}&limit=2");
+
+        Assert.DoesNotContain(full["links"]!.AsArray(), l => l!["rel"]!.GetValue<string>() == "next");
+        Assert.Contains(partial["links"]!.AsArray(), l => l!["rel"]!.GetValue<string>() == "next");
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/collections")]
+    [InlineData("/collections/incidents/items?limit=1")]
+    public async Task Any_media_type_gets_json(string url)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("*/*"));
+        var response = await _client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.EndsWith("json", response.Content.Headers.ContentType!.MediaType);
+    }
+
+    [Theory]
+    [InlineData("/collections/incidents")]
+    [InlineData("/collections/incidents/items?limit=1")]
+    [InlineData("/collections/incidents/tiles/WebMercatorQuad/0/0/0")]
+    public async Task Read_paths_answer_head_and_cors_exposing_etag_location_and_link(string url)
+    {
+        var head = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, url));
+        Assert.True(head.IsSuccessStatusCode, $"HEAD {url}: {(int)head.StatusCode}");
+
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Add("Origin", "https://maps.example.org");
+        var response = await _client.SendAsync(request);
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        var exposed = string.Join(",", response.Headers.GetValues("Access-Control-Expose-Headers"));
+        foreach (var header in new[] { "ETag", "Location", "Link" }) Assert.Contains(header, exposed);
+    }
+
+    [Fact]
+    public async Task Options_on_items_lists_the_methods_so_editors_offer_editing()
+    {
+        var items = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Options, "/collections/incidents/items"));
+        var item = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Options, "/collections/incidents/items/1"));
+
+        Assert.Contains("POST", items.Content.Headers.Allow);
+        Assert.Contains("PUT", item.Content.Headers.Allow);
+        Assert.Contains("DELETE", item.Content.Headers.Allow);
+    }
+
+    [Fact]
+    public async Task Qgis_style_requests_work()
+    {
+        await _client.CreateAsync(Features.Valid());
+        var page = await _client.GetJsonAsync(
+            "/collections/incidents/items?limit=1&datetime=0000-01-01T00:00:00Z/9999-12-31T00:00:00Z");
+
+        Assert.True(page["numberMatched"]!.GetValue<long>() >= 1);
+        Assert.Equal(1, page["numberReturned"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Openapi_shares_the_limit_parameter_with_its_bounds_and_declares_bbox_as_numbers()
+    {
+        var document = JsonNode.Parse(await _client.GetStringAsync("/openapi/v1.json"))!;
+        var limit = document["components"]!["parameters"]!["limit"]!["schema"]!;
+        Assert.Equal(1, limit["minimum"]!.GetValue<int>());
+        Assert.Equal(10000, limit["maximum"]!.GetValue<int>());
+        Assert.Equal(10, limit["default"]!.GetValue<int>());
+        var bbox = document["components"]!["parameters"]!["bbox"]!["schema"]!;
+        Assert.Equal(4, bbox["minItems"]!.GetValue<int>());
+        Assert.Equal(6, bbox["maxItems"]!.GetValue<int>());
+        Assert.Equal("number", bbox["items"]!["type"]!.GetValue<string>());
+        var items = document["paths"]!["/collections/incidents/items"]!["get"]!["parameters"]!.AsArray();
+        Assert.Contains(items, p => p!["$ref"]?.GetValue<string>() == "#/components/parameters/limit");
+    }
+}

@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Ogc;
+
+[Collection(ApiCollection.Name)]
+public sealed class TileTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+    private const string Tiles = "/collections/incidents/tiles/WebMercatorQuad";
+
+    /// <summary>Creates incidents tagged uniquely around a point; returns the tag.</summary>
+    private async Task<string> CreateTaggedAsync(double lon, double lat, int count, double spread = 0.001, int fatalitiesEach = 2)
+    {
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
+        for (var n = 0; n < count; n++)
+        {
+            var feature = Features.Valid(geometry: Features.Point(lon + (n % 7) * spread, lat + (n / 7) * spread));
+            feature["properties"]!["tags"] = new JsonArray(tag);
+            feature["properties"]!["fatalities_min"] = fatalitiesEach;
+            feature["properties"]!["event_type"] = n % 3 == 0 ? "battles" : "riots";
+            await _client.CreateAsync(feature);
+        }
+        return tag;
+    }
+
+    /// <summary>A random z10 tile in the empty South Atlantic, and the lon/lat of its centre.</summary>
+    private static (int X, int Y, double Lon, double Lat) RemoteTile()
+    {
+        const int n = 1 << 10;
+        var x = 400 + Random.Shared.Next(60);
+        var y = 620 + Random.Shared.Next(60);
+        var lon = (x + 0.5) / n * 360 - 180;
+        var lat = Math.Atan(Math.Sinh(Math.PI * (1 - 2 * (y + 0.5) / n))) * 180 / Math.PI;
+        return (x, y, lon, lat);
+    }
+
+    /// <summary>Decodes a tile with GDAL's MVT driver; returns each feature's attributes per layer.</summary>
+    private static async Task<List<(string Layer, Dictionary<string, string> Fields)>> DecodeAsync(byte[] tile)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"incidentmap-{Guid.NewGuid():N}.mvt");
+        await File.WriteAllBytesAsync(path, tile);
+        try
+        {
+            var start = new ProcessStartInfo("ogrinfo") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { "-ro", "-al", "-geom=NO", path }) start.ArgumentList.Add(a);
+            using var process = Process.Start(start)!;
+            var output = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.Equal(0, process.ExitCode);
+
+            var features = new List<(string, Dictionary<string, string>)>();
+            string layer = "";
+            Dictionary<string, string>? current = null;
+            foreach (var raw in output.Split('\n'))
+            {
+                var line = raw.Trim();
+                if (line.StartsWith("Layer name: ")) layer = line["Layer name: ".Length..];
+                else if (line.StartsWith("OGRFeature(")) features.Add((layer, current = []));
+                else if (current is not null && line.Contains(" = ") && line.Contains(" ("))
+                {
+                    var name = line[..line.IndexOf(' ')];
+                    current[name] = line[(line.IndexOf(" = ", StringComparison.Ordinal) + 3)..];
+                }
+            }
+            return features;
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task A_city_tile_carries_each_matching_incident_and_gdal_reads_it()
+    {
+        var (x, y, lon, lat) = RemoteTile();
+        var tag = await CreateTaggedAsync(lon, lat, 5);
+
+        var response = await _client.GetAsync($"{Tiles}/10/{y}/{x}?tags={tag}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/vnd.mapbox-vector-tile", response.Content.Headers.ContentType?.MediaType);
+        var features = await DecodeAsync(await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal(5, features.Count(f => f.Layer == "incidents"));
+        Assert.All(features, f => Assert.Contains(f.Fields["event_type"], new[] { "battles", "riots" }));
+    }
+
+    [Fact]
+    public async Task Filters_apply_to_tiles()
+    {
+        var (x, y, lon, lat) = RemoteTile();
+        var tag = await CreateTaggedAsync(lon, lat, 6);
+
+        var tile = await _client.GetByteArrayAsync($"{Tiles}/10/{y}/{x}?tags={tag}&event_type=battles");
+
+        Assert.Equal(2, (await DecodeAsync(tile)).Count);
+    }
+
+    [Fact]
+    public async Task Cluster_counts_over_every_low_zoom_tile_add_up_to_the_matching_incidents()
+    {
+        // Spread over several z2 tiles: 40 incidents on a 7-column grid 4° apart around (-2°, 2°).
+        var tag = await CreateTaggedAsync(-14, -10, 40, spread: 4);
+
+        var total = 0;
+        var fatalities = 0;
+        for (var y = 0; y < 4; y++)
+        for (var x = 0; x < 4; x++)
+        {
+            var response = await _client.GetAsync($"{Tiles}/2/{y}/{x}?tags={tag}");
+            if (response.StatusCode == HttpStatusCode.NoContent) continue;
+            foreach (var (layer, fields) in await DecodeAsync(await response.Content.ReadAsByteArrayAsync()))
+            {
+                Assert.Equal("clusters", layer);
+                total += int.Parse(fields["count"]);
+                fatalities += int.Parse(fields["fatalities_min_sum"]);
+            }
+        }
+
+        Assert.Equal(40, total);
+        Assert.Equal(80, fatalities);
+    }
+
+    [Fact]
+    public async Task Geojson_clusters_add_up_to_numberMatched_of_the_same_filters()
+    {
+        var tag = await CreateTaggedAsync(20, -35, 30, spread: 0.5);
+        const string bbox = "19,-36,24,-30";
+
+        var clusters = await _client.GetJsonAsync($"/collections/incidents/clusters?zoom=6&tags={tag}&bbox={bbox}");
+        var items = await _client.GetJsonAsync($"/collections/incidents/items?limit=1&tags={tag}&bbox={bbox}");
+
+        var counts = clusters["features"]!.AsArray().Select(f => f!["properties"]!["count"]!.GetValue<int>()).ToList();
+        Assert.True(counts.Count > 1, "expected several clusters at zoom 6");
+        Assert.Equal(items["numberMatched"]!.GetValue<int>(), counts.Sum());
+        Assert.Equal(30, counts.Sum());
+    }
+
+    [Fact]
+    public async Task Hexbin_counts_add_up_to_the_incidents_in_the_box()
+    {
+        var tag = await CreateTaggedAsync(60, -40, 21, spread: 0.2);
+
+        var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox=59.5,-40.5,62,-38&size=15000&tags={tag}");
+
+        var features = bins["features"]!.AsArray();
+        Assert.True(features.Count > 1);
+        Assert.Equal(21, features.Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+        Assert.All(features, f => Assert.Equal("Polygon", f!["geometry"]!["type"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task A_tile_is_revalidated_with_304_until_the_data_changes()
+    {
+        var first = await _client.GetAsync($"{Tiles}/3/4/4");
+        var etag = first.Headers.ETag!;
+        Assert.False(string.IsNullOrEmpty(first.Headers.CacheControl?.ToString()));
+
+        var again = new HttpRequestMessage(HttpMethod.Get, $"{Tiles}/3/4/4");
+        again.Headers.IfNoneMatch.Add(etag);
+        Assert.Equal(HttpStatusCode.NotModified, (await _client.SendAsync(again)).StatusCode);
+
+        await _client.CreateAsync(Features.Valid());
+        var after = new HttpRequestMessage(HttpMethod.Get, $"{Tiles}/3/4/4");
+        after.Headers.IfNoneMatch.Add(etag);
+        var changed = await _client.SendAsync(after);
+        Assert.NotEqual(HttpStatusCode.NotModified, changed.StatusCode);
+        Assert.NotEqual(etag, changed.Headers.ETag);
+    }
+
+    [Fact]
+    public async Task An_empty_tile_answers_204()
+    {
+        var response = await _client.GetAsync($"{Tiles}/12/100/100?tags=none-{Guid.NewGuid():N}");
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("3/8/0", "tileRow")]
+    [InlineData("3/0/8", "tileCol")]
+    [InlineData("25/0/0", "tileMatrix")]
+    [InlineData("a/0/0", "tileMatrix")]
+    public async Task A_tile_outside_the_matrix_is_a_404_problem(string path, string parameter)
+    {
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Tiles}/{path}"), HttpStatusCode.NotFound, parameter);
+    }
+
+    [Theory]
+    [InlineData($"{Tiles}/3/1/1?event_type=bombing", "event_type")]
+    [InlineData("/collections/incidents/clusters?zoom=x", "zoom")]
+    [InlineData("/collections/incidents/hexbins?bbox=0,0,1,1&size=-5", "size")]
+    [InlineData("/collections/incidents/hexbins?size=5000", "bbox")]
+    [InlineData("/collections/incidents/hexbins?bbox=-180,-80,180,80&size=100", "size")]
+    public async Task Bad_tile_and_cluster_parameters_are_400_problems(string url, string parameter)
+    {
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, parameter);
+    }
+
+    [Fact]
+    public async Task Tilejson_points_maplibre_at_tiles_that_keep_the_filters()
+    {
+        var tilejson = await _client.GetJsonAsync($"{Tiles}/tilejson.json?event_type=battles");
+
+        Assert.Equal("3.0.0", tilejson["tilejson"]!.GetValue<string>());
+        var template = tilejson["tiles"]![0]!.GetValue<string>();
+        Assert.EndsWith("/collections/incidents/tiles/WebMercatorQuad/{z}/{y}/{x}?event_type=battles", template);
+        Assert.Equal(["clusters", "incidents"], tilejson["vector_layers"]!.AsArray().Select(l => l!["id"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Tiles_and_geojson_are_compressed_when_asked()
+    {
+        foreach (var (url, encoding) in new[] { ("/collections/incidents/items?limit=50", "gzip"), ($"{Tiles}/0/0/0", "br") })
+        {
+            await _client.CreateAsync(Features.Valid());
+            var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue(encoding));
+            var response = await _client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Contains(encoding, response.Content.Headers.ContentEncoding);
+        }
+    }
+}
