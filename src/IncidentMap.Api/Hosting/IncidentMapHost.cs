@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using IncidentMap.Api.Changes;
 using IncidentMap.Api.Collections;
 using IncidentMap.Api.Database;
 using IncidentMap.Api.Health;
@@ -26,6 +27,9 @@ public static class IncidentMapHost
         services.AddSingleton<DataVersion>();
         services.AddSingleton<CollectionExtent>();
         services.AddMemoryCache(options => options.SizeLimit = 64 * 1024 * 1024);
+        services.AddSingleton<ChangeFeed>();
+        services.AddSingleton<ChangeListener>();
+        services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());
         services.AddCors(options => options.AddDefaultPolicy(policy => policy
             .AllowAnyOrigin()
             .AllowAnyHeader()
@@ -75,6 +79,7 @@ public static class IncidentMapHost
         app.MapCollections();
         app.MapIncidents();
         app.MapTiles();
+        app.MapChanges();
         // Explicit, so the endpoint table is complete before the server starts: the `openapi`
         // command renders the document without starting it.
         app.UseEndpoints(_ => { });

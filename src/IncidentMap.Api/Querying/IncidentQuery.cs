@@ -27,6 +27,9 @@ public sealed record IncidentQuery
     public const int DefaultPrecision = 7;
     public const double MaxRadiusMetres = 1_000_000;
 
+    /// <summary>Deleted incidents match too (the change feed's tombstones).</summary>
+    public bool IncludeDeleted { get; init; }
+
     /// <summary>A single incident by id (item reads).</summary>
     public long? Id { get; init; }
 

@@ -77,7 +77,7 @@ public static class IncidentSqlBuilder
     /// <summary>The filter conditions of a query; shared by lists, counts and every later read path.</summary>
     public static List<string> Where(IncidentQuery query, DynamicParameters parameters)
     {
-        var where = new List<string> { "i.deleted_at IS NULL" };
+        var where = query.IncludeDeleted ? new List<string> { "true" } : ["i.deleted_at IS NULL"];
         parameters.Add("precision", query.Precision);
 
         if (query.Id is { } id)

@@ -180,6 +180,18 @@ public static class QueryParser
         return errors.Count > 0 ? (null, errors) : (query, errors);
     }
 
+    /// <summary>
+    /// The incident filters of a request's query string; <paramref name="own"/> names the endpoint's
+    /// own parameters, which are left to it. Null, or the 400 problem naming each bad parameter.
+    /// </summary>
+    public static IResult? ParseFilters(HttpRequest request, out IncidentQuery? query, params string[] own)
+    {
+        var values = request.Query.Where(p => !own.Contains(p.Key))
+            .ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
+        (query, var errors) = Parse(values, DateTimeOffset.UtcNow);
+        return query is null ? Problem.Validation(errors, StatusCodes.Status400BadRequest) : null;
+    }
+
     public static OutputFormat? ParseFormat(string f) => f.ToLowerInvariant() switch
     {
         "json" or "geojson" => OutputFormat.GeoJson,

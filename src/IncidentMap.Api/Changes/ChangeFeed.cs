@@ -1,0 +1,99 @@
+using System.Globalization;
+using Dapper;
+using IncidentMap.Api.Querying;
+
+namespace IncidentMap.Api.Changes;
+
+/// <summary>A position in the change feed: the writing transaction's id and the change's sequence number.</summary>
+public readonly record struct FeedCursor(ulong Xid, long Position) : IComparable<FeedCursor>
+{
+    public override string ToString() => $"{Xid}-{Position}";
+
+    public static bool TryParse(string? text, out FeedCursor cursor)
+    {
+        cursor = default;
+        var dash = text?.IndexOf('-') ?? -1;
+        if (dash <= 0) return false;
+        if (!ulong.TryParse(text.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out var xid)
+            || !long.TryParse(text.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var position)) return false;
+        cursor = new FeedCursor(xid, position);
+        return true;
+    }
+
+    public int CompareTo(FeedCursor other) => (Xid, Position).CompareTo((other.Xid, other.Position));
+}
+
+/// <summary>One change: what happened to which incident, and the incident as it is now (null once deleted).</summary>
+public sealed record Change(FeedCursor Cursor, string Kind, long Id, int Version, DateTime ChangedAt, string? Feature);
+
+public sealed record ChangePage(IReadOnlyList<Change> Changes, FeedCursor Next);
+
+/// <summary>
+/// Reads the change feed. Only changes of transactions below the oldest one still running
+/// (pg_snapshot_xmin) are returned, in (xid, position) order; a transaction that commits after a
+/// reader's cursor was issued always sorts after it, so nothing is ever skipped.
+/// </summary>
+public sealed class ChangeFeed(IncidentReader reader)
+{
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 1000;
+
+    /// <summary>The feed position of "now": everything visible so far is behind it.</summary>
+    public async Task<FeedCursor> HeadAsync(CancellationToken ct)
+    {
+        var xmin = await reader.ScalarAsync<string>("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", new DynamicParameters(), ct);
+        return new FeedCursor(ulong.Parse(xmin!, CultureInfo.InvariantCulture), 0);
+    }
+
+    /// <summary>Whether retention has purged changes at or after the cursor (the reader must resync).</summary>
+    public async Task<bool> IsExpiredAsync(FeedCursor cursor, CancellationToken ct)
+    {
+        var purged = await reader.ScalarAsync<string?>(
+            "SELECT xid::text || '-' || position FROM incident_changes_purged", new DynamicParameters(), ct);
+        return purged is not null && FeedCursor.TryParse(purged, out var horizon) && cursor.CompareTo(horizon) <= 0;
+    }
+
+    public async Task<ChangePage> ReadAsync(IncidentQuery filters, FeedCursor after, int limit, CancellationToken ct)
+    {
+        var query = filters with { IncludeDeleted = true };
+        var parameters = new DynamicParameters();
+        var where = IncidentSqlBuilder.Where(query, parameters);
+        parameters.Add("after_xid", after.Xid.ToString(CultureInfo.InvariantCulture));
+        parameters.Add("after_position", after.Position);
+        parameters.Add("feed_limit", limit);
+        // One statement, one snapshot: the horizon and the rows below it are read together, so the
+        // horizon never runs ahead of what the rows show.
+        var sql = $"""
+            WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+            SELECT h.xmin::text AS horizon, f.*
+            FROM horizon h
+            LEFT JOIN LATERAL (
+                SELECT c.xid::text AS xid, c.position, c.kind, c.incident_id AS id, c.version, c.changed_at AS changedat,
+                       CASE WHEN i.deleted_at IS NULL THEN {IncidentSqlBuilder.Render(query)} END AS feature
+                FROM incident_changes c
+                JOIN incidents i ON i.id = c.incident_id
+                WHERE (c.xid, c.position) > (@after_xid::xid8, @after_position)
+                  AND c.xid < h.xmin
+                  AND {string.Join("\n      AND ", where)}
+                ORDER BY c.xid, c.position
+                LIMIT @feed_limit
+            ) f ON true
+            """;
+        var rows = await reader.ListAsync<Row>(sql, parameters, ct);
+        var changes = rows.Where(r => r.Xid is not null)
+            .Select(r => new Change(new FeedCursor(ulong.Parse(r.Xid!, CultureInfo.InvariantCulture), r.Position!.Value),
+                r.Kind!, r.Id!.Value, r.Version!.Value, r.ChangedAt!.Value, r.Feature))
+            .ToList();
+
+        var next = changes.Count > 0 ? changes[^1].Cursor : after;
+        if (changes.Count < limit)
+        {
+            // Everything below the horizon has been seen: later polls may start there.
+            var head = new FeedCursor(ulong.Parse(rows[0].Horizon, CultureInfo.InvariantCulture), 0);
+            if (head.CompareTo(next) > 0) next = head;
+        }
+        return new ChangePage(changes, next);
+    }
+
+    private sealed record Row(string Horizon, string? Xid, long? Position, string? Kind, long? Id, int? Version, DateTime? ChangedAt, string? Feature);
+}

@@ -1,0 +1,71 @@
+using Dapper;
+using IncidentMap.Api.Collections;
+using Npgsql;
+
+namespace IncidentMap.Api.Changes;
+
+/// <summary>
+/// The one database listener of this process. NOTIFY is only a wake-up: on each one (and once a
+/// second, for changes held back behind a long transaction) it looks at the tail of the feed and,
+/// when it moved, advances the data version and wakes every stream. A dropped connection or a
+/// PostgreSQL restart costs nothing but a reconnect: streams catch up from their cursors.
+/// </summary>
+public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion dataVersion, ILogger<ChangeListener> logger) : BackgroundService
+{
+    private TaskCompletionSource _pulse = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string? _tail;
+
+    /// <summary>Completes at the next change of the feed's visible tail (or reconnect).</summary>
+    public Task NextChangeAsync(CancellationToken ct) => Volatile.Read(ref _pulse).Task.WaitAsync(ct);
+
+    /// <summary>Whether the listener is connected now (exposed for health and tests).</summary>
+    public bool Listening { get; private set; }
+
+    private void Pulse()
+    {
+        dataVersion.Advance();
+        Interlocked.Exchange(ref _pulse, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
+                await connection.ExecuteAsync("LISTEN incident_changes");
+                Listening = true;
+                backoff = TimeSpan.FromMilliseconds(100);
+                // Whatever happened while we were away: let every stream re-read from its cursor.
+                Pulse();
+                while (!stoppingToken.IsCancellationRequested)
+                {
+                    await connection.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
+                    var tail = await connection.ExecuteScalarAsync<string?>("""
+                        SELECT xid::text || '-' || position FROM incident_changes
+                        WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+                        ORDER BY xid DESC, position DESC LIMIT 1
+                        """);
+                    if (tail != _tail)
+                    {
+                        _tail = tail;
+                        Pulse();
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or System.IO.IOException)
+            {
+                Listening = false;
+                logger.LogWarning("Change listener lost its connection ({Message}); reconnecting in {Backoff} ms", e.Message, backoff.TotalMilliseconds);
+                await Task.Delay(backoff, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 2000));
+            }
+        }
+    }
+}

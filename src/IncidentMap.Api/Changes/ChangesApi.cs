@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using IncidentMap.Api.Incidents;
+using IncidentMap.Api.Problems;
+using IncidentMap.Api.Querying;
+using Microsoft.AspNetCore.Http.Extensions;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace IncidentMap.Api.Changes;
+
+/// <summary>Dashboards: the change feed (polling) and the live stream (Server-Sent Events) over it.</summary>
+public static class ChangesApi
+{
+    /// <summary>Proxies close idle connections; a comment line this often keeps the stream open.</summary>
+    public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(15);
+
+    public static IEndpointRouteBuilder MapChanges(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/collections/incidents").WithTags("Dashboards");
+        group.MapGet("/changes", GetChanges).WithName("getChanges")
+            .WithSummary("Created, updated and deleted incidents since a cursor, in commit-safe order")
+            .WithDescription("Without `cursor` the feed starts now. Each change has its cursor; `next_cursor` continues. " +
+                             "Deleted incidents appear as tombstones (`kind: deleted`, no feature). Every incident filter " +
+                             "applies (to the incident's current state). A cursor older than the retention window answers " +
+                             "410: reload the items, then follow the feed from a fresh cursor.")
+            .WithMetadata(new QueryParametersMetadata())
+            .Produces<ChangePageDoc>(StatusCodes.Status200OK, "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status410Gone);
+        group.MapGet("/stream", Stream).WithName("streamChanges")
+            .WithSummary("The change feed as Server-Sent Events")
+            .WithDescription("Each event's id is its feed cursor: reconnect with Last-Event-ID (browsers do) to resume " +
+                             "exactly. Event names are created, updated and deleted; data is the change as in /changes. " +
+                             "A comment line every 15 s keeps proxies from closing the connection.")
+            .WithMetadata(new QueryParametersMetadata())
+            .Produces(StatusCodes.Status200OK, null, "text/event-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status410Gone);
+        return app;
+    }
+
+    private static async Task<(FeedCursor Cursor, IResult? Problem)> StartAsync(string? text, string field, ChangeFeed feed, CancellationToken ct)
+    {
+        if (text is null) return (await feed.HeadAsync(ct), null);
+        if (!FeedCursor.TryParse(text, out var cursor))
+            return (default, Problem.BadParameter(field, $"'{text}' is not a change feed cursor"));
+        if (await feed.IsExpiredAsync(cursor, ct))
+            return (default, Problem.Status(StatusCodes.Status410Gone, "Cursor expired",
+                $"Changes after {cursor} have been purged by retention. Reload /collections/incidents/items, then follow " +
+                "/collections/incidents/changes without a cursor.", field));
+        return (cursor, null);
+    }
+
+    internal static async Task<IResult> GetChanges(HttpRequest request, ChangeFeed feed, CancellationToken ct)
+    {
+        if (QueryParser.ParseFilters(request, out var query, "cursor", "limit") is { } invalid) return invalid;
+        var limit = ChangeFeed.DefaultLimit;
+        if (request.Query.TryGetValue("limit", out var limitText)
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1))
+            return Problem.BadParameter("limit", $"'{limitText}' is not a whole number of at least 1");
+        limit = Math.Min(limit, ChangeFeed.MaxLimit);
+
+        var (cursor, problem) = await StartAsync(request.Query["cursor"].FirstOrDefault(), "cursor", feed, ct);
+        if (problem is not null) return problem;
+
+        var page = await feed.ReadAsync(query!, cursor, limit, ct);
+        var parameters = QueryHelpers.ParseQuery(request.QueryString.Value);
+        parameters["cursor"] = page.Next.ToString();
+        var next = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, QueryString.Create(parameters));
+
+        var body = new StringBuilder("{\"changes\":[");
+        body.AppendJoin(',', page.Changes.Select(ToJson));
+        body.Append("],\"next_cursor\":").Append(JsonSerializer.Serialize(page.Next.ToString()));
+        body.Append(",\"links\":[{\"href\":").Append(JsonSerializer.Serialize(next)).Append(",\"rel\":\"next\",\"type\":\"application/json\"}]}");
+        request.HttpContext.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Text(body.ToString(), "application/json", Encoding.UTF8);
+    }
+
+    internal static async Task Stream(HttpContext context, ChangeFeed feed, ChangeListener listener, ILoggerFactory loggers)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var ct = context.RequestAborted;
+        if (QueryParser.ParseFilters(request, out var query, "cursor") is { } invalid)
+        {
+            await invalid.ExecuteAsync(context);
+            return;
+        }
+        var resume = request.Headers["Last-Event-ID"].FirstOrDefault() ?? request.Query["cursor"].FirstOrDefault();
+        var (cursor, problem) = await StartAsync(resume, request.Headers.ContainsKey("Last-Event-ID") ? "Last-Event-ID" : "cursor", feed, ct);
+        if (problem is not null)
+        {
+            await problem.ExecuteAsync(context);
+            return;
+        }
+
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        await response.WriteAsync("retry: 2000\n\n", ct);
+        await response.Body.FlushAsync(ct);
+
+        var logger = loggers.CreateLogger(typeof(ChangesApi));
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                // Ask for the next wake-up before reading, so a change landing in between is not slept through.
+                var wake = listener.NextChangeAsync(ct);
+                ChangePage page;
+                try
+                {
+                    page = await feed.ReadAsync(query!, cursor, ChangeFeed.MaxLimit, ct);
+                }
+                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+                {
+                    // The database is away: keep the client connected and read again once it is back.
+                    logger.LogDebug(e, "Stream read failed; retrying");
+                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                    continue;
+                }
+
+                foreach (var change in page.Changes)
+                    await response.WriteAsync($"id: {change.Cursor}\nevent: {change.Kind}\ndata: {ToJson(change)}\n\n", ct);
+                cursor = page.Next;
+                await response.Body.FlushAsync(ct);
+                if (page.Changes.Count == ChangeFeed.MaxLimit) continue;
+
+                var woke = await Task.WhenAny(wake, Task.Delay(Heartbeat, ct));
+                if (woke != wake)
+                {
+                    await response.WriteAsync(": heartbeat\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+    }
+
+    private static string ToJson(Change change)
+    {
+        var json = new StringBuilder("{\"cursor\":\"").Append(change.Cursor).Append("\",\"kind\":\"").Append(change.Kind)
+            .Append("\",\"id\":").Append(change.Id).Append(",\"version\":").Append(change.Version)
+            .Append(",\"changed_at\":\"").Append(change.ChangedAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture))
+            .Append("\",\"feature\":").Append(change.Feature ?? "null").Append('}');
+        return json.ToString();
+    }
+}
+
+/// <summary>A page of the change feed.</summary>
+public sealed record ChangePageDoc(ChangeDoc[] Changes, string NextCursor, LinkDoc[] Links);
+
+/// <summary>One change; feature is the incident now, null for a deletion.</summary>
+public sealed record ChangeDoc(string Cursor, string Kind, long Id, int Version, DateTimeOffset ChangedAt, IncidentFeatureDoc? Feature);
