@@ -8,6 +8,7 @@ using IncidentMap.Api.OpenApi;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
 using IncidentMap.Api.Seeding;
+using IncidentMap.Api.Stats;
 using IncidentMap.Api.Tiles;
 using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.OpenApi;
@@ -37,6 +38,8 @@ public static class IncidentMapHost
             .WithExposedHeaders("ETag", "Location", "Link", "Content-Disposition", "Retry-After")));
         services.AddHostedService<StartupTasks>();
 
+        // One name per concept: JSON members are snake_case like the columns and parameters.
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         services.AddProblemDetails(options => options.CustomizeProblemDetails = ProblemDefaults.Fill);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddIncidentMapHealth();
@@ -80,6 +83,7 @@ public static class IncidentMapHost
         app.MapIncidents();
         app.MapTiles();
         app.MapChanges();
+        app.MapStats();
         // Explicit, so the endpoint table is complete before the server starts: the `openapi`
         // command renders the document without starting it.
         app.UseEndpoints(_ => { });

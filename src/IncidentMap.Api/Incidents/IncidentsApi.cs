@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using IncidentMap.Api.Collections;
 using IncidentMap.Api.Problems;
+using Microsoft.Extensions.Caching.Memory;
 using IncidentMap.Api.Querying;
 using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.AspNetCore.WebUtilities;
@@ -189,6 +191,15 @@ public static class IncidentsApi
         string self, Func<string, object> nextLink)
     {
         var ct = context.RequestAborted;
+        var version = context.RequestServices.GetRequiredService<DataVersion>();
+        if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+        {
+            // Same URL, same data version: same body. Answered without touching the database.
+            // The format is in the ETag because Accept can change it at the same URL.
+            context.Response.Headers.Vary = "Accept, Accept-Encoding";
+            if (Conditional.NotModified(context, Conditional.DataETag(version, query.Format.ToString().ToLowerInvariant()), Conditional.Revalidate))
+                return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
         if (HttpMethods.IsHead(context.Request.Method))
         {
             context.Response.ContentType = IncidentListResult.ContentType(query.Format);
@@ -200,15 +211,24 @@ public static class IncidentsApi
         return new IncidentListResult(rows, query, matched, self, nextLink);
     }
 
-    internal static async Task<IResult> GetIncident(HttpContext context, string featureId, IncidentReader reader)
+    internal static async Task<IResult> GetIncident(HttpContext context, string featureId, IncidentReader reader,
+        DataVersion dataVersion, IMemoryCache cache)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
+
+        // The ETag names the incident's version (If-Match uses it). To answer If-None-Match without a
+        // query, remember which version was current at which data version.
+        var dataAt = dataVersion.Current;
+        var known = $"etag:{id}";
+        if (cache.TryGetValue(known, out (long DataVersion, string ETag) seen) && seen.DataVersion == dataAt
+            && Conditional.NotModified(context, seen.ETag, Conditional.Revalidate))
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+
         var stored = await reader.GetFeatureAsync(id, context.RequestAborted);
         if (stored is null) return UnknownIncident(featureId);
-
         var etag = ETag(stored.Value.Version);
-        context.Response.Headers.ETag = etag;
-        if (context.Request.Headers.IfNoneMatch.Any(v => v is not null && v.Split(',').Any(t => t.Trim() == etag || t.Trim() == "*")))
+        cache.Set(known, (dataAt, etag), new MemoryCacheEntryOptions { Size = 64, SlidingExpiration = TimeSpan.FromMinutes(5) });
+        if (Conditional.NotModified(context, etag, Conditional.Revalidate))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         return Feature(WithLinks(stored.Value.Feature, context.Request, id), StatusCodes.Status200OK);
     }

@@ -160,11 +160,8 @@ public static class TilesApi
         if (QueryParser.ParseFilters(context.Request, out var query) is { } problem) return problem;
 
         // The data version names the tile's content: same version, same bytes, so revalidation is free.
-        var etag = $"\"d{version.Current:x}\"";
-        var response = context.Response;
-        response.Headers.ETag = etag;
-        response.Headers.CacheControl = TileCacheControl;
-        if (context.Request.Headers.IfNoneMatch.ToString().Split(',').Any(t => t.Trim() == etag))
+        var etag = Conditional.DataETag(version);
+        if (Conditional.NotModified(context, etag, TileCacheControl))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 
         var key = $"tile:{etag}:{z}/{x}/{y}{context.Request.QueryString}";

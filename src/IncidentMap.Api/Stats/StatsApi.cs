@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Text;
+using Dapper;
+using IncidentMap.Api.Collections;
+using IncidentMap.Api.Incidents;
+using IncidentMap.Api.Problems;
+using IncidentMap.Api.Querying;
+
+namespace IncidentMap.Api.Stats;
+
+/// <summary>Time series and summaries for charts, over any filter of the query engine.</summary>
+public static class StatsApi
+{
+    private const int MaxBuckets = 10_000;
+    private static readonly string[] Intervals = ["day", "week", "month"];
+
+    /// <summary>group_by values: the grouping column, whitelisted.</summary>
+    private static readonly Dictionary<string, string> Groups = new(StringComparer.Ordinal)
+    {
+        ["event_type"] = "i.event_type",
+        ["country"] = "i.country::text",
+        ["admin1"] = "i.admin1",
+    };
+
+    public static IEndpointRouteBuilder MapStats(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/collections/incidents/stats").WithTags("Dashboards");
+        group.MapGet("", GetSeries).WithName("getStats")
+            .WithSummary("Counts and fatality sums per day, week or month")
+            .WithDescription("`interval` day|week|month (default day), `group_by` event_type|country|admin1 (optional), " +
+                             "`tz` an IANA time zone for the buckets (default UTC), `f` json|csv, plus every incident filter. " +
+                             "Buckets run over the `datetime` window (or the matching incidents' span) and are present " +
+                             "with zeros when empty. An incident counts in the bucket of its occurred_at (clamped into " +
+                             "the window). fatalities_min_sum and fatalities_max_sum add the known bounds, kept apart.")
+            .WithMetadata(new QueryParametersMetadata())
+            .Produces<StatsDoc>(StatusCodes.Status200OK, "application/json", "text/csv")
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        group.MapGet("/summary", GetSummary).WithName("getStatsSummary")
+            .WithSummary("Totals, top places and latest incidents for any filter")
+            .WithMetadata(new QueryParametersMetadata())
+            .Produces<SummaryDoc>(StatusCodes.Status200OK, "application/json")
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        return app;
+    }
+
+    internal static async Task<IResult> GetSeries(HttpContext context, IncidentReader reader, DataVersion version)
+    {
+        var request = context.Request;
+        var interval = request.Query["interval"].FirstOrDefault() ?? "day";
+        if (!Intervals.Contains(interval)) return Problem.BadParameter("interval", $"'{interval}' is not day, week or month");
+        var groupBy = request.Query["group_by"].FirstOrDefault();
+        if (groupBy is not null && !Groups.ContainsKey(groupBy))
+            return Problem.BadParameter("group_by", $"'{groupBy}' is not one of {string.Join(", ", Groups.Keys)}");
+        var tz = request.Query["tz"].FirstOrDefault() ?? "UTC";
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(tz, out _)) return Problem.BadParameter("tz", $"'{tz}' is not an IANA time zone");
+        var csv = request.Query["f"].FirstOrDefault() switch
+        {
+            null or "json" => false,
+            "csv" => true,
+            var other => (bool?)null,
+        };
+        if (csv is null) return Problem.BadParameter("f", $"'{request.Query["f"]}' is not json or csv");
+        if (QueryParser.ParseFilters(request, out var query, "interval", "group_by", "tz", "f") is { } invalid) return invalid;
+
+        if (Conditional.NotModified(context, Conditional.DataETag(version, csv.Value ? "csv" : "json"), Conditional.Revalidate))
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+
+        if (query!.From is { } from && query.Until is { } until)
+        {
+            var approximate = (until - from).TotalDays / (interval == "day" ? 1 : interval == "week" ? 7 : 28);
+            if (approximate > MaxBuckets)
+                return Problem.BadParameter("datetime", $"makes about {approximate:0} {interval} buckets; the maximum is {MaxBuckets}");
+        }
+
+        var parameters = new DynamicParameters();
+        var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
+        parameters.Add("interval", interval);
+        parameters.Add("tz", tz);
+        parameters.Add("window_from", query.From);
+        parameters.Add("window_until", query.Until);
+        parameters.Add("max_buckets", MaxBuckets);
+        var group = groupBy is null ? "NULL::text" : Groups[groupBy];
+        var sql = $"""
+            WITH span AS (
+                SELECT date_trunc(@interval, @window_from::timestamptz, @tz) AS first,
+                       date_trunc(@interval, @window_until::timestamptz - interval '1 microsecond', @tz) AS last
+            ), matches AS (
+                SELECT least(greatest(date_trunc(@interval, i.occurred_at, @tz), coalesce(span.first, '-infinity')),
+                             coalesce(span.last, 'infinity')) AS bucket,
+                       {group} AS grp, i.fatalities_min, i.fatalities_max
+                FROM incidents i, span
+                WHERE {where}
+            ), bounds AS (
+                SELECT coalesce(span.first, (SELECT min(bucket) FROM matches)) AS first,
+                       coalesce(span.last, (SELECT max(bucket) FROM matches)) AS last
+                FROM span
+            ), buckets AS (
+                SELECT (local AT TIME ZONE @tz) AS bucket
+                FROM bounds, generate_series(first AT TIME ZONE @tz, last AT TIME ZONE @tz, ('1 ' || @interval)::interval) AS local
+                LIMIT @max_buckets
+            ), groups AS (
+                {(groupBy is null ? "SELECT NULL::text AS grp" : "SELECT DISTINCT grp FROM matches")}
+            )
+            SELECT b.bucket AS start, g.grp AS "group", count(m.bucket)::int AS count,
+                   sum(m.fatalities_min)::bigint AS fatalitiesminsum, sum(m.fatalities_max)::bigint AS fatalitiesmaxsum
+            FROM buckets b CROSS JOIN groups g
+            LEFT JOIN matches m ON m.bucket = b.bucket AND m.grp IS NOT DISTINCT FROM g.grp
+            GROUP BY b.bucket, g.grp
+            ORDER BY b.bucket, g.grp NULLS FIRST
+            """;
+        var rows = await reader.ListAsync<Bucket>(sql, parameters, context.RequestAborted);
+
+        if (csv.Value)
+        {
+            var text = new StringBuilder("start,group,count,fatalities_min_sum,fatalities_max_sum\r\n");
+            foreach (var r in rows)
+                text.Append(Iso(r.Start)).Append(',').Append(Csv(r.Group)).Append(',').Append(r.Count).Append(',')
+                    .Append(r.FatalitiesMinSum ?? 0).Append(',').Append(r.FatalitiesMaxSum ?? 0).Append("\r\n");
+            return TypedResults.Text(text.ToString(), "text/csv; charset=utf-8; header=present", Encoding.UTF8);
+        }
+        return TypedResults.Json(new StatsDoc(interval, tz, groupBy,
+            rows.Select(r => new BucketDoc(Iso(r.Start), r.Group, r.Count, r.FatalitiesMinSum ?? 0, r.FatalitiesMaxSum ?? 0)).ToArray()));
+    }
+
+    internal static async Task<IResult> GetSummary(HttpContext context, IncidentReader reader, DataVersion version)
+    {
+        if (QueryParser.ParseFilters(context.Request, out var query) is { } invalid) return invalid;
+        if (Conditional.NotModified(context, Conditional.DataETag(version), Conditional.Revalidate))
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+
+        var parameters = new DynamicParameters();
+        var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query!, parameters));
+        var sql = $$"""
+            WITH matches AS (SELECT i.* FROM incidents i WHERE {{where}})
+            SELECT json_build_object(
+                'count', (SELECT count(*) FROM matches),
+                'fatalities_min_sum', (SELECT coalesce(sum(fatalities_min), 0) FROM matches),
+                'fatalities_max_sum', (SELECT coalesce(sum(fatalities_max), 0) FROM matches),
+                'first', (SELECT min(occurred_at) FROM matches),
+                'last', (SELECT max(occurred_at) FROM matches),
+                'top_places', (SELECT coalesce(json_agg(p), '[]') FROM (
+                    SELECT location_name, country, count(*) AS count FROM matches
+                    WHERE location_name IS NOT NULL
+                    GROUP BY location_name, country ORDER BY count(*) DESC, location_name LIMIT 10) p),
+                'latest', (SELECT coalesce(json_agg(l), '[]') FROM (
+                    SELECT id, title, occurred_at, event_type, fatalities_min, fatalities_max FROM matches
+                    ORDER BY occurred_at DESC, id DESC LIMIT 5) l))::text
+            """;
+        var json = await reader.ScalarAsync<string>(sql, parameters, context.RequestAborted);
+        return TypedResults.Text(json!, "application/json", Encoding.UTF8);
+    }
+
+    private static string Iso(DateTime time) => time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    private static string Csv(string? value) =>
+        value is null ? "" : value.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
+
+    private sealed record Bucket(DateTime Start, string? Group, int Count, long? FatalitiesMinSum, long? FatalitiesMaxSum);
+}
+
+/// <summary>A time series: one row per bucket and group.</summary>
+public sealed record StatsDoc(string Interval, string TimeZone, string? GroupBy, BucketDoc[] Buckets);
+
+public sealed record BucketDoc(string Start, string? Group, int Count, long FatalitiesMinSum, long FatalitiesMaxSum);
+
+/// <summary>Totals, the ten places with most incidents, and the five latest incidents.</summary>
+public sealed record SummaryDoc(long Count, long FatalitiesMinSum, long FatalitiesMaxSum, DateTimeOffset? First, DateTimeOffset? Last,
+    object[] TopPlaces, object[] Latest);
