@@ -119,7 +119,6 @@ public static class IncidentsApi
         {
             var parameters = QueryHelpers.ParseQuery(request.QueryString.Value);
             parameters["cursor"] = cursor;
-            parameters.Remove("count");
             var href = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, QueryString.Create(parameters));
             return new { href, rel = "next", type = GeoJson, title = "Next page" };
         }
@@ -175,7 +174,6 @@ public static class IncidentsApi
         {
             var body = JsonNode.Parse(rawBody)!.AsObject();
             body["cursor"] = cursor;
-            body.Remove("count");
             return new { href = self, rel = "next", type = GeoJson, title = "Next page", method = "POST", body };
         }
         return await RunAsync(context, reader, query, self, NextLink);

@@ -112,7 +112,7 @@ public static class QueryParser
             Countries = CountryList(Get("country"), errors),
             SubEventTypes = List(Get("sub_event_type")),
             Admin1 = List(Get("admin1")),
-            Tags = List(Get("tags"))?.Select(t => t.ToLowerInvariant()).ToList(),
+            Tags = List(Get("tags")),
             ClaimedBy = List(Get("claimed_by")),
             Actors = List(Get("actors")),
             FatalitiesAtLeast = Count(Get("fatalities_min"), "fatalities_min", errors),
