@@ -14,9 +14,13 @@ if ! command -v ogr2ogr >/dev/null; then
 fi
 
 db/cluster.sh start
-db/cluster.sh recreate-db incidentmap_test
+# INCIDENTMAP_TEST_DB lets two suites share one cluster without dropping each other's database.
+test_db="${INCIDENTMAP_TEST_DB:-incidentmap_test}"
+db/cluster.sh recreate-db "$test_db"
 
-export INCIDENTMAP_TEST_CONNECTION="$(db/cluster.sh url incidentmap_test)"
+export INCIDENTMAP_TEST_CONNECTION="$(db/cluster.sh url "$test_db")"
+# Fault tests restart PostgreSQL through this script.
+export INCIDENTMAP_CLUSTER_SCRIPT="$PWD/db/cluster.sh"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 results="$(mktemp -d)"

@@ -3,6 +3,7 @@
 #
 #   db/cluster.sh start    install packages if missing, create the cluster once, start it
 #   db/cluster.sh stop     stop it (data is kept)
+#   db/cluster.sh restart [fast|immediate]   restart it (the fault tests use this)
 #   db/cluster.sh status   say where it is and whether it runs
 #   db/cluster.sh url DB   print an Npgsql connection string for database DB
 #   db/cluster.sh psql ... run psql against the cluster
@@ -155,6 +156,9 @@ case "${1:-}" in
     stop)    stop ;;
     status)  setup_user; resolve_datadir
              if is_running; then echo "running on 127.0.0.1:$PORT, data in $DATA"; else echo "stopped, data in $DATA"; fi ;;
+    restart) setup_user; resolve_datadir
+             run_pg "$PG_BIN/pg_ctl" -D "$DATA" -m "${2:-fast}" -w -t 60 restart -o "-p $PORT" -l "$DATA/server.log" >/dev/null
+             log "restarted (${2:-fast})" ;;
     ensure-db) ensure_db "$2" ;;
     recreate-db)
              PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -q \
@@ -163,5 +167,5 @@ case "${1:-}" in
     psql)    shift; PGPASSWORD="$(password)" exec psql -h 127.0.0.1 -p "$PORT" -U postgres "$@" ;;
     destroy) stop; DATA="$(cat "$STATE/datadir" 2>/dev/null || true)"
              [ -n "$DATA" ] && as_root rm -rf "$DATA"; rm -rf "$STATE"; log "destroyed" ;;
-    *)       sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *)       sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

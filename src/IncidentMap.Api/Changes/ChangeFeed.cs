@@ -29,9 +29,10 @@ public sealed record Change(FeedCursor Cursor, string Kind, long Id, int Version
 public sealed record ChangePage(IReadOnlyList<Change> Changes, FeedCursor Next);
 
 /// <summary>
-/// Reads the change feed. Only changes of transactions below the oldest one still running
-/// (pg_snapshot_xmin) are returned, in (xid, position) order; a transaction that commits after a
-/// reader's cursor was issued always sorts after it, so nothing is ever skipped.
+/// Reads the change feed. Only changes of transactions below the horizon — the oldest transaction
+/// of this database still running (incident_feed_horizon, db/migrations/0005) — are returned, in
+/// (xid, position) order; a transaction that commits after a reader's cursor was issued always sorts
+/// after it, so nothing is ever skipped. See docs/change-feed.md.
 /// </summary>
 public sealed class ChangeFeed(IncidentReader reader)
 {
@@ -41,7 +42,7 @@ public sealed class ChangeFeed(IncidentReader reader)
     /// <summary>The feed position of "now": everything visible so far is behind it.</summary>
     public async Task<FeedCursor> HeadAsync(CancellationToken ct)
     {
-        var xmin = await reader.ScalarAsync<string>("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", new DynamicParameters(), ct);
+        var xmin = await reader.ScalarAsync<string>("SELECT incident_feed_horizon()::text", new DynamicParameters(), ct);
         return new FeedCursor(ulong.Parse(xmin!, CultureInfo.InvariantCulture), 0);
     }
 
@@ -64,7 +65,7 @@ public sealed class ChangeFeed(IncidentReader reader)
         // One statement, one snapshot: the horizon and the rows below it are read together, so the
         // horizon never runs ahead of what the rows show.
         var sql = $"""
-            WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+            WITH horizon AS (SELECT incident_feed_horizon() AS xmin)
             SELECT h.xmin::text AS horizon, f.*
             FROM horizon h
             LEFT JOIN LATERAL (

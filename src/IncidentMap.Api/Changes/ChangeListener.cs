@@ -35,7 +35,7 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
             try
             {
                 await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
-                await connection.ExecuteAsync("LISTEN incident_changes");
+                await connection.ExecuteAsync("SET application_name = 'incidentmap-listener'; LISTEN incident_changes");
                 Listening = true;
                 backoff = TimeSpan.FromMilliseconds(100);
                 // Whatever happened while we were away: let every stream re-read from its cursor.
@@ -45,7 +45,7 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
                     await connection.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
                     var tail = await connection.ExecuteScalarAsync<string?>("""
                         SELECT xid::text || '-' || position FROM incident_changes
-                        WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+                        WHERE xid < incident_feed_horizon()
                         ORDER BY xid DESC, position DESC LIMIT 1
                         """);
                     if (tail != _tail)

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Dapper;
+using IncidentMap.Tests.Infrastructure;
+using Npgsql;
+
+namespace IncidentMap.Tests.Dashboards;
+
+[Collection(ApiCollection.Name)]
+public sealed class ChangeFeedTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Fact]
+    public async Task A_transaction_that_commits_late_is_not_skipped_and_both_arrive_in_order()
+    {
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+
+        await using var a = await api.Database.OpenConnectionAsync();
+        await using var b = await api.Database.OpenConnectionAsync();
+        await using var txA = await a.BeginTransactionAsync();
+        var first = await FeedHelpers.InsertAsync(a, tag, txA);
+        await using (var txB = await b.BeginTransactionAsync())
+        {
+            await FeedHelpers.InsertAsync(b, tag, txB);
+            await txB.CommitAsync();
+        }
+
+        // B is committed, but A (older) is still open: the horizon stops before both.
+        var (whileOpen, next) = await _client.PollAsync(tag, cursor);
+        Assert.Empty(whileOpen);
+
+        await txA.CommitAsync();
+        var (seen, _) = await _client.PollUntilAsync(tag, next, 2);
+
+        Assert.Equal(2, seen.Count);
+        Assert.Equal(first, seen[0].Id);
+        Assert.All(seen, c => Assert.Equal("created", c.Kind));
+    }
+
+    [Fact]
+    public async Task Changes_carry_updates_and_deletions_as_tombstones()
+    {
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var patch = new HttpRequestMessage(HttpMethod.Patch, $"/collections/incidents/items/{id}")
+        { Content = Features.Content(System.Text.Json.Nodes.JsonNode.Parse("""{"properties":{"fatalities_max":7}}""")!, "application/merge-patch+json") };
+        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(patch)).StatusCode);
+        await _client.DeleteAsync($"/collections/incidents/items/{id}");
+
+        var (seen, _) = await _client.PollUntilAsync(tag, cursor, 3);
+        var page = await _client.GetJsonAsync($"/collections/incidents/changes?tags={tag}&cursor={cursor}");
+
+        Assert.Equal(["created", "updated", "deleted"], seen.Select(c => c.Kind));
+        Assert.Equal([1, 2, 3], seen.Select(c => c.Version));
+        Assert.All(seen, c => Assert.Equal(id, c.Id));
+        // Changes carry the incident as it is now: deleted, so no feature on any of them.
+        Assert.All(page["changes"]!.AsArray(), c => Assert.Null(c!["feature"]));
+    }
+
+    [Fact]
+    public async Task The_feed_honours_the_query_filters()
+    {
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        var battle = FeedHelpers.Tagged(tag);
+        battle["properties"]!["event_type"] = "battles";
+        var battleId = await _client.CreateAsync(battle);
+        await _client.CreateAsync(FeedHelpers.Tagged(tag));
+
+        await _client.PollUntilAsync(tag, cursor, 2);
+        var page = await _client.GetJsonAsync($"/collections/incidents/changes?tags={tag}&event_type=battles&cursor={cursor}");
+
+        Assert.Equal([battleId], page["changes"]!.AsArray().Select(c => c!["id"]!.GetValue<long>()));
+        Assert.Equal("battles", page["changes"]![0]!["feature"]!["properties"]!["event_type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Concurrent_writers_with_rollbacks_updates_and_deletes_are_seen_exactly_as_committed()
+    {
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        var committed = new ConcurrentBag<(long Id, int Version, string Kind)>();
+
+        async Task Writer(int seed)
+        {
+            var random = new Random(seed);
+            var mine = new List<(long Id, int Version)>();
+            await using var connection = await api.Database.OpenConnectionAsync();
+            for (var step = 0; step < 40; step++)
+            {
+                await using var tx = await connection.BeginTransactionAsync();
+                var done = new List<(long, int, string)>();
+                var action = random.Next(10);
+                if (action < 5 || mine.Count == 0)
+                {
+                    var id = await FeedHelpers.InsertAsync(connection, tag, tx);
+                    done.Add((id, 1, "created"));
+                }
+                else
+                {
+                    var pick = random.Next(mine.Count);
+                    var (id, version) = mine[pick];
+                    var delete = action == 9;
+                    var newVersion = await connection.ExecuteScalarAsync<int>(delete
+                        ? "UPDATE incidents SET deleted_at = now(), version = version + 1 WHERE id = @id RETURNING version"
+                        : "UPDATE incidents SET fatalities_max = @step, version = version + 1 WHERE id = @id RETURNING version",
+                        new { id, step }, tx);
+                    done.Add((id, newVersion, delete ? "deleted" : "updated"));
+                }
+                await Task.Delay(random.Next(3));
+                if (random.Next(5) == 0)
+                {
+                    await tx.RollbackAsync();
+                    continue;
+                }
+                await tx.CommitAsync();
+                foreach (var change in done)
+                {
+                    committed.Add(change);
+                    mine.RemoveAll(m => m.Id == change.Item1);
+                    if (change.Item3 != "deleted") mine.Add((change.Item1, change.Item2));
+                }
+            }
+        }
+
+        var seen = new List<SeenChange>();
+        var writers = Task.WhenAll(Enumerable.Range(0, 4).Select(n => Task.Run(() => Writer(n * 7919 + Environment.TickCount))));
+        while (!writers.IsCompleted)
+        {
+            var (changes, next) = await _client.PollAsync(tag, cursor);
+            seen.AddRange(changes);
+            cursor = next;
+            await Task.Delay(20);
+        }
+        await writers;
+        for (int quiet = 0, polls = 0; quiet < 3 && polls < 200; polls++)
+        {
+            var (changes, next) = await _client.PollAsync(tag, cursor);
+            seen.AddRange(changes);
+            cursor = next;
+            quiet = seen.Count >= committed.Count ? quiet + 1 : 0;
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(seen.Count, seen.Select(s => s.Cursor).Distinct().Count());
+        Assert.Equal(committed.OrderBy(c => (c.Id, c.Version)).ToList(),
+            seen.Select(s => (s.Id, s.Version, s.Kind)).OrderBy(c => (c.Id, c.Version)).ToList());
+    }
+
+    [Theory]
+    [InlineData("cursor=abc", "cursor")]
+    [InlineData("limit=0", "limit")]
+    [InlineData("event_type=nope", "event_type")]
+    public async Task Bad_feed_parameters_are_400_problems(string query, string parameter)
+    {
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/incidents/changes?" + query), HttpStatusCode.BadRequest, parameter);
+    }
+
+    [Fact]
+    public async Task A_cursor_older_than_retention_is_410_gone_with_a_way_to_resync()
+    {
+        await using var connection = await api.Database.OpenConnectionAsync();
+        // Retention purged through xid 5: every real cursor is younger, a cursor at 1 is older.
+        await connection.ExecuteAsync("""
+            INSERT INTO incident_changes_purged (xid, position) VALUES ('5', 1)
+            ON CONFLICT (singleton) DO NOTHING
+            """);
+
+        var response = await _client.GetAsync("/collections/incidents/changes?cursor=1-1");
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Gone, "cursor");
+        Assert.Contains("/collections/incidents/items", problem["detail"]!.GetValue<string>());
+    }
+}

@@ -1,0 +1,64 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Dashboards;
+
+[Collection(ApiCollection.Name)]
+public sealed class ConditionalGetTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private async Task<HttpResponseMessage> GetIfNoneMatchAsync(string url, EntityTagHeaderValue etag)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.IfNoneMatch.Add(etag);
+        return await _client.SendAsync(request);
+    }
+
+    [Theory]
+    [InlineData("/collections/incidents/items?limit=5&tags={tag}")]
+    [InlineData("/collections/incidents/items?f=csv&tags={tag}")]
+    [InlineData("/collections/incidents/stats?tags={tag}&datetime=2016-02-01/2016-02-29")]
+    [InlineData("/collections/incidents/stats/summary?tags={tag}")]
+    public async Task A_poll_with_the_current_etag_is_304_until_an_update_or_a_delete(string template)
+    {
+        var tag = FeedHelpers.NewTag();
+        var url = template.Replace("{tag}", tag);
+        var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+
+        var first = await _client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var etag = first.Headers.ETag!;
+        Assert.Equal("no-cache", first.Headers.CacheControl?.ToString());
+
+        var unchanged = await GetIfNoneMatchAsync(url, etag);
+        Assert.Equal(HttpStatusCode.NotModified, unchanged.StatusCode);
+        Assert.Empty(await unchanged.Content.ReadAsByteArrayAsync());
+
+        var patch = new HttpRequestMessage(HttpMethod.Patch, $"/collections/incidents/items/{id}")
+        { Content = Features.Content(JsonNode.Parse("""{"properties":{"fatalities_max":3}}""")!, "application/merge-patch+json") };
+        await _client.SendAsync(patch);
+        var afterUpdate = await GetIfNoneMatchAsync(url, etag);
+        Assert.Equal(HttpStatusCode.OK, afterUpdate.StatusCode);
+
+        var etag2 = afterUpdate.Headers.ETag!;
+        await _client.DeleteAsync($"/collections/incidents/items/{id}");
+        Assert.Equal(HttpStatusCode.OK, (await GetIfNoneMatchAsync(url, etag2)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_single_incident_is_304_until_it_changes()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var url = $"/collections/incidents/items/{id}";
+        var etag = (await _client.GetAsync(url)).Headers.ETag!;
+
+        Assert.Equal(HttpStatusCode.NotModified, (await GetIfNoneMatchAsync(url, etag)).StatusCode);
+        await _client.PutAsync(url, Features.Content(Features.Valid("changed")));
+        var changed = await GetIfNoneMatchAsync(url, etag);
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.Equal("\"v2\"", changed.Headers.ETag!.Tag);
+    }
+}

@@ -1,0 +1,112 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Dashboards;
+
+/// <summary>Reads Server-Sent Events from a streaming response.</summary>
+public sealed class SseReader(Stream stream) : IAsyncDisposable
+{
+    private readonly StreamReader _reader = new(stream);
+
+    public sealed record Event(string Id, string Name, JsonNode Data);
+
+    public async Task<Event> NextAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        string? id = null, name = null, data = null;
+        while (true)
+        {
+            var line = await _reader.ReadLineAsync(cts.Token) ?? throw new EndOfStreamException("stream closed");
+            if (line.StartsWith("id: ")) id = line[4..];
+            else if (line.StartsWith("event: ")) name = line[7..];
+            else if (line.StartsWith("data: ")) data = line[6..];
+            else if (line.Length == 0 && data is not null) return new Event(id!, name!, JsonNode.Parse(data)!);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _reader.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+public static class StreamClient
+{
+    public static async Task<SseReader> OpenAsync(HttpClient client, string tag, string? lastEventId = null, string? cursor = null)
+    {
+        var url = $"/collections/incidents/stream?tags={tag}" + (cursor is null ? "" : $"&cursor={cursor}");
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
+        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        return new SseReader(await response.Content.ReadAsStreamAsync());
+    }
+}
+
+[Collection(ApiCollection.Name)]
+public sealed class StreamTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task A_change_reaches_a_connected_client_within_a_second()
+    {
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        await using var stream = await StreamClient.OpenAsync(_client, tag, cursor: cursor);
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var received = await stream.NextAsync(Soon);
+
+        Assert.Equal("created", received.Name);
+        Assert.Equal(id, received.Data["id"]!.GetValue<long>());
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(1.5), $"took {started.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Reconnecting_with_last_event_id_resumes_exactly_after_that_event()
+    {
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        string firstId;
+        await using (var stream = await StreamClient.OpenAsync(_client, tag, cursor: cursor))
+        {
+            await _client.CreateAsync(FeedHelpers.Tagged(tag));
+            firstId = (await stream.NextAsync(Soon)).Id;
+        }
+        var second = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var third = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+
+        await using var resumed = await StreamClient.OpenAsync(_client, tag, lastEventId: firstId);
+        var a = await resumed.NextAsync(Soon);
+        var b = await resumed.NextAsync(Soon);
+
+        Assert.Equal([second, third], new[] { a.Data["id"]!.GetValue<long>(), b.Data["id"]!.GetValue<long>() });
+    }
+
+    [Fact]
+    public async Task The_stream_survives_termination_of_its_database_listener()
+    {
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        await using var stream = await StreamClient.OpenAsync(_client, tag, cursor: cursor);
+        var before = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        Assert.Equal(before, (await stream.NextAsync(Soon)).Data["id"]!.GetValue<long>());
+
+        await using (var connection = await api.Database.OpenConnectionAsync())
+        {
+            var terminated = await connection.ExecuteScalarAsync<int>(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'incidentmap-listener'");
+            Assert.True(terminated > 0);
+        }
+        var after = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+
+        Assert.Equal(after, (await stream.NextAsync(Soon)).Data["id"]!.GetValue<long>());
+    }
+}
