@@ -22,6 +22,9 @@ public static class CollectionsApi
             .WithSummary("The feature collections").Produces<JsonObject>(StatusCodes.Status200OK, Json);
         group.MapMethods("/collections/incidents", ReadMethods, GetIncidentsCollection).WithName("describeCollection")
             .WithSummary("The incidents collection: extent, links").Produces<JsonObject>(StatusCodes.Status200OK, Json);
+        group.MapMethods("/collections/incidents/queryables", ReadMethods, GetQueryables).WithName("getQueryables")
+            .WithSummary("What a CQL2 filter may name (JSON Schema 2020-12)")
+            .Produces<JsonObject>(StatusCodes.Status200OK, "application/schema+json");
         return app;
     }
 
@@ -92,10 +95,15 @@ public static class CollectionsApi
                 Link(self + "/items", "items", IncidentsApi.GeoJson, "Incidents as GeoJSON"),
                 Link(self + "/items?f=csv", "items", "text/csv", "Incidents as CSV"),
                 Link(self + "/items?f=geojsonseq", "items", "application/geo+json-seq", "Incidents as GeoJSON text sequence"),
+                Link(self + "/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Queryables for filter"),
                 Link(self + "/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", Json, "Vector tiles"),
                 Link(self + "/tiles/WebMercatorQuad/tilejson.json", "describedby", Json, "TileJSON for MapLibre")),
         };
     }
+
+    internal static IResult GetQueryables(HttpRequest request) =>
+        TypedResults.Json(Filtering.Queryables.Document(Base(request).TrimEnd('/') + "/collections/incidents/queryables"),
+            contentType: "application/schema+json");
 
     private static JsonNode? Iso(DateTime? time) => time is { } t ? JsonValue.Create(t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'")) : null;
 }

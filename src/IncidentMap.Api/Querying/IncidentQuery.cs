@@ -64,6 +64,9 @@ public sealed record IncidentQuery
     /// <summary>Incidents whose toll may be at most this (their [min, max] overlaps [0, n]).</summary>
     public int? FatalitiesAtMost { get; init; }
 
+    /// <summary>A CQL2 filter (OGC API – Features Part 3), compiled to SQL over parameters f0, f1, ….</summary>
+    public Filtering.CompiledFilter? Filter { get; init; }
+
     /// <summary>Full-text search (websearch syntax: words, "phrases", OR, -exclusion).</summary>
     public string? Text { get; init; }
 

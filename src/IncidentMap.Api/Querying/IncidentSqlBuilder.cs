@@ -163,6 +163,12 @@ public static class IncidentSqlBuilder
             parameters.Add("fatalities_max", atMost);
         }
 
+        if (query.Filter is { } filter)
+        {
+            where.Add("(" + filter.Sql + ")");
+            foreach (var (name, value) in filter.Parameters) parameters.Add(name, value);
+        }
+
         if (query.Text is { } text)
         {
             where.Add("i.search @@ websearch_to_tsquery('english', @q)");

@@ -28,6 +28,9 @@ public static class QueryParser
         ["properties"] = "Comma list of properties to return (default all).",
         ["precision"] = "Decimal places of coordinates, 0 to 15 (default 7).",
         ["count"] = "true to compute numberMatched (exact) on every page, false never; default: first page only.",
+        ["filter"] = "A CQL2 filter (OGC API – Features Part 3) over the queryables, e.g. fatalities_max > 50 AND S_INTERSECTS(geometry, BBOX(35,33,38,36)).",
+        ["filter-lang"] = "cql2-text (default) or cql2-json.",
+        ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 (lon/lat), the default.",
         ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word).",
         ["event_type"] = "Any of these event types (comma list).",
         ["sub_event_type"] = "Any of these sub-event types (comma list).",
@@ -120,6 +123,23 @@ public static class QueryParser
         };
         if (query.FatalitiesAtLeast > query.FatalitiesAtMost)
             Bad("fatalities_min", $"({query.FatalitiesAtLeast}) must not exceed fatalities_max ({query.FatalitiesAtMost})");
+
+        if (Get("filter") is { } filterText)
+        {
+            var lang = Get("filter-lang") ?? Filtering.Cql2.TextLanguage;
+            var crs = Get("filter-crs");
+            if (crs is not null && crs != "http://www.opengis.net/def/crs/OGC/1.3/CRS84")
+                Bad("filter-crs", $"'{crs}' is not supported; geometries in filters are CRS84 lon/lat");
+            else
+            {
+                var (compiled, error) = Filtering.Cql2.Compile(filterText, lang);
+                if (error is not null)
+                    Bad(error.Message.StartsWith("filter-lang", StringComparison.Ordinal) ? "filter-lang" : "filter",
+                        error.Position >= 0 ? $"at position {error.Position}: {error.Message}" : error.Message);
+                else query = query with { Filter = compiled };
+            }
+        }
+        else if (Get("filter-lang") is not null) Bad("filter-lang", "is given without a filter");
 
         if (Get("q") is { } q)
         {

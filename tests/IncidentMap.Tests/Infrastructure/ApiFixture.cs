@@ -111,3 +111,13 @@ public static class Features
         return request;
     }
 }
+
+/// <summary>
+/// Tests whose assertions depend on no other test writing meanwhile (ETags follow the global data
+/// version; fault tests restart PostgreSQL): they run alone, after the parallel ones.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SerialCollection : ICollectionFixture<ApiFixture>
+{
+    public const string Name = "serial";
+}

@@ -1,0 +1,88 @@
+namespace IncidentMap.Api.Filtering;
+
+/// <summary>
+/// Why a filter was refused. <see cref="Position"/> is the 0-based character offset in CQL2 text; for
+/// CQL2 JSON (and for an unknown filter language) it is -1 and the message starts with a JSON path.
+/// </summary>
+public sealed record FilterError(int Position, string Message);
+
+/// <summary>
+/// A boolean SQL expression over the table alias <c>i</c>. Client values travel only in
+/// <see cref="Parameters"/>, named f0, f1, … and referenced as @f0, @f1, … in <see cref="Sql"/>.
+/// </summary>
+public sealed record CompiledFilter(string Sql, IReadOnlyList<(string Name, object? Value)> Parameters);
+
+/// <summary>OGC API – Features Part 3 filters (CQL2, OGC 21-065) compiled to parameterised PostGIS SQL.</summary>
+public static class Cql2
+{
+    public const string TextLanguage = "cql2-text";
+    public const string JsonLanguage = "cql2-json";
+
+    /// <summary>Compiles <paramref name="filter"/> written in <paramref name="lang"/> (cql2-text or cql2-json).</summary>
+    public static (CompiledFilter? Filter, FilterError? Error) Compile(string filter, string lang)
+    {
+        try
+        {
+            if (filter.Length > Limits.MaxLength)
+                throw new FilterException(new Location(Limits.MaxLength, ""), $"the filter is longer than {Limits.MaxLength} characters");
+            var root = lang switch
+            {
+                TextLanguage => Cql2TextParser.Parse(filter),
+                JsonLanguage => Cql2JsonReader.Read(filter),
+                _ => throw new FilterException(new Location(-1, ""), $"filter-lang '{lang}' is not supported; use {TextLanguage} or {JsonLanguage}"),
+            };
+            return (SqlCompiler.Compile(root), null);
+        }
+        catch (FilterException e)
+        {
+            var message = e.At.Path.Length > 0 ? $"{e.At.Path}: {e.Message}" : e.Message;
+            return (null, new FilterError(e.At.Offset, message));
+        }
+    }
+}
+
+/// <summary>Where a node came from: an offset in CQL2 text, or a JSON path (offset -1) in CQL2 JSON.</summary>
+internal readonly record struct Location(int Offset, string Path)
+{
+    public static Location Text(int offset) => new(offset, "");
+    public static Location Json(string path) => new(-1, path);
+}
+
+/// <summary>The one way parsing and compiling fail; <see cref="Cql2.Compile"/> turns it into a <see cref="FilterError"/>.</summary>
+internal sealed class FilterException(Location at, string message) : Exception(message)
+{
+    public Location At { get; } = at;
+}
+
+/// <summary>
+/// Bounds on what a client may send, so that no filter can exhaust the stack or the planner:
+/// both readers enforce them while they build the tree, before anything recurses over it.
+/// </summary>
+internal sealed class Limits
+{
+    public const int MaxLength = 20_000;
+    public const int MaxDepth = 64;
+    public const int MaxTerms = 1_000;
+
+    private int _depth;
+    private int _terms;
+
+    public T Nested<T>(Location at, Func<T> read)
+    {
+        if (++_depth > MaxDepth) throw new FilterException(at, $"the filter is nested more than {MaxDepth} levels deep");
+        try
+        {
+            return read();
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    public T Term<T>(T node) where T : Node
+    {
+        if (++_terms > MaxTerms) throw new FilterException(node.At, $"the filter has more than {MaxTerms} terms");
+        return node;
+    }
+}

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace IncidentMap.Api.Filtering;
+
+/// <summary>
+/// Reads CQL2 JSON ({"op": …, "args": […]}, {"property": …}, {"timestamp": …}, {"date": …},
+/// {"interval": […]}, {"bbox": […]}, GeoJSON geometries, plain strings, numbers, booleans and
+/// arrays) into the same tree as the text parser. Locations are JSON paths such as $.args[1].
+/// </summary>
+internal sealed class Cql2JsonReader
+{
+    /// <summary>
+    /// Each level of operations is an object and its args array, and coordinates nest further: deep
+    /// enough that <see cref="Limits.MaxDepth"/> is what a deep filter meets, with its clearer message.
+    /// </summary>
+    private const int MaxJsonDepth = 4 * Limits.MaxDepth;
+
+    private readonly Limits _limits = new();
+
+    public static Node Read(string json)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = MaxJsonDepth });
+        }
+        catch (JsonException e)
+        {
+            throw new FilterException(Location.Json("$"), $"not valid JSON: {e.Message}");
+        }
+        return new Cql2JsonReader().Expression(root, "$");
+    }
+
+    private Node Expression(JsonNode? json, string path)
+    {
+        var at = Location.Json(path);
+        return json switch
+        {
+            JsonObject obj => Object(obj, path),
+            JsonArray array => _limits.Nested(at, () => Term(new ArrayNode(Items(array, path), at))),
+            JsonValue value => value.GetValueKind() switch
+            {
+                JsonValueKind.String => Term(new LiteralNode(value.GetValue<string>(), at)),
+                JsonValueKind.Number => Term(new LiteralNode(Number(value, at), at)),
+                JsonValueKind.True or JsonValueKind.False => Term(new LiteralNode(value.GetValue<bool>(), at)),
+                var kind => throw new FilterException(at, $"{kind} is not a CQL2 expression"),
+            },
+            _ => throw new FilterException(at, "null is not a CQL2 expression"),
+        };
+    }
+
+    private Node Object(JsonObject obj, string path)
+    {
+        var at = Location.Json(path);
+        if (obj.ContainsKey("op"))
+        {
+            var name = Member<string>(obj, "op", path);
+            if (obj["args"] is not JsonArray args) throw new FilterException(Location.Json(path + ".args"), "an operation needs an args array");
+            return _limits.Nested(at, () => Term(new CallNode(name.ToLowerInvariant(), Items(args, path + ".args"), at)));
+        }
+        if (obj.ContainsKey("property")) return Term(new PropertyNode(Member<string>(obj, "property", path), at));
+        if (obj.ContainsKey("timestamp")) return Literal(Literals.Timestamp(Member<string>(obj, "timestamp", path), at), at);
+        if (obj.ContainsKey("date")) return Literal(Literals.Date(Member<string>(obj, "date", path), at), at);
+        if (obj.ContainsKey("interval"))
+        {
+            var bounds = Values<string>(obj, "interval", path);
+            if (bounds.Count != 2) throw new FilterException(at, "an interval has two ends");
+            var (start, end) = (Location.Json(path + ".interval[0]"), Location.Json(path + ".interval[1]"));
+            return Literal(Literals.Interval(Literals.IntervalBound(bounds[0], start), Literals.IntervalBound(bounds[1], end), at), at);
+        }
+        if (obj.ContainsKey("bbox")) return Literal(Literals.Bbox(Values<double>(obj, "bbox", path), at), at);
+        if (obj.ContainsKey("type")) return Literal(Literals.GeoJson(obj, at), at);
+        throw new FilterException(at, "expected an object with op, property, timestamp, date, interval, bbox, or a GeoJSON geometry");
+    }
+
+    private List<Node> Items(JsonArray array, string path) => array.Select((item, n) => Expression(item, $"{path}[{n}]")).ToList();
+
+    private static object Number(JsonValue value, Location at)
+    {
+        if (value.TryGetValue<long>(out var whole)) return whole;
+        var number = value.GetValue<double>();
+        return double.IsFinite(number) ? number : throw new FilterException(at, "the number is too large");
+    }
+
+    private static T Member<T>(JsonObject obj, string name, string path) => Scalar<T>(obj[name], $"{path}.{name}");
+
+    private static List<T> Values<T>(JsonObject obj, string name, string path)
+    {
+        if (obj[name] is not JsonArray array) throw new FilterException(Location.Json($"{path}.{name}"), "must be an array");
+        return array.Select((item, n) => Scalar<T>(item, $"{path}.{name}[{n}]")).ToList();
+    }
+
+    private static T Scalar<T>(JsonNode? json, string path) => json is JsonValue value && value.TryGetValue<T>(out var result)
+        ? result
+        : throw new FilterException(Location.Json(path), $"must be a {(typeof(T) == typeof(string) ? "string" : "number")}");
+
+    private LiteralNode Literal(object value, Location at) => Term(new LiteralNode(value, at));
+
+    private T Term<T>(T node) where T : Node => _limits.Term(node);
+}

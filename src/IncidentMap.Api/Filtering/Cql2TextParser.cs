@@ -1,0 +1,315 @@
+using System.Globalization;
+
+namespace IncidentMap.Api.Filtering;
+
+/// <summary>
+/// Recursive-descent parser for CQL2 text. Grammar (keywords case-insensitive, property names not):
+/// <code>
+/// or        = and { OR and }
+/// and       = not { AND not }
+/// not       = NOT not | primary
+/// primary   = "(" or ")" | predicate
+/// predicate = operand [ comparison operand | [NOT] LIKE operand | [NOT] BETWEEN operand AND operand
+///                     | [NOT] IN "(" operand { "," operand } ")" | IS [NOT] NULL ]
+/// operand   = property | "quoted property" | 'string' | number | TRUE | FALSE | TIMESTAMP('…') | DATE('…')
+///           | INTERVAL('…','…') | BBOX(n,n,n,n) | WKT geometry | function "(" [ operand { "," operand } ] ")"
+///           | "(" [ operand { "," operand } ] ")"
+/// </code>
+/// A predicate without a comparison is a boolean function such as S_INTERSECTS(…); whether it is one
+/// is the compiler's decision, as is every question of names and types.
+/// </summary>
+internal sealed class Cql2TextParser
+{
+    private static readonly HashSet<string> Reserved = new(["AND", "OR", "NOT", "LIKE", "BETWEEN", "IN", "IS", "NULL"], StringComparer.OrdinalIgnoreCase);
+
+    private static readonly HashSet<string> GeometryWords = new(
+        ["POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON", "GEOMETRYCOLLECTION"],
+        StringComparer.OrdinalIgnoreCase);
+
+    private static readonly HashSet<string> DimensionWords = new(["Z", "M", "ZM"], StringComparer.OrdinalIgnoreCase);
+
+    private readonly string _text;
+    private readonly List<Token> _tokens;
+    private readonly Limits _limits = new();
+    private int _next;
+
+    private Cql2TextParser(string text)
+    {
+        _text = text;
+        _tokens = Cql2Lexer.Tokenize(text);
+    }
+
+    public static Node Parse(string text)
+    {
+        var parser = new Cql2TextParser(text);
+        var root = parser.Or();
+        var rest = parser.Peek();
+        if (rest.Kind != TokenKind.End) throw Error(rest, $"unexpected {Describe(rest)}");
+        return root;
+    }
+
+    private Node Or() => Chain("OR", And);
+
+    private Node And() => Chain("AND", Not);
+
+    private Node Chain(string keyword, Func<Node> operand)
+    {
+        var first = operand();
+        if (!Peek().IsWord(keyword)) return first;
+        var args = new List<Node> { first };
+        while (Peek().IsWord(keyword))
+        {
+            Advance();
+            args.Add(operand());
+        }
+        return Term(new CallNode(keyword.ToLowerInvariant(), args, first.At));
+    }
+
+    private Node Not()
+    {
+        var token = Peek();
+        if (!token.IsWord("NOT")) return Primary();
+        Advance();
+        return _limits.Nested(At(token), () => Negate(Not(), token));
+    }
+
+    private Node Primary()
+    {
+        var open = Peek();
+        if (open.Kind != TokenKind.LeftParen) return Predicate();
+        Advance();
+        var inner = _limits.Nested(At(open), Or);
+        Expect(TokenKind.RightParen, $"')' to close the '(' at {open.Position}");
+        return inner;
+    }
+
+    private Node Predicate()
+    {
+        var left = Operand();
+        var token = Peek();
+        if (token.Kind == TokenKind.Comparison)
+        {
+            Advance();
+            return Term(new CallNode(token.Text, [left, Operand()], At(token)));
+        }
+        if (token.IsWord("IS"))
+        {
+            Advance();
+            var negated = Peek().IsWord("NOT");
+            if (negated) Advance();
+            ExpectWord("NULL");
+            var isNull = Term(new CallNode("isnull", [left], At(token)));
+            return negated ? Negate(isNull, token) : isNull;
+        }
+
+        var not = token.IsWord("NOT");
+        if (not) Advance();
+        var op = Peek();
+        Node predicate;
+        if (op.IsWord("LIKE"))
+        {
+            Advance();
+            predicate = new CallNode("like", [left, Operand()], At(op));
+        }
+        else if (op.IsWord("BETWEEN"))
+        {
+            Advance();
+            var low = Operand();
+            ExpectWord("AND");
+            predicate = new CallNode("between", [left, low, Operand()], At(op));
+        }
+        else if (op.IsWord("IN"))
+        {
+            Advance();
+            if (Peek().Kind != TokenKind.LeftParen) throw Error(Peek(), $"expected '(' after IN, found {Describe(Peek())}");
+            predicate = new CallNode("in", [left, Operand()], At(op));
+        }
+        else if (not) throw Error(op, $"expected LIKE, BETWEEN or IN after NOT, found {Describe(op)}");
+        else return left;
+
+        predicate = Term(predicate);
+        return not ? Negate(predicate, token) : predicate;
+    }
+
+    private Node Operand()
+    {
+        var token = Peek();
+        switch (token.Kind)
+        {
+            case TokenKind.String:
+                Advance();
+                return Term(new LiteralNode(token.Text, At(token)));
+            case TokenKind.Number:
+                Advance();
+                return Term(new LiteralNode(Number(token), At(token)));
+            case TokenKind.QuotedName:
+                Advance();
+                return Term(new PropertyNode(token.Text, At(token)));
+            case TokenKind.LeftParen:
+                return Term(new ArrayNode(Arguments(), At(token)));
+            case TokenKind.Word:
+                return Word(token);
+            default:
+                throw Error(token, $"expected a property or a value, found {Describe(token)}");
+        }
+    }
+
+    private Node Word(Token word)
+    {
+        if (word.IsWord("TRUE") || word.IsWord("FALSE"))
+        {
+            Advance();
+            return Term(new LiteralNode(word.IsWord("TRUE"), At(word)));
+        }
+        if (Reserved.Contains(word.Text)) throw Error(word, $"expected a property or a value, found '{word.Text}'");
+        if (GeometryWords.Contains(word.Text)) return Term(new LiteralNode(Wkt(word), At(word)));
+
+        Advance();
+        if (Peek().Kind != TokenKind.LeftParen) return Term(new PropertyNode(word.Text, At(word)));
+        object? literal = word.Text.ToUpperInvariant() switch
+        {
+            "TIMESTAMP" => Instant(Literals.Timestamp),
+            "DATE" => Instant(Literals.Date),
+            "INTERVAL" => Interval(word),
+            "BBOX" or "ENVELOPE" => Literals.Bbox(Bbox(), At(word)),
+            _ => null,
+        };
+        return Term<Node>(literal is null
+            ? new CallNode(word.Text.ToLowerInvariant(), Arguments(), At(word))
+            : new LiteralNode(literal, At(word)));
+    }
+
+    /// <summary>"(" [ operand { "," operand } ] ")": function arguments and lists alike.</summary>
+    private List<Node> Arguments()
+    {
+        var open = Advance();
+        return _limits.Nested(At(open), () =>
+        {
+            var items = new List<Node>();
+            if (Peek().Kind != TokenKind.RightParen)
+            {
+                items.Add(Operand());
+                while (Peek().Kind == TokenKind.Comma)
+                {
+                    Advance();
+                    items.Add(Operand());
+                }
+            }
+            Expect(TokenKind.RightParen, $"',' or ')' to close the '(' at {open.Position}");
+            return items;
+        });
+    }
+
+    /// <summary>TIMESTAMP('…') or DATE('…') from the opening parenthesis on.</summary>
+    private TimeInstant Instant(Func<string, Location, TimeInstant> read)
+    {
+        Advance();
+        var value = Expect(TokenKind.String, "a quoted string");
+        Expect(TokenKind.RightParen, "')'");
+        return read(value.Text, At(value));
+    }
+
+    private TimeInterval Interval(Token keyword)
+    {
+        Advance();
+        var start = Expect(TokenKind.String, "a quoted date, timestamp or '..'");
+        Expect(TokenKind.Comma, "','");
+        var end = Expect(TokenKind.String, "a quoted date, timestamp or '..'");
+        Expect(TokenKind.RightParen, "')'");
+        return Literals.Interval(
+            Literals.IntervalBound(start.Text, At(start)), Literals.IntervalBound(end.Text, At(end)), At(keyword));
+    }
+
+    private List<double> Bbox()
+    {
+        Advance();
+        double Coordinate() => Convert.ToDouble(Number(Expect(TokenKind.Number, "a number")), CultureInfo.InvariantCulture);
+        var numbers = new List<double> { Coordinate() };
+        while (Peek().Kind == TokenKind.Comma)
+        {
+            Advance();
+            numbers.Add(Coordinate());
+        }
+        Expect(TokenKind.RightParen, "',' or ')'");
+        return numbers;
+    }
+
+    /// <summary>
+    /// A WKT geometry: its extent is found here (a keyword, Z/M, then balanced parentheses of numbers),
+    /// the text itself is read by NetTopologySuite.
+    /// </summary>
+    private NetTopologySuite.Geometries.Geometry Wkt(Token keyword)
+    {
+        var last = Advance();
+        while (Peek().Kind == TokenKind.Word && DimensionWords.Contains(Peek().Text)) last = Advance();
+        if (Peek().IsWord("EMPTY")) last = Advance();
+        else
+        {
+            if (Peek().Kind != TokenKind.LeftParen) throw Error(Peek(), $"expected '(' after {keyword.Text}, found {Describe(Peek())}");
+            var depth = 0;
+            do
+            {
+                var token = Peek();
+                depth += token.Kind switch
+                {
+                    TokenKind.LeftParen => 1,
+                    TokenKind.RightParen => -1,
+                    TokenKind.Number or TokenKind.Comma or TokenKind.Word => 0,
+                    _ => throw Error(token, $"expected coordinates, found {Describe(token)}"),
+                };
+                if (depth > Limits.MaxDepth) throw Error(token, $"the geometry is nested more than {Limits.MaxDepth} levels deep");
+                last = Advance();
+            } while (depth > 0);
+        }
+        var end = last.Position + last.Text.Length;
+        return Literals.Wkt(_text[keyword.Position..end], At(keyword));
+    }
+
+    private static object Number(Token token)
+    {
+        if (long.TryParse(token.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole)) return whole;
+        var value = double.Parse(token.Text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return double.IsFinite(value) ? value : throw Error(token, $"{token.Text} is too large");
+    }
+
+    private Node Negate(Node node, Token not) => Term(new CallNode("not", [node], At(not)));
+
+    private T Term<T>(T node) where T : Node => _limits.Term(node);
+
+    private Token Peek()
+    {
+        var token = _tokens[_next];
+        return token.Kind == TokenKind.Invalid ? throw Error(token, token.Text) : token;
+    }
+
+    private Token Advance()
+    {
+        var token = Peek();
+        if (token.Kind != TokenKind.End) _next++;
+        return token;
+    }
+
+    private Token Expect(TokenKind kind, string what)
+    {
+        var token = Peek();
+        if (token.Kind != kind) throw Error(token, $"expected {what}, found {Describe(token)}");
+        return Advance();
+    }
+
+    private void ExpectWord(string keyword)
+    {
+        if (!Peek().IsWord(keyword)) throw Error(Peek(), $"expected {keyword}, found {Describe(Peek())}");
+        Advance();
+    }
+
+    private static string Describe(Token token) => token.Kind switch
+    {
+        TokenKind.End => "the end of the filter",
+        TokenKind.String => $"the string '{token.Text}'",
+        _ => $"'{token.Text}'",
+    };
+
+    private static Location At(Token token) => Location.Text(token.Position);
+
+    private static FilterException Error(Token token, string message) => new(At(token), message);
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using IncidentMap.Api.Incidents;
+using NetTopologySuite;
+using NetTopologySuite.Geometries;
+using NetTopologySuite.IO;
+using NetTopologySuite.IO.Converters;
+using NetTopologySuite.Operation.Valid;
+
+namespace IncidentMap.Api.Filtering;
+
+/// <summary>
+/// Temporal and spatial literals, shared by the text and JSON encodings. Every geometry is checked
+/// here because PostGIS rejects out-of-range geography and some invalid shapes with an error, which
+/// would surface as a server error instead of a bad filter.
+/// </summary>
+internal static class Literals
+{
+    private static readonly TimeSpan LastMicrosecondOfDay = TimeSpan.FromDays(1) - TimeSpan.FromTicks(10);
+
+    private static readonly GeometryFactory Factory = new(new PrecisionModel(), 4326);
+
+    private static readonly JsonSerializerOptions GeoJsonOptions = new() { Converters = { new GeoJsonConverterFactory(Factory) } };
+
+    private static readonly HashSet<string> GeoJsonTypes =
+        ["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"];
+
+    public static TimeInstant Timestamp(string text, Location at)
+    {
+        if (!Rfc3339.TryParseDateTime(text, out var instant))
+            throw new FilterException(at, $"'{text}' is not an RFC 3339 timestamp such as 2016-02-21T07:30:00Z");
+        var utc = instant.ToUniversalTime();
+        return new TimeInstant(utc, utc, IsDate: false);
+    }
+
+    public static TimeInstant Date(string text, Location at)
+    {
+        if (!DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+            throw new FilterException(at, $"'{text}' is not a date such as 2016-02-21");
+        var first = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        return new TimeInstant(first, first + LastMicrosecondOfDay, IsDate: true);
+    }
+
+    /// <summary>An interval end as CQL2 writes it: a date, a timestamp, or '..' (open, null).</summary>
+    public static TimeInstant? IntervalBound(string text, Location at) => text switch
+    {
+        ".." => null,
+        { Length: 10 } => Date(text, at),
+        _ => Timestamp(text, at),
+    };
+
+    public static TimeInterval Interval(TimeInstant? start, TimeInstant? end, Location at)
+    {
+        if (start is not null && end is not null && start.First > end.Last)
+            throw new FilterException(at, "the interval starts after it ends");
+        return new TimeInterval(start, end);
+    }
+
+    public static Geometry Wkt(string text, Location at)
+    {
+        // XY unless the text says Z or M: the old NTS default would invent a NaN Z for every coordinate.
+        var reader = new WKTReader(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = false };
+        try
+        {
+            return Checked(Factory.CreateGeometry(reader.Read(text)), at);
+        }
+        catch (Exception e) when (e is ParseException or ArgumentException or InvalidOperationException or FormatException)
+        {
+            throw new FilterException(at, $"not a valid WKT geometry: {e.Message}");
+        }
+    }
+
+    /// <summary>minx,miny,maxx,maxy (or with minz and maxz); minx &gt; maxx crosses the antimeridian.</summary>
+    public static Geometry Bbox(IReadOnlyList<double> numbers, Location at)
+    {
+        var (west, south, east, north) = numbers.Count switch
+        {
+            4 => (numbers[0], numbers[1], numbers[2], numbers[3]),
+            6 => (numbers[0], numbers[1], numbers[3], numbers[4]),
+            _ => throw new FilterException(at, $"a bbox has 4 or 6 numbers, not {numbers.Count}"),
+        };
+        if (south > north) throw new FilterException(at, "the bbox's southern edge is north of its northern edge");
+        var box = west <= east
+            ? Factory.ToGeometry(new Envelope(west, east, south, north))
+            : Factory.CreateMultiPolygon(
+            [
+                (Polygon)Factory.ToGeometry(new Envelope(west, 180, south, north)),
+                (Polygon)Factory.ToGeometry(new Envelope(-180, east, south, north)),
+            ]);
+        return Checked(box, at);
+    }
+
+    public static Geometry GeoJson(JsonObject json, Location at)
+    {
+        var type = json["type"] is JsonValue value && value.TryGetValue<string>(out var name) ? name : null;
+        if (type is null || !GeoJsonTypes.Contains(type))
+            throw new FilterException(at, $"'{type}' is not a GeoJSON geometry type; use {string.Join(", ", GeoJsonTypes)}");
+        try
+        {
+            var geometry = json.Deserialize<Geometry>(GeoJsonOptions)
+                ?? throw new FilterException(at, "the geometry is empty");
+            return Checked(geometry, at);
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or InvalidCastException)
+        {
+            throw new FilterException(at, $"not a valid GeoJSON {type}: {e.Message}");
+        }
+    }
+
+    private static Geometry Checked(Geometry geometry, Location at)
+    {
+        foreach (var c in geometry.Coordinates)
+        {
+            if (!double.IsFinite(c.X) || !double.IsFinite(c.Y) || c.X is < -180 or > 180 || c.Y is < -90 or > 90)
+                throw new FilterException(at, $"({c.X.ToString(CultureInfo.InvariantCulture)} {c.Y.ToString(CultureInfo.InvariantCulture)}) is not a WGS 84 longitude and latitude");
+        }
+        var validation = new IsValidOp(geometry).ValidationError;
+        if (validation is not null) throw new FilterException(at, $"the geometry is not valid: {validation.Message}");
+        return geometry;
+    }
+}

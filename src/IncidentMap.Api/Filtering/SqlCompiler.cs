@@ -1,0 +1,279 @@
+using NetTopologySuite.Geometries;
+
+namespace IncidentMap.Api.Filtering;
+
+/// <summary>
+/// Type-checks the tree and writes it as SQL over alias i. The SQL holds only whitelisted column
+/// expressions, operators and parameter names; every client value becomes a parameter.
+/// </summary>
+internal sealed class SqlCompiler
+{
+    private static readonly Dictionary<string, string> SpatialFunctions = new()
+    {
+        ["s_intersects"] = "ST_Intersects", ["s_disjoint"] = "ST_Disjoint", ["s_within"] = "ST_Within",
+        ["s_contains"] = "ST_Contains", ["s_equals"] = "ST_Equals", ["s_touches"] = "ST_Touches",
+        ["s_crosses"] = "ST_Crosses", ["s_overlaps"] = "ST_Overlaps",
+    };
+
+    private static readonly Dictionary<string, string> ArrayOperators = new()
+    {
+        ["a_contains"] = "@>", ["a_containedby"] = "<@", ["a_overlaps"] = "&&", ["a_equals"] = "=",
+    };
+
+    private static readonly Dictionary<string, double> MetresPer = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["meters"] = 1, ["metres"] = 1, ["m"] = 1, ["kilometers"] = 1000, ["kilometres"] = 1000, ["km"] = 1000,
+    };
+
+    private static readonly HashSet<string> Comparisons = ["=", "<>", "<", "<=", ">", ">="];
+
+    private static readonly HashSet<string> Known =
+    [
+        "and", "or", "not", "like", "between", "in", "isnull", "s_dwithin", "t_intersects", "casei",
+        .. Comparisons, .. SpatialFunctions.Keys, .. ArrayOperators.Keys,
+    ];
+
+    /// <summary>Longest interval a time_precision implies (a month); bounds the index range of T_INTERSECTS.</summary>
+    private static readonly TimeSpan LongestPrecision = TimeSpan.FromDays(31);
+
+    private readonly List<(string Name, object? Value)> _parameters = [];
+
+    /// <summary>An operand in SQL with its CQL2 type; Property is set when it is a queryable.</summary>
+    private readonly record struct Operand(string Sql, CqlType Type, Node Node, Queryable? Property = null);
+
+    public static CompiledFilter Compile(Node root)
+    {
+        var compiler = new SqlCompiler();
+        var sql = compiler.Condition(root);
+        return new CompiledFilter(sql, compiler._parameters);
+    }
+
+    private string Condition(Node node) => node switch
+    {
+        CallNode { Name: "and" or "or" } call when call.Args.Count >= 2 =>
+            "(" + string.Join($" {call.Name.ToUpperInvariant()} ", call.Args.Select(Condition)) + ")",
+        CallNode { Name: "and" or "or" } call => throw new FilterException(call.At, $"{Name(call)} takes at least 2 arguments"),
+        CallNode { Name: "not" } call => $"NOT ({Condition(Args(call, 1)[0])})",
+        CallNode call when Comparisons.Contains(call.Name) => Comparison(call),
+        CallNode { Name: "like" } call => Like(call),
+        CallNode { Name: "between" } call => Between(call),
+        CallNode { Name: "in" } call => In(call),
+        CallNode { Name: "isnull" } call => $"{Value(Args(call, 1)[0]).Sql} IS NULL",
+        CallNode { Name: "s_dwithin" } call => DWithin(call),
+        CallNode call when SpatialFunctions.TryGetValue(call.Name, out var function) => Spatial(call, function),
+        CallNode { Name: "t_intersects" } call => TIntersects(call),
+        CallNode call when ArrayOperators.TryGetValue(call.Name, out var op) => $"{Array(call, 0)} {op} {Array(call, 1)}",
+        LiteralNode { Value: bool value } => Parameter(value),
+        _ => throw Unexpected(node, "a condition"),
+    };
+
+    private Operand Value(Node node, bool last = false) => node switch
+    {
+        PropertyNode property => Property(property),
+        LiteralNode { Value: TimeInstant instant } => new Operand(Parameter(last ? instant.Last : instant.First), CqlType.Timestamp, node),
+        LiteralNode { Value: TimeInterval } => throw new FilterException(node.At, "an interval is only allowed in T_INTERSECTS"),
+        LiteralNode literal => new Operand(Parameter(literal.Value), LiteralType(literal.Value), node),
+        CallNode { Name: "casei" } call => new Operand($"lower({Typed(call, Args(call, 1)[0], CqlType.String).Sql})", CqlType.String, node),
+        _ => throw Unexpected(node, "a property or a value"),
+    };
+
+    private string Comparison(CallNode call)
+    {
+        var args = Args(call, 2);
+        var (left, right, op) = (args[0], args[1], call.Name);
+        // "literal op property" reads as "property op' literal": the property's type then judges the
+        // literal, and a DATE's bound depends on the direction of the operator.
+        if (left is not PropertyNode && right is PropertyNode) (left, right, op) = (right, left, Mirror(op));
+        var value = Comparable(left, op);
+        if (value.Type == CqlType.Timestamp && right is LiteralNode { Value: TimeInstant { IsDate: true } day })
+            return DayComparison(value.Sql, op, day);
+        return $"{value.Sql} {op} {SameType(value, Value(right)).Sql}";
+    }
+
+    /// <summary>A DATE stands for its whole day: equal means within it, greater means after it.</summary>
+    private string DayComparison(string column, string op, TimeInstant day) => op switch
+    {
+        "<" or ">=" => $"{column} {op} {Parameter(day.First)}",
+        "<=" or ">" => $"{column} {op} {Parameter(day.Last)}",
+        "=" => $"{column} BETWEEN {Parameter(day.First)} AND {Parameter(day.Last)}",
+        _ => $"{column} NOT BETWEEN {Parameter(day.First)} AND {Parameter(day.Last)}",
+    };
+
+    private static Operand Property(PropertyNode node)
+    {
+        var queryable = Queryables.Find(node);
+        return new Operand(queryable.Sql, queryable.Type, node, queryable);
+    }
+
+    private string Like(CallNode call)
+    {
+        var args = Args(call, 2);
+        var value = Typed(call, args[0], CqlType.String);
+        var pattern = args[1];
+        var literal = pattern;
+        while (literal is CallNode { Name: "casei", Args.Count: 1 } casei) literal = casei.Args[0];
+        if (literal is not LiteralNode { Value: string text })
+            throw new FilterException(pattern.At, $"the pattern of LIKE must be a string literal, not {Describe(pattern)}");
+        // PostgreSQL's LIKE escapes with a backslash, as CQL2 does; a pattern ending in one fails the whole query.
+        if ((text.Length - text.TrimEnd('\\').Length) % 2 == 1)
+            throw new FilterException(pattern.At, "the pattern ends with the escape character \\; write \\\\ for a backslash");
+        return $"{value.Sql} LIKE {Typed(call, pattern, CqlType.String).Sql}";
+    }
+
+    private string Between(CallNode call)
+    {
+        var args = Args(call, 3);
+        var value = Comparable(args[0], "BETWEEN");
+        var low = SameType(value, Value(args[1]));
+        var high = SameType(value, Value(args[2], last: true));
+        return $"{value.Sql} BETWEEN {low.Sql} AND {high.Sql}";
+    }
+
+    private string In(CallNode call)
+    {
+        var args = Args(call, 2);
+        var value = Comparable(args[0], "IN");
+        if (args[1] is not ArrayNode list) throw new FilterException(args[1].At, $"IN needs a list of values in parentheses, not {Describe(args[1])}");
+        if (list.Items.Count == 0) throw new FilterException(list.At, "the IN list is empty");
+        var items = list.Items.Select(item => item is LiteralNode { Value: TimeInstant { IsDate: true } }
+            ? throw new FilterException(item.At, "a DATE in an IN list would be one instant; use BETWEEN for a whole day, or TIMESTAMP")
+            : SameType(value, Value(item)).Sql);
+        return $"{value.Sql} IN ({string.Join(", ", items)})";
+    }
+
+    private string Spatial(CallNode call, string function)
+    {
+        var args = Args(call, 2);
+        return $"{function}({Typed(call, args[0], CqlType.Geometry).Sql}, {Typed(call, args[1], CqlType.Geometry).Sql})";
+    }
+
+    /// <summary>Geodesic: distances are metres on the spheroid, via the stored geography column.</summary>
+    private string DWithin(CallNode call)
+    {
+        var args = Args(call, 4);
+        string Geography(Node arg)
+        {
+            var operand = Typed(call, arg, CqlType.Geometry);
+            return operand.Property?.Geography ?? $"{operand.Sql}::geography";
+        }
+        var (a, b) = (Geography(args[0]), Geography(args[1]));
+        if (args[2] is not LiteralNode { Value: long or double } distance || Convert.ToDouble(distance.Value) < 0)
+            throw new FilterException(args[2].At, "the distance of S_DWITHIN must be a number of at least 0");
+        var unit = args[3] switch { PropertyNode p => p.Name, LiteralNode { Value: string s } => s, _ => "" };
+        if (!MetresPer.TryGetValue(unit, out var metres))
+            throw new FilterException(args[3].At, $"the unit of S_DWITHIN must be one of {string.Join(", ", MetresPer.Keys)}");
+        return $"ST_DWithin({a}, {b}, {Parameter(Convert.ToDouble(distance.Value) * metres)})";
+    }
+
+    private string TIntersects(CallNode call)
+    {
+        var args = Args(call, 2);
+        var (left, right) = args[0] is PropertyNode ? (args[0], args[1]) : (args[1], args[0]);
+        var value = Value(left);
+        if (value.Property is not { Type: CqlType.Timestamp } property)
+            throw new FilterException(left.At, $"T_INTERSECTS needs a timestamp property such as occurred_at, not {Describe(value)}");
+        var window = right switch
+        {
+            LiteralNode { Value: TimeInstant instant } => new TimeInterval(instant, instant),
+            LiteralNode { Value: TimeInterval interval } => interval,
+            _ => throw new FilterException(right.At, $"T_INTERSECTS needs a TIMESTAMP, DATE or INTERVAL, not {Describe(right)}"),
+        };
+
+        var conditions = new List<string>();
+        if (window.Start is { } start)
+        {
+            var from = Parameter(start.First);
+            if (property.Until is { } until)
+            {
+                // [start, until) is empty when the time is exact (until = start): then the instant itself counts.
+                conditions.Add($"({until} > {from} OR {value.Sql} >= {from})");
+                // Redundant but sargable, so the index on the start column bounds the scan: no implied interval is longer than a month.
+                if (start.First - DateTimeOffset.MinValue > LongestPrecision)
+                    conditions.Add($"{value.Sql} >= {Parameter(start.First - LongestPrecision)}");
+            }
+            else conditions.Add($"{value.Sql} >= {from}");
+        }
+        if (window.End is { } end) conditions.Add($"{value.Sql} <= {Parameter(end.Last)}");
+        return conditions.Count == 0 ? $"{value.Sql} IS NOT NULL" : "(" + string.Join(" AND ", conditions) + ")";
+    }
+
+    /// <summary>An array property, or a list of strings as one text[] parameter.</summary>
+    private string Array(CallNode call, int index)
+    {
+        var arg = Args(call, 2)[index];
+        if (arg is not ArrayNode list) return Typed(call, arg, CqlType.Array).Sql;
+        var strings = list.Items.Select(item => item is LiteralNode { Value: string s }
+            ? s
+            : throw new FilterException(item.At, $"{Name(call)} lists hold strings, not {Describe(item)}"));
+        return Parameter(strings.ToArray());
+    }
+
+    private Operand Typed(CallNode call, Node arg, CqlType type)
+    {
+        var operand = Value(arg);
+        return operand.Type == type
+            ? operand
+            : throw new FilterException(operand.Node.At, $"{Name(call)} takes {TypeName(type)} here, not {Describe(operand)}");
+    }
+
+    private Operand Comparable(Node node, string op)
+    {
+        var operand = Value(node);
+        return operand.Type is CqlType.String or CqlType.Number or CqlType.Timestamp or CqlType.Boolean
+            ? operand
+            : throw new FilterException(node.At, $"{Describe(operand)} cannot be compared with {op}");
+    }
+
+    private static Operand SameType(Operand expected, Operand actual) => actual.Type == expected.Type
+        ? actual
+        : throw new FilterException(actual.Node.At, $"{Describe(actual)} cannot be compared with {Describe(expected)}");
+
+    private string Parameter(object value)
+    {
+        var name = "f" + _parameters.Count;
+        _parameters.Add((name, value));
+        return "@" + name;
+    }
+
+    private static IReadOnlyList<Node> Args(CallNode call, int count) => call.Args.Count == count
+        ? call.Args
+        : throw new FilterException(call.At, $"{Name(call)} takes {count} argument{(count == 1 ? "" : "s")}, not {call.Args.Count}");
+
+    private static string Mirror(string op) => op switch { "<" => ">", "<=" => ">=", ">" => "<", ">=" => "<=", _ => op };
+
+    private static FilterException Unexpected(Node node, string expected) => node is CallNode call && !Known.Contains(call.Name)
+        ? new FilterException(call.At, $"{Name(call)} is not supported")
+        : new FilterException(node.At, $"expected {expected}, found {Describe(node)}");
+
+    private static CqlType LiteralType(object value) => value switch
+    {
+        string => CqlType.String,
+        long or double => CqlType.Number,
+        bool => CqlType.Boolean,
+        Geometry => CqlType.Geometry,
+        _ => throw new InvalidOperationException($"no CQL2 type for a {value.GetType().Name} literal"),
+    };
+
+    private static string Name(CallNode call) => call.Name.ToUpperInvariant();
+
+    private static string Describe(Operand operand) =>
+        operand.Property is { } q ? $"{q.Name} ({TypeName(q.Type)})" : Describe(operand.Node);
+
+    private static string Describe(Node node) => node switch
+    {
+        PropertyNode property => $"the property {property.Name}",
+        LiteralNode { Value: TimeInstant instant } => instant.IsDate ? "a date" : "a timestamp",
+        LiteralNode { Value: TimeInterval } => "an interval",
+        LiteralNode literal => TypeName(LiteralType(literal.Value)),
+        ArrayNode => "a list",
+        CallNode call when Comparisons.Contains(call.Name) => $"a comparison ({call.Name})",
+        CallNode call => $"{Name(call)}(…)",
+        _ => node.GetType().Name,
+    };
+
+    private static string TypeName(CqlType type) => type switch
+    {
+        CqlType.Array => "an array",
+        _ => "a " + type.ToString().ToLowerInvariant(),
+    };
+}

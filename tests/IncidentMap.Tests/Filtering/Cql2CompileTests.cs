@@ -1,0 +1,334 @@
+using System.Text.RegularExpressions;
+using IncidentMap.Api.Filtering;
+using NetTopologySuite.Geometries;
+
+namespace IncidentMap.Tests.Filtering;
+
+public sealed class Cql2CompileTests
+{
+    private static readonly GeometryFactory Factory = new(new PrecisionModel(), 4326);
+
+    private static DateTimeOffset Utc(int year, int month, int day, int hour = 0, int minute = 0) =>
+        new(year, month, day, hour, minute, 0, TimeSpan.Zero);
+
+    /// <summary>The last microsecond of a day: the inclusive end of a DATE.</summary>
+    private static DateTimeOffset EndOfDay(int year, int month, int day) => Utc(year, month, day).AddDays(1).AddTicks(-10);
+
+    public static TheoryData<string, string, object[]> ValidFilters => new()
+    {
+        { "event_type = 'battles'", "i.event_type = @f0", ["battles"] },
+        { "'battles' = event_type", "i.event_type = @f0", ["battles"] },
+        { "fatalities_max > 50", "i.fatalities_max > @f0", [50L] },
+        { "50 < fatalities_max", "i.fatalities_max > @f0", [50L] },
+        { "injured_min <= -1.5", "i.injured_min <= @f0", [-1.5] },
+        { "id <> 7", "i.id <> @f0", [7L] },
+        { "country = 'SY'", "i.country::text = @f0", ["SY"] },
+        { "summary IS NULL", "i.summary IS NULL", [] },
+        { "summary is not null", "NOT (i.summary IS NULL)", [] },
+        { "title LIKE '%Homs%'", "i.title LIKE @f0", ["%Homs%"] },
+        { "title NOT LIKE 'a\\%b'", "NOT (i.title LIKE @f0)", ["a\\%b"] },
+        { "CASEI(title) LIKE CASEI('%HOMS%')", "lower(i.title) LIKE lower(@f0)", ["%HOMS%"] },
+        { "CASEI(claimed_by) = CASEI('Islamic State')", "lower(i.claimed_by) = lower(@f0)", ["Islamic State"] },
+        { "fatalities_min BETWEEN 0 AND 10", "i.fatalities_min BETWEEN @f0 AND @f1", [0L, 10L] },
+        { "fatalities_min NOT BETWEEN 0 AND 10", "NOT (i.fatalities_min BETWEEN @f0 AND @f1)", [0L, 10L] },
+        { "event_type IN ('riots', 'protests')", "i.event_type IN (@f0, @f1)", ["riots", "protests"] },
+        { "status NOT IN ('retracted')", "NOT (i.status IN (@f0))", ["retracted"] },
+        { "title = 'it''s'", "i.title = @f0", ["it's"] },
+        { "\"title\" = 'x'", "i.title = @f0", ["x"] },
+        { "TRUE", "@f0", [true] },
+        { "id = 1 OR version = 2 AND injured_max = 3", "(i.id = @f0 OR (i.version = @f1 AND i.injured_max = @f2))", [1L, 2L, 3L] },
+        { "(id = 1 OR version = 2) AND injured_max = 3", "((i.id = @f0 OR i.version = @f1) AND i.injured_max = @f2)", [1L, 2L, 3L] },
+        { "NOT id = 1 AND version = 2", "(NOT (i.id = @f0) AND i.version = @f1)", [1L, 2L] },
+        { "nOt id = 1 oR version = 2 AnD id = 3", "(NOT (i.id = @f0) OR (i.version = @f1 AND i.id = @f2))", [1L, 2L, 3L] },
+        { "occurred_at >= TIMESTAMP('2016-02-21T07:30:00Z')", "i.occurred_at >= @f0", [Utc(2016, 2, 21, 7, 30)] },
+        { "updated_at < TIMESTAMP('2016-02-21T09:30:00+02:00')", "i.updated_at < @f0", [Utc(2016, 2, 21, 7, 30)] },
+        { "occurred_at = DATE('2016-02-21')", "i.occurred_at BETWEEN @f0 AND @f1", [Utc(2016, 2, 21), EndOfDay(2016, 2, 21)] },
+        { "occurred_at > DATE('2016-02-21')", "i.occurred_at > @f0", [EndOfDay(2016, 2, 21)] },
+        { "DATE('2016-02-21') > occurred_at", "i.occurred_at < @f0", [Utc(2016, 2, 21)] },
+        { "created_at BETWEEN DATE('2016-02-01') AND DATE('2016-02-29')", "i.created_at BETWEEN @f0 AND @f1",
+            [Utc(2016, 2, 1), EndOfDay(2016, 2, 29)] },
+        { "S_INTERSECTS(geometry, POINT(36.7 34.7))", "ST_Intersects(i.geom, @f0)", [Factory.CreatePoint(new Coordinate(36.7, 34.7))] },
+        { "s_intersects(POLYGON((0 0, 1 0, 1 1, 0 0)), geometry)", "ST_Intersects(@f0, i.geom)",
+            [Factory.CreatePolygon([new(0, 0), new(1, 0), new(1, 1), new(0, 0)])] },
+        { "S_WITHIN(geometry, BBOX(35, 33, 36.5, 34))", "ST_Within(i.geom, @f0)", [Factory.ToGeometry(new Envelope(35, 36.5, 33, 34))] },
+        { "S_DISJOINT(geometry, ENVELOPE(35, 33, 36.5, 34))", "ST_Disjoint(i.geom, @f0)", [Factory.ToGeometry(new Envelope(35, 36.5, 33, 34))] },
+        { "S_DWITHIN(geometry, POINT(36.7 34.7), 10, kilometers)", "ST_DWithin(i.geog, @f0::geography, @f1)",
+            [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 10_000.0] },
+        { "S_DWITHIN(geometry, POINT(36.7 34.7), 2.5, 'm')", "ST_DWithin(i.geog, @f0::geography, @f1)",
+            [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 2.5] },
+        { "T_INTERSECTS(occurred_at, INTERVAL('2016-02-01T00:00:00Z', '2016-02-29'))",
+            "((i.occurred_until > @f0 OR i.occurred_at >= @f0) AND i.occurred_at >= @f1 AND i.occurred_at <= @f2)",
+            [Utc(2016, 2, 1), Utc(2016, 1, 1), EndOfDay(2016, 2, 29)] },
+        { "T_INTERSECTS(occurred_at, TIMESTAMP('2016-02-21T07:30:00Z'))", "i.occurred_at <= @f2",
+            [Utc(2016, 2, 21, 7, 30), Utc(2016, 1, 21, 7, 30), Utc(2016, 2, 21, 7, 30)] },
+        { "T_INTERSECTS(DATE('2016-02-21'), occurred_at)", "i.occurred_at <= @f2",
+            [Utc(2016, 2, 21), Utc(2016, 1, 21), EndOfDay(2016, 2, 21)] },
+        { "T_INTERSECTS(occurred_at, INTERVAL('..', '2016-02-29'))", "(i.occurred_at <= @f0)", [EndOfDay(2016, 2, 29)] },
+        { "T_INTERSECTS(created_at, INTERVAL('2016-02-01', '..'))", "(i.created_at >= @f0)", [Utc(2016, 2, 1)] },
+        { "T_INTERSECTS(occurred_at, INTERVAL('..', '..'))", "i.occurred_at IS NOT NULL", [] },
+        { "A_CONTAINS(tags, ('a', 'b'))", "i.tags @> @f0", [new[] { "a", "b" }] },
+        { "A_OVERLAPS(actors, ('Islamic State'))", "i.actors && @f0", [new[] { "Islamic State" }] },
+        { "A_CONTAINEDBY(tags, ())", "i.tags <@ @f0", [Array.Empty<string>()] },
+        { "A_EQUALS(('x'), tags)", "@f0 = i.tags", [new[] { "x" }] },
+    };
+
+    [Theory]
+    [MemberData(nameof(ValidFilters))]
+    public void Valid_filters_compile_to_parameterised_sql(string filter, string sqlFragment, object[] values)
+    {
+        var compiled = Cql2Assert.Compiles(filter);
+
+        Assert.Contains(sqlFragment, compiled.Sql);
+        Assert.Equal(values, compiled.Parameters.Select(p => p.Value).ToArray());
+        Assert.Equal(Enumerable.Range(0, values.Length).Select(n => $"f{n}"), compiled.Parameters.Select(p => p.Name));
+        var referenced = Regex.Matches(compiled.Sql, @"@(\w+)").Select(m => m.Groups[1].Value).Distinct().Order();
+        Assert.Equal(compiled.Parameters.Select(p => p.Name).Order(), referenced);
+    }
+
+    [Fact]
+    public void Timestamps_are_utc_and_geometries_are_wgs84()
+    {
+        var compiled = Cql2Assert.Compiles("occurred_at > TIMESTAMP('2016-02-21T09:30:00+02:00') AND S_INTERSECTS(geometry, MULTIPOINT((1 2), (3 4)))");
+
+        var time = Assert.IsType<DateTimeOffset>(compiled.Parameters[0].Value);
+        Assert.Equal(TimeSpan.Zero, time.Offset);
+        var geometry = Assert.IsType<MultiPoint>(compiled.Parameters[1].Value);
+        Assert.Equal(4326, geometry.SRID);
+        Assert.Equal(2, ((Point)geometry.GetGeometryN(0)).CoordinateSequence.Dimension);
+    }
+
+    [Fact]
+    public void A_bbox_crossing_the_antimeridian_is_two_boxes()
+    {
+        var compiled = Cql2Assert.Compiles("S_INTERSECTS(geometry, BBOX(170, -10, -170, 10))");
+
+        var boxes = Assert.IsType<MultiPolygon>(compiled.Parameters[0].Value);
+        Assert.Equal(new Envelope(170, 180, -10, 10), boxes.GetGeometryN(0).EnvelopeInternal);
+        Assert.Equal(new Envelope(-180, -170, -10, 10), boxes.GetGeometryN(1).EnvelopeInternal);
+    }
+
+    [Theory]
+    [InlineData("event_type = ", 13, "end of the filter")]
+    [InlineData("", 0, "end of the filter")]
+    [InlineData("unknown_prop = 1", 0, "'unknown_prop' is not a queryable property")]
+    [InlineData("Title = 'x'", 0, "did you mean 'title'")]
+    [InlineData("title = 'x' AND nope IS NULL", 16, "'nope'")]
+    [InlineData("fatalities_max > 'x'", 17, "a string cannot be compared with fatalities_max (a number)")]
+    [InlineData("'x' < fatalities_max", 0, "a string cannot be compared with fatalities_max")]
+    [InlineData("title = 5", 8, "a number cannot be compared with title (a string)")]
+    [InlineData("occurred_at > 5", 14, "a number cannot be compared with occurred_at (a timestamp)")]
+    [InlineData("occurred_at > '2016-02-21'", 14, "a string cannot be compared")]
+    [InlineData("title = DATE('2016-02-21')", 8, "a date cannot be compared with title")]
+    [InlineData("fatalities_min BETWEEN 1 AND 'x'", 29, "a string")]
+    [InlineData("event_type IN ('riots', 3)", 24, "a number cannot be compared with event_type")]
+    [InlineData("event_type IN ()", 14, "the IN list is empty")]
+    [InlineData("event_type IN 'riots'", 14, "expected '(' after IN")]
+    [InlineData("fatalities_max LIKE '1%'", 0, "LIKE takes a string here, not fatalities_max (a number)")]
+    [InlineData("title LIKE summary", 11, "the pattern of LIKE must be a string literal")]
+    [InlineData("title LIKE 'abc\\'", 11, "ends with the escape character")]
+    [InlineData("geometry = POINT(1 2)", 0, "cannot be compared with =")]
+    [InlineData("tags = 'a'", 0, "tags (an array) cannot be compared")]
+    [InlineData("(title = 'x'", 12, "expected ')' to close the '(' at 0")]
+    [InlineData("((title = 'x')", 14, "expected ')' to close the '(' at 0")]
+    [InlineData("title = 'x')", 11, "unexpected ')'")]
+    [InlineData("title = 'abc", 8, "unterminated string")]
+    [InlineData("\"title = 'x'", 0, "unterminated property name")]
+    [InlineData("title == 'x'", 7, "expected a property or a value, found '='")]
+    [InlineData("title != 'x'", 6, "unexpected character '!'")]
+    [InlineData("title = 'x' AND", 15, "end of the filter")]
+    [InlineData("title = 'x' AND OR title = 'y'", 16, "found 'OR'")]
+    [InlineData("title NOT 'x'", 10, "expected LIKE, BETWEEN or IN after NOT")]
+    [InlineData("title IS 'x'", 9, "expected NULL")]
+    [InlineData("fatalities_min BETWEEN 1 OR 2", 25, "expected AND")]
+    [InlineData("title", 0, "expected a condition, found the property title")]
+    [InlineData("CASEI(title)", 0, "expected a condition, found CASEI(…)")]
+    [InlineData("CASEI(fatalities_max) = 1", 6, "CASEI takes a string here")]
+    [InlineData("ACCENTI(title) = 'x'", 0, "ACCENTI is not supported")]
+    [InlineData("T_BEFORE(occurred_at, DATE('2016-01-01'))", 0, "T_BEFORE is not supported")]
+    [InlineData("title = 'x' AND pg_sleep(10) = 1", 16, "PG_SLEEP is not supported")]
+    [InlineData("S_INTERSECTS(geometry)", 0, "S_INTERSECTS takes 2 arguments, not 1")]
+    [InlineData("S_INTERSECTS(title, POINT(1 2))", 13, "S_INTERSECTS takes a geometry here, not title (a string)")]
+    [InlineData("S_INTERSECTS(geometry, POINT(200 10))", 23, "is not a WGS 84 longitude and latitude")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 1 0, 0 1, 0 0)))", 23, "the geometry is not valid")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1)))", 23, "not a valid WKT geometry")]
+    [InlineData("S_INTERSECTS(geometry, POINT(1 2)", 33, "expected ',' or ')'")]
+    [InlineData("S_INTERSECTS(geometry, POINT 'x')", 29, "expected '(' after POINT")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(1, 2, 3))", 23, "a bbox has 4 or 6 numbers")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(0, 10, 1, 5))", 23, "southern edge")]
+    [InlineData("S_DWITHIN(geometry, POINT(1 2), 10, miles)", 36, "the unit of S_DWITHIN")]
+    [InlineData("S_DWITHIN(geometry, POINT(1 2), -1, meters)", 32, "at least 0")]
+    [InlineData("T_INTERSECTS(occurred_at, '2016-01-01')", 26, "needs a TIMESTAMP, DATE or INTERVAL")]
+    [InlineData("T_INTERSECTS(title, DATE('2016-01-01'))", 13, "needs a timestamp property")]
+    [InlineData("T_INTERSECTS(occurred_at, INTERVAL('2016-02-01', '2016-01-01'))", 26, "starts after it ends")]
+    [InlineData("T_INTERSECTS(occurred_at, INTERVAL('2016-02-01', 'soon'))", 49, "'soon' is not an RFC 3339 timestamp")]
+    [InlineData("occurred_at > TIMESTAMP('2016-02-30T00:00:00Z')", 24, "is not an RFC 3339 timestamp")]
+    [InlineData("occurred_at > DATE('21/02/2016')", 19, "is not a date")]
+    [InlineData("occurred_at = INTERVAL('2016-01-01', '..')", 14, "an interval is only allowed in T_INTERSECTS")]
+    [InlineData("occurred_at IN (DATE('2016-01-01'))", 16, "use BETWEEN for a whole day")]
+    [InlineData("A_CONTAINS(tags, ('a', 1))", 23, "A_CONTAINS lists hold strings, not a number")]
+    [InlineData("A_CONTAINS(title, ('a'))", 11, "A_CONTAINS takes an array here")]
+    [InlineData("id = 1e999", 5, "too large")]
+    public void Invalid_filters_report_the_position_of_the_problem(string filter, int position, string message)
+    {
+        Cql2Assert.Fails(filter, position, message);
+    }
+
+    [Fact]
+    public void Sixty_four_levels_of_nesting_compile_and_sixty_five_do_not()
+    {
+        Cql2Assert.Compiles(new string('(', 64) + "id = 1" + new string(')', 64));
+        Cql2Assert.Compiles(string.Concat(Enumerable.Repeat("NOT ", 64)) + "id = 1");
+
+        Cql2Assert.Fails(new string('(', 65) + "id = 1" + new string(')', 65), 64, "the filter is nested more than 64 levels deep");
+        Cql2Assert.Fails(string.Concat(Enumerable.Repeat("NOT ", 65)) + "id = 1", 256, "the filter is nested more than 64 levels deep");
+    }
+
+    [Theory]
+    [InlineData("(", 10_000, 64)]
+    [InlineData("NOT ", 5_000, 256)]
+    [InlineData("CASEI(", 3_000, 64 * 6 + 5)]
+    [InlineData("A_CONTAINS(tags, ", 1_000, 64 * 17 + 10)]
+    public void Absurdly_deep_filters_are_refused_at_the_sixty_fifth_level(string opening, int times, int position)
+    {
+        Cql2Assert.Fails(string.Concat(Enumerable.Repeat(opening, times)), position, "the filter is nested more than 64 levels deep");
+    }
+
+    [Fact]
+    public void A_geometry_nested_too_deep_is_refused()
+    {
+        const string prefix = "S_INTERSECTS(geometry, ", collection = "GEOMETRYCOLLECTION(";
+        var filter = prefix + string.Concat(Enumerable.Repeat(collection, 70)) + "POINT(1 2)" + new string(')', 71);
+
+        // At the 65th opening parenthesis.
+        Cql2Assert.Fails(filter, prefix.Length + 65 * collection.Length - 1, "the geometry is nested more than 64 levels deep");
+    }
+
+    [Fact]
+    public void More_than_a_thousand_terms_are_refused()
+    {
+        Cql2Assert.Compiles(string.Join(" OR ", Enumerable.Range(0, 333).Select(n => $"id = {n}")));
+
+        // Three terms a condition (property, literal, comparison) and one for the OR: the 1001st is the last literal.
+        var conditions = string.Join(" OR ", Enumerable.Range(0, 334).Select(n => $"id = {n}"));
+        Cql2Assert.Fails(conditions, conditions.Length - "333".Length, "the filter has more than 1000 terms");
+        var list = "id IN (" + string.Join(",", Enumerable.Range(0, 1000)) + ")";
+        Cql2Assert.Fails(list, list.LastIndexOf(',') + 1, "the filter has more than 1000 terms");
+    }
+
+    [Fact]
+    public void A_filter_over_twenty_thousand_characters_is_refused_at_the_limit()
+    {
+        Cql2Assert.Compiles("title = '" + new string('x', 19_990) + "'");
+
+        Cql2Assert.Fails("title = '" + new string('x', 20_000) + "'", 20_000, "the filter is longer than 20000 characters");
+    }
+
+    [Fact]
+    public void An_unknown_filter_language_is_refused_without_a_position()
+    {
+        Cql2Assert.Fails("id = 1", -1, "filter-lang 'sql' is not supported", lang: "sql");
+    }
+
+    public static TheoryData<string, string> SameFilterInBothEncodings => new()
+    {
+        { "event_type = 'battles' AND fatalities_max >= 10",
+            """{"op":"and","args":[{"op":"=","args":[{"property":"event_type"},"battles"]},{"op":">=","args":[{"property":"fatalities_max"},10]}]}""" },
+        { "NOT (title LIKE '%Homs%' OR summary IS NULL)",
+            """{"op":"not","args":[{"op":"or","args":[{"op":"like","args":[{"property":"title"},"%Homs%"]},{"op":"isNull","args":[{"property":"summary"}]}]}]}""" },
+        { "fatalities_min BETWEEN 1 AND 2.5", """{"op":"between","args":[{"property":"fatalities_min"},1,2.5]}""" },
+        { "status IN ('verified', 'disputed')", """{"op":"in","args":[{"property":"status"},["verified","disputed"]]}""" },
+        { "occurred_at >= TIMESTAMP('2016-02-21T07:30:00Z')", """{"op":">=","args":[{"property":"occurred_at"},{"timestamp":"2016-02-21T07:30:00Z"}]}""" },
+        { "occurred_at = DATE('2016-02-21')", """{"op":"=","args":[{"property":"occurred_at"},{"date":"2016-02-21"}]}""" },
+        { "T_INTERSECTS(occurred_at, INTERVAL('2016-01-01', '..'))",
+            """{"op":"t_intersects","args":[{"property":"occurred_at"},{"interval":["2016-01-01",".."]}]}""" },
+        { "S_INTERSECTS(geometry, POLYGON((36.5 34.5, 37 34.5, 37 35, 36.5 34.5)))",
+            """{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Polygon","coordinates":[[[36.5,34.5],[37,34.5],[37,35],[36.5,34.5]]]}]}""" },
+        { "S_INTERSECTS(geometry, BBOX(35, 33, 36.5, 34))", """{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[35,33,36.5,34]}]}""" },
+        { "S_DWITHIN(geometry, POINT(36.7 34.7), 10, kilometers)",
+            """{"op":"s_dwithin","args":[{"property":"geometry"},{"type":"Point","coordinates":[36.7,34.7]},10,"kilometers"]}""" },
+        { "A_OVERLAPS(tags, ('a', 'b'))", """{"op":"a_overlaps","args":[{"property":"tags"},["a","b"]]}""" },
+        { "CASEI(title) = CASEI('x')", """{"op":"=","args":[{"op":"casei","args":[{"property":"title"}]},{"op":"casei","args":["x"]}]}""" },
+        { "TRUE", "true" },
+    };
+
+    [Theory]
+    [MemberData(nameof(SameFilterInBothEncodings))]
+    public void Cql2_json_compiles_to_the_same_sql_as_cql2_text(string text, string json)
+    {
+        var fromText = Cql2Assert.Compiles(text);
+
+        var fromJson = Cql2Assert.Compiles(json, Cql2.JsonLanguage);
+
+        Assert.Equal(fromText.Sql, fromJson.Sql);
+        Assert.Equal(fromText.Parameters.Select(p => p.Value).ToArray(), fromJson.Parameters.Select(p => p.Value).ToArray());
+    }
+
+    [Theory]
+    [InlineData("""{"op":"=","args":[{"property":"nope"},1]}""", "$.args[0]: 'nope' is not a queryable property")]
+    [InlineData("""{"op":"=","args":[{"property":"fatalities_max"},"x"]}""", "$.args[1]: a string cannot be compared with fatalities_max")]
+    [InlineData("""{"op":"and","args":[{"op":"=","args":[{"property":"id"},1]}]}""", "$: AND takes at least 2 arguments")]
+    [InlineData("""{"op":"like","args":[{"property":"title"}]}""", "$: LIKE takes 2 arguments, not 1")]
+    [InlineData("""{"op":"t_before","args":[{"property":"occurred_at"},{"date":"2016-01-01"}]}""", "$: T_BEFORE is not supported")]
+    [InlineData("""{"op":"=","args":[{"property":"occurred_at"},{"timestamp":"yesterday"}]}""", "$.args[1]: 'yesterday' is not an RFC 3339 timestamp")]
+    [InlineData("""{"op":"t_intersects","args":[{"property":"occurred_at"},{"interval":["2016-01-01","later"]}]}""", "$.args[1].interval[1]: 'later'")]
+    [InlineData("""{"op":"t_intersects","args":[{"property":"occurred_at"},{"interval":["2016-01-01"]}]}""", "$.args[1]: an interval has two ends")]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Circle","coordinates":[1,2]}]}""", "$.args[1]: 'Circle' is not a GeoJSON geometry type")]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Point","coordinates":[1]}]}""", "$.args[1]: not a valid GeoJSON Point")]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[1,"2",3,4]}]}""", "$.args[1].bbox[1]: must be a number")]
+    [InlineData("""{"op":"=","args":[{"property":7},1]}""", "$.args[0].property: must be a string")]
+    [InlineData("""{"op":"=","args":[null,1]}""", "$.args[0]: null is not a CQL2 expression")]
+    [InlineData("""{"op":"="}""", "$.args: an operation needs an args array")]
+    [InlineData("""{"filter":"id = 1"}""", "$: expected an object with op, property")]
+    [InlineData("""{"op":"=","args":[{"property":"id"},1]""", "$: not valid JSON")]
+    [InlineData("id = 1", "$: not valid JSON")]
+    public void Invalid_cql2_json_is_reported_with_a_json_path(string json, string message)
+    {
+        Assert.StartsWith(message, Cql2Assert.Fails(json, -1, message, Cql2.JsonLanguage).Message);
+    }
+
+    [Fact]
+    public void Deeply_nested_cql2_json_is_refused_without_exhausting_the_stack()
+    {
+        var json = string.Concat(Enumerable.Repeat("""{"op":"not","args":[""", 100))
+                   + """{"op":"isNull","args":[{"property":"title"}]}""" + string.Concat(Enumerable.Repeat("]}", 100));
+
+        Cql2Assert.Fails(json, -1, "nested more than 64 levels deep", Cql2.JsonLanguage);
+    }
+
+    [Fact]
+    public void Queryables_document_is_a_closed_json_schema_of_every_queryable()
+    {
+        var document = Queryables.Document("http://example.test/collections/incidents/queryables");
+
+        Assert.Equal("https://json-schema.org/draft/2020-12/schema", (string?)document["$schema"]);
+        Assert.Equal("http://example.test/collections/incidents/queryables", (string?)document["$id"]);
+        Assert.Equal("object", (string?)document["type"]);
+        Assert.Equal("Incidents", (string?)document["title"]);
+        Assert.False((bool)document["additionalProperties"]!);
+
+        var properties = document["properties"]!.AsObject();
+        string[] expected =
+        [
+            "title", "summary", "event_type", "sub_event_type", "location_name", "admin1", "admin2", "country", "geo_precision",
+            "status", "time_precision", "claimed_by", "external_id", "fatalities_min", "fatalities_max", "injured_min",
+            "injured_max", "version", "occurred_at", "created_at", "updated_at", "actors", "tags", "id", "geometry",
+        ];
+        Assert.Equal(expected.Order(), properties.Select(p => p.Key).Order());
+        foreach (var (name, schema) in properties)
+        {
+            Assert.False(string.IsNullOrWhiteSpace((string?)schema!["description"]), name);
+            Assert.True(schema["type"] is not null || schema["format"] is not null, name);
+        }
+
+        Assert.Equal("geometry-any", (string?)properties["geometry"]!["format"]);
+        Assert.Equal("date-time", (string?)properties["occurred_at"]!["format"]);
+        Assert.Equal("integer", (string?)properties["fatalities_max"]!["type"]);
+        Assert.Equal("string", (string?)properties["tags"]!["items"]!["type"]);
+        Assert.Equal(
+            ["battles", "explosions_remote_violence", "violence_against_civilians", "protests", "riots", "strategic_developments"],
+            properties["event_type"]!["enum"]!.AsArray().Select(v => (string)v!));
+        Assert.Equal(["reported", "verified", "disputed", "retracted"], properties["status"]!["enum"]!.AsArray().Select(v => (string)v!));
+        Assert.Equal(["exact", "near", "town", "region", "country"], properties["geo_precision"]!["enum"]!.AsArray().Select(v => (string)v!));
+        Assert.Equal(["exact", "day", "week", "month"], properties["time_precision"]!["enum"]!.AsArray().Select(v => (string)v!));
+    }
+}

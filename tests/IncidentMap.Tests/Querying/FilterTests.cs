@@ -1,0 +1,120 @@
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+using static IncidentMap.Tests.Querying.QueryHelpers;
+
+namespace IncidentMap.Tests.Querying;
+
+/// <summary>Property filters (comma lists mean "any of"; different parameters combine with AND), tolls, full text.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class FilterTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private static JsonArray Strings(params string[] values) => new(values.Select(v => (JsonNode)v).ToArray());
+
+    [Fact]
+    public async Task Property_filters_match_any_of_their_comma_listed_values()
+    {
+        var tag = NewTag();
+        var a = await _client.CreateAsync(Incident(tag, moreTags: tag + "-a")
+            .With("event_type", "battles").With("sub_event_type", "Armed clash").With("country", "SY").With("admin1", "Homs")
+            .With("status", "verified").With("actors", Strings("Military Forces of Syria", "Jaish al-Islam")));
+        var b = await _client.CreateAsync(Incident(tag, moreTags: tag + "-b")
+            .With("event_type", "explosions_remote_violence").With("sub_event_type", "Suicide bomb").With("country", "SY")
+            .With("admin1", "Rif Dimashq").With("status", "reported").With("claimed_by", "Islamic State").With("actors", Strings("Islamic State")));
+        var c = await _client.CreateAsync(Incident(tag, moreTags: tag + "-c")
+            .With("event_type", "explosions_remote_violence").With("sub_event_type", "Remote explosive/landmine/IED").With("country", "LB")
+            .With("admin1", "Beirut").With("status", "disputed").With("claimed_by", "Unknown group, Beirut cell"));
+        var d = await _client.CreateAsync(Incident(tag, moreTags: tag + "-d")
+            .With("event_type", "protests").With("sub_event_type", "Peaceful protest").With("country", "IQ").With("admin1", "Baghdad")
+            .With("status", "retracted").With("actors", Strings("Protesters (Iraq)")));
+        var t = $"tags={tag}";
+
+        await _client.AssertMatchesAsync($"{t}&event_type=battles", a);
+        await _client.AssertMatchesAsync($"{t}&event_type=battles,protests", a, d);
+        await _client.AssertMatchesAsync($"{t}&event_type=explosions_remote_violence", b, c);
+        await _client.AssertMatchesAsync($"{t}&sub_event_type={Esc("Suicide bomb")}", b);
+        await _client.AssertMatchesAsync($"{t}&sub_event_type={Esc("Suicide bomb,Peaceful protest")}", b, d);
+        await _client.AssertMatchesAsync($"{t}&sub_event_type={Esc("Remote explosive/landmine/IED")}", c);
+        await _client.AssertMatchesAsync($"{t}&country=SY", a, b);
+        await _client.AssertMatchesAsync($"{t}&country=LB,IQ", c, d);
+        await _client.AssertMatchesAsync($"{t}&admin1=Homs,Beirut", a, c);
+        await _client.AssertMatchesAsync($"{t}&admin1={Esc("Rif Dimashq")}", b);
+        await _client.AssertMatchesAsync($"{t}&status=verified,disputed", a, c);
+        await _client.AssertMatchesAsync($"{t}&status=reported", b);
+        await _client.AssertMatchesAsync($"{t}&claimed_by={Esc("Islamic State")}", b);
+        await _client.AssertMatchesAsync($"{t}&actors={Esc("Islamic State,Jaish al-Islam")}", a, b);
+        await _client.AssertMatchesAsync($"{t}&actors={Esc("Protesters (Iraq)")}", d);
+        await _client.AssertMatchesAsync($"{t}&actors=Nobody", []);
+        await _client.AssertMatchesAsync($"tags={tag}-a,{tag}-d", a, d);
+        await _client.AssertMatchesAsync($"tags={tag}-c", c);
+        // Different parameters narrow each other.
+        await _client.AssertMatchesAsync($"{t}&event_type=explosions_remote_violence&country=SY", b);
+        await _client.AssertMatchesAsync($"{t}&country=SY&status=disputed", []);
+    }
+
+    [Fact]
+    public async Task Tags_filter_matches_a_tag_exactly_as_it_was_stored_with_capital_letters()
+    {
+        var tag = "Car-Bomb-" + Guid.NewGuid().ToString("N");
+        var id = await _client.CreateAsync(Incident(tag));
+
+        var stored = await _client.GetJsonAsync($"{Items}/{id}");
+        Assert.Equal(tag, stored["properties"]!["tags"]![0]!.GetValue<string>());
+        await _client.AssertMatchesAsync($"tags={tag}", id);
+    }
+
+    [Fact]
+    public async Task Fatality_filters_match_when_the_reported_toll_range_overlaps_the_asked_range()
+    {
+        // A toll is [fatalities_min ?? 0, fatalities_max ?? ∞]; with neither bound it is unknown and never matches.
+        var tag = NewTag();
+        async Task<long> Toll(int? min, int? max) =>
+            await _client.CreateAsync(Incident(tag).With("fatalities_min", min).With("fatalities_max", max));
+        var upTo60 = await Toll(null, 60);      // "killed up to 60"
+        var atLeast50 = await Toll(50, null);   // "at least 50"
+        var exactly10 = await Toll(10, 10);
+        await Toll(null, null);                 // unknown: matches no fatalities filter
+        var between20And30 = await Toll(20, 30);
+        var none = await Toll(0, 0);
+        var t = $"tags={tag}";
+
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=55", upTo60, atLeast50);
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=61", atLeast50);
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=30", upTo60, atLeast50, between20And30);
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=0", upTo60, atLeast50, exactly10, between20And30, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities_max=20", upTo60, exactly10, between20And30, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities_max=5", upTo60, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities_max=49", upTo60, exactly10, between20And30, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities_max=50", upTo60, atLeast50, exactly10, between20And30, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=10&fatalities_max=10", upTo60, exactly10);
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=25&fatalities_max=55", upTo60, atLeast50, between20And30);
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=1000000", atLeast50);
+    }
+
+    [Fact]
+    public async Task Full_text_search_stems_english_words_and_understands_websearch_syntax()
+    {
+        var tag = NewTag();
+        var carBomb = await _client.CreateAsync(Incident(tag, title: "Car bomb kills 12 near market"));
+        var airstrike = await _client.CreateAsync(Incident(tag, title: "Airstrike hits hospital in Idlib")
+            .With("summary", "Warplanes struck the main hospital at dawn."));
+        var protest = await _client.CreateAsync(Incident(tag, title: "Protest in Baghdad").With("location_name", "Tahrir Square"));
+        var carCrash = await _client.CreateAsync(Incident(tag, title: "Car crash at checkpoint")
+            .With("actors", Strings("Kurdish Peshmerga")));
+        var t = $"tags={tag}";
+
+        await _client.AssertMatchesAsync($"{t}&q=bombings", carBomb);          // bombings and bomb both stem to 'bomb'
+        await _client.AssertMatchesAsync($"{t}&q=killed", carBomb);            // kills, killed -> 'kill'
+        await _client.AssertMatchesAsync($"{t}&q=car", carBomb, carCrash);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("car -market")}", carCrash);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("car -checkpoint")}", carBomb);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("\"car bomb\"")}", carBomb);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("\"bomb car\"")}", []);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("airstrike OR protest")}", airstrike, protest);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("car market")}", carBomb);
+        await _client.AssertMatchesAsync($"{t}&q=warplane", airstrike);         // summary
+        await _client.AssertMatchesAsync($"{t}&q=tahrir", protest);             // location
+        await _client.AssertMatchesAsync($"{t}&q=Peshmerga", carCrash);         // actors
+    }
+}

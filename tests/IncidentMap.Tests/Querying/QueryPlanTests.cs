@@ -1,0 +1,104 @@
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Api.Database;
+using IncidentMap.Api.Querying;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace IncidentMap.Tests.Querying;
+
+/// <summary>
+/// A database of its own with <see cref="Rows"/> synthetic incidents: four clusters of points (Homs, Aleppo,
+/// Baghdad, Sana'a), times spread over ten years, four event types, titles from a few words (one in
+/// a thousand mentions a "zeppelin"). Created once for <see cref="QueryPlanTests"/> and dropped after.
+/// </summary>
+public sealed class PlanDatabase : IAsyncLifetime
+{
+    public const int Rows = 200_000;
+
+    private readonly string _name = "incidentmap_plan_" + Guid.NewGuid().ToString("N")[..12];
+
+    public NpgsqlDataSource DataSource { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await using (var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString))
+            await admin.CreateCommand($"CREATE DATABASE {_name}").ExecuteNonQueryAsync();
+        var builder = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = _name, CommandTimeout = 120 };
+        DataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).UseNetTopologySuite().Build();
+        await new Migrator(DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+        // The SQL builder's parameters include geometries, which need the service's Dapper type handler.
+        GeometryTypeHandler.Register();
+
+        // Short transactions of 5,000 rows: the change feed's commit-visibility horizon is cluster-wide (it
+        // waits for the oldest running transaction id), so one long load here would stall the feed that
+        // other tests read in the shared test database.
+        await using var connection = await DataSource.OpenConnectionAsync();
+        for (var first = 1; first <= Rows; first += 5_000)
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO incidents (title, event_type, occurred_at, country, fatalities_max, geom)
+                SELECT
+                    (ARRAY['Car bomb', 'Airstrike', 'Clashes', 'Protest', 'Shelling'])[1 + g % 5]
+                        || ' near the ' || (ARRAY['market', 'checkpoint', 'school', 'mosque', 'bridge', 'village', 'port'])[1 + g % 7]
+                        || CASE WHEN g % 1000 = 0 THEN ' zeppelin' ELSE '' END,
+                    (ARRAY['battles', 'explosions_remote_violence', 'protests', 'riots'])[1 + g % 4],
+                    timestamptz '2010-01-01 00:00:00+00' + random() * interval '3650 days',
+                    'SY',
+                    g % 50,
+                    ST_SetSRID(ST_MakePoint(c.lon + (random() + random() - 1) * 0.5, c.lat + (random() + random() - 1) * 0.5), 4326)
+                FROM generate_series(@first, @last) AS g
+                JOIN (VALUES (0, 36.72, 34.73), (1, 37.16, 36.20), (2, 44.36, 33.31), (3, 44.20, 15.37)) AS c(n, lon, lat) ON c.n = g % 4
+                """, new { first, last = first + 4_999 });
+        }
+        await connection.ExecuteAsync("ANALYZE incidents", commandTimeout: 120);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await DataSource.DisposeAsync();
+        await using var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString);
+        await admin.CreateCommand($"DROP DATABASE IF EXISTS {_name} WITH (FORCE)").ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>The SQL the query builder writes is served by the indexes meant for each kind of filter.</summary>
+public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDatabase>
+{
+    [Theory]
+    [InlineData("lat=34.73&lon=36.72&radius=2km", "incidents_geog_idx")]
+    [InlineData("lat=34.73&lon=36.72&radius=2km&sortby=distance", "incidents_geog_idx")]
+    [InlineData("bbox=36.71,34.72,36.73,34.74", "incidents_geom_idx")]
+    [InlineData("datetime=2015-03-01/2015-03-01", "incidents_occurred_idx")]
+    [InlineData("datetime=2015-03-01T10:00:00Z/2015-03-01T12:00:00Z", "incidents_occurred_idx")]
+    [InlineData("q=zeppelin", "incidents_search_idx")]
+    public async Task Query_is_served_by_the_index_for_its_filter(string parameters, string index)
+    {
+        var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters).ToDictionary(p => p.Key, p => p.Value.ToString());
+        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
+        Assert.True(query is not null, string.Join("; ", errors));
+        var sql = IncidentSqlBuilder.Build(query!);
+
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var plan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (FORMAT JSON) " + sql.Sql, sql.Parameters) ?? "null");
+
+        var used = IndexNames(plan).ToList();
+        Assert.True(used.Contains(index), $"{parameters}: plan uses [{string.Join(", ", used)}], not {index}:\n{plan}");
+    }
+
+    [Fact]
+    public async Task Synthetic_data_is_loaded_and_the_plans_see_it()
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        Assert.Equal(PlanDatabase.Rows, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incidents"));
+        Assert.True(await connection.ExecuteScalarAsync<float>("SELECT reltuples FROM pg_class WHERE relname = 'incidents'") > 150_000);
+    }
+
+    private static IEnumerable<string> IndexNames(JsonNode? node) => node switch
+    {
+        JsonObject o => o.SelectMany(p => p.Key == "Index Name" && p.Value is JsonValue v ? [v.GetValue<string>()] : IndexNames(p.Value)),
+        JsonArray a => a.SelectMany(IndexNames),
+        _ => [],
+    };
+}

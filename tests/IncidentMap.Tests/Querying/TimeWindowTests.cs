@@ -1,0 +1,276 @@
+using System.Globalization;
+using System.Net;
+using IncidentMap.Api.Querying;
+using IncidentMap.Tests.Infrastructure;
+using static IncidentMap.Tests.Querying.QueryHelpers;
+
+namespace IncidentMap.Tests.Querying;
+
+/// <summary>
+/// The datetime parameter: a half-open window [from, until) at microsecond resolution, matched against
+/// each incident's own interval [occurred_at, occurred_until) (the instant itself when exact).
+/// </summary>
+[Collection(ApiCollection.Name)]
+public sealed class TimeWindowTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    /// <summary>Queries every window with the tag and collects each one whose answer is not exactly its expected ids.</summary>
+    private async Task AssertWindowsAsync(string tag, params (string Window, long[] Expected)[] cases)
+    {
+        var failures = new List<string>();
+        foreach (var (window, expected) in cases)
+        {
+            var response = await _client.GetAsync($"{Items}?datetime={Esc(window)}&tags={tag}&limit=1000");
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode != HttpStatusCode.OK) { failures.Add($"datetime={window}: {(int)response.StatusCode} {text}"); continue; }
+            var ids = Ids(System.Text.Json.Nodes.JsonNode.Parse(text)!).Order().ToList();
+            if (!ids.SequenceEqual(expected.Order()))
+                failures.Add($"datetime={window}: expected [{string.Join(", ", expected.Order())}], got [{string.Join(", ", ids)}]");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    [Fact]
+    public async Task Exact_incident_is_matched_by_its_instant_and_by_intervals_starting_or_ending_at_it()
+    {
+        var tag = NewTag();
+        var t = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00Z"));
+        long[] hit = [t], miss = [];
+
+        await AssertWindowsAsync(tag,
+            ("2016-02-21T07:30:00Z", hit),
+            ("2016-02-21T09:30:00+02:00", hit),
+            ("2016-02-21T07:00:00Z/2016-02-21T07:30:00Z", hit),   // end inclusive
+            ("2016-02-21T07:30:00Z/2016-02-21T08:00:00Z", hit),   // start inclusive
+            ("2016-02-21T07:30:00Z/2016-02-21T07:30:00Z", hit),
+            ("../2016-02-21T07:30:00Z", hit),
+            ("/2016-02-21T07:30:00Z", hit),
+            ("2016-02-21T07:30:00Z/..", hit),
+            ("2016-02-21T07:30:00Z/", hit),
+            ("2016-02-21", hit),
+            ("2016-02-01/2016-02-21", hit),                       // a date as end includes that whole day
+            ("2016-02-21/2016-02-21", hit),
+            ("2016-02", hit),
+            ("2016-02-21T07:00:00Z/2016-02-21T07:29:59Z", miss),  // ends one second before
+            ("../2016-02-21T07:29:59Z", miss),
+            ("2016-02-21T07:30:01Z/..", miss),
+            ("2016-02-21T07:30:01Z", miss),
+            ("2016-02-20", miss),
+            ("2016-02-22", miss),
+            ("2016-02-01/2016-02-20", miss));
+    }
+
+    [Fact]
+    public async Task Window_resolution_is_one_microsecond()
+    {
+        var tag = NewTag();
+        var t = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00.123456Z"));
+        long[] hit = [t], miss = [];
+
+        await AssertWindowsAsync(tag,
+            ("2016-02-21T07:30:00.123456Z", hit),
+            ("2016-02-21T07:30:00.123455Z", miss),
+            ("2016-02-21T07:30:00.123457Z", miss),
+            ("../2016-02-21T07:30:00.123456Z", hit),
+            ("../2016-02-21T07:30:00.123455Z", miss),
+            ("2016-02-21T07:30:00.123456Z/..", hit),
+            ("2016-02-21T07:30:00.123457Z/..", miss));
+    }
+
+    [Fact]
+    public async Task Month_precision_incident_covers_its_whole_month_and_nothing_after()
+    {
+        var tag = NewTag();
+        var january = await _client.CreateAsync(Incident(tag, occurredAt: "2016-01"));
+        long[] hit = [january], miss = [];
+
+        await AssertWindowsAsync(tag,
+            ("2016-01-31T23:00:00Z", hit),
+            ("2016-01-15/2016-01-16", hit),
+            ("2016-01-01T00:00:00Z", hit),
+            ("2016-01-31T23:59:59.999999Z/..", hit),
+            ("../2016-01-01T00:00:00Z", hit),
+            ("2015-12-01/2016-01-01", hit),
+            ("2016-01", hit),
+            ("2016-02-01T00:00:00Z/..", miss),
+            ("2016-02-01T00:00:00Z", miss),
+            ("../2015-12-31T23:59:59.999999Z", miss),
+            ("2015-12", miss),
+            ("2016-02", miss));
+    }
+
+    [Fact]
+    public async Task Day_precision_incident_covers_its_utc_day()
+    {
+        var tag = NewTag();
+        var day = await _client.CreateAsync(Incident(tag, occurredAt: "2016-03-05"));
+        long[] hit = [day], miss = [];
+
+        await AssertWindowsAsync(tag,
+            ("2016-03-05T00:00:00Z", hit),
+            ("2016-03-05T23:59:59.999999Z", hit),
+            ("2016-03-05T12:00:00Z/2016-03-05T13:00:00Z", hit),
+            ("2016-03-04T12:00:00Z/2016-03-05T00:00:00Z", hit),
+            ("2016-03-04/2016-03-05", hit),
+            ("2016-03-06T00:00:00Z/..", miss),
+            ("../2016-03-04T23:59:59.999999Z", miss),
+            ("2016-03-04", miss),
+            ("2016-03-06", miss));
+    }
+
+    [Fact]
+    public async Task Week_precision_incident_covers_its_iso_week_from_monday()
+    {
+        // Wednesday 9 March 2016 at week precision is the week Monday 7 March 00:00 to Monday 14 March 00:00.
+        var tag = NewTag();
+        var week = await _client.CreateAsync(Incident(tag, occurredAt: "2016-03-09T12:00:00Z").With("time_precision", "week"));
+        long[] hit = [week], miss = [];
+
+        await AssertWindowsAsync(tag,
+            ("2016-03-07T00:00:00Z", hit),
+            ("2016-03-13T23:59:59Z", hit),
+            ("2016-03-10", hit),
+            ("2016-03-01/2016-03-07", hit),
+            ("2016-03-14T00:00:00Z", miss),
+            ("2016-03-14/..", miss),
+            ("2016-03-06", miss),
+            ("../2016-03-06T23:59:59Z", miss));
+    }
+
+    [Fact]
+    public async Task Open_intervals_and_the_qgis_form_with_years_0000_and_9999_match_every_time()
+    {
+        var tag = NewTag();
+        long[] all =
+        [
+            await _client.CreateAsync(Incident(tag, occurredAt: "1900-01-01T00:00:00Z")),
+            await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00Z")),
+            await _client.CreateAsync(Incident(tag, occurredAt: "2090-07")),
+        ];
+
+        await AssertWindowsAsync(tag,
+            ("../..", all),
+            ("/", all),
+            ("../", all),
+            ("/..", all),
+            ("0000-01-01T00:00:00Z/9999-12-31T00:00:00Z", all),
+            ("0000-01-01T00:00:00Z/9999-12-31T23:59:59Z", all),
+            ("0000-01-01/9999-12-31", all),
+            ("0000-01-01T00:00:00Z/..", all),
+            ("../9999-12-31T00:00:00Z", all),
+            ("2016-01-01/9999-12-31T00:00:00Z", all[1..]),
+            ("0000-01-01T00:00:00Z/2016-12-31", all[..2]));
+    }
+
+    [Fact]
+    public async Task Duration_before_a_date_counts_back_from_the_end_of_that_day()
+    {
+        var tag = NewTag();
+        await _client.CreateAsync(Incident(tag, occurredAt: "2016-01-31T23:59:59Z"));
+        var first = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-01T00:00:00Z"));
+        var last = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-29T23:59:59Z"));
+        await _client.CreateAsync(Incident(tag, occurredAt: "2016-03-01T00:00:00Z"));
+
+        await AssertWindowsAsync(tag,
+            ("P1M/2016-02-29", [first, last]),   // February 2016
+            ("2016-02-01/P1M", [first, last]),
+            ("P1D/2016-02-29", [last]),
+            ("P1W/2016-02-07", [first]));
+    }
+
+    [Fact]
+    public async Task Duration_after_a_start_covers_that_long_from_the_start()
+    {
+        var tag = NewTag();
+        await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:29:59Z"));
+        var start = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00Z"));
+        var later = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-22T06:30:00Z"));
+        var dayAfter = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-22T08:30:00Z"));
+
+        await AssertWindowsAsync(tag,
+            ("2016-02-21T07:30:00Z/P1D", [start, later]),
+            ("2016-02-21T07:30:00Z/PT1H", [start]),
+            ("2016-02-21T07:30:00Z/P2D", [start, later, dayAfter]));
+    }
+
+    [Fact]
+    public async Task Durations_ending_now_cover_the_recent_past_only()
+    {
+        var tag = NewTag();
+        var now = DateTimeOffset.UtcNow;
+        string Ago(double hours) => now.AddHours(-hours).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        var recent = await _client.CreateAsync(Incident(tag, occurredAt: Ago(23)));
+        var older = await _client.CreateAsync(Incident(tag, occurredAt: Ago(25)));
+        await _client.CreateAsync(Incident(tag, occurredAt: Ago(-1))); // an hour in the future
+
+        await AssertWindowsAsync(tag,
+            ("PT24H/now", [recent]),
+            ("P1D", [recent]),
+            ("P2D/now", [recent, older]),
+            ("PT48H", [recent, older]));
+    }
+
+    [Theory]
+    [InlineData("yesterday")]
+    [InlineData("2016-13-01")]
+    [InlineData("2016-02-30")]
+    [InlineData("2016-02-21T07:30:00")]
+    [InlineData("2016-02-21T25:00:00Z")]
+    [InlineData("21/02/2016")]
+    [InlineData("2016-01-01/2016-02-01/2016-03-01")]
+    [InlineData("2016-03-01/2016-02-01")]
+    [InlineData("2016-02-21T08:00:00Z/2016-02-21T07:00:00Z")]
+    [InlineData("P1D/P2D")]
+    [InlineData("P1D/..")]
+    [InlineData("../P1D")]
+    [InlineData("PXD")]
+    [InlineData("2016-02-21T07:30:00Z'; DROP TABLE incidents;--")]
+    public async Task Malformed_datetime_is_a_400_naming_datetime(string datetime)
+    {
+        var response = await _client.GetAsync($"{Items}?datetime={Esc(datetime)}");
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "datetime");
+    }
+
+    // The parser on its own: exact window bounds, with a fixed "now".
+    private static readonly DateTimeOffset Now = new(2020, 6, 15, 12, 0, 0, TimeSpan.Zero);
+
+    [Theory]
+    [InlineData("2016-02-21T07:30:00Z", "2016-02-21T07:30:00Z", "2016-02-21T07:30:00.000001Z")]
+    [InlineData("2016-02-21T09:30:00+02:00", "2016-02-21T07:30:00Z", "2016-02-21T07:30:00.000001Z")]
+    [InlineData("2016-02-21", "2016-02-21T00:00:00Z", "2016-02-22T00:00:00Z")]
+    [InlineData("2016-02", "2016-02-01T00:00:00Z", "2016-03-01T00:00:00Z")]
+    [InlineData("2016-02-01/2016-02-21", "2016-02-01T00:00:00Z", "2016-02-22T00:00:00Z")]
+    [InlineData("2016-02-01T00:00:00Z/2016-02-21T00:00:00Z", "2016-02-01T00:00:00Z", "2016-02-21T00:00:00.000001Z")]
+    [InlineData("../2016-02-21", null, "2016-02-22T00:00:00Z")]
+    [InlineData("2016-02-21/..", "2016-02-21T00:00:00Z", null)]
+    [InlineData("/", null, null)]
+    [InlineData("../..", null, null)]
+    [InlineData("0000-01-01T00:00:00Z/9999-12-31T00:00:00Z", null, null)]
+    [InlineData("P1M/2016-02-29", "2016-02-01T00:00:00Z", "2016-03-01T00:00:00Z")]
+    [InlineData("2016-02-01/P1M", "2016-02-01T00:00:00Z", "2016-03-01T00:00:00Z")]
+    [InlineData("2016-02-21T07:30:00Z/P1D", "2016-02-21T07:30:00Z", "2016-02-22T07:30:00Z")]
+    public void Time_window_parser_gives_the_documented_half_open_window(string text, string? from, string? until)
+    {
+        Assert.True(TimeWindow.TryParse(text, Now, out var actualFrom, out var actualUntil, out var error), error);
+
+        Assert.Equal(Instant(from), actualFrom);
+        Assert.Equal(Instant(until), actualUntil);
+    }
+
+    [Theory]
+    [InlineData("PT24H/now", 24)]
+    [InlineData("PT24H", 24)]
+    [InlineData("P7D", 7 * 24)]
+    public void Duration_up_to_now_is_the_window_of_that_length_ending_at_now(string text, int hours)
+    {
+        Assert.True(TimeWindow.TryParse(text, Now, out var from, out var until, out var error), error);
+
+        // "now" is included, so the window ends within a microsecond after it.
+        Assert.InRange(until!.Value, Now, Now.AddTicks(10));
+        Assert.Equal(TimeSpan.FromHours(hours), until.Value - from!.Value);
+    }
+
+    private static DateTimeOffset? Instant(string? text) =>
+        text is null ? null : DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal);
+}
