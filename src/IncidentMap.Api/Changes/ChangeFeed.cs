@@ -46,12 +46,12 @@ public sealed class ChangeFeed(IncidentReader reader)
         return new FeedCursor(ulong.Parse(xmin!, CultureInfo.InvariantCulture), 0);
     }
 
-    /// <summary>Whether retention has purged changes at or after the cursor (the reader must resync).</summary>
+    /// <summary>Whether retention has purged changes the cursor has not read yet (the reader must resync).</summary>
     public async Task<bool> IsExpiredAsync(FeedCursor cursor, CancellationToken ct)
     {
         var purged = await reader.ScalarAsync<string?>(
             "SELECT xid::text || '-' || position FROM incident_changes_purged", new DynamicParameters(), ct);
-        return purged is not null && FeedCursor.TryParse(purged, out var horizon) && cursor.CompareTo(horizon) <= 0;
+        return purged is not null && FeedCursor.TryParse(purged, out var horizon) && cursor.CompareTo(horizon) < 0;
     }
 
     public async Task<ChangePage> ReadAsync(IncidentQuery filters, FeedCursor after, int limit, CancellationToken ct)

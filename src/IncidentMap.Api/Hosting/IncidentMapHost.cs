@@ -31,6 +31,8 @@ public static class IncidentMapHost
         services.AddSingleton<ChangeFeed>();
         services.AddSingleton<ChangeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());
+        services.AddSingleton<FeedRetention>();
+        services.AddHostedService(sp => sp.GetRequiredService<FeedRetention>());
         services.AddCors(options => options.AddDefaultPolicy(policy => policy
             .AllowAnyOrigin()
             .AllowAnyHeader()

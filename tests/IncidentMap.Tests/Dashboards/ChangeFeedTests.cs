@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Dapper;
+using IncidentMap.Api.Changes;
 using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace IncidentMap.Tests.Dashboards;
@@ -162,16 +164,22 @@ public sealed class ChangeFeedTests(ApiFixture api)
     [Fact]
     public async Task A_cursor_older_than_retention_is_410_gone_with_a_way_to_resync()
     {
-        await using var connection = await api.Database.OpenConnectionAsync();
-        // Retention purged through xid 5: every real cursor is younger, a cursor at 1 is older.
-        await connection.ExecuteAsync("""
-            INSERT INTO incident_changes_purged (xid, position) VALUES ('5', 1)
-            ON CONFLICT (singleton) DO NOTHING
-            """);
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var (seen, _) = await _client.PollUntilAsync(tag, cursor, 1);
+        await using (var connection = await api.Database.OpenConnectionAsync())
+        {
+            // Age our change past the retention window; the purge job then removes it.
+            await connection.ExecuteAsync("UPDATE incident_changes SET changed_at = now() - interval '400 days' WHERE incident_id = @id", new { id });
+        }
+        Assert.True(await api.Services.GetRequiredService<FeedRetention>().PurgeAsync(TimeSpan.FromDays(365), default) >= 1);
 
-        var response = await _client.GetAsync("/collections/incidents/changes?cursor=1-1");
+        var response = await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={cursor}");
 
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Gone, "cursor");
         Assert.Contains("/collections/incidents/items", problem["detail"]!.GetValue<string>());
+        // A cursor from after the purged change still works.
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={seen[0].Cursor}")).StatusCode);
     }
 }

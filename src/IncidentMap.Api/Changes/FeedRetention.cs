@@ -1,0 +1,47 @@
+using Dapper;
+using Npgsql;
+
+namespace IncidentMap.Api.Changes;
+
+/// <summary>
+/// Purges changes older than Feed:RetentionDays (default 30) once an hour and records how far it
+/// purged, so a cursor from before that point answers 410 instead of silently missing changes.
+/// </summary>
+public sealed class FeedRetention(NpgsqlDataSource dataSource, IConfiguration configuration, ILogger<FeedRetention> logger) : BackgroundService
+{
+    public async Task<int> PurgeAsync(TimeSpan olderThan, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
+            WITH gone AS (
+                DELETE FROM incident_changes WHERE changed_at < now() - @olderThan RETURNING xid, position
+            ), last AS (
+                SELECT xid, position FROM gone ORDER BY xid DESC, position DESC LIMIT 1
+            ), recorded AS (
+                INSERT INTO incident_changes_purged (xid, position) SELECT xid, position FROM last
+                ON CONFLICT (singleton) DO UPDATE SET xid = EXCLUDED.xid, position = EXCLUDED.position
+                WHERE (EXCLUDED.xid, EXCLUDED.position) > (incident_changes_purged.xid, incident_changes_purged.position)
+            )
+            SELECT count(*)::int FROM gone
+            """, new { olderThan }, cancellationToken: ct));
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var days = configuration.GetValue("Feed:RetentionDays", 30);
+        using var timer = new PeriodicTimer(TimeSpan.FromHours(1));
+        do
+        {
+            try
+            {
+                var purged = await PurgeAsync(TimeSpan.FromDays(days), stoppingToken);
+                if (purged > 0) logger.LogInformation("Purged {Count} changes older than {Days} days", purged, days);
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                logger.LogWarning("Change retention skipped this hour: {Message}", e.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+}
