@@ -19,7 +19,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_VERSION=15
 PG_BIN="/usr/lib/postgresql/${PG_VERSION}/bin"
-STATE="$ROOT/.pgdata"          # always in the checkout: the password and the pointer to the data
+STATE="${INCIDENTMAP_PG_STATE:-$ROOT/.pgdata}"   # the password, the port and the pointer to the data (a second cluster: set INCIDENTMAP_PG_STATE)
 SU=()                          # how to run server commands (as postgres when we are root)
 
 log() { printf '\033[1;34m[cluster]\033[0m %s\n' "$*" >&2; }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
@@ -17,7 +18,7 @@ public static class ChangesApi
 
     public static IEndpointRouteBuilder MapChanges(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/collections/incidents").WithTags("Dashboards");
+        var group = app.MapGroup("/collections/incidents").WithTags("Dashboards").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
         group.MapGet("/changes", GetChanges).WithName("getChanges")
             .WithSummary("Created, updated and deleted incidents since a cursor, in commit-safe order")
             .WithDescription("Without `cursor` the feed starts now. Each change has its cursor; `next_cursor` continues. " +
@@ -29,6 +30,7 @@ public static class ChangesApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status410Gone);
         group.MapGet("/stream", Stream).WithName("streamChanges")
+            .RequireRateLimiting(Security.SecuritySetup.StreamLimit)
             .WithSummary("The change feed as Server-Sent Events")
             .WithDescription("Each event's id is its feed cursor: reconnect with Last-Event-ID (browsers do) to resume " +
                              "exactly. Event names are created, updated and deleted; data is the change as in /changes. " +
@@ -152,7 +154,16 @@ public static class ChangesApi
 }
 
 /// <summary>A page of the change feed.</summary>
-public sealed record ChangePageDoc(ChangeDoc[] Changes, string NextCursor, LinkDoc[] Links);
+public sealed record ChangePageDoc(
+    [property: JsonPropertyName("changes")] ChangeDoc[] Changes,
+    [property: JsonPropertyName("next_cursor")] string NextCursor,
+    [property: JsonPropertyName("links")] LinkDoc[] Links);
 
 /// <summary>One change; feature is the incident now, null for a deletion.</summary>
-public sealed record ChangeDoc(string Cursor, string Kind, long Id, int Version, DateTimeOffset ChangedAt, IncidentFeatureDoc? Feature);
+public sealed record ChangeDoc(
+    [property: JsonPropertyName("cursor")] string Cursor,
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("id")] long Id,
+    [property: JsonPropertyName("version")] int Version,
+    [property: JsonPropertyName("changed_at")] DateTimeOffset ChangedAt,
+    [property: JsonPropertyName("feature")] IncidentFeatureDoc? Feature);

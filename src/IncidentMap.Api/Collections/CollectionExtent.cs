@@ -5,7 +5,7 @@ using Npgsql;
 namespace IncidentMap.Api.Collections;
 
 /// <summary>Spatial and temporal extent of the live incidents, computed from the data and cached per data version.</summary>
-public sealed class CollectionExtent(NpgsqlDataSource dataSource, ReadResilience resilience, DataVersion version)
+public sealed class CollectionExtent(NpgsqlDataSource dataSource, DatabaseResilience resilience, DataVersion version)
 {
     public sealed record Extent(double[]? Bbox, DateTime? Start, DateTime? End);
 

@@ -13,7 +13,7 @@ public static class CollectionsApi
 
     public static IEndpointRouteBuilder MapCollections(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").WithTags("Discovery");
+        var group = app.MapGroup("").WithTags("Discovery").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
         group.MapMethods("/", ReadMethods, Landing).WithName("getLandingPage").WithSummary("Landing page")
             .Produces<JsonObject>(StatusCodes.Status200OK, Json);
         group.MapMethods("/conformance", ReadMethods, GetConformance).WithName("getConformanceDeclaration")

@@ -43,7 +43,7 @@ public static class DatabaseServiceCollectionExtensions
             dataSourceBuilder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return dataSourceBuilder.Build();
         });
-        services.AddSingleton<ReadResilience>();
+        services.AddSingleton<DatabaseResilience>();
         return services;
     }
 }

@@ -92,8 +92,9 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
                 count++;
             }
 
-            // Types created by a migration (postgis' geometry) must be known to this data source.
-            if (count > 0) await dataSource.ReloadTypesAsync(ct);
+            // Types created by a migration (postgis' geometry) must be known to this data source, also
+            // when another instance applied that migration while this one waited for the lock.
+            await dataSource.ReloadTypesAsync(ct);
             return count;
         }
         finally

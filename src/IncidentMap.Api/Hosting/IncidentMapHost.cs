@@ -7,6 +7,7 @@ using IncidentMap.Api.Incidents;
 using IncidentMap.Api.OpenApi;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
+using IncidentMap.Api.Security;
 using IncidentMap.Api.Seeding;
 using IncidentMap.Api.Stats;
 using IncidentMap.Api.Tiles;
@@ -33,15 +34,18 @@ public static class IncidentMapHost
         services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());
         services.AddSingleton<FeedRetention>();
         services.AddHostedService(sp => sp.GetRequiredService<FeedRetention>());
-        services.AddCors(options => options.AddDefaultPolicy(policy => policy
-            .AllowAnyOrigin()
-            .AllowAnyHeader()
-            .WithMethods("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-            .WithExposedHeaders("ETag", "Location", "Link", "Content-Disposition", "Retry-After")));
+        var origins = builder.Configuration.GetSection("Cors:AllowedOrigins").Get<string[]>() ?? ["*"];
+        services.AddCors(options => options.AddDefaultPolicy(policy =>
+        {
+            if (origins.Contains("*")) policy.AllowAnyOrigin();
+            else policy.WithOrigins(origins);
+            policy.WithHeaders("Content-Type", "Accept", "If-Match", "If-None-Match", "Idempotency-Key", ApiKeyAuthentication.Header, "Authorization", "Last-Event-ID")
+                .WithMethods("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+                .WithExposedHeaders("ETag", "Location", "Link", "Content-Disposition", "Retry-After", "Idempotent-Replayed");
+        }));
+        services.AddIncidentMapSecurity(builder.Configuration);
         services.AddHostedService<StartupTasks>();
 
-        // One name per concept: JSON members are snake_case like the columns and parameters.
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         services.AddProblemDetails(options => options.CustomizeProblemDetails = ProblemDefaults.Fill);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddIncidentMapHealth();
@@ -64,6 +68,8 @@ public static class IncidentMapHost
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseForwardedHeaders();
+        app.UseSecurityHeaders();
         app.UseResponseCompression();
 
         app.UseSwagger(options =>
@@ -80,12 +86,16 @@ public static class IncidentMapHost
 
         app.UseRouting();
         app.UseCors();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
         app.MapHealth();
         app.MapCollections();
         app.MapIncidents();
         app.MapTiles();
         app.MapChanges();
         app.MapStats();
+        app.MapKeys();
         // Explicit, so the endpoint table is complete before the server starts: the `openapi`
         // command renders the document without starting it.
         app.UseEndpoints(_ => { });
@@ -119,6 +129,8 @@ public static class IncidentMapHost
                 if (rest.Length == 1) await File.WriteAllTextAsync(rest[0], json);
                 else Console.Write(json);
                 return 0;
+            case "keys":
+                return await KeysCommand.RunAsync(app.Services.GetRequiredService<ApiKeys>(), app.Services.GetRequiredService<Migrator>(), rest);
             case "healthcheck":
                 // For container HEALTHCHECKs: the runtime image has no curl.
                 var port = app.Configuration["PORT"] ?? "8080";
@@ -135,7 +147,7 @@ public static class IncidentMapHost
                     }
                 }
             default:
-                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE] | healthcheck]");
+                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE] | keys ... | healthcheck]");
                 return 2;
         }
     }

@@ -116,3 +116,20 @@ public enum GeoPrecision { exact, near, town, region, country }
 [JsonConverter(typeof(JsonStringEnumConverter<IncidentStatus>))]
 public enum IncidentStatus { reported, verified, disputed, retracted }
 #pragma warning restore CA1707
+
+/// <summary>The revisions of one incident, oldest first.</summary>
+public sealed record HistoryDoc(
+    [property: JsonPropertyName("id")] long Id,
+    [property: JsonPropertyName("revisions")] RevisionDoc[] Revisions);
+
+/// <summary>One revision: who (the API key's name) changed which properties, and where to fetch it as it was.</summary>
+public sealed record RevisionDoc(
+    [property: JsonPropertyName("version")] int Version,
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("changed_by")] string? ChangedBy,
+    [property: JsonPropertyName("changed_at")] DateTime ChangedAt,
+    [property: JsonPropertyName("changed_fields")] string[] ChangedFields)
+{
+    [JsonPropertyName("href")]
+    public string? Href { get; init; }
+}

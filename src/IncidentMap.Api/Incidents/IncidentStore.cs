@@ -1,5 +1,6 @@
 using Dapper;
 using IncidentMap.Api.Collections;
+using IncidentMap.Api.Database;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
 using NetTopologySuite.Geometries;
@@ -16,6 +17,19 @@ public abstract record WriteOutcome
     public sealed record NotFound : WriteOutcome;
     public sealed record VersionMismatch(int CurrentVersion) : WriteOutcome;
     public sealed record DuplicateExternalId(string ExternalId) : WriteOutcome;
+    /// <summary>An Idempotency-Key seen before with the same body: the first answer, again.</summary>
+    public sealed record Replayed(long Id, int Version, string Feature) : WriteOutcome;
+    public sealed record IdempotencyKeyReused : WriteOutcome;
+    public sealed record IdempotencyKeyInFlight : WriteOutcome;
+}
+
+/// <summary>An Idempotency-Key as received: scoped to the API key, bound to the body's hash.</summary>
+public sealed record IdempotencyRequest(long ApiKeyId, string Key, byte[] BodyHash);
+
+/// <summary>Who writes (the API key's name, recorded in history) and, for creates, the Idempotency-Key.</summary>
+public sealed record WriteContext(string? Actor, IdempotencyRequest? Idempotency = null)
+{
+    public static readonly WriteContext System = new("system");
 }
 
 /// <summary>
@@ -24,8 +38,11 @@ public abstract record WriteOutcome
 /// Writes are never retried here: a retry of a statement whose commit was acknowledged late would
 /// duplicate the incident.
 /// </summary>
-public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader reader, DataVersion dataVersion)
+public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader reader, DataVersion dataVersion, DatabaseResilience resilience)
 {
+    /// <summary>How long a stored Idempotency-Key answers retries (and blocks a different body).</summary>
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+
     private const string Columns = """
         title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2,
         country, geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by,
@@ -40,11 +57,15 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
 
     /// <summary>Stores a new incident. With <paramref name="skipExisting"/>, an incident whose external_id
     /// is already stored is left alone (sample data and re-imports are idempotent).</summary>
-    public async Task<WriteOutcome> CreateAsync(IncidentDraft draft, CancellationToken ct, bool skipExisting = false)
+    public Task<WriteOutcome> CreateAsync(IncidentDraft draft, WriteContext context, CancellationToken ct, bool skipExisting = false) =>
+        resilience.WriteAsync(token => CreateCoreAsync(draft, context, skipExisting, token), ct);
+
+    private async Task<WriteOutcome> CreateCoreAsync(IncidentDraft draft, WriteContext context, bool skipExisting, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using var tx = await BeginAsync(connection, context, ct);
         if (await GeometryProblemAsync(connection, draft.Geometry, ct) is { } invalid) return invalid;
+        if (context.Idempotency is { } idempotency && await ClaimAsync(connection, tx, idempotency, ct) is { } earlier) return earlier;
 
         var conflict = skipExisting
             ? "ON CONFLICT (external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL DO NOTHING"
@@ -62,6 +83,12 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
                 return new WriteOutcome.Skipped(existing);
             }
             var stored = await reader.GetFeatureAsync(id.Value, ct, connection);
+            if (context.Idempotency is { } key)
+                await connection.ExecuteAsync(new CommandDefinition("""
+                    UPDATE idempotency_keys SET status = 201, location = @location, etag = @etag, body = @body
+                    WHERE api_key_id = @ApiKeyId AND key = @Key
+                    """, new { location = $"/collections/incidents/items/{id}", etag = $"v{stored!.Value.Version}", body = stored.Value.Feature, key.ApiKeyId, key.Key },
+                    tx, cancellationToken: ct));
             await tx.CommitAsync(ct);
             dataVersion.Advance();
             return new WriteOutcome.Stored(id.Value, stored!.Value.Version, stored.Value.Feature);
@@ -73,10 +100,13 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
     }
 
     /// <summary>Replaces every property and the geometry; bumps the version.</summary>
-    public async Task<WriteOutcome> ReplaceAsync(long id, IncidentDraft draft, int? expectedVersion, CancellationToken ct)
+    public Task<WriteOutcome> ReplaceAsync(long id, IncidentDraft draft, int? expectedVersion, WriteContext context, CancellationToken ct) =>
+        resilience.WriteAsync(token => ReplaceCoreAsync(id, draft, expectedVersion, context, token), ct);
+
+    private async Task<WriteOutcome> ReplaceCoreAsync(long id, IncidentDraft draft, int? expectedVersion, WriteContext context, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using var tx = await BeginAsync(connection, context, ct);
         if (await GeometryProblemAsync(connection, draft.Geometry, ct) is { } invalid) return invalid;
         if (await LockAsync(connection, tx, id, expectedVersion, ct) is { } refused) return refused;
 
@@ -101,10 +131,13 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
     }
 
     /// <summary>Marks the incident deleted: it leaves every read, the row stays for the change feed.</summary>
-    public async Task<WriteOutcome> DeleteAsync(long id, int? expectedVersion, CancellationToken ct)
+    public Task<WriteOutcome> DeleteAsync(long id, int? expectedVersion, WriteContext context, CancellationToken ct) =>
+        resilience.WriteAsync(token => DeleteCoreAsync(id, expectedVersion, context, token), ct);
+
+    private async Task<WriteOutcome> DeleteCoreAsync(long id, int? expectedVersion, WriteContext context, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using var tx = await BeginAsync(connection, context, ct);
         if (await LockAsync(connection, tx, id, expectedVersion, ct) is { } refused) return refused;
         var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
             UPDATE incidents SET deleted_at = now(), updated_at = now(), version = version + 1
@@ -113,6 +146,51 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
         await tx.CommitAsync(ct);
         dataVersion.Advance();
         return new WriteOutcome.Stored(id, version, "");
+    }
+
+    /// <summary>Opens the write transaction and names the writer for the history trigger.</summary>
+    private static async Task<NpgsqlTransaction> BeginAsync(NpgsqlConnection connection, WriteContext context, CancellationToken ct)
+    {
+        var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "SELECT set_config('incidentmap.actor', @actor, true)", new { actor = context.Actor ?? "" }, tx, cancellationToken: ct));
+        return tx;
+    }
+
+    /// <summary>
+    /// Claims the Idempotency-Key inside the write transaction. A retry that arrives while the first
+    /// request is still running waits briefly on the key's row and then answers 409; one that arrives
+    /// after the commit replays the stored answer; a different body under the same key is refused.
+    /// </summary>
+    private static async Task<WriteOutcome?> ClaimAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IdempotencyRequest key, CancellationToken ct)
+    {
+        var parameters = new { key.ApiKeyId, key.Key, hash = key.BodyHash, window = IdempotencyWindow };
+        await connection.ExecuteAsync(new CommandDefinition("""
+            SET LOCAL lock_timeout = '300ms';
+            DELETE FROM idempotency_keys WHERE api_key_id = @ApiKeyId AND key = @Key AND created_at < now() - @window;
+            """, parameters, tx, cancellationToken: ct));
+        bool claimed;
+        try
+        {
+            claimed = await connection.ExecuteScalarAsync<bool?>(new CommandDefinition("""
+                INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, body)
+                VALUES (@ApiKeyId, @Key, @hash, 0, '')
+                ON CONFLICT DO NOTHING RETURNING true
+                """, parameters, tx, cancellationToken: ct)) is true;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            return new WriteOutcome.IdempotencyKeyInFlight();
+        }
+        if (claimed) return null;
+
+        var earlier = await connection.QuerySingleAsync<(byte[] Hash, int Status, string? Location, string? ETag, string Body)>(new CommandDefinition(
+            "SELECT request_hash, status, location, etag, body FROM idempotency_keys WHERE api_key_id = @ApiKeyId AND key = @Key",
+            parameters, tx, cancellationToken: ct));
+        if (!earlier.Hash.AsSpan().SequenceEqual(key.BodyHash)) return new WriteOutcome.IdempotencyKeyReused();
+        var location = earlier.Location!;
+        var id = long.Parse(location[(location.LastIndexOf('/') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        return new WriteOutcome.Replayed(id, int.Parse(earlier.ETag![1..], System.Globalization.CultureInfo.InvariantCulture), earlier.Body);
     }
 
     /// <summary>Row-locks the live incident so concurrent writers serialise; checks the expected version.</summary>

@@ -4,6 +4,7 @@ using IncidentMap.Api.Collections;
 using IncidentMap.Api.Problems;
 using Microsoft.Extensions.Caching.Memory;
 using IncidentMap.Api.Querying;
+using IncidentMap.Api.Security;
 using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
@@ -29,8 +30,12 @@ public static class IncidentsApi
                              "carry a `next` link that never repeats or skips an incident, even while new ones arrive; " +
                              "CSV, GeoJSON text sequences and NDJSON return every match (an export) unless `limit` is given.")
             .WithMetadata(new QueryParametersMetadata())
+            .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureCollectionDoc>(StatusCodes.Status200OK, GeoJson, "text/csv", "application/geo+json-seq", "application/x-ndjson")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         app.MapPost("/collections/incidents/search", SearchIncidents)
             .WithTags("Incidents")
@@ -40,6 +45,7 @@ public static class IncidentsApi
                              "plus `intersects`, a GeoJSON geometry the incidents must intersect. The `next` link carries " +
                              "`method: POST` and the `body` to send for the next page.")
             .Accepts<SearchRequestDoc>("application/json")
+            .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureCollectionDoc>(StatusCodes.Status200OK, GeoJson, "text/csv", "application/geo+json-seq", "application/x-ndjson")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -48,6 +54,13 @@ public static class IncidentsApi
         group.MapPost("", CreateIncident)
             .WithName("createIncident")
             .WithSummary("Record an incident")
+            .WithDescription("Needs a key with the write scope. Send an Idempotency-Key to make retries safe: a retry with " +
+                             "the same key and body gets the first answer again (Idempotent-Replayed: true) and creates nothing; " +
+                             "the same key with another body is refused (422); a retry while the first is running gets 409. " +
+                             "Keys belong to the API key and are kept 24 hours.")
+            .RequireAuthorization(SecuritySetup.WritePolicy)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
             .Accepts<IncidentFeatureDoc>(GeoJson, "application/json")
             .Produces<IncidentFeatureDoc>(StatusCodes.Status201Created, GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -59,14 +72,19 @@ public static class IncidentsApi
         group.MapMethods("/{featureId}", [HttpMethods.Get, HttpMethods.Head], GetIncident)
             .WithName("getIncident")
             .WithSummary("One incident")
+            .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
             .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPut("/{featureId}", ReplaceIncident)
             .WithName("replaceIncident")
+            .RequireAuthorization(SecuritySetup.WritePolicy)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status428PreconditionRequired)
             .WithSummary("Replace an incident")
-            .WithDescription("Full replacement; send `If-Match` with the ETag you read to refuse lost updates (412).")
+            .WithDescription("Full replacement. `If-Match` with the ETag you read is required (428 without it, 412 when stale).")
             .Accepts<IncidentFeatureDoc>(GeoJson, "application/json")
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -79,6 +97,10 @@ public static class IncidentsApi
 
         group.MapPatch("/{featureId}", PatchIncident)
             .WithName("patchIncident")
+            .RequireAuthorization(SecuritySetup.WritePolicy)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status428PreconditionRequired)
             .WithSummary("Change part of an incident (JSON merge patch, RFC 7396)")
             .WithDescription("For example `{\"properties\":{\"fatalities_max\":62}}`; `null` clears a property.")
             .Accepts<IncidentPatchDoc>("application/merge-patch+json", "application/json")
@@ -93,12 +115,31 @@ public static class IncidentsApi
 
         // QGIS and other editors read Allow from OPTIONS to decide whether a layer is editable.
         group.MapMethods("", [HttpMethods.Options], (HttpResponse response) => Allow(response, "GET, HEAD, POST, OPTIONS"))
-            .WithName("optionsIncidents").WithSummary("Methods allowed on the items").Produces(StatusCodes.Status204NoContent);
+            .WithName("optionsIncidents").WithSummary("Methods allowed on the items").Produces(StatusCodes.Status204NoContent)
+            .RequireAuthorization(SecuritySetup.ReadPolicy);
         group.MapMethods("/{featureId}", [HttpMethods.Options], (HttpResponse response) => Allow(response, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"))
-            .WithName("optionsIncident").WithSummary("Methods allowed on an incident").Produces(StatusCodes.Status204NoContent);
+            .WithName("optionsIncident").WithSummary("Methods allowed on an incident").Produces(StatusCodes.Status204NoContent)
+            .RequireAuthorization(SecuritySetup.ReadPolicy);
+
+        group.MapGet("/{featureId}/history", GetHistory)
+            .WithName("getIncidentHistory")
+            .WithSummary("Every revision of an incident: who changed what, when (deleted incidents too)")
+            .RequireAuthorization(SecuritySetup.ReadPolicy)
+            .Produces<HistoryDoc>(StatusCodes.Status200OK, "application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{featureId}/history/{version}", GetRevision)
+            .WithName("getIncidentRevision")
+            .WithSummary("An incident as it was at one version")
+            .RequireAuthorization(SecuritySetup.ReadPolicy)
+            .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapDelete("/{featureId}", DeleteIncident)
             .WithName("deleteIncident")
+            .RequireAuthorization(SecuritySetup.WritePolicy)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status428PreconditionRequired)
             .WithSummary("Delete an incident")
             .WithDescription("The incident disappears from every read; it is kept as a tombstone for the change feed.")
             .Produces(StatusCodes.Status204NoContent)
@@ -231,25 +272,46 @@ public static class IncidentsApi
         return Feature(WithLinks(stored.Value.Feature, context.Request, id), StatusCodes.Status200OK);
     }
 
+    /// <summary>Keys a client may send as Idempotency-Key: 1–255 printable ASCII characters.</summary>
+    private static bool IsValidIdempotencyKey(string key) => key.Length is > 0 and <= 255 && key.All(c => c is >= ' ' and <= '~');
+
+    private static WriteContext Writer(HttpContext context, IdempotencyRequest? idempotency = null) =>
+        new(context.User.KeyName(), idempotency);
+
     internal static async Task<IResult> CreateIncident(HttpContext context, IncidentStore store)
     {
-        var (document, problem) = await JsonBody.ReadAsync(context.Request, FeatureMediaTypes, context.RequestAborted);
+        IdempotencyRequest? idempotency = null;
+        var idempotencyKey = context.Request.Headers["Idempotency-Key"].ToString();
+        if (idempotencyKey.Length > 0 && !IsValidIdempotencyKey(idempotencyKey))
+            return Problem.BadParameter("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
+
+        var (document, hash, problem) = await JsonBody.ReadWithHashAsync(context.Request, FeatureMediaTypes, context.RequestAborted);
         if (problem is not null) return problem;
         using var _ = document;
+        if (idempotencyKey.Length > 0 && context.User.KeyId() is { } keyId)
+            idempotency = new IdempotencyRequest(keyId, idempotencyKey, hash);
 
         var (draft, errors) = IncidentInput.Parse(document!.RootElement);
         if (draft is null) return Problem.Validation(errors);
 
-        var outcome = await store.CreateAsync(draft, context.RequestAborted);
-        if (outcome is WriteOutcome.Stored stored)
-            context.Response.Headers.Location = $"{context.Request.PathBase}/collections/incidents/items/{stored.Id}";
+        var outcome = await store.CreateAsync(draft, Writer(context, idempotency), context.RequestAborted);
+        switch (outcome)
+        {
+            case WriteOutcome.Stored stored:
+                context.Response.Headers.Location = $"{context.Request.PathBase}/collections/incidents/items/{stored.Id}";
+                break;
+            case WriteOutcome.Replayed replayed:
+                context.Response.Headers.Location = $"{context.Request.PathBase}/collections/incidents/items/{replayed.Id}";
+                context.Response.Headers["Idempotent-Replayed"] = "true";
+                return SetETag(context, replayed.Version, Feature(WithLinks(replayed.Feature, context.Request, replayed.Id), StatusCodes.Status201Created));
+        }
         return Respond(context, outcome, StatusCodes.Status201Created);
     }
 
     internal static async Task<IResult> ReplaceIncident(HttpContext context, string featureId, IncidentStore store)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
-        if (!TryReadIfMatch(context.Request, out var expected)) return StaleIfMatch();
+        if (IfMatch(context.Request, out var expected) is { } precondition) return precondition;
 
         var (document, problem) = await JsonBody.ReadAsync(context.Request, FeatureMediaTypes, context.RequestAborted);
         if (problem is not null) return problem;
@@ -257,13 +319,13 @@ public static class IncidentsApi
 
         var (draft, errors) = IncidentInput.Parse(document!.RootElement);
         if (draft is null) return Problem.Validation(errors);
-        return Respond(context, await store.ReplaceAsync(id, draft, expected, context.RequestAborted), StatusCodes.Status200OK, featureId);
+        return Respond(context, await store.ReplaceAsync(id, draft, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
     }
 
     internal static async Task<IResult> PatchIncident(HttpContext context, string featureId, IncidentStore store, IncidentReader reader)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
-        if (!TryReadIfMatch(context.Request, out var expected)) return StaleIfMatch();
+        if (IfMatch(context.Request, out var expected) is { } precondition) return precondition;
 
         var (document, problem) = await JsonBody.ReadAsync(context.Request, PatchMediaTypes, context.RequestAborted);
         if (problem is not null) return problem;
@@ -282,16 +344,39 @@ public static class IncidentsApi
         if (draft is null) return Problem.Validation(errors);
 
         // The version read above guards the merge: a concurrent change in between answers 412, not a lost update.
-        return Respond(context, await store.ReplaceAsync(id, draft, expected ?? current.Value.Version, context.RequestAborted),
+        return Respond(context, await store.ReplaceAsync(id, draft, expected ?? current.Value.Version, Writer(context), context.RequestAborted),
             StatusCodes.Status200OK, featureId);
     }
 
     internal static async Task<IResult> DeleteIncident(HttpContext context, string featureId, IncidentStore store)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
-        if (!TryReadIfMatch(context.Request, out var expected)) return StaleIfMatch();
-        var outcome = await store.DeleteAsync(id, expected, context.RequestAborted);
+        if (IfMatch(context.Request, out var expected) is { } precondition) return precondition;
+        var outcome = await store.DeleteAsync(id, expected, Writer(context), context.RequestAborted);
         return outcome is WriteOutcome.Stored ? TypedResults.NoContent() : Respond(context, outcome, StatusCodes.Status204NoContent, featureId);
+    }
+
+    internal static async Task<IResult> GetHistory(HttpRequest request, string featureId, IncidentReader reader, CancellationToken ct)
+    {
+        if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
+        var revisions = await reader.ListAsync<RevisionDoc>("""
+            SELECT version, kind, changed_by AS changedby, changed_at AS changedat, changed_fields AS changedfields
+            FROM incident_revisions WHERE incident_id = @id ORDER BY version
+            """, new Dapper.DynamicParameters(new { id }), ct);
+        if (revisions.Count == 0) return UnknownIncident(featureId);
+        var self = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/collections/incidents/items/{id}/history");
+        return TypedResults.Json(new HistoryDoc(id, revisions.Select(r => r with { Href = $"{self}/{r.Version}" }).ToArray()));
+    }
+
+    internal static async Task<IResult> GetRevision(string featureId, string version, IncidentReader reader, CancellationToken ct)
+    {
+        if (!TryParseId(featureId, out var id) || !int.TryParse(version, out var v)) return UnknownIncident(featureId);
+        var feature = await reader.ScalarAsync<string?>(
+            "SELECT feature::text FROM incident_revisions WHERE incident_id = @id AND version = @v",
+            new Dapper.DynamicParameters(new { id, v }), ct);
+        return feature is null
+            ? Problem.NotFound($"Incident '{featureId}' has no version '{version}'.")
+            : Feature(feature, StatusCodes.Status200OK);
     }
 
     private static IResult Respond(HttpContext context, WriteOutcome outcome, int successStatus, string? featureId = null) => outcome switch
@@ -304,6 +389,10 @@ public static class IncidentsApi
             "If-Match"),
         WriteOutcome.DuplicateExternalId duplicate => Problem.Status(StatusCodes.Status409Conflict, "Duplicate external_id",
             $"An incident with external_id '{duplicate.ExternalId}' already exists.", "properties.external_id"),
+        WriteOutcome.IdempotencyKeyReused => Problem.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused",
+            "This Idempotency-Key was used with a different body; use a new key for a new incident.", "Idempotency-Key"),
+        WriteOutcome.IdempotencyKeyInFlight => Problem.Status(StatusCodes.Status409Conflict, "Request in progress",
+            "A request with this Idempotency-Key is still being processed; retry shortly to get its answer.", "Idempotency-Key"),
         _ => throw new InvalidOperationException($"Unexpected write outcome {outcome}"),
     };
 
@@ -331,21 +420,25 @@ public static class IncidentsApi
 
     private static IResult UnknownIncident(string featureId) => Problem.NotFound($"There is no incident with id '{featureId}'.");
 
-    /// <summary>Reads an optional If-Match (one of our ETags, or *). False when it names no version we issue.</summary>
-    private static bool TryReadIfMatch(HttpRequest request, out int? version)
+    /// <summary>
+    /// The version named by the required If-Match: null when it is "*", a problem when it is missing
+    /// (428) or names no version we issued (412).
+    /// </summary>
+    private static IResult? IfMatch(HttpRequest request, out int? version)
     {
         version = null;
-        var header = request.Headers.IfMatch.ToString();
-        if (string.IsNullOrWhiteSpace(header) || header.Trim() == "*") return true;
-        if (EntityTagHeaderValue.TryParse(header.Trim(), out var tag) && !tag.IsWeak
+        var header = request.Headers.IfMatch.ToString().Trim();
+        if (header.Length == 0)
+            return Problem.Status(StatusCodes.Status428PreconditionRequired, "If-Match required",
+                "Changing an incident needs If-Match with the ETag you read (GET it first), so two editors cannot overwrite each other.", "If-Match");
+        if (header == "*") return null;
+        if (EntityTagHeaderValue.TryParse(header, out var tag) && !tag.IsWeak
             && tag.Tag.Value is { Length: > 3 } value && value[1] == 'v' && int.TryParse(value[2..^1], out var v))
         {
             version = v;
-            return true;
+            return null;
         }
-        return false;
+        return Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
+            "If-Match does not name a version of this incident; read it again and send its ETag.", "If-Match");
     }
-
-    private static IResult StaleIfMatch() => Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
-        "If-Match does not name a version of this incident; read it again and send its ETag.", "If-Match");
 }

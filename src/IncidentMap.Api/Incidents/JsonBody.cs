@@ -13,31 +13,39 @@ public static class JsonBody
 
     public static async Task<(JsonDocument? Document, IResult? Problem)> ReadAsync(HttpRequest request, string[] mediaTypes, CancellationToken ct)
     {
+        var (document, _, problem) = await ReadWithHashAsync(request, mediaTypes, ct);
+        return (document, problem);
+    }
+
+    /// <summary>As <see cref="ReadAsync"/>, plus the SHA-256 of the body bytes (what an Idempotency-Key is bound to).</summary>
+    public static async Task<(JsonDocument? Document, byte[] Hash, IResult? Problem)> ReadWithHashAsync(HttpRequest request, string[] mediaTypes, CancellationToken ct)
+    {
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType)
             || !mediaTypes.Contains(contentType.MediaType.Value, StringComparer.OrdinalIgnoreCase))
         {
-            return (null, Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
+            return (null, [], Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
                 $"Content-Type '{request.ContentType}' is not accepted here; send {string.Join(" or ", mediaTypes)}.", "Content-Type"));
         }
-        if (request.ContentLength > MaxBytes) return (null, TooLarge());
+        if (request.ContentLength > MaxBytes) return (null, [], TooLarge());
 
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int read;
         while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
         {
-            if (buffer.Length + read > MaxBytes) return (null, TooLarge());
+            if (buffer.Length + read > MaxBytes) return (null, [], TooLarge());
             buffer.Write(chunk, 0, read);
         }
-        if (buffer.Length == 0) return (null, Problem.BadParameter("body", "is empty; send a JSON document"));
+        if (buffer.Length == 0) return (null, [], Problem.BadParameter("body", "is empty; send a JSON document"));
 
+        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
         try
         {
-            return (JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), new JsonDocumentOptions { MaxDepth = 64 }), null);
+            return (JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 }), System.Security.Cryptography.SHA256.HashData(bytes.Span), null);
         }
         catch (JsonException e)
         {
-            return (null, Problem.Status(StatusCodes.Status400BadRequest, "Malformed JSON",
+            return (null, [], Problem.Status(StatusCodes.Status400BadRequest, "Malformed JSON",
                 $"The body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).", "body"));
         }
     }

@@ -72,7 +72,7 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
                 (413, "Request body too large", $"The body exceeds the limit of {context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes."),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
-            NpgsqlException { IsTransient: true } or TimeoutException =>
+            NpgsqlException { IsTransient: true } or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException =>
                 (503, "Database unavailable", "The database could not be reached; retry shortly."),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested =>
                 (499, "Client closed request", "The client went away."),
@@ -82,7 +82,8 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         if (context.Response.HasStarted) return false;
 
         context.Response.StatusCode = status;
-        if (status == 503) context.Response.Headers.RetryAfter = "5";
+        if (status == 503)
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(IncidentMap.Api.Database.DatabaseResilience.BreakDuration.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,

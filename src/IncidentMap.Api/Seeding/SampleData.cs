@@ -26,7 +26,7 @@ public sealed class SampleData(IncidentStore store, ILogger<SampleData> logger)
                 throw new InvalidDataException($"{path}: feature {index}: {string.Join("; ", errors.Select(e => $"{e.Field} {e.Detail}"))}");
             if (draft.ExternalId is null)
                 throw new InvalidDataException($"{path}: feature {index} needs an external_id so loading stays idempotent");
-            switch (await store.CreateAsync(draft, ct, skipExisting: true))
+            switch (await store.CreateAsync(draft, WriteContext.System, ct, skipExisting: true))
             {
                 case WriteOutcome.Stored: created++; break;
                 case WriteOutcome.Skipped: skipped++; break;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Serialization;
 using Dapper;
 using IncidentMap.Api.Collections;
 using IncidentMap.Api.Incidents;
@@ -24,7 +25,7 @@ public static class StatsApi
 
     public static IEndpointRouteBuilder MapStats(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/collections/incidents/stats").WithTags("Dashboards");
+        var group = app.MapGroup("/collections/incidents/stats").WithTags("Dashboards").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
         group.MapGet("", GetSeries).WithName("getStats")
             .WithSummary("Counts and fatality sums per day, week or month")
             .WithDescription("`interval` day|week|month (default day), `group_by` event_type|country|admin1 (optional), " +
@@ -161,10 +162,38 @@ public static class StatsApi
 }
 
 /// <summary>A time series: one row per bucket and group.</summary>
-public sealed record StatsDoc(string Interval, string TimeZone, string? GroupBy, BucketDoc[] Buckets);
+public sealed record StatsDoc(
+    [property: JsonPropertyName("interval")] string Interval,
+    [property: JsonPropertyName("time_zone")] string TimeZone,
+    [property: JsonPropertyName("group_by")] string? GroupBy,
+    [property: JsonPropertyName("buckets")] BucketDoc[] Buckets);
 
-public sealed record BucketDoc(string Start, string? Group, int Count, long FatalitiesMinSum, long FatalitiesMaxSum);
+public sealed record BucketDoc(
+    [property: JsonPropertyName("start")] string Start,
+    [property: JsonPropertyName("group")] string? Group,
+    [property: JsonPropertyName("count")] int Count,
+    [property: JsonPropertyName("fatalities_min_sum")] long FatalitiesMinSum,
+    [property: JsonPropertyName("fatalities_max_sum")] long FatalitiesMaxSum);
+
+public sealed record PlaceCountDoc(
+    [property: JsonPropertyName("location_name")] string LocationName,
+    [property: JsonPropertyName("country")] string? Country,
+    [property: JsonPropertyName("count")] long Count);
+
+public sealed record LatestDoc(
+    [property: JsonPropertyName("id")] long Id,
+    [property: JsonPropertyName("title")] string Title,
+    [property: JsonPropertyName("occurred_at")] DateTimeOffset OccurredAt,
+    [property: JsonPropertyName("event_type")] string EventType,
+    [property: JsonPropertyName("fatalities_min")] int? FatalitiesMin,
+    [property: JsonPropertyName("fatalities_max")] int? FatalitiesMax);
 
 /// <summary>Totals, the ten places with most incidents, and the five latest incidents.</summary>
-public sealed record SummaryDoc(long Count, long FatalitiesMinSum, long FatalitiesMaxSum, DateTimeOffset? First, DateTimeOffset? Last,
-    object[] TopPlaces, object[] Latest);
+public sealed record SummaryDoc(
+    [property: JsonPropertyName("count")] long Count,
+    [property: JsonPropertyName("fatalities_min_sum")] long FatalitiesMinSum,
+    [property: JsonPropertyName("fatalities_max_sum")] long FatalitiesMaxSum,
+    [property: JsonPropertyName("first")] DateTimeOffset? First,
+    [property: JsonPropertyName("last")] DateTimeOffset? Last,
+    [property: JsonPropertyName("top_places")] PlaceCountDoc[] TopPlaces,
+    [property: JsonPropertyName("latest")] LatestDoc[] Latest);

@@ -27,7 +27,7 @@ public static class TilesApi
 
     public static IEndpointRouteBuilder MapTiles(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/collections/incidents").WithTags("Map clients");
+        var group = app.MapGroup("/collections/incidents").WithTags("Map clients").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
         group.MapMethods("/tiles", ReadMethods, TileSets).WithName("getTileSetsList")
             .WithSummary("Vector tilesets of the incidents").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         group.MapMethods("/tiles/WebMercatorQuad", ReadMethods, TileSet).WithName("getTileSet")

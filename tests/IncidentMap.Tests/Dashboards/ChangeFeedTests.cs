@@ -47,10 +47,8 @@ public sealed class ChangeFeedTests(ApiFixture api)
         var tag = FeedHelpers.NewTag();
         var cursor = await _client.HeadAsync(tag);
         var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
-        var patch = new HttpRequestMessage(HttpMethod.Patch, $"/collections/incidents/items/{id}")
-        { Content = Features.Content(System.Text.Json.Nodes.JsonNode.Parse("""{"properties":{"fatalities_max":7}}""")!, "application/merge-patch+json") };
-        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(patch)).StatusCode);
-        await _client.DeleteAsync($"/collections/incidents/items/{id}");
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync($"/collections/incidents/items/{id}", """{"properties":{"fatalities_max":7}}""")).StatusCode);
+        await _client.DeleteCurrentAsync($"/collections/incidents/items/{id}");
 
         var (seen, _) = await _client.PollUntilAsync(tag, cursor, 3);
         var page = await _client.GetJsonAsync($"/collections/incidents/changes?tags={tag}&cursor={cursor}");

@@ -143,8 +143,7 @@ public sealed class IncidentCrudTests(ApiFixture api)
         var id = await _client.CreateAsync(feature);
 
         var patch = new JsonObject { ["properties"] = new JsonObject { ["fatalities_min"] = 57, ["summary"] = null } };
-        var response = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Patch, $"/collections/incidents/items/{id}")
-        { Content = Features.Content(patch, "application/merge-patch+json") });
+        var response = await _client.PatchCurrentAsync($"/collections/incidents/items/{id}", patch.ToJsonString());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
@@ -163,8 +162,7 @@ public sealed class IncidentCrudTests(ApiFixture api)
         var id = await _client.CreateAsync(feature);
 
         var patch = new JsonObject { ["properties"] = new JsonObject { ["fatalities_min"] = 11 } };
-        var response = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Patch, $"/collections/incidents/items/{id}")
-        { Content = Features.Content(patch, "application/merge-patch+json") });
+        var response = await _client.PatchCurrentAsync($"/collections/incidents/items/{id}", patch.ToJsonString());
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.fatalities_min");
         var fetched = await _client.GetJsonAsync($"/collections/incidents/items/{id}");
@@ -177,11 +175,11 @@ public sealed class IncidentCrudTests(ApiFixture api)
     {
         var id = await _client.CreateAsync(Features.Valid());
 
-        var response = await _client.DeleteAsync($"/collections/incidents/items/{id}");
+        var response = await _client.DeleteCurrentAsync($"/collections/incidents/items/{id}");
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/items/{id}"), HttpStatusCode.NotFound);
-        await ProblemAssert.IsProblemAsync(await _client.DeleteAsync($"/collections/incidents/items/{id}"), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await _client.DeleteCurrentAsync($"/collections/incidents/items/{id}"), HttpStatusCode.NotFound);
         await using var connection = await api.Database.OpenConnectionAsync();
         var deletedAt = await connection.ExecuteScalarAsync<DateTime?>("SELECT deleted_at FROM incidents WHERE id = @id", new { id });
         Assert.NotNull(deletedAt);

@@ -91,7 +91,7 @@ public sealed class IncidentListTests(ApiFixture api)
     public async Task Deleted_incidents_do_not_appear_in_lists()
     {
         var id = await _client.CreateAsync(Features.Valid(occurredAt: "2100-06-01T00:00:00Z"));
-        await _client.DeleteAsync($"/collections/incidents/items/{id}");
+        await _client.DeleteCurrentAsync($"/collections/incidents/items/{id}");
 
         var page = await _client.GetJsonAsync("/collections/incidents/items?limit=50");
         Assert.DoesNotContain(page["features"]!.AsArray(), f => f!["id"]!.GetValue<long>() == id);

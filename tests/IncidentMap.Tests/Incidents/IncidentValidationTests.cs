@@ -78,7 +78,7 @@ public sealed class IncidentValidationTests(ApiFixture api)
         var feature = Features.Valid();
         feature["properties"]!["country"] = "XX";
 
-        var response = await _client.PutAsync($"/collections/incidents/items/{id}", Features.Content(feature));
+        var response = await _client.PutCurrentAsync($"/collections/incidents/items/{id}", Features.Content(feature));
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.country");
     }

@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using IncidentMap.Api.Security;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace IncidentMap.Tests.Infrastructure;
@@ -23,18 +25,43 @@ public sealed class ApiFixture : WebApplicationFactory<Program>, IAsyncLifetime
     public NpgsqlDataSource Database { get; } = new NpgsqlDataSourceBuilder(ConnectionString)
         .UseNetTopologySuite().Build();
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    protected override void ConfigureWebHost(IWebHostBuilder builder) => Configure(builder);
+
+    /// <summary>Settings every test host shares: the test database, no sample data, limits out of the way.</summary>
+    public static void Configure(IWebHostBuilder builder)
     {
         builder.UseSetting("ConnectionStrings:Incidents", ConnectionString);
         builder.UseSetting("Seed:Path", "");
+        builder.UseSetting("RateLimits:AnonymousPerMinute", "1000000");
+        builder.UseSetting("RateLimits:KeyPerMinute", "1000000");
+        builder.UseSetting("RateLimits:ConcurrentStreams", "1000");
+        builder.UseSetting("RateLimits:ConcurrentExports", "1000");
         builder.UseEnvironment("Testing");
+    }
+
+    /// <summary>A key with every scope; clients from <see cref="WebApplicationFactory{T}.CreateClient()"/> send it.</summary>
+    public string Key { get; private set; } = "";
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        if (Key.Length > 0) client.DefaultRequestHeaders.Add("X-API-Key", Key);
+    }
+
+    /// <summary>A client that sends no API key.</summary>
+    public HttpClient CreateAnonymousClient()
+    {
+        var client = CreateDefaultClient();
+        client.DefaultRequestHeaders.Remove("X-API-Key");
+        return client;
     }
 
     public async Task InitializeAsync()
     {
         // Starting the host runs the migrations, so the schema exists before any test.
-        using var client = CreateClient();
-        (await client.GetAsync("/health/live")).EnsureSuccessStatusCode();
+        using (var client = CreateDefaultClient())
+            (await client.GetAsync("/health/live")).EnsureSuccessStatusCode();
+        (Key, _) = await Services.GetRequiredService<ApiKeys>().CreateAsync("tests-" + Guid.NewGuid().ToString("N")[..8], ["read", "write", "admin"]);
     }
 
     async Task IAsyncLifetime.DisposeAsync()
@@ -82,6 +109,23 @@ public static class Features
 
     public static StringContent Content(JsonNode node, string mediaType = "application/geo+json") =>
         new(node.ToJsonString(), Encoding.UTF8, mediaType);
+
+    /// <summary>Sends a change with If-Match set to the incident's current ETag (read first), as an editor would.</summary>
+    public static async Task<HttpResponseMessage> SendCurrentAsync(this HttpClient client, HttpMethod method, string url, HttpContent? content = null)
+    {
+        var current = await client.GetAsync(url);
+        var request = new HttpRequestMessage(method, url) { Content = content };
+        if (current.Headers.ETag is { } etag) request.Headers.IfMatch.Add(etag);
+        else request.Headers.TryAddWithoutValidation("If-Match", "\"v1\"");
+        return await client.SendAsync(request);
+    }
+
+    public static Task<HttpResponseMessage> DeleteCurrentAsync(this HttpClient client, string url) => client.SendCurrentAsync(HttpMethod.Delete, url);
+
+    public static Task<HttpResponseMessage> PutCurrentAsync(this HttpClient client, string url, HttpContent content) => client.SendCurrentAsync(HttpMethod.Put, url, content);
+
+    public static Task<HttpResponseMessage> PatchCurrentAsync(this HttpClient client, string url, string mergePatch) =>
+        client.SendCurrentAsync(HttpMethod.Patch, url, new StringContent(mergePatch, Encoding.UTF8, "application/merge-patch+json"));
 
     public static async Task<(HttpResponseMessage Response, JsonObject? Body)> PostAsync(this HttpClient client, JsonNode feature)
     {

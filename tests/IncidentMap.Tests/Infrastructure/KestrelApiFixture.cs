@@ -11,20 +11,18 @@ public sealed class KestrelApiFixture : WebApplicationFactory<Program>, IAsyncLi
 {
     public string BaseUrl { get; private set; } = "";
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseSetting("ConnectionStrings:Incidents", ApiFixture.ConnectionString);
-        builder.UseSetting("Seed:Path", "");
-        builder.UseEnvironment("Testing");
-    }
+    protected override void ConfigureWebHost(IWebHostBuilder builder) => ApiFixture.Configure(builder);
 
-    public Task InitializeAsync()
+    /// <summary>A write key for the tests' own HTTP clients.</summary>
+    public string Key { get; private set; } = "";
+
+    public async Task InitializeAsync()
     {
         UseKestrel(0);
         StartServer();
         var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         BaseUrl = addresses.First().Replace("[::]", "127.0.0.1").Replace("0.0.0.0", "127.0.0.1").TrimEnd('/');
-        return Task.CompletedTask;
+        (Key, _) = await Services.GetRequiredService<IncidentMap.Api.Security.ApiKeys>().CreateAsync("gdal-" + Guid.NewGuid().ToString("N")[..8], ["read", "write"]);
     }
 
     Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();

@@ -8,7 +8,7 @@ namespace IncidentMap.Tests.Ogc;
 /// <summary>GDAL's OAPIF driver, a real OGC API – Features client, reads the collection over HTTP.</summary>
 public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiFixture>
 {
-    private readonly HttpClient _client = new() { BaseAddress = new Uri(api.BaseUrl) };
+    private readonly HttpClient _client = new() { BaseAddress = new Uri(api.BaseUrl), DefaultRequestHeaders = { { "X-API-Key", api.Key } } };
 
     /// <summary>Creates incidents in a patch of the Southern Ocean no other test uses; returns external_id → (year, type).</summary>
     private async Task<(double[] Box, Dictionary<string, (int Year, string Type)> Created)> CreateRemoteIncidentsAsync(int count)

@@ -76,7 +76,7 @@ public sealed class PlatformTests(ApiFixture api)
         Assert.Equal(documented, returned);
 
         // Every returned property can be sent back unchanged (GET, edit, PUT).
-        var put = await _client.PutAsync($"/collections/incidents/items/{id}", Features.Content(feature));
+        var put = await _client.PutCurrentAsync($"/collections/incidents/items/{id}", Features.Content(feature));
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
     }
 

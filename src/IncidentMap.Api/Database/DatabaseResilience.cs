@@ -1,0 +1,73 @@
+using Npgsql;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+
+namespace IncidentMap.Api.Database;
+
+/// <summary>
+/// Database fault handling. Reads retry transient faults; writes are never retried blindly (a
+/// retried INSERT whose first attempt did commit would record the incident twice: clients retry with
+/// an Idempotency-Key instead). Both share one circuit breaker, so a database that is down answers
+/// fast 503s instead of piling up requests that wait for timeouts.
+/// </summary>
+public sealed class DatabaseResilience
+{
+    /// <summary>How long the circuit stays open before one request may try the database again.</summary>
+    public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(3);
+
+    public ResiliencePipeline Pipeline { get; }
+    private readonly ResiliencePipeline _writes;
+
+    public DatabaseResilience(ILogger<DatabaseResilience> logger)
+    {
+        var breaker = new CircuitBreakerStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>(IsTransient).Handle<TimeoutException>(),
+            FailureRatio = 0.5,
+            MinimumThroughput = 4,
+            SamplingDuration = TimeSpan.FromSeconds(10),
+            BreakDuration = BreakDuration,
+            OnOpened = args =>
+            {
+                logger.LogError("Database circuit opened for {Duration}: {Message}", args.BreakDuration, args.Outcome.Exception?.Message);
+                return default;
+            },
+            OnClosed = _ =>
+            {
+                logger.LogInformation("Database circuit closed: the database answers again");
+                return default;
+            },
+        };
+        // One breaker instance shared by both pipelines: they see the same database.
+        var shared = new ResiliencePipelineBuilder().AddCircuitBreaker(breaker).Build();
+        _writes = shared;
+        Pipeline = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>(IsTransient),
+                MaxRetryAttempts = 3,
+                Delay = TimeSpan.FromMilliseconds(100),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                OnRetry = args =>
+                {
+                    logger.LogWarning(args.Outcome.Exception, "Transient database fault on a read; retry {Attempt}",
+                        args.AttemptNumber + 1);
+                    return default;
+                },
+            })
+            .AddPipeline(shared)
+            .Build();
+    }
+
+    private static bool IsTransient(NpgsqlException e) =>
+        e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow };
+
+    public ValueTask<T> ExecuteAsync<T>(Func<CancellationToken, ValueTask<T>> read, CancellationToken ct) =>
+        Pipeline.ExecuteAsync(read, ct);
+
+    /// <summary>A write: through the circuit breaker, never retried.</summary>
+    public async Task<T> WriteAsync<T>(Func<CancellationToken, Task<T>> write, CancellationToken ct) =>
+        await _writes.ExecuteAsync(async token => await write(token), ct);
+}

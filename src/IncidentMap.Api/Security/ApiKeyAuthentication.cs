@@ -1,0 +1,93 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+
+namespace IncidentMap.Api.Security;
+
+/// <summary>
+/// Authenticates <c>X-API-Key</c> (or <c>Authorization: Bearer im_…</c>). Never from the query string:
+/// URLs end up in logs and browser histories. Answers 401 and 403 as problem details.
+/// </summary>
+public sealed class ApiKeyAuthentication(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
+    ApiKeys keys, IMemoryCache cache, IProblemDetailsService problems)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string Header = "X-API-Key";
+    public const string ScopeClaim = "scope";
+    public const string KeyIdClaim = "key_id";
+
+    /// <summary>A revocation takes effect within this long.</summary>
+    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(10);
+
+    public static string? KeyFrom(HttpRequest request)
+    {
+        if (request.Headers.TryGetValue(Header, out var header) && header.ToString() is { Length: > 0 } key) return key.Trim();
+        var authorization = request.Headers.Authorization.ToString();
+        return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..].Trim() : null;
+    }
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var key = KeyFrom(Request);
+        if (key is null) return AuthenticateResult.NoResult();
+
+        var cacheKey = "apikey:" + Convert.ToHexString(ApiKeys.Hash(key));
+        if (!cache.TryGetValue(cacheKey, out ApiKeyInfo? info))
+        {
+            info = key.StartsWith(ApiKeys.Prefix, StringComparison.Ordinal) && key.Length < 200
+                ? await keys.FindAsync(key, Context.RequestAborted)
+                : null;
+            cache.Set(cacheKey, info, new MemoryCacheEntryOptions { Size = 256, AbsoluteExpirationRelativeToNow = CacheFor });
+        }
+        if (info is null) return AuthenticateResult.Fail("unknown or revoked API key");
+
+        var claims = new List<Claim> { new(ClaimTypes.Name, info.Name), new(KeyIdClaim, info.Id.ToString()) };
+        claims.AddRange(info.Scopes.Select(s => new Claim(ScopeClaim, s)));
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        // Missing, unknown and revoked keys get the same answer: nothing to probe.
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = $"ApiKey header=\"{Header}\"";
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails =
+            {
+                Status = 401, Title = "API key required",
+                Detail = $"Send a valid API key in the {Header} header.",
+                Extensions = { ["errors"] = new[] { new Problems.FieldError(Header, "missing, unknown or revoked") } },
+            },
+        });
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        var needed = Context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAuthorizeData>()?.Policy ?? "another";
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails =
+            {
+                Status = 403, Title = "Scope missing",
+                Detail = $"This API key lacks the '{needed}' scope this request needs.",
+                Extensions = { ["errors"] = new[] { new Problems.FieldError(Header, $"needs scope '{needed}'") } },
+            },
+        });
+    }
+}
+
+public static class ApiKeyPrincipal
+{
+    public static long? KeyId(this ClaimsPrincipal user) =>
+        long.TryParse(user.FindFirst(ApiKeyAuthentication.KeyIdClaim)?.Value, out var id) ? id : null;
+
+    public static string? KeyName(this ClaimsPrincipal user) => user.Identity?.IsAuthenticated == true ? user.Identity.Name : null;
+}

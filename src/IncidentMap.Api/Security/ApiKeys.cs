@@ -1,0 +1,91 @@
+using System.Security.Cryptography;
+using System.Text;
+using Dapper;
+using Npgsql;
+
+namespace IncidentMap.Api.Security;
+
+public static class Scopes
+{
+    public const string Read = "read";
+    public const string Write = "write";
+    public const string Admin = "admin";
+    public static readonly string[] All = [Read, Write, Admin];
+}
+
+/// <summary>A stored key, without the secret: its name, scopes and the prefix that identifies it in listings.</summary>
+public sealed record ApiKeyInfo(long Id, string Name, string Prefix, string[] Scopes, DateTime CreatedAt, DateTime? RevokedAt);
+
+/// <summary>
+/// API keys: 192 random bits behind the recognisable prefix <c>im_</c>. Only a SHA-256 hash is
+/// stored (the key's entropy makes a slow hash unnecessary); lookups go by that hash.
+/// </summary>
+public sealed class ApiKeys(NpgsqlDataSource dataSource)
+{
+    public const string Prefix = "im_";
+
+    public static string Generate() => Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)).Replace('+', 'A').Replace('/', 'B').TrimEnd('=');
+
+    public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    /// <summary>Creates a key; the only time its secret is known. With <paramref name="replace"/>, a live key of that name is revoked first.</summary>
+    public async Task<(string Key, ApiKeyInfo Info)> CreateAsync(string name, string[] scopes, bool replace = false, CancellationToken ct = default)
+    {
+        var key = Generate();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        if (replace)
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE api_keys SET revoked_at = now() WHERE name = @name AND revoked_at IS NULL", new { name }, tx, cancellationToken: ct));
+        var info = await connection.QuerySingleAsync<KeyRow>(new CommandDefinition("""
+            INSERT INTO api_keys (name, prefix, hash, scopes) VALUES (@name, @prefix, @hash, @scopes)
+            RETURNING id, name, prefix, scopes, created_at AS createdat, revoked_at AS revokedat
+            """, new { name, prefix = key[..8], hash = Hash(key), scopes }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return (key, info.ToInfo());
+    }
+
+    public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(CancellationToken ct = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<KeyRow>(new CommandDefinition(
+            "SELECT id, name, prefix, scopes, created_at AS createdat, revoked_at AS revokedat FROM api_keys ORDER BY id",
+            cancellationToken: ct))).Select(r => r.ToInfo()).ToList();
+    }
+
+    /// <summary>Revokes the live key with this id or name; false when there is none.</summary>
+    public async Task<bool> RevokeAsync(string idOrName, CancellationToken ct = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var id = long.TryParse(idOrName, out var parsed) ? parsed : (long?)null;
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND (id = @id OR name = @idOrName)",
+            new { id, idOrName }, cancellationToken: ct)) > 0;
+    }
+
+    /// <summary>The live key whose hash matches, or null (unknown and revoked keys look the same).</summary>
+    public async Task<ApiKeyInfo?> FindAsync(string key, CancellationToken ct)
+    {
+        var hash = Hash(key);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition("""
+            SELECT id, name, prefix, scopes, created_at AS createdat, hash FROM api_keys WHERE hash = @hash AND revoked_at IS NULL
+            """, new { hash }, cancellationToken: ct));
+        // The index lookup already matched; comparing again in constant time keeps the check itself free of timing leaks.
+        if (row is null || !CryptographicOperations.FixedTimeEquals(row.Hash, hash)) return null;
+        return row.ToInfo();
+    }
+
+    private sealed class KeyRow
+    {
+        public long Id { get; set; }
+        public string Name { get; set; } = "";
+        public string Prefix { get; set; } = "";
+        public string[] Scopes { get; set; } = [];
+        public DateTime CreatedAt { get; set; }
+        public DateTime? RevokedAt { get; set; }
+        public byte[] Hash { get; set; } = [];
+
+        public ApiKeyInfo ToInfo() => new(Id, Name, Prefix, Scopes, CreatedAt, RevokedAt);
+    }
+}

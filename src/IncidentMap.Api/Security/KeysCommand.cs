@@ -1,0 +1,38 @@
+using IncidentMap.Api.Database;
+
+namespace IncidentMap.Api.Security;
+
+/// <summary><c>keys create NAME [--scopes read,write,admin] [--replace]</c>, <c>keys list</c>, <c>keys revoke ID|NAME</c>.</summary>
+public static class KeysCommand
+{
+    public static async Task<int> RunAsync(ApiKeys keys, Migrator migrator, string[] args)
+    {
+        await migrator.MigrateAsync();
+        switch (args.FirstOrDefault())
+        {
+            case "create" when args.Length >= 2:
+                var scopesAt = Array.IndexOf(args, "--scopes");
+                var scopes = scopesAt > 0 && scopesAt + 1 < args.Length ? args[scopesAt + 1].Split(',', StringSplitOptions.TrimEntries) : [Scopes.Read];
+                if (scopes.Any(s => !Scopes.All.Contains(s)))
+                {
+                    await Console.Error.WriteLineAsync($"scopes must be among {string.Join(", ", Scopes.All)}");
+                    return 2;
+                }
+                var (key, info) = await keys.CreateAsync(args[1], scopes, replace: args.Contains("--replace"));
+                Console.WriteLine(key);
+                await Console.Error.WriteLineAsync($"created key {info.Id} '{info.Name}' with scopes {string.Join(",", info.Scopes)}; the key above is shown only now");
+                return 0;
+            case "list":
+                foreach (var k in await keys.ListAsync())
+                    Console.WriteLine($"{k.Id}\t{k.Name}\t{k.Prefix}…\t{string.Join(",", k.Scopes)}\t{(k.RevokedAt is null ? "live" : "revoked " + k.RevokedAt)}");
+                return 0;
+            case "revoke" when args.Length == 2:
+                if (await keys.RevokeAsync(args[1])) return 0;
+                await Console.Error.WriteLineAsync($"no live key '{args[1]}'");
+                return 1;
+            default:
+                await Console.Error.WriteLineAsync("usage: keys create NAME [--scopes read,write,admin] [--replace] | keys list | keys revoke ID|NAME");
+                return 2;
+        }
+    }
+}

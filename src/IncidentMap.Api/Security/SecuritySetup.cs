@@ -1,0 +1,109 @@
+using System.Globalization;
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.RateLimiting;
+
+namespace IncidentMap.Api.Security;
+
+/// <summary>Settings of the RateLimits section; every limit is configuration.</summary>
+public sealed class RateLimitOptions
+{
+    public int AnonymousPerMinute { get; set; } = 600;
+    public int KeyPerMinute { get; set; } = 6000;
+
+    /// <summary>Concurrent exports (CSV/sequence without limit) and streams per client.</summary>
+    public int ConcurrentExports { get; set; } = 2;
+    public int ConcurrentStreams { get; set; } = 4;
+}
+
+public static class SecuritySetup
+{
+    public const string ReadPolicy = Scopes.Read;
+    public const string WritePolicy = Scopes.Write;
+    public const string AdminPolicy = Scopes.Admin;
+    public const string StreamLimit = "streams";
+
+    public static IServiceCollection AddIncidentMapSecurity(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton<ApiKeys>();
+        services.AddAuthentication(ApiKeyAuthentication.SchemeName)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null);
+
+        var readsNeedKey = configuration.GetValue("Auth:RequireKeyForReads", false);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(ReadPolicy, p =>
+            {
+                if (readsNeedKey) p.RequireAuthenticatedUser();
+                else p.RequireAssertion(_ => true);
+            })
+            .AddPolicy(WritePolicy, p => p.RequireClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Write))
+            .AddPolicy(AdminPolicy, p => p.RequireClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Admin));
+
+        var limits = configuration.GetSection("RateLimits").Get<RateLimitOptions>() ?? new RateLimitOptions();
+        services.AddSingleton(limits);
+        services.AddRateLimiter(options =>
+        {
+            options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+            {
+                var key = context.User.KeyName();
+                var permits = key is null ? limits.AnonymousPerMinute : limits.KeyPerMinute;
+                return RateLimitPartition.GetTokenBucketLimiter(Partition(context), _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = Math.Max(1, permits),
+                    TokensPerPeriod = Math.Max(1, permits / 6),
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(10),
+                    QueueLimit = 0,
+                });
+            });
+            options.AddPolicy(StreamLimit, context => RateLimitPartition.GetConcurrencyLimiter(Partition(context),
+                _ => new ConcurrencyLimiterOptions { PermitLimit = Math.Max(1, limits.ConcurrentStreams), QueueLimit = 0 }));
+            options.OnRejected = async (context, ct) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(10);
+                await WriteTooManyAsync(context.HttpContext, retryAfter);
+            };
+        });
+
+        // Client addresses come from X-Forwarded-For only when the request came through a configured proxy.
+        services.Configure<ForwardedHeadersOptions>(options =>
+        {
+            options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            options.KnownProxies.Clear();
+            options.KnownIPNetworks.Clear();
+            foreach (var proxy in configuration.GetSection("ForwardedHeaders:KnownProxies").Get<string[]>() ?? [])
+                if (IPAddress.TryParse(proxy, out var address)) options.KnownProxies.Add(address);
+        });
+        return services;
+    }
+
+    /// <summary>Who a limit counts against: the API key's name, else the client address.</summary>
+    public static string Partition(HttpContext context) =>
+        context.User.KeyName() is { } name ? "key:" + name : "ip:" + context.Connection.RemoteIpAddress;
+
+    public static async Task WriteTooManyAsync(HttpContext context, TimeSpan retryAfter)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = { Status = 429, Title = "Too many requests", Detail = $"Rate limit reached; retry in {seconds} s." },
+        });
+    }
+
+    /// <summary>Headers that cost nothing and close whole classes of browser attacks.</summary>
+    public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        var headers = context.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers["Referrer-Policy"] = "no-referrer";
+        // Swagger UI runs scripts; everything else is data and may load nothing.
+        if (!context.Request.Path.StartsWithSegments("/swagger"))
+            headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+        await next();
+    });
+}
