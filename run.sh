@@ -13,7 +13,14 @@ export Seed__Path="${Seed__Path:-$PWD/db/sample/incidents.geojson}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 dotnet build src/IncidentMap.Api -c Release -v quiet -nologo
-echo "IncidentMap: http://localhost:8080/collections/incidents/items  ·  Swagger UI: http://localhost:8080/swagger"
 # From the build folder, so the service finds its appsettings.json.
 cd src/IncidentMap.Api/bin/Release/net10.0
+
+# A fresh key for this run (the previous "local-dev" key is revoked); keys are stored only as hashes.
+key="$(Logging__Console__LogToStandardErrorThreshold=Trace dotnet IncidentMap.Api.dll keys create local-dev --scopes read,write,admin --replace 2>/dev/null)"
+cat <<BANNER
+IncidentMap        http://localhost:8080/collections/incidents/items
+Swagger UI         http://localhost:8080/swagger
+Write/admin key    $key   (send as X-API-Key; a new one each run)
+BANNER
 exec dotnet IncidentMap.Api.dll "$@"

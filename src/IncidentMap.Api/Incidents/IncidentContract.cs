@@ -128,8 +128,5 @@ public sealed record RevisionDoc(
     [property: JsonPropertyName("kind")] string Kind,
     [property: JsonPropertyName("changed_by")] string? ChangedBy,
     [property: JsonPropertyName("changed_at")] DateTime ChangedAt,
-    [property: JsonPropertyName("changed_fields")] string[] ChangedFields)
-{
-    [JsonPropertyName("href")]
-    public string? Href { get; init; }
-}
+    [property: JsonPropertyName("changed_fields")] string[] ChangedFields,
+    [property: JsonPropertyName("href")] string Href);

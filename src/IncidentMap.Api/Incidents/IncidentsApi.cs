@@ -359,13 +359,15 @@ public static class IncidentsApi
     internal static async Task<IResult> GetHistory(HttpRequest request, string featureId, IncidentReader reader, CancellationToken ct)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
-        var revisions = await reader.ListAsync<RevisionDoc>("""
-            SELECT version, kind, changed_by AS changedby, changed_at AS changedat, changed_fields AS changedfields
-            FROM incident_revisions WHERE incident_id = @id ORDER BY version
-            """, new Dapper.DynamicParameters(new { id }), ct);
-        if (revisions.Count == 0) return UnknownIncident(featureId);
         var self = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/collections/incidents/items/{id}/history");
-        return TypedResults.Json(new HistoryDoc(id, revisions.Select(r => r with { Href = $"{self}/{r.Version}" }).ToArray()));
+        var history = await reader.ScalarAsync<string?>("""
+            SELECT json_build_object('id', @id, 'revisions', json_agg(json_build_object(
+                'version', version, 'kind', kind, 'changed_by', changed_by, 'changed_at', changed_at,
+                'changed_fields', changed_fields, 'href', @self || '/' || version) ORDER BY version))::text
+            FROM incident_revisions WHERE incident_id = @id
+            HAVING count(*) > 0
+            """, new Dapper.DynamicParameters(new { id, self }), ct);
+        return history is null ? UnknownIncident(featureId) : TypedResults.Text(history, "application/json", System.Text.Encoding.UTF8);
     }
 
     internal static async Task<IResult> GetRevision(string featureId, string version, IncidentReader reader, CancellationToken ct)

@@ -30,6 +30,15 @@ public static class OpenApiSetup
             options.SchemaFilter<GeoJsonGeometrySchemaFilter>();
             options.OperationFilter<QueryParameterSchemaFilter>();
             options.DocumentFilter<SharedParametersFilter>();
+            options.AddSecurityDefinition(ApiKeyScheme, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = "X-API-Key",
+                Description = "An IncidentMap API key (im_…). Writes need the write scope, /admin the admin scope; " +
+                              "reads are public unless the service is configured to require a key.",
+            });
+            options.OperationFilter<SecurityRequirementFilter>();
             options.SupportNonNullableReferenceTypes();
             options.UseAllOfToExtendReferenceSchemas();
             var xml = Path.Combine(AppContext.BaseDirectory, "IncidentMap.Api.xml");
@@ -81,6 +90,23 @@ public static class OpenApiSetup
                 Typed("MultiPoint", ArrayOf(Position())),
                 Typed("MultiLineString", ArrayOf(ArrayOf(Position(), 2))),
                 Typed("MultiPolygon", ArrayOf(ArrayOf(ring, 1))),
+            ];
+        }
+    }
+
+    public const string ApiKeyScheme = "ApiKey";
+
+    /// <summary>Operations that need a write or admin key say so, so Swagger UI sends the key it was given.</summary>
+    private sealed class SecurityRequirementFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            var policies = context.ApiDescription.ActionDescriptor.EndpointMetadata
+                .OfType<Microsoft.AspNetCore.Authorization.IAuthorizeData>().Select(a => a.Policy).ToList();
+            if (!policies.Any(p => p is Security.Scopes.Write or Security.Scopes.Admin)) return;
+            operation.Security =
+            [
+                new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeyScheme, context.Document)] = [] },
             ];
         }
     }
