@@ -19,6 +19,7 @@ COPY db/sample/ ./sample/
 #   Seed__Path                     e.g. /app/sample/incidents.geojson to load the sample incidents
 #   Database__MigrateOnStartup     true (default) or false
 ENV PORT=8080 \
+    Logging__Console__FormatterName=json \
     DOTNET_CLI_TELEMETRY_OPTOUT=1
 EXPOSE 8080
 USER $APP_UID
