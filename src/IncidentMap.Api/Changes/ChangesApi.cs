@@ -56,7 +56,8 @@ public static class ChangesApi
 
     internal static async Task<IResult> GetChanges(HttpRequest request, ChangeFeed feed, CancellationToken ct)
     {
-        if (QueryParser.ParseFilters(request, out var query, "cursor", "limit") is { } invalid) return invalid;
+        var (query, invalid) = await QueryParser.ParseFiltersAsync(request, "cursor", "limit");
+        if (invalid is not null) return invalid;
         var limit = ChangeFeed.DefaultLimit;
         if (request.Query.TryGetValue("limit", out var limitText)
             && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1))
@@ -84,7 +85,8 @@ public static class ChangesApi
         var request = context.Request;
         var response = context.Response;
         var ct = context.RequestAborted;
-        if (QueryParser.ParseFilters(request, out var query, "cursor") is { } invalid)
+        var (query, invalid) = await QueryParser.ParseFiltersAsync(request, "cursor");
+        if (invalid is not null)
         {
             await invalid.ExecuteAsync(context);
             return;

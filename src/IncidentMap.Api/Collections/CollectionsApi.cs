@@ -22,6 +22,8 @@ public static class CollectionsApi
             .WithSummary("The feature collections").Produces<JsonObject>(StatusCodes.Status200OK, Json);
         group.MapMethods("/collections/incidents", ReadMethods, GetIncidentsCollection).WithName("describeCollection")
             .WithSummary("The incidents collection: extent, links").Produces<JsonObject>(StatusCodes.Status200OK, Json);
+        group.MapMethods("/collections/places", ReadMethods, GetPlacesCollection).WithName("describePlaces")
+            .WithSummary("The places collection (gazetteer)").Produces<JsonObject>(StatusCodes.Status200OK, Json);
         group.MapMethods("/collections/incidents/queryables", ReadMethods, GetQueryables).WithName("getQueryables")
             .WithSummary("What a CQL2 filter may name (JSON Schema 2020-12)")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/schema+json");
@@ -58,7 +60,7 @@ public static class CollectionsApi
         return TypedResults.Json(new JsonObject
         {
             ["links"] = new JsonArray(Link(root + "/collections", "self", Json, "This document")),
-            ["collections"] = new JsonArray(await IncidentsCollectionAsync(root, extent, ct)),
+            ["collections"] = new JsonArray(await IncidentsCollectionAsync(root, extent, ct), PlacesCollection(root)),
         }, contentType: Json);
     }
 
@@ -100,6 +102,21 @@ public static class CollectionsApi
                 Link(self + "/tiles/WebMercatorQuad/tilejson.json", "describedby", Json, "TileJSON for MapLibre")),
         };
     }
+
+    internal static IResult GetPlacesCollection(HttpRequest request) =>
+        TypedResults.Json(PlacesCollection(Base(request).TrimEnd('/')), contentType: Json);
+
+    private static JsonObject PlacesCollection(string root) => new()
+    {
+        ["id"] = "places",
+        ["title"] = "Places",
+        ["description"] = "Populated places from GeoNames (CC BY 4.0) and editors' own places, searchable with q.",
+        ["itemType"] = "feature",
+        ["crs"] = new JsonArray("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
+        ["links"] = new JsonArray(
+            Link(root + "/collections/places", "self", Json, "This collection"),
+            Link(root + "/collections/places/items", "items", IncidentsApi.GeoJson, "Places as GeoJSON")),
+    };
 
     internal static IResult GetQueryables(HttpRequest request) =>
         TypedResults.Json(Filtering.Queryables.Document(Base(request).TrimEnd('/') + "/collections/incidents/queryables"),

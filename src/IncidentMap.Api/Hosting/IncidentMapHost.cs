@@ -5,6 +5,7 @@ using IncidentMap.Api.Database;
 using IncidentMap.Api.Health;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.OpenApi;
+using IncidentMap.Api.Places;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
 using IncidentMap.Api.Security;
@@ -29,6 +30,8 @@ public static class IncidentMapHost
         services.AddSingleton<DataVersion>();
         services.AddSingleton<CollectionExtent>();
         services.AddMemoryCache(options => options.SizeLimit = 64 * 1024 * 1024);
+        services.AddSingleton<Gazetteer>();
+        services.AddSingleton<Geocoding>();
         services.AddSingleton<ChangeFeed>();
         services.AddSingleton<ChangeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());
@@ -96,6 +99,7 @@ public static class IncidentMapHost
         app.MapChanges();
         app.MapStats();
         app.MapKeys();
+        app.MapPlaces();
         // Explicit, so the endpoint table is complete before the server starts: the `openapi`
         // command renders the document without starting it.
         app.UseEndpoints(_ => { });
@@ -163,6 +167,9 @@ public sealed class StartupTasks(IServiceProvider services, IConfiguration confi
             var applied = await services.GetRequiredService<Migrator>().MigrateAsync(ct);
             logger.LogInformation("Schema at {Version} ({Applied} migration(s) applied)", Migrator.LatestVersion, applied);
         }
+        // The gazetteer ships with the binary (db/gazetteer/); Gazetteer:Path = "" skips it.
+        var gazetteer = configuration["Gazetteer:Path"] ?? Path.Combine(AppContext.BaseDirectory, "gazetteer");
+        if (gazetteer.Length > 0) await services.GetRequiredService<Gazetteer>().EnsureLoadedAsync(gazetteer, ct);
         if (configuration["Seed:Path"] is { Length: > 0 } path)
             await services.GetRequiredService<SampleData>().LoadAsync(path, ct);
     }

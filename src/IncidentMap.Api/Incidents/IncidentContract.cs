@@ -74,6 +74,8 @@ public sealed record SourceDoc(
 /// <param name="Status">reported, verified, disputed or retracted.</param>
 /// <param name="Tags">Free labels.</param>
 /// <param name="ExternalId">Identifier in another dataset (e.g. an ACLED event id); unique among live incidents.</param>
+/// <param name="PlaceId">Set by the server: the place (/collections/places) it geocoded location_name to, or the nearest place it named the location after.</param>
+/// <param name="DerivedFields">Set by the server: which properties it filled in (geometry from location_name, or location_name/admin1/country from the nearest place within 25 km).</param>
 /// <param name="CreatedAt">Set by the server.</param>
 /// <param name="UpdatedAt">Set by the server.</param>
 /// <param name="Version">Set by the server; bumped by every change; the ETag names it.</param>
@@ -99,6 +101,8 @@ public sealed record IncidentPropertiesDoc(
     [property: JsonPropertyName("status")] IncidentStatus? Status,
     [property: JsonPropertyName("tags")] string[]? Tags,
     [property: JsonPropertyName("external_id")] string? ExternalId,
+    [property: JsonPropertyName("place_id")] long? PlaceId,
+    [property: JsonPropertyName("derived_fields")] string[]? DerivedFields,
     [property: JsonPropertyName("created_at")] DateTimeOffset? CreatedAt,
     [property: JsonPropertyName("updated_at")] DateTimeOffset? UpdatedAt,
     [property: JsonPropertyName("version")] int? Version);

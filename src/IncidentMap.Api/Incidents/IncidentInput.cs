@@ -29,7 +29,14 @@ public sealed record IncidentDraft(
     string Status,
     string[] Tags,
     string? ExternalId,
-    Geometry Geometry);
+    Geometry Geometry)
+{
+    /// <summary>The gazetteer place the server geocoded this incident to, if it did.</summary>
+    public long? PlaceId { get; init; }
+
+    /// <summary>Properties the server filled in (geocoding), not the client.</summary>
+    public string[] DerivedFields { get; init; } = [];
+}
 
 /// <summary>
 /// Validates a GeoJSON Feature against the incident model and collects every problem, each named by
@@ -41,7 +48,7 @@ public static class IncidentInput
     public const int MaxVertices = 100_000;
 
     /// <summary>Properties the server owns; clients may echo them back (GET, edit, PUT) and they are ignored.</summary>
-    private static readonly HashSet<string> ReadOnly = ["created_at", "updated_at", "version", "distance_m"];
+    private static readonly HashSet<string> ReadOnly = ["created_at", "updated_at", "version", "distance_m", "place_id", "derived_fields"];
 
     private static readonly HashSet<string> Known =
     [

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using IncidentMap.Api.Collections;
 using IncidentMap.Api.Problems;
 using Microsoft.Extensions.Caching.Memory;
+using IncidentMap.Api.Places;
 using IncidentMap.Api.Querying;
 using IncidentMap.Api.Security;
 using Microsoft.AspNetCore.Http.Extensions;
@@ -153,6 +154,8 @@ public static class IncidentsApi
     {
         var request = context.Request;
         var values = request.Query.ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
+        if (await NearParameter.ResolveAsync(values, context.RequestServices.GetRequiredService<Gazetteer>(), context.RequestAborted) is { } near)
+            return near;
         var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow, request.Headers.Accept.ToString());
         if (query is null) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
 
@@ -205,6 +208,8 @@ public static class IncidentsApi
             else if (text is not null) values[member.Name] = text;
         }
         if (errors.Count > 0) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
+        if (await NearParameter.ResolveAsync(values, context.RequestServices.GetRequiredService<Gazetteer>(), context.RequestAborted) is { } near)
+            return near;
 
         var (query, parseErrors) = QueryParser.Parse(values, DateTimeOffset.UtcNow, request.Headers.Accept.ToString(), intersects);
         if (query is null) return Problem.Validation(parseErrors, StatusCodes.Status400BadRequest);
@@ -278,6 +283,19 @@ public static class IncidentsApi
     private static WriteContext Writer(HttpContext context, IdempotencyRequest? idempotency = null) =>
         new(context.User.KeyName(), idempotency);
 
+    /// <summary>Validates a Feature after geocoding fills what the server may fill (see <see cref="Geocoding"/>).</summary>
+    private static async Task<(IncidentDraft? Draft, IResult? Problem)> DraftAsync(HttpContext context, JsonElement feature)
+    {
+        var geocoding = context.RequestServices.GetRequiredService<Geocoding>();
+        var (prepared, problem) = await geocoding.GeocodeAsync(feature, context.RequestAborted);
+        if (problem is not null) return (null, problem);
+        using var owned = prepared!.Owned;
+        var (draft, errors) = IncidentInput.Parse(prepared.Feature);
+        if (draft is null) return (null, Problem.Validation(errors));
+        draft = draft with { PlaceId = prepared.PlaceId, DerivedFields = prepared.Derived };
+        return (await geocoding.ReverseAsync(draft, context.RequestAborted), null);
+    }
+
     internal static async Task<IResult> CreateIncident(HttpContext context, IncidentStore store)
     {
         IdempotencyRequest? idempotency = null;
@@ -291,10 +309,10 @@ public static class IncidentsApi
         if (idempotencyKey.Length > 0 && context.User.KeyId() is { } keyId)
             idempotency = new IdempotencyRequest(keyId, idempotencyKey, hash);
 
-        var (draft, errors) = IncidentInput.Parse(document!.RootElement);
-        if (draft is null) return Problem.Validation(errors);
+        var (draft, invalid) = await DraftAsync(context, document!.RootElement);
+        if (invalid is not null) return invalid;
 
-        var outcome = await store.CreateAsync(draft, Writer(context, idempotency), context.RequestAborted);
+        var outcome = await store.CreateAsync(draft!, Writer(context, idempotency), context.RequestAborted);
         switch (outcome)
         {
             case WriteOutcome.Stored stored:
@@ -317,9 +335,9 @@ public static class IncidentsApi
         if (problem is not null) return problem;
         using var _ = document;
 
-        var (draft, errors) = IncidentInput.Parse(document!.RootElement);
-        if (draft is null) return Problem.Validation(errors);
-        return Respond(context, await store.ReplaceAsync(id, draft, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
+        var (draft, invalid) = await DraftAsync(context, document!.RootElement);
+        if (invalid is not null) return invalid;
+        return Respond(context, await store.ReplaceAsync(id, draft!, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
     }
 
     internal static async Task<IResult> PatchIncident(HttpContext context, string featureId, IncidentStore store, IncidentReader reader)
@@ -340,11 +358,11 @@ public static class IncidentsApi
 
         var merged = IncidentInput.MergePatch(JsonNode.Parse(current.Value.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
         using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
-        var (draft, errors) = IncidentInput.Parse(mergedDocument.RootElement);
-        if (draft is null) return Problem.Validation(errors);
+        var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement);
+        if (invalid is not null) return invalid;
 
         // The version read above guards the merge: a concurrent change in between answers 412, not a lost update.
-        return Respond(context, await store.ReplaceAsync(id, draft, expected ?? current.Value.Version, Writer(context), context.RequestAborted),
+        return Respond(context, await store.ReplaceAsync(id, draft!, expected ?? current.Value.Version, Writer(context), context.RequestAborted),
             StatusCodes.Status200OK, featureId);
     }
 

@@ -26,10 +26,12 @@ public static class Problem
     public static ProblemHttpResult BadParameter(string parameter, string detail) =>
         Validation([new FieldError(parameter, detail)], StatusCodes.Status400BadRequest);
 
-    public static ProblemHttpResult Status(int status, string title, string detail, string? field = null)
+    public static ProblemHttpResult Status(int status, string title, string detail, string? field = null,
+        IDictionary<string, object?>? extensions = null)
     {
         var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
         if (field is not null) problem.Extensions["errors"] = new[] { new FieldError(field, detail) };
+        foreach (var (key, value) in extensions ?? new Dictionary<string, object?>()) problem.Extensions[key] = value;
         return TypedResults.Problem(problem);
     }
 

@@ -39,6 +39,8 @@ public static class Columns
         Text("status"),
         List("tags"),
         Text("external_id"),
+        Number("place_id"),
+        List("derived_fields"),
         Time("created_at"),
         Time("updated_at"),
         Number("version"),

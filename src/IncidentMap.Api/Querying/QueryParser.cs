@@ -23,6 +23,7 @@ public static class QueryParser
         ["datetime"] = "RFC 3339 instant, date, or interval a/b (.. or empty = open; a date as end includes the whole day); durations such as PT24H/now or P1M/2016-02-29.",
         ["lat"] = "Latitude of the radius search centre (needs lon and radius).",
         ["lon"] = "Longitude of the radius search centre (needs lat and radius).",
+        ["near"] = "A place name instead of lat/lon (e.g. near=Homs&radius=50km; add country= when the name is ambiguous).",
         ["radius"] = "Radius around lat/lon: metres, or with unit m, km or mi (25km, 10mi). Geodesic. At most 1000 km.",
         ["sortby"] = "Comma list of occurred_at, updated_at, created_at, id, fatalities, title, distance; prefix - for descending. Default -occurred_at.",
         ["properties"] = "Comma list of properties to return (default all).",
@@ -204,12 +205,14 @@ public static class QueryParser
     /// The incident filters of a request's query string; <paramref name="own"/> names the endpoint's
     /// own parameters, which are left to it. Null, or the 400 problem naming each bad parameter.
     /// </summary>
-    public static IResult? ParseFilters(HttpRequest request, out IncidentQuery? query, params string[] own)
+    public static async Task<(IncidentQuery? Query, IResult? Problem)> ParseFiltersAsync(HttpRequest request, params string[] own)
     {
         var values = request.Query.Where(p => !own.Contains(p.Key))
             .ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
-        (query, var errors) = Parse(values, DateTimeOffset.UtcNow);
-        return query is null ? Problem.Validation(errors, StatusCodes.Status400BadRequest) : null;
+        var gazetteer = request.HttpContext.RequestServices.GetRequiredService<Places.Gazetteer>();
+        if (await Places.NearParameter.ResolveAsync(values, gazetteer, request.HttpContext.RequestAborted) is { } near) return (null, near);
+        var (query, errors) = Parse(values, DateTimeOffset.UtcNow);
+        return query is null ? (null, Problem.Validation(errors, StatusCodes.Status400BadRequest)) : (query, null);
     }
 
     public static OutputFormat? ParseFormat(string f) => f.ToLowerInvariant() switch

@@ -63,7 +63,8 @@ public static class StatsApi
             var other => (bool?)null,
         };
         if (csv is null) return Problem.BadParameter("f", $"'{request.Query["f"]}' is not json or csv");
-        if (QueryParser.ParseFilters(request, out var query, "interval", "group_by", "tz", "f") is { } invalid) return invalid;
+        var (query, invalid) = await QueryParser.ParseFiltersAsync(request, "interval", "group_by", "tz", "f");
+        if (invalid is not null) return invalid;
 
         if (Conditional.NotModified(context, Conditional.DataETag(version, csv.Value ? "csv" : "json"), Conditional.Revalidate))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
@@ -127,7 +128,8 @@ public static class StatsApi
 
     internal static async Task<IResult> GetSummary(HttpContext context, IncidentReader reader, DataVersion version)
     {
-        if (QueryParser.ParseFilters(context.Request, out var query) is { } invalid) return invalid;
+        var (query, invalid) = await QueryParser.ParseFiltersAsync(context.Request);
+        if (invalid is not null) return invalid;
         if (Conditional.NotModified(context, Conditional.DataETag(version), Conditional.Revalidate))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 

@@ -113,7 +113,8 @@ public static class TilesApi
 
     internal static async Task<IResult> TileJson(HttpRequest request, CollectionExtent extent, CancellationToken ct)
     {
-        if (QueryParser.ParseFilters(request, out _) is { } problem) return problem;
+        var (_, problem) = await QueryParser.ParseFiltersAsync(request);
+        if (problem is not null) return problem;
         var e = await extent.GetAsync(ct);
         var template = CollectionUrl(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + request.QueryString.Value;
         JsonObject Fields(params (string Name, string Description)[] fields) =>
@@ -157,7 +158,8 @@ public static class TilesApi
             return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileRow '{tileRow}' is outside 0..{size - 1} at tileMatrix {z}.", "tileRow");
         if (!long.TryParse(tileCol, NumberStyles.None, CultureInfo.InvariantCulture, out var x) || x >= size)
             return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileCol '{tileCol}' is outside 0..{size - 1} at tileMatrix {z}.", "tileCol");
-        if (QueryParser.ParseFilters(context.Request, out var query) is { } problem) return problem;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(context.Request);
+        if (problem is not null) return problem;
 
         // The data version names the tile's content: same version, same bytes, so revalidation is free.
         var etag = Conditional.DataETag(version);
@@ -180,7 +182,8 @@ public static class TilesApi
         var zoomText = request.Query["zoom"].ToString();
         if (!int.TryParse(zoomText, NumberStyles.None, CultureInfo.InvariantCulture, out var zoom) || zoom > MaxZoom)
             return Problem.BadParameter("zoom", $"'{zoomText}' is not a zoom level from 0 to {MaxZoom}");
-        if (QueryParser.ParseFilters(request, out var query, "zoom") is { } problem) return problem;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "zoom");
+        if (problem is not null) return problem;
         var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision);
         return FeatureCollection(await reader.ListAsync<string>(sql, parameters, ct));
     }
@@ -190,7 +193,8 @@ public static class TilesApi
         var sizeText = request.Query["size"].ToString();
         if (!double.TryParse(sizeText, NumberStyles.Float, CultureInfo.InvariantCulture, out var size) || !double.IsFinite(size) || size <= 0)
             return Problem.BadParameter("size", $"'{sizeText}' is not a hexagon edge length in metres greater than 0");
-        if (QueryParser.ParseFilters(request, out var query, "size") is { } problem) return problem;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "size");
+        if (problem is not null) return problem;
         if (query!.Bbox is not { Count: 1 } boxes)
             return Problem.BadParameter("bbox", query.Bbox is null ? "is required for hexagon bins" : "hexagon bins cannot cross the antimeridian; ask for each side");
 

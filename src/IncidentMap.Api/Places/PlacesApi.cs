@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Api.Incidents;
+using IncidentMap.Api.Problems;
+using IncidentMap.Api.Querying;
+using IncidentMap.Api.Security;
+using NetTopologySuite.Geometries;
+using Npgsql;
+
+namespace IncidentMap.Api.Places;
+
+/// <summary>The <c>places</c> collection: gazetteer search and editors' own places.</summary>
+public static class PlacesApi
+{
+    public const int DefaultLimit = 10;
+    public const int MaxLimit = 100;
+    private static readonly HashSet<string> SearchParameters = ["q", "country", "bbox", "limit", "f"];
+    private static readonly string[] EditorKinds = ["town", "village", "suburb", "district", "neighbourhood", "site", "region"];
+
+    public static IEndpointRouteBuilder MapPlaces(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/collections/places").WithTags("Places");
+        group.MapGet("/items", Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
+            .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
+            .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10, at most 100). Exact names " +
+                             "(including alternate spellings) rank first, then prefixes, then similar spellings; ties by population.")
+            .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        group.MapGet("/items/{placeId}", GetPlace).WithName("getPlace").RequireAuthorization(SecuritySetup.ReadPolicy)
+            .WithSummary("One place").Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson).ProducesProblem(404);
+        group.MapPost("/items", CreatePlace).WithName("createPlace").RequireAuthorization(SecuritySetup.WritePolicy)
+            .WithSummary("Add a place the gazetteer lacks (write scope), with alternate spellings")
+            .WithDescription("A GeoJSON Feature with a Point and properties name, alternate_names, country, admin1 and kind " +
+                             $"({string.Join(", ", EditorKinds)}).")
+            .Accepts<JsonObject>(IncidentsApi.GeoJson, "application/json")
+            .Produces<JsonObject>(StatusCodes.Status201Created, IncidentsApi.GeoJson)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(415).ProducesProblem(422);
+        return app;
+    }
+
+    public static object Describe(PlaceMatch p) => new
+    {
+        id = p.Id, name = p.Name, country = p.Country, admin1 = p.Admin1, kind = p.Kind, population = p.Population,
+        lon = p.Lon, lat = p.Lat,
+    };
+
+    private const string FeatureSql = """
+        json_build_object('type', 'Feature', 'id', p.id,
+            'geometry', ST_AsGeoJSON(p.geom, 6)::json,
+            'properties', json_build_object('name', p.name, 'alternate_names', p.alternate_names, 'country', p.country,
+                'admin1', p.admin1, 'kind', p.kind, 'population', p.population, 'source', p.source, 'geonameid', p.geonameid))
+        """;
+
+    internal static async Task<IResult> Search(HttpRequest request, IncidentReader reader, CancellationToken ct)
+    {
+        var errors = new List<FieldError>();
+        foreach (var key in request.Query.Keys.Where(k => !SearchParameters.Contains(k)))
+            errors.Add(new FieldError(key, $"is not a parameter of place search ({string.Join(", ", SearchParameters)})"));
+        string? Get(string name) => request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
+
+        var limit = DefaultLimit;
+        if (Get("limit") is { } limitText && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1))
+            errors.Add(new FieldError("limit", $"'{limitText}' is not a whole number of at least 1"));
+        var q = Get("q");
+        if (q is not null && (q.Trim().Length == 0 || q.Length > 200)) errors.Add(new FieldError("q", "must be 1 to 200 characters"));
+        var country = Get("country")?.ToUpperInvariant();
+        if (country is not null && !Vocabulary.CountryCodes.Contains(country)) errors.Add(new FieldError("country", $"'{country}' is not an ISO 3166-1 alpha-2 code"));
+        if (Get("f") is { } f && f is not ("json" or "geojson")) errors.Add(new FieldError("f", "only json"));
+
+        var parameters = new DynamicParameters(new { q, country, limit = Math.Min(limit, MaxLimit) });
+        var where = new List<string> { "(@country::text IS NULL OR p.country = @country)" };
+        if (Get("bbox") is { } bbox)
+        {
+            var (boxQuery, bboxErrors) = QueryParser.Parse(new Dictionary<string, string> { ["bbox"] = bbox }, DateTimeOffset.UtcNow);
+            if (boxQuery?.Bbox is { } boxes)
+            {
+                where.Add("(" + string.Join(" OR ", boxes.Select((b, n) =>
+                {
+                    parameters.Add($"b{n}", new[] { b.MinLon, b.MinLat, b.MaxLon, b.MaxLat });
+                    return $"p.geom && ST_MakeEnvelope((@b{n})[1], (@b{n})[2], (@b{n})[3], (@b{n})[4], 4326)";
+                })) + ")");
+            }
+            errors.AddRange(bboxErrors);
+        }
+        if (errors.Count > 0) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
+
+        var filter = string.Join(" AND ", where);
+        var sql = q is null
+            ? $"SELECT {FeatureSql}::text FROM places p WHERE {filter} ORDER BY p.population DESC NULLS LAST, p.id LIMIT @limit"
+            : $"""
+              WITH matches AS (
+                  SELECT n.place_id,
+                         max(CASE WHEN n.key = place_key(@q) THEN 3 WHEN n.key LIKE place_key_prefix(@q) THEN 2 ELSE 1 END) AS tier,
+                         max(similarity(n.key, place_key(@q))) AS score
+                  FROM place_names n
+                  WHERE n.key = place_key(@q) OR n.key LIKE place_key_prefix(@q) OR n.key % place_key(@q)
+                  GROUP BY n.place_id
+              )
+              SELECT jsonb_set({FeatureSql}::jsonb, ARRAY['properties', 'match'],
+                         to_jsonb(CASE m.tier WHEN 3 THEN 'exact' WHEN 2 THEN 'prefix' ELSE 'similar' END))::text
+              FROM matches m JOIN places p ON p.id = m.place_id
+              WHERE {filter}
+              ORDER BY m.tier DESC, m.score DESC, p.population DESC NULLS LAST, p.id
+              LIMIT @limit
+              """;
+        var features = await reader.ListAsync<string>(sql, parameters, ct);
+        var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[").AppendJoin(',', features)
+            .Append("],\"numberReturned\":").Append(features.Count).Append('}');
+        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
+    }
+
+    internal static async Task<IResult> GetPlace(string placeId, IncidentReader reader, CancellationToken ct)
+    {
+        var feature = long.TryParse(placeId, out var id)
+            ? await reader.ScalarAsync<string?>($"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new DynamicParameters(new { id }), ct)
+            : null;
+        return feature is null ? Problem.NotFound($"There is no place with id '{placeId}'.") : TypedResults.Text(feature, IncidentsApi.GeoJson, Encoding.UTF8);
+    }
+
+    internal static async Task<IResult> CreatePlace(HttpContext context, NpgsqlDataSource dataSource, IncidentReader reader)
+    {
+        var (document, problem) = await JsonBody.ReadAsync(context.Request, [IncidentsApi.GeoJson, "application/json"], context.RequestAborted);
+        if (problem is not null) return problem;
+        using var owned = document;
+        var root = document!.RootElement;
+        var errors = new List<FieldError>();
+        if (root.ValueKind != JsonValueKind.Object) return Problem.Validation([new FieldError("", "the body must be a GeoJSON Feature")]);
+
+        Geometry? geometry = root.TryGetProperty("geometry", out var g) ? IncidentInput.ParseGeometry(g, "geometry", errors) : null;
+        if (geometry is not null and not Point) errors.Add(new FieldError("geometry.type", "a place is a Point"));
+        if (!root.TryGetProperty("geometry", out _)) errors.Add(new FieldError("geometry", "is required"));
+        var props = root.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
+        string? Str(string name) => props.ValueKind == JsonValueKind.Object && props.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+        var name = Str("name")?.Trim();
+        if (string.IsNullOrEmpty(name) || name.Length > 200) errors.Add(new FieldError("properties.name", "is required, at most 200 characters"));
+        var country = Str("country")?.ToUpperInvariant();
+        if (country is not null && !Vocabulary.CountryCodes.Contains(country)) errors.Add(new FieldError("properties.country", $"'{country}' is not an ISO 3166-1 alpha-2 code"));
+        var kind = Str("kind") ?? "town";
+        if (!EditorKinds.Contains(kind)) errors.Add(new FieldError("properties.kind", $"'{kind}' is not one of {string.Join(", ", EditorKinds)}"));
+        var alternates = new List<string>();
+        if (props.ValueKind == JsonValueKind.Object && props.TryGetProperty("alternate_names", out var alt))
+        {
+            if (alt.ValueKind != JsonValueKind.Array || alt.EnumerateArray().Any(a => a.ValueKind != JsonValueKind.String || a.GetString()!.Length is 0 or > 200))
+                errors.Add(new FieldError("properties.alternate_names", "must be an array of names (1 to 200 characters)"));
+            else alternates.AddRange(alt.EnumerateArray().Select(a => a.GetString()!.Trim()));
+        }
+        if (errors.Count > 0) return Problem.Validation(errors);
+
+        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
+        var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
+            INSERT INTO places (name, alternate_names, country, admin1, kind, geom, source, created_by)
+            VALUES (@name, @alternates, @country, @admin1, @kind, @geometry, 'editor', @by) RETURNING id
+            """, new { name, alternates = alternates.Distinct().ToArray(), country, admin1 = Str("admin1"), kind, geometry, by = context.User.KeyName() },
+            cancellationToken: context.RequestAborted));
+        context.Response.Headers.Location = $"{context.Request.PathBase}/collections/places/items/{id}";
+        var feature = await reader.ScalarAsync<string>($"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new DynamicParameters(new { id }), context.RequestAborted);
+        return TypedResults.Text(feature!, IncidentsApi.GeoJson, Encoding.UTF8, StatusCodes.Status201Created);
+    }
+}
