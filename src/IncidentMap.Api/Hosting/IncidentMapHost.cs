@@ -32,6 +32,7 @@ public static class IncidentMapHost
         services.AddMemoryCache(options => options.SizeLimit = 64 * 1024 * 1024);
         services.AddSingleton<Gazetteer>();
         services.AddSingleton<Geocoding>();
+        services.AddSingleton<GeoNamesImport>();
         services.AddSingleton<ChangeFeed>();
         services.AddSingleton<ChangeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());
@@ -133,6 +134,14 @@ public static class IncidentMapHost
                 if (rest.Length == 1) await File.WriteAllTextAsync(rest[0], json);
                 else Console.Write(json);
                 return 0;
+            case "places" when rest.Length == 2 && rest[0] == "import":
+                await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+                await using (var file = File.OpenRead(rest[1]))
+                {
+                    var imported = await app.Services.GetRequiredService<GeoNamesImport>().ImportAsync(file);
+                    Console.WriteLine($"{imported.Read} lines read, {imported.Imported} places imported, {imported.Skipped} skipped (not class P or A, or malformed)");
+                }
+                return 0;
             case "keys":
                 return await KeysCommand.RunAsync(app.Services.GetRequiredService<ApiKeys>(), app.Services.GetRequiredService<Migrator>(), rest);
             case "healthcheck":
@@ -151,7 +160,7 @@ public static class IncidentMapHost
                     }
                 }
             default:
-                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE] | keys ... | healthcheck]");
+                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE] | keys ... | places import FILE | healthcheck]");
                 return 2;
         }
     }

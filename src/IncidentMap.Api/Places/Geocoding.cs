@@ -41,11 +41,11 @@ public sealed class Geocoding(Gazetteer gazetteer)
                 return (new Prepared(document.RootElement, place.Id, [.. derived], document), null);
             case Resolution.Ambiguous(var candidates):
                 return (null, Problem.Status(StatusCodes.Status422UnprocessableEntity, "Ambiguous place",
-                    $"'{name}' matches {candidates.Count} places; add country or admin1, or send a geometry.", "properties.location_name",
+                    $"properties.location_name '{name}' matches {candidates.Count} places; add country or admin1, or send a geometry.", "properties.location_name",
                     new Dictionary<string, object?> { ["candidates"] = candidates.Select(PlacesApi.Describe).ToArray() }));
             default:
                 return (null, Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
-                    $"No place named '{name}'{(country is null ? "" : $" in {country}")} is known; send a geometry, or add the place first.",
+                    $"properties.location_name: no place named '{name}'{(country is null ? "" : $" in {country}")} is known; send a geometry, or add the place first.",
                     "properties.location_name"));
         }
     }
@@ -100,7 +100,7 @@ public static class NearParameter
                 return null;
             case Resolution.Ambiguous(var candidates):
                 return Problem.Status(StatusCodes.Status400BadRequest, "Ambiguous place",
-                    $"'{near}' matches {candidates.Count} places; add country= to choose.", "near",
+                    $"near '{near}' matches {candidates.Count} places; add country= to choose.", "near",
                     new Dictionary<string, object?> { ["candidates"] = candidates.Select(PlacesApi.Describe).ToArray() });
             default:
                 return Problem.BadParameter("near", $"no place named '{near}' is known");

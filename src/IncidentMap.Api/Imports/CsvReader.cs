@@ -1,0 +1,143 @@
+using System.Text;
+
+namespace IncidentMap.Api.Imports;
+
+/// <summary>
+/// RFC 4180 records streamed from UTF-8 text: fields separated by commas, quoted fields may hold
+/// commas, doubled quotes and line breaks; records end with CRLF or LF. Only one record (at most
+/// <see cref="MaxRecordChars"/>) is ever held, so files of any size stream through.
+/// </summary>
+public sealed class CsvReader(Stream stream)
+{
+    public const int MaxRecordChars = 16 * 1024 * 1024;
+
+    private readonly StreamReader _reader = new(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+    private readonly StringBuilder _quoted = new();
+    private char[] _buffer = new char[1 << 16];
+    private int _start, _end;
+    private bool _eof;
+    private long _nextLine = 1;
+
+    /// <summary>The fields of the current record.</summary>
+    public List<string> Fields { get; } = [];
+
+    /// <summary>Line on which the current record starts, from 1.</summary>
+    public long Line { get; private set; }
+
+    private enum Outcome { Record, NeedMore, End }
+
+    /// <summary>Reads the next record (blank lines are skipped); false at the end of the input.</summary>
+    public async ValueTask<bool> ReadAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            switch (TryParse())
+            {
+                case Outcome.Record:
+                    if (Fields is [{ Length: 0 }]) continue; // a blank line
+                    return true;
+                case Outcome.End:
+                    return false;
+            }
+            if (_eof)
+                throw new ImportFormatException("body", $"a quoted field starting on line {_nextLine} is never closed", _nextLine);
+            await FillAsync(ct);
+        }
+    }
+
+    private async ValueTask FillAsync(CancellationToken ct)
+    {
+        // Keep the unfinished record; parsing restarts from its beginning once more text is in.
+        if (_start > 0)
+        {
+            Array.Copy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+        if (_end == _buffer.Length)
+        {
+            if (_buffer.Length >= MaxRecordChars)
+                throw new ImportFormatException("body", $"the record starting on line {_nextLine} is longer than {MaxRecordChars} characters (an unbalanced quote?)", _nextLine);
+            Array.Resize(ref _buffer, _buffer.Length * 2);
+        }
+        var read = await _reader.ReadAsync(_buffer.AsMemory(_end), ct);
+        if (read == 0) _eof = true;
+        _end += read;
+    }
+
+    /// <summary>Parses one whole record from the buffered text, or says that more text is needed.</summary>
+    private Outcome TryParse()
+    {
+        var text = _buffer.AsSpan(_start, _end - _start);
+        if (text.IsEmpty) return _eof ? Outcome.End : Outcome.NeedMore;
+        Fields.Clear();
+        var i = 0;
+        long lineBreaks = 0;
+        while (true)
+        {
+            string field;
+            if (text[i] == '"')
+            {
+                _quoted.Clear();
+                i++;
+                while (true)
+                {
+                    var quote = text[i..].IndexOf('"');
+                    if (quote < 0) return Outcome.NeedMore;
+                    var chunk = text.Slice(i, quote);
+                    lineBreaks += chunk.Count('\n');
+                    _quoted.Append(chunk);
+                    i += quote + 1;
+                    if (i == text.Length && !_eof) return Outcome.NeedMore; // "" split across reads?
+                    if (i < text.Length && text[i] == '"')
+                    {
+                        _quoted.Append('"');
+                        i++;
+                        continue;
+                    }
+                    break;
+                }
+                // Lenient about text after the closing quote ("a"b): it belongs to the field.
+                var rest = text[i..].IndexOfAny(',', '\r', '\n');
+                if (rest < 0 && !_eof) return Outcome.NeedMore;
+                var tail = rest < 0 ? text.Length - i : rest;
+                _quoted.Append(text.Slice(i, tail));
+                i += tail;
+                field = _quoted.ToString();
+            }
+            else
+            {
+                var stop = text[i..].IndexOfAny(',', '\r', '\n');
+                if (stop < 0 && !_eof) return Outcome.NeedMore;
+                var length = stop < 0 ? text.Length - i : stop;
+                field = new string(text.Slice(i, length));
+                i += length;
+            }
+            Fields.Add(field);
+
+            if (i == text.Length) break; // end of input ends the last record
+            var separator = text[i++];
+            if (separator == ',')
+            {
+                if (i == text.Length)
+                {
+                    if (!_eof) return Outcome.NeedMore;
+                    Fields.Add("");
+                    break;
+                }
+                continue;
+            }
+            if (separator == '\r')
+            {
+                if (i == text.Length && !_eof) return Outcome.NeedMore;
+                if (i < text.Length && text[i] == '\n') i++;
+            }
+            lineBreaks++;
+            break;
+        }
+        Line = _nextLine;
+        _nextLine += lineBreaks;
+        _start += i;
+        return Outcome.Record;
+    }
+}

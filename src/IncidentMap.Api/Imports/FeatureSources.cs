@@ -1,0 +1,266 @@
+using System.Text.Json;
+using IncidentMap.Api.Problems;
+
+namespace IncidentMap.Api.Imports;
+
+/// <summary>The rows of an import file, each as the GeoJSON Feature a single write would send.</summary>
+public interface IFeatureSource : IDisposable
+{
+    /// <summary>Moves to the next row; false at the end. Throws <see cref="ImportFormatException"/> when the file cannot be read on.</summary>
+    ValueTask<bool> ReadAsync(CancellationToken ct);
+
+    /// <summary>Line of the file where the current row starts.</summary>
+    long Line { get; }
+
+    /// <summary>The current row as a Feature (valid until the next read); null when it could not even be made one.</summary>
+    JsonElement? Feature { get; }
+
+    /// <summary>What went wrong turning the row into a Feature (a CSV value that does not convert, a line that is not JSON).</summary>
+    IReadOnlyList<FieldError> Problems { get; }
+
+    /// <summary>For CSV, the column(s) a field such as <c>properties.occurred_at</c> was read from.</summary>
+    string? ColumnOf(string field);
+}
+
+/// <summary>
+/// A window over a byte stream that holds only the unfinished part: readers parse what is buffered
+/// and ask for more when a unit (a line, a feature) is cut off by the end of the buffer.
+/// </summary>
+internal sealed class ByteWindow(Stream stream, int maxUnitBytes)
+{
+    public byte[] Buffer { get; private set; } = new byte[1 << 16];
+    public int Start { get; set; }
+    public int End { get; private set; }
+    public bool Eof { get; private set; }
+
+    public ReadOnlySpan<byte> Pending => Buffer.AsSpan(Start, End - Start);
+
+    /// <summary>Reads more, keeping everything from <see cref="Start"/>; false when the unit would exceed the limit.</summary>
+    public async ValueTask<bool> FillAsync(CancellationToken ct)
+    {
+        if (Start > 0)
+        {
+            Array.Copy(Buffer, Start, Buffer, 0, End - Start);
+            End -= Start;
+            Start = 0;
+        }
+        if (End == Buffer.Length)
+        {
+            if (Buffer.Length >= maxUnitBytes) return false;
+            var larger = Buffer;
+            Array.Resize(ref larger, Math.Min(Buffer.Length * 2, maxUnitBytes));
+            Buffer = larger;
+        }
+        var read = await stream.ReadAsync(Buffer.AsMemory(End), ct);
+        if (read == 0) Eof = true;
+        End += read;
+        return true;
+    }
+
+    /// <summary>Skips a UTF-8 byte order mark at the very start.</summary>
+    public async ValueTask SkipBomAsync(CancellationToken ct)
+    {
+        while (End - Start < 3 && !Eof) await FillAsync(ct);
+        if (Pending.StartsWith("\uFEFF"u8)) Start += 3;
+    }
+}
+
+/// <summary>Newline-delimited GeoJSON (one Feature per line) and GeoJSON text sequences (RFC 8142: RS before each).</summary>
+internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
+{
+    /// <summary>A feature with 100,000 vertices is about 4 MB of JSON; a line may be four times that.</summary>
+    private const int MaxLineBytes = 16 * 1024 * 1024;
+
+    private readonly ByteWindow _window = new(stream, MaxLineBytes);
+    private readonly List<FieldError> _problems = [];
+    private JsonDocument? _document;
+    private long _nextLine = 1;
+    private bool _started;
+
+    public long Line { get; private set; }
+    public JsonElement? Feature => _document?.RootElement;
+    public IReadOnlyList<FieldError> Problems => _problems;
+    public string? ColumnOf(string field) => null;
+
+    public async ValueTask<bool> ReadAsync(CancellationToken ct)
+    {
+        _document?.Dispose();
+        _document = null;
+        _problems.Clear();
+        if (!_started)
+        {
+            _started = true;
+            await _window.SkipBomAsync(ct);
+        }
+        while (true)
+        {
+            var newline = _window.Pending.IndexOf((byte)'\n');
+            if (newline < 0 && !_window.Eof)
+            {
+                if (!await _window.FillAsync(ct))
+                    throw new ImportFormatException("body", $"line {_nextLine} is longer than {MaxLineBytes} bytes", _nextLine);
+                continue;
+            }
+            if (newline < 0 && _window.Pending.IsEmpty) return false;
+
+            var length = newline < 0 ? _window.End - _window.Start : newline;
+            var lineStart = _window.Start;
+            _window.Start += newline < 0 ? length : length + 1;
+            Line = _nextLine++;
+
+            var text = _window.Buffer.AsMemory(lineStart, length);
+            var trimmed = text.Span.Trim(" \t\r\u001e"u8); // RS starts each record of a GeoJSON text sequence
+            if (trimmed.IsEmpty) continue;
+            try
+            {
+                // Parsed in place: the document reads the window's buffer, which stays put until the next read.
+                _document = JsonDocument.Parse(text.Slice(text.Span.IndexOf(trimmed[0]) == -1 ? 0 : text.Span.IndexOf(trimmed), trimmed.Length));
+            }
+            catch (JsonException e)
+            {
+                _problems.Add(new FieldError("feature", $"is not valid JSON (byte {e.BytePositionInLine + 1} of the line)"));
+            }
+            return true;
+        }
+    }
+
+    public void Dispose() => _document?.Dispose();
+}
+
+/// <summary>
+/// A GeoJSON FeatureCollection read one feature at a time with <see cref="Utf8JsonReader"/>: members
+/// other than <c>features</c> are skipped, each feature is parsed as soon as it is complete in the
+/// buffer, and a feature cut by the end of the buffer is read again once more bytes have arrived.
+/// </summary>
+internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
+{
+    private const int MaxFeatureBytes = 16 * 1024 * 1024;
+
+    private enum Phase { Start, Members, Features, Done }
+
+    private readonly ByteWindow _window = new(stream, MaxFeatureBytes);
+    private JsonReaderState _state = new(new JsonReaderOptions { MaxDepth = 64 });
+    private Phase _phase = Phase.Start;
+    private bool _sawFeatures;
+    private long _line = 1; // line at _window.Start
+    private JsonDocument? _document;
+
+    public long Line { get; private set; }
+    public JsonElement? Feature => _document?.RootElement;
+    public IReadOnlyList<FieldError> Problems => [];
+    public string? ColumnOf(string field) => null;
+
+    public async ValueTask<bool> ReadAsync(CancellationToken ct)
+    {
+        _document?.Dispose();
+        _document = null;
+        if (_phase == Phase.Start) await _window.SkipBomAsync(ct);
+        while (true)
+        {
+            (int Start, int Length)? feature;
+            try
+            {
+                feature = Step();
+            }
+            catch (JsonException e)
+            {
+                var line = _line + (e.LineNumber ?? 0);
+                throw new ImportFormatException("body", $"is not valid JSON (line {line}, byte {e.BytePositionInLine + 1})", line);
+            }
+            if (feature is { } f)
+            {
+                _document = JsonDocument.Parse(_window.Buffer.AsMemory(f.Start, f.Length));
+                return true;
+            }
+            if (_phase == Phase.Done)
+            {
+                if (!_sawFeatures) throw new ImportFormatException("body", "is a JSON object without a \"features\" array; send a GeoJSON FeatureCollection", _line);
+                return false;
+            }
+            if (_window.Eof)
+                throw new ImportFormatException("body", "ends before the FeatureCollection does", _line);
+            if (!await _window.FillAsync(ct))
+                throw new ImportFormatException("body", $"has a feature larger than {MaxFeatureBytes} bytes", _line);
+        }
+    }
+
+    /// <summary>
+    /// Advances through what is buffered. Returns the next complete feature; null when the document
+    /// is done or more bytes are needed. Progress is committed only after whole units, so a unit cut
+    /// off by the buffer's end is parsed again from its start after the next fill.
+    /// </summary>
+    private (int Start, int Length)? Step()
+    {
+        var reader = new Utf8JsonReader(_window.Pending, _window.Eof, _state);
+        var origin = _window.Start;
+        while (true)
+        {
+            switch (_phase)
+            {
+                case Phase.Start:
+                    if (!reader.Read()) return null;
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                        throw new ImportFormatException("body", "must be a GeoJSON FeatureCollection object", _line);
+                    Commit(ref reader, origin, Phase.Members);
+                    break;
+                case Phase.Members:
+                    if (!reader.Read()) return null;
+                    if (reader.TokenType == JsonTokenType.EndObject)
+                    {
+                        Commit(ref reader, origin, Phase.Done);
+                        return null;
+                    }
+                    var name = reader.GetString();
+                    if (name == "features")
+                    {
+                        if (!reader.Read()) return null;
+                        if (reader.TokenType != JsonTokenType.StartArray)
+                            throw new ImportFormatException("features", "must be an array of GeoJSON Features", _line);
+                        _sawFeatures = true;
+                        Commit(ref reader, origin, Phase.Features);
+                    }
+                    else if (name == "type")
+                    {
+                        if (!reader.Read()) return null;
+                        if (reader.TokenType != JsonTokenType.String || !reader.ValueTextEquals("FeatureCollection"u8))
+                            throw new ImportFormatException("type", "must be \"FeatureCollection\"; send one, or one Feature per line as application/x-ndjson", _line);
+                        Commit(ref reader, origin, Phase.Members);
+                    }
+                    else
+                    {
+                        if (!reader.TrySkip()) return null; // bbox, name, crs …
+                        Commit(ref reader, origin, Phase.Members);
+                    }
+                    break;
+                case Phase.Features:
+                    if (!reader.Read()) return null;
+                    if (reader.TokenType == JsonTokenType.EndArray)
+                    {
+                        Commit(ref reader, origin, Phase.Members);
+                        break;
+                    }
+                    var start = origin + (int)reader.TokenStartIndex;
+                    if (!reader.TrySkip()) return null;
+                    var end = origin + (int)reader.BytesConsumed;
+                    Line = _line + _window.Buffer.AsSpan(_window.Start, start - _window.Start).Count((byte)'\n');
+                    Commit(ref reader, origin, Phase.Features);
+                    return (start, end - start);
+                case Phase.Done:
+                    // Only whitespace may follow; the reader throws on anything else.
+                    if (reader.Read()) throw new ImportFormatException("body", "has more after the FeatureCollection", _line);
+                    return null;
+            }
+        }
+    }
+
+    private void Commit(ref Utf8JsonReader reader, int origin, Phase next)
+    {
+        var consumed = origin + (int)reader.BytesConsumed;
+        _line += _window.Buffer.AsSpan(_window.Start, consumed - _window.Start).Count((byte)'\n');
+        _window.Start = consumed;
+        _state = reader.CurrentState;
+        _phase = next;
+    }
+
+    public void Dispose() => _document?.Dispose();
+}

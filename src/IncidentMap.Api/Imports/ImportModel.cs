@@ -1,0 +1,108 @@
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+
+namespace IncidentMap.Api.Imports;
+
+public enum ImportFormat { Csv, GeoJson, NdJson }
+
+/// <summary>
+/// What to import and as whom. <paramref name="Source"/> names the dataset (e.g. <c>acled</c>): an
+/// import only ever updates incidents that an import of the same source created.
+/// </summary>
+public sealed record ImportOptions(ImportFormat Format, string Source, string Actor)
+{
+    public static readonly Regex SourcePattern = new("^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$", RegexOptions.CultureInvariant);
+}
+
+/// <summary>One problem with one row: where it is in the file, which field, why.</summary>
+/// <param name="Line">Line of the file where the row starts (CSV header = line 1).</param>
+/// <param name="Record">The row's position among the file's rows or features, from 1.</param>
+/// <param name="Field">The incident field, as single writes name it (<c>properties.fatalities_min</c>).</param>
+/// <param name="Column">For CSV, the column(s) the field was read from.</param>
+public sealed record ImportProblem(
+    [property: JsonPropertyName("line")] long Line,
+    [property: JsonPropertyName("record")] long Record,
+    [property: JsonPropertyName("field")] string Field,
+    [property: JsonPropertyName("column"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Column,
+    [property: JsonPropertyName("reason")] string Reason);
+
+/// <summary>The outcome of an import. <c>Error</c> is set when the file stopped being readable part-way.</summary>
+public sealed record ImportReport(
+    [property: JsonPropertyName("rows")] long Rows,
+    [property: JsonPropertyName("inserted")] long Inserted,
+    [property: JsonPropertyName("updated")] long Updated,
+    [property: JsonPropertyName("unchanged")] long Unchanged,
+    [property: JsonPropertyName("rejected")] long Rejected,
+    [property: JsonPropertyName("rejected_rows")] IReadOnlyList<ImportProblem> RejectedRows,
+    [property: JsonPropertyName("rejected_rows_omitted")] long RejectedRowsOmitted,
+    [property: JsonPropertyName("error")] ImportProblem? Error);
+
+/// <summary>The file cannot be read further (bad header, broken JSON): the import stops at this line.</summary>
+public sealed class ImportFormatException(string field, string reason, long line) : Exception($"line {line}: {field} {reason}")
+{
+    public string Field { get; } = field;
+    public string Reason { get; } = reason;
+    public long Line { get; } = line;
+}
+
+/// <summary>
+/// Live counters of a running import, safe to read from another thread (progress bar, job row)
+/// while the import runs. Problems beyond <see cref="MaxListedProblems"/> are counted, not kept,
+/// so a file of a million bad rows cannot exhaust memory.
+/// </summary>
+public sealed class ImportTally
+{
+    public const int MaxListedProblems = 10_000;
+
+    private readonly List<ImportProblem> _problems = [];
+    private long _omitted;
+    private long _rows, _inserted, _updated, _unchanged, _rejected;
+    private ImportProblem? _error;
+
+    /// <summary>Bytes of the input read so far (set by the importer; progress by size).</summary>
+    public Func<long> BytesRead { get; internal set; } = () => 0;
+
+    public long Rows => Interlocked.Read(ref _rows);
+    public long Inserted => Interlocked.Read(ref _inserted);
+    public long Updated => Interlocked.Read(ref _updated);
+    public long Unchanged => Interlocked.Read(ref _unchanged);
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    internal void RowRead() => Interlocked.Increment(ref _rows);
+
+    internal void Stored(long inserted, long updated, long unchanged)
+    {
+        Interlocked.Add(ref _inserted, inserted);
+        Interlocked.Add(ref _updated, updated);
+        Interlocked.Add(ref _unchanged, unchanged);
+    }
+
+    /// <summary>Rejects one row for the given problems (at least one).</summary>
+    internal void Reject(IEnumerable<ImportProblem> problems)
+    {
+        Interlocked.Increment(ref _rejected);
+        lock (_problems)
+        {
+            foreach (var problem in problems)
+            {
+                if (_problems.Count < MaxListedProblems) _problems.Add(problem);
+                else _omitted++;
+            }
+        }
+    }
+
+    internal void Fail(ImportProblem error)
+    {
+        lock (_problems) _error = error;
+    }
+
+    public ImportReport ToReport()
+    {
+        lock (_problems)
+        {
+            // Rows are rejected by the reader and by the database stage, which run concurrently.
+            var listed = _problems.OrderBy(p => p.Record).ToList();
+            return new ImportReport(Rows, Inserted, Updated, Unchanged, Rejected, listed, _omitted, _error);
+        }
+    }
+}

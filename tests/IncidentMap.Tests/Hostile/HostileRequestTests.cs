@@ -1,0 +1,57 @@
+namespace IncidentMap.Tests.Hostile;
+
+/// <summary>
+/// The hostile table (<see cref="HostileTable"/>): every case is answered 4xx with a problem document
+/// (or, for the documented exceptions, at least never 5xx), and afterwards nothing has changed.
+/// </summary>
+[Collection(HostileCollection.Name)]
+public sealed class HostileRequestTests(HostileFixture hostile)
+{
+    public static TheoryData<string> Cases => new(HostileTable.All.Keys);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Hostile_request_is_a_4xx_problem_and_changes_nothing(string name)
+    {
+        var hostileCase = HostileTable.All[name];
+        var (response, url) = await hostile.SendAsync(hostileCase);
+        try
+        {
+            HostileAssert.Answered(hostileCase, response, url);
+        }
+        finally
+        {
+            await hostile.AssertNothingChangedAsync(name);
+        }
+    }
+
+    [Fact]
+    public void The_table_has_at_least_200_cases_that_must_be_4xx()
+    {
+        var strict = HostileTable.All.Values.Count(c => c.Expect == Expect.Problem);
+        Assert.True(strict >= 200, $"only {strict} strict cases");
+    }
+
+    /// <summary>
+    /// Documented exception: If-None-Match with an ETag we never issued is simply not a match
+    /// (RFC 9110 §13.1.2), so a valid read answers 200 — never 304, never 5xx.
+    /// </summary>
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("W/\"v999999999999\"")]
+    [InlineData("\"v999999999999\"")]
+    [InlineData("\"d-1\"")]
+    [InlineData("\"' OR 1=1 --\"")]
+    public async Task Unknown_If_None_Match_is_not_a_match(string etag)
+    {
+        using var client = hostile.Client(Caller.Admin);
+        foreach (var url in new[] { HostileTable.Items + "?limit=1", $"{HostileTable.Items}/{hostile.Targets[0]}", "/collections/incidents/stats/summary" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("If-None-Match", etag);
+            using var response = await client.SendAsync(request);
+            Assert.True((int)response.StatusCode == 200, $"{url} with If-None-Match {etag}: {(int)response.StatusCode}");
+        }
+        await hostile.AssertNothingChangedAsync($"If-None-Match {etag}");
+    }
+}

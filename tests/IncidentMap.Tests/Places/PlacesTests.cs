@@ -1,0 +1,234 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using IncidentMap.Api.Places;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IncidentMap.Tests.Places;
+
+/// <summary>The gazetteer shipped in db/gazetteer (GeoNames) and editors' places.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class PlacesTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private async Task<List<JsonNode>> SearchAsync(string query)
+    {
+        var page = await _client.GetJsonAsync("/collections/places/items?" + query);
+        return page["features"]!.AsArray().Select(f => f!).ToList();
+    }
+
+    private static (string Name, string Country) NameOf(JsonNode place) =>
+        (place["properties"]!["name"]!.GetValue<string>(), place["properties"]!["country"]!.GetValue<string>());
+
+    [Theory]
+    [InlineData("Homs", "Homs", "SY")]
+    [InlineData("homs", "Homs", "SY")]
+    [InlineData("Hims", "Homs", "SY")]
+    [InlineData("Ḥimṣ", "Homs", "SY")]
+    [InlineData("حمص", "Homs", "SY")]
+    [InlineData("Damascus", "Damascus", "SY")]
+    [InlineData("Dimashq", "Damascus", "SY")]
+    [InlineData("Aleppo", "Aleppo", "SY")]
+    [InlineData("Halab", "Aleppo", "SY")]
+    [InlineData("Al Khums", "Al Khums", "LY")]
+    [InlineData("Mosul", "Mosul", "IQ")]
+    public async Task The_best_match_for_a_spelling_is_the_place_meant(string q, string name, string country)
+    {
+        var results = await SearchAsync($"q={Uri.EscapeDataString(q)}");
+        Assert.Equal((name, country), NameOf(results[0]));
+        Assert.Equal("exact", results[0]["properties"]!["match"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Fuzzy_matches_rank_below_exact_ones_and_homs_is_never_al_khums()
+    {
+        var homs = await SearchAsync("q=Homs&limit=10");
+        var khums = homs.FindIndex(p => NameOf(p).Name == "Al Khums");
+        Assert.True(khums is -1 or > 0);
+        Assert.Equal(("Homs", "SY"), NameOf(homs[0]));
+
+        var typo = await SearchAsync("q=Homz");
+        Assert.Equal(("Homs", "SY"), NameOf(typo[0]));
+        Assert.Equal("similar", typo[0]["properties"]!["match"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Country_and_bbox_narrow_the_search()
+    {
+        var damascusUs = await SearchAsync("q=Damascus&country=US");
+        Assert.All(damascusUs, p => Assert.Equal("US", NameOf(p).Country));
+        Assert.NotEmpty(damascusUs);
+
+        var inSyria = await SearchAsync("q=Damascus&bbox=35,32,42,37");
+        Assert.All(inSyria, p => Assert.Equal("SY", NameOf(p).Country));
+    }
+
+    [Theory]
+    [InlineData("limit=0", "limit")]
+    [InlineData("country=XX", "country")]
+    [InlineData("bbox=1,2,3", "bbox")]
+    [InlineData("nope=1", "nope")]
+    public async Task Bad_place_search_parameters_are_400_problems(string query, string parameter)
+    {
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/places/items?" + query), HttpStatusCode.BadRequest, parameter);
+    }
+
+    private async Task<long> AddPlaceAsync(string name, double lon, double lat, params string[] alternates)
+    {
+        var feature = new JsonObject
+        {
+            ["type"] = "Feature",
+            ["geometry"] = Features.Point(lon, lat),
+            ["properties"] = new JsonObject
+            {
+                ["name"] = name, ["country"] = "SY", ["admin1"] = "Rif Dimashq", ["kind"] = "suburb",
+                ["alternate_names"] = new JsonArray(alternates.Select(a => (JsonNode)a).ToArray()),
+            },
+        };
+        var response = await _client.PostAsync("/collections/places/items", Features.Content(feature));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<long>();
+    }
+
+    [Fact]
+    public async Task Editors_add_a_suburb_the_gazetteer_lacks_and_find_it_by_any_spelling()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..6];
+        var id = await AddPlaceAsync($"Sayeda Zeinab {suffix}", 36.3408, 33.4436, $"Sayyida Zaynab {suffix}", $"As Sayyidah Zaynab {suffix}");
+
+        foreach (var spelling in new[] { $"Sayeda Zeinab {suffix}", $"sayyida zaynab {suffix}", $"As-Sayyidah Zaynab {suffix}" })
+        {
+            var results = await SearchAsync($"q={Uri.EscapeDataString(spelling)}");
+            Assert.Equal(id, results[0]["id"]!.GetValue<long>());
+        }
+        var anonymous = api.CreateAnonymousClient();
+        var refused = await anonymous.PostAsync("/collections/places/items", Features.Content(new JsonObject()));
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    private static JsonObject Unlocated(string locationName, string? country = null)
+    {
+        var feature = Features.Valid();
+        feature.Remove("geometry");
+        feature["properties"]!["location_name"] = locationName;
+        if (country is not null) feature["properties"]!["country"] = country;
+        return feature;
+    }
+
+    [Fact]
+    public async Task An_incident_with_only_a_place_name_is_geocoded_and_says_so()
+    {
+        var (response, body) = await _client.PostAsync(Unlocated("Homs", "SY"));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var coordinates = body!["geometry"]!["coordinates"]!.AsArray().Select(c => c!.GetValue<double>()).ToArray();
+        Assert.Equal(36.72339, coordinates[0], 4);
+        Assert.Equal(34.72682, coordinates[1], 4);
+        var properties = body["properties"]!;
+        Assert.Equal("town", properties["geo_precision"]!.GetValue<string>());
+        Assert.Contains("geometry", properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+        var place = await _client.GetJsonAsync($"/collections/places/items/{properties["place_id"]!.GetValue<long>()}");
+        Assert.Equal(("Homs", "SY"), NameOf(place));
+    }
+
+    [Fact]
+    public async Task Homs_alone_resolves_to_syria_never_to_al_khums()
+    {
+        var (response, body) = await _client.PostAsync(Unlocated("Homs"));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("SY", body!["properties"]!["country"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_ambiguous_name_is_a_422_listing_the_candidates_until_country_decides()
+    {
+        var (response, _) = await _client.PostAsync(Unlocated("Damascus"));
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        var countries = problem["candidates"]!.AsArray().Select(c => c!["country"]!.GetValue<string>()).ToList();
+        Assert.Contains("SY", countries);
+        Assert.Contains("US", countries);
+
+        var (decided, body) = await _client.PostAsync(Unlocated("Damascus", "SY"));
+        Assert.Equal(HttpStatusCode.Created, decided.StatusCode);
+        Assert.Equal(36.29128, body!["geometry"]!["coordinates"]![0]!.GetValue<double>(), 4);
+    }
+
+    [Fact]
+    public async Task An_unknown_place_name_is_a_422_asking_for_a_geometry()
+    {
+        var (response, _) = await _client.PostAsync(Unlocated("Nowhereville " + Guid.NewGuid().ToString("N")[..6]));
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+    }
+
+    [Fact]
+    public async Task Coordinates_without_a_place_get_the_nearest_place_marked_as_derived()
+    {
+        var feature = Features.Valid(geometry: Features.Point(36.7234, 34.7268));
+        var (_, body) = await _client.PostAsync(feature);
+
+        var properties = body!["properties"]!;
+        Assert.Equal("Homs", properties["location_name"]!.GetValue<string>());
+        Assert.Equal("SY", properties["country"]!.GetValue<string>());
+        Assert.Equal("Homs", properties["admin1"]!.GetValue<string>());
+        Assert.Equal(["location_name", "admin1", "country"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+
+        var (_, remote) = await _client.PostAsync(Features.Valid(geometry: Features.Point(-140, -45)));
+        Assert.Null(remote!["properties"]!["location_name"]);
+    }
+
+    [Fact]
+    public async Task Near_a_place_works_wherever_lat_and_lon_work()
+    {
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
+        var inside = Features.Valid(geometry: Features.Point(36.95, 34.90));   // ~30 km from Homs
+        inside["properties"]!["tags"] = new JsonArray(tag);
+        var outside = Features.Valid(geometry: Features.Point(37.60, 35.30));  // ~100 km
+        outside["properties"]!["tags"] = new JsonArray(tag);
+        var insideId = await _client.CreateAsync(inside);
+        await _client.CreateAsync(outside);
+
+        var items = await _client.GetJsonAsync($"/collections/incidents/items?near=Homs&country=SY&radius=50km&tags={tag}");
+        Assert.Equal([insideId], items["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()));
+        Assert.True(items["features"]![0]!["properties"]!["distance_m"]!.GetValue<double>() is > 25_000 and < 35_000);
+
+        var stats = await _client.GetJsonAsync($"/collections/incidents/stats/summary?near=Homs&radius=50km&tags={tag}");
+        Assert.Equal(1, stats["count"]!.GetValue<int>());
+        var clusters = await _client.GetJsonAsync($"/collections/incidents/clusters?zoom=5&near=Homs&radius=50km&tags={tag}");
+        Assert.Equal(1, clusters["features"]!.AsArray().Sum(c => c!["properties"]!["count"]!.GetValue<int>()));
+        var search = await _client.PostAsync("/collections/incidents/search",
+            new StringContent($$"""{"near":"Hims","radius":"50km","tags":["{{tag}}"]}""", Encoding.UTF8, "application/json"));
+        Assert.Single(JsonNode.Parse(await search.Content.ReadAsStringAsync())!["features"]!.AsArray());
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/incidents/changes?near=Homs&radius=50km&tags={tag}")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("near=Damascus&radius=10km", "near")]
+    [InlineData("near=Nowhereville-xyz&radius=10km", "near")]
+    [InlineData("near=Homs&lat=1&lon=2&radius=10km", "near")]
+    public async Task A_near_place_that_cannot_be_decided_is_a_400(string query, string parameter)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/incidents/items?" + query), HttpStatusCode.BadRequest, parameter);
+        if (query.StartsWith("near=Damascus")) Assert.True(problem["candidates"]!.AsArray().Count >= 2);
+    }
+
+    [Fact]
+    public async Task A_geonames_dump_extends_the_gazetteer()
+    {
+        var id = 990_000_000 + Random.Shared.Next(1_000_000);
+        var name = "Qarya Test " + Guid.NewGuid().ToString("N")[..6];
+        // GeoNames dump layout: 19 tab-separated columns.
+        var dump = string.Join('\n',
+            $"{id}\t{name}\t{name}\tQarya Alt {id},Karya {id}\t34.9\t36.8\tP\tPPL\tSY\t\t11\t\t\t\t1234\t\t400\tAsia/Damascus\t2024-01-01",
+            $"{id + 1}\tSome Mountain\tSome Mountain\t\t34.9\t36.8\tT\tMT\tSY\t\t11\t\t\t\t0\t\t900\tAsia/Damascus\t2024-01-01");
+
+        var result = await api.Services.GetRequiredService<GeoNamesImport>().ImportAsync(new MemoryStream(Encoding.UTF8.GetBytes(dump)));
+
+        Assert.Equal((2, 1, 1), (result.Read, result.Imported, result.Skipped));
+        var found = await SearchAsync($"q={Uri.EscapeDataString($"Karya {id}")}");
+        Assert.Equal(name, NameOf(found[0]).Name);
+        Assert.Equal("Homs", found[0]["properties"]!["admin1"]!.GetValue<string>());
+    }
+}

@@ -1,0 +1,184 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using IncidentMap.Api.Database;
+using IncidentMap.Api.Security;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IncidentMap.Tests.Trust;
+
+[Collection(ApiCollection.Name)]
+public sealed class AdminKeyTests(ApiFixture api)
+{
+    private const string KeysUrl = "/admin/keys";
+    private readonly HttpClient _admin = api.CreateClient();
+
+    private async Task<(string Key, JsonNode Info)> CreateViaApiAsync(string name, params string[] scopes)
+    {
+        var response = await _admin.PostAsJsonAsync(KeysUrl, new { name, scopes });
+        var body = await response.JsonAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode} {body}");
+        return (body["key"]!.GetValue<string>(), body["info"]!);
+    }
+
+    [Fact]
+    public async Task Creating_a_key_answers_201_with_its_secret_once_and_the_listing_never_shows_secrets()
+    {
+        var name = Trust.Unique("admin-made");
+
+        var (key, info) = await CreateViaApiAsync(name, Scopes.Read, Scopes.Write);
+
+        Assert.StartsWith(ApiKeys.Prefix, key);
+        Assert.Equal(name, info["name"]!.GetValue<string>());
+        Assert.Equal([Scopes.Read, Scopes.Write], info["scopes"]!.AsArray().Select(s => s!.GetValue<string>()).Order());
+        Assert.Null(info["revoked_at"]);
+        var (response, _) = await api.ClientWithKey(key).PostAsync(Features.Valid());
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+
+        var listing = await _admin.GetAsync(KeysUrl);
+        Assert.Equal(HttpStatusCode.OK, listing.StatusCode);
+        var text = await listing.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(key, text);
+        Assert.DoesNotContain(api.Key, text);
+        var listed = JsonNode.Parse(text)!.AsArray().Single(k => k!["name"]!.GetValue<string>() == name)!;
+        Assert.Equal(info["id"]!.GetValue<long>(), listed["id"]!.GetValue<long>());
+        Assert.StartsWith(listed["prefix"]!.GetValue<string>(), key, StringComparison.Ordinal);
+        Assert.Null(listed["key"]);
+    }
+
+    [Fact]
+    public async Task Deleting_a_key_revokes_it()
+    {
+        var (key, info) = await CreateViaApiAsync(Trust.Unique("to-revoke"), Scopes.Write);
+        var id = info["id"]!.GetValue<long>();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _admin.DeleteAsync($"{KeysUrl}/{id}")).StatusCode);
+
+        // Never used before the revocation, so nothing cached it as valid: refused at once.
+        Assert.Equal(HttpStatusCode.Unauthorized, await api.ClientWithKey(key).ProbeWriteStatusAsync());
+        var listed = (await _admin.GetFromJsonAsync<JsonArray>(KeysUrl))!.Single(k => k!["id"]!.GetValue<long>() == id)!;
+        Assert.NotNull(listed["revoked_at"]);
+        await ProblemAssert.IsProblemAsync(await _admin.DeleteAsync($"{KeysUrl}/{id}"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Revoking_a_key_by_id_revokes_no_other_key()
+    {
+        var (_, target) = await api.Services.NewKeyAsync("target", Scopes.Read);
+        // A live key whose name happens to be the other key's id.
+        var (bystander, _) = await api.Services.GetRequiredService<ApiKeys>().CreateAsync(target.Id.ToString(), [Scopes.Write]);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _admin.DeleteAsync($"{KeysUrl}/{target.Id}")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.PreconditionRequired, await api.ClientWithKey(bystander).ProbeWriteStatusAsync());
+    }
+
+    [Fact]
+    public async Task A_key_without_the_admin_scope_gets_403_on_the_key_endpoints()
+    {
+        var (client, _, _) = await api.NewKeyClientAsync("writer", Scopes.Read, Scopes.Write);
+
+        var responses = new[]
+        {
+            await client.GetAsync(KeysUrl),
+            await client.PostAsJsonAsync(KeysUrl, new { name = Trust.Unique("escalated"), scopes = Scopes.All }),
+            await client.DeleteAsync($"{KeysUrl}/{Trust.Unique("whatever")}"),
+        };
+
+        foreach (var response in responses)
+        {
+            var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Forbidden);
+            Assert.Contains("'admin'", problem["detail"]!.GetValue<string>());
+        }
+        await ProblemAssert.IsProblemAsync(await api.CreateAnonymousClient().GetAsync(KeysUrl), HttpStatusCode.Unauthorized, ApiKeyAuthentication.Header);
+    }
+
+    [Theory]
+    [InlineData("[\"superuser\"]")]
+    [InlineData("[]")]
+    [InlineData("[\"read\",\"Write\"]")]
+    public async Task Unknown_or_missing_scopes_answer_400_naming_scopes(string scopes)
+    {
+        var name = Trust.Unique("bad-scopes");
+        var body = new StringContent($$"""{"name":"{{name}}","scopes":{{scopes}}}""", System.Text.Encoding.UTF8, "application/json");
+
+        await ProblemAssert.IsProblemAsync(await _admin.PostAsync(KeysUrl, body), HttpStatusCode.BadRequest, "scopes");
+
+        Assert.DoesNotContain(await api.Services.GetRequiredService<ApiKeys>().ListAsync(), k => k.Name == name);
+    }
+}
+
+/// <summary>The `keys` command of the service binary. It prints to the process-wide Console, so these run one at a time.</summary>
+public sealed class KeysCommandTests(TrustFactory api) : IClassFixture<TrustFactory>
+{
+    private static readonly SemaphoreSlim ConsoleLock = new(1, 1);
+
+    private async Task<(int Exit, string Out)> RunAsync(params string[] args)
+    {
+        await ConsoleLock.WaitAsync();
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        try
+        {
+            using var captured = new StringWriter();
+            Console.SetOut(captured);
+            Console.SetError(TextWriter.Null);
+            var exit = await KeysCommand.RunAsync(api.Services.GetRequiredService<ApiKeys>(), api.Services.GetRequiredService<Migrator>(), args);
+            return (exit, captured.ToString());
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+            ConsoleLock.Release();
+        }
+    }
+
+    [Fact]
+    public async Task A_key_created_on_the_command_line_writes_is_listed_and_is_refused_once_revoked()
+    {
+        var name = Trust.Unique("cli");
+
+        var (created, output) = await RunAsync("create", name, "--scopes", "read,write");
+        Assert.Equal(0, created);
+        var key = output.Split('\n', StringSplitOptions.TrimEntries).Single(line => line.StartsWith(ApiKeys.Prefix));
+        using var client = api.ClientWithKey(key);
+        var (response, body) = await client.PostAsync(Features.Valid());
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode} {body}");
+
+        var (listed, listing) = await RunAsync("list");
+        Assert.Equal(0, listed);
+        var line = listing.Split('\n').Single(l => l.Split('\t').ElementAtOrDefault(1) == name);
+        Assert.Contains("read,write", line);
+        Assert.Contains("live", line);
+        Assert.DoesNotContain(key, listing);
+
+        var (revoked, _) = await RunAsync("revoke", name);
+        Assert.Equal(0, revoked);
+        await Trust.WaitForAsync(client.ProbeWriteStatusAsync, HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(15));
+        Assert.Contains("revoked", (await RunAsync("list")).Out.Split('\n').Single(l => l.Split('\t').ElementAtOrDefault(1) == name));
+    }
+
+    [Fact]
+    public async Task Unknown_scopes_on_the_command_line_create_nothing()
+    {
+        var name = Trust.Unique("cli-bad");
+
+        var (exit, output) = await RunAsync("create", name, "--scopes", "read,root");
+
+        Assert.NotEqual(0, exit);
+        Assert.DoesNotContain(ApiKeys.Prefix, output);
+        Assert.DoesNotContain(await api.Services.GetRequiredService<ApiKeys>().ListAsync(), k => k.Name == name);
+    }
+
+    [Fact]
+    public async Task Creating_a_key_under_a_live_name_on_the_command_line_fails_cleanly()
+    {
+        var (_, existing) = await api.Services.NewKeyAsync("cli-taken", Scopes.Read);
+
+        var (exit, output) = await RunAsync("create", existing.Name);
+
+        Assert.NotEqual(0, exit);
+        Assert.DoesNotContain(ApiKeys.Prefix, output);
+    }
+}

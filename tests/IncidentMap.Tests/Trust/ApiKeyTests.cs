@@ -1,0 +1,166 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Api.Security;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IncidentMap.Tests.Trust;
+
+[Collection(ApiCollection.Name)]
+public sealed class ApiKeyTests(ApiFixture api)
+{
+    internal static async Task<JsonObject> AssertRefusedAsync(HttpResponseMessage response)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, ApiKeyAuthentication.Header);
+        Assert.NotEmpty(response.Headers.WwwAuthenticate);
+        return problem;
+    }
+
+    [Fact]
+    public async Task A_write_without_a_key_with_an_unknown_key_and_with_a_revoked_key_gets_the_same_401()
+    {
+        var (revoked, info) = await api.Services.NewKeyAsync("revoked", Scopes.Write);
+        Assert.True(await api.Services.GetRequiredService<ApiKeys>().RevokeAsync(info.Id.ToString()));
+
+        var problems = new List<JsonObject>();
+        foreach (var key in new[] { null, ApiKeys.Generate(), "not-even-a-key", revoked })
+        {
+            using var client = api.ClientWithKey(key);
+            var (response, _) = await client.PostAsync(Features.Valid());
+            problems.Add(await AssertRefusedAsync(response));
+        }
+
+        foreach (var problem in problems.Skip(1))
+        {
+            Assert.Equal(problems[0]["title"]!.GetValue<string>(), problem["title"]!.GetValue<string>());
+            Assert.Equal(problems[0]["detail"]!.GetValue<string>(), problem["detail"]!.GetValue<string>());
+            Assert.True(JsonNode.DeepEquals(problems[0]["errors"], problem["errors"]));
+        }
+    }
+
+    [Fact]
+    public async Task A_key_with_only_the_read_scope_gets_a_403_naming_the_write_scope_on_post()
+    {
+        var (client, _, _) = await api.NewKeyClientAsync("reader", Scopes.Read);
+        var tag = Trust.Unique("read-only");
+
+        var (response, _) = await client.PostAsync(Trust.TaggedFeature(tag));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Forbidden);
+        Assert.Contains("'write'", problem["detail"]!.GetValue<string>());
+        Assert.Contains("'write'", problem["errors"]![0]!["detail"]!.GetValue<string>());
+        Assert.Equal(0, await api.Database.CountTaggedAsync(tag));
+    }
+
+    [Fact]
+    public async Task A_valid_key_in_the_query_string_is_never_accepted()
+    {
+        using var client = api.CreateAnonymousClient();
+        foreach (var name in new[] { "api_key", "apikey", "key", "X-API-Key" })
+        {
+            var response = await client.PostAsync($"{Trust.ItemsUrl}?{name}={Uri.EscapeDataString(api.Key)}", Features.Content(Features.Valid()));
+            await AssertRefusedAsync(response);
+        }
+    }
+
+    [Fact]
+    public async Task A_key_sent_as_a_bearer_token_is_accepted()
+    {
+        var (key, _) = await api.Services.NewKeyAsync("bearer", Scopes.Write);
+        using var client = api.ClientWithKey(null);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+
+        var (response, body) = await client.PostAsync(Features.Valid());
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode} {body}");
+    }
+
+    [Fact]
+    public async Task Reads_are_public_by_default()
+    {
+        var id = await api.CreateClient().CreateAsync(Features.Valid());
+        using var anonymous = api.CreateAnonymousClient();
+
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync($"{Trust.ItemsUrl}/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync($"{Trust.ItemsUrl}?limit=1")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_key_starts_with_im_and_carries_at_least_128_random_bits()
+    {
+        var (created, _) = await api.Services.NewKeyAsync("format", Scopes.Read);
+        var keys = Enumerable.Range(0, 50).Select(_ => ApiKeys.Generate()).Append(created).ToList();
+
+        Assert.All(keys, key =>
+        {
+            Assert.StartsWith("im_", key);
+            // Base64url-like text holds at most 6 bits a character: 128 bits need 22 characters after the prefix.
+            Assert.True(key.Length - 3 >= 22, $"'{key}' is too short for 128 random bits");
+            Assert.Matches("^im_[A-Za-z0-9_-]+$", key);
+        });
+        Assert.Equal(keys.Count, keys.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task The_database_stores_a_hash_of_the_key_and_never_the_key()
+    {
+        var (key, info) = await api.Services.NewKeyAsync("hashed", Scopes.Read);
+
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var row = await connection.QuerySingleAsync<string>("SELECT row_to_json(k)::text FROM api_keys k WHERE id = @Id", new { info.Id });
+        var hash = await connection.QuerySingleAsync<byte[]>("SELECT hash FROM api_keys WHERE id = @Id", new { info.Id });
+
+        Assert.DoesNotContain(key, row);
+        Assert.DoesNotContain(key[3..], row);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)), hash);
+    }
+}
+
+/// <summary>Waits out the key cache, so it has a host of its own and runs beside the shared one.</summary>
+public sealed class RevocationTests(TrustFactory factory) : IClassFixture<TrustFactory>
+{
+    [Fact]
+    public async Task A_revoked_key_is_refused_within_the_cache_lifetime()
+    {
+        var (client, _, info) = await factory.NewKeyClientAsync("short-lived", Scopes.Write);
+        Assert.Equal(HttpStatusCode.PreconditionRequired, await client.ProbeWriteStatusAsync()); // now cached as valid
+
+        var revoke = await factory.ClientWithKey(factory.Key).DeleteAsync($"/admin/keys/{info.Id}");
+        Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);
+
+        var took = await Trust.WaitForAsync(client.ProbeWriteStatusAsync, HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(15));
+        Assert.True(took <= ApiKeyAuthentication.CacheFor + TimeSpan.FromSeconds(1), $"revocation took {took.TotalSeconds:F1} s");
+        await ApiKeyTests.AssertRefusedAsync(await client.ProbeWriteAsync());
+    }
+}
+
+/// <summary>Auth:RequireKeyForReads=true: a private deployment.</summary>
+public sealed class ReadsNeedKeyFactory() : ConfiguredFactory(("Auth:RequireKeyForReads", "true"));
+
+public sealed class ReadsNeedKeyTests(ReadsNeedKeyFactory factory) : IClassFixture<ReadsNeedKeyFactory>
+{
+    [Fact]
+    public async Task Reads_without_a_key_get_401_and_reads_with_a_read_key_get_200()
+    {
+        var id = await factory.ClientWithKey(factory.Key).CreateAsync(Features.Valid());
+        var (reader, _, _) = await factory.NewKeyClientAsync("private-reader", Scopes.Read);
+        using var anonymous = factory.ClientWithKey(null);
+        var reads = new[]
+        {
+            $"{Trust.ItemsUrl}/{id}", $"{Trust.ItemsUrl}?limit=1", $"{Trust.ItemsUrl}/{id}/history", $"{Trust.ItemsUrl}/{id}/history/1",
+            "/collections/incidents", "/collections/incidents/changes", "/collections/incidents/stats/summary",
+        };
+
+        foreach (var url in reads)
+        {
+            await ApiKeyTests.AssertRefusedAsync(await anonymous.GetAsync(url));
+            var read = await reader.GetAsync(url);
+            Assert.True(read.StatusCode == HttpStatusCode.OK, $"GET {url}: {(int)read.StatusCode}");
+        }
+        await ApiKeyTests.AssertRefusedAsync(await anonymous.PostAsync("/collections/incidents/search", Features.Content(new JsonObject(), "application/json")));
+        // Probes carry no key.
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/live")).StatusCode);
+    }
+}

@@ -1,0 +1,103 @@
+using System.Net;
+using System.Text;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Trust;
+
+/// <summary>Optimistic concurrency: every change names the version it read (RFC 9110 If-Match, RFC 6585 428).</summary>
+[Collection(ApiCollection.Name)]
+public sealed class ConcurrencyTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private static HttpRequestMessage Change(string method, long id, string? ifMatch, int fatalitiesMax = 3)
+    {
+        var url = $"{Trust.ItemsUrl}/{id}";
+        var request = method switch
+        {
+            "PUT" => new HttpRequestMessage(HttpMethod.Put, url) { Content = Features.Content(Features.Valid($"Replaced {fatalitiesMax}")) },
+            "PATCH" => new HttpRequestMessage(HttpMethod.Patch, url)
+            {
+                Content = new StringContent($$$"""{"properties":{"fatalities_max":{{{fatalitiesMax}}}}}""", Encoding.UTF8, "application/merge-patch+json"),
+            },
+            _ => new HttpRequestMessage(HttpMethod.Delete, url),
+        };
+        if (ifMatch is not null) request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        return request;
+    }
+
+    private async Task<int> VersionAsync(long id) =>
+        (await _client.GetJsonAsync($"{Trust.ItemsUrl}/{id}"))["properties"]!["version"]!.GetValue<int>();
+
+    public static readonly TheoryData<string> Methods = ["PUT", "PATCH", "DELETE"];
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public async Task A_change_without_If_Match_answers_428_naming_If_Match(string method)
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(Change(method, id, null)), HttpStatusCode.PreconditionRequired, "If-Match");
+
+        Assert.Equal(1, await VersionAsync(id));
+    }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public async Task A_change_with_a_stale_If_Match_answers_412_naming_the_current_version(string method)
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync($"{Trust.ItemsUrl}/{id}", """{"properties":{"fatalities_max":1}}""")).StatusCode);
+
+        var problem = await ProblemAssert.IsProblemAsync(await _client.SendAsync(Change(method, id, "\"v1\"")), HttpStatusCode.PreconditionFailed, "If-Match");
+
+        Assert.Contains("version 2", problem["detail"]!.GetValue<string>());
+        Assert.Contains("\"v2\"", problem["detail"]!.GetValue<string>());
+        Assert.Equal(2, await VersionAsync(id));
+    }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public async Task If_Match_star_is_accepted(string method)
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var expected = method == "DELETE" ? HttpStatusCode.NoContent : HttpStatusCode.OK;
+
+        var response = await _client.SendAsync(Change(method, id, "*"));
+
+        Assert.True(expected == response.StatusCode, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    [Fact]
+    public async Task If_Match_with_a_list_of_etags_is_accepted_when_one_is_current()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+
+        var response = await _client.SendAsync(Change("PATCH", id, "\"v7\", \"v1\""));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        Assert.Equal(2, await VersionAsync(id));
+    }
+
+    [Theory]
+    [InlineData("PUT")]
+    [InlineData("PATCH")]
+    public async Task Of_two_concurrent_changes_with_the_same_etag_exactly_one_wins(string method)
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+
+        for (var round = 0; round < 10; round++)
+        {
+            var before = await VersionAsync(id);
+            var etag = $"\"v{before}\"";
+
+            var answers = await Task.WhenAll(
+                _client.SendAsync(Change(method, id, etag, round * 10 + 1)),
+                _client.SendAsync(Change(method, id, etag, round * 10 + 2)));
+
+            var statuses = answers.Select(a => a.StatusCode).Order().ToArray();
+            Assert.Equal([HttpStatusCode.OK, HttpStatusCode.PreconditionFailed], statuses);
+            Assert.Equal(before + 1, await VersionAsync(id));
+        }
+    }
+}

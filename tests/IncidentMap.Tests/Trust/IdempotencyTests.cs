@@ -1,0 +1,160 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Api.Security;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Trust;
+
+/// <summary>Idempotency-Key on creates, as in the IETF httpapi draft "The Idempotency-Key HTTP Header Field".</summary>
+[Collection(ApiCollection.Name)]
+public sealed class IdempotencyTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Fact]
+    public async Task A_retry_with_the_same_key_and_body_replays_the_first_answer_and_creates_nothing()
+    {
+        var (tag, key) = (Trust.Unique("idem"), Trust.Unique("retry"));
+        var feature = Trust.TaggedFeature(tag);
+
+        var first = await _client.SendAsync(Trust.Post(feature, key));
+        var second = await _client.SendAsync(Trust.Post(feature, key));
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, second.StatusCode);
+        Assert.Equal(first.Headers.Location, second.Headers.Location);
+        Assert.Equal(first.Headers.ETag, second.Headers.ETag);
+        Assert.Equal(await first.Content.ReadAsStringAsync(), await second.Content.ReadAsStringAsync());
+        Assert.Equal(first.Content.Headers.ContentType?.MediaType, second.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("", first.Header("Idempotent-Replayed"));
+        Assert.Equal("true", second.Header("Idempotent-Replayed"));
+        Assert.Equal(1, await api.Database.CountTaggedAsync(tag));
+    }
+
+    [Fact]
+    public async Task The_same_key_with_another_body_answers_422_naming_Idempotency_Key()
+    {
+        var key = Trust.Unique("reused");
+        var (firstTag, secondTag) = (Trust.Unique("idem-a"), Trust.Unique("idem-b"));
+        Assert.Equal(HttpStatusCode.Created, (await _client.SendAsync(Trust.Post(Trust.TaggedFeature(firstTag), key))).StatusCode);
+
+        var reused = await _client.SendAsync(Trust.Post(Trust.TaggedFeature(secondTag), key));
+
+        await ProblemAssert.IsProblemAsync(reused, HttpStatusCode.UnprocessableEntity, "Idempotency-Key");
+        Assert.Equal(0, await api.Database.CountTaggedAsync(secondTag));
+    }
+
+    [Fact]
+    public async Task A_retry_while_the_first_request_is_still_running_answers_409()
+    {
+        var (tag, key) = (Trust.Unique("idem-inflight"), Trust.Unique("inflight"));
+        var apiKeyId = await api.Database.KeyIdAsync(api.Key);
+
+        // The first request, stuck before its commit: its claim on the key is written and not yet committed.
+        await using var connection = await api.Database.OpenConnectionAsync();
+        await using var first = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("""
+            INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, body) VALUES (@apiKeyId, @key, '\x00', 0, '')
+            """, new { apiKeyId, key }, first);
+
+        var retry = await _client.SendAsync(Trust.Post(Trust.TaggedFeature(tag), key));
+
+        await ProblemAssert.IsProblemAsync(retry, HttpStatusCode.Conflict, "Idempotency-Key");
+        await first.RollbackAsync();
+        Assert.Equal(0, await api.Database.CountTaggedAsync(tag));
+        // Once the first gave up, the key is free again.
+        Assert.Equal(HttpStatusCode.Created, (await _client.SendAsync(Trust.Post(Trust.TaggedFeature(tag), key))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Simultaneous_retries_with_one_key_create_one_incident()
+    {
+        var (tag, key) = (Trust.Unique("idem-race"), Trust.Unique("race"));
+        var feature = Trust.TaggedFeature(tag);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => _client.SendAsync(Trust.Post(feature, key))));
+
+        // Each is the first answer (201, perhaps replayed) or "still in progress" (409); never a second incident.
+        Assert.All(answers, a => Assert.Contains(a.StatusCode, new[] { HttpStatusCode.Created, HttpStatusCode.Conflict }));
+        Assert.Single(answers.Where(a => a.StatusCode == HttpStatusCode.Created).Select(a => a.Headers.Location).Distinct());
+        Assert.Equal(1, await api.Database.CountTaggedAsync(tag));
+    }
+
+    [Fact]
+    public async Task Idempotency_keys_belong_to_the_api_key_that_sent_them()
+    {
+        var (tag, key) = (Trust.Unique("idem-scoped"), Trust.Unique("shared"));
+        var feature = Trust.TaggedFeature(tag);
+        var (other, _, _) = await api.NewKeyClientAsync("other-writer", Scopes.Write);
+
+        var mine = await _client.SendAsync(Trust.Post(feature, key));
+        var theirs = await other.SendAsync(Trust.Post(feature, key));
+
+        Assert.Equal(HttpStatusCode.Created, mine.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, theirs.StatusCode);
+        Assert.NotEqual(mine.Headers.Location, theirs.Headers.Location);
+        Assert.Equal("", theirs.Header("Idempotent-Replayed"));
+        Assert.Equal(2, await api.Database.CountTaggedAsync(tag));
+    }
+
+    [Theory]
+    [InlineData("clé-1")]
+    [InlineData("tab\there")]
+    [InlineData(null)] // 256 characters
+    public async Task An_invalid_Idempotency_Key_answers_400(string? key)
+    {
+        var tag = Trust.Unique("idem-invalid");
+
+        var response = await _client.SendAsync(Trust.Post(Trust.TaggedFeature(tag), key ?? new string('k', 256)));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "Idempotency-Key");
+        Assert.Equal(0, await api.Database.CountTaggedAsync(tag));
+    }
+
+    [Fact]
+    public async Task An_Idempotency_Key_of_255_printable_characters_is_accepted()
+    {
+        var key = (Guid.NewGuid().ToString("N") + new string('~', 255))[..255];
+
+        var response = await _client.SendAsync(Trust.Post(Features.Valid(), key));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_key_is_stored_with_the_answer_in_the_transaction_that_created_the_incident()
+    {
+        var key = Trust.Unique("stored");
+        var apiKeyId = await api.Database.KeyIdAsync(api.Key);
+
+        var response = await _client.SendAsync(Trust.Post(Features.Valid(), key));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var (status, location) = await connection.QuerySingleAsync<(int, string)>(
+            "SELECT status, location FROM idempotency_keys WHERE api_key_id = @apiKeyId AND key = @key", new { apiKeyId, key });
+        Assert.Equal(201, status);
+        Assert.Equal(response.Headers.Location!.OriginalString, location);
+    }
+
+    [Fact]
+    public async Task A_create_that_fails_leaves_its_key_free_for_a_corrected_retry()
+    {
+        var (key, externalId) = (Trust.Unique("failed"), Trust.Unique("ext"));
+        var taken = Features.Valid();
+        taken["properties"]!["external_id"] = externalId;
+        await _client.CreateAsync(taken);
+        var duplicate = Features.Valid();
+        duplicate["properties"]!["external_id"] = externalId;
+
+        var refused = await _client.SendAsync(Trust.Post(duplicate, key));
+
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        var apiKeyId = await api.Database.KeyIdAsync(api.Key);
+        Assert.Equal(0, await api.Database.ScalarAsync<long>(
+            "SELECT count(*) FROM idempotency_keys WHERE api_key_id = @apiKeyId AND key = @key", new { apiKeyId, key }));
+        duplicate["properties"]!["external_id"] = externalId + "-fixed";
+        Assert.Equal(HttpStatusCode.Created, (await _client.SendAsync(Trust.Post(duplicate, key))).StatusCode);
+    }
+}

@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Net;
+using IncidentMap.Api.Security;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Trust;
+
+/// <summary>Small buckets: 6 requests a minute without a key, 12 with one, one stream at a time.</summary>
+public sealed class LowLimitsFactory() : ConfiguredFactory(
+    ("RateLimits:AnonymousPerMinute", "6"), ("RateLimits:KeyPerMinute", "12"), ("RateLimits:ConcurrentStreams", "1"));
+
+public sealed class RateLimitTests(LowLimitsFactory factory) : IClassFixture<LowLimitsFactory>
+{
+    private const string Read = $"{Trust.ItemsUrl}?limit=1";
+
+    private static async Task AssertTooManyAsync(HttpResponseMessage response)
+    {
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.TooManyRequests);
+        var retryAfter = response.Header("Retry-After");
+        Assert.True(int.TryParse(retryAfter, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds >= 1,
+            $"Retry-After '{retryAfter}' is not a whole number of seconds ≥ 1");
+    }
+
+    /// <summary>GETs until the first 429 (at most <paramref name="most"/>); how many were served before it.</summary>
+    private static async Task<(int Served, HttpResponseMessage Refused)> ExhaustAsync(HttpClient client, int most)
+    {
+        for (var served = 0; served < most; served++)
+        {
+            var response = await client.GetAsync(Read);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests) return (served, response);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        throw new Xunit.Sdk.XunitException($"no 429 after {most} requests");
+    }
+
+    private Task ExhaustAnonymousAsync() => ExhaustAsync(factory.ClientWithKey(null), 10);
+
+    [Fact]
+    public async Task Anonymous_reads_beyond_the_bucket_get_429_with_Retry_After()
+    {
+        var (served, refused) = await ExhaustAsync(factory.ClientWithKey(null), 10);
+
+        // Six a minute; a test that ran before may have spent some, a refill adds one every 10 s.
+        Assert.InRange(served, 0, 7);
+        await AssertTooManyAsync(refused);
+    }
+
+    [Fact]
+    public async Task A_key_has_its_own_larger_bucket_untouched_by_anonymous_clients()
+    {
+        await ExhaustAnonymousAsync();
+        var (keyed, _, _) = await factory.NewKeyClientAsync("limited", Scopes.Read);
+
+        var (served, refused) = await ExhaustAsync(keyed, 20);
+
+        Assert.InRange(served, 12, 14);
+        await AssertTooManyAsync(refused);
+    }
+
+    [Fact]
+    public async Task Requests_refused_for_their_key_still_count_against_the_anonymous_bucket()
+    {
+        await ExhaustAnonymousAsync();
+        using var guesser = factory.ClientWithKey(ApiKeys.Generate());
+
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++) answers.Add(await guesser.ProbeWriteStatusAsync());
+
+        // Otherwise anyone may try keys (each a database look-up) without limit.
+        Assert.Equal(HttpStatusCode.TooManyRequests, answers[^1]);
+    }
+
+    [Fact]
+    public async Task A_second_concurrent_stream_from_the_same_client_gets_429()
+    {
+        var (client, _, _) = await factory.NewKeyClientAsync("streamer", Scopes.Read);
+        Task<HttpResponseMessage> OpenAsync() =>
+            client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/collections/incidents/stream"), HttpCompletionOption.ResponseHeadersRead);
+
+        var first = await OpenAsync();
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        await AssertTooManyAsync(await OpenAsync());
+
+        // Closing the first stream gives its place back.
+        first.Dispose();
+        await Trust.WaitForAsync(async () =>
+        {
+            using var next = await OpenAsync();
+            return next.StatusCode;
+        }, HttpStatusCode.OK, TimeSpan.FromSeconds(4));
+    }
+}

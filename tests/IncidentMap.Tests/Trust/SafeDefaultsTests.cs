@@ -1,0 +1,95 @@
+using System.Net;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Trust;
+
+[Collection(ApiCollection.Name)]
+public sealed class SafeDefaultsTests(ApiFixture api)
+{
+    private const string Origin = "https://newsroom.example";
+
+    private static string[] List(string header) =>
+        header.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    private static void AssertBrowserHardening(HttpResponseMessage response)
+    {
+        Assert.Equal("nosniff", response.Header("X-Content-Type-Options"));
+        Assert.Equal("DENY", response.Header("X-Frame-Options"));
+        Assert.NotEqual("", response.Header("Referrer-Policy"));
+    }
+
+    [Theory]
+    [InlineData("/collections/incidents/items?limit=1")]
+    [InlineData("/collections/incidents/items/999999999999")]
+    [InlineData("/")]
+    public async Task Responses_carry_the_security_headers_and_a_content_security_policy(string url)
+    {
+        var response = await api.CreateAnonymousClient().GetAsync(url);
+
+        AssertBrowserHardening(response);
+        Assert.Contains("default-src", response.Header("Content-Security-Policy"));
+    }
+
+    [Fact]
+    public async Task Swagger_UI_keeps_the_headers_but_has_no_content_security_policy()
+    {
+        var response = await api.CreateAnonymousClient().GetAsync("/swagger/index.html");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        AssertBrowserHardening(response);
+        Assert.Equal("", response.Header("Content-Security-Policy"));
+    }
+
+    [Fact]
+    public async Task A_cors_preflight_for_a_conditional_idempotent_keyed_write_is_allowed()
+    {
+        var id = await api.CreateClient().CreateAsync(Features.Valid());
+        var preflight = new HttpRequestMessage(HttpMethod.Options, $"{Trust.ItemsUrl}/{id}");
+        preflight.Headers.Add("Origin", Origin);
+        preflight.Headers.Add("Access-Control-Request-Method", "PUT");
+        preflight.Headers.Add("Access-Control-Request-Headers", "if-match,idempotency-key,x-api-key");
+
+        var response = await api.CreateAnonymousClient().SendAsync(preflight);
+
+        Assert.True(response.IsSuccessStatusCode, $"preflight answered {(int)response.StatusCode}");
+        Assert.Contains(response.Header("Access-Control-Allow-Origin"), new[] { "*", Origin });
+        Assert.Contains("PUT", List(response.Header("Access-Control-Allow-Methods")), StringComparer.OrdinalIgnoreCase);
+        var allowedHeaders = List(response.Header("Access-Control-Allow-Headers"));
+        foreach (var header in new[] { "If-Match", "Idempotency-Key", "X-API-Key" })
+            Assert.Contains(header, allowedHeaders, StringComparer.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Cross_origin_responses_expose_ETag_Location_and_Retry_After()
+    {
+        using var client = api.CreateClient();
+        client.DefaultRequestHeaders.Add("Origin", Origin);
+
+        var (response, _) = await client.PostAsync(Features.Valid());
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Contains(response.Header("Access-Control-Allow-Origin"), new[] { "*", Origin });
+        var exposed = List(response.Header("Access-Control-Expose-Headers"));
+        foreach (var header in new[] { "ETag", "Location", "Retry-After" })
+            Assert.Contains(header, exposed, StringComparer.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Problem_details_carry_a_trace_id()
+    {
+        var responses = new[]
+        {
+            await api.CreateAnonymousClient().GetAsync($"{Trust.ItemsUrl}/999999999999"), // the service's own problem
+            await api.CreateAnonymousClient().PostAsync(Trust.ItemsUrl, Features.Content(Features.Valid())), // authentication's
+            await api.CreateAnonymousClient().GetAsync("/no/such/path"), // routing's
+        };
+
+        foreach (var response in responses)
+        {
+            var problem = await ProblemAssert.IsProblemAsync(response, response.StatusCode);
+            // ASP.NET Core's problem details writer names it traceId.
+            Assert.Null(problem["trace_id"]);
+            Assert.False(string.IsNullOrWhiteSpace(problem["traceId"]?.GetValue<string>()), $"no traceId: {problem.ToJsonString()}");
+        }
+    }
+}
