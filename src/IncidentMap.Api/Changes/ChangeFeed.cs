@@ -13,7 +13,8 @@ public readonly record struct FeedCursor(ulong Xid, long Position) : IComparable
     {
         cursor = default;
         var dash = text?.IndexOf('-') ?? -1;
-        if (dash <= 0) return false;
+        // .NET number parsing tolerates trailing NULs; a cursor is digits only.
+        if (dash <= 0 || !text!.Replace("-", "").All(char.IsAsciiDigit)) return false;
         if (!ulong.TryParse(text.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out var xid)
             || !long.TryParse(text.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var position)) return false;
         cursor = new FeedCursor(xid, position);

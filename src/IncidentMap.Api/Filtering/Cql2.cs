@@ -38,6 +38,12 @@ public static class Cql2
             var message = e.At.Path.Length > 0 ? $"{e.At.Path}: {e.Message}" : e.Message;
             return (null, new FilterError(e.At.Offset, message));
         }
+        catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException))
+        {
+            // Whatever else a hostile filter provokes (duplicate JSON members, escapes that are not valid
+            // UTF-16, geometry libraries refusing absurd coordinates) is the filter's fault, never a 500.
+            return (null, new FilterError(-1, $"the filter cannot be read: {e.Message}"));
+        }
     }
 }
 

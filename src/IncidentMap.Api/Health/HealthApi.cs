@@ -47,9 +47,9 @@ public static class HealthApi
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync })
-            .WithTags("Health").WithName("live");
+            .WithTags("Health").WithName("live").DisableRateLimiting();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteAsync })
-            .WithTags("Health").WithName("ready");
+            .WithTags("Health").WithName("ready").DisableRateLimiting();
         return app;
     }
 

@@ -91,8 +91,9 @@ public static class IncidentMapHost
         app.UseRouting();
         app.UseCors();
         app.UseAuthentication();
-        app.UseAuthorization();
+        // Before authorization: a request refused for a bad key still spends its client's tokens.
         app.UseRateLimiter();
+        app.UseAuthorization();
         app.MapHealth();
         app.MapCollections();
         app.MapIncidents();

@@ -20,6 +20,9 @@ public interface IFeatureSource : IDisposable
 
     /// <summary>For CSV, the column(s) a field such as <c>properties.occurred_at</c> was read from.</summary>
     string? ColumnOf(string field);
+
+    /// <summary>The source to import under when the import names none.</summary>
+    string DefaultSource => "import";
 }
 
 /// <summary>
@@ -108,13 +111,15 @@ internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
             _window.Start += newline < 0 ? length : length + 1;
             Line = _nextLine++;
 
+            // RS (0x1E) starts each record of a GeoJSON text sequence.
             var text = _window.Buffer.AsMemory(lineStart, length);
-            var trimmed = text.Span.Trim(" \t\r\u001e"u8); // RS starts each record of a GeoJSON text sequence
-            if (trimmed.IsEmpty) continue;
+            var lead = text.Length - text.Span.TrimStart(" \t\r\u001e"u8).Length;
+            var json = text[lead..][..text.Span[lead..].TrimEnd(" \t\r"u8).Length];
+            if (json.IsEmpty) continue;
             try
             {
                 // Parsed in place: the document reads the window's buffer, which stays put until the next read.
-                _document = JsonDocument.Parse(text.Slice(text.Span.IndexOf(trimmed[0]) == -1 ? 0 : text.Span.IndexOf(trimmed), trimmed.Length));
+                _document = JsonDocument.Parse(json);
             }
             catch (JsonException e)
             {
@@ -143,6 +148,7 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
     private Phase _phase = Phase.Start;
     private bool _sawFeatures;
     private long _line = 1; // line at _window.Start
+    private long _stepLine = 1; // line where the current Step's reader started
     private JsonDocument? _document;
 
     public long Line { get; private set; }
@@ -164,7 +170,7 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
             }
             catch (JsonException e)
             {
-                var line = _line + (e.LineNumber ?? 0);
+                var line = _stepLine + (e.LineNumber ?? 0);
                 throw new ImportFormatException("body", $"is not valid JSON (line {line}, byte {e.BytePositionInLine + 1})", line);
             }
             if (feature is { } f)
@@ -193,6 +199,7 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
     {
         var reader = new Utf8JsonReader(_window.Pending, _window.Eof, _state);
         var origin = _window.Start;
+        _stepLine = _line;
         while (true)
         {
             switch (_phase)
@@ -245,9 +252,7 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
                     Line = _line + _window.Buffer.AsSpan(_window.Start, start - _window.Start).Count((byte)'\n');
                     Commit(ref reader, origin, Phase.Features);
                     return (start, end - start);
-                case Phase.Done:
-                    // Only whitespace may follow; the reader throws on anything else.
-                    if (reader.Read()) throw new ImportFormatException("body", "has more after the FeatureCollection", _line);
+                default:
                     return null;
             }
         }

@@ -7,9 +7,10 @@ public enum ImportFormat { Csv, GeoJson, NdJson }
 
 /// <summary>
 /// What to import and as whom. <paramref name="Source"/> names the dataset (e.g. <c>acled</c>): an
-/// import only ever updates incidents that an import of the same source created.
+/// import only ever updates incidents that an import of the same source created. Null means the
+/// file's default: <c>acled</c> for an ACLED export, otherwise <c>import</c>.
 /// </summary>
-public sealed record ImportOptions(ImportFormat Format, string Source, string Actor)
+public sealed record ImportOptions(ImportFormat Format, string? Source, string Actor)
 {
     public static readonly Regex SourcePattern = new("^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$", RegexOptions.CultureInvariant);
 }
@@ -28,6 +29,7 @@ public sealed record ImportProblem(
 
 /// <summary>The outcome of an import. <c>Error</c> is set when the file stopped being readable part-way.</summary>
 public sealed record ImportReport(
+    [property: JsonPropertyName("source")] string? Source,
     [property: JsonPropertyName("rows")] long Rows,
     [property: JsonPropertyName("inserted")] long Inserted,
     [property: JsonPropertyName("updated")] long Updated,
@@ -58,6 +60,9 @@ public sealed class ImportTally
     private long _omitted;
     private long _rows, _inserted, _updated, _unchanged, _rejected;
     private ImportProblem? _error;
+
+    /// <summary>The source the rows are imported under, once the file's layout has decided a default.</summary>
+    public string? Source { get; internal set; }
 
     /// <summary>Bytes of the input read so far (set by the importer; progress by size).</summary>
     public Func<long> BytesRead { get; internal set; } = () => 0;
@@ -102,7 +107,7 @@ public sealed class ImportTally
         {
             // Rows are rejected by the reader and by the database stage, which run concurrently.
             var listed = _problems.OrderBy(p => p.Record).ToList();
-            return new ImportReport(Rows, Inserted, Updated, Unchanged, Rejected, listed, _omitted, _error);
+            return new ImportReport(Source, Rows, Inserted, Updated, Unchanged, Rejected, listed, _omitted, _error);
         }
     }
 }

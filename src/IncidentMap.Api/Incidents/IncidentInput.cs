@@ -66,6 +66,19 @@ public static class IncidentInput
 
     public static (IncidentDraft? Draft, List<FieldError> Errors) Parse(JsonElement feature)
     {
+        try
+        {
+            return ParseFeature(feature);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // System.Text.Json refuses to decode escapes that are not valid UTF-16 (a lone surrogate).
+            return (null, [new FieldError("", "the Feature contains text that is not valid Unicode")]);
+        }
+    }
+
+    private static (IncidentDraft? Draft, List<FieldError> Errors) ParseFeature(JsonElement feature)
+    {
         var errors = new List<FieldError>();
         if (feature.ValueKind != JsonValueKind.Object)
         {
@@ -168,6 +181,13 @@ public static class IncidentInput
             errors.Add(new FieldError($"{field}.coordinates", "must not be empty"));
             return null;
         }
+        var shortRing = Enumerable.Range(0, geometry.NumGeometries).Select(geometry.GetGeometryN).OfType<Polygon>()
+            .SelectMany(p => p.InteriorRings.Prepend(p.ExteriorRing)).FirstOrDefault(r => r.NumPoints < 4);
+        if (shortRing is not null)
+        {
+            errors.Add(new FieldError($"{field}.coordinates", $"a polygon ring has {shortRing.NumPoints} positions; a closed ring needs at least 4"));
+            return null;
+        }
         if (geometry.NumPoints > MaxVertices)
         {
             errors.Add(new FieldError($"{field}.coordinates", $"has {geometry.NumPoints} vertices; the maximum is {MaxVertices}"));
@@ -178,7 +198,7 @@ public static class IncidentInput
         for (var i = 0; i < coordinates.Length; i++)
         {
             var c = coordinates[i];
-            if (!double.IsFinite(c.X) || !double.IsFinite(c.Y))
+            if (!double.IsFinite(c.X) || !double.IsFinite(c.Y) || double.IsInfinity(c.Z))
             {
                 errors.Add(new FieldError($"{field}.coordinates", $"position {i} is not a finite number"));
                 return null;
@@ -194,6 +214,10 @@ public static class IncidentInput
                 return null;
             }
         }
+        // GeoJSON allows a third number (height); incidents are 2D, so it is dropped.
+        if (coordinates.Any(c => !double.IsNaN(c.Z)))
+            geometry = new NetTopologySuite.IO.WKBReader(NetTopologySuite.NtsGeometryServices.Instance)
+                .Read(new NetTopologySuite.IO.WKBWriter(NetTopologySuite.IO.ByteOrder.LittleEndian, false, false, false).Write(geometry));
         geometry.SRID = 4326;
         return geometry;
     }
@@ -217,6 +241,26 @@ public static class IncidentInput
         return result;
     }
 
+    /// <summary>
+    /// Text PostgreSQL can store and every client can decode: no NUL (text columns refuse it) and no
+    /// unpaired UTF-16 surrogate (not encodable as UTF-8).
+    /// </summary>
+    public static bool IsStorableText(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\0') return false;
+            if (char.IsHighSurrogate(c))
+            {
+                if (i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1])) return false;
+                i++;
+            }
+            else if (char.IsLowSurrogate(c)) return false;
+        }
+        return true;
+    }
+
     private sealed class PropertyReader(JsonElement props, List<FieldError> errors)
     {
         private bool TryGet(string name, bool required, out JsonElement value)
@@ -234,6 +278,7 @@ public static class IncidentInput
             if (v.ValueKind != JsonValueKind.String) { Error(name, "must be a string"); return null; }
             var s = v.GetString()!;
             if (s.Length > maxLength) { Error(name, $"is longer than {maxLength} characters"); return null; }
+            if (!IsStorableText(s)) { Error(name, "contains a NUL character or invalid Unicode"); return null; }
             return s;
         }
 
@@ -286,6 +331,8 @@ public static class IncidentInput
                     Error($"{name}[{i}]", "must be a non-empty string");
                 else if (item.GetString()!.Length > 500)
                     Error($"{name}[{i}]", "is longer than 500 characters");
+                else if (!IsStorableText(item.GetString()!))
+                    Error($"{name}[{i}]", "contains a NUL character or invalid Unicode");
                 else list.Add(item.GetString()!.Trim());
                 i++;
             }
@@ -312,6 +359,7 @@ public static class IncidentInput
                     if (field.Value.ValueKind != JsonValueKind.String) { Error($"{path}.{field.Name}", "must be a string"); continue; }
                     var text = field.Value.GetString()!;
                     if (text.Length > 2000) { Error($"{path}.{field.Name}", "is longer than 2000 characters"); continue; }
+                    if (!IsStorableText(text)) { Error($"{path}.{field.Name}", "contains a NUL character or invalid Unicode"); continue; }
                     if (field.Name == "url" && !(Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
                     { Error($"{path}.url", $"'{text}' is not an absolute http(s) URL"); continue; }
                     if (field.Name == "published_at")

@@ -100,15 +100,15 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
     }
 
     /// <summary>Replaces every property and the geometry; bumps the version.</summary>
-    public Task<WriteOutcome> ReplaceAsync(long id, IncidentDraft draft, int? expectedVersion, WriteContext context, CancellationToken ct) =>
-        resilience.WriteAsync(token => ReplaceCoreAsync(id, draft, expectedVersion, context, token), ct);
+    public Task<WriteOutcome> ReplaceAsync(long id, IncidentDraft draft, IReadOnlyCollection<int>? expectedVersions, WriteContext context, CancellationToken ct) =>
+        resilience.WriteAsync(token => ReplaceCoreAsync(id, draft, expectedVersions, context, token), ct);
 
-    private async Task<WriteOutcome> ReplaceCoreAsync(long id, IncidentDraft draft, int? expectedVersion, WriteContext context, CancellationToken ct)
+    private async Task<WriteOutcome> ReplaceCoreAsync(long id, IncidentDraft draft, IReadOnlyCollection<int>? expectedVersions, WriteContext context, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await BeginAsync(connection, context, ct);
         if (await GeometryProblemAsync(connection, draft.Geometry, ct) is { } invalid) return invalid;
-        if (await LockAsync(connection, tx, id, expectedVersion, ct) is { } refused) return refused;
+        if (await LockAsync(connection, tx, id, expectedVersions, ct) is { } refused) return refused;
 
         try
         {
@@ -131,14 +131,14 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
     }
 
     /// <summary>Marks the incident deleted: it leaves every read, the row stays for the change feed.</summary>
-    public Task<WriteOutcome> DeleteAsync(long id, int? expectedVersion, WriteContext context, CancellationToken ct) =>
-        resilience.WriteAsync(token => DeleteCoreAsync(id, expectedVersion, context, token), ct);
+    public Task<WriteOutcome> DeleteAsync(long id, IReadOnlyCollection<int>? expectedVersions, WriteContext context, CancellationToken ct) =>
+        resilience.WriteAsync(token => DeleteCoreAsync(id, expectedVersions, context, token), ct);
 
-    private async Task<WriteOutcome> DeleteCoreAsync(long id, int? expectedVersion, WriteContext context, CancellationToken ct)
+    private async Task<WriteOutcome> DeleteCoreAsync(long id, IReadOnlyCollection<int>? expectedVersions, WriteContext context, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await BeginAsync(connection, context, ct);
-        if (await LockAsync(connection, tx, id, expectedVersion, ct) is { } refused) return refused;
+        if (await LockAsync(connection, tx, id, expectedVersions, ct) is { } refused) return refused;
         var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
             UPDATE incidents SET deleted_at = now(), updated_at = now(), version = version + 1
             WHERE id = @id RETURNING version
@@ -193,14 +193,15 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
         return new WriteOutcome.Replayed(id, int.Parse(earlier.ETag![1..], System.Globalization.CultureInfo.InvariantCulture), earlier.Body);
     }
 
-    /// <summary>Row-locks the live incident so concurrent writers serialise; checks the expected version.</summary>
-    private static async Task<WriteOutcome?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long id, int? expectedVersion, CancellationToken ct)
+    /// <summary>Row-locks the live incident so concurrent writers serialise; checks the expected versions.</summary>
+    private static async Task<WriteOutcome?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long id, IReadOnlyCollection<int>? expectedVersions, CancellationToken ct)
     {
         var current = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
             "SELECT version FROM incidents WHERE id = @id AND deleted_at IS NULL FOR UPDATE",
             new { id }, tx, cancellationToken: ct));
         if (current is null) return new WriteOutcome.NotFound();
-        if (expectedVersion is { } expected && expected != current) return new WriteOutcome.VersionMismatch(current.Value);
+        // If-Match: * (null) matches any version; a list matches when any of its versions is current.
+        if (expectedVersions is { } expected && !expected.Contains(current.Value)) return new WriteOutcome.VersionMismatch(current.Value);
         return null;
     }
 

@@ -14,7 +14,7 @@ using NetTopologySuite.Geometries;
 namespace IncidentMap.Api.Incidents;
 
 /// <summary>OGC API – Features items of the <c>incidents</c> collection: query, read, create, replace, patch, delete.</summary>
-public static class IncidentsApi
+public static partial class IncidentsApi
 {
     public const string GeoJson = "application/geo+json";
     private static readonly string[] FeatureMediaTypes = [GeoJson, "application/json"];
@@ -191,6 +191,11 @@ public static class IncidentsApi
             if (member.Name == "intersects")
             {
                 intersects = IncidentInput.ParseGeometry(member.Value, "intersects", errors);
+                if (intersects is not null && new NetTopologySuite.Operation.Valid.IsValidOp(intersects).ValidationError is { } invalidShape)
+                {
+                    errors.Add(new FieldError("intersects", $"is not a valid geometry: {invalidShape.Message} at {invalidShape.Coordinate}"));
+                    intersects = null;
+                }
                 continue;
             }
             string? text = member.Value.ValueKind switch
@@ -353,17 +358,36 @@ public static class IncidentsApi
 
         var current = await reader.GetFeatureAsync(id, context.RequestAborted);
         if (current is null) return UnknownIncident(featureId);
-        if (expected is not null && expected != current.Value.Version)
+        if (expected is not null && !expected.Contains(current.Value.Version))
             return Respond(context, new WriteOutcome.VersionMismatch(current.Value.Version), StatusCodes.Status200OK, featureId);
 
         var merged = IncidentInput.MergePatch(JsonNode.Parse(current.Value.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
         using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
         var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement);
         if (invalid is not null) return invalid;
+        draft = KeepPlace(draft!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
 
         // The version read above guards the merge: a concurrent change in between answers 412, not a lost update.
-        return Respond(context, await store.ReplaceAsync(id, draft!, expected ?? current.Value.Version, Writer(context), context.RequestAborted),
+        return Respond(context, await store.ReplaceAsync(id, draft, [current.Value.Version], Writer(context), context.RequestAborted),
             StatusCodes.Status200OK, featureId);
+    }
+
+    /// <summary>
+    /// A patch that touches neither the geometry nor the place names keeps what geocoding derived
+    /// (place_id, derived_fields) instead of forgetting it.
+    /// </summary>
+    private static IncidentDraft KeepPlace(IncidentDraft draft, JsonElement patch, JsonNode stored)
+    {
+        if (draft.DerivedFields.Length > 0 || patch.TryGetProperty("geometry", out _)) return draft;
+        if (patch.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object
+            && (props.TryGetProperty("location_name", out _) || props.TryGetProperty("admin1", out _) || props.TryGetProperty("country", out _)))
+            return draft;
+        var current = stored["properties"];
+        return draft with
+        {
+            PlaceId = current?["place_id"]?.GetValue<long?>(),
+            DerivedFields = current?["derived_fields"]?.AsArray().Select(d => d!.GetValue<string>()).ToArray() ?? [],
+        };
     }
 
     internal static async Task<IResult> DeleteIncident(HttpContext context, string featureId, IncidentStore store)
@@ -408,7 +432,7 @@ public static class IncidentsApi
             $"If-Match does not match the current version; the incident is now at version {mismatch.CurrentVersion} (ETag {ETag(mismatch.CurrentVersion)}). Read it again and retry.",
             "If-Match"),
         WriteOutcome.DuplicateExternalId duplicate => Problem.Status(StatusCodes.Status409Conflict, "Duplicate external_id",
-            $"An incident with external_id '{duplicate.ExternalId}' already exists.", "properties.external_id"),
+            $"An incident with properties.external_id '{duplicate.ExternalId}' already exists.", "properties.external_id"),
         WriteOutcome.IdempotencyKeyReused => Problem.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused",
             "This Idempotency-Key was used with a different body; use a new key for a new incident.", "Idempotency-Key"),
         WriteOutcome.IdempotencyKeyInFlight => Problem.Status(StatusCodes.Status409Conflict, "Request in progress",
@@ -440,25 +464,32 @@ public static class IncidentsApi
 
     private static IResult UnknownIncident(string featureId) => Problem.NotFound($"There is no incident with id '{featureId}'.");
 
+    // Exactly the ETags we issue ("v1", never "v01"): If-Match is a strong comparison.
+    [System.Text.RegularExpressions.GeneratedRegex("^\"v([1-9][0-9]{0,8})\"$")]
+    private static partial System.Text.RegularExpressions.Regex OurETag();
+
     /// <summary>
-    /// The version named by the required If-Match: null when it is "*", a problem when it is missing
-    /// (428) or names no version we issued (412).
+    /// The versions named by the required If-Match (a list matches when any entry is current): null
+    /// for "*", a problem when it is missing (428) or names no version we issued (412).
     /// </summary>
-    private static IResult? IfMatch(HttpRequest request, out int? version)
+    private static IResult? IfMatch(HttpRequest request, out IReadOnlyCollection<int>? versions)
     {
-        version = null;
+        versions = null;
         var header = request.Headers.IfMatch.ToString().Trim();
         if (header.Length == 0)
             return Problem.Status(StatusCodes.Status428PreconditionRequired, "If-Match required",
                 "Changing an incident needs If-Match with the ETag you read (GET it first), so two editors cannot overwrite each other.", "If-Match");
         if (header == "*") return null;
-        if (EntityTagHeaderValue.TryParse(header, out var tag) && !tag.IsWeak
-            && tag.Tag.Value is { Length: > 3 } value && value[1] == 'v' && int.TryParse(value[2..^1], out var v))
+        var found = new List<int>();
+        foreach (var entry in header.Split(','))
         {
-            version = v;
-            return null;
+            var match = OurETag().Match(entry.Trim());
+            if (!match.Success)
+                return Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
+                    "If-Match does not name a version of this incident; read it again and send its ETag.", "If-Match");
+            found.Add(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         }
-        return Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
-            "If-Match does not name a version of this incident; read it again and send its ETag.", "If-Match");
+        versions = found;
+        return null;
     }
 }

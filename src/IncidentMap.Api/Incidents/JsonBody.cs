@@ -41,12 +41,58 @@ public static class JsonBody
         var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
         try
         {
-            return (JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 }), System.Security.Cryptography.SHA256.HashData(bytes.Span), null);
+            var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+            if (FindBadText(document.RootElement, "$") is { } bad)
+            {
+                document.Dispose();
+                return (null, [], Problem.Status(StatusCodes.Status400BadRequest, "Malformed JSON", $"body: {bad}", "body"));
+            }
+            return (document, System.Security.Cryptography.SHA256.HashData(bytes.Span), null);
         }
         catch (JsonException e)
         {
             return (null, [], Problem.Status(StatusCodes.Status400BadRequest, "Malformed JSON",
                 $"The body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).", "body"));
+        }
+    }
+
+    /// <summary>
+    /// What JSON syntax allows but no handler should meet: duplicate member names (ambiguous, and
+    /// fatal to JsonNode), escapes that decode to unpaired surrogates, NUL characters (PostgreSQL
+    /// text refuses them). Returns where the first one is, or null.
+    /// </summary>
+    private static string? FindBadText(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var names = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var member in element.EnumerateObject())
+                {
+                    string name;
+                    try { name = member.Name; }
+                    catch (InvalidOperationException) { return $"{path} has a member name that is not valid Unicode"; }
+                    if (!IncidentInput.IsStorableText(name)) return $"{path} has a member name with a NUL character or invalid Unicode";
+                    if (!names.Add(name)) return $"{path}.{name} appears twice";
+                    if (FindBadText(member.Value, $"{path}.{name}") is { } bad) return bad;
+                }
+                return null;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                    if (FindBadText(item, $"{path}[{index++}]") is { } bad) return bad;
+                return null;
+            case JsonValueKind.String:
+                try
+                {
+                    return IncidentInput.IsStorableText(element.GetString()!) ? null : $"{path} contains a NUL character or invalid Unicode";
+                }
+                catch (InvalidOperationException)
+                {
+                    return $"{path} is not valid Unicode";
+                }
+            default:
+                return null;
         }
     }
 

@@ -22,11 +22,14 @@ public sealed class Geocoding(Gazetteer gazetteer)
             || (feature.TryGetProperty("geometry", out var geometry) && geometry.ValueKind != JsonValueKind.Null)
             || !feature.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object
             || !properties.TryGetProperty("location_name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String
-            || nameElement.GetString() is not { Length: > 0 } name)
+            || nameElement.GetString() is not { Length: > 0 } name
+            || !IncidentInput.IsStorableText(name) || name.Length > 500)
             return (new Prepared(feature, null, [], null), null);
 
         var country = Text(properties, "country")?.ToUpperInvariant();
-        var resolution = await gazetteer.ResolveAsync(name, country, Text(properties, "admin1"), ct);
+        if (country is not null && !Vocabulary.CountryCodes.Contains(country)) country = null;
+        var admin1 = Text(properties, "admin1") is { } a && IncidentInput.IsStorableText(a) ? a : null;
+        var resolution = await gazetteer.ResolveAsync(name, country, admin1, ct);
         switch (resolution)
         {
             case Resolution.Found(var place):

@@ -65,7 +65,7 @@ public static class PlacesApi
         if (Get("limit") is { } limitText && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1))
             errors.Add(new FieldError("limit", $"'{limitText}' is not a whole number of at least 1"));
         var q = Get("q");
-        if (q is not null && (q.Trim().Length == 0 || q.Length > 200)) errors.Add(new FieldError("q", "must be 1 to 200 characters"));
+        if (q is not null && (q.Trim().Length == 0 || q.Length > 200 || !IncidentInput.IsStorableText(q))) errors.Add(new FieldError("q", "must be 1 to 200 characters of valid text"));
         var country = Get("country")?.ToUpperInvariant();
         if (country is not null && !Vocabulary.CountryCodes.Contains(country)) errors.Add(new FieldError("country", $"'{country}' is not an ISO 3166-1 alpha-2 code"));
         if (Get("f") is { } f && f is not ("json" or "geojson")) errors.Add(new FieldError("f", "only json"));

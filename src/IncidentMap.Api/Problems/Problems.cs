@@ -74,6 +74,14 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
                 (413, "Request body too large", $"The body exceeds the limit of {context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes."),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
+            // Backstops for text that slipped past validation: the client's data, never a 500.
+            PostgresException { SqlState: PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.UntranslatableCharacter } =>
+                (400, "Invalid text", "The request contains text the database cannot store (a NUL character or invalid Unicode)."),
+            // Class 22 (data exception): a value the database refused, which here always comes from the request.
+            PostgresException { SqlState: var state } when state.StartsWith("22", StringComparison.Ordinal) =>
+                (400, "Invalid value", "A value in the request is out of range or malformed for the database."),
+            System.Text.EncoderFallbackException or System.Text.DecoderFallbackException =>
+                (400, "Invalid text", "The request contains invalid Unicode."),
             NpgsqlException { IsTransient: true } or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException =>
                 (503, "Database unavailable", "The database could not be reached; retry shortly."),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested =>

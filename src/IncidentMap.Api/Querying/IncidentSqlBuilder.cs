@@ -267,11 +267,15 @@ public static class IncidentSqlBuilder
         _ => value,
     };
 
+    /// <summary>Microseconds since 1970 that .NET and PostgreSQL can both represent (years 1 to 9999).</summary>
+    private const long MinMicros = -62_135_596_800_000_000, MaxMicros = 253_402_300_799_999_999;
+
     private static bool IsValidCursorValue(KeyKind kind, object? value) => kind switch
     {
-        KeyKind.Timestamp or KeyKind.Integer => value is long,
-        KeyKind.Double => value is double or long,
-        KeyKind.Text => value is string,
+        KeyKind.Timestamp => value is long micros && micros is >= MinMicros and <= MaxMicros,
+        KeyKind.Integer => value is long,
+        KeyKind.Double => value is double d ? double.IsFinite(d) : value is long,
+        KeyKind.Text => value is string text && Incidents.IncidentInput.IsStorableText(text),
         _ => false,
     };
 

@@ -39,7 +39,7 @@ public sealed record PageCursor(string Sort, object?[] Keys)
             cursor = new PageCursor(s.GetString()!, keys);
             return true;
         }
-        catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
+        catch (Exception e) when (e is FormatException or JsonException or ArgumentException or InvalidOperationException)
         {
             return false;
         }

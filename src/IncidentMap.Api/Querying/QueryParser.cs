@@ -54,9 +54,13 @@ public static class QueryParser
         string? Get(string name) => values.TryGetValue(name, out var v) ? v : null;
 
         var allowed = alsoAllowed?.ToHashSet() ?? [];
-        foreach (var key in values.Keys)
+        foreach (var (key, value) in values)
+        {
             if (!Parameters.ContainsKey(key) && !allowed.Contains(key))
                 Bad(key, "is not a parameter of this endpoint (see /openapi/v1.json)");
+            else if (!IncidentInput.IsStorableText(value))
+                Bad(key, "contains a NUL character or invalid Unicode");
+        }
 
         var query = new IncidentQuery { Intersects = intersects };
 

@@ -37,12 +37,14 @@ public static partial class TimeWindow
             if (TryDuration(text, out _)) parts = [text, "now"];
             else
             {
-                if (!TryBound(text, now, isStart: true, out var start, out var end, out var open) || open)
+                // One value is both ends of its own window: read it as a start and as an end.
+                if (!TryBound(text, now, isStart: true, out var start, out _, out var openStart) || openStart
+                    || !TryBound(text, now, isStart: false, out _, out var end, out var openEnd))
                 {
                     error = $"'{text}' is not an RFC 3339 date-time, a date, an interval or a duration";
                     return false;
                 }
-                (from, until) = (start, end);
+                (from, until) = (start, openEnd ? null : end);
                 return true;
             }
         }
@@ -76,7 +78,7 @@ public static partial class TimeWindow
                 until = Apply(from.Value, rightDuration, +1);
             }
         }
-        catch (ArgumentOutOfRangeException)
+        catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException)
         {
             error = $"'{text}' reaches outside the supported years 1 to 9999";
             return false;
@@ -132,7 +134,7 @@ public static partial class TimeWindow
                 TimeSpan.FromHours(Part(5)) + TimeSpan.FromMinutes(Part(6)) + TimeSpan.FromSeconds(seconds));
             return true;
         }
-        catch (Exception e) when (e is OverflowException or FormatException)
+        catch (Exception e) when (e is OverflowException or FormatException or ArgumentOutOfRangeException)
         {
             return false;
         }

@@ -77,7 +77,7 @@ public sealed class ApiKeyAuthentication(
             ProblemDetails =
             {
                 Status = 403, Title = "Scope missing",
-                Detail = $"This API key lacks the '{needed}' scope this request needs.",
+                Detail = $"The key in {Header} lacks the '{needed}' scope this request needs.",
                 Extensions = { ["errors"] = new[] { new Problems.FieldError(Header, $"needs scope '{needed}'") } },
             },
         });

@@ -57,9 +57,11 @@ public sealed class ApiKeys(NpgsqlDataSource dataSource)
     public async Task<bool> RevokeAsync(string idOrName, CancellationToken ct = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var id = long.TryParse(idOrName, out var parsed) ? parsed : (long?)null;
-        return await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND (id = @id OR name = @idOrName)",
+        // A number is an id, anything else a name: a key named "7" is not revoked by revoking key 7.
+        var byId = long.TryParse(idOrName, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id);
+        return await connection.ExecuteAsync(new CommandDefinition(byId
+                ? "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND id = @id"
+                : "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND name = @idOrName",
             new { id, idOrName }, cancellationToken: ct)) > 0;
     }
 

@@ -18,7 +18,17 @@ public static class KeysCommand
                     await Console.Error.WriteLineAsync($"scopes must be among {string.Join(", ", Scopes.All)}");
                     return 2;
                 }
-                var (key, info) = await keys.CreateAsync(args[1], scopes, replace: args.Contains("--replace"));
+                string key;
+                ApiKeyInfo info;
+                try
+                {
+                    (key, info) = await keys.CreateAsync(args[1], scopes, replace: args.Contains("--replace"));
+                }
+                catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation)
+                {
+                    await Console.Error.WriteLineAsync($"a live key is already named '{args[1]}' (revoke it, or use --replace)");
+                    return 1;
+                }
                 Console.WriteLine(key);
                 await Console.Error.WriteLineAsync($"created key {info.Id} '{info.Name}' with scopes {string.Join(",", info.Scopes)}; the key above is shown only now");
                 return 0;

@@ -31,9 +31,14 @@ public sealed class LoadStats
 
     public int Sum(Func<string, bool> which) => Outcomes.Where(o => which(o.Key)).Sum(o => o.Value);
 
+    /// <summary>When, and for which method, each unexpected answer came: to find the service's log entries for it.</summary>
+    public ConcurrentQueue<(DateTime At, string Method)> FlaggedAt { get; } = new();
+
     public void Flag(string what)
     {
-        if (Unexpected.Count < 200) Unexpected.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {what}");
+        var now = DateTime.UtcNow;
+        FlaggedAt.Enqueue((now, what.StartsWith("POST", StringComparison.Ordinal) ? "POST" : what.StartsWith("GET", StringComparison.Ordinal) ? "GET" : ""));
+        if (Unexpected.Count < 200) Unexpected.Enqueue($"{now:HH:mm:ss.fff} {what}");
     }
 }
 
@@ -67,8 +72,8 @@ public sealed class FaultLoad(HttpClient http, string runTag, LoadStats stats)
     /// <summary>
     /// Creates one incident, retrying with the same Idempotency-Key; the acknowledgement, or null after
     /// <paramref name="patience"/>. An <paramref name="impatient"/> client abandons one attempt in ten after
-    /// a few milliseconds (a client timeout), so the service also sees retries of writes that did commit,
-    /// and retries that arrive while the first attempt still runs.
+    /// a few milliseconds (a client timeout), so the service also sees retries of writes that did commit
+    /// (they must be answered by replay, never stored again).
     /// </summary>
     public async Task<Ack?> CreateAsync(string who, TimeSpan patience, bool impatient = false)
     {
@@ -135,7 +140,8 @@ public sealed class FaultLoad(HttpClient http, string runTag, LoadStats stats)
                         return null;
                     }
                 }
-                else if (status != 503)
+                else if (status == 503) CheckUnavailable($"POST {who} attempt {attempt}", response, text);
+                else
                 {
                     stats.Flag($"POST {who} key {key} attempt {attempt}: {status}: {Trim(text)}");
                     if (status is >= 400 and < 500) return null;    // the client's fault: a retry cannot help
@@ -187,16 +193,42 @@ public sealed class FaultLoad(HttpClient http, string runTag, LoadStats stats)
             stats.Count($"GET items {status}");
             if (status == 200)
             {
-                var features = JsonNode.Parse(text)!["features"]!.AsArray();
+                JsonArray features;
+                try
+                {
+                    features = JsonNode.Parse(text)!["features"]!.AsArray();
+                }
+                catch (System.Text.Json.JsonException e)
+                {
+                    stats.Flag($"GET items: 200 with a body that is not GeoJSON ({e.Message}): {Trim(text)}");
+                    return;
+                }
                 if (features.Any(f => !f!["properties"]!["tags"]!.AsArray().Any(t => t!.GetValue<string>() == runTag)))
                     stats.Flag($"GET items: a feature without the tag {runTag}");
             }
-            else if (status != 503) stats.Flag($"GET items: {status}: {Trim(text)}");
+            else if (status == 503) CheckUnavailable("GET items", response, text);
+            else stats.Flag($"GET items: {status}: {Trim(text)}");
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
         {
-            // A response cut off mid-stream by a fault surfaces here, not as a status.
+            // A response cut off mid-stream by a fault surfaces here (the status was already sent).
             stats.Count($"GET items error {e.GetType().Name}");
+        }
+    }
+
+    /// <summary>A 503 must be a whole problem document with Retry-After, so clients know to come back.</summary>
+    private void CheckUnavailable(string what, HttpResponseMessage response, string text)
+    {
+        if (response.Headers.RetryAfter is null) stats.Flag($"{what}: 503 without Retry-After");
+        if (response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+            stats.Flag($"{what}: 503 as {response.Content.Headers.ContentType}: {Trim(text)}");
+        try
+        {
+            if (JsonNode.Parse(text)?["status"]?.GetValue<int>() != 503) stats.Flag($"{what}: 503 whose problem says otherwise: {Trim(text)}");
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            stats.Flag($"{what}: 503 with a body that is not a problem document ({e.Message}): {Trim(text)}");
         }
     }
 
@@ -246,5 +278,6 @@ public sealed class FaultLoad(HttpClient http, string runTag, LoadStats stats)
         }
     }
 
-    private static string Trim(string text) => text.Length <= 600 ? text : text[..600] + "…";
+    /// <summary>Head and tail of a body: enough to see what it is and how it ends.</summary>
+    private static string Trim(string text) => text.Length <= 800 ? text : $"{text[..400]} …[{text.Length - 800} chars]… {text[^400..]}";
 }

@@ -180,12 +180,26 @@ public sealed class FaultTests(ApiFixture api, ITestOutputHelper output)
 
         if (failures.Count > 0)
         {
-            // The service's own account of its 5xx answers (stack traces are in the log file).
-            foreach (var entry in host.Log.Problems.Where(e => e.Message.StartsWith("Unhandled exception", StringComparison.Ordinal)).Take(3))
-                Say($"  service log {entry.At:HH:mm:ss.fff} {entry.Message}: {entry.Exception?.GetType().FullName}: {entry.Exception?.Message}\n" +
-                    string.Join("\n", (entry.Exception?.StackTrace ?? "").Split('\n').Take(12)));
+            // The service's own account of the answers flagged above: its unhandled exceptions of the same
+            // method within half a second, one example of each kind (all of them are in the log file).
+            var flagged = stats.FlaggedAt.ToList();
+            var kinds = host.Log.Problems
+                .Where(e => e.Message.StartsWith("Unhandled exception", StringComparison.Ordinal) && e.Exception is not null)
+                .Where(e => flagged.Any(f => Math.Abs((f.At - e.At).TotalSeconds) < 0.5 && e.Message.Contains($" {f.Method} ")))
+                .GroupBy(e => (e.Message, Type: e.Exception!.GetType().Name, Frame: FirstOwnFrame(e.Exception)))
+                .OrderBy(g => g.Count())     // the rare kinds are the telling ones
+                .Take(4);
+            foreach (var kind in kinds)
+            {
+                var entry = kind.First();
+                Say($"  service log: {kind.Count()}× {entry.Message}, first at {entry.At:HH:mm:ss.fff}: {entry.Exception!.GetType().FullName}: {entry.Exception.Message}\n      " +
+                    string.Join("\n      ", (entry.Exception.StackTrace ?? "").Split('\n').Select(l => l.Trim()).Where(l => l.Contains("IncidentMap.Api")).Take(6)));
+            }
             Say($"  service log: {host.LogPath}");
         }
         Assert.True(failures.Count == 0, "fault test failed:\n  " + string.Join("\n  ", failures));
     }
+
+    private static string FirstOwnFrame(Exception e) =>
+        (e.StackTrace ?? "").Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains("IncidentMap.Api")) ?? "";
 }

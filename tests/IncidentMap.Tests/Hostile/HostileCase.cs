@@ -83,9 +83,17 @@ public static class HostileJson
 
     public static string Title(string what) => Str($"{HostileFixture.Marker} {what}");
 
-    /// <summary>Valid incident properties titled after <paramref name="what"/>, plus raw members <paramref name="extra"/> (",\"a\":1").</summary>
-    public static string Props(string what, string extra = "", string? titleJson = null) =>
-        "{\"title\":" + (titleJson ?? Title(what)) + ",\"event_type\":\"explosions_remote_violence\",\"occurred_at\":\"2016-02-21T07:30:00Z\"" + extra + "}";
+    /// <summary>
+    /// Valid incident properties titled after <paramref name="what"/>, plus raw members
+    /// <paramref name="extra"/> (",\"a\":1"); a member of <paramref name="extra"/> replaces the valid one of its name.
+    /// </summary>
+    public static string Props(string what, string extra = "", string? titleJson = null)
+    {
+        var members = new List<string> { "\"title\":" + (titleJson ?? Title(what)) };
+        foreach (var (name, value) in new[] { ("event_type", "\"explosions_remote_violence\""), ("occurred_at", "\"2016-02-21T07:30:00Z\"") })
+            if (!extra.StartsWith($",\"{name}\":", StringComparison.Ordinal)) members.Add($"\"{name}\":{value}");
+        return "{" + string.Join(",", members) + extra + "}";
+    }
 
     public static string Feature(string what, string geometry = Point, string extra = "", string? titleJson = null) =>
         "{\"type\":\"Feature\",\"geometry\":" + geometry + ",\"properties\":" + Props(what, extra, titleJson) + "}";

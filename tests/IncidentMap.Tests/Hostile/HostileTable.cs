@@ -18,6 +18,7 @@ public static class HostileTable
     public const string Search = "/collections/incidents/search";
     public const string Tiles = "/collections/incidents/tiles/WebMercatorQuad";
     public const string Keys = "/admin/keys";
+    public const string Places = "/collections/places/items";
 
     /// <summary>Built on first use, after the lists below are initialised.</summary>
     public static IReadOnlyDictionary<string, HostileCase> All => Table.Value;
@@ -28,7 +29,7 @@ public static class HostileTable
     {
         var cases = new Dictionary<string, HostileCase>(StringComparer.Ordinal);
         foreach (var c in Writes().Concat(Conditionals()).Concat(FeatureIds()).Concat(Parameters()).Concat(SearchBodies())
-                     .Concat(TilePaths()).Concat(FeedCursors()).Concat(PageCursors()).Concat(Filters()).Concat(KeyRequests()).Concat(Callers()))
+                     .Concat(TilePaths()).Concat(FeedCursors()).Concat(PageCursors()).Concat(Filters()).Concat(KeyRequests()).Concat(PlaceRequests()).Concat(Callers()))
             cases.Add(c.Name, c); // names are the test's display: they must be unique
         return cases;
     }
@@ -67,6 +68,7 @@ public static class HostileTable
         _ when FreeText.Contains(parameter) => "free text matches any text",
         ("limit", "99999999999999999999") when endpoint is "items" or "search" => "limits above the maximum are clamped (README)",
         ("lat" or "lon", "-1") => "a coordinate",
+        ("size", "99999999999999999999") => "a (very large) hexagon edge in metres",
         _ => null,
     };
 
@@ -138,13 +140,16 @@ public static class HostileTable
         yield return Get("GET items with bad limit, If-None-Match garbage", Items + "?limit=abc") with { Headers = [("If-None-Match", "garbage, W/\"v1\", \"v999999999999\"")] };
     }
 
-    /// <summary>Ids that are not ids (or name no incident): 404 for every method, even with If-Match: *.</summary>
+    /// <summary>
+    /// Ids that are not ids (or name no incident): 404 for every method, even with If-Match: *.
+    /// (NUL in a path is not here: Kestrel refuses %00 in the request line before the app sees it.)
+    /// </summary>
     private static IEnumerable<HostileCase> FeatureIds()
     {
         var ids = new (string Label, string Segment)[]
         {
             ("0", "0"), ("-1", "-1"), ("negative target", "-{id3}"), ("plus target", "%2B{id3}"), ("target.0", "{id3}.0"), ("target e0", "{id3}e0"),
-            ("space target", "%20{id3}"), ("target NUL", "{id3}%00"), ("target;DROP", Esc("{id3};DROP TABLE incidents")), ("2^64", "99999999999999999999"),
+            ("space target", "%20{id3}"), ("target;DROP", Esc("{id3};DROP TABLE incidents")), ("2^64", "99999999999999999999"),
             ("long max", "9223372036854775807"), ("abc", "abc"), ("SQL", Esc("1' OR '1'='1")), ("hex", "0x1"), ("fullwidth one", Esc("１")),
             ("arabic-indic three", Esc("٣")), ("100k digits", new string('9', 100_000)),
         };
@@ -160,7 +165,7 @@ public static class HostileTable
             yield return new HostileCase($"DELETE item {label}", HttpMethod.Delete, url) { Headers = [("If-Match", "*")] };
             yield return Get($"GET history of item {label}", url + "/history");
         }
-        foreach (var (label, version) in new[] { ("0", "0"), ("-1", "-1"), ("abc", "abc"), ("2^31", "2147483648"), ("1e3", "1e3"), ("SQL", Esc("1 OR 1=1")), ("NUL", "1%00") })
+        foreach (var (label, version) in new[] { ("0", "0"), ("-1", "-1"), ("abc", "abc"), ("2^31", "2147483648"), ("1e3", "1e3"), ("SQL", Esc("1 OR 1=1")) })
             yield return Get($"GET revision {label} of an item", $"{Item3}/history/{version}");
         yield return new HostileCase("POST to an item", HttpMethod.Post, Item3) { Body = Text(Feature("post to item")) };
         yield return new HostileCase("DELETE the collection", HttpMethod.Delete, Items) { Headers = [("If-Match", "*")] };
@@ -197,7 +202,7 @@ public static class HostileTable
         yield return Get("GET items, filter-lang without filter", $"{Items}?filter-lang=cql2-json");
         yield return Get("GET stats, a century of days", "/collections/incidents/stats?interval=day&datetime=1900-01-01/2100-01-01");
         yield return Get("GET stream, bad filter", "/collections/incidents/stream?bbox=1,2");
-        foreach (var tz in new[] { "Pacific Standard Time", "W. Europe Standard Time", "../../etc/passwd", "UTC+5", "localtime", "Europe/Nowhere" })
+        foreach (var tz in new[] { "Pacific Standard Time", "W. Europe Standard Time", "../../etc/passwd", "UTC+5", "Europe/Nowhere" })
             yield return Get($"GET stats?tz= {tz}", $"/collections/incidents/stats?tz={Esc(tz)}");
         foreach (var (label, size) in new[] { ("0", "0"), ("1e-300", "1e-300"), ("-Infinity", "-Infinity"), ("1 metre over the world", "1") })
             yield return Get($"GET hexbins?size= {label} over the world", $"/collections/incidents/hexbins?size={size}&bbox=-180,-85,180,85");
@@ -262,10 +267,10 @@ public static class HostileTable
         };
     }
 
-    /// <summary>Tile addresses that are not tiles: 404 problems.</summary>
+    /// <summary>Tile addresses that are not tiles: 404 problems (NUL left out, as for ids).</summary>
     private static IEnumerable<HostileCase> TilePaths()
     {
-        var segments = Values.Select(v => (v.Label, Segment: Esc(v.Value)))
+        var segments = Values.Where(v => !v.Value.Contains('\0')).Select(v => (v.Label, Segment: Esc(v.Value)))
             .Concat([("zoom 25", "25"), ("2^31", "2147483648"), ("1.5", "1.5"), ("+1", "%2B1"), ("space", "%201")]);
         foreach (var (label, segment) in segments)
         {
@@ -333,6 +338,8 @@ public static class HostileTable
             ("timestamp before year 1", "cursor=" + B64("{\"s\":\"-occurred_at\",\"k\":[-62135596800000001,1]}")),
             ("NUL title key", "sortby=title&cursor=" + B64("{\"s\":\"title\",\"k\":[\"\\u0000\",1]}")),
             ("id key a string", "sortby=id&cursor=" + B64("{\"s\":\"id\",\"k\":[\"1 OR 1=1\"]}")),
+            ("invalid UTF-8 in the sort", "cursor=" + System.Buffers.Text.Base64Url.EncodeToString([.. "{\"s\":\""u8, 0xC3, 0x28, .. "\",\"k\":[1,1]}"u8])),
+            ("lone surrogate in the sort", "cursor=" + B64("{\"s\":\"\\ud800\",\"k\":[1,1]}")),
         };
         foreach (var (label, query) in cursors)
         {
@@ -355,7 +362,7 @@ public static class HostileTable
             ("comment", "title = 'x' /*"), ("column outside", "deleted_at IS NULL"), ("cast", "id::text = '1'"),
             ("65 parentheses", Nested(65, "(", "id = 1", ")")), ("4,000 NOTs", string.Concat(Enumerable.Repeat("NOT ", 4_000)) + "id = 1"),
             ("1,001 terms", string.Join(" OR ", Enumerable.Range(1, 1_001).Select(i => $"id = {i}"))),
-            ("20,001 chars", "title = '" + new string('x', 19_990) + "'"),
+            ("20,001 chars", "title = '" + new string('x', 19_991) + "'"),
             ("bow-tie", "S_INTERSECTS(geometry, POLYGON((0 0,1 1,1 0,0 1,0 0)))"),
             ("point 1e400", "S_INTERSECTS(geometry, POINT(1e400 0))"), ("point NaN", "S_INTERSECTS(geometry, POINT(NaN 0))"),
             ("point out of range", "S_INTERSECTS(geometry, POINT(200 100))"), ("bbox out of range", "S_INTERSECTS(geometry, BBOX(0,0,1,95))"),
@@ -364,12 +371,15 @@ public static class HostileTable
             ("NUL string", "title = 'a\0b'"), ("NUL in LIKE", "title LIKE '%\0%'"), ("NUL in IN", "tags IN ('\0')"), ("NUL in A_CONTAINS", "A_CONTAINS(tags, ('\0'))"),
             ("unterminated string", "title = 'x"), ("empty", ""), ("spaces", "   "), ("unicode operator", "id ≠ 1"),
         };
+        // CQL2 compares literals too, and any number with a count: these are valid filters that match nothing or all.
+        string[] legitimate = ["bare 1=1", "geometry OR", "count 2^64"];
         foreach (var (label, filter) in text)
         {
-            yield return Get($"GET items?filter= CQL2 {label}", $"{Items}?filter={Esc(filter)}");
+            var expect = legitimate.Contains(label) ? Expect.NoServerError : Expect.Problem;
+            yield return Get($"GET items?filter= CQL2 {label}", $"{Items}?filter={Esc(filter)}", expect);
             yield return new HostileCase($"POST search, filter CQL2 {label}", HttpMethod.Post, Search)
             {
-                Body = Text($"{{\"filter\":{Str(filter)}}}", "application/json"),
+                Body = Text($"{{\"filter\":{Str(filter)}}}", "application/json"), Expect = expect,
             };
         }
         var json = new (string Label, string Filter)[]
@@ -404,12 +414,57 @@ public static class HostileTable
             yield return new HostileCase($"POST keys, {label}", HttpMethod.Post, Keys) { Body = Text(json, "application/json") };
         yield return new HostileCase("POST keys, text/plain", HttpMethod.Post, Keys) { Body = Text("{\"name\":" + name + "}", "text/plain"), Statuses = [415] };
         yield return new HostileCase("POST keys, no content type", HttpMethod.Post, Keys) { Body = Text("{\"name\":" + name + "}", null), Statuses = [415] };
-        yield return new HostileCase("POST keys, 9 MiB", HttpMethod.Post, Keys)
+        // The padding is the name: the test host does not enforce Kestrel's body limit on framework-bound bodies.
+        yield return new HostileCase("POST keys, 9 MiB name", HttpMethod.Post, Keys)
         {
-            Body = Lazy(() => "{\"name\":" + name + ",\"pad\":\"" + new string('p', 9 * 1024 * 1024) + "\"}", "application/json"), Statuses = [413],
+            Body = Lazy(() => "{\"name\":\"" + HostileFixture.Marker + new string('p', 9 * 1024 * 1024) + "\"}", "application/json"), Statuses = [400, 413],
         };
-        foreach (var (label, value) in Values)
+        foreach (var (label, value) in Values.Where(v => !v.Value.Contains('\0')))
             yield return new HostileCase($"DELETE keys/ {label}", HttpMethod.Delete, $"{Keys}/{Esc(value)}");
+    }
+
+    /// <summary>Place search parameters, place ids, and bad places (each named with the marker).</summary>
+    private static IEnumerable<HostileCase> PlaceRequests()
+    {
+        foreach (var parameter in new[] { "q", "country", "bbox", "limit", "f" })
+        foreach (var (label, value) in Values)
+        {
+            // A name of up to 200 characters is a search: any text may match nothing.
+            var expect = parameter == "q" && value.Length <= 200 ? Expect.NoServerError : Expect.Problem;
+            yield return Get($"GET places?{parameter}= {label}", $"{Places}?{parameter}={Esc(value)}", expect);
+        }
+        foreach (var (label, value) in Values.Where(v => !v.Value.Contains('\0')))
+            yield return Get($"GET place {label}", $"{Places}/{Esc(value)}");
+
+        string Place(string geometry = Point, string extra = "", string? nameJson = null) =>
+            "{\"type\":\"Feature\",\"geometry\":" + geometry + ",\"properties\":{\"name\":" + (nameJson ?? Str(HostileFixture.Marker + " place")) + extra + "}}";
+        var bodies = new (string Label, string Json, string? Type, int[]? Statuses)[]
+        {
+            ("malformed", Place()[..^2], GeoJson, null), ("array", "[" + Place() + "]", GeoJson, null), ("10,000 nested", Nested(10_000, "[", "", "]"), GeoJson, null),
+            ("no geometry", Place().Replace("\"geometry\":" + Point + ",", ""), GeoJson, null),
+            ("bow-tie", Place(Geometry("Polygon", "[[[0,0],[1,1],[1,0],[0,1],[0,0]]]")), GeoJson, null),
+            ("swapped lon/lat", Place(Geometry("Point", "[-33.8688,151.2093]")), GeoJson, null),
+            ("NaN literal", Place(Geometry("Point", "[NaN,0]")), GeoJson, null), ("1e400", Place(Geometry("Point", "[1e400,0]")), GeoJson, null),
+            ("altitude 1e400", Place(Geometry("Point", "[36.7,34.7,1e400]")), GeoJson, null),
+            ("name missing", Place().Replace("\"name\":" + Str(HostileFixture.Marker + " place"), "\"kind\":\"town\""), GeoJson, null),
+            ("name of 201", Place(nameJson: Str(HostileFixture.Marker + new string('n', 201))), GeoJson, null),
+            ("name NUL", Place(nameJson: Str(HostileFixture.Marker + " a\0b")), GeoJson, null),
+            ("name lone surrogate", Place(nameJson: "\"" + HostileFixture.Marker + " \\ud800\""), GeoJson, null),
+            ("kind SQL", Place(extra: ",\"kind\":\"town' OR 1=1 --\""), GeoJson, null), ("country SQL", Place(extra: ",\"country\":\"SY' --\""), GeoJson, null),
+            ("alternate name NUL", Place(extra: ",\"alternate_names\":[\"a\\u0000b\"]"), GeoJson, null),
+            ("alternate name lone surrogate", Place(extra: ",\"alternate_names\":[\"\\ud800\"]"), GeoJson, null),
+            ("alternate names a string", Place(extra: ",\"alternate_names\":\"Hims\""), GeoJson, null),
+            ("admin1 NUL", Place(extra: ",\"admin1\":\"a\\u0000b\""), GeoJson, null),
+            ("text/plain", Place(), "text/plain", [415]), ("no content type", Place(), null, [415]),
+        };
+        foreach (var (label, json, type, statuses) in bodies)
+            yield return new HostileCase($"POST places, {label}", HttpMethod.Post, Places) { Body = Text(json, type), Statuses = statuses };
+        yield return new HostileCase("POST places, 9 MiB", HttpMethod.Post, Places)
+        {
+            Body = Lazy(() => Place(extra: ",\"admin1\":\"" + new string('a', 9 * 1024 * 1024) + "\"")), Statuses = [413],
+        };
+        foreach (var (caller, status) in new[] { (Caller.Anonymous, 401), (Caller.ReadOnly, 403) })
+            yield return new HostileCase($"{caller}: POST places", HttpMethod.Post, Places) { Caller = caller, Body = Text(Place()), Statuses = [status] };
     }
 
     /// <summary>Writes and key management without the scope they need, or with a key that is no key.</summary>

@@ -1,0 +1,374 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using IncidentMap.Api.Problems;
+
+namespace IncidentMap.Api.Imports;
+
+/// <summary>
+/// CSV rows turned into GeoJSON Features, so that they are validated by exactly the code single
+/// writes use. The header picks the layout: ACLED's export (it has <c>event_id_cnty</c>) or ours.
+/// </summary>
+internal sealed class CsvFeatureSource : IFeatureSource
+{
+    private readonly CsvReader _csv;
+    private readonly CsvLayout _layout;
+    private readonly int _columns;
+    private readonly ArrayBufferWriter<byte> _buffer = new(4096);
+    private readonly Utf8JsonWriter _json;
+    private readonly List<FieldError> _problems = [];
+    private JsonDocument? _document;
+
+    private CsvFeatureSource(CsvReader csv, CsvLayout layout, int columns)
+    {
+        _csv = csv;
+        _layout = layout;
+        _columns = columns;
+        _json = new Utf8JsonWriter(_buffer);
+    }
+
+    /// <summary>Reads the header and chooses the layout; a header that fits neither stops the import.</summary>
+    public static async Task<CsvFeatureSource> OpenAsync(Stream stream, CancellationToken ct)
+    {
+        var csv = new CsvReader(stream);
+        if (!await csv.ReadAsync(ct)) throw new ImportFormatException("body", "is empty; a CSV file starts with a header row", 1);
+        var header = csv.Fields.Select(f => f.Trim().ToLowerInvariant()).ToList();
+        if (header.Distinct().Count() != header.Count)
+            throw new ImportFormatException("header", $"names a column twice: {string.Join(", ", header.GroupBy(h => h).Where(g => g.Count() > 1).Select(g => g.Key))}", csv.Line);
+        CsvLayout layout = header.Contains("event_id_cnty") ? new AcledLayout(header) : new IncidentCsvLayout(header);
+        return new CsvFeatureSource(csv, layout, header.Count);
+    }
+
+    public long Line => _csv.Line;
+    public JsonElement? Feature => _document?.RootElement;
+    public IReadOnlyList<FieldError> Problems => _problems;
+    public string? ColumnOf(string field) => _layout.ColumnOf(FieldPath.Key(field));
+    public string DefaultSource => _layout is AcledLayout ? "acled" : "import";
+
+    public async ValueTask<bool> ReadAsync(CancellationToken ct)
+    {
+        _document?.Dispose();
+        _document = null;
+        _problems.Clear();
+        if (!await _csv.ReadAsync(ct)) return false;
+        if (_csv.Fields.Count != _columns)
+        {
+            _problems.Add(new FieldError("row", $"has {_csv.Fields.Count} fields; the header has {_columns}"));
+            return true;
+        }
+        _buffer.ResetWrittenCount();
+        _json.Reset();
+        _json.WriteStartObject();
+        _json.WriteString("type", "Feature");
+        _layout.Write(new CsvRow(_csv.Fields, _layout.Index), _json, _problems);
+        _json.WriteEndObject();
+        _json.Flush();
+        // Parsed in place: the document reads the writer's buffer, which is reused only at the next read.
+        _document = JsonDocument.Parse(_buffer.WrittenMemory);
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _document?.Dispose();
+        _json.Dispose();
+    }
+}
+
+/// <summary>Field paths as single writes name them; the key groups a path's variants (<c>properties.actors[2]</c> → <c>properties.actors</c>).</summary>
+internal static class FieldPath
+{
+    public static string Key(string field)
+    {
+        var from = field.StartsWith("properties.", StringComparison.Ordinal) ? "properties.".Length : 0;
+        var end = field.AsSpan(from).IndexOfAny('.', '[');
+        return end < 0 ? field : field[..(from + end)];
+    }
+}
+
+/// <summary>The values of one row by column name; blank values read as absent.</summary>
+internal readonly struct CsvRow(List<string> fields, IReadOnlyDictionary<string, int> index)
+{
+    public string? this[string column] =>
+        index.TryGetValue(column, out var i) && fields[i].AsSpan().Trim() is { IsEmpty: false } value ? value.ToString() : null;
+}
+
+internal abstract class CsvLayout
+{
+    protected CsvLayout(IReadOnlyList<string> header)
+    {
+        Index = header.Select((name, i) => (name, i)).ToDictionary(c => c.name, c => c.i, StringComparer.Ordinal);
+    }
+
+    public IReadOnlyDictionary<string, int> Index { get; }
+
+    /// <summary>Writes the row's geometry and properties members into the Feature being written.</summary>
+    public abstract void Write(CsvRow row, Utf8JsonWriter json, List<FieldError> problems);
+
+    /// <summary>The column(s) a field key (see <see cref="FieldPath.Key"/>) comes from.</summary>
+    public abstract string? ColumnOf(string fieldKey);
+
+    protected void Require(params string[] columns)
+    {
+        var missing = columns.Where(c => !Index.ContainsKey(c)).ToList();
+        if (missing.Count > 0)
+            throw new ImportFormatException("header", $"lacks the column(s) {string.Join(", ", missing)}", 1);
+    }
+
+    /// <summary>A Point from two coordinate columns; values that are not numbers are the row's problem.</summary>
+    protected static void WritePoint(Utf8JsonWriter json, string? lon, string? lat, List<FieldError> problems)
+    {
+        if (lon is null || lat is null) return; // validation then says the geometry is required
+        if (!double.TryParse(lon, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)
+            || !double.TryParse(lat, NumberStyles.Float, CultureInfo.InvariantCulture, out var y))
+        {
+            problems.Add(new FieldError("geometry.coordinates", $"'{lon}', '{lat}' are not both numbers"));
+            return;
+        }
+        json.WriteStartObject("geometry");
+        json.WriteString("type", "Point");
+        json.WriteStartArray("coordinates");
+        json.WriteNumberValue(x);
+        json.WriteNumberValue(y);
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    protected static void WriteString(Utf8JsonWriter json, string name, string? value)
+    {
+        if (value is not null) json.WriteString(name, value);
+    }
+
+    /// <summary>A number when it reads as one; otherwise the text, which validation then rejects with its usual reason.</summary>
+    protected static void WriteCount(Utf8JsonWriter json, string name, string? value)
+    {
+        if (value is null) return;
+        if (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole)) json.WriteNumber(name, whole);
+        else if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)) json.WriteNumber(name, number);
+        else json.WriteString(name, value);
+    }
+
+    /// <summary>A list column: items separated by ';' (as CSV exports write them).</summary>
+    protected static void WriteList(Utf8JsonWriter json, string name, IEnumerable<string?> values)
+    {
+        var items = values.Where(v => v is not null)
+            .SelectMany(v => v!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
+        if (items.Count == 0) return;
+        json.WriteStartArray(name);
+        foreach (var item in items) json.WriteStringValue(item);
+        json.WriteEndArray();
+    }
+}
+
+/// <summary>
+/// Our own CSV: the columns of the CSV export (<c>f=csv</c>): <c>lon</c>/<c>lat</c> for points or
+/// <c>wkt</c>, then properties by name; lists separated by ';', <c>sources</c> as JSON. Columns the
+/// server sets (<c>id</c>, <c>version</c>, <c>created_at</c> …) are ignored, so an export imports back.
+/// </summary>
+internal sealed class IncidentCsvLayout : CsvLayout
+{
+    private static readonly string[] Text =
+    [
+        "title", "summary", "event_type", "sub_event_type", "occurred_at", "time_precision", "location_name", "admin1",
+        "admin2", "country", "geo_precision", "claimed_by", "status", "external_id",
+    ];
+    private static readonly string[] Counts = ["fatalities_min", "fatalities_max", "injured_min", "injured_max"];
+    private static readonly string[] Lists = ["actors", "tags"];
+    private static readonly HashSet<string> Ignored = ["id", "created_at", "updated_at", "version", "distance_m", "place_id", "derived_fields"];
+
+    private static readonly NetTopologySuite.IO.WKTReader Wkt = new(new NetTopologySuite.NtsGeometryServices(new NetTopologySuite.Geometries.PrecisionModel(), 4326));
+    private static readonly JsonSerializerOptions GeoJson = new() { Converters = { new NetTopologySuite.IO.Converters.GeoJsonConverterFactory() } };
+
+    public IncidentCsvLayout(IReadOnlyList<string> header) : base(header)
+    {
+        var unknown = header.Where(h => !Text.Contains(h) && !Counts.Contains(h) && !Lists.Contains(h) && h is not ("sources" or "lon" or "lat" or "wkt") && !Ignored.Contains(h)).ToList();
+        if (unknown.Count > 0)
+            throw new ImportFormatException("header", $"column(s) {string.Join(", ", unknown)} are neither incident properties nor lon, lat, wkt (an ACLED export has event_id_cnty)", 1);
+        Require("title", "event_type", "occurred_at", "external_id");
+        if (!(Index.ContainsKey("lon") && Index.ContainsKey("lat")) && !Index.ContainsKey("wkt"))
+            throw new ImportFormatException("header", "needs lon and lat columns, or wkt", 1);
+    }
+
+    public override void Write(CsvRow row, Utf8JsonWriter json, List<FieldError> problems)
+    {
+        if (row["lon"] is not null || row["lat"] is not null) WritePoint(json, row["lon"], row["lat"], problems);
+        else if (row["wkt"] is { } wkt) WriteWkt(json, wkt, problems);
+
+        json.WriteStartObject("properties");
+        foreach (var name in Text) WriteString(json, name, row[name]);
+        foreach (var name in Counts) WriteCount(json, name, row[name]);
+        foreach (var name in Lists) WriteList(json, name, [row[name]]);
+        if (row["sources"] is { } sources)
+        {
+            try
+            {
+                using var parsed = JsonDocument.Parse(sources);
+                json.WritePropertyName("sources");
+                parsed.RootElement.WriteTo(json);
+            }
+            catch (JsonException)
+            {
+                problems.Add(new FieldError("properties.sources", "is not JSON; write sources as [{\"publisher\": …, \"url\": …}]"));
+            }
+        }
+        json.WriteEndObject();
+    }
+
+    private static void WriteWkt(Utf8JsonWriter json, string wkt, List<FieldError> problems)
+    {
+        try
+        {
+            var geometry = Wkt.Read(wkt);
+            json.WritePropertyName("geometry");
+            JsonSerializer.Serialize(json, geometry, GeoJson);
+        }
+        catch (Exception e) when (e is NetTopologySuite.IO.ParseException or ArgumentException or FormatException or InvalidOperationException)
+        {
+            problems.Add(new FieldError("geometry", $"is not valid WKT: {e.Message}"));
+        }
+    }
+
+    public override string? ColumnOf(string fieldKey) => fieldKey switch
+    {
+        "geometry" => Index.ContainsKey("lon") ? "lon,lat" : "wkt",
+        _ when fieldKey.StartsWith("properties.", StringComparison.Ordinal) && Index.ContainsKey(fieldKey["properties.".Length..]) => fieldKey["properties.".Length..],
+        _ => null,
+    };
+}
+
+/// <summary>
+/// ACLED's export columns mapped onto the incident model:
+/// event_id_cnty → external_id; event_date (+ time_precision 1/2/3 → day/week/month) → occurred_at;
+/// ACLED's event type labels → our slugs; actor1, assoc_actor_1, actor2, assoc_actor_2 → actors;
+/// location → location_name (admin3 is not kept: the model has two admin levels and location names
+/// the place); latitude/longitude → Point; geo_precision 1/2/3 → town/near/region; source →
+/// sources (one publisher per ';'-separated name); notes → summary; fatalities → fatalities_min =
+/// fatalities_max; iso (numeric) or else country (name) → ISO alpha-2; tags → tags; the title is
+/// "{sub_event_type} in {location}".
+/// </summary>
+internal sealed class AcledLayout : CsvLayout
+{
+    private static readonly Dictionary<string, string> EventTypes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Battles"] = "battles",
+        ["Explosions/Remote violence"] = "explosions_remote_violence",
+        ["Violence against civilians"] = "violence_against_civilians",
+        ["Protests"] = "protests",
+        ["Riots"] = "riots",
+        ["Strategic developments"] = "strategic_developments",
+    };
+
+    // The date stands for its day, its ISO week or its month; occurred_at is truncated to that start.
+    private static readonly string[] TimePrecisions = ["day", "week", "month"];
+
+    // ACLED 1: coordinates of the town the source names; 2: near a town or part of a region, coded to
+    // a nearby town; 3: only a larger region is known, coded to its centre or capital.
+    private static readonly string[] GeoPrecisions = ["town", "near", "region"];
+
+    private static readonly string[] DateFormats = ["yyyy-MM-dd", "d MMMM yyyy", "d MMM yyyy", "d-MMMM-yyyy", "d-MMM-yyyy", "dd-MM-yyyy"];
+
+    private static readonly Dictionary<string, string> Columns = new(StringComparer.Ordinal)
+    {
+        ["properties.external_id"] = "event_id_cnty",
+        ["properties.occurred_at"] = "event_date",
+        ["properties.time_precision"] = "time_precision",
+        ["properties.event_type"] = "event_type",
+        ["properties.sub_event_type"] = "sub_event_type",
+        ["properties.actors"] = "actor1,assoc_actor_1,actor2,assoc_actor_2",
+        ["properties.admin1"] = "admin1",
+        ["properties.admin2"] = "admin2",
+        ["properties.location_name"] = "location",
+        ["geometry"] = "longitude,latitude",
+        ["properties.geo_precision"] = "geo_precision",
+        ["properties.sources"] = "source",
+        ["properties.summary"] = "notes",
+        ["properties.fatalities_min"] = "fatalities",
+        ["properties.fatalities_max"] = "fatalities",
+        ["properties.country"] = "iso,country",
+        ["properties.title"] = "sub_event_type,location",
+        ["properties.tags"] = "tags",
+    };
+
+    public AcledLayout(IReadOnlyList<string> header) : base(header)
+    {
+        Require("event_id_cnty", "event_date", "event_type", "latitude", "longitude");
+    }
+
+    public override string? ColumnOf(string fieldKey) => Columns.GetValueOrDefault(fieldKey);
+
+    public override void Write(CsvRow row, Utf8JsonWriter json, List<FieldError> problems)
+    {
+        WritePoint(json, row["longitude"], row["latitude"], problems);
+        json.WriteStartObject("properties");
+        WriteString(json, "external_id", row["event_id_cnty"]);
+        WriteTime(json, row["event_date"], row["time_precision"], problems);
+
+        var eventLabel = row["event_type"];
+        if (eventLabel is not null)
+        {
+            if (EventTypes.TryGetValue(eventLabel, out var slug) || EventTypes.ContainsValue(eventLabel)) json.WriteString("event_type", slug ?? eventLabel);
+            else problems.Add(new FieldError("properties.event_type", $"'{eventLabel}' is not an ACLED event type ({string.Join(", ", EventTypes.Keys)})"));
+        }
+        var subEventType = row["sub_event_type"];
+        WriteString(json, "sub_event_type", subEventType);
+        var location = row["location"];
+        var place = location ?? row["admin1"] ?? row["country"];
+        var title = (subEventType ?? eventLabel ?? "Event") + (place is null ? "" : $" in {place}");
+        json.WriteString("title", title.Length > 500 ? title[..500] : title);
+
+        WriteList(json, "actors", [row["actor1"], row["assoc_actor_1"], row["actor2"], row["assoc_actor_2"]]);
+        WriteString(json, "admin1", row["admin1"]);
+        WriteString(json, "admin2", row["admin2"]);
+        WriteString(json, "location_name", location);
+        WriteCode(json, "geo_precision", row["geo_precision"], GeoPrecisions, problems);
+        WriteSources(json, row["source"]);
+        WriteString(json, "summary", row["notes"]);
+        WriteCount(json, "fatalities_min", row["fatalities"]);
+        WriteCount(json, "fatalities_max", row["fatalities"]);
+        WriteCountry(json, row["iso"], row["country"], problems);
+        WriteList(json, "tags", [row["tags"]]);
+        json.WriteEndObject();
+    }
+
+    private static void WriteTime(Utf8JsonWriter json, string? date, string? precision, List<FieldError> problems)
+    {
+        if (date is null) return;
+        if (!DateTime.TryParseExact(date, DateFormats, CultureInfo.InvariantCulture, DateTimeStyles.AllowWhiteSpaces, out var day))
+        {
+            problems.Add(new FieldError("properties.occurred_at", $"'{date}' is not an ACLED date (2016-02-21 or 21 February 2016)"));
+            return;
+        }
+        json.WriteString("occurred_at", day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        WriteCode(json, "time_precision", precision ?? "1", TimePrecisions, problems);
+    }
+
+    /// <summary>ACLED's precision codes 1, 2 and 3 as our vocabulary (<paramref name="values"/>[code - 1]).</summary>
+    private static void WriteCode(Utf8JsonWriter json, string property, string? code, string[] values, List<FieldError> problems)
+    {
+        if (code is null) return;
+        if (code is "1" or "2" or "3") json.WriteString(property, values[code[0] - '1']);
+        else problems.Add(new FieldError($"properties.{property}", $"'{code}' is not an ACLED {property.Replace('_', ' ')} (1, 2 or 3)"));
+    }
+
+    private static void WriteSources(Utf8JsonWriter json, string? source)
+    {
+        var publishers = source?.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
+        if (publishers.Length == 0) return;
+        json.WriteStartArray("sources");
+        foreach (var publisher in publishers)
+        {
+            json.WriteStartObject();
+            json.WriteString("publisher", publisher);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    private static void WriteCountry(Utf8JsonWriter json, string? iso, string? name, List<FieldError> problems)
+    {
+        var code = (iso is null ? null : Countries.FromNumber(iso)) ?? (name is null ? null : Countries.FromName(name));
+        if (code is not null) json.WriteString("country", code);
+        else if ((iso is not null && iso != "0") || (name is not null && !Countries.HasNoCode(name)))
+            problems.Add(new FieldError("properties.country", $"iso '{iso}' / country '{name}' names no ISO 3166-1 country"));
+    }
+}

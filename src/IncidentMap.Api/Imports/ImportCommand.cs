@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Text.Json;
+using IncidentMap.Api.Database;
+
+namespace IncidentMap.Api.Imports;
+
+/// <summary>
+/// <c>import FILE [--format csv|geojson|ndjson] [--source NAME]</c>: the bulk import of the API from
+/// the command line. A progress bar (percent of the file read, rows/s) goes to standard error; the
+/// report (the API's JSON) to standard output. Exit code 0 when the file was read to the end
+/// (rejected rows included), 1 when it could not be, 2 for a usage error.
+/// </summary>
+public static class ImportCommand
+{
+    private const string Usage = "usage: import FILE [--format csv|geojson|ndjson] [--source NAME]";
+
+    // Readable in a terminal: quotes and non-ASCII names as they are, not as \u escapes.
+    private static readonly JsonSerializerOptions ReportJson = new()
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static async Task<int> RunAsync(IServiceProvider services, string[] args)
+    {
+        if (args.Length == 0 || args[0].StartsWith('-')) return Fail(Usage);
+        var path = args[0];
+        var format = Formats.FromPath(path);
+        string? source = null;
+        for (var i = 1; i < args.Length; i++)
+        {
+            if (i + 1 >= args.Length) return Fail(Usage);
+            switch (args[i])
+            {
+                case "--format" when Formats.TryParse(args[i + 1], out var named): format = named; break;
+                case "--source" when ImportOptions.SourcePattern.IsMatch(args[i + 1]): source = args[i + 1]; break;
+                default: return Fail($"{args[i]} {args[i + 1]}: not understood; {Usage}");
+            }
+            i++;
+        }
+        if (format is null) return Fail($"cannot tell the format of {path} from its name; add --format csv|geojson|ndjson");
+        if (!File.Exists(path)) return Fail($"{path}: no such file");
+
+        await services.GetRequiredService<Migrator>().MigrateAsync();
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var options = new ImportOptions(format.Value, source, $"cli:{Environment.UserName}");
+        var tally = new ImportTally();
+        var clock = Stopwatch.StartNew();
+        var import = services.GetRequiredService<Importer>().RunAsync(file, options, tally, CancellationToken.None);
+
+        // On a terminal the bar redraws in place; in a log, a line every ten seconds.
+        var interval = Console.IsErrorRedirected ? TimeSpan.FromSeconds(10) : TimeSpan.FromMilliseconds(250);
+        while (await Task.WhenAny(import, Task.Delay(interval)) != import)
+            Draw(tally, file.Length, clock.Elapsed, final: false);
+        var report = await import;
+        Draw(tally, file.Length, clock.Elapsed, final: true);
+
+        Console.WriteLine(JsonSerializer.Serialize(report, ReportJson));
+        if (report.Error is { } error)
+        {
+            await Console.Error.WriteLineAsync($"{path}:{error.Line}: {error.Field} {error.Reason}; the rows before it were imported");
+            return 1;
+        }
+        return 0;
+    }
+
+    private static void Draw(ImportTally tally, long total, TimeSpan elapsed, bool final)
+    {
+        const int width = 30;
+        var fraction = total == 0 ? 1 : Math.Min(1, (double)tally.BytesRead() / total);
+        var filled = (int)(fraction * width);
+        var rate = tally.Rows / Math.Max(elapsed.TotalSeconds, 0.001);
+        var line = $"[{new string('#', filled)}{new string('-', width - filled)}] {fraction,4:P0} {tally.Rows:N0} rows {rate:N0} rows/s " +
+                   $"inserted {tally.Inserted:N0} updated {tally.Updated:N0} unchanged {tally.Unchanged:N0} rejected {tally.Rejected:N0} {elapsed:hh\\:mm\\:ss}";
+        if (Console.IsErrorRedirected) Console.Error.WriteLine(line);
+        else Console.Error.Write("\r" + line + (final ? "\n" : ""));
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine(message);
+        return 2;
+    }
+}

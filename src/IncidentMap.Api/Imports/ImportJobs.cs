@@ -1,0 +1,155 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Dapper;
+using Npgsql;
+
+namespace IncidentMap.Api.Imports;
+
+/// <summary>An import job as <c>GET /collections/incidents/imports/{id}</c> shows it.</summary>
+public sealed record ImportJobDoc(
+    [property: JsonPropertyName("id")] long Id,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("format")] string Format,
+    [property: JsonPropertyName("created_by")] string? CreatedBy,
+    [property: JsonPropertyName("bytes_read")] long BytesRead,
+    [property: JsonPropertyName("bytes_total")] long BytesTotal,
+    [property: JsonPropertyName("progress")] double Progress,
+    [property: JsonPropertyName("created_at")] DateTime CreatedAt,
+    [property: JsonPropertyName("updated_at")] DateTime UpdatedAt,
+    [property: JsonPropertyName("finished_at")] DateTime? FinishedAt,
+    [property: JsonPropertyName("report")] ImportReport Report);
+
+/// <summary>
+/// Imports that run after their request has been answered. The upload is spooled to a temporary
+/// file first (so a slow client never holds a database transaction open), then imported in the
+/// background while the job row is updated every second. The spool is local to this process: a job
+/// whose row has not been updated for <see cref="StaleAfter"/> lost its process and reads as failed.
+/// </summary>
+public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, ILogger<ImportJobs> logger) : IHostedService
+{
+    public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(2);
+
+    private static readonly JsonSerializerOptions Json = new();
+
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<long, Task> _running = new();
+
+    /// <summary>Creates the job for a spooled upload and starts it; the job deletes the spool when done.</summary>
+    public async Task<long> StartJobAsync(string spool, ImportOptions options, Action finished, CancellationToken ct)
+    {
+        long id;
+        await using (var connection = await dataSource.OpenConnectionAsync(ct))
+            id = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
+                INSERT INTO import_jobs (format, created_by, bytes_total) VALUES (@format, @actor, @bytes)
+                RETURNING id
+                """, new { format = options.Format.ToString().ToLowerInvariant(), actor = options.Actor, bytes = new FileInfo(spool).Length },
+                cancellationToken: ct));
+        _running[id] = Task.Run(async () =>
+        {
+            try
+            {
+                await RunAsync(id, spool, options);
+            }
+            finally
+            {
+                _running.TryRemove(id, out _);
+                finished();
+            }
+        }, CancellationToken.None);
+        return id;
+    }
+
+    private async Task RunAsync(long id, string spool, ImportOptions options)
+    {
+        var tally = new ImportTally();
+        string status;
+        ImportReport report;
+        try
+        {
+            await using var file = new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
+                FileOptions.Asynchronous | FileOptions.SequentialScan | FileOptions.DeleteOnClose);
+            var import = importer.RunAsync(file, options, tally, _stopping.Token);
+            while (await Task.WhenAny(import, Task.Delay(Heartbeat)) != import)
+                await UpdateAsync(id, "running", tally, tally.ToReport() with { RejectedRows = [] });
+            report = await import;
+            status = report.Error is null ? "succeeded" : "failed";
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Import job {Id} failed", id);
+            var reason = e is OperationCanceledException ? "the server stopped during the import; import the file again (imports are idempotent)"
+                : e is NpgsqlException ? "the database failed during the import; import the file again (imports are idempotent)"
+                : "an unexpected error stopped the import; it has been logged";
+            report = tally.ToReport() with { Error = new ImportProblem(0, tally.Rows, "job", null, reason) };
+            status = "failed";
+        }
+        try
+        {
+            await UpdateAsync(id, status, tally, report);
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        {
+            logger.LogError(e, "Could not record the end of import job {Id}", id);
+        }
+    }
+
+    private async Task UpdateAsync(long id, string status, ImportTally tally, ImportReport report)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("""
+            UPDATE import_jobs SET status = @status, bytes_read = @bytes, report = @report::jsonb, updated_at = now(),
+                   finished_at = CASE WHEN @status = 'running' THEN NULL ELSE now() END
+            WHERE id = @id
+            """, new { id, status, bytes = tally.BytesRead(), report = JsonSerializer.Serialize(report, Json) });
+    }
+
+    public async Task<ImportJobDoc?> GetAsync(long id, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<JobRow>(new CommandDefinition("""
+            SELECT id, status, format, created_by AS createdby, bytes_read AS bytesread, bytes_total AS bytestotal, report::text AS report,
+                   created_at AS createdat, updated_at AS updatedat, finished_at AS finishedat, now() - updated_at > @stale AS stale
+            FROM import_jobs WHERE id = @id
+            """, new { id, stale = StaleAfter }, cancellationToken: ct));
+        if (row is null) return null;
+        var report = row.Report == "{}"
+            ? new ImportReport(null, 0, 0, 0, 0, 0, [], 0, null)
+            : JsonSerializer.Deserialize<ImportReport>(row.Report, Json)!;
+        var status = row.Status;
+        if (status == "running" && row.Stale)
+        {
+            status = "failed";
+            report = report with { Error = new ImportProblem(0, report.Rows, "job", null,
+                "interrupted: the server running it stopped; import the file again (imports are idempotent)") };
+        }
+        var progress = row.BytesTotal == 0 ? 1 : Math.Round((double)row.BytesRead / row.BytesTotal, 4);
+        return new ImportJobDoc(row.Id, status, row.Format, row.CreatedBy, row.BytesRead, row.BytesTotal, progress,
+            row.CreatedAt, row.UpdatedAt, row.FinishedAt, report);
+    }
+
+    public Task StartAsync(CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>Stops running jobs; each records that the server stopped it.</summary>
+    public async Task StopAsync(CancellationToken ct)
+    {
+        await _stopping.CancelAsync();
+        await Task.WhenAll(_running.Values).WaitAsync(ct).ContinueWith(_ => { }, CancellationToken.None);
+    }
+
+    private sealed class JobRow
+    {
+        public long Id { get; set; }
+        public string Status { get; set; } = "";
+        public string Format { get; set; } = "";
+        public string? CreatedBy { get; set; }
+        public long BytesRead { get; set; }
+        public long BytesTotal { get; set; }
+        public string Report { get; set; } = "{}";
+        public DateTime CreatedAt { get; set; }
+        public DateTime UpdatedAt { get; set; }
+        public DateTime? FinishedAt { get; set; }
+        public bool Stale { get; set; }
+    }
+}

@@ -1,0 +1,198 @@
+using IncidentMap.Api.Problems;
+using IncidentMap.Api.Security;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+
+namespace IncidentMap.Api.Imports;
+
+/// <summary>Settings of the Imports section.</summary>
+public sealed class ImportSettings
+{
+    /// <summary>Imports (synchronous or jobs) this instance runs at once; more are answered 429.</summary>
+    public int MaxConcurrent { get; set; } = 2;
+
+    /// <summary>Largest upload accepted (the 8 MiB limit of single writes does not apply).</summary>
+    public long MaxBytes { get; set; } = 16L * 1024 * 1024 * 1024;
+}
+
+/// <summary>Counts the imports running in this instance, so that a burst of uploads cannot swamp the database.</summary>
+public sealed class ImportSlots(ImportSettings settings)
+{
+    private readonly SemaphoreSlim _slots = new(Math.Max(1, settings.MaxConcurrent));
+
+    public bool TryTake() => _slots.Wait(0);
+
+    public void Release() => _slots.Release();
+}
+
+/// <summary><c>POST /collections/incidents/imports</c> (write scope) and the jobs of long imports.</summary>
+public static class ImportsApi
+{
+    public const string Path = "/collections/incidents/imports";
+
+    public static IServiceCollection AddIncidentImports(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Imports").Get<ImportSettings>() ?? new ImportSettings());
+        services.AddSingleton<ImportSlots>();
+        services.AddSingleton<Importer>();
+        services.AddSingleton<ImportJobs>();
+        services.AddHostedService(sp => sp.GetRequiredService<ImportJobs>());
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapImports(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup(Path).WithTags("Imports").RequireAuthorization(SecuritySetup.WritePolicy);
+        group.MapPost("", PostImport)
+            .WithName("importIncidents")
+            .WithSummary("Bulk import: CSV (ours or ACLED's export), a GeoJSON FeatureCollection or newline-delimited GeoJSON")
+            .WithDescription("The body streams through: `text/csv`, `application/geo+json` or `application/json` (a FeatureCollection), " +
+                             "`application/geo+json-seq` or `application/x-ndjson` (one Feature per line), or any type with " +
+                             "`format=csv|geojson|ndjson`. Every row is validated like a single write and upserted by (`source`, " +
+                             "`external_id`): importing the same file again changes nothing. The answer counts inserted, updated, " +
+                             "unchanged and rejected rows and lists every problem of a rejected row with its line. With `async=true` " +
+                             "(or `Prefer: respond-async`) the upload is stored and imported as a job: 202 with its Location to poll.")
+            .Produces<ImportReport>(StatusCodes.Status200OK, "application/json")
+            .Produces<ImportJobDoc>(StatusCodes.Status202Accepted, "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+        group.MapGet("/{id}", GetJob)
+            .WithName("getImportJob")
+            .WithSummary("An import job: progress while it runs, the report when it is done")
+            .Produces<ImportJobDoc>(StatusCodes.Status200OK, "application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return app;
+    }
+
+    internal static async Task<IResult> PostImport(HttpContext context, Importer importer, ImportJobs jobs, ImportSlots slots, ImportSettings settings)
+    {
+        var request = context.Request;
+        var (format, formatProblem) = FormatOf(request);
+        if (formatProblem is not null) return formatProblem;
+        var source = request.Query["source"].ToString() is { Length: > 0 } named ? named : null;
+        if (source is not null && !ImportOptions.SourcePattern.IsMatch(source))
+            return Problem.BadParameter("source", "must be 1 to 100 letters, digits or . _ : - (starting with a letter or digit)");
+        var runAsJob = request.Query["async"] == "true"
+            || request.Headers["Prefer"].Any(p => p?.Contains("respond-async", StringComparison.OrdinalIgnoreCase) == true);
+
+        if (!slots.TryTake())
+        {
+            context.Response.Headers.RetryAfter = "30";
+            return Problem.Status(StatusCodes.Status429TooManyRequests, "Too many imports",
+                $"{settings.MaxConcurrent} imports are already running; retry when one has finished.");
+        }
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = settings.MaxBytes;
+        var options = new ImportOptions(format, source, context.User.KeyName() ?? "import");
+        var ct = context.RequestAborted;
+
+        if (runAsJob)
+        {
+            string? spool = null;
+            try
+            {
+                spool = await SpoolAsync(request.Body, ct);
+                var id = await jobs.StartJobAsync(spool, options, slots.Release, ct);
+                return TypedResults.Accepted($"{Path}/{id}", await jobs.GetAsync(id, ct));
+            }
+            catch
+            {
+                if (spool is not null) File.Delete(spool);
+                slots.Release();
+                throw;
+            }
+        }
+
+        ImportReport report;
+        try
+        {
+            report = await importer.RunAsync(request.Body, options, new ImportTally(), ct);
+        }
+        finally
+        {
+            slots.Release();
+        }
+        if (report.Error is { } error)
+            return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "Unreadable import",
+                Detail = $"line {error.Line}: {error.Field} {error.Reason}. The {report.Rows} row(s) before it were imported as the report says.",
+                Extensions = { ["errors"] = new[] { new FieldError(error.Field, error.Reason) }, ["line"] = error.Line, ["report"] = report },
+            });
+        return TypedResults.Ok(report);
+    }
+
+    internal static async Task<IResult> GetJob(string id, ImportJobs jobs, CancellationToken ct) =>
+        long.TryParse(id, out var jobId) && await jobs.GetAsync(jobId, ct) is { } job
+            ? TypedResults.Ok(job)
+            : Problem.NotFound($"There is no import job '{id}'.");
+
+    /// <summary>The format named by <c>format=</c>, else by the Content-Type.</summary>
+    private static (ImportFormat, IResult?) FormatOf(HttpRequest request)
+    {
+        if (request.Query["format"].ToString() is { Length: > 0 } named)
+            return Formats.TryParse(named, out var format)
+                ? (format, null)
+                : (default, Problem.BadParameter("format", $"'{named}' is not one of csv, geojson, ndjson"));
+        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) && Formats.FromMediaType(contentType.MediaType.Value) is { } byType)
+            return (byType, null);
+        return (default, Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
+            $"Content-Type '{request.ContentType}' is not an import format; send text/csv, application/geo+json, application/geo+json-seq " +
+            "or application/x-ndjson, or name the format with format=csv|geojson|ndjson.", "Content-Type"));
+    }
+
+    /// <summary>Stores the upload in a temporary file, so the job reads it at its own pace.</summary>
+    private static async Task<string> SpoolAsync(Stream body, CancellationToken ct)
+    {
+        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"incidentmap-import-{Guid.NewGuid():N}.upload");
+        try
+        {
+            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            await body.CopyToAsync(file, ct);
+            return path;
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+}
+
+/// <summary>Names and media types of the import formats.</summary>
+public static class Formats
+{
+    public static bool TryParse(string name, out ImportFormat format)
+    {
+        ImportFormat? parsed = name.ToLowerInvariant() switch
+        {
+            "csv" => ImportFormat.Csv,
+            "geojson" or "json" => ImportFormat.GeoJson,
+            "ndjson" or "geojsonseq" or "geojsonl" or "jsonl" => ImportFormat.NdJson,
+            _ => null,
+        };
+        format = parsed ?? default;
+        return parsed is not null;
+    }
+
+    public static ImportFormat? FromMediaType(string? mediaType) => mediaType?.ToLowerInvariant() switch
+    {
+        "text/csv" => ImportFormat.Csv,
+        "application/geo+json" or "application/json" => ImportFormat.GeoJson,
+        "application/geo+json-seq" or "application/x-ndjson" or "application/ndjson" => ImportFormat.NdJson,
+        _ => null,
+    };
+
+    /// <summary>The format a file's extension suggests (.csv, .geojson/.json, .ndjson/.geojsonl/.geojsons/.jsonl).</summary>
+    public static ImportFormat? FromPath(string path) => System.IO.Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".csv" => ImportFormat.Csv,
+        ".geojson" or ".json" => ImportFormat.GeoJson,
+        ".ndjson" or ".geojsonl" or ".geojsons" or ".jsonl" => ImportFormat.NdJson,
+        _ => null,
+    };
+}

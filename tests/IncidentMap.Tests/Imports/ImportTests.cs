@@ -1,0 +1,353 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Api.Imports;
+using IncidentMap.Api.Security;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
+using Microsoft.Extensions.DependencyInjection;
+using static IncidentMap.Tests.Imports.ImportHelpers;
+
+namespace IncidentMap.Tests.Imports;
+
+[Collection(ImportsCollection.Name)]
+public sealed class ImportTests(ImportsFixture api)
+{
+    private const string Csv = "text/csv";
+
+    /// <summary>Versions, revisions and feed changes of every incident whose external id starts with the prefix.</summary>
+    private async Task<(long Incidents, long Versions, long Revisions, long Changes)> HistoryAsync(string prefix)
+    {
+        await using var connection = await api.Database.OpenConnectionAsync();
+        return await connection.QuerySingleAsync<(long, long, long, long)>("""
+            SELECT count(*), coalesce(sum(version), 0),
+                   (SELECT count(*) FROM incident_revisions r JOIN incidents i ON i.id = r.incident_id WHERE i.external_id LIKE @p),
+                   (SELECT count(*) FROM incident_changes c JOIN incidents i ON i.id = c.incident_id WHERE i.external_id LIKE @p)
+            FROM incidents WHERE external_id LIKE @p AND deleted_at IS NULL
+            """, new { p = prefix + "-%" });
+    }
+
+    private static string Utc(JsonNode? time) =>
+        DateTimeOffset.Parse(time!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture).UtcDateTime.ToString("s", System.Globalization.CultureInfo.InvariantCulture);
+
+    private async Task<JsonObject> FeatureAsync(string externalId)
+    {
+        var id = await api.Database.ScalarAsync<long>("SELECT id FROM incidents WHERE external_id = @externalId AND deleted_at IS NULL", new { externalId });
+        return await api.CreateClient().GetJsonAsync($"/collections/incidents/items/{id}");
+    }
+
+    [Fact]
+    public async Task The_ACLED_sample_imports_with_counts_and_every_rejected_row_named_by_line_field_and_column()
+    {
+        var prefix = Unique();
+
+        var report = await api.CreateClient().ImportOkAsync(AcledSample(prefix), Csv, "", inserted: 25, updated: 0, unchanged: 0, rejected: 5);
+
+        Assert.Equal("acled", report["source"]!.GetValue<string>());
+        Assert.Equal(30, report["rows"]!.GetValue<long>());
+        // Line 8 holds a quoted note with a line break, so rows after it start one line further down.
+        Assert.Equal(
+        [
+            (28L, "properties.occurred_at", "event_date", "'31 Februrary 2016' is not an ACLED date (2016-02-21 or 21 February 2016)"),
+            (29L, "properties.event_type", "event_type", "'Skirmish' is not an ACLED event type (Battles, Explosions/Remote violence, Violence against civilians, Protests, Riots, Strategic developments)"),
+            (30L, "geometry.coordinates", "longitude,latitude", "position 0: latitude 136.34 is outside -90..90 (GeoJSON order is lon,lat)"),
+            (31L, "properties.fatalities_min", "fatalities", "must not be negative"),
+            (31L, "properties.fatalities_max", "fatalities", "must not be negative"),
+            (32L, "properties.external_id", "event_id_cnty", "is required in an import: it is how a later import of the same file finds the incident again"),
+        ], Problems(report));
+        Assert.Equal(25, (await HistoryAsync(prefix)).Incidents);
+    }
+
+    [Fact]
+    public async Task ACLED_columns_map_onto_the_incident_model()
+    {
+        var prefix = Unique();
+        await api.CreateClient().ImportOkAsync(AcledSample(prefix), Csv, "", 25, 0, 0, 5);
+
+        var homs = (await FeatureAsync($"{prefix}-SYR10001"))["properties"]!;
+        Assert.Equal("Suicide bomb in Homs - Az Zahra", homs["title"]!.GetValue<string>());
+        Assert.Equal("explosions_remote_violence", homs["event_type"]!.GetValue<string>());
+        Assert.Equal("2016-02-21T00:00:00", Utc(homs["occurred_at"]));
+        Assert.Equal("day", homs["time_precision"]!.GetValue<string>());
+        Assert.Equal("town", homs["geo_precision"]!.GetValue<string>());
+        Assert.Equal("SY", homs["country"]!.GetValue<string>());
+        Assert.Equal("Homs", homs["admin1"]!.GetValue<string>());
+        Assert.Equal("Homs - Az Zahra", homs["location_name"]!.GetValue<string>());
+        Assert.Equal(57, homs["fatalities_min"]!.GetValue<int>());
+        Assert.Equal(57, homs["fatalities_max"]!.GetValue<int>());
+        Assert.Equal(["Islamic State (Syria)", "Civilians (Syria)"], homs["actors"]!.AsArray().Select(a => a!.GetValue<string>()));
+        Assert.Equal(["SANA", "Syrian Observatory for Human Rights"], homs["sources"]!.AsArray().Select(s => s!["publisher"]!.GetValue<string>()));
+        Assert.StartsWith("Two car bombs exploded", homs["summary"]!.GetValue<string>());
+
+        // ACLED precision 2: the ISO week of 14 February 2016 (a Sunday) starts on Monday the 8th; 3: the month.
+        var week = (await FeatureAsync($"{prefix}-SYR10004"))["properties"]!;
+        Assert.Equal(("2016-02-08T00:00:00", "week", "near"), (Utc(week["occurred_at"]), week["time_precision"]!.GetValue<string>(), week["geo_precision"]!.GetValue<string>()));
+        Assert.Equal(["Military Forces of Syria (2000-)", "Hezbollah", "Jabhat al Nusra", "Ahrar al Sham"], week["actors"]!.AsArray().Select(a => a!.GetValue<string>()));
+        var month = (await FeatureAsync($"{prefix}-SYR10005"))["properties"]!;
+        Assert.Equal(("2016-01-01T00:00:00", "month", "region"), (Utc(month["occurred_at"]), month["time_precision"]!.GetValue<string>(), month["geo_precision"]!.GetValue<string>()));
+
+        Assert.Equal("CI", (await FeatureAsync($"{prefix}-CIV13001"))["properties"]!["country"]!.GetValue<string>()); // no iso: by name
+        Assert.Equal("CD", (await FeatureAsync($"{prefix}-COD12001"))["properties"]!["country"]!.GetValue<string>());
+        Assert.Null((await FeatureAsync($"{prefix}-XKX11001"))["properties"]!["country"]); // Kosovo has no ISO code
+        Assert.Equal(["crowd size=thousands"], (await FeatureAsync($"{prefix}-XKX11001"))["properties"]!["tags"]!.AsArray().Select(t => t!.GetValue<string>()));
+        var sadr = (await FeatureAsync($"{prefix}-IRQ20001"))["properties"]!;
+        Assert.Equal("Two suicide bombers on motorbikes attacked a market in Sadr City, Baghdad.\nThe toll rose over the following days.", sadr["summary"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Importing_the_same_file_again_changes_nothing_no_new_versions_revisions_or_changes()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        await client.ImportOkAsync(AcledSample(prefix), Csv, "", 25, 0, 0, 5);
+        var before = await HistoryAsync(prefix);
+        Assert.Equal((25L, 25L, 25L, 25L), before);
+
+        await client.ImportOkAsync(AcledSample(prefix), Csv, "", inserted: 0, updated: 0, unchanged: 25, rejected: 5);
+
+        Assert.Equal(before, await HistoryAsync(prefix));
+    }
+
+    [Fact]
+    public async Task A_changed_row_is_the_one_update_recorded_in_history_under_the_key_name()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        await client.ImportOkAsync(AcledSample(prefix), Csv, "", 25, 0, 0, 5);
+        var revised = AcledSample(prefix).Replace("at least 57 people were killed.,57,", "at least 60 people were killed.,60,");
+
+        await client.ImportOkAsync(revised, Csv, "", inserted: 0, updated: 1, unchanged: 24, rejected: 5);
+
+        Assert.Equal((25L, 26L, 26L, 26L), await HistoryAsync(prefix));
+        var feature = await FeatureAsync($"{prefix}-SYR10001");
+        Assert.Equal(2, feature["properties"]!["version"]!.GetValue<int>());
+        Assert.Equal(60, feature["properties"]!["fatalities_max"]!.GetValue<int>());
+        var history = await client.GetJsonAsync($"/collections/incidents/items/{feature["id"]}/history");
+        var last = history["revisions"]!.AsArray()[^1]!;
+        Assert.Equal(api.KeyName, last["changed_by"]!.GetValue<string>());
+        Assert.Equal(["fatalities_max", "fatalities_min", "summary"], last["changed_fields"]!.AsArray().Select(f => f!.GetValue<string>()).Order());
+    }
+
+    [Fact]
+    public async Task A_GeoJSON_FeatureCollection_imports_skipping_other_members_and_naming_bad_features_by_line()
+    {
+        var prefix = Unique();
+        var body = $$"""
+            {"type": "FeatureCollection", "name": "test", "bbox": [35, 33, 37, 35],
+             "features": [
+              {"type": "Feature", "geometry": {"type": "Point", "coordinates": [36.72, 34.72]},
+               "properties": {"title": "One", "event_type": "battles", "occurred_at": "2016-02-21", "external_id": "{{prefix}}-1"} },
+              {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[36, 34], [37, 34], [37, 35], [36, 35], [36, 34]]]},
+               "properties": {"title": "Two", "event_type": "riots", "occurred_at": "2016-02-22T10:00:00Z", "external_id": "{{prefix}}-2"} },
+              {"type": "Feature", "geometry": {"type": "Point", "coordinates": [36.72, 34.72]},
+               "properties": {"title": "Three", "event_type": "picnic", "occurred_at": "2016-02-21", "external_id": "{{prefix}}-3"} },
+              {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+               "properties": {"title": "Bow tie", "event_type": "riots", "occurred_at": "2016-02-22", "external_id": "{{prefix}}-4"} }
+             ],
+             "crs": null}
+            """;
+
+        var report = await api.CreateClient().ImportOkAsync(body, "application/geo+json", "", inserted: 2, updated: 0, unchanged: 0, rejected: 2);
+
+        Assert.Equal("import", report["source"]!.GetValue<string>());
+        var problems = Problems(report);
+        Assert.Equal((7L, "properties.event_type"), (problems[0].Line, problems[0].Field));
+        Assert.Equal((9L, "geometry"), (problems[1].Line, problems[1].Field));
+        Assert.StartsWith("is not valid: Self-intersection", problems[1].Reason);
+        Assert.Equal("Polygon", (await FeatureAsync($"{prefix}-2"))["geometry"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Newline_delimited_GeoJSON_and_GeoJSON_sequences_import_line_by_line()
+    {
+        var prefix = Unique();
+        string Line(int n, string eventType = "protests") =>
+            $$"""{"type":"Feature","geometry":{"type":"Point","coordinates":[44.36,33.31]},"properties":{"title":"Protest {{n}}","event_type":"{{eventType}}","occurred_at":"2016-03-0{{n}}","external_id":"{{prefix}}-{{n}}"} }""";
+        var ndjson = $"{Line(1)}\n\n{Line(2)}\r\n{{\"type\": \"Feature\", oops\n{Line(3, "parade")}\n{Line(4)}";
+
+        var report = await api.CreateClient().ImportOkAsync(ndjson, "application/x-ndjson", "", inserted: 3, updated: 0, unchanged: 0, rejected: 2);
+
+        Assert.Equal([(4L, "feature"), (5L, "properties.event_type")], Problems(report).Select(p => (p.Line, p.Field)));
+        // RFC 8142 sequences put RS before each record; the same features are now all unchanged.
+        var sequence = string.Concat(new[] { Line(1), Line(2), Line(4) }.Select(l => "\u001e" + l + "\n"));
+        await api.CreateClient().ImportOkAsync(sequence, "application/geo+json-seq", "", 0, 0, 3, 0);
+    }
+
+    [Fact]
+    public async Task Parsers_stream_across_every_buffer_boundary()
+    {
+        var prefix = Unique();
+        var features = Enumerable.Range(1, 40).Select(n => $$"""
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [{{30 + n / 10.0}}, 30.5]},
+             "properties": {"title": "Trickled \"{{n}}\" é", "event_type": "riots", "occurred_at": "2016-01-01", "external_id": "{{prefix}}-j{{n}}"} }
+            """);
+        var json = Encoding.UTF8.GetBytes($$"""{"features": [{{string.Join(",", features)}}], "type": "FeatureCollection"}""");
+        var csv = Encoding.UTF8.GetBytes("\uFEFFexternal_id,title,summary,event_type,occurred_at,lon,lat\r\n" + string.Concat(Enumerable.Range(1, 40).Select(n =>
+            $"{prefix}-c{n},\"Quoted, \"\"{n}\"\"\",\"Two\r\nlines, é\",riots,2016-01-01,{30 + n / 10.0},30.5\r\n")));
+        var importer = api.Services.GetRequiredService<Importer>();
+
+        var fromJson = await importer.RunAsync(new TrickleStream(json, 1), new ImportOptions(ImportFormat.GeoJson, prefix, "tests"), new ImportTally(), default);
+        var fromCsv = await importer.RunAsync(new TrickleStream(csv, 2), new ImportOptions(ImportFormat.Csv, prefix, "tests"), new ImportTally(), default);
+
+        Assert.Equal((40L, 0L, null), (fromJson.Inserted, fromJson.Rejected, fromJson.Error));
+        Assert.Equal((40L, 0L, null), (fromCsv.Inserted, fromCsv.Rejected, fromCsv.Error));
+        Assert.Equal("Trickled \"7\" é", (await FeatureAsync($"{prefix}-j7"))["properties"]!["title"]!.GetValue<string>());
+        var row = (await FeatureAsync($"{prefix}-c7"))["properties"]!;
+        Assert.Equal(("Quoted, \"7\"", "Two\r\nlines, é"), (row["title"]!.GetValue<string>(), row["summary"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Our_CSV_takes_quoted_fields_lists_sources_wkt_and_names_the_line_of_each_rejected_row()
+    {
+        var prefix = Unique();
+        var csv = $$""""
+            external_id,title,summary,event_type,occurred_at,fatalities_min,fatalities_max,actors,tags,sources,lon,lat,wkt,version
+            {{prefix}}-1,"Shelling, then a ""ceasefire""","First line
+            second line",battles,2016-02-21T07:30:00Z,3,5,Army; Rebels,a;b,"[{""publisher"":""SANA"",""url"":""https://sana.sy/x""}]",36.7,34.7,,9
+            {{prefix}}-2,Bad toll,,battles,2016-02-21,9,5,,,,36.7,34.7,,
+            {{prefix}}-3,Line area,,riots,2016-02,,,,,,,,"LINESTRING (36 34, 36.5 34.5)",
+            {{prefix}}-4,Not a number,,riots,2016-02-21,many,,,,,36.7,34.7,,
+            """";
+
+        var report = await api.CreateClient().ImportOkAsync(csv, Csv, "?source=" + prefix, inserted: 2, updated: 0, unchanged: 0, rejected: 2);
+
+        Assert.Equal([(4L, "properties.fatalities_min", "fatalities_min"), (6L, "properties.fatalities_min", "fatalities_min")],
+            Problems(report).Select(p => (p.Line, p.Field, p.Column)));
+        var first = (await FeatureAsync($"{prefix}-1"))["properties"]!;
+        Assert.Equal("Shelling, then a \"ceasefire\"", first["title"]!.GetValue<string>());
+        Assert.Equal("First line\nsecond line", first["summary"]!.GetValue<string>());
+        Assert.Equal(["Army", "Rebels"], first["actors"]!.AsArray().Select(a => a!.GetValue<string>()));
+        Assert.Equal("https://sana.sy/x", first["sources"]![0]!["url"]!.GetValue<string>());
+        Assert.Equal(1, first["version"]!.GetValue<int>()); // a version column is the server's and ignored
+        var line = await FeatureAsync($"{prefix}-3");
+        Assert.Equal(("LineString", "month"), (line["geometry"]!["type"]!.GetValue<string>(), line["properties"]!["time_precision"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task A_CSV_export_imports_back_unchanged()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        await client.ImportOkAsync(AcledSample(prefix), Csv, "?source=" + prefix, 25, 0, 0, 5);
+
+        var export = await client.GetStringAsync($"/collections/incidents/items?f=csv&filter={Uri.EscapeDataString($"external_id LIKE '{prefix}-%'")}");
+
+        await client.ImportOkAsync(export, Csv, "?source=" + prefix, inserted: 0, updated: 0, unchanged: 25, rejected: 0);
+    }
+
+    [Fact]
+    public async Task A_repeated_external_id_updates_the_row_before_it_as_in_file_order()
+    {
+        var prefix = Unique();
+        var csv = $"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,First,riots,2016-01-01,1,1\n{prefix}-1,Second,riots,2016-01-01,1,1\n";
+
+        await api.CreateClient().ImportOkAsync(csv, Csv, "", inserted: 1, updated: 1, unchanged: 0, rejected: 0);
+
+        Assert.Equal("Second", (await FeatureAsync($"{prefix}-1"))["properties"]!["title"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_import_never_overwrites_an_incident_it_did_not_create()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        var manual = Features.Valid("Entered by hand");
+        manual["properties"]!["external_id"] = $"{prefix}-1";
+        var id = await client.CreateAsync(manual);
+        var csv = $"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,From a file,riots,2016-01-01,1,1\n";
+
+        var report = await client.ImportOkAsync(csv, Csv, "?source=files", inserted: 0, updated: 0, unchanged: 0, rejected: 1);
+
+        Assert.Equal((2L, "properties.external_id"), (Problems(report)[0].Line, Problems(report)[0].Field));
+        Assert.Contains($"is already incident {id}", Problems(report)[0].Reason);
+        Assert.Equal("Entered by hand", (await FeatureAsync($"{prefix}-1"))["properties"]!["title"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_large_streamed_CSV_imports_with_flat_memory()
+    {
+        const int rows = 200_000;
+        var prefix = Unique();
+        GC.Collect();
+        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+        long peak = 0;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, GC.GetTotalMemory(false));
+                await Task.Delay(50);
+            }
+        });
+
+        var (status, report) = await api.CreateClient().PostImportAsync(Streamed(new GeneratedCsvStream(prefix, rows), Csv), "?source=" + prefix);
+        await sampling.CancelAsync();
+        await sampler;
+
+        Assert.True(status == HttpStatusCode.OK, report.ToJsonString());
+        AssertCounts(report, rows, 0, 0, 0);
+        Assert.Equal(rows, (await HistoryAsync(prefix)).Incidents);
+        // The generated file is ~25 MB of text and ~200 MB as drafts; only a few batches may ever be held.
+        Assert.True(peak - baseline < 200L * 1024 * 1024, $"managed heap grew by {(peak - baseline) / 1024 / 1024} MB");
+    }
+
+    [Fact]
+    public async Task An_async_import_runs_as_a_job_whose_progress_and_report_can_be_polled()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        var response = await client.PostAsync(Url + "?async=true", new StringContent(AcledSample(prefix), Encoding.UTF8, Csv));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var location = response.Headers.Location!.ToString();
+        Assert.Matches(@"^/collections/incidents/imports/\d+$", location);
+
+        JsonObject job;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        do
+        {
+            await Task.Delay(100);
+            job = await client.GetJsonAsync(location);
+        } while (job["status"]!.GetValue<string>() == "running" && waited.Elapsed < TimeSpan.FromMinutes(1));
+
+        Assert.Equal("succeeded", job["status"]!.GetValue<string>());
+        Assert.Equal((api.KeyName, "csv", 1.0), (job["created_by"]!.GetValue<string>(), job["format"]!.GetValue<string>(), job["progress"]!.GetValue<double>()));
+        AssertCounts(job["report"]!, 25, 0, 0, 5);
+        Assert.Equal(6, job["report"]!["rejected_rows"]!.AsArray().Count);
+        Assert.NotNull(job["finished_at"]);
+        await ProblemAssert.IsProblemAsync(await client.GetAsync(Url + "/999999999"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Imports_need_a_key_with_the_write_scope()
+    {
+        var csv = "external_id,title,event_type,occurred_at,lon,lat\n";
+        var anonymous = await api.CreateAnonymousClient().PostAsync(Url, new StringContent(csv, Encoding.UTF8, Csv));
+        await ProblemAssert.IsProblemAsync(anonymous, HttpStatusCode.Unauthorized, "X-API-Key");
+
+        var (readOnly, _) = await api.Services.NewKeyAsync("reader", Scopes.Read);
+        var forbidden = await api.CreateClient(readOnly).PostAsync(Url, new StringContent(csv, Encoding.UTF8, Csv));
+        await ProblemAssert.IsProblemAsync(forbidden, HttpStatusCode.Forbidden, "X-API-Key");
+        await ProblemAssert.IsProblemAsync(await api.CreateAnonymousClient().GetAsync(Url + "/1"), HttpStatusCode.Unauthorized, "X-API-Key");
+    }
+
+    [Theory]
+    [InlineData("application/octet-stream", "", "a,b\n", HttpStatusCode.UnsupportedMediaType, "Content-Type")]
+    [InlineData("text/csv", "?format=xml", "a,b\n", HttpStatusCode.BadRequest, "format")]
+    [InlineData("text/csv", "?source=no%20spaces", "a,b\n", HttpStatusCode.BadRequest, "source")]
+    [InlineData("text/csv", "", "title,colour\nx,red\n", HttpStatusCode.BadRequest, "header")]
+    [InlineData("text/csv", "", "title,event_type\nx,riots\n", HttpStatusCode.BadRequest, "header")]
+    [InlineData("text/csv", "", "", HttpStatusCode.BadRequest, "body")]
+    [InlineData("application/geo+json", "", "this is not JSON", HttpStatusCode.BadRequest, "body")]
+    [InlineData("application/geo+json", "", "[1, 2]", HttpStatusCode.BadRequest, "body")]
+    [InlineData("application/json", "", """{"type": "Feature", "properties": {}}""", HttpStatusCode.BadRequest, "type")]
+    [InlineData("application/octet-stream", "?format=geojson", """{"type": "FeatureCollection", "features": [{}, """, HttpStatusCode.BadRequest, "body")]
+    public async Task Files_that_cannot_be_read_are_problems_naming_the_field(string mediaType, string query, string body, HttpStatusCode status, string field)
+    {
+        var response = await api.CreateClient().PostAsync(Url + query, new StringContent(body, new UTF8Encoding(false), mediaType));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, status, field);
+        if (status == HttpStatusCode.BadRequest && field is "header" or "body" or "type") Assert.NotNull(problem["line"]);
+    }
+}
