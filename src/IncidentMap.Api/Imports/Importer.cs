@@ -129,26 +129,12 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         var (draft, errors) = IncidentInput.Parse(feature);
         // A value the CSV mapping already refused was left out of the Feature; "is required" for it would say the same twice.
         var refused = problems.Select(p => FieldPath.Key(p.Field)).ToHashSet();
-        problems.AddRange(errors.Where(e => !refused.Contains(FieldPath.Key(e.Field))));
+        // Single writes name a problem with the whole body ""; here that is the row's feature.
+        problems.AddRange(errors.Where(e => !refused.Contains(FieldPath.Key(e.Field)))
+            .Select(e => e.Field.Length == 0 ? e with { Field = "feature" } : e));
         if (draft is not null && draft.ExternalId is null)
             problems.Add(new FieldError("properties.external_id", "is required in an import: it is how a later import of the same file finds the incident again"));
-        if (draft is not null && NulIn(draft) is { } field)
-            problems.Add(new FieldError(field, "contains the character U+0000, which cannot be stored"));
         return problems.Count == 0 ? (draft, problems) : (null, problems);
-    }
-
-    /// <summary>PostgreSQL text cannot hold NUL: one such value would fail the whole batch, so the row is refused here.</summary>
-    private static string? NulIn(IncidentDraft d)
-    {
-        (string Field, string? Value)[] texts =
-        [
-            ("title", d.Title), ("summary", d.Summary), ("sub_event_type", d.SubEventType), ("location_name", d.LocationName),
-            ("admin1", d.Admin1), ("admin2", d.Admin2), ("claimed_by", d.ClaimedBy), ("external_id", d.ExternalId),
-            ("actors", string.Concat(d.Actors)), ("tags", string.Concat(d.Tags)),
-        ];
-        foreach (var (field, value) in texts)
-            if (value is not null && value.Contains('\0')) return "properties." + field;
-        return d.Sources.Contains("\\u0000", StringComparison.Ordinal) ? "properties.sources" : null;
     }
 
     private async Task WriteAsync(ChannelReader<List<StagedRow>> batches, ImportOptions options, ImportTally tally, CancellationToken ct)

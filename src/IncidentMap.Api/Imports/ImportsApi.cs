@@ -92,18 +92,20 @@ public static class ImportsApi
         if (runAsJob)
         {
             string? spool = null;
+            long id;
             try
             {
                 spool = await SpoolAsync(request.Body, ct);
-                var id = await jobs.StartJobAsync(spool, options, slots.Release, ct);
-                return TypedResults.Accepted($"{Path}/{id}", await jobs.GetAsync(id, ct));
+                id = await jobs.StartJobAsync(spool, options, slots.Release, ct);
             }
             catch
             {
+                // Until the job has started, the spool and the slot are this request's to give back.
                 if (spool is not null) File.Delete(spool);
                 slots.Release();
                 throw;
             }
+            return TypedResults.Accepted($"{Path}/{id}", await jobs.GetAsync(id, ct));
         }
 
         ImportReport report;

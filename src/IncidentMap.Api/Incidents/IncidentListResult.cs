@@ -32,6 +32,9 @@ public sealed class IncidentListResult(
         context.Response.ContentType = ContentType(query.Format);
         if (query.Format == OutputFormat.Csv)
             context.Response.Headers.ContentDisposition = "inline; filename=\"incidents.csv\"";
+        // Start the response now: if the database fails mid-page, the connection is aborted and the
+        // client sees a broken transfer, instead of an error document glued to half a collection.
+        await context.Response.StartAsync(ct);
         var pipe = context.Response.BodyWriter;
         var writer = new ChunkWriter(pipe);
 

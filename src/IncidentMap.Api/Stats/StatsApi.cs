@@ -55,8 +55,8 @@ public static class StatsApi
         if (groupBy is not null && !Groups.ContainsKey(groupBy))
             return Problem.BadParameter("group_by", $"'{groupBy}' is not one of {string.Join(", ", Groups.Keys)}");
         var tz = request.Query["tz"].FirstOrDefault() ?? "UTC";
-        // IANA names only: .NET also accepts Windows names, PostgreSQL does not.
-        if (!TimeZoneInfo.TryFindSystemTimeZoneById(tz, out var zone) || !zone.HasIanaId || TimeZoneInfo.TryConvertWindowsIdToIanaId(tz, out _))
+        // IANA names only ("Region/City", or UTC): .NET also accepts Windows names, PostgreSQL does not.
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(tz, out _) || !(tz is "UTC" or "GMT" || (tz.Contains('/') && !tz.Contains(' '))))
             return Problem.BadParameter("tz", $"'{tz}' is not an IANA time zone (e.g. Asia/Damascus)");
         var csv = request.Query["f"].FirstOrDefault() switch
         {

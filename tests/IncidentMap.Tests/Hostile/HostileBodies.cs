@@ -62,47 +62,64 @@ public static class HostileBodies
         yield return Body("nesting: 60 arrays as tags", Feature("60 deep tags", extra: ",\"tags\":" + Nested(60, "[", "\"a\"", "]")));
 
         // Numbers that are not coordinates.
-        yield return WithGeometry("numbers: NaN strings as coordinates", Geometry("Point", "[\"NaN\",\"NaN\"]"));
-        yield return WithGeometry("numbers: 1e400 longitude", Geometry("Point", "[1e400,34.7]"));
-        yield return WithGeometry("numbers: -1e400 latitude", Geometry("Point", "[36.7,-1e400]"));
-        yield return WithGeometry("numbers: 1e400 altitude", Geometry("Point", "[36.7,34.7,1e400]"));
-        yield return WithGeometry("numbers: 1e400 in a ring", Geometry("Polygon", "[[[0,0],[1e400,0],[1,1],[0,0]]]"));
-        yield return WithGeometry("numbers: 1e308 longitude", Geometry("Point", "[1e308,34.7]"));
-        yield return WithGeometry("numbers: coordinates as strings", Geometry("Point", "[\"36.7\",\"34.7\"]"));
-        yield return WithGeometry("numbers: one coordinate", Geometry("Point", "[36.7]"));
-        yield return WithGeometry("numbers: no coordinates", Geometry("Point", "[]"));
-        yield return WithGeometry("numbers: null coordinate", Geometry("Point", "[null,34.7]"));
-        yield return WithGeometry("numbers: boolean coordinates", Geometry("Point", "[true,false]"));
-        yield return WithGeometry("numbers: point nested one level too deep", Geometry("Point", "[[36.7,34.7]]"));
-        yield return WithGeometry("numbers: coordinates object", Geometry("Point", "{\"lon\":36.7,\"lat\":34.7}"));
-        yield return WithProperty("numbers: fatalities 1e400", "\"fatalities_max\":1e400");
-        yield return WithProperty("numbers: fatalities 2^31", "\"fatalities_max\":2147483648");
-        yield return WithProperty("numbers: fatalities -2^63", "\"fatalities_min\":-9223372036854775808");
-        yield return WithProperty("numbers: fatalities fraction", "\"fatalities_max\":1.5");
-        yield return WithProperty("numbers: fatalities negative", "\"fatalities_min\":-1");
-        yield return WithProperty("numbers: fatalities as string", "\"fatalities_max\":\"60\"");
-        yield return WithProperty("numbers: fatalities min over max", "\"fatalities_min\":60,\"fatalities_max\":6");
-        yield return WithProperty("numbers: injured exponent", "\"injured_max\":1e3");
-        yield return WithProperty("numbers: injured min over max", "\"injured_min\":2,\"injured_max\":1");
+        foreach (var (name, json) in new[]
+        {
+            ("numbers: NaN strings as coordinates", Geometry("Point", "[\"NaN\",\"NaN\"]")),
+            ("numbers: 1e400 longitude", Geometry("Point", "[1e400,34.7]")),
+            ("numbers: -1e400 latitude", Geometry("Point", "[36.7,-1e400]")),
+            ("numbers: 1e400 altitude", Geometry("Point", "[36.7,34.7,1e400]")),
+            ("numbers: 1e400 in a ring", Geometry("Polygon", "[[[0,0],[1e400,0],[1,1],[0,0]]]")),
+            ("numbers: 1e308 longitude", Geometry("Point", "[1e308,34.7]")),
+            ("numbers: coordinates as strings", Geometry("Point", "[\"36.7\",\"34.7\"]")),
+            ("numbers: one coordinate", Geometry("Point", "[36.7]")),
+            ("numbers: no coordinates", Geometry("Point", "[]")),
+            ("numbers: null coordinate", Geometry("Point", "[null,34.7]")),
+            ("numbers: boolean coordinates", Geometry("Point", "[true,false]")),
+            ("numbers: point nested one level too deep", Geometry("Point", "[[36.7,34.7]]")),
+            ("numbers: coordinates object", Geometry("Point", "{\"lon\":36.7,\"lat\":34.7}")),
+        })
+            yield return WithGeometry(name, json);
+        foreach (var (name, json) in new[]
+        {
+            ("numbers: fatalities 1e400", "\"fatalities_max\":1e400"),
+            ("numbers: fatalities 2^31", "\"fatalities_max\":2147483648"),
+            ("numbers: fatalities -2^63", "\"fatalities_min\":-9223372036854775808"),
+            ("numbers: fatalities fraction", "\"fatalities_max\":1.5"),
+            ("numbers: fatalities negative", "\"fatalities_min\":-1"),
+            ("numbers: fatalities as string", "\"fatalities_max\":\"60\""),
+            ("numbers: fatalities min over max", "\"fatalities_min\":60,\"fatalities_max\":6"),
+            ("numbers: injured exponent", "\"injured_max\":1e3"),
+            ("numbers: injured min over max", "\"injured_min\":2,\"injured_max\":1"),
+        })
+            yield return WithProperty(name, json);
 
         // Swapped lon/lat lands out of range: 422 naming the order.
-        yield return WithGeometry("swapped: Sydney as lat,lon", Geometry("Point", "[-33.8688,151.2093]"));
-        yield return WithGeometry("swapped: Anchorage as lat,lon", Geometry("Point", "[61.2181,-149.9003]"));
-        yield return WithGeometry("swapped: one LineString vertex", Geometry("LineString", "[[36.7,34.7],[34.7,136.7]]"));
-        yield return WithGeometry("swapped: polygon ring", Geometry("Polygon", "[[[10,100],[10,110],[20,110],[10,100]]]"));
-        yield return WithGeometry("swapped: multipoint", Geometry("MultiPoint", "[[36.7,34.7],[-33.8,151.2]]"));
-        yield return WithGeometry("range: longitude 180.0000001", Geometry("Point", "[180.0000001,0]"));
-        yield return WithGeometry("range: latitude -90.5", Geometry("Point", "[0,-90.5]"));
-        yield return WithGeometry("range: web mercator metres", "{\"type\":\"Point\",\"coordinates\":[4087000,4118000],\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:3857\"}}}");
+        foreach (var (name, json) in new[]
+        {
+            ("swapped: Sydney as lat,lon", Geometry("Point", "[-33.8688,151.2093]")),
+            ("swapped: Anchorage as lat,lon", Geometry("Point", "[61.2181,-149.9003]")),
+            ("swapped: one LineString vertex", Geometry("LineString", "[[36.7,34.7],[34.7,136.7]]")),
+            ("swapped: polygon ring", Geometry("Polygon", "[[[10,100],[10,110],[20,110],[10,100]]]")),
+            ("swapped: multipoint", Geometry("MultiPoint", "[[36.7,34.7],[-33.8,151.2]]")),
+            ("range: longitude 180.0000001", Geometry("Point", "[180.0000001,0]")),
+            ("range: latitude -90.5", Geometry("Point", "[0,-90.5]")),
+            ("range: web mercator metres", "{\"type\":\"Point\",\"coordinates\":[4087000,4118000],\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:3857\"}}}"),
+        })
+            yield return WithGeometry(name, json);
 
         // Shapes PostGIS calls invalid, and shapes too big to take.
-        yield return WithGeometry("polygon: bow-tie", Geometry("Polygon", "[[[0,0],[1,1],[1,0],[0,1],[0,0]]]"));
-        yield return WithGeometry("polygon: bow-tie in a multipolygon", Geometry("MultiPolygon", "[[[[10,10],[11,10],[11,11],[10,11],[10,10]]],[[[0,0],[1,1],[1,0],[0,1],[0,0]]]]"));
-        yield return WithGeometry("polygon: unclosed ring", Geometry("Polygon", "[[[0,0],[1,0],[1,1],[0,1]]]"));
-        yield return WithGeometry("polygon: ring of three positions", Geometry("Polygon", "[[[0,0],[1,0],[0,0]]]"));
-        yield return WithGeometry("polygon: hole outside its shell", Geometry("Polygon", "[[[0,0],[1,0],[1,1],[0,1],[0,0]],[[5,5],[6,5],[6,6],[5,6],[5,5]]]"));
-        yield return WithGeometry("polygon: all positions equal", Geometry("Polygon", "[[[1,1],[1,1],[1,1],[1,1]]]"));
-        yield return WithGeometry("linestring: one position", Geometry("LineString", "[[1,1]]"));
+        foreach (var (name, json) in new[]
+        {
+            ("polygon: bow-tie", Geometry("Polygon", "[[[0,0],[1,1],[1,0],[0,1],[0,0]]]")),
+            ("polygon: bow-tie in a multipolygon", Geometry("MultiPolygon", "[[[[10,10],[11,10],[11,11],[10,11],[10,10]]],[[[0,0],[1,1],[1,0],[0,1],[0,0]]]]")),
+            ("polygon: unclosed ring", Geometry("Polygon", "[[[0,0],[1,0],[1,1],[0,1]]]")),
+            ("polygon: ring of three positions", Geometry("Polygon", "[[[0,0],[1,0],[0,0]]]")),
+            ("polygon: ring closed by -0", Geometry("Polygon", "[[[0,0],[1,0],[1,1],[0,1],[-0,0]]]")), // found by fuzzing (seed 3)
+            ("polygon: hole outside its shell", Geometry("Polygon", "[[[0,0],[1,0],[1,1],[0,1],[0,0]],[[5,5],[6,5],[6,6],[5,6],[5,5]]]")),
+            ("polygon: all positions equal", Geometry("Polygon", "[[[1,1],[1,1],[1,1],[1,1]]]")),
+            ("linestring: one position", Geometry("LineString", "[[1,1]]")),
+        })
+            yield return WithGeometry(name, json);
         yield return new HostileBody("polygon: 1,000,000 vertices, compact (under 8 MiB)",
             Lazy(() => Feature("million compact", "{\"type\":\"Polygon\",\"coordinates\":[" + Ring(1_000_000, precise: false) + "]}")), TooLargeOrInvalid);
         yield return new HostileBody("polygon: 1,000,000 vertices, precise (over 8 MiB)",
@@ -111,15 +128,23 @@ public static class HostileBodies
             Lazy(() => Feature("cap plus one", "{\"type\":\"Polygon\",\"coordinates\":[" + Ring(100_001, precise: false) + "]}")), [422]);
 
         // Geometry and document types.
-        yield return WithGeometry("type: GeometryCollection", "{\"type\":\"GeometryCollection\",\"geometries\":[" + Point + "]}");
-        yield return WithGeometry("type: Circle", "{\"type\":\"Circle\",\"coordinates\":[0,0],\"radius\":5}");
-        yield return WithGeometry("type: geometry type in lower case", Geometry("point", "[36.7,34.7]"));
-        yield return WithGeometry("type: geometry type number", "{\"type\":1,\"coordinates\":[36.7,34.7]}");
+        foreach (var (name, json) in new[]
+        {
+            ("type: GeometryCollection", "{\"type\":\"GeometryCollection\",\"geometries\":[" + Point + "]}"),
+            ("type: Circle", "{\"type\":\"Circle\",\"coordinates\":[0,0],\"radius\":5}"),
+            ("type: geometry type in lower case", Geometry("point", "[36.7,34.7]")),
+            ("type: geometry type number", "{\"type\":1,\"coordinates\":[36.7,34.7]}"),
+        })
+            yield return WithGeometry(name, json);
         // With a location_name the server geocodes a missing geometry, so as a patch (the stored incident has one) this is an edit.
         yield return new HostileBody("type: geometry null", Text(Feature("type: geometry null", "null")), WholeOnly: true);
-        yield return WithGeometry("type: geometry as WKT", "\"POINT(36.7 34.7)\"");
-        yield return WithGeometry("type: geometry as array", "[36.7,34.7]");
-        yield return WithGeometry("type: geometry is a Feature", "{\"type\":\"Feature\",\"geometry\":" + Point + ",\"properties\":{}}");
+        foreach (var (name, json) in new[]
+        {
+            ("type: geometry as WKT", "\"POINT(36.7 34.7)\""),
+            ("type: geometry as array", "[36.7,34.7]"),
+            ("type: geometry is a Feature", "{\"type\":\"Feature\",\"geometry\":" + Point + ",\"properties\":{}}"),
+        })
+            yield return WithGeometry(name, json);
         yield return Body("type: FeatureCollection", "{\"type\":\"FeatureCollection\",\"features\":[" + Feature("in a collection") + "]}");
         yield return Body("type: feature in lower case", Feature("lower").Replace("\"Feature\"", "\"feature\""));
         yield return Body("type: Feature as number", Feature("type number").Replace("\"Feature\"", "1"));
@@ -142,34 +167,38 @@ public static class HostileBodies
         yield return Body("title: blank", Feature("x", titleJson: "\"   \""));
 
         // Vocabulary, dates and URLs with SQL in them.
-        yield return WithProperty("sql: event_type", "\"event_type\":\"' OR 1=1 --\"");
-        yield return WithProperty("sql: time_precision", "\"time_precision\":\"day'; DROP TABLE incidents; --\"");
-        yield return WithProperty("sql: geo_precision", "\"geo_precision\":\"exact' OR '1'='1\"");
-        yield return WithProperty("sql: status", "\"status\":\"verified'; UPDATE incidents SET status='retracted'; --\"");
-        yield return WithProperty("sql: country", "\"country\":\"SY' OR 1=1 --\"");
-        yield return WithProperty("sql: occurred_at", "\"occurred_at\":\"2016-02-21'; DROP TABLE incidents; --\"");
-        yield return WithProperty("sql: sources url", "\"sources\":[{\"url\":\"' OR 1=1 --\"}]");
-        yield return WithProperty("sql: sources published_at", "\"sources\":[{\"publisher\":\"x\",\"published_at\":\"'; DROP TABLE incidents; --\"}]");
-        yield return WithProperty("vocabulary: unknown event_type", "\"event_type\":\"bombing\"");
-        yield return WithProperty("vocabulary: country of three letters", "\"country\":\"SYR\"");
-        yield return WithProperty("vocabulary: unknown status", "\"status\":\"deleted\"");
-        yield return WithProperty("date: 30 February", "\"occurred_at\":\"2016-02-30T07:30:00Z\"");
-        yield return WithProperty("date: no offset", "\"occurred_at\":\"2016-02-21T07:30:00\"");
-        yield return WithProperty("date: year 0", "\"occurred_at\":\"0000-01-01T00:00:00Z\"");
-        yield return WithProperty("date: year 99999", "\"occurred_at\":\"99999-01-01T00:00:00Z\"");
-        yield return WithProperty("date: leap second", "\"occurred_at\":\"2016-12-31T23:59:60Z\"");
-        yield return WithProperty("date: as number", "\"occurred_at\":1456039800");
-        yield return WithProperty("date: offset +25:00", "\"occurred_at\":\"2016-02-21T07:30:00+25:00\"");
-        yield return WithProperty("sources: javascript URL", "\"sources\":[{\"url\":\"javascript:alert(1)\"}]");
-        yield return WithProperty("sources: file URL", "\"sources\":[{\"url\":\"file:///etc/passwd\"}]");
-        yield return WithProperty("sources: not an array", "\"sources\":{\"url\":\"https://example.org\"}");
-        yield return WithProperty("sources: item a string", "\"sources\":[\"https://example.org\"]");
-        yield return WithProperty("sources: unknown field", "\"sources\":[{\"url\":\"https://example.org\",\"script\":\"x\"}]");
-        yield return WithProperty("sources: empty object", "\"sources\":[{}]");
-        yield return WithProperty("actors: not an array", "\"actors\":\"Islamic State\"");
-        yield return WithProperty("actors: number item", "\"actors\":[1]");
-        yield return WithProperty("actors: blank item", "\"actors\":[\"  \"]");
-        yield return WithProperty("tags: object", "\"tags\":{\"a\":1}");
+        foreach (var (name, json) in new[]
+        {
+            ("sql: event_type", "\"event_type\":\"' OR 1=1 --\""),
+            ("sql: time_precision", "\"time_precision\":\"day'; DROP TABLE incidents; --\""),
+            ("sql: geo_precision", "\"geo_precision\":\"exact' OR '1'='1\""),
+            ("sql: status", "\"status\":\"verified'; UPDATE incidents SET status='retracted'; --\""),
+            ("sql: country", "\"country\":\"SY' OR 1=1 --\""),
+            ("sql: occurred_at", "\"occurred_at\":\"2016-02-21'; DROP TABLE incidents; --\""),
+            ("sql: sources url", "\"sources\":[{\"url\":\"' OR 1=1 --\"}]"),
+            ("sql: sources published_at", "\"sources\":[{\"publisher\":\"x\",\"published_at\":\"'; DROP TABLE incidents; --\"}]"),
+            ("vocabulary: unknown event_type", "\"event_type\":\"bombing\""),
+            ("vocabulary: country of three letters", "\"country\":\"SYR\""),
+            ("vocabulary: unknown status", "\"status\":\"deleted\""),
+            ("date: 30 February", "\"occurred_at\":\"2016-02-30T07:30:00Z\""),
+            ("date: no offset", "\"occurred_at\":\"2016-02-21T07:30:00\""),
+            ("date: year 0", "\"occurred_at\":\"0000-01-01T00:00:00Z\""),
+            ("date: year 99999", "\"occurred_at\":\"99999-01-01T00:00:00Z\""),
+            ("date: leap second", "\"occurred_at\":\"2016-12-31T23:59:60Z\""),
+            ("date: as number", "\"occurred_at\":1456039800"),
+            ("date: offset +25:00", "\"occurred_at\":\"2016-02-21T07:30:00+25:00\""),
+            ("sources: javascript URL", "\"sources\":[{\"url\":\"javascript:alert(1)\"}]"),
+            ("sources: file URL", "\"sources\":[{\"url\":\"file:///etc/passwd\"}]"),
+            ("sources: not an array", "\"sources\":{\"url\":\"https://example.org\"}"),
+            ("sources: item a string", "\"sources\":[\"https://example.org\"]"),
+            ("sources: unknown field", "\"sources\":[{\"url\":\"https://example.org\",\"script\":\"x\"}]"),
+            ("sources: empty object", "\"sources\":[{}]"),
+            ("actors: not an array", "\"actors\":\"Islamic State\""),
+            ("actors: number item", "\"actors\":[1]"),
+            ("actors: blank item", "\"actors\":[\"  \"]"),
+            ("tags: object", "\"tags\":{\"a\":1}"),
+        })
+            yield return WithProperty(name, json);
 
         // The same member twice: a reader may take either, but must answer 4xx either way.
         yield return Body("duplicate: occurred_at twice, the second bad",
@@ -178,38 +207,54 @@ public static class HostileBodies
             "{\"type\":\"Feature\",\"geometry\":" + Point + ",\"geometry\":" + Geometry("Point", "[-33.8688,151.2093]") + ",\"properties\":" + Props("duplicate geometry") + "}");
 
         // Members that are not incident properties.
-        yield return WithProperty("unknown: property", "\"hacker\":true");
-        yield return WithProperty("unknown: __proto__", "\"__proto__\":{\"admin\":true}");
-        yield return WithProperty("unknown: SQL as property name", "\"' OR 1=1 --\":1");
-        yield return WithProperty("unknown: NUL in property name", "\"ti\\u0000tle\":\"x\"");
+        foreach (var (name, json) in new[]
+        {
+            ("unknown: property", "\"hacker\":true"),
+            ("unknown: __proto__", "\"__proto__\":{\"admin\":true}"),
+            ("unknown: SQL as property name", "\"' OR 1=1 --\":1"),
+            ("unknown: NUL in property name", "\"ti\\u0000tle\":\"x\""),
+        })
+            yield return WithProperty(name, json);
 
         // Overlong strings: 422 naming the field.
         yield return Body("overlong: title of 501", Feature("x", titleJson: Str(HostileFixture.Marker + new string('t', 501))));
         yield return Body("overlong: title of 100,000", Feature("x", titleJson: Str(HostileFixture.Marker + new string('t', 100_000))));
-        foreach (var (field, max) in new[] { ("summary", 20_000), ("sub_event_type", 200), ("location_name", 500), ("admin1", 200), ("admin2", 200), ("claimed_by", 500), ("external_id", 200) })
-            yield return WithProperty($"overlong: {field} of {max + 1}", $"\"{field}\":\"{new string('s', max + 1)}\"");
-        yield return WithProperty("overlong: tag of 501", $"\"tags\":[\"{new string('g', 501)}\"]");
-        yield return WithProperty("overlong: actor of 501", $"\"actors\":[\"{new string('a', 501)}\"]");
-        yield return WithProperty("overlong: source title of 2001", $"\"sources\":[{{\"title\":\"{new string('s', 2001)}\"}}]");
-        yield return WithProperty("overlong: source url of 2001", $"\"sources\":[{{\"url\":\"https://example.org/{new string('u', 1990)}\"}}]");
+        var overlongFields = new[] { ("summary", 20_000), ("sub_event_type", 200), ("location_name", 500), ("admin1", 200), ("admin2", 200), ("claimed_by", 500), ("external_id", 200) }
+            .Select(f => ($"overlong: {f.Item1} of {f.Item2 + 1}", $"\"{f.Item1}\":\"{new string('s', f.Item2 + 1)}\""));
+        foreach (var (name, json) in overlongFields.Concat(
+            [
+                ("overlong: tag of 501", $"\"tags\":[\"{new string('g', 501)}\"]"),
+                ("overlong: actor of 501", $"\"actors\":[\"{new string('a', 501)}\"]"),
+                ("overlong: source title of 2001", $"\"sources\":[{{\"title\":\"{new string('s', 2001)}\"}}]"),
+                ("overlong: source url of 2001", $"\"sources\":[{{\"url\":\"https://example.org/{new string('u', 1990)}\"}}]"),
+            ]))
+            yield return WithProperty(name, json);
 
         // NUL (PostgreSQL cannot store it) and lone surrogates (not Unicode text): 4xx, never 500.
         yield return Body("nul: in title", Feature("x", titleJson: Str(HostileFixture.Marker + " nul \u0000 in title")));
         yield return Body("nul: title ends in NUL", Feature("x", titleJson: Str(HostileFixture.Marker + "\u0000")));
-        foreach (var field in new[] { "summary", "sub_event_type", "location_name", "admin1", "admin2", "claimed_by", "external_id", "occurred_at", "country" })
-            yield return WithProperty($"nul: in {field}", $"\"{field}\":\"a\\u0000b\"");
-        yield return WithProperty("nul: in a tag", "\"tags\":[\"a\\u0000b\"]");
-        yield return WithProperty("nul: in an actor", "\"actors\":[\"a\\u0000b\"]");
-        yield return WithProperty("nul: in a source title", "\"sources\":[{\"title\":\"a\\u0000b\"}]");
-        yield return WithProperty("nul: in a source publisher", "\"sources\":[{\"publisher\":\"a\\u0000b\"}]");
-        yield return WithProperty("nul: in a source url", "\"sources\":[{\"url\":\"https://example.org/a\\u0000b\"}]");
+        var nulFields = new[] { "summary", "sub_event_type", "location_name", "admin1", "admin2", "claimed_by", "external_id", "occurred_at", "country" }
+            .Select(field => ($"nul: in {field}", $"\"{field}\":\"a\\u0000b\""));
+        foreach (var (name, json) in nulFields.Concat(
+            [
+                ("nul: in a tag", "\"tags\":[\"a\\u0000b\"]"),
+                ("nul: in an actor", "\"actors\":[\"a\\u0000b\"]"),
+                ("nul: in a source title", "\"sources\":[{\"title\":\"a\\u0000b\"}]"),
+                ("nul: in a source publisher", "\"sources\":[{\"publisher\":\"a\\u0000b\"}]"),
+                ("nul: in a source url", "\"sources\":[{\"url\":\"https://example.org/a\\u0000b\"}]"),
+            ]))
+            yield return WithProperty(name, json);
         yield return Body("surrogate: lone high in title", Feature("x", titleJson: $"\"{HostileFixture.Marker} \\ud800\""));
         yield return Body("surrogate: lone low in title", Feature("x", titleJson: $"\"{HostileFixture.Marker} \\udfff x\""));
-        yield return WithProperty("surrogate: lone in summary", "\"summary\":\"a\\ud800b\"");
-        yield return WithProperty("surrogate: lone in a tag", "\"tags\":[\"\\udbff\"]");
-        yield return WithProperty("surrogate: lone in a source publisher", "\"sources\":[{\"publisher\":\"\\ud800\"}]");
-        yield return WithProperty("surrogate: lone in event_type", "\"event_type\":\"\\ud800\"");
-        yield return WithProperty("surrogate: lone in a property name", "\"\\ud800\":1");
+        foreach (var (name, json) in new[]
+        {
+            ("surrogate: lone in summary", "\"summary\":\"a\\ud800b\""),
+            ("surrogate: lone in a tag", "\"tags\":[\"\\udbff\"]"),
+            ("surrogate: lone in a source publisher", "\"sources\":[{\"publisher\":\"\\ud800\"}]"),
+            ("surrogate: lone in event_type", "\"event_type\":\"\\ud800\""),
+            ("surrogate: lone in a property name", "\"\\ud800\":1"),
+        })
+            yield return WithProperty(name, json);
         yield return WithGeometry("surrogate: lone in geometry type", "{\"type\":\"\\ud800\",\"coordinates\":[0,0]}");
         yield return WithGeometry("surrogate: lone in a geometry member name", "{\"type\":\"Point\",\"coordinates\":[0,0],\"\\ud800\":1}");
 

@@ -200,6 +200,12 @@ public static class HostileTable
         foreach (var (label, value) in Values.Where(v => v.Value.Length < 1000))
             yield return Get($"GET items with parameter named {label}", $"{Items}?{Esc(value)}=1");
         yield return Get("GET items, filter-lang without filter", $"{Items}?filter-lang=cql2-json");
+        // Found by fuzzing (seed 7): full-text search of 340 hyphens. Any answer but 5xx.
+        foreach (var (label, q) in new[] { ("340 hyphens", new string('-', 340)), ("500 hyphens", new string('-', 500)), ("250 '-a'", string.Concat(Enumerable.Repeat("-a ", 166))) })
+        {
+            yield return Get($"GET items?q= {label}", $"{Items}?q={Esc(q)}", Expect.NoServerError);
+            yield return Get($"GET summary?q= {label}", $"/collections/incidents/stats/summary?q={Esc(q)}", Expect.NoServerError);
+        }
         yield return Get("GET stats, a century of days", "/collections/incidents/stats?interval=day&datetime=1900-01-01/2100-01-01");
         yield return Get("GET stream, bad filter", "/collections/incidents/stream?bbox=1,2");
         foreach (var tz in new[] { "Pacific Standard Time", "W. Europe Standard Time", "../../etc/passwd", "UTC+5", "Europe/Nowhere" })

@@ -164,11 +164,11 @@ public sealed class ImportTests(ImportsFixture api)
         var prefix = Unique();
         string Line(int n, string eventType = "protests") =>
             $$"""{"type":"Feature","geometry":{"type":"Point","coordinates":[44.36,33.31]},"properties":{"title":"Protest {{n}}","event_type":"{{eventType}}","occurred_at":"2016-03-0{{n}}","external_id":"{{prefix}}-{{n}}"} }""";
-        var ndjson = $"{Line(1)}\n\n{Line(2)}\r\n{{\"type\": \"Feature\", oops\n{Line(3, "parade")}\n{Line(4)}";
+        var ndjson = $"{Line(1)}\n\n{Line(2)}\r\n{{\"type\": \"Feature\", oops\n{Line(3, "parade")}\n{Line(4)}\n[1, 2]";
 
-        var report = await api.CreateClient().ImportOkAsync(ndjson, "application/x-ndjson", "", inserted: 3, updated: 0, unchanged: 0, rejected: 2);
+        var report = await api.CreateClient().ImportOkAsync(ndjson, "application/x-ndjson", "", inserted: 3, updated: 0, unchanged: 0, rejected: 3);
 
-        Assert.Equal([(4L, "feature"), (5L, "properties.event_type")], Problems(report).Select(p => (p.Line, p.Field)));
+        Assert.Equal([(4L, "feature"), (5L, "properties.event_type"), (7L, "feature")], Problems(report).Select(p => (p.Line, p.Field)));
         // RFC 8142 sequences put RS before each record; the same features are now all unchanged.
         var sequence = string.Concat(new[] { Line(1), Line(2), Line(4) }.Select(l => "\u001e" + l + "\n"));
         await api.CreateClient().ImportOkAsync(sequence, "application/geo+json-seq", "", 0, 0, 3, 0);
