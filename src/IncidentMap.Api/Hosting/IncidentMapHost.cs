@@ -3,6 +3,7 @@ using IncidentMap.Api.Changes;
 using IncidentMap.Api.Collections;
 using IncidentMap.Api.Database;
 using IncidentMap.Api.Health;
+using IncidentMap.Api.Imports;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.OpenApi;
 using IncidentMap.Api.Places;
@@ -33,6 +34,7 @@ public static class IncidentMapHost
         services.AddSingleton<Gazetteer>();
         services.AddSingleton<Geocoding>();
         services.AddSingleton<GeoNamesImport>();
+        services.AddIncidentImports();
         services.AddSingleton<ChangeFeed>();
         services.AddSingleton<ChangeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());
@@ -100,6 +102,7 @@ public static class IncidentMapHost
         app.MapTiles();
         app.MapChanges();
         app.MapStats();
+        app.MapImports();
         app.MapKeys();
         app.MapPlaces();
         // Explicit, so the endpoint table is complete before the server starts: the `openapi`
@@ -143,6 +146,8 @@ public static class IncidentMapHost
                     Console.WriteLine($"{imported.Read} lines read, {imported.Imported} places imported, {imported.Skipped} skipped (not class P or A, or malformed)");
                 }
                 return 0;
+            case "import":
+                return await ImportCommand.RunAsync(app.Services, rest);
             case "keys":
                 return await KeysCommand.RunAsync(app.Services.GetRequiredService<ApiKeys>(), app.Services.GetRequiredService<Migrator>(), rest);
             case "healthcheck":
@@ -161,7 +166,7 @@ public static class IncidentMapHost
                     }
                 }
             default:
-                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE] | keys ... | places import FILE | healthcheck]");
+                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE] | keys ... | places import FILE | import FILE [--format csv|geojson|ndjson] [--source NAME] | healthcheck]");
                 return 2;
         }
     }

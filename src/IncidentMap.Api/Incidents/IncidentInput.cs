@@ -218,8 +218,22 @@ public static class IncidentInput
         if (coordinates.Any(c => !double.IsNaN(c.Z)))
             geometry = new NetTopologySuite.IO.WKBReader(NetTopologySuite.NtsGeometryServices.Instance)
                 .Read(new NetTopologySuite.IO.WKBWriter(NetTopologySuite.IO.ByteOrder.LittleEndian, false, false, false).Write(geometry));
+        // -0 and 0 are equal to .NET but not to PostGIS's ring-closure check: store 0.
+        geometry.Apply(new PositiveZero());
         geometry.SRID = 4326;
         return geometry;
+    }
+
+    private sealed class PositiveZero : ICoordinateSequenceFilter
+    {
+        public bool Done => false;
+        public bool GeometryChanged => true;
+
+        public void Filter(CoordinateSequence seq, int i)
+        {
+            seq.SetX(i, seq.GetX(i) + 0.0);
+            seq.SetY(i, seq.GetY(i) + 0.0);
+        }
     }
 
     private static string FirstSentence(string message)

@@ -103,12 +103,29 @@ public static class OpenApiSetup
         {
             var policies = context.ApiDescription.ActionDescriptor.EndpointMetadata
                 .OfType<Microsoft.AspNetCore.Authorization.IAuthorizeData>().Select(a => a.Policy).ToList();
+            // Every operation can meet a rate limit or a database outage.
+            AddProblem(operation, context, "429", "Too many requests (Retry-After says when to retry)");
+            AddProblem(operation, context, "503", "Database unavailable (Retry-After says when to retry)");
             if (!policies.Any(p => p is Security.Scopes.Write or Security.Scopes.Admin)) return;
+            AddProblem(operation, context, "401", "Missing, unknown or revoked API key");
+            AddProblem(operation, context, "403", "The API key lacks the needed scope");
             operation.Security =
             [
                 new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeyScheme, context.Document)] = [] },
             ];
         }
+    }
+
+    private static void AddProblem(OpenApiOperation operation, OperationFilterContext context, string status, string description)
+    {
+        operation.Responses ??= [];
+        if (operation.Responses.ContainsKey(status)) return;
+        var schema = context.SchemaGenerator.GenerateSchema(typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), context.SchemaRepository);
+        operation.Responses[status] = new OpenApiResponse
+        {
+            Description = description,
+            Content = new Dictionary<string, OpenApiMediaType> { ["application/problem+json"] = new() { Schema = schema } },
+        };
     }
 
     /// <summary>

@@ -77,6 +77,9 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             // Backstops for text that slipped past validation: the client's data, never a 500.
             PostgresException { SqlState: PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.UntranslatableCharacter } =>
                 (400, "Invalid text", "The request contains text the database cannot store (a NUL character or invalid Unicode)."),
+            // Class 54 (program limit exceeded), e.g. a search text too deep for tsquery: the request's shape.
+            PostgresException { SqlState: var limit } when limit.StartsWith("54", StringComparison.Ordinal) =>
+                (400, "Request too complex", "A value in the request is too complex for the database to evaluate; simplify it."),
             // Class 22 (data exception): a value the database refused, which here always comes from the request.
             PostgresException { SqlState: var state } when state.StartsWith("22", StringComparison.Ordinal) =>
                 (400, "Invalid value", "A value in the request is out of range or malformed for the database."),

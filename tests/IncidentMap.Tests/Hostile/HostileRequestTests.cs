@@ -7,7 +7,7 @@ namespace IncidentMap.Tests.Hostile;
 /// (or, for the documented exceptions, at least never 5xx), and afterwards nothing has changed.
 /// </summary>
 [Collection(HostileCollection.Name)]
-public sealed class HostileRequestTests(HostileFixture hostile)
+public sealed class HostileRequestTests(HostileFixture hostile, Xunit.Abstractions.ITestOutputHelper output)
 {
     public static TheoryData<string> Cases => new(HostileTable.All.Keys);
 
@@ -28,6 +28,7 @@ public sealed class HostileRequestTests(HostileFixture hostile)
     public void The_table_has_at_least_200_cases_that_must_be_4xx()
     {
         var strict = HostileTable.All.Values.Count(c => c.Expect == Expect.Problem);
+        output.WriteLine($"{HostileTable.All.Count} hostile cases, {strict} of them must be 4xx problems");
         Assert.True(strict >= 200, $"only {strict} strict cases");
     }
 
