@@ -9,8 +9,11 @@ namespace IncidentMap.Api.Querying;
 /// Turns request parameters (query string, or the members of a search body) into an
 /// <see cref="IncidentQuery"/>, or into 400 problems naming each bad parameter.
 /// </summary>
-public static class QueryParser
+public static partial class QueryParser
 {
+    [System.Text.RegularExpressions.GeneratedRegex("-{2,}")]
+    private static partial System.Text.RegularExpressions.Regex MultipleMinus();
+
     private static readonly GeometryFactory Factory = new(new PrecisionModel(), 4326);
 
     /// <summary>Every parameter the incident list understands, with its one-line meaning (documented in OpenAPI).</summary>
@@ -148,8 +151,11 @@ public static class QueryParser
 
         if (Get("q") is { } q)
         {
+            // A run of "-" nests negations: PostgreSQL's tsquery parser runs out of stack at ~32.
+            q = MultipleMinus().Replace(q, "-");
             if (string.IsNullOrWhiteSpace(q)) Bad("q", "must not be empty");
             else if (q.Length > 500) Bad("q", "is longer than 500 characters");
+            else if (q.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length > 50) Bad("q", "has more than 50 terms");
             else query = query with { Text = q };
         }
 
