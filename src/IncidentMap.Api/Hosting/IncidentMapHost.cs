@@ -117,8 +117,9 @@ public static class IncidentMapHost
     /// </summary>
     public static async Task<int> RunCommandAsync(this WebApplication app, string[] args)
     {
-        var command = args.FirstOrDefault(a => !a.StartsWith('-') && !a.Contains('=')) ?? "serve";
-        var rest = args.SkipWhile(a => a != command).Skip(1).ToArray();
+        // The command is the first argument; anything else (--urls URL …) is host configuration.
+        var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
+        var rest = args.Skip(command == "serve" && (args.Length == 0 || args[0] != "serve") ? 0 : 1).ToArray();
         switch (command)
         {
             case "serve":

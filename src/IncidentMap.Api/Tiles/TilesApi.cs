@@ -149,7 +149,7 @@ public static class TilesApi
     }
 
     internal static async Task<IResult> GetTile(HttpContext context, string tileMatrix, string tileRow, string tileCol,
-        IncidentReader reader, DataVersion version, IMemoryCache cache)
+        IncidentReader reader, DataVersion version, IMemoryCache cache, IConfiguration configuration)
     {
         if (!int.TryParse(tileMatrix, NumberStyles.None, CultureInfo.InvariantCulture, out var z) || z > MaxZoom)
             return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileMatrix '{tileMatrix}' is not a zoom level from 0 to {MaxZoom}.", "tileMatrix");
@@ -166,12 +166,14 @@ public static class TilesApi
         if (Conditional.NotModified(context, etag, TileCacheControl))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 
+        // Tiles:Cache = false computes every tile (the benchmark compares that cost with raw SQL).
+        var cached = configuration.GetValue("Tiles:Cache", true);
         var key = $"tile:{etag}:{z}/{x}/{y}{context.Request.QueryString}";
-        if (!cache.TryGetValue(key, out byte[]? tile))
+        if (!cached || !cache.TryGetValue(key, out byte[]? tile))
         {
             var (sql, parameters) = TileSql.Tile(query!, z, (int)x, (int)y);
             tile = await reader.ScalarAsync<byte[]>(sql, parameters, context.RequestAborted) ?? [];
-            cache.Set(key, tile, new MemoryCacheEntryOptions { Size = tile.Length + 64, SlidingExpiration = TimeSpan.FromMinutes(10) });
+            if (cached) cache.Set(key, tile, new MemoryCacheEntryOptions { Size = tile.Length + 64, SlidingExpiration = TimeSpan.FromMinutes(10) });
         }
         if (tile!.Length == 0) return TypedResults.NoContent();
         return TypedResults.Bytes(tile, MvtType);

@@ -1,0 +1,144 @@
+using System.Globalization;
+using Npgsql;
+
+namespace IncidentMap.Bench;
+
+/// <summary>How <c>run</c> measures: where the API is, which process it is, how long each load run lasts.</summary>
+public sealed record HarnessOptions(Uri Api, int? ApiPid, TimeSpan Warmup, TimeSpan Duration, int ExportRuns, string PgBin);
+
+/// <summary>
+/// <c>run</c>: every scenario through the API (wrk, or an HTTP download for exports) and straight
+/// against PostgreSQL (pgbench, or psql's \copy) with the same SQL and concurrency, then the two
+/// side by side.
+/// </summary>
+public static class Harness
+{
+    private const double ExportTargetPerSecond = 150_000;
+    private const long RssTargetKb = 300 * 1024;
+
+    private sealed record LoadRow(LoadScenario Scenario, int Clients, LoadResult Raw, LoadResult Api);
+
+    public static async Task RunAsync(NpgsqlDataSource db, string connectionString, HarnessOptions options)
+    {
+        using var http = new HttpClient { BaseAddress = options.Api, Timeout = Timeout.InfiniteTimeSpan };
+        (await http.GetAsync("/health/ready")).EnsureSuccessStatusCode();
+
+        // Not db.ConnectionString: the data source hides the password.
+        var connection = new NpgsqlConnectionStringBuilder(connectionString);
+        // pgbench and psql take the connection from libpq's environment variables.
+        var libpq = new Dictionary<string, string>
+        {
+            ["PGHOST"] = connection.Host!, ["PGPORT"] = connection.Port.ToString(CultureInfo.InvariantCulture),
+            ["PGUSER"] = connection.Username!, ["PGPASSWORD"] = connection.Password!, ["PGDATABASE"] = connection.Database!,
+        };
+        var work = Directory.CreateTempSubdirectory("incidentmap-bench-");
+        try
+        {
+            // Each table is printed as soon as it is complete, so a failure later keeps what was measured.
+            Console.WriteLine(await HeaderAsync(db, options));
+            var pgbench = new PgBench(Path.Combine(options.PgBin, "pgbench"), libpq, work);
+            var wrk = new Wrk("wrk", options.Api, work);
+
+            var load = new List<LoadRow>();
+            foreach (var scenario in Scenarios.Load())
+            {
+                // A failing request would otherwise only show up as wrk's error count.
+                foreach (var query in scenario.Queries) await ExpectOkAsync(http, query.Path);
+                foreach (var clients in scenario.Clients)
+                {
+                    Progress.Say($"{scenario.Title}, {clients} client(s): pgbench");
+                    var raw = await pgbench.RunAsync(scenario.Name, scenario.Queries, clients, options.Warmup, options.Duration);
+                    Progress.Say($"{scenario.Title}, {clients} client(s): wrk");
+                    var api = await wrk.RunAsync(scenario.Name, scenario.Queries, clients, options.Warmup, options.Duration);
+                    load.Add(new LoadRow(scenario, clients, raw, api));
+                }
+            }
+            Console.WriteLine(LoadTable(load));
+
+            foreach (var tile in Scenarios.Load().Where(s => s.Name.StartsWith("tile", StringComparison.Ordinal)))
+            {
+                var bytes = (await http.GetByteArrayAsync(tile.Queries[0].Path)).Length;
+                Console.WriteLine($"{tile.Title}: {bytes / 1024.0:N1} KB (target for the world view: under 500 KB)");
+            }
+            Console.WriteLine();
+
+            Progress.Say("e) polling with and without the current ETag");
+            Console.WriteLine(await Dashboards.PollingAsync(http, options.Api, Scenarios.PollPath, 8, options.Duration, work));
+            Progress.Say("f) commit-to-event latency of the stream");
+            Console.WriteLine(await Dashboards.StreamLatencyAsync(db, options.Api, 20, options.Duration));
+            Console.WriteLine();
+
+            var export = new Export(http, Path.Combine(options.PgBin, "psql"), libpq, options.ApiPid);
+            var exports = new List<ExportResult>();
+            foreach (var format in Scenarios.ExportFormats)
+            {
+                var query = Scenarios.Export(format);
+                var expected = await db.CreateCommand(query.CountSql).ScalarAsync<long>();
+                Progress.Say($"c) export {format.Name}: {expected:N0} features, {options.ExportRuns} run(s) each side");
+                exports.Add(await export.RunAsync(format, query, expected, options.ExportRuns));
+            }
+
+            Console.WriteLine(ExportTable(exports));
+            Console.WriteLine($"machine load average (1/5/15 min) at the end: {LoadAverage()}");
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<string> HeaderAsync(NpgsqlDataSource db, HarnessOptions options)
+    {
+        var rows = await db.CreateCommand("SELECT count(*) FROM incidents WHERE deleted_at IS NULL").ScalarAsync<long>();
+        var versions = await db.CreateCommand("SELECT split_part(version(), ' ', 2) || ', PostGIS ' || postgis_lib_version()").ScalarAsync<string>();
+        return $"""
+            IncidentMap benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC
+            data: {rows:N0} incidents; PostgreSQL {versions}; {Environment.ProcessorCount} cores shared by PostgreSQL, the API and the load tools
+            load: {options.Duration.TotalSeconds:0} s per run after {options.Warmup.TotalSeconds:0} s warm-up; raw = pgbench -M prepared, API = wrk; same SQL, count=false
+            machine load average (1/5/15 min) at the start: {LoadAverage()} (anything else running skews the numbers)
+            """;
+    }
+
+    private static string LoadAverage() => string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+
+    private static string LoadTable(List<LoadRow> rows) => Table.Render(
+        ["scenario (GeoJSON)", "clients", "raw q/s", "API q/s", "API/raw", "target", "raw p50 ms", "raw p99 ms", "API p50 ms", "API p99 ms", "p99 API/raw"],
+        rows.Select(r =>
+        {
+            var ratio = r.Api.PerSecond / r.Raw.PerSecond;
+            return new[]
+            {
+                r.Scenario.Title, $"{r.Clients}", $"{r.Raw.PerSecond:N1}", $"{r.Api.PerSecond:N1}", $"{ratio:0.00}",
+                $">={r.Scenario.TargetRatio:0.0} {Verdict(ratio >= r.Scenario.TargetRatio)}",
+                $"{r.Raw.P50Ms:N2}", $"{r.Raw.P99Ms:N2}", $"{r.Api.P50Ms:N2}", $"{r.Api.P99Ms:N2}", $"{r.Api.P99Ms / r.Raw.P99Ms:0.00}",
+            };
+        }).ToList());
+
+    private static string ExportTable(List<ExportResult> rows) => Table.Render(
+        ["c) export (all rows)", "features", "raw \\copy s", "raw feat/s", "API s", "API feat/s", "API/raw", $"target {ExportTargetPerSecond:N0}/s",
+         "API RSS before MB", "API RSS peak MB", "VmHWM MB", "target < 300 MB"],
+        rows.Select(r =>
+        {
+            var apiRate = r.Expected / r.ApiSeconds;
+            return new[]
+            {
+                r.Format.Name,
+                r.Delivered == r.Expected ? $"{r.Expected:N0}" : $"{r.Delivered:N0} of {r.Expected:N0} MISSING",
+                $"{r.RawSeconds:N2}", $"{r.Expected / r.RawSeconds:N0}", $"{r.ApiSeconds:N2}", $"{apiRate:N0}",
+                $"{r.RawSeconds / r.ApiSeconds:0.00}", Verdict(apiRate >= ExportTargetPerSecond),
+                Megabytes(r.RssBeforeKb), Megabytes(r.RssPeakKb), Megabytes(r.HighWaterMarkKb),
+                r.RssPeakKb is { } peak ? Verdict(peak < RssTargetKb) : "n/a",
+            };
+        }).ToList());
+
+    private static string Verdict(bool met) => met ? "ok" : "MISS";
+
+    private static string Megabytes(long? kb) => kb is { } k ? $"{k / 1024.0:N0}" : "n/a";
+
+    private static async Task ExpectOkAsync(HttpClient http, string path)
+    {
+        using var response = await http.GetAsync(path);
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"GET {path} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmarks the API's read paths against PostgreSQL running the same SQL (see bench/README.md).
+# ROWS synthetic incidents (default 1000000) in the database incidentmap_bench, the API on
+# 127.0.0.1:8091. Results go to stdout and bench/results/latest.txt.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+ROWS="${ROWS:-1000000}"
+DB=incidentmap_bench
+PORT=8091
+API_URL="http://127.0.0.1:$PORT"
+API_BIN=src/IncidentMap.Api/bin/Release/net10.0
+BENCH=bench/IncidentMap.Bench/bin/Release/net10.0/IncidentMap.Bench.dll
+RESULTS=bench/results
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+db/cluster.sh start
+db/cluster.sh ensure-db "$DB"
+export ConnectionStrings__Incidents="$(db/cluster.sh url "$DB")"
+
+# Building the bench also builds the API it references, into the API's own bin folder.
+dotnet build bench/IncidentMap.Bench -c Release -v quiet -nologo
+(cd "$API_BIN" && dotnet IncidentMap.Api.dll migrate)
+
+rows="$(db/cluster.sh psql -d "$DB" -qAt -c 'SELECT count(*) FROM incidents')"
+if [ "$rows" -lt "$ROWS" ]; then
+    dotnet "$BENCH" generate --rows "$ROWS"
+fi
+
+# Another server on the port would be benchmarked in place of ours.
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    echo "port $PORT is already in use; stop what listens there" >&2
+    exit 1
+fi
+mkdir -p "$RESULTS"
+# From its bin folder, so the API finds its appsettings.json; exec keeps $! the API's own pid.
+# --urls=URL in one word: the API would take a separate URL argument for its command name.
+(cd "$API_BIN" && exec env Logging__LogLevel__Default=Warning Database__MigrateOnStartup=false Tiles__Cache=false \
+    dotnet IncidentMap.Api.dll --urls="$API_URL") >"$RESULTS/api.log" 2>&1 &
+api_pid=$!
+trap 'kill "$api_pid" 2>/dev/null || true; wait "$api_pid" 2>/dev/null || true' EXIT
+
+for attempt in $(seq 120); do
+    curl -fsS "$API_URL/health/ready" >/dev/null 2>&1 && break
+    if [ "$attempt" -eq 120 ] || ! kill -0 "$api_pid" 2>/dev/null; then
+        cat "$RESULTS/api.log" >&2
+        echo "the API did not become ready on $API_URL" >&2
+        exit 1
+    fi
+    sleep 0.5
+done
+
+{
+    commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    [ -z "$(git status --porcelain -- src db 2>/dev/null)" ] || commit="$commit with uncommitted changes in src/ or db/"
+    echo "commit: $commit"
+    dotnet "$BENCH" run --api "$API_URL" --api-pid "$api_pid"
+} | tee "$RESULTS/latest.txt"
