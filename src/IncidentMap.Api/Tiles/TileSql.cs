@@ -22,7 +22,8 @@ public static class TileSql
     /// <summary>Properties of incident features in tiles: small, and enough to style and label.</summary>
     private const string IncidentTileProperties = """
         i.id, i.title, i.event_type, i.sub_event_type,
-        to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS occurred_at, i.time_precision,
+        -- Seconds since 1970: MapLibre filters and interpolates numbers, not date strings.
+        extract(epoch FROM i.occurred_at)::bigint AS occurred_at, i.time_precision,
         i.fatalities_min, i.fatalities_max, i.country, i.geo_precision, i.status
         """;
 

@@ -141,7 +141,7 @@ public static class TilesApi
                 {
                     ["id"] = "incidents", ["minzoom"] = TileSql.ClusterBelowZoom, ["maxzoom"] = MaxZoom,
                     ["description"] = "One feature per incident",
-                    ["fields"] = Fields(("title", "String"), ("event_type", "String"), ("sub_event_type", "String"), ("occurred_at", "String"),
+                    ["fields"] = Fields(("title", "String"), ("event_type", "String"), ("sub_event_type", "String"), ("occurred_at", "Number (seconds since 1970-01-01 UTC)"),
                         ("time_precision", "String"), ("fatalities_min", "Number"), ("fatalities_max", "Number"), ("country", "String"),
                         ("geo_precision", "String"), ("status", "String")),
                 }),
