@@ -12,7 +12,8 @@ namespace IncidentMap.Api.Incidents;
 /// features because they are known only at the end.
 /// </summary>
 public sealed class IncidentListResult(
-    RowStream rows, IncidentQuery query, long? numberMatched, string selfLink, Func<string, object> nextLink) : IResult
+    RowStream rows, IncidentQuery query, long? numberMatched, string selfLink, Func<string, object> nextLink,
+    IDisposable? exportLease = null) : IResult
 {
     private const int FlushThreshold = 64 * 1024;
     private const char RecordSeparator = '\u001e';
@@ -28,6 +29,7 @@ public sealed class IncidentListResult(
     public async Task ExecuteAsync(HttpContext context)
     {
         await using var _ = rows;
+        using var lease = exportLease;
         var ct = context.RequestAborted;
         context.Response.ContentType = ContentType(query.Format);
         if (query.Format == OutputFormat.Csv)

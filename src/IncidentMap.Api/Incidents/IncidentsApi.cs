@@ -254,10 +254,31 @@ public static partial class IncidentsApi
             context.Response.ContentType = IncidentListResult.ContentType(query.Format);
             return TypedResults.Ok();
         }
-        long? matched = query.Count ? await reader.CountAsync(query, ct) : null;
-        var timeout = query.Limit is null ? IncidentReader.ExportTimeout : (TimeSpan?)null;
-        var rows = await reader.OpenAsync(IncidentSqlBuilder.Build(query), ct, timeout);
-        return new IncidentListResult(rows, query, matched, self, nextLink);
+        System.Threading.RateLimiting.RateLimitLease? exportLease = null;
+        if (query.Limit is null)
+        {
+            exportLease = context.RequestServices.GetRequiredService<ExportLimiter>().TryAcquire(context);
+            if (!exportLease.IsAcquired)
+            {
+                exportLease.Dispose();
+                context.Response.Headers.RetryAfter = "10";
+                return Problem.Status(StatusCodes.Status429TooManyRequests, "Too many exports",
+                    "This client already runs as many whole-collection exports as allowed; retry when one finishes, or page with limit.",
+                    null, new Dictionary<string, object?>());
+            }
+        }
+        try
+        {
+            long? matched = query.Count ? await reader.CountAsync(query, ct) : null;
+            var timeout = query.Limit is null ? IncidentReader.ExportTimeout : (TimeSpan?)null;
+            var rows = await reader.OpenAsync(IncidentSqlBuilder.Build(query), ct, timeout);
+            return new IncidentListResult(rows, query, matched, self, nextLink, exportLease);
+        }
+        catch
+        {
+            exportLease?.Dispose();
+            throw;
+        }
     }
 
     internal static async Task<IResult> GetIncident(HttpContext context, string featureId, IncidentReader reader,

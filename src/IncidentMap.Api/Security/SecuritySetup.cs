@@ -17,6 +17,12 @@ public sealed class RateLimitOptions
     public int ConcurrentStreams { get; set; } = 4;
 }
 
+/// <summary>Concurrent whole-collection exports per client (API key or address).</summary>
+public sealed class ExportLimiter(PartitionedRateLimiter<string> limiter)
+{
+    public RateLimitLease TryAcquire(HttpContext context) => limiter.AttemptAcquire(SecuritySetup.Partition(context));
+}
+
 public static class SecuritySetup
 {
     public const string ReadPolicy = Scopes.Read;
@@ -42,6 +48,10 @@ public static class SecuritySetup
 
         var limits = configuration.GetSection("RateLimits").Get<RateLimitOptions>() ?? new RateLimitOptions();
         services.AddSingleton(limits);
+        // Exports share an endpoint with ordinary pages, so their limit is taken in the handler.
+        services.AddSingleton(new ExportLimiter(PartitionedRateLimiter.Create<string, string>(partition =>
+            RateLimitPartition.GetConcurrencyLimiter(partition,
+                _ => new ConcurrencyLimiterOptions { PermitLimit = Math.Max(1, limits.ConcurrentExports), QueueLimit = 0 }))));
         services.AddRateLimiter(options =>
         {
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
