@@ -81,38 +81,20 @@ public static partial class IncidentsApi
         group.MapPut("/{featureId}", ReplaceIncident)
             .WithName("replaceIncident")
             .RequireAuthorization(SecuritySetup.WritePolicy)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status428PreconditionRequired)
             .WithSummary("Replace an incident")
             .WithDescription("Full replacement. `If-Match` with the ETag you read is required (428 without it, 412 when stale).")
             .Accepts<IncidentFeatureDoc>(GeoJson, "application/json")
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesChangeProblems();
 
         group.MapPatch("/{featureId}", PatchIncident)
             .WithName("patchIncident")
             .RequireAuthorization(SecuritySetup.WritePolicy)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status428PreconditionRequired)
             .WithSummary("Change part of an incident (JSON merge patch, RFC 7396)")
             .WithDescription("For example `{\"properties\":{\"fatalities_max\":62}}`; `null` clears a property.")
             .Accepts<IncidentPatchDoc>("application/merge-patch+json", "application/json")
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesChangeProblems();
 
         // QGIS and other editors read Allow from OPTIONS to decide whether a layer is editable.
         group.MapMethods("", [HttpMethods.Options], (HttpResponse response) => Allow(response, "GET, HEAD, POST, OPTIONS"))
@@ -417,6 +399,13 @@ public static partial class IncidentsApi
         if (IfMatch(context.Request, out var expected) is { } precondition) return precondition;
         var outcome = await store.DeleteAsync(id, expected, Writer(context), context.RequestAborted);
         return outcome is WriteOutcome.Stored ? TypedResults.NoContent() : Respond(context, outcome, StatusCodes.Status204NoContent, featureId);
+    }
+
+    /// <summary>What a change to an existing incident (PUT, PATCH) can answer besides success.</summary>
+    private static RouteHandlerBuilder ProducesChangeProblems(this RouteHandlerBuilder builder)
+    {
+        foreach (var status in new[] { 400, 401, 403, 404, 409, 412, 413, 415, 422, 428 }) builder.ProducesProblem(status);
+        return builder;
     }
 
     internal static async Task<IResult> GetHistory(HttpRequest request, string featureId, IncidentReader reader, CancellationToken ct)
