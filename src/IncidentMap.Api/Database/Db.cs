@@ -31,12 +31,17 @@ public static class DatabaseServiceCollectionExtensions
                 ?? throw new InvalidOperationException(
                     "ConnectionStrings:Incidents is not set (environment variable ConnectionStrings__Incidents).");
             var timeout = configuration.GetValue($"{DatabaseOptions.Section}:StatementTimeoutSeconds", 30);
+            var maxAutoPrepare = configuration.GetValue($"{DatabaseOptions.Section}:MaxAutoPrepare", 64);
             var builder = new NpgsqlConnectionStringBuilder(connectionString)
             {
                 Timezone = "UTC",
                 // Npgsql sends this as a startup parameter: every session is bounded without a round-trip.
                 Options = $"-c statement_timeout={timeout * 1000}",
                 ApplicationName = "incidentmap",
+                // Prepare the statements this service repeats (tiles, pages, the feed): planning is a
+                // large share of a small query's cost.
+                MaxAutoPrepare = maxAutoPrepare,
+                AutoPrepareMinUsages = 2,
             };
             var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
             dataSourceBuilder.UseNetTopologySuite();

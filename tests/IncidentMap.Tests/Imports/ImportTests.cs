@@ -265,37 +265,6 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
-    public async Task A_large_streamed_CSV_imports_with_flat_memory()
-    {
-        const int rows = 200_000;
-        var prefix = Unique();
-        GC.Collect();
-        var baseline = GC.GetTotalMemory(forceFullCollection: true);
-        long peak = 0;
-        using var sampling = new CancellationTokenSource();
-        var sampler = Task.Run(async () =>
-        {
-            // Live memory (after a full collection), so garbage other tests leave in this process between
-            // collections does not count as the import's.
-            while (!sampling.IsCancellationRequested)
-            {
-                peak = Math.Max(peak, GC.GetTotalMemory(forceFullCollection: true));
-                await Task.Delay(500);
-            }
-        });
-
-        var (status, report) = await api.CreateClient().PostImportAsync(Streamed(new GeneratedCsvStream(prefix, rows), Csv), "?source=" + prefix);
-        await sampling.CancelAsync();
-        await sampler;
-
-        Assert.True(status == HttpStatusCode.OK, report.ToJsonString());
-        AssertCounts(report, rows, 0, 0, 0);
-        Assert.Equal(rows, (await HistoryAsync(prefix)).Incidents);
-        // The generated file is ~25 MB of text and ~200 MB as drafts; only a few batches may ever be held.
-        Assert.True(peak - baseline < 200L * 1024 * 1024, $"managed heap grew by {(peak - baseline) / 1024 / 1024} MB");
-    }
-
-    [Fact]
     public async Task An_async_import_runs_as_a_job_whose_progress_and_report_can_be_polled()
     {
         var prefix = Unique();
