@@ -90,7 +90,31 @@ resolve_port() {
     mkdir -p "$STATE"; echo "$PORT" > "$STATE/port"
 }
 
+# Outside the checkout, the password and port also live beside the data ($DATA.password, $DATA.port):
+# a new clone at the same path finds the cluster a previous one left there.
+remember_outside() {
+    case "$DATA" in "$STATE"/*) return ;; esac
+    cp "$STATE/password" "$DATA.password"
+    [ -f "$STATE/port" ] && cp "$STATE/port" "$DATA.port"
+    chmod 600 "$DATA.password"
+}
+
+recover_outside() {
+    case "$DATA" in "$STATE"/*) return ;; esac
+    [ -f "$STATE/password" ] || { [ -f "$DATA.password" ] && (umask 077; cp "$DATA.password" "$STATE/password"); }
+    [ -f "$STATE/port" ] || { [ -f "$DATA.port" ] && cp "$DATA.port" "$STATE/port"; }
+    return 0
+}
+
 create_cluster() {
+    recover_outside
+    if [ -f "$DATA/PG_VERSION" ] && [ ! -f "$STATE/password" ]; then
+        # A cluster whose password is lost is of no use to anyone: start afresh.
+        log "the cluster in $DATA has no password on record; recreating it"
+        setup_user
+        run_pg "$PG_BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+        rm -rf "$DATA"
+    fi
     [ -f "$DATA/PG_VERSION" ] && return
     log "creating cluster in $DATA"
     mkdir -p "$DATA"
@@ -102,6 +126,7 @@ create_cluster() {
     run_pg "$PG_BIN/initdb" -D "$DATA" -U postgres --pwfile="$pwfile" --auth=scram-sha-256 \
         --encoding=UTF8 --locale=C.UTF-8 >/dev/null
     rm -f "$pwfile"
+    remember_outside
     cat >> "$DATA/postgresql.conf" <<CONF
 # IncidentMap private cluster
 listen_addresses = '127.0.0.1'
@@ -127,6 +152,7 @@ start() {
     resolve_datadir
     create_cluster
     resolve_port
+    [ -f "$STATE/port" ] && case "$DATA" in "$STATE"/*) ;; *) cp "$STATE/port" "$DATA.port" ;; esac
     if is_running; then log "already running on 127.0.0.1:$PORT ($DATA)"; return; fi
     port_in_use "$PORT" && die "port $PORT is taken by another server; set INCIDENTMAP_PG_PORT"
     log "starting on 127.0.0.1:$PORT ($DATA)"
@@ -166,6 +192,6 @@ case "${1:-}" in
     url)     echo "Host=127.0.0.1;Port=$PORT;Username=postgres;Password=$(password);Database=${2:-incidentmap}" ;;
     psql)    shift; PGPASSWORD="$(password)" exec psql -h 127.0.0.1 -p "$PORT" -U postgres "$@" ;;
     destroy) stop; DATA="$(cat "$STATE/datadir" 2>/dev/null || true)"
-             [ -n "$DATA" ] && as_root rm -rf "$DATA"; rm -rf "$STATE"; log "destroyed" ;;
+             [ -n "$DATA" ] && as_root rm -rf "$DATA" "$DATA.password" "$DATA.port"; rm -rf "$STATE"; log "destroyed" ;;
     *)       sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
