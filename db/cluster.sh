@@ -73,7 +73,7 @@ setup_user() {
     fi
 }
 
-run_pg() { "${SU[@]}" "$@"; }
+run_pg() { (cd / && "${SU[@]}" "$@"); }
 
 password() { cat "$STATE/password"; }
 
