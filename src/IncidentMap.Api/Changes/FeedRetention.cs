@@ -6,6 +6,7 @@ namespace IncidentMap.Api.Changes;
 /// <summary>
 /// Purges changes older than Feed:RetentionDays (default 30) once an hour and records how far it
 /// purged, so a cursor from before that point answers 410 instead of silently missing changes.
+/// Expired Idempotency-Keys go in the same pass.
 /// </summary>
 public sealed class FeedRetention(NpgsqlDataSource dataSource, IConfiguration configuration, ILogger<FeedRetention> logger) : BackgroundService
 {
@@ -36,6 +37,11 @@ public sealed class FeedRetention(NpgsqlDataSource dataSource, IConfiguration co
             {
                 var purged = await PurgeAsync(TimeSpan.FromDays(days), stoppingToken);
                 if (purged > 0) logger.LogInformation("Purged {Count} changes older than {Days} days", purged, days);
+                // Idempotency keys answer retries for 24 hours; after that they only take space.
+                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "DELETE FROM idempotency_keys WHERE created_at < now() - @window",
+                    new { window = Incidents.IncidentStore.IdempotencyWindow }, cancellationToken: stoppingToken));
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException)
             {

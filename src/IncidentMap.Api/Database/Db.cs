@@ -6,14 +6,6 @@ using NpgsqlTypes;
 
 namespace IncidentMap.Api.Database;
 
-public sealed class DatabaseOptions
-{
-    public const string Section = "Database";
-
-    /// <summary>Upper bound for any single statement, so a runaway query cannot pin a connection.</summary>
-    public int StatementTimeoutSeconds { get; set; } = 30;
-}
-
 public static class DatabaseServiceCollectionExtensions
 {
     /// <summary>
@@ -22,7 +14,6 @@ public static class DatabaseServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddIncidentDatabase(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<DatabaseOptions>(configuration.GetSection(DatabaseOptions.Section));
         GeometryTypeHandler.Register();
 
         services.AddSingleton(sp =>
@@ -30,8 +21,9 @@ public static class DatabaseServiceCollectionExtensions
             var connectionString = configuration.GetConnectionString("Incidents")
                 ?? throw new InvalidOperationException(
                     "ConnectionStrings:Incidents is not set (environment variable ConnectionStrings__Incidents).");
-            var timeout = configuration.GetValue($"{DatabaseOptions.Section}:StatementTimeoutSeconds", 30);
-            var maxAutoPrepare = configuration.GetValue($"{DatabaseOptions.Section}:MaxAutoPrepare", 64);
+            // Database:StatementTimeoutSeconds bounds every statement, so a runaway query cannot pin a connection.
+            var timeout = configuration.GetValue("Database:StatementTimeoutSeconds", 30);
+            var maxAutoPrepare = configuration.GetValue("Database:MaxAutoPrepare", 64);
             var builder = new NpgsqlConnectionStringBuilder(connectionString)
             {
                 Timezone = "UTC",
