@@ -18,6 +18,14 @@ public sealed class IncidentListResult(
     private const int FlushThreshold = 64 * 1024;
     private const char RecordSeparator = '\u001e';
 
+    /// <summary>A small, already bounded set of rendered Features (clusters, bins, places) as one FeatureCollection.</summary>
+    public static IResult Small(IReadOnlyCollection<string> features)
+    {
+        var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
+        body.AppendJoin(',', features).Append("],\"numberReturned\":").Append(features.Count).Append('}');
+        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
+    }
+
     public static string ContentType(OutputFormat format) => format switch
     {
         OutputFormat.Csv => "text/csv; charset=utf-8; header=present",

@@ -135,11 +135,8 @@ public static partial class IncidentsApi
     internal static async Task<IResult> ListIncidents(HttpContext context, IncidentReader reader)
     {
         var request = context.Request;
-        var values = request.Query.ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
-        if (await NearParameter.ResolveAsync(values, context.RequestServices.GetRequiredService<Gazetteer>(), context.RequestAborted) is { } near)
-            return near;
-        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow, request.Headers.Accept.ToString());
-        if (query is null) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
+        var (query, problem) = await QueryParser.ParseRequestAsync(request, useAccept: true);
+        if (problem is not null) return problem;
 
         object NextLink(string cursor)
         {
@@ -148,7 +145,7 @@ public static partial class IncidentsApi
             var href = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, QueryString.Create(parameters));
             return new { href, rel = "next", type = GeoJson, title = "Next page" };
         }
-        return await RunAsync(context, reader, query, request.GetEncodedUrl(), NextLink);
+        return await RunAsync(context, reader, query!, request.GetEncodedUrl(), NextLink);
     }
 
     /// <summary>

@@ -106,10 +106,7 @@ public static class PlacesApi
               ORDER BY m.tier DESC, m.score DESC, p.population DESC NULLS LAST, p.id
               LIMIT @limit
               """;
-        var features = await reader.ListAsync<string>(sql, parameters, ct);
-        var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[").AppendJoin(',', features)
-            .Append("],\"numberReturned\":").Append(features.Count).Append('}');
-        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
+        return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));
     }
 
     internal static async Task<IResult> GetPlace(string placeId, IncidentReader reader, CancellationToken ct)

@@ -215,13 +215,17 @@ public static partial class QueryParser
     /// The incident filters of a request's query string; <paramref name="own"/> names the endpoint's
     /// own parameters, which are left to it. Null, or the 400 problem naming each bad parameter.
     /// </summary>
-    public static async Task<(IncidentQuery? Query, IResult? Problem)> ParseFiltersAsync(HttpRequest request, params string[] own)
+    public static Task<(IncidentQuery? Query, IResult? Problem)> ParseFiltersAsync(HttpRequest request, params string[] own) =>
+        ParseRequestAsync(request, useAccept: false, own);
+
+    /// <summary>As <see cref="ParseFiltersAsync"/>; with <paramref name="useAccept"/> the Accept header chooses the format when f does not.</summary>
+    public static async Task<(IncidentQuery? Query, IResult? Problem)> ParseRequestAsync(HttpRequest request, bool useAccept, params string[] own)
     {
         var values = request.Query.Where(p => !own.Contains(p.Key))
             .ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
         var gazetteer = request.HttpContext.RequestServices.GetRequiredService<Places.Gazetteer>();
         if (await Places.NearParameter.ResolveAsync(values, gazetteer, request.HttpContext.RequestAborted) is { } near) return (null, near);
-        var (query, errors) = Parse(values, DateTimeOffset.UtcNow);
+        var (query, errors) = Parse(values, DateTimeOffset.UtcNow, useAccept ? request.Headers.Accept.ToString() : null);
         return query is null ? (null, Problem.Validation(errors, StatusCodes.Status400BadRequest)) : (query, null);
     }
 

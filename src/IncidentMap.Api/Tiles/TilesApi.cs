@@ -187,7 +187,7 @@ public static class TilesApi
         var (query, problem) = await QueryParser.ParseFiltersAsync(request, "zoom");
         if (problem is not null) return problem;
         var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision);
-        return FeatureCollection(await reader.ListAsync<string>(sql, parameters, ct));
+        return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));
     }
 
     internal static async Task<IResult> GetHexbins(HttpRequest request, IncidentReader reader, CancellationToken ct)
@@ -208,19 +208,12 @@ public static class TilesApi
             return Problem.BadParameter("size", $"{size} m makes about {hexagons:0} hexagons over this bbox; the maximum is {MaxHexagons}");
 
         var (sql, parameters) = TileSql.Hexbins(query, size, box, query.Precision);
-        return FeatureCollection(await reader.ListAsync<string>(sql, parameters, ct));
+        return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));
     }
 
     private static (double X, double Y) Mercator(double lon, double lat)
     {
         lat = Math.Clamp(lat, -85.0511287798, 85.0511287798);
         return (lon * TileSql.WorldHalf / 180, Math.Log(Math.Tan((90 + lat) * Math.PI / 360)) * TileSql.WorldHalf / Math.PI);
-    }
-
-    private static IResult FeatureCollection(List<string> features)
-    {
-        var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
-        body.AppendJoin(',', features).Append("],\"numberReturned\":").Append(features.Count).Append('}');
-        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
     }
 }

@@ -17,23 +17,6 @@ public sealed class ConditionalGetTests(ApiFixture api)
         return await _client.SendAsync(request);
     }
 
-    /// <summary>
-    /// The ETag once the change listener has seen our own write too (it advances the data version a
-    /// moment after the write did): two reads in a row with the same ETag.
-    /// </summary>
-    private async Task<EntityTagHeaderValue> SettledETagAsync(string url)
-    {
-        var etag = (await _client.GetAsync(url)).Headers.ETag!;
-        for (var n = 0; n < 50; n++)
-        {
-            await Task.Delay(100);
-            var again = (await _client.GetAsync(url)).Headers.ETag!;
-            if (again.Equals(etag)) return etag;
-            etag = again;
-        }
-        throw new TimeoutException("the ETag never settled");
-    }
-
     [Theory]
     [InlineData("/collections/incidents/items?limit=5&tags={tag}")]
     [InlineData("/collections/incidents/items?f=csv&tags={tag}")]
@@ -48,7 +31,7 @@ public sealed class ConditionalGetTests(ApiFixture api)
         var first = await _client.GetAsync(url);
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal("no-cache", first.Headers.CacheControl?.ToString());
-        var etag = await SettledETagAsync(url);
+        var etag = await _client.SettledETagAsync(url);
 
         var unchanged = await GetIfNoneMatchAsync(url, etag);
         Assert.Equal(HttpStatusCode.NotModified, unchanged.StatusCode);
@@ -68,7 +51,7 @@ public sealed class ConditionalGetTests(ApiFixture api)
     {
         var id = await _client.CreateAsync(Features.Valid());
         var url = $"/collections/incidents/items/{id}";
-        var etag = await SettledETagAsync(url);
+        var etag = await _client.SettledETagAsync(url);
 
         Assert.Equal(HttpStatusCode.NotModified, (await GetIfNoneMatchAsync(url, etag)).StatusCode);
         await _client.PutCurrentAsync(url, Features.Content(Features.Valid("changed")));

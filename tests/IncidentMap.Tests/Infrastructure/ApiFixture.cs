@@ -149,6 +149,23 @@ public static class Features
         return JsonNode.Parse(text)!.AsObject();
     }
 
+    /// <summary>
+    /// The ETag once the change listener has seen earlier writes too (it advances the data version a
+    /// moment after a write did): two reads in a row with the same ETag.
+    /// </summary>
+    public static async Task<EntityTagHeaderValue> SettledETagAsync(this HttpClient client, string url)
+    {
+        var etag = (await client.GetAsync(url)).Headers.ETag!;
+        for (var n = 0; n < 50; n++)
+        {
+            await Task.Delay(100);
+            var again = (await client.GetAsync(url)).Headers.ETag!;
+            if (again.Equals(etag)) return etag;
+            etag = again;
+        }
+        throw new TimeoutException("the ETag never settled");
+    }
+
     public static HttpRequestMessage WithIfMatch(this HttpRequestMessage request, string etag)
     {
         request.Headers.IfMatch.Add(EntityTagHeaderValue.Parse(etag));
