@@ -71,7 +71,7 @@ public sealed class ChangeFeed(IncidentReader reader)
             FROM horizon h
             LEFT JOIN LATERAL (
                 SELECT c.xid::text AS xid, c.position, c.kind, c.incident_id AS id, c.version, c.changed_at AS changedat,
-                       CASE WHEN i.deleted_at IS NULL THEN {IncidentSqlBuilder.Render(query)} END AS feature
+                       i.deleted_at IS NULL AS live, {IncidentSqlBuilder.Projection(query)}
                 FROM incident_changes c
                 JOIN incidents i ON i.id = c.incident_id
                 WHERE (c.xid, c.position) > (@after_xid::xid8, @after_position)
@@ -81,7 +81,16 @@ public sealed class ChangeFeed(IncidentReader reader)
                 LIMIT @feed_limit
             ) f ON true
             """;
-        var rows = await reader.ListAsync<Row>(sql, parameters, ct);
+        var render = new IncidentRowWriter(query);
+        var rows = await reader.ListAsync(sql, parameters, row => new Row(
+            row.GetString(0),
+            row.IsDBNull(1) ? null : row.GetString(1),
+            row.IsDBNull(2) ? null : row.GetInt64(2),
+            row.IsDBNull(3) ? null : row.GetString(3),
+            row.IsDBNull(4) ? null : row.GetInt64(4),
+            row.IsDBNull(5) ? null : row.GetInt32(5),
+            row.IsDBNull(6) ? null : row.GetDateTime(6),
+            !row.IsDBNull(7) && row.GetBoolean(7) ? render.FeatureJson(row, at: 8) : null), ct);
         var changes = rows.Where(r => r.Xid is not null)
             .Select(r => new Change(new FeedCursor(ulong.Parse(r.Xid!, CultureInfo.InvariantCulture), r.Position!.Value),
                 r.Kind!, r.Id!.Value, r.Version!.Value, r.ChangedAt!.Value, r.Feature))

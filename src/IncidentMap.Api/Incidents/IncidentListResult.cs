@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
@@ -6,9 +7,8 @@ using IncidentMap.Api.Querying;
 namespace IncidentMap.Api.Incidents;
 
 /// <summary>
-/// Streams incidents in the query's format. Each row arrives rendered by PostgreSQL (a GeoJSON Feature
-/// or a CSV line) and is copied to the response as it is read, so memory stays flat however many
-/// incidents match. In a FeatureCollection, <c>numberReturned</c> and the <c>next</c> link follow the
+/// Streams incidents in the query's format. Each row is rendered by <see cref="IncidentRowWriter"/>
+/// into the response as it is read, so memory stays flat however many incidents match. In a FeatureCollection, <c>numberReturned</c> and the <c>next</c> link follow the
 /// features because they are known only at the end.
 /// </summary>
 public sealed class IncidentListResult(
@@ -47,23 +47,25 @@ public sealed class IncidentListResult(
         await context.Response.StartAsync(ct);
         var pipe = context.Response.BodyWriter;
         var writer = new ChunkWriter(pipe);
+        var render = new IncidentRowWriter(query);
 
         var (prefix, separator, suffix) = query.Format switch
         {
             OutputFormat.GeoJson => ("{\"type\":\"FeatureCollection\",\"features\":[", ",", ""),
             OutputFormat.GeoJsonSeq => (RecordSeparator.ToString(), "\n" + RecordSeparator, "\n"),
             OutputFormat.NdJson => ("", "\n", "\n"),
-            _ => (IncidentSqlBuilder.CsvHeader(query) + "\r\n", "\r\n", "\r\n"),
+            _ => (render.CsvHeader + "\r\n", "\r\n", "\r\n"),
         };
 
-        var keys = rows.Reader.FieldCount - IncidentSqlBuilder.SortKeys(query.Sort).Count;
+        var keys = render.ColumnCount;
         var sortKeys = IncidentSqlBuilder.SortKeys(query.Sort);
         object?[]? last = null;
         var returned = 0;
         while (rows.HasRow && (query.Limit is null || returned < query.Limit))
         {
             writer.Write(returned == 0 ? prefix : separator);
-            writer.Write(rows.Reader.GetString(0));
+            if (query.Format == OutputFormat.Csv) render.WriteCsv(rows.Reader, writer);
+            else render.WriteFeature(rows.Reader, writer);
             if (query.Format == OutputFormat.GeoJson)
             {
                 last = new object?[sortKeys.Count];
@@ -107,9 +109,20 @@ public sealed class IncidentListResult(
 
     private static void WriteLink(Utf8JsonWriter json, object link) => JsonSerializer.Serialize(json, link);
 
-    private sealed class ChunkWriter(PipeWriter pipe)
+    /// <summary>The response pipe, counting what was written since the last flush.</summary>
+    private sealed class ChunkWriter(PipeWriter pipe) : IBufferWriter<byte>
     {
         public long Unflushed { get; private set; }
+
+        public void Advance(int count)
+        {
+            pipe.Advance(count);
+            Unflushed += count;
+        }
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => pipe.GetMemory(sizeHint);
+
+        public Span<byte> GetSpan(int sizeHint = 0) => pipe.GetSpan(sizeHint);
 
         public void Write(string text)
         {

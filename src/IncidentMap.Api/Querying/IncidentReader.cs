@@ -47,15 +47,15 @@ public sealed class IncidentReader(NpgsqlDataSource dataSource, DatabaseResilien
     public async Task<(string Feature, int Version)?> GetFeatureAsync(long id, CancellationToken ct, NpgsqlConnection? connection = null)
     {
         var single = new IncidentQuery { Id = id, Limit = 1 };
-        var sql = IncidentSqlBuilder.Build(single, IncidentSqlBuilder.Render(single) + ", i.version");
+        var render = new IncidentRowWriter(single);
+        var sql = IncidentSqlBuilder.Build(single, IncidentSqlBuilder.Projection(single) + ", i.version");
         if (connection is not null)
         {
-            var row = await connection.QuerySingleOrDefaultAsync<(string, int)?>(
-                new CommandDefinition(sql.Sql, sql.Parameters, cancellationToken: ct));
-            return row;
+            await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql.Sql, sql.Parameters, cancellationToken: ct));
+            return await reader.ReadAsync(ct) ? (render.FeatureJson(reader), reader.GetInt32(render.ColumnCount)) : null;
         }
         await using var rows = await OpenAsync(sql, ct);
-        return rows.HasRow ? (rows.Reader.GetString(0), rows.Reader.GetInt32(1)) : null;
+        return rows.HasRow ? (render.FeatureJson(rows.Reader), rows.Reader.GetInt32(render.ColumnCount)) : null;
     }
 
     public Task<long> CountAsync(IncidentQuery query, CancellationToken ct)
@@ -70,6 +70,17 @@ public sealed class IncidentReader(NpgsqlDataSource dataSource, DatabaseResilien
         {
             await using var connection = await dataSource.OpenConnectionAsync(token);
             return await connection.ExecuteScalarAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token));
+        }, ct);
+
+    /// <summary>A small, bounded result read whole under the read-retry pipeline, each row mapped by <paramref name="map"/>.</summary>
+    public async Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, Func<DbDataReader, T> map, CancellationToken ct) =>
+        await resilience.ExecuteAsync(async token =>
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(token);
+            await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql, parameters, cancellationToken: token));
+            var rows = new List<T>();
+            while (await reader.ReadAsync(token)) rows.Add(map(reader));
+            return rows;
         }, ct);
 
     /// <summary>A small, bounded result (clusters, bins) read whole under the read-retry pipeline.</summary>

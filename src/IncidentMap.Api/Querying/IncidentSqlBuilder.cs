@@ -37,8 +37,8 @@ public static class IncidentSqlBuilder
     /// <summary>Longest interval a time_precision implies (a month); bounds the index range of time windows.</summary>
     private static readonly TimeSpan LongestPrecision = TimeSpan.FromDays(31);
 
-    /// <summary>A SELECT of one rendered row per incident (<see cref="Render"/>) plus the sort-key columns.</summary>
-    public static SqlQuery Build(IncidentQuery query) => Build(query, Render(query));
+    /// <summary>A SELECT of the <see cref="Projection"/> plus the sort-key columns.</summary>
+    public static SqlQuery Build(IncidentQuery query) => Build(query, Projection(query));
 
     public static SqlQuery Build(IncidentQuery query, string projection)
     {
@@ -192,29 +192,19 @@ public static class IncidentSqlBuilder
         }
     }
 
-    /// <summary>The rendered row: a GeoJSON Feature, or a CSV line, built by PostgreSQL.</summary>
-    public static string Render(IncidentQuery query)
+    /// <summary>
+    /// The columns <see cref="IncidentRowWriter"/> renders: id; x and y for points; for other shapes their
+    /// GeoJSON geometry (or WKT for CSV) rounded to the query's precision; then one column per property.
+    /// </summary>
+    public static string Projection(IncidentQuery query)
     {
-        var columns = OutputColumns(query);
-        if (query.Format == OutputFormat.Csv)
-        {
-            var csv = new StringBuilder("i.id::text || ','");
-            csv.Append(" || CASE WHEN GeometryType(i.geom) = 'POINT' THEN round(ST_X(i.geom)::numeric, @precision)::float8::text || ',' || round(ST_Y(i.geom)::numeric, @precision)::float8::text || ',' ELSE ',,' || csv_quote(ST_AsText(i.geom, @precision)) END");
-            foreach (var column in columns) csv.Append(" || ',' || coalesce(").Append(column.Csv).Append(", '')");
-            return csv.ToString();
-        }
-
-        var properties = string.Join(", ", columns.Select(c => $"'{c.Name}', {c.Json}"));
-        return $"""
-            json_build_object('type', 'Feature', 'id', i.id,
-                'geometry', ST_AsGeoJSON(i.geom, @precision)::json,
-                'properties', json_build_object({properties}))::text
-            """;
+        var shape = query.Format == OutputFormat.Csv ? "ST_AsText(i.geom, @precision)" : "ST_AsGeoJSON(i.geom, @precision)";
+        var sql = new StringBuilder("i.id,\n  CASE WHEN GeometryType(i.geom) = 'POINT' THEN ST_X(i.geom) END,")
+            .Append(" CASE WHEN GeometryType(i.geom) = 'POINT' THEN ST_Y(i.geom) END,")
+            .Append(" CASE WHEN GeometryType(i.geom) <> 'POINT' THEN ").Append(shape).Append(" END");
+        foreach (var column in OutputColumns(query)) sql.Append(",\n  ").Append(column.Sql);
+        return sql.ToString();
     }
-
-    /// <summary>Header of CSV output, in the order of <see cref="Render"/>.</summary>
-    public static string CsvHeader(IncidentQuery query) =>
-        "id,lon,lat,wkt," + string.Join(",", OutputColumns(query).Select(c => c.Name));
 
     public static IReadOnlyList<OutputColumn> OutputColumns(IncidentQuery query)
     {

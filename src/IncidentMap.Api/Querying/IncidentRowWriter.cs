@@ -1,0 +1,177 @@
+using System.Buffers;
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace IncidentMap.Api.Querying;
+
+/// <summary>
+/// Renders incident rows selected with <see cref="IncidentSqlBuilder.Projection"/> as GeoJSON Features
+/// or CSV lines, straight into an output buffer. PostgreSQL only reads columns; formatting runs here, on
+/// the other core, so a large export is a pipeline instead of one busy backend.
+/// </summary>
+public sealed class IncidentRowWriter
+{
+    /// <summary>Ordinals of the fixed leading columns of every projection.</summary>
+    private const int IdOrdinal = 0, XOrdinal = 1, YOrdinal = 2, ShapeOrdinal = 3, FirstProperty = 4;
+
+    /// <summary>Columns the projection puts before the properties: id, x, y, shape.</summary>
+    public const int LeadingColumns = FirstProperty;
+
+    private static readonly JsonWriterOptions JsonOptions = new()
+    {
+        // Keep non-ASCII text (Arabic place names) readable and compact instead of \u-escaped.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        SkipValidation = true,
+    };
+
+    private readonly IReadOnlyList<OutputColumn> columns;
+    private readonly JsonEncodedText[] names;
+    private readonly string coordinateFormat;
+    private readonly StringBuilder line = new();
+    private Utf8JsonWriter? json;
+
+    public IncidentRowWriter(IncidentQuery query)
+    {
+        columns = IncidentSqlBuilder.OutputColumns(query);
+        names = columns.Select(c => JsonEncodedText.Encode(c.Name)).ToArray();
+        coordinateFormat = query.Precision == 0 ? "0" : "0." + new string('#', query.Precision);
+        Precision = query.Precision;
+    }
+
+    public int Precision { get; }
+
+    /// <summary>Number of columns the projection selects; later ordinals (sort keys, extras) follow them.</summary>
+    public int ColumnCount => FirstProperty + columns.Count;
+
+    /// <summary>The current row as one GeoJSON Feature; the projection starts at ordinal <paramref name="at"/>.</summary>
+    public void WriteFeature(DbDataReader row, IBufferWriter<byte> output, int at = 0)
+    {
+        if (json is null) json = new Utf8JsonWriter(output, JsonOptions);
+        else json.Reset(output);
+
+        json.WriteStartObject();
+        json.WriteString("type"u8, "Feature"u8);
+        json.WriteNumber("id"u8, row.GetInt64(at + IdOrdinal));
+        json.WritePropertyName("geometry"u8);
+        if (!row.IsDBNull(at + XOrdinal))
+        {
+            json.WriteStartObject();
+            json.WriteString("type"u8, "Point"u8);
+            json.WriteStartArray("coordinates"u8);
+            json.WriteRawValue(Coordinate(row.GetDouble(at + XOrdinal)), skipInputValidation: true);
+            json.WriteRawValue(Coordinate(row.GetDouble(at + YOrdinal)), skipInputValidation: true);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        else json.WriteRawValue(row.GetString(at + ShapeOrdinal), skipInputValidation: true);
+
+        json.WriteStartObject("properties"u8);
+        for (var n = 0; n < columns.Count; n++)
+        {
+            var ordinal = at + FirstProperty + n;
+            json.WritePropertyName(names[n]);
+            if (row.IsDBNull(ordinal))
+            {
+                json.WriteNullValue();
+                continue;
+            }
+            switch (columns[n].Kind)
+            {
+                case ColumnKind.Text: json.WriteStringValue(row.GetString(ordinal)); break;
+                case ColumnKind.Integer: json.WriteNumberValue(row.GetInt64(ordinal)); break;
+                case ColumnKind.Decimal: json.WriteNumberValue(row.GetDecimal(ordinal)); break;
+                case ColumnKind.Time: json.WriteStringValue(JsonTime(row.GetDateTime(ordinal))); break;
+                case ColumnKind.Json: json.WriteRawValue(row.GetString(ordinal), skipInputValidation: true); break;
+                case ColumnKind.TextList:
+                    json.WriteStartArray();
+                    foreach (var item in row.GetFieldValue<string[]>(ordinal)) json.WriteStringValue(item);
+                    json.WriteEndArray();
+                    break;
+            }
+        }
+        json.WriteEndObject();
+        json.WriteEndObject();
+        json.Flush();
+    }
+
+    /// <summary>The current row as a GeoJSON Feature string (single features, change-feed entries).</summary>
+    public string FeatureJson(DbDataReader row, int at = 0)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        WriteFeature(row, buffer, at);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>The header line of CSV output, in the order of <see cref="WriteCsv"/>.</summary>
+    public string CsvHeader => "id,lon,lat,wkt," + string.Join(",", columns.Select(c => c.Name));
+
+    /// <summary>
+    /// The current row as an RFC 4180 line (without its line break): id, lon and lat for points, WKT for
+    /// other shapes, then one field per property. Lists are joined with ';'; times are UTC to the second.
+    /// </summary>
+    public void WriteCsv(DbDataReader row, IBufferWriter<byte> output)
+    {
+        var csv = line.Clear();
+        csv.Append(row.GetInt64(IdOrdinal)).Append(',');
+        if (!row.IsDBNull(XOrdinal))
+            csv.Append(Coordinate(row.GetDouble(XOrdinal))).Append(',').Append(Coordinate(row.GetDouble(YOrdinal))).Append(',');
+        else
+        {
+            csv.Append(",,");
+            Quoted(csv, row.GetString(ShapeOrdinal));
+        }
+
+        for (var n = 0; n < columns.Count; n++)
+        {
+            var ordinal = FirstProperty + n;
+            csv.Append(',');
+            if (row.IsDBNull(ordinal)) continue;
+            switch (columns[n].Kind)
+            {
+                case ColumnKind.Text or ColumnKind.Json: Quoted(csv, row.GetString(ordinal)); break;
+                case ColumnKind.Integer: csv.Append(row.GetInt64(ordinal)); break;
+                case ColumnKind.Decimal: csv.Append(row.GetDecimal(ordinal).ToString(CultureInfo.InvariantCulture)); break;
+                case ColumnKind.Time: csv.Append(row.GetDateTime(ordinal).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)); break;
+                case ColumnKind.TextList: Quoted(csv, string.Join(';', row.GetFieldValue<string[]>(ordinal))); break;
+            }
+        }
+
+        foreach (var chunk in csv.GetChunks())
+        {
+            var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(chunk.Length));
+            output.Advance(Encoding.UTF8.GetBytes(chunk.Span, span));
+        }
+    }
+
+    /// <summary>A field quoted only when it holds a comma, quote or line break; quotes doubled.</summary>
+    private static void Quoted(StringBuilder csv, string value)
+    {
+        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0)
+        {
+            csv.Append(value);
+            return;
+        }
+        csv.Append('"');
+        foreach (var c in value)
+        {
+            if (c == '"') csv.Append('"');
+            csv.Append(c);
+        }
+        csv.Append('"');
+    }
+
+    /// <summary>A coordinate rounded half away from zero to the asked decimals, without trailing zeros or exponent.</summary>
+    private string Coordinate(double value) =>
+        Math.Round(value, Precision, MidpointRounding.AwayFromZero).ToString(coordinateFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>PostgreSQL's JSON rendering of timestamptz in UTC: seconds, then microseconds when there are any.</summary>
+    private static string JsonTime(DateTime utc)
+    {
+        var fraction = utc.Ticks % TimeSpan.TicksPerSecond / 10;
+        var text = utc.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
+        return fraction == 0 ? text + "+00:00" : text + "." + fraction.ToString("000000", CultureInfo.InvariantCulture).TrimEnd('0') + "+00:00";
+    }
+}
