@@ -134,7 +134,7 @@ public sealed class IncidentRowWriter
                 case ColumnKind.Text or ColumnKind.Json: Quoted(csv, row.GetString(ordinal)); break;
                 case ColumnKind.Integer: csv.Append(row.GetInt64(ordinal)); break;
                 case ColumnKind.Decimal: csv.Append(row.GetDecimal(ordinal).ToString(CultureInfo.InvariantCulture)); break;
-                case ColumnKind.Time: csv.Append(row.GetDateTime(ordinal).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)); break;
+                case ColumnKind.Time: csv.Append(row.GetDateTime(ordinal).ToString("s", CultureInfo.InvariantCulture)).Append('Z'); break;
                 case ColumnKind.TextList: Quoted(csv, string.Join(';', row.GetFieldValue<string[]>(ordinal))); break;
             }
         }
@@ -164,14 +164,20 @@ public sealed class IncidentRowWriter
     }
 
     /// <summary>A coordinate rounded half away from zero to the asked decimals, without trailing zeros or exponent.</summary>
-    private string Coordinate(double value) =>
-        Math.Round(value, Precision, MidpointRounding.AwayFromZero).ToString(coordinateFormat, CultureInfo.InvariantCulture);
+    private string Coordinate(double value)
+    {
+        var rounded = Math.Round(value, Precision, MidpointRounding.AwayFromZero);
+        // The shortest round-trip form is the fast path; it switches to an exponent only below 1e-4.
+        return Math.Abs(rounded) >= 1e-4 || rounded == 0
+            ? rounded.ToString(CultureInfo.InvariantCulture)
+            : rounded.ToString(coordinateFormat, CultureInfo.InvariantCulture);
+    }
 
     /// <summary>PostgreSQL's JSON rendering of timestamptz in UTC: seconds, then microseconds when there are any.</summary>
     private static string JsonTime(DateTime utc)
     {
         var fraction = utc.Ticks % TimeSpan.TicksPerSecond / 10;
-        var text = utc.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
+        var text = utc.ToString("s", CultureInfo.InvariantCulture);
         return fraction == 0 ? text + "+00:00" : text + "." + fraction.ToString("000000", CultureInfo.InvariantCulture).TrimEnd('0') + "+00:00";
     }
 }

@@ -43,27 +43,56 @@ public static class IncidentSqlBuilder
     public static SqlQuery Build(IncidentQuery query, string projection)
     {
         var parameters = new DynamicParameters();
-        var where = Where(query, parameters);
         var keys = SortKeys(query.Sort);
+        var cells = NewestInRadiusCells(query, keys);
+        var where = Where(query, parameters, radiusByIndex: cells is null);
 
         if (query.After is { } after)
         {
             where.Add(KeysetCondition(keys));
             for (var n = 0; n < keys.Count; n++) parameters.Add($"k{n}", FromCursorValue(keys[n].Field.Kind, after.Keys[n]));
         }
+        // One extra row tells whether a next page exists without a COUNT.
+        if (query.Limit is { } limit) parameters.Add("limit", limit + 1);
 
-        var sql = new StringBuilder();
-        sql.Append("SELECT ").Append(projection);
-        for (var n = 0; n < keys.Count; n++) sql.Append(", ").Append(keys[n].Field.Sql).Append(" AS k").Append(n);
-        sql.Append("\nFROM incidents i\nWHERE ").AppendJoin("\n  AND ", where);
-        sql.Append("\nORDER BY ").AppendJoin(", ", keys.Select(k => k.Field.Sql + (k.Descending ? " DESC" : "")));
-        if (query.Limit is { } limit)
+        var select = new StringBuilder("SELECT ").Append(projection);
+        for (var n = 0; n < keys.Count; n++) select.Append(", ").Append(keys[n].Field.Sql).Append(" AS k").Append(n);
+        select.Append("\nFROM incidents i\nWHERE ").AppendJoin("\n  AND ", where);
+        var order = string.Join(", ", keys.Select(k => k.Field.Sql + (k.Descending ? " DESC" : "")));
+
+        if (cells is null)
         {
-            sql.Append("\nLIMIT @limit");
-            // One extra row tells whether a next page exists without a COUNT.
-            parameters.Add("limit", limit + 1);
+            select.Append("\nORDER BY ").Append(order);
+            if (query.Limit is not null) select.Append("\nLIMIT @limit");
+            return new SqlQuery(select.ToString(), parameters, keys);
         }
-        return new SqlQuery(sql.ToString(), parameters, keys);
+
+        // One branch per cell (RadiusCells), each read from incidents_cell_idx already in time order;
+        // PostgreSQL merges the branches and stops after the page.
+        var branches = new List<string>();
+        for (var n = 0; n < cells.Length; n++)
+        {
+            parameters.Add($"cell{n}", cells[n]);
+            branches.Add($"({select}\n  AND incident_cell(i.geom) = @cell{n}\nORDER BY {order}\nLIMIT @limit)");
+        }
+        branches.Add($"({select}\n  AND incident_cell(i.geom) = {RadiusCells.OtherShapes}\nORDER BY {order}\nLIMIT @limit)");
+        var merged = string.Join("\nUNION ALL\n", branches) + "\nORDER BY "
+            + string.Join(", ", keys.Select((k, n) => $"k{n}" + (k.Descending ? " DESC" : ""))) + "\nLIMIT @limit";
+        return new SqlQuery(merged, parameters, keys);
+    }
+
+    /// <summary>
+    /// The grid cells to merge when a page is the newest (or oldest) incidents in a radius, filtered by
+    /// nothing that an index serves better than walking time order (text, CQL2, shapes, boxes, an id);
+    /// otherwise null, and the circle's candidates are found by the GiST index and sorted.
+    /// </summary>
+    private static int[]? NewestInRadiusCells(IncidentQuery query, IReadOnlyList<SortKey> keys)
+    {
+        if (query.Limit is null || query.Near is not { } near || query.RadiusMetres is not { } radius) return null;
+        if (keys.Count != 2 || keys[0].Field.Name != "occurred_at" || keys[1].Descending != keys[0].Descending) return null;
+        if (query.Text is not null || query.Filter is not null || query.Intersects is not null || query.Bbox is { Count: > 0 }
+            || query.Id is not null || query.IncludeDeleted) return null;
+        return RadiusCells.Covering(near.Y, near.X, radius);
     }
 
     /// <summary>SELECT count(*) over the same filters (cursor ignored).</summary>
@@ -75,7 +104,11 @@ public static class IncidentSqlBuilder
     }
 
     /// <summary>The filter conditions of a query; shared by lists, counts and every later read path.</summary>
-    public static List<string> Where(IncidentQuery query, DynamicParameters parameters)
+    /// <param name="radiusByIndex">
+    /// Whether the radius condition may drive the GiST index on geog. Merged cell branches must not: with
+    /// PostGIS's low estimate for a circle the planner would rather sort every candidate in each branch.
+    /// </param>
+    public static List<string> Where(IncidentQuery query, DynamicParameters parameters, bool radiusByIndex = true)
     {
         var where = query.IncludeDeleted ? new List<string> { "true" } : ["i.deleted_at IS NULL"];
         parameters.Add("precision", query.Precision);
@@ -89,8 +122,9 @@ public static class IncidentSqlBuilder
         if (query.Near is { } near) parameters.Add("point", near);
         if (query.Near is not null && query.RadiusMetres is { } radius)
         {
-            // Geodesic (spheroid) distance; served by the GiST index on the geography column.
-            where.Add("ST_DWithin(i.geog, @point::geography, @radius)");
+            // Geodesic (spheroid) distance; served by the GiST index on the geography column, or the
+            // same test (_ST_DWithin, without the index hook) when the cell index drives the scan.
+            where.Add(radiusByIndex ? "ST_DWithin(i.geog, @point::geography, @radius)" : "_ST_DWithin(i.geog, @point::geography, @radius, true)");
             parameters.Add("radius", radius);
         }
 

@@ -1,0 +1,58 @@
+namespace IncidentMap.Api.Querying;
+
+/// <summary>
+/// The quarter-degree grid of <c>incident_cell(geometry)</c> (migration 0011): which cells a geodesic
+/// circle can touch, so a newest-first radius page reads only those cells, each in time order.
+/// </summary>
+public static class RadiusCells
+{
+    private const int PerDegree = 4, Rows = 180 * PerDegree, Columns = 360 * PerDegree;
+
+    /// <summary>The cell of shapes other than points (in the same index, in time order).</summary>
+    public const int OtherShapes = -1;
+
+    /// <summary>More cells than this and merging them costs more than sorting the circle's candidates.</summary>
+    public const int MaxCells = 36;
+
+    /// <summary>
+    /// Smaller circles hold few candidates, which the GiST index finds and a sort orders cheaply; a cell
+    /// (about 28 km wide) would be mostly outside them.
+    /// </summary>
+    public const double MinRadiusMetres = 10_000;
+
+    /// <summary>Shortest length of a degree of latitude on WGS 84 (at the equator), in metres.</summary>
+    private const double MinMetresPerDegreeLatitude = 110_574;
+
+    /// <summary>Length of a degree of longitude on the equator (the longest parallel), in metres.</summary>
+    private const double MetresPerDegreeLongitudeAtEquator = 111_319.49;
+
+    /// <summary>
+    /// Every cell holding a point within <paramref name="metres"/> of (lat, lon), or null when the circle
+    /// is smaller than <see cref="MinRadiusMetres"/>, needs more than <see cref="MaxCells"/> cells or comes near a pole. A point within r lies within
+    /// r / 110,574 m of latitude (the meridian is the shortest way between parallels), and every point on
+    /// the way stays below that latitude φ, where a degree of longitude is at least 111,319 m × cos φ.
+    /// Bounds are widened by 1% against rounding.
+    /// </summary>
+    public static int[]? Covering(double lat, double lon, double metres)
+    {
+        if (metres < MinRadiusMetres) return null;
+        var dLat = metres / MinMetresPerDegreeLatitude * 1.01;
+        var maxLat = Math.Abs(lat) + dLat;
+        if (maxLat >= 89) return null;
+        var dLon = metres / (MetresPerDegreeLongitudeAtEquator * Math.Cos(maxLat * Math.PI / 180)) * 1.01;
+        if (dLon >= 90) return null;
+
+        var (firstRow, lastRow) = (Row(lat - dLat), Row(lat + dLat));
+        var (firstColumn, lastColumn) = ((int)Math.Floor((lon - dLon + 180) * PerDegree), (int)Math.Floor((lon + dLon + 180) * PerDegree));
+        if ((lastRow - firstRow + 1) * (lastColumn - firstColumn + 1) > MaxCells) return null;
+
+        var cells = new List<int>();
+        for (var row = firstRow; row <= lastRow; row++)
+            for (var column = firstColumn; column <= lastColumn; column++)
+                // Across the antimeridian the columns wrap around.
+                cells.Add(row * Columns + ((column % Columns) + Columns) % Columns);
+        return cells.Distinct().ToArray();
+    }
+
+    private static int Row(double lat) => Math.Clamp((int)Math.Floor((lat + 90) * PerDegree), 0, Rows - 1);
+}

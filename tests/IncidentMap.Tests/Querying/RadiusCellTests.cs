@@ -1,0 +1,108 @@
+using System.Text.Json.Nodes;
+using IncidentMap.Api.Querying;
+using IncidentMap.Tests.Infrastructure;
+using static IncidentMap.Tests.Querying.QueryHelpers;
+
+namespace IncidentMap.Tests.Querying;
+
+/// <summary>
+/// Newest-first radius pages of 10 km and more read the grid cells that cover the circle, merged in time
+/// order (<see cref="RadiusCells"/>). They must return exactly what a plain "within r, newest first"
+/// returns: every point of the circle whatever cell it is filed in, shapes, both sides of the antimeridian.
+/// </summary>
+[Collection(ApiCollection.Name)]
+public sealed class RadiusCellTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Theory]
+    [InlineData(34.7324, 36.7137, 25_000)]  // Homs
+    [InlineData(0.001, 0.001, 30_000)]      // where four cells meet at the equator and the prime meridian
+    [InlineData(-33.87, 151.21, 50_000)]    // Sydney, southern hemisphere
+    [InlineData(64.15, -21.94, 40_000)]     // Reykjavík, where cells are narrow
+    [InlineData(-16.5, 179.95, 30_000)]     // Fiji, across the antimeridian
+    public async Task A_newest_first_radius_page_holds_exactly_the_incidents_within_the_circle(double lat, double lon, double metres)
+    {
+        var tag = NewTag();
+        var expected = new List<(long Id, string At)>();
+        var doubtful = new HashSet<long>();
+        var random = new Random(HashCode.Combine(lat, lon));
+        // Points on rings at 50%–150% of the radius, all around the centre, so they fall in every cell the
+        // circle touches and in cells around it; times spread so the merge order matters.
+        for (var n = 0; n < 48; n++)
+        {
+            var bearing = n * 7.5 * Math.PI / 180;
+            var fraction = 0.5 + random.NextDouble();
+            var (pLat, pLon) = Offset(lat, lon, metres * fraction, bearing);
+            var at = new DateTime(2016, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(random.Next(0, 24 * 365)).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+            var id = await _client.CreateAsync(Incident(tag, Features.Point(pLon, pLat), at));
+            // Right at the boundary it is PostGIS's call (to its own precision); such points may go either way.
+            var distance = GeodesicMetres(lat, lon, pLat, pLon);
+            if (Math.Abs(distance - metres) < 1) doubtful.Add(id);
+            else if (distance < metres) expected.Add((id, at));
+        }
+        // A line through the centre (not a point: filed in the shapes' cell) and a deleted point at the centre.
+        var line = await _client.CreateAsync(Incident(tag, Features.Geometry(
+            $$"""{"type":"LineString","coordinates":[[{{Inv(lon - 0.001)}},{{Inv(lat)}}],[{{Inv(lon + 0.001)}},{{Inv(lat)}}]]}"""), "2015-06-01T00:00:00Z"));
+        expected.Add((line, "2015-06-01T00:00:00Z"));
+        var deleted = await _client.CreateAsync(Incident(tag, Features.Point(lon, lat), "2017-06-01T00:00:00Z"));
+        await _client.DeleteCurrentAsync($"{Items}/{deleted}");
+
+        var query = $"lat={Inv(lat)}&lon={Inv(lon)}&radius={metres}&tags={tag}";
+        Assert.NotNull(RadiusCells.Covering(lat, lon, metres));
+
+        var first = await _client.GetJsonAsync($"{Items}?{query}&limit=7");
+        var ids = (await _client.AllPagesAsync(first)).SelectMany(Ids).ToList();
+
+        var newestFirst = expected.OrderByDescending(e => e.At, StringComparer.Ordinal).ThenByDescending(e => e.Id).Select(e => e.Id).ToList();
+        Assert.True(expected.Count >= 15, $"only {expected.Count} points inside: the test would prove little");
+        Assert.Equal(newestFirst, ids.Where(id => !doubtful.Contains(id)));
+        Assert.DoesNotContain(deleted, ids);
+
+        // Oldest first reads the same cells the other way.
+        var oldest = (await _client.AllPagesAsync(await _client.GetJsonAsync($"{Items}?{query}&limit=5&sortby=occurred_at"))).SelectMany(Ids).ToList();
+        Assert.Equal(ids.AsEnumerable().Reverse(), oldest);
+    }
+
+    [Fact]
+    public void The_covering_cells_include_the_cell_of_every_point_within_the_circle()
+    {
+        var random = new Random(7);
+        var tested = 0;
+        for (var n = 0; n < 4_000; n++)
+        {
+            var (lat, lon) = (random.NextDouble() * 160 - 80, random.NextDouble() * 360 - 180);
+            var metres = 10_000 + random.NextDouble() * 40_000;
+            if (RadiusCells.Covering(lat, lon, metres) is not { } cells) continue;
+            // Near the rim, where a missing cell would show; the offset is spherical, so keep only points
+            // that are inside on the ellipsoid.
+            var (pLat, pLon) = Offset(lat, lon, metres * (0.99 + random.NextDouble() * 0.02), random.NextDouble() * 2 * Math.PI);
+            if (GeodesicMetres(lat, lon, pLat, pLon) >= metres) continue;
+            Assert.Contains(Cell(pLat, pLon), cells);
+            tested++;
+        }
+        Assert.True(tested > 1_000, $"only {tested} points tested");
+    }
+
+    [Theory]
+    [InlineData(34.73, 36.71, 5_000)]      // small: the GiST index and a sort are cheaper
+    [InlineData(34.73, 36.71, 500_000)]    // large: too many cells
+    [InlineData(88.5, 0, 20_000)]          // near the pole
+    public void Small_large_and_polar_circles_are_not_merged_from_cells(double lat, double lon, double metres) =>
+        Assert.Null(RadiusCells.Covering(lat, lon, metres));
+
+    /// <summary>incident_cell(geometry) of migration 0011 for a point.</summary>
+    private static int Cell(double lat, double lon) =>
+        Math.Min((int)Math.Floor((lat + 90) * 4), 719) * 1440 + (int)Math.Floor((lon + 180) * 4) % 1440;
+
+    /// <summary>The point <paramref name="metres"/> from (lat, lon) on an initial bearing (spherical; the tests measure the result on the ellipsoid).</summary>
+    private static (double Lat, double Lon) Offset(double lat, double lon, double metres, double bearing)
+    {
+        const double earth = 6_371_008.8;
+        var (phi, lambda, delta) = (lat * Math.PI / 180, lon * Math.PI / 180, metres / earth);
+        var phi2 = Math.Asin(Math.Sin(phi) * Math.Cos(delta) + Math.Cos(phi) * Math.Sin(delta) * Math.Cos(bearing));
+        var lambda2 = lambda + Math.Atan2(Math.Sin(bearing) * Math.Sin(delta) * Math.Cos(phi), Math.Cos(delta) - Math.Sin(phi) * Math.Sin(phi2));
+        var lon2 = (lambda2 * 180 / Math.PI + 540) % 360 - 180;
+        return (phi2 * 180 / Math.PI, lon2);
+    }
+}
