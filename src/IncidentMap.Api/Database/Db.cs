@@ -16,32 +16,45 @@ public static class DatabaseServiceCollectionExtensions
     {
         GeometryTypeHandler.Register();
 
-        services.AddSingleton(sp =>
-        {
-            var connectionString = configuration.GetConnectionString("Incidents")
-                ?? throw new InvalidOperationException(
-                    "ConnectionStrings:Incidents is not set (environment variable ConnectionStrings__Incidents).");
-            // Database:StatementTimeoutSeconds bounds every statement, so a runaway query cannot pin a connection.
-            var timeout = configuration.GetValue("Database:StatementTimeoutSeconds", 30);
-            var maxAutoPrepare = configuration.GetValue("Database:MaxAutoPrepare", 64);
-            var builder = new NpgsqlConnectionStringBuilder(connectionString)
-            {
-                Timezone = "UTC",
-                // Npgsql sends this as a startup parameter: every session is bounded without a round-trip.
-                Options = $"-c statement_timeout={timeout * 1000}",
-                ApplicationName = "incidentmap",
-                // Prepare the statements this service repeats (tiles, pages, the feed): planning is a
-                // large share of a small query's cost.
-                MaxAutoPrepare = maxAutoPrepare,
-                AutoPrepareMinUsages = 2,
-            };
-            var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
-            dataSourceBuilder.UseNetTopologySuite();
-            dataSourceBuilder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
-            return dataSourceBuilder.Build();
-        });
+        services.AddSingleton(sp => Build(sp, configuration, reads: false));
+        services.AddKeyedSingleton(ReadsKey, (sp, _) => Build(sp, configuration, reads: true));
         services.AddSingleton<DatabaseResilience>();
         return services;
+    }
+
+    /// <summary>The key of the data source that <see cref="Querying.IncidentReader"/> reads through.</summary>
+    public const string ReadsKey = "reads";
+
+    /// <summary>
+    /// The service's data source, or the pool of read-only sessions (<paramref name="reads"/>): their
+    /// statements change no session state (only SET LOCAL inside transactions, no temp tables or
+    /// LISTEN), so they skip the reset Npgsql otherwise runs when a pooled connection is reused, a
+    /// round of work in every tile or page request.
+    /// </summary>
+    private static NpgsqlDataSource Build(IServiceProvider sp, IConfiguration configuration, bool reads)
+    {
+        var connectionString = configuration.GetConnectionString("Incidents")
+            ?? throw new InvalidOperationException(
+                "ConnectionStrings:Incidents is not set (environment variable ConnectionStrings__Incidents).");
+        // Database:StatementTimeoutSeconds bounds every statement, so a runaway query cannot pin a connection.
+        var timeout = configuration.GetValue("Database:StatementTimeoutSeconds", 30);
+        var maxAutoPrepare = configuration.GetValue("Database:MaxAutoPrepare", 64);
+        var builder = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            Timezone = "UTC",
+            // Npgsql sends this as a startup parameter: every session is bounded without a round-trip.
+            Options = $"-c statement_timeout={timeout * 1000}",
+            ApplicationName = reads ? "incidentmap-reads" : "incidentmap",
+            // Prepare the statements this service repeats (tiles, pages, the feed): planning is a
+            // large share of a small query's cost.
+            MaxAutoPrepare = maxAutoPrepare,
+            AutoPrepareMinUsages = 2,
+        };
+        if (reads) builder.NoResetOnClose = true;
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        dataSourceBuilder.UseNetTopologySuite();
+        dataSourceBuilder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
+        return dataSourceBuilder.Build();
     }
 }
 

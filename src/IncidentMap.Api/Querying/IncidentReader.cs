@@ -11,7 +11,7 @@ namespace IncidentMap.Api.Querying;
 /// happen under the read-retry pipeline, before a response has started; after that rows stream and
 /// a fault aborts the response rather than silently truncating it.
 /// </summary>
-public sealed class IncidentReader(NpgsqlDataSource dataSource, DatabaseResilience resilience)
+public sealed class IncidentReader([FromKeyedServices(DatabaseServiceCollectionExtensions.ReadsKey)] NpgsqlDataSource dataSource, DatabaseResilience resilience)
 {
     /// <summary>Exports may outlive the default statement_timeout: a million rows to a slow client take a while.</summary>
     public static readonly TimeSpan ExportTimeout = TimeSpan.FromMinutes(15);

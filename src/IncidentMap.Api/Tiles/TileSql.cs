@@ -37,12 +37,15 @@ public static class TileSql
         if (z >= ClusterBelowZoom)
         {
             return ($"""
-                WITH features AS (
-                    SELECT ST_AsMVTGeom(i.geom_3857, ST_TileEnvelope(@z, @x, @y), {Extent}, 64, true) AS geom,
+                WITH tile AS MATERIALIZED (
+                    -- Computed once: in a prepared (generic) plan an inline envelope is rebuilt for every row.
+                    SELECT ST_TileEnvelope(@z, @x, @y) AS envelope, ST_TileEnvelope(@z, @x, @y, margin => 64.0 / {Extent}) AS area
+                ), features AS (
+                    SELECT ST_AsMVTGeom(i.geom_3857, t.envelope, {Extent}, 64, true) AS geom,
                            {IncidentTileProperties}
-                    FROM incidents i
+                    FROM tile t, incidents i
                     WHERE {where}
-                      AND i.geom_3857 && ST_TileEnvelope(@z, @x, @y, margin => 64.0 / {Extent})
+                      AND i.geom_3857 && t.area
                 )
                 SELECT ST_AsMVT(features, 'incidents', {Extent}, 'geom', 'id') FROM features WHERE geom IS NOT NULL
                 """, parameters);
