@@ -109,6 +109,17 @@ public static class Dashboards
         await listening.CancelAsync();
         await reader;
 
+        // The probes sit in Homs, inside the radius and tile scenarios: remove them for the next run.
+        await using (var cleanup = db.CreateCommand("""
+            WITH probes AS (SELECT id FROM incidents WHERE external_id LIKE 'bench-stream-%'),
+                 changes AS (DELETE FROM incident_changes WHERE incident_id IN (SELECT id FROM probes)),
+                 revisions AS (DELETE FROM incident_revisions WHERE incident_id IN (SELECT id FROM probes))
+            SELECT 1
+            """))
+            await cleanup.ExecuteNonQueryAsync();
+        await using (var cleanup = db.CreateCommand("DELETE FROM incidents WHERE external_id LIKE 'bench-stream-%'"))
+            await cleanup.ExecuteNonQueryAsync();
+
         var delays = acknowledged.Where(a => received.ContainsKey(a.Key))
             .Select(a => Math.Max(0, received[a.Key] - a.Value) * 1000.0 / Stopwatch.Frequency).Order().ToList();
         double Percentile(double p) => delays.Count == 0 ? double.NaN : delays[(int)Math.Min(delays.Count - 1, Math.Ceiling(p * delays.Count) - 1)];
