@@ -30,8 +30,10 @@ public sealed class IncidentReader([FromKeyedServices(DatabaseServiceCollectionE
                     await connection.ExecuteAsync(new CommandDefinition(
                         $"SET LOCAL statement_timeout = {(long)timeout.TotalMilliseconds}", transaction: transaction, cancellationToken: token));
                 }
+                // Not SequentialAccess: ReadAsync then buffers each whole row, so rendering it never
+                // blocks a thread on a synchronous socket read. A row is at most a few MB (100k vertices).
                 var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-                    query.Sql, query.Parameters, transaction, commandTimeout: 0, cancellationToken: token), CommandBehavior.SequentialAccess);
+                    query.Sql, query.Parameters, transaction, commandTimeout: 0, cancellationToken: token));
                 var hasRow = await reader.ReadAsync(token);
                 return new RowStream(connection, reader, hasRow);
             }
