@@ -5,6 +5,7 @@
 # of the same file into an UNLOGGED table of the same columns (the raw reference: parsing CSV and
 # writing rows, with no validation, indexes, triggers or history). Then imports the file a second
 # time (everything unchanged). Prints rows/s, the API/\copy ratio and the importer's peak memory.
+# The import writes on Imports__Writers connections (default 2); set it to compare, e.g. 1.
 # Uses the database incidentmap_importbench, which it empties; never incidentmap or incidentmap_test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -85,7 +86,7 @@ read -r again_s again_kib < <(run_import)
 
 rate() { echo "scale=0; $ROWS / $1" | bc; }
 echo
-echo "import bench: $ROWS rows, ${size_mb} MiB CSV, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "import bench: $ROWS rows, ${size_mb} MiB CSV, $(nproc) cores, ${Imports__Writers:-2} writers, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %10s %12s %12s\n' "" "seconds" "rows/s" "peak RSS"
 printf '%-44s %10.1f %12s %12s\n' "psql \\copy into an UNLOGGED table (raw)" "$copy_s" "$(rate "$copy_s")" "-"
 printf '%-44s %10.1f %12s %9s MiB\n' "import into an empty incidents table" "$first_s" "$(rate "$first_s")" "$((first_kib / 1024))"

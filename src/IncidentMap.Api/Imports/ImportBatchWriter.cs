@@ -1,30 +1,30 @@
 using Dapper;
-using IncidentMap.Api.Problems;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace IncidentMap.Api.Imports;
 
 /// <summary>What one batch did; rejected rows are those only the database could judge.</summary>
-public sealed record BatchResult(long Inserted, long Updated, long Unchanged, IReadOnlyList<(StagedRow Row, FieldError Problem)> Rejected);
+internal sealed record BatchResult(long Inserted, long Updated, long Unchanged, IReadOnlyList<ImportProblem> Rejected);
 
 /// <summary>
 /// Writes batches of validated rows on one connection. Per batch, in one transaction: binary COPY
-/// into a temporary staging table, then a single INSERT … ON CONFLICT DO UPDATE … WHERE (the row
-/// differs) into incidents. Rows that differ in nothing are not updated at all, so they get no new
-/// version, change or revision; the history triggers record the others under the importer's name.
+/// into a temporary staging table, then one statement that finds the incidents the staged rows
+/// already are, leaves alone those that differ in nothing (no version, change or revision, and no
+/// row lock either) or belong to another source, and upserts the rest into incidents. The feed and
+/// history triggers (one statement each, see migration 0010) record the written rows under the
+/// importer's name.
 /// </summary>
-public sealed class ImportBatchWriter : IAsyncDisposable
+internal sealed class ImportBatchWriter : IAsyncDisposable
 {
     /// <summary>Columns an import writes: exactly those of an <see cref="Incidents.IncidentDraft"/>.</summary>
-    private const string Columns = """
-        title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2,
-        country, geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by,
-        sources, status, tags, external_id, geom
-        """;
+    private const string Columns = CopyRows.DraftColumns;
 
-    private static readonly string Excluded = string.Join(", ", Columns.Split(',', StringSplitOptions.TrimEntries).Select(c => "EXCLUDED." + c));
-    private static readonly string Current = string.Join(", ", Columns.Split(',', StringSplitOptions.TrimEntries).Select(c => "i." + c));
+    private static readonly string Excluded = Prefixed("EXCLUDED.");
+    private static readonly string Current = Prefixed("i.");
+    private static readonly string Staged = Prefixed("s.");
+
+    private static string Prefixed(string prefix) =>
+        string.Join(", ", Columns.Split(',', StringSplitOptions.TrimEntries).Select(c => prefix + c));
 
     // ON COMMIT DELETE ROWS empties the table at each batch's commit, without catalog churn.
     private const string CreateStaging = """
@@ -40,17 +40,29 @@ public sealed class ImportBatchWriter : IAsyncDisposable
     // The single-write path asks PostGIS the same (ST_IsValidReason) before storing a non-point geometry.
     private const string RejectInvalidGeometry = """
         DELETE FROM import_staging WHERE GeometryType(geom) <> 'POINT' AND NOT ST_IsValid(geom)
-        RETURNING record, 'is not valid: ' || ST_IsValidReason(geom)
+        RETURNING line, record, 'is not valid: ' || ST_IsValidReason(geom)
         """;
 
-    // Upsert keyed by the live external_id index. An existing incident is only updated when an import
-    // of the same source created it and something differs; xmax = 0 tells a fresh insert from an update.
-    // The owner check is a scalar subquery, one primary-key lookup per conflicting row: as EXISTS the
-    // planner may hash every row the source ever imported, once per batch.
+    // existing: the live incident of each staged external_id, whether an import of this source owns
+    // it and whether it already equals the staged row. Those are settled without writing: an
+    // unchanged row is counted, a foreign one rejected. Only new and changed rows reach the upsert,
+    // so re-importing a file neither updates nor even locks its rows. The upsert keeps its own owner
+    // and difference checks: a concurrent writer may have stored the key since this statement's
+    // snapshot, and ON CONFLICT sees it.
+    // LATERAL and scalar subqueries keep every lookup one index probe per staged row: the staging
+    // table has no statistics, and a planner guessing a hash join would scan every incident.
+    // xmax = 0 tells a fresh insert from an update.
     private static readonly string Upsert = $"""
-        WITH upserted AS (
+        WITH existing AS MATERIALIZED (
+            SELECT s.record,
+                   (SELECT o.source FROM imported_incidents o WHERE o.incident_id = i.id) IS NOT DISTINCT FROM @source AS ours,
+                   ({Current}) IS NOT DISTINCT FROM ({Staged}) AS same
+            FROM import_staging s
+            CROSS JOIN LATERAL (SELECT * FROM incidents i WHERE i.external_id = s.external_id AND i.deleted_at IS NULL) i
+        ), upserted AS (
             INSERT INTO incidents AS i ({Columns})
             SELECT {Columns} FROM import_staging
+            WHERE record NOT IN (SELECT record FROM existing WHERE same OR NOT ours)
             ON CONFLICT (external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL
             DO UPDATE SET ({Columns}) = ({Excluded}), updated_at = now(), version = i.version + 1
             WHERE (SELECT o.source FROM imported_incidents o WHERE o.incident_id = i.id) = @source
@@ -59,14 +71,15 @@ public sealed class ImportBatchWriter : IAsyncDisposable
         ), owned AS (
             INSERT INTO imported_incidents (incident_id, source) SELECT id, @source FROM upserted WHERE inserted
         )
-        SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM upserted
+        SELECT (SELECT count(*) FROM upserted WHERE inserted) AS inserted,
+               (SELECT count(*) FROM upserted WHERE NOT inserted) AS updated,
+               (SELECT count(*) FROM existing WHERE ours AND same) AS unchanged,
+               (SELECT count(*) FROM existing WHERE NOT ours) AS foreign
         """;
 
-    // After the upsert: rows whose external_id belongs to an incident this source did not import.
-    // LATERAL keeps it one index lookup per staged row: the staging table has no statistics, and a
-    // planner guessing a hash join would scan every incident.
+    // The staged rows whose external_id is an incident that no import of this source created.
     private const string ForeignOwned = """
-        SELECT s.record, i.id FROM import_staging s
+        SELECT s.line, s.record, s.external_id, i.id FROM import_staging s
         CROSS JOIN LATERAL (SELECT id FROM incidents WHERE external_id = s.external_id AND deleted_at IS NULL) i
         WHERE (SELECT o.source FROM imported_incidents o WHERE o.incident_id = i.id) IS DISTINCT FROM @source
         """;
@@ -96,72 +109,33 @@ public sealed class ImportBatchWriter : IAsyncDisposable
         }
     }
 
-    public async Task<BatchResult> WriteAsync(IReadOnlyList<StagedRow> rows, CancellationToken ct)
+    public async Task<BatchResult> WriteAsync(CopyRows rows, CancellationToken ct)
     {
         await using var tx = await _connection.BeginTransactionAsync(ct);
         await _connection.ExecuteAsync(new CommandDefinition(
             "SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, cancellationToken: ct));
-        await CopyAsync(rows, ct);
+        await using (var copy = await _connection.BeginRawBinaryCopyAsync($"COPY import_staging (line, record, {Columns}) FROM STDIN (FORMAT binary)", ct))
+            await rows.WriteToAsync(copy, ct);
 
-        var byRecord = rows.ToDictionary(r => r.Record);
-        var rejected = new List<(StagedRow, FieldError)>();
-        foreach (var (record, reason) in await _connection.QueryAsync<(long, string)>(new CommandDefinition(RejectInvalidGeometry, transaction: tx, cancellationToken: ct)))
-            rejected.Add((byRecord[record], new FieldError("geometry", reason)));
+        var rejected = new List<ImportProblem>();
+        if (rows.HasShapes)
+            foreach (var (line, record, reason) in await _connection.QueryAsync<(long, long, string)>(new CommandDefinition(RejectInvalidGeometry, transaction: tx, cancellationToken: ct)))
+                rejected.Add(new ImportProblem(line, record, "geometry", null, reason));
 
         var parameters = new { source = _options.Source };
-        var (inserted, updated) = await _connection.QuerySingleAsync<(long, long)>(new CommandDefinition(Upsert, parameters, tx, cancellationToken: ct));
-        var untouched = rows.Count - rejected.Count - inserted - updated;
-        var foreign = untouched == 0 ? [] : await _connection.QueryAsync<(long, long)>(new CommandDefinition(ForeignOwned, parameters, tx, cancellationToken: ct));
-        foreach (var (record, owner) in foreign)
-        {
-            var row = byRecord[record];
-            rejected.Add((row, new FieldError("properties.external_id",
-                $"'{row.Draft.ExternalId}' is already incident {owner}, which no import from source '{_options.Source}' created")));
-        }
+        var outcome = await _connection.QuerySingleAsync<UpsertOutcome>(new CommandDefinition(Upsert, parameters, tx, cancellationToken: ct));
+        // Rows of other sources are rare: named by a second look only when there are any, or when
+        // a concurrent writer left rows that the upsert's snapshot did not account for.
+        if (outcome.Foreign > 0 || outcome.Inserted + outcome.Updated + outcome.Unchanged < rows.Count - rejected.Count)
+            foreach (var (line, record, externalId, owner) in await _connection.QueryAsync<(long, long, string, long)>(new CommandDefinition(ForeignOwned, parameters, tx, cancellationToken: ct)))
+                rejected.Add(new ImportProblem(line, record, "properties.external_id", null,
+                    $"'{externalId}' is already incident {owner}, which no import from source '{_options.Source}' created"));
         await tx.CommitAsync(ct);
-        return new BatchResult(inserted, updated, rows.Count - rejected.Count - inserted - updated, rejected);
+        return new BatchResult(outcome.Inserted, outcome.Updated, rows.Count - rejected.Count - outcome.Inserted - outcome.Updated, rejected);
     }
 
-    private async Task CopyAsync(IReadOnlyList<StagedRow> rows, CancellationToken ct)
-    {
-        await using var copy = await _connection.BeginBinaryImportAsync(
-            $"COPY import_staging (line, record, {Columns}) FROM STDIN (FORMAT binary)", ct);
-        foreach (var (line, record, d) in rows)
-        {
-            await copy.StartRowAsync(ct);
-            await copy.WriteAsync(line, NpgsqlDbType.Bigint, ct);
-            await copy.WriteAsync(record, NpgsqlDbType.Bigint, ct);
-            await copy.WriteAsync(d.Title, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, d.Summary, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(d.EventType, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, d.SubEventType, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(d.OccurredAt, NpgsqlDbType.TimestampTz, ct);
-            await copy.WriteAsync(d.TimePrecision, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, d.LocationName, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, d.Admin1, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, d.Admin2, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, d.Country, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(d.GeoPrecision, NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, d.FatalitiesMin, NpgsqlDbType.Integer, ct);
-            await WriteAsync(copy, d.FatalitiesMax, NpgsqlDbType.Integer, ct);
-            await WriteAsync(copy, d.InjuredMin, NpgsqlDbType.Integer, ct);
-            await WriteAsync(copy, d.InjuredMax, NpgsqlDbType.Integer, ct);
-            await copy.WriteAsync(d.Actors, NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
-            await WriteAsync(copy, d.ClaimedBy, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(d.Sources, NpgsqlDbType.Jsonb, ct);
-            await copy.WriteAsync(d.Status, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(d.Tags, NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(d.ExternalId!, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(d.Geometry, NpgsqlDbType.Geometry, ct);
-        }
-        await copy.CompleteAsync(ct);
-    }
-
-    private static Task WriteAsync(NpgsqlBinaryImporter copy, string? value, NpgsqlDbType type, CancellationToken ct) =>
-        value is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(value, type, ct);
-
-    private static Task WriteAsync(NpgsqlBinaryImporter copy, int? value, NpgsqlDbType type, CancellationToken ct) =>
-        value is { } number ? copy.WriteAsync(number, type, ct) : copy.WriteNullAsync(ct);
+    /// <summary>The upsert's counts; <see cref="Foreign"/> rows belong to incidents of another source.</summary>
+    private sealed record UpsertOutcome(long Inserted, long Updated, long Unchanged, long Foreign);
 
     public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
 }

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using IncidentMap.Api.Collections;
 using IncidentMap.Api.Incidents;
@@ -10,10 +10,11 @@ namespace IncidentMap.Api.Imports;
 /// <summary>
 /// Bulk import: rows stream from the file, are validated one by one by <see cref="IncidentInput"/>
 /// (the rules of single writes), and are upserted by (source, external_id) in batches through
-/// <see cref="ImportBatchWriter"/>. Reading and validating the next batch overlaps with writing the
-/// previous one; at most three batches (being read, waiting, being written) are in memory, whatever the file's size.
+/// <see cref="ImportBatchWriter"/>. One thread reads and validates while <see cref="ImportSettings.Writers"/>
+/// connections write batches (see <see cref="ImportLanes"/>); memory holds a few batches per
+/// writer, whatever the file's size.
 /// </summary>
-public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersion, ILogger<Importer> logger)
+public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersion, ImportSettings settings, ILogger<Importer> logger)
 {
     /// <summary>Rows per batch (one transaction each): large enough for COPY to pay off, small enough
     /// that each transaction is short (the change feed waits for running transactions).</summary>
@@ -38,39 +39,43 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         using var _ = rows;
         options = options with { Source = options.Source ?? rows.DefaultSource };
         tally.Source = options.Source;
-        var batches = Channel.CreateBounded<List<StagedRow>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+        var lanes = new ImportLanes(settings.Writers, BatchSize);
 
-        // A failing writer (the database) stops the reader, which would otherwise wait for room in the channel forever.
+        // A failing writer (the database) stops the reader and the other writers, which would
+        // otherwise wait for room in, or for batches from, their channels forever.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var writing = Task.Run(async () =>
+        Exception? failure = null;
+        var writing = Enumerable.Range(0, lanes.Count).Select(lane => Task.Run(async () =>
         {
             try
             {
-                await WriteAsync(batches.Reader, options, tally, stop.Token);
+                await WriteAsync(lanes.Batches(lane), options, tally, stop.Token);
             }
-            catch
+            catch (Exception e)
             {
+                // The first failure is the one worth reporting; the others are the cancellation it caused.
+                Interlocked.CompareExchange(ref failure, e, null);
                 await stop.CancelAsync();
-                throw;
             }
-        }, CancellationToken.None);
+        }, CancellationToken.None)).ToArray();
         try
         {
-            await ReadAsync(rows, batches.Writer, tally, stop.Token);
-            batches.Writer.Complete();
+            await ReadAsync(rows, lanes, tally, stop.Token);
+            await lanes.CompleteAsync(stop.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            // The writer failed; awaiting it below throws its error, the one worth reporting.
+            // A writer failed; its error is thrown below.
         }
         catch (Exception e)
         {
-            // The reader failed (the upload broke off): the writer ends too, and the reader's error is reported.
-            batches.Writer.TryComplete(e);
-            await Task.WhenAny(writing);
+            // The reader failed (the upload broke off): the writers end too, and the reader's error is reported.
+            lanes.Fail(e);
+            await Task.WhenAll(writing);
             throw;
         }
-        await writing;
+        await Task.WhenAll(writing);
+        if (failure is not null) ExceptionDispatchInfo.Throw(failure);
         var report = tally.ToReport();
         logger.LogInformation("Import from {Source} by {Actor}: {Rows} rows, {Inserted} inserted, {Updated} updated, {Unchanged} unchanged, {Rejected} rejected",
             options.Source, options.Actor, report.Rows, report.Inserted, report.Updated, report.Unchanged, report.Rejected);
@@ -84,10 +89,8 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         _ => new FeatureCollectionSource(input),
     };
 
-    private static async Task ReadAsync(IFeatureSource source, ChannelWriter<List<StagedRow>> batches, ImportTally tally, CancellationToken ct)
+    private static async Task ReadAsync(IFeatureSource source, ImportLanes lanes, ImportTally tally, CancellationToken ct)
     {
-        var batch = new List<StagedRow>(BatchSize);
-        var keys = new HashSet<string>(StringComparer.Ordinal);
         long record = 0;
         try
         {
@@ -101,16 +104,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
                     tally.Reject(problems.Select(p => new ImportProblem(source.Line, record, p.Field, source.ColumnOf(p.Field), p.Detail)));
                     continue;
                 }
-                // A batch is one INSERT … ON CONFLICT, which may touch a row only once: a repeated
-                // external_id starts a new batch, so the later row updates the earlier, as in file order.
-                if (batch.Count == BatchSize || !keys.Add(draft.ExternalId!))
-                {
-                    await batches.WriteAsync(batch, ct);
-                    batch = new List<StagedRow>(BatchSize);
-                    keys.Clear();
-                    keys.Add(draft.ExternalId!);
-                }
-                batch.Add(new StagedRow(source.Line, record, draft));
+                await lanes.AddAsync(source.Line, record, draft, ct);
             }
         }
         catch (ImportFormatException e)
@@ -118,7 +112,6 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
             // Everything before the unreadable part is imported; the report says where reading stopped.
             tally.Fail(new ImportProblem(e.Line, record + 1, e.Field, null, e.Reason));
         }
-        if (batch.Count > 0) await batches.WriteAsync(batch, ct);
     }
 
     /// <summary>The row through the single-write validation, plus what imports need besides.</summary>
@@ -137,22 +130,31 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         return problems.Count == 0 ? (draft, problems) : (null, problems);
     }
 
-    private async Task WriteAsync(ChannelReader<List<StagedRow>> batches, ImportOptions options, ImportTally tally, CancellationToken ct)
+    /// <summary>Writes one lane's batches; the connection is opened with the first batch, so a small import uses few.</summary>
+    private async Task WriteAsync(ChannelReader<CopyRows> batches, ImportOptions options, ImportTally tally, CancellationToken ct)
     {
-        await using var writer = await ImportBatchWriter.OpenAsync(dataSource, options, ct);
-        await foreach (var batch in batches.ReadAllAsync(ct))
+        ImportBatchWriter? writer = null;
+        try
         {
-            var result = await writer.WriteAsync(batch, ct);
-            foreach (var (row, problem) in result.Rejected)
-                tally.Reject([new ImportProblem(row.Line, row.Record, problem.Field, null, problem.Detail)]);
-            tally.Stored(result.Inserted, result.Updated, result.Unchanged);
-            if (result.Inserted + result.Updated > 0) dataVersion.Advance();
+            await foreach (var batch in batches.ReadAllAsync(ct))
+            {
+                BatchResult result;
+                using (batch)
+                {
+                    writer ??= await ImportBatchWriter.OpenAsync(dataSource, options, ct);
+                    result = await writer.WriteAsync(batch, ct);
+                }
+                foreach (var problem in result.Rejected) tally.Reject([problem]);
+                tally.Stored(result.Inserted, result.Updated, result.Unchanged);
+                if (result.Inserted + result.Updated > 0) dataVersion.Advance();
+            }
+        }
+        finally
+        {
+            if (writer is not null) await writer.DisposeAsync();
         }
     }
 }
-
-/// <summary>A valid row waiting for its batch: the draft and where it came from.</summary>
-public sealed record StagedRow(long Line, long Record, IncidentDraft Draft);
 
 /// <summary>Counts the bytes read through it, for progress by size.</summary>
 internal sealed class CountingStream(Stream inner) : Stream

@@ -13,6 +13,10 @@ public sealed class ImportSettings
 
     /// <summary>Largest upload accepted (the 8 MiB limit of single writes does not apply).</summary>
     public long MaxBytes { get; set; } = 16L * 1024 * 1024 * 1024;
+
+    /// <summary>Connections one import writes its batches on in parallel. Most of an import's time is
+    /// the database's (indexes, feed, history), and one connection keeps one core of it busy.</summary>
+    public int Writers { get; set; } = 2;
 }
 
 /// <summary>Counts the imports running in this instance, so that a burst of uploads cannot swamp the database.</summary>

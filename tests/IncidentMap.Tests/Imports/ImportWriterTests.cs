@@ -1,0 +1,133 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Api.Imports;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
+using static IncidentMap.Tests.Imports.ImportHelpers;
+
+namespace IncidentMap.Tests.Imports;
+
+/// <summary>
+/// The write path of imports: rows encoded for binary COPY by the importer itself, batches written
+/// on several connections at once, unchanged rows settled without writing.
+/// </summary>
+[Collection(ImportsCollection.Name)]
+public sealed class ImportWriterTests(ImportsFixture api)
+{
+    private const string Csv = "text/csv";
+
+    private const string StoredColumns = """
+        title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2, country,
+        geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by, sources::text AS sources,
+        status, tags, ST_AsEWKT(geom) AS geom, version
+        """;
+
+    /// <summary>Versions, revisions and feed changes of the incidents whose external id starts with the prefix.</summary>
+    private async Task<(long Versions, long Revisions, long Changes)> HistoryAsync(string prefix)
+    {
+        await using var connection = await api.Database.OpenConnectionAsync();
+        return await connection.QuerySingleAsync<(long, long, long)>("""
+            SELECT coalesce(sum(version), 0),
+                   (SELECT count(*) FROM incident_revisions r JOIN incidents i ON i.id = r.incident_id WHERE i.external_id LIKE @p),
+                   (SELECT count(*) FROM incident_changes c JOIN incidents i ON i.id = c.incident_id WHERE i.external_id LIKE @p)
+            FROM incidents WHERE external_id LIKE @p
+            """, new { p = prefix + "-%" });
+    }
+
+    [Fact]
+    public async Task Batches_written_in_parallel_keep_file_order_per_key_and_a_second_import_writes_only_what_changed()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        var manual = Features.Valid("Entered by hand");
+        manual["properties"]!["external_id"] = $"{prefix}-manual";
+        await client.CreateAsync(manual);
+        // Two and a half batches: the repeated key and the foreign one land in later batches than their first rows.
+        var rows = Importer.BatchSize * 5 / 2;
+        var csv = new StringBuilder("external_id,title,event_type,occurred_at,lon,lat\n");
+        for (var n = 1; n <= rows; n++)
+        {
+            var (key, title) = n switch
+            {
+                3 => ("twice", "First"),
+                15_000 => ("manual", "Not ours"),
+                24_000 => ("twice", "Last"),
+                _ => (n.ToString(), $"Row {n}"),
+            };
+            csv.Append($"{prefix}-{key},{title},riots,2016-01-01,{n % 90}.5,{n % 45}.25\n");
+        }
+
+        var first = await client.ImportOkAsync(csv.ToString(), Csv, "?source=" + prefix, inserted: rows - 2, updated: 1, unchanged: 0, rejected: 1);
+
+        Assert.Equal([(15_001L, "properties.external_id")], Problems(first).Select(p => (p.Line, p.Field)));
+        var twice = await api.Database.ScalarAsync<string>("SELECT title || ' v' || version FROM incidents WHERE external_id = @k", new { k = $"{prefix}-twice" });
+        Assert.Equal("Last v2", twice);
+        Assert.Equal(((long)rows, (long)rows, (long)rows), await HistoryAsync(prefix)); // one version each, the repeated key two; and the manual one
+
+        // Again: the repeated key is updated twice more (file order), everything else is left alone.
+        await client.ImportOkAsync(csv.ToString(), Csv, "?source=" + prefix, inserted: 0, updated: 2, unchanged: rows - 3, rejected: 1);
+
+        Assert.Equal((rows + 2L, rows + 2L, rows + 2L), await HistoryAsync(prefix));
+    }
+
+    [Fact]
+    public async Task An_imported_row_is_stored_exactly_as_the_same_feature_written_singly()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        var features = new[]
+        {
+            Feature("a", """{"type": "MultiPolygon", "coordinates": [[[[10, 10], [11, 10], [11, 11], [10, 10]]], [[[20, 20], [21, 20], [21, 21], [20, 20]]]]}""",
+                """
+                "occurred_at": "1999-12-31T23:59:59.123456Z", "actors": ["Ḥalab", "حمص", "Quote \" and, comma"], "claimed_by": "🙂 someone",
+                "summary": "Two\nlines\ttab", "injured_min": 0, "injured_max": 2147483647, "fatalities_max": 3,
+                "sources": [{"publisher": "Wire", "url": "https://example.org/a?b=c", "published_at": "2016-02-21"}], "country": "sy"
+                """),
+            Feature("b", """{"type": "LineString", "coordinates": [[-179.5, -89.5], [179.5, 89.5]]}""",
+                """
+                "occurred_at": "1985-03", "tags": [], "admin2": "", "geo_precision": "region", "status": "disputed"
+                """),
+            Feature("c", """{"type": "Point", "coordinates": [-0.0, 51.477]}""", """
+                "occurred_at": "2016-02-21", "tags": ["a", "b", "a"]
+                """),
+        };
+
+        foreach (var feature in features)
+        {
+            var single = feature.DeepClone();
+            single["properties"]!["external_id"] = single["properties"]!["external_id"]!.GetValue<string>() + "-single";
+            await client.CreateAsync(single);
+        }
+        var ndjson = string.Join("\n", features.Select(f => f.ToJsonString()));
+        await client.ImportOkAsync(ndjson, "application/x-ndjson", "?source=" + prefix, inserted: 3, updated: 0, unchanged: 0, rejected: 0);
+
+        await using var connection = await api.Database.OpenConnectionAsync();
+        foreach (var key in new[] { "a", "b", "c" })
+        {
+            var imported = await RowAsync(connection, $"{prefix}-{key}");
+            var single = await RowAsync(connection, $"{prefix}-{key}-single");
+            Assert.Equal(single, imported);
+        }
+        await client.ImportOkAsync(ndjson, "application/x-ndjson", "?source=" + prefix, inserted: 0, updated: 0, unchanged: 3, rejected: 0);
+
+        JsonObject Feature(string key, string geometry, string properties) => JsonNode.Parse($$$"""
+            {"type": "Feature", "geometry": {{{geometry}}},
+             "properties": {"title": "Row {{{key}}}", "event_type": "riots", "location_name": "Nowhere", "external_id": "{{{prefix}}}-{{{key}}}", {{{properties}}}}}
+            """)!.AsObject();
+    }
+
+    private static async Task<string> RowAsync(System.Data.Common.DbConnection connection, string externalId)
+    {
+        var row = await connection.QuerySingleAsync($"SELECT {StoredColumns} FROM incidents WHERE external_id = @externalId", new { externalId });
+        return string.Join(" | ", ((IDictionary<string, object?>)row).Select(c => $"{c.Key}={Format(c.Value)}"));
+
+        static string Format(object? value) => value switch
+        {
+            null => "null",
+            string[] items => "[" + string.Join(",", items) + "]",
+            DateTime time => time.ToString("O"),
+            _ => value.ToString()!,
+        };
+    }
+}
