@@ -51,6 +51,7 @@ public sealed class IncidentRowWriter
     {
         if (json is null) json = new Utf8JsonWriter(output, JsonOptions);
         else json.Reset(output);
+        Span<byte> scratch = stackalloc byte[32];
 
         json.WriteStartObject();
         json.WriteString("type"u8, "Feature"u8);
@@ -61,8 +62,8 @@ public sealed class IncidentRowWriter
             json.WriteStartObject();
             json.WriteString("type"u8, "Point"u8);
             json.WriteStartArray("coordinates"u8);
-            json.WriteRawValue(Coordinate(row.GetDouble(at + XOrdinal)), skipInputValidation: true);
-            json.WriteRawValue(Coordinate(row.GetDouble(at + YOrdinal)), skipInputValidation: true);
+            json.WriteRawValue(scratch[..Coordinate(row.GetDouble(at + XOrdinal), scratch)], skipInputValidation: true);
+            json.WriteRawValue(scratch[..Coordinate(row.GetDouble(at + YOrdinal), scratch)], skipInputValidation: true);
             json.WriteEndArray();
             json.WriteEndObject();
         }
@@ -83,7 +84,7 @@ public sealed class IncidentRowWriter
                 case ColumnKind.Text: json.WriteStringValue(row.GetString(ordinal)); break;
                 case ColumnKind.Integer: json.WriteNumberValue(row.GetInt64(ordinal)); break;
                 case ColumnKind.Decimal: json.WriteNumberValue(row.GetDecimal(ordinal)); break;
-                case ColumnKind.Time: json.WriteStringValue(JsonTime(row.GetDateTime(ordinal))); break;
+                case ColumnKind.Time: json.WriteStringValue(scratch[..JsonTime(row.GetDateTime(ordinal), scratch)]); break;
                 case ColumnKind.Json: json.WriteRawValue(row.GetString(ordinal), skipInputValidation: true); break;
                 case ColumnKind.TextList:
                     json.WriteStartArray();
@@ -134,7 +135,7 @@ public sealed class IncidentRowWriter
                 case ColumnKind.Text or ColumnKind.Json: Quoted(csv, row.GetString(ordinal)); break;
                 case ColumnKind.Integer: csv.Append(row.GetInt64(ordinal)); break;
                 case ColumnKind.Decimal: csv.Append(row.GetDecimal(ordinal).ToString(CultureInfo.InvariantCulture)); break;
-                case ColumnKind.Time: csv.Append(row.GetDateTime(ordinal).ToString("s", CultureInfo.InvariantCulture)).Append('Z'); break;
+                case ColumnKind.Time: csv.Append(CultureInfo.InvariantCulture, $"{row.GetDateTime(ordinal):s}Z"); break;
                 case ColumnKind.TextList: Quoted(csv, string.Join(';', row.GetFieldValue<string[]>(ordinal))); break;
             }
         }
@@ -166,18 +167,39 @@ public sealed class IncidentRowWriter
     /// <summary>A coordinate rounded half away from zero to the asked decimals, without trailing zeros or exponent.</summary>
     private string Coordinate(double value)
     {
-        var rounded = Math.Round(value, Precision, MidpointRounding.AwayFromZero);
-        // The shortest round-trip form is the fast path; it switches to an exponent only below 1e-4.
-        return Math.Abs(rounded) >= 1e-4 || rounded == 0
-            ? rounded.ToString(CultureInfo.InvariantCulture)
-            : rounded.ToString(coordinateFormat, CultureInfo.InvariantCulture);
+        Span<byte> utf8 = stackalloc byte[32];
+        return Encoding.UTF8.GetString(utf8[..Coordinate(value, utf8)]);
     }
 
-    /// <summary>PostgreSQL's JSON rendering of timestamptz in UTC: seconds, then microseconds when there are any.</summary>
-    private static string JsonTime(DateTime utc)
+    /// <summary><see cref="Coordinate(double)"/> as UTF-8 into <paramref name="utf8"/>; returns the length.</summary>
+    private int Coordinate(double value, Span<byte> utf8)
     {
-        var fraction = utc.Ticks % TimeSpan.TicksPerSecond / 10;
-        var text = utc.ToString("s", CultureInfo.InvariantCulture);
-        return fraction == 0 ? text + "+00:00" : text + "." + fraction.ToString("000000", CultureInfo.InvariantCulture).TrimEnd('0') + "+00:00";
+        var rounded = Math.Round(value, Precision, MidpointRounding.AwayFromZero);
+        // The shortest round-trip form is the fast path; it switches to an exponent only below 1e-4.
+        var format = Math.Abs(rounded) >= 1e-4 || rounded == 0 ? default : coordinateFormat.AsSpan();
+        rounded.TryFormat(utf8, out var written, format, CultureInfo.InvariantCulture);
+        return written;
+    }
+
+    private static readonly string[] DigitFormats = ["D0", "D1", "D2", "D3", "D4", "D5", "D6"];
+
+    /// <summary>
+    /// PostgreSQL's JSON rendering of a timestamptz in UTC, as UTF-8 into <paramref name="utf8"/>: seconds,
+    /// then microseconds without trailing zeros when there are any, then +00:00. Returns the length.
+    /// </summary>
+    private static int JsonTime(DateTime utc, Span<byte> utf8)
+    {
+        utc.TryFormat(utf8, out var length, "s", CultureInfo.InvariantCulture);
+        var micros = utc.Ticks % TimeSpan.TicksPerSecond / 10;
+        if (micros != 0)
+        {
+            var digits = 6;
+            while (micros % 10 == 0) (micros, digits) = (micros / 10, digits - 1);
+            utf8[length++] = (byte)'.';
+            micros.TryFormat(utf8[length..], out var written, DigitFormats[digits], CultureInfo.InvariantCulture);
+            length += written;
+        }
+        "+00:00"u8.CopyTo(utf8[length..]);
+        return length + 6;
     }
 }
