@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the API's read paths against PostgreSQL running the same SQL (see bench/README.md).
 # ROWS synthetic incidents (default 1000000) in the database incidentmap_bench, the API on
-# 127.0.0.1:8091. Results go to stdout and bench/results/latest.txt.
+# 127.0.0.1:8091. Results go to stdout and bench/results/latest.txt. Arguments go to the harness,
+# e.g. `bench/run.sh --only radius,tile-z14 --duration 5`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -54,5 +55,5 @@ done
     commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     [ -z "$(git status --porcelain -- src db 2>/dev/null)" ] || commit="$commit with uncommitted changes in src/ or db/"
     echo "commit: $commit"
-    dotnet "$BENCH" run --api "$API_URL" --api-pid "$api_pid"
+    dotnet "$BENCH" run --api "$API_URL" --api-pid "$api_pid" "$@"
 } | tee "$RESULTS/latest.txt"

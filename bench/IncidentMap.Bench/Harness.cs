@@ -4,7 +4,12 @@ using Npgsql;
 namespace IncidentMap.Bench;
 
 /// <summary>How <c>run</c> measures: where the API is, which process it is, how long each load run lasts.</summary>
-public sealed record HarnessOptions(Uri Api, int? ApiPid, TimeSpan Warmup, TimeSpan Duration, int ExportRuns, string PgBin);
+public sealed record HarnessOptions(Uri Api, int? ApiPid, TimeSpan Warmup, TimeSpan Duration, int ExportRuns, string PgBin,
+    IReadOnlySet<string>? Only = null)
+{
+    /// <summary>Whether <paramref name="part"/> (a load scenario's name, "dashboards" or "exports") is to run.</summary>
+    public bool Runs(string part) => Only is null || Only.Contains(part);
+}
 
 /// <summary>
 /// <c>run</c>: every scenario through the API (wrk, or an HTTP download for exports) and straight
@@ -40,7 +45,7 @@ public static class Harness
             var wrk = new Wrk("wrk", options.Api, work);
 
             var load = new List<LoadRow>();
-            foreach (var scenario in Scenarios.Load())
+            foreach (var scenario in Scenarios.Load().Where(s => options.Runs(s.Name)))
             {
                 // A failing request would otherwise only show up as wrk's error count.
                 foreach (var query in scenario.Queries) await ExpectOkAsync(http, query.Path);
@@ -55,22 +60,25 @@ public static class Harness
             }
             Console.WriteLine(LoadTable(load));
 
-            foreach (var tile in Scenarios.Load().Where(s => s.Name.StartsWith("tile", StringComparison.Ordinal)))
+            foreach (var tile in Scenarios.Load().Where(s => s.Name.StartsWith("tile", StringComparison.Ordinal) && options.Runs(s.Name)))
             {
                 var bytes = (await http.GetByteArrayAsync(tile.Queries[0].Path)).Length;
                 Console.WriteLine($"{tile.Title}: {bytes / 1024.0:N1} KB (target for the world view: under 500 KB)");
             }
             Console.WriteLine();
 
-            Progress.Say("e) polling with and without the current ETag");
-            Console.WriteLine(await Dashboards.PollingAsync(http, options.Api, Scenarios.PollPath, 8, options.Duration, work));
-            Progress.Say("f) commit-to-event latency of the stream");
-            Console.WriteLine(await Dashboards.StreamLatencyAsync(db, options.Api, 20, options.Duration));
-            Console.WriteLine();
+            if (options.Runs("dashboards"))
+            {
+                Progress.Say("e) polling with and without the current ETag");
+                Console.WriteLine(await Dashboards.PollingAsync(http, options.Api, Scenarios.PollPath, 8, options.Duration, work));
+                Progress.Say("f) commit-to-event latency of the stream");
+                Console.WriteLine(await Dashboards.StreamLatencyAsync(db, options.Api, 20, options.Duration));
+                Console.WriteLine();
+            }
 
             var export = new Export(http, Path.Combine(options.PgBin, "psql"), libpq, options.ApiPid);
             var exports = new List<ExportResult>();
-            foreach (var format in Scenarios.ExportFormats)
+            foreach (var format in options.Runs("exports") ? Scenarios.ExportFormats : [])
             {
                 var query = Scenarios.Export(format);
                 var expected = await db.CreateCommand(query.CountSql).ScalarAsync<long>();
@@ -78,7 +86,7 @@ public static class Harness
                 exports.Add(await export.RunAsync(format, query, expected, options.ExportRuns));
             }
 
-            Console.WriteLine(ExportTable(exports));
+            if (exports.Count > 0) Console.WriteLine(ExportTable(exports));
             Console.WriteLine($"machine load average (1/5/15 min) at the end: {LoadAverage()}");
         }
         finally
@@ -102,7 +110,7 @@ public static class Harness
     private static string LoadAverage() => string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
     private static string LoadTable(List<LoadRow> rows) => Table.Render(
-        ["scenario (GeoJSON)", "clients", "raw q/s", "API q/s", "API/raw", "target", "raw p50 ms", "raw p99 ms", "API p50 ms", "API p99 ms", "p99 API/raw"],
+        ["scenario (GeoJSON)", "clients", "raw q/s", "API q/s", "API/raw", "target", "raw p50 ms", "raw p99 ms", "API p50 ms", "API p99 ms", "p99 API/raw", "API p99 target"],
         rows.Select(r =>
         {
             var ratio = r.Api.PerSecond / r.Raw.PerSecond;
@@ -111,6 +119,8 @@ public static class Harness
                 r.Scenario.Title, $"{r.Clients}", $"{r.Raw.PerSecond:N1}", $"{r.Api.PerSecond:N1}", $"{ratio:0.00}",
                 $">={r.Scenario.TargetRatio:0.0} {Verdict(ratio >= r.Scenario.TargetRatio)}",
                 $"{r.Raw.P50Ms:N2}", $"{r.Raw.P99Ms:N2}", $"{r.Api.P50Ms:N2}", $"{r.Api.P99Ms:N2}", $"{r.Api.P99Ms / r.Raw.P99Ms:0.00}",
+                r.Scenario.P99TargetMs is { } target && r.Clients == r.Scenario.Clients.Max()
+                    ? $"<{target:0} ms {Verdict(r.Api.P99Ms < target)}" : "",
             };
         }).ToList());
 

@@ -4,9 +4,17 @@ using IncidentMap.Bench;
 const string Usage = """
     usage: IncidentMap.Bench generate [--rows N (1000000)] [--seed N (42)]
            IncidentMap.Bench run --api URL [--api-pid PID] [--duration SECONDS (10)] [--warmup SECONDS (2)] [--export-runs N (3)]
+                                 [--only radius,bbox,tile-z3,tile-z8,tile-z14,dashboards,exports (all)]
+           IncidentMap.Bench sql QUERY       (the SQL the API runs for an items query string, parameters inlined)
     environment: ConnectionStrings__Incidents (the bench database), PG_BIN (pgbench and psql; /usr/lib/postgresql/15/bin)
     """;
 
+if (args is ["sql", var queryString])
+{
+    var parameters = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(queryString).ToDictionary(p => p.Key, p => p.Value.ToString());
+    Console.WriteLine(BenchQuery.From(parameters).Sql + ";");
+    return 0;
+}
 if (args.Length == 0 || args.Length % 2 == 0)
 {
     Console.Error.WriteLine(Usage);
@@ -37,7 +45,8 @@ switch (args[0])
             TimeSpan.FromSeconds(Number("warmup", 2)),
             TimeSpan.FromSeconds(Number("duration", 10)),
             (int)Number("export-runs", 3),
-            Environment.GetEnvironmentVariable("PG_BIN") ?? "/usr/lib/postgresql/15/bin"));
+            Environment.GetEnvironmentVariable("PG_BIN") ?? "/usr/lib/postgresql/15/bin",
+            Option("only") is { } only ? only.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal) : null));
         return 0;
     default:
         Console.Error.WriteLine(Usage);

@@ -4,9 +4,11 @@ namespace IncidentMap.Bench;
 
 /// <summary>
 /// Queries that both sides run at each client count, each request picking one of them at random,
-/// and the share of the raw throughput the API is expected to reach.
+/// the share of the raw throughput the API is expected to reach, and the API's p99 latency target at
+/// the largest client count, if any.
 /// </summary>
-public sealed record LoadScenario(string Name, string Title, double TargetRatio, int[] Clients, IReadOnlyList<BenchQuery> Queries);
+public sealed record LoadScenario(string Name, string Title, double TargetRatio, int[] Clients, IReadOnlyList<BenchQuery> Queries,
+    double? P99TargetMs = null);
 
 public static class Scenarios
 {
@@ -18,7 +20,7 @@ public static class Scenarios
         new("radius", "a) radius 25 km, newest 100", 0.7, [1, 16], AroundDenseCities(city => new()
         {
             ["lat"] = Number(city.Lat), ["lon"] = Number(city.Lon), ["radius"] = "25km", ["limit"] = "100", ["count"] = "false",
-        })),
+        }), P99TargetMs: 25),
         new("bbox", "b) bbox 2x2 deg, limit 1000", 0.6, [1, 8], AroundDenseCities(city => new()
         {
             ["bbox"] = string.Join(",", Number(city.Lon - 1), Number(city.Lat - 1), Number(city.Lon + 1), Number(city.Lat + 1)),

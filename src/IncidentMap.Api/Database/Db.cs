@@ -22,6 +22,9 @@ public static class DatabaseServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>Pool size of short reads: a few per core of a database on the same machine.</summary>
+    public static int DefaultReadConnections => 2 * Environment.ProcessorCount + 2;
+
     /// <summary>The key of the data source that <see cref="Querying.IncidentReader"/> reads through.</summary>
     public const string ReadsKey = "reads";
 
@@ -50,7 +53,13 @@ public static class DatabaseServiceCollectionExtensions
             MaxAutoPrepare = maxAutoPrepare,
             AutoPrepareMinUsages = 2,
         };
-        if (reads) builder.NoResetOnClose = true;
+        if (reads)
+        {
+            builder.NoResetOnClose = true;
+            // As many reads in flight as the database can run at once; more only queue inside PostgreSQL,
+            // where they share the CPUs unfairly (a 16-client p99 of 100+ ms instead of under 40).
+            builder.MaxPoolSize = configuration.GetValue("Database:ReadConnections", DefaultReadConnections);
+        }
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
         dataSourceBuilder.UseNetTopologySuite();
         dataSourceBuilder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());

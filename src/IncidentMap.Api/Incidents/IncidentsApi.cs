@@ -250,7 +250,8 @@ public static partial class IncidentsApi
         {
             long? matched = query.Count ? await reader.CountAsync(query, ct) : null;
             var timeout = query.Limit is null ? IncidentReader.ExportTimeout : (TimeSpan?)null;
-            var rows = await reader.OpenAsync(IncidentSqlBuilder.Build(query), ct, timeout);
+            var rows = await reader.OpenAsync(IncidentSqlBuilder.Build(query), ct,
+                longRead: query.Limit is not { } limit || limit > IncidentReader.ShortReadRows, statementTimeout: timeout);
             return new IncidentListResult(rows, query, matched, self, nextLink, exportLease);
         }
         catch

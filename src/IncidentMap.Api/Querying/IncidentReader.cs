@@ -11,16 +11,26 @@ namespace IncidentMap.Api.Querying;
 /// happen under the read-retry pipeline, before a response has started; after that rows stream and
 /// a fault aborts the response rather than silently truncating it.
 /// </summary>
-public sealed class IncidentReader([FromKeyedServices(DatabaseServiceCollectionExtensions.ReadsKey)] NpgsqlDataSource dataSource, DatabaseResilience resilience)
+public sealed class IncidentReader(
+    [FromKeyedServices(DatabaseServiceCollectionExtensions.ReadsKey)] NpgsqlDataSource dataSource,
+    NpgsqlDataSource longReads,
+    DatabaseResilience resilience)
 {
     /// <summary>Exports may outlive the default statement_timeout: a million rows to a slow client take a while.</summary>
     public static readonly TimeSpan ExportTimeout = TimeSpan.FromMinutes(15);
 
-    public async Task<RowStream> OpenAsync(SqlQuery query, CancellationToken ct, TimeSpan? statementTimeout = null)
+    /// <summary>Pages up to this many rows are short reads; larger ones may be held open by a slow client.</summary>
+    public const int ShortReadRows = 1000;
+
+    /// <param name="longRead">
+    /// Whether the rows may take long to deliver (exports, large pages): such reads take connections
+    /// from the service's main pool, not from the few that serve pages and tiles.
+    /// </param>
+    public async Task<RowStream> OpenAsync(SqlQuery query, CancellationToken ct, bool longRead = false, TimeSpan? statementTimeout = null)
     {
         return await resilience.ExecuteAsync(async token =>
         {
-            var connection = await dataSource.OpenConnectionAsync(token);
+            var connection = await (longRead ? longReads : dataSource).OpenConnectionAsync(token);
             try
             {
                 NpgsqlTransaction? transaction = null;

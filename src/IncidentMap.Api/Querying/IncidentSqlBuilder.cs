@@ -123,8 +123,8 @@ public static class IncidentSqlBuilder
         if (query.Near is not null && query.RadiusMetres is { } radius)
         {
             // Geodesic (spheroid) distance; served by the GiST index on the geography column, or the
-            // same test (_ST_DWithin, without the index hook) when the cell index drives the scan.
-            where.Add(radiusByIndex ? "ST_DWithin(i.geog, @point::geography, @radius)" : "_ST_DWithin(i.geog, @point::geography, @radius, true)");
+            // same test without the index hook when the cell index drives the scan (RadiusCells).
+            where.Add(radiusByIndex ? "ST_DWithin(i.geog, @point::geography, @radius)" : WithinOnSpheroid);
             parameters.Add("radius", radius);
         }
 
@@ -210,6 +210,17 @@ public static class IncidentSqlBuilder
         }
         return where;
     }
+
+    /// <summary>
+    /// "Within @radius on the spheroid", deciding most rows with the sphere, a third of the cost: a
+    /// great-circle distance (mean radius) is within 0.6% of the geodesic one (a degree of meridian is
+    /// 110,574 m at the equator and 111,694 m at the poles against 111,195 m on the sphere), so only rows
+    /// within 0.7% of the rim need the exact test.
+    /// </summary>
+    private const string WithinOnSpheroid = """
+        (_ST_DWithin(i.geog, @point::geography, @radius * 0.993, false)
+           OR (_ST_DWithin(i.geog, @point::geography, @radius * 1.007, false) AND _ST_DWithin(i.geog, @point::geography, @radius, true)))
+        """;
 
     private static void AnyOf(List<string> where, DynamicParameters parameters, string column, string name, IReadOnlyList<string>? values)
     {
