@@ -90,7 +90,9 @@ public sealed class ChangeFeed(IncidentReader reader)
             row.IsDBNull(4) ? null : row.GetInt64(4),
             row.IsDBNull(5) ? null : row.GetInt32(5),
             row.IsDBNull(6) ? null : row.GetDateTime(6),
-            !row.IsDBNull(7) && row.GetBoolean(7) ? render.FeatureJson(row, at: 8) : null), ct);
+            !row.IsDBNull(7) && row.GetBoolean(7) ? render.FeatureJson(row, at: 8) : null), ct,
+            // Polls repeat this statement all day; it walks the feed in (xid, position) order whatever the filters.
+            stablePlan: true);
         var changes = rows.Where(r => r.Xid is not null)
             .Select(r => new Change(new FeedCursor(ulong.Parse(r.Xid!, CultureInfo.InvariantCulture), r.Position!.Value),
                 r.Kind!, r.Id!.Value, r.Version!.Value, r.ChangedAt!.Value, r.Feature))

@@ -16,8 +16,9 @@ public static class DatabaseServiceCollectionExtensions
     {
         GeometryTypeHandler.Register();
 
-        services.AddSingleton(sp => Build(sp, configuration, reads: false));
-        services.AddKeyedSingleton(ReadsKey, (sp, _) => Build(sp, configuration, reads: true));
+        services.AddSingleton(sp => Build(sp, configuration, reads: false, prepare: true));
+        services.AddKeyedSingleton(ReadsKey, (sp, _) => Build(sp, configuration, reads: true, prepare: true));
+        services.AddKeyedSingleton(AdHocReadsKey, (sp, _) => Build(sp, configuration, reads: true, prepare: false));
         services.AddSingleton<DatabaseResilience>();
         return services;
     }
@@ -25,8 +26,16 @@ public static class DatabaseServiceCollectionExtensions
     /// <summary>Pool size of short reads: a few per core of a database on the same machine.</summary>
     public static int DefaultReadConnections => 2 * Environment.ProcessorCount + 2;
 
-    /// <summary>The key of the data source that <see cref="Querying.IncidentReader"/> reads through.</summary>
+    /// <summary>The key of the pool of short reads whose plan does not depend on their parameters (tiles, radius pages, the feed).</summary>
     public const string ReadsKey = "reads";
+
+    /// <summary>
+    /// The key of the pool of other short reads, never prepared. A prepared statement soon runs a
+    /// generic plan, made without the parameters' values; for a bbox page that plan reads the whole
+    /// box and sorts it where the values would have chosen the time index (228 ms instead of 70).
+    /// Unprepared, each statement is planned for its own values.
+    /// </summary>
+    public const string AdHocReadsKey = "adhoc-reads";
 
     /// <summary>
     /// The service's data source, or the pool of read-only sessions (<paramref name="reads"/>): their
@@ -34,7 +43,7 @@ public static class DatabaseServiceCollectionExtensions
     /// LISTEN), so they skip the reset Npgsql otherwise runs when a pooled connection is reused, a
     /// round of work in every tile or page request.
     /// </summary>
-    private static NpgsqlDataSource Build(IServiceProvider sp, IConfiguration configuration, bool reads)
+    private static NpgsqlDataSource Build(IServiceProvider sp, IConfiguration configuration, bool reads, bool prepare)
     {
         var connectionString = configuration.GetConnectionString("Incidents")
             ?? throw new InvalidOperationException(
@@ -47,10 +56,10 @@ public static class DatabaseServiceCollectionExtensions
             Timezone = "UTC",
             // Npgsql sends this as a startup parameter: every session is bounded without a round-trip.
             Options = $"-c statement_timeout={timeout * 1000}",
-            ApplicationName = reads ? "incidentmap-reads" : "incidentmap",
+            ApplicationName = reads ? (prepare ? "incidentmap-reads" : "incidentmap-adhoc-reads") : "incidentmap",
             // Prepare the statements this service repeats (tiles, pages, the feed): planning is a
             // large share of a small query's cost.
-            MaxAutoPrepare = maxAutoPrepare,
+            MaxAutoPrepare = prepare ? maxAutoPrepare : 0,
             AutoPrepareMinUsages = 2,
         };
         if (reads)

@@ -12,10 +12,14 @@ namespace IncidentMap.Api.Querying;
 /// a fault aborts the response rather than silently truncating it.
 /// </summary>
 public sealed class IncidentReader(
-    [FromKeyedServices(DatabaseServiceCollectionExtensions.ReadsKey)] NpgsqlDataSource dataSource,
+    [FromKeyedServices(DatabaseServiceCollectionExtensions.ReadsKey)] NpgsqlDataSource preparedReads,
+    [FromKeyedServices(DatabaseServiceCollectionExtensions.AdHocReadsKey)] NpgsqlDataSource adHocReads,
     NpgsqlDataSource longReads,
     DatabaseResilience resilience)
 {
+    /// <summary>The pool for a short read: prepared when its plan does not depend on the parameters' values.</summary>
+    private NpgsqlDataSource Short(bool stablePlan) => stablePlan ? preparedReads : adHocReads;
+
     /// <summary>Exports may outlive the default statement_timeout: a million rows to a slow client take a while.</summary>
     public static readonly TimeSpan ExportTimeout = TimeSpan.FromMinutes(15);
 
@@ -30,7 +34,7 @@ public sealed class IncidentReader(
     {
         return await resilience.ExecuteAsync(async token =>
         {
-            var connection = await (longRead ? longReads : dataSource).OpenConnectionAsync(token);
+            var connection = await (longRead ? longReads : Short(query.StablePlan)).OpenConnectionAsync(token);
             try
             {
                 NpgsqlTransaction? transaction = null;
@@ -60,7 +64,8 @@ public sealed class IncidentReader(
     {
         var single = new IncidentQuery { Id = id, Limit = 1 };
         var render = new IncidentRowWriter(single);
-        var sql = IncidentSqlBuilder.Build(single, IncidentSqlBuilder.Projection(single) + ", i.version");
+        // By primary key: one plan for every id.
+        var sql = IncidentSqlBuilder.Build(single, IncidentSqlBuilder.Projection(single) + ", i.version") with { StablePlan = true };
         if (connection is not null)
         {
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql.Sql, sql.Parameters, cancellationToken: ct));
@@ -77,18 +82,20 @@ public sealed class IncidentReader(
     }
 
     /// <summary>One value (a tile, a count) under the read-retry pipeline.</summary>
-    public async Task<T?> ScalarAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct) =>
+    /// <param name="stablePlan">Whether one plan suits every parameter value (tiles), so the statement may be prepared.</param>
+    public async Task<T?> ScalarAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct, bool stablePlan = false) =>
         await resilience.ExecuteAsync(async token =>
         {
-            await using var connection = await dataSource.OpenConnectionAsync(token);
+            await using var connection = await Short(stablePlan).OpenConnectionAsync(token);
             return await connection.ExecuteScalarAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token));
         }, ct);
 
     /// <summary>A small, bounded result read whole under the read-retry pipeline, each row mapped by <paramref name="map"/>.</summary>
-    public async Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, Func<DbDataReader, T> map, CancellationToken ct) =>
+    public async Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, Func<DbDataReader, T> map, CancellationToken ct,
+        bool stablePlan = false) =>
         await resilience.ExecuteAsync(async token =>
         {
-            await using var connection = await dataSource.OpenConnectionAsync(token);
+            await using var connection = await Short(stablePlan).OpenConnectionAsync(token);
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql, parameters, cancellationToken: token));
             var rows = new List<T>();
             while (await reader.ReadAsync(token)) rows.Add(map(reader));
@@ -99,7 +106,7 @@ public sealed class IncidentReader(
     public async Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct) =>
         await resilience.ExecuteAsync(async token =>
         {
-            await using var connection = await dataSource.OpenConnectionAsync(token);
+            await using var connection = await adHocReads.OpenConnectionAsync(token);
             return (await connection.QueryAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token))).AsList();
         }, ct);
 }

@@ -24,7 +24,8 @@ public static class SortFields
 }
 
 /// <summary>Parameterised SQL compiled from an <see cref="IncidentQuery"/>.</summary>
-public sealed record SqlQuery(string Sql, DynamicParameters Parameters, IReadOnlyList<SortKey> Keys);
+/// <param name="StablePlan">Whether one plan suits every parameter value, so the statement may be prepared.</param>
+public sealed record SqlQuery(string Sql, DynamicParameters Parameters, IReadOnlyList<SortKey> Keys, bool StablePlan = false);
 
 public sealed record SortKey(SortField Field, bool Descending);
 
@@ -78,7 +79,8 @@ public static class IncidentSqlBuilder
         branches.Add($"({select}\n  AND incident_cell(i.geom) = {RadiusCells.OtherShapes}\nORDER BY {order}\nLIMIT @limit)");
         var merged = string.Join("\nUNION ALL\n", branches) + "\nORDER BY "
             + string.Join(", ", keys.Select((k, n) => $"k{n}" + (k.Descending ? " DESC" : ""))) + "\nLIMIT @limit";
-        return new SqlQuery(merged, parameters, keys);
+        // The merge's shape is fixed by the SQL (one branch per cell), whatever the values.
+        return new SqlQuery(merged, parameters, keys, StablePlan: true);
     }
 
     /// <summary>

@@ -174,7 +174,8 @@ public static class TilesApi
         if (!cached || !cache.TryGetValue(key, out byte[]? tile))
         {
             var (sql, parameters) = TileSql.Tile(query!, z, (int)x, (int)y);
-            tile = await reader.ScalarAsync<byte[]>(sql, parameters, context.RequestAborted) ?? [];
+            // Incident tiles read one tile's envelope through the spatial index whatever the tile: prepared.
+            tile = await reader.ScalarAsync<byte[]>(sql, parameters, context.RequestAborted, stablePlan: z >= TileSql.ClusterBelowZoom) ?? [];
             if (cached) cache.Set(key, tile, new MemoryCacheEntryOptions { Size = tile.Length + 64, SlidingExpiration = TimeSpan.FromMinutes(10) });
         }
         if (tile!.Length == 0) return TypedResults.NoContent();
