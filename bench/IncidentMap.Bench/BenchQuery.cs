@@ -63,6 +63,7 @@ public sealed partial record BenchQuery(string Path, string Sql, string CountSql
         DateTimeOffset t => Timestamp(t.UtcDateTime),
         DateTime t => Timestamp(t.ToUniversalTime()),
         Point p => FormattableString.Invariant($"ST_SetSRID(ST_MakePoint({p.X:R}, {p.Y:R}), {p.SRID})"),
+        IncidentMap.Api.Database.GeographyValue { Geometry: Point p } => FormattableString.Invariant($"ST_SetSRID(ST_MakePoint({p.X:R}, {p.Y:R}), {p.SRID})::geography"),
         _ => throw new NotSupportedException($"no SQL literal for a parameter of type {value.GetType()}"),
     };
 

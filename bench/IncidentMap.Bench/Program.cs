@@ -3,7 +3,7 @@ using IncidentMap.Bench;
 
 const string Usage = """
     usage: IncidentMap.Bench generate [--rows N (1000000)] [--seed N (42)]
-           IncidentMap.Bench run --api URL [--api-pid PID] [--duration SECONDS (10)] [--warmup SECONDS (2)] [--export-runs N (3)]
+           IncidentMap.Bench run --api URL [--api-pid PID] [--duration SECONDS (10)] [--warmup SECONDS (5)] [--export-runs N (3)]
                                  [--only radius,bbox,tile-z3,tile-z8,tile-z14,dashboards,exports (all)]
            IncidentMap.Bench sql QUERY       (the SQL the API runs for an items query string, parameters inlined)
     environment: ConnectionStrings__Incidents (the bench database), PG_BIN (pgbench and psql; /usr/lib/postgresql/15/bin)
@@ -42,7 +42,7 @@ switch (args[0])
         await Harness.RunAsync(db, connectionString, new HarnessOptions(
             new Uri(api),
             Option("api-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null,
-            TimeSpan.FromSeconds(Number("warmup", 2)),
+            TimeSpan.FromSeconds(Number("warmup", 5)),
             TimeSpan.FromSeconds(Number("duration", 10)),
             (int)Number("export-runs", 3),
             Environment.GetEnvironmentVariable("PG_BIN") ?? "/usr/lib/postgresql/15/bin",

@@ -24,7 +24,7 @@ public static class DatabaseServiceCollectionExtensions
     }
 
     /// <summary>Pool size of short reads: a few per core of a database on the same machine.</summary>
-    public static int DefaultReadConnections => 2 * Environment.ProcessorCount + 2;
+    public static int DefaultReadConnections => Environment.ProcessorCount + 2;
 
     /// <summary>The key of the pool of short reads whose plan does not depend on their parameters (tiles, radius pages, the feed).</summary>
     public const string ReadsKey = "reads";
@@ -96,6 +96,7 @@ internal sealed class GeometryTypeHandler : SqlMapper.ITypeHandler
         {
             SqlMapper.AddTypeHandler(type, handler);
         }
+        SqlMapper.AddTypeHandler(new GeographyTypeHandler());
     }
 
     public void SetValue(IDbDataParameter parameter, object value)
@@ -105,4 +106,21 @@ internal sealed class GeometryTypeHandler : SqlMapper.ITypeHandler
     }
 
     public object? Parse(Type destinationType, object value) => value is DBNull ? null : value;
+}
+
+/// <summary>
+/// A geometry sent as PostGIS geography. A cast in the SQL (<c>@point::geography</c>) is evaluated
+/// again for every row in a prepared (generic) plan; a parameter of the right type is not.
+/// </summary>
+public sealed record GeographyValue(Geometry Geometry);
+
+internal sealed class GeographyTypeHandler : SqlMapper.TypeHandler<GeographyValue>
+{
+    public override void SetValue(IDbDataParameter parameter, GeographyValue? value)
+    {
+        parameter.Value = value is null ? DBNull.Value : value.Geometry;
+        if (parameter is NpgsqlParameter npgsql) npgsql.NpgsqlDbType = NpgsqlDbType.Geography;
+    }
+
+    public override GeographyValue Parse(object value) => throw new NotSupportedException("geography parameters are written, not read");
 }

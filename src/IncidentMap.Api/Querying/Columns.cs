@@ -48,5 +48,5 @@ public static class Columns
 
     /// <summary>Metres from the query point, when the query has one (radius search).</summary>
     public static readonly OutputColumn Distance = new("distance_m",
-        "round(ST_Distance(i.geog, @point::geography)::numeric, 1)", ColumnKind.Decimal);
+        "round(ST_Distance(i.geog, @point)::numeric, 1)", ColumnKind.Decimal);
 }

@@ -19,7 +19,7 @@ public static class SortFields
         // Unknown tolls sort below zero.
         new SortField("fatalities", "coalesce(i.fatalities_max, i.fatalities_min, -1)", KeyKind.Integer),
         new SortField("title", "i.title", KeyKind.Text),
-        new SortField("distance", "ST_Distance(i.geog, @point::geography)", KeyKind.Double, NeedsPoint: true),
+        new SortField("distance", "ST_Distance(i.geog, @point)", KeyKind.Double, NeedsPoint: true),
     }.ToDictionary(f => f.Name, StringComparer.Ordinal);
 }
 
@@ -121,12 +121,12 @@ public static class IncidentSqlBuilder
             parameters.Add("id", id);
         }
 
-        if (query.Near is { } near) parameters.Add("point", near);
+        if (query.Near is { } near) parameters.Add("point", new Database.GeographyValue(near));
         if (query.Near is not null && query.RadiusMetres is { } radius)
         {
             // Geodesic (spheroid) distance; served by the GiST index on the geography column, or the
             // same test without the index hook when the cell index drives the scan (RadiusCells).
-            where.Add(radiusByIndex ? "ST_DWithin(i.geog, @point::geography, @radius)" : WithinOnSpheroid);
+            where.Add(radiusByIndex ? "ST_DWithin(i.geog, @point, @radius)" : WithinOnSpheroid);
             parameters.Add("radius", radius);
         }
 
@@ -220,8 +220,8 @@ public static class IncidentSqlBuilder
     /// within 0.7% of the rim need the exact test.
     /// </summary>
     private const string WithinOnSpheroid = """
-        (_ST_DWithin(i.geog, @point::geography, @radius * 0.993, false)
-           OR (_ST_DWithin(i.geog, @point::geography, @radius * 1.007, false) AND _ST_DWithin(i.geog, @point::geography, @radius, true)))
+        (_ST_DWithin(i.geog, @point, @radius * 0.993, false)
+           OR (_ST_DWithin(i.geog, @point, @radius * 1.007, false) AND _ST_DWithin(i.geog, @point, @radius, true)))
         """;
 
     private static void AnyOf(List<string> where, DynamicParameters parameters, string column, string name, IReadOnlyList<string>? values)
