@@ -62,6 +62,12 @@ public static class DatabaseServiceCollectionExtensions
             MaxAutoPrepare = prepare ? maxAutoPrepare : 0,
             AutoPrepareMinUsages = 2,
         };
+        if (reads && prepare)
+        {
+            // These statements are here because one plan suits all their values; left to choose,
+            // PostgreSQL keeps re-planning some of them (a radius merge: 0.6 ms of planning on 0.5 ms of work).
+            builder.Options += " -c plan_cache_mode=force_generic_plan";
+        }
         if (reads)
         {
             builder.NoResetOnClose = true;
