@@ -46,12 +46,35 @@ public static class RadiusCells
         var (firstColumn, lastColumn) = ((int)Math.Floor((lon - dLon + 180) * PerDegree), (int)Math.Floor((lon + dLon + 180) * PerDegree));
         if ((lastRow - firstRow + 1) * (lastColumn - firstColumn + 1) > MaxCells) return null;
 
+        var metresPerDegreeLongitude = MetresPerDegreeLongitudeAtEquator * Math.Cos(maxLat * Math.PI / 180);
         var cells = new List<int>();
         for (var row = firstRow; row <= lastRow; row++)
             for (var column = firstColumn; column <= lastColumn; column++)
+            {
+                // A corner cell of the box may lie wholly outside the circle, and reading it would walk
+                // all its incidents to find none: leave out cells the circle cannot reach.
+                if (LowerBoundMetres(lat, lon, row, column, metresPerDegreeLongitude) > metres * 1.01) continue;
                 // Across the antimeridian the columns wrap around.
                 cells.Add(row * Columns + ((column % Columns) + Columns) % Columns);
+            }
         return cells.Distinct().ToArray();
+    }
+
+    /// <summary>
+    /// A lower bound of the geodesic distance from (lat, lon) to any point of a cell. Along any path,
+    /// a step covers at least 110,574 m per degree of latitude and <paramref name="metresPerDegreeLongitude"/>
+    /// per degree of longitude (the path stays below the circle's highest latitude), so by the triangle
+    /// inequality for the integrated norm the length is at least the hypotenuse of the two totals, and
+    /// those are at least the gaps between the centre and the cell's latitude and longitude bands.
+    /// </summary>
+    private static double LowerBoundMetres(double lat, double lon, int row, int column, double metresPerDegreeLongitude)
+    {
+        var (south, west) = (row / (double)PerDegree - 90, column / (double)PerDegree - 180);
+        var (north, east) = (south + 1.0 / PerDegree, west + 1.0 / PerDegree);
+        var latitudeGap = lat < south ? south - lat : lat > north ? lat - north : 0;
+        var longitudeGap = lon < west ? west - lon : lon > east ? lon - east : 0;
+        var (dy, dx) = (latitudeGap * MinMetresPerDegreeLatitude, longitudeGap * metresPerDegreeLongitude);
+        return Math.Sqrt(dy * dy + dx * dx);
     }
 
     private static int Row(double lat) => Math.Clamp((int)Math.Floor((lat + 90) * PerDegree), 0, Rows - 1);
