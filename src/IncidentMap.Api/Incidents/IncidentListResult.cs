@@ -8,8 +8,9 @@ namespace IncidentMap.Api.Incidents;
 
 /// <summary>
 /// Streams incidents in the query's format. Each row is rendered by <see cref="IncidentRowWriter"/>
-/// into the response as it is read, so memory stays flat however many incidents match. In a FeatureCollection, <c>numberReturned</c> and the <c>next</c> link follow the
-/// features because they are known only at the end.
+/// into the response as it is read, so memory stays flat however many incidents match. In a
+/// FeatureCollection, <c>numberReturned</c> and the <c>next</c> link follow the features because
+/// they are known only at the end.
 /// </summary>
 public sealed class IncidentListResult(
     RowStream rows, IncidentQuery query, long? numberMatched, string selfLink, Func<string, object> nextLink,

@@ -66,13 +66,14 @@ public sealed class IncidentReader(
         var render = new IncidentRowWriter(single);
         // By primary key: one plan for every id.
         var sql = IncidentSqlBuilder.Build(single, IncidentSqlBuilder.Projection(single) + ", i.version") with { StablePlan = true };
+        (string, int) Read(DbDataReader row) => (render.FeatureJson(row), row.GetInt32(render.ColumnCount));
         if (connection is not null)
         {
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql.Sql, sql.Parameters, cancellationToken: ct));
-            return await reader.ReadAsync(ct) ? (render.FeatureJson(reader), reader.GetInt32(render.ColumnCount)) : null;
+            return await reader.ReadAsync(ct) ? Read(reader) : null;
         }
         await using var rows = await OpenAsync(sql, ct);
-        return rows.HasRow ? (render.FeatureJson(rows.Reader), rows.Reader.GetInt32(render.ColumnCount)) : null;
+        return rows.HasRow ? Read(rows.Reader) : null;
     }
 
     public Task<long> CountAsync(IncidentQuery query, CancellationToken ct)

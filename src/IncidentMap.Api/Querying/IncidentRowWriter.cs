@@ -30,6 +30,7 @@ public sealed class IncidentRowWriter
     private readonly IReadOnlyList<OutputColumn> columns;
     private readonly JsonEncodedText[] names;
     private readonly string coordinateFormat;
+    private readonly int precision;
     private readonly StringBuilder line = new();
     private Utf8JsonWriter? json;
 
@@ -38,10 +39,8 @@ public sealed class IncidentRowWriter
         columns = IncidentSqlBuilder.OutputColumns(query);
         names = columns.Select(c => JsonEncodedText.Encode(c.Name)).ToArray();
         coordinateFormat = query.Precision == 0 ? "0" : "0." + new string('#', query.Precision);
-        Precision = query.Precision;
+        precision = query.Precision;
     }
-
-    public int Precision { get; }
 
     /// <summary>Number of columns the projection selects; later ordinals (sort keys, extras) follow them.</summary>
     public int ColumnCount => FirstProperty + columns.Count;
@@ -118,7 +117,11 @@ public sealed class IncidentRowWriter
         var csv = line.Clear();
         csv.Append(row.GetInt64(IdOrdinal)).Append(',');
         if (!row.IsDBNull(XOrdinal))
-            csv.Append(Coordinate(row.GetDouble(XOrdinal))).Append(',').Append(Coordinate(row.GetDouble(YOrdinal))).Append(',');
+        {
+            Span<char> number = stackalloc char[32];
+            csv.Append(number[..Coordinate(row.GetDouble(XOrdinal), number)]).Append(',');
+            csv.Append(number[..Coordinate(row.GetDouble(YOrdinal), number)]).Append(',');
+        }
         else
         {
             csv.Append(",,");
@@ -164,21 +167,33 @@ public sealed class IncidentRowWriter
         csv.Append('"');
     }
 
-    /// <summary>A coordinate rounded half away from zero to the asked decimals, without trailing zeros or exponent.</summary>
-    private string Coordinate(double value)
-    {
-        Span<byte> utf8 = stackalloc byte[32];
-        return Encoding.UTF8.GetString(utf8[..Coordinate(value, utf8)]);
-    }
-
-    /// <summary><see cref="Coordinate(double)"/> as UTF-8 into <paramref name="utf8"/>; returns the length.</summary>
+    /// <summary>
+    /// A coordinate rounded half away from zero to the asked decimals, without trailing zeros or
+    /// exponent, as UTF-8 into <paramref name="utf8"/>; returns the length.
+    /// </summary>
     private int Coordinate(double value, Span<byte> utf8)
     {
-        var rounded = Math.Round(value, Precision, MidpointRounding.AwayFromZero);
-        // The shortest round-trip form is the fast path; it switches to an exponent only below 1e-4.
-        var format = Math.Abs(rounded) >= 1e-4 || rounded == 0 ? default : coordinateFormat.AsSpan();
+        var (rounded, format) = Rounded(value);
         rounded.TryFormat(utf8, out var written, format, CultureInfo.InvariantCulture);
         return written;
+    }
+
+    /// <summary>The same coordinate as characters (CSV).</summary>
+    private int Coordinate(double value, Span<char> chars)
+    {
+        var (rounded, format) = Rounded(value);
+        rounded.TryFormat(chars, out var written, format, CultureInfo.InvariantCulture);
+        return written;
+    }
+
+    /// <summary>
+    /// The rounded value and its format: the shortest round-trip form (the fast path) unless that would
+    /// switch to an exponent, which it does only below 1e-4.
+    /// </summary>
+    private (double Rounded, string? Format) Rounded(double value)
+    {
+        var rounded = Math.Round(value, precision, MidpointRounding.AwayFromZero);
+        return (rounded, Math.Abs(rounded) >= 1e-4 || rounded == 0 ? null : coordinateFormat);
     }
 
     private static readonly string[] DigitFormats = ["D0", "D1", "D2", "D3", "D4", "D5", "D6"];

@@ -39,14 +39,14 @@ public static class RadiusCells
         var dLat = metres / MinMetresPerDegreeLatitude * 1.01;
         var maxLat = Math.Abs(lat) + dLat;
         if (maxLat >= 89) return null;
-        var dLon = metres / (MetresPerDegreeLongitudeAtEquator * Math.Cos(maxLat * Math.PI / 180)) * 1.01;
+        var metresPerDegreeLongitude = MetresPerDegreeLongitudeAtEquator * Math.Cos(maxLat * Math.PI / 180);
+        var dLon = metres / metresPerDegreeLongitude * 1.01;
         if (dLon >= 90) return null;
 
         var (firstRow, lastRow) = (Row(lat - dLat), Row(lat + dLat));
         var (firstColumn, lastColumn) = ((int)Math.Floor((lon - dLon + 180) * PerDegree), (int)Math.Floor((lon + dLon + 180) * PerDegree));
         if ((lastRow - firstRow + 1) * (lastColumn - firstColumn + 1) > MaxCells) return null;
 
-        var metresPerDegreeLongitude = MetresPerDegreeLongitudeAtEquator * Math.Cos(maxLat * Math.PI / 180);
         var cells = new List<int>();
         for (var row = firstRow; row <= lastRow; row++)
             for (var column = firstColumn; column <= lastColumn; column++)

@@ -25,8 +25,6 @@ public static class TilesApi
     /// <summary>Tiles revalidate against the data version; clients may reuse one for this long meanwhile.</summary>
     private const string TileCacheControl = "public, max-age=15";
 
-    private const string CacheSetting = "Tiles:Cache";
-
     public static IEndpointRouteBuilder MapTiles(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/collections/incidents").WithTags("Map clients").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
@@ -169,7 +167,7 @@ public static class TilesApi
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 
         // Tiles:Cache = false computes every tile (the benchmark compares that cost with raw SQL).
-        var cached = configuration.GetValue(CacheSetting, true);
+        var cached = configuration.GetValue("Tiles:Cache", true);
         var key = $"tile:{etag}:{z}/{x}/{y}{context.Request.QueryString}";
         if (!cached || !cache.TryGetValue(key, out byte[]? tile))
         {
