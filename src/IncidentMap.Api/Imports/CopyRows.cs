@@ -51,7 +51,7 @@ internal sealed class CopyRows : IDisposable
         Text(d.Summary);
         Text(d.EventType);
         Text(d.SubEventType);
-        Int64(8, (d.OccurredAt.UtcTicks - PostgresEpochTicks) / TimeSpan.TicksPerMicrosecond);
+        Int64((d.OccurredAt.UtcTicks - PostgresEpochTicks) / TimeSpan.TicksPerMicrosecond); // timestamptz: microseconds since 2000
         Text(d.TimePrecision);
         Text(d.LocationName);
         Text(d.Admin1);
@@ -110,13 +110,11 @@ internal sealed class CopyRows : IDisposable
 
     private void Null() => BinaryPrimitives.WriteInt32BigEndian(Take(4), -1);
 
-    private void Int64(long value) => Int64(8, value);
-
     // Every field is its length, then its bytes.
-    private void Int64(int length, long value)
+    private void Int64(long value)
     {
         var span = Take(12);
-        BinaryPrimitives.WriteInt32BigEndian(span, length);
+        BinaryPrimitives.WriteInt32BigEndian(span, 8);
         BinaryPrimitives.WriteInt64BigEndian(span[4..], value);
     }
 
