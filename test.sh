@@ -24,9 +24,21 @@ export INCIDENTMAP_CLUSTER_SCRIPT="$PWD/db/cluster.sh"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 results="$(mktemp -d)"
-status=0
+set +e
 dotnet test IncidentMap.sln -c Release --logger "console;verbosity=normal" \
-    --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@" || status=$?
+    --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@" \
+    2>&1 | tee "$results/console.log"
+status=${PIPESTATUS[0]}
+set -e
+
+# Repeat every failure (name, message, top of the stack) at the end, where a CI log's tail shows it.
+awk '/^  Failed /{on=1; n=0} /^  (Passed|Skipped) /{on=0} /^\[xUnit|^Test Run|^Results File/{on=0}
+     on && n++ < 40' "$results/console.log" > "$results/failures.txt"
+if [ -s "$results/failures.txt" ]; then
+    echo "---- failed tests ----"
+    cat "$results/failures.txt"
+    echo "----------------------"
+fi
 
 # One plain summary line, whatever the runner printed above.
 if ls "$results"/*.trx >/dev/null 2>&1; then
