@@ -65,7 +65,7 @@ if [ "$(psql_db -qAt -c "SELECT count(*) FROM incidents WHERE external_id IS NUL
     echo "$DB holds incidents the bench did not write; refusing to empty it" >&2
     exit 1
 fi
-psql_db -q -c "TRUNCATE incidents, imported_incidents RESTART IDENTITY CASCADE"
+psql_db -q -c "TRUNCATE incidents, incident_changes, incident_revisions RESTART IDENTITY"
 
 # One import; its wall time, rows/s and peak resident memory (GNU time's %M, in KiB).
 run_import() {

@@ -423,9 +423,12 @@ public static partial class IncidentsApi
     internal static async Task<IResult> GetRevision(string featureId, string version, IncidentReader reader, CancellationToken ct)
     {
         if (!TryParseId(featureId, out var id) || !int.TryParse(version, out var v)) return UnknownIncident(featureId);
-        var feature = await reader.ScalarAsync<string?>(
-            "SELECT feature::text FROM incident_revisions WHERE incident_id = @id AND version = @v",
-            new Dapper.DynamicParameters(new { id, v }), ct);
+        // The current version's revision holds no feature (migration 0012): it is the incident row.
+        var feature = await reader.ScalarAsync<string?>("""
+            SELECT coalesce(r.feature, incident_feature_jsonb(i))::text
+            FROM incident_revisions r JOIN incidents i ON i.id = r.incident_id
+            WHERE r.incident_id = @id AND r.version = @v AND (r.feature IS NOT NULL OR i.version = r.version)
+            """, new Dapper.DynamicParameters(new { id, v }), ct);
         return feature is null
             ? Problem.NotFound($"Incident '{featureId}' has no version '{version}'.")
             : Feature(feature, StatusCodes.Status200OK);

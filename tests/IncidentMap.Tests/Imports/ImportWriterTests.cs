@@ -117,6 +117,45 @@ public sealed class ImportWriterTests(ImportsFixture api)
             """)!.AsObject();
     }
 
+    [Fact]
+    public async Task A_key_stored_by_a_concurrent_writer_during_the_batch_is_not_inserted_twice()
+    {
+        // The batch inserts keys it did not find as plain INSERTs; a writer that stores one of them
+        // after the batch's snapshot makes the unique index refuse it, and the batch is redone as an upsert.
+        var prefix = Unique();
+        var client = api.CreateClient();
+        await using var other = await api.Database.OpenConnectionAsync();
+        await using var tx = await other.BeginTransactionAsync();
+        await other.ExecuteAsync("""
+            INSERT INTO incidents (title, event_type, occurred_at, geom, external_id)
+            VALUES ('Stored by someone else', 'riots', '2016-01-01', ST_SetSRID(ST_MakePoint(1, 2), 4326), @k)
+            """, new { k = $"{prefix}-2" }, tx);
+
+        var csv = new StringBuilder("external_id,title,event_type,occurred_at,lon,lat\n");
+        for (var n = 1; n <= 3; n++) csv.Append($"{prefix}-{n},Row {n},riots,2016-01-01,{n}.5,{n}.25\n");
+        var import = client.ImportOkAsync(csv.ToString(), Csv, "?source=" + prefix, inserted: 2, updated: 0, unchanged: 0, rejected: 1);
+
+        // The import waits on the uncommitted key; once it commits, the key is someone else's.
+        var waited = false;
+        for (var i = 0; i < 200 && !waited && !import.IsCompleted; i++)
+        {
+            await Task.Delay(50);
+            waited = await api.Database.ScalarAsync<bool>("""
+                SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO incidents%' AND query LIKE '%fresh AS%')
+                """, new { });
+        }
+        Assert.True(waited, "the import's plain insert never waited for the concurrent key");
+        await tx.CommitAsync();
+
+        var report = await import;
+        Assert.Equal([(3L, "properties.external_id")], Problems(report).Select(p => (p.Line, p.Field)));
+        var rows = await api.Database.ScalarAsync<string>(
+            "SELECT string_agg(title || ':' || coalesce(import_source, '-'), ',' ORDER BY external_id) FROM incidents WHERE external_id LIKE @p",
+            new { p = prefix + "-%" });
+        Assert.Equal($"Row 1:{prefix},Stored by someone else:-,Row 3:{prefix}", rows);
+        Assert.Equal((3L, 3L, 3L), await HistoryAsync(prefix));
+    }
+
     private static async Task<string> RowAsync(System.Data.Common.DbConnection connection, string externalId)
     {
         var row = await connection.QuerySingleAsync($"SELECT {StoredColumns} FROM incidents WHERE external_id = @externalId", new { externalId });
