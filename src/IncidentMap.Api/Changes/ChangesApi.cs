@@ -117,9 +117,10 @@ public static class ChangesApi
                 {
                     page = await feed.ReadAsync(query!, cursor, ChangeFeed.MaxLimit, ct);
                 }
-                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
                 {
-                    // The database is away: keep the client connected and read again once it is back.
+                    // The database is away (or the circuit breaker says so, for a few seconds after a burst
+                    // of failures): keep the client connected and read again once it is back.
                     logger.LogDebug(e, "Stream read failed; retrying");
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);
                     continue;

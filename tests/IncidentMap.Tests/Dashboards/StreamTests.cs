@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Dapper;
+using IncidentMap.Api.Changes;
 using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace IncidentMap.Tests.Dashboards;
 
@@ -54,22 +56,6 @@ public sealed class StreamTests(ApiFixture api)
     private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
 
     [Fact]
-    public async Task A_change_reaches_a_connected_client_within_a_second()
-    {
-        var tag = FeedHelpers.NewTag();
-        var cursor = await _client.HeadAsync(tag);
-        await using var stream = await StreamClient.OpenAsync(_client, tag, cursor: cursor);
-
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
-        var received = await stream.NextAsync(Soon);
-
-        Assert.Equal("created", received.Name);
-        Assert.Equal(id, received.Data["id"]!.GetValue<long>());
-        Assert.True(started.Elapsed < TimeSpan.FromSeconds(1.5), $"took {started.Elapsed}");
-    }
-
-    [Fact]
     public async Task Reconnecting_with_last_event_id_resumes_exactly_after_that_event()
     {
         var tag = FeedHelpers.NewTag();
@@ -108,5 +94,38 @@ public sealed class StreamTests(ApiFixture api)
         var after = await _client.CreateAsync(FeedHelpers.Tagged(tag));
 
         Assert.Equal(after, (await stream.NextAsync(Soon)).Data["id"]!.GetValue<long>());
+    }
+}
+
+/// <summary>
+/// How soon a change reaches a connected client. Serial: the feed holds every change back behind any
+/// older transaction of this database still running (docs/change-feed.md), so a test writing meanwhile
+/// (an import batch of the parallel collections, say) would delay the event by as long as that
+/// transaction takes, and the measurement would time the other test instead of the stream.
+/// </summary>
+[Collection(SerialCollection.Name)]
+public sealed class StreamLatencyTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Fact]
+    public async Task A_change_reaches_a_connected_client_within_a_second()
+    {
+        // A connected client of a connected service: a serial test before this one may have restarted
+        // PostgreSQL, and the listener's reconnect backoff is not what this test times.
+        var listener = api.Services.GetRequiredService<ChangeListener>();
+        for (var waited = 0; !listener.Listening && waited < 100; waited++) await Task.Delay(100);
+        Assert.True(listener.Listening, "the change listener did not reconnect within 10 s");
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        await using var stream = await StreamClient.OpenAsync(_client, tag, cursor: cursor);
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var received = await stream.NextAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal("created", received.Name);
+        Assert.Equal(id, received.Data["id"]!.GetValue<long>());
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(1.5), $"took {started.Elapsed}");
     }
 }

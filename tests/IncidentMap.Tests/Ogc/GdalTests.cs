@@ -11,9 +11,14 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
     private readonly HttpClient _client = new() { BaseAddress = new Uri(api.BaseUrl), DefaultRequestHeaders = { { "X-API-Key", api.Key } } };
 
     /// <summary>Creates incidents in a patch of the Southern Ocean no other test uses; returns external_id → (year, type).</summary>
+    private static int _patches;
+
     private async Task<(double[] Box, Dictionary<string, (int Year, string Type)> Created)> CreateRemoteIncidentsAsync(int count)
     {
-        var lon = 100 + Random.Shared.NextDouble() * 60;
+        // Each call gets a patch of its own, half a degree of longitude apart (a box is at most a few
+        // hundredths of a degree wide): random patches could overlap, and then one test's ogr2ogr
+        // would also copy the other test's incidents (both use the same years and event types).
+        var lon = 100 + Interlocked.Increment(ref _patches) * 0.5 + Random.Shared.NextDouble() * 0.3;
         var lat = -62 + Random.Shared.NextDouble() * 2;
         var created = new Dictionary<string, (int, string)>();
         var run = Guid.NewGuid().ToString("N")[..8];
