@@ -60,36 +60,51 @@ psql_db -q -c "\\copy import_bench_raw FROM '$CSV' WITH (FORMAT csv, HEADER true
 copy_s=$(echo "$(date +%s.%N) - $start" | bc)
 psql_db -q -c "DROP TABLE import_bench_raw"
 
-# An empty incidents table (bench rows only; CASCADE takes the feed and history along).
+# An empty incidents table (bench rows only), with its feed and history.
 if [ "$(psql_db -qAt -c "SELECT count(*) FROM incidents WHERE external_id IS NULL OR external_id NOT LIKE 'bench:%'")" != 0 ]; then
     echo "$DB holds incidents the bench did not write; refusing to empty it" >&2
     exit 1
 fi
 psql_db -q -c "TRUNCATE incidents, incident_changes, incident_revisions RESTART IDENTITY"
 
-# One import; its wall time, rows/s and peak resident memory (GNU time's %M, in KiB).
+# CPU seconds the cluster has used so far: the postmaster, the backends it has reaped and the live ones.
+pg_cpu() {
+    local data pm
+    data="$(db/cluster.sh status 2>&1 | sed -n 's/.*data in //p')"
+    pm="$(head -1 "$data/postmaster.pid")"
+    { awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+      for child in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || true; done
+    } | awk -v hz="$(getconf CLK_TCK)" '{s += $1} END {printf "%.2f", s / hz}'
+}
+
+# One import: its wall time, peak resident memory (GNU time's %M, KiB), the importer's CPU seconds
+# and PostgreSQL's (where a row's cost goes when the machine is busy with other work).
 run_import() {
     local log; log="$(mktemp)"
+    local pg_before; pg_before="$(pg_cpu)"
     local start; start=$(date +%s.%N)
-    (cd "$API_BIN" && Logging__LogLevel__Default=Warning /usr/bin/time -f '%M' -o "$log.mem" \
+    (cd "$API_BIN" && Logging__LogLevel__Default=Warning /usr/bin/time -f '%M %U %S' -o "$log.mem" \
         dotnet IncidentMap.Api.dll import "$CSV" --source bench) > "$log.report" 2> "$log.progress"
     local seconds; seconds=$(echo "$(date +%s.%N) - $start" | bc)
+    local pg_seconds; pg_seconds=$(echo "$(pg_cpu) - $pg_before" | bc)
     tail -1 "$log.progress" | tr '\r' '\n' | tail -1 >&2
     grep -E '"(inserted|updated|unchanged|rejected)"' "$log.report" | tr -d ' ,\n' >&2; echo >&2
-    echo "$seconds $(cat "$log.mem")"
+    read -r kib user sys < "$log.mem"
+    echo "$seconds $kib $(echo "$user + $sys" | bc) $pg_seconds"
     rm -f "$log" "$log.mem" "$log.report" "$log.progress"
 }
 command -v /usr/bin/time >/dev/null || { echo "[import-bench] installing GNU time (apt-get)" >&2; apt-get install -y -qq time >/dev/null; }
 
-read -r first_s first_kib < <(run_import)
-read -r again_s again_kib < <(run_import)
+read -r first_s first_kib first_cpu first_pg < <(run_import)
+read -r again_s again_kib again_cpu again_pg < <(run_import)
 
 rate() { echo "scale=0; $ROWS / $1" | bc; }
 echo
 echo "import bench: $ROWS rows, ${size_mb} MiB CSV, $(nproc) cores, ${Imports__Writers:-2} writers, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-44s %10s %12s %12s\n' "" "seconds" "rows/s" "peak RSS"
+per_row() { echo "scale=1; $1 * 1000000 / $ROWS" | bc; }
+printf '%-44s %10s %12s %12s %14s %14s\n' "" "seconds" "rows/s" "peak RSS" "importer CPU" "PostgreSQL CPU"
 printf '%-44s %10.1f %12s %12s\n' "psql \\copy into an UNLOGGED table (raw)" "$copy_s" "$(rate "$copy_s")" "-"
-printf '%-44s %10.1f %12s %9s MiB\n' "import into an empty incidents table" "$first_s" "$(rate "$first_s")" "$((first_kib / 1024))"
-printf '%-44s %10.1f %12s %9s MiB\n' "import again (every row unchanged)" "$again_s" "$(rate "$again_s")" "$((again_kib / 1024))"
+printf '%-44s %10.1f %12s %8s MiB %9s µs/row %7s µs/row\n' "import into an empty incidents table" "$first_s" "$(rate "$first_s")" "$((first_kib / 1024))" "$(per_row "$first_cpu")" "$(per_row "$first_pg")"
+printf '%-44s %10.1f %12s %8s MiB %9s µs/row %7s µs/row\n' "import again (every row unchanged)" "$again_s" "$(rate "$again_s")" "$((again_kib / 1024))" "$(per_row "$again_cpu")" "$(per_row "$again_pg")"
 echo "import/\\copy ratio: $(echo "scale=3; $copy_s / $first_s" | bc) (first import), $(echo "scale=3; $copy_s / $again_s" | bc) (unchanged re-import)"
 echo "target: >= 50,000 rows/s for the first import: $([ "$(rate "$first_s")" -ge 50000 ] && echo ok || echo MISS)"

@@ -78,6 +78,9 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
                 await using var tx = await connection.BeginTransactionAsync(ct);
                 try
                 {
+                    // A migration may rewrite every incident or build an index over them: no statement
+                    // timeout (the connection's default is the service's 30 s).
+                    await connection.ExecuteAsync(new CommandDefinition("SET LOCAL statement_timeout = 0", transaction: tx, cancellationToken: ct));
                     await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: tx, commandTimeout: 0, cancellationToken: ct));
                     await connection.ExecuteAsync(new CommandDefinition(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (@Version, @Name, @Checksum)",
