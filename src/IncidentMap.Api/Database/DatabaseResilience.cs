@@ -19,8 +19,12 @@ public sealed class DatabaseResilience
     public ResiliencePipeline Pipeline { get; }
     private readonly ResiliencePipeline _writes;
 
-    public DatabaseResilience(ILogger<DatabaseResilience> logger)
+    private readonly IServiceProvider _services;
+    private long _clearedAt;
+
+    public DatabaseResilience(ILogger<DatabaseResilience> logger, IServiceProvider services)
     {
+        _services = services;
         var breaker = new CircuitBreakerStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>(IsTransient).Handle<TimeoutException>(),
@@ -52,6 +56,7 @@ public sealed class DatabaseResilience
                 UseJitter = true,
                 OnRetry = args =>
                 {
+                    if (args.Outcome.Exception is NpgsqlException fault && ServerWentAway(fault)) ClearPools();
                     logger.LogWarning(args.Outcome.Exception, "Transient database fault on a read; retry {Attempt}",
                         args.AttemptNumber + 1);
                     return default;
@@ -63,6 +68,25 @@ public sealed class DatabaseResilience
 
     private static bool IsTransient(NpgsqlException e) =>
         e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow };
+
+    /// <summary>The server ended the session (a restart, a killed backend) or the socket broke.</summary>
+    private static bool ServerWentAway(NpgsqlException e) =>
+        e is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown } || e.InnerException is IOException or System.Net.Sockets.SocketException;
+
+    /// <summary>
+    /// After a restart every idle pooled connection is dead, and each would fail its next read in
+    /// turn: more of them than a read has retries. Dropping the idle ones at the first such fault
+    /// (at most once a second) makes the retry open a fresh connection.
+    /// </summary>
+    private void ClearPools()
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _clearedAt);
+        if (now - last < 1000 || Interlocked.CompareExchange(ref _clearedAt, now, last) != last) return;
+        _services.GetRequiredService<NpgsqlDataSource>().Clear();
+        _services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseServiceCollectionExtensions.ReadsKey).Clear();
+        _services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseServiceCollectionExtensions.AdHocReadsKey).Clear();
+    }
 
     public ValueTask<T> ExecuteAsync<T>(Func<CancellationToken, ValueTask<T>> read, CancellationToken ct) =>
         Pipeline.ExecuteAsync(read, ct);
