@@ -151,18 +151,21 @@ internal sealed class SqlCompiler
     private string DWithin(CallNode call)
     {
         var args = Args(call, 4);
-        string Geography(Node arg)
-        {
-            var operand = Typed(call, arg, CqlType.Geometry);
-            return operand.Property?.Geography ?? $"{operand.Sql}::geography";
-        }
-        var (a, b) = (Geography(args[0]), Geography(args[1]));
+        var (first, second) = (Typed(call, args[0], CqlType.Geometry), Typed(call, args[1], CqlType.Geometry));
+        static string Geography(Operand operand) => operand.Property?.Geography ?? $"{operand.Sql}::geography";
+        var (a, b) = (Geography(first), Geography(second));
         if (args[2] is not LiteralNode { Value: long or double } distance || Convert.ToDouble(distance.Value) < 0)
             throw new FilterException(args[2].At, "the distance of S_DWITHIN must be a number of at least 0");
         var unit = args[3] switch { PropertyNode p => p.Name, LiteralNode { Value: string s } => s, _ => "" };
         if (!MetresPer.TryGetValue(unit, out var metres))
             throw new FilterException(args[3].At, $"the unit of S_DWITHIN must be one of {string.Join(", ", MetresPer.Keys)}");
-        return $"ST_DWithin({a}, {b}, {Parameter(Convert.ToDouble(distance.Value) * metres)})";
+        var within = Parameter(Convert.ToDouble(distance.Value) * metres);
+        // The incidents' geometry against a given shape: candidates through the GiST index on geom, by a
+        // box around the shape that holds everything within the distance (incident_dwithin_box, 0013).
+        var (column, other) = first.Property?.Geography is not null ? (first, second) : (second, first);
+        var candidates = column.Property?.Geography is not null && other.Property is null
+            ? $"{column.Sql} && incident_dwithin_box({other.Sql}, {within}) AND " : "";
+        return $"({candidates}ST_DWithin({a}, {b}, {within}))";
     }
 
     private string TIntersects(CallNode call)

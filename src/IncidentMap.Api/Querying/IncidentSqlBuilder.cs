@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Dapper;
 
@@ -107,8 +108,8 @@ public static class IncidentSqlBuilder
 
     /// <summary>The filter conditions of a query; shared by lists, counts and every later read path.</summary>
     /// <param name="radiusByIndex">
-    /// Whether the radius condition may drive the GiST index on geog. Merged cell branches must not: with
-    /// PostGIS's low estimate for a circle the planner would rather sort every candidate in each branch.
+    /// Whether the radius condition may drive the GiST index on geom (through a box around the circle).
+    /// Merged cell branches must not: the planner would rather sort every candidate in each branch.
     /// </param>
     public static List<string> Where(IncidentQuery query, DynamicParameters parameters, bool radiusByIndex = true)
     {
@@ -122,28 +123,16 @@ public static class IncidentSqlBuilder
         }
 
         if (query.Near is { } near) parameters.Add("point", new Database.GeographyValue(near));
-        if (query.Near is not null && query.RadiusMetres is { } radius)
+        if (query.Near is { } center && query.RadiusMetres is { } radius)
         {
-            // Geodesic (spheroid) distance; served by the GiST index on the geography column, or the
-            // same test without the index hook when the cell index drives the scan (RadiusCells).
-            where.Add(radiusByIndex ? "ST_DWithin(i.geog, @point, @radius)" : WithinOnSpheroid);
+            // Geodesic (spheroid) distance. Candidates come from the GiST index on geom, through boxes
+            // that hold the circle (RadiusCells.Bounds), unless the cell index drives the scan.
+            if (radiusByIndex) where.Add(AnyBox(parameters, RadiusCells.Bounds(center.Y, center.X, radius), "r", "i.geom && {0}"));
+            where.Add(WithinOnSpheroid);
             parameters.Add("radius", radius);
         }
 
-        if (query.Bbox is { Count: > 0 } boxes)
-        {
-            var parts = new List<string>();
-            for (var n = 0; n < boxes.Count; n++)
-            {
-                // Parameter names are case-insensitive: keep them distinct in letters, not case.
-                parts.Add($"ST_Intersects(i.geom, ST_MakeEnvelope(@west{n}, @south{n}, @east{n}, @north{n}, 4326))");
-                parameters.Add($"west{n}", boxes[n].MinLon);
-                parameters.Add($"south{n}", boxes[n].MinLat);
-                parameters.Add($"east{n}", boxes[n].MaxLon);
-                parameters.Add($"north{n}", boxes[n].MaxLat);
-            }
-            where.Add(parts.Count == 1 ? parts[0] : "(" + string.Join(" OR ", parts) + ")");
-        }
+        if (query.Bbox is { Count: > 0 } boxes) where.Add(AnyBox(parameters, boxes, "", "ST_Intersects(i.geom, {0})"));
 
         if (query.Intersects is { } shape)
         {
@@ -223,6 +212,23 @@ public static class IncidentSqlBuilder
         (_ST_DWithin(i.geog, @point, @radius * 0.993, false)
            OR (_ST_DWithin(i.geog, @point, @radius * 1.007, false) AND _ST_DWithin(i.geog, @point, @radius, true)))
         """;
+
+    /// <summary><paramref name="test"/> of any of the boxes ({0} is the box); parameters prefixed per use.</summary>
+    private static string AnyBox(DynamicParameters parameters, IReadOnlyList<Box> boxes, string prefix, string test)
+    {
+        var parts = new List<string>();
+        for (var n = 0; n < boxes.Count; n++)
+        {
+            // Parameter names are case-insensitive: keep them distinct in letters, not case.
+            var (west, south, east, north) = ($"{prefix}west{n}", $"{prefix}south{n}", $"{prefix}east{n}", $"{prefix}north{n}");
+            parts.Add(string.Format(CultureInfo.InvariantCulture, test, $"ST_MakeEnvelope(@{west}, @{south}, @{east}, @{north}, 4326)"));
+            parameters.Add(west, boxes[n].MinLon);
+            parameters.Add(south, boxes[n].MinLat);
+            parameters.Add(east, boxes[n].MaxLon);
+            parameters.Add(north, boxes[n].MaxLat);
+        }
+        return parts.Count == 1 ? parts[0] : "(" + string.Join(" OR ", parts) + ")";
+    }
 
     private static void AnyOf(List<string> where, DynamicParameters parameters, string column, string name, IReadOnlyList<string>? values)
     {

@@ -61,6 +61,24 @@ public static class RadiusCells
     }
 
     /// <summary>
+    /// Longitude/latitude boxes that together hold every point within <paramref name="metres"/> of
+    /// (lat, lon), by the bounds of <see cref="Covering"/>: one box, two across the antimeridian, or the
+    /// whole latitude band near a pole. Migration 0013's incident_dwithin_box is the same bound in SQL.
+    /// </summary>
+    public static IReadOnlyList<Box> Bounds(double lat, double lon, double metres)
+    {
+        var dLat = metres / MinMetresPerDegreeLatitude * 1.01;
+        var (south, north) = (Math.Max(lat - dLat, -90), Math.Min(lat + dLat, 90));
+        var highest = Math.Abs(lat) + dLat;
+        var dLon = highest >= 89 ? 360 : metres / (MetresPerDegreeLongitudeAtEquator * Math.Cos(highest * Math.PI / 180)) * 1.01;
+        if (dLon >= 180) return [new Box(-180, south, 180, north)];
+        var (west, east) = (lon - dLon, lon + dLon);
+        if (west < -180) return [new Box(west + 360, south, 180, north), new Box(-180, south, east, north)];
+        if (east > 180) return [new Box(west, south, 180, north), new Box(-180, south, east - 360, north)];
+        return [new Box(west, south, east, north)];
+    }
+
+    /// <summary>
     /// A lower bound of the geodesic distance from (lat, lon) to any point of a cell. Along any path,
     /// a step covers at least 110,574 m per degree of latitude and <paramref name="metresPerDegreeLongitude"/>
     /// per degree of longitude (the path stays below the circle's highest latitude), so by the triangle

@@ -39,13 +39,16 @@ public static class TileSql
             return ($"""
                 WITH tile AS MATERIALIZED (
                     -- Computed once: in a prepared (generic) plan an inline envelope is rebuilt for every row.
-                    SELECT ST_TileEnvelope(@z, @x, @y) AS envelope, ST_TileEnvelope(@z, @x, @y, margin => 64.0 / {Extent}) AS area
+                    -- The area in longitude/latitude is a box too (Web Mercator maps each axis on its
+                    -- own, monotonically), so the GiST index on geom finds the tile's incidents.
+                    SELECT ST_TileEnvelope(@z, @x, @y) AS envelope,
+                           ST_Transform(ST_TileEnvelope(@z, @x, @y, margin => 64.0 / {Extent}), 4326) AS area
                 ), features AS (
                     SELECT ST_AsMVTGeom(i.geom_3857, t.envelope, {Extent}, 64, true) AS geom,
                            {IncidentTileProperties}
                     FROM tile t, incidents i
                     WHERE {where}
-                      AND i.geom_3857 && t.area
+                      AND i.geom && t.area
                 )
                 SELECT ST_AsMVT(features, 'incidents', {Extent}, 'geom', 'id') FROM features WHERE geom IS NOT NULL
                 """, parameters);

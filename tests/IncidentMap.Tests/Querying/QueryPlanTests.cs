@@ -67,11 +67,12 @@ public sealed class PlanDatabase : IAsyncLifetime
 public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDatabase>
 {
     [Theory]
-    [InlineData("lat=34.73&lon=36.72&radius=2km", "incidents_geog_idx")]
-    [InlineData("lat=34.73&lon=36.72&radius=2km&sortby=distance", "incidents_geog_idx")]
+    [InlineData("lat=34.73&lon=36.72&radius=2km", "incidents_geom_idx")]
+    [InlineData("lat=34.73&lon=36.72&radius=2km&sortby=distance", "incidents_geom_idx")]
     [InlineData("lat=34.73&lon=36.72&radius=25km", "incidents_cell_idx")]
     [InlineData("lat=34.73&lon=36.72&radius=25km&sortby=occurred_at&datetime=2014-01-01/..", "incidents_cell_idx")]
-    [InlineData("lat=34.73&lon=36.72&radius=25km&sortby=distance", "incidents_geog_idx")]
+    [InlineData("lat=34.73&lon=36.72&radius=25km&sortby=distance", "incidents_geom_idx")]
+    [InlineData("filter=S_DWITHIN(geometry, POINT(36.72 34.73), 2, kilometers)", "incidents_geom_idx")]
     [InlineData("bbox=36.71,34.72,36.73,34.74", "incidents_geom_idx")]
     [InlineData("datetime=2015-03-01/2015-03-01", "incidents_occurred_idx")]
     [InlineData("datetime=2015-03-01T10:00:00Z/2015-03-01T12:00:00Z", "incidents_occurred_idx")]
@@ -88,6 +89,20 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
 
         var used = IndexNames(plan).ToList();
         Assert.True(used.Contains(index), $"{parameters}: plan uses [{string.Join(", ", used)}], not {index}:\n{plan}");
+    }
+
+    [Theory]
+    [InlineData(14, 9863, 6504)] // a street tile in Homs
+    [InlineData(8, 154, 101)]    // a city tile
+    public async Task A_tile_finds_its_incidents_through_the_index_on_geom(int z, int x, int y)
+    {
+        var (query, _) = QueryParser.Parse(new Dictionary<string, string>(), DateTimeOffset.UtcNow);
+        var (sql, parameters) = IncidentMap.Api.Tiles.TileSql.Tile(query!, z, x, y);
+
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var plan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (FORMAT JSON) " + sql, parameters) ?? "null");
+
+        Assert.Contains("incidents_geom_idx", IndexNames(plan));
     }
 
     [Fact]

@@ -93,6 +93,57 @@ public sealed class RadiusCellTests(ApiFixture api)
     public void Small_large_and_polar_circles_are_not_merged_from_cells(double lat, double lon, double metres) =>
         Assert.Null(RadiusCells.Covering(lat, lon, metres));
 
+    [Theory]
+    [InlineData(-16.5, 179.995, 3_000)]   // small, across the antimeridian
+    [InlineData(89.95, 45, 8_000)]        // around the north pole
+    [InlineData(34.73, 36.71, 150_000)]   // too many cells for a merge
+    public async Task A_radius_search_by_boxes_holds_exactly_the_incidents_within_the_circle(double lat, double lon, double metres)
+    {
+        // These circles are not merged from cells: the GiST index on geom finds the candidates in the
+        // boxes of RadiusCells.Bounds, and the spheroid decides.
+        Assert.Null(RadiusCells.Covering(lat, lon, metres));
+        var tag = NewTag();
+        var expected = new HashSet<long>();
+        var doubtful = new HashSet<long>();
+        var random = new Random(HashCode.Combine(lat, lon, metres));
+        for (var n = 0; n < 40; n++)
+        {
+            // All around the centre, half of them within 1% of the rim on either side.
+            var fraction = n % 2 == 0 ? 0.99 + random.NextDouble() * 0.02 : 0.3 + random.NextDouble() * 1.4;
+            var (pLat, pLon) = Offset(lat, lon, metres * fraction, n * 9 * Math.PI / 180);
+            var id = await _client.CreateAsync(Incident(tag, Features.Point(pLon, pLat)));
+            var distance = GeodesicMetres(lat, lon, pLat, pLon);
+            if (Math.Abs(distance - metres) < 1) doubtful.Add(id);
+            else if (distance < metres) expected.Add(id);
+        }
+
+        var first = await _client.GetJsonAsync($"{Items}?lat={Inv(lat)}&lon={Inv(lon)}&radius={metres}&tags={tag}&sortby=distance&limit=9");
+        var ids = (await _client.AllPagesAsync(first)).SelectMany(Ids).Where(id => !doubtful.Contains(id)).ToHashSet();
+
+        Assert.True(expected.Count >= 12, $"only {expected.Count} points inside: the test would prove little");
+        Assert.Equal(expected.Order(), ids.Order());
+    }
+
+    [Fact]
+    public void The_bounds_hold_every_point_within_the_circle()
+    {
+        var random = new Random(11);
+        var tested = 0;
+        for (var n = 0; n < 20_000; n++)
+        {
+            // Anywhere, poles and antimeridian included, up to the largest radius the API takes.
+            var (lat, lon) = (random.NextDouble() * 180 - 90, random.NextDouble() * 360 - 180);
+            var metres = Math.Exp(Math.Log(100) + random.NextDouble() * (Math.Log(IncidentQuery.MaxRadiusMetres) - Math.Log(100)));
+            var (pLat, pLon) = Offset(lat, lon, metres * (0.98 + random.NextDouble() * 0.02), random.NextDouble() * 2 * Math.PI);
+            if (GeodesicMetres(lat, lon, pLat, pLon) >= metres) continue;
+            var boxes = RadiusCells.Bounds(lat, lon, metres);
+            Assert.True(boxes.Any(b => b.MinLon <= pLon && pLon <= b.MaxLon && b.MinLat <= pLat && pLat <= b.MaxLat),
+                $"({pLat}, {pLon}) is within {metres:0} m of ({lat}, {lon}) but in none of {string.Join(", ", boxes)}");
+            tested++;
+        }
+        Assert.True(tested > 10_000, $"only {tested} points tested");
+    }
+
     /// <summary>incident_cell(geometry) of migration 0011 for a point.</summary>
     private static int Cell(double lat, double lon) =>
         Math.Min((int)Math.Floor((lat + 90) * 4), 719) * 1440 + (int)Math.Floor((lon + 180) * 4) % 1440;
