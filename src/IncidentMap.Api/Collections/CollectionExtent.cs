@@ -9,7 +9,9 @@ public sealed class CollectionExtent(NpgsqlDataSource dataSource, DatabaseResili
 {
     public sealed record Extent(double[]? Bbox, DateTime? Start, DateTime? End);
 
-    private (long Version, Extent Extent)? _cached;
+    // One reference, swapped whole: a reader never pairs one version with another version's extent.
+    private sealed record Cached(long Version, Extent Extent);
+    private volatile Cached? _cached;
 
     public async Task<Extent> GetAsync(CancellationToken ct)
     {
@@ -26,7 +28,7 @@ public sealed class CollectionExtent(NpgsqlDataSource dataSource, DatabaseResili
                     """, cancellationToken: token));
             return new Extent(row.West is null ? null : [row.West.Value, row.South!.Value, row.East!.Value, row.North!.Value], row.Start, row.End);
         }, ct);
-        _cached = (current, extent);
+        _cached = new Cached(current, extent);
         return extent;
     }
 }
