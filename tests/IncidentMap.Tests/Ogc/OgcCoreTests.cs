@@ -70,6 +70,30 @@ public sealed class OgcCoreTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task The_extent_widens_at_once_with_every_incident_written_beyond_it()
+    {
+        // After the first read the service widens its cached extent with what was written since,
+        // instead of reading every incident again: each new, older incident must show at once.
+        // An incident in the far north-east, read into the extent, then made to look written long ago:
+        // later reads must keep it without reading it again.
+        var old = await _client.CreateAsync(Features.Valid(geometry: Features.Point(179.75, 89.5)));
+        await _client.GetJsonAsync("/collections/incidents");
+        await using (var connection = await api.Database.OpenConnectionAsync())
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE incidents SET updated_at = now() - interval '1 day' WHERE id = @old", new { old });
+        for (var year = 1102; year >= 1100; year--)
+        {
+            var at = new DateTimeOffset(year, 3, 1, 0, 0, 0, TimeSpan.Zero);
+            await _client.CreateAsync(Features.Valid(geometry: Features.Point(-179.75, -89.5), occurredAt: $"{year}-03-01T00:00:00Z"));
+
+            var extent = (await _client.GetJsonAsync("/collections/incidents"))["extent"]!;
+            Assert.Equal(at, DateTimeOffset.Parse(extent["temporal"]!["interval"]![0]![0]!.GetValue<string>()));
+            var bbox = extent["spatial"]!["bbox"]![0]!.AsArray().Select(v => v!.GetValue<double>()).ToList();
+            Assert.True(bbox[0] <= -179.75 && bbox[1] <= -89.5 && bbox[2] >= 179.75 && bbox[3] >= 89.5,
+                $"extent {string.Join(",", bbox)} misses the incident of {year} or the one before the first read");
+        }
+    }
+
+    [Fact]
     public async Task Items_and_a_feature_carry_the_required_members_and_links()
     {
         var id = await _client.CreateAsync(Features.Valid());
