@@ -58,6 +58,7 @@ public static class TileSql
         return ($"""
             WITH members AS (
                 {Members(where)}
+                  AND i.geom && ST_Transform(ST_TileEnvelope(@z, @x, @y), 4326)
                   AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
             ), clusters AS (
                 SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(px), avg(py)), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
@@ -111,12 +112,14 @@ public static class TileSql
             WITH area AS (
                 SELECT ST_Transform(ST_MakeEnvelope(@west, @south, @east, @north, 4326), 3857) AS box
             ), hexes AS (
-                SELECT h.geom, h.i, h.j FROM area, ST_HexagonGrid(@size, area.box) h
+                -- Each hexagon's box in longitude/latitude holds its image (Web Mercator maps each
+                -- axis on its own, monotonically): the GiST index on geom finds its candidates.
+                SELECT h.geom, ST_Transform(h.geom, 4326) AS lonlat, h.i, h.j FROM area, ST_HexagonGrid(@size, area.box) h
             ), members AS (
                 -- A point on a shared edge touches two hexagons: DISTINCT ON counts it once.
                 SELECT DISTINCT ON (i.id) h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
                 FROM incidents i
-                JOIN hexes h ON ST_Intersects(i.point_3857, h.geom)
+                JOIN hexes h ON i.geom && h.lonlat AND ST_Intersects(i.point_3857, h.geom)
                 WHERE {{where}}
                 ORDER BY i.id, h.i, h.j
             )

@@ -106,6 +106,18 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     }
 
     [Fact]
+    public async Task Hexagon_bins_find_their_incidents_through_the_index_on_geom()
+    {
+        var (query, _) = QueryParser.Parse(new Dictionary<string, string>(), DateTimeOffset.UtcNow);
+        var (sql, parameters) = IncidentMap.Api.Tiles.TileSql.Hexbins(query!, 2_000, new Box(36.6, 34.6, 36.8, 34.8), 6);
+
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var plan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (FORMAT JSON) " + sql, parameters) ?? "null");
+
+        Assert.Contains("incidents_geom_idx", IndexNames(plan));
+    }
+
+    [Fact]
     public async Task Synthetic_data_is_loaded_and_the_plans_see_it()
     {
         await using var connection = await database.DataSource.OpenConnectionAsync();
