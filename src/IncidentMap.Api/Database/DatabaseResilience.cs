@@ -19,12 +19,16 @@ public sealed class DatabaseResilience
     public ResiliencePipeline Pipeline { get; }
     private readonly ResiliencePipeline _writes;
 
-    private readonly IServiceProvider _services;
+    private readonly NpgsqlDataSource[] _pools;
     private long _clearedAt;
 
-    public DatabaseResilience(ILogger<DatabaseResilience> logger, IServiceProvider services)
+    public DatabaseResilience(
+        ILogger<DatabaseResilience> logger,
+        NpgsqlDataSource main,
+        [FromKeyedServices(DatabaseServiceCollectionExtensions.ReadsKey)] NpgsqlDataSource reads,
+        [FromKeyedServices(DatabaseServiceCollectionExtensions.AdHocReadsKey)] NpgsqlDataSource adHocReads)
     {
-        _services = services;
+        _pools = [main, reads, adHocReads];
         var breaker = new CircuitBreakerStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>(IsTransient).Handle<TimeoutException>(),
@@ -83,9 +87,7 @@ public sealed class DatabaseResilience
         var now = Environment.TickCount64;
         var last = Interlocked.Read(ref _clearedAt);
         if (now - last < 1000 || Interlocked.CompareExchange(ref _clearedAt, now, last) != last) return;
-        _services.GetRequiredService<NpgsqlDataSource>().Clear();
-        _services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseServiceCollectionExtensions.ReadsKey).Clear();
-        _services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseServiceCollectionExtensions.AdHocReadsKey).Clear();
+        foreach (var pool in _pools) pool.Clear();
     }
 
     public ValueTask<T> ExecuteAsync<T>(Func<CancellationToken, ValueTask<T>> read, CancellationToken ct) =>

@@ -122,14 +122,17 @@ public static class IncidentSqlBuilder
             parameters.Add("id", id);
         }
 
-        if (query.Near is { } near) parameters.Add("point", new Database.GeographyValue(near));
-        if (query.Near is { } center && query.RadiusMetres is { } radius)
+        if (query.Near is { } near)
         {
-            // Geodesic (spheroid) distance. Candidates come from the GiST index on geom, through boxes
-            // that hold the circle (RadiusCells.Bounds), unless the cell index drives the scan.
-            if (radiusByIndex) where.Add(AnyBox(parameters, RadiusCells.Bounds(center.Y, center.X, radius), "r", "i.geom && {0}"));
-            where.Add(WithinOnSpheroid);
-            parameters.Add("radius", radius);
+            parameters.Add("point", new Database.GeographyValue(near));
+            if (query.RadiusMetres is { } radius)
+            {
+                // Geodesic (spheroid) distance. Candidates come from the GiST index on geom, through boxes
+                // that hold the circle (RadiusCells.Bounds), unless the cell index drives the scan.
+                if (radiusByIndex) where.Add(AnyBox(parameters, RadiusCells.Bounds(near.Y, near.X, radius), "r", "i.geom && {0}"));
+                where.Add(WithinOnSpheroid);
+                parameters.Add("radius", radius);
+            }
         }
 
         if (query.Bbox is { Count: > 0 } boxes) where.Add(AnyBox(parameters, boxes, "", "ST_Intersects(i.geom, {0})"));

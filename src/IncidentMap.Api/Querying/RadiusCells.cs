@@ -35,13 +35,8 @@ public static class RadiusCells
     /// </summary>
     public static int[]? Covering(double lat, double lon, double metres)
     {
-        if (metres < MinRadiusMetres) return null;
-        var dLat = metres / MinMetresPerDegreeLatitude * 1.01;
-        var maxLat = Math.Abs(lat) + dLat;
-        if (maxLat >= 89) return null;
-        var metresPerDegreeLongitude = MetresPerDegreeLongitudeAtEquator * Math.Cos(maxLat * Math.PI / 180);
-        var dLon = metres / metresPerDegreeLongitude * 1.01;
-        if (dLon >= 90) return null;
+        if (metres < MinRadiusMetres || Reach(lat, metres) is not { } reach || reach.DLon >= 90) return null;
+        var (dLat, dLon, metresPerDegreeLongitude) = reach;
 
         var (firstRow, lastRow) = (Row(lat - dLat), Row(lat + dLat));
         var (firstColumn, lastColumn) = ((int)Math.Floor((lon - dLon + 180) * PerDegree), (int)Math.Floor((lon + dLon + 180) * PerDegree));
@@ -67,15 +62,29 @@ public static class RadiusCells
     /// </summary>
     public static IReadOnlyList<Box> Bounds(double lat, double lon, double metres)
     {
-        var dLat = metres / MinMetresPerDegreeLatitude * 1.01;
+        var dLat = DegreesOfLatitude(metres);
         var (south, north) = (Math.Max(lat - dLat, -90), Math.Min(lat + dLat, 90));
-        var highest = Math.Abs(lat) + dLat;
-        var dLon = highest >= 89 ? 360 : metres / (MetresPerDegreeLongitudeAtEquator * Math.Cos(highest * Math.PI / 180)) * 1.01;
-        if (dLon >= 180) return [new Box(-180, south, 180, north)];
-        var (west, east) = (lon - dLon, lon + dLon);
+        if (Reach(lat, metres) is not { DLon: < 180 } reach) return [new Box(-180, south, 180, north)];
+        var (west, east) = (lon - reach.DLon, lon + reach.DLon);
         if (west < -180) return [new Box(west + 360, south, 180, north), new Box(-180, south, east, north)];
         if (east > 180) return [new Box(west, south, 180, north), new Box(-180, south, east - 360, north)];
         return [new Box(west, south, east, north)];
+    }
+
+    /// <summary>Degrees of latitude that hold every point within <paramref name="metres"/>, 1% wider against rounding.</summary>
+    private static double DegreesOfLatitude(double metres) => metres / MinMetresPerDegreeLatitude * 1.01;
+
+    /// <summary>
+    /// How far a circle reaches in latitude and longitude (each 1% wider against rounding), and the
+    /// shortest degree of longitude within its latitudes; null when it comes within a degree of a pole.
+    /// </summary>
+    private static (double DLat, double DLon, double MetresPerDegreeLongitude)? Reach(double lat, double metres)
+    {
+        var dLat = DegreesOfLatitude(metres);
+        var highest = Math.Abs(lat) + dLat;
+        if (highest >= 89) return null;
+        var metresPerDegreeLongitude = MetresPerDegreeLongitudeAtEquator * Math.Cos(highest * Math.PI / 180);
+        return (dLat, metres / metresPerDegreeLongitude * 1.01, metresPerDegreeLongitude);
     }
 
     /// <summary>

@@ -3,7 +3,9 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Dapper;
 using IncidentMap.Tests.Infrastructure;
+using Npgsql;
 
 namespace IncidentMap.Tests.Imports;
 
@@ -20,6 +22,18 @@ public static partial class ImportHelpers
 
     [GeneratedRegex(@"^([A-Z]{3}\d+),", RegexOptions.Multiline)]
     private static partial Regex EventId();
+
+    /// <summary>Live incidents, their versions, revisions and feed changes, of the external ids that start with the prefix.</summary>
+    public static async Task<(long Incidents, long Versions, long Revisions, long Changes)> HistoryAsync(this NpgsqlDataSource database, string prefix)
+    {
+        await using var connection = await database.OpenConnectionAsync();
+        return await connection.QuerySingleAsync<(long, long, long, long)>("""
+            SELECT count(*), coalesce(sum(version), 0),
+                   (SELECT count(*) FROM incident_revisions r JOIN incidents i ON i.id = r.incident_id WHERE i.external_id LIKE @p),
+                   (SELECT count(*) FROM incident_changes c JOIN incidents i ON i.id = c.incident_id WHERE i.external_id LIKE @p)
+            FROM incidents WHERE external_id LIKE @p AND deleted_at IS NULL
+            """, new { p = prefix + "-%" });
+    }
 
     public static async Task<(HttpStatusCode Status, JsonObject Body)> PostImportAsync(this HttpClient client, HttpContent content, string query = "")
     {

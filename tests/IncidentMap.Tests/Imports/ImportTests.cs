@@ -16,18 +16,6 @@ public sealed class ImportTests(ImportsFixture api)
 {
     private const string Csv = "text/csv";
 
-    /// <summary>Versions, revisions and feed changes of every incident whose external id starts with the prefix.</summary>
-    private async Task<(long Incidents, long Versions, long Revisions, long Changes)> HistoryAsync(string prefix)
-    {
-        await using var connection = await api.Database.OpenConnectionAsync();
-        return await connection.QuerySingleAsync<(long, long, long, long)>("""
-            SELECT count(*), coalesce(sum(version), 0),
-                   (SELECT count(*) FROM incident_revisions r JOIN incidents i ON i.id = r.incident_id WHERE i.external_id LIKE @p),
-                   (SELECT count(*) FROM incident_changes c JOIN incidents i ON i.id = c.incident_id WHERE i.external_id LIKE @p)
-            FROM incidents WHERE external_id LIKE @p AND deleted_at IS NULL
-            """, new { p = prefix + "-%" });
-    }
-
     private static string Utc(JsonNode? time) =>
         DateTimeOffset.Parse(time!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture).UtcDateTime.ToString("s", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -56,7 +44,7 @@ public sealed class ImportTests(ImportsFixture api)
             (31L, "properties.fatalities_max", "fatalities", "must not be negative"),
             (32L, "properties.external_id", "event_id_cnty", "is required in an import: it is how a later import of the same file finds the incident again"),
         ], Problems(report));
-        Assert.Equal(25, (await HistoryAsync(prefix)).Incidents);
+        Assert.Equal(25, (await api.Database.HistoryAsync(prefix)).Incidents);
     }
 
     [Fact]
@@ -101,12 +89,12 @@ public sealed class ImportTests(ImportsFixture api)
         var prefix = Unique();
         var client = api.CreateClient();
         await client.ImportOkAsync(AcledSample(prefix), Csv, "", 25, 0, 0, 5);
-        var before = await HistoryAsync(prefix);
+        var before = await api.Database.HistoryAsync(prefix);
         Assert.Equal((25L, 25L, 25L, 25L), before);
 
         await client.ImportOkAsync(AcledSample(prefix), Csv, "", inserted: 0, updated: 0, unchanged: 25, rejected: 5);
 
-        Assert.Equal(before, await HistoryAsync(prefix));
+        Assert.Equal(before, await api.Database.HistoryAsync(prefix));
     }
 
     [Fact]
@@ -119,7 +107,7 @@ public sealed class ImportTests(ImportsFixture api)
 
         await client.ImportOkAsync(revised, Csv, "", inserted: 0, updated: 1, unchanged: 24, rejected: 5);
 
-        Assert.Equal((25L, 26L, 26L, 26L), await HistoryAsync(prefix));
+        Assert.Equal((25L, 26L, 26L, 26L), await api.Database.HistoryAsync(prefix));
         var feature = await FeatureAsync($"{prefix}-SYR10001");
         Assert.Equal(2, feature["properties"]!["version"]!.GetValue<int>());
         Assert.Equal(60, feature["properties"]!["fatalities_max"]!.GetValue<int>());
