@@ -55,6 +55,9 @@ public static class Harness
                 await wrk.RunAsync("jit-warmup", cheap, 4, options.ApiWarmup, TimeSpan.FromSeconds(1));
             }
 
+            var meter = await CpuMeter.OpenAsync(db, options.ApiPid);
+            if (selected.Count > 0) Console.WriteLine(await HttpFloorAsync(wrk, meter, options));
+
             var load = new List<LoadRow>();
             foreach (var scenario in selected)
             {
@@ -63,13 +66,14 @@ public static class Harness
                 foreach (var clients in scenario.Clients)
                 {
                     Progress.Say($"{scenario.Title}, {clients} client(s): pgbench");
-                    var raw = await pgbench.RunAsync(scenario.Name, scenario.Queries, clients, options.Warmup, options.Duration);
+                    var raw = await pgbench.RunAsync(scenario.Name, scenario.Queries, clients, options.Warmup, options.Duration, meter);
                     Progress.Say($"{scenario.Title}, {clients} client(s): wrk");
-                    var api = await wrk.RunAsync(scenario.Name, scenario.Queries, clients, options.Warmup, options.Duration);
+                    var api = await wrk.RunAsync(scenario.Name, scenario.Queries, clients, options.Warmup, options.Duration, meter);
                     load.Add(new LoadRow(scenario, clients, raw, api));
                 }
             }
             Console.WriteLine(LoadTable(load));
+            if (load.Any(r => r.Raw.Cpu is not null && r.Api.Cpu is not null)) Console.WriteLine(CpuTable(load));
 
             foreach (var tile in Scenarios.Load().Where(s => s.Name.StartsWith("tile", StringComparison.Ordinal) && options.Runs(s.Name)))
             {
@@ -132,6 +136,41 @@ public static class Harness
                 $"{r.Raw.P50Ms:N2}", $"{r.Raw.P99Ms:N2}", $"{r.Api.P50Ms:N2}", $"{r.Api.P99Ms:N2}", $"{r.Api.P99Ms / r.Raw.P99Ms:0.00}",
                 r.Scenario.P99TargetMs is { } target && r.Clients == r.Scenario.Clients.Max()
                     ? $"<{target:0} ms {Verdict(r.Api.P99Ms < target)}" : "",
+            };
+        }).ToList());
+
+    /// <summary>
+    /// The fixed cost of an HTTP request to the API on this machine: a path that touches no database,
+    /// one client. A ratio against raw PostgreSQL cannot exceed raw / (raw + this) for a short query.
+    /// </summary>
+    private static async Task<string> HttpFloorAsync(Wrk wrk, CpuMeter? meter, HarnessOptions options)
+    {
+        Progress.Say("the HTTP floor: GET /health/live, 1 client");
+        var live = new BenchQuery("/health/live", "", "");
+        var floor = await wrk.RunAsync("http-floor", [live], 1, options.Warmup, options.Duration, meter);
+        var cpu = floor.Cpu is { } split ? $", API CPU {split.ApiUs:N0} µs per request" : "";
+        return $"HTTP floor (GET /health/live, no database, 1 client): {floor.PerSecond:N0} req/s, p50 {floor.P50Ms:N3} ms, p99 {floor.P99Ms:N3} ms{cpu}\n";
+    }
+
+    /// <summary>
+    /// Where each query's CPU time went, raw and through the API. With every core busy, throughput is
+    /// cores / CPU per query, so API/raw comes to (raw total) / (API total).
+    /// </summary>
+    private static string CpuTable(List<LoadRow> rows) => Table.Render(
+        ["CPU µs per query", "clients", "raw: PostgreSQL", "raw: pgbench+kernel", "API: PostgreSQL", "API: API process", "API: wrk+kernel",
+         "raw total", "API total", "machine busy raw / API"],
+        rows.Where(r => r.Raw.Cpu is not null && r.Api.Cpu is not null).Select(r =>
+        {
+            var (raw, api) = (r.Raw.Cpu!, r.Api.Cpu!);
+            var rawTotal = raw.ApiUs + raw.PostgresUs + raw.OtherUs;
+            var apiTotal = api.ApiUs + api.PostgresUs + api.OtherUs;
+            // Busy share of all cores: CPU per query times queries per second over the cores.
+            string Busy(double total, double perSecond) => $"{total * perSecond / 1e6 / Environment.ProcessorCount:P0}";
+            return new[]
+            {
+                r.Scenario.Title, $"{r.Clients}", $"{raw.PostgresUs:N0}", $"{raw.OtherUs + raw.ApiUs:N0}",
+                $"{api.PostgresUs:N0}", $"{api.ApiUs:N0}", $"{api.OtherUs:N0}", $"{rawTotal:N0}", $"{apiTotal:N0}",
+                $"{Busy(rawTotal, r.Raw.PerSecond)} / {Busy(apiTotal, r.Api.PerSecond)}",
             };
         }).ToList());
 

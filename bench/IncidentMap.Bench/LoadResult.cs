@@ -1,7 +1,7 @@
 namespace IncidentMap.Bench;
 
-/// <summary>Throughput and latency of one load run.</summary>
-public sealed record LoadResult(double PerSecond, double P50Ms, double P99Ms)
+/// <summary>Throughput and latency of one load run, and where its CPU time went when measured.</summary>
+public sealed record LoadResult(double PerSecond, double P50Ms, double P99Ms, CpuSplit? Cpu = null)
 {
     /// <summary>From the throughput and every request's latency in microseconds (nearest-rank percentiles).</summary>
     public static LoadResult FromLatencies(double perSecond, List<double> micros)

@@ -16,7 +16,8 @@ public sealed partial class PgBench(string program, IReadOnlyDictionary<string, 
     [GeneratedRegex(@"^tps = ([0-9.]+) \(without initial connection time\)", RegexOptions.Multiline)]
     private static partial Regex TransactionsPerSecond();
 
-    public async Task<LoadResult> RunAsync(string name, IReadOnlyList<BenchQuery> queries, int clients, TimeSpan warmup, TimeSpan duration)
+    public async Task<LoadResult> RunAsync(string name, IReadOnlyList<BenchQuery> queries, int clients, TimeSpan warmup, TimeSpan duration,
+        CpuMeter? meter = null)
     {
         var scripts = new List<string>();
         for (var n = 0; n < queries.Count; n++)
@@ -30,7 +31,13 @@ public sealed partial class PgBench(string program, IReadOnlyDictionary<string, 
 
         await RunAsync(scripts, clients, warmup);
         var logs = work.CreateSubdirectory($"{name}-c{clients}-log");
-        var output = await RunAsync(scripts, clients, duration, "--log", "--log-prefix", Path.Combine(logs.FullName, "tx"));
+        (string output, CpuSplit? cpu) = meter is null
+            ? (await RunLoggedAsync(), null)
+            : await meter.MeasureAsync(async () =>
+            {
+                var text = await RunLoggedAsync();
+                return (text, (long)logs.EnumerateFiles("tx.*").Sum(log => File.ReadLines(log.FullName).LongCount()));
+            });
         // pgbench's own rate counts the transactions still running at the deadline over the time they took.
         var tps = TransactionsPerSecond().Match(output);
         if (!tps.Success) throw new InvalidOperationException($"pgbench printed no tps:\n{output}");
@@ -40,7 +47,9 @@ public sealed partial class PgBench(string program, IReadOnlyDictionary<string, 
         foreach (var log in logs.EnumerateFiles("tx.*"))
             foreach (var line in await File.ReadAllLinesAsync(log.FullName))
                 latencies.Add(double.Parse(line.Split(' ')[2], CultureInfo.InvariantCulture));
-        return LoadResult.FromLatencies(double.Parse(tps.Groups[1].Value, CultureInfo.InvariantCulture), latencies);
+        return LoadResult.FromLatencies(double.Parse(tps.Groups[1].Value, CultureInfo.InvariantCulture), latencies) with { Cpu = cpu };
+
+        Task<string> RunLoggedAsync() => RunAsync(scripts, clients, duration, "--log", "--log-prefix", Path.Combine(logs.FullName, "tx"));
     }
 
     private Task<string> RunAsync(List<string> scripts, int clients, TimeSpan duration, params string[] extra) =>

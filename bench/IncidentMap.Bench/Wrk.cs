@@ -11,19 +11,26 @@ public sealed class Wrk(string program, Uri api, DirectoryInfo work)
 {
     private const string ResultMarker = "bench-result";
 
-    public async Task<LoadResult> RunAsync(string name, IReadOnlyList<BenchQuery> queries, int clients, TimeSpan warmup, TimeSpan duration)
+    public async Task<LoadResult> RunAsync(string name, IReadOnlyList<BenchQuery> queries, int clients, TimeSpan warmup, TimeSpan duration,
+        CpuMeter? meter = null)
     {
         var script = Path.Combine(work.FullName, $"{name}.lua");
         await File.WriteAllTextAsync(script, Script(queries));
 
         await RunAsync(script, clients, warmup);
-        var output = await RunAsync(script, clients, duration);
-
-        var line = output.Split('\n').SingleOrDefault(l => l.StartsWith(ResultMarker))
-                   ?? throw new InvalidOperationException($"wrk printed no result:\n{output}");
-        var fields = line.Split(' ').Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
-        if (fields["errors"] > 0) throw new InvalidOperationException($"{fields["errors"]} requests of {name} failed (non-2xx answers or socket errors):\n{output}");
-        return new LoadResult(fields["requests"] / (fields["duration_us"] / 1e6), fields["p50_us"] / 1000, fields["p99_us"] / 1000);
+        async Task<(LoadResult, long)> Measured()
+        {
+            var output = await RunAsync(script, clients, duration);
+            var line = output.Split('\n').SingleOrDefault(l => l.StartsWith(ResultMarker))
+                       ?? throw new InvalidOperationException($"wrk printed no result:\n{output}");
+            var fields = line.Split(' ').Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
+            if (fields["errors"] > 0) throw new InvalidOperationException($"{fields["errors"]} requests of {name} failed (non-2xx answers or socket errors):\n{output}");
+            return (new LoadResult(fields["requests"] / (fields["duration_us"] / 1e6), fields["p50_us"] / 1000, fields["p99_us"] / 1000),
+                (long)fields["requests"]);
+        }
+        if (meter is null) return (await Measured()).Item1;
+        var (result, cpu) = await meter.MeasureAsync(Measured);
+        return result with { Cpu = cpu };
     }
 
     private Task<string> RunAsync(string script, int clients, TimeSpan duration) =>
