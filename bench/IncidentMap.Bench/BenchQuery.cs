@@ -11,6 +11,16 @@ namespace IncidentMap.Bench;
 /// </summary>
 public sealed partial record BenchQuery(string Path, string Sql, string CountSql)
 {
+    /// <summary>
+    /// The statement the API runs for this page when its cores are busy (as many pages in flight as
+    /// cores): the page computed whole, then sent (IncidentSqlBuilder.Whole). The same as
+    /// <see cref="Sql"/> for what is not a page.
+    /// </summary>
+    public string WholeSql { get; init; } = Sql;
+
+    /// <summary>The statement the API runs for this query with <paramref name="clients"/> requests at once.</summary>
+    public string SqlAt(int clients) => clients >= Environment.ProcessorCount ? WholeSql : Sql;
+
     private const string ItemsPath = "/collections/incidents/items";
 
     /// <summary>
@@ -26,7 +36,10 @@ public sealed partial record BenchQuery(string Path, string Sql, string CountSql
         var path = ItemsPath + "?" + string.Join("&", parameters.Select(p => $"{Uri.EscapeDataString(p.Key)}={Uri.EscapeDataString(p.Value)}"));
         var select = IncidentSqlBuilder.Build(query);
         var (countSql, countParameters) = IncidentSqlBuilder.Count(query);
-        return new BenchQuery(path, Inline(select.Sql, select.Parameters), Inline(countSql, countParameters));
+        return new BenchQuery(path, Inline(select.Sql, select.Parameters), Inline(countSql, countParameters))
+        {
+            WholeSql = Inline(IncidentSqlBuilder.Whole(select).Sql, select.Parameters),
+        };
     }
 
     /// <summary>A vector tile of all incidents, as the API requests it and as TileSql builds it.</summary>

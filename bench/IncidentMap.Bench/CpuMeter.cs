@@ -39,8 +39,13 @@ public sealed class CpuMeter(int? apiPid, int postmasterPid)
     /// <summary>Runs <paramref name="run"/> and divides the CPU time it cost by the queries it reports.</summary>
     public async Task<(T Result, CpuSplit Cpu)> MeasureAsync<T>(Func<Task<(T Result, long Queries)>> run)
     {
+        // Backends exit as the load tool disconnects: let the postmaster reap those of the run before
+        // (their time moves into its children's), so none is missed or counted twice between two reads.
+        var settle = TimeSpan.FromMilliseconds(500);
+        await Task.Delay(settle);
         var before = Take();
         var (result, queries) = await run();
+        await Task.Delay(settle);
         var after = Take();
         double PerQuery(double seconds) => seconds * 1e6 / Math.Max(queries, 1);
         var api = after.Api - before.Api;

@@ -22,7 +22,7 @@ public sealed partial class PgBench(string program, IReadOnlyDictionary<string, 
         var scripts = new List<string>();
         for (var n = 0; n < queries.Count; n++)
         {
-            var sql = queries[n].Sql;
+            var sql = queries[n].SqlAt(clients);
             if (VariableReference().IsMatch(sql)) throw new NotSupportedException($"pgbench would read a variable in: {sql}");
             var file = Path.Combine(work.FullName, $"{name}-{n}.sql");
             await File.WriteAllTextAsync(file, sql + ";\n");

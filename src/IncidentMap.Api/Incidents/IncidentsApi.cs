@@ -250,8 +250,10 @@ public static partial class IncidentsApi
         {
             long? matched = query.Count ? await reader.CountAsync(query, ct) : null;
             var timeout = query.Limit is null ? IncidentReader.ExportTimeout : (TimeSpan?)null;
-            var rows = await reader.OpenAsync(IncidentSqlBuilder.Build(query), ct,
-                longRead: query.Limit is not { } limit || limit > IncidentReader.ShortReadRows, statementTimeout: timeout);
+            var sql = IncidentSqlBuilder.Build(query);
+            var rows = query.Limit is { } limit && limit <= IncidentReader.ShortReadRows
+                ? await reader.OpenPageAsync(sql, ct)
+                : await reader.OpenAsync(sql, ct, longRead: true, statementTimeout: timeout);
             return new IncidentListResult(rows, query, matched, self, nextLink, exportLease);
         }
         catch

@@ -26,6 +26,32 @@ public sealed class IncidentReader(
     /// <summary>Pages up to this many rows are short reads; larger ones may be held open by a slow client.</summary>
     public const int ShortReadRows = 1000;
 
+    /// <summary>Pages being read now (<see cref="OpenPageAsync"/> until the rows are disposed).</summary>
+    private int _pagesInFlight;
+
+    /// <summary>
+    /// A page of at most <see cref="ShortReadRows"/> rows. With at least as many pages in flight as
+    /// cores, the cores are busy and the page is computed whole before it is sent
+    /// (<see cref="IncidentSqlBuilder.Whole"/>), which spares the many wake-ups of reading it as it
+    /// streams; otherwise it streams, and rendering overlaps the query.
+    /// </summary>
+    public async Task<RowStream> OpenPageAsync(SqlQuery page, CancellationToken ct)
+    {
+        var busy = Interlocked.Increment(ref _pagesInFlight) >= Environment.ProcessorCount;
+        try
+        {
+            var rows = await OpenAsync(busy ? IncidentSqlBuilder.Whole(page) : page, ct);
+            rows.Whole = busy;
+            rows.WhenDisposed(() => Interlocked.Decrement(ref _pagesInFlight));
+            return rows;
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _pagesInFlight);
+            throw;
+        }
+    }
+
     /// <param name="longRead">
     /// Whether the rows may take long to deliver (exports, large pages): such reads take connections
     /// from the service's main pool, not from the few that serve pages and tiles.
@@ -121,9 +147,24 @@ public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, 
 
     public async Task<bool> ReadAsync(CancellationToken ct) => HasRow = await Reader.ReadAsync(ct);
 
+    /// <summary>Whether the page was computed whole before it was sent (<see cref="IncidentReader.OpenPageAsync"/>).</summary>
+    internal bool Whole { get; set; }
+
+    private Action? _onDispose;
+
+    /// <summary>Runs <paramref name="action"/> once, when the rows are disposed.</summary>
+    internal void WhenDisposed(Action action) => _onDispose = action;
+
     public async ValueTask DisposeAsync()
     {
-        await Reader.DisposeAsync();
-        await connection.DisposeAsync();
+        try
+        {
+            await Reader.DisposeAsync();
+            await connection.DisposeAsync();
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _onDispose, null)?.Invoke();
+        }
     }
 }

@@ -117,6 +117,67 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
         Assert.Contains("incidents_geom_idx", IndexNames(plan));
     }
 
+    [Theory]
+    [InlineData("lat=34.73&lon=36.72&radius=25km&limit=100")] // merged from cells, newest first
+    [InlineData("lat=34.73&lon=36.72&radius=25km&limit=100&sortby=occurred_at")]
+    [InlineData("lat=34.73&lon=36.72&radius=3km&limit=100&sortby=distance")]
+    [InlineData("bbox=36.6,34.6,36.8,34.8&limit=1000")]
+    [InlineData("bbox=36.6,34.6,36.8,34.8&limit=200&sortby=title,-fatalities")] // ties in both keys, mixed directions
+    [InlineData("q=zeppelin&limit=50&sortby=-fatalities")]
+    public async Task A_page_computed_whole_holds_the_same_rows_in_the_same_order(string parameters)
+    {
+        var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters).ToDictionary(p => p.Key, p => p.Value.ToString());
+        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
+        Assert.True(query is not null, string.Join("; ", errors));
+        var page = IncidentSqlBuilder.Build(query!);
+        var whole = IncidentSqlBuilder.Whole(page);
+
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var streamed = (await connection.QueryAsync<long>(page.Sql, page.Parameters)).ToList();
+        var computedWhole = (await connection.QueryAsync<long>(whole.Sql, whole.Parameters)).ToList();
+        Assert.True(streamed.Count > 1, $"{parameters}: the page is empty or a single row; nothing to compare");
+        Assert.Equal(streamed, computedWhole);
+
+        // Computed whole: a sort over the page, which reads every row before it returns the first, and
+        // inside it the same index as the streamed page.
+        var plan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (FORMAT JSON) " + whole.Sql, whole.Parameters) ?? "null");
+        var top = plan![0]!["Plan"]!;
+        Assert.Equal("Sort", top["Node Type"]!.GetValue<string>());
+        var streamedPlan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (FORMAT JSON) " + page.Sql, page.Parameters) ?? "null");
+        Assert.Equal(IndexNames(streamedPlan).Distinct().Order(), IndexNames(plan).Distinct().Order());
+    }
+
+    [Fact]
+    public async Task Pages_are_computed_whole_while_there_are_as_many_in_flight_as_cores()
+    {
+        var source = database.DataSource;
+        var reader = new IncidentReader(source, source, source, new DatabaseResilience(NullLogger<DatabaseResilience>.Instance, source, source, source));
+        var (query, _) = QueryParser.Parse(new Dictionary<string, string> { ["bbox"] = "36.6,34.6,36.8,34.8", ["limit"] = "10" }, DateTimeOffset.UtcNow);
+        var page = IncidentSqlBuilder.Build(query!);
+
+        var held = new List<RowStream>();
+        try
+        {
+            for (var n = 1; n < Environment.ProcessorCount; n++)
+            {
+                held.Add(await reader.OpenPageAsync(page, CancellationToken.None));
+                Assert.False(held[^1].Whole, $"page {n} of {Environment.ProcessorCount - 1} in flight on {Environment.ProcessorCount} cores was computed whole");
+            }
+            await using (var busy = await reader.OpenPageAsync(page, CancellationToken.None))
+            {
+                Assert.True(busy.Whole, $"with {Environment.ProcessorCount} pages in flight the page streamed");
+                Assert.True(busy.HasRow);
+            }
+        }
+        finally
+        {
+            foreach (var rows in held) await rows.DisposeAsync();
+        }
+        // Every page disposed: the next one streams again, however many the test held.
+        await using var alone = await reader.OpenPageAsync(page, CancellationToken.None);
+        Assert.Equal(Environment.ProcessorCount == 1, alone.Whole);
+    }
+
     [Fact]
     public async Task Synthetic_data_is_loaded_and_the_plans_see_it()
     {
