@@ -17,6 +17,9 @@ public sealed class IncidentListResult(
     IDisposable? exportLease = null) : IResult
 {
     private const int FlushThreshold = 64 * 1024;
+
+    /// <summary>How much of a short page may wait unsent: a typical page (100 features, ~120 KB) whole, and never a large one.</summary>
+    private const int PageFlushThreshold = 1024 * 1024;
     private const char RecordSeparator = '\u001e';
 
     /// <summary>A small, already bounded set of rendered Features (clusters, bins, places) as one FeatureCollection.</summary>
@@ -62,6 +65,10 @@ public sealed class IncidentListResult(
         var sortKeys = IncidentSqlBuilder.SortKeys(query.Sort);
         object?[]? last = null;
         var returned = 0;
+        // A short page is held back (up to PageFlushThreshold) and sent after its connection is back
+        // in the pool: the connection is not kept waiting while the client reads.
+        var page = query.Limit is { } pageLimit && pageLimit <= IncidentReader.ShortReadRows;
+        var flushThreshold = page ? PageFlushThreshold : FlushThreshold;
         while (rows.HasRow && (query.Limit is null || returned < query.Limit))
         {
             writer.Write(returned == 0 ? prefix : separator);
@@ -74,9 +81,12 @@ public sealed class IncidentListResult(
                     last[n] = IncidentSqlBuilder.ToCursorValue(sortKeys[n].Field.Kind, rows.Reader.GetValue(keys + n));
             }
             returned++;
-            if (writer.Unflushed > FlushThreshold) await writer.FlushAsync(ct);
+            if (writer.Unflushed > flushThreshold) await writer.FlushAsync(ct);
             await rows.ReadAsync(ct);
         }
+        // The builder fetched one row beyond the limit: if it is there, so is a next page.
+        var hasNext = rows.HasRow && last is not null;
+        if (page) await rows.DisposeAsync(); // then again at the end, which does nothing
 
         if (query.Format != OutputFormat.GeoJson)
         {
@@ -87,8 +97,6 @@ public sealed class IncidentListResult(
         }
 
         if (returned == 0) writer.Write(prefix);
-        // The builder fetched one row beyond the limit: if it is there, so is a next page.
-        var hasNext = rows.HasRow && last is not null;
         using var footer = new MemoryStream();
         using (var json = new Utf8JsonWriter(footer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {

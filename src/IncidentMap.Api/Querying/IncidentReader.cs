@@ -155,8 +155,15 @@ public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, 
     /// <summary>Runs <paramref name="action"/> once, when the rows are disposed.</summary>
     internal void WhenDisposed(Action action) => _onDispose = action;
 
+    private int _disposed;
+
+    /// <summary>
+    /// Gives the connection back, once: a second call must not reach the reader, which Npgsql hands
+    /// to the connection's next user.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         try
         {
             await Reader.DisposeAsync();
@@ -164,7 +171,7 @@ public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, 
         }
         finally
         {
-            Interlocked.Exchange(ref _onDispose, null)?.Invoke();
+            _onDispose?.Invoke();
         }
     }
 }

@@ -179,6 +179,32 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     }
 
     [Fact]
+    public async Task Rows_disposed_twice_leave_the_connections_next_user_alone()
+    {
+        // One connection: the second page gets the first one's connection, and Npgsql's reader object with it.
+        var builder = new NpgsqlConnectionStringBuilder(database.DataSource.ConnectionString) { MaxPoolSize = 1 };
+        var password = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString).Password;
+        builder.Password = password;
+        await using var source = new NpgsqlDataSourceBuilder(builder.ConnectionString).UseNetTopologySuite().Build();
+        var reader = new IncidentReader(source, source, source, new DatabaseResilience(NullLogger<DatabaseResilience>.Instance, source, source, source));
+        var (query, _) = QueryParser.Parse(new Dictionary<string, string> { ["bbox"] = "36.6,34.6,36.8,34.8", ["limit"] = "20" }, DateTimeOffset.UtcNow);
+        var page = IncidentSqlBuilder.Build(query!);
+
+        var first = await reader.OpenPageAsync(page, CancellationToken.None);
+        await first.DisposeAsync();
+        await using var second = await reader.OpenPageAsync(page, CancellationToken.None);
+        await first.DisposeAsync();
+
+        var rows = 0;
+        while (second.HasRow)
+        {
+            rows++;
+            await second.ReadAsync(CancellationToken.None);
+        }
+        Assert.Equal(21, rows); // the page and the one row that tells a next page exists
+    }
+
+    [Fact]
     public async Task Synthetic_data_is_loaded_and_the_plans_see_it()
     {
         await using var connection = await database.DataSource.OpenConnectionAsync();
