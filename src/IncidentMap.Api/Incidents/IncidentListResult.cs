@@ -18,7 +18,7 @@ public sealed class IncidentListResult(
 {
     private const int FlushThreshold = 64 * 1024;
 
-    /// <summary>How much of a short page may wait unsent: a typical page (100 features, ~120 KB) whole, and never a large one.</summary>
+    /// <summary>How much of a page computed whole may wait unsent: a typical page (100 features, ~120 KB) whole, and never a large one.</summary>
     private const int PageFlushThreshold = 1024 * 1024;
     private const char RecordSeparator = '\u001e';
 
@@ -65,10 +65,11 @@ public sealed class IncidentListResult(
         var sortKeys = IncidentSqlBuilder.SortKeys(query.Sort);
         object?[]? last = null;
         var returned = 0;
-        // A short page is held back (up to PageFlushThreshold) and sent after its connection is back
-        // in the pool: the connection is not kept waiting while the client reads.
-        var page = query.Limit is { } pageLimit && pageLimit <= IncidentReader.ShortReadRows;
-        var flushThreshold = page ? PageFlushThreshold : FlushThreshold;
+        // A page computed whole (the cores are busy, see IncidentReader.OpenPageAsync) is also sent
+        // whole (up to PageFlushThreshold), after its connection is back in the pool. Otherwise the
+        // response is flushed as it renders, so sending overlaps the query.
+        var whole = rows.Whole;
+        var flushThreshold = whole ? PageFlushThreshold : FlushThreshold;
         while (rows.HasRow && (query.Limit is null || returned < query.Limit))
         {
             writer.Write(returned == 0 ? prefix : separator);
@@ -86,7 +87,7 @@ public sealed class IncidentListResult(
         }
         // The builder fetched one row beyond the limit: if it is there, so is a next page.
         var hasNext = rows.HasRow && last is not null;
-        if (page) await rows.DisposeAsync(); // then again at the end, which does nothing
+        if (whole) await rows.DisposeAsync(); // then again at the end, which does nothing
 
         if (query.Format != OutputFormat.GeoJson)
         {
