@@ -23,8 +23,12 @@ public static class DatabaseServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Pool size of short reads: a few per core of a database on the same machine.</summary>
-    public static int DefaultReadConnections => Environment.ProcessorCount + 2;
+    /// <summary>
+    /// Pool size of short reads: one per core of a database on the same machine, and one more to cover
+    /// the gaps. With pages computed whole under load, four connections on two cores let the 16-client
+    /// radius p99 reach 25–30 ms; three kept it at 19–24 ms for about 6 % less throughput.
+    /// </summary>
+    public static int DefaultReadConnections => Environment.ProcessorCount + 1;
 
     /// <summary>The key of the pool of short reads whose plan does not depend on their parameters (tiles, radius pages, the feed).</summary>
     public const string ReadsKey = "reads";
