@@ -6,6 +6,16 @@ namespace IncidentMap.Bench;
 /// <summary>CPU time per query, in microseconds: the API process, the PostgreSQL cluster, and everything else (the load tool, the kernel's interrupts).</summary>
 public sealed record CpuSplit(double ApiUs, double PostgresUs, double OtherUs);
 
+/// <summary>CPU seconds a load run cost, split as in <see cref="CpuSplit"/>.</summary>
+public sealed record CpuUsage(double Api, double Postgres, double Other)
+{
+    public CpuSplit PerQuery(long queries)
+    {
+        double Micros(double seconds) => seconds * 1e6 / Math.Max(queries, 1);
+        return new CpuSplit(Micros(Api), Micros(Postgres), Micros(Other));
+    }
+}
+
 /// <summary>
 /// Who spent the cores during a load run, from /proc: the API process, the PostgreSQL cluster
 /// (postmaster, live backends and the backends it has reaped) and the whole machine. On a machine
@@ -36,21 +46,26 @@ public sealed class CpuMeter(int? apiPid, int postmasterPid)
         }
     }
 
-    /// <summary>Runs <paramref name="run"/> and divides the CPU time it cost by the queries it reports.</summary>
-    public async Task<(T Result, CpuSplit Cpu)> MeasureAsync<T>(Func<Task<(T Result, long Queries)>> run)
+    /// <summary>
+    /// Runs <paramref name="run"/> and, when there is a meter, returns the CPU time it cost, to be
+    /// divided by the queries it ran.
+    /// </summary>
+    public static async Task<(T Result, CpuUsage? Usage)> MeasureAsync<T>(CpuMeter? meter, Func<Task<T>> run) =>
+        meter is null ? (await run(), null) : await meter.MeasureAsync(run);
+
+    private async Task<(T Result, CpuUsage? Usage)> MeasureAsync<T>(Func<Task<T>> run)
     {
         // Backends exit as the load tool disconnects: let the postmaster reap those of the run before
         // (their time moves into its children's), so none is missed or counted twice between two reads.
         var settle = TimeSpan.FromMilliseconds(500);
         await Task.Delay(settle);
         var before = Take();
-        var (result, queries) = await run();
+        var result = await run();
         await Task.Delay(settle);
         var after = Take();
-        double PerQuery(double seconds) => seconds * 1e6 / Math.Max(queries, 1);
         var api = after.Api - before.Api;
         var postgres = after.Postgres - before.Postgres;
-        return (result, new CpuSplit(PerQuery(api), PerQuery(postgres), PerQuery(Math.Max(0, after.Machine - before.Machine - api - postgres))));
+        return (result, new CpuUsage(api, postgres, Math.Max(0, after.Machine - before.Machine - api - postgres)));
     }
 
     private Sample Take() => new(

@@ -31,13 +31,8 @@ public sealed partial class PgBench(string program, IReadOnlyDictionary<string, 
 
         await RunAsync(scripts, clients, warmup);
         var logs = work.CreateSubdirectory($"{name}-c{clients}-log");
-        (string output, CpuSplit? cpu) = meter is null
-            ? (await RunLoggedAsync(), null)
-            : await meter.MeasureAsync(async () =>
-            {
-                var text = await RunLoggedAsync();
-                return (text, (long)logs.EnumerateFiles("tx.*").Sum(log => File.ReadLines(log.FullName).LongCount()));
-            });
+        var (output, usage) = await CpuMeter.MeasureAsync(meter, () =>
+            RunAsync(scripts, clients, duration, "--log", "--log-prefix", Path.Combine(logs.FullName, "tx")));
         // pgbench's own rate counts the transactions still running at the deadline over the time they took.
         var tps = TransactionsPerSecond().Match(output);
         if (!tps.Success) throw new InvalidOperationException($"pgbench printed no tps:\n{output}");
@@ -47,9 +42,8 @@ public sealed partial class PgBench(string program, IReadOnlyDictionary<string, 
         foreach (var log in logs.EnumerateFiles("tx.*"))
             foreach (var line in await File.ReadAllLinesAsync(log.FullName))
                 latencies.Add(double.Parse(line.Split(' ')[2], CultureInfo.InvariantCulture));
-        return LoadResult.FromLatencies(double.Parse(tps.Groups[1].Value, CultureInfo.InvariantCulture), latencies) with { Cpu = cpu };
-
-        Task<string> RunLoggedAsync() => RunAsync(scripts, clients, duration, "--log", "--log-prefix", Path.Combine(logs.FullName, "tx"));
+        return LoadResult.FromLatencies(double.Parse(tps.Groups[1].Value, CultureInfo.InvariantCulture), latencies)
+            with { Cpu = usage?.PerQuery(latencies.Count) };
     }
 
     private Task<string> RunAsync(List<string> scripts, int clients, TimeSpan duration, params string[] extra) =>

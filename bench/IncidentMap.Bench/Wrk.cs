@@ -18,19 +18,14 @@ public sealed class Wrk(string program, Uri api, DirectoryInfo work)
         await File.WriteAllTextAsync(script, Script(queries));
 
         await RunAsync(script, clients, warmup);
-        async Task<(LoadResult, long)> Measured()
-        {
-            var output = await RunAsync(script, clients, duration);
-            var line = output.Split('\n').SingleOrDefault(l => l.StartsWith(ResultMarker))
-                       ?? throw new InvalidOperationException($"wrk printed no result:\n{output}");
-            var fields = line.Split(' ').Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
-            if (fields["errors"] > 0) throw new InvalidOperationException($"{fields["errors"]} requests of {name} failed (non-2xx answers or socket errors):\n{output}");
-            return (new LoadResult(fields["requests"] / (fields["duration_us"] / 1e6), fields["p50_us"] / 1000, fields["p99_us"] / 1000),
-                (long)fields["requests"]);
-        }
-        if (meter is null) return (await Measured()).Item1;
-        var (result, cpu) = await meter.MeasureAsync(Measured);
-        return result with { Cpu = cpu };
+        var (output, usage) = await CpuMeter.MeasureAsync(meter, () => RunAsync(script, clients, duration));
+
+        var line = output.Split('\n').SingleOrDefault(l => l.StartsWith(ResultMarker))
+                   ?? throw new InvalidOperationException($"wrk printed no result:\n{output}");
+        var fields = line.Split(' ').Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
+        if (fields["errors"] > 0) throw new InvalidOperationException($"{fields["errors"]} requests of {name} failed (non-2xx answers or socket errors):\n{output}");
+        return new LoadResult(fields["requests"] / (fields["duration_us"] / 1e6), fields["p50_us"] / 1000, fields["p99_us"] / 1000,
+            usage?.PerQuery((long)fields["requests"]));
     }
 
     private Task<string> RunAsync(string script, int clients, TimeSpan duration) =>
