@@ -79,10 +79,7 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("q=zeppelin", "incidents_search_idx")]
     public async Task Query_is_served_by_the_index_for_its_filter(string parameters, string index)
     {
-        var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters).ToDictionary(p => p.Key, p => p.Value.ToString());
-        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
-        Assert.True(query is not null, string.Join("; ", errors));
-        var sql = IncidentSqlBuilder.Build(query!);
+        var sql = Page(parameters);
 
         await using var connection = await database.DataSource.OpenConnectionAsync();
         var plan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (FORMAT JSON) " + sql.Sql, sql.Parameters) ?? "null");
@@ -126,10 +123,7 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("q=zeppelin&limit=50&sortby=-fatalities")]
     public async Task A_page_computed_whole_holds_the_same_rows_in_the_same_order(string parameters)
     {
-        var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters).ToDictionary(p => p.Key, p => p.Value.ToString());
-        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
-        Assert.True(query is not null, string.Join("; ", errors));
-        var page = IncidentSqlBuilder.Build(query!);
+        var page = Page(parameters);
         var whole = IncidentSqlBuilder.Whole(page);
 
         await using var connection = await database.DataSource.OpenConnectionAsync();
@@ -151,9 +145,8 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     public async Task Pages_are_computed_whole_while_there_are_as_many_in_flight_as_cores()
     {
         var source = database.DataSource;
-        var reader = new IncidentReader(source, source, source, new DatabaseResilience(NullLogger<DatabaseResilience>.Instance, source, source, source));
-        var (query, _) = QueryParser.Parse(new Dictionary<string, string> { ["bbox"] = "36.6,34.6,36.8,34.8", ["limit"] = "10" }, DateTimeOffset.UtcNow);
-        var page = IncidentSqlBuilder.Build(query!);
+        var reader = ReaderOver(source);
+        var page = Page("bbox=36.6,34.6,36.8,34.8&limit=10");
 
         var held = new List<RowStream>();
         try
@@ -186,9 +179,8 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
         var password = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString).Password;
         builder.Password = password;
         await using var source = new NpgsqlDataSourceBuilder(builder.ConnectionString).UseNetTopologySuite().Build();
-        var reader = new IncidentReader(source, source, source, new DatabaseResilience(NullLogger<DatabaseResilience>.Instance, source, source, source));
-        var (query, _) = QueryParser.Parse(new Dictionary<string, string> { ["bbox"] = "36.6,34.6,36.8,34.8", ["limit"] = "20" }, DateTimeOffset.UtcNow);
-        var page = IncidentSqlBuilder.Build(query!);
+        var reader = ReaderOver(source);
+        var page = Page("bbox=36.6,34.6,36.8,34.8&limit=20");
 
         var first = await reader.OpenPageAsync(page, CancellationToken.None);
         await first.DisposeAsync();
@@ -211,6 +203,19 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
         Assert.Equal(PlanDatabase.Rows, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incidents"));
         Assert.True(await connection.ExecuteScalarAsync<float>("SELECT reltuples FROM pg_class WHERE relname = 'incidents'") > 150_000);
     }
+
+    /// <summary>The SQL the API builds for an items query string.</summary>
+    private static SqlQuery Page(string parameters)
+    {
+        var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters).ToDictionary(p => p.Key, p => p.Value.ToString());
+        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
+        Assert.True(query is not null, $"{parameters}: {string.Join("; ", errors)}");
+        return IncidentSqlBuilder.Build(query!);
+    }
+
+    /// <summary>An IncidentReader whose three pools are <paramref name="source"/>.</summary>
+    private static IncidentReader ReaderOver(NpgsqlDataSource source) =>
+        new(source, source, source, new DatabaseResilience(NullLogger<DatabaseResilience>.Instance, source, source, source));
 
     private static IEnumerable<string> IndexNames(JsonNode? node) => node switch
     {
