@@ -16,7 +16,10 @@ public static class DatabaseServiceCollectionExtensions
     {
         GeometryTypeHandler.Register();
 
-        services.AddSingleton(sp => Build(sp, configuration, reads: false, prepare: true));
+        // The main pool prepares nothing: its statements are writes, lookups and exports, where planning
+        // is a small share, and an auto-prepared statement that fails at Bind corrupts its connection
+        // (npgsql/npgsql#6391; see IncidentReader.ForgetPreparedAsync, the guard of the one pool that prepares).
+        services.AddSingleton(sp => Build(sp, configuration, reads: false, prepare: false));
         services.AddKeyedSingleton(ReadsKey, (sp, _) => Build(sp, configuration, reads: true, prepare: true));
         services.AddKeyedSingleton(AdHocReadsKey, (sp, _) => Build(sp, configuration, reads: true, prepare: false));
         services.AddSingleton<DatabaseResilience>();

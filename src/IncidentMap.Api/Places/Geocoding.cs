@@ -94,6 +94,7 @@ public static class NearParameter
         if (values.ContainsKey("lat") || values.ContainsKey("lon"))
             return Problem.BadParameter("near", "give either near or lat/lon, not both");
         if (string.IsNullOrWhiteSpace(near) || near.Length > 200) return Problem.BadParameter("near", "must be a place name of 1 to 200 characters");
+        if (!IncidentInput.IsStorableText(near)) return Problem.BadParameter("near", "must not contain NUL or unpaired surrogate characters");
         var country = values.TryGetValue("country", out var c) && c.Length == 2 ? c.ToUpperInvariant() : null;
         switch (await gazetteer.ResolveAsync(near, country, null, ct))
         {

@@ -60,10 +60,11 @@ public sealed class IncidentReader(
     {
         return await resilience.ExecuteAsync(async token =>
         {
+            var prepared = !longRead && query.StablePlan;
             var connection = await (longRead ? longReads : Short(query.StablePlan)).OpenConnectionAsync(token);
+            NpgsqlTransaction? transaction = null;
             try
             {
-                NpgsqlTransaction? transaction = null;
                 if (statementTimeout is { } timeout)
                 {
                     transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, token);
@@ -77,8 +78,9 @@ public sealed class IncidentReader(
                 var hasRow = await reader.ReadAsync(token);
                 return new RowStream(connection, reader, hasRow);
             }
-            catch
+            catch (Exception error)
             {
+                if (prepared) await ForgetPreparedAsync(connection, transaction, error);
                 await connection.DisposeAsync();
                 throw;
             }
@@ -110,24 +112,59 @@ public sealed class IncidentReader(
 
     /// <summary>One value (a tile, a count) under the read-retry pipeline.</summary>
     /// <param name="stablePlan">Whether one plan suits every parameter value (tiles), so the statement may be prepared.</param>
-    public async Task<T?> ScalarAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct, bool stablePlan = false) =>
-        await resilience.ExecuteAsync(async token =>
-        {
-            await using var connection = await Short(stablePlan).OpenConnectionAsync(token);
-            return await connection.ExecuteScalarAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token));
-        }, ct);
+    public Task<T?> ScalarAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct, bool stablePlan = false) =>
+        OnShortConnectionAsync(stablePlan, (connection, token) =>
+            connection.ExecuteScalarAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token)), ct);
 
     /// <summary>A small, bounded result read whole under the read-retry pipeline, each row mapped by <paramref name="map"/>.</summary>
     public async Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, Func<DbDataReader, T> map, CancellationToken ct,
         bool stablePlan = false) =>
-        await resilience.ExecuteAsync(async token =>
+        await OnShortConnectionAsync(stablePlan, async (connection, token) =>
         {
-            await using var connection = await Short(stablePlan).OpenConnectionAsync(token);
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql, parameters, cancellationToken: token));
             var rows = new List<T>();
             while (await reader.ReadAsync(token)) rows.Add(map(reader));
             return rows;
         }, ct);
+
+    /// <summary>One short read under the read-retry pipeline, on a connection of the pool its plan calls for.</summary>
+    private async Task<T> OnShortConnectionAsync<T>(bool stablePlan, Func<NpgsqlConnection, CancellationToken, Task<T>> read, CancellationToken ct) =>
+        await resilience.ExecuteAsync(async token =>
+        {
+            await using var connection = await Short(stablePlan).OpenConnectionAsync(token);
+            try
+            {
+                return await read(connection, token);
+            }
+            catch (Exception error) when (stablePlan)
+            {
+                await ForgetPreparedAsync(connection, null, error);
+                throw;
+            }
+        }, ct);
+
+    /// <summary>
+    /// Npgsql 10.0.3 (npgsql/npgsql#6391): when the run that auto-prepares a statement fails at Bind
+    /// (a parameter PostgreSQL refuses, such as text holding NUL), the connection keeps the statement
+    /// as prepared but without its row description, and the statement's next run on that connection
+    /// fails with "Received unexpected backend message DataRow": a 500 for whichever request comes
+    /// next. So after a server error on a connection of the prepared pool, the connection forgets its
+    /// prepared statements (DEALLOCATE ALL) before it goes back to the pool. Rare, and cheap: the
+    /// statements are prepared again on their next two runs.
+    /// </summary>
+    private static async Task ForgetPreparedAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Exception error)
+    {
+        if (error is not PostgresException || connection.FullState != ConnectionState.Open) return;
+        try
+        {
+            if (transaction is not null) await transaction.RollbackAsync();
+            connection.UnprepareAll();
+        }
+        catch (NpgsqlException)
+        {
+            // The connection broke meanwhile: Npgsql discards it rather than pool it.
+        }
+    }
 
     /// <summary>A small, bounded result (clusters, bins) read whole under the read-retry pipeline.</summary>
     public async Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct) =>

@@ -21,6 +21,7 @@ public sealed class HostileRequestTests(HostileFixture hostile, Xunit.Abstractio
         var answered = Record.Exception(() => HostileAssert.Answered(hostileCase, response, url));
         var changed = await Record.ExceptionAsync(() => hostile.AssertNothingChangedAsync(name));
         var failures = new[] { answered, changed }.OfType<Exception>().Select(e => e.Message).ToList();
+        if (response.Status >= 500) failures.Add(hostile.Api.Errors.For(response.Body));
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 

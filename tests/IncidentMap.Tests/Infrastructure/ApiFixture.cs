@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using IncidentMap.Api.Security;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace IncidentMap.Tests.Infrastructure;
@@ -25,7 +26,14 @@ public sealed class ApiFixture : WebApplicationFactory<Program>, IAsyncLifetime
     public NpgsqlDataSource Database { get; } = new NpgsqlDataSourceBuilder(ConnectionString)
         .UseNetTopologySuite().Build();
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder) => Configure(builder);
+    /// <summary>Errors the host logged, to quote when a request answers 5xx.</summary>
+    public ServerErrors Errors { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        Configure(builder);
+        builder.ConfigureLogging(logging => logging.AddProvider(Errors));
+    }
 
     /// <summary>Settings every test host shares: the test database, no sample data, limits out of the way.</summary>
     public static void Configure(IWebHostBuilder builder)

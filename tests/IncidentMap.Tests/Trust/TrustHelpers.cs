@@ -77,17 +77,24 @@ public static class Trust
         return response.StatusCode;
     }
 
-    /// <summary>Repeats <paramref name="probe"/> until it answers <paramref name="expected"/> or <paramref name="within"/> passes.</summary>
+    /// <summary>
+    /// Repeats <paramref name="probe"/> until it answers <paramref name="expected"/> or <paramref name="within"/>
+    /// passes. Returns when the last probe that got another answer was sent (zero if the first one got it):
+    /// how long the old answer lasted, whatever the probes' own latency on a busy machine.
+    /// </summary>
     public static async Task<TimeSpan> WaitForAsync(Func<Task<HttpStatusCode>> probe, HttpStatusCode expected, TimeSpan within)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        HttpStatusCode last;
-        while ((last = await probe()) != expected)
+        var lastOther = TimeSpan.Zero;
+        while (true)
         {
-            Assert.True(clock.Elapsed < within, $"still {(int)last} after {clock.Elapsed.TotalSeconds:F1} s, expected {(int)expected}");
+            var sent = clock.Elapsed;
+            var answer = await probe();
+            if (answer == expected) return lastOther;
+            lastOther = sent;
+            Assert.True(clock.Elapsed < within, $"still {(int)answer} after {clock.Elapsed.TotalSeconds:F1} s, expected {(int)expected}");
             await Task.Delay(250);
         }
-        return clock.Elapsed;
     }
 
     public static string Header(this HttpResponseMessage response, string name) =>
