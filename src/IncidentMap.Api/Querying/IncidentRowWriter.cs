@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
@@ -34,6 +35,9 @@ public sealed class IncidentRowWriter
     private readonly StringBuilder line = new();
     private Utf8JsonWriter? json;
 
+    /// <summary>The bytes of the column being written (<see cref="Bytes"/>), grown as needed.</summary>
+    private byte[] column = new byte[512];
+
     public IncidentRowWriter(IncidentQuery query)
     {
         columns = IncidentSqlBuilder.OutputColumns(query);
@@ -66,7 +70,7 @@ public sealed class IncidentRowWriter
             json.WriteEndArray();
             json.WriteEndObject();
         }
-        else json.WriteRawValue(row.GetString(at + ShapeOrdinal), skipInputValidation: true);
+        else json.WriteRawValue(Bytes(row, at + ShapeOrdinal), skipInputValidation: true);
 
         json.WriteStartObject("properties"u8);
         for (var n = 0; n < columns.Count; n++)
@@ -80,21 +84,56 @@ public sealed class IncidentRowWriter
             }
             switch (columns[n].Kind)
             {
-                case ColumnKind.Text: json.WriteStringValue(row.GetString(ordinal)); break;
+                case ColumnKind.Text: json.WriteStringValue(Bytes(row, ordinal)); break;
                 case ColumnKind.Integer: json.WriteNumberValue(row.GetInt64(ordinal)); break;
                 case ColumnKind.Decimal: json.WriteNumberValue(row.GetDecimal(ordinal)); break;
                 case ColumnKind.Time: json.WriteStringValue(scratch[..JsonTime(row.GetDateTime(ordinal), scratch)]); break;
-                case ColumnKind.Json: json.WriteRawValue(row.GetString(ordinal), skipInputValidation: true); break;
-                case ColumnKind.TextList:
-                    json.WriteStartArray();
-                    foreach (var item in row.GetFieldValue<string[]>(ordinal)) json.WriteStringValue(item);
-                    json.WriteEndArray();
-                    break;
+                case ColumnKind.Json: json.WriteRawValue(Bytes(row, ordinal), skipInputValidation: true); break;
+                case ColumnKind.TextList: WriteTextList(json, Bytes(row, ordinal)); break;
             }
         }
         json.WriteEndObject();
         json.WriteEndObject();
         json.Flush();
+    }
+
+    /// <summary>
+    /// A column's value as PostgreSQL sent it, without a .NET string in between: text is UTF-8 (Npgsql's
+    /// client encoding), so it is written as it came, escaped where JSON needs it; a text[] is in the
+    /// binary array format (<see cref="WriteTextList"/>). Valid until the next call.
+    /// </summary>
+    private ReadOnlySpan<byte> Bytes(DbDataReader row, int ordinal)
+    {
+        var length = (int)row.GetBytes(ordinal, 0, null, 0, 0);
+        if (length > column.Length) column = new byte[Math.Max(length, 2 * column.Length)];
+        return column.AsSpan(0, (int)row.GetBytes(ordinal, 0, column, 0, length));
+    }
+
+    /// <summary>
+    /// A one-dimensional text[] in PostgreSQL's binary array format as a JSON array: a header of
+    /// dimensions, a null flag and the element type, then per dimension its length and lower bound,
+    /// then each element as a length (-1 for NULL) and its UTF-8 bytes, all integers big-endian.
+    /// </summary>
+    private static void WriteTextList(Utf8JsonWriter json, ReadOnlySpan<byte> array)
+    {
+        var dimensions = BinaryPrimitives.ReadInt32BigEndian(array);
+        if (dimensions > 1) throw new NotSupportedException("text lists are one-dimensional");
+        json.WriteStartArray();
+        var count = dimensions == 0 ? 0 : BinaryPrimitives.ReadInt32BigEndian(array[12..]);
+        var at = 12 + 8 * dimensions;
+        for (var n = 0; n < count; n++)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(array[at..]);
+            at += 4;
+            if (length < 0)
+            {
+                json.WriteNullValue();
+                continue;
+            }
+            json.WriteStringValue(array.Slice(at, length));
+            at += length;
+        }
+        json.WriteEndArray();
     }
 
     /// <summary>The current row as a GeoJSON Feature string (single features, change-feed entries).</summary>
