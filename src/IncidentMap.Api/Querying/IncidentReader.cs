@@ -177,7 +177,11 @@ public sealed class IncidentReader(
 
 public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, bool hasRow) : IAsyncDisposable
 {
-    public DbDataReader Reader { get; } = reader;
+    /// <summary>
+    /// The rows. Npgsql's own reader rather than Dapper's wrapper around it, which adds a call to every
+    /// column read; the wrapper is still what gets disposed, as it also disposes the command.
+    /// </summary>
+    public DbDataReader Reader { get; } = reader is IWrappedDataReader { Reader: DbDataReader inner } ? inner : reader;
 
     /// <summary>Whether the reader is positioned on a row.</summary>
     public bool HasRow { get; private set; } = hasRow;
@@ -203,7 +207,7 @@ public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, 
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         try
         {
-            await Reader.DisposeAsync();
+            await reader.DisposeAsync();
             await connection.DisposeAsync();
         }
         finally

@@ -104,8 +104,12 @@ public sealed class IncidentRowWriter
     /// </summary>
     private ReadOnlySpan<byte> Bytes(DbDataReader row, int ordinal)
     {
+        var read = (int)row.GetBytes(ordinal, 0, column, 0, column.Length);
+        if (read < column.Length) return column.AsSpan(0, read);
+        // It may not have fitted: the whole length, and a buffer that holds it.
         var length = (int)row.GetBytes(ordinal, 0, null, 0, 0);
-        if (length > column.Length) column = new byte[Math.Max(length, 2 * column.Length)];
+        if (length <= column.Length) return column.AsSpan(0, length);
+        column = new byte[Math.Max(length, 2 * column.Length)];
         return column.AsSpan(0, (int)row.GetBytes(ordinal, 0, column, 0, length));
     }
 
