@@ -40,7 +40,8 @@ public sealed class ParserFuzzTests(HostileFixture hostile)
             using (response)
             {
                 var status = (int)response.StatusCode;
-                report.Status(fuzz, input, status, status >= 500 ? await response.Content.ReadAsStringAsync() : "");
+                var body = status >= 500 ? await response.Content.ReadAsStringAsync() : "";
+                report.Status(fuzz, input, status, body, status >= 500 ? hostile.Api.Errors.For(body) : "");
                 if (response.Headers.Location is { } created) await client.DeleteCurrentAsync(created.ToString());
             }
         }
@@ -440,11 +441,11 @@ public sealed class FuzzReport(string target)
         if (problem is not null) Fail(fuzz, input, problem);
     }
 
-    /// <summary>An HTTP answer: anything but 5xx.</summary>
-    public void Status(Fuzz fuzz, string input, int status, string body)
+    /// <summary>An HTTP answer: anything but 5xx (reported with what the server logged for it).</summary>
+    public void Status(Fuzz fuzz, string input, int status, string body, string serverLog = "")
     {
         _runs++;
-        if (status >= 500) Fail(fuzz, input, $"{status}: {(body.Length > 300 ? body[..300] : body)}");
+        if (status >= 500) Fail(fuzz, input, $"{status}: {(body.Length > 300 ? body[..300] : body)}\n{serverLog}");
     }
 
     private void Fail(Fuzz fuzz, string input, string problem)
