@@ -160,9 +160,10 @@ public sealed class IncidentReader(
             if (transaction is not null) await transaction.RollbackAsync();
             connection.UnprepareAll();
         }
-        catch (NpgsqlException)
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
         {
-            // The connection broke meanwhile: Npgsql discards it rather than pool it.
+            // The connection broke or is still busy: Npgsql discards a broken one rather than pool it,
+            // and the caller's error is the one to report.
         }
     }
 
