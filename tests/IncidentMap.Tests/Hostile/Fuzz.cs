@@ -15,7 +15,7 @@ public sealed partial class Fuzz(int seed, int iteration)
     public static int BaseSeed { get; } =
         int.TryParse(Environment.GetEnvironmentVariable("INCIDENTMAP_FUZZ_SEED"), out var s) ? s : 20_261_128;
 
-    private readonly Random _random = new(HashCode.Combine(seed, iteration));
+    private readonly Random _random = new(Infrastructure.Seed.Of(seed, iteration));
 
     public int Seed => seed;
     public int Iteration => iteration;

@@ -26,7 +26,7 @@ public sealed class RadiusCellTests(ApiFixture api)
         var tag = NewTag();
         var expected = new List<(long Id, string At)>();
         var doubtful = new HashSet<long>();
-        var random = new Random(HashCode.Combine(lat, lon));
+        var random = new Random(Seed.Of(lat, lon));
         // Points on rings at 50%–150% of the radius, all around the centre, so they fall in every cell the
         // circle touches and in cells around it; times spread so the merge order matters.
         // The last twelve sit within 1% of the rim, where the sphere cannot decide and the spheroid must.
@@ -105,7 +105,7 @@ public sealed class RadiusCellTests(ApiFixture api)
         var tag = NewTag();
         var expected = new HashSet<long>();
         var doubtful = new HashSet<long>();
-        var random = new Random(HashCode.Combine(lat, lon, metres));
+        var random = new Random(Seed.Of(lat, lon, metres));
         for (var n = 0; n < 40; n++)
         {
             // All around the centre, half of them within 1% of the rim on either side.
