@@ -32,7 +32,6 @@ public sealed class IncidentRowWriter
     private readonly JsonEncodedText[] names;
     private readonly string coordinateFormat;
     private readonly int precision;
-    private readonly StringBuilder line = new();
     private Utf8JsonWriter? json;
 
     /// <summary>The bytes of the column being written (<see cref="Bytes"/>), grown as needed.</summary>
@@ -120,24 +119,31 @@ public sealed class IncidentRowWriter
     /// </summary>
     private static void WriteTextList(Utf8JsonWriter json, ReadOnlySpan<byte> array)
     {
+        json.WriteStartArray();
+        foreach (var (start, length) in Elements(array))
+        {
+            if (length < 0) json.WriteNullValue();
+            else json.WriteStringValue(array.Slice(start, length));
+        }
+        json.WriteEndArray();
+    }
+
+    /// <summary>Where each element of a one-dimensional binary array lies: its start, and its length (-1 for NULL).</summary>
+    private static List<(int Start, int Length)> Elements(ReadOnlySpan<byte> array)
+    {
         var dimensions = BinaryPrimitives.ReadInt32BigEndian(array);
         if (dimensions > 1) throw new NotSupportedException("text lists are one-dimensional");
-        json.WriteStartArray();
         var count = dimensions == 0 ? 0 : BinaryPrimitives.ReadInt32BigEndian(array[12..]);
+        var elements = new List<(int, int)>(count);
         var at = 12 + 8 * dimensions;
         for (var n = 0; n < count; n++)
         {
             var length = BinaryPrimitives.ReadInt32BigEndian(array[at..]);
             at += 4;
-            if (length < 0)
-            {
-                json.WriteNullValue();
-                continue;
-            }
-            json.WriteStringValue(array.Slice(at, length));
-            at += length;
+            elements.Add((at, length));
+            if (length > 0) at += length;
         }
-        json.WriteEndArray();
+        return elements;
     }
 
     /// <summary>The current row as a GeoJSON Feature string (single features, change-feed entries).</summary>
@@ -157,57 +163,101 @@ public sealed class IncidentRowWriter
     /// </summary>
     public void WriteCsv(DbDataReader row, IBufferWriter<byte> output)
     {
-        var csv = line.Clear();
-        csv.Append(row.GetInt64(IdOrdinal)).Append(',');
+        Span<byte> scratch = stackalloc byte[32];
+        Append(output, scratch[..Integer(row.GetInt64(IdOrdinal), scratch)]);
+        Append(output, ","u8);
         if (!row.IsDBNull(XOrdinal))
         {
-            Span<char> number = stackalloc char[32];
-            csv.Append(number[..Coordinate(row.GetDouble(XOrdinal), number)]).Append(',');
-            csv.Append(number[..Coordinate(row.GetDouble(YOrdinal), number)]).Append(',');
+            Append(output, scratch[..Coordinate(row.GetDouble(XOrdinal), scratch)]);
+            Append(output, ","u8);
+            Append(output, scratch[..Coordinate(row.GetDouble(YOrdinal), scratch)]);
+            Append(output, ","u8);
         }
         else
         {
-            csv.Append(",,");
-            Quoted(csv, row.GetString(ShapeOrdinal));
+            Append(output, ",,"u8);
+            Quoted(output, Bytes(row, ShapeOrdinal));
         }
 
         for (var n = 0; n < columns.Count; n++)
         {
             var ordinal = FirstProperty + n;
-            csv.Append(',');
+            Append(output, ","u8);
             if (row.IsDBNull(ordinal)) continue;
             switch (columns[n].Kind)
             {
-                case ColumnKind.Text or ColumnKind.Json: Quoted(csv, row.GetString(ordinal)); break;
-                case ColumnKind.Integer: csv.Append(row.GetInt64(ordinal)); break;
-                case ColumnKind.Decimal: csv.Append(row.GetDecimal(ordinal).ToString(CultureInfo.InvariantCulture)); break;
-                case ColumnKind.Time: csv.Append(CultureInfo.InvariantCulture, $"{row.GetDateTime(ordinal):s}Z"); break;
-                case ColumnKind.TextList: Quoted(csv, string.Join(';', row.GetFieldValue<string[]>(ordinal))); break;
+                case ColumnKind.Text or ColumnKind.Json: Quoted(output, Bytes(row, ordinal)); break;
+                case ColumnKind.Integer: Append(output, scratch[..Integer(row.GetInt64(ordinal), scratch)]); break;
+                case ColumnKind.Decimal:
+                    row.GetDecimal(ordinal).TryFormat(scratch, out var written, default, CultureInfo.InvariantCulture);
+                    Append(output, scratch[..written]);
+                    break;
+                case ColumnKind.Time:
+                    row.GetDateTime(ordinal).TryFormat(scratch, out var length, "s", CultureInfo.InvariantCulture);
+                    scratch[length++] = (byte)'Z';
+                    Append(output, scratch[..length]);
+                    break;
+                case ColumnKind.TextList: CsvList(output, Bytes(row, ordinal)); break;
             }
-        }
-
-        foreach (var chunk in csv.GetChunks())
-        {
-            var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(chunk.Length));
-            output.Advance(Encoding.UTF8.GetBytes(chunk.Span, span));
         }
     }
 
-    /// <summary>A field quoted only when it holds a comma, quote or line break; quotes doubled.</summary>
-    private static void Quoted(StringBuilder csv, string value)
+    private static int Integer(long value, Span<byte> utf8)
     {
-        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0)
+        value.TryFormat(utf8, out var written, default, CultureInfo.InvariantCulture);
+        return written;
+    }
+
+    private static void Append(IBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(output.GetSpan(bytes.Length));
+        output.Advance(bytes.Length);
+    }
+
+    /// <summary>Bytes that make a CSV field need quotes.</summary>
+    private static readonly SearchValues<byte> CsvSpecial = SearchValues.Create(",\"\r\n"u8);
+
+    /// <summary>A field quoted only when it holds a comma, quote or line break; quotes doubled.</summary>
+    private static void Quoted(IBufferWriter<byte> output, ReadOnlySpan<byte> value)
+    {
+        if (value.IndexOfAny(CsvSpecial) < 0)
         {
-            csv.Append(value);
+            Append(output, value);
             return;
         }
-        csv.Append('"');
-        foreach (var c in value)
+        Append(output, "\""u8);
+        DoublingQuotes(output, value);
+        Append(output, "\""u8);
+    }
+
+    private static void DoublingQuotes(IBufferWriter<byte> output, ReadOnlySpan<byte> value)
+    {
+        for (var quote = value.IndexOf((byte)'"'); quote >= 0; quote = value.IndexOf((byte)'"'))
         {
-            if (c == '"') csv.Append('"');
-            csv.Append(c);
+            Append(output, value[..(quote + 1)]);
+            Append(output, "\""u8);
+            value = value[(quote + 1)..];
         }
-        csv.Append('"');
+        Append(output, value);
+    }
+
+    /// <summary>
+    /// A text[] as one field: the elements joined with ';' (a NULL element as nothing), quoted as a
+    /// whole when any element needs it.
+    /// </summary>
+    private static void CsvList(IBufferWriter<byte> output, ReadOnlySpan<byte> array)
+    {
+        var elements = Elements(array);
+        var quote = false;
+        foreach (var (start, length) in elements) quote |= length > 0 && array.Slice(start, length).IndexOfAny(CsvSpecial) >= 0;
+        if (quote) Append(output, "\""u8);
+        for (var n = 0; n < elements.Count; n++)
+        {
+            if (n > 0) Append(output, ";"u8);
+            var (start, length) = elements[n];
+            if (length > 0) DoublingQuotes(output, array.Slice(start, length));
+        }
+        if (quote) Append(output, "\""u8);
     }
 
     /// <summary>
@@ -218,14 +268,6 @@ public sealed class IncidentRowWriter
     {
         var (rounded, format) = Rounded(value);
         rounded.TryFormat(utf8, out var written, format, CultureInfo.InvariantCulture);
-        return written;
-    }
-
-    /// <summary>The same coordinate as characters (CSV).</summary>
-    private int Coordinate(double value, Span<char> chars)
-    {
-        var (rounded, format) = Rounded(value);
-        rounded.TryFormat(chars, out var written, format, CultureInfo.InvariantCulture);
         return written;
     }
 
