@@ -36,18 +36,18 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
             {
                 await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
                 await connection.ExecuteAsync("SET application_name = 'incidentmap-listener'; LISTEN incident_changes");
+                // The tail as of now, listening: whatever happened while we were away is behind it, so
+                // one pulse lets every stream re-read from its cursor. The loop then pulses only when
+                // the tail moves, not again at its first look (which gave every ETag issued in the
+                // first second after startup a new version for no change).
+                _tail = await TailAsync(connection);
                 Listening = true;
                 backoff = TimeSpan.FromMilliseconds(100);
-                // Whatever happened while we were away: let every stream re-read from its cursor.
                 Pulse();
                 while (!stoppingToken.IsCancellationRequested)
                 {
                     await connection.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
-                    var tail = await connection.ExecuteScalarAsync<string?>("""
-                        SELECT xid::text || '-' || position FROM incident_changes
-                        WHERE xid < incident_feed_horizon()
-                        ORDER BY xid DESC, position DESC LIMIT 1
-                        """);
+                    var tail = await TailAsync(connection);
                     if (tail != _tail)
                     {
                         _tail = tail;
@@ -68,4 +68,12 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
             }
         }
     }
+
+    /// <summary>The newest change visible to every reader (below the feed's commit horizon), or null.</summary>
+    private static Task<string?> TailAsync(NpgsqlConnection connection) =>
+        connection.ExecuteScalarAsync<string?>("""
+            SELECT xid::text || '-' || position FROM incident_changes
+            WHERE xid < incident_feed_horizon()
+            ORDER BY xid DESC, position DESC LIMIT 1
+            """);
 }
