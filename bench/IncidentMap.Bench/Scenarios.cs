@@ -34,7 +34,10 @@ public static class Scenarios
     ];
 
     /// <summary>A dashboard's poll: the newest incidents around a city.</summary>
-    public const string PollPath = "/collections/incidents/items?lat=34.73&lon=36.71&radius=25km&limit=100&count=false";
+    public static BenchQuery Poll() => BenchQuery.From(new Dictionary<string, string>
+    {
+        ["lat"] = "34.73", ["lon"] = "36.71", ["radius"] = "25km", ["limit"] = "100", ["count"] = "false",
+    });
 
     private static List<BenchQuery> AroundDenseCities(Func<City, Dictionary<string, string>> parameters) =>
         DenseCities.Select(Places.Get).Select(city => BenchQuery.From(parameters(city))).ToList();
