@@ -14,29 +14,22 @@ namespace IncidentMap.Tests.Dashboards;
 /// </summary>
 public sealed class ChangeListenerTests : IAsyncLifetime
 {
-    private readonly string _database = "incidentmap_listen_" + Guid.NewGuid().ToString("N")[..12];
-    private NpgsqlDataSource _dataSource = null!;
+    private OwnDatabase _database = null!;
+
+    private NpgsqlDataSource DataSource => _database.DataSource;
 
     public async Task InitializeAsync()
     {
-        await using (var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString))
-            await admin.CreateCommand($"CREATE DATABASE {_database}").ExecuteNonQueryAsync();
-        var builder = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = _database };
-        _dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).UseNetTopologySuite().Build();
-        await new Migrator(_dataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+        _database = await OwnDatabase.CreateAsync("listen");
+        await new Migrator(DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
     }
 
-    public async Task DisposeAsync()
-    {
-        await _dataSource.DisposeAsync();
-        await using var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString);
-        await admin.CreateCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)").ExecuteNonQueryAsync();
-    }
+    public async Task DisposeAsync() => await _database.DisposeAsync();
 
     [Fact]
     public async Task The_data_version_moves_once_at_connect_and_then_only_with_a_change()
     {
-        await using (var connection = await _dataSource.OpenConnectionAsync())
+        await using (var connection = await DataSource.OpenConnectionAsync())
             await connection.ExecuteAsync("""
                 INSERT INTO incidents (title, event_type, occurred_at, geom)
                 VALUES ('before the listener', 'battles', now(), ST_SetSRID(ST_MakePoint(36.7, 34.7), 4326))
@@ -45,14 +38,14 @@ public sealed class ChangeListenerTests : IAsyncLifetime
         // before it. Wait for that, or the tail could move during the quiet stretch below.
         for (var waited = 0; ; waited++)
         {
-            await using var connection = await _dataSource.OpenConnectionAsync();
+            await using var connection = await DataSource.OpenConnectionAsync();
             if (await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incident_changes WHERE xid < incident_feed_horizon()") == 1) break;
             Assert.True(waited < 600, "the first change never came below the feed's horizon");
             await Task.Delay(50);
         }
         var version = new DataVersion();
         var start = version.Current;
-        var listener = new ChangeListener(_dataSource, version, NullLogger<ChangeListener>.Instance);
+        var listener = new ChangeListener(DataSource, version, NullLogger<ChangeListener>.Instance);
         await listener.StartAsync(CancellationToken.None);
         try
         {
@@ -64,7 +57,7 @@ public sealed class ChangeListenerTests : IAsyncLifetime
             await Task.Delay(TimeSpan.FromSeconds(3.5));
             Assert.Equal(connected, version.Current);
 
-            await using (var connection = await _dataSource.OpenConnectionAsync())
+            await using (var connection = await DataSource.OpenConnectionAsync())
                 await connection.ExecuteAsync("""
                     INSERT INTO incidents (title, event_type, occurred_at, geom)
                     VALUES ('after', 'battles', now(), ST_SetSRID(ST_MakePoint(36.7, 34.7), 4326))

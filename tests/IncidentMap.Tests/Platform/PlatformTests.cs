@@ -137,25 +137,15 @@ public sealed class PlatformTests(ApiFixture api)
 /// <summary>Migrations against a database of their own, created and dropped by each test.</summary>
 public sealed class MigrationTests : IAsyncLifetime
 {
-    private readonly string _database = "incidentmap_mig_" + Guid.NewGuid().ToString("N")[..12];
-    private NpgsqlDataSource _dataSource = null!;
+    private OwnDatabase _database = null!;
 
-    public async Task InitializeAsync()
-    {
-        await using var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString);
-        await admin.CreateCommand($"CREATE DATABASE {_database}").ExecuteNonQueryAsync();
-        var builder = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = _database };
-        _dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).UseNetTopologySuite().Build();
-    }
+    private NpgsqlDataSource DataSource => _database.DataSource;
 
-    public async Task DisposeAsync()
-    {
-        await _dataSource.DisposeAsync();
-        await using var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString);
-        await admin.CreateCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)").ExecuteNonQueryAsync();
-    }
+    public async Task InitializeAsync() => _database = await OwnDatabase.CreateAsync("mig");
 
-    private Migrator NewMigrator() => new(_dataSource, NullLogger<Migrator>.Instance);
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    private Migrator NewMigrator() => new(DataSource, NullLogger<Migrator>.Instance);
 
     [Fact]
     public async Task Two_instances_migrating_at_once_apply_each_migration_exactly_once()
@@ -163,7 +153,7 @@ public sealed class MigrationTests : IAsyncLifetime
         var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => NewMigrator().MigrateAsync()));
 
         Assert.Equal(Migrator.Embedded.Count, results.Sum());
-        await using var connection = await _dataSource.OpenConnectionAsync();
+        await using var connection = await DataSource.OpenConnectionAsync();
         var versions = (await connection.QueryAsync<string>("SELECT version FROM schema_migrations ORDER BY version")).ToList();
         Assert.Equal(Migrator.Embedded.Select(m => m.Version), versions);
         Assert.Equal(0, await NewMigrator().MigrateAsync());
@@ -180,7 +170,7 @@ public sealed class MigrationTests : IAsyncLifetime
             NewMigrator().MigrateAsync([.. Migrator.Embedded, failing]));
 
         Assert.Contains("9999_broken", error.Message);
-        await using var connection = await _dataSource.OpenConnectionAsync();
+        await using var connection = await DataSource.OpenConnectionAsync();
         Assert.Null(await connection.ExecuteScalarAsync<string?>("SELECT to_regclass('half_done')::text"));
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'incidents' AND column_name = 'oops'"));

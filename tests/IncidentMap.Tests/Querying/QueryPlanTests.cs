@@ -17,16 +17,13 @@ public sealed class PlanDatabase : IAsyncLifetime
 {
     public const int Rows = 200_000;
 
-    private readonly string _name = "incidentmap_plan_" + Guid.NewGuid().ToString("N")[..12];
+    private OwnDatabase _database = null!;
 
-    public NpgsqlDataSource DataSource { get; private set; } = null!;
+    public NpgsqlDataSource DataSource => _database.DataSource;
 
     public async Task InitializeAsync()
     {
-        await using (var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString))
-            await admin.CreateCommand($"CREATE DATABASE {_name}").ExecuteNonQueryAsync();
-        var builder = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = _name, CommandTimeout = 120 };
-        DataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).UseNetTopologySuite().Build();
+        _database = await OwnDatabase.CreateAsync("plan", commandTimeoutSeconds: 120);
         await new Migrator(DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
         // The SQL builder's parameters include geometries, which need the service's Dapper type handler.
         GeometryTypeHandler.Register();
@@ -55,12 +52,7 @@ public sealed class PlanDatabase : IAsyncLifetime
         await connection.ExecuteAsync("ANALYZE incidents", commandTimeout: 120);
     }
 
-    public async Task DisposeAsync()
-    {
-        await DataSource.DisposeAsync();
-        await using var admin = NpgsqlDataSource.Create(ApiFixture.ConnectionString);
-        await admin.CreateCommand($"DROP DATABASE IF EXISTS {_name} WITH (FORCE)").ExecuteNonQueryAsync();
-    }
+    public async Task DisposeAsync() => await _database.DisposeAsync();
 }
 
 /// <summary>The SQL the query builder writes is served by the indexes meant for each kind of filter.</summary>
