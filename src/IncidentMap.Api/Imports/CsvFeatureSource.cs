@@ -14,16 +14,18 @@ internal sealed class CsvFeatureSource : IFeatureSource
     private readonly CsvReader _csv;
     private readonly CsvLayout _layout;
     private readonly int _columns;
+    private readonly List<string> _header;
     private readonly ArrayBufferWriter<byte> _buffer = new(4096);
     private readonly Utf8JsonWriter _json;
     private readonly List<FieldError> _problems = [];
     private JsonDocument? _document;
 
-    private CsvFeatureSource(CsvReader csv, CsvLayout layout, int columns)
+    private CsvFeatureSource(CsvReader csv, CsvLayout layout, List<string> header)
     {
         _csv = csv;
         _layout = layout;
-        _columns = columns;
+        _header = header;
+        _columns = header.Count;
         _json = new Utf8JsonWriter(_buffer);
     }
 
@@ -36,7 +38,7 @@ internal sealed class CsvFeatureSource : IFeatureSource
         if (header.Distinct().Count() != header.Count)
             throw new ImportFormatException("header", $"names a column twice: {string.Join(", ", header.GroupBy(h => h).Where(g => g.Count() > 1).Select(g => g.Key))}", csv.Line);
         CsvLayout layout = header.Contains("event_id_cnty") ? new AcledLayout(header) : new IncidentCsvLayout(header);
-        return new CsvFeatureSource(csv, layout, header.Count);
+        return new CsvFeatureSource(csv, layout, header);
     }
 
     public long Line => _csv.Line;
@@ -56,6 +58,12 @@ internal sealed class CsvFeatureSource : IFeatureSource
             _problems.Add(new FieldError("row", $"has {_csv.Fields.Count} fields; the header has {_columns}"));
             return true;
         }
+        for (var i = 0; i < _columns; i++)
+        {
+            if (_csv.Fields[i].Contains(CsvReader.NotUtf8))
+                _problems.Add(new FieldError("row", $"column '{_header[i]}' holds bytes that are not UTF-8; save the file as UTF-8"));
+        }
+        if (_problems.Count > 0) return true;
         _buffer.ResetWrittenCount();
         _json.Reset();
         _json.WriteStartObject();
@@ -123,6 +131,11 @@ internal abstract class CsvLayout
             || !double.TryParse(lat, NumberStyles.Float, CultureInfo.InvariantCulture, out var y))
         {
             problems.Add(new FieldError("geometry.coordinates", $"'{lon}', '{lat}' are not both numbers"));
+            return;
+        }
+        if (!double.IsFinite(x) || !double.IsFinite(y))
+        {
+            problems.Add(new FieldError("geometry.coordinates", $"'{lon}', '{lat}' are not both finite numbers"));
             return;
         }
         json.WriteStartObject("geometry");
@@ -219,6 +232,12 @@ internal sealed class IncidentCsvLayout : CsvLayout
         try
         {
             var geometry = Wkt.Read(wkt);
+            // Checked before anything is written: the JSON writer refuses NaN and infinity half-way through.
+            if (geometry.Coordinates.Any(c => !double.IsFinite(c.X) || !double.IsFinite(c.Y) || (!double.IsNaN(c.Z) && !double.IsFinite(c.Z))))
+            {
+                problems.Add(new FieldError("geometry", "is not valid WKT: every coordinate must be a finite number"));
+                return;
+            }
             json.WritePropertyName("geometry");
             JsonSerializer.Serialize(json, geometry, GeoJson);
         }

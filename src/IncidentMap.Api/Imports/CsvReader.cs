@@ -11,7 +11,16 @@ public sealed class CsvReader(Stream stream)
 {
     public const int MaxRecordChars = 16 * 1024 * 1024;
 
-    private readonly StreamReader _reader = new(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+    /// <summary>
+    /// What bytes that are not UTF-8 decode to: U+FFFF, a noncharacter that text has no business
+    /// holding, so a field that contains it came from such bytes and its row is rejected (rather
+    /// than stored with U+FFFD in place of the letters, as a lenient decoder would).
+    /// </summary>
+    public const char NotUtf8 = '\uFFFF';
+
+    private static readonly Encoding Utf8 = Encoding.GetEncoding("utf-8", EncoderFallback.ReplacementFallback, new DecoderReplacementFallback(NotUtf8.ToString()));
+
+    private readonly StreamReader _reader = new(stream, Utf8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
     private readonly StringBuilder _quoted = new();
     private char[] _buffer = new char[1 << 16];
     private int _start, _end;

@@ -141,14 +141,13 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
 {
     private const int MaxFeatureBytes = 16 * 1024 * 1024;
 
-    private enum Phase { Start, Members, Features, Done }
+    private enum Phase { Start, Members, Features, Trailing, Done }
 
     private readonly ByteWindow _window = new(stream, MaxFeatureBytes);
     private JsonReaderState _state = new(new JsonReaderOptions { MaxDepth = 64 });
     private Phase _phase = Phase.Start;
     private bool _sawFeatures;
     private long _line = 1; // line at _window.Start
-    private long _stepLine = 1; // line where the current Step's reader started
     private JsonDocument? _document;
 
     public long Line { get; private set; }
@@ -170,8 +169,11 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
             }
             catch (JsonException e)
             {
-                var line = _stepLine + (e.LineNumber ?? 0);
-                throw new ImportFormatException("body", $"is not valid JSON (line {line}, byte {e.BytePositionInLine + 1})", line);
+                // The reader's state carries its line count from the document's start (0-based).
+                var line = (e.LineNumber ?? 0) + 1;
+                throw _phase == Phase.Trailing
+                    ? new ImportFormatException("body", $"goes on after the FeatureCollection ends (line {line}, byte {e.BytePositionInLine + 1}); send one FeatureCollection", line)
+                    : new ImportFormatException("body", $"is not valid JSON (line {line}, byte {e.BytePositionInLine + 1})", line);
             }
             if (feature is { } f)
             {
@@ -199,7 +201,6 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
     {
         var reader = new Utf8JsonReader(_window.Pending, _window.Eof, _state);
         var origin = _window.Start;
-        _stepLine = _line;
         while (true)
         {
             switch (_phase)
@@ -214,8 +215,8 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
                     if (!reader.Read()) return null;
                     if (reader.TokenType == JsonTokenType.EndObject)
                     {
-                        Commit(ref reader, origin, Phase.Done);
-                        return null;
+                        Commit(ref reader, origin, Phase.Trailing);
+                        break;
                     }
                     var name = reader.GetString();
                     if (name == "features")
@@ -252,6 +253,11 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
                     Line = _line + _window.Buffer.AsSpan(_window.Start, start - _window.Start).Count((byte)'\n');
                     Commit(ref reader, origin, Phase.Features);
                     return (start, end - start);
+                case Phase.Trailing:
+                    // Only white space may follow; anything else makes the reader throw.
+                    reader.Read();
+                    Commit(ref reader, origin, _window.Eof ? Phase.Done : Phase.Trailing);
+                    return null;
                 default:
                     return null;
             }

@@ -6,9 +6,8 @@ namespace IncidentMap.Api.Imports;
 /// <summary>
 /// Deals valid rows into batches for several writers, each on its own connection, so that the
 /// database works on more than one batch at a time (one backend uses one core; most of an
-/// import's time is the database's). An external_id always goes to the same lane, and a lane's
-/// batches are written one after another: the rows of one key keep their file order, and two
-/// writers never wait on each other's keys. Per lane at most three batches are in memory (being
+/// import's time is the database's). An external_id always goes to the same lane, so two writers
+/// never wait on each other's keys. Per lane at most three batches are in memory (being
 /// filled, waiting, being written), whatever the file's size; the writer disposes of each batch.
 /// </summary>
 internal sealed class ImportLanes
@@ -29,7 +28,7 @@ internal sealed class ImportLanes
     {
         var key = draft.ExternalId!;
         var lane = _lanes[(uint)StringComparer.Ordinal.GetHashCode(key) % (uint)_lanes.Length];
-        return lane.AddAsync(key, line, record, draft, ct);
+        return lane.AddAsync(line, record, draft, ct);
     }
 
     /// <summary>Sends the partly filled batches and tells the writers that no more will come.</summary>
@@ -47,20 +46,15 @@ internal sealed class ImportLanes
     private sealed class Lane(int batchSize)
     {
         private CopyRows _batch = new();
-        private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
 
         public Channel<CopyRows> Sent { get; } =
             Channel.CreateBounded<CopyRows>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
 
-        public async ValueTask AddAsync(string key, long line, long record, IncidentDraft draft, CancellationToken ct)
+        public async ValueTask AddAsync(long line, long record, IncidentDraft draft, CancellationToken ct)
         {
-            // A batch is one INSERT … ON CONFLICT, which may touch a row only once: a repeated
-            // external_id starts a new batch, so the later row updates the earlier, as in file order.
-            if (_batch.Count == batchSize || !_keys.Add(key))
-            {
-                await SendAsync(ct);
-                _keys.Add(key);
-            }
+            // A batch is one INSERT … ON CONFLICT, which may touch a row only once: the importer
+            // lets each external_id through once per file (FileKeys).
+            if (_batch.Count == batchSize) await SendAsync(ct);
             _batch.Add(line, record, draft);
         }
 
@@ -69,7 +63,6 @@ internal sealed class ImportLanes
             if (_batch.Count == 0) return;
             await Sent.Writer.WriteAsync(_batch, ct);
             _batch = new CopyRows();
-            _keys.Clear();
         }
 
         public async ValueTask CompleteAsync(CancellationToken ct)

@@ -92,6 +92,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
     private static async Task ReadAsync(IFeatureSource source, ImportLanes lanes, ImportTally tally, CancellationToken ct)
     {
         long record = 0;
+        var keys = new FileKeys();
         try
         {
             while (await source.ReadAsync(ct))
@@ -99,6 +100,14 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
                 record++;
                 tally.RowRead();
                 var (draft, problems) = Validate(source);
+                if (draft is not null && keys.FirstLine(draft.ExternalId!, source.Line) is { } first)
+                {
+                    // Both rows applied in turn would update the incident at every import of the
+                    // file, where a second import must change nothing.
+                    problems.Add(new FieldError("properties.external_id",
+                        $"'{draft.ExternalId}' is on line {first} of this file already; a file holds each incident once (the first is imported)"));
+                    draft = null;
+                }
                 if (draft is null)
                 {
                     tally.Reject(problems.Select(p => new ImportProblem(source.Line, record, p.Field, source.ColumnOf(p.Field), p.Detail)));
@@ -153,6 +162,28 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         {
             if (writer is not null) await writer.DisposeAsync();
         }
+    }
+}
+
+/// <summary>
+/// The external_ids of a file's valid rows so far, each kept as a 128-bit hash with its line: about
+/// 40 bytes a row (40 MB for a million), however long the keys are. Two different keys share a
+/// hash with a chance of about n²/2¹²⁹, nil for any file.
+/// </summary>
+internal sealed class FileKeys
+{
+    private readonly Dictionary<UInt128, long> _lines = [];
+
+    /// <summary>The line an earlier valid row with this key is on; null (and the key remembered) for its first.</summary>
+    public long? FirstLine(string key, long line)
+    {
+        Span<byte> hash = stackalloc byte[System.Security.Cryptography.SHA256.HashSizeInBytes];
+        System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(key.AsSpan()), hash);
+        ref var first = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(
+            _lines, System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(hash), out var exists);
+        if (exists) return first;
+        first = line;
+        return null;
     }
 }
 

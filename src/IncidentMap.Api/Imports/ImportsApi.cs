@@ -145,11 +145,20 @@ public static class ImportsApi
                 ? (format, null)
                 : (default, Problem.BadParameter("format", $"'{named}' is not one of csv, geojson, ndjson"));
         if (MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) && Formats.FromMediaType(contentType.MediaType.Value) is { } byType)
+        {
+            // Every import format is read as UTF-8; a file in another encoding would be stored garbled.
+            if (contentType.Charset is { Length: > 0 } charset && !IsUtf8(charset.Value))
+                return (default, Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported charset",
+                    $"Content-Type charset '{charset}' is not supported; imports are read as UTF-8 (convert the file, e.g. iconv -f {charset} -t UTF-8).", "Content-Type"));
             return (byType, null);
+        }
         return (default, Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
             $"Content-Type '{request.ContentType}' is not an import format; send text/csv, application/geo+json, application/geo+json-seq " +
             "or application/x-ndjson, or name the format with format=csv|geojson|ndjson.", "Content-Type"));
     }
+
+    private static bool IsUtf8(string? charset) =>
+        charset?.Trim('"') is { } name && (name.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || name.Equals("utf8", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Stores the upload in a temporary file, so the job reads it at its own pace.</summary>
     private static async Task<string> SpoolAsync(Stream body, CancellationToken ct)

@@ -225,14 +225,21 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
-    public async Task A_repeated_external_id_updates_the_row_before_it_as_in_file_order()
+    public async Task A_repeated_external_id_is_rejected_naming_the_line_of_its_first_row_and_a_second_import_changes_nothing()
     {
         var prefix = Unique();
-        var csv = $"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,First,riots,2016-01-01,1,1\n{prefix}-1,Second,riots,2016-01-01,1,1\n";
+        var csv = $"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,First,riots,2016-01-01,1,1\n{prefix}-2,Other,riots,2016-01-01,1,1\n{prefix}-1,Second,riots,2016-01-01,1,1\n";
+        var client = api.CreateClient();
 
-        await api.CreateClient().ImportOkAsync(csv, Csv, "", inserted: 1, updated: 1, unchanged: 0, rejected: 0);
+        var report = await client.ImportOkAsync(csv, Csv, "", inserted: 2, updated: 0, unchanged: 0, rejected: 1);
 
-        Assert.Equal("Second", (await FeatureAsync($"{prefix}-1"))["properties"]!["title"]!.GetValue<string>());
+        var problem = Assert.Single(Problems(report));
+        Assert.Equal((4L, "properties.external_id", "external_id"), (problem.Line, problem.Field, problem.Column));
+        Assert.Contains($"'{prefix}-1' is on line 2 of this file already", problem.Reason);
+        Assert.Equal("First", (await FeatureAsync($"{prefix}-1"))["properties"]!["title"]!.GetValue<string>());
+
+        await client.ImportOkAsync(csv, Csv, "", inserted: 0, updated: 0, unchanged: 2, rejected: 1);
+        Assert.Equal((2L, 2L), (await api.Database.HistoryAsync(prefix)) is var h ? (h.Incidents, h.Versions) : default);
     }
 
     [Fact]

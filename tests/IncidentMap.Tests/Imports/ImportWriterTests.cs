@@ -24,7 +24,7 @@ public sealed class ImportWriterTests(ImportsFixture api)
         """;
 
     [Fact]
-    public async Task Batches_written_in_parallel_keep_file_order_per_key_and_a_second_import_writes_only_what_changed()
+    public async Task Batches_written_in_parallel_store_each_key_once_and_a_second_import_writes_nothing()
     {
         var prefix = Unique();
         var client = api.CreateClient();
@@ -46,18 +46,18 @@ public sealed class ImportWriterTests(ImportsFixture api)
             csv.Append($"{prefix}-{key},{title},riots,2016-01-01,{n % 90}.5,{n % 45}.25\n");
         }
 
-        var first = await client.ImportOkAsync(csv.ToString(), Csv, "?source=" + prefix, inserted: rows - 2, updated: 1, unchanged: 0, rejected: 1);
+        var first = await client.ImportOkAsync(csv.ToString(), Csv, "?source=" + prefix, inserted: rows - 2, updated: 0, unchanged: 0, rejected: 2);
 
-        Assert.Equal([(15_001L, "properties.external_id")], Problems(first).Select(p => (p.Line, p.Field)));
+        Assert.Equal([(15_001L, "properties.external_id"), (24_001L, "properties.external_id")], Problems(first).Select(p => (p.Line, p.Field)).Order());
         var twice = await api.Database.ScalarAsync<string>("SELECT title || ' v' || version FROM incidents WHERE external_id = @k", new { k = $"{prefix}-twice" });
-        Assert.Equal("Last v2", twice);
-        // One version each, the repeated key two; and the manual one.
-        Assert.Equal((rows - 1L, (long)rows, (long)rows, (long)rows), await api.Database.HistoryAsync(prefix));
+        Assert.Equal("First v1", twice);
+        // One version each, the manual one included.
+        Assert.Equal((rows - 1L, rows - 1L, rows - 1L, rows - 1L), await api.Database.HistoryAsync(prefix));
 
-        // Again: the repeated key is updated twice more (file order), everything else is left alone.
-        await client.ImportOkAsync(csv.ToString(), Csv, "?source=" + prefix, inserted: 0, updated: 2, unchanged: rows - 3, rejected: 1);
+        // Again: nothing changes, and the same two rows are refused.
+        await client.ImportOkAsync(csv.ToString(), Csv, "?source=" + prefix, inserted: 0, updated: 0, unchanged: rows - 2, rejected: 2);
 
-        Assert.Equal((rows - 1L, rows + 2L, rows + 2L, rows + 2L), await api.Database.HistoryAsync(prefix));
+        Assert.Equal((rows - 1L, rows - 1L, rows - 1L, rows - 1L), await api.Database.HistoryAsync(prefix));
     }
 
     [Fact]

@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
+using static IncidentMap.Tests.Imports.ImportHelpers;
+
+namespace IncidentMap.Tests.Imports;
+
+/// <summary>Input that once broke an import part-way or stored something other than what was sent.</summary>
+[Collection(ImportsCollection.Name)]
+public sealed class ImportEdgeTests(ImportsFixture api)
+{
+    private const string Header = "external_id,title,event_type,occurred_at,lon,lat,wkt\n";
+
+    [Theory]
+    [InlineData("NaN,34.7,", "geometry.coordinates", "lon,lat")]
+    [InlineData("36.7,Infinity,", "geometry.coordinates", "lon,lat")]
+    [InlineData("36.7,1e999,", "geometry.coordinates", "lon,lat")]
+    [InlineData("POINT (nan nan)", "geometry", "wkt")]
+    [InlineData("\"LINESTRING (36 34, inf 35)\"", "geometry", "wkt")]
+    public async Task A_coordinate_that_is_not_a_finite_number_rejects_its_row_and_the_rows_after_it_are_imported(string place, string field, string column)
+    {
+        var prefix = Unique();
+        var wkt = column == "wkt";
+        var csv = new StringBuilder(wkt ? "external_id,title,event_type,occurred_at,wkt\n" : Header);
+        csv.Append($"{prefix}-bad,Bad,riots,2016-01-01,{place}\n");
+        // More than one batch after it: an error that escaped the row used to end the whole import.
+        for (var n = 1; n <= 12_000; n++) csv.Append($"{prefix}-{n},Row {n},riots,2016-01-01,{(wkt ? "POINT (36.5 34.5)" : "36.5,34.5,")}\n");
+
+        var report = await api.CreateClient().ImportOkAsync(csv.ToString(), "text/csv", "?source=" + prefix, inserted: 12_000, updated: 0, unchanged: 0, rejected: 1);
+
+        var problem = Assert.Single(Problems(report));
+        Assert.Equal((2L, field, column), (problem.Line, problem.Field, problem.Column));
+        Assert.Contains("finite", problem.Reason);
+    }
+
+    [Fact]
+    public async Task A_CSV_row_with_bytes_that_are_not_UTF8_is_rejected_naming_its_column_instead_of_stored_garbled()
+    {
+        var prefix = Unique();
+        var body = new MemoryStream();
+        body.Write(Encoding.UTF8.GetBytes($"{Header}{prefix}-1,Ma"));
+        body.Write([0xE2, 0x72]); // "Maârrat" in Latin-1: 0xE2 starts a UTF-8 sequence that 'r' does not continue
+        body.Write(Encoding.UTF8.GetBytes($"rat,riots,2016-01-01,36.6,35.6,\n{prefix}-2,Ḥimṣ ✓,riots,2016-01-01,36.7,34.7,\n"));
+        var content = new ByteArrayContent(body.ToArray()) { Headers = { ContentType = new MediaTypeHeaderValue("text/csv") } };
+
+        var (status, report) = await api.CreateClient().PostImportAsync(content);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        AssertCounts(report, 1, 0, 0, 1);
+        var problem = Assert.Single(Problems(report));
+        Assert.Equal((2L, "row"), (problem.Line, problem.Field));
+        Assert.Equal("column 'title' holds bytes that are not UTF-8; save the file as UTF-8", problem.Reason);
+        var stored = await api.Database.ScalarAsync<string>("SELECT title FROM incidents WHERE external_id = @k", new { k = $"{prefix}-2" });
+        Assert.Equal("Ḥimṣ ✓", stored);
+    }
+
+    [Theory]
+    [InlineData("text/csv; charset=iso-8859-1", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("text/csv; charset=windows-1256", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("text/csv; charset=UTF-8", HttpStatusCode.OK)]
+    [InlineData("text/csv; charset=\"utf-8\"", HttpStatusCode.OK)]
+    public async Task A_charset_other_than_UTF8_is_refused_before_anything_is_stored(string contentType, HttpStatusCode expected)
+    {
+        var prefix = Unique();
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes($"{Header}{prefix}-1,One,riots,2016-01-01,36.6,35.6,\n"));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        var response = await api.CreateClient().PostAsync(Url + "?source=" + prefix, content);
+
+        if (expected == HttpStatusCode.OK)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return;
+        }
+        var problem = await ProblemAssert.IsProblemAsync(response, expected, "Content-Type");
+        Assert.Contains("UTF-8", problem["detail"]!.GetValue<string>());
+        Assert.Equal(0, (await api.Database.HistoryAsync(prefix)).Incidents);
+    }
+
+    private static string Feature(string externalId) =>
+        $$$"""{"type": "Feature", "geometry": {"type": "Point", "coordinates": [36.7, 34.7]}, "properties": {"title": "T", "event_type": "riots", "occurred_at": "2016-01-01", "external_id": "{{{externalId}}}"}}""";
+
+    [Theory]
+    [InlineData("\n{\"type\": \"FeatureCollection\", \"features\": []}\n")]
+    [InlineData("\n trailing words\n")]
+    [InlineData("\n]")]
+    public async Task Anything_but_white_space_after_the_FeatureCollection_is_an_error_naming_its_line(string after)
+    {
+        var prefix = Unique();
+        var body = $"{{\"type\": \"FeatureCollection\",\n \"features\": [\n  {Feature($"{prefix}-1")}\n ]\n}}{after}";
+
+        var (status, problem) = await api.CreateClient().PostImportAsync(body, "application/geo+json");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(6L, problem["line"]!.GetValue<long>());
+        Assert.Contains("after the FeatureCollection ends", problem["detail"]!.GetValue<string>());
+        AssertCounts(problem["report"]!, 1, 0, 0, 0); // the feature before it was imported, as the report says
+    }
+
+    [Fact]
+    public async Task White_space_after_the_FeatureCollection_is_fine()
+    {
+        var prefix = Unique();
+        var body = $"{{\"type\": \"FeatureCollection\", \"features\": [{Feature($"{prefix}-1")}]}}\r\n\n  \t\n";
+
+        await api.CreateClient().ImportOkAsync(body, "application/geo+json", "", inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+    }
+
+    [Fact]
+    public async Task Invalid_JSON_in_a_FeatureCollection_is_reported_on_its_own_line()
+    {
+        var prefix = Unique();
+        // Enough features before the error that the reader has restarted on later buffers.
+        var features = Enumerable.Range(1, 3_000).Select(n => "  " + Feature($"{prefix}-{n}") + ",\n");
+        var body = "{\"type\": \"FeatureCollection\",\n \"features\": [\n" + string.Concat(features) + "  {\"type\": \"Feature\", oops}\n ]}\n";
+
+        var (status, problem) = await api.CreateClient().PostImportAsync(body, "application/geo+json");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(3_003L, problem["line"]!.GetValue<long>());
+        Assert.Contains("line 3003", problem["detail"]!.GetValue<string>());
+    }
+}
