@@ -58,11 +58,17 @@ public sealed record IncidentQuery
     public IReadOnlyList<string>? ClaimedBy { get; init; }
     public IReadOnlyList<string>? Actors { get; init; }
 
-    /// <summary>Incidents whose toll may be at least this (their [min, max] overlaps [n, ∞)).</summary>
+    /// <summary>Incidents whose toll may lie in <c>fatalities=a..b</c>: their [min, max] overlaps [a, b] (either end open).</summary>
     public int? FatalitiesAtLeast { get; init; }
 
-    /// <summary>Incidents whose toll may be at most this (their [min, max] overlaps [0, n]).</summary>
+    /// <inheritdoc cref="FatalitiesAtLeast"/>
     public int? FatalitiesAtMost { get; init; }
+
+    /// <summary>Property filters by name (OGC API – Features Part 1): fatalities_min equal to any of these.</summary>
+    public IReadOnlyList<int>? FatalitiesMin { get; init; }
+
+    /// <summary>Property filters by name: fatalities_max equal to any of these.</summary>
+    public IReadOnlyList<int>? FatalitiesMax { get; init; }
 
     /// <summary>A CQL2 filter (OGC API – Features Part 3), compiled to SQL over parameters f0, f1, ….</summary>
     public Filtering.CompiledFilter? Filter { get; init; }

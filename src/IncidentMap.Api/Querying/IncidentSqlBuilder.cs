@@ -197,13 +197,23 @@ public static class IncidentSqlBuilder
             where.Add("(i.fatalities_min IS NOT NULL OR i.fatalities_max IS NOT NULL)");
         if (query.FatalitiesAtLeast is { } atLeast)
         {
-            where.Add("coalesce(i.fatalities_max, 2147483647) >= @fatalities_min");
-            parameters.Add("fatalities_min", atLeast);
+            where.Add("coalesce(i.fatalities_max, 2147483647) >= @fatalities_from");
+            parameters.Add("fatalities_from", atLeast);
         }
         if (query.FatalitiesAtMost is { } atMost)
         {
-            where.Add("coalesce(i.fatalities_min, 0) <= @fatalities_max");
-            parameters.Add("fatalities_max", atMost);
+            where.Add("coalesce(i.fatalities_min, 0) <= @fatalities_to");
+            parameters.Add("fatalities_to", atMost);
+        }
+        if (query.FatalitiesMin is { } mins)
+        {
+            where.Add("i.fatalities_min = ANY(@fatalities_min)");
+            parameters.Add("fatalities_min", mins.ToArray());
+        }
+        if (query.FatalitiesMax is { } maxes)
+        {
+            where.Add("i.fatalities_max = ANY(@fatalities_max)");
+            parameters.Add("fatalities_max", maxes.ToArray());
         }
 
         if (query.Filter is { } filter)

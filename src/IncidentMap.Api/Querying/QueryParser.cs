@@ -44,8 +44,9 @@ public static partial class QueryParser
         ["tags"] = "Incidents with any of these tags (comma list).",
         ["claimed_by"] = "Claimed by any of these (comma list).",
         ["actors"] = "Involving any of these actors (comma list).",
-        ["fatalities_min"] = "Incidents whose toll may be at least this: their [fatalities_min, fatalities_max] overlaps [n, ∞). Unknown tolls never match.",
-        ["fatalities_max"] = "Incidents whose toll may be at most this: their [fatalities_min, fatalities_max] overlaps [0, n]. Unknown tolls never match.",
+        ["fatalities"] = "Incidents whose toll may lie in a..b (50.. = at least 50, ..10 = at most 10, 10..50, or one number): their [fatalities_min, fatalities_max] overlaps it. Unknown tolls never match.",
+        ["fatalities_min"] = "Incidents whose fatalities_min is any of these (comma list of whole numbers); for a range of tolls use fatalities=a..b.",
+        ["fatalities_max"] = "Incidents whose fatalities_max is any of these (comma list of whole numbers); for a range of tolls use fatalities=a..b.",
     };
 
     public static (IncidentQuery? Query, List<FieldError> Errors) Parse(
@@ -126,11 +127,14 @@ public static partial class QueryParser
             Tags = List(Get("tags")),
             ClaimedBy = List(Get("claimed_by")),
             Actors = List(Get("actors")),
-            FatalitiesAtLeast = Count(Get("fatalities_min"), "fatalities_min", errors),
-            FatalitiesAtMost = Count(Get("fatalities_max"), "fatalities_max", errors),
+            FatalitiesMin = Counts(Get("fatalities_min"), "fatalities_min", errors),
+            FatalitiesMax = Counts(Get("fatalities_max"), "fatalities_max", errors),
         };
-        if (query.FatalitiesAtLeast > query.FatalitiesAtMost)
-            Bad("fatalities_min", $"({query.FatalitiesAtLeast}) must not exceed fatalities_max ({query.FatalitiesAtMost})");
+        if (Get("fatalities") is { } toll)
+        {
+            if (TollRange(toll) is { } range) query = query with { FatalitiesAtLeast = range.From, FatalitiesAtMost = range.To };
+            else Bad("fatalities", $"'{toll}' is not a toll range: a..b, a.., ..b or one number, whole numbers from 0 with a <= b (e.g. 50..)");
+        }
 
         if (Get("filter") is { } filterText)
         {
@@ -326,11 +330,32 @@ public static partial class QueryParser
         return list;
     }
 
-    private static int? Count(string? text, string name, List<FieldError> errors)
+    private static List<int>? Counts(string? text, string name, List<FieldError> errors)
     {
-        if (text is null) return null;
-        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return n;
-        errors.Add(new FieldError(name, $"'{text}' is not a whole number of at least 0"));
-        return null;
+        if (List(text) is not { } items) return null;
+        var counts = new List<int>(items.Count);
+        foreach (var item in items)
+        {
+            if (int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) counts.Add(n);
+            else errors.Add(new FieldError(name, $"'{item}' is not a whole number of at least 0"));
+        }
+        return counts.Count == 0 ? null : counts;
+    }
+
+    /// <summary><c>a..b</c>, <c>a..</c>, <c>..b</c> or <c>n</c> (= n..n); null when it is none of these.</summary>
+    private static (int? From, int? To)? TollRange(string text)
+    {
+        static bool Bound(string part, out int? value)
+        {
+            value = null;
+            if (part.Length == 0) return true;
+            var ok = int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
+            value = n;
+            return ok;
+        }
+        var dots = text.IndexOf("..", StringComparison.Ordinal);
+        var (fromText, toText) = dots < 0 ? (text, text) : (text[..dots], text[(dots + 2)..]);
+        if (text.Trim() is "" or ".." || !Bound(fromText.Trim(), out var from) || !Bound(toText.Trim(), out var to)) return null;
+        return from > to ? null : (from, to);
     }
 }

@@ -13,7 +13,8 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
     /// <summary>Creates incidents in a patch of the Southern Ocean no other test uses; returns external_id → (year, type).</summary>
     private static int _patches;
 
-    private async Task<(double[] Box, Dictionary<string, (int Year, string Type)> Created)> CreateRemoteIncidentsAsync(int count)
+    private async Task<(double[] Box, Dictionary<string, (int Year, string Type)> Created)> CreateRemoteIncidentsAsync(int count,
+        Action<int, JsonNode>? shape = null)
     {
         // Each call gets a patch of its own, half a degree of longitude apart (a box is at most a few
         // hundredths of a degree wide): random patches could overlap, and then one test's ogr2ogr
@@ -29,6 +30,7 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
             var feature = Features.Valid(geometry: Features.Point(lon + n * 0.001, lat + n * 0.001), occurredAt: $"{year}-03-{1 + n % 27:00}T10:00:00Z");
             feature["properties"]!["event_type"] = type;
             feature["properties"]!["external_id"] = $"gdal:{run}:{n}";
+            shape?.Invoke(n, feature["properties"]!);
             var response = await _client.PostAsJsonAsync("/collections/incidents/items", feature);
             response.EnsureSuccessStatusCode();
             created[$"gdal:{run}:{n}"] = (year, type);
@@ -79,6 +81,26 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
             "-where", "occurred_at >= '2031-01-01T00:00:00Z' AND occurred_at <= '2031-12-31T23:59:59Z' AND event_type = 'battles'");
 
         Assert.NotEmpty(expected);
+        Assert.Equal(expected, ids.Order());
+    }
+
+    [Fact]
+    public async Task Ogr2ogr_gets_exactly_the_rows_its_pushed_down_property_equality_asks_for()
+    {
+        // GDAL sends -where "fatalities_max = 5" as ?fatalities_max=5, trusting that a parameter named
+        // after a property filters for equality on it (OGC API – Features Part 1).
+        static int? Max(int n) => n % 4 == 3 ? null : n % 4 * 5;
+        var (box, created) = await CreateRemoteIncidentsAsync(12, (n, properties) =>
+        {
+            properties["fatalities_min"] = n % 2 == 0 ? null : 0;
+            properties["fatalities_max"] = Max(n);
+        });
+        var expected = created.Keys.Where(k => Max(int.Parse(k[(k.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture)) == 5).Order().ToList();
+
+        var ids = await Ogr2OgrExternalIdsAsync($"OAPIF:{api.BaseUrl}", "incidents", "-oo", "PAGE_SIZE=2",
+            "-spat", $"{box[0]}", $"{box[1]}", $"{box[2]}", $"{box[3]}", "-where", "fatalities_max = 5");
+
+        Assert.Equal(3, expected.Count);
         Assert.Equal(expected, ids.Order());
     }
 

@@ -61,6 +61,12 @@ public sealed class BadInputTests(ApiFixture api)
     [InlineData("fatalities_min=-1", "fatalities_min")]
     [InlineData("fatalities_min=many", "fatalities_min")]
     [InlineData("fatalities_max=-1", "fatalities_max")]
+    [InlineData("fatalities_max=5,x", "fatalities_max")]
+    [InlineData("fatalities=-1..", "fatalities")]
+    [InlineData("fatalities=..", "fatalities")]
+    [InlineData("fatalities=50..10", "fatalities")]
+    [InlineData("fatalities=1...2", "fatalities")]
+    [InlineData("fatalities=ten", "fatalities")]
     [InlineData("datetime=yesterday", "datetime")]
     [InlineData("foo=1", "foo")]
     public async Task Bad_query_parameter_is_a_400_problem_naming_it(string query, string parameter)

@@ -79,17 +79,41 @@ public sealed class FilterTests(ApiFixture api)
         var none = await Toll(0, 0);
         var t = $"tags={tag}";
 
-        await _client.AssertMatchesAsync($"{t}&fatalities_min=55", upTo60, atLeast50);
-        await _client.AssertMatchesAsync($"{t}&fatalities_min=61", atLeast50);
-        await _client.AssertMatchesAsync($"{t}&fatalities_min=30", upTo60, atLeast50, between20And30);
-        await _client.AssertMatchesAsync($"{t}&fatalities_min=0", upTo60, atLeast50, exactly10, between20And30, none);
-        await _client.AssertMatchesAsync($"{t}&fatalities_max=20", upTo60, exactly10, between20And30, none);
-        await _client.AssertMatchesAsync($"{t}&fatalities_max=5", upTo60, none);
-        await _client.AssertMatchesAsync($"{t}&fatalities_max=49", upTo60, exactly10, between20And30, none);
-        await _client.AssertMatchesAsync($"{t}&fatalities_max=50", upTo60, atLeast50, exactly10, between20And30, none);
-        await _client.AssertMatchesAsync($"{t}&fatalities_min=10&fatalities_max=10", upTo60, exactly10);
-        await _client.AssertMatchesAsync($"{t}&fatalities_min=25&fatalities_max=55", upTo60, atLeast50, between20And30);
-        await _client.AssertMatchesAsync($"{t}&fatalities_min=1000000", atLeast50);
+        await _client.AssertMatchesAsync($"{t}&fatalities=55..", upTo60, atLeast50);
+        await _client.AssertMatchesAsync($"{t}&fatalities=61..", atLeast50);
+        await _client.AssertMatchesAsync($"{t}&fatalities=30..", upTo60, atLeast50, between20And30);
+        await _client.AssertMatchesAsync($"{t}&fatalities=0..", upTo60, atLeast50, exactly10, between20And30, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities=..20", upTo60, exactly10, between20And30, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities=..5", upTo60, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities=..49", upTo60, exactly10, between20And30, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities=..50", upTo60, atLeast50, exactly10, between20And30, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities=10..10", upTo60, exactly10);
+        await _client.AssertMatchesAsync($"{t}&fatalities=10", upTo60, exactly10);
+        await _client.AssertMatchesAsync($"{t}&fatalities=25..55", upTo60, atLeast50, between20And30);
+        await _client.AssertMatchesAsync($"{t}&fatalities=1000000..", atLeast50);
+    }
+
+    [Fact]
+    public async Task Fatality_properties_as_query_parameters_filter_for_equality_as_OGC_clients_expect()
+    {
+        // OGC API – Features Part 1 (/rec/core/fc-filters): a parameter named after a property filters
+        // for equality on it. GDAL's OAPIF driver turns -where "fatalities_max = 5" into fatalities_max=5.
+        var tag = NewTag();
+        async Task<long> Toll(int? min, int? max) =>
+            await _client.CreateAsync(Incident(tag).With("fatalities_min", min).With("fatalities_max", max));
+        var upTo60 = await Toll(null, 60);
+        var atLeast5 = await Toll(5, null);
+        var exactly5 = await Toll(5, 5);
+        var none = await Toll(0, 0);
+        var t = $"tags={tag}";
+
+        await _client.AssertMatchesAsync($"{t}&fatalities_max=5", exactly5);
+        await _client.AssertMatchesAsync($"{t}&fatalities_max=60,0", upTo60, none);
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=5", atLeast5, exactly5);
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=5&fatalities_max=5", exactly5);
+        await _client.AssertMatchesAsync($"{t}&fatalities_min=1");
+        // The same as CQL2 says it.
+        await _client.AssertMatchesAsync($"{t}&filter={Uri.EscapeDataString("fatalities_max = 5")}", exactly5);
     }
 
     [Fact]
