@@ -7,6 +7,13 @@ public static class Conditional
     public static string DataETag(DataVersion version, string? variant = null) =>
         variant is null ? $"\"d{version.Current:x}\"" : $"\"d{version.Current:x}-{variant}\"";
 
+    /// <summary>
+    /// The data version, and for a time window relative to the clock the second it was resolved
+    /// against: "the last hour" is another answer a second later even when no data changed.
+    /// </summary>
+    public static string DataETag(DataVersion version, Querying.IncidentQuery query, string? variant = null) =>
+        query.RelativeTo is { } at ? DataETag(version, $"t{at.ToUnixTimeSeconds()}" + (variant is null ? "" : "-" + variant)) : DataETag(version, variant);
+
     public static bool Matches(HttpRequest request, string etag) =>
         request.Headers.IfNoneMatch.ToString().Split(',').Any(t => t.Trim() is var tag && (tag == etag || tag == "W/" + etag || tag == "*"));
 

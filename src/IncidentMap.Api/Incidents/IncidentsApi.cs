@@ -225,7 +225,7 @@ public static partial class IncidentsApi
             // Same URL, same data version: same body. Answered without touching the database.
             // The format is in the ETag because Accept can change it at the same URL.
             context.Response.Headers.Vary = "Accept, Accept-Encoding";
-            if (Conditional.NotModified(context, Conditional.DataETag(version, query.Format.ToString().ToLowerInvariant()), Conditional.Revalidate))
+            if (Conditional.NotModified(context, Conditional.DataETag(version, query, query.Format.ToString().ToLowerInvariant()), Conditional.Revalidate))
                 return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
         if (HttpMethods.IsHead(context.Request.Method))

@@ -64,6 +64,9 @@ public sealed record IncidentQuery
     /// <inheritdoc cref="FatalitiesAtLeast"/>
     public int? FatalitiesAtMost { get; init; }
 
+    /// <summary>The instant a relative <c>datetime</c> (PT24H, P1D/now) was resolved against; null for a fixed window.</summary>
+    public DateTimeOffset? RelativeTo { get; init; }
+
     /// <summary>Property filters by name (OGC API – Features Part 1): fatalities_min equal to any of these.</summary>
     public IReadOnlyList<int>? FatalitiesMin { get; init; }
 

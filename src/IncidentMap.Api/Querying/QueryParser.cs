@@ -113,8 +113,11 @@ public static partial class QueryParser
 
         if (Get("datetime") is { } datetime)
         {
-            if (!TimeWindow.TryParse(datetime, now, out var from, out var until, out var error)) Bad("datetime", error);
-            else query = query with { From = from, Until = until };
+            // A window that moves with the clock is resolved against the current whole second, which
+            // the list's ETag then names: the same URL polled a second later is another answer.
+            DateTimeOffset? relativeTo = TimeWindow.IsRelative(datetime) ? now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerSecond)) : null;
+            if (!TimeWindow.TryParse(datetime, relativeTo ?? now, out var from, out var until, out var error)) Bad("datetime", error);
+            else query = query with { From = from, Until = until, RelativeTo = relativeTo };
         }
 
         query = query with

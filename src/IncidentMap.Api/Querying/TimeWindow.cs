@@ -24,6 +24,10 @@ public static partial class TimeWindow
     [GeneratedRegex(@"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")]
     private static partial Regex DurationPattern();
 
+    /// <summary>Whether the window moves with the clock: it has a duration or a 'now' end.</summary>
+    public static bool IsRelative(string text) =>
+        text.Trim().Split('/').Any(part => part.Trim() is var p && (p.Equals("now", StringComparison.OrdinalIgnoreCase) || TryDuration(p, out _)));
+
     public static bool TryParse(string text, DateTimeOffset now, out DateTimeOffset? from, out DateTimeOffset? until, out string error)
     {
         from = until = null;

@@ -68,7 +68,7 @@ public static class StatsApi
         var (query, invalid) = await QueryParser.ParseFiltersAsync(request, "interval", "group_by", "tz", "f");
         if (invalid is not null) return invalid;
 
-        if (Conditional.NotModified(context, Conditional.DataETag(version, csv.Value ? "csv" : "json"), Conditional.Revalidate))
+        if (Conditional.NotModified(context, Conditional.DataETag(version, query!, csv.Value ? "csv" : "json"), Conditional.Revalidate))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 
         if (query!.From is { } from && query.Until is { } until)
@@ -132,7 +132,7 @@ public static class StatsApi
     {
         var (query, invalid) = await QueryParser.ParseFiltersAsync(context.Request);
         if (invalid is not null) return invalid;
-        if (Conditional.NotModified(context, Conditional.DataETag(version), Conditional.Revalidate))
+        if (Conditional.NotModified(context, Conditional.DataETag(version, query!), Conditional.Revalidate))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 
         var parameters = new DynamicParameters();

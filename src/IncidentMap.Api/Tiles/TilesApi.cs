@@ -162,7 +162,7 @@ public static class TilesApi
         if (problem is not null) return problem;
 
         // The data version names the tile's content: same version, same bytes, so revalidation is free.
-        var etag = Conditional.DataETag(version);
+        var etag = Conditional.DataETag(version, query!);
         if (Conditional.NotModified(context, etag, TileCacheControl))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 

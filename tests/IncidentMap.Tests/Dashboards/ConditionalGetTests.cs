@@ -46,6 +46,33 @@ public sealed class ConditionalGetTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.OK, (await GetIfNoneMatchAsync(url, etag2)).StatusCode);
     }
 
+    [Theory]
+    [InlineData("/collections/incidents/items?tags={tag}&datetime=PT1H", "/collections/incidents/items?tags={tag}&datetime=2016-02-01/2016-02-29")]
+    [InlineData("/collections/incidents/stats/summary?tags={tag}&datetime=P1D/now", "/collections/incidents/stats/summary?tags={tag}&datetime=2016-02")]
+    [InlineData("/collections/incidents/tiles/WebMercatorQuad/0/0/0?tags={tag}&datetime=PT1H/now", "/collections/incidents/tiles/WebMercatorQuad/0/0/0?tags={tag}&datetime=2016-01-01/2016-12-31")]
+    public async Task A_time_window_relative_to_now_is_another_answer_a_second_later_even_with_no_change(string relativeTemplate, string fixedTemplate)
+    {
+        // "The last hour" moves with the clock: an incident dated two seconds ahead enters it with no
+        // write in between, so an ETag naming only the data version would keep answering 304.
+        var tag = FeedHelpers.NewTag();
+        var (relative, fixedWindow) = (relativeTemplate.Replace("{tag}", tag), fixedTemplate.Replace("{tag}", tag));
+        var soon = DateTimeOffset.UtcNow.AddSeconds(2);
+        var feature = Features.Valid(occurredAt: soon.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        feature["properties"]!["tags"] = new JsonArray(tag);
+        await _client.CreateAsync(feature);
+        var before = await _client.SettledETagAsync(relative);
+        var beforeBody = await (await _client.GetAsync(relative)).Content.ReadAsByteArrayAsync();
+        var fixedETag = await _client.SettledETagAsync(fixedWindow);
+
+        await Task.Delay(soon.AddSeconds(1.2) - DateTimeOffset.UtcNow);
+
+        var later = await GetIfNoneMatchAsync(relative, before);
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+        Assert.NotEqual(before, later.Headers.ETag);
+        Assert.NotEqual(beforeBody, await later.Content.ReadAsByteArrayAsync()); // the incident is in the window now
+        Assert.Equal(HttpStatusCode.NotModified, (await GetIfNoneMatchAsync(fixedWindow, fixedETag)).StatusCode);
+    }
+
     [Fact]
     public async Task A_single_incident_is_304_until_it_changes()
     {
