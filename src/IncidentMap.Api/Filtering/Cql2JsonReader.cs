@@ -69,8 +69,9 @@ internal sealed class Cql2JsonReader
             var (start, end) = (Location.Json(path + ".interval[0]"), Location.Json(path + ".interval[1]"));
             return Literal(Literals.Interval(Literals.IntervalBound(bounds[0], start), Literals.IntervalBound(bounds[1], end), at), at);
         }
-        if (obj.ContainsKey("bbox")) return Literal(Literals.Bbox(Values<double>(obj, "bbox", path), at), at);
+        // A GeoJSON geometry may carry a bbox member of its own (RFC 7946 §5): its type decides.
         if (obj.ContainsKey("type")) return Literal(Literals.GeoJson(obj, at), at);
+        if (obj.ContainsKey("bbox")) return Literal(Literals.Bbox(Values<double>(obj, "bbox", path), at), at);
         throw new FilterException(at, "expected an object with op, property, timestamp, date, interval, bbox, or a GeoJSON geometry");
     }
 

@@ -81,14 +81,13 @@ internal static class Literals
             _ => throw new FilterException(at, $"a bbox has 4 or 6 numbers, not {numbers.Count}"),
         };
         if (south > north) throw new FilterException(at, "the bbox's southern edge is north of its northern edge");
-        var box = west <= east
-            ? Factory.ToGeometry(new Envelope(west, east, south, north))
-            : Factory.CreateMultiPolygon(
-            [
-                (Polygon)Factory.ToGeometry(new Envelope(west, 180, south, north)),
-                (Polygon)Factory.ToGeometry(new Envelope(-180, east, south, north)),
-            ]);
-        return Checked(box, at);
+        if (west <= east) return Checked(Factory.ToGeometry(new Envelope(west, east, south, north)), at);
+        // Across the antimeridian: the part east of west and the part west of east. A part of no width
+        // (west = 180 or east = -180, as clients that normalise longitudes write) is left out; a box of
+        // no height is a line, so the parts are combined without assuming they are polygons.
+        Geometry[] parts = [.. new[] { (west, 180.0), (-180.0, east) }.Where(p => p.Item1 < p.Item2)
+            .Select(p => Factory.ToGeometry(new Envelope(p.Item1, p.Item2, south, north)))];
+        return Checked(parts.Length == 1 ? parts[0] : Factory.BuildGeometry(parts), at);
     }
 
     public static Geometry GeoJson(JsonObject json, Location at)

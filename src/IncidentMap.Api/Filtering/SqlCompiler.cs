@@ -17,7 +17,7 @@ internal sealed class SqlCompiler
 
     private static readonly Dictionary<string, string> ArrayOperators = new()
     {
-        ["a_contains"] = "@>", ["a_containedby"] = "<@", ["a_overlaps"] = "&&", ["a_equals"] = "=",
+        ["a_contains"] = "@>", ["a_containedby"] = "<@", ["a_overlaps"] = "&&",
     };
 
     private static readonly Dictionary<string, double> MetresPer = new(StringComparer.OrdinalIgnoreCase)
@@ -63,6 +63,8 @@ internal sealed class SqlCompiler
         CallNode call when SpatialFunctions.TryGetValue(call.Name, out var function) => Spatial(call, function),
         CallNode { Name: "t_intersects" } call => TIntersects(call),
         CallNode call when ArrayOperators.TryGetValue(call.Name, out var op) => $"{Array(call, 0)} {op} {Array(call, 1)}",
+        // CQL2 compares arrays as sets (/req/array-functions): the same items in any order, repeats aside.
+        CallNode { Name: "a_equals" } call => ArraysEqual(Array(call, 0), Array(call, 1)),
         LiteralNode { Value: bool value } => Parameter(value),
         _ => throw Unexpected(node, "a condition"),
     };
@@ -201,6 +203,8 @@ internal sealed class SqlCompiler
     }
 
     /// <summary>An array property, or a list of strings as one text[] parameter.</summary>
+    private static string ArraysEqual(string left, string right) => $"({left} @> {right} AND {left} <@ {right})";
+
     private string Array(CallNode call, int index)
     {
         var arg = Args(call, 2)[index];

@@ -186,9 +186,11 @@ public static partial class IncidentsApi
                 JsonValueKind.Array when member.Value.EnumerateArray().All(e => e.ValueKind is JsonValueKind.String or JsonValueKind.Number) =>
                     string.Join(",", member.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText())),
                 JsonValueKind.Null => null,
+                // A cql2-json filter may come as the JSON itself rather than as a string holding it.
+                JsonValueKind.Object when member.Name == "filter" => member.Value.GetRawText(),
                 _ => "\0invalid",
             };
-            if (text == "\0invalid") errors.Add(new FieldError(member.Name, "must be a string, number, boolean or array of strings"));
+            if (text == "\0invalid") errors.Add(new FieldError(member.Name, "must be a string, number, boolean or array of strings (filter: also a cql2-json object)"));
             else if (text is not null) values[member.Name] = text;
         }
         if (errors.Count > 0) return Problem.Validation(errors, StatusCodes.Status400BadRequest);

@@ -49,6 +49,10 @@ public static partial class QueryParser
         ["fatalities_max"] = "Incidents whose fatalities_max is any of these (comma list of whole numbers); for a range of tolls use fatalities=a..b.",
     };
 
+    /// <summary>The parameters that take comma lists, and so may also be repeated.</summary>
+    private static readonly HashSet<string> Lists =
+        ["event_type", "sub_event_type", "country", "admin1", "status", "tags", "claimed_by", "actors", "fatalities_min", "fatalities_max", "properties", "sortby"];
+
     public static (IncidentQuery? Query, List<FieldError> Errors) Parse(
         IReadOnlyDictionary<string, string> values, DateTimeOffset now, string? accept = null, Geometry? intersects = null,
         IEnumerable<string>? alsoAllowed = null)
@@ -228,6 +232,9 @@ public static partial class QueryParser
     /// <summary>As <see cref="ParseFiltersAsync"/>; with <paramref name="useAccept"/> the Accept header chooses the format when f does not.</summary>
     public static async Task<(IncidentQuery? Query, IResult? Problem)> ParseRequestAsync(HttpRequest request, bool useAccept, params string[] own)
     {
+        // Repeating a list parameter adds to its list (event_type=a&event_type=b); any other given twice is a mistake.
+        if (request.Query.FirstOrDefault(p => p.Value.Count > 1 && !Lists.Contains(p.Key)) is { Key: not null } repeated)
+            return (null, Problem.BadParameter(repeated.Key, $"is given {repeated.Value.Count} times; give it once"));
         var values = request.Query.Where(p => !own.Contains(p.Key))
             .ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
         var gazetteer = request.HttpContext.RequestServices.GetRequiredService<Places.Gazetteer>();

@@ -75,6 +75,12 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
     [InlineData("A_CONTAINS(actors, ('Islamic State'))", "homs nearHoms")]
     [InlineData("A_CONTAINEDBY(actors, ('Syrian Army', 'Islamic State'))", "homs nearHoms aleppo damascus beirut")]
     [InlineData("A_EQUALS(actors, ())", "damascus beirut")]
+    [InlineData("A_EQUALS(actors, ('Islamic State', 'Syrian Army'))", "nearHoms")]
+    [InlineData("A_EQUALS(actors, ('Syrian Army'))", "aleppo")]
+    [InlineData("A_EQUALS(actors, ('Syrian Army', 'Islamic State', 'Syrian Army'))", "nearHoms")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(180, 33, 36.5, 34))", "damascus beirut")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(36.5, 34, -180, 35))", "homs nearHoms")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(170, 34.7197, 36.7236, 34.7197))", "homs")]
     [InlineData("title = 'x'' OR 1=1 --'", "")]
     [InlineData("TRUE", "homs nearHoms aleppo damascus beirut")]
     public async Task Cql2_text_filters_select_exactly_the_matching_incidents(string filter, string expected)
@@ -88,6 +94,8 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
     [InlineData("""{"op":"s_dwithin","args":[{"property":"geometry"},{"type":"Point","coordinates":[36.7236,34.7197]},10,"km"]}""", "homs nearHoms")]
     [InlineData("""{"op":"a_overlaps","args":[{"property":"tags"},["clash","protest"]]}""", "nearHoms damascus")]
     [InlineData("""{"op":"not","args":[{"op":"isNull","args":[{"property":"fatalities_min"}]}]}""", "homs nearHoms damascus")]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Point","coordinates":[36.2765,33.5138],"bbox":[-180,-90,180,90]}]}""", "damascus")]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[35,33,36.5,34]}]}""", "damascus beirut")]
     public async Task Cql2_json_filters_select_exactly_the_matching_incidents(string filter, string expected)
     {
         Assert.Equal(Names(expected), await Matching(filter, Cql2.JsonLanguage));

@@ -76,6 +76,25 @@ public sealed class BadInputTests(ApiFixture api)
     }
 
     [Theory]
+    [InlineData("filter=id%3D1&filter=id%3D2", "filter")]
+    [InlineData("datetime=2016-01-01&datetime=2016-02-01", "datetime")]
+    [InlineData("filter=id%3D1&filter-lang=cql2-text&filter-lang=cql2-text", "filter-lang")]
+    [InlineData("q=bomb&q=clash", "q")]
+    public async Task A_parameter_given_twice_is_a_400_saying_so_unless_it_takes_a_list(string query, string parameter)
+    {
+        // Repeated, the values used to be joined with commas and read as one: "id=1,id=2" failed at a position the client never sent.
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Items}?{query}"), HttpStatusCode.BadRequest, parameter);
+        Assert.Contains("is given 2 times", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_list_parameter_may_be_repeated()
+    {
+        var response = await _client.GetAsync($"{Items}?event_type=riots&event_type=battles&limit=1");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
     [InlineData("""{"intersects":"POLYGON((0 0,1 0,1 1,0 0))"}""", "intersects")]
     [InlineData("""{"intersects":42}""", "intersects")]
     [InlineData("""{"intersects":{"type":"Feature","geometry":{"type":"Point","coordinates":[0,0]},"properties":{}}}""", "intersects")]

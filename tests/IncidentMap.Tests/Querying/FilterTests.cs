@@ -94,6 +94,21 @@ public sealed class FilterTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_search_body_takes_a_cql2_json_filter_as_the_JSON_itself_or_as_a_string()
+    {
+        var tag = NewTag();
+        var five = await _client.CreateAsync(Incident(tag).With("fatalities_max", 5));
+        await _client.CreateAsync(Incident(tag).With("fatalities_max", 6));
+        var filter = JsonNode.Parse("""{"op": "=", "args": [{"property": "fatalities_max"}, 5]}""")!;
+
+        foreach (var body in new[] { filter.DeepClone(), JsonValue.Create(filter.ToJsonString()) })
+        {
+            var page = await _client.SearchJsonAsync(new JsonObject { ["tags"] = tag, ["filter-lang"] = "cql2-json", ["filter"] = body });
+            Assert.Equal([five], page["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()));
+        }
+    }
+
+    [Fact]
     public async Task Fatality_properties_as_query_parameters_filter_for_equality_as_OGC_clients_expect()
     {
         // OGC API – Features Part 1 (/rec/core/fc-filters): a parameter named after a property filters
