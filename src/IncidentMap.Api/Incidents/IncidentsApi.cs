@@ -426,7 +426,9 @@ public static partial class IncidentsApi
 
     internal static async Task<IResult> GetRevision(string featureId, string version, IncidentReader reader, CancellationToken ct)
     {
-        if (!TryParseId(featureId, out var id) || !int.TryParse(version, out var v)) return UnknownIncident(featureId);
+        if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
+        if (!int.TryParse(version, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v))
+            return Problem.NotFound($"Incident '{featureId}' has no version '{version}': versions are whole numbers from 1.");
         // The current version's revision holds no feature (migration 0012): it is the incident row.
         var feature = await reader.ScalarAsync<string?>("""
             SELECT coalesce(r.feature, incident_feature_jsonb(i))::text
@@ -492,7 +494,7 @@ public static partial class IncidentsApi
         versions = null;
         var header = request.Headers.IfMatch.ToString().Trim();
         if (header.Length == 0)
-            return Problem.Status(StatusCodes.Status428PreconditionRequired, "If-Match required",
+            return Problem.Status(StatusCodes.Status428PreconditionRequired, "Precondition Required",
                 "Changing an incident needs If-Match with the ETag you read (GET it first), so two editors cannot overwrite each other.", "If-Match");
         if (header == "*") return null;
         var found = new List<int>();

@@ -20,6 +20,13 @@ public static class Rfc3339
         if (!hasOffset) return false;
         var normalised = text.Replace('t', 'T').Replace('z', 'Z');
         if (normalised.Length > 10 && normalised[10] == ' ') normalised = string.Concat(normalised.AsSpan(0, 10), "T", normalised.AsSpan(11));
+        // RFC 3339 allows any number of fraction digits (Java's Instant writes nine); .NET reads seven,
+        // and PostgreSQL keeps six anyway: digits beyond the seventh are dropped.
+        if (normalised.Length > 20 && normalised[19] == '.')
+        {
+            var digits = normalised.AsSpan(20).IndexOfAnyExceptInRange('0', '9');
+            if (digits > 7) normalised = string.Concat(normalised.AsSpan(0, 27), normalised.AsSpan(20 + digits));
+        }
         return DateTimeOffset.TryParseExact(normalised, DateTimeFormats, CultureInfo.InvariantCulture,
             DateTimeStyles.AdjustToUniversal, out value);
     }

@@ -42,6 +42,26 @@ public static class Problem
 /// <summary>Fills in what the framework's own problem answers (404, 405, 415 from routing) leave out.</summary>
 public static class ProblemDefaults
 {
+    private static readonly Dictionary<int, string> Types = new()
+    {
+        [StatusCodes.Status400BadRequest] = "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+        [StatusCodes.Status401Unauthorized] = "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+        [StatusCodes.Status403Forbidden] = "https://tools.ietf.org/html/rfc9110#section-15.5.4",
+        [StatusCodes.Status404NotFound] = "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+        [StatusCodes.Status405MethodNotAllowed] = "https://tools.ietf.org/html/rfc9110#section-15.5.6",
+        [StatusCodes.Status406NotAcceptable] = "https://tools.ietf.org/html/rfc9110#section-15.5.7",
+        [StatusCodes.Status409Conflict] = "https://tools.ietf.org/html/rfc9110#section-15.5.10",
+        [StatusCodes.Status410Gone] = "https://tools.ietf.org/html/rfc9110#section-15.5.11",
+        [StatusCodes.Status412PreconditionFailed] = "https://tools.ietf.org/html/rfc9110#section-15.5.13",
+        [StatusCodes.Status413PayloadTooLarge] = "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+        [StatusCodes.Status415UnsupportedMediaType] = "https://tools.ietf.org/html/rfc9110#section-15.5.16",
+        [StatusCodes.Status422UnprocessableEntity] = "https://tools.ietf.org/html/rfc9110#section-15.5.21",
+        [StatusCodes.Status428PreconditionRequired] = "https://www.rfc-editor.org/rfc/rfc6585#section-3",
+        [StatusCodes.Status429TooManyRequests] = "https://www.rfc-editor.org/rfc/rfc6585#section-4",
+        [StatusCodes.Status500InternalServerError] = "https://tools.ietf.org/html/rfc9110#section-15.6.1",
+        [StatusCodes.Status503ServiceUnavailable] = "https://tools.ietf.org/html/rfc9110#section-15.6.4",
+    };
+
     public static void Fill(ProblemDetailsContext context)
     {
         var problem = context.ProblemDetails;
@@ -55,6 +75,8 @@ public static class ProblemDefaults
                 $"Content-Type '{request.ContentType}' is not accepted here; send application/geo+json or application/json.",
             _ => null,
         };
+        // The framework types some statuses; the rest are typed here, so every problem names its type.
+        if (problem.Type is null && problem.Status is { } status) problem.Type = Types.GetValueOrDefault(status, "about:blank");
         if (problem.Status == StatusCodes.Status415UnsupportedMediaType && !problem.Extensions.ContainsKey("errors"))
             problem.Extensions["errors"] = new[] { new FieldError("Content-Type", problem.Detail!) };
     }

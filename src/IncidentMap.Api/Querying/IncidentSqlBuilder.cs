@@ -150,7 +150,9 @@ public static class IncidentSqlBuilder
             }
         }
 
-        if (query.Bbox is { Count: > 0 } boxes) where.Add(AnyBox(parameters, boxes, "", "ST_Intersects(i.geom, {0})"));
+        // ST_Envelope turns a box of no width or height into the line or point it is: as a degenerate
+        // polygon, a point bbox intersected nothing, not even an incident exactly there.
+        if (query.Bbox is { Count: > 0 } boxes) where.Add(AnyBox(parameters, boxes, "", "ST_Intersects(i.geom, ST_Envelope({0}))"));
 
         if (query.Intersects is { } shape)
         {

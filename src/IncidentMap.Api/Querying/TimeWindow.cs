@@ -88,7 +88,8 @@ public static partial class TimeWindow
             return false;
         }
 
-        if (from > until) { error = $"start of '{text}' is after its end"; return false; }
+        // Equal ends are an empty window: 2016-02-22/2016-02-21 (the 21st as an end ends where the 22nd starts).
+        if (from >= until) { error = $"start of '{text}' is after its end"; return false; }
         return true;
     }
 

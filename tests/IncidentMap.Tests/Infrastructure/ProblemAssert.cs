@@ -14,6 +14,8 @@ public static class ProblemAssert
         var problem = JsonNode.Parse(text)!.AsObject();
         Assert.Equal((int)status, problem["status"]!.GetValue<int>());
         Assert.False(string.IsNullOrWhiteSpace(problem["title"]?.GetValue<string>()));
+        // Every problem names its type: the RFC section of its status, or one of ours.
+        Assert.True(problem["type"]?.GetValue<string>() is { Length: > 0 }, $"no type: {text}");
         if (field is not null)
         {
             var fields = problem["errors"]?.AsArray().Select(e => e!["field"]!.GetValue<string>()).ToList() ?? [];

@@ -94,6 +94,18 @@ public sealed class FilterTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_bbox_of_no_width_or_height_finds_what_lies_on_it()
+    {
+        var tag = NewTag();
+        var (lon, lat) = (10 + Random.Shared.Next(0, 1000) / 1000.0, -40.125);
+        var on = await _client.CreateAsync(Incident(tag, Features.Point(lon, lat)));
+        var north = await _client.CreateAsync(Incident(tag, Features.Point(lon, lat + 0.5)));
+
+        await _client.AssertMatchesAsync($"tags={tag}&bbox={Inv(lon)},{Inv(lat)},{Inv(lon)},{Inv(lat)}", on);
+        await _client.AssertMatchesAsync($"tags={tag}&bbox={Inv(lon)},{Inv(lat)},{Inv(lon)},{Inv(lat + 1)}", on, north);
+    }
+
+    [Fact]
     public async Task A_search_body_takes_a_cql2_json_filter_as_the_JSON_itself_or_as_a_string()
     {
         var tag = NewTag();

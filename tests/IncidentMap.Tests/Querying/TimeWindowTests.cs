@@ -75,7 +75,10 @@ public sealed class TimeWindowTests(ApiFixture api)
             ("../2016-02-21T07:30:00.123456Z", hit),
             ("../2016-02-21T07:30:00.123455Z", miss),
             ("2016-02-21T07:30:00.123456Z/..", hit),
-            ("2016-02-21T07:30:00.123457Z/..", miss));
+            ("2016-02-21T07:30:00.123457Z/..", miss),
+            // Nine digits, as Java's Instant writes them: RFC 3339 sets no limit.
+            ("2016-02-21T07:30:00.123456789Z", hit),
+            ("2016-02-21T07:30:00.123455999Z", miss));
     }
 
     [Fact]
@@ -220,6 +223,7 @@ public sealed class TimeWindowTests(ApiFixture api)
     [InlineData("21/02/2016")]
     [InlineData("2016-01-01/2016-02-01/2016-03-01")]
     [InlineData("2016-03-01/2016-02-01")]
+    [InlineData("2016-02-22/2016-02-21")]
     [InlineData("2016-02-21T08:00:00Z/2016-02-21T07:00:00Z")]
     [InlineData("P1D/P2D")]
     [InlineData("P1D/..")]
