@@ -16,8 +16,14 @@ namespace IncidentMap.Api.Places;
 public static class PlacesApi
 {
     public const int DefaultLimit = 10;
+
+    /// <summary>Most matches a ranked name search returns (it has no next page: the best come first).</summary>
     public const int MaxLimit = 100;
-    private static readonly HashSet<string> SearchParameters = ["q", "country", "bbox", "limit", "f"];
+
+    /// <summary>Most places a page of the browsed collection holds (no q: GIS clients page through it all).</summary>
+    public const int MaxBrowseLimit = 10_000;
+
+    private static readonly HashSet<string> SearchParameters = ["q", "country", "bbox", "limit", "f", "cursor"];
     private static readonly string[] EditorKinds = ["town", "village", "suburb", "district", "neighbourhood", "site", "region"];
 
     public static IEndpointRouteBuilder MapPlaces(this IEndpointRouteBuilder app)
@@ -25,8 +31,9 @@ public static class PlacesApi
         var group = app.MapGroup("/collections/places").WithTags("Places");
         group.MapGet("/items", Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
-            .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10, at most 100). Exact names " +
-                             "(including alternate spellings) rank first, then prefixes, then similar spellings; ties by population.")
+            .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
+                             "exact names (including alternate spellings) first, then prefixes, then similar spellings; ties by population. " +
+                             "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest.")
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/items/{placeId}", GetPlace).WithName("getPlace").RequireAuthorization(SecuritySetup.ReadPolicy)
@@ -70,8 +77,21 @@ public static class PlacesApi
         if (country is not null && !Vocabulary.CountryCodes.Contains(country)) errors.Add(new FieldError("country", $"'{country}' is not an ISO 3166-1 alpha-2 code"));
         if (Get("f") is { } f && f is not ("json" or "geojson")) errors.Add(new FieldError("f", "only json"));
 
-        var parameters = new DynamicParameters(new { q, country, limit = Math.Min(limit, MaxLimit) });
+        var pageSize = Math.Min(limit, q is null ? MaxBrowseLimit : MaxLimit);
+        var parameters = new DynamicParameters(new { q, country, limit = pageSize });
         var where = new List<string> { "(@country::text IS NULL OR p.country = @country)" };
+        if (Get("cursor") is { } cursor)
+        {
+            // Browsing goes by (population, id); the cursor is the last place of the page before.
+            if (q is not null) errors.Add(new FieldError("cursor", "pages the browsed collection; a search with q has no next page"));
+            else if (BrowseCursor.TryParse(cursor, out var after))
+            {
+                where.Add("(coalesce(p.population, -1) < @afterPopulation OR (coalesce(p.population, -1) = @afterPopulation AND p.id > @afterId))");
+                parameters.Add("afterPopulation", after.Population);
+                parameters.Add("afterId", after.Id);
+            }
+            else errors.Add(new FieldError("cursor", "is not a cursor from a next link"));
+        }
         if (Get("bbox") is { } bbox)
         {
             var (boxQuery, bboxErrors) = QueryParser.Parse(new Dictionary<string, string> { ["bbox"] = bbox }, DateTimeOffset.UtcNow);
@@ -88,9 +108,17 @@ public static class PlacesApi
         if (errors.Count > 0) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
 
         var filter = string.Join(" AND ", where);
-        var sql = q is null
-            ? $"SELECT {FeatureSql}::text FROM places p WHERE {filter} ORDER BY p.population DESC NULLS LAST, p.id LIMIT @limit"
-            : $"""
+        if (q is null)
+        {
+            var rows = (await reader.ListAsync($"""
+                SELECT {FeatureSql}::text AS feature, coalesce(p.population, -1) AS population, p.id
+                FROM places p WHERE {filter}
+                ORDER BY coalesce(p.population, -1) DESC, p.id LIMIT @limit
+                """, parameters, r => (Feature: r.GetString(0), Population: r.GetInt64(1), Id: r.GetInt64(2)), ct));
+            var next = rows.Count == pageSize ? new BrowseCursor(rows[^1].Population, rows[^1].Id).ToString() : null;
+            return Page(request, rows.Select(r => r.Feature).ToList(), next);
+        }
+        var sql = $"""
               WITH matches AS (
                   SELECT n.place_id,
                          max(CASE WHEN n.key = place_key(@q) THEN 3 WHEN n.key LIKE place_key_prefix(@q) THEN 2 ELSE 1 END) AS tier,
@@ -106,7 +134,42 @@ public static class PlacesApi
               ORDER BY m.tier DESC, m.score DESC, p.population DESC NULLS LAST, p.id
               LIMIT @limit
               """;
-        return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));
+        return Page(request, await reader.ListAsync<string>(sql, parameters, ct), null);
+    }
+
+    /// <summary>A FeatureCollection page with its self link and, when there is more, a next link (OGC API – Features).</summary>
+    private static IResult Page(HttpRequest request, IReadOnlyCollection<string> features, string? next)
+    {
+        string Url(string? cursor)
+        {
+            var query = request.Query.Where(p => p.Key != "cursor").ToDictionary(p => p.Key, p => p.Value);
+            if (cursor is not null) query["cursor"] = cursor;
+            return Microsoft.AspNetCore.Http.Extensions.UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path,
+                Microsoft.AspNetCore.Http.QueryString.Create(query));
+        }
+        static string Link(string href, string rel) =>
+            JsonSerializer.Serialize(new { href, rel, type = IncidentsApi.GeoJson, title = rel == "self" ? "This page" : "Next page" });
+        var links = next is null ? [Link(Url(request.Query["cursor"].FirstOrDefault()), "self")] : new[] { Link(Url(request.Query["cursor"].FirstOrDefault()), "self"), Link(Url(next), "next") };
+        var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
+        body.AppendJoin(',', features).Append("],\"links\":[").AppendJoin(',', links).Append("],\"numberReturned\":").Append(features.Count)
+            .Append(",\"timeStamp\":").Append(JsonSerializer.Serialize(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture))).Append('}');
+        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
+    }
+
+    private readonly record struct BrowseCursor(long Population, long Id)
+    {
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Population}.{Id}");
+
+        public static bool TryParse(string text, out BrowseCursor cursor)
+        {
+            cursor = default;
+            var dot = text.IndexOf('.');
+            if (dot < 0 || !long.TryParse(text.AsSpan(0, dot), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var population)
+                || !long.TryParse(text.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+                return false;
+            cursor = new BrowseCursor(population, id);
+            return true;
+        }
     }
 
     internal static async Task<IResult> GetPlace(string placeId, IncidentReader reader, CancellationToken ct)

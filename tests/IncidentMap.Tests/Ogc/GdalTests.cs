@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace IncidentMap.Tests.Ogc;
 
@@ -102,6 +103,35 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
 
         Assert.Equal(3, expected.Count);
         Assert.Equal(expected, ids.Order());
+    }
+
+    [Fact]
+    public async Task Ogr2ogr_copies_every_place_in_a_box_from_the_pages_of_the_places_collection()
+    {
+        var db = api.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        await using var command = db.CreateCommand("SELECT array_agg(name ORDER BY name) FROM places WHERE geom && ST_MakeEnvelope(35.0, 33.0, 36.7, 34.7, 4326)");
+        var expected = (string[])(await command.ExecuteScalarAsync())!;
+
+        var output = Path.Combine(Path.GetTempPath(), $"incidentmap-gdal-{Guid.NewGuid():N}.geojson");
+        try
+        {
+            var start = new ProcessStartInfo("ogr2ogr") { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var a in new[] { "-f", "GeoJSON", output, $"OAPIF:{api.BaseUrl}", "places", "-oo", "PAGE_SIZE=50", "-spat", "35.0", "33.0", "36.7", "34.7" })
+                start.ArgumentList.Add(a);
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.True(process.ExitCode == 0, $"ogr2ogr failed: {await stderr}");
+            var names = JsonNode.Parse(await File.ReadAllTextAsync(output))!["features"]!.AsArray()
+                .Select(f => f!["properties"]!["name"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
+
+            Assert.True(expected.Length > 60, $"{expected.Length} places in the box");
+            Assert.Equal(expected.Order(StringComparer.Ordinal), names);
+        }
+        finally
+        {
+            File.Delete(output);
+        }
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Places;
 using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace IncidentMap.Tests.Places;
@@ -65,7 +66,33 @@ public sealed class PlacesTests(ApiFixture api)
         Assert.All(inSyria, p => Assert.Equal("SY", NameOf(p).Country));
     }
 
+    [Fact]
+    public async Task The_browsed_collection_pages_through_every_place_in_order_of_population_once()
+    {
+        // OGC API – Features clients (GDAL, QGIS) read a collection by following next links.
+        var expected = await api.Database.ScalarAsync<long>("SELECT count(*) FROM places WHERE country = 'SY'", new { });
+        var url = "/collections/places/items?country=SY&limit=97";
+        var seen = new List<(long Id, long Population)>();
+        while (url is not null)
+        {
+            var page = await _client.GetJsonAsync(url);
+            var features = page["features"]!.AsArray();
+            Assert.Equal(features.Count, page["numberReturned"]!.GetValue<int>());
+            Assert.Contains(page["links"]!.AsArray(), l => l!["rel"]!.GetValue<string>() == "self");
+            seen.AddRange(features.Select(f => (f!["id"]!.GetValue<long>(), f["properties"]!["population"]?.GetValue<long>() ?? -1)));
+            url = page["links"]!.AsArray().FirstOrDefault(l => l!["rel"]!.GetValue<string>() == "next")?["href"]!.GetValue<string>();
+            Assert.True(url is null || features.Count == 97, "a next link only after a full page");
+        }
+
+        Assert.True(expected > 200, $"the gazetteer has {expected} places in Syria");
+        Assert.Equal(expected, seen.Count);
+        Assert.Equal(seen.Count, seen.Select(p => p.Id).Distinct().Count());
+        Assert.Equal(seen.OrderByDescending(p => p.Population).ThenBy(p => p.Id), seen);
+    }
+
     [Theory]
+    [InlineData("cursor=abc", "cursor")]
+    [InlineData("q=Homs&cursor=1.2", "cursor")]
     [InlineData("limit=0", "limit")]
     [InlineData("country=XX", "country")]
     [InlineData("bbox=1,2,3", "bbox")]
