@@ -112,19 +112,23 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             await using var connection = await dataSource.OpenConnectionAsync(token);
             return (await connection.QueryAsync<Candidate>(new CommandDefinition($"""
                 SELECT {MatchColumns}, max(similarity(n.key, place_key(@name)))::float8 AS similarity,
-                       bool_or(n.key = place_key(@name)) AS exact
+                       bool_or(n.key = place_key(@name)) AS exact,
+                       coalesce(@admin1::text IS NOT NULL AND (place_key(p.admin1) LIKE place_key(@admin1) || '%'
+                                OR place_key(@admin1) LIKE place_key(p.admin1) || '%'), false) AS admin1match
                 FROM place_names n JOIN places p ON p.id = n.place_id
                 WHERE (n.key = place_key(@name) OR n.key % place_key(@name))
                   AND (@country::text IS NULL OR p.country = @country)
-                  AND (@admin1::text IS NULL OR place_key(p.admin1) = place_key(@admin1))
                 GROUP BY p.id
-                ORDER BY bool_or(n.key = place_key(@name)) DESC, max(similarity(n.key, place_key(@name))) DESC, p.population DESC NULLS LAST
+                ORDER BY bool_or(n.key = place_key(@name)) DESC, admin1match DESC, max(similarity(n.key, place_key(@name))) DESC, p.population DESC NULLS LAST
                 LIMIT 10
                 """, new { name, country, admin1 }, cancellationToken: token))).AsList();
         }, ct);
 
         var exact = candidates.Where(c => c.Exact).ToList();
         var pool = exact.Count > 0 ? exact : candidates.Where(c => c.Similarity >= GeocodeSimilarity).ToList();
+        // admin1 decides between places of one name; it never rules a place out, since gazetteers and
+        // reports spell divisions differently ("Damascus" and "Damascus Governorate", "Rural Damascus").
+        if (pool.Count > 1 && pool.Any(c => c.Admin1Match)) pool = pool.Where(c => c.Admin1Match).ToList();
         return pool.Count switch
         {
             0 => new Resolution.Unknown(),
@@ -147,7 +151,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         }, ct);
 
     private sealed record Candidate(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
-        double Lon, double Lat, string Source, double Similarity, bool Exact)
+        double Lon, double Lat, string Source, double Similarity, bool Exact, bool Admin1Match)
     {
         public PlaceMatch ToMatch() => new(Id, Name, Country, Admin1, Kind, Population, Lon, Lat, Source);
     }

@@ -184,6 +184,30 @@ public sealed class PlacesTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Admin1_decides_between_places_of_one_name_but_never_rules_the_only_one_out()
+    {
+        async Task<(HttpStatusCode Status, JsonNode? Body)> Post(string country, string admin1)
+        {
+            var feature = Unlocated("Damascus", country);
+            feature["properties"]!["admin1"] = admin1;
+            var (response, body) = await _client.PostAsync(feature);
+            return (response.StatusCode, body);
+        }
+
+        // The gazetteer says "Damascus Governorate"; reports say "Damascus".
+        var (status, body) = await Post("SY", "Damascus");
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal(36.29128, body!["geometry"]!["coordinates"]![0]!.GetValue<double>(), 4);
+        // Two Damascuses in the US: admin1 picks one; an admin1 that fits neither leaves both.
+        (status, body) = await Post("US", "Oregon");
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.True(body!["geometry"]!["coordinates"]![0]!.GetValue<double>() < -120, "Damascus, Oregon");
+        (status, body) = await Post("US", "Texas");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        Assert.Equal(2, body!["candidates"]!.AsArray().Count);
+    }
+
+    [Fact]
     public async Task An_unknown_place_name_is_a_422_asking_for_a_geometry()
     {
         var (response, _) = await _client.PostAsync(Unlocated("Nowhereville " + Guid.NewGuid().ToString("N")[..6]));
