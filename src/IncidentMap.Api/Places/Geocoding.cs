@@ -90,12 +90,19 @@ public static class NearParameter
 {
     public static async Task<IResult?> ResolveAsync(IDictionary<string, string> values, Gazetteer gazetteer, CancellationToken ct)
     {
-        if (!values.Remove("near", out var near)) return null;
+        values.Remove("near_country", out var nearCountry);
+        if (!values.Remove("near", out var near))
+            return nearCountry is null ? null : Problem.BadParameter("near_country", "chooses the place of near=; give near too");
         if (values.ContainsKey("lat") || values.ContainsKey("lon"))
             return Problem.BadParameter("near", "give either near or lat/lon, not both");
         if (string.IsNullOrWhiteSpace(near) || near.Length > 200) return Problem.BadParameter("near", "must be a place name of 1 to 200 characters");
         if (!IncidentInput.IsStorableText(near)) return Problem.BadParameter("near", "must not contain NUL or unpaired surrogate characters");
-        var country = values.TryGetValue("country", out var c) && c.Length == 2 ? c.ToUpperInvariant() : null;
+        // near_country only picks the place; country picks it too when near_country is absent, and
+        // also filters the incidents (an incident across the border, or of no known country, is left out).
+        if (nearCountry is not null && !Vocabulary.CountryCodes.Contains(nearCountry.ToUpperInvariant()))
+            return Problem.BadParameter("near_country", $"'{nearCountry}' is not an ISO 3166-1 alpha-2 code");
+        var country = nearCountry?.ToUpperInvariant()
+            ?? (values.TryGetValue("country", out var c) && c.Length == 2 ? c.ToUpperInvariant() : null);
         switch (await gazetteer.ResolveAsync(near, country, null, ct))
         {
             case Resolution.Found(var place):
@@ -104,7 +111,7 @@ public static class NearParameter
                 return null;
             case Resolution.Ambiguous(var candidates):
                 return Problem.Status(StatusCodes.Status400BadRequest, "Ambiguous place",
-                    $"near '{near}' matches {candidates.Count} places; add country= to choose.", "near",
+                    $"near '{near}' matches {candidates.Count} places; add near_country= to choose (country= chooses too, and also filters the incidents by country).", "near",
                     new Dictionary<string, object?> { ["candidates"] = candidates.Select(PlacesApi.Describe).ToArray() });
             default:
                 return Problem.BadParameter("near", $"no place named '{near}' is known");

@@ -231,6 +231,27 @@ public sealed class PlacesTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Near_country_chooses_the_place_without_filtering_the_incidents_as_country_does()
+    {
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
+        long Create(double lon, double lat, string country)
+        {
+            var feature = Features.Valid(geometry: Features.Point(lon, lat));
+            feature["properties"]!["tags"] = new JsonArray(tag);
+            feature["properties"]!["country"] = country;
+            return _client.CreateAsync(feature).GetAwaiter().GetResult();
+        }
+        var syria = Create(36.95, 34.90, "SY");     // ~30 km from Homs
+        var lebanon = Create(36.42, 34.50, "LB");   // ~37 km, across the border
+        List<long> Ids(JsonNode page) => page["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()).Order().ToList();
+
+        Assert.Equal(new[] { syria, lebanon }.Order(), Ids(await _client.GetJsonAsync($"/collections/incidents/items?near=Homs&near_country=SY&radius=50km&tags={tag}")));
+        Assert.Equal([syria], Ids(await _client.GetJsonAsync($"/collections/incidents/items?near=Homs&country=SY&radius=50km&tags={tag}")));
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/items?near_country=SY&tags={tag}"), HttpStatusCode.BadRequest, "near_country");
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/items?near=Homs&near_country=XX&radius=5km"), HttpStatusCode.BadRequest, "near_country");
+    }
+
+    [Fact]
     public async Task Near_a_place_works_wherever_lat_and_lon_work()
     {
         var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
