@@ -44,7 +44,7 @@ public static class PlacesApi
                              $"({string.Join(", ", EditorKinds)}).")
             .Accepts<JsonObject>(IncidentsApi.GeoJson, "application/json")
             .Produces<JsonObject>(StatusCodes.Status201Created, IncidentsApi.GeoJson)
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(415).ProducesProblem(422);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(415).ProducesProblem(422);
         return app;
     }
 
@@ -211,11 +211,27 @@ public static class PlacesApi
         if (errors.Count > 0) return Problem.Validation(errors);
 
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
+        // The same name in the same country within 1 km is the same place: a second copy would make the
+        // name ambiguous for geocoding for good. (Serialised per name, so two editors cannot both add it.)
+        await using var tx = await connection.BeginTransactionAsync(context.RequestAborted);
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(hashtext('place:' || place_key(@name)))",
+            new { name }, tx, cancellationToken: context.RequestAborted));
+        var existing = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
+            SELECT p.id FROM places p JOIN place_names n ON n.place_id = p.id
+            WHERE n.key = place_key(@name) AND p.country IS NOT DISTINCT FROM @country
+              AND ST_DWithin(p.geog, @geometry::geography, 1000)
+            LIMIT 1
+            """, new { name, country, geometry }, tx, cancellationToken: context.RequestAborted));
+        if (existing is { } same)
+            return Problem.Status(StatusCodes.Status409Conflict, "Place exists",
+                $"properties.name '{name}' in {country ?? "no country"} is already place {same}, within 1 km: geocoding already finds it by this name, and a second copy would make the name ambiguous.", "properties.name",
+                new Dictionary<string, object?> { ["existing"] = $"{context.Request.PathBase}/collections/places/items/{same}" });
         var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
             INSERT INTO places (name, alternate_names, country, admin1, kind, geom, source, created_by)
             VALUES (@name, @alternates, @country, @admin1, @kind, @geometry, 'editor', @by) RETURNING id
             """, new { name, alternates = alternates.Distinct().ToArray(), country, admin1 = Str("admin1"), kind, geometry, by = context.User.KeyName() },
-            cancellationToken: context.RequestAborted));
+            tx, cancellationToken: context.RequestAborted));
+        await tx.CommitAsync(context.RequestAborted);
         context.Response.Headers.Location = $"{context.Request.PathBase}/collections/places/items/{id}";
         var feature = await reader.ScalarAsync<string>($"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new DynamicParameters(new { id }), context.RequestAborted);
         return TypedResults.Text(feature!, IncidentsApi.GeoJson, Encoding.UTF8, StatusCodes.Status201Created);

@@ -208,6 +208,25 @@ public sealed class PlacesTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task The_same_place_added_twice_is_a_409_naming_the_first_so_its_name_stays_unambiguous()
+    {
+        var name = "Zaynabiyya " + Guid.NewGuid().ToString("N")[..6];
+        var first = await AddPlaceAsync(name, 36.3405, 33.4437);
+
+        var feature = new JsonObject
+        {
+            ["type"] = "Feature", ["geometry"] = Features.Point(36.3440, 33.4450), // 350 m away
+            ["properties"] = new JsonObject { ["name"] = name.ToUpperInvariant(), ["country"] = "SY", ["kind"] = "suburb" },
+        };
+        var again = await ProblemAssert.IsProblemAsync(await _client.PostAsync("/collections/places/items", Features.Content(feature)), HttpStatusCode.Conflict, "properties.name");
+        Assert.EndsWith($"/collections/places/items/{first}", again["existing"]!.GetValue<string>());
+
+        // Elsewhere, the same name is another place.
+        feature["geometry"] = Features.Point(36.9, 34.9);
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync("/collections/places/items", Features.Content(feature))).StatusCode);
+    }
+
+    [Fact]
     public async Task An_unknown_place_name_is_a_422_asking_for_a_geometry()
     {
         var (response, _) = await _client.PostAsync(Unlocated("Nowhereville " + Guid.NewGuid().ToString("N")[..6]));
