@@ -78,6 +78,27 @@ public static class IncidentMapHost
         app.UseSecurityHeaders();
         app.UseResponseCompression();
 
+        // The OpenAPI document under the type the landing page's service-desc link announces, when
+        // asked for by it, and HEAD too (Swashbuckle answers GET only).
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path == $"/openapi/{OpenApiSetup.DocumentName}.json")
+            {
+                var wantsOpenApiType = context.Request.Headers.Accept.ToString().Contains("application/vnd.oai.openapi+json", StringComparison.OrdinalIgnoreCase);
+                if (HttpMethods.IsHead(context.Request.Method))
+                {
+                    context.Response.ContentType = wantsOpenApiType ? Collections.CollectionsApi.OpenApiType : "application/json;charset=utf-8";
+                    return;
+                }
+                if (wantsOpenApiType)
+                    context.Response.OnStarting(() =>
+                    {
+                        if (context.Response.StatusCode == StatusCodes.Status200OK) context.Response.ContentType = Collections.CollectionsApi.OpenApiType;
+                        return Task.CompletedTask;
+                    });
+            }
+            await next(context);
+        });
         app.UseSwagger(options =>
         {
             options.RouteTemplate = "openapi/{documentName}.json";

@@ -29,6 +29,23 @@ public sealed class OgcCoreTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.OK, openApi.StatusCode);
     }
 
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("HEAD")]
+    public async Task The_service_desc_link_is_served_with_the_type_it_announces_to_GET_and_HEAD(string method)
+    {
+        var link = LinkOf(await _client.GetJsonAsync("/"), "service-desc");
+        var request = new HttpRequestMessage(new HttpMethod(method), new Uri(link["href"]!.GetValue<string>()).PathAndQuery);
+        request.Headers.TryAddWithoutValidation("Accept", link["type"]!.GetValue<string>());
+
+        var response = await _client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/vnd.oai.openapi+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Contains(response.Content.Headers.ContentType.Parameters, p => p.Name == "version" && p.Value == "3.0");
+        if (method == "GET") Assert.StartsWith("3.0.", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["openapi"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Conformance_declares_core_geojson_oas30_and_tiles()
     {
