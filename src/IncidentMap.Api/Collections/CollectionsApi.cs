@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Incidents;
+using IncidentMap.Api.Problems;
 using Microsoft.AspNetCore.Http.Extensions;
 
 namespace IncidentMap.Api.Collections;
@@ -14,17 +15,17 @@ public static class CollectionsApi
     public static IEndpointRouteBuilder MapCollections(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("").WithTags("Discovery").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
-        group.MapMethods("/", ReadMethods, Landing).WithName("getLandingPage").WithSummary("Landing page")
+        group.MapMethods("/", ReadMethods, Landing).WithName("getLandingPage").JsonOnly().WithSummary("Landing page")
             .Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/conformance", ReadMethods, GetConformance).WithName("getConformanceDeclaration")
+        group.MapMethods("/conformance", ReadMethods, GetConformance).WithName("getConformanceDeclaration").JsonOnly()
             .WithSummary("Conformance classes implemented").Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/collections", ReadMethods, GetCollections).WithName("getCollections")
+        group.MapMethods("/collections", ReadMethods, GetCollections).WithName("getCollections").JsonOnly()
             .WithSummary("The feature collections").Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/collections/incidents", ReadMethods, GetIncidentsCollection).WithName("describeCollection")
+        group.MapMethods("/collections/incidents", ReadMethods, GetIncidentsCollection).WithName("describeCollection").JsonOnly()
             .WithSummary("The incidents collection: extent, links").Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/collections/places", ReadMethods, GetPlacesCollection).WithName("describePlaces")
+        group.MapMethods("/collections/places", ReadMethods, GetPlacesCollection).WithName("describePlaces").JsonOnly()
             .WithSummary("The places collection (gazetteer)").Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/collections/incidents/queryables", ReadMethods, GetQueryables).WithName("getQueryables")
+        group.MapMethods("/collections/incidents/queryables", ReadMethods, GetQueryables).WithName("getQueryables").JsonOnly()
             .WithSummary("What a CQL2 filter may name (JSON Schema 2020-12)")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/schema+json");
         return app;

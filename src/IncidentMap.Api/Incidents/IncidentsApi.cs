@@ -72,6 +72,7 @@ public static partial class IncidentsApi
 
         group.MapMethods("/{featureId}", [HttpMethods.Get, HttpMethods.Head], GetIncident)
             .WithName("getIncident")
+            .JsonOnly()
             .WithSummary("One incident")
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)

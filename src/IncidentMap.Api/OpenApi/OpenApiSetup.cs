@@ -162,6 +162,17 @@ public static class OpenApiSetup
     {
         public void Apply(OpenApiOperation operation, OperationFilterContext context)
         {
+            var jsonOnly = context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<Problems.JsonOnlyResource>().Any();
+            if (jsonOnly)
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = "f", In = ParameterLocation.Query, Description = "json (the default and only format); any other query parameter is a 400.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("json")], Default = JsonValue.Create("json") },
+                });
+                AddProblem(operation, context, "400", "An unknown query parameter, or f other than json");
+            }
             if (context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<IncidentMap.Api.Incidents.QueryParametersMetadata>().Any())
             {
                 operation.Parameters ??= [];
@@ -180,6 +191,7 @@ public static class OpenApiSetup
                     {
                         Type = JsonSchemaType.Integer, Minimum = "1", Maximum = "10000", Default = JsonValue.Create(10),
                     },
+                    "f" when jsonOnly => parameter.Schema,
                     "f" => new OpenApiSchema
                     {
                         Type = JsonSchemaType.String,

@@ -30,6 +30,26 @@ public sealed class OgcCoreTests(ApiFixture api)
     }
 
     [Theory]
+    [InlineData("/")]
+    [InlineData("/conformance")]
+    [InlineData("/collections")]
+    [InlineData("/collections/incidents")]
+    [InlineData("/collections/places")]
+    [InlineData("/collections/incidents/queryables")]
+    [InlineData("/collections/incidents/tiles")]
+    [InlineData("/collections/incidents/tiles/WebMercatorQuad")]
+    [InlineData("/collections/incidents/items/{id}")]
+    public async Task Resources_without_parameters_refuse_unknown_ones_and_take_f_json(string template)
+    {
+        var path = template.Replace("{id}", (await _client.CreateAsync(Features.Valid())).ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(path)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(path + "?f=json")).StatusCode);
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync(path + "?foo=1"), HttpStatusCode.BadRequest, "foo");
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync(path + "?f=csv"), HttpStatusCode.BadRequest, "f");
+    }
+
+    [Theory]
     [InlineData("GET")]
     [InlineData("HEAD")]
     public async Task The_service_desc_link_is_served_with_the_type_it_announces_to_GET_and_HEAD(string method)
