@@ -67,7 +67,16 @@ internal static class Literals
         }
         catch (Exception e) when (e is ParseException or ArgumentException or InvalidOperationException or FormatException)
         {
-            throw new FilterException(at, $"not a valid WKT geometry: {e.Message}");
+            // CQL2's grammar lets a point have a third ordinate without a Z tag (POINT(10 20 0)); the
+            // strict reader refuses that, so such text is read once more as XYZ.
+            try
+            {
+                return Checked(Factory.CreateGeometry(new WKTReader(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = true }.Read(text)), at);
+            }
+            catch (Exception again) when (again is ParseException or ArgumentException or InvalidOperationException or FormatException)
+            {
+                throw new FilterException(at, $"not a valid WKT geometry: {e.Message}");
+            }
         }
     }
 

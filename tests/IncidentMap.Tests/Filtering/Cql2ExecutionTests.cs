@@ -60,6 +60,8 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
     [InlineData("S_DISJOINT(geometry, BBOX(35, 33, 36.5, 34))", "homs nearHoms aleppo")]
     [InlineData("S_DWITHIN(geometry, POINT(36.7236 34.7197), 10, kilometers)", "homs nearHoms")]
     [InlineData("S_DWITHIN(geometry, POINT(36.7236 34.7197), 5, km)", "homs")]
+    [InlineData("S_DWITHIN(geometry, POINT(36.7236 34.7197 250), 5, km)", "homs")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON((36.5 34.5 0, 37 34.5 0, 37 35 0, 36.5 35 0, 36.5 34.5 0)))", "homs nearHoms")]
     [InlineData("S_DWITHIN(POINT(36.7236 34.7197), geometry, 200000, meters)", "homs nearHoms aleppo damascus beirut")]
     [InlineData("T_INTERSECTS(occurred_at, INTERVAL('2016-02-10', '2016-02-20'))", "aleppo")]
     [InlineData("T_INTERSECTS(occurred_at, INTERVAL('2016-02-21T10:00:00Z', '2016-02-21T11:00:00Z'))", "nearHoms aleppo")]
