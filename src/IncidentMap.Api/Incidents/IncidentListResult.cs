@@ -14,7 +14,7 @@ namespace IncidentMap.Api.Incidents;
 /// </summary>
 public sealed class IncidentListResult(
     RowStream rows, IncidentQuery query, long? numberMatched, string selfLink, Func<string, object> nextLink,
-    IDisposable? exportLease = null) : IResult
+    IReadOnlyList<object> alternateLinks, IDisposable? exportLease = null) : IResult
 {
     private const int FlushThreshold = 64 * 1024;
 
@@ -107,6 +107,7 @@ public sealed class IncidentListResult(
             json.WriteString("timeStamp", DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"));
             json.WriteStartArray("links");
             WriteLink(json, new { href = selfLink, rel = "self", type = IncidentsApi.GeoJson, title = "This page" });
+            foreach (var alternate in alternateLinks) WriteLink(json, alternate);
             if (hasNext) WriteLink(json, nextLink(new PageCursor(query.SortText, last!).Encode()));
             json.WriteEndArray();
             json.WriteEndObject();

@@ -146,7 +146,21 @@ public static partial class IncidentsApi
             var href = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, QueryString.Create(parameters));
             return new { href, rel = "next", type = GeoJson, title = "Next page" };
         }
-        return await RunAsync(context, reader, query!, request.GetEncodedUrl(), NextLink);
+        // The same page in the other formats (OGC API – Features /req/core/fc-links: rel alternate).
+        object[] alternates = query!.Format != OutputFormat.GeoJson ? [] :
+        [
+            .. new[] { ("csv", "text/csv", "This page as CSV"), ("geojsonseq", "application/geo+json-seq", "This page as a GeoJSON text sequence"),
+                ("ndjson", "application/x-ndjson", "This page as newline-delimited GeoJSON") }.Select(a =>
+            {
+                var parameters = QueryHelpers.ParseQuery(request.QueryString.Value);
+                parameters["f"] = a.Item1;
+                // A page in another format has the same size: CSV and sequences are otherwise whole exports.
+                parameters["limit"] = query.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                var href = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, QueryString.Create(parameters));
+                return (object)new { href, rel = "alternate", type = a.Item2, title = a.Item3 };
+            }),
+        ];
+        return await RunAsync(context, reader, query, request.GetEncodedUrl(), NextLink, alternates);
     }
 
     /// <summary>
@@ -219,7 +233,7 @@ public static partial class IncidentsApi
     }
 
     private static async Task<IResult> RunAsync(HttpContext context, IncidentReader reader, IncidentQuery query,
-        string self, Func<string, object> nextLink)
+        string self, Func<string, object> nextLink, IReadOnlyList<object>? alternates = null)
     {
         var ct = context.RequestAborted;
         var version = context.RequestServices.GetRequiredService<DataVersion>();
@@ -257,7 +271,7 @@ public static partial class IncidentsApi
             var rows = query.Limit is { } limit && limit <= IncidentReader.ShortReadRows
                 ? await reader.OpenPageAsync(sql, ct)
                 : await reader.OpenAsync(sql, ct, longRead: true, statementTimeout: timeout);
-            return new IncidentListResult(rows, query, matched, self, nextLink, exportLease);
+            return new IncidentListResult(rows, query, matched, self, nextLink, alternates ?? [], exportLease);
         }
         catch
         {

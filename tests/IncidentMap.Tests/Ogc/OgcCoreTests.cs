@@ -163,6 +163,30 @@ public sealed class OgcCoreTests(ApiFixture api)
         Assert.Contains(partial["links"]!.AsArray(), l => l!["rel"]!.GetValue<string>() == "next");
     }
 
+    [Fact]
+    public async Task A_page_links_the_same_page_in_every_other_format_it_is_offered_in()
+    {
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
+        var ids = new List<long>();
+        for (var n = 0; n < 3; n++)
+        {
+            var feature = Features.Valid();
+            feature["properties"]!["tags"] = new JsonArray(tag);
+            ids.Add(await _client.CreateAsync(feature));
+        }
+        var page = await _client.GetJsonAsync($"/collections/incidents/items?tags={tag}&limit=2");
+
+        var alternates = page["links"]!.AsArray().Where(l => l!["rel"]!.GetValue<string>() == "alternate")
+            .ToDictionary(l => l!["type"]!.GetValue<string>(), l => new Uri(l!["href"]!.GetValue<string>()).PathAndQuery);
+        Assert.Equal(["application/geo+json-seq", "application/x-ndjson", "text/csv"], alternates.Keys.Order());
+        var pageIds = page["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()).ToList();
+        var ndjson = (await _client.GetStringAsync(alternates["application/x-ndjson"])).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(pageIds, ndjson.Select(line => JsonNode.Parse(line)!["id"]!.GetValue<long>()));
+        var csv = await _client.GetAsync(alternates["text/csv"]);
+        Assert.Equal("text/csv", csv.Content.Headers.ContentType!.MediaType);
+        Assert.Equal(3, (await csv.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length); // header and 2 rows
+    }
+
     [Theory]
     [InlineData("/")]
     [InlineData("/collections")]
