@@ -37,7 +37,16 @@ internal sealed class CsvFeatureSource : IFeatureSource
         var header = csv.Fields.Select(f => f.Trim().ToLowerInvariant()).ToList();
         if (header.Distinct().Count() != header.Count)
             throw new ImportFormatException("header", $"names a column twice: {string.Join(", ", header.GroupBy(h => h).Where(g => g.Count() > 1).Select(g => g.Key))}", csv.Line);
-        CsvLayout layout = header.Contains("event_id_cnty") ? new AcledLayout(header) : new IncidentCsvLayout(header);
+        CsvLayout layout;
+        try
+        {
+            layout = header.Contains("event_id_cnty") ? new AcledLayout(header) : new IncidentCsvLayout(header);
+        }
+        catch (ImportFormatException e) when (e.Line != csv.Line)
+        {
+            // The layouts speak of the header; it is on the first line that is not blank.
+            throw new ImportFormatException(e.Field, e.Reason, csv.Line);
+        }
         return new CsvFeatureSource(csv, layout, header);
     }
 

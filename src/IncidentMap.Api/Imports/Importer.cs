@@ -26,6 +26,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
     {
         var counting = new CountingStream(input);
         tally.BytesRead = () => counting.BytesRead;
+        tally.Source = options.Source; // named in the report even when the file cannot be read at all
         IFeatureSource rows;
         try
         {

@@ -101,6 +101,17 @@ public sealed class ImportEdgeTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task A_header_error_names_the_header_line_and_the_report_names_the_source()
+    {
+        var prefix = Unique();
+        var (status, problem) = await api.CreateClient().PostImportAsync("\n\ntitle,colour\nx,red\n", "text/csv", "?source=" + prefix);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(3L, problem["line"]!.GetValue<long>());
+        Assert.Equal(prefix, problem["report"]!["source"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task White_space_after_the_FeatureCollection_is_fine()
     {
         var prefix = Unique();

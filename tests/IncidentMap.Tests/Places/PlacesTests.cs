@@ -92,6 +92,8 @@ public sealed class PlacesTests(ApiFixture api)
 
     [Theory]
     [InlineData("cursor=abc", "cursor")]
+    [InlineData("q=-", "q")]
+    [InlineData("q=%27%20()", "q")]
     [InlineData("q=Homs&cursor=1.2", "cursor")]
     [InlineData("limit=0", "limit")]
     [InlineData("country=XX", "country")]
