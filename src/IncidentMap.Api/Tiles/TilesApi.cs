@@ -85,7 +85,9 @@ public static class TilesApi
                 ["dataType"] = "vector",
                 ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
                 ["tileMatrixSetURI"] = TileMatrixSetUri,
-                ["links"] = new JsonArray(Link(tiles + "/WebMercatorQuad", "self", CollectionsApi.Json, "Tileset metadata")),
+                ["links"] = new JsonArray(
+                    Link(tiles + "/WebMercatorQuad", "self", CollectionsApi.Json, "Tileset metadata"),
+                    Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad")),
             }),
         }, contentType: CollectionsApi.Json);
     }
@@ -106,8 +108,9 @@ public static class TilesApi
                 Link(tileset + "/tilejson.json", "describedby", CollectionsApi.Json, "TileJSON 3.0"),
                 Link(CollectionUrl(request), "http://www.opengis.net/def/rel/ogc/1.0/geodata", CollectionsApi.Json, "The incidents collection")),
             ["layers"] = new JsonArray(
-                new JsonObject { ["id"] = "clusters", ["dataType"] = "vector", ["geometryType"] = "points", ["minTileMatrix"] = "0", ["maxTileMatrix"] = (TileSql.ClusterBelowZoom - 1).ToString(CultureInfo.InvariantCulture) },
-                new JsonObject { ["id"] = "incidents", ["dataType"] = "vector", ["geometryType"] = "geometry", ["minTileMatrix"] = TileSql.ClusterBelowZoom.ToString(CultureInfo.InvariantCulture), ["maxTileMatrix"] = MaxZoom.ToString(CultureInfo.InvariantCulture) }),
+                // OGC API – Tiles layers say geometryDimension (0 = points); incidents mix points, lines and areas.
+                new JsonObject { ["id"] = "clusters", ["dataType"] = "vector", ["geometryDimension"] = 0, ["minTileMatrix"] = "0", ["maxTileMatrix"] = (TileSql.ClusterBelowZoom - 1).ToString(CultureInfo.InvariantCulture) },
+                new JsonObject { ["id"] = "incidents", ["dataType"] = "vector", ["minTileMatrix"] = TileSql.ClusterBelowZoom.ToString(CultureInfo.InvariantCulture), ["maxTileMatrix"] = MaxZoom.ToString(CultureInfo.InvariantCulture) }),
         }, contentType: CollectionsApi.Json);
     }
 

@@ -154,6 +154,19 @@ public sealed class TileTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Tileset_metadata_follows_the_OGC_tiles_schema()
+    {
+        // tileSet-item.yaml requires a tiling-scheme link on every listed tileset; layers give geometryDimension.
+        var list = await _client.GetJsonAsync("/collections/incidents/tiles");
+        var item = list["tilesets"]![0]!;
+        Assert.Contains(item["links"]!.AsArray(), l => l!["rel"]!.GetValue<string>() == "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme");
+        var tileset = await _client.GetJsonAsync(Tiles);
+        var layers = tileset["layers"]!.AsArray().ToDictionary(l => l!["id"]!.GetValue<string>());
+        Assert.Equal(0, layers["clusters"]!["geometryDimension"]!.GetValue<int>());
+        Assert.All(layers.Values, l => Assert.Null(l!["geometryType"]));
+    }
+
+    [Fact]
     public async Task An_empty_tile_answers_204()
     {
         var response = await _client.GetAsync($"{Tiles}/12/100/100?tags=none-{Guid.NewGuid():N}");
