@@ -39,7 +39,8 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
         return ([lon - 0.01, lat - 0.01, lon + count * 0.001 + 0.01, lat + count * 0.001 + 0.01], created);
     }
 
-    private static async Task<List<string>> Ogr2OgrExternalIdsAsync(params string[] arguments)
+    /// <summary>Runs ogr2ogr into a GeoJSON file and returns its FeatureCollection.</summary>
+    private static async Task<JsonNode> Ogr2OgrAsync(params string[] arguments)
     {
         var output = Path.Combine(Path.GetTempPath(), $"incidentmap-gdal-{Guid.NewGuid():N}.geojson");
         try
@@ -50,14 +51,16 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
             var stderr = process.StandardError.ReadToEndAsync();
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
             Assert.True(process.ExitCode == 0, $"ogr2ogr failed: {await stderr}");
-            var collection = JsonNode.Parse(await File.ReadAllTextAsync(output))!;
-            return collection["features"]!.AsArray().Select(f => f!["properties"]!["external_id"]!.GetValue<string>()).ToList();
+            return JsonNode.Parse(await File.ReadAllTextAsync(output))!;
         }
         finally
         {
             File.Delete(output);
         }
     }
+
+    private static async Task<List<string>> Ogr2OgrExternalIdsAsync(params string[] arguments) =>
+        (await Ogr2OgrAsync(arguments))["features"]!.AsArray().Select(f => f!["properties"]!["external_id"]!.GetValue<string>()).ToList();
 
     [Fact]
     public async Task Ogr2ogr_copies_every_incident_of_a_multi_page_bbox_result_once()
@@ -115,26 +118,11 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
         await using var command = db.CreateCommand("SELECT array_agg(name ORDER BY name) FROM places WHERE geom && ST_MakeEnvelope(35.0, 33.0, 36.7, 34.7, 4326)");
         var expected = (string[])(await command.ExecuteScalarAsync())!;
 
-        var output = Path.Combine(Path.GetTempPath(), $"incidentmap-gdal-{Guid.NewGuid():N}.geojson");
-        try
-        {
-            var start = new ProcessStartInfo("ogr2ogr") { RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var a in new[] { "-f", "GeoJSON", output, $"OAPIF:{api.BaseUrl}", "places", "-oo", "PAGE_SIZE=50", "-spat", "35.0", "33.0", "36.7", "34.7" })
-                start.ArgumentList.Add(a);
-            using var process = Process.Start(start)!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-            Assert.True(process.ExitCode == 0, $"ogr2ogr failed: {await stderr}");
-            var names = JsonNode.Parse(await File.ReadAllTextAsync(output))!["features"]!.AsArray()
-                .Select(f => f!["properties"]!["name"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
+        var collection = await Ogr2OgrAsync($"OAPIF:{api.BaseUrl}", "places", "-oo", "PAGE_SIZE=50", "-spat", "35.0", "33.0", "36.7", "34.7");
+        var names = collection["features"]!.AsArray().Select(f => f!["properties"]!["name"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
 
-            Assert.True(expected.Length > 60, $"{expected.Length} places in the box");
-            Assert.Equal(expected.Order(StringComparer.Ordinal), names);
-        }
-        finally
-        {
-            File.Delete(output);
-        }
+        Assert.True(expected.Length > 60, $"{expected.Length} places in the box");
+        Assert.Equal(expected.Order(StringComparer.Ordinal), names);
     }
 
     [Fact]
