@@ -25,4 +25,6 @@ EXPOSE 8080
 USER $APP_UID
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["dotnet", "IncidentMap.Api.dll", "healthcheck"]
-ENTRYPOINT ["sh", "-c", "exec dotnet IncidentMap.Api.dll --urls http://+:${PORT} \"$@\"", "--"]
+# The listening address goes through the environment, so that a command (migrate, keys …) stays
+# the first argument: `docker compose run --rm api keys create newsroom --scopes read,write`.
+ENTRYPOINT ["sh", "-c", "exec env Urls=http://+:${PORT} dotnet IncidentMap.Api.dll \"$@\"", "--"]

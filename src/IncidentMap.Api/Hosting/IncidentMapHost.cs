@@ -132,6 +132,20 @@ public static class IncidentMapHost
         return app;
     }
 
+    public const string Usage = """
+        usage: IncidentMap.Api [COMMAND] [--urls URL]
+          serve                      run the service (the default)
+          migrate                    apply pending database migrations and exit
+          seed FILE                  load a GeoJSON FeatureCollection (skips stored external_ids)
+          openapi [FILE]             write the OpenAPI document
+          keys create NAME [--scopes read,write,admin] [--replace] | keys list | keys revoke ID|NAME
+          places import FILE         extend the gazetteer from a GeoNames dump
+          import FILE [--format csv|geojson|ndjson] [--source NAME]
+          healthcheck                exit 0 when the local service is ready
+          help                       this text
+        Configuration comes from appsettings.json and the environment (see README.md).
+        """;
+
     /// <summary>
     /// <c>IncidentMap.Api [serve]</c> runs the service; <c>migrate</c>, <c>seed FILE</c> and
     /// <c>openapi [FILE]</c>, <c>healthcheck</c> do one job and exit.
@@ -150,6 +164,10 @@ public static class IncidentMapHost
                 var applied = await app.Services.GetRequiredService<Migrator>().MigrateAsync();
                 Console.WriteLine($"{applied} migration(s) applied; schema at {Migrator.LatestVersion}");
                 return 0;
+            case "seed" when rest.Length == 1 && !File.Exists(rest[0]):
+            case "places" when rest.Length == 2 && rest[0] == "import" && !File.Exists(rest[1]):
+                Console.Error.WriteLine($"no such file: {rest[^1]}");
+                return 2;
             case "seed" when rest.Length == 1:
                 await app.Services.GetRequiredService<Migrator>().MigrateAsync();
                 var result = await app.Services.GetRequiredService<SampleData>().LoadAsync(rest[0]);
@@ -188,7 +206,7 @@ public static class IncidentMapHost
                     }
                 }
             default:
-                Console.Error.WriteLine("usage: IncidentMap.Api [serve | migrate | seed FILE | openapi [FILE] | keys ... | places import FILE | import FILE [--format csv|geojson|ndjson] [--source NAME] | healthcheck]");
+                Console.Error.WriteLine(Usage);
                 return 2;
         }
     }
