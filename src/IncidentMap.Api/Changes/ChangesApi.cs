@@ -25,7 +25,9 @@ public static class ChangesApi
                              "Deleted incidents appear as tombstones (`kind: deleted`, no feature). Every incident filter " +
                              "applies (to the incident's current state). A cursor older than the retention window answers " +
                              "410: reload the items, then follow the feed from a fresh cursor.")
-            .WithMetadata(new QueryParametersMetadata())
+            .WithMetadata(new QueryParametersMetadata { Page = ["properties", "precision"] },
+                new QueryParameterDoc("cursor", "Where to continue: a change's cursor or next_cursor; without it the feed starts now."),
+                new QueryParameterDoc("limit", "Changes per page, at least 1 (default 100; more than 1000 are clamped to 1000).", "integer", Minimum: "1"))
             .Produces<ChangePageDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status410Gone);
@@ -35,7 +37,8 @@ public static class ChangesApi
             .WithDescription("Each event's id is its feed cursor: reconnect with Last-Event-ID (browsers do) to resume " +
                              "exactly. Event names are created, updated and deleted; data is the change as in /changes. " +
                              "A comment line every 15 s keeps proxies from closing the connection.")
-            .WithMetadata(new QueryParametersMetadata())
+            .WithMetadata(new QueryParametersMetadata { Page = ["properties", "precision"] },
+                new QueryParameterDoc("cursor", "Where to start (as Last-Event-ID does); without either the stream starts now."))
             .Produces(StatusCodes.Status200OK, null, "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status410Gone);

@@ -1,3 +1,4 @@
+using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Security;
 using Microsoft.AspNetCore.Http.Features;
@@ -56,6 +57,12 @@ public static class ImportsApi
                              "`external_id`): importing the same file again changes nothing. The answer counts inserted, updated, " +
                              "unchanged and rejected rows and lists every problem of a rejected row with its line. With `async=true` " +
                              "(or `Prefer: respond-async`) the upload is stored and imported as a job: 202 with its Location to poll.")
+            .WithMetadata(
+                new QueryParameterDoc("source", "Names the dataset (letters, digits, . _ : -; up to 100): an import updates only incidents an import of the same source created. Default acled for ACLED exports, else import."),
+                new QueryParameterDoc("format", "Read the body as this format whatever its Content-Type.", Enum: ["csv", "geojson", "ndjson"]),
+                new QueryParameterDoc("async", "true: store the upload and import it as a job (202 with its Location).", "boolean"))
+            .WithMetadata(new RequestBodyDoc("The file, streamed: CSV (ours or ACLED's), a GeoJSON FeatureCollection, or one GeoJSON Feature per line. Any Content-Type with format=.",
+                "text/csv", "application/geo+json", "application/json", "application/geo+json-seq", "application/x-ndjson"))
             .Produces<ImportReport>(StatusCodes.Status200OK, "application/json")
             .Produces<ImportJobDoc>(StatusCodes.Status202Accepted, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)

@@ -28,8 +28,22 @@ public sealed record LinkDoc(
     [property: JsonPropertyName("type")] string? Type,
     [property: JsonPropertyName("title")] string? Title);
 
-/// <summary>Marks an endpoint that takes the incident query parameters (documented from QueryParser.Parameters).</summary>
-public sealed class QueryParametersMetadata;
+/// <summary>
+/// Marks an endpoint that takes the incident query parameters (documented from QueryParser.Parameters).
+/// <see cref="Page"/> names the page and format parameters (limit, f, sortby …) it also takes; null for
+/// all of them (the items). The others are refused at run time and left out of the OpenAPI document.
+/// </summary>
+public sealed class QueryParametersMetadata
+{
+    public IReadOnlyCollection<string>? Page { get; init; }
+}
+
+/// <summary>A request body an endpoint streams itself (not bound, so any Content-Type reaches it), for the OpenAPI document.</summary>
+public sealed record RequestBodyDoc(string Description, params string[] ContentTypes);
+
+/// <summary>A query parameter an endpoint reads itself (zoom, interval …), for the OpenAPI document.</summary>
+public sealed record QueryParameterDoc(string Name, string Description, string Type = "string", bool Required = false,
+    string[]? Enum = null, string? Minimum = null, string? Maximum = null);
 
 /// <summary>A search: the items endpoint's query parameters as members, plus a geometry to intersect.</summary>
 public sealed record SearchRequestDoc(

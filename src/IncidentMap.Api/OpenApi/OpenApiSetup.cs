@@ -39,6 +39,7 @@ public static class OpenApiSetup
                               "reads are public unless the service is configured to require a key.",
             });
             options.OperationFilter<SecurityRequirementFilter>();
+            options.OperationFilter<OperationShapeFilter>();
             options.SupportNonNullableReferenceTypes();
             options.UseAllOfToExtendReferenceSchemas();
             var xml = Path.Combine(AppContext.BaseDirectory, "IncidentMap.Api.xml");
@@ -116,6 +117,51 @@ public static class OpenApiSetup
         }
     }
 
+    /// <summary>
+    /// What the generator leaves out of a valid document: HEAD operations share their GET's name
+    /// (operationIds must be unique), handlers that bind no path parameter (OPTIONS) leave it
+    /// undeclared, and a response declared by content type alone (tiles, the event stream) loses it.
+    /// </summary>
+    private sealed class OperationShapeFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            var method = context.ApiDescription.HttpMethod ?? "";
+            if (operation.OperationId is { Length: > 0 } id && !HttpMethods.IsGet(method) && context.ApiDescription.ActionDescriptor.EndpointMetadata
+                    .OfType<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>().Any(m => m.HttpMethods.Count > 1))
+                operation.OperationId = id + char.ToUpperInvariant(method[0]) + method[1..].ToLowerInvariant();
+
+            var path = context.ApiDescription.RelativePath ?? "";
+            foreach (System.Text.RegularExpressions.Match match in System.Text.RegularExpressions.Regex.Matches(path, @"\{([^}:]+)[^}]*\}"))
+            {
+                var name = match.Groups[1].Value;
+                operation.Parameters ??= [];
+                if (operation.Parameters.Any(p => p.In == ParameterLocation.Path && p.Name == name)) continue;
+                operation.Parameters.Add(new OpenApiParameter { Name = name, In = ParameterLocation.Path, Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String } });
+            }
+
+            if (context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<IncidentMap.Api.Incidents.RequestBodyDoc>().FirstOrDefault() is { } body)
+                operation.RequestBody = new OpenApiRequestBody
+                {
+                    Description = body.Description, Required = true,
+                    Content = body.ContentTypes.ToDictionary(t => t, _ => new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" } }),
+                };
+
+            foreach (var produces in context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Http.Metadata.IProducesResponseTypeMetadata>())
+            {
+                if ((produces.Type is not null && produces.Type != typeof(void)) || !produces.ContentTypes.Any()) continue;
+                if (operation.Responses?.TryGetValue(produces.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture), out var response) != true
+                    || response is not OpenApiResponse { } concrete) continue;
+                concrete.Content ??= new Dictionary<string, OpenApiMediaType>();
+                foreach (var type in produces.ContentTypes)
+                    concrete.Content.TryAdd(type, new OpenApiMediaType
+                    {
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = type.StartsWith("text/", StringComparison.Ordinal) ? null : "binary" },
+                    });
+            }
+        }
+    }
+
     private static void AddProblem(OpenApiOperation operation, OperationFilterContext context, string status, string description)
     {
         operation.Responses ??= [];
@@ -145,8 +191,10 @@ public static class OpenApiSetup
                 if (operation.Parameters is null) continue;
                 for (var n = 0; n < operation.Parameters.Count; n++)
                 {
+                    // Only the incident query's own: places and the change feed have a limit of their own.
                     if (operation.Parameters[n] is not OpenApiParameter { In: ParameterLocation.Query } parameter
-                        || !Shared.Contains(parameter.Name)) continue;
+                        || !Shared.Contains(parameter.Name)
+                        || parameter.Description != IncidentMap.Api.Querying.QueryParser.Parameters.GetValueOrDefault(parameter.Name!)) continue;
                     document.Components.Parameters[parameter.Name!] = parameter;
                     operation.Parameters[n] = new OpenApiParameterReference(parameter.Name!, document);
                 }
@@ -173,17 +221,39 @@ public static class OpenApiSetup
                 });
                 AddProblem(operation, context, "400", "An unknown query parameter, or f other than json");
             }
-            if (context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<IncidentMap.Api.Incidents.QueryParametersMetadata>().Any())
+            var metadata = context.ApiDescription.ActionDescriptor.EndpointMetadata;
+            if (metadata.OfType<IncidentMap.Api.Incidents.QueryParametersMetadata>().FirstOrDefault() is { } incidentQuery)
             {
                 operation.Parameters ??= [];
                 foreach (var (name, description) in IncidentMap.Api.Querying.QueryParser.Parameters)
+                {
+                    if (incidentQuery.Page is { } page && IncidentMap.Api.Querying.QueryParser.PageParameters.Contains(name) && !page.Contains(name)) continue;
                     operation.Parameters.Add(new OpenApiParameter
                     {
                         Name = name, In = ParameterLocation.Query, Description = description,
                         Schema = new OpenApiSchema { Type = JsonSchemaType.String },
                     });
+                }
             }
-            foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>() ?? [])
+            // The endpoint's own parameters, declared as they are: not shaped like the incident query's below.
+            var own = new List<OpenApiParameter>();
+            foreach (var doc in metadata.OfType<IncidentMap.Api.Incidents.QueryParameterDoc>())
+            {
+                operation.Parameters ??= [];
+                var parameter = new OpenApiParameter
+                {
+                    Name = doc.Name, In = ParameterLocation.Query, Description = doc.Description, Required = doc.Required,
+                    Schema = new OpenApiSchema
+                    {
+                        Type = doc.Type switch { "integer" => JsonSchemaType.Integer, "number" => JsonSchemaType.Number, "boolean" => JsonSchemaType.Boolean, _ => JsonSchemaType.String },
+                        Enum = doc.Enum?.Select(e => (JsonNode)JsonValue.Create(e)!).ToList(),
+                        Minimum = doc.Minimum, Maximum = doc.Maximum,
+                    },
+                };
+                own.Add(parameter);
+                operation.Parameters.Add(parameter);
+            }
+            foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>().Except(own) ?? [])
             {
                 parameter.Schema = parameter.Name switch
                 {

@@ -34,6 +34,13 @@ public static class PlacesApi
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
                              "exact names (including alternate spellings) first, then prefixes, then similar spellings; ties by population. " +
                              "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest.")
+            .WithMetadata(
+                new QueryParameterDoc("q", "A place name in any spelling, 1 to 200 characters with a letter or digit."),
+                new QueryParameterDoc("country", "ISO 3166-1 alpha-2 code."),
+                new QueryParameterDoc("bbox", "minLon,minLat,maxLon,maxLat (WGS 84); minLon > maxLon crosses the antimeridian."),
+                new QueryParameterDoc("limit", $"Places per page (default {DefaultLimit}): at most {MaxLimit} with q, {MaxBrowseLimit} without.", "integer", Minimum: "1"),
+                new QueryParameterDoc("cursor", "Opaque position from a next link (without q)."),
+                new QueryParameterDoc("f", "json, the only format.", Enum: ["json"]))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/items/{placeId}", GetPlace).WithName("getPlace").RequireAuthorization(SecuritySetup.ReadPolicy)

@@ -50,6 +50,9 @@ public static partial class QueryParser
         ["fatalities_max"] = "Incidents whose fatalities_max is any of these (comma list of whole numbers); for a range of tolls use fatalities=a..b.",
     };
 
+    /// <summary>Parameters that shape a page of items rather than select incidents.</summary>
+    public static readonly HashSet<string> PageParameters = ["limit", "cursor", "f", "sortby", "properties", "precision", "count"];
+
     /// <summary>The parameters that take comma lists, and so may also be repeated.</summary>
     private static readonly HashSet<string> Lists =
         ["event_type", "sub_event_type", "country", "admin1", "status", "tags", "claimed_by", "actors", "fatalities_min", "fatalities_max", "properties", "sortby"];
@@ -238,6 +241,10 @@ public static partial class QueryParser
             return (null, Problem.BadParameter(repeated.Key, $"is given {repeated.Value.Count} times; give it once"));
         var values = request.Query.Where(p => !own.Contains(p.Key))
             .ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
+        // Page and format parameters (limit, f, sortby …) only where the endpoint's metadata takes them.
+        var page = request.HttpContext.GetEndpoint()?.Metadata.GetMetadata<Incidents.QueryParametersMetadata>()?.Page;
+        if (page is not null && values.Keys.FirstOrDefault(k => PageParameters.Contains(k) && !page.Contains(k)) is { } notHere)
+            return (null, Problem.BadParameter(notHere, "is not a parameter of this endpoint (see /openapi/v1.json)"));
         var gazetteer = request.HttpContext.RequestServices.GetRequiredService<Places.Gazetteer>();
         if (await Places.NearParameter.ResolveAsync(values, gazetteer, request.HttpContext.RequestAborted) is { } near) return (null, near);
         var (query, errors) = Parse(values, DateTimeOffset.UtcNow, useAccept ? request.Headers.Accept.ToString() : null);

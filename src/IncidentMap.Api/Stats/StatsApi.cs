@@ -33,13 +33,17 @@ public static class StatsApi
                              "Buckets run over the `datetime` window (or the matching incidents' span) and are present " +
                              "with zeros when empty. An incident counts in the bucket of its occurred_at (clamped into " +
                              "the window). fatalities_min_sum and fatalities_max_sum add the known bounds, kept apart.")
-            .WithMetadata(new QueryParametersMetadata())
+            .WithMetadata(new QueryParametersMetadata { Page = [] },
+                new QueryParameterDoc("interval", "Bucket size.", Enum: [.. Intervals]),
+                new QueryParameterDoc("group_by", "A series per value of this property.", Enum: [.. Groups.Keys]),
+                new QueryParameterDoc("tz", "IANA time zone the buckets are days, weeks or months of (default UTC), e.g. Asia/Damascus."),
+                new QueryParameterDoc("f", "json (default) or csv.", Enum: ["json", "csv"]))
             .Produces<StatsDoc>(StatusCodes.Status200OK, "application/json", "text/csv")
             .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/summary", GetSummary).WithName("getStatsSummary")
             .WithSummary("Totals, top places and latest incidents for any filter")
-            .WithMetadata(new QueryParametersMetadata())
+            .WithMetadata(new QueryParametersMetadata { Page = [] })
             .Produces<SummaryDoc>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status400BadRequest);

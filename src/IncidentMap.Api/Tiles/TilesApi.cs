@@ -34,13 +34,13 @@ public static class TilesApi
             .WithSummary("Tileset metadata (OGC API – Tiles)").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         group.MapMethods("/tiles/WebMercatorQuad/tilejson.json", ReadMethods, TileJson).WithName("getTileJson")
             .WithSummary("TileJSON 3.0 for MapLibre; query parameters (filters) carry over to the tile URLs")
-            .WithMetadata(new QueryParametersMetadata())
+            .WithMetadata(new QueryParametersMetadata { Page = [] })
             .Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         group.MapMethods("/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}", ReadMethods, GetTile).WithName("getTile")
             .WithSummary("A Mapbox Vector Tile: layer `incidents` from zoom 8, layer `clusters` below")
             .WithDescription("Every incident filter of /items applies. Empty tiles answer 204. Tiles carry an ETag; " +
                              "If-None-Match answers 304 without touching the database while the data is unchanged.")
-            .WithMetadata(new QueryParametersMetadata())
+            .WithMetadata(new QueryParametersMetadata { Page = [] })
             .Produces(StatusCodes.Status200OK, null, MvtType)
             .Produces(StatusCodes.Status204NoContent)
             .Produces(StatusCodes.Status304NotModified)
@@ -51,13 +51,15 @@ public static class TilesApi
             .WithDescription("`zoom` (0–24) picks the grid: 8×8 cells per map tile of that zoom. Each cluster has " +
                              "count, fatalities_min_sum, fatalities_max_sum and the dominant event_type; counts add up " +
                              "to the number of incidents /items returns for the same filters.")
-            .WithMetadata(new QueryParametersMetadata())
+            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] },
+                new QueryParameterDoc("zoom", "The map zoom whose grid clusters form on (8×8 cells per tile).", "integer", Required: true, Minimum: "0", Maximum: $"{MaxZoom}"))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/hexbins", ReadMethods, GetHexbins).WithName("getHexbins")
             .WithSummary("Incident counts per hexagon (PostGIS ST_HexagonGrid in Web Mercator), as GeoJSON")
             .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres; at most 50000 hexagons.")
-            .WithMetadata(new QueryParametersMetadata())
+            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] },
+                new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0.", "number", Required: true))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         return app;
