@@ -150,6 +150,14 @@ public static class IncidentInput
         return ParseGeometry(element, "geometry", errors);
     }
 
+    private static IEnumerable<(Coordinate From, Coordinate To)> Edges(Geometry geometry) => geometry switch
+    {
+        Polygon polygon => polygon.InteriorRings.Prepend(polygon.ExteriorRing).SelectMany(Edges),
+        LineString line => line.Coordinates.Zip(line.Coordinates.Skip(1)),
+        GeometryCollection many => Enumerable.Range(0, many.NumGeometries).SelectMany(n => Edges(many.GetGeometryN(n))),
+        _ => [],
+    };
+
     /// <summary>A GeoJSON geometry object, checked for type, coordinate ranges and the vertex cap.</summary>
     public static Geometry? ParseGeometry(JsonElement element, string field, List<FieldError> errors)
     {
@@ -213,6 +221,15 @@ public static class IncidentInput
                 errors.Add(new FieldError($"{field}.coordinates", $"position {i}: latitude {c.Y} is outside -90..90 (GeoJSON order is lon,lat)"));
                 return null;
             }
+        }
+        // An edge longer than half the world in longitude means two things: PostGIS's geography (radius
+        // searches) takes the short way across the antimeridian, the geometry (bbox, CQL2, tiles) the long
+        // way round. RFC 7946 §3.1.9 says to cut such shapes at the antimeridian.
+        if (Edges(geometry).Any(edge => Math.Abs(edge.To.X - edge.From.X) > 180))
+        {
+            errors.Add(new FieldError($"{field}.coordinates",
+                "has an edge spanning more than 180° of longitude; cut the shape at the antimeridian (RFC 7946 §3.1.9), e.g. into a Multi geometry, or add vertices so no edge does"));
+            return null;
         }
         // GeoJSON allows a third number (height); incidents are 2D, so it is dropped.
         if (coordinates.Any(c => !double.IsNaN(c.Z)))

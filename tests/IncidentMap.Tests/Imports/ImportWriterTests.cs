@@ -73,7 +73,7 @@ public sealed class ImportWriterTests(ImportsFixture api)
                 "summary": "Two\nlines\ttab", "injured_min": 0, "injured_max": 2147483647, "fatalities_max": 3,
                 "sources": [{"publisher": "Wire", "url": "https://example.org/a?b=c", "published_at": "2016-02-21"}], "country": "sy"
                 """),
-            Feature("b", """{"type": "LineString", "coordinates": [[-179.5, -89.5], [179.5, 89.5]]}""",
+            Feature("b", """{"type": "LineString", "coordinates": [[-179.5, -89.5], [0, 0], [179.5, 89.5]]}""",
                 """
                 "occurred_at": "1985-03", "tags": [], "admin2": "", "geo_precision": "region", "status": "disputed"
                 """),

@@ -24,6 +24,8 @@ public sealed class IncidentValidationTests(ApiFixture api)
         ["line with one point"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"LineString","coordinates":[[0,0]]}"""), "geometry"),
         ["empty coordinates"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"MultiPoint","coordinates":[]}"""), "geometry.coordinates"),
         ["too many vertices"] = (f => f["geometry"] = ManyVertices(100_001), "geometry.coordinates"),
+        ["polygon edge across the antimeridian"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"Polygon","coordinates":[[[170,10],[-170,10],[-170,20],[170,20],[170,10]]]}"""), "geometry.coordinates"),
+        ["line edge spanning more than half the world"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"MultiLineString","coordinates":[[[0,0],[1,1]],[[-100,5],[100,5]]]}"""), "geometry.coordinates"),
         ["fatalities_min above fatalities_max"] = (f => { f["properties"]!["fatalities_min"] = 60; f["properties"]!["fatalities_max"] = 50; }, "properties.fatalities_min"),
         ["injured_min above injured_max"] = (f => { f["properties"]!["injured_min"] = 6; f["properties"]!["injured_max"] = 5; }, "properties.injured_min"),
         ["negative fatalities"] = (f => f["properties"]!["fatalities_max"] = -1, "properties.fatalities_max"),

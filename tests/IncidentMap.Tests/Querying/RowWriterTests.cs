@@ -27,7 +27,7 @@ public sealed class RowWriterTests(ApiFixture api)
             """{"type":"Polygon","coordinates":[[[36.1,34.1],[36.30000001,34.1],[36.3,34.3],[36.1,34.3],[36.1,34.1]]]}"""), "2016-02-01T00:00:00Z")
             .With("time_precision", "month"));
         await _client.CreateAsync(Incident(tag, Features.Point(0.00001, -0.0000001), "1999-12-31T23:59:59.123456Z"));
-        await _client.CreateAsync(Incident(tag, Features.Geometry("""{"type":"LineString","coordinates":[[-179.9,10],[179.9,10.5]]}""")));
+        await _client.CreateAsync(Incident(tag, Features.Geometry("""{"type":"LineString","coordinates":[[-179.9,10],[0,10.25],[179.9,10.5]]}""")));
 
         foreach (var precision in new[] { 7, 3, 0 })
         {
