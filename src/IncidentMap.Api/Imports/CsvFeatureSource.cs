@@ -217,9 +217,9 @@ internal sealed class IncidentCsvLayout : CsvLayout
         else if (row["wkt"] is { } wkt) WriteWkt(json, wkt, problems);
 
         json.WriteStartObject("properties");
-        foreach (var name in Text) WriteString(json, name, row[name]);
+        foreach (var name in Text) WriteString(json, name, Undefused(row[name]));
         foreach (var name in Counts) WriteCount(json, name, row[name]);
-        foreach (var name in Lists) WriteList(json, name, [row[name]]);
+        foreach (var name in Lists) WriteList(json, name, [Undefused(row[name])]);
         if (row["sources"] is { } sources)
         {
             try
@@ -235,6 +235,9 @@ internal sealed class IncidentCsvLayout : CsvLayout
         }
         json.WriteEndObject();
     }
+
+    /// <summary>Text as it was before the export defused it: one leading apostrophe off (see IncidentRowWriter.FormulaStart).</summary>
+    private static string? Undefused(string? value) => value is ['\'', .. var rest] ? rest : value;
 
     private static void WriteWkt(Utf8JsonWriter json, string wkt, List<FieldError> problems)
     {

@@ -203,7 +203,8 @@ public sealed class IncidentRowWriter
             if (row.IsDBNull(ordinal)) continue;
             switch (columns[n].Kind)
             {
-                case ColumnKind.Text or ColumnKind.Json: Quoted(output, Bytes(row, ordinal)); break;
+                case ColumnKind.Text: Quoted(output, Bytes(row, ordinal), defuse: true); break;
+                case ColumnKind.Json: Quoted(output, Bytes(row, ordinal)); break;
                 case ColumnKind.Integer: Append(output, scratch[..Integer(row.GetInt64(ordinal), scratch)]); break;
                 case ColumnKind.Decimal:
                     row.GetDecimal(ordinal).TryFormat(scratch, out var written, default, CultureInfo.InvariantCulture);
@@ -234,15 +235,27 @@ public sealed class IncidentRowWriter
     /// <summary>Bytes that make a CSV field need quotes.</summary>
     private static readonly SearchValues<byte> CsvSpecial = SearchValues.Create(",\"\r\n"u8);
 
-    /// <summary>A field quoted only when it holds a comma, quote or line break; quotes doubled.</summary>
-    private static void Quoted(IBufferWriter<byte> output, ReadOnlySpan<byte> value)
+    /// <summary>
+    /// First characters that make a spreadsheet read a cell as a formula (= + - @, tab, CR), and the
+    /// apostrophe that escapes them: text starting with one gets an apostrophe in front, which
+    /// spreadsheets hide (OWASP "CSV injection"; a title =HYPERLINK(…) would otherwise run when a
+    /// journalist opens the export). An apostrophe is escaped too, so the import can take exactly one
+    /// off again (<see cref="Imports.IncidentCsvLayout"/>).
+    /// </summary>
+    public static readonly SearchValues<byte> FormulaStart = SearchValues.Create("=+-@\t\r'"u8);
+
+    /// <summary>A field quoted only when it holds a comma, quote or line break; quotes doubled; text defused.</summary>
+    private static void Quoted(IBufferWriter<byte> output, ReadOnlySpan<byte> value, bool defuse = false)
     {
+        var apostrophe = defuse && value.Length > 0 && FormulaStart.Contains(value[0]);
         if (value.IndexOfAny(CsvSpecial) < 0)
         {
+            if (apostrophe) Append(output, "'"u8);
             Append(output, value);
             return;
         }
         Append(output, "\""u8);
+        if (apostrophe) Append(output, "'"u8);
         DoublingQuotes(output, value);
         Append(output, "\""u8);
     }
@@ -271,6 +284,7 @@ public sealed class IncidentRowWriter
         foreach (var (start, length) in new Elements(array))
         {
             if (!first) Append(output, ";"u8);
+            else if (length > 0 && FormulaStart.Contains(array[start])) Append(output, "'"u8); // the cell starts here
             first = false;
             if (length > 0) DoublingQuotes(output, array.Slice(start, length));
         }

@@ -163,8 +163,13 @@ public static class StatsApi
 
     private static string Iso(DateTime time) => time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private static string Csv(string? value) =>
-        value is null ? "" : value.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
+    private static string Csv(string? value)
+    {
+        if (value is null) return "";
+        // Defused as the item exports are (IncidentRowWriter.FormulaStart): an admin1 of =cmd|… is text.
+        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' or '\'') value = "'" + value;
+        return value.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
+    }
 
     private sealed record Bucket(DateTime Start, string? Group, int Count, long? FatalitiesMinSum, long? FatalitiesMaxSum);
 }

@@ -225,6 +225,32 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task A_CSV_export_defuses_text_a_spreadsheet_would_run_and_imports_back_unchanged()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        var csv = $"external_id,title,summary,event_type,occurred_at,location_name,admin1,tags,lon,lat\n" +
+                  $"{prefix}-1,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",-2 killed,riots,2016-01-01,'Quoted,+cmd|calc,@SUM(1);x,36.5,34.5\n";
+        await client.ImportOkAsync(csv, Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+        var stored = (await FeatureAsync($"{prefix}-1"))["properties"]!;
+        Assert.Equal(("=HYPERLINK(\"http://evil.example\",\"x\")", "-2 killed", "Quoted"),
+            (stored["title"]!.GetValue<string>(), stored["summary"]!.GetValue<string>(), stored["location_name"]!.GetValue<string>()));
+
+        var export = await client.GetStringAsync($"/collections/incidents/items?f=csv&filter={Uri.EscapeDataString($"external_id = '{prefix}-1'")}");
+
+        // Every cell that a spreadsheet would take for a formula starts with an apostrophe, inside its quotes if any.
+        Assert.Contains(",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",", export);
+        Assert.Contains(",'-2 killed,", export);
+        Assert.Contains(",Quoted,", export);
+        Assert.Contains(",'+cmd|calc,", export);
+        Assert.Contains(",'@SUM(1);x,", export);
+        await client.ImportOkAsync(export, Csv, "?source=" + prefix, inserted: 0, updated: 0, unchanged: 1, rejected: 0);
+
+        var stats = await client.GetStringAsync($"/collections/incidents/stats?f=csv&group_by=admin1&interval=month&datetime=2016-01&filter={Uri.EscapeDataString($"external_id = '{prefix}-1'")}");
+        Assert.Contains(",'+cmd|calc,1,", stats);
+    }
+
+    [Fact]
     public async Task A_repeated_external_id_is_rejected_naming_the_line_of_its_first_row_and_a_second_import_changes_nothing()
     {
         var prefix = Unique();
