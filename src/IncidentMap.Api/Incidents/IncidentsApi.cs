@@ -382,6 +382,7 @@ public static partial class IncidentsApi
             return Respond(context, new WriteOutcome.VersionMismatch(current.Value.Version), StatusCodes.Status200OK, featureId);
 
         var merged = IncidentInput.MergePatch(JsonNode.Parse(current.Value.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
+        ForgetWhatThePatchOutdates(merged!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
         using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
         var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement);
         if (invalid is not null) return invalid;
@@ -390,6 +391,32 @@ public static partial class IncidentsApi
         // The version read above guards the merge: a concurrent change in between answers 412, not a lost update.
         return Respond(context, await store.ReplaceAsync(id, draft, [current.Value.Version], Writer(context), context.RequestAborted),
             StatusCodes.Status200OK, featureId);
+    }
+
+    /// <summary>
+    /// What the stored incident holds only because of something the patch replaces is left out of the
+    /// merged document, so that it is worked out again as a new incident's would be:
+    /// <list type="bullet">
+    /// <item>a new occurred_at without a time_precision takes the precision it implies ("2016-03" is a
+    /// month), not the old one;</item>
+    /// <item>a new geometry drops the place names reverse geocoding derived from the old one;</item>
+    /// <item>a new place name drops the point geocoding derived from the old name.</item>
+    /// </list>
+    /// </summary>
+    private static void ForgetWhatThePatchOutdates(JsonNode merged, JsonElement patch, JsonNode stored)
+    {
+        if (merged["properties"] is not JsonObject properties) return;
+        var patched = patch.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
+        bool Patches(string name) => patched.ValueKind == JsonValueKind.Object && patched.TryGetProperty(name, out _);
+        var derived = stored["properties"]?["derived_fields"]?.AsArray().Select(d => d?.GetValue<string>()).ToHashSet() ?? [];
+
+        if (Patches("occurred_at") && !Patches("time_precision")) properties.Remove("time_precision");
+        var newGeometry = patch.TryGetProperty("geometry", out _);
+        if (newGeometry)
+            foreach (var name in new[] { "location_name", "admin1", "country" })
+                if (derived.Contains(name) && !Patches(name)) properties.Remove(name);
+        if (!newGeometry && derived.Contains("geometry") && (Patches("location_name") || Patches("admin1") || Patches("country")))
+            merged.AsObject().Remove("geometry");
     }
 
     /// <summary>

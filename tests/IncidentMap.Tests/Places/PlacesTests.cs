@@ -229,6 +229,35 @@ public sealed class PlacesTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_patch_works_out_again_what_the_server_derived_from_what_it_replaces()
+    {
+        async Task<JsonNode> Patch(long id, string patch)
+        {
+            var response = await _client.PatchCurrentAsync($"/collections/incidents/items/{id}", patch);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        }
+        List<string> Derived(JsonNode feature) => feature["properties"]!["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()).ToList();
+
+        // Place names reverse-geocoded from a point follow the point.
+        var (_, atHoms) = await _client.PostAsync(Features.Valid(geometry: Features.Point(36.7234, 34.7268)));
+        Assert.Equal("Homs", atHoms!["properties"]!["location_name"]!.GetValue<string>());
+        var moved = await Patch(atHoms["id"]!.GetValue<long>(), """{"geometry": {"type": "Point", "coordinates": [36.2913, 33.5102]}}""");
+        Assert.Equal(("Damascus", "SY"), (moved["properties"]!["location_name"]!.GetValue<string>(), moved["properties"]!["country"]!.GetValue<string>()));
+        Assert.Contains("location_name", Derived(moved));
+
+        // A point geocoded from a name follows the name.
+        var (_, named) = await _client.PostAsync(Unlocated("Homs", "SY"));
+        var renamed = await Patch(named!["id"]!.GetValue<long>(), """{"properties": {"location_name": "Aleppo"}}""");
+        Assert.Equal(37.16, renamed["geometry"]!["coordinates"]![0]!.GetValue<double>(), 1);
+        Assert.Contains("geometry", Derived(renamed));
+
+        // A month without a precision is a month, as in a new incident.
+        var month = await Patch(renamed["id"]!.GetValue<long>(), """{"properties": {"occurred_at": "2016-03"}}""");
+        Assert.Equal("month", month["properties"]!["time_precision"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task An_unknown_place_name_is_a_422_asking_for_a_geometry()
     {
         var (response, _) = await _client.PostAsync(Unlocated("Nowhereville " + Guid.NewGuid().ToString("N")[..6]));
