@@ -88,14 +88,18 @@ public static class StatsApi
         parameters.Add("tz", tz);
         parameters.Add("window_from", query.From);
         parameters.Add("window_until", query.Until);
-        parameters.Add("max_buckets", MaxBuckets);
+        parameters.Add("max_buckets", MaxBuckets + 1); // one more, to tell a span that is too long
         var group = groupBy is null ? "NULL::text" : Groups[groupBy];
         var sql = $"""
             WITH span AS (
                 SELECT date_trunc(@interval, @window_from::timestamptz, @tz) AS first,
                        date_trunc(@interval, @window_until::timestamptz - interval '1 microsecond', @tz) AS last
             ), matches AS (
-                SELECT least(greatest(date_trunc(@interval, i.occurred_at, @tz), coalesce(span.first, '-infinity')),
+                -- A date, week or month is a calendar period, not an instant: stored as its UTC midnight, it
+                -- is the same local date in every time zone (March 2016 counts in March in New York too).
+                SELECT least(greatest(date_trunc(@interval, CASE WHEN i.time_precision = 'exact' THEN i.occurred_at
+                                                                 ELSE (i.occurred_at AT TIME ZONE 'UTC') AT TIME ZONE @tz END, @tz),
+                                      coalesce(span.first, '-infinity')),
                              coalesce(span.last, 'infinity')) AS bucket,
                        {group} AS grp, i.fatalities_min, i.fatalities_max
                 FROM incidents i, span
@@ -119,6 +123,9 @@ public static class StatsApi
             ORDER BY b.bucket, g.grp NULLS FIRST
             """;
         var rows = await reader.ListAsync<Bucket>(sql, parameters, context.RequestAborted);
+        // Without a closed window the span is the matching incidents' own, known only now.
+        if (rows.Select(r => r.Start).Distinct().Count() > MaxBuckets)
+            return Problem.BadParameter("datetime", $"the matching incidents span more than {MaxBuckets} {interval} buckets; give a narrower datetime or a longer interval");
 
         if (csv.Value)
         {

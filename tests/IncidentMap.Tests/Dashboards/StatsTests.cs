@@ -70,6 +70,40 @@ public sealed class StatsTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_day_or_month_is_counted_in_its_own_bucket_in_every_time_zone()
+    {
+        var tag = FeedHelpers.NewTag();
+        foreach (var when in new[] { "2016-03", "2016-03-01", "2016-03-01T02:00:00Z" })
+        {
+            var feature = FeedHelpers.Tagged(tag);
+            feature["properties"]!["occurred_at"] = when;
+            await _client.CreateAsync(feature);
+        }
+
+        var months = await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&interval=month&tz=America/New_York&datetime=2016-02-01/2016-03-31");
+        var counts = months["buckets"]!.AsArray().ToDictionary(b => b!["start"]!.GetValue<string>(), b => b!["count"]!.GetValue<int>());
+        // March 2016 and 1 March are March in New York; 02:00 UTC on 1 March is still 29 February there.
+        Assert.Equal(2, counts["2016-03-01T05:00:00Z"]);
+        Assert.Equal(1, counts["2016-02-01T05:00:00Z"]);
+    }
+
+    [Fact]
+    public async Task Buckets_beyond_the_maximum_are_a_400_not_a_series_cut_short()
+    {
+        var tag = FeedHelpers.NewTag();
+        foreach (var when in new[] { "1950-01-01T00:00:00Z", "2020-01-01T00:00:00Z" })
+        {
+            var feature = FeedHelpers.Tagged(tag);
+            feature["properties"]!["occurred_at"] = when;
+            await _client.CreateAsync(feature);
+        }
+
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/stats?tags={tag}&interval=day"), HttpStatusCode.BadRequest, "datetime");
+        var months = await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&interval=month");
+        Assert.Equal(2, months["buckets"]!.AsArray().Sum(b => b!["count"]!.GetValue<int>()));
+    }
+
+    [Fact]
     public async Task Stats_come_as_csv_too()
     {
         var tag = FeedHelpers.NewTag();
