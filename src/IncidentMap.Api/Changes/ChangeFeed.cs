@@ -48,11 +48,21 @@ public sealed class ChangeFeed(IncidentReader reader)
     }
 
     /// <summary>Whether retention has purged changes the cursor has not read yet (the reader must resync).</summary>
-    public async Task<bool> IsExpiredAsync(FeedCursor cursor, CancellationToken ct)
+    /// <summary>
+    /// Whether retention has purged changes after the cursor (the reader must reload), or the cursor
+    /// names a transaction that has not even started (no cursor the feed gave out does): read on from
+    /// it, the feed would skip every change until then.
+    /// </summary>
+    public async Task<(bool Expired, bool Ahead)> CheckAsync(FeedCursor cursor, CancellationToken ct)
     {
-        var purged = await reader.ScalarAsync<string?>(
-            "SELECT xid::text || '-' || position FROM incident_changes_purged", new DynamicParameters(), ct);
-        return purged is not null && FeedCursor.TryParse(purged, out var horizon) && cursor.CompareTo(horizon) < 0;
+        var state = await reader.ScalarAsync<string>("""
+            SELECT coalesce((SELECT xid::text || '-' || position FROM incident_changes_purged), '')
+                   || '/' || pg_snapshot_xmax(pg_current_snapshot())::text
+            """, new DynamicParameters(), ct);
+        var slash = state!.IndexOf('/');
+        var (purged, next) = (state[..slash], ulong.Parse(state[(slash + 1)..], CultureInfo.InvariantCulture));
+        var expired = FeedCursor.TryParse(purged, out var horizon) && cursor.CompareTo(horizon) < 0;
+        return (expired, cursor.Xid > next); // the head cursor names the next transaction itself
     }
 
     public async Task<ChangePage> ReadAsync(IncidentQuery filters, FeedCursor after, int limit, CancellationToken ct)

@@ -50,10 +50,13 @@ public static class ChangesApi
         if (text is null) return (await feed.HeadAsync(ct), null);
         if (!FeedCursor.TryParse(text, out var cursor))
             return (default, Problem.BadParameter(field, $"'{text}' is not a change feed cursor"));
-        if (await feed.IsExpiredAsync(cursor, ct))
+        var (expired, ahead) = await feed.CheckAsync(cursor, ct);
+        if (expired)
             return (default, Problem.Status(StatusCodes.Status410Gone, "Cursor expired",
                 $"Changes after {cursor} have been purged by retention. Reload /collections/incidents/items, then follow " +
                 "/collections/incidents/changes without a cursor.", field));
+        if (ahead)
+            return (default, Problem.BadParameter(field, $"'{text}' is ahead of the feed: no change has that position yet (take cursors from the feed)"));
         return (cursor, null);
     }
 
