@@ -101,7 +101,11 @@ public static partial class IncidentsApi
         group.MapMethods("", [HttpMethods.Options], (HttpResponse response) => Allow(response, "GET, HEAD, POST, OPTIONS"))
             .WithName("optionsIncidents").WithSummary("Methods allowed on the items").Produces(StatusCodes.Status204NoContent)
             .RequireAuthorization(SecuritySetup.ReadPolicy);
-        group.MapMethods("/{featureId}", [HttpMethods.Options], (HttpResponse response) => Allow(response, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"))
+        group.MapMethods("/{featureId}", [HttpMethods.Options], (HttpResponse response) =>
+            {
+                response.Headers["Accept-Patch"] = "application/merge-patch+json"; // RFC 5789 §3.1
+                return Allow(response, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS");
+            })
             .WithName("optionsIncident").WithSummary("Methods allowed on an incident").Produces(StatusCodes.Status204NoContent)
             .RequireAuthorization(SecuritySetup.ReadPolicy);
 

@@ -62,8 +62,20 @@ public static class ProblemDefaults
         [StatusCodes.Status503ServiceUnavailable] = "https://tools.ietf.org/html/rfc9110#section-15.6.4",
     };
 
+    /// <summary>
+    /// The body types that would do. Routing refuses a body type an endpoint does not accept before the
+    /// endpoint is chosen, so the answer goes by method: a merge patch for PATCH, GeoJSON otherwise.
+    /// </summary>
+    private static IEnumerable<string> Accepted(HttpContext context) =>
+        context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.ContentTypes is { Count: > 0 } types
+            ? types
+            : HttpMethods.IsPatch(context.Request.Method) ? ["application/merge-patch+json", "application/json"] : ["application/geo+json", "application/json"];
+
     public static void Fill(ProblemDetailsContext context)
     {
+        // RFC 5789 §2.2: a refused patch document names the patch formats that would do.
+        if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType && HttpMethods.IsPatch(context.HttpContext.Request.Method))
+            context.HttpContext.Response.Headers["Accept-Patch"] = string.Join(", ", Accepted(context.HttpContext));
         var problem = context.ProblemDetails;
         var request = context.HttpContext.Request;
         problem.Instance ??= request.Path;
@@ -72,7 +84,7 @@ public static class ProblemDefaults
             StatusCodes.Status404NotFound => $"Nothing is served at {request.Path}.",
             StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
             StatusCodes.Status415UnsupportedMediaType =>
-                $"Content-Type '{request.ContentType}' is not accepted here; send application/geo+json or application/json.",
+                $"Content-Type '{request.ContentType}' is not accepted here; send {string.Join(" or ", Accepted(context.HttpContext))}.",
             _ => null,
         };
         // The framework types some statuses; the rest are typed here, so every problem names its type.

@@ -227,6 +227,22 @@ public sealed class OgcCoreTests(ApiFixture api)
         Assert.Contains("POST", items.Content.Headers.Allow);
         Assert.Contains("PUT", item.Content.Headers.Allow);
         Assert.Contains("DELETE", item.Content.Headers.Allow);
+        // RFC 5789 §3.1: the patch formats, where PATCH is allowed.
+        Assert.Equal("application/merge-patch+json", item.Headers.GetValues("Accept-Patch").Single());
+    }
+
+    [Fact]
+    public async Task A_patch_in_a_format_not_taken_is_a_415_naming_the_formats_that_are()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var request = new HttpRequestMessage(HttpMethod.Patch, $"/collections/incidents/items/{id}") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "text/plain") };
+        request.Headers.TryAddWithoutValidation("If-Match", "\"v1\"");
+
+        var response = await _client.SendAsync(request);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "Content-Type");
+        Assert.Contains("application/merge-patch+json", problem["detail"]!.GetValue<string>());
+        Assert.Contains("application/merge-patch+json", response.Headers.GetValues("Accept-Patch").Single());
     }
 
     [Fact]
