@@ -380,22 +380,31 @@ public static partial class IncidentsApi
         if (document!.RootElement.ValueKind != JsonValueKind.Object)
             return Problem.Validation([new FieldError("body", "a merge patch must be a JSON object")]);
 
-        var current = await reader.GetFeatureAsync(id, context.RequestAborted);
-        if (current is null) return UnknownIncident(featureId);
-        if (expected is not null && !expected.Contains(current.Value.Version))
-            return Respond(context, new WriteOutcome.VersionMismatch(current.Value.Version), StatusCodes.Status200OK, featureId);
+        for (var attempt = 1; ; attempt++)
+        {
+            var current = await reader.GetFeatureAsync(id, context.RequestAborted);
+            if (current is null) return UnknownIncident(featureId);
+            if (expected is not null && !expected.Contains(current.Value.Version))
+                return Respond(context, new WriteOutcome.VersionMismatch(current.Value.Version), StatusCodes.Status200OK, featureId);
 
-        var merged = IncidentInput.MergePatch(JsonNode.Parse(current.Value.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
-        ForgetWhatThePatchOutdates(merged!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
-        using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
-        var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement);
-        if (invalid is not null) return invalid;
-        draft = KeepPlace(draft!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
+            var merged = IncidentInput.MergePatch(JsonNode.Parse(current.Value.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
+            ForgetWhatThePatchOutdates(merged!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
+            using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
+            var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement);
+            if (invalid is not null) return invalid;
+            draft = KeepPlace(draft!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
 
-        // The version read above guards the merge: a concurrent change in between answers 412, not a lost update.
-        return Respond(context, await store.ReplaceAsync(id, draft, [current.Value.Version], Writer(context), context.RequestAborted),
-            StatusCodes.Status200OK, featureId);
+            // The version read above guards the merge: a concurrent change in between is not overwritten.
+            // With If-Match: * any current version will do (RFC 9110 §13.1.1), so the patch is merged
+            // into the newer one and tried again; with a named version it is a 412.
+            var outcome = await store.ReplaceAsync(id, draft, [current.Value.Version], Writer(context), context.RequestAborted);
+            if (expected is null && outcome is WriteOutcome.VersionMismatch && attempt < MaxPatchAttempts) continue;
+            return Respond(context, outcome, StatusCodes.Status200OK, featureId);
+        }
     }
+
+    /// <summary>How often a PATCH with If-Match: * merges again after losing a race with another writer.</summary>
+    private const int MaxPatchAttempts = 20;
 
     /// <summary>
     /// What the stored incident holds only because of something the patch replaces is left out of the

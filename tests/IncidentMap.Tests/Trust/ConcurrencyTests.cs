@@ -100,4 +100,16 @@ public sealed class ConcurrencyTests(ApiFixture api)
             Assert.Equal(before + 1, await VersionAsync(id));
         }
     }
+
+    [Fact]
+    public async Task Concurrent_patches_with_If_Match_star_all_apply_since_any_current_version_matches()
+    {
+        // RFC 9110 §13.1.1: "*" is true whenever there is a current representation, so none of these is a 412.
+        var id = await _client.CreateAsync(Features.Valid());
+
+        var answers = await Task.WhenAll(Enumerable.Range(1, 6).Select(n => _client.SendAsync(Change("PATCH", id, "*", n))));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        Assert.Equal(7, await VersionAsync(id));
+    }
 }
