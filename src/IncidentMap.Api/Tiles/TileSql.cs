@@ -23,7 +23,8 @@ public static class TileSql
     private const string IncidentTileProperties = """
         i.id, i.title, i.event_type, i.sub_event_type,
         -- Seconds since 1970: MapLibre filters and interpolates numbers, not date strings.
-        extract(epoch FROM i.occurred_at)::bigint AS occurred_at, i.time_precision,
+        -- Whole seconds, truncated: a rounded 12:34:56.789 would fall outside a filter "before 12:34:57".
+        floor(extract(epoch FROM i.occurred_at))::bigint AS occurred_at, i.time_precision,
         i.fatalities_min, i.fatalities_max, i.country, i.geo_precision, i.status
         """;
 
@@ -41,8 +42,10 @@ public static class TileSql
                     -- Computed once: in a prepared (generic) plan an inline envelope is rebuilt for every row.
                     -- The area in longitude/latitude is a box too (Web Mercator maps each axis on its
                     -- own, monotonically), so the GiST index on geom finds the tile's incidents.
+                    -- The margin is clipped to the world first: past ±180° the transform wraps it round, and
+                    -- the first and last columns' boxes became nearly the whole world without the tile itself.
                     SELECT ST_TileEnvelope(@z, @x, @y) AS envelope,
-                           ST_Transform(ST_TileEnvelope(@z, @x, @y, margin => 64.0 / {Extent}), 4326) AS area
+                           ST_Transform(ST_ClipByBox2D(ST_TileEnvelope(@z, @x, @y, margin => 64.0 / {Extent}), ST_TileEnvelope(0, 0, 0)), 4326) AS area
                 ), features AS (
                     SELECT ST_AsMVTGeom(i.geom_3857, t.envelope, {Extent}, 64, true) AS geom,
                            {IncidentTileProperties}
@@ -114,7 +117,10 @@ public static class TileSql
             ), hexes AS (
                 -- Each hexagon's box in longitude/latitude holds its image (Web Mercator maps each
                 -- axis on its own, monotonically): the GiST index on geom finds its candidates.
-                SELECT h.geom, ST_Transform(h.geom, 4326) AS lonlat, h.i, h.j FROM area, ST_HexagonGrid(@size, area.box) h
+                -- Clipped to the world before leaving Web Mercator: a hexagon over the antimeridian would
+                -- otherwise wrap round, to a box that misses its own incidents and a ring across the map.
+                SELECT h.geom, ST_Transform(ST_ClipByBox2D(h.geom, ST_TileEnvelope(0, 0, 0)), 4326) AS lonlat, h.i, h.j
+                FROM area, ST_HexagonGrid(@size, area.box) h
             ), members AS (
                 -- A point on a shared edge touches two hexagons: DISTINCT ON counts it once.
                 SELECT DISTINCT ON (i.id) h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
@@ -124,7 +130,7 @@ public static class TileSql
                 ORDER BY i.id, h.i, h.j
             )
             SELECT json_build_object('type', 'Feature', 'id', i || '/' || j,
-                'geometry', ST_AsGeoJSON(ST_Transform(geom, 4326), @digits)::json,
+                'geometry', ST_AsGeoJSON(ST_Transform(ST_ClipByBox2D(geom, ST_TileEnvelope(0, 0, 0)), 4326), @digits)::json,
                 'properties', json_build_object('count', count(*), 'fatalities_min_sum', sum(fatalities_min),
                     'fatalities_max_sum', sum(fatalities_max),
                     'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text

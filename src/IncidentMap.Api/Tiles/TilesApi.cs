@@ -156,12 +156,14 @@ public static class TilesApi
     internal static async Task<IResult> GetTile(HttpContext context, string tileMatrix, string tileRow, string tileCol,
         IncidentReader reader, DataVersion version, IMemoryCache cache, IConfiguration configuration)
     {
-        if (!int.TryParse(tileMatrix, NumberStyles.None, CultureInfo.InvariantCulture, out var z) || z > MaxZoom)
+        // One spelling per tile (no leading zeros): 08/88/129 would be a second URL and cache entry for 8/88/129.
+        static bool Canonical(string text) => text.Length == 1 || text[0] != '0';
+        if (!Canonical(tileMatrix) || !int.TryParse(tileMatrix, NumberStyles.None, CultureInfo.InvariantCulture, out var z) || z > MaxZoom)
             return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileMatrix '{tileMatrix}' is not a zoom level from 0 to {MaxZoom}.", "tileMatrix");
         var size = 1L << z;
-        if (!long.TryParse(tileRow, NumberStyles.None, CultureInfo.InvariantCulture, out var y) || y >= size)
+        if (!Canonical(tileRow) || !long.TryParse(tileRow, NumberStyles.None, CultureInfo.InvariantCulture, out var y) || y >= size)
             return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileRow '{tileRow}' is outside 0..{size - 1} at tileMatrix {z}.", "tileRow");
-        if (!long.TryParse(tileCol, NumberStyles.None, CultureInfo.InvariantCulture, out var x) || x >= size)
+        if (!Canonical(tileCol) || !long.TryParse(tileCol, NumberStyles.None, CultureInfo.InvariantCulture, out var x) || x >= size)
             return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileCol '{tileCol}' is outside 0..{size - 1} at tileMatrix {z}.", "tileCol");
         var (query, problem) = await QueryParser.ParseFiltersAsync(context.Request);
         if (problem is not null) return problem;

@@ -89,6 +89,49 @@ public sealed class TileTests(ApiFixture api)
         Assert.All(features, f => Assert.Contains(f.Fields["event_type"], new[] { "battles", "riots" }));
     }
 
+    [Theory]
+    [InlineData(-179.5, 0)]
+    [InlineData(179.5, 255)]
+    [InlineData(-180.0, 0)]
+    public async Task The_first_and_last_columns_next_to_the_antimeridian_carry_their_incidents(double lon, int column)
+    {
+        // The tile's margin used to wrap round at ±180°, to a box without the tile in it: these tiles were empty.
+        var tag = await CreateTaggedAsync(lon, -47.3, 1);
+        const int z = 8;
+        var row = (int)Math.Floor((1 - Math.Log(Math.Tan(-47.3 * Math.PI / 180) + 1 / Math.Cos(-47.3 * Math.PI / 180)) / Math.PI) / 2 * (1 << z));
+
+        var response = await _client.GetAsync($"{Tiles}/{z}/{row}/{column}?tags={tag}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(await DecodeAsync(await response.Content.ReadAsByteArrayAsync()), f => f.Layer == "incidents");
+    }
+
+    [Fact]
+    public async Task A_tile_gives_occurred_at_in_whole_seconds_truncated_as_time_windows_read_it()
+    {
+        var (x, y, lon, lat) = RemoteTile();
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
+        var feature = Features.Valid(geometry: Features.Point(lon, lat), occurredAt: "2020-06-15T12:34:56.789Z");
+        feature["properties"]!["tags"] = new JsonArray(tag);
+        await _client.CreateAsync(feature);
+
+        var fields = (await DecodeAsync(await _client.GetByteArrayAsync($"{Tiles}/10/{y}/{x}?tags={tag}"))).Single().Fields;
+
+        Assert.Equal("1592224496", fields["occurred_at"]);
+    }
+
+    [Fact]
+    public async Task Hexbins_over_the_antimeridian_count_their_incidents_and_stay_on_the_map()
+    {
+        var tag = await CreateTaggedAsync(179.5, -47.3, 3, spread: 0.01);
+
+        var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?tags={tag}&bbox=170,-50,180,-45&size=150000");
+
+        Assert.Equal(3, bins["features"]!.AsArray().Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+        var longitudes = bins["features"]!.AsArray().SelectMany(f => f!["geometry"]!["coordinates"]![0]!.AsArray()).Select(p => p![0]!.GetValue<double>());
+        Assert.All(longitudes, lon => Assert.InRange(lon, 0, 180)); // no ring wrapped round to -180
+    }
+
     [Fact]
     public async Task Filters_apply_to_tiles()
     {
@@ -178,6 +221,8 @@ public sealed class TileTests(ApiFixture api)
     [InlineData("3/0/8", "tileCol")]
     [InlineData("25/0/0", "tileMatrix")]
     [InlineData("a/0/0", "tileMatrix")]
+    [InlineData("08/88/129", "tileMatrix")]
+    [InlineData("8/088/129", "tileRow")]
     public async Task A_tile_outside_the_matrix_is_a_404_problem(string path, string parameter)
     {
         await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Tiles}/{path}"), HttpStatusCode.NotFound, parameter);
