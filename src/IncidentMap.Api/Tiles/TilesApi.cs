@@ -50,7 +50,8 @@ public static class TilesApi
             .WithSummary("Incidents clustered on the tile grid of a zoom level, as GeoJSON")
             .WithDescription("`zoom` (0–24) picks the grid: 8×8 cells per map tile of that zoom. Each cluster has " +
                              "count, fatalities_min_sum, fatalities_max_sum and the dominant event_type; counts add up " +
-                             "to the number of incidents /items returns for the same filters.")
+                             "to the number of incidents /items returns for the same filters, except incidents that lie " +
+                             "wholly beyond Web Mercator's ±85.0511° (polar; they are on no map tile either).")
             .WithMetadata(new QueryParametersMetadata { Page = ["precision"] },
                 new QueryParameterDoc("zoom", "The map zoom whose grid clusters form on (8×8 cells per tile).", "integer", Required: true, Minimum: "0", Maximum: $"{MaxZoom}"))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
