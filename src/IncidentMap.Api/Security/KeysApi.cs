@@ -22,8 +22,8 @@ public static class KeysApi
 
     internal static async Task<IResult> CreateKey(NewApiKeyRequest request, ApiKeys keys, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 100)
-            return Problem.Validation([new FieldError("name", "is required, at most 100 characters")], 400);
+        if (!ApiKeys.IsValidName(request.Name))
+            return Problem.Validation([new FieldError("name", ApiKeys.NameRule)], 400);
         var scopes = request.Scopes ?? [Scopes.Read];
         if (scopes.Length == 0 || scopes.Any(s => !Scopes.All.Contains(s)))
             return Problem.Validation([new FieldError("scopes", $"must be a non-empty list of {string.Join(", ", Scopes.All)}")], 400);

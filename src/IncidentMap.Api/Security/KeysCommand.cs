@@ -18,6 +18,11 @@ public static class KeysCommand
                     await Console.Error.WriteLineAsync($"scopes must be among {string.Join(", ", Scopes.All)}");
                     return 2;
                 }
+                if (!ApiKeys.IsValidName(args[1]))
+                {
+                    await Console.Error.WriteLineAsync($"key name '{args[1]}' {ApiKeys.NameRule}");
+                    return 2;
+                }
                 string key;
                 ApiKeyInfo info;
                 try

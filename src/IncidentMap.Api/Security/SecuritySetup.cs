@@ -40,7 +40,8 @@ public static class SecuritySetup
         services.AddAuthorizationBuilder()
             .AddPolicy(ReadPolicy, p =>
             {
-                if (readsNeedKey) p.RequireAuthenticatedUser();
+                // Any key with the read scope (every key the service issues for reading has it).
+                if (readsNeedKey) p.RequireClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Read);
                 else p.RequireAssertion(_ => true);
             })
             .AddPolicy(WritePolicy, p => p.RequireClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Write))
@@ -79,11 +80,15 @@ public static class SecuritySetup
         // Client addresses come from X-Forwarded-For only when the request came through a configured proxy.
         services.Configure<ForwardedHeadersOptions>(options =>
         {
-            options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
             options.KnownProxies.Clear();
             options.KnownIPNetworks.Clear();
             foreach (var proxy in configuration.GetSection("ForwardedHeaders:KnownProxies").Get<string[]>() ?? [])
                 if (IPAddress.TryParse(proxy, out var address)) options.KnownProxies.Add(address);
+            // With both lists empty the middleware would believe any sender: anyone could pick the address
+            // their rate limit counts against, and the scheme of every link. No proxy, no forwarded headers.
+            options.ForwardedHeaders = options.KnownProxies.Count > 0
+                ? ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto
+                : ForwardedHeaders.None;
         });
         return services;
     }
@@ -104,16 +109,23 @@ public static class SecuritySetup
         });
     }
 
-    /// <summary>Headers that cost nothing and close whole classes of browser attacks.</summary>
+    /// <summary>
+    /// Headers that cost nothing and close whole classes of browser attacks. Set as the response
+    /// starts, so that answers the exception handler rewrites (it clears the headers) carry them too.
+    /// </summary>
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        var headers = context.Response.Headers;
-        headers.XContentTypeOptions = "nosniff";
-        headers.XFrameOptions = "DENY";
-        headers["Referrer-Policy"] = "no-referrer";
-        // Swagger UI runs scripts; everything else is data and may load nothing.
-        if (!context.Request.Path.StartsWithSegments("/swagger"))
-            headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+        context.Response.OnStarting(() =>
+        {
+            var headers = context.Response.Headers;
+            headers.XContentTypeOptions = "nosniff";
+            headers.XFrameOptions = "DENY";
+            headers["Referrer-Policy"] = "no-referrer";
+            // Swagger UI runs scripts; everything else is data and may load nothing.
+            if (!context.Request.Path.StartsWithSegments("/swagger"))
+                headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+            return Task.CompletedTask;
+        });
         await next();
     });
 }

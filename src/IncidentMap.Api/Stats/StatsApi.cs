@@ -92,8 +92,10 @@ public static class StatsApi
         var group = groupBy is null ? "NULL::text" : Groups[groupBy];
         var sql = $"""
             WITH span AS (
-                SELECT date_trunc(@interval, @window_from::timestamptz, @tz) AS first,
-                       date_trunc(@interval, @window_until::timestamptz - interval '1 microsecond', @tz) AS last
+                -- An end at the edge of time (0001-01-01 is sent as -infinity) is an open end: the series
+                -- then runs over the matching incidents, instead of from the beginning of time.
+                SELECT CASE WHEN isfinite(@window_from::timestamptz) THEN date_trunc(@interval, @window_from::timestamptz, @tz) END AS first,
+                       CASE WHEN isfinite(@window_until::timestamptz) THEN date_trunc(@interval, @window_until::timestamptz - interval '1 microsecond', @tz) END AS last
             ), matches AS (
                 -- A date, week or month is a calendar period, not an instant: stored as its UTC midnight, it
                 -- is the same local date in every time zone (March 2016 counts in March in New York too).
@@ -109,8 +111,10 @@ public static class StatsApi
                        coalesce(span.last, (SELECT max(bucket) FROM matches)) AS last
                 FROM span
             ), buckets AS (
-                SELECT (local AT TIME ZONE @tz) AS bucket
-                FROM bounds, generate_series(first AT TIME ZONE @tz, last AT TIME ZONE @tz, ('1 ' || @interval)::interval) AS local
+                -- In the select list the series is produced row by row, so LIMIT stops it; in FROM it
+                -- would be built whole first.
+                SELECT (generate_series(first AT TIME ZONE @tz, last AT TIME ZONE @tz, ('1 ' || @interval)::interval) AT TIME ZONE @tz) AS bucket
+                FROM bounds
                 LIMIT @max_buckets
             ), groups AS (
                 {(groupBy is null ? "SELECT NULL::text AS grp" : "SELECT DISTINCT grp FROM matches")}

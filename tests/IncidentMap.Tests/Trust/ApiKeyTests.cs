@@ -164,4 +164,12 @@ public sealed class ReadsNeedKeyTests(ReadsNeedKeyFactory factory) : IClassFixtu
         // Probes carry no key.
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/live")).StatusCode);
     }
+
+    [Fact]
+    public async Task A_key_without_the_read_scope_cannot_read_a_private_deployment()
+    {
+        var (writer, _, _) = await factory.NewKeyClientAsync("private-writer-only", Scopes.Write);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await writer.GetAsync($"{Trust.ItemsUrl}?limit=1")).StatusCode);
+    }
 }

@@ -36,6 +36,20 @@ public sealed class RateLimitTests(LowLimitsFactory factory) : IClassFixture<Low
     private Task ExhaustAnonymousAsync() => ExhaustAsync(factory.ClientWithKey(null), 10);
 
     [Fact]
+    public async Task Without_a_configured_proxy_X_Forwarded_For_cannot_buy_a_fresh_bucket()
+    {
+        await ExhaustAnonymousAsync();
+        var client = factory.ClientWithKey(null);
+
+        for (var n = 1; n <= 5; n++)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, Read);
+            request.Headers.Add("X-Forwarded-For", $"198.51.100.{n}");
+            await AssertTooManyAsync(await client.SendAsync(request));
+        }
+    }
+
+    [Fact]
     public async Task Anonymous_reads_beyond_the_bucket_get_429_with_Retry_After()
     {
         var (served, refused) = await ExhaustAsync(factory.ClientWithKey(null), 10);

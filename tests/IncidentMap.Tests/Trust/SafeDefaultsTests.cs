@@ -31,6 +31,30 @@ public sealed class SafeDefaultsTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Without_a_configured_proxy_X_Forwarded_Proto_does_not_change_the_links()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Add("X-Forwarded-Proto", "javascript");
+
+        var landing = System.Text.Json.Nodes.JsonNode.Parse(await (await api.CreateAnonymousClient().SendAsync(request)).Content.ReadAsStringAsync())!;
+
+        Assert.All(landing["links"]!.AsArray(), l => Assert.StartsWith("http", l!["href"]!.GetValue<string>()));
+        Assert.DoesNotContain(landing["links"]!.AsArray(), l => l!["href"]!.GetValue<string>().StartsWith("javascript", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_stats_window_from_the_first_day_of_year_one_is_answered_at_once()
+    {
+        // 0001-01-01 reaches PostgreSQL as -infinity: the series of day buckets used to start there and never end.
+        using var client = api.CreateAnonymousClient();
+        client.Timeout = TimeSpan.FromSeconds(10);
+
+        var response = await client.GetAsync("/collections/incidents/stats?interval=day&datetime=0001-01-01/0001-01-05");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Swagger_UI_keeps_the_headers_but_has_no_content_security_policy()
     {
         var response = await api.CreateAnonymousClient().GetAsync("/swagger/index.html");
