@@ -69,16 +69,23 @@ public sealed class StatsTests(ApiFixture api)
         Assert.Equal(1, counts["2019-05-01T21:00:00Z"]);
     }
 
-    [Fact]
-    public async Task A_day_or_month_is_counted_in_its_own_bucket_in_every_time_zone()
+    /// <summary>One incident per time under a tag of its own; returns the tag.</summary>
+    private async Task<string> TaggedAtAsync(params string[] times)
     {
         var tag = FeedHelpers.NewTag();
-        foreach (var when in new[] { "2016-03", "2016-03-01", "2016-03-01T02:00:00Z" })
+        foreach (var when in times)
         {
             var feature = FeedHelpers.Tagged(tag);
             feature["properties"]!["occurred_at"] = when;
             await _client.CreateAsync(feature);
         }
+        return tag;
+    }
+
+    [Fact]
+    public async Task A_day_or_month_is_counted_in_its_own_bucket_in_every_time_zone()
+    {
+        var tag = await TaggedAtAsync("2016-03", "2016-03-01", "2016-03-01T02:00:00Z");
 
         var months = await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&interval=month&tz=America/New_York&datetime=2016-02-01/2016-03-31");
         var counts = months["buckets"]!.AsArray().ToDictionary(b => b!["start"]!.GetValue<string>(), b => b!["count"]!.GetValue<int>());
@@ -90,13 +97,7 @@ public sealed class StatsTests(ApiFixture api)
     [Fact]
     public async Task Buckets_beyond_the_maximum_are_a_400_not_a_series_cut_short()
     {
-        var tag = FeedHelpers.NewTag();
-        foreach (var when in new[] { "1950-01-01T00:00:00Z", "2020-01-01T00:00:00Z" })
-        {
-            var feature = FeedHelpers.Tagged(tag);
-            feature["properties"]!["occurred_at"] = when;
-            await _client.CreateAsync(feature);
-        }
+        var tag = await TaggedAtAsync("1950-01-01T00:00:00Z", "2020-01-01T00:00:00Z");
 
         await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/stats?tags={tag}&interval=day"), HttpStatusCode.BadRequest, "datetime");
         var months = await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&interval=month");
