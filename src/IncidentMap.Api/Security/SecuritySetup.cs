@@ -93,9 +93,22 @@ public static class SecuritySetup
         return services;
     }
 
-    /// <summary>Who a limit counts against: the API key's name, else the client address.</summary>
+    /// <summary>
+    /// Who a limit counts against: the API key's name, else the client address; for IPv6 its /64,
+    /// since one client commonly holds a whole /64 and could otherwise take a fresh bucket per address.
+    /// </summary>
     public static string Partition(HttpContext context) =>
-        context.User.KeyName() is { } name ? "key:" + name : "ip:" + context.Connection.RemoteIpAddress;
+        context.User.KeyName() is { } name ? "key:" + name : "ip:" + Network(context.Connection.RemoteIpAddress);
+
+    internal static string? Network(IPAddress? address)
+    {
+        if (address is null) return null;
+        if (address.IsIPv4MappedToIPv6) return address.MapToIPv4().ToString();
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return address.ToString();
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
+    }
 
     public static async Task WriteTooManyAsync(HttpContext context, TimeSpan retryAfter)
     {

@@ -35,6 +35,16 @@ public sealed class RateLimitTests(LowLimitsFactory factory) : IClassFixture<Low
 
     private Task ExhaustAnonymousAsync() => ExhaustAsync(factory.ClientWithKey(null), 10);
 
+    [Theory]
+    [InlineData("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64")]
+    [InlineData("2001:db8:1:2:bbbb:cccc:dddd:eeee", "2001:db8:1:2::/64")]
+    [InlineData("::ffff:198.51.100.7", "198.51.100.7")]
+    [InlineData("198.51.100.7", "198.51.100.7")]
+    public void Anonymous_clients_count_by_address_and_ipv6_clients_by_their_64(string address, string partition)
+    {
+        Assert.Equal(partition, SecuritySetup.Network(System.Net.IPAddress.Parse(address)));
+    }
+
     [Fact]
     public async Task Without_a_configured_proxy_X_Forwarded_For_cannot_buy_a_fresh_bucket()
     {
