@@ -12,7 +12,7 @@ namespace IncidentMap.Api.Security;
 /// </summary>
 public sealed class ApiKeyAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    ApiKeys keys, IMemoryCache cache, IProblemDetailsService problems)
+    ApiKeys keys, IMemoryCache cache, IProblemDetailsService problems, IConfiguration configuration)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -38,9 +38,21 @@ public sealed class ApiKeyAuthentication(
         var cacheKey = "apikey:" + Convert.ToHexString(ApiKeys.Hash(key));
         if (!cache.TryGetValue(cacheKey, out ApiKeyInfo? info))
         {
+            // Authentication runs before the rate limiter, so a stream of made-up keys would cost a
+            // database lookup each, even while the client's requests are being refused. Each network
+            // gets a budget of lookups that found nothing; past it, unknown keys fail unlooked.
+            var misses = cache.GetOrCreate("apikey-misses:" + SecuritySetup.Network(Context.Connection.RemoteIpAddress), entry =>
+            {
+                entry.Size = 64;
+                entry.AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(1);
+                return new System.Runtime.CompilerServices.StrongBox<int>();
+            })!;
+            if (Volatile.Read(ref misses.Value) >= configuration.GetValue("Auth:UnknownKeysPerMinute", 1000))
+                return AuthenticateResult.Fail("too many unknown API keys from this network");
             info = key.StartsWith(ApiKeys.Prefix, StringComparison.Ordinal) && key.Length < 200
                 ? await keys.FindAsync(key, Context.RequestAborted)
                 : null;
+            if (info is null) Interlocked.Increment(ref misses.Value);
             cache.Set(cacheKey, info, new MemoryCacheEntryOptions { Size = 256, AbsoluteExpirationRelativeToNow = CacheFor });
         }
         if (info is null) return AuthenticateResult.Fail("unknown or revoked API key");

@@ -137,6 +137,28 @@ public sealed class RevocationTests(TrustFactory factory) : IClassFixture<TrustF
     }
 }
 
+/// <summary>A budget of five lookups of unknown keys a minute per network.</summary>
+public sealed class FewUnknownKeysFactory() : ConfiguredFactory(("Auth:UnknownKeysPerMinute", "5"));
+
+public sealed class UnknownKeyTests(FewUnknownKeysFactory factory) : IClassFixture<FewUnknownKeysFactory>
+{
+    [Fact]
+    public async Task Past_the_budget_of_unknown_keys_a_network_gets_no_more_lookups_but_known_keys_still_work()
+    {
+        // Authentication runs before the rate limiter: without a budget every made-up key costs a query.
+        var (_, known, _) = await factory.NewKeyClientAsync("budget-known", Scopes.Read, Scopes.Write);
+        Assert.Equal(HttpStatusCode.PreconditionRequired, await factory.ClientWithKey(known).ProbeWriteStatusAsync()); // cached now
+
+        for (var n = 0; n < 5; n++)
+            Assert.Equal(HttpStatusCode.Unauthorized, await factory.ClientWithKey(ApiKeys.Generate()).ProbeWriteStatusAsync());
+        var (_, fresh, _) = await factory.NewKeyClientAsync("budget-fresh", Scopes.Read, Scopes.Write);
+
+        // A key never seen here is not looked up any more, valid or not; one already known still works.
+        Assert.Equal(HttpStatusCode.Unauthorized, await factory.ClientWithKey(fresh).ProbeWriteStatusAsync());
+        Assert.Equal(HttpStatusCode.PreconditionRequired, await factory.ClientWithKey(known).ProbeWriteStatusAsync());
+    }
+}
+
 /// <summary>Auth:RequireKeyForReads=true: a private deployment.</summary>
 public sealed class ReadsNeedKeyFactory() : ConfiguredFactory(("Auth:RequireKeyForReads", "true"));
 
