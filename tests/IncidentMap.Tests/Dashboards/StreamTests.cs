@@ -88,7 +88,8 @@ public sealed class StreamTests(ApiFixture api)
         await using (var connection = await api.Database.OpenConnectionAsync())
         {
             var terminated = await connection.ExecuteScalarAsync<int>(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'incidentmap-listener'");
+                // This database's listener only: tests with a database of their own run listeners too.
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'incidentmap-listener' AND datname = current_database()");
             Assert.True(terminated > 0);
         }
         var after = await _client.CreateAsync(FeedHelpers.Tagged(tag));
