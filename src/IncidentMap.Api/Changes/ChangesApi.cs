@@ -74,9 +74,7 @@ public static class ChangesApi
         if (problem is not null) return problem;
 
         var page = await feed.ReadAsync(query!, cursor, limit, ct);
-        var parameters = QueryHelpers.ParseQuery(request.QueryString.Value);
-        parameters["cursor"] = page.Next.ToString();
-        var next = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, QueryString.Create(parameters));
+        var next = Collections.RequestUrl.With(request, ("cursor", page.Next.ToString()));
 
         var body = new StringBuilder("{\"changes\":[");
         body.AppendJoin(',', page.Changes.Select(ToJson));

@@ -22,12 +22,18 @@ public sealed class IncidentListResult(
     private const int PageFlushThreshold = 1024 * 1024;
     private const char RecordSeparator = '\u001e';
 
-    /// <summary>A small, already bounded set of rendered Features (clusters, bins, places) as one FeatureCollection.</summary>
-    public static IResult Small(IReadOnlyCollection<string> features)
+    /// <summary>
+    /// A small, already bounded set of rendered Features (clusters, bins, places) as one FeatureCollection;
+    /// with <paramref name="links"/>, a page of a collection, which also says when it was made.
+    /// </summary>
+    public static IResult Small(IReadOnlyCollection<string> features, IEnumerable<object>? links = null)
     {
         var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
-        body.AppendJoin(',', features).Append("],\"numberReturned\":").Append(features.Count).Append('}');
-        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
+        body.AppendJoin(',', features).Append(']');
+        if (links is not null) body.Append(",\"links\":[").AppendJoin(',', links.Select(l => JsonSerializer.Serialize(l))).Append(']');
+        body.Append(",\"numberReturned\":").Append(features.Count);
+        if (links is not null) body.Append(",\"timeStamp\":\"").Append(DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture)).Append('"');
+        return TypedResults.Text(body.Append('}').ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
     }
 
     public static string ContentType(OutputFormat format) => format switch

@@ -18,7 +18,10 @@ public static partial class IncidentsApi
 {
     public const string GeoJson = "application/geo+json";
     private static readonly string[] FeatureMediaTypes = [GeoJson, "application/json"];
-    private static readonly string[] PatchMediaTypes = ["application/merge-patch+json", "application/json", GeoJson];
+    /// <summary>RFC 7396 JSON merge patch, what PATCH takes.</summary>
+    public const string MergePatch = "application/merge-patch+json";
+
+    private static readonly string[] PatchMediaTypes = [MergePatch, "application/json", GeoJson];
 
     public static RouteGroupBuilder MapIncidents(this IEndpointRouteBuilder app)
     {
@@ -93,7 +96,7 @@ public static partial class IncidentsApi
             .RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Change part of an incident (JSON merge patch, RFC 7396)")
             .WithDescription("For example `{\"properties\":{\"fatalities_max\":62}}`; `null` clears a property.")
-            .Accepts<IncidentPatchDoc>("application/merge-patch+json", "application/json")
+            .Accepts<IncidentPatchDoc>(MergePatch, "application/json")
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
             .ProducesChangeProblems();
 
@@ -103,7 +106,7 @@ public static partial class IncidentsApi
             .RequireAuthorization(SecuritySetup.ReadPolicy);
         group.MapMethods("/{featureId}", [HttpMethods.Options], (HttpResponse response) =>
             {
-                response.Headers["Accept-Patch"] = "application/merge-patch+json"; // RFC 5789 §3.1
+                response.Headers["Accept-Patch"] = MergePatch; // RFC 5789 §3.1
                 return Allow(response, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS");
             })
             .WithName("optionsIncident").WithSummary("Methods allowed on an incident").Produces(StatusCodes.Status204NoContent)
@@ -143,25 +146,16 @@ public static partial class IncidentsApi
         var (query, problem) = await QueryParser.ParseRequestAsync(request, useAccept: true);
         if (problem is not null) return problem;
 
-        object NextLink(string cursor)
-        {
-            var parameters = QueryHelpers.ParseQuery(request.QueryString.Value);
-            parameters["cursor"] = cursor;
-            var href = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, QueryString.Create(parameters));
-            return new { href, rel = "next", type = GeoJson, title = "Next page" };
-        }
+        object NextLink(string cursor) => new { href = RequestUrl.With(request, ("cursor", cursor)), rel = "next", type = GeoJson, title = "Next page" };
         // The same page in the other formats (OGC API – Features /req/core/fc-links: rel alternate).
         object[] alternates = query!.Format != OutputFormat.GeoJson ? [] :
         [
             .. new[] { ("csv", "text/csv", "This page as CSV"), ("geojsonseq", "application/geo+json-seq", "This page as a GeoJSON text sequence"),
-                ("ndjson", "application/x-ndjson", "This page as newline-delimited GeoJSON") }.Select(a =>
+                ("ndjson", "application/x-ndjson", "This page as newline-delimited GeoJSON") }.Select(a => (object)new
             {
-                var parameters = QueryHelpers.ParseQuery(request.QueryString.Value);
-                parameters["f"] = a.Item1;
                 // A page in another format has the same size: CSV and sequences are otherwise whole exports.
-                parameters["limit"] = query.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                var href = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, QueryString.Create(parameters));
-                return (object)new { href, rel = "alternate", type = a.Item2, title = a.Item3 };
+                href = RequestUrl.With(request, ("f", a.Item1), ("limit", query.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+                rel = "alternate", type = a.Item2, title = a.Item3,
             }),
         ];
         return await RunAsync(context, reader, query, request.GetEncodedUrl(), NextLink, alternates);

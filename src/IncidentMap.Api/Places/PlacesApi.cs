@@ -23,7 +23,18 @@ public static class PlacesApi
     /// <summary>Most places a page of the browsed collection holds (no q: GIS clients page through it all).</summary>
     public const int MaxBrowseLimit = 10_000;
 
-    private static readonly HashSet<string> SearchParameters = ["q", "country", "bbox", "limit", "f", "cursor"];
+    /// <summary>The place search's parameters: documented in OpenAPI, and the only ones it takes.</summary>
+    private static readonly QueryParameterDoc[] SearchDocs =
+    [
+        new("q", "A place name in any spelling, 1 to 200 characters with a letter or digit."),
+        new("country", "ISO 3166-1 alpha-2 code."),
+        new("bbox", "minLon,minLat,maxLon,maxLat (WGS 84); minLon > maxLon crosses the antimeridian."),
+        new("limit", $"Places per page (default {DefaultLimit}): at most {MaxLimit} with q, {MaxBrowseLimit} without.", "integer", Minimum: "1"),
+        new("cursor", "Opaque position from a next link (without q)."),
+        new("f", "json, the only format.", Enum: ["json"]),
+    ];
+
+    private static readonly HashSet<string> SearchParameters = [.. SearchDocs.Select(d => d.Name)];
     private static readonly string[] EditorKinds = ["town", "village", "suburb", "district", "neighbourhood", "site", "region"];
 
     public static IEndpointRouteBuilder MapPlaces(this IEndpointRouteBuilder app)
@@ -34,13 +45,7 @@ public static class PlacesApi
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
                              "exact names (including alternate spellings) first, then prefixes, then similar spellings; ties by population. " +
                              "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest.")
-            .WithMetadata(
-                new QueryParameterDoc("q", "A place name in any spelling, 1 to 200 characters with a letter or digit."),
-                new QueryParameterDoc("country", "ISO 3166-1 alpha-2 code."),
-                new QueryParameterDoc("bbox", "minLon,minLat,maxLon,maxLat (WGS 84); minLon > maxLon crosses the antimeridian."),
-                new QueryParameterDoc("limit", $"Places per page (default {DefaultLimit}): at most {MaxLimit} with q, {MaxBrowseLimit} without.", "integer", Minimum: "1"),
-                new QueryParameterDoc("cursor", "Opaque position from a next link (without q)."),
-                new QueryParameterDoc("f", "json, the only format.", Enum: ["json"]))
+            .WithMetadata(SearchDocs)
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/items/{placeId}", GetPlace).WithName("getPlace").RequireAuthorization(SecuritySetup.ReadPolicy)
@@ -149,20 +154,10 @@ public static class PlacesApi
     /// <summary>A FeatureCollection page with its self link and, when there is more, a next link (OGC API – Features).</summary>
     private static IResult Page(HttpRequest request, IReadOnlyCollection<string> features, string? next)
     {
-        string Url(string? cursor)
-        {
-            var query = request.Query.Where(p => p.Key != "cursor").ToDictionary(p => p.Key, p => p.Value);
-            if (cursor is not null) query["cursor"] = cursor;
-            return Microsoft.AspNetCore.Http.Extensions.UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path,
-                Microsoft.AspNetCore.Http.QueryString.Create(query));
-        }
-        static string Link(string href, string rel) =>
-            JsonSerializer.Serialize(new { href, rel, type = IncidentsApi.GeoJson, title = rel == "self" ? "This page" : "Next page" });
-        var links = next is null ? [Link(Url(request.Query["cursor"].FirstOrDefault()), "self")] : new[] { Link(Url(request.Query["cursor"].FirstOrDefault()), "self"), Link(Url(next), "next") };
-        var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
-        body.AppendJoin(',', features).Append("],\"links\":[").AppendJoin(',', links).Append("],\"numberReturned\":").Append(features.Count)
-            .Append(",\"timeStamp\":").Append(JsonSerializer.Serialize(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture))).Append('}');
-        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
+        var self = new { href = Collections.RequestUrl.With(request), rel = "self", type = IncidentsApi.GeoJson, title = "This page" };
+        return IncidentListResult.Small(features, next is null
+            ? [self]
+            : [self, new { href = Collections.RequestUrl.With(request, ("cursor", next)), rel = "next", type = IncidentsApi.GeoJson, title = "Next page" }]);
     }
 
     private readonly record struct BrowseCursor(long Population, long Id)

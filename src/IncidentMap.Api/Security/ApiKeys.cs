@@ -29,14 +29,13 @@ public sealed class ApiKeys(NpgsqlDataSource dataSource)
     public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
     /// <summary>
-    /// Key names reach logs, history (changed_by) and DELETE /admin/keys/{idOrName}: letters and digits
-    /// with . _ : - inside, and not all digits (a number names a key's id there).
+    /// Key names reach logs, history (changed_by) and DELETE /admin/keys/{idOrName}: named like import
+    /// sources (letters and digits with . _ : - inside), and not all digits (a number names a key's id there).
     /// </summary>
     public const string NameRule = "is required: 1 to 100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit, not all digits";
 
     public static bool IsValidName(string? name) =>
-        name is { Length: >= 1 and <= 100 } && char.IsAsciiLetterOrDigit(name[0]) && !name.All(char.IsAsciiDigit)
-        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-');
+        name is not null && Imports.ImportOptions.SourcePattern.IsMatch(name) && !name.All(char.IsAsciiDigit);
 
     /// <summary>Creates a key; the only time its secret is known. With <paramref name="replace"/>, a live key of that name is revoked first.</summary>
     public async Task<(string Key, ApiKeyInfo Info)> CreateAsync(string name, string[] scopes, bool replace = false, CancellationToken ct = default)

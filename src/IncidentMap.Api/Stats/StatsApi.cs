@@ -177,8 +177,8 @@ public static class StatsApi
     private static string Csv(string? value)
     {
         if (value is null) return "";
-        // Defused as the item exports are (IncidentRowWriter.FormulaStart): an admin1 of =cmd|… is text.
-        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' or '\'') value = "'" + value;
+        // Defused as the item exports are: an admin1 of =cmd|… is text.
+        if (value.Length > 0 && value[0] < 0x80 && IncidentRowWriter.FormulaStart.Contains((byte)value[0])) value = "'" + value;
         return value.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
     }
 
