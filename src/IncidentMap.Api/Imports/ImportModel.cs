@@ -12,7 +12,8 @@ public enum ImportFormat { Csv, GeoJson, NdJson }
 /// </summary>
 public sealed record ImportOptions(ImportFormat Format, string? Source, string Actor)
 {
-    public static readonly Regex SourcePattern = new("^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$", RegexOptions.CultureInvariant);
+    /// <summary>Names of sources (and of API keys): \z, not $, which would also let a name end in a line break.</summary>
+    public static readonly Regex SourcePattern = new(@"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\z", RegexOptions.CultureInvariant);
 }
 
 /// <summary>One problem with one row: where it is in the file, which field, why.</summary>

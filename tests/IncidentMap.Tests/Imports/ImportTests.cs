@@ -328,6 +328,7 @@ public sealed class ImportTests(ImportsFixture api)
     [InlineData("application/octet-stream", "", "a,b\n", HttpStatusCode.UnsupportedMediaType, "Content-Type")]
     [InlineData("text/csv", "?format=xml", "a,b\n", HttpStatusCode.BadRequest, "format")]
     [InlineData("text/csv", "?source=no%20spaces", "a,b\n", HttpStatusCode.BadRequest, "source")]
+    [InlineData("text/csv", "?source=line-break%0A", "a,b\n", HttpStatusCode.BadRequest, "source")]
     [InlineData("text/csv", "", "title,colour\nx,red\n", HttpStatusCode.BadRequest, "header")]
     [InlineData("text/csv", "", "title,event_type\nx,riots\n", HttpStatusCode.BadRequest, "header")]
     [InlineData("text/csv", "", "", HttpStatusCode.BadRequest, "body")]

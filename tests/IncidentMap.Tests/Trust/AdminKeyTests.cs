@@ -65,6 +65,7 @@ public sealed class AdminKeyTests(ApiFixture api)
     [Theory]
     [InlineData("11")] // a number names a key's id in DELETE /admin/keys/{idOrName}
     [InlineData("name\r\nfail: forged log line")]
+    [InlineData("trailing-line-break\n")] // a regex $ also matches before a final \n
     [InlineData("esc\u001b[31mred")]
     [InlineData(" spaced")]
     [InlineData("")]
