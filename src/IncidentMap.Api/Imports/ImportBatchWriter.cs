@@ -38,6 +38,30 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         ) ON COMMIT DELETE ROWS
         """;
 
+    // The external_ids this connection has written or judged so far in this import, with the line
+    // and record each first came on. ImportLanes sends every row of one external_id to the same
+    // lane, so one connection sees them all. Kept by the database, which spills what does not fit
+    // in temp_buffers to disk: the importer's memory stays flat however many rows a file has.
+    private const string CreateSeen = """
+        CREATE TEMP TABLE import_seen (external_id text PRIMARY KEY, record bigint NOT NULL, line bigint NOT NULL)
+        """;
+
+    // A file holds each incident once: applied in turn, two rows of one external_id would update
+    // the incident at every import of the file, where a second import must change nothing. The
+    // first valid row of each external_id is remembered (ON CONFLICT DO NOTHING keeps the earliest,
+    // earlier batches' or this one's); every other row of it is rejected naming that first line.
+    private const string Remember = """
+        INSERT INTO import_seen (external_id, record, line)
+        SELECT external_id, record, line FROM import_staging ORDER BY record
+        ON CONFLICT (external_id) DO NOTHING
+        """;
+
+    private const string RejectRepeated = """
+        DELETE FROM import_staging s USING import_seen k
+        WHERE k.external_id = s.external_id AND k.record <> s.record
+        RETURNING s.line, s.record, s.external_id, k.line
+        """;
+
     // The single-write path asks PostGIS the same (ST_IsValidReason) before storing a non-point geometry.
     private const string RejectInvalidGeometry = """
         DELETE FROM import_staging WHERE GeometryType(geom) <> 'POINT' AND NOT ST_IsValid(geom)
@@ -112,21 +136,24 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
 
     private readonly NpgsqlConnection _connection;
     private readonly ImportOptions _options;
+    private readonly string? _keyColumn;
 
-    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options)
+    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options, string? keyColumn)
     {
         _connection = connection;
         _options = options;
+        _keyColumn = keyColumn;
     }
 
-    public static async Task<ImportBatchWriter> OpenAsync(NpgsqlDataSource dataSource, ImportOptions options, CancellationToken ct)
+    /// <param name="keyColumn">The file's column of external_id (CSV), named in rejections.</param>
+    public static async Task<ImportBatchWriter> OpenAsync(NpgsqlDataSource dataSource, ImportOptions options, string? keyColumn, CancellationToken ct)
     {
         var connection = await dataSource.OpenConnectionAsync(ct);
         try
         {
             // A batch of large polygons can take longer than the service's default statement timeout.
-            await connection.ExecuteAsync(new CommandDefinition("SET statement_timeout = '10min'; " + CreateStaging, cancellationToken: ct));
-            return new ImportBatchWriter(connection, options);
+            await connection.ExecuteAsync(new CommandDefinition($"SET statement_timeout = '10min'; {CreateStaging}; {CreateSeen}", cancellationToken: ct));
+            return new ImportBatchWriter(connection, options, keyColumn);
         }
         catch
         {
@@ -147,6 +174,10 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         if (rows.HasShapes)
             foreach (var (line, record, reason) in await _connection.QueryAsync<(long, long, string)>(new CommandDefinition(RejectInvalidGeometry, transaction: tx, cancellationToken: ct)))
                 rejected.Add(new ImportProblem(line, record, "geometry", null, reason));
+        await _connection.ExecuteAsync(new CommandDefinition(Remember, transaction: tx, cancellationToken: ct));
+        foreach (var (line, record, externalId, first) in await _connection.QueryAsync<(long, long, string, long)>(new CommandDefinition(RejectRepeated, transaction: tx, cancellationToken: ct)))
+            rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
+                $"'{externalId}' is on line {first} of this file already; a file holds each incident once (the first is imported)"));
 
         var parameters = new { source = _options.Source };
         UpsertOutcome outcome;
@@ -164,7 +195,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         // a concurrent writer left rows that the upsert's snapshot did not account for.
         if (outcome.Foreign > 0 || outcome.Inserted + outcome.Updated + outcome.Unchanged < rows.Count - rejected.Count)
             foreach (var (line, record, externalId, owner) in await _connection.QueryAsync<(long, long, string, long)>(new CommandDefinition(ForeignOwned, parameters, tx, cancellationToken: ct)))
-                rejected.Add(new ImportProblem(line, record, "properties.external_id", null,
+                rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
                     $"'{externalId}' is already incident {owner}, which no import from source '{_options.Source}' created"));
         await tx.CommitAsync(ct);
         return new BatchResult(outcome.Inserted, outcome.Updated, rows.Count - rejected.Count - outcome.Inserted - outcome.Updated, rejected);

@@ -52,8 +52,8 @@ internal sealed class ImportLanes
 
         public async ValueTask AddAsync(long line, long record, IncidentDraft draft, CancellationToken ct)
         {
-            // A batch is one INSERT … ON CONFLICT, which may touch a row only once: the importer
-            // lets each external_id through once per file (FileKeys).
+            // A batch is one INSERT … ON CONFLICT, which may touch a row only once: the writer
+            // rejects every row of an external_id but the first (ImportBatchWriter.RejectRepeated).
             if (_batch.Count == batchSize) await SendAsync(ct);
             _batch.Add(line, record, draft);
         }

@@ -41,6 +41,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         options = options with { Source = options.Source ?? rows.DefaultSource };
         tally.Source = options.Source;
         var lanes = new ImportLanes(settings.Writers, BatchSize);
+        var keyColumn = rows.ColumnOf("properties.external_id");
 
         // A failing writer (the database) stops the reader and the other writers, which would
         // otherwise wait for room in, or for batches from, their channels forever.
@@ -50,7 +51,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         {
             try
             {
-                await WriteAsync(lanes.Batches(lane), options, tally, stop.Token);
+                await WriteAsync(lanes.Batches(lane), options, keyColumn, tally, stop.Token);
             }
             catch (Exception e)
             {
@@ -93,7 +94,6 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
     private static async Task ReadAsync(IFeatureSource source, ImportLanes lanes, ImportTally tally, CancellationToken ct)
     {
         long record = 0;
-        var keys = new FileKeys();
         try
         {
             while (await source.ReadAsync(ct))
@@ -101,14 +101,6 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
                 record++;
                 tally.RowRead();
                 var (draft, problems) = Validate(source);
-                if (draft is not null && keys.FirstLine(draft.ExternalId!, source.Line) is { } first)
-                {
-                    // Both rows applied in turn would update the incident at every import of the
-                    // file, where a second import must change nothing.
-                    problems.Add(new FieldError("properties.external_id",
-                        $"'{draft.ExternalId}' is on line {first} of this file already; a file holds each incident once (the first is imported)"));
-                    draft = null;
-                }
                 if (draft is null)
                 {
                     tally.Reject(problems.Select(p => new ImportProblem(source.Line, record, p.Field, source.ColumnOf(p.Field), p.Detail)));
@@ -141,7 +133,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
     }
 
     /// <summary>Writes one lane's batches; the connection is opened with the first batch, so a small import uses few.</summary>
-    private async Task WriteAsync(ChannelReader<CopyRows> batches, ImportOptions options, ImportTally tally, CancellationToken ct)
+    private async Task WriteAsync(ChannelReader<CopyRows> batches, ImportOptions options, string? keyColumn, ImportTally tally, CancellationToken ct)
     {
         ImportBatchWriter? writer = null;
         try
@@ -151,7 +143,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
                 BatchResult result;
                 using (batch)
                 {
-                    writer ??= await ImportBatchWriter.OpenAsync(dataSource, options, ct);
+                    writer ??= await ImportBatchWriter.OpenAsync(dataSource, options, keyColumn, ct);
                     result = await writer.WriteAsync(batch, ct);
                 }
                 foreach (var problem in result.Rejected) tally.Reject([problem]);
@@ -163,28 +155,6 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         {
             if (writer is not null) await writer.DisposeAsync();
         }
-    }
-}
-
-/// <summary>
-/// The external_ids of a file's valid rows so far, each kept as a 128-bit hash with its line: about
-/// 40 bytes a row (40 MB for a million), however long the keys are. Two different keys share a
-/// hash with a chance of about n²/2¹²⁹, nil for any file.
-/// </summary>
-internal sealed class FileKeys
-{
-    private readonly Dictionary<UInt128, long> _lines = [];
-
-    /// <summary>The line an earlier valid row with this key is on; null (and the key remembered) for its first.</summary>
-    public long? FirstLine(string key, long line)
-    {
-        Span<byte> hash = stackalloc byte[System.Security.Cryptography.SHA256.HashSizeInBytes];
-        System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(key.AsSpan()), hash);
-        ref var first = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(
-            _lines, System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(hash), out var exists);
-        if (exists) return first;
-        first = line;
-        return null;
     }
 }
 

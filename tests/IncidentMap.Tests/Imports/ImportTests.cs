@@ -269,6 +269,32 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task A_row_the_database_refuses_does_not_claim_its_external_id_and_the_column_of_a_repeat_is_named_in_ACLED_files_too()
+    {
+        // The bow tie passes the importer's checks and is refused by PostGIS in the batch; the later
+        // valid row of the same key is then the first of the file, and the third one its repeat.
+        var prefix = Unique();
+        var csv = $"external_id,title,event_type,occurred_at,wkt\n" +
+                  $"{prefix}-1,Bow tie,riots,2016-01-01,\"POLYGON ((0 0, 1 1, 1 0, 0 1, 0 0))\"\n" +
+                  $"{prefix}-1,Point,riots,2016-01-01,POINT (1 1)\n" +
+                  $"{prefix}-1,Again,riots,2016-01-01,POINT (2 2)\n";
+        var client = api.CreateClient();
+
+        var report = await client.ImportOkAsync(csv, Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 2);
+
+        Assert.Equal([(2L, "geometry"), (4L, "properties.external_id")], Problems(report).Select(p => (p.Line, p.Field)));
+        Assert.Contains("is on line 3 of this file already", Problems(report)[1].Reason);
+        Assert.Equal("Point", (await FeatureAsync($"{prefix}-1"))["properties"]!["title"]!.GetValue<string>());
+
+        // ACLED's key column is event_id_cnty.
+        var acled = "event_id_cnty,event_date,year,time_precision,event_type,sub_event_type,actor1,country,iso,location,latitude,longitude,geo_precision,source,notes,fatalities\n" +
+                    $"{prefix}A1,21 February 2016,2016,1,Explosions/Remote violence,Suicide bomb,Unknown,Syria,760,Homs,34.73,36.71,1,SANA,First,57\n" +
+                    $"{prefix}A1,21 February 2016,2016,1,Explosions/Remote violence,Suicide bomb,Unknown,Syria,760,Homs,34.73,36.71,1,SANA,Second,57\n";
+        var repeated = Assert.Single(Problems(await client.ImportOkAsync(acled, Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 1)));
+        Assert.Equal((3L, "properties.external_id", "event_id_cnty"), (repeated.Line, repeated.Field, repeated.Column));
+    }
+
+    [Fact]
     public async Task An_import_never_overwrites_an_incident_it_did_not_create()
     {
         var prefix = Unique();
