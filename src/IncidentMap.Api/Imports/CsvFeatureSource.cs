@@ -1,3 +1,4 @@
+using System.Text;
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
@@ -170,11 +171,13 @@ internal abstract class CsvLayout
         else json.WriteString(name, value);
     }
 
-    /// <summary>A list column: items separated by ';' (as CSV exports write them).</summary>
-    protected static void WriteList(Utf8JsonWriter json, string name, IEnumerable<string?> values)
+    /// <summary>A list from columns whose items are separated by ';' (ACLED's associated actors).</summary>
+    protected static void WriteList(Utf8JsonWriter json, string name, IEnumerable<string?> values) =>
+        WriteItems(json, name, values.Where(v => v is not null)
+            .SelectMany(v => v!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList());
+
+    protected static void WriteItems(Utf8JsonWriter json, string name, List<string> items)
     {
-        var items = values.Where(v => v is not null)
-            .SelectMany(v => v!.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
         if (items.Count == 0) return;
         json.WriteStartArray(name);
         foreach (var item in items) json.WriteStringValue(item);
@@ -219,7 +222,7 @@ internal sealed class IncidentCsvLayout : CsvLayout
         json.WriteStartObject("properties");
         foreach (var name in Text) WriteString(json, name, Undefused(row[name]));
         foreach (var name in Counts) WriteCount(json, name, row[name]);
-        foreach (var name in Lists) WriteList(json, name, [Undefused(row[name])]);
+        foreach (var name in Lists) WriteItems(json, name, ListItems(Undefused(row[name])));
         if (row["sources"] is { } sources)
         {
             try
@@ -234,6 +237,41 @@ internal sealed class IncidentCsvLayout : CsvLayout
             }
         }
         json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The items of one of our list columns: separated by ';', where "\;" is a ';' inside an item and
+    /// "\\" a backslash (as exports write them); any other backslash is kept as it is.
+    /// </summary>
+    internal static List<string> ListItems(string? value)
+    {
+        var items = new List<string>();
+        if (value is null) return items;
+        var item = new StringBuilder();
+        for (var i = 0; i < value.Length; i++)
+        {
+            switch (value[i])
+            {
+                case '\\' when i + 1 < value.Length && value[i + 1] is ';' or '\\':
+                    item.Append(value[++i]);
+                    break;
+                case ';':
+                    Add();
+                    break;
+                default:
+                    item.Append(value[i]);
+                    break;
+            }
+        }
+        Add();
+        return items;
+
+        void Add()
+        {
+            var text = item.ToString().Trim();
+            if (text.Length > 0) items.Add(text);
+            item.Clear();
+        }
     }
 
     /// <summary>Text as it was before the export defused it: one leading apostrophe off (see IncidentRowWriter.FormulaStart).</summary>

@@ -272,8 +272,8 @@ public sealed class IncidentRowWriter
     }
 
     /// <summary>
-    /// A text[] as one field: the elements joined with ';' (a NULL element as nothing), quoted as a
-    /// whole when any element needs it.
+    /// A text[] as one field: the elements joined with ';' (a NULL element as nothing; see
+    /// <see cref="ListItem"/> for a ';' inside one), quoted as a whole when any element needs it.
     /// </summary>
     private static void CsvList(IBufferWriter<byte> output, ReadOnlySpan<byte> array)
     {
@@ -286,9 +286,27 @@ public sealed class IncidentRowWriter
             if (!first) Append(output, ";"u8);
             else if (length > 0 && FormulaStart.Contains(array[start])) Append(output, "'"u8); // the cell starts here
             first = false;
-            if (length > 0) DoublingQuotes(output, array.Slice(start, length));
+            if (length > 0) ListItem(output, array.Slice(start, length));
         }
         if (quote) Append(output, "\""u8);
+    }
+
+    private static readonly SearchValues<byte> ListSpecial = SearchValues.Create(";\\"u8);
+
+    /// <summary>
+    /// One element of a list field: a ';' inside it (the separator) and a backslash get a backslash
+    /// in front, so that an actor named "A; B" comes back from the import as one actor, not two.
+    /// </summary>
+    private static void ListItem(IBufferWriter<byte> output, ReadOnlySpan<byte> item)
+    {
+        for (var special = item.IndexOfAny(ListSpecial); special >= 0; special = item.IndexOfAny(ListSpecial))
+        {
+            DoublingQuotes(output, item[..special]);
+            Append(output, "\\"u8);
+            Append(output, item.Slice(special, 1));
+            item = item[(special + 1)..];
+        }
+        DoublingQuotes(output, item);
     }
 
     /// <summary>

@@ -225,6 +225,34 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task List_items_holding_the_separator_or_a_backslash_survive_a_CSV_export_and_import()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        var feature = Features.Valid("Lists");
+        feature["properties"]!["external_id"] = $"{prefix}-1";
+        feature["properties"]!["actors"] = new JsonArray("Army; 4th Division", @"C:\path\;x", "Plain", @"ends\");
+        feature["properties"]!["tags"] = new JsonArray("a;b", "c");
+        await client.CreateAsync(feature);
+
+        var export = await client.GetStringAsync($"/collections/incidents/items?f=csv&filter={Uri.EscapeDataString($"external_id = '{prefix}-1'")}");
+        Assert.Contains(@",Army\; 4th Division;C:\\path\\\;x;Plain;ends\\,", export);
+        Assert.Contains(@",a\;b;c,", export);
+
+        // Imported under a new key: the lists must come back item for item.
+        var copy = export.Replace($"{prefix}-1", $"{prefix}-2");
+        await client.ImportOkAsync(copy, Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+        var imported = (await FeatureAsync($"{prefix}-2"))["properties"]!;
+        Assert.Equal(["Army; 4th Division", @"C:\path\;x", "Plain", @"ends\"], imported["actors"]!.AsArray().Select(a => a!.GetValue<string>()));
+        Assert.Equal(["a;b", "c"], imported["tags"]!.AsArray().Select(a => a!.GetValue<string>()));
+
+        // A backslash before anything but ';' or a backslash is kept: hand-written files need no escaping.
+        var hand = $"external_id,title,event_type,occurred_at,actors,lon,lat\n{prefix}-3,Hand,riots,2016-01-01,C:\\temp;Other,1,1\n";
+        await client.ImportOkAsync(hand, Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+        Assert.Equal([@"C:\temp", "Other"], (await FeatureAsync($"{prefix}-3"))["properties"]!["actors"]!.AsArray().Select(a => a!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task A_CSV_export_defuses_text_a_spreadsheet_would_run_and_imports_back_unchanged()
     {
         var prefix = Unique();
