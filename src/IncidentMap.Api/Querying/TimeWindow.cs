@@ -113,7 +113,10 @@ public static partial class TimeWindow
         }
         if (Rfc3339.TryParseDateTime(text, out var instant))
         {
-            (start, end) = (instant, instant + Microsecond);
+            start = instant;
+            // No instant follows the last one .NET can hold (9999-12-31T23:59:59.9999999Z): that end is open.
+            if (instant > DateTimeOffset.MaxValue - Microsecond) open = !isStart;
+            else end = instant + Microsecond;
             return true;
         }
         if (!Rfc3339.TryParseIncidentTime(text, out var calendar, out var precision)) return false;

@@ -13,6 +13,10 @@ namespace IncidentMap.Api.Stats;
 public static class StatsApi
 {
     private const int MaxBuckets = 10_000;
+
+    /// <summary>Buckets × groups of one answer: every cell is answered, empty ones as zeros, so the
+    /// product is what the answer costs (a year of days by country fits).</summary>
+    private const int MaxCells = 100_000;
     private static readonly string[] Intervals = ["day", "week", "month"];
 
     /// <summary>group_by values: the grouping column, whitelisted.</summary>
@@ -119,14 +123,30 @@ public static class StatsApi
             ), groups AS (
                 {(groupBy is null ? "SELECT NULL::text AS grp" : "SELECT DISTINCT grp FROM matches")}
             )
-            SELECT b.bucket AS start, g.grp AS "group", count(m.bucket)::int AS count,
-                   sum(m.fatalities_min)::bigint AS fatalitiesminsum, sum(m.fatalities_max)::bigint AS fatalitiesmaxsum
-            FROM buckets b CROSS JOIN groups g
-            LEFT JOIN matches m ON m.bucket = b.bucket AND m.grp IS NOT DISTINCT FROM g.grp
-            GROUP BY b.bucket, g.grp
-            ORDER BY b.bucket, g.grp NULLS FIRST
+            , size AS (
+                SELECT (SELECT count(*) FROM buckets) * (SELECT count(*) FROM groups) AS cells
+            )
+            -- First the number of cells, then the cells, unless there are too many to answer: a
+            -- span of days by admin1 could be tens of millions.
+            SELECT NULL::timestamptz AS start, NULL::text AS "group", cells AS count, NULL::bigint AS fatalitiesminsum, NULL::bigint AS fatalitiesmaxsum
+            FROM size
+            UNION ALL (
+                SELECT b.bucket, g.grp, count(m.bucket),
+                       sum(m.fatalities_min)::bigint, sum(m.fatalities_max)::bigint
+                FROM buckets b CROSS JOIN groups g
+                LEFT JOIN matches m ON m.bucket = b.bucket AND m.grp IS NOT DISTINCT FROM g.grp
+                WHERE (SELECT cells FROM size) <= @max_cells
+                GROUP BY b.bucket, g.grp
+                ORDER BY b.bucket, g.grp NULLS FIRST
+            )
             """;
-        var rows = await reader.ListAsync<Bucket>(sql, parameters, context.RequestAborted);
+        parameters.Add("max_cells", (long)MaxCells);
+        var answer = await reader.ListAsync<Bucket>(sql, parameters, context.RequestAborted);
+        var cells = answer.Single(r => r.Start is null).Count;
+        if (cells > MaxCells)
+            return Problem.BadParameter("group_by",
+                $"would answer {cells} cells ({interval} buckets × groups; empty ones count too); the maximum is {MaxCells}: give a narrower datetime, a longer interval or filters that leave fewer groups");
+        var rows = answer.Where(r => r.Start is not null).ToList();
         // Without a closed window the span is the matching incidents' own, known only now.
         if (rows.Select(r => r.Start).Distinct().Count() > MaxBuckets)
             return Problem.BadParameter("datetime", $"the matching incidents span more than {MaxBuckets} {interval} buckets; give a narrower datetime or a longer interval");
@@ -135,12 +155,12 @@ public static class StatsApi
         {
             var text = new StringBuilder("start,group,count,fatalities_min_sum,fatalities_max_sum\r\n");
             foreach (var r in rows)
-                text.Append(Iso(r.Start)).Append(',').Append(Csv(r.Group)).Append(',').Append(r.Count).Append(',')
+                text.Append(Iso(r.Start!.Value)).Append(',').Append(Csv(r.Group)).Append(',').Append(r.Count).Append(',')
                     .Append(r.FatalitiesMinSum ?? 0).Append(',').Append(r.FatalitiesMaxSum ?? 0).Append("\r\n");
             return TypedResults.Text(text.ToString(), "text/csv; charset=utf-8; header=present", Encoding.UTF8);
         }
         return TypedResults.Json(new StatsDoc(interval, tz, groupBy,
-            rows.Select(r => new BucketDoc(Iso(r.Start), r.Group, r.Count, r.FatalitiesMinSum ?? 0, r.FatalitiesMaxSum ?? 0)).ToArray()));
+            rows.Select(r => new BucketDoc(Iso(r.Start!.Value), r.Group, (int)r.Count, r.FatalitiesMinSum ?? 0, r.FatalitiesMaxSum ?? 0)).ToArray()));
     }
 
     internal static async Task<IResult> GetSummary(HttpContext context, IncidentReader reader, DataVersion version)
@@ -182,7 +202,7 @@ public static class StatsApi
         return value.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
     }
 
-    private sealed record Bucket(DateTime Start, string? Group, int Count, long? FatalitiesMinSum, long? FatalitiesMaxSum);
+    private sealed record Bucket(DateTime? Start, string? Group, long Count, long? FatalitiesMinSum, long? FatalitiesMaxSum);
 }
 
 /// <summary>A time series: one row per bucket and group.</summary>

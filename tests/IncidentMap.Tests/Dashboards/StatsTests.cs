@@ -105,6 +105,30 @@ public sealed class StatsTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Buckets_times_groups_beyond_the_maximum_are_a_400_naming_group_by()
+    {
+        // 9,000 days by 12 admin1 groups is 108,000 cells, more than the 100,000 an answer may hold.
+        var tag = FeedHelpers.NewTag();
+        for (var n = 0; n < 12; n++)
+        {
+            var feature = FeedHelpers.Tagged(tag);
+            feature["properties"]!["occurred_at"] = "2016-01-01T00:00:00Z";
+            feature["properties"]!["admin1"] = $"Region {n}";
+            await _client.CreateAsync(feature);
+        }
+        const string window = "datetime=2000-01-01T00:00:00Z/P9000D";
+
+        var problem = await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync($"/collections/incidents/stats?tags={tag}&interval=day&group_by=admin1&{window}"), HttpStatusCode.BadRequest, "group_by");
+        Assert.Contains("108000 cells", problem["detail"]!.GetValue<string>());
+
+        // Weeks fit: Monday 1999-12-27 to Monday 2024-08-19 is 1,287 weeks, × 12 groups, every cell answered.
+        var weeks = (await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&interval=week&group_by=admin1&{window}"))["buckets"]!.AsArray();
+        Assert.Equal(1287 * 12, weeks.Count);
+        Assert.Equal(12, weeks.Sum(b => b!["count"]!.GetValue<int>()));
+    }
+
+    [Fact]
     public async Task Stats_come_as_csv_too()
     {
         var tag = FeedHelpers.NewTag();

@@ -251,6 +251,8 @@ public sealed class TimeWindowTests(ApiFixture api)
     [InlineData("/", null, null)]
     [InlineData("../..", null, null)]
     [InlineData("0000-01-01T00:00:00Z/9999-12-31T00:00:00Z", null, null)]
+    [InlineData("9999-12-31T23:59:59.9999999Z", "9999-12-31T23:59:59.9999999Z", null)] // nothing follows it to end at
+    [InlineData("9999-12-31T23:59:59.9999999Z/..", "9999-12-31T23:59:59.9999999Z", null)]
     [InlineData("P1M/2016-02-29", "2016-02-01T00:00:00Z", "2016-03-01T00:00:00Z")]
     [InlineData("2016-02-01/P1M", "2016-02-01T00:00:00Z", "2016-03-01T00:00:00Z")]
     [InlineData("2016-02-21T07:30:00Z/P1D", "2016-02-21T07:30:00Z", "2016-02-22T07:30:00Z")]
