@@ -47,7 +47,9 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         }
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(5291836307089764402)", transaction: tx, cancellationToken: ct));
+        // Loading runs once, at startup, and may take longer than a request's statement timeout
+        // (Database:StatementTimeoutSeconds); so may waiting for another instance that is loading it.
+        await connection.ExecuteAsync(new CommandDefinition("SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(5291836307089764402)", transaction: tx, cancellationToken: ct));
         if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
                 "SELECT EXISTS (SELECT 1 FROM places WHERE source = 'geonames')", transaction: tx, cancellationToken: ct)))
             return;

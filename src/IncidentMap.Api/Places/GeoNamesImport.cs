@@ -19,7 +19,9 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        // A dump such as allCountries.txt streams through one COPY for minutes: not a request's statement.
         await connection.ExecuteAsync(new CommandDefinition("""
+            SET LOCAL statement_timeout = 0;
             CREATE TEMP TABLE geonames_import (
                 geonameid bigint, name text, alternate_names text[], country char(2), kind text, population integer, geom geometry
             ) ON COMMIT DROP

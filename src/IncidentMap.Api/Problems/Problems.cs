@@ -119,6 +119,9 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
                 (400, "Invalid value", "A value in the request is out of range or malformed for the database."),
             System.Text.EncoderFallbackException or System.Text.DecoderFallbackException =>
                 (400, "Invalid text", "The request contains invalid Unicode."),
+            // statement_timeout (Database:StatementTimeoutSeconds) stopped a query that asked for too much.
+            PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } when !context.RequestAborted.IsCancellationRequested =>
+                (503, "Query took too long", "The query ran past the service's time limit and was stopped; narrow it (bbox, datetime, filters) or retry later."),
             NpgsqlException { IsTransient: true } or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException =>
                 (503, "Database unavailable", "The database could not be reached; retry shortly."),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested =>

@@ -79,12 +79,13 @@ public static class TileSql
     /// Clusters as GeoJSON at a map zoom: the same grid and sums as the tiles, over exactly the incidents
     /// the same filters return from /items (so the counts add up to its numberMatched).
     /// </summary>
-    public static (string Sql, DynamicParameters Parameters) Clusters(IncidentQuery query, int zoom, int precision)
+    public static (string Sql, DynamicParameters Parameters) Clusters(IncidentQuery query, int zoom, int precision, int maxClusters)
     {
         var parameters = new DynamicParameters();
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
         AddGrid(parameters, zoom + CellsPerTileShift);
         parameters.Add("digits", precision);
+        parameters.Add("max_clusters", maxClusters + 1); // one more, to tell an answer that is too large
         return ($$"""
             WITH members AS (
                 {{Members(where)}}
@@ -97,6 +98,7 @@ public static class TileSql
             FROM members
             GROUP BY cx, cy
             ORDER BY count(*) DESC, cx, cy
+            LIMIT @max_clusters
             """, parameters);
     }
 

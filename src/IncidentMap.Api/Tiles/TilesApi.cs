@@ -19,6 +19,7 @@ public static class TilesApi
     public const string MvtType = "application/vnd.mapbox-vector-tile";
     public const int MaxZoom = 24;
     private const int MaxHexagons = 50_000;
+    private const int MaxClusters = 50_000;
     private const string TileMatrixSetUri = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
     private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
 
@@ -51,7 +52,8 @@ public static class TilesApi
             .WithDescription("`zoom` (0–24) picks the grid: 8×8 cells per map tile of that zoom. Each cluster has " +
                              "count, fatalities_min_sum, fatalities_max_sum and the dominant event_type; counts add up " +
                              "to the number of incidents /items returns for the same filters, except incidents that lie " +
-                             "wholly beyond Web Mercator's ±85.0511° (polar; they are on no map tile either).")
+                             "wholly beyond Web Mercator's ±85.0511° (polar; they are on no map tile either). An answer " +
+                             "of more than 50,000 clusters is a 400 rather than cut short: give a bbox or a lower zoom.")
             .WithMetadata(new QueryParametersMetadata { Page = ["precision"] },
                 new QueryParameterDoc("zoom", "The map zoom whose grid clusters form on (8×8 cells per tile).", "integer", Required: true, Minimum: "0", Maximum: $"{MaxZoom}"))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
@@ -195,8 +197,12 @@ public static class TilesApi
             return Problem.BadParameter("zoom", $"'{zoomText}' is not a zoom level from 0 to {MaxZoom}");
         var (query, problem) = await QueryParser.ParseFiltersAsync(request, "zoom");
         if (problem is not null) return problem;
-        var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision);
-        return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));
+        var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision, MaxClusters);
+        var clusters = await reader.ListAsync<string>(sql, parameters, ct);
+        // Cut short, the counts would no longer add up to the matching incidents: refuse instead.
+        if (clusters.Count > MaxClusters)
+            return Problem.BadParameter("zoom", $"{zoom} makes more than {MaxClusters} clusters here; give a bbox, a lower zoom or filters");
+        return IncidentListResult.Small(clusters);
     }
 
     internal static async Task<IResult> GetHexbins(HttpRequest request, IncidentReader reader, CancellationToken ct)
@@ -212,7 +218,9 @@ public static class TilesApi
         var box = boxes[0];
         var (x0, y0) = Mercator(box.MinLon, box.MinLat);
         var (x1, y1) = Mercator(box.MaxLon, box.MaxLat);
-        var hexagons = (x1 - x0) * (y1 - y0) / (2.598 * size * size);
+        // ST_HexagonGrid covers the box with columns 1.5 edges apart and rows √3 edges apart, one
+        // more of each at the far sides: a box of no width still takes a column of hexagons.
+        var hexagons = (Math.Floor((x1 - x0) / (1.5 * size)) + 2) * (Math.Floor((y1 - y0) / (Math.Sqrt(3) * size)) + 2);
         if (hexagons > MaxHexagons)
             return Problem.BadParameter("size", $"{size} m makes about {hexagons:0} hexagons over this bbox; the maximum is {MaxHexagons}");
 

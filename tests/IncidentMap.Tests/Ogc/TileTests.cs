@@ -234,6 +234,7 @@ public sealed class TileTests(ApiFixture api)
     [InlineData("/collections/incidents/hexbins?bbox=0,0,1,1&size=-5", "size")]
     [InlineData("/collections/incidents/hexbins?size=5000", "bbox")]
     [InlineData("/collections/incidents/hexbins?bbox=-180,-80,180,80&size=100", "size")]
+    [InlineData("/collections/incidents/hexbins?bbox=0,-80,0,80&size=1", "size")] // no width, yet a column of 18 million hexagons
     public async Task Bad_tile_and_cluster_parameters_are_400_problems(string url, string parameter)
     {
         await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, parameter);
