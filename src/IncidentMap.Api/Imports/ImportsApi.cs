@@ -50,6 +50,7 @@ public static class ImportsApi
         var group = app.MapGroup(Path).WithTags("Imports").RequireAuthorization(SecuritySetup.WritePolicy);
         group.MapPost("", PostImport)
             .WithName("importIncidents")
+            .OwnParametersOnly()
             .WithSummary("Bulk import: CSV (ours or ACLED's export), a GeoJSON FeatureCollection or newline-delimited GeoJSON")
             .WithDescription("The body streams through: `text/csv`, `application/geo+json` or `application/json` (a FeatureCollection), " +
                              "`application/geo+json-seq` or `application/x-ndjson` (one Feature per line), or any type with " +
@@ -73,6 +74,7 @@ public static class ImportsApi
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
         group.MapGet("/{id}", GetJob)
             .WithName("getImportJob")
+            .OwnParametersOnly()
             .WithSummary("An import job: progress while it runs, the report when it is done")
             .Produces<ImportJobDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -87,7 +89,14 @@ public static class ImportsApi
         var source = request.Query["source"].ToString() is { Length: > 0 } named ? named : null;
         if (source is not null && !ImportOptions.SourcePattern.IsMatch(source))
             return Problem.BadParameter("source", "must be 1 to 100 letters, digits or . _ : - (starting with a letter or digit)");
-        var runAsJob = request.Query["async"] == "true"
+        var asked = request.Query["async"].ToString() switch
+        {
+            "" or "false" => (bool?)false,
+            "true" => true,
+            _ => null,
+        };
+        if (asked is null) return Problem.BadParameter("async", $"'{request.Query["async"]}' is not true or false");
+        var runAsJob = asked.Value
             || request.Headers["Prefer"].Any(p => p?.Contains("respond-async", StringComparison.OrdinalIgnoreCase) == true);
 
         if (!slots.TryTake())

@@ -114,12 +114,14 @@ public static partial class IncidentsApi
 
         group.MapGet("/{featureId}/history", GetHistory)
             .WithName("getIncidentHistory")
+            .OwnParametersOnly()
             .WithSummary("Every revision of an incident: who changed what, when (deleted incidents too)")
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<HistoryDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{featureId}/history/{version}", GetRevision)
             .WithName("getIncidentRevision")
+            .OwnParametersOnly()
             .WithSummary("An incident as it was at one version")
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)

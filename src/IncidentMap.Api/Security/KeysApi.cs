@@ -8,7 +8,7 @@ public static class KeysApi
 {
     public static IEndpointRouteBuilder MapKeys(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/admin/keys").WithTags("Administration").RequireAuthorization(SecuritySetup.AdminPolicy);
+        var group = app.MapGroup("/admin/keys").WithTags("Administration").RequireAuthorization(SecuritySetup.AdminPolicy).OwnParametersOnly();
         group.MapGet("", async (ApiKeys keys, CancellationToken ct) => TypedResults.Ok((await keys.ListAsync(ct)).Select(ApiKeyDoc.From)))
             .WithName("listKeys").WithSummary("API keys (never their secrets)")
             .Produces<ApiKeyDoc[]>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403);

@@ -23,6 +23,14 @@ public sealed class AdminKeyTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task The_key_endpoints_refuse_parameters_they_do_not_take()
+    {
+        await ProblemAssert.IsProblemAsync(await _admin.GetAsync(KeysUrl + "?name=x"), HttpStatusCode.BadRequest, "name");
+        await ProblemAssert.IsProblemAsync(await _admin.DeleteAsync(KeysUrl + "/nobody?force=true"), HttpStatusCode.BadRequest, "force");
+        Assert.Equal(HttpStatusCode.OK, (await _admin.GetAsync(KeysUrl)).StatusCode);
+    }
+
+    [Fact]
     public async Task Creating_a_key_answers_201_with_its_secret_once_and_the_listing_never_shows_secrets()
     {
         var name = Trust.Unique("admin-made");

@@ -24,6 +24,18 @@ public sealed class HistoryTests(ApiFixture api)
         return (id, info.Name, client);
     }
 
+    [Theory]
+    [InlineData("/history?limit=1", "limit")]
+    [InlineData("/history/1?f=csv", "f")]
+    public async Task History_and_revisions_refuse_parameters_they_do_not_take(string path, string parameter)
+    {
+        var (client, _, _) = await api.NewKeyClientAsync("history-reader", Scopes.Read, Scopes.Write);
+        var id = await client.CreateAsync(Features.Valid());
+
+        await ProblemAssert.IsProblemAsync(await client.GetAsync($"{Trust.ItemsUrl}/{id}{path}"), HttpStatusCode.BadRequest, parameter);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{Trust.ItemsUrl}/{id}{path.Split('?')[0]}")).StatusCode);
+    }
+
     [Fact]
     public async Task History_lists_every_version_with_who_changed_which_properties()
     {
