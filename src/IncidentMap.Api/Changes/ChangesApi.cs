@@ -65,10 +65,8 @@ public static class ChangesApi
         var (query, invalid) = await QueryParser.ParseFiltersAsync(request, "cursor", "limit");
         if (invalid is not null) return invalid;
         var limit = ChangeFeed.DefaultLimit;
-        if (request.Query.TryGetValue("limit", out var limitText)
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1))
-            return Problem.BadParameter("limit", $"'{limitText}' is not a whole number of at least 1");
-        limit = Math.Min(limit, ChangeFeed.MaxLimit);
+        if (request.Query.TryGetValue("limit", out var limitText) && !QueryParser.TryLimit(limitText.ToString(), ChangeFeed.MaxLimit, out limit))
+            return Problem.BadParameter("limit", QueryParser.LimitError(limitText.ToString()));
 
         var (cursor, problem) = await StartAsync(request.Query["cursor"].FirstOrDefault(), "cursor", feed, ct);
         if (problem is not null) return problem;

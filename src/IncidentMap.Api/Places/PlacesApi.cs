@@ -81,8 +81,8 @@ public static class PlacesApi
         string? Get(string name) => request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
 
         var limit = DefaultLimit;
-        if (Get("limit") is { } limitText && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1))
-            errors.Add(new FieldError("limit", $"'{limitText}' is not a whole number of at least 1"));
+        if (Get("limit") is { } limitText && !QueryParser.TryLimit(limitText, MaxBrowseLimit, out limit))
+            errors.Add(new FieldError("limit", QueryParser.LimitError(limitText)));
         var q = Get("q");
         if (q is not null && (q.Trim().Length == 0 || q.Length > 200 || !IncidentInput.IsStorableText(q))) errors.Add(new FieldError("q", "must be 1 to 200 characters of valid text"));
         // Names are compared by their letters and digits: without any, every place would be a prefix match.

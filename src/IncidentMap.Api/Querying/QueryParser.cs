@@ -11,6 +11,23 @@ namespace IncidentMap.Api.Querying;
 /// </summary>
 public static partial class QueryParser
 {
+    /// <summary>
+    /// A page size: a whole number of at least 1, clamped to <paramref name="max"/>; a number too
+    /// large for int is still a number, and clamped like any other large limit.
+    /// </summary>
+    public static bool TryLimit(string text, int max, out int limit)
+    {
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit >= 1)
+        {
+            limit = Math.Min(limit, max);
+            return true;
+        }
+        limit = max;
+        return text.Length > 9 && text.All(char.IsAsciiDigit) && text.TrimStart('0').Length > 9;
+    }
+
+    public static string LimitError(string text) => $"'{text}' is not a whole number of at least 1";
+
     [System.Text.RegularExpressions.GeneratedRegex("-{2,}")]
     private static partial System.Text.RegularExpressions.Regex MultipleMinus();
 
@@ -82,13 +99,8 @@ public static partial class QueryParser
 
         if (Get("limit") is { } limitText)
         {
-            if (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) || limit < 1)
-            {
-                // A number too large for int is still a number: clamp it like any other large limit.
-                if (limitText.Length > 9 && limitText.All(char.IsAsciiDigit) && limitText.TrimStart('0').Length > 9) query = query with { Limit = IncidentQuery.MaxLimit };
-                else Bad("limit", $"'{limitText}' is not a whole number of at least 1");
-            }
-            else query = query with { Limit = Math.Min(limit, IncidentQuery.MaxLimit) };
+            if (TryLimit(limitText, IncidentQuery.MaxLimit, out var limit)) query = query with { Limit = limit };
+            else Bad("limit", LimitError(limitText));
         }
 
         if (Get("bbox") is { } bboxText)

@@ -150,6 +150,20 @@ public sealed class ChangeFeedTests(ApiFixture api)
             seen.Select(s => (s.Id, s.Version, s.Kind)).OrderBy(c => (c.Id, c.Version)).ToList());
     }
 
+    [Fact]
+    public async Task A_limit_too_large_for_a_number_is_clamped_like_any_large_limit()
+    {
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        await _client.CreateAsync(FeedHelpers.Tagged(tag));
+
+        // Polled until both are visible (the feed shows a change once its transaction is behind every running one).
+        var (seen, _) = await _client.PollUntilAsync(tag, cursor, 2);
+        var page = await _client.GetJsonAsync($"/collections/incidents/changes?tags={tag}&cursor={cursor}&limit=99999999999");
+        Assert.Equal(seen.Count, page["changes"]!.AsArray().Count);
+    }
+
     [Theory]
     [InlineData("cursor=abc", "cursor")]
     [InlineData("cursor=9000000000000-0", "cursor")] // a transaction that has not started: reading on from it would skip every change until then

@@ -90,7 +90,16 @@ public sealed class PlacesTests(ApiFixture api)
         Assert.Equal(seen.OrderByDescending(p => p.Population).ThenBy(p => p.Id), seen);
     }
 
-    [Theory]
+        [Fact]
+    public async Task A_limit_too_large_for_a_number_is_clamped_like_any_large_limit()
+    {
+        var page = await SearchAsync("q=Homs&limit=99999999999");
+
+        Assert.NotEmpty(page);
+        Assert.Equal((await SearchAsync("q=Homs&limit=100")).Select(NameOf), page.Select(NameOf));
+    }
+
+[Theory]
     [InlineData("cursor=abc", "cursor")]
     [InlineData("q=-", "q")]
     [InlineData("q=%27%20()", "q")]
