@@ -47,7 +47,6 @@ public sealed class ChangeFeed(IncidentReader reader)
         return new FeedCursor(ulong.Parse(xmin!, CultureInfo.InvariantCulture), 0);
     }
 
-    /// <summary>Whether retention has purged changes the cursor has not read yet (the reader must resync).</summary>
     /// <summary>
     /// Whether retention has purged changes after the cursor (the reader must reload), or the cursor
     /// names a transaction that has not even started (no cursor the feed gave out does): read on from

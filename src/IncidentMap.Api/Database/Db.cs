@@ -52,8 +52,9 @@ public static class DatabaseServiceCollectionExtensions
     /// </summary>
     private static NpgsqlDataSource Build(IServiceProvider sp, IConfiguration configuration, bool reads, bool prepare)
     {
-        var connectionString = configuration.GetConnectionString("Incidents")
-            ?? throw new InvalidOperationException(
+        // appsettings.json names the key with an empty value, so "not set" arrives as "".
+        var connectionString = configuration.GetConnectionString("Incidents") is { Length: > 0 } configured ? configured
+            : throw new InvalidOperationException(
                 "ConnectionStrings:Incidents is not set (environment variable ConnectionStrings__Incidents).");
         // Database:StatementTimeoutSeconds bounds every statement, so a runaway query cannot pin a connection.
         var timeout = configuration.GetValue("Database:StatementTimeoutSeconds", 30);

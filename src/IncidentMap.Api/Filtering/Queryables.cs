@@ -4,7 +4,7 @@ using IncidentMap.Api.Incidents;
 namespace IncidentMap.Api.Filtering;
 
 /// <summary>CQL2's data types, as far as this collection has them.</summary>
-internal enum CqlType { String, Number, Boolean, Timestamp, Geometry, Array, Interval }
+internal enum CqlType { String, Number, Boolean, Timestamp, Geometry, Array }
 
 /// <summary>
 /// A property a filter may name: its CQL2 type and its SQL over alias i. The name is the column's and

@@ -3,9 +3,9 @@ using IncidentMap.Api.OpenApi;
 
 namespace IncidentMap.Api.Incidents;
 
-// The public shape of an incident, for the OpenAPI document. Responses are built by PostgreSQL
-// (IncidentSqlBuilder.GeoJsonFeature) and requests are read by IncidentInput; a test checks that
-// all three agree on every property name.
+// The public shape of an incident, for the OpenAPI document. Responses are written by
+// IncidentRowWriter from the SQL builder's columns and requests are read by IncidentInput; a test
+// checks that all three agree on every property name.
 
 /// <summary>An incident as a GeoJSON Feature.</summary>
 public sealed record IncidentFeatureDoc(

@@ -115,8 +115,8 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             return (await connection.QueryAsync<Candidate>(new CommandDefinition($"""
                 SELECT {MatchColumns}, max(similarity(n.key, place_key(@name)))::float8 AS similarity,
                        bool_or(n.key = place_key(@name)) AS exact,
-                       coalesce(@admin1::text IS NOT NULL AND (place_key(p.admin1) LIKE place_key(@admin1) || '%'
-                                OR place_key(@admin1) LIKE place_key(p.admin1) || '%'), false) AS admin1match
+                       coalesce(@admin1::text IS NOT NULL AND (starts_with(place_key(p.admin1), place_key(@admin1))
+                                OR starts_with(place_key(@admin1), place_key(p.admin1))), false) AS admin1match
                 FROM place_names n JOIN places p ON p.id = n.place_id
                 WHERE (n.key = place_key(@name) OR n.key % place_key(@name))
                   AND (@country::text IS NULL OR p.country = @country)

@@ -18,9 +18,6 @@ public sealed class IncidentRowWriter
     /// <summary>Ordinals of the fixed leading columns of every projection.</summary>
     private const int IdOrdinal = 0, XOrdinal = 1, YOrdinal = 2, ShapeOrdinal = 3, FirstProperty = 4;
 
-    /// <summary>Columns the projection puts before the properties: id, x, y, shape.</summary>
-    public const int LeadingColumns = FirstProperty;
-
     private static readonly JsonWriterOptions JsonOptions = new()
     {
         // Keep non-ASCII text (Arabic place names) readable and compact instead of \u-escaped.

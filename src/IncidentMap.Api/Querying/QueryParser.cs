@@ -75,17 +75,15 @@ public static partial class QueryParser
         ["event_type", "sub_event_type", "country", "admin1", "status", "tags", "claimed_by", "actors", "fatalities_min", "fatalities_max", "properties", "sortby"];
 
     public static (IncidentQuery? Query, List<FieldError> Errors) Parse(
-        IReadOnlyDictionary<string, string> values, DateTimeOffset now, string? accept = null, Geometry? intersects = null,
-        IEnumerable<string>? alsoAllowed = null)
+        IReadOnlyDictionary<string, string> values, DateTimeOffset now, string? accept = null, Geometry? intersects = null)
     {
         var errors = new List<FieldError>();
         void Bad(string name, string detail) => errors.Add(new FieldError(name, detail));
         string? Get(string name) => values.TryGetValue(name, out var v) ? v : null;
 
-        var allowed = alsoAllowed?.ToHashSet() ?? [];
         foreach (var (key, value) in values)
         {
-            if (!Parameters.ContainsKey(key) && !allowed.Contains(key))
+            if (!Parameters.ContainsKey(key))
                 Bad(key, "is not a parameter of this endpoint (see /openapi/v1.json)");
             else if (!IncidentInput.IsStorableText(value))
                 Bad(key, "contains a NUL character or invalid Unicode");

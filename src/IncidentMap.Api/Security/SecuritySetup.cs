@@ -83,10 +83,16 @@ public static class SecuritySetup
             options.KnownProxies.Clear();
             options.KnownIPNetworks.Clear();
             foreach (var proxy in configuration.GetSection("ForwardedHeaders:KnownProxies").Get<string[]>() ?? [])
+            {
                 if (IPAddress.TryParse(proxy, out var address)) options.KnownProxies.Add(address);
+                else if (System.Net.IPNetwork.TryParse(proxy, out var network)) options.KnownIPNetworks.Add(network);
+                // Dropped quietly, a proxy named wrongly would leave every client behind it one client.
+                else throw new InvalidOperationException(
+                    $"ForwardedHeaders:KnownProxies: '{proxy}' is neither an IP address nor a network such as 10.0.0.0/8");
+            }
             // With both lists empty the middleware would believe any sender: anyone could pick the address
             // their rate limit counts against, and the scheme of every link. No proxy, no forwarded headers.
-            options.ForwardedHeaders = options.KnownProxies.Count > 0
+            options.ForwardedHeaders = options.KnownProxies.Count + options.KnownIPNetworks.Count > 0
                 ? ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto
                 : ForwardedHeaders.None;
         });

@@ -114,3 +114,19 @@ public sealed class RateLimitTests(LowLimitsFactory factory) : IClassFixture<Low
         }, HttpStatusCode.OK, TimeSpan.FromSeconds(4));
     }
 }
+
+/// <summary>A proxy named as neither an address nor a network.</summary>
+public sealed class MisnamedProxyFactory() : ConfiguredFactory(("ForwardedHeaders:KnownProxies:0", "proxy.internal"));
+
+public sealed class ProxySettingTests
+{
+    [Fact]
+    public async Task A_proxy_that_is_neither_an_address_nor_a_network_stops_the_service_at_startup()
+    {
+        await using var factory = new MisnamedProxyFactory();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => factory.CreateClient().GetAsync("/health/live"));
+
+        Assert.Contains("'proxy.internal'", error.Message);
+    }
+}
