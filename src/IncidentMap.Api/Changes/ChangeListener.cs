@@ -21,6 +21,9 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
     /// <summary>Whether the listener is connected now (exposed for health and tests).</summary>
     public bool Listening { get; private set; }
 
+    /// <summary>The PostgreSQL backend listening now, 0 while disconnected (tests end exactly this one).</summary>
+    public int BackendProcessId { get; private set; }
+
     private void Pulse()
     {
         dataVersion.Advance();
@@ -41,6 +44,7 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
                 // the tail moves, not again at its first look (which gave every ETag issued in the
                 // first second after startup a new version for no change).
                 _tail = await TailAsync(connection);
+                BackendProcessId = connection.ProcessID;
                 Listening = true;
                 backoff = TimeSpan.FromMilliseconds(100);
                 Pulse();
@@ -61,7 +65,7 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or System.IO.IOException)
             {
-                Listening = false;
+                (Listening, BackendProcessId) = (false, 0);
                 logger.LogWarning("Change listener lost its connection ({Message}); reconnecting in {Backoff} ms", e.Message, backoff.TotalMilliseconds);
                 await Task.Delay(backoff, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
                 backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 2000));

@@ -36,7 +36,10 @@ public static class ChangesApi
             .WithSummary("The change feed as Server-Sent Events")
             .WithDescription("Each event's id is its feed cursor: reconnect with Last-Event-ID (browsers do) to resume " +
                              "exactly. Event names are created, updated and deleted; data is the change as in /changes. " +
-                             "A comment line every 15 s keeps proxies from closing the connection.")
+                             "The stream's cursor also comes as an id without data, first and whenever it has moved past " +
+                             "the last event (EventSource keeps it for its reconnect); at least every 15 s something is " +
+                             "written (that id or a comment line), so proxies do not close the connection. A datetime " +
+                             "relative to now moves with the stream.")
             .WithMetadata(new QueryParametersMetadata { Page = ["properties", "precision"] },
                 new QueryParameterDoc("cursor", "Where to start (as Last-Event-ID does); without either the stream starts now."))
             .Produces(StatusCodes.Status200OK, null, "text/event-stream")
@@ -104,8 +107,14 @@ public static class ChangesApi
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
-        await response.WriteAsync("retry: 2000\n\n", ct);
+        // The cursor as an event id without data: EventSource takes it as its last event id without
+        // firing an event, so a client that reconnects before any event (or after many changes its
+        // filter skipped) resumes where the stream was, not at "now" and not at an expired cursor.
+        await response.WriteAsync($"retry: 2000\nid: {cursor}\n\n", ct);
         await response.Body.FlushAsync(ct);
+        var sentCursor = cursor;
+        var lastWrite = System.Diagnostics.Stopwatch.StartNew();
+        var datetime = request.Query["datetime"].FirstOrDefault();
 
         var logger = loggers.CreateLogger(typeof(ChangesApi));
         try
@@ -114,31 +123,49 @@ public static class ChangesApi
             {
                 // Ask for the next wake-up before reading, so a change landing in between is not slept through.
                 var wake = listener.NextChangeAsync(ct);
-                ChangePage page;
+                // A window relative to now (datetime=PT24H) moves with the stream, not fixed at connect.
+                if (query!.RelativeTo is not null && TimeWindow.TryParse(datetime!, DateTimeOffset.UtcNow, out var from, out var until, out _))
+                    query = query with { From = from, Until = until };
+                ChangePage? page = null;
                 try
                 {
-                    page = await feed.ReadAsync(query!, cursor, ChangeFeed.MaxLimit, ct);
+                    page = await feed.ReadAsync(query, cursor, ChangeFeed.MaxLimit, ct);
                 }
                 catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
                 {
                     // The database is away (or the circuit breaker says so, for a few seconds after a burst
                     // of failures): keep the client connected and read again once it is back.
                     logger.LogDebug(e, "Stream read failed; retrying");
-                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
-                    continue;
                 }
 
-                foreach (var change in page.Changes)
-                    await response.WriteAsync($"id: {change.Cursor}\nevent: {change.Kind}\ndata: {ToJson(change)}\n\n", ct);
-                cursor = page.Next;
-                await response.Body.FlushAsync(ct);
-                if (page.Changes.Count == ChangeFeed.MaxLimit) continue;
-
-                var woke = await Task.WhenAny(wake, Task.Delay(Heartbeat, ct));
-                if (woke != wake)
+                if (page is not null)
                 {
-                    await response.WriteAsync(": heartbeat\n\n", ct);
+                    foreach (var change in page.Changes)
+                        await response.WriteAsync($"id: {change.Cursor}\nevent: {change.Kind}\ndata: {ToJson(change)}\n\n", ct);
+                    cursor = page.Next;
+                    if (page.Changes.Count > 0)
+                    {
+                        (sentCursor, lastWrite) = (page.Changes[^1].Cursor, System.Diagnostics.Stopwatch.StartNew());
+                        await response.Body.FlushAsync(ct);
+                    }
+                    if (page.Changes.Count == ChangeFeed.MaxLimit) continue;
+                }
+
+                // Something every Heartbeat, whatever woke the loop (changes the filter skips, an
+                // outage): proxies close streams that stay silent. It carries the cursor once it has
+                // moved past the last event sent.
+                var quiet = Heartbeat - lastWrite.Elapsed;
+                if (quiet > TimeSpan.Zero)
+                {
+                    using var sleeping = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    await Task.WhenAny(page is null ? Task.Delay(TimeSpan.FromSeconds(1), ct) : wake, Task.Delay(quiet, sleeping.Token));
+                    await sleeping.CancelAsync(); // a busy feed wakes often: no timer left behind per wake-up
+                }
+                if (lastWrite.Elapsed >= Heartbeat)
+                {
+                    await response.WriteAsync(cursor.CompareTo(sentCursor) != 0 ? $"id: {cursor}\n\n" : ": heartbeat\n\n", ct);
                     await response.Body.FlushAsync(ct);
+                    (sentCursor, lastWrite) = (cursor, System.Diagnostics.Stopwatch.StartNew());
                 }
             }
         }
