@@ -27,7 +27,9 @@ public readonly record struct FeedCursor(ulong Xid, long Position) : IComparable
 /// <summary>One change: what happened to which incident, and the incident as it is now (null once deleted).</summary>
 public sealed record Change(FeedCursor Cursor, string Kind, long Id, int Version, DateTime ChangedAt, string? Feature);
 
-public sealed record ChangePage(IReadOnlyList<Change> Changes, FeedCursor Next);
+/// <summary>A page of changes; <paramref name="Expired"/>: retention purged changes after the cursor
+/// (read in the same snapshot as the page, so a purge between a check and the read cannot hide).</summary>
+public sealed record ChangePage(IReadOnlyList<Change> Changes, FeedCursor Next, bool Expired = false);
 
 /// <summary>
 /// Reads the change feed. Only changes of transactions below the horizon — the oldest transaction
@@ -75,8 +77,11 @@ public sealed class ChangeFeed(IncidentReader reader)
         // One statement, one snapshot: the horizon and the rows below it are read together, so the
         // horizon never runs ahead of what the rows show.
         var sql = $"""
-            WITH horizon AS (SELECT incident_feed_horizon() AS xmin)
-            SELECT h.xmin::text AS horizon, f.*
+            WITH horizon AS (
+                SELECT incident_feed_horizon() AS xmin,
+                       EXISTS (SELECT 1 FROM incident_changes_purged p WHERE (p.xid, p.position) > (@after_xid::xid8, @after_position)) AS expired
+            )
+            SELECT h.xmin::text AS horizon, h.expired, f.*
             FROM horizon h
             LEFT JOIN LATERAL (
                 SELECT c.xid::text AS xid, c.position, c.kind, c.incident_id AS id, c.version, c.changed_at AS changedat,
@@ -93,13 +98,14 @@ public sealed class ChangeFeed(IncidentReader reader)
         var render = new IncidentRowWriter(query);
         var rows = await reader.ListAsync(sql, parameters, row => new Row(
             row.GetString(0),
-            row.IsDBNull(1) ? null : row.GetString(1),
-            row.IsDBNull(2) ? null : row.GetInt64(2),
-            row.IsDBNull(3) ? null : row.GetString(3),
-            row.IsDBNull(4) ? null : row.GetInt64(4),
-            row.IsDBNull(5) ? null : row.GetInt32(5),
-            row.IsDBNull(6) ? null : row.GetDateTime(6),
-            !row.IsDBNull(7) && row.GetBoolean(7) ? render.FeatureJson(row, at: 8) : null), ct,
+            row.GetBoolean(1),
+            row.IsDBNull(2) ? null : row.GetString(2),
+            row.IsDBNull(3) ? null : row.GetInt64(3),
+            row.IsDBNull(4) ? null : row.GetString(4),
+            row.IsDBNull(5) ? null : row.GetInt64(5),
+            row.IsDBNull(6) ? null : row.GetInt32(6),
+            row.IsDBNull(7) ? null : row.GetDateTime(7),
+            !row.IsDBNull(8) && row.GetBoolean(8) ? render.FeatureJson(row, at: 9) : null), ct,
             // Polls repeat this statement all day; it walks the feed in (xid, position) order whatever the filters.
             stablePlan: true);
         var changes = rows.Where(r => r.Xid is not null)
@@ -114,8 +120,8 @@ public sealed class ChangeFeed(IncidentReader reader)
             var head = new FeedCursor(ulong.Parse(rows[0].Horizon, CultureInfo.InvariantCulture), 0);
             if (head.CompareTo(next) > 0) next = head;
         }
-        return new ChangePage(changes, next);
+        return rows[0].Expired ? new ChangePage([], after, Expired: true) : new ChangePage(changes, next);
     }
 
-    private sealed record Row(string Horizon, string? Xid, long? Position, string? Kind, long? Id, int? Version, DateTime? ChangedAt, string? Feature);
+    private sealed record Row(string Horizon, bool Expired, string? Xid, long? Position, string? Kind, long? Id, int? Version, DateTime? ChangedAt, string? Feature);
 }

@@ -54,14 +54,16 @@ public static class ChangesApi
         if (!FeedCursor.TryParse(text, out var cursor))
             return (default, Problem.BadParameter(field, $"'{text}' is not a change feed cursor"));
         var (expired, ahead) = await feed.CheckAsync(cursor, ct);
-        if (expired)
-            return (default, Problem.Status(StatusCodes.Status410Gone, "Cursor expired",
-                $"Changes after {cursor} have been purged by retention. Reload /collections/incidents/items, then follow " +
-                "/collections/incidents/changes without a cursor.", field));
+        if (expired) return (default, Expired(cursor, field));
         if (ahead)
             return (default, Problem.BadParameter(field, $"'{text}' is ahead of the feed: no change has that position yet (take cursors from the feed)"));
         return (cursor, null);
     }
+
+    private static IResult Expired(FeedCursor cursor, string field) =>
+        Problem.Status(StatusCodes.Status410Gone, "Cursor expired",
+            $"Changes after {cursor} have been purged by retention. Reload /collections/incidents/items, then follow " +
+            "/collections/incidents/changes without a cursor.", field);
 
     internal static async Task<IResult> GetChanges(HttpRequest request, ChangeFeed feed, CancellationToken ct)
     {
@@ -75,6 +77,7 @@ public static class ChangesApi
         if (problem is not null) return problem;
 
         var page = await feed.ReadAsync(query!, cursor, limit, ct);
+        if (page.Expired) return Expired(cursor, "cursor"); // purged since the check above
         var next = Collections.RequestUrl.With(request, ("cursor", page.Next.ToString()));
 
         var body = new StringBuilder("{\"changes\":[");
@@ -138,6 +141,14 @@ public static class ChangesApi
                     logger.LogDebug(e, "Stream read failed; retrying");
                 }
 
+                if (page is { Expired: true })
+                {
+                    // Retention purged changes this stream had not sent (a stream catching up from an old
+                    // cursor): say so and end; the reconnect with the last id then gets the 410.
+                    await response.WriteAsync($"event: expired\ndata: {{\"cursor\":\"{cursor}\"}}\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                    return;
+                }
                 if (page is not null)
                 {
                     foreach (var change in page.Changes)

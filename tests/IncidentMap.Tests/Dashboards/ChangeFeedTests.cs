@@ -173,6 +173,16 @@ public sealed class ChangeFeedTests(ApiFixture api)
     {
         await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/incidents/changes?" + query), HttpStatusCode.BadRequest, parameter);
     }
+}
+
+/// <summary>
+/// Retention moves the feed's one purge marker, which would expire cursors that tests running
+/// alongside still hold: serial.
+/// </summary>
+[Collection(SerialCollection.Name)]
+public sealed class FeedRetentionTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
 
     [Fact]
     public async Task A_cursor_older_than_retention_is_410_gone_with_a_way_to_resync()
@@ -194,5 +204,16 @@ public sealed class ChangeFeedTests(ApiFixture api)
         Assert.Contains("/collections/incidents/items", problem["detail"]!.GetValue<string>());
         // A cursor from after the purged change still works.
         Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={seen[0].Cursor}")).StatusCode);
+
+        // A read says so itself, in its own snapshot: a purge between the cursor's check and the read
+        // (or during a stream) cannot make it skip changes silently.
+        var feed = api.Services.GetRequiredService<ChangeFeed>();
+        var (filters, _) = IncidentMap.Api.Querying.QueryParser.Parse(new Dictionary<string, string> { ["tags"] = tag }, DateTimeOffset.UtcNow);
+        Assert.True(FeedCursor.TryParse(cursor, out var before));
+        Assert.True(FeedCursor.TryParse(seen[0].Cursor, out var after));
+        var expired = await feed.ReadAsync(filters!, before, 10, default);
+        Assert.True(expired.Expired);
+        Assert.Empty(expired.Changes);
+        Assert.False((await feed.ReadAsync(filters!, after, 10, default)).Expired);
     }
 }
