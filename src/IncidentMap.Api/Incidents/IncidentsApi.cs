@@ -134,7 +134,8 @@ public static partial class IncidentsApi
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status428PreconditionRequired)
             .WithSummary("Delete an incident")
-            .WithDescription("The incident disappears from every read; it is kept as a tombstone for the change feed.")
+            .WithDescription("The incident disappears from every read, its history included for keys without the write " +
+                             "scope; it is kept as a tombstone for the change feed, and editors can still read its history.")
             .Produces(StatusCodes.Status204NoContent)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status412PreconditionFailed);
@@ -461,31 +462,41 @@ public static partial class IncidentsApi
         return builder;
     }
 
+    /// <summary>
+    /// A deleted incident is gone from every read, its history included, except for editors (write
+    /// scope), who may need to see what was removed and by whom.
+    /// </summary>
+    private static bool SeesDeleted(HttpContext context) => context.User.HasClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Write);
+
+    private const string VisibleIncident = """
+        (@deleted_too OR EXISTS (SELECT 1 FROM incidents WHERE id = @id AND deleted_at IS NULL))
+        """;
+
     internal static async Task<IResult> GetHistory(HttpRequest request, string featureId, IncidentReader reader, CancellationToken ct)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
         var self = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/collections/incidents/items/{id}/history");
-        var history = await reader.ScalarAsync<string?>("""
+        var history = await reader.ScalarAsync<string?>($"""
             SELECT json_build_object('id', @id, 'revisions', json_agg(json_build_object(
                 'version', version, 'kind', kind, 'changed_by', changed_by, 'changed_at', changed_at,
                 'changed_fields', changed_fields, 'href', @self || '/' || version) ORDER BY version))::text
-            FROM incident_revisions WHERE incident_id = @id
+            FROM incident_revisions WHERE incident_id = @id AND {VisibleIncident}
             HAVING count(*) > 0
-            """, new Dapper.DynamicParameters(new { id, self }), ct);
+            """, new Dapper.DynamicParameters(new { id, self, deleted_too = SeesDeleted(request.HttpContext) }), ct);
         return history is null ? UnknownIncident(featureId) : TypedResults.Text(history, "application/json", System.Text.Encoding.UTF8);
     }
 
-    internal static async Task<IResult> GetRevision(string featureId, string version, IncidentReader reader, CancellationToken ct)
+    internal static async Task<IResult> GetRevision(HttpContext context, string featureId, string version, IncidentReader reader, CancellationToken ct)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
         if (!int.TryParse(version, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v))
             return Problem.NotFound($"Incident '{featureId}' has no version '{version}': versions are whole numbers from 1.");
         // The current version's revision holds no feature (migration 0012): it is the incident row.
-        var feature = await reader.ScalarAsync<string?>("""
+        var feature = await reader.ScalarAsync<string?>($"""
             SELECT coalesce(r.feature, incident_feature_jsonb(i))::text
             FROM incident_revisions r JOIN incidents i ON i.id = r.incident_id
-            WHERE r.incident_id = @id AND r.version = @v AND (r.feature IS NOT NULL OR i.version = r.version)
-            """, new Dapper.DynamicParameters(new { id, v }), ct);
+            WHERE r.incident_id = @id AND r.version = @v AND (r.feature IS NOT NULL OR i.version = r.version) AND {VisibleIncident}
+            """, new Dapper.DynamicParameters(new { id, v, deleted_too = SeesDeleted(context) }), ct);
         return feature is null
             ? Problem.NotFound($"Incident '{featureId}' has no version '{version}'.")
             : Feature(feature, StatusCodes.Status200OK);

@@ -74,6 +74,24 @@ public sealed class HistoryTests(ApiFixture api)
         Assert.Equal(20, (await client.GetJsonAsync($"{Trust.ItemsUrl}/{id}/history/1"))["properties"]!["fatalities_max"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task A_deleted_incidents_history_is_for_editors_only()
+    {
+        var (id, _, editor) = await EditedAndDeletedAsync();
+        var liveId = await editor.CreateAsync(Features.Valid("Still here"));
+        var (reader, _, _) = await api.NewKeyClientAsync("history-read-only", Scopes.Read);
+
+        foreach (var client in new[] { api.CreateAnonymousClient(), reader })
+        {
+            await ProblemAssert.IsProblemAsync(await client.GetAsync($"{Trust.ItemsUrl}/{id}/history"), HttpStatusCode.NotFound);
+            await ProblemAssert.IsProblemAsync(await client.GetAsync($"{Trust.ItemsUrl}/{id}/history/2"), HttpStatusCode.NotFound);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{Trust.ItemsUrl}/{liveId}/history")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{Trust.ItemsUrl}/{liveId}/history/1")).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await editor.GetAsync($"{Trust.ItemsUrl}/{id}/history")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await editor.GetAsync($"{Trust.ItemsUrl}/{id}/history/2")).StatusCode);
+    }
+
     [Theory]
     [InlineData("999999999999/history")]
     [InlineData("999999999999/history/1")]
