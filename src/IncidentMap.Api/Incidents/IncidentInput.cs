@@ -130,6 +130,9 @@ public static class IncidentInput
         var status = p.Enum("status", Vocabulary.Statuses) ?? "reported";
         var tags = p.StringArray("tags");
         var externalId = p.String("external_id", maxLength: 200);
+        // An empty key would be a real one, unique like any other: the second incident without one would be a 409.
+        if (externalId is not null && externalId.Trim().Length == 0)
+            errors.Add(new FieldError("properties.external_id", "is empty; leave it out (or null) when the incident has none"));
 
         if (errors.Count > 0 || geometry is null || title is null || eventType is null || occurredAt is null)
             return (null, errors);

@@ -507,9 +507,10 @@ public static partial class IncidentsApi
         WriteOutcome.Stored stored => SetETag(context, stored.Version, Feature(WithLinks(stored.Feature, context.Request, stored.Id), successStatus)),
         WriteOutcome.Invalid invalid => Problem.Validation(invalid.Errors),
         WriteOutcome.NotFound => UnknownIncident(featureId ?? ""),
-        WriteOutcome.VersionMismatch mismatch => Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
+        // The current ETag as a header too: an editor can retry against it without reading first.
+        WriteOutcome.VersionMismatch mismatch => SetETag(context, mismatch.CurrentVersion, Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
             $"If-Match does not match the current version; the incident is now at version {mismatch.CurrentVersion} (ETag {ETag(mismatch.CurrentVersion)}). Read it again and retry.",
-            "If-Match"),
+            "If-Match")),
         WriteOutcome.DuplicateExternalId duplicate => Problem.Status(StatusCodes.Status409Conflict, "Duplicate external_id",
             $"An incident with properties.external_id '{duplicate.ExternalId}' already exists.", "properties.external_id"),
         WriteOutcome.IdempotencyKeyReused => Problem.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused",

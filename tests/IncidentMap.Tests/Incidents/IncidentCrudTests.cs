@@ -198,6 +198,7 @@ public sealed class IncidentCrudTests(ApiFixture api)
 
         var problem = await ProblemAssert.IsProblemAsync(second, HttpStatusCode.PreconditionFailed, "If-Match");
         Assert.Contains("version 2", problem["detail"]!.GetValue<string>());
+        Assert.Equal("\"v2\"", second.Headers.ETag?.Tag); // to retry against without reading first
     }
 
     [Fact]

@@ -45,6 +45,8 @@ public sealed class IncidentValidationTests(ApiFixture api)
         ["source url that is not http"] = (f => f["properties"]!["sources"] = JsonNode.Parse("""[{"publisher":"x","url":"javascript:alert(1)"}]"""), "properties.sources[0].url"),
         ["source published_at that does not parse"] = (f => f["properties"]!["sources"] = JsonNode.Parse("""[{"publisher":"x","published_at":"yesterday"}]"""), "properties.sources[0].published_at"),
         ["actors that are not strings"] = (f => f["properties"]!["actors"] = new JsonArray(1, 2), "properties.actors[0]"),
+        ["empty external_id"] = (f => f["properties"]!["external_id"] = "", "properties.external_id"),
+        ["blank external_id"] = (f => f["properties"]!["external_id"] = "  ", "properties.external_id"),
         ["unknown property"] = (f => f["properties"]!["fatalities"] = 3, "properties.fatalities"),
         ["not a Feature"] = (f => f["type"] = "FeatureCollection", "type"),
         ["properties not an object"] = (f => f["properties"] = "x", "properties"),
