@@ -229,10 +229,15 @@ public sealed class IncidentCrudTests(ApiFixture api)
     public async Task Duplicate_external_id_is_a_409_conflict()
     {
         var feature = Features.Valid();
-        feature["properties"]!["external_id"] = "test:dup:" + Guid.NewGuid();
-        await _client.CreateAsync(feature);
+        var key = "test:dup:" + Guid.NewGuid();
+        feature["properties"]!["external_id"] = key;
+        var first = await _client.CreateAsync(feature);
 
         var (response, _) = await _client.PostAsync(feature);
-        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Conflict, "properties.external_id");
+        Assert.Contains(key, problem["detail"]!.GetValue<string>());
+        await using var connection = await api.Database.OpenConnectionAsync();
+        Assert.Equal([first], await connection.QueryAsync<long>("SELECT id FROM incidents WHERE external_id = @key", new { key }));
     }
 }

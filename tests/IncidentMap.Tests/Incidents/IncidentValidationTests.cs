@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
 
 namespace IncidentMap.Tests.Incidents;
 
@@ -73,6 +74,7 @@ public sealed class IncidentValidationTests(ApiFixture api)
         var (response, _) = await _client.PostAsync(feature);
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, field);
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE title = @title", new { title }));
     }
 
     [Fact]

@@ -115,11 +115,14 @@ public sealed class GdalTests(KestrelApiFixture api) : IClassFixture<KestrelApiF
     public async Task Ogr2ogr_copies_every_place_in_a_box_from_the_pages_of_the_places_collection()
     {
         var db = api.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
-        await using var command = db.CreateCommand("SELECT array_agg(name ORDER BY name) FROM places WHERE geom && ST_MakeEnvelope(35.0, 33.0, 36.7, 34.7, 4326)");
+        // The gazetteer's places only: place tests running alongside add editors' places in this box.
+        await using var command = db.CreateCommand("SELECT array_agg(name ORDER BY name) FROM places WHERE geom && ST_MakeEnvelope(35.0, 33.0, 36.7, 34.7, 4326) AND source = 'geonames'");
         var expected = (string[])(await command.ExecuteScalarAsync())!;
 
         var collection = await Ogr2OgrAsync($"OAPIF:{api.BaseUrl}", "places", "-oo", "PAGE_SIZE=50", "-spat", "35.0", "33.0", "36.7", "34.7");
-        var names = collection["features"]!.AsArray().Select(f => f!["properties"]!["name"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
+        var names = collection["features"]!.AsArray().Select(f => f!["properties"]!)
+            .Where(p => p["source"]!.GetValue<string>() == "geonames")
+            .Select(p => p["name"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
 
         Assert.True(expected.Length > 60, $"{expected.Length} places in the box");
         Assert.Equal(expected.Order(StringComparer.Ordinal), names);

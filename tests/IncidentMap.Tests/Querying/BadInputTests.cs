@@ -122,7 +122,7 @@ public sealed class BadInputTests(ApiFixture api)
     {
         { "event_type", "battles'; DROP TABLE incidents;--", "" },
         { "q", "');DROP TABLE incidents;--", "" },
-        { "q", "x' || pg_sleep(5) || '", "" },
+        { "q", "x' || pg_sleep(30) || '", "" },
         { "sortby", "title;DROP TABLE incidents", "" },
         { "sortby", "title DESC; DROP TABLE incidents", "" },
         { "admin1", "x' OR '1'='1", "" },
@@ -163,7 +163,7 @@ public sealed class BadInputTests(ApiFixture api)
         Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.OK, $"{(int)response.StatusCode} {text}");
         if (response.StatusCode == HttpStatusCode.OK)
             Assert.Empty(Ids(JsonNode.Parse(text)!).Intersect(mine));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"took {clock.Elapsed}: pg_sleep ran?");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}: pg_sleep ran?"); // a loaded machine is slow, never 20 s slow
         await AssertIntactAsync(tag, mine);
     }
 
@@ -174,13 +174,13 @@ public sealed class BadInputTests(ApiFixture api)
         var mine = new[] { await _client.CreateAsync(Incident(tag)), await _client.CreateAsync(Incident(tag)) };
 
         var clock = Stopwatch.StartNew();
-        var ids = await _client.IdsAsync($"tags={Esc("a'||pg_sleep(5)||'")}");
+        var ids = await _client.IdsAsync($"tags={Esc("a'||pg_sleep(30)||'")}");
         var alsoMine = await _client.IdsAsync($"tags={Esc($"{tag}' OR '1'='1")}");
         clock.Stop();
 
         Assert.Empty(ids.Intersect(mine));
         Assert.Empty(alsoMine.Intersect(mine));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"took {clock.Elapsed}: pg_sleep ran?");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}: pg_sleep ran?"); // a loaded machine is slow, never 20 s slow
         await AssertIntactAsync(tag, mine);
     }
 

@@ -44,6 +44,7 @@ public sealed class RowWriterTests(ApiFixture api)
                 FROM incidents i WHERE i.tags && @tags
                 """, new { precision, tags = new[] { tag } });
 
+            Assert.Equal(served.Keys.Order(), oracle.Select(o => o.Id).Order());
             foreach (var (id, feature) in oracle)
             {
                 var expected = JsonNode.Parse(feature)!;

@@ -51,21 +51,31 @@ public sealed class RateLimitTests(LowLimitsFactory factory) : IClassFixture<Low
         await ExhaustAnonymousAsync();
         var client = factory.ClientWithKey(null);
 
+        // Believed, each address would be a fresh bucket and every request served. The bucket itself
+        // may refill by one meanwhile (one token every 10 s): one request served is not a fresh bucket.
+        var served = 0;
         for (var n = 1; n <= 5; n++)
         {
             var request = new HttpRequestMessage(HttpMethod.Get, Read);
             request.Headers.Add("X-Forwarded-For", $"198.51.100.{n}");
-            await AssertTooManyAsync(await client.SendAsync(request));
+            var response = await client.SendAsync(request);
+            if (response.StatusCode == HttpStatusCode.OK) served++;
+            else await AssertTooManyAsync(response);
         }
+        Assert.InRange(served, 0, 1);
     }
 
     [Fact]
     public async Task Anonymous_reads_beyond_the_bucket_get_429_with_Retry_After()
     {
-        var (served, refused) = await ExhaustAsync(factory.ClientWithKey(null), 10);
+        // A service of its own: the shared one's anonymous bucket is spent by the other tests here.
+        await using var own = new LowLimitsFactory();
+        await ((IAsyncLifetime)own).InitializeAsync();
 
-        // Six a minute; a test that ran before may have spent some, a refill adds one every 10 s.
-        Assert.InRange(served, 0, 7);
+        var (served, refused) = await ExhaustAsync(own.ClientWithKey(null), 10);
+
+        // Six a minute, and a refill of one may land meanwhile (every 10 s).
+        Assert.InRange(served, 6, 7);
         await AssertTooManyAsync(refused);
     }
 
