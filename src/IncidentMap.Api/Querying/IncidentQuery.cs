@@ -54,6 +54,11 @@ public sealed record IncidentQuery
     public IReadOnlyList<string>? Countries { get; init; }
     public IReadOnlyList<string>? Admin1 { get; init; }
     public IReadOnlyList<string>? Statuses { get; init; }
+    public IReadOnlyList<string>? TimePrecisions { get; init; }
+    public IReadOnlyList<string>? GeoPrecisions { get; init; }
+    public IReadOnlyList<string>? LocationNames { get; init; }
+    public IReadOnlyList<string>? Admin2 { get; init; }
+    public IReadOnlyList<string>? ExternalIds { get; init; }
     public IReadOnlyList<string>? Tags { get; init; }
     public IReadOnlyList<string>? ClaimedBy { get; init; }
     public IReadOnlyList<string>? Actors { get; init; }

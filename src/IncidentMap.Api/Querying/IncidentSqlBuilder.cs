@@ -181,6 +181,11 @@ public static class IncidentSqlBuilder
         AnyOf(where, parameters, "i.country", "country", query.Countries);
         AnyOf(where, parameters, "i.admin1", "admin1", query.Admin1);
         AnyOf(where, parameters, "i.status", "status", query.Statuses);
+        AnyOf(where, parameters, "i.time_precision", "time_precision", query.TimePrecisions);
+        AnyOf(where, parameters, "i.geo_precision", "geo_precision", query.GeoPrecisions);
+        AnyOf(where, parameters, "i.location_name", "location_name", query.LocationNames);
+        AnyOf(where, parameters, "i.admin2", "admin2", query.Admin2);
+        AnyOf(where, parameters, "i.external_id", "external_id", query.ExternalIds);
         AnyOf(where, parameters, "i.claimed_by", "claimed_by", query.ClaimedBy);
         if (query.Tags is { Count: > 0 } tags)
         {

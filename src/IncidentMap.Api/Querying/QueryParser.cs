@@ -59,6 +59,11 @@ public static partial class QueryParser
         ["country"] = "Any of these ISO 3166-1 alpha-2 codes (comma list).",
         ["admin1"] = "Any of these first-level administrative divisions (comma list).",
         ["status"] = "Any of these statuses (comma list).",
+        ["time_precision"] = "Any of these time precisions: exact, day, week, month (comma list).",
+        ["geo_precision"] = "Any of these geographic precisions: exact, near, town, region, country (comma list).",
+        ["location_name"] = "Any of these location names, exactly as stored (comma list; near= searches by place instead).",
+        ["admin2"] = "Any of these second-level administrative divisions (comma list).",
+        ["external_id"] = "Any of these external ids, e.g. ACLED event ids (comma list).",
         ["tags"] = "Incidents with any of these tags (comma list).",
         ["claimed_by"] = "Claimed by any of these (comma list).",
         ["actors"] = "Involving any of these actors (comma list).",
@@ -72,7 +77,8 @@ public static partial class QueryParser
 
     /// <summary>The parameters that take comma lists, and so may also be repeated.</summary>
     private static readonly HashSet<string> Lists =
-        ["event_type", "sub_event_type", "country", "admin1", "status", "tags", "claimed_by", "actors", "fatalities_min", "fatalities_max", "properties", "sortby"];
+        ["event_type", "sub_event_type", "country", "admin1", "status", "tags", "claimed_by", "actors", "fatalities_min", "fatalities_max", "properties", "sortby",
+         "time_precision", "geo_precision", "location_name", "admin2", "external_id"];
 
     public static (IncidentQuery? Query, List<FieldError> Errors) Parse(
         IReadOnlyDictionary<string, string> values, DateTimeOffset now, string? accept = null, Geometry? intersects = null)
@@ -142,6 +148,11 @@ public static partial class QueryParser
         {
             EventTypes = Vocabulary(Get("event_type"), "event_type", Incidents.Vocabulary.EventTypes, errors),
             Statuses = Vocabulary(Get("status"), "status", Incidents.Vocabulary.Statuses, errors),
+            TimePrecisions = Vocabulary(Get("time_precision"), "time_precision", Incidents.Vocabulary.TimePrecisions, errors),
+            GeoPrecisions = Vocabulary(Get("geo_precision"), "geo_precision", Incidents.Vocabulary.GeoPrecisions, errors),
+            LocationNames = List(Get("location_name")),
+            Admin2 = List(Get("admin2")),
+            ExternalIds = List(Get("external_id")),
             Countries = CountryList(Get("country"), errors),
             SubEventTypes = List(Get("sub_event_type")),
             Admin1 = List(Get("admin1")),

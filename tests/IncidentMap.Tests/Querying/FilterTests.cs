@@ -54,6 +54,30 @@ public sealed class FilterTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Every_stored_text_property_with_a_vocabulary_or_a_key_filters_by_its_own_name()
+    {
+        var tag = NewTag();
+        var a = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02")
+            .With("geo_precision", "town").With("location_name", "Sayeda Zeinab").With("admin2", "Markaz Rif Dimashq").With("external_id", tag + ":SYR1"));
+        var b = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21")
+            .With("geo_precision", "exact").With("location_name", "Homs").With("admin2", "Homs").With("external_id", tag + ":SYR2"));
+        var c = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00Z")
+            .With("geo_precision", "region").With("location_name", "Homs"));
+        var t = $"tags={tag}";
+
+        await _client.AssertMatchesAsync($"{t}&time_precision=month", a);
+        await _client.AssertMatchesAsync($"{t}&time_precision=day,exact", b, c);
+        await _client.AssertMatchesAsync($"{t}&geo_precision=town,region", a, c);
+        await _client.AssertMatchesAsync($"{t}&location_name=Homs", b, c);
+        await _client.AssertMatchesAsync($"{t}&location_name={Esc("Sayeda Zeinab")}", a);
+        await _client.AssertMatchesAsync($"{t}&admin2={Esc("Markaz Rif Dimashq")}", a);
+        await _client.AssertMatchesAsync($"external_id={Esc(tag + ":SYR2")}", b);
+        await _client.AssertMatchesAsync($"external_id={Esc($"{tag}:SYR1,{tag}:SYR2")}", a, b);
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/items?{t}&time_precision=year"), System.Net.HttpStatusCode.BadRequest, "time_precision");
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/items?{t}&geo_precision=city"), System.Net.HttpStatusCode.BadRequest, "geo_precision");
+    }
+
+    [Fact]
     public async Task Tags_filter_matches_a_tag_exactly_as_it_was_stored_with_capital_letters()
     {
         var tag = "Car-Bomb-" + Guid.NewGuid().ToString("N");
