@@ -114,14 +114,17 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
         {
             var parameters = Parameters(draft);
             parameters.Add("Id", id);
-            await connection.ExecuteAsync(new CommandDefinition($"""
+            // A write that changes nothing (the same values again, or only server-owned members such
+            // as version) leaves the incident as it is: no new version, revision or feed event, as a
+            // re-import of an unchanged row does.
+            var changed = await connection.ExecuteAsync(new CommandDefinition($"""
                 UPDATE incidents SET ({Columns}) = ({Values}),
                        updated_at = now(), version = version + 1
-                WHERE id = @Id
+                WHERE id = @Id AND ({Columns}) IS DISTINCT FROM ({Values})
                 """, parameters, tx, cancellationToken: ct));
             var stored = await reader.GetFeatureAsync(id, ct, connection);
             await tx.CommitAsync(ct);
-            dataVersion.Advance();
+            if (changed > 0) dataVersion.Advance();
             return new WriteOutcome.Stored(id, stored!.Value.Version, stored.Value.Feature);
         }
         catch (PostgresException e) when (Translate(e, draft) is { } outcome)

@@ -11,7 +11,7 @@ public sealed class DatabaseRestartTests(ApiFixture api)
 {
     private readonly HttpClient _client = api.CreateClient();
 
-    private static async Task RestartPostgresAsync(string mode)
+    private async Task RestartPostgresAsync(string mode)
     {
         var script = Environment.GetEnvironmentVariable("INCIDENTMAP_CLUSTER_SCRIPT")
             ?? throw new InvalidOperationException("INCIDENTMAP_CLUSTER_SCRIPT is not set: run the suite with ./test.sh");
@@ -22,10 +22,10 @@ public sealed class DatabaseRestartTests(ApiFixture api)
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
         Assert.True(process.ExitCode == 0, $"restart failed: {await stderr}");
-        // The restart killed every pooled session of this process too (the tests' own data source
-        // included), and Npgsql does not check a pooled connection before handing it out: a later
-        // serial test would get a dead one (57P01).
-        Npgsql.NpgsqlConnection.ClearAllPools();
+        // The restart killed the pooled sessions of the tests' own data source too, and Npgsql does
+        // not check a pooled connection before handing it out: a later serial test would get a dead
+        // one (57P01).
+        api.Database.Clear();
     }
 
     /// <summary>Creates an incident like a careful client: retries on failure, with an external_id so a retry never duplicates.</summary>

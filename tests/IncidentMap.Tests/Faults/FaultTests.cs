@@ -106,8 +106,10 @@ public sealed class FaultTests(ApiFixture api, ITestOutputHelper output)
             if (clusterDown) await cluster.RunScriptAsync("start");
             // Writers finish the write they started (retrying up to a minute).
             await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(120));
-            // The suite's shared host holds pooled sessions the faults killed; later tests should not trip over them.
+            // The suite's shared host and the tests' own data source hold pooled sessions the faults
+            // killed, and Npgsql hands a pooled session out unchecked: later tests should not trip over them.
             api.Services.GetRequiredService<NpgsqlDataSource>().Clear();
+            api.Database.Clear();
         }
 
         if (await load.MeasureRecoveryAsync("final", TimeSpan.FromSeconds(30)) is null)

@@ -226,6 +226,30 @@ public sealed class IncidentCrudTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_write_that_changes_nothing_makes_no_new_version()
+    {
+        var feature = Features.Valid("Unchanged");
+        var id = await _client.CreateAsync(feature);
+        var url = $"/collections/incidents/items/{id}";
+
+        foreach (var (response, what) in new[]
+        {
+            (await _client.PatchCurrentAsync(url, """{"properties":{"title":"Unchanged"}}"""), "the same title"),
+            (await _client.PatchCurrentAsync(url, """{"properties":{"version":99},"id":12345}"""), "server-owned members"),
+            (await _client.PutCurrentAsync(url, Features.Content(feature)), "the same feature again"),
+        })
+        {
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{what}: {(int)response.StatusCode}");
+            Assert.Equal("\"v1\"", response.Headers.ETag?.Tag);
+        }
+        await using (var connection = await api.Database.OpenConnectionAsync())
+            Assert.Equal(1L, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incident_revisions WHERE incident_id = @id", new { id }));
+
+        var changed = await _client.PatchCurrentAsync(url, """{"properties":{"title":"Changed"}}""");
+        Assert.Equal("\"v2\"", changed.Headers.ETag?.Tag);
+    }
+
+    [Fact]
     public async Task Duplicate_external_id_is_a_409_conflict()
     {
         var feature = Features.Valid();
