@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
-using Microsoft.AspNetCore.Http.Extensions;
 
 namespace IncidentMap.Api.Collections;
 
@@ -31,14 +30,11 @@ public static class CollectionsApi
         return app;
     }
 
-    private static string Base(HttpRequest request) => UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase);
-
-    private static JsonObject Link(string href, string rel, string type, string title) =>
-        new() { ["href"] = href, ["rel"] = rel, ["type"] = type, ["title"] = title };
+    private static JsonObject Link(string href, string rel, string type, string title) => RequestUrl.Link(href, rel, type, title);
 
     internal static IResult Landing(HttpRequest request)
     {
-        var root = Base(request).TrimEnd('/');
+        var root = RequestUrl.Root(request);
         return TypedResults.Json(new JsonObject
         {
             ["title"] = "IncidentMap",
@@ -57,7 +53,7 @@ public static class CollectionsApi
 
     internal static async Task<IResult> GetCollections(HttpRequest request, CollectionExtent extent, CancellationToken ct)
     {
-        var root = Base(request).TrimEnd('/');
+        var root = RequestUrl.Root(request);
         return TypedResults.Json(new JsonObject
         {
             ["links"] = new JsonArray(Link(root + "/collections", "self", Json, "This document")),
@@ -66,7 +62,7 @@ public static class CollectionsApi
     }
 
     internal static async Task<IResult> GetIncidentsCollection(HttpRequest request, CollectionExtent extent, CancellationToken ct) =>
-        TypedResults.Json(await IncidentsCollectionAsync(Base(request).TrimEnd('/'), extent, ct), contentType: Json);
+        TypedResults.Json(await IncidentsCollectionAsync(RequestUrl.Root(request), extent, ct), contentType: Json);
 
     /// <summary>The same object in /collections and /collections/incidents, so they can never disagree.</summary>
     private static async Task<JsonObject> IncidentsCollectionAsync(string root, CollectionExtent extent, CancellationToken ct)
@@ -105,7 +101,7 @@ public static class CollectionsApi
     }
 
     internal static IResult GetPlacesCollection(HttpRequest request) =>
-        TypedResults.Json(PlacesCollection(Base(request).TrimEnd('/')), contentType: Json);
+        TypedResults.Json(PlacesCollection(RequestUrl.Root(request)), contentType: Json);
 
     private static JsonObject PlacesCollection(string root) => new()
     {
@@ -120,7 +116,7 @@ public static class CollectionsApi
     };
 
     internal static IResult GetQueryables(HttpRequest request) =>
-        TypedResults.Json(Filtering.Queryables.Document(Base(request).TrimEnd('/') + "/collections/incidents/queryables"),
+        TypedResults.Json(Filtering.Queryables.Document(RequestUrl.Root(request) + "/collections/incidents/queryables"),
             contentType: "application/schema+json");
 
     private static JsonNode? Iso(DateTime? time) => time is { } t ? JsonValue.Create(t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'")) : null;

@@ -1,4 +1,5 @@
 using NetTopologySuite.Geometries;
+using IncidentMap.Api.Querying;
 
 namespace IncidentMap.Api.Filtering;
 
@@ -32,9 +33,6 @@ internal sealed class SqlCompiler
         "and", "or", "not", "like", "between", "in", "isnull", "s_dwithin", "t_intersects", "casei",
         .. Comparisons, .. SpatialFunctions.Keys, .. ArrayOperators.Keys,
     ];
-
-    /// <summary>Longest interval a time_precision implies (a month); bounds the index range of T_INTERSECTS.</summary>
-    private static readonly TimeSpan LongestPrecision = TimeSpan.FromDays(31);
 
     private readonly List<(string Name, object? Value)> _parameters = [];
 
@@ -190,11 +188,8 @@ internal sealed class SqlCompiler
             var from = Parameter(start.First);
             if (property.Until is { } until)
             {
-                // [start, until) is empty when the time is exact (until = start): then the instant itself counts.
-                conditions.Add($"({until} > {from} OR {value.Sql} >= {from})");
-                // Redundant but sargable, so the index on the start column bounds the scan: no implied interval is longer than a month.
-                if (start.First - DateTimeOffset.MinValue > LongestPrecision)
-                    conditions.Add($"{value.Sql} >= {Parameter(start.First - LongestPrecision)}");
+                conditions.Add(IncidentSqlBuilder.Reaches(value.Sql, until, from));
+                if (IncidentSqlBuilder.StartFloor(start.First) is { } floor) conditions.Add($"{value.Sql} >= {Parameter(floor)}");
             }
             else conditions.Add($"{value.Sql} >= {from}");
         }

@@ -475,7 +475,7 @@ public static partial class IncidentsApi
     internal static async Task<IResult> GetHistory(HttpRequest request, string featureId, IncidentReader reader, CancellationToken ct)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
-        var self = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/collections/incidents/items/{id}/history");
+        var self = $"{RequestUrl.Incidents(request)}/items/{id}/history";
         var history = await reader.ScalarAsync<string?>($"""
             SELECT json_build_object('id', @id, 'revisions', json_agg(json_build_object(
                 'version', version, 'kind', kind, 'changed_by', changed_by, 'changed_at', changed_at,
@@ -531,7 +531,7 @@ public static partial class IncidentsApi
     /// <summary>Adds the self and collection links OGC API – Features asks of a single feature.</summary>
     private static string WithLinks(string feature, HttpRequest request, long id)
     {
-        var root = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase).TrimEnd('/') + "/collections/incidents";
+        var root = RequestUrl.Incidents(request);
         var links = $$"""
             ,"links":[{"href":"{{root}}/items/{{id}}","rel":"self","type":"{{GeoJson}}","title":"This incident"},{"href":"{{root}}","rel":"collection","type":"application/json","title":"The incidents collection"}]}
             """;

@@ -167,13 +167,10 @@ public sealed class IncidentReader(
         }
     }
 
-    /// <summary>A small, bounded result (clusters, bins) read whole under the read-retry pipeline.</summary>
-    public async Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct) =>
-        await resilience.ExecuteAsync(async token =>
-        {
-            await using var connection = await adHocReads.OpenConnectionAsync(token);
-            return (await connection.QueryAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token))).AsList();
-        }, ct);
+    /// <summary>A bounded result (clusters, bins, stats) read whole under the read-retry pipeline, mapped by Dapper.</summary>
+    public Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct) =>
+        OnShortConnectionAsync(stablePlan: false, async (connection, token) =>
+            (await connection.QueryAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token))).AsList(), ct);
 }
 
 public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, bool hasRow) : IAsyncDisposable

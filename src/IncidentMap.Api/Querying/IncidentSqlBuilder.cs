@@ -39,6 +39,21 @@ public static class IncidentSqlBuilder
     /// <summary>Longest interval a time_precision implies (a month); bounds the index range of time windows.</summary>
     private static readonly TimeSpan LongestPrecision = TimeSpan.FromDays(31);
 
+    /// <summary>
+    /// SQL: an incident's implied interval [<paramref name="start"/>, <paramref name="until"/>) reaches
+    /// <paramref name="from"/> or later. The interval is empty when the time is exact (until = start):
+    /// then the instant itself counts. Shared by <c>datetime</c> and CQL2's T_INTERSECTS.
+    /// </summary>
+    internal static string Reaches(string start, string until, string from) => $"({until} > {from} OR {start} >= {from})";
+
+    /// <summary>
+    /// The earliest start an incident reaching <paramref name="from"/> can have (no implied interval is
+    /// longer than a month): a redundant but sargable bound for the index on the start; null when it
+    /// would fall before the calendar.
+    /// </summary>
+    internal static DateTimeOffset? StartFloor(DateTimeOffset from) =>
+        from - DateTimeOffset.MinValue > LongestPrecision ? from - LongestPrecision : null;
+
     /// <summary>A SELECT of the <see cref="Projection"/> plus the sort-key columns.</summary>
     public static SqlQuery Build(IncidentQuery query) => Build(query, Projection(query));
 
@@ -169,11 +184,10 @@ public static class IncidentSqlBuilder
         }
         if (query.From is { } from)
         {
-            where.Add("(i.occurred_until > @from OR i.occurred_at >= @from)");
-            // Redundant but sargable: no implied interval is longer than a month.
+            where.Add(Reaches("i.occurred_at", "i.occurred_until", "@from"));
             where.Add("i.occurred_at >= @from_floor");
             parameters.Add("from", from);
-            parameters.Add("from_floor", from > DateTimeOffset.MinValue.Add(LongestPrecision) ? from - LongestPrecision : DateTimeOffset.MinValue);
+            parameters.Add("from_floor", StartFloor(from) ?? DateTimeOffset.MinValue);
         }
 
         AnyOf(where, parameters, "i.event_type", "event_type", query.EventTypes);

@@ -5,7 +5,6 @@ using IncidentMap.Api.Collections;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
-using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.Extensions.Caching.Memory;
 
 namespace IncidentMap.Api.Tiles;
@@ -68,15 +67,10 @@ public static class TilesApi
         return app;
     }
 
-    private static string CollectionUrl(HttpRequest request) =>
-        UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase).TrimEnd('/') + "/collections/incidents";
+    private static string CollectionUrl(HttpRequest request) => RequestUrl.Incidents(request);
 
-    private static JsonObject Link(string href, string rel, string type, string title, bool templated = false)
-    {
-        var link = new JsonObject { ["href"] = href, ["rel"] = rel, ["type"] = type, ["title"] = title };
-        if (templated) link["templated"] = true;
-        return link;
-    }
+    private static JsonObject Link(string href, string rel, string type, string title, bool templated = false) =>
+        RequestUrl.Link(href, rel, type, title, templated);
 
     internal static IResult TileSets(HttpRequest request)
     {
