@@ -21,6 +21,8 @@ public static class SortFields
         new SortField("fatalities", "coalesce(i.fatalities_max, i.fatalities_min, -1)", KeyKind.Integer),
         new SortField("title", "i.title", KeyKind.Text),
         new SortField("distance", "ST_Distance(i.geog, @point)", KeyKind.Double, NeedsPoint: true),
+        // The property it sorts by is distance_m: its name sorts too.
+        new SortField("distance_m", "ST_Distance(i.geog, @point)", KeyKind.Double, NeedsPoint: true),
     }.ToDictionary(f => f.Name, StringComparer.Ordinal);
 }
 

@@ -46,7 +46,7 @@ public static partial class QueryParser
         ["near"] = "A place name instead of lat/lon (e.g. near=Homs&radius=50km; add near_country= when the name is ambiguous).",
         ["near_country"] = "ISO 3166-1 alpha-2 code choosing the place of near= among places of that name; unlike country=, it does not filter the incidents.",
         ["radius"] = "Radius around lat/lon: metres, or with unit m, km or mi (25km, 10mi). Geodesic. At most 1000 km.",
-        ["sortby"] = "Comma list of occurred_at, updated_at, created_at, id, fatalities, title, distance; prefix - for descending. Default -occurred_at.",
+        ["sortby"] = "Comma list of occurred_at, updated_at, created_at, id, fatalities, title, distance (or distance_m); prefix - for descending. Default -occurred_at.",
         ["properties"] = "Comma list of properties to return (default all).",
         ["precision"] = "Decimal places of coordinates, 0 to 15 (default 7).",
         ["count"] = "true to compute numberMatched (exact) on every page, false never; default: first page only.",

@@ -154,6 +154,9 @@ public sealed class SpatialQueryTests(ApiFixture api)
 
         var farthestFirst = await _client.GetJsonAsync($"{Items}?lat={Inv(centre.Lat)}&lon={Inv(centre.Lon)}&radius=100km&sortby=-distance&tags={tag}");
         Assert.Equal(created.OrderByDescending(c => c.Metres).Select(c => c.Id), Ids(farthestFirst));
+        // The property's own name sorts too.
+        var byProperty = await _client.GetJsonAsync($"{Items}?lat={Inv(centre.Lat)}&lon={Inv(centre.Lon)}&radius=100km&sortby=-distance_m&tags={tag}");
+        Assert.Equal(Ids(farthestFirst), Ids(byProperty));
     }
 
     [Fact]
