@@ -80,12 +80,31 @@ public static class ChangesApi
         if (page.Expired) return Expired(cursor, "cursor"); // purged since the check above
         var next = Collections.RequestUrl.With(request, ("cursor", page.Next.ToString()));
 
-        var body = new StringBuilder("{\"changes\":[");
-        body.AppendJoin(',', page.Changes.Select(ToJson));
-        body.Append("],\"next_cursor\":").Append(JsonSerializer.Serialize(page.Next.ToString()));
-        body.Append(",\"links\":[{\"href\":").Append(JsonSerializer.Serialize(next)).Append(",\"rel\":\"next\",\"type\":\"application/json\"}]}");
         request.HttpContext.Response.Headers.CacheControl = "no-store";
-        return TypedResults.Text(body.ToString(), "application/json", Encoding.UTF8);
+        return new ChangePageResult(page, next);
+    }
+
+    /// <summary>
+    /// A page written straight to the response, change by change: a page holds up to 1,000 whole
+    /// features (one may have 100,000 vertices), which are not copied again into one string.
+    /// </summary>
+    private sealed class ChangePageResult(ChangePage page, string next) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext context)
+        {
+            context.Response.ContentType = "application/json";
+            var body = context.Response.BodyWriter;
+            Encoding.UTF8.GetBytes("{\"changes\":[", body);
+            for (var n = 0; n < page.Changes.Count; n++)
+            {
+                if (n > 0) Encoding.UTF8.GetBytes(",", body);
+                WriteJson(page.Changes[n], body);
+                if (body.UnflushedBytes > 64 * 1024) await body.FlushAsync(context.RequestAborted);
+            }
+            Encoding.UTF8.GetBytes($"],\"next_cursor\":{JsonSerializer.Serialize(page.Next.ToString())}" +
+                $",\"links\":[{{\"href\":{JsonSerializer.Serialize(next)},\"rel\":\"next\",\"type\":\"application/json\"}}]}}", body);
+            await body.FlushAsync(context.RequestAborted);
+        }
     }
 
     internal static async Task Stream(HttpContext context, ChangeFeed feed, ChangeListener listener, ILoggerFactory loggers)
@@ -186,13 +205,18 @@ public static class ChangesApi
         }
     }
 
-    private static string ToJson(Change change)
+    /// <summary>One change as JSON: its members, then the feature as the row writer rendered it.</summary>
+    private static string Head(Change change) =>
+        $"{{\"cursor\":\"{change.Cursor}\",\"kind\":\"{change.Kind}\",\"id\":{change.Id},\"version\":{change.Version}" +
+        $",\"changed_at\":\"{change.ChangedAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)}\",\"feature\":";
+
+    private static string ToJson(Change change) => Head(change) + (change.Feature ?? "null") + "}";
+
+    private static void WriteJson(Change change, System.Buffers.IBufferWriter<byte> output)
     {
-        var json = new StringBuilder("{\"cursor\":\"").Append(change.Cursor).Append("\",\"kind\":\"").Append(change.Kind)
-            .Append("\",\"id\":").Append(change.Id).Append(",\"version\":").Append(change.Version)
-            .Append(",\"changed_at\":\"").Append(change.ChangedAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture))
-            .Append("\",\"feature\":").Append(change.Feature ?? "null").Append('}');
-        return json.ToString();
+        Encoding.UTF8.GetBytes(Head(change), output);
+        Encoding.UTF8.GetBytes(change.Feature ?? "null", output);
+        Encoding.UTF8.GetBytes("}", output);
     }
 }
 
