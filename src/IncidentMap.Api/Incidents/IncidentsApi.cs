@@ -466,7 +466,13 @@ public static partial class IncidentsApi
     /// A deleted incident is gone from every read, its history included, except for editors (write
     /// scope), who may need to see what was removed and by whom.
     /// </summary>
-    private static bool SeesDeleted(HttpContext context) => context.User.HasClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Write);
+    private static bool SeesDeleted(HttpContext context)
+    {
+        // What is shown depends on the key: no cache may answer one client with another's copy.
+        context.Response.Headers.CacheControl = "private, no-cache";
+        context.Response.Headers.Vary = "X-API-Key";
+        return context.User.HasClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Write);
+    }
 
     private const string VisibleIncident = """
         (@deleted_too OR EXISTS (SELECT 1 FROM incidents WHERE id = @id AND deleted_at IS NULL))

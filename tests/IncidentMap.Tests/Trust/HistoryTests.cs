@@ -88,8 +88,12 @@ public sealed class HistoryTests(ApiFixture api)
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{Trust.ItemsUrl}/{liveId}/history")).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{Trust.ItemsUrl}/{liveId}/history/1")).StatusCode);
         }
-        Assert.Equal(HttpStatusCode.OK, (await editor.GetAsync($"{Trust.ItemsUrl}/{id}/history")).StatusCode);
+        var seen = await editor.GetAsync($"{Trust.ItemsUrl}/{id}/history");
+        Assert.Equal(HttpStatusCode.OK, seen.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await editor.GetAsync($"{Trust.ItemsUrl}/{id}/history/2")).StatusCode);
+        // What is shown depends on the key: no shared cache may hand the editor's copy to anyone else.
+        Assert.Equal("private, no-cache", seen.Headers.CacheControl?.ToString());
+        Assert.Contains("X-API-Key", seen.Headers.Vary);
     }
 
     [Theory]
