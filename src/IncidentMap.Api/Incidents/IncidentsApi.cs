@@ -44,6 +44,7 @@ public static partial class IncidentsApi
         app.MapPost("/collections/incidents/search", SearchIncidents)
             .WithTags("Incidents")
             .WithName("searchIncidents")
+            .OwnParametersOnly() // the parameters go in the body; a query string would be ignored
             .WithSummary("Query incidents with a body: polygon search and every items parameter")
             .WithDescription("For shapes too large for a URL. The body's members are the items endpoint's query parameters " +
                              "plus `intersects`, a GeoJSON geometry the incidents must intersect. The `next` link carries " +
@@ -57,6 +58,7 @@ public static partial class IncidentsApi
 
         group.MapPost("", CreateIncident)
             .WithName("createIncident")
+            .OwnParametersOnly()
             .WithSummary("Record an incident")
             .WithDescription("Needs a key with the write scope. Send an Idempotency-Key to make retries safe: a retry with " +
                              "the same key and body gets the first answer again (Idempotent-Replayed: true) and creates nothing; " +
@@ -84,6 +86,7 @@ public static partial class IncidentsApi
 
         group.MapPut("/{featureId}", ReplaceIncident)
             .WithName("replaceIncident")
+            .OwnParametersOnly()
             .RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Replace an incident")
             .WithDescription("Full replacement. `If-Match` with the ETag you read is required (428 without it, 412 when stale).")
@@ -93,6 +96,7 @@ public static partial class IncidentsApi
 
         group.MapPatch("/{featureId}", PatchIncident)
             .WithName("patchIncident")
+            .OwnParametersOnly()
             .RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Change part of an incident (JSON merge patch, RFC 7396)")
             .WithDescription("For example `{\"properties\":{\"fatalities_max\":62}}`; `null` clears a property.")
@@ -129,6 +133,7 @@ public static partial class IncidentsApi
 
         group.MapDelete("/{featureId}", DeleteIncident)
             .WithName("deleteIncident")
+            .OwnParametersOnly()
             .RequireAuthorization(SecuritySetup.WritePolicy)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)

@@ -48,9 +48,9 @@ public static class PlacesApi
             .WithMetadata(SearchDocs)
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        group.MapGet("/items/{placeId}", GetPlace).WithName("getPlace").RequireAuthorization(SecuritySetup.ReadPolicy)
+        group.MapGet("/items/{placeId}", GetPlace).WithName("getPlace").JsonOnly().RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("One place").Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson).ProducesProblem(404);
-        group.MapPost("/items", CreatePlace).WithName("createPlace").RequireAuthorization(SecuritySetup.WritePolicy)
+        group.MapPost("/items", CreatePlace).WithName("createPlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Add a place the gazetteer lacks (write scope), with alternate spellings")
             .WithDescription("A GeoJSON Feature with a Point and properties name, alternate_names, country, admin1 and kind " +
                              $"({string.Join(", ", EditorKinds)}).")
