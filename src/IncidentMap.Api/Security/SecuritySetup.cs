@@ -42,7 +42,10 @@ public static class SecuritySetup
             {
                 // Any key with the read scope (every key the service issues for reading has it).
                 if (readsNeedKey) p.RequireClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Read);
-                else p.RequireAssertion(_ => true);
+                // Reads need no key, but a key that is sent must be valid: read as anonymous, a typo
+                // or a revoked key would look like "no such incident" where a deleted one's history is asked.
+                else p.RequireAssertion(context => context.User.Identity?.IsAuthenticated == true
+                    || context.Resource is not HttpContext http || ApiKeyAuthentication.KeyFrom(http.Request) is null);
             })
             .AddPolicy(WritePolicy, p => p.RequireClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Write))
             .AddPolicy(AdminPolicy, p => p.RequireClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Admin));

@@ -41,6 +41,23 @@ public sealed class ApiKeyTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_read_with_an_unknown_or_revoked_key_is_a_401_not_an_anonymous_read()
+    {
+        var (revoked, info) = await api.Services.NewKeyAsync("revoked-reader", Scopes.Read);
+        Assert.True(await api.Services.GetRequiredService<ApiKeys>().RevokeAsync(info.Id.ToString()));
+        var id = await api.CreateClient().CreateAsync(Features.Valid());
+
+        foreach (var key in new[] { ApiKeys.Generate(), "im_typo", revoked })
+        {
+            using var client = api.ClientWithKey(key);
+            await AssertRefusedAsync(await client.GetAsync($"{Trust.ItemsUrl}/{id}"));
+            await AssertRefusedAsync(await client.GetAsync($"{Trust.ItemsUrl}?limit=1"));
+        }
+        // No key at all is an anonymous read, as before.
+        Assert.Equal(HttpStatusCode.OK, (await api.ClientWithKey(null).GetAsync($"{Trust.ItemsUrl}/{id}")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_key_with_only_the_read_scope_gets_a_403_naming_the_write_scope_on_post()
     {
         var (client, _, _) = await api.NewKeyClientAsync("reader", Scopes.Read);
