@@ -357,7 +357,7 @@ public static partial class IncidentsApi
         return Respond(context, outcome, StatusCodes.Status201Created);
     }
 
-    internal static async Task<IResult> ReplaceIncident(HttpContext context, string featureId, IncidentStore store)
+    internal static async Task<IResult> ReplaceIncident(HttpContext context, string featureId, IncidentStore store, IncidentReader reader)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
         if (IfMatch(context.Request, out var expected) is { } precondition) return precondition;
@@ -368,7 +368,28 @@ public static partial class IncidentsApi
 
         var (draft, invalid) = await DraftAsync(context, document!.RootElement);
         if (invalid is not null) return invalid;
-        return Respond(context, await store.ReplaceAsync(id, draft!, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
+        draft = await KeepRestatedPlaceAsync(draft!, document.RootElement, id, reader, context.RequestAborted);
+        return Respond(context, await store.ReplaceAsync(id, draft, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
+    }
+
+    /// <summary>
+    /// A replacement that restates the stored geometry and place names, as a client does that reads an
+    /// incident and sends it back, keeps what geocoding derived (place_id, derived_fields): the values
+    /// are the same, so their origin is too. Otherwise what it sends is the client's own.
+    /// </summary>
+    private static async Task<IncidentDraft> KeepRestatedPlaceAsync(IncidentDraft draft, JsonElement body, long id, IncidentReader reader, CancellationToken ct)
+    {
+        if (draft.DerivedFields.Length > 0 || await reader.GetFeatureAsync(id, ct) is not { } current) return draft;
+        var stored = JsonNode.Parse(current.Feature)!;
+        var sent = JsonNode.Parse(body.GetRawText())!;
+        bool Same(string name) => JsonNode.DeepEquals(stored["properties"]?[name], sent["properties"]?[name]);
+        if (!JsonNode.DeepEquals(stored["geometry"], sent["geometry"]) || !Same("location_name") || !Same("admin1") || !Same("country"))
+            return draft;
+        return draft with
+        {
+            PlaceId = stored["properties"]?["place_id"]?.GetValue<long?>(),
+            DerivedFields = stored["properties"]?["derived_fields"]?.AsArray().Select(d => d!.GetValue<string>()).ToArray() ?? [],
+        };
     }
 
     internal static async Task<IResult> PatchIncident(HttpContext context, string featureId, IncidentStore store, IncidentReader reader)

@@ -268,6 +268,27 @@ public sealed class PlacesTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task An_incident_read_and_sent_back_whole_keeps_what_the_server_derived_and_its_version()
+    {
+        var (_, named) = await _client.PostAsync(Unlocated("Homs", "SY"));                          // point from the name
+        var (_, located) = await _client.PostAsync(Features.Valid(geometry: Features.Point(36.7234, 34.7268))); // names from the point
+        foreach (var created in new[] { named!, located! })
+        {
+            var url = $"/collections/incidents/items/{created["id"]!.GetValue<long>()}";
+            var read = JsonNode.Parse(await _client.GetStringAsync(url))!.AsObject();
+            read.Remove("links");
+
+            var response = await _client.PutCurrentAsync(url, Features.Content(read));
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("\"v1\"", response.Headers.ETag?.Tag);
+            var after = JsonNode.Parse(await _client.GetStringAsync(url))!["properties"]!;
+            Assert.Equal(read["properties"]!["place_id"]!.GetValue<long>(), after["place_id"]!.GetValue<long>());
+            Assert.True(JsonNode.DeepEquals(read["properties"]!["derived_fields"], after["derived_fields"]));
+        }
+    }
+
+    [Fact]
     public async Task An_unknown_place_name_is_a_422_asking_for_a_geometry()
     {
         var (response, _) = await _client.PostAsync(Unlocated("Nowhereville " + Guid.NewGuid().ToString("N")[..6]));
