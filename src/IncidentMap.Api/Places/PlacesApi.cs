@@ -29,7 +29,9 @@ public static class PlacesApi
         new("q", "A place name in any spelling, 1 to 200 characters with a letter or digit."),
         new("country", "ISO 3166-1 alpha-2 code."),
         new("bbox", "minLon,minLat,maxLon,maxLat (WGS 84); minLon > maxLon crosses the antimeridian."),
-        new("limit", $"Places per page (default {DefaultLimit}): at most {MaxLimit} with q, {MaxBrowseLimit} without.", "integer", Minimum: "1"),
+        // The maximum is declared: GDAL 3.8 and later page by it (older ones ask 10 a page unless told).
+        new("limit", $"Places per page (default {DefaultLimit}): at most {MaxLimit} with q, {MaxBrowseLimit} without; larger values are clamped.",
+            "integer", Minimum: "1", Maximum: $"{MaxBrowseLimit}"),
         new("cursor", "Opaque position from a next link (without q)."),
         new("f", "json, the only format.", Enum: ["json"]),
     ];

@@ -39,10 +39,14 @@ public static class KeysCommand
                 return 0;
             case "list":
                 foreach (var k in await keys.ListAsync())
-                    Console.WriteLine($"{k.Id}\t{k.Name}\t{k.Prefix}…\t{string.Join(",", k.Scopes)}\t{(k.RevokedAt is null ? "live" : "revoked " + k.RevokedAt)}");
+                    Console.WriteLine($"{k.Id}\t{k.Name}\t{k.Prefix}…\t{string.Join(",", k.Scopes)}\t{(k.RevokedAt is { } revoked ? "revoked " + revoked.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture) : "live")}");
                 return 0;
             case "revoke" when args.Length == 2:
-                if (await keys.RevokeAsync(args[1])) return 0;
+                if (await keys.RevokeAsync(args[1]))
+                {
+                    await Console.Error.WriteLineAsync($"revoked '{args[1]}'; it is refused everywhere within {ApiKeyAuthentication.CacheFor.TotalSeconds:0} s");
+                    return 0;
+                }
                 await Console.Error.WriteLineAsync($"no live key '{args[1]}'");
                 return 1;
             default:
