@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using IncidentMap.Api.Problems;
 
@@ -13,28 +14,49 @@ public static class KeysApi
             .WithName("listKeys").WithSummary("API keys (never their secrets)")
             .Produces<ApiKeyDoc[]>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403);
         group.MapPost("", CreateKey).WithName("createKey").WithSummary("Create an API key; its secret is shown once")
-            .Produces<NewApiKeyDoc>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403);
+            .WithDescription("Body: {\"name\": \"newsroom\", \"scopes\": [\"read\", \"write\"]}; scopes default to [\"read\"].")
+            .Accepts<NewApiKeyRequest>("application/json")
+            .Produces<NewApiKeyDoc>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
+            .ProducesProblem(409).ProducesProblem(415);
         group.MapDelete("/{idOrName}", async (string idOrName, ApiKeys keys, CancellationToken ct) =>
                 await keys.RevokeAsync(idOrName, ct) ? Results.NoContent() : Problem.NotFound($"There is no live key '{idOrName}'."))
             .WithName("revokeKey").WithSummary("Revoke an API key").Produces(204).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
         return app;
     }
 
-    internal static async Task<IResult> CreateKey(NewApiKeyRequest request, ApiKeys keys, CancellationToken ct)
+    /// <summary>
+    /// Read by hand rather than bound: a bound record answers a wrong type or a missing body with a
+    /// bare 400, and ignores unknown members (an "expires" would silently make a key that never does).
+    /// </summary>
+    internal static async Task<IResult> CreateKey(HttpRequest http, ApiKeys keys, CancellationToken ct)
     {
-        if (!ApiKeys.IsValidName(request.Name))
-            return Problem.Validation([new FieldError("name", ApiKeys.NameRule)], 400);
-        var scopes = request.Scopes ?? [Scopes.Read];
-        if (scopes.Length == 0 || scopes.Any(s => !Scopes.All.Contains(s)))
-            return Problem.Validation([new FieldError("scopes", $"must be a non-empty list of {string.Join(", ", Scopes.All)}")], 400);
+        var (document, problem) = await Incidents.JsonBody.ReadAsync(http, ["application/json"], ct);
+        if (problem is not null) return problem;
+        using var _ = document;
+        var body = document!.RootElement;
+        if (body.ValueKind != JsonValueKind.Object)
+            return Problem.Validation([new FieldError("body", "must be an object such as {\"name\": \"newsroom\", \"scopes\": [\"read\", \"write\"]}")], 400);
+        var errors = body.EnumerateObject().Where(m => m.Name is not ("name" or "scopes"))
+            .Select(m => new FieldError(m.Name, "is not a member of a new key (name, scopes)")).ToList();
+        var name = body.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : null;
+        if (name is null || !ApiKeys.IsValidName(name)) errors.Add(new FieldError("name", ApiKeys.NameRule));
+        string[] scopes = [Scopes.Read];
+        if (body.TryGetProperty("scopes", out var s))
+        {
+            scopes = s.ValueKind == JsonValueKind.Array && s.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String)
+                ? s.EnumerateArray().Select(e => e.GetString()!).ToArray() : [];
+            if (scopes.Length == 0 || scopes.Any(scope => !Scopes.All.Contains(scope)))
+                errors.Add(new FieldError("scopes", $"must be a non-empty array of {string.Join(", ", Scopes.All)}, e.g. [\"read\", \"write\"]"));
+        }
+        if (errors.Count > 0) return Problem.Validation(errors, 400);
         try
         {
-            var (key, info) = await keys.CreateAsync(request.Name.Trim(), scopes.Distinct().ToArray(), ct: ct);
+            var (key, info) = await keys.CreateAsync(name!.Trim(), scopes.Distinct().ToArray(), ct: ct);
             return TypedResults.Created($"/admin/keys/{info.Id}", new NewApiKeyDoc(key, ApiKeyDoc.From(info)));
         }
         catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation)
         {
-            return Problem.Status(409, "Name taken", $"A live key is already named '{request.Name}'.", "name");
+            return Problem.Status(409, "Name taken", $"A live key is already named '{name}'.", "name");
         }
     }
 }

@@ -22,6 +22,22 @@ public sealed class AdminKeyTests(ApiFixture api)
         return (body["key"]!.GetValue<string>(), body["info"]!);
     }
 
+    [Theory]
+    [InlineData("""{"name": "comma-scopes", "scopes": "read,write"}""", "scopes")]
+    [InlineData("""{"name": "odd-scope", "scopes": ["read", "root"]}""", "scopes")]
+    [InlineData("""{"name": 5}""", "name")]
+    [InlineData("""{"scopes": ["read"]}""", "name")]
+    [InlineData("""{"name": "expiring", "expires": "2030-01-01"}""", "expires")] // never a key that silently does not expire
+    [InlineData("""["newsroom"]""", "body")]
+    [InlineData("", "body")]
+    public async Task A_new_key_body_that_is_not_right_is_a_400_naming_the_member(string body, string member)
+    {
+        var response = await _admin.PostAsync(KeysUrl, new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, member);
+        Assert.DoesNotContain((await (await _admin.GetAsync(KeysUrl)).JsonAsync()).AsArray(), k => k!["name"]!.GetValue<string>() is "comma-scopes" or "odd-scope" or "expiring");
+    }
+
     [Fact]
     public async Task The_key_endpoints_refuse_parameters_they_do_not_take()
     {
