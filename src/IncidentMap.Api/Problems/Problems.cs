@@ -12,16 +12,20 @@ public static class Problem
 {
     public const string ContentType = "application/problem+json";
 
-    public static ProblemHttpResult Validation(IReadOnlyList<FieldError> errors, int status = StatusCodes.Status422UnprocessableEntity) =>
-        TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
+    public static ProblemHttpResult Validation(IReadOnlyList<FieldError> errors, int status = StatusCodes.Status422UnprocessableEntity)
+    {
+        // A problem with the document as a whole is the body's.
+        errors = errors.Select(e => e.Field.Length == 0 ? e with { Field = "body" } : e).ToList();
+        return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
         {
             Status = status,
-            Title = status == StatusCodes.Status400BadRequest ? "Invalid request" : "Invalid incident",
+            Title = status == StatusCodes.Status400BadRequest ? "Invalid request" : "Invalid content",
             Detail = errors.Count == 1
                 ? $"{errors[0].Field}: {errors[0].Detail}"
                 : $"{errors.Count} problems, first {errors[0].Field}: {errors[0].Detail}",
             Extensions = { ["errors"] = errors },
         });
+    }
 
     public static ProblemHttpResult BadParameter(string parameter, string detail) =>
         Validation([new FieldError(parameter, detail)], StatusCodes.Status400BadRequest);

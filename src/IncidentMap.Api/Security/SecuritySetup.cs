@@ -75,8 +75,10 @@ public static class SecuritySetup
                 _ => new ConcurrencyLimiterOptions { PermitLimit = Math.Max(1, limits.ConcurrentStreams), QueueLimit = 0 }));
             options.OnRejected = async (context, ct) =>
             {
-                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(10);
-                await WriteTooManyAsync(context.HttpContext, retryAfter);
+                // Only the token bucket says when to retry; the other refusal is the cap on open streams.
+                if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)) await WriteTooManyAsync(context.HttpContext, wait);
+                else await WriteTooManyAsync(context.HttpContext, TimeSpan.FromSeconds(10),
+                    $"{limits.ConcurrentStreams} streams are open for this client already (RateLimits__ConcurrentStreams); close one first.");
             };
         });
 
@@ -119,7 +121,7 @@ public static class SecuritySetup
         return new IPAddress(bytes) + "/64";
     }
 
-    public static async Task WriteTooManyAsync(HttpContext context, TimeSpan retryAfter)
+    public static async Task WriteTooManyAsync(HttpContext context, TimeSpan retryAfter, string? detail = null)
     {
         var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
         context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
@@ -127,7 +129,7 @@ public static class SecuritySetup
         await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
-            ProblemDetails = { Status = 429, Title = "Too many requests", Detail = $"Rate limit reached; retry in {seconds} s." },
+            ProblemDetails = { Status = 429, Title = "Too many requests", Detail = detail ?? $"Rate limit reached; retry in {seconds} s." },
         });
     }
 

@@ -149,7 +149,7 @@ public static class StatsApi
         var rows = answer.Where(r => r.Start is not null).ToList();
         // Without a closed window the span is the matching incidents' own, known only now.
         if (rows.Select(r => r.Start).Distinct().Count() > MaxBuckets)
-            return Problem.BadParameter("datetime", $"the matching incidents span more than {MaxBuckets} {interval} buckets; give a narrower datetime or a longer interval");
+            return Problem.BadParameter("datetime", $"with an open end the buckets run to the first or last matching incident: more than {MaxBuckets} {interval} buckets here; give a narrower datetime or a longer interval");
 
         if (csv.Value)
         {

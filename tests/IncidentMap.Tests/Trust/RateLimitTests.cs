@@ -113,7 +113,9 @@ public sealed class RateLimitTests(LowLimitsFactory factory) : IClassFixture<Low
 
         var first = await OpenAsync();
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        await AssertTooManyAsync(await OpenAsync());
+        var second = await OpenAsync();
+        await AssertTooManyAsync(second);
+        Assert.Contains("streams are open", (await second.JsonAsync())["detail"]!.GetValue<string>()); // not "rate limit reached"
 
         // Closing the first stream gives its place back.
         first.Dispose();
