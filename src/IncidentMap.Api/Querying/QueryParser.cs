@@ -126,7 +126,8 @@ public static partial class QueryParser
                 query = query with { Near = Factory.CreatePoint(new Coordinate(x, y)) };
                 if (radius is null)
                 {
-                    if (Get("sortby")?.Contains("distance") != true) Bad("radius", "a radius search needs lat, lon and radius");
+                    if (Get("sortby")?.Contains("distance") != true)
+                        Bad("radius", Get("near") is null ? "a radius search needs lat, lon and radius" : "near= needs a radius too (near=Homs&radius=50km)");
                 }
                 else if (!TryDistance(radius, out var metres)) Bad("radius", $"'{radius}' is not a distance: a number of metres, or with unit m, km or mi (25km)");
                 else if (metres <= 0) Bad("radius", "must be greater than 0");
@@ -334,7 +335,8 @@ public static partial class QueryParser
     private static bool TryNumber(string text, out double value) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
 
-    private static bool TryDistance(string text, out double metres)
+    /// <summary>A distance: a number of metres, or with unit m, km or mi (25km).</summary>
+    public static bool TryDistance(string text, out double metres)
     {
         metres = 0;
         text = text.Trim().ToLowerInvariant();

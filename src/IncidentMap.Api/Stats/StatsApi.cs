@@ -68,11 +68,14 @@ public static class StatsApi
             return Problem.BadParameter("tz", $"'{tz}' is not an IANA time zone (e.g. Asia/Damascus)");
         var csv = request.Query["f"].FirstOrDefault() switch
         {
-            null or "json" => false,
+            // Without f, Accept decides, as on /items (text/csv before any JSON type).
+            null => QueryParser.FormatFromAccept(request.Headers.Accept.ToString()) == OutputFormat.Csv,
+            "json" => false,
             "csv" => true,
             var other => (bool?)null,
         };
         if (csv is null) return Problem.BadParameter("f", $"'{request.Query["f"]}' is not json or csv");
+        context.Response.Headers.Vary = "Accept, Accept-Encoding";
         var (query, invalid) = await QueryParser.ParseFiltersAsync(request, "interval", "group_by", "tz", "f");
         if (invalid is not null) return invalid;
 

@@ -61,7 +61,7 @@ public static class TilesApi
             .WithSummary("Incident counts per hexagon (PostGIS ST_HexagonGrid in Web Mercator), as GeoJSON")
             .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres; at most 50000 hexagons.")
             .WithMetadata(new QueryParametersMetadata { Page = ["precision"] },
-                new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0.", "number", Required: true))
+                new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0, or with unit m, km or mi (20km).", Required: true))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         return app;
@@ -184,13 +184,16 @@ public static class TilesApi
         return TypedResults.Bytes(tile, MvtType);
     }
 
-    internal static async Task<IResult> GetClusters(HttpRequest request, IncidentReader reader, CancellationToken ct)
+    internal static async Task<IResult> GetClusters(HttpRequest request, IncidentReader reader, DataVersion version, CancellationToken ct)
     {
         var zoomText = request.Query["zoom"].ToString();
         if (!int.TryParse(zoomText, NumberStyles.None, CultureInfo.InvariantCulture, out var zoom) || zoom > MaxZoom)
             return Problem.BadParameter("zoom", $"'{zoomText}' is not a zoom level from 0 to {MaxZoom}");
         var (query, problem) = await QueryParser.ParseFiltersAsync(request, "zoom");
         if (problem is not null) return problem;
+        // Maps poll these as they do tiles: an unchanged answer is revalidated, not recomputed.
+        if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query!), Conditional.Revalidate))
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision, MaxClusters);
         var clusters = await reader.ListAsync<string>(sql, parameters, ct);
         // Cut short, the counts would no longer add up to the matching incidents: refuse instead.
@@ -199,11 +202,11 @@ public static class TilesApi
         return IncidentListResult.Small(clusters);
     }
 
-    internal static async Task<IResult> GetHexbins(HttpRequest request, IncidentReader reader, CancellationToken ct)
+    internal static async Task<IResult> GetHexbins(HttpRequest request, IncidentReader reader, DataVersion version, CancellationToken ct)
     {
         var sizeText = request.Query["size"].ToString();
-        if (!double.TryParse(sizeText, NumberStyles.Float, CultureInfo.InvariantCulture, out var size) || !double.IsFinite(size) || size <= 0)
-            return Problem.BadParameter("size", $"'{sizeText}' is not a hexagon edge length in metres greater than 0");
+        if (!QueryParser.TryDistance(sizeText, out var size) || !double.IsFinite(size) || size <= 0)
+            return Problem.BadParameter("size", $"'{sizeText}' is not a hexagon edge length greater than 0: metres, or with unit m, km or mi (20km)");
         var (query, problem) = await QueryParser.ParseFiltersAsync(request, "size");
         if (problem is not null) return problem;
         if (query!.Bbox is not { Count: 1 } boxes)
@@ -217,6 +220,8 @@ public static class TilesApi
         var hexagons = (Math.Floor((x1 - x0) / (1.5 * size)) + 2) * (Math.Floor((y1 - y0) / (Math.Sqrt(3) * size)) + 2);
         if (hexagons > MaxHexagons)
             return Problem.BadParameter("size", $"{size} m makes about {hexagons:0} hexagons over this bbox; the maximum is {MaxHexagons}");
+        if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query), Conditional.Revalidate))
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 
         var (sql, parameters) = TileSql.Hexbins(query, size, box, query.Precision);
         return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));

@@ -22,6 +22,8 @@ public sealed class ConditionalGetTests(ApiFixture api)
     [InlineData("/collections/incidents/items?f=csv&tags={tag}")]
     [InlineData("/collections/incidents/stats?tags={tag}&datetime=2016-02-01/2016-02-29")]
     [InlineData("/collections/incidents/stats/summary?tags={tag}")]
+    [InlineData("/collections/incidents/clusters?zoom=3&tags={tag}")]
+    [InlineData("/collections/incidents/hexbins?bbox=-180,-80,180,80&size=2000km&tags={tag}")]
     public async Task A_poll_with_the_current_etag_is_304_until_an_update_or_a_delete(string template)
     {
         var tag = FeedHelpers.NewTag();

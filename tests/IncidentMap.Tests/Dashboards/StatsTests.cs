@@ -139,6 +139,13 @@ public sealed class StatsTests(ApiFixture api)
         var csv = await _client.GetStringAsync($"/collections/incidents/stats?tags={tag}&datetime=2018-07-01/2018-07-02&f=csv");
 
         Assert.Equal("start,group,count,fatalities_min_sum,fatalities_max_sum\r\n2018-07-01T00:00:00Z,,0,0,0\r\n2018-07-02T00:00:00Z,,1,0,0\r\n", csv);
+
+        // Without f, Accept decides, as on /items.
+        var request = new HttpRequestMessage(HttpMethod.Get, $"/collections/incidents/stats?tags={tag}&datetime=2018-07-01/2018-07-02");
+        request.Headers.Accept.ParseAdd("text/csv");
+        var negotiated = await _client.SendAsync(request);
+        Assert.Equal(csv, await negotiated.Content.ReadAsStringAsync());
+        Assert.Contains("Accept", negotiated.Headers.Vary);
     }
 
     [Fact]

@@ -194,6 +194,9 @@ public sealed class TileTests(ApiFixture api)
         Assert.True(features.Count > 1);
         Assert.Equal(21, features.Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
         Assert.All(features, f => Assert.Equal("Polygon", f!["geometry"]!["type"]!.GetValue<string>()));
+        // The size takes a unit as radius does.
+        var inKm = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox=59.5,-40.5,62,-38&size=15km&tags={tag}");
+        Assert.True(JsonNode.DeepEquals(bins["features"], inKm["features"]));
     }
 
     [Fact]
