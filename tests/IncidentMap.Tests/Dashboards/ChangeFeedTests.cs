@@ -164,6 +164,38 @@ public sealed class ChangeFeedTests(ApiFixture api)
         Assert.Equal(seen.Count, page["changes"]!.AsArray().Count);
     }
 
+    [Fact]
+    public async Task Small_pages_through_one_transactions_many_changes_see_each_once_in_order()
+    {
+        // One transaction writing seven incidents (as an import batch does): their changes share the
+        // transaction's xid, so the pages must part them by position alone.
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        var written = new List<long>();
+        await using (var connection = await api.Database.OpenConnectionAsync())
+        await using (var tx = await connection.BeginTransactionAsync())
+        {
+            for (var n = 0; n < 7; n++) written.Add(await FeedHelpers.InsertAsync(connection, tag, tx));
+            await tx.CommitAsync();
+        }
+        await _client.PollUntilAsync(tag, cursor, 7); // visible to the feed
+
+        var seen = new List<long>();
+        var sizes = new List<int>();
+        for (var pages = 0; pages < 10; pages++)
+        {
+            var page = await _client.GetJsonAsync($"/collections/incidents/changes?tags={tag}&cursor={cursor}&limit=2");
+            var changes = page["changes"]!.AsArray();
+            if (changes.Count == 0) break;
+            sizes.Add(changes.Count);
+            seen.AddRange(changes.Select(c => c!["id"]!.GetValue<long>()));
+            cursor = page["next_cursor"]!.GetValue<string>();
+        }
+
+        Assert.Equal([2, 2, 2, 1], sizes);
+        Assert.Equal(written, seen);
+    }
+
     [Theory]
     [InlineData("cursor=abc", "cursor")]
     [InlineData("cursor=9000000000000-0", "cursor")] // a transaction that has not started: reading on from it would skip every change until then

@@ -323,6 +323,24 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task A_second_source_cannot_take_over_the_keys_of_the_first()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        var csv = (string title) => $"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,{title},riots,2016-01-01,1,1\n";
+        await client.ImportOkAsync(csv("From source A"), Csv, $"?source={prefix}-a", inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+
+        var report = await client.ImportOkAsync(csv("From source B"), Csv, $"?source={prefix}-b", inserted: 0, updated: 0, unchanged: 0, rejected: 1);
+
+        var problem = Assert.Single(Problems(report));
+        Assert.Equal((2L, "properties.external_id", "external_id"), (problem.Line, problem.Field, problem.Column));
+        Assert.Contains($"no import from source '{prefix}-b' created", problem.Reason);
+        Assert.Equal("From source A", (await FeatureAsync($"{prefix}-1"))["properties"]!["title"]!.GetValue<string>());
+        // Source A still owns it and may update it.
+        await client.ImportOkAsync(csv("A again"), Csv, $"?source={prefix}-a", inserted: 0, updated: 1, unchanged: 0, rejected: 0);
+    }
+
+    [Fact]
     public async Task An_import_never_overwrites_an_incident_it_did_not_create()
     {
         var prefix = Unique();
