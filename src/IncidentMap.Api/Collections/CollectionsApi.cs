@@ -30,8 +30,6 @@ public static class CollectionsApi
         return app;
     }
 
-    private static JsonObject Link(string href, string rel, string type, string title) => RequestUrl.Link(href, rel, type, title);
-
     internal static IResult Landing(HttpRequest request)
     {
         var root = RequestUrl.Root(request);
@@ -40,11 +38,11 @@ public static class CollectionsApi
             ["title"] = "IncidentMap",
             ["description"] = "Geocoded incidents (bombings, airstrikes, clashes, protests) as OGC API – Features.",
             ["links"] = new JsonArray(
-                Link(root + "/", "self", Json, "This document"),
-                Link(root + "/openapi/v1.json", "service-desc", OpenApiType, "The API definition (OpenAPI 3.0)"),
-                Link(root + "/swagger", "service-doc", "text/html", "The API documentation"),
-                Link(root + "/conformance", "conformance", Json, "Conformance classes implemented"),
-                Link(root + "/collections", "data", Json, "The feature collections")),
+                RequestUrl.Link(root + "/", "self", Json, "This document"),
+                RequestUrl.Link(root + "/openapi/v1.json", "service-desc", OpenApiType, "The API definition (OpenAPI 3.0)"),
+                RequestUrl.Link(root + "/swagger", "service-doc", "text/html", "The API documentation"),
+                RequestUrl.Link(root + "/conformance", "conformance", Json, "Conformance classes implemented"),
+                RequestUrl.Link(root + "/collections", "data", Json, "The feature collections")),
         }, contentType: Json);
     }
 
@@ -56,7 +54,7 @@ public static class CollectionsApi
         var root = RequestUrl.Root(request);
         return TypedResults.Json(new JsonObject
         {
-            ["links"] = new JsonArray(Link(root + "/collections", "self", Json, "This document")),
+            ["links"] = new JsonArray(RequestUrl.Link(root + "/collections", "self", Json, "This document")),
             ["collections"] = new JsonArray(await IncidentsCollectionAsync(root, extent, ct), PlacesCollection(root)),
         }, contentType: Json);
     }
@@ -90,13 +88,13 @@ public static class CollectionsApi
                 },
             },
             ["links"] = new JsonArray(
-                Link(self, "self", Json, "This collection"),
-                Link(self + "/items", "items", IncidentsApi.GeoJson, "Incidents as GeoJSON"),
-                Link(self + "/items?f=csv", "items", "text/csv", "Incidents as CSV"),
-                Link(self + "/items?f=geojsonseq", "items", "application/geo+json-seq", "Incidents as GeoJSON text sequence"),
-                Link(self + "/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Queryables for filter"),
-                Link(self + "/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", Json, "Vector tiles"),
-                Link(self + "/tiles/WebMercatorQuad/tilejson.json", "describedby", Json, "TileJSON for MapLibre")),
+                RequestUrl.Link(self, "self", Json, "This collection"),
+                RequestUrl.Link(self + "/items", "items", IncidentsApi.GeoJson, "Incidents as GeoJSON"),
+                RequestUrl.Link(self + "/items?f=csv", "items", "text/csv", "Incidents as CSV"),
+                RequestUrl.Link(self + "/items?f=geojsonseq", "items", "application/geo+json-seq", "Incidents as GeoJSON text sequence"),
+                RequestUrl.Link(self + "/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Queryables for filter"),
+                RequestUrl.Link(self + "/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", Json, "Vector tiles"),
+                RequestUrl.Link(self + "/tiles/WebMercatorQuad/tilejson.json", "describedby", Json, "TileJSON for MapLibre")),
         };
     }
 
@@ -111,8 +109,8 @@ public static class CollectionsApi
         ["itemType"] = "feature",
         ["crs"] = new JsonArray("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
         ["links"] = new JsonArray(
-            Link(root + "/collections/places", "self", Json, "This collection"),
-            Link(root + "/collections/places/items", "items", IncidentsApi.GeoJson, "Places as GeoJSON")),
+            RequestUrl.Link(root + "/collections/places", "self", Json, "This collection"),
+            RequestUrl.Link(root + "/collections/places/items", "items", IncidentsApi.GeoJson, "Places as GeoJSON")),
     };
 
     internal static IResult GetQueryables(HttpRequest request) =>

@@ -385,12 +385,15 @@ public static partial class IncidentsApi
         bool Same(string name) => JsonNode.DeepEquals(stored["properties"]?[name], sent["properties"]?[name]);
         if (!JsonNode.DeepEquals(stored["geometry"], sent["geometry"]) || !Same("location_name") || !Same("admin1") || !Same("country"))
             return draft;
-        return draft with
-        {
-            PlaceId = stored["properties"]?["place_id"]?.GetValue<long?>(),
-            DerivedFields = stored["properties"]?["derived_fields"]?.AsArray().Select(d => d!.GetValue<string>()).ToArray() ?? [],
-        };
+        return WithStoredPlace(draft, stored);
     }
+
+    /// <summary>The draft with the stored incident's place link and derivation marks.</summary>
+    private static IncidentDraft WithStoredPlace(IncidentDraft draft, JsonNode stored) => draft with
+    {
+        PlaceId = stored["properties"]?["place_id"]?.GetValue<long?>(),
+        DerivedFields = stored["properties"]?["derived_fields"]?.AsArray().Select(d => d!.GetValue<string>()).ToArray() ?? [],
+    };
 
     internal static async Task<IResult> PatchIncident(HttpContext context, string featureId, IncidentStore store, IncidentReader reader)
     {
@@ -465,12 +468,7 @@ public static partial class IncidentsApi
         if (patch.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object
             && (props.TryGetProperty("location_name", out _) || props.TryGetProperty("admin1", out _) || props.TryGetProperty("country", out _)))
             return draft;
-        var current = stored["properties"];
-        return draft with
-        {
-            PlaceId = current?["place_id"]?.GetValue<long?>(),
-            DerivedFields = current?["derived_fields"]?.AsArray().Select(d => d!.GetValue<string>()).ToArray() ?? [],
-        };
+        return WithStoredPlace(draft, stored);
     }
 
     internal static async Task<IResult> DeleteIncident(HttpContext context, string featureId, IncidentStore store)
@@ -490,11 +488,11 @@ public static partial class IncidentsApi
 
     /// <summary>
     /// A deleted incident is gone from every read, its history included, except for editors (write
-    /// scope), who may need to see what was removed and by whom.
+    /// scope), who may need to see what was removed and by whom. So what history shows depends on
+    /// the key, and the answer says so: no cache may hand one client's copy to another.
     /// </summary>
     private static bool SeesDeleted(HttpContext context)
     {
-        // What is shown depends on the key: no cache may answer one client with another's copy.
         context.Response.Headers.CacheControl = "private, no-cache";
         context.Response.Headers.Vary = "X-API-Key";
         return context.User.HasClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Write);

@@ -11,7 +11,7 @@ public sealed class JsonOnlyResource : IEndpointFilter
     {
         foreach (var (name, values) in context.HttpContext.Request.Query)
         {
-            if (name != "f") return Problem.BadParameter(name, "is not a parameter of this resource (see /openapi/v1.json)");
+            if (name != "f") return Problem.BadParameter(name, Problem.NotAParameter);
             if (values.Count != 1 || values[0] is not ("json" or "geojson"))
                 return Problem.BadParameter("f", $"'{values}' is not offered here; this resource is JSON only (f=json)");
         }

@@ -15,7 +15,7 @@ public sealed class OwnParametersOnly : IEndpointFilter
         var own = http.GetEndpoint()?.Metadata.GetOrderedMetadata<QueryParameterDoc>() ?? [];
         foreach (var (name, values) in http.Request.Query)
         {
-            if (!own.Any(p => p.Name == name)) return Problem.BadParameter(name, "is not a parameter of this resource (see /openapi/v1.json)");
+            if (!own.Any(p => p.Name == name)) return Problem.BadParameter(name, Problem.NotAParameter);
             if (values.Count > 1) return Problem.BadParameter(name, "is given more than once");
         }
         return await next(context);

@@ -30,6 +30,9 @@ public static class Problem
     public static ProblemHttpResult BadParameter(string parameter, string detail) =>
         Validation([new FieldError(parameter, detail)], StatusCodes.Status400BadRequest);
 
+    /// <summary>What a query parameter the endpoint does not take is told (OGC /req/core/query-param-unknown).</summary>
+    public const string NotAParameter = "is not a parameter of this endpoint (see /openapi/v1.json)";
+
     public static ProblemHttpResult Status(int status, string title, string detail, string? field = null,
         IDictionary<string, object?>? extensions = null)
     {

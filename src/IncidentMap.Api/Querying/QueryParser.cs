@@ -90,7 +90,7 @@ public static partial class QueryParser
         foreach (var (key, value) in values)
         {
             if (!Parameters.ContainsKey(key))
-                Bad(key, "is not a parameter of this endpoint (see /openapi/v1.json)");
+                Bad(key, Problem.NotAParameter);
             else if (!IncidentInput.IsStorableText(value))
                 Bad(key, "contains a NUL character or invalid Unicode");
         }
@@ -266,7 +266,7 @@ public static partial class QueryParser
         // Page and format parameters (limit, f, sortby …) only where the endpoint's metadata takes them.
         var page = request.HttpContext.GetEndpoint()?.Metadata.GetMetadata<Incidents.QueryParametersMetadata>()?.Page;
         if (page is not null && values.Keys.FirstOrDefault(k => PageParameters.Contains(k) && !page.Contains(k)) is { } notHere)
-            return (null, Problem.BadParameter(notHere, "is not a parameter of this endpoint (see /openapi/v1.json)"));
+            return (null, Problem.BadParameter(notHere, Problem.NotAParameter));
         var gazetteer = request.HttpContext.RequestServices.GetRequiredService<Places.Gazetteer>();
         if (await Places.NearParameter.ResolveAsync(values, gazetteer, request.HttpContext.RequestAborted) is { } near) return (null, near);
         var (query, errors) = Parse(values, DateTimeOffset.UtcNow, useAccept ? request.Headers.Accept.ToString() : null);

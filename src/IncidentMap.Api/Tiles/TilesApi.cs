@@ -67,17 +67,13 @@ public static class TilesApi
         return app;
     }
 
-    private static string CollectionUrl(HttpRequest request) => RequestUrl.Incidents(request);
-
-    private static JsonObject Link(string href, string rel, string type, string title, bool templated = false) =>
-        RequestUrl.Link(href, rel, type, title, templated);
 
     internal static IResult TileSets(HttpRequest request)
     {
-        var tiles = CollectionUrl(request) + "/tiles";
+        var tiles = RequestUrl.Incidents(request) + "/tiles";
         return TypedResults.Json(new JsonObject
         {
-            ["links"] = new JsonArray(Link(tiles, "self", CollectionsApi.Json, "Tilesets")),
+            ["links"] = new JsonArray(RequestUrl.Link(tiles, "self", CollectionsApi.Json, "Tilesets")),
             ["tilesets"] = new JsonArray(new JsonObject
             {
                 ["title"] = "Incidents in WebMercatorQuad",
@@ -85,15 +81,15 @@ public static class TilesApi
                 ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
                 ["tileMatrixSetURI"] = TileMatrixSetUri,
                 ["links"] = new JsonArray(
-                    Link(tiles + "/WebMercatorQuad", "self", CollectionsApi.Json, "Tileset metadata"),
-                    Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad")),
+                    RequestUrl.Link(tiles + "/WebMercatorQuad", "self", CollectionsApi.Json, "Tileset metadata"),
+                    RequestUrl.Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad")),
             }),
         }, contentType: CollectionsApi.Json);
     }
 
     internal static IResult TileSet(HttpRequest request)
     {
-        var tileset = CollectionUrl(request) + "/tiles/WebMercatorQuad";
+        var tileset = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad";
         return TypedResults.Json(new JsonObject
         {
             ["title"] = "Incidents in WebMercatorQuad",
@@ -101,11 +97,11 @@ public static class TilesApi
             ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
             ["tileMatrixSetURI"] = TileMatrixSetUri,
             ["links"] = new JsonArray(
-                Link(tileset, "self", CollectionsApi.Json, "This tileset"),
-                Link(tileset + "/{tileMatrix}/{tileRow}/{tileCol}", "item", MvtType, "Mapbox vector tiles", templated: true),
-                Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad"),
-                Link(tileset + "/tilejson.json", "describedby", CollectionsApi.Json, "TileJSON 3.0"),
-                Link(CollectionUrl(request), "http://www.opengis.net/def/rel/ogc/1.0/geodata", CollectionsApi.Json, "The incidents collection")),
+                RequestUrl.Link(tileset, "self", CollectionsApi.Json, "This tileset"),
+                RequestUrl.Link(tileset + "/{tileMatrix}/{tileRow}/{tileCol}", "item", MvtType, "Mapbox vector tiles", templated: true),
+                RequestUrl.Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad"),
+                RequestUrl.Link(tileset + "/tilejson.json", "describedby", CollectionsApi.Json, "TileJSON 3.0"),
+                RequestUrl.Link(RequestUrl.Incidents(request), "http://www.opengis.net/def/rel/ogc/1.0/geodata", CollectionsApi.Json, "The incidents collection")),
             ["layers"] = new JsonArray(
                 // OGC API – Tiles layers say geometryDimension (0 = points); incidents mix points, lines and areas.
                 new JsonObject { ["id"] = "clusters", ["dataType"] = "vector", ["geometryDimension"] = 0, ["minTileMatrix"] = "0", ["maxTileMatrix"] = (TileSql.ClusterBelowZoom - 1).ToString(CultureInfo.InvariantCulture) },
@@ -118,7 +114,7 @@ public static class TilesApi
         var (_, problem) = await QueryParser.ParseFiltersAsync(request);
         if (problem is not null) return problem;
         var e = await extent.GetAsync(ct);
-        var template = CollectionUrl(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + request.QueryString.Value;
+        var template = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + request.QueryString.Value;
         JsonObject Fields(params (string Name, string Description)[] fields) =>
             new(fields.Select(f => KeyValuePair.Create(f.Name, (JsonNode?)JsonValue.Create(f.Description))));
         return TypedResults.Json(new JsonObject
