@@ -1,9 +1,7 @@
 using IncidentMap.Api.Hosting;
-using IncidentMap.Api.Imports;
 using IncidentMap.Api.Security;
 using IncidentMap.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -11,9 +9,8 @@ using Npgsql;
 namespace IncidentMap.Tests.Imports;
 
 /// <summary>
-/// The service as Program.cs builds it (AddIncidentMap, UseIncidentMap) plus the imports, on a test
-/// server against the test database. While IncidentMapHost does not wire the imports yet, the
-/// fixture adds them; once it does, the two guarded calls below do nothing.
+/// The service as Program.cs builds it (AddIncidentMap, UseIncidentMap), on a test server against
+/// the test database, with a key that may write.
 /// </summary>
 public sealed class ImportsFixture : IAsyncLifetime
 {
@@ -37,13 +34,9 @@ public sealed class ImportsFixture : IAsyncLifetime
         builder.WebHost.UseTestServer();
         ApiFixture.Configure(builder.WebHost);
         builder.AddIncidentMap();
-        if (builder.Services.All(s => s.ServiceType != typeof(Importer))) builder.Services.AddIncidentImports();
 
         _app = builder.Build();
         _app.UseIncidentMap();
-        var mapped = ((IEndpointRouteBuilder)_app).DataSources.SelectMany(d => d.Endpoints)
-            .Any(e => e is RouteEndpoint r && r.RoutePattern.RawText?.StartsWith(ImportsApi.Path, StringComparison.Ordinal) == true);
-        if (!mapped) _app.MapImports();
         await _app.StartAsync();
 
         KeyName = "importer-" + Guid.NewGuid().ToString("N")[..8];

@@ -120,7 +120,7 @@ public abstract class ConfiguredFactory(params (string Key, string Value)[] sett
         foreach (var (key, value) in settings) builder.UseSetting(key, value);
     }
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         // Starting the host applies the migrations; no request is spent on it (rate limits stay untouched).
         _ = Services;
