@@ -218,7 +218,16 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
                         Commit(ref reader, origin, Phase.Trailing);
                         break;
                     }
-                    var name = reader.GetString();
+                    string? name;
+                    try
+                    {
+                        name = reader.GetString();
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        // The reader checks a name's UTF-8 only when it is decoded.
+                        throw new ImportFormatException("body", "has a member name that is not valid UTF-8", _line);
+                    }
                     if (name == "features")
                     {
                         if (!reader.Read()) return null;

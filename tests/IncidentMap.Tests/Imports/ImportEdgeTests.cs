@@ -134,4 +134,33 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.Equal(3_003L, problem["line"]!.GetValue<long>());
         Assert.Contains("line 3003", problem["detail"]!.GetValue<string>());
     }
+    [Theory]
+    [InlineData("{\"type\": \"FeatureCollection\", \"\xFF\": 1, \"features\": [@]}", "application/geo+json", false)]
+    [InlineData("{\"type\": \"FeatureCollection\", \"features\": [@], \"\xFF\": 1}", "application/geo+json", false)]
+    [InlineData("{\"type\": \"FeatureCollection\", \"features\": [@, #]}", "application/geo+json", true)]
+    [InlineData("@\n#\n", "application/x-ndjson", true)]
+    public async Task Bytes_that_are_not_UTF8_in_a_JSON_import_are_a_client_error_never_a_500(string shape, string mediaType, bool rowLevel)
+    {
+        var prefix = Unique();
+        // \xFF stands for a byte that can never occur in UTF-8; # is a feature whose title holds one.
+        var bad = Feature($"{prefix}-2").Replace("\"title\": \"T\"", "\"title\": \"T\xFF\"");
+        var text = shape.Replace("@", Feature($"{prefix}-1")).Replace("#", bad);
+        var bytes = text.Select(c => c == '\xFF' ? (byte)0xFF : (byte)c).ToArray();
+        Assert.Contains((byte)0xFF, bytes);
+        var content = new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue(mediaType) } };
+
+        var (status, body) = await api.CreateClient().PostImportAsync(content);
+
+        if (rowLevel)
+        {
+            Assert.True(status == HttpStatusCode.OK, $"{(int)status}: {body}");
+            AssertCounts(body, 1, 0, 0, 1);
+        }
+        else
+        {
+            Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status}: {body}");
+            Assert.Contains("not valid UTF-8", body["detail"]!.GetValue<string>());
+            Assert.Equal("body", body["errors"]![0]!["field"]!.GetValue<string>());
+        }
+    }
 }
