@@ -14,8 +14,13 @@ public static class Conditional
     public static string DataETag(DataVersion version, Querying.IncidentQuery query, string? variant = null) =>
         query.RelativeTo is { } at ? DataETag(version, $"t{at.ToUnixTimeSeconds()}" + (variant is null ? "" : "-" + variant)) : DataETag(version, variant);
 
+    /// <summary>
+    /// If-None-Match names this ETag: weakly compared, and with or without the coding a compressed
+    /// answer's tag carries (<see cref="Hosting.CacheHeaders"/>).
+    /// </summary>
     public static bool Matches(HttpRequest request, string etag) =>
-        request.Headers.IfNoneMatch.ToString().Split(',').Any(t => t.Trim() is var tag && (tag == etag || tag == "W/" + etag || tag == "*"));
+        request.Headers.IfNoneMatch.ToString().Split(',').Any(t => t.Trim() is var tag
+            && (tag == "*" || Hosting.CacheHeaders.WithoutCoding(tag.StartsWith("W/", StringComparison.Ordinal) ? tag[2..] : tag) == etag));
 
     /// <summary>Sets ETag and Cache-Control; true when the client's copy is current (answer 304).</summary>
     public static bool NotModified(HttpContext context, string etag, string cacheControl)

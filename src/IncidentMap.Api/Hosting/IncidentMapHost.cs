@@ -45,9 +45,12 @@ public static class IncidentMapHost
         {
             if (origins.Contains("*")) policy.AllowAnyOrigin();
             else policy.WithOrigins(origins);
-            policy.WithHeaders("Content-Type", "Accept", "If-Match", "If-None-Match", "Idempotency-Key", ApiKeyAuthentication.Header, "Authorization", "Last-Event-ID")
+            policy.WithHeaders("Content-Type", "Accept", "If-Match", "If-None-Match", "Idempotency-Key", ApiKeyAuthentication.Header, "Authorization",
+                    "Last-Event-ID", "Prefer", "Cache-Control")
                 .WithMethods("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-                .WithExposedHeaders("ETag", "Location", "Link", "Content-Disposition", "Retry-After", "Idempotent-Replayed");
+                .WithExposedHeaders("ETag", "Location", "Link", "Content-Disposition", "Retry-After", "Idempotent-Replayed", "Allow", "Accept-Patch")
+                // A browser asks once an hour, not before every write.
+                .SetPreflightMaxAge(TimeSpan.FromHours(1));
         }));
         services.AddIncidentMapSecurity(builder.Configuration);
         services.AddHostedService<StartupTasks>();
@@ -76,6 +79,8 @@ public static class IncidentMapHost
         app.UseStatusCodePages();
         app.UseForwardedHeaders();
         app.UseSecurityHeaders();
+        var origins = app.Configuration.GetSection("Cors:AllowedOrigins").Get<string[]>() ?? ["*"];
+        app.UseCacheHeaders(anyOrigin: origins.Contains("*"), readsNeedKey: app.Configuration.GetValue("Auth:RequireKeyForReads", false));
         app.UseResponseCompression();
 
         // The OpenAPI document under the type the landing page's service-desc link announces, when

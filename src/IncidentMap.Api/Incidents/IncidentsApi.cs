@@ -574,8 +574,8 @@ public static partial class IncidentsApi
 
     private static IResult UnknownIncident(string featureId) => Problem.NotFound($"There is no incident with id '{featureId}'.");
 
-    // Exactly the ETags we issue ("v1", never "v01"): If-Match is a strong comparison.
-    [System.Text.RegularExpressions.GeneratedRegex("^\"v([1-9][0-9]{0,8})\"$")]
+    // Exactly the ETags we issue ("v1", never "v01"; "v1-gzip" for a compressed answer): If-Match is a strong comparison.
+    [System.Text.RegularExpressions.GeneratedRegex("^\"v([1-9][0-9]{0,8})(?:-br|-gzip)?\"$")]
     private static partial System.Text.RegularExpressions.Regex OurETag();
 
     /// <summary>

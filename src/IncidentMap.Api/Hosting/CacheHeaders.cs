@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Primitives;
+
+namespace IncidentMap.Api.Hosting;
+
+/// <summary>
+/// What a shared cache (a CDN in front of the tiles, a newsroom proxy) needs to keep one client's
+/// answer from reaching another that would read it differently. Runs as the response starts, after
+/// compression has chosen a coding.
+/// <list type="bullet">
+/// <item>Every answer varies on <c>Accept-Encoding</c> and <c>Origin</c>, also when it was not
+/// compressed or has no body (a 304 must carry the Vary its 200 would have had).</item>
+/// <item>With any origin allowed, <c>Access-Control-Allow-Origin: *</c> is sent whether or not the
+/// request named an origin, so a copy cached from a request without one still serves browsers.</item>
+/// <item>A compressed answer's strong ETag names its coding (<c>"d1f-br"</c>), because a strong
+/// validator stands for exact bytes. <see cref="Collections.Conditional.Matches"/> and If-Match
+/// take the tag with or without it; a 304 repeats the tag the client matched.</item>
+/// <item>When reads need a key, nothing is <c>public</c>: a shared cache would hand a keyed answer
+/// to anyone.</item>
+/// </list>
+/// </summary>
+public static class CacheHeaders
+{
+    private static readonly string[] Codings = ["br", "gzip"];
+
+    public static IApplicationBuilder UseCacheHeaders(this IApplicationBuilder app, bool anyOrigin, bool readsNeedKey) => app.Use(async (context, next) =>
+    {
+        context.Response.OnStarting(() =>
+        {
+            var response = context.Response;
+            var headers = response.Headers;
+            headers.Vary = WithTokens(headers.Vary, "Accept-Encoding", "Origin");
+            if (anyOrigin) headers.AccessControlAllowOrigin = "*";
+            if (headers.ETag.ToString() is ['"', .., '"'] etag)
+            {
+                if (headers.ContentEncoding.ToString() is { Length: > 0 } coding && Codings.Contains(coding))
+                    headers.ETag = etag[..^1] + "-" + coding + "\"";
+                else if (response.StatusCode == StatusCodes.Status304NotModified && MatchedTag(context.Request, etag) is { } matched)
+                    headers.ETag = matched;
+            }
+            if (readsNeedKey && headers.CacheControl.ToString() is { } cacheControl && cacheControl.Contains("public", StringComparison.Ordinal))
+                headers.CacheControl = cacheControl.Replace("public", "private", StringComparison.Ordinal);
+            return Task.CompletedTask;
+        });
+        await next(context);
+    });
+
+    /// <summary>The <paramref name="tag"/> without the coding a compressed answer added to it, if any.</summary>
+    public static string WithoutCoding(string tag)
+    {
+        foreach (var coding in Codings)
+            if (tag.EndsWith("-" + coding + "\"", StringComparison.Ordinal)) return tag[..^(coding.Length + 2)] + "\"";
+        return tag;
+    }
+
+    /// <summary>The If-None-Match entry that matched <paramref name="etag"/>, as the client spelled it (without W/).</summary>
+    private static string? MatchedTag(HttpRequest request, string etag)
+    {
+        foreach (var entry in request.Headers.IfNoneMatch.ToString().Split(','))
+        {
+            var tag = entry.Trim() is var t && t.StartsWith("W/", StringComparison.Ordinal) ? t[2..] : entry.Trim();
+            if (WithoutCoding(tag) == etag) return tag;
+        }
+        return null;
+    }
+
+    private static StringValues WithTokens(StringValues vary, params string[] tokens)
+    {
+        var present = vary.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
+        if (present.Contains("*")) return "*";
+        foreach (var token in tokens)
+            if (!present.Contains(token, StringComparer.OrdinalIgnoreCase)) present.Add(token);
+        return string.Join(", ", present);
+    }
+}

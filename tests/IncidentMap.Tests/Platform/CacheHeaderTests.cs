@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
+
+namespace IncidentMap.Tests.Platform;
+
+/// <summary>What a shared cache in front of the service needs (Hosting/CacheHeaders.cs).</summary>
+[Collection(ApiCollection.Name)]
+public sealed class CacheHeaderTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+    private const string Tile = "/collections/incidents/tiles/WebMercatorQuad/0/0/0";
+
+    private static HttpRequestMessage Get(string url, string? encoding = null, string? ifNoneMatch = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (encoding is not null) request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue(encoding));
+        if (ifNoneMatch is not null) request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+        return request;
+    }
+
+    private static string Vary(HttpResponseMessage response) => string.Join(", ", response.Headers.Vary);
+
+    [Theory]
+    [InlineData("/collections/incidents/items?limit=5")]
+    [InlineData(Tile)]
+    [InlineData("/collections/incidents")]
+    public async Task Uncompressed_answers_without_an_origin_still_vary_on_the_coding_and_origin_and_allow_any_origin(string url)
+    {
+        await _client.CreateAsync(Features.Valid());
+        var response = await _client.SendAsync(Get(url));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Empty(response.Content.Headers.ContentEncoding);
+        Assert.Contains("Accept-Encoding", response.Headers.Vary);
+        Assert.Contains("Origin", response.Headers.Vary);
+        Assert.Equal("*", response.Header("Access-Control-Allow-Origin"));
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task A_compressed_answer_names_its_coding_in_the_ETag_and_revalidates_with_either_spelling(string coding)
+    {
+        await _client.CreateAsync(Features.Valid());
+        var plain = (await _client.SettledETagAsync(Tile)).Tag;
+
+        var compressed = await _client.SendAsync(Get(Tile, coding));
+        Assert.Equal(coding, Assert.Single(compressed.Content.Headers.ContentEncoding));
+        var tag = compressed.Headers.ETag!.Tag;
+        Assert.Equal(plain[..^1] + "-" + coding + "\"", tag);
+
+        // A cache revalidating its compressed copy gets that copy's tag back, and the Vary of the 200.
+        var revalidated = await _client.SendAsync(Get(Tile, coding, tag));
+        Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+        Assert.Equal(tag, revalidated.Headers.ETag!.Tag);
+        Assert.Contains("Accept-Encoding", revalidated.Headers.Vary);
+
+        var uncompressed = await _client.SendAsync(Get(Tile, null, tag));
+        Assert.Equal(HttpStatusCode.NotModified, uncompressed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(Get(Tile, coding, "\"other-" + coding + "\""))).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_ETag_of_a_compressed_incident_is_accepted_by_If_Match()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var read = await _client.SendAsync(Get($"/collections/incidents/items/{id}", "gzip"));
+        var tag = read.Headers.ETag!.Tag;
+        Assert.Equal("\"v1-gzip\"", tag);
+
+        var patch = new HttpRequestMessage(HttpMethod.Patch, $"/collections/incidents/items/{id}")
+        {
+            Content = new StringContent("{\"properties\": {\"title\": \"Corrected\"}}", Encoding.UTF8, "application/merge-patch+json"),
+        };
+        patch.Headers.TryAddWithoutValidation("If-Match", tag);
+        var patched = await _client.SendAsync(patch);
+        Assert.True(patched.StatusCode == HttpStatusCode.OK, $"{(int)patched.StatusCode}: {await patched.Content.ReadAsStringAsync()}");
+
+        // Stale, compressed or not, is still stale.
+        var stale = new HttpRequestMessage(HttpMethod.Delete, $"/collections/incidents/items/{id}");
+        stale.Headers.TryAddWithoutValidation("If-Match", tag);
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(stale), HttpStatusCode.PreconditionFailed, "If-Match");
+    }
+
+    [Fact]
+    public async Task A_preflight_is_cached_for_an_hour_and_allows_the_Prefer_header_of_async_imports()
+    {
+        var preflight = new HttpRequestMessage(HttpMethod.Options, "/collections/incidents/imports");
+        preflight.Headers.Add("Origin", "https://newsroom.example");
+        preflight.Headers.Add("Access-Control-Request-Method", "POST");
+        preflight.Headers.Add("Access-Control-Request-Headers", "x-api-key, content-type, prefer");
+
+        var response = await _client.SendAsync(preflight);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("3600", response.Header("Access-Control-Max-Age"));
+        Assert.Contains("Prefer", response.Header("Access-Control-Allow-Headers"), StringComparison.OrdinalIgnoreCase);
+    }
+}
+
+/// <summary>The service with reads behind a key.</summary>
+public sealed class KeyedReadsFactory() : ConfiguredFactory(("Auth:RequireKeyForReads", "true"));
+
+public sealed class KeyedCacheHeaderTests(KeyedReadsFactory api) : IClassFixture<KeyedReadsFactory>
+{
+    [Fact]
+    public async Task When_reads_need_a_key_a_tile_is_not_offered_to_shared_caches()
+    {
+        var client = api.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/collections/incidents/tiles/WebMercatorQuad/0/0/0")).StatusCode);
+        client.DefaultRequestHeaders.Add("X-API-Key", api.Key);
+
+        var tile = await client.GetAsync("/collections/incidents/tiles/WebMercatorQuad/0/0/0");
+
+        Assert.True(tile.StatusCode is HttpStatusCode.OK or HttpStatusCode.NoContent, $"{(int)tile.StatusCode}");
+        Assert.True(tile.Headers.CacheControl!.Private, tile.Headers.CacheControl.ToString());
+        Assert.False(tile.Headers.CacheControl.Public);
+    }
+}
