@@ -8,6 +8,9 @@ if (args is ["--help" or "-h" or "help" or "-?", ..])
 }
 
 var builder = WebApplication.CreateBuilder(args);
+// A one-shot command prints its result on stdout (a report, a key, a document): logs go to stderr.
+if (args is [var command, ..] && !command.StartsWith('-') && command != "serve")
+    builder.Logging.AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace);
 builder.AddIncidentMap();
 
 var app = builder.Build();

@@ -59,6 +59,8 @@ public static class IncidentMapHost
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddIncidentMapHealth();
         services.AddIncidentMapOpenApi();
+        // gzip, br or deflate uploads (Content-Encoding), within the same body limits once decompressed.
+        services.AddRequestDecompression();
         services.AddResponseCompression(options =>
         {
             options.EnableForHttps = true;
@@ -117,6 +119,8 @@ public static class IncidentMapHost
         });
 
         app.UseRouting();
+        // After routing: it takes the body limit from the endpoint (imports allow more).
+        app.UseRequestDecompression();
         app.UseCors();
         app.UseAuthentication();
         // Before authorization: a request refused for a bad key still spends its client's tokens.

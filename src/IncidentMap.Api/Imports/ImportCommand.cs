@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.IO.Compression;
 using System.Text.Json;
 using IncidentMap.Api.Database;
 
@@ -12,7 +13,7 @@ namespace IncidentMap.Api.Imports;
 /// </summary>
 public static class ImportCommand
 {
-    private const string Usage = "usage: import FILE [--format csv|geojson|ndjson] [--source NAME]";
+    private const string Usage = "usage: import FILE[.gz] [--format csv|geojson|ndjson] [--source NAME]";
 
     // Readable in a terminal: quotes and non-ASCII names as they are, not as \u escapes.
     private static readonly JsonSerializerOptions ReportJson = new()
@@ -25,7 +26,9 @@ public static class ImportCommand
     {
         if (args.Length == 0 || args[0].StartsWith('-')) return Fail(Usage);
         var path = args[0];
-        var format = Formats.FromPath(path);
+        // file.csv.gz is file.csv, compressed.
+        var compressed = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        var format = Formats.FromPath(compressed ? path[..^3] : path);
         string? source = null;
         for (var i = 1; i < args.Length; i++)
         {
@@ -43,17 +46,20 @@ public static class ImportCommand
 
         await services.GetRequiredService<Migrator>().MigrateAsync();
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await using Stream body = compressed ? new GZipStream(file, CompressionMode.Decompress) : file;
         var options = new ImportOptions(format.Value, source, $"cli:{Environment.UserName}");
         var tally = new ImportTally();
         var clock = Stopwatch.StartNew();
-        var import = services.GetRequiredService<Importer>().RunAsync(file, options, tally, CancellationToken.None);
+        var import = services.GetRequiredService<Importer>().RunAsync(body, options, tally, CancellationToken.None);
+        // How far through the file: bytes the importer took, or of a compressed file, how far it has been read.
+        double Done() => file.Length == 0 ? 1 : Math.Min(1, (double)(compressed ? file.Position : tally.BytesRead()) / file.Length);
 
         // On a terminal the bar redraws in place; in a log, a line every ten seconds.
         var interval = Console.IsErrorRedirected ? TimeSpan.FromSeconds(10) : TimeSpan.FromMilliseconds(250);
         while (await Task.WhenAny(import, Task.Delay(interval)) != import)
-            Draw(tally, file.Length, clock.Elapsed, final: false);
+            Draw(tally, Done(), clock.Elapsed, final: false);
         var report = await import;
-        Draw(tally, file.Length, clock.Elapsed, final: true);
+        Draw(tally, Done(), clock.Elapsed, final: true);
 
         Console.WriteLine(JsonSerializer.Serialize(report, ReportJson));
         if (report.Error is { } error)
@@ -64,10 +70,9 @@ public static class ImportCommand
         return 0;
     }
 
-    private static void Draw(ImportTally tally, long total, TimeSpan elapsed, bool final)
+    private static void Draw(ImportTally tally, double fraction, TimeSpan elapsed, bool final)
     {
         const int width = 30;
-        var fraction = total == 0 ? 1 : Math.Min(1, (double)tally.BytesRead() / total);
         var filled = (int)(fraction * width);
         var rate = tally.Rows / Math.Max(elapsed.TotalSeconds, 0.001);
         var line = $"[{new string('#', filled)}{new string('-', width - filled)}] {fraction,4:P0} {tally.Rows:N0} rows {rate:N0} rows/s " +

@@ -48,7 +48,10 @@ public static class ImportsApi
     public static IEndpointRouteBuilder MapImports(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup(Path).WithTags("Imports").RequireAuthorization(SecuritySetup.WritePolicy);
+        var maxBytes = app.ServiceProvider.GetRequiredService<ImportSettings>().MaxBytes;
         group.MapPost("", PostImport)
+            // Routing sets the server's body limit from this, and request decompression counts against it.
+            .WithMetadata(new BodySizeLimit(maxBytes))
             .WithName("importIncidents")
             .OwnParametersOnly()
             .WithSummary("Bulk import: CSV (ours or ACLED's export), a GeoJSON FeatureCollection or newline-delimited GeoJSON")
@@ -86,6 +89,10 @@ public static class ImportsApi
         var request = context.Request;
         var (format, formatProblem) = FormatOf(request);
         if (formatProblem is not null) return formatProblem;
+        // Request decompression removes the codings it undid; anything left is one it does not know.
+        if (request.Headers.ContentEncoding.ToString() is { Length: > 0 } coding)
+            return Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported content coding",
+                $"Content-Encoding '{coding}' is not supported; send the file as is, or compressed with gzip, br or deflate.", "Content-Encoding");
         var source = request.Query["source"].ToString() is { Length: > 0 } named ? named : null;
         if (source is not null && !ImportOptions.SourcePattern.IsMatch(source))
             return Problem.BadParameter("source", "must be 1 to 100 letters, digits or . _ : - (starting with a letter or digit)");
@@ -105,7 +112,6 @@ public static class ImportsApi
             return Problem.Status(StatusCodes.Status429TooManyRequests, "Too many imports",
                 $"{settings.MaxConcurrent} imports are already running; retry when one has finished.");
         }
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = settings.MaxBytes;
         var options = new ImportOptions(format, source, context.User.KeyName() ?? "import");
         var ct = context.RequestAborted;
 
@@ -193,6 +199,9 @@ public static class ImportsApi
         }
     }
 }
+
+/// <summary>The largest body an endpoint takes, for routing to give the server (Kestrel) and request decompression.</summary>
+internal sealed record BodySizeLimit(long? MaxRequestBodySize) : Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata;
 
 /// <summary>Names and media types of the import formats.</summary>
 public static class Formats

@@ -115,6 +115,8 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
                 (413, "Request body too large", $"The body exceeds the limit of {context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes."),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
+            // A gzip, br or deflate body that does not decompress (request decompression).
+            InvalidDataException => (400, "Invalid compressed body", "The body could not be decompressed as its Content-Encoding says."),
             // Backstops for text that slipped past validation: the client's data, never a 500.
             PostgresException { SqlState: PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.UntranslatableCharacter } =>
                 (400, "Invalid text", "The request contains text the database cannot store (a NUL character or invalid Unicode)."),

@@ -163,4 +163,45 @@ public sealed class ImportEdgeTests(ImportsFixture api)
             Assert.Equal("body", body["errors"]![0]!["field"]!.GetValue<string>());
         }
     }
+    private static ByteArrayContent Compressed(string text, string coding)
+    {
+        var bytes = new MemoryStream();
+        using (Stream compressor = coding == "br"
+            ? new System.IO.Compression.BrotliStream(bytes, System.IO.Compression.CompressionLevel.Fastest)
+            : new System.IO.Compression.GZipStream(bytes, System.IO.Compression.CompressionLevel.Fastest))
+            compressor.Write(Encoding.UTF8.GetBytes(text));
+        var content = new ByteArrayContent(bytes.ToArray()) { Headers = { ContentType = new MediaTypeHeaderValue("text/csv") } };
+        content.Headers.ContentEncoding.Add(coding);
+        return content;
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task A_compressed_upload_is_decompressed_as_it_streams(string coding)
+    {
+        var prefix = Unique();
+        var csv = Header + string.Concat(Enumerable.Range(1, 50).Select(n => $"{prefix}-{n},Row {n},riots,2016-01-01,36.7,34.7,\n"));
+
+        var (status, report) = await api.CreateClient().PostImportAsync(Compressed(csv, coding));
+
+        Assert.True(status == HttpStatusCode.OK, $"{(int)status}: {report}");
+        AssertCounts(report, 50, 0, 0, 0);
+    }
+
+    [Fact]
+    public async Task An_unknown_content_coding_is_415_and_a_body_that_does_not_decompress_is_400()
+    {
+        var prefix = Unique();
+        var csv = Header + $"{prefix}-1,Row,riots,2016-01-01,36.7,34.7,\n";
+        var compress = new StringContent(csv, Encoding.UTF8, "text/csv");
+        compress.Headers.ContentEncoding.Add("compress");
+        await ProblemAssert.IsProblemAsync(await api.CreateClient().PostAsync(Url, compress), HttpStatusCode.UnsupportedMediaType, "Content-Encoding");
+
+        var notGzip = new StringContent(csv, Encoding.UTF8, "text/csv");
+        notGzip.Headers.ContentEncoding.Add("gzip");
+        var problem = await ProblemAssert.IsProblemAsync(await api.CreateClient().PostAsync(Url, notGzip), HttpStatusCode.BadRequest);
+        Assert.Contains("decompress", problem["detail"]!.GetValue<string>());
+        Assert.Equal(0, (await api.Database.HistoryAsync(prefix)).Incidents);
+    }
 }

@@ -124,4 +124,20 @@ public sealed class ImportLimitTests(ImportLimitsFactory api) : IClassFixture<Im
         Assert.Equal(HttpStatusCode.OK, small.StatusCode);
         Assert.Equal(1, await StoredAsync(source));
     }
+    [Fact]
+    public async Task A_compressed_upload_counts_against_the_limit_once_decompressed()
+    {
+        var source = Unique();
+        var csv = Header + string.Concat(Enumerable.Range(0, 200).Select(n => $"{source}-{n},Same row again,riots,2016-01-01,1,1\n"));
+        var bytes = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(bytes, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true)) gzip.Write(Encoding.UTF8.GetBytes(csv));
+        Assert.True(bytes.Length < 2000 && csv.Length > 2000, $"{bytes.Length} compressed, {csv.Length} plain");
+        var content = new ByteArrayContent(bytes.ToArray()) { Headers = { ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Csv) } };
+        content.Headers.ContentEncoding.Add("gzip");
+
+        var response = await Client().PostAsync($"{Url}?source={source}", content);
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal(0, await StoredAsync(source));
+    }
 }

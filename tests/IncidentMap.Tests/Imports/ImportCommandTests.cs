@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Tests.Infrastructure;
+using Npgsql;
+using static IncidentMap.Tests.Imports.ImportHelpers;
+
+namespace IncidentMap.Tests.Imports;
+
+/// <summary>The import command of the service binary, run as a separate process the way the README shows.</summary>
+public sealed class ImportCommandTests
+{
+    private static async Task<(int Exit, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var folder = AppContext.BaseDirectory;
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(folder, "IncidentMap.Api.dll"));
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        start.Environment["ConnectionStrings__Incidents"] = ApiFixture.ConnectionString;
+        start.Environment["Seed__Path"] = "";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task A_gzipped_CSV_imports_and_stdout_holds_only_the_JSON_report()
+    {
+        var prefix = Unique();
+        var path = Path.Combine(Path.GetTempPath(), $"{prefix}.csv.gz");
+        try
+        {
+            await using (var file = File.Create(path))
+            await using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
+                await gzip.WriteAsync(Encoding.UTF8.GetBytes(
+                    "external_id,title,event_type,occurred_at,lon,lat\n" +
+                    $"{prefix}-1,One,riots,2016-01-01,36.7,34.7\n{prefix}-2,Two,riots,2016-01-02,36.7,34.7\n" +
+                    $"{prefix}-3,Three,not-a-type,2016-01-03,36.7,34.7\n"));
+
+            var (exit, stdout, stderr) = await RunAsync("import", path, "--source", prefix);
+
+            Assert.True(exit == 0, $"exit {exit}\n{stderr}");
+            // Logs and the progress bar go to stderr; stdout parses as the report, whole.
+            var report = JsonNode.Parse(stdout)!;
+            AssertCounts(report, 2, 0, 0, 1);
+            Assert.Equal(4, report["rejected_rows"]![0]!["line"]!.GetValue<long>());
+            Assert.Contains("rows/s", stderr);
+            await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
+            Assert.Equal(2, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incidents WHERE import_source = @prefix", new { prefix }));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
