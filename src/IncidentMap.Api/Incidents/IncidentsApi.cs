@@ -581,11 +581,15 @@ public static partial class IncidentsApi
     /// <summary>
     /// The versions named by the required If-Match (a list matches when any entry is current): null
     /// for "*", a problem when it is missing (428) or names no version we issued (412).
+    /// <c>Writes:RequireIfMatch=false</c> lets a write without If-Match through, unconditionally, for
+    /// clients that never send one (QGIS's OGC API editing); every version stays in the history.
     /// </summary>
     private static IResult? IfMatch(HttpRequest request, out IReadOnlyCollection<int>? versions)
     {
         versions = null;
         var header = request.Headers.IfMatch.ToString().Trim();
+        if (header.Length == 0 && !request.HttpContext.RequestServices.GetRequiredService<IConfiguration>().GetValue("Writes:RequireIfMatch", true))
+            return null;
         if (header.Length == 0)
             return Problem.Status(StatusCodes.Status428PreconditionRequired, "Precondition Required",
                 "Changing an incident needs If-Match with the ETag you read (GET it first), so two editors cannot overwrite each other.", "If-Match");

@@ -113,3 +113,32 @@ public sealed class ConcurrencyTests(ApiFixture api)
         Assert.Equal(7, await VersionAsync(id));
     }
 }
+
+/// <summary>The service with If-Match optional, as QGIS's editing needs.</summary>
+public sealed class OptionalIfMatchFactory() : ConfiguredFactory(("Writes:RequireIfMatch", "false"));
+
+public sealed class OptionalIfMatchTests(OptionalIfMatchFactory api) : IClassFixture<OptionalIfMatchFactory>
+{
+    [Fact]
+    public async Task With_If_Match_optional_writes_without_it_go_through_and_a_stale_one_is_still_412()
+    {
+        var client = api.CreateClient();
+        client.DefaultRequestHeaders.Add("X-API-Key", api.Key);
+        var id = await client.CreateAsync(Features.Valid());
+        var url = $"{Trust.ItemsUrl}/{id}";
+
+        var put = await client.PutAsync(url, Features.Content(Features.Valid("Replaced without If-Match")));
+        Assert.True(put.StatusCode == HttpStatusCode.OK, $"{(int)put.StatusCode}: {await put.Content.ReadAsStringAsync()}");
+        var patch = await client.PatchAsync(url, new StringContent("""{"properties":{"fatalities_max":9}}""", Encoding.UTF8, "application/merge-patch+json"));
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        var stored = await client.GetJsonAsync(url);
+        Assert.Equal((3, "Replaced without If-Match", 9), (stored["properties"]!["version"]!.GetValue<int>(),
+            stored["properties"]!["title"]!.GetValue<string>(), stored["properties"]!["fatalities_max"]!.GetValue<int>()));
+
+        var stale = new HttpRequestMessage(HttpMethod.Delete, url);
+        stale.Headers.TryAddWithoutValidation("If-Match", "\"v1\"");
+        await ProblemAssert.IsProblemAsync(await client.SendAsync(stale), HttpStatusCode.PreconditionFailed, "If-Match");
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync(url)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync(url)).StatusCode);
+    }
+}
