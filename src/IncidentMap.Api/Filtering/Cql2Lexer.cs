@@ -59,14 +59,24 @@ internal static class Cql2Lexer
         return new Token(TokenKind.Invalid, $"unexpected character '{c}'", start);
     }
 
-    /// <summary>A quoted run; the quote character doubled stands for itself.</summary>
+    /// <summary>
+    /// A quoted run; the quote character doubled stands for itself. In a string, so does \' (CQL2's
+    /// escapeQuote); any other backslash pair is kept as it is, so a LIKE pattern ending in \\ (a
+    /// literal backslash) still ends at its quote.
+    /// </summary>
     private static Token Quoted(string text, ref int i, char quote, TokenKind kind, string what)
     {
         var start = i++;
         var value = new StringBuilder();
         while (i < text.Length)
         {
-            if (text[i] != quote) value.Append(text[i++]);
+            if (kind == TokenKind.String && text[i] == '\\' && i + 1 < text.Length)
+            {
+                if (text[i + 1] != quote) value.Append('\\');
+                value.Append(text[i + 1]);
+                i += 2;
+            }
+            else if (text[i] != quote) value.Append(text[i++]);
             else if (i + 1 < text.Length && text[i + 1] == quote) { value.Append(quote); i += 2; }
             else { i++; return new Token(kind, value.ToString(), start); }
         }

@@ -97,7 +97,8 @@ public static class Queryables
             CqlType.Number => new JsonObject { ["type"] = "integer" },
             CqlType.Timestamp => new JsonObject { ["type"] = "string", ["format"] = "date-time" },
             CqlType.Array => new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "string" } },
-            CqlType.Geometry => new JsonObject { ["format"] = "geometry-any" },
+            // Part 3's format, and the GeoJSON schema QGIS looks for before it sends spatial filters.
+            CqlType.Geometry => new JsonObject { ["$ref"] = "https://geojson.org/schema/Geometry.json", ["format"] = "geometry-any" },
             _ => throw new InvalidOperationException($"no JSON Schema for a {queryable.Type} queryable"),
         };
         schema["description"] = queryable.Description;

@@ -184,7 +184,9 @@ public static partial class QueryParser
                 else query = query with { Filter = compiled };
             }
         }
-        else if (Get("filter-lang") is not null) Bad("filter-lang", "is given without a filter");
+        // A language without a filter filters nothing (clients often send the default along); a wrong one is still wrong.
+        else if (Get("filter-lang") is { } lang && lang != Filtering.Cql2.TextLanguage && lang != Filtering.Cql2.JsonLanguage)
+            Bad("filter-lang", $"'{lang}' is not supported; use {Filtering.Cql2.TextLanguage} or {Filtering.Cql2.JsonLanguage}");
 
         if (Get("q") is { } q)
         {

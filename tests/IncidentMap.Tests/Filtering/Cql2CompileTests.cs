@@ -34,6 +34,8 @@ public sealed class Cql2CompileTests
         { "event_type IN ('riots', 'protests')", "i.event_type IN (@f0, @f1)", ["riots", "protests"] },
         { "status NOT IN ('retracted')", "NOT (i.status IN (@f0))", ["retracted"] },
         { "title = 'it''s'", "i.title = @f0", ["it's"] },
+        { "title = 'it\\'s'", "i.title = @f0", ["it's"] },
+        { "title LIKE '%\\\\'", "i.title LIKE @f0", ["%\\\\"] },
         { "\"title\" = 'x'", "i.title = @f0", ["x"] },
         { "TRUE", "@f0", [true] },
         { "id = 1 OR version = 2 AND injured_max = 3", "(i.id = @f0 OR (i.version = @f1 AND i.injured_max = @f2))", [1L, 2L, 3L] },
@@ -125,7 +127,9 @@ public sealed class Cql2CompileTests
     [InlineData("event_type IN 'riots'", 14, "expected '(' after IN")]
     [InlineData("fatalities_max LIKE '1%'", 0, "LIKE takes a string here, not fatalities_max (a number)")]
     [InlineData("title LIKE summary", 11, "the pattern of LIKE must be a string literal")]
-    [InlineData("title LIKE 'abc\\'", 11, "ends with the escape character")]
+    // \' is CQL2's escaped quote, so neither string closes (the second: an escaped backslash, then an escaped quote).
+    [InlineData("title LIKE 'abc\\'", 11, "unterminated string")]
+    [InlineData("title LIKE 'abc\\\\\\'", 11, "unterminated string")]
     [InlineData("geometry = POINT(1 2)", 0, "cannot be compared with =")]
     [InlineData("tags = 'a'", 0, "tags (an array) cannot be compared")]
     [InlineData("(title = 'x'", 12, "expected ')' to close the '(' at 0")]
@@ -321,6 +325,7 @@ public sealed class Cql2CompileTests
         }
 
         Assert.Equal("geometry-any", (string?)properties["geometry"]!["format"]);
+        Assert.Equal("https://geojson.org/schema/Geometry.json", (string?)properties["geometry"]!["$ref"]);
         Assert.Equal("date-time", (string?)properties["occurred_at"]!["format"]);
         Assert.Equal("integer", (string?)properties["fatalities_max"]!["type"]);
         Assert.Equal("string", (string?)properties["tags"]!["items"]!["type"]);

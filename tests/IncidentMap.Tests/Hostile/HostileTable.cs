@@ -199,7 +199,7 @@ public static class HostileTable
 
         foreach (var (label, value) in Values.Where(v => v.Value.Length < 1000))
             yield return Get($"GET items with parameter named {label}", $"{Items}?{Esc(value)}=1");
-        yield return Get("GET items, filter-lang without filter", $"{Items}?filter-lang=cql2-json");
+        yield return Get("GET items, unknown filter-lang without filter", $"{Items}?filter-lang=ecql");
         // Found by fuzzing (seed 7): 33 or more hyphens in a row overflow websearch_to_tsquery. Any answer but 5xx.
         foreach (var (label, q) in new[] { ("32 hyphens", new string('-', 32)), ("33 hyphens", new string('-', 33)), ("500 hyphens", new string('-', 500)), ("40 hyphens then a word", new string('-', 40) + "homs"), ("166 '-a'", string.Concat(Enumerable.Repeat("-a ", 166))) })
         {

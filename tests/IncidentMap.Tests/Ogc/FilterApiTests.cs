@@ -65,6 +65,16 @@ public sealed class FilterApiTests(ApiFixture api)
     {
         var response = await _client.GetAsync("/collections/incidents/items?filter=a&filter-lang=ecql");
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "filter-lang");
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/incidents/items?filter-lang=ecql"), HttpStatusCode.BadRequest, "filter-lang");
+    }
+
+    [Theory]
+    [InlineData("cql2-text")]
+    [InlineData("cql2-json")]
+    public async Task A_known_filter_language_without_a_filter_filters_nothing(string lang)
+    {
+        var response = await _client.GetAsync($"/collections/incidents/items?limit=1&filter-lang={lang}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     [Fact]
