@@ -208,7 +208,8 @@ public sealed class IncidentRowWriter
                     Append(output, scratch[..written]);
                     break;
                 case ColumnKind.Time:
-                    row.GetDateTime(ordinal).TryFormat(scratch, out var length, "s", CultureInfo.InvariantCulture);
+                    // Fractions of a second too: a CSV export imported again must not change a time.
+                    var length = Seconds(row.GetDateTime(ordinal), scratch);
                     scratch[length++] = (byte)'Z';
                     Append(output, scratch[..length]);
                     break;
@@ -335,6 +336,14 @@ public sealed class IncidentRowWriter
     /// </summary>
     private static int JsonTime(DateTime utc, Span<byte> utf8)
     {
+        var length = Seconds(utc, utf8);
+        "+00:00"u8.CopyTo(utf8[length..]);
+        return length + 6;
+    }
+
+    /// <summary>The time to the second, then its microseconds without trailing zeros when there are any; no zone.</summary>
+    private static int Seconds(DateTime utc, Span<byte> utf8)
+    {
         utc.TryFormat(utf8, out var length, "s", CultureInfo.InvariantCulture);
         var micros = utc.Ticks % TimeSpan.TicksPerSecond / 10;
         if (micros != 0)
@@ -345,7 +354,6 @@ public sealed class IncidentRowWriter
             micros.TryFormat(utf8[length..], out var written, DigitFormats[digits], CultureInfo.InvariantCulture);
             length += written;
         }
-        "+00:00"u8.CopyTo(utf8[length..]);
-        return length + 6;
+        return length;
     }
 }

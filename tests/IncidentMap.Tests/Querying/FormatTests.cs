@@ -91,6 +91,20 @@ public sealed class FormatTests(ApiFixture api)
         Assert.Contains("12 0.5", rows[line]["wkt"]);
     }
 
+    [Theory]
+    [InlineData("2016-02-21T07:30:00.123456Z", "2016-02-21T07:30:00.123456Z")]
+    [InlineData("2016-02-21T07:30:00.5+02:00", "2016-02-21T05:30:00.5Z")]
+    [InlineData("2016-02-21T07:30:00Z", "2016-02-21T07:30:00Z")]
+    public async Task Csv_times_keep_their_fractions_of_a_second(string occurredAt, string expected)
+    {
+        var tag = NewTag();
+        var id = await _client.CreateAsync(Incident(tag, occurredAt: occurredAt));
+
+        var (_, rows) = ReadCsv((await GetTextAsync($"{Items}?f=csv&tags={tag}")).Body);
+
+        Assert.Equal(expected, rows[id]["occurred_at"]);
+    }
+
     [Fact]
     public async Task Csv_and_sequence_formats_return_every_match_unless_limit_is_given()
     {
