@@ -383,7 +383,8 @@ internal sealed class AcledLayout : CsvLayout
         var location = row["location"];
         var place = location ?? row["admin1"] ?? row["country"];
         var title = (subEventType ?? eventLabel ?? "Event") + (place is null ? "" : $" in {place}");
-        json.WriteString("title", title.Length > 500 ? title[..500] : title);
+        // At most 500 UTF-16 units, as a single write allows, and never half of a surrogate pair (an emoji).
+        json.WriteString("title", title.Length <= 500 ? title : title[..(char.IsHighSurrogate(title[499]) ? 499 : 500)]);
 
         WriteList(json, "actors", [row["actor1"], row["assoc_actor_1"], row["actor2"], row["assoc_actor_2"]]);
         WriteString(json, "admin1", row["admin1"]);

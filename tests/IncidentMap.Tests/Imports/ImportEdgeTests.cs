@@ -204,4 +204,18 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.Contains("decompress", problem["detail"]!.GetValue<string>());
         Assert.Equal(0, (await api.Database.HistoryAsync(prefix)).Incidents);
     }
+    [Fact]
+    public async Task An_ACLED_title_cut_to_500_characters_never_splits_an_emoji()
+    {
+        var prefix = Unique();
+        var header = File.ReadLines(Path.Combine(ApiFixture.RepositoryRoot(), "db", "sample", "acled-sample.csv")).First();
+        // "Suicide bomb in " is 16 characters: the location's emoji straddles the 500th.
+        var location = new string('x', 483) + "\U0001F4A5" + "tail";
+        var row = $"{prefix}-1,21 February 2016,2016,1,Political violence,Explosions/Remote violence,Suicide bomb,Actor,,2,,,7,27,,760,Middle East,Syria,Homs,Homs,Homs,{location},34.7197,36.7236,1,SANA,National,Notes,57,,1456185600";
+
+        await api.CreateClient().ImportOkAsync(header + "\n" + row + "\n", "text/csv", "", 1, 0, 0, 0);
+
+        var title = await api.Database.ScalarAsync<string>("SELECT title FROM incidents WHERE external_id = @k", new { k = $"{prefix}-1" });
+        Assert.Equal("Suicide bomb in " + new string('x', 483), title);
+    }
 }
