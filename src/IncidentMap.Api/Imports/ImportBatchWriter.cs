@@ -62,6 +62,28 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         RETURNING s.line, s.record, s.external_id, k.line
         """;
 
+    // Whether this source has deleted incidents at all (usually not: then nothing below runs).
+    private const string HasDeleted = """
+        SELECT EXISTS (SELECT 1 FROM incidents WHERE deleted_at IS NOT NULL AND external_id IS NOT NULL AND import_source = @source)
+        """;
+
+    // Staged rows whose key is an incident of this source that an editor deleted, and that no live
+    // incident has since taken: an import keeps it deleted. Rejected before Remember, so they claim
+    // no key.
+    private const string RejectDeleted = """
+        WITH gone AS (
+            SELECT s.line, s.record, s.external_id, d.id, d.deleted_at FROM import_staging s
+            CROSS JOIN LATERAL (
+                SELECT id, deleted_at FROM incidents d
+                WHERE d.external_id = s.external_id AND d.import_source = @source AND d.deleted_at IS NOT NULL
+                ORDER BY d.deleted_at DESC LIMIT 1) d
+            WHERE NOT EXISTS (SELECT 1 FROM incidents l WHERE l.external_id = s.external_id AND l.deleted_at IS NULL)
+        ), dropped AS (
+            DELETE FROM import_staging s USING gone g WHERE s.record = g.record
+        )
+        SELECT line, record, external_id, id, deleted_at FROM gone
+        """;
+
     // The single-write path asks PostGIS the same (ST_IsValidReason) before storing a non-point geometry.
     private const string RejectInvalidGeometry = """
         DELETE FROM import_staging WHERE GeometryType(geom) <> 'POINT' AND NOT ST_IsValid(geom)
@@ -138,11 +160,14 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     private readonly ImportOptions _options;
     private readonly string? _keyColumn;
 
-    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options, string? keyColumn)
+    private readonly bool _sourceHasDeleted;
+
+    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options, string? keyColumn, bool sourceHasDeleted)
     {
         _connection = connection;
         _options = options;
         _keyColumn = keyColumn;
+        _sourceHasDeleted = sourceHasDeleted;
     }
 
     /// <param name="keyColumn">The file's column of external_id (CSV), named in rejections.</param>
@@ -153,7 +178,9 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         {
             // A batch of large polygons can take longer than the service's default statement timeout.
             await connection.ExecuteAsync(new CommandDefinition($"SET statement_timeout = '10min'; {CreateStaging}; {CreateSeen}", cancellationToken: ct));
-            return new ImportBatchWriter(connection, options, keyColumn);
+            // Asked once per import: a deletion during the import applies from the next one.
+            var hasDeleted = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(HasDeleted, new { source = options.Source }, cancellationToken: ct));
+            return new ImportBatchWriter(connection, options, keyColumn, hasDeleted);
         }
         catch
         {
@@ -174,6 +201,11 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         if (rows.HasShapes)
             foreach (var (line, record, reason) in await _connection.QueryAsync<(long, long, string)>(new CommandDefinition(RejectInvalidGeometry, transaction: tx, cancellationToken: ct)))
                 rejected.Add(new ImportProblem(line, record, "geometry", null, reason));
+        if (_sourceHasDeleted)
+            foreach (var (line, record, externalId, id, deletedAt) in await _connection.QueryAsync<(long, long, string, long, DateTime)>(
+                         new CommandDefinition(RejectDeleted, new { source = _options.Source }, tx, cancellationToken: ct)))
+                rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
+                    $"'{externalId}' was incident {id}, deleted at {deletedAt:yyyy-MM-dd'T'HH:mm:ss'Z'}; an import does not bring back a deleted incident"));
         await _connection.ExecuteAsync(new CommandDefinition(Remember, transaction: tx, cancellationToken: ct));
         foreach (var (line, record, externalId, first) in await _connection.QueryAsync<(long, long, string, long)>(new CommandDefinition(RejectRepeated, transaction: tx, cancellationToken: ct)))
             rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,

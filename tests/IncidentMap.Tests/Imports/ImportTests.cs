@@ -341,6 +341,28 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task An_import_does_not_bring_back_an_incident_an_editor_deleted()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        var csv = $"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,Kept,riots,2016-01-01,1,1\n{prefix}-2,Deleted,riots,2016-01-02,2,2\n";
+        await client.ImportOkAsync(csv, Csv, $"?source={prefix}", inserted: 2, updated: 0, unchanged: 0, rejected: 0);
+        var deleted = (await FeatureAsync($"{prefix}-2"))["id"]!.GetValue<long>();
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteCurrentAsync($"/collections/incidents/items/{deleted}")).StatusCode);
+
+        var report = await client.ImportOkAsync(csv, Csv, $"?source={prefix}", inserted: 0, updated: 0, unchanged: 1, rejected: 1);
+
+        var problem = Assert.Single(Problems(report));
+        Assert.Equal((3L, "properties.external_id"), (problem.Line, problem.Field));
+        Assert.Contains($"was incident {deleted}, deleted at", problem.Reason);
+        Assert.Equal((1L, 1L), ((await api.Database.HistoryAsync(prefix)).Incidents, (await api.Database.HistoryAsync(prefix)).Versions));
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/collections/incidents/items/{deleted}")).StatusCode);
+
+        // Only the source's own deletions stay deleted: another source may take the freed key (and not the live one).
+        await client.ImportOkAsync(csv, Csv, $"?source={prefix}-other", inserted: 1, updated: 0, unchanged: 0, rejected: 1);
+    }
+
+    [Fact]
     public async Task An_import_never_overwrites_an_incident_it_did_not_create()
     {
         var prefix = Unique();
