@@ -124,7 +124,10 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
             report = report with { Error = new ImportProblem(0, report.Rows, "job", null,
                 "interrupted: the server running it stopped; import the file again (imports are idempotent)") };
         }
+        // The share of the upload read. Rows are written behind the reader (a few batches per
+        // writer), so a running job stays below 1 until its last rows are stored.
         var progress = row.BytesTotal == 0 ? 1 : Math.Round((double)row.BytesRead / row.BytesTotal, 4);
+        if (status == "running") progress = Math.Min(progress, 0.99);
         return new ImportJobDoc(row.Id, status, row.Format, row.CreatedBy, row.BytesRead, row.BytesTotal, progress,
             row.CreatedAt, row.UpdatedAt, row.FinishedAt, report);
     }

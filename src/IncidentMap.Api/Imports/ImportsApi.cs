@@ -131,6 +131,8 @@ public static class ImportsApi
                 slots.Release();
                 throw;
             }
+            // How soon polling the job is worth it (its row is updated every ImportJobs.Heartbeat).
+            context.Response.Headers.RetryAfter = "1";
             return TypedResults.Accepted($"{Path}/{id}", await jobs.GetAsync(id, ct));
         }
 

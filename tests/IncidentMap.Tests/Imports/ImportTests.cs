@@ -390,6 +390,7 @@ public sealed class ImportTests(ImportsFixture api)
         if (prefer is not null) request.Headers.Add("Prefer", prefer);
         var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
         var location = response.Headers.Location!.ToString();
         Assert.Matches(@"^/collections/incidents/imports/\d+$", location);
 
