@@ -114,7 +114,7 @@ public static class TilesApi
         var (_, problem) = await QueryParser.ParseFiltersAsync(request);
         if (problem is not null) return problem;
         var e = await extent.GetAsync(ct);
-        var template = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + request.QueryString.Value;
+        var template = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + CarriedQuery(request.QueryString.Value);
         JsonObject Fields(params (string Name, string Description)[] fields) =>
             new(fields.Select(f => KeyValuePair.Create(f.Name, (JsonNode?)JsonValue.Create(f.Description))));
         return TypedResults.Json(new JsonObject
@@ -145,6 +145,13 @@ public static class TilesApi
                 }),
         }, contentType: CollectionsApi.Json);
     }
+
+    /// <summary>
+    /// The filters as the tile URLs carry them. MapLibre substitutes every {name} in a tile URL, the
+    /// query too: a raw brace (browsers send q={z} unencoded) would turn a filter into the zoom level.
+    /// </summary>
+    internal static string CarriedQuery(string? query) =>
+        (query ?? "").Replace("{", "%7B", StringComparison.Ordinal).Replace("}", "%7D", StringComparison.Ordinal);
 
     internal static async Task<IResult> GetTile(HttpContext context, string tileMatrix, string tileRow, string tileCol,
         IncidentReader reader, DataVersion version, IMemoryCache cache, IConfiguration configuration)

@@ -255,6 +255,24 @@ public sealed class TileTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Tilejson_keeps_braces_in_filters_out_of_maplibres_placeholders()
+    {
+        // Browsers send braces in a query unencoded (HttpClient would encode them: the test server takes the raw query).
+        var context = await api.Server.SendAsync(c =>
+        {
+            c.Request.Method = "GET";
+            c.Request.Path = $"{Tiles}/tilejson.json";
+            c.Request.QueryString = new Microsoft.AspNetCore.Http.QueryString("?q={z}%7Bx%7D");
+            c.Request.Headers["X-API-Key"] = api.Key;
+        });
+        Assert.Equal(200, context.Response.StatusCode);
+        var template = JsonNode.Parse(context.Response.Body)!["tiles"]![0]!.GetValue<string>();
+
+        Assert.EndsWith("/{z}/{y}/{x}?q=%7Bz%7D%7Bx%7D", template);
+        Assert.Equal(3, template.Count(c => c == '{'));
+    }
+
+    [Fact]
     public async Task Tiles_and_geojson_are_compressed_when_asked()
     {
         foreach (var (url, encoding) in new[] { ("/collections/incidents/items?limit=50", "gzip"), ($"{Tiles}/0/0/0", "br") })
