@@ -111,7 +111,7 @@ public static class TilesApi
 
     internal static async Task<IResult> TileJson(HttpRequest request, CollectionExtent extent, CancellationToken ct)
     {
-        var (_, problem) = await QueryParser.ParseFiltersAsync(request);
+        var (query, problem) = await QueryParser.ParseFiltersAsync(request);
         if (problem is not null) return problem;
         var e = await extent.GetAsync(ct);
         var template = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + CarriedQuery(request.QueryString.Value);
@@ -127,7 +127,7 @@ public static class TilesApi
             ["tiles"] = new JsonArray(template),
             ["minzoom"] = 0,
             ["maxzoom"] = MaxZoom,
-            ["bounds"] = e.Bbox is { } b ? new JsonArray(b[0], Math.Max(b[1], -85.0511), b[2], Math.Min(b[3], 85.0511)) : new JsonArray(-180, -85.0511, 180, 85.0511),
+            ["bounds"] = new JsonArray([.. Bounds(e.Bbox, query!.Bbox).Select(v => JsonValue.Create(v))]),
             ["vector_layers"] = new JsonArray(
                 new JsonObject
                 {
@@ -144,6 +144,28 @@ public static class TilesApi
                         ("geo_precision", "String"), ("status", "String")),
                 }),
         }, contentType: CollectionsApi.Json);
+    }
+
+    private const double MercatorLatitude = 85.0511;
+
+    /// <summary>
+    /// TileJSON bounds (MapLibre asks for no tile outside them): the data's extent, within the bbox filter.
+    /// A bbox over the antimeridian comes as two boxes, and TileJSON bounds cannot cross it (MapLibre asks
+    /// for no tile at all when west > east): their hull keeps the longitudes in between. Incidents that
+    /// only reach into the bbox are cut at its edge (the bounds' tiles): what a bbox filter is for.
+    /// </summary>
+    internal static double[] Bounds(double[]? extent, IReadOnlyList<Box>? bbox)
+    {
+        var world = new Box(-180, -90, 180, 90);
+        var data = extent is null ? world : new Box(extent[0], extent[1], extent[2], extent[3]);
+        var boxes = (bbox ?? [world])
+            .Select(b => new Box(Math.Max(b.MinLon, data.MinLon), Math.Max(b.MinLat, data.MinLat), Math.Min(b.MaxLon, data.MaxLon), Math.Min(b.MaxLat, data.MaxLat)))
+            .Where(b => b.MinLon <= b.MaxLon && b.MinLat <= b.MaxLat)
+            .ToList();
+        // A bbox beside all the data: its tiles are empty, but the bounds still say where the filter looks.
+        if (boxes.Count == 0) boxes = [.. bbox!];
+        double Lat(double lat) => Math.Clamp(lat, -MercatorLatitude, MercatorLatitude);
+        return [boxes.Min(b => b.MinLon), Lat(boxes.Min(b => b.MinLat)), boxes.Max(b => b.MaxLon), Lat(boxes.Max(b => b.MaxLat))];
     }
 
     /// <summary>

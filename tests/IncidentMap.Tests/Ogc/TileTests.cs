@@ -273,6 +273,41 @@ public sealed class TileTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Tilejson_bounds_stay_within_a_bbox_filter()
+    {
+        // Data on both sides of the box: the extent alone reaches past it, as it did in the bounds.
+        await CreateTaggedAsync(29, 29, 1);
+        await CreateTaggedAsync(41, 41, 1);
+
+        var bounds = (await _client.GetJsonAsync($"{Tiles}/tilejson.json?bbox=30,30,40,40"))["bounds"]!.AsArray().Select(v => v!.GetValue<double>()).ToList();
+
+        Assert.InRange(bounds[0], 30, 40);
+        Assert.InRange(bounds[1], 30, 40);
+        Assert.InRange(bounds[2], 30, 40);
+        Assert.InRange(bounds[3], 30, 40);
+    }
+
+    [Theory]
+    [InlineData("30,30,40,40", new[] { -50.0, -60, 50, 60 }, new[] { 30.0, 30, 40, 40 })]
+    [InlineData("30,30,40,40", new[] { 35.0, 20, 50, 38 }, new[] { 35.0, 30, 40, 38 })]
+    [InlineData(null, new[] { -50.0, -89, 50, 60 }, new[] { -50.0, -85.0511, 50, 60 })]
+    [InlineData("0,80,10,90", new[] { -50.0, -60, 50, 89 }, new[] { 0.0, 80, 10, 85.0511 })]
+    // Beside all the data: the bbox itself (its tiles are empty).
+    [InlineData("100,0,110,10", new[] { -50.0, -60, 50, 60 }, new[] { 100.0, 0, 110, 10 })]
+    // Over the antimeridian: TileJSON bounds cannot cross it, so the longitudes in between are kept.
+    [InlineData("170,-10,-170,10", new[] { -180.0, -60, 180, 60 }, new[] { -180.0, -10, 180, 10 })]
+    [InlineData("170,-10,-170,10", new[] { -175.0, -60, 175, 60 }, new[] { -175.0, -10, 175, 10 })]
+    // Over the antimeridian with data on one side only: that side.
+    [InlineData("170,-10,-170,10", new[] { 0.0, -60, 175, 60 }, new[] { 170.0, -10, 175, 10 })]
+    public void Tilejson_bounds_are_the_data_extent_within_the_bbox(string? bbox, double[] extent, double[] expected)
+    {
+        var boxes = bbox is null ? null : IncidentMap.Api.Querying.QueryParser.Parse(
+            new Dictionary<string, string> { ["bbox"] = bbox }, DateTimeOffset.UtcNow).Query!.Bbox;
+
+        Assert.Equal(expected, IncidentMap.Api.Tiles.TilesApi.Bounds(extent, boxes));
+    }
+
+    [Fact]
     public async Task Tiles_and_geojson_are_compressed_when_asked()
     {
         foreach (var (url, encoding) in new[] { ("/collections/incidents/items?limit=50", "gzip"), ($"{Tiles}/0/0/0", "br") })
