@@ -34,13 +34,13 @@ public static class TilesApi
             .WithSummary("Tileset metadata (OGC API – Tiles)").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         group.MapMethods("/tiles/WebMercatorQuad/tilejson.json", ReadMethods, TileJson).WithName("getTileJson")
             .WithSummary("TileJSON 3.0 for MapLibre; query parameters (filters) carry over to the tile URLs")
-            .WithMetadata(new QueryParametersMetadata { Page = [] })
+            .WithMetadata(new QueryParametersMetadata { Page = [] }, FormatDoc("json"))
             .Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         group.MapMethods("/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}", ReadMethods, GetTile).WithName("getTile")
             .WithSummary("A Mapbox Vector Tile: layer `incidents` from zoom 8, layer `clusters` below")
             .WithDescription("Every incident filter of /items applies. Empty tiles answer 204. Tiles carry an ETag; " +
                              "If-None-Match answers 304 without touching the database while the data is unchanged.")
-            .WithMetadata(new QueryParametersMetadata { Page = [] })
+            .WithMetadata(new QueryParametersMetadata { Page = [] }, FormatDoc("mvt"))
             .Produces(StatusCodes.Status200OK, null, MvtType)
             .Produces(StatusCodes.Status204NoContent)
             .Produces(StatusCodes.Status304NotModified)
@@ -53,20 +53,30 @@ public static class TilesApi
                              "to the number of incidents /items returns for the same filters, except incidents that lie " +
                              "wholly beyond Web Mercator's ±85.0511° (polar; they are on no map tile either). An answer " +
                              "of more than 50,000 clusters is a 400 rather than cut short: give a bbox or a lower zoom.")
-            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] },
+            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] }, FormatDoc("json", "geojson"),
                 new QueryParameterDoc("zoom", "The map zoom whose grid clusters form on (8×8 cells per tile).", "integer", Required: true, Minimum: "0", Maximum: $"{MaxZoom}"))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/hexbins", ReadMethods, GetHexbins).WithName("getHexbins")
             .WithSummary("Incident counts per hexagon (PostGIS ST_HexagonGrid in Web Mercator), as GeoJSON")
             .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres; at most 50000 hexagons.")
-            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] },
+            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] }, FormatDoc("json", "geojson"),
                 new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0, or with unit m, km or mi (20km).", Required: true))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         return app;
     }
 
+
+    /// <summary>f on an endpoint with one format: clients that always send f (f=json, f=mvt) are served.</summary>
+    private static QueryParameterDoc FormatDoc(params string[] names) =>
+        new("f", $"{string.Join(" or ", names)}, the only format; anything else is a 400.", Enum: names);
+
+    /// <summary>The f of <see cref="FormatDoc"/>: absent or one of <paramref name="names"/>, else a 400 naming f.</summary>
+    private static IResult? OnlyFormat(HttpRequest request, params string[] names) =>
+        request.Query.TryGetValue("f", out var f) && !(f.Count == 1 && names.Contains(f[0]))
+            ? Problem.BadParameter("f", $"'{f}' is not offered here; give f={string.Join(" or f=", names)}, or no f")
+            : null;
 
     internal static IResult TileSets(HttpRequest request)
     {
@@ -111,7 +121,8 @@ public static class TilesApi
 
     internal static async Task<IResult> TileJson(HttpRequest request, CollectionExtent extent, CancellationToken ct)
     {
-        var (query, problem) = await QueryParser.ParseFiltersAsync(request);
+        if (OnlyFormat(request, "json") is { } badFormat) return badFormat;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "f");
         if (problem is not null) return problem;
         var e = await extent.GetAsync(ct);
         var template = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + CarriedQuery(request.QueryString.Value);
@@ -169,11 +180,17 @@ public static class TilesApi
     }
 
     /// <summary>
-    /// The filters as the tile URLs carry them. MapLibre substitutes every {name} in a tile URL, the
-    /// query too: a raw brace (browsers send q={z} unencoded) would turn a filter into the zoom level.
+    /// The filters as the tile URLs carry them, without f (TileJSON's f=json would be a 400 on every tile).
+    /// MapLibre substitutes every {name} in a tile URL, the query too: a raw brace (browsers send q={z}
+    /// unencoded) would turn a filter into the zoom level.
     /// </summary>
-    internal static string CarriedQuery(string? query) =>
-        (query ?? "").Replace("{", "%7B", StringComparison.Ordinal).Replace("}", "%7D", StringComparison.Ordinal);
+    internal static string CarriedQuery(string? query)
+    {
+        var kept = (query ?? "").TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
+            .Where(p => Uri.UnescapeDataString(p.Split('=')[0]) != "f");
+        var carried = string.Join("&", kept).Replace("{", "%7B", StringComparison.Ordinal).Replace("}", "%7D", StringComparison.Ordinal);
+        return carried.Length == 0 ? "" : "?" + carried;
+    }
 
     internal static async Task<IResult> GetTile(HttpContext context, string tileMatrix, string tileRow, string tileCol,
         IncidentReader reader, DataVersion version, IMemoryCache cache, IConfiguration configuration)
@@ -187,7 +204,8 @@ public static class TilesApi
             return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileRow '{tileRow}' is outside 0..{size - 1} at tileMatrix {z}.", "tileRow");
         if (!Canonical(tileCol) || !long.TryParse(tileCol, NumberStyles.None, CultureInfo.InvariantCulture, out var x) || x >= size)
             return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileCol '{tileCol}' is outside 0..{size - 1} at tileMatrix {z}.", "tileCol");
-        var (query, problem) = await QueryParser.ParseFiltersAsync(context.Request);
+        if (OnlyFormat(context.Request, "mvt") is { } badFormat) return badFormat;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(context.Request, "f");
         if (problem is not null) return problem;
 
         // The data version names the tile's content: same version, same bytes, so revalidation is free.
@@ -214,7 +232,8 @@ public static class TilesApi
         var zoomText = request.Query["zoom"].ToString();
         if (!int.TryParse(zoomText, NumberStyles.None, CultureInfo.InvariantCulture, out var zoom) || zoom > MaxZoom)
             return Problem.BadParameter("zoom", $"'{zoomText}' is not a zoom level from 0 to {MaxZoom}");
-        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "zoom");
+        if (OnlyFormat(request, "json", "geojson") is { } badFormat) return badFormat;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "zoom", "f");
         if (problem is not null) return problem;
         // Maps poll these as they do tiles: an unchanged answer is revalidated, not recomputed.
         if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query!), Conditional.Revalidate))
@@ -232,7 +251,8 @@ public static class TilesApi
         var sizeText = request.Query["size"].ToString();
         if (!QueryParser.TryDistance(sizeText, out var size) || !double.IsFinite(size) || size <= 0)
             return Problem.BadParameter("size", $"'{sizeText}' is not a hexagon edge length greater than 0: metres, or with unit m, km or mi (20km)");
-        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "size");
+        if (OnlyFormat(request, "json", "geojson") is { } badFormat) return badFormat;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "size", "f");
         if (problem is not null) return problem;
         if (query!.Bbox is not { Count: 1 } boxes)
             return Problem.BadParameter("bbox", query.Bbox is null ? "is required for hexagon bins" : "hexagon bins cannot cross the antimeridian; ask for each side");

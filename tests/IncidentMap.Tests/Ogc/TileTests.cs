@@ -307,6 +307,41 @@ public sealed class TileTests(ApiFixture api)
         Assert.Equal(expected, IncidentMap.Api.Tiles.TilesApi.Bounds(extent, boxes));
     }
 
+    [Theory]
+    [InlineData($"{Tiles}/tilejson.json?f=json")]
+    [InlineData("/collections/incidents/clusters?zoom=3&f=json")]
+    [InlineData("/collections/incidents/clusters?zoom=3&f=geojson")]
+    [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&f=json")]
+    [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&f=geojson")]
+    [InlineData($"{Tiles}/0/0/0?f=mvt")]
+    public async Task Map_endpoints_take_f_naming_the_format_they_answer_in(string url)
+    {
+        // Clients that always send f (OGC API clients send f=json to every JSON resource) were refused.
+        await _client.CreateAsync(Features.Valid());
+        var response = await _client.GetAsync(url);
+        Assert.True(response.IsSuccessStatusCode, $"{url}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    [Theory]
+    [InlineData($"{Tiles}/tilejson.json?f=csv")]
+    [InlineData($"{Tiles}/tilejson.json?f=mvt")]
+    [InlineData("/collections/incidents/clusters?zoom=3&f=csv")]
+    [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&f=html")]
+    [InlineData($"{Tiles}/0/0/0?f=json")]
+    [InlineData($"{Tiles}/0/0/0?f=mvt&f=mvt")]
+    public async Task Other_formats_on_map_endpoints_are_400s_naming_f(string url)
+    {
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, "f");
+    }
+
+    [Fact]
+    public async Task Tilejson_asked_with_f_json_leaves_f_out_of_the_tile_urls()
+    {
+        var template = (await _client.GetJsonAsync($"{Tiles}/tilejson.json?f=json&event_type=battles"))["tiles"]![0]!.GetValue<string>();
+
+        Assert.EndsWith("/{z}/{y}/{x}?event_type=battles", template);
+    }
+
     [Fact]
     public async Task Tiles_and_geojson_are_compressed_when_asked()
     {
