@@ -132,7 +132,8 @@ public static class TileSql
                 ORDER BY i.id, h.i, h.j
             )
             SELECT json_build_object('type', 'Feature', 'id', i || '/' || j,
-                'geometry', ST_AsGeoJSON(ST_Transform(ST_ClipByBox2D(geom, ST_TileEnvelope(0, 0, 0)), 4326), @digits)::json,
+                -- Counter-clockwise, as RFC 7946 wants exterior rings: ST_ClipByBox2D turns the hexagons it cuts round.
+                'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Transform(ST_ClipByBox2D(geom, ST_TileEnvelope(0, 0, 0)), 4326)), @digits)::json,
                 'properties', json_build_object('count', count(*), 'fatalities_min_sum', sum(fatalities_min),
                     'fatalities_max_sum', sum(fatalities_max),
                     'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text

@@ -133,6 +133,32 @@ public sealed class TileTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Hexagons_cut_at_the_edges_of_the_map_keep_their_rings_counter_clockwise()
+    {
+        // Over the antimeridian and past ±85.05°, ST_ClipByBox2D turned the cut hexagons clockwise.
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
+        foreach (var (lon, lat) in new[] { (179.9, 0.0), (179.9, 10.0), (175.0, 84.9), (172.0, -30.0) })
+        {
+            var feature = Features.Valid(geometry: Features.Point(lon, lat));
+            feature["properties"]!["tags"] = new JsonArray(tag);
+            await _client.CreateAsync(feature);
+        }
+
+        var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox=170,-60,180,85&size=300km&tags={tag}");
+
+        var rings = bins["features"]!.AsArray().Select(f => f!["geometry"]!["coordinates"]![0]!.AsArray()
+            .Select(p => (X: p![0]!.GetValue<double>(), Y: p[1]!.GetValue<double>())).ToList()).ToList();
+        Assert.NotEmpty(rings);
+        foreach (var ring in rings)
+        {
+            // Shoelace: twice the signed area, positive when counter-clockwise.
+            var area = ring.Zip(ring.Skip(1)).Sum(e => e.First.X * e.Second.Y - e.Second.X * e.First.Y);
+            Assert.True(area > 0, $"clockwise ring: {string.Join(" ", ring)}");
+        }
+        Assert.Contains(rings, r => r.Any(p => p.X == 180)); // some were cut
+    }
+
+    [Fact]
     public async Task Filters_apply_to_tiles()
     {
         var (x, y, lon, lat) = RemoteTile();
