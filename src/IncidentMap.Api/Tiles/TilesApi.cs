@@ -19,6 +19,7 @@ public static class TilesApi
     public const int MaxZoom = 24;
     private const int MaxHexagons = 50_000;
     private const int MaxClusters = 50_000;
+    private const int MaxHexagonKm = (int)(TileSql.WorldSize / 1000); // 40075
     private const string TileMatrixSetUri = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
     private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
 
@@ -59,7 +60,8 @@ public static class TilesApi
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/hexbins", ReadMethods, GetHexbins).WithName("getHexbins")
             .WithSummary("Incident counts per hexagon (PostGIS ST_HexagonGrid in Web Mercator), as GeoJSON")
-            .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres; at most 50000 hexagons.")
+            .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres, at most " +
+                             $"{MaxHexagonKm} km (the width of the Web Mercator world, where one hexagon covers any bbox); at most 50000 hexagons.")
             .WithMetadata(new QueryParametersMetadata { Page = ["precision"] }, FormatDoc("json", "geojson"),
                 new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0, or with unit m, km or mi (20km).", Required: true))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
@@ -251,6 +253,9 @@ public static class TilesApi
         var sizeText = request.Query["size"].ToString();
         if (!QueryParser.TryDistance(sizeText, out var size) || !double.IsFinite(size) || size <= 0)
             return Problem.BadParameter("size", $"'{sizeText}' is not a hexagon edge length greater than 0: metres, or with unit m, km or mi (20km)");
+        // One hexagon of this edge already covers any bbox; ST_HexagonGrid made none at all of 1e308.
+        if (size > TileSql.WorldSize)
+            return Problem.BadParameter("size", $"'{sizeText}' is longer than the maximum hexagon edge, {MaxHexagonKm} km (the width of the Web Mercator world)");
         if (OnlyFormat(request, "json", "geojson") is { } badFormat) return badFormat;
         var (query, problem) = await QueryParser.ParseFiltersAsync(request, "size", "f");
         if (problem is not null) return problem;

@@ -68,7 +68,6 @@ public static class HostileTable
         _ when FreeText.Contains(parameter) => "free text matches any text",
         ("limit", "99999999999999999999") when endpoint is "items" or "search" or "changes" => "limits above the maximum are clamped (README)",
         ("lat" or "lon", "-1") => "a coordinate",
-        ("size", "99999999999999999999") => "a (very large) hexagon edge in metres",
         _ => null,
     };
 

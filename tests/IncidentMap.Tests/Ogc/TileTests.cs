@@ -158,6 +158,31 @@ public sealed class TileTests(ApiFixture api)
         Assert.Contains(rings, r => r.Any(p => p.X == 180)); // some were cut
     }
 
+    [Theory]
+    [InlineData("30,30,40,40")]
+    [InlineData("-180,-85,180,85")]
+    public async Task The_largest_hexagon_counts_every_incident_in_the_box(string bbox)
+    {
+        var tag = await CreateTaggedAsync(35, 35, 5, spread: 0.5);
+
+        var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox={bbox}&size=40075km&tags={tag}");
+
+        Assert.Equal(5, bins["features"]!.AsArray().Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+    }
+
+    [Theory]
+    [InlineData("1e308")]
+    [InlineData("40076km")]
+    [InlineData("99999999999999999999")]
+    public async Task A_hexagon_larger_than_the_world_is_a_400_naming_the_maximum(string size)
+    {
+        // 1e308 answered 200 with no hexagon although the box held incidents.
+        await CreateTaggedAsync(35, 35, 1);
+        var problem = await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync($"/collections/incidents/hexbins?bbox=30,30,40,40&size={size}"), HttpStatusCode.BadRequest, "size");
+        Assert.Contains("40075 km", problem["detail"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Filters_apply_to_tiles()
     {
