@@ -197,15 +197,14 @@ public static class TilesApi
     internal static async Task<IResult> GetTile(HttpContext context, string tileMatrix, string tileRow, string tileCol,
         IncidentReader reader, DataVersion version, IMemoryCache cache, IConfiguration configuration)
     {
-        // One spelling per tile (no leading zeros): 08/88/129 would be a second URL and cache entry for 8/88/129.
-        static bool Canonical(string text) => text.Length == 1 || text[0] != '0';
-        if (!Canonical(tileMatrix) || !int.TryParse(tileMatrix, NumberStyles.None, CultureInfo.InvariantCulture, out var z) || z > MaxZoom)
-            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileMatrix '{tileMatrix}' is not a zoom level from 0 to {MaxZoom}.", "tileMatrix");
+        // One spelling per tile: 8/88/129/ or 08/88/129 would be a second URL and cache entry for 8/88/129.
+        if (context.Request.Path.Value!.EndsWith('/'))
+            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", "A tile's URL has no trailing slash.");
+        if (TileIndex("tileMatrix", tileMatrix, MaxZoom + 1, $"a zoom level from 0 to {MaxZoom}", out var zoom) is { } badMatrix) return badMatrix;
+        var z = (int)zoom;
         var size = 1L << z;
-        if (!Canonical(tileRow) || !long.TryParse(tileRow, NumberStyles.None, CultureInfo.InvariantCulture, out var y) || y >= size)
-            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileRow '{tileRow}' is outside 0..{size - 1} at tileMatrix {z}.", "tileRow");
-        if (!Canonical(tileCol) || !long.TryParse(tileCol, NumberStyles.None, CultureInfo.InvariantCulture, out var x) || x >= size)
-            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileCol '{tileCol}' is outside 0..{size - 1} at tileMatrix {z}.", "tileCol");
+        if (TileIndex("tileRow", tileRow, size, $"in 0..{size - 1} at tileMatrix {z}", out var y) is { } badRow) return badRow;
+        if (TileIndex("tileCol", tileCol, size, $"in 0..{size - 1} at tileMatrix {z}", out var x) is { } badCol) return badCol;
         if (OnlyFormat(context.Request, "mvt") is { } badFormat) return badFormat;
         var (query, problem) = await QueryParser.ParseFiltersAsync(context.Request, "f");
         if (problem is not null) return problem;
@@ -227,6 +226,23 @@ public static class TilesApi
         }
         if (tile!.Length == 0) return TypedResults.NoContent();
         return TypedResults.Bytes(tile, MvtType);
+    }
+
+    /// <summary>
+    /// A tile path segment: not a whole number at all (b, 1.5, +1) is a 400; a number outside the matrix
+    /// (25, -1, 2^40) or written with leading zeros is no tile, a 404.
+    /// </summary>
+    private static IResult? TileIndex(string name, string text, long count, string valid, out long value)
+    {
+        value = 0;
+        var digits = text.StartsWith('-') ? text[1..] : text;
+        if (digits.Length == 0 || !digits.All(char.IsAsciiDigit))
+            return Problem.BadParameter(name, $"'{text}' is not a whole number");
+        if (digits.Length > 1 && digits[0] == '0')
+            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"{name} '{text}' has leading zeros; a tile has one URL, without them.", name);
+        if (text.StartsWith('-') || !long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) || value >= count)
+            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"{name} '{text}' is not {valid}.", name);
+        return null;
     }
 
     internal static async Task<IResult> GetClusters(HttpRequest request, IncidentReader reader, DataVersion version, CancellationToken ct)

@@ -272,7 +272,7 @@ public static class HostileTable
         };
     }
 
-    /// <summary>Tile addresses that are not tiles: 404 problems (NUL left out, as for ids).</summary>
+    /// <summary>Tile addresses that are not tiles: 400 (not a number) or 404 (no such tile) problems (NUL left out, as for ids).</summary>
     private static IEnumerable<HostileCase> TilePaths()
     {
         var segments = Values.Where(v => !v.Value.Contains('\0')).Select(v => (v.Label, Segment: Esc(v.Value)))

@@ -274,12 +274,34 @@ public sealed class TileTests(ApiFixture api)
     [InlineData("3/8/0", "tileRow")]
     [InlineData("3/0/8", "tileCol")]
     [InlineData("25/0/0", "tileMatrix")]
-    [InlineData("a/0/0", "tileMatrix")]
+    [InlineData("3/-1/0", "tileRow")]
+    [InlineData("3/0/99999999999999999999", "tileCol")]
     [InlineData("08/88/129", "tileMatrix")]
     [InlineData("8/088/129", "tileRow")]
     public async Task A_tile_outside_the_matrix_is_a_404_problem(string path, string parameter)
     {
         await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Tiles}/{path}"), HttpStatusCode.NotFound, parameter);
+    }
+
+    [Theory]
+    [InlineData("a/0/0", "tileMatrix")]
+    [InlineData("0/b/0", "tileRow")]
+    [InlineData("2/0/1.5", "tileCol")]
+    [InlineData("2/0/%2B1", "tileCol")]
+    [InlineData("2/0/0.pbf", "tileCol")]
+    public async Task A_tile_address_that_is_not_a_number_is_a_400_naming_it(string path, string parameter)
+    {
+        // 0/b/0 was a 404 saying "tileRow 'b' is outside 0..0".
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Tiles}/{path}"), HttpStatusCode.BadRequest, parameter);
+        Assert.Contains("not a whole number", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_tile_has_one_url_not_a_second_with_a_trailing_slash()
+    {
+        await _client.CreateAsync(Features.Valid());
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"{Tiles}/0/0/0")).StatusCode);
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Tiles}/0/0/0/"), HttpStatusCode.NotFound);
     }
 
     [Theory]
