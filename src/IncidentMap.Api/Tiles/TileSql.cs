@@ -65,13 +65,14 @@ public static class TileSql
                   AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
             ), clusters AS (
                 SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(px), avg(py)), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
+                       {ClusterIdSql} AS id,
                        {ClusterAggregates}
                 FROM members
                 -- Exact membership by cell index: a point on a tile edge belongs to one tile only.
                 WHERE cx >> {CellsPerTileShift} = @x AND cy >> {CellsPerTileShift} = @y
                 GROUP BY cx, cy
             )
-            SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom') FROM clusters
+            SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom', 'id') FROM clusters
             """, parameters);
     }
 
@@ -142,6 +143,14 @@ public static class TileSql
             ORDER BY count(*) DESC, i, j
             """, parameters);
     }
+
+    /// <summary>
+    /// A cluster's feature id in tiles (MapLibre's feature-state and promoteId need one): its cell's
+    /// column cx and row cy on the zoom's grid, as in the GeoJSON clusters' id "cx/cy", and the zoom, so
+    /// that a cell of another zoom never shares it: (cy × 2^(z+3) + cx) × 32 + z.
+    /// </summary>
+    public const string ClusterIdDoc = "(cy × 2^(z+3) + cx) × 32 + z, where cx/cy is the cluster's cell (the id of /clusters at that zoom)";
+    private const string ClusterIdSql = "(cy * @cells + cx) * 32 + @z";
 
     private const string ClusterAggregates = """
         count(*)::int AS count,

@@ -39,7 +39,8 @@ public static class TilesApi
             .Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         group.MapMethods("/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}", ReadMethods, GetTile).WithName("getTile")
             .WithSummary("A Mapbox Vector Tile: layer `incidents` from zoom 8, layer `clusters` below")
-            .WithDescription("Every incident filter of /items applies. Empty tiles answer 204. Tiles carry an ETag; " +
+            .WithDescription("Every incident filter of /items applies. Incident features have the incident's id as feature id; " +
+                             $"cluster features the id {TileSql.ClusterIdDoc}. Empty tiles answer 204. Tiles carry an ETag; " +
                              "If-None-Match answers 304 without touching the database while the data is unchanged.")
             .WithMetadata(new QueryParametersMetadata { Page = [] }, FormatDoc("mvt"))
             .Produces(StatusCodes.Status200OK, null, MvtType)
@@ -145,7 +146,7 @@ public static class TilesApi
                 new JsonObject
                 {
                     ["id"] = "clusters", ["minzoom"] = 0, ["maxzoom"] = TileSql.ClusterBelowZoom - 1,
-                    ["description"] = "Incidents grouped on an 8×8 grid per tile",
+                    ["description"] = $"Incidents grouped on an 8×8 grid per tile; feature id {TileSql.ClusterIdDoc}",
                     ["fields"] = Fields(("count", "Number"), ("fatalities_min_sum", "Number"), ("fatalities_max_sum", "Number"), ("event_type", "String")),
                 },
                 new JsonObject

@@ -219,6 +219,24 @@ public sealed class TileTests(ApiFixture api)
         Assert.Equal(80, fatalities);
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(7)]
+    public async Task Cluster_features_in_tiles_have_an_id_from_their_cell_and_zoom(int zoom)
+    {
+        // MapLibre's feature-state and promoteId need feature ids; GeoJSON clusters had "cx/cy", tiles none.
+        var tag = await CreateTaggedAsync(20.3, -35.3, 3, spread: 0.0001);
+        var cluster = (await _client.GetJsonAsync($"/collections/incidents/clusters?zoom={zoom}&tags={tag}"))["features"]!.AsArray().Single()!;
+        var cell = cluster["id"]!.GetValue<string>().Split('/').Select(long.Parse).ToArray();
+        var (cx, cy) = (cell[0], cell[1]);
+
+        var tile = await _client.GetByteArrayAsync($"{Tiles}/{zoom}/{cy >> 3}/{cx >> 3}?tags={tag}");
+
+        var fields = (await DecodeAsync(tile)).Single(f => f.Layer == "clusters").Fields;
+        Assert.Equal("3", fields["count"]);
+        Assert.Equal(((cy << (zoom + 3)) + cx) * 32 + zoom, long.Parse(fields["mvt_id"]));
+    }
+
     [Fact]
     public async Task Geojson_clusters_add_up_to_numberMatched_of_the_same_filters()
     {
