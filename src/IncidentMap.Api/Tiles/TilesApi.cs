@@ -17,6 +17,15 @@ public static class TilesApi
 {
     public const string MvtType = "application/vnd.mapbox-vector-tile";
     public const int MaxZoom = 24;
+
+    /// <summary>
+    /// The deepest zoom TileJSON and the OGC tileset metadata advertise. A z16 tile is 611 m across and
+    /// its 4096 units are 15 cm, finer than any incident's geocoding: a deeper tile holds the same features
+    /// as its z16 ancestor, and each level costs clients four times the requests. Clients overzoom z16
+    /// tiles (MapLibre does past a source's maxzoom); tiles to <see cref="MaxZoom"/> stay served for
+    /// clients that ask.
+    /// </summary>
+    public const int AdvertisedMaxZoom = 16;
     private const int MaxHexagons = 50_000;
     private const int MaxClusters = 50_000;
     private const int MaxHexagonKm = (int)(TileSql.WorldSize / 1000); // 40075
@@ -109,6 +118,12 @@ public static class TilesApi
             ["dataType"] = "vector",
             ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
             ["tileMatrixSetURI"] = TileMatrixSetUri,
+            // Only the advertised zoom levels, as TileJSON's maxzoom: OGC clients overzoom past the limits.
+            ["tileMatrixSetLimits"] = new JsonArray([.. Enumerable.Range(0, AdvertisedMaxZoom + 1).Select(z => (JsonNode)new JsonObject
+            {
+                ["tileMatrix"] = z.ToString(CultureInfo.InvariantCulture),
+                ["minTileRow"] = 0, ["maxTileRow"] = (1L << z) - 1, ["minTileCol"] = 0, ["maxTileCol"] = (1L << z) - 1,
+            })]),
             ["links"] = new JsonArray(
                 RequestUrl.Link(tileset, "self", CollectionsApi.Json, "This tileset"),
                 RequestUrl.Link(tileset + "/{tileMatrix}/{tileRow}/{tileCol}", "item", MvtType, "Mapbox vector tiles", templated: true),
@@ -118,7 +133,7 @@ public static class TilesApi
             ["layers"] = new JsonArray(
                 // OGC API – Tiles layers say geometryDimension (0 = points); incidents mix points, lines and areas.
                 new JsonObject { ["id"] = "clusters", ["dataType"] = "vector", ["geometryDimension"] = 0, ["minTileMatrix"] = "0", ["maxTileMatrix"] = (TileSql.ClusterBelowZoom - 1).ToString(CultureInfo.InvariantCulture) },
-                new JsonObject { ["id"] = "incidents", ["dataType"] = "vector", ["minTileMatrix"] = TileSql.ClusterBelowZoom.ToString(CultureInfo.InvariantCulture), ["maxTileMatrix"] = MaxZoom.ToString(CultureInfo.InvariantCulture) }),
+                new JsonObject { ["id"] = "incidents", ["dataType"] = "vector", ["minTileMatrix"] = TileSql.ClusterBelowZoom.ToString(CultureInfo.InvariantCulture), ["maxTileMatrix"] = AdvertisedMaxZoom.ToString(CultureInfo.InvariantCulture) }),
         }, contentType: CollectionsApi.Json);
     }
 
@@ -140,7 +155,7 @@ public static class TilesApi
             ["scheme"] = "xyz",
             ["tiles"] = new JsonArray(template),
             ["minzoom"] = 0,
-            ["maxzoom"] = MaxZoom,
+            ["maxzoom"] = AdvertisedMaxZoom,
             ["bounds"] = new JsonArray([.. Bounds(e.Bbox, query!.Bbox).Select(v => JsonValue.Create(v))]),
             ["vector_layers"] = new JsonArray(
                 new JsonObject
@@ -151,7 +166,7 @@ public static class TilesApi
                 },
                 new JsonObject
                 {
-                    ["id"] = "incidents", ["minzoom"] = TileSql.ClusterBelowZoom, ["maxzoom"] = MaxZoom,
+                    ["id"] = "incidents", ["minzoom"] = TileSql.ClusterBelowZoom, ["maxzoom"] = AdvertisedMaxZoom,
                     ["description"] = "One feature per incident",
                     ["fields"] = Fields(("title", "String"), ("event_type", "String"), ("sub_event_type", "String"), ("occurred_at", "Number (seconds since 1970-01-01 UTC)"),
                         ("time_precision", "String"), ("fatalities_min", "Number"), ("fatalities_max", "Number"), ("country", "String"),

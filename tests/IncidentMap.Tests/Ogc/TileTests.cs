@@ -282,6 +282,26 @@ public sealed class TileTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Tilejson_and_the_tileset_advertise_zoom_16_and_deeper_tiles_are_still_served()
+    {
+        // Advertised to 24, clients fetched tiles all the way down instead of overzooming.
+        var tilejson = await _client.GetJsonAsync($"{Tiles}/tilejson.json");
+        Assert.Equal(16, tilejson["maxzoom"]!.GetValue<int>());
+        Assert.All(tilejson["vector_layers"]!.AsArray(), l => Assert.True(l!["maxzoom"]!.GetValue<int>() <= 16));
+
+        var tileset = await _client.GetJsonAsync(Tiles);
+        var limits = tileset["tileMatrixSetLimits"]!.AsArray();
+        Assert.Equal(Enumerable.Range(0, 17).Select(z => z.ToString()), limits.Select(l => l!["tileMatrix"]!.GetValue<string>()));
+        Assert.Equal(65535, limits[16]!["maxTileCol"]!.GetValue<long>());
+        Assert.Equal("16", tileset["layers"]!.AsArray().Single(l => l!["id"]!.GetValue<string>() == "incidents")!["maxTileMatrix"]!.GetValue<string>());
+
+        var (x, y, lon, lat) = RemoteTile();
+        var tag = await CreateTaggedAsync(lon, lat, 1);
+        var response = await _client.GetAsync($"{Tiles}/24/{(long)y << 14}/{(long)x << 14}?tags={tag}&bbox={lon - 1},{lat - 1},{lon + 1},{lat + 1}");
+        Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.NoContent, $"{(int)response.StatusCode}");
+    }
+
+    [Fact]
     public async Task An_empty_tile_answers_204()
     {
         var response = await _client.GetAsync($"{Tiles}/12/100/100?tags=none-{Guid.NewGuid():N}");
