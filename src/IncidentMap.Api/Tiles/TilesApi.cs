@@ -29,7 +29,6 @@ public static class TilesApi
     private const int MaxHexagons = 50_000;
     private const int MaxClusters = 50_000;
     private const int MaxHexagonKm = (int)(TileSql.WorldSize / 1000); // 40075
-    private const string TileMatrixSetUri = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
     private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
 
     /// <summary>Tiles revalidate against the data version; clients may reuse one for this long meanwhile.</summary>
@@ -76,6 +75,7 @@ public static class TilesApi
                 new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0, or with unit m, km or mi (20km).", Required: true))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
+        app.MapTileMatrixSets();
         return app;
     }
 
@@ -101,10 +101,11 @@ public static class TilesApi
                 ["title"] = "Incidents in WebMercatorQuad",
                 ["dataType"] = "vector",
                 ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
-                ["tileMatrixSetURI"] = TileMatrixSetUri,
+                // The registry's URI names the scheme (TMS 2.0: required for a registered one); the link is to this service's copy.
+                ["tileMatrixSetURI"] = TileMatrixSets.Uri,
                 ["links"] = new JsonArray(
                     RequestUrl.Link(tiles + "/WebMercatorQuad", "self", CollectionsApi.Json, "Tileset metadata"),
-                    RequestUrl.Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad")),
+                    RequestUrl.Link(TileMatrixSets.DefinitionUrl(request), TileMatrixSets.TilingSchemeRel, CollectionsApi.Json, "WebMercatorQuad")),
             }),
         }, contentType: CollectionsApi.Json);
     }
@@ -117,7 +118,7 @@ public static class TilesApi
             ["title"] = "Incidents in WebMercatorQuad",
             ["dataType"] = "vector",
             ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
-            ["tileMatrixSetURI"] = TileMatrixSetUri,
+            ["tileMatrixSetURI"] = TileMatrixSets.Uri,
             // Only the advertised zoom levels, as TileJSON's maxzoom: OGC clients overzoom past the limits.
             ["tileMatrixSetLimits"] = new JsonArray([.. Enumerable.Range(0, AdvertisedMaxZoom + 1).Select(z => (JsonNode)new JsonObject
             {
@@ -127,7 +128,7 @@ public static class TilesApi
             ["links"] = new JsonArray(
                 RequestUrl.Link(tileset, "self", CollectionsApi.Json, "This tileset"),
                 RequestUrl.Link(tileset + "/{tileMatrix}/{tileRow}/{tileCol}", "item", MvtType, "Mapbox vector tiles", templated: true),
-                RequestUrl.Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad"),
+                RequestUrl.Link(TileMatrixSets.DefinitionUrl(request), TileMatrixSets.TilingSchemeRel, CollectionsApi.Json, "WebMercatorQuad"),
                 RequestUrl.Link(tileset + "/tilejson.json", "describedby", CollectionsApi.Json, "TileJSON 3.0"),
                 RequestUrl.Link(RequestUrl.Incidents(request), "http://www.opengis.net/def/rel/ogc/1.0/geodata", CollectionsApi.Json, "The incidents collection")),
             ["layers"] = new JsonArray(

@@ -302,6 +302,53 @@ public sealed class TileTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Tilesets_link_their_tiling_scheme_to_this_service_which_serves_webmercatorquad()
+    {
+        // The tiling-scheme link went to opengis.net only: OpenLayers fetches it, over http from an https page.
+        const string rel = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme";
+        var tileset = await _client.GetJsonAsync(Tiles);
+        var listed = (await _client.GetJsonAsync("/collections/incidents/tiles"))["tilesets"]![0]!;
+        var hrefs = new[] { tileset, listed }.Select(t => t["links"]!.AsArray().Single(l => l!["rel"]!.GetValue<string>() == rel)!["href"]!.GetValue<string>()).ToList();
+        Assert.All(hrefs, h => Assert.Equal(_client.BaseAddress + "tileMatrixSets/WebMercatorQuad", h));
+        // The registry's URI still names the scheme.
+        Assert.Equal("http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad", tileset["tileMatrixSetURI"]!.GetValue<string>());
+
+        var tms = await _client.GetJsonAsync(new Uri(hrefs[0]).PathAndQuery);
+
+        Assert.Equal("WebMercatorQuad", tms["id"]!.GetValue<string>());
+        Assert.Equal("http://www.opengis.net/def/crs/EPSG/0/3857", tms["crs"]!.GetValue<string>());
+        var matrices = tms["tileMatrices"]!.AsArray();
+        Assert.Equal(Enumerable.Range(0, 25).Select(z => z.ToString()), matrices.Select(m => m!["id"]!.GetValue<string>()));
+        // The registry's values (opengeospatial/2D-Tile-Matrix-Set, WebMercatorQuad.json) for zoom 0 and 24.
+        Assert.Equal(559082264.028717, matrices[0]!["scaleDenominator"]!.GetValue<double>(), 1e-5);
+        Assert.Equal(156543.033928041, matrices[0]!["cellSize"]!.GetValue<double>(), 1e-8);
+        Assert.Equal(33.3238997477990, matrices[24]!["scaleDenominator"]!.GetValue<double>(), 1e-9);
+        Assert.Equal(0.00933069192933837, matrices[24]!["cellSize"]!.GetValue<double>(), 1e-14);
+        Assert.Equal(16777216, matrices[24]!["matrixWidth"]!.GetValue<long>());
+        Assert.All(matrices, m =>
+        {
+            Assert.Equal("topLeft", m!["cornerOfOrigin"]!.GetValue<string>());
+            Assert.Equal([-20037508.3427892, 20037508.3427892], m["pointOfOrigin"]!.AsArray().Select(v => Math.Round(v!.GetValue<double>(), 7)));
+            Assert.Equal(256, m["tileWidth"]!.GetValue<int>());
+            Assert.Equal(m["matrixWidth"]!.GetValue<long>(), m["matrixHeight"]!.GetValue<long>());
+        });
+    }
+
+    [Fact]
+    public async Task The_landing_page_links_the_list_of_tiling_schemes()
+    {
+        var landing = await _client.GetJsonAsync("/");
+        var link = landing["links"]!.AsArray().Single(l => l!["rel"]!.GetValue<string>() == "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes")!;
+
+        var list = await _client.GetJsonAsync(new Uri(link["href"]!.GetValue<string>()).PathAndQuery);
+
+        var item = list["tileMatrixSets"]!.AsArray().Single()!;
+        Assert.Equal("WebMercatorQuad", item["id"]!.GetValue<string>());
+        var self = item["links"]!.AsArray().Single(l => l!["rel"]!.GetValue<string>() == "self")!["href"]!.GetValue<string>();
+        Assert.Equal("WebMercatorQuad", (await _client.GetJsonAsync(new Uri(self).PathAndQuery))["id"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task An_empty_tile_answers_204()
     {
         var response = await _client.GetAsync($"{Tiles}/12/100/100?tags=none-{Guid.NewGuid():N}");
