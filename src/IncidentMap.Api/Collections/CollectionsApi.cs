@@ -42,7 +42,8 @@ public static class CollectionsApi
                 RequestUrl.Link(root + "/openapi/v1.json", "service-desc", OpenApiType, "The API definition (OpenAPI 3.0)"),
                 RequestUrl.Link(root + "/swagger", "service-doc", "text/html", "The API documentation"),
                 RequestUrl.Link(root + "/conformance", "conformance", Json, "Conformance classes implemented"),
-                RequestUrl.Link(root + "/collections", "data", Json, "The feature collections")),
+                RequestUrl.Link(root + "/collections", "data", Json, "The feature collections"),
+                RequestUrl.Link(root + "/tileMatrixSets", "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", Json, "The tiling schemes of the vector tiles")),
         }, contentType: Json);
     }
 

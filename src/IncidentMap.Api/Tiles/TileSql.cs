@@ -65,13 +65,14 @@ public static class TileSql
                   AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
             ), clusters AS (
                 SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(px), avg(py)), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
+                       {ClusterIdSql} AS id,
                        {ClusterAggregates}
                 FROM members
                 -- Exact membership by cell index: a point on a tile edge belongs to one tile only.
                 WHERE cx >> {CellsPerTileShift} = @x AND cy >> {CellsPerTileShift} = @y
                 GROUP BY cx, cy
             )
-            SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom') FROM clusters
+            SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom', 'id') FROM clusters
             """, parameters);
     }
 
@@ -132,7 +133,8 @@ public static class TileSql
                 ORDER BY i.id, h.i, h.j
             )
             SELECT json_build_object('type', 'Feature', 'id', i || '/' || j,
-                'geometry', ST_AsGeoJSON(ST_Transform(ST_ClipByBox2D(geom, ST_TileEnvelope(0, 0, 0)), 4326), @digits)::json,
+                -- Counter-clockwise, as RFC 7946 wants exterior rings: ST_ClipByBox2D turns the hexagons it cuts round.
+                'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Transform(ST_ClipByBox2D(geom, ST_TileEnvelope(0, 0, 0)), 4326)), @digits)::json,
                 'properties', json_build_object('count', count(*), 'fatalities_min_sum', sum(fatalities_min),
                     'fatalities_max_sum', sum(fatalities_max),
                     'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text
@@ -141,6 +143,14 @@ public static class TileSql
             ORDER BY count(*) DESC, i, j
             """, parameters);
     }
+
+    /// <summary>
+    /// A cluster's feature id in tiles (MapLibre's feature-state and promoteId need one): its cell's
+    /// column cx and row cy on the zoom's grid, as in the GeoJSON clusters' id "cx/cy", and the zoom, so
+    /// that a cell of another zoom never shares it: (cy × 2^(z+3) + cx) × 32 + z.
+    /// </summary>
+    public const string ClusterIdDoc = "(cy × 2^(z+3) + cx) × 32 + z, where cx/cy is the cluster's cell (the id of /clusters at that zoom)";
+    private const string ClusterIdSql = "(cy * @cells + cx) * 32 + @z";
 
     private const string ClusterAggregates = """
         count(*)::int AS count,

@@ -17,9 +17,18 @@ public static class TilesApi
 {
     public const string MvtType = "application/vnd.mapbox-vector-tile";
     public const int MaxZoom = 24;
+
+    /// <summary>
+    /// The deepest zoom TileJSON and the OGC tileset metadata advertise. A z16 tile is 611 m across and
+    /// its 4096 units are 15 cm, finer than any incident's geocoding: a deeper tile holds the same features
+    /// as its z16 ancestor, and each level costs clients four times the requests. Clients overzoom z16
+    /// tiles (MapLibre does past a source's maxzoom); tiles to <see cref="MaxZoom"/> stay served for
+    /// clients that ask.
+    /// </summary>
+    public const int AdvertisedMaxZoom = 16;
     private const int MaxHexagons = 50_000;
     private const int MaxClusters = 50_000;
-    private const string TileMatrixSetUri = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
+    private const int MaxHexagonKm = (int)(TileSql.WorldSize / 1000); // 40075
     private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
 
     /// <summary>Tiles revalidate against the data version; clients may reuse one for this long meanwhile.</summary>
@@ -34,13 +43,14 @@ public static class TilesApi
             .WithSummary("Tileset metadata (OGC API – Tiles)").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         group.MapMethods("/tiles/WebMercatorQuad/tilejson.json", ReadMethods, TileJson).WithName("getTileJson")
             .WithSummary("TileJSON 3.0 for MapLibre; query parameters (filters) carry over to the tile URLs")
-            .WithMetadata(new QueryParametersMetadata { Page = [] })
+            .WithMetadata(new QueryParametersMetadata { Page = [] }, FormatDoc("json"))
             .Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         group.MapMethods("/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}", ReadMethods, GetTile).WithName("getTile")
             .WithSummary("A Mapbox Vector Tile: layer `incidents` from zoom 8, layer `clusters` below")
-            .WithDescription("Every incident filter of /items applies. Empty tiles answer 204. Tiles carry an ETag; " +
+            .WithDescription("Every incident filter of /items applies. Incident features have the incident's id as feature id; " +
+                             $"cluster features the id {TileSql.ClusterIdDoc}. Empty tiles answer 204. Tiles carry an ETag; " +
                              "If-None-Match answers 304 without touching the database while the data is unchanged.")
-            .WithMetadata(new QueryParametersMetadata { Page = [] })
+            .WithMetadata(new QueryParametersMetadata { Page = [] }, FormatDoc("mvt"))
             .Produces(StatusCodes.Status200OK, null, MvtType)
             .Produces(StatusCodes.Status204NoContent)
             .Produces(StatusCodes.Status304NotModified)
@@ -53,20 +63,32 @@ public static class TilesApi
                              "to the number of incidents /items returns for the same filters, except incidents that lie " +
                              "wholly beyond Web Mercator's ±85.0511° (polar; they are on no map tile either). An answer " +
                              "of more than 50,000 clusters is a 400 rather than cut short: give a bbox or a lower zoom.")
-            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] },
+            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] }, FormatDoc("json", "geojson"),
                 new QueryParameterDoc("zoom", "The map zoom whose grid clusters form on (8×8 cells per tile).", "integer", Required: true, Minimum: "0", Maximum: $"{MaxZoom}"))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/hexbins", ReadMethods, GetHexbins).WithName("getHexbins")
             .WithSummary("Incident counts per hexagon (PostGIS ST_HexagonGrid in Web Mercator), as GeoJSON")
-            .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres; at most 50000 hexagons.")
-            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] },
+            .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres, at most " +
+                             $"{MaxHexagonKm} km (the width of the Web Mercator world, where one hexagon covers any bbox); at most 50000 hexagons.")
+            .WithMetadata(new QueryParametersMetadata { Page = ["precision"] }, FormatDoc("json", "geojson"),
                 new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0, or with unit m, km or mi (20km).", Required: true))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
+        app.MapTileMatrixSets();
         return app;
     }
 
+
+    /// <summary>f on an endpoint with one format: clients that always send f (f=json, f=mvt) are served.</summary>
+    private static QueryParameterDoc FormatDoc(params string[] names) =>
+        new("f", $"{string.Join(" or ", names)}, the only format; anything else is a 400.", Enum: names);
+
+    /// <summary>The f of <see cref="FormatDoc"/>: absent or one of <paramref name="names"/>, else a 400 naming f.</summary>
+    private static IResult? OnlyFormat(HttpRequest request, params string[] names) =>
+        request.Query.TryGetValue("f", out var f) && !(f.Count == 1 && names.Contains(f[0]))
+            ? Problem.BadParameter("f", $"'{f}' is not offered here; give f={string.Join(" or f=", names)}, or no f")
+            : null;
 
     internal static IResult TileSets(HttpRequest request)
     {
@@ -79,10 +101,11 @@ public static class TilesApi
                 ["title"] = "Incidents in WebMercatorQuad",
                 ["dataType"] = "vector",
                 ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
-                ["tileMatrixSetURI"] = TileMatrixSetUri,
+                // The registry's URI names the scheme (TMS 2.0: required for a registered one); the link is to this service's copy.
+                ["tileMatrixSetURI"] = TileMatrixSets.Uri,
                 ["links"] = new JsonArray(
                     RequestUrl.Link(tiles + "/WebMercatorQuad", "self", CollectionsApi.Json, "Tileset metadata"),
-                    RequestUrl.Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad")),
+                    RequestUrl.Link(TileMatrixSets.DefinitionUrl(request), TileMatrixSets.TilingSchemeRel, CollectionsApi.Json, "WebMercatorQuad")),
             }),
         }, contentType: CollectionsApi.Json);
     }
@@ -95,26 +118,33 @@ public static class TilesApi
             ["title"] = "Incidents in WebMercatorQuad",
             ["dataType"] = "vector",
             ["crs"] = "http://www.opengis.net/def/crs/EPSG/0/3857",
-            ["tileMatrixSetURI"] = TileMatrixSetUri,
+            ["tileMatrixSetURI"] = TileMatrixSets.Uri,
+            // Only the advertised zoom levels, as TileJSON's maxzoom: OGC clients overzoom past the limits.
+            ["tileMatrixSetLimits"] = new JsonArray([.. Enumerable.Range(0, AdvertisedMaxZoom + 1).Select(z => (JsonNode)new JsonObject
+            {
+                ["tileMatrix"] = z.ToString(CultureInfo.InvariantCulture),
+                ["minTileRow"] = 0, ["maxTileRow"] = (1L << z) - 1, ["minTileCol"] = 0, ["maxTileCol"] = (1L << z) - 1,
+            })]),
             ["links"] = new JsonArray(
                 RequestUrl.Link(tileset, "self", CollectionsApi.Json, "This tileset"),
                 RequestUrl.Link(tileset + "/{tileMatrix}/{tileRow}/{tileCol}", "item", MvtType, "Mapbox vector tiles", templated: true),
-                RequestUrl.Link(TileMatrixSetUri, "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", CollectionsApi.Json, "WebMercatorQuad"),
+                RequestUrl.Link(TileMatrixSets.DefinitionUrl(request), TileMatrixSets.TilingSchemeRel, CollectionsApi.Json, "WebMercatorQuad"),
                 RequestUrl.Link(tileset + "/tilejson.json", "describedby", CollectionsApi.Json, "TileJSON 3.0"),
                 RequestUrl.Link(RequestUrl.Incidents(request), "http://www.opengis.net/def/rel/ogc/1.0/geodata", CollectionsApi.Json, "The incidents collection")),
             ["layers"] = new JsonArray(
                 // OGC API – Tiles layers say geometryDimension (0 = points); incidents mix points, lines and areas.
                 new JsonObject { ["id"] = "clusters", ["dataType"] = "vector", ["geometryDimension"] = 0, ["minTileMatrix"] = "0", ["maxTileMatrix"] = (TileSql.ClusterBelowZoom - 1).ToString(CultureInfo.InvariantCulture) },
-                new JsonObject { ["id"] = "incidents", ["dataType"] = "vector", ["minTileMatrix"] = TileSql.ClusterBelowZoom.ToString(CultureInfo.InvariantCulture), ["maxTileMatrix"] = MaxZoom.ToString(CultureInfo.InvariantCulture) }),
+                new JsonObject { ["id"] = "incidents", ["dataType"] = "vector", ["minTileMatrix"] = TileSql.ClusterBelowZoom.ToString(CultureInfo.InvariantCulture), ["maxTileMatrix"] = AdvertisedMaxZoom.ToString(CultureInfo.InvariantCulture) }),
         }, contentType: CollectionsApi.Json);
     }
 
     internal static async Task<IResult> TileJson(HttpRequest request, CollectionExtent extent, CancellationToken ct)
     {
-        var (_, problem) = await QueryParser.ParseFiltersAsync(request);
+        if (OnlyFormat(request, "json") is { } badFormat) return badFormat;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "f");
         if (problem is not null) return problem;
         var e = await extent.GetAsync(ct);
-        var template = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + request.QueryString.Value;
+        var template = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + CarriedQuery(request.QueryString.Value);
         JsonObject Fields(params (string Name, string Description)[] fields) =>
             new(fields.Select(f => KeyValuePair.Create(f.Name, (JsonNode?)JsonValue.Create(f.Description))));
         return TypedResults.Json(new JsonObject
@@ -126,18 +156,18 @@ public static class TilesApi
             ["scheme"] = "xyz",
             ["tiles"] = new JsonArray(template),
             ["minzoom"] = 0,
-            ["maxzoom"] = MaxZoom,
-            ["bounds"] = e.Bbox is { } b ? new JsonArray(b[0], Math.Max(b[1], -85.0511), b[2], Math.Min(b[3], 85.0511)) : new JsonArray(-180, -85.0511, 180, 85.0511),
+            ["maxzoom"] = AdvertisedMaxZoom,
+            ["bounds"] = new JsonArray([.. Bounds(e.Bbox, query!.Bbox).Select(v => JsonValue.Create(v))]),
             ["vector_layers"] = new JsonArray(
                 new JsonObject
                 {
                     ["id"] = "clusters", ["minzoom"] = 0, ["maxzoom"] = TileSql.ClusterBelowZoom - 1,
-                    ["description"] = "Incidents grouped on an 8×8 grid per tile",
+                    ["description"] = $"Incidents grouped on an 8×8 grid per tile; feature id {TileSql.ClusterIdDoc}",
                     ["fields"] = Fields(("count", "Number"), ("fatalities_min_sum", "Number"), ("fatalities_max_sum", "Number"), ("event_type", "String")),
                 },
                 new JsonObject
                 {
-                    ["id"] = "incidents", ["minzoom"] = TileSql.ClusterBelowZoom, ["maxzoom"] = MaxZoom,
+                    ["id"] = "incidents", ["minzoom"] = TileSql.ClusterBelowZoom, ["maxzoom"] = AdvertisedMaxZoom,
                     ["description"] = "One feature per incident",
                     ["fields"] = Fields(("title", "String"), ("event_type", "String"), ("sub_event_type", "String"), ("occurred_at", "Number (seconds since 1970-01-01 UTC)"),
                         ("time_precision", "String"), ("fatalities_min", "Number"), ("fatalities_max", "Number"), ("country", "String"),
@@ -146,19 +176,54 @@ public static class TilesApi
         }, contentType: CollectionsApi.Json);
     }
 
+    private const double MercatorLatitude = 85.0511;
+
+    /// <summary>
+    /// TileJSON bounds (MapLibre asks for no tile outside them): the data's extent, within the bbox filter.
+    /// A bbox over the antimeridian comes as two boxes, and TileJSON bounds cannot cross it (MapLibre asks
+    /// for no tile at all when west > east): their hull keeps the longitudes in between. Incidents that
+    /// only reach into the bbox are cut at its edge (the bounds' tiles): what a bbox filter is for.
+    /// </summary>
+    internal static double[] Bounds(double[]? extent, IReadOnlyList<Box>? bbox)
+    {
+        var world = new Box(-180, -90, 180, 90);
+        var data = extent is null ? world : new Box(extent[0], extent[1], extent[2], extent[3]);
+        var boxes = (bbox ?? [world])
+            .Select(b => new Box(Math.Max(b.MinLon, data.MinLon), Math.Max(b.MinLat, data.MinLat), Math.Min(b.MaxLon, data.MaxLon), Math.Min(b.MaxLat, data.MaxLat)))
+            .Where(b => b.MinLon <= b.MaxLon && b.MinLat <= b.MaxLat)
+            .ToList();
+        // A bbox beside all the data: its tiles are empty, but the bounds still say where the filter looks.
+        if (boxes.Count == 0) boxes = [.. bbox!];
+        double Lat(double lat) => Math.Clamp(lat, -MercatorLatitude, MercatorLatitude);
+        return [boxes.Min(b => b.MinLon), Lat(boxes.Min(b => b.MinLat)), boxes.Max(b => b.MaxLon), Lat(boxes.Max(b => b.MaxLat))];
+    }
+
+    /// <summary>
+    /// The filters as the tile URLs carry them, without f (TileJSON's f=json would be a 400 on every tile).
+    /// MapLibre substitutes every {name} in a tile URL, the query too: a raw brace (browsers send q={z}
+    /// unencoded) would turn a filter into the zoom level.
+    /// </summary>
+    internal static string CarriedQuery(string? query)
+    {
+        var kept = (query ?? "").TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
+            .Where(p => Uri.UnescapeDataString(p.Split('=')[0]) != "f");
+        var carried = string.Join("&", kept).Replace("{", "%7B", StringComparison.Ordinal).Replace("}", "%7D", StringComparison.Ordinal);
+        return carried.Length == 0 ? "" : "?" + carried;
+    }
+
     internal static async Task<IResult> GetTile(HttpContext context, string tileMatrix, string tileRow, string tileCol,
         IncidentReader reader, DataVersion version, IMemoryCache cache, IConfiguration configuration)
     {
-        // One spelling per tile (no leading zeros): 08/88/129 would be a second URL and cache entry for 8/88/129.
-        static bool Canonical(string text) => text.Length == 1 || text[0] != '0';
-        if (!Canonical(tileMatrix) || !int.TryParse(tileMatrix, NumberStyles.None, CultureInfo.InvariantCulture, out var z) || z > MaxZoom)
-            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileMatrix '{tileMatrix}' is not a zoom level from 0 to {MaxZoom}.", "tileMatrix");
+        // One spelling per tile: 8/88/129/ or 08/88/129 would be a second URL and cache entry for 8/88/129.
+        if (context.Request.Path.Value!.EndsWith('/'))
+            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", "A tile's URL has no trailing slash.");
+        if (TileIndex("tileMatrix", tileMatrix, MaxZoom + 1, $"a zoom level from 0 to {MaxZoom}", out var zoom) is { } badMatrix) return badMatrix;
+        var z = (int)zoom;
         var size = 1L << z;
-        if (!Canonical(tileRow) || !long.TryParse(tileRow, NumberStyles.None, CultureInfo.InvariantCulture, out var y) || y >= size)
-            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileRow '{tileRow}' is outside 0..{size - 1} at tileMatrix {z}.", "tileRow");
-        if (!Canonical(tileCol) || !long.TryParse(tileCol, NumberStyles.None, CultureInfo.InvariantCulture, out var x) || x >= size)
-            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"tileCol '{tileCol}' is outside 0..{size - 1} at tileMatrix {z}.", "tileCol");
-        var (query, problem) = await QueryParser.ParseFiltersAsync(context.Request);
+        if (TileIndex("tileRow", tileRow, size, $"in 0..{size - 1} at tileMatrix {z}", out var y) is { } badRow) return badRow;
+        if (TileIndex("tileCol", tileCol, size, $"in 0..{size - 1} at tileMatrix {z}", out var x) is { } badCol) return badCol;
+        if (OnlyFormat(context.Request, "mvt") is { } badFormat) return badFormat;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(context.Request, "f");
         if (problem is not null) return problem;
 
         // The data version names the tile's content: same version, same bytes, so revalidation is free.
@@ -180,12 +245,30 @@ public static class TilesApi
         return TypedResults.Bytes(tile, MvtType);
     }
 
+    /// <summary>
+    /// A tile path segment: not a whole number at all (b, 1.5, +1) is a 400; a number outside the matrix
+    /// (25, -1, 2^40) or written with leading zeros is no tile, a 404.
+    /// </summary>
+    private static IResult? TileIndex(string name, string text, long count, string valid, out long value)
+    {
+        value = 0;
+        var digits = text.StartsWith('-') ? text[1..] : text;
+        if (digits.Length == 0 || !digits.All(char.IsAsciiDigit))
+            return Problem.BadParameter(name, $"'{text}' is not a whole number");
+        if (digits.Length > 1 && digits[0] == '0')
+            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"{name} '{text}' has leading zeros; a tile has one URL, without them.", name);
+        if (text.StartsWith('-') || !long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) || value >= count)
+            return Problem.Status(StatusCodes.Status404NotFound, "No such tile", $"{name} '{text}' is not {valid}.", name);
+        return null;
+    }
+
     internal static async Task<IResult> GetClusters(HttpRequest request, IncidentReader reader, DataVersion version, CancellationToken ct)
     {
         var zoomText = request.Query["zoom"].ToString();
         if (!int.TryParse(zoomText, NumberStyles.None, CultureInfo.InvariantCulture, out var zoom) || zoom > MaxZoom)
             return Problem.BadParameter("zoom", $"'{zoomText}' is not a zoom level from 0 to {MaxZoom}");
-        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "zoom");
+        if (OnlyFormat(request, "json", "geojson") is { } badFormat) return badFormat;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "zoom", "f");
         if (problem is not null) return problem;
         // Maps poll these as they do tiles: an unchanged answer is revalidated, not recomputed.
         if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query!), Conditional.Revalidate))
@@ -203,7 +286,11 @@ public static class TilesApi
         var sizeText = request.Query["size"].ToString();
         if (!QueryParser.TryDistance(sizeText, out var size) || !double.IsFinite(size) || size <= 0)
             return Problem.BadParameter("size", $"'{sizeText}' is not a hexagon edge length greater than 0: metres, or with unit m, km or mi (20km)");
-        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "size");
+        // One hexagon of this edge already covers any bbox; ST_HexagonGrid made none at all of 1e308.
+        if (size > TileSql.WorldSize)
+            return Problem.BadParameter("size", $"'{sizeText}' is longer than the maximum hexagon edge, {MaxHexagonKm} km (the width of the Web Mercator world)");
+        if (OnlyFormat(request, "json", "geojson") is { } badFormat) return badFormat;
+        var (query, problem) = await QueryParser.ParseFiltersAsync(request, "size", "f");
         if (problem is not null) return problem;
         if (query!.Bbox is not { Count: 1 } boxes)
             return Problem.BadParameter("bbox", query.Bbox is null ? "is required for hexagon bins" : "hexagon bins cannot cross the antimeridian; ask for each side");

@@ -68,7 +68,6 @@ public static class HostileTable
         _ when FreeText.Contains(parameter) => "free text matches any text",
         ("limit", "99999999999999999999") when endpoint is "items" or "search" or "changes" => "limits above the maximum are clamped (README)",
         ("lat" or "lon", "-1") => "a coordinate",
-        ("size", "99999999999999999999") => "a (very large) hexagon edge in metres",
         _ => null,
     };
 
@@ -273,7 +272,7 @@ public static class HostileTable
         };
     }
 
-    /// <summary>Tile addresses that are not tiles: 404 problems (NUL left out, as for ids).</summary>
+    /// <summary>Tile addresses that are not tiles: 400 (not a number) or 404 (no such tile) problems (NUL left out, as for ids).</summary>
     private static IEnumerable<HostileCase> TilePaths()
     {
         var segments = Values.Where(v => !v.Value.Contains('\0')).Select(v => (v.Label, Segment: Esc(v.Value)))

@@ -38,6 +38,8 @@ public sealed class OgcCoreTests(ApiFixture api)
     [InlineData("/collections/incidents/queryables")]
     [InlineData("/collections/incidents/tiles")]
     [InlineData("/collections/incidents/tiles/WebMercatorQuad")]
+    [InlineData("/tileMatrixSets")]
+    [InlineData("/tileMatrixSets/WebMercatorQuad")]
     [InlineData("/collections/incidents/items/{id}")]
     public async Task Resources_without_parameters_refuse_unknown_ones_and_take_f_json(string template)
     {

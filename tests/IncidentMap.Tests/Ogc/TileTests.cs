@@ -133,6 +133,57 @@ public sealed class TileTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Hexagons_cut_at_the_edges_of_the_map_keep_their_rings_counter_clockwise()
+    {
+        // Over the antimeridian and past ±85.05°, ST_ClipByBox2D turned the cut hexagons clockwise.
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
+        foreach (var (lon, lat) in new[] { (179.9, 0.0), (179.9, 10.0), (175.0, 84.9), (172.0, -30.0) })
+        {
+            var feature = Features.Valid(geometry: Features.Point(lon, lat));
+            feature["properties"]!["tags"] = new JsonArray(tag);
+            await _client.CreateAsync(feature);
+        }
+
+        var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox=170,-60,180,85&size=300km&tags={tag}");
+
+        var rings = bins["features"]!.AsArray().Select(f => f!["geometry"]!["coordinates"]![0]!.AsArray()
+            .Select(p => (X: p![0]!.GetValue<double>(), Y: p[1]!.GetValue<double>())).ToList()).ToList();
+        Assert.NotEmpty(rings);
+        foreach (var ring in rings)
+        {
+            // Shoelace: twice the signed area, positive when counter-clockwise.
+            var area = ring.Zip(ring.Skip(1)).Sum(e => e.First.X * e.Second.Y - e.Second.X * e.First.Y);
+            Assert.True(area > 0, $"clockwise ring: {string.Join(" ", ring)}");
+        }
+        Assert.Contains(rings, r => r.Any(p => p.X == 180)); // some were cut
+    }
+
+    [Theory]
+    [InlineData("30,30,40,40")]
+    [InlineData("-180,-85,180,85")]
+    public async Task The_largest_hexagon_counts_every_incident_in_the_box(string bbox)
+    {
+        var tag = await CreateTaggedAsync(35, 35, 5, spread: 0.5);
+
+        var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox={bbox}&size=40075km&tags={tag}");
+
+        Assert.Equal(5, bins["features"]!.AsArray().Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+    }
+
+    [Theory]
+    [InlineData("1e308")]
+    [InlineData("40076km")]
+    [InlineData("99999999999999999999")]
+    public async Task A_hexagon_larger_than_the_world_is_a_400_naming_the_maximum(string size)
+    {
+        // 1e308 answered 200 with no hexagon although the box held incidents.
+        await CreateTaggedAsync(35, 35, 1);
+        var problem = await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync($"/collections/incidents/hexbins?bbox=30,30,40,40&size={size}"), HttpStatusCode.BadRequest, "size");
+        Assert.Contains("40075 km", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Filters_apply_to_tiles()
     {
         var (x, y, lon, lat) = RemoteTile();
@@ -166,6 +217,24 @@ public sealed class TileTests(ApiFixture api)
 
         Assert.Equal(40, total);
         Assert.Equal(80, fatalities);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(7)]
+    public async Task Cluster_features_in_tiles_have_an_id_from_their_cell_and_zoom(int zoom)
+    {
+        // MapLibre's feature-state and promoteId need feature ids; GeoJSON clusters had "cx/cy", tiles none.
+        var tag = await CreateTaggedAsync(20.3, -35.3, 3, spread: 0.0001);
+        var cluster = (await _client.GetJsonAsync($"/collections/incidents/clusters?zoom={zoom}&tags={tag}"))["features"]!.AsArray().Single()!;
+        var cell = cluster["id"]!.GetValue<string>().Split('/').Select(long.Parse).ToArray();
+        var (cx, cy) = (cell[0], cell[1]);
+
+        var tile = await _client.GetByteArrayAsync($"{Tiles}/{zoom}/{cy >> 3}/{cx >> 3}?tags={tag}");
+
+        var fields = (await DecodeAsync(tile)).Single(f => f.Layer == "clusters").Fields;
+        Assert.Equal("3", fields["count"]);
+        Assert.Equal(((cy << (zoom + 3)) + cx) * 32 + zoom, long.Parse(fields["mvt_id"]));
     }
 
     [Fact]
@@ -213,6 +282,73 @@ public sealed class TileTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Tilejson_and_the_tileset_advertise_zoom_16_and_deeper_tiles_are_still_served()
+    {
+        // Advertised to 24, clients fetched tiles all the way down instead of overzooming.
+        var tilejson = await _client.GetJsonAsync($"{Tiles}/tilejson.json");
+        Assert.Equal(16, tilejson["maxzoom"]!.GetValue<int>());
+        Assert.All(tilejson["vector_layers"]!.AsArray(), l => Assert.True(l!["maxzoom"]!.GetValue<int>() <= 16));
+
+        var tileset = await _client.GetJsonAsync(Tiles);
+        var limits = tileset["tileMatrixSetLimits"]!.AsArray();
+        Assert.Equal(Enumerable.Range(0, 17).Select(z => z.ToString()), limits.Select(l => l!["tileMatrix"]!.GetValue<string>()));
+        Assert.Equal(65535, limits[16]!["maxTileCol"]!.GetValue<long>());
+        Assert.Equal("16", tileset["layers"]!.AsArray().Single(l => l!["id"]!.GetValue<string>() == "incidents")!["maxTileMatrix"]!.GetValue<string>());
+
+        var (x, y, lon, lat) = RemoteTile();
+        var tag = await CreateTaggedAsync(lon, lat, 1);
+        var response = await _client.GetAsync($"{Tiles}/24/{(long)y << 14}/{(long)x << 14}?tags={tag}&bbox={lon - 1},{lat - 1},{lon + 1},{lat + 1}");
+        Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.NoContent, $"{(int)response.StatusCode}");
+    }
+
+    [Fact]
+    public async Task Tilesets_link_their_tiling_scheme_to_this_service_which_serves_webmercatorquad()
+    {
+        // The tiling-scheme link went to opengis.net only: OpenLayers fetches it, over http from an https page.
+        const string rel = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme";
+        var tileset = await _client.GetJsonAsync(Tiles);
+        var listed = (await _client.GetJsonAsync("/collections/incidents/tiles"))["tilesets"]![0]!;
+        var hrefs = new[] { tileset, listed }.Select(t => t["links"]!.AsArray().Single(l => l!["rel"]!.GetValue<string>() == rel)!["href"]!.GetValue<string>()).ToList();
+        Assert.All(hrefs, h => Assert.Equal(_client.BaseAddress + "tileMatrixSets/WebMercatorQuad", h));
+        // The registry's URI still names the scheme.
+        Assert.Equal("http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad", tileset["tileMatrixSetURI"]!.GetValue<string>());
+
+        var tms = await _client.GetJsonAsync(new Uri(hrefs[0]).PathAndQuery);
+
+        Assert.Equal("WebMercatorQuad", tms["id"]!.GetValue<string>());
+        Assert.Equal("http://www.opengis.net/def/crs/EPSG/0/3857", tms["crs"]!.GetValue<string>());
+        var matrices = tms["tileMatrices"]!.AsArray();
+        Assert.Equal(Enumerable.Range(0, 25).Select(z => z.ToString()), matrices.Select(m => m!["id"]!.GetValue<string>()));
+        // The registry's values (opengeospatial/2D-Tile-Matrix-Set, WebMercatorQuad.json) for zoom 0 and 24.
+        Assert.Equal(559082264.028717, matrices[0]!["scaleDenominator"]!.GetValue<double>(), 1e-5);
+        Assert.Equal(156543.033928041, matrices[0]!["cellSize"]!.GetValue<double>(), 1e-8);
+        Assert.Equal(33.3238997477990, matrices[24]!["scaleDenominator"]!.GetValue<double>(), 1e-9);
+        Assert.Equal(0.00933069192933837, matrices[24]!["cellSize"]!.GetValue<double>(), 1e-14);
+        Assert.Equal(16777216, matrices[24]!["matrixWidth"]!.GetValue<long>());
+        Assert.All(matrices, m =>
+        {
+            Assert.Equal("topLeft", m!["cornerOfOrigin"]!.GetValue<string>());
+            Assert.Equal([-20037508.3427892, 20037508.3427892], m["pointOfOrigin"]!.AsArray().Select(v => Math.Round(v!.GetValue<double>(), 7)));
+            Assert.Equal(256, m["tileWidth"]!.GetValue<int>());
+            Assert.Equal(m["matrixWidth"]!.GetValue<long>(), m["matrixHeight"]!.GetValue<long>());
+        });
+    }
+
+    [Fact]
+    public async Task The_landing_page_links_the_list_of_tiling_schemes()
+    {
+        var landing = await _client.GetJsonAsync("/");
+        var link = landing["links"]!.AsArray().Single(l => l!["rel"]!.GetValue<string>() == "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes")!;
+
+        var list = await _client.GetJsonAsync(new Uri(link["href"]!.GetValue<string>()).PathAndQuery);
+
+        var item = list["tileMatrixSets"]!.AsArray().Single()!;
+        Assert.Equal("WebMercatorQuad", item["id"]!.GetValue<string>());
+        var self = item["links"]!.AsArray().Single(l => l!["rel"]!.GetValue<string>() == "self")!["href"]!.GetValue<string>();
+        Assert.Equal("WebMercatorQuad", (await _client.GetJsonAsync(new Uri(self).PathAndQuery))["id"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task An_empty_tile_answers_204()
     {
         var response = await _client.GetAsync($"{Tiles}/12/100/100?tags=none-{Guid.NewGuid():N}");
@@ -223,12 +359,34 @@ public sealed class TileTests(ApiFixture api)
     [InlineData("3/8/0", "tileRow")]
     [InlineData("3/0/8", "tileCol")]
     [InlineData("25/0/0", "tileMatrix")]
-    [InlineData("a/0/0", "tileMatrix")]
+    [InlineData("3/-1/0", "tileRow")]
+    [InlineData("3/0/99999999999999999999", "tileCol")]
     [InlineData("08/88/129", "tileMatrix")]
     [InlineData("8/088/129", "tileRow")]
     public async Task A_tile_outside_the_matrix_is_a_404_problem(string path, string parameter)
     {
         await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Tiles}/{path}"), HttpStatusCode.NotFound, parameter);
+    }
+
+    [Theory]
+    [InlineData("a/0/0", "tileMatrix")]
+    [InlineData("0/b/0", "tileRow")]
+    [InlineData("2/0/1.5", "tileCol")]
+    [InlineData("2/0/%2B1", "tileCol")]
+    [InlineData("2/0/0.pbf", "tileCol")]
+    public async Task A_tile_address_that_is_not_a_number_is_a_400_naming_it(string path, string parameter)
+    {
+        // 0/b/0 was a 404 saying "tileRow 'b' is outside 0..0".
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Tiles}/{path}"), HttpStatusCode.BadRequest, parameter);
+        Assert.Contains("not a whole number", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_tile_has_one_url_not_a_second_with_a_trailing_slash()
+    {
+        await _client.CreateAsync(Features.Valid());
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"{Tiles}/0/0/0")).StatusCode);
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Tiles}/0/0/0/"), HttpStatusCode.NotFound);
     }
 
     [Theory]
@@ -252,6 +410,94 @@ public sealed class TileTests(ApiFixture api)
         var template = tilejson["tiles"]![0]!.GetValue<string>();
         Assert.EndsWith("/collections/incidents/tiles/WebMercatorQuad/{z}/{y}/{x}?event_type=battles", template);
         Assert.Equal(["clusters", "incidents"], tilejson["vector_layers"]!.AsArray().Select(l => l!["id"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Tilejson_keeps_braces_in_filters_out_of_maplibres_placeholders()
+    {
+        // Browsers send braces in a query unencoded (HttpClient would encode them: the test server takes the raw query).
+        var context = await api.Server.SendAsync(c =>
+        {
+            c.Request.Method = "GET";
+            c.Request.Path = $"{Tiles}/tilejson.json";
+            c.Request.QueryString = new Microsoft.AspNetCore.Http.QueryString("?q={z}%7Bx%7D");
+            c.Request.Headers["X-API-Key"] = api.Key;
+        });
+        Assert.Equal(200, context.Response.StatusCode);
+        var template = JsonNode.Parse(context.Response.Body)!["tiles"]![0]!.GetValue<string>();
+
+        Assert.EndsWith("/{z}/{y}/{x}?q=%7Bz%7D%7Bx%7D", template);
+        Assert.Equal(3, template.Count(c => c == '{'));
+    }
+
+    [Fact]
+    public async Task Tilejson_bounds_stay_within_a_bbox_filter()
+    {
+        // Data on both sides of the box: the extent alone reaches past it, as it did in the bounds.
+        await CreateTaggedAsync(29, 29, 1);
+        await CreateTaggedAsync(41, 41, 1);
+
+        var bounds = (await _client.GetJsonAsync($"{Tiles}/tilejson.json?bbox=30,30,40,40"))["bounds"]!.AsArray().Select(v => v!.GetValue<double>()).ToList();
+
+        Assert.InRange(bounds[0], 30, 40);
+        Assert.InRange(bounds[1], 30, 40);
+        Assert.InRange(bounds[2], 30, 40);
+        Assert.InRange(bounds[3], 30, 40);
+    }
+
+    [Theory]
+    [InlineData("30,30,40,40", new[] { -50.0, -60, 50, 60 }, new[] { 30.0, 30, 40, 40 })]
+    [InlineData("30,30,40,40", new[] { 35.0, 20, 50, 38 }, new[] { 35.0, 30, 40, 38 })]
+    [InlineData(null, new[] { -50.0, -89, 50, 60 }, new[] { -50.0, -85.0511, 50, 60 })]
+    [InlineData("0,80,10,90", new[] { -50.0, -60, 50, 89 }, new[] { 0.0, 80, 10, 85.0511 })]
+    // Beside all the data: the bbox itself (its tiles are empty).
+    [InlineData("100,0,110,10", new[] { -50.0, -60, 50, 60 }, new[] { 100.0, 0, 110, 10 })]
+    // Over the antimeridian: TileJSON bounds cannot cross it, so the longitudes in between are kept.
+    [InlineData("170,-10,-170,10", new[] { -180.0, -60, 180, 60 }, new[] { -180.0, -10, 180, 10 })]
+    [InlineData("170,-10,-170,10", new[] { -175.0, -60, 175, 60 }, new[] { -175.0, -10, 175, 10 })]
+    // Over the antimeridian with data on one side only: that side.
+    [InlineData("170,-10,-170,10", new[] { 0.0, -60, 175, 60 }, new[] { 170.0, -10, 175, 10 })]
+    public void Tilejson_bounds_are_the_data_extent_within_the_bbox(string? bbox, double[] extent, double[] expected)
+    {
+        var boxes = bbox is null ? null : IncidentMap.Api.Querying.QueryParser.Parse(
+            new Dictionary<string, string> { ["bbox"] = bbox }, DateTimeOffset.UtcNow).Query!.Bbox;
+
+        Assert.Equal(expected, IncidentMap.Api.Tiles.TilesApi.Bounds(extent, boxes));
+    }
+
+    [Theory]
+    [InlineData($"{Tiles}/tilejson.json?f=json")]
+    [InlineData("/collections/incidents/clusters?zoom=3&f=json")]
+    [InlineData("/collections/incidents/clusters?zoom=3&f=geojson")]
+    [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&f=json")]
+    [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&f=geojson")]
+    [InlineData($"{Tiles}/0/0/0?f=mvt")]
+    public async Task Map_endpoints_take_f_naming_the_format_they_answer_in(string url)
+    {
+        // Clients that always send f (OGC API clients send f=json to every JSON resource) were refused.
+        await _client.CreateAsync(Features.Valid());
+        var response = await _client.GetAsync(url);
+        Assert.True(response.IsSuccessStatusCode, $"{url}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    [Theory]
+    [InlineData($"{Tiles}/tilejson.json?f=csv")]
+    [InlineData($"{Tiles}/tilejson.json?f=mvt")]
+    [InlineData("/collections/incidents/clusters?zoom=3&f=csv")]
+    [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&f=html")]
+    [InlineData($"{Tiles}/0/0/0?f=json")]
+    [InlineData($"{Tiles}/0/0/0?f=mvt&f=mvt")]
+    public async Task Other_formats_on_map_endpoints_are_400s_naming_f(string url)
+    {
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, "f");
+    }
+
+    [Fact]
+    public async Task Tilejson_asked_with_f_json_leaves_f_out_of_the_tile_urls()
+    {
+        var template = (await _client.GetJsonAsync($"{Tiles}/tilejson.json?f=json&event_type=battles"))["tiles"]![0]!.GetValue<string>();
+
+        Assert.EndsWith("/{z}/{y}/{x}?event_type=battles", template);
     }
 
     [Fact]
