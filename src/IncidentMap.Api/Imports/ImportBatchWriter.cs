@@ -96,10 +96,13 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     // re-importing a file neither updates nor even locks its rows.
     // LATERAL and scalar subqueries keep every lookup one index probe per staged row: the staging
     // table has no statistics, and a planner guessing a hash join would scan every incident.
+    // edited: an editor changed the incident since this source's import last wrote it (migration
+    // 0018); the import keeps the editor's version and names the row, unless the file agrees with it.
     private static readonly string Existing = $"""
         existing AS MATERIALIZED (
             SELECT s.record, i.import_source IS NOT DISTINCT FROM @source AS ours,
-                   ({Current}) IS NOT DISTINCT FROM ({Staged}) AS same
+                   ({Current}) IS NOT DISTINCT FROM ({Staged}) AS same,
+                   i.version IS DISTINCT FROM coalesce(i.imported_version, i.version) AS edited
             FROM import_staging s
             CROSS JOIN LATERAL (SELECT * FROM incidents i WHERE i.external_id = s.external_id AND i.deleted_at IS NULL) i
         )
@@ -110,24 +113,26 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     // insert from an update.
     private static string Upserted(string rows) => $"""
         upserted AS (
-            INSERT INTO incidents AS i ({Columns}, import_source)
-            SELECT {Columns}, @source FROM import_staging
+            INSERT INTO incidents AS i ({Columns}, import_source, imported_version)
+            SELECT {Columns}, @source, 1 FROM import_staging
             WHERE {rows}
             ON CONFLICT (external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL
-            DO UPDATE SET ({Columns}) = ({Excluded}), updated_at = now(), version = i.version + 1
-            WHERE i.import_source = @source AND ({Current}) IS DISTINCT FROM ({Excluded})
+            DO UPDATE SET ({Columns}) = ({Excluded}), updated_at = now(), version = i.version + 1, imported_version = i.version + 1
+            WHERE i.import_source = @source AND i.version = coalesce(i.imported_version, i.version)
+              AND ({Current}) IS DISTINCT FROM ({Excluded})
             RETURNING i.id, i.xmax = 0 AS inserted
         )
         """;
 
     private const string Counts = """
         (SELECT count(*) FROM existing WHERE ours AND same) AS unchanged,
-        (SELECT count(*) FROM existing WHERE NOT ours) AS foreign
+        (SELECT count(*) FROM existing WHERE NOT ours) AS foreign,
+        (SELECT count(*) FROM existing WHERE ours AND NOT same AND edited) AS edited
         """;
 
     // Every row goes through ON CONFLICT: right whatever concurrent writers do.
     private static readonly string Upsert = $"""
-        WITH {Existing}, {Upserted("record NOT IN (SELECT record FROM existing WHERE same OR NOT ours)")}
+        WITH {Existing}, {Upserted("record NOT IN (SELECT record FROM existing WHERE same OR NOT ours OR edited)")}
         SELECT (SELECT count(*) FROM upserted WHERE inserted) AS inserted,
                (SELECT count(*) FROM upserted WHERE NOT inserted) AS updated,
                {Counts}
@@ -139,11 +144,11 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     // meanwhile, the unique index refuses the insert (23505) and the batch falls back to Upsert.
     private static readonly string InsertThenUpsert = $"""
         WITH {Existing}, fresh AS (
-            INSERT INTO incidents ({Columns}, import_source)
-            SELECT {Columns}, @source FROM import_staging
+            INSERT INTO incidents ({Columns}, import_source, imported_version)
+            SELECT {Columns}, @source, 1 FROM import_staging
             WHERE record NOT IN (SELECT record FROM existing)
             RETURNING 1
-        ), {Upserted("record IN (SELECT record FROM existing WHERE ours AND NOT same)")}
+        ), {Upserted("record IN (SELECT record FROM existing WHERE ours AND NOT same AND NOT edited)")}
         SELECT (SELECT count(*) FROM fresh) + (SELECT count(*) FROM upserted WHERE inserted) AS inserted,
                (SELECT count(*) FROM upserted WHERE NOT inserted) AS updated,
                {Counts}
@@ -154,6 +159,15 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         SELECT s.line, s.record, s.external_id, i.id FROM import_staging s
         CROSS JOIN LATERAL (SELECT id, import_source FROM incidents WHERE external_id = s.external_id AND deleted_at IS NULL) i
         WHERE i.import_source IS DISTINCT FROM @source
+        """;
+
+    // The staged rows of this source's incidents that an editor changed since the import last wrote
+    // them, and that the file does not simply agree with.
+    private static readonly string EditedOwned = $"""
+        SELECT s.line, s.record, s.external_id, i.id, i.version FROM import_staging s
+        CROSS JOIN LATERAL (SELECT * FROM incidents i WHERE i.external_id = s.external_id AND i.deleted_at IS NULL) i
+        WHERE i.import_source = @source AND i.version <> coalesce(i.imported_version, i.version)
+          AND ({Current}) IS DISTINCT FROM ({Staged})
         """;
 
     private readonly NpgsqlConnection _connection;
@@ -225,16 +239,25 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         }
         // Rows of other sources are rare: named by a second look only when there are any, or when
         // a concurrent writer left rows that the upsert's snapshot did not account for.
-        if (outcome.Foreign > 0 || outcome.Inserted + outcome.Updated + outcome.Unchanged < rows.Count - rejected.Count)
+        var unaccounted = outcome.Inserted + outcome.Updated + outcome.Unchanged + outcome.Foreign + outcome.Edited < rows.Count - rejected.Count;
+        if (outcome.Foreign > 0 || unaccounted)
             foreach (var (line, record, externalId, owner) in await _connection.QueryAsync<(long, long, string, long)>(new CommandDefinition(ForeignOwned, parameters, tx, cancellationToken: ct)))
                 rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
                     $"'{externalId}' is already incident {owner}, which no import from source '{_options.Source}' created"));
+        if (outcome.Edited > 0 || unaccounted)
+            foreach (var (line, record, externalId, id, version) in await _connection.QueryAsync<(long, long, string, long, int)>(new CommandDefinition(EditedOwned, parameters, tx, cancellationToken: ct)))
+                rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
+                    $"'{externalId}' is incident {id}, changed by an editor (now version {version}) since source '{_options.Source}' last imported it; " +
+                    "the import keeps the editor's version (edit it by hand to take the file's)"));
         await tx.CommitAsync(ct);
         return new BatchResult(outcome.Inserted, outcome.Updated, rows.Count - rejected.Count - outcome.Inserted - outcome.Updated, rejected);
     }
 
-    /// <summary>The upsert's counts; <see cref="Foreign"/> rows belong to incidents of another source.</summary>
-    private sealed record UpsertOutcome(long Inserted, long Updated, long Unchanged, long Foreign);
+    /// <summary>
+    /// The upsert's counts; <see cref="Foreign"/> rows belong to incidents of another source,
+    /// <see cref="Edited"/> ones to this source's incidents that an editor changed since.
+    /// </summary>
+    private sealed record UpsertOutcome(long Inserted, long Updated, long Unchanged, long Foreign, long Edited);
 
     public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
 }

@@ -363,6 +363,31 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task A_reimport_keeps_an_editors_change_and_names_the_row_unless_the_file_agrees()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        string Csv2(string first, string second) =>
+            $"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,{first},riots,2016-01-01,1,1\n{prefix}-2,{second},riots,2016-01-02,2,2\n";
+        await client.ImportOkAsync(Csv2("Blast in Hom", "Second"), Csv, $"?source={prefix}", inserted: 2, updated: 0, unchanged: 0, rejected: 0);
+        var edited = (await FeatureAsync($"{prefix}-1"))["id"]!.GetValue<long>();
+        Assert.Equal(HttpStatusCode.OK, (await client.PatchCurrentAsync($"/collections/incidents/items/{edited}", """{"properties":{"title":"Blast in Homs"}}""")).StatusCode);
+
+        // The same file again, and a newer one: the untouched row updates, the edited one is kept and named.
+        await client.ImportOkAsync(Csv2("Blast in Hom", "Second"), Csv, $"?source={prefix}", inserted: 0, updated: 0, unchanged: 1, rejected: 1);
+        var report = await client.ImportOkAsync(Csv2("Blast in Hom", "Second (corrected)"), Csv, $"?source={prefix}", inserted: 0, updated: 1, unchanged: 0, rejected: 1);
+        var problem = Assert.Single(Problems(report));
+        Assert.Equal((2L, "properties.external_id"), (problem.Line, problem.Field));
+        Assert.Contains($"is incident {edited}, changed by an editor (now version 2)", problem.Reason);
+        var kept = (await FeatureAsync($"{prefix}-1"))["properties"]!;
+        Assert.Equal(("Blast in Homs", 2), (kept["title"]!.GetValue<string>(), kept["version"]!.GetValue<int>()));
+
+        // A file that agrees with the editor counts the row unchanged. Versions: 2 (the edit) + 2 (the update).
+        await client.ImportOkAsync(Csv2("Blast in Homs", "Second (corrected)"), Csv, $"?source={prefix}", inserted: 0, updated: 0, unchanged: 2, rejected: 0);
+        Assert.Equal(4L, (await api.Database.HistoryAsync(prefix)).Versions);
+    }
+
+    [Fact]
     public async Task An_import_never_overwrites_an_incident_it_did_not_create()
     {
         var prefix = Unique();
