@@ -336,9 +336,11 @@ public static class IncidentInput
         public int? Count(string name)
         {
             if (!TryGet(name, false, out var v)) return null;
-            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out var n)) { Error(name, "must be a whole number or null"); return null; }
-            if (n < 0) { Error(name, "must not be negative"); return null; }
-            return n;
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var d) || d != Math.Floor(d)) { Error(name, "must be a whole number or null"); return null; }
+            // 57.0 is 57 (pandas writes whole-number columns with gaps as floats); 1e3 is 1000.
+            if (d < 0) { Error(name, "must not be negative"); return null; }
+            if (d > int.MaxValue) { Error(name, $"is too large (at most {int.MaxValue})"); return null; }
+            return (int)d;
         }
 
         public (DateTimeOffset?, string?) IncidentTime(string name)

@@ -31,6 +31,8 @@ public sealed class IncidentValidationTests(ApiFixture api)
         ["injured_min above injured_max"] = (f => { f["properties"]!["injured_min"] = 6; f["properties"]!["injured_max"] = 5; }, "properties.injured_min"),
         ["negative fatalities"] = (f => f["properties"]!["fatalities_max"] = -1, "properties.fatalities_max"),
         ["fractional injured"] = (f => f["properties"]!["injured_min"] = 2.5, "properties.injured_min"),
+        ["fatalities beyond a 32-bit count"] = (f => f["properties"]!["fatalities_max"] = 99_999_999_999L, "properties.fatalities_max"),
+        ["fatalities that are text"] = (f => f["properties"]!["fatalities_max"] = "3", "properties.fatalities_max"),
         ["unknown event_type"] = (f => f["properties"]!["event_type"] = "bombing", "properties.event_type"),
         ["unknown status"] = (f => f["properties"]!["status"] = "confirmed", "properties.status"),
         ["unknown time_precision"] = (f => f["properties"]!["time_precision"] = "year", "properties.time_precision"),
@@ -75,6 +77,20 @@ public sealed class IncidentValidationTests(ApiFixture api)
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, field);
         Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE title = @title", new { title }));
+    }
+
+    [Theory]
+    [InlineData("57.0", 57)]
+    [InlineData("1e3", 1000)]
+    [InlineData("0", 0)]
+    public async Task A_count_written_as_a_whole_float_is_that_number(string json, int expected)
+    {
+        var feature = Features.Valid();
+        feature["properties"]!["fatalities_max"] = JsonNode.Parse(json);
+
+        var id = await _client.CreateAsync(feature);
+
+        Assert.Equal(expected, (await _client.GetJsonAsync($"/collections/incidents/items/{id}"))["properties"]!["fatalities_max"]!.GetValue<int>());
     }
 
     [Fact]
