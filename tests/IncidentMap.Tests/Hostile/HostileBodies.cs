@@ -88,7 +88,7 @@ public static class HostileBodies
             ("numbers: fatalities negative", "\"fatalities_min\":-1"),
             ("numbers: fatalities as string", "\"fatalities_max\":\"60\""),
             ("numbers: fatalities min over max", "\"fatalities_min\":60,\"fatalities_max\":6"),
-            ("numbers: injured exponent", "\"injured_max\":1e3"),
+            ("numbers: injured exponent fraction", "\"injured_max\":1e-3"),
             ("numbers: injured min over max", "\"injured_min\":2,\"injured_max\":1"),
         })
             yield return WithProperty(name, json);
