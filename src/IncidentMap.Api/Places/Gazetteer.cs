@@ -50,13 +50,20 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         // Loading runs once, at startup, and may take longer than a request's statement timeout
         // (Database:StatementTimeoutSeconds); so may waiting for another instance that is loading it.
         await connection.ExecuteAsync(new CommandDefinition("SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(5291836307089764402)", transaction: tx, cancellationToken: ct));
+        var curated = Path.Combine(directory, "alternate-names.tsv");
         if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
                 "SELECT EXISTS (SELECT 1 FROM places WHERE source = 'geonames')", transaction: tx, cancellationToken: ct)))
+        {
+            // Spellings added to the curated list since the gazetteer was loaded reach it too.
+            if (await ApplyAlternateNamesAsync(connection, tx, curated, ct) is > 0 and var added)
+                logger.LogInformation("Gazetteer: curated spellings added to {Places} places", added);
+            await tx.CommitAsync(ct);
             return;
+        }
 
         var started = DateTime.UtcNow;
         var rows = await CopyGeoNamesTsvAsync(connection, file, ct);
-        await ApplyAlternateNamesAsync(connection, tx, Path.Combine(directory, "alternate-names.tsv"), ct);
+        await ApplyAlternateNamesAsync(connection, tx, curated, ct);
         await tx.CommitAsync(ct);
         logger.LogInformation("Gazetteer: {Rows} places loaded in {Seconds:0.0} s", rows, (DateTime.UtcNow - started).TotalSeconds);
     }
@@ -89,18 +96,22 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         return rows;
     }
 
-    private static async Task ApplyAlternateNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
+    /// <summary>Adds the curated spellings a place lacks; a place that has them all is not written. Returns the places changed.</summary>
+    private static async Task<int> ApplyAlternateNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
     {
-        if (!File.Exists(file)) return;
+        if (!File.Exists(file)) return 0;
+        var changed = 0;
         foreach (var line in (await File.ReadAllLinesAsync(file, ct)).Skip(1).Where(l => l.Length > 0))
         {
             var f = line.Split('\t');
-            await connection.ExecuteAsync(new CommandDefinition("""
+            changed += await connection.ExecuteAsync(new CommandDefinition("""
                 UPDATE places SET alternate_names = ARRAY(SELECT DISTINCT unnest(alternate_names || @names))
                 WHERE id = (SELECT id FROM places WHERE country = @country AND name = @name AND source = 'geonames'
                             ORDER BY population DESC NULLS LAST LIMIT 1)
+                  AND NOT alternate_names @> @names
                 """, new { country = f[0], name = f[1], names = f[2].Split('|') }, tx, cancellationToken: ct));
         }
+        return changed;
     }
 
     /// <summary>
