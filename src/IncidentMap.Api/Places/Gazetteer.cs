@@ -15,7 +15,9 @@ public abstract record Resolution
 {
     public sealed record Found(PlaceMatch Place) : Resolution;
     public sealed record Ambiguous(IReadOnlyList<PlaceMatch> Candidates) : Resolution;
-    public sealed record Unknown : Resolution;
+
+    /// <summary>No place has this name; <paramref name="Suggestions"/> are the most similar names, best first (maybe none).</summary>
+    public sealed record Unknown(IReadOnlyList<PlaceMatch> Suggestions) : Resolution;
 }
 
 /// <summary>
@@ -29,8 +31,8 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     /// <summary>Reverse geocoding only names a place this close to the incident.</summary>
     public const double ReverseRadiusMetres = 25_000;
 
-    /// <summary>A fuzzy match must be at least this similar (pg_trgm similarity) to geocode a write.</summary>
-    private const double GeocodeSimilarity = 0.5;
+    /// <summary>How many similar names an unknown name's answer suggests.</summary>
+    public const int MaxSuggestions = 5;
 
     private const string MatchColumns = """
         p.id, p.name, p.country::text AS country, p.admin1, p.kind, p.population, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.source
@@ -115,14 +117,18 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     }
 
     /// <summary>
-    /// Geocodes a place name. Exact (normalised) name matches win; without one, a single strong fuzzy
-    /// match is accepted. Several candidates left after country and admin1 → ambiguous, never a guess.
+    /// Geocodes a place name. Only exact (normalised) matches of a name or alternate name count;
+    /// country and admin1 decide between several. Several left → ambiguous; none → unknown, with the
+    /// most similar spellings as suggestions. A similar spelling is never taken for the place: across
+    /// 135,000 places one is nearly always found, and often elsewhere ("Kharkov" is Khārk in Iran,
+    /// "Taiz" Taï in Côte d'Ivoire), so the client chooses.
     /// </summary>
     public async Task<Resolution> ResolveAsync(string name, string? country, string? admin1, CancellationToken ct)
     {
         var candidates = await resilience.ExecuteAsync(async token =>
         {
             await using var connection = await dataSource.OpenConnectionAsync(token);
+            // Similar names are those pg_trgm's % finds (similarity at least pg_trgm.similarity_threshold, 0.3).
             return (await connection.QueryAsync<Candidate>(new CommandDefinition($"""
                 SELECT {MatchColumns}, max(similarity(n.key, place_key(@name)))::float8 AS similarity,
                        bool_or(n.key = place_key(@name)) AS exact,
@@ -137,17 +143,15 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 """, new { name, country, admin1 }, cancellationToken: token))).AsList();
         }, ct);
 
-        var exact = candidates.Where(c => c.Exact).ToList();
-        var pool = exact.Count > 0 ? exact : candidates.Where(c => c.Similarity >= GeocodeSimilarity).ToList();
+        var pool = candidates.Where(c => c.Exact).ToList();
+        if (pool.Count == 0)
+            return new Resolution.Unknown(candidates
+                .OrderByDescending(c => c.Similarity).ThenByDescending(c => c.Population ?? -1)
+                .Take(MaxSuggestions).Select(c => c.ToMatch()).ToList());
         // admin1 decides between places of one name; it never rules a place out, since gazetteers and
         // reports spell divisions differently ("Damascus" and "Damascus Governorate", "Rural Damascus").
         if (pool.Count > 1 && pool.Any(c => c.Admin1Match)) pool = pool.Where(c => c.Admin1Match).ToList();
-        return pool.Count switch
-        {
-            0 => new Resolution.Unknown(),
-            1 => new Resolution.Found(pool[0].ToMatch()),
-            _ => new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList()),
-        };
+        return pool.Count == 1 ? new Resolution.Found(pool[0].ToMatch()) : new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList());
     }
 
     /// <summary>The nearest place within <see cref="ReverseRadiusMetres"/>, or null.</summary>

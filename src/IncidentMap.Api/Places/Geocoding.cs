@@ -45,11 +45,19 @@ public sealed class Geocoding(Gazetteer gazetteer)
             case Resolution.Ambiguous(var candidates):
                 return (null, Problem.Status(StatusCodes.Status422UnprocessableEntity, "Ambiguous place",
                     $"properties.location_name '{name}' matches {candidates.Count} places; add country or admin1, or send a geometry.", "properties.location_name",
-                    new Dictionary<string, object?> { ["candidates"] = candidates.Select(PlacesApi.Describe).ToArray() }));
+                    Candidates(candidates)));
+            case Resolution.Unknown(var suggestions):
+                var where = country is null ? "" : $" in {country}";
+                return (null, suggestions.Count == 0
+                    ? Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
+                        $"properties.location_name: no place named '{name}'{where} is known; send a geometry, or add the place first.",
+                        "properties.location_name")
+                    : Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
+                        $"properties.location_name: no place is named '{name}'{where}; did you mean {PlacesApi.DidYouMean(suggestions)}? " +
+                        "Send the name as the gazetteer spells it (see candidates), or a geometry, or add the place.",
+                        "properties.location_name", Candidates(suggestions)));
             default:
-                return (null, Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
-                    $"properties.location_name: no place named '{name}'{(country is null ? "" : $" in {country}")} is known; send a geometry, or add the place first.",
-                    "properties.location_name"));
+                throw new InvalidOperationException($"Unexpected resolution {resolution}");
         }
     }
 
@@ -68,6 +76,10 @@ public sealed class Geocoding(Gazetteer gazetteer)
             DerivedFields = [.. draft.DerivedFields, "location_name", "admin1", "country"],
         };
     }
+
+    /// <summary>The places a problem offers the client to choose from.</summary>
+    internal static Dictionary<string, object?> Candidates(IEnumerable<PlaceMatch> places) =>
+        new() { ["candidates"] = places.Select(PlacesApi.Describe).ToArray() };
 
     /// <summary>How precise a place's point is as an incident location.</summary>
     public static string Precision(PlaceMatch place) => place.Kind switch
@@ -112,9 +124,14 @@ public static class NearParameter
             case Resolution.Ambiguous(var candidates):
                 return Problem.Status(StatusCodes.Status400BadRequest, "Ambiguous place",
                     $"near '{near}' matches {candidates.Count} places; add near_country= to choose (country= chooses too, and also filters the incidents by country).", "near",
-                    new Dictionary<string, object?> { ["candidates"] = candidates.Select(PlacesApi.Describe).ToArray() });
+                    Geocoding.Candidates(candidates));
+            case Resolution.Unknown { Suggestions.Count: > 0 } unknown:
+                return Problem.Status(StatusCodes.Status400BadRequest, "Unknown place",
+                    $"near: no place is named '{near}'{(country is null ? "" : $" in {country}")}; did you mean {PlacesApi.DidYouMean(unknown.Suggestions)}? " +
+                    "Send the name as the gazetteer spells it (see candidates), or lat and lon.", "near",
+                    Geocoding.Candidates(unknown.Suggestions));
             default:
-                return Problem.BadParameter("near", $"no place named '{near}' is known");
+                return Problem.BadParameter("near", $"no place named '{near}'{(country is null ? "" : $" in {country}")} is known");
         }
     }
 }

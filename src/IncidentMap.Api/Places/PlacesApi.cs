@@ -68,6 +68,14 @@ public static class PlacesApi
         lon = p.Lon, lat = p.Lat,
     };
 
+    /// <summary>"Kharkiv (UA, Kharkiv) or Khārk (IR, Bushehr)": places as a problem's detail names them.</summary>
+    public static string DidYouMean(IReadOnlyList<PlaceMatch> places)
+    {
+        var named = places.Select(p => string.Join(", ", new[] { p.Country, p.Admin1 }.Where(x => x is not null)) is { Length: > 0 } where
+            ? $"{p.Name} ({where})" : p.Name).ToList();
+        return named.Count == 1 ? named[0] : $"{string.Join(", ", named[..^1])} or {named[^1]}";
+    }
+
     private const string FeatureSql = """
         json_build_object('type', 'Feature', 'id', p.id,
             'geometry', ST_AsGeoJSON(p.geom, 6)::json,

@@ -46,6 +46,61 @@ public sealed class GeocodingTests(ApiFixture api)
     private static List<long> CandidateIds(JsonObject problem) =>
         problem["candidates"]!.AsArray().Select(c => c!["id"]!.GetValue<long>()).ToList();
 
+    [Fact]
+    public async Task A_name_only_similar_to_a_place_is_a_422_offering_it_never_a_guess()
+    {
+        // The only place with a similar name, in another country than anyone meant: it used to be taken.
+        var suffix = Suffix();
+        var id = await AddPlaceAsync($"Zarnukhiyya {suffix}", 36.73, 34.84, "SY");
+
+        var (response, _) = await _client.PostAsync(Unlocated($"Zarnukhiya {suffix}"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        Assert.Contains("did you mean", problem["detail"]!.GetValue<string>());
+        Assert.Contains($"Zarnukhiyya {suffix} (SY)", problem["detail"]!.GetValue<string>());
+        Assert.Equal(id, CandidateIds(problem)[0]);
+        var candidate = problem["candidates"]![0]!;
+        Assert.Equal("SY", candidate["country"]!.GetValue<string>());
+        Assert.Equal(36.73, candidate["lon"]!.GetValue<double>(), 5);
+        Assert.Equal(34.84, candidate["lat"]!.GetValue<double>(), 5);
+
+        // The name as the gazetteer spells it is exact, and geocodes.
+        var (created, body) = await _client.PostAsync(Unlocated($"Zarnukhiyya {suffix}"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal(id, body!["properties"]!["place_id"]!.GetValue<long>());
+    }
+
+    [Theory]
+    [InlineData("Zabadani", "SY", "Az Zabadānī")]   // the gazetteer keeps the article
+    [InlineData("Kharkiw", "UA", "Kharkiv")]
+    [InlineData("Maarat al-Numan", "SY", "Ma‘arrat an Nu‘mān")]
+    public async Task A_country_with_only_similar_names_lists_them_instead_of_saying_unknown(string name, string country, string meant)
+    {
+        var (response, _) = await _client.PostAsync(Unlocated(name, country));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        var candidates = problem["candidates"]!.AsArray();
+        Assert.Equal(meant, candidates[0]!["name"]!.GetValue<string>());
+        Assert.All(candidates, c => Assert.Equal(country, c!["country"]!.GetValue<string>()));
+        Assert.Contains($" in {country}; did you mean {meant}", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Near_takes_exact_names_only_and_offers_similar_ones_in_a_400()
+    {
+        var suffix = Suffix();
+        var id = await AddPlaceAsync($"Kafr Zuwaytina {suffix}", 36.73, 34.84, "SY");
+
+        var problem = await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync($"/collections/incidents/items?near={Uri.EscapeDataString($"Kafr Zuwaitina {suffix}")}&radius=5km"),
+            HttpStatusCode.BadRequest, "near");
+
+        Assert.Equal(id, CandidateIds(problem)[0]);
+        Assert.Contains("did you mean", problem["detail"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK,
+            (await _client.GetAsync($"/collections/incidents/items?near={Uri.EscapeDataString($"Kafr Zuwaytina {suffix}")}&radius=5km")).StatusCode);
+    }
+
     [Theory]
     // The audit's examples: each used to land on a similar name abroad (Khārk, Iran; Taï, Côte d'Ivoire;
     // Arbia, Italy; Maya, Philippines; Azazga, Algeria). The curated list names them now.
