@@ -154,18 +154,44 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         return pool.Count == 1 ? new Resolution.Found(pool[0].ToMatch()) : new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList());
     }
 
-    /// <summary>The nearest place within <see cref="ReverseRadiusMetres"/>, or null.</summary>
-    public async Task<PlaceMatch?> NearestAsync(Point point, CancellationToken ct) =>
+    /// <summary>
+    /// A place of another country this close to a point is as likely to be the point's country as the
+    /// nearest place's: twice the nearest's distance, plus a kilometre for points on top of a place.
+    /// </summary>
+    public const double BorderFactor = 2, BorderMarginMetres = 1_000;
+
+    /// <summary>
+    /// The nearest place within <see cref="ReverseRadiusMetres"/>, or null; with the countries of other
+    /// places within <see cref="BorderFactor"/> × its distance + <see cref="BorderMarginMetres"/>.
+    /// </summary>
+    public async Task<Nearby?> NearestAsync(Point point, CancellationToken ct) =>
         await resilience.ExecuteAsync(async token =>
         {
             await using var connection = await dataSource.OpenConnectionAsync(token);
-            return await connection.QuerySingleOrDefaultAsync<PlaceMatch>(new CommandDefinition($"""
-                SELECT {MatchColumns} FROM places p
-                WHERE ST_DWithin(p.geog, @point::geography, @radius)
-                ORDER BY p.geog <-> @point::geography
-                LIMIT 1
-                """, new { point, radius = ReverseRadiusMetres }, cancellationToken: token));
+            var row = await connection.QuerySingleOrDefaultAsync<NearbyRow>(new CommandDefinition($"""
+                WITH nearest AS (
+                    SELECT p.*, ST_Distance(p.geog, @point::geography) AS metres FROM places p
+                    WHERE ST_DWithin(p.geog, @point::geography, @radius)
+                    ORDER BY p.geog <-> @point::geography
+                    LIMIT 1
+                )
+                SELECT {MatchColumns}, p.metres,
+                       (SELECT coalesce(string_agg(DISTINCT o.country::text, ',' ORDER BY o.country::text), '') FROM places o
+                        WHERE ST_DWithin(o.geog, @point::geography, p.metres * @factor + @margin)
+                          AND o.country IS NOT NULL AND o.country IS DISTINCT FROM p.country) AS othercountries
+                FROM nearest p
+                """, new { point, radius = ReverseRadiusMetres, factor = BorderFactor, margin = BorderMarginMetres }, cancellationToken: token));
+            return row is null ? null : new Nearby(row.ToMatch(), row.Metres, row.OtherCountries.Split(',', StringSplitOptions.RemoveEmptyEntries));
         }, ct);
+
+    /// <summary>The nearest place to a point, how far it is, and the countries of other places about as near.</summary>
+    public sealed record Nearby(PlaceMatch Place, double Metres, string[] OtherCountries);
+
+    private sealed record NearbyRow(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
+        double Lon, double Lat, string Source, double Metres, string OtherCountries)
+    {
+        public PlaceMatch ToMatch() => new(Id, Name, Country, Admin1, Kind, Population, Lon, Lat, Source);
+    }
 
     private sealed record Candidate(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
         double Lon, double Lat, string Source, double Similarity, bool Exact, bool Admin1Match)

@@ -8,7 +8,8 @@ namespace IncidentMap.Api.Places;
 /// <summary>
 /// Geocoding on write. An incident sent with a location_name and no geometry gets the best place's
 /// point (never a guess between equally good candidates: that is a 422 listing them). One sent with
-/// a geometry and no location_name, admin1 or country gets them from the nearest place within 25 km.
+/// a geometry and no location_name, admin1 or country gets them from the nearest place within 25 km
+/// (not country and admin1 near a border: see <see cref="ReverseAsync"/>).
 /// Whatever the server fills in is listed in derived_fields.
 /// </summary>
 public sealed class Geocoding(Gazetteer gazetteer)
@@ -61,12 +62,31 @@ public sealed class Geocoding(Gazetteer gazetteer)
         }
     }
 
-    /// <summary>Fills location_name, admin1 and country from the nearest place when none of them was given.</summary>
+    /// <summary>Marks, in derived_fields, an incident whose country reverse geocoding could not decide.</summary>
+    public const string CountryUndecided = "country_undecided";
+
+    /// <summary>
+    /// Fills location_name, admin1 and country from the nearest place when none of them was given.
+    /// The gazetteer has points, not borders: near a border the nearest place may lie across it
+    /// (a point in Rafah, Gaza is 1.1 km from Rafah, Egypt and 1.9 km from its own Rafah). So when a
+    /// place of another country is about as near (<see cref="Gazetteer.BorderFactor"/> × the nearest's
+    /// distance + <see cref="Gazetteer.BorderMarginMetres"/>), country and admin1 are left empty and
+    /// derived_fields says <see cref="CountryUndecided"/>, for an editor to settle (a CQL2 filter finds
+    /// them). location_name and place_id still name the nearest place: the point is near it whichever
+    /// side of the border it lies.
+    /// </summary>
     public async Task<IncidentDraft> ReverseAsync(IncidentDraft draft, CancellationToken ct)
     {
         if (draft.LocationName is not null || draft.Admin1 is not null || draft.Country is not null) return draft;
         var point = draft.Geometry as NetTopologySuite.Geometries.Point ?? draft.Geometry.InteriorPoint;
-        if (await gazetteer.NearestAsync(point, ct) is not { } place) return draft;
+        if (await gazetteer.NearestAsync(point, ct) is not { Place: var place } nearby) return draft;
+        if (nearby.OtherCountries.Length > 0)
+            return draft with
+            {
+                LocationName = place.Name,
+                PlaceId = draft.PlaceId ?? place.Id,
+                DerivedFields = [.. draft.DerivedFields, "location_name", CountryUndecided],
+            };
         return draft with
         {
             LocationName = place.Name,

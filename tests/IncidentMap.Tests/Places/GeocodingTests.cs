@@ -173,4 +173,42 @@ public sealed class GeocodingTests(ApiFixture api)
             Assert.Equal(id, body!["properties"]!["place_id"]!.GetValue<long>());
         }
     }
+
+    [Fact]
+    public async Task Places_of_two_countries_about_as_near_leave_country_and_admin1_undecided()
+    {
+        // Two places of one name about 2 km apart across a border, in an empty stretch of the Southern
+        // Ocean no other test uses.
+        var lon = -170 + Random.Shared.NextDouble() * 15;
+        var lat = -60 + Random.Shared.NextDouble() * 6;
+        var suffix = Suffix();
+        var west = await AddPlaceAsync($"Twinton {suffix}", lon, lat, "NZ");
+        await AddPlaceAsync($"Twinton {suffix}", lon + 0.03, lat, "CL");   // 1.7 to 2.2 km east
+
+        // 0.7 to 0.9 km from the western one, 1 to 1.3 km from the eastern: either side of the border.
+        var (_, between) = await _client.PostAsync(Features.Valid(geometry: Features.Point(lon + 0.0125, lat)));
+        var properties = between!["properties"]!;
+        Assert.Null(properties["country"]);
+        Assert.Null(properties["admin1"]);
+        Assert.Equal($"Twinton {suffix}", properties["location_name"]!.GetValue<string>());
+        Assert.Equal(["location_name", "country_undecided"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+
+        // On top of the western place the eastern one is far enough: the country is the western one's.
+        var (_, onTop) = await _client.PostAsync(Features.Valid(geometry: Features.Point(lon - 0.001, lat)));
+        Assert.Equal("NZ", onTop!["properties"]!["country"]!.GetValue<string>());
+        Assert.Equal(west, onTop["properties"]!["place_id"]!.GetValue<long>());
+        Assert.Contains("country", onTop["properties"]!["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task A_point_in_rafah_gaza_is_not_given_egypt()
+    {
+        // Rafah, Egypt is 1.1 km away, Rafah, Gaza 2.0 km: the gazetteer cannot tell which side it is on.
+        var (_, body) = await _client.PostAsync(Features.Valid(geometry: Features.Point(34.25, 31.28)));
+
+        var properties = body!["properties"]!;
+        Assert.Null(properties["country"]);
+        Assert.Null(properties["admin1"]);
+        Assert.Contains("country_undecided", properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+    }
 }
