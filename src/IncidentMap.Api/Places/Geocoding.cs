@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
+using IncidentMap.Api.Querying;
 
 namespace IncidentMap.Api.Places;
 
@@ -123,7 +124,8 @@ public static class NearParameter
     public static async Task<IResult?> ResolveAsync(IDictionary<string, string> values, Gazetteer gazetteer, CancellationToken ct)
     {
         values.Remove("near_country", out var nearCountry);
-        if (!values.Remove("near", out var near))
+        // near stays among the values: the query parser reads it to word what a near= search lacks (a radius).
+        if (!values.TryGetValue("near", out var near))
             return nearCountry is null ? null : Problem.BadParameter("near_country", "chooses the place of near=; give near too");
         if (values.ContainsKey("lat") || values.ContainsKey("lon"))
             return Problem.BadParameter("near", "give either near or lat/lon, not both");
@@ -133,8 +135,11 @@ public static class NearParameter
         // also filters the incidents (an incident across the border, or of no known country, is left out).
         if (nearCountry is not null && !Vocabulary.CountryCodes.Contains(nearCountry.ToUpperInvariant()))
             return Problem.BadParameter("near_country", $"'{nearCountry}' is not an ISO 3166-1 alpha-2 code");
-        var country = nearCountry?.ToUpperInvariant()
-            ?? (values.TryGetValue("country", out var c) && c.Length == 2 ? c.ToUpperInvariant() : null);
+        // An invalid country would find no place; the problem is the country, so it is named.
+        var countryErrors = new List<FieldError>();
+        var countries = QueryParser.CountryList(values.TryGetValue("country", out var c) ? c : null, countryErrors);
+        if (countryErrors.Count > 0) return Problem.Validation(countryErrors, StatusCodes.Status400BadRequest);
+        var country = nearCountry?.ToUpperInvariant() ?? (countries is [var only] ? only : null);
         switch (await gazetteer.ResolveAsync(near, country, null, ct))
         {
             case Resolution.Found(var place):

@@ -88,6 +88,9 @@ public static class PlacesApi
         var errors = new List<FieldError>();
         foreach (var key in request.Query.Keys.Where(k => !SearchParameters.Contains(k)))
             errors.Add(new FieldError(key, $"is not a parameter of place search ({string.Join(", ", SearchParameters)})"));
+        // None takes a list: q=Homs&q=Hama would be searched as "Homs,Hama", matching neither.
+        foreach (var (key, values) in request.Query.Where(p => p.Value.Count > 1 && SearchParameters.Contains(p.Key)))
+            errors.Add(new FieldError(key, $"is given {values.Count} times; give it once"));
         string? Get(string name) => request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
 
         var limit = DefaultLimit;

@@ -211,4 +211,27 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.Null(properties["admin1"]);
         Assert.Contains("country_undecided", properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
     }
+
+    [Theory]
+    [InlineData("/collections/incidents/items?near=Damascus&country=XX&radius=5km", "country", "XX")]
+    [InlineData("/collections/incidents/items?near=Damascus&country=SY,XY&radius=5km", "country", "XY")]
+    [InlineData("/collections/incidents/items?near=Homs", "radius", "near= needs a radius")]
+    [InlineData("/collections/incidents/items?near=Homs&near_country=SY", "radius", "near= needs a radius")]
+    [InlineData("/collections/places/items?q=Homs&q=Hama", "q", "given 2 times")]
+    [InlineData("/collections/places/items?country=SY&country=LB", "country", "given 2 times")]
+    public async Task A_bad_parameter_beside_a_place_is_named_itself(string url, string parameter, string detail)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, parameter);
+        Assert.Contains(detail, problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Near_with_sortby_distance_needs_no_radius_and_one_country_of_a_list_is_not_a_choice()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/collections/incidents/items?near=Homs&sortby=distance&limit=1")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/collections/incidents/items?near=Damascus&country=SY&radius=5km")).StatusCode);
+        // Two countries choose neither Damascus: still ambiguous.
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/incidents/items?near=Damascus&country=SY,US&radius=5km"),
+            HttpStatusCode.BadRequest, "near");
+    }
 }
