@@ -34,3 +34,9 @@ ALTER TABLE place_names DROP COLUMN key;
 ALTER TABLE place_names ADD COLUMN key text GENERATED ALWAYS AS (place_key(name)) STORED;
 CREATE INDEX place_names_key_trgm_idx ON place_names USING gin (key gin_trgm_ops);
 CREATE INDEX place_names_key_idx ON place_names (key);
+
+-- Editors may delete the places they added. Incidents geocoded to one keep what they copied from it
+-- (coordinates, location names) and their place_id, which then names a place that is gone (404;
+-- identity ids are never reused, so it never names another). Setting it to NULL instead (ON DELETE
+-- SET NULL) would rewrite those incidents behind their version and change feed.
+ALTER TABLE incidents DROP CONSTRAINT incidents_place_id_fkey;

@@ -41,9 +41,12 @@ public sealed class QueryParametersMetadata
 /// <summary>A request body an endpoint streams itself (not bound, so any Content-Type reaches it), for the OpenAPI document.</summary>
 public sealed record RequestBodyDoc(string Description, params string[] ContentTypes);
 
-/// <summary>A query parameter an endpoint reads itself (zoom, interval …), for the OpenAPI document.</summary>
+/// <summary>
+/// A query parameter an endpoint reads itself (zoom, interval …), for the OpenAPI document. Type
+/// "number[]" is a comma list of numbers (as bbox), with <paramref name="MinItems"/> to <paramref name="MaxItems"/> of them.
+/// </summary>
 public sealed record QueryParameterDoc(string Name, string Description, string Type = "string", bool Required = false,
-    string[]? Enum = null, string? Minimum = null, string? Maximum = null);
+    string[]? Enum = null, string? Minimum = null, string? Maximum = null, string? Default = null, int? MinItems = null, int? MaxItems = null);
 
 /// <summary>A search: the items endpoint's query parameters as members, plus a geometry to intersect.</summary>
 public sealed record SearchRequestDoc(
