@@ -41,9 +41,12 @@ public sealed class QueryParametersMetadata
 /// <summary>A request body an endpoint streams itself (not bound, so any Content-Type reaches it), for the OpenAPI document.</summary>
 public sealed record RequestBodyDoc(string Description, params string[] ContentTypes);
 
-/// <summary>A query parameter an endpoint reads itself (zoom, interval …), for the OpenAPI document.</summary>
+/// <summary>
+/// A query parameter an endpoint reads itself (zoom, interval …), for the OpenAPI document. Type
+/// "number[]" is a comma list of numbers (as bbox), with <paramref name="MinItems"/> to <paramref name="MaxItems"/> of them.
+/// </summary>
 public sealed record QueryParameterDoc(string Name, string Description, string Type = "string", bool Required = false,
-    string[]? Enum = null, string? Minimum = null, string? Maximum = null);
+    string[]? Enum = null, string? Minimum = null, string? Maximum = null, string? Default = null, int? MinItems = null, int? MaxItems = null);
 
 /// <summary>A search: the items endpoint's query parameters as members, plus a geometry to intersect.</summary>
 public sealed record SearchRequestDoc(
@@ -88,8 +91,8 @@ public sealed record SourceDoc(
 /// <param name="Status">reported, verified, disputed or retracted.</param>
 /// <param name="Tags">Free labels.</param>
 /// <param name="ExternalId">Identifier in another dataset (e.g. an ACLED event id); unique among live incidents.</param>
-/// <param name="PlaceId">Set by the server: the place (/collections/places) it geocoded location_name to, or the nearest place it named the location after.</param>
-/// <param name="DerivedFields">Set by the server: which properties it filled in (geometry from location_name, or location_name/admin1/country from the nearest place within 25 km).</param>
+/// <param name="PlaceId">Set by the server: the place (/collections/places) it geocoded location_name to, or the nearest place it named the location after (an editor's place deleted since answers 404).</param>
+/// <param name="DerivedFields">Set by the server: which properties it filled in (geometry from location_name, or location_name/admin1/country from the nearest place within 25 km); country_undecided when places of two countries were about as near, so country and admin1 were left empty.</param>
 /// <param name="CreatedAt">Set by the server.</param>
 /// <param name="UpdatedAt">Set by the server.</param>
 /// <param name="Version">Set by the server; bumped by every change; the ETag names it.</param>

@@ -243,13 +243,27 @@ public static class OpenApiSetup
                 var parameter = new OpenApiParameter
                 {
                     Name = doc.Name, In = ParameterLocation.Query, Description = doc.Description, Required = doc.Required,
-                    Schema = new OpenApiSchema
-                    {
-                        Type = doc.Type switch { "integer" => JsonSchemaType.Integer, "number" => JsonSchemaType.Number, "boolean" => JsonSchemaType.Boolean, _ => JsonSchemaType.String },
-                        Enum = doc.Enum?.Select(e => (JsonNode)JsonValue.Create(e)!).ToList(),
-                        Minimum = doc.Minimum, Maximum = doc.Maximum,
-                    },
+                    Schema = doc.Type == "number[]"
+                        ? new OpenApiSchema
+                        {
+                            Type = JsonSchemaType.Array, MinItems = doc.MinItems, MaxItems = doc.MaxItems, Items = new OpenApiSchema { Type = JsonSchemaType.Number },
+                        }
+                        : new OpenApiSchema
+                        {
+                            Type = doc.Type switch { "integer" => JsonSchemaType.Integer, "number" => JsonSchemaType.Number, "boolean" => JsonSchemaType.Boolean, _ => JsonSchemaType.String },
+                            Enum = doc.Enum?.Select(e => (JsonNode)JsonValue.Create(e)!).ToList(),
+                            Minimum = doc.Minimum, Maximum = doc.Maximum,
+                            Default = doc.Default is null ? null
+                                : doc.Type == "integer" ? JsonValue.Create(int.Parse(doc.Default, System.Globalization.CultureInfo.InvariantCulture))
+                                : JsonValue.Create(doc.Default),
+                        },
                 };
+                // A comma list, as OGC API – Features declares bbox: form style, not exploded.
+                if (doc.Type == "number[]")
+                {
+                    parameter.Style = ParameterStyle.Form;
+                    parameter.Explode = false;
+                }
                 own.Add(parameter);
                 operation.Parameters.Add(parameter);
             }

@@ -15,7 +15,9 @@ public abstract record Resolution
 {
     public sealed record Found(PlaceMatch Place) : Resolution;
     public sealed record Ambiguous(IReadOnlyList<PlaceMatch> Candidates) : Resolution;
-    public sealed record Unknown : Resolution;
+
+    /// <summary>No place has this name; <paramref name="Suggestions"/> are the most similar names, best first (maybe none).</summary>
+    public sealed record Unknown(IReadOnlyList<PlaceMatch> Suggestions) : Resolution;
 }
 
 /// <summary>
@@ -29,8 +31,8 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     /// <summary>Reverse geocoding only names a place this close to the incident.</summary>
     public const double ReverseRadiusMetres = 25_000;
 
-    /// <summary>A fuzzy match must be at least this similar (pg_trgm similarity) to geocode a write.</summary>
-    private const double GeocodeSimilarity = 0.5;
+    /// <summary>How many similar names an unknown name's answer suggests.</summary>
+    public const int MaxSuggestions = 5;
 
     private const string MatchColumns = """
         p.id, p.name, p.country::text AS country, p.admin1, p.kind, p.population, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.source
@@ -50,13 +52,20 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         // Loading runs once, at startup, and may take longer than a request's statement timeout
         // (Database:StatementTimeoutSeconds); so may waiting for another instance that is loading it.
         await connection.ExecuteAsync(new CommandDefinition("SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(5291836307089764402)", transaction: tx, cancellationToken: ct));
+        var curated = Path.Combine(directory, "alternate-names.tsv");
         if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
                 "SELECT EXISTS (SELECT 1 FROM places WHERE source = 'geonames')", transaction: tx, cancellationToken: ct)))
+        {
+            // Spellings added to the curated list since the gazetteer was loaded reach it too.
+            if (await ApplyAlternateNamesAsync(connection, tx, curated, ct) is > 0 and var added)
+                logger.LogInformation("Gazetteer: curated spellings added to {Places} places", added);
+            await tx.CommitAsync(ct);
             return;
+        }
 
         var started = DateTime.UtcNow;
         var rows = await CopyGeoNamesTsvAsync(connection, file, ct);
-        await ApplyAlternateNamesAsync(connection, tx, Path.Combine(directory, "alternate-names.tsv"), ct);
+        await ApplyAlternateNamesAsync(connection, tx, curated, ct);
         await tx.CommitAsync(ct);
         logger.LogInformation("Gazetteer: {Rows} places loaded in {Seconds:0.0} s", rows, (DateTime.UtcNow - started).TotalSeconds);
     }
@@ -89,29 +98,37 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         return rows;
     }
 
-    private static async Task ApplyAlternateNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
+    /// <summary>Adds the curated spellings a place lacks; a place that has them all is not written. Returns the places changed.</summary>
+    private static async Task<int> ApplyAlternateNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
     {
-        if (!File.Exists(file)) return;
+        if (!File.Exists(file)) return 0;
+        var changed = 0;
         foreach (var line in (await File.ReadAllLinesAsync(file, ct)).Skip(1).Where(l => l.Length > 0))
         {
             var f = line.Split('\t');
-            await connection.ExecuteAsync(new CommandDefinition("""
+            changed += await connection.ExecuteAsync(new CommandDefinition("""
                 UPDATE places SET alternate_names = ARRAY(SELECT DISTINCT unnest(alternate_names || @names))
                 WHERE id = (SELECT id FROM places WHERE country = @country AND name = @name AND source = 'geonames'
                             ORDER BY population DESC NULLS LAST LIMIT 1)
+                  AND NOT alternate_names @> @names
                 """, new { country = f[0], name = f[1], names = f[2].Split('|') }, tx, cancellationToken: ct));
         }
+        return changed;
     }
 
     /// <summary>
-    /// Geocodes a place name. Exact (normalised) name matches win; without one, a single strong fuzzy
-    /// match is accepted. Several candidates left after country and admin1 → ambiguous, never a guess.
+    /// Geocodes a place name. Only exact (normalised) matches of a name or alternate name count;
+    /// country and admin1 decide between several. Several left → ambiguous; none → unknown, with the
+    /// most similar spellings as suggestions. A similar spelling is never taken for the place: across
+    /// 135,000 places one is nearly always found, and often elsewhere ("Kharkov" is Khārk in Iran,
+    /// "Taiz" Taï in Côte d'Ivoire), so the client chooses.
     /// </summary>
     public async Task<Resolution> ResolveAsync(string name, string? country, string? admin1, CancellationToken ct)
     {
         var candidates = await resilience.ExecuteAsync(async token =>
         {
             await using var connection = await dataSource.OpenConnectionAsync(token);
+            // Similar names are those pg_trgm's % finds (similarity at least pg_trgm.similarity_threshold, 0.3).
             return (await connection.QueryAsync<Candidate>(new CommandDefinition($"""
                 SELECT {MatchColumns}, max(similarity(n.key, place_key(@name)))::float8 AS similarity,
                        bool_or(n.key = place_key(@name)) AS exact,
@@ -126,31 +143,55 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 """, new { name, country, admin1 }, cancellationToken: token))).AsList();
         }, ct);
 
-        var exact = candidates.Where(c => c.Exact).ToList();
-        var pool = exact.Count > 0 ? exact : candidates.Where(c => c.Similarity >= GeocodeSimilarity).ToList();
+        var pool = candidates.Where(c => c.Exact).ToList();
+        if (pool.Count == 0)
+            return new Resolution.Unknown(candidates
+                .OrderByDescending(c => c.Similarity).ThenByDescending(c => c.Population ?? -1)
+                .Take(MaxSuggestions).Select(c => c.ToMatch()).ToList());
         // admin1 decides between places of one name; it never rules a place out, since gazetteers and
         // reports spell divisions differently ("Damascus" and "Damascus Governorate", "Rural Damascus").
         if (pool.Count > 1 && pool.Any(c => c.Admin1Match)) pool = pool.Where(c => c.Admin1Match).ToList();
-        return pool.Count switch
-        {
-            0 => new Resolution.Unknown(),
-            1 => new Resolution.Found(pool[0].ToMatch()),
-            _ => new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList()),
-        };
+        return pool.Count == 1 ? new Resolution.Found(pool[0].ToMatch()) : new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList());
     }
 
-    /// <summary>The nearest place within <see cref="ReverseRadiusMetres"/>, or null.</summary>
-    public async Task<PlaceMatch?> NearestAsync(Point point, CancellationToken ct) =>
+    /// <summary>
+    /// A place of another country this close to a point is as likely to be the point's country as the
+    /// nearest place's: twice the nearest's distance, plus a kilometre for points on top of a place.
+    /// </summary>
+    public const double BorderFactor = 2, BorderMarginMetres = 1_000;
+
+    /// <summary>
+    /// The nearest place within <see cref="ReverseRadiusMetres"/>, or null; with the countries of other
+    /// places within <see cref="BorderFactor"/> × its distance + <see cref="BorderMarginMetres"/>.
+    /// </summary>
+    public async Task<Nearby?> NearestAsync(Point point, CancellationToken ct) =>
         await resilience.ExecuteAsync(async token =>
         {
             await using var connection = await dataSource.OpenConnectionAsync(token);
-            return await connection.QuerySingleOrDefaultAsync<PlaceMatch>(new CommandDefinition($"""
-                SELECT {MatchColumns} FROM places p
-                WHERE ST_DWithin(p.geog, @point::geography, @radius)
-                ORDER BY p.geog <-> @point::geography
-                LIMIT 1
-                """, new { point, radius = ReverseRadiusMetres }, cancellationToken: token));
+            var row = await connection.QuerySingleOrDefaultAsync<NearbyRow>(new CommandDefinition($"""
+                WITH nearest AS (
+                    SELECT p.*, ST_Distance(p.geog, @point::geography) AS metres FROM places p
+                    WHERE ST_DWithin(p.geog, @point::geography, @radius)
+                    ORDER BY p.geog <-> @point::geography
+                    LIMIT 1
+                )
+                SELECT {MatchColumns}, p.metres,
+                       (SELECT coalesce(string_agg(DISTINCT o.country::text, ',' ORDER BY o.country::text), '') FROM places o
+                        WHERE ST_DWithin(o.geog, @point::geography, p.metres * @factor + @margin)
+                          AND o.country IS NOT NULL AND o.country IS DISTINCT FROM p.country) AS othercountries
+                FROM nearest p
+                """, new { point, radius = ReverseRadiusMetres, factor = BorderFactor, margin = BorderMarginMetres }, cancellationToken: token));
+            return row is null ? null : new Nearby(row.ToMatch(), row.Metres, row.OtherCountries.Split(',', StringSplitOptions.RemoveEmptyEntries));
         }, ct);
+
+    /// <summary>The nearest place to a point, how far it is, and the countries of other places about as near.</summary>
+    public sealed record Nearby(PlaceMatch Place, double Metres, string[] OtherCountries);
+
+    private sealed record NearbyRow(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
+        double Lon, double Lat, string Source, double Metres, string OtherCountries)
+    {
+        public PlaceMatch ToMatch() => new(Id, Name, Country, Admin1, Kind, Population, Lon, Lat, Source);
+    }
 
     private sealed record Candidate(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
         double Lon, double Lat, string Source, double Similarity, bool Exact, bool Admin1Match)

@@ -2,13 +2,15 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
+using IncidentMap.Api.Querying;
 
 namespace IncidentMap.Api.Places;
 
 /// <summary>
 /// Geocoding on write. An incident sent with a location_name and no geometry gets the best place's
 /// point (never a guess between equally good candidates: that is a 422 listing them). One sent with
-/// a geometry and no location_name, admin1 or country gets them from the nearest place within 25 km.
+/// a geometry and no location_name, admin1 or country gets them from the nearest place within 25 km
+/// (not country and admin1 near a border: see <see cref="ReverseAsync"/>).
 /// Whatever the server fills in is listed in derived_fields.
 /// </summary>
 public sealed class Geocoding(Gazetteer gazetteer)
@@ -45,20 +47,47 @@ public sealed class Geocoding(Gazetteer gazetteer)
             case Resolution.Ambiguous(var candidates):
                 return (null, Problem.Status(StatusCodes.Status422UnprocessableEntity, "Ambiguous place",
                     $"properties.location_name '{name}' matches {candidates.Count} places; add country or admin1, or send a geometry.", "properties.location_name",
-                    new Dictionary<string, object?> { ["candidates"] = candidates.Select(PlacesApi.Describe).ToArray() }));
+                    Candidates(candidates)));
+            case Resolution.Unknown(var suggestions):
+                var where = country is null ? "" : $" in {country}";
+                return (null, suggestions.Count == 0
+                    ? Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
+                        $"properties.location_name: no place named '{name}'{where} is known; send a geometry, or add the place first.",
+                        "properties.location_name")
+                    : Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
+                        $"properties.location_name: no place is named '{name}'{where}; did you mean {PlacesApi.DidYouMean(suggestions)}? " +
+                        "Send the name as the gazetteer spells it (see candidates), or a geometry, or add the place.",
+                        "properties.location_name", Candidates(suggestions)));
             default:
-                return (null, Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
-                    $"properties.location_name: no place named '{name}'{(country is null ? "" : $" in {country}")} is known; send a geometry, or add the place first.",
-                    "properties.location_name"));
+                throw new InvalidOperationException($"Unexpected resolution {resolution}");
         }
     }
 
-    /// <summary>Fills location_name, admin1 and country from the nearest place when none of them was given.</summary>
+    /// <summary>Marks, in derived_fields, an incident whose country reverse geocoding could not decide.</summary>
+    public const string CountryUndecided = "country_undecided";
+
+    /// <summary>
+    /// Fills location_name, admin1 and country from the nearest place when none of them was given.
+    /// The gazetteer has points, not borders: near a border the nearest place may lie across it
+    /// (a point in Rafah, Gaza is 1.1 km from Rafah, Egypt and 1.9 km from its own Rafah). So when a
+    /// place of another country is about as near (<see cref="Gazetteer.BorderFactor"/> × the nearest's
+    /// distance + <see cref="Gazetteer.BorderMarginMetres"/>), country and admin1 are left empty and
+    /// derived_fields says <see cref="CountryUndecided"/>, for an editor to settle (a CQL2 filter finds
+    /// them). location_name and place_id still name the nearest place: the point is near it whichever
+    /// side of the border it lies.
+    /// </summary>
     public async Task<IncidentDraft> ReverseAsync(IncidentDraft draft, CancellationToken ct)
     {
         if (draft.LocationName is not null || draft.Admin1 is not null || draft.Country is not null) return draft;
         var point = draft.Geometry as NetTopologySuite.Geometries.Point ?? draft.Geometry.InteriorPoint;
-        if (await gazetteer.NearestAsync(point, ct) is not { } place) return draft;
+        if (await gazetteer.NearestAsync(point, ct) is not { Place: var place } nearby) return draft;
+        if (nearby.OtherCountries.Length > 0)
+            return draft with
+            {
+                LocationName = place.Name,
+                PlaceId = draft.PlaceId ?? place.Id,
+                DerivedFields = [.. draft.DerivedFields, "location_name", CountryUndecided],
+            };
         return draft with
         {
             LocationName = place.Name,
@@ -68,6 +97,10 @@ public sealed class Geocoding(Gazetteer gazetteer)
             DerivedFields = [.. draft.DerivedFields, "location_name", "admin1", "country"],
         };
     }
+
+    /// <summary>The places a problem offers the client to choose from.</summary>
+    internal static Dictionary<string, object?> Candidates(IEnumerable<PlaceMatch> places) =>
+        new() { ["candidates"] = places.Select(PlacesApi.Describe).ToArray() };
 
     /// <summary>How precise a place's point is as an incident location.</summary>
     public static string Precision(PlaceMatch place) => place.Kind switch
@@ -91,7 +124,8 @@ public static class NearParameter
     public static async Task<IResult?> ResolveAsync(IDictionary<string, string> values, Gazetteer gazetteer, CancellationToken ct)
     {
         values.Remove("near_country", out var nearCountry);
-        if (!values.Remove("near", out var near))
+        // near stays among the values: the query parser reads it to word what a near= search lacks (a radius).
+        if (!values.TryGetValue("near", out var near))
             return nearCountry is null ? null : Problem.BadParameter("near_country", "chooses the place of near=; give near too");
         if (values.ContainsKey("lat") || values.ContainsKey("lon"))
             return Problem.BadParameter("near", "give either near or lat/lon, not both");
@@ -101,8 +135,11 @@ public static class NearParameter
         // also filters the incidents (an incident across the border, or of no known country, is left out).
         if (nearCountry is not null && !Vocabulary.CountryCodes.Contains(nearCountry.ToUpperInvariant()))
             return Problem.BadParameter("near_country", $"'{nearCountry}' is not an ISO 3166-1 alpha-2 code");
-        var country = nearCountry?.ToUpperInvariant()
-            ?? (values.TryGetValue("country", out var c) && c.Length == 2 ? c.ToUpperInvariant() : null);
+        // An invalid country would find no place; the problem is the country, so it is named.
+        var countryErrors = new List<FieldError>();
+        var countries = QueryParser.CountryList(values.TryGetValue("country", out var c) ? c : null, countryErrors);
+        if (countryErrors.Count > 0) return Problem.Validation(countryErrors, StatusCodes.Status400BadRequest);
+        var country = nearCountry?.ToUpperInvariant() ?? (countries is [var only] ? only : null);
         switch (await gazetteer.ResolveAsync(near, country, null, ct))
         {
             case Resolution.Found(var place):
@@ -112,9 +149,14 @@ public static class NearParameter
             case Resolution.Ambiguous(var candidates):
                 return Problem.Status(StatusCodes.Status400BadRequest, "Ambiguous place",
                     $"near '{near}' matches {candidates.Count} places; add near_country= to choose (country= chooses too, and also filters the incidents by country).", "near",
-                    new Dictionary<string, object?> { ["candidates"] = candidates.Select(PlacesApi.Describe).ToArray() });
+                    Geocoding.Candidates(candidates));
+            case Resolution.Unknown { Suggestions.Count: > 0 } unknown:
+                return Problem.Status(StatusCodes.Status400BadRequest, "Unknown place",
+                    $"near: no place is named '{near}'{(country is null ? "" : $" in {country}")}; did you mean {PlacesApi.DidYouMean(unknown.Suggestions)}? " +
+                    "Send the name as the gazetteer spells it (see candidates), or lat and lon.", "near",
+                    Geocoding.Candidates(unknown.Suggestions));
             default:
-                return Problem.BadParameter("near", $"no place named '{near}' is known");
+                return Problem.BadParameter("near", $"no place named '{near}'{(country is null ? "" : $" in {country}")} is known");
         }
     }
 }

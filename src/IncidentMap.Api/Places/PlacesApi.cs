@@ -28,21 +28,23 @@ public static class PlacesApi
     [
         new("q", "A place name in any spelling, 1 to 200 characters with a letter or digit."),
         new("country", "ISO 3166-1 alpha-2 code."),
-        new("bbox", "minLon,minLat,maxLon,maxLat (WGS 84); minLon > maxLon crosses the antimeridian."),
+        new("bbox", "minLon,minLat,maxLon,maxLat (WGS 84); minLon > maxLon crosses the antimeridian.",
+            "number[]", MinItems: 4, MaxItems: 6),
         // The maximum is declared: GDAL 3.8 and later page by it (older ones ask 10 a page unless told).
         new("limit", $"Places per page (default {DefaultLimit}): at most {MaxLimit} with q, {MaxBrowseLimit} without; larger values are clamped.",
-            "integer", Minimum: "1", Maximum: $"{MaxBrowseLimit}"),
+            "integer", Minimum: "1", Maximum: $"{MaxBrowseLimit}", Default: $"{DefaultLimit}"),
+        // OGC API – Features clients may send datetime to any collection; places have no time.
+        new("datetime", "Accepted as on the incidents (RFC 3339 instant or interval) and checked, but places have no time: it selects every place."),
         new("cursor", "Opaque position from a next link (without q)."),
         new("f", "json, the only format.", Enum: ["json"]),
     ];
 
     private static readonly HashSet<string> SearchParameters = [.. SearchDocs.Select(d => d.Name)];
-    private static readonly string[] EditorKinds = ["town", "village", "suburb", "district", "neighbourhood", "site", "region"];
 
     public static IEndpointRouteBuilder MapPlaces(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/collections/places").WithTags("Places");
-        group.MapGet("/items", Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
+        group.MapMethods("/items", [HttpMethods.Get, HttpMethods.Head], Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
                              "exact names (including alternate spellings) first, then prefixes, then similar spellings; ties by population. " +
@@ -50,15 +52,29 @@ public static class PlacesApi
             .WithMetadata(SearchDocs)
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        group.MapGet("/items/{placeId}", GetPlace).WithName("getPlace").JsonOnly().RequireAuthorization(SecuritySetup.ReadPolicy)
+        group.MapMethods("/items/{placeId}", [HttpMethods.Get, HttpMethods.Head], GetPlace).WithName("getPlace").JsonOnly().RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("One place").Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson).ProducesProblem(404);
         group.MapPost("/items", CreatePlace).WithName("createPlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Add a place the gazetteer lacks (write scope), with alternate spellings")
             .WithDescription("A GeoJSON Feature with a Point and properties name, alternate_names, country, admin1 and kind " +
-                             $"({string.Join(", ", EditorKinds)}).")
+                             $"({string.Join(", ", PlaceInput.EditorKinds)}).")
             .Accepts<JsonObject>(IncidentsApi.GeoJson, "application/json")
             .Produces<JsonObject>(StatusCodes.Status201Created, IncidentsApi.GeoJson)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(415).ProducesProblem(422);
+        group.MapPatch("/items/{placeId}", PatchPlace).WithName("patchPlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
+            .WithSummary("Correct an editor's place (write scope; JSON merge patch, RFC 7396)")
+            .WithDescription("Only places editors added (source editor); GeoNames places are read-only (405). Incidents geocoded " +
+                             "to the place keep the coordinates and names they were given.")
+            .Accepts<JsonObject>(IncidentsApi.MergePatch, "application/json")
+            .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405).ProducesProblem(409)
+            .ProducesProblem(415).ProducesProblem(422);
+        group.MapDelete("/items/{placeId}", DeletePlace).WithName("deletePlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
+            .WithSummary("Delete an editor's place (write scope)")
+            .WithDescription("Only places editors added; GeoNames places are read-only (405). Incidents geocoded to it keep their " +
+                             "coordinates, names and place_id, which then answers 404.")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405);
         return app;
     }
 
@@ -67,6 +83,14 @@ public static class PlacesApi
         id = p.Id, name = p.Name, country = p.Country, admin1 = p.Admin1, kind = p.Kind, population = p.Population,
         lon = p.Lon, lat = p.Lat,
     };
+
+    /// <summary>"Kharkiv (UA, Kharkiv) or Khārk (IR, Bushehr)": places as a problem's detail names them.</summary>
+    public static string DidYouMean(IReadOnlyList<PlaceMatch> places)
+    {
+        var named = places.Select(p => string.Join(", ", new[] { p.Country, p.Admin1 }.Where(x => x is not null)) is { Length: > 0 } where
+            ? $"{p.Name} ({where})" : p.Name).ToList();
+        return named.Count == 1 ? named[0] : $"{string.Join(", ", named[..^1])} or {named[^1]}";
+    }
 
     private const string FeatureSql = """
         json_build_object('type', 'Feature', 'id', p.id,
@@ -80,6 +104,9 @@ public static class PlacesApi
         var errors = new List<FieldError>();
         foreach (var key in request.Query.Keys.Where(k => !SearchParameters.Contains(k)))
             errors.Add(new FieldError(key, $"is not a parameter of place search ({string.Join(", ", SearchParameters)})"));
+        // None takes a list: q=Homs&q=Hama would be searched as "Homs,Hama", matching neither.
+        foreach (var (key, values) in request.Query.Where(p => p.Value.Count > 1 && SearchParameters.Contains(p.Key)))
+            errors.Add(new FieldError(key, $"is given {values.Count} times; give it once"));
         string? Get(string name) => request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
 
         var limit = DefaultLimit;
@@ -92,6 +119,8 @@ public static class PlacesApi
         var country = Get("country")?.ToUpperInvariant();
         if (country is not null && !Vocabulary.CountryCodes.Contains(country)) errors.Add(new FieldError("country", $"'{country}' is not an ISO 3166-1 alpha-2 code"));
         if (Get("f") is { } f && f is not ("json" or "geojson")) errors.Add(new FieldError("f", "only json"));
+        if (Get("datetime") is { } datetime)
+            errors.AddRange(QueryParser.Parse(new Dictionary<string, string> { ["datetime"] = datetime }, DateTimeOffset.UtcNow).Errors);
 
         var pageSize = Math.Min(limit, q is null ? MaxBrowseLimit : MaxLimit);
         var parameters = new DynamicParameters(new { q, country, limit = pageSize });
@@ -122,6 +151,7 @@ public static class PlacesApi
             errors.AddRange(bboxErrors);
         }
         if (errors.Count > 0) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
+        if (HttpMethods.IsHead(request.Method)) return Head(request.HttpContext);
 
         var filter = string.Join(" AND ", where);
         if (q is null)
@@ -178,12 +208,44 @@ public static class PlacesApi
         }
     }
 
-    internal static async Task<IResult> GetPlace(string placeId, IncidentReader reader, CancellationToken ct)
+    internal static async Task<IResult> GetPlace(HttpRequest request, string placeId, IncidentReader reader, CancellationToken ct)
     {
-        var feature = long.TryParse(placeId, out var id)
-            ? await reader.ScalarAsync<string?>($"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new DynamicParameters(new { id }), ct)
-            : null;
-        return feature is null ? Problem.NotFound($"There is no place with id '{placeId}'.") : TypedResults.Text(feature, IncidentsApi.GeoJson, Encoding.UTF8);
+        var feature = TryParseId(placeId, out var id) ? await ReadAsync(reader, id, ct) : null;
+        return feature is null ? UnknownPlace(placeId) : PlaceResult(request, feature, id, StatusCodes.Status200OK);
+    }
+
+    private static Task<string?> ReadAsync(IncidentReader reader, long id, CancellationToken ct) =>
+        reader.ScalarAsync<string?>($"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new DynamicParameters(new { id }), ct);
+
+    /// <summary>A place with its self and collection links, as an incident has (OGC API – Features).</summary>
+    private static IResult PlaceResult(HttpRequest request, string feature, long id, int status)
+    {
+        if (HttpMethods.IsHead(request.Method)) return Head(request.HttpContext);
+        var root = Collections.RequestUrl.Root(request) + "/collections/places";
+        var links = $$"""
+            ,"links":[{"href":"{{root}}/items/{{id}}","rel":"self","type":"{{IncidentsApi.GeoJson}}","title":"This place"},{"href":"{{root}}","rel":"collection","type":"application/json","title":"The places collection"}]}
+            """;
+        return TypedResults.Text(string.Concat(feature.AsSpan(0, feature.LastIndexOf('}')), links), IncidentsApi.GeoJson, Encoding.UTF8, status);
+    }
+
+    /// <summary>HEAD: GET's status and headers, no body (as the incidents answer it).</summary>
+    private static IResult Head(HttpContext context)
+    {
+        context.Response.ContentType = IncidentsApi.GeoJson;
+        return TypedResults.Ok();
+    }
+
+    private static bool TryParseId(string text, out long id) => long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out id) && id > 0;
+
+    private static IResult UnknownPlace(string placeId) => Problem.NotFound($"There is no place with id '{placeId}'.");
+
+    /// <summary>GeoNames places are shared reference data: corrected through the curated list or a new import, not by a request.</summary>
+    private static IResult ReadOnlyPlace(HttpContext context, long id)
+    {
+        context.Response.Headers.Allow = "GET, HEAD";
+        return Problem.Status(StatusCodes.Status405MethodNotAllowed, "Gazetteer place",
+            $"Place {id} comes from the GeoNames gazetteer, which is read-only: only places editors added can be changed or deleted. " +
+            "Add a place of your own (POST /collections/places/items) for a spelling or point the gazetteer lacks.");
     }
 
     internal static async Task<IResult> CreatePlace(HttpContext context, NpgsqlDataSource dataSource, IncidentReader reader)
@@ -191,55 +253,98 @@ public static class PlacesApi
         var (document, problem) = await JsonBody.ReadAsync(context.Request, [IncidentsApi.GeoJson, "application/json"], context.RequestAborted);
         if (problem is not null) return problem;
         using var owned = document;
-        var root = document!.RootElement;
-        var errors = new List<FieldError>();
-        if (root.ValueKind != JsonValueKind.Object) return Problem.Validation([new FieldError("", "the body must be a GeoJSON Feature")]);
-
-        Geometry? geometry = root.TryGetProperty("geometry", out var g) ? IncidentInput.ParseGeometry(g, "geometry", errors) : null;
-        if (geometry is not null and not Point) errors.Add(new FieldError("geometry.type", "a place is a Point"));
-        if (!root.TryGetProperty("geometry", out _)) errors.Add(new FieldError("geometry", "is required"));
-        var props = root.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
-        string? Str(string name) => props.ValueKind == JsonValueKind.Object && props.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-
-        var name = Str("name")?.Trim();
-        if (string.IsNullOrEmpty(name) || name.Length > 200) errors.Add(new FieldError("properties.name", "is required, at most 200 characters"));
-        var country = Str("country")?.ToUpperInvariant();
-        if (country is not null && !Vocabulary.CountryCodes.Contains(country)) errors.Add(new FieldError("properties.country", $"'{country}' is not an ISO 3166-1 alpha-2 code"));
-        var kind = Str("kind") ?? "town";
-        if (!EditorKinds.Contains(kind)) errors.Add(new FieldError("properties.kind", $"'{kind}' is not one of {string.Join(", ", EditorKinds)}"));
-        var alternates = new List<string>();
-        if (props.ValueKind == JsonValueKind.Object && props.TryGetProperty("alternate_names", out var alt))
-        {
-            if (alt.ValueKind != JsonValueKind.Array || alt.EnumerateArray().Any(a => a.ValueKind != JsonValueKind.String || a.GetString()!.Length is 0 or > 200))
-                errors.Add(new FieldError("properties.alternate_names", "must be an array of names (1 to 200 characters)"));
-            else alternates.AddRange(alt.EnumerateArray().Select(a => a.GetString()!.Trim()));
-        }
-        if (errors.Count > 0) return Problem.Validation(errors);
+        var (draft, errors) = PlaceInput.Parse(document!.RootElement);
+        if (draft is null) return Problem.Validation(errors);
 
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
-        // The same name in the same country within 1 km is the same place: a second copy would make the
-        // name ambiguous for geocoding for good. (Serialised per name, so two editors cannot both add it.)
         await using var tx = await connection.BeginTransactionAsync(context.RequestAborted);
-        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(hashtext('place:' || place_key(@name)))",
-            new { name }, tx, cancellationToken: context.RequestAborted));
-        var existing = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
-            SELECT p.id FROM places p JOIN place_names n ON n.place_id = p.id
-            WHERE n.key = place_key(@name) AND p.country IS NOT DISTINCT FROM @country
-              AND ST_DWithin(p.geog, @geometry::geography, 1000)
-            LIMIT 1
-            """, new { name, country, geometry }, tx, cancellationToken: context.RequestAborted));
-        if (existing is { } same)
-            return Problem.Status(StatusCodes.Status409Conflict, "Place exists",
-                $"properties.name '{name}' in {country ?? "no country"} is already place {same}, within 1 km: geocoding already finds it by this name, and a second copy would make the name ambiguous.", "properties.name",
-                new Dictionary<string, object?> { ["existing"] = $"{context.Request.PathBase}/collections/places/items/{same}" });
+        if (await SamePlaceAsync(context, connection, tx, draft, null) is { } conflict) return conflict;
         var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
             INSERT INTO places (name, alternate_names, country, admin1, kind, geom, source, created_by)
-            VALUES (@name, @alternates, @country, @admin1, @kind, @geometry, 'editor', @by) RETURNING id
-            """, new { name, alternates = alternates.Distinct().ToArray(), country, admin1 = Str("admin1"), kind, geometry, by = context.User.KeyName() },
-            tx, cancellationToken: context.RequestAborted));
+            VALUES (@Name, @AlternateNames, @Country, @Admin1, @Kind, @Geometry, 'editor', @by) RETURNING id
+            """, Parameters(draft, context), tx, cancellationToken: context.RequestAborted));
         await tx.CommitAsync(context.RequestAborted);
         context.Response.Headers.Location = $"{context.Request.PathBase}/collections/places/items/{id}";
-        var feature = await reader.ScalarAsync<string>($"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new DynamicParameters(new { id }), context.RequestAborted);
-        return TypedResults.Text(feature!, IncidentsApi.GeoJson, Encoding.UTF8, StatusCodes.Status201Created);
+        return PlaceResult(context.Request, (await ReadAsync(reader, id, context.RequestAborted))!, id, StatusCodes.Status201Created);
+    }
+
+    internal static async Task<IResult> PatchPlace(HttpContext context, string placeId, NpgsqlDataSource dataSource, IncidentReader reader)
+    {
+        if (!TryParseId(placeId, out var id)) return UnknownPlace(placeId);
+        var (document, problem) = await JsonBody.ReadAsync(context.Request, [IncidentsApi.MergePatch, "application/json", IncidentsApi.GeoJson], context.RequestAborted);
+        if (problem is not null) return problem;
+        using var owned = document;
+        if (document!.RootElement.ValueKind != JsonValueKind.Object)
+            return Problem.Validation([new FieldError("body", "a merge patch must be a JSON object")]);
+
+        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
+        await using var tx = await connection.BeginTransactionAsync(context.RequestAborted);
+        // Locked: two corrections of one place apply one after the other, each to what the other left.
+        var current = await connection.QuerySingleOrDefaultAsync<(string Source, string Feature)?>(new CommandDefinition(
+            $"SELECT p.source, {FeatureSql}::text FROM places p WHERE p.id = @id FOR UPDATE", new { id }, tx, cancellationToken: context.RequestAborted));
+        if (current is not { } stored) return UnknownPlace(placeId);
+        if (stored.Source != "editor") return ReadOnlyPlace(context, id);
+
+        var merged = IncidentInput.MergePatch(JsonNode.Parse(stored.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
+        using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
+        var (draft, errors) = PlaceInput.Parse(mergedDocument.RootElement);
+        if (draft is null) return Problem.Validation(errors);
+        if (await SamePlaceAsync(context, connection, tx, draft, id) is { } conflict) return conflict;
+        var parameters = new DynamicParameters(Parameters(draft, context));
+        parameters.Add("id", id);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE places SET name = @Name, alternate_names = @AlternateNames, country = @Country, admin1 = @Admin1,
+                              kind = @Kind, geom = @Geometry
+            WHERE id = @id
+            """, parameters, tx, cancellationToken: context.RequestAborted));
+        await tx.CommitAsync(context.RequestAborted);
+        return PlaceResult(context.Request, (await ReadAsync(reader, id, context.RequestAborted))!, id, StatusCodes.Status200OK);
+    }
+
+    /// <summary>
+    /// Deletes an editor's place. Incidents geocoded to it keep what they copied from it (coordinates,
+    /// location names) and their place_id: rewriting them would change incidents behind their version
+    /// and change feed, and the id still says where their point came from (ids are never reused).
+    /// </summary>
+    internal static async Task<IResult> DeletePlace(HttpContext context, string placeId, NpgsqlDataSource dataSource)
+    {
+        if (!TryParseId(placeId, out var id)) return UnknownPlace(placeId);
+        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
+        var source = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
+            WITH target AS (SELECT id, source FROM places WHERE id = @id),
+                 gone AS (DELETE FROM places p USING target t WHERE p.id = t.id AND t.source = 'editor')
+            SELECT source FROM target
+            """, new { id }, cancellationToken: context.RequestAborted));
+        return source switch
+        {
+            null => UnknownPlace(placeId),
+            "editor" => TypedResults.NoContent(),
+            _ => ReadOnlyPlace(context, id),
+        };
+    }
+
+    private static object Parameters(PlaceDraft draft, HttpContext context) => new
+    {
+        draft.Name, draft.AlternateNames, draft.Country, draft.Admin1, draft.Kind, draft.Geometry, by = context.User.KeyName(),
+    };
+
+    /// <summary>
+    /// The same name in the same country within 1 km is the same place: a second copy would make the
+    /// name ambiguous for geocoding for good. Serialised per name, so two editors cannot both add it.
+    /// </summary>
+    private static async Task<IResult?> SamePlaceAsync(HttpContext context, NpgsqlConnection connection, NpgsqlTransaction tx, PlaceDraft draft, long? self)
+    {
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(hashtext('place:' || place_key(@Name)))",
+            new { draft.Name }, tx, cancellationToken: context.RequestAborted));
+        var existing = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
+            SELECT p.id FROM places p JOIN place_names n ON n.place_id = p.id
+            WHERE n.key = place_key(@Name) AND p.country IS NOT DISTINCT FROM @Country
+              AND ST_DWithin(p.geog, @Geometry::geography, 1000) AND p.id IS DISTINCT FROM @self
+            LIMIT 1
+            """, new { draft.Name, draft.Country, draft.Geometry, self }, tx, cancellationToken: context.RequestAborted));
+        if (existing is not { } same) return null;
+        return Problem.Status(StatusCodes.Status409Conflict, "Place exists",
+            $"properties.name '{draft.Name}' in {draft.Country ?? "no country"} is already place {same}, within 1 km: geocoding already finds it by this name, and a second copy would make the name ambiguous.", "properties.name",
+            new Dictionary<string, object?> { ["existing"] = $"{context.Request.PathBase}/collections/places/items/{same}" });
     }
 }

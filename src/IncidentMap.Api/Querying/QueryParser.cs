@@ -365,7 +365,7 @@ public static partial class QueryParser
         return list;
     }
 
-    private static List<string>? CountryList(string? text, List<FieldError> errors)
+    internal static List<string>? CountryList(string? text, List<FieldError> errors)
     {
         var list = List(text)?.Select(c => c.ToUpperInvariant()).ToList();
         var unknown = list?.Where(c => !Incidents.Vocabulary.CountryCodes.Contains(c)).ToList();

@@ -1,0 +1,252 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
+
+namespace IncidentMap.Tests.Places;
+
+/// <summary>The places collection as an OGC API – Features collection, and editors correcting their places.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class PlacesCollectionTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private static string Suffix() => Guid.NewGuid().ToString("N")[..6];
+
+    private static JsonObject Place(string name, double lon = 36.3408, double lat = 33.4436) => new()
+    {
+        ["type"] = "Feature",
+        ["geometry"] = Features.Point(lon, lat),
+        ["properties"] = new JsonObject { ["name"] = name, ["country"] = "SY", ["admin1"] = "Rif Dimashq", ["kind"] = "suburb" },
+    };
+
+    private async Task<long> AddAsync(JsonObject place)
+    {
+        var response = await _client.PostAsync("/collections/places/items", Features.Content(place));
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<long>();
+    }
+
+    private Task<HttpResponseMessage> PatchAsync(long id, string patch) =>
+        _client.PatchAsync($"/collections/places/items/{id}", new StringContent(patch, Encoding.UTF8, "application/merge-patch+json"));
+
+    private async Task<long> GeoNamesPlaceAsync() =>
+        await api.Database.ScalarAsync<long>("SELECT id FROM places WHERE source = 'geonames' AND name = 'Homs' AND country = 'SY'", new { });
+
+    [Theory]
+    [InlineData("datetime=2016-02-21T00:00:00Z")]
+    [InlineData("datetime=2016-01-01/..")]
+    [InlineData("datetime=../2016-02-21&q=Homs")]
+    public async Task Datetime_is_accepted_and_selects_every_place(string query)
+    {
+        var page = await _client.GetJsonAsync($"/collections/places/items?country=SY&limit=5&{query}");
+        var without = await _client.GetJsonAsync($"/collections/places/items?country=SY&limit=5{(query.Contains("q=") ? "&q=Homs" : "")}");
+
+        Assert.Equal(without["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()),
+            page["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()));
+    }
+
+    [Fact]
+    public async Task An_invalid_datetime_is_still_a_400_naming_it()
+    {
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/places/items?datetime=yesterday"), HttpStatusCode.BadRequest, "datetime");
+    }
+
+    [Fact]
+    public async Task Head_answers_the_items_and_a_place_like_get_without_a_body()
+    {
+        var id = await GeoNamesPlaceAsync();
+        foreach (var url in new[] { "/collections/places/items?q=Homs", $"/collections/places/items/{id}" })
+        {
+            var head = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, url));
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+            Assert.Equal("application/geo+json", head.Content.Headers.ContentType?.MediaType);
+            Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/collections/places/items/999999999999"))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_place_links_to_itself_and_its_collection()
+    {
+        var id = await GeoNamesPlaceAsync();
+        var place = await _client.GetJsonAsync($"/collections/places/items/{id}");
+
+        var links = place["links"]!.AsArray().ToDictionary(l => l!["rel"]!.GetValue<string>(), l => l!["href"]!.GetValue<string>());
+        Assert.EndsWith($"/collections/places/items/{id}", links["self"]);
+        Assert.EndsWith("/collections/places", links["collection"]);
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(links["self"])).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(links["collection"])).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_declares_place_search_bbox_limit_and_datetime_as_the_incident_query_does()
+    {
+        var document = JsonNode.Parse(await _client.GetStringAsync("/openapi/v1.json"))!;
+        var items = document["paths"]!["/collections/places/items"]!;
+        var parameters = items["get"]!["parameters"]!.AsArray().ToDictionary(p => p!["name"]!.GetValue<string>(), p => p!);
+
+        var bbox = parameters["bbox"];
+        Assert.Equal("array", bbox["schema"]!["type"]!.GetValue<string>());
+        Assert.Equal("number", bbox["schema"]!["items"]!["type"]!.GetValue<string>());
+        Assert.Equal((4, 6), (bbox["schema"]!["minItems"]!.GetValue<int>(), bbox["schema"]!["maxItems"]!.GetValue<int>()));
+        Assert.Equal("form", bbox["style"]?.GetValue<string>() ?? "form");   // form is a query parameter's default style
+        Assert.False(bbox["explode"]!.GetValue<bool>());
+        Assert.Equal(10, parameters["limit"]["schema"]!["default"]!.GetValue<int>());
+        Assert.True(parameters.ContainsKey("datetime"));
+        Assert.NotNull(items["head"]);
+        Assert.NotNull(document["paths"]!["/collections/places/items/{placeId}"]!["head"]);
+    }
+
+    [Theory]
+    [InlineData("""{"properties":{"name":"N","bogus":1}}""", "properties.bogus")]
+    [InlineData("""{"properties":{"name":"N","admin1":5}}""", "properties.admin1")]
+    [InlineData("""{"properties":{"name":"N","admin1":"   "}}""", "properties.admin1")]
+    [InlineData("""{"properties":{"name":"N","admin1":"LONG"}}""", "properties.admin1")]
+    [InlineData("""{"properties":{"name":"   "}}""", "properties.name")]
+    [InlineData("""{"properties":{"name":"‘-’"}}""", "properties.name")]
+    [InlineData("""{"properties":{"name":"LONG"}}""", "properties.name")]
+    [InlineData("""{"properties":{"name":7}}""", "properties.name")]
+    [InlineData("""{"properties":{"name":"N","alternate_names":["ok", "  "]}}""", "properties.alternate_names[1]")]
+    [InlineData("""{"properties":{"name":"N","alternate_names":["--"]}}""", "properties.alternate_names[0]")]
+    [InlineData("""{"properties":{"name":"N","alternate_names":"Alt"}}""", "properties.alternate_names")]
+    [InlineData("""{"properties":{"name":"N","country":7}}""", "properties.country")]
+    [InlineData("""{"properties":{"name":"N","country":"XX"}}""", "properties.country")]
+    [InlineData("""{"properties":{"name":"N","kind":"city"}}""", "properties.kind")]
+    [InlineData("""{"type":"FeatureCollection","properties":{"name":"N"}}""", "type")]
+    [InlineData("""{"geometry":null,"properties":{"name":"N"}}""", "geometry")]
+    [InlineData("""{"geometry":{"type":"LineString","coordinates":[[1,2],[3,4]]},"properties":{"name":"N"}}""", "geometry.type")]
+    public async Task An_invalid_place_is_a_422_naming_the_field_whether_added_or_patched(string change, string field)
+    {
+        change = change.Replace("LONG", new string('a', 201));
+        var name = "Ghouta Test " + Suffix();
+        var body = Place(name);
+        var patch = JsonNode.Parse(change)!.AsObject();
+        patch["properties"]!["name"] ??= name;
+        var merged = Merge(body, patch);
+
+        await ProblemAssert.IsProblemAsync(await _client.PostAsync("/collections/places/items", Features.Content(merged)),
+            HttpStatusCode.UnprocessableEntity, field);
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM places WHERE name = @name", new { name }));
+
+        var id = await AddAsync(Place(name));
+        await ProblemAssert.IsProblemAsync(await PatchAsync(id, change), HttpStatusCode.UnprocessableEntity, field);
+        var stored = await _client.GetJsonAsync($"/collections/places/items/{id}");
+        Assert.Equal(name, stored["properties"]!["name"]!.GetValue<string>());
+    }
+
+    private static JsonObject Merge(JsonObject target, JsonObject patch)
+    {
+        var result = (JsonObject)target.DeepClone();
+        foreach (var (key, value) in patch)
+        {
+            if (value is JsonObject inner && result[key] is JsonObject existing) result[key] = Merge(existing, inner);
+            else result[key] = value?.DeepClone();
+        }
+        return result;
+    }
+
+    [Fact]
+    public async Task A_place_read_and_sent_back_is_accepted_with_what_the_server_owns()
+    {
+        var id = await AddAsync(Place("Echo Test " + Suffix()));
+        var read = await _client.GetJsonAsync($"/collections/places/items/{id}");
+        read.Remove("links");
+        read.Remove("id");
+        read["properties"]!["name"] = "Echo Test " + Suffix();
+        read["geometry"] = Features.Point(36.9, 34.9);
+
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync("/collections/places/items", Features.Content(read))).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_editor_corrects_a_place_and_geocoding_follows_but_incidents_keep_their_point()
+    {
+        var suffix = Suffix();
+        var id = await AddAsync(Place($"Zamalka Wrong {suffix}", 36.0, 33.0));
+        var (_, incident) = await _client.PostAsync(Unlocated($"Zamalka Wrong {suffix}"));
+        Assert.Equal(id, incident!["properties"]!["place_id"]!.GetValue<long>());
+
+        var response = await PatchAsync(id, $$$"""
+            {"geometry":{"type":"Point","coordinates":[36.36,33.53]},
+             "properties":{"name":"Zamalka {{{suffix}}}","alternate_names":["Zamalka Wrong {{{suffix}}}","Zamalkā {{{suffix}}}"],"admin1":null}}
+            """);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var corrected = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal($"Zamalka {suffix}", corrected["properties"]!["name"]!.GetValue<string>());
+        Assert.Null(corrected["properties"]!["admin1"]);
+        Assert.Equal("SY", corrected["properties"]!["country"]!.GetValue<string>());
+        Assert.Contains(corrected["links"]!.AsArray(), l => l!["rel"]!.GetValue<string>() == "self");
+        // Every name, old and new, now geocodes to the corrected point.
+        foreach (var name in new[] { $"Zamalka {suffix}", $"Zamalka Wrong {suffix}", $"Zamalka {suffix}".Replace("a ", "ā ") })
+        {
+            var (_, body) = await _client.PostAsync(Unlocated(name));
+            Assert.Equal(36.36, body!["geometry"]!["coordinates"]![0]!.GetValue<double>(), 5);
+        }
+        // The incident geocoded before keeps the point it was given.
+        var before = await _client.GetJsonAsync($"/collections/incidents/items/{incident["id"]!.GetValue<long>()}");
+        Assert.Equal(36.0, before["geometry"]!["coordinates"]![0]!.GetValue<double>(), 5);
+    }
+
+    [Fact]
+    public async Task A_correction_that_makes_a_place_a_copy_of_another_is_a_409()
+    {
+        var suffix = Suffix();
+        var first = await AddAsync(Place($"Arbin {suffix}", 36.39, 33.54));
+        var second = await AddAsync(Place($"Irbin {suffix}", 36.40, 33.54));
+
+        var problem = await ProblemAssert.IsProblemAsync(await PatchAsync(second, $$$"""{"properties":{"name":"Arbin {{{suffix}}}"}}"""),
+            HttpStatusCode.Conflict, "properties.name");
+        Assert.EndsWith($"/collections/places/items/{first}", problem["existing"]!.GetValue<string>());
+        // Patching a place with its own name is no conflict with itself.
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync(first, """{"properties":{"kind":"town"}}""")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_editor_deletes_a_place_and_incidents_geocoded_to_it_keep_point_and_place_id()
+    {
+        var suffix = Suffix();
+        var id = await AddAsync(Place($"Hazzeh Test {suffix}", 36.36, 33.50));
+        var (_, incident) = await _client.PostAsync(Unlocated($"Hazzeh Test {suffix}"));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync($"/collections/places/items/{id}")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync($"/collections/places/items/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.DeleteAsync($"/collections/places/items/{id}")).StatusCode);
+        var (unknown, _) = await _client.PostAsync(Unlocated($"Hazzeh Test {suffix}"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, unknown.StatusCode);
+        var kept = await _client.GetJsonAsync($"/collections/incidents/items/{incident!["id"]!.GetValue<long>()}");
+        Assert.Equal(36.36, kept["geometry"]!["coordinates"]![0]!.GetValue<double>(), 5);
+        Assert.Equal(id, kept["properties"]!["place_id"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task Gazetteer_places_are_read_only_and_writes_need_the_write_scope()
+    {
+        var homs = await GeoNamesPlaceAsync();
+
+        var patched = await ProblemAssert.IsProblemAsync(await PatchAsync(homs, """{"properties":{"name":"Homz"}}"""), HttpStatusCode.MethodNotAllowed);
+        Assert.Contains("GeoNames", patched["detail"]!.GetValue<string>());
+        var deleted = await _client.DeleteAsync($"/collections/places/items/{homs}");
+        await ProblemAssert.IsProblemAsync(deleted, HttpStatusCode.MethodNotAllowed);
+        Assert.Equal("GET, HEAD", string.Join(", ", deleted.Content.Headers.Allow));
+        Assert.Equal("Homs", (await _client.GetJsonAsync($"/collections/places/items/{homs}"))["properties"]!["name"]!.GetValue<string>());
+
+        var id = await AddAsync(Place("Scope Test " + Suffix()));
+        var anonymous = api.CreateAnonymousClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.DeleteAsync($"/collections/places/items/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PatchAsync($"/collections/places/items/{id}",
+            new StringContent("{}", Encoding.UTF8, "application/merge-patch+json"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await PatchAsync(999_999_999_999, "{}")).StatusCode);
+    }
+
+    private static JsonObject Unlocated(string locationName)
+    {
+        var feature = Features.Valid();
+        feature.Remove("geometry");
+        feature["properties"]!["location_name"] = locationName;
+        return feature;
+    }
+}
