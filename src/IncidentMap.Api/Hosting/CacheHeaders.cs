@@ -22,27 +22,39 @@ public static class CacheHeaders
 {
     private static readonly string[] Codings = ["br", "gzip"];
 
-    public static IApplicationBuilder UseCacheHeaders(this IApplicationBuilder app, bool anyOrigin, bool readsNeedKey) => app.Use(async (context, next) =>
+    private const string BothVary = "Accept-Encoding, Origin";
+
+    public static IApplicationBuilder UseCacheHeaders(this IApplicationBuilder app, bool anyOrigin, bool readsNeedKey)
     {
-        context.Response.OnStarting(() =>
+        // One delegate for the app and the context as its state: nothing is allocated per request for it.
+        Func<object, Task> apply = state =>
         {
-            var response = context.Response;
-            var headers = response.Headers;
-            headers.Vary = WithTokens(headers.Vary, "Accept-Encoding", "Origin");
-            if (anyOrigin) headers.AccessControlAllowOrigin = "*";
-            if (headers.ETag.ToString() is ['"', .., '"'] etag)
-            {
-                if (headers.ContentEncoding.ToString() is { Length: > 0 } coding && Codings.Contains(coding))
-                    headers.ETag = etag[..^1] + "-" + coding + "\"";
-                else if (response.StatusCode == StatusCodes.Status304NotModified && MatchedTag(context.Request, etag) is { } matched)
-                    headers.ETag = matched;
-            }
-            if (readsNeedKey && headers.CacheControl.ToString() is { } cacheControl && cacheControl.Contains("public", StringComparison.Ordinal))
-                headers.CacheControl = cacheControl.Replace("public", "private", StringComparison.Ordinal);
+            Apply((HttpContext)state, anyOrigin, readsNeedKey);
             return Task.CompletedTask;
+        };
+        return app.Use((context, next) =>
+        {
+            context.Response.OnStarting(apply, context);
+            return next(context);
         });
-        await next(context);
-    });
+    }
+
+    private static void Apply(HttpContext context, bool anyOrigin, bool readsNeedKey)
+    {
+        var response = context.Response;
+        var headers = response.Headers;
+        headers.Vary = headers.Vary.Count == 0 ? BothVary : WithTokens(headers.Vary, "Accept-Encoding", "Origin");
+        if (anyOrigin) headers.AccessControlAllowOrigin = "*";
+        if (headers.ETag.ToString() is ['"', .., '"'] etag)
+        {
+            if (headers.ContentEncoding.ToString() is { Length: > 0 } coding && Codings.Contains(coding))
+                headers.ETag = etag[..^1] + "-" + coding + "\"";
+            else if (response.StatusCode == StatusCodes.Status304NotModified && MatchedTag(context.Request, etag) is { } matched)
+                headers.ETag = matched;
+        }
+        if (readsNeedKey && headers.CacheControl.ToString() is { } cacheControl && cacheControl.Contains("public", StringComparison.Ordinal))
+            headers.CacheControl = cacheControl.Replace("public", "private", StringComparison.Ordinal);
+    }
 
     /// <summary>The <paramref name="tag"/> without the coding a compressed answer added to it, if any.</summary>
     public static string WithoutCoding(string tag)
