@@ -49,6 +49,11 @@ public sealed class PlanDatabase : IAsyncLifetime
                 JOIN (VALUES (0, 36.72, 34.73), (1, 37.16, 36.20), (2, 44.36, 33.31), (3, 44.20, 15.37)) AS c(n, lon, lat) ON c.n = g % 4
                 """, new { first, last = first + 4_999 });
         }
+        // ANALYZE samples 30,000 rows by default, in which "zeppelin" (one row in a thousand) comes up
+        // about 30 times, near the cut-off of the search column's element statistics: now and then
+        // it was left out, and q=zeppelin was planned as a walk of the time index. A target of 1000
+        // samples every row here (300 × 1000 ≥ Rows), so the statistics, and the plans, are the same every run.
+        await connection.ExecuteAsync("ALTER TABLE incidents ALTER COLUMN search SET STATISTICS 1000");
         await connection.ExecuteAsync("ANALYZE incidents", commandTimeout: 120);
     }
 
