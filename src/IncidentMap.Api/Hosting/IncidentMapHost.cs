@@ -46,7 +46,7 @@ public static class IncidentMapHost
             if (origins.Contains("*")) policy.AllowAnyOrigin();
             else policy.WithOrigins(origins);
             policy.WithHeaders("Content-Type", "Accept", "If-Match", "If-None-Match", "Idempotency-Key", ApiKeyAuthentication.Header, "Authorization",
-                    "Last-Event-ID", "Prefer", "Cache-Control")
+                    "Last-Event-ID", "Prefer", "Cache-Control", "Content-Encoding")
                 .WithMethods("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
                 .WithExposedHeaders("ETag", "Location", "Link", "Content-Disposition", "Retry-After", "Idempotent-Replayed", "Allow", "Accept-Patch")
                 // A browser asks once an hour, not before every write.
@@ -59,8 +59,9 @@ public static class IncidentMapHost
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddIncidentMapHealth();
         services.AddIncidentMapOpenApi();
-        // gzip, br or deflate uploads (Content-Encoding), within the same body limits once decompressed.
-        services.AddRequestDecompression();
+        // gzip or br uploads (Content-Encoding), within the same body limits once decompressed, and
+        // refused when cut short (CompleteDecompression).
+        services.AddRequestDecompression(CompleteDecompression.Configure);
         services.AddResponseCompression(options =>
         {
             options.EnableForHttps = true;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.IO.Compression;
 using System.Text.Json;
 using IncidentMap.Api.Database;
 
@@ -46,7 +45,7 @@ public static class ImportCommand
 
         await services.GetRequiredService<Migrator>().MigrateAsync();
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        await using Stream body = compressed ? new GZipStream(file, CompressionMode.Decompress) : file;
+        await using Stream body = compressed ? new CheckedGzipStream(file) : file;
         var options = new ImportOptions(format.Value, source, $"cli:{Environment.UserName}");
         var tally = new ImportTally();
         var clock = Stopwatch.StartNew();

@@ -114,6 +114,12 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
             // Everything before the unreadable part is imported; the report says where reading stopped.
             tally.Fail(new ImportProblem(e.Line, record + 1, e.Field, null, e.Reason));
         }
+        catch (Exception e) when (e is InvalidDataException or IncompleteDataException)
+        {
+            // A compressed upload that does not decompress, or ends before its end (CompleteDecompression).
+            tally.Fail(new ImportProblem(source.Line + 1, record + 1, "body", null,
+                e is IncompleteDataException ? e.Message : $"does not decompress as its Content-Encoding says ({e.Message})"));
+        }
     }
 
     /// <summary>The row through the single-write validation, plus what imports need besides.</summary>

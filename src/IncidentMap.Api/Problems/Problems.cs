@@ -117,6 +117,7 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
             // A gzip, br or deflate body that does not decompress (request decompression).
             InvalidDataException => (400, "Invalid compressed body", "The body could not be decompressed as its Content-Encoding says."),
+            Imports.IncompleteDataException incomplete => (400, "Invalid compressed body", $"The body {incomplete.Message}."),
             // Backstops for text that slipped past validation: the client's data, never a 500.
             PostgresException { SqlState: PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.UntranslatableCharacter } =>
                 (400, "Invalid text", "The request contains text the database cannot store (a NUL character or invalid Unicode)."),

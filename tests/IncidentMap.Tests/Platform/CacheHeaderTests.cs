@@ -86,18 +86,19 @@ public sealed class CacheHeaderTests(ApiFixture api)
     }
 
     [Fact]
-    public async Task A_preflight_is_cached_for_an_hour_and_allows_the_Prefer_header_of_async_imports()
+    public async Task A_preflight_is_cached_for_an_hour_and_allows_the_headers_of_async_and_compressed_imports()
     {
         var preflight = new HttpRequestMessage(HttpMethod.Options, "/collections/incidents/imports");
         preflight.Headers.Add("Origin", "https://newsroom.example");
         preflight.Headers.Add("Access-Control-Request-Method", "POST");
-        preflight.Headers.Add("Access-Control-Request-Headers", "x-api-key, content-type, prefer");
+        preflight.Headers.Add("Access-Control-Request-Headers", "x-api-key, content-type, prefer, content-encoding");
 
         var response = await _client.SendAsync(preflight);
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.Equal("3600", response.Header("Access-Control-Max-Age"));
         Assert.Contains("Prefer", response.Header("Access-Control-Allow-Headers"), StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Content-Encoding", response.Header("Access-Control-Allow-Headers"), StringComparison.OrdinalIgnoreCase);
     }
 }
 
