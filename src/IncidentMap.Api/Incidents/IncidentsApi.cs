@@ -439,7 +439,7 @@ public static partial class IncidentsApi
     /// <item>a new occurred_at without a time_precision takes the precision it implies ("2016-03" is a
     /// month), not the old one;</item>
     /// <item>a new geometry drops the place names reverse geocoding derived from the old one;</item>
-    /// <item>a new place name drops the point geocoding derived from the old name.</item>
+    /// <item>a new place name drops the point, and the names and precision, geocoding derived from the old name.</item>
     /// </list>
     /// </summary>
     private static void ForgetWhatThePatchOutdates(JsonNode merged, JsonElement patch, JsonNode stored)
@@ -454,8 +454,15 @@ public static partial class IncidentsApi
         if (newGeometry)
             foreach (var name in new[] { "location_name", "admin1", "country" })
                 if (derived.Contains(name) && !Patches(name)) properties.Remove(name);
+        // Geocoding a name derived the point and whichever of country, admin1 and geo_precision the
+        // writer left out: a new name derives them all again from its place (Homs → Aleppo must not
+        // keep admin1 Homs).
         if (!newGeometry && derived.Contains("geometry") && (Patches("location_name") || Patches("admin1") || Patches("country")))
+        {
             merged.AsObject().Remove("geometry");
+            foreach (var name in new[] { "admin1", "country", "geo_precision" })
+                if (derived.Contains(name) && !Patches(name)) properties.Remove(name);
+        }
     }
 
     /// <summary>

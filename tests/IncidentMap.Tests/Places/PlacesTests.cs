@@ -258,9 +258,13 @@ public sealed class PlacesTests(ApiFixture api)
 
         // A point geocoded from a name follows the name.
         var (_, named) = await _client.PostAsync(Unlocated("Homs", "SY"));
+        Assert.Equal("Homs", named["properties"]!["admin1"]!.GetValue<string>());
         var renamed = await Patch(named!["id"]!.GetValue<long>(), """{"properties": {"location_name": "Aleppo"}}""");
         Assert.Equal(37.16, renamed["geometry"]!["coordinates"]![0]!.GetValue<double>(), 1);
         Assert.Contains("geometry", Derived(renamed));
+        // And so do the names geocoding derived with it: Aleppo's admin1, not Homs's.
+        Assert.Equal("Aleppo", renamed["properties"]!["admin1"]!.GetValue<string>());
+        Assert.Contains("admin1", Derived(renamed));
 
         // A month without a precision is a month, as in a new incident.
         var month = await Patch(renamed["id"]!.GetValue<long>(), """{"properties": {"occurred_at": "2016-03"}}""");
