@@ -13,7 +13,7 @@ namespace IncidentMap.Api.Hosting;
 /// request named an origin, so a copy cached from a request without one still serves browsers.</item>
 /// <item>A compressed answer's strong ETag names its coding (<c>"d1f-br"</c>), because a strong
 /// validator stands for exact bytes. <see cref="Collections.Conditional.Matches"/> and If-Match
-/// take the tag with or without it; a 304 repeats the tag the client matched.</item>
+/// take the tag with or without it; a 304 names the coding a 200 would have come in.</item>
 /// <item>When reads need a key, nothing is <c>public</c>: a shared cache would hand a keyed answer
 /// to anyone.</item>
 /// </list>
@@ -49,8 +49,9 @@ public static class CacheHeaders
         {
             if (headers.ContentEncoding.ToString() is { Length: > 0 } coding && Codings.Contains(coding))
                 headers.ETag = etag[..^1] + "-" + coding + "\"";
-            else if (response.StatusCode == StatusCodes.Status304NotModified && MatchedTag(context.Request, etag) is { } matched)
-                headers.ETag = matched;
+            // A 304 carries the ETag the 200 would have: in the coding compression would pick for this request.
+            else if (response.StatusCode == StatusCodes.Status304NotModified && PreferredCoding(context.Request) is { } preferred)
+                headers.ETag = etag[..^1] + "-" + preferred + "\"";
         }
         if (readsNeedKey && headers.CacheControl.ToString() is { } cacheControl && cacheControl.Contains("public", StringComparison.Ordinal))
             headers.CacheControl = cacheControl.Replace("public", "private", StringComparison.Ordinal);
@@ -64,15 +65,24 @@ public static class CacheHeaders
         return tag;
     }
 
-    /// <summary>The If-None-Match entry that matched <paramref name="etag"/>, as the client spelled it (without W/).</summary>
-    private static string? MatchedTag(HttpRequest request, string etag)
+    /// <summary>
+    /// The coding response compression answers this request in (every type that carries an ETag here is
+    /// compressible): the accepted one of highest quality, br before gzip on a tie, as its providers are
+    /// registered; null for none.
+    /// </summary>
+    private static string? PreferredCoding(HttpRequest request)
     {
-        foreach (var entry in request.Headers.IfNoneMatch.ToString().Split(','))
+        if (!Microsoft.Net.Http.Headers.StringWithQualityHeaderValue.TryParseList(request.Headers.AcceptEncoding, out var accepted)) return null;
+        string? best = null;
+        var bestQuality = 0.0;
+        foreach (var entry in accepted)
         {
-            var tag = entry.Trim() is var t && t.StartsWith("W/", StringComparison.Ordinal) ? t[2..] : entry.Trim();
-            if (WithoutCoding(tag) == etag) return tag;
+            var name = entry.Value.Value == "*" ? "br" : entry.Value.Value;
+            var quality = entry.Quality ?? 1;
+            if (name is null || !Codings.Contains(name) || quality <= 0) continue;
+            if (quality > bestQuality || (quality == bestQuality && name == "br")) (best, bestQuality) = (name, quality);
         }
-        return null;
+        return best;
     }
 
     private static StringValues WithTokens(StringValues vary, params string[] tokens)

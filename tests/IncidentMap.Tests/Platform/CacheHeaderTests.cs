@@ -58,9 +58,39 @@ public sealed class CacheHeaderTests(ApiFixture api)
         Assert.Equal(tag, revalidated.Headers.ETag!.Tag);
         Assert.Contains("Accept-Encoding", revalidated.Headers.Vary);
 
+        // Either spelling revalidates; the 304 names the representation this request would get.
         var uncompressed = await _client.SendAsync(Get(Tile, null, tag));
         Assert.Equal(HttpStatusCode.NotModified, uncompressed.StatusCode);
+        Assert.Equal(plain, uncompressed.Headers.ETag!.Tag);
+        var plainTagCompressedAnswer = await _client.SendAsync(Get(Tile, coding, plain));
+        Assert.Equal(HttpStatusCode.NotModified, plainTagCompressedAnswer.StatusCode);
+        Assert.Equal(tag, plainTagCompressedAnswer.Headers.ETag!.Tag);
         Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(Get(Tile, coding, "\"other-" + coding + "\""))).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("gzip;q=1.0, br;q=0.5", "gzip")]
+    [InlineData("br, gzip", "br")]
+    [InlineData("*", "br")]
+    [InlineData("identity", null)]
+    [InlineData("br;q=0, gzip;q=0", null)]
+    public async Task A_304_names_the_coding_the_200_for_the_same_request_came_in(string acceptEncoding, string? coding)
+    {
+        await _client.CreateAsync(Features.Valid());
+        var plain = (await _client.SettledETagAsync(Tile)).Tag;
+        HttpRequestMessage Request(string? ifNoneMatch)
+        {
+            var request = Get(Tile, null, ifNoneMatch);
+            request.Headers.TryAddWithoutValidation("Accept-Encoding", acceptEncoding);
+            return request;
+        }
+
+        var full = await _client.SendAsync(Request(null));
+        var revalidated = await _client.SendAsync(Request(plain));
+
+        Assert.Equal(coding, full.Content.Headers.ContentEncoding.SingleOrDefault());
+        Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+        Assert.Equal(full.Headers.ETag!.Tag, revalidated.Headers.ETag!.Tag);
     }
 
     [Fact]
