@@ -71,9 +71,9 @@ public sealed class GeocodingTests(ApiFixture api)
     }
 
     [Theory]
-    [InlineData("Zabadani", "SY", "Az Zabadānī")]   // the gazetteer keeps the article
+    [InlineData("Zabadany", "SY", "Az Zabadānī")]   // the gazetteer keeps the article
     [InlineData("Kharkiw", "UA", "Kharkiv")]
-    [InlineData("Maarat al-Numan", "SY", "Ma‘arrat an Nu‘mān")]
+    [InlineData("Maaret Numan", "SY", "Ma‘arrat an Nu‘mān")]
     public async Task A_country_with_only_similar_names_lists_them_instead_of_saying_unknown(string name, string country, string meant)
     {
         var (response, _) = await _client.PostAsync(Unlocated(name, country));
@@ -116,6 +116,24 @@ public sealed class GeocodingTests(ApiFixture api)
     [InlineData("Maarrat an Numan", "SY", "Ma‘arrat an Nu‘mān")]
     [InlineData("Maarrat al-Numan", "SY", "Ma‘arrat an Nu‘mān")]
     [InlineData("Deir  ez Zor", "SY", "Deir ez-Zor")]
+    // A new-user walkthrough's list of common spellings the gazetteer lacked (curated since).
+    [InlineData("Al-Raqqa", "SY", "Ar Raqqah")]
+    [InlineData("Raqqah", "SY", "Ar Raqqah")]
+    [InlineData("Deir Ezzor", "SY", "Deir ez-Zor")]
+    [InlineData("Hasakah", "SY", "Al Ḩasakah")]
+    [InlineData("Kobani", "SY", "‘Ayn al ‘Arab")]
+    [InlineData("Zabadani", "SY", "Az Zabadānī")]
+    [InlineData("Maarat al-Numan", "SY", "Ma‘arrat an Nu‘mān")]
+    [InlineData("Khan Sheikhoun", "SY", "Khān Shaykhūn")]
+    [InlineData("Ras al-Ain", "SY", "Ra’s al ‘Ayn")]
+    [InlineData("Tal Abyad", "SY", "Tall Abyaḑ")]
+    [InlineData("Hodeidah", "YE", "Al Ḩudaydah")]
+    [InlineData("Saada", "YE", "Sa'dah")]
+    [InlineData("Misrata", "LY", "Mişrātah")]
+    [InlineData("Khan Younis", "PS", "Khān Yūnis")]
+    [InlineData("Zaporizhzhia", "UA", "Zaporizhia")]
+    [InlineData("Odesa", "UA", "Odessa")]
+    [InlineData("Al-Fashir", "SD", "El Fasher")]
     public async Task Newsroom_spellings_geocode_to_the_place_meant(string name, string country, string place)
     {
         var (response, body) = await _client.PostAsync(Unlocated(name));
