@@ -29,7 +29,9 @@ public sealed class Geocoding(Gazetteer gazetteer)
             return (new Prepared(feature, null, [], null), null);
 
         var country = Text(properties, "country")?.ToUpperInvariant();
-        if (country is not null && !Vocabulary.CountryCodes.Contains(country)) country = null;
+        // A country that is no country is the writer's mistake to hear about first (validation names it),
+        // not a reason to geocode the name worldwide.
+        if (country is not null && !Vocabulary.CountryCodes.Contains(country)) return (new Prepared(feature, null, [], null), null);
         var admin1 = Text(properties, "admin1") is { } a && IncidentInput.IsStorableText(a) ? a : null;
         var resolution = await gazetteer.ResolveAsync(name, country, admin1, ct);
         switch (resolution)

@@ -71,6 +71,16 @@ public sealed class GeocodingTests(ApiFixture api)
     }
 
     [Theory]
+    [InlineData("Damascus")] // three places, in SY and US
+    [InlineData("Kharkiw")]  // only similar names
+    public async Task A_country_that_is_no_country_is_named_before_any_geocoding(string name)
+    {
+        var (response, _) = await _client.PostAsync(Unlocated(name, "XX"));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.country");
+    }
+
+    [Theory]
     [InlineData("Zabadany", "SY", "Az Zabadānī")]   // the gazetteer keeps the article
     [InlineData("Kharkiw", "UA", "Kharkiv")]
     [InlineData("Maaret Numan", "SY", "Ma‘arrat an Nu‘mān")]
