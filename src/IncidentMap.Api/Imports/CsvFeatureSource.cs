@@ -36,6 +36,9 @@ internal sealed class CsvFeatureSource : IFeatureSource
         var csv = new CsvReader(stream);
         if (!await csv.ReadAsync(ct)) throw new ImportFormatException("body", "is empty; a CSV file starts with a header row", 1);
         var header = csv.Fields.Select(f => f.Trim().ToLowerInvariant()).ToList();
+        // A gzip file (0x1F 0x8B) sent without its Content-Encoding: say so, rather than list its bytes as unknown columns.
+        if (header.Count > 0 && header[0].StartsWith('\u001f'))
+            throw new ImportFormatException("body", "looks gzip-compressed but came without Content-Encoding; send Content-Encoding: gzip, or the file uncompressed", 1);
         if (header.Distinct().Count() != header.Count)
             throw new ImportFormatException("header", $"names a column twice: {string.Join(", ", header.GroupBy(h => h).Where(g => g.Count() > 1).Select(g => g.Key))}", csv.Line);
         CsvLayout layout;

@@ -214,6 +214,19 @@ public sealed class ImportEdgeTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task A_gzip_file_sent_without_its_Content_Encoding_is_told_so()
+    {
+        var prefix = Unique();
+        var bytes = await Compressed(Header + $"{prefix}-1,Row,riots,2016-01-01,36.7,34.7,\n", "gzip").ReadAsByteArrayAsync();
+        var content = new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("text/csv") } };
+
+        var (status, problem) = await api.CreateClient().PostImportAsync(content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("body looks gzip-compressed but came without Content-Encoding", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task An_unknown_content_coding_is_415_and_a_body_that_does_not_decompress_is_400()
     {
         var prefix = Unique();
