@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using IncidentMap.Tests.Infrastructure;
 using IncidentMap.Tests.Trust;
 
+using static IncidentMap.Tests.Places.PlaceHelpers;
+
 namespace IncidentMap.Tests.Places;
 
 /// <summary>
@@ -16,32 +18,8 @@ public sealed class GeocodingTests(ApiFixture api)
 
     private static string Suffix() => Guid.NewGuid().ToString("N")[..6];
 
-    /// <summary>An editor's place (the test's own row); returns its id.</summary>
-    private async Task<long> AddPlaceAsync(string name, double lon, double lat, string? country, params string[] alternates)
-    {
-        var feature = new JsonObject
-        {
-            ["type"] = "Feature",
-            ["geometry"] = Features.Point(lon, lat),
-            ["properties"] = new JsonObject
-            {
-                ["name"] = name, ["country"] = country, ["kind"] = "village",
-                ["alternate_names"] = new JsonArray(alternates.Select(a => (JsonNode)a).ToArray()),
-            },
-        };
-        var response = await _client.PostAsync("/collections/places/items", Features.Content(feature));
-        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<long>();
-    }
-
-    private static JsonObject Unlocated(string locationName, string? country = null)
-    {
-        var feature = Features.Valid();
-        feature.Remove("geometry");
-        feature["properties"]!["location_name"] = locationName;
-        if (country is not null) feature["properties"]!["country"] = country;
-        return feature;
-    }
+    private Task<long> AddPlaceAsync(string name, double lon, double lat, string? country, params string[] alternates) =>
+        _client.AddPlaceAsync(name, lon, lat, country, null, "village", alternates);
 
     private static List<long> CandidateIds(JsonObject problem) =>
         problem["candidates"]!.AsArray().Select(c => c!["id"]!.GetValue<long>()).ToList();

@@ -4,6 +4,8 @@ using System.Text.Json.Nodes;
 using IncidentMap.Tests.Infrastructure;
 using IncidentMap.Tests.Trust;
 
+using static IncidentMap.Tests.Places.PlaceHelpers;
+
 namespace IncidentMap.Tests.Places;
 
 /// <summary>The places collection as an OGC API – Features collection, and editors correcting their places.</summary>
@@ -240,13 +242,5 @@ public sealed class PlacesCollectionTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PatchAsync($"/collections/places/items/{id}",
             new StringContent("{}", Encoding.UTF8, "application/merge-patch+json"))).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await PatchAsync(999_999_999_999, "{}")).StatusCode);
-    }
-
-    private static JsonObject Unlocated(string locationName)
-    {
-        var feature = Features.Valid();
-        feature.Remove("geometry");
-        feature["properties"]!["location_name"] = locationName;
-        return feature;
     }
 }

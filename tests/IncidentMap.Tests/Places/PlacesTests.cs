@@ -6,6 +6,8 @@ using IncidentMap.Tests.Infrastructure;
 using IncidentMap.Tests.Trust;
 using Microsoft.Extensions.DependencyInjection;
 
+using static IncidentMap.Tests.Places.PlaceHelpers;
+
 namespace IncidentMap.Tests.Places;
 
 /// <summary>The gazetteer shipped in db/gazetteer (GeoNames) and editors' places.</summary>
@@ -114,22 +116,8 @@ public sealed class PlacesTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/places/items?" + query), HttpStatusCode.BadRequest, parameter);
     }
 
-    private async Task<long> AddPlaceAsync(string name, double lon, double lat, params string[] alternates)
-    {
-        var feature = new JsonObject
-        {
-            ["type"] = "Feature",
-            ["geometry"] = Features.Point(lon, lat),
-            ["properties"] = new JsonObject
-            {
-                ["name"] = name, ["country"] = "SY", ["admin1"] = "Rif Dimashq", ["kind"] = "suburb",
-                ["alternate_names"] = new JsonArray(alternates.Select(a => (JsonNode)a).ToArray()),
-            },
-        };
-        var response = await _client.PostAsync("/collections/places/items", Features.Content(feature));
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<long>();
-    }
+    private Task<long> AddPlaceAsync(string name, double lon, double lat, params string[] alternates) =>
+        _client.AddPlaceAsync(name, lon, lat, "SY", "Rif Dimashq", "suburb", alternates);
 
     [Fact]
     public async Task Editors_add_a_suburb_the_gazetteer_lacks_and_find_it_by_any_spelling()
@@ -145,15 +133,6 @@ public sealed class PlacesTests(ApiFixture api)
         var anonymous = api.CreateAnonymousClient();
         var refused = await anonymous.PostAsync("/collections/places/items", Features.Content(new JsonObject()));
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
-    }
-
-    private static JsonObject Unlocated(string locationName, string? country = null)
-    {
-        var feature = Features.Valid();
-        feature.Remove("geometry");
-        feature["properties"]!["location_name"] = locationName;
-        if (country is not null) feature["properties"]!["country"] = country;
-        return feature;
     }
 
     [Fact]
