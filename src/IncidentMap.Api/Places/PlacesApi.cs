@@ -330,21 +330,28 @@ public static class PlacesApi
 
     /// <summary>
     /// The same name in the same country within 1 km is the same place: a second copy would make the
-    /// name ambiguous for geocoding for good. Serialised per name, so two editors cannot both add it.
+    /// name ambiguous for geocoding for good. Every name counts, alternates too (an alternate equal to
+    /// a nearby place's name makes that name ambiguous as surely). Serialised per name (locks taken
+    /// in key order), so two editors cannot both add it.
     /// </summary>
     private static async Task<IResult?> SamePlaceAsync(HttpContext context, NpgsqlConnection connection, NpgsqlTransaction tx, PlaceDraft draft, long? self)
     {
-        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(hashtext('place:' || place_key(@Name)))",
-            new { draft.Name }, tx, cancellationToken: context.RequestAborted));
-        var existing = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
-            SELECT p.id FROM places p JOIN place_names n ON n.place_id = p.id
-            WHERE n.key = place_key(@Name) AND p.country IS NOT DISTINCT FROM @Country
+        var names = draft.AlternateNames.Prepend(draft.Name).ToArray();
+        await connection.ExecuteAsync(new CommandDefinition("""
+            SELECT pg_advisory_xact_lock(hashtext('place:' || k)) FROM (SELECT DISTINCT place_key(x) AS k FROM unnest(@names) x ORDER BY 1) keys
+            """, new { names }, tx, cancellationToken: context.RequestAborted));
+        var existing = await connection.QueryFirstOrDefaultAsync<(long Id, string Name)?>(new CommandDefinition("""
+            SELECT p.id, x FROM unnest(@names) WITH ORDINALITY AS given(x, i)
+            JOIN place_names n ON n.key = place_key(x)
+            JOIN places p ON p.id = n.place_id
+            WHERE p.country IS NOT DISTINCT FROM @Country
               AND ST_DWithin(p.geog, @Geometry::geography, 1000) AND p.id IS DISTINCT FROM @self
-            LIMIT 1
-            """, new { draft.Name, draft.Country, draft.Geometry, self }, tx, cancellationToken: context.RequestAborted));
+            ORDER BY i LIMIT 1
+            """, new { names, draft.Country, draft.Geometry, self }, tx, cancellationToken: context.RequestAborted));
         if (existing is not { } same) return null;
+        var field = same.Name == draft.Name ? "properties.name" : "properties.alternate_names";
         return Problem.Status(StatusCodes.Status409Conflict, "Place exists",
-            $"properties.name '{draft.Name}' in {draft.Country ?? "no country"} is already place {same}, within 1 km: geocoding already finds it by this name, and a second copy would make the name ambiguous.", "properties.name",
-            new Dictionary<string, object?> { ["existing"] = $"{context.Request.PathBase}/collections/places/items/{same}" });
+            $"{field} '{same.Name}' in {draft.Country ?? "no country"} is already a name of place {same.Id}, within 1 km: geocoding already finds it by this name, and a second copy would make the name ambiguous.", field,
+            new Dictionary<string, object?> { ["existing"] = $"{context.Request.PathBase}/collections/places/items/{same.Id}" });
     }
 }

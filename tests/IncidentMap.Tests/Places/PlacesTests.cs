@@ -212,6 +212,14 @@ public sealed class PlacesTests(ApiFixture api)
         var again = await ProblemAssert.IsProblemAsync(await _client.PostAsync("/collections/places/items", Features.Content(feature)), HttpStatusCode.Conflict, "properties.name");
         Assert.EndsWith($"/collections/places/items/{first}", again["existing"]!.GetValue<string>());
 
+        // An alternate name counts as much: it would make the first place's name ambiguous too.
+        feature["properties"]!["name"] = name + " North";
+        feature["properties"]!["alternate_names"] = new JsonArray(name);
+        var alias = await ProblemAssert.IsProblemAsync(await _client.PostAsync("/collections/places/items", Features.Content(feature)), HttpStatusCode.Conflict, "properties.alternate_names");
+        Assert.EndsWith($"/collections/places/items/{first}", alias["existing"]!.GetValue<string>());
+        feature["properties"]!.AsObject().Remove("alternate_names");
+        feature["properties"]!["name"] = name.ToUpperInvariant();
+
         // Elsewhere, the same name is another place.
         feature["geometry"] = Features.Point(36.9, 34.9);
         Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync("/collections/places/items", Features.Content(feature))).StatusCode);
