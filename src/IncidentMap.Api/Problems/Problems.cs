@@ -117,7 +117,7 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
             // A gzip, br or deflate body that does not decompress (request decompression).
             InvalidDataException => (400, "Invalid compressed body", "The body could not be decompressed as its Content-Encoding says."),
-            Imports.IncompleteDataException incomplete => (400, "Invalid compressed body", $"The body {incomplete.Message}."),
+            Imports.IncompleteDataException incomplete => (400, "Invalid compressed body", $"The body sent with a Content-Encoding {incomplete.Message}."),
             // Backstops for text that slipped past validation: the client's data, never a 500.
             PostgresException { SqlState: PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.UntranslatableCharacter } =>
                 (400, "Invalid text", "The request contains text the database cannot store (a NUL character or invalid Unicode)."),
@@ -144,11 +144,10 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         context.Response.StatusCode = status;
         if (status == 503)
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(IncidentMap.Api.Database.DatabaseResilience.BreakDuration.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            Exception = exception,
-            ProblemDetails = { Status = status, Title = title, Detail = detail },
-        });
+        var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
+        // A body that does not decompress is the Content-Encoding's doing: named, as a field at fault is.
+        if (exception is InvalidDataException or Imports.IncompleteDataException)
+            problem.Extensions["errors"] = new[] { new FieldError("Content-Encoding", detail) };
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem });
     }
 }

@@ -93,6 +93,23 @@ public sealed class IncidentValidationTests(ApiFixture api)
         Assert.Equal(expected, (await _client.GetJsonAsync($"/collections/incidents/items/{id}"))["properties"]!["fatalities_max"]!.GetValue<int>());
     }
 
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("cut")]
+    public async Task A_compressed_body_that_does_not_decompress_whole_is_a_400_naming_Content_Encoding(string kind)
+    {
+        var json = System.Text.Encoding.UTF8.GetBytes(Features.Valid().ToJsonString());
+        var gzip = new MemoryStream();
+        using (var compressor = new System.IO.Compression.GZipStream(gzip, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) compressor.Write(json);
+        var body = kind == "garbage" ? json : gzip.ToArray()[..^6]; // JSON sent as if gzip; gzip without most of its trailer
+        var content = new ByteArrayContent(body) { Headers = { ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/geo+json") } };
+        content.Headers.ContentEncoding.Add("gzip");
+
+        var response = await _client.PostAsync("/collections/incidents/items", content);
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "Content-Encoding");
+    }
+
     [Fact]
     public async Task Replace_applies_the_same_rules_as_create()
     {
