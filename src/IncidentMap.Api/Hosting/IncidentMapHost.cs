@@ -40,7 +40,7 @@ public static class IncidentMapHost
         services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());
         services.AddSingleton<FeedRetention>();
         services.AddHostedService(sp => sp.GetRequiredService<FeedRetention>());
-        var origins = builder.Configuration.GetSection("Cors:AllowedOrigins").Get<string[]>() ?? ["*"];
+        var origins = CorsOrigins(builder.Configuration);
         services.AddCors(options => options.AddDefaultPolicy(policy =>
         {
             if (origins.Contains("*")) policy.AllowAnyOrigin();
@@ -76,14 +76,17 @@ public static class IncidentMapHost
         return builder;
     }
 
+    /// <summary>Browser origins CORS allows (Cors:AllowedOrigins); "*", the default, is any.</summary>
+    private static string[] CorsOrigins(IConfiguration configuration) =>
+        configuration.GetSection("Cors:AllowedOrigins").Get<string[]>() ?? ["*"];
+
     public static WebApplication UseIncidentMap(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseForwardedHeaders();
         app.UseSecurityHeaders();
-        var origins = app.Configuration.GetSection("Cors:AllowedOrigins").Get<string[]>() ?? ["*"];
-        app.UseCacheHeaders(anyOrigin: origins.Contains("*"), readsNeedKey: app.Configuration.GetValue("Auth:RequireKeyForReads", false));
+        app.UseCacheHeaders(anyOrigin: CorsOrigins(app.Configuration).Contains("*"), readsNeedKey: app.Configuration.GetValue("Auth:RequireKeyForReads", false));
         app.UseResponseCompression();
 
         // The OpenAPI document under the type the landing page's service-desc link announces, when

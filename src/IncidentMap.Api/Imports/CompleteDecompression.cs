@@ -189,9 +189,14 @@ public sealed class CheckedBrotliStream(Stream compressed) : ReadOnlyStream
     }
 }
 
-/// <summary>The members every read-only, forward-only stream answers the same way.</summary>
+/// <summary>
+/// The members every read-only, forward-only stream answers the same way. A subclass reads into spans
+/// and memory; the array overloads come to those (abstract here, so neither can fall back on the other).
+/// </summary>
 public abstract class ReadOnlyStream : Stream
 {
+    public abstract override int Read(Span<byte> buffer);
+    public abstract override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default);
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;

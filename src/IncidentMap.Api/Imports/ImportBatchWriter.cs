@@ -98,11 +98,13 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     // table has no statistics, and a planner guessing a hash join would scan every incident.
     // edited: an editor changed the incident since this source's import last wrote it (migration
     // 0018); the import keeps the editor's version and names the row, unless the file agrees with it.
+    private const string EditedSince = "i.version <> coalesce(i.imported_version, i.version)";
+
     private static readonly string Existing = $"""
         existing AS MATERIALIZED (
             SELECT s.record, i.import_source IS NOT DISTINCT FROM @source AS ours,
                    ({Current}) IS NOT DISTINCT FROM ({Staged}) AS same,
-                   i.version IS DISTINCT FROM coalesce(i.imported_version, i.version) AS edited
+                   {EditedSince} AS edited
             FROM import_staging s
             CROSS JOIN LATERAL (SELECT * FROM incidents i WHERE i.external_id = s.external_id AND i.deleted_at IS NULL) i
         )
@@ -118,7 +120,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             WHERE {rows}
             ON CONFLICT (external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL
             DO UPDATE SET ({Columns}) = ({Excluded}), updated_at = now(), version = i.version + 1, imported_version = i.version + 1
-            WHERE i.import_source = @source AND i.version = coalesce(i.imported_version, i.version)
+            WHERE i.import_source = @source AND NOT {EditedSince}
               AND ({Current}) IS DISTINCT FROM ({Excluded})
             RETURNING i.id, i.xmax = 0 AS inserted
         )
@@ -154,20 +156,13 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
                {Counts}
         """;
 
-    // The staged rows whose external_id is an incident that no import of this source created.
-    private const string ForeignOwned = """
-        SELECT s.line, s.record, s.external_id, i.id FROM import_staging s
-        CROSS JOIN LATERAL (SELECT id, import_source FROM incidents WHERE external_id = s.external_id AND deleted_at IS NULL) i
-        WHERE i.import_source IS DISTINCT FROM @source
-        """;
-
-    // The staged rows of this source's incidents that an editor changed since the import last wrote
-    // them, and that the file does not simply agree with.
-    private static readonly string EditedOwned = $"""
-        SELECT s.line, s.record, s.external_id, i.id, i.version FROM import_staging s
+    // The staged rows left unwritten: their external_id is an incident that no import of this source
+    // created (foreign), or one of its own that an editor changed since and the file does not agree with.
+    private static readonly string NotWritten = $"""
+        SELECT s.line, s.record, s.external_id, i.id, i.version, i.import_source IS DISTINCT FROM @source AS foreign
+        FROM import_staging s
         CROSS JOIN LATERAL (SELECT * FROM incidents i WHERE i.external_id = s.external_id AND i.deleted_at IS NULL) i
-        WHERE i.import_source = @source AND i.version <> coalesce(i.imported_version, i.version)
-          AND ({Current}) IS DISTINCT FROM ({Staged})
+        WHERE i.import_source IS DISTINCT FROM @source OR ({EditedSince} AND ({Current}) IS DISTINCT FROM ({Staged}))
         """;
 
     private readonly NpgsqlConnection _connection;
@@ -192,7 +187,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         {
             // A batch of large polygons can take longer than the service's default statement timeout.
             await connection.ExecuteAsync(new CommandDefinition($"SET statement_timeout = '10min'; {CreateStaging}; {CreateSeen}", cancellationToken: ct));
-            // Asked once per import: a deletion during the import applies from the next one.
+            // Asked once per writer connection: a deletion during the import applies from the next one.
             var hasDeleted = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(HasDeleted, new { source = options.Source }, cancellationToken: ct));
             return new ImportBatchWriter(connection, options, keyColumn, hasDeleted);
         }
@@ -237,18 +232,16 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             await tx.RollbackAsync("plain_insert", ct);
             outcome = await _connection.QuerySingleAsync<UpsertOutcome>(new CommandDefinition(Upsert, parameters, tx, cancellationToken: ct));
         }
-        // Rows of other sources are rare: named by a second look only when there are any, or when
-        // a concurrent writer left rows that the upsert's snapshot did not account for.
-        var unaccounted = outcome.Inserted + outcome.Updated + outcome.Unchanged + outcome.Foreign + outcome.Edited < rows.Count - rejected.Count;
-        if (outcome.Foreign > 0 || unaccounted)
-            foreach (var (line, record, externalId, owner) in await _connection.QueryAsync<(long, long, string, long)>(new CommandDefinition(ForeignOwned, parameters, tx, cancellationToken: ct)))
-                rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
-                    $"'{externalId}' is already incident {owner}, which no import from source '{_options.Source}' created"));
-        if (outcome.Edited > 0 || unaccounted)
-            foreach (var (line, record, externalId, id, version) in await _connection.QueryAsync<(long, long, string, long, int)>(new CommandDefinition(EditedOwned, parameters, tx, cancellationToken: ct)))
-                rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
-                    $"'{externalId}' is incident {id}, changed by an editor (now version {version}) since source '{_options.Source}' last imported it; " +
-                    "the import keeps the editor's version (edit it by hand to take the file's)"));
+        // Rows of other sources and editor-changed rows are rare: named by a second look only when
+        // there are any, or when a concurrent writer left rows the upsert's snapshot did not account for.
+        if (outcome.Foreign + outcome.Edited > 0
+            || outcome.Inserted + outcome.Updated + outcome.Unchanged + outcome.Foreign + outcome.Edited < rows.Count - rejected.Count)
+            foreach (var (line, record, externalId, id, version, foreign) in await _connection.QueryAsync<(long, long, string, long, int, bool)>(
+                         new CommandDefinition(NotWritten, parameters, tx, cancellationToken: ct)))
+                rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn, foreign
+                    ? $"'{externalId}' is already incident {id}, which no import from source '{_options.Source}' created"
+                    : $"'{externalId}' is incident {id}, changed by an editor (now version {version}) since source '{_options.Source}' last imported it; " +
+                      "the import keeps the editor's version (edit it by hand to take the file's)"));
         await tx.CommitAsync(ct);
         return new BatchResult(outcome.Inserted, outcome.Updated, rows.Count - rejected.Count - outcome.Inserted - outcome.Updated, rejected);
     }

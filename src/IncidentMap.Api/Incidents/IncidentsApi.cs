@@ -577,12 +577,13 @@ public static partial class IncidentsApi
 
     public static string ETag(int version) => $"\"v{version}\"";
 
-    private static bool TryParseId(string text, out long id) => long.TryParse(text, System.Globalization.NumberStyles.None, null, out id) && id > 0;
+    /// <summary>A feature id in a path: digits only, from 1 (incidents and places alike).</summary>
+    internal static bool TryParseId(string text, out long id) => long.TryParse(text, System.Globalization.NumberStyles.None, null, out id) && id > 0;
 
     private static IResult UnknownIncident(string featureId) => Problem.NotFound($"There is no incident with id '{featureId}'.");
 
-    // Exactly the ETags we issue ("v1", never "v01"; "v1-gzip" for a compressed answer): If-Match is a strong comparison.
-    [System.Text.RegularExpressions.GeneratedRegex("^\"v([1-9][0-9]{0,8})(?:-br|-gzip)?\"$")]
+    // Exactly the ETags we issue ("v1", never "v01"): If-Match is a strong comparison.
+    [System.Text.RegularExpressions.GeneratedRegex("^\"v([1-9][0-9]{0,8})\"$")]
     private static partial System.Text.RegularExpressions.Regex OurETag();
 
     /// <summary>
@@ -604,7 +605,8 @@ public static partial class IncidentsApi
         var found = new List<int>();
         foreach (var entry in header.Split(','))
         {
-            var match = OurETag().Match(entry.Trim());
+            // A compressed answer's tag names its coding ("v1-gzip"): the same version.
+            var match = OurETag().Match(Hosting.CacheHeaders.WithoutCoding(entry.Trim()));
             if (!match.Success)
                 return Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
                     "If-Match does not name a version of this incident; read it again and send its ETag.", "If-Match");

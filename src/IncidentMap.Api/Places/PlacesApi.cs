@@ -210,7 +210,7 @@ public static class PlacesApi
 
     internal static async Task<IResult> GetPlace(HttpRequest request, string placeId, IncidentReader reader, CancellationToken ct)
     {
-        var feature = TryParseId(placeId, out var id) ? await ReadAsync(reader, id, ct) : null;
+        var feature = IncidentsApi.TryParseId(placeId, out var id) ? await ReadAsync(reader, id, ct) : null;
         return feature is null ? UnknownPlace(placeId) : PlaceResult(request, feature, id, StatusCodes.Status200OK);
     }
 
@@ -234,8 +234,6 @@ public static class PlacesApi
         context.Response.ContentType = IncidentsApi.GeoJson;
         return TypedResults.Ok();
     }
-
-    private static bool TryParseId(string text, out long id) => long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out id) && id > 0;
 
     private static IResult UnknownPlace(string placeId) => Problem.NotFound($"There is no place with id '{placeId}'.");
 
@@ -270,7 +268,7 @@ public static class PlacesApi
 
     internal static async Task<IResult> PatchPlace(HttpContext context, string placeId, NpgsqlDataSource dataSource, IncidentReader reader)
     {
-        if (!TryParseId(placeId, out var id)) return UnknownPlace(placeId);
+        if (!IncidentsApi.TryParseId(placeId, out var id)) return UnknownPlace(placeId);
         var (document, problem) = await JsonBody.ReadAsync(context.Request, [IncidentsApi.MergePatch, "application/json", IncidentsApi.GeoJson], context.RequestAborted);
         if (problem is not null) return problem;
         using var owned = document;
@@ -308,7 +306,7 @@ public static class PlacesApi
     /// </summary>
     internal static async Task<IResult> DeletePlace(HttpContext context, string placeId, NpgsqlDataSource dataSource)
     {
-        if (!TryParseId(placeId, out var id)) return UnknownPlace(placeId);
+        if (!IncidentsApi.TryParseId(placeId, out var id)) return UnknownPlace(placeId);
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
         var source = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
             WITH target AS (SELECT id, source FROM places WHERE id = @id),
