@@ -161,10 +161,12 @@ internal sealed class SqlCompiler
             throw new FilterException(args[3].At, $"the unit of S_DWITHIN must be one of {string.Join(", ", MetresPer.Keys)}");
         var within = Parameter(Convert.ToDouble(distance.Value) * metres);
         // The incidents' geometry against a given shape: candidates through the GiST index on geom, by a
-        // box around the shape that holds everything within the distance (incident_dwithin_box, 0013).
+        // box around the shape that holds everything within the distance (incident_dwithin_box, 0019),
+        // and lines and polygons through their own index.
         var (column, other) = first.Property?.Geography is not null ? (first, second) : (second, first);
-        var candidates = column.Property?.Geography is not null && other.Property is null
-            ? $"{column.Sql} && incident_dwithin_box({other.Sql}, {within}) AND " : "";
+        var candidates = column.Property?.Geography is { } geography && other.Property is null
+            ? $"({column.Sql} && incident_dwithin_box({other.Sql}, {within}) OR {IncidentSqlBuilder.ShapesWithin(column.Sql, geography, Geography(other), within)}) AND "
+            : "";
         return $"({candidates}ST_DWithin({a}, {b}, {within}))";
     }
 

@@ -160,8 +160,10 @@ public static class IncidentSqlBuilder
             if (query.RadiusMetres is { } radius)
             {
                 // Geodesic (spheroid) distance. Candidates come from the GiST index on geom, through boxes
-                // that hold the circle (RadiusCells.Bounds), unless the cell index drives the scan.
-                if (radiusByIndex) where.Add(AnyBox(parameters, RadiusCells.Bounds(near.Y, near.X, radius), "r", "i.geom && {0}"));
+                // that hold the circle (RadiusCells.Bounds), and lines and polygons from their own index,
+                // unless the cell index drives the scan.
+                if (radiusByIndex)
+                    where.Add($"({AnyBox(parameters, RadiusCells.Bounds(near.Y, near.X, radius), "r", "i.geom && {0}")} OR {ShapesWithin("i.geom", "i.geog", "@point", "@radius")})");
                 where.Add(WithinOnSpheroid);
                 parameters.Add("radius", radius);
             }
@@ -263,6 +265,15 @@ public static class IncidentSqlBuilder
         (_ST_DWithin(i.geog, @point, @radius * 0.993, false)
            OR (_ST_DWithin(i.geog, @point, @radius * 1.007, false) AND _ST_DWithin(i.geog, @point, @radius, true)))
         """;
+
+    /// <summary>
+    /// Lines and polygons within <paramref name="metres"/> of <paramref name="shape"/> (a geography), a
+    /// superset on the sphere, through the GiST index on geog that holds only them (migration 0019). Their
+    /// edges are geodesics that bulge towards the pole beyond the box of their vertices, so a box around
+    /// a circle can miss them; a point's box is exact.
+    /// </summary>
+    internal static string ShapesWithin(string geom, string geog, string shape, string metres) =>
+        $"(GeometryType({geom}) <> 'POINT' AND ST_DWithin({geog}, {shape}, {metres} * 1.007, false))";
 
     /// <summary><paramref name="test"/> of any of the boxes ({0} is the box); parameters prefixed per use.</summary>
     private static string AnyBox(DynamicParameters parameters, IReadOnlyList<Box> boxes, string prefix, string test)

@@ -58,7 +58,8 @@ public static class RadiusCells
     /// <summary>
     /// Longitude/latitude boxes that together hold every point within <paramref name="metres"/> of
     /// (lat, lon), by the bounds of <see cref="Covering"/>: one box, two across the antimeridian, or the
-    /// whole latitude band near a pole. Migration 0013's incident_dwithin_box is the same bound in SQL.
+    /// whole latitude band near a pole. Migration 0019's incident_dwithin_box is the same bound in SQL
+    /// (near a pole it also reaches the pole, for the shapes it bounds).
     /// </summary>
     public static IReadOnlyList<Box> Bounds(double lat, double lon, double metres)
     {

@@ -70,6 +70,11 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("lat=34.73&lon=36.72&radius=25km&sortby=occurred_at&datetime=2014-01-01/..", "incidents_cell_idx")]
     [InlineData("lat=34.73&lon=37.3&radius=25km&sortby=distance", "incidents_geom_idx")] // at the edge of a cluster: a few thousand candidates
     [InlineData("filter=S_DWITHIN(geometry, POINT(36.72 34.73), 2, kilometers)", "incidents_geom_idx")]
+    // Lines and polygons, whose geodesic edges may bulge out of the box, through their own index (0019).
+    [InlineData("lat=34.73&lon=36.72&radius=2km", "incidents_shape_geog_idx")]
+    [InlineData("lat=34.73&lon=36.72&radius=2km&sortby=distance", "incidents_shape_geog_idx")]
+    [InlineData("filter=S_DWITHIN(geometry, LINESTRING(36.70 34.73, 36.74 34.73), 2, kilometers)", "incidents_geom_idx")]
+    [InlineData("filter=S_DWITHIN(geometry, LINESTRING(36.70 34.73, 36.74 34.73), 2, kilometers)", "incidents_shape_geog_idx")]
     [InlineData("bbox=36.71,34.72,36.73,34.74", "incidents_geom_idx")]
     [InlineData("datetime=2015-03-01/2015-03-01", "incidents_occurred_idx")]
     [InlineData("datetime=2015-03-01T10:00:00Z/2015-03-01T12:00:00Z", "incidents_occurred_idx")]

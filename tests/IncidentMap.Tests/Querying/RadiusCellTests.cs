@@ -124,6 +124,47 @@ public sealed class RadiusCellTests(ApiFixture api)
         Assert.Equal(expected.Order(), ids.Order());
     }
 
+    /// <summary>Where the geodesic from (0° E, 70° N) to (40° E, 70° N) runs furthest north, at 20° E (spherical).</summary>
+    private static readonly double BulgeLat = Math.Atan(Math.Tan(70 * Math.PI / 180) / Math.Cos(20 * Math.PI / 180)) * 180 / Math.PI;
+
+    [Theory]
+    [InlineData(5_000, "sortby=-occurred_at")]    // boxes, newest first
+    [InlineData(5_000, "sortby=distance")]        // boxes, nearest first
+    [InlineData(20_000, "sortby=-occurred_at")]   // merged from cells
+    public async Task A_radius_search_finds_a_line_where_its_geodesic_bulges_beyond_the_box_of_its_vertices(double metres, string sort)
+    {
+        // The line's edge is a geodesic: at 20° E it runs at 71.1° N, though its vertices' box ends at
+        // 70° N. A circle around that bulge must find it, by whichever path the search takes.
+        var tag = NewTag();
+        var line = await _client.CreateAsync(Incident(tag, Features.Geometry("""{"type":"LineString","coordinates":[[0,70],[40,70]]}""")));
+        var beside = await _client.CreateAsync(Incident(tag, Features.Point(20, 70)));   // 124 km south of the bulge
+        Assert.True(BulgeLat > 71.1);
+        Assert.True(GeodesicMetres(BulgeLat, 20, 70, 20) > 100_000);
+
+        var ids = await _client.IdsAsync($"lat={Inv(BulgeLat)}&lon=20&radius={metres}&tags={tag}&{sort}");
+        Assert.Equal([line], ids);
+        Assert.DoesNotContain(beside, ids);
+    }
+
+    [Fact]
+    public async Task S_DWITHIN_finds_lines_by_their_geodesic_and_points_near_a_long_query_line()
+    {
+        var tag = NewTag();
+        var line = await _client.CreateAsync(Incident(tag, Features.Geometry("""{"type":"LineString","coordinates":[[0,70],[40,70]]}""")));
+        var onTheBulge = await _client.CreateAsync(Incident(tag, Features.Point(20, BulgeLat)));
+        var onTheParallel = await _client.CreateAsync(Incident(tag, Features.Point(20, 70)));
+
+        // A point query near the stored line's bulge.
+        var nearBulge = Uri.EscapeDataString($"S_DWITHIN(geometry, POINT(20 {Inv(BulgeLat)}), 2, km)");
+        Assert.Equal(new[] { line, onTheBulge }.Order(), (await _client.IdsAsync($"tags={tag}&filter={nearBulge}")).Order());
+
+        // The same line as the query shape: the point on its bulge is within 2 km, the one on the 70th
+        // parallel (inside the box of the line's vertices) is 124 km away.
+        var alongLine = Uri.EscapeDataString("S_DWITHIN(geometry, LINESTRING(0 70, 40 70), 2, km)");
+        Assert.Equal(new[] { line, onTheBulge }.Order(), (await _client.IdsAsync($"tags={tag}&filter={alongLine}")).Order());
+        Assert.DoesNotContain(onTheParallel, await _client.IdsAsync($"tags={tag}&filter={alongLine}"));
+    }
+
     [Fact]
     public void The_bounds_hold_every_point_within_the_circle()
     {
