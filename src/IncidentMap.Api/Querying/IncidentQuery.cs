@@ -25,6 +25,14 @@ public sealed record IncidentQuery
     public const int DefaultLimit = 10;
     public const int MaxLimit = 10_000;
     public const int DefaultPrecision = 7;
+
+    /// <summary>
+    /// Decimals that print every coordinate as the shortest text that reads back as the same double
+    /// (PostGIS prints the shortest round trip within the cap, and exponents for tiny values). A single
+    /// incident is served at this precision: what an editor reads and sends back, or what a merge patch
+    /// is merged into, is what is stored, so a write that names no geometry never changes it.
+    /// </summary>
+    public const int StoredPrecision = 30;
     public const double MaxRadiusMetres = 1_000_000;
 
     /// <summary>Deleted incidents match too (the change feed's tombstones).</summary>

@@ -87,10 +87,10 @@ public sealed class IncidentReader(
         }, ct);
     }
 
-    /// <summary>The feature JSON and version of one live incident, or null.</summary>
+    /// <summary>The feature JSON (coordinates as stored) and version of one live incident, or null.</summary>
     public async Task<(string Feature, int Version)?> GetFeatureAsync(long id, CancellationToken ct, NpgsqlConnection? connection = null)
     {
-        var single = new IncidentQuery { Id = id, Limit = 1 };
+        var single = new IncidentQuery { Id = id, Limit = 1, Precision = IncidentQuery.StoredPrecision };
         var render = new IncidentRowWriter(single);
         // By primary key: one plan for every id.
         var sql = IncidentSqlBuilder.Build(single, IncidentSqlBuilder.Projection(single) + ", i.version") with { StablePlan = true };

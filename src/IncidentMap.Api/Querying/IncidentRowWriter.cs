@@ -320,10 +320,12 @@ public sealed class IncidentRowWriter
 
     /// <summary>
     /// The rounded value and its format: the shortest round-trip form (the fast path) unless that would
-    /// switch to an exponent, which it does only below 1e-4.
+    /// switch to an exponent, which it does only below 1e-4. At <see cref="IncidentQuery.StoredPrecision"/>
+    /// the value as stored, in its shortest round-trip form (an exponent is valid JSON).
     /// </summary>
     private (double Rounded, string? Format) Rounded(double value)
     {
+        if (precision > 15) return (value, null);
         var rounded = Math.Round(value, precision, MidpointRounding.AwayFromZero);
         return (rounded, Math.Abs(rounded) >= 1e-4 || rounded == 0 ? null : coordinateFormat);
     }

@@ -114,6 +114,57 @@ public sealed class IncidentCrudTests(ApiFixture api)
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(geometry), fetched["geometry"]), fetched["geometry"]!.ToJsonString());
     }
 
+    public static TheoryData<string> FineGeometries => new()
+    {
+        // Nine and more decimals, digits no double rounding to 7 or 9 decimals keeps.
+        """{"type":"Point","coordinates":[36.123456789012345,34.000000012345678]}""",
+        """{"type":"Point","coordinates":[1.2345678901234567,0.000012345678901234567]}""",
+        // Valid as sent; rounded to 7 decimals, its third vertex falls on its first edge (self-intersection).
+        """{"type":"Polygon","coordinates":[[[36,34],[36.5,34],[36.25,34.00000002],[36,34]]]}""",
+    };
+
+    [Theory]
+    [MemberData(nameof(FineGeometries))]
+    public async Task Reads_and_writes_that_leave_the_geometry_alone_keep_every_digit_of_it(string geometry)
+    {
+        var id = await _client.CreateAsync(Features.Valid(geometry: Features.Geometry(geometry)));
+        var url = $"/collections/incidents/items/{id}";
+        var sent = JsonNode.Parse(geometry)!;
+        // The same doubles, however printed (PostGIS writes tiny ones with an exponent).
+        static bool Same(JsonNode expected, JsonNode? actual) => actual is not null && Flatten(expected).SequenceEqual(Flatten(actual));
+        static IEnumerable<double> Flatten(JsonNode node) => node switch
+        {
+            JsonArray array => array.SelectMany(n => Flatten(n!)),
+            JsonObject shape => Flatten(shape["coordinates"]!),
+            _ => [node.GetValue<double>()],
+        };
+
+        // A single incident reads back as stored, not rounded to the lists' 7 decimals.
+        var fetched = await _client.GetJsonAsync(url);
+        Assert.True(Same(sent, fetched["geometry"]), fetched["geometry"]!.ToJsonString());
+
+        // A patch of a property is merged into the stored geometry: it neither fails on nor changes it.
+        var patched = await _client.PatchCurrentAsync(url, """{"properties":{"fatalities_max":3}}""");
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        var body = JsonNode.Parse(await patched.Content.ReadAsStringAsync())!;
+        Assert.True(Same(sent, body["geometry"]), body["geometry"]!.ToJsonString());
+
+        // What was read, sent back whole, changes nothing; the history names only the patched property.
+        fetched = await _client.GetJsonAsync(url);
+        var again = await _client.PutCurrentAsync(url, Features.Content(fetched.AsObject()));
+        Assert.Equal("\"v2\"", again.Headers.ETag?.Tag);
+        var history = await _client.GetJsonAsync($"{url}/history");
+        Assert.Equal(["fatalities_max"], history["revisions"]![1]!["changed_fields"]!.AsArray().Select(f => f!.GetValue<string>()));
+
+        await using var connection = await api.Database.OpenConnectionAsync();
+        Assert.True(await connection.ExecuteScalarAsync<bool>(
+            "SELECT ST_AsEWKB(geom) = ST_AsEWKB(ST_SetSRID(ST_GeomFromGeoJSON(@geometry), 4326)) FROM incidents WHERE id = @id",
+            new { id, geometry }));
+        // The revision of version 1, kept when version 2 was written, holds the geometry as stored too.
+        var first = await _client.GetJsonAsync($"{url}/history/1");
+        Assert.True(Same(sent, first["geometry"]), first["geometry"]!.ToJsonString());
+    }
+
     [Fact]
     public async Task Put_replaces_the_incident_and_bumps_the_version()
     {
