@@ -400,9 +400,9 @@ public static class IncidentInput
                     { Error($"{path}.url", $"'{text}' is not an absolute http(s) URL"); continue; }
                     if (field.Name == "published_at")
                     {
-                        if (!Rfc3339.TryParseIncidentTime(text, out var published, out _))
+                        if (Rfc3339.NormalisePublished(text) is not { } published)
                         { Error($"{path}.published_at", $"'{text}' is not an RFC 3339 date-time or date"); continue; }
-                        text = published.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+                        text = published;
                     }
                     source[field.Name] = text;
                 }

@@ -10,8 +10,16 @@ public static class Rfc3339
         "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK",
     ];
 
-    /// <summary>Parses a full RFC 3339 date-time; the offset (Z or ±hh:mm) is required.</summary>
+    /// <summary>Parses a full RFC 3339 date-time, in UTC; the offset (Z or ±hh:mm) is required.</summary>
     public static bool TryParseDateTime(string text, out DateTimeOffset value)
+    {
+        if (!TryParseWithOffset(text, out value)) return false;
+        value = value.ToUniversalTime();
+        return true;
+    }
+
+    /// <summary>A full RFC 3339 date-time with the offset it was written in (its calendar date is that offset's).</summary>
+    private static bool TryParseWithOffset(string text, out DateTimeOffset value)
     {
         value = default;
         if (text.Length < 17) return false;
@@ -28,17 +36,17 @@ public static class Rfc3339
             if (digits > 7) normalised = string.Concat(normalised.AsSpan(0, 27), normalised.AsSpan(20 + digits));
         }
         return DateTimeOffset.TryParseExact(normalised, DateTimeFormats, CultureInfo.InvariantCulture,
-            DateTimeStyles.AdjustToUniversal, out value);
+            DateTimeStyles.None, out value);
     }
 
     /// <summary>
-    /// An incident date: a full date-time, a calendar date (yyyy-MM-dd, implies day precision) or a
-    /// month (yyyy-MM, implies month precision).
+    /// An incident date: a full date-time (with the offset it was written in, see <see cref="Truncate"/>),
+    /// a calendar date (yyyy-MM-dd, implies day precision) or a month (yyyy-MM, implies month precision).
     /// </summary>
     public static bool TryParseIncidentTime(string text, out DateTimeOffset value, out string? impliedPrecision)
     {
         impliedPrecision = null;
-        if (TryParseDateTime(text, out value)) return true;
+        if (TryParseWithOffset(text, out value)) return true;
         if (DateTime.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
         {
             value = new DateTimeOffset(day, TimeSpan.Zero);
@@ -54,17 +62,31 @@ public static class Rfc3339
         return false;
     }
 
-    /// <summary>Start of the UTC day, ISO week (Monday) or month containing the instant.</summary>
+    /// <summary>
+    /// The instant in UTC, or the day, ISO week (from Monday) or month it falls in, on the calendar of the
+    /// offset it was written in, as that date at 00:00 UTC (where a date written alone is kept).
+    /// 2016-02-21T01:00:00+03:00 with day precision is the 21st, as its writer meant, though the instant
+    /// is still the 20th in UTC.
+    /// </summary>
     public static DateTimeOffset Truncate(DateTimeOffset value, string precision)
     {
-        var utc = value.UtcDateTime;
+        var written = value.DateTime;
         var result = precision switch
         {
-            "day" => utc.Date,
-            "week" => utc.Date.AddDays(-(((int)utc.DayOfWeek + 6) % 7)),
-            "month" => new DateTime(utc.Year, utc.Month, 1, 0, 0, 0, DateTimeKind.Utc),
-            _ => utc,
+            "day" => written.Date,
+            "week" => written.Date.AddDays(-(((int)written.DayOfWeek + 6) % 7)),
+            "month" => new DateTime(written.Year, written.Month, 1),
+            _ => value.UtcDateTime,
         };
         return new DateTimeOffset(DateTime.SpecifyKind(result, DateTimeKind.Utc));
     }
+
+    /// <summary>
+    /// A source's published_at as stored: a date or month as written, a date-time in UTC with its
+    /// fraction of a second (if any).
+    /// </summary>
+    public static string? NormalisePublished(string text) =>
+        !TryParseIncidentTime(text, out var value, out var implied) ? null
+        : implied is null ? value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture)
+        : text;
 }

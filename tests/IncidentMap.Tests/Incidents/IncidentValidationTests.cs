@@ -183,4 +183,39 @@ public sealed class IncidentValidationTests(ApiFixture api)
         Assert.Equal(new DateTimeOffset(2016, 2, 21, 0, 0, 0, TimeSpan.Zero),
             DateTimeOffset.Parse(dayBody["properties"]!["occurred_at"]!.GetValue<string>()));
     }
+
+    [Theory]
+    // Early in the day east of Greenwich: still the day before in UTC.
+    [InlineData("2016-02-21T01:00:00+03:00", "day", "2016-02-21T00:00:00Z")]
+    [InlineData("2016-03-01T01:00:00+03:00", "month", "2016-03-01T00:00:00Z")]
+    [InlineData("2016-02-22T01:00:00+03:00", "week", "2016-02-22T00:00:00Z")]   // a Monday
+    // Late in the day west of Greenwich: already the next day in UTC.
+    [InlineData("2016-02-29T22:00:00-05:00", "day", "2016-02-29T00:00:00Z")]
+    [InlineData("2016-02-29T22:00:00-05:00", "month", "2016-02-01T00:00:00Z")]
+    // An exact time is the instant, in UTC.
+    [InlineData("2016-02-21T01:00:00+03:00", "exact", "2016-02-20T22:00:00Z")]
+    public async Task A_day_week_or_month_is_the_one_on_the_calendar_the_time_was_written_in(string occurredAt, string precision, string stored)
+    {
+        var feature = Features.Valid(occurredAt: occurredAt);
+        feature["properties"]!["time_precision"] = precision;
+        var (response, body) = await _client.PostAsync(feature);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(DateTimeOffset.Parse(stored), DateTimeOffset.Parse(body!["properties"]!["occurred_at"]!.GetValue<string>()));
+    }
+
+    [Theory]
+    [InlineData("2016-02-21", "2016-02-21")]                                // a date stays a date, not a claimed midnight
+    [InlineData("2016-02", "2016-02")]
+    [InlineData("2016-02-21T07:30:00.5+01:00", "2016-02-21T06:30:00.5Z")]   // the same instant, fraction kept
+    [InlineData("2016-02-21T07:30:00Z", "2016-02-21T07:30:00Z")]
+    public async Task A_sources_published_at_keeps_what_it_says(string sent, string stored)
+    {
+        var feature = Features.Valid();
+        feature["properties"]!["sources"] = new JsonArray(new JsonObject { ["publisher"] = "SANA", ["published_at"] = sent });
+        var (response, body) = await _client.PostAsync(feature);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(stored, body!["properties"]!["sources"]![0]!["published_at"]!.GetValue<string>());
+    }
 }
