@@ -438,7 +438,8 @@ public static partial class IncidentsApi
     /// <list type="bullet">
     /// <item>a new occurred_at without a time_precision takes the precision it implies ("2016-03" is a
     /// month), not the old one;</item>
-    /// <item>a new geometry drops the place names reverse geocoding derived from the old one;</item>
+    /// <item>a new geometry drops the place names and precision geocoding derived from or with the old
+    /// one (reverse geocoding then fills what is missing from the new point);</item>
     /// <item>a new place name drops the point, and the names and precision, geocoding derived from the old name.</item>
     /// </list>
     /// </summary>
@@ -452,7 +453,7 @@ public static partial class IncidentsApi
         if (Patches("occurred_at") && !Patches("time_precision")) properties.Remove("time_precision");
         var newGeometry = patch.TryGetProperty("geometry", out _);
         if (newGeometry)
-            foreach (var name in new[] { "location_name", "admin1", "country" })
+            foreach (var name in new[] { "location_name", "admin1", "country", "geo_precision" })
                 if (derived.Contains(name) && !Patches(name)) properties.Remove(name);
         // Geocoding a name derived the point and whichever of country, admin1 and geo_precision the
         // writer left out: a new name derives them all again from its place (Homs → Aleppo must not

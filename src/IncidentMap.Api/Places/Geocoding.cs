@@ -9,8 +9,8 @@ namespace IncidentMap.Api.Places;
 /// <summary>
 /// Geocoding on write. An incident sent with a location_name and no geometry gets the best place's
 /// point (never a guess between equally good candidates: that is a 422 listing them). One sent with
-/// a geometry and no location_name, admin1 or country gets them from the nearest place within 25 km
-/// (not country and admin1 near a border: see <see cref="ReverseAsync"/>).
+/// a geometry gets whichever of location_name, admin1 and country it lacks from the nearest place
+/// within 25 km (not country and admin1 near a border: see <see cref="ReverseAsync"/>).
 /// Whatever the server fills in is listed in derived_fields.
 /// </summary>
 public sealed class Geocoding(Gazetteer gazetteer)
@@ -69,7 +69,11 @@ public sealed class Geocoding(Gazetteer gazetteer)
     public const string CountryUndecided = "country_undecided";
 
     /// <summary>
-    /// Fills location_name, admin1 and country from the nearest place when none of them was given.
+    /// Fills whichever of location_name, admin1 and country was not given from the nearest place: an
+    /// incident sent with a point and its own place name ("the market in Sayeda Zeinab") still gets
+    /// the country and admin1 its point lies in, which filters and stats group by. A country the
+    /// writer gave rules out a place of another country; the place is linked (place_id) only when its
+    /// name is the one filled in.
     /// The gazetteer has points, not borders: near a border the nearest place may lie across it
     /// (a point in Rafah, Gaza is 1.1 km from Rafah, Egypt and 1.9 km from its own Rafah). So when a
     /// place of another country is about as near (<see cref="Gazetteer.BorderFactor"/> × the nearest's
@@ -80,24 +84,27 @@ public sealed class Geocoding(Gazetteer gazetteer)
     /// </summary>
     public async Task<IncidentDraft> ReverseAsync(IncidentDraft draft, CancellationToken ct)
     {
-        if (draft.LocationName is not null || draft.Admin1 is not null || draft.Country is not null) return draft;
+        if (draft.LocationName is not null && draft.Admin1 is not null && draft.Country is not null) return draft;
         var point = draft.Geometry as NetTopologySuite.Geometries.Point ?? draft.Geometry.InteriorPoint;
         if (await gazetteer.NearestAsync(point, ct) is not { Place: var place } nearby) return draft;
-        if (nearby.OtherCountries.Length > 0)
-            return draft with
-            {
-                LocationName = place.Name,
-                PlaceId = draft.PlaceId ?? place.Id,
-                DerivedFields = [.. draft.DerivedFields, "location_name", CountryUndecided],
-            };
-        return draft with
+        if (draft.Country is not null && draft.Country != place.Country) return draft;
+
+        var derived = new List<string>(draft.DerivedFields);
+        var filled = draft;
+        if (draft.LocationName is null)
         {
-            LocationName = place.Name,
-            Admin1 = place.Admin1,
-            Country = place.Country,
-            PlaceId = draft.PlaceId ?? place.Id,
-            DerivedFields = [.. draft.DerivedFields, "location_name", "admin1", "country"],
-        };
+            filled = filled with { LocationName = place.Name, PlaceId = draft.PlaceId ?? place.Id };
+            derived.Add("location_name");
+        }
+        // Near a border the country is left to an editor, unless the writer gave it (and so chose this side).
+        if (nearby.OtherCountries.Length > 0 && draft.Country is null)
+            derived.Add(CountryUndecided);
+        else
+        {
+            if (draft.Admin1 is null && place.Admin1 is not null) { filled = filled with { Admin1 = place.Admin1 }; derived.Add("admin1"); }
+            if (draft.Country is null && place.Country is not null) { filled = filled with { Country = place.Country }; derived.Add("country"); }
+        }
+        return filled with { DerivedFields = [.. derived] };
     }
 
     /// <summary>The places a problem offers the client to choose from.</summary>

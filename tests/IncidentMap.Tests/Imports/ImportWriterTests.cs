@@ -77,8 +77,9 @@ public sealed class ImportWriterTests(ImportsFixture api)
                 """
                 "occurred_at": "1985-03", "tags": [], "admin2": "", "geo_precision": "region", "status": "disputed"
                 """),
+            // With its place fields given: a single write fills missing ones from the point, an import does not.
             Feature("c", """{"type": "Point", "coordinates": [-0.0, 51.477]}""", """
-                "occurred_at": "2016-02-21", "tags": ["a", "b", "a"]
+                "occurred_at": "2016-02-21", "tags": ["a", "b", "a"], "admin1": "England", "country": "GB"
                 """),
         };
 

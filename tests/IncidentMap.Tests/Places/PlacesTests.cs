@@ -253,6 +253,16 @@ public sealed class PlacesTests(ApiFixture api)
         Assert.Equal("Aleppo", renamed["properties"]!["admin1"]!.GetValue<string>());
         Assert.Contains("admin1", Derived(renamed));
 
+        // A point the editor then gives replaces the one derived from the name, and what came with it:
+        // the name and country (SY) stay the editor's; admin1 is the new point's, marked derived; the
+        // place's precision ("town") no longer describes the point.
+        var placed = await Patch(renamed["id"]!.GetValue<long>(), """{"geometry": {"type": "Point", "coordinates": [36.2913, 33.5102]}}""");
+        Assert.Equal("Aleppo", placed["properties"]!["location_name"]!.GetValue<string>());
+        Assert.Equal("SY", placed["properties"]!["country"]!.GetValue<string>());
+        Assert.StartsWith("Damascus", placed["properties"]!["admin1"]!.GetValue<string>());
+        Assert.Equal("exact", placed["properties"]!["geo_precision"]!.GetValue<string>());
+        Assert.Equal(["admin1"], Derived(placed));
+
         // A month without a precision is a month, as in a new incident.
         var month = await Patch(renamed["id"]!.GetValue<long>(), """{"properties": {"occurred_at": "2016-03"}}""");
         Assert.Equal("month", month["properties"]!["time_precision"]!.GetValue<string>());
@@ -300,6 +310,26 @@ public sealed class PlacesTests(ApiFixture api)
 
         var (_, remote) = await _client.PostAsync(Features.Valid(geometry: Features.Point(-140, -45)));
         Assert.Null(remote!["properties"]!["location_name"]);
+    }
+
+    [Fact]
+    public async Task Coordinates_with_the_writers_own_place_name_still_get_country_and_admin1()
+    {
+        var feature = Features.Valid(geometry: Features.Point(36.7234, 34.7268));
+        feature["properties"]!["location_name"] = "Bab Amr checkpoint";
+        var (_, body) = await _client.PostAsync(feature);
+
+        var properties = body!["properties"]!;
+        Assert.Equal("Bab Amr checkpoint", properties["location_name"]!.GetValue<string>());
+        Assert.Equal(("SY", "Homs"), (properties["country"]!.GetValue<string>(), properties["admin1"]!.GetValue<string>()));
+        Assert.Equal(["admin1", "country"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+        Assert.Null(properties["place_id"]);   // the writer's name is not the nearest place's
+
+        // A country the writer gives that the point's nearest place is not in is left alone, admin1 too.
+        feature["properties"]!["country"] = "LB";
+        var (_, other) = await _client.PostAsync(feature);
+        Assert.Null(other!["properties"]!["admin1"]);
+        Assert.Empty(other["properties"]!["derived_fields"]!.AsArray());
     }
 
     [Fact]
