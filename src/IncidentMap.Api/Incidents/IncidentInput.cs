@@ -129,9 +129,10 @@ public static class IncidentInput
         var sources = p.Sources("sources");
         var status = p.Enum("status", Vocabulary.Statuses) ?? "reported";
         var tags = p.StringArray("tags");
-        var externalId = p.String("external_id", maxLength: 200);
+        // Trimmed like the title: "E-1 " is the key "E-1", not a second one beside it.
+        var externalId = p.String("external_id", maxLength: 200)?.Trim();
         // An empty key would be a real one, unique like any other: the second incident without one would be a 409.
-        if (externalId is not null && externalId.Trim().Length == 0)
+        if (externalId is not null && externalId.Length == 0)
             errors.Add(new FieldError("properties.external_id", "is empty; leave it out (or null) when the incident has none"));
 
         if (errors.Count > 0 || geometry is null || title is null || eventType is null || occurredAt is null)
@@ -279,6 +280,17 @@ public static class IncidentInput
     /// Text PostgreSQL can store and every client can decode: no NUL (text columns refuse it) and no
     /// unpaired UTF-16 surrogate (not encodable as UTF-8).
     /// </summary>
+    /// <summary>Characters (Unicode code points, as PostgreSQL's length() counts them), not UTF-16 units: 😀 is one.</summary>
+    public static int Characters(string text)
+    {
+        var pairs = 0;
+        foreach (var c in text.AsSpan()) if (char.IsLowSurrogate(c)) pairs++;
+        return text.Length - pairs;
+    }
+
+    /// <summary>Most items a list property (actors, tags, sources) may hold.</summary>
+    public const int MaxListItems = 100;
+
     public static bool IsStorableText(string text)
     {
         for (var i = 0; i < text.Length; i++)
@@ -311,7 +323,7 @@ public static class IncidentInput
             if (!TryGet(name, required, out var v)) return null;
             if (v.ValueKind != JsonValueKind.String) { Error(name, "must be a string"); return null; }
             var s = v.GetString()!;
-            if (s.Length > maxLength) { Error(name, $"is longer than {maxLength} characters"); return null; }
+            if (s.Length > maxLength && Characters(s) > maxLength) { Error(name, $"is longer than {maxLength} characters"); return null; }
             if (!IsStorableText(s)) { Error(name, "contains a NUL character or invalid Unicode"); return null; }
             return s;
         }
@@ -359,13 +371,14 @@ public static class IncidentInput
         {
             if (!TryGet(name, false, out var v)) return [];
             if (v.ValueKind != JsonValueKind.Array) { Error(name, "must be an array of strings"); return []; }
+            if (v.GetArrayLength() > MaxListItems) { Error(name, $"has {v.GetArrayLength()} items; at most {MaxListItems}"); return []; }
             var list = new List<string>();
             var i = 0;
             foreach (var item in v.EnumerateArray())
             {
                 if (item.ValueKind != JsonValueKind.String || item.GetString()!.Trim().Length == 0)
                     Error($"{name}[{i}]", "must be a non-empty string");
-                else if (item.GetString()!.Length > 500)
+                else if (item.GetString()!.Length > 500 && Characters(item.GetString()!) > 500)
                     Error($"{name}[{i}]", "is longer than 500 characters");
                 else if (!IsStorableText(item.GetString()!))
                     Error($"{name}[{i}]", "contains a NUL character or invalid Unicode");
@@ -381,6 +394,7 @@ public static class IncidentInput
         {
             if (!TryGet(name, false, out var v)) return "[]";
             if (v.ValueKind != JsonValueKind.Array) { Error(name, "must be an array of {publisher, url, title, published_at}"); return "[]"; }
+            if (v.GetArrayLength() > MaxListItems) { Error(name, $"has {v.GetArrayLength()} items; at most {MaxListItems}"); return "[]"; }
             var array = new JsonArray();
             var i = 0;
             foreach (var item in v.EnumerateArray())
@@ -394,7 +408,7 @@ public static class IncidentInput
                     if (field.Value.ValueKind == JsonValueKind.Null) continue;
                     if (field.Value.ValueKind != JsonValueKind.String) { Error($"{path}.{field.Name}", "must be a string"); continue; }
                     var text = field.Value.GetString()!;
-                    if (text.Length > 2000) { Error($"{path}.{field.Name}", "is longer than 2000 characters"); continue; }
+                    if (text.Length > 2000 && Characters(text) > 2000) { Error($"{path}.{field.Name}", "is longer than 2000 characters"); continue; }
                     if (!IsStorableText(text)) { Error($"{path}.{field.Name}", "contains a NUL character or invalid Unicode"); continue; }
                     if (field.Name == "url" && !(Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
                     { Error($"{path}.url", $"'{text}' is not an absolute http(s) URL"); continue; }

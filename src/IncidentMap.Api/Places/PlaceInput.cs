@@ -90,7 +90,7 @@ public static class PlaceInput
         if (value.ValueKind != JsonValueKind.String) { errors.Add(new FieldError(field, "must be a string")); return null; }
         var name = value.GetString()!.Trim();
         string? problem = name.Length == 0 ? "must not be blank"
-            : name.Length > MaxNameLength ? $"is longer than {MaxNameLength} characters"
+            : IncidentInput.Characters(name) > MaxNameLength ? $"is longer than {MaxNameLength} characters"
             : !IncidentInput.IsStorableText(name) ? "contains a NUL character or invalid Unicode"
             // Names are compared by their letters and digits (place_key): without any, it would equal every other such name.
             : !name.Any(char.IsLetterOrDigit) ? "needs at least one letter or digit"
@@ -108,7 +108,7 @@ public static class PlaceInput
         if (value.ValueKind != JsonValueKind.String) { errors.Add(new FieldError(field, "must be a string or null")); return null; }
         var text = value.GetString()!.Trim();
         string? problem = text.Length == 0 ? "must not be blank; leave it out (or null) when unknown"
-            : text.Length > maxLength ? $"is longer than {maxLength} characters"
+            : IncidentInput.Characters(text) > maxLength ? $"is longer than {maxLength} characters"
             : !IncidentInput.IsStorableText(text) ? "contains a NUL character or invalid Unicode"
             : null;
         if (problem is null) return text;

@@ -48,6 +48,10 @@ public sealed class IncidentValidationTests(ApiFixture api)
         ["source url that is not http"] = (f => f["properties"]!["sources"] = JsonNode.Parse("""[{"publisher":"x","url":"javascript:alert(1)"}]"""), "properties.sources[0].url"),
         ["source published_at that does not parse"] = (f => f["properties"]!["sources"] = JsonNode.Parse("""[{"publisher":"x","published_at":"yesterday"}]"""), "properties.sources[0].published_at"),
         ["actors that are not strings"] = (f => f["properties"]!["actors"] = new JsonArray(1, 2), "properties.actors[0]"),
+        ["more than 100 actors"] = (f => f["properties"]!["actors"] = new JsonArray(Enumerable.Range(0, 101).Select(n => (JsonNode)$"actor {n}").ToArray()), "properties.actors"),
+        ["more than 100 tags"] = (f => f["properties"]!["tags"] = new JsonArray(Enumerable.Range(0, 101).Select(n => (JsonNode)$"t{n}").ToArray()), "properties.tags"),
+        ["more than 100 sources"] = (f => f["properties"]!["sources"] = new JsonArray(Enumerable.Range(0, 101).Select(n => (JsonNode)new JsonObject { ["publisher"] = $"p{n}" }).ToArray()), "properties.sources"),
+        ["title of 501 characters, emoji"] = (f => f["properties"]!["title"] = string.Concat(Enumerable.Repeat("😀", 501)), "properties.title"),
         ["empty external_id"] = (f => f["properties"]!["external_id"] = "", "properties.external_id"),
         ["blank external_id"] = (f => f["properties"]!["external_id"] = "  ", "properties.external_id"),
         ["unknown property"] = (f => f["properties"]!["fatalities"] = 3, "properties.fatalities"),
@@ -202,6 +206,25 @@ public sealed class IncidentValidationTests(ApiFixture api)
 
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal(DateTimeOffset.Parse(stored), DateTimeOffset.Parse(body!["properties"]!["occurred_at"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Lengths_count_characters_and_external_ids_are_trimmed()
+    {
+        // 300 emoji are 300 characters (600 UTF-16 units), within the title's 500; PostgreSQL counts alike.
+        var feature = Features.Valid(string.Concat(Enumerable.Repeat("😀", 300)));
+        feature["properties"]!["actors"] = new JsonArray(string.Concat(Enumerable.Repeat("ح😀", 250)));
+        var key = "E-" + Guid.NewGuid().ToString("N");
+        feature["properties"]!["external_id"] = $" {key} ";
+        var (response, body) = await _client.PostAsync(feature);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(key, body!["properties"]!["external_id"]!.GetValue<string>());
+
+        // So the same key with a space after it is the same key, not a second incident beside it.
+        var twin = Features.Valid();
+        twin["properties"]!["external_id"] = key + " ";
+        var (duplicate, _) = await _client.PostAsync(twin);
+        await ProblemAssert.IsProblemAsync(duplicate, HttpStatusCode.Conflict, "properties.external_id");
     }
 
     [Theory]
