@@ -7,8 +7,9 @@ namespace IncidentMap.Api.Changes;
 /// <summary>
 /// The one database listener of this process. NOTIFY is only a wake-up: on each one (and once a
 /// second, for changes held back behind a long transaction) it looks at the tail of the feed and,
-/// when it moved, advances the data version and wakes every stream. A dropped connection or a
-/// PostgreSQL restart costs nothing but a reconnect: streams catch up from their cursors.
+/// when it moved, advances the data version and wakes every stream. A NOTIFY the tail does not show
+/// yet advances the data version alone (see the loop). A dropped connection or a PostgreSQL restart
+/// costs nothing but a reconnect: streams catch up from their cursors.
 /// </summary>
 public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion dataVersion, ILogger<ChangeListener> logger) : BackgroundService
 {
@@ -50,13 +51,19 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
                 Pulse();
                 while (!stoppingToken.IsCancellationRequested)
                 {
-                    await connection.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
+                    var notified = await connection.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
                     var tail = await TailAsync(connection);
                     if (tail != _tail)
                     {
                         _tail = tail;
                         Pulse();
                     }
+                    // A commit whose change the feed holds back (behind an older open transaction), or a
+                    // change of places, which the feed does not list, is already visible to every
+                    // read: lists, stats and tiles must not answer 304 with the ETag of before it.
+                    // This matters for writers in other processes (the import command, another
+                    // instance, SQL); this process's own writes advance the version themselves.
+                    else if (notified) dataVersion.Advance();
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

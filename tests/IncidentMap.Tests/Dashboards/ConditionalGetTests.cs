@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
+using Dapper;
 using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Places;
 
 namespace IncidentMap.Tests.Dashboards;
 
@@ -77,6 +79,57 @@ public sealed class ConditionalGetTests(ApiFixture api)
         Assert.NotEqual(before, later.Headers.ETag);
         Assert.NotEqual(beforeBody, await later.Content.ReadAsByteArrayAsync()); // the incident is in the window now
         Assert.Equal(HttpStatusCode.NotModified, (await GetIfNoneMatchAsync(fixedWindow, fixedETag)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_write_from_another_process_is_a_new_etag_while_an_older_transaction_holds_the_feed_back()
+    {
+        var tag = FeedHelpers.NewTag();
+        var url = $"/collections/incidents/stats/summary?tags={tag}";
+        var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var etag = await _client.SettledETagAsync(url);
+
+        // An open write transaction: the feed shows nothing committed after it began until it ends.
+        await using var holder = await api.Database.OpenConnectionAsync();
+        await using var held = await holder.BeginTransactionAsync();
+        await holder.ExecuteAsync("SELECT pg_current_xact_id()", transaction: held);
+        // Meanwhile another writer (the import command, another instance, SQL) changes the incident.
+        await using (var other = await api.Database.OpenConnectionAsync())
+            await other.ExecuteAsync("UPDATE incidents SET fatalities_max = 500, version = version + 1 WHERE id = @id", new { id });
+
+        Assert.Equal(HttpStatusCode.OK, (await PollUntilChangedAsync(url, etag)).StatusCode);
+        await held.RollbackAsync();
+    }
+
+    [Fact]
+    public async Task Moving_a_place_is_a_new_etag_for_answers_near_it()
+    {
+        var name = "Etagville " + Guid.NewGuid().ToString("N")[..8];
+        var place = $"/collections/places/items/{await _client.AddPlaceAsync(name, 36.29, 33.51, "SY", null, "suburb")}";
+        var tag = FeedHelpers.NewTag();
+        var incident = FeedHelpers.Tagged(tag);
+        incident["geometry"] = Features.Point(36.29, 33.51);
+        await _client.CreateAsync(incident);
+        var url = $"/collections/incidents/stats/summary?tags={tag}&near={Uri.EscapeDataString(name)}&radius=5km";
+        var etag = await _client.SettledETagAsync(url);
+
+        var moved = await _client.PatchCurrentAsync(place, """{"geometry": {"type": "Point", "coordinates": [10, 10]}}""");
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+
+        var changed = await PollUntilChangedAsync(url, etag);
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.Equal(0, JsonNode.Parse(await changed.Content.ReadAsStringAsync())!["count"]!.GetValue<int>());
+    }
+
+    /// <summary>Polls with If-None-Match for up to 5 s (the listener advances the version a moment after a commit).</summary>
+    private async Task<HttpResponseMessage> PollUntilChangedAsync(string url, EntityTagHeaderValue etag)
+    {
+        for (var n = 0; ; n++)
+        {
+            var response = await GetIfNoneMatchAsync(url, etag);
+            if (response.StatusCode != HttpStatusCode.NotModified || n == 50) return response;
+            await Task.Delay(100);
+        }
     }
 
     [Fact]
