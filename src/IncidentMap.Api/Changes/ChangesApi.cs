@@ -19,7 +19,7 @@ public static class ChangesApi
     public static IEndpointRouteBuilder MapChanges(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/collections/incidents").WithTags("Dashboards").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
-        group.MapGet("/changes", GetChanges).WithName("getChanges")
+        group.MapMethods("/changes", [HttpMethods.Get, HttpMethods.Head], GetChanges).WithName("getChanges")
             .WithSummary("Created, updated and deleted incidents since a cursor, in commit-safe order")
             .WithDescription("Without `cursor` the feed starts now. Each change has its cursor; `next_cursor` continues. " +
                              "Deleted incidents appear as tombstones (`kind: deleted`, no feature). Every incident filter " +
@@ -41,7 +41,9 @@ public static class ChangesApi
                              "written (that id or a comment line), so proxies do not close the connection. A datetime " +
                              "relative to now moves with the stream.")
             .WithMetadata(new QueryParametersMetadata { Page = ["properties", "precision"] },
-                new QueryParameterDoc("cursor", "Where to start (as Last-Event-ID does); without either the stream starts now."))
+                new QueryParameterDoc("cursor", "Where to start (as Last-Event-ID does); without either the stream starts now."),
+                new HeaderParameterDoc("Last-Event-ID", "The id of the last event received (EventSource sends it when it reconnects): " +
+                                                        "the stream resumes right after it. Takes precedence over cursor; a bad or expired one is a 400 or 410 naming Last-Event-ID."))
             .Produces(StatusCodes.Status200OK, null, "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status410Gone);
@@ -56,7 +58,7 @@ public static class ChangesApi
         var (expired, ahead) = await feed.CheckAsync(cursor, ct);
         if (expired) return (default, Expired(cursor, field));
         if (ahead)
-            return (default, Problem.BadParameter(field, $"'{text}' is ahead of the feed: no change has that position yet (take cursors from the feed)"));
+            return (default, Problem.BadParameter(field, $"'{text}' is ahead of the feed: no change it has given out has that position (take cursors from the feed)"));
         return (cursor, null);
     }
 
@@ -75,6 +77,13 @@ public static class ChangesApi
 
         var (cursor, problem) = await StartAsync(request.Query["cursor"].FirstOrDefault(), "cursor", feed, ct);
         if (problem is not null) return problem;
+        if (HttpMethods.IsHead(request.Method))
+        {
+            // GET's status (the cursor checked) and headers; the page itself is not read.
+            request.HttpContext.Response.Headers.CacheControl = "no-store";
+            request.HttpContext.Response.ContentType = "application/json";
+            return TypedResults.Ok();
+        }
 
         var page = await feed.ReadAsync(query!, cursor, limit, ct);
         if (page.Expired) return Expired(cursor, "cursor"); // purged since the check above

@@ -48,6 +48,9 @@ public sealed record RequestBodyDoc(string Description, params string[] ContentT
 public sealed record QueryParameterDoc(string Name, string Description, string Type = "string", bool Required = false,
     string[]? Enum = null, string? Minimum = null, string? Maximum = null, string? Default = null, int? MinItems = null, int? MaxItems = null);
 
+/// <summary>A request header an endpoint reads (the stream's Last-Event-ID), for the OpenAPI document.</summary>
+public sealed record HeaderParameterDoc(string Name, string Description);
+
 /// <summary>A search: the items endpoint's query parameters as members, plus a geometry to intersect.</summary>
 public sealed record SearchRequestDoc(
     [property: JsonPropertyName("intersects")] GeoJsonGeometry? Intersects,

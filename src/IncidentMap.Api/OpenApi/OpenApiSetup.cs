@@ -225,8 +225,11 @@ public static class OpenApiSetup
             if (metadata.OfType<IncidentMap.Api.Incidents.QueryParametersMetadata>().FirstOrDefault() is { } incidentQuery)
             {
                 operation.Parameters ??= [];
+                var ownDocs = metadata.OfType<IncidentMap.Api.Incidents.QueryParameterDoc>().Select(d => d.Name).ToHashSet();
                 foreach (var (name, description) in IncidentMap.Api.Querying.QueryParser.Parameters)
                 {
+                    // An endpoint that reads an incident parameter its own way (the stats' datetime, in tz) documents it itself.
+                    if (ownDocs.Contains(name)) continue;
                     if (incidentQuery.Page is { } page && IncidentMap.Api.Querying.QueryParser.PageParameters.Contains(name) && !page.Contains(name)) continue;
                     operation.Parameters.Add(new OpenApiParameter
                     {
@@ -266,6 +269,13 @@ public static class OpenApiSetup
                 }
                 own.Add(parameter);
                 operation.Parameters.Add(parameter);
+            }
+            foreach (var doc in metadata.OfType<IncidentMap.Api.Incidents.HeaderParameterDoc>())
+            {
+                operation.Parameters ??= [];
+                var header = new OpenApiParameter { Name = doc.Name, In = ParameterLocation.Header, Description = doc.Description, Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
+                own.Add(header);
+                operation.Parameters.Add(header);
             }
             foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>().Except(own) ?? [])
             {

@@ -80,8 +80,10 @@ public static partial class QueryParser
         ["event_type", "sub_event_type", "country", "admin1", "status", "tags", "claimed_by", "actors", "fatalities_min", "fatalities_max", "properties", "sortby",
          "time_precision", "geo_precision", "location_name", "admin2", "external_id"];
 
+    /// <param name="calendarZone">Where a date or month in datetime is a day or month (the stats' tz); null: UTC.</param>
     public static (IncidentQuery? Query, List<FieldError> Errors) Parse(
-        IReadOnlyDictionary<string, string> values, DateTimeOffset now, string? accept = null, Geometry? intersects = null)
+        IReadOnlyDictionary<string, string> values, DateTimeOffset now, string? accept = null, Geometry? intersects = null,
+        TimeZoneInfo? calendarZone = null)
     {
         var errors = new List<FieldError>();
         void Bad(string name, string detail) => errors.Add(new FieldError(name, detail));
@@ -141,7 +143,7 @@ public static partial class QueryParser
             // A window that moves with the clock is resolved against the current whole second, which
             // the list's ETag then names: the same URL polled a second later is another answer.
             DateTimeOffset? relativeTo = TimeWindow.IsRelative(datetime) ? now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerSecond)) : null;
-            if (!TimeWindow.TryParse(datetime, relativeTo ?? now, out var from, out var until, out var error)) Bad("datetime", error);
+            if (!TimeWindow.TryParse(datetime, relativeTo ?? now, out var from, out var until, out var error, calendarZone)) Bad("datetime", error);
             else query = query with { From = from, Until = until, RelativeTo = relativeTo };
         }
 
@@ -257,8 +259,15 @@ public static partial class QueryParser
     public static Task<(IncidentQuery? Query, IResult? Problem)> ParseFiltersAsync(HttpRequest request, params string[] own) =>
         ParseRequestAsync(request, useAccept: false, own);
 
-    /// <summary>As <see cref="ParseFiltersAsync"/>; with <paramref name="useAccept"/> the Accept header chooses the format when f does not.</summary>
-    public static async Task<(IncidentQuery? Query, IResult? Problem)> ParseRequestAsync(HttpRequest request, bool useAccept, params string[] own)
+    /// <summary>As <see cref="ParseFiltersAsync(HttpRequest, string[])"/>, with dates and months in datetime read as days and months of <paramref name="calendarZone"/>.</summary>
+    public static Task<(IncidentQuery? Query, IResult? Problem)> ParseFiltersAsync(HttpRequest request, TimeZoneInfo calendarZone, params string[] own) =>
+        ParseRequestAsync(request, useAccept: false, own, calendarZone);
+
+    /// <summary>As <see cref="ParseFiltersAsync(HttpRequest, string[])"/>; with <paramref name="useAccept"/> the Accept header chooses the format when f does not.</summary>
+    public static Task<(IncidentQuery? Query, IResult? Problem)> ParseRequestAsync(HttpRequest request, bool useAccept, params string[] own) =>
+        ParseRequestAsync(request, useAccept, own, calendarZone: null);
+
+    private static async Task<(IncidentQuery? Query, IResult? Problem)> ParseRequestAsync(HttpRequest request, bool useAccept, string[] own, TimeZoneInfo? calendarZone)
     {
         // Repeating a list parameter adds to its list (event_type=a&event_type=b); any other given twice is a mistake.
         if (request.Query.FirstOrDefault(p => p.Value.Count > 1 && !Lists.Contains(p.Key)) is { Key: not null } repeated)
@@ -271,7 +280,7 @@ public static partial class QueryParser
             return (null, Problem.BadParameter(notHere, Problem.NotAParameter));
         var gazetteer = request.HttpContext.RequestServices.GetRequiredService<Places.Gazetteer>();
         if (await Places.NearParameter.ResolveAsync(values, gazetteer, request.HttpContext.RequestAborted) is { } near) return (null, near);
-        var (query, errors) = Parse(values, DateTimeOffset.UtcNow, useAccept ? request.Headers.Accept.ToString() : null);
+        var (query, errors) = Parse(values, DateTimeOffset.UtcNow, useAccept ? request.Headers.Accept.ToString() : null, calendarZone: calendarZone);
         return query is null ? (null, Problem.Validation(errors, StatusCodes.Status400BadRequest)) : (query, null);
     }
 

@@ -8,7 +8,8 @@ namespace IncidentMap.Api.Querying;
 /// The <c>datetime</c> parameter as a half-open window [From, Until) at microsecond resolution.
 /// <list type="bullet">
 /// <item>An instant (<c>2016-02-21T07:30:00Z</c>) is the window of that instant.</item>
-/// <item>A date (<c>2016-02-21</c>) or month (<c>2016-02</c>) is the whole UTC day or month.</item>
+/// <item>A date (<c>2016-02-21</c>) or month (<c>2016-02</c>) is the whole UTC day or month; with a time
+///   zone (the stats endpoints' <c>tz</c>) the whole local day or month there.</item>
 /// <item>An interval <c>a/b</c> includes both ends; a date as end includes that whole day.
 ///   <c>..</c> or an empty string is an open end; years 0000 and 9999 count as open too (QGIS sends them).</item>
 /// <item>Durations (ISO 8601, e.g. <c>PT24H</c>, <c>P7D</c>, <c>P1M</c>) with one bound:
@@ -28,7 +29,10 @@ public static partial class TimeWindow
     public static bool IsRelative(string text) =>
         text.Trim().Split('/').Any(part => part.Trim() is var p && (p.Equals("now", StringComparison.OrdinalIgnoreCase) || TryDuration(p, out _)));
 
-    public static bool TryParse(string text, DateTimeOffset now, out DateTimeOffset? from, out DateTimeOffset? until, out string error)
+    /// <param name="zone">Where calendar dates and months are days and months (null: UTC). Instants
+    /// keep their own offset; durations of days, months or years count in that zone's calendar.</param>
+    public static bool TryParse(string text, DateTimeOffset now, out DateTimeOffset? from, out DateTimeOffset? until, out string error,
+        TimeZoneInfo? zone = null)
     {
         from = until = null;
         error = "";
@@ -42,8 +46,8 @@ public static partial class TimeWindow
             else
             {
                 // One value is both ends of its own window: read it as a start and as an end.
-                if (!TryBound(text, now, isStart: true, out var start, out _, out var openStart) || openStart
-                    || !TryBound(text, now, isStart: false, out _, out var end, out var openEnd))
+                if (!TryBound(text, now, zone, isStart: true, out var start, out _, out var openStart) || openStart
+                    || !TryBound(text, now, zone, isStart: false, out _, out var end, out var openEnd))
                 {
                     error = $"'{text}' is not an RFC 3339 date-time, a date, an interval or a duration";
                     return false;
@@ -60,12 +64,12 @@ public static partial class TimeWindow
 
         if (!leftIsDuration)
         {
-            if (!TryBound(left, now, isStart: true, out var start, out _, out var open)) { error = $"start '{left}' is not a date-time, a date, '..' or a duration"; return false; }
+            if (!TryBound(left, now, zone, isStart: true, out var start, out _, out var open)) { error = $"start '{left}' is not a date-time, a date, '..' or a duration"; return false; }
             from = open ? null : start;
         }
         if (!rightIsDuration)
         {
-            if (!TryBound(right, now, isStart: false, out _, out var end, out var open)) { error = $"end '{right}' is not a date-time, a date, '..' or a duration"; return false; }
+            if (!TryBound(right, now, zone, isStart: false, out _, out var end, out var open)) { error = $"end '{right}' is not a date-time, a date, '..' or a duration"; return false; }
             until = open ? null : end;
         }
 
@@ -74,12 +78,12 @@ public static partial class TimeWindow
             if (leftIsDuration)
             {
                 if (until is null) { error = "a duration needs a closed end to count back from"; return false; }
-                from = Apply(until.Value, leftDuration, -1);
+                from = Apply(until.Value, leftDuration, -1, zone);
             }
             if (rightIsDuration)
             {
                 if (from is null) { error = "a duration needs a closed start to count from"; return false; }
-                until = Apply(from.Value, rightDuration, +1);
+                until = Apply(from.Value, rightDuration, +1, zone);
             }
         }
         catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException)
@@ -94,7 +98,7 @@ public static partial class TimeWindow
     }
 
     /// <summary>A bound as the window it stands for: its first instant and the instant after it.</summary>
-    private static bool TryBound(string text, DateTimeOffset now, bool isStart, out DateTimeOffset start, out DateTimeOffset end, out bool open)
+    private static bool TryBound(string text, DateTimeOffset now, TimeZoneInfo? zone, bool isStart, out DateTimeOffset start, out DateTimeOffset end, out bool open)
     {
         start = end = default;
         open = text is "" or "..";
@@ -120,11 +124,40 @@ public static partial class TimeWindow
             return true;
         }
         if (!Rfc3339.TryParseIncidentTime(text, out var calendar, out var precision)) return false;
-        start = calendar;
+        start = Local(calendar.DateTime, zone);
         // The day after 9999-12-31 does not exist: that end is open.
         if (calendar.Year == 9999 && calendar.Month == 12 && (precision == "month" || calendar.Day == 31)) { open = !isStart; return true; }
-        end = precision == "month" ? calendar.AddMonths(1) : calendar.AddDays(1);
+        end = Local(precision == "month" ? calendar.DateTime.AddMonths(1) : calendar.DateTime.AddDays(1), zone);
         return true;
+    }
+
+    /// <summary>
+    /// The first instant at or after wall-clock time <paramref name="local"/> in <paramref name="zone"/>
+    /// (UTC when null): the start of a local day is not always its midnight. Where clocks skip
+    /// midnight (Asia/Damascus on 2016-03-25 went from 00:00 to 01:00) the day starts at the end of the
+    /// gap; where midnight happens twice (America/Havana, 2016-11-06) at the first of them. Both
+    /// offsets around the time are tried, the earliest instant whose local time is not before it wins.
+    /// Outside the instants .NET can hold it clamps to the first or last one.
+    /// </summary>
+    public static DateTimeOffset Local(DateTime local, TimeZoneInfo? zone)
+    {
+        local = DateTime.SpecifyKind(local, DateTimeKind.Unspecified);
+        if (zone is null || zone == TimeZoneInfo.Utc) return new DateTimeOffset(local, TimeSpan.Zero);
+        var best = (DateTimeOffset?)null;
+        foreach (var day in new[] { -1, 1 })
+        {
+            var probe = new DateTimeOffset(local, TimeSpan.Zero);
+            probe = day < 0 ? (probe > DateTimeOffset.MinValue.AddDays(1) ? probe.AddDays(-1) : probe)
+                            : (probe < DateTimeOffset.MaxValue.AddDays(-1) ? probe.AddDays(1) : probe);
+            var offset = zone.GetUtcOffset(probe);
+            var ticks = local.Ticks - offset.Ticks;
+            if (ticks < DateTimeOffset.MinValue.UtcTicks) return DateTimeOffset.MinValue;
+            if (ticks > DateTimeOffset.MaxValue.UtcTicks) return DateTimeOffset.MaxValue;
+            var instant = new DateTimeOffset(ticks, TimeSpan.Zero);
+            if (WallClock(instant, zone) >= local && (best is null || instant < best)) best = instant;
+        }
+        // Two transitions within a day of each other: read it with the offset the zone names for it.
+        return best ?? new DateTimeOffset(local.Ticks - zone.GetUtcOffset(local).Ticks, TimeSpan.Zero);
     }
 
     private sealed record Duration(int Years, int Months, int Days, TimeSpan Time);
@@ -148,6 +181,19 @@ public static partial class TimeWindow
         }
     }
 
-    private static DateTimeOffset Apply(DateTimeOffset at, Duration d, int sign) =>
-        at.AddYears(sign * d.Years).AddMonths(sign * d.Months).AddDays(sign * d.Days).Add(sign * d.Time);
+    /// <summary>The zone's wall-clock time at an instant; at the edges of the calendar, the edge.</summary>
+    private static DateTime WallClock(DateTimeOffset instant, TimeZoneInfo zone)
+    {
+        try { return TimeZoneInfo.ConvertTime(instant, zone).DateTime; }
+        catch (ArgumentOutOfRangeException) { return instant.Year < 5000 ? DateTime.MinValue : DateTime.MaxValue; }
+    }
+
+    /// <summary>Years, months and days on the zone's calendar (P1D across a clock change is 23 or 25 hours there), then the time.</summary>
+    private static DateTimeOffset Apply(DateTimeOffset at, Duration d, int sign, TimeZoneInfo? zone)
+    {
+        if (zone is null || zone == TimeZoneInfo.Utc || d is { Years: 0, Months: 0, Days: 0 })
+            return at.AddYears(sign * d.Years).AddMonths(sign * d.Months).AddDays(sign * d.Days).Add(sign * d.Time);
+        var local = WallClock(at, zone);
+        return Local(local.AddYears(sign * d.Years).AddMonths(sign * d.Months).AddDays(sign * d.Days), zone).Add(sign * d.Time);
+    }
 }

@@ -18,6 +18,7 @@ public static class StatsApi
     /// product is what the answer costs (a year of days by country fits).</summary>
     private const int MaxCells = 100_000;
     private static readonly string[] Intervals = ["day", "week", "month"];
+    private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
 
     /// <summary>group_by values: the grouping column, whitelisted.</summary>
     private static readonly Dictionary<string, string> Groups = new(StringComparer.Ordinal)
@@ -30,22 +31,31 @@ public static class StatsApi
     public static IEndpointRouteBuilder MapStats(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/collections/incidents/stats").WithTags("Dashboards").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
-        group.MapGet("", GetSeries).WithName("getStats")
+        group.MapMethods("", ReadMethods, GetSeries).WithName("getStats")
             .WithSummary("Counts and fatality sums per day, week or month")
-            .WithDescription("`interval` day|week|month (default day), `group_by` event_type|country|admin1 (optional), " +
+            .WithDescription("`interval` day|week|month (default day; weeks start on Monday, as ISO 8601's do), " +
+                             "`group_by` event_type|country|admin1 (optional), " +
                              "`tz` an IANA time zone for the buckets (default UTC), `f` json|csv, plus every incident filter. " +
                              "Buckets run over the `datetime` window (or the matching incidents' span) and are present " +
-                             "with zeros when empty. An incident counts in the bucket of its occurred_at (clamped into " +
+                             "with zeros when empty; a date or month in `datetime` is that day or month in `tz`. " +
+                             "An incident counts in the bucket of its occurred_at (clamped into " +
                              "the window). fatalities_min_sum and fatalities_max_sum add the known bounds, kept apart.")
             .WithMetadata(new QueryParametersMetadata { Page = [] },
-                new QueryParameterDoc("interval", "Bucket size.", Enum: [.. Intervals]),
+                new QueryParameterDoc("interval", "Bucket size (case-insensitive); weeks start on Monday (ISO 8601).", Enum: [.. Intervals]),
                 new QueryParameterDoc("group_by", "A series per value of this property.", Enum: [.. Groups.Keys]),
-                new QueryParameterDoc("tz", "IANA time zone the buckets are days, weeks or months of (default UTC), e.g. Asia/Damascus."),
-                new QueryParameterDoc("f", "json (default) or csv.", Enum: ["json", "csv"]))
-            .Produces<StatsDoc>(StatusCodes.Status200OK, "application/json", "text/csv")
+                new QueryParameterDoc("tz", "IANA time zone the buckets are days, weeks or months of (default UTC), e.g. Asia/Damascus; " +
+                                            "case-insensitive, answered with its canonical name. Dates and months in datetime are read in it too."),
+                new QueryParameterDoc("datetime", "RFC 3339 instant, date, or interval a/b (.. or empty = open; a date as end includes the whole day); " +
+                                                  "durations such as PT24H/now or P1M/2016-02-29. A date or month is that local day or month in tz " +
+                                                  "(2016-03 with tz=America/New_York starts at 2016-03-01T05:00:00Z); an instant with Z or an offset is that instant."),
+                new QueryParameterDoc("f", "json (default) or csv (case-insensitive).", Enum: ["json", "csv"]))
+            // CSV first: of two declarations of one status the document keeps the last, and the
+            // OpenAPI filter then adds the CSV as text beside the JSON schema, which it does not claim.
+            .Produces(StatusCodes.Status200OK, null, "text/csv")
+            .Produces<StatsDoc>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        group.MapGet("/summary", GetSummary).WithName("getStatsSummary")
+        group.MapMethods("/summary", ReadMethods, GetSummary).WithName("getStatsSummary")
             .WithSummary("Totals, top places and latest incidents for any filter")
             .WithMetadata(new QueryParametersMetadata { Page = [] })
             .Produces<SummaryDoc>(StatusCodes.Status200OK, "application/json")
@@ -57,36 +67,51 @@ public static class StatsApi
     internal static async Task<IResult> GetSeries(HttpContext context, IncidentReader reader, DataVersion version)
     {
         var request = context.Request;
-        var interval = request.Query["interval"].FirstOrDefault() ?? "day";
-        if (!Intervals.Contains(interval)) return Problem.BadParameter("interval", $"'{interval}' is not day, week or month");
+        // Case as the query parameters of /items take their words (f=CSV, interval=Day).
+        var interval = (request.Query["interval"].FirstOrDefault() ?? "day").ToLowerInvariant();
+        if (!Intervals.Contains(interval)) return Problem.BadParameter("interval", $"'{request.Query["interval"]}' is not day, week or month");
         var groupBy = request.Query["group_by"].FirstOrDefault();
         if (groupBy is not null && !Groups.ContainsKey(groupBy))
             return Problem.BadParameter("group_by", $"'{groupBy}' is not one of {string.Join(", ", Groups.Keys)}");
-        var tz = request.Query["tz"].FirstOrDefault() ?? "UTC";
-        // IANA names only ("Region/City", or UTC): .NET also accepts Windows names, PostgreSQL does not.
-        if (!TimeZoneInfo.TryFindSystemTimeZoneById(tz, out _) || !(tz is "UTC" or "GMT" || (tz.Contains('/') && !tz.Contains(' '))))
-            return Problem.BadParameter("tz", $"'{tz}' is not an IANA time zone (e.g. Asia/Damascus)");
-        var csv = request.Query["f"].FirstOrDefault() switch
+        var tzText = request.Query["tz"].FirstOrDefault() ?? "UTC";
+        if (await TimeZoneNames.FindAsync(tzText, reader, context.RequestAborted) is not var (tz, zone))
+            return Problem.BadParameter("tz", $"'{tzText}' is not an IANA time zone name (e.g. Asia/Damascus, UTC)");
+        var csv = request.Query["f"].FirstOrDefault()?.ToLowerInvariant() switch
         {
             // Without f, Accept decides, as on /items (text/csv before any JSON type).
             null => QueryParser.FormatFromAccept(request.Headers.Accept.ToString()) == OutputFormat.Csv,
             "json" => false,
             "csv" => true,
-            var other => (bool?)null,
+            _ => (bool?)null,
         };
         if (csv is null) return Problem.BadParameter("f", $"'{request.Query["f"]}' is not json or csv");
         context.Response.Headers.Vary = "Accept, Accept-Encoding";
-        var (query, invalid) = await QueryParser.ParseFiltersAsync(request, "interval", "group_by", "tz", "f");
+        // A date or month in datetime is that day or month where the buckets are: datetime=2016-03 with
+        // tz=America/New_York is March in New York, whose buckets it then fills exactly.
+        var (query, invalid) = await QueryParser.ParseFiltersAsync(request, zone, "interval", "group_by", "tz", "f");
         if (invalid is not null) return invalid;
 
-        if (Conditional.NotModified(context, Conditional.DataETag(version, query!, csv.Value ? "csv" : "json"), Conditional.Revalidate))
-            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
-
-        if (query!.From is { } from && query.Until is { } until)
+        var closed = query!.From is { } from && from != DateTimeOffset.MinValue && query.Until is not null;
+        var buckets = 0d;
+        if (closed)
         {
-            var approximate = (until - from).TotalDays / (interval == "day" ? 1 : interval == "week" ? 7 : 28);
-            if (approximate > MaxBuckets)
-                return Problem.BadParameter("datetime", $"makes about {approximate:0} {interval} buckets; the maximum is {MaxBuckets}");
+            buckets = (query.Until!.Value - query.From!.Value).TotalDays / (interval == "day" ? 1 : interval == "week" ? 7 : 28);
+            if (buckets > MaxBuckets)
+                return Problem.BadParameter("datetime", $"makes about {buckets:0} {interval} buckets; the maximum is {MaxBuckets}");
+        }
+        // A 304 says the request is answered as before, so it comes only once the request is known to be
+        // answerable: from the parameters alone when the window is closed and the groups are few enough
+        // (a partial bucket at each end, every event type and none), else after the limits below, which
+        // need the matching incidents.
+        var groups = groupBy switch { null => 1, "event_type" => Vocabulary.EventTypes.Length + 1, _ => (int?)null };
+        var answerable = closed && groups is not null && (buckets + 2) * groups <= MaxCells;
+        var etag = Conditional.DataETag(version, query, csv.Value ? "csv" : "json");
+        var contentType = csv.Value ? CsvType : "application/json; charset=utf-8";
+        var head = HttpMethods.IsHead(request.Method);
+        if (answerable)
+        {
+            if (Conditional.NotModified(context, etag, Conditional.Revalidate)) return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+            if (head) return Head(context, contentType);
         }
 
         var parameters = new DynamicParameters();
@@ -97,17 +122,22 @@ public static class StatsApi
         parameters.Add("window_until", query.Until);
         parameters.Add("max_buckets", MaxBuckets + 1); // one more, to tell a span that is too long
         var group = groupBy is null ? "NULL::text" : Groups[groupBy];
+        // Buckets are keyed by their local start as a wall-clock time (timestamp without time zone), and
+        // the series steps through wall-clock days, weeks or months. Keyed by instants, a bucket whose
+        // local midnight does not exist (Asia/Damascus on 2016-03-25: clocks went from 00:00 to 01:00)
+        // started the series at 01:00 local, every later bucket at 01:00 too, and no incident's
+        // date_trunc (midnight) matched them: the days after it counted nothing.
         var sql = $"""
             WITH span AS (
                 -- An end at the edge of time (0001-01-01 is sent as -infinity) is an open end: the series
                 -- then runs over the matching incidents, instead of from the beginning of time.
-                SELECT CASE WHEN isfinite(@window_from::timestamptz) THEN date_trunc(@interval, @window_from::timestamptz, @tz) END AS first,
-                       CASE WHEN isfinite(@window_until::timestamptz) THEN date_trunc(@interval, @window_until::timestamptz - interval '1 microsecond', @tz) END AS last
+                SELECT CASE WHEN isfinite(@window_from::timestamptz) THEN date_trunc(@interval, @window_from::timestamptz AT TIME ZONE @tz) END AS first,
+                       CASE WHEN isfinite(@window_until::timestamptz) THEN date_trunc(@interval, (@window_until::timestamptz - interval '1 microsecond') AT TIME ZONE @tz) END AS last
             ), matches AS (
                 -- A date, week or month is a calendar period, not an instant: stored as its UTC midnight, it
                 -- is the same local date in every time zone (March 2016 counts in March in New York too).
-                SELECT least(greatest(date_trunc(@interval, CASE WHEN i.time_precision = 'exact' THEN i.occurred_at
-                                                                 ELSE (i.occurred_at AT TIME ZONE 'UTC') AT TIME ZONE @tz END, @tz),
+                SELECT least(greatest(date_trunc(@interval, CASE WHEN i.time_precision = 'exact' THEN i.occurred_at AT TIME ZONE @tz
+                                                                 ELSE i.occurred_at AT TIME ZONE 'UTC' END),
                                       coalesce(span.first, '-infinity')),
                              coalesce(span.last, 'infinity')) AS bucket,
                        {group} AS grp, i.fatalities_min, i.fatalities_max
@@ -120,7 +150,7 @@ public static class StatsApi
             ), buckets AS (
                 -- In the select list the series is produced row by row, so LIMIT stops it; in FROM it
                 -- would be built whole first.
-                SELECT (generate_series(first AT TIME ZONE @tz, last AT TIME ZONE @tz, ('1 ' || @interval)::interval) AT TIME ZONE @tz) AS bucket
+                SELECT generate_series(first, last, ('1 ' || @interval)::interval) AS bucket
                 FROM bounds
                 LIMIT @max_buckets
             ), groups AS (
@@ -131,7 +161,7 @@ public static class StatsApi
             )
             -- First the number of cells, then the cells, unless there are too many to answer: a
             -- span of days by admin1 could be tens of millions.
-            SELECT NULL::timestamptz AS start, NULL::text AS "group", cells AS count, NULL::bigint AS fatalitiesminsum, NULL::bigint AS fatalitiesmaxsum
+            SELECT NULL::timestamp AS start, NULL::text AS "group", cells AS count, NULL::bigint AS fatalitiesminsum, NULL::bigint AS fatalitiesmaxsum
             FROM size
             UNION ALL (
                 SELECT b.bucket, g.grp, count(m.bucket),
@@ -147,23 +177,31 @@ public static class StatsApi
         var answer = await reader.ListAsync<Bucket>(sql, parameters, context.RequestAborted);
         var cells = answer.Single(r => r.Start is null).Count;
         if (cells > MaxCells)
-            return Problem.BadParameter("group_by",
-                $"would answer {cells} cells ({interval} buckets × groups; empty ones count too); the maximum is {MaxCells}: give a narrower datetime, a longer interval or filters that leave fewer groups");
+            return NotAnswerable(context, Problem.BadParameter("group_by",
+                $"would answer {cells} cells ({interval} buckets × groups; empty ones count too); the maximum is {MaxCells}: give a narrower datetime, a longer interval or filters that leave fewer groups"));
         var rows = answer.Where(r => r.Start is not null).ToList();
         // Without a closed window the span is the matching incidents' own, known only now.
         if (rows.Select(r => r.Start).Distinct().Count() > MaxBuckets)
-            return Problem.BadParameter("datetime", $"with an open end the buckets run to the first or last matching incident: more than {MaxBuckets} {interval} buckets here; give a narrower datetime or a longer interval");
+            return NotAnswerable(context, Problem.BadParameter("datetime", $"with an open end the buckets run to the first or last matching incident: more than {MaxBuckets} {interval} buckets here; give a narrower datetime or a longer interval"));
+        if (!answerable)
+        {
+            if (Conditional.NotModified(context, etag, Conditional.Revalidate)) return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+            if (head) return Head(context, contentType);
+        }
 
+        // Each bucket starts at the first instant of its local day, week or month (not always its
+        // midnight: see TimeWindow.Local), the same rule datetime's dates follow.
+        string Start(Bucket r) => Iso(TimeWindow.Local(r.Start!.Value, zone));
         if (csv.Value)
         {
             var text = new StringBuilder("start,group,count,fatalities_min_sum,fatalities_max_sum\r\n");
             foreach (var r in rows)
-                text.Append(Iso(r.Start!.Value)).Append(',').Append(Csv(r.Group)).Append(',').Append(r.Count).Append(',')
+                text.Append(Start(r)).Append(',').Append(Csv(r.Group)).Append(',').Append(r.Count).Append(',')
                     .Append(r.FatalitiesMinSum ?? 0).Append(',').Append(r.FatalitiesMaxSum ?? 0).Append("\r\n");
-            return TypedResults.Text(text.ToString(), "text/csv; charset=utf-8; header=present", Encoding.UTF8);
+            return TypedResults.Text(text.ToString(), CsvType, Encoding.UTF8);
         }
         return TypedResults.Json(new StatsDoc(interval, tz, groupBy,
-            rows.Select(r => new BucketDoc(Iso(r.Start!.Value), r.Group, (int)r.Count, r.FatalitiesMinSum ?? 0, r.FatalitiesMaxSum ?? 0)).ToArray()));
+            rows.Select(r => new BucketDoc(Start(r), r.Group, (int)r.Count, r.FatalitiesMinSum ?? 0, r.FatalitiesMaxSum ?? 0)).ToArray()));
     }
 
     internal static async Task<IResult> GetSummary(HttpContext context, IncidentReader reader, DataVersion version)
@@ -172,6 +210,7 @@ public static class StatsApi
         if (invalid is not null) return invalid;
         if (Conditional.NotModified(context, Conditional.DataETag(version, query!), Conditional.Revalidate))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        if (HttpMethods.IsHead(context.Request.Method)) return Head(context, "application/json; charset=utf-8");
 
         var parameters = new DynamicParameters();
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query!, parameters));
@@ -195,7 +234,23 @@ public static class StatsApi
         return TypedResults.Text(json!, "application/json", Encoding.UTF8);
     }
 
-    private static string Iso(DateTime time) => time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    private const string CsvType = "text/csv; charset=utf-8; header=present";
+
+    private static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>HEAD: the headers GET would send (ETag, Cache-Control, Vary, Content-Type), no body.</summary>
+    private static IResult Head(HttpContext context, string contentType)
+    {
+        context.Response.ContentType = contentType;
+        return TypedResults.Ok();
+    }
+
+    /// <summary>A 400 found only by running the query: no ETag on it, which a client could send back for a 304.</summary>
+    private static IResult NotAnswerable(HttpContext context, IResult problem)
+    {
+        context.Response.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.ETag);
+        return problem;
+    }
 
     private static string Csv(string? value)
     {
@@ -205,6 +260,7 @@ public static class StatsApi
         return value.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
     }
 
+    /// <summary>A bucket: its start as local wall-clock time in tz.</summary>
     private sealed record Bucket(DateTime? Start, string? Group, long Count, long? FatalitiesMinSum, long? FatalitiesMaxSum);
 }
 

@@ -196,6 +196,31 @@ public sealed class ChangeFeedTests(ApiFixture api)
         Assert.Equal(written, seen);
     }
 
+    [Fact]
+    public async Task A_cursor_past_any_position_the_feed_gave_out_is_a_400_not_a_silent_skip()
+    {
+        var tag = FeedHelpers.NewTag();
+        var head = await _client.HeadAsync(tag); // "x-0": transaction x has not written (yet)
+        var xid = head[..head.IndexOf('-')];
+
+        // x-99999999 was never given out: read on from it, every change x goes on to write (positions
+        // below it) would be skipped for this client.
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={xid}-99999999"), HttpStatusCode.BadRequest, "cursor");
+        var stream = new HttpRequestMessage(HttpMethod.Get, $"/collections/incidents/stream?tags={tag}");
+        stream.Headers.Add("Last-Event-ID", $"{xid}-99999999");
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(stream, HttpCompletionOption.ResponseHeadersRead), HttpStatusCode.BadRequest, "Last-Event-ID");
+
+        // Below the horizon too: a finished transaction's xid with a position none of its changes has.
+        await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var (seen, next) = await _client.PollUntilAsync(tag, head, 1);
+        var (changeXid, position) = (seen[0].Cursor[..seen[0].Cursor.IndexOf('-')], long.Parse(seen[0].Cursor[(seen[0].Cursor.IndexOf('-') + 1)..]));
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={changeXid}-{position + 1_000_000_000}"), HttpStatusCode.BadRequest, "cursor");
+
+        // Every cursor the feed did give out still reads on.
+        foreach (var cursor in new[] { head, seen[0].Cursor, next, $"{changeXid}-0" })
+            Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={cursor}")).StatusCode);
+    }
+
     [Theory]
     [InlineData("cursor=abc", "cursor")]
     [InlineData("cursor=9000000000000-0", "cursor")] // a transaction that has not started: reading on from it would skip every change until then

@@ -94,6 +94,144 @@ public sealed class StatsTests(ApiFixture api)
         Assert.Equal(1, counts["2016-02-01T05:00:00Z"]);
     }
 
+    /// <summary>The buckets of a stats query, as (start, count).</summary>
+    private async Task<List<(string Start, int Count)>> BucketsAsync(string query) =>
+        (await _client.GetJsonAsync("/collections/incidents/stats?" + query))["buckets"]!.AsArray()
+            .Select(b => (b!["start"]!.GetValue<string>(), b["count"]!.GetValue<int>())).ToList();
+
+    [Fact]
+    public async Task Days_after_a_local_midnight_that_does_not_exist_keep_their_incidents()
+    {
+        // Asia/Damascus went from 00:00 straight to 01:00 on 2016-03-25 (UTC+2 to UTC+3): that day starts
+        // at 01:00 local, 22:00 UTC the day before; the days after it at midnight, 21:00 UTC.
+        var tag = await TaggedAtAsync("2016-03-24T12:00:00Z", "2016-03-25T12:00:00Z", "2016-03-26T12:00:00Z", "2016-03-27T12:00:00Z", "2016-03-28T12:00:00Z");
+        (string, int)[] expected =
+        [
+            ("2016-03-24T22:00:00Z", 1), ("2016-03-25T21:00:00Z", 1), ("2016-03-26T21:00:00Z", 1), ("2016-03-27T21:00:00Z", 1),
+            ("2016-03-28T21:00:00Z", 0), ("2016-03-29T21:00:00Z", 0), ("2016-03-30T21:00:00Z", 0),
+        ];
+
+        Assert.Equal(expected, await BucketsAsync($"tags={tag}&tz=Asia/Damascus&datetime=2016-03-24T22:00:00Z/2016-03-31T20:59:59Z"));
+        // The same window as local dates.
+        Assert.Equal(expected, await BucketsAsync($"tags={tag}&tz=Asia/Damascus&datetime=2016-03-25/2016-03-31"));
+    }
+
+    [Fact]
+    public async Task Weeks_and_months_after_a_local_midnight_that_does_not_exist_keep_their_incidents()
+    {
+        // Asia/Tehran skipped Monday 2021-03-22 00:00 (UTC+3:30 to UTC+4:30): that week starts at 20:30 UTC
+        // on Sunday, the next ones at 19:30 UTC. Instants in datetime, so only the buckets are in question.
+        var weekly = await TaggedAtAsync("2021-03-23T12:00:00Z", "2021-03-30T12:00:00Z", "2021-03-31T12:00:00Z");
+        Assert.Equal([("2021-03-21T20:30:00Z", 1), ("2021-03-28T19:30:00Z", 2), ("2021-04-04T19:30:00Z", 0)],
+            await BucketsAsync($"tags={weekly}&interval=week&tz=Asia/Tehran&datetime=2021-03-21T20:30:00Z/2021-04-11T19:29:59Z"));
+
+        // America/Asuncion skipped 2017-10-01 00:00 (UTC-4 to UTC-3).
+        var monthly = await TaggedAtAsync("2017-10-15T12:00:00Z", "2017-11-15T12:00:00Z", "2017-12-15T12:00:00Z");
+        Assert.Equal([("2017-10-01T04:00:00Z", 1), ("2017-11-01T03:00:00Z", 1), ("2017-12-01T03:00:00Z", 1)],
+            await BucketsAsync($"tags={monthly}&interval=month&tz=America/Asuncion&datetime=2017-10-01T04:00:00Z/2017-12-31T23:59:59-03:00"));
+    }
+
+    [Fact]
+    public async Task Dates_and_months_in_datetime_are_local_to_tz_and_instants_stay_instants()
+    {
+        // 02:00 UTC on 1 March 2016 is still 29 February in New York; 02:00 UTC on 1 April still 31 March.
+        var tag = await TaggedAtAsync("2016-03-01T02:00:00Z", "2016-04-01T02:00:00Z");
+
+        Assert.Equal([("2016-03-01T05:00:00Z", 1)], await BucketsAsync($"tags={tag}&interval=month&tz=America/New_York&datetime=2016-03"));
+        Assert.Equal([("2016-03-01T05:00:00Z", 1)], await BucketsAsync($"tags={tag}&interval=month&tz=America/New_York&datetime=2016-03-01/2016-03-31"));
+        // A date-only end in an interval with an instant start; New York is on daylight time by then.
+        Assert.Equal([("2016-03-31T04:00:00Z", 1)], await BucketsAsync($"tags={tag}&tz=America/New_York&datetime=2016-03-31T04:00:00Z/2016-03-31"));
+        // An instant with an offset is that instant: the UTC month, which in New York reaches back into February.
+        Assert.Equal([("2016-02-01T05:00:00Z", 1), ("2016-03-01T05:00:00Z", 0)],
+            await BucketsAsync($"tags={tag}&interval=month&tz=America/New_York&datetime=2016-03-01T00:00:00Z/2016-03-31T23:59:59Z"));
+        // /items has no tz: its dates stay UTC.
+        var items = await _client.GetJsonAsync($"/collections/incidents/items?tags={tag}&datetime=2016-03");
+        Assert.Single(items["features"]!.AsArray());
+    }
+
+    [Theory]
+    [InlineData("utc", "UTC")]
+    [InlineData("EST5EDT", "EST5EDT")]
+    [InlineData("asia/damascus", "Asia/Damascus")]
+    [InlineData("Etc/GMT-3", "Etc/GMT-3")]
+    public async Task Tz_takes_the_names_postgresql_knows_in_any_case_and_answers_the_canonical_one(string tz, string canonical)
+    {
+        var stats = await _client.GetJsonAsync($"/collections/incidents/stats?tags={FeedHelpers.NewTag()}&datetime=2016-03-01/2016-03-02&tz={Uri.EscapeDataString(tz)}");
+        Assert.Equal(canonical, stats["time_zone"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("right/Asia/Damascus")] // counts leap seconds: every midnight 26 s off
+    [InlineData("posix/Asia/Damascus")]
+    [InlineData("localtime")]
+    [InlineData("Asia")]
+    public async Task Tz_refuses_what_is_not_an_iana_zone(string tz)
+    {
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/stats?datetime=2016-03-01&tz={Uri.EscapeDataString(tz)}"), HttpStatusCode.BadRequest, "tz");
+    }
+
+    [Fact]
+    public async Task Interval_and_f_take_any_case_as_the_items_parameters_do()
+    {
+        var tag = await TaggedAtAsync("2018-07-02T12:00:00Z");
+
+        var stats = await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&datetime=2018-07-02&interval=Day&f=JSON");
+        Assert.Equal("day", stats["interval"]!.GetValue<string>());
+        Assert.Equal(1, stats["buckets"]![0]!["count"]!.GetValue<int>());
+        Assert.StartsWith("start,group,count", await _client.GetStringAsync($"/collections/incidents/stats?tags={tag}&datetime=2018-07-02&f=CSV"));
+    }
+
+    [Theory]
+    [InlineData("datetime=0002-01-01/9000-01-01")] // too many buckets, known from the parameters
+    [InlineData("datetime=2000-01-01T00:00:00Z/P9000D&interval=day&group_by=admin1")] // too many cells, known from the data
+    public async Task A_request_stats_refuses_gets_its_400_whatever_if_none_match_says_and_no_etag(string query)
+    {
+        var tag = FeedHelpers.NewTag();
+        for (var n = 0; n < 12; n++)
+        {
+            var feature = FeedHelpers.Tagged(tag);
+            feature["properties"]!["occurred_at"] = "2016-01-01T00:00:00Z";
+            feature["properties"]!["admin1"] = $"Region {n}";
+            await _client.CreateAsync(feature);
+        }
+        var url = $"/collections/incidents/stats?tags={tag}&{query}";
+        var plain = await _client.GetAsync(url);
+        Assert.Null(plain.Headers.ETag);
+        await ProblemAssert.IsProblemAsync(plain, HttpStatusCode.BadRequest);
+
+        // Any current stats ETag, or *, names every stats answer at this data version: still a 400.
+        var etag = (await _client.GetAsync($"/collections/incidents/stats?tags={tag}&datetime=2016-01-01")).Headers.ETag!.Tag;
+        foreach (var tag_ in new[] { etag, "*" })
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("If-None-Match", tag_);
+            var response = await _client.SendAsync(request);
+            Assert.Null(response.Headers.ETag);
+            await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
+        }
+    }
+
+    [Theory]
+    [InlineData("/collections/incidents/stats?datetime=2016-03-01/2016-03-02&tz=Asia/Damascus")]
+    [InlineData("/collections/incidents/stats?datetime=2016-03-01/2016-03-02&f=csv")]
+    [InlineData("/collections/incidents/stats?group_by=admin1")] // answerable only once the data is read
+    [InlineData("/collections/incidents/stats/summary")]
+    [InlineData("/collections/incidents/changes")]
+    public async Task Head_answers_what_get_would_without_a_body(string path)
+    {
+        var url = path + (path.Contains('?') ? "&" : "?") + "tags=" + FeedHelpers.NewTag();
+        var get = await _client.GetAsync(url);
+        var head = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, url));
+
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        Assert.Equal(get.Content.Headers.ContentType, head.Content.Headers.ContentType);
+        Assert.Equal(get.Headers.CacheControl, head.Headers.CacheControl);
+        Assert.Equal(get.Headers.Vary, head.Headers.Vary);
+        Assert.Equal(get.Headers.ETag is null, head.Headers.ETag is null);
+    }
+
     [Fact]
     public async Task Buckets_beyond_the_maximum_are_a_400_not_a_series_cut_short()
     {

@@ -277,6 +277,21 @@ public sealed class TimeWindowTests(ApiFixture api)
         Assert.Equal(TimeSpan.FromHours(hours), until.Value - from!.Value);
     }
 
+    [Theory]
+    [InlineData("2016-03-25", "Asia/Damascus", "2016-03-24T22:00:00Z", "2016-03-25T21:00:00Z")] // midnight skipped: the day starts at 01:00
+    [InlineData("2016-11-06", "America/Havana", "2016-11-06T04:00:00Z", "2016-11-07T05:00:00Z")] // midnight twice: the first one
+    [InlineData("2016-03", "America/New_York", "2016-03-01T05:00:00Z", "2016-04-01T04:00:00Z")]
+    [InlineData("P1D/2016-03-13", "America/New_York", "2016-03-13T05:00:00Z", "2016-03-14T04:00:00Z")] // a day of the zone's calendar: 23 hours
+    [InlineData("2016-03-01T00:00:00Z/2016-03-01", "America/New_York", "2016-03-01T00:00:00Z", "2016-03-02T05:00:00Z")] // instants stay instants
+    [InlineData("0001-01-01/0001-01-02", "Etc/GMT-9", "0001-01-01T00:00:00Z", "0001-01-02T15:00:00Z")] // before the calendar: its first instant
+    public void With_a_time_zone_dates_and_months_are_its_local_days_and_months(string text, string zone, string from, string until)
+    {
+        Assert.True(TimeWindow.TryParse(text, Now, out var actualFrom, out var actualUntil, out var error, TimeZoneInfo.FindSystemTimeZoneById(zone)), error);
+
+        Assert.Equal(Instant(from), actualFrom);
+        Assert.Equal(Instant(until), actualUntil);
+    }
+
     private static DateTimeOffset? Instant(string? text) =>
         text is null ? null : DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal);
 }
