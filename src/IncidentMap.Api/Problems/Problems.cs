@@ -148,6 +148,10 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         // A body that does not decompress is the Content-Encoding's doing: named, as a field at fault is.
         if (exception is InvalidDataException or Imports.IncompleteDataException)
             problem.Extensions["errors"] = new[] { new FieldError("Content-Encoding", detail) };
+        // Kestrel's limit stops a chunked body (no Content-Length for JsonBody to check first) while it
+        // is read: the same 413 naming the body as JsonBody.TooLarge gives.
+        if (status == StatusCodes.Status413PayloadTooLarge)
+            problem.Extensions["errors"] = new[] { new FieldError("body", detail) };
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem });
     }
 }
