@@ -9,6 +9,84 @@ using IncidentMap.Tests.Trust;
 
 namespace IncidentMap.Tests.Incidents;
 
+/// <summary>How every JSON write reads its body: content codings, byte order marks, nesting, the patch formats.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class RequestBodyTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private static ByteArrayContent Json(byte[] body, string mediaType, params string[] codings)
+    {
+        var content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue(mediaType) } };
+        foreach (var coding in codings) content.Headers.ContentEncoding.Add(coding);
+        return content;
+    }
+
+    private static byte[] Gzip(byte[] data)
+    {
+        var compressed = new MemoryStream();
+        using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(data);
+        return compressed.ToArray();
+    }
+
+    private Task<long> StoredAsync(string title) =>
+        api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE title = @title", new { title });
+
+    private static async Task AssertUnsupportedCodingAsync(HttpResponseMessage response)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "Content-Encoding");
+        Assert.Contains("gzip", problem["detail"]!.GetValue<string>());
+        // RFC 9110 §15.5.16 / RFC 7694: a 415 for a content coding says which codings would do.
+        var accepted = response.Headers.GetValues("Accept-Encoding").Single().Split(',', StringSplitOptions.TrimEntries);
+        Assert.Equal(["gzip", "br"], accepted);
+    }
+
+    [Fact]
+    public async Task A_body_nested_deeper_than_64_levels_is_a_400_that_says_so()
+    {
+        var deep = new string('[', 65) + new string(']', 65);
+
+        var response = await _client.PostAsync("/collections/incidents/items", Json(Encoding.UTF8.GetBytes(deep), "application/geo+json"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "body");
+        Assert.Contains("nested more than 64 levels deep", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_syntax_error_inside_deep_nesting_is_still_a_syntax_error()
+    {
+        // 40 levels and then a stray comma: the reader stops at the comma, not at any depth.
+        var broken = new string('[', 40) + "1,]" + new string(']', 39);
+
+        var response = await _client.PostAsync("/collections/incidents/items", Json(Encoding.UTF8.GetBytes(broken), "application/geo+json"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "body");
+        Assert.Contains("not valid JSON", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_body_that_starts_with_a_utf8_byte_order_mark_is_read_without_it()
+    {
+        // RFC 8259 §8.1: a parser may ignore a BOM; Windows tools (Notepad, PowerShell 5) write one.
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+        byte[] body = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(feature.ToJsonString())];
+
+        var response = await _client.PostAsync("/collections/incidents/items", Json(body, "application/geo+json"));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        Assert.Equal(1, await StoredAsync(title));
+    }
+
+    [Fact]
+    public async Task A_byte_order_mark_then_nothing_is_still_not_json()
+    {
+        var response = await _client.PostAsync("/collections/incidents/items", Json([0xEF, 0xBB, 0xBF], "application/geo+json"));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "body");
+    }
+}
+
 /// <summary>Body limits as Kestrel enforces them (the test server enforces none).</summary>
 public sealed class KestrelRequestBodyTests(KestrelApiFixture api) : IClassFixture<KestrelApiFixture>
 {
