@@ -21,7 +21,9 @@ public static partial class IncidentsApi
     /// <summary>RFC 7396 JSON merge patch, what PATCH takes.</summary>
     public const string MergePatch = "application/merge-patch+json";
 
-    private static readonly string[] PatchMediaTypes = [MergePatch, "application/json", GeoJson];
+    /// <summary>What PATCH reads as a merge patch (GeoJSON too: editors send a partial Feature as such).
+    /// Declared as the endpoint's Accepts, so routing's 415 and Accept-Patch name all of them.</summary>
+    internal static readonly string[] PatchMediaTypes = [MergePatch, "application/json", GeoJson];
 
     public static RouteGroupBuilder MapIncidents(this IEndpointRouteBuilder app)
     {
@@ -100,7 +102,7 @@ public static partial class IncidentsApi
             .RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Change part of an incident (JSON merge patch, RFC 7396)")
             .WithDescription("For example `{\"properties\":{\"fatalities_max\":62}}`; `null` clears a property.")
-            .Accepts<IncidentPatchDoc>(MergePatch, "application/json")
+            .Accepts<IncidentPatchDoc>(PatchMediaTypes[0], PatchMediaTypes[1..])
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
             .ProducesChangeProblems();
 

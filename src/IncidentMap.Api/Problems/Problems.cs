@@ -76,7 +76,7 @@ public static class ProblemDefaults
     private static IEnumerable<string> Accepted(HttpContext context) =>
         context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.ContentTypes is { Count: > 0 } types
             ? types
-            : HttpMethods.IsPatch(context.Request.Method) ? [Incidents.IncidentsApi.MergePatch, "application/json"] : ["application/geo+json", "application/json"];
+            : HttpMethods.IsPatch(context.Request.Method) ? Incidents.IncidentsApi.PatchMediaTypes : ["application/geo+json", "application/json"];
 
     public static void Fill(ProblemDetailsContext context)
     {

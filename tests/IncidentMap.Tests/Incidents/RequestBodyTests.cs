@@ -85,6 +85,36 @@ public sealed class RequestBodyTests(ApiFixture api)
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "body");
     }
+
+    [Theory]
+    [InlineData("/collections/incidents/items/{id}")]
+    [InlineData("/collections/places/items/{place}")]
+    public async Task A_patch_refused_for_its_type_lists_every_type_a_patch_may_be_sent_as(string template)
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var place = await _client.AddPlaceAsync("Patchville " + Guid.NewGuid().ToString("N")[..8], 12.5, 41.9, "IT", null, "town");
+        var url = template.Replace("{id}", id.ToString()).Replace("{place}", place.ToString());
+        var request = new HttpRequestMessage(HttpMethod.Patch, url) { Content = new StringContent("{}", Encoding.UTF8, "text/plain") };
+        request.Headers.TryAddWithoutValidation("If-Match", "\"v1\"");
+
+        var response = await _client.SendAsync(request);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "Content-Type");
+        var detail = problem["detail"]!.GetValue<string>();
+        foreach (var type in new[] { "application/merge-patch+json", "application/json", "application/geo+json" })
+        {
+            Assert.Contains(type, detail);
+            Assert.Contains(type, response.Headers.GetValues("Accept-Patch").Single());
+        }
+
+        // And the one the message adds is taken: a GeoJSON Feature as a merge patch.
+        var geojson = new HttpRequestMessage(HttpMethod.Patch, url)
+        {
+            Content = new StringContent("""{"properties":{}}""", Encoding.UTF8, "application/geo+json"),
+        };
+        geojson.Headers.TryAddWithoutValidation("If-Match", "*");
+        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(geojson)).StatusCode);
+    }
 }
 
 /// <summary>Body limits as Kestrel enforces them (the test server enforces none).</summary>
