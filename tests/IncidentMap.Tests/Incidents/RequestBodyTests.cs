@@ -41,6 +41,102 @@ public sealed class RequestBodyTests(ApiFixture api)
         Assert.Equal(["gzip", "br"], accepted);
     }
 
+    [Theory]
+    [InlineData("zstd")]
+    [InlineData("deflate")]
+    [InlineData("compress")]
+    public async Task A_create_in_a_coding_not_decoded_is_a_415_and_stores_nothing(string coding)
+    {
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+
+        var response = await _client.PostAsync("/collections/incidents/items",
+            Json(Encoding.UTF8.GetBytes(feature.ToJsonString()), "application/geo+json", coding));
+
+        await AssertUnsupportedCodingAsync(response);
+        Assert.Equal(0, await StoredAsync(title));
+    }
+
+    [Fact]
+    public async Task Gzip_with_identity_after_it_is_a_415_not_a_json_error()
+    {
+        // Request decompression undoes one coding named alone; "gzip, identity" is left as sent, so
+        // the gzip bytes would otherwise reach the JSON reader.
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+
+        var response = await _client.PostAsync("/collections/incidents/items",
+            Json(Gzip(Encoding.UTF8.GetBytes(feature.ToJsonString())), "application/geo+json", "gzip", "identity"));
+
+        await AssertUnsupportedCodingAsync(response);
+        Assert.Equal(0, await StoredAsync(title));
+    }
+
+    [Theory]
+    [InlineData("identity")]
+    [InlineData("gzip")]
+    public async Task A_create_sent_as_is_with_identity_or_gzipped_is_stored(string coding)
+    {
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+        var json = Encoding.UTF8.GetBytes(feature.ToJsonString());
+
+        var response = await _client.PostAsync("/collections/incidents/items",
+            Json(coding == "gzip" ? Gzip(json) : json, "application/geo+json", coding));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(1, await StoredAsync(title));
+    }
+
+    [Fact]
+    public async Task Every_json_write_refuses_a_coding_it_cannot_decode()
+    {
+        var id = await _client.CreateAsync(Features.Valid("Coding target"));
+        var item = $"/collections/incidents/items/{id}";
+        var placeId = await _client.AddPlaceAsync("Codingville " + Guid.NewGuid().ToString("N")[..8], 12.5, 41.9, "IT", null, "town");
+        var keyName = "coding-" + Guid.NewGuid().ToString("N")[..8];
+        var placeName = "Zstdtown " + Guid.NewGuid().ToString("N")[..8];
+        var writes = new (HttpMethod Method, string Url, string Body, string MediaType)[]
+        {
+            (HttpMethod.Put, item, Features.Valid("Replaced in zstd").ToJsonString(), "application/geo+json"),
+            (HttpMethod.Patch, item, """{"properties":{"title":"Patched in zstd"}}""", "application/merge-patch+json"),
+            (HttpMethod.Post, "/collections/incidents/search", """{"limit":1}""", "application/json"),
+            (HttpMethod.Post, "/admin/keys", $$"""{"name":"{{keyName}}"}""", "application/json"),
+            (HttpMethod.Post, "/collections/places/items", $$$"""{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"name":"{{{placeName}}}","kind":"town"}}""", "application/geo+json"),
+            (HttpMethod.Patch, $"/collections/places/items/{placeId}", $$$"""{"properties":{"name":"{{{placeName}}}"}}""", "application/merge-patch+json"),
+        };
+        foreach (var (method, url, body, mediaType) in writes)
+        {
+            var request = new HttpRequestMessage(method, url) { Content = Json(Encoding.UTF8.GetBytes(body), mediaType, "zstd") };
+            request.Headers.TryAddWithoutValidation("If-Match", "\"v1\"");
+            await AssertUnsupportedCodingAsync(await _client.SendAsync(request));
+        }
+
+        var stored = await _client.GetJsonAsync(item);
+        Assert.Equal(("Coding target", 1), (stored["properties"]!["title"]!.GetValue<string>(), stored["properties"]!["version"]!.GetValue<int>()));
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM api_keys WHERE name = @keyName", new { keyName }));
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM places WHERE name = @placeName", new { placeName }));
+    }
+
+    [Fact]
+    public async Task A_coding_on_a_request_without_a_body_is_no_concern()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/collections/incidents/items?limit=1");
+        request.Headers.TryAddWithoutValidation("Content-Encoding", "zstd");
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(request)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("POST", "/collections/nowhere/items", HttpStatusCode.NotFound)]
+    [InlineData("POST", "/collections/incidents", HttpStatusCode.MethodNotAllowed)]
+    public async Task A_coded_body_to_a_wrong_path_or_method_hears_of_that_first(string method, string url, HttpStatusCode expected)
+    {
+        var request = new HttpRequestMessage(new HttpMethod(method), url) { Content = Json("{}"u8.ToArray(), "application/json", "zstd") };
+
+        Assert.Equal(expected, (await _client.SendAsync(request)).StatusCode);
+    }
+
     [Fact]
     public async Task A_body_nested_deeper_than_64_levels_is_a_400_that_says_so()
     {
