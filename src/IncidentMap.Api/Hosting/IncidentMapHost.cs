@@ -130,6 +130,7 @@ public static class IncidentMapHost
         // Before authorization: a request refused for a bad key still spends its client's tokens.
         app.UseRateLimiter();
         app.UseAuthorization();
+        app.UseDecodedBodiesOnly();
         app.MapHealth();
         app.MapCollections();
         app.MapIncidents();

@@ -23,6 +23,9 @@ public static class CompleteDecompression
         options.DecompressionProviders["br"] = new Provider(stream => new CheckedBrotliStream(stream));
     }
 
+    /// <summary>The codings <see cref="Configure"/> decodes, as a 415's <c>Accept-Encoding</c> names them.</summary>
+    public const string Codings = "gzip, br";
+
     private sealed class Provider(Func<Stream, Stream> open) : IDecompressionProvider
     {
         public Stream GetDecompressionStream(Stream stream) => open(stream);

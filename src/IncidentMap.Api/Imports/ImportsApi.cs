@@ -89,10 +89,7 @@ public static class ImportsApi
         var request = context.Request;
         var (format, formatProblem) = FormatOf(request);
         if (formatProblem is not null) return formatProblem;
-        // Request decompression removes the codings it undid; anything left is one it does not know.
-        if (request.Headers.ContentEncoding.ToString() is { Length: > 0 } coding)
-            return Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported content coding",
-                $"Content-Encoding '{coding}' is not supported; send the file as is, or compressed with gzip or br.", "Content-Encoding");
+        // A Content-Encoding request decompression did not undo was refused before (ContentCodings).
         var source = request.Query["source"].ToString() is { Length: > 0 } named ? named : null;
         if (source is not null && !ImportOptions.SourcePattern.IsMatch(source))
             return Problem.BadParameter("source", "must be 1 to 100 letters, digits or . _ : - (starting with a letter or digit)");

@@ -21,7 +21,9 @@ public static partial class IncidentsApi
     /// <summary>RFC 7396 JSON merge patch, what PATCH takes.</summary>
     public const string MergePatch = "application/merge-patch+json";
 
-    private static readonly string[] PatchMediaTypes = [MergePatch, "application/json", GeoJson];
+    /// <summary>What PATCH reads as a merge patch (GeoJSON too: editors send a partial Feature as such).
+    /// Declared as the endpoint's Accepts, so routing's 415 and Accept-Patch name all of them.</summary>
+    internal static readonly string[] PatchMediaTypes = [MergePatch, "application/json", GeoJson];
 
     public static RouteGroupBuilder MapIncidents(this IEndpointRouteBuilder app)
     {
@@ -100,7 +102,7 @@ public static partial class IncidentsApi
             .RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Change part of an incident (JSON merge patch, RFC 7396)")
             .WithDescription("For example `{\"properties\":{\"fatalities_max\":62}}`; `null` clears a property.")
-            .Accepts<IncidentPatchDoc>(MergePatch, "application/json")
+            .Accepts<IncidentPatchDoc>(PatchMediaTypes[0], PatchMediaTypes[1..])
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
             .ProducesChangeProblems();
 
@@ -589,7 +591,9 @@ public static partial class IncidentsApi
 
     /// <summary>
     /// The versions named by the required If-Match (a list matches when any entry is current): null
-    /// for "*", a problem when it is missing (428) or names no version we issued (412).
+    /// for "*", a problem when it is missing (428), is not "*" or a list of strong entity tags (400:
+    /// a weak W/"v1" never matches under If-Match's strong comparison, RFC 9110 §13.1.1, so a 412 would
+    /// send the client to read again for a tag it already has), or names no version we issued (412).
     /// <c>Writes:RequireIfMatch=false</c> lets a write without If-Match through, unconditionally, for
     /// clients that never send one (QGIS's OGC API editing); every version stays in the history.
     /// </summary>
@@ -603,11 +607,18 @@ public static partial class IncidentsApi
             return Problem.Status(StatusCodes.Status428PreconditionRequired, "Precondition Required",
                 "Changing an incident needs If-Match with the ETag you read (GET it first), so two editors cannot overwrite each other.", "If-Match");
         if (header == "*") return null;
+        if (!EntityTagHeaderValue.TryParseStrictList(request.Headers.IfMatch, out var tags) || tags.Count == 0
+            || tags.Any(t => t.Equals(EntityTagHeaderValue.Any)))
+            return Problem.BadParameter("If-Match",
+                "must be * or quoted strong entity tags as the ETag header sent them (\"v1\", quotes included)");
+        if (tags.Any(t => t.IsWeak))
+            return Problem.BadParameter("If-Match",
+                "holds a weak entity tag (W/\"…\"), which If-Match never matches (RFC 9110 §13.1.1); send the ETag as the incident's ETag header gave it, without W/ (a proxy may have weakened it)");
         var found = new List<int>();
-        foreach (var entry in header.Split(','))
+        foreach (var tag in tags)
         {
             // A compressed answer's tag names its coding ("v1-gzip"): the same version.
-            var match = OurETag().Match(Hosting.CacheHeaders.WithoutCoding(entry.Trim()));
+            var match = OurETag().Match(Hosting.CacheHeaders.WithoutCoding(tag.Tag.Value!));
             if (!match.Success)
                 return Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
                     "If-Match does not name a version of this incident; read it again and send its ETag.", "If-Match");

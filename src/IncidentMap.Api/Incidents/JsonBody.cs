@@ -4,7 +4,7 @@ using Microsoft.Net.Http.Headers;
 
 namespace IncidentMap.Api.Incidents;
 
-/// <summary>Reads a JSON request body with the checks every write shares: media type, size, syntax.</summary>
+/// <summary>Reads a JSON request body with the checks every write shares: media type, size, syntax, depth.</summary>
 public static class JsonBody
 {
     /// <summary>Largest accepted body (documented in the README). Enforced here as well as by Kestrel,
@@ -39,9 +39,12 @@ public static class JsonBody
         if (buffer.Length == 0) return (null, [], Problem.BadParameter("body", "is empty; send a JSON document"));
 
         var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        // RFC 8259 §8.1 lets a parser ignore a UTF-8 byte order mark, and Windows tools (Notepad,
+        // PowerShell 5's Out-File) write one; JsonDocument would call it an invalid first byte.
+        var json = bytes.Span.StartsWith(Utf8Bom) ? bytes[Utf8Bom.Length..] : bytes;
         try
         {
-            var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+            var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxDepth });
             if (FindBadText(document.RootElement, "$") is { } bad)
             {
                 document.Dispose();
@@ -51,9 +54,38 @@ public static class JsonBody
         }
         catch (JsonException e)
         {
+            // The exception does not say which limit it hit; a deep body is valid JSON, so say what to change.
+            if (NestedTooDeep(json.Span))
+                return (null, [], Problem.Status(StatusCodes.Status400BadRequest, "JSON nested too deeply",
+                    $"The body is nested more than {MaxDepth} levels deep (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}); flatten it.", "body"));
             return (null, [], Problem.Status(StatusCodes.Status400BadRequest, "Malformed JSON",
                 $"The body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).", "body"));
         }
+    }
+
+    /// <summary>Arrays and objects nested deeper than this are refused (handlers recurse over the document).</summary>
+    public const int MaxDepth = 64;
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
+    /// <summary>
+    /// Whether reading stops at an array or object opened deeper than <see cref="MaxDepth"/> before any
+    /// syntax error: the same tokens the parser read, with no depth limit (the reader keeps its depth in
+    /// a bit stack, so this cannot exhaust the call stack).
+    /// </summary>
+    private static bool NestedTooDeep(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = int.MaxValue });
+        try
+        {
+            while (reader.Read())
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= MaxDepth)
+                    return true;
+        }
+        catch (JsonException)
+        {
+        }
+        return false;
     }
 
     /// <summary>

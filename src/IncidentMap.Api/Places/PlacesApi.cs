@@ -65,7 +65,7 @@ public static class PlacesApi
             .WithSummary("Correct an editor's place (write scope; JSON merge patch, RFC 7396)")
             .WithDescription("Only places editors added (source editor); GeoNames places are read-only (405). Incidents geocoded " +
                              "to the place keep the coordinates and names they were given.")
-            .Accepts<JsonObject>(IncidentsApi.MergePatch, "application/json")
+            .Accepts<JsonObject>(IncidentsApi.PatchMediaTypes[0], IncidentsApi.PatchMediaTypes[1..])
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405).ProducesProblem(409)
             .ProducesProblem(415).ProducesProblem(422);
@@ -269,7 +269,7 @@ public static class PlacesApi
     internal static async Task<IResult> PatchPlace(HttpContext context, string placeId, NpgsqlDataSource dataSource, IncidentReader reader)
     {
         if (!IncidentsApi.TryParseId(placeId, out var id)) return UnknownPlace(placeId);
-        var (document, problem) = await JsonBody.ReadAsync(context.Request, [IncidentsApi.MergePatch, "application/json", IncidentsApi.GeoJson], context.RequestAborted);
+        var (document, problem) = await JsonBody.ReadAsync(context.Request, IncidentsApi.PatchMediaTypes, context.RequestAborted);
         if (problem is not null) return problem;
         using var owned = document;
         if (document!.RootElement.ValueKind != JsonValueKind.Object)

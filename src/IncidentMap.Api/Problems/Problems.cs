@@ -76,7 +76,7 @@ public static class ProblemDefaults
     private static IEnumerable<string> Accepted(HttpContext context) =>
         context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.ContentTypes is { Count: > 0 } types
             ? types
-            : HttpMethods.IsPatch(context.Request.Method) ? [Incidents.IncidentsApi.MergePatch, "application/json"] : ["application/geo+json", "application/json"];
+            : HttpMethods.IsPatch(context.Request.Method) ? Incidents.IncidentsApi.PatchMediaTypes : ["application/geo+json", "application/json"];
 
     public static void Fill(ProblemDetailsContext context)
     {
@@ -148,6 +148,10 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         // A body that does not decompress is the Content-Encoding's doing: named, as a field at fault is.
         if (exception is InvalidDataException or Imports.IncompleteDataException)
             problem.Extensions["errors"] = new[] { new FieldError("Content-Encoding", detail) };
+        // Kestrel's limit stops a chunked body (no Content-Length for JsonBody to check first) while it
+        // is read: the same 413 naming the body as JsonBody.TooLarge gives.
+        if (status == StatusCodes.Status413PayloadTooLarge)
+            problem.Extensions["errors"] = new[] { new FieldError("body", detail) };
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem });
     }
 }

@@ -105,7 +105,7 @@ public static class HostileTable
             };
     }
 
-    /// <summary>Bad If-Match on writes that are otherwise valid: 412 or 428, never a change.</summary>
+    /// <summary>Bad If-Match on writes that are otherwise valid: 400 (not an entity tag list, or weak), 412 or 428, never a change.</summary>
     private static IEnumerable<HostileCase> Conditionals()
     {
         var tags = new (string Label, string? Value)[]

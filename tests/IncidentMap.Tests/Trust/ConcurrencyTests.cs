@@ -56,6 +56,38 @@ public sealed class ConcurrencyTests(ApiFixture api)
         Assert.Equal(2, await VersionAsync(id));
     }
 
+    public static readonly TheoryData<string, string, string> MalformedIfMatch = new()
+    {
+        { "PUT", "v1", "quoted" }, { "PATCH", "v1", "quoted" }, { "DELETE", "v1", "quoted" },
+        { "PATCH", "\"v1", "quoted" }, { "PATCH", "\"v1\", *", "quoted" },
+        { "PUT", "W/\"v1\"", "weak" }, { "PATCH", "W/\"v1\"", "weak" }, { "DELETE", "W/\"v1\"", "weak" },
+        { "PATCH", "\"v7\", W/\"v1\"", "weak" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedIfMatch))]
+    public async Task An_If_Match_that_is_not_a_list_of_quoted_strong_tags_is_a_400_saying_what_to_send(string method, string ifMatch, string says)
+    {
+        // The version is current: a 412 "has changed" would send the client to read again, to no avail.
+        var id = await _client.CreateAsync(Features.Valid());
+
+        var problem = await ProblemAssert.IsProblemAsync(await _client.SendAsync(Change(method, id, ifMatch)), HttpStatusCode.BadRequest, "If-Match");
+
+        Assert.Contains(says, problem["detail"]!.GetValue<string>());
+        Assert.Contains("ETag", problem["detail"]!.GetValue<string>());
+        Assert.Equal(1, await VersionAsync(id));
+    }
+
+    [Fact]
+    public async Task A_well_formed_If_Match_that_names_no_version_of_ours_is_still_a_412()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(Change("PATCH", id, "\"v01\"")), HttpStatusCode.PreconditionFailed, "If-Match");
+
+        Assert.Equal(1, await VersionAsync(id));
+    }
+
     [Theory]
     [MemberData(nameof(Methods))]
     public async Task If_Match_star_is_accepted(string method)

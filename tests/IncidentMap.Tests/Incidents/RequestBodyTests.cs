@@ -1,0 +1,255 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Places;
+using IncidentMap.Tests.Trust;
+
+namespace IncidentMap.Tests.Incidents;
+
+/// <summary>How every JSON write reads its body: content codings, byte order marks, nesting, the patch formats.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class RequestBodyTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private static ByteArrayContent Json(byte[] body, string mediaType, params string[] codings)
+    {
+        var content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue(mediaType) } };
+        foreach (var coding in codings) content.Headers.ContentEncoding.Add(coding);
+        return content;
+    }
+
+    private static byte[] Gzip(byte[] data)
+    {
+        var compressed = new MemoryStream();
+        using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(data);
+        return compressed.ToArray();
+    }
+
+    private Task<long> StoredAsync(string title) =>
+        api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE title = @title", new { title });
+
+    private static async Task AssertUnsupportedCodingAsync(HttpResponseMessage response)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "Content-Encoding");
+        Assert.Contains("gzip", problem["detail"]!.GetValue<string>());
+        // RFC 9110 §15.5.16 / RFC 7694: a 415 for a content coding says which codings would do.
+        var accepted = response.Headers.GetValues("Accept-Encoding").Single().Split(',', StringSplitOptions.TrimEntries);
+        Assert.Equal(["gzip", "br"], accepted);
+    }
+
+    [Theory]
+    [InlineData("zstd")]
+    [InlineData("deflate")]
+    [InlineData("compress")]
+    public async Task A_create_in_a_coding_not_decoded_is_a_415_and_stores_nothing(string coding)
+    {
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+
+        var response = await _client.PostAsync("/collections/incidents/items",
+            Json(Encoding.UTF8.GetBytes(feature.ToJsonString()), "application/geo+json", coding));
+
+        await AssertUnsupportedCodingAsync(response);
+        Assert.Equal(0, await StoredAsync(title));
+    }
+
+    [Fact]
+    public async Task Gzip_with_identity_after_it_is_a_415_not_a_json_error()
+    {
+        // Request decompression undoes one coding named alone; "gzip, identity" is left as sent, so
+        // the gzip bytes would otherwise reach the JSON reader.
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+
+        var response = await _client.PostAsync("/collections/incidents/items",
+            Json(Gzip(Encoding.UTF8.GetBytes(feature.ToJsonString())), "application/geo+json", "gzip", "identity"));
+
+        await AssertUnsupportedCodingAsync(response);
+        Assert.Equal(0, await StoredAsync(title));
+    }
+
+    [Theory]
+    [InlineData("identity")]
+    [InlineData("gzip")]
+    public async Task A_create_sent_as_is_with_identity_or_gzipped_is_stored(string coding)
+    {
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+        var json = Encoding.UTF8.GetBytes(feature.ToJsonString());
+
+        var response = await _client.PostAsync("/collections/incidents/items",
+            Json(coding == "gzip" ? Gzip(json) : json, "application/geo+json", coding));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(1, await StoredAsync(title));
+    }
+
+    [Fact]
+    public async Task Every_json_write_refuses_a_coding_it_cannot_decode()
+    {
+        var id = await _client.CreateAsync(Features.Valid("Coding target"));
+        var item = $"/collections/incidents/items/{id}";
+        var placeId = await _client.AddPlaceAsync("Codingville " + Guid.NewGuid().ToString("N")[..8], 12.5, 41.9, "IT", null, "town");
+        var keyName = "coding-" + Guid.NewGuid().ToString("N")[..8];
+        var placeName = "Zstdtown " + Guid.NewGuid().ToString("N")[..8];
+        var writes = new (HttpMethod Method, string Url, string Body, string MediaType)[]
+        {
+            (HttpMethod.Put, item, Features.Valid("Replaced in zstd").ToJsonString(), "application/geo+json"),
+            (HttpMethod.Patch, item, """{"properties":{"title":"Patched in zstd"}}""", "application/merge-patch+json"),
+            (HttpMethod.Post, "/collections/incidents/search", """{"limit":1}""", "application/json"),
+            (HttpMethod.Post, "/admin/keys", $$"""{"name":"{{keyName}}"}""", "application/json"),
+            (HttpMethod.Post, "/collections/places/items", $$$"""{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"name":"{{{placeName}}}","kind":"town"}}""", "application/geo+json"),
+            (HttpMethod.Patch, $"/collections/places/items/{placeId}", $$$"""{"properties":{"name":"{{{placeName}}}"}}""", "application/merge-patch+json"),
+        };
+        foreach (var (method, url, body, mediaType) in writes)
+        {
+            var request = new HttpRequestMessage(method, url) { Content = Json(Encoding.UTF8.GetBytes(body), mediaType, "zstd") };
+            request.Headers.TryAddWithoutValidation("If-Match", "\"v1\"");
+            await AssertUnsupportedCodingAsync(await _client.SendAsync(request));
+        }
+
+        var stored = await _client.GetJsonAsync(item);
+        Assert.Equal(("Coding target", 1), (stored["properties"]!["title"]!.GetValue<string>(), stored["properties"]!["version"]!.GetValue<int>()));
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM api_keys WHERE name = @keyName", new { keyName }));
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM places WHERE name = @placeName", new { placeName }));
+    }
+
+    [Fact]
+    public async Task A_coding_on_a_request_without_a_body_is_no_concern()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/collections/incidents/items?limit=1");
+        request.Headers.TryAddWithoutValidation("Content-Encoding", "zstd");
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(request)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("POST", "/collections/nowhere/items", HttpStatusCode.NotFound)]
+    [InlineData("POST", "/collections/incidents", HttpStatusCode.MethodNotAllowed)]
+    public async Task A_coded_body_to_a_wrong_path_or_method_hears_of_that_first(string method, string url, HttpStatusCode expected)
+    {
+        var request = new HttpRequestMessage(new HttpMethod(method), url) { Content = Json("{}"u8.ToArray(), "application/json", "zstd") };
+
+        Assert.Equal(expected, (await _client.SendAsync(request)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_body_nested_deeper_than_64_levels_is_a_400_that_says_so()
+    {
+        var deep = new string('[', 65) + new string(']', 65);
+
+        var response = await _client.PostAsync("/collections/incidents/items", Json(Encoding.UTF8.GetBytes(deep), "application/geo+json"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "body");
+        Assert.Contains("nested more than 64 levels deep", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_syntax_error_inside_deep_nesting_is_still_a_syntax_error()
+    {
+        // 40 levels and then a stray comma: the reader stops at the comma, not at any depth.
+        var broken = new string('[', 40) + "1,]" + new string(']', 39);
+
+        var response = await _client.PostAsync("/collections/incidents/items", Json(Encoding.UTF8.GetBytes(broken), "application/geo+json"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "body");
+        Assert.Contains("not valid JSON", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_body_that_starts_with_a_utf8_byte_order_mark_is_read_without_it()
+    {
+        // RFC 8259 §8.1: a parser may ignore a BOM; Windows tools (Notepad, PowerShell 5) write one.
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+        byte[] body = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(feature.ToJsonString())];
+
+        var response = await _client.PostAsync("/collections/incidents/items", Json(body, "application/geo+json"));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        Assert.Equal(1, await StoredAsync(title));
+    }
+
+    [Fact]
+    public async Task A_byte_order_mark_then_nothing_is_still_not_json()
+    {
+        var response = await _client.PostAsync("/collections/incidents/items", Json([0xEF, 0xBB, 0xBF], "application/geo+json"));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "body");
+    }
+
+    [Theory]
+    [InlineData("/collections/incidents/items/{id}")]
+    [InlineData("/collections/places/items/{place}")]
+    public async Task A_patch_refused_for_its_type_lists_every_type_a_patch_may_be_sent_as(string template)
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var place = await _client.AddPlaceAsync("Patchville " + Guid.NewGuid().ToString("N")[..8], 12.5, 41.9, "IT", null, "town");
+        var url = template.Replace("{id}", id.ToString()).Replace("{place}", place.ToString());
+        var request = new HttpRequestMessage(HttpMethod.Patch, url) { Content = new StringContent("{}", Encoding.UTF8, "text/plain") };
+        request.Headers.TryAddWithoutValidation("If-Match", "\"v1\"");
+
+        var response = await _client.SendAsync(request);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "Content-Type");
+        var detail = problem["detail"]!.GetValue<string>();
+        foreach (var type in new[] { "application/merge-patch+json", "application/json", "application/geo+json" })
+        {
+            Assert.Contains(type, detail);
+            Assert.Contains(type, response.Headers.GetValues("Accept-Patch").Single());
+        }
+
+        // And the one the message adds is taken: a GeoJSON Feature as a merge patch.
+        var geojson = new HttpRequestMessage(HttpMethod.Patch, url)
+        {
+            Content = new StringContent("""{"properties":{}}""", Encoding.UTF8, "application/geo+json"),
+        };
+        geojson.Headers.TryAddWithoutValidation("If-Match", "*");
+        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(geojson)).StatusCode);
+    }
+}
+
+/// <summary>Body limits as Kestrel enforces them (the test server enforces none).</summary>
+public sealed class KestrelRequestBodyTests(KestrelApiFixture api) : IClassFixture<KestrelApiFixture>
+{
+    /// <summary>
+    /// JSON-looking bytes, one block past the 8 MiB limit, whose length is not said up front: sent
+    /// chunked, so only Kestrel's count while reading stops it. (Just past the limit, so what the server
+    /// leaves unread fits the socket buffers and the client is not cut off mid-write.)
+    /// </summary>
+    private sealed class UnsizedContent : HttpContent
+    {
+        public UnsizedContent() => Headers.ContentType = new MediaTypeHeaderValue("application/geo+json");
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            var block = Encoding.ASCII.GetBytes(new string(' ', 64 * 1024));
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("{\"type\":\"Feature\""));
+            for (var sent = 0; sent <= 8 * 1024 * 1024; sent += block.Length) await stream.WriteAsync(block);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("}"));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    [Fact]
+    public async Task A_chunked_body_over_8_MiB_is_a_413_naming_body_as_one_with_a_Content_Length_is()
+    {
+        using var client = new HttpClient { BaseAddress = new Uri(api.BaseUrl), Timeout = TimeSpan.FromMinutes(1) };
+        client.DefaultRequestHeaders.Add("X-API-Key", api.Key);
+
+        var response = await client.PostAsync("/collections/incidents/items", new UnsizedContent());
+
+        Assert.Null(response.RequestMessage!.Content!.Headers.ContentLength); // sent chunked
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body");
+        Assert.Contains("8388608 bytes", problem["detail"]!.GetValue<string>());
+    }
+}
