@@ -6,8 +6,11 @@ using IncidentMap.Tests.Trust;
 
 namespace IncidentMap.Tests.Platform;
 
-/// <summary>What a shared cache in front of the service needs (Hosting/CacheHeaders.cs).</summary>
-[Collection(ApiCollection.Name)]
+/// <summary>
+/// What a shared cache in front of the service needs (Hosting/CacheHeaders.cs). Serial: several tests
+/// compare ETags read moments apart, and any write elsewhere moves every list and tile ETag.
+/// </summary>
+[Collection(SerialCollection.Name)]
 public sealed class CacheHeaderTests(ApiFixture api)
 {
     private readonly HttpClient _client = api.CreateClient();
