@@ -262,6 +262,7 @@ public static class PlacesApi
             VALUES (@Name, @AlternateNames, @Country, @Admin1, @Kind, @Geometry, 'editor', @by) RETURNING id
             """, Parameters(draft, context), tx, cancellationToken: context.RequestAborted));
         await tx.CommitAsync(context.RequestAborted);
+        Changed(context);
         context.Response.Headers.Location = $"{context.Request.PathBase}/collections/places/items/{id}";
         return PlaceResult(context.Request, (await ReadAsync(reader, id, context.RequestAborted))!, id, StatusCodes.Status201Created);
     }
@@ -296,8 +297,15 @@ public static class PlacesApi
             WHERE id = @id
             """, parameters, tx, cancellationToken: context.RequestAborted));
         await tx.CommitAsync(context.RequestAborted);
+        Changed(context);
         return PlaceResult(context.Request, (await ReadAsync(reader, id, context.RequestAborted))!, id, StatusCodes.Status200OK);
     }
+
+    /// <summary>
+    /// Answers near a place (near=) change with it: the data version moves at once for this process's
+    /// next read (the listener also moves it on the places trigger's NOTIFY, for other processes).
+    /// </summary>
+    private static void Changed(HttpContext context) => context.RequestServices.GetRequiredService<Collections.DataVersion>().Advance();
 
     /// <summary>
     /// Deletes an editor's place. Incidents geocoded to it keep what they copied from it (coordinates,
@@ -316,9 +324,15 @@ public static class PlacesApi
         return source switch
         {
             null => UnknownPlace(placeId),
-            "editor" => TypedResults.NoContent(),
+            "editor" => Deleted(context),
             _ => ReadOnlyPlace(context, id),
         };
+    }
+
+    private static IResult Deleted(HttpContext context)
+    {
+        Changed(context);
+        return TypedResults.NoContent();
     }
 
     private static object Parameters(PlaceDraft draft, HttpContext context) => new
