@@ -110,8 +110,13 @@ internal static class FieldPath
 /// <summary>The values of one row by column name; blank values read as absent.</summary>
 internal readonly struct CsvRow(List<string> fields, IReadOnlyDictionary<string, int> index)
 {
+    /// <summary>The value without surrounding whitespace (codes, numbers, dates, keys).</summary>
     public string? this[string column] =>
         index.TryGetValue(column, out var i) && fields[i].AsSpan().Trim() is { IsEmpty: false } value ? value.ToString() : null;
+
+    /// <summary>The value exactly as written (free text keeps its spaces, as a JSON write does), unless blank.</summary>
+    public string? Text(string column) =>
+        index.TryGetValue(column, out var i) && !fields[i].AsSpan().IsWhiteSpace() ? fields[i] : null;
 }
 
 internal abstract class CsvLayout
@@ -203,9 +208,16 @@ internal sealed class IncidentCsvLayout : CsvLayout
     private static readonly string[] Counts = ["fatalities_min", "fatalities_max", "injured_min", "injured_max"];
     private static readonly string[] Lists = ["actors", "tags"];
     private static readonly HashSet<string> Ignored = ["id", "created_at", "updated_at", "version", "distance_m", "place_id", "derived_fields"];
+    /// <summary>Free text, read as written: an export imported back must be unchanged (" Group X" stays so).</summary>
+    private static readonly HashSet<string> FreeText = ["title", "summary", "sub_event_type", "location_name", "admin1", "admin2", "claimed_by"];
 
     private static readonly NetTopologySuite.IO.WKTReader Wkt = new(new NetTopologySuite.NtsGeometryServices(new NetTopologySuite.Geometries.PrecisionModel(), 4326));
-    private static readonly JsonSerializerOptions GeoJson = new() { Converters = { new NetTopologySuite.IO.Converters.GeoJsonConverterFactory() } };
+    // Rings as written: the default writer turns them to RFC 7946's orientation, which changed a stored
+    // polygon whose export was imported back (a clockwise hole made counter-clockwise).
+    private static readonly JsonSerializerOptions GeoJson = new()
+    {
+        Converters = { new NetTopologySuite.IO.Converters.GeoJsonConverterFactory(false, "id", NetTopologySuite.IO.Converters.RingOrientationOption.DoNotModify) },
+    };
 
     public IncidentCsvLayout(IReadOnlyList<string> header) : base(header)
     {
@@ -223,7 +235,7 @@ internal sealed class IncidentCsvLayout : CsvLayout
         else if (row["wkt"] is { } wkt) WriteWkt(json, wkt, problems);
 
         json.WriteStartObject("properties");
-        foreach (var name in Text) WriteString(json, name, Undefused(row[name]));
+        foreach (var name in Text) WriteString(json, name, Undefused(FreeText.Contains(name) ? row.Text(name) : row[name]));
         foreach (var name in Counts) WriteCount(json, name, row[name]);
         foreach (var name in Lists) WriteItems(json, name, ListItems(Undefused(row[name])));
         if (row["sources"] is { } sources)

@@ -106,14 +106,14 @@ public static class IncidentInput
 
         var title = p.String("title", required: true, maxLength: 500);
         if (title is not null && title.Trim().Length == 0) errors.Add(new FieldError("properties.title", "must not be blank"));
-        var summary = p.String("summary", maxLength: 20_000);
+        var summary = p.OptionalText("summary", maxLength: 20_000);
         var eventType = p.Enum("event_type", Vocabulary.EventTypes, required: true);
-        var subEventType = p.String("sub_event_type", maxLength: 200);
+        var subEventType = p.OptionalText("sub_event_type", maxLength: 200);
         var (occurredAt, impliedPrecision) = p.IncidentTime("occurred_at");
         var timePrecision = p.Enum("time_precision", Vocabulary.TimePrecisions) ?? impliedPrecision ?? "exact";
-        var locationName = p.String("location_name", maxLength: 500);
-        var admin1 = p.String("admin1", maxLength: 200);
-        var admin2 = p.String("admin2", maxLength: 200);
+        var locationName = p.OptionalText("location_name", maxLength: 500);
+        var admin1 = p.OptionalText("admin1", maxLength: 200);
+        var admin2 = p.OptionalText("admin2", maxLength: 200);
         var country = p.Country("country");
         var geoPrecision = p.Enum("geo_precision", Vocabulary.GeoPrecisions) ?? "exact";
         var fatalitiesMin = p.Count("fatalities_min");
@@ -125,7 +125,7 @@ public static class IncidentInput
         if (injuredMin > injuredMax)
             errors.Add(new FieldError("properties.injured_min", $"({injuredMin}) must not exceed injured_max ({injuredMax})"));
         var actors = p.StringArray("actors");
-        var claimedBy = p.String("claimed_by", maxLength: 500);
+        var claimedBy = p.OptionalText("claimed_by", maxLength: 500);
         var sources = p.Sources("sources");
         var status = p.Enum("status", Vocabulary.Statuses) ?? "reported";
         var tags = p.StringArray("tags");
@@ -327,6 +327,13 @@ public static class IncidentInput
             if (!IsStorableText(s)) { Error(name, "contains a NUL character or invalid Unicode"); return null; }
             return s;
         }
+
+        /// <summary>
+        /// Optional free text, kept as sent; blank is none (null). A CSV cell cannot tell "" from no
+        /// value, so every way in stores both alike and an export imports back unchanged.
+        /// </summary>
+        public string? OptionalText(string name, int maxLength) =>
+            String(name, maxLength: maxLength) is { } s && !string.IsNullOrWhiteSpace(s) ? s : null;
 
         public string? Enum(string name, string[] allowed, bool required = false)
         {

@@ -222,6 +222,7 @@ public static partial class IncidentsApi
 
         var (query, parseErrors) = QueryParser.Parse(values, DateTimeOffset.UtcNow, request.Headers.Accept.ToString(), intersects);
         if (query is null) return Problem.Validation(parseErrors, StatusCodes.Status400BadRequest);
+        if (await QueryParser.SearchableTextAsync(query, context) is { } empty) return empty;
 
         var self = request.GetEncodedUrl();
         var rawBody = root.GetRawText();

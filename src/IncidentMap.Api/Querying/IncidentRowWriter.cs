@@ -169,7 +169,7 @@ public sealed class IncidentRowWriter
     }
 
     /// <summary>The header line of CSV output, in the order of <see cref="WriteCsv"/>.</summary>
-    public string CsvHeader => "id,lon,lat,wkt," + string.Join(",", columns.Select(c => c.Name));
+    public string CsvHeader => "id,lon,lat,wkt" + string.Concat(columns.Select(c => "," + c.Name));
 
     /// <summary>
     /// The current row as an RFC 4180 line (without its line break): id, lon and lat for points, WKT for

@@ -105,7 +105,10 @@ public static partial class QueryParser
 
         if (Get("limit") is { } limitText)
         {
-            if (TryLimit(limitText, IncidentQuery.MaxLimit, out var limit)) query = query with { Limit = limit };
+            // Pages are clamped; an export (CSV, sequences) streams whatever it is asked for, so it
+            // gives the first `limit` rows however many (a clamp there cut exports short silently).
+            var most = query.Format == OutputFormat.GeoJson ? IncidentQuery.MaxLimit : int.MaxValue;
+            if (TryLimit(limitText, most, out var limit)) query = query with { Limit = limit };
             else Bad("limit", LimitError(limitText));
         }
 
@@ -281,7 +284,22 @@ public static partial class QueryParser
         var gazetteer = request.HttpContext.RequestServices.GetRequiredService<Places.Gazetteer>();
         if (await Places.NearParameter.ResolveAsync(values, gazetteer, request.HttpContext.RequestAborted) is { } near) return (null, near);
         var (query, errors) = Parse(values, DateTimeOffset.UtcNow, useAccept ? request.Headers.Accept.ToString() : null, calendarZone: calendarZone);
-        return query is null ? (null, Problem.Validation(errors, StatusCodes.Status400BadRequest)) : (query, null);
+        if (query is null) return (null, Problem.Validation(errors, StatusCodes.Status400BadRequest));
+        return await SearchableTextAsync(query, request.HttpContext) is { } empty ? (null, empty) : (query, null);
+    }
+
+    /// <summary>
+    /// A 400 naming q when its words are all stop words ("the", "of the"): PostgreSQL drops such a
+    /// query with a notice and matches nothing, which reads as "no incidents" rather than "no words".
+    /// </summary>
+    public static async Task<IResult?> SearchableTextAsync(IncidentQuery query, HttpContext context)
+    {
+        if (query.Text is not { } text) return null;
+        var reader = context.RequestServices.GetRequiredService<IncidentReader>();
+        var terms = await reader.ScalarAsync<int>("SELECT numnode(websearch_to_tsquery('english', @q))",
+            new Dapper.DynamicParameters(new { q = text }), context.RequestAborted, stablePlan: true);
+        return terms > 0 ? null
+            : Problem.BadParameter("q", $"'{text}' has no words to search for: common words such as 'the' and 'of' are not indexed");
     }
 
     public static OutputFormat? ParseFormat(string f) => f.ToLowerInvariant() switch

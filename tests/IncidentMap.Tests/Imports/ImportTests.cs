@@ -225,6 +225,30 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task A_CSV_export_of_text_with_spaces_blank_text_and_a_clockwise_hole_imports_back_unchanged()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        string Row(string key, string geometry, string properties) =>
+            $$"""{"type":"Feature","geometry":{{geometry}},"properties":{"external_id":"{{prefix}}-{{key}}","title":"T","event_type":"riots","occurred_at":"2016-01-01T00:00:00Z",""" + properties + "}}";
+        var rows = string.Join("\n",
+            Row("a", """{"type":"Point","coordinates":[36.5,34.5]}""",
+                """ "summary":"Ends in a space ","claimed_by":" Group X","location_name":"Camp 3 ","admin2":"" """),
+            // Shell counter-clockwise, hole clockwise, as sent; RFC 7946 would turn the hole around.
+            Row("b", """{"type":"Polygon","coordinates":[[[36,34],[37,34],[37,35],[36,35],[36,34]],[[36.2,34.2],[36.2,34.8],[36.8,34.8],[36.8,34.2],[36.2,34.2]]]}""",
+                """ "summary":"   " """));
+        await client.ImportOkAsync(rows, "application/x-ndjson", "?source=" + prefix, inserted: 2, updated: 0, unchanged: 0, rejected: 0);
+        var a = (await FeatureAsync($"{prefix}-a"))["properties"]!;
+        Assert.Equal(("Ends in a space ", " Group X", "Camp 3 "), (a["summary"]!.GetValue<string>(), a["claimed_by"]!.GetValue<string>(), a["location_name"]!.GetValue<string>()));
+        Assert.Null(a["admin2"]);                                        // blank text is none, whichever way it came
+        Assert.Null((await FeatureAsync($"{prefix}-b"))["properties"]!["summary"]);
+
+        var export = await client.GetStringAsync($"/collections/incidents/items?f=csv&filter={Uri.EscapeDataString($"external_id LIKE '{prefix}-%'")}");
+
+        await client.ImportOkAsync(export, Csv, "?source=" + prefix, inserted: 0, updated: 0, unchanged: 2, rejected: 0);
+    }
+
+    [Fact]
     public async Task List_items_holding_the_separator_or_a_backslash_survive_a_CSV_export_and_import()
     {
         var prefix = Unique();

@@ -68,6 +68,8 @@ public sealed class BadInputTests(ApiFixture api)
     [InlineData("fatalities=1...2", "fatalities")]
     [InlineData("fatalities=ten", "fatalities")]
     [InlineData("datetime=yesterday", "datetime")]
+    [InlineData("q=the", "q")]            // stop words only: no words to search for, not "no incidents"
+    [InlineData("q=of%20the", "q")]
     [InlineData("foo=1", "foo")]
     public async Task Bad_query_parameter_is_a_400_problem_naming_it(string query, string parameter)
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using IncidentMap.Api.Querying;
 using IncidentMap.Tests.Infrastructure;
 using static IncidentMap.Tests.Querying.QueryHelpers;
 
@@ -119,6 +120,29 @@ public sealed class FormatTests(ApiFixture api)
         Assert.Equal(3, ReadCsv((await GetTextAsync($"{Items}?f=csv&tags={tag}&limit=3")).Body).Rows.Count);
         Assert.Equal(3, ReadSequence((await GetTextAsync($"{Items}?f=geojsonseq&tags={tag}&limit=3")).Body).Count);
         Assert.Equal(3, ReadLines((await GetTextAsync($"{Items}?f=ndjson&tags={tag}&limit=3")).Body).Count);
+    }
+
+    [Theory]
+    [InlineData("f=csv", 20_000)]          // an export gives the rows it is asked for, however many
+    [InlineData("f=ndjson", 20_000)]
+    [InlineData("f=geojsonseq", 20_000)]
+    [InlineData("f=json", IncidentQuery.MaxLimit)] // a page is clamped (and says so with a next link)
+    public void A_limit_above_the_page_maximum_is_clamped_for_pages_only(string format, int expected)
+    {
+        var (query, errors) = QueryParser.Parse(new Dictionary<string, string> { ["f"] = format[2..], ["limit"] = "20000" }, DateTimeOffset.UtcNow);
+        Assert.Empty(errors);
+        Assert.Equal(expected, query!.Limit);
+    }
+
+    [Fact]
+    public async Task Csv_with_no_properties_has_as_many_header_fields_as_row_fields()
+    {
+        var tag = NewTag();
+        await _client.CreateAsync(Incident(tag));
+        var lines = (await GetTextAsync($"{Items}?f=csv&tags={tag}&properties=")).Body.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Equal("id,lon,lat,wkt", lines[0]);
+        Assert.Equal(4, lines[1].Split(',').Length);
     }
 
     [Fact]
