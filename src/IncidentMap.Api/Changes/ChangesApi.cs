@@ -116,11 +116,16 @@ public static class ChangesApi
         }
     }
 
-    internal static async Task Stream(HttpContext context, ChangeFeed feed, ChangeListener listener, ILoggerFactory loggers)
+    internal static async Task Stream(HttpContext context, ChangeFeed feed, ChangeListener listener, ILoggerFactory loggers,
+        IHostApplicationLifetime lifetime)
     {
         var request = context.Request;
         var response = context.Response;
-        var ct = context.RequestAborted;
+        // A stream also ends when the service starts stopping: open streams otherwise held shutdown for
+        // the host's whole timeout (30 s, beyond docker stop's 10), and clients reconnect with their
+        // Last-Event-ID anyway, to this service once it is back or to another instance.
+        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var ct = streaming.Token;
         var (query, invalid) = await QueryParser.ParseFiltersAsync(request, "cursor");
         if (invalid is not null)
         {
@@ -210,7 +215,7 @@ public static class ChangesApi
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // The client went away.
+            // The client went away, or the service is stopping.
         }
     }
 
