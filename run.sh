@@ -17,7 +17,15 @@ dotnet build src/IncidentMap.Api -c Release -v quiet -nologo
 cd src/IncidentMap.Api/bin/Release/net10.0
 
 # A fresh key for this run (the previous "local-dev" key is revoked); keys are stored only as hashes.
-key="$(Logging__Console__LogToStandardErrorThreshold=Trace dotnet IncidentMap.Api.dll keys create local-dev --scopes read,write,admin --replace 2>/dev/null)"
+# Its log goes to a file, shown only if it fails (a database it cannot reach, a failed migration).
+log="$(mktemp)"
+if ! key="$(Logging__Console__LogToStandardErrorThreshold=Trace dotnet IncidentMap.Api.dll keys create local-dev --scopes read,write,admin --replace 2>"$log")"; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "run.sh: could not prepare the database (see above)" >&2
+    exit 1
+fi
+rm -f "$log"
 cat <<BANNER
 IncidentMap        http://localhost:8080/collections/incidents/items
 Swagger UI         http://localhost:8080/swagger
