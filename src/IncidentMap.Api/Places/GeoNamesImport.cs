@@ -9,7 +9,9 @@ namespace IncidentMap.Api.Places;
 /// <summary>
 /// <c>places import FILE</c>: extends the gazetteer from any GeoNames dump (allCountries.txt, SY.txt,
 /// cities500.txt — tab-separated, 19 columns). Populated places (class P) and administrative areas
-/// (class A) are upserted by geonameid; everything else is skipped.
+/// (class A) are upserted by geonameid; everything else is skipped. The dump may be as GeoNames serves
+/// it (SY.zip, holding SY.txt) or gzip-compressed; a file in which no line is a GeoNames place is
+/// refused, with nothing written.
 /// </summary>
 public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
 {
@@ -17,6 +19,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
 
     public async Task<Result> ImportAsync(Stream input, CancellationToken ct = default)
     {
+        using var archive = Unpack(ref input);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         // A dump such as allCountries.txt streams through one COPY for minutes: not a request's statement.
@@ -54,6 +57,9 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
                 await copy.WriteAsync(factory.CreatePoint(new Coordinate(lon, lat)), NpgsqlDbType.Geometry, ct);
                 kept++;
             }
+            if (kept == 0)
+                throw new InvalidDataException(read == 0 ? "the file is empty"
+                    : $"none of its {read} lines is a GeoNames place (tab-separated, 19 columns, feature class P or A): is it a GeoNames dump?");
             await copy.CompleteAsync(ct);
         }
 
@@ -72,5 +78,30 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
         await tx.CommitAsync(ct);
         return new Result(read, imported, read - kept);
+    }
+
+    /// <summary>
+    /// The dump inside a zip archive (the largest entry that is not GeoNames' readme) or a gzip stream,
+    /// known by their first bytes; anything else as it is. Returns the archive to dispose, if any.
+    /// </summary>
+    private static IDisposable? Unpack(ref Stream input)
+    {
+        if (!input.CanSeek) return null;
+        Span<byte> magic = stackalloc byte[4];
+        var start = input.Position;
+        var length = input.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
+        input.Position = start;
+        if (length >= 2 && magic[0] == 0x1F && magic[1] == 0x8B)
+        {
+            input = new Imports.CheckedGzipStream(input);
+            return null;
+        }
+        if (length < 4 || magic[0] != (byte)'P' || magic[1] != (byte)'K' || magic[2] != 3 || magic[3] != 4) return null;
+        var zip = new System.IO.Compression.ZipArchive(input, System.IO.Compression.ZipArchiveMode.Read, leaveOpen: true);
+        var entry = zip.Entries
+            .Where(e => e.Length > 0 && !e.FullName.EndsWith('/') && !e.Name.Equals("readme.txt", StringComparison.OrdinalIgnoreCase))
+            .MaxBy(e => e.Length) ?? throw new InvalidDataException("the zip archive holds no dump");
+        input = entry.Open();
+        return zip;
     }
 }

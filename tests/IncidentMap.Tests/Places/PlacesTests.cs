@@ -405,4 +405,38 @@ public sealed class PlacesTests(ApiFixture api)
         Assert.Equal(name, NameOf(found[0]).Name);
         Assert.Equal("Homs", found[0]["properties"]!["admin1"]!.GetValue<string>());
     }
+
+    [Theory]
+    [InlineData("zip")]    // as GeoNames serves a country: SY.zip holding SY.txt and a readme
+    [InlineData("gzip")]
+    public async Task A_geonames_dump_is_read_zipped_or_gzipped(string packing)
+    {
+        var id = 980_000_000 + Random.Shared.Next(1_000_000);
+        var name = "Qarya Packed " + Guid.NewGuid().ToString("N")[..6];
+        var dump = Encoding.UTF8.GetBytes($"{id}\t{name}\t{name}\t\t34.9\t36.8\tP\tPPL\tSY\t\t11\t\t\t\t1234\t\t400\tAsia/Damascus\t2024-01-01\n");
+        var packed = new MemoryStream();
+        if (packing == "zip")
+        {
+            using var zip = new System.IO.Compression.ZipArchive(packed, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true);
+            using (var readme = zip.CreateEntry("readme.txt").Open()) readme.Write(Encoding.UTF8.GetBytes(new string('x', 5000)));
+            using (var entry = zip.CreateEntry("SY.txt").Open()) entry.Write(dump);
+        }
+        else
+            using (var gzip = new System.IO.Compression.GZipStream(packed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(dump);
+        packed.Position = 0;
+
+        var result = await api.Services.GetRequiredService<GeoNamesImport>().ImportAsync(packed);
+
+        Assert.Equal((1, 1), (result.Read, result.Imported));
+        Assert.Equal(name, NameOf((await SearchAsync($"q={Uri.EscapeDataString(name)}"))[0]).Name);
+    }
+
+    [Fact]
+    public async Task A_file_that_is_no_geonames_dump_is_refused_not_reported_as_read()
+    {
+        var acled = "event_id_cnty,event_date,event_type,country\nSYR1,2016-02-21,Explosions,Syria\n";
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            api.Services.GetRequiredService<GeoNamesImport>().ImportAsync(new MemoryStream(Encoding.UTF8.GetBytes(acled))));
+        Assert.Contains("none of its 2 lines is a GeoNames place", error.Message);
+    }
 }
