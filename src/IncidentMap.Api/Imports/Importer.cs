@@ -134,7 +134,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         problems.AddRange(errors.Where(e => !refused.Contains(FieldPath.Key(e.Field)))
             .Select(e => e.Field.Length == 0 ? e with { Field = "feature" } : e));
         if (draft is not null && draft.ExternalId is null)
-            problems.Add(new FieldError("properties.external_id", "is required in an import: it is how a later import of the same file finds the incident again"));
+            problems.Add(new FieldError("properties.external_id", "is required in an import: it is how a later import of the same file finds the incident again (incidents written one by one may have none; give each row a key of your own, such as its id column)"));
         return problems.Count == 0 ? (draft, problems) : (null, problems);
     }
 

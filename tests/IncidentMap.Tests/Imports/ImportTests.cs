@@ -42,7 +42,7 @@ public sealed class ImportTests(ImportsFixture api)
             (30L, "geometry.coordinates", "longitude,latitude", "position 0: latitude 136.34 is outside -90..90 (GeoJSON order is lon,lat)"),
             (31L, "properties.fatalities_min", "fatalities", "must not be negative"),
             (31L, "properties.fatalities_max", "fatalities", "must not be negative"),
-            (32L, "properties.external_id", "event_id_cnty", "is required in an import: it is how a later import of the same file finds the incident again"),
+            (32L, "properties.external_id", "event_id_cnty", "is required in an import: it is how a later import of the same file finds the incident again (incidents written one by one may have none; give each row a key of your own, such as its id column)"),
         ], Problems(report));
         Assert.Equal(25, (await api.Database.HistoryAsync(prefix)).Incidents);
     }
