@@ -1,3 +1,4 @@
+using System.Reflection;
 using IncidentMap.Api.Hosting;
 
 if (args is ["--help" or "-h" or "help" or "-?", ..])
@@ -7,16 +8,46 @@ if (args is ["--help" or "-h" or "help" or "-?", ..])
     return 0;
 }
 
-var builder = WebApplication.CreateBuilder(args);
-// A one-shot command prints its result on stdout (a report, a key, a document): logs go to stderr.
-if (args is [var command, ..] && !command.StartsWith('-') && command != "serve")
-    builder.Logging.AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace);
-builder.AddIncidentMap();
+var command = args is [var first, ..] && !first.StartsWith('-') ? first : "serve";
+WebApplication? app = null;
+try
+{
+    var builder = WebApplication.CreateBuilder(args);
+    // A one-shot command prints its result on stdout (a report, a key, a document): logs go to stderr.
+    if (command != "serve")
+        builder.Logging.AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace);
+    // The host logs a failure to start (a port in use) with its stack trace, and a background service's
+    // failure twice (error, then critical with the same exception): the critical line alone stays,
+    // and a failure to start is the one line below.
+    builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+    builder.AddIncidentMap();
 
-var app = builder.Build();
-app.UseIncidentMap();
+    app = builder.Build();
+    app.UseIncidentMap();
 
-return await app.RunCommandAsync(args);
+    return await app.RunCommandAsync(args);
+}
+// A bad setting, an unreachable database, a file that is not what it should be: one line on stderr
+// saying what failed and why, and exit code 1, not a stack trace and an abort. Hosted by the tests'
+// WebApplicationFactory (another entry assembly), the exception goes on to the test that started it;
+// HostAbortedException is how tools that only build the host stop it.
+catch (Exception e) when (e is not HostAbortedException && Assembly.GetEntryAssembly() == typeof(Program).Assembly)
+{
+    // The console logger writes from a queue: what it holds comes first, the reason last.
+    if (app is not null)
+    {
+        try
+        {
+            await app.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // Disposing is only for the logs' sake here.
+        }
+    }
+    await Console.Error.WriteLineAsync(Failure.Describe(command, e));
+    return 1;
+}
 
 /// <summary>Entry point; public so functional tests can host it with WebApplicationFactory.</summary>
 public partial class Program;

@@ -8,7 +8,7 @@ namespace IncidentMap.Api.Changes;
 /// purged, so a cursor from before that point answers 410 instead of silently missing changes.
 /// Expired Idempotency-Keys go in the same pass.
 /// </summary>
-public sealed class FeedRetention(NpgsqlDataSource dataSource, IConfiguration configuration, ILogger<FeedRetention> logger) : BackgroundService
+public sealed class FeedRetention(NpgsqlDataSource dataSource, Hosting.Settings settings, ILogger<FeedRetention> logger) : BackgroundService
 {
     public async Task<int> PurgeAsync(TimeSpan olderThan, CancellationToken ct)
     {
@@ -29,7 +29,9 @@ public sealed class FeedRetention(NpgsqlDataSource dataSource, IConfiguration co
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var days = configuration.GetValue("Feed:RetentionDays", 30);
+        // At least one day (checked at startup): now() minus a negative interval is in the future,
+        // and the purge would delete the whole feed.
+        var days = settings.FeedRetentionDays;
         using var timer = new PeriodicTimer(TimeSpan.FromHours(1));
         do
         {
@@ -43,11 +45,28 @@ public sealed class FeedRetention(NpgsqlDataSource dataSource, IConfiguration co
                     "DELETE FROM idempotency_keys WHERE created_at < now() - @window",
                     new { window = Incidents.IncidentStore.IdempotencyWindow }, cancellationToken: stoppingToken));
             }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
             catch (Exception e) when (e is NpgsqlException or TimeoutException)
             {
                 logger.LogWarning("Change retention skipped this hour: {Message}", e.Message);
             }
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        while (await NextHourAsync(timer, stoppingToken));
+    }
+
+    /// <summary>False when the service stops: stopping is no failure (a canceled task would be logged as one).</summary>
+    private static async Task<bool> NextHourAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Data;
 using Dapper;
+using IncidentMap.Api.Hosting;
 using NetTopologySuite.Geometries;
 using Npgsql;
 using NpgsqlTypes;
@@ -10,28 +11,21 @@ public static class DatabaseServiceCollectionExtensions
 {
     /// <summary>
     /// One NpgsqlDataSource for the whole process, with PostGIS geometry mapped to NetTopologySuite.
-    /// The connection string comes from ConnectionStrings:Incidents (env ConnectionStrings__Incidents).
+    /// The connection string and pool settings come from <see cref="Settings"/> (ConnectionStrings:Incidents, Database:…).
     /// </summary>
-    public static IServiceCollection AddIncidentDatabase(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddIncidentDatabase(this IServiceCollection services, Settings settings)
     {
         GeometryTypeHandler.Register();
 
         // The main pool prepares nothing: its statements are writes, lookups and exports, where planning
         // is a small share, and an auto-prepared statement that fails at Bind corrupts its connection
         // (npgsql/npgsql#6391; see IncidentReader.ForgetPreparedAsync, the guard of the one pool that prepares).
-        services.AddSingleton(sp => Build(sp, configuration, reads: false, prepare: false));
-        services.AddKeyedSingleton(ReadsKey, (sp, _) => Build(sp, configuration, reads: true, prepare: true));
-        services.AddKeyedSingleton(AdHocReadsKey, (sp, _) => Build(sp, configuration, reads: true, prepare: false));
+        services.AddSingleton(sp => Build(sp, settings, reads: false, prepare: false));
+        services.AddKeyedSingleton(ReadsKey, (sp, _) => Build(sp, settings, reads: true, prepare: true));
+        services.AddKeyedSingleton(AdHocReadsKey, (sp, _) => Build(sp, settings, reads: true, prepare: false));
         services.AddSingleton<DatabaseResilience>();
         return services;
     }
-
-    /// <summary>
-    /// Pool size of short reads: one per core of a database on the same machine, and one more to cover
-    /// the gaps. With pages computed whole under load, four connections on two cores let the 16-client
-    /// radius p99 reach 25–30 ms; three kept it at 19–24 ms for about 6 % less throughput.
-    /// </summary>
-    public static int DefaultReadConnections => Environment.ProcessorCount + 1;
 
     /// <summary>The key of the pool of short reads whose plan does not depend on their parameters (tiles, radius pages, the feed).</summary>
     public const string ReadsKey = "reads";
@@ -50,15 +44,14 @@ public static class DatabaseServiceCollectionExtensions
     /// LISTEN), so they skip the reset Npgsql otherwise runs when a pooled connection is reused, a
     /// round of work in every tile or page request.
     /// </summary>
-    private static NpgsqlDataSource Build(IServiceProvider sp, IConfiguration configuration, bool reads, bool prepare)
+    private static NpgsqlDataSource Build(IServiceProvider sp, Settings settings, bool reads, bool prepare)
     {
-        // appsettings.json names the key with an empty value, so "not set" arrives as "".
-        var connectionString = configuration.GetConnectionString("Incidents") is { Length: > 0 } configured ? configured
-            : throw new InvalidOperationException(
-                "ConnectionStrings:Incidents is not set (environment variable ConnectionStrings__Incidents).");
+        // Checked when the database is first needed: some commands (openapi, help) need none.
+        var connectionString = settings.ConnectionString ?? throw new InvalidOperationException(
+            "ConnectionStrings:Incidents is not set (environment variable ConnectionStrings__Incidents).");
         // Database:StatementTimeoutSeconds bounds every statement, so a runaway query cannot pin a connection.
-        var timeout = configuration.GetValue("Database:StatementTimeoutSeconds", 30);
-        var maxAutoPrepare = configuration.GetValue("Database:MaxAutoPrepare", 64);
+        var timeout = settings.StatementTimeoutSeconds;
+        var maxAutoPrepare = settings.MaxAutoPrepare;
         var builder = new NpgsqlConnectionStringBuilder(connectionString)
         {
             Timezone = "UTC",
@@ -81,7 +74,7 @@ public static class DatabaseServiceCollectionExtensions
             builder.NoResetOnClose = true;
             // As many reads in flight as the database can run at once; more only queue inside PostgreSQL,
             // where they share the CPUs unfairly (a 16-client p99 of 100+ ms instead of under 40).
-            builder.MaxPoolSize = configuration.GetValue("Database:ReadConnections", DefaultReadConnections);
+            builder.MaxPoolSize = settings.ReadConnections;
         }
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
         dataSourceBuilder.UseNetTopologySuite();

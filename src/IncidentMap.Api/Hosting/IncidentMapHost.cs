@@ -22,8 +22,11 @@ public static class IncidentMapHost
 {
     public static WebApplicationBuilder AddIncidentMap(this WebApplicationBuilder builder)
     {
+        // Every setting is read and checked here, once: a bad one stops the host before it is built.
+        var settings = Settings.From(builder.Configuration);
         var services = builder.Services;
-        services.AddIncidentDatabase(builder.Configuration);
+        services.AddSingleton(settings);
+        services.AddIncidentDatabase(settings);
         services.AddSingleton<Migrator>();
         services.AddSingleton<IncidentReader>();
         services.AddSingleton<IncidentStore>();
@@ -40,11 +43,10 @@ public static class IncidentMapHost
         services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());
         services.AddSingleton<FeedRetention>();
         services.AddHostedService(sp => sp.GetRequiredService<FeedRetention>());
-        var origins = CorsOrigins(builder.Configuration);
         services.AddCors(options => options.AddDefaultPolicy(policy =>
         {
-            if (origins.Contains("*")) policy.AllowAnyOrigin();
-            else policy.WithOrigins(origins);
+            if (settings.AnyOrigin) policy.AllowAnyOrigin();
+            else policy.WithOrigins([.. settings.CorsOrigins]);
             policy.WithHeaders("Content-Type", "Accept", "If-Match", "If-None-Match", "Idempotency-Key", ApiKeyAuthentication.Header, "Authorization",
                     "Last-Event-ID", "Prefer", "Cache-Control", "Content-Encoding")
                 .WithMethods("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -52,8 +54,8 @@ public static class IncidentMapHost
                 // A browser asks once an hour, not before every write.
                 .SetPreflightMaxAge(TimeSpan.FromHours(1));
         }));
-        services.AddIncidentMapSecurity(builder.Configuration);
-        services.AddHostedService<StartupTasks>();
+        services.AddIncidentMapSecurity(settings);
+        services.AddSingleton<StartupTasks>();
 
         services.AddProblemDetails(options => options.CustomizeProblemDetails = ProblemDefaults.Fill);
         services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -76,17 +78,14 @@ public static class IncidentMapHost
         return builder;
     }
 
-    /// <summary>Browser origins CORS allows (Cors:AllowedOrigins); "*", the default, is any.</summary>
-    private static string[] CorsOrigins(IConfiguration configuration) =>
-        configuration.GetSection("Cors:AllowedOrigins").Get<string[]>() ?? ["*"];
-
     public static WebApplication UseIncidentMap(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseForwardedHeaders();
         app.UseSecurityHeaders();
-        app.UseCacheHeaders(anyOrigin: CorsOrigins(app.Configuration).Contains("*"), readsNeedKey: app.Configuration.GetValue("Auth:RequireKeyForReads", false));
+        var settings = app.Services.GetRequiredService<Settings>();
+        app.UseCacheHeaders(anyOrigin: settings.AnyOrigin, readsNeedKey: settings.RequireKeyForReads);
         app.UseResponseCompression();
 
         // The OpenAPI document under the type the landing page's service-desc link announces, when
@@ -157,7 +156,8 @@ public static class IncidentMapHost
           import FILE [--format csv|geojson|ndjson] [--source NAME]
           healthcheck                exit 0 when the local service is ready
           help                       this text
-        Configuration comes from appsettings.json and the environment (see README.md).
+        Configuration comes from appsettings.json and the environment (see README.md); it is checked at startup.
+        Exit codes: 0 done, 1 failed (one line on stderr says why), 2 a usage error.
         """;
 
     /// <summary>
@@ -172,6 +172,7 @@ public static class IncidentMapHost
         switch (command)
         {
             case "serve":
+                await app.Services.GetRequiredService<StartupTasks>().RunAsync(CancellationToken.None);
                 await app.RunAsync();
                 return 0;
             case "migrate":
@@ -206,7 +207,7 @@ public static class IncidentMapHost
                 return await KeysCommand.RunAsync(app.Services.GetRequiredService<ApiKeys>(), app.Services.GetRequiredService<Migrator>(), rest);
             case "healthcheck":
                 // For container HEALTHCHECKs: the runtime image has no curl.
-                var port = app.Configuration["PORT"] ?? "8080";
+                var port = app.Services.GetRequiredService<Settings>().HealthcheckPort;
                 using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(4) })
                 {
                     try
@@ -226,22 +227,25 @@ public static class IncidentMapHost
     }
 }
 
-/// <summary>Migrates (and optionally loads sample data) before the server accepts requests.</summary>
-public sealed class StartupTasks(IServiceProvider services, IConfiguration configuration, ILogger<StartupTasks> logger) : IHostedService
+/// <summary>
+/// Migrates, loads the gazetteer and (optionally) the sample data, before the host starts: the
+/// background services (change listener, feed retention) start with the host, so they find the
+/// schema in place, and a failure stops the service before it listens.
+/// </summary>
+public sealed class StartupTasks(IServiceProvider services, Settings settings, ILogger<StartupTasks> logger)
 {
-    public async Task StartAsync(CancellationToken ct)
+    public async Task RunAsync(CancellationToken ct)
     {
-        if (configuration.GetValue("Database:MigrateOnStartup", true))
+        if (settings.MigrateOnStartup)
         {
-            var applied = await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+            var applied = await StepFailedException.RunAsync("migrating the database", () => services.GetRequiredService<Migrator>().MigrateAsync(ct));
             logger.LogInformation("Schema at {Version} ({Applied} migration(s) applied)", Migrator.LatestVersion, applied);
         }
         // The gazetteer ships with the binary (db/gazetteer/); Gazetteer:Path = "" skips it.
-        var gazetteer = configuration["Gazetteer:Path"] ?? Path.Combine(AppContext.BaseDirectory, "gazetteer");
-        if (gazetteer.Length > 0) await services.GetRequiredService<Gazetteer>().EnsureLoadedAsync(gazetteer, ct);
-        if (configuration["Seed:Path"] is { Length: > 0 } path)
-            await services.GetRequiredService<SampleData>().LoadAsync(path, ct);
+        if (settings.GazetteerPath.Length > 0)
+            await StepFailedException.RunAsync($"loading the gazetteer from {settings.GazetteerPath}",
+                () => services.GetRequiredService<Gazetteer>().EnsureLoadedAsync(settings.GazetteerPath, ct));
+        if (settings.SeedPath is { } path)
+            await StepFailedException.RunAsync($"loading Seed:Path {path}", () => services.GetRequiredService<SampleData>().LoadAsync(path, ct));
     }
-
-    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 }

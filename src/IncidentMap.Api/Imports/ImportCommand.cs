@@ -42,6 +42,12 @@ public static class ImportCommand
         }
         if (format is null) return Fail($"cannot tell the format of {path} from its name; add --format csv|geojson|ndjson");
         if (!File.Exists(path)) return Fail($"{path}: no such file");
+        if (compressed && !await IsGzipAsync(path))
+        {
+            // Decompressing it anyway fails with .NET's "unsupported compression method", which says nothing useful.
+            Console.Error.WriteLine($"{path}: not gzip-compressed (a .gz file starts with the bytes 1f 8b); compress it with gzip, or name it without .gz");
+            return 1;
+        }
 
         await services.GetRequiredService<Migrator>().MigrateAsync();
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
@@ -67,6 +73,13 @@ public static class ImportCommand
             return 1;
         }
         return 0;
+    }
+
+    private static async Task<bool> IsGzipAsync(string path)
+    {
+        await using var file = File.OpenRead(path);
+        var magic = new byte[2];
+        return await file.ReadAtLeastAsync(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     }
 
     private static void Draw(ImportTally tally, double fraction, TimeSpan elapsed, bool final)

@@ -6,7 +6,7 @@ using Microsoft.Net.Http.Headers;
 
 namespace IncidentMap.Api.Imports;
 
-/// <summary>Settings of the Imports section.</summary>
+/// <summary>Settings of the Imports section (read and checked by <see cref="Hosting.Settings"/>).</summary>
 public sealed class ImportSettings
 {
     /// <summary>Imports (synchronous or jobs) this instance runs at once; more are answered 429.</summary>
@@ -23,7 +23,7 @@ public sealed class ImportSettings
 /// <summary>Counts the imports running in this instance, so that a burst of uploads cannot swamp the database.</summary>
 public sealed class ImportSlots(ImportSettings settings)
 {
-    private readonly SemaphoreSlim _slots = new(Math.Max(1, settings.MaxConcurrent));
+    private readonly SemaphoreSlim _slots = new(settings.MaxConcurrent);
 
     public bool TryTake() => _slots.Wait(0);
 
@@ -37,7 +37,7 @@ public static class ImportsApi
 
     public static IServiceCollection AddIncidentImports(this IServiceCollection services)
     {
-        services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Imports").Get<ImportSettings>() ?? new ImportSettings());
+        services.AddSingleton(sp => sp.GetRequiredService<Hosting.Settings>().Imports);
         services.AddSingleton<ImportSlots>();
         services.AddSingleton<Importer>();
         services.AddSingleton<ImportJobs>();

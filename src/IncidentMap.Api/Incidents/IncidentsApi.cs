@@ -602,7 +602,7 @@ public static partial class IncidentsApi
     {
         versions = null;
         var header = request.Headers.IfMatch.ToString().Trim();
-        if (header.Length == 0 && !request.HttpContext.RequestServices.GetRequiredService<IConfiguration>().GetValue("Writes:RequireIfMatch", true))
+        if (header.Length == 0 && !request.HttpContext.RequestServices.GetRequiredService<Hosting.Settings>().RequireIfMatch)
             return null;
         if (header.Length == 0)
             return Problem.Status(StatusCodes.Status428PreconditionRequired, "Precondition Required",

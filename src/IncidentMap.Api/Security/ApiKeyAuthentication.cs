@@ -12,7 +12,7 @@ namespace IncidentMap.Api.Security;
 /// </summary>
 public sealed class ApiKeyAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    ApiKeys keys, IMemoryCache cache, IProblemDetailsService problems, IConfiguration configuration)
+    ApiKeys keys, IMemoryCache cache, IProblemDetailsService problems, Hosting.Settings settings)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -47,7 +47,7 @@ public sealed class ApiKeyAuthentication(
                 entry.AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(1);
                 return new System.Runtime.CompilerServices.StrongBox<int>();
             })!;
-            if (Volatile.Read(ref misses.Value) >= configuration.GetValue("Auth:UnknownKeysPerMinute", 1000))
+            if (Volatile.Read(ref misses.Value) >= settings.UnknownKeysPerMinute)
                 return AuthenticateResult.Fail("too many unknown API keys from this network");
             info = key.StartsWith(ApiKeys.Prefix, StringComparison.Ordinal) && key.Length < 200
                 ? await keys.FindAsync(key, Context.RequestAborted)

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.RateLimiting;
 
 namespace IncidentMap.Api.Security;
 
-/// <summary>Settings of the RateLimits section; every limit is configuration.</summary>
+/// <summary>Settings of the RateLimits section; every limit is configuration (read and checked by <see cref="Hosting.Settings"/>).</summary>
 public sealed class RateLimitOptions
 {
     public int AnonymousPerMinute { get; set; } = 600;
@@ -30,13 +30,13 @@ public static class SecuritySetup
     public const string AdminPolicy = Scopes.Admin;
     public const string StreamLimit = "streams";
 
-    public static IServiceCollection AddIncidentMapSecurity(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddIncidentMapSecurity(this IServiceCollection services, Hosting.Settings settings)
     {
         services.AddSingleton<ApiKeys>();
         services.AddAuthentication(ApiKeyAuthentication.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null);
 
-        var readsNeedKey = configuration.GetValue("Auth:RequireKeyForReads", false);
+        var readsNeedKey = settings.RequireKeyForReads;
         services.AddAuthorizationBuilder()
             .AddPolicy(ReadPolicy, p =>
             {
@@ -50,12 +50,12 @@ public static class SecuritySetup
             .AddPolicy(WritePolicy, p => p.RequireClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Write))
             .AddPolicy(AdminPolicy, p => p.RequireClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Admin));
 
-        var limits = configuration.GetSection("RateLimits").Get<RateLimitOptions>() ?? new RateLimitOptions();
+        var limits = settings.RateLimits;
         services.AddSingleton(limits);
         // Exports share an endpoint with ordinary pages, so their limit is taken in the handler.
         services.AddSingleton(new ExportLimiter(PartitionedRateLimiter.Create<string, string>(partition =>
             RateLimitPartition.GetConcurrencyLimiter(partition,
-                _ => new ConcurrencyLimiterOptions { PermitLimit = Math.Max(1, limits.ConcurrentExports), QueueLimit = 0 }))));
+                _ => new ConcurrencyLimiterOptions { PermitLimit = limits.ConcurrentExports, QueueLimit = 0 }))));
         services.AddRateLimiter(options =>
         {
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -65,14 +65,14 @@ public static class SecuritySetup
                 var permits = key is null ? limits.AnonymousPerMinute : limits.KeyPerMinute;
                 return RateLimitPartition.GetTokenBucketLimiter(Partition(context), _ => new TokenBucketRateLimiterOptions
                 {
-                    TokenLimit = Math.Max(1, permits),
+                    TokenLimit = permits,
                     TokensPerPeriod = Math.Max(1, permits / 6),
                     ReplenishmentPeriod = TimeSpan.FromSeconds(10),
                     QueueLimit = 0,
                 });
             });
             options.AddPolicy(StreamLimit, context => RateLimitPartition.GetConcurrencyLimiter(Partition(context),
-                _ => new ConcurrencyLimiterOptions { PermitLimit = Math.Max(1, limits.ConcurrentStreams), QueueLimit = 0 }));
+                _ => new ConcurrencyLimiterOptions { PermitLimit = limits.ConcurrentStreams, QueueLimit = 0 }));
             options.OnRejected = async (context, ct) =>
             {
                 // Only the token bucket says when to retry; the other refusal is the cap on open streams.
@@ -87,14 +87,8 @@ public static class SecuritySetup
         {
             options.KnownProxies.Clear();
             options.KnownIPNetworks.Clear();
-            foreach (var proxy in configuration.GetSection("ForwardedHeaders:KnownProxies").Get<string[]>() ?? [])
-            {
-                if (IPAddress.TryParse(proxy, out var address)) options.KnownProxies.Add(address);
-                else if (System.Net.IPNetwork.TryParse(proxy, out var network)) options.KnownIPNetworks.Add(network);
-                // Dropped quietly, a proxy named wrongly would leave every client behind it one client.
-                else throw new InvalidOperationException(
-                    $"ForwardedHeaders:KnownProxies: '{proxy}' is neither an IP address nor a network such as 10.0.0.0/8");
-            }
+            foreach (var proxy in settings.KnownProxies) options.KnownProxies.Add(proxy);
+            foreach (var network in settings.KnownProxyNetworks) options.KnownIPNetworks.Add(network);
             // With both lists empty the middleware would believe any sender: anyone could pick the address
             // their rate limit counts against, and the scheme of every link. No proxy, no forwarded headers.
             options.ForwardedHeaders = options.KnownProxies.Count + options.KnownIPNetworks.Count > 0

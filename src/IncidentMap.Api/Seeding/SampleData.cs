@@ -14,7 +14,16 @@ public sealed class SampleData(IncidentStore store, ILogger<SampleData> logger)
     public async Task<Result> LoadAsync(string path, CancellationToken ct = default)
     {
         await using var file = File.OpenRead(path);
-        using var document = await JsonDocument.ParseAsync(file, cancellationToken: ct);
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(file, cancellationToken: ct);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a GeoJSON FeatureCollection: {e.Message}", e);
+        }
+        using var _ = document;
         if (!document.RootElement.TryGetProperty("features", out var features) || features.ValueKind != JsonValueKind.Array)
             throw new InvalidDataException($"{path} is not a GeoJSON FeatureCollection");
 

@@ -212,7 +212,7 @@ public static class TilesApi
     }
 
     internal static async Task<IResult> GetTile(HttpContext context, string tileMatrix, string tileRow, string tileCol,
-        IncidentReader reader, DataVersion version, IMemoryCache cache, IConfiguration configuration)
+        IncidentReader reader, DataVersion version, IMemoryCache cache, Hosting.Settings settings)
     {
         // One spelling per tile: 8/88/129/ or 08/88/129 would be a second URL and cache entry for 8/88/129.
         if (context.Request.Path.Value!.EndsWith('/'))
@@ -232,7 +232,7 @@ public static class TilesApi
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 
         // Tiles:Cache = false computes every tile (the benchmark compares that cost with raw SQL).
-        var cached = configuration.GetValue("Tiles:Cache", true);
+        var cached = settings.TileCache;
         var key = $"tile:{etag}:{z}/{x}/{y}{context.Request.QueryString}";
         if (!cached || !cache.TryGetValue(key, out byte[]? tile))
         {

@@ -137,7 +137,7 @@ public sealed class ProxySettingTests
     {
         await using var factory = new MisnamedProxyFactory();
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => factory.CreateClient().GetAsync("/health/live"));
+        var error = await Assert.ThrowsAsync<IncidentMap.Api.Hosting.SettingsException>(() => factory.CreateClient().GetAsync("/health/live"));
 
         Assert.Contains("'proxy.internal'", error.Message);
     }

@@ -1,0 +1,40 @@
+using System.Diagnostics;
+
+namespace IncidentMap.Tests.Infrastructure;
+
+/// <summary>The service binary run as a separate process, the way an operator runs it (the test database, no sample data, unless overridden).</summary>
+public static class ServiceProcess
+{
+    public static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        var folder = AppContext.BaseDirectory;
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(folder, "IncidentMap.Api.dll"));
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        start.Environment["ConnectionStrings__Incidents"] = ApiFixture.ConnectionString;
+        start.Environment["Seed__Path"] = "";
+        // Never the port of a service someone runs on this machine.
+        start.Environment["Urls"] = "http://127.0.0.1:0";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+        return start;
+    }
+
+    /// <summary>Runs to the end (at most two minutes): exit code, standard output, standard error.</summary>
+    public static async Task<(int Exit, string Out, string Err)> RunAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        using var process = Process.Start(StartInfo(environment, args))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{string.Join(' ', args)} still running after 2 minutes:\n{await stdout}\n{await stderr}");
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}

@@ -1,0 +1,126 @@
+using IncidentMap.Api.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace IncidentMap.Tests.Startup;
+
+/// <summary>Every setting of README's Configuration table is read and checked once, at startup (<see cref="Settings"/>).</summary>
+public sealed class SettingsTests
+{
+    private static Settings Read(params (string Key, string? Value)[] values) =>
+        Settings.From(new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => KeyValuePair.Create(v.Key, v.Value))).Build());
+
+    [Fact]
+    public void Unset_and_empty_settings_are_the_documented_defaults()
+    {
+        foreach (var settings in new[] { Read(), Read(("Database:ReadConnections", ""), ("Tiles:Cache", " "), ("Seed:Path", "")) })
+        {
+            Assert.True(settings.MigrateOnStartup);
+            Assert.Equal(30, settings.StatementTimeoutSeconds);
+            Assert.Equal(64, settings.MaxAutoPrepare);
+            Assert.Equal(Environment.ProcessorCount + 1, settings.ReadConnections);
+            Assert.True(settings.TileCache);
+            Assert.Null(settings.SeedPath);
+            Assert.False(settings.RequireKeyForReads);
+            Assert.Equal(1000, settings.UnknownKeysPerMinute);
+            Assert.Equal((600, 6000, 4, 2), (settings.RateLimits.AnonymousPerMinute, settings.RateLimits.KeyPerMinute,
+                settings.RateLimits.ConcurrentStreams, settings.RateLimits.ConcurrentExports));
+            Assert.Empty(settings.KnownProxies);
+            Assert.Equal(["*"], settings.CorsOrigins);
+            Assert.Equal(30, settings.FeedRetentionDays);
+            Assert.Equal((2, 16L << 30, 2), (settings.Imports.MaxConcurrent, settings.Imports.MaxBytes, settings.Imports.Writers));
+            Assert.True(settings.RequireIfMatch);
+        }
+    }
+
+    [Theory]
+    [InlineData("Database:ReadConnections", "abc")]
+    [InlineData("Database:ReadConnections", "-3")]
+    [InlineData("Database:ReadConnections", "0")]
+    [InlineData("Database:MaxAutoPrepare", "-1")]
+    [InlineData("Database:StatementTimeoutSeconds", "3000000")]
+    [InlineData("Database:StatementTimeoutSeconds", "-1")]
+    [InlineData("Database:MigrateOnStartup", "yes")]
+    [InlineData("Tiles:Cache", "maybe")]
+    [InlineData("Auth:RequireKeyForReads", "1")]
+    [InlineData("Auth:UnknownKeysPerMinute", "abc")]
+    [InlineData("Auth:UnknownKeysPerMinute", "0")]
+    [InlineData("Writes:RequireIfMatch", "nope")]
+    [InlineData("Imports:MaxBytes", "-1")]
+    [InlineData("Imports:MaxBytes", "16GiB")]
+    [InlineData("Imports:MaxConcurrent", "0")]
+    [InlineData("Imports:Writers", "-2")]
+    [InlineData("Feed:RetentionDays", "0")]
+    [InlineData("Feed:RetentionDays", "-30")]
+    [InlineData("RateLimits:AnonymousPerMinute", "0")]
+    [InlineData("RateLimits:KeyPerMinute", "-5")]
+    [InlineData("RateLimits:ConcurrentStreams", "0")]
+    [InlineData("RateLimits:ConcurrentExports", "1.5")]
+    [InlineData("Cors:AllowedOrigins:0", "https://example.org/")]
+    [InlineData("Cors:AllowedOrigins:0", "https://example.org/app")]
+    [InlineData("Cors:AllowedOrigins:0", "https://a.example,https://b.example")]
+    [InlineData("Cors:AllowedOrigins:0", "example.org")]
+    [InlineData("Cors:AllowedOrigins:0", "https://example.org:443")]
+    [InlineData("Cors:AllowedOrigins", "https://example.org")]
+    [InlineData("ForwardedHeaders:KnownProxies:0", "proxy.internal")]
+    [InlineData("Urls", "garbage")]
+    [InlineData("Urls", "http://localhost:8080/app")]
+    [InlineData("Seed:Path", "/nonexistent/incidents.geojson")]
+    [InlineData("Gazetteer:Path", "/nonexistent")]
+    [InlineData("PORT", "http")]
+    public void A_bad_value_is_refused_naming_the_setting_and_the_value(string key, string value)
+    {
+        var error = Assert.Throws<SettingsException>(() => Read((key, value)));
+
+        Assert.Contains($"setting {key} (environment {key.Replace(":", "__")}) is '{value}'", error.Message);
+        Assert.Contains("must", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void The_message_says_what_is_allowed()
+    {
+        Assert.Contains("a whole number from 1 to 1024", Assert.Throws<SettingsException>(() => Read(("Database:ReadConnections", "abc"))).Message);
+        Assert.Contains("true or false", Assert.Throws<SettingsException>(() => Read(("Tiles:Cache", "maybe"))).Message);
+        Assert.Contains("from 1 to 36500", Assert.Throws<SettingsException>(() => Read(("Feed:RetentionDays", "-1"))).Message);
+    }
+
+    [Fact]
+    public void Every_bad_setting_is_named_at_once()
+    {
+        var error = Assert.Throws<SettingsException>(() => Read(("Tiles:Cache", "maybe"), ("Feed:RetentionDays", "0")));
+
+        Assert.Contains("Tiles:Cache", error.Message);
+        Assert.Contains("Feed:RetentionDays", error.Message);
+    }
+
+    [Fact]
+    public void A_connection_string_that_does_not_parse_is_refused_without_repeating_it()
+    {
+        var error = Assert.Throws<SettingsException>(() => Read(("ConnectionStrings:Incidents", "x")));
+        Assert.Contains("ConnectionStrings:Incidents", error.Message);
+        Assert.DoesNotContain("'x'", error.Message);
+
+        // It holds the password: never in a message.
+        var secret = Assert.Throws<SettingsException>(() => Read(("ConnectionStrings:Incidents", "Host=db;Password=hunter2;Port=abc")));
+        Assert.DoesNotContain("hunter2", secret.Message);
+    }
+
+    [Fact]
+    public void Good_values_are_taken()
+    {
+        var settings = Read(
+            ("Cors:AllowedOrigins:0", "https://Newsroom.example"), ("Cors:AllowedOrigins:1", "http://localhost:3000"),
+            ("ForwardedHeaders:KnownProxies:0", "10.0.0.1"), ("ForwardedHeaders:KnownProxies:1", "10.1.0.0/16"),
+            ("Database:StatementTimeoutSeconds", "0"), ("Database:MaxAutoPrepare", "0"), ("Tiles:Cache", "False"),
+            ("Feed:RetentionDays", "365"), ("Imports:MaxBytes", "2000"), ("Urls", "http://+:8080;https://localhost:8443"));
+
+        Assert.Equal(["https://newsroom.example", "http://localhost:3000"], settings.CorsOrigins);
+        Assert.False(settings.AnyOrigin);
+        Assert.Single(settings.KnownProxies);
+        Assert.Single(settings.KnownProxyNetworks);
+        Assert.Equal(0, settings.StatementTimeoutSeconds);
+        Assert.False(settings.TileCache);
+        Assert.Equal(365, settings.FeedRetentionDays);
+        Assert.Equal(2000, settings.Imports.MaxBytes);
+    }
+}

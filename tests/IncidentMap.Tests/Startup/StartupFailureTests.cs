@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Text;
+using IncidentMap.Api.Changes;
+using IncidentMap.Api.Hosting;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace IncidentMap.Tests.Startup;
+
+/// <summary>
+/// The service and its commands, run as processes, fail with one line on stderr saying what failed
+/// and why, and exit code 1: no stack trace, no abort (exit 134).
+/// </summary>
+public sealed class StartupFailureTests
+{
+    private static Dictionary<string, string> Env(params (string Key, string Value)[] values) => values.ToDictionary(v => v.Key, v => v.Value);
+
+    /// <summary>Exit code 1, and stderr's last line is the reason, with no stack trace anywhere.</summary>
+    private static string AssertFailedOnce((int Exit, string Out, string Err) run)
+    {
+        var all = run.Out + run.Err;
+        Assert.True(run.Exit == 1, $"exit {run.Exit}\n{all}");
+        Assert.DoesNotContain("   at ", all);
+        Assert.DoesNotContain("Unhandled exception", all);
+        var lines = run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.NotEmpty(lines);
+        return lines[^1];
+    }
+
+    [Theory]
+    [InlineData("Database__ReadConnections", "abc")]
+    [InlineData("Feed__RetentionDays", "-1")]
+    [InlineData("Cors__AllowedOrigins__0", "https://example.org/")]
+    [InlineData("Urls", "garbage")]
+    [InlineData("Seed__Path", "/nonexistent")]
+    public async Task A_bad_setting_stops_the_service_before_it_serves_with_one_line(string variable, string value)
+    {
+        var line = AssertFailedOnce(await ServiceProcess.RunAsync(Env((variable, value))));
+
+        Assert.StartsWith("IncidentMap serve: setting ", line);
+        Assert.Contains($"(environment {variable}) is '{value}'", line);
+    }
+
+    [Fact]
+    public async Task A_bad_setting_stops_a_command_too()
+    {
+        var line = AssertFailedOnce(await ServiceProcess.RunAsync(Env(("Tiles__Cache", "maybe")), "migrate"));
+
+        Assert.Contains("Tiles:Cache", line);
+    }
+
+    [Fact]
+    public async Task An_unreachable_database_is_one_line_naming_the_step_and_the_reason()
+    {
+        var line = AssertFailedOnce(await ServiceProcess.RunAsync(Env(
+            ("ConnectionStrings__Incidents", "Host=127.0.0.1;Port=1;Username=u;Password=secret-pw;Database=d;Timeout=5"))));
+
+        Assert.StartsWith("IncidentMap serve failed: migrating the database: Failed to connect to 127.0.0.1:1", line);
+        Assert.DoesNotContain("secret-pw", line);
+    }
+
+    [Fact]
+    public async Task A_wrong_password_says_what_PostgreSQL_said()
+    {
+        var connection = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Password = "not-the-password" };
+
+        var line = AssertFailedOnce(await ServiceProcess.RunAsync(Env(("ConnectionStrings__Incidents", connection.ConnectionString)), "migrate"));
+
+        Assert.Contains("28P01: password authentication failed for user", line);
+    }
+
+    [Fact]
+    public async Task Seeding_a_file_that_is_not_JSON_is_one_line()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"not-json-{Guid.NewGuid():N}.geojson");
+        await File.WriteAllTextAsync(path, "not json at all");
+        try
+        {
+            var line = AssertFailedOnce(await ServiceProcess.RunAsync(null, "seed", path));
+
+            Assert.Contains($"{path} is not a GeoJSON FeatureCollection", line);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task Writing_the_OpenAPI_document_where_there_is_no_folder_is_one_line()
+    {
+        var line = AssertFailedOnce(await ServiceProcess.RunAsync(null, "openapi", "/nonexistent/x.json"));
+
+        Assert.Contains("IncidentMap openapi failed", line);
+        Assert.Contains("/nonexistent/x.json", line);
+    }
+
+    [Fact]
+    public async Task Importing_a_gz_file_that_is_not_gzip_says_so()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"not-gzip-{Guid.NewGuid():N}.csv.gz");
+        await File.WriteAllTextAsync(path, "external_id,title\n");
+        try
+        {
+            var line = AssertFailedOnce(await ServiceProcess.RunAsync(null, "import", path));
+
+            Assert.Contains("not gzip-compressed", line);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task On_a_fresh_database_nothing_reads_the_schema_before_the_migrations_made_it()
+    {
+        await using var database = await OwnDatabase.CreateAsync("startup");
+        string name;
+        await using (var connection = await database.DataSource.OpenConnectionAsync()) name = connection.Database;
+        var start = ServiceProcess.StartInfo(Env(
+            ("ConnectionStrings__Incidents", new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = name }.ConnectionString),
+            ("Gazetteer__Path", "")));
+        var log = new StringBuilder();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var process = new Process { StartInfo = start };
+        void Line(string? line)
+        {
+            if (line is null) return;
+            lock (log) log.AppendLine(line);
+            if (line.Contains("Application started", StringComparison.Ordinal)) started.TrySetResult();
+        }
+        process.OutputDataReceived += (_, e) => Line(e.Data);
+        process.ErrorDataReceived += (_, e) => Line(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await started.Task.WaitAsync(TimeSpan.FromMinutes(1));
+            // The change listener and the feed's retention start with the host: give them a moment.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        var text = log.ToString();
+        Assert.DoesNotContain("does not exist", text);
+        Assert.DoesNotContain("warn:", text);
+        // Also no "Change retention skipped this hour": its first pass (with the Idempotency-Key purge) ran.
+        Assert.DoesNotContain("fail:", text);
+        Assert.Contains("Application started", text);
+    }
+
+    [Fact]
+    public async Task Feed_retention_stopped_with_its_service_ends_as_stopped_not_as_failed()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(ApiFixture.ConnectionString);
+        var retention = new FeedRetention(dataSource, Settings.From(new ConfigurationBuilder().Build()), NullLogger<FeedRetention>.Instance);
+
+        await retention.StartAsync(CancellationToken.None);
+        await Task.Delay(500);
+        await retention.StopAsync(CancellationToken.None);
+
+        // A canceled task is what the host logs as "BackgroundService failed".
+        Assert.True(retention.ExecuteTask!.IsCompletedSuccessfully, $"ended {retention.ExecuteTask.Status}");
+    }
+}
