@@ -26,6 +26,11 @@ public static class IncidentMapHost
         var settings = Settings.From(builder.Configuration);
         var services = builder.Services;
         services.AddSingleton(settings);
+        // The first hosted service: the host starts them one after another, and WebApplication starts the
+        // server after them all, so the schema is in place before the change listener, feed retention
+        // or any request needs it (tests hosting the app get the same order).
+        services.AddSingleton<StartupTasks>();
+        services.AddHostedService(sp => sp.GetRequiredService<StartupTasks>());
         services.AddIncidentDatabase(settings);
         services.AddSingleton<Migrator>();
         services.AddSingleton<IncidentReader>();
@@ -55,7 +60,6 @@ public static class IncidentMapHost
                 .SetPreflightMaxAge(TimeSpan.FromHours(1));
         }));
         services.AddIncidentMapSecurity(settings);
-        services.AddSingleton<StartupTasks>();
 
         services.AddProblemDetails(options => options.CustomizeProblemDetails = ProblemDefaults.Fill);
         services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -172,7 +176,6 @@ public static class IncidentMapHost
         switch (command)
         {
             case "serve":
-                await app.Services.GetRequiredService<StartupTasks>().RunAsync(CancellationToken.None);
                 await app.RunAsync();
                 return 0;
             case "migrate":
@@ -228,13 +231,15 @@ public static class IncidentMapHost
 }
 
 /// <summary>
-/// Migrates, loads the gazetteer and (optionally) the sample data, before the host starts: the
-/// background services (change listener, feed retention) start with the host, so they find the
-/// schema in place, and a failure stops the service before it listens.
+/// Migrates, loads the gazetteer and (optionally) the sample data as the host starts, before the
+/// other hosted services (change listener, feed retention) and the server: they find the schema in
+/// place, and a failure stops the service before it listens.
 /// </summary>
-public sealed class StartupTasks(IServiceProvider services, Settings settings, ILogger<StartupTasks> logger)
+public sealed class StartupTasks(IServiceProvider services, Settings settings, ILogger<StartupTasks> logger) : IHostedService
 {
-    public async Task RunAsync(CancellationToken ct)
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public async Task StartAsync(CancellationToken ct)
     {
         if (settings.MigrateOnStartup)
         {
