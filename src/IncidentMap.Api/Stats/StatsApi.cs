@@ -115,7 +115,14 @@ public static class StatsApi
         }
 
         var parameters = new DynamicParameters();
-        var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
+        // With a time zone, an incident known to the day, week or month is that date where the buckets
+        // are (see matches below), so it lies in a local window by its dates, not by its UTC interval: an
+        // incident of 1 March matched datetime=2016-02-29 in New York too, and was counted twice. The
+        // filters run on the window widened by the largest UTC offsets, and InWindow then decides.
+        var local = tz != "UTC";
+        var filter = local ? query with { From = Shift(query.From, -MaxOffset), Until = Shift(query.Until, MaxOffset) } : query;
+        var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(filter, parameters));
+        if (local) where += "\n      AND " + InWindow;
         parameters.Add("interval", interval);
         parameters.Add("tz", tz);
         parameters.Add("window_from", query.From);
@@ -235,6 +242,31 @@ public static class StatsApi
     }
 
     private const string CsvType = "text/csv; charset=utf-8; header=present";
+
+    /// <summary>The largest distance of a time zone from UTC (UTC+14, Kiribati; UTC−12).</summary>
+    private static readonly TimeSpan MaxOffset = TimeSpan.FromHours(14);
+
+    private static DateTimeOffset? Shift(DateTimeOffset? at, TimeSpan by) => at switch
+    {
+        null => null,
+        { } t when by < TimeSpan.Zero && t - DateTimeOffset.MinValue < -by => DateTimeOffset.MinValue,
+        { } t when by > TimeSpan.Zero && DateTimeOffset.MaxValue - t < by => DateTimeOffset.MaxValue,
+        { } t => t + by,
+    };
+
+    /// <summary>
+    /// In the window [@window_from, @window_until): an exact incident by its instants (as the filters
+    /// decide without a time zone); a dated one by its dates on the calendar of @tz, the stored UTC
+    /// dates read as that calendar's (as its bucket is).
+    /// </summary>
+    private const string InWindow = """
+        (CASE WHEN i.time_precision = 'exact'
+              THEN (@window_from::timestamptz IS NULL OR i.occurred_until > @window_from OR i.occurred_at >= @window_from)
+                   AND (@window_until::timestamptz IS NULL OR i.occurred_at < @window_until)
+              ELSE (@window_from::timestamptz IS NULL OR i.occurred_until AT TIME ZONE 'UTC' > @window_from::timestamptz AT TIME ZONE @tz)
+                   AND (@window_until::timestamptz IS NULL OR i.occurred_at AT TIME ZONE 'UTC' < @window_until::timestamptz AT TIME ZONE @tz)
+         END)
+        """;
 
     private static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 

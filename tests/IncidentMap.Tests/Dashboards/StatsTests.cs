@@ -94,6 +94,25 @@ public sealed class StatsTests(ApiFixture api)
         Assert.Equal(1, counts["2016-02-01T05:00:00Z"]);
     }
 
+    [Theory]
+    [InlineData("America/New_York")]   // 1 March starts at 05:00 UTC
+    [InlineData("Asia/Tokyo")]         // 1 March starts at 15:00 UTC on 29 February
+    public async Task A_dated_incident_is_counted_only_in_a_window_holding_its_local_date(string tz)
+    {
+        // An incident of 1 March (day) and one of March (month), and an exact one at 12:00 UTC on 1 March.
+        var tag = await TaggedAtAsync("2016-03-01", "2016-03", "2016-03-01T12:00:00Z");
+        int Total(List<(string Start, int Count)> buckets) => buckets.Sum(b => b.Count);
+        var zone = Uri.EscapeDataString(tz);
+
+        // Each day of the window alone, then the month before: a dashboard adding them up counts each once.
+        var feb29 = Total(await BucketsAsync($"tags={tag}&tz={zone}&datetime=2016-02-29"));
+        var mar1 = Total(await BucketsAsync($"tags={tag}&tz={zone}&datetime=2016-03-01"));
+        var mar2 = Total(await BucketsAsync($"tags={tag}&tz={zone}&datetime=2016-03-02"));
+        var february = Total(await BucketsAsync($"tags={tag}&tz={zone}&interval=month&datetime=2016-02"));
+        // 12:00 UTC is 1 March in both zones (07:00 / 21:00); the March incident lies in 2 March too.
+        Assert.Equal((0, 3, 1, 0), (feb29, mar1, mar2, february));
+    }
+
     /// <summary>The buckets of a stats query, as (start, count).</summary>
     private async Task<List<(string Start, int Count)>> BucketsAsync(string query) =>
         (await _client.GetJsonAsync("/collections/incidents/stats?" + query))["buckets"]!.AsArray()
