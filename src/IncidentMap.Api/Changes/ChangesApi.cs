@@ -58,7 +58,7 @@ public static class ChangesApi
         var (expired, ahead) = await feed.CheckAsync(cursor, ct);
         if (expired) return (default, Expired(cursor, field));
         if (ahead)
-            return (default, Problem.BadParameter(field, $"'{text}' is ahead of the feed: no change it has given out has that position (take cursors from the feed)"));
+            return (default, Problem.BadParameter(field, $"'{text}' was never given out by the feed: no change has that position, or it is ahead of the feed (take cursors from next_cursor or event ids)"));
         return (cursor, null);
     }
 

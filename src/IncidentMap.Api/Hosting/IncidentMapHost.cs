@@ -213,13 +213,18 @@ public static class IncidentMapHost
                 var port = app.Services.GetRequiredService<Settings>().HealthcheckPort;
                 using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(4) })
                 {
+                    // Exit 1 with one line saying why, as every command fails.
+                    var url = $"http://127.0.0.1:{port}/health/ready";
                     try
                     {
-                        var response = await http.GetAsync($"http://127.0.0.1:{port}/health/ready");
-                        return response.IsSuccessStatusCode ? 0 : 1;
+                        var response = await http.GetAsync(url);
+                        if (response.IsSuccessStatusCode) return 0;
+                        Console.Error.WriteLine($"IncidentMap healthcheck failed: {url} answered {(int)response.StatusCode}");
+                        return 1;
                     }
-                    catch (HttpRequestException)
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                     {
+                        Console.Error.WriteLine($"IncidentMap healthcheck failed: {url}: {(e is TaskCanceledException ? "no answer within 4 s" : e.Message)}");
                         return 1;
                     }
                 }

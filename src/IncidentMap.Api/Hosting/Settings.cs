@@ -240,7 +240,7 @@ public sealed class Settings
                 if (address is null || address.Scheme is not ("http" or "https") || address.PathBase.Length > 0
                     || (!address.IsUnixPipe && !address.IsNamedPipe && address.Port is < 0 or > 65535))
                 {
-                    Bad(key, url, "must be URLs such as http://localhost:8080 or http://+:8080 (http or https, a host and a port, no path), separated by ';'");
+                    Bad(key, url, "must be URLs such as http://localhost:8080 or http://+:8080 (http or https, a host, a port unless it is 80 or 443, no path), separated by ';'");
                     return;
                 }
             }

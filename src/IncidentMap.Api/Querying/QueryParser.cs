@@ -236,6 +236,9 @@ public static partial class QueryParser
                 Bad("precision", $"'{precisionText}' is not a whole number from 0 to 15");
             else query = query with { Precision = precision };
         }
+        // An export (CSV, sequences) is a copy of the data: coordinates as stored unless asked otherwise,
+        // so that it imports back unchanged. Pages for maps keep 7 decimals (1 cm).
+        else if (query.Format != OutputFormat.GeoJson) query = query with { Precision = IncidentQuery.StoredPrecision };
 
         if (Get("cursor") is { } cursorText)
         {
@@ -299,7 +302,7 @@ public static partial class QueryParser
         var terms = await reader.ScalarAsync<int>("SELECT numnode(websearch_to_tsquery('english', @q))",
             new Dapper.DynamicParameters(new { q = text }), context.RequestAborted, stablePlan: true);
         return terms > 0 ? null
-            : Problem.BadParameter("q", $"'{text}' has no words to search for: common words such as 'the' and 'of' are not indexed");
+            : Problem.BadParameter("q", $"'{text}' has no words to search for: punctuation and common words such as 'the' and 'of' are not indexed");
     }
 
     public static OutputFormat? ParseFormat(string f) => f.ToLowerInvariant() switch
