@@ -113,6 +113,20 @@ public sealed class StatsTests(ApiFixture api)
         Assert.Equal((0, 3, 1, 0), (feb29, mar1, mar2, february));
     }
 
+    /// <summary>Twelve incidents on 2016-01-01, each in an admin1 of its own; returns their tag.</summary>
+    private async Task<string> TwelveRegionsAsync()
+    {
+        var tag = FeedHelpers.NewTag();
+        for (var n = 0; n < 12; n++)
+        {
+            var feature = FeedHelpers.Tagged(tag);
+            feature["properties"]!["occurred_at"] = "2016-01-01T00:00:00Z";
+            feature["properties"]!["admin1"] = $"Region {n}";
+            await _client.CreateAsync(feature);
+        }
+        return tag;
+    }
+
     /// <summary>The buckets of a stats query, as (start, count).</summary>
     private async Task<List<(string Start, int Count)>> BucketsAsync(string query) =>
         (await _client.GetJsonAsync("/collections/incidents/stats?" + query))["buckets"]!.AsArray()
@@ -205,14 +219,7 @@ public sealed class StatsTests(ApiFixture api)
     [InlineData("datetime=2000-01-01T00:00:00Z/P9000D&interval=day&group_by=admin1")] // too many cells, known from the data
     public async Task A_request_stats_refuses_gets_its_400_whatever_if_none_match_says_and_no_etag(string query)
     {
-        var tag = FeedHelpers.NewTag();
-        for (var n = 0; n < 12; n++)
-        {
-            var feature = FeedHelpers.Tagged(tag);
-            feature["properties"]!["occurred_at"] = "2016-01-01T00:00:00Z";
-            feature["properties"]!["admin1"] = $"Region {n}";
-            await _client.CreateAsync(feature);
-        }
+        var tag = await TwelveRegionsAsync();
         var url = $"/collections/incidents/stats?tags={tag}&{query}";
         var plain = await _client.GetAsync(url);
         Assert.Null(plain.Headers.ETag);
@@ -265,14 +272,7 @@ public sealed class StatsTests(ApiFixture api)
     public async Task Buckets_times_groups_beyond_the_maximum_are_a_400_naming_group_by()
     {
         // 9,000 days by 12 admin1 groups is 108,000 cells, more than the 100,000 an answer may hold.
-        var tag = FeedHelpers.NewTag();
-        for (var n = 0; n < 12; n++)
-        {
-            var feature = FeedHelpers.Tagged(tag);
-            feature["properties"]!["occurred_at"] = "2016-01-01T00:00:00Z";
-            feature["properties"]!["admin1"] = $"Region {n}";
-            await _client.CreateAsync(feature);
-        }
+        var tag = await TwelveRegionsAsync();
         const string window = "datetime=2000-01-01T00:00:00Z/P9000D";
 
         var problem = await ProblemAssert.IsProblemAsync(
