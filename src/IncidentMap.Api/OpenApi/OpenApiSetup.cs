@@ -107,7 +107,13 @@ public static class OpenApiSetup
             // Every operation can meet a rate limit or a database outage.
             AddProblem(operation, context, "429", "Too many requests (Retry-After says when to retry)");
             AddProblem(operation, context, "503", "Database unavailable (Retry-After says when to retry)");
-            if (!policies.Any(p => p is Security.Scopes.Write or Security.Scopes.Admin)) return;
+            if (!policies.Any(p => p is Security.Scopes.Write or Security.Scopes.Admin))
+            {
+                // A read takes no key, but one it is sent must be valid (and with Auth:RequireKeyForReads it needs one).
+                if (policies.Contains(Security.SecuritySetup.ReadPolicy))
+                    AddProblem(operation, context, "401", "An API key was sent that is unknown or revoked, or reads need a key (Auth:RequireKeyForReads) and none was sent");
+                return;
+            }
             AddProblem(operation, context, "401", "Missing, unknown or revoked API key");
             AddProblem(operation, context, "403", "The API key lacks the needed scope");
             operation.Security =

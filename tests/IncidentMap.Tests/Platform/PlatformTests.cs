@@ -50,6 +50,9 @@ public sealed class PlatformTests(ApiFixture api)
                     Assert.True(declared.Contains(segment.Groups[1].Value), $"{method} {path} does not declare {segment.Groups[1].Value}");
                 if (method == "get" && operation["responses"]!["200"] is { } ok)
                     Assert.True(ok["content"] is not null, $"GET {path}: its 200 says no content type");
+                // A read answers 401 to a key that is unknown or revoked, a write to a missing one too.
+                if (method is "get" or "head" or "post" or "put" or "patch" or "delete")
+                    Assert.True(operation["responses"]!["401"] is not null, $"{method} {path} does not declare its 401");
             }
         }
         Assert.Empty(ids.GroupBy(i => i).Where(g => g.Count() > 1).Select(g => g.Key));
