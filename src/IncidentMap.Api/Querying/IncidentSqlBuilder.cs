@@ -19,7 +19,10 @@ public static class SortFields
         new SortField("id", "i.id", KeyKind.Integer),
         // Unknown tolls sort below zero.
         new SortField("fatalities", "coalesce(i.fatalities_max, i.fatalities_min, -1)", KeyKind.Integer),
-        new SortField("title", "i.title", KeyKind.Text),
+        // Alphabetical as a reader expects (apple, Apple, Émeute, Zebra), not the database's byte order
+        // (C: Apple, Zebra, apple, Émeute). The ICU collation is deterministic (ties between different
+        // strings break by their bytes), so keyset cursors stay exact.
+        new SortField("title", "(i.title COLLATE \"und-x-icu\")", KeyKind.Text),
         new SortField("distance", "ST_Distance(i.geog, @point)", KeyKind.Double, NeedsPoint: true),
         // The property it sorts by is distance_m: its name sorts too.
         new SortField("distance_m", "ST_Distance(i.geog, @point)", KeyKind.Double, NeedsPoint: true),

@@ -83,6 +83,20 @@ public sealed class SortingAndPagingTests(ApiFixture api)
 
     private static string SortParameter(string sortby) => sortby.Length == 0 ? "" : "&sortby=" + Esc(sortby);
 
+    [Fact]
+    public async Task Titles_sort_alphabetically_not_by_bytes_and_page_in_that_order()
+    {
+        var tag = NewTag();
+        foreach (var title in new[] { "Zebra", "apple", "Apple", "Émeute", "emu", "Eagle" })
+            await _client.CreateAsync(Incident(tag, title: title));
+
+        var pages = await _client.AllPagesAsync(await _client.GetJsonAsync($"{Items}?tags={tag}&sortby=title&limit=2"));
+        var titles = pages.SelectMany(p => p["features"]!.AsArray().Select(f => f!["properties"]!["title"]!.GetValue<string>())).ToList();
+
+        // Byte order was Apple, Eagle, Zebra, apple, emu, Émeute.
+        Assert.Equal(["apple", "Apple", "Eagle", "Émeute", "emu", "Zebra"], titles);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("-occurred_at")]
