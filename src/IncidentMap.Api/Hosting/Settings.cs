@@ -15,6 +15,9 @@ namespace IncidentMap.Api.Hosting;
 /// </summary>
 public sealed class Settings
 {
+    /// <summary>Only <see cref="From"/> builds settings; the initializers below are the defaults it reads against.</summary>
+    private Settings() { }
+
     /// <summary>Npgsql connection string (ConnectionStrings:Incidents); null when not set.</summary>
     public string? ConnectionString { get; private init; }
 
@@ -74,6 +77,8 @@ public sealed class Settings
     public static Settings From(IConfiguration configuration)
     {
         var read = new Reader(configuration);
+        // The defaults, once: the initializers of these classes.
+        var (d, imports, limits) = (new Settings(), new ImportSettings(), new RateLimitOptions());
         var proxies = new List<IPAddress>();
         var networks = new List<System.Net.IPNetwork>();
         foreach (var (key, proxy) in read.List("ForwardedHeaders:KnownProxies"))
@@ -88,34 +93,34 @@ public sealed class Settings
         var settings = new Settings
         {
             ConnectionString = read.ConnectionString("ConnectionStrings:Incidents"),
-            MigrateOnStartup = read.Bool("Database:MigrateOnStartup", true),
-            StatementTimeoutSeconds = read.Int("Database:StatementTimeoutSeconds", 30, 0, MaxStatementTimeoutSeconds, "(0 is no limit)"),
-            MaxAutoPrepare = read.Int("Database:MaxAutoPrepare", 64, 0, 10_000, "(0 prepares nothing)"),
-            ReadConnections = read.Int("Database:ReadConnections", DefaultReadConnections, 1, MaxPoolSize),
-            TileCache = read.Bool("Tiles:Cache", true),
-            GazetteerPath = read.Folder("Gazetteer:Path", Path.Combine(AppContext.BaseDirectory, "gazetteer")),
+            MigrateOnStartup = read.Bool("Database:MigrateOnStartup", d.MigrateOnStartup),
+            StatementTimeoutSeconds = read.Int("Database:StatementTimeoutSeconds", d.StatementTimeoutSeconds, 0, MaxStatementTimeoutSeconds, "(0 is no limit)"),
+            MaxAutoPrepare = read.Int("Database:MaxAutoPrepare", d.MaxAutoPrepare, 0, 10_000, "(0 prepares nothing)"),
+            ReadConnections = read.Int("Database:ReadConnections", d.ReadConnections, 1, MaxPoolSize),
+            TileCache = read.Bool("Tiles:Cache", d.TileCache),
+            GazetteerPath = read.Folder("Gazetteer:Path", d.GazetteerPath),
             SeedPath = read.File("Seed:Path"),
-            RequireKeyForReads = read.Bool("Auth:RequireKeyForReads", false),
-            UnknownKeysPerMinute = read.Int("Auth:UnknownKeysPerMinute", 1000, 1, int.MaxValue),
+            RequireKeyForReads = read.Bool("Auth:RequireKeyForReads", d.RequireKeyForReads),
+            UnknownKeysPerMinute = read.Int("Auth:UnknownKeysPerMinute", d.UnknownKeysPerMinute, 1, int.MaxValue),
             RateLimits = new RateLimitOptions
             {
-                AnonymousPerMinute = read.Int("RateLimits:AnonymousPerMinute", 600, 1, int.MaxValue),
-                KeyPerMinute = read.Int("RateLimits:KeyPerMinute", 6000, 1, int.MaxValue),
-                ConcurrentStreams = read.Int("RateLimits:ConcurrentStreams", 4, 1, int.MaxValue),
-                ConcurrentExports = read.Int("RateLimits:ConcurrentExports", 2, 1, int.MaxValue),
+                AnonymousPerMinute = read.Int("RateLimits:AnonymousPerMinute", limits.AnonymousPerMinute, 1, int.MaxValue),
+                KeyPerMinute = read.Int("RateLimits:KeyPerMinute", limits.KeyPerMinute, 1, int.MaxValue),
+                ConcurrentStreams = read.Int("RateLimits:ConcurrentStreams", limits.ConcurrentStreams, 1, int.MaxValue),
+                ConcurrentExports = read.Int("RateLimits:ConcurrentExports", limits.ConcurrentExports, 1, int.MaxValue),
             },
             KnownProxies = proxies,
             KnownProxyNetworks = networks,
             CorsOrigins = origins.Length == 0 ? ["*"] : origins,
-            FeedRetentionDays = read.Int("Feed:RetentionDays", 30, 1, 36_500),
+            FeedRetentionDays = read.Int("Feed:RetentionDays", d.FeedRetentionDays, 1, 36_500),
             Imports = new ImportSettings
             {
-                MaxConcurrent = read.Int("Imports:MaxConcurrent", 2, 1, 1000),
-                MaxBytes = read.Long("Imports:MaxBytes", 16L * 1024 * 1024 * 1024, 1, long.MaxValue),
-                Writers = read.Int("Imports:Writers", 2, 1, 64),
+                MaxConcurrent = read.Int("Imports:MaxConcurrent", imports.MaxConcurrent, 1, 1000),
+                MaxBytes = read.Long("Imports:MaxBytes", imports.MaxBytes, 1, long.MaxValue),
+                Writers = read.Int("Imports:Writers", imports.Writers, 1, 64),
             },
-            RequireIfMatch = read.Bool("Writes:RequireIfMatch", true),
-            HealthcheckPort = read.Int("PORT", 8080, 1, 65535),
+            RequireIfMatch = read.Bool("Writes:RequireIfMatch", d.RequireIfMatch),
+            HealthcheckPort = read.Int("PORT", d.HealthcheckPort, 1, 65535),
         };
         read.ThrowIfAny();
         return settings;

@@ -31,6 +31,9 @@ public static class CompleteDecompression
         public Stream GetDecompressionStream(Stream stream) => open(stream);
     }
 
+    /// <summary>Whether data starts as gzip does (its magic bytes 1f 8b).</summary>
+    public static bool IsGzip(ReadOnlySpan<byte> head) => head is [0x1f, 0x8b, ..];
+
     public const string Truncated = "is cut off: the compressed data ends before the end its format marks (a transfer broken off?)";
 }
 

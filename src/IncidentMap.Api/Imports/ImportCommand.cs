@@ -79,7 +79,8 @@ public static class ImportCommand
     {
         await using var file = File.OpenRead(path);
         var magic = new byte[2];
-        return await file.ReadAtLeastAsync(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        var read = await file.ReadAtLeastAsync(magic, 2, throwOnEndOfStream: false);
+        return CompleteDecompression.IsGzip(magic.AsSpan(0, read));
     }
 
     private static void Draw(ImportTally tally, double fraction, TimeSpan elapsed, bool final)

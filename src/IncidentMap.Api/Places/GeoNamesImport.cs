@@ -91,12 +91,12 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
         var start = input.Position;
         var length = input.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
         input.Position = start;
-        if (length >= 2 && magic[0] == 0x1F && magic[1] == 0x8B)
+        if (Imports.CompleteDecompression.IsGzip(magic[..length]))
         {
             input = new Imports.CheckedGzipStream(input);
             return null;
         }
-        if (length < 4 || magic[0] != (byte)'P' || magic[1] != (byte)'K' || magic[2] != 3 || magic[3] != 4) return null;
+        if (magic[..length] is not [(byte)'P', (byte)'K', 3, 4]) return null;
         var zip = new System.IO.Compression.ZipArchive(input, System.IO.Compression.ZipArchiveMode.Read, leaveOpen: true);
         var entry = zip.Entries
             .Where(e => e.Length > 0 && !e.FullName.EndsWith('/') && !e.Name.Equals("readme.txt", StringComparison.OrdinalIgnoreCase))

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Caching.Memory;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
 using NetTopologySuite.Geometries;
@@ -298,9 +299,18 @@ public static partial class QueryParser
     public static async Task<IResult?> SearchableTextAsync(IncidentQuery query, HttpContext context)
     {
         if (query.Text is not { } text) return null;
-        var reader = context.RequestServices.GetRequiredService<IncidentReader>();
-        var terms = await reader.ScalarAsync<int>("SELECT numnode(websearch_to_tsquery('english', @q))",
-            new Dapper.DynamicParameters(new { q = text }), context.RequestAborted, stablePlan: true);
+        // The answer never changes for a text, and a dashboard or a map repeats its q on every poll or
+        // tile: asked of PostgreSQL once, not once per request.
+        var cache = context.RequestServices.GetRequiredService<IMemoryCache>();
+        var key = "q-terms:" + text;
+        if (!cache.TryGetValue(key, out int terms))
+        {
+            var reader = context.RequestServices.GetRequiredService<IncidentReader>();
+            terms = await reader.ScalarAsync<int>("SELECT numnode(websearch_to_tsquery('english', @q))",
+                new Dapper.DynamicParameters(new { q = text }), context.RequestAborted, stablePlan: true);
+            cache.Set(key, terms, new MemoryCacheEntryOptions
+                { Size = 64 + 2 * key.Length, SlidingExpiration = TimeSpan.FromHours(1) });
+        }
         return terms > 0 ? null
             : Problem.BadParameter("q", $"'{text}' has no words to search for: punctuation and common words such as 'the' and 'of' are not indexed");
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -12,21 +11,7 @@ namespace IncidentMap.Tests.Imports;
 /// <summary>The import command of the service binary, run as a separate process the way the README shows.</summary>
 public sealed class ImportCommandTests
 {
-    private static async Task<(int Exit, string Out, string Err)> RunAsync(params string[] args)
-    {
-        var folder = AppContext.BaseDirectory;
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(folder, "IncidentMap.Api.dll"));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment["ConnectionStrings__Incidents"] = ApiFixture.ConnectionString;
-        start.Environment["Seed__Path"] = "";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Exit, string Out, string Err)> RunAsync(params string[] args) => ServiceProcess.RunAsync(null, args);
 
     [Fact]
     public async Task A_gzipped_CSV_imports_and_stdout_holds_only_the_JSON_report()
