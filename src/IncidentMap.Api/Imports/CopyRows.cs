@@ -20,10 +20,10 @@ internal sealed class CopyRows : IDisposable
     public const string DraftColumns = """
         title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2,
         country, geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by,
-        sources, status, tags, external_id, geom
+        sources, status, tags, external_id, geom, place_id, derived_fields
         """;
 
-    private const short FieldCount = 24; // line, record and the 22 draft columns
+    private const short FieldCount = 26; // line, record and the 24 draft columns
     private const int ChunkSize = 64 * 1024; // below the large object heap's threshold
     private const uint TextOid = 25;
     private const uint EwkbSrid = 0x20000000;
@@ -42,8 +42,12 @@ internal sealed class CopyRows : IDisposable
     /// <summary>Whether a row has a geometry other than a point (only those can be invalid).</summary>
     public bool HasShapes { get; private set; }
 
+    /// <summary>Whether a row lacks location_name, admin1 or country (only those are reverse geocoded).</summary>
+    public bool LacksPlaceFields { get; private set; }
+
     public void Add(long line, long record, IncidentDraft d)
     {
+        LacksPlaceFields |= d.LocationName is null || d.Admin1 is null || d.Country is null;
         Int16(FieldCount);
         Int64(line);
         Int64(record);
@@ -69,6 +73,8 @@ internal sealed class CopyRows : IDisposable
         TextArray(d.Tags);
         Text(d.ExternalId);
         Geometry(d.Geometry);
+        Int64(d.PlaceId);
+        TextArray(d.DerivedFields);
         Count++;
     }
 
@@ -116,6 +122,12 @@ internal sealed class CopyRows : IDisposable
         var span = Take(12);
         BinaryPrimitives.WriteInt32BigEndian(span, 8);
         BinaryPrimitives.WriteInt64BigEndian(span[4..], value);
+    }
+
+    private void Int64(long? value)
+    {
+        if (value is { } number) Int64(number);
+        else Null();
     }
 
     private void Int32(int? value)

@@ -7,8 +7,8 @@ namespace IncidentMap.Api.Imports;
 /// ISO 3166-1 countries for imports that name them by number (ACLED's <c>iso</c>) or by name
 /// (ACLED's <c>country</c>). Numbers and names come from Debian's iso-codes 4.15 (all 249 entries),
 /// plus the spellings ACLED uses where they differ ("Democratic Republic of Congo", "Russia",
-/// "Turkey", "eSwatini" …). Kosovo has no ISO code: ACLED gives it iso 0, and its incidents are
-/// stored without a country.
+/// "Turkey", "eSwatini" …). Kosovo has no ISO code, and ACLED gives it iso 0: it is XK by name, the
+/// user-assigned code GeoNames (so the gazetteer and reverse geocoding), the EU and many others use.
 /// </summary>
 public static class Countries
 {
@@ -277,6 +277,7 @@ public static class Countries
             byNumber[int.Parse(parts[0], CultureInfo.InvariantCulture)] = parts[1];
             foreach (var name in parts[2].Split('|')) byName[name] = parts[1];
         }
+        byName["Kosovo"] = "XK"; // no ISO number
         return (byNumber.ToFrozenDictionary(), byName.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase));
     }
 
@@ -287,7 +288,4 @@ public static class Countries
 
     /// <summary>The alpha-2 code of a country name, ISO or ACLED spelling, any case ("Syria" → "SY").</summary>
     public static string? FromName(string name) => Lookups.ByName.GetValueOrDefault(name.Trim());
-
-    /// <summary>Countries known to have no ISO code: importing them leaves the country empty instead of rejecting the row.</summary>
-    public static bool HasNoCode(string name) => name.Trim().Equals("Kosovo", StringComparison.OrdinalIgnoreCase);
 }

@@ -144,7 +144,13 @@ internal abstract class CsvLayout
     /// <summary>A Point from two coordinate columns; values that are not numbers are the row's problem.</summary>
     protected static void WritePoint(Utf8JsonWriter json, string? lon, string? lat, List<FieldError> problems)
     {
-        if (lon is null || lat is null) return; // validation then says the geometry is required
+        // Neither: the row is geocoded by its location name, or validation says the geometry is required.
+        if (lon is null && lat is null) return;
+        if (lon is null || lat is null)
+        {
+            problems.Add(new FieldError("geometry.coordinates", $"has {(lon is null ? "a latitude but no longitude" : "a longitude but no latitude")}; give both, or neither to geocode the location name"));
+            return;
+        }
         if (!double.TryParse(lon, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)
             || !double.TryParse(lat, NumberStyles.Float, CultureInfo.InvariantCulture, out var y))
         {
@@ -225,8 +231,11 @@ internal sealed class IncidentCsvLayout : CsvLayout
         if (unknown.Count > 0)
             throw new ImportFormatException("header", $"column(s) {string.Join(", ", unknown)} are neither incident properties nor lon, lat, wkt (an ACLED export has event_id_cnty)", 1);
         Require("title", "event_type", "occurred_at", "external_id");
-        if (!(Index.ContainsKey("lon") && Index.ContainsKey("lat")) && !Index.ContainsKey("wkt"))
-            throw new ImportFormatException("header", "needs lon and lat columns, or wkt", 1);
+        // Without coordinates, every row is geocoded by its location_name as single writes are.
+        if (!(Index.ContainsKey("lon") && Index.ContainsKey("lat")) && !Index.ContainsKey("wkt") && !Index.ContainsKey("location_name"))
+            throw new ImportFormatException("header", "needs lon and lat columns, or wkt, or location_name (to geocode)", 1);
+        if (Index.ContainsKey("lon") != Index.ContainsKey("lat"))
+            throw new ImportFormatException("header", $"has a {(Index.ContainsKey("lon") ? "lon" : "lat")} column without a {(Index.ContainsKey("lon") ? "lat" : "lon")} column", 1);
     }
 
     public override void Write(CsvRow row, Utf8JsonWriter json, List<FieldError> problems)
@@ -314,7 +323,7 @@ internal sealed class IncidentCsvLayout : CsvLayout
 
     public override string? ColumnOf(string fieldKey) => fieldKey switch
     {
-        "geometry" => Index.ContainsKey("lon") ? "lon,lat" : "wkt",
+        "geometry" => Index.ContainsKey("lon") ? "lon,lat" : Index.ContainsKey("wkt") ? "wkt" : null,
         _ when fieldKey.StartsWith("properties.", StringComparison.Ordinal) && Index.ContainsKey(fieldKey["properties.".Length..]) => fieldKey["properties.".Length..],
         _ => null,
     };
@@ -453,7 +462,7 @@ internal sealed class AcledLayout : CsvLayout
     {
         var code = (iso is null ? null : Countries.FromNumber(iso)) ?? (name is null ? null : Countries.FromName(name));
         if (code is not null) json.WriteString("country", code);
-        else if ((iso is not null && iso != "0") || (name is not null && !Countries.HasNoCode(name)))
+        else if ((iso is not null && iso != "0") || name is not null)
             problems.Add(new FieldError("properties.country", $"iso '{iso}' / country '{name}' names no ISO 3166-1 country"));
     }
 }

@@ -20,12 +20,28 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     /// <summary>Columns an import writes: exactly those of an <see cref="Incidents.IncidentDraft"/>.</summary>
     private const string Columns = CopyRows.DraftColumns;
 
-    private static readonly string Excluded = Prefixed("EXCLUDED.");
-    private static readonly string Current = Prefixed("i.");
-    private static readonly string Staged = Prefixed("s.");
+    private static readonly string[] ColumnNames = Columns.Split(',', StringSplitOptions.TrimEntries);
 
-    private static string Prefixed(string prefix) =>
-        string.Join(", ", Columns.Split(',', StringSplitOptions.TrimEntries).Select(c => prefix + c));
+    private static readonly string Current = Prefixed("i.");
+    private static readonly string Staged = AsStored("s.", "i.");
+    private static readonly string Excluded = AsStored("EXCLUDED.", "i.");
+
+    private static string Prefixed(string prefix) => string.Join(", ", ColumnNames.Select(c => prefix + c));
+
+    /// <summary>
+    /// The staged row (or EXCLUDED) as it would be stored over the incident <paramref name="current"/>:
+    /// a row that restates the incident's point and place names, and derives nothing itself, keeps
+    /// what geocoding derived for the incident (place_id, derived_fields), as a PUT of what a client
+    /// read does (IncidentsApi.KeepRestatedPlaceAsync). So an export imported back changes nothing.
+    /// </summary>
+    private static string AsStored(string staged, string current)
+    {
+        var restates = $"(cardinality({staged}derived_fields) = 0 AND {staged}geom = {current}geom AND " +
+                       $"({staged}location_name, {staged}admin1, {staged}country) IS NOT DISTINCT FROM ({current}location_name, {current}admin1, {current}country))";
+        return string.Join(", ", ColumnNames.Select(c => c is "place_id" or "derived_fields"
+            ? $"CASE WHEN {restates} THEN {current}{c} ELSE {staged}{c} END"
+            : staged + c));
+    }
 
     // ON COMMIT DELETE ROWS empties the table at each batch's commit, without catalog churn.
     private const string CreateStaging = """
@@ -34,7 +50,8 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             title text, summary text, event_type text, sub_event_type text, occurred_at timestamptz, time_precision text,
             location_name text, admin1 text, admin2 text, country text, geo_precision text,
             fatalities_min integer, fatalities_max integer, injured_min integer, injured_max integer,
-            actors text[], claimed_by text, sources jsonb, status text, tags text[], external_id text, geom geometry
+            actors text[], claimed_by text, sources jsonb, status text, tags text[], external_id text, geom geometry,
+            place_id bigint, derived_fields text[]
         ) ON COMMIT DELETE ROWS
         """;
 
@@ -82,6 +99,22 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             DELETE FROM import_staging s USING gone g WHERE s.record = g.record
         )
         SELECT line, record, external_id, id, deleted_at FROM gone
+        """;
+
+    // Reverse geocoding as single writes do it (Geocoding.ReverseAsync runs the same function), for
+    // the staged rows that lack a place field, in one statement: before the rows are compared with the
+    // stored incidents, so a second import of the file derives the same and changes nothing. A row
+    // that restates its incident's point and place names derives nothing: it keeps what was derived
+    // for the incident (AsStored), as a PUT does.
+    private const string FillPlaces = $"""
+        UPDATE import_staging s SET (location_name, admin1, country, place_id, derived_fields) = (
+            SELECT f.location_name, f.admin1, f.country, f.place_id, f.derived_fields
+            FROM incident_place_fill(s.geom, s.location_name, s.admin1, s.country, s.place_id, s.derived_fields, {Places.Gazetteer.FillThresholds}) f)
+        WHERE (s.location_name IS NULL OR s.admin1 IS NULL OR s.country IS NULL)
+          AND NOT EXISTS (
+              SELECT 1 FROM incidents i
+              WHERE i.external_id = s.external_id AND i.deleted_at IS NULL AND cardinality(s.derived_fields) = 0 AND i.geom = s.geom
+                AND (i.location_name, i.admin1, i.country) IS NOT DISTINCT FROM (s.location_name, s.admin1, s.country))
         """;
 
     // The single-write path asks PostGIS the same (ST_IsValidReason) before storing a non-point geometry.
@@ -210,6 +243,8 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         if (rows.HasShapes)
             foreach (var (line, record, reason) in await _connection.QueryAsync<(long, long, string)>(new CommandDefinition(RejectInvalidGeometry, transaction: tx, cancellationToken: ct)))
                 rejected.Add(new ImportProblem(line, record, "geometry", null, reason));
+        if (rows.LacksPlaceFields)
+            await _connection.ExecuteAsync(new CommandDefinition(FillPlaces, Places.Gazetteer.FillParameters, tx, cancellationToken: ct));
         if (_sourceHasDeleted)
             foreach (var (line, record, externalId, id, deletedAt) in await _connection.QueryAsync<(long, long, string, long, DateTime)>(
                          new CommandDefinition(RejectDeleted, new { source = _options.Source }, tx, cancellationToken: ct)))

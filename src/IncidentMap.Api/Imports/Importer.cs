@@ -14,7 +14,7 @@ namespace IncidentMap.Api.Imports;
 /// connections write batches (see <see cref="ImportLanes"/>); memory holds a few batches per
 /// writer, whatever the file's size.
 /// </summary>
-public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersion, ImportSettings settings, ILogger<Importer> logger)
+public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersion, ImportSettings settings, Places.Gazetteer gazetteer, ILogger<Importer> logger)
 {
     /// <summary>Rows per batch (one transaction each): large enough for COPY to pay off, small enough
     /// that each transaction is short (the change feed waits for running transactions).</summary>
@@ -62,7 +62,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         }, CancellationToken.None)).ToArray();
         try
         {
-            await ReadAsync(rows, lanes, tally, stop.Token);
+            await ReadAsync(rows, lanes, new ImportGeocoder(gazetteer), tally, stop.Token);
             await lanes.CompleteAsync(stop.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -91,7 +91,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         _ => new FeatureCollectionSource(input),
     };
 
-    private static async Task ReadAsync(IFeatureSource source, ImportLanes lanes, ImportTally tally, CancellationToken ct)
+    private static async Task ReadAsync(IFeatureSource source, ImportLanes lanes, ImportGeocoder geocoder, ImportTally tally, CancellationToken ct)
     {
         long record = 0;
         try
@@ -100,7 +100,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
             {
                 record++;
                 tally.RowRead();
-                var (draft, problems) = Validate(source);
+                var (draft, problems) = await ValidateAsync(source, geocoder, ct);
                 if (draft is null)
                 {
                     tally.Reject(problems.Select(p => new ImportProblem(source.Line, record, p.Field, source.ColumnOf(p.Field), p.Detail)));
@@ -122,12 +122,22 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         }
     }
 
-    /// <summary>The row through the single-write validation, plus what imports need besides.</summary>
-    private static (IncidentDraft? Draft, List<FieldError> Problems) Validate(IFeatureSource source)
+    /// <summary>
+    /// The row through the single-write path: a place name with no geometry geocoded, then validated;
+    /// plus what imports need besides. Reverse geocoding (place fields from the point) runs in the
+    /// database, over a whole batch at once (<see cref="ImportBatchWriter"/>).
+    /// </summary>
+    private static async ValueTask<(IncidentDraft? Draft, List<FieldError> Problems)> ValidateAsync(
+        IFeatureSource source, ImportGeocoder geocoder, CancellationToken ct)
     {
         var problems = new List<FieldError>(source.Problems);
         if (source.Feature is not { } feature) return (null, problems);
-        var (draft, errors) = IncidentInput.Parse(feature);
+        // A row whose values did not convert is refused for them; its place name is not looked up.
+        var (prepared, refusal) = problems.Count == 0 ? await geocoder.GeocodeAsync(feature, ct) : (Places.Geocoding.Unchanged(feature), null);
+        if (refusal is not null)
+            return (null, [new FieldError(Places.Geocoding.Refusal.Field, ImportGeocoder.Reason(refusal))]);
+        using var owned = prepared!.Owned;
+        var (draft, errors) = IncidentInput.Parse(prepared.Feature);
         // A value the CSV mapping already refused was left out of the Feature; "is required" for it would say the same twice.
         var refused = problems.Select(p => FieldPath.Key(p.Field)).ToHashSet();
         // Single writes name a problem with the whole body ""; here that is the row's feature.
@@ -135,7 +145,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
             .Select(e => e.Field.Length == 0 ? e with { Field = "feature" } : e));
         if (draft is not null && draft.ExternalId is null)
             problems.Add(new FieldError("properties.external_id", "is required in an import: it is how a later import of the same file finds the incident again (incidents written one by one may have none; give each row a key of your own, such as its id column)"));
-        return problems.Count == 0 ? (draft, problems) : (null, problems);
+        return problems.Count == 0 ? (draft! with { PlaceId = prepared.PlaceId, DerivedFields = prepared.Derived }, problems) : (null, problems);
     }
 
     /// <summary>Writes one lane's batches; the connection is opened with the first batch, so a small import uses few.</summary>

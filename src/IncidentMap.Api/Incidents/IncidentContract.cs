@@ -82,7 +82,7 @@ public sealed record SourceDoc(
 /// <param name="LocationName">Place as reported, e.g. "Sayeda Zeinab".</param>
 /// <param name="Admin1">First-level administrative division (governorate, province).</param>
 /// <param name="Admin2">Second-level administrative division.</param>
-/// <param name="Country">ISO 3166-1 alpha-2 code.</param>
+/// <param name="Country">ISO 3166-1 alpha-2 code (or XK, Kosovo's user-assigned code, as GeoNames gives it).</param>
 /// <param name="GeoPrecision">How precise the geometry is: exact, near, town, region or country.</param>
 /// <param name="FatalitiesMin">Lower bound of deaths ("at least").</param>
 /// <param name="FatalitiesMax">Upper bound of deaths ("up to").</param>

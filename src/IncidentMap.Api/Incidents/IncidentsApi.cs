@@ -318,7 +318,11 @@ public static partial class IncidentsApi
         new(context.User.KeyName(), idempotency);
 
     /// <summary>Validates a Feature after geocoding fills what the server may fill (see <see cref="Geocoding"/>).</summary>
-    private static async Task<(IncidentDraft? Draft, IResult? Problem)> DraftAsync(HttpContext context, JsonElement feature)
+    /// <param name="keep">For a change of a stored incident: the draft with the stored place link and
+    /// derivation marks when the change leaves the place as it was (then nothing is derived again, so
+    /// a restated incident keeps them even where the derivation would now differ), else null.</param>
+    private static async Task<(IncidentDraft? Draft, IResult? Problem)> DraftAsync(HttpContext context, JsonElement feature,
+        Func<IncidentDraft, IncidentDraft?>? keep = null)
     {
         var geocoding = context.RequestServices.GetRequiredService<Geocoding>();
         var (prepared, problem) = await geocoding.GeocodeAsync(feature, context.RequestAborted);
@@ -327,6 +331,7 @@ public static partial class IncidentsApi
         var (draft, errors) = IncidentInput.Parse(prepared.Feature);
         if (draft is null) return (null, Problem.Validation(errors));
         draft = draft with { PlaceId = prepared.PlaceId, DerivedFields = prepared.Derived };
+        if (prepared.Derived.Length == 0 && keep?.Invoke(draft) is { } kept) return (kept, null);
         return (await geocoding.ReverseAsync(draft, context.RequestAborted), null);
     }
 
@@ -369,26 +374,23 @@ public static partial class IncidentsApi
         if (problem is not null) return problem;
         using var _ = document;
 
-        var (draft, invalid) = await DraftAsync(context, document!.RootElement);
+        var stored = await reader.GetFeatureAsync(id, context.RequestAborted) is { } current ? JsonNode.Parse(current.Feature) : null;
+        var (draft, invalid) = await DraftAsync(context, document!.RootElement,
+            d => stored is not null && RestatesPlace(stored, document.RootElement) ? WithStoredPlace(d, stored) : null);
         if (invalid is not null) return invalid;
-        draft = await KeepRestatedPlaceAsync(draft!, document.RootElement, id, reader, context.RequestAborted);
-        return Respond(context, await store.ReplaceAsync(id, draft, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
+        return Respond(context, await store.ReplaceAsync(id, draft!, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
     }
 
     /// <summary>
-    /// A replacement that restates the stored geometry and place names, as a client does that reads an
-    /// incident and sends it back, keeps what geocoding derived (place_id, derived_fields): the values
-    /// are the same, so their origin is too. Otherwise what it sends is the client's own.
+    /// Whether a replacement restates the stored geometry and place names, as a client does that reads
+    /// an incident and sends it back: then it keeps what geocoding derived (place_id, derived_fields),
+    /// since the values are the same, so their origin is too. Otherwise what it sends is the client's own.
     /// </summary>
-    private static async Task<IncidentDraft> KeepRestatedPlaceAsync(IncidentDraft draft, JsonElement body, long id, IncidentReader reader, CancellationToken ct)
+    private static bool RestatesPlace(JsonNode stored, JsonElement body)
     {
-        if (draft.DerivedFields.Length > 0 || await reader.GetFeatureAsync(id, ct) is not { } current) return draft;
-        var stored = JsonNode.Parse(current.Feature)!;
         var sent = JsonNode.Parse(body.GetRawText())!;
         bool Same(string name) => JsonNode.DeepEquals(stored["properties"]?[name], sent["properties"]?[name]);
-        if (!JsonNode.DeepEquals(stored["geometry"], sent["geometry"]) || !Same("location_name") || !Same("admin1") || !Same("country"))
-            return draft;
-        return WithStoredPlace(draft, stored);
+        return JsonNode.DeepEquals(stored["geometry"], sent["geometry"]) && Same("location_name") && Same("admin1") && Same("country");
     }
 
     /// <summary>The draft with the stored incident's place link and derivation marks.</summary>
@@ -419,14 +421,15 @@ public static partial class IncidentsApi
             var merged = IncidentInput.MergePatch(JsonNode.Parse(current.Value.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
             ForgetWhatThePatchOutdates(merged!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
             using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
-            var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement);
+            var stored = JsonNode.Parse(current.Value.Feature)!;
+            var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement,
+                d => TouchesPlace(document.RootElement) ? null : WithStoredPlace(d, stored));
             if (invalid is not null) return invalid;
-            draft = KeepPlace(draft!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
 
             // The version read above guards the merge: a concurrent change in between is not overwritten.
             // With If-Match: * any current version will do (RFC 9110 §13.1.1), so the patch is merged
             // into the newer one and tried again; with a named version it is a 412.
-            var outcome = await store.ReplaceAsync(id, draft, [current.Value.Version], Writer(context), context.RequestAborted);
+            var outcome = await store.ReplaceAsync(id, draft!, [current.Value.Version], Writer(context), context.RequestAborted);
             if (expected is null && outcome is WriteOutcome.VersionMismatch && attempt < MaxPatchAttempts) continue;
             return Respond(context, outcome, StatusCodes.Status200OK, featureId);
         }
@@ -470,17 +473,13 @@ public static partial class IncidentsApi
     }
 
     /// <summary>
-    /// A patch that touches neither the geometry nor the place names keeps what geocoding derived
-    /// (place_id, derived_fields) instead of forgetting it.
+    /// Whether a patch touches the geometry or the place names; one that does not keeps what geocoding
+    /// derived (place_id, derived_fields) instead of forgetting it.
     /// </summary>
-    private static IncidentDraft KeepPlace(IncidentDraft draft, JsonElement patch, JsonNode stored)
-    {
-        if (draft.DerivedFields.Length > 0 || patch.TryGetProperty("geometry", out _)) return draft;
-        if (patch.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object
-            && (props.TryGetProperty("location_name", out _) || props.TryGetProperty("admin1", out _) || props.TryGetProperty("country", out _)))
-            return draft;
-        return WithStoredPlace(draft, stored);
-    }
+    private static bool TouchesPlace(JsonElement patch) =>
+        patch.TryGetProperty("geometry", out _)
+        || (patch.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object
+            && (props.TryGetProperty("location_name", out _) || props.TryGetProperty("admin1", out _) || props.TryGetProperty("country", out _)));
 
     internal static async Task<IResult> DeleteIncident(HttpContext context, string featureId, IncidentStore store)
     {

@@ -161,37 +161,43 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     public const double BorderFactor = 2, BorderMarginMetres = 1_000;
 
     /// <summary>
-    /// The nearest place within <see cref="ReverseRadiusMetres"/>, or null; with the countries of other
-    /// places within <see cref="BorderFactor"/> × its distance + <see cref="BorderMarginMetres"/>.
+    /// The arguments, after the row's own columns, of the SQL function <c>incident_place_fill</c>
+    /// (migration 0023), which reverse geocodes single writes and imports alike.
     /// </summary>
-    public async Task<Nearby?> NearestAsync(Point point, CancellationToken ct) =>
+    internal const string FillThresholds = "@radius, @factor, @margin";
+
+    internal static readonly object FillParameters = new { radius = ReverseRadiusMetres, factor = BorderFactor, margin = BorderMarginMetres };
+
+    /// <summary>
+    /// Fills whichever of location_name, admin1 and country the draft lacks from the nearest place
+    /// within <see cref="ReverseRadiusMetres"/> (see <c>incident_place_fill</c>, migration 0023).
+    /// </summary>
+    public async Task<Filled> FillAsync(Geometry geometry, string? locationName, string? admin1, string? country,
+        long? placeId, string[] derived, CancellationToken ct) =>
         await resilience.ExecuteAsync(async token =>
         {
             await using var connection = await dataSource.OpenConnectionAsync(token);
-            var row = await connection.QuerySingleOrDefaultAsync<NearbyRow>(new CommandDefinition($"""
-                WITH nearest AS (
-                    SELECT p.*, ST_Distance(p.geog, @point::geography) AS metres FROM places p
-                    WHERE ST_DWithin(p.geog, @point::geography, @radius)
-                    ORDER BY p.geog <-> @point::geography
-                    LIMIT 1
-                )
-                SELECT {MatchColumns}, p.metres,
-                       (SELECT coalesce(string_agg(DISTINCT o.country::text, ',' ORDER BY o.country::text), '') FROM places o
-                        WHERE ST_DWithin(o.geog, @point::geography, p.metres * @factor + @margin)
-                          AND o.country IS NOT NULL AND o.country IS DISTINCT FROM p.country) AS othercountries
-                FROM nearest p
-                """, new { point, radius = ReverseRadiusMetres, factor = BorderFactor, margin = BorderMarginMetres }, cancellationToken: token));
-            return row is null ? null : new Nearby(row.ToMatch(), row.Metres, row.OtherCountries.Split(',', StringSplitOptions.RemoveEmptyEntries));
+            var parameters = new DynamicParameters(FillParameters);
+            parameters.AddDynamicParams(new { geometry, locationName, admin1, country, placeId, derived });
+            var row = await connection.QuerySingleAsync<FilledRow>(new CommandDefinition($"""
+                SELECT location_name AS LocationName, admin1, country, place_id AS PlaceId, derived_fields AS DerivedFields
+                FROM incident_place_fill(@geometry, @locationName, @admin1, @country, @placeId, @derived, {FillThresholds})
+                """, parameters, cancellationToken: token));
+            return new Filled(row.LocationName, row.Admin1, row.Country, row.PlaceId, row.DerivedFields);
         }, ct);
 
-    /// <summary>The nearest place to a point, how far it is, and the countries of other places about as near.</summary>
-    public sealed record Nearby(PlaceMatch Place, double Metres, string[] OtherCountries);
-
-    private sealed record NearbyRow(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
-        double Lon, double Lat, string Source, double Metres, string OtherCountries)
+    // Dapper reads a text[] column as an Array, which no record constructor takes.
+    private sealed class FilledRow
     {
-        public PlaceMatch ToMatch() => new(Id, Name, Country, Admin1, Kind, Population, Lon, Lat, Source);
+        public string? LocationName { get; init; }
+        public string? Admin1 { get; init; }
+        public string? Country { get; init; }
+        public long? PlaceId { get; init; }
+        public string[] DerivedFields { get; init; } = [];
     }
+
+    /// <summary>What reverse geocoding left in the place fields (the given ones where it filled nothing).</summary>
+    public sealed record Filled(string? LocationName, string? Admin1, string? Country, long? PlaceId, string[] DerivedFields);
 
     private sealed record Candidate(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
         double Lon, double Lat, string Source, double Similarity, bool Exact, bool Admin1Match)

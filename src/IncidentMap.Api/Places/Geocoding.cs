@@ -17,8 +17,38 @@ public sealed class Geocoding(Gazetteer gazetteer)
 {
     public sealed record Prepared(JsonElement Feature, long? PlaceId, string[] Derived, JsonDocument? Owned);
 
+    /// <summary>What a Feature asks to be geocoded: its location_name, with the country and admin1 that choose among places.</summary>
+    public sealed record PlaceQuery(string Name, string? Country, string? Admin1);
+
+    /// <summary>Why a name was not geocoded: the problem's title, the reason, and the places offered instead (maybe none).</summary>
+    public sealed record Refusal(string Title, string Reason, IReadOnlyList<PlaceMatch> Candidates)
+    {
+        public const string Field = "properties.location_name";
+
+        public string Detail => $"{Field}: {Reason}";
+    }
+
     /// <summary>Fills a missing geometry from location_name; the returned Feature is then validated as usual.</summary>
     public async Task<(Prepared? Prepared, IResult? Problem)> GeocodeAsync(JsonElement feature, CancellationToken ct)
+    {
+        if (QueryOf(feature) is not { } query) return (Unchanged(feature), null);
+        var resolution = await gazetteer.ResolveAsync(query.Name, query.Country, query.Admin1, ct);
+        if (resolution is Resolution.Found(var place)) return (Apply(feature, place), null);
+        var refusal = Refuse(query, resolution);
+        return (null, refusal.Candidates.Count == 0
+            ? Problem.Status(StatusCodes.Status422UnprocessableEntity, refusal.Title, refusal.Detail, Refusal.Field)
+            : Problem.Status(StatusCodes.Status422UnprocessableEntity, refusal.Title, refusal.Detail, Refusal.Field, Candidates(refusal.Candidates)));
+    }
+
+    /// <summary>The Feature as it came, for one that asks no geocoding.</summary>
+    public static Prepared Unchanged(JsonElement feature) => new(feature, null, [], null);
+
+    /// <summary>
+    /// The place name a Feature with no geometry asks for, or null when there is nothing to geocode
+    /// (a geometry, no usable location_name, or a country that is no country: validation names that
+    /// as the writer's mistake, rather than the name being geocoded worldwide).
+    /// </summary>
+    public static PlaceQuery? QueryOf(JsonElement feature)
     {
         if (feature.ValueKind != JsonValueKind.Object
             || (feature.TryGetProperty("geometry", out var geometry) && geometry.ValueKind != JsonValueKind.Null)
@@ -26,43 +56,43 @@ public sealed class Geocoding(Gazetteer gazetteer)
             || !properties.TryGetProperty("location_name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String
             || nameElement.GetString() is not { Length: > 0 } name
             || !IncidentInput.IsStorableText(name) || name.Length > 500)
-            return (new Prepared(feature, null, [], null), null);
-
+            return null;
         var country = Text(properties, "country")?.ToUpperInvariant();
-        // A country that is no country is the writer's mistake to hear about first (validation names it),
-        // not a reason to geocode the name worldwide.
-        if (country is not null && !Vocabulary.CountryCodes.Contains(country)) return (new Prepared(feature, null, [], null), null);
+        if (country is not null && !Vocabulary.CountryCodes.Contains(country)) return null;
         var admin1 = Text(properties, "admin1") is { } a && IncidentInput.IsStorableText(a) ? a : null;
-        var resolution = await gazetteer.ResolveAsync(name, country, admin1, ct);
-        switch (resolution)
+        return new PlaceQuery(name, country, admin1);
+    }
+
+    /// <summary>The Feature with the place's point, and whichever of geo_precision, country and admin1 it lacked.</summary>
+    public static Prepared Apply(JsonElement feature, PlaceMatch place)
+    {
+        var node = JsonNode.Parse(feature.GetRawText())!.AsObject();
+        node["geometry"] = new JsonObject { ["type"] = "Point", ["coordinates"] = new JsonArray(place.Lon, place.Lat) };
+        var props = node["properties"]!.AsObject();
+        var derived = new List<string> { "geometry" };
+        if (props["geo_precision"] is null) { props["geo_precision"] = Precision(place); derived.Add("geo_precision"); }
+        if (props["country"] is null && place.Country is not null) { props["country"] = place.Country; derived.Add("country"); }
+        if (props["admin1"] is null && place.Admin1 is not null) { props["admin1"] = place.Admin1; derived.Add("admin1"); }
+        var document = JsonDocument.Parse(node.ToJsonString());
+        return new Prepared(document.RootElement, place.Id, [.. derived], document);
+    }
+
+    /// <summary>Why a name that found no single place is refused: never a guess between candidates, nor a similar spelling taken.</summary>
+    public static Refusal Refuse(PlaceQuery query, Resolution resolution)
+    {
+        var (name, country) = (query.Name, query.Country);
+        var where = country is null ? "" : $" in {country}";
+        return resolution switch
         {
-            case Resolution.Found(var place):
-                var node = JsonNode.Parse(feature.GetRawText())!.AsObject();
-                node["geometry"] = new JsonObject { ["type"] = "Point", ["coordinates"] = new JsonArray(place.Lon, place.Lat) };
-                var props = node["properties"]!.AsObject();
-                var derived = new List<string> { "geometry" };
-                if (props["geo_precision"] is null) { props["geo_precision"] = Precision(place); derived.Add("geo_precision"); }
-                if (props["country"] is null && place.Country is not null) { props["country"] = place.Country; derived.Add("country"); }
-                if (props["admin1"] is null && place.Admin1 is not null) { props["admin1"] = place.Admin1; derived.Add("admin1"); }
-                var document = JsonDocument.Parse(node.ToJsonString());
-                return (new Prepared(document.RootElement, place.Id, [.. derived], document), null);
-            case Resolution.Ambiguous(var candidates):
-                return (null, Problem.Status(StatusCodes.Status422UnprocessableEntity, "Ambiguous place",
-                    $"properties.location_name '{name}' matches {candidates.Count} places; add country or admin1, or send a geometry.", "properties.location_name",
-                    Candidates(candidates)));
-            case Resolution.Unknown(var suggestions):
-                var where = country is null ? "" : $" in {country}";
-                return (null, suggestions.Count == 0
-                    ? Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
-                        $"properties.location_name: no place named '{name}'{where} is known; send a geometry, or add the place first.",
-                        "properties.location_name")
-                    : Problem.Status(StatusCodes.Status422UnprocessableEntity, "Unknown place",
-                        $"properties.location_name: no place is named '{name}'{where}; did you mean {PlacesApi.DidYouMean(suggestions)}? " +
-                        "Send the name as the gazetteer spells it (see candidates), or a geometry, or add the place.",
-                        "properties.location_name", Candidates(suggestions)));
-            default:
-                throw new InvalidOperationException($"Unexpected resolution {resolution}");
-        }
+            Resolution.Ambiguous(var candidates) => new Refusal("Ambiguous place",
+                $"'{name}' matches {candidates.Count} places; add country or admin1, or send a geometry.", candidates),
+            Resolution.Unknown { Suggestions.Count: 0 } => new Refusal("Unknown place",
+                $"no place named '{name}'{where} is known; send a geometry, or add the place first.", []),
+            Resolution.Unknown(var suggestions) => new Refusal("Unknown place",
+                $"no place is named '{name}'{where}; did you mean {PlacesApi.DidYouMean(suggestions)}? " +
+                "Send the name as the gazetteer spells it (see candidates), or a geometry, or add the place.", suggestions),
+            _ => throw new InvalidOperationException($"Unexpected resolution {resolution}"),
+        };
     }
 
     /// <summary>Marks, in derived_fields, an incident whose country reverse geocoding could not decide.</summary>
@@ -85,26 +115,12 @@ public sealed class Geocoding(Gazetteer gazetteer)
     public async Task<IncidentDraft> ReverseAsync(IncidentDraft draft, CancellationToken ct)
     {
         if (draft.LocationName is not null && draft.Admin1 is not null && draft.Country is not null) return draft;
-        var point = draft.Geometry as NetTopologySuite.Geometries.Point ?? draft.Geometry.InteriorPoint;
-        if (await gazetteer.NearestAsync(point, ct) is not { Place: var place } nearby) return draft;
-        if (draft.Country is not null && draft.Country != place.Country) return draft;
-
-        var derived = new List<string>(draft.DerivedFields);
-        var filled = draft;
-        if (draft.LocationName is null)
+        var filled = await gazetteer.FillAsync(draft.Geometry, draft.LocationName, draft.Admin1, draft.Country, draft.PlaceId, draft.DerivedFields, ct);
+        return draft with
         {
-            filled = filled with { LocationName = place.Name, PlaceId = draft.PlaceId ?? place.Id };
-            derived.Add("location_name");
-        }
-        // Near a border the country is left to an editor, unless the writer gave it (and so chose this side).
-        if (nearby.OtherCountries.Length > 0 && draft.Country is null)
-            derived.Add(CountryUndecided);
-        else
-        {
-            if (draft.Admin1 is null && place.Admin1 is not null) { filled = filled with { Admin1 = place.Admin1 }; derived.Add("admin1"); }
-            if (draft.Country is null && place.Country is not null) { filled = filled with { Country = place.Country }; derived.Add("country"); }
-        }
-        return filled with { DerivedFields = [.. derived] };
+            LocationName = filled.LocationName, Admin1 = filled.Admin1, Country = filled.Country,
+            PlaceId = filled.PlaceId, DerivedFields = filled.DerivedFields,
+        };
     }
 
     /// <summary>The places a problem offers the client to choose from.</summary>

@@ -57,7 +57,7 @@ public static partial class QueryParser
         ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word).",
         ["event_type"] = "Any of these event types (comma list).",
         ["sub_event_type"] = "Any of these sub-event types (comma list).",
-        ["country"] = "Any of these ISO 3166-1 alpha-2 codes (comma list).",
+        ["country"] = "Any of these ISO 3166-1 alpha-2 codes (comma list; XK for Kosovo).",
         ["admin1"] = "Any of these first-level administrative divisions (comma list).",
         ["status"] = "Any of these statuses (comma list).",
         ["time_precision"] = "Any of these time precisions: exact, day, week, month (comma list).",

@@ -199,11 +199,37 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.Equal($"Twinton {suffix}", properties["location_name"]!.GetValue<string>());
         Assert.Equal(["location_name", "country_undecided"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
 
+        // Sent back (a PUT of what was read) or patched elsewhere, it keeps what was derived: the place
+        // link and the marks, not the country_undecided alone that deriving again from the restated name would give.
+        var url = $"/collections/incidents/items/{between["id"]}";
+        var put = await _client.PutCurrentAsync(url, Features.Content(await _client.GetJsonAsync(url)));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        var patch = await _client.PatchCurrentAsync(url, """{"properties": {"title": "Renamed"}}""");
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        var kept = (await _client.GetJsonAsync(url))["properties"]!;
+        Assert.Equal((west, 2, "location_name,country_undecided"), (kept["place_id"]!.GetValue<long>(), kept["version"]!.GetValue<int>(),
+            string.Join(",", kept["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()))));
+
         // On top of the western place the eastern one is far enough: the country is the western one's.
         var (_, onTop) = await _client.PostAsync(Features.Valid(geometry: Features.Point(lon - 0.001, lat)));
         Assert.Equal("NZ", onTop!["properties"]!["country"]!.GetValue<string>());
         Assert.Equal(west, onTop["properties"]!["place_id"]!.GetValue<long>());
         Assert.Contains("country", onTop["properties"]!["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task A_point_in_kosovo_gets_the_gazetteers_XK_which_a_client_can_send_back_and_filter_by()
+    {
+        // GeoNames gives Kosovo XK (no ISO code): reverse geocoding stored it, and a GET sent back as a PUT was a 422.
+        var id = await _client.CreateAsync(Features.Valid(geometry: Features.Point(21.1655, 42.6629)));
+        var url = $"/collections/incidents/items/{id}";
+        var stored = await _client.GetJsonAsync(url);
+        Assert.Equal("XK", stored["properties"]!["country"]!.GetValue<string>());
+
+        var put = await _client.PutCurrentAsync(url, Features.Content(stored));
+        Assert.True(put.StatusCode == HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+        var found = await _client.GetJsonAsync($"/collections/incidents/items?country=XK&filter=id={id}");
+        Assert.Equal(1, found["numberReturned"]!.GetValue<int>());
     }
 
     [Fact]

@@ -1,0 +1,181 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Places;
+using IncidentMap.Tests.Trust;
+using static IncidentMap.Tests.Imports.ImportHelpers;
+
+namespace IncidentMap.Tests.Imports;
+
+/// <summary>
+/// Imports geocode by the rules of single writes: a row with a place name and no coordinates gets the
+/// place's point (an ambiguous or unknown name is a rejected row listing the places, never a guess),
+/// and a row with a point gets whichever place fields it lacks from the nearest place. Each test's
+/// places are its own, in an empty stretch of the Southern Ocean, so other tests' places never compete.
+/// </summary>
+[Collection(ImportsCollection.Name)]
+public sealed class ImportGeocodingTests(ImportsFixture api)
+{
+    private const string Csv = "text/csv";
+    private const string NdJson = "application/x-ndjson";
+
+    private readonly HttpClient _client = api.CreateClient();
+
+    private static (double Lon, double Lat) Somewhere() =>
+        (-150 + Random.Shared.NextDouble() * 20, -62 + Random.Shared.NextDouble() * 4);
+
+    private async Task<JsonObject> ImportedAsync(string externalId)
+    {
+        var id = await api.Database.ScalarAsync<long>("SELECT id FROM incidents WHERE external_id = @externalId AND deleted_at IS NULL", new { externalId });
+        return await _client.GetJsonAsync($"/collections/incidents/items/{id}");
+    }
+
+    /// <summary>What geocoding decides about a feature: its point and the place fields.</summary>
+    private static string Placed(JsonNode feature)
+    {
+        var p = feature["properties"]!;
+        return new JsonObject
+        {
+            ["geometry"] = feature["geometry"]!.DeepClone(),
+            ["location_name"] = p["location_name"]?.DeepClone(), ["admin1"] = p["admin1"]?.DeepClone(),
+            ["country"] = p["country"]?.DeepClone(), ["geo_precision"] = p["geo_precision"]?.DeepClone(),
+            ["place_id"] = p["place_id"]?.DeepClone(), ["derived_fields"] = p["derived_fields"]?.DeepClone(),
+        }.ToJsonString();
+    }
+
+    /// <summary>The same row written alone, as a single write: what the import must have made of it.</summary>
+    private async Task<string> SingleWriteAsync(JsonObject feature)
+    {
+        var (response, body) = await _client.PostAsync(feature);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode}: {body}");
+        return Placed(body!);
+    }
+
+    [Fact]
+    public async Task A_CSV_without_coordinates_is_geocoded_by_location_name_and_an_unclear_name_is_a_rejected_row_naming_the_places()
+    {
+        var prefix = Unique();
+        var (lon, lat) = Somewhere();
+        var village = await _client.AddPlaceAsync($"Qaryat {prefix}", lon, lat, "SY", "Homs", "village");
+        await _client.AddPlaceAsync($"Twin {prefix}", lon + 1, lat, "SY", null, "village");
+        var lebanese = await _client.AddPlaceAsync($"Twin {prefix}", lon + 2, lat, "LB", null, "village");
+        await _client.AddPlaceAsync($"Nowhereville {prefix}", lon + 3, lat, "SY", null, "village");
+        var csv = $"""
+            external_id,title,event_type,occurred_at,location_name,country
+            {prefix}-1,Shelling,battles,2016-02-21,Qaryat {prefix},
+            {prefix}-2,Clash,battles,2016-02-21,Twin {prefix},
+            {prefix}-3,Clash,battles,2016-02-21,Twin {prefix},LB
+            {prefix}-4,Raid,battles,2016-02-21,Nowherevile {prefix},SY
+            {prefix}-5,Shelling again,battles,2016-02-22,Qaryat {prefix},
+            """;
+
+        var report = await _client.ImportOkAsync(csv, Csv, "?source=" + prefix, inserted: 3, updated: 0, unchanged: 0, rejected: 2);
+
+        var problems = Problems(report);
+        Assert.Equal([(3L, "properties.location_name", "location_name"), (5L, "properties.location_name", "location_name")],
+            problems.Select(p => (p.Line, p.Field, p.Column)));
+        Assert.Contains($"'Twin {prefix}' matches 2 places", problems[0].Reason);
+        Assert.Contains($"It could be Twin {prefix} (", problems[0].Reason);
+        Assert.Contains($"Twin {prefix} (SY)", problems[0].Reason);
+        Assert.Contains($"Twin {prefix} (LB)", problems[0].Reason);
+        Assert.Contains($"did you mean Nowhereville {prefix} (SY)", problems[1].Reason);
+
+        var first = await ImportedAsync($"{prefix}-1");
+        Assert.Equal(village, first["properties"]!["place_id"]!.GetValue<long>());
+        Assert.Equal(["geometry", "geo_precision", "country", "admin1"], first["properties"]!["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+        Assert.Equal(await SingleWriteAsync(PlaceHelpers.Unlocated($"Qaryat {prefix}")), Placed(first));
+        Assert.Equal(lebanese, (await ImportedAsync($"{prefix}-3"))["properties"]!["place_id"]!.GetValue<long>());
+        Assert.Equal(village, (await ImportedAsync($"{prefix}-5"))["properties"]!["place_id"]!.GetValue<long>());
+
+        // What was derived is derived the same again: a second import changes nothing.
+        await _client.ImportOkAsync(csv, Csv, "?source=" + prefix, inserted: 0, updated: 0, unchanged: 3, rejected: 2);
+        Assert.Equal((3L, 3L, 3L), await HistoryCountsAsync(prefix));
+    }
+
+    private async Task<(long Incidents, long Versions, long Changes)> HistoryCountsAsync(string prefix)
+    {
+        var (incidents, versions, _, changes) = await api.Database.HistoryAsync(prefix);
+        return (incidents, versions, changes);
+    }
+
+    [Fact]
+    public async Task Rows_with_a_point_get_the_place_fields_they_lack_from_the_nearest_place_exactly_as_single_writes_do()
+    {
+        var prefix = Unique();
+        var (lon, lat) = Somewhere();
+        var west = await _client.AddPlaceAsync($"Westbay {prefix}", lon, lat, "NZ", "Westland", "village");
+        await _client.AddPlaceAsync($"Eastbay {prefix}", lon + 0.03, lat, "CL", "Magallanes", "village"); // about 1.7 km east
+        JsonObject Row(int n, double x, string? locationName = null, string? country = null)
+        {
+            var feature = Features.Valid(geometry: Features.Point(x, lat));
+            feature["properties"]!["external_id"] = $"{prefix}-{n}";
+            if (locationName is not null) feature["properties"]!["location_name"] = locationName;
+            if (country is not null) feature["properties"]!["country"] = country;
+            return feature;
+        }
+        var rows = new[]
+        {
+            Row(1, lon - 0.001),                          // on top of Westbay: everything from it
+            Row(2, lon + 0.0125),                         // between the two: the country is left undecided
+            Row(3, lon - 0.001, "Harbour checkpoint"),    // its own name kept; admin1 and country from Westbay
+            Row(4, lon - 0.001, country: "CL"),           // a country that is not Westbay's: nothing taken from it
+            Row(5, lon - 0.001, "Harbour", "NZ"),         // nothing missing but admin1
+        };
+        var ndjson = string.Join("\n", rows.Select(r => r.ToJsonString()));
+
+        await _client.ImportOkAsync(ndjson, NdJson, "?source=" + prefix, inserted: 5, updated: 0, unchanged: 0, rejected: 0);
+
+        var first = (await ImportedAsync($"{prefix}-1"))["properties"]!;
+        Assert.Equal(($"Westbay {prefix}", "Westland", "NZ", west), (first["location_name"]!.GetValue<string>(), first["admin1"]!.GetValue<string>(),
+            first["country"]!.GetValue<string>(), first["place_id"]!.GetValue<long>()));
+        Assert.Contains("country_undecided", (await ImportedAsync($"{prefix}-2"))["properties"]!["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+        foreach (var (row, n) in rows.Select((r, i) => (r, i + 1)))
+        {
+            var single = row.DeepClone().AsObject();
+            single["properties"]!.AsObject().Remove("external_id");
+            Assert.Equal(await SingleWriteAsync(single), Placed(await ImportedAsync($"{prefix}-{n}")));
+        }
+
+        await _client.ImportOkAsync(ndjson, NdJson, "?source=" + prefix, inserted: 0, updated: 0, unchanged: 5, rejected: 0);
+
+        // An export restates the derived names as the file's own; it keeps what was derived, as a PUT of a GET does.
+        var export = await _client.GetStringAsync($"/collections/incidents/items?f=csv&filter={Uri.EscapeDataString($"external_id LIKE '{prefix}-%'")}");
+        await _client.ImportOkAsync(export, Csv, "?source=" + prefix, inserted: 0, updated: 0, unchanged: 5, rejected: 0);
+        Assert.Equal(5L, (await api.Database.HistoryAsync(prefix)).Versions);
+    }
+
+    [Fact]
+    public async Task An_ACLED_row_without_coordinates_is_geocoded_by_its_location_and_country()
+    {
+        var prefix = Unique();
+        var (lon, lat) = Somewhere();
+        var syrian = await _client.AddPlaceAsync($"Tall {prefix}", lon, lat, "SY", null, "village");
+        await _client.AddPlaceAsync($"Tall {prefix}", lon + 1, lat, "LB", null, "village");
+        var csv = $"""
+            event_id_cnty,event_date,event_type,sub_event_type,iso,admin1,location,latitude,longitude,fatalities
+            {prefix}1,21 February 2016,Battles,Armed clash,760,,Tall {prefix},,,2
+            {prefix}2,21 February 2016,Battles,Armed clash,760,,Tall {prefix},34.1,,2
+            """;
+
+        var report = await _client.ImportOkAsync(csv, Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 1);
+
+        Assert.Equal([(3L, "geometry.coordinates", "longitude,latitude")], Problems(report).Select(p => (p.Line, p.Field, p.Column)));
+        Assert.Contains("a latitude but no longitude", Problems(report)[0].Reason);
+        var id = await api.Database.ScalarAsync<long>("SELECT id FROM incidents WHERE external_id = @e", new { e = $"{prefix}1" });
+        var feature = await _client.GetJsonAsync($"/collections/incidents/items/{id}");
+        Assert.Equal(syrian, feature["properties"]!["place_id"]!.GetValue<long>());
+        Assert.Equal([lon, lat], feature["geometry"]!["coordinates"]!.AsArray().Select(c => c!.GetValue<double>()));
+    }
+
+    [Theory]
+    [InlineData("external_id,title,event_type,occurred_at", "location_name")]
+    [InlineData("external_id,title,event_type,occurred_at,location_name,lat", "lat column without a lon")]
+    public async Task A_CSV_needs_coordinates_or_a_location_name_column(string header, string reason)
+    {
+        var response = await _client.PostAsync(Url + "?source=" + Unique(),
+            new StringContent(header + "\nx-1,T,battles,2016-02-21,Homs,34\n", new System.Text.UTF8Encoding(false), Csv));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "header");
+        Assert.Contains(reason, problem["detail"]!.GetValue<string>());
+    }
+}
