@@ -50,6 +50,9 @@ public static class ImportCommand
         }
 
         await services.GetRequiredService<Migrator>().MigrateAsync();
+        // Rows with a place name and no coordinates are geocoded: the gazetteer is loaded (once) as the service loads it.
+        var gazetteer = services.GetRequiredService<Hosting.Settings>().GazetteerPath;
+        if (gazetteer.Length > 0) await services.GetRequiredService<Places.Gazetteer>().EnsureLoadedAsync(gazetteer, CancellationToken.None);
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         await using Stream body = compressed ? new CheckedGzipStream(file) : file;
         var options = new ImportOptions(format.Value, source, $"cli:{Environment.UserName}");

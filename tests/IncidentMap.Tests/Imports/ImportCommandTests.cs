@@ -43,4 +43,28 @@ public sealed class ImportCommandTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public async Task The_command_geocodes_rows_with_a_place_name_and_no_coordinates()
+    {
+        var prefix = Unique();
+        var path = Path.Combine(Path.GetTempPath(), $"{prefix}.csv");
+        try
+        {
+            await File.WriteAllTextAsync(path, $"external_id,title,event_type,occurred_at,location_name,country\n{prefix}-1,Shelling,battles,2016-02-21,Homs,SY\n");
+
+            var (exit, stdout, stderr) = await RunAsync("import", path, "--source", prefix);
+
+            Assert.True(exit == 0, $"exit {exit}\n{stderr}");
+            AssertCounts(JsonNode.Parse(stdout)!, 1, 0, 0, 0);
+            await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
+            var (lon, lat, placed) = await connection.QuerySingleAsync<(double, double, bool)>(
+                "SELECT ST_X(geom), ST_Y(geom), place_id IS NOT NULL FROM incidents WHERE import_source = @prefix", new { prefix });
+            Assert.True(placed && Math.Abs(lon - 36.72) < 0.05 && Math.Abs(lat - 34.73) < 0.05, $"Homs, Syria expected, got {lon} {lat}");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
