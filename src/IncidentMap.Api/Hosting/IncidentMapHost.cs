@@ -200,7 +200,7 @@ public static class IncidentMapHost
                 await app.Services.GetRequiredService<Migrator>().MigrateAsync();
                 await using (var file = File.OpenRead(rest[1]))
                 {
-                    var imported = await app.Services.GetRequiredService<GeoNamesImport>().ImportAsync(file);
+                    var imported = await app.Services.GetRequiredService<GeoNamesImport>().ImportAsync(file, rest[1]);
                     Console.WriteLine($"{imported.Read} lines read, {imported.Imported} places imported, {imported.Skipped} skipped (not class P or A, or malformed)");
                 }
                 return 0;

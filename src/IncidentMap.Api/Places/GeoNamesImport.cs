@@ -10,14 +10,16 @@ namespace IncidentMap.Api.Places;
 /// <c>places import FILE</c>: extends the gazetteer from any GeoNames dump (allCountries.txt, SY.txt,
 /// cities500.txt — tab-separated, 19 columns). Populated places (class P) and administrative areas
 /// (class A) are upserted by geonameid; everything else is skipped. The dump may be as GeoNames serves
-/// it (SY.zip, holding SY.txt) or gzip-compressed; a file in which no line is a GeoNames place is
-/// refused, with nothing written.
+/// it (SY.zip, holding SY.txt) or gzip-compressed (of one member or several); a file in which no line
+/// is a GeoNames place is refused, with nothing written, and so is one that cannot be read to its end
+/// (a .gz cut short).
 /// </summary>
 public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
 {
     public sealed record Result(int Read, int Imported, int Skipped);
 
-    public async Task<Result> ImportAsync(Stream input, CancellationToken ct = default)
+    /// <param name="name">What errors call the input (the file's path).</param>
+    public async Task<Result> ImportAsync(Stream input, string name = "input", CancellationToken ct = default)
     {
         using var archive = Unpack(ref input);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -36,30 +38,38 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
         await using (var copy = await connection.BeginBinaryImportAsync(
                          "COPY geonames_import FROM STDIN (FORMAT BINARY)", ct))
         {
-            while (await reader.ReadLineAsync(ct) is { } line)
+            try
             {
-                read++;
-                var f = line.Split('\t');
-                if (f.Length < 15 || f[6] is not ("P" or "A")
-                    || !long.TryParse(f[0], CultureInfo.InvariantCulture, out var id)
-                    || !double.TryParse(f[4], CultureInfo.InvariantCulture, out var lat)
-                    || !double.TryParse(f[5], CultureInfo.InvariantCulture, out var lon)
-                    || f[8].Length != 2 || lat is < -90 or > 90 || lon is < -180 or > 180)
-                    continue;
-                await copy.StartRowAsync(ct);
-                await copy.WriteAsync(id, NpgsqlDbType.Bigint, ct);
-                await copy.WriteAsync(f[1], NpgsqlDbType.Text, ct);
-                await copy.WriteAsync(f[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Take(50).ToArray(),
-                    NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
-                await copy.WriteAsync(f[8].ToUpperInvariant(), NpgsqlDbType.Char, ct);
-                await copy.WriteAsync(f[7].Length > 0 ? f[7] : f[6], NpgsqlDbType.Text, ct);
-                await copy.WriteAsync(int.TryParse(f[14], CultureInfo.InvariantCulture, out var population) ? population : 0, NpgsqlDbType.Integer, ct);
-                await copy.WriteAsync(factory.CreatePoint(new Coordinate(lon, lat)), NpgsqlDbType.Geometry, ct);
-                kept++;
+                while (await reader.ReadLineAsync(ct) is { } line)
+                {
+                    read++;
+                    var f = line.Split('\t');
+                    if (f.Length < 15 || f[6] is not ("P" or "A")
+                        || !long.TryParse(f[0], CultureInfo.InvariantCulture, out var id)
+                        || !double.TryParse(f[4], CultureInfo.InvariantCulture, out var lat)
+                        || !double.TryParse(f[5], CultureInfo.InvariantCulture, out var lon)
+                        || f[8].Length != 2 || lat is < -90 or > 90 || lon is < -180 or > 180)
+                        continue;
+                    await copy.StartRowAsync(ct);
+                    await copy.WriteAsync(id, NpgsqlDbType.Bigint, ct);
+                    await copy.WriteAsync(f[1], NpgsqlDbType.Text, ct);
+                    await copy.WriteAsync(f[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Take(50).ToArray(),
+                        NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
+                    await copy.WriteAsync(f[8].ToUpperInvariant(), NpgsqlDbType.Char, ct);
+                    await copy.WriteAsync(f[7].Length > 0 ? f[7] : f[6], NpgsqlDbType.Text, ct);
+                    await copy.WriteAsync(int.TryParse(f[14], CultureInfo.InvariantCulture, out var population) ? population : 0, NpgsqlDbType.Integer, ct);
+                    await copy.WriteAsync(factory.CreatePoint(new Coordinate(lon, lat)), NpgsqlDbType.Geometry, ct);
+                    kept++;
+                }
+            }
+            catch (Exception e) when (e is InvalidDataException or Imports.IncompleteDataException)
+            {
+                // A .gz cut short, corrupt, or followed by other bytes (CheckedGzipStream); a zip entry that does not decompress.
+                throw new InvalidDataException($"{name}: {e.Message}", e);
             }
             if (kept == 0)
-                throw new InvalidDataException(read == 0 ? "the file is empty"
-                    : $"none of its {read} lines is a GeoNames place (tab-separated, 19 columns, feature class P or A): is it a GeoNames dump?");
+                throw new InvalidDataException($"{name}: " + (read == 0 ? "the file is empty"
+                    : $"none of its {read} lines is a GeoNames place (tab-separated, 19 columns, feature class P or A): is it a GeoNames dump?"));
             await copy.CompleteAsync(ct);
         }
 
