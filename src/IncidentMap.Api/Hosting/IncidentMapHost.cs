@@ -156,7 +156,7 @@ public static class IncidentMapHost
           seed FILE                  load a GeoJSON FeatureCollection (skips stored external_ids)
           openapi [FILE]             write the OpenAPI document
           keys create NAME [--scopes read,write,admin] [--replace] | keys list | keys revoke ID|NAME
-          places import FILE         extend the gazetteer from a GeoNames dump
+          places import FILE         extend the gazetteer from a GeoNames dump (.txt, .gz, or a .zip of dumps)
           import FILE [--format csv|geojson|ndjson] [--source NAME]
           healthcheck                exit 0 when the local service is ready
           help                       this text
@@ -200,7 +200,12 @@ public static class IncidentMapHost
                 await app.Services.GetRequiredService<Migrator>().MigrateAsync();
                 await using (var file = File.OpenRead(rest[1]))
                 {
-                    var imported = await app.Services.GetRequiredService<GeoNamesImport>().ImportAsync(file);
+                    var imported = await app.Services.GetRequiredService<GeoNamesImport>().ImportAsync(file, rest[1]);
+                    // A zip archive's entries, one line each: which were dumps, which were skipped.
+                    foreach (var part in imported.Parts.Where(p => p.Name != rest[1]))
+                        Console.WriteLine(part.Places > 0
+                            ? $"{part.Name}: {part.Read} lines read, {part.Places} places"
+                            : $"{part.Name}: skipped, not a GeoNames dump (none of its {part.Read} lines is a GeoNames place)");
                     Console.WriteLine($"{imported.Read} lines read, {imported.Imported} places imported, {imported.Skipped} skipped (not class P or A, or malformed)");
                 }
                 return 0;

@@ -1,7 +1,5 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.IO.Compression;
-using System.IO.Hashing;
 using Microsoft.AspNetCore.RequestDecompression;
 
 namespace IncidentMap.Api.Imports;
@@ -41,75 +39,123 @@ public static class CompleteDecompression
 public sealed class IncompleteDataException(string message) : IOException(message);
 
 /// <summary>
-/// gzip checked against its trailer: the CRC-32 and length (mod 2³²) of what it decompressed must be the
-/// last eight bytes read. A file of several gzip members (cat a.gz b.gz) fails the check too, since the
-/// trailer is then the last member's; recompressing it as one member imports it.
+/// gzip, member after member (a file may hold several: <c>cat a.gz b.gz</c>, bgzip), each checked
+/// against its own trailer, and the end of the data checked to be the end of a member.
 /// </summary>
+/// <remarks>
+/// GZipStream decodes one member after another, and zlib, underneath, checks each member's CRC-32 and
+/// length against its trailer. What neither notices is input that stops inside a member: GZipStream then
+/// just ends. So the input reaches it through <see cref="Feed"/>, which, where the input ends, hands over
+/// one byte more, 00, which cannot start a member. A decoder that has finished its last member takes that
+/// byte for something after the gzip data and stops without asking for more; a decoder inside a member
+/// (its header, its data or its trailer) takes it as that member's next byte, and then asks for more,
+/// decodes something from it, or fails: each of these means the data was cut off. (A cut exactly between
+/// two members leaves a whole file of fewer members; gzip -d cannot tell that either.) Bytes after the
+/// last member (zero padding, anything else) are refused, where gzip -d drops them: they may be data
+/// someone meant to import.
+/// </remarks>
 public sealed class CheckedGzipStream(Stream compressed) : ReadOnlyStream
 {
-    private readonly TailStream _tail = new(compressed);
-    private readonly Crc32 _crc = new();
-    private GZipStream? _gzip;
-    private long _length;
-    private bool _checked;
+    /// <summary>Why zlib refused the data: a phrase, as the importer puts it in parentheses.</summary>
+    public const string Corrupt = "not valid gzip data: corrupt, or a member's CRC-32 or length differs from its trailer";
+    public const string Trailing = "goes on after its last gzip member with bytes that are not gzip (zero padding or garbage, which gzip -d would drop); remove them, or compress the data again";
 
-    private GZipStream Gzip => _gzip ??= new GZipStream(_tail, CompressionMode.Decompress);
+    private readonly Feed _feed = new(compressed);
+    private GZipStream? _gzip;
+    private string? _failure;
+    private bool _ended;
+
+    private GZipStream Gzip => _gzip ??= new GZipStream(_feed, CompressionMode.Decompress);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
-        var read = await Gzip.ReadAsync(buffer, ct);
-        return Account(buffer.Span, read);
+        if (Settled() is { } settled) return settled;
+        int read;
+        try
+        {
+            read = await Gzip.ReadAsync(buffer, ct);
+        }
+        catch (InvalidDataException e)
+        {
+            throw Fail(e);
+        }
+        return Check(read, buffer.Length);
     }
 
-    public override int Read(Span<byte> buffer) => Account(buffer, Gzip.Read(buffer));
-
-    private int Account(Span<byte> buffer, int read)
+    public override int Read(Span<byte> buffer)
     {
-        if (read > 0)
+        if (Settled() is { } settled) return settled;
+        int read;
+        try
         {
-            _crc.Append(buffer[..read]);
-            _length += read;
+            read = Gzip.Read(buffer);
         }
-        else if (!_checked && buffer.Length > 0)
+        catch (InvalidDataException e)
         {
-            _checked = true;
-            var trailer = _tail.Last8;
-            if (trailer is null
-                || BinaryPrimitives.ReadUInt32LittleEndian(trailer) != _crc.GetCurrentHashAsUInt32()
-                || BinaryPrimitives.ReadUInt32LittleEndian(trailer.AsSpan(4)) != (uint)_length)
-                throw new IncompleteDataException(CompleteDecompression.Truncated + "; or it holds several gzip members (compress it as one file)");
+            throw Fail(e);
         }
+        return Check(read, buffer.Length);
+    }
+
+    /// <summary>0 once the data has ended well; the same error again once it has not.</summary>
+    private int? Settled() => _failure is not null ? throw new IncompleteDataException(_failure) : _ended ? 0 : null;
+
+    private Exception Fail(InvalidDataException e)
+    {
+        // Past the input's end, the decoder could only fail on the extra byte: the data stops inside a member.
+        if (_feed.PastEnd) return new IncompleteDataException(_failure = CompleteDecompression.Truncated);
+        return new InvalidDataException(Corrupt, e);
+    }
+
+    private int Check(int read, int wanted)
+    {
+        if (wanted == 0) return read;
+        if (_feed.PastEnd)
+        {
+            if (read > 0 || _feed.AskedPastEnd) throw new IncompleteDataException(_failure = CompleteDecompression.Truncated);
+            _ended = true;
+            return 0;
+        }
+        // Nothing more while input remains: the decoder finished a member and found no gzip member after it.
+        if (read == 0) throw new IncompleteDataException(_failure = Trailing);
         return read;
     }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) (_gzip ?? (Stream)_tail).Dispose();
+        if (disposing) (_gzip ?? (Stream)_feed).Dispose();
         base.Dispose(disposing);
     }
 
-    /// <summary>Passes reads through and remembers the last eight bytes that went by.</summary>
-    private sealed class TailStream(Stream inner) : ReadOnlyStream
+    /// <summary>The input, then one byte 00 where it ends; says whether that byte went out, and whether more was asked for after it.</summary>
+    private sealed class Feed(Stream inner) : ReadOnlyStream
     {
-        private readonly byte[] _last = new byte[8];
-        private long _seen;
-
-        public byte[]? Last8 => _seen < 8 ? null : [.. _last[(int)(_seen % 8)..], .. _last[..(int)(_seen % 8)]];
+        public bool PastEnd { get; private set; }
+        public bool AskedPastEnd { get; private set; }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
         {
+            if (buffer.IsEmpty || PastEnd) return End(buffer.Span);
             var read = await inner.ReadAsync(buffer, ct);
-            return Keep(buffer.Span, read);
+            return Pass(buffer.Span, read);
         }
 
-        public override int Read(Span<byte> buffer) => Keep(buffer, inner.Read(buffer));
+        public override int Read(Span<byte> buffer) =>
+            buffer.IsEmpty || PastEnd ? End(buffer) : Pass(buffer, inner.Read(buffer));
 
-        private int Keep(ReadOnlySpan<byte> buffer, int read)
+        private int Pass(Span<byte> buffer, int read) => read > 0 ? read : End(buffer);
+
+        private int End(Span<byte> buffer)
         {
-            // Only the last eight of a read can matter; the ring's oldest byte sits at _seen % 8.
-            _seen += Math.Max(0, read - 8);
-            foreach (var b in buffer[Math.Max(0, read - 8)..read]) _last[_seen++ % 8] = b;
-            return read;
+            if (buffer.IsEmpty) return 0;
+            if (PastEnd)
+            {
+                AskedPastEnd = true;
+                return 0;
+            }
+            PastEnd = true;
+            buffer[0] = 0;
+            return 1;
         }
 
         protected override void Dispose(bool disposing)

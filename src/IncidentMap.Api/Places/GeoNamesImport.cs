@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.IO.Compression;
 using Dapper;
+using IncidentMap.Api.Imports;
 using NetTopologySuite.Geometries;
 using Npgsql;
 using NpgsqlTypes;
@@ -10,31 +12,99 @@ namespace IncidentMap.Api.Places;
 /// <c>places import FILE</c>: extends the gazetteer from any GeoNames dump (allCountries.txt, SY.txt,
 /// cities500.txt — tab-separated, 19 columns). Populated places (class P) and administrative areas
 /// (class A) are upserted by geonameid; everything else is skipped. The dump may be as GeoNames serves
-/// it (SY.zip, holding SY.txt) or gzip-compressed; a file in which no line is a GeoNames place is
-/// refused, with nothing written.
+/// it (SY.zip, holding SY.txt and a readme) or gzip-compressed (of one member or several). A zip archive
+/// may hold several dumps (SY.txt, LB.txt): each entry in which some line is a GeoNames place is
+/// imported, the others (a readme) are skipped, and the result says which was which; a place in two
+/// dumps is taken from the later entry. A file, or an archive, in which no line is a GeoNames place is
+/// refused, with nothing written; so is one that cannot be read to its end (a .gz cut short).
 /// </summary>
 public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
 {
-    public sealed record Result(int Read, int Imported, int Skipped);
+    /// <summary>One file read: the input, or an entry of a zip archive (named archive/entry). No place among its lines: no dump, skipped.</summary>
+    public sealed record Part(string Name, int Read, int Places);
 
-    public async Task<Result> ImportAsync(Stream input, CancellationToken ct = default)
+    /// <summary>Lines read from the dumps, places imported (inserted or updated), lines skipped; and every file read, dump or not.</summary>
+    public sealed record Result(int Read, int Imported, int Skipped, IReadOnlyList<Part> Parts);
+
+    /// <param name="name">What errors and parts call the input (the file's path).</param>
+    public async Task<Result> ImportAsync(Stream input, string name = "input", CancellationToken ct = default)
     {
-        using var archive = Unpack(ref input);
+        using var zip = OpenZip(input, name);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         // A dump such as allCountries.txt streams through one COPY for minutes: not a request's statement.
         await connection.ExecuteAsync(new CommandDefinition("""
             SET LOCAL statement_timeout = 0;
             CREATE TEMP TABLE geonames_import (
-                geonameid bigint, name text, alternate_names text[], country char(2), kind text, population integer, geom geometry
+                geonameid bigint, name text, alternate_names text[], country char(2), kind text, population integer, geom geometry, ordinal bigint
             ) ON COMMIT DROP
             """, transaction: tx, cancellationToken: ct));
 
-        var factory = new GeometryFactory(new PrecisionModel(), 4326);
-        int read = 0, kept = 0;
-        using var reader = new StreamReader(input);
+        var parts = new List<Part>();
         await using (var copy = await connection.BeginBinaryImportAsync(
                          "COPY geonames_import FROM STDIN (FORMAT BINARY)", ct))
+        {
+            if (zip is null)
+                parts.Add(await CopyAsync(Decompressed(input), name, copy, parts, ct));
+            else
+                foreach (var entry in zip.Entries.Where(e => !e.FullName.EndsWith('/')))
+                {
+                    var part = $"{name}/{entry.FullName}";
+                    Stream stream;
+                    try
+                    {
+                        stream = entry.Open();
+                    }
+                    catch (InvalidDataException e)
+                    {
+                        throw new InvalidDataException($"{part}: {e.Message}", e);
+                    }
+                    parts.Add(await CopyAsync(stream, part, copy, parts, ct));
+                }
+
+            if (zip is null && parts[0] is { Places: 0 } only)
+                throw new InvalidDataException($"{name}: " + (only.Read == 0 ? "the file is empty"
+                    : $"none of its {only.Read} lines is a GeoNames place (tab-separated, 19 columns, feature class P or A): is it a GeoNames dump?"));
+            if (zip is not null && !parts.Any(p => p.Places > 0))
+                throw new InvalidDataException($"{name}: " + (parts.Count == 0 ? "the zip archive holds no file"
+                    : $"no entry of the zip archive is a GeoNames dump (no line of {string.Join(", ", parts.Select(p => $"{p.Name[(name.Length + 1)..]} ({p.Read} lines)"))} is a GeoNames place: tab-separated, 19 columns, feature class P or A)"));
+            await copy.CompleteAsync(ct);
+        }
+
+        // A place in two dumps (SY.txt and cities500.txt in one archive) is imported once, as the later one has it.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            DELETE FROM geonames_import g
+            WHERE EXISTS (SELECT FROM geonames_import later WHERE later.geonameid = g.geonameid AND later.ordinal > g.ordinal)
+            """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
+        // A first-level division's name is not in the dump; new places borrow it from the nearest
+        // known place of the same country.
+        var imported = await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO places (geonameid, name, alternate_names, country, admin1, kind, population, geom, source)
+            SELECT g.geonameid, g.name, g.alternate_names, g.country,
+                   (SELECT p.admin1 FROM places p WHERE p.country = g.country AND p.admin1 IS NOT NULL
+                    ORDER BY p.geom <-> g.geom LIMIT 1),
+                   g.kind, g.population, g.geom, 'geonames'
+            FROM geonames_import g
+            ON CONFLICT (geonameid) DO UPDATE SET
+                name = EXCLUDED.name, alternate_names = EXCLUDED.alternate_names, country = EXCLUDED.country,
+                kind = EXCLUDED.kind, population = EXCLUDED.population, geom = EXCLUDED.geom
+            """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        var dumps = parts.Where(p => p.Places > 0).ToList();
+        var read = dumps.Sum(p => p.Read);
+        return new Result(read, imported, read - dumps.Sum(p => p.Places), parts);
+    }
+
+    private static readonly GeometryFactory Points = new(new PrecisionModel(), 4326);
+
+    /// <summary>Copies the places among one file's lines; a file that cannot be read to its end fails naming it.</summary>
+    private static async Task<Part> CopyAsync(Stream input, string name, NpgsqlBinaryImporter copy, List<Part> before, CancellationToken ct)
+    {
+        // Rows are numbered across the files, so that the later of two rows of a place wins.
+        long ordinal = before.Sum(p => p.Places);
+        int read = 0, kept = 0;
+        using var reader = new StreamReader(input);
+        try
         {
             while (await reader.ReadLineAsync(ct) is { } line)
             {
@@ -54,54 +124,45 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
                 await copy.WriteAsync(f[8].ToUpperInvariant(), NpgsqlDbType.Char, ct);
                 await copy.WriteAsync(f[7].Length > 0 ? f[7] : f[6], NpgsqlDbType.Text, ct);
                 await copy.WriteAsync(int.TryParse(f[14], CultureInfo.InvariantCulture, out var population) ? population : 0, NpgsqlDbType.Integer, ct);
-                await copy.WriteAsync(factory.CreatePoint(new Coordinate(lon, lat)), NpgsqlDbType.Geometry, ct);
+                await copy.WriteAsync(Points.CreatePoint(new Coordinate(lon, lat)), NpgsqlDbType.Geometry, ct);
+                await copy.WriteAsync(ordinal + kept, NpgsqlDbType.Bigint, ct);
                 kept++;
             }
-            if (kept == 0)
-                throw new InvalidDataException(read == 0 ? "the file is empty"
-                    : $"none of its {read} lines is a GeoNames place (tab-separated, 19 columns, feature class P or A): is it a GeoNames dump?");
-            await copy.CompleteAsync(ct);
         }
-
-        // A first-level division's name is not in the dump; new places borrow it from the nearest
-        // known place of the same country.
-        var imported = await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO places (geonameid, name, alternate_names, country, admin1, kind, population, geom, source)
-            SELECT g.geonameid, g.name, g.alternate_names, g.country,
-                   (SELECT p.admin1 FROM places p WHERE p.country = g.country AND p.admin1 IS NOT NULL
-                    ORDER BY p.geom <-> g.geom LIMIT 1),
-                   g.kind, g.population, g.geom, 'geonames'
-            FROM geonames_import g
-            ON CONFLICT (geonameid) DO UPDATE SET
-                name = EXCLUDED.name, alternate_names = EXCLUDED.alternate_names, country = EXCLUDED.country,
-                kind = EXCLUDED.kind, population = EXCLUDED.population, geom = EXCLUDED.geom
-            """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
-        await tx.CommitAsync(ct);
-        return new Result(read, imported, read - kept);
+        catch (Exception e) when (e is InvalidDataException or IncompleteDataException)
+        {
+            // A .gz cut short, corrupt, or followed by other bytes (CheckedGzipStream); a zip entry that does not decompress.
+            throw new InvalidDataException($"{name}: {e.Message}", e);
+        }
+        return new Part(name, read, kept);
     }
 
-    /// <summary>
-    /// The dump inside a zip archive (the largest entry that is not GeoNames' readme) or a gzip stream,
-    /// known by their first bytes; anything else as it is. Returns the archive to dispose, if any.
-    /// </summary>
-    private static IDisposable? Unpack(ref Stream input)
+    /// <summary>The first bytes of a seekable input, which is left where it was; none of one that is not.</summary>
+    private static byte[] Magic(Stream input)
     {
-        if (!input.CanSeek) return null;
-        Span<byte> magic = stackalloc byte[4];
+        if (!input.CanSeek) return [];
+        var magic = new byte[4];
         var start = input.Position;
         var length = input.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
         input.Position = start;
-        if (Imports.CompleteDecompression.IsGzip(magic[..length]))
+        return magic[..length];
+    }
+
+    /// <summary>The input decompressed if it is gzip (known by its first bytes), else as it is.</summary>
+    private static Stream Decompressed(Stream input) =>
+        CompleteDecompression.IsGzip(Magic(input)) ? new CheckedGzipStream(input) : input;
+
+    /// <summary>The zip archive the input is (known by its first bytes), or null.</summary>
+    private static ZipArchive? OpenZip(Stream input, string name)
+    {
+        if (Magic(input) is not [(byte)'P', (byte)'K', 3, 4]) return null;
+        try
         {
-            input = new Imports.CheckedGzipStream(input);
-            return null;
+            return new ZipArchive(input, ZipArchiveMode.Read, leaveOpen: true);
         }
-        if (magic[..length] is not [(byte)'P', (byte)'K', 3, 4]) return null;
-        var zip = new System.IO.Compression.ZipArchive(input, System.IO.Compression.ZipArchiveMode.Read, leaveOpen: true);
-        var entry = zip.Entries
-            .Where(e => e.Length > 0 && !e.FullName.EndsWith('/') && !e.Name.Equals("readme.txt", StringComparison.OrdinalIgnoreCase))
-            .MaxBy(e => e.Length) ?? throw new InvalidDataException("the zip archive holds no dump");
-        input = entry.Open();
-        return zip;
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{name}: not a readable zip archive ({e.Message})", e);
+        }
     }
 }

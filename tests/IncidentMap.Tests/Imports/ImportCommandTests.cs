@@ -67,4 +67,39 @@ public sealed class ImportCommandTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public async Task A_gz_file_of_several_members_imports_every_row_and_one_cut_in_its_second_member_fails_naming_the_file()
+    {
+        var prefix = Unique();
+        var csv = "external_id,title,event_type,occurred_at,lon,lat\n" +
+                  string.Concat(Enumerable.Range(1, 600).Select(n => $"{prefix}-{n},Row {n},riots,2016-01-01,36.7,34.7\n"));
+        var members = ImportEdgeTests.GzipMembers(Encoding.UTF8.GetBytes(csv), 3);
+        var whole = Path.Combine(Path.GetTempPath(), $"{prefix}.csv.gz");
+        var cut = Path.Combine(Path.GetTempPath(), $"{prefix}-cut.csv.gz");
+        try
+        {
+            await File.WriteAllBytesAsync(whole, [.. members.SelectMany(m => m)]);
+            await File.WriteAllBytesAsync(cut, [.. members.SelectMany(m => m).Take(members[0].Length + members[1].Length / 2)]);
+
+            var (exit, stdout, stderr) = await RunAsync("import", whole, "--source", prefix);
+
+            Assert.True(exit == 0, $"exit {exit}\n{stderr}");
+            AssertCounts(JsonNode.Parse(stdout)!, 600, 0, 0, 0);
+
+            (exit, stdout, stderr) = await RunAsync("import", cut, "--source", prefix);
+
+            Assert.Equal(1, exit);
+            Assert.Contains($"{cut}:", stderr);
+            Assert.Contains("body is cut off: the compressed data ends before the end its format marks (a transfer broken off?); the rows before it were imported", stderr);
+            Assert.Equal("body", JsonNode.Parse(stdout)!["error"]!["field"]!.GetValue<string>());
+            await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
+            Assert.Equal(600, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incidents WHERE import_source = @prefix", new { prefix }));
+        }
+        finally
+        {
+            File.Delete(whole);
+            File.Delete(cut);
+        }
+    }
 }

@@ -213,6 +213,58 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         await api.CreateClient().ImportOkAsync(csv, "text/csv", "", 3000 - stored, 0, stored, 0);
     }
 
+    /// <summary>The bytes as several gzip members (cat a.gz b.gz c.gz), split at even offsets: inside rows, as split -b and bgzip cut.</summary>
+    public static byte[][] GzipMembers(byte[] data, int count) =>
+        Enumerable.Range(0, count).Select(i =>
+        {
+            var member = new MemoryStream();
+            using (var gzip = new System.IO.Compression.GZipStream(member, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+                gzip.Write(data[(data.Length * i / count)..(data.Length * (i + 1) / count)]);
+            return member.ToArray();
+        }).ToArray();
+
+    private static ByteArrayContent Gzipped(byte[] body)
+    {
+        var content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("text/csv") } };
+        content.Headers.ContentEncoding.Add("gzip");
+        return content;
+    }
+
+    [Fact]
+    public async Task A_gzip_upload_of_several_members_imports_every_row()
+    {
+        var prefix = Unique();
+        var csv = Header + string.Concat(Enumerable.Range(1, 3000).Select(n => $"{prefix}-{n},Row {n} of a file of three gzip members,riots,2016-01-01,36.7,34.7,\n"));
+
+        var (status, report) = await api.CreateClient().PostImportAsync(Gzipped([.. GzipMembers(Encoding.UTF8.GetBytes(csv), 3).SelectMany(m => m)]));
+
+        Assert.True(status == HttpStatusCode.OK, $"{(int)status}: {report}");
+        AssertCounts(report, 3000, 0, 0, 0);
+        // Counted through the API as well as by the report.
+        var page = await api.CreateClient().GetJsonAsync($"/collections/incidents/items?count=true&limit=1&filter={Uri.EscapeDataString($"external_id LIKE '{prefix}-%'")}");
+        Assert.Equal(3000, page["numberMatched"]!.GetValue<int>());
+    }
+
+    [Theory]
+    [InlineData("in the second member's data")]
+    [InlineData("in the first member's trailer")]
+    public async Task A_gzip_upload_of_several_members_cut_in_one_is_a_400_saying_so(string where)
+    {
+        var prefix = Unique();
+        var csv = Header + string.Concat(Enumerable.Range(1, 3000).Select(n => $"{prefix}-{n},Row {n} of a file cut in transfer,riots,2016-01-01,36.7,34.7,\n"));
+        var members = GzipMembers(Encoding.UTF8.GetBytes(csv), 3);
+        var cut = where.Contains("second") ? members[0].Length + members[1].Length / 2 : members[0].Length - 3;
+
+        var (status, problem) = await api.CreateClient().PostImportAsync(Gzipped([.. members.SelectMany(m => m).Take(cut)]));
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status}: {problem}");
+        Assert.Contains("body is cut off: the compressed data ends before the end its format marks (a transfer broken off?)", problem["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("members", problem["detail"]!.GetValue<string>());
+        var stored = (await api.Database.HistoryAsync(prefix)).Incidents;
+        Assert.Equal(problem["report"]!["inserted"]!.GetValue<long>(), stored);
+        Assert.InRange(stored, 1, 2999);
+    }
+
     [Fact]
     public async Task A_gzip_file_sent_without_its_Content_Encoding_is_told_so()
     {

@@ -1,0 +1,155 @@
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json.Nodes;
+using Dapper;
+using IncidentMap.Api.Imports;
+using IncidentMap.Api.Places;
+using IncidentMap.Tests.Imports;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IncidentMap.Tests.Places;
+
+/// <summary><c>places import</c> of dumps packed as they travel: gzip of several members, zip archives of several dumps.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class GeoNamesImportTests(ApiFixture api)
+{
+    /// <summary>A GeoNames dump line (19 tab-separated columns): a populated place, or with class T a mountain, which is skipped.</summary>
+    private static string Line(long id, string name, string country, string featureClass = "P") =>
+        $"{id}\t{name}\t{name}\t\t34.9\t36.8\t{featureClass}\t{(featureClass == "P" ? "PPL" : "MT")}\t{country}\t\t11\t\t\t\t1234\t\t400\tAsia/Damascus\t2024-01-01\n";
+
+    private static (long Id, string Name) NewPlace(string what) =>
+        (960_000_000 + Random.Shared.Next(30_000_000), $"Qarya {what} {Guid.NewGuid():N}"[..30]);
+
+    private Task<GeoNamesImport.Result> ImportAsync(byte[] file) =>
+        api.Services.GetRequiredService<GeoNamesImport>().ImportAsync(new MemoryStream(file));
+
+    private async Task<string?> StoredNameAsync(long geonameid)
+    {
+        await using var connection = await api.Database.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<string?>("SELECT name FROM places WHERE geonameid = @geonameid", new { geonameid });
+    }
+
+    private static byte[] Zip(params (string Name, string Text)[] entries)
+    {
+        var packed = new MemoryStream();
+        using (var zip = new ZipArchive(packed, ZipArchiveMode.Create, leaveOpen: true))
+            foreach (var (name, text) in entries)
+            {
+                using var entry = zip.CreateEntry(name).Open();
+                entry.Write(Encoding.UTF8.GetBytes(text));
+            }
+        return packed.ToArray();
+    }
+
+    [Fact]
+    public async Task A_dump_gzipped_in_several_members_imports_every_place()
+    {
+        var (first, second, third) = (NewPlace("One"), NewPlace("Two"), NewPlace("Three"));
+        var dump = Encoding.UTF8.GetBytes(Line(first.Id, first.Name, "SY") + Line(second.Id, second.Name, "SY") + Line(third.Id, third.Name, "SY"));
+
+        var result = await ImportAsync([.. ImportEdgeTests.GzipMembers(dump, 3).SelectMany(m => m)]);
+
+        Assert.Equal((3, 3, 0), (result.Read, result.Imported, result.Skipped));
+        foreach (var (id, name) in new[] { first, second, third }) Assert.Equal(name, await StoredNameAsync(id));
+    }
+
+    [Fact]
+    public async Task A_dump_gzipped_in_several_members_and_cut_in_the_second_is_refused_and_nothing_is_written()
+    {
+        var (first, second) = (NewPlace("Kept"), NewPlace("Cut"));
+        var members = ImportEdgeTests.GzipMembers(Encoding.UTF8.GetBytes(Line(first.Id, first.Name, "SY") + Line(second.Id, second.Name, "SY")), 2);
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            ImportAsync([.. members[0], .. members[1][..(members[1].Length / 2)]]));
+
+        // Named by the command (below): here the input has no name.
+        Assert.Equal($"input: {CompleteDecompression.Truncated}", error.Message);
+        Assert.Null(await StoredNameAsync(first.Id));
+    }
+
+    [Fact]
+    public async Task A_zip_of_several_dumps_imports_every_one_and_skips_what_is_no_dump()
+    {
+        var (syrian, lebanese, both) = (NewPlace("Syria"), NewPlace("Lebanon"), NewPlace("Twice"));
+        var (mountain, _) = NewPlace("Mountain");
+        var zip = Zip(
+            ("SY.txt", Line(syrian.Id, syrian.Name, "SY") + Line(both.Id, both.Name, "SY") + Line(mountain, "Some Mountain", "SY", "T")),
+            ("readme.txt", "Readme for GeoNames Gazetteer extract files\n\nThe main 'geoname' table has the following fields :\n"),
+            ("docs/", ""),
+            ("LB.txt", Line(lebanese.Id, lebanese.Name, "LB") + Line(both.Id, both.Name + " again", "LB")));
+
+        var result = await ImportAsync(zip);
+
+        // Lines of the two dumps (the command lists each entry, below); the place in both is imported once, as the later entry has it.
+        Assert.Equal((5, 3, 1), (result.Read, result.Imported, result.Skipped));
+        Assert.Equal(syrian.Name, await StoredNameAsync(syrian.Id));
+        Assert.Equal(lebanese.Name, await StoredNameAsync(lebanese.Id));
+        Assert.Equal(both.Name + " again", await StoredNameAsync(both.Id));
+    }
+
+    [Fact]
+    public async Task A_zip_in_which_no_entry_is_a_dump_is_refused_naming_its_entries()
+    {
+        var zip = Zip(("readme.txt", "Readme for GeoNames\n"), ("acled.csv", "event_id_cnty,event_date\nSYR1,2016-02-21\n"));
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ImportAsync(zip));
+
+        Assert.Equal("input: no entry of the zip archive is a GeoNames dump (no line of readme.txt (1 lines), acled.csv (2 lines) is a GeoNames place: tab-separated, 19 columns, feature class P or A)", error.Message);
+    }
+
+    [Fact]
+    public async Task The_command_refuses_a_gz_cut_in_its_second_member_in_one_line_naming_the_file()
+    {
+        var (first, second) = (NewPlace("Kept"), NewPlace("Cut"));
+        var folder = Directory.CreateTempSubdirectory("geonames-");
+        try
+        {
+            var gz = Path.Combine(folder.FullName, "SY.txt.gz");
+            var members = ImportEdgeTests.GzipMembers(Encoding.UTF8.GetBytes(Line(first.Id, first.Name, "SY") + Line(second.Id, second.Name, "SY")), 2);
+            await File.WriteAllBytesAsync(gz, [.. members[0], .. members[1][..^4]]);
+
+            var (exit, _, stderr) = await ServiceProcess.RunAsync(null, "places", "import", gz);
+
+            Assert.Equal(1, exit);
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("IncidentMap", StringComparison.Ordinal));
+            Assert.Equal($"IncidentMap places failed: {gz}: {CompleteDecompression.Truncated}", line);
+            Assert.Null(await StoredNameAsync(first.Id));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_command_reports_each_entry_of_a_zip()
+    {
+        var (syrian, lebanese) = (NewPlace("Syria"), NewPlace("Lebanon"));
+        var folder = Directory.CreateTempSubdirectory("geonames-");
+        try
+        {
+            var zip = Path.Combine(folder.FullName, "dumps.zip");
+            await File.WriteAllBytesAsync(zip, Zip(("SY.txt", Line(syrian.Id, syrian.Name, "SY")), ("readme.txt", "Readme\n"), ("LB.txt", Line(lebanese.Id, lebanese.Name, "LB"))));
+
+            var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, "places", "import", zip);
+
+            Assert.True(exit == 0, $"exit {exit}\n{stderr}");
+            Assert.Equal(
+                new[]
+                {
+                    $"{zip}/SY.txt: 1 lines read, 1 places",
+                    $"{zip}/readme.txt: skipped, not a GeoNames dump (none of its 1 lines is a GeoNames place)",
+                    $"{zip}/LB.txt: 1 lines read, 1 places",
+                    "2 lines read, 2 places imported, 0 skipped (not class P or A, or malformed)",
+                },
+                stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Equal(syrian.Name, await StoredNameAsync(syrian.Id));
+            Assert.Equal(lebanese.Name, await StoredNameAsync(lebanese.Id));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+}
