@@ -168,6 +168,18 @@ public static class IncidentMapHost
     /// <c>IncidentMap.Api [serve]</c> runs the service; <c>migrate</c>, <c>seed FILE</c> and
     /// <c>openapi [FILE]</c>, <c>healthcheck</c> do one job and exit.
     /// </summary>
+    /// <summary>The arguments that are words of the command, not host options (<c>--urls URL</c>, <c>--Key=value</c>) or their values.</summary>
+    private static List<string> Words(string[] rest)
+    {
+        var words = new List<string>();
+        for (var i = 0; i < rest.Length; i++)
+        {
+            if (!rest[i].StartsWith('-')) words.Add(rest[i]);
+            else if (!rest[i].Contains('=')) i++; // the option's value
+        }
+        return words;
+    }
+
     public static async Task<int> RunCommandAsync(this WebApplication app, string[] args)
     {
         // The command is the first argument; anything else (--urls URL …) is host configuration.
@@ -178,6 +190,10 @@ public static class IncidentMapHost
             case "serve":
                 await app.RunAsync();
                 return 0;
+            case "migrate" or "healthcheck" when Words(rest) is [var extra, ..]:
+                // "migrate now" must not pass for a command that did something with "now".
+                Console.Error.WriteLine($"{command} takes no arguments ('{extra}' given)\n{Usage}");
+                return 2;
             case "migrate":
                 var applied = await app.Services.GetRequiredService<Migrator>().MigrateAsync();
                 Console.WriteLine($"{applied} migration(s) applied; schema at {Migrator.LatestVersion}");
