@@ -30,7 +30,7 @@ internal sealed class SqlCompiler
 
     private static readonly HashSet<string> Known =
     [
-        "and", "or", "not", "like", "between", "in", "isnull", "s_dwithin", "t_intersects", "casei",
+        "and", "or", "not", "like", "between", "in", "isnull", "s_dwithin", "t_intersects", "casei", "accenti",
         .. Comparisons, .. SpatialFunctions.Keys, .. ArrayOperators.Keys,
     ];
 
@@ -74,6 +74,8 @@ internal sealed class SqlCompiler
         LiteralNode { Value: TimeInterval } => throw new FilterException(node.At, "an interval is only allowed in T_INTERSECTS"),
         LiteralNode literal => new Operand(Parameter(literal.Value), LiteralType(literal.Value), node),
         CallNode { Name: "casei" } call => new Operand($"lower({Typed(call, Args(call, 1)[0], CqlType.String).Sql})", CqlType.String, node),
+        // The dictionary named, as place_key does (migration 0007): unaccent() alone depends on the search_path.
+        CallNode { Name: "accenti" } call => new Operand($"public.unaccent('public.unaccent'::regdictionary, {Typed(call, Args(call, 1)[0], CqlType.String).Sql})", CqlType.String, node),
         _ => throw Unexpected(node, "a property or a value"),
     };
 
@@ -111,7 +113,7 @@ internal sealed class SqlCompiler
         var value = Typed(call, args[0], CqlType.String);
         var pattern = args[1];
         var literal = pattern;
-        while (literal is CallNode { Name: "casei", Args.Count: 1 } casei) literal = casei.Args[0];
+        while (literal is CallNode { Name: "casei" or "accenti", Args.Count: 1 } wrapped) literal = wrapped.Args[0];
         if (literal is not LiteralNode { Value: string text })
             throw new FilterException(pattern.At, $"the pattern of LIKE must be a string literal, not {Describe(pattern)}");
         // PostgreSQL's LIKE escapes with a backslash, as CQL2 does; a pattern ending in one fails the whole query.

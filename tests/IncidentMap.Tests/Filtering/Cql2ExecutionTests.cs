@@ -103,6 +103,21 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
         Assert.Equal(Names(expected), await Matching(filter, Cql2.JsonLanguage));
     }
 
+    [Theory]
+    [InlineData("title LIKE '%Emeute%'", "")]
+    [InlineData("ACCENTI(title) LIKE ACCENTI('%Emeute a Alep%')", "emeute")]
+    [InlineData("ACCENTI(title) = ACCENTI('Émeute à Alep')", "emeute")]
+    [InlineData("CASEI(ACCENTI(title)) LIKE CASEI(ACCENTI('%ÉMEUTE A ALEP%'))", "emeute")]
+    [InlineData("ACCENTI(CASEI(title)) = ACCENTI(CASEI('EMEUTE À ALEP'))", "emeute")]
+    [InlineData("ACCENTI(title) LIKE '%Emeute%'", "emeute")]
+    [InlineData("""{"op":"=","args":[{"op":"accenti","args":[{"property":"title"}]},{"op":"accenti","args":["Émeute à Alep"]}]}""", "emeute")]
+    public async Task ACCENTI_compares_text_without_its_accents(string filter, string expected)
+    {
+        await Insert("emeute", "Émeute à Alep", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(37.16 36.20)", [], null, null, "SY", []);
+
+        Assert.Equal(Names(expected), await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
+    }
+
     [Fact]
     public async Task Every_queryable_compiles_to_sql_the_database_accepts()
     {
