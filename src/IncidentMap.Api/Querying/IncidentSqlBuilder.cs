@@ -41,6 +41,15 @@ public sealed record SortKey(SortField Field, bool Descending);
 /// </summary>
 public static class IncidentSqlBuilder
 {
+    /// <summary>
+    /// The text search configuration of the stored <c>search</c> column (db/migrations/0022: english,
+    /// accents ignored). A q must be parsed with the same one, or its words would not meet the stored ones.
+    /// </summary>
+    public const string SearchConfiguration = "public.incidentmap_search";
+
+    /// <summary>SQL: the text <c>@q</c> as a tsquery over the <c>search</c> column (websearch syntax).</summary>
+    public const string TextQuery = "websearch_to_tsquery('" + SearchConfiguration + "'::regconfig, @q)";
+
     /// <summary>Longest interval a time_precision implies (a month); bounds the index range of time windows.</summary>
     private static readonly TimeSpan LongestPrecision = TimeSpan.FromDays(31);
 
@@ -252,7 +261,7 @@ public static class IncidentSqlBuilder
 
         if (query.Text is { } text)
         {
-            where.Add("i.search @@ websearch_to_tsquery('english', @q)");
+            where.Add("i.search @@ " + TextQuery);
             parameters.Add("q", text);
         }
         return where;

@@ -54,7 +54,7 @@ public static partial class QueryParser
         ["filter"] = "A CQL2 filter (OGC API – Features Part 3) over the queryables, e.g. fatalities_max > 50 AND S_INTERSECTS(geometry, BBOX(35,33,38,36)).",
         ["filter-lang"] = "cql2-text (default) or cql2-json.",
         ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 (lon/lat), the default.",
-        ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word).",
+        ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word); English stemming, case and accents ignored (emeute finds Émeute).",
         ["event_type"] = "Any of these event types (comma list).",
         ["sub_event_type"] = "Any of these sub-event types (comma list).",
         ["country"] = "Any of these ISO 3166-1 alpha-2 codes (comma list; XK for Kosovo).",
@@ -306,7 +306,7 @@ public static partial class QueryParser
         if (!cache.TryGetValue(key, out int terms))
         {
             var reader = context.RequestServices.GetRequiredService<IncidentReader>();
-            terms = await reader.ScalarAsync<int>("SELECT numnode(websearch_to_tsquery('english', @q))",
+            terms = await reader.ScalarAsync<int>($"SELECT numnode({IncidentSqlBuilder.TextQuery})",
                 new Dapper.DynamicParameters(new { q = text }), context.RequestAborted, stablePlan: true);
             cache.Set(key, terms, new MemoryCacheEntryOptions
                 { Size = 64 + 2 * key.Length, SlidingExpiration = TimeSpan.FromHours(1) });

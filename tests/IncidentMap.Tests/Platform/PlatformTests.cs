@@ -222,4 +222,41 @@ public sealed class MigrationTests : IAsyncLifetime
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'incidents' AND column_name = 'oops'"));
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM schema_migrations WHERE version = '9999'"));
     }
+
+    [Fact]
+    public async Task Accent_insensitive_search_migration_recomputes_existing_rows_without_new_versions_or_feed_entries()
+    {
+        const string version = "0022";
+        await NewMigrator().MigrateAsync(Migrator.Embedded.Where(m => string.CompareOrdinal(m.Version, version) < 0).ToList());
+        await using var connection = await DataSource.OpenConnectionAsync();
+        var id = await connection.ExecuteScalarAsync<long>("""
+            INSERT INTO incidents (title, summary, event_type, occurred_at, actors, geom)
+            VALUES ('Émeute à Alep', 'Bombings in Bogotá', 'riots', '2016-02-21T07:30:00Z', '{Sayyída Zaynāb}',
+                    ST_SetSRID(ST_MakePoint(37.16, 36.2), 4326))
+            RETURNING id
+            """);
+        const string state = """
+            SELECT i.version, i.updated_at,
+                   (SELECT count(*) FROM incident_changes c WHERE c.incident_id = i.id) AS changes,
+                   (SELECT count(*) FROM incident_revisions r WHERE r.incident_id = i.id) AS revisions
+            FROM incidents i WHERE i.id = @id
+            """;
+        var before = await connection.QuerySingleAsync<(int Version, DateTime UpdatedAt, long Changes, long Revisions)>(state, new { id });
+
+        await NewMigrator().MigrateAsync();
+
+        // The stored document is the one the function now computes: accents gone, words still stemmed.
+        Assert.True(await connection.ExecuteScalarAsync<bool>("""
+            SELECT search @@ 'emeut & alep & sayyida & zaynab & bogota & bomb'::tsquery
+               AND search = incident_search_document(title, summary, location_name, admin1, admin2, actors, claimed_by)
+            FROM incidents WHERE id = @id
+            """, new { id }));
+        // Rewritten, not updated: no trigger fired, so no new version, feed entry or revision.
+        Assert.Equal(before, await connection.QuerySingleAsync<(int, DateTime, long, long)>(state, new { id }));
+        // Still a stored generated column, with its partial GIN index.
+        Assert.Equal("s", await connection.ExecuteScalarAsync<string>(
+            "SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'incidents'::regclass AND attname = 'search'"));
+        Assert.Equal("CREATE INDEX incidents_search_idx ON public.incidents USING gin (search) WHERE (deleted_at IS NULL)",
+            await connection.ExecuteScalarAsync<string>("SELECT pg_get_indexdef('incidents_search_idx'::regclass)"));
+    }
 }

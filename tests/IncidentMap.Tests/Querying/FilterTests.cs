@@ -192,4 +192,48 @@ public sealed class FilterTests(ApiFixture api)
         await _client.AssertMatchesAsync($"{t}&q=tahrir", protest);             // location
         await _client.AssertMatchesAsync($"{t}&q=Peshmerga", carCrash);         // actors
     }
+
+    [Fact]
+    public async Task Full_text_search_ignores_accents_and_case_both_ways_and_still_stems()
+    {
+        var tag = NewTag();
+        var riot = await _client.CreateAsync(Incident(tag, title: "Émeute à Alep " + tag));
+        var accented = await _client.CreateAsync(Incident(tag, title: "Bombings near the Sayyída Zaynāb shrine " + tag));
+        var plain = await _client.CreateAsync(Incident(tag, title: "Sayyida Zaynab checkpoint attacked " + tag));
+        var elsewhere = await _client.CreateAsync(Incident(tag, title: "Clashes in the south " + tag)
+            .With("summary", "Fighting reported in Bogotá.").With("actors", Strings("Ejército Nacional")).With("location_name", "Ḥimṣ"));
+        var t = $"tags={tag}";
+
+        // Accented data, plain query; case never matters.
+        await _client.AssertMatchesAsync($"{t}&q=emeute", riot);
+        await _client.AssertMatchesAsync($"{t}&q=EMEUTE", riot);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("\"emeute a alep\"")}", riot);
+        await _client.AssertMatchesAsync($"{t}&q=Sayyida", accented, plain);
+        await _client.AssertMatchesAsync($"{t}&q=zaynab", accented, plain);
+        await _client.AssertMatchesAsync($"{t}&q=bogota", elsewhere);            // summary
+        await _client.AssertMatchesAsync($"{t}&q=ejercito", elsewhere);          // actors
+        await _client.AssertMatchesAsync($"{t}&q=Hims", elsewhere);              // location
+        // Accented query, plain data (and accented data).
+        await _client.AssertMatchesAsync($"{t}&q={Esc("Émeute")}", riot);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("Sayyída")}", accented, plain);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("ZAYNĀB")}", accented, plain);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("Bogotá")}", elsewhere);
+        // English stemming still applies, after the accents are gone.
+        await _client.AssertMatchesAsync($"{t}&q={Esc("émeutes")}", riot);
+        await _client.AssertMatchesAsync($"{t}&q=bombing", accented);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("zaynab -bombed")}", plain);
+        // The same matching on the other endpoints that take q.
+        var search = await _client.SearchJsonAsync(new JsonObject { ["q"] = "SAYYIDA", ["tags"] = Strings(tag), ["limit"] = 10 });
+        Assert.Equal([accented, plain], Ids(search).Order());
+    }
+
+    [Theory]
+    [InlineData("à")]       // unaccented, the English stop word "a": not indexed, so nothing could match
+    [InlineData("À")]
+    [InlineData("à the")]
+    public async Task A_q_of_stop_words_only_is_a_400_naming_q_with_or_without_accents(string q)
+    {
+        var response = await _client.GetAsync($"{Items}?q={Esc(q)}");
+        await ProblemAssert.IsProblemAsync(response, System.Net.HttpStatusCode.BadRequest, "q");
+    }
 }
