@@ -32,7 +32,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     /// The staged row (or EXCLUDED) as it would be stored over the incident <paramref name="current"/>:
     /// a row that restates the incident's point and place names, and derives nothing itself, keeps
     /// what geocoding derived for the incident (place_id, derived_fields), as a PUT of what a client
-    /// read does (IncidentsApi.KeepRestatedPlaceAsync). So an export imported back changes nothing.
+    /// read does (IncidentsApi.RestatesPlace). So an export imported back changes nothing.
     /// </summary>
     private static string AsStored(string staged, string current)
     {
@@ -111,10 +111,10 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             SELECT f.location_name, f.admin1, f.country, f.place_id, f.derived_fields
             FROM incident_place_fill(s.geom, s.location_name, s.admin1, s.country, s.place_id, s.derived_fields, {Places.Gazetteer.FillThresholds}) f)
         WHERE (s.location_name IS NULL OR s.admin1 IS NULL OR s.country IS NULL)
-          AND NOT EXISTS (
-              SELECT 1 FROM incidents i
-              WHERE i.external_id = s.external_id AND i.deleted_at IS NULL AND cardinality(s.derived_fields) = 0 AND i.geom = s.geom
-                AND (i.location_name, i.admin1, i.country) IS NOT DISTINCT FROM (s.location_name, s.admin1, s.country))
+          -- A scalar subquery, not NOT EXISTS: the planner cannot turn it into a join that scans every incident.
+          AND (SELECT i.id FROM incidents i
+               WHERE i.external_id = s.external_id AND i.deleted_at IS NULL AND cardinality(s.derived_fields) = 0 AND i.geom = s.geom
+                 AND (i.location_name, i.admin1, i.country) IS NOT DISTINCT FROM (s.location_name, s.admin1, s.country)) IS NULL
         """;
 
     // The single-write path asks PostGIS the same (ST_IsValidReason) before storing a non-point geometry.
