@@ -118,7 +118,7 @@ public sealed class ImportGeocodingTests(ImportsFixture api)
             Row(1, lon - 0.001),                          // on top of Westbay: everything from it
             Row(2, lon + 0.0125),                         // between the two: the country is left undecided
             Row(3, lon - 0.001, "Harbour checkpoint"),    // its own name kept; admin1 and country from Westbay
-            Row(4, lon - 0.001, country: "CL"),           // a country that is not Westbay's: nothing taken from it
+            Row(4, lon - 0.001, country: "CL"),           // a country given: the nearest place of that country (Eastbay)
             Row(5, lon - 0.001, "Harbour", "NZ"),         // nothing missing but admin1
         };
         var ndjson = string.Join("\n", rows.Select(r => r.ToJsonString()));

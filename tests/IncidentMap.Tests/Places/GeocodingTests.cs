@@ -218,6 +218,22 @@ public sealed class GeocodingTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_point_near_a_border_sent_with_its_country_is_named_after_the_nearest_place_of_that_country()
+    {
+        // Rafah, Egypt is nearer (1.1 km) than Rafah, Gaza (2 km); the writer says PS.
+        var feature = Features.Valid(geometry: Features.Point(34.25, 31.28));
+        feature["properties"]!["country"] = "PS";
+
+        var (_, body) = await _client.PostAsync(feature);
+
+        var properties = body!["properties"]!;
+        Assert.Equal("PS", properties["country"]!.GetValue<string>());
+        var place = await _client.GetJsonAsync($"/collections/places/items/{properties["place_id"]!.GetValue<long>()}");
+        Assert.Equal(("PS", properties["location_name"]!.GetValue<string>()), (place["properties"]!["country"]!.GetValue<string>(), place["properties"]!["name"]!.GetValue<string>()));
+        Assert.Equal(["location_name", "admin1"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task A_point_in_kosovo_gets_the_gazetteers_XK_which_a_client_can_send_back_and_filter_by()
     {
         // GeoNames gives Kosovo XK (no ISO code): reverse geocoding stored it, and a GET sent back as a PUT was a 422.
