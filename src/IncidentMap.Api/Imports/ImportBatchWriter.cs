@@ -38,9 +38,15 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     {
         var restates = $"(cardinality({staged}derived_fields) = 0 AND {staged}geom = {current}geom AND " +
                        $"({staged}location_name, {staged}admin1, {staged}country) IS NOT DISTINCT FROM ({current}location_name, {current}admin1, {current}country))";
-        return string.Join(", ", ColumnNames.Select(c => c is "place_id" or "derived_fields"
-            ? $"CASE WHEN {restates} THEN {current}{c} ELSE {staged}{c} END"
-            : staged + c));
+        // A geo_precision other than the stored one is the file's own, not derived (IncidentsApi.WithStoredPlace).
+        var marks = $"CASE WHEN {staged}geo_precision IS DISTINCT FROM {current}geo_precision " +
+                    $"THEN array_remove({current}derived_fields, 'geo_precision') ELSE {current}derived_fields END";
+        return string.Join(", ", ColumnNames.Select(c => c switch
+        {
+            "place_id" => $"CASE WHEN {restates} THEN {current}place_id ELSE {staged}place_id END",
+            "derived_fields" => $"CASE WHEN {restates} THEN {marks} ELSE {staged}derived_fields END",
+            _ => staged + c,
+        }));
     }
 
     // ON COMMIT DELETE ROWS empties the table at each batch's commit, without catalog churn.

@@ -318,11 +318,13 @@ public static partial class IncidentsApi
         new(context.User.KeyName(), idempotency);
 
     /// <summary>Validates a Feature after geocoding fills what the server may fill (see <see cref="Geocoding"/>).</summary>
-    /// <param name="keep">For a change of a stored incident: the draft with the stored place link and
-    /// derivation marks when the change leaves the place as it was (then nothing is derived again, so
-    /// a restated incident keeps them even where the derivation would now differ), else null.</param>
+    /// <param name="keep">For a change of a stored incident that derives no point from a name: the
+    /// draft with what it keeps of the stored place link and derivation marks, or null to derive
+    /// afresh. Complete when the change leaves the place as it was: then nothing is derived again, so
+    /// a restated incident keeps them even where the derivation would now differ. Otherwise what is
+    /// still missing is derived, beside the marks kept.</param>
     private static async Task<(IncidentDraft? Draft, IResult? Problem)> DraftAsync(HttpContext context, JsonElement feature,
-        Func<IncidentDraft, IncidentDraft?>? keep = null)
+        Func<IncidentDraft, (IncidentDraft Draft, bool Complete)?>? keep = null)
     {
         var geocoding = context.RequestServices.GetRequiredService<Geocoding>();
         var (prepared, problem) = await geocoding.GeocodeAsync(feature, context.RequestAborted);
@@ -331,7 +333,11 @@ public static partial class IncidentsApi
         var (draft, errors) = IncidentInput.Parse(prepared.Feature);
         if (draft is null) return (null, Problem.Validation(errors));
         draft = draft with { PlaceId = prepared.PlaceId, DerivedFields = prepared.Derived };
-        if (prepared.Derived.Length == 0 && keep?.Invoke(draft) is { } kept) return (kept, null);
+        if (prepared.Derived.Length == 0 && keep?.Invoke(draft) is var (kept, complete))
+        {
+            if (complete) return (kept, null);
+            draft = kept;
+        }
         return (await geocoding.ReverseAsync(draft, context.RequestAborted), null);
     }
 
@@ -376,7 +382,7 @@ public static partial class IncidentsApi
 
         var stored = await reader.GetFeatureAsync(id, context.RequestAborted) is { } current ? JsonNode.Parse(current.Feature) : null;
         var (draft, invalid) = await DraftAsync(context, document!.RootElement,
-            d => stored is not null && RestatesPlace(stored, document.RootElement) ? WithStoredPlace(d, stored) : null);
+            d => stored is not null && RestatesPlace(stored, document.RootElement) ? (WithStoredPlace(d, stored, []), true) : null);
         if (invalid is not null) return invalid;
         return Respond(context, await store.ReplaceAsync(id, draft!, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
     }
@@ -394,11 +400,26 @@ public static partial class IncidentsApi
     }
 
     /// <summary>The draft with the stored incident's place link and derivation marks.</summary>
-    private static IncidentDraft WithStoredPlace(IncidentDraft draft, JsonNode stored) => draft with
+    /// <summary>
+    /// The draft with the stored incident's place link and derivation marks, less what the writer
+    /// changed: a name it sets is its own (and a country or admin1 settles country_undecided), a new
+    /// location_name unlinks the place, and a geo_precision other than the stored one is its own too.
+    /// </summary>
+    private static IncidentDraft WithStoredPlace(IncidentDraft draft, JsonNode stored, IReadOnlyCollection<string> changedNames)
     {
-        PlaceId = stored["properties"]?["place_id"]?.GetValue<long?>(),
-        DerivedFields = stored["properties"]?["derived_fields"]?.AsArray().Select(d => d!.GetValue<string>()).ToArray() ?? [],
-    };
+        var properties = stored["properties"];
+        var marks = properties?["derived_fields"]?.AsArray().Select(d => d!.GetValue<string>()).ToList() ?? [];
+        marks.RemoveAll(changedNames.Contains);
+        if (changedNames.Contains("country") || changedNames.Contains("admin1")) marks.Remove(Geocoding.CountryUndecided);
+        if (draft.GeoPrecision != properties?["geo_precision"]?.GetValue<string>()) marks.Remove("geo_precision");
+        return draft with
+        {
+            PlaceId = changedNames.Contains("location_name") ? null : properties?["place_id"]?.GetValue<long?>(),
+            DerivedFields = [.. marks],
+        };
+    }
+
+    private static readonly string[] PlaceNames = ["location_name", "admin1", "country"];
 
     internal static async Task<IResult> PatchIncident(HttpContext context, string featureId, IncidentStore store, IncidentReader reader)
     {
@@ -423,7 +444,7 @@ public static partial class IncidentsApi
             using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
             var stored = JsonNode.Parse(current.Value.Feature)!;
             var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement,
-                d => TouchesPlace(document.RootElement) ? null : WithStoredPlace(d, stored));
+                d => PatchedPlace(document.RootElement, stored) is { } names ? (WithStoredPlace(d, stored, names), names.Count == 0) : null);
             if (invalid is not null) return invalid;
 
             // The version read above guards the merge: a concurrent change in between is not overwritten.
@@ -470,16 +491,34 @@ public static partial class IncidentsApi
             foreach (var name in new[] { "admin1", "country", "geo_precision" })
                 if (derived.Contains(name) && !Patches(name)) properties.Remove(name);
         }
+        // A new country for a point re-derives the names taken from a place of another country (an
+        // editor settling country_undecided, or correcting a border case).
+        foreach (var name in CountryDerivedNames(patch, stored))
+            properties.Remove(name);
+    }
+
+    /// <summary>The names a patch of the country (and not the point or the names) makes derive again from a place of that country.</summary>
+    private static IEnumerable<string> CountryDerivedNames(JsonElement patch, JsonNode stored)
+    {
+        var patched = patch.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
+        bool Patches(string name) => patched.ValueKind == JsonValueKind.Object && patched.TryGetProperty(name, out _);
+        var derived = stored["properties"]?["derived_fields"]?.AsArray().Select(d => d?.GetValue<string>()).ToHashSet() ?? [];
+        if (patch.TryGetProperty("geometry", out _) || derived.Contains("geometry") || !Patches("country")) return [];
+        return new[] { "location_name", "admin1" }.Where(name => derived.Contains(name) && !Patches(name));
     }
 
     /// <summary>
-    /// Whether a patch touches the geometry or the place names; one that does not keeps what geocoding
-    /// derived (place_id, derived_fields) instead of forgetting it.
+    /// The place names a patch sets, or null when it sets the geometry (then the place is derived
+    /// afresh). A patch keeps what geocoding derived for the rest (place_id, derived_fields) instead
+    /// of forgetting it; names it leaves missing are derived again.
     /// </summary>
-    private static bool TouchesPlace(JsonElement patch) =>
-        patch.TryGetProperty("geometry", out _)
-        || (patch.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object
-            && (props.TryGetProperty("location_name", out _) || props.TryGetProperty("admin1", out _) || props.TryGetProperty("country", out _)));
+    private static List<string>? PatchedPlace(JsonElement patch, JsonNode stored)
+    {
+        if (patch.TryGetProperty("geometry", out _)) return null;
+        var props = patch.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
+        return PlaceNames.Where(name => props.ValueKind == JsonValueKind.Object && props.TryGetProperty(name, out _))
+            .Union(CountryDerivedNames(patch, stored)).ToList();
+    }
 
     internal static async Task<IResult> DeleteIncident(HttpContext context, string featureId, IncidentStore store)
     {

@@ -119,7 +119,8 @@ public sealed class Geocoding(Gazetteer gazetteer)
         return draft with
         {
             LocationName = filled.LocationName, Admin1 = filled.Admin1, Country = filled.Country,
-            PlaceId = filled.PlaceId, DerivedFields = filled.DerivedFields,
+            // A mark kept from before (a patch) may be derived again.
+            PlaceId = filled.PlaceId, DerivedFields = [.. filled.DerivedFields.Distinct()],
         };
     }
 

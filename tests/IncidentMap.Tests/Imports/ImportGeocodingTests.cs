@@ -92,6 +92,24 @@ public sealed class ImportGeocodingTests(ImportsFixture api)
         Assert.Equal((3L, 3L, 3L), await HistoryCountsAsync(prefix));
     }
 
+    [Fact]
+    public async Task A_file_that_sets_a_derived_geo_precision_makes_it_its_own()
+    {
+        var prefix = Unique();
+        var (lon, lat) = Somewhere();
+        await _client.AddPlaceAsync($"Kafr {prefix}", lon, lat, "SY", "Idlib", "village");
+        await _client.ImportOkAsync($"external_id,title,event_type,occurred_at,location_name\n{prefix}-1,Raid,battles,2016-02-21,Kafr {prefix}\n",
+            Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+        var export = await _client.GetStringAsync($"/collections/incidents/items?f=csv&filter={Uri.EscapeDataString($"external_id = '{prefix}-1'")}");
+        Assert.Contains(",town,", export);
+
+        await _client.ImportOkAsync(export.Replace(",town,", ",near,"), Csv, "?source=" + prefix, inserted: 0, updated: 1, unchanged: 0, rejected: 0);
+
+        var properties = (await ImportedAsync($"{prefix}-1"))["properties"]!;
+        Assert.Equal("near", properties["geo_precision"]!.GetValue<string>());
+        Assert.Equal(["geometry", "country", "admin1"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+    }
+
     private async Task<(long Incidents, long Versions, long Changes)> HistoryCountsAsync(string prefix)
     {
         var (incidents, versions, _, changes) = await api.Database.HistoryAsync(prefix);

@@ -233,6 +233,63 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.Equal(["location_name", "admin1"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
     }
 
+    private static List<string> Marks(JsonNode feature) =>
+        feature["properties"]!["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()).ToList();
+
+    [Fact]
+    public async Task A_patch_of_one_place_name_keeps_the_other_derived_marks_and_the_place_link()
+    {
+        var (lon, lat) = (-150 + Random.Shared.NextDouble() * 20, -62 + Random.Shared.NextDouble() * 4);
+        var place = await _client.AddPlaceAsync($"Hamlet {Suffix()}", lon, lat, "NZ", "Southland", "village");
+        var id = await _client.CreateAsync(Features.Valid(geometry: Features.Point(lon + 0.001, lat)));
+        var url = $"/collections/incidents/items/{id}";
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(url, """{"properties": {"admin1": "Southland Region"}}""")).StatusCode);
+
+        var patched = await _client.GetJsonAsync(url);
+        Assert.Equal((place, "Southland Region"), (patched["properties"]!["place_id"]!.GetValue<long>(), patched["properties"]!["admin1"]!.GetValue<string>()));
+        Assert.Equal(["location_name", "country"], Marks(patched));
+    }
+
+    [Fact]
+    public async Task An_editor_settling_an_undecided_country_gets_the_names_of_a_place_of_that_country()
+    {
+        // A point between two places of two countries (see above), the western one nearer.
+        var (lon, lat) = (-170 + Random.Shared.NextDouble() * 15, -60 + Random.Shared.NextDouble() * 6);
+        var suffix = Suffix();
+        await AddPlaceAsync($"Westend {suffix}", lon, lat, "NZ");
+        var east = await _client.AddPlaceAsync($"Eastend {suffix}", lon + 0.03, lat, "CL", "Magallanes", "village");
+        var id = await _client.CreateAsync(Features.Valid(geometry: Features.Point(lon + 0.0125, lat)));
+        var url = $"/collections/incidents/items/{id}";
+        Assert.Contains("country_undecided", Marks(await _client.GetJsonAsync(url)));
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(url, """{"properties": {"country": "CL"}}""")).StatusCode);
+
+        var settled = (await _client.GetJsonAsync(url))["properties"]!;
+        Assert.Equal(($"Eastend {suffix}", "Magallanes", "CL", east), (settled["location_name"]!.GetValue<string>(),
+            settled["admin1"]!.GetValue<string>(), settled["country"]!.GetValue<string>(), settled["place_id"]!.GetValue<long>()));
+        Assert.Equal(["location_name", "admin1"], Marks(await _client.GetJsonAsync(url)));
+    }
+
+    [Fact]
+    public async Task A_geo_precision_the_writer_sets_is_its_own_and_survives_a_new_name()
+    {
+        var suffix = Suffix();
+        await AddPlaceAsync($"Qasr {suffix}", 36.9, 35.1, "SY");
+        await AddPlaceAsync($"Tell {suffix}", 36.95, 35.15, "SY");
+        var id = await _client.CreateAsync(Unlocated($"Qasr {suffix}"));
+        var url = $"/collections/incidents/items/{id}";
+
+        await _client.PatchCurrentAsync(url, """{"properties": {"geo_precision": "near"}}""");
+        Assert.DoesNotContain("geo_precision", Marks(await _client.GetJsonAsync(url)));
+        await _client.PatchCurrentAsync(url, new JsonObject { ["properties"] = new JsonObject { ["location_name"] = $"Tell {suffix}" } }.ToJsonString());
+
+        var renamed = await _client.GetJsonAsync(url);
+        Assert.Equal("near", renamed["properties"]!["geo_precision"]!.GetValue<string>());
+        Assert.Equal([36.95, 35.15], renamed["geometry"]!["coordinates"]!.AsArray().Select(c => c!.GetValue<double>()));
+        Assert.DoesNotContain("geo_precision", Marks(renamed));
+    }
+
     [Fact]
     public async Task A_point_in_kosovo_gets_the_gazetteers_XK_which_a_client_can_send_back_and_filter_by()
     {
