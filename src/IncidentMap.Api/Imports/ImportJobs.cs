@@ -42,9 +42,14 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
         long id;
         await using (var connection = await dataSource.OpenConnectionAsync(ct))
             id = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
-                INSERT INTO import_jobs (format, created_by, bytes_total) VALUES (@format, @actor, @bytes)
+                INSERT INTO import_jobs (format, created_by, bytes_total, report) VALUES (@format, @actor, @bytes, @report::jsonb)
                 RETURNING id
-                """, new { format = options.Format.ToString().ToLowerInvariant(), actor = options.Actor, bytes = new FileInfo(spool).Length },
+                """, new
+                {
+                    format = options.Format.ToString().ToLowerInvariant(), actor = options.Actor, bytes = new FileInfo(spool).Length,
+                    // The source asked for is the job's from its first answer (a default one is known once the file is read).
+                    report = JsonSerializer.Serialize(new ImportReport(options.Source, 0, 0, 0, 0, 0, [], 0, null), Json),
+                },
                 cancellationToken: ct));
         _running[id] = Task.Run(async () =>
         {

@@ -434,6 +434,7 @@ public sealed class ImportTests(ImportsFixture api)
     [Theory]
     [InlineData("?async=true", null)]
     [InlineData("", "respond-async, wait=0")]
+    [InlineData("?async=true&source=async-job", null)]
     public async Task An_async_import_runs_as_a_job_whose_progress_and_report_can_be_polled(string query, string? prefer)
     {
         var prefix = Unique();
@@ -445,6 +446,11 @@ public sealed class ImportTests(ImportsFixture api)
         Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
         var location = response.Headers.Location!.ToString();
         Assert.Matches(@"^/collections/incidents/imports/\d+$", location);
+        // The source asked for is the job's from the first answer on (the default one once the file is read).
+        var accepted = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        var source = accepted["report"]!["source"]?.GetValue<string>();
+        if (query.Contains("source=")) Assert.Equal("async-job", source);
+        else Assert.True(source is null or "acled", source); // acled when the job was quicker than its first answer
 
         JsonObject job;
         var waited = System.Diagnostics.Stopwatch.StartNew();
