@@ -384,7 +384,10 @@ internal sealed class AcledLayout : CsvLayout
 
     public AcledLayout(IReadOnlyList<string> header) : base(header)
     {
-        Require("event_id_cnty", "event_date", "event_type", "latitude", "longitude");
+        Require("event_id_cnty", "event_date", "event_type");
+        // Without coordinates every row is geocoded by its location, as in our own CSV.
+        if (!(Index.ContainsKey("latitude") && Index.ContainsKey("longitude")) && !Index.ContainsKey("location"))
+            throw new ImportFormatException("header", "lacks the column(s) latitude and longitude, or location (to geocode)", 1);
     }
 
     public override string? ColumnOf(string fieldKey) => Columns.GetValueOrDefault(fieldKey);

@@ -27,7 +27,7 @@ internal sealed class ImportGeocoder(Gazetteer gazetteer)
         }
         return resolution is Resolution.Found(var place)
             ? (Geocoding.Apply(feature, place), null)
-            : (null, Geocoding.Refuse(query, resolution));
+            : (null, Geocoding.Refuse(query, resolution, inFile: true));
     }
 
     /// <summary>A refusal as an import reports it: its reason, and for an ambiguous name the places it could be.</summary>

@@ -132,12 +132,18 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
     {
         var problems = new List<FieldError>(source.Problems);
         if (source.Feature is not { } feature) return (null, problems);
-        // A row whose values did not convert is refused for them; its place name is not looked up.
-        var (prepared, refusal) = problems.Count == 0 ? await geocoder.GeocodeAsync(feature, ct) : (Places.Geocoding.Unchanged(feature), null);
+        // The name is looked up even when other values are wrong, so that the row is refused for
+        // those alone (not also for a geometry it did not need), and a refused name beside them.
+        var (prepared, refusal) = await geocoder.GeocodeAsync(feature, ct);
         if (refusal is not null)
-            return (null, [new FieldError(Places.Geocoding.Refusal.Field, ImportGeocoder.Reason(refusal))]);
+        {
+            problems.Add(new FieldError(Places.Geocoding.Refusal.Field, ImportGeocoder.Reason(refusal)));
+            prepared = Places.Geocoding.Unchanged(feature);
+        }
         using var owned = prepared!.Owned;
         var (draft, errors) = IncidentInput.Parse(prepared.Feature);
+        // The refused name says why the row has no point.
+        if (refusal is not null) errors.RemoveAll(e => e.Field == "geometry");
         // A value the CSV mapping already refused was left out of the Feature; "is required" for it would say the same twice.
         var refused = problems.Select(p => FieldPath.Key(p.Field)).ToHashSet();
         // Single writes name a problem with the whole body ""; here that is the row's feature.

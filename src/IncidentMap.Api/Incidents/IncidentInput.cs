@@ -148,7 +148,7 @@ public static class IncidentInput
     {
         if (!feature.TryGetProperty("geometry", out var element) || element.ValueKind == JsonValueKind.Null)
         {
-            errors.Add(new FieldError("geometry", "is required"));
+            errors.Add(new FieldError("geometry", "is required (or a properties.location_name for the server to geocode)"));
             return null;
         }
         return ParseGeometry(element, "geometry", errors);

@@ -31,6 +31,9 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     /// <summary>Reverse geocoding only names a place this close to the incident.</summary>
     public const double ReverseRadiusMetres = 25_000;
 
+    /// <summary>How many places a name's lookup returns at most (so an ambiguous name lists at most this many).</summary>
+    public const int MaxCandidates = 10;
+
     /// <summary>How many similar names an unknown name's answer suggests.</summary>
     public const int MaxSuggestions = 5;
 
@@ -139,7 +142,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                   AND (@country::text IS NULL OR p.country = @country)
                 GROUP BY p.id
                 ORDER BY bool_or(n.key = place_key(@name)) DESC, admin1match DESC, max(similarity(n.key, place_key(@name))) DESC, p.population DESC NULLS LAST
-                LIMIT 10
+                LIMIT {MaxCandidates}
                 """, new { name, country, admin1 }, cancellationToken: token))).AsList();
         }, ct);
 

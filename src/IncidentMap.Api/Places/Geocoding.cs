@@ -54,8 +54,9 @@ public sealed class Geocoding(Gazetteer gazetteer)
             || (feature.TryGetProperty("geometry", out var geometry) && geometry.ValueKind != JsonValueKind.Null)
             || !feature.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object
             || !properties.TryGetProperty("location_name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String
-            || nameElement.GetString() is not { Length: > 0 } name
-            || !IncidentInput.IsStorableText(name) || name.Length > 500)
+            // Blank text is none, in every write; an overlong name is validation's to name.
+            || nameElement.GetString() is not { } name || string.IsNullOrWhiteSpace(name)
+            || !IncidentInput.IsStorableText(name) || IncidentInput.Characters(name) > 500)
             return null;
         var country = Text(properties, "country")?.ToUpperInvariant();
         if (country is not null && !Vocabulary.CountryCodes.Contains(country)) return null;
@@ -77,20 +78,28 @@ public sealed class Geocoding(Gazetteer gazetteer)
         return new Prepared(document.RootElement, place.Id, [.. derived], document);
     }
 
-    /// <summary>Why a name that found no single place is refused: never a guess between candidates, nor a similar spelling taken.</summary>
-    public static Refusal Refuse(PlaceQuery query, Resolution resolution)
+    /// <summary>
+    /// Why a name that found no single place is refused: never a guess between candidates, nor a
+    /// similar spelling taken. <paramref name="inFile"/>: for an import's report, which lists no
+    /// candidates beside the reason and speaks of coordinates rather than a geometry.
+    /// </summary>
+    public static Refusal Refuse(PlaceQuery query, Resolution resolution, bool inFile = false)
     {
         var (name, country) = (query.Name, query.Country);
         var where = country is null ? "" : $" in {country}";
+        var geometry = inFile ? "coordinates" : "a geometry";
         return resolution switch
         {
             Resolution.Ambiguous(var candidates) => new Refusal("Ambiguous place",
-                $"'{name}' matches {candidates.Count} places; add country or admin1, or send a geometry.", candidates),
+                $"'{name}' matches {(candidates.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more" : candidates.Count)} places" +
+                (query.Admin1 is null
+                    ? $"; add country or admin1, or send {geometry}."
+                    : $", and admin1 '{query.Admin1}' does not tell them apart; add country, or send {geometry}."), candidates),
             Resolution.Unknown { Suggestions.Count: 0 } => new Refusal("Unknown place",
-                $"no place named '{name}'{where} is known; send a geometry, or add the place first.", []),
+                $"no place named '{name}'{where} is known; send {geometry}, or add the place first.", []),
             Resolution.Unknown(var suggestions) => new Refusal("Unknown place",
                 $"no place is named '{name}'{where}; did you mean {PlacesApi.DidYouMean(suggestions)}? " +
-                "Send the name as the gazetteer spells it (see candidates), or a geometry, or add the place.", suggestions),
+                $"Send the name as the gazetteer spells it{(inFile ? "" : " (see candidates)")}, or {geometry}, or add the place.", suggestions),
             _ => throw new InvalidOperationException($"Unexpected resolution {resolution}"),
         };
     }

@@ -185,6 +185,50 @@ public sealed class ImportGeocodingTests(ImportsFixture api)
         Assert.Equal([lon, lat], feature["geometry"]!["coordinates"]!.AsArray().Select(c => c!.GetValue<double>()));
     }
 
+    [Fact]
+    public async Task An_ACLED_file_without_coordinate_columns_is_geocoded_by_location()
+    {
+        var prefix = Unique();
+        var (lon, lat) = Somewhere();
+        var place = await _client.AddPlaceAsync($"Suq {prefix}", lon, lat, "YE", null, "village");
+
+        await _client.ImportOkAsync($"event_id_cnty,event_date,event_type,sub_event_type,iso,location\n{prefix}1,2016-02-21,Battles,Armed clash,887,Suq {prefix}\n",
+            Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+
+        var id = await api.Database.ScalarAsync<long>("SELECT id FROM incidents WHERE external_id = @e", new { e = $"{prefix}1" });
+        Assert.Equal(place, (await _client.GetJsonAsync($"/collections/incidents/items/{id}"))["properties"]!["place_id"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task A_row_with_a_bad_value_and_a_place_name_is_refused_for_what_is_wrong_and_nothing_else()
+    {
+        var prefix = Unique();
+        var (lon, lat) = Somewhere();
+        await _client.AddPlaceAsync($"Dayr {prefix}", lon, lat, "SY", null, "village");
+        await _client.AddPlaceAsync($"Dayr {prefix}", lon + 1, lat, "SY", null, "village");
+        var csv = $"""
+            external_id,title,event_type,occurred_at,location_name,country,admin1,sources
+            {prefix}-1,Raid,battles,2016-02-21,Qaryat {prefix}x,SY,,not json
+            {prefix}-2,Raid,skirmish,2016-02-21,Nowhere {prefix},SY,,
+            {prefix}-3,Raid,battles,2016-02-21,Dayr {prefix},SY,Idlib,
+            {prefix}-4,Raid,battles,2016-02-21,   ,SY,,
+            """;
+
+        var report = await _client.ImportOkAsync(csv, Csv, "?source=" + prefix, inserted: 0, updated: 0, unchanged: 0, rejected: 4);
+
+        var problems = Problems(report);
+        // A bad value beside a name that resolves nowhere: both, and no "geometry is required".
+        Assert.Equal(["properties.location_name", "properties.sources"], problems.Where(p => p.Line == 2).Select(p => p.Field).Order());
+        Assert.Equal(["properties.event_type", "properties.location_name"], problems.Where(p => p.Line == 3).Select(p => p.Field).Order());
+        // An admin1 that decides nothing is named; a report lists no candidates, so it does not point at them.
+        var ambiguous = problems.Single(p => p.Line == 4).Reason;
+        Assert.Contains("admin1 'Idlib' does not tell them apart; add country, or send coordinates", ambiguous);
+        Assert.DoesNotContain("see candidates", string.Join(" ", problems.Select(p => p.Reason)));
+        // A blank name is no name: the row needs coordinates or a name.
+        Assert.Equal([("geometry", "is required (or a properties.location_name for the server to geocode)")],
+            problems.Where(p => p.Line == 5).Select(p => (p.Field, p.Reason)));
+    }
+
     [Theory]
     [InlineData("external_id,title,event_type,occurred_at", "location_name")]
     [InlineData("external_id,title,event_type,occurred_at,location_name,lat", "lat column without a lon")]
