@@ -59,6 +59,9 @@ public sealed class Settings
 
     public bool RequireIfMatch { get; private init; } = true;
 
+    /// <summary>Where the service listens when no Urls, ASPNETCORE_URLS or ASPNETCORE_HTTP(S)_PORTS say.</summary>
+    public const string DefaultUrls = "http://localhost:8080";
+
     /// <summary>Port of the local service the healthcheck command asks (PORT; the Docker image listens there).</summary>
     public int HealthcheckPort { get; private init; } = 8080;
 
@@ -90,6 +93,8 @@ public sealed class Settings
         }
         var origins = read.List("Cors:AllowedOrigins").Select(o => read.Origin(o.Key, o.Value)).OfType<string>().ToArray();
         read.Urls("Urls");
+        read.Ports("HTTP_PORTS");
+        read.Ports("HTTPS_PORTS");
         var settings = new Settings
         {
             ConnectionString = read.ConnectionString("ConnectionStrings:Incidents"),
@@ -225,6 +230,18 @@ public sealed class Settings
                 return null;
             }
             return origin.ToLowerInvariant();
+        }
+
+        /// <summary>Ports to listen on, separated by ';' (ASPNETCORE_HTTP_PORTS, ASPNETCORE_HTTPS_PORTS).</summary>
+        public void Ports(string key)
+        {
+            if (Value(key) is not { } text) return;
+            foreach (var port in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number is < 1 or > 65535)
+                {
+                    Bad($"ASPNETCORE_{key}", port, "must be port numbers (1 to 65535) separated by ';'");
+                    return;
+                }
         }
 
         /// <summary>Where to listen: URLs separated by ';', as Kestrel takes them (http://+:8080, https://localhost:8443 …).</summary>
