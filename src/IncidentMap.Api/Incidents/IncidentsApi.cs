@@ -399,7 +399,6 @@ public static partial class IncidentsApi
         return JsonNode.DeepEquals(stored["geometry"], sent["geometry"]) && Same("location_name") && Same("admin1") && Same("country");
     }
 
-    /// <summary>The draft with the stored incident's place link and derivation marks.</summary>
     /// <summary>
     /// The draft with the stored incident's place link and derivation marks, less what the writer
     /// changed: a name it sets is its own (and a country or admin1 settles country_undecided), a new
