@@ -207,7 +207,7 @@ public static partial class IncidentsApi
                 JsonValueKind.True => "true",
                 JsonValueKind.False => "false",
                 JsonValueKind.Array when member.Value.EnumerateArray().All(e => e.ValueKind is JsonValueKind.String or JsonValueKind.Number) =>
-                    string.Join(",", member.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText())),
+                    QueryParser.Joined(member.Name, member.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText())),
                 JsonValueKind.Null => null,
                 // A cql2-json filter may come as the JSON itself rather than as a string holding it.
                 JsonValueKind.Object when member.Name == "filter" => member.Value.GetRawText(),

@@ -56,18 +56,18 @@ public static partial class QueryParser
         ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 (lon/lat), the default.",
         ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word); English stemming, case and accents ignored (emeute finds Émeute).",
         ["event_type"] = "Any of these event types (comma list).",
-        ["sub_event_type"] = "Any of these sub-event types (comma list).",
+        ["sub_event_type"] = "This sub-event type, the whole value (repeat the parameter for any of several).",
         ["country"] = "Any of these ISO 3166-1 alpha-2 codes (comma list; XK for Kosovo).",
-        ["admin1"] = "Any of these first-level administrative divisions (comma list).",
+        ["admin1"] = "This first-level administrative division, the whole value (repeat the parameter for any of several).",
         ["status"] = "Any of these statuses (comma list).",
         ["time_precision"] = "Any of these time precisions: exact, day, week, month (comma list).",
         ["geo_precision"] = "Any of these geographic precisions: exact, near, town, region, country (comma list).",
-        ["location_name"] = "Any of these location names, exactly as stored (comma list; near= searches by place instead).",
-        ["admin2"] = "Any of these second-level administrative divisions (comma list).",
-        ["external_id"] = "Any of these external ids, e.g. ACLED event ids (comma list).",
-        ["tags"] = "Incidents with any of these tags (comma list).",
-        ["claimed_by"] = "Claimed by any of these (comma list).",
-        ["actors"] = "Involving any of these actors (comma list).",
+        ["location_name"] = "This location name, the whole value exactly as stored, commas included (repeat the parameter for any of several; near= searches by place instead).",
+        ["admin2"] = "This second-level administrative division, the whole value (repeat the parameter for any of several).",
+        ["external_id"] = "This external id, e.g. an ACLED event id (repeat the parameter for any of several).",
+        ["tags"] = "Incidents with this tag, the whole value (repeat the parameter for any of several).",
+        ["claimed_by"] = "Claimed by this, the whole value (repeat the parameter for any of several).",
+        ["actors"] = "Involving this actor, the whole value (repeat the parameter for any of several).",
         ["fatalities"] = "Incidents whose toll may lie in a..b (50.. = at least 50, ..10 = at most 10, 10..50, or one number): their [fatalities_min, fatalities_max] overlaps it. Unknown tolls never match.",
         ["fatalities_min"] = "Incidents whose fatalities_min is any of these (comma list of whole numbers); for a range of tolls use fatalities=a..b.",
         ["fatalities_max"] = "Incidents whose fatalities_max is any of these (comma list of whole numbers); for a range of tolls use fatalities=a..b.",
@@ -76,10 +76,24 @@ public static partial class QueryParser
     /// <summary>Parameters that shape a page of items rather than select incidents.</summary>
     public static readonly HashSet<string> PageParameters = ["limit", "cursor", "f", "sortby", "properties", "precision", "count"];
 
-    /// <summary>The parameters that take comma lists, and so may also be repeated.</summary>
+    /// <summary>
+    /// Free-text properties as parameters: equality on the whole value, commas included (OGC API –
+    /// Features: GDAL sends location_name=al-Zahraa, Homs for -where "location_name = 'al-Zahraa, Homs'"
+    /// and trusts the answer). Repeating one asks for any of the values.
+    /// </summary>
+    public static readonly HashSet<string> WholeValues =
+        ["sub_event_type", "admin1", "admin2", "location_name", "external_id", "tags", "claimed_by", "actors"];
+
+    /// <summary>Between the values of a repeated whole-value parameter, where a value's own commas are not.</summary>
+    public const char ValueSeparator = '\u001F';
+
+    /// <summary>The parameters that take comma lists (codes and numbers, which hold no comma), and so may also be repeated; and the whole-value ones, which may be repeated.</summary>
     private static readonly HashSet<string> Lists =
-        ["event_type", "sub_event_type", "country", "admin1", "status", "tags", "claimed_by", "actors", "fatalities_min", "fatalities_max", "properties", "sortby",
-         "time_precision", "geo_precision", "location_name", "admin2", "external_id"];
+        ["event_type", "country", "status", "fatalities_min", "fatalities_max", "properties", "sortby", "time_precision", "geo_precision", .. WholeValues];
+
+    /// <summary>The values of parameters given more than once, as <see cref="Parse"/> reads them: a comma list, or whole values apart.</summary>
+    public static string Joined(string name, IEnumerable<string?> values) =>
+        string.Join(WholeValues.Contains(name) ? ValueSeparator : ',', values);
 
     /// <param name="calendarZone">Where a date or month in datetime is a day or month (the stats' tz); null: UTC.</param>
     public static (IncidentQuery? Query, List<FieldError> Errors) Parse(
@@ -96,7 +110,14 @@ public static partial class QueryParser
                 Bad(key, Problem.NotAParameter);
             else if (!IncidentInput.IsStorableText(value))
                 Bad(key, "contains a NUL character or invalid Unicode");
+            // An empty property value matches no incident in OGC's terms; it used to mean "no filter".
+            else if (Lists.Contains(key) && key is not ("properties" or "sortby") && value.Split(WholeValues.Contains(key) ? ValueSeparator : ',').All(string.IsNullOrWhiteSpace))
+                Bad(key, $"is empty; give a value (incidents without one: filter={(key is "tags" or "actors" ? $"A_EQUALS({key}, ())" : $"{key} IS NULL")})");
         }
+        // The values of a whole-value parameter, each as given.
+        List<string>? Whole(string name) => Get(name) is { } text
+            ? text.Split(ValueSeparator).Where(v => !string.IsNullOrWhiteSpace(v)).Distinct().ToList()
+            : null;
 
         var query = new IncidentQuery { Intersects = intersects };
 
@@ -157,15 +178,15 @@ public static partial class QueryParser
             Statuses = Vocabulary(Get("status"), "status", Incidents.Vocabulary.Statuses, errors),
             TimePrecisions = Vocabulary(Get("time_precision"), "time_precision", Incidents.Vocabulary.TimePrecisions, errors),
             GeoPrecisions = Vocabulary(Get("geo_precision"), "geo_precision", Incidents.Vocabulary.GeoPrecisions, errors),
-            LocationNames = List(Get("location_name")),
-            Admin2 = List(Get("admin2")),
-            ExternalIds = List(Get("external_id")),
+            LocationNames = Whole("location_name"),
+            Admin2 = Whole("admin2"),
+            ExternalIds = Whole("external_id"),
             Countries = CountryList(Get("country"), errors),
-            SubEventTypes = List(Get("sub_event_type")),
-            Admin1 = List(Get("admin1")),
-            Tags = List(Get("tags")),
-            ClaimedBy = List(Get("claimed_by")),
-            Actors = List(Get("actors")),
+            SubEventTypes = Whole("sub_event_type"),
+            Admin1 = Whole("admin1"),
+            Tags = Whole("tags"),
+            ClaimedBy = Whole("claimed_by"),
+            Actors = Whole("actors"),
             FatalitiesMin = Counts(Get("fatalities_min"), "fatalities_min", errors),
             FatalitiesMax = Counts(Get("fatalities_max"), "fatalities_max", errors),
         };
@@ -280,7 +301,7 @@ public static partial class QueryParser
         if (request.Query.FirstOrDefault(p => p.Value.Count > 1 && !Lists.Contains(p.Key)) is { Key: not null } repeated)
             return (null, Problem.BadParameter(repeated.Key, $"is given {repeated.Value.Count} times; give it once"));
         var values = request.Query.Where(p => !own.Contains(p.Key))
-            .ToDictionary(p => p.Key, p => string.Join(",", p.Value.ToArray()), StringComparer.Ordinal);
+            .ToDictionary(p => p.Key, p => Joined(p.Key, p.Value), StringComparer.Ordinal);
         // Page and format parameters (limit, f, sortby …) only where the endpoint's metadata takes them.
         var page = request.HttpContext.GetEndpoint()?.Metadata.GetMetadata<Incidents.QueryParametersMetadata>()?.Page;
         if (page is not null && values.Keys.FirstOrDefault(k => PageParameters.Contains(k) && !page.Contains(k)) is { } notHere)

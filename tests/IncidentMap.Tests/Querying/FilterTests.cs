@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using IncidentMap.Tests.Infrastructure;
 using static IncidentMap.Tests.Querying.QueryHelpers;
@@ -13,7 +14,7 @@ public sealed class FilterTests(ApiFixture api)
     private static JsonArray Strings(params string[] values) => new(values.Select(v => (JsonNode)v).ToArray());
 
     [Fact]
-    public async Task Property_filters_match_any_of_their_comma_listed_values()
+    public async Task Property_filters_match_codes_by_comma_list_and_free_text_by_whole_value_or_repetition()
     {
         var tag = NewTag();
         var a = await _client.CreateAsync(Incident(tag, moreTags: tag + "-a")
@@ -34,19 +35,23 @@ public sealed class FilterTests(ApiFixture api)
         await _client.AssertMatchesAsync($"{t}&event_type=battles,protests", a, d);
         await _client.AssertMatchesAsync($"{t}&event_type=explosions_remote_violence", b, c);
         await _client.AssertMatchesAsync($"{t}&sub_event_type={Esc("Suicide bomb")}", b);
-        await _client.AssertMatchesAsync($"{t}&sub_event_type={Esc("Suicide bomb,Peaceful protest")}", b, d);
+        await _client.AssertMatchesAsync($"{t}&sub_event_type={Esc("Suicide bomb")}&sub_event_type={Esc("Peaceful protest")}", b, d);
         await _client.AssertMatchesAsync($"{t}&sub_event_type={Esc("Remote explosive/landmine/IED")}", c);
         await _client.AssertMatchesAsync($"{t}&country=SY", a, b);
         await _client.AssertMatchesAsync($"{t}&country=LB,IQ", c, d);
-        await _client.AssertMatchesAsync($"{t}&admin1=Homs,Beirut", a, c);
+        await _client.AssertMatchesAsync($"{t}&admin1=Homs&admin1=Beirut", a, c);
+        await _client.AssertMatchesAsync($"{t}&admin1=Homs,Beirut", []);
         await _client.AssertMatchesAsync($"{t}&admin1={Esc("Rif Dimashq")}", b);
         await _client.AssertMatchesAsync($"{t}&status=verified,disputed", a, c);
         await _client.AssertMatchesAsync($"{t}&status=reported", b);
         await _client.AssertMatchesAsync($"{t}&claimed_by={Esc("Islamic State")}", b);
-        await _client.AssertMatchesAsync($"{t}&actors={Esc("Islamic State,Jaish al-Islam")}", a, b);
+        // A value's own comma is part of it (GDAL sends -where "claimed_by = 'Unknown group, Beirut cell'" so).
+        await _client.AssertMatchesAsync($"{t}&claimed_by={Esc("Unknown group, Beirut cell")}", c);
+        await _client.AssertMatchesAsync($"{t}&claimed_by=Beirut%20cell", []);
+        await _client.AssertMatchesAsync($"{t}&actors={Esc("Islamic State")}&actors={Esc("Jaish al-Islam")}", a, b);
         await _client.AssertMatchesAsync($"{t}&actors={Esc("Protesters (Iraq)")}", d);
         await _client.AssertMatchesAsync($"{t}&actors=Nobody", []);
-        await _client.AssertMatchesAsync($"tags={tag}-a,{tag}-d", a, d);
+        await _client.AssertMatchesAsync($"tags={tag}-a&tags={tag}-d", a, d);
         await _client.AssertMatchesAsync($"tags={tag}-c", c);
         // Different parameters narrow each other.
         await _client.AssertMatchesAsync($"{t}&event_type=explosions_remote_violence&country=SY", b);
@@ -72,9 +77,37 @@ public sealed class FilterTests(ApiFixture api)
         await _client.AssertMatchesAsync($"{t}&location_name={Esc("Sayeda Zeinab")}", a);
         await _client.AssertMatchesAsync($"{t}&admin2={Esc("Markaz Rif Dimashq")}", a);
         await _client.AssertMatchesAsync($"external_id={Esc(tag + ":SYR2")}", b);
-        await _client.AssertMatchesAsync($"external_id={Esc($"{tag}:SYR1,{tag}:SYR2")}", a, b);
+        await _client.AssertMatchesAsync($"external_id={Esc($"{tag}:SYR1")}&external_id={Esc($"{tag}:SYR2")}", a, b);
         await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/items?{t}&time_precision=year"), System.Net.HttpStatusCode.BadRequest, "time_precision");
         await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/items?{t}&geo_precision=city"), System.Net.HttpStatusCode.BadRequest, "geo_precision");
+    }
+
+    [Theory]
+    [InlineData("location_name=", "location_name", "filter=location_name IS NULL")]
+    [InlineData("location_name=%20", "location_name", "filter=location_name IS NULL")]
+    [InlineData("event_type=", "event_type", "filter=event_type IS NULL")]
+    [InlineData("tags=", "tags", "A_EQUALS(tags, ())")]
+    [InlineData("country=,", "country", "is empty")]
+    public async Task An_empty_property_value_is_a_400_not_every_incident(string query, string parameter, string detail)
+    {
+        // GDAL sends -where "location_name = ''" as location_name=, and trusts the answer: it used to be every incident.
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Items}?{query}"), System.Net.HttpStatusCode.BadRequest, parameter);
+        Assert.Contains(detail, problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_search_body_takes_an_array_of_whole_values()
+    {
+        var tag = NewTag();
+        var a = await _client.CreateAsync(Incident(tag).With("location_name", "al-Zahraa, Homs"));
+        var b = await _client.CreateAsync(Incident(tag).With("location_name", "Homs"));
+        await _client.CreateAsync(Incident(tag).With("location_name", "al-Zahraa"));
+
+        var response = await _client.PostAsync("/collections/incidents/search", new StringContent(
+            $$"""{"tags": "{{tag}}", "location_name": ["al-Zahraa, Homs", "Homs"]}""", System.Text.Encoding.UTF8, "application/json"));
+
+        var ids = (await response.Content.ReadFromJsonAsync<JsonObject>())!["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()).Order();
+        Assert.Equal(new[] { a, b }.Order(), ids);
     }
 
     [Fact]
