@@ -79,7 +79,8 @@ public static class IncidentMapHost
             options.Providers.Add<BrotliCompressionProvider>();
             options.Providers.Add<GzipCompressionProvider>();
             options.MimeTypes = ResponseCompressionDefaults.MimeTypes.Concat(
-                [IncidentsApi.GeoJson, "application/problem+json", "text/csv", "application/geo+json-seq", "application/x-ndjson", TilesApi.MvtType]);
+                [IncidentsApi.GeoJson, "application/problem+json", "text/csv", "application/geo+json-seq", "application/x-ndjson", TilesApi.MvtType,
+                 "application/schema+json", "application/vnd.oai.openapi+json"]);
         });
         services.Configure<BrotliCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
         services.Configure<GzipCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);

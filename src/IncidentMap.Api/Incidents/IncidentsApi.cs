@@ -379,12 +379,30 @@ public static partial class IncidentsApi
         var (document, problem) = await JsonBody.ReadAsync(context.Request, FeatureMediaTypes, context.RequestAborted);
         if (problem is not null) return problem;
         using var _ = document;
+        if (OtherId(document!.RootElement, id) is { } otherId) return otherId;
 
         var stored = await reader.GetFeatureAsync(id, context.RequestAborted) is { } current ? JsonNode.Parse(current.Feature) : null;
         var (draft, invalid) = await DraftAsync(context, document!.RootElement,
             d => stored is not null && RestatesPlace(stored, document.RootElement) ? (WithStoredPlace(d, stored, []), true) : null);
         if (invalid is not null) return invalid;
         return Respond(context, await store.ReplaceAsync(id, draft!, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
+    }
+
+    /// <summary>
+    /// A body naming another incident than its URL (an "id" member, as a GET gives it, number or
+    /// string) is a 400: sent to the wrong URL, it would have replaced the wrong incident.
+    /// </summary>
+    private static IResult? OtherId(JsonElement body, long id)
+    {
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("id", out var member) || member.ValueKind == JsonValueKind.Null) return null;
+        var given = member.ValueKind switch
+        {
+            JsonValueKind.Number => member.GetRawText(),
+            JsonValueKind.String => member.GetString(),
+            _ => null,
+        };
+        return given == id.ToString(System.Globalization.CultureInfo.InvariantCulture) ? null
+            : Problem.BadParameter("id", $"the body is feature {member.GetRawText()}, the URL incident {id}; send it to its own URL, or leave id out");
     }
 
     /// <summary>
@@ -430,6 +448,7 @@ public static partial class IncidentsApi
         using var _ = document;
         if (document!.RootElement.ValueKind != JsonValueKind.Object)
             return Problem.Validation([new FieldError("body", "a merge patch must be a JSON object")]);
+        if (OtherId(document.RootElement, id) is { } otherId) return otherId;
 
         for (var attempt = 1; ; attempt++)
         {

@@ -123,6 +123,9 @@ public static partial class TimeWindow
             else end = instant + Microsecond;
             return true;
         }
+        // GDAL 3.6's OAPIF driver sends a date compared in -where as "2016-02-01T": the date it means.
+        if (text is [.., 'T'] && text.Length == 11 && Rfc3339.TryParseIncidentTime(text[..10], out _, out var dated) && dated == "day")
+            text = text[..10];
         if (!Rfc3339.TryParseIncidentTime(text, out var calendar, out var precision)) return false;
         start = Local(calendar.DateTime, zone);
         // The day after 9999-12-31 does not exist: that end is open.

@@ -253,3 +253,46 @@ public sealed class KestrelRequestBodyTests(KestrelApiFixture api) : IClassFixtu
         Assert.Contains("8388608 bytes", problem["detail"]!.GetValue<string>());
     }
 }
+
+/// <summary>What a GIS client may send beside a feature: its CRS, and the feature's id.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class FeatureEnvelopeTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    [Theory]
+    [InlineData("<http://www.opengis.net/def/crs/EPSG/0/3857>", HttpStatusCode.BadRequest)]
+    [InlineData("<http://www.opengis.net/def/crs/EPSG/0/4326>", HttpStatusCode.BadRequest)] // lat/lon axis order
+    [InlineData("<http://www.opengis.net/def/crs/OGC/1.3/CRS84>", HttpStatusCode.Created)]
+    [InlineData("http://www.opengis.net/def/crs/OGC/1.3/CRS84", HttpStatusCode.Created)]
+    public async Task A_body_in_another_crs_is_refused_naming_Content_Crs(string crs, HttpStatusCode expected)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/collections/incidents/items") { Content = Features.Content(Features.Valid()) };
+        request.Headers.TryAddWithoutValidation("Content-Crs", crs);
+
+        var response = await _client.SendAsync(request);
+
+        Assert.Equal(expected, response.StatusCode);
+        if (expected == HttpStatusCode.BadRequest) await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "Content-Crs");
+    }
+
+    [Fact]
+    public async Task A_replacement_or_patch_whose_id_is_another_incident_is_a_400_and_changes_nothing()
+    {
+        var first = await _client.CreateAsync(Features.Valid("First"));
+        var second = await _client.CreateAsync(Features.Valid("Second"));
+        var body = await _client.GetJsonAsync($"/collections/incidents/items/{second}");
+        body["properties"]!["title"] = "Meant for the second";
+
+        var put = await _client.PutCurrentAsync($"/collections/incidents/items/{first}", Features.Content(body));
+        var patch = await _client.PatchCurrentAsync($"/collections/incidents/items/{first}", "{\"id\": " + second + ", \"properties\": {\"title\": \"x\"}}");
+
+        await ProblemAssert.IsProblemAsync(put, HttpStatusCode.BadRequest, "id");
+        await ProblemAssert.IsProblemAsync(patch, HttpStatusCode.BadRequest, "id");
+        Assert.Equal("First", (await _client.GetJsonAsync($"/collections/incidents/items/{first}"))["properties"]!["title"]!.GetValue<string>());
+        // Its own id, as a number or a string, is fine.
+        body = await _client.GetJsonAsync($"/collections/incidents/items/{first}");
+        body["id"] = first.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutCurrentAsync($"/collections/incidents/items/{first}", Features.Content(body))).StatusCode);
+    }
+}

@@ -43,6 +43,18 @@ public sealed class CacheHeaderTests(ApiFixture api)
     }
 
     [Theory]
+    [InlineData("/collections/incidents/queryables", "application/schema+json")]
+    [InlineData("/openapi/v1.json", "application/")]
+    public async Task Schema_and_OpenAPI_documents_are_compressed_too(string url, string mediaType)
+    {
+        var response = await _client.SendAsync(Get(url, "gzip"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith(mediaType, response.Content.Headers.ContentType!.ToString());
+        Assert.Equal("gzip", Assert.Single(response.Content.Headers.ContentEncoding));
+    }
+
+    [Theory]
     [InlineData("gzip")]
     [InlineData("br")]
     public async Task A_compressed_answer_names_its_coding_in_the_ETag_and_revalidates_with_either_spelling(string coding)

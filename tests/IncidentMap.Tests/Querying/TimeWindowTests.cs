@@ -248,6 +248,8 @@ public sealed class TimeWindowTests(ApiFixture api)
     [InlineData("2016-02-01T00:00:00Z/2016-02-21T00:00:00Z", "2016-02-01T00:00:00Z", "2016-02-21T00:00:00.000001Z")]
     [InlineData("../2016-02-21", null, "2016-02-22T00:00:00Z")]
     [InlineData("2016-02-21/..", "2016-02-21T00:00:00Z", null)]
+    [InlineData("2016-02-01T/..", "2016-02-01T00:00:00Z", null)] // GDAL 3.6's OAPIF driver writes a date so
+    [InlineData("../2016-02-21T", null, "2016-02-22T00:00:00Z")]
     [InlineData("/", null, null)]
     [InlineData("../..", null, null)]
     [InlineData("0000-01-01T00:00:00Z/9999-12-31T00:00:00Z", null, null)]
