@@ -54,6 +54,9 @@ public static class Queryables
         Text("status", "Editorial status of the record.", Vocabulary.Statuses),
         List("tags", "Free-form tags."),
         Text("external_id", "Identifier of the incident in the dataset it was imported from."),
+        Integer("place_id", "The gazetteer place (/collections/places) geocoding took the point or the location name from; null when none."),
+        List("derived_fields", "Properties the server filled in by geocoding; country_undecided when places of two countries were about as near " +
+            "(A_CONTAINS(derived_fields, ('country_undecided')) finds the incidents an editor should settle)."),
         Time("created_at", "When the incident was recorded here."),
         Time("updated_at", "When the record last changed."),
         Integer("version", "Edit counter: 1 when created, one more on every change."),

@@ -316,6 +316,7 @@ public sealed class Cql2CompileTests
             "title", "summary", "event_type", "sub_event_type", "location_name", "admin1", "admin2", "country", "geo_precision",
             "status", "time_precision", "claimed_by", "external_id", "fatalities_min", "fatalities_max", "injured_min",
             "injured_max", "version", "occurred_at", "created_at", "updated_at", "actors", "tags", "id", "geometry",
+            "place_id", "derived_fields",
         ];
         Assert.Equal(expected.Order(), properties.Select(p => p.Key).Order());
         foreach (var (name, schema) in properties)

@@ -198,6 +198,10 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.Null(properties["admin1"]);
         Assert.Equal($"Twinton {suffix}", properties["location_name"]!.GetValue<string>());
         Assert.Equal(["location_name", "country_undecided"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+        // An editor finds the incidents to settle with a filter.
+        var undecided = await _client.GetJsonAsync("/collections/incidents/items?limit=10000&filter=" +
+            Uri.EscapeDataString($"A_CONTAINS(derived_fields, ('country_undecided')) AND place_id = {west}"));
+        Assert.Equal([between["id"]!.GetValue<long>()], undecided["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()));
 
         // Sent back (a PUT of what was read) or patched elsewhere, it keeps what was derived: the place
         // link and the marks, not the country_undecided alone that deriving again from the restated name would give.
