@@ -317,6 +317,8 @@ public static partial class QueryParser
     /// A 400 naming q when its words are all stop words ("the", "of the"): PostgreSQL drops such a
     /// query with a notice and matches nothing, which reads as "no incidents" rather than "no words".
     /// </summary>
+    private const int TooComplex = -1;
+
     public static async Task<IResult?> SearchableTextAsync(IncidentQuery query, HttpContext context)
     {
         if (query.Text is not { } text) return null;
@@ -327,13 +329,26 @@ public static partial class QueryParser
         if (!cache.TryGetValue(key, out int terms))
         {
             var reader = context.RequestServices.GetRequiredService<IncidentReader>();
-            terms = await reader.ScalarAsync<int>($"SELECT numnode({IncidentSqlBuilder.TextQuery})",
-                new Dapper.DynamicParameters(new { q = text }), context.RequestAborted, stablePlan: true);
+            try
+            {
+                terms = await reader.ScalarAsync<int>($"SELECT numnode({IncidentSqlBuilder.TextQuery})",
+                    new Dapper.DynamicParameters(new { q = text }), context.RequestAborted, stablePlan: true);
+            }
+            // PostgreSQL's tsquery parser holds at most 32 operators in a row ("- - - … riot"): past
+            // that it fails the statement ("tsquery stack too small"), and with it every read carrying q.
+            catch (Npgsql.PostgresException e) when (e.SqlState is Npgsql.PostgresErrorCodes.InternalError or Npgsql.PostgresErrorCodes.ProgramLimitExceeded)
+            {
+                terms = TooComplex;
+            }
             cache.Set(key, terms, new MemoryCacheEntryOptions
                 { Size = 64 + 2 * key.Length, SlidingExpiration = TimeSpan.FromHours(1) });
         }
-        return terms > 0 ? null
-            : Problem.BadParameter("q", $"'{text}' has no words to search for: punctuation and common words such as 'the' and 'of' are not indexed");
+        return terms switch
+        {
+            > 0 => null,
+            TooComplex => Problem.BadParameter("q", "has more operators (-, OR) in a row than full-text search can take; remove the repeated ones"),
+            _ => Problem.BadParameter("q", $"'{text}' has no words to search for: punctuation and common words such as 'the' and 'of' are not indexed"),
+        };
     }
 
     public static OutputFormat? ParseFormat(string f) => f.ToLowerInvariant() switch

@@ -95,6 +95,25 @@ public sealed class FilterTests(ApiFixture api)
         Assert.Contains(detail, problem["detail"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("/collections/incidents/items")]
+    [InlineData("/collections/incidents/tiles/WebMercatorQuad/0/0/0")]
+    [InlineData("/collections/incidents/stats")]
+    [InlineData("/collections/incidents/changes")]
+    public async Task A_q_of_more_operators_than_full_text_search_takes_is_a_400_not_a_500(string path)
+    {
+        // PostgreSQL's tsquery parser fails past 32 operators in a row ("tsquery stack too small").
+        foreach (var q in new[] { string.Concat(Enumerable.Repeat("- ", 40)) + "riot", string.Concat(Enumerable.Repeat("-!", 40)) + "riot" })
+        {
+            var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{path}?q={Uri.EscapeDataString(q)}"),
+                System.Net.HttpStatusCode.BadRequest, "q");
+            Assert.Contains("operators", problem["detail"]!.GetValue<string>());
+        }
+        // 32 are still a search.
+        Assert.Equal(System.Net.HttpStatusCode.OK,
+            (await _client.GetAsync($"{Items}?q={Uri.EscapeDataString(string.Concat(Enumerable.Repeat("- ", 32)) + "riot")}")).StatusCode);
+    }
+
     [Fact]
     public async Task A_search_body_takes_an_array_of_whole_values()
     {
