@@ -93,8 +93,8 @@ public static class TileSql
             )
             SELECT json_build_object('type', 'Feature', 'id', cx || '/' || cy,
                 'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint(avg(px), avg(py)), 3857), 4326), @digits)::json,
-                'properties', json_build_object('count', count(*), 'fatalities_min_sum', sum(fatalities_min),
-                    'fatalities_max_sum', sum(fatalities_max),
+                'properties', json_build_object('count', count(*), 'fatalities_min_sum', coalesce(sum(fatalities_min), 0),
+                    'fatalities_max_sum', coalesce(sum(fatalities_max), 0),
                     'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text
             FROM members
             GROUP BY cx, cy
@@ -135,8 +135,8 @@ public static class TileSql
             SELECT json_build_object('type', 'Feature', 'id', i || '/' || j,
                 -- Counter-clockwise, as RFC 7946 wants exterior rings: ST_ClipByBox2D turns the hexagons it cuts round.
                 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Transform(ST_ClipByBox2D(geom, ST_TileEnvelope(0, 0, 0)), 4326)), @digits)::json,
-                'properties', json_build_object('count', count(*), 'fatalities_min_sum', sum(fatalities_min),
-                    'fatalities_max_sum', sum(fatalities_max),
+                'properties', json_build_object('count', count(*), 'fatalities_min_sum', coalesce(sum(fatalities_min), 0),
+                    'fatalities_max_sum', coalesce(sum(fatalities_max), 0),
                     'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text
             FROM members
             GROUP BY i, j, geom
@@ -154,8 +154,8 @@ public static class TileSql
 
     private const string ClusterAggregates = """
         count(*)::int AS count,
-        sum(fatalities_min)::bigint AS fatalities_min_sum,
-        sum(fatalities_max)::bigint AS fatalities_max_sum,
+        coalesce(sum(fatalities_min), 0)::bigint AS fatalities_min_sum,
+        coalesce(sum(fatalities_max), 0)::bigint AS fatalities_max_sum,
         mode() WITHIN GROUP (ORDER BY event_type) AS event_type
         """;
 

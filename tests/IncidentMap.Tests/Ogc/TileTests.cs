@@ -262,6 +262,9 @@ public sealed class TileTests(ApiFixture api)
         var features = bins["features"]!.AsArray();
         Assert.True(features.Count > 1);
         Assert.Equal(21, features.Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+        // No fatalities_max known: its sum is 0, as in stats, not null.
+        Assert.Equal(42, features.Sum(f => f!["properties"]!["fatalities_min_sum"]!.GetValue<long>()));
+        Assert.All(features, f => Assert.Equal(0, f!["properties"]!["fatalities_max_sum"]!.GetValue<long>()));
         Assert.All(features, f => Assert.Equal("Polygon", f!["geometry"]!["type"]!.GetValue<string>()));
         // The size takes a unit as radius does.
         var inKm = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox=59.5,-40.5,62,-38&size=15km&tags={tag}");
