@@ -48,6 +48,9 @@ public sealed class Settings
 
     public IReadOnlyList<System.Net.IPNetwork> KnownProxyNetworks { get; private init; } = [];
 
+    /// <summary>Hosts a known proxy may name in X-Forwarded-Host (ForwardedHeaders:AllowedHosts); empty is any.</summary>
+    public IReadOnlyList<string> ForwardedHosts { get; private init; } = [];
+
     /// <summary>Allowed browser origins, normalised (lower case); <c>["*"]</c> is any.</summary>
     public IReadOnlyList<string> CorsOrigins { get; private init; } = ["*"];
 
@@ -91,6 +94,13 @@ public sealed class Settings
             // Dropped quietly, a proxy named wrongly would leave every client behind it one client.
             else read.Bad(key, proxy, "must be an IP address or a network such as 10.0.0.0/8");
         }
+        var forwardedHosts = new List<string>();
+        foreach (var (key, host) in read.List("ForwardedHeaders:AllowedHosts"))
+        {
+            if (proxies.Count + networks.Count == 0)
+                read.Bad(key, host, "must go with ForwardedHeaders:KnownProxies (environment ForwardedHeaders__KnownProxies__0 …): it applies to X-Forwarded-Host, which is ignored unless a known proxy sent it");
+            else if (read.ForwardedHost(key, host) is { } allowed) forwardedHosts.Add(allowed);
+        }
         var origins = read.List("Cors:AllowedOrigins").Select(o => read.Origin(o.Key, o.Value)).OfType<string>().ToArray();
         read.Urls("Urls");
         read.Ports("HTTP_PORTS");
@@ -116,6 +126,7 @@ public sealed class Settings
             },
             KnownProxies = proxies,
             KnownProxyNetworks = networks,
+            ForwardedHosts = forwardedHosts,
             CorsOrigins = origins.Length == 0 ? ["*"] : origins,
             FeedRetentionDays = read.Int("Feed:RetentionDays", d.FeedRetentionDays, 1, 36_500),
             Imports = new ImportSettings
@@ -230,6 +241,24 @@ public sealed class Settings
                 return null;
             }
             return origin.ToLowerInvariant();
+        }
+
+        /// <summary>
+        /// A host X-Forwarded-Host may name, as ASP.NET Core matches it: a host name or address (IPv6 in
+        /// brackets) without a port, *.example.org for the names under example.org, or * for any.
+        /// </summary>
+        public string? ForwardedHost(string key, string text)
+        {
+            var host = text.Trim();
+            if (host == "*") return host;
+            var wildcard = host.StartsWith("*.", StringComparison.Ordinal);
+            var name = wildcard ? host[2..] : host;
+            // IsHost takes a port, which ASP.NET Core's list must not have: "[::1]" ends with "]", no ":" outside brackets.
+            if (name.StartsWith('[') ? !wildcard && name.EndsWith(']') && ForwardedRequests.IsHost(name) : !name.Contains(':') && ForwardedRequests.IsHost(name))
+                return host.ToLowerInvariant();
+            Bad(key, text, "must be a host name or address without scheme, port or path (maps.example.org, [2001:db8::1]), " +
+                           "*.example.org for the names under example.org, or *; one per setting (ForwardedHeaders__AllowedHosts__0, __1 …)");
+            return null;
         }
 
         /// <summary>Ports to listen on, separated by ';' (ASPNETCORE_HTTP_PORTS, ASPNETCORE_HTTPS_PORTS).</summary>

@@ -130,7 +130,7 @@ public static class ImportsApi
             }
             // How soon polling the job is worth it (its row is updated every ImportJobs.Heartbeat).
             context.Response.Headers.RetryAfter = "1";
-            return TypedResults.Accepted($"{Path}/{id}", await jobs.GetAsync(id, ct));
+            return TypedResults.Accepted($"{request.PathBase}{Path}/{id}", await jobs.GetAsync(id, ct));
         }
 
         ImportReport report;

@@ -52,7 +52,7 @@ public static class KeysApi
         try
         {
             var (key, info) = await keys.CreateAsync(name!.Trim(), scopes.Distinct().ToArray(), ct: ct);
-            return TypedResults.Created($"/admin/keys/{info.Id}", new NewApiKeyDoc(key, ApiKeyDoc.From(info)));
+            return TypedResults.Created($"{http.PathBase}/admin/keys/{info.Id}", new NewApiKeyDoc(key, ApiKeyDoc.From(info)));
         }
         catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation)
         {

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.RateLimiting;
 
 namespace IncidentMap.Api.Security;
@@ -82,19 +81,9 @@ public static class SecuritySetup
             };
         });
 
-        // Client addresses come from X-Forwarded-For only when the request came through a configured proxy.
-        services.Configure<ForwardedHeadersOptions>(options =>
-        {
-            options.KnownProxies.Clear();
-            options.KnownIPNetworks.Clear();
-            foreach (var proxy in settings.KnownProxies) options.KnownProxies.Add(proxy);
-            foreach (var network in settings.KnownProxyNetworks) options.KnownIPNetworks.Add(network);
-            // With both lists empty the middleware would believe any sender: anyone could pick the address
-            // their rate limit counts against, and the scheme of every link. No proxy, no forwarded headers.
-            options.ForwardedHeaders = options.KnownProxies.Count + options.KnownIPNetworks.Count > 0
-                ? ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto
-                : ForwardedHeaders.None;
-        });
+        // Client addresses, and the scheme, host and path of links, come from X-Forwarded-* headers only
+        // when the request came through a configured proxy.
+        services.AddForwardedRequests(settings);
         return services;
     }
 
@@ -133,17 +122,20 @@ public static class SecuritySetup
     /// </summary>
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        context.Response.OnStarting(() =>
-        {
-            var headers = context.Response.Headers;
-            headers.XContentTypeOptions = "nosniff";
-            headers.XFrameOptions = "DENY";
-            headers["Referrer-Policy"] = "no-referrer";
-            // Swagger UI runs scripts; everything else is data and may load nothing.
-            if (!context.Request.Path.StartsWithSegments("/swagger"))
-                headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
-            return Task.CompletedTask;
-        });
+        AddSecurityHeaders(context);
         await next();
+    });
+
+    /// <summary>Adds the security headers to the response as it starts (see <see cref="UseSecurityHeaders"/>).</summary>
+    public static void AddSecurityHeaders(HttpContext context) => context.Response.OnStarting(() =>
+    {
+        var headers = context.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers["Referrer-Policy"] = "no-referrer";
+        // Swagger UI runs scripts; everything else is data and may load nothing.
+        if (!context.Request.Path.StartsWithSegments("/swagger"))
+            headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+        return Task.CompletedTask;
     });
 }

@@ -25,6 +25,7 @@ public sealed class SettingsTests
             Assert.Equal((600, 6000, 4, 2), (settings.RateLimits.AnonymousPerMinute, settings.RateLimits.KeyPerMinute,
                 settings.RateLimits.ConcurrentStreams, settings.RateLimits.ConcurrentExports));
             Assert.Empty(settings.KnownProxies);
+            Assert.Empty(settings.ForwardedHosts);
             Assert.Equal(["*"], settings.CorsOrigins);
             Assert.Equal(30, settings.FeedRetentionDays);
             Assert.Equal((2, 16L << 30, 2), (settings.Imports.MaxConcurrent, settings.Imports.MaxBytes, settings.Imports.Writers));
@@ -62,6 +63,7 @@ public sealed class SettingsTests
     [InlineData("Cors:AllowedOrigins:0", "https://example.org:443")]
     [InlineData("Cors:AllowedOrigins", "https://example.org")]
     [InlineData("ForwardedHeaders:KnownProxies:0", "proxy.internal")]
+    [InlineData("ForwardedHeaders:AllowedHosts:0", "maps.example.org")] // without a known proxy it would do nothing
     [InlineData("Urls", "garbage")]
     [InlineData("Urls", "http://localhost:8080/app")]
     [InlineData("Seed:Path", "/nonexistent/incidents.geojson")]
@@ -74,6 +76,22 @@ public sealed class SettingsTests
         Assert.Contains($"setting {key} (environment {key.Replace(":", "__")}) is '{value}'", error.Message);
         Assert.Contains("must", error.Message);
         Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Theory]
+    [InlineData("https://maps.example.org")]
+    [InlineData("maps.example.org:443")]
+    [InlineData("maps.example.org/maps")]
+    [InlineData("*.example.org:8443")]
+    [InlineData("*example.org")]
+    [InlineData("[::1]:8443")]
+    [InlineData("2001:db8::1")]
+    public void A_forwarded_host_with_a_scheme_port_or_path_is_refused(string host)
+    {
+        var error = Assert.Throws<SettingsException>(() => Read(("ForwardedHeaders:KnownProxies:0", "10.0.0.1"), ("ForwardedHeaders:AllowedHosts:0", host)));
+
+        Assert.Contains($"setting ForwardedHeaders:AllowedHosts:0 (environment ForwardedHeaders__AllowedHosts__0) is '{host}'", error.Message);
+        Assert.Contains("without scheme, port or path", error.Message);
     }
 
     [Fact]
@@ -111,6 +129,8 @@ public sealed class SettingsTests
         var settings = Read(
             ("Cors:AllowedOrigins:0", "https://Newsroom.example"), ("Cors:AllowedOrigins:1", "http://localhost:3000"),
             ("ForwardedHeaders:KnownProxies:0", "10.0.0.1"), ("ForwardedHeaders:KnownProxies:1", "10.1.0.0/16"),
+            ("ForwardedHeaders:AllowedHosts:0", "Maps.Example.org"), ("ForwardedHeaders:AllowedHosts:1", "*.example.net"),
+            ("ForwardedHeaders:AllowedHosts:2", "[2001:db8::1]"), ("ForwardedHeaders:AllowedHosts:3", "192.0.2.10"),
             ("Database:StatementTimeoutSeconds", "0"), ("Database:MaxAutoPrepare", "0"), ("Tiles:Cache", "False"),
             ("Feed:RetentionDays", "365"), ("Imports:MaxBytes", "2000"), ("Urls", "http://+:8080;https://localhost:8443"));
 
@@ -118,6 +138,7 @@ public sealed class SettingsTests
         Assert.False(settings.AnyOrigin);
         Assert.Single(settings.KnownProxies);
         Assert.Single(settings.KnownProxyNetworks);
+        Assert.Equal(["maps.example.org", "*.example.net", "[2001:db8::1]", "192.0.2.10"], settings.ForwardedHosts);
         Assert.Equal(0, settings.StatementTimeoutSeconds);
         Assert.False(settings.TileCache);
         Assert.Equal(365, settings.FeedRetentionDays);
