@@ -127,7 +127,8 @@ public static class IncidentMapHost
         app.UseSwaggerUI(options =>
         {
             options.RoutePrefix = "swagger";
-            options.SwaggerEndpoint($"/openapi/{OpenApiSetup.DocumentName}.json", "IncidentMap");
+            // Relative to /swagger/index.html, so that Swagger UI behind a proxy prefix (/maps/swagger) loads /maps/openapi/….
+            options.SwaggerEndpoint($"../openapi/{OpenApiSetup.DocumentName}.json", "IncidentMap");
             options.DocumentTitle = "IncidentMap API";
         });
 
