@@ -23,7 +23,7 @@ public static class CollectionsApi
         group.MapMethods("/collections/incidents", ReadMethods, GetIncidentsCollection).WithName("describeCollection").JsonOnly()
             .WithSummary("The incidents collection: extent, links").Produces<JsonObject>(StatusCodes.Status200OK, Json);
         group.MapMethods("/collections/places", ReadMethods, GetPlacesCollection).WithName("describePlaces").JsonOnly()
-            .WithSummary("The places collection (gazetteer)").Produces<JsonObject>(StatusCodes.Status200OK, Json);
+            .WithSummary("The places collection (gazetteer): extent, links").Produces<JsonObject>(StatusCodes.Status200OK, Json);
         group.MapMethods("/collections/incidents/queryables", ReadMethods, GetQueryables).WithName("getQueryables").JsonOnly()
             .WithSummary("What a CQL2 filter may name (JSON Schema 2020-12)")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/schema+json");
@@ -50,13 +50,13 @@ public static class CollectionsApi
     internal static IResult GetConformance() =>
         TypedResults.Json(new JsonObject { ["conformsTo"] = new JsonArray([.. Conformance.Classes.Select(c => JsonValue.Create(c))]) }, contentType: Json);
 
-    internal static async Task<IResult> GetCollections(HttpRequest request, CollectionExtent extent, CancellationToken ct)
+    internal static async Task<IResult> GetCollections(HttpRequest request, CollectionExtent extent, Places.Gazetteer gazetteer, CancellationToken ct)
     {
         var root = RequestUrl.Root(request);
         return TypedResults.Json(new JsonObject
         {
             ["links"] = new JsonArray(RequestUrl.Link(root + "/collections", "self", Json, "This document")),
-            ["collections"] = new JsonArray(await IncidentsCollectionAsync(root, extent, ct), PlacesCollection(root)),
+            ["collections"] = new JsonArray(await IncidentsCollectionAsync(root, extent, ct), await PlacesCollectionAsync(root, gazetteer, ct)),
         }, contentType: Json);
     }
 
@@ -99,20 +99,36 @@ public static class CollectionsApi
         };
     }
 
-    internal static IResult GetPlacesCollection(HttpRequest request) =>
-        TypedResults.Json(PlacesCollection(RequestUrl.Root(request)), contentType: Json);
+    internal static async Task<IResult> GetPlacesCollection(HttpRequest request, Places.Gazetteer gazetteer, CancellationToken ct) =>
+        TypedResults.Json(await PlacesCollectionAsync(RequestUrl.Root(request), gazetteer, ct), contentType: Json);
 
-    private static JsonObject PlacesCollection(string root) => new()
+    /// <summary>
+    /// The same object in /collections and /collections/places. The spatial extent is every place's
+    /// (GDAL and QGIS take a layer's extent from it rather than reading every place); places have no time.
+    /// </summary>
+    private static async Task<JsonObject> PlacesCollectionAsync(string root, Places.Gazetteer gazetteer, CancellationToken ct)
     {
-        ["id"] = "places",
-        ["title"] = "Places",
-        ["description"] = "Populated places from GeoNames (CC BY 4.0) and editors' own places, searchable with q.",
-        ["itemType"] = "feature",
-        ["crs"] = new JsonArray("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
-        ["links"] = new JsonArray(
-            RequestUrl.Link(root + "/collections/places", "self", Json, "This collection"),
-            RequestUrl.Link(root + "/collections/places/items", "items", IncidentsApi.GeoJson, "Places as GeoJSON")),
-    };
+        var bbox = await gazetteer.ExtentAsync(ct);
+        return new JsonObject
+        {
+            ["id"] = "places",
+            ["title"] = "Places",
+            ["description"] = "Populated places from GeoNames (CC BY 4.0) and editors' own places, searchable with q.",
+            ["itemType"] = "feature",
+            ["crs"] = new JsonArray("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
+            ["extent"] = new JsonObject
+            {
+                ["spatial"] = new JsonObject
+                {
+                    ["bbox"] = new JsonArray(bbox is null ? new JsonArray(-180, -90, 180, 90) : new JsonArray([.. bbox.Select(v => JsonValue.Create(v))])),
+                    ["crs"] = "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+                },
+            },
+            ["links"] = new JsonArray(
+                RequestUrl.Link(root + "/collections/places", "self", Json, "This collection"),
+                RequestUrl.Link(root + "/collections/places/items", "items", IncidentsApi.GeoJson, "Places as GeoJSON")),
+        };
+    }
 
     internal static IResult GetQueryables(HttpRequest request) =>
         TypedResults.Json(Filtering.Queryables.Document(RequestUrl.Root(request) + "/collections/incidents/queryables"),

@@ -26,7 +26,9 @@ public abstract record Resolution
 /// place_key (lower case, accents and apostrophe-like marks removed), exactly, by prefix or by
 /// trigram similarity.
 /// </summary>
-public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResilience resilience, ILogger<Gazetteer> logger)
+public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResilience resilience, ILogger<Gazetteer> logger,
+    [FromKeyedServices(Database.DatabaseServiceCollectionExtensions.AdHocReadsKey)] NpgsqlDataSource adHocReads,
+    Collections.DataVersion dataVersion)
 {
     /// <summary>Reverse geocoding only names a place this close to the incident.</summary>
     public const double ReverseRadiusMetres = 25_000;
@@ -40,6 +42,50 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     private const string MatchColumns = """
         p.id, p.name, p.country::text AS country, p.admin1, p.kind, p.population, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.source
         """;
+
+    /// <summary>
+    /// How long the places' extent is kept while the data version moves. The data version moves
+    /// with every incident written too, and reading the extent scans every place (about 45 ms for the
+    /// 135,233 GeoNames places): it is read again at most this often, or at once after a place is
+    /// written through this process (<see cref="PlacesChanged"/>). Places written elsewhere (the
+    /// places import command, another instance, SQL) show within this time.
+    /// </summary>
+    public static readonly TimeSpan ExtentKeptFor = TimeSpan.FromMinutes(1);
+
+    // One reference, swapped whole. At: this process's clock (ms) when it was read. Changes: how many
+    // place writes of this process had been seen when the read started (a read that began before a
+    // write, and ends after it, is not kept beyond it).
+    private sealed record CachedExtent(long Version, long Changes, double[]? Bbox, long At);
+    private volatile CachedExtent? _extent;
+    private long _changes;
+
+    /// <summary>
+    /// The bounding box of every place (west, south, east, north; WGS 84), or null when there is none:
+    /// the places collection's spatial extent. Read from the data, and kept as <see cref="ExtentKeptFor"/> says.
+    /// </summary>
+    public async Task<double[]?> ExtentAsync(CancellationToken ct)
+    {
+        var changes = Interlocked.Read(ref _changes);
+        var version = dataVersion.Current;
+        var cached = _extent;
+        if (cached is not null && cached.Changes == changes
+            && (cached.Version == version || Environment.TickCount64 - cached.At < ExtentKeptFor.TotalMilliseconds))
+            return cached.Bbox;
+        var started = Environment.TickCount64;
+        var row = await resilience.ExecuteAsync(async token =>
+        {
+            await using var connection = await adHocReads.OpenConnectionAsync(token);
+            return await connection.QuerySingleAsync<(double? West, double? South, double? East, double? North)>(new CommandDefinition("""
+                SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom)::geometry AS e FROM places) s
+                """, cancellationToken: token));
+        }, ct);
+        double[]? bbox = row.West is null ? null : [row.West.Value, row.South!.Value, row.East!.Value, row.North!.Value];
+        _extent = new CachedExtent(version, changes, bbox, started);
+        return bbox;
+    }
+
+    /// <summary>A place was added, changed or deleted through this process: the next extent is read afresh.</summary>
+    public void PlacesChanged() => Interlocked.Increment(ref _changes);
 
     /// <summary>Loads the shipped gazetteer unless this database already has it. Safe when several instances start at once.</summary>
     public async Task EnsureLoadedAsync(string directory, CancellationToken ct)

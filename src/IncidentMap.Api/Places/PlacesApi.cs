@@ -36,6 +36,9 @@ public static class PlacesApi
         // OGC API – Features clients may send datetime to any collection; places have no time.
         new("datetime", "Accepted as on the incidents (RFC 3339 instant or interval) and checked, but places have no time: it selects every place."),
         new("cursor", "Opaque position from a next link (without q)."),
+        new("count", $"true: numberMatched (exact) on every page; false: never; default: on the first page. Without q it counts every place " +
+            $"the filters select; with q, the ranked matches, of which there are at most {MaxLimit} ({MaxLimit} means {MaxLimit} or more).",
+            "boolean"),
         new("f", "json, the only format.", Enum: ["json"]),
     ];
 
@@ -48,7 +51,9 @@ public static class PlacesApi
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
                              "exact names (including alternate spellings) first, then prefixes, then similar spellings; ties by population. " +
-                             "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest.")
+                             "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest. " +
+                             "`numberMatched` (on the first page unless `count` says otherwise) is every place the filters select; " +
+                             "with `q`, the ranked matches returned at the largest `limit` (at most 100).")
             .WithMetadata(SearchDocs)
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
@@ -75,7 +80,43 @@ public static class PlacesApi
                              "coordinates, names and place_id, which then answers 404.")
             .Produces(StatusCodes.Status204NoContent)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405);
+        // QGIS and other editors read Allow from OPTIONS to decide whether a layer is editable (as on the incidents).
+        group.MapMethods("/items", [HttpMethods.Options], (HttpResponse response) => Allow(response, ItemsMethods))
+            .WithName("optionsPlaces").WithSummary("Methods allowed on the places").Produces(StatusCodes.Status204NoContent)
+            .RequireAuthorization(SecuritySetup.ReadPolicy);
+        group.MapMethods("/items/{placeId}", [HttpMethods.Options], OptionsPlace)
+            .WithName("optionsPlace").WithSummary("Methods allowed on a place")
+            .WithDescription("An editor's place: GET, HEAD, PATCH, DELETE, OPTIONS. A GeoNames place is read-only: GET, HEAD, OPTIONS.")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(404)
+            .RequireAuthorization(SecuritySetup.ReadPolicy);
         return app;
+    }
+
+    /// <summary>What the items allow: reading, and adding a place (with the write scope).</summary>
+    private const string ItemsMethods = "GET, HEAD, POST, OPTIONS";
+
+    /// <summary>What an editor's place allows (with the write scope for PATCH and DELETE).</summary>
+    private const string EditorPlaceMethods = "GET, HEAD, PATCH, DELETE, OPTIONS";
+
+    /// <summary>What a GeoNames place allows: it is read-only (PATCH and DELETE are a 405 naming these).</summary>
+    private const string GazetteerPlaceMethods = "GET, HEAD, OPTIONS";
+
+    private static IResult Allow(HttpResponse response, string methods)
+    {
+        response.Headers.Allow = methods;
+        return TypedResults.NoContent();
+    }
+
+    // OPTIONS on a place: what this place allows, so an editor offers editing only its own places.
+    internal static async Task<IResult> OptionsPlace(HttpResponse response, string placeId, IncidentReader reader, CancellationToken ct)
+    {
+        var source = IncidentsApi.TryParseId(placeId, out var id)
+            ? await reader.ScalarAsync<string?>("SELECT source FROM places WHERE id = @id", new DynamicParameters(new { id }), ct)
+            : null;
+        if (source is null) return UnknownPlace(placeId);
+        if (source != "editor") return Allow(response, GazetteerPlaceMethods);
+        response.Headers["Accept-Patch"] = IncidentsApi.MergePatch; // RFC 5789 §3.1
+        return Allow(response, EditorPlaceMethods);
     }
 
     public static object Describe(PlaceMatch p) => new
@@ -123,19 +164,31 @@ public static class PlacesApi
             errors.AddRange(QueryParser.Parse(new Dictionary<string, string> { ["datetime"] = datetime }, DateTimeOffset.UtcNow).Errors);
 
         var pageSize = Math.Min(limit, q is null ? MaxBrowseLimit : MaxLimit);
-        var parameters = new DynamicParameters(new { q, country, limit = pageSize });
+        var parameters = new DynamicParameters(new { q, country, limit = pageSize, cap = MaxLimit });
+        // What selects places (counted by numberMatched), and where this page starts (not counted).
         var where = new List<string> { "(@country::text IS NULL OR p.country = @country)" };
-        if (Get("cursor") is { } cursor)
+        string? after = null;
+        var cursor = Get("cursor");
+        if (cursor is not null)
         {
             // Browsing goes by (population, id); the cursor is the last place of the page before.
             if (q is not null) errors.Add(new FieldError("cursor", "pages the browsed collection; a search with q has no next page"));
-            else if (BrowseCursor.TryParse(cursor, out var after))
+            else if (BrowseCursor.TryParse(cursor, out var last))
             {
-                where.Add("(coalesce(p.population, -1) < @afterPopulation OR (coalesce(p.population, -1) = @afterPopulation AND p.id > @afterId))");
-                parameters.Add("afterPopulation", after.Population);
-                parameters.Add("afterId", after.Id);
+                after = "(coalesce(p.population, -1) < @afterPopulation OR (coalesce(p.population, -1) = @afterPopulation AND p.id > @afterId))";
+                parameters.Add("afterPopulation", last.Population);
+                parameters.Add("afterId", last.Id);
             }
             else errors.Add(new FieldError("cursor", "is not a cursor from a next link"));
+        }
+        // numberMatched as on the incidents: on the first page unless told (a search with q has only one).
+        var count = cursor is null;
+        switch (Get("count"))
+        {
+            case null: break;
+            case "true": count = true; break;
+            case "false": count = false; break;
+            case var other: errors.Add(new FieldError("count", $"'{other}' is not true or false")); break;
         }
         if (Get("bbox") is { } bbox)
         {
@@ -156,14 +209,18 @@ public static class PlacesApi
         var filter = string.Join(" AND ", where);
         if (q is null)
         {
+            // Exact, by the same filters without the cursor (about 8 ms over every place, less with country or bbox).
+            long? matched = count ? await reader.ScalarAsync<long>($"SELECT count(*) FROM places p WHERE {filter}", parameters, ct) : null;
             var rows = (await reader.ListAsync($"""
                 SELECT {FeatureSql}::text AS feature, coalesce(p.population, -1) AS population, p.id
-                FROM places p WHERE {filter}
+                FROM places p WHERE {(after is null ? filter : filter + " AND " + after)}
                 ORDER BY coalesce(p.population, -1) DESC, p.id LIMIT @limit
                 """, parameters, r => (Feature: r.GetString(0), Population: r.GetInt64(1), Id: r.GetInt64(2)), ct));
             var next = rows.Count == pageSize ? new BrowseCursor(rows[^1].Population, rows[^1].Id).ToString() : null;
-            return Page(request, rows.Select(r => r.Feature).ToList(), next);
+            return Page(request, rows.Select(r => r.Feature).ToList(), next, matched);
         }
+        // The ranked result is the best MaxLimit matches; numberMatched counts them (the window
+        // counts before the page's LIMIT), so it never promises a place no request can return.
         var sql = $"""
               WITH matches AS (
                   SELECT n.place_id,
@@ -172,24 +229,43 @@ public static class PlacesApi
                   FROM place_names n
                   WHERE n.key = place_key(@q) OR n.key LIKE place_key_prefix(@q) OR n.key % place_key(@q)
                   GROUP BY n.place_id
+              ),
+              ranked AS (
+                  SELECT p.*, m.tier, m.score
+                  FROM matches m JOIN places p ON p.id = m.place_id
+                  WHERE {filter}
+                  ORDER BY m.tier DESC, m.score DESC, p.population DESC NULLS LAST, p.id
+                  LIMIT @cap
               )
               SELECT jsonb_set({FeatureSql}::jsonb, ARRAY['properties', 'match'],
-                         to_jsonb(CASE m.tier WHEN 3 THEN 'exact' WHEN 2 THEN 'prefix' ELSE 'similar' END))::text
-              FROM matches m JOIN places p ON p.id = m.place_id
-              WHERE {filter}
-              ORDER BY m.tier DESC, m.score DESC, p.population DESC NULLS LAST, p.id
+                         to_jsonb(CASE p.tier WHEN 3 THEN 'exact' WHEN 2 THEN 'prefix' ELSE 'similar' END))::text,
+                     count(*) OVER ()
+              FROM ranked p
+              ORDER BY p.tier DESC, p.score DESC, p.population DESC NULLS LAST, p.id
               LIMIT @limit
               """;
-        return Page(request, await reader.ListAsync<string>(sql, parameters, ct), null);
+        var found = await reader.ListAsync(sql, parameters, r => (Feature: r.GetString(0), Matched: r.GetInt64(1)), ct);
+        return Page(request, found.Select(r => r.Feature).ToList(), null, count ? found.FirstOrDefault().Matched : null);
     }
 
-    /// <summary>A FeatureCollection page with its self link and, when there is more, a next link (OGC API – Features).</summary>
-    private static IResult Page(HttpRequest request, IReadOnlyCollection<string> features, string? next)
+    /// <summary>Links written as the incidents' pages write them: application/geo+json, not geo\u002Bjson; &amp;, not \u0026.</summary>
+    private static readonly JsonSerializerOptions LinkJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>
+    /// A FeatureCollection page with its self link and, when there is more, a next link (OGC API – Features),
+    /// and numberMatched when counted (GDAL and QGIS take a layer's feature count from it instead of paging through).
+    /// </summary>
+    private static IResult Page(HttpRequest request, IReadOnlyCollection<string> features, string? next, long? numberMatched)
     {
-        var self = new { href = Collections.RequestUrl.With(request), rel = "self", type = IncidentsApi.GeoJson, title = "This page" };
-        return IncidentListResult.Small(features, next is null
-            ? [self]
-            : [self, new { href = Collections.RequestUrl.With(request, ("cursor", next)), rel = "next", type = IncidentsApi.GeoJson, title = "Next page" }]);
+        var links = new List<object> { new { href = Collections.RequestUrl.With(request), rel = "self", type = IncidentsApi.GeoJson, title = "This page" } };
+        if (next is not null)
+            links.Add(new { href = Collections.RequestUrl.With(request, ("cursor", next)), rel = "next", type = IncidentsApi.GeoJson, title = "Next page" });
+        var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
+        body.AppendJoin(',', features).Append("],\"links\":[").AppendJoin(',', links.Select(l => JsonSerializer.Serialize(l, LinkJson))).Append(']');
+        if (numberMatched is { } matched) body.Append(",\"numberMatched\":").Append(matched.ToString(CultureInfo.InvariantCulture));
+        body.Append(",\"numberReturned\":").Append(features.Count.ToString(CultureInfo.InvariantCulture))
+            .Append(",\"timeStamp\":\"").Append(DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)).Append("\"}");
+        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
     }
 
     private readonly record struct BrowseCursor(long Population, long Id)
@@ -240,7 +316,7 @@ public static class PlacesApi
     /// <summary>GeoNames places are shared reference data: corrected through the curated list or a new import, not by a request.</summary>
     private static IResult ReadOnlyPlace(HttpContext context, long id)
     {
-        context.Response.Headers.Allow = "GET, HEAD";
+        context.Response.Headers.Allow = GazetteerPlaceMethods;
         return Problem.Status(StatusCodes.Status405MethodNotAllowed, "Gazetteer place",
             $"Place {id} comes from the GeoNames gazetteer, which is read-only: only places editors added can be changed or deleted. " +
             "Add a place of your own (POST /collections/places/items) for a spelling or point the gazetteer lacks.");
@@ -303,9 +379,14 @@ public static class PlacesApi
 
     /// <summary>
     /// Answers near a place (near=) change with it: the data version moves at once for this process's
-    /// next read (the listener also moves it on the places trigger's NOTIFY, for other processes).
+    /// next read (the listener also moves it on the places trigger's NOTIFY, for other processes), and
+    /// the places collection's extent is read afresh.
     /// </summary>
-    private static void Changed(HttpContext context) => context.RequestServices.GetRequiredService<Collections.DataVersion>().Advance();
+    private static void Changed(HttpContext context)
+    {
+        context.RequestServices.GetRequiredService<Gazetteer>().PlacesChanged();
+        context.RequestServices.GetRequiredService<Collections.DataVersion>().Advance();
+    }
 
     /// <summary>
     /// Deletes an editor's place. Incidents geocoded to it keep what they copied from it (coordinates,
