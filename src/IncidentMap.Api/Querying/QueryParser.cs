@@ -95,6 +95,12 @@ public static partial class QueryParser
     public static string Joined(string name, IEnumerable<string?> values) =>
         string.Join(WholeValues.Contains(name) ? ValueSeparator : ',', values);
 
+    /// <summary>A 400 for a value holding the character that keeps whole values apart (it would split one value in two).</summary>
+    public static IResult? SeparatorIn(string name, IEnumerable<string?> values) =>
+        values.Any(v => v?.Contains(ValueSeparator) == true)
+            ? Problem.BadParameter(name, "contains the control character U+001F, which no value may hold")
+            : null;
+
     /// <param name="calendarZone">Where a date or month in datetime is a day or month (the stats' tz); null: UTC.</param>
     public static (IncidentQuery? Query, List<FieldError> Errors) Parse(
         IReadOnlyDictionary<string, string> values, DateTimeOffset now, string? accept = null, Geometry? intersects = null,
@@ -111,7 +117,10 @@ public static partial class QueryParser
             else if (!IncidentInput.IsStorableText(value))
                 Bad(key, "contains a NUL character or invalid Unicode");
             // An empty property value matches no incident in OGC's terms; it used to mean "no filter".
-            else if (Lists.Contains(key) && key is not ("properties" or "sortby") && value.Split(WholeValues.Contains(key) ? ValueSeparator : ',').All(string.IsNullOrWhiteSpace))
+            // A whole value given empty beside others (location_name=Homs&location_name=) is a mistake too;
+            // a comma list may have a stray comma (event_type=riots,).
+            else if (Lists.Contains(key) && key is not ("properties" or "sortby")
+                     && (WholeValues.Contains(key) ? value.Split(ValueSeparator).Any(string.IsNullOrWhiteSpace) : value.Split(',').All(string.IsNullOrWhiteSpace)))
                 Bad(key, $"is empty; give a value (incidents without one: filter={(key is "tags" or "actors" ? $"A_EQUALS({key}, ())" : $"{key} IS NULL")})");
         }
         // The values of a whole-value parameter, each as given.
@@ -300,6 +309,8 @@ public static partial class QueryParser
         // Repeating a list parameter adds to its list (event_type=a&event_type=b); any other given twice is a mistake.
         if (request.Query.FirstOrDefault(p => p.Value.Count > 1 && !Lists.Contains(p.Key)) is { Key: not null } repeated)
             return (null, Problem.BadParameter(repeated.Key, $"is given {repeated.Value.Count} times; give it once"));
+        foreach (var (key, given) in request.Query)
+            if (SeparatorIn(key, given) is { } separator) return (null, separator);
         var values = request.Query.Where(p => !own.Contains(p.Key))
             .ToDictionary(p => p.Key, p => Joined(p.Key, p.Value), StringComparer.Ordinal);
         // Page and format parameters (limit, f, sortby …) only where the endpoint's metadata takes them.

@@ -88,7 +88,9 @@ public sealed class FilterTests(ApiFixture api)
     [InlineData("event_type=", "event_type", "filter=event_type IS NULL")]
     [InlineData("tags=", "tags", "A_EQUALS(tags, ())")]
     [InlineData("country=,", "country", "is empty")]
-    public async Task An_empty_property_value_is_a_400_not_every_incident(string query, string parameter, string detail)
+    [InlineData("location_name=Homs&location_name=", "location_name", "is empty")]
+    [InlineData("location_name=Homs%1FAleppo", "location_name", "U+001F")]
+    public async Task An_empty_property_value_or_one_with_the_value_separator_is_a_400_not_every_incident(string query, string parameter, string detail)
     {
         // GDAL sends -where "location_name = ''" as location_name=, and trusts the answer: it used to be every incident.
         var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Items}?{query}"), System.Net.HttpStatusCode.BadRequest, parameter);
