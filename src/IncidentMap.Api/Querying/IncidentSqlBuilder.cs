@@ -43,12 +43,13 @@ public static class IncidentSqlBuilder
 {
     /// <summary>
     /// The text search configuration of the stored <c>search</c> column (db/migrations/0022: english,
-    /// accents ignored). A q must be parsed with the same one, or its words would not meet the stored ones.
+    /// accents ignored; 0025: Arabic vowel marks, tatweel and letter forms folded by search_fold). A q
+    /// must be folded and parsed the same way, or its words would not meet the stored ones.
     /// </summary>
     public const string SearchConfiguration = "public.incidentmap_search";
 
     /// <summary>SQL: the text <c>@q</c> as a tsquery over the <c>search</c> column (websearch syntax).</summary>
-    public const string TextQuery = "websearch_to_tsquery('" + SearchConfiguration + "'::regconfig, @q)";
+    public const string TextQuery = "websearch_to_tsquery('" + SearchConfiguration + "'::regconfig, public.search_fold(@q))";
 
     /// <summary>Longest interval a time_precision implies (a month); bounds the index range of time windows.</summary>
     private static readonly TimeSpan LongestPrecision = TimeSpan.FromDays(31);

@@ -97,6 +97,22 @@ public sealed class FilterTests(ApiFixture api)
         Assert.Contains(detail, problem["detail"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Full_text_search_folds_arabic_vowel_marks_tatweel_and_letter_forms_both_ways()
+    {
+        var tag = NewTag();
+        var voweled = await _client.CreateAsync(Incident(tag, title: "قصف مدفعي على حِمْص " + tag));
+        var plain = await _client.CreateAsync(Incident(tag, title: "انفجار في حمص " + tag));
+        var hamza = await _client.CreateAsync(Incident(tag, title: "اشتباكات قرب إدلب " + tag));
+        var t = $"tags={tag}";
+
+        await _client.AssertMatchesAsync($"{t}&q={Esc("حمص")}", voweled, plain);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("حِمْص")}", voweled, plain);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("حمـــص")}", voweled, plain);   // tatweel
+        await _client.AssertMatchesAsync($"{t}&q={Esc("ادلب")}", hamza);              // alef with hamza below
+        await _client.AssertMatchesAsync($"{t}&q={Esc("مدفعي")}", voweled);
+    }
+
     [Theory]
     [InlineData("/collections/incidents/items")]
     [InlineData("/collections/incidents/tiles/WebMercatorQuad/0/0/0")]
