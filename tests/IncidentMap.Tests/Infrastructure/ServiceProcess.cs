@@ -37,4 +37,60 @@ public static class ServiceProcess
         }
         return (process.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>Starts the service serving (until disposed) and waits until the host says it started.</summary>
+    public static async Task<Serving> ServeAsync(ProcessStartInfo start)
+    {
+        var serving = new Serving(start);
+        try
+        {
+            await serving.Started.WaitAsync(TimeSpan.FromMinutes(1));
+        }
+        catch
+        {
+            await serving.DisposeAsync();
+            throw;
+        }
+        return serving;
+    }
+
+    /// <summary>A serving process and everything it wrote; disposing it kills it.</summary>
+    public sealed class Serving : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly System.Text.StringBuilder _log = new();
+        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        internal Serving(ProcessStartInfo start)
+        {
+            _process = new Process { StartInfo = start };
+            _process.OutputDataReceived += (_, e) => Line(e.Data);
+            _process.ErrorDataReceived += (_, e) => Line(e.Data);
+            _process.Start();
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        internal Task Started => _started.Task;
+
+        /// <summary>Standard output and error so far.</summary>
+        public string Log
+        {
+            get { lock (_log) return _log.ToString(); }
+        }
+
+        private void Line(string? line)
+        {
+            if (line is null) return;
+            lock (_log) _log.AppendLine(line);
+            if (line.Contains("Application started", StringComparison.Ordinal)) _started.TrySetResult();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+        }
+    }
 }

@@ -20,7 +20,7 @@ public sealed class PlacesOgcTests(ApiFixture api)
     private async Task<T> ScalarAsync<T>(string sql, object? parameters = null)
     {
         await using var connection = await api.Database.OpenConnectionAsync();
-        return await connection.ExecuteScalarAsync<T>(sql, parameters);
+        return (await connection.ExecuteScalarAsync<T>(sql, parameters))!;
     }
 
     private static List<double> Bbox(JsonNode collection) =>

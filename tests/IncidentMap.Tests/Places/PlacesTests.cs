@@ -245,7 +245,7 @@ public sealed class PlacesTests(ApiFixture api)
 
         // A point geocoded from a name follows the name.
         var (_, named) = await _client.PostAsync(Unlocated("Homs", "SY"));
-        Assert.Equal("Homs", named["properties"]!["admin1"]!.GetValue<string>());
+        Assert.Equal("Homs", named!["properties"]!["admin1"]!.GetValue<string>());
         var renamed = await Patch(named!["id"]!.GetValue<long>(), """{"properties": {"location_name": "Aleppo"}}""");
         Assert.Equal(37.16, renamed["geometry"]!["coordinates"]![0]!.GetValue<double>(), 1);
         Assert.Contains("geometry", Derived(renamed));

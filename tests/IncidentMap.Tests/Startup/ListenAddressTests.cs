@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using IncidentMap.Tests.Infrastructure;
 
 namespace IncidentMap.Tests.Startup;
@@ -27,32 +25,10 @@ public sealed class ListenAddressTests
         var port = FreePort();
         var start = ServiceProcess.StartInfo(new Dictionary<string, string> { ["Gazetteer__Path"] = "", [variable] = string.Format(value, port) }, "serve");
         start.Environment.Remove("Urls");
-        var log = new StringBuilder();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var process = new Process { StartInfo = start };
-        void Line(string? line)
-        {
-            if (line is null) return;
-            lock (log) log.AppendLine(line);
-            if (line.Contains("Application started", StringComparison.Ordinal)) started.TrySetResult();
-        }
-        process.OutputDataReceived += (_, e) => Line(e.Data);
-        process.ErrorDataReceived += (_, e) => Line(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await started.Task.WaitAsync(TimeSpan.FromMinutes(1));
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            var response = await http.GetAsync($"http://127.0.0.1:{port}/health/live");
-            Assert.True(response.StatusCode == HttpStatusCode.OK, log.ToString());
-        }
-        finally
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
+        await using var serving = await ServiceProcess.ServeAsync(start);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var response = await http.GetAsync($"http://127.0.0.1:{port}/health/live");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, serving.Log);
     }
 
     [Fact]

@@ -123,33 +123,14 @@ public sealed class StartupFailureTests
         var start = ServiceProcess.StartInfo(Env(
             ("ConnectionStrings__Incidents", new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = name }.ConnectionString),
             ("Gazetteer__Path", "")));
-        var log = new StringBuilder();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var process = new Process { StartInfo = start };
-        void Line(string? line)
+        string text;
+        await using (var serving = await ServiceProcess.ServeAsync(start))
         {
-            if (line is null) return;
-            lock (log) log.AppendLine(line);
-            if (line.Contains("Application started", StringComparison.Ordinal)) started.TrySetResult();
-        }
-        process.OutputDataReceived += (_, e) => Line(e.Data);
-        process.ErrorDataReceived += (_, e) => Line(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await started.Task.WaitAsync(TimeSpan.FromMinutes(1));
             // The change listener and the feed's retention start with the host: give them a moment.
             await Task.Delay(TimeSpan.FromSeconds(2));
-        }
-        finally
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            text = serving.Log;
         }
 
-        var text = log.ToString();
         Assert.DoesNotContain("does not exist", text);
         Assert.DoesNotContain("warn:", text);
         // Also no "Change retention skipped this hour": its first pass (with the Idempotency-Key purge) ran.
