@@ -74,14 +74,10 @@ public static class CollectionsApi
             ["title"] = "Incidents",
             ["description"] = "Geocoded incidents with times, places, fatality bounds, claims and sources.",
             ["itemType"] = "feature",
-            ["crs"] = new JsonArray("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
+            ["crs"] = new JsonArray(Conformance.Crs84),
             ["extent"] = new JsonObject
             {
-                ["spatial"] = new JsonObject
-                {
-                    ["bbox"] = new JsonArray(e.Bbox is null ? new JsonArray(-180, -90, 180, 90) : new JsonArray([.. e.Bbox.Select(v => JsonValue.Create(v))])),
-                    ["crs"] = "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
-                },
+                ["spatial"] = Spatial(e.Bbox),
                 ["temporal"] = new JsonObject
                 {
                     ["interval"] = new JsonArray(new JsonArray(Iso(e.Start), Iso(e.End))),
@@ -99,6 +95,13 @@ public static class CollectionsApi
         };
     }
 
+    /// <summary>A collection's spatial extent: its bbox (west, south, east, north), the whole world when it holds nothing.</summary>
+    private static JsonObject Spatial(double[]? bbox) => new()
+    {
+        ["bbox"] = new JsonArray(bbox is null ? new JsonArray(-180, -90, 180, 90) : new JsonArray([.. bbox.Select(v => JsonValue.Create(v))])),
+        ["crs"] = Conformance.Crs84,
+    };
+
     internal static async Task<IResult> GetPlacesCollection(HttpRequest request, Places.Gazetteer gazetteer, CancellationToken ct) =>
         TypedResults.Json(await PlacesCollectionAsync(RequestUrl.Root(request), gazetteer, ct), contentType: Json);
 
@@ -115,15 +118,8 @@ public static class CollectionsApi
             ["title"] = "Places",
             ["description"] = "Populated places from GeoNames (CC BY 4.0) and editors' own places, searchable with q.",
             ["itemType"] = "feature",
-            ["crs"] = new JsonArray("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
-            ["extent"] = new JsonObject
-            {
-                ["spatial"] = new JsonObject
-                {
-                    ["bbox"] = new JsonArray(bbox is null ? new JsonArray(-180, -90, 180, 90) : new JsonArray([.. bbox.Select(v => JsonValue.Create(v))])),
-                    ["crs"] = "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
-                },
-            },
+            ["crs"] = new JsonArray(Conformance.Crs84),
+            ["extent"] = new JsonObject { ["spatial"] = Spatial(bbox) },
             ["links"] = new JsonArray(
                 RequestUrl.Link(root + "/collections/places", "self", Json, "This collection"),
                 RequestUrl.Link(root + "/collections/places/items", "items", IncidentsApi.GeoJson, "Places as GeoJSON")),

@@ -3,6 +3,9 @@ namespace IncidentMap.Api.Collections;
 /// <summary>The conformance classes this service implements — exactly these, no aspirations.</summary>
 public static class Conformance
 {
+    /// <summary>The only coordinate reference system here: RFC 7946's lon/lat (OGC's CRS84), of answers, bodies (Content-Crs) and filters (filter-crs).</summary>
+    public const string Crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
     public static readonly string[] Classes =
     [
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",

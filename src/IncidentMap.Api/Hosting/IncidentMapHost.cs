@@ -171,10 +171,6 @@ public static class IncidentMapHost
         Exit codes: 0 done, 1 failed (one line on stderr says why), 2 a usage error.
         """;
 
-    /// <summary>
-    /// <c>IncidentMap.Api [serve]</c> runs the service; <c>migrate</c>, <c>seed FILE</c> and
-    /// <c>openapi [FILE]</c>, <c>healthcheck</c> do one job and exit.
-    /// </summary>
     /// <summary>The arguments that are words of the command, not host options (<c>--urls URL</c>, <c>--Key=value</c>) or their values.</summary>
     private static List<string> Words(string[] rest)
     {
@@ -187,6 +183,10 @@ public static class IncidentMapHost
         return words;
     }
 
+    /// <summary>
+    /// <c>IncidentMap.Api [serve]</c> runs the service; <c>migrate</c>, <c>seed FILE</c> and
+    /// <c>openapi [FILE]</c>, <c>healthcheck</c> do one job and exit.
+    /// </summary>
     public static async Task<int> RunCommandAsync(this WebApplication app, string[] args)
     {
         // The command is the first argument; anything else (--urls URL …) is host configuration.

@@ -29,9 +29,4 @@ internal sealed class ImportGeocoder(Gazetteer gazetteer)
             ? (Geocoding.Apply(feature, place), null)
             : (null, Geocoding.Refuse(query, resolution, inFile: true));
     }
-
-    /// <summary>A refusal as an import reports it: its reason, and for an ambiguous name the places it could be.</summary>
-    public static string Reason(Geocoding.Refusal refusal) => refusal.Title == "Ambiguous place"
-        ? $"{refusal.Reason} It could be {PlacesApi.DidYouMean(refusal.Candidates)}."
-        : refusal.Reason;
 }

@@ -137,7 +137,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         var (prepared, refusal) = await geocoder.GeocodeAsync(feature, ct);
         if (refusal is not null)
         {
-            problems.Add(new FieldError(Places.Geocoding.Refusal.Field, ImportGeocoder.Reason(refusal)));
+            problems.Add(new FieldError(Places.Geocoding.Refusal.Field, refusal.Reason));
             prepared = Places.Geocoding.Unchanged(feature);
         }
         using var owned = prepared!.Owned;

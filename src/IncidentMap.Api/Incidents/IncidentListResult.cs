@@ -22,15 +22,21 @@ public sealed class IncidentListResult(
     private const int PageFlushThreshold = 1024 * 1024;
     private const char RecordSeparator = '\u001e';
 
+    /// <summary>Links written as the incidents' pages write them: application/geo+json, not geo\u002Bjson; &amp;, not \u0026.</summary>
+    private static readonly JsonSerializerOptions LinkJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>
     /// A small, already bounded set of rendered Features (clusters, bins, places) as one FeatureCollection;
-    /// with <paramref name="links"/>, a page of a collection, which also says when it was made.
+    /// with <paramref name="links"/>, a page of a collection, which also says when it was made; with
+    /// <paramref name="numberMatched"/>, how many the whole collection holds (GDAL and QGIS take a
+    /// layer's feature count from it instead of paging through).
     /// </summary>
-    public static IResult Small(IReadOnlyCollection<string> features, IEnumerable<object>? links = null)
+    public static IResult Small(IReadOnlyCollection<string> features, IEnumerable<object>? links = null, long? numberMatched = null)
     {
         var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
         body.AppendJoin(',', features).Append(']');
-        if (links is not null) body.Append(",\"links\":[").AppendJoin(',', links.Select(l => JsonSerializer.Serialize(l))).Append(']');
+        if (links is not null) body.Append(",\"links\":[").AppendJoin(',', links.Select(l => JsonSerializer.Serialize(l, LinkJson))).Append(']');
+        if (numberMatched is { } matched) body.Append(",\"numberMatched\":").Append(matched);
         body.Append(",\"numberReturned\":").Append(features.Count);
         if (links is not null) body.Append(",\"timeStamp\":\"").Append(DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture)).Append('"');
         return TypedResults.Text(body.Append('}').ToString(), IncidentsApi.GeoJson, Encoding.UTF8);

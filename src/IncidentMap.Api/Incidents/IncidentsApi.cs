@@ -215,9 +215,9 @@ public static partial class IncidentsApi
             };
             if (text == "\0invalid") errors.Add(new FieldError(member.Name, "must be a string, number, boolean or array of strings (filter: also a cql2-json object)"));
             else if (member.Value.ValueKind is JsonValueKind.String or JsonValueKind.Array
-                     && QueryParser.SeparatorIn(member.Name, member.Value.ValueKind == JsonValueKind.String ? [member.Value.GetString()]
-                         : member.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : null)) is not null)
-                errors.Add(new FieldError(member.Name, "contains the control character U+001F, which no value may hold"));
+                     && QueryParser.HoldsSeparator(member.Value.ValueKind == JsonValueKind.String ? [member.Value.GetString()]
+                         : member.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : null)))
+                errors.Add(new FieldError(member.Name, QueryParser.SeparatorHeld));
             else if (text is not null) values[member.Name] = text;
         }
         if (errors.Count > 0) return Problem.Validation(errors, StatusCodes.Status400BadRequest);

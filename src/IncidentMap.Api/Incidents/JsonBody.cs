@@ -11,9 +11,6 @@ public static class JsonBody
     /// so the limit holds behind any server.</summary>
     public const int MaxBytes = 8 * 1024 * 1024;
 
-    /// <summary>The only CRS of bodies (OGC API – Features Part 2's Content-Crs): RFC 7946's lon/lat.</summary>
-    public const string Crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
-
     public static async Task<(JsonDocument? Document, IResult? Problem)> ReadAsync(HttpRequest request, string[] mediaTypes, CancellationToken ct)
     {
         var (document, _, problem) = await ReadWithHashAsync(request, mediaTypes, ct);
@@ -30,9 +27,9 @@ public static class JsonBody
                 $"Content-Type '{request.ContentType}' is not accepted here; send {string.Join(" or ", mediaTypes)}.", "Content-Type"));
         }
         if (request.ContentLength > MaxBytes) return (null, [], TooLarge());
-        if (request.Headers["Content-Crs"].ToString() is { Length: > 0 } crs && crs.Trim().Trim('<', '>') != Crs84)
+        if (request.Headers["Content-Crs"].ToString() is { Length: > 0 } crs && crs.Trim().Trim('<', '>') != Collections.Conformance.Crs84)
             return (null, [], Problem.BadParameter("Content-Crs",
-                $"'{crs}' is not a coordinate reference system this service takes; send lon/lat in <{Crs84}> (the default: leave the header out)"));
+                $"'{crs}' is not a coordinate reference system this service takes; send lon/lat in <{Collections.Conformance.Crs84}> (the default: leave the header out)"));
 
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];

@@ -81,7 +81,7 @@ public sealed class Geocoding(Gazetteer gazetteer)
     /// <summary>
     /// Why a name that found no single place is refused: never a guess between candidates, nor a
     /// similar spelling taken. <paramref name="inFile"/>: for an import's report, which lists no
-    /// candidates beside the reason and speaks of coordinates rather than a geometry.
+    /// candidates beside the reason (so the reason names them) and speaks of coordinates rather than a geometry.
     /// </summary>
     public static Refusal Refuse(PlaceQuery query, Resolution resolution, bool inFile = false)
     {
@@ -94,7 +94,9 @@ public sealed class Geocoding(Gazetteer gazetteer)
                 $"'{name}' matches {(candidates.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more" : candidates.Count)} places" +
                 (query.Admin1 is null
                     ? $"; add country or admin1, or send {geometry}."
-                    : $", and admin1 '{query.Admin1}' does not tell them apart; add country, or send {geometry}."), candidates),
+                    : $", and admin1 '{query.Admin1}' does not tell them apart; add country, or send {geometry}.") +
+                // A report lists no candidates beside the reason: it names them.
+                (inFile ? $" It could be {PlacesApi.DidYouMean(candidates)}." : ""), candidates),
             Resolution.Unknown { Suggestions.Count: 0 } => new Refusal("Unknown place",
                 $"no place named '{name}'{where} is known; send {geometry}, or add the place first.", []),
             Resolution.Unknown(var suggestions) => new Refusal("Unknown place",

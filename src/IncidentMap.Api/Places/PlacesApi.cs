@@ -248,24 +248,14 @@ public static class PlacesApi
         return Page(request, found.Select(r => r.Feature).ToList(), null, count ? found.FirstOrDefault().Matched : null);
     }
 
-    /// <summary>Links written as the incidents' pages write them: application/geo+json, not geo\u002Bjson; &amp;, not \u0026.</summary>
-    private static readonly JsonSerializerOptions LinkJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    /// <summary>
-    /// A FeatureCollection page with its self link and, when there is more, a next link (OGC API – Features),
-    /// and numberMatched when counted (GDAL and QGIS take a layer's feature count from it instead of paging through).
-    /// </summary>
+    /// <summary>A FeatureCollection page with its self link, a next link when there is more (OGC API – Features), and numberMatched when counted.</summary>
     private static IResult Page(HttpRequest request, IReadOnlyCollection<string> features, string? next, long? numberMatched)
     {
-        var links = new List<object> { new { href = Collections.RequestUrl.With(request), rel = "self", type = IncidentsApi.GeoJson, title = "This page" } };
-        if (next is not null)
-            links.Add(new { href = Collections.RequestUrl.With(request, ("cursor", next)), rel = "next", type = IncidentsApi.GeoJson, title = "Next page" });
-        var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
-        body.AppendJoin(',', features).Append("],\"links\":[").AppendJoin(',', links.Select(l => JsonSerializer.Serialize(l, LinkJson))).Append(']');
-        if (numberMatched is { } matched) body.Append(",\"numberMatched\":").Append(matched.ToString(CultureInfo.InvariantCulture));
-        body.Append(",\"numberReturned\":").Append(features.Count.ToString(CultureInfo.InvariantCulture))
-            .Append(",\"timeStamp\":\"").Append(DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)).Append("\"}");
-        return TypedResults.Text(body.ToString(), IncidentsApi.GeoJson, Encoding.UTF8);
+        var self = new { href = Collections.RequestUrl.With(request), rel = "self", type = IncidentsApi.GeoJson, title = "This page" };
+        return IncidentListResult.Small(features, next is null
+            ? [self]
+            : [self, new { href = Collections.RequestUrl.With(request, ("cursor", next)), rel = "next", type = IncidentsApi.GeoJson, title = "Next page" }],
+            numberMatched);
     }
 
     private readonly record struct BrowseCursor(long Population, long Id)

@@ -95,11 +95,11 @@ public static partial class QueryParser
     public static string Joined(string name, IEnumerable<string?> values) =>
         string.Join(WholeValues.Contains(name) ? ValueSeparator : ',', values);
 
-    /// <summary>A 400 for a value holding the character that keeps whole values apart (it would split one value in two).</summary>
-    public static IResult? SeparatorIn(string name, IEnumerable<string?> values) =>
-        values.Any(v => v?.Contains(ValueSeparator) == true)
-            ? Problem.BadParameter(name, "contains the control character U+001F, which no value may hold")
-            : null;
+    /// <summary>Why a value may not hold the character that keeps whole values apart (it would split one value in two).</summary>
+    public const string SeparatorHeld = "contains the control character U+001F, which no value may hold";
+
+    /// <summary>Whether a value holds <see cref="ValueSeparator"/> (see <see cref="SeparatorHeld"/>).</summary>
+    public static bool HoldsSeparator(IEnumerable<string?> values) => values.Any(v => v?.Contains(ValueSeparator) == true);
 
     /// <param name="calendarZone">Where a date or month in datetime is a day or month (the stats' tz); null: UTC.</param>
     public static (IncidentQuery? Query, List<FieldError> Errors) Parse(
@@ -209,7 +209,7 @@ public static partial class QueryParser
         {
             var lang = Get("filter-lang") ?? Filtering.Cql2.TextLanguage;
             var crs = Get("filter-crs");
-            if (crs is not null && crs != "http://www.opengis.net/def/crs/OGC/1.3/CRS84")
+            if (crs is not null && crs != Collections.Conformance.Crs84)
                 Bad("filter-crs", $"'{crs}' is not supported; geometries in filters are CRS84 lon/lat");
             else
             {
@@ -309,8 +309,8 @@ public static partial class QueryParser
         // Repeating a list parameter adds to its list (event_type=a&event_type=b); any other given twice is a mistake.
         if (request.Query.FirstOrDefault(p => p.Value.Count > 1 && !Lists.Contains(p.Key)) is { Key: not null } repeated)
             return (null, Problem.BadParameter(repeated.Key, $"is given {repeated.Value.Count} times; give it once"));
-        foreach (var (key, given) in request.Query)
-            if (SeparatorIn(key, given) is { } separator) return (null, separator);
+        if (request.Query.FirstOrDefault(p => HoldsSeparator(p.Value)) is { Key: not null } separated)
+            return (null, Problem.BadParameter(separated.Key, SeparatorHeld));
         var values = request.Query.Where(p => !own.Contains(p.Key))
             .ToDictionary(p => p.Key, p => Joined(p.Key, p.Value), StringComparer.Ordinal);
         // Page and format parameters (limit, f, sortby …) only where the endpoint's metadata takes them.
@@ -324,12 +324,13 @@ public static partial class QueryParser
         return await SearchableTextAsync(query, request.HttpContext) is { } empty ? (null, empty) : (query, null);
     }
 
+    /// <summary>What the text search answer cache holds for a q PostgreSQL's parser refuses.</summary>
+    private const int TooComplex = -1;
+
     /// <summary>
     /// A 400 naming q when its words are all stop words ("the", "of the"): PostgreSQL drops such a
     /// query with a notice and matches nothing, which reads as "no incidents" rather than "no words".
     /// </summary>
-    private const int TooComplex = -1;
-
     public static async Task<IResult?> SearchableTextAsync(IncidentQuery query, HttpContext context)
     {
         if (query.Text is not { } text) return null;
