@@ -27,6 +27,12 @@ public static class CollectionsApi
         group.MapMethods("/collections/incidents/queryables", ReadMethods, GetQueryables).WithName("getQueryables").JsonOnly()
             .WithSummary("What a CQL2 filter may name (JSON Schema 2020-12)")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/schema+json");
+        group.MapMethods("/collections/incidents/schema", ReadMethods, GetIncidentsSchema).WithName("getIncidentsSchema").JsonOnly()
+            .WithSummary("The JSON Schema (2020-12) of an incident Feature: each property's type (GDAL types a layer's fields from it)")
+            .Produces<JsonObject>(StatusCodes.Status200OK, FeatureSchemas.MediaType);
+        group.MapMethods("/collections/places/schema", ReadMethods, GetPlacesSchema).WithName("getPlacesSchema").JsonOnly()
+            .WithSummary("The JSON Schema (2020-12) of a place Feature")
+            .Produces<JsonObject>(StatusCodes.Status200OK, FeatureSchemas.MediaType);
         return app;
     }
 
@@ -89,6 +95,8 @@ public static class CollectionsApi
                 RequestUrl.Link(self + "/items", "items", IncidentsApi.GeoJson, "Incidents as GeoJSON"),
                 RequestUrl.Link(self + "/items?f=csv", "items", "text/csv", "Incidents as CSV"),
                 RequestUrl.Link(self + "/items?f=geojsonseq", "items", "application/geo+json-seq", "Incidents as GeoJSON text sequence"),
+                RequestUrl.Link(self + "/schema", "describedby", FeatureSchemas.MediaType, "The JSON Schema of an incident Feature"),
+                RequestUrl.Link(self + "/schema", FeatureSchemas.GdalRel, FeatureSchemas.MediaType, "The JSON Schema of an incident Feature"),
                 RequestUrl.Link(self + "/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Queryables for filter"),
                 RequestUrl.Link(self + "/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", Json, "Vector tiles"),
                 RequestUrl.Link(self + "/tiles/WebMercatorQuad/tilejson.json", "describedby", Json, "TileJSON for MapLibre")),
@@ -122,13 +130,21 @@ public static class CollectionsApi
             ["extent"] = new JsonObject { ["spatial"] = Spatial(bbox) },
             ["links"] = new JsonArray(
                 RequestUrl.Link(root + "/collections/places", "self", Json, "This collection"),
-                RequestUrl.Link(root + "/collections/places/items", "items", IncidentsApi.GeoJson, "Places as GeoJSON")),
+                RequestUrl.Link(root + "/collections/places/items", "items", IncidentsApi.GeoJson, "Places as GeoJSON"),
+                RequestUrl.Link(root + "/collections/places/schema", "describedby", FeatureSchemas.MediaType, "The JSON Schema of a place Feature"),
+                RequestUrl.Link(root + "/collections/places/schema", FeatureSchemas.GdalRel, FeatureSchemas.MediaType, "The JSON Schema of a place Feature")),
         };
     }
 
     internal static IResult GetQueryables(HttpRequest request) =>
         TypedResults.Json(Filtering.Queryables.Document(RequestUrl.Root(request) + "/collections/incidents/queryables"),
             contentType: "application/schema+json");
+
+    internal static IResult GetIncidentsSchema(HttpRequest request) =>
+        TypedResults.Json(FeatureSchemas.Incidents(RequestUrl.Root(request) + "/collections/incidents/schema"), contentType: FeatureSchemas.MediaType);
+
+    internal static IResult GetPlacesSchema(HttpRequest request) =>
+        TypedResults.Json(FeatureSchemas.Places(RequestUrl.Root(request) + "/collections/places/schema"), contentType: FeatureSchemas.MediaType);
 
     private static JsonNode? Iso(DateTime? time) => time is { } t ? JsonValue.Create(t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'")) : null;
 }

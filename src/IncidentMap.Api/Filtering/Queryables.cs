@@ -72,7 +72,7 @@ public static class Queryables
     public static JsonObject Document(string id)
     {
         var properties = new JsonObject();
-        foreach (var queryable in ByName.Values) properties[queryable.Name] = Schema(queryable);
+        foreach (var queryable in ByName.Values) properties[queryable.Name] = PropertySchema(queryable);
         return new JsonObject
         {
             ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
@@ -92,7 +92,8 @@ public static class Queryables
         throw new FilterException(property.At, $"'{property.Name}' is not a queryable property; {hint}");
     }
 
-    private static JsonObject Schema(Queryable queryable)
+    /// <summary>The JSON Schema of one property's values, shared by the queryables and the feature schema.</summary>
+    internal static JsonObject PropertySchema(Queryable queryable)
     {
         var schema = queryable.Type switch
         {

@@ -36,6 +36,8 @@ public sealed class OgcCoreTests(ApiFixture api)
     [InlineData("/collections/incidents")]
     [InlineData("/collections/places")]
     [InlineData("/collections/incidents/queryables")]
+    [InlineData("/collections/incidents/schema")]
+    [InlineData("/collections/places/schema")]
     [InlineData("/collections/incidents/tiles")]
     [InlineData("/collections/incidents/tiles/WebMercatorQuad")]
     [InlineData("/tileMatrixSets")]

@@ -44,6 +44,7 @@ public sealed class CacheHeaderTests(ApiFixture api)
 
     [Theory]
     [InlineData("/collections/incidents/queryables", "application/schema+json")]
+    [InlineData("/collections/incidents/schema", "application/schema+json")]
     [InlineData("/openapi/v1.json", "application/")]
     public async Task Schema_and_OpenAPI_documents_are_compressed_too(string url, string mediaType)
     {

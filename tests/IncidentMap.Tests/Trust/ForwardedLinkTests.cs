@@ -64,6 +64,8 @@ public sealed class ForwardedLinkTests(ProxiedFactory proxied, ElsewhereProxiedF
         "/collections/incidents",
         "/collections/incidents/items?limit=2",
         "/collections/incidents/queryables",
+        "/collections/incidents/schema",
+        "/collections/places/schema",
         "/collections/incidents/tiles",
         "/collections/incidents/tiles/WebMercatorQuad",
         "/collections/incidents/tiles/WebMercatorQuad/tilejson.json",
