@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using Microsoft.Extensions.Caching.Memory;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
@@ -123,9 +124,12 @@ public static partial class QueryParser
                      && (WholeValues.Contains(key) ? value.Split(ValueSeparator).Any(string.IsNullOrWhiteSpace) : value.Split(',').All(string.IsNullOrWhiteSpace)))
                 Bad(key, $"is empty; give a value (incidents without one: filter={(key is "tags" or "actors" ? $"A_EQUALS({key}, ())" : $"{key} IS NULL")})");
         }
-        // The values of a whole-value parameter, each as given.
+        // The values of a whole-value parameter, each as given and in its composed and decomposed forms
+        // (NFC, NFD): "Ḥimṣ" typed on one system equals "Ḥimṣ" stored from another, as canonically
+        // equivalent text should, while the comparison stays equality (and index lookups) in SQL.
         List<string>? Whole(string name) => Get(name) is { } text
-            ? text.Split(ValueSeparator).Where(v => !string.IsNullOrWhiteSpace(v)).Distinct().ToList()
+            ? text.Split(ValueSeparator).Where(v => !string.IsNullOrWhiteSpace(v))
+                .SelectMany(v => new[] { v, v.Normalize(NormalizationForm.FormC), v.Normalize(NormalizationForm.FormD) }).Distinct().ToList()
             : null;
 
         var query = new IncidentQuery { Intersects = intersects };

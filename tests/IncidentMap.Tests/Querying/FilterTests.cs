@@ -148,6 +148,28 @@ public sealed class FilterTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Whole_values_match_text_stored_composed_or_decomposed_whichever_form_is_asked()
+    {
+        // "Ḥimṣ" as one character per letter (NFC, what most keyboards send) and as letters plus
+        // combining dots (NFD, what macOS file names and some exports carry): the same text.
+        var tag = NewTag();
+        var composed = "Ḥimṣ " + tag;
+        var decomposed = composed.Normalize(System.Text.NormalizationForm.FormD);
+        Assert.NotEqual(composed, decomposed);
+        var a = await _client.CreateAsync(Incident(tag).With("location_name", composed).With("actors", Strings(composed)));
+        var b = await _client.CreateAsync(Incident(tag).With("location_name", decomposed).With("actors", Strings(decomposed)));
+        await _client.CreateAsync(Incident(tag).With("location_name", "Hims " + tag));
+
+        foreach (var form in new[] { composed, decomposed })
+        {
+            await _client.AssertMatchesAsync($"tags={tag}&location_name={Esc(form)}", a, b);
+            await _client.AssertMatchesAsync($"tags={tag}&actors={Esc(form)}", a, b);
+        }
+        // Stored as sent: only the comparison takes the forms as equal.
+        Assert.Equal(decomposed, (await _client.GetJsonAsync($"{Items}/{b}"))["properties"]!["location_name"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Tags_filter_matches_a_tag_exactly_as_it_was_stored_with_capital_letters()
     {
         var tag = "Car-Bomb-" + Guid.NewGuid().ToString("N");
