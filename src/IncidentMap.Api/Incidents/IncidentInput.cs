@@ -88,6 +88,7 @@ public static class IncidentInput
 
         if (!feature.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "Feature")
             errors.Add(new FieldError("type", "must be \"Feature\""));
+        ForeignMembers(feature, errors);
 
         var geometry = ParseGeometry(feature, errors);
 
@@ -110,7 +111,15 @@ public static class IncidentInput
         var eventType = p.Enum("event_type", Vocabulary.EventTypes, required: true);
         var subEventType = p.OptionalText("sub_event_type", maxLength: 200);
         var (occurredAt, impliedPrecision) = p.IncidentTime("occurred_at");
-        var timePrecision = p.Enum("time_precision", Vocabulary.TimePrecisions) ?? impliedPrecision ?? "exact";
+        var givenPrecision = p.Enum("time_precision", Vocabulary.TimePrecisions);
+        // A precision finer than what occurred_at says would invent what nobody reported: "2016-03" with
+        // week put the incident in the week of 29 February, and in February's statistics.
+        if (givenPrecision is not null && impliedPrecision is not null
+            && Array.IndexOf(Vocabulary.TimePrecisions, givenPrecision) < Array.IndexOf(Vocabulary.TimePrecisions, impliedPrecision))
+            errors.Add(new FieldError("properties.time_precision",
+                $"'{givenPrecision}' is finer than occurred_at '{props.GetProperty("occurred_at").GetString()}', which gives a {impliedPrecision}; " +
+                $"give time_precision {string.Join(" or ", Vocabulary.TimePrecisions.SkipWhile(v => v != impliedPrecision))}, or a full date-time"));
+        var timePrecision = givenPrecision ?? impliedPrecision ?? "exact";
         var locationName = p.OptionalText("location_name", maxLength: 500);
         var admin1 = p.OptionalText("admin1", maxLength: 200);
         var admin2 = p.OptionalText("admin2", maxLength: 200);
@@ -142,6 +151,42 @@ public static class IncidentInput
             title.Trim(), summary, eventType, subEventType, Rfc3339.Truncate(occurredAt.Value, timePrecision), timePrecision,
             locationName, admin1, admin2, country, geoPrecision, fatalitiesMin, fatalitiesMax, injuredMin, injuredMax,
             actors, claimedBy, sources, status, tags, externalId, geometry), errors);
+    }
+
+    /// <summary>The members a Feature written here may have: GeoJSON's own, and the links a GET answers with (so what was read can be sent back).</summary>
+    private static readonly string[] FeatureMembers = ["type", "id", "geometry", "properties", "bbox", "links"];
+
+    /// <summary>
+    /// Refuses members a Feature written here does not have. Ignoring them lost edits silently: a
+    /// PATCH of {"propertis": …} answered 200 and changed nothing, and a POST with "geometery" and a
+    /// location_name got the gazetteer's point instead of the one sent.
+    /// </summary>
+    internal static void ForeignMembers(JsonElement feature, List<FieldError> errors)
+    {
+        foreach (var member in feature.EnumerateObject())
+        {
+            if (FeatureMembers.Contains(member.Name)) continue;
+            var near = FeatureMembers.FirstOrDefault(known => Typo(member.Name, known));
+            errors.Add(new FieldError(member.Name,
+                $"is not a member of a Feature here ({string.Join(", ", FeatureMembers)}){(near is null ? "" : $"; did you mean '{near}'?")}"));
+        }
+    }
+
+    /// <summary>Whether <paramref name="text"/> is <paramref name="known"/> in another case or with at most two letters added, dropped or changed.</summary>
+    private static bool Typo(string text, string known)
+    {
+        var (a, b) = (text.ToLowerInvariant(), known);
+        if (Math.Abs(a.Length - b.Length) > 2) return false;
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            previous = current;
+        }
+        return previous[b.Length] <= 2;
     }
 
     private static Geometry? ParseGeometry(JsonElement feature, List<FieldError> errors)
@@ -346,7 +391,8 @@ public static class IncidentInput
         public string? Country(string name)
         {
             var s = String(name);
-            if (s is null) return null;
+            // Blank text is none, in every write (as for the other place names).
+            if (string.IsNullOrWhiteSpace(s)) return null;
             var upper = s.ToUpperInvariant();
             if (!Vocabulary.CountryCodes.Contains(upper)) { Error(name, $"'{s}' is not an ISO 3166-1 alpha-2 country code"); return null; }
             return upper;

@@ -453,6 +453,7 @@ public static partial class IncidentsApi
         if (document!.RootElement.ValueKind != JsonValueKind.Object)
             return Problem.Validation([new FieldError("body", "a merge patch must be a JSON object")]);
         if (OtherId(document.RootElement, id) is { } otherId) return otherId;
+        if (Uncleared(document.RootElement) is { } uncleared) return uncleared;
 
         for (var attempt = 1; ; attempt++)
         {
@@ -476,6 +477,24 @@ public static partial class IncidentsApi
             if (expected is null && outcome is WriteOutcome.VersionMismatch && attempt < MaxPatchAttempts) continue;
             return Respond(context, outcome, StatusCodes.Status200OK, featureId);
         }
+    }
+
+    /// <summary>
+    /// Properties a merge patch may not clear with null. Each always has a value, and a cleared one
+    /// took its default: time_precision "exact" made a month an exact midnight, geo_precision "exact"
+    /// made a town's centre the very spot, status "reported" undid a verification.
+    /// </summary>
+    private static readonly (string Name, string[] Values)[] NeverCleared =
+        [("time_precision", Vocabulary.TimePrecisions), ("geo_precision", Vocabulary.GeoPrecisions), ("status", Vocabulary.Statuses)];
+
+    private static IResult? Uncleared(JsonElement patch)
+    {
+        if (!patch.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object) return null;
+        var errors = NeverCleared
+            .Where(p => properties.TryGetProperty(p.Name, out var value) && value.ValueKind == JsonValueKind.Null)
+            .Select(p => new FieldError($"properties.{p.Name}", $"cannot be cleared (null): every incident has one; give one of {string.Join(", ", p.Values)}"))
+            .ToList();
+        return errors.Count == 0 ? null : Problem.Validation(errors);
     }
 
     /// <summary>How often a PATCH with If-Match: * merges again after losing a race with another writer.</summary>

@@ -71,9 +71,11 @@ public sealed class Geocoding(Gazetteer gazetteer)
         node["geometry"] = new JsonObject { ["type"] = "Point", ["coordinates"] = new JsonArray(place.Lon, place.Lat) };
         var props = node["properties"]!.AsObject();
         var derived = new List<string> { "geometry" };
-        if (props["geo_precision"] is null) { props["geo_precision"] = Precision(place); derived.Add("geo_precision"); }
-        if (props["country"] is null && place.Country is not null) { props["country"] = place.Country; derived.Add("country"); }
-        if (props["admin1"] is null && place.Admin1 is not null) { props["admin1"] = place.Admin1; derived.Add("admin1"); }
+        // Blank text is none, in every write: a blank country or admin1 is filled like a missing one.
+        bool None(string name) => props[name] is null || (props[name]!.GetValueKind() == JsonValueKind.String && string.IsNullOrWhiteSpace(props[name]!.GetValue<string>()));
+        if (None("geo_precision")) { props["geo_precision"] = Precision(place); derived.Add("geo_precision"); }
+        if (None("country") && place.Country is not null) { props["country"] = place.Country; derived.Add("country"); }
+        if (None("admin1") && place.Admin1 is not null) { props["admin1"] = place.Admin1; derived.Add("admin1"); }
         var document = JsonDocument.Parse(node.ToJsonString());
         return new Prepared(document.RootElement, place.Id, [.. derived], document);
     }
@@ -148,8 +150,10 @@ public sealed class Geocoding(Gazetteer gazetteer)
         _ => "town",
     };
 
+    /// <summary>A text property, or null when it is absent, not text or blank (blank text is none, in every write).</summary>
     private static string? Text(JsonElement properties, string name) =>
-        properties.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        properties.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(value.GetString())
+            ? value.GetString() : null;
 }
 
 /// <summary>

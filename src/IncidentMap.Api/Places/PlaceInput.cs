@@ -43,6 +43,7 @@ public static class PlaceInput
         if (feature.ValueKind != JsonValueKind.Object) return (null, [new FieldError("", "the body must be a GeoJSON Feature object")]);
         if (!feature.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "Feature")
             errors.Add(new FieldError("type", "must be \"Feature\""));
+        IncidentInput.ForeignMembers(feature, errors);
 
         Geometry? geometry = null;
         if (!feature.TryGetProperty("geometry", out var g) || g.ValueKind == JsonValueKind.Null) errors.Add(new FieldError("geometry", "is required: a place is a Point"));

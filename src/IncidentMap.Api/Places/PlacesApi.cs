@@ -412,8 +412,9 @@ public static class PlacesApi
     };
 
     /// <summary>
-    /// The same name in the same country within 1 km is the same place: a second copy would make the
-    /// name ambiguous for geocoding for good. Every name counts, alternates too (an alternate equal to
+    /// The same name within 1 km, in the same country or where either place has none, is the same
+    /// place: a second copy would make the name ambiguous for geocoding for good (a "Homs" without a
+    /// country beside Homs, SY made "Homs" ambiguous). Every name counts, alternates too (an alternate equal to
     /// a nearby place's name makes that name ambiguous as surely). Serialised per name (locks taken
     /// in key order), so two editors cannot both add it.
     /// </summary>
@@ -423,18 +424,18 @@ public static class PlacesApi
         await connection.ExecuteAsync(new CommandDefinition("""
             SELECT pg_advisory_xact_lock(hashtext('place:' || k)) FROM (SELECT DISTINCT place_key(x) AS k FROM unnest(@names) x ORDER BY 1) keys
             """, new { names }, tx, cancellationToken: context.RequestAborted));
-        var existing = await connection.QueryFirstOrDefaultAsync<(long Id, string Name)?>(new CommandDefinition("""
-            SELECT p.id, x FROM unnest(@names) WITH ORDINALITY AS given(x, i)
+        var existing = await connection.QueryFirstOrDefaultAsync<(long Id, string Name, string? Country)?>(new CommandDefinition("""
+            SELECT p.id, x, p.country::text FROM unnest(@names) WITH ORDINALITY AS given(x, i)
             JOIN place_names n ON n.key = place_key(x)
             JOIN places p ON p.id = n.place_id
-            WHERE p.country IS NOT DISTINCT FROM @Country
+            WHERE (p.country = @Country OR p.country IS NULL OR @Country::text IS NULL)
               AND ST_DWithin(p.geog, @Geometry::geography, 1000) AND p.id IS DISTINCT FROM @self
             ORDER BY i LIMIT 1
             """, new { names, draft.Country, draft.Geometry, self }, tx, cancellationToken: context.RequestAborted));
         if (existing is not { } same) return null;
         var field = same.Name == draft.Name ? "properties.name" : "properties.alternate_names";
         return Problem.Status(StatusCodes.Status409Conflict, "Place exists",
-            $"{field} '{same.Name}' in {draft.Country ?? "no country"} is already a name of place {same.Id}, within 1 km: geocoding already finds it by this name, and a second copy would make the name ambiguous.", field,
+            $"{field} '{same.Name}' is already a name of place {same.Id} ({same.Country ?? "no country"}), within 1 km: geocoding already finds it by this name, and a second copy would make the name ambiguous.", field,
             new Dictionary<string, object?> { ["existing"] = $"{context.Request.PathBase}/collections/places/items/{same.Id}" });
     }
 }

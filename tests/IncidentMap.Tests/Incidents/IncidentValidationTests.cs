@@ -55,6 +55,11 @@ public sealed class IncidentValidationTests(ApiFixture api)
         ["empty external_id"] = (f => f["properties"]!["external_id"] = "", "properties.external_id"),
         ["blank external_id"] = (f => f["properties"]!["external_id"] = "  ", "properties.external_id"),
         ["unknown property"] = (f => f["properties"]!["fatalities"] = 3, "properties.fatalities"),
+        ["misspelt geometry member"] = (f => { f["geometery"] = f["geometry"]!.DeepClone(); f.Remove("geometry"); f["properties"]!["location_name"] = "Homs"; }, "geometery"),
+        ["member a Feature does not have"] = (f => f["style"] = new JsonObject { ["color"] = "red" }, "style"),
+        ["week precision for a month"] = (f => { f["properties"]!["occurred_at"] = "2016-03"; f["properties"]!["time_precision"] = "week"; }, "properties.time_precision"),
+        ["day precision for a month"] = (f => { f["properties"]!["occurred_at"] = "2016-02"; f["properties"]!["time_precision"] = "day"; }, "properties.time_precision"),
+        ["exact precision for a date"] = (f => { f["properties"]!["occurred_at"] = "2016-02-21"; f["properties"]!["time_precision"] = "exact"; }, "properties.time_precision"),
         ["not a Feature"] = (f => f["type"] = "FeatureCollection", "type"),
         ["properties not an object"] = (f => f["properties"] = "x", "properties"),
     };

@@ -1,0 +1,122 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Places;
+
+namespace IncidentMap.Tests.Incidents;
+
+/// <summary>Writes that used to be taken while dropping or changing what the editor meant (found by an editor's audit).</summary>
+[Collection(ApiCollection.Name)]
+public sealed class WriteIntegrityTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private const string Places = "/collections/places/items";
+
+    [Fact]
+    public async Task A_patch_with_a_misspelt_member_is_a_422_naming_it_not_a_200_that_changes_nothing()
+    {
+        var url = $"/collections/incidents/items/{await _client.CreateAsync(Features.Valid())}";
+
+        var problem = await ProblemAssert.IsProblemAsync(await _client.PatchCurrentAsync(url, """{"propertis":{"title":"typo"}}"""),
+            HttpStatusCode.UnprocessableEntity, "propertis");
+        Assert.Contains("did you mean 'properties'?", problem["detail"]!.GetValue<string>());
+        Assert.Equal("1", (await _client.GetJsonAsync(url))["properties"]!["version"]!.ToJsonString());
+
+        // What a GET answers (links included) can still be sent back whole.
+        var read = await _client.GetJsonAsync(url);
+        Assert.NotNull(read["links"]);
+        var put = await _client.PutCurrentAsync(url, Features.Content(read));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_place_with_a_misspelt_member_is_a_422_naming_it()
+    {
+        var id = await _client.AddPlaceAsync("Typoville " + Guid.NewGuid().ToString("N")[..6], 36.1, 33.1, "SY", null, "suburb");
+
+        await ProblemAssert.IsProblemAsync(await _client.PatchCurrentAsync($"{Places}/{id}", """{"propertis":{"name":"x"}}"""),
+            HttpStatusCode.UnprocessableEntity, "propertis");
+    }
+
+    [Theory]
+    [InlineData("time_precision")]
+    [InlineData("geo_precision")]
+    [InlineData("status")]
+    public async Task A_patch_may_not_clear_a_property_every_incident_has(string name)
+    {
+        var feature = PlaceHelpers.Unlocated("Homs", "SY");
+        feature["properties"]!["occurred_at"] = "2016-02";
+        feature["properties"]!["status"] = "verified";
+        var url = $"/collections/incidents/items/{await _client.CreateAsync(feature)}";
+        var before = (await _client.GetJsonAsync(url))["properties"]!;
+        Assert.Equal(["month", "town", "verified"], new[] { "time_precision", "geo_precision", "status" }.Select(n => before[n]!.GetValue<string>()));
+
+        await ProblemAssert.IsProblemAsync(await _client.PatchCurrentAsync(url, new JsonObject { ["properties"] = new JsonObject { [name] = null } }.ToJsonString()),
+            HttpStatusCode.UnprocessableEntity, $"properties.{name}");
+
+        var after = (await _client.GetJsonAsync(url))["properties"]!;
+        Assert.True(JsonNode.DeepEquals(before, after), after.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_coarser_precision_than_the_written_date_is_taken()
+    {
+        var feature = Features.Valid(occurredAt: "2016-02-21");
+        feature["properties"]!["time_precision"] = "week";
+
+        var (response, body) = await _client.PostAsync(feature);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("2016-02-15T00:00:00+00:00", body!["properties"]!["occurred_at"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_place_without_a_country_beside_a_place_of_the_same_name_is_a_409()
+    {
+        var name = "Qaryatayn " + Guid.NewGuid().ToString("N")[..6];
+        var first = await _client.AddPlaceAsync(name, 37.2, 34.2, "SY", null, "town");
+
+        var copy = new JsonObject
+        {
+            ["type"] = "Feature", ["geometry"] = Features.Point(37.2005, 34.2004),
+            ["properties"] = new JsonObject { ["name"] = name, ["kind"] = "town" },
+        };
+        var problem = await ProblemAssert.IsProblemAsync(await _client.PostAsync(Places, Features.Content(copy)), HttpStatusCode.Conflict, "properties.name");
+        Assert.EndsWith($"{Places}/{first}", problem["existing"]!.GetValue<string>());
+
+        // The name still geocodes without a country.
+        var (response, body) = await _client.PostAsync(PlaceHelpers.Unlocated(name));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(first, body!["properties"]!["place_id"]!.GetValue<long>());
+    }
+
+    [Theory]
+    [InlineData("\u200fحمص")]          // a right-to-left mark, as Arabic text copied from a page carries
+    [InlineData("حمص\u200e")]          // a left-to-right mark after it
+    [InlineData("\u061cحمص")]          // the Arabic letter mark
+    [InlineData("Ho\u00ADms")]          // a soft hyphen
+    [InlineData("\ufeffHoms\u200b")]    // a byte order mark and a zero-width space
+    public async Task Invisible_formatting_characters_do_not_stop_a_name_geocoding(string name)
+    {
+        var (response, body) = await _client.PostAsync(PlaceHelpers.Unlocated(name, "SY"));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+        Assert.Equal("Homs", body!["properties"]!["admin1"]!.GetValue<string>());
+        // The name is stored as sent.
+        Assert.Equal(name, body["properties"]!["location_name"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_blank_country_is_none_and_the_name_geocodes()
+    {
+        var feature = PlaceHelpers.Unlocated("Homs");
+        feature["properties"]!["country"] = " ";
+        feature["properties"]!["admin1"] = "";
+
+        var (response, body) = await _client.PostAsync(feature);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+        Assert.Equal("SY", body!["properties"]!["country"]!.GetValue<string>());
+    }
+}
