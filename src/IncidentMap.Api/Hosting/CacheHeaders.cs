@@ -13,7 +13,7 @@ namespace IncidentMap.Api.Hosting;
 /// request named an origin, so a copy cached from a request without one still serves browsers.</item>
 /// <item>A compressed answer's strong ETag names its coding (<c>"d1f-br"</c>), because a strong
 /// validator stands for exact bytes. <see cref="Collections.Conditional.Matches"/> and If-Match
-/// take the tag with or without it; a 304 names the coding a 200 would have come in.</item>
+/// take the tag with or without it; a 304 (and a 204) names the coding a 200 would have come in.</item>
 /// <item>When reads need a key, nothing is <c>public</c>: a shared cache would hand a keyed answer
 /// to anyone.</item>
 /// </list>
@@ -49,9 +49,11 @@ public static class CacheHeaders
         {
             if (headers.ContentEncoding.ToString() is { Length: > 0 } coding && Codings.Contains(coding))
                 headers.ETag = etag[..^1] + "-" + coding + "\"";
-            // A 304 carries the ETag the 200 would have: in the coding compression would pick for this request.
-            else if (response.StatusCode == StatusCodes.Status304NotModified && PreferredCoding(context.Request) is { } preferred)
-                headers.ETag = etag[..^1] + "-" + preferred + "\"";
+            // A 304 carries the ETag the 200 would have: in the coding compression would pick for this
+            // request. So does a 204 (an empty tile), which is never compressed, having no body: else its
+            // tag and a later 304's would differ.
+            else if (response.StatusCode is StatusCodes.Status304NotModified or StatusCodes.Status204NoContent)
+                headers.ETag = InPreferredCoding(context.Request, etag);
         }
         if (readsNeedKey && headers.CacheControl.ToString() is { } cacheControl && cacheControl.Contains("public", StringComparison.Ordinal))
             headers.CacheControl = cacheControl.Replace("public", "private", StringComparison.Ordinal);
@@ -65,24 +67,33 @@ public static class CacheHeaders
         return tag;
     }
 
+    /// <summary><paramref name="etag"/> in the coding response compression would answer this request in (see <see cref="PreferredCoding"/>).</summary>
+    private static string InPreferredCoding(HttpRequest request, string etag) =>
+        PreferredCoding(request) is { } coding ? etag[..^1] + "-" + coding + "\"" : etag;
+
     /// <summary>
     /// The coding response compression answers this request in (every type that carries an ETag here is
-    /// compressible): the accepted one of highest quality, br before gzip on a tie, as its providers are
-    /// registered; null for none.
+    /// compressible), chosen as ASP.NET Core's provider does: codings named in any case, the first
+    /// mention of each counting, "*" standing for every provider, q=0 skipped; then the highest
+    /// quality, br before gzip (their order of registration) and identity after both on a tie; null for none.
     /// </summary>
     private static string? PreferredCoding(HttpRequest request)
     {
         if (!Microsoft.Net.Http.Headers.StringWithQualityHeaderValue.TryParseList(request.Headers.AcceptEncoding, out var accepted)) return null;
-        string? best = null;
-        var bestQuality = 0.0;
+        var candidates = new Dictionary<string, (double Quality, int Priority)>(StringComparer.OrdinalIgnoreCase);
         foreach (var entry in accepted)
         {
-            var name = entry.Value.Value == "*" ? "br" : entry.Value.Value;
             var quality = entry.Quality ?? 1;
-            if (name is null || !Codings.Contains(name) || quality <= 0) continue;
-            if (quality > bestQuality || (quality == bestQuality && name == "br")) (best, bestQuality) = (name, quality);
+            if (quality < double.Epsilon || entry.Value.Value is not { } name) continue;
+            if (name == "*")
+                for (var i = 0; i < Codings.Length; i++) candidates.TryAdd(Codings[i], (quality, i));
+            else if (Array.FindIndex(Codings, c => c.Equals(name, StringComparison.OrdinalIgnoreCase)) is var index and >= 0)
+                candidates.TryAdd(Codings[index], (quality, index));
+            else if (name.Equals("identity", StringComparison.OrdinalIgnoreCase))
+                candidates.TryAdd("identity", (quality, int.MaxValue));
         }
-        return best;
+        var best = candidates.OrderByDescending(c => c.Value.Quality).ThenBy(c => c.Value.Priority).Select(c => c.Key).FirstOrDefault();
+        return best is null or "identity" ? null : best;
     }
 
     private static StringValues WithTokens(StringValues vary, params string[] tokens)

@@ -105,18 +105,26 @@ public static class TileSql
 
     /// <summary>
     /// Counts per hexagon of a Web Mercator hexagon grid (edge <paramref name="size"/> Mercator metres)
-    /// laid over the bbox; incidents are counted by their representative point.
+    /// laid over the bbox, within the world's square (<see cref="Mercator"/>: at latitude 90 the grid
+    /// would have run millions of hexagons past it). Incidents are counted by their representative
+    /// point, also a line or polygon that crosses the bbox from a point outside it, in the hexagon of
+    /// the same grid that holds that point.
     /// </summary>
     public static (string Sql, DynamicParameters Parameters) Hexbins(IncidentQuery query, double size, Box box, int precision)
     {
         var parameters = new DynamicParameters();
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
-        AddBox(parameters, box);
+        var (west, south) = Mercator(box.MinLon, box.MinLat);
+        var (east, north) = Mercator(box.MaxLon, box.MaxLat);
+        parameters.Add("west", west);
+        parameters.Add("south", south);
+        parameters.Add("east", east);
+        parameters.Add("north", north);
         parameters.Add("size", size);
         parameters.Add("digits", precision);
         return ($$"""
             WITH area AS (
-                SELECT ST_Transform(ST_MakeEnvelope(@west, @south, @east, @north, 4326), 3857) AS box
+                SELECT ST_MakeEnvelope(@west, @south, @east, @north, 3857) AS box
             ), hexes AS (
                 -- Each hexagon's box in longitude/latitude holds its image (Web Mercator maps each
                 -- axis on its own, monotonically): the GiST index on geom finds its candidates.
@@ -126,11 +134,22 @@ public static class TileSql
                 FROM area, ST_HexagonGrid(@size, area.box) h
             ), members AS (
                 -- A point on a shared edge touches two hexagons: DISTINCT ON counts it once.
-                SELECT DISTINCT ON (i.id) h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
-                FROM incidents i
-                JOIN hexes h ON i.geom && h.lonlat AND ST_Intersects(i.point_3857, h.geom)
-                WHERE {{where}}
-                ORDER BY i.id, h.i, h.j
+                SELECT DISTINCT ON (id) i, j, geom, event_type, fatalities_min, fatalities_max
+                FROM (
+                    SELECT i.id, h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
+                    FROM incidents i
+                    JOIN hexes h ON i.geom && h.lonlat AND ST_Intersects(i.point_3857, h.geom)
+                    WHERE {{where}}
+                    UNION ALL
+                    -- A line or polygon in the bbox whose point lies outside it: the hexagon holding the
+                    -- point, from the same grid (ST_HexagonGrid numbers hexagons from the origin).
+                    SELECT i.id, h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
+                    FROM incidents i, area, ST_HexagonGrid(@size, i.point_3857) h
+                    WHERE {{where}}
+                      AND GeometryType(i.geom) <> 'POINT' AND NOT ST_Intersects(i.point_3857, area.box)
+                      AND ST_Intersects(i.point_3857, h.geom)
+                ) found
+                ORDER BY id, i, j
             )
             SELECT json_build_object('type', 'Feature', 'id', i || '/' || j,
                 -- Counter-clockwise, as RFC 7946 wants exterior rings: ST_ClipByBox2D turns the hexagons it cuts round.
@@ -169,17 +188,16 @@ public static class TileSql
                   AND NOT ST_IsEmpty(i.point_3857)
         """;
 
+    /// <summary>Web Mercator metres of a longitude and latitude, the latitude clamped to the map's ±85.0511°.</summary>
+    public static (double X, double Y) Mercator(double lon, double lat)
+    {
+        lat = Math.Clamp(lat, -85.0511287798, 85.0511287798);
+        return (lon * WorldHalf / 180, Math.Log(Math.Tan((90 + lat) * Math.PI / 360)) * WorldHalf / Math.PI);
+    }
+
     private static void AddGrid(DynamicParameters parameters, int level)
     {
         parameters.Add("cells", 1L << level);
         parameters.Add("cell", WorldSize / (1L << level));
-    }
-
-    private static void AddBox(DynamicParameters parameters, Box box)
-    {
-        parameters.Add("west", box.MinLon);
-        parameters.Add("south", box.MinLat);
-        parameters.Add("east", box.MaxLon);
-        parameters.Add("north", box.MaxLat);
     }
 }

@@ -44,7 +44,9 @@ public static class TilesApi
         group.MapMethods("/tiles/WebMercatorQuad/tilejson.json", ReadMethods, TileJson).WithName("getTileJson")
             .WithSummary("TileJSON 3.0 for MapLibre; query parameters (filters) carry over to the tile URLs")
             .WithMetadata(new QueryParametersMetadata { Page = [] }, FormatDoc("json"))
-            .Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
+            .Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json)
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}", ReadMethods, GetTile).WithName("getTile")
             .WithSummary("A Mapbox Vector Tile: layer `incidents` from zoom 8, layer `clusters` below")
             .WithDescription("Every incident filter of /items applies. Incident features have the incident's id as feature id; " +
@@ -72,7 +74,10 @@ public static class TilesApi
             .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres, at most " +
                              $"{MaxHexagonKm} km (the width of the Web Mercator world, where one hexagon covers any bbox); at most 50000 hexagons.")
             .WithMetadata(new QueryParametersMetadata { Page = ["precision"] }, FormatDoc("json", "geojson"),
-                new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0, or with unit m, km or mi (20km).", Required: true))
+                new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0, or with unit m, km or mi (20km).", Required: true),
+                new QueryParameterDoc("bbox", "Required: the box the hexagon grid covers, minLon,minLat,maxLon,maxLat (WGS 84), not across the antimeridian " +
+                    "(ask for each side); incidents whose geometry meets it are counted, each in the hexagon of its representative point.",
+                    "number[]", Required: true, MinItems: 4, MaxItems: 6))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         app.MapTileMatrixSets();
@@ -138,11 +143,14 @@ public static class TilesApi
         }, contentType: CollectionsApi.Json);
     }
 
-    internal static async Task<IResult> TileJson(HttpRequest request, CollectionExtent extent, CancellationToken ct)
+    internal static async Task<IResult> TileJson(HttpRequest request, CollectionExtent extent, DataVersion version, CancellationToken ct)
     {
         if (OnlyFormat(request, "json") is { } badFormat) return badFormat;
         var (query, problem) = await QueryParser.ParseFiltersAsync(request, "f");
         if (problem is not null) return problem;
+        // Its bounds follow the data: a map revalidates it as it does the tiles.
+        if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query!, "tilejson"), Conditional.Revalidate))
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         var e = await extent.GetAsync(ct);
         var template = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + CarriedQuery(request.QueryString.Value);
         JsonObject Fields(params (string Name, string Description)[] fields) =>
@@ -296,8 +304,8 @@ public static class TilesApi
             return Problem.BadParameter("bbox", query.Bbox is null ? "is required for hexagon bins" : "hexagon bins cannot cross the antimeridian; ask for each side");
 
         var box = boxes[0];
-        var (x0, y0) = Mercator(box.MinLon, box.MinLat);
-        var (x1, y1) = Mercator(box.MaxLon, box.MaxLat);
+        var (x0, y0) = TileSql.Mercator(box.MinLon, box.MinLat);
+        var (x1, y1) = TileSql.Mercator(box.MaxLon, box.MaxLat);
         // ST_HexagonGrid covers the box with columns 1.5 edges apart and rows √3 edges apart, one
         // more of each at the far sides: a box of no width still takes a column of hexagons.
         var hexagons = (Math.Floor((x1 - x0) / (1.5 * size)) + 2) * (Math.Floor((y1 - y0) / (Math.Sqrt(3) * size)) + 2);
@@ -308,11 +316,5 @@ public static class TilesApi
 
         var (sql, parameters) = TileSql.Hexbins(query, size, box, query.Precision);
         return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));
-    }
-
-    private static (double X, double Y) Mercator(double lon, double lat)
-    {
-        lat = Math.Clamp(lat, -85.0511287798, 85.0511287798);
-        return (lon * TileSql.WorldHalf / 180, Math.Log(Math.Tan((90 + lat) * Math.PI / 360)) * TileSql.WorldHalf / Math.PI);
     }
 }

@@ -272,6 +272,62 @@ public sealed class TileTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Hexbins_count_a_line_that_crosses_the_box_from_a_point_outside_it_as_items_do()
+    {
+        // The line's representative point (its middle vertex) lies far east of the box; items, clusters and now hexbins count it.
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..10];
+        var line = Features.Valid(geometry: Features.Geometry("""{"type":"LineString","coordinates":[[70.0,-45.0],[73.0,-45.0],[76.0,-45.0]]}"""));
+        line["properties"]!["tags"] = new JsonArray(tag);
+        await _client.CreateAsync(line);
+        var point = Features.Valid(geometry: Features.Point(70.2, -45.1));
+        point["properties"]!["tags"] = new JsonArray(tag);
+        await _client.CreateAsync(point);
+        const string box = "bbox=69.5,-45.5,70.5,-44.5";
+
+        var items = await _client.GetJsonAsync($"/collections/incidents/items?{box}&tags={tag}");
+        Assert.Equal(2, items["numberMatched"]!.GetValue<int>());
+        foreach (var size in new[] { "500m", "5km", "50km" })
+        {
+            var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?{box}&size={size}&tags={tag}");
+            Assert.Equal(2, bins["features"]!.AsArray().Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+        }
+    }
+
+    [Fact]
+    public async Task Hexbins_up_to_the_pole_lay_their_grid_over_the_map_only()
+    {
+        // The grid was laid up to latitude 90, where Web Mercator's y is ten map heights away: millions
+        // of hexagons, a 30 s statement, and a few such requests took every read connection.
+        var tag = await CreateTaggedAsync(5, 85.02, 3, spread: 0.001);
+
+        var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox=0,85.0,10,90&size=1km&tags={tag}");
+
+        Assert.Equal(3, bins["features"]!.AsArray().Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task Tilejson_is_revalidated_with_304_until_the_data_changes()
+    {
+        var url = $"{Tiles}/tilejson.json?event_type=riots";
+        var first = await _client.GetAsync(url);
+        var tag = first.Headers.ETag!.Tag;
+
+        var again = new HttpRequestMessage(HttpMethod.Get, url);
+        again.Headers.TryAddWithoutValidation("If-None-Match", tag);
+        var revalidated = await _client.SendAsync(again);
+        // Other tests write too: a 200 then carries another tag, never the same one.
+        if (revalidated.StatusCode == HttpStatusCode.OK) Assert.NotEqual(tag, revalidated.Headers.ETag!.Tag);
+        else Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+
+        await _client.CreateAsync(Features.Valid());
+        var changed = new HttpRequestMessage(HttpMethod.Get, url);
+        changed.Headers.TryAddWithoutValidation("If-None-Match", tag);
+        var after = await _client.SendAsync(changed);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.NotEqual(tag, after.Headers.ETag!.Tag);
+    }
+
+    [Fact]
     public async Task Tileset_metadata_follows_the_OGC_tiles_schema()
     {
         // tileSet-item.yaml requires a tiling-scheme link on every listed tileset; layers give geometryDimension.
