@@ -238,14 +238,18 @@ public static class IncidentMapHost
                 return await KeysCommand.RunAsync(app.Services.GetRequiredService<ApiKeys>(), app.Services.GetRequiredService<Migrator>(), rest);
             case "healthcheck":
                 // For container HEALTHCHECKs: the runtime image has no curl.
-                var port = app.Services.GetRequiredService<Settings>().HealthcheckPort;
+                var settings = app.Services.GetRequiredService<Settings>();
                 using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(4) })
                 {
                     // Exit 1 with one line saying why, as every command fails.
-                    var url = $"http://127.0.0.1:{port}/health/ready";
+                    var url = $"http://127.0.0.1:{settings.HealthcheckPort}/health/ready";
+                    // Host filtering refuses "127.0.0.1" unless AllowedHosts lets any host in: ask as an allowed one.
+                    using var request = new HttpRequestMessage(HttpMethod.Get, url);
+                    if (!settings.AllowedHosts.Contains("*"))
+                        request.Headers.Host = settings.AllowedHosts[0] is var allowed && allowed.StartsWith("*.", StringComparison.Ordinal) ? "healthcheck" + allowed[1..] : allowed;
                     try
                     {
-                        var response = await http.GetAsync(url);
+                        var response = await http.SendAsync(request);
                         if (response.IsSuccessStatusCode) return 0;
                         Console.Error.WriteLine($"IncidentMap healthcheck failed: {url} answered {(int)response.StatusCode}");
                         return 1;

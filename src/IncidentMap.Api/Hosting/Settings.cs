@@ -51,6 +51,13 @@ public sealed class Settings
     /// <summary>Hosts a known proxy may name in X-Forwarded-Host (ForwardedHeaders:AllowedHosts); empty is any.</summary>
     public IReadOnlyList<string> ForwardedHosts { get; private init; } = [];
 
+    /// <summary>
+    /// ASP.NET Core's host filtering list (AllowedHosts, ';'-separated), which that middleware reads itself;
+    /// read here too so that an entry that can never match (with a port or scheme: every request a 400)
+    /// stops the service, and so that the healthcheck command can name an allowed host.
+    /// </summary>
+    public IReadOnlyList<string> AllowedHosts { get; private init; } = ["*"];
+
     /// <summary>Allowed browser origins, normalised (lower case); <c>["*"]</c> is any.</summary>
     public IReadOnlyList<string> CorsOrigins { get; private init; } = ["*"];
 
@@ -101,6 +108,7 @@ public sealed class Settings
                 read.Bad(key, host, "must go with ForwardedHeaders:KnownProxies (environment ForwardedHeaders__KnownProxies__0 …): it applies to X-Forwarded-Host, which is ignored unless a known proxy sent it");
             else if (read.ForwardedHost(key, host) is { } allowed) forwardedHosts.Add(allowed);
         }
+        var allowedHosts = read.HostList("AllowedHosts");
         var origins = read.List("Cors:AllowedOrigins").Select(o => read.Origin(o.Key, o.Value)).OfType<string>().ToArray();
         read.Urls("Urls");
         read.Ports("HTTP_PORTS");
@@ -127,6 +135,7 @@ public sealed class Settings
             KnownProxies = proxies,
             KnownProxyNetworks = networks,
             ForwardedHosts = forwardedHosts,
+            AllowedHosts = allowedHosts.Count == 0 ? ["*"] : allowedHosts,
             CorsOrigins = origins.Length == 0 ? ["*"] : origins,
             FeedRetentionDays = read.Int("Feed:RetentionDays", d.FeedRetentionDays, 1, 36_500),
             Imports = new ImportSettings
@@ -191,8 +200,11 @@ public sealed class Settings
             }
             catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException or OverflowException)
             {
+                // Npgsql's message quotes part of the text, which may be part of the password (a ';' in
+                // an unquoted password makes its tail look like a keyword): only its kind is said.
                 _problems.Add($"setting {key} (environment {key.Replace(":", "__", StringComparison.Ordinal)}) is not an Npgsql connection string " +
-                              $"such as Host=db;Port=5432;Username=u;Password=p;Database=incidentmap: {e.Message}");
+                              "such as Host=db;Port=5432;Username=u;Password=p;Database=incidentmap: a keyword is unknown or a value does not " +
+                              "parse (a value holding ';', '=' or quotes must be quoted: Password='a;b')");
                 return null;
             }
         }
@@ -247,7 +259,17 @@ public sealed class Settings
         /// A host X-Forwarded-Host may name, as ASP.NET Core matches it: a host name or address (IPv6 in
         /// brackets) without a port, *.example.org for the names under example.org, or * for any.
         /// </summary>
-        public string? ForwardedHost(string key, string text)
+        public string? ForwardedHost(string key, string text) =>
+            HostPattern(key, text, "one per setting (ForwardedHeaders__AllowedHosts__0, __1 …)");
+
+        /// <summary>The ';'-separated host patterns of AllowedHosts (see <see cref="ForwardedHost"/>); empty when not set.</summary>
+        public List<string> HostList(string key) =>
+            Value(key) is { } text
+                ? [.. text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(entry => HostPattern(key, entry, "entries separated by ';' (maps.example.org;localhost)")).OfType<string>()]
+                : [];
+
+        private string? HostPattern(string key, string text, string listing)
         {
             var host = text.Trim();
             if (host == "*") return host;
@@ -257,7 +279,7 @@ public sealed class Settings
             if (name.StartsWith('[') ? !wildcard && name.EndsWith(']') && ForwardedRequests.IsHost(name) : !name.Contains(':') && ForwardedRequests.IsHost(name))
                 return host.ToLowerInvariant();
             Bad(key, text, "must be a host name or address without scheme, port or path (maps.example.org, [2001:db8::1]), " +
-                           "*.example.org for the names under example.org, or *; one per setting (ForwardedHeaders__AllowedHosts__0, __1 …)");
+                           $"*.example.org for the names under example.org, or *; {listing}");
             return null;
         }
 

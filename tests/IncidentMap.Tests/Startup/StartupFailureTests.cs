@@ -62,6 +62,18 @@ public sealed class StartupFailureTests
     }
 
     [Fact]
+    public async Task A_connection_string_that_does_not_parse_is_one_line_repeating_nothing_of_it()
+    {
+        // A ';' in an unquoted password makes its tail a keyword, which Npgsql's message quoted.
+        var line = AssertFailedOnce(await ServiceProcess.RunAsync(Env(
+            ("ConnectionStrings__Incidents", "Host=127.0.0.1;Port=1;Username=u;Password=Sup3r;Secr3tPart;Database=d")), "migrate"));
+
+        Assert.Contains("is not an Npgsql connection string", line);
+        Assert.DoesNotContain("secr3t", line, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("Sup3r", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_wrong_password_says_what_PostgreSQL_said()
     {
         var connection = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Password = "not-the-password" };
