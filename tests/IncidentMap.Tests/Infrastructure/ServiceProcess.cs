@@ -5,6 +5,14 @@ namespace IncidentMap.Tests.Infrastructure;
 /// <summary>The service binary run as a separate process, the way an operator runs it (the test database, no sample data, unless overridden).</summary>
 public static class ServiceProcess
 {
+    /// <summary>A TCP port on the loopback that nothing listens on now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     public static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var folder = AppContext.BaseDirectory;

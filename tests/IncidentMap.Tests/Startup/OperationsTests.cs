@@ -1,0 +1,65 @@
+using System.Net;
+using IncidentMap.Tests.Infrastructure;
+
+namespace IncidentMap.Tests.Startup;
+
+/// <summary>What an operator relies on around the service: host filtering with the healthcheck command, trace ids in logs.</summary>
+public sealed class OperationsTests
+{
+    [Theory]
+    [InlineData("maps.example.org")]
+    [InlineData("*.example.org;localhost")]
+    public async Task The_healthcheck_command_passes_host_filtering(string allowedHosts)
+    {
+        // The command asks 127.0.0.1, which AllowedHosts refused: the container stayed unhealthy.
+        var port = ServiceProcess.FreePort();
+        var start = ServiceProcess.StartInfo(new Dictionary<string, string>
+        {
+            ["Gazetteer__Path"] = "", ["Urls"] = $"http://127.0.0.1:{port}", ["AllowedHosts"] = allowedHosts,
+        }, "serve");
+        await using var serving = await ServiceProcess.ServeAsync(start);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync($"http://127.0.0.1:{port}/health/live")).StatusCode);
+
+        var (exit, _, stderr) = await ServiceProcess.RunAsync(
+            new Dictionary<string, string> { ["AllowedHosts"] = allowedHosts, ["PORT"] = $"{port}" }, "healthcheck");
+
+        Assert.True(exit == 0, stderr + serving.Log);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:8080")]
+    [InlineData("https://maps.example.org")]
+    [InlineData("maps.example.org;maps.example.org/path")]
+    public async Task An_allowed_host_that_can_never_match_stops_the_service_naming_it(string allowedHosts)
+    {
+        var (exit, _, stderr) = await ServiceProcess.RunAsync(new Dictionary<string, string> { ["AllowedHosts"] = allowedHosts }, "migrate");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("setting AllowedHosts", stderr);
+        Assert.Contains("without scheme, port or path", stderr);
+    }
+
+    [Fact]
+    public async Task A_log_line_of_a_request_carries_the_trace_id_its_problem_names()
+    {
+        var port = ServiceProcess.FreePort();
+        var start = ServiceProcess.StartInfo(new Dictionary<string, string>
+        {
+            ["Gazetteer__Path"] = "", ["Urls"] = $"http://127.0.0.1:{port}",
+            ["Logging__Console__FormatterName"] = "json", ["Logging__LogLevel__Microsoft.AspNetCore"] = "Information",
+        }, "serve");
+        await using var serving = await ServiceProcess.ServeAsync(start);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/collections/incidents/items?limit=1");
+        request.Headers.Add("X-API-Key", "im_not_a_key_" + Guid.NewGuid().ToString("N"));
+
+        var response = await http.SendAsync(request);
+        var problem = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        var traceId = problem["traceId"]!.GetValue<string>().Split('-')[1];
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        for (var wait = 0; wait < 50 && !serving.Log.Contains(traceId, StringComparison.Ordinal); wait++) await Task.Delay(100);
+        Assert.Contains(traceId, serving.Log);
+    }
+}
