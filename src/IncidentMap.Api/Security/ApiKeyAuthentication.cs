@@ -48,7 +48,11 @@ public sealed class ApiKeyAuthentication(
                 return new System.Runtime.CompilerServices.StrongBox<int>();
             })!;
             if (Volatile.Read(ref misses.Value) >= settings.UnknownKeysPerMinute)
+            {
+                // Said as what it is, a limit to wait out: a 401 told the holder of a good key it was bad.
+                Context.Items[Throttled] = true;
                 return AuthenticateResult.Fail("too many unknown API keys from this network");
+            }
             info = key.StartsWith(ApiKeys.Prefix, StringComparison.Ordinal) && key.Length < 200
                 ? await keys.FindAsync(key, Context.RequestAborted)
                 : null;
@@ -62,8 +66,29 @@ public sealed class ApiKeyAuthentication(
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
+    /// <summary>Marks a request whose key was not looked up because its network spent its budget of unknown keys.</summary>
+    private static readonly object Throttled = new();
+
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Context.Items.ContainsKey(Throttled))
+        {
+            // The budget is counted per minute: within a minute the key is looked up again.
+            Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            Response.Headers.RetryAfter = "60";
+            await problems.WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = Context,
+                ProblemDetails =
+                {
+                    Status = 429, Title = "Too many requests",
+                    Detail = $"Too many unknown API keys came from this network in the last minute, so the key in {Header} was not checked; " +
+                             "retry after the time Retry-After gives.",
+                    Extensions = { ["errors"] = new[] { new Problems.FieldError(Header, "not checked: too many unknown keys from this network") } },
+                },
+            });
+            return;
+        }
         // Missing, unknown and revoked keys get the same answer: nothing to probe.
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = $"ApiKey header=\"{Header}\"";

@@ -170,8 +170,11 @@ public sealed class UnknownKeyTests(FewUnknownKeysFactory factory) : IClassFixtu
             Assert.Equal(HttpStatusCode.Unauthorized, await factory.ClientWithKey(ApiKeys.Generate()).ProbeWriteStatusAsync());
         var (_, fresh, _) = await factory.NewKeyClientAsync("budget-fresh", Scopes.Read, Scopes.Write);
 
-        // A key never seen here is not looked up any more, valid or not; one already known still works.
-        Assert.Equal(HttpStatusCode.Unauthorized, await factory.ClientWithKey(fresh).ProbeWriteStatusAsync());
+        // A key never seen here is not looked up any more, valid or not: a 429 to wait out, not a 401
+        // calling a good key bad. One already known still works.
+        using var throttled = await factory.ClientWithKey(fresh).ProbeWriteAsync();
+        await ProblemAssert.IsProblemAsync(throttled, HttpStatusCode.TooManyRequests, "X-API-Key");
+        Assert.Equal(TimeSpan.FromSeconds(60), throttled.Headers.RetryAfter!.Delta);
         Assert.Equal(HttpStatusCode.PreconditionRequired, await factory.ClientWithKey(known).ProbeWriteStatusAsync());
     }
 }
