@@ -114,6 +114,9 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         {
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
                 (413, "Request body too large", $"The body exceeds the limit of {context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes."),
+            // Kestrel's MinRequestBodyDataRate: its own message names the setting, not what to do.
+            BadHttpRequestException { StatusCode: StatusCodes.Status408RequestTimeout } =>
+                (408, "Request timeout", "The request body arrived too slowly (less than 240 bytes a second for 5 seconds); send it faster, or compressed."),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
             // A gzip, br or deflate body that does not decompress (request decompression).
             InvalidDataException => (400, "Invalid compressed body", "The body could not be decompressed as its Content-Encoding says."),
@@ -132,6 +135,10 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             // statement_timeout (Database:StatementTimeoutSeconds) stopped a query that asked for too much.
             PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } when !context.RequestAborted.IsCancellationRequested =>
                 (503, "Query took too long", "The query ran past the service's time limit and was stopped; narrow it (bbox, datetime, filters) or retry later."),
+            // A table, column or function the code needs is missing: the database's schema is older than
+            // this service (Database:MigrateOnStartup=false and migrate not run). Not the client's doing.
+            PostgresException { SqlState: PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.UndefinedFunction or PostgresErrorCodes.UndefinedColumn } =>
+                (503, "Database not ready", "The database's schema is not the one this service needs (its migrations have not been applied); retry once the operator has run migrate."),
             NpgsqlException { IsTransient: true } or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException =>
                 (503, "Database unavailable", "The database could not be reached; retry shortly."),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested =>

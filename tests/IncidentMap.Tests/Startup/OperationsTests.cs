@@ -1,9 +1,10 @@
 using System.Net;
 using IncidentMap.Tests.Infrastructure;
+using Npgsql;
 
 namespace IncidentMap.Tests.Startup;
 
-/// <summary>What an operator relies on around the service: host filtering with the healthcheck command, trace ids in logs.</summary>
+/// <summary>What an operator relies on around the service: host filtering with the healthcheck command, trace ids in logs, an unmigrated database said as such.</summary>
 public sealed class OperationsTests
 {
     [Theory]
@@ -61,5 +62,27 @@ public sealed class OperationsTests
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         for (var wait = 0; wait < 50 && !serving.Log.Contains(traceId, StringComparison.Ordinal); wait++) await Task.Delay(100);
         Assert.Contains(traceId, serving.Log);
+    }
+
+    [Fact]
+    public async Task A_service_left_on_an_unmigrated_database_answers_503_not_500()
+    {
+        await using var database = await OwnDatabase.CreateAsync("unmigrated");
+        string name;
+        await using (var connection = await database.DataSource.OpenConnectionAsync()) name = connection.Database;
+        var port = ServiceProcess.FreePort();
+        var start = ServiceProcess.StartInfo(new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Incidents"] = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = name }.ConnectionString,
+            ["Database__MigrateOnStartup"] = "false", ["Gazetteer__Path"] = "", ["Urls"] = $"http://127.0.0.1:{port}",
+        }, "serve");
+        await using var serving = await ServiceProcess.ServeAsync(start);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+
+        var response = await http.GetAsync($"http://127.0.0.1:{port}/collections/incidents/items?limit=1");
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("Database not ready", problem["title"]!.GetValue<string>());
+        Assert.NotNull(response.Headers.RetryAfter);
     }
 }
