@@ -145,7 +145,12 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
                 (499, "Client closed request", "The client went away."),
             _ => (500, "Internal error", "An unexpected error occurred; it has been logged."),
         };
-        if (status >= 500) logger.LogError(exception, "Unhandled exception for {Method} {Path}", context.Request.Method, context.Request.Path);
+        // A database that is down, slow or not migrated fails every request alike: one warning line each
+        // (the breaker's own log says when it opens), not a stack trace; anything else is a bug, logged whole.
+        if (status == 503)
+            logger.LogWarning("{Title} for {Method} {Path}: {Reason}", title, context.Request.Method, context.Request.Path, exception.Message);
+        else if (status >= 500)
+            logger.LogError(exception, "Unhandled exception for {Method} {Path}", context.Request.Method, context.Request.Path);
         if (context.Response.HasStarted) return false;
 
         context.Response.StatusCode = status;

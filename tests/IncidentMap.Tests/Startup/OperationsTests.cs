@@ -84,5 +84,9 @@ public sealed class OperationsTests
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("Database not ready", problem["title"]!.GetValue<string>());
         Assert.NotNull(response.Headers.RetryAfter);
+        // One warning line per such request, not an error with a stack trace each time.
+        for (var wait = 0; wait < 50 && !serving.Log.Contains("Database not ready for GET", StringComparison.Ordinal); wait++) await Task.Delay(100);
+        Assert.Contains("Database not ready for GET /collections/incidents/items", serving.Log);
+        Assert.DoesNotContain("Unhandled exception", serving.Log);
     }
 }
