@@ -51,14 +51,15 @@ public sealed record QueryParameterDoc(string Name, string Description, string T
 /// <summary>A request header an endpoint reads (the stream's Last-Event-ID), for the OpenAPI document.</summary>
 public sealed record HeaderParameterDoc(string Name, string Description);
 
-/// <summary>A search: the items endpoint's query parameters as members, plus a geometry to intersect.</summary>
-public sealed record SearchRequestDoc(
-    [property: JsonPropertyName("intersects")] GeoJsonGeometry? Intersects,
-    [property: JsonPropertyName("datetime")] string? Datetime,
-    [property: JsonPropertyName("event_type")] string[]? EventType,
-    [property: JsonPropertyName("limit")] int? Limit,
-    [property: JsonPropertyName("sortby")] string? Sortby,
-    [property: JsonPropertyName("cursor")] string? Cursor);
+/// <summary>
+/// A search: the items endpoint's query parameters as members, plus <c>intersects</c>, a GeoJSON
+/// geometry the incidents must intersect; any other member is a 400. A member takes what the
+/// parameter takes, as a string or in its JSON form (a number, a boolean, an array for a comma list
+/// or a repeated parameter, a cql2-json filter as an object); null is the same as leaving it out.
+/// </summary>
+/// <remarks>A marker: OpenApiSetup writes its members from QueryParser.Parameters, the list the
+/// endpoint checks them against, so the document can neither miss one nor name one it refuses.</remarks>
+public sealed class SearchRequestDoc;
 
 /// <summary>A JSON merge patch (RFC 7396) of an incident Feature: only the members to change.</summary>
 public sealed record IncidentPatchDoc(

@@ -131,6 +131,8 @@ public static class JsonBody
         }
     }
 
+    /// <summary>Worded for every endpoint that reads a JSON body (a key, a search, a place as well as an
+    /// incident), and as Kestrel's limit on a chunked body is (ProblemExceptionHandler).</summary>
     private static IResult TooLarge() => Problem.Status(StatusCodes.Status413PayloadTooLarge, "Request body too large",
-        $"The body exceeds the limit of {MaxBytes} bytes; split it or use a bulk import.", "body");
+        $"The body exceeds the limit of {MaxBytes} bytes.", "body");
 }

@@ -28,6 +28,13 @@ public static class OpenApiSetup
                 License = new OpenApiLicense { Name = "MIT" },
             });
             options.SchemaFilter<GeoJsonGeometrySchemaFilter>();
+            options.SchemaFilter<SearchRequestSchemaFilter>();
+            // Answers built as System.Text.Json DOM nodes (the landing page, collections, feature
+            // schemas, tile metadata, places …) are JSON of their own shape; reflected, these types
+            // showed the node classes' .NET members (options, parent, root) as if they were the answer's.
+            options.MapType<JsonNode>(() => new OpenApiSchema());
+            options.MapType<JsonObject>(() => new OpenApiSchema { Type = JsonSchemaType.Object, AdditionalProperties = new OpenApiSchema() });
+            options.MapType<JsonArray>(() => new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema() });
             options.OperationFilter<QueryParameterSchemaFilter>();
             options.DocumentFilter<SharedParametersFilter>();
             options.AddSecurityDefinition(ApiKeyScheme, new OpenApiSecurityScheme
@@ -44,6 +51,7 @@ public static class OpenApiSetup
             options.UseAllOfToExtendReferenceSchemas();
             var xml = Path.Combine(AppContext.BaseDirectory, "IncidentMap.Api.xml");
             if (File.Exists(xml)) options.IncludeXmlComments(xml);
+            options.OperationFilter<EndpointTextFilter>(); // after the XML comments, which it overrides
         });
         return services;
     }
@@ -92,6 +100,80 @@ public static class OpenApiSetup
                 Typed("MultiLineString", ArrayOf(ArrayOf(Position(), 2))),
                 Typed("MultiPolygon", ArrayOf(ArrayOf(ring, 1))),
             ];
+        }
+    }
+
+    /// <summary>
+    /// The search body as IncidentsApi.SearchIncidents reads it: <c>intersects</c> and a member per
+    /// items parameter (from QueryParser.Parameters, so the two cannot drift), any other member a 400.
+    /// A member is read as that parameter's text: a string as it is, a number or boolean as written, an
+    /// array as a comma list (a whole-value parameter's array as the parameter repeated), null as absent,
+    /// and filter's cql2-json also as the object itself. So every member takes a string, and those with
+    /// a natural JSON form also take that.
+    /// </summary>
+    private sealed class SearchRequestSchemaFilter : ISchemaFilter
+    {
+        /// <summary>The comma-list parameters besides the whole-value ones (QueryParser's Lists): an array here.</summary>
+        private static readonly HashSet<string> CommaLists = ["event_type", "country", "status", "time_precision", "geo_precision", "properties", "sortby"];
+
+        public void Apply(IOpenApiSchema schema, SchemaFilterContext context)
+        {
+            if (context.Type != typeof(IncidentMap.Api.Incidents.SearchRequestDoc) || context.MemberInfo is not null || schema is not OpenApiSchema target) return;
+            target.Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["intersects"] = new OpenApiSchema
+                {
+                    AllOf = [context.SchemaGenerator.GenerateSchema(typeof(GeoJsonGeometry), context.SchemaRepository)],
+                    Description = "A GeoJSON geometry the incidents must intersect (lon/lat in WGS 84): a polygon too large for a URL's bbox or filter.",
+                },
+            };
+            foreach (var (name, description) in IncidentMap.Api.Querying.QueryParser.Parameters)
+                target.Properties[name] = Member(name, description);
+            target.AdditionalPropertiesAllowed = false;
+        }
+
+        private static OpenApiSchema Member(string name, string description)
+        {
+            OpenApiSchema Of(JsonSchemaType type, string? minimum = null, string? maximum = null) => new() { Type = type, Minimum = minimum, Maximum = maximum };
+            OpenApiSchema[] natural = name switch
+            {
+                "bbox" => [new() { Type = JsonSchemaType.Array, MinItems = 4, MaxItems = 6, Items = Of(JsonSchemaType.Number) }],
+                "limit" => [Of(JsonSchemaType.Integer, "1")],
+                "precision" => [Of(JsonSchemaType.Integer, "0", "15")],
+                "lat" => [Of(JsonSchemaType.Number, "-90", "90")],
+                "lon" => [Of(JsonSchemaType.Number, "-180", "180")],
+                "radius" => [new() { Type = JsonSchemaType.Number, ExclusiveMinimum = "0", Maximum = "1000000", Description = "metres" }],
+                "fatalities" => [Of(JsonSchemaType.Integer, "0")],
+                "fatalities_min" or "fatalities_max" => [Of(JsonSchemaType.Integer, "0"), ArrayOf(Of(JsonSchemaType.Integer, "0"), 1)],
+                "count" => [Of(JsonSchemaType.Boolean)],
+                "filter" => [new() { Type = JsonSchemaType.Object, Description = "cql2-json, with filter-lang cql2-json" }],
+                _ when CommaLists.Contains(name) || IncidentMap.Api.Querying.QueryParser.WholeValues.Contains(name) => [ArrayOf(Of(JsonSchemaType.String), 1)],
+                _ => [],
+            };
+            // null is the member left out: the string form takes it, so anyOf does too.
+            var text = Of(JsonSchemaType.String | JsonSchemaType.Null);
+            if (natural.Length == 0)
+            {
+                text.Description = description;
+                return text;
+            }
+            return new OpenApiSchema { Description = description, AnyOf = [.. natural, text] };
+        }
+    }
+
+    /// <summary>
+    /// An operation's summary and description are the ones its endpoint declares (WithSummary,
+    /// WithDescription), written for API users. IncludeXmlComments would put the handler method's doc
+    /// comment in their place, which is written for maintainers (createKey's summary was why its body
+    /// is read by hand).
+    /// </summary>
+    private sealed class EndpointTextFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            var metadata = context.ApiDescription.ActionDescriptor.EndpointMetadata;
+            operation.Summary = metadata.OfType<Microsoft.AspNetCore.Http.Metadata.IEndpointSummaryMetadata>().LastOrDefault()?.Summary;
+            operation.Description = metadata.OfType<Microsoft.AspNetCore.Http.Metadata.IEndpointDescriptionMetadata>().LastOrDefault()?.Description;
         }
     }
 

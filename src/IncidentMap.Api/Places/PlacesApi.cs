@@ -65,7 +65,8 @@ public static class PlacesApi
                              $"({string.Join(", ", PlaceInput.EditorKinds)}).")
             .Accepts<JsonObject>(IncidentsApi.GeoJson, "application/json")
             .Produces<JsonObject>(StatusCodes.Status201Created, IncidentsApi.GeoJson)
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(415).ProducesProblem(422);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415)
+            .ProducesProblem(422);
         group.MapPatch("/items/{placeId}", PatchPlace).WithName("patchPlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Correct an editor's place (write scope; JSON merge patch, RFC 7396)")
             .WithDescription("Only places editors added (source editor); GeoNames places are read-only (405). Incidents geocoded " +
@@ -73,7 +74,7 @@ public static class PlacesApi
             .Accepts<JsonObject>(IncidentsApi.PatchMediaTypes[0], IncidentsApi.PatchMediaTypes[1..])
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405).ProducesProblem(409)
-            .ProducesProblem(415).ProducesProblem(422);
+            .ProducesProblem(413).ProducesProblem(415).ProducesProblem(422);
         group.MapDelete("/items/{placeId}", DeletePlace).WithName("deletePlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Delete an editor's place (write scope)")
             .WithDescription("Only places editors added; GeoNames places are read-only (405). Incidents geocoded to it keep their " +

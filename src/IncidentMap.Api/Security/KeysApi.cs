@@ -14,14 +14,31 @@ public static class KeysApi
             .WithName("listKeys").WithSummary("API keys (never their secrets)")
             .Produces<ApiKeyDoc[]>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403);
         group.MapPost("", CreateKey).WithName("createKey").WithSummary("Create an API key; its secret is shown once")
-            .WithDescription("Body: {\"name\": \"newsroom\", \"scopes\": [\"read\", \"write\"]}; scopes default to [\"read\"].")
+            .WithDescription("Body: {\"name\": \"newsroom\", \"scopes\": [\"read\", \"write\"]}; scopes (read, write, admin) " +
+                             "default to [\"read\"], and any other member is a 400. The answer's `key` is the secret: only its hash " +
+                             "is stored, so it cannot be shown again (the answer is `Cache-Control: no-store`). `info` and the " +
+                             "`Location`, GET /admin/keys/{id}, describe the key without it. A name may be reused once its key is revoked.")
             .Accepts<NewApiKeyRequest>("application/json")
             .Produces<NewApiKeyDoc>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
-            .ProducesProblem(409).ProducesProblem(415);
+            .ProducesProblem(409).ProducesProblem(413).ProducesProblem(415);
+        group.MapGet("/{idOrName}", GetKey).WithName("getKey").WithSummary("One API key (never its secret)")
+            .WithDescription("A number is a key's id, revoked keys included; anything else is the name of a live key.")
+            .Produces<ApiKeyDoc>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
         group.MapDelete("/{idOrName}", async (string idOrName, ApiKeys keys, CancellationToken ct) =>
                 await keys.RevokeAsync(idOrName, ct) ? Results.NoContent() : Problem.NotFound($"There is no live key '{idOrName}'."))
             .WithName("revokeKey").WithSummary("Revoke an API key").Produces(204).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
         return app;
+    }
+
+    /// <summary>
+    /// A key by id or name, as DELETE takes it: a number is an id, anything else a name, whose live key
+    /// it is (a revoked key's name may be taken again). Keys are few, one per client, so the listing serves.
+    /// </summary>
+    internal static async Task<IResult> GetKey(string idOrName, ApiKeys keys, CancellationToken ct)
+    {
+        var byId = long.TryParse(idOrName, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id);
+        var key = (await keys.ListAsync(ct)).FirstOrDefault(k => byId ? k.Id == id : k.Name == idOrName && k.RevokedAt is null);
+        return key is null ? Problem.NotFound($"There is no {(byId ? "" : "live ")}key '{idOrName}'.") : TypedResults.Ok(ApiKeyDoc.From(key));
     }
 
     /// <summary>
@@ -52,6 +69,8 @@ public static class KeysApi
         try
         {
             var (key, info) = await keys.CreateAsync(name!.Trim(), scopes.Distinct().ToArray(), ct: ct);
+            // The secret must not outlive this answer in a browser's, proxy's or client library's cache.
+            http.HttpContext.Response.Headers.CacheControl = "no-store";
             return TypedResults.Created($"{http.PathBase}/admin/keys/{info.Id}", new NewApiKeyDoc(key, ApiKeyDoc.From(info)));
         }
         catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation)

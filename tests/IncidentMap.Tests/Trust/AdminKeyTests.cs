@@ -72,6 +72,44 @@ public sealed class AdminKeyTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_new_keys_secret_is_not_stored_by_caches_and_its_Location_shows_the_key_without_it()
+    {
+        var name = Trust.Unique("located");
+
+        var response = await _admin.PostAsJsonAsync(KeysUrl, new { name, scopes = new[] { Scopes.Read } });
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.True(response.Headers.CacheControl?.NoStore, $"Cache-Control: {response.Headers.CacheControl}");
+        var created = await response.JsonAsync();
+        var secret = created["key"]!.GetValue<string>();
+        var located = await _admin.GetAsync(response.Headers.Location);
+        Assert.Equal(HttpStatusCode.OK, located.StatusCode);
+        var text = await located.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(secret, text);
+        var listed = (await _admin.GetFromJsonAsync<JsonArray>(KeysUrl))!.Single(k => k!["name"]!.GetValue<string>() == name)!;
+        Assert.True(JsonNode.DeepEquals(listed, JsonNode.Parse(text)), $"listed {listed.ToJsonString()}, located {text}");
+        Assert.True(JsonNode.DeepEquals(created["info"], JsonNode.Parse(text)));
+        // By name too, as DELETE takes it.
+        Assert.True(JsonNode.DeepEquals(listed, await (await _admin.GetAsync($"{KeysUrl}/{name}")).JsonAsync()));
+    }
+
+    [Fact]
+    public async Task A_revoked_key_is_found_by_its_id_but_no_longer_by_its_name()
+    {
+        var name = Trust.Unique("revoked-lookup");
+        var (_, info) = await CreateViaApiAsync(name, Scopes.Read);
+        var id = info["id"]!.GetValue<long>();
+        Assert.Equal(HttpStatusCode.NoContent, (await _admin.DeleteAsync($"{KeysUrl}/{id}")).StatusCode);
+
+        var byId = await (await _admin.GetAsync($"{KeysUrl}/{id}")).JsonAsync();
+
+        Assert.NotNull(byId["revoked_at"]);
+        await ProblemAssert.IsProblemAsync(await _admin.GetAsync($"{KeysUrl}/{name}"), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await _admin.GetAsync($"{KeysUrl}/{long.MaxValue}"), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await _admin.GetAsync($"{KeysUrl}/{id}?verbose=true"), HttpStatusCode.BadRequest, "verbose");
+    }
+
+    [Fact]
     public async Task Deleting_a_key_revokes_it()
     {
         var (key, info) = await CreateViaApiAsync(Trust.Unique("to-revoke"), Scopes.Write);
@@ -110,6 +148,7 @@ public sealed class AdminKeyTests(ApiFixture api)
         var responses = new[]
         {
             await client.GetAsync(KeysUrl),
+            await client.GetAsync($"{KeysUrl}/1"),
             await client.PostAsJsonAsync(KeysUrl, new { name = Trust.Unique("escalated"), scopes = Scopes.All }),
             await client.DeleteAsync($"{KeysUrl}/{Trust.Unique("whatever")}"),
         };

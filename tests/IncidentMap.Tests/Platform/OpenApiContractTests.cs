@@ -1,0 +1,180 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using IncidentMap.Api.OpenApi;
+using IncidentMap.Api.Querying;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Querying;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IncidentMap.Tests.Platform;
+
+/// <summary>That the OpenAPI document says what the endpoints do: their bodies, their answers, their limits.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class OpenApiContractTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+    private readonly JsonNode _document = JsonNode.Parse(OpenApiSetup.Render(api.Services))!;
+
+    private IEnumerable<(string Method, string Path, JsonNode Operation)> Operations() =>
+        from path in _document["paths"]!.AsObject()
+        from operation in path.Value!.AsObject()
+        select (operation.Key, path.Key, operation.Value!);
+
+    private static IEnumerable<JsonObject> Objects(JsonNode? node) => node switch
+    {
+        JsonObject o => o.Select(m => m.Value).SelectMany(Objects).Prepend(o),
+        JsonArray a => a.SelectMany(Objects),
+        _ => [],
+    };
+
+    [Fact]
+    public void Json_answers_are_described_as_json_not_as_the_dotnet_node_classes_that_build_them()
+    {
+        var schemas = _document["components"]!["schemas"]!.AsObject();
+        Assert.DoesNotContain(schemas, s => s.Key.StartsWith("JsonNode", StringComparison.Ordinal) || s.Key is "JsonObject" or "JsonArray");
+        var internals = Objects(_document).Where(o => o["properties"] is JsonObject p && (p.ContainsKey("options") || p.ContainsKey("parent") || p.ContainsKey("root")));
+        Assert.Empty(internals.Select(o => o.ToJsonString()));
+
+        var landing = _document["paths"]!["/"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!;
+        Assert.Equal("object", landing["type"]!.GetValue<string>());
+        Assert.Equal("{}", landing["additionalProperties"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void Operation_summaries_and_descriptions_are_the_endpoints_own_not_their_handlers_code_comments()
+    {
+        var byId = Operations().ToDictionary(o => o.Operation["operationId"]!.GetValue<string>(), o => o.Operation);
+        var endpoints = api.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .Where(e => e.Metadata.GetMetadata<IEndpointNameMetadata>() is not null && e.Metadata.GetMetadata<IEndpointSummaryMetadata>() is not null).ToList();
+        Assert.NotEmpty(endpoints);
+        foreach (var endpoint in endpoints)
+        {
+            var name = endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()!.EndpointName;
+            if (!byId.TryGetValue(name, out var operation)) continue; // left out of the document
+            Assert.Equal(endpoint.Metadata.GetMetadata<IEndpointSummaryMetadata>()!.Summary, operation["summary"]?.GetValue<string>());
+            Assert.Equal(endpoint.Metadata.GetMetadata<IEndpointDescriptionMetadata>()?.Description, operation["description"]?.GetValue<string>());
+        }
+        Assert.Equal("Create an API key; its secret is shown once", byId["createKey"]["summary"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Every_operation_that_reads_a_body_declares_the_413_of_its_size_limit()
+    {
+        var withBody = Operations().Where(o => o.Operation["requestBody"] is not null).ToList();
+        Assert.Contains(withBody, o => o.Path == "/admin/keys");
+        Assert.Contains(withBody, o => o.Path == "/collections/places/items");
+        foreach (var (method, path, operation) in withBody)
+            Assert.True(operation["responses"]!["413"] is not null, $"{method} {path} takes a body but does not declare 413");
+    }
+
+    [Theory]
+    [InlineData("/admin/keys", "application/json")]
+    [InlineData("/collections/incidents/search", "application/json")]
+    [InlineData("/collections/places/items", "application/geo+json")]
+    [InlineData("/collections/incidents/items", "application/geo+json")]
+    public async Task A_body_over_8_MiB_is_a_413_worded_for_any_endpoint(string url, string mediaType)
+    {
+        var body = "{\"name\":\"" + new string('x', 9 * 1024 * 1024) + "\"}";
+
+        var response = await _client.PostAsync(url, new StringContent(body, Encoding.UTF8, mediaType));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body");
+        Assert.Equal("The body exceeds the limit of 8388608 bytes.", problem["detail"]!.GetValue<string>());
+    }
+
+    private JsonNode SearchSchema()
+    {
+        var body = _document["paths"]!["/collections/incidents/search"]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"]!;
+        return Resolve(body);
+    }
+
+    private JsonNode Resolve(JsonNode schema) =>
+        schema["$ref"]?.GetValue<string>() is { } reference ? _document["components"]!["schemas"]![reference.Split('/')[^1]]! : schema;
+
+    [Fact]
+    public void The_search_body_schema_lists_every_member_the_search_takes_and_only_those()
+    {
+        var schema = SearchSchema();
+
+        var members = schema["properties"]!.AsObject().Select(p => p.Key).Order();
+        Assert.Equal(QueryParser.Parameters.Keys.Append("intersects").Order(), members);
+        // Any other member is a 400, which the schema may say.
+        Assert.False(schema["additionalProperties"]!.GetValue<bool>());
+    }
+
+    /// <summary>
+    /// Whether <paramref name="value"/> has a JSON type the (OpenAPI 3.0) schema allows: types,
+    /// nullable, anyOf, allOf and references, items and properties. What a client checking its
+    /// request against the document would look at first.
+    /// </summary>
+    private bool Allows(JsonNode schema, JsonNode? value)
+    {
+        schema = Resolve(schema);
+        if (schema["anyOf"] is JsonArray anyOf && !anyOf.Any(s => Allows(s!, value))) return false;
+        if (schema["oneOf"] is JsonArray oneOf && !oneOf.Any(s => Allows(s!, value))) return false;
+        if (schema["allOf"] is JsonArray allOf && !allOf.All(s => Allows(s!, value))) return false;
+        if (schema["type"]?.GetValue<string>() is not { } type) return true;
+        if (value is null) return schema["nullable"]?.GetValue<bool>() == true;
+        var kind = value.GetValueKind();
+        var matches = type switch
+        {
+            "string" => kind == JsonValueKind.String,
+            "number" => kind == JsonValueKind.Number,
+            "integer" => kind == JsonValueKind.Number && value.GetValue<double>() % 1 == 0,
+            "boolean" => kind is JsonValueKind.True or JsonValueKind.False,
+            "array" => kind == JsonValueKind.Array,
+            "object" => kind == JsonValueKind.Object,
+            _ => false,
+        };
+        if (!matches) return false;
+        if (kind == JsonValueKind.Array && schema["items"] is { } items && !value.AsArray().All(i => Allows(items, i))) return false;
+        if (kind == JsonValueKind.Object && schema["properties"] is JsonObject properties)
+            foreach (var (name, member) in value.AsObject())
+            {
+                if (properties[name] is { } property ? !Allows(property, member) : schema["additionalProperties"]?.GetValueKind() == JsonValueKind.False)
+                    return false;
+            }
+        return true;
+    }
+
+    [Fact]
+    public async Task A_search_body_of_every_json_form_the_schema_offers_is_valid_by_it_and_answered()
+    {
+        var body = JsonNode.Parse("""
+            {
+              "intersects": {"type": "Polygon", "coordinates": [[[35, 33], [38, 33], [38, 36], [35, 36], [35, 33]]]},
+              "bbox": [34, 32, 39, 37],
+              "lat": 34.7, "lon": 36.7, "radius": 500000,
+              "datetime": "2000-01-01/..",
+              "q": "bomb",
+              "event_type": ["explosions_remote_violence", "battles"],
+              "country": "SY",
+              "tags": ["a tag no incident has", "another"],
+              "fatalities": 1,
+              "fatalities_max": [1, 2, 3],
+              "filter-lang": "cql2-json",
+              "filter": {"op": ">=", "args": [{"property": "fatalities_max"}, 0]},
+              "properties": ["title", "occurred_at"],
+              "sortby": ["-occurred_at", "id"],
+              "precision": 5,
+              "limit": 5,
+              "count": true,
+              "cursor": null
+            }
+            """)!;
+        var schema = SearchSchema();
+        foreach (var (name, value) in body.AsObject())
+            Assert.True(Allows(schema["properties"]![name]!, value), $"the schema refuses {name}: {value?.ToJsonString() ?? "null"}");
+        Assert.True(Allows(schema, body));
+        Assert.False(Allows(schema, new JsonObject { ["colour"] = "red" }));
+
+        var page = await _client.SearchJsonAsync(body);
+
+        Assert.Equal(0, page["numberMatched"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.BadRequest, (await _client.SearchAsync(new JsonObject { ["colour"] = "red" })).StatusCode);
+    }
+}
