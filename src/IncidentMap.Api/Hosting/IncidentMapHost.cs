@@ -203,7 +203,13 @@ public static class IncidentMapHost
                 return 2;
             case "migrate":
                 var applied = await app.Services.GetRequiredService<Migrator>().MigrateAsync();
-                Console.WriteLine($"{applied} migration(s) applied; schema at {Migrator.LatestVersion}");
+                // The database's own latest: a newer service may have migrated it further than this one knows.
+                await using (var versions = app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("SELECT max(version) FROM schema_migrations"))
+                {
+                    var schema = (string)(await versions.ExecuteScalarAsync())!;
+                    Console.WriteLine($"{applied} migration(s) applied; schema at {schema}" +
+                        (string.CompareOrdinal(schema, Migrator.LatestVersion) > 0 ? $", newer than this service, which knows migrations up to {Migrator.LatestVersion}" : ""));
+                }
                 return 0;
             case "seed" when rest.Length == 1 && !File.Exists(rest[0]):
             case "places" when rest.Length == 2 && rest[0] == "import" && !File.Exists(rest[1]):

@@ -162,8 +162,9 @@ public sealed class Settings
         }
 
         /// <summary>Names the setting as configuration and as the environment variable that sets it.</summary>
-        public void Bad(string key, string value, string rule) =>
-            _problems.Add($"setting {key} (environment {key.Replace(":", "__", StringComparison.Ordinal)}) is '{value}': it {rule}");
+        /// <param name="environment">The variables that set it, when they are not just the key spelt for the environment.</param>
+        public void Bad(string key, string value, string rule, string? environment = null) =>
+            _problems.Add($"setting {key} (environment {environment ?? key.Replace(":", "__", StringComparison.Ordinal)}) is '{value}': it {rule}");
 
         /// <summary>The value, or null when not set or empty (a key appsettings.json names with "" is not set).</summary>
         private string? Value(string key) => configuration[key] is { } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
@@ -313,7 +314,9 @@ public sealed class Settings
                 if (address is null || address.Scheme is not ("http" or "https") || address.PathBase.Length > 0
                     || (!address.IsUnixPipe && !address.IsNamedPipe && address.Port is < 0 or > 65535))
                 {
-                    Bad(key, url, "must be URLs such as http://localhost:8080 or http://+:8080 (http or https, a host, a port unless it is 80 or 443, no path), separated by ';'");
+                    // ASP.NET Core reads ASPNETCORE_URLS into the same setting: the operator may have set either.
+                    Bad(key, url, "must be URLs such as http://localhost:8080 or http://+:8080 (http or https, a host, a port unless it is 80 or 443, no path), separated by ';'",
+                        $"{key} or ASPNETCORE_{key.ToUpperInvariant()}");
                     return;
                 }
             }

@@ -62,11 +62,14 @@ public static class SecuritySetup
             {
                 var key = context.User.KeyName();
                 var permits = key is null ? limits.AnonymousPerMinute : limits.KeyPerMinute;
+                // Refilled at exactly the rate per minute, in the shortest whole-second steps that allow it
+                // (600: 10 a second; 7: 7 a minute). A fixed 10 s step of permits/6 allowed 6 a minute where 3 were set, and 96 for 100.
+                var steps = (int)GreatestCommonDivisor(permits, 60);
                 return RateLimitPartition.GetTokenBucketLimiter(Partition(context), _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = permits,
-                    TokensPerPeriod = Math.Max(1, permits / 6),
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(10),
+                    TokensPerPeriod = permits / steps,
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(60 / steps),
                     QueueLimit = 0,
                 });
             });
@@ -138,4 +141,6 @@ public static class SecuritySetup
             headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
         return Task.CompletedTask;
     });
+
+    private static long GreatestCommonDivisor(long a, long b) => b == 0 ? a : GreatestCommonDivisor(b, a % b);
 }

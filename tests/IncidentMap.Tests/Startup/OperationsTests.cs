@@ -89,4 +89,27 @@ public sealed class OperationsTests
         Assert.Contains("Database not ready for GET /collections/incidents/items", serving.Log);
         Assert.DoesNotContain("Unhandled exception", serving.Log);
     }
+
+    [Fact]
+    public async Task Migrate_says_when_the_database_is_newer_than_the_service()
+    {
+        // A newer release migrated the database; this one reported the schema at its own latest version.
+        await using var database = await OwnDatabase.CreateAsync("newer");
+        string name;
+        await using (var connection = await database.DataSource.OpenConnectionAsync()) name = connection.Database;
+        var environment = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Incidents"] = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = name }.ConnectionString,
+            ["Gazetteer__Path"] = "",
+        };
+        var first = await ServiceProcess.RunAsync(environment, "migrate");
+        Assert.True(first.Exit == 0, first.Err);
+        await using (var insert = database.DataSource.CreateCommand("INSERT INTO schema_migrations (version, name, checksum) VALUES ('9999', 'from_the_future', 'x')"))
+            await insert.ExecuteNonQueryAsync();
+
+        var (exit, stdout, stderr) = await ServiceProcess.RunAsync(environment, "migrate");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("0 migration(s) applied; schema at 9999, newer than this service, which knows migrations up to", stdout);
+    }
 }

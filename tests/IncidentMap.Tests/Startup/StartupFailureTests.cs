@@ -40,7 +40,8 @@ public sealed class StartupFailureTests
         var line = AssertFailedOnce(await ServiceProcess.RunAsync(Env((variable, value))));
 
         Assert.StartsWith("IncidentMap serve: setting ", line);
-        Assert.Contains($"(environment {variable}) is '{value}'", line);
+        // Urls is also ASP.NET Core's ASPNETCORE_URLS: both are named.
+        Assert.Contains(variable == "Urls" ? $"(environment Urls or ASPNETCORE_URLS) is '{value}'" : $"(environment {variable}) is '{value}'", line);
     }
 
     [Fact]

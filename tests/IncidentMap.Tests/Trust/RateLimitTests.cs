@@ -142,3 +142,22 @@ public sealed class ProxySettingTests
         Assert.Contains("'proxy.internal'", error.Message);
     }
 }
+
+/// <summary>A limit below 6 a minute: 3.</summary>
+public sealed class ThreeAMinuteFactory() : ConfiguredFactory(("RateLimits:AnonymousPerMinute", "3"));
+
+public sealed class LowRateTests(ThreeAMinuteFactory factory) : IClassFixture<ThreeAMinuteFactory>
+{
+    [Fact]
+    public async Task A_limit_below_six_a_minute_refills_at_that_rate()
+    {
+        // The bucket refilled one token every 10 s whatever the limit: 6 a minute where 3 were set.
+        var client = factory.ClientWithKey(null);
+        for (var n = 0; n < 3; n++) Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{Trust.ItemsUrl}?limit=1")).StatusCode);
+
+        var refused = await client.GetAsync($"{Trust.ItemsUrl}?limit=1");
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("20", refused.Header("Retry-After"));
+    }
+}
