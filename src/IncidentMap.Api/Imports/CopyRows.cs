@@ -39,6 +39,10 @@ internal sealed class CopyRows : IDisposable
     /// <summary>Rows in the batch.</summary>
     public int Count { get; private set; }
 
+    /// <summary>Line and record of the batch's first row, the earliest in the file (rows come in file order):
+    /// where a stopped import that drops the batch reports it stopped.</summary>
+    public (long Line, long Record) First { get; private set; }
+
     /// <summary>Whether a row has a geometry other than a point (only those can be invalid).</summary>
     public bool HasShapes { get; private set; }
 
@@ -47,6 +51,7 @@ internal sealed class CopyRows : IDisposable
 
     public void Add(long line, long record, IncidentDraft d)
     {
+        if (Count == 0) First = (line, record);
         LacksPlaceFields |= d.LocationName is null || d.Admin1 is null || d.Country is null;
         Int16(FieldCount);
         Int64(line);

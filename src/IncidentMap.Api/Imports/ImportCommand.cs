@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using IncidentMap.Api.Database;
 
@@ -8,7 +9,9 @@ namespace IncidentMap.Api.Imports;
 /// <c>import FILE [--format csv|geojson|ndjson] [--source NAME]</c>: the bulk import of the API from
 /// the command line. A progress bar (percent of the file read, rows/s) goes to standard error; the
 /// report (the API's JSON) to standard output. Exit code 0 when the file was read to the end
-/// (rejected rows included), 1 when it could not be, 2 for a usage error.
+/// (rejected rows included), 1 when it could not be, 2 for a usage error. The first SIGINT (Ctrl+C)
+/// or SIGTERM stops the import at a batch boundary (<see cref="ImportStop"/>): the report says how far
+/// it got, and the exit code is the shell's for that signal, 130 or 143; a second one ends the process at once.
 /// </summary>
 public static class ImportCommand
 {
@@ -57,19 +60,38 @@ public static class ImportCommand
         await using Stream body = compressed ? new CheckedGzipStream(file) : file;
         var options = new ImportOptions(format.Value, source, $"cli:{Environment.UserName}");
         var tally = new ImportTally();
+        var stop = new ImportStop("run the same command again to complete the import");
+        var stoppedBy = 0;
+        void Stop(PosixSignalContext signal)
+        {
+            var (cause, code) = signal.Signal == PosixSignal.SIGINT ? ("by SIGINT (Ctrl+C)", 130) : ("by SIGTERM", 143);
+            // The first signal is cancelled, which keeps the runtime from ending the process; a second one is left to end it.
+            if (Interlocked.CompareExchange(ref stoppedBy, code, 0) != 0) return;
+            signal.Cancel = true;
+            stop.Request(cause);
+        }
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         var clock = Stopwatch.StartNew();
-        var import = services.GetRequiredService<Importer>().RunAsync(body, options, tally, CancellationToken.None);
+        var import = services.GetRequiredService<Importer>().RunAsync(body, options, tally, CancellationToken.None, stop);
         // How far through the file: bytes the importer took, or of a compressed file, how far it has been read.
-        double Done() => file.Length == 0 ? 1 : Math.Min(1, (double)(compressed ? file.Position : tally.BytesRead()) / file.Length);
+        // Rows are stored behind the reader (a few batches per writer), so until the import has ended the
+        // bar stays below 100 %, as a job's progress stays below 1.
+        double Read() => file.Length == 0 ? 1 : Math.Min(1, (double)(compressed ? file.Position : tally.BytesRead()) / file.Length);
 
         // On a terminal the bar redraws in place; in a log, a line every ten seconds.
         var interval = Console.IsErrorRedirected ? TimeSpan.FromSeconds(10) : TimeSpan.FromMilliseconds(250);
         while (await Task.WhenAny(import, Task.Delay(interval)) != import)
-            Draw(tally, Done(), clock.Elapsed, final: false);
+            Draw(tally, Math.Min(Read(), 0.99), clock.Elapsed, final: false);
         var report = await import;
-        Draw(tally, Done(), clock.Elapsed, final: true);
+        Draw(tally, report.Error is null ? 1 : Math.Min(Read(), 0.99), clock.Elapsed, final: true);
 
         Console.WriteLine(JsonSerializer.Serialize(report, ReportJson));
+        if (report.Error is { Field: ImportReport.StoppedField } stopped)
+        {
+            await Console.Error.WriteLineAsync($"{path}:{stopped.Line}: import {stopped.Reason}");
+            return stoppedBy;
+        }
         if (report.Error is { } error)
         {
             await Console.Error.WriteLineAsync($"{path}:{error.Line}: {error.Field} {error.Reason}; the rows before it were imported");

@@ -23,17 +23,19 @@ public sealed record ImportJobDoc(
 /// <summary>
 /// Imports that run after their request has been answered. The upload is spooled to a temporary
 /// file first (so a slow client never holds a database transaction open), then imported in the
-/// background while the job row is updated every second. The spool is local to this process: a job
-/// whose row has not been updated for <see cref="StaleAfter"/> lost its process and reads as failed.
+/// background while the job row is updated every second. The spool is local to this process: when the
+/// host begins stopping, a running job stops at a batch boundary (<see cref="ImportStop"/>) and is
+/// recorded as failed, saying how far it got and that the file must be sent again; a job whose row has
+/// not been updated for <see cref="StaleAfter"/> lost its process otherwise (killed) and reads as failed.
 /// </summary>
-public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, ILogger<ImportJobs> logger) : IHostedService
+public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, ImportStop stop, ILogger<ImportJobs> logger) : IHostedService
 {
     public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(2);
 
     private static readonly JsonSerializerOptions Json = new();
 
-    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _aborting = new();
     private readonly ConcurrentDictionary<long, Task> _running = new();
 
     /// <summary>Creates the job for a spooled upload and starts it; the job deletes the spool when done.</summary>
@@ -75,11 +77,13 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
         {
             await using var file = new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
                 FileOptions.Asynchronous | FileOptions.SequentialScan | FileOptions.DeleteOnClose);
-            var import = importer.RunAsync(file, options, tally, _stopping.Token);
+            var import = importer.RunAsync(file, options, tally, _aborting.Token, stop);
             while (await Task.WhenAny(import, Task.Delay(Heartbeat)) != import)
                 await UpdateAsync(id, "running", tally, tally.ToReport() with { RejectedRows = [] });
             report = await import;
             status = report.Error is null ? "succeeded" : "failed";
+            if (report.Error is { Field: ImportReport.StoppedField } stopped)
+                logger.LogWarning("Import job {Id} ({Source}, by {Actor}) {Reason}", id, report.Source, options.Actor, stopped.Reason);
         }
         catch (Exception e)
         {
@@ -139,10 +143,14 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
 
     public Task StartAsync(CancellationToken ct) => Task.CompletedTask;
 
-    /// <summary>Stops running jobs; each records that the server stopped it.</summary>
+    /// <summary>
+    /// Waits for the running jobs, which were asked to stop as soon as the host began stopping: this runs
+    /// only once the server has drained its requests. Past the host's shutdown timeout, the batches they
+    /// are still writing are cancelled.
+    /// </summary>
     public async Task StopAsync(CancellationToken ct)
     {
-        await _stopping.CancelAsync();
+        using var abort = ct.Register(_aborting.Cancel);
         await Task.WhenAll(_running.Values).WaitAsync(ct).ContinueWith(_ => { }, CancellationToken.None);
     }
 

@@ -43,6 +43,13 @@ internal sealed class ImportLanes
         foreach (var lane in _lanes) lane.Fail(error);
     }
 
+    /// <summary>Ends every lane without sending its partly filled batch, whose first row the tally notes as not imported
+    /// (an import asked to stop; the writers drop the batches they have not begun).</summary>
+    public void Abandon(ImportTally tally)
+    {
+        foreach (var lane in _lanes) lane.Abandon(tally);
+    }
+
     private sealed class Lane(int batchSize)
     {
         private CopyRows _batch = new();
@@ -75,6 +82,13 @@ internal sealed class ImportLanes
         public void Fail(Exception error)
         {
             Sent.Writer.TryComplete(error);
+            _batch.Dispose();
+        }
+
+        public void Abandon(ImportTally tally)
+        {
+            if (_batch.Count > 0) tally.NotImported(_batch.First.Line, _batch.First.Record);
+            Sent.Writer.TryComplete();
             _batch.Dispose();
         }
     }

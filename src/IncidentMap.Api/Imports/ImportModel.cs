@@ -28,7 +28,7 @@ public sealed record ImportProblem(
     [property: JsonPropertyName("column"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Column,
     [property: JsonPropertyName("reason")] string Reason);
 
-/// <summary>The outcome of an import. <c>Error</c> is set when the file stopped being readable part-way.</summary>
+/// <summary>The outcome of an import. <c>Error</c> is set when the import ended part-way: the file stopped being readable, or the import was stopped (field <c>import</c>: the server shutting down, the import command interrupted).</summary>
 public sealed record ImportReport(
     [property: JsonPropertyName("source")] string? Source,
     [property: JsonPropertyName("rows")] long Rows,
@@ -38,7 +38,11 @@ public sealed record ImportReport(
     [property: JsonPropertyName("rejected")] long Rejected,
     [property: JsonPropertyName("rejected_rows")] IReadOnlyList<ImportProblem> RejectedRows,
     [property: JsonPropertyName("rejected_rows_omitted")] long RejectedRowsOmitted,
-    [property: JsonPropertyName("error")] ImportProblem? Error);
+    [property: JsonPropertyName("error")] ImportProblem? Error)
+{
+    /// <summary>The field of the <see cref="Error"/> of an import that was asked to stop (<see cref="ImportStop"/>).</summary>
+    public const string StoppedField = "import";
+}
 
 /// <summary>The file cannot be read further (bad header, broken JSON): the import stops at this line.</summary>
 public sealed class ImportFormatException(string field, string reason, long line) : Exception($"line {line}: {field} {reason}")
@@ -61,6 +65,7 @@ public sealed class ImportTally
     private long _omitted;
     private long _rows, _inserted, _updated, _unchanged, _rejected;
     private ImportProblem? _error;
+    private (long Line, long Record)? _firstNotImported;
 
     /// <summary>The source the rows are imported under, once the file's layout has decided a default.</summary>
     public string? Source { get; internal set; }
@@ -95,6 +100,19 @@ public sealed class ImportTally
                 else _omitted++;
             }
         }
+    }
+
+    /// <summary>A row a stopped import left unimported: one it had read, or the first of a batch no writer began.</summary>
+    internal void NotImported(long line, long record)
+    {
+        lock (_problems)
+            if (_firstNotImported is not { } first || record < first.Record) _firstNotImported = (line, record);
+    }
+
+    /// <summary>The earliest row left unimported: every row before it was stored or rejected.</summary>
+    internal (long Line, long Record)? FirstNotImported
+    {
+        get { lock (_problems) return _firstNotImported; }
     }
 
     internal void Fail(ImportProblem error)

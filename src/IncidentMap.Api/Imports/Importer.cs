@@ -21,8 +21,10 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
     public const int BatchSize = 10_000;
 
     /// <summary>Runs an import to the end and reports it. Rows never fail the import; a file that
-    /// cannot be read on ends it with <see cref="ImportReport.Error"/>, after importing the rows before.</summary>
-    public async Task<ImportReport> RunAsync(Stream input, ImportOptions options, ImportTally tally, CancellationToken ct)
+    /// cannot be read on ends it with <see cref="ImportReport.Error"/>, after importing the rows before.
+    /// A <paramref name="stop"/> ends it at a batch boundary with a report saying so (<see cref="ImportStop"/>);
+    /// <paramref name="ct"/> abandons it at once, rolling back the batches being written.</summary>
+    public async Task<ImportReport> RunAsync(Stream input, ImportOptions options, ImportTally tally, CancellationToken ct, ImportStop? stop = null)
     {
         var counting = new CountingStream(input);
         tally.BytesRead = () => counting.BytesRead;
@@ -42,28 +44,36 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         tally.Source = options.Source;
         var lanes = new ImportLanes(settings.Writers, BatchSize);
         var keyColumn = rows.ColumnOf("properties.external_id");
+        var stopping = stop?.Token ?? CancellationToken.None;
 
         // A failing writer (the database) stops the reader and the other writers, which would
-        // otherwise wait for room in, or for batches from, their channels forever.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // otherwise wait for room in, or for batches from, their channels forever. A stop ends the
+        // reader only: each writer finishes the batch it is writing.
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(failed.Token, stopping);
         Exception? failure = null;
         var writing = Enumerable.Range(0, lanes.Count).Select(lane => Task.Run(async () =>
         {
             try
             {
-                await WriteAsync(lanes.Batches(lane), options, keyColumn, tally, stop.Token);
+                await WriteAsync(lanes.Batches(lane), options, keyColumn, tally, stopping, failed.Token);
             }
             catch (Exception e)
             {
                 // The first failure is the one worth reporting; the others are the cancellation it caused.
                 Interlocked.CompareExchange(ref failure, e, null);
-                await stop.CancelAsync();
+                await failed.CancelAsync();
             }
         }, CancellationToken.None)).ToArray();
         try
         {
-            await ReadAsync(rows, lanes, new ImportGeocoder(gazetteer), tally, stop.Token);
-            await lanes.CompleteAsync(stop.Token);
+            await ReadAsync(rows, lanes, new ImportGeocoder(gazetteer), tally, reading.Token);
+            await lanes.CompleteAsync(reading.Token);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !failed.IsCancellationRequested)
+        {
+            // Asked to stop: the batches not sent yet are dropped, as the writers drop those they have not begun.
+            lanes.Abandon(tally);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -78,6 +88,12 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         }
         await Task.WhenAll(writing);
         if (failure is not null) ExceptionDispatchInfo.Throw(failure);
+        // Rows are left unimported only when a stop came before the writers had taken every batch.
+        if (tally.FirstNotImported is { } left)
+        {
+            tally.Fail(new ImportProblem(left.Line, left.Record, ImportReport.StoppedField, null, stop!.Reason(left.Line, left.Record, tally)));
+            return tally.ToReport();
+        }
         var report = tally.ToReport();
         logger.LogInformation("Import from {Source} by {Actor}: {Rows} rows, {Inserted} inserted, {Updated} updated, {Unchanged} unchanged, {Rejected} rejected",
             options.Source, options.Actor, report.Rows, report.Inserted, report.Updated, report.Unchanged, report.Rejected);
@@ -94,20 +110,30 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
     private static async Task ReadAsync(IFeatureSource source, ImportLanes lanes, ImportGeocoder geocoder, ImportTally tally, CancellationToken ct)
     {
         long record = 0;
+        var holding = false;
         try
         {
             while (await source.ReadAsync(ct))
             {
                 record++;
+                holding = true;
                 tally.RowRead();
+                // Rows that are all rejected would otherwise be read on until the next buffer to fill.
+                ct.ThrowIfCancellationRequested();
                 var (draft, problems) = await ValidateAsync(source, geocoder, ct);
                 if (draft is null)
-                {
                     tally.Reject(problems.Select(p => new ImportProblem(source.Line, record, p.Field, source.ColumnOf(p.Field), p.Detail)));
-                    continue;
-                }
-                await lanes.AddAsync(source.Line, record, draft, ct);
+                else
+                    await lanes.AddAsync(source.Line, record, draft, ct);
+                holding = false;
             }
+        }
+        catch (OperationCanceledException)
+        {
+            // The row in hand, else the next one (which starts after the line of the last): where a stopped import reports it stopped.
+            if (holding) tally.NotImported(source.Line, record);
+            else tally.NotImported(source.Line + 1, record + 1);
+            throw;
         }
         catch (ImportFormatException e)
         {
@@ -154,8 +180,10 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         return problems.Count == 0 ? (draft! with { PlaceId = prepared.PlaceId, DerivedFields = prepared.Derived }, problems) : (null, problems);
     }
 
-    /// <summary>Writes one lane's batches; the connection is opened with the first batch, so a small import uses few.</summary>
-    private async Task WriteAsync(ChannelReader<CopyRows> batches, ImportOptions options, string? keyColumn, ImportTally tally, CancellationToken ct)
+    /// <summary>Writes one lane's batches; the connection is opened with the first batch, so a small import uses few.
+    /// Once <paramref name="stopping"/>, the batches not yet begun are dropped, noted as not imported.</summary>
+    private async Task WriteAsync(ChannelReader<CopyRows> batches, ImportOptions options, string? keyColumn, ImportTally tally,
+        CancellationToken stopping, CancellationToken ct)
     {
         ImportBatchWriter? writer = null;
         try
@@ -165,6 +193,11 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
                 BatchResult result;
                 using (batch)
                 {
+                    if (stopping.IsCancellationRequested)
+                    {
+                        tally.NotImported(batch.First.Line, batch.First.Record);
+                        continue;
+                    }
                     writer ??= await ImportBatchWriter.OpenAsync(dataSource, options, keyColumn, ct);
                     result = await writer.WriteAsync(batch, ct);
                 }

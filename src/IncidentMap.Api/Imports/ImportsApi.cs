@@ -39,6 +39,14 @@ public static class ImportsApi
     {
         services.AddSingleton(sp => sp.GetRequiredService<Hosting.Settings>().Imports);
         services.AddSingleton<ImportSlots>();
+        // As soon as the host begins stopping, not when the server has drained its requests (by then an
+        // import would have had the whole shutdown timeout, and been cut off without a report).
+        services.AddSingleton(sp =>
+        {
+            var stop = new ImportStop("send the same file again to complete the import");
+            sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => stop.Request("because the server is shutting down"));
+            return stop;
+        });
         services.AddSingleton<Importer>();
         services.AddSingleton<ImportJobs>();
         services.AddHostedService(sp => sp.GetRequiredService<ImportJobs>());
@@ -84,7 +92,8 @@ public static class ImportsApi
         return app;
     }
 
-    internal static async Task<IResult> PostImport(HttpContext context, Importer importer, ImportJobs jobs, ImportSlots slots, ImportSettings settings)
+    internal static async Task<IResult> PostImport(HttpContext context, Importer importer, ImportJobs jobs, ImportSlots slots, ImportSettings settings,
+        ImportStop stop, ILogger<Importer> logger)
     {
         var request = context.Request;
         var (format, formatProblem) = FormatOf(request);
@@ -118,14 +127,18 @@ public static class ImportsApi
             long id;
             try
             {
-                spool = await SpoolAsync(request.Body, ct);
+                // A shutdown ends the upload too, which could otherwise hold the server up for its whole shutdown timeout.
+                using (var spooling = CancellationTokenSource.CreateLinkedTokenSource(ct, stop.Token))
+                    spool = await SpoolAsync(request.Body, spooling.Token);
                 id = await jobs.StartJobAsync(spool, options, slots.Release, ct);
             }
-            catch
+            catch (Exception e)
             {
                 // Until the job has started, the spool and the slot are this request's to give back.
                 if (spool is not null) File.Delete(spool);
                 slots.Release();
+                if (e is OperationCanceledException && stop.Token.IsCancellationRequested && !ct.IsCancellationRequested)
+                    return ShuttingDown(context, "The server is shutting down; the upload was not stored: send it again once the server is back.");
                 throw;
             }
             // How soon polling the job is worth it (its row is updated every ImportJobs.Heartbeat).
@@ -136,11 +149,19 @@ public static class ImportsApi
         ImportReport report;
         try
         {
-            report = await importer.RunAsync(request.Body, options, new ImportTally(), ct);
+            report = await importer.RunAsync(request.Body, options, new ImportTally(), ct, stop);
         }
         finally
         {
             slots.Release();
+        }
+        if (report.Error is { Field: ImportReport.StoppedField } stopped)
+        {
+            logger.LogWarning("Import ({Source}, by {Actor}) {Reason}", report.Source, options.Actor, stopped.Reason);
+            return ShuttingDown(context, $"The import {stopped.Reason}.", new Dictionary<string, object?>
+            {
+                ["errors"] = new[] { new FieldError(stopped.Field, stopped.Reason) }, ["line"] = stopped.Line, ["report"] = report,
+            });
         }
         if (report.Error is { } error)
             return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
@@ -151,6 +172,13 @@ public static class ImportsApi
                 Extensions = { ["errors"] = new[] { new FieldError(error.Field, error.Reason) }, ["line"] = error.Line, ["report"] = report },
             });
         return TypedResults.Ok(report);
+    }
+
+    /// <summary>503 with Retry-After: a stopping service is usually back (restarted, redeployed) within half a minute.</summary>
+    private static IResult ShuttingDown(HttpContext context, string detail, Dictionary<string, object?>? extensions = null)
+    {
+        context.Response.Headers.RetryAfter = "30";
+        return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Server shutting down", detail, extensions: extensions);
     }
 
     internal static async Task<IResult> GetJob(string id, ImportJobs jobs, CancellationToken ct) =>
