@@ -168,7 +168,8 @@ public static class IncidentMapHost
           healthcheck                exit 0 when the local service is ready
           help                       this text
         Configuration comes from appsettings.json and the environment (see README.md); it is checked at startup.
-        Exit codes: 0 done, 1 failed (one line on stderr says why), 2 a usage error.
+        Exit codes: 0 done, 1 failed (one line on stderr says why), 2 a usage error; an import stopped by
+        Ctrl+C or SIGTERM is 130 or 143, after its report (running the same command again completes it).
         """;
 
     /// <summary>The arguments that are words of the command, not host options (<c>--urls URL</c>, <c>--Key=value</c>) or their values.</summary>

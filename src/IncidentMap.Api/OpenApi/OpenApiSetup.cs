@@ -188,7 +188,7 @@ public static class OpenApiSetup
                 .OfType<Microsoft.AspNetCore.Authorization.IAuthorizeData>().Select(a => a.Policy).ToList();
             // Every operation can meet a rate limit or a database outage.
             AddProblem(operation, context, "429", "Too many requests (Retry-After says when to retry)");
-            AddProblem(operation, context, "503", "Database unavailable (Retry-After says when to retry)");
+            AddProblem(operation, context, "503", "Database unavailable or not migrated, or the service is stopping (Retry-After says when to retry)");
             if (!policies.Any(p => p is Security.Scopes.Write or Security.Scopes.Admin))
             {
                 // A read takes no key, but one it is sent must be valid (and with Auth:RequireKeyForReads it needs one).
