@@ -39,6 +39,7 @@ public static class ImportCommand
             {
                 case "--format" when Formats.TryParse(args[i + 1], out var named): format = named; break;
                 case "--source" when ImportOptions.SourcePattern.IsMatch(args[i + 1]): source = args[i + 1]; break;
+                case "--source": return Fail($"--source '{args[i + 1]}' {ImportOptions.SourceRule}");
                 default: return Fail($"{args[i]} {args[i + 1]}: not understood; {Usage}");
             }
             i++;

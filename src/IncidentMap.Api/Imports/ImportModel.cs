@@ -14,6 +14,9 @@ public sealed record ImportOptions(ImportFormat Format, string? Source, string A
 {
     /// <summary>Names of sources (and of API keys): \z, not $, which would also let a name end in a line break.</summary>
     public static readonly Regex SourcePattern = new(@"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\z", RegexOptions.CultureInvariant);
+
+    /// <summary>What <see cref="SourcePattern"/> allows, for the messages that refuse a source.</summary>
+    public const string SourceRule = "must be 1 to 100 letters, digits or . _ : - (starting with a letter or digit)";
 }
 
 /// <summary>One problem with one row: where it is in the file, which field, why.</summary>

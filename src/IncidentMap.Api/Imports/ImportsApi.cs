@@ -101,7 +101,7 @@ public static class ImportsApi
         // A Content-Encoding request decompression did not undo was refused before (ContentCodings).
         var source = request.Query["source"].ToString() is { Length: > 0 } named ? named : null;
         if (source is not null && !ImportOptions.SourcePattern.IsMatch(source))
-            return Problem.BadParameter("source", "must be 1 to 100 letters, digits or . _ : - (starting with a letter or digit)");
+            return Problem.BadParameter("source", ImportOptions.SourceRule);
         var asked = request.Query["async"].ToString() switch
         {
             "" or "false" => (bool?)false,

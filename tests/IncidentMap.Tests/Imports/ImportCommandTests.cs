@@ -14,6 +14,24 @@ public sealed class ImportCommandTests
     private static Task<(int Exit, string Out, string Err)> RunAsync(params string[] args) => ServiceProcess.RunAsync(null, args);
 
     [Fact]
+    public async Task A_source_that_is_no_source_is_a_usage_error_saying_what_a_source_may_hold()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"incidentmap-source-{Guid.NewGuid():N}.csv");
+        await File.WriteAllTextAsync(path, "title\n");
+        try
+        {
+            var (exit, _, stderr) = await RunAsync("import", path, "--source", "bad source");
+
+            Assert.Equal(2, exit);
+            Assert.Contains("--source 'bad source' must be 1 to 100 letters, digits or . _ : -", stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task A_gzipped_CSV_imports_and_stdout_holds_only_the_JSON_report()
     {
         var prefix = Unique();
