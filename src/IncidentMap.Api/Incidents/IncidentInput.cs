@@ -172,11 +172,15 @@ public static class IncidentInput
         }
     }
 
-    /// <summary>Whether <paramref name="text"/> is <paramref name="known"/> in another case or with at most two letters added, dropped or changed.</summary>
+    /// <summary>
+    /// Whether <paramref name="text"/> is <paramref name="known"/> in another case or with a letter added,
+    /// dropped or changed (two for the longer names: "geometery", "propertis"), so "x" is not taken for "id".
+    /// </summary>
     private static bool Typo(string text, string known)
     {
         var (a, b) = (text.ToLowerInvariant(), known);
-        if (Math.Abs(a.Length - b.Length) > 2) return false;
+        var most = b.Length >= 6 ? 2 : 1;
+        if (Math.Abs(a.Length - b.Length) > most) return false;
         var previous = Enumerable.Range(0, b.Length + 1).ToArray();
         for (var i = 1; i <= a.Length; i++)
         {
@@ -186,7 +190,7 @@ public static class IncidentInput
                 current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
             previous = current;
         }
-        return previous[b.Length] <= 2;
+        return previous[b.Length] <= most;
     }
 
     private static Geometry? ParseGeometry(JsonElement feature, List<FieldError> errors)
