@@ -70,8 +70,19 @@ public sealed class DatabaseResilience
             .Build();
     }
 
-    private static bool IsTransient(NpgsqlException e) =>
-        e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow };
+    /// <summary>A fault of the database or the way to it: what reads retry and the breaker counts.</summary>
+    internal static bool IsTransient(NpgsqlException e) =>
+        !PoolExhausted(e) && (e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow });
+
+    /// <summary>
+    /// Every connection of a pool is busy (slow requests hold them) and none came free within the
+    /// connection timeout. The database is fine: counted as its fault, a few slow reads opened the
+    /// breaker and every other request got a 503; retried, each try waited the whole timeout again.
+    /// Npgsql says so only in its message (with a TimeoutException inside, as a connect timeout has).
+    /// </summary>
+    internal static bool PoolExhausted(Exception e) =>
+        e is NpgsqlException { InnerException: TimeoutException } and not PostgresException
+        && e.Message.StartsWith("The connection pool has been exhausted", StringComparison.Ordinal);
 
     /// <summary>The server ended the session (a restart, a killed backend) or the socket broke.</summary>
     private static bool ServerWentAway(NpgsqlException e) =>

@@ -139,6 +139,9 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             // this service (Database:MigrateOnStartup=false and migrate not run). Not the client's doing.
             PostgresException { SqlState: PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.UndefinedFunction or PostgresErrorCodes.UndefinedColumn } =>
                 (503, "Database not ready", "The database's schema is not the one this service needs (its migrations have not been applied); retry once the operator has run migrate."),
+            // Busy, not broken: every connection of a pool is held by other requests.
+            NpgsqlException busy when IncidentMap.Api.Database.DatabaseResilience.PoolExhausted(busy) =>
+                (503, "Service busy", "Every database connection is busy with other requests; retry shortly."),
             NpgsqlException { IsTransient: true } or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException =>
                 (503, "Database unavailable", "The database could not be reached; retry shortly."),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested =>
