@@ -16,6 +16,9 @@ namespace IncidentMap.Api.Incidents;
 /// <summary>OGC API – Features items of the <c>incidents</c> collection: query, read, create, replace, patch, delete.</summary>
 public static partial class IncidentsApi
 {
+    /// <summary>The most vertices a search's intersects shape may have (a stored incident may have 100,000).</summary>
+    public const int MaxSearchVertices = 10_000;
+
     public const string GeoJson = "application/geo+json";
     private static readonly string[] FeatureMediaTypes = [GeoJson, "application/json"];
     /// <summary>RFC 7396 JSON merge patch, what PATCH takes.</summary>
@@ -193,6 +196,14 @@ public static partial class IncidentsApi
             if (member.Name == "intersects")
             {
                 intersects = IncidentInput.ParseGeometry(member.Value, "intersects", errors);
+                if (intersects is not null && intersects.NumPoints > MaxSearchVertices)
+                {
+                    // Every candidate is tested against the whole shape: near the write limit (100,000), a
+                    // search with count ran into the 30 s statement timeout and held a connection all along.
+                    errors.Add(new FieldError("intersects.coordinates",
+                        $"has {intersects.NumPoints} vertices; a search shape may have at most {MaxSearchVertices}: simplify it, or search by bbox"));
+                    intersects = null;
+                }
                 if (intersects is not null && new NetTopologySuite.Operation.Valid.IsValidOp(intersects).ValidationError is { } invalidShape)
                 {
                     errors.Add(new FieldError("intersects", $"is not a valid geometry: {invalidShape.Message} at {invalidShape.Coordinate}"));

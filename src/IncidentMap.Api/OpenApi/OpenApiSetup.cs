@@ -124,7 +124,8 @@ public static class OpenApiSetup
                 ["intersects"] = new OpenApiSchema
                 {
                     AllOf = [context.SchemaGenerator.GenerateSchema(typeof(GeoJsonGeometry), context.SchemaRepository)],
-                    Description = "A GeoJSON geometry the incidents must intersect (lon/lat in WGS 84): a polygon too large for a URL's bbox or filter.",
+                    Description = "A GeoJSON geometry the incidents must intersect (lon/lat in WGS 84): a polygon too large for a URL's bbox or filter; " +
+                                  $"at most {IncidentMap.Api.Incidents.IncidentsApi.MaxSearchVertices} vertices.",
                 },
             };
             foreach (var (name, description) in IncidentMap.Api.Querying.QueryParser.Parameters)

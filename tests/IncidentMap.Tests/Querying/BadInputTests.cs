@@ -117,6 +117,29 @@ public sealed class BadInputTests(ApiFixture api)
         await AssertBadRequestNamingAsync(response, member);
     }
 
+    [Fact]
+    public async Task A_search_shape_of_more_than_ten_thousand_vertices_is_a_400_and_ten_thousand_are_searched()
+    {
+        // A star of n vertices round (10, 10): valid, and every candidate is tested against all of it.
+        static string Star(int n)
+        {
+            var ring = Enumerable.Range(0, n - 1).Select(k =>
+            {
+                var angle = 2 * Math.PI * k / (n - 1);
+                var radius = k % 2 == 0 ? 1.0 : 0.9;
+                return FormattableString.Invariant($"[{10 + radius * Math.Cos(angle):0.######},{10 + radius * Math.Sin(angle):0.######}]");
+            }).ToList();
+            ring.Add(ring[0]);
+            return "{\"intersects\":{\"type\":\"Polygon\",\"coordinates\":[[" + string.Join(",", ring) + "]]},\"limit\":1}";
+        }
+
+        var tooMany = await _client.PostAsync(Search, new StringContent(Star(10_001), Encoding.UTF8, "application/json"));
+        await AssertBadRequestNamingAsync(tooMany, "intersects.coordinates");
+
+        var atTheLimit = await _client.PostAsync(Search, new StringContent(Star(10_000), Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.OK, atTheLimit.StatusCode);
+    }
+
     private static string Cursor(string json) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(json));
 
     /// <summary>Parameter, hostile value, other parameters the request needs.</summary>
