@@ -90,16 +90,15 @@ public static class CollectionsApi
                     ["trs"] = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
                 },
             },
-            ["links"] = new JsonArray(
+            ["links"] = new JsonArray([
                 RequestUrl.Link(self, "self", Json, "This collection"),
                 RequestUrl.Link(self + "/items", "items", IncidentsApi.GeoJson, "Incidents as GeoJSON"),
                 RequestUrl.Link(self + "/items?f=csv", "items", "text/csv", "Incidents as CSV"),
                 RequestUrl.Link(self + "/items?f=geojsonseq", "items", "application/geo+json-seq", "Incidents as GeoJSON text sequence"),
-                RequestUrl.Link(self + "/schema", "describedby", FeatureSchemas.MediaType, "The JSON Schema of an incident Feature"),
-                RequestUrl.Link(self + "/schema", FeatureSchemas.GdalRel, FeatureSchemas.MediaType, "The JSON Schema of an incident Feature"),
+                .. FeatureSchemas.Links(self + "/schema", "The JSON Schema of an incident Feature"),
                 RequestUrl.Link(self + "/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "Queryables for filter"),
                 RequestUrl.Link(self + "/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", Json, "Vector tiles"),
-                RequestUrl.Link(self + "/tiles/WebMercatorQuad/tilejson.json", "describedby", Json, "TileJSON for MapLibre")),
+                RequestUrl.Link(self + "/tiles/WebMercatorQuad/tilejson.json", "describedby", Json, "TileJSON for MapLibre")]),
         };
     }
 
@@ -128,11 +127,10 @@ public static class CollectionsApi
             ["itemType"] = "feature",
             ["crs"] = new JsonArray(Conformance.Crs84),
             ["extent"] = new JsonObject { ["spatial"] = Spatial(bbox) },
-            ["links"] = new JsonArray(
+            ["links"] = new JsonArray([
                 RequestUrl.Link(root + "/collections/places", "self", Json, "This collection"),
                 RequestUrl.Link(root + "/collections/places/items", "items", IncidentsApi.GeoJson, "Places as GeoJSON"),
-                RequestUrl.Link(root + "/collections/places/schema", "describedby", FeatureSchemas.MediaType, "The JSON Schema of a place Feature"),
-                RequestUrl.Link(root + "/collections/places/schema", FeatureSchemas.GdalRel, FeatureSchemas.MediaType, "The JSON Schema of a place Feature")),
+                .. FeatureSchemas.Links(root + "/collections/places/schema", "The JSON Schema of a place Feature")]),
         };
     }
 

@@ -19,10 +19,11 @@ internal static class FeatureSchemas
     public const string MediaType = "application/schema+json";
 
     /// <summary>
-    /// The same relation as "describedby" (RFC 8288 compares relation types without case), spelled as
-    /// GDAL up to 3.6 (Debian 12's) looks for it, byte for byte. Collections link their schema under both spellings.
+    /// A collection's links to its schema: rel "describedby", and the same relation (RFC 8288 compares
+    /// relation types without case) spelled "describedBy", as GDAL up to 3.6 (Debian 12's) looks for it, byte for byte.
     /// </summary>
-    public const string GdalRel = "describedBy";
+    public static JsonNode[] Links(string href, string title) =>
+        [RequestUrl.Link(href, "describedby", MediaType, title), RequestUrl.Link(href, "describedBy", MediaType, title)];
 
     /// <summary>Incident properties that are never null.</summary>
     private static readonly HashSet<string> NeverNull =

@@ -48,7 +48,7 @@ public static class CacheHeaders
         if (headers.ETag.ToString() is ['"', .., '"'] etag)
         {
             if (headers.ContentEncoding.ToString() is { Length: > 0 } coding && Codings.Contains(coding))
-                headers.ETag = etag[..^1] + "-" + coding + "\"";
+                headers.ETag = WithCoding(etag, coding);
             // A 304 carries the ETag the 200 would have: in the coding compression would pick for this
             // request. So does a 204 (an empty tile), which is never compressed, having no body: else its
             // tag and a later 304's would differ.
@@ -69,7 +69,10 @@ public static class CacheHeaders
 
     /// <summary><paramref name="etag"/> in the coding response compression would answer this request in (see <see cref="PreferredCoding"/>).</summary>
     private static string InPreferredCoding(HttpRequest request, string etag) =>
-        PreferredCoding(request) is { } coding ? etag[..^1] + "-" + coding + "\"" : etag;
+        PreferredCoding(request) is { } coding ? WithCoding(etag, coding) : etag;
+
+    /// <summary>A strong <paramref name="etag"/> naming a coding: <c>"d1f"</c> → <c>"d1f-br"</c> (<see cref="WithoutCoding"/> undoes it).</summary>
+    private static string WithCoding(string etag, string coding) => etag[..^1] + "-" + coding + "\"";
 
     /// <summary>
     /// The coding response compression answers this request in (every type that carries an ETag here is

@@ -55,20 +55,36 @@ public sealed class ApiKeys(NpgsqlDataSource dataSource)
         return (key, info.ToInfo());
     }
 
+    private const string KeyColumns = "id, name, prefix, scopes, created_at AS createdat, revoked_at AS revokedat";
+
     public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(CancellationToken ct = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         return (await connection.QueryAsync<KeyRow>(new CommandDefinition(
-            "SELECT id, name, prefix, scopes, created_at AS createdat, revoked_at AS revokedat FROM api_keys ORDER BY id",
-            cancellationToken: ct))).Select(r => r.ToInfo()).ToList();
+            $"SELECT {KeyColumns} FROM api_keys ORDER BY id", cancellationToken: ct))).Select(r => r.ToInfo()).ToList();
+    }
+
+    /// <summary>A number is an id, anything else a name: a key named "7" is not key 7.</summary>
+    public static bool IsId(string idOrName, out long id) =>
+        long.TryParse(idOrName, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out id);
+
+    /// <summary>The key with this id (revoked or not), or the live key with this name; null when there is none.</summary>
+    public async Task<ApiKeyInfo?> GetAsync(string idOrName, CancellationToken ct = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var byId = IsId(idOrName, out var id);
+        var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(byId
+                ? $"SELECT {KeyColumns} FROM api_keys WHERE id = @id"
+                : $"SELECT {KeyColumns} FROM api_keys WHERE revoked_at IS NULL AND name = @idOrName",
+            new { id, idOrName }, cancellationToken: ct));
+        return row?.ToInfo();
     }
 
     /// <summary>Revokes the live key with this id or name; false when there is none.</summary>
     public async Task<bool> RevokeAsync(string idOrName, CancellationToken ct = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        // A number is an id, anything else a name: a key named "7" is not revoked by revoking key 7.
-        var byId = long.TryParse(idOrName, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id);
+        var byId = IsId(idOrName, out var id);
         return await connection.ExecuteAsync(new CommandDefinition(byId
                 ? "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND id = @id"
                 : "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND name = @idOrName",

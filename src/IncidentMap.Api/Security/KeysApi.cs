@@ -30,16 +30,11 @@ public static class KeysApi
         return app;
     }
 
-    /// <summary>
-    /// A key by id or name, as DELETE takes it: a number is an id, anything else a name, whose live key
-    /// it is (a revoked key's name may be taken again). Keys are few, one per client, so the listing serves.
-    /// </summary>
-    internal static async Task<IResult> GetKey(string idOrName, ApiKeys keys, CancellationToken ct)
-    {
-        var byId = long.TryParse(idOrName, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id);
-        var key = (await keys.ListAsync(ct)).FirstOrDefault(k => byId ? k.Id == id : k.Name == idOrName && k.RevokedAt is null);
-        return key is null ? Problem.NotFound($"There is no {(byId ? "" : "live ")}key '{idOrName}'.") : TypedResults.Ok(ApiKeyDoc.From(key));
-    }
+    /// <summary>A key by id or name, as DELETE takes it (a revoked key's name may be taken again: a name finds the live key).</summary>
+    internal static async Task<IResult> GetKey(string idOrName, ApiKeys keys, CancellationToken ct) =>
+        await keys.GetAsync(idOrName, ct) is { } key
+            ? TypedResults.Ok(ApiKeyDoc.From(key))
+            : Problem.NotFound($"There is no {(ApiKeys.IsId(idOrName, out _) ? "" : "live ")}key '{idOrName}'.");
 
     /// <summary>
     /// Read by hand rather than bound: a bound record answers a wrong type or a missing body with a
