@@ -72,7 +72,18 @@ public sealed class DatabaseResilience
 
     /// <summary>A fault of the database or the way to it: what reads retry and the breaker counts.</summary>
     internal static bool IsTransient(NpgsqlException e) =>
-        !PoolExhausted(e) && (e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow });
+        !PoolExhausted(e) && !Contention(e)
+        && (e.IsTransient || e is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow });
+
+    /// <summary>
+    /// Transactions in each other's way: a deadlock, a serialization failure, a lock not granted in
+    /// time. Npgsql calls them transient, and they are, but they are the traffic's doing, not the
+    /// database's: counted by the breaker, four writes waiting on one import's rows opened it and
+    /// every other request got a 503.
+    /// </summary>
+    internal static bool Contention(Exception e) =>
+        e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure
+            or PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.ObjectInUse };
 
     /// <summary>
     /// Every connection of a pool is busy (slow requests hold them) and none came free within the

@@ -185,7 +185,14 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
         {
             return new WriteOutcome.IdempotencyKeyInFlight();
         }
-        if (claimed) return null;
+        if (claimed)
+        {
+            // The short wait was for the key alone. Left in force, it cut the incident's own writes short:
+            // an INSERT waiting on an external_id another transaction (an import batch) holds failed
+            // after 0.3 s instead of waiting, as any write does, for that transaction's outcome.
+            await connection.ExecuteAsync(new CommandDefinition("SET LOCAL lock_timeout TO DEFAULT", transaction: tx, cancellationToken: ct));
+            return null;
+        }
 
         var earlier = await connection.QuerySingleAsync<(byte[] Hash, int Status, string? Location, string? ETag, string Body)>(new CommandDefinition(
             "SELECT request_hash, status, location, etag, body FROM idempotency_keys WHERE api_key_id = @ApiKeyId AND key = @Key",

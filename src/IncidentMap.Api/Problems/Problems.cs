@@ -142,6 +142,9 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             // Busy, not broken: every connection of a pool is held by other requests.
             NpgsqlException busy when IncidentMap.Api.Database.DatabaseResilience.PoolExhausted(busy) =>
                 (503, "Service busy", "Every database connection is busy with other requests; retry shortly."),
+            // Other transactions held what this one needed (a deadlock it lost, a lock not granted in time).
+            Exception contended when IncidentMap.Api.Database.DatabaseResilience.Contention(contended) =>
+                (503, "Busy with other writes", "Another transaction held the data this request needed; retry shortly."),
             NpgsqlException { IsTransient: true } or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException =>
                 (503, "Database unavailable", "The database could not be reached; retry shortly."),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested =>

@@ -68,6 +68,35 @@ public sealed class IdempotencyTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_keyed_create_waiting_on_another_transactions_row_waits_for_its_outcome_and_the_breaker_stays_closed()
+    {
+        // Concurrency audit: the claim's 0.3 s lock_timeout stayed in force for the INSERT, so a create
+        // whose external_id another transaction (an import batch) held failed as "Database unavailable",
+        // and four such failures opened the circuit breaker for every other request.
+        var externalId = Trust.Unique("held");
+        var stored = Features.Valid();
+        stored["properties"]!["external_id"] = externalId;
+        var created = await _client.SendAsync(Trust.Post(stored));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        await using var connection = await api.Database.OpenConnectionAsync();
+        await using var holder = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("UPDATE incidents SET title = title WHERE external_id = @externalId", new { externalId }, holder);
+        var tag = Trust.Unique("idem-wait");
+        var duplicate = Trust.TaggedFeature(tag);
+        duplicate["properties"]!["external_id"] = externalId;
+        var creates = Enumerable.Range(0, 4).Select(_ => _client.SendAsync(Trust.Post(duplicate, Trust.Unique("wait")))).ToArray();
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await holder.CommitAsync();
+        var answers = await Task.WhenAll(creates);
+
+        // Each waited for the holder to commit and then met the stored external_id.
+        foreach (var answer in answers) await ProblemAssert.IsProblemAsync(answer, HttpStatusCode.Conflict, "properties.external_id");
+        Assert.Equal(0, await api.Database.CountTaggedAsync(tag));
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(created.Headers.Location)).StatusCode);
+    }
+
+    [Fact]
     public async Task Simultaneous_retries_with_one_key_create_one_incident()
     {
         var (tag, key) = (Trust.Unique("idem-race"), Trust.Unique("race"));
