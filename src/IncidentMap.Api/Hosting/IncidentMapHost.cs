@@ -139,6 +139,7 @@ public static class IncidentMapHost
         app.UseAuthentication();
         // Before authorization: a request refused for a bad key still spends its client's tokens.
         app.UseRateLimiter();
+        app.UseClientConcurrency();
         app.UseAuthorization();
         app.UseDecodedBodiesOnly();
         app.MapHealth();

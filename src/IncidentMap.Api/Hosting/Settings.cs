@@ -69,6 +69,9 @@ public sealed class Settings
 
     public bool RequireIfMatch { get; private init; } = true;
 
+    /// <summary>How long a JSON request body may take to arrive whole (<see cref="Incidents.JsonBody"/>).</summary>
+    public int BodySeconds { get; private init; } = 60;
+
     /// <summary>Where the service listens when no Urls, ASPNETCORE_URLS or ASPNETCORE_HTTP(S)_PORTS say.</summary>
     public const string DefaultUrls = "http://localhost:8080";
 
@@ -131,6 +134,7 @@ public sealed class Settings
                 KeyPerMinute = read.Int("RateLimits:KeyPerMinute", limits.KeyPerMinute, 1, int.MaxValue),
                 ConcurrentStreams = read.Int("RateLimits:ConcurrentStreams", limits.ConcurrentStreams, 1, int.MaxValue),
                 ConcurrentExports = read.Int("RateLimits:ConcurrentExports", limits.ConcurrentExports, 1, int.MaxValue),
+                ConcurrentRequests = read.Int("RateLimits:ConcurrentRequests", limits.ConcurrentRequests, 1, 100_000),
             },
             KnownProxies = proxies,
             KnownProxyNetworks = networks,
@@ -145,6 +149,7 @@ public sealed class Settings
                 Writers = read.Int("Imports:Writers", imports.Writers, 1, 64),
             },
             RequireIfMatch = read.Bool("Writes:RequireIfMatch", d.RequireIfMatch),
+            BodySeconds = read.Int("Requests:BodySeconds", d.BodySeconds, 1, 3600),
             HealthcheckPort = read.Int("PORT", d.HealthcheckPort, 1, 65535),
         };
         read.ThrowIfAny();

@@ -11,6 +11,13 @@ public static class JsonBody
     /// so the limit holds behind any server.</summary>
     public const int MaxBytes = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// Largest body of a request without an API key (a search: its largest shape, 10,000 vertices, is
+    /// about 400 KB). Held in memory while it arrives, 8 MiB bodies let one anonymous client fill the
+    /// server's memory: a few KB of gzip each, kept open (security audit).
+    /// </summary>
+    public const int AnonymousMaxBytes = 1024 * 1024;
+
     public static async Task<(JsonDocument? Document, IResult? Problem)> ReadAsync(HttpRequest request, string[] mediaTypes, CancellationToken ct)
     {
         var (document, _, problem) = await ReadWithHashAsync(request, mediaTypes, ct);
@@ -26,18 +33,34 @@ public static class JsonBody
             return (null, [], Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
                 $"Content-Type '{request.ContentType}' is not accepted here; send {string.Join(" or ", mediaTypes)}.", "Content-Type"));
         }
-        if (request.ContentLength > MaxBytes) return (null, [], TooLarge());
+        var anonymous = request.HttpContext.User.Identity?.IsAuthenticated != true;
+        var maxBytes = anonymous ? AnonymousMaxBytes : MaxBytes;
+        if (request.ContentLength > maxBytes) return (null, [], TooLarge(anonymous));
         if (request.Headers["Content-Crs"].ToString() is { Length: > 0 } crs && crs.Trim().Trim('<', '>') != Collections.Conformance.Crs84)
             return (null, [], Problem.BadParameter("Content-Crs",
                 $"'{crs}' is not a coordinate reference system this service takes; send lon/lat in <{Collections.Conformance.Crs84}> (the default: leave the header out)"));
 
+        // The whole body within a time limit. Kestrel's minimum rate counts the bytes sent, and a
+        // compressed body can keep to it with empty deflate blocks that add nothing: without a limit,
+        // such a request held its buffer for as long as the client liked.
+        var limit = request.HttpContext.RequestServices.GetRequiredService<Hosting.Settings>().BodySeconds;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(limit));
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+        try
         {
-            if (buffer.Length + read > MaxBytes) return (null, [], TooLarge());
-            buffer.Write(chunk, 0, read);
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, deadline.Token)) > 0)
+            {
+                if (buffer.Length + read > maxBytes) return (null, [], TooLarge(anonymous));
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return (null, [], Problem.Status(StatusCodes.Status408RequestTimeout, "Request timeout",
+                $"The body did not arrive whole within {limit} s (Requests__BodySeconds); send it faster, or compressed.", "body"));
         }
         if (buffer.Length == 0) return (null, [], Problem.BadParameter("body", "is empty; send a JSON document"));
 
@@ -133,6 +156,8 @@ public static class JsonBody
 
     /// <summary>Worded for every endpoint that reads a JSON body (a key, a search, a place as well as an
     /// incident), and as Kestrel's limit on a chunked body is (ProblemExceptionHandler).</summary>
-    private static IResult TooLarge() => Problem.Status(StatusCodes.Status413PayloadTooLarge, "Request body too large",
-        $"The body exceeds the limit of {MaxBytes} bytes.", "body");
+    private static IResult TooLarge(bool anonymous) => Problem.Status(StatusCodes.Status413PayloadTooLarge, "Request body too large",
+        anonymous
+            ? $"The body exceeds the limit of {AnonymousMaxBytes} bytes for a request without an API key (with one, {MaxBytes})."
+            : $"The body exceeds the limit of {MaxBytes} bytes.", "body");
 }

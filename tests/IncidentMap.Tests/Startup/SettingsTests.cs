@@ -30,6 +30,8 @@ public sealed class SettingsTests
             Assert.Equal(30, settings.FeedRetentionDays);
             Assert.Equal((2, 16L << 30, 2), (settings.Imports.MaxConcurrent, settings.Imports.MaxBytes, settings.Imports.Writers));
             Assert.True(settings.RequireIfMatch);
+            Assert.Equal(32, settings.RateLimits.ConcurrentRequests);
+            Assert.Equal(60, settings.BodySeconds);
         }
     }
 
@@ -56,6 +58,8 @@ public sealed class SettingsTests
     [InlineData("RateLimits:KeyPerMinute", "-5")]
     [InlineData("RateLimits:ConcurrentStreams", "0")]
     [InlineData("RateLimits:ConcurrentExports", "1.5")]
+    [InlineData("RateLimits:ConcurrentRequests", "0")]
+    [InlineData("Requests:BodySeconds", "0")]
     [InlineData("Cors:AllowedOrigins:0", "https://example.org/")]
     [InlineData("Cors:AllowedOrigins:0", "https://example.org/app")]
     [InlineData("Cors:AllowedOrigins:0", "https://a.example,https://b.example")]
