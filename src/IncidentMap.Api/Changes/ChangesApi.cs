@@ -85,7 +85,7 @@ public static class ChangesApi
             return TypedResults.Ok();
         }
 
-        var page = await feed.ReadAsync(query!, cursor, limit, ct);
+        var page = await feed.ReadAsync(query!, cursor, limit, Security.Scopes.IsEditor(request.HttpContext.User), ct);
         if (page.Expired) return Expired(cursor, "cursor"); // purged since the check above
         var next = Collections.RequestUrl.With(request, ("cursor", page.Next.ToString()));
 
@@ -165,7 +165,7 @@ public static class ChangesApi
                 ChangePage? page = null;
                 try
                 {
-                    page = await feed.ReadAsync(query, cursor, ChangeFeed.MaxLimit, ct);
+                    page = await feed.ReadAsync(query, cursor, ChangeFeed.MaxLimit, Security.Scopes.IsEditor(context.User), ct);
                 }
                 catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
                 {

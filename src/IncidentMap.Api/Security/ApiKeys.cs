@@ -11,6 +11,9 @@ public static class Scopes
     public const string Write = "write";
     public const string Admin = "admin";
     public static readonly string[] All = [Read, Write, Admin];
+
+    /// <summary>An editor: a key with the write scope, the only kind that sees deleted incidents (their history, their content in the feed).</summary>
+    public static bool IsEditor(System.Security.Claims.ClaimsPrincipal user) => user.HasClaim(ApiKeyAuthentication.ScopeClaim, Write);
 }
 
 /// <summary>A stored key, without the secret: its name, scopes and the prefix that identifies it in listings.</summary>

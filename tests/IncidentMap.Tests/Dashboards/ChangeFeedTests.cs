@@ -3,6 +3,7 @@ using System.Net;
 using Dapper;
 using IncidentMap.Api.Changes;
 using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -58,6 +59,34 @@ public sealed class ChangeFeedTests(ApiFixture api)
         Assert.All(seen, c => Assert.Equal(id, c.Id));
         // Changes carry the incident as it is now: deleted, so no feature on any of them.
         Assert.All(page["changes"]!.AsArray(), c => Assert.Null(c!["feature"]));
+    }
+
+    [Fact]
+    public async Task Filters_tell_nobody_without_a_write_key_what_a_deleted_incident_held()
+    {
+        // Security audit: the feed filtered a deleted incident's changes by its stored content, so
+        // whether they were listed answered LIKE 'classified detail 1%', '12%' … letter by letter.
+        var tag = FeedHelpers.NewTag();
+        var cursor = await _client.HeadAsync(tag);
+        var feature = FeedHelpers.Tagged(tag);
+        feature["properties"]!["summary"] = "classified detail 12345";
+        var id = await _client.CreateAsync(feature);
+        await _client.DeleteCurrentAsync($"/collections/incidents/items/{id}");
+        await _client.PollUntilAsync(tag, cursor, 2);
+        var anonymous = api.ClientWithKey(null);
+
+        async Task<string[]> KindsAsync(HttpClient client, string filter)
+        {
+            var page = await client.GetJsonAsync($"/collections/incidents/changes?cursor={cursor}&limit=1000&filter={Uri.EscapeDataString(filter)}");
+            return page["changes"]!.AsArray().Where(c => c!["id"]!.GetValue<long>() == id)
+                .Select(c => c!["kind"]!.GetValue<string>() + (c["feature"] is null ? "" : " with content")).ToArray();
+        }
+
+        foreach (var filter in new[] { "summary LIKE 'classified detail 1%'", "summary LIKE 'classified detail 9%'", "fatalities_max > 1000000" })
+            Assert.Equal(["created", "deleted"], await KindsAsync(anonymous, filter));
+        // An editor, who may read the deleted incident's history, gets the filter applied to it.
+        Assert.Equal(["created", "deleted"], await KindsAsync(_client, "summary LIKE 'classified detail 1%'"));
+        Assert.Empty(await KindsAsync(_client, "summary LIKE 'classified detail 9%'"));
     }
 
     [Fact]
@@ -268,9 +297,9 @@ public sealed class FeedRetentionTests(ApiFixture api)
         var (filters, _) = IncidentMap.Api.Querying.QueryParser.Parse(new Dictionary<string, string> { ["tags"] = tag }, DateTimeOffset.UtcNow);
         Assert.True(FeedCursor.TryParse(cursor, out var before));
         Assert.True(FeedCursor.TryParse(seen[0].Cursor, out var after));
-        var expired = await feed.ReadAsync(filters!, before, 10, default);
+        var expired = await feed.ReadAsync(filters!, before, 10, seesDeleted: false, default);
         Assert.True(expired.Expired);
         Assert.Empty(expired.Changes);
-        Assert.False((await feed.ReadAsync(filters!, after, 10, default)).Expired);
+        Assert.False((await feed.ReadAsync(filters!, after, 10, seesDeleted: false, default)).Expired);
     }
 }
