@@ -57,6 +57,11 @@ public static class CacheHeaders
         }
         if (readsNeedKey && headers.CacheControl.ToString() is { } cacheControl && cacheControl.Contains("public", StringComparison.Ordinal))
             headers.CacheControl = cacheControl.Replace("public", "private", StringComparison.Ordinal);
+        // An answer to a key that says nothing of caching (the key listing, an import's report) is that
+        // key's alone. The key travels in X-API-Key, not Authorization, so a shared cache does not know
+        // the request was authenticated and could store the answer for everyone (security audit).
+        else if (headers.CacheControl.Count == 0 && context.User.Identity?.IsAuthenticated == true)
+            headers.CacheControl = "private, no-store";
     }
 
     /// <summary>The <paramref name="tag"/> without the coding a compressed answer added to it, if any.</summary>

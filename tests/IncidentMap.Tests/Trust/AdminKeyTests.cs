@@ -84,6 +84,11 @@ public sealed class AdminKeyTests(ApiFixture api)
         var secret = created["key"]!.GetValue<string>();
         var located = await _admin.GetAsync(response.Headers.Location);
         Assert.Equal(HttpStatusCode.OK, located.StatusCode);
+        // The key is sent in X-API-Key, which shared caches do not take for authentication: the
+        // listing and a key's record must say they are this client's alone (security audit).
+        var listing = await _admin.GetAsync(KeysUrl);
+        foreach (var answer in new[] { located, listing })
+            Assert.True(answer.Headers.CacheControl is { Private: true, NoStore: true }, $"Cache-Control: {answer.Headers.CacheControl}");
         var text = await located.Content.ReadAsStringAsync();
         Assert.DoesNotContain(secret, text);
         var listed = (await _admin.GetFromJsonAsync<JsonArray>(KeysUrl))!.Single(k => k!["name"]!.GetValue<string>() == name)!;
