@@ -105,11 +105,11 @@ public static class IncidentInput
                 errors.Add(new FieldError($"properties.{property.Name}", "is not an incident property"));
         }
 
-        var title = p.String("title", required: true, maxLength: 500);
-        if (title is not null && title.Trim().Length == 0) errors.Add(new FieldError("properties.title", "must not be blank"));
-        var summary = p.OptionalText("summary", maxLength: 20_000);
+        var title = p.Line("title", required: true, maxLength: 500);
+        if (title is { Length: 0 }) errors.Add(new FieldError("properties.title", "must not be blank"));
+        var summary = p.OptionalProse("summary", maxLength: 20_000);
         var eventType = p.Enum("event_type", Vocabulary.EventTypes, required: true);
-        var subEventType = p.OptionalText("sub_event_type", maxLength: 200);
+        var subEventType = p.OptionalLine("sub_event_type", maxLength: 200);
         var (occurredAt, impliedPrecision) = p.IncidentTime("occurred_at");
         var givenPrecision = p.Enum("time_precision", Vocabulary.TimePrecisions);
         // A precision finer than what occurred_at says would invent what nobody reported: "2016-03" with
@@ -120,9 +120,9 @@ public static class IncidentInput
                 $"'{givenPrecision}' is finer than occurred_at '{props.GetProperty("occurred_at").GetString()}', which gives a {impliedPrecision}; " +
                 $"give time_precision {string.Join(" or ", Vocabulary.TimePrecisions.SkipWhile(v => v != impliedPrecision))}, or a full date-time"));
         var timePrecision = givenPrecision ?? impliedPrecision ?? "exact";
-        var locationName = p.OptionalText("location_name", maxLength: 500);
-        var admin1 = p.OptionalText("admin1", maxLength: 200);
-        var admin2 = p.OptionalText("admin2", maxLength: 200);
+        var locationName = p.OptionalLine("location_name", maxLength: 500);
+        var admin1 = p.OptionalLine("admin1", maxLength: 200);
+        var admin2 = p.OptionalLine("admin2", maxLength: 200);
         var country = p.Country("country");
         var geoPrecision = p.Enum("geo_precision", Vocabulary.GeoPrecisions) ?? "exact";
         var fatalitiesMin = p.Count("fatalities_min");
@@ -134,12 +134,12 @@ public static class IncidentInput
         if (injuredMin > injuredMax)
             errors.Add(new FieldError("properties.injured_min", $"({injuredMin}) must not exceed injured_max ({injuredMax})"));
         var actors = p.StringArray("actors");
-        var claimedBy = p.OptionalText("claimed_by", maxLength: 500);
+        var claimedBy = p.OptionalLine("claimed_by", maxLength: 500);
         var sources = p.Sources("sources");
         var status = p.Enum("status", Vocabulary.Statuses) ?? "reported";
         var tags = p.StringArray("tags");
         // Trimmed like the title: "E-1 " is the key "E-1", not a second one beside it.
-        var externalId = p.String("external_id", maxLength: 200)?.Trim();
+        var externalId = p.Line("external_id", maxLength: 200);
         // An empty key would be a real one, unique like any other: the second incident without one would be a 409.
         if (externalId is not null && externalId.Length == 0)
             errors.Add(new FieldError("properties.external_id", "is empty; leave it out (or null) when the incident has none"));
@@ -148,7 +148,7 @@ public static class IncidentInput
             return (null, errors);
 
         return (new IncidentDraft(
-            title.Trim(), summary, eventType, subEventType, Rfc3339.Truncate(occurredAt.Value, timePrecision), timePrecision,
+            title, summary, eventType, subEventType, Rfc3339.Truncate(occurredAt.Value, timePrecision), timePrecision,
             locationName, admin1, admin2, country, geoPrecision, fatalitiesMin, fatalitiesMax, injuredMin, injuredMax,
             actors, claimedBy, sources, status, tags, externalId, geometry), errors);
     }
@@ -367,21 +367,38 @@ public static class IncidentInput
 
         private void Error(string name, string detail) => errors.Add(new FieldError($"properties.{name}", detail));
 
-        public string? String(string name, bool required = false, int maxLength = 1000)
+        /// <param name="trim">Take off the white space around the text before checking its length (<see cref="Line"/>).</param>
+        public string? String(string name, bool required = false, int maxLength = 1000, bool trim = false)
         {
             if (!TryGet(name, required, out var v)) return null;
             if (v.ValueKind != JsonValueKind.String) { Error(name, "must be a string"); return null; }
             var s = v.GetString()!;
+            if (trim) s = s.Trim();
             if (s.Length > maxLength && Characters(s) > maxLength) { Error(name, $"is longer than {maxLength} characters"); return null; }
             if (!IsStorableText(s)) { Error(name, "contains a NUL character or invalid Unicode"); return null; }
             return s;
         }
 
         /// <summary>
-        /// Optional free text, kept as sent; blank is none (null). A CSV cell cannot tell "" from no
-        /// value, so every way in stores both alike and an export imports back unchanged.
+        /// Single-line free text (a title, a key, a place name, an actor), without the white space
+        /// around it (String.Trim: Unicode's, the no-break space included), which nobody sees: stored with
+        /// it, "Homs " was not found by location_name=Homs, and "E-1 " was a second key beside "E-1".
+        /// Every way in (POST, PUT, PATCH, each import format) comes through here. Empty when blank.
         /// </summary>
-        public string? OptionalText(string name, int maxLength) =>
+        public string? Line(string name, bool required = false, int maxLength = 1000) =>
+            String(name, required, maxLength, trim: true);
+
+        /// <summary>
+        /// Optional single-line free text (<see cref="Line"/>); blank is none (null). A CSV cell cannot
+        /// tell "" from no value, so every way in stores both alike and an export imports back unchanged.
+        /// </summary>
+        public string? OptionalLine(string name, int maxLength) => Line(name, maxLength: maxLength) is { Length: > 0 } s ? s : null;
+
+        /// <summary>
+        /// Optional prose (the summary), kept exactly as sent, its line breaks and indentation too; blank
+        /// is none (null), as for <see cref="OptionalLine"/>.
+        /// </summary>
+        public string? OptionalProse(string name, int maxLength) =>
             String(name, maxLength: maxLength) is { } s && !string.IsNullOrWhiteSpace(s) ? s : null;
 
         public string? Enum(string name, string[] allowed, bool required = false)
@@ -433,13 +450,15 @@ public static class IncidentInput
             var i = 0;
             foreach (var item in v.EnumerateArray())
             {
-                if (item.ValueKind != JsonValueKind.String || item.GetString()!.Trim().Length == 0)
+                // Each item is single-line text, trimmed as a Line is.
+                var text = item.ValueKind == JsonValueKind.String ? item.GetString()!.Trim() : "";
+                if (text.Length == 0)
                     Error($"{name}[{i}]", "must be a non-empty string");
-                else if (item.GetString()!.Length > 500 && Characters(item.GetString()!) > 500)
+                else if (text.Length > 500 && Characters(text) > 500)
                     Error($"{name}[{i}]", "is longer than 500 characters");
-                else if (!IsStorableText(item.GetString()!))
+                else if (!IsStorableText(text))
                     Error($"{name}[{i}]", "contains a NUL character or invalid Unicode");
-                else list.Add(item.GetString()!.Trim());
+                else list.Add(text);
                 i++;
             }
             return list.Distinct(StringComparer.Ordinal).ToArray();

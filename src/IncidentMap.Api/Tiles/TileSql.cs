@@ -104,6 +104,27 @@ public static class TileSql
     }
 
     /// <summary>
+    /// How many clusters the first <paramref name="sampleRows"/> matching incidents (in whatever order the
+    /// plan finds them) make on the zoom's grid: <see cref="Clusters"/>'s cells, without their sums,
+    /// centres or order. A lower bound of the whole answer's size, exact when fewer incidents match;
+    /// reading stops after the sample (see <see cref="ClusterLimit"/>).
+    /// </summary>
+    public static (string Sql, DynamicParameters Parameters) ClusterCount(IncidentQuery query, int zoom, int sampleRows)
+    {
+        var parameters = new DynamicParameters();
+        var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
+        AddGrid(parameters, zoom + CellsPerTileShift);
+        parameters.Add("sample", sampleRows);
+        return ($"""
+            SELECT count(DISTINCT cy * @cells + cx)
+            FROM (
+                {Members(where, values: false)}
+                LIMIT @sample
+            ) sample
+            """, parameters);
+    }
+
+    /// <summary>
     /// Counts per hexagon of a Web Mercator hexagon grid (edge <paramref name="size"/> Mercator metres)
     /// laid over the bbox, within the world's square (<see cref="Mercator"/>: at latitude 90 the grid
     /// would have run millions of hexagons past it). Incidents are counted by their representative
@@ -178,20 +199,35 @@ public static class TileSql
         mode() WITHIN GROUP (ORDER BY event_type) AS event_type
         """;
 
-    private static string Members(string where) => $"""
-        SELECT ST_X(i.point_3857) AS px, ST_Y(i.point_3857) AS py,
-                       least(floor((ST_X(i.point_3857) + {WorldHalf}) / @cell)::bigint, @cells - 1) AS cx,
-                       least(floor(({WorldHalf} - ST_Y(i.point_3857)) / @cell)::bigint, @cells - 1) AS cy,
-                       i.event_type, i.fatalities_min, i.fatalities_max
+    /// <summary>What a cluster sums and places besides its cell (<see cref="Members"/>).</summary>
+    private const string MemberValues = "ST_X(i.point_3857) AS px, ST_Y(i.point_3857) AS py, i.event_type, i.fatalities_min, i.fatalities_max";
+
+    /// <summary>
+    /// The matching incidents with their cell on the grid: column cx from the west, row cy from the north.
+    /// Indexes are clamped to the grid: a point on the east or south edge of the map would be one past
+    /// the last, and one on the north edge (latitude 85.0511287798° and up to the limit) may be stored
+    /// a hair above the map's edge (see migration 0027), one before the first.
+    /// </summary>
+    /// <param name="values">With <see cref="MemberValues"/>; without, for counting cells (a parallel scan
+    /// hands every selected column to the leader, used or not: the count took twice as long).</param>
+    private static string Members(string where, bool values = true) => $"""
+        SELECT least(greatest(floor((ST_X(i.point_3857) + {WorldHalf}) / @cell)::bigint, 0), @cells - 1) AS cx,
+                       least(greatest(floor(({WorldHalf} - ST_Y(i.point_3857)) / @cell)::bigint, 0), @cells - 1) AS cy{(values ? ", " + MemberValues : "")}
                 FROM incidents i
                 WHERE {where}
                   AND NOT ST_IsEmpty(i.point_3857)
         """;
 
-    /// <summary>Web Mercator metres of a longitude and latitude, the latitude clamped to the map's ±85.0511°.</summary>
+    /// <summary>
+    /// The latitude of Web Mercator's edges, atan(sinh π) in degrees (85.0511287798° as most tools round it):
+    /// where the square map of <see cref="WorldSize"/> ends.
+    /// </summary>
+    public static readonly double MaxLatitude = Math.Atan(Math.Sinh(Math.PI)) * 180 / Math.PI;
+
+    /// <summary>Web Mercator metres of a longitude and latitude, the latitude clamped to the map's edges (<see cref="MaxLatitude"/>).</summary>
     public static (double X, double Y) Mercator(double lon, double lat)
     {
-        lat = Math.Clamp(lat, -85.0511287798, 85.0511287798);
+        lat = Math.Clamp(lat, -MaxLatitude, MaxLatitude);
         return (lon * WorldHalf / 180, Math.Log(Math.Tan((90 + lat) * Math.PI / 360)) * WorldHalf / Math.PI);
     }
 

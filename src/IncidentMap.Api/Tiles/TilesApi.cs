@@ -281,13 +281,17 @@ public static class TilesApi
         // Maps poll these as they do tiles: an unchanged answer is revalidated, not recomputed.
         if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query!), Conditional.Revalidate))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        // Cut short, the counts would no longer add up to the matching incidents: refuse instead, before
+        // computing them when that is sure (deep zooms over large areas).
+        if (await ClusterLimit.ExceededAsync(reader, query!, zoom, MaxClusters, ct)) return TooManyClusters(zoom);
         var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision, MaxClusters);
         var clusters = await reader.ListAsync<string>(sql, parameters, ct);
-        // Cut short, the counts would no longer add up to the matching incidents: refuse instead.
-        if (clusters.Count > MaxClusters)
-            return Problem.BadParameter("zoom", $"{zoom} makes more than {MaxClusters} clusters here; give a bbox, a lower zoom or filters");
+        if (clusters.Count > MaxClusters) return TooManyClusters(zoom);
         return IncidentListResult.Small(clusters);
     }
+
+    private static IResult TooManyClusters(int zoom) =>
+        Problem.BadParameter("zoom", $"{zoom} makes more than {MaxClusters} clusters here; give a bbox, a lower zoom or filters");
 
     internal static async Task<IResult> GetHexbins(HttpRequest request, IncidentReader reader, DataVersion version, CancellationToken ct)
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
+using IncidentMap.Api.Tiles;
 using IncidentMap.Tests.Infrastructure;
 
 namespace IncidentMap.Tests.Ogc;
@@ -303,6 +304,48 @@ public sealed class TileTests(ApiFixture api)
         var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox=0,85.0,10,90&size=1km&tags={tag}");
 
         Assert.Equal(3, bins["features"]!.AsArray().Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+    }
+
+    [Theory]
+    [InlineData(85.0511287798)]      // the edge of Web Mercator, as most tools round it
+    [InlineData(-85.0511287798)]
+    [InlineData(85.0511287798066)]   // the exact limit, atan(sinh π), as PostGIS prints it: a hair above the map's edge in metres
+    public async Task A_point_on_the_edge_of_the_map_is_on_the_edge_tile_and_in_a_cluster_at_every_zoom(double lat)
+    {
+        // Clipped to a box of exactly ±85.0511287798°, which keeps only what lies strictly inside, such a
+        // point had no Web Mercator copy: on no tile, in no cluster, and /clusters did not add up to /items.
+        const double lon = 10.123;
+        var tag = await CreateTaggedAsync(lon, lat, 1);
+
+        for (var z = 0; z <= TilesApi.MaxZoom; z++)
+        {
+            var column = (int)Math.Floor((lon + 180) / 360 * (1 << z));
+            var row = lat > 0 ? 0 : (1 << z) - 1;
+            var response = await _client.GetAsync($"{Tiles}/{z}/{row}/{column}?tags={tag}");
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"z{z}/{row}/{column}: {(int)response.StatusCode}");
+            var features = await DecodeAsync(await response.Content.ReadAsByteArrayAsync());
+            if (z < 8) Assert.Equal("1", Assert.Single(features, f => f.Layer == "clusters").Fields["count"]);
+            else Assert.Single(features, f => f.Layer == "incidents");
+
+            var clusters = await _client.GetJsonAsync($"/collections/incidents/clusters?zoom={z}&tags={tag}");
+            var cluster = Assert.Single(clusters["features"]!.AsArray())!;
+            Assert.Equal(1, cluster["properties"]!["count"]!.GetValue<int>());
+            // In the edge row of the zoom's grid: the row of the tile it is drawn on.
+            Assert.Equal(row, long.Parse(cluster["id"]!.GetValue<string>().Split('/')[1]) >> 3);
+        }
+        var bins = await _client.GetJsonAsync($"/collections/incidents/hexbins?bbox=0,{(lat > 0 ? "80,20,90" : "-90,20,-80")}&size=50km&tags={tag}");
+        Assert.Equal(1, bins["features"]!.AsArray().Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task A_point_beyond_the_edge_of_the_map_is_still_on_no_tile()
+    {
+        // Polar incidents stay off the map (README): 85.06° lies 1 km past its edge.
+        var tag = await CreateTaggedAsync(10.123, 85.06, 1);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.GetAsync($"{Tiles}/0/0/0?tags={tag}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.GetAsync($"{Tiles}/8/0/135?tags={tag}")).StatusCode);
+        Assert.Empty((await _client.GetJsonAsync($"/collections/incidents/clusters?zoom=3&tags={tag}"))["features"]!.AsArray());
     }
 
     [Fact]
