@@ -247,7 +247,9 @@ public static class TilesApi
             var (sql, parameters) = TileSql.Tile(query!, z, (int)x, (int)y);
             // Incident tiles read one tile's envelope through the spatial index whatever the tile: prepared.
             tile = await reader.ScalarAsync<byte[]>(sql, parameters, context.RequestAborted, stablePlan: z >= TileSql.ClusterBelowZoom) ?? [];
-            if (cached) cache.Set(key, tile, new MemoryCacheEntryOptions { Size = tile.Length + 64, SlidingExpiration = TimeSpan.FromMinutes(10) });
+            // The key counts too: it holds the query string, and an empty tile under a 7 KB filter was
+            // counted as 64 bytes, so the 64 MB cache could hold a million of them (security audit).
+            if (cached) cache.Set(key, tile, new MemoryCacheEntryOptions { Size = tile.Length + 2 * key.Length + 64, SlidingExpiration = TimeSpan.FromMinutes(10) });
         }
         if (tile!.Length == 0) return TypedResults.NoContent();
         return TypedResults.Bytes(tile, MvtType);
