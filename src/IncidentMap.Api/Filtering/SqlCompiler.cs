@@ -198,14 +198,16 @@ internal sealed class SqlCompiler
         if (!MetresPer.TryGetValue(unit, out var metres))
             throw new FilterException(args[3].At, $"the unit of S_DWITHIN must be one of {string.Join(", ", MetresPer.Keys)}");
         var within = Parameter(Convert.ToDouble(distance.Value) * metres);
+        var exact = $"ST_DWithin({a}, {b}, {within})";
+        var (column, other) = first.Property?.Geography is not null ? (first, second) : (second, first);
+        if (column.Property?.Geography is not { } geography || other.Property is not null) return $"({exact})";
         // The incidents' geometry against a given shape: candidates through the GiST index on geom, by a
         // box around the shape that holds everything within the distance (incident_dwithin_box, 0019),
-        // and lines and polygons through their own index.
-        var (column, other) = first.Property?.Geography is not null ? (first, second) : (second, first);
-        var candidates = column.Property?.Geography is { } geography && other.Property is null
-            ? $"({column.Sql} && incident_dwithin_box({other.Sql}, {within}) OR {IncidentSqlBuilder.ShapesWithin(column.Sql, geography, Geography(other), within)}) AND "
-            : "";
-        return $"({candidates}ST_DWithin({a}, {b}, {within}))";
+        // and lines and polygons through their own index. Against a line or polygon, most points are
+        // then decided without the geodesic test (NearShape); against a point, that test is cheap.
+        var candidates = $"({column.Sql} && incident_dwithin_box({other.Sql}, {within}) OR {IncidentSqlBuilder.ShapesWithin(column.Sql, geography, Geography(other), within)})";
+        var test = other.Node is LiteralNode { Value: Point } ? exact : NearShape.Within(column.Sql, other.Sql, within, exact);
+        return $"({candidates} AND {test})";
     }
 
     private string TIntersects(CallNode call)
