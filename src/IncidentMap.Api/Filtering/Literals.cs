@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Incidents;
+using IncidentMap.Api.Querying;
 using NetTopologySuite;
 using NetTopologySuite.Geometries;
 using NetTopologySuite.IO;
@@ -118,6 +119,11 @@ internal static class Literals
 
     private static Geometry Checked(Geometry geometry, Location at)
     {
+        // Today a filter's 20,000 characters hold fewer (about 5,000 at four characters a vertex); the
+        // bound stays if that limit moves, the same as a search's intersects.
+        if (geometry.NumPoints > IncidentQuery.MaxShapeVertices)
+            throw new FilterException(at,
+                $"the geometry has {geometry.NumPoints} vertices; a geometry in a filter may have at most {IncidentQuery.MaxShapeVertices}: simplify it");
         foreach (var c in geometry.Coordinates)
         {
             if (!double.IsFinite(c.X) || !double.IsFinite(c.Y) || c.X is < -180 or > 180 || c.Y is < -90 or > 90)

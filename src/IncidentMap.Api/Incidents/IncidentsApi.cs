@@ -16,8 +16,8 @@ namespace IncidentMap.Api.Incidents;
 /// <summary>OGC API – Features items of the <c>incidents</c> collection: query, read, create, replace, patch, delete.</summary>
 public static partial class IncidentsApi
 {
-    /// <summary>The most vertices a search's intersects shape may have (a stored incident may have 100,000).</summary>
-    public const int MaxSearchVertices = 10_000;
+    /// <summary>The most vertices a search's intersects shape may have: as many as a geometry in a filter.</summary>
+    public const int MaxSearchVertices = IncidentQuery.MaxShapeVertices;
 
     public const string GeoJson = "application/geo+json";
     private static readonly string[] FeatureMediaTypes = [GeoJson, "application/json"];

@@ -35,6 +35,13 @@ public sealed record IncidentQuery
     public const int StoredPrecision = 30;
     public const double MaxRadiusMetres = 1_000_000;
 
+    /// <summary>
+    /// The most vertices a shape that incidents are tested against may have: a search's intersects and
+    /// every geometry in a CQL2 filter alike (a stored incident may have 100,000). Near that write
+    /// limit, a search with count ran into the 30 s statement timeout.
+    /// </summary>
+    public const int MaxShapeVertices = 10_000;
+
     /// <summary>Deleted incidents match too (the change feed's tombstones).</summary>
     public bool IncludeDeleted { get; init; }
 

@@ -52,7 +52,11 @@ public static partial class QueryParser
         ["properties"] = "Comma list of properties to return (default all).",
         ["precision"] = "Decimal places of coordinates, 0 to 15 (default 7).",
         ["count"] = "true to compute numberMatched (exact) on every page, false never; default: first page only.",
-        ["filter"] = "A CQL2 filter (OGC API – Features Part 3) over the queryables, e.g. fatalities_max > 50 AND S_INTERSECTS(geometry, BBOX(35,33,38,36)).",
+        ["filter"] = "A CQL2 filter (OGC API – Features Part 3) over the queryables, e.g. fatalities_max > 50 AND S_INTERSECTS(geometry, BBOX(35,33,38,36)). " +
+                     $"At most {Filtering.Limits.MaxLength} characters, {Filtering.Limits.MaxTerms} terms and {Filtering.Limits.MaxDepth} levels deep, " +
+                     $"and at most {Filtering.Limits.MaxFoldedProperties} properties made case- or accent-insensitive " +
+                     "(CASEI, ACCENTI: each is folded in every row read; use q for words, an IN list for several values of one property), " +
+                     $"and geometries of at most {IncidentQuery.MaxShapeVertices} vertices; a 400 names the position of what is over a limit.",
         ["filter-lang"] = "cql2-text (default) or cql2-json.",
         ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 (lon/lat), the default.",
         ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word); English stemming, case and accents ignored (emeute finds Émeute).",
