@@ -207,28 +207,36 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     private readonly NpgsqlConnection _connection;
     private readonly ImportOptions _options;
     private readonly string? _keyColumn;
-
     private readonly bool _sourceHasDeleted;
+    private readonly int _commandTimeout;
 
-    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options, string? keyColumn, bool sourceHasDeleted)
+    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options, string? keyColumn, bool sourceHasDeleted, int commandTimeout)
     {
         _connection = connection;
         _options = options;
         _keyColumn = keyColumn;
         _sourceHasDeleted = sourceHasDeleted;
+        _commandTimeout = commandTimeout;
     }
 
     /// <param name="keyColumn">The file's column of external_id (CSV), named in rejections.</param>
-    public static async Task<ImportBatchWriter> OpenAsync(NpgsqlDataSource dataSource, ImportOptions options, string? keyColumn, CancellationToken ct)
+    /// <param name="batchTimeout">How long a batch's statement may run (<see cref="ImportSettings.BatchTimeout"/>).</param>
+    public static async Task<ImportBatchWriter> OpenAsync(NpgsqlDataSource dataSource, ImportOptions options, string? keyColumn, TimeSpan batchTimeout,
+        CancellationToken ct)
     {
+        // The database's own timeout ends a statement and leaves the connection usable; the client's, a little later,
+        // is there for a database that no longer answers. Every command of a batch passes it: Npgsql's default (30 s)
+        // would break the connection under a batch that waits for locks or indexes large shapes.
+        var commandTimeout = (int)Math.Ceiling((batchTimeout + TimeSpan.FromSeconds(30)).TotalSeconds);
         var connection = await dataSource.OpenConnectionAsync(ct);
         try
         {
-            // A batch of large polygons can take longer than the service's default statement timeout.
-            await connection.ExecuteAsync(new CommandDefinition($"SET statement_timeout = '10min'; {CreateStaging}; {CreateSeen}", cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition($"SET statement_timeout = {(long)batchTimeout.TotalMilliseconds}; {CreateStaging}; {CreateSeen}",
+                commandTimeout: commandTimeout, cancellationToken: ct));
             // Asked once per writer connection: a deletion during the import applies from the next one.
-            var hasDeleted = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(HasDeleted, new { source = options.Source }, cancellationToken: ct));
-            return new ImportBatchWriter(connection, options, keyColumn, hasDeleted);
+            var hasDeleted = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(HasDeleted, new { source = options.Source },
+                commandTimeout: commandTimeout, cancellationToken: ct));
+            return new ImportBatchWriter(connection, options, keyColumn, hasDeleted, commandTimeout);
         }
         catch
         {
@@ -240,24 +248,27 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     public async Task<BatchResult> WriteAsync(CopyRows rows, CancellationToken ct)
     {
         await using var tx = await _connection.BeginTransactionAsync(ct);
-        await _connection.ExecuteAsync(new CommandDefinition(
-            "SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, cancellationToken: ct));
+        await _connection.ExecuteAsync(Command(
+            "SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, ct));
         await using (var copy = await _connection.BeginRawBinaryCopyAsync($"COPY import_staging (line, record, {Columns}) FROM STDIN (FORMAT binary)", ct))
+        {
+            copy.WriteTimeout = copy.ReadTimeout = _commandTimeout * 1000;
             await rows.WriteToAsync(copy, ct);
+        }
 
         var rejected = new List<ImportProblem>();
         if (rows.HasShapes)
-            foreach (var (line, record, reason) in await _connection.QueryAsync<(long, long, string)>(new CommandDefinition(RejectInvalidGeometry, transaction: tx, cancellationToken: ct)))
+            foreach (var (line, record, reason) in await _connection.QueryAsync<(long, long, string)>(Command(RejectInvalidGeometry, null, tx, ct)))
                 rejected.Add(new ImportProblem(line, record, "geometry", null, reason));
         if (rows.LacksPlaceFields)
-            await _connection.ExecuteAsync(new CommandDefinition(FillPlaces, Places.Gazetteer.FillParameters, tx, cancellationToken: ct));
+            await _connection.ExecuteAsync(Command(FillPlaces, Places.Gazetteer.FillParameters, tx, ct));
         if (_sourceHasDeleted)
             foreach (var (line, record, externalId, id, deletedAt) in await _connection.QueryAsync<(long, long, string, long, DateTime)>(
-                         new CommandDefinition(RejectDeleted, new { source = _options.Source }, tx, cancellationToken: ct)))
+                         Command(RejectDeleted, new { source = _options.Source }, tx, ct)))
                 rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
                     $"'{externalId}' was incident {id}, deleted at {deletedAt:yyyy-MM-dd'T'HH:mm:ss'Z'}; an import does not bring back a deleted incident"));
-        await _connection.ExecuteAsync(new CommandDefinition(Remember, transaction: tx, cancellationToken: ct));
-        foreach (var (line, record, externalId, first) in await _connection.QueryAsync<(long, long, string, long)>(new CommandDefinition(RejectRepeated, transaction: tx, cancellationToken: ct)))
+        await _connection.ExecuteAsync(Command(Remember, null, tx, ct));
+        foreach (var (line, record, externalId, first) in await _connection.QueryAsync<(long, long, string, long)>(Command(RejectRepeated, null, tx, ct)))
             rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
                 $"'{externalId}' is on line {first} of this file already; a file holds each incident once (the first is imported)"));
 
@@ -266,19 +277,19 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         await tx.SaveAsync("plain_insert", ct);
         try
         {
-            outcome = await _connection.QuerySingleAsync<UpsertOutcome>(new CommandDefinition(InsertThenUpsert, parameters, tx, cancellationToken: ct));
+            outcome = await _connection.QuerySingleAsync<UpsertOutcome>(Command(InsertThenUpsert, parameters, tx, ct));
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
             await tx.RollbackAsync("plain_insert", ct);
-            outcome = await _connection.QuerySingleAsync<UpsertOutcome>(new CommandDefinition(Upsert, parameters, tx, cancellationToken: ct));
+            outcome = await _connection.QuerySingleAsync<UpsertOutcome>(Command(Upsert, parameters, tx, ct));
         }
         // Rows of other sources and editor-changed rows are rare: named by a second look only when
         // there are any, or when a concurrent writer left rows the upsert's snapshot did not account for.
         if (outcome.Foreign + outcome.Edited > 0
             || outcome.Inserted + outcome.Updated + outcome.Unchanged + outcome.Foreign + outcome.Edited < rows.Count - rejected.Count)
             foreach (var (line, record, externalId, id, version, foreign) in await _connection.QueryAsync<(long, long, string, long, int, bool)>(
-                         new CommandDefinition(NotWritten, parameters, tx, cancellationToken: ct)))
+                         Command(NotWritten, parameters, tx, ct)))
                 rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn, foreign
                     ? $"'{externalId}' is already incident {id}, which no import from source '{_options.Source}' created"
                     : $"'{externalId}' is incident {id}, changed by an editor (now version {version}) since source '{_options.Source}' last imported it; " +
@@ -292,6 +303,10 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     /// <see cref="Edited"/> ones to this source's incidents that an editor changed since.
     /// </summary>
     private sealed record UpsertOutcome(long Inserted, long Updated, long Unchanged, long Foreign, long Edited);
+
+    /// <summary>A command of a batch, with the batch's timeout.</summary>
+    private CommandDefinition Command(string sql, object? parameters, NpgsqlTransaction tx, CancellationToken ct) =>
+        new(sql, parameters, tx, _commandTimeout, cancellationToken: ct);
 
     public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
 }
