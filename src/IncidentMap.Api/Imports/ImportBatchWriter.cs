@@ -7,14 +7,24 @@ namespace IncidentMap.Api.Imports;
 internal sealed record BatchResult(long Inserted, long Updated, long Unchanged, IReadOnlyList<ImportProblem> Rejected);
 
 /// <summary>
-/// Writes batches of validated rows on one connection. Per batch, in one transaction: binary COPY
-/// into a temporary staging table, then one statement that finds the incidents the staged rows
-/// already are, leaves alone those that differ in nothing (no version, change or revision, and no
-/// row lock either) or belong to another source, inserts the new ones and upserts the changed ones.
-/// New incidents carry the source as their owner (incidents.import_source, migration 0012). The
-/// feed and history triggers (one statement each, see migrations 0010 and 0012) record the written
-/// rows under the importer's name.
+/// Writes batches of validated rows on one connection. Per batch, two transactions. The first
+/// stages it (<see cref="StageAsync"/>): binary COPY into a temporary staging table, and what can be
+/// judged there (invalid shapes, place fields filled from the point, repeated keys). The second
+/// stores it (<see cref="StoreAsync"/>): one statement finds the incidents the staged rows already
+/// are, leaves alone those that differ in nothing (no version, change or revision, and no row lock
+/// either) or belong to another source, inserts the new ones and upserts the changed ones. New
+/// incidents carry the source as their owner (incidents.import_source, migration 0012). The feed and
+/// history triggers (one statement each, see migrations 0010 and 0012) record the written rows under
+/// the importer's name.
 /// </summary>
+/// <remarks>
+/// Why two transactions: the change feed orders changes by transaction id (docs/change-feed.md), and
+/// a transaction takes its id at its first write, temporary tables included. In one transaction the
+/// batch took it at the COPY, before reverse geocoding that can take seconds; an import that began
+/// later could create incidents and commit meanwhile, and this batch's updates of them, made after,
+/// then came before their creation in the feed. The storing transaction takes its id as its one
+/// statement begins writing, after its snapshot: any incident it sees committed has a smaller id.
+/// </remarks>
 internal sealed class ImportBatchWriter : IAsyncDisposable
 {
     /// <summary>Columns an import writes: exactly those of an <see cref="Incidents.IncidentDraft"/>.</summary>
@@ -49,7 +59,9 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         }));
     }
 
-    // ON COMMIT DELETE ROWS empties the table at each batch's commit, without catalog churn.
+    // Kept from the staging transaction to the storing one (see the remarks above), and emptied as each
+    // batch is staged. TRUNCATE gives the table a new file (a catalog row, a fraction of a millisecond per batch);
+    // DELETE would leave dead rows that nothing vacuums (temporary tables are not autovacuumed).
     private const string CreateStaging = """
         CREATE TEMP TABLE import_staging (
             line bigint NOT NULL, record bigint NOT NULL,
@@ -58,8 +70,12 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             fatalities_min integer, fatalities_max integer, injured_min integer, injured_max integer,
             actors text[], claimed_by text, sources jsonb, status text, tags text[], external_id text, geom geometry,
             place_id bigint, derived_fields text[]
-        ) ON COMMIT DELETE ROWS
+        )
         """;
+
+    // A crash loses temporary rows anyway: the staging transaction's commit need not wait for the WAL
+    // (TRUNCATE writes a catalog row, which would make it wait).
+    private const string EmptyStaging = "SET LOCAL synchronous_commit = off; TRUNCATE import_staging";
 
     // The external_ids this connection has written or judged so far in this import, with the line
     // and record each first came on. ImportLanes sends every row of one external_id to the same
@@ -247,9 +263,17 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
 
     public async Task<BatchResult> WriteAsync(CopyRows rows, CancellationToken ct)
     {
+        var rejected = await StageAsync(rows, ct);
+        var (outcome, notWritten) = await StoreAsync(rows.Count - rejected.Count, ct);
+        rejected.AddRange(notWritten);
+        return new BatchResult(outcome.Inserted, outcome.Updated, rows.Count - rejected.Count - outcome.Inserted - outcome.Updated, rejected);
+    }
+
+    /// <summary>The batch into the staging table, in a transaction that writes no incident; the rows it rejects.</summary>
+    private async Task<List<ImportProblem>> StageAsync(CopyRows rows, CancellationToken ct)
+    {
         await using var tx = await _connection.BeginTransactionAsync(ct);
-        await _connection.ExecuteAsync(Command(
-            "SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, ct));
+        await _connection.ExecuteAsync(Command(EmptyStaging, null, tx, ct));
         await using (var copy = await _connection.BeginRawBinaryCopyAsync($"COPY import_staging (line, record, {Columns}) FROM STDIN (FORMAT binary)", ct))
         {
             copy.WriteTimeout = copy.ReadTimeout = _commandTimeout * 1000;
@@ -271,31 +295,55 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         foreach (var (line, record, externalId, first) in await _connection.QueryAsync<(long, long, string, long)>(Command(RejectRepeated, null, tx, ct)))
             rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
                 $"'{externalId}' is on line {first} of this file already; a file holds each incident once (the first is imported)"));
+        await tx.CommitAsync(ct);
+        return rejected;
+    }
 
+    /// <summary>The <paramref name="staged"/> rows into incidents, in one transaction; the rows it leaves unwritten.</summary>
+    private async Task<(UpsertOutcome, List<ImportProblem>)> StoreAsync(long staged, CancellationToken ct)
+    {
         var parameters = new { source = _options.Source };
         UpsertOutcome outcome;
-        await tx.SaveAsync("plain_insert", ct);
+        var tx = await BeginStoringAsync(ct);
         try
         {
-            outcome = await _connection.QuerySingleAsync<UpsertOutcome>(Command(InsertThenUpsert, parameters, tx, ct));
+            try
+            {
+                outcome = await _connection.QuerySingleAsync<UpsertOutcome>(Command(InsertThenUpsert, parameters, tx, ct));
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                // Again in a new transaction, not back to a savepoint: the first one's id predates the commit of
+                // the writer whose key it met, whose incidents the upsert may now update (see the remarks above).
+                await tx.DisposeAsync();
+                tx = await BeginStoringAsync(ct);
+                outcome = await _connection.QuerySingleAsync<UpsertOutcome>(Command(Upsert, parameters, tx, ct));
+            }
+            var rejected = new List<ImportProblem>();
+            // Rows of other sources and editor-changed rows are rare: named by a second look only when
+            // there are any, or when a concurrent writer left rows the upsert's snapshot did not account for.
+            if (outcome.Foreign + outcome.Edited > 0 || outcome.Inserted + outcome.Updated + outcome.Unchanged + outcome.Foreign + outcome.Edited < staged)
+                foreach (var (line, record, externalId, id, version, foreign) in await _connection.QueryAsync<(long, long, string, long, int, bool)>(
+                             Command(NotWritten, parameters, tx, ct)))
+                    rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn, foreign
+                        ? $"'{externalId}' is already incident {id}, which no import from source '{_options.Source}' created"
+                        : $"'{externalId}' is incident {id}, changed by an editor (now version {version}) since source '{_options.Source}' last imported it; " +
+                          "the import keeps the editor's version (edit it by hand to take the file's)"));
+            await tx.CommitAsync(ct);
+            return (outcome, rejected);
         }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        finally
         {
-            await tx.RollbackAsync("plain_insert", ct);
-            outcome = await _connection.QuerySingleAsync<UpsertOutcome>(Command(Upsert, parameters, tx, ct));
+            await tx.DisposeAsync();
         }
-        // Rows of other sources and editor-changed rows are rare: named by a second look only when
-        // there are any, or when a concurrent writer left rows the upsert's snapshot did not account for.
-        if (outcome.Foreign + outcome.Edited > 0
-            || outcome.Inserted + outcome.Updated + outcome.Unchanged + outcome.Foreign + outcome.Edited < rows.Count - rejected.Count)
-            foreach (var (line, record, externalId, id, version, foreign) in await _connection.QueryAsync<(long, long, string, long, int, bool)>(
-                         Command(NotWritten, parameters, tx, ct)))
-                rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn, foreign
-                    ? $"'{externalId}' is already incident {id}, which no import from source '{_options.Source}' created"
-                    : $"'{externalId}' is incident {id}, changed by an editor (now version {version}) since source '{_options.Source}' last imported it; " +
-                      "the import keeps the editor's version (edit it by hand to take the file's)"));
-        await tx.CommitAsync(ct);
-        return new BatchResult(outcome.Inserted, outcome.Updated, rows.Count - rejected.Count - outcome.Inserted - outcome.Updated, rejected);
+    }
+
+    /// <summary>A storing transaction, its changes recorded under the importer's name.</summary>
+    private async Task<NpgsqlTransaction> BeginStoringAsync(CancellationToken ct)
+    {
+        var tx = await _connection.BeginTransactionAsync(ct);
+        await _connection.ExecuteAsync(Command("SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, ct));
+        return tx;
     }
 
     /// <summary>

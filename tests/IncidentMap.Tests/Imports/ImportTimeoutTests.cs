@@ -45,7 +45,7 @@ public sealed class ImportTimeoutTests(ImportsFixture api)
             await WaitForLockAsync(api.Database, application, import);
             // Twice the command timeout of the connection.
             await Task.Delay(TimeSpan.FromSeconds(4));
-            if (import.IsCompleted) Assert.Fail($"the import ended while it waited for the row: {(import.IsFaulted ? import.Exception : import.Result)}");
+            if (import.IsCompleted) Assert.Fail($"the import ended while it waited for the row: {await import}");
             await hold.CommitAsync();
             report = await import;
         }
