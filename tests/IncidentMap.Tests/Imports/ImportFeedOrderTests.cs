@@ -19,7 +19,7 @@ public sealed class ImportFeedOrderTests(ImportsFixture api)
     {
         var prefix = Unique();
         // No place fields: the batch fills them from the points, reading the places.
-        var csv = ImportTimeoutTests.Csv(prefix, 1, 3, _ => "From the file");
+        var csv = RowsCsv(prefix, 1, 3, _ => "From the file");
         var client = api.CreateClient();
 
         Task<(System.Net.HttpStatusCode, System.Text.Json.Nodes.JsonObject)> import;

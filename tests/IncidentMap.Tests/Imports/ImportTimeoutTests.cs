@@ -1,14 +1,8 @@
 using System.Net;
-using System.Text;
 using Dapper;
-using IncidentMap.Api.Collections;
 using IncidentMap.Api.Imports;
-using IncidentMap.Api.Places;
-using IncidentMap.Tests.Infrastructure;
 using IncidentMap.Tests.Trust;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 using static IncidentMap.Tests.Imports.ImportHelpers;
 
 namespace IncidentMap.Tests.Imports;
@@ -27,22 +21,16 @@ public sealed class ImportTimeoutTests(ImportsFixture api)
     public async Task A_batch_waiting_for_a_row_lock_longer_than_the_connections_command_timeout_is_not_cut_off()
     {
         var prefix = Unique();
-        await api.CreateClient().ImportOkAsync(Csv(prefix, 1, 3, _ => "First"), "text/csv", "?source=" + prefix, inserted: 3, updated: 0, unchanged: 0, rejected: 0);
+        await api.CreateClient().ImportOkAsync(RowsCsv(prefix, 1, 3, _ => "First"), "text/csv", "?source=" + prefix, inserted: 3, updated: 0, unchanged: 0, rejected: 0);
         // Npgsql's default command timeout (30 s) stands here at 2 s, in the connection string of the importer's data source.
-        var application = "import-timeout-" + prefix;
-        await using var dataSource = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString)
-            { CommandTimeout = 2, ApplicationName = application }.ConnectionString).UseNetTopologySuite().Build();
-        var importer = new Importer(dataSource, api.Services.GetRequiredService<DataVersion>(), new ImportSettings { Writers = 1 },
-            api.Services.GetRequiredService<Gazetteer>(), NullLogger<Importer>.Instance);
-
+        await using var importer = new TestImporter(api.Services, new ImportSettings { Writers = 1 }, commandTimeoutSeconds: 2);
         ImportReport report;
         await using (var holder = await api.Database.OpenConnectionAsync())
         await using (var hold = await holder.BeginTransactionAsync())
         {
             await holder.ExecuteAsync("SELECT FROM incidents WHERE external_id = @k FOR UPDATE", new { k = $"{prefix}-2" }, hold);
-            var import = importer.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(Csv(prefix, 1, 3, _ => "Second"))),
-                new ImportOptions(ImportFormat.Csv, prefix, "tests"), new ImportTally(), default);
-            await WaitForLockAsync(api.Database, application, import);
+            var import = importer.RunAsync(RowsCsv(prefix, 1, 3, _ => "Second"), prefix);
+            await importer.WaitForLockAsync(api.Database, import);
             // Twice the command timeout of the connection.
             await Task.Delay(TimeSpan.FromSeconds(4));
             if (import.IsCompleted) Assert.Fail($"the import ended while it waited for the row: {await import}");
@@ -65,8 +53,8 @@ public sealed class ImportTimeoutTests(ImportsFixture api)
         const int rows = 3 * batch + 5;
         // An incident the fourth batch updates; the test holds it, so that batch waits past its timeout.
         const int held = 3 * batch + 2;
-        await client.ImportOkAsync(Csv(prefix, held, held, _ => "Before"), "text/csv", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
-        var csv = Csv(prefix, 1, rows, _ => "After");
+        await client.ImportOkAsync(RowsCsv(prefix, held, held, _ => "Before"), "text/csv", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+        var csv = RowsCsv(prefix, 1, rows, _ => "After");
 
         HttpStatusCode status;
         System.Text.Json.Nodes.JsonObject problem;
@@ -93,26 +81,5 @@ public sealed class ImportTimeoutTests(ImportsFixture api)
             "SELECT count(*) FROM incidents WHERE import_source = @prefix AND deleted_at IS NULL", new { prefix }));
 
         await client.ImportOkAsync(csv, "text/csv", "?source=" + prefix, inserted: 4, updated: 1, unchanged: 3 * batch, rejected: 0);
-    }
-
-    /// <summary>Rows <paramref name="from"/> to <paramref name="to"/> (external ids prefix-n), titled by <paramref name="title"/>.</summary>
-    internal static string Csv(string prefix, int from, int to, Func<int, string> title)
-    {
-        var csv = new StringBuilder("external_id,title,event_type,occurred_at,lon,lat\n");
-        for (var n = from; n <= to; n++) csv.Append($"{prefix}-{n},Row {n} {title(n)},riots,2016-01-01,{n % 90}.5,{n % 45}.25\n");
-        return csv.ToString();
-    }
-
-    /// <summary>Waits until a connection of <paramref name="application"/> waits for a lock (or the import has ended).</summary>
-    internal static async Task WaitForLockAsync(NpgsqlDataSource database, string application, Task import)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!await database.ScalarAsync<bool>(
-                   "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = @application AND wait_event_type = 'Lock')", new { application }))
-        {
-            if (import.IsCompleted) await import;
-            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(1), "the import never waited for the row the test holds");
-            await Task.Delay(20);
-        }
     }
 }
