@@ -7,14 +7,26 @@ namespace IncidentMap.Api.Imports;
 internal sealed record BatchResult(long Inserted, long Updated, long Unchanged, IReadOnlyList<ImportProblem> Rejected);
 
 /// <summary>
-/// Writes batches of validated rows on one connection. Per batch, in one transaction: binary COPY
-/// into a temporary staging table, then one statement that finds the incidents the staged rows
-/// already are, leaves alone those that differ in nothing (no version, change or revision, and no
-/// row lock either) or belong to another source, inserts the new ones and upserts the changed ones.
-/// New incidents carry the source as their owner (incidents.import_source, migration 0012). The
-/// feed and history triggers (one statement each, see migrations 0010 and 0012) record the written
-/// rows under the importer's name.
+/// Writes batches of validated rows on one connection. Per batch, two transactions. The first
+/// stages it (<see cref="StageAsync"/>): binary COPY into a temporary staging table, and what can be
+/// judged there (invalid shapes, place fields filled from the point, repeated keys). The second
+/// stores it (<see cref="StoreAsync"/>): one statement finds the incidents the staged rows already
+/// are, leaves alone those that differ in nothing (no version, change or revision, and no row lock
+/// either) or belong to another source, inserts the new ones (not those whose incident of this source
+/// an editor deleted, checked in the same statement, and again after it: <see cref="Revived"/>) and
+/// upserts the changed ones. New
+/// incidents carry the source as their owner (incidents.import_source, migration 0012). The feed and
+/// history triggers (one statement each, see migrations 0010 and 0012) record the written rows under
+/// the importer's name.
 /// </summary>
+/// <remarks>
+/// Why two transactions: the change feed orders changes by transaction id (docs/change-feed.md), and
+/// a transaction takes its id at its first write, temporary tables included. In one transaction the
+/// batch took it at the COPY, before reverse geocoding that can take seconds; an import that began
+/// later could create incidents and commit meanwhile, and this batch's updates of them, made after,
+/// then came before their creation in the feed. The storing transaction takes its id as its one
+/// statement begins writing, after its snapshot: any incident it sees committed has a smaller id.
+/// </remarks>
 internal sealed class ImportBatchWriter : IAsyncDisposable
 {
     /// <summary>Columns an import writes: exactly those of an <see cref="Incidents.IncidentDraft"/>.</summary>
@@ -49,7 +61,9 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         }));
     }
 
-    // ON COMMIT DELETE ROWS empties the table at each batch's commit, without catalog churn.
+    // Kept from the staging transaction to the storing one (see the remarks above), and emptied as each
+    // batch is staged. TRUNCATE gives the table a new file (a catalog row, a fraction of a millisecond per batch);
+    // DELETE would leave dead rows that nothing vacuums (temporary tables are not autovacuumed).
     private const string CreateStaging = """
         CREATE TEMP TABLE import_staging (
             line bigint NOT NULL, record bigint NOT NULL,
@@ -58,8 +72,12 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             fatalities_min integer, fatalities_max integer, injured_min integer, injured_max integer,
             actors text[], claimed_by text, sources jsonb, status text, tags text[], external_id text, geom geometry,
             place_id bigint, derived_fields text[]
-        ) ON COMMIT DELETE ROWS
+        )
         """;
+
+    // A crash loses temporary rows anyway: the staging transaction's commit need not wait for the WAL
+    // (TRUNCATE writes a catalog row, which would make it wait).
+    private const string EmptyStaging = "SET LOCAL synchronous_commit = off; TRUNCATE import_staging";
 
     // The external_ids this connection has written or judged so far in this import, with the line
     // and record each first came on. ImportLanes sends every row of one external_id to the same
@@ -85,27 +103,11 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         RETURNING s.line, s.record, s.external_id, k.line
         """;
 
-    // Whether this source has deleted incidents at all (usually not: then nothing below runs).
-    private const string HasDeleted = """
-        SELECT EXISTS (SELECT 1 FROM incidents WHERE deleted_at IS NOT NULL AND external_id IS NOT NULL AND import_source = @source)
-        """;
-
-    // Staged rows whose key is an incident of this source that an editor deleted, and that no live
-    // incident has since taken: an import keeps it deleted. Rejected before Remember, so they claim
-    // no key.
-    private const string RejectDeleted = """
-        WITH gone AS (
-            SELECT s.line, s.record, s.external_id, d.id, d.deleted_at FROM import_staging s
-            CROSS JOIN LATERAL (
-                SELECT id, deleted_at FROM incidents d
-                WHERE d.external_id = s.external_id AND d.import_source = @source AND d.deleted_at IS NOT NULL
-                ORDER BY d.deleted_at DESC LIMIT 1) d
-            WHERE NOT EXISTS (SELECT 1 FROM incidents l WHERE l.external_id = s.external_id AND l.deleted_at IS NULL)
-        ), dropped AS (
-            DELETE FROM import_staging s USING gone g WHERE s.record = g.record
-        )
-        SELECT line, record, external_id, id, deleted_at FROM gone
-        """;
+    // Whether the staged row's key is an incident of this source that an editor deleted: one probe in the index
+    // of deleted keys (migration 0017), which holds deleted incidents only. An import keeps such an incident
+    // deleted (when no live incident has taken the key since: then that one decides).
+    private static string DeletedOfSource(string staged) =>
+        $"SELECT FROM incidents d WHERE d.external_id = {staged}external_id AND d.import_source = @source AND d.deleted_at IS NOT NULL";
 
     // Reverse geocoding as single writes do it (Geocoding.ReverseAsync runs the same function), for
     // the staged rows that lack a place field, in one statement: before the rows are compared with the
@@ -155,7 +157,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     private static string Upserted(string rows) => $"""
         upserted AS (
             INSERT INTO incidents AS i ({Columns}, import_source, imported_version)
-            SELECT {Columns}, @source, 1 FROM import_staging
+            SELECT {Columns}, @source, 1 FROM import_staging s
             WHERE {rows}
             ON CONFLICT (external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL
             DO UPDATE SET ({Columns}) = ({Excluded}), updated_at = now(), version = i.version + 1, imported_version = i.version + 1
@@ -173,7 +175,8 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
 
     // Every row goes through ON CONFLICT: right whatever concurrent writers do.
     private static readonly string Upsert = $"""
-        WITH {Existing}, {Upserted("record NOT IN (SELECT record FROM existing WHERE same OR NOT ours OR edited)")}
+        WITH {Existing}, {Upserted("record NOT IN (SELECT record FROM existing WHERE same OR NOT ours OR edited) " +
+                                   $"AND (record IN (SELECT record FROM existing) OR NOT EXISTS ({DeletedOfSource("s.")}))")}
         SELECT (SELECT count(*) FROM upserted WHERE inserted) AS inserted,
                (SELECT count(*) FROM upserted WHERE NOT inserted) AS updated,
                {Counts}
@@ -186,8 +189,8 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     private static readonly string InsertThenUpsert = $"""
         WITH {Existing}, fresh AS (
             INSERT INTO incidents ({Columns}, import_source, imported_version)
-            SELECT {Columns}, @source, 1 FROM import_staging
-            WHERE record NOT IN (SELECT record FROM existing)
+            SELECT {Columns}, @source, 1 FROM import_staging s
+            WHERE record NOT IN (SELECT record FROM existing) AND NOT EXISTS ({DeletedOfSource("s.")})
             RETURNING 1
         ), {Upserted("record IN (SELECT record FROM existing WHERE ours AND NOT same AND NOT edited)")}
         SELECT (SELECT count(*) FROM fresh) + (SELECT count(*) FROM upserted WHERE inserted) AS inserted,
@@ -196,39 +199,64 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         """;
 
     // The staged rows left unwritten: their external_id is an incident that no import of this source
-    // created (foreign), or one of its own that an editor changed since and the file does not agree with.
+    // created (foreign), or one of its own that an editor changed since and the file does not agree with,
+    // or one of its own that an editor deleted (the latest, when the key was deleted more than once).
     private static readonly string NotWritten = $"""
-        SELECT s.line, s.record, s.external_id, i.id, i.version, i.import_source IS DISTINCT FROM @source AS foreign
+        SELECT s.line, s.record, s.external_id, i.id, i.version, i.import_source IS DISTINCT FROM @source AS foreign, NULL::timestamptz AS deleted_at
         FROM import_staging s
         CROSS JOIN LATERAL (SELECT * FROM incidents i WHERE i.external_id = s.external_id AND i.deleted_at IS NULL) i
         WHERE i.import_source IS DISTINCT FROM @source OR ({EditedSince} AND ({Current}) IS DISTINCT FROM ({Staged}))
+        UNION ALL
+        SELECT s.line, s.record, s.external_id, d.id, d.version, false, d.deleted_at
+        FROM import_staging s
+        CROSS JOIN LATERAL (
+            SELECT id, version, deleted_at FROM incidents d
+            WHERE d.external_id = s.external_id AND d.import_source = @source AND d.deleted_at IS NOT NULL
+            ORDER BY d.deleted_at DESC LIMIT 1) d
+        WHERE NOT EXISTS (SELECT FROM incidents l WHERE l.external_id = s.external_id AND l.deleted_at IS NULL)
+        """;
+
+    // Incidents this transaction created (version 1, its xmin: the storing transaction has no subtransactions)
+    // whose key is an incident of this source that an editor deleted. The write's own check sees the deletions
+    // committed before its snapshot; one that commits while the statement runs frees the key in the unique index
+    // of live incidents, which then lets the insert through. Every such deletion has committed by the end of the
+    // statement (an insert meeting a key whose deletion is in progress waits for it), so this later look sees it.
+    private static readonly string Revived = $"""
+        SELECT EXISTS (
+            SELECT FROM import_staging s
+            WHERE EXISTS ({DeletedOfSource("s.")})
+              AND EXISTS (SELECT FROM incidents n WHERE n.external_id = s.external_id AND n.deleted_at IS NULL
+                            AND n.version = 1 AND n.xmin = xid(pg_current_xact_id_if_assigned())))
         """;
 
     private readonly NpgsqlConnection _connection;
     private readonly ImportOptions _options;
     private readonly string? _keyColumn;
+    private readonly int _commandTimeout;
 
-    private readonly bool _sourceHasDeleted;
-
-    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options, string? keyColumn, bool sourceHasDeleted)
+    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options, string? keyColumn, int commandTimeout)
     {
         _connection = connection;
         _options = options;
         _keyColumn = keyColumn;
-        _sourceHasDeleted = sourceHasDeleted;
+        _commandTimeout = commandTimeout;
     }
 
     /// <param name="keyColumn">The file's column of external_id (CSV), named in rejections.</param>
-    public static async Task<ImportBatchWriter> OpenAsync(NpgsqlDataSource dataSource, ImportOptions options, string? keyColumn, CancellationToken ct)
+    /// <param name="batchTimeout">How long a batch's statement may run (<see cref="ImportSettings.BatchTimeout"/>).</param>
+    public static async Task<ImportBatchWriter> OpenAsync(NpgsqlDataSource dataSource, ImportOptions options, string? keyColumn, TimeSpan batchTimeout,
+        CancellationToken ct)
     {
+        // The database's own timeout ends a statement and leaves the connection usable; the client's, a little later,
+        // is there for a database that no longer answers. Every command of a batch passes it: Npgsql's default (30 s)
+        // would break the connection under a batch that waits for locks or indexes large shapes.
+        var commandTimeout = (int)Math.Ceiling((batchTimeout + TimeSpan.FromSeconds(30)).TotalSeconds);
         var connection = await dataSource.OpenConnectionAsync(ct);
         try
         {
-            // A batch of large polygons can take longer than the service's default statement timeout.
-            await connection.ExecuteAsync(new CommandDefinition($"SET statement_timeout = '10min'; {CreateStaging}; {CreateSeen}", cancellationToken: ct));
-            // Asked once per writer connection: a deletion during the import applies from the next one.
-            var hasDeleted = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(HasDeleted, new { source = options.Source }, cancellationToken: ct));
-            return new ImportBatchWriter(connection, options, keyColumn, hasDeleted);
+            await connection.ExecuteAsync(new CommandDefinition($"SET statement_timeout = {(long)batchTimeout.TotalMilliseconds}; {CreateStaging}; {CreateSeen}",
+                commandTimeout: commandTimeout, cancellationToken: ct));
+            return new ImportBatchWriter(connection, options, keyColumn, commandTimeout);
         }
         catch
         {
@@ -239,52 +267,95 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
 
     public async Task<BatchResult> WriteAsync(CopyRows rows, CancellationToken ct)
     {
+        var rejected = await StageAsync(rows, ct);
+        var (outcome, notWritten) = await StoreAsync(rows.Count - rejected.Count, ct);
+        rejected.AddRange(notWritten);
+        return new BatchResult(outcome.Inserted, outcome.Updated, rows.Count - rejected.Count - outcome.Inserted - outcome.Updated, rejected);
+    }
+
+    /// <summary>The batch into the staging table, in a transaction that writes no incident; the rows it rejects.</summary>
+    private async Task<List<ImportProblem>> StageAsync(CopyRows rows, CancellationToken ct)
+    {
         await using var tx = await _connection.BeginTransactionAsync(ct);
-        await _connection.ExecuteAsync(new CommandDefinition(
-            "SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, cancellationToken: ct));
+        await _connection.ExecuteAsync(Command(EmptyStaging, null, tx, ct));
         await using (var copy = await _connection.BeginRawBinaryCopyAsync($"COPY import_staging (line, record, {Columns}) FROM STDIN (FORMAT binary)", ct))
+        {
+            copy.WriteTimeout = copy.ReadTimeout = _commandTimeout * 1000;
             await rows.WriteToAsync(copy, ct);
+        }
 
         var rejected = new List<ImportProblem>();
         if (rows.HasShapes)
-            foreach (var (line, record, reason) in await _connection.QueryAsync<(long, long, string)>(new CommandDefinition(RejectInvalidGeometry, transaction: tx, cancellationToken: ct)))
+            foreach (var (line, record, reason) in await _connection.QueryAsync<(long, long, string)>(Command(RejectInvalidGeometry, null, tx, ct)))
                 rejected.Add(new ImportProblem(line, record, "geometry", null, reason));
         if (rows.LacksPlaceFields)
-            await _connection.ExecuteAsync(new CommandDefinition(FillPlaces, Places.Gazetteer.FillParameters, tx, cancellationToken: ct));
-        if (_sourceHasDeleted)
-            foreach (var (line, record, externalId, id, deletedAt) in await _connection.QueryAsync<(long, long, string, long, DateTime)>(
-                         new CommandDefinition(RejectDeleted, new { source = _options.Source }, tx, cancellationToken: ct)))
-                rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
-                    $"'{externalId}' was incident {id}, deleted at {deletedAt:yyyy-MM-dd'T'HH:mm:ss'Z'}; an import does not bring back a deleted incident"));
-        await _connection.ExecuteAsync(new CommandDefinition(Remember, transaction: tx, cancellationToken: ct));
-        foreach (var (line, record, externalId, first) in await _connection.QueryAsync<(long, long, string, long)>(new CommandDefinition(RejectRepeated, transaction: tx, cancellationToken: ct)))
+            await _connection.ExecuteAsync(Command(FillPlaces, Places.Gazetteer.FillParameters, tx, ct));
+        await _connection.ExecuteAsync(Command(Remember, null, tx, ct));
+        foreach (var (line, record, externalId, first) in await _connection.QueryAsync<(long, long, string, long)>(Command(RejectRepeated, null, tx, ct)))
             rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
                 $"'{externalId}' is on line {first} of this file already; a file holds each incident once (the first is imported)"));
-
-        var parameters = new { source = _options.Source };
-        UpsertOutcome outcome;
-        await tx.SaveAsync("plain_insert", ct);
-        try
-        {
-            outcome = await _connection.QuerySingleAsync<UpsertOutcome>(new CommandDefinition(InsertThenUpsert, parameters, tx, cancellationToken: ct));
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
-        {
-            await tx.RollbackAsync("plain_insert", ct);
-            outcome = await _connection.QuerySingleAsync<UpsertOutcome>(new CommandDefinition(Upsert, parameters, tx, cancellationToken: ct));
-        }
-        // Rows of other sources and editor-changed rows are rare: named by a second look only when
-        // there are any, or when a concurrent writer left rows the upsert's snapshot did not account for.
-        if (outcome.Foreign + outcome.Edited > 0
-            || outcome.Inserted + outcome.Updated + outcome.Unchanged + outcome.Foreign + outcome.Edited < rows.Count - rejected.Count)
-            foreach (var (line, record, externalId, id, version, foreign) in await _connection.QueryAsync<(long, long, string, long, int, bool)>(
-                         new CommandDefinition(NotWritten, parameters, tx, cancellationToken: ct)))
-                rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn, foreign
-                    ? $"'{externalId}' is already incident {id}, which no import from source '{_options.Source}' created"
-                    : $"'{externalId}' is incident {id}, changed by an editor (now version {version}) since source '{_options.Source}' last imported it; " +
-                      "the import keeps the editor's version (edit it by hand to take the file's)"));
         await tx.CommitAsync(ct);
-        return new BatchResult(outcome.Inserted, outcome.Updated, rows.Count - rejected.Count - outcome.Inserted - outcome.Updated, rejected);
+        return rejected;
+    }
+
+    /// <summary>The <paramref name="staged"/> rows into incidents, in one transaction; the rows it leaves unwritten.</summary>
+    private async Task<(UpsertOutcome, List<ImportProblem>)> StoreAsync(long staged, CancellationToken ct)
+    {
+        var parameters = new { source = _options.Source };
+        // Again while an editor's deletion slipped past the write (Revived): the next try sees it and keeps the
+        // incident deleted. Each try needs another of the batch's keys deleted meanwhile, so this ends.
+        while (true)
+        {
+            UpsertOutcome outcome;
+            var tx = await BeginStoringAsync(ct);
+            try
+            {
+                try
+                {
+                    outcome = await _connection.QuerySingleAsync<UpsertOutcome>(Command(InsertThenUpsert, parameters, tx, ct));
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+                {
+                    // Again in a new transaction, not back to a savepoint: the first one's id predates the commit of
+                    // the writer whose key it met, whose incidents the upsert may now update (see the remarks above).
+                    await tx.DisposeAsync();
+                    tx = await BeginStoringAsync(ct);
+                    outcome = await _connection.QuerySingleAsync<UpsertOutcome>(Command(Upsert, parameters, tx, ct));
+                }
+                if (outcome.Inserted > 0 && await _connection.ExecuteScalarAsync<bool>(Command(Revived, parameters, tx, ct)))
+                    continue;
+                var rejected = new List<ImportProblem>();
+                // Rows of other sources, editor-changed and editor-deleted rows are rare: named by a second look only
+                // when there are any, or when rows are left that the upsert did not account for.
+                if (outcome.Foreign + outcome.Edited > 0 || outcome.Inserted + outcome.Updated + outcome.Unchanged + outcome.Foreign + outcome.Edited < staged)
+                    foreach (var (line, record, externalId, id, version, foreign, deletedAt) in await _connection.QueryAsync<(long, long, string, long, int, bool, DateTime?)>(
+                                 Command(NotWritten, parameters, tx, ct)))
+                        rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn, Unwritten(externalId, id, version, foreign, deletedAt)));
+                await tx.CommitAsync(ct);
+                return (outcome, rejected);
+            }
+            finally
+            {
+                await tx.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Why a row <see cref="NotWritten"/> names was left unwritten.</summary>
+    private string Unwritten(string externalId, long id, int version, bool foreign, DateTime? deletedAt) =>
+        deletedAt is { } deleted
+            ? $"'{externalId}' was incident {id}, deleted at {deleted:yyyy-MM-dd'T'HH:mm:ss'Z'}; an import does not bring back a deleted incident"
+            : foreign
+                ? $"'{externalId}' is already incident {id}, which no import from source '{_options.Source}' created"
+                : $"'{externalId}' is incident {id}, changed by an editor (now version {version}) since source '{_options.Source}' last imported it; " +
+                  "the import keeps the editor's version (edit it by hand to take the file's)";
+
+    /// <summary>A storing transaction, its changes recorded under the importer's name.</summary>
+    private async Task<NpgsqlTransaction> BeginStoringAsync(CancellationToken ct)
+    {
+        var tx = await _connection.BeginTransactionAsync(ct);
+        await _connection.ExecuteAsync(Command("SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, ct));
+        return tx;
     }
 
     /// <summary>
@@ -292,6 +363,10 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     /// <see cref="Edited"/> ones to this source's incidents that an editor changed since.
     /// </summary>
     private sealed record UpsertOutcome(long Inserted, long Updated, long Unchanged, long Foreign, long Edited);
+
+    /// <summary>A command of a batch, with the batch's timeout.</summary>
+    private CommandDefinition Command(string sql, object? parameters, NpgsqlTransaction tx, CancellationToken ct) =>
+        new(sql, parameters, tx, _commandTimeout, cancellationToken: ct);
 
     public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
 }

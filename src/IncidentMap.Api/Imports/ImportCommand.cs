@@ -9,7 +9,8 @@ namespace IncidentMap.Api.Imports;
 /// <c>import FILE [--format csv|geojson|ndjson] [--source NAME]</c>: the bulk import of the API from
 /// the command line. A progress bar (percent of the file read, rows/s) goes to standard error; the
 /// report (the API's JSON) to standard output. Exit code 0 when the file was read to the end
-/// (rejected rows included), 1 when it could not be, 2 for a usage error. The first SIGINT (Ctrl+C)
+/// (rejected rows included), 1 when it could not be or the database failed a batch (the report says
+/// how far it got, as for a signal), 2 for a usage error. The first SIGINT (Ctrl+C)
 /// or SIGTERM stops the import at a batch boundary (<see cref="ImportStop"/>): the report says how far
 /// it got, and the exit code is the shell's for that signal, 130 or 143; a second one ends the process at once.
 /// </summary>
@@ -91,7 +92,8 @@ public static class ImportCommand
         if (report.Error is { Field: ImportReport.StoppedField } stopped)
         {
             await Console.Error.WriteLineAsync($"{path}:{stopped.Line}: import {stopped.Reason}");
-            return stoppedBy;
+            // Stopped by a signal, or ended by a batch the database failed (ImportFailure).
+            return tally.Failure is null ? stoppedBy : 1;
         }
         if (report.Error is { } error)
         {

@@ -43,7 +43,8 @@ public sealed record ImportReport(
     [property: JsonPropertyName("rejected_rows_omitted")] long RejectedRowsOmitted,
     [property: JsonPropertyName("error")] ImportProblem? Error)
 {
-    /// <summary>The field of the <see cref="Error"/> of an import that was asked to stop (<see cref="ImportStop"/>).</summary>
+    /// <summary>The field of the <see cref="Error"/> of an import that ended part-way at a batch boundary: asked
+    /// to stop (<see cref="ImportStop"/>), or a batch failed in the database (<see cref="ImportFailure"/>).</summary>
     public const string StoppedField = "import";
 }
 
@@ -69,6 +70,7 @@ public sealed class ImportTally
     private long _rows, _inserted, _updated, _unchanged, _rejected;
     private ImportProblem? _error;
     private (long Line, long Record)? _firstNotImported;
+    private (string Cause, Exception Error)? _failure;
 
     /// <summary>The source the rows are imported under, once the file's layout has decided a default.</summary>
     public string? Source { get; internal set; }
@@ -116,6 +118,18 @@ public sealed class ImportTally
     internal (long Line, long Record)? FirstNotImported
     {
         get { lock (_problems) return _firstNotImported; }
+    }
+
+    /// <summary>The database failure that ended the import part-way (<see cref="ImportFailure"/>): the first one, when
+    /// several writers failed (a database that went away fails them all).</summary>
+    internal (string Cause, Exception Error)? Failure
+    {
+        get { lock (_problems) return _failure; }
+    }
+
+    internal void Failed(string cause, Exception error)
+    {
+        lock (_problems) _failure ??= (cause, error);
     }
 
     internal void Fail(ImportProblem error)

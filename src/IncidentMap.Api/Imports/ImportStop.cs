@@ -27,8 +27,15 @@ public sealed class ImportStop(string remedy)
     }
 
     /// <summary>The reason of a stopped import's report, which stopped before row <paramref name="record"/> (at <paramref name="line"/>).</summary>
-    internal string Reason(long line, long record, ImportTally tally) =>
-        $"stopped {_cause}, before line {line} (row {record}): every row before it was imported, later ones in part " +
+    internal string Reason(long line, long record, ImportTally tally) => Describe($"stopped {_cause}", line, record, tally);
+
+    /// <summary>
+    /// The reason of the report of an import that ended part-way at a batch boundary: asked to stop, or failed
+    /// in the database (<see cref="ImportFailure"/>). Either way importing the same file again completes it.
+    /// </summary>
+    /// <param name="ended">How it ended: "stopped by SIGTERM", "failed because …".</param>
+    internal string Describe(string ended, long line, long record, ImportTally tally) =>
+        $"{ended}, before line {line} (row {record}): every row before it was imported, later ones in part " +
         $"({tally.Inserted + tally.Updated + tally.Unchanged} rows stored, {tally.Rejected} rejected); " +
         $"{remedy} (the rows already stored come back unchanged)";
 }

@@ -22,8 +22,9 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
 
     /// <summary>Runs an import to the end and reports it. Rows never fail the import; a file that
     /// cannot be read on ends it with <see cref="ImportReport.Error"/>, after importing the rows before.
-    /// A <paramref name="stop"/> ends it at a batch boundary with a report saying so (<see cref="ImportStop"/>);
-    /// <paramref name="ct"/> abandons it at once, rolling back the batches being written.</summary>
+    /// A <paramref name="stop"/> ends it at a batch boundary with a report saying so (<see cref="ImportStop"/>),
+    /// and so does a batch the database could not write (<see cref="ImportFailure"/>, noted in the tally's
+    /// <see cref="ImportTally.Failure"/>); <paramref name="ct"/> abandons it at once, rolling back the batches being written.</summary>
     public async Task<ImportReport> RunAsync(Stream input, ImportOptions options, ImportTally tally, CancellationToken ct, ImportStop? stop = null)
     {
         var counting = new CountingStream(input);
@@ -42,21 +43,27 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         using var _ = rows;
         options = options with { Source = options.Source ?? rows.DefaultSource };
         tally.Source = options.Source;
-        var lanes = new ImportLanes(settings.Writers, BatchSize);
+        var lanes = new ImportLanes(settings.Writers, settings.BatchRows);
         var keyColumn = rows.ColumnOf("properties.external_id");
-        var stopping = stop?.Token ?? CancellationToken.None;
+        stop ??= new ImportStop("import the same file again to complete the import");
 
-        // A failing writer (the database) stops the reader and the other writers, which would
-        // otherwise wait for room in, or for batches from, their channels forever. A stop ends the
-        // reader only: each writer finishes the batch it is writing.
+        // A stop, or a batch the database could not write, halts the import: the reader ends, each
+        // other writer commits the batch it is writing and drops the rest, and the report says where
+        // it stopped. Any other failing writer (a bug) stops the reader and the other writers at once,
+        // which would otherwise wait for room in, or for batches from, their channels forever.
+        using var halting = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var reading = CancellationTokenSource.CreateLinkedTokenSource(failed.Token, stopping);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(failed.Token, halting.Token);
         Exception? failure = null;
         var writing = Enumerable.Range(0, lanes.Count).Select(lane => Task.Run(async () =>
         {
             try
             {
-                await WriteAsync(lanes.Batches(lane), options, keyColumn, tally, stopping, failed.Token);
+                await WriteAsync(lanes.Batches(lane), options, keyColumn, tally, halting.Token, failed.Token);
+            }
+            catch (ImportBatchFailedException)
+            {
+                await halting.CancelAsync();
             }
             catch (Exception e)
             {
@@ -70,9 +77,9 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
             await ReadAsync(rows, lanes, new ImportGeocoder(gazetteer), tally, reading.Token);
             await lanes.CompleteAsync(reading.Token);
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !failed.IsCancellationRequested)
+        catch (OperationCanceledException) when (halting.IsCancellationRequested && !failed.IsCancellationRequested)
         {
-            // Asked to stop: the batches not sent yet are dropped, as the writers drop those they have not begun.
+            // Halted: the batches not sent yet are dropped, as the writers drop those they have not begun.
             lanes.Abandon(tally);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -88,10 +95,14 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         }
         await Task.WhenAll(writing);
         if (failure is not null) ExceptionDispatchInfo.Throw(failure);
-        // Rows are left unimported only when a stop came before the writers had taken every batch.
+        // Rows are left unimported only when the import halted before the writers had written every batch.
         if (tally.FirstNotImported is { } left)
         {
-            tally.Fail(new ImportProblem(left.Line, left.Record, ImportReport.StoppedField, null, stop!.Reason(left.Line, left.Record, tally)));
+            var ended = tally.Failure;
+            var reason = ended is null ? stop.Reason(left.Line, left.Record, tally) : stop.Describe($"failed {ended.Value.Cause}", left.Line, left.Record, tally);
+            if (ended is not null)
+                logger.LogWarning(ended.Value.Error, "Import from {Source} by {Actor} {Reason}", options.Source, options.Actor, reason);
+            tally.Fail(new ImportProblem(left.Line, left.Record, ImportReport.StoppedField, null, reason));
             return tally.ToReport();
         }
         var report = tally.ToReport();
@@ -181,7 +192,8 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
     }
 
     /// <summary>Writes one lane's batches; the connection is opened with the first batch, so a small import uses few.
-    /// Once <paramref name="stopping"/>, the batches not yet begun are dropped, noted as not imported.</summary>
+    /// Once <paramref name="stopping"/>, the batches not yet begun are dropped, noted as not imported. A batch the
+    /// database could not write (<see cref="ImportFailure"/>) is noted too, and ends the lane with <see cref="ImportBatchFailedException"/>.</summary>
     private async Task WriteAsync(ChannelReader<CopyRows> batches, ImportOptions options, string? keyColumn, ImportTally tally,
         CancellationToken stopping, CancellationToken ct)
     {
@@ -198,8 +210,17 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
                         tally.NotImported(batch.First.Line, batch.First.Record);
                         continue;
                     }
-                    writer ??= await ImportBatchWriter.OpenAsync(dataSource, options, keyColumn, ct);
-                    result = await writer.WriteAsync(batch, ct);
+                    try
+                    {
+                        writer ??= await ImportBatchWriter.OpenAsync(dataSource, options, keyColumn, settings.BatchTimeout, ct);
+                        result = await writer.WriteAsync(batch, ct);
+                    }
+                    catch (Exception e) when (!ct.IsCancellationRequested && ImportFailure.Cause(e, settings.BatchTimeout) is { } cause)
+                    {
+                        tally.NotImported(batch.First.Line, batch.First.Record);
+                        tally.Failed(cause, e);
+                        throw new ImportBatchFailedException();
+                    }
                 }
                 foreach (var problem in result.Rejected) tally.Reject([problem]);
                 tally.Stored(result.Inserted, result.Updated, result.Unchanged);
@@ -212,6 +233,9 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         }
     }
 }
+
+/// <summary>A lane's batch failed in the database (<see cref="ImportTally.Failure"/> says how): the import halts.</summary>
+internal sealed class ImportBatchFailedException : Exception;
 
 /// <summary>Counts the bytes read through it, for progress by size.</summary>
 internal sealed class CountingStream(Stream inner) : Stream

@@ -18,6 +18,18 @@ public sealed class ImportSettings
     /// <summary>Connections one import writes its batches on in parallel. Most of an import's time is
     /// the database's (indexes, feed, history), and one connection keeps one core of it busy.</summary>
     public int Writers { get; set; } = 2;
+
+    /// <summary>Rows per batch, each written in one transaction (<see cref="Importer.BatchSize"/>). Not read from
+    /// configuration: tests make batches small, to act between them.</summary>
+    public int BatchRows { get; set; } = Importer.BatchSize;
+
+    /// <summary>
+    /// How long one batch may take in the database: its statements' <c>statement_timeout</c>, and a
+    /// little more on the client's side, where Npgsql would otherwise cut any command off after its
+    /// default 30 s, breaking the connection. A batch waits for incidents other writers hold, and a
+    /// batch of large shapes takes long to index. Not read from configuration: tests shorten it.
+    /// </summary>
+    public TimeSpan BatchTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>Counts the imports running in this instance, so that a burst of uploads cannot swamp the database.</summary>
@@ -147,9 +159,10 @@ public static class ImportsApi
         }
 
         ImportReport report;
+        var tally = new ImportTally();
         try
         {
-            report = await importer.RunAsync(request.Body, options, new ImportTally(), ct, stop);
+            report = await importer.RunAsync(request.Body, options, tally, ct, stop);
         }
         finally
         {
@@ -158,10 +171,14 @@ public static class ImportsApi
         if (report.Error is { Field: ImportReport.StoppedField } stopped)
         {
             logger.LogWarning("Import ({Source}, by {Actor}) {Reason}", report.Source, options.Actor, stopped.Reason);
-            return ShuttingDown(context, $"The import {stopped.Reason}.", new Dictionary<string, object?>
+            var extensions = new Dictionary<string, object?>
             {
                 ["errors"] = new[] { new FieldError(stopped.Field, stopped.Reason) }, ["line"] = stopped.Line, ["report"] = report,
-            });
+            };
+            if (tally.Failure is null) return ShuttingDown(context, $"The import {stopped.Reason}.", extensions);
+            // The database failed a batch (ImportFailure): retrying later is worth it, as for any 503 of the database's.
+            context.Response.Headers.RetryAfter = "30";
+            return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Import interrupted", $"The import {stopped.Reason}.", extensions: extensions);
         }
         if (report.Error is { } error)
             return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails

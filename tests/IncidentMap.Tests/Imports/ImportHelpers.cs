@@ -4,7 +4,11 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Dapper;
+using IncidentMap.Api.Imports;
 using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace IncidentMap.Tests.Imports;
@@ -64,6 +68,14 @@ public static partial class ImportHelpers
     public static List<(long Line, string Field, string? Column, string Reason)> Problems(JsonNode report) =>
         report["rejected_rows"]!.AsArray().Select(p => (p!["line"]!.GetValue<long>(), p["field"]!.GetValue<string>(),
             p["column"]?.GetValue<string>(), p["reason"]!.GetValue<string>())).ToList();
+
+    /// <summary>A CSV of rows <paramref name="from"/> to <paramref name="to"/> (external ids prefix-n, row n on line n + 1), titled by <paramref name="title"/>; no place fields.</summary>
+    public static string RowsCsv(string prefix, int from, int to, Func<int, string> title)
+    {
+        var csv = new StringBuilder("external_id,title,event_type,occurred_at,lon,lat\n");
+        for (var n = from; n <= to; n++) csv.Append($"{prefix}-{n},Row {n} {title(n)},riots,2016-01-01,{n % 90}.5,{n % 45}.25\n");
+        return csv.ToString();
+    }
 
     public static StreamContent Streamed(Stream stream, string mediaType)
     {
@@ -127,4 +139,45 @@ public abstract class ForwardOnlyStream : Stream
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+/// <summary>
+/// An <see cref="Importer"/> of the fixture's service with settings of its own (one writer, small
+/// batches), on connections named <see cref="Application"/>, so that a test can tell when its batches wait.
+/// </summary>
+public sealed class TestImporter : IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly Importer _importer;
+
+    public TestImporter(IServiceProvider services, ImportSettings settings, int? commandTimeoutSeconds = null)
+    {
+        Application = "test-importer-" + Guid.NewGuid().ToString("N")[..8];
+        var connection = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { ApplicationName = Application };
+        if (commandTimeoutSeconds is { } timeout) connection.CommandTimeout = timeout;
+        _dataSource = new NpgsqlDataSourceBuilder(connection.ConnectionString).UseNetTopologySuite().Build();
+        _importer = new Importer(_dataSource, services.GetRequiredService<IncidentMap.Api.Collections.DataVersion>(), settings,
+            services.GetRequiredService<IncidentMap.Api.Places.Gazetteer>(), NullLogger<Importer>.Instance);
+    }
+
+    public string Application { get; }
+
+    public Task<ImportReport> RunAsync(string csv, string source) =>
+        _importer.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes(csv)), new ImportOptions(ImportFormat.Csv, source, "tests"),
+            new ImportTally(), default);
+
+    /// <summary>Waits until one of this importer's connections waits for a lock (or the import has ended).</summary>
+    public async Task WaitForLockAsync(NpgsqlDataSource database, Task import)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await database.ScalarAsync<bool>(
+                   "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = @Application AND wait_event_type = 'Lock')", new { Application }))
+        {
+            if (import.IsCompleted) await import;
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(1), "the import never waited for the row the test holds");
+            await Task.Delay(20);
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
 }

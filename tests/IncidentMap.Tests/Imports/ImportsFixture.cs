@@ -14,17 +14,45 @@ namespace IncidentMap.Tests.Imports;
 /// </summary>
 public sealed class ImportsFixture : IAsyncLifetime
 {
-    private WebApplication? _app;
+    private ImportService? _service;
 
-    public IServiceProvider Services => _app!.Services;
+    public IServiceProvider Services => _service!.Services;
 
     public NpgsqlDataSource Database { get; } = new NpgsqlDataSourceBuilder(ApiFixture.ConnectionString).UseNetTopologySuite().Build();
 
     /// <summary>Name and secret of a key with read and write scopes.</summary>
+    public string KeyName => _service!.KeyName;
+    public string Key => _service!.Key;
+
+    public async Task InitializeAsync() => _service = await ImportService.StartAsync();
+
+    public HttpClient CreateClient(string? key = null) => _service!.CreateClient(key);
+
+    public HttpClient CreateAnonymousClient() => _service!.CreateAnonymousClient();
+
+    public async Task DisposeAsync()
+    {
+        await Database.DisposeAsync();
+        if (_service is not null) await _service.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// A running service on a test server with a key that may write; <see cref="StartAsync"/> takes services
+/// to put in place of the configured ones (import settings that only tests change, such as the batch timeout).
+/// </summary>
+public sealed class ImportService : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private ImportService(WebApplication app) => _app = app;
+
+    public IServiceProvider Services => _app.Services;
+
     public string KeyName { get; private set; } = "";
     public string Key { get; private set; } = "";
 
-    public async Task InitializeAsync()
+    public static async Task<ImportService> StartAsync(Action<IServiceCollection>? replace = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -34,33 +62,32 @@ public sealed class ImportsFixture : IAsyncLifetime
         builder.WebHost.UseTestServer();
         ApiFixture.Configure(builder.WebHost);
         builder.AddIncidentMap();
+        // Registered last, so resolved in place of the service's own.
+        replace?.Invoke(builder.Services);
 
-        _app = builder.Build();
-        _app.UseIncidentMap();
-        await _app.StartAsync();
+        var service = new ImportService(builder.Build());
+        service._app.UseIncidentMap();
+        await service._app.StartAsync();
 
-        KeyName = "importer-" + Guid.NewGuid().ToString("N")[..8];
-        (Key, _) = await Services.GetRequiredService<ApiKeys>().CreateAsync(KeyName, [Scopes.Read, Scopes.Write]);
+        service.KeyName = "importer-" + Guid.NewGuid().ToString("N")[..8];
+        (service.Key, _) = await service.Services.GetRequiredService<ApiKeys>().CreateAsync(service.KeyName, [Scopes.Read, Scopes.Write]);
+        return service;
     }
 
     public HttpClient CreateClient(string? key = null)
     {
-        var client = _app!.GetTestClient();
+        var client = _app.GetTestClient();
         client.Timeout = TimeSpan.FromMinutes(5);
         client.DefaultRequestHeaders.Add("X-API-Key", key ?? Key);
         return client;
     }
 
-    public HttpClient CreateAnonymousClient() => _app!.GetTestClient();
+    public HttpClient CreateAnonymousClient() => _app.GetTestClient();
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        await Database.DisposeAsync();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
+        await _app.StopAsync();
+        await _app.DisposeAsync();
     }
 }
 
