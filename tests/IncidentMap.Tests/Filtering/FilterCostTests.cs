@@ -211,6 +211,8 @@ public sealed class FilterCostTests(ApiFixture api, CostDatabase database, Xunit
             ["deep inside"] = Features.Point(10.5, 0.5),
             ["inside, 550 m from the west edge"] = Features.Point(10.005, 0.5),
             ["inside, 550 m from the north edge"] = Features.Point(10.5, 0.995),
+            ["250 m west"] = Features.Point(9.997754, 0.5),
+            ["350 m west"] = Features.Point(9.996856, 0.5),
             ["4.95 km west"] = Features.Point(9.955531, 0.5),
             ["5.05 km west"] = Features.Point(9.954633, 0.5),
             ["4.95 km south"] = Features.Point(10.5, -0.044766),
@@ -234,11 +236,11 @@ public sealed class FilterCostTests(ApiFixture api, CostDatabase database, Xunit
         const string small = "POLYGON((10 1,10 0,11 0,11 1,10 1))";
         Assert.True(big.Length < 20_000 && big.Count(c => c == ',') >= 1_200, $"{big.Length} characters");
 
-        async Task<SortedSet<string>> Selected(string polygon)
+        async Task<SortedSet<string>> Selected(string polygon, int metres)
         {
             var body = new System.Text.Json.Nodes.JsonObject
             {
-                ["filter"] = $"S_DWITHIN(geometry, {polygon}, 5000, meters)", ["tags"] = tag, ["limit"] = 100,
+                ["filter"] = $"S_DWITHIN(geometry, {polygon}, {metres}, meters)", ["tags"] = tag, ["limit"] = 100,
             };
             var page = await client.PostAsync("/collections/incidents/search", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
             var text = await page.Content.ReadAsStringAsync();
@@ -248,16 +250,23 @@ public sealed class FilterCostTests(ApiFixture api, CostDatabase database, Xunit
         }
 
         await using var connection = await api.Database.OpenConnectionAsync();
-        var geodesic = new SortedSet<string>((await connection.QueryAsync<long>(
-            "SELECT id FROM incidents WHERE id = ANY(@ids) AND ST_DWithin(geog, ST_GeomFromText(@small, 4326)::geography, 5000)",
-            new { ids = ids.Keys.ToArray(), small })).Select(id => ids[id]));
-        Assert.Equal(new SortedSet<string>
+        async Task<SortedSet<string>> Geodesic(int metres) => new((await connection.QueryAsync<long>(
+            "SELECT id FROM incidents WHERE id = ANY(@ids) AND ST_DWithin(geog, ST_GeomFromText(@small, 4326)::geography, @metres)",
+            new { ids = ids.Keys.ToArray(), small, metres = (double)metres })).Select(id => ids[id]));
+
+        var inside = new[] { "deep inside", "inside, 550 m from the west edge", "inside, 550 m from the north edge" };
+        // 5 km: a point in the planar shape is within; 300 m: it must be 0.01° from the rim as well.
+        foreach (var (metres, expected) in new[]
         {
-            "deep inside", "inside, 550 m from the west edge", "inside, 550 m from the north edge", "4.95 km west", "4.95 km south",
-            "a line reaching 3.3 km west",
-        }, geodesic);
-        Assert.Equal(geodesic, await Selected(small));
-        Assert.Equal(geodesic, await Selected(big));
+            (5000, inside.Concat(["250 m west", "350 m west", "4.95 km west", "4.95 km south", "a line reaching 3.3 km west"])),
+            (300, inside.Append("250 m west")),
+        })
+        {
+            var geodesic = await Geodesic(metres);
+            Assert.Equal(new SortedSet<string>(expected), geodesic);
+            Assert.Equal(geodesic, await Selected(small, metres));
+            Assert.Equal(geodesic, await Selected(big, metres));
+        }
     }
 
     [Fact]
