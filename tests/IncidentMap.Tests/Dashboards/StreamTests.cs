@@ -72,7 +72,13 @@ public static class StreamClient
 public sealed class StreamTests(ApiFixture api)
 {
     private readonly HttpClient _client = api.CreateClient();
-    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long an event may take to arrive. The feed holds a change back while an older write transaction is
+    /// open (so no reader skips it), and tests running in parallel hold row locks for seconds (the import
+    /// timeout tests hold one past a 2 s command timeout, then wait for the import): 10 s failed a CI run.
+    /// A stream that never delivers still fails, a minute later.
+    /// </summary>
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task Reconnecting_with_last_event_id_resumes_exactly_after_that_event()
@@ -172,7 +178,7 @@ public sealed class StreamLatencyTests(ApiFixture api)
 
         var started = System.Diagnostics.Stopwatch.StartNew();
         var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
-        var received = await stream.NextAsync(TimeSpan.FromSeconds(10));
+        var received = await stream.NextAsync(TimeSpan.FromSeconds(60));
 
         Assert.Equal("created", received.Name);
         Assert.Equal(id, received.Data["id"]!.GetValue<long>());
