@@ -37,7 +37,9 @@ public static partial class IncidentsApi
             .WithSummary("Query incidents: radius, bbox, time window, properties, full text")
             .WithDescription("Streams matching incidents, newest first unless `sortby` says otherwise. GeoJSON pages " +
                              "carry a `next` link that never repeats or skips an incident, even while new ones arrive; " +
-                             "CSV, GeoJSON text sequences and NDJSON return every match (an export) unless `limit` is given.")
+                             "CSV, GeoJSON text sequences and NDJSON return every match (an export) unless `limit` is given; " +
+                             "an export may stream for 15 minutes, but is a 503 when it finds no first incident within the " +
+                             "statement timeout of other reads (Database:StatementTimeoutSeconds, 30 s by default).")
             .WithMetadata(new QueryParametersMetadata())
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureCollectionDoc>(StatusCodes.Status200OK, GeoJson, "text/csv", "application/geo+json-seq", "application/x-ndjson")
@@ -290,18 +292,51 @@ public static partial class IncidentsApi
         try
         {
             long? matched = query.Count ? await reader.CountAsync(query, ct) : null;
-            var timeout = query.Limit is null ? IncidentReader.ExportTimeout : (TimeSpan?)null;
             var sql = IncidentSqlBuilder.Build(query);
             var rows = query.Limit is { } limit && limit <= IncidentReader.ShortReadRows
                 ? await reader.OpenPageAsync(sql, ct)
-                : await reader.OpenAsync(sql, ct, longRead: true, statementTimeout: timeout);
+                : query.Limit is not null
+                    ? await reader.OpenAsync(sql, ct, longRead: true)
+                    : await reader.OpenAsync(sql, ct, longRead: true, statementTimeout: IncidentReader.ExportTimeout,
+                        firstRowTimeout: FirstRowTimeout(context));
             return new IncidentListResult(rows, query, matched, self, nextLink, alternates ?? [], exportLease);
+        }
+        catch (FirstRowTimeoutException slow)
+        {
+            exportLease?.Dispose();
+            return ExportTooSlow(context, slow);
         }
         catch
         {
             exportLease?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// How long an export may take to its first row: the statement timeout of every other read
+    /// (Database:StatementTimeoutSeconds; 0 is none). Only then does it get <see cref="IncidentReader.ExportTimeout"/>.
+    /// </summary>
+    private static TimeSpan? FirstRowTimeout(HttpContext context) =>
+        context.RequestServices.GetRequiredService<Hosting.Settings>().StatementTimeoutSeconds is > 0 and var seconds
+            ? TimeSpan.FromSeconds(seconds)
+            : null;
+
+    /// <summary>
+    /// An export that found no first row in time: a 503 like a page the statement timeout stops (with the
+    /// same Retry-After and warning line), saying what bounds an export, since its own timeout is 15 minutes.
+    /// </summary>
+    private static IResult ExportTooSlow(HttpContext context, FirstRowTimeoutException slow)
+    {
+        var title = "Query took too long";
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(IncidentsApi)).LogWarning(
+            "{Title} for {Method} {Path}: {Reason}", title, context.Request.Method, context.Request.Path, slow.Message);
+        context.Response.Headers.RetryAfter = ((int)Math.Ceiling(Database.DatabaseResilience.BreakDuration.TotalSeconds))
+            .ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem.Status(StatusCodes.Status503ServiceUnavailable, title,
+            $"An export must find its first incident within {slow.Limit.TotalSeconds:0.###} s (then it may stream for " +
+            $"{IncidentReader.ExportTimeout.TotalMinutes:0} minutes); this one found none in that time and was stopped. " +
+            "Narrow it (bbox, datetime, filters), or page with limit.");
     }
 
     internal static async Task<IResult> GetIncident(HttpContext context, string featureId, IncidentReader reader,

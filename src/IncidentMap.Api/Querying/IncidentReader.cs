@@ -56,32 +56,50 @@ public sealed class IncidentReader(
     /// Whether the rows may take long to deliver (exports, large pages): such reads take connections
     /// from the service's main pool, not from the few that serve pages and tiles.
     /// </param>
-    public async Task<RowStream> OpenAsync(SqlQuery query, CancellationToken ct, bool longRead = false, TimeSpan? statementTimeout = null)
+    /// <param name="statementTimeout">The statement's own statement_timeout, for the whole stream (exports: <see cref="ExportTimeout"/>).</param>
+    /// <param name="firstRowTimeout">
+    /// How long the statement may take to its first row, or to finding none: past it the statement is
+    /// cancelled and <see cref="FirstRowTimeoutException"/> thrown. Exports get the service's statement
+    /// timeout here: 15 minutes suit streaming a million rows, not a scan that finds nothing for 15
+    /// minutes while it holds a connection. The first row is read before a response starts, so the
+    /// client is still answered with a problem; once it is read, the rows stream under the long timeout.
+    /// </param>
+    public async Task<RowStream> OpenAsync(SqlQuery query, CancellationToken ct, bool longRead = false, TimeSpan? statementTimeout = null,
+        TimeSpan? firstRowTimeout = null)
     {
         return await resilience.ExecuteAsync(async token =>
         {
             var prepared = !longRead && query.StablePlan;
             var connection = await (longRead ? longReads : Short(query.StablePlan)).OpenConnectionAsync(token);
             NpgsqlTransaction? transaction = null;
+            // Npgsql cancels the statement on the server when this fires, and the next read throws.
+            using var firstRow = CancellationTokenSource.CreateLinkedTokenSource(token);
             try
             {
+                if (firstRowTimeout is { } limit) firstRow.CancelAfter(limit);
                 if (statementTimeout is { } timeout)
                 {
-                    transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, token);
+                    transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, firstRow.Token);
                     await connection.ExecuteAsync(new CommandDefinition(
-                        $"SET LOCAL statement_timeout = {(long)timeout.TotalMilliseconds}", transaction: transaction, cancellationToken: token));
+                        $"SET LOCAL statement_timeout = {(long)timeout.TotalMilliseconds}", transaction: transaction, cancellationToken: firstRow.Token));
                 }
                 // Not SequentialAccess: ReadAsync then buffers each whole row, so rendering it never
                 // blocks a thread on a synchronous socket read. A row is at most a few MB (100k vertices).
                 var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-                    query.Sql, query.Parameters, transaction, commandTimeout: 0, cancellationToken: token));
-                var hasRow = await reader.ReadAsync(token);
+                    query.Sql, query.Parameters, transaction, commandTimeout: 0, cancellationToken: firstRow.Token));
+                var hasRow = await reader.ReadAsync(firstRow.Token);
+                firstRow.CancelAfter(Timeout.Infinite);
+                // Fired as the row came in: the statement is being cancelled, and the next read would fail
+                // after the response had started.
+                firstRow.Token.ThrowIfCancellationRequested();
                 return new RowStream(connection, reader, hasRow);
             }
             catch (Exception error)
             {
                 if (prepared) await ForgetPreparedAsync(connection, transaction, error);
                 await connection.DisposeAsync();
+                if (error is OperationCanceledException && firstRow.IsCancellationRequested && !token.IsCancellationRequested)
+                    throw new FirstRowTimeoutException(firstRowTimeout!.Value, error);
                 throw;
             }
         }, ct);
@@ -171,6 +189,17 @@ public sealed class IncidentReader(
     public Task<List<T>> ListAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct) =>
         OnShortConnectionAsync(stablePlan: false, async (connection, token) =>
             (await connection.QueryAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: token))).AsList(), ct);
+}
+
+/// <summary>
+/// A statement found no first row (nor that there was none) within the time <see cref="IncidentReader.OpenAsync"/>
+/// allowed it. Not a <see cref="TimeoutException"/>: the circuit breaker counts those as the database's faults,
+/// and a slow query is the request's.
+/// </summary>
+public sealed class FirstRowTimeoutException(TimeSpan limit, Exception inner)
+    : Exception($"no first row within {limit.TotalSeconds:0.###} s", inner)
+{
+    public TimeSpan Limit { get; } = limit;
 }
 
 public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, bool hasRow) : IAsyncDisposable
