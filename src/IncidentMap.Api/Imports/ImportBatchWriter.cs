@@ -240,6 +240,17 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
 
     private readonly NpgsqlConnection _connection;
     private readonly ImportOptions _options;
+    // The rows a batch stored, added to its import job's counts in the batch's transaction (ImportOptions.Job),
+    // so that they are those of the committed rows whenever the process ends. Last before the commit: batches
+    // of the job's writers update its one row, and each holds its lock only while committing.
+    private const string CountInJob = """
+        UPDATE import_jobs SET report = report || jsonb_build_object(
+            'inserted', coalesce((report ->> 'inserted')::bigint, 0) + @inserted,
+            'updated', coalesce((report ->> 'updated')::bigint, 0) + @updated,
+            'unchanged', coalesce((report ->> 'unchanged')::bigint, 0) + @unchanged)
+        WHERE id = @job
+        """;
+
     private readonly string? _keyColumn;
     private readonly int _commandTimeout;
     private readonly ILogger _logger;
@@ -348,6 +359,12 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
                     foreach (var (line, record, externalId, id, version, foreign, deletedAt) in await _connection.QueryAsync<(long, long, string, long, int, bool, DateTime?)>(
                                  Command(NotWritten, parameters, tx, ct)))
                         rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn, Unwritten(externalId, id, version, foreign, deletedAt)));
+                if (_options.Job is { } job)
+                    await _connection.ExecuteAsync(Command(CountInJob, new
+                    {
+                        job, inserted = outcome.Inserted, updated = outcome.Updated,
+                        unchanged = staged - rejected.Count - outcome.Inserted - outcome.Updated,
+                    }, tx, ct));
                 await tx.CommitAsync(ct);
                 return (outcome, rejected);
             }
