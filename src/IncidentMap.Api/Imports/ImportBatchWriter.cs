@@ -14,10 +14,9 @@ internal sealed record BatchResult(long Inserted, long Updated, long Unchanged, 
 /// are, leaves alone those that differ in nothing (no version, change or revision, and no row lock
 /// either) or belong to another source, inserts the new ones (not those whose incident of this source
 /// an editor deleted, checked in the same statement, and again after it: <see cref="Revived"/>) and
-/// upserts the changed ones. New
-/// incidents carry the source as their owner (incidents.import_source, migration 0012). The feed and
-/// history triggers (one statement each, see migrations 0010 and 0012) record the written rows under
-/// the importer's name.
+/// upserts the changed ones, taking their keys in order (<see cref="InKeyOrder"/>). New incidents carry
+/// the source as their owner (incidents.import_source, migration 0012). The feed and history triggers
+/// (one statement each, see migrations 0010 and 0012) record the written rows under the importer's name.
 /// </summary>
 /// <remarks>
 /// Why two transactions: the change feed orders changes by transaction id (docs/change-feed.md), and
@@ -238,8 +237,6 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
                             AND n.version = 1 AND n.xmin = xid(pg_current_xact_id_if_assigned())))
         """;
 
-    private readonly NpgsqlConnection _connection;
-    private readonly ImportOptions _options;
     // The rows a batch stored, added to its import job's counts in the batch's transaction (ImportOptions.Job),
     // so that they are those of the committed rows whenever the process ends. Last before the commit: batches
     // of the job's writers update its one row, and each holds its lock only while committing.
@@ -251,6 +248,8 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         WHERE id = @job
         """;
 
+    private readonly NpgsqlConnection _connection;
+    private readonly ImportOptions _options;
     private readonly string? _keyColumn;
     private readonly int _commandTimeout;
     private readonly ILogger _logger;
@@ -399,8 +398,16 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     private async Task<NpgsqlTransaction> BeginStoringAsync(CancellationToken ct)
     {
         var tx = await _connection.BeginTransactionAsync(ct);
-        await _connection.ExecuteAsync(Command("SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, ct));
-        return tx;
+        try
+        {
+            await _connection.ExecuteAsync(Command("SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, ct));
+            return tx;
+        }
+        catch
+        {
+            await tx.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>
