@@ -14,10 +14,9 @@ internal sealed record BatchResult(long Inserted, long Updated, long Unchanged, 
 /// are, leaves alone those that differ in nothing (no version, change or revision, and no row lock
 /// either) or belong to another source, inserts the new ones (not those whose incident of this source
 /// an editor deleted, checked in the same statement, and again after it: <see cref="Revived"/>) and
-/// upserts the changed ones. New
-/// incidents carry the source as their owner (incidents.import_source, migration 0012). The feed and
-/// history triggers (one statement each, see migrations 0010 and 0012) record the written rows under
-/// the importer's name.
+/// upserts the changed ones, taking their keys in order (<see cref="InKeyOrder"/>). New incidents carry
+/// the source as their owner (incidents.import_source, migration 0012). The feed and history triggers
+/// (one statement each, see migrations 0010 and 0012) record the written rows under the importer's name.
 /// </summary>
 /// <remarks>
 /// Why two transactions: the change feed orders changes by transaction id (docs/change-feed.md), and
@@ -151,6 +150,13 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         )
         """;
 
+    // Both inserts take their rows in the order of their keys (bytewise: cheaper to sort than by a
+    // language's collation, and the same in every database): each key's row lock, or the entry in the
+    // unique index a concurrent writer of the same key waits for, is taken in that order, so two
+    // batches of the same keys (two imports at once, one of a file in another order) wait for each
+    // other instead of deadlocking.
+    private const string InKeyOrder = "ORDER BY external_id COLLATE \"C\"";
+
     // The upsert keeps its own owner and difference checks: a concurrent writer may have stored
     // the key since this statement's snapshot, and ON CONFLICT sees it. xmax = 0 tells a fresh
     // insert from an update.
@@ -159,6 +165,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             INSERT INTO incidents AS i ({Columns}, import_source, imported_version)
             SELECT {Columns}, @source, 1 FROM import_staging s
             WHERE {rows}
+            {InKeyOrder}
             ON CONFLICT (external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL
             DO UPDATE SET ({Columns}) = ({Excluded}), updated_at = now(), version = i.version + 1, imported_version = i.version + 1
             WHERE i.import_source = @source AND NOT {EditedSince}
@@ -191,6 +198,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             INSERT INTO incidents ({Columns}, import_source, imported_version)
             SELECT {Columns}, @source, 1 FROM import_staging s
             WHERE record NOT IN (SELECT record FROM existing) AND NOT EXISTS ({DeletedOfSource("s.")})
+            {InKeyOrder}
             RETURNING 1
         ), {Upserted("record IN (SELECT record FROM existing WHERE ours AND NOT same AND NOT edited)")}
         SELECT (SELECT count(*) FROM fresh) + (SELECT count(*) FROM upserted WHERE inserted) AS inserted,
@@ -229,23 +237,36 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
                             AND n.version = 1 AND n.xmin = xid(pg_current_xact_id_if_assigned())))
         """;
 
+    // The rows a batch stored, added to its import job's counts in the batch's transaction (ImportOptions.Job),
+    // so that they are those of the committed rows whenever the process ends. Last before the commit: batches
+    // of the job's writers update its one row, and each holds its lock only while committing.
+    private const string CountInJob = """
+        UPDATE import_jobs SET report = report || jsonb_build_object(
+            'inserted', coalesce((report ->> 'inserted')::bigint, 0) + @inserted,
+            'updated', coalesce((report ->> 'updated')::bigint, 0) + @updated,
+            'unchanged', coalesce((report ->> 'unchanged')::bigint, 0) + @unchanged)
+        WHERE id = @job
+        """;
+
     private readonly NpgsqlConnection _connection;
     private readonly ImportOptions _options;
     private readonly string? _keyColumn;
     private readonly int _commandTimeout;
+    private readonly ILogger _logger;
 
-    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options, string? keyColumn, int commandTimeout)
+    private ImportBatchWriter(NpgsqlConnection connection, ImportOptions options, string? keyColumn, int commandTimeout, ILogger logger)
     {
         _connection = connection;
         _options = options;
         _keyColumn = keyColumn;
         _commandTimeout = commandTimeout;
+        _logger = logger;
     }
 
     /// <param name="keyColumn">The file's column of external_id (CSV), named in rejections.</param>
     /// <param name="batchTimeout">How long a batch's statement may run (<see cref="ImportSettings.BatchTimeout"/>).</param>
     public static async Task<ImportBatchWriter> OpenAsync(NpgsqlDataSource dataSource, ImportOptions options, string? keyColumn, TimeSpan batchTimeout,
-        CancellationToken ct)
+        ILogger logger, CancellationToken ct)
     {
         // The database's own timeout ends a statement and leaves the connection usable; the client's, a little later,
         // is there for a database that no longer answers. Every command of a batch passes it: Npgsql's default (30 s)
@@ -254,9 +275,11 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         var connection = await dataSource.OpenConnectionAsync(ct);
         try
         {
-            await connection.ExecuteAsync(new CommandDefinition($"SET statement_timeout = {(long)batchTimeout.TotalMilliseconds}; {CreateStaging}; {CreateSeen}",
+            // work_mem: a batch's rows are sorted by key (InKeyOrder), a few megabytes, which PostgreSQL's default (4 MB) would sort on disk.
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"SET statement_timeout = {(long)batchTimeout.TotalMilliseconds}; SET work_mem = '32MB'; {CreateStaging}; {CreateSeen}",
                 commandTimeout: commandTimeout, cancellationToken: ct));
-            return new ImportBatchWriter(connection, options, keyColumn, commandTimeout);
+            return new ImportBatchWriter(connection, options, keyColumn, commandTimeout, logger);
         }
         catch
         {
@@ -298,10 +321,14 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         return rejected;
     }
 
+    /// <summary>Tries of a batch's storing transaction that deadlocks (or fails to serialize) with other writers.</summary>
+    public const int Attempts = 5;
+
     /// <summary>The <paramref name="staged"/> rows into incidents, in one transaction; the rows it leaves unwritten.</summary>
     private async Task<(UpsertOutcome, List<ImportProblem>)> StoreAsync(long staged, CancellationToken ct)
     {
         var parameters = new { source = _options.Source };
+        var conflicts = 0;
         // Again while an editor's deletion slipped past the write (Revived): the next try sees it and keeps the
         // incident deleted. Each try needs another of the batch's keys deleted meanwhile, so this ends.
         while (true)
@@ -331,8 +358,25 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
                     foreach (var (line, record, externalId, id, version, foreign, deletedAt) in await _connection.QueryAsync<(long, long, string, long, int, bool, DateTime?)>(
                                  Command(NotWritten, parameters, tx, ct)))
                         rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn, Unwritten(externalId, id, version, foreign, deletedAt)));
+                if (_options.Job is { } job)
+                    await _connection.ExecuteAsync(Command(CountInJob, new
+                    {
+                        job, inserted = outcome.Inserted, updated = outcome.Updated,
+                        unchanged = staged - rejected.Count - outcome.Inserted - outcome.Updated,
+                    }, tx, ct));
                 await tx.CommitAsync(ct);
                 return (outcome, rejected);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure
+                                              && ++conflicts < Attempts)
+            {
+                // Batches lock their keys in one order (InKeyOrder), but a writer of several incidents in
+                // another order (an editor's transaction, SQL) or a batch's two inserts can still close a cycle,
+                // and PostgreSQL then ends one transaction of it. The batch is one transaction: rolled back
+                // and written again, it is as if it had waited. After a pause that another try does not share.
+                await tx.DisposeAsync();
+                _logger.LogWarning("Import batch from {Source}: {Reason}; trying again ({Try} of {Tries})", _options.Source, e.MessageText, conflicts + 1, Attempts);
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(50, 250) * conflicts), ct);
             }
             finally
             {
@@ -354,8 +398,16 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     private async Task<NpgsqlTransaction> BeginStoringAsync(CancellationToken ct)
     {
         var tx = await _connection.BeginTransactionAsync(ct);
-        await _connection.ExecuteAsync(Command("SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, ct));
-        return tx;
+        try
+        {
+            await _connection.ExecuteAsync(Command("SELECT set_config('incidentmap.actor', @actor, true)", new { actor = _options.Actor }, tx, ct));
+            return tx;
+        }
+        catch
+        {
+            await tx.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>

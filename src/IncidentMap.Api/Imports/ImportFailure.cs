@@ -19,7 +19,7 @@ internal static class ImportFailure
             $"because a batch ran past the {Describe(batchTimeout)} a batch may take in the database " +
             "(it waited for incidents that other writers held, or indexed large shapes)",
         PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure } =>
-            "because a batch deadlocked with another writer of the same incidents",
+            $"because a batch deadlocked with other writers of the same incidents on each of its {ImportBatchWriter.Attempts} tries",
         NpgsqlException { InnerException: TimeoutException } or TimeoutException =>
             $"because the database did not answer a batch within {Describe(batchTimeout)}",
         NpgsqlException { IsTransient: true } => "because the database could not be reached",

@@ -22,11 +22,14 @@ public sealed record ImportJobDoc(
 
 /// <summary>
 /// Imports that run after their request has been answered. The upload is spooled to a temporary
-/// file first (so a slow client never holds a database transaction open), then imported in the
-/// background while the job row is updated every second. The spool is local to this process: when the
+/// file first (<see cref="ImportSpool"/>, so a slow client never holds a database transaction open), then
+/// imported in the background while the job row is updated every second. Each batch adds the rows it
+/// stored to the job's counts in its own transaction (<see cref="ImportOptions.Job"/>), so the counts are
+/// those of the rows committed, whenever the process ends. The spool is local to this process: when the
 /// host begins stopping, a running job stops at a batch boundary (<see cref="ImportStop"/>) and is
 /// recorded as failed, saying how far it got and that the file must be sent again; a job whose row has
-/// not been updated for <see cref="StaleAfter"/> lost its process otherwise (killed) and reads as failed.
+/// not been updated for <see cref="StaleAfter"/> lost its process otherwise (killed) and reads as failed,
+/// and the next start of the service removes the spools such a process left (<see cref="ImportSpool.RemoveStray"/>).
 /// </summary>
 public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, ImportStop stop, ILogger<ImportJobs> logger) : IHostedService
 {
@@ -38,8 +41,8 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
     private readonly CancellationTokenSource _aborting = new();
     private readonly ConcurrentDictionary<long, Task> _running = new();
 
-    /// <summary>Creates the job for a spooled upload and starts it; the job deletes the spool when done.</summary>
-    public async Task<long> StartJobAsync(string spool, ImportOptions options, Action finished, CancellationToken ct)
+    /// <summary>Creates the job for a spooled upload and starts it; the job disposes of the spool (which deletes it) when done.</summary>
+    public async Task<long> StartJobAsync(FileStream spool, ImportOptions options, Action finished, CancellationToken ct)
     {
         long id;
         await using (var connection = await dataSource.OpenConnectionAsync(ct))
@@ -48,7 +51,7 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
                 RETURNING id
                 """, new
                 {
-                    format = options.Format.ToString().ToLowerInvariant(), actor = options.Actor, bytes = new FileInfo(spool).Length,
+                    format = options.Format.ToString().ToLowerInvariant(), actor = options.Actor, bytes = spool.Length,
                     // The source asked for is the job's from its first answer (a default one is known once the file is read).
                     report = JsonSerializer.Serialize(new ImportReport(options.Source, 0, 0, 0, 0, 0, [], 0, null), Json),
                 },
@@ -57,7 +60,7 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
         {
             try
             {
-                await RunAsync(id, spool, options);
+                await RunAsync(id, spool, options with { Job = id });
             }
             finally
             {
@@ -68,15 +71,14 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
         return id;
     }
 
-    private async Task RunAsync(long id, string spool, ImportOptions options)
+    private async Task RunAsync(long id, FileStream spool, ImportOptions options)
     {
         var tally = new ImportTally();
         string status;
         ImportReport report;
         try
         {
-            await using var file = new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
-                FileOptions.Asynchronous | FileOptions.SequentialScan | FileOptions.DeleteOnClose);
+            await using var file = spool;
             var import = importer.RunAsync(file, options, tally, _aborting.Token, stop);
             while (await Task.WhenAny(import, Task.Delay(Heartbeat)) != import)
                 await UpdateAsync(id, "running", tally, tally.ToReport() with { RejectedRows = [] });
@@ -104,11 +106,17 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
         }
     }
 
+    /// <summary>
+    /// The job's row as the tally has it, but for the counts of stored rows, which the batches keep in their own
+    /// transactions: the tally learns of a batch only after its commit, so its counts can be behind, never ahead.
+    /// </summary>
     private async Task UpdateAsync(long id, string status, ImportTally tally, ImportReport report)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
         await connection.ExecuteAsync("""
-            UPDATE import_jobs SET status = @status, bytes_read = @bytes, report = @report::jsonb, updated_at = now(),
+            UPDATE import_jobs SET status = @status, bytes_read = @bytes, updated_at = now(),
+                   report = @report::jsonb || jsonb_strip_nulls(jsonb_build_object(
+                       'inserted', report -> 'inserted', 'updated', report -> 'updated', 'unchanged', report -> 'unchanged')),
                    finished_at = CASE WHEN @status = 'running' THEN NULL ELSE now() END
             WHERE id = @id
             """, new { id, status, bytes = tally.BytesRead(), report = JsonSerializer.Serialize(report, Json) });
@@ -141,7 +149,13 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
             row.CreatedAt, row.UpdatedAt, row.FinishedAt, report);
     }
 
-    public Task StartAsync(CancellationToken ct) => Task.CompletedTask;
+    /// <summary>Removes the spools that processes killed during their jobs left behind.</summary>
+    public Task StartAsync(CancellationToken ct)
+    {
+        if (ImportSpool.RemoveStray() is > 0 and var removed)
+            logger.LogInformation("Removed {Count} upload(s) that import jobs of a stopped process left in {Folder}", removed, Path.GetTempPath());
+        return Task.CompletedTask;
+    }
 
     /// <summary>
     /// Waits for the running jobs, which were asked to stop as soon as the host began stopping: this runs

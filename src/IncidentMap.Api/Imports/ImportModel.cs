@@ -10,7 +10,8 @@ public enum ImportFormat { Csv, GeoJson, NdJson }
 /// import only ever updates incidents that an import of the same source created. Null means the
 /// file's default: <c>acled</c> for an ACLED export, otherwise <c>import</c>.
 /// </summary>
-public sealed record ImportOptions(ImportFormat Format, string? Source, string Actor)
+/// <param name="Job">The import job (<see cref="ImportJobs"/>) whose counts each batch adds its stored rows to, in its own transaction.</param>
+public sealed record ImportOptions(ImportFormat Format, string? Source, string Actor, long? Job = null)
 {
     /// <summary>Names of sources (and of API keys): \z, not $, which would also let a name end in a line break.</summary>
     public static readonly Regex SourcePattern = new(@"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\z", RegexOptions.CultureInvariant);

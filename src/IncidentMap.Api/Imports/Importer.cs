@@ -212,7 +212,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
                     }
                     try
                     {
-                        writer ??= await ImportBatchWriter.OpenAsync(dataSource, options, keyColumn, settings.BatchTimeout, ct);
+                        writer ??= await ImportBatchWriter.OpenAsync(dataSource, options, keyColumn, settings.BatchTimeout, logger, ct);
                         result = await writer.WriteAsync(batch, ct);
                     }
                     catch (Exception e) when (!ct.IsCancellationRequested && ImportFailure.Cause(e, settings.BatchTimeout) is { } cause)

@@ -135,19 +135,19 @@ public static class ImportsApi
 
         if (runAsJob)
         {
-            string? spool = null;
+            FileStream? spool = null;
             long id;
             try
             {
                 // A shutdown ends the upload too, which could otherwise hold the server up for its whole shutdown timeout.
                 using (var spooling = CancellationTokenSource.CreateLinkedTokenSource(ct, stop.Token))
-                    spool = await SpoolAsync(request.Body, spooling.Token);
+                    spool = await ImportSpool.StoreAsync(request.Body, spooling.Token);
                 id = await jobs.StartJobAsync(spool, options, slots.Release, ct);
             }
             catch (Exception e)
             {
-                // Until the job has started, the spool and the slot are this request's to give back.
-                if (spool is not null) File.Delete(spool);
+                // Until the job has started, the spool (deleted as it closes) and the slot are this request's to give back.
+                if (spool is not null) await spool.DisposeAsync();
                 slots.Release();
                 if (e is OperationCanceledException && stop.Token.IsCancellationRequested && !ct.IsCancellationRequested)
                     return ShuttingDown(context, "The server is shutting down; the upload was not stored: send it again once the server is back.");
@@ -225,23 +225,6 @@ public static class ImportsApi
 
     private static bool IsUtf8(string? charset) =>
         charset?.Trim('"') is { } name && (name.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || name.Equals("utf8", StringComparison.OrdinalIgnoreCase));
-
-    /// <summary>Stores the upload in a temporary file, so the job reads it at its own pace.</summary>
-    private static async Task<string> SpoolAsync(Stream body, CancellationToken ct)
-    {
-        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"incidentmap-import-{Guid.NewGuid():N}.upload");
-        try
-        {
-            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-            await body.CopyToAsync(file, ct);
-            return path;
-        }
-        catch
-        {
-            File.Delete(path);
-            throw;
-        }
-    }
 }
 
 /// <summary>The largest body an endpoint takes, for routing to give the server (Kestrel) and request decompression.</summary>

@@ -150,11 +150,12 @@ public sealed class TestImporter : IAsyncDisposable
     private readonly NpgsqlDataSource _dataSource;
     private readonly Importer _importer;
 
-    public TestImporter(IServiceProvider services, ImportSettings settings, int? commandTimeoutSeconds = null)
+    /// <param name="connection">The connection string, when not the test database's own (a command timeout, server options).</param>
+    public TestImporter(IServiceProvider services, ImportSettings settings, NpgsqlConnectionStringBuilder? connection = null)
     {
         Application = "test-importer-" + Guid.NewGuid().ToString("N")[..8];
-        var connection = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { ApplicationName = Application };
-        if (commandTimeoutSeconds is { } timeout) connection.CommandTimeout = timeout;
+        connection ??= new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString);
+        connection.ApplicationName = Application;
         _dataSource = new NpgsqlDataSourceBuilder(connection.ConnectionString).UseNetTopologySuite().Build();
         _importer = new Importer(_dataSource, services.GetRequiredService<IncidentMap.Api.Collections.DataVersion>(), settings,
             services.GetRequiredService<IncidentMap.Api.Places.Gazetteer>(), NullLogger<Importer>.Instance);
