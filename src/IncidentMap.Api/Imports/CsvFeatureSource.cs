@@ -214,7 +214,7 @@ internal sealed class IncidentCsvLayout : CsvLayout
     private static readonly string[] Counts = ["fatalities_min", "fatalities_max", "injured_min", "injured_max"];
     private static readonly string[] Lists = ["actors", "tags"];
     private static readonly HashSet<string> Ignored = ["id", "created_at", "updated_at", "version", "distance_m", "place_id", "derived_fields"];
-    /// <summary>Free text, read as written: an export imported back must be unchanged (" Group X" stays so).</summary>
+    /// <summary>Free text, read as the file has it (the write then trims single-line fields as every write does), so an export imported back is unchanged.</summary>
     private static readonly HashSet<string> FreeText = ["title", "summary", "sub_event_type", "location_name", "admin1", "admin2", "claimed_by"];
 
     private static readonly NetTopologySuite.IO.WKTReader Wkt = new(new NetTopologySuite.NtsGeometryServices(new NetTopologySuite.Geometries.PrecisionModel(), 4326));

@@ -18,8 +18,15 @@ internal static class ImportSpool
     public static async Task<FileStream> StoreAsync(Stream body, CancellationToken ct)
     {
         var path = Path.Combine(Path.GetTempPath(), $"{Prefix}{Guid.NewGuid():N}{Extension}");
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16,
-            FileOptions.Asynchronous | FileOptions.SequentialScan | FileOptions.DeleteOnClose);
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 << 16,
+            Options = FileOptions.Asynchronous | FileOptions.SequentialScan | FileOptions.DeleteOnClose,
+        };
+        // The upload is the sender's data, unpublished incidents among them: readable by the service's user
+        // alone, not by every user of a shared /tmp (the default mode was 0644).
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var file = new FileStream(path, options);
         try
         {
             await body.CopyToAsync(file, ct);
