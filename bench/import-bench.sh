@@ -93,7 +93,7 @@ run_import() {
     echo "$seconds $kib $(echo "$user + $sys" | bc) $pg_seconds"
     rm -f "$log" "$log.mem" "$log.report" "$log.progress"
 }
-command -v /usr/bin/time >/dev/null || { echo "[import-bench] installing GNU time (apt-get)" >&2; apt-get install -y -qq time >/dev/null; }
+command -v /usr/bin/time >/dev/null || { echo "[import-bench] installing GNU time (apt-get)" >&2; sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }; sudo_if_needed apt-get update -qq; DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq time >/dev/null; }
 
 read -r first_s first_kib first_cpu first_pg < <(run_import)
 read -r again_s again_kib again_cpu again_pg < <(run_import)

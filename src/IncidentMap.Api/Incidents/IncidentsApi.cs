@@ -646,7 +646,7 @@ public static partial class IncidentsApi
     {
         context.Response.Headers.CacheControl = "private, no-cache";
         context.Response.Headers.Vary = "X-API-Key";
-        return context.User.HasClaim(ApiKeyAuthentication.ScopeClaim, Scopes.Write);
+        return Scopes.IsEditor(context.User);
     }
 
     private const string VisibleIncident = """

@@ -45,8 +45,8 @@ public static class OpenApiSetup
                 Description = "An IncidentMap API key (im_…). Writes need the write scope, /admin the admin scope; " +
                               "reads are public unless the service is configured to require a key.",
             });
-            options.OperationFilter<SecurityRequirementFilter>();
             options.OperationFilter<OperationShapeFilter>();
+            options.OperationFilter<SecurityRequirementFilter>(); // after the shape, which declares streamed bodies (imports)
             options.SupportNonNullableReferenceTypes();
             options.UseAllOfToExtendReferenceSchemas();
             var xml = Path.Combine(AppContext.BaseDirectory, "IncidentMap.Api.xml");
@@ -190,6 +190,10 @@ public static class OpenApiSetup
             // Every operation can meet a rate limit or a database outage.
             AddProblem(operation, context, "429", "Too many requests (Retry-After says when to retry)");
             AddProblem(operation, context, "503", "Database unavailable or not migrated, or the service is stopping (Retry-After says when to retry)");
+            // Every body is read against a clock: Kestrel's minimum rate (240 bytes a second after 5 s), and a JSON
+            // body's whole deadline (Requests__BodySeconds).
+            if (operation.RequestBody is not null)
+                AddProblem(operation, context, "408", "The request body arrived too slowly (under 240 bytes a second), or a JSON body not whole within Requests__BodySeconds");
             if (!policies.Any(p => p is Security.Scopes.Write or Security.Scopes.Admin))
             {
                 // A read takes no key, but one it is sent must be valid (and with Auth:RequireKeyForReads it needs one).

@@ -36,6 +36,9 @@ public sealed class ClientConcurrency(RateLimitOptions limits)
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         }));
 
+    /// <summary>A client's requests in progress and waiting, as the limiter counts them (for tests).</summary>
+    internal RateLimiterStatistics? Statistics(string partition) => _limiter.GetStatistics(partition);
+
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         using var lease = await _limiter.AcquireAsync(SecuritySetup.Partition(context), 1, context.RequestAborted);

@@ -62,13 +62,18 @@ public sealed class OpenApiContractTests(ApiFixture api)
     }
 
     [Fact]
-    public void Every_operation_that_reads_a_body_declares_the_413_of_its_size_limit()
+    public void Every_operation_that_reads_a_body_declares_the_413_of_its_size_limit_and_the_408_of_its_clock()
     {
         var withBody = Operations().Where(o => o.Operation["requestBody"] is not null).ToList();
         Assert.Contains(withBody, o => o.Path == "/admin/keys");
         Assert.Contains(withBody, o => o.Path == "/collections/places/items");
+        Assert.Contains(withBody, o => o.Path == "/collections/incidents/imports");
         foreach (var (method, path, operation) in withBody)
+        {
             Assert.True(operation["responses"]!["413"] is not null, $"{method} {path} takes a body but does not declare 413");
+            // Kestrel's minimum body rate and a JSON body's deadline (Requests__BodySeconds): tests in SlowBodyTests and RequestHoldTests.
+            Assert.True(operation["responses"]!["408"] is not null, $"{method} {path} takes a body but does not declare 408");
+        }
     }
 
     [Theory]

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Net;
 using System.Text;
 using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace IncidentMap.Tests.Trust;
 
@@ -48,10 +49,18 @@ public sealed class RequestHoldTests(HoldLimitsFactory factory) : IClassFixture<
 
         // The first request sends the start of a body and stalls; with one request allowed per client,
         // a second waits its turn and a third, with no place left to wait, is refused at once.
+        // Each step waits until the limiter counts the one before (fixed pauses failed on a busy machine).
+        var limiter = factory.Services.GetRequiredService<IncidentMap.Api.Security.ClientConcurrency>();
+        var partition = "ip:"; // the test server's requests have no remote address
+        async Task Until(Func<System.Threading.RateLimiting.RateLimiterStatistics, bool> state, string what)
+        {
+            for (var clock = System.Diagnostics.Stopwatch.StartNew(); !(limiter.Statistics(partition) is { } now && state(now)); await Task.Delay(10))
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), what);
+        }
         var stalled = client.PostAsync(Search, new StalledContent("{\"limit\": "));
-        await Task.Delay(500);
+        await Until(s => s.CurrentAvailablePermits == 0, "the stalled request never began");
         var queued = client.GetAsync("/collections/incidents/items?limit=1");
-        await Task.Delay(500);
+        await Until(s => s.CurrentQueuedCount == 1, "the second request never queued");
         var refused = await client.GetAsync("/collections/incidents/items?limit=1");
 
         await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.TooManyRequests);
