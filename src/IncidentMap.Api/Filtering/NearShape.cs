@@ -33,6 +33,17 @@ namespace IncidentMap.Api.Filtering;
 internal static class NearShape
 {
     /// <summary>
+    /// SQL: the index condition for the points near a line <paramref name="shape"/>: one box per piece of
+    /// the line (migration 0029's incident_dwithin_boxes), so a bitmap scan of the GiST index on
+    /// <paramref name="geom"/> reads the band along the line, not the rectangle round it. The one box round
+    /// the whole line stays in front: where the planner walks another index (the time index of a page) and
+    /// tests each row, that one comparison rejects most rows before the hundred or so of the band
+    /// (the antimeridian line below read 357,000 rows that way at 20 µs each, 7 s, without it).
+    /// </summary>
+    public static string AlongLine(string geom, string shape, string metres) =>
+        $"({geom} && incident_dwithin_box({shape}, {metres}) AND {geom} && ANY (incident_dwithin_boxes({shape}, {metres})))";
+
+    /// <summary>
     /// SQL: whether <paramref name="geom"/> (a geometry column) is within <paramref name="metres"/> of
     /// <paramref name="shape"/> (a geometry parameter), where <paramref name="exact"/> is the geodesic test.
     /// </summary>

@@ -205,7 +205,11 @@ internal sealed class SqlCompiler
         // box around the shape that holds everything within the distance (incident_dwithin_box, 0019),
         // and lines and polygons through their own index. Against a line or polygon, most points are
         // then decided without the geodesic test (NearShape); against a point, that test is cheap.
-        var candidates = $"({column.Sql} && incident_dwithin_box({other.Sql}, {within}) OR {IncidentSqlBuilder.ShapesWithin(column.Sql, geography, Geography(other), within)})";
+        // A line's box is the band along it (NearShape.AlongLine): a polygon's holds its inside too.
+        var box = other.Node is LiteralNode { Value: LineString or MultiLineString }
+            ? NearShape.AlongLine(column.Sql, other.Sql, within)
+            : $"{column.Sql} && incident_dwithin_box({other.Sql}, {within})";
+        var candidates = $"({box} OR {IncidentSqlBuilder.ShapesWithin(column.Sql, geography, Geography(other), within)})";
         var test = other.Node is LiteralNode { Value: Point } ? exact : NearShape.Within(column.Sql, other.Sql, within, exact);
         return $"({candidates} AND {test})";
     }
