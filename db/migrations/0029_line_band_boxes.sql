@@ -9,8 +9,10 @@
 -- does, falls into exactly one group, and a point within `metres` of the line is within `metres` of some
 -- segment, so inside that segment's group's box: the union holds everything the single box held
 -- within the distance. A group spans about max(10 km, metres, length / 200) of the line: a point lies in
--- a few boxes at most however far the distance reaches, and a line gives at most about 200 boxes (plus one
--- per part of a multi-line), since the planner estimates each box's rows when it plans a statement.
+-- a few boxes at most however far the distance reaches, and a line gives at most about 200 boxes, plus
+-- one per part of a multi-line of up to 100 parts (beyond that, groups run on from one part into the
+-- next, whose boxes then hold the gaps between them): the planner estimates each box's rows as it plans
+-- a statement, about 1 ms a box.
 -- IMMUTABLE and given constants (the query's parameters), it is computed once, while planning, and the
 -- planner sees the boxes themselves: it then estimates the rows well and chooses the bitmap scan.
 CREATE FUNCTION incident_dwithin_boxes(g geometry, metres double precision) RETURNS geometry[]
@@ -25,5 +27,5 @@ RETURN ARRAY(
     )
     SELECT incident_dwithin_box(ST_Collect(s.geom), metres)
     FROM segments s, piece
-    GROUP BY s.part, floor(s.start / piece.length)
+    GROUP BY CASE WHEN ST_NumGeometries(g) <= 100 THEN s.part END, floor(s.start / piece.length)
 );
