@@ -2,6 +2,7 @@ using System.Data;
 using System.Data.Common;
 using Dapper;
 using IncidentMap.Api.Database;
+using IncidentMap.Api.Security;
 using Npgsql;
 
 namespace IncidentMap.Api.Querying;
@@ -9,16 +10,30 @@ namespace IncidentMap.Api.Querying;
 /// <summary>
 /// Runs compiled incident queries. Opening the connection, executing and fetching the first row
 /// happen under the read-retry pipeline, before a response has started; after that rows stream and
-/// a fault aborts the response rather than silently truncating it.
+/// a fault aborts the response rather than silently truncating it. A request's short reads first take
+/// a place among its client's connections of the pool (<see cref="ConnectionShares"/>).
 /// </summary>
+/// <param name="http">The current request, whose client short reads count against; without it nothing is counted.</param>
+/// <param name="limits">RateLimits:ConnectionsPerClient; without it each client may hold all of a pool but one connection.</param>
 public sealed class IncidentReader(
     [FromKeyedServices(DatabaseServiceCollectionExtensions.ReadsKey)] NpgsqlDataSource preparedReads,
     [FromKeyedServices(DatabaseServiceCollectionExtensions.AdHocReadsKey)] NpgsqlDataSource adHocReads,
     NpgsqlDataSource longReads,
-    DatabaseResilience resilience)
+    DatabaseResilience resilience,
+    IHttpContextAccessor? http = null,
+    RateLimitOptions? limits = null)
 {
     /// <summary>The pool for a short read: prepared when its plan does not depend on the parameters' values.</summary>
     private NpgsqlDataSource Short(bool stablePlan) => stablePlan ? preparedReads : adHocReads;
+
+    private readonly ConnectionShares _preparedShares =
+        ConnectionShares.For(preparedReads, DatabaseServiceCollectionExtensions.ReadsKey, limits?.ConnectionsPerClient ?? 0, http);
+
+    private readonly ConnectionShares _adHocShares =
+        ConnectionShares.For(adHocReads, DatabaseServiceCollectionExtensions.AdHocReadsKey, limits?.ConnectionsPerClient ?? 0, http);
+
+    /// <summary>Each client's share of the pool <see cref="Short"/> picks.</summary>
+    internal ConnectionShares Shares(bool stablePlan) => stablePlan ? _preparedShares : _adHocShares;
 
     /// <summary>Exports may outlive the default statement_timeout: a million rows to a slow client take a while.</summary>
     public static readonly TimeSpan ExportTimeout = TimeSpan.FromMinutes(15);
@@ -66,6 +81,24 @@ public sealed class IncidentReader(
     /// </param>
     public async Task<RowStream> OpenAsync(SqlQuery query, CancellationToken ct, bool longRead = false, TimeSpan? statementTimeout = null,
         TimeSpan? firstRowTimeout = null)
+    {
+        // Long reads use the main pool, which has no per-client share (exports have their own limit).
+        var share = longRead ? null : await Shares(query.StablePlan).EnterAsync(ct);
+        try
+        {
+            var rows = await OpenOnPoolAsync(query, ct, longRead, statementTimeout, firstRowTimeout);
+            rows.Share = share;
+            return rows;
+        }
+        catch
+        {
+            share?.Exit();
+            throw;
+        }
+    }
+
+    private async Task<RowStream> OpenOnPoolAsync(SqlQuery query, CancellationToken ct, bool longRead, TimeSpan? statementTimeout,
+        TimeSpan? firstRowTimeout)
     {
         return await resilience.ExecuteAsync(async token =>
         {
@@ -146,20 +179,31 @@ public sealed class IncidentReader(
         }, ct);
 
     /// <summary>One short read under the read-retry pipeline, on a connection of the pool its plan calls for.</summary>
-    private async Task<T> OnShortConnectionAsync<T>(bool stablePlan, Func<NpgsqlConnection, CancellationToken, Task<T>> read, CancellationToken ct) =>
-        await resilience.ExecuteAsync(async token =>
+    private async Task<T> OnShortConnectionAsync<T>(bool stablePlan, Func<NpgsqlConnection, CancellationToken, Task<T>> read, CancellationToken ct)
+    {
+        var share = await Shares(stablePlan).EnterAsync(ct);
+        try
         {
-            await using var connection = await Short(stablePlan).OpenConnectionAsync(token);
-            try
+            return await resilience.ExecuteAsync(async token =>
             {
-                return await read(connection, token);
-            }
-            catch (Exception error) when (stablePlan)
-            {
-                await ForgetPreparedAsync(connection, null, error);
-                throw;
-            }
-        }, ct);
+                await using var connection = await Short(stablePlan).OpenConnectionAsync(token);
+                try
+                {
+                    return await read(connection, token);
+                }
+                catch (Exception error) when (stablePlan)
+                {
+                    await ForgetPreparedAsync(connection, null, error);
+                    throw;
+                }
+            }, ct);
+        }
+        finally
+        {
+            // The connection is back in the pool: the client's next read may take it.
+            share?.Exit();
+        }
+    }
 
     /// <summary>
     /// Npgsql 10.0.3 (npgsql/npgsql#6391): when the run that auto-prepares a statement fails at Bind
@@ -220,6 +264,9 @@ public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, 
 
     private Action? _onDispose;
 
+    /// <summary>The client's place in the pool (<see cref="ConnectionShares"/>), given back with the connection.</summary>
+    internal ConnectionShares.Share? Share { get; set; }
+
     /// <summary>Runs <paramref name="action"/> once, when the rows are disposed.</summary>
     internal void WhenDisposed(Action action) => _onDispose = action;
 
@@ -239,6 +286,7 @@ public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, 
         }
         finally
         {
+            Share?.Exit();
             _onDispose?.Invoke();
         }
     }

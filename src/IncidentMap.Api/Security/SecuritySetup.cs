@@ -17,6 +17,12 @@ public sealed class RateLimitOptions
 
     /// <summary>Requests of one client in progress at once; as many more wait their turn (see <see cref="ClientConcurrency"/>).</summary>
     public int ConcurrentRequests { get; set; } = 32;
+
+    /// <summary>
+    /// Connections of each short-read pool one client may hold at once (see <see cref="ConnectionShares"/>);
+    /// 0 is the pool's size less one, at least one.
+    /// </summary>
+    public int ConnectionsPerClient { get; set; }
 }
 
 /// <summary>
@@ -88,6 +94,8 @@ public static class SecuritySetup
         var limits = settings.RateLimits;
         services.AddSingleton(limits);
         services.AddSingleton<ClientConcurrency>();
+        // Short database reads count against the client of the request they serve (ConnectionShares).
+        services.AddHttpContextAccessor();
         // Exports share an endpoint with ordinary pages, so their limit is taken in the handler.
         services.AddSingleton(new ExportLimiter(PartitionedRateLimiter.Create<string, string>(partition =>
             RateLimitPartition.GetConcurrencyLimiter(partition,
@@ -138,18 +146,10 @@ public static class SecuritySetup
     /// Who a limit counts against: the API key's name, else the client address; for IPv6 its /64,
     /// since one client commonly holds a whole /64 and could otherwise take a fresh bucket per address.
     /// </summary>
-    public static string Partition(HttpContext context) =>
-        context.User.KeyName() is { } name ? "key:" + name : "ip:" + Network(context.Connection.RemoteIpAddress);
+    public static string Partition(HttpContext context) => ClientKey.Of(context).ToString();
 
-    internal static string? Network(IPAddress? address)
-    {
-        if (address is null) return null;
-        if (address.IsIPv4MappedToIPv6) return address.MapToIPv4().ToString();
-        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return address.ToString();
-        var bytes = address.GetAddressBytes();
-        Array.Clear(bytes, 8, 8);
-        return new IPAddress(bytes) + "/64";
-    }
+    /// <summary>The address, or for IPv6 its /64 (<c>2001:db8::/64</c>); null for none.</summary>
+    internal static string? Network(IPAddress? address) => ClientKey.Of(address).Network;
 
     public static async Task WriteTooManyAsync(HttpContext context, TimeSpan retryAfter, string? detail = null)
     {
