@@ -62,6 +62,7 @@ done
 # From its bin folder, so the API finds its appsettings.json; exec keeps $! the API's own pid.
 # --urls=URL in one word: the API would take a separate URL argument for its command name.
 (cd "$API_BIN" && exec env Logging__LogLevel__Default=Warning Database__MigrateOnStartup=false Tiles__Cache=false RateLimits__AnonymousPerMinute=1000000000 \
+    RateLimits__ConnectionsPerClient=1024 \
     dotnet IncidentMap.Api.dll --urls="$API_URL") >"$RESULTS/api.log" 2>&1 &
 api_pid=$!
 trap 'kill "$api_pid" 2>/dev/null || true; wait "$api_pid" 2>/dev/null || true' EXIT

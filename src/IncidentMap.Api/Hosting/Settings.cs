@@ -135,6 +135,8 @@ public sealed class Settings
                 ConcurrentStreams = read.Int("RateLimits:ConcurrentStreams", limits.ConcurrentStreams, 1, int.MaxValue),
                 ConcurrentExports = read.Int("RateLimits:ConcurrentExports", limits.ConcurrentExports, 1, int.MaxValue),
                 ConcurrentRequests = read.Int("RateLimits:ConcurrentRequests", limits.ConcurrentRequests, 1, 100_000),
+                ConnectionsPerClient = read.Int("RateLimits:ConnectionsPerClient", limits.ConnectionsPerClient, 0, MaxPoolSize,
+                    "(0 is Database:ReadConnections less one)"),
             },
             KnownProxies = proxies,
             KnownProxyNetworks = networks,

@@ -31,6 +31,7 @@ public sealed class SettingsTests
             Assert.Equal((2, 16L << 30, 2), (settings.Imports.MaxConcurrent, settings.Imports.MaxBytes, settings.Imports.Writers));
             Assert.True(settings.RequireIfMatch);
             Assert.Equal(32, settings.RateLimits.ConcurrentRequests);
+            Assert.Equal(0, settings.RateLimits.ConnectionsPerClient);
             Assert.Equal(60, settings.BodySeconds);
         }
     }
@@ -59,6 +60,8 @@ public sealed class SettingsTests
     [InlineData("RateLimits:ConcurrentStreams", "0")]
     [InlineData("RateLimits:ConcurrentExports", "1.5")]
     [InlineData("RateLimits:ConcurrentRequests", "0")]
+    [InlineData("RateLimits:ConnectionsPerClient", "-1")]
+    [InlineData("RateLimits:ConnectionsPerClient", "all")]
     [InlineData("Requests:BodySeconds", "0")]
     [InlineData("Cors:AllowedOrigins:0", "https://example.org/")]
     [InlineData("Cors:AllowedOrigins:0", "https://example.org/app")]
@@ -138,7 +141,8 @@ public sealed class SettingsTests
             ("ForwardedHeaders:AllowedHosts:0", "Maps.Example.org"), ("ForwardedHeaders:AllowedHosts:1", "*.example.net"),
             ("ForwardedHeaders:AllowedHosts:2", "[2001:db8::1]"), ("ForwardedHeaders:AllowedHosts:3", "192.0.2.10"),
             ("Database:StatementTimeoutSeconds", "0"), ("Database:MaxAutoPrepare", "0"), ("Tiles:Cache", "False"),
-            ("Feed:RetentionDays", "365"), ("Imports:MaxBytes", "2000"), ("Urls", "http://+:8080;https://localhost:8443"));
+            ("Feed:RetentionDays", "365"), ("Imports:MaxBytes", "2000"), ("Urls", "http://+:8080;https://localhost:8443"),
+            ("RateLimits:ConnectionsPerClient", "1024"));
 
         Assert.Equal(["https://newsroom.example", "http://localhost:3000"], settings.CorsOrigins);
         Assert.False(settings.AnyOrigin);
@@ -149,5 +153,6 @@ public sealed class SettingsTests
         Assert.False(settings.TileCache);
         Assert.Equal(365, settings.FeedRetentionDays);
         Assert.Equal(2000, settings.Imports.MaxBytes);
+        Assert.Equal(1024, settings.RateLimits.ConnectionsPerClient);
     }
 }
