@@ -13,8 +13,12 @@ FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app ./
 COPY db/sample/ ./sample/
-# Configuration, all by environment:
-#   ConnectionStrings__Incidents   Npgsql connection string (required)
+# Configuration, all by environment (README: Configuration):
+#   ConnectionStrings__Incidents   Npgsql connection string of the service's own login (required to serve):
+#                                  no superuser, only what the migrations grant it
+#   ConnectionStrings__Migrations  the login that owns the schema and migrates (optional; else the service's own)
+#   Database__AppRole              the role migrations grant the service's privileges to (default: the user
+#                                  of ConnectionStrings__Incidents, when ConnectionStrings__Migrations is another)
 #   PORT                           port to listen on (default 8080)
 #   Seed__Path                     e.g. /app/sample/incidents.geojson to load the sample incidents
 #   Database__MigrateOnStartup     true (default) or false

@@ -5,10 +5,18 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-db/cluster.sh start
+db/cluster.sh start     # also makes the service's login, incidentmap_app
 db/cluster.sh ensure-db incidentmap
 
-export ConnectionStrings__Incidents="${ConnectionStrings__Incidents:-$(db/cluster.sh url incidentmap)}"
+# Two logins (README: Configuration): the service serves as incidentmap_app, which may read and write
+# the data and nothing else; migrations run as the cluster's superuser, which creates the extensions,
+# owns the schema and grants incidentmap_app what the service needs. A ConnectionStrings__Incidents
+# of your own is used alone, for both, as before.
+migrations=""
+if [ -z "${ConnectionStrings__Incidents:-}" ]; then
+    export ConnectionStrings__Incidents="$(db/cluster.sh url incidentmap app)"
+    migrations="${ConnectionStrings__Migrations:-$(db/cluster.sh url incidentmap)}"
+fi
 export Seed__Path="${Seed__Path:-$PWD/db/sample/incidents.geojson}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
@@ -17,9 +25,11 @@ dotnet build src/IncidentMap.Api -c Release -v quiet -nologo
 cd src/IncidentMap.Api/bin/Release/net10.0
 
 # A fresh key for this run (the previous "local-dev" key is revoked); keys are stored only as hashes.
-# Its log goes to a file, shown only if it fails (a database it cannot reach, a failed migration).
+# The command migrates first, as the migrating login. Its log goes to a file, shown only if it fails
+# (a database it cannot reach, a failed migration).
 log="$(mktemp)"
-if ! key="$(Logging__Console__LogToStandardErrorThreshold=Trace dotnet IncidentMap.Api.dll keys create local-dev --scopes read,write,admin --replace 2>"$log")"; then
+if ! key="$(ConnectionStrings__Migrations="${migrations:-${ConnectionStrings__Migrations:-}}" Logging__Console__LogToStandardErrorThreshold=Trace \
+        dotnet IncidentMap.Api.dll keys create local-dev --scopes read,write,admin --replace 2>"$log")"; then
     cat "$log" >&2
     rm -f "$log"
     echo "run.sh: could not prepare the database (see above)" >&2
@@ -31,4 +41,6 @@ IncidentMap        http://localhost:8080/collections/incidents/items
 Swagger UI         http://localhost:8080/swagger
 Write/admin key    $key   (send as X-API-Key; a new one each run)
 BANNER
+# The service itself never holds the superuser's password: it finds the schema migrated and serves.
+if [ -n "$migrations" ]; then unset ConnectionStrings__Migrations; fi
 exec dotnet IncidentMap.Api.dll "$@"

@@ -18,7 +18,10 @@ db/cluster.sh start
 test_db="${INCIDENTMAP_TEST_DB:-incidentmap_test}"
 db/cluster.sh recreate-db "$test_db"
 
+# The tests' own setup logs in as the superuser; the service under test as its own login,
+# incidentmap_app, with migrations run as the superuser: the whole suite proves the grants suffice.
 export INCIDENTMAP_TEST_CONNECTION="$(db/cluster.sh url "$test_db")"
+export INCIDENTMAP_TEST_APP_CONNECTION="$(db/cluster.sh url "$test_db" app)"
 # Fault tests restart PostgreSQL through this script.
 export INCIDENTMAP_CLUSTER_SCRIPT="$PWD/db/cluster.sh"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -5,7 +5,8 @@
 #   db/cluster.sh stop     stop it (data is kept)
 #   db/cluster.sh restart [fast|immediate]   restart it (the fault tests use this)
 #   db/cluster.sh status   say where it is and whether it runs
-#   db/cluster.sh url DB   print an Npgsql connection string for database DB
+#   db/cluster.sh url DB   print an Npgsql connection string for database DB (as the superuser postgres)
+#   db/cluster.sh url DB app   the same as the service's own login, incidentmap_app (no superuser)
 #   db/cluster.sh psql ... run psql against the cluster
 #   db/cluster.sh destroy  stop it and delete its data
 #
@@ -14,6 +15,10 @@
 # with a generated password; it never touches a system cluster. Its data lives in .pgdata/ of
 # the checkout, or, when the postgres user cannot enter the checkout (a clone under /root, as
 # CI uses), under /var/tmp/incidentmap-pg-<hash of the checkout path>.
+#
+# Two logins: postgres, the superuser, creates databases and extensions and applies migrations;
+# incidentmap_app (created by `start`, with a generated password of its own) is the service's:
+# no superuser, no CREATEDB or CREATEROLE, only what the migrations grant it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +26,7 @@ PG_VERSION=15
 PG_BIN="/usr/lib/postgresql/${PG_VERSION}/bin"
 STATE="${INCIDENTMAP_PG_STATE:-$ROOT/.pgdata}"   # the password, the port and the pointer to the data (a second cluster: set INCIDENTMAP_PG_STATE)
 SU=()                          # how to run server commands (as postgres when we are root)
+APP_ROLE=incidentmap_app       # the service's login (cluster-wide, like every role)
 
 log() { printf '\033[1;34m[cluster]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[cluster]\033[0m %s\n' "$*" >&2; exit 1; }
@@ -77,6 +83,13 @@ run_pg() { (cd / && "${SU[@]}" "$@"); }
 
 password() { cat "$STATE/password"; }
 
+app_password() {
+    [ -f "$STATE/app-password" ] || die "no password on record for $APP_ROLE: run db/cluster.sh start"
+    cat "$STATE/app-password"
+}
+
+new_password() { (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$1"); }
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # The port is chosen when the cluster is created and kept in $STATE/port.
@@ -97,12 +110,15 @@ remember_outside() {
     cp "$STATE/password" "$DATA.password"
     [ -f "$STATE/port" ] && cp "$STATE/port" "$DATA.port"
     chmod 600 "$DATA.password"
+    if [ -f "$STATE/app-password" ]; then cp "$STATE/app-password" "$DATA.app-password"; chmod 600 "$DATA.app-password"; fi
+    return 0
 }
 
 recover_outside() {
     case "$DATA" in "$STATE"/*) return ;; esac
     [ -f "$STATE/password" ] || { [ -f "$DATA.password" ] && (umask 077; cp "$DATA.password" "$STATE/password"); }
     [ -f "$STATE/port" ] || { [ -f "$DATA.port" ] && cp "$DATA.port" "$STATE/port"; }
+    [ -f "$STATE/app-password" ] || { [ -f "$DATA.app-password" ] && (umask 077; cp "$DATA.app-password" "$STATE/app-password"); }
     return 0
 }
 
@@ -120,7 +136,7 @@ create_cluster() {
     mkdir -p "$DATA"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$DATA"
     chmod 700 "$DATA"
-    [ -f "$STATE/password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$STATE/password")
+    [ -f "$STATE/password" ] || new_password "$STATE/password"
     local pwfile; pwfile="$(mktemp)"; cp "$STATE/password" "$pwfile"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$pwfile"
     run_pg "$PG_BIN/initdb" -D "$DATA" -U postgres --pwfile="$pwfile" --auth=scram-sha-256 \
@@ -153,11 +169,47 @@ start() {
     create_cluster
     resolve_port
     [ -f "$STATE/port" ] && case "$DATA" in "$STATE"/*) ;; *) cp "$STATE/port" "$DATA.port" ;; esac
-    if is_running; then log "already running on 127.0.0.1:$PORT ($DATA)"; return; fi
-    port_in_use "$PORT" && die "port $PORT is taken by another server; set INCIDENTMAP_PG_PORT"
-    log "starting on 127.0.0.1:$PORT ($DATA)"
-    run_pg "$PG_BIN/pg_ctl" -D "$DATA" -o "-p $PORT" -l "$DATA/server.log" -w -t 60 start >/dev/null \
-        || { tail -20 "$DATA/server.log" >&2; die "could not start PostgreSQL (log above)"; }
+    if is_running; then
+        log "already running on 127.0.0.1:$PORT ($DATA)"
+    else
+        port_in_use "$PORT" && die "port $PORT is taken by another server; set INCIDENTMAP_PG_PORT"
+        log "starting on 127.0.0.1:$PORT ($DATA)"
+        run_pg "$PG_BIN/pg_ctl" -D "$DATA" -o "-p $PORT" -l "$DATA/server.log" -w -t 60 start >/dev/null \
+            || { tail -20 "$DATA/server.log" >&2; die "could not start PostgreSQL (log above)"; }
+    fi
+    ensure_app_role
+}
+
+# The service's login: created once, its attributes and password put right when they are not (a
+# steady start writes nothing to the catalog). Its password is generated like the superuser's and
+# kept beside it ($STATE/app-password). What it may do in a database, the migrations grant.
+ensure_app_role() {
+    [ -f "$STATE/app-password" ] || new_password "$STATE/app-password"
+    remember_outside
+    local pw; pw="$(cat "$STATE/app-password")"
+    [[ "$pw" =~ ^[A-Za-z0-9]+$ ]] || die "$STATE/app-password is not a generated password; delete it to get a new one"
+    PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'incidentmap_app') THEN
+        BEGIN
+            CREATE ROLE incidentmap_app LOGIN;
+        EXCEPTION WHEN duplicate_object THEN NULL;  -- another start made it just now
+        END;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'incidentmap_app'
+               AND (rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls OR NOT rolcanlogin)) THEN
+        ALTER ROLE incidentmap_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+    END IF;
+END
+$$;
+SQL
+    # The password goes on standard input, never on a command line (where ps shows it).
+    if ! PGPASSWORD="$pw" PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p "$PORT" -U "$APP_ROLE" -d postgres -qAt -c 'SELECT 1' >/dev/null 2>&1; then
+        printf "ALTER ROLE %s PASSWORD '%s';\n" "$APP_ROLE" "$pw" \
+            | PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 >/dev/null
+        log "login $APP_ROLE ready (the service's; db/cluster.sh url DB app)"
+    fi
 }
 
 stop() {
@@ -189,9 +241,13 @@ case "${1:-}" in
     recreate-db)
              PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -q \
                  -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" -c "CREATE DATABASE \"$2\"" ;;
-    url)     echo "Host=127.0.0.1;Port=$PORT;Username=postgres;Password=$(password);Database=${2:-incidentmap}" ;;
+    url)     case "${3:-}" in
+                 "")  echo "Host=127.0.0.1;Port=$PORT;Username=postgres;Password=$(password);Database=${2:-incidentmap}" ;;
+                 app) echo "Host=127.0.0.1;Port=$PORT;Username=$APP_ROLE;Password=$(app_password);Database=${2:-incidentmap}" ;;
+                 *)   die "url DB [app]: '$3' is not a login this script knows" ;;
+             esac ;;
     psql)    shift; PGPASSWORD="$(password)" exec psql -h 127.0.0.1 -p "$PORT" -U postgres "$@" ;;
     destroy) stop; DATA="$(cat "$STATE/datadir" 2>/dev/null || true)"
-             [ -n "$DATA" ] && as_root rm -rf "$DATA" "$DATA.password" "$DATA.port"; rm -rf "$STATE"; log "destroyed" ;;
-    *)       sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+             [ -n "$DATA" ] && as_root rm -rf "$DATA" "$DATA.password" "$DATA.app-password" "$DATA.port"; rm -rf "$STATE"; log "destroyed" ;;
+    *)       sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

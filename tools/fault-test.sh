@@ -41,12 +41,15 @@ cluster start
 trap 'cluster stop || true' EXIT
 cluster recreate-db "$db"
 connection="$(cluster url "$db")"
+app_connection="$(cluster url "$db" app)"
 
 export INCIDENTMAP_FAULT_PG_STATE="$state"
 export INCIDENTMAP_FAULT_CLUSTER_SCRIPT="$ROOT/db/cluster.sh"
 export INCIDENTMAP_FAULT_CONNECTION="$connection"
+export INCIDENTMAP_FAULT_APP_CONNECTION="$app_connection"
 # The suite's shared fixture needs a database too: give it the fault database, not the test database.
 export INCIDENTMAP_TEST_CONNECTION="$connection"
+export INCIDENTMAP_TEST_APP_CONNECTION="$app_connection"
 unset INCIDENTMAP_CLUSTER_SCRIPT INCIDENTMAP_PG_STATE INCIDENTMAP_PG_PORT
 export FAULT_ROUNDS="${FAULT_ROUNDS:-10}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

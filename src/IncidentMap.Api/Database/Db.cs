@@ -23,6 +23,10 @@ public static class DatabaseServiceCollectionExtensions
         services.AddSingleton(sp => Build(sp, settings, reads: false, prepare: false));
         services.AddKeyedSingleton(ReadsKey, (sp, _) => Build(sp, settings, reads: true, prepare: true));
         services.AddKeyedSingleton(AdHocReadsKey, (sp, _) => Build(sp, settings, reads: true, prepare: false));
+        // Migrations run as their own login when ConnectionStrings:Migrations names one, else as the service.
+        services.AddKeyedSingleton(MigrationsKey, (sp, _) => settings.MigrationsConnectionString is { } migrations
+            ? BuildMigrations(sp, migrations)
+            : sp.GetRequiredService<NpgsqlDataSource>());
         services.AddSingleton<DatabaseResilience>();
         return services;
     }
@@ -37,6 +41,30 @@ public static class DatabaseServiceCollectionExtensions
     /// Unprepared, each statement is planned for its own values.
     /// </summary>
     public const string AdHocReadsKey = "adhoc-reads";
+
+    /// <summary>
+    /// The key of the data source migrations run on: the login of ConnectionStrings:Migrations (one that
+    /// owns the schema), or the service's own data source when that is not set.
+    /// </summary>
+    public const string MigrationsKey = "migrations";
+
+    /// <summary>
+    /// The migrating login's data source. Not the service's statement timeout (a migration sets its
+    /// own, none), nothing prepared: it runs each statement once.
+    /// </summary>
+    private static NpgsqlDataSource BuildMigrations(IServiceProvider sp, string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            Timezone = "UTC",
+            ApplicationName = "incidentmap-migrations",
+            MaxAutoPrepare = 0,
+        };
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        dataSourceBuilder.UseNetTopologySuite();
+        dataSourceBuilder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
+        return dataSourceBuilder.Build();
+    }
 
     /// <summary>
     /// The service's data source, or the pool of read-only sessions (<paramref name="reads"/>): their

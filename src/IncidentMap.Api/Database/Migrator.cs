@@ -11,7 +11,14 @@ namespace IncidentMap.Api.Database;
 /// own transaction together with its history row, so a failing one leaves the schema as it was.
 /// A session advisory lock serialises instances that start at the same time.
 /// </summary>
-public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logger)
+/// <param name="dataSource">The login that migrates: it owns the schema (ConnectionStrings:Migrations, else the service's).</param>
+/// <param name="appRole">
+/// The service's own role, when it is not the migrating login (Database:AppRole): after migrating, and
+/// every time, it is granted what the service does at run time on every object of the migrations
+/// (<see cref="GrantAsync"/>), so a table a later migration adds is usable at once. Null grants nothing.
+/// </param>
+/// <param name="serviceDataSource">The service's data source, when it is another login's: it learns the types migrations created.</param>
+public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logger, string? appRole = null, NpgsqlDataSource? serviceDataSource = null)
 {
     // Arbitrary constant shared by every IncidentMap instance: "IncMap01".
     private const long AdvisoryLockKey = 0x496E634D61703031;
@@ -51,7 +58,12 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@key)", new { key = AdvisoryLockKey }, cancellationToken: ct));
         try
         {
-            await connection.ExecuteAsync(new CommandDefinition("""
+            // Only when missing: CREATE TABLE IF NOT EXISTS needs the right to create in the schema even
+            // when the table exists, and a service that migrates as its own least-privilege login (no
+            // ConnectionStrings:Migrations) must still start on a database someone else migrated.
+            if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                    "SELECT to_regclass('schema_migrations') IS NOT NULL", cancellationToken: ct)))
+                await connection.ExecuteAsync(new CommandDefinition("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version    text PRIMARY KEY,
                     name       text NOT NULL,
@@ -90,14 +102,24 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
                 catch (Exception e)
                 {
                     await tx.RollbackAsync(CancellationToken.None);
-                    throw new InvalidOperationException($"Migration {migration.Name} failed and was rolled back: {e.Message}", e);
+                    // 42501 insufficient_privilege: PostGIS, which only a superuser may create, or the service's
+                    // least-privilege login migrating.
+                    var hint = e is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } denied
+                        ? denied.MessageText.Contains("extension \"postgis\"", StringComparison.Ordinal)
+                            ? " (PostGIS is not a trusted extension: a superuser must run CREATE EXTENSION postgis in this database once)"
+                            : $" (login {connection.UserName} may not change the schema: migrate as the login that owns it, ConnectionStrings:Migrations)"
+                        : "";
+                    throw new InvalidOperationException($"Migration {migration.Name} failed and was rolled back: {e.Message}{hint}", e);
                 }
                 count++;
             }
 
+            if (appRole is not null) await GrantAsync(connection, appRole, ct);
+
             // Types created by a migration (postgis' geometry) must be known to this data source, also
             // when another instance applied that migration while this one waited for the lock.
             await dataSource.ReloadTypesAsync(ct);
+            if (serviceDataSource is not null && serviceDataSource != dataSource) await serviceDataSource.ReloadTypesAsync(ct);
             return count;
         }
         finally
@@ -105,4 +127,72 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
             await connection.ExecuteAsync("SELECT pg_advisory_unlock(@key)", new { key = AdvisoryLockKey });
         }
     }
+
+    /// <summary>
+    /// Grants <paramref name="role"/> what the service does at run time, on every object of the schemas
+    /// the migrations create in (all but PostgreSQL's own; extensions' objects are left as their
+    /// extension made them), where the migrating login may grant and the role lacks it:
+    /// <list type="bullet">
+    /// <item>tables and views: SELECT, INSERT, UPDATE, DELETE (schema_migrations: SELECT only; TRUNCATE,
+    /// REFERENCES and TRIGGER never);</item>
+    /// <item>sequences: USAGE, SELECT; functions and procedures: EXECUTE; the schemas: USAGE;</item>
+    /// <item>the database: CONNECT and TEMPORARY (imports stage rows in temporary tables).</item>
+    /// </list>
+    /// What the role already has is not granted again (a GRANT rewrites the catalog row even when it
+    /// changes nothing), so a start with nothing new writes nothing. LISTEN/NOTIFY, advisory locks and
+    /// set_config need no grant. Nothing is revoked: what the role holds beyond this was given by hand.
+    /// </summary>
+    private async Task GrantAsync(NpgsqlConnection connection, string role, CancellationToken ct)
+    {
+        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = @role)", new { role }, cancellationToken: ct)))
+            throw new InvalidOperationException(
+                $"Database:AppRole is '{role}' (or the user of ConnectionStrings:Incidents), which is no role of this PostgreSQL: " +
+                "create the service's login first (README: Configuration)");
+        var grants = (await connection.QueryAsync<string>(new CommandDefinition(GrantsSql, new { role }, cancellationToken: ct))).AsList();
+        if (grants.Count == 0) return;
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        foreach (var grant in grants)
+            await connection.ExecuteAsync(new CommandDefinition(grant, transaction: tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        logger.LogInformation("Granted role {Role} the service's privileges on {Count} object(s)", role, grants.Count);
+    }
+
+    /// <summary>The GRANT statements <see cref="GrantAsync"/> runs, names quoted by format(): @role is never spliced into SQL.</summary>
+    private const string GrantsSql = """
+        WITH schemas AS (
+            SELECT n.oid, n.nspname
+            FROM pg_namespace n
+            WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+              AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+        ), relations AS (
+            SELECT c.oid, c.relkind, c.relname, s.nspname,
+                   CASE WHEN c.relkind = 'S' THEN ARRAY['USAGE', 'SELECT']
+                        WHEN c.relkind = 'm' OR (s.nspname = 'public' AND c.relname = 'schema_migrations') THEN ARRAY['SELECT']
+                        ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'] END AS privileges
+            FROM pg_class c JOIN schemas s ON s.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND pg_has_role(c.relowner, 'USAGE')
+              AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        )
+        SELECT format('GRANT %s ON %s %I.%I TO %I', array_to_string(r.privileges, ', '),
+                      CASE WHEN r.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.nspname, r.relname, @role)
+        FROM relations r
+        WHERE EXISTS (SELECT FROM unnest(r.privileges) p
+                      WHERE NOT CASE WHEN r.relkind = 'S' THEN has_sequence_privilege(@role, r.oid, p)
+                                     ELSE has_table_privilege(@role, r.oid, p) END)
+        UNION ALL
+        SELECT format('GRANT EXECUTE ON ROUTINE %s TO %I', p.oid::regprocedure, @role)
+        FROM pg_proc p JOIN schemas s ON s.oid = p.pronamespace
+        WHERE pg_has_role(p.proowner, 'USAGE') AND NOT has_function_privilege(@role, p.oid, 'EXECUTE')
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+        UNION ALL
+        SELECT format('GRANT USAGE ON SCHEMA %I TO %I', n.nspname, @role)
+        FROM pg_namespace n JOIN schemas s ON s.oid = n.oid
+        WHERE pg_has_role(n.nspowner, 'USAGE') AND NOT has_schema_privilege(@role, n.oid, 'USAGE')
+        UNION ALL
+        SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I', d.datname, @role)
+        FROM pg_database d
+        WHERE d.datname = current_database() AND pg_has_role(d.datdba, 'USAGE')
+          AND NOT (has_database_privilege(@role, d.oid, 'CONNECT') AND has_database_privilege(@role, d.oid, 'TEMPORARY'))
+        """;
 }

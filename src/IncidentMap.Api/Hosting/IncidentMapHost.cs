@@ -37,7 +37,11 @@ public static class IncidentMapHost
         services.AddSingleton<StartupTasks>();
         services.AddHostedService(sp => sp.GetRequiredService<StartupTasks>());
         services.AddIncidentDatabase(settings);
-        services.AddSingleton<Migrator>();
+        // Migrations run as ConnectionStrings:Migrations when set, granting the service's role what it needs.
+        services.AddSingleton(sp => new Migrator(
+            sp.GetRequiredKeyedService<Npgsql.NpgsqlDataSource>(DatabaseServiceCollectionExtensions.MigrationsKey),
+            sp.GetRequiredService<ILogger<Migrator>>(), settings.AppRole,
+            settings is { MigrationsConnectionString: not null, ConnectionString: not null } ? sp.GetRequiredService<Npgsql.NpgsqlDataSource>() : null));
         services.AddSingleton<IncidentReader>();
         services.AddSingleton<IncidentStore>();
         services.AddSingleton<SampleData>();
@@ -206,7 +210,8 @@ public static class IncidentMapHost
             case "migrate":
                 var applied = await app.Services.GetRequiredService<Migrator>().MigrateAsync();
                 // The database's own latest: a newer service may have migrated it further than this one knows.
-                await using (var versions = app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("SELECT max(version) FROM schema_migrations"))
+                await using (var versions = app.Services.GetRequiredKeyedService<Npgsql.NpgsqlDataSource>(DatabaseServiceCollectionExtensions.MigrationsKey)
+                                 .CreateCommand("SELECT max(version) FROM schema_migrations"))
                 {
                     var schema = (string)(await versions.ExecuteScalarAsync())!;
                     Console.WriteLine($"{applied} migration(s) applied; schema at {schema}" +
@@ -290,6 +295,8 @@ public sealed class StartupTasks(IServiceProvider services, Settings settings, I
         {
             var applied = await StepFailedException.RunAsync("migrating the database", () => services.GetRequiredService<Migrator>().MigrateAsync(ct));
             logger.LogInformation("Schema at {Version} ({Applied} migration(s) applied)", Migrator.LatestVersion, applied);
+            // The database answered just now; without migrating, the service may start before it does.
+            await WarnOfPowerfulLoginAsync(ct);
         }
         // The gazetteer ships with the binary (db/gazetteer/); Gazetteer:Path = "" skips it.
         if (settings.GazetteerPath.Length > 0)
@@ -297,5 +304,31 @@ public sealed class StartupTasks(IServiceProvider services, Settings settings, I
                 () => services.GetRequiredService<Gazetteer>().EnsureLoadedAsync(settings.GazetteerPath, ct));
         if (settings.SeedPath is { } path)
             await StepFailedException.RunAsync($"loading Seed:Path {path}", () => services.GetRequiredService<SampleData>().LoadAsync(path, ct));
+    }
+
+    /// <summary>
+    /// Says so when the service's own login may do more than the service needs: a superuser (or one
+    /// that may create roles or databases) turns any SQL injection into the whole cluster. It still
+    /// serves: a single-login development setup is allowed (README: Configuration).
+    /// </summary>
+    private async Task WarnOfPowerfulLoginAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var command = services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
+                "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles WHERE rolname = current_user");
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct)) return;
+            var powers = new[] { "superuser", "createrole", "createdb", "bypassrls" }.Where((_, i) => reader.GetBoolean(i + 1)).ToList();
+            if (powers.Count == 0) return;
+            logger.LogWarning("The service logs in to PostgreSQL as {Login}, which has {Powers}: give it a login of its own without them " +
+                              "(ConnectionStrings:Incidents) and migrate as the schema's owner (ConnectionStrings:Migrations); see README, Configuration",
+                reader.GetString(0), string.Join(", ", powers));
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            // Only advice: a database that stopped answering this instant fails the next step, or a request.
+            logger.LogDebug("Could not check the service's login: {Message}", e.Message);
+        }
     }
 }

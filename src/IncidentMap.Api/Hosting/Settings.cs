@@ -18,8 +18,21 @@ public sealed class Settings
     /// <summary>Only <see cref="From"/> builds settings; the initializers below are the defaults it reads against.</summary>
     private Settings() { }
 
-    /// <summary>Npgsql connection string (ConnectionStrings:Incidents); null when not set.</summary>
+    /// <summary>Npgsql connection string (ConnectionStrings:Incidents); null when not set. The service's own login.</summary>
     public string? ConnectionString { get; private init; }
+
+    /// <summary>
+    /// The login that applies migrations (ConnectionStrings:Migrations), when it is not the service's:
+    /// one that owns the schema. Null when not set: migrations then run over <see cref="ConnectionString"/>.
+    /// </summary>
+    public string? MigrationsConnectionString { get; private init; }
+
+    /// <summary>
+    /// The role the migrating login grants the service's privileges to after migrating (Database:AppRole);
+    /// when not set and a separate migrating login is, the user name of ConnectionStrings:Incidents.
+    /// Null: no grants (a single-login deployment, whose login owns what it migrated).
+    /// </summary>
+    public string? AppRole { get; private init; }
 
     public bool MigrateOnStartup { get; private init; } = true;
 
@@ -116,9 +129,13 @@ public sealed class Settings
         read.Urls("Urls");
         read.Ports("HTTP_PORTS");
         read.Ports("HTTPS_PORTS");
+        var connectionString = read.ConnectionString("ConnectionStrings:Incidents");
+        var migrationsConnectionString = read.ConnectionString("ConnectionStrings:Migrations");
         var settings = new Settings
         {
-            ConnectionString = read.ConnectionString("ConnectionStrings:Incidents"),
+            ConnectionString = connectionString,
+            MigrationsConnectionString = migrationsConnectionString,
+            AppRole = read.RoleName("Database:AppRole") ?? ServiceLogin(connectionString, migrationsConnectionString),
             MigrateOnStartup = read.Bool("Database:MigrateOnStartup", d.MigrateOnStartup),
             StatementTimeoutSeconds = read.Int("Database:StatementTimeoutSeconds", d.StatementTimeoutSeconds, 0, MaxStatementTimeoutSeconds, "(0 is no limit)"),
             MaxAutoPrepare = read.Int("Database:MaxAutoPrepare", d.MaxAutoPrepare, 0, 10_000, "(0 prepares nothing)"),
@@ -156,6 +173,17 @@ public sealed class Settings
         };
         read.ThrowIfAny();
         return settings;
+    }
+
+    /// <summary>
+    /// The service's login when migrations run as another: the role to grant to. Null when the two are
+    /// one login, or either names no user (Npgsql would take the operating system's; say Database:AppRole).
+    /// </summary>
+    private static string? ServiceLogin(string? service, string? migrations)
+    {
+        if (service is null || migrations is null) return null;
+        var (app, owner) = (new NpgsqlConnectionStringBuilder(service).Username, new NpgsqlConnectionStringBuilder(migrations).Username);
+        return string.IsNullOrEmpty(app) || string.IsNullOrEmpty(owner) || app == owner ? null : app;
     }
 
     /// <summary>Reads settings and collects what is wrong with them.</summary>
@@ -215,6 +243,15 @@ public sealed class Settings
                               "parse (a value holding ';', '=' or quotes must be quoted: Password='a;b')");
                 return null;
             }
+        }
+
+        /// <summary>A PostgreSQL role name (at most 63 bytes, as PostgreSQL keeps them); null when not set.</summary>
+        public string? RoleName(string key)
+        {
+            if (Value(key) is not { } text) return null;
+            if (System.Text.Encoding.UTF8.GetByteCount(text) <= 63 && !text.Any(char.IsControl)) return text;
+            Bad(key, text, "must be the name of a PostgreSQL role (at most 63 bytes), such as incidentmap_app");
+            return null;
         }
 
         /// <summary>An existing folder when set; empty is "none" (""), unset the default.</summary>

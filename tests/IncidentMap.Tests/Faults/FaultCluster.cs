@@ -9,7 +9,9 @@ namespace IncidentMap.Tests.Faults;
 /// test while others use that cluster, point it at a second one (tools/fault-test.sh does):
 /// <list type="bullet">
 /// <item>INCIDENTMAP_FAULT_CLUSTER_SCRIPT (default INCIDENTMAP_CLUSTER_SCRIPT): the db/cluster.sh to drive;</item>
-/// <item>INCIDENTMAP_FAULT_CONNECTION (default INCIDENTMAP_TEST_CONNECTION): the database the service under test uses;</item>
+/// <item>INCIDENTMAP_FAULT_CONNECTION (default INCIDENTMAP_TEST_CONNECTION): the database the service under test uses, as the superuser
+/// (the fault driver's login, and the service's migrations');</item>
+/// <item>INCIDENTMAP_FAULT_APP_CONNECTION (default INCIDENTMAP_TEST_APP_CONNECTION): the service's own login to it;</item>
 /// <item>INCIDENTMAP_FAULT_PG_STATE: passed to the script as INCIDENTMAP_PG_STATE (its state dir), when set;</item>
 /// <item>FAULT_ROUNDS: rounds of faults (default 3, the shortened suite run).</item>
 /// </list>
@@ -18,12 +20,14 @@ public sealed class FaultCluster
 {
     public string Script { get; }
     public string ConnectionString { get; }
+    public string AppConnectionString { get; }
     public string? StateDir { get; }
 
-    private FaultCluster(string script, string connectionString, string? stateDir)
+    private FaultCluster(string script, string connectionString, string appConnectionString, string? stateDir)
     {
         Script = script;
         ConnectionString = connectionString;
+        AppConnectionString = appConnectionString;
         StateDir = stateDir;
     }
 
@@ -36,7 +40,10 @@ public sealed class FaultCluster
         var connection = Env("INCIDENTMAP_FAULT_CONNECTION") ?? Env("INCIDENTMAP_TEST_CONNECTION")
             ?? throw new InvalidOperationException(
                 "Neither INCIDENTMAP_FAULT_CONNECTION nor INCIDENTMAP_TEST_CONNECTION is set: run ./test.sh or tools/fault-test.sh");
-        return new FaultCluster(script, connection, Env("INCIDENTMAP_FAULT_PG_STATE"));
+        var app = Env("INCIDENTMAP_FAULT_APP_CONNECTION") ?? Env("INCIDENTMAP_TEST_APP_CONNECTION")
+            ?? throw new InvalidOperationException(
+                "Neither INCIDENTMAP_FAULT_APP_CONNECTION nor INCIDENTMAP_TEST_APP_CONNECTION is set: run ./test.sh or tools/fault-test.sh");
+        return new FaultCluster(script, connection, app, Env("INCIDENTMAP_FAULT_PG_STATE"));
     }
 
     public static int Rounds() =>

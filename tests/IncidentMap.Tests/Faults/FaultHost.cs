@@ -13,7 +13,7 @@ namespace IncidentMap.Tests.Faults;
 /// database the fault test may break, so clients see real connection errors. Its log (warnings and
 /// errors, with stack traces) goes to <see cref="LogPath"/> and is kept in memory for the report.
 /// </summary>
-public sealed class FaultHost(string connectionString) : WebApplicationFactory<Program>
+public sealed class FaultHost(string connectionString, string migrationsConnectionString) : WebApplicationFactory<Program>
 {
     public string BaseUrl { get; private set; } = "";
 
@@ -26,8 +26,10 @@ public sealed class FaultHost(string connectionString) : WebApplicationFactory<P
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        // ApiFixture.Configure's settings, with the fault database instead of the test database.
+        // ApiFixture.Configure's settings, with the fault database instead of the test database: the
+        // service's own login, migrating as the superuser.
         builder.UseSetting("ConnectionStrings:Incidents", connectionString);
+        builder.UseSetting("ConnectionStrings:Migrations", migrationsConnectionString);
         builder.UseSetting("Seed:Path", "");
         builder.UseSetting("RateLimits:AnonymousPerMinute", "1000000");
         builder.UseSetting("RateLimits:KeyPerMinute", "1000000");

@@ -43,7 +43,7 @@ public sealed class FaultTests(ApiFixture api, ITestOutputHelper output)
         var clusterDown = false;
         var wall = Stopwatch.StartNew();
 
-        await using var host = new FaultHost(cluster.ConnectionString);
+        await using var host = new FaultHost(cluster.AppConnectionString, cluster.ConnectionString);
         await host.StartAsync();
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = TimeSpan.FromMinutes(1) })
         {

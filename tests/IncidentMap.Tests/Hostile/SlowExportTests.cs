@@ -19,17 +19,17 @@ public sealed class LockableExportHost : IAsyncLifetime
 
     public ConfiguredFactory Service { get; private set; } = null!;
 
-    private sealed class Factory(string connectionString) : ConfiguredFactory(
-        ("ConnectionStrings:Incidents", connectionString), ("Database:StatementTimeoutSeconds", "1"),
+    private sealed class Factory((string Service, string Migrations) logins) : ConfiguredFactory(
+        ("ConnectionStrings:Incidents", logins.Service), ("ConnectionStrings:Migrations", logins.Migrations), ("Database:StatementTimeoutSeconds", "1"),
         // Migrated below, without the one-second limit; no gazetteer: these tests geocode nothing.
         ("Database:MigrateOnStartup", "false"), ("Gazetteer:Path", ""));
 
     public async Task InitializeAsync()
     {
         Database = await OwnDatabase.CreateAsync("export");
-        await new Migrator(Database.DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
-        var name = new NpgsqlConnectionStringBuilder(Database.DataSource.ConnectionString).Database;
-        Service = new Factory(new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = name }.ConnectionString);
+        // Granting the service's own role what it needs, as its own migrations would.
+        await new Migrator(Database.DataSource, NullLogger<Migrator>.Instance, ApiFixture.AppRole).MigrateAsync();
+        Service = new Factory(ApiFixture.Logins(Database.Name));
         await Service.InitializeAsync();
         await using var connection = await Database.DataSource.OpenConnectionAsync();
         await connection.ExecuteAsync("""

@@ -94,7 +94,8 @@ public sealed class ImportConcurrencyTests(ImportsFixture api)
         var prefix = Unique();
         await api.CreateClient().ImportOkAsync(RowsCsv(prefix, 1, 3, _ => "First"), "text/csv", "?source=" + prefix, inserted: 3, updated: 0, unchanged: 0, rejected: 0);
         // The batch's backend looks for a deadlock 3 s after it begins to wait, and the test's only after a minute:
-        // the batch is the one PostgreSQL ends, however slowly the test closes the cycle.
+        // the batch is the one PostgreSQL ends, however slowly the test closes the cycle. deadlock_timeout is
+        // the superuser's to set: this importer logs in as the superuser, not as the service's own login.
         var settings = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Options = "-c deadlock_timeout=3s" };
         await using var importer = new TestImporter(api.Services, new ImportSettings { Writers = 1 }, connection: settings);
 

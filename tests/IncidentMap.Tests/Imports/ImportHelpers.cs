@@ -150,11 +150,11 @@ public sealed class TestImporter : IAsyncDisposable
     private readonly NpgsqlDataSource _dataSource;
     private readonly Importer _importer;
 
-    /// <param name="connection">The connection string, when not the test database's own (a command timeout, server options).</param>
+    /// <param name="connection">The connection string, when not the service's own login to the test database (a command timeout, server options).</param>
     public TestImporter(IServiceProvider services, ImportSettings settings, NpgsqlConnectionStringBuilder? connection = null)
     {
         Application = "test-importer-" + Guid.NewGuid().ToString("N")[..8];
-        connection ??= new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString);
+        connection ??= new NpgsqlConnectionStringBuilder(ApiFixture.AppConnectionString);
         connection.ApplicationName = Application;
         _dataSource = new NpgsqlDataSourceBuilder(connection.ConnectionString).UseNetTopologySuite().Build();
         _importer = new Importer(_dataSource, services.GetRequiredService<IncidentMap.Api.Collections.DataVersion>(), settings,

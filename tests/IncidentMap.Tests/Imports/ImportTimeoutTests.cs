@@ -26,7 +26,7 @@ public sealed class ImportTimeoutTests(ImportsFixture api)
         await api.CreateClient().ImportOkAsync(RowsCsv(prefix, 1, 3, _ => "First"), "text/csv", "?source=" + prefix, inserted: 3, updated: 0, unchanged: 0, rejected: 0);
         // Npgsql's default command timeout (30 s) stands here at 2 s, in the connection string of the importer's data source.
         await using var importer = new TestImporter(api.Services, new ImportSettings { Writers = 1 },
-            new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { CommandTimeout = 2 });
+            new NpgsqlConnectionStringBuilder(ApiFixture.AppConnectionString) { CommandTimeout = 2 });
         ImportReport report;
         await using (var holder = await api.Database.OpenConnectionAsync())
         await using (var hold = await holder.BeginTransactionAsync())

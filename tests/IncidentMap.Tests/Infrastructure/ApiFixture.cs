@@ -15,13 +15,48 @@ namespace IncidentMap.Tests.Infrastructure;
 /// (INCIDENTMAP_TEST_CONNECTION). Tests share the database, so each creates the rows it asserts on
 /// and never counts rows it did not create.
 /// </summary>
+/// <remarks>
+/// Two logins, as in production: the service under test logs in as its own least-privilege role
+/// (<see cref="AppConnectionString"/>) and migrates as the superuser, granting that role what the
+/// service needs; so every test that goes through the service also proves those grants suffice.
+/// The tests' own setup and assertions use the superuser (<see cref="ConnectionString"/>).
+/// </remarks>
 public sealed class ApiFixture : WebApplicationFactory<Program>, IAsyncLifetime
 {
+    /// <summary>The superuser, for the tests' own setup and assertions, and the service's migrations.</summary>
     public static string ConnectionString { get; } =
         Environment.GetEnvironmentVariable("INCIDENTMAP_TEST_CONNECTION") is { Length: > 0 } cs
             ? cs
             : throw new InvalidOperationException(
                 "INCIDENTMAP_TEST_CONNECTION is not set: run the suite with ./test.sh, which starts PostGIS and sets it.");
+
+    /// <summary>The service's own login to the test database (incidentmap_app: no superuser, only what migrations grant).</summary>
+    public static string AppConnectionString { get; } =
+        Environment.GetEnvironmentVariable("INCIDENTMAP_TEST_APP_CONNECTION") is { Length: > 0 } cs
+            ? cs
+            : throw new InvalidOperationException(
+                "INCIDENTMAP_TEST_APP_CONNECTION is not set: run the suite with ./test.sh, which makes the service's login and sets it.");
+
+    /// <summary>The service's role, as the Migrator grants to it.</summary>
+    public static string AppRole => new NpgsqlConnectionStringBuilder(AppConnectionString).Username!;
+
+    /// <summary>
+    /// The service's two logins for <paramref name="database"/> of the test cluster (default: the test
+    /// database): it serves as <see cref="AppRole"/> and migrates as the superuser.
+    /// </summary>
+    public static (string Service, string Migrations) Logins(string? database = null) =>
+        database is null
+            ? (AppConnectionString, ConnectionString)
+            : (new NpgsqlConnectionStringBuilder(AppConnectionString) { Database = database }.ConnectionString,
+               new NpgsqlConnectionStringBuilder(ConnectionString) { Database = database }.ConnectionString);
+
+    /// <summary>Points a host at <paramref name="database"/> of the test cluster, with both logins (see <see cref="Logins"/>).</summary>
+    public static void UseDatabase(IWebHostBuilder builder, string? database = null)
+    {
+        var (service, migrations) = Logins(database);
+        builder.UseSetting("ConnectionStrings:Incidents", service);
+        builder.UseSetting("ConnectionStrings:Migrations", migrations);
+    }
 
     public NpgsqlDataSource Database { get; } = new NpgsqlDataSourceBuilder(ConnectionString)
         .UseNetTopologySuite().Build();
@@ -35,10 +70,10 @@ public sealed class ApiFixture : WebApplicationFactory<Program>, IAsyncLifetime
         builder.ConfigureLogging(logging => logging.AddProvider(Errors));
     }
 
-    /// <summary>Settings every test host shares: the test database, no sample data, limits out of the way.</summary>
+    /// <summary>Settings every test host shares: the test database (as the service's own login), no sample data, limits out of the way.</summary>
     public static void Configure(IWebHostBuilder builder)
     {
-        builder.UseSetting("ConnectionStrings:Incidents", ConnectionString);
+        UseDatabase(builder);
         builder.UseSetting("Seed:Path", "");
         builder.UseSetting("RateLimits:AnonymousPerMinute", "1000000");
         builder.UseSetting("RateLimits:KeyPerMinute", "1000000");

@@ -5,6 +5,8 @@ namespace IncidentMap.Tests.Infrastructure;
 /// <summary>
 /// An empty database of its own on the test cluster, for tests that other tests' writes would disturb
 /// (migrations, query plans over known data, the change feed's tail); dropped when disposed.
+/// <see cref="DataSource"/> is the superuser's; a service on it logs in as its own role
+/// (<see cref="ApiFixture.Logins"/>), which the Migrator grants to.
 /// </summary>
 public sealed class OwnDatabase : IAsyncDisposable
 {
@@ -13,6 +15,9 @@ public sealed class OwnDatabase : IAsyncDisposable
     public NpgsqlDataSource DataSource { get; }
 
     private OwnDatabase(string name, NpgsqlDataSource dataSource) => (_name, DataSource) = (name, dataSource);
+
+    /// <summary>The database's name, for <see cref="ApiFixture.Logins"/>.</summary>
+    public string Name => _name;
 
     /// <param name="prefix">Names the database (<c>incidentmap_{prefix}_…</c>), so a leftover says which test made it.</param>
     /// <param name="commandTimeoutSeconds">For a test that loads much data.</param>

@@ -13,18 +13,32 @@ public static class ServiceProcess
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <remarks>
+    /// It logs in as the service's own login and migrates as the superuser (<see cref="ApiFixture.Logins"/>).
+    /// An <paramref name="environment"/> that sets ConnectionStrings__Incidents and not ConnectionStrings__Migrations
+    /// runs with that one login alone: never migrations on one database and service on another.
+    /// </remarks>
     public static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var folder = AppContext.BaseDirectory;
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(folder, "IncidentMap.Api.dll"));
         foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment["ConnectionStrings__Incidents"] = ApiFixture.ConnectionString;
+        (start.Environment["ConnectionStrings__Incidents"], start.Environment["ConnectionStrings__Migrations"]) = ApiFixture.Logins();
         start.Environment["Seed__Path"] = "";
         // Never the port of a service someone runs on this machine.
         start.Environment["Urls"] = "http://127.0.0.1:0";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+        if (environment is not null && environment.ContainsKey("ConnectionStrings__Incidents") && !environment.ContainsKey("ConnectionStrings__Migrations"))
+            start.Environment.Remove("ConnectionStrings__Migrations");
         return start;
+    }
+
+    /// <summary>The environment of the service's two logins for <paramref name="database"/> of the test cluster (see <see cref="ApiFixture.Logins"/>).</summary>
+    public static Dictionary<string, string> Logins(string database)
+    {
+        var (service, migrations) = ApiFixture.Logins(database);
+        return new() { ["ConnectionStrings__Incidents"] = service, ["ConnectionStrings__Migrations"] = migrations };
     }
 
     /// <summary>Runs to the end (at most two minutes): exit code, standard output, standard error.</summary>

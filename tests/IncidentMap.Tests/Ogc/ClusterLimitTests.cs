@@ -20,17 +20,12 @@ public sealed class ManyIncidentsFactory : WebApplicationFactory<Program>, IAsyn
     public const int Incidents = 60_000;
 
     private OwnDatabase _database = null!;
-    private string _connectionString = "";
 
     public ConcurrentQueue<string> Statements { get; } = new();
 
     public async Task InitializeAsync()
     {
         _database = await OwnDatabase.CreateAsync("clusters", commandTimeoutSeconds: 300);
-        _connectionString = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString)
-        {
-            Database = new NpgsqlConnectionStringBuilder(_database.DataSource.ConnectionString).Database,
-        }.ConnectionString;
         _ = Services; // starting the host migrates the database
         await using var connection = await _database.DataSource.OpenConnectionAsync();
         await connection.ExecuteAsync("""
@@ -44,7 +39,7 @@ public sealed class ManyIncidentsFactory : WebApplicationFactory<Program>, IAsyn
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         ApiFixture.Configure(builder);
-        builder.UseSetting("ConnectionStrings:Incidents", _connectionString);
+        ApiFixture.UseDatabase(builder, _database.Name);
         builder.UseSetting("Gazetteer:Path", "");
         builder.ConfigureLogging(logging =>
         {

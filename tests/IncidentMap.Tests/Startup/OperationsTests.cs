@@ -71,11 +71,11 @@ public sealed class OperationsTests
         string name;
         await using (var connection = await database.DataSource.OpenConnectionAsync()) name = connection.Database;
         var port = ServiceProcess.FreePort();
-        var start = ServiceProcess.StartInfo(new Dictionary<string, string>
-        {
-            ["ConnectionStrings__Incidents"] = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = name }.ConnectionString,
-            ["Database__MigrateOnStartup"] = "false", ["Gazetteer__Path"] = "", ["Urls"] = $"http://127.0.0.1:{port}",
-        }, "serve");
+        var environment = ServiceProcess.Logins(name);
+        environment["Database__MigrateOnStartup"] = "false";
+        environment["Gazetteer__Path"] = "";
+        environment["Urls"] = $"http://127.0.0.1:{port}";
+        var start = ServiceProcess.StartInfo(environment, "serve");
         await using var serving = await ServiceProcess.ServeAsync(start);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
 
@@ -97,11 +97,8 @@ public sealed class OperationsTests
         await using var database = await OwnDatabase.CreateAsync("newer");
         string name;
         await using (var connection = await database.DataSource.OpenConnectionAsync()) name = connection.Database;
-        var environment = new Dictionary<string, string>
-        {
-            ["ConnectionStrings__Incidents"] = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = name }.ConnectionString,
-            ["Gazetteer__Path"] = "",
-        };
+        var environment = ServiceProcess.Logins(name);
+        environment["Gazetteer__Path"] = "";
         var first = await ServiceProcess.RunAsync(environment, "migrate");
         Assert.True(first.Exit == 0, first.Err);
         await using (var insert = database.DataSource.CreateCommand("INSERT INTO schema_migrations (version, name, checksum) VALUES ('9999', 'from_the_future', 'x')"))

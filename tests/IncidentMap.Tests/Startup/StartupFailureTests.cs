@@ -133,8 +133,9 @@ public sealed class StartupFailureTests
         await using var database = await OwnDatabase.CreateAsync("startup");
         string name;
         await using (var connection = await database.DataSource.OpenConnectionAsync()) name = connection.Database;
+        var (service, migrations) = ApiFixture.Logins(name);
         var start = ServiceProcess.StartInfo(Env(
-            ("ConnectionStrings__Incidents", new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = name }.ConnectionString),
+            ("ConnectionStrings__Incidents", service), ("ConnectionStrings__Migrations", migrations),
             ("Gazetteer__Path", "")));
         string text;
         await using (var serving = await ServiceProcess.ServeAsync(start))
