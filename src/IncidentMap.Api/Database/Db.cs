@@ -60,7 +60,13 @@ public static class DatabaseServiceCollectionExtensions
             ApplicationName = "incidentmap-migrations",
             MaxAutoPrepare = 0,
         };
-        var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        return DataSource(sp, builder.ConnectionString);
+    }
+
+    /// <summary>A data source of <paramref name="connectionString"/> that knows PostGIS's types and logs as the service does.</summary>
+    private static NpgsqlDataSource DataSource(IServiceProvider sp, string connectionString)
+    {
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(connectionString);
         dataSourceBuilder.UseNetTopologySuite();
         dataSourceBuilder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
         return dataSourceBuilder.Build();
@@ -107,10 +113,7 @@ public static class DatabaseServiceCollectionExtensions
             // where they share the CPUs unfairly (a 16-client p99 of 100+ ms instead of under 40).
             builder.MaxPoolSize = settings.ReadConnections;
         }
-        var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
-        dataSourceBuilder.UseNetTopologySuite();
-        dataSourceBuilder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
-        return dataSourceBuilder.Build();
+        return DataSource(sp, builder.ConnectionString);
     }
 }
 

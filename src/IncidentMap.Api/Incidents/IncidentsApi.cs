@@ -301,11 +301,6 @@ public static partial class IncidentsApi
                         firstRowTimeout: FirstRowTimeout(context));
             return new IncidentListResult(rows, query, matched, self, nextLink, alternates ?? [], exportLease);
         }
-        catch (FirstRowTimeoutException slow)
-        {
-            exportLease?.Dispose();
-            return ExportTooSlow(context, slow);
-        }
         catch
         {
             exportLease?.Dispose();
@@ -321,23 +316,6 @@ public static partial class IncidentsApi
         context.RequestServices.GetRequiredService<Hosting.Settings>().StatementTimeoutSeconds is > 0 and var seconds
             ? TimeSpan.FromSeconds(seconds)
             : null;
-
-    /// <summary>
-    /// An export that found no first row in time: a 503 like a page the statement timeout stops (with the
-    /// same Retry-After and warning line), saying what bounds an export, since its own timeout is 15 minutes.
-    /// </summary>
-    private static IResult ExportTooSlow(HttpContext context, FirstRowTimeoutException slow)
-    {
-        var title = "Query took too long";
-        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(IncidentsApi)).LogWarning(
-            "{Title} for {Method} {Path}: {Reason}", title, context.Request.Method, context.Request.Path, slow.Message);
-        context.Response.Headers.RetryAfter = ((int)Math.Ceiling(Database.DatabaseResilience.BreakDuration.TotalSeconds))
-            .ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Problem.Status(StatusCodes.Status503ServiceUnavailable, title,
-            $"An export must find its first incident within {slow.Limit.TotalSeconds:0.###} s (then it may stream for " +
-            $"{IncidentReader.ExportTimeout.TotalMinutes:0} minutes); this one found none in that time and was stopped. " +
-            "Narrow it (bbox, datetime, filters), or page with limit.");
-    }
 
     internal static async Task<IResult> GetIncident(HttpContext context, string featureId, IncidentReader reader,
         DataVersion dataVersion, IMemoryCache cache)

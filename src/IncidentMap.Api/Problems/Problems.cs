@@ -132,6 +132,13 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
                 (400, "Invalid value", "A value in the request is out of range or malformed for the database."),
             System.Text.EncoderFallbackException or System.Text.DecoderFallbackException =>
                 (400, "Invalid text", "The request contains invalid Unicode."),
+            // An export stopped before its first row (IncidentReader.OpenAsync's firstRowTimeout): its own timeout is 15 minutes,
+            // so the answer says what bounds it.
+            Querying.FirstRowTimeoutException slow =>
+                (503, "Query took too long",
+                 $"An export must find its first incident within {slow.Limit.TotalSeconds:0.###} s (then it may stream for " +
+                 $"{Querying.IncidentReader.ExportTimeout.TotalMinutes:0} minutes); this one found none in that time and was stopped. " +
+                 "Narrow it (bbox, datetime, filters), or page with limit."),
             // statement_timeout (Database:StatementTimeoutSeconds) stopped a query that asked for too much.
             PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } when !context.RequestAborted.IsCancellationRequested =>
                 (503, "Query took too long", "The query ran past the service's time limit and was stopped; narrow it (bbox, datetime, filters) or retry later."),
