@@ -173,11 +173,15 @@ public static class IncidentMapHost
           healthcheck                exit 0 when the local service is ready
           help                       this text
         Configuration comes from appsettings.json and the environment (see README.md); it is checked at startup.
+        Host options may follow any command: --urls URL, and settings by section (--Tiles:Cache false).
         Exit codes: 0 done, 1 failed (one line on stderr says why), 2 a usage error; an import stopped by
         Ctrl+C or SIGTERM is 130 or 143, after its report (running the same command again completes it).
         """;
 
-    /// <summary>The arguments that are words of the command, not host options (<c>--urls URL</c>, <c>--Key=value</c>) or their values.</summary>
+    /// <summary>
+    /// The arguments that are words of a command without options of its own, not host options
+    /// (<c>--urls URL</c>, <c>--Key=value</c>) or their values.
+    /// </summary>
     private static List<string> Words(string[] rest)
     {
         var words = new List<string>();
@@ -189,6 +193,29 @@ public static class IncidentMapHost
         return words;
     }
 
+    /// <summary>The host's own command-line options; any other host option names a setting's section (<c>--Tiles:Cache</c>).</summary>
+    private static readonly string[] HostOptionNames = ["urls", "environment", "contentRoot", "applicationName"];
+
+    /// <summary>
+    /// The arguments of a command with options of its own (<c>import</c>, <c>keys</c>) without the host
+    /// options among them: <c>--urls URL</c>, the host's other options, and settings named by their
+    /// section (<c>--Tiles:Cache false</c>, <c>--Database:AppRole=x</c>), each with its value. The
+    /// configuration has read them already. Any other option is the command's to take or refuse, so
+    /// <c>keys create n --scope write</c> stays a usage error, not a setting called "scope".
+    /// </summary>
+    internal static string[] WithoutHostOptions(string[] rest)
+    {
+        var kept = new List<string>();
+        for (var i = 0; i < rest.Length; i++)
+        {
+            var name = rest[i].StartsWith("--", StringComparison.Ordinal) ? rest[i][2..].Split('=', 2)[0] : null;
+            if (name is null || !(name.Contains(':') || HostOptionNames.Contains(name, StringComparer.OrdinalIgnoreCase)))
+                kept.Add(rest[i]);
+            else if (!rest[i].Contains('=')) i++; // the option's value
+        }
+        return [.. kept];
+    }
+
     /// <summary>
     /// <c>IncidentMap.Api [serve]</c> runs the service; <c>migrate</c>, <c>seed FILE</c> and
     /// <c>openapi [FILE]</c>, <c>healthcheck</c> do one job and exit.
@@ -198,15 +225,22 @@ public static class IncidentMapHost
         // The command is the first argument; anything else (--urls URL …) is host configuration.
         var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
         var rest = args.Skip(command == "serve" && (args.Length == 0 || args[0] != "serve") ? 0 : 1).ToArray();
+        // Commands without options of their own take host options anywhere after their name and refuse
+        // words they would ignore: "openapi out.json --urls X" writes out.json, "openapi a b" is an error.
+        var words = Words(rest);
         switch (command)
         {
-            case "serve":
-                await app.RunAsync();
-                return 0;
-            case "migrate" or "healthcheck" when Words(rest) is [var extra, ..]:
+            case "serve" or "migrate" or "healthcheck" when words is [var extra, ..]:
                 // "migrate now" must not pass for a command that did something with "now".
                 Console.Error.WriteLine($"{command} takes no arguments ('{extra}' given)\n{Usage}");
                 return 2;
+            case "seed" or "openapi" when words.Count > 1:
+            case "places" when words.Count > 2:
+                Console.Error.WriteLine($"{command} takes {(command == "openapi" ? "at most " : "")}one file ('{words[^1]}' given too)\n{Usage}");
+                return 2;
+            case "serve":
+                await app.RunAsync();
+                return 0;
             case "migrate":
                 var applied = await app.Services.GetRequiredService<Migrator>().MigrateAsync();
                 // The database's own latest: a newer service may have migrated it further than this one knows.
@@ -218,27 +252,27 @@ public static class IncidentMapHost
                         (string.CompareOrdinal(schema, Migrator.LatestVersion) > 0 ? $", newer than this service, which knows migrations up to {Migrator.LatestVersion}" : ""));
                 }
                 return 0;
-            case "seed" when rest.Length == 1 && !File.Exists(rest[0]):
-            case "places" when rest.Length == 2 && rest[0] == "import" && !File.Exists(rest[1]):
-                Console.Error.WriteLine($"no such file: {rest[^1]}");
+            case "seed" when words.Count == 1 && !File.Exists(words[0]):
+            case "places" when words is ["import", var missing] && !File.Exists(missing):
+                Console.Error.WriteLine($"no such file: {words[^1]}");
                 return 2;
-            case "seed" when rest.Length == 1:
+            case "seed" when words.Count == 1:
                 await app.Services.GetRequiredService<Migrator>().MigrateAsync();
-                var result = await app.Services.GetRequiredService<SampleData>().LoadAsync(rest[0]);
+                var result = await app.Services.GetRequiredService<SampleData>().LoadAsync(words[0]);
                 Console.WriteLine($"{result.Created} incident(s) created, {result.Skipped} already present");
                 return 0;
             case "openapi":
                 var json = OpenApiSetup.Render(app.Services);
-                if (rest.Length == 1) await File.WriteAllTextAsync(rest[0], json);
+                if (words.Count == 1) await File.WriteAllTextAsync(words[0], json);
                 else Console.Write(json);
                 return 0;
-            case "places" when rest.Length == 2 && rest[0] == "import":
+            case "places" when words is ["import", var dump]:
                 await app.Services.GetRequiredService<Migrator>().MigrateAsync();
-                await using (var file = File.OpenRead(rest[1]))
+                await using (var file = File.OpenRead(dump))
                 {
-                    var imported = await app.Services.GetRequiredService<GeoNamesImport>().ImportAsync(file, rest[1]);
+                    var imported = await app.Services.GetRequiredService<GeoNamesImport>().ImportAsync(file, dump);
                     // A zip archive's entries, one line each: which were dumps, which were skipped.
-                    foreach (var part in imported.Parts.Where(p => p.Name != rest[1]))
+                    foreach (var part in imported.Parts.Where(p => p.Name != dump))
                         Console.WriteLine(part.Places > 0
                             ? $"{part.Name}: {part.Read} lines read, {part.Places} places"
                             : $"{part.Name}: skipped, not a GeoNames dump (none of its {part.Read} lines is a GeoNames place)");
@@ -246,9 +280,9 @@ public static class IncidentMapHost
                 }
                 return 0;
             case "import":
-                return await ImportCommand.RunAsync(app.Services, rest);
+                return await ImportCommand.RunAsync(app.Services, WithoutHostOptions(rest));
             case "keys":
-                return await KeysCommand.RunAsync(app.Services.GetRequiredService<ApiKeys>(), app.Services.GetRequiredService<Migrator>(), rest);
+                return await KeysCommand.RunAsync(app.Services.GetRequiredService<ApiKeys>(), app.Services.GetRequiredService<Migrator>(), WithoutHostOptions(rest));
             case "healthcheck":
                 // For container HEALTHCHECKs: the runtime image has no curl.
                 var settings = app.Services.GetRequiredService<Settings>();

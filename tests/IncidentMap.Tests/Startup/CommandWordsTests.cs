@@ -8,6 +8,7 @@ public sealed class CommandWordsTests
     [Theory]
     [InlineData("migrate", "now")]
     [InlineData("healthcheck", "--urls", "http://127.0.0.1:1", "verbose")]
+    [InlineData("serve", "--urls", "http://127.0.0.1:1", "extra")]
     public async Task A_word_a_command_would_ignore_is_exit_2_naming_it(string command, params string[] rest)
     {
         var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, [command, .. rest]);
@@ -23,5 +24,61 @@ public sealed class CommandWordsTests
 
         Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
         Assert.Contains("schema at", stdout);
+    }
+
+    [Theory]
+    [InlineData("openapi", "a.json", "b.json")]
+    [InlineData("seed", "a.geojson", "--urls", "http://127.0.0.1:1", "b.geojson")]
+    [InlineData("places", "import", "a.txt", "b.txt")]
+    public async Task A_second_file_is_exit_2_naming_it_not_ignored(string command, params string[] rest)
+    {
+        var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, [command, .. rest]);
+
+        Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Contains($"('{rest[^1]}' given too)", stderr);
+    }
+
+    [Fact]
+    public async Task Openapi_writes_its_file_whatever_host_options_follow_it()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"incidentmap-openapi-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, ["openapi", "--urls", "http://127.0.0.1:1", file, "--Tiles:Cache", "false"]);
+
+            Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+            Assert.Equal("", stdout);
+            Assert.StartsWith("{", File.ReadAllText(file).TrimStart());
+            Assert.Contains("\"/collections/incidents/items\"", File.ReadAllText(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Commands_with_options_of_their_own_take_host_options_and_still_refuse_unknown_ones()
+    {
+        var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, ["keys", "list", "--urls", "http://127.0.0.1:1", "--Tiles:Cache", "false", "--Logging:LogLevel:Default=Warning"]);
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+
+        (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, ["keys", "create", "host-options", "--scope", "write"]);
+        Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Contains("'--scope' is not understood", stderr);
+
+        var csv = Path.Combine(Path.GetTempPath(), $"incidentmap-empty-{Guid.NewGuid():N}.csv");
+        File.WriteAllText(csv, "");
+        try
+        {
+            // Refused for its own reason (an empty file), not for the host options.
+            (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, ["import", csv, "--source", "hostopts", "--Tiles:Cache", "false", "--urls=http://127.0.0.1:1"]);
+            Assert.DoesNotContain("not understood", stderr);
+            Assert.DoesNotContain("usage:", stderr);
+        }
+        finally
+        {
+            File.Delete(csv);
+        }
     }
 }
