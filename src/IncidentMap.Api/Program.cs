@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using IncidentMap.Api.Hosting;
 
@@ -7,6 +8,11 @@ if (args is ["--help" or "-h" or "help" or "-?", ..])
     Console.WriteLine(IncidentMapHost.Usage);
     return 0;
 }
+
+// ICU is on for Unicode normalisation (the csproj says why), not for the machine's language: numbers,
+// dates and comparisons read and write the same whatever LANG is (de_DE would write 1,5 for 1.5).
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
 
 var command = args is [var first, ..] && !first.StartsWith('-') ? first : "serve";
 WebApplication? app = null;
