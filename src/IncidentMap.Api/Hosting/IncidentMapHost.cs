@@ -71,6 +71,8 @@ public static class IncidentMapHost
         services.AddIncidentMapSecurity(settings);
 
         services.AddProblemDetails(options => options.CustomizeProblemDetails = ProblemDefaults.Fill);
+        // After ASP.NET Core's writer: it takes every client that accepts JSON, this one the rest.
+        services.AddSingleton<IProblemDetailsWriter, AnyAcceptProblemWriter>();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddIncidentMapHealth();
         services.AddIncidentMapOpenApi();
