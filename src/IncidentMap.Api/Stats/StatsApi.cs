@@ -134,18 +134,20 @@ public static class StatsApi
         // local midnight does not exist (Asia/Damascus on 2016-03-25: clocks went from 00:00 to 01:00)
         // started the series at 01:00 local, every later bucket at 01:00 too, and no incident's
         // date_trunc (midnight) matched them: the days after it counted nothing.
+        var firstBucket = Calendar("date_trunc(@interval, @window_from::timestamptz AT TIME ZONE @tz)");
+        var lastBucket = Calendar("date_trunc(@interval, (@window_until::timestamptz - interval '1 microsecond') AT TIME ZONE @tz)");
+        var incidentBucket = Calendar(
+            "date_trunc(@interval, CASE WHEN i.time_precision = 'exact' THEN i.occurred_at AT TIME ZONE @tz ELSE i.occurred_at AT TIME ZONE 'UTC' END)");
         var sql = $"""
             WITH span AS (
                 -- An end at the edge of time (0001-01-01 is sent as -infinity) is an open end: the series
                 -- then runs over the matching incidents, instead of from the beginning of time.
-                SELECT CASE WHEN isfinite(@window_from::timestamptz) THEN date_trunc(@interval, @window_from::timestamptz AT TIME ZONE @tz) END AS first,
-                       CASE WHEN isfinite(@window_until::timestamptz) THEN date_trunc(@interval, (@window_until::timestamptz - interval '1 microsecond') AT TIME ZONE @tz) END AS last
+                SELECT CASE WHEN isfinite(@window_from::timestamptz) THEN {firstBucket} END AS first,
+                       CASE WHEN isfinite(@window_until::timestamptz) THEN {lastBucket} END AS last
             ), matches AS (
                 -- A date, week or month is a calendar period, not an instant: stored as its UTC midnight, it
                 -- is the same local date in every time zone (March 2016 counts in March in New York too).
-                SELECT least(greatest(date_trunc(@interval, CASE WHEN i.time_precision = 'exact' THEN i.occurred_at AT TIME ZONE @tz
-                                                                 ELSE i.occurred_at AT TIME ZONE 'UTC' END),
-                                      coalesce(span.first, '-infinity')),
+                SELECT least(greatest({incidentBucket}, coalesce(span.first, '-infinity')),
                              coalesce(span.last, 'infinity')) AS bucket,
                        {group} AS grp, i.fatalities_min, i.fatalities_max
                 FROM incidents i, span
@@ -242,6 +244,15 @@ public static class StatsApi
     }
 
     private const string CsvType = "text/csv; charset=utf-8; header=present";
+
+    /// <summary>
+    /// A bucket's wall-clock start kept within the calendar .NET reads (years 1 to 9999): the first instants
+    /// of year 1 are still 31 December of 1 BC west of Greenwich (Abidjan's local mean time, Santiago), a
+    /// bucket Npgsql cannot read into a DateTime, and the request was a 500. Such an edge bucket is counted
+    /// as the calendar's first (or last) day, whose start TimeWindow.Local clamps the same way.
+    /// </summary>
+    private static string Calendar(string wallClock) =>
+        $"least(greatest({wallClock}, '0001-01-01 00:00'::timestamp), '9999-12-31 00:00'::timestamp)";
 
     /// <summary>The largest distance of a time zone from UTC (UTC+14, Kiribati; UTC−12).</summary>
     private static readonly TimeSpan MaxOffset = TimeSpan.FromHours(14);
