@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Problems;
@@ -138,8 +139,7 @@ public static class IncidentInput
         var sources = p.Sources("sources");
         var status = p.Enum("status", Vocabulary.Statuses) ?? "reported";
         var tags = p.StringArray("tags");
-        // Trimmed like the title: "E-1 " is the key "E-1", not a second one beside it.
-        var externalId = p.Line("external_id", maxLength: 200);
+        var externalId = p.Key("external_id", maxLength: 200);
         // An empty key would be a real one, unique like any other: the second incident without one would be a 409.
         if (externalId is not null && externalId.Length == 0)
             errors.Add(new FieldError("properties.external_id", "is empty; leave it out (or null) when the incident has none"));
@@ -368,12 +368,16 @@ public static class IncidentInput
         private void Error(string name, string detail) => errors.Add(new FieldError($"properties.{name}", detail));
 
         /// <param name="trim">Take off the white space around the text before checking its length (<see cref="Line"/>).</param>
-        public string? String(string name, bool required = false, int maxLength = 1000, bool trim = false)
+        /// <param name="nfc">Store the text in Unicode NFC, checking the length of that (<see cref="Key"/>).</param>
+        public string? String(string name, bool required = false, int maxLength = 1000, bool trim = false, bool nfc = false)
         {
             if (!TryGet(name, required, out var v)) return null;
             if (v.ValueKind != JsonValueKind.String) { Error(name, "must be a string"); return null; }
             var s = v.GetString()!;
             if (trim) s = s.Trim();
+            // Before the length check, as NFC is what is stored, and a few characters are longer in it
+            // (U+0958 is two code points); text that is not valid Unicode has no NFC and is refused below.
+            if (nfc && IsStorableText(s)) s = s.Normalize(NormalizationForm.FormC);
             if (s.Length > maxLength && Characters(s) > maxLength) { Error(name, $"is longer than {maxLength} characters"); return null; }
             if (!IsStorableText(s)) { Error(name, "contains a NUL character or invalid Unicode"); return null; }
             return s;
@@ -387,6 +391,14 @@ public static class IncidentInput
         /// </summary>
         public string? Line(string name, bool required = false, int maxLength = 1000) =>
             String(name, required, maxLength, trim: true);
+
+        /// <summary>
+        /// A key (external_id): a <see cref="Line"/>, trimmed ("E-1 " is the key "E-1", not a second one
+        /// beside it) and in Unicode NFC, so that "Café-1" sent with é as one code point or as e and a
+        /// combining accent (NFD: what macOS file names and some exports carry) is one key, which an import
+        /// upserts by and the unique index holds once. Other text is stored as sent: queries match both forms.
+        /// </summary>
+        public string? Key(string name, int maxLength) => String(name, maxLength: maxLength, trim: true, nfc: true);
 
         /// <summary>
         /// Optional single-line free text (<see cref="Line"/>); blank is none (null). A CSV cell cannot
