@@ -58,6 +58,13 @@ public sealed class ImportFormatException(string field, string reason, long line
 }
 
 /// <summary>
+/// The upload stopped being readable part-way for a reason of its transfer, not of its content: past the body
+/// limit, arriving too slowly, broken off. The import ends there, as at a file that cannot be read on, with
+/// the rows before it imported. <see cref="Exception.Message"/> says why, as the report's reason for the body.
+/// </summary>
+public sealed class ImportBodyException(string reason, Exception inner) : IOException(reason, inner);
+
+/// <summary>
 /// Live counters of a running import, safe to read from another thread (progress bar, job row)
 /// while the import runs. Problems beyond <see cref="MaxListedProblems"/> are counted, not kept,
 /// so a file of a million bad rows cannot exhaust memory.
