@@ -79,7 +79,8 @@ public static class ImportsApi
                              "`application/geo+json-seq` or `application/x-ndjson` (one Feature per line), or any type with " +
                              "`format=csv|geojson|ndjson`. Every row is validated like a single write and upserted by (`source`, " +
                              "`external_id`): importing the same file again changes nothing. The answer counts inserted, updated, " +
-                             "unchanged and rejected rows and lists every problem of a rejected row with its line. With `async=true` " +
+                             "unchanged and rejected rows and lists every problem of the first 10,000 rejected rows in file order with its line " +
+                             "(`rejected_rows_omitted` counts the rejected rows left out). With `async=true` " +
                              "(or `Prefer: respond-async`) the upload is stored and imported as a job: 202 with its Location to poll.")
             .WithMetadata(
                 new QueryParameterDoc("source", "Names the dataset (letters, digits, . _ : -; up to 100): an import updates only incidents an import of the same source created. Default acled for ACLED exports, else import."),
