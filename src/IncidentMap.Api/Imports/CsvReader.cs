@@ -4,7 +4,7 @@ namespace IncidentMap.Api.Imports;
 
 /// <summary>
 /// RFC 4180 records streamed from UTF-8 text: fields separated by commas, quoted fields may hold
-/// commas, doubled quotes and line breaks; records end with CRLF or LF. Only one record (at most
+/// commas, doubled quotes and line breaks; records end with CRLF, LF or CR. Only one record (at most
 /// <see cref="MaxRecordChars"/>) is ever held, so files of any size stream through.
 /// </summary>
 public sealed class CsvReader(Stream stream)
@@ -94,7 +94,9 @@ public sealed class CsvReader(Stream stream)
                     var quote = text[i..].IndexOf('"');
                     if (quote < 0) return Outcome.NeedMore;
                     var chunk = text.Slice(i, quote);
-                    lineBreaks += chunk.Count('\n');
+                    // Line breaks as records end: LF, CRLF or CR alone (a CR before the closing quote is alone).
+                    var returns = chunk.Count('\r');
+                    lineBreaks += chunk.Count('\n') + (returns == 0 ? 0 : returns - chunk.Count("\r\n"));
                     _quoted.Append(chunk);
                     i += quote + 1;
                     if (i == text.Length && !_eof) return Outcome.NeedMore; // "" split across reads?

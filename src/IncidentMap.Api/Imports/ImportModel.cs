@@ -33,6 +33,8 @@ public sealed record ImportProblem(
     [property: JsonPropertyName("reason")] string Reason);
 
 /// <summary>The outcome of an import. <c>Error</c> is set when the import ended part-way: the file stopped being readable, or the import was stopped (field <c>import</c>: the server shutting down, the import command interrupted).</summary>
+/// <param name="RejectedRows">Every problem of the first 10,000 rejected rows in file order (fewer rows when they have over 100,000 problems together), by line; a row may have several.</param>
+/// <param name="RejectedRowsOmitted">Rejected rows left out of <c>rejected_rows</c> (rows, not problems): all are counted in <c>rejected</c>.</param>
 public sealed record ImportReport(
     [property: JsonPropertyName("source")] string? Source,
     [property: JsonPropertyName("rows")] long Rows,
@@ -58,15 +60,33 @@ public sealed class ImportFormatException(string field, string reason, long line
 }
 
 /// <summary>
+/// The upload stopped being readable part-way for a reason of its transfer, not of its content: past the body
+/// limit, arriving too slowly, broken off. The import ends there, as at a file that cannot be read on, with
+/// the rows before it imported. <see cref="Exception.Message"/> says why, as the report's reason for the body.
+/// </summary>
+public sealed class ImportBodyException(string reason, Exception inner) : IOException(reason, inner);
+
+/// <summary>
 /// Live counters of a running import, safe to read from another thread (progress bar, job row)
-/// while the import runs. Problems beyond <see cref="MaxListedProblems"/> are counted, not kept,
-/// so a file of a million bad rows cannot exhaust memory.
+/// while the import runs. Only the first <see cref="MaxListedRows"/> rejected rows in file order are
+/// kept with their problems; the rest are counted, so a file of a million bad rows cannot exhaust memory.
 /// </summary>
 public sealed class ImportTally
 {
-    public const int MaxListedProblems = 10_000;
+    /// <summary>Rejected rows a report lists, the first in file order.</summary>
+    public const int MaxListedRows = 10_000;
 
-    private readonly List<ImportProblem> _problems = [];
+    /// <summary>Problems of the listed rows together: a row is listed with all its problems, and rows of very many
+    /// problems each (a feature of thousands of unknown properties) are listed fewer, so memory stays bounded.</summary>
+    public const int MaxListedProblems = 100_000;
+
+    // The listed rows by record, the last in file order on top: rows arrive out of order (the reader rejects
+    // rows long before the database stage rejects earlier ones), and a row that arrives before the last
+    // listed one takes its place. Every rejected row before _cutoff is listed, none from it on.
+    private readonly PriorityQueue<ImportProblem[], long> _listed = new(Comparer<long>.Create((a, b) => b.CompareTo(a)));
+    private readonly Lock _gate = new();
+    private long _listedProblems;
+    private long _cutoff = long.MaxValue;
     private long _omitted;
     private long _rows, _inserted, _updated, _unchanged, _rejected;
     private ImportProblem? _error;
@@ -94,16 +114,27 @@ public sealed class ImportTally
         Interlocked.Add(ref _unchanged, unchanged);
     }
 
-    /// <summary>Rejects one row for the given problems (at least one).</summary>
+    /// <summary>Rejects one row for the given problems (at least one, all of that row).</summary>
     internal void Reject(IEnumerable<ImportProblem> problems)
     {
+        var row = problems.ToArray();
+        var record = row[0].Record;
         Interlocked.Increment(ref _rejected);
-        lock (_problems)
+        lock (_gate)
         {
-            foreach (var problem in problems)
+            if (record >= _cutoff)
             {
-                if (_problems.Count < MaxListedProblems) _problems.Add(problem);
-                else _omitted++;
+                _omitted++;
+                return;
+            }
+            _listed.Enqueue(row, record);
+            _listedProblems += row.Length;
+            while (_listed.Count > MaxListedRows || _listedProblems > MaxListedProblems)
+            {
+                var last = _listed.Dequeue();
+                _listedProblems -= last.Length;
+                _cutoff = last[0].Record;
+                _omitted++;
             }
         }
     }
@@ -111,39 +142,39 @@ public sealed class ImportTally
     /// <summary>A row a stopped import left unimported: one it had read, or the first of a batch no writer began.</summary>
     internal void NotImported(long line, long record)
     {
-        lock (_problems)
+        lock (_gate)
             if (_firstNotImported is not { } first || record < first.Record) _firstNotImported = (line, record);
     }
 
     /// <summary>The earliest row left unimported: every row before it was stored or rejected.</summary>
     internal (long Line, long Record)? FirstNotImported
     {
-        get { lock (_problems) return _firstNotImported; }
+        get { lock (_gate) return _firstNotImported; }
     }
 
     /// <summary>The database failure that ended the import part-way (<see cref="ImportFailure"/>): the first one, when
     /// several writers failed (a database that went away fails them all).</summary>
     internal (string Cause, Exception Error)? Failure
     {
-        get { lock (_problems) return _failure; }
+        get { lock (_gate) return _failure; }
     }
 
     internal void Failed(string cause, Exception error)
     {
-        lock (_problems) _failure ??= (cause, error);
+        lock (_gate) _failure ??= (cause, error);
     }
 
     internal void Fail(ImportProblem error)
     {
-        lock (_problems) _error = error;
+        lock (_gate) _error = error;
     }
 
     public ImportReport ToReport()
     {
-        lock (_problems)
+        lock (_gate)
         {
             // Rows are rejected by the reader and by the database stage, which run concurrently.
-            var listed = _problems.OrderBy(p => p.Record).ToList();
+            var listed = _listed.UnorderedItems.OrderBy(row => row.Priority).SelectMany(row => row.Element).ToList();
             return new ImportReport(Source, Rows, Inserted, Updated, Unchanged, Rejected, listed, _omitted, _error);
         }
     }

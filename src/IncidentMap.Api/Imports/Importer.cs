@@ -38,7 +38,12 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         catch (ImportFormatException e)
         {
             tally.Fail(new ImportProblem(e.Line, 0, e.Field, null, e.Reason));
-            return tally.ToReport();
+            return Logged(tally.ToReport(), options);
+        }
+        catch (ImportBodyException e)
+        {
+            tally.Fail(new ImportProblem(1, 1, "body", null, e.Message));
+            return Logged(tally.ToReport(), options);
         }
         using var _ = rows;
         options = options with { Source = options.Source ?? rows.DefaultSource };
@@ -105,9 +110,20 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
             tally.Fail(new ImportProblem(left.Line, left.Record, ImportReport.StoppedField, null, reason));
             return tally.ToReport();
         }
-        var report = tally.ToReport();
-        logger.LogInformation("Import from {Source} by {Actor}: {Rows} rows, {Inserted} inserted, {Updated} updated, {Unchanged} unchanged, {Rejected} rejected",
-            options.Source, options.Actor, report.Rows, report.Inserted, report.Updated, report.Unchanged, report.Rejected);
+        return Logged(tally.ToReport(), options);
+    }
+
+    /// <summary>One line per import. One that stored rows and then could not read its file to the end is a warning: its
+    /// client may never see the answer (an upload broken off), and the rows stay stored.</summary>
+    private ImportReport Logged(ImportReport report, ImportOptions options)
+    {
+        if (report.Error is { } error)
+            logger.Log(report.Inserted + report.Updated > 0 ? LogLevel.Warning : LogLevel.Information,
+                "Import from {Source} by {Actor} ended at line {Line}, where its {Field} {Reason}: {Rows} rows, {Inserted} inserted, {Updated} updated, {Unchanged} unchanged, {Rejected} rejected",
+                report.Source, options.Actor, error.Line, error.Field, error.Reason, report.Rows, report.Inserted, report.Updated, report.Unchanged, report.Rejected);
+        else
+            logger.LogInformation("Import from {Source} by {Actor}: {Rows} rows, {Inserted} inserted, {Updated} updated, {Unchanged} unchanged, {Rejected} rejected",
+                report.Source, options.Actor, report.Rows, report.Inserted, report.Updated, report.Unchanged, report.Rejected);
         return report;
     }
 
@@ -150,6 +166,11 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         {
             // Everything before the unreadable part is imported; the report says where reading stopped.
             tally.Fail(new ImportProblem(e.Line, record + 1, e.Field, null, e.Reason));
+        }
+        catch (ImportBodyException e)
+        {
+            // The upload's transfer ended it (the body limit, too slow, broken off): the rows read so far are imported.
+            tally.Fail(new ImportProblem(source.Line + 1, record + 1, "body", null, e.Message));
         }
         catch (Exception e) when (e is InvalidDataException or IncompleteDataException)
         {

@@ -79,7 +79,8 @@ public static class ImportsApi
                              "`application/geo+json-seq` or `application/x-ndjson` (one Feature per line), or any type with " +
                              "`format=csv|geojson|ndjson`. Every row is validated like a single write and upserted by (`source`, " +
                              "`external_id`): importing the same file again changes nothing. The answer counts inserted, updated, " +
-                             "unchanged and rejected rows and lists every problem of a rejected row with its line. With `async=true` " +
+                             "unchanged and rejected rows and lists every problem of the first 10,000 rejected rows in file order with its line " +
+                             "(`rejected_rows_omitted` counts the rejected rows left out). With `async=true` " +
                              "(or `Prefer: respond-async`) the upload is stored and imported as a job: 202 with its Location to poll.")
             .WithMetadata(
                 new QueryParameterDoc("source", "Names the dataset (letters, digits, . _ : -; up to 100): an import updates only incidents an import of the same source created. Default acled for ACLED exports, else import."),
@@ -160,9 +161,10 @@ public static class ImportsApi
 
         ImportReport report;
         var tally = new ImportTally();
+        var body = new UploadBody(context, settings.MaxBytes);
         try
         {
-            report = await importer.RunAsync(request.Body, options, tally, ct, stop);
+            report = await importer.RunAsync(body, options, tally, ct, stop);
         }
         finally
         {
@@ -181,13 +183,23 @@ public static class ImportsApi
             return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Import interrupted", $"The import {stopped.Reason}.", extensions: extensions);
         }
         if (report.Error is { } error)
+        {
+            // An upload the server stopped reading keeps the status the server gives that (413 past the limit, 408 too slow).
+            var (status, title) = body.Refusal?.StatusCode switch
+            {
+                StatusCodes.Status413PayloadTooLarge => (StatusCodes.Status413PayloadTooLarge, "Request body too large"),
+                StatusCodes.Status408RequestTimeout => (StatusCodes.Status408RequestTimeout, "Request timeout"),
+                _ => (StatusCodes.Status400BadRequest, "Unreadable import"),
+            };
             return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
             {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "Unreadable import",
-                Detail = $"line {error.Line}: {error.Field} {error.Reason}. The {report.Rows} row(s) before it were imported as the report says.",
+                Status = status,
+                Title = title,
+                Detail = $"line {error.Line}: {error.Field} {error.Reason}." +
+                         (report.Rows > 0 ? $" The {report.Rows} row(s) before it were imported as the report says." : ""),
                 Extensions = { ["errors"] = new[] { new FieldError(error.Field, error.Reason) }, ["line"] = error.Line, ["report"] = report },
             });
+        }
         return TypedResults.Ok(report);
     }
 
@@ -225,6 +237,62 @@ public static class ImportsApi
 
     private static bool IsUtf8(string? charset) =>
         charset?.Trim('"') is { } name && (name.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || name.Equals("utf8", StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>
+/// The request body of a synchronous import. The server stops reading an upload past the body limit, or one that
+/// arrives too slowly, with a <see cref="BadHttpRequestException"/>; that would end the import with a bare error
+/// while the batches before it stay stored. Here it ends the import as a file that cannot be read on does
+/// (<see cref="ImportBodyException"/>), with a report; <see cref="Refusal"/> keeps the server's status for the answer.
+/// </summary>
+internal sealed class UploadBody(HttpContext context, long maxBytes) : Stream
+{
+    private readonly Stream _inner = context.Request.Body;
+
+    public BadHttpRequestException? Refusal { get; private set; }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        try
+        {
+            return await _inner.ReadAsync(buffer, ct);
+        }
+        catch (BadHttpRequestException e)
+        {
+            Refusal = e;
+            throw new ImportBodyException(Reason(e), e);
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+    private string Reason(BadHttpRequestException e)
+    {
+        switch (e.StatusCode)
+        {
+            case StatusCodes.Status413PayloadTooLarge:
+                return $"is larger than the limit of {maxBytes} bytes (Imports__MaxBytes, counted after decompression), so the rest of it was not read; " +
+                       "send the file in parts no larger than that";
+            case StatusCodes.Status408RequestTimeout:
+                var rate = context.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.IHttpMinRequestBodyDataRateFeature>()?.MinDataRate;
+                return $"arrived too slowly (less than {rate?.BytesPerSecond ?? 240} bytes a second), so the rest of it was not read; send it faster, or compressed";
+            default:
+                return $"could not be read to its end ({e.Message}), so the rest of it was not read";
+        }
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>The largest body an endpoint takes, for routing to give the server (Kestrel) and request decompression.</summary>

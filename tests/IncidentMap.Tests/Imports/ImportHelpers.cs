@@ -77,6 +77,24 @@ public static partial class ImportHelpers
         return csv.ToString();
     }
 
+    /// <summary>The body of a raw HTTP/1.1 response, joined from its chunks when it was chunked.</summary>
+    public static string DechunkedBody(string response)
+    {
+        var split = response.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var head = response[..split];
+        var body = response[(split + 4)..];
+        if (!head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase)) return body;
+        var joined = new StringBuilder();
+        while (true)
+        {
+            var line = body.IndexOf("\r\n", StringComparison.Ordinal);
+            var size = Convert.ToInt32(body[..line], 16);
+            if (size == 0) return joined.ToString();
+            joined.Append(body, line + 2, size);
+            body = body[(line + 2 + size + 2)..];
+        }
+    }
+
     public static StreamContent Streamed(Stream stream, string mediaType)
     {
         var content = new StreamContent(stream);
