@@ -119,6 +119,9 @@ internal static class Literals
 
     private static Geometry Checked(Geometry geometry, Location at)
     {
+        // GeometryFactory.CreateGeometry hands back an empty polygon as the reader made it, with SRID 0,
+        // and PostGIS refuses to compare that with the incidents' 4326 (a 500 for POLYGON EMPTY).
+        geometry.SRID = Factory.SRID;
         // Today a filter's 20,000 characters hold fewer (about 5,000 at four characters a vertex); the
         // bound stays if that limit moves, the same as a search's intersects.
         if (geometry.NumPoints > IncidentQuery.MaxShapeVertices)
