@@ -58,6 +58,11 @@ public sealed class Cql2CompileTests
             [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 10_000.0] },
         { "S_DWITHIN(geometry, POINT(36.7 34.7), 2.5, 'm')", "ST_DWithin(i.geog, @f0::geography, @f1)",
             [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 2.5] },
+        // Past the farthest two places on Earth (20,004 km) every distance is the same: 20,040 km.
+        { "S_DWITHIN(geometry, POINT(36.7 34.7), 1e308, meters)", "ST_DWithin(i.geog, @f0::geography, @f1)",
+            [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 20_040_000.0] },
+        { "S_DWITHIN(geometry, POINT(36.7 34.7), 1e308, km)", "ST_DWithin(i.geog, @f0::geography, @f1)",
+            [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 20_040_000.0] },
         { "T_INTERSECTS(occurred_at, INTERVAL('2016-02-01T00:00:00Z', '2016-02-29'))",
             "((i.occurred_until > @f0 OR i.occurred_at >= @f0) AND i.occurred_at >= @f1 AND i.occurred_at <= @f2)",
             [Utc(2016, 2, 1), Utc(2016, 1, 1), EndOfDay(2016, 2, 29)] },
