@@ -81,22 +81,14 @@ internal static class Literals
         }
     }
 
-    /// <summary>minx,miny,maxx,maxy (or with minz and maxz); minx &gt; maxx crosses the antimeridian.</summary>
+    /// <summary>
+    /// minx,miny,maxx,maxy (or with minz and maxz) as the bbox parameter reads them (<see cref="QueryParser.Boxes"/>):
+    /// minx &gt; maxx crosses the antimeridian. A box of no width or height is a line or a point.
+    /// </summary>
     public static Geometry Bbox(IReadOnlyList<double> numbers, Location at)
     {
-        var (west, south, east, north) = numbers.Count switch
-        {
-            4 => (numbers[0], numbers[1], numbers[2], numbers[3]),
-            6 => (numbers[0], numbers[1], numbers[3], numbers[4]),
-            _ => throw new FilterException(at, $"a bbox has 4 or 6 numbers, not {numbers.Count}"),
-        };
-        if (south > north) throw new FilterException(at, "the bbox's southern edge is north of its northern edge");
-        if (west <= east) return Checked(Factory.ToGeometry(new Envelope(west, east, south, north)), at);
-        // Across the antimeridian: the part east of west and the part west of east. A part of no width
-        // (west = 180 or east = -180, as clients that normalise longitudes write) is left out; a box of
-        // no height is a line, so the parts are combined without assuming they are polygons.
-        Geometry[] parts = [.. new[] { (west, 180.0), (-180.0, east) }.Where(p => p.Item1 < p.Item2)
-            .Select(p => Factory.ToGeometry(new Envelope(p.Item1, p.Item2, south, north)))];
+        var boxes = QueryParser.Boxes(numbers, out var error) ?? throw new FilterException(at, $"the bbox: {error}");
+        Geometry[] parts = [.. boxes.Select(b => Factory.ToGeometry(new Envelope(b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)))];
         return Checked(parts.Length == 1 ? parts[0] : Factory.BuildGeometry(parts), at);
     }
 
@@ -119,6 +111,9 @@ internal static class Literals
 
     private static Geometry Checked(Geometry geometry, Location at)
     {
+        // GeometryFactory.CreateGeometry hands back an empty polygon as the reader made it, with SRID 0,
+        // and PostGIS refuses to compare that with the incidents' 4326 (a 500 for POLYGON EMPTY).
+        geometry.SRID = Factory.SRID;
         // Today a filter's 20,000 characters hold fewer (about 5,000 at four characters a vertex); the
         // bound stays if that limit moves, the same as a search's intersects.
         if (geometry.NumPoints > IncidentQuery.MaxShapeVertices)

@@ -28,6 +28,14 @@ internal sealed class SqlCompiler
 
     private static readonly HashSet<string> Comparisons = ["=", "<>", "<", "<=", ">", ">="];
 
+    /// <summary>
+    /// A distance that covers the whole Earth: no two places on the spheroid are more than 20,004 km apart
+    /// (half a meridian). S_DWITHIN's distance is clamped to it, since PostGIS 3.3's geography ST_DWithin
+    /// answers false for some polygons at absurd distances (1e50 m), and 1e308 km overflows a double;
+    /// incident_dwithin_box and NearShape then bound the whole world, as for any distance over 89°.
+    /// </summary>
+    private const double AcrossTheEarthMetres = 20_040_000;
+
     private static readonly HashSet<string> Known =
     [
         "and", "or", "not", "like", "between", "in", "isnull", "s_dwithin", "t_intersects", "casei", "accenti",
@@ -197,7 +205,7 @@ internal sealed class SqlCompiler
         var unit = args[3] switch { PropertyNode p => p.Name, LiteralNode { Value: string s } => s, _ => "" };
         if (!MetresPer.TryGetValue(unit, out var metres))
             throw new FilterException(args[3].At, $"the unit of S_DWITHIN must be one of {string.Join(", ", MetresPer.Keys)}");
-        var within = Parameter(Convert.ToDouble(distance.Value) * metres);
+        var within = Parameter(Math.Min(Convert.ToDouble(distance.Value) * metres, AcrossTheEarthMetres));
         var exact = $"ST_DWithin({a}, {b}, {within})";
         var (column, other) = first.Property?.Geography is not null ? (first, second) : (second, first);
         if (column.Property?.Geography is not { } geography || other.Property is not null) return $"({exact})";

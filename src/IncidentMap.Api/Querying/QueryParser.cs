@@ -410,21 +410,34 @@ public static partial class QueryParser
 
     private static List<Box>? ParseBbox(string text, out string error)
     {
-        error = "";
-        var parts = text.Split(',');
         var numbers = new List<double>();
-        foreach (var part in parts)
+        foreach (var part in text.Split(','))
         {
             if (!TryNumber(part.Trim(), out var n)) { error = $"'{part}' is not a number; give minLon,minLat,maxLon,maxLat"; return null; }
             numbers.Add(n);
         }
+        return Boxes(numbers, out error);
+    }
+
+    /// <summary>
+    /// minLon,minLat,maxLon,maxLat (or 6 numbers, with heights) as the boxes they stand for: one, or two
+    /// when minLon &gt; maxLon crosses the antimeridian, even if one has no width (170,-1,-180,1 keeps the
+    /// line at -180). The bbox parameter and a filter's BBOX(…) both mean this.
+    /// </summary>
+    internal static List<Box>? Boxes(IReadOnlyList<double> numbers, out string error)
+    {
+        error = "";
         if (numbers.Count is not (4 or 6)) { error = $"has {numbers.Count} numbers; give minLon,minLat,maxLon,maxLat (or 6 with heights)"; return null; }
         var (minLon, minLat, maxLon, maxLat) = numbers.Count == 4
             ? (numbers[0], numbers[1], numbers[2], numbers[3])
             : (numbers[0], numbers[1], numbers[3], numbers[4]);
         if (minLon is < -180 or > 180 || maxLon is < -180 or > 180) { error = "longitudes must be between -180 and 180"; return null; }
         if (minLat is < -90 or > 90 || maxLat is < -90 or > 90) { error = "latitudes must be between -90 and 90"; return null; }
-        if (minLat > maxLat) { error = $"minLat {minLat} is greater than maxLat {maxLat}"; return null; }
+        if (minLat > maxLat)
+        {
+            error = string.Create(CultureInfo.InvariantCulture, $"minLat {minLat} is greater than maxLat {maxLat}");
+            return null;
+        }
         return minLon <= maxLon
             ? [new Box(minLon, minLat, maxLon, maxLat)]
             : [new Box(minLon, minLat, 180, maxLat), new Box(-180, minLat, maxLon, maxLat)];

@@ -58,6 +58,11 @@ public sealed class Cql2CompileTests
             [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 10_000.0] },
         { "S_DWITHIN(geometry, POINT(36.7 34.7), 2.5, 'm')", "ST_DWithin(i.geog, @f0::geography, @f1)",
             [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 2.5] },
+        // Past the farthest two places on Earth (20,004 km) every distance is the same: 20,040 km.
+        { "S_DWITHIN(geometry, POINT(36.7 34.7), 1e308, meters)", "ST_DWithin(i.geog, @f0::geography, @f1)",
+            [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 20_040_000.0] },
+        { "S_DWITHIN(geometry, POINT(36.7 34.7), 1e308, km)", "ST_DWithin(i.geog, @f0::geography, @f1)",
+            [Factory.CreatePoint(new Coordinate(36.7, 34.7)), 20_040_000.0] },
         { "T_INTERSECTS(occurred_at, INTERVAL('2016-02-01T00:00:00Z', '2016-02-29'))",
             "((i.occurred_until > @f0 OR i.occurred_at >= @f0) AND i.occurred_at >= @f1 AND i.occurred_at <= @f2)",
             [Utc(2016, 2, 1), Utc(2016, 1, 1), EndOfDay(2016, 2, 29)] },
@@ -157,8 +162,8 @@ public sealed class Cql2CompileTests
     [InlineData("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1)))", 23, "not a valid WKT geometry")]
     [InlineData("S_INTERSECTS(geometry, POINT(1 2)", 33, "expected ',' or ')'")]
     [InlineData("S_INTERSECTS(geometry, POINT 'x')", 29, "expected '(' after POINT")]
-    [InlineData("S_INTERSECTS(geometry, BBOX(1, 2, 3))", 23, "a bbox has 4 or 6 numbers")]
-    [InlineData("S_INTERSECTS(geometry, BBOX(0, 10, 1, 5))", 23, "southern edge")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(1, 2, 3))", 23, "the bbox: has 3 numbers")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(0, 10, 1, 5))", 23, "the bbox: minLat 10 is greater than maxLat 5")]
     [InlineData("S_DWITHIN(geometry, POINT(1 2), 10, miles)", 36, "the unit of S_DWITHIN")]
     [InlineData("S_DWITHIN(geometry, POINT(1 2), -1, meters)", 32, "at least 0")]
     [InlineData("T_INTERSECTS(occurred_at, '2016-01-01')", 26, "needs a TIMESTAMP, DATE or INTERVAL")]

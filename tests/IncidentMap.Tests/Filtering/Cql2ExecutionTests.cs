@@ -118,6 +118,55 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
         Assert.Equal(Names(expected), await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
     }
 
+    /// <summary>
+    /// Nothing intersects an empty geometry, and everything is disjoint from it, whatever its type or
+    /// dimensions: PostGIS refused an empty polygon (and only that) with a mixed-SRID error, a 500.
+    /// </summary>
+    [Theory]
+    [InlineData("S_DISJOINT(geometry, POLYGON EMPTY)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("S_DISJOINT(POLYGON EMPTY, geometry)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("NOT S_INTERSECTS(geometry, POLYGON EMPTY)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON EMPTY)", "")]
+    [InlineData("S_DISJOINT(geometry, POLYGON Z EMPTY)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("S_DISJOINT(geometry, POLYGON M EMPTY)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("S_DISJOINT(geometry, POINT EMPTY)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("S_DISJOINT(geometry, LINESTRING EMPTY)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("S_DISJOINT(geometry, MULTIPOLYGON EMPTY)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("S_DISJOINT(geometry, GEOMETRYCOLLECTION EMPTY)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("S_DWITHIN(geometry, POLYGON EMPTY, 100, km)", "")]
+    [InlineData("""{"op":"s_disjoint","args":[{"property":"geometry"},{"type":"Polygon","coordinates":[]}]}""", "homs nearHoms aleppo damascus beirut")]
+    public async Task Every_incident_is_disjoint_from_an_empty_geometry(string filter, string expected)
+    {
+        Assert.Equal(Names(expected), await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
+    }
+
+    /// <summary>
+    /// Any distance beyond the farthest two places on Earth can be apart covers everything, polygons included:
+    /// PostGIS 3.3's ST_DWithin on geography said a polygon in Homs was not within 1e50 m of (0 0).
+    /// </summary>
+    [Theory]
+    [InlineData("S_DWITHIN(geometry, POINT(0 0), 1e308, meters)")]
+    [InlineData("S_DWITHIN(geometry, POINT(0 0), 1e308, kilometers)")]
+    [InlineData("S_DWITHIN(geometry, POINT(0 0), 1e50, m)")]
+    [InlineData("S_DWITHIN(geometry, POINT(-143.3 -34.7), 20040, km)")]
+    [InlineData("S_DWITHIN(geometry, LINESTRING(0 0, 1 1), 1e308, meters)")]
+    [InlineData("S_DWITHIN(geometry, POLYGON((0 0, 1 0, 1 1, 0 0)), 1e308, meters)")]
+    [InlineData("S_DWITHIN(POINT(0 0), geometry, 1e308, meters)")]
+    [InlineData("""{"op":"s_dwithin","args":[{"property":"geometry"},{"type":"Point","coordinates":[0,0]},1e308,"meters"]}""")]
+    public async Task A_distance_beyond_the_far_side_of_the_earth_finds_every_incident(string filter)
+    {
+        // A line, a point, then the polygon: the order in which PostGIS's cache of the constant side led it astray.
+        await Insert("homsRoad", "Convoy hit on a Homs road", "battles", "2016-02-21T07:30:00Z", "exact",
+            "LINESTRING(36.7142 34.7308,36.695 34.733,36.678 34.735,36.6625 34.7325)", [], null, null, "SY", []);
+        await Insert("homsSquare", "Protest on a Homs square", "protests", "2016-02-21T07:30:00Z", "exact",
+            "POINT(36.5256 34.8769)", [], null, null, "SY", []);
+        await Insert("homsArea", "Shelling of a Homs district", "battles", "2016-02-21T07:30:00Z", "exact",
+            "POLYGON((36.648 34.728,36.672 34.726,36.676 34.738,36.664 34.746,36.646 34.74,36.648 34.728))", [], null, null, "SY", []);
+
+        Assert.Equal(Names("homs nearHoms aleppo damascus beirut homsRoad homsSquare homsArea"),
+            await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
+    }
+
     [Fact]
     public async Task Every_queryable_compiles_to_sql_the_database_accepts()
     {

@@ -1,0 +1,61 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Querying;
+using static IncidentMap.Tests.Querying.QueryHelpers;
+
+namespace IncidentMap.Tests.Filtering;
+
+/// <summary>
+/// Filters over HTTP where they meet the other parameters of the items endpoint: a filter's BBOX means
+/// what bbox= means. Every test creates its incidents under a tag of its own.
+/// </summary>
+[Collection(ApiCollection.Name)]
+public sealed class FilterParameterTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private async Task<(string Tag, Dictionary<string, long> Ids)> CreateAsync(params (string Name, double Lon, double Lat)[] points)
+    {
+        var tag = NewTag();
+        var ids = new Dictionary<string, long>();
+        foreach (var (name, lon, lat) in points) ids[name] = await _client.CreateAsync(Incident(tag, Features.Point(lon, lat), title: name));
+        return (tag, ids);
+    }
+
+    /// <summary>
+    /// Boxes written with a longitude of ±180 on the far side (as clients that normalise longitudes write
+    /// them): bbox= kept the part of no width at the antimeridian, the filter's BBOX dropped it.
+    /// </summary>
+    [Theory]
+    [InlineData("170,-1,-180,1", "east175 east180 west180")]
+    [InlineData("180,-1,-170,1", "east180 west180 west175")]
+    [InlineData("180,-1,-180,1", "east180 west180")]
+    [InlineData("170,-1,180,1", "east175 east180")]
+    [InlineData("-180,-1,-170,1", "west180 west175")]
+    [InlineData("170,-1,-170,1", "east175 east180 west180 west175")]
+    [InlineData("-10,0,10,0", "null")]
+    public async Task A_filter_bbox_selects_what_the_bbox_parameter_selects(string box, string expected)
+    {
+        var (tag, ids) = await CreateAsync(("east175", 175, 0), ("east180", 180, 0), ("west180", -180, 0), ("west175", -175, 0), ("null", 0, 0));
+        var wanted = expected.Split(' ').Select(name => ids[name]).Order().ToList();
+
+        Assert.Equal(wanted, (await _client.IdsAsync($"tags={tag}&bbox={box}")).Order());
+        Assert.Equal(wanted, (await _client.IdsAsync($"tags={tag}&filter={Esc($"S_INTERSECTS(geometry, BBOX({box}))")}")).Order());
+        var json = $$"""{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[{{box}}]}]}""";
+        Assert.Equal(wanted, (await _client.IdsAsync($"tags={tag}&filter-lang=cql2-json&filter={Esc(json)}")).Order());
+    }
+
+    [Theory]
+    [InlineData("BBOX(190, -1, -170, 1)", "longitudes must be between -180 and 180")]
+    [InlineData("BBOX(170, -91, -170, 1)", "latitudes must be between -90 and 90")]
+    [InlineData("BBOX(170, 2, -170, 1)", "minLat 2 is greater than maxLat 1")]
+    public async Task A_filter_bbox_is_refused_for_what_the_bbox_parameter_refuses(string filter, string message)
+    {
+        var response = await _client.GetAsync($"{Items}?filter={Esc($"S_INTERSECTS(geometry, {filter})")}");
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "filter");
+        Assert.Contains("at position 23", problem["detail"]!.GetValue<string>());
+        Assert.Contains(message, problem["detail"]!.GetValue<string>());
+    }
+}
