@@ -31,7 +31,7 @@ public sealed record ImportJobDoc(
 /// not been updated for <see cref="StaleAfter"/> lost its process otherwise (killed) and reads as failed,
 /// and the next start of the service removes the spools such a process left (<see cref="ImportSpool.RemoveStray"/>).
 /// </summary>
-public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, ImportStop stop, ILogger<ImportJobs> logger) : IHostedService
+public sealed partial class ImportJobs(NpgsqlDataSource dataSource, Importer importer, ImportStop stop, ILogger<ImportJobs> logger) : IHostedService
 {
     public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(2);
@@ -100,6 +100,24 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
         {
             await UpdateAsync(id, status, tally, report);
         }
+        catch (PostgresException e)
+        {
+            // The report itself was refused: the job still ends, with its counts and the reason, rather
+            // than reading "running" until it looks abandoned.
+            logger.LogError(e, "Could not store the report of import job {Id}; storing its counts only", id);
+            try
+            {
+                await UpdateAsync(id, "failed", tally, tally.ToReport() with
+                {
+                    RejectedRows = [],
+                    Error = new ImportProblem(0, tally.Rows, "job", null, "the import's report could not be stored; it has been logged"),
+                });
+            }
+            catch (Exception again) when (again is NpgsqlException or OperationCanceledException)
+            {
+                logger.LogError(again, "Could not record the end of import job {Id}", id);
+            }
+        }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
         {
             logger.LogError(e, "Could not record the end of import job {Id}", id);
@@ -119,8 +137,18 @@ public sealed class ImportJobs(NpgsqlDataSource dataSource, Importer importer, I
                        'inserted', report -> 'inserted', 'updated', report -> 'updated', 'unchanged', report -> 'unchanged')),
                    finished_at = CASE WHEN @status = 'running' THEN NULL ELSE now() END
             WHERE id = @id
-            """, new { id, status, bytes = tally.BytesRead(), report = JsonSerializer.Serialize(report, Json) });
+            """, new { id, status, bytes = tally.BytesRead(), report = Storable(JsonSerializer.Serialize(report, Json)) });
     }
+
+    /// <summary>
+    /// The report as jsonb takes it: a reason may quote the file's own bytes, and jsonb refuses the NUL
+    /// character (<c>\u0000</c>, 22P05), which a CSV cell can hold. Each escaped NUL becomes U+FFFD, the
+    /// replacement character; an escaped backslash before "u0000" (an even run of backslashes) is text, not a NUL.
+    /// </summary>
+    internal static string Storable(string json) => EscapedNul().Replace(json, m => m.Groups[1].Value + "\\uFFFD");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<!\\)((?:\\\\)*)\\u0000")]
+    private static partial System.Text.RegularExpressions.Regex EscapedNul();
 
     public async Task<ImportJobDoc?> GetAsync(long id, CancellationToken ct)
     {
