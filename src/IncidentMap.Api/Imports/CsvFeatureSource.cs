@@ -39,6 +39,10 @@ internal sealed class CsvFeatureSource : IFeatureSource
         // A gzip file (0x1F 0x8B) sent without its Content-Encoding: say so, rather than list its bytes as unknown columns.
         if (header.Count > 0 && header[0].StartsWith('\u001f'))
             throw new ImportFormatException("body", "looks gzip-compressed but came without Content-Encoding; send Content-Encoding: gzip, or the file uncompressed", 1);
+        // A file of another separator reads as one column: say which separator it has, not that the whole line is an unknown column.
+        if (header is [var only] && (only.Contains(';') || only.Contains('\t')))
+            throw new ImportFormatException("header", $"fields are separated by {(only.Contains(';') ? "';'" : "tabs")}; IncidentMap reads comma-separated files " +
+                                                      "(save the file as CSV with commas)", csv.Line);
         if (header.Distinct().Count() != header.Count)
             throw new ImportFormatException("header", $"names a column twice: {string.Join(", ", header.GroupBy(h => h).Where(g => g.Count() > 1).Select(g => g.Key))}", csv.Line);
         CsvLayout layout;

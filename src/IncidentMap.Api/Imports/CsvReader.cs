@@ -4,7 +4,8 @@ namespace IncidentMap.Api.Imports;
 
 /// <summary>
 /// RFC 4180 records streamed from UTF-8 text: fields separated by commas, quoted fields may hold
-/// commas, doubled quotes and line breaks; records end with CRLF, LF or CR. Only one record (at most
+/// commas, doubled quotes and line breaks; records end with CRLF, LF or CR; lines of nothing but white space
+/// and commas are skipped. Only one record (at most
 /// <see cref="MaxRecordChars"/>) is ever held, so files of any size stream through.
 /// </summary>
 public sealed class CsvReader(Stream stream)
@@ -43,7 +44,7 @@ public sealed class CsvReader(Stream stream)
             switch (TryParse())
             {
                 case Outcome.Record:
-                    if (Fields is [{ Length: 0 }]) continue; // a blank line
+                    if (IsBlank()) continue;
                     return true;
                 case Outcome.End:
                     return false;
@@ -52,6 +53,17 @@ public sealed class CsvReader(Stream stream)
                 throw new ImportFormatException("body", $"a quoted field starting on line {_nextLine} is never closed", _nextLine);
             await FillAsync(ct);
         }
+    }
+
+    /// <summary>
+    /// A blank line, or one of only white space and separators: what a spreadsheet leaves below its data
+    /// (<c>,,,,</c>) holds no row. Most records are settled by their first field.
+    /// </summary>
+    private bool IsBlank()
+    {
+        foreach (var field in Fields)
+            if (!field.AsSpan().IsWhiteSpace()) return false;
+        return true;
     }
 
     private async ValueTask FillAsync(CancellationToken ct)

@@ -125,6 +125,15 @@ internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
             {
                 _problems.Add(new FieldError("feature", $"is not valid JSON (byte {e.BytePositionInLine + 1} of the line)"));
             }
+            // Said as such, rather than as a Feature without geometry or properties.
+            if (_document?.RootElement is { ValueKind: JsonValueKind.Object } root && root.TryGetProperty("type", out var type)
+                && type.ValueKind == JsonValueKind.String && type.ValueEquals("FeatureCollection"u8))
+            {
+                _document.Dispose();
+                _document = null;
+                _problems.Add(new FieldError("feature", "must be a Feature: NDJSON holds one Feature per line; this line is a FeatureCollection " +
+                                                        "(send a FeatureCollection as application/geo+json, or format=geojson)"));
+            }
             return true;
         }
     }
@@ -171,9 +180,14 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
             {
                 // The reader's state carries its line count from the document's start (0-based).
                 var line = (e.LineNumber ?? 0) + 1;
-                throw _phase == Phase.Trailing
-                    ? new ImportFormatException("body", $"goes on after the FeatureCollection ends (line {line}, byte {e.BytePositionInLine + 1}); send one FeatureCollection", line)
-                    : new ImportFormatException("body", $"is not valid JSON (line {line}, byte {e.BytePositionInLine + 1})", line);
+                if (_phase == Phase.Trailing)
+                    throw new ImportFormatException("body", $"goes on after the FeatureCollection ends (line {line}, byte {e.BytePositionInLine + 1}); send one FeatureCollection", line);
+                // At the end of the input the reader fails on a document that is merely unfinished: said as such.
+                if (_window.Eof && _phase == Phase.Start && _window.Pending.Trim(" \t\r\n"u8).IsEmpty)
+                    throw new ImportFormatException("body", "is empty; send a GeoJSON FeatureCollection", _line);
+                if (_window.Eof && IsUnfinished())
+                    throw new ImportFormatException("body", "ends before the FeatureCollection does", line);
+                throw new ImportFormatException("body", $"is not valid JSON (line {line}, byte {e.BytePositionInLine + 1})", line);
             }
             if (feature is { } f)
             {
@@ -189,6 +203,21 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
                 throw new ImportFormatException("body", "ends before the FeatureCollection does", _line);
             if (!await _window.FillAsync(ct))
                 throw new ImportFormatException("body", $"has a feature larger than {MaxFeatureBytes} bytes", _line);
+        }
+    }
+
+    /// <summary>Whether what is left of the input is valid JSON as far as it goes: a document cut short, not a broken one.</summary>
+    private bool IsUnfinished()
+    {
+        var reader = new Utf8JsonReader(_window.Pending, isFinalBlock: false, _state);
+        try
+        {
+            while (reader.Read()) { }
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 

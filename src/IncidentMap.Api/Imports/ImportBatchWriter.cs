@@ -82,8 +82,9 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     // and record each first came on. ImportLanes sends every row of one external_id to the same
     // lane, so one connection sees them all. Kept by the database, which spills what does not fit
     // in temp_buffers to disk: the importer's memory stays flat however many rows a file has.
+    // refused: the database left that first row unwritten (NotWritten), so a repeat of it is not told it is imported.
     private const string CreateSeen = """
-        CREATE TEMP TABLE import_seen (external_id text PRIMARY KEY, record bigint NOT NULL, line bigint NOT NULL)
+        CREATE TEMP TABLE import_seen (external_id text PRIMARY KEY, record bigint NOT NULL, line bigint NOT NULL, refused boolean NOT NULL DEFAULT false)
         """;
 
     // A file holds each incident once: applied in turn, two rows of one external_id would update
@@ -99,8 +100,12 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     private const string RejectRepeated = """
         DELETE FROM import_staging s USING import_seen k
         WHERE k.external_id = s.external_id AND k.record <> s.record
-        RETURNING s.line, s.record, s.external_id, k.line
+        RETURNING s.line, s.record, s.external_id, k.line, k.record, k.refused
         """;
+
+    // The rows NotWritten names, which are the first of their keys (RejectRepeated took the others out): only in
+    // batches that have such rows, which are rare, so no work per row.
+    private const string RememberRefused = "UPDATE import_seen SET refused = true WHERE external_id = ANY(@keys)";
 
     // Whether the staged row's key is an incident of this source that an editor deleted: one probe in the index
     // of deleted keys (migration 0017), which holds deleted incidents only. An import keeps such an incident
@@ -290,14 +295,25 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
 
     public async Task<BatchResult> WriteAsync(CopyRows rows, CancellationToken ct)
     {
-        var rejected = await StageAsync(rows, ct);
-        var (outcome, notWritten) = await StoreAsync(rows.Count - rejected.Count, ct);
+        var (rejected, repeats) = await StageAsync(rows, ct);
+        var (outcome, notWritten) = await StoreAsync(rows.Count - rejected.Count - repeats.Count, ct);
+        // A repeat is told the fate of the first row of its key, which may be in this very batch.
+        var refused = notWritten.Select(p => p.Record).ToHashSet();
+        rejected.AddRange(repeats.Select(r => Repeated(r, r.FirstRefused || refused.Contains(r.FirstRecord))));
         rejected.AddRange(notWritten);
         return new BatchResult(outcome.Inserted, outcome.Updated, rows.Count - rejected.Count - outcome.Inserted - outcome.Updated, rejected);
     }
 
-    /// <summary>The batch into the staging table, in a transaction that writes no incident; the rows it rejects.</summary>
-    private async Task<List<ImportProblem>> StageAsync(CopyRows rows, CancellationToken ct)
+    /// <summary>A row whose external_id an earlier row of the file has; its first row, and whether the database refused that one.</summary>
+    private sealed record Repeat(long Line, long Record, string ExternalId, long FirstLine, long FirstRecord, bool FirstRefused);
+
+    private ImportProblem Repeated(Repeat r, bool firstRefused) =>
+        new(r.Line, r.Record, "properties.external_id", _keyColumn, firstRefused
+            ? $"'{r.ExternalId}' is on line {r.FirstLine} of this file already, which was rejected; a file holds each incident once, so this row is not imported either"
+            : $"'{r.ExternalId}' is on line {r.FirstLine} of this file already; a file holds each incident once (the first is imported)");
+
+    /// <summary>The batch into the staging table, in a transaction that writes no incident; the rows it rejects, and the repeated keys it took out.</summary>
+    private async Task<(List<ImportProblem> Rejected, List<Repeat> Repeats)> StageAsync(CopyRows rows, CancellationToken ct)
     {
         await using var tx = await _connection.BeginTransactionAsync(ct);
         await _connection.ExecuteAsync(Command(EmptyStaging, null, tx, ct));
@@ -314,11 +330,10 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         if (rows.LacksPlaceFields)
             await _connection.ExecuteAsync(Command(FillPlaces, Places.Gazetteer.FillParameters, tx, ct));
         await _connection.ExecuteAsync(Command(Remember, null, tx, ct));
-        foreach (var (line, record, externalId, first) in await _connection.QueryAsync<(long, long, string, long)>(Command(RejectRepeated, null, tx, ct)))
-            rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn,
-                $"'{externalId}' is on line {first} of this file already; a file holds each incident once (the first is imported)"));
+        var repeats = (await _connection.QueryAsync<(long, long, string, long, long, bool)>(Command(RejectRepeated, null, tx, ct)))
+            .Select(r => new Repeat(r.Item1, r.Item2, r.Item3, r.Item4, r.Item5, r.Item6)).ToList();
         await tx.CommitAsync(ct);
-        return rejected;
+        return (rejected, repeats);
     }
 
     /// <summary>Tries of a batch's storing transaction that deadlocks (or fails to serialize) with other writers.</summary>
@@ -355,9 +370,16 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
                 // Rows of other sources, editor-changed and editor-deleted rows are rare: named by a second look only
                 // when there are any, or when rows are left that the upsert did not account for.
                 if (outcome.Foreign + outcome.Edited > 0 || outcome.Inserted + outcome.Updated + outcome.Unchanged + outcome.Foreign + outcome.Edited < staged)
+                {
+                    var keys = new List<string>();
                     foreach (var (line, record, externalId, id, version, foreign, deletedAt) in await _connection.QueryAsync<(long, long, string, long, int, bool, DateTime?)>(
                                  Command(NotWritten, parameters, tx, ct)))
+                    {
                         rejected.Add(new ImportProblem(line, record, "properties.external_id", _keyColumn, Unwritten(externalId, id, version, foreign, deletedAt)));
+                        keys.Add(externalId);
+                    }
+                    if (keys.Count > 0) await _connection.ExecuteAsync(Command(RememberRefused, new { keys = keys.ToArray() }, tx, ct));
+                }
                 if (_options.Job is { } job)
                     await _connection.ExecuteAsync(Command(CountInJob, new
                     {

@@ -97,7 +97,7 @@ public static class ImportCommand
         }
         if (report.Error is { } error)
         {
-            await Console.Error.WriteLineAsync($"{path}:{error.Line}: {error.Field} {error.Reason}; the rows before it were imported");
+            await Console.Error.WriteLineAsync($"{path}:{error.Line}: {error.Field} {error.Reason}" + (report.Rows > 0 ? "; the rows before it were imported" : ""));
             return 1;
         }
         return 0;

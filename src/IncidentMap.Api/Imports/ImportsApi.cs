@@ -235,8 +235,14 @@ public static class ImportsApi
             "or application/x-ndjson, or name the format with format=csv|geojson|ndjson.", "Content-Type"));
     }
 
-    private static bool IsUtf8(string? charset) =>
-        charset?.Trim('"') is { } name && (name.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || name.Equals("utf8", StringComparison.OrdinalIgnoreCase));
+    /// <summary>UTF-8, and US-ASCII by its IANA names: ASCII text is UTF-8 as it is.</summary>
+    private static readonly HashSet<string> Utf8Charsets = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "utf-8", "utf8", "us-ascii", "ascii", "us", "iso646-us", "iso_646.irv:1991", "iso-ir-6", "ansi_x3.4-1968", "ansi_x3.4-1986",
+        "ibm367", "cp367", "csascii",
+    };
+
+    private static bool IsUtf8(string? charset) => charset?.Trim('"') is { } name && Utf8Charsets.Contains(name);
 }
 
 /// <summary>

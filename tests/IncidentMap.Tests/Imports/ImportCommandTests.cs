@@ -32,6 +32,25 @@ public sealed class ImportCommandTests
     }
 
     [Fact]
+    public async Task A_file_unreadable_from_its_header_says_why_and_not_that_rows_before_it_were_imported()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"incidentmap-semicolons-{Guid.NewGuid():N}.csv");
+        await File.WriteAllTextAsync(path, "external_id;title;event_type;occurred_at;lon;lat\nx-1;One;riots;2016-01-01;36.7;34.7\n");
+        try
+        {
+            var (exit, _, stderr) = await RunAsync("import", path);
+
+            Assert.Equal(1, exit);
+            Assert.Contains($"{path}:1: header fields are separated by ';'; IncidentMap reads comma-separated files", stderr);
+            Assert.DoesNotContain("rows before it were imported", stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task A_gzipped_CSV_imports_and_stdout_holds_only_the_JSON_report()
     {
         var prefix = Unique();
