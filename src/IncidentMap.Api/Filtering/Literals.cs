@@ -64,7 +64,7 @@ internal static class Literals
         var reader = new WKTReader(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = false };
         try
         {
-            return Checked(Factory.CreateGeometry(reader.Read(text)), at);
+            return OneWayRound(Checked(Factory.CreateGeometry(reader.Read(text)), at), at);
         }
         catch (Exception e) when (e is ParseException or ArgumentException or InvalidOperationException or FormatException)
         {
@@ -72,7 +72,7 @@ internal static class Literals
             // strict reader refuses that, so such text is read once more as XYZ.
             try
             {
-                return Checked(Factory.CreateGeometry(new WKTReader(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = true }.Read(text)), at);
+                return OneWayRound(Checked(Factory.CreateGeometry(new WKTReader(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = true }.Read(text)), at), at);
             }
             catch (Exception again) when (again is ParseException or ArgumentException or InvalidOperationException or FormatException)
             {
@@ -101,13 +101,34 @@ internal static class Literals
         {
             var geometry = json.Deserialize<Geometry>(GeoJsonOptions)
                 ?? throw new FilterException(at, "the geometry is empty");
-            return Checked(geometry, at);
+            return OneWayRound(Checked(geometry, at), at);
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or InvalidCastException)
         {
             throw new FilterException(at, $"not a valid GeoJSON {type}: {e.Message}");
         }
     }
+
+    /// <summary>
+    /// Refuses a line or polygon with an edge over 180° of longitude, by the rule writes and a search's
+    /// intersects follow (<see cref="IncidentInput.ParseGeometry(JsonElement, string, List{Problems.FieldError})"/>, asked of each part): S_INTERSECTS
+    /// reads such an edge the long way round the world, S_DWITHIN's geography the short way across the
+    /// antimeridian, so one literal would be two shapes. A BBOX says which side it means and is not asked.
+    /// </summary>
+    private static Geometry OneWayRound(Geometry geometry, Location at)
+    {
+        foreach (var part in Parts(geometry).Where(p => p is LineString or Polygon && !p.IsEmpty))
+        {
+            var errors = new List<Problems.FieldError>();
+            IncidentInput.ParseGeometry(JsonSerializer.SerializeToElement(part, GeoJsonOptions), "geometry", errors);
+            if (errors.Count > 0) throw new FilterException(at, $"the geometry {errors[0].Detail}");
+        }
+        return geometry;
+    }
+
+    private static IEnumerable<Geometry> Parts(Geometry geometry) => geometry is GeometryCollection collection
+        ? Enumerable.Range(0, collection.NumGeometries).SelectMany(n => Parts(collection.GetGeometryN(n)))
+        : [geometry];
 
     private static Geometry Checked(Geometry geometry, Location at)
     {

@@ -182,6 +182,49 @@ public sealed class Cql2CompileTests
         Cql2Assert.Fails(filter, position, message);
     }
 
+    /// <summary>
+    /// An edge over 180° of longitude is the long way round to the planar tests (S_INTERSECTS) and the
+    /// short way to the geodesic ones (S_DWITHIN): a filter refuses it as writes and a search's intersects do.
+    /// </summary>
+    [Theory]
+    [InlineData("S_INTERSECTS(geometry, POLYGON((170 -10, -170 -10, -170 10, 170 10, 170 -10)))", 23)]
+    [InlineData("S_DWITHIN(geometry, POLYGON((170 -10, -170 -10, -170 10, 170 10, 170 -10)), 0, meters)", 20)]
+    [InlineData("S_INTERSECTS(geometry, LINESTRING(170 0, -170 0))", 23)]
+    [InlineData("S_INTERSECTS(geometry, POLYGON Z((170 -10 0, -170 -10 0, -170 10 0, 170 10 0, 170 -10 0)))", 23)]
+    [InlineData("S_INTERSECTS(geometry, POLYGON((-180 -80, 180 -80, 180 80, -180 80, -180 -80)))", 23)]
+    [InlineData("S_INTERSECTS(geometry, MULTIPOLYGON(((0 20, 1 20, 1 21, 0 20)), ((170 -10, -170 -10, -170 10, 170 10, 170 -10))))", 23)]
+    [InlineData("S_INTERSECTS(geometry, MULTILINESTRING((0 0, 1 1), (-179 5, 179 5)))", 23)]
+    [InlineData("S_INTERSECTS(geometry, GEOMETRYCOLLECTION(POINT(0 0), LINESTRING(170 0, -170 0)))", 23)]
+    [InlineData("id = 1 OR S_WITHIN(POLYGON((-10 -10, 10 -10, 10 10, -10 10, -10 -10), (-9 -9, 9 -9, 9 9, -9 9, -9 -9)), geometry) AND S_INTERSECTS(geometry, LINESTRING(-100 0, 100 0))", 141)]
+    public void A_geometry_with_an_edge_over_half_the_world_is_refused(string filter, int position)
+    {
+        Cql2Assert.Fails(filter, position, "has an edge spanning more than 180° of longitude; cut the shape at the antimeridian");
+    }
+
+    [Theory]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Polygon","coordinates":[[[170,-10],[-170,-10],[-170,10],[170,10],[170,-10]]]}]}""", "$.args[1]: ")]
+    [InlineData("""{"op":"s_dwithin","args":[{"type":"LineString","coordinates":[[170,0],[-170,0]]},{"property":"geometry"},0,"m"]}""", "$.args[0]: ")]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[0,0]},{"type":"MultiLineString","coordinates":[[[-179,5],[179,5]]]}]}]}""", "$.args[1]: ")]
+    public void A_cql2_json_geometry_with_an_edge_over_half_the_world_is_refused(string json, string path)
+    {
+        var error = Cql2Assert.Fails(json, -1, "has an edge spanning more than 180° of longitude; cut the shape at the antimeridian", Cql2.JsonLanguage);
+        Assert.StartsWith(path, error.Message);
+    }
+
+    /// <summary>The same shapes cut at the antimeridian, and boxes across it, which say which side they mean.</summary>
+    [Theory]
+    [InlineData("S_INTERSECTS(geometry, MULTIPOLYGON(((170 -10, 180 -10, 180 10, 170 10, 170 -10)), ((-180 -10, -170 -10, -170 10, -180 10, -180 -10))))")]
+    [InlineData("S_INTERSECTS(geometry, LINESTRING(-90 0, 0 0, 90 0, 180 0))")]
+    [InlineData("S_INTERSECTS(geometry, LINESTRING(0 0, 180 0))")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(170, -10, -170, 10))")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(-180, -90, 180, 90))")]
+    [InlineData("S_INTERSECTS(geometry, MULTIPOINT((170 0), (-170 0)))")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON EMPTY)")]
+    public void A_geometry_that_keeps_each_edge_within_half_the_world_is_accepted(string filter)
+    {
+        Cql2Assert.Compiles(filter);
+    }
+
     [Fact]
     public void Sixty_four_levels_of_nesting_compile_and_sixty_five_do_not()
     {

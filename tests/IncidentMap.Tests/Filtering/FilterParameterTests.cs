@@ -58,4 +58,22 @@ public sealed class FilterParameterTests(ApiFixture api)
         Assert.Contains("at position 23", problem["detail"]!.GetValue<string>());
         Assert.Contains(message, problem["detail"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task A_filter_shape_over_half_the_world_is_a_400_naming_its_position_as_a_search_shape_is()
+    {
+        const string polygon = "POLYGON((170 -10, -170 -10, -170 10, 170 10, 170 -10))";
+
+        var response = await _client.GetAsync($"{Items}?filter={Esc($"S_DWITHIN(geometry, {polygon}, 0, meters)")}");
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "filter");
+        Assert.Contains("at position 20: the geometry has an edge spanning more than 180° of longitude; cut the shape at the antimeridian",
+            problem["detail"]!.GetValue<string>());
+        var search = await _client.SearchAsync(new JsonObject
+        {
+            ["intersects"] = JsonNode.Parse("""{"type":"Polygon","coordinates":[[[170,-10],[-170,-10],[-170,10],[170,10],[170,-10]]]}"""),
+        });
+        var refused = await ProblemAssert.IsProblemAsync(search, HttpStatusCode.BadRequest, "intersects.coordinates");
+        Assert.Contains("has an edge spanning more than 180° of longitude", refused["detail"]!.GetValue<string>());
+    }
 }
