@@ -52,6 +52,7 @@ public static class OpenApiSetup
             var xml = Path.Combine(AppContext.BaseDirectory, "IncidentMap.Api.xml");
             if (File.Exists(xml)) options.IncludeXmlComments(xml);
             options.OperationFilter<EndpointTextFilter>(); // after the XML comments, which it overrides
+            options.OperationFilter<TextAndSequenceSchemaFilter>();
         });
         return services;
     }
@@ -401,6 +402,45 @@ public static class OpenApiSetup
                     parameter.Explode = false;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Bodies that are not JSON documents, declared by their media type whatever schema the endpoint's
+    /// Produces gave for its JSON form: CSV is text; a GeoJSON text sequence (RFC 8142) and
+    /// newline-delimited JSON are records of the Features the JSON form's <c>features</c> holds.
+    /// </summary>
+    private sealed class TextAndSequenceSchemaFilter : IOperationFilter
+    {
+        private static readonly Dictionary<string, string> Sequences = new()
+        {
+            ["application/geo+json-seq"] = "A GeoJSON text sequence (RFC 8142): one Feature per record, each record the character RS (0x1E), " +
+                                           "the Feature and a line feed. OpenAPI 3.0 cannot declare a sequence: this schema is one record's.",
+            ["application/x-ndjson"] = "Newline-delimited JSON: one Feature per line. OpenAPI 3.0 cannot declare a sequence: this schema is one line's.",
+        };
+
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            foreach (var response in operation.Responses?.Values.OfType<OpenApiResponse>() ?? [])
+            {
+                if (response.Content is not { } content) continue;
+                if (content.TryGetValue("text/csv", out var csv))
+                    csv.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "CSV (RFC 4180) with a header row; one row a record." };
+                var feature = content.Where(c => c.Key.EndsWith("json", StringComparison.Ordinal)).Select(c => FeatureOf(c.Value.Schema, context)).FirstOrDefault(f => f is not null);
+                foreach (var (type, description) in Sequences)
+                    if (content.TryGetValue(type, out var sequence))
+                        sequence.Schema = feature is null
+                            ? new OpenApiSchema { Type = JsonSchemaType.String, Description = description }
+                            : new OpenApiSchema { AllOf = [feature], Description = description };
+            }
+        }
+
+        /// <summary>The schema of a FeatureCollection's features, when <paramref name="schema"/> is one.</summary>
+        private static IOpenApiSchema? FeatureOf(IOpenApiSchema? schema, OperationFilterContext context)
+        {
+            if (schema is OpenApiSchemaReference reference && reference.Reference.Id is { } id)
+                schema = context.SchemaRepository.Schemas.GetValueOrDefault(id);
+            return schema?.Properties?.TryGetValue("features", out var features) == true ? features.Items : null;
         }
     }
 

@@ -182,4 +182,55 @@ public sealed class OpenApiContractTests(ApiFixture api)
         Assert.Equal(0, page["numberMatched"]!.GetValue<int>());
         Assert.Equal(HttpStatusCode.BadRequest, (await _client.SearchAsync(new JsonObject { ["colour"] = "red" })).StatusCode);
     }
+
+    /// <summary>The document as the service renders it, with the probe's answers from the service beside it.</summary>
+    private async Task<(DeclaredContract Contract, IReadOnlyList<Exchange> Exchanges)> ProbeAsync()
+    {
+        var contract = new DeclaredContract(OpenApiSetup.Render(api.Services));
+        var probe = new ContractProbe(_client, contract);
+        await probe.RunAsync();
+        return (contract, probe.Exchanges);
+    }
+
+    [Fact]
+    public async Task Every_answer_has_a_declared_status_and_media_type_and_is_valid_by_the_schema_declared_for_it()
+    {
+        var (contract, exchanges) = await ProbeAsync();
+
+        var failures = new List<string>();
+        foreach (var exchange in exchanges)
+        {
+            var operation = contract.Operation(exchange.Method, exchange.Template);
+            var response = operation is null ? null : contract.Response(operation, exchange.Status);
+            if (response is null)
+            {
+                failures.Add($"{exchange}: the document declares no {exchange.Status} for {exchange.Method} {exchange.Template}");
+                continue;
+            }
+            if (exchange.Body.Length == 0) continue;
+            if (response["content"]?[exchange.MediaType]?["schema"] is not { } schema)
+            {
+                failures.Add($"{exchange}: {exchange.MediaType} is not declared for its {exchange.Status}");
+                continue;
+            }
+            var text = DeclaredContract.Text(exchange.Body);
+            var declared = contract.Resolve(schema)!;
+            IEnumerable<string> problems = exchange.MediaType switch
+            {
+                // One Feature per record: OpenAPI 3.0 cannot declare a sequence, so the schema is a record's.
+                "application/geo+json-seq" or "application/x-ndjson" => DeclaredContract.Records(text).SelectMany(r => contract.Check(schema, r)),
+                var json when json.EndsWith("json", StringComparison.Ordinal) => contract.Check(schema, text),
+                // CSV, an event stream, a tile: declared as text or bytes, nothing more to hold them to.
+                _ => declared["type"]?.GetValue<string>() == "string" ? [] : [$"declared as {declared.ToJsonString()}, not as a string"],
+            };
+            failures.AddRange(problems.Distinct().Take(5).Select(p => $"{exchange} ({exchange.MediaType}): {p}"));
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+
+        // Every operation was answered with success at least once, so none went unchecked.
+        var unanswered = contract.Operations()
+            .Where(o => !exchanges.Any(e => e.Method.Equals(o.Method, StringComparison.OrdinalIgnoreCase) && e.Template == o.Path && e.Status is >= 200 and < 300))
+            .Select(o => $"{o.Method} {o.Path}");
+        Assert.Empty(unanswered);
+    }
 }
