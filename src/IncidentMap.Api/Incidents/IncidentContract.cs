@@ -8,25 +8,33 @@ namespace IncidentMap.Api.Incidents;
 // checks that all three agree on every property name.
 
 /// <summary>An incident as a GeoJSON Feature.</summary>
+/// <param name="Links">Set by the server on an incident read or written at its own URL: its self link and its collection's (OGC API – Features). Ignored in a request body, so a Feature read can be sent back as it is.</param>
 public sealed record IncidentFeatureDoc(
     [property: JsonPropertyName("type")] string Type,
     [property: JsonPropertyName("id")] long? Id,
     [property: JsonPropertyName("geometry")] GeoJsonGeometry Geometry,
-    [property: JsonPropertyName("properties")] IncidentPropertiesDoc Properties);
+    [property: JsonPropertyName("properties")] IncidentPropertiesDoc Properties,
+    [property: JsonPropertyName("links")] LinkDoc[] Links);
 
 /// <summary>A page of incidents.</summary>
+/// <param name="NumberMatched">How many incidents match, exactly: on the first page (no cursor) unless count=false, on every page with count=true.</param>
 public sealed record IncidentFeatureCollectionDoc(
     [property: JsonPropertyName("type")] string Type,
     [property: JsonPropertyName("features")] IncidentFeatureDoc[] Features,
+    [property: JsonPropertyName("numberMatched")] long NumberMatched,
     [property: JsonPropertyName("numberReturned")] int NumberReturned,
     [property: JsonPropertyName("timeStamp")] DateTimeOffset TimeStamp,
     [property: JsonPropertyName("links")] LinkDoc[] Links);
 
+/// <param name="Method">The HTTP method to follow the link with, when it is not GET: a search's next page is POST.</param>
+/// <param name="Body">The body to send with <c>method</c>: a search's next page is the search again with its cursor.</param>
 public sealed record LinkDoc(
     [property: JsonPropertyName("href")] string Href,
     [property: JsonPropertyName("rel")] string Rel,
     [property: JsonPropertyName("type")] string? Type,
-    [property: JsonPropertyName("title")] string? Title);
+    [property: JsonPropertyName("title")] string? Title,
+    [property: JsonPropertyName("method")] string Method,
+    [property: JsonPropertyName("body")] System.Text.Json.Nodes.JsonObject Body);
 
 /// <summary>
 /// Marks an endpoint that takes the incident query parameters (documented from QueryParser.Parameters).

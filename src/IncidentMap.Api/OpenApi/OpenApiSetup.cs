@@ -10,6 +10,12 @@ namespace IncidentMap.Api.OpenApi;
 /// <summary>A GeoJSON geometry: Point, LineString, Polygon or their Multi forms, lon/lat in WGS 84.</summary>
 public sealed class GeoJsonGeometry;
 
+/// <summary>
+/// A response header an endpoint sends that its statuses do not imply (see OpenApiSetup's HeadersFilter),
+/// on the responses of <paramref name="Statuses"/>, for the OpenAPI document.
+/// </summary>
+public sealed record ResponseHeaderDoc(string Name, string Description, params int[] Statuses);
+
 public static class OpenApiSetup
 {
     public const string DocumentName = "v1";
@@ -52,6 +58,9 @@ public static class OpenApiSetup
             var xml = Path.Combine(AppContext.BaseDirectory, "IncidentMap.Api.xml");
             if (File.Exists(xml)) options.IncludeXmlComments(xml);
             options.OperationFilter<EndpointTextFilter>(); // after the XML comments, which it overrides
+            options.OperationFilter<TextAndSequenceSchemaFilter>();
+            options.OperationFilter<HeadersFilter>(); // after every filter that adds a response
+            options.DocumentFilter<AcceptPatchFilter>();
         });
         return services;
     }
@@ -400,6 +409,156 @@ public static class OpenApiSetup
                     parameter.Style = ParameterStyle.Form;
                     parameter.Explode = false;
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Bodies that are not JSON documents, declared by their media type whatever schema the endpoint's
+    /// Produces gave for its JSON form: CSV is text; a GeoJSON text sequence (RFC 8142) and
+    /// newline-delimited JSON are records of the Features the JSON form's <c>features</c> holds.
+    /// </summary>
+    private sealed class TextAndSequenceSchemaFilter : IOperationFilter
+    {
+        private static readonly Dictionary<string, string> Sequences = new()
+        {
+            ["application/geo+json-seq"] = "A GeoJSON text sequence (RFC 8142): one Feature per record, each record the character RS (0x1E), " +
+                                           "the Feature and a line feed. OpenAPI 3.0 cannot declare a sequence: this schema is one record's.",
+            ["application/x-ndjson"] = "Newline-delimited JSON: one Feature per line. OpenAPI 3.0 cannot declare a sequence: this schema is one line's.",
+        };
+
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            foreach (var response in operation.Responses?.Values.OfType<OpenApiResponse>() ?? [])
+            {
+                if (response.Content is not { } content) continue;
+                if (content.TryGetValue("text/csv", out var csv))
+                    csv.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "CSV (RFC 4180) with a header row; one row a record." };
+                var feature = content.Where(c => c.Key.EndsWith("json", StringComparison.Ordinal)).Select(c => FeatureOf(c.Value.Schema, context)).FirstOrDefault(f => f is not null);
+                foreach (var (type, description) in Sequences)
+                    if (content.TryGetValue(type, out var sequence))
+                        sequence.Schema = feature is null
+                            ? new OpenApiSchema { Type = JsonSchemaType.String, Description = description }
+                            : new OpenApiSchema { AllOf = [feature], Description = description };
+            }
+        }
+
+        /// <summary>The schema of a FeatureCollection's features, when <paramref name="schema"/> is one.</summary>
+        private static IOpenApiSchema? FeatureOf(IOpenApiSchema? schema, OperationFilterContext context)
+        {
+            if (schema is OpenApiSchemaReference reference && reference.Reference.Id is { } id)
+                schema = context.SchemaRepository.Schemas.GetValueOrDefault(id);
+            return schema?.Properties?.TryGetValue("features", out var features) == true ? features.Items : null;
+        }
+    }
+
+    /// <summary>
+    /// The headers an operation reads and sends, declared from what its metadata says it does, so an
+    /// endpoint mapped later gets them by declaring its statuses:
+    /// <list type="bullet">
+    /// <item>a 304 means a conditional read: If-None-Match, and ETag on its 2xx and 304;</item>
+    /// <item>a 412 or 428 means a versioned write: If-Match (required while Writes:RequireIfMatch is on,
+    /// which makes its absence the 428), and ETag on its answers with a body and its 412;</item>
+    /// <item>a body may come compressed (Content-Encoding), and a JSON body read whole (not streamed,
+    /// <see cref="IncidentMap.Api.Incidents.RequestBodyDoc"/>) may name its coordinates' CRS (Content-Crs);</item>
+    /// <item>a 202 is a job: Prefer: respond-async asks for it, and it answers with where to poll
+    /// (Location) and how soon (Retry-After);</item>
+    /// <item>a 201 says where the new resource is (Location); a 429 or 503 when to retry (Retry-After);
+    /// a 405 and an OPTIONS answer which methods are allowed (Allow); a PATCH's 415 which patch
+    /// formats are (Accept-Patch, RFC 5789 §2.2);</item>
+    /// <item>anything else an endpoint declares itself (<see cref="ResponseHeaderDoc"/>, <see cref="IncidentMap.Api.Incidents.HeaderParameterDoc"/>).</item>
+    /// </list>
+    /// </summary>
+    private sealed class HeadersFilter(Hosting.Settings settings) : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            var metadata = context.ApiDescription.ActionDescriptor.EndpointMetadata;
+            var method = context.ApiDescription.HttpMethod ?? "";
+            var responses = operation.Responses?.Where(r => r.Value is OpenApiResponse)
+                .ToDictionary(r => int.Parse(r.Key, System.Globalization.CultureInfo.InvariantCulture), r => (OpenApiResponse)r.Value) ?? [];
+            bool Declares(int status) => responses.ContainsKey(status);
+            IEnumerable<OpenApiResponse> Where(Func<int, bool> statuses) => responses.Where(r => statuses(r.Key)).Select(r => r.Value);
+
+            if (Declares(304))
+            {
+                RequestHeader(operation, "If-None-Match", "ETags this client holds (weakly compared; * for any): 304 Not Modified, without a body, while one is current.");
+                foreach (var response in Where(s => s is >= 200 and < 300 or 304))
+                    ResponseHeader(response, "ETag", "The answer's version, for If-None-Match; compressed, it names its coding (\"d1f-br\"), and either spelling revalidates.");
+            }
+            if (Declares(412) || Declares(428))
+            {
+                RequestHeader(operation, "If-Match",
+                    "The ETag you read (\"v3\"), or several, or * for whatever version is current; strongly compared: 412 when the resource has changed since. " +
+                    (settings.RequireIfMatch
+                        ? "Required: without it the answer is a 428 (unless the service runs with Writes__RequireIfMatch=false)."
+                        : "Optional here (Writes__RequireIfMatch=false): without it the change is made whatever the current version."),
+                    required: settings.RequireIfMatch && Declares(428));
+                foreach (var response in Where(s => s is 412 or (>= 200 and < 300 and not 204)))
+                    ResponseHeader(response, "ETag", "The resource's current version: on a 412, the one to read and retry against.");
+            }
+            if (operation.RequestBody is not null)
+            {
+                RequestHeader(operation, "Content-Encoding",
+                    "gzip or br: the body is decompressed, within the same size limit; any other coding is a 415 naming the ones taken.",
+                    values: ["gzip", "br", "identity"]);
+                if (!metadata.OfType<IncidentMap.Api.Incidents.RequestBodyDoc>().Any()
+                    && operation.RequestBody.Content?.Keys.Any(t => t.EndsWith("json", StringComparison.Ordinal)) == true)
+                    RequestHeader(operation, "Content-Crs",
+                        $"The coordinate reference system of the body's coordinates: only <{Collections.Conformance.Crs84}> (lon/lat, the default); any other is a 400.");
+            }
+            if (Declares(202))
+            {
+                RequestHeader(operation, "Prefer", "respond-async (RFC 7240): run the request as a job, answered at once with 202 and where to poll.");
+                foreach (var response in Where(s => s == 202))
+                    ResponseHeader(response, "Retry-After", "Seconds until polling the job is worth it.", JsonSchemaType.Integer);
+            }
+            foreach (var response in Where(s => s is 201 or 202))
+                ResponseHeader(response, "Location", "Where the new resource is (a path, under the service's base path).");
+            foreach (var response in Where(s => s is 429 or 503))
+                ResponseHeader(response, "Retry-After", "Seconds to wait before retrying.", JsonSchemaType.Integer);
+            foreach (var response in Where(s => s == 405 || (HttpMethods.IsOptions(method) && s is >= 200 and < 300)))
+                ResponseHeader(response, "Allow", "The methods this resource allows.");
+            if (HttpMethods.IsPatch(method))
+                foreach (var response in Where(s => s == 415))
+                    ResponseHeader(response, "Accept-Patch", "The patch formats taken (RFC 5789).");
+            foreach (var doc in metadata.OfType<ResponseHeaderDoc>())
+                foreach (var response in Where(doc.Statuses.Contains))
+                    ResponseHeader(response, doc.Name, doc.Description);
+        }
+
+        private static void RequestHeader(OpenApiOperation operation, string name, string description, bool required = false, string[]? values = null)
+        {
+            operation.Parameters ??= [];
+            if (operation.Parameters.Any(p => p.In == ParameterLocation.Header && string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))) return;
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = name, In = ParameterLocation.Header, Description = description, Required = required,
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = values?.Select(v => (JsonNode)JsonValue.Create(v)).ToList() },
+            });
+        }
+    }
+
+    private static void ResponseHeader(OpenApiResponse response, string name, string description, JsonSchemaType type = JsonSchemaType.String)
+    {
+        response.Headers ??= new Dictionary<string, IOpenApiHeader>();
+        response.Headers.TryAdd(name, new OpenApiHeader { Description = description, Schema = new OpenApiSchema { Type = type } });
+    }
+
+    /// <summary>
+    /// OPTIONS on a resource that takes PATCH names the patch formats (Accept-Patch, RFC 5789 §3.1). Known
+    /// only beside the path's other operations, so for the whole document.
+    /// </summary>
+    private sealed class AcceptPatchFilter : IDocumentFilter
+    {
+        public void Apply(OpenApiDocument document, DocumentFilterContext context)
+        {
+            foreach (var path in document.Paths.Values)
+            {
+                if (path.Operations is not { } operations || !operations.ContainsKey(HttpMethod.Patch)
+                    || operations.GetValueOrDefault(HttpMethod.Options) is not { Responses: { } responses }) continue;
+                foreach (var response in responses.Where(r => r.Key.StartsWith('2')).Select(r => r.Value).OfType<OpenApiResponse>())
+                    ResponseHeader(response, "Accept-Patch", "The patch formats PATCH takes here (RFC 5789).");
             }
         }
     }

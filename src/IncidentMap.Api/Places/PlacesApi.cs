@@ -295,10 +295,10 @@ public static class PlacesApi
         return TypedResults.Text(string.Concat(feature.AsSpan(0, feature.LastIndexOf('}')), links), IncidentsApi.GeoJson, Encoding.UTF8, status);
     }
 
-    /// <summary>HEAD: GET's status and headers, no body (as the incidents answer it).</summary>
+    /// <summary>HEAD: GET's status and headers, no body (as the incidents answer it): the Content-Type a GET's text result sends.</summary>
     private static IResult Head(HttpContext context)
     {
-        context.Response.ContentType = IncidentsApi.GeoJson;
+        context.Response.ContentType = IncidentsApi.GeoJson + "; charset=utf-8";
         return TypedResults.Ok();
     }
 

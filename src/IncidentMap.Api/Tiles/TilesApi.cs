@@ -68,6 +68,7 @@ public static class TilesApi
             .WithMetadata(new QueryParametersMetadata { Page = ["precision"] }, FormatDoc("json", "geojson"),
                 new QueryParameterDoc("zoom", "The map zoom whose grid clusters form on (8×8 cells per tile).", "integer", Required: true, Minimum: "0", Maximum: $"{MaxZoom}"))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
+            .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/hexbins", ReadMethods, GetHexbins).WithName("getHexbins")
             .WithSummary("Incident counts per hexagon (PostGIS ST_HexagonGrid in Web Mercator), as GeoJSON")
@@ -79,6 +80,7 @@ public static class TilesApi
                     "(ask for each side); incidents whose geometry meets it are counted, each in the hexagon of its representative point.",
                     "number[]", Required: true, MinItems: 4, MaxItems: 6))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
+            .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         app.MapTileMatrixSets();
         return app;

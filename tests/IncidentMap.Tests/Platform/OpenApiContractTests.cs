@@ -182,4 +182,133 @@ public sealed class OpenApiContractTests(ApiFixture api)
         Assert.Equal(0, page["numberMatched"]!.GetValue<int>());
         Assert.Equal(HttpStatusCode.BadRequest, (await _client.SearchAsync(new JsonObject { ["colour"] = "red" })).StatusCode);
     }
+
+    /// <summary>The document as the service renders it, with the probe's answers from the service beside it.</summary>
+    private async Task<(DeclaredContract Contract, IReadOnlyList<Exchange> Exchanges)> ProbeAsync()
+    {
+        var contract = new DeclaredContract(OpenApiSetup.Render(api.Services));
+        var probe = new ContractProbe(_client, contract);
+        await probe.RunAsync();
+        return (contract, probe.Exchanges);
+    }
+
+    [Fact]
+    public async Task Every_answer_has_a_declared_status_and_media_type_and_is_valid_by_the_schema_declared_for_it()
+    {
+        var (contract, exchanges) = await ProbeAsync();
+
+        var failures = new List<string>();
+        foreach (var exchange in exchanges)
+        {
+            var operation = contract.Operation(exchange.Method, exchange.Template);
+            var response = operation is null ? null : contract.Response(operation, exchange.Status);
+            if (response is null)
+            {
+                failures.Add($"{exchange}: the document declares no {exchange.Status} for {exchange.Method} {exchange.Template}");
+                continue;
+            }
+            if (exchange.Body.Length == 0) continue;
+            if (response["content"]?[exchange.MediaType]?["schema"] is not { } schema)
+            {
+                failures.Add($"{exchange}: {exchange.MediaType} is not declared for its {exchange.Status}");
+                continue;
+            }
+            var text = DeclaredContract.Text(exchange.Body);
+            var declared = contract.Resolve(schema)!;
+            IEnumerable<string> problems = exchange.MediaType switch
+            {
+                // One Feature per record: OpenAPI 3.0 cannot declare a sequence, so the schema is a record's.
+                "application/geo+json-seq" or "application/x-ndjson" => DeclaredContract.Records(text).SelectMany(r => contract.Check(schema, r)),
+                var json when json.EndsWith("json", StringComparison.Ordinal) => contract.Check(schema, text),
+                // CSV, an event stream, a tile: declared as text or bytes, nothing more to hold them to.
+                _ => declared["type"]?.GetValue<string>() == "string" ? [] : [$"declared as {declared.ToJsonString()}, not as a string"],
+            };
+            failures.AddRange(problems.Distinct().Take(5).Select(p => $"{exchange} ({exchange.MediaType}): {p}"));
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+
+        // Every operation was answered with success at least once, so none went unchecked.
+        var unanswered = contract.Operations()
+            .Where(o => !exchanges.Any(e => e.Method.Equals(o.Method, StringComparison.OrdinalIgnoreCase) && e.Template == o.Path && e.Status is >= 200 and < 300))
+            .Select(o => $"{o.Method} {o.Path}");
+        Assert.Empty(unanswered);
+    }
+
+    /// <summary>Response headers a client acts on: a validator, where to go, when to retry, what else is allowed.</summary>
+    private static readonly string[] ActedOn = ["ETag", "Location", "Retry-After", "Allow", "Accept-Patch", "Idempotent-Replayed"];
+
+    [Fact]
+    public async Task Response_headers_clients_act_on_are_declared_where_the_service_sends_them()
+    {
+        var (contract, exchanges) = await ProbeAsync();
+
+        var undeclared = new List<string>();
+        foreach (var exchange in exchanges)
+        {
+            if (contract.Operation(exchange.Method, exchange.Template) is not { } operation || contract.Response(operation, exchange.Status) is not { } response) continue;
+            foreach (var header in ActedOn.Where(h => exchange.Headers.ContainsKey(h)))
+                if (DeclaredContract.ResponseHeader(response, header) is null) undeclared.Add($"{exchange}: {header}");
+        }
+        Assert.True(undeclared.Count == 0, "sent but not declared:\n" + string.Join("\n", undeclared.Distinct()));
+
+        // Any operation can meet a rate limit or an unavailable database: their answers say when to retry.
+        foreach (var (method, path, operation) in contract.Operations())
+            foreach (var status in new[] { 429, 503 })
+                Assert.True(contract.Response(operation, status) is { } refusal && DeclaredContract.ResponseHeader(refusal, "Retry-After") is not null,
+                    $"{method} {path}: its {status} does not declare Retry-After");
+        // 201 and 202 say where the new resource is; OPTIONS and 405 which methods are allowed.
+        foreach (var (method, path, operation) in contract.Operations())
+        {
+            foreach (var status in new[] { 201, 202 })
+                if (contract.Response(operation, status) is { } created)
+                    Assert.True(DeclaredContract.ResponseHeader(created, "Location") is not null, $"{method} {path}: its {status} does not declare Location");
+            if (contract.Response(operation, 405) is { } refused)
+                Assert.True(DeclaredContract.ResponseHeader(refused, "Allow") is not null, $"{method} {path}: its 405 does not declare Allow");
+            if (method == "options")
+                Assert.True(DeclaredContract.ResponseHeader(contract.Response(operation, 204)!, "Allow") is not null, $"OPTIONS {path}: its 204 does not declare Allow");
+        }
+    }
+
+    [Fact]
+    public async Task Request_headers_the_service_reads_are_declared_where_it_reads_them_and_the_api_key_as_a_security_scheme()
+    {
+        var (contract, exchanges) = await ProbeAsync();
+
+        var missing = new List<string>();
+        void Expect(Exchange exchange, string header, bool? required = null)
+        {
+            var declared = contract.Header(contract.Operation(exchange.Method, exchange.Template)!, header);
+            if (declared is null) missing.Add($"{exchange.Method} {exchange.Template}: {header} is not declared");
+            else if (required is { } r && (declared["required"]?.GetValue<bool>() ?? false) != r)
+                missing.Add($"{exchange.Method} {exchange.Template}: {header} is declared {(r ? "optional" : "required")}");
+        }
+        static bool Names(Exchange exchange, string field) =>
+            exchange.MediaType == "application/problem+json"
+            && JsonNode.Parse(exchange.Body)!["errors"]?.AsArray().Any(e => e!["field"]?.GetValue<string>() == field) == true;
+
+        foreach (var exchange in exchanges)
+        {
+            // Writes.RequireIfMatch is on (the default): a change without If-Match is a 428.
+            if (exchange.Status == 428) Expect(exchange, "If-Match", required: true);
+            if (exchange.Status == 412) Expect(exchange, "If-Match");
+            if (exchange.Headers.ContainsKey("Idempotent-Replayed")) Expect(exchange, "Idempotency-Key");
+            if (exchange.Status == 400 && Names(exchange, "Content-Crs")) Expect(exchange, "Content-Crs");
+            if (exchange.Status == 202 && exchange.RequestHeaders.Contains("Prefer")) Expect(exchange, "Prefer");
+        }
+        Assert.Contains(exchanges, e => e.Status == 428);
+        Assert.Contains(exchanges, e => e.Headers.ContainsKey("Idempotent-Replayed"));
+        Assert.Contains(exchanges, e => e.Status == 400 && Names(e, "Content-Crs"));
+        Assert.Contains(exchanges, e => e.Status == 202 && e.RequestHeaders.Contains("Prefer"));
+
+        // Any body may come compressed (gzip or br: request decompression), within the same limits.
+        foreach (var (method, path, operation) in contract.Operations().Where(o => o.Operation["requestBody"] is not null))
+            if (contract.Header(operation, "Content-Encoding") is null) missing.Add($"{method} {path}: takes a body but does not declare Content-Encoding");
+        Assert.True(missing.Count == 0, string.Join("\n", missing.Distinct()));
+
+        // The key is a security scheme, which clients send for themselves: never also a header parameter.
+        Assert.DoesNotContain(contract.Operations(), o => contract.Header(o.Operation, "X-API-Key") is not null);
+        var scheme = contract.Document["components"]!["securitySchemes"]![OpenApiSetup.ApiKeyScheme]!;
+        Assert.Equal(("apiKey", "header", "X-API-Key"),
+            (scheme["type"]!.GetValue<string>(), scheme["in"]!.GetValue<string>(), scheme["name"]!.GetValue<string>()));
+    }
 }
