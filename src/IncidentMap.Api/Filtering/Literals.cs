@@ -29,6 +29,7 @@ internal static class Literals
 
     public static TimeInstant Timestamp(string text, Location at)
     {
+        if (Rfc3339.IsFinerThanMicroseconds(text)) throw new FilterException(at, $"'{text}' {Rfc3339.FinerThanMicroseconds}");
         if (!Rfc3339.TryParseDateTime(text, out var instant))
             throw new FilterException(at, $"'{text}' is not an RFC 3339 timestamp such as 2016-02-21T07:30:00Z");
         var utc = instant.ToUniversalTime();

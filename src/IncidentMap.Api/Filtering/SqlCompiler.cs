@@ -128,13 +128,18 @@ internal sealed class SqlCompiler
         var args = Args(call, 2);
         var (left, right, op) = (args[0], args[1], call.Name);
         // "literal op property" reads as "property op' literal": the property's type then judges the
-        // literal, and a DATE's bound depends on the direction of the operator.
-        if (left is not PropertyNode && right is PropertyNode) (left, right, op) = (right, left, Mirror(op));
+        // literal, and a DATE's bound depends on the direction of the operator. A DATE goes to the right
+        // of a timestamp literal too, where it stands for its whole day: DATE('2016-02-21') < TIMESTAMP(…)
+        // means what TIMESTAMP(…) > DATE('2016-02-21') means.
+        if (left is not PropertyNode && (right is PropertyNode || IsDate(left) && !IsDate(right)))
+            (left, right, op) = (right, left, Mirror(op));
         var value = Comparable(left, op);
         if (value.Type == CqlType.Timestamp && right is LiteralNode { Value: TimeInstant { IsDate: true } day })
             return DayComparison(value.Sql, op, day);
         return $"{value.Sql} {op} {SameType(value, Value(right)).Sql}";
     }
+
+    private static bool IsDate(Node node) => node is LiteralNode { Value: TimeInstant { IsDate: true } };
 
     /// <summary>A DATE stands for its whole day: equal means within it, greater means after it.</summary>
     private string DayComparison(string column, string op, TimeInstant day) => op switch

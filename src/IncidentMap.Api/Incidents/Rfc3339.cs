@@ -10,12 +10,33 @@ public static class Rfc3339
         "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK",
     ];
 
-    /// <summary>Parses a full RFC 3339 date-time, in UTC; the offset (Z or ±hh:mm) is required.</summary>
+    /// <summary>Why a time to compare with is refused when <see cref="IsFinerThanMicroseconds"/>.</summary>
+    public const string FinerThanMicroseconds =
+        "is finer than a microsecond; PostgreSQL keeps microseconds, so give at most 6 digits after the seconds (zeros after them are fine)";
+
+    /// <summary>
+    /// Parses a full RFC 3339 date-time to compare stored times with, in UTC; the offset (Z or ±hh:mm) is
+    /// required. One finer than a microsecond is refused (<see cref="IsFinerThanMicroseconds"/>): cut to
+    /// the microsecond, 07:30:00.0000001 would equal an incident at 07:30:00.
+    /// </summary>
     public static bool TryParseDateTime(string text, out DateTimeOffset value)
     {
-        if (!TryParseWithOffset(text, out value)) return false;
+        if (IsFinerThanMicroseconds(text) || !TryParseWithOffset(text, out value))
+        {
+            value = default;
+            return false;
+        }
         value = value.ToUniversalTime();
         return true;
+    }
+
+    /// <summary>Whether a date-time's fraction of a second has a digit other than 0 after the sixth.</summary>
+    public static bool IsFinerThanMicroseconds(string text)
+    {
+        if (text.Length <= 26 || text[19] != '.') return false;
+        var digits = text.AsSpan(20);
+        var end = digits.IndexOfAnyExceptInRange('0', '9');
+        return (end < 0 ? digits : digits[..end]) is { Length: > 6 } fraction && fraction[6..].IndexOfAnyExcept('0') >= 0;
     }
 
     /// <summary>A full RFC 3339 date-time with the offset it was written in (its calendar date is that offset's).</summary>

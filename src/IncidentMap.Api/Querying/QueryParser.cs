@@ -185,7 +185,9 @@ public static partial class QueryParser
             // A window that moves with the clock is resolved against the current whole second, which
             // the list's ETag then names: the same URL polled a second later is another answer.
             DateTimeOffset? relativeTo = TimeWindow.IsRelative(datetime) ? now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerSecond)) : null;
-            if (!TimeWindow.TryParse(datetime, relativeTo ?? now, out var from, out var until, out var error, calendarZone)) Bad("datetime", error);
+            if (datetime.Split('/').Select(end => end.Trim()).FirstOrDefault(Rfc3339.IsFinerThanMicroseconds) is { } fine)
+                Bad("datetime", $"'{fine}' {Rfc3339.FinerThanMicroseconds}");
+            else if (!TimeWindow.TryParse(datetime, relativeTo ?? now, out var from, out var until, out var error, calendarZone)) Bad("datetime", error);
             else query = query with { From = from, Until = until, RelativeTo = relativeTo };
         }
 

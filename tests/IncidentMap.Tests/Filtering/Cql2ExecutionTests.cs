@@ -167,6 +167,28 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
             await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
     }
 
+    /// <summary>A DATE stands for its whole day whichever side of the comparison it is on, as it does against occurred_at.</summary>
+    [Theory]
+    [InlineData("DATE('2016-02-21') < TIMESTAMP('2016-02-21T12:00:00Z')", false)]
+    [InlineData("TIMESTAMP('2016-02-21T12:00:00Z') > DATE('2016-02-21')", false)]
+    [InlineData("DATE('2016-02-21') > TIMESTAMP('2016-02-21T12:00:00Z')", false)]
+    [InlineData("TIMESTAMP('2016-02-21T12:00:00Z') < DATE('2016-02-21')", false)]
+    [InlineData("DATE('2016-02-21') = TIMESTAMP('2016-02-21T12:00:00Z')", true)]
+    [InlineData("TIMESTAMP('2016-02-21T12:00:00Z') = DATE('2016-02-21')", true)]
+    [InlineData("DATE('2016-02-21') <> TIMESTAMP('2016-02-21T12:00:00Z')", false)]
+    [InlineData("DATE('2016-02-21') <= TIMESTAMP('2016-02-21T12:00:00Z')", true)]
+    [InlineData("DATE('2016-02-21') >= TIMESTAMP('2016-02-21T12:00:00Z')", true)]
+    [InlineData("DATE('2016-02-21') < TIMESTAMP('2016-02-22T00:00:00Z')", true)]
+    [InlineData("DATE('2016-02-21') > TIMESTAMP('2016-02-20T23:59:59.999999Z')", true)]
+    [InlineData("DATE('2016-02-21') < DATE('2016-02-22')", true)]
+    [InlineData("DATE('2016-02-22') > DATE('2016-02-21')", true)]
+    [InlineData("DATE('2016-02-21') < DATE('2016-02-21')", false)]
+    [InlineData("DATE('2016-02-21') = DATE('2016-02-21')", true)]
+    public async Task A_date_compared_with_a_timestamp_means_the_same_on_either_side(string filter, bool holds)
+    {
+        Assert.Equal(Names(holds ? "homs nearHoms aleppo damascus beirut" : ""), await Matching(filter, Cql2.TextLanguage));
+    }
+
     [Fact]
     public async Task Every_queryable_compiles_to_sql_the_database_accepts()
     {
