@@ -31,7 +31,7 @@ public static class ChangesApi
             .Produces<ChangePageDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status410Gone);
-        group.MapGet("/stream", Stream).WithName("streamChanges")
+        group.MapMethods("/stream", [HttpMethods.Get, HttpMethods.Head], Stream).WithName("streamChanges")
             .RequireRateLimiting(Security.SecuritySetup.StreamLimit)
             .WithSummary("The change feed as Server-Sent Events")
             .WithDescription("Each event's id is its feed cursor: reconnect with Last-Event-ID (browsers do) to resume " +
@@ -143,6 +143,8 @@ public static class ChangesApi
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
+        // HEAD: the headers a GET would send (its cursor checked), and the end; its stream slot is given back at once.
+        if (HttpMethods.IsHead(request.Method)) return;
         // The cursor as an event id without data: EventSource takes it as its last event id without
         // firing an event, so a client that reconnects before any event (or after many changes its
         // filter skipped) resumes where the stream was, not at "now" and not at an expired cursor.

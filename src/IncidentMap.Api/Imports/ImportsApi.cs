@@ -96,7 +96,7 @@ public static class ImportsApi
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
-        group.MapGet("/{id}", GetJob)
+        group.MapMethods("/{id}", [HttpMethods.Get, HttpMethods.Head], GetJob)
             .WithName("getImportJob")
             .OwnParametersOnly()
             .WithSummary("An import job: progress while it runs, the report when it is done")

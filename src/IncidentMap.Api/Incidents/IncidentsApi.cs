@@ -127,14 +127,14 @@ public static partial class IncidentsApi
             .WithName("optionsIncident").WithSummary("Methods allowed on an incident").Produces(StatusCodes.Status204NoContent)
             .RequireAuthorization(SecuritySetup.ReadPolicy);
 
-        group.MapGet("/{featureId}/history", GetHistory)
+        group.MapMethods("/{featureId}/history", [HttpMethods.Get, HttpMethods.Head], GetHistory)
             .WithName("getIncidentHistory")
             .OwnParametersOnly()
             .WithSummary("Every revision of an incident: who changed what, when (deleted incidents too)")
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<HistoryDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapGet("/{featureId}/history/{version}", GetRevision)
+        group.MapMethods("/{featureId}/history/{version}", [HttpMethods.Get, HttpMethods.Head], GetRevision)
             .WithName("getIncidentRevision")
             .OwnParametersOnly()
             .WithSummary("An incident as it was at one version")

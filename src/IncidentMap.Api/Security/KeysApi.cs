@@ -10,7 +10,7 @@ public static class KeysApi
     public static IEndpointRouteBuilder MapKeys(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/admin/keys").WithTags("Administration").RequireAuthorization(SecuritySetup.AdminPolicy).OwnParametersOnly();
-        group.MapGet("", async (ApiKeys keys, CancellationToken ct) => TypedResults.Ok((await keys.ListAsync(ct)).Select(ApiKeyDoc.From)))
+        group.MapMethods("", [HttpMethods.Get, HttpMethods.Head], async (ApiKeys keys, CancellationToken ct) => TypedResults.Ok((await keys.ListAsync(ct)).Select(ApiKeyDoc.From)))
             .WithName("listKeys").WithSummary("API keys (never their secrets)")
             .Produces<ApiKeyDoc[]>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403);
         group.MapPost("", CreateKey).WithName("createKey").WithSummary("Create an API key; its secret is shown once")
@@ -21,7 +21,7 @@ public static class KeysApi
             .Accepts<NewApiKeyRequest>("application/json")
             .Produces<NewApiKeyDoc>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
             .ProducesProblem(409).ProducesProblem(413).ProducesProblem(415);
-        group.MapGet("/{idOrName}", GetKey).WithName("getKey").WithSummary("One API key (never its secret)")
+        group.MapMethods("/{idOrName}", [HttpMethods.Get, HttpMethods.Head], GetKey).WithName("getKey").WithSummary("One API key (never its secret)")
             .WithDescription("A number is a key's id, revoked keys included; anything else is the name of a live key.")
             .Produces<ApiKeyDoc>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
         group.MapDelete("/{idOrName}", async (string idOrName, ApiKeys keys, CancellationToken ct) =>
