@@ -119,12 +119,17 @@ public static partial class IncidentsApi
         group.MapMethods("", [HttpMethods.Options], (HttpResponse response) => Allow(response, "GET, HEAD, POST, OPTIONS"))
             .WithName("optionsIncidents").WithSummary("Methods allowed on the items").Produces(StatusCodes.Status204NoContent)
             .RequireAuthorization(SecuritySetup.ReadPolicy);
-        group.MapMethods("/{featureId}", [HttpMethods.Options], (HttpResponse response) =>
+        // For an incident as GET answers for it: one that is not there (or an id that names none) is a 404.
+        group.MapMethods("/{featureId}", [HttpMethods.Options], async (HttpResponse response, string featureId, IncidentReader reader, CancellationToken ct) =>
             {
+                if (!TryParseId(featureId, out var id) || !await reader.ScalarAsync<bool>(
+                        "SELECT EXISTS (SELECT 1 FROM incidents WHERE id = @id AND deleted_at IS NULL)", new Dapper.DynamicParameters(new { id }), ct))
+                    return UnknownIncident(featureId);
                 response.Headers["Accept-Patch"] = MergePatch; // RFC 5789 §3.1
                 return Allow(response, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS");
             })
             .WithName("optionsIncident").WithSummary("Methods allowed on an incident").Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(SecuritySetup.ReadPolicy);
 
         group.MapMethods("/{featureId}/history", [HttpMethods.Get, HttpMethods.Head], GetHistory)

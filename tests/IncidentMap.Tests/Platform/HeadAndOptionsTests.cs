@@ -10,7 +10,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace IncidentMap.Tests.Platform;
 
 /// <summary>
-/// RFC 9110 §9.3.2: HEAD wherever GET works, answered with GET's status and headers and no body. Over a real HTTP server (Kestrel), which is what
+/// RFC 9110 §9.3.2: HEAD wherever GET works, answered with GET's status and headers and no body; and
+/// OPTIONS answering for a resource as GET does. Over a real HTTP server (Kestrel), which is what
 /// leaves a HEAD's body out; every route is taken from the endpoint table, none listed by hand.
 /// Serial: list, tile and stats ETags name the data version, which the writes of tests running beside
 /// these would move between a GET and its HEAD.
@@ -99,6 +100,32 @@ public sealed class HeadAndOptionsTests(KestrelApiFixture api) : IClassFixture<K
         }
         Assert.True(wrong.Count == 0, string.Join("\n", wrong));
         Assert.True(asked > 40, $"only {asked} routes asked");
+    }
+
+    [Fact]
+    public async Task Options_answers_for_a_resource_as_get_does_and_lists_get_and_head_where_it_exists()
+    {
+        using var client = await ClientAsync();
+        var samples = await RouteSamples.CreateAsync(client);
+
+        var wrong = new List<string>();
+        var routes = Routes();
+        foreach (var (endpoint, template, _) in routes.Where(r => r.Methods.SequenceEqual([HttpMethods.Options])))
+        {
+            Assert.Contains(routes, r => r.Template == template && r.Methods.Contains(HttpMethods.Get));
+            var urls = Urls(endpoint, template, samples).ToList();
+            var options = await client.SendAsync(new HttpRequestMessage(HttpMethod.Options, urls[0]));
+            if (options.StatusCode != HttpStatusCode.NoContent || !new[] { "GET", "HEAD", "OPTIONS" }.All(options.Content.Headers.Allow.Contains))
+                wrong.Add($"OPTIONS {urls[0]}: {(int)options.StatusCode}, Allow: {string.Join(", ", options.Content.Headers.Allow)}");
+            foreach (var url in urls.Skip(1))
+            {
+                var get = await client.GetAsync(url);
+                var asked = await client.SendAsync(new HttpRequestMessage(HttpMethod.Options, url));
+                if (asked.StatusCode != get.StatusCode) wrong.Add($"{url}: GET {(int)get.StatusCode}, OPTIONS {(int)asked.StatusCode}");
+                else if (asked.Content.Headers.Allow.Count > 0) wrong.Add($"OPTIONS {url}: {(int)asked.StatusCode} with Allow");
+            }
+        }
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
     }
 }
 
