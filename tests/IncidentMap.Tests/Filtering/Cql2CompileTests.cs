@@ -301,6 +301,21 @@ public sealed class Cql2CompileTests
         { "A_OVERLAPS(tags, ('a', 'b'))", """{"op":"a_overlaps","args":[{"property":"tags"},["a","b"]]}""" },
         { "CASEI(title) = CASEI('x')", """{"op":"=","args":[{"op":"casei","args":[{"property":"title"}]},{"op":"casei","args":["x"]}]}""" },
         { "TRUE", "true" },
+        // CQL2 text's escapes (/req/cql2-text/escaping): \' and '' a quote, \a \b \t \n \v \f \r control characters,
+        // and outside LIKE \\ a backslash; any other pair is kept as written.
+        { @"title = 'back\\slash'", """{"op":"=","args":[{"property":"title"},"back\\slash"]}""" },
+        { @"title = 'it\'s'", """{"op":"=","args":[{"property":"title"},"it's"]}""" },
+        { @"title = 'a\tb'", """{"op":"=","args":[{"property":"title"},"a\tb"]}""" },
+        { @"title = '\a\b\t\n\v\f\r'", """{"op":"=","args":[{"property":"title"},"\u0007\b\t\n\u000b\f\r"]}""" },
+        { @"title = '100\% \q'", """{"op":"=","args":[{"property":"title"},"100\\% \\q"]}""" },
+        { @"title IN ('C:\\', 'D:\\')", """{"op":"in","args":[{"property":"title"},["C:\\","D:\\"]]}""" },
+        // A LIKE pattern keeps LIKE's own escapes (\%, \_, \\) as written: the pattern CQL2 JSON gives.
+        { @"title LIKE 'a\%b\_c'", """{"op":"like","args":[{"property":"title"},"a\\%b\\_c"]}""" },
+        { @"title LIKE 'C:\\%'", """{"op":"like","args":[{"property":"title"},"C:\\\\%"]}""" },
+        { @"title LIKE 'tab\t%'", """{"op":"like","args":[{"property":"title"},"tab\t%"]}""" },
+        { @"CASEI(title) LIKE ACCENTI(CASEI('C:\\%'))",
+            """{"op":"like","args":[{"op":"casei","args":[{"property":"title"}]},{"op":"accenti","args":[{"op":"casei","args":["C:\\\\%"]}]}]}""" },
+        { @"'C:\\x' LIKE 'C:\\%'", """{"op":"like","args":["C:\\x","C:\\\\%"]}""" },
     };
 
     [Theory]

@@ -189,6 +189,28 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
         Assert.Equal(Names(holds ? "homs nearHoms aleppo damascus beirut" : ""), await Matching(filter, Cql2.TextLanguage));
     }
 
+    [Theory]
+    [InlineData(@"title = 'Back\\slash road'", "backslash")]
+    [InlineData(@"title LIKE 'Back\\%'", "backslash")]
+    [InlineData(@"title LIKE '%\\s%'", "backslash")]
+    [InlineData(@"title = 'Tab\there'", "tab")]
+    [InlineData(@"title LIKE '%\t%'", "tab")]
+    [InlineData(@"title LIKE '100\% %'", "percent")]
+    [InlineData(@"title LIKE '%\%%'", "percent")]
+    [InlineData(@"title LIKE '%\_%'", "")]
+    [InlineData(@"CASEI(title) LIKE CASEI('back\\%')", "backslash")]
+    [InlineData("""{"op":"=","args":[{"property":"title"},"Back\\slash road"]}""", "backslash")]
+    [InlineData("""{"op":"like","args":[{"property":"title"},"Back\\\\%"]}""", "backslash")]
+    [InlineData("""{"op":"like","args":[{"property":"title"},"%\t%"]}""", "tab")]
+    public async Task Escapes_in_strings_and_patterns_find_the_text_they_stand_for(string filter, string expected)
+    {
+        await Insert("backslash", @"Back\slash road", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+        await Insert("tab", "Tab\there", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+        await Insert("percent", "100% sure", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+
+        Assert.Equal(Names(expected), await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
+    }
+
     [Fact]
     public async Task Every_queryable_compiles_to_sql_the_database_accepts()
     {
