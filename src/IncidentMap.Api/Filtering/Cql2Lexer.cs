@@ -60,9 +60,10 @@ internal static class Cql2Lexer
     }
 
     /// <summary>
-    /// A quoted run; the quote character doubled stands for itself. In a string, so does \' (CQL2's
-    /// escapeQuote); any other backslash pair is kept as it is, so a LIKE pattern ending in \\ (a
-    /// literal backslash) still ends at its quote.
+    /// A quoted run; the quote character doubled stands for itself. In a string the backslash escapes
+    /// (/req/cql2-text/escaping): \' is a quote, \a \b \t \n \v \f \r the control characters; any other
+    /// pair (\\, \%, \_ …) is kept as written, for the parser to read as a LIKE pattern's escape or as
+    /// text (<see cref="Cql2TextParser"/>). A pattern ending in \\ still ends at its quote.
     /// </summary>
     private static Token Quoted(string text, ref int i, char quote, TokenKind kind, string what)
     {
@@ -72,8 +73,14 @@ internal static class Cql2Lexer
         {
             if (kind == TokenKind.String && text[i] == '\\' && i + 1 < text.Length)
             {
-                if (text[i + 1] != quote) value.Append('\\');
-                value.Append(text[i + 1]);
+                var escaped = text[i + 1];
+                var control = escaped switch
+                {
+                    'a' => '\a', 'b' => '\b', 't' => '\t', 'n' => '\n', 'v' => '\v', 'f' => '\f', 'r' => '\r', _ => (char?)null,
+                };
+                if (control is { } c) value.Append(c);
+                else if (escaped == quote) value.Append(quote);
+                else value.Append('\\').Append(escaped);
                 i += 2;
             }
             else if (text[i] != quote) value.Append(text[i++]);

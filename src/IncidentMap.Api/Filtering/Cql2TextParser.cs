@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace IncidentMap.Api.Filtering;
 
@@ -32,6 +33,9 @@ internal sealed class Cql2TextParser
     private readonly List<Token> _tokens;
     private readonly Limits _limits = new();
     private int _next;
+
+    /// <summary>Whether strings are read as a LIKE pattern, whose backslash pairs are LIKE's escapes.</summary>
+    private bool _inPattern;
 
     private Cql2TextParser(string text)
     {
@@ -109,7 +113,10 @@ internal sealed class Cql2TextParser
         if (op.IsWord("LIKE"))
         {
             Advance();
-            predicate = new CallNode("like", [left, Operand()], At(op));
+            _inPattern = true;
+            var pattern = Operand();
+            _inPattern = false;
+            predicate = new CallNode("like", [left, pattern], At(op));
         }
         else if (op.IsWord("BETWEEN"))
         {
@@ -138,7 +145,7 @@ internal sealed class Cql2TextParser
         {
             case TokenKind.String:
                 Advance();
-                return Term(new LiteralNode(token.Text, At(token)));
+                return Term(new LiteralNode(_inPattern ? token.Text : Unescaped(token.Text), At(token)));
             case TokenKind.Number:
                 Advance();
                 return Term(new LiteralNode(Number(token), At(token)));
@@ -263,6 +270,25 @@ internal sealed class Cql2TextParser
         }
         var end = last.Position + last.Text.Length;
         return Literals.Wkt(_text[keyword.Position..end], At(keyword));
+    }
+
+    /// <summary>
+    /// A string outside a LIKE pattern, where \\ is one backslash, as "\\" is in CQL2 JSON; the lexer has
+    /// read the other escapes and kept the pairs it does not know (\% stays \%). In a pattern every pair
+    /// is left to LIKE, so 'C:\\%' is a backslash and then anything, as the JSON pattern "C:\\\\%" is.
+    /// </summary>
+    private static string Unescaped(string text)
+    {
+        if (!text.Contains('\\')) return text;
+        var value = new StringBuilder(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            // Every backslash the lexer left starts a pair: \\ is one backslash, any other pair stays.
+            if (text[i] == '\\' && i + 1 < text.Length && text[i + 1] == '\\') i++;
+            else if (text[i] == '\\' && i + 1 < text.Length) value.Append(text[i++]);
+            value.Append(text[i]);
+        }
+        return value.ToString();
     }
 
     private static object Number(Token token)

@@ -89,16 +89,17 @@ internal sealed class SqlCompiler
     };
 
     /// <summary>
-    /// CASEI and ACCENTI (nested in either order): lower() and unaccent(). Over a literal the folded text
-    /// is a scalar subquery, computed once per statement: unaccent() is STABLE, so PostgreSQL folded the
-    /// literal again in every row (ACCENTI(title) = ACCENTI('…') with a 19,500-character literal cost 450 µs
-    /// a row, 45 s per 100,000 rows). Over a property it is computed in every row the filter reads
+    /// CASEI and ACCENTI (nested in either order): full case folding (<see cref="CaseFolding"/>) and
+    /// unaccent(). Over a literal the folded text is a scalar subquery, computed once per statement:
+    /// unaccent() is STABLE, so PostgreSQL folded the literal again in every row (ACCENTI(title) =
+    /// ACCENTI('…') with a 19,500-character literal cost 450 µs a row, 45 s per 100,000 rows). Over a
+    /// property it is computed in every row the filter reads
     /// (ACCENTI(CASEI(summary)) about 1.2 µs a row more than a plain LIKE), so a filter may fold at most
     /// <see cref="Limits.MaxFoldedProperties"/> properties.
     /// </summary>
     private Operand Folded(CallNode call)
     {
-        var (sql, overProperty) = Fold(call);
+        var (sql, _, overProperty) = Fold(call);
         if (!overProperty) return new Operand($"(SELECT {sql})", CqlType.String, call);
         if (++_foldedProperties > Limits.MaxFoldedProperties)
             throw new FilterException(call.At,
@@ -108,19 +109,23 @@ internal sealed class SqlCompiler
         return new Operand(sql, CqlType.String, call);
     }
 
-    /// <summary>The SQL of a CASEI or ACCENTI chain, and whether it folds a property rather than a literal.</summary>
-    private (string Sql, bool OverProperty) Fold(CallNode call)
+    /// <summary>
+    /// The SQL of a CASEI or ACCENTI chain, the property or parameter it starts from, and whether that is a
+    /// property rather than a literal.
+    /// </summary>
+    private (string Sql, string Source, bool OverProperty) Fold(CallNode call)
     {
         var arg = Args(call, 1)[0];
-        var (inner, overProperty) = arg is CallNode { Name: "casei" or "accenti" } nested ? Fold(nested) : Text(call, arg);
+        var (inner, source, overProperty) = arg is CallNode { Name: "casei" or "accenti" } nested ? Fold(nested) : Text(call, arg);
         // The dictionary named, as place_key does (migration 0007): unaccent() alone depends on the search_path.
-        return (call.Name == "casei" ? $"lower({inner})" : $"public.unaccent('public.unaccent'::regdictionary, {inner})", overProperty);
+        var sql = call.Name == "casei" ? CaseFolding.Sql(inner, source) : $"public.unaccent('public.unaccent'::regdictionary, {inner})";
+        return (sql, source, overProperty);
     }
 
-    private (string Sql, bool IsProperty) Text(CallNode call, Node arg)
+    private (string Sql, string Source, bool IsProperty) Text(CallNode call, Node arg)
     {
         var operand = Typed(call, arg, CqlType.String);
-        return (operand.Sql, operand.Property is not null);
+        return (operand.Sql, operand.Sql, operand.Property is not null);
     }
 
     private string Comparison(CallNode call)

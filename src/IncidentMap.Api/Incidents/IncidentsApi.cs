@@ -242,6 +242,12 @@ public static partial class IncidentsApi
                 errors.Add(new FieldError(member.Name, QueryParser.SeparatorHeld));
             else if (text is not null) values[member.Name] = text;
         }
+        // A filter given as a JSON object can only be CQL2 JSON, which filter-lang need not say again.
+        if (root.TryGetProperty("filter", out var filterMember) && filterMember.ValueKind == JsonValueKind.Object)
+        {
+            if (!values.TryAdd("filter-lang", Filtering.Cql2.JsonLanguage) && values["filter-lang"] != Filtering.Cql2.JsonLanguage)
+                errors.Add(new FieldError("filter-lang", $"a filter given as a JSON object is {Filtering.Cql2.JsonLanguage}, not {values["filter-lang"]}; send CQL2 text as a string"));
+        }
         if (errors.Count > 0) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
         if (await NearParameter.ResolveAsync(values, context.RequestServices.GetRequiredService<Gazetteer>(), context.RequestAborted) is { } near)
             return near;

@@ -30,6 +30,9 @@ public static partial class QueryParser
 
     public static string LimitError(string text) => $"'{text}' is not a whole number of at least 1";
 
+    /// <summary>CRS84 as a safe CURIE (OGC API – Features Part 2), beside its URI <see cref="Collections.Conformance.Crs84"/>.</summary>
+    public const string Crs84Curie = "[OGC:CRS84]";
+
     [System.Text.RegularExpressions.GeneratedRegex("-{2,}")]
     private static partial System.Text.RegularExpressions.Regex MultipleMinus();
 
@@ -42,6 +45,7 @@ public static partial class QueryParser
         ["cursor"] = "Opaque position from a `next` link.",
         ["f"] = "Format: json (GeoJSON), csv, geojsonseq (RFC 8142) or ndjson. Overrides Accept.",
         ["bbox"] = "minLon,minLat,maxLon,maxLat (WGS 84): incidents intersecting the box. minLon > maxLon crosses the antimeridian.",
+        ["bbox-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 or [OGC:CRS84] (lon/lat), the default.",
         ["datetime"] = "RFC 3339 instant, date, or interval a/b (.. or empty = open; a date as end includes the whole day); durations such as PT24H/now or P1M/2016-02-29.",
         ["lat"] = "Latitude of the radius search centre (needs lon and radius).",
         ["lon"] = "Longitude of the radius search centre (needs lat and radius).",
@@ -58,7 +62,7 @@ public static partial class QueryParser
                      "(CASEI, ACCENTI: each is folded in every row read; use q for words, an IN list for several values of one property), " +
                      $"and geometries of at most {IncidentQuery.MaxShapeVertices} vertices; a 400 names the position of what is over a limit.",
         ["filter-lang"] = "cql2-text (default) or cql2-json.",
-        ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 (lon/lat), the default.",
+        ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 or [OGC:CRS84] (lon/lat), the default.",
         ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word); English stemming, case and accents ignored (emeute finds Émeute).",
         ["event_type"] = "Any of these event types (comma list).",
         ["sub_event_type"] = "This sub-event type, the whole value (repeat the parameter for any of several).",
@@ -151,6 +155,12 @@ public static partial class QueryParser
             else Bad("limit", LimitError(limitText));
         }
 
+        foreach (var name in new[] { "bbox-crs", "filter-crs" })
+        {
+            if (Get(name) is { } crs && crs is not (Collections.Conformance.Crs84 or Crs84Curie))
+                Bad(name, $"'{crs}' is not offered; only CRS84 ({Collections.Conformance.Crs84}, or {Crs84Curie}: longitude, latitude) is offered");
+        }
+
         if (Get("bbox") is { } bboxText)
         {
             var boxes = ParseBbox(bboxText, out var bboxError);
@@ -218,17 +228,14 @@ public static partial class QueryParser
         if (Get("filter") is { } filterText)
         {
             var lang = Get("filter-lang") ?? Filtering.Cql2.TextLanguage;
-            var crs = Get("filter-crs");
-            if (crs is not null && crs != Collections.Conformance.Crs84)
-                Bad("filter-crs", $"'{crs}' is not supported; geometries in filters are CRS84 lon/lat");
-            else
-            {
-                var (compiled, error) = Filtering.Cql2.Compile(filterText, lang);
-                if (error is not null)
-                    Bad(error.Message.StartsWith("filter-lang", StringComparison.Ordinal) ? "filter-lang" : "filter",
-                        error.Position >= 0 ? $"at position {error.Position}: {error.Message}" : error.Message);
-                else query = query with { Filter = compiled };
-            }
+            var (compiled, error) = Filtering.Cql2.Compile(filterText, lang);
+            // '{' never starts CQL2 text: that is CQL2 JSON sent without its language.
+            var hint = error is { Position: 0 } && lang == Filtering.Cql2.TextLanguage && filterText.StartsWith('{')
+                ? $" (a cql2-json filter needs filter-lang={Filtering.Cql2.JsonLanguage})" : "";
+            if (error is not null)
+                Bad(error.Message.StartsWith("filter-lang", StringComparison.Ordinal) ? "filter-lang" : "filter",
+                    error.Position >= 0 ? $"at position {error.Position}: {error.Message}{hint}" : error.Message);
+            else query = query with { Filter = compiled };
         }
         // A language without a filter filters nothing (clients often send the default along); a wrong one is still wrong.
         else if (Get("filter-lang") is { } lang && lang != Filtering.Cql2.TextLanguage && lang != Filtering.Cql2.JsonLanguage)

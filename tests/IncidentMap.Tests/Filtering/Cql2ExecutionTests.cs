@@ -189,6 +189,55 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
         Assert.Equal(Names(holds ? "homs nearHoms aleppo damascus beirut" : ""), await Matching(filter, Cql2.TextLanguage));
     }
 
+    [Theory]
+    [InlineData(@"title = 'Back\\slash road'", "backslash")]
+    [InlineData(@"title LIKE 'Back\\%'", "backslash")]
+    [InlineData(@"title LIKE '%\\s%'", "backslash")]
+    [InlineData(@"title = 'Tab\there'", "tab")]
+    [InlineData(@"title LIKE '%\t%'", "tab")]
+    [InlineData(@"title LIKE '100\% %'", "percent")]
+    [InlineData(@"title LIKE '%\%%'", "percent")]
+    [InlineData(@"title LIKE '%\_%'", "")]
+    [InlineData(@"CASEI(title) LIKE CASEI('back\\%')", "backslash")]
+    [InlineData("""{"op":"=","args":[{"property":"title"},"Back\\slash road"]}""", "backslash")]
+    [InlineData("""{"op":"like","args":[{"property":"title"},"Back\\\\%"]}""", "backslash")]
+    [InlineData("""{"op":"like","args":[{"property":"title"},"%\t%"]}""", "tab")]
+    public async Task Escapes_in_strings_and_patterns_find_the_text_they_stand_for(string filter, string expected)
+    {
+        await Insert("backslash", @"Back\slash road", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+        await Insert("tab", "Tab\there", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+        await Insert("percent", "100% sure", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+
+        Assert.Equal(Names(expected), await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
+    }
+
+    /// <summary>CASEI is Unicode's full case folding (CQL2 /req/case-insensitive-comparison), not only lower().</summary>
+    [Theory]
+    [InlineData("CASEI(title) LIKE CASEI('strasse%')", "strasse")]
+    [InlineData("CASEI(title) = CASEI('STRASSE DER EINHEIT')", "strasse")]
+    [InlineData("CASEI(title) LIKE CASEI('STRAẞE%')", "strasse")]
+    [InlineData("ACCENTI(CASEI(title)) LIKE ACCENTI(CASEI('strasse%'))", "strasse")]
+    [InlineData("CASEI(ACCENTI(title)) LIKE CASEI(ACCENTI('STRASSE%'))", "strasse")]
+    [InlineData("CASEI(title) = CASEI('ΟΔΟΣ')", "odos odosUpper")]
+    [InlineData("CASEI(title) LIKE CASEI('%ος')", "odos odosUpper")]
+    [InlineData("CASEI(title) LIKE CASEI('FIRST%')", "ligature")]
+    [InlineData("CASEI(title) IN (CASEI('µ-wave'), CASEI('x'))", "micro")]
+    [InlineData("CASEI(title) = CASEI('Homs market')", "homsMarket")]
+    [InlineData("CASEI('ΟΔΟΣ') = CASEI('Οδος')", "homs nearHoms aleppo damascus beirut strasse odos odosUpper ligature micro homsMarket")]
+    [InlineData("CASEI('ᾼ') = CASEI('αι') AND CASEI('ſ') = CASEI('S') AND CASEI('ǰ') = CASEI('J̌')", "homs nearHoms aleppo damascus beirut strasse odos odosUpper ligature micro homsMarket")]
+    [InlineData("""{"op":"like","args":[{"op":"casei","args":[{"property":"title"}]},{"op":"casei","args":["STRASSE%"]}]}""", "strasse")]
+    public async Task CASEI_folds_case_fully(string filter, string expected)
+    {
+        await Insert("strasse", "Straße der Einheit", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+        await Insert("odos", "Οδος", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+        await Insert("odosUpper", "ΟΔΟΣ", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+        await Insert("ligature", "ﬁrst strike", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+        await Insert("micro", "Μ-WAVE", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+        await Insert("homsMarket", "HOMS MARKET", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(36 34)", [], null, null, "SY", []);
+
+        Assert.Equal(Names(expected), await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
+    }
+
     [Fact]
     public async Task Every_queryable_compiles_to_sql_the_database_accepts()
     {

@@ -1,10 +1,12 @@
+using System.Text.RegularExpressions;
 using IncidentMap.Api.Filtering;
 
 namespace IncidentMap.Tests.Filtering;
 
 /// <summary>
 /// Client text reaches SQL only as parameter values. The compiled SQL is made of column expressions,
-/// operators and parameter names, so it never holds a quote, a semicolon or a comment.
+/// operators, parameter names and the few strings the compiler writes itself, so it never holds another
+/// quote, a semicolon or a comment.
 /// </summary>
 public sealed class Cql2InjectionTests
 {
@@ -13,11 +15,12 @@ public sealed class Cql2InjectionTests
     [InlineData("title = 'x''); DROP TABLE incidents; --'", "x'); DROP TABLE incidents; --")]
     [InlineData("title LIKE '%'' OR ''''=''%'", "%' OR ''='%")]
     [InlineData("CASEI(title) = CASEI('x''||pg_sleep(10)||''')", "x'||pg_sleep(10)||'")]
+    [InlineData("ACCENTI(CASEI(title)) = CASEI(ACCENTI('x''||pg_sleep(10)||'''))", "x'||pg_sleep(10)||'")]
     [InlineData("event_type IN ('riots', 'x'' UNION SELECT password FROM users --')", "x' UNION SELECT password FROM users --")]
     [InlineData("A_CONTAINS(tags, ('a'']::text[] OR true --'))", "a']::text[] OR true --")]
     [InlineData("title = '$$; DROP TABLE incidents; $$'", "$$; DROP TABLE incidents; $$")]
     [InlineData("title = 'x\\' OR 1=1 --'", "x' OR 1=1 --")]
-    [InlineData("title = 'x\\\\'' OR 1=1 --'", "x\\\\' OR 1=1 --")]
+    [InlineData("title = 'x\\\\'' OR 1=1 --'", "x\\' OR 1=1 --")]
     public void Quoted_values_become_parameters_and_never_sql(string filter, string value)
     {
         var compiled = Cql2Assert.Compiles(filter);
@@ -65,8 +68,13 @@ public sealed class Cql2InjectionTests
         Assert.Equal("x' OR 1=1 --", compiled.Parameters.Single().Value);
     }
 
-    private static void AssertOnlySqlStructure(string sql)
+    /// <summary>The quoted strings the compiler writes itself (CASEI's folding tables, unaccent's dictionary).</summary>
+    private static readonly HashSet<string> OwnStrings =
+        Regex.Matches(CaseFolding.Sql("t", "t") + " 'public.unaccent'", "'[^']*'").Select(m => m.Value).ToHashSet();
+
+    private static void AssertOnlySqlStructure(string compiled)
     {
+        var sql = Regex.Replace(compiled, "'[^']*'", m => OwnStrings.Contains(m.Value) ? "" : m.Value);
         Assert.DoesNotContain("'", sql);
         Assert.DoesNotContain(";", sql);
         Assert.DoesNotContain("--", sql);

@@ -76,4 +76,56 @@ public sealed class FilterParameterTests(ApiFixture api)
         var refused = await ProblemAssert.IsProblemAsync(search, HttpStatusCode.BadRequest, "intersects.coordinates");
         Assert.Contains("has an edge spanning more than 180° of longitude", refused["detail"]!.GetValue<string>());
     }
+
+    [Theory]
+    [InlineData("bbox-crs")]
+    [InlineData("filter-crs")]
+    public async Task The_crs84_default_may_be_named_as_a_uri_or_a_safe_curie(string parameter)
+    {
+        var (tag, ids) = await CreateAsync(("homs", 36.72, 34.72), ("aleppo", 37.16, 36.2));
+        var filter = $"tags={tag}&bbox=36,34,37,35&filter={Esc("S_INTERSECTS(geometry, BBOX(36, 34, 37, 35))")}";
+
+        foreach (var crs in new[] { "http://www.opengis.net/def/crs/OGC/1.3/CRS84", "[OGC:CRS84]" })
+            await _client.AssertMatchesAsync($"{filter}&{parameter}={Esc(crs)}", ids["homs"]);
+    }
+
+    [Theory]
+    [InlineData("bbox-crs", "http://www.opengis.net/def/crs/EPSG/0/4326")]
+    [InlineData("bbox-crs", "[EPSG:3857]")]
+    [InlineData("bbox-crs", "OGC:CRS84h")]
+    [InlineData("filter-crs", "http://www.opengis.net/def/crs/EPSG/0/4326")]
+    [InlineData("filter-crs", "[EPSG:4326]")]
+    public async Task Any_other_crs_is_a_400_saying_only_crs84_is_offered(string parameter, string crs)
+    {
+        var response = await _client.GetAsync($"{Items}?bbox=36,34,37,35&filter=TRUE&{parameter}={Esc(crs)}");
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, parameter);
+        Assert.Contains("only CRS84 (http://www.opengis.net/def/crs/OGC/1.3/CRS84, or [OGC:CRS84]: longitude, latitude) is offered",
+            problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_search_filter_given_as_a_json_object_is_cql2_json_without_filter_lang()
+    {
+        var (tag, ids) = await CreateAsync(("homs", 36.72, 34.72), ("aleppo", 37.16, 36.2));
+        var filter = JsonNode.Parse("""{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[36,34,37,35]}]}""");
+
+        var page = await _client.SearchJsonAsync(new JsonObject { ["tags"] = tag, ["filter"] = filter!.DeepClone() });
+        Assert.Equal([ids["homs"]], Ids(page));
+        page = await _client.SearchJsonAsync(new JsonObject { ["tags"] = tag, ["filter"] = filter.DeepClone(), ["filter-lang"] = "cql2-json" });
+        Assert.Equal([ids["homs"]], Ids(page));
+
+        var response = await _client.SearchAsync(new JsonObject { ["tags"] = tag, ["filter"] = filter.DeepClone(), ["filter-lang"] = "cql2-text" });
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "filter-lang");
+        Assert.Contains("a filter given as a JSON object is cql2-json", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_cql2_json_filter_sent_as_cql2_text_is_told_to_name_its_language()
+    {
+        var response = await _client.GetAsync($"{Items}?filter={Esc("""{"op":"=","args":[{"property":"id"},1]}""")}");
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "filter");
+        Assert.Contains("at position 0: unexpected character '{' (a cql2-json filter needs filter-lang=cql2-json)", problem["detail"]!.GetValue<string>());
+    }
 }
