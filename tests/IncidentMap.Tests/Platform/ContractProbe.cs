@@ -93,8 +93,8 @@ public sealed class ContractProbe(HttpClient client, DeclaredContract contract)
         var added = await SendAsync(HttpMethod.Post, "/collections/places/items", Json(new JsonObject
         {
             ["type"] = "Feature",
-            ["geometry"] = Features.Point(36.3, 33.4),
-            ["properties"] = new JsonObject { ["name"] = "Probe " + Guid.NewGuid().ToString("N")[..8], ["country"] = "SY", ["kind"] = "neighbourhood" },
+            ["geometry"] = Features.Point(RouteSamples.RemoteLon, RouteSamples.RemoteLat + 0.1),
+            ["properties"] = new JsonObject { ["name"] = "Probe " + Guid.NewGuid().ToString("N")[..8], ["kind"] = "site" },
         }, "application/geo+json"));
         var place = $"/collections/places/items/{samples.Place}";
         await SendAsync(HttpMethod.Patch, place, new StringContent("""{"properties":{"admin1":"Rif Dimashq"}}""", Encoding.UTF8, "application/merge-patch+json"));

@@ -20,6 +20,12 @@ public sealed class RouteSamples
     private readonly Dictionary<string, string> _existing;
     public const int Zoom = 8;
 
+    /// <summary>
+    /// Where the places made here are: in the South Pacific, far from any incident another test
+    /// geocodes, which would otherwise be named after the nearest of them.
+    /// </summary>
+    public const double RemoteLon = -150.2, RemoteLat = -45.3;
+
     private RouteSamples(Dictionary<string, string> existing, string tag, long incident, long place, long key)
     {
         _existing = existing;
@@ -68,7 +74,7 @@ public sealed class RouteSamples
         var patched = await client.PatchCurrentAsync($"{QueryHelpers.Items}/{incident}", """{"properties":{"fatalities_max":3}}""");
         Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
 
-        var place = await client.AddPlaceAsync("Probe " + Guid.NewGuid().ToString("N")[..8], 36.2, 33.5, "SY", null, "neighbourhood");
+        var place = await client.AddPlaceAsync("Probe " + Guid.NewGuid().ToString("N")[..8], RemoteLon, RemoteLat, null, null, "site");
 
         var created = await client.PostAsync("/admin/keys", new StringContent(
             $$"""{"name":"probe-{{Guid.NewGuid():N}}","scopes":["read"]}""", Encoding.UTF8, "application/json"));
