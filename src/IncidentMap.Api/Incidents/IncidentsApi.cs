@@ -494,6 +494,15 @@ public static partial class IncidentsApi
         if (OtherId(document.RootElement, id) is { } otherId) return otherId;
         if (Uncleared(document.RootElement) is { } uncleared) return uncleared;
 
+        // Patches that take any version queue here rather than race (PatchTurns).
+        await using var turn = expected is null ? await PatchTurns.EnterAsync(id, PatchRaceBudget, context.RequestAborted) : null;
+        if (expected is null && turn is null)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Busy with other writes",
+                $"Other patches of incident {featureId} kept it busy for {PatchRaceBudget.TotalSeconds:0} s; retry shortly.",
+                null, new Dictionary<string, object?>());
+        }
         var racing = System.Diagnostics.Stopwatch.StartNew();
         for (var attempt = 1; ; attempt++)
         {
