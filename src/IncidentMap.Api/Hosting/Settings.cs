@@ -88,8 +88,43 @@ public sealed class Settings
     /// <summary>Where the service listens when no Urls, ASPNETCORE_URLS or ASPNETCORE_HTTP(S)_PORTS say.</summary>
     public const string DefaultUrls = "http://localhost:8080";
 
-    /// <summary>Port of the local service the healthcheck command asks (PORT; the Docker image listens there).</summary>
-    public int HealthcheckPort { get; private init; } = 8080;
+    /// <summary>
+    /// Where the healthcheck command asks for /health/ready: where this configuration makes the service
+    /// listen (<see cref="ListenUrl"/>), else on PORT (default 8080), where the Docker image listens.
+    /// </summary>
+    public string HealthcheckUrl { get; private init; } = "http://127.0.0.1:8080";
+
+    /// <summary>
+    /// The address a local client reaches a service at that listens as Urls, HTTP_PORTS or HTTPS_PORTS
+    /// say (null when none is set): the first http URL, else the first https one, with a wildcard host
+    /// (<c>+</c>, <c>*</c>, <c>0.0.0.0</c>, <c>localhost</c>) as 127.0.0.1 and <c>[::]</c> as <c>[::1]</c>.
+    /// The healthcheck asked PORT alone, so a service started with --urls was reported down, or another
+    /// one on 8080 reported for it. A first listener on port 0 (any free port) cannot be asked: null.
+    /// </summary>
+    internal static string? ListenUrl(string? urls, string? httpPorts, string? httpsPorts)
+    {
+        static string? First(string? list) =>
+            list?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
+        if (!string.IsNullOrWhiteSpace(urls))
+        {
+            var addresses = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(Microsoft.AspNetCore.Http.BindingAddress.Parse).Where(a => !a.IsUnixPipe && !a.IsNamedPipe).ToList();
+            // Port 0 is any free port, known only to the service itself: then PORT is asked.
+            if ((addresses.FirstOrDefault(a => a.Scheme == "http") ?? addresses.FirstOrDefault()) is { Port: > 0 } address)
+            {
+                var host = address.Host switch
+                {
+                    "+" or "*" or "0.0.0.0" or "localhost" or "" => "127.0.0.1",
+                    "[::]" => "[::1]",
+                    var named => named,
+                };
+                return $"{address.Scheme}://{host}:{address.Port}";
+            }
+        }
+        if (First(httpPorts) is { } http) return $"http://127.0.0.1:{http}";
+        if (First(httpsPorts) is { } https) return $"https://127.0.0.1:{https}";
+        return null;
+    }
 
     /// <summary>
     /// Pool size of short reads: one per core of a database on the same machine, and one more to cover
@@ -129,6 +164,8 @@ public sealed class Settings
         read.Urls("Urls");
         read.Ports("HTTP_PORTS");
         read.Ports("HTTPS_PORTS");
+        // Parsed only once they are known to be valid addresses and ports (else the start stops, naming them).
+        var listen = read.Valid ? ListenUrl(configuration["Urls"], configuration["HTTP_PORTS"], configuration["HTTPS_PORTS"]) : null;
         var connectionString = read.ConnectionString("ConnectionStrings:Incidents");
         var migrationsConnectionString = read.ConnectionString("ConnectionStrings:Migrations");
         var settings = new Settings
@@ -169,7 +206,7 @@ public sealed class Settings
             },
             RequireIfMatch = read.Bool("Writes:RequireIfMatch", d.RequireIfMatch),
             BodySeconds = read.Int("Requests:BodySeconds", d.BodySeconds, 1, 3600),
-            HealthcheckPort = read.Int("PORT", d.HealthcheckPort, 1, 65535),
+            HealthcheckUrl = listen ?? $"http://127.0.0.1:{read.Int("PORT", 8080, 1, 65535)}",
         };
         read.ThrowIfAny();
         return settings;
@@ -190,6 +227,9 @@ public sealed class Settings
     private sealed class Reader(IConfiguration configuration)
     {
         private readonly List<string> _problems = [];
+
+        /// <summary>No setting read so far was refused.</summary>
+        public bool Valid => _problems.Count == 0;
 
         public void ThrowIfAny()
         {

@@ -28,6 +28,42 @@ public sealed class OperationsTests
         Assert.True(exit == 0, stderr + serving.Log);
     }
 
+    [Fact]
+    public async Task The_healthcheck_command_asks_where_the_service_listens_as_urls_say()
+    {
+        // It asked PORT (default 8080) alone: a service started with --urls elsewhere was reported down,
+        // and one on 8080 was reported for it.
+        var port = ServiceProcess.FreePort();
+        var start = ServiceProcess.StartInfo(new Dictionary<string, string> { ["Gazetteer__Path"] = "", ["Urls"] = $"http://127.0.0.1:{port}" }, "serve");
+        await using var serving = await ServiceProcess.ServeAsync(start);
+        var nothing = ServiceProcess.FreePort();
+
+        var (listening, _, listeningErr) = await ServiceProcess.RunAsync(null, "healthcheck", "--urls", $"http://+:{port}");
+        var (fromEnvironment, _, environmentErr) = await ServiceProcess.RunAsync(
+            new Dictionary<string, string> { ["Urls"] = $"http://0.0.0.0:{port}", ["PORT"] = $"{nothing}" }, "healthcheck");
+        var (elsewhere, _, elsewhereErr) = await ServiceProcess.RunAsync(
+            new Dictionary<string, string> { ["PORT"] = $"{port}" }, "healthcheck", "--urls", $"http://localhost:{nothing}");
+
+        Assert.True(listening == 0, listeningErr + serving.Log);
+        Assert.True(fromEnvironment == 0, environmentErr + serving.Log);
+        Assert.Equal(1, elsewhere);
+        Assert.Contains($"http://127.0.0.1:{nothing}/health/ready", elsewhereErr);
+    }
+
+    [Theory]
+    [InlineData("http://+:8081", null, null, "http://127.0.0.1:8081")]
+    [InlineData("https://maps.example.org:8443;http://[::]:8082", null, null, "http://[::1]:8082")]
+    [InlineData("https://*:8443", null, null, "https://127.0.0.1:8443")]
+    [InlineData("http://10.1.2.3", null, null, "http://10.1.2.3:80")]
+    [InlineData(null, "8083;8084", "8443", "http://127.0.0.1:8083")]
+    [InlineData(null, null, "8443", "https://127.0.0.1:8443")]
+    [InlineData("http://127.0.0.1:0", null, null, null)]
+    [InlineData(null, null, null, null)]
+    public void The_healthcheck_reaches_a_listener_over_loopback(string? urls, string? httpPorts, string? httpsPorts, string? expected)
+    {
+        Assert.Equal(expected, IncidentMap.Api.Hosting.Settings.ListenUrl(urls, httpPorts, httpsPorts));
+    }
+
     [Theory]
     [InlineData("127.0.0.1:8080")]
     [InlineData("https://maps.example.org")]
