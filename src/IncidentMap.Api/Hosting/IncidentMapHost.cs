@@ -130,6 +130,28 @@ public static class IncidentMapHost
             options.RouteTemplate = "openapi/{documentName}.json";
             options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_0;
         });
+        // Swagger UI answers GET alone: its page and the redirect to it were 404 to HEAD. A HEAD is
+        // answered as that GET with the body left unsent.
+        app.Use(async (context, next) =>
+        {
+            if (!HttpMethods.IsHead(context.Request.Method) || !context.Request.Path.StartsWithSegments("/swagger"))
+            {
+                await next(context);
+                return;
+            }
+            var body = context.Response.Body;
+            context.Request.Method = HttpMethods.Get;
+            context.Response.Body = Stream.Null;
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                context.Request.Method = HttpMethods.Head;
+                context.Response.Body = body;
+            }
+        });
         app.UseSwaggerUI(options =>
         {
             options.RoutePrefix = "swagger";

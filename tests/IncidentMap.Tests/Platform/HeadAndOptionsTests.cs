@@ -102,6 +102,26 @@ public sealed class HeadAndOptionsTests(KestrelApiFixture api) : IClassFixture<K
         Assert.True(asked > 40, $"only {asked} routes asked");
     }
 
+    [Theory]
+    [InlineData("/swagger")]
+    [InlineData("/swagger/index.html")]
+    [InlineData("/swagger/swagger-ui.css")]
+    [InlineData("/openapi/v1.json")]
+    public async Task Swagger_ui_and_the_openapi_document_answer_head_as_get(string url)
+    {
+        // Swagger UI answers GET alone: the page and its redirect were 404 to HEAD (fresh-user audit).
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(api.BaseUrl) };
+
+        var get = await AskAsync(client, HttpMethod.Get, url);
+        var head = await AskAsync(client, HttpMethod.Head, url);
+
+        Assert.True(get.Status is HttpStatusCode.OK or HttpStatusCode.MovedPermanently, $"GET {url}: {(int)get.Status}");
+        Assert.Equal(get.Status, head.Status);
+        Assert.Equal(0, head.BodyBytes);
+        Assert.True(get.BodyBytes > 0 || get.Status == HttpStatusCode.MovedPermanently, $"GET {url} sent no body");
+        Assert.Equal("", Differences(get.Headers, head.Headers));
+    }
+
     [Fact]
     public async Task Options_answers_for_a_resource_as_get_does_and_lists_get_and_head_where_it_exists()
     {
