@@ -54,6 +54,25 @@ public sealed class HistoryTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task A_revision_is_dated_as_the_incident_at_that_version()
+    {
+        // changed_at was the moment the history trigger ran, some milliseconds after the updated_at the
+        // same write gave the incident (fresh-user audit): one change, two times.
+        var (id, _, client) = await EditedAndDeletedAsync();
+
+        var revisions = (await client.GetJsonAsync($"{Trust.ItemsUrl}/{id}/history"))["revisions"]!.AsArray();
+
+        Assert.Equal(4, revisions.Count);
+        foreach (var revision in revisions)
+        {
+            var version = revision!["version"]!.GetValue<int>();
+            var feature = await client.GetJsonAsync($"{Trust.ItemsUrl}/{id}/history/{version}");
+            Assert.Equal(DateTimeOffset.Parse(feature["properties"]!["updated_at"]!.GetValue<string>()),
+                DateTimeOffset.Parse(revision["changed_at"]!.GetValue<string>()));
+        }
+    }
+
+    [Fact]
     public async Task A_revision_is_the_feature_as_it_was_at_that_version_even_after_delete()
     {
         var (id, _, client) = await EditedAndDeletedAsync();
