@@ -48,7 +48,7 @@ internal sealed class CsvFeatureSource : IFeatureSource
         CsvLayout layout;
         try
         {
-            layout = header.Contains("event_id_cnty") ? new AcledLayout(header) : new IncidentCsvLayout(header);
+            layout = header.Contains(AcledLayout.KeyColumn) ? new AcledLayout(header) : new IncidentCsvLayout(header);
         }
         catch (ImportFormatException e) when (e.Line != csv.Line)
         {
@@ -345,6 +345,9 @@ internal sealed class IncidentCsvLayout : CsvLayout
 /// </summary>
 internal sealed class AcledLayout : CsvLayout
 {
+    /// <summary>ACLED's event id, the key of its rows; its presence in the header picks this layout.</summary>
+    public const string KeyColumn = "event_id_cnty";
+
     private static readonly Dictionary<string, string> EventTypes = new(StringComparer.OrdinalIgnoreCase)
     {
         ["Battles"] = "battles",
@@ -366,7 +369,7 @@ internal sealed class AcledLayout : CsvLayout
 
     private static readonly Dictionary<string, string> Columns = new(StringComparer.Ordinal)
     {
-        ["properties.external_id"] = "event_id_cnty",
+        ["properties.external_id"] = KeyColumn,
         ["properties.occurred_at"] = "event_date",
         ["properties.time_precision"] = "time_precision",
         ["properties.event_type"] = "event_type",
@@ -388,7 +391,7 @@ internal sealed class AcledLayout : CsvLayout
 
     public AcledLayout(IReadOnlyList<string> header) : base(header)
     {
-        Require("event_id_cnty", "event_date", "event_type");
+        Require(KeyColumn, "event_date", "event_type");
         // Without coordinates every row is geocoded by its location, as in our own CSV.
         if (!(Index.ContainsKey("latitude") && Index.ContainsKey("longitude")) && !Index.ContainsKey("location"))
             throw new ImportFormatException("header", "lacks the column(s) latitude and longitude, or location (to geocode)", 1);

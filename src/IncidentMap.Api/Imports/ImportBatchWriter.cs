@@ -308,9 +308,19 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     private sealed record Repeat(long Line, long Record, string ExternalId, long FirstLine, long FirstRecord, bool FirstRefused);
 
     private ImportProblem Repeated(Repeat r, bool firstRefused) =>
-        new(r.Line, r.Record, "properties.external_id", _keyColumn, firstRefused
+        new(r.Line, r.Record, "properties.external_id", _keyColumn, (firstRefused
             ? $"'{r.ExternalId}' is on line {r.FirstLine} of this file already, which was rejected; a file holds each incident once, so this row is not imported either"
-            : $"'{r.ExternalId}' is on line {r.FirstLine} of this file already; a file holds each incident once (the first is imported)");
+            : $"'{r.ExternalId}' is on line {r.FirstLine} of this file already; a file holds each incident once (the first is imported)")
+            + (_keyColumn == AcledLayout.KeyColumn ? MonadicHint : ""));
+
+    /// <summary>
+    /// Why an ACLED file repeats an event id, as it almost always does: ACLED's "monadic" export has one row
+    /// per actor of each event (the same event_id_cnty on consecutive rows, differing in the actor columns),
+    /// where the importer reads the dyadic one, a row per event with both actors. (Only an ACLED export has
+    /// the key column event_id_cnty: its header picks <see cref="AcledLayout"/>.)
+    /// </summary>
+    internal const string MonadicHint =
+        ". This looks like ACLED's monadic export (one row per actor of each event): download the dyadic export (one row per event, both actors on it) and import that, or each event keeps only its first row's actors";
 
     /// <summary>The batch into the staging table, in a transaction that writes no incident; the rows it rejects, and the repeated keys it took out.</summary>
     private async Task<(List<ImportProblem> Rejected, List<Repeat> Repeats)> StageAsync(CopyRows rows, CancellationToken ct)

@@ -103,7 +103,7 @@ public sealed record SourceDoc(
 /// <param name="Sources">Reports this incident is based on.</param>
 /// <param name="Status">reported, verified, disputed or retracted.</param>
 /// <param name="Tags">Free labels.</param>
-/// <param name="ExternalId">Identifier in another dataset (e.g. an ACLED event id); unique among live incidents.</param>
+/// <param name="ExternalId">Identifier in another dataset (e.g. an ACLED event id); unique among live incidents. Stored in Unicode NFC (at most 200 characters in that form), so its composed and decomposed spellings ("Café-1" with é as one code point, or as e and a combining U+0301) are the same key.</param>
 /// <param name="PlaceId">Set by the server: the place (/collections/places) it geocoded location_name to, or the nearest place it named the location after (an editor's place deleted since answers 404).</param>
 /// <param name="DerivedFields">Set by the server: which properties it filled in (geometry from location_name, or location_name/admin1/country from the nearest place within 25 km); country_undecided when places of two countries were about as near, so country and admin1 were left empty.</param>
 /// <param name="CreatedAt">Set by the server.</param>

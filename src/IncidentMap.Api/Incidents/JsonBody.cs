@@ -71,10 +71,10 @@ public static class JsonBody
         try
         {
             var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxDepth });
-            if (FindBadText(document.RootElement, "$") is { } bad)
+            if (FindBadText(document.RootElement, "") is { } bad)
             {
                 document.Dispose();
-                return (null, [], Problem.Status(StatusCodes.Status400BadRequest, "Malformed JSON", $"body: {bad}", "body"));
+                return (null, [], Problem.Status(StatusCodes.Status400BadRequest, "Malformed JSON", bad.Detail, bad.Field));
             }
             return (document, System.Security.Cryptography.SHA256.HashData(bytes.Span), null);
         }
@@ -114,13 +114,20 @@ public static class JsonBody
         return false;
     }
 
+    /// <summary>Why a string is not text: what the JSON reader cannot decode.</summary>
+    private const string NotUnicode = "is not valid Unicode (a lone surrogate escape such as \\ud800, or bytes that are not UTF-8)";
+
     /// <summary>
     /// What JSON syntax allows but no handler should meet: duplicate member names (ambiguous, and
-    /// fatal to JsonNode), escapes that decode to unpaired surrogates, NUL characters (PostgreSQL
-    /// text refuses them). Returns where the first one is, or null.
+    /// fatal to JsonNode), escapes that decode to unpaired surrogates or bytes that are not UTF-8
+    /// (JsonDocument leaves both to whoever reads the string), NUL characters (PostgreSQL text refuses
+    /// them). Returns the first one, named as the validators name fields (properties.title,
+    /// properties.tags[1]; "body" for the document itself), or null.
     /// </summary>
-    private static string? FindBadText(JsonElement element, string path)
+    /// <param name="path">Where <paramref name="element"/> is: "" for the document.</param>
+    private static FieldError? FindBadText(JsonElement element, string path)
     {
+        var field = path.Length == 0 ? "body" : path;
         switch (element.ValueKind)
         {
             case JsonValueKind.Object:
@@ -129,25 +136,26 @@ public static class JsonBody
                 {
                     string name;
                     try { name = member.Name; }
-                    catch (InvalidOperationException) { return $"{path} has a member name that is not valid Unicode"; }
-                    if (!IncidentInput.IsStorableText(name)) return $"{path} has a member name with a NUL character or invalid Unicode";
-                    if (!names.Add(name)) return $"{path}.{name} appears twice";
-                    if (FindBadText(member.Value, $"{path}.{name}") is { } bad) return bad;
+                    catch (InvalidOperationException) { return new FieldError(field, $"{field} has a member name that {NotUnicode}"); }
+                    if (!IncidentInput.IsStorableText(name)) return new FieldError(field, $"{field} has a member name with a NUL character or invalid Unicode");
+                    var child = path.Length == 0 ? name : $"{path}.{name}";
+                    if (!names.Add(name)) return new FieldError(child, $"{child} appears twice");
+                    if (FindBadText(member.Value, child) is { } bad) return bad;
                 }
                 return null;
             case JsonValueKind.Array:
                 var index = 0;
                 foreach (var item in element.EnumerateArray())
-                    if (FindBadText(item, $"{path}[{index++}]") is { } bad) return bad;
+                    if (FindBadText(item, $"{field}[{index++}]") is { } bad) return bad;
                 return null;
             case JsonValueKind.String:
                 try
                 {
-                    return IncidentInput.IsStorableText(element.GetString()!) ? null : $"{path} contains a NUL character or invalid Unicode";
+                    return IncidentInput.IsStorableText(element.GetString()!) ? null : new FieldError(field, $"{field} contains a NUL character or invalid Unicode");
                 }
                 catch (InvalidOperationException)
                 {
-                    return $"{path} is not valid Unicode";
+                    return new FieldError(field, $"{field} {NotUnicode}");
                 }
             default:
                 return null;

@@ -130,7 +130,7 @@ public static partial class QueryParser
             // a comma list may have a stray comma (event_type=riots,).
             else if (Lists.Contains(key) && key is not ("properties" or "sortby")
                      && (WholeValues.Contains(key) ? value.Split(ValueSeparator).Any(string.IsNullOrWhiteSpace) : value.Split(',').All(string.IsNullOrWhiteSpace)))
-                Bad(key, $"is empty; give a value (incidents without one: filter={(key is "tags" or "actors" ? $"A_EQUALS({key}, ())" : $"{key} IS NULL")})");
+                Bad(key, EmptyValue(key));
         }
         // The values of a whole-value parameter, each as given and in its composed and decomposed forms
         // (NFC, NFD): "Ḥimṣ" typed on one system equals "Ḥimṣ" stored from another, as canonically
@@ -471,6 +471,24 @@ public static partial class QueryParser
         metres = value * factor;
         return true;
     }
+
+    /// <summary>
+    /// The closed vocabularies every incident has a value of (NOT NULL in db/migrations/0001_incidents.sql):
+    /// an empty one of these has no "incidents without one" to point to, so its problem lists the values instead.
+    /// </summary>
+    private static readonly Dictionary<string, string[]> RequiredVocabularies = new()
+    {
+        ["event_type"] = Incidents.Vocabulary.EventTypes,
+        ["status"] = Incidents.Vocabulary.Statuses,
+        ["time_precision"] = Incidents.Vocabulary.TimePrecisions,
+        ["geo_precision"] = Incidents.Vocabulary.GeoPrecisions,
+    };
+
+    /// <summary>Why an empty property parameter is refused, and what to ask instead.</summary>
+    private static string EmptyValue(string key) =>
+        RequiredVocabularies.TryGetValue(key, out var allowed)
+            ? $"is empty; give one or more of {string.Join(", ", allowed)}, or leave the parameter out for all (every incident has one, so no filter finds incidents without one)"
+            : $"is empty; give a value (incidents without one: filter={(key is "tags" or "actors" ? $"A_EQUALS({key}, ())" : $"{key} IS NULL")})";
 
     private static List<string>? List(string? text) =>
         text is null ? null : text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();

@@ -368,6 +368,32 @@ public sealed class ImportTests(ImportsFixture api)
     }
 
     [Fact]
+    public async Task A_repeated_ACLED_event_id_says_the_file_looks_like_the_monadic_export_and_to_download_the_dyadic_one()
+    {
+        // ACLED's monadic export: one row per actor of each event, the event's id on consecutive rows
+        // that differ only in the actor columns.
+        var prefix = Unique();
+        var acled = "event_id_cnty,event_date,time_precision,event_type,sub_event_type,actor1,actor2,iso,location,latitude,longitude,geo_precision,fatalities\n" +
+                    $"{prefix}A1,2016-02-21,1,Battles,Armed clash,Military Forces of Syria,,760,Homs,34.73,36.71,1,3\n" +
+                    $"{prefix}A1,2016-02-21,1,Battles,Armed clash,Rebel Group {prefix},,760,Homs,34.73,36.71,1,3\n" +
+                    $"{prefix}A2,2016-02-22,1,Riots,Mob violence,Rioters (Syria),,760,Homs,34.73,36.71,1,0\n";
+        var client = api.CreateClient();
+
+        var report = await client.ImportOkAsync(acled, Csv, "?source=" + prefix, inserted: 2, updated: 0, unchanged: 0, rejected: 1);
+
+        var repeated = Assert.Single(Problems(report));
+        Assert.Equal((3L, "properties.external_id", "event_id_cnty"), (repeated.Line, repeated.Field, repeated.Column));
+        Assert.StartsWith($"'{prefix}A1' is on line 2 of this file already", repeated.Reason);
+        Assert.Contains("monadic export (one row per actor of each event)", repeated.Reason);
+        Assert.Contains("download the dyadic export (one row per event", repeated.Reason);
+
+        // Our own CSV's repeats are no ACLED export's.
+        var ours = $"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,First,riots,2016-01-01,1,1\n{prefix}-1,Second,riots,2016-01-01,1,1\n";
+        var own = Assert.Single(Problems(await client.ImportOkAsync(ours, Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 1)));
+        Assert.DoesNotContain("monadic", own.Reason);
+    }
+
+    [Fact]
     public async Task A_second_source_cannot_take_over_the_keys_of_the_first()
     {
         var prefix = Unique();

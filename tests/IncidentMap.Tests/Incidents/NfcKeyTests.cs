@@ -143,4 +143,15 @@ public sealed class NfcKeyTests(ApiFixture api)
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.external_id");
         Assert.Contains("longer than 200 characters", problem.ToJsonString());
     }
+
+    [Fact]
+    public void The_openapi_description_of_external_id_says_it_is_stored_in_nfc()
+    {
+        var document = JsonNode.Parse(IncidentMap.Api.OpenApi.OpenApiSetup.Render(api.Services))!;
+        var description = document["components"]!["schemas"]!["IncidentPropertiesDoc"]!["properties"]!["external_id"]!["description"]!.GetValue<string>();
+
+        Assert.Contains("Unicode NFC", description, StringComparison.Ordinal);
+        Assert.Contains("composed and decomposed spellings", description, StringComparison.Ordinal);
+        Assert.Contains("same key", description, StringComparison.Ordinal);
+    }
 }

@@ -211,6 +211,101 @@ public sealed class RequestBodyTests(ApiFixture api)
         geojson.Headers.TryAddWithoutValidation("If-Match", "*");
         Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(geojson)).StatusCode);
     }
+
+    /// <summary>A Feature's JSON with the string in <paramref name="mark"/>'s place replaced by raw bytes (a string literal, quotes and all).</summary>
+    private static byte[] WithRawString(JsonNode body, string mark, byte[] literal)
+    {
+        var text = body.ToJsonString();
+        var at = text.IndexOf("\"" + mark + "\"", StringComparison.Ordinal);
+        Assert.True(at >= 0, $"no {mark} in {text}");
+        return [.. Encoding.UTF8.GetBytes(text[..at]), .. literal, .. Encoding.UTF8.GetBytes(text[(at + mark.Length + 2)..])];
+    }
+
+    public static TheoryData<string, string, string> BadUnicode => new()
+    {
+        // A lone surrogate escape: valid JSON syntax, no Unicode text.
+        { "title", "\"lone \\ud800 high\"", "properties.title" },
+        { "title", "\"\\udfff\"", "properties.title" },
+        // Bytes that are not UTF-8: a lone continuation byte, an overlong encoding of '/', a byte never in UTF-8.
+        { "title", "\"bad \u0080 byte\"", "properties.title" },
+        { "title", "\"\u00C0\u00AF\"", "properties.title" },
+        { "summary", "\"\u00FF\"", "properties.summary" },
+        { "tag", "\"\\ud800\"", "properties.tags[1]" },
+        { "publisher", "\"\u0080\"", "properties.sources[0].publisher" },
+        { "geometry type", "\"\\ud800\"", "geometry.type" },
+    };
+
+    /// <summary>The literal as bytes: \u00XX above (written as C# text) is one raw byte, not UTF-8 of the code point.</summary>
+    private static byte[] Latin1(string literal) => Encoding.Latin1.GetBytes(literal);
+
+    private static JsonObject FeatureWith(string where, string mark)
+    {
+        var feature = Features.Valid();
+        var properties = feature["properties"]!.AsObject();
+        switch (where)
+        {
+            case "title": properties["title"] = mark; break;
+            case "summary": properties["summary"] = mark; break;
+            case "tag": properties["tags"] = new JsonArray("fine", mark); break;
+            case "publisher": properties["sources"] = new JsonArray(new JsonObject { ["publisher"] = mark }); break;
+            case "geometry type": feature["geometry"]!["type"] = mark; break;
+        }
+        return feature;
+    }
+
+    [Theory]
+    [MemberData(nameof(BadUnicode))]
+    public async Task A_create_or_replacement_with_text_that_is_not_unicode_is_a_400_naming_the_field(string where, string literal, string field)
+    {
+        var mark = "MARK" + Guid.NewGuid().ToString("N")[..8];
+        var body = WithRawString(FeatureWith(where, mark), mark, Latin1(literal));
+
+        var created = await _client.PostAsync("/collections/incidents/items", Json(body, "application/geo+json"));
+        var problem = await ProblemAssert.IsProblemAsync(created, HttpStatusCode.BadRequest, field);
+        Assert.Contains("Unicode", problem["detail"]!.GetValue<string>());
+
+        var id = await _client.CreateAsync(Features.Valid());
+        var replaced = await _client.PutCurrentAsync($"/collections/incidents/items/{id}", Json(body, "application/geo+json"));
+        await ProblemAssert.IsProblemAsync(replaced, HttpStatusCode.BadRequest, field);
+    }
+
+    [Theory]
+    [InlineData("\"\\ud800\"")]
+    [InlineData("\"a\u00FFb\"")]
+    public async Task A_patch_with_a_title_that_is_not_unicode_is_a_400_naming_it(string literal)
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        byte[] patch = [.. Encoding.UTF8.GetBytes("{\"properties\":{\"title\":"), .. Latin1(literal), .. Encoding.UTF8.GetBytes("}}")];
+
+        var response = await _client.SendCurrentAsync(HttpMethod.Patch, $"/collections/incidents/items/{id}", Json(patch, "application/merge-patch+json"));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "properties.title");
+    }
+
+    [Fact]
+    public async Task A_member_given_twice_is_a_400_naming_it()
+    {
+        var body = "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[36.7,34.7]},"
+                   + "\"properties\":{\"title\":\"once\",\"event_type\":\"riots\",\"occurred_at\":\"2016-02-21T07:30:00Z\",\"title\":\"twice\"}}";
+
+        var response = await _client.PostAsync("/collections/incidents/items", Json(Encoding.UTF8.GetBytes(body), "application/geo+json"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "properties.title");
+        Assert.Contains("appears twice", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_member_name_that_is_not_unicode_names_the_object_that_holds_it()
+    {
+        var mark = "MARK" + Guid.NewGuid().ToString("N")[..8];
+        var feature = Features.Valid();
+        feature["properties"]![mark] = 1;
+        var body = WithRawString(feature, mark, Latin1("\"\\ud800\""));
+
+        var response = await _client.PostAsync("/collections/incidents/items", Json(body, "application/geo+json"));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "properties");
+    }
 }
 
 /// <summary>Body limits as Kestrel enforces them (the test server enforces none).</summary>
