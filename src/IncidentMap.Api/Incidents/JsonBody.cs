@@ -114,6 +114,12 @@ public static class JsonBody
         return false;
     }
 
+    /// <summary>
+    /// A member name as a problem names it: cut to 64 characters, so a body of one 8 MiB name is not
+    /// answered with a problem document as large.
+    /// </summary>
+    internal static string Shown(string name) => name.Length <= 64 ? name : string.Concat(name.AsSpan(0, 63), "…");
+
     /// <summary>Why a string is not text: what the JSON reader cannot decode.</summary>
     private const string NotUnicode = "is not valid Unicode (a lone surrogate escape such as \\ud800, or bytes that are not UTF-8)";
 
@@ -138,7 +144,7 @@ public static class JsonBody
                     try { name = member.Name; }
                     catch (InvalidOperationException) { return new FieldError(field, $"{field} has a member name that {NotUnicode}"); }
                     if (!IncidentInput.IsStorableText(name)) return new FieldError(field, $"{field} has a member name with a NUL character or invalid Unicode");
-                    var child = path.Length == 0 ? name : $"{path}.{name}";
+                    var child = path.Length == 0 ? Shown(name) : $"{path}.{Shown(name)}";
                     if (!names.Add(name)) return new FieldError(child, $"{child} appears twice");
                     if (FindBadText(member.Value, child) is { } bad) return bad;
                 }
