@@ -14,18 +14,28 @@ public static class Problem
 
     public static ProblemHttpResult Validation(IReadOnlyList<FieldError> errors, int status = StatusCodes.Status422UnprocessableEntity)
     {
-        // A problem with the document as a whole is the body's.
-        errors = errors.Select(e => e.Field.Length == 0 ? e with { Field = "body" } : e).ToList();
+        // A problem with the document as a whole is the body's. Fields and details echo what was sent
+        // (an unknown property's name, a value not in a vocabulary): each is cut short, so that a body
+        // of a few long names or values is not answered with a problem as large, and at most
+        // MaxErrors are listed (the detail still counts them all).
+        var count = errors.Count;
+        errors = errors.Take(MaxErrors)
+            .Select(e => new FieldError(e.Field.Length == 0 ? "body" : Cut(e.Field, 200), Cut(e.Detail, 1000))).ToList();
         return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
         {
             Status = status,
             Title = status == StatusCodes.Status400BadRequest ? "Invalid request" : "Invalid content",
-            Detail = errors.Count == 1
+            Detail = count == 1
                 ? $"{errors[0].Field}: {errors[0].Detail}"
-                : $"{errors.Count} problems, first {errors[0].Field}: {errors[0].Detail}",
+                : $"{count} problems{(count > MaxErrors ? $" (the first {MaxErrors} listed)" : "")}, first {errors[0].Field}: {errors[0].Detail}",
             Extensions = { ["errors"] = errors },
         });
     }
+
+    /// <summary>The most field errors one problem lists.</summary>
+    public const int MaxErrors = 100;
+
+    private static string Cut(string text, int length) => text.Length <= length ? text : string.Concat(text.AsSpan(0, length - 1), "…");
 
     public static ProblemHttpResult BadParameter(string parameter, string detail) =>
         Validation([new FieldError(parameter, detail)], StatusCodes.Status400BadRequest);

@@ -311,6 +311,25 @@ public sealed class RequestBodyTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Many_long_unknown_properties_are_answered_with_a_problem_of_bounded_size()
+    {
+        // 300 unknown properties with 3,000-character names: each was echoed whole, in every error.
+        var names = Enumerable.Range(0, 300).Select(i => $"{i:000}" + new string('x', 3000)).ToList();
+        var feature = Features.Valid();
+        foreach (var name in names) feature["properties"]![name] = 1;
+
+        var response = await _client.PostAsync("/collections/incidents/items", Features.Content(feature));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity);
+        var errors = problem["errors"]!.AsArray();
+        Assert.StartsWith("properties.000xxx", errors[0]!["field"]!.GetValue<string>());
+        Assert.Equal(100, errors.Count);
+        Assert.All(errors, e => Assert.True(e!["field"]!.GetValue<string>().Length <= 200));
+        Assert.StartsWith("300 problems (the first 100 listed)", problem["detail"]!.GetValue<string>());
+        Assert.True(problem.ToJsonString().Length < 50_000, $"{problem.ToJsonString().Length} characters of problem");
+    }
+
+    [Fact]
     public async Task A_member_name_that_is_not_unicode_names_the_object_that_holds_it()
     {
         var mark = "MARK" + Guid.NewGuid().ToString("N")[..8];
