@@ -72,16 +72,18 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
             : "";
         try
         {
+            // The key is looked up before the insert, which ON CONFLICT alone would not: its DO NOTHING
+            // still draws an id, so each start that seeded 50 sample incidents already there used up 50 ids.
+            // ON CONFLICT stays for a writer that stores the key in between.
+            async Task<long?> ExistingAsync() => await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+                "SELECT id FROM incidents WHERE external_id = @ExternalId AND deleted_at IS NULL",
+                new { draft.ExternalId }, tx, cancellationToken: ct));
+            if (skipExisting && draft.ExternalId is not null && await ExistingAsync() is { } present)
+                return new WriteOutcome.Skipped(present);
             var id = await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
                 $"INSERT INTO incidents ({Columns}) VALUES ({Values}) {conflict} RETURNING id",
                 Parameters(draft), tx, cancellationToken: ct));
-            if (id is null)
-            {
-                var existing = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                    "SELECT id FROM incidents WHERE external_id = @ExternalId AND deleted_at IS NULL",
-                    new { draft.ExternalId }, tx, cancellationToken: ct));
-                return new WriteOutcome.Skipped(existing);
-            }
+            if (id is null) return new WriteOutcome.Skipped((await ExistingAsync())!.Value);
             var stored = await reader.GetFeatureAsync(id.Value, ct, connection);
             if (context.Idempotency is { } key)
                 await connection.ExecuteAsync(new CommandDefinition("""
