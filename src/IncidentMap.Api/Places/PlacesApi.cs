@@ -157,7 +157,7 @@ public static class PlacesApi
         var q = Get("q");
         if (q is not null && (q.Trim().Length == 0 || q.Length > 200 || !IncidentInput.IsStorableText(q))) errors.Add(new FieldError("q", "must be 1 to 200 characters of valid text"));
         // Names are compared by their letters and digits: without any, every place would be a prefix match.
-        else if (q is not null && !q.Any(char.IsLetterOrDigit)) errors.Add(new FieldError("q", $"'{q}' has no letters or digits to search by"));
+        else if (q is not null && !PlaceInput.HasKey(q)) errors.Add(new FieldError("q", $"'{q}' has no letters or digits to search by (ayn, hamza and prime marks and tatweel are ignored)"));
         var country = Get("country")?.ToUpperInvariant();
         if (country is not null && !Vocabulary.CountryCodes.Contains(country)) errors.Add(new FieldError("country", $"'{country}' is not an ISO 3166-1 alpha-2 code"));
         if (Get("f") is { } f && f is not ("json" or "geojson")) errors.Add(new FieldError("f", "only json"));

@@ -116,6 +116,53 @@ public sealed class PlacesTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/places/items?" + query), HttpStatusCode.BadRequest, parameter);
     }
 
+    /// <summary>
+    /// Letters that place_key drops (ayn and hamza marks, primes, tatweel): a q of only these has an empty
+    /// key, which is a prefix of every name, so it "matched" every place (Shanghai first, as a prefix match).
+    /// </summary>
+    [Theory]
+    [InlineData("ʿ")]
+    [InlineData("ʾʿ")]
+    [InlineData("ʻ")]
+    [InlineData("ʼ")]
+    [InlineData("ʹ")]
+    [InlineData("ʽ")]
+    [InlineData("ˈ")]
+    [InlineData("ˋ")]
+    [InlineData("ـ")]
+    [InlineData("ʿ - ʾ")]
+    public async Task A_q_of_only_marks_the_name_key_drops_is_a_400_not_every_place(string q)
+    {
+        Assert.Equal("", await api.Database.ScalarAsync<string>("SELECT place_key(@q)", new { q }));
+
+        var response = await _client.GetAsync("/collections/places/items?q=" + Uri.EscapeDataString(q));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "q");
+    }
+
+    /// <summary>A place named only by such marks would have an empty key: every such name would be it.</summary>
+    [Theory]
+    [InlineData("ʿ", "properties.name")]
+    [InlineData("ـ", "properties.alternate_names[0]")]
+    public async Task A_place_name_of_only_marks_the_name_key_drops_is_refused(string mark, string field)
+    {
+        var feature = new JsonObject
+        {
+            ["type"] = "Feature",
+            ["geometry"] = Features.Point(36.5, 34.5),
+            ["properties"] = new JsonObject
+            {
+                ["name"] = field == "properties.name" ? mark : $"Marks {Guid.NewGuid():N}",
+                ["alternate_names"] = new JsonArray(field == "properties.name" ? [] : [(JsonNode)mark]),
+                ["country"] = "SY", ["kind"] = "village",
+            },
+        };
+
+        var response = await _client.PostAsync("/collections/places/items", Features.Content(feature));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, field);
+    }
+
     private Task<long> AddPlaceAsync(string name, double lon, double lat, params string[] alternates) =>
         _client.AddPlaceAsync(name, lon, lat, "SY", "Rif Dimashq", "suburb", alternates);
 
