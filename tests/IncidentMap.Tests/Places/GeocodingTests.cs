@@ -166,6 +166,50 @@ public sealed class GeocodingTests(ApiFixture api)
             $"'{a}' and '{b}' should stay apart");
     }
 
+    /// <summary>
+    /// admin1 in another spelling than the gazetteer's ("Idleb" for Idlib, "Dimashq" for Damascus Governorate):
+    /// it is a name of a place of that division, which tells the candidates apart. It used to be ignored,
+    /// so the write was a 422 although the admin1 given decides it.
+    /// </summary>
+    [Fact]
+    public async Task An_admin1_spelled_as_a_place_of_that_division_is_spelled_chooses_among_places()
+    {
+        var suffix = Suffix();
+        // The division's seat, known by another spelling than the division's gazetteer name.
+        await _client.AddPlaceAsync($"Wadi Seat {suffix}", 36.10, 35.10, "SY", $"Wadi Province {suffix}", "town", $"Wadee {suffix}");
+        var meant = await _client.AddPlaceAsync($"Kafr Twin {suffix}", 36.20, 35.20, "SY", $"Wadi Province {suffix}", "village");
+        var other = await _client.AddPlaceAsync($"Kafr Twin {suffix}", 37.20, 36.20, "SY", $"Jabal Province {suffix}", "village");
+        // The same spelling as the seat's, in another country, says nothing of Syria's divisions.
+        await _client.AddPlaceAsync($"Wadee {suffix}", 44.0, 33.0, "IQ", $"Jabal Province {suffix}", "town");
+
+        var feature = Unlocated($"Kafr Twin {suffix}");
+        feature["properties"]!["admin1"] = $"Wadee {suffix}";
+        var (response, body) = await _client.PostAsync(feature);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+        Assert.Equal(meant, body!["properties"]!["place_id"]!.GetValue<long>());
+        // admin1 is the writer's, kept as given.
+        Assert.Equal($"Wadee {suffix}", body["properties"]!["admin1"]!.GetValue<string>());
+
+        // An admin1 naming neither division still lists both: never a guess.
+        var unknown = Unlocated($"Kafr Twin {suffix}");
+        unknown["properties"]!["admin1"] = $"Nowhere {suffix}";
+        var problem = await ProblemAssert.IsProblemAsync((await _client.PostAsync(unknown)).Response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        Assert.Equal(new[] { meant, other }.Order(), CandidateIds(problem).Order());
+    }
+
+    [Fact]
+    public async Task Damascus_with_admin1_dimashq_is_damascus_syria()
+    {
+        var feature = Unlocated("Damascus");
+        feature["properties"]!["admin1"] = "Dimashq";
+
+        var (response, body) = await _client.PostAsync(feature);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+        Assert.Equal("SY", body!["properties"]!["country"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task An_editors_place_is_found_by_spellings_that_differ_in_marks_and_article()
     {
