@@ -247,6 +247,38 @@ public sealed class GeocodingTests(ApiFixture api)
         }
     }
 
+    /// <summary>
+    /// An editor's place may have no country (a quarter added by name and point alone). A point beside
+    /// it still lies in the country of the places around it: the quarter names it, and the nearest
+    /// place with a country gives country and admin1. It used to take country and admin1 from the
+    /// quarter alone, so the incident had neither, and no country_undecided mark either.
+    /// </summary>
+    [Fact]
+    public async Task A_point_beside_an_editors_place_without_a_country_gets_the_country_and_admin1_of_the_nearest_place_with_one()
+    {
+        // An empty stretch of the South Pacific no other test uses.
+        var (lon, lat) = (-140 + Random.Shared.NextDouble() * 15, -50 + Random.Shared.NextDouble() * 4);
+        var suffix = Suffix();
+        var town = await _client.AddPlaceAsync($"Townish {suffix}", lon, lat, "NZ", $"Ross {suffix}", "town");
+        var quarter = await _client.AddPlaceAsync($"Quarterish {suffix}", lon + 0.02, lat, null, null, "neighbourhood"); // about 1.5 km east
+
+        // 100 m from the quarter, 1.4 km from the town.
+        var (response, body) = await _client.PostAsync(Features.Valid(geometry: Features.Point(lon + 0.0187, lat)));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+        var properties = body!["properties"]!;
+        Assert.Equal($"Quarterish {suffix}", properties["location_name"]!.GetValue<string>());
+        Assert.Equal(quarter, properties["place_id"]!.GetValue<long>());
+        Assert.Equal("NZ", properties["country"]?.GetValue<string>());
+        Assert.Equal($"Ross {suffix}", properties["admin1"]?.GetValue<string>());
+        Assert.Equal(["location_name", "admin1", "country"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+
+        // Beside the town itself nothing changes: the town names it all.
+        var (_, atTown) = await _client.PostAsync(Features.Valid(geometry: Features.Point(lon + 0.0005, lat)));
+        Assert.Equal(town, atTown!["properties"]!["place_id"]!.GetValue<long>());
+        Assert.Equal("NZ", atTown["properties"]!["country"]?.GetValue<string>());
+    }
+
     [Fact]
     public async Task Places_of_two_countries_about_as_near_leave_country_and_admin1_undecided()
     {
