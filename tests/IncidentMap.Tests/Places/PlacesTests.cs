@@ -44,6 +44,40 @@ public sealed class PlacesTests(ApiFixture api)
         Assert.Equal("exact", results[0]["properties"]!["match"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// The Arabic article is often left out (Bab for Al Bāb, Kut for Al Kūt) or added: the name with or
+    /// without it ranks right after exact names, above names that merely start with the query (Babu,
+    /// Kuta) and similar ones. Al Bāb, a city of 130,000, was 80th for q=Bab.
+    /// </summary>
+    [Fact]
+    public async Task A_name_with_or_without_the_arabic_article_ranks_above_prefixes_and_similar_names()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..6];
+        // In an empty stretch of the South Pacific, so no test's point finds them nearest.
+        Task<long> Add(string name, double lon) => _client.AddPlaceAsync(name, lon, -52.5, null, null, "village");
+        var withArticle = await Add($"Al-Zorbat {suffix}", -110.1);
+        await Add($"Zorbat {suffix} Junction", -110.3);
+        var without = await Add($"Qantar {suffix}", -110.5);
+        await Add($"Al Qantar {suffix} Heights", -110.7);
+
+        var bab = await SearchAsync($"q={Uri.EscapeDataString($"Zorbat {suffix}")}");
+        Assert.Equal(withArticle, bab[0]["id"]!.GetValue<long>());
+        Assert.Equal("article", bab[0]["properties"]!["match"]!.GetValue<string>());
+        Assert.Equal("prefix", bab[1]["properties"]!["match"]!.GetValue<string>());
+
+        var qantar = await SearchAsync($"q={Uri.EscapeDataString($"el Qantar {suffix}")}");
+        Assert.Equal(without, qantar[0]["id"]!.GetValue<long>());
+        Assert.Equal("article", qantar[0]["properties"]!["match"]!.GetValue<string>());
+
+        // The gazetteer's own: each city is the first answer for its name without the article.
+        Assert.Equal(("Al Bāb", "SY"), NameOf((await SearchAsync("q=Bab"))[0]));
+        Assert.Equal(("Al Kūt", "IQ"), NameOf((await SearchAsync("q=Kut"))[0]));
+        // An exact name still comes first: Salt, Spain before As Salţ, Jordan.
+        var salt = await SearchAsync("q=Salt");
+        Assert.Equal("exact", salt[0]["properties"]!["match"]!.GetValue<string>());
+        Assert.Contains(salt.TakeWhile(p => p["properties"]!["match"]!.GetValue<string>() is "exact" or "article"), p => NameOf(p) == ("As Salţ", "JO"));
+    }
+
     [Fact]
     public async Task Fuzzy_matches_rank_below_exact_ones_and_homs_is_never_al_khums()
     {
