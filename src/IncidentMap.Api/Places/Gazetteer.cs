@@ -179,6 +179,12 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             await using var connection = await dataSource.OpenConnectionAsync(token);
             // Similar names are those pg_trgm's % finds (similarity at least pg_trgm.similarity_threshold, 0.3).
             return (await connection.QueryAsync<Candidate>(new CommandDefinition($"""
+                WITH divisions AS MATERIALIZED (
+                    -- the divisions (by country) of the places that bear the admin1 given as a name, read once
+                    SELECT DISTINCT ap.country, place_key(ap.admin1) AS admin1
+                    FROM place_names an JOIN places ap ON ap.id = an.place_id
+                    WHERE @admin1::text IS NOT NULL AND an.key = place_key(@admin1) AND ap.admin1 IS NOT NULL
+                )
                 SELECT {MatchColumns}, max(similarity(n.key, place_key(@name)))::float8 AS similarity,
                        bool_or(n.key = place_key(@name)) AS exact,
                        CASE WHEN @admin1::text IS NULL OR p.admin1 IS NULL THEN 0
@@ -187,9 +193,8 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                               OR starts_with(place_key(@admin1), place_key(p.admin1)) THEN 2
                             -- a name of a place of that division, in its country: the division (or its seat) in
                             -- another spelling ("Idleb" for Idlib, "Dimashq" for Damascus Governorate)
-                            WHEN EXISTS (SELECT 1 FROM place_names an JOIN places ap ON ap.id = an.place_id
-                                         WHERE an.key = place_key(@admin1) AND ap.country IS NOT DISTINCT FROM p.country
-                                           AND place_key(ap.admin1) = place_key(p.admin1)) THEN 1
+                            WHEN EXISTS (SELECT 1 FROM divisions d
+                                         WHERE d.country IS NOT DISTINCT FROM p.country AND d.admin1 = place_key(p.admin1)) THEN 1
                             ELSE 0 END AS admin1match
                 FROM place_names n JOIN places p ON p.id = n.place_id
                 WHERE (n.key = place_key(@name) OR n.key % place_key(@name))
