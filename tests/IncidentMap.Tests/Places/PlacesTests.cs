@@ -107,7 +107,10 @@ public sealed class PlacesTests(ApiFixture api)
     public async Task The_browsed_collection_pages_through_every_place_in_order_of_population_once()
     {
         // OGC API – Features clients (GDAL, QGIS) read a collection by following next links.
-        var expected = await api.Database.ScalarAsync<long>("SELECT count(*) FROM places WHERE country = 'SY'", new { });
+        // Tests of other collections add Syrian places meanwhile: the pages must hold every place there was
+        // when paging began (places added since may show too, being later ids).
+        var last = await api.Database.ScalarAsync<long>("SELECT max(id) FROM places", new { });
+        var expected = await api.Database.ScalarAsync<long>("SELECT count(*) FROM places WHERE country = 'SY' AND id <= @last", new { last });
         var url = "/collections/places/items?country=SY&limit=97";
         var seen = new List<(long Id, long Population)>();
         while (url is not null)
@@ -122,7 +125,7 @@ public sealed class PlacesTests(ApiFixture api)
         }
 
         Assert.True(expected > 200, $"the gazetteer has {expected} places in Syria");
-        Assert.Equal(expected, seen.Count);
+        Assert.Equal(expected, seen.Count(p => p.Id <= last));
         Assert.Equal(seen.Count, seen.Select(p => p.Id).Distinct().Count());
         Assert.Equal(seen.OrderByDescending(p => p.Population).ThenBy(p => p.Id), seen);
     }
