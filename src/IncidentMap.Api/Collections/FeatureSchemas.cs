@@ -57,7 +57,7 @@ internal static class FeatureSchemas
             ["population"] = Typed("integer", "Population (GeoNames); null when unknown."),
             ["source"] = Enumerated("Where the place comes from.", "geonames", "editor"),
             ["geonameid"] = Typed("integer", "GeoNames' id of the place; null for editors' places."),
-            ["match"] = Enumerated("Only in answers to q: how the best of the place's names matched.", "exact", "prefix", "similar"),
+            ["match"] = Enumerated("Only in answers to q: how the best of the place's names matched.", "exact", "article", "prefix", "similar"),
         };
         var placeId = Typed("integer", "Identifier of the place (the place_id of incidents geocoded to it).");
         placeId["x-ogc-role"] = "id";

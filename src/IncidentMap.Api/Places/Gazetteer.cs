@@ -179,10 +179,23 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             await using var connection = await dataSource.OpenConnectionAsync(token);
             // Similar names are those pg_trgm's % finds (similarity at least pg_trgm.similarity_threshold, 0.3).
             return (await connection.QueryAsync<Candidate>(new CommandDefinition($"""
+                WITH divisions AS MATERIALIZED (
+                    -- the divisions (by country) of the places that bear the admin1 given as a name, read once
+                    SELECT DISTINCT ap.country, place_key(ap.admin1) AS admin1
+                    FROM place_names an JOIN places ap ON ap.id = an.place_id
+                    WHERE @admin1::text IS NOT NULL AND an.key = place_key(@admin1) AND ap.admin1 IS NOT NULL
+                )
                 SELECT {MatchColumns}, max(similarity(n.key, place_key(@name)))::float8 AS similarity,
                        bool_or(n.key = place_key(@name)) AS exact,
-                       coalesce(@admin1::text IS NOT NULL AND (starts_with(place_key(p.admin1), place_key(@admin1))
-                                OR starts_with(place_key(@admin1), place_key(p.admin1))), false) AS admin1match
+                       CASE WHEN @admin1::text IS NULL OR p.admin1 IS NULL THEN 0
+                            -- the division's own name, or a longer or shorter form of it ("Damascus Governorate")
+                            WHEN starts_with(place_key(p.admin1), place_key(@admin1))
+                              OR starts_with(place_key(@admin1), place_key(p.admin1)) THEN 2
+                            -- a name of a place of that division, in its country: the division (or its seat) in
+                            -- another spelling ("Idleb" for Idlib, "Dimashq" for Damascus Governorate)
+                            WHEN EXISTS (SELECT 1 FROM divisions d
+                                         WHERE d.country IS NOT DISTINCT FROM p.country AND d.admin1 = place_key(p.admin1)) THEN 1
+                            ELSE 0 END AS admin1match
                 FROM place_names n JOIN places p ON p.id = n.place_id
                 WHERE (n.key = place_key(@name) OR n.key % place_key(@name))
                   AND (@country::text IS NULL OR p.country = @country)
@@ -199,7 +212,8 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 .Take(MaxSuggestions).Select(c => c.ToMatch()).ToList());
         // admin1 decides between places of one name; it never rules a place out, since gazetteers and
         // reports spell divisions differently ("Damascus" and "Damascus Governorate", "Rural Damascus").
-        if (pool.Count > 1 && pool.Any(c => c.Admin1Match)) pool = pool.Where(c => c.Admin1Match).ToList();
+        // The division's own name counts before a place's name that only lies in it.
+        if (pool.Count > 1 && pool.Max(c => c.Admin1Match) is > 0 and var best) pool = pool.Where(c => c.Admin1Match == best).ToList();
         return pool.Count == 1 ? new Resolution.Found(pool[0].ToMatch()) : new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList());
     }
 
@@ -249,7 +263,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     public sealed record Filled(string? LocationName, string? Admin1, string? Country, long? PlaceId, string[] DerivedFields);
 
     private sealed record Candidate(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
-        double Lon, double Lat, string Source, double Similarity, bool Exact, bool Admin1Match)
+        double Lon, double Lat, string Source, double Similarity, bool Exact, int Admin1Match)
     {
         public PlaceMatch ToMatch() => new(Id, Name, Country, Admin1, Kind, Population, Lon, Lat, Source);
     }

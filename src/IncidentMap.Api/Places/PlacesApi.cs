@@ -50,7 +50,7 @@ public static class PlacesApi
         group.MapMethods("/items", [HttpMethods.Get, HttpMethods.Head], Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
-                             "exact names (including alternate spellings) first, then prefixes, then similar spellings; ties by population. " +
+                             "exact names (including alternate spellings) first, then the name with or without the Arabic article (Bab: Al Bāb), then prefixes, then similar spellings; ties by population. " +
                              "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest. " +
                              "`numberMatched` (on the first page unless `count` says otherwise) is every place the filters select; " +
                              "with `q`, the ranked matches returned at the largest `limit` (at most 100).")
@@ -157,7 +157,7 @@ public static class PlacesApi
         var q = Get("q");
         if (q is not null && (q.Trim().Length == 0 || q.Length > 200 || !IncidentInput.IsStorableText(q))) errors.Add(new FieldError("q", "must be 1 to 200 characters of valid text"));
         // Names are compared by their letters and digits: without any, every place would be a prefix match.
-        else if (q is not null && !q.Any(char.IsLetterOrDigit)) errors.Add(new FieldError("q", $"'{q}' has no letters or digits to search by"));
+        else if (q is not null && !PlaceInput.HasKey(q)) errors.Add(new FieldError("q", $"'{q}' has no letters or digits to search by (ayn, hamza and prime marks and tatweel are ignored)"));
         var country = Get("country")?.ToUpperInvariant();
         if (country is not null && !Vocabulary.CountryCodes.Contains(country)) errors.Add(new FieldError("country", $"'{country}' is not an ISO 3166-1 alpha-2 code"));
         if (Get("f") is { } f && f is not ("json" or "geojson")) errors.Add(new FieldError("f", "only json"));
@@ -225,10 +225,11 @@ public static class PlacesApi
         var sql = $"""
               WITH matches AS (
                   SELECT n.place_id,
-                         max(CASE WHEN n.key = place_key(@q) THEN 3 WHEN n.key LIKE place_key_prefix(@q) THEN 2 ELSE 1 END) AS tier,
+                         max(CASE WHEN n.key = place_key(@q) THEN 4 WHEN n.key IN ({ArticleKeys}) THEN 3
+                                  WHEN n.key LIKE place_key_prefix(@q) THEN 2 ELSE 1 END) AS tier,
                          max(similarity(n.key, place_key(@q))) AS score
                   FROM place_names n
-                  WHERE n.key = place_key(@q) OR n.key LIKE place_key_prefix(@q) OR n.key % place_key(@q)
+                  WHERE n.key = place_key(@q) OR n.key IN ({ArticleKeys}) OR n.key LIKE place_key_prefix(@q) OR n.key % place_key(@q)
                   GROUP BY n.place_id
               ),
               ranked AS (
@@ -239,7 +240,7 @@ public static class PlacesApi
                   LIMIT @cap
               )
               SELECT jsonb_set({FeatureSql}::jsonb, ARRAY['properties', 'match'],
-                         to_jsonb(CASE p.tier WHEN 3 THEN 'exact' WHEN 2 THEN 'prefix' ELSE 'similar' END))::text,
+                         to_jsonb(CASE p.tier WHEN 4 THEN 'exact' WHEN 3 THEN 'article' WHEN 2 THEN 'prefix' ELSE 'similar' END))::text,
                      count(*) OVER ()
               FROM ranked p
               ORDER BY p.tier DESC, p.score DESC, p.population DESC NULLS LAST, p.id
@@ -248,6 +249,14 @@ public static class PlacesApi
         var found = await reader.ListAsync(sql, parameters, r => (Feature: r.GetString(0), Matched: r.GetInt64(1)), ct);
         return Page(request, found.Select(r => r.Feature).ToList(), null, count ? found.FirstOrDefault().Matched : null);
     }
+
+    /// <summary>
+    /// The query's key with the Arabic article added, or taken off when it has one (place_key writes
+    /// every form of it "al"): "Bab" is Al Bāb, "el Qantar" is Qantar. Left out or added, it is the same
+    /// name, so it ranks right after exact names (match "article"), above names that only start with q.
+    /// </summary>
+    private const string ArticleKeys =
+        "'al ' || place_key(@q), CASE WHEN starts_with(place_key(@q), 'al ') THEN substr(place_key(@q), 4) END";
 
     /// <summary>A FeatureCollection page with its self link, a next link when there is more (OGC API – Features), and numberMatched when counted.</summary>
     private static IResult Page(HttpRequest request, IReadOnlyCollection<string> features, string? next, long? numberMatched)

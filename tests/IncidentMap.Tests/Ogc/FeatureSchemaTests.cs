@@ -106,11 +106,14 @@ public sealed class FeatureSchemaTests(ApiFixture api)
         var editors = await _client.GetJsonAsync($"/collections/places/items/{id}");
         var searched = (await _client.GetJsonAsync($"/collections/places/items?q={Uri.EscapeDataString(name)}"))["features"]!.AsArray();
         var browsed = (await _client.GetJsonAsync("/collections/places/items?country=SY&limit=5"))["features"]!.AsArray();
+        // The name with the Arabic article before it is an "article" match.
+        var article = (await _client.GetJsonAsync($"/collections/places/items?q={Uri.EscapeDataString("Al " + name)}"))["features"]!.AsArray();
 
         Assert.Contains(searched, f => f!["id"]!.GetValue<long>() == id && f["properties"]!["match"]!.GetValue<string>() == "exact");
+        Assert.Contains(article, f => f!["id"]!.GetValue<long>() == id && f["properties"]!["match"]!.GetValue<string>() == "article");
         Assert.Equal(5, browsed.Count);
         var required = schema["properties"]!["properties"]!["required"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
-        foreach (var feature in searched.Concat(browsed).Append(editors).Select(f => f!.AsObject()))
+        foreach (var feature in searched.Concat(article).Concat(browsed).Append(editors).Select(f => f!.AsObject()))
         {
             AssertConforms(schema, feature);
             Assert.All(required, r => Assert.True(feature["properties"]!.AsObject().ContainsKey(r), $"{r} missing from {feature.ToJsonString()}"));
