@@ -9,6 +9,8 @@ COPY db/ db/
 COPY src/ src/
 RUN dotnet publish src/IncidentMap.Api/IncidentMap.Api.csproj -c Release -o /app --no-restore
 
+# Ubuntu 24.04 (the default for .NET 10 tags), which has ICU: the service runs with it (accent and
+# Unicode normalisation of names need it). Not a -chiseled or -alpine tag, which leave ICU out.
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app ./
