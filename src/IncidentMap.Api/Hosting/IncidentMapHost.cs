@@ -104,37 +104,12 @@ public static class IncidentMapHost
         app.UseCacheHeaders(anyOrigin: settings.AnyOrigin, readsNeedKey: settings.RequireKeyForReads);
         app.UseResponseCompression();
 
-        // The OpenAPI document under the type the landing page's service-desc link announces, when
-        // asked for by it, and HEAD too (Swashbuckle answers GET only).
+        // Swashbuckle answers GET alone: the OpenAPI document, Swagger UI's page and the redirect to it
+        // were 404 to HEAD. A HEAD is answered as that GET with the body left unsent.
         app.Use(async (context, next) =>
         {
-            if (context.Request.Path == $"/openapi/{OpenApiSetup.DocumentName}.json")
-            {
-                var wantsOpenApiType = context.Request.Headers.Accept.ToString().Contains("application/vnd.oai.openapi+json", StringComparison.OrdinalIgnoreCase);
-                if (HttpMethods.IsHead(context.Request.Method))
-                {
-                    context.Response.ContentType = wantsOpenApiType ? Collections.CollectionsApi.OpenApiType : "application/json;charset=utf-8";
-                    return;
-                }
-                if (wantsOpenApiType)
-                    context.Response.OnStarting(() =>
-                    {
-                        if (context.Response.StatusCode == StatusCodes.Status200OK) context.Response.ContentType = Collections.CollectionsApi.OpenApiType;
-                        return Task.CompletedTask;
-                    });
-            }
-            await next(context);
-        });
-        app.UseSwagger(options =>
-        {
-            options.RouteTemplate = "openapi/{documentName}.json";
-            options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_0;
-        });
-        // Swagger UI answers GET alone: its page and the redirect to it were 404 to HEAD. A HEAD is
-        // answered as that GET with the body left unsent.
-        app.Use(async (context, next) =>
-        {
-            if (!HttpMethods.IsHead(context.Request.Method) || !context.Request.Path.StartsWithSegments("/swagger"))
+            if (!HttpMethods.IsHead(context.Request.Method)
+                || !(context.Request.Path.StartsWithSegments("/swagger") || context.Request.Path.StartsWithSegments("/openapi")))
             {
                 await next(context);
                 return;
@@ -151,6 +126,23 @@ public static class IncidentMapHost
                 context.Request.Method = HttpMethods.Head;
                 context.Response.Body = body;
             }
+        });
+        // The OpenAPI document under the type the landing page's service-desc link announces, when asked for by it.
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path == $"/openapi/{OpenApiSetup.DocumentName}.json"
+                && context.Request.Headers.Accept.ToString().Contains("application/vnd.oai.openapi+json", StringComparison.OrdinalIgnoreCase))
+                context.Response.OnStarting(() =>
+                {
+                    if (context.Response.StatusCode == StatusCodes.Status200OK) context.Response.ContentType = Collections.CollectionsApi.OpenApiType;
+                    return Task.CompletedTask;
+                });
+            await next(context);
+        });
+        app.UseSwagger(options =>
+        {
+            options.RouteTemplate = "openapi/{documentName}.json";
+            options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_0;
         });
         app.UseSwaggerUI(options =>
         {

@@ -497,12 +497,7 @@ public static partial class IncidentsApi
         // Patches that take any version queue here rather than race (PatchTurns).
         await using var turn = expected is null ? await PatchTurns.EnterAsync(id, PatchRaceBudget, context.RequestAborted) : null;
         if (expected is null && turn is null)
-        {
-            context.Response.Headers.RetryAfter = "1";
-            return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Busy with other writes",
-                $"Other patches of incident {featureId} kept it busy for {PatchRaceBudget.TotalSeconds:0} s; retry shortly.",
-                null, new Dictionary<string, object?>());
-        }
+            return BusyWithOtherWrites(context, $"Other patches of incident {featureId} kept it busy for {PatchRaceBudget.TotalSeconds:0} s; retry shortly.");
         var racing = System.Diagnostics.Stopwatch.StartNew();
         for (var attempt = 1; ; attempt++)
         {
@@ -529,12 +524,8 @@ public static partial class IncidentsApi
                 // patching one incident at once got 412s after 20 tries: concurrency audit). A random
                 // pause parts writers that keep colliding; past the budget, the answer is "retry".
                 if (racing.Elapsed > PatchRaceBudget)
-                {
-                    context.Response.Headers.RetryAfter = "1";
-                    return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Busy with other writes",
-                        $"Other writers changed incident {featureId} each time this patch was merged, for {PatchRaceBudget.TotalSeconds:0} s; retry shortly.",
-                        null, new Dictionary<string, object?>());
-                }
+                    return BusyWithOtherWrites(context,
+                        $"Other writers changed incident {featureId} each time this patch was merged, for {PatchRaceBudget.TotalSeconds:0} s; retry shortly.");
                 await Task.Delay(Random.Shared.Next(1, 1 + Math.Min(attempt, 10) * 5), context.RequestAborted);
                 continue;
             }
@@ -561,6 +552,13 @@ public static partial class IncidentsApi
     }
 
     /// <summary>How long a PATCH with If-Match: * goes on merging again after losing races with other writers.</summary>
+    /// <summary>A patch that could not get its turn, or kept losing the merge race, within <see cref="PatchRaceBudget"/>: retry in a second.</summary>
+    private static IResult BusyWithOtherWrites(HttpContext context, string detail)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Busy with other writes", detail, null, new Dictionary<string, object?>());
+    }
+
     private static readonly TimeSpan PatchRaceBudget = TimeSpan.FromSeconds(10);
 
     /// <summary>

@@ -118,7 +118,7 @@ public static class JsonBody
     /// A member name as a problem names it: cut to 64 characters, so a body of one 8 MiB name is not
     /// answered with a problem document as large.
     /// </summary>
-    internal static string Shown(string name) => name.Length <= 64 ? name : string.Concat(name.AsSpan(0, 63), "…");
+    internal static string Shown(string name) => Problem.Cut(name, 64);
 
     /// <summary>Why a string is not text: what the JSON reader cannot decode.</summary>
     private const string NotUnicode = "is not valid Unicode (a lone surrogate escape such as \\ud800, or bytes that are not UTF-8)";

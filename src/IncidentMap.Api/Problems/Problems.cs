@@ -35,7 +35,8 @@ public static class Problem
     /// <summary>The most field errors one problem lists.</summary>
     public const int MaxErrors = 100;
 
-    private static string Cut(string text, int length) => text.Length <= length ? text : string.Concat(text.AsSpan(0, length - 1), "…");
+    /// <summary>Text sent back in a problem, cut to <paramref name="length"/> characters (the last an ellipsis).</summary>
+    internal static string Cut(string text, int length) => text.Length <= length ? text : string.Concat(text.AsSpan(0, length - 1), "…");
 
     public static ProblemHttpResult BadParameter(string parameter, string detail) =>
         Validation([new FieldError(parameter, detail)], StatusCodes.Status400BadRequest);
