@@ -29,12 +29,13 @@ public sealed class IncidentListResult(
     /// A small, already bounded set of rendered Features (clusters, bins, places) as one FeatureCollection;
     /// with <paramref name="links"/>, a page of a collection, which also says when it was made; with
     /// <paramref name="numberMatched"/>, how many the whole collection holds (GDAL and QGIS take a
-    /// layer's feature count from it instead of paging through).
+    /// layer's feature count from it instead of paging through). The features are built in SQL, and
+    /// written compactly here, as pages of incidents are (<see cref="JsonText"/>).
     /// </summary>
     public static IResult Small(IReadOnlyCollection<string> features, IEnumerable<object>? links = null, long? numberMatched = null)
     {
         var body = new StringBuilder("{\"type\":\"FeatureCollection\",\"features\":[");
-        body.AppendJoin(',', features).Append(']');
+        body.AppendJoin(',', features.Select(JsonText.Compact)).Append(']');
         if (links is not null) body.Append(",\"links\":[").AppendJoin(',', links.Select(l => JsonSerializer.Serialize(l, LinkJson))).Append(']');
         if (numberMatched is { } matched) body.Append(",\"numberMatched\":").Append(matched);
         body.Append(",\"numberReturned\":").Append(features.Count);

@@ -664,8 +664,11 @@ public static partial class IncidentsApi
             FROM incident_revisions WHERE incident_id = @id AND {VisibleIncident}
             HAVING count(*) > 0
             """, new Dapper.DynamicParameters(new { id, self, deleted_too = SeesDeleted(request.HttpContext) }), ct);
-        return history is null ? UnknownIncident(featureId) : TypedResults.Text(history, "application/json", System.Text.Encoding.UTF8);
+        return history is null ? UnknownIncident(featureId) : TypedResults.Text(JsonText.Compact(history), "application/json", System.Text.Encoding.UTF8);
     }
+
+    /// <summary>The properties in the order a read of the incident writes them, for its earlier versions (stored as jsonb).</summary>
+    private static readonly string[] PropertyOrder = [.. Columns.All.Select(c => c.Name)];
 
     internal static async Task<IResult> GetRevision(HttpContext context, string featureId, string version, IncidentReader reader, CancellationToken ct)
     {
@@ -680,7 +683,7 @@ public static partial class IncidentsApi
             """, new Dapper.DynamicParameters(new { id, v, deleted_too = SeesDeleted(context) }), ct);
         return feature is null
             ? Problem.NotFound($"Incident '{featureId}' has no version '{version}'.")
-            : Feature(feature, StatusCodes.Status200OK);
+            : Feature(JsonText.OrderedFeature(feature, PropertyOrder), StatusCodes.Status200OK);
     }
 
     private static IResult Respond(HttpContext context, WriteOutcome outcome, int successStatus, string? featureId = null) => outcome switch

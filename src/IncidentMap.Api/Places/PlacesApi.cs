@@ -134,12 +134,14 @@ public static class PlacesApi
         return named.Count == 1 ? named[0] : $"{string.Join(", ", named[..^1])} or {named[^1]}";
     }
 
-    private const string FeatureSql = """
-        json_build_object('type', 'Feature', 'id', p.id,
-            'geometry', ST_AsGeoJSON(p.geom, 6)::json,
-            'properties', json_build_object('name', p.name, 'alternate_names', p.alternate_names, 'country', p.country,
-                'admin1', p.admin1, 'kind', p.kind, 'population', p.population, 'source', p.source, 'geonameid', p.geonameid))
-        """;
+    private const string FeatureSql = "json_build_object('type', 'Feature', 'id', p.id, " + Geometry + ", 'properties', json_build_object(" + Properties + "))";
+    private const string Geometry = "'geometry', ST_AsGeoJSON(p.geom, 6)::json";
+    private const string Properties = "'name', p.name, 'alternate_names', p.alternate_names, 'country', p.country, " +
+                                      "'admin1', p.admin1, 'kind', p.kind, 'population', p.population, 'source', p.source, 'geonameid', p.geonameid";
+
+    /// <summary>A place found by q: its feature with how q matched it, last among its properties (json keeps the order; jsonb would sort the keys).</summary>
+    private const string MatchedFeatureSql = "json_build_object('type', 'Feature', 'id', p.id, " + Geometry + ", 'properties', json_build_object(" + Properties +
+                                             ", 'match', CASE p.tier WHEN 4 THEN 'exact' WHEN 3 THEN 'article' WHEN 2 THEN 'prefix' ELSE 'similar' END))";
 
     internal static async Task<IResult> Search(HttpRequest request, IncidentReader reader, CancellationToken ct)
     {
@@ -239,8 +241,7 @@ public static class PlacesApi
                   ORDER BY m.tier DESC, m.score DESC, p.population DESC NULLS LAST, p.id
                   LIMIT @cap
               )
-              SELECT jsonb_set({FeatureSql}::jsonb, ARRAY['properties', 'match'],
-                         to_jsonb(CASE p.tier WHEN 4 THEN 'exact' WHEN 3 THEN 'article' WHEN 2 THEN 'prefix' ELSE 'similar' END))::text,
+              SELECT {MatchedFeatureSql}::text,
                      count(*) OVER ()
               FROM ranked p
               ORDER BY p.tier DESC, p.score DESC, p.population DESC NULLS LAST, p.id
@@ -301,7 +302,8 @@ public static class PlacesApi
         var links = $$"""
             ,"links":[{"href":"{{root}}/items/{{id}}","rel":"self","type":"{{IncidentsApi.GeoJson}}","title":"This place"},{"href":"{{root}}","rel":"collection","type":"application/json","title":"The places collection"}]}
             """;
-        return TypedResults.Text(string.Concat(feature.AsSpan(0, feature.LastIndexOf('}')), links), IncidentsApi.GeoJson, Encoding.UTF8, status);
+        var compact = JsonText.Compact(feature);
+        return TypedResults.Text(string.Concat(compact.AsSpan(0, compact.LastIndexOf('}')), links), IncidentsApi.GeoJson, Encoding.UTF8, status);
     }
 
     /// <summary>HEAD: GET's status and headers, no body (as the incidents answer it): the Content-Type a GET's text result sends.</summary>

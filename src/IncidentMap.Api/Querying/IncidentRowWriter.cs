@@ -84,7 +84,7 @@ public sealed class IncidentRowWriter
                 case ColumnKind.Integer: json.WriteNumberValue(row.GetInt64(ordinal)); break;
                 case ColumnKind.Decimal: json.WriteNumberValue(row.GetDecimal(ordinal)); break;
                 case ColumnKind.Time: json.WriteStringValue(scratch[..JsonTime(row.GetDateTime(ordinal), scratch)]); break;
-                case ColumnKind.Json: json.WriteRawValue(Bytes(row, ordinal), skipInputValidation: true); break;
+                case ColumnKind.Json: json.WriteRawValue(CompactJson(row, ordinal), skipInputValidation: true); break;
                 case ColumnKind.TextList: WriteTextList(json, Bytes(row, ordinal)); break;
             }
         }
@@ -107,6 +107,13 @@ public sealed class IncidentRowWriter
         if (length <= column.Length) return column.AsSpan(0, length);
         column = new byte[Math.Max(length, 2 * column.Length)];
         return column.AsSpan(0, (int)row.GetBytes(ordinal, 0, column, 0, length));
+    }
+
+    /// <summary>A jsonb column (sources) as PostgreSQL sent it, without the spaces jsonb puts after colons and commas.</summary>
+    private ReadOnlySpan<byte> CompactJson(DbDataReader row, int ordinal)
+    {
+        var bytes = Bytes(row, ordinal);
+        return column.AsSpan(0, JsonText.Compact(column.AsSpan(0, bytes.Length)));
     }
 
     /// <summary>

@@ -240,7 +240,7 @@ public static class StatsApi
                     ORDER BY occurred_at DESC, id DESC LIMIT 5) l))::text
             """;
         var json = await reader.ScalarAsync<string>(sql, parameters, context.RequestAborted);
-        return TypedResults.Text(json!, "application/json", Encoding.UTF8);
+        return TypedResults.Text(JsonText.Compact(json!), "application/json", Encoding.UTF8);
     }
 
     private const string CsvType = "text/csv; charset=utf-8; header=present";
