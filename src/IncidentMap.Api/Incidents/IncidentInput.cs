@@ -325,10 +325,6 @@ public static class IncidentInput
         return result;
     }
 
-    /// <summary>
-    /// Text PostgreSQL can store and every client can decode: no NUL (text columns refuse it) and no
-    /// unpaired UTF-16 surrogate (not encodable as UTF-8).
-    /// </summary>
     /// <summary>Characters (Unicode code points, as PostgreSQL's length() counts them), not UTF-16 units: 😀 is one.</summary>
     public static int Characters(string text)
     {
@@ -340,6 +336,10 @@ public static class IncidentInput
     /// <summary>Most items a list property (actors, tags, sources) may hold.</summary>
     public const int MaxListItems = 100;
 
+    /// <summary>
+    /// Text PostgreSQL can store and every client can decode: no NUL (text columns refuse it) and no
+    /// unpaired UTF-16 surrogate (not encodable as UTF-8).
+    /// </summary>
     public static bool IsStorableText(string text)
     {
         for (var i = 0; i < text.Length; i++)

@@ -170,7 +170,7 @@ public static class NearParameter
             return nearCountry is null ? null : Problem.BadParameter("near_country", "chooses the place of near=; give near too");
         if (values.ContainsKey("lat") || values.ContainsKey("lon"))
             return Problem.BadParameter("near", "give either near or lat/lon, not both");
-        if (string.IsNullOrWhiteSpace(near) || near.Length > 200) return Problem.BadParameter("near", "must be a place name of 1 to 200 characters");
+        if (string.IsNullOrWhiteSpace(near) || IncidentInput.Characters(near) > 200) return Problem.BadParameter("near", "must be a place name of 1 to 200 characters");
         if (!IncidentInput.IsStorableText(near)) return Problem.BadParameter("near", "must not contain NUL or unpaired surrogate characters");
         // near_country only picks the place; country picks it too when near_country is absent, and
         // also filters the incidents (an incident across the border, or of no known country, is left out).

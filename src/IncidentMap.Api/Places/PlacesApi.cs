@@ -157,7 +157,7 @@ public static class PlacesApi
         if (Get("limit") is { } limitText && !QueryParser.TryLimit(limitText, MaxBrowseLimit, out limit))
             errors.Add(new FieldError("limit", QueryParser.LimitError(limitText)));
         var q = Get("q");
-        if (q is not null && (q.Trim().Length == 0 || q.Length > 200 || !IncidentInput.IsStorableText(q))) errors.Add(new FieldError("q", "must be 1 to 200 characters of valid text"));
+        if (q is not null && (q.Trim().Length == 0 || IncidentInput.Characters(q) > 200 || !IncidentInput.IsStorableText(q))) errors.Add(new FieldError("q", "must be 1 to 200 characters of valid text"));
         // Names are compared by their letters and digits: without any, every place would be a prefix match.
         else if (q is not null && !PlaceInput.HasKey(q)) errors.Add(new FieldError("q", $"'{q}' has no letters or digits to search by (ayn, hamza and prime marks and tatweel are ignored)"));
         var country = Get("country")?.ToUpperInvariant();

@@ -246,7 +246,7 @@ public static partial class QueryParser
             // A run of "-" nests negations: PostgreSQL's tsquery parser runs out of stack at ~32.
             q = MultipleMinus().Replace(q, "-");
             if (string.IsNullOrWhiteSpace(q)) Bad("q", "must not be empty");
-            else if (q.Length > 500) Bad("q", "is longer than 500 characters");
+            else if (IncidentInput.Characters(q) > 500) Bad("q", "is longer than 500 characters");
             else if (q.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length > 50) Bad("q", "has more than 50 terms");
             else query = query with { Text = q };
         }
