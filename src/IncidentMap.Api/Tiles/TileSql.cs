@@ -126,51 +126,34 @@ public static class TileSql
 
     /// <summary>
     /// Counts per hexagon of a Web Mercator hexagon grid (edge <paramref name="size"/> Mercator metres)
-    /// laid over the bbox, within the world's square (<see cref="Mercator"/>: at latitude 90 the grid
-    /// would have run millions of hexagons past it). Incidents are counted by their representative
+    /// over the bbox, which the query holds as a filter. Incidents are counted by their representative
     /// point, also a line or polygon that crosses the bbox from a point outside it, in the hexagon of
     /// the same grid that holds that point.
     /// </summary>
-    public static (string Sql, DynamicParameters Parameters) Hexbins(IncidentQuery query, double size, Box box, int precision)
+    public static (string Sql, DynamicParameters Parameters) Hexbins(IncidentQuery query, double size, int precision)
     {
         var parameters = new DynamicParameters();
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
-        var (west, south) = Mercator(box.MinLon, box.MinLat);
-        var (east, north) = Mercator(box.MaxLon, box.MaxLat);
-        parameters.Add("west", west);
-        parameters.Add("south", south);
-        parameters.Add("east", east);
-        parameters.Add("north", north);
         parameters.Add("size", size);
         parameters.Add("digits", precision);
         return ($$"""
-            WITH area AS (
-                SELECT ST_MakeEnvelope(@west, @south, @east, @north, 3857) AS box
-            ), hexes AS (
-                -- Each hexagon's box in longitude/latitude holds its image (Web Mercator maps each
-                -- axis on its own, monotonically): the GiST index on geom finds its candidates.
-                -- Clipped to the world before leaving Web Mercator: a hexagon over the antimeridian would
-                -- otherwise wrap round, to a box that misses its own incidents and a ring across the map.
-                SELECT h.geom, ST_Transform(ST_ClipByBox2D(h.geom, ST_TileEnvelope(0, 0, 0)), 4326) AS lonlat, h.i, h.j
-                FROM area, ST_HexagonGrid(@size, area.box) h
-            ), members AS (
-                -- A point on a shared edge touches two hexagons: DISTINCT ON counts it once.
-                SELECT DISTINCT ON (id) i, j, geom, event_type, fatalities_min, fatalities_max
-                FROM (
-                    SELECT i.id, h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
-                    FROM incidents i
-                    JOIN hexes h ON i.geom && h.lonlat AND ST_Intersects(i.point_3857, h.geom)
-                    WHERE {{where}}
-                    UNION ALL
-                    -- A line or polygon in the bbox whose point lies outside it: the hexagon holding the
-                    -- point, from the same grid (ST_HexagonGrid numbers hexagons from the origin).
-                    SELECT i.id, h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
-                    FROM incidents i, area, ST_HexagonGrid(@size, i.point_3857) h
-                    WHERE {{where}}
-                      AND GeometryType(i.geom) <> 'POINT' AND NOT ST_Intersects(i.point_3857, area.box)
-                      AND ST_Intersects(i.point_3857, h.geom)
-                ) found
-                ORDER BY id, i, j
+            WITH members AS (
+                -- Each matching incident's hexagon comes from the grid laid over its own point:
+                -- ST_HexagonGrid numbers hexagons from the origin, so that is the hexagon of the grid over
+                -- the bbox, also for a line or polygon whose point lies outside the bbox. A point on a
+                -- shared edge touches two hexagons, and is counted once, in the first by (i, j).
+                -- The incidents are found first, by whatever index suits the filter, and not hexagon by
+                -- hexagon through the index on geom: that read every incident of each hexagon, of any
+                -- time: a year's 25 km bins over Syria read all ten years of the bench's incidents there (2.5 s
+                -- instead of 0.6 s), a month's bins over the world every incident (12 s instead of 0.1 s).
+                SELECT h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
+                FROM incidents i
+                CROSS JOIN LATERAL (
+                    SELECT g.i, g.j, g.geom FROM ST_HexagonGrid(@size, i.point_3857) g
+                    WHERE ST_Intersects(i.point_3857, g.geom)
+                    ORDER BY g.i, g.j LIMIT 1
+                ) h
+                WHERE {{where}}
             )
             SELECT json_build_object('type', 'Feature', 'id', i || '/' || j,
                 -- Counter-clockwise, as RFC 7946 wants exterior rings: ST_ClipByBox2D turns the hexagons it cuts round.

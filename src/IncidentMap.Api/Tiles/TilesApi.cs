@@ -322,7 +322,7 @@ public static class TilesApi
         if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query), Conditional.Revalidate))
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
 
-        var (sql, parameters) = TileSql.Hexbins(query, size, box, query.Precision);
+        var (sql, parameters) = TileSql.Hexbins(query, size, query.Precision);
         return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));
     }
 }

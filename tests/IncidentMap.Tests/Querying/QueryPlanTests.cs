@@ -109,7 +109,7 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     {
         // As the endpoint asks: its bbox is a filter too (lines crossing it from a point outside are counted).
         var (query, _) = QueryParser.Parse(new Dictionary<string, string> { ["bbox"] = "36.6,34.6,36.8,34.8" }, DateTimeOffset.UtcNow);
-        var (sql, parameters) = IncidentMap.Api.Tiles.TileSql.Hexbins(query!, 2_000, query!.Bbox![0], 6);
+        var (sql, parameters) = IncidentMap.Api.Tiles.TileSql.Hexbins(query!, 2_000, 6);
 
         await using var connection = await database.DataSource.OpenConnectionAsync();
         var plan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (FORMAT JSON) " + sql, parameters) ?? "null");
