@@ -45,6 +45,9 @@ public sealed class ConsistencyData
 
     private IReadOnlySet<long>? _polar;
 
+    /// <summary>Whether the change feed was seen to hold every write (once it does, it always will).</summary>
+    public bool FeedComplete { get; set; }
+
     private static readonly SemaphoreSlim Gate = new(1, 1);
     private static ConsistencyData? _data;
 

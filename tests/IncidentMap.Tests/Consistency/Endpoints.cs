@@ -165,7 +165,7 @@ public sealed class Endpoints(HttpClient client, ConsistencyData data)
     public async Task<List<(int X, int Y, Mvt.Feature Feature)>> TileFeaturesAsync(Filter f, int z)
     {
         // A few at a time, as a map asks for them.
-        using var slots = new SemaphoreSlim(4);
+        using var slots = new SemaphoreSlim(6);
         var tiles = await Task.WhenAll(RegionTiles(z).Select(async tile =>
         {
             var (x, y) = tile;
@@ -202,6 +202,7 @@ public sealed class Endpoints(HttpClient client, ConsistencyData data)
     /// <summary>Waits until the feed shows every write of the data set (its horizon trails open transactions).</summary>
     public async Task WaitForFeedAsync()
     {
+        if (data.FeedComplete) return;
         for (var n = 0; n < 100; n++)
         {
             var seen = 0;
@@ -213,7 +214,11 @@ public sealed class Endpoints(HttpClient client, ConsistencyData data)
                 cursor = page["next_cursor"]!.GetValue<string>();
                 if (page["changes"]!.AsArray().Count < 1000) break;
             }
-            if (seen >= data.Writes) return;
+            if (seen >= data.Writes)
+            {
+                data.FeedComplete = true;
+                return;
+            }
             await Task.Delay(100);
         }
         throw new TimeoutException("the change feed never showed every write of the data set");

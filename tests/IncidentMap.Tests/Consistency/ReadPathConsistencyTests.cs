@@ -31,6 +31,10 @@ public sealed class ReadPathConsistencyTests(ApiFixture api)
         new("bbox cutting shapes at the antimeridian", ("bbox", "179.3,-45,180,-43.1")),
         new("bbox cutting the edge polygon", ("bbox", "21.2,85.0,30,90")),
         new("bbox at -180 only", ("bbox", "-180,-46,-179.99,-42")),
+        new("bbox of no width at -180", ("bbox", "-180,-46,-180,-42")),
+        new("bbox of no width at 180", ("bbox", "180,-46,180,-42")),
+        new("bbox of no size on a point", ("bbox", "-180,-44.3,-180,-44.3")),
+        new("bbox of no height", ("bbox", "179,-44.4,-179,-44.4")),
         new("radius by the cells across the antimeridian", ("lat", "-44.2"), ("lon", "179.99"), ("radius", "40km")),
         new("radius at the south pole", ("lat", "-89.5"), ("lon", "60"), ("radius", "100km")),
         new("radius centred on the pole", ("lat", "90"), ("lon", "0"), ("radius", "600km")),
@@ -111,7 +115,7 @@ public sealed class ReadPathConsistencyTests(ApiFixture api)
 
         var (_, whole) = await endpoints.ItemsAsync(filter, limit: 1000);
         SameSet("items in one page", ids, whole.Select(Id));
-        foreach (var (sortby, limit) in new[] { ("occurred_at", 6), ("title", 4), ("-fatalities", 5), ("-updated_at", 8) })
+        foreach (var (sortby, limit) in new[] { ("occurred_at", 6), ("title", 4), ("-fatalities", 5) })
         {
             var (_, sorted) = await endpoints.ItemsAsync(filter, limit, sortby);
             SameSet($"items sorted by {sortby}, {limit} a page", ids, sorted.Select(Id));
@@ -160,12 +164,13 @@ public sealed class ReadPathConsistencyTests(ApiFixture api)
         var mapped = features.Where(f => !data.Polar.Contains(Id(f))).ToList();
         var (mappedMin, mappedMax) = Sums(mapped);
         var onMap = ((long)mapped.Count, mappedMin, mappedMax);
-        foreach (var zoom in new[] { 2, 5, 9 })
+        foreach (var zoom in new[] { 2, 9 })
             Same($"clusters zoom {zoom}", onMap, await endpoints.ClustersAsync(filter, zoom));
 
         if (filter.Get("bbox") is not { } bbox)
             Same("hexbins over the world", onMap, await endpoints.HexbinsAsync(filter.With(("bbox", "-180,-90,180,90")), "300km"));
-        else if (bbox != AcrossAntimeridian)
+        // Hexagon bins refuse a bbox across the antimeridian (FilterEquivalenceTests adds up its two sides).
+        else if (bbox.Split(',') is var b && double.Parse(b[0], System.Globalization.CultureInfo.InvariantCulture) <= double.Parse(b[2], System.Globalization.CultureInfo.InvariantCulture))
             Same("hexbins", onMap, await endpoints.HexbinsAsync(filter, bbox.StartsWith("-180,-90") ? "300km" : "20km"));
 
         // Vector tiles: incidents from zoom 8, clusters below.
