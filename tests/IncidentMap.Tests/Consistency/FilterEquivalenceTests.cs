@@ -462,8 +462,16 @@ public sealed class NearPlaceTests(ApiFixture api)
             ["properties"] = new JsonObject { ["name"] = name, ["kind"] = "site" },
         };
         var created = await _client.PostAsync("/collections/places/items", Features.Content(place));
-        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var text = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.Created, text);
+        // Removed again: places tests assert the collection's extent, which a place at 179.95° would widen.
+        var placeId = JsonNode.Parse(text)!["id"]!.GetValue<long>();
+        try { await CompareAsync(data, name); }
+        finally { Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync($"/collections/places/items/{placeId}")).StatusCode); }
+    }
 
+    private async Task CompareAsync(ConsistencyData data, string name)
+    {
         var endpoints = new Endpoints(_client, data);
         foreach (var radius in new[] { "40km", "15km" })
         {
