@@ -549,3 +549,56 @@ public sealed class RevalidationConsistencyTests(ApiFixture api)
         }
     }
 }
+
+/// <summary>
+/// A search member takes what its GET parameter takes: an array is a comma list or a repeated
+/// parameter, so one that a GET may not repeat takes one value. {"q": ["convoy", "market"]} was
+/// joined into q=convoy,market and searched for both words, while q=convoy&amp;q=market is a 400.
+/// </summary>
+[Collection(ApiCollection.Name)]
+public sealed class SearchArrayTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    private async Task<(HttpStatusCode Status, JsonNode Body)> SearchAsync(JsonObject body)
+    {
+        var response = await _client.PostAsync("/collections/incidents/search", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
+    }
+
+    [Theory]
+    [InlineData("q", "convoy", "market")]
+    [InlineData("datetime", "2025-03-01", "2025-03-02")]
+    [InlineData("lat", "-44", "-45")]
+    [InlineData("filter", "event_type='battles'", "event_type='riots'")]
+    public async Task An_array_of_several_values_is_refused_where_a_get_refuses_the_parameter_repeated(string name, string first, string second)
+    {
+        var data = await ConsistencyData.GetAsync(api);
+        var get = await _client.GetAsync($"/collections/incidents/items?tags={data.Tag}&{name}={Uri.EscapeDataString(first)}&{name}={Uri.EscapeDataString(second)}");
+        Assert.Equal(HttpStatusCode.BadRequest, get.StatusCode);
+
+        var (status, body) = await SearchAsync(new JsonObject { ["tags"] = data.Tag, [name] = new JsonArray(first, second) });
+        Assert.True(status == HttpStatusCode.BadRequest, body.ToJsonString());
+        Assert.Contains(body["errors"]!.AsArray(), e => e!["field"]!.GetValue<string>() == name);
+    }
+
+    [Fact]
+    public async Task Arrays_still_carry_lists_repeated_values_a_bbox_and_a_single_value()
+    {
+        var data = await ConsistencyData.GetAsync(api);
+        var endpoints = new Endpoints(_client, data);
+        foreach (var (member, value, query) in new (string, JsonNode, Filter)[]
+                 {
+                     ("q", new JsonArray("convoy"), new Filter("q", ("q", "convoy"))),
+                     ("event_type", new JsonArray("battles", "riots"), new Filter("types", ("event_type", "battles,riots"))),
+                     ("country", new JsonArray("NZ", "FJ"), new Filter("countries", ("country", "NZ"), ("country", "FJ"))),
+                     ("bbox", new JsonArray(178, -46, -178, -42), new Filter("bbox", ("bbox", "178,-46,-178,-42"))),
+                 })
+        {
+            var (matched, _) = await endpoints.ItemsAsync(query);
+            var (status, body) = await SearchAsync(new JsonObject { ["tags"] = new JsonArray(data.Tag), [member] = value });
+            Assert.True(status == HttpStatusCode.OK, body.ToJsonString());
+            Assert.Equal(matched, body["numberMatched"]!.GetValue<long>());
+        }
+    }
+}
