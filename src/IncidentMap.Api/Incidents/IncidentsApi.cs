@@ -236,6 +236,12 @@ public static partial class IncidentsApi
                 _ => "\0invalid",
             };
             if (text == "\0invalid") errors.Add(new FieldError(member.Name, "must be a string, number, boolean or array of strings (filter: also a cql2-json object)"));
+            // An array is a comma list or a repeated parameter: one that a GET may not repeat (q, lat, datetime …)
+            // takes one value here too. Joined, {"q": ["convoy", "market"]} searched for both words, where
+            // q=convoy&q=market is a 400. bbox's JSON form is its numbers.
+            else if (member.Value.ValueKind == JsonValueKind.Array && member.Value.GetArrayLength() > 1
+                     && member.Name != "bbox" && !QueryParser.MayRepeat(member.Name))
+                errors.Add(new FieldError(member.Name, $"is an array of {member.Value.GetArrayLength()} values; give one value (only list parameters take several, as only they may be repeated in a GET)"));
             else if (member.Value.ValueKind is JsonValueKind.String or JsonValueKind.Array
                      && QueryParser.HoldsSeparator(member.Value.ValueKind == JsonValueKind.String ? [member.Value.GetString()]
                          : member.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : null)))

@@ -100,6 +100,9 @@ public static partial class QueryParser
     private static readonly HashSet<string> Lists =
         ["event_type", "country", "status", "fatalities_min", "fatalities_max", "properties", "sortby", "time_precision", "geo_precision", .. WholeValues];
 
+    /// <summary>Whether a parameter may be given more than once (a comma list or a whole-value one); any other given twice is a 400.</summary>
+    public static bool MayRepeat(string name) => Lists.Contains(name);
+
     /// <summary>The values of parameters given more than once, as <see cref="Parse"/> reads them: a comma list, or whole values apart.</summary>
     public static string Joined(string name, IEnumerable<string?> values) =>
         string.Join(WholeValues.Contains(name) ? ValueSeparator : ',', values);
