@@ -149,6 +149,26 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
     /// them: new changes sort after every restored one, and every cursor stays good. One query at each
     /// start; the shift moves under a lock that no writer of changes holds, never under one.
     /// </summary>
+    /// <summary>
+    /// <see cref="AlignFeedAsync(NpgsqlConnection, CancellationToken)"/> alone, for a service that does not
+    /// migrate as it starts (Database:MigrateOnStartup=false): under the migrations' lock when it is free;
+    /// when it is not, whoever holds it is migrating, and aligns the feed as it finishes.
+    /// </summary>
+    public async Task AlignFeedAsync(CancellationToken ct = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT pg_try_advisory_lock(@key)", new { key = AdvisoryLockKey }, cancellationToken: ct)))
+            return;
+        try
+        {
+            await AlignFeedAsync(connection, ct);
+        }
+        finally
+        {
+            await connection.ExecuteAsync("SELECT pg_advisory_unlock(@key)", new { key = AdvisoryLockKey });
+        }
+    }
+
     private async Task AlignFeedAsync(NpgsqlConnection connection, CancellationToken ct)
     {
         // Not before migration 0035 (tests migrate part of the way).
