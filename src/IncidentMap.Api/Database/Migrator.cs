@@ -134,21 +134,13 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
     /// The last feed position stored (a change's, or retention's marker when it purged them all), and
     /// the position the next transaction's changes would get (docs/change-feed.md, migration 0035).
     /// </summary>
-    private const string FeedPositionsSql = """
-        SELECT greatest((SELECT max(xid) FROM incident_changes), (SELECT xid FROM incident_changes_purged))::text::numeric AS stored,
-               pg_snapshot_xmax(pg_current_snapshot())::text::numeric AS next,
-               (SELECT shift FROM incident_feed_shift) AS shift
-        """;
+    private static Task<(decimal? Stored, decimal NextXid, decimal Shift)> FeedPositionsAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, CancellationToken ct) =>
+        connection.QuerySingleAsync<(decimal? Stored, decimal NextXid, decimal Shift)>(new CommandDefinition("""
+            SELECT greatest((SELECT max(xid) FROM incident_changes), (SELECT xid FROM incident_changes_purged))::text::numeric AS stored,
+                   pg_snapshot_xmax(pg_current_snapshot())::text::numeric AS next,
+                   (SELECT shift FROM incident_feed_shift) AS shift
+            """, transaction: tx, cancellationToken: ct));
 
-    /// <summary>
-    /// Keeps the change feed's positions ahead of what it has stored (migration 0035). They are
-    /// transaction ids, which a database restored from a logical dump into another cluster brings with
-    /// it, while that cluster counts its own, often from far below: the feed then hid every restored
-    /// change and would later take dashboards' old cursors again and skip what came between. Where the
-    /// stored positions reach the next one, the shift added to this cluster's ids is raised just past
-    /// them: new changes sort after every restored one, and every cursor stays good. One query at each
-    /// start; the shift moves under a lock that no writer of changes holds, never under one.
-    /// </summary>
     /// <summary>
     /// <see cref="AlignFeedAsync(NpgsqlConnection, CancellationToken)"/> alone, for a service that does not
     /// migrate as it starts (Database:MigrateOnStartup=false): under the migrations' lock when it is free;
@@ -169,17 +161,26 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
         }
     }
 
+    /// <summary>
+    /// Keeps the change feed's positions ahead of what it has stored (migration 0035). They are
+    /// transaction ids, which a database restored from a logical dump into another cluster brings with
+    /// it, while that cluster counts its own, often from far below: the feed then hid every restored
+    /// change and would later take dashboards' old cursors again and skip what came between. Where the
+    /// stored positions reach the next one, the shift added to this cluster's ids is raised just past
+    /// them: new changes sort after every restored one, and every cursor stays good. One query at each
+    /// start; the shift moves under a lock that no writer of changes holds, never under one.
+    /// </summary>
     private async Task AlignFeedAsync(NpgsqlConnection connection, CancellationToken ct)
     {
         // Not before migration 0035 (tests migrate part of the way).
         if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT to_regclass('incident_feed_shift') IS NOT NULL", cancellationToken: ct)))
             return;
-        var positions = await connection.QuerySingleAsync<(decimal? Stored, decimal NextXid, decimal Shift)>(new CommandDefinition(FeedPositionsSql, cancellationToken: ct));
+        var positions = await FeedPositionsAsync(connection, null, ct);
         if (positions.Stored is not { } ahead || ahead < positions.NextXid + positions.Shift) return;
 
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("LOCK TABLE incident_changes IN EXCLUSIVE MODE", transaction: tx, cancellationToken: ct));
-        positions = await connection.QuerySingleAsync<(decimal? Stored, decimal NextXid, decimal Shift)>(new CommandDefinition(FeedPositionsSql, transaction: tx, cancellationToken: ct));
+        positions = await FeedPositionsAsync(connection, tx, ct);
         if (positions.Stored is not { } stored || stored < positions.NextXid + positions.Shift)
         {
             await tx.CommitAsync(ct);

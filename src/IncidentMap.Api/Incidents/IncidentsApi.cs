@@ -557,7 +557,6 @@ public static partial class IncidentsApi
         return errors.Count == 0 ? null : Problem.Validation(errors);
     }
 
-    /// <summary>How long a PATCH with If-Match: * goes on merging again after losing races with other writers.</summary>
     /// <summary>A patch that could not get its turn, or kept losing the merge race, within <see cref="PatchRaceBudget"/>: retry in a second.</summary>
     private static IResult BusyWithOtherWrites(HttpContext context, string detail)
     {
@@ -565,6 +564,7 @@ public static partial class IncidentsApi
         return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Busy with other writes", detail, null, new Dictionary<string, object?>());
     }
 
+    /// <summary>How long a PATCH with If-Match: * goes on merging again after losing races with other writers.</summary>
     private static readonly TimeSpan PatchRaceBudget = TimeSpan.FromSeconds(10);
 
     /// <summary>

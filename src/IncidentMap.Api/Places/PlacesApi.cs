@@ -134,14 +134,19 @@ public static class PlacesApi
         return named.Count == 1 ? named[0] : $"{string.Join(", ", named[..^1])} or {named[^1]}";
     }
 
-    private const string FeatureSql = "json_build_object('type', 'Feature', 'id', p.id, " + Geometry + ", 'properties', json_build_object(" + Properties + "))";
-    private const string Geometry = "'geometry', ST_AsGeoJSON(p.geom, 6)::json";
-    private const string Properties = "'name', p.name, 'alternate_names', p.alternate_names, 'country', p.country, " +
-                                      "'admin1', p.admin1, 'kind', p.kind, 'population', p.population, 'source', p.source, 'geonameid', p.geonameid";
+    /// <summary>A place of <c>places p</c> as a GeoJSON Feature, <paramref name="more"/> properties after its own (json keeps their order; jsonb would sort the keys).</summary>
+    private static string PlaceFeature(string more = "") => $"""
+        json_build_object('type', 'Feature', 'id', p.id,
+            'geometry', ST_AsGeoJSON(p.geom, 6)::json,
+            'properties', json_build_object('name', p.name, 'alternate_names', p.alternate_names, 'country', p.country,
+                'admin1', p.admin1, 'kind', p.kind, 'population', p.population, 'source', p.source, 'geonameid', p.geonameid{more}))
+        """;
 
-    /// <summary>A place found by q: its feature with how q matched it, last among its properties (json keeps the order; jsonb would sort the keys).</summary>
-    private const string MatchedFeatureSql = "json_build_object('type', 'Feature', 'id', p.id, " + Geometry + ", 'properties', json_build_object(" + Properties +
-                                             ", 'match', CASE p.tier WHEN 4 THEN 'exact' WHEN 3 THEN 'article' WHEN 2 THEN 'prefix' ELSE 'similar' END))";
+    private static readonly string FeatureSql = PlaceFeature();
+
+    /// <summary>A place found by q: its feature with how q matched it, last among its properties.</summary>
+    private static readonly string MatchedFeatureSql =
+        PlaceFeature(", 'match', CASE p.tier WHEN 4 THEN 'exact' WHEN 3 THEN 'article' WHEN 2 THEN 'prefix' ELSE 'similar' END");
 
     internal static async Task<IResult> Search(HttpRequest request, IncidentReader reader, CancellationToken ct)
     {

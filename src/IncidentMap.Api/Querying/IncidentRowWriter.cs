@@ -112,8 +112,8 @@ public sealed class IncidentRowWriter
     /// <summary>A jsonb column (sources) as PostgreSQL sent it, without the spaces jsonb puts after colons and commas.</summary>
     private ReadOnlySpan<byte> CompactJson(DbDataReader row, int ordinal)
     {
-        var bytes = Bytes(row, ordinal);
-        return column.AsSpan(0, JsonText.Compact(column.AsSpan(0, bytes.Length)));
+        var length = Bytes(row, ordinal).Length; // in column
+        return column.AsSpan(0, JsonText.Compact(column.AsSpan(0, length)));
     }
 
     /// <summary>
