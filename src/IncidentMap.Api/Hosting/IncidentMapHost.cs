@@ -43,6 +43,7 @@ public static class IncidentMapHost
             sp.GetRequiredService<ILogger<Migrator>>(), settings.AppRole,
             settings is { MigrationsConnectionString: not null, ConnectionString: not null } ? sp.GetRequiredService<Npgsql.NpgsqlDataSource>() : null));
         services.AddSingleton<IncidentReader>();
+        services.AddSingleton<MatchCounts>();
         services.AddSingleton<IncidentStore>();
         services.AddSingleton<SampleData>();
         services.AddSingleton<DataVersion>();

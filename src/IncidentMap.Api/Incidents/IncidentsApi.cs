@@ -312,8 +312,10 @@ public static partial class IncidentsApi
         }
         try
         {
-            long? matched = query.Count ? await reader.CountAsync(query, ct) : null;
-            var sql = IncidentSqlBuilder.Build(query);
+            var counts = context.RequestServices.GetRequiredService<MatchCounts>();
+            long? matched = query.Count ? await counts.CountAsync(query, ct) : null;
+            // A later page of the same filter finds its first page's count here (the plan depends on it).
+            var sql = IncidentSqlBuilder.Build(query, matched ?? (IncidentSqlBuilder.PlanFollowsCount(query) ? counts.Known(query) : null));
             var rows = query.Limit is { } limit && limit <= IncidentReader.ShortReadRows
                 ? await reader.OpenPageAsync(sql, ct)
                 : query.Limit is not null

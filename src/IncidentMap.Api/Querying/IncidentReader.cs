@@ -155,12 +155,6 @@ public sealed class IncidentReader(
         return rows.HasRow ? Read(rows.Reader) : null;
     }
 
-    public Task<long> CountAsync(IncidentQuery query, CancellationToken ct)
-    {
-        var (sql, parameters) = IncidentSqlBuilder.Count(query);
-        return ScalarAsync<long>(sql, parameters, ct);
-    }
-
     /// <summary>One value (a tile, a count) under the read-retry pipeline.</summary>
     /// <param name="stablePlan">Whether one plan suits every parameter value (tiles), so the statement may be prepared.</param>
     public Task<T?> ScalarAsync<T>(string sql, DynamicParameters parameters, CancellationToken ct, bool stablePlan = false) =>
