@@ -201,18 +201,20 @@ public static class IncidentMapHost
         return (command, args.Skip(command == "serve" && (args.Length == 0 || args[0] != "serve") ? 0 : 1).ToArray());
     }
 
+    /// <summary>An option, <c>--Key</c> or <c>--Key=value</c>; "-x" is none (ASP.NET Core ignores it), so a word.</summary>
+    private static bool IsOption(string arg) => arg.Length > 2 && arg.StartsWith("--", StringComparison.Ordinal);
+
+    /// <summary>One of the host's own options (<c>--urls</c>) or a setting named by its section (<c>--Tiles:Cache</c>).</summary>
+    private static bool IsHostOrSectionOption(string arg) =>
+        IsOption(arg) && arg[2..].Split('=', 2)[0] is var name && (name.Contains(':') || HostOptionNames.Contains(name, StringComparer.OrdinalIgnoreCase));
+
     /// <summary>
-    /// Whether <paramref name="arg"/> is a host option of <paramref name="command"/>: any <c>--Key</c> of a
-    /// command without options of its own; of <c>import</c> and <c>keys</c>, the host's own options and
-    /// settings named by their section (<c>--Tiles:Cache</c>), the rest being the command's.
+    /// Whether <paramref name="arg"/> is a host option of <paramref name="command"/>: any option of a command
+    /// without options of its own; of <c>import</c> and <c>keys</c>, only <see cref="IsHostOrSectionOption"/>,
+    /// the rest being the command's.
     /// </summary>
-    private static bool IsHostOption(string command, string arg)
-    {
-        if (arg.Length <= 2 || !arg.StartsWith("--", StringComparison.Ordinal)) return false;
-        if (command is not ("import" or "keys")) return true;
-        var name = arg[2..].Split('=', 2)[0];
-        return name.Contains(':') || HostOptionNames.Contains(name, StringComparer.OrdinalIgnoreCase);
-    }
+    private static bool IsHostOption(string command, string arg) =>
+        command is "import" or "keys" ? IsHostOrSectionOption(arg) : IsOption(arg);
 
     /// <summary>
     /// The host options alone, each as one <c>--Key=value</c>: what the host's configuration reads. Given
@@ -247,8 +249,7 @@ public static class IncidentMapHost
         var words = new List<string>();
         for (var i = 0; i < rest.Length; i++)
         {
-            // "-x" is no host option (ASP.NET Core ignores it): a word the command refuses.
-            if (!IsHostOption("serve", rest[i])) words.Add(rest[i]);
+            if (!IsOption(rest[i])) words.Add(rest[i]);
             else if (!rest[i].Contains('=')) i++; // the option's value
         }
         return words;
@@ -269,7 +270,7 @@ public static class IncidentMapHost
         var kept = new List<string>();
         for (var i = 0; i < rest.Length; i++)
         {
-            if (!IsHostOption("import", rest[i])) kept.Add(rest[i]);
+            if (!IsHostOrSectionOption(rest[i])) kept.Add(rest[i]);
             else if (!rest[i].Contains('=')) i++; // the option's value
         }
         return [.. kept];
