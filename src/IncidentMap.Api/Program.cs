@@ -14,11 +14,13 @@ if (args is ["--help" or "-h" or "help" or "-?", ..])
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
 
-var command = args is [var first, ..] && !first.StartsWith('-') ? first : "serve";
+var (command, _) = IncidentMapHost.Command(args);
 WebApplication? app = null;
 try
 {
-    var builder = WebApplication.CreateBuilder(args);
+    // The configuration reads the host options alone (--urls URL, --Tiles:Cache false), never a command's
+    // words and options, which ASP.NET Core would read as settings too (IncidentMapHost.ConfigurationArguments).
+    var builder = WebApplication.CreateBuilder(IncidentMapHost.ConfigurationArguments(args));
     // A one-shot command prints its result on stdout (a report, a key, a document): logs go to stderr.
     if (command != "serve")
         builder.Logging.AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace);

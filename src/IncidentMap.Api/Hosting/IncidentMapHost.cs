@@ -195,6 +195,52 @@ public static class IncidentMapHost
         Ctrl+C or SIGTERM is 130 or 143, after its report (running the same command again completes it).
         """;
 
+    /// <summary>The command the arguments name (<c>serve</c> when they name none), and the arguments after its name.</summary>
+    internal static (string Name, string[] Arguments) Command(string[] args)
+    {
+        var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
+        return (command, args.Skip(command == "serve" && (args.Length == 0 || args[0] != "serve") ? 0 : 1).ToArray());
+    }
+
+    /// <summary>An option, <c>--Key</c> or <c>--Key=value</c>; "-x" is none (ASP.NET Core ignores it), so a word.</summary>
+    private static bool IsOption(string arg) => arg.Length > 2 && arg.StartsWith("--", StringComparison.Ordinal);
+
+    /// <summary>One of the host's own options (<c>--urls</c>) or a setting named by its section (<c>--Tiles:Cache</c>).</summary>
+    private static bool IsHostOrSectionOption(string arg) =>
+        IsOption(arg) && arg[2..].Split('=', 2)[0] is var name && (name.Contains(':') || HostOptionNames.Contains(name, StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Whether <paramref name="arg"/> is a host option of <paramref name="command"/>: any option of a command
+    /// without options of its own; of <c>import</c> and <c>keys</c>, only <see cref="IsHostOrSectionOption"/>,
+    /// the rest being the command's.
+    /// </summary>
+    private static bool IsHostOption(string command, string arg) =>
+        command is "import" or "keys" ? IsHostOrSectionOption(arg) : IsOption(arg);
+
+    /// <summary>
+    /// The host options alone, each as one <c>--Key=value</c>: what the host's configuration reads. Given
+    /// every argument, ASP.NET Core's command-line provider takes a word starting with '/' (a file's
+    /// absolute path) for a switch, and a flag of a command's own (<c>--replace</c>) for a setting, and
+    /// either took the next argument as its value: <c>import /data/a.csv --Tiles:Cache false</c> lost
+    /// the setting without a word.
+    /// </summary>
+    internal static string[] ConfigurationArguments(string[] args)
+    {
+        var (command, rest) = Command(args);
+        var options = new List<string>();
+        for (var i = 0; i < rest.Length; i++)
+        {
+            if (!IsHostOption(command, rest[i])) continue;
+            if (rest[i].Contains('=')) options.Add(rest[i]);
+            else if (i + 1 < rest.Length) options.Add($"{rest[i]}={rest[++i]}");
+        }
+        return [.. options];
+    }
+
+    /// <summary>A host option last on the line with no value (<c>migrate --Tiles:Cache</c>); null when there is none.</summary>
+    private static string? MissingValue(string command, string[] rest) =>
+        rest is [.., var last] && IsHostOption(command, last) && !last.Contains('=') ? last : null;
+
     /// <summary>
     /// The arguments that are words of a command without options of its own, not host options
     /// (<c>--urls URL</c>, <c>--Key=value</c>) or their values.
@@ -204,7 +250,7 @@ public static class IncidentMapHost
         var words = new List<string>();
         for (var i = 0; i < rest.Length; i++)
         {
-            if (!rest[i].StartsWith('-')) words.Add(rest[i]);
+            if (!IsOption(rest[i])) words.Add(rest[i]);
             else if (!rest[i].Contains('=')) i++; // the option's value
         }
         return words;
@@ -225,9 +271,7 @@ public static class IncidentMapHost
         var kept = new List<string>();
         for (var i = 0; i < rest.Length; i++)
         {
-            var name = rest[i].StartsWith("--", StringComparison.Ordinal) ? rest[i][2..].Split('=', 2)[0] : null;
-            if (name is null || !(name.Contains(':') || HostOptionNames.Contains(name, StringComparer.OrdinalIgnoreCase)))
-                kept.Add(rest[i]);
+            if (!IsHostOrSectionOption(rest[i])) kept.Add(rest[i]);
             else if (!rest[i].Contains('=')) i++; // the option's value
         }
         return [.. kept];
@@ -240,8 +284,13 @@ public static class IncidentMapHost
     public static async Task<int> RunCommandAsync(this WebApplication app, string[] args)
     {
         // The command is the first argument; anything else (--urls URL …) is host configuration.
-        var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
-        var rest = args.Skip(command == "serve" && (args.Length == 0 || args[0] != "serve") ? 0 : 1).ToArray();
+        var (command, rest) = Command(args);
+        if (MissingValue(command, rest) is { } option)
+        {
+            // The configuration never saw it: refused, not a setting quietly left at its default.
+            Console.Error.WriteLine($"{command}: '{option}' needs a value ({option} VALUE or {option}=VALUE)\n{Usage}");
+            return 2;
+        }
         // Commands without options of their own take host options anywhere after their name and refuse
         // words they would ignore: "openapi out.json --urls X" writes out.json, "openapi a b" is an error.
         var words = Words(rest);

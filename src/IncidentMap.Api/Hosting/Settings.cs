@@ -311,13 +311,13 @@ public sealed class Settings
             return text;
         }
 
-        /// <summary>A list setting's items (Key:0, Key:1 …) with their full keys.</summary>
+        /// <summary>A list setting's items (Key:0, Key:1 …) with their full keys; an empty item is not set, as any empty value.</summary>
         public IEnumerable<(string Key, string Value)> List(string key)
         {
             // Cors__AllowedOrigins=… (no __0) sets the section itself, which a list never reads.
             if (Value(key) is { } scalar)
                 Bad(key, scalar, $"must be a list, one item per setting: {key}:0, {key}:1 … (environment {key.Replace(":", "__", StringComparison.Ordinal)}__0 …)");
-            return configuration.GetSection(key).GetChildren().Select(c => (c.Path, c.Value ?? "")).ToList();
+            return configuration.GetSection(key).GetChildren().Where(c => !string.IsNullOrWhiteSpace(c.Value)).Select(c => (c.Path, c.Value!)).ToList();
         }
 
         /// <summary>

@@ -7,6 +7,7 @@ public sealed class CommandWordsTests
 {
     [Theory]
     [InlineData("migrate", "now")]
+    [InlineData("migrate", "-x")]
     [InlineData("healthcheck", "--urls", "http://127.0.0.1:1", "verbose")]
     [InlineData("serve", "--urls", "http://127.0.0.1:1", "extra")]
     public async Task A_word_a_command_would_ignore_is_exit_2_naming_it(string command, params string[] rest)
@@ -80,5 +81,44 @@ public sealed class CommandWordsTests
         {
             File.Delete(csv);
         }
+    }
+
+    /// <summary>
+    /// A setting after an absolute file path (or after a flag of a command's own, --replace) is read, not
+    /// lost: ASP.NET Core's command-line provider takes "/tmp/x" for a switch and took the setting's name
+    /// as that switch's value, so "import /data/a.csv --Database:StatementTimeoutSeconds 0" ran with 30 s.
+    /// A bad value shows that it was read: the start stops, naming it.
+    /// </summary>
+    [Theory]
+    [InlineData("seed", "{file}")]
+    [InlineData("openapi", "{file}")]
+    [InlineData("import", "{file}")]
+    [InlineData("places", "import", "{file}")]
+    [InlineData("keys", "create", "host-options-after-flag", "--replace")]
+    public async Task A_setting_after_a_file_path_or_a_flag_is_read(string command, params string[] before)
+    {
+        // Never created: the bad setting stops the command before it looks for the file.
+        var file = Path.Combine(Path.GetTempPath(), $"incidentmap-no-such-{Guid.NewGuid():N}", "a.txt");
+        Assert.StartsWith("/", file);
+        string[] args = [command, .. before.Select(a => a.Replace("{file}", file, StringComparison.Ordinal)), "--Tiles:Cache", "maybe"];
+
+        var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, args);
+
+        Assert.True(exit == 1, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Contains("setting Tiles:Cache (environment Tiles__Cache) is 'maybe'", stderr);
+    }
+
+    /// <summary>An option missing its value, last on the line, is a usage error, not a setting quietly dropped.</summary>
+    [Theory]
+    [InlineData("migrate", "--Tiles:Cache")]
+    [InlineData("serve", "--urls")]
+    [InlineData("keys", "list", "--Tiles:Cache")]
+    [InlineData("import", "a.csv", "--urls")]
+    public async Task An_option_missing_its_value_is_exit_2_naming_it(string command, params string[] rest)
+    {
+        var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, [command, .. rest]);
+
+        Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Contains($"'{rest[^1]}' needs a value", stderr);
     }
 }

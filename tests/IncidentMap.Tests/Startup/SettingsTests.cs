@@ -36,6 +36,27 @@ public sealed class SettingsTests
         }
     }
 
+    /// <summary>
+    /// README: "An empty value is the default", list items too (Cors__AllowedOrigins__0= from a template
+    /// whose variable is unset): the empty item is not set. It stopped the service as an origin, a proxy
+    /// or a host that is not one.
+    /// </summary>
+    [Fact]
+    public void An_empty_list_item_is_not_set()
+    {
+        var empty = Read(("Cors:AllowedOrigins:0", ""), ("ForwardedHeaders:KnownProxies:0", " "), ("ForwardedHeaders:AllowedHosts:0", ""));
+        Assert.Equal(["*"], empty.CorsOrigins);
+        Assert.Empty(empty.KnownProxies);
+        Assert.Empty(empty.KnownProxyNetworks);
+        Assert.Empty(empty.ForwardedHosts);
+
+        var one = Read(("Cors:AllowedOrigins:0", "https://newsroom.example"), ("Cors:AllowedOrigins:1", ""),
+            ("ForwardedHeaders:KnownProxies:0", ""), ("ForwardedHeaders:KnownProxies:1", "10.0.0.0/8"), ("ForwardedHeaders:AllowedHosts:0", "maps.example.org"), ("ForwardedHeaders:AllowedHosts:1", " "));
+        Assert.Equal(["https://newsroom.example"], one.CorsOrigins);
+        Assert.Single(one.KnownProxyNetworks);
+        Assert.Equal(["maps.example.org"], one.ForwardedHosts);
+    }
+
     [Theory]
     [InlineData("Database:ReadConnections", "abc")]
     [InlineData("Database:ReadConnections", "-3")]
