@@ -653,7 +653,8 @@ public static partial class IncidentsApi
     private static bool SeesDeleted(HttpContext context)
     {
         context.Response.Headers.CacheControl = "private, no-cache";
-        context.Response.Headers.Vary = "X-API-Key";
+        // The key comes in either header (ApiKeyAuthentication takes Authorization: Bearer too).
+        context.Response.Headers.Vary = "X-API-Key, Authorization";
         return Scopes.IsEditor(context.User);
     }
 

@@ -20,10 +20,8 @@ public sealed class RowCostTests(ApiFixture api)
     public async Task A_statement_writing_many_incidents_computes_its_feed_position_once_and_folds_search_text_inline()
     {
         Assert.NotNull(api);
-        await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
-        await connection.OpenAsync();
-        await using var tx = await connection.BeginTransactionAsync();
-        await connection.ExecuteAsync("SET LOCAL track_functions = 'all'", transaction: tx);
+        var (connection, tx) = await CountingCallsAsync();
+        await using var _ = connection;
         var tag = $"rowcost-{Guid.NewGuid():N}";
 
         var ids = (await connection.QueryAsync<long>("""
@@ -60,10 +58,8 @@ public sealed class RowCostTests(ApiFixture api)
     public async Task A_statement_that_writes_no_incident_takes_no_transaction_id()
     {
         Assert.NotNull(api);
-        await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
-        await connection.OpenAsync();
-        await using var tx = await connection.BeginTransactionAsync();
-        await connection.ExecuteAsync("SET LOCAL track_functions = 'all'", transaction: tx);
+        var (connection, tx) = await CountingCallsAsync();
+        await using var _ = connection;
 
         Assert.Equal(0, await connection.ExecuteAsync("UPDATE incidents SET version = version + 1 WHERE id = -1", transaction: tx));
         Assert.Equal(0, await connection.ExecuteAsync(
@@ -72,6 +68,16 @@ public sealed class RowCostTests(ApiFixture api)
         Assert.Equal(0, await CallsAsync(connection, tx, "incident_feed_xid"));
         Assert.Null(await connection.ExecuteScalarAsync<string?>("SELECT pg_current_xact_id_if_assigned()::text", transaction: tx));
         await tx.RollbackAsync();
+    }
+
+    /// <summary>A connection in a transaction (rolled back) that counts its function calls.</summary>
+    private static async Task<(NpgsqlConnection, NpgsqlTransaction)> CountingCallsAsync()
+    {
+        var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
+        await connection.OpenAsync();
+        var tx = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("SET LOCAL track_functions = 'all'", transaction: tx);
+        return (connection, tx);
     }
 
     private static Task<long> CallsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string function) =>

@@ -113,6 +113,7 @@ public sealed class HistoryTests(ApiFixture api)
         // What is shown depends on the key: no shared cache may hand the editor's copy to anyone else.
         Assert.True(seen.Headers.CacheControl is { Private: true, NoCache: true }, $"Cache-Control: {seen.Headers.CacheControl}");
         Assert.Contains("X-API-Key", seen.Headers.Vary);
+        Assert.Contains("Authorization", seen.Headers.Vary);
     }
 
     [Theory]
