@@ -70,7 +70,7 @@ public static class IncidentSqlBuilder
         from - DateTimeOffset.MinValue > LongestPrecision ? from - LongestPrecision : null;
 
     /// <summary>
-    /// The most matches for which a page with text search is read matches first (see <see cref="Build(IncidentQuery, long?)"/>).
+    /// The most matches for which a page with text search (or tags, or actors) is read matches first (see <see cref="Build(IncidentQuery, long?)"/>).
     /// At this many, sorting them costs about what walking the time index does to fill a page of ten
     /// (a thousand heap rows, against 1/1000 of a million-row table per row of the page).
     /// </summary>
@@ -79,19 +79,23 @@ public static class IncidentSqlBuilder
     /// <summary>
     /// A SELECT of the <see cref="Projection"/> plus the sort-key columns.
     /// <para>
-    /// With text search (q) and a known count of at most <see cref="FewMatches"/> matches (numberMatched,
+    /// With text search (q), tags or actors and a known count of at most <see cref="FewMatches"/> matches (numberMatched,
     /// counted for this page or an earlier one of the same filter), the matches are found first, through
-    /// the search index, and sorted. Left to itself, PostgreSQL walks the time index newest first and
-    /// tests each row, expecting a page within a few thousand rows: it cannot know how rare a word is
-    /// (outside its few hundred most common words it assumes 0.1–0.5 % of rows). For a word in one
-    /// incident of a million, or none, that walk read the whole table: 4–5 s a page.
+    /// their GIN index, and sorted. Left to itself, PostgreSQL walks the time index newest first and
+    /// tests each row, expecting a page within a few thousand rows: it cannot know how rare a word or a
+    /// tag is (outside the few hundred most common it assumes 0.1–0.5 % of rows). For a word in one
+    /// incident of a million, or none, that walk read the whole table: 4–5 s a page (a tag in none, 6 s).
     /// </para>
     /// </summary>
     public static SqlQuery Build(IncidentQuery query, long? matched = null) =>
         Build(query, Projection(query), MatchesFirst(query, matched));
 
-    /// <summary>Whether a count of the matches can change the plan of this page (text search, a limit).</summary>
-    public static bool PlanFollowsCount(IncidentQuery query) => query.Text is not null && query.Limit is not null;
+    /// <summary>
+    /// Whether a count of the matches can change the plan of this page: a limit, and a filter on a
+    /// column whose GIN index PostgreSQL cannot judge for a rare value (text, tags, actors).
+    /// </summary>
+    public static bool PlanFollowsCount(IncidentQuery query) =>
+        query.Limit is not null && (query.Text is not null || query.Tags is { Count: > 0 } || query.Actors is { Count: > 0 });
 
     private static bool MatchesFirst(IncidentQuery query, long? matched) => PlanFollowsCount(query) && matched is <= FewMatches;
 

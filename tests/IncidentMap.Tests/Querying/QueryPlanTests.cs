@@ -35,7 +35,7 @@ public sealed class PlanDatabase : IAsyncLifetime
         for (var first = 1; first <= Rows; first += 5_000)
         {
             await connection.ExecuteAsync("""
-                INSERT INTO incidents (title, event_type, occurred_at, country, fatalities_max, geom)
+                INSERT INTO incidents (title, event_type, occurred_at, country, fatalities_max, geom, tags, actors)
                 SELECT
                     (ARRAY['Car bomb', 'Airstrike', 'Clashes', 'Protest', 'Shelling'])[1 + g % 5]
                         || ' near the ' || (ARRAY['market', 'checkpoint', 'school', 'mosque', 'bridge', 'village', 'port'])[1 + g % 7]
@@ -44,7 +44,9 @@ public sealed class PlanDatabase : IAsyncLifetime
                     timestamptz '2010-01-01 00:00:00+00' + random() * interval '3650 days',
                     'SY',
                     g % 50,
-                    ST_SetSRID(ST_MakePoint(c.lon + (random() + random() - 1) * 0.5, c.lat + (random() + random() - 1) * 0.5), 4326)
+                    ST_SetSRID(ST_MakePoint(c.lon + (random() + random() - 1) * 0.5, c.lat + (random() + random() - 1) * 0.5), 4326),
+                    ARRAY[(ARRAY['shelling', 'airstrike', 'protest'])[1 + g % 3]],
+                    ARRAY[(ARRAY['Army', 'Militia', 'Police'])[1 + g % 3]]
                 FROM generate_series(@first, @last) AS g
                 JOIN (VALUES (0, 36.72, 34.73), (1, 37.16, 36.20), (2, 44.36, 33.31), (3, 44.20, 15.37)) AS c(n, lon, lat) ON c.n = g % 4
                 """, new { first, last = first + 4_999 });
@@ -234,12 +236,22 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("q=market mosque&limit=10", 0)]
     [InlineData("q=market mosque&limit=10&sortby=occurred_at", 0)]
     [InlineData("q=airstrike clashes&limit=100", 0)]
-    public async Task A_page_of_few_text_matches_is_read_through_the_search_index(string parameters, long matched)
+    public async Task A_page_of_few_text_matches_is_read_through_the_search_index(string parameters, long matched) =>
+        await ReadMatchesFirstAsync(parameters, matched, "incidents_search_idx");
+
+    // The same for a tag or an actor that no incident has (each of these has one of three, in a third of them).
+    [Theory]
+    [InlineData("tags=quokka&limit=10", "incidents_tags_idx")]
+    [InlineData("actors=Nobody&limit=10", "incidents_actors_idx")]
+    public async Task A_page_of_few_tag_or_actor_matches_is_read_through_their_index(string parameters, string index) =>
+        await ReadMatchesFirstAsync(parameters, 0, index);
+
+    private async Task ReadMatchesFirstAsync(string parameters, long matched, string index)
     {
         Assert.Contains("incidents_occurred_idx", await PlanIndexesAsync(Page(parameters)));
 
         var used = await PlanIndexesAsync(Page(parameters, matched));
-        Assert.Contains("incidents_search_idx", used);
+        Assert.Contains(index, used);
         Assert.DoesNotContain("incidents_occurred_idx", used);
 
         // Above FewMatches the count changes nothing.
