@@ -30,10 +30,7 @@ public sealed class MatchCounts(IncidentReader reader, DataVersion dataVersion, 
     /// <summary>How many incidents match <paramref name="query"/> (cursor ignored).</summary>
     public async Task<long> CountAsync(IncidentQuery query, CancellationToken ct)
     {
-        var (sql, parameters) = IncidentSqlBuilder.Count(query);
-        // Read before counting: a write committed during the count advances it after, never before.
-        var version = dataVersion.Current;
-        var key = Key(version, sql, parameters);
+        var (key, sql, parameters) = Counted(query);
         if (key is not null && cache.TryGetValue(key, out long known)) return known;
         var count = await reader.ScalarAsync<long>(sql, parameters, ct);
         if (key is not null)
@@ -42,10 +39,17 @@ public sealed class MatchCounts(IncidentReader reader, DataVersion dataVersion, 
     }
 
     /// <summary>The count of <paramref name="query"/> under the current data version, if one was counted; never counts.</summary>
-    public long? Known(IncidentQuery query)
+    public long? Known(IncidentQuery query) =>
+        Counted(query).Key is { } key && cache.TryGetValue(key, out long count) ? count : null;
+
+    /// <summary>
+    /// The count's statement and its key under the current data version, read before any counting: a write
+    /// committed during the count advances the version after, never before.
+    /// </summary>
+    private (string? Key, string Sql, DynamicParameters Parameters) Counted(IncidentQuery query)
     {
         var (sql, parameters) = IncidentSqlBuilder.Count(query);
-        return Key(dataVersion.Current, sql, parameters) is { } key && cache.TryGetValue(key, out long count) ? count : null;
+        return (Key(dataVersion.Current, sql, parameters), sql, parameters);
     }
 
     /// <summary>The cache key, or null when a parameter's value cannot be written unambiguously.</summary>

@@ -266,7 +266,8 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     public async Task Pages_read_matches_first_hold_the_rows_the_walk_finds(string parameters)
     {
         await using var connection = await database.DataSource.OpenConnectionAsync();
-        var matched = await connection.ExecuteScalarAsync<long>(IncidentSqlBuilder.Count(Query(parameters)).Sql, IncidentSqlBuilder.Count(Query(parameters)).Parameters);
+        var (countSql, countParameters) = IncidentSqlBuilder.Count(Query(parameters));
+        var matched = await connection.ExecuteScalarAsync<long>(countSql, countParameters);
         Assert.InRange(matched, 100, IncidentSqlBuilder.FewMatches);
 
         async Task<List<IReadOnlyList<long>>> PagesAsync(long? count)
