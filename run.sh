@@ -36,9 +36,9 @@ if ! key="$(ConnectionStrings__Migrations="${migrations:-${ConnectionStrings__Mi
     exit 1
 fi
 rm -f "$log"
+# Where it serves (http://localhost:8080 unless --urls=, ASPNETCORE_URLS or ASPNETCORE_HTTP_PORTS say
+# otherwise) the service says itself once it listens: "IncidentMap is at …; Swagger UI at …".
 cat <<BANNER
-IncidentMap        http://localhost:8080/collections/incidents/items
-Swagger UI         http://localhost:8080/swagger
 Write/admin key    $key   (send as X-API-Key; a new one each run)
 BANNER
 # The service itself never holds the superuser's password: it finds the schema migrated and serves.

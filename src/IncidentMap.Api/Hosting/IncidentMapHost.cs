@@ -305,6 +305,7 @@ public static class IncidentMapHost
                 Console.Error.WriteLine($"{command} takes {(command == "openapi" ? "at most " : "")}one file ('{words[^1]}' given too)\n{Usage}");
                 return 2;
             case "serve":
+                app.Lifetime.ApplicationStarted.Register(() => AnnounceAddress(app));
                 await app.RunAsync();
                 return 0;
             case "migrate":
@@ -380,6 +381,29 @@ public static class IncidentMapHost
                 Console.Error.WriteLine(Usage);
                 return 2;
         }
+    }
+
+    /// <summary>
+    /// Says where the service is, once it listens: the first http address Kestrel bound (else the first), with a
+    /// wildcard host as localhost. run.sh used to print http://localhost:8080 whatever --urls or ASPNETCORE_URLS said.
+    /// </summary>
+    private static void AnnounceAddress(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses;
+        if (addresses is null || addresses.Count == 0) return;
+        var first = addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) ?? addresses.First();
+        var url = BrowsableUrl(first);
+        app.Logger.LogInformation("IncidentMap is at {Items}; Swagger UI at {Swagger}", $"{url}/collections/incidents/items", $"{url}/swagger");
+    }
+
+    /// <summary>A bound address as a browser reaches it from this machine: <c>http://[::]:8080</c> (what <c>+</c>,
+    /// <c>*</c> and <c>0.0.0.0</c> bind) as <c>http://localhost:8080</c>; any trailing slash dropped.</summary>
+    internal static string BrowsableUrl(string address)
+    {
+        var bound = Microsoft.AspNetCore.Http.BindingAddress.Parse(address);
+        var host = bound.Host is "[::]" or "0.0.0.0" or "+" or "*" or "" ? "localhost" : bound.Host;
+        return $"{bound.Scheme}://{host}:{bound.Port}";
     }
 }
 

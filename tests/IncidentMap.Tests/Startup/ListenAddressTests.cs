@@ -10,9 +10,9 @@ namespace IncidentMap.Tests.Startup;
 public sealed class ListenAddressTests
 {
     [Theory]
-    [InlineData("ASPNETCORE_URLS", "http://127.0.0.1:{0}")]
-    [InlineData("ASPNETCORE_HTTP_PORTS", "{0}")]
-    public async Task The_service_listens_where_aspnetcores_own_variables_say(string variable, string value)
+    [InlineData("ASPNETCORE_URLS", "http://127.0.0.1:{0}", "127.0.0.1")]
+    [InlineData("ASPNETCORE_HTTP_PORTS", "{0}", "localhost")] // every address of the machine: announced as localhost
+    public async Task The_service_listens_where_aspnetcores_own_variables_say(string variable, string value, string announcedHost)
     {
         var port = ServiceProcess.FreePort();
         var start = ServiceProcess.StartInfo(new Dictionary<string, string> { ["Gazetteer__Path"] = "", [variable] = string.Format(value, port) }, "serve");
@@ -21,7 +21,19 @@ public sealed class ListenAddressTests
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var response = await http.GetAsync($"http://127.0.0.1:{port}/health/live");
         Assert.True(response.StatusCode == HttpStatusCode.OK, serving.Log);
+        // And it says where it is (run.sh printed http://localhost:8080 whatever these said).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!serving.Log.Contains("IncidentMap is at") && clock.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(50);
+        Assert.Contains($"IncidentMap is at http://{announcedHost}:{port}/collections/incidents/items; Swagger UI at http://{announcedHost}:{port}/swagger", serving.Log);
     }
+
+    [Theory]
+    [InlineData("http://[::]:8080", "http://localhost:8080")]
+    [InlineData("http://0.0.0.0:8081/", "http://localhost:8081")]
+    [InlineData("http://127.0.0.1:5000", "http://127.0.0.1:5000")]
+    [InlineData("https://localhost:8443", "https://localhost:8443")]
+    public void A_wildcard_address_is_announced_as_localhost(string bound, string announced) =>
+        Assert.Equal(announced, IncidentMap.Api.Hosting.IncidentMapHost.BrowsableUrl(bound));
 
     [Fact]
     public async Task A_port_that_is_no_port_stops_the_service_naming_it()
