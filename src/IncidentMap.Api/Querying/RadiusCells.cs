@@ -1,12 +1,12 @@
 namespace IncidentMap.Api.Querying;
 
 /// <summary>
-/// The quarter-degree grid of <c>incident_cell(geometry)</c> (migration 0011): which cells a geodesic
+/// The quarter-degree grid of <c>incident_cell(geometry)</c> (migrations 0011 and 0037): which cells a geodesic
 /// circle can touch, so a newest-first radius page reads only those cells, each in time order.
 /// </summary>
 public static class RadiusCells
 {
-    private const int PerDegree = 4, Rows = 180 * PerDegree, Columns = 360 * PerDegree;
+    internal const int PerDegree = 4, Rows = 180 * PerDegree, Columns = 360 * PerDegree;
 
     /// <summary>The cell of shapes other than points (in the same index, in time order).</summary>
     public const int OtherShapes = -1;

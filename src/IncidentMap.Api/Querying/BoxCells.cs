@@ -1,0 +1,94 @@
+namespace IncidentMap.Api.Querying;
+
+/// <summary>
+/// A bbox over the quarter-degree grid of <c>incidents.cell</c> (migration 0037), for counting what it
+/// holds: the cells wholly inside a box, whose incidents all match, so the index (cell, occurred_at, id)
+/// counts them without reading the table, and the cells on its rim, whose incidents are read and tested.
+/// A cell (row, column) holds exactly the points of [west, west + 0.25) × [south, south + 0.25), the last
+/// column and the last row closed on their east and north sides (longitude 180, latitude 90).
+/// </summary>
+/// <param name="From">First cell of each run of inside cells along a row.</param>
+/// <param name="To">Last cell of each run (inclusive).</param>
+/// <param name="Rim">Every other cell a point of a box can lie in, and the cell of lines and polygons.</param>
+public sealed record BoxCells(int[] From, int[] To, int[] Rim)
+{
+    /// <summary>
+    /// More rim cells than this (a box thinner than a cell, across half the world) and counting reads
+    /// the table as before: the rim's rows would be most of what the box holds.
+    /// </summary>
+    public const int MaxRim = 10_000;
+
+    private const int PerDegree = RadiusCells.PerDegree, Rows = RadiusCells.Rows, Columns = RadiusCells.Columns;
+
+    /// <summary>The split of <paramref name="boxes"/>, or null when no cell lies wholly inside one or the rim is too long.</summary>
+    public static BoxCells? Of(IReadOnlyList<Box> boxes)
+    {
+        var grids = new List<Grid>();
+        foreach (var box in boxes)
+        {
+            if (!(box.MinLon <= box.MaxLon && box.MinLat <= box.MaxLat)) return null;
+            var (firstRow, lastRow, firstColumn, lastColumn) = (Row(box.MinLat), Row(box.MaxLat), Column(box.MinLon), Column(box.MaxLon));
+            // Inside when the cell's south and west edges are not outside the box, nor its north and east edges.
+            var inside = new Grid(
+                South(firstRow) >= box.MinLat ? firstRow : firstRow + 1, South(lastRow) + 1.0 / PerDegree <= box.MaxLat ? lastRow : lastRow - 1,
+                West(firstColumn) >= box.MinLon ? firstColumn : firstColumn + 1, West(lastColumn) + 1.0 / PerDegree <= box.MaxLon ? lastColumn : lastColumn - 1);
+            grids.Add(new Grid(firstRow, lastRow, firstColumn, lastColumn) with { Inside = inside.IsEmpty ? null : inside });
+        }
+        var insides = grids.Where(g => g.Inside is not null).Select(g => g.Inside!).ToList();
+        if (insides.Count == 0) return null;
+        if (grids.Sum(g => g.Cells - (g.Inside?.Cells ?? 0)) > MaxRim) return null;
+
+        var rim = new HashSet<int> { RadiusCells.OtherShapes };
+        foreach (var grid in grids)
+            for (var row = grid.FirstRow; row <= grid.LastRow; row++)
+                for (var column = grid.FirstColumn; column <= grid.LastColumn; column++)
+                {
+                    // Jump over this box's inside; another box's inside is not rim either.
+                    if (grid.Inside is { } own && own.Holds(row, column)) column = own.LastColumn;
+                    else if (!insides.Any(i => i.Holds(row, column))) rim.Add(row * Columns + column);
+                }
+
+        // Runs of inside cells along each row, boxes that touch or overlap merged, so no cell is counted twice.
+        var runs = insides
+            .SelectMany(i => Enumerable.Range(i.FirstRow, i.LastRow - i.FirstRow + 1)
+                .Select(row => (From: row * Columns + i.FirstColumn, To: row * Columns + i.LastColumn)))
+            .OrderBy(r => r.From).ToList();
+        var merged = new List<(int From, int To)>();
+        foreach (var run in runs)
+            if (merged.Count > 0 && run.From <= merged[^1].To + 1 && run.From / Columns == merged[^1].From / Columns)
+                merged[^1] = (merged[^1].From, Math.Max(merged[^1].To, run.To));
+            else merged.Add(run);
+        return new BoxCells(merged.Select(r => r.From).ToArray(), merged.Select(r => r.To).ToArray(), rim.Order().ToArray());
+    }
+
+    /// <summary>The row of a latitude, as incident_cell computes it: exact, not rounded by the sum.</summary>
+    internal static int Row(double lat)
+    {
+        var row = Math.Floor((lat + 90) * PerDegree);
+        if (lat < row / PerDegree - 90) row--;
+        return (int)Math.Clamp(row, 0, Rows - 1);
+    }
+
+    /// <summary>The column of a longitude, as incident_cell computes it.</summary>
+    internal static int Column(double lon)
+    {
+        var column = Math.Floor((lon + 180) * PerDegree);
+        if (lon < column / PerDegree - 180) column--;
+        return (int)Math.Clamp(column, 0, Columns - 1);
+    }
+
+    private static double South(int row) => (double)row / PerDegree - 90;
+
+    private static double West(int column) => (double)column / PerDegree - 180;
+
+    private sealed record Grid(int FirstRow, int LastRow, int FirstColumn, int LastColumn)
+    {
+        public Grid? Inside { get; init; }
+
+        public bool IsEmpty => FirstRow > LastRow || FirstColumn > LastColumn;
+
+        public long Cells => IsEmpty ? 0 : (long)(LastRow - FirstRow + 1) * (LastColumn - FirstColumn + 1);
+
+        public bool Holds(int row, int column) => row >= FirstRow && row <= LastRow && column >= FirstColumn && column <= LastColumn;
+    }
+}

@@ -1,0 +1,136 @@
+using Dapper;
+using IncidentMap.Api.Database;
+using IncidentMap.Api.Querying;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace IncidentMap.Tests.Querying;
+
+/// <summary>
+/// A database of its own whose incidents lie where counting a box over grid cells could go wrong: on the
+/// quarter-degree grid lines and a rounding error either side of them, at longitude ±180 and at the poles,
+/// lines and polygons crossing into a box, and incidents of a month's precision that start before a window.
+/// </summary>
+public sealed class BoxCountDatabase : IAsyncLifetime
+{
+    private OwnDatabase _database = null!;
+
+    public NpgsqlDataSource DataSource => _database.DataSource;
+
+    /// <summary>Offsets from a grid line: none, the next doubles either side, a rounding error of the sums, a millimetre, a tenth of a degree.</summary>
+    public static double[] Near(double line) =>
+        [line, Math.BitDecrement(line), Math.BitIncrement(line), line - 3e-14, line + 3e-14, line - 1e-8, line + 1e-8, line - 0.1, line + 0.1];
+
+    public async Task InitializeAsync()
+    {
+        _database = await OwnDatabase.CreateAsync("boxcount");
+        await new Migrator(DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+        GeometryTypeHandler.Register();
+
+        var points = new List<(double Lon, double Lat)>();
+        foreach (var lon in new[] { 10.0, 10.25, 10.5, 11.0 }.SelectMany(Near))
+            foreach (var lat in new[] { 20.0, 20.5, 21.0 }.SelectMany(Near))
+                points.Add((lon, lat));
+        foreach (var lon in new[] { 180, Math.BitDecrement(180.0), 179.99999999999997, 179.9, -180, Math.BitIncrement(-180.0), -179.9 })
+            foreach (var lat in new[] { -1, 0, 0.5, 1, 89.9, 90, -90 })
+                points.Add((lon, lat));
+        // Times: a day apart from 2020-01-01, every fourth of a month's precision (it lasts to the month's end).
+        await using var connection = await DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("""
+            INSERT INTO incidents (title, event_type, occurred_at, time_precision, geom)
+            SELECT 'Point ' || n, 'battles', timestamptz '2020-01-01' + n * interval '1 day',
+                   CASE WHEN n % 4 = 0 THEN 'month' ELSE 'exact' END, ST_SetSRID(ST_MakePoint(lon, lat), 4326)
+            FROM unnest(@lons, @lats) WITH ORDINALITY AS p(lon, lat, n)
+            """, new { lons = points.Select(p => p.Lon).ToArray(), lats = points.Select(p => p.Lat).ToArray() });
+        // Lines and polygons, inside, crossing an edge from outside, and outside.
+        await connection.ExecuteAsync("""
+            INSERT INTO incidents (title, event_type, occurred_at, geom) VALUES
+              ('Road inside', 'battles', '2020-02-01', ST_GeomFromText('LINESTRING(10.3 20.3, 10.6 20.6)', 4326)),
+              ('Road crossing in', 'battles', '2020-02-01', ST_GeomFromText('LINESTRING(9.5 20.7, 10.2 20.7)', 4326)),
+              ('Area crossing in', 'battles', '2020-02-01', ST_GeomFromText('POLYGON((10.9 20.9, 11.5 20.9, 11.5 21.5, 10.9 21.5, 10.9 20.9))', 4326)),
+              ('Road outside', 'battles', '2020-02-01', ST_GeomFromText('LINESTRING(12 22, 13 23)', 4326)),
+              ('Two points', 'battles', '2020-02-01', ST_GeomFromText('MULTIPOINT((10.4 20.4), (30 30))', 4326))
+            """);
+        await connection.ExecuteAsync("VACUUM ANALYZE incidents");
+    }
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+}
+
+/// <summary>
+/// numberMatched of a bbox (and a time window) counts the cells inside the box from the index alone and
+/// tests only the rim's incidents (migration 0037, <see cref="BoxCells"/>). It must be the same number the
+/// plain count gives, for every box: on grid lines or a rounding error off them, across the antimeridian,
+/// at the poles, too small to hold a cell.
+/// </summary>
+public sealed class BoxCountTests(BoxCountDatabase database) : IClassFixture<BoxCountDatabase>
+{
+    public static TheoryData<string> Boxes() => new()
+    {
+        "10,20,11,21", "10.25,20,10.5,20.5", "10.1,20.1,10.9,20.9", "9.9,19.9,11.1,21.1",
+        $"{Math.BitIncrement(10.0):R},{Math.BitIncrement(20.0):R},{Math.BitDecrement(11.0):R},{Math.BitDecrement(21.0):R}",
+        $"{10 - 3e-14:R},{20 + 3e-14:R},{11 + 3e-14:R},{21 - 3e-14:R}",
+        "10.01,20.01,10.02,20.02", // smaller than a cell: counted as before
+        "-180,-90,180,90", "179,-1,-179,1", "179.5,-1,180,1", "-180,-1,-179.5,1", "-180,89,180,90", "-180,-90,180,-89",
+        "0,0,180,90", "-180,0,0,90",
+    };
+
+    [Theory]
+    [MemberData(nameof(Boxes))]
+    public async Task A_box_counts_what_the_plain_count_does(string bbox)
+    {
+        foreach (var window in new[] { null, "2020-01-20T00:00:00Z/2020-03-01T00:00:00Z", "../2020-02-10T00:00:00Z", "2020-02-15T12:00:00Z/.." })
+        {
+            var values = new Dictionary<string, string> { ["bbox"] = bbox };
+            if (window is not null) values["datetime"] = window;
+            var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
+            Assert.True(query is not null, string.Join("; ", errors));
+
+            var (sql, parameters) = IncidentSqlBuilder.Count(query!);
+            var plain = new DynamicParameters();
+            var plainSql = $"SELECT count(*) FROM incidents i WHERE {string.Join(" AND ", IncidentSqlBuilder.Where(query!, plain))}";
+            await using var connection = await database.DataSource.OpenConnectionAsync();
+            var (counted, expected) = (await connection.ExecuteScalarAsync<long>(sql, parameters), await connection.ExecuteScalarAsync<long>(plainSql, plain));
+
+            Assert.True(expected == counted, $"bbox={bbox} datetime={window}: {counted} counted, {expected} expected\n{sql}");
+            Assert.Equal(bbox != "10.01,20.01,10.02,20.02", sql.Contains("cells_rim", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task The_boxes_hold_the_tricky_incidents()
+    {
+        // Guards the test above: its boxes hold incidents on and beside their edges, and some in the window.
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        const string points = "(SELECT ST_X(geom) AS x, ST_Y(geom) AS y FROM incidents WHERE GeometryType(geom) = 'POINT' OFFSET 0) p";
+        var edge = await connection.ExecuteScalarAsync<long>($"SELECT count(*) FROM {points} WHERE x = 10 AND y BETWEEN 20 AND 21");
+        var beside = await connection.ExecuteScalarAsync<long>($"SELECT count(*) FROM {points} WHERE x < 10 AND x > 10 - 1e-13");
+        var antimeridian = await connection.ExecuteScalarAsync<long>($"SELECT count(*) FROM {points} WHERE x = 180");
+        Assert.True(edge > 0 && beside > 0 && antimeridian > 0, $"{edge}, {beside}, {antimeridian}");
+    }
+
+    [Fact]
+    public async Task A_cell_holds_exactly_the_points_of_its_square_as_the_service_computes_it()
+    {
+        var random = new Random(37);
+        var lines = Enumerable.Range(0, 1441).Select(n => n / 4.0 - 180).ToArray();
+        var lons = lines.SelectMany(BoxCountDatabase.Near).Concat(Enumerable.Range(0, 2000).Select(_ => random.NextDouble() * 360 - 180))
+            .Where(l => l is >= -180 and <= 180).ToArray();
+        var lats = lons.Select((_, n) => lines[n % 721] / 2).Select(l => BoxCountDatabase.Near(l)[random.Next(9)]).Select(l => Math.Clamp(l, -90, 90)).ToArray();
+
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var cells = (await connection.QueryAsync<int>("""
+            SELECT incident_cell(ST_SetSRID(ST_MakePoint(lon, lat), 4326)) FROM unnest(@lons, @lats) WITH ORDINALITY AS p(lon, lat, n) ORDER BY n
+            """, new { lons, lats })).ToArray();
+
+        for (var n = 0; n < lons.Length; n++)
+        {
+            var (row, column) = (cells[n] / RadiusCells.Columns, cells[n] % RadiusCells.Columns);
+            var (south, west) = (row / 4.0 - 90, column / 4.0 - 180);
+            Assert.True(west <= lons[n] && (lons[n] < west + 0.25 || column == RadiusCells.Columns - 1 && lons[n] <= 180), $"longitude {lons[n]:R} in column {column}");
+            Assert.True(south <= lats[n] && (lats[n] < south + 0.25 || row == RadiusCells.Rows - 1 && lats[n] <= 90), $"latitude {lats[n]:R} in row {row}");
+            Assert.Equal((row, column), (BoxCells.Row(lats[n]), BoxCells.Column(lons[n])));
+        }
+    }
+}
