@@ -178,41 +178,40 @@ public static class IncidentSqlBuilder
     {
         var parameters = new DynamicParameters();
         var where = string.Join("\n  AND ", Where(query, parameters));
-        if (CellsToCount(query, where) is not { } cells) return ($"SELECT count(*) FROM incidents i WHERE {where}", parameters);
+        var plain = ($"SELECT count(*) FROM incidents i WHERE {where}", parameters);
+        // A map's view and a dashboard's period: a bbox, a time window or both, and no other filter. The
+        // query's conditions must be those alone, so that a filter added later is never left out of a count.
+        var alone = new IncidentQuery { Bbox = query.Bbox, From = query.From, Until = query.Until };
+        if (string.Join("\n  AND ", Where(alone, new DynamicParameters())) != where) return plain;
+        var cells = query.Bbox is { Count: > 0 } boxes ? BoxCells.Of(boxes) : null;
+        // A box with no cell inside it counts as before; so does a window with no start, which the time index serves as it is.
+        if (query.Bbox is { Count: > 0 } ? cells is null : query.From is null) return plain;
 
-        // The cells inside the box, counted from the index (cell, occurred_at, id) alone, a row of cells at a
-        // time; an incident starting at or after the window's start reaches it. Those starting before it
-        // (at most a month before: from_floor) reach it when they last past it, which only the table says.
-        // Then the rim's incidents, read and tested as any count tests them.
-        parameters.Add("cells_from", cells.From);
-        parameters.Add("cells_to", cells.To);
-        parameters.Add("cells_rim", cells.Rim);
+        // Incidents starting in the window reach it, which the index (occurred_at, id), or (cell, occurred_at,
+        // id) of the cells inside the box, tells alone. Those starting before it (at most a month: from_floor)
+        // reach it when they last past it, which only the table says. Then the box's rim, read and tested.
         var until = query.Until is null ? "" : " AND i.occurred_at < @until";
-        var sql = new StringBuilder("SELECT ").Append(InsideCells(until + (query.From is null ? "" : " AND i.occurred_at >= @from")));
+        var sql = new StringBuilder("SELECT ").Append(Counted(cells, until + (query.From is null ? "" : " AND i.occurred_at >= @from")));
         if (query.From is not null)
-            sql.Append("\n     + ").Append(InsideCells($" AND i.occurred_at >= @from_floor AND i.occurred_at < @from AND {Reaches("i.occurred_at", "i.occurred_until", "@from")}{until}"));
-        sql.Append("\n     + (SELECT count(*) FROM (SELECT * FROM incidents i WHERE i.deleted_at IS NULL AND i.cell = ANY(@cells_rim) OFFSET 0) i\n")
-            .Append("        WHERE ").Append(where).Append(')');
+            sql.Append("\n     + ").Append(Counted(cells, $" AND i.occurred_at >= @from_floor AND i.occurred_at < @from AND {Reaches("i.occurred_at", "i.occurred_until", "@from")}{until}"));
+        if (cells is not null)
+        {
+            parameters.Add("cells_from", cells.From);
+            parameters.Add("cells_to", cells.To);
+            parameters.Add("cells_rim", cells.Rim);
+            sql.Append("\n     + (SELECT count(*) FROM (SELECT * FROM incidents i WHERE i.deleted_at IS NULL AND i.cell = ANY(@cells_rim) OFFSET 0) i\n")
+                .Append("        WHERE ").Append(where).Append(')');
+        }
         return (sql.ToString(), parameters);
 
-        static string InsideCells(string condition) => $"""
-            (SELECT coalesce(sum(c.n), 0)::bigint FROM unnest(@cells_from, @cells_to) r(lo, hi)
-                   CROSS JOIN LATERAL (SELECT count(*) AS n FROM incidents i
-                                       WHERE i.deleted_at IS NULL AND i.cell BETWEEN r.lo AND r.hi{condition}) c)
-            """;
-    }
-
-    /// <summary>
-    /// How to count a query that filters by a bbox and at most a time window over the grid's cells
-    /// (<see cref="BoxCells"/>); null for any other filter, or a box with no cell inside it. The query's
-    /// conditions must be those of the bbox and the window alone, so a filter added later is never
-    /// left out of a count by mistake.
-    /// </summary>
-    private static BoxCells? CellsToCount(IncidentQuery query, string where)
-    {
-        if (query.Bbox is not { Count: > 0 } boxes) return null;
-        var alone = new IncidentQuery { Bbox = boxes, From = query.From, Until = query.Until };
-        return string.Join("\n  AND ", Where(alone, new DynamicParameters())) == where ? BoxCells.Of(boxes) : null;
+        // Whole runs of cells along each row, else the whole table.
+        static string Counted(BoxCells? cells, string condition) => cells is null
+            ? $"(SELECT count(*) FROM incidents i WHERE i.deleted_at IS NULL{condition})"
+            : $"""
+              (SELECT coalesce(sum(c.n), 0)::bigint FROM unnest(@cells_from, @cells_to) r(lo, hi)
+                     CROSS JOIN LATERAL (SELECT count(*) AS n FROM incidents i
+                                         WHERE i.deleted_at IS NULL AND i.cell BETWEEN r.lo AND r.hi{condition}) c)
+              """;
     }
 
     /// <summary>The filter conditions of a query; shared by lists, counts and every later read path.</summary>

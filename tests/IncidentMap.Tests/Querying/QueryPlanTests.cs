@@ -56,7 +56,9 @@ public sealed class PlanDatabase : IAsyncLifetime
         // it was left out, and q=zeppelin was planned as a walk of the time index. A target of 1000
         // samples every row here (300 × 1000 ≥ Rows), so the statistics, and the plans, are the same every run.
         await connection.ExecuteAsync("ALTER TABLE incidents ALTER COLUMN search SET STATISTICS 1000");
-        await connection.ExecuteAsync("ANALYZE incidents", commandTimeout: 120);
+        // Vacuumed too, as autovacuum leaves a table after a load: which pages are all-visible decides whether
+        // an index-only scan (the counts over cells or time) pays, and autovacuum's own pass came at any time.
+        await connection.ExecuteAsync("VACUUM ANALYZE incidents", commandTimeout: 120);
     }
 
     public async Task DisposeAsync() => await _database.DisposeAsync();
@@ -303,7 +305,18 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("bbox=36,34,37.5,35.5")]
     [InlineData("bbox=36,34,37.5,35.5&datetime=2015-01-01/2016-12-31")]
     [InlineData("bbox=36.1,34.1,37.4,36.4&datetime=../2016-12-31")]
-    public async Task A_bbox_count_reads_the_cells_inside_the_box_from_the_index_alone(string parameters)
+    public async Task A_bbox_count_reads_the_cells_inside_the_box_from_the_index_alone(string parameters) =>
+        await AssertCountedFromIndexAsync(parameters, "incidents_cell_idx");
+
+    // A year's count read every incident of the year from the table (a million rows: 1.0-1.5 s). Any
+    // index that starts with occurred_at, or holds it after a column this table has one value of, will do.
+    [Theory]
+    [InlineData("datetime=2015-01-01/2015-12-31")]
+    [InlineData("datetime=2015-06-01T12:00:00Z/..")]
+    public async Task A_window_count_reads_the_incidents_starting_in_it_from_an_index_alone(string parameters) =>
+        await AssertCountedFromIndexAsync(parameters, null);
+
+    private async Task AssertCountedFromIndexAsync(string parameters, string? index)
     {
         var (sql, values) = IncidentSqlBuilder.Count(Query(parameters));
 
@@ -311,7 +324,7 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
         var plan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (FORMAT JSON) " + sql, values) ?? "null");
 
         var scans = Scans(plan).ToList();
-        Assert.True(scans.Contains(("Index Only Scan", "incidents_cell_idx")), $"{parameters}: [{string.Join(", ", scans)}]:\n{plan}");
+        Assert.True(scans.Any(s => s.Type == "Index Only Scan" && (index is null || s.Index == index)), $"{parameters}: [{string.Join(", ", scans)}]:\n{plan}");
         Assert.DoesNotContain(scans, s => s.Index == "incidents_geom_idx" || s.Type == "Seq Scan");
     }
 
