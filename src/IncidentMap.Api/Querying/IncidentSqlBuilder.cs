@@ -179,17 +179,24 @@ public static class IncidentSqlBuilder
         var parameters = new DynamicParameters();
         var where = string.Join("\n  AND ", Where(query, parameters));
         var plain = ($"SELECT count(*) FROM incidents i WHERE {where}", parameters);
-        // A map's view and a dashboard's period: a bbox, a time window or both, and no other filter. The
-        // query's conditions must be those alone, so that a filter added later is never left out of a count.
-        var alone = new IncidentQuery { Bbox = query.Bbox, From = query.From, Until = query.Until };
+        // A map's view, a journalist's radius and a dashboard's period: a bbox or a radius, a time window, or
+        // both, and no other filter. The query's conditions must be those alone, so that a filter added later
+        // is never left out of a count.
+        var alone = new IncidentQuery { Bbox = query.Bbox, Near = query.Near, RadiusMetres = query.RadiusMetres, From = query.From, Until = query.Until };
         if (string.Join("\n  AND ", Where(alone, new DynamicParameters())) != where) return plain;
-        var cells = query.Bbox is { Count: > 0 } boxes ? BoxCells.Of(boxes) : null;
-        // A box with no cell inside it counts as before; so does a window with no start, which the time index serves as it is.
-        if (query.Bbox is { Count: > 0 } ? cells is null : query.From is null) return plain;
+        var area = query.Bbox is { Count: > 0 } || query.RadiusMetres is not null;
+        var cells = (query.Bbox, query.Near, query.RadiusMetres) switch
+        {
+            ({ Count: > 0 } boxes, null, _) => CellSplit.OfBoxes(boxes),
+            (null or { Count: 0 }, { } near, { } radius) => CellSplit.OfCircle(near.Y, near.X, radius),
+            _ => null,
+        };
+        // An area with no cell inside it counts as before; so does a window with no start, which the time index serves as it is.
+        if (area ? cells is null : query.From is null) return plain;
 
         // Incidents starting in the window reach it, which the index (occurred_at, id), or (cell, occurred_at,
-        // id) of the cells inside the box, tells alone. Those starting before it (at most a month: from_floor)
-        // reach it when they last past it, which only the table says. Then the box's rim, read and tested.
+        // id) of the cells inside the area, tells alone. Those starting before it (at most a month: from_floor)
+        // reach it when they last past it, which only the table says. Then the area's rim, read and tested.
         var until = query.Until is null ? "" : " AND i.occurred_at < @until";
         var sql = new StringBuilder("SELECT ").Append(Counted(cells, until + (query.From is null ? "" : " AND i.occurred_at >= @from")));
         if (query.From is not null)
@@ -199,13 +206,16 @@ public static class IncidentSqlBuilder
             parameters.Add("cells_from", cells.From);
             parameters.Add("cells_to", cells.To);
             parameters.Add("cells_rim", cells.Rim);
+            // The rim's points through the cell index (not a spatial index over the whole area); lines and
+            // polygons through whichever index suits them.
             sql.Append("\n     + (SELECT count(*) FROM (SELECT * FROM incidents i WHERE i.deleted_at IS NULL AND i.cell = ANY(@cells_rim) OFFSET 0) i\n")
-                .Append("        WHERE ").Append(where).Append(')');
+                .Append("        WHERE ").Append(where).Append(')')
+                .Append($"\n     + (SELECT count(*) FROM incidents i WHERE i.cell = {RadiusCells.OtherShapes}\n  AND ").Append(where).Append(')');
         }
         return (sql.ToString(), parameters);
 
         // Whole runs of cells along each row, else the whole table.
-        static string Counted(BoxCells? cells, string condition) => cells is null
+        static string Counted(CellSplit? cells, string condition) => cells is null
             ? $"(SELECT count(*) FROM incidents i WHERE i.deleted_at IS NULL{condition})"
             : $"""
               (SELECT coalesce(sum(c.n), 0)::bigint FROM unnest(@cells_from, @cells_to) r(lo, hi)

@@ -56,6 +56,51 @@ public static class RadiusCells
     }
 
     /// <summary>
+    /// The cells a circle covers (as <see cref="Covering"/> finds them, up to <paramref name="maxCells"/> in its
+    /// box), split into those wholly within it and the others; null near a pole or over a quarter of the world
+    /// wide. A cell is within when the great-circle distance to its farthest corner is within 0.99 of the
+    /// radius. On the sphere the farthest point of a cell is a corner: along a parallel the distance grows
+    /// with the difference in longitude (under 180° here), along a meridian it has a single minimum, and its
+    /// only maximum, the antipode, is nowhere near. Such a point passes <c>WithinOnSpheroid</c>'s first,
+    /// spherical test (0.993 of the radius) whatever the spheroid says.
+    /// </summary>
+    internal static (List<int> Inside, List<int> Rim)? Inside(double lat, double lon, double metres, int maxCells)
+    {
+        if (Reach(lat, metres) is not { DLon: < 90 } reach) return null;
+        var (dLat, dLon, metresPerDegreeLongitude) = reach;
+        var (firstRow, lastRow) = (Row(lat - dLat), Row(lat + dLat));
+        var (firstColumn, lastColumn) = ((int)Math.Floor((lon - dLon + 180) * PerDegree), (int)Math.Floor((lon + dLon + 180) * PerDegree));
+        if ((long)(lastRow - firstRow + 1) * (lastColumn - firstColumn + 1) > maxCells) return null;
+
+        var (inside, rim) = (new List<int>(), new List<int>());
+        for (var row = firstRow; row <= lastRow; row++)
+            for (var column = firstColumn; column <= lastColumn; column++)
+            {
+                if (LowerBoundMetres(lat, lon, row, column, metresPerDegreeLongitude) > metres * 1.01) continue;
+                var cell = row * Columns + ((column % Columns) + Columns) % Columns;
+                (FarthestCornerMetres(lat, lon, row, column) <= metres * 0.99 ? inside : rim).Add(cell);
+            }
+        return (inside, rim);
+    }
+
+    /// <summary>The great-circle distance (mean radius, as PostGIS's spherical distance) from (lat, lon) to the farthest corner of a cell.</summary>
+    private static double FarthestCornerMetres(double lat, double lon, int row, int column)
+    {
+        var (south, west) = (row / (double)PerDegree - 90, column / (double)PerDegree - 180);
+        var (north, east) = (south + 1.0 / PerDegree, west + 1.0 / PerDegree);
+        return Math.Max(Math.Max(GreatCircleMetres(lat, lon, south, west), GreatCircleMetres(lat, lon, south, east)),
+            Math.Max(GreatCircleMetres(lat, lon, north, west), GreatCircleMetres(lat, lon, north, east)));
+    }
+
+    private static double GreatCircleMetres(double lat1, double lon1, double lat2, double lon2)
+    {
+        const double radians = Math.PI / 180, earth = 6_371_008.8;
+        var (sinLat, sinLon) = (Math.Sin((lat2 - lat1) * radians / 2), Math.Sin((lon2 - lon1) * radians / 2));
+        var h = sinLat * sinLat + Math.Cos(lat1 * radians) * Math.Cos(lat2 * radians) * sinLon * sinLon;
+        return 2 * earth * Math.Asin(Math.Min(1, Math.Sqrt(h)));
+    }
+
+    /// <summary>
     /// Longitude/latitude boxes that together hold every point within <paramref name="metres"/> of
     /// (lat, lon), by the bounds of <see cref="Covering"/>: one box, two across the antimeridian, or the
     /// whole latitude band near a pole. Migration 0019's incident_dwithin_box is the same bound in SQL

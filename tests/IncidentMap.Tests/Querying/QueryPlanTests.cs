@@ -305,7 +305,9 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("bbox=36,34,37.5,35.5")]
     [InlineData("bbox=36,34,37.5,35.5&datetime=2015-01-01/2016-12-31")]
     [InlineData("bbox=36.1,34.1,37.4,36.4&datetime=../2016-12-31")]
-    public async Task A_bbox_count_reads_the_cells_inside_the_box_from_the_index_alone(string parameters) =>
+    [InlineData("lat=34.73&lon=36.72&radius=50km")]
+    [InlineData("lat=34.73&lon=36.72&radius=100km&datetime=2015-01-01/2016-12-31")]
+    public async Task An_area_count_reads_the_cells_inside_the_area_from_the_index_alone(string parameters) =>
         await AssertCountedFromIndexAsync(parameters, "incidents_cell_idx");
 
     // A year's count read every incident of the year from the table (a million rows: 1.0-1.5 s). Any

@@ -1,27 +1,28 @@
 namespace IncidentMap.Api.Querying;
 
 /// <summary>
-/// A bbox over the quarter-degree grid of <c>incidents.cell</c> (migration 0037), for counting what it
-/// holds: the cells wholly inside a box, whose incidents all match, so the index (cell, occurred_at, id)
-/// counts them without reading the table, and the cells on its rim, whose incidents are read and tested.
+/// An area (a bbox, or a radius's circle) over the quarter-degree grid of <c>incidents.cell</c> (migration
+/// 0037), for counting what it holds: the cells wholly inside it, whose points all match, so the index
+/// (cell, occurred_at, id) counts them without reading the table, and the cells on its rim, whose points
+/// are read and tested. Lines, polygons and multipoints (cell -1) are always tested, apart.
 /// A cell (row, column) holds exactly the points of [west, west + 0.25) × [south, south + 0.25), the last
 /// column and the last row closed on their east and north sides (longitude 180, latitude 90).
 /// </summary>
 /// <param name="From">First cell of each run of inside cells along a row.</param>
 /// <param name="To">Last cell of each run (inclusive).</param>
-/// <param name="Rim">Every other cell a point of a box can lie in, and the cell of lines and polygons.</param>
-public sealed record BoxCells(int[] From, int[] To, int[] Rim)
+/// <param name="Rim">Every other cell a point of the area can lie in.</param>
+public sealed record CellSplit(int[] From, int[] To, int[] Rim)
 {
     /// <summary>
-    /// More rim cells than this (a box thinner than a cell, across half the world) and counting reads
-    /// the table as before: the rim's rows would be most of what the box holds.
+    /// More rim cells than this (a box thinner than a cell, across half the world; a circle of a thousand
+    /// kilometres holds about 2,000 cells in all) and counting reads the table as before.
     /// </summary>
     public const int MaxRim = 10_000;
 
     private const int PerDegree = RadiusCells.PerDegree, Rows = RadiusCells.Rows, Columns = RadiusCells.Columns;
 
     /// <summary>The split of <paramref name="boxes"/>, or null when no cell lies wholly inside one or the rim is too long.</summary>
-    public static BoxCells? Of(IReadOnlyList<Box> boxes)
+    public static CellSplit? OfBoxes(IReadOnlyList<Box> boxes)
     {
         var grids = new List<Grid>();
         foreach (var box in boxes)
@@ -38,7 +39,7 @@ public sealed record BoxCells(int[] From, int[] To, int[] Rim)
         if (insides.Count == 0) return null;
         if (grids.Sum(g => g.Cells - (g.Inside?.Cells ?? 0)) > MaxRim) return null;
 
-        var rim = new HashSet<int> { RadiusCells.OtherShapes };
+        var rim = new HashSet<int>();
         foreach (var grid in grids)
             for (var row = grid.FirstRow; row <= grid.LastRow; row++)
                 for (var column = grid.FirstColumn; column <= grid.LastColumn; column++)
@@ -47,18 +48,31 @@ public sealed record BoxCells(int[] From, int[] To, int[] Rim)
                     if (grid.Inside is { } own && own.Holds(row, column)) column = own.LastColumn;
                     else if (!insides.Any(i => i.Holds(row, column))) rim.Add(row * Columns + column);
                 }
+        var runs = insides.SelectMany(i => Enumerable.Range(i.FirstRow, i.LastRow - i.FirstRow + 1)
+            .Select(row => (row * Columns + i.FirstColumn, row * Columns + i.LastColumn)));
+        return Of(runs, rim);
+    }
 
-        // Runs of inside cells along each row, boxes that touch or overlap merged, so no cell is counted twice.
-        var runs = insides
-            .SelectMany(i => Enumerable.Range(i.FirstRow, i.LastRow - i.FirstRow + 1)
-                .Select(row => (From: row * Columns + i.FirstColumn, To: row * Columns + i.LastColumn)))
-            .OrderBy(r => r.From).ToList();
-        var merged = new List<(int From, int To)>();
-        foreach (var run in runs)
-            if (merged.Count > 0 && run.From <= merged[^1].To + 1 && run.From / Columns == merged[^1].From / Columns)
-                merged[^1] = (merged[^1].From, Math.Max(merged[^1].To, run.To));
-            else merged.Add(run);
-        return new BoxCells(merged.Select(r => r.From).ToArray(), merged.Select(r => r.To).ToArray(), rim.Order().ToArray());
+    /// <summary>
+    /// The split of the geodesic circle of <paramref name="metres"/> round (lat, lon), or null where
+    /// <see cref="RadiusCells.Inside"/> gives none (near a pole, over a quarter of the world wide, no cell
+    /// inside) or the rim is too long.
+    /// </summary>
+    public static CellSplit? OfCircle(double lat, double lon, double metres) =>
+        RadiusCells.Inside(lat, lon, metres, MaxRim) is { Inside.Count: > 0 } cells ? Of(cells.Inside.Select(c => (c, c)), cells.Rim) : null;
+
+    /// <summary>
+    /// The inside as runs of consecutive cells along each row, those that touch or overlap merged (so no
+    /// cell is counted twice, and a run never spans two rows), and the rim in order.
+    /// </summary>
+    private static CellSplit Of(IEnumerable<(int From, int To)> inside, IEnumerable<int> rim)
+    {
+        var runs = new List<(int From, int To)>();
+        foreach (var run in inside.OrderBy(r => r.From))
+            if (runs.Count > 0 && run.From <= runs[^1].To + 1 && run.From / Columns == runs[^1].From / Columns)
+                runs[^1] = (runs[^1].From, Math.Max(runs[^1].To, run.To));
+            else runs.Add(run);
+        return new CellSplit(runs.Select(r => r.From).ToArray(), runs.Select(r => r.To).ToArray(), rim.Distinct().Order().ToArray());
     }
 
     /// <summary>The row of a latitude, as incident_cell computes it: exact, not rounded by the sum.</summary>
