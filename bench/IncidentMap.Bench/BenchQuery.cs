@@ -73,6 +73,7 @@ public sealed partial record BenchQuery(string Path, string Sql, string CountSql
         double d => FormattableString.Invariant($"'{d:R}'::float8"),
         string s => Quote(s) + "::text",
         string[] list => $"ARRAY[{string.Join(", ", list.Select(Quote))}]::text[]",
+        int[] list => $"ARRAY[{string.Join(", ", list.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]::integer[]",
         DateTimeOffset t => Timestamp(t.UtcDateTime),
         DateTime t => Timestamp(t.ToUniversalTime()),
         Point p => FormattableString.Invariant($"ST_SetSRID(ST_MakePoint({p.X:R}, {p.Y:R}), {p.SRID})"),
