@@ -62,6 +62,40 @@ public sealed record CellSplit(int[] From, int[] To, int[] Rim)
         RadiusCells.Inside(lat, lon, metres, MaxRim) is { Inside.Count: > 0 } cells ? Of(cells.Inside.Select(c => (c, c)), cells.Rim) : null;
 
     /// <summary>
+    /// More cells than this in a shape's box and its split is not worth working out: each is tested
+    /// against the shape here, in the request (a prepared polygon answers in microseconds).
+    /// </summary>
+    public const int MaxShapeCells = 4_000;
+
+    /// <summary>
+    /// The split of a shape that incidents must intersect (a search's polygon): cells whose closed square
+    /// the shape covers are inside; cells whose square it touches are the rim; the others cannot hold a
+    /// match. NTS decides covering with exact orientation tests, as GEOS decides a point's intersection,
+    /// so a point on the shape's edge is inside it for both (AreaCountTests puts points on such edges). Null for a shape with no cell inside (a line, a point, a small
+    /// polygon), or over <see cref="MaxShapeCells"/> in its box.
+    /// </summary>
+    public static CellSplit? OfShape(NetTopologySuite.Geometries.Geometry shape)
+    {
+        if (shape.Dimension != NetTopologySuite.Geometries.Dimension.Surface || shape.IsEmpty) return null;
+        var box = shape.EnvelopeInternal;
+        var (firstRow, lastRow, firstColumn, lastColumn) = (Row(box.MinY), Row(box.MaxY), Column(box.MinX), Column(box.MaxX));
+        if ((long)(lastRow - firstRow + 1) * (lastColumn - firstColumn + 1) > MaxShapeCells) return null;
+
+        var prepared = NetTopologySuite.Geometries.Prepared.PreparedGeometryFactory.Prepare(shape);
+        var (inside, rim) = (new List<(int, int)>(), new List<int>());
+        for (var row = firstRow; row <= lastRow; row++)
+            for (var column = firstColumn; column <= lastColumn; column++)
+            {
+                var square = shape.Factory.ToGeometry(new NetTopologySuite.Geometries.Envelope(
+                    West(column), West(column) + 1.0 / PerDegree, South(row), South(row) + 1.0 / PerDegree));
+                var cell = row * Columns + column;
+                if (prepared.Covers(square)) inside.Add((cell, cell));
+                else if (prepared.Intersects(square)) rim.Add(cell);
+            }
+        return inside.Count > 0 && rim.Count <= MaxRim ? Of(inside, rim) : null;
+    }
+
+    /// <summary>
     /// The inside as runs of consecutive cells along each row, those that touch or overlap merged (so no
     /// cell is counted twice, and a run never spans two rows), and the rim in order.
     /// </summary>

@@ -179,20 +179,22 @@ public static class IncidentSqlBuilder
         var parameters = new DynamicParameters();
         var where = string.Join("\n  AND ", Where(query, parameters));
         var plain = ($"SELECT count(*) FROM incidents i WHERE {where}", parameters);
-        // A map's view, a journalist's radius and a dashboard's period: a bbox or a radius, a time window, or
-        // both, and no other filter. The query's conditions must be those alone, so that a filter added later
-        // is never left out of a count.
-        var alone = new IncidentQuery { Bbox = query.Bbox, Near = query.Near, RadiusMetres = query.RadiusMetres, From = query.From, Until = query.Until };
-        if (string.Join("\n  AND ", Where(alone, new DynamicParameters())) != where) return plain;
-        var area = query.Bbox is { Count: > 0 } || query.RadiusMetres is not null;
-        var cells = (query.Bbox, query.Near, query.RadiusMetres) switch
+        // A map's view, a journalist's radius or polygon and a dashboard's period: one area (a bbox, a radius or
+        // a shape), a time window, or both, and no other filter. The query's conditions must be those alone, so
+        // that a filter added later is never left out of a count.
+        var alone = new IncidentQuery
         {
-            ({ Count: > 0 } boxes, null, _) => CellSplit.OfBoxes(boxes),
-            (null or { Count: 0 }, { } near, { } radius) => CellSplit.OfCircle(near.Y, near.X, radius),
-            _ => null,
+            Bbox = query.Bbox, Near = query.Near, RadiusMetres = query.RadiusMetres, Intersects = query.Intersects, From = query.From, Until = query.Until,
         };
+        if (string.Join("\n  AND ", Where(alone, new DynamicParameters())) != where) return plain;
+        var areas = (query.Bbox is { Count: > 0 } ? 1 : 0) + (query.RadiusMetres is null ? 0 : 1) + (query.Intersects is null ? 0 : 1);
+        var cells = areas != 1 ? null
+            : query.Bbox is { Count: > 0 } boxes ? CellSplit.OfBoxes(boxes)
+            : query is { Near: { } near, RadiusMetres: { } radius } ? CellSplit.OfCircle(near.Y, near.X, radius)
+            : query.Intersects is { } shape ? CellSplit.OfShape(shape)
+            : null;
         // An area with no cell inside it counts as before; so does a window with no start, which the time index serves as it is.
-        if (area ? cells is null : query.From is null) return plain;
+        if (areas > 0 ? cells is null : query.From is null) return plain;
 
         // Incidents starting in the window reach it, which the index (occurred_at, id), or (cell, occurred_at,
         // id) of the cells inside the area, tells alone. Those starting before it (at most a month: from_floor)

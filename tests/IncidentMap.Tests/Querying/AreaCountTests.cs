@@ -127,12 +127,33 @@ public sealed class AreaCountTests(AreaCountDatabase database) : IClassFixture<A
         }
     }
 
+    [Theory]
+    [InlineData("POLYGON((10 20, 11 20, 11 21, 10 21, 10 20))", true)] // on grid lines
+    [InlineData("POLYGON((10.5 19.4, 11.6 20.5, 10.5 21.6, 9.4 20.5, 10.5 19.4))", true)] // a diamond round the scattered points
+    [InlineData("POLYGON((9.5 19.5, 11.5 19.5, 11.5 21.5, 9.5 21.5, 9.5 19.5), (10.3 20.3, 10.8 20.3, 10.8 20.8, 10.3 20.8, 10.3 20.3))", true)] // a hole
+    [InlineData("MULTIPOLYGON(((10 20, 10.5 20, 10.5 20.5, 10 20.5, 10 20)), ((10.75 20.75, 11.25 20.75, 11.25 21.25, 10.75 21.25, 10.75 20.75)))", true)]
+    [InlineData("POLYGON((10.25 20, 10.5 20, 10.5 20.25, 10.25 20.25, 10.25 20))", true)] // one cell exactly
+    [InlineData("POLYGON((179.5 -1, 180 -1, 180 1, 179.5 1, 179.5 -1))", true)] // up to the antimeridian
+    [InlineData("MULTIPOLYGON(((10 20, 10.5 20, 10.5 20.5, 10 20.5, 10 20)), ((179.5 -1, 180 -1, 180 1, 179.5 1, 179.5 -1)))", false)] // a box of 58,000 cells
+    [InlineData("POLYGON((10.01 20.01, 10.2 20.01, 10.2 20.2, 10.01 20.01))", false)] // no cell inside
+    [InlineData("LINESTRING(9 20.5, 12 20.5)", false)]
+    public async Task A_shape_counts_what_the_plain_count_does(string wkt, bool byCells)
+    {
+        var shape = new NetTopologySuite.IO.WKTReader().Read(wkt);
+        shape.SRID = 4326;
+        foreach (var window in Windows)
+        {
+            var sql = await AssertCountedAsPlainAsync("", window, shape);
+            Assert.Equal(byCells, sql.Contains("cells_rim", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>Counts as numberMatched does and as the plain count does, and checks they agree; the first's SQL.</summary>
-    private async Task<string> AssertCountedAsPlainAsync(string parameters, string? window)
+    private async Task<string> AssertCountedAsPlainAsync(string parameters, string? window, NetTopologySuite.Geometries.Geometry? intersects = null)
     {
         var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters).ToDictionary(p => p.Key, p => p.Value.ToString());
         if (window is not null) values["datetime"] = window;
-        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
+        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow, intersects: intersects);
         Assert.True(query is not null, string.Join("; ", errors));
 
         var (sql, counting) = IncidentSqlBuilder.Count(query!);
@@ -142,7 +163,7 @@ public sealed class AreaCountTests(AreaCountDatabase database) : IClassFixture<A
         var (counted, expected) = (await connection.ExecuteScalarAsync<long>(sql, counting), await connection.ExecuteScalarAsync<long>(plainSql, plain));
 
         Assert.True(expected == counted, $"{parameters} datetime={window}: {counted} counted, {expected} expected\n{sql}");
-        Assert.True(expected > 0 || window is not null, $"{parameters}: nothing to count");
+        Assert.True(expected > 0 || window is not null, $"{parameters} {intersects}: nothing to count");
         return sql;
     }
 
