@@ -180,18 +180,13 @@ public static class IncidentSqlBuilder
         var where = string.Join("\n  AND ", Where(query, parameters));
         var plain = ($"SELECT count(*) FROM incidents i WHERE {where}", parameters);
         // A map's view, a journalist's radius or polygon and a dashboard's period: one area (a bbox, a radius or
-        // a shape), a time window, or both, and at most event types and countries, which the cell index holds
-        // (0038). The query's conditions must be those alone, so that a filter added later is never left out
-        // of a count.
+        // a shape), a time window, or both, and no other filter. The query's conditions must be those alone, so
+        // that a filter added later is never left out of a count.
         var alone = new IncidentQuery
         {
             Bbox = query.Bbox, Near = query.Near, RadiusMetres = query.RadiusMetres, Intersects = query.Intersects, From = query.From, Until = query.Until,
-            EventTypes = query.EventTypes, Countries = query.Countries,
         };
         if (string.Join("\n  AND ", Where(alone, new DynamicParameters())) != where) return plain;
-        // Their conditions, as Where writes them (its first is the one every count has: deleted_at IS NULL).
-        var held = string.Concat(Where(new IncidentQuery { EventTypes = query.EventTypes, Countries = query.Countries }, new DynamicParameters())
-            .Skip(1).Select(condition => " AND " + condition));
         var areas = (query.Bbox is { Count: > 0 } ? 1 : 0) + (query.RadiusMetres is null ? 0 : 1) + (query.Intersects is null ? 0 : 1);
         var cells = areas != 1 ? null
             : query.Bbox is { Count: > 0 } boxes ? CellSplit.OfBoxes(boxes)
@@ -205,9 +200,9 @@ public static class IncidentSqlBuilder
         // id) of the cells inside the area, tells alone. Those starting before it (at most a month: from_floor)
         // reach it when they last past it, which only the table says. Then the area's rim, read and tested.
         var until = query.Until is null ? "" : " AND i.occurred_at < @until";
-        var sql = new StringBuilder("SELECT ").Append(Counted(cells, until + held + (query.From is null ? "" : " AND i.occurred_at >= @from")));
+        var sql = new StringBuilder("SELECT ").Append(Counted(cells, until + (query.From is null ? "" : " AND i.occurred_at >= @from")));
         if (query.From is not null)
-            sql.Append("\n     + ").Append(Counted(cells, $" AND i.occurred_at >= @from_floor AND i.occurred_at < @from AND {Reaches("i.occurred_at", "i.occurred_until", "@from")}{until}{held}"));
+            sql.Append("\n     + ").Append(Counted(cells, $" AND i.occurred_at >= @from_floor AND i.occurred_at < @from AND {Reaches("i.occurred_at", "i.occurred_until", "@from")}{until}"));
         if (cells is not null)
         {
             parameters.Add("cells_from", cells.From);

@@ -307,8 +307,6 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("bbox=36.1,34.1,37.4,36.4&datetime=../2016-12-31")]
     [InlineData("lat=34.73&lon=36.72&radius=50km")]
     [InlineData("lat=34.73&lon=36.72&radius=100km&datetime=2015-01-01/2016-12-31")]
-    [InlineData("bbox=36,34,37.5,35.5&event_type=battles")] // the index holds event_type and country (0038)
-    [InlineData("lat=34.73&lon=36.72&radius=50km&country=SY&datetime=2015-01-01/..")]
     public async Task An_area_count_reads_the_cells_inside_the_area_from_the_index_alone(string parameters) =>
         await AssertCountedFromIndexAsync(parameters, "incidents_cell_idx");
 
