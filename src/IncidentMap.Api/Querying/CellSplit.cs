@@ -14,8 +14,8 @@ namespace IncidentMap.Api.Querying;
 public sealed record CellSplit(int[] From, int[] To, int[] Rim)
 {
     /// <summary>
-    /// More rim cells than this (a box thinner than a cell, across half the world; a circle of a thousand
-    /// kilometres holds about 2,000 cells in all) and counting reads the table as before.
+    /// More rim cells than this (a box thinner than a cell, across half the world), or more cells than this
+    /// in a circle's box (a circle of 1,000 km beyond about 47° of latitude), and counting reads the table as before.
     /// </summary>
     public const int MaxRim = 10_000;
 
