@@ -1,3 +1,5 @@
+using static IncidentMap.Api.Querying.RadiusCells;
+
 namespace IncidentMap.Api.Querying;
 
 /// <summary>
@@ -19,7 +21,8 @@ public sealed record CellSplit(int[] From, int[] To, int[] Rim)
     /// </summary>
     public const int MaxRim = 10_000;
 
-    private const int PerDegree = RadiusCells.PerDegree, Rows = RadiusCells.Rows, Columns = RadiusCells.Columns;
+    // A type of this namespace is named Columns too.
+    private const int Columns = RadiusCells.Columns;
 
     /// <summary>The split of <paramref name="boxes"/>, or null when no cell lies wholly inside one or the rim is too long.</summary>
     public static CellSplit? OfBoxes(IReadOnlyList<Box> boxes)
@@ -92,7 +95,8 @@ public sealed record CellSplit(int[] From, int[] To, int[] Rim)
                 if (prepared.Covers(square)) inside.Add((cell, cell));
                 else if (prepared.Intersects(square)) rim.Add(cell);
             }
-        return inside.Count > 0 && rim.Count <= MaxRim ? Of(inside, rim) : null;
+        // No rim can pass MaxRim: it is part of a box of at most MaxShapeCells.
+        return inside.Count > 0 ? Of(inside, rim) : null;
     }
 
     /// <summary>
@@ -108,26 +112,6 @@ public sealed record CellSplit(int[] From, int[] To, int[] Rim)
             else runs.Add(run);
         return new CellSplit(runs.Select(r => r.From).ToArray(), runs.Select(r => r.To).ToArray(), rim.Distinct().Order().ToArray());
     }
-
-    /// <summary>The row of a latitude, as incident_cell computes it: exact, not rounded by the sum.</summary>
-    internal static int Row(double lat)
-    {
-        var row = Math.Floor((lat + 90) * PerDegree);
-        if (lat < row / PerDegree - 90) row--;
-        return (int)Math.Clamp(row, 0, Rows - 1);
-    }
-
-    /// <summary>The column of a longitude, as incident_cell computes it.</summary>
-    internal static int Column(double lon)
-    {
-        var column = Math.Floor((lon + 180) * PerDegree);
-        if (lon < column / PerDegree - 180) column--;
-        return (int)Math.Clamp(column, 0, Columns - 1);
-    }
-
-    private static double South(int row) => (double)row / PerDegree - 90;
-
-    private static double West(int column) => (double)column / PerDegree - 180;
 
     private sealed record Grid(int FirstRow, int LastRow, int FirstColumn, int LastColumn)
     {

@@ -33,27 +33,8 @@ public static class RadiusCells
     /// the way stays below that latitude φ, where a degree of longitude is at least 111,319 m × cos φ.
     /// Bounds are widened by 1% against rounding.
     /// </summary>
-    public static int[]? Covering(double lat, double lon, double metres)
-    {
-        if (metres < MinRadiusMetres || Reach(lat, metres) is not { } reach || reach.DLon >= 90) return null;
-        var (dLat, dLon, metresPerDegreeLongitude) = reach;
-
-        var (firstRow, lastRow) = (Row(lat - dLat), Row(lat + dLat));
-        var (firstColumn, lastColumn) = ((int)Math.Floor((lon - dLon + 180) * PerDegree), (int)Math.Floor((lon + dLon + 180) * PerDegree));
-        if ((lastRow - firstRow + 1) * (lastColumn - firstColumn + 1) > MaxCells) return null;
-
-        var cells = new List<int>();
-        for (var row = firstRow; row <= lastRow; row++)
-            for (var column = firstColumn; column <= lastColumn; column++)
-            {
-                // A corner cell of the box may lie wholly outside the circle, and reading it would walk
-                // all its incidents to find none: leave out cells the circle cannot reach.
-                if (LowerBoundMetres(lat, lon, row, column, metresPerDegreeLongitude) > metres * 1.01) continue;
-                // Across the antimeridian the columns wrap around.
-                cells.Add(row * Columns + ((column % Columns) + Columns) % Columns);
-            }
-        return cells.Distinct().ToArray();
-    }
+    public static int[]? Covering(double lat, double lon, double metres) =>
+        metres < MinRadiusMetres || Touched(lat, lon, metres, MaxCells) is not { } touched ? null : touched.Select(c => c.Cell).Distinct().ToArray();
 
     /// <summary>
     /// The cells a circle covers (as <see cref="Covering"/> finds them, up to <paramref name="maxCells"/> in its
@@ -66,27 +47,44 @@ public static class RadiusCells
     /// </summary>
     internal static (List<int> Inside, List<int> Rim)? Inside(double lat, double lon, double metres, int maxCells)
     {
+        if (Touched(lat, lon, metres, maxCells) is not { } touched) return null;
+        var (inside, rim) = (new List<int>(), new List<int>());
+        foreach (var (row, column, cell) in touched)
+            (FarthestCornerMetres(lat, lon, row, column) <= metres * 0.99 ? inside : rim).Add(cell);
+        return (inside, rim);
+    }
+
+    /// <summary>
+    /// The cells of the circle's box (by <see cref="Reach"/>) that it can reach, each with its row, its column
+    /// unwrapped (below 0 or past the last west or east of the antimeridian) and its cell; null near a pole,
+    /// over a quarter of the world wide, or with more than <paramref name="maxCells"/> in the box.
+    /// </summary>
+    private static List<(int Row, int Column, int Cell)>? Touched(double lat, double lon, double metres, int maxCells)
+    {
         if (Reach(lat, metres) is not { DLon: < 90 } reach) return null;
         var (dLat, dLon, metresPerDegreeLongitude) = reach;
+
         var (firstRow, lastRow) = (Row(lat - dLat), Row(lat + dLat));
         var (firstColumn, lastColumn) = ((int)Math.Floor((lon - dLon + 180) * PerDegree), (int)Math.Floor((lon + dLon + 180) * PerDegree));
         if ((long)(lastRow - firstRow + 1) * (lastColumn - firstColumn + 1) > maxCells) return null;
 
-        var (inside, rim) = (new List<int>(), new List<int>());
+        var cells = new List<(int, int, int)>();
         for (var row = firstRow; row <= lastRow; row++)
             for (var column = firstColumn; column <= lastColumn; column++)
             {
+                // A corner cell of the box may lie wholly outside the circle, and reading it would walk
+                // all its incidents to find none: leave out cells the circle cannot reach.
                 if (LowerBoundMetres(lat, lon, row, column, metresPerDegreeLongitude) > metres * 1.01) continue;
-                var cell = row * Columns + ((column % Columns) + Columns) % Columns;
-                (FarthestCornerMetres(lat, lon, row, column) <= metres * 0.99 ? inside : rim).Add(cell);
+                // Across the antimeridian the columns wrap around.
+                cells.Add((row, column, row * Columns + ((column % Columns) + Columns) % Columns));
             }
-        return (inside, rim);
+        return cells;
     }
 
     /// <summary>The great-circle distance (mean radius, as PostGIS's spherical distance) from (lat, lon) to the farthest corner of a cell.</summary>
     private static double FarthestCornerMetres(double lat, double lon, int row, int column)
     {
-        var (south, west) = (row / (double)PerDegree - 90, column / (double)PerDegree - 180);
+        var (south, west) = (South(row), West(column));
         var (north, east) = (south + 1.0 / PerDegree, west + 1.0 / PerDegree);
         return Math.Max(Math.Max(GreatCircleMetres(lat, lon, south, west), GreatCircleMetres(lat, lon, south, east)),
             Math.Max(GreatCircleMetres(lat, lon, north, west), GreatCircleMetres(lat, lon, north, east)));
@@ -142,7 +140,7 @@ public static class RadiusCells
     /// </summary>
     private static double LowerBoundMetres(double lat, double lon, int row, int column, double metresPerDegreeLongitude)
     {
-        var (south, west) = (row / (double)PerDegree - 90, column / (double)PerDegree - 180);
+        var (south, west) = (South(row), West(column));
         var (north, east) = (south + 1.0 / PerDegree, west + 1.0 / PerDegree);
         var latitudeGap = lat < south ? south - lat : lat > north ? lat - north : 0;
         var longitudeGap = lon < west ? west - lon : lon > east ? lon - east : 0;
@@ -150,5 +148,28 @@ public static class RadiusCells
         return Math.Sqrt(dy * dy + dx * dx);
     }
 
-    private static int Row(double lat) => Math.Clamp((int)Math.Floor((lat + 90) * PerDegree), 0, Rows - 1);
+    /// <summary>
+    /// The row of a latitude as incident_cell computes it (0037): exact, where floor((lat + 90) * 4) alone
+    /// lets the sum's rounding carry a latitude a hair south of a grid line into the row north of it.
+    /// </summary>
+    internal static int Row(double lat)
+    {
+        var row = Math.Floor((lat + 90) * PerDegree);
+        if (lat < row / PerDegree - 90) row--;
+        return (int)Math.Clamp(row, 0, Rows - 1);
+    }
+
+    /// <summary>The column of a longitude as incident_cell computes it; longitude 180 in the last column.</summary>
+    internal static int Column(double lon)
+    {
+        var column = Math.Floor((lon + 180) * PerDegree);
+        if (lon < column / PerDegree - 180) column--;
+        return (int)Math.Clamp(column, 0, Columns - 1);
+    }
+
+    /// <summary>A row's southern edge.</summary>
+    internal static double South(int row) => (double)row / PerDegree - 90;
+
+    /// <summary>A column's western edge (of a column unwrapped across the antimeridian too).</summary>
+    internal static double West(int column) => (double)column / PerDegree - 180;
 }

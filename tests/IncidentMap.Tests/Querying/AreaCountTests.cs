@@ -199,7 +199,7 @@ public sealed class AreaCountTests(AreaCountDatabase database) : IClassFixture<A
             var (south, west) = (row / 4.0 - 90, column / 4.0 - 180);
             Assert.True(west <= lons[n] && (lons[n] < west + 0.25 || column == RadiusCells.Columns - 1 && lons[n] <= 180), $"longitude {lons[n]:R} in column {column}");
             Assert.True(south <= lats[n] && (lats[n] < south + 0.25 || row == RadiusCells.Rows - 1 && lats[n] <= 90), $"latitude {lats[n]:R} in row {row}");
-            Assert.Equal((row, column), (CellSplit.Row(lats[n]), CellSplit.Column(lons[n])));
+            Assert.Equal((row, column), (RadiusCells.Row(lats[n]), RadiusCells.Column(lons[n])));
         }
     }
 }
