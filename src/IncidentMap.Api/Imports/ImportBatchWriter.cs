@@ -84,7 +84,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     // in temp_buffers to disk: the importer's memory stays flat however many rows a file has.
     // refused: the database left that first row unwritten (NotWritten), so a repeat of it is not told it is imported.
     private const string CreateSeen = """
-        CREATE TEMP TABLE import_seen (external_id text PRIMARY KEY, record bigint NOT NULL, line bigint NOT NULL, refused boolean NOT NULL DEFAULT false)
+        CREATE TEMP TABLE import_seen (external_id text COLLATE "C" PRIMARY KEY, record bigint NOT NULL, line bigint NOT NULL, refused boolean NOT NULL DEFAULT false)
         """;
 
     // A file holds each incident once: applied in turn, two rows of one external_id would update
@@ -97,10 +97,16 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         ON CONFLICT (external_id) DO NOTHING
         """;
 
+    // Only when Remember left some staged row out, i.e. the batch has a repeat. Scalar subqueries, not a join: one
+    // probe of import_seen's key per staged row. Joined, the planner hashed the whole of import_seen for every batch,
+    // up to 350 ms a batch late in a million-row file (import_seen has no statistics, as no temporary table has).
     private const string RejectRepeated = """
-        DELETE FROM import_staging s USING import_seen k
-        WHERE k.external_id = s.external_id AND k.record <> s.record
-        RETURNING s.line, s.record, s.external_id, k.line, k.record, k.refused
+        DELETE FROM import_staging s
+        WHERE s.record <> (SELECT k.record FROM import_seen k WHERE k.external_id = s.external_id)
+        RETURNING s.line, s.record, s.external_id,
+                  (SELECT k.line FROM import_seen k WHERE k.external_id = s.external_id),
+                  (SELECT k.record FROM import_seen k WHERE k.external_id = s.external_id),
+                  (SELECT k.refused FROM import_seen k WHERE k.external_id = s.external_id)
         """;
 
     // The rows NotWritten names, which are the first of their keys (RejectRepeated took the others out): only in
@@ -339,9 +345,12 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
                 rejected.Add(new ImportProblem(line, record, "geometry", null, reason));
         if (rows.LacksPlaceFields)
             await _connection.ExecuteAsync(Command(FillPlaces, Places.Gazetteer.FillParameters, tx, ct));
-        await _connection.ExecuteAsync(Command(Remember, null, tx, ct));
-        var repeats = (await _connection.QueryAsync<(long, long, string, long, long, bool)>(Command(RejectRepeated, null, tx, ct)))
-            .Select(r => new Repeat(r.Item1, r.Item2, r.Item3, r.Item4, r.Item5, r.Item6)).ToList();
+        // Every staged row remembered means no key came twice, in this batch or before it: nothing to reject.
+        var remembered = await _connection.ExecuteAsync(Command(Remember, null, tx, ct));
+        List<Repeat> repeats = remembered == rows.Count - rejected.Count
+            ? []
+            : (await _connection.QueryAsync<(long, long, string, long, long, bool)>(Command(RejectRepeated, null, tx, ct)))
+                .Select(r => new Repeat(r.Item1, r.Item2, r.Item3, r.Item4, r.Item5, r.Item6)).ToList();
         await tx.CommitAsync(ct);
         return (rejected, repeats);
     }
