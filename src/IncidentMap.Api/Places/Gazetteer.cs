@@ -147,22 +147,35 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         return rows;
     }
 
-    /// <summary>Adds the curated spellings a place lacks; a place that has them all is not written. Returns the places changed.</summary>
+    /// <summary>
+    /// Adds the curated spellings a place lacks (to the most populous GeoNames place of that name and country);
+    /// a place that has them all is not written. One statement for the whole list: it runs at every start, and a
+    /// statement a line (each planned, each firing the places' change trigger) took 1–1.5 s of it.
+    /// Returns the places changed.
+    /// </summary>
     private static async Task<int> ApplyAlternateNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
     {
         if (!File.Exists(file)) return 0;
-        var changed = 0;
-        foreach (var line in (await File.ReadAllLinesAsync(file, ct)).Skip(1).Where(l => l.Length > 0))
+        var lines = (await File.ReadAllLinesAsync(file, ct)).Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t')).ToList();
+        if (lines.Count == 0) return 0;
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            WITH curated AS (
+                SELECT t.id, array_agg(DISTINCT n) AS names
+                FROM unnest(@countries, @names, @spellings) AS c(country, name, spellings)
+                CROSS JOIN LATERAL (SELECT id FROM places WHERE country = c.country::char(2) AND name = c.name AND source = 'geonames'
+                                    ORDER BY population DESC NULLS LAST LIMIT 1) t
+                CROSS JOIN unnest(string_to_array(c.spellings, '|')) n
+                GROUP BY t.id
+            )
+            UPDATE places p SET alternate_names = ARRAY(SELECT DISTINCT unnest(p.alternate_names || c.names))
+            FROM curated c
+            WHERE p.id = c.id AND NOT p.alternate_names @> c.names
+            """, new
         {
-            var f = line.Split('\t');
-            changed += await connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE places SET alternate_names = ARRAY(SELECT DISTINCT unnest(alternate_names || @names))
-                WHERE id = (SELECT id FROM places WHERE country = @country AND name = @name AND source = 'geonames'
-                            ORDER BY population DESC NULLS LAST LIMIT 1)
-                  AND NOT alternate_names @> @names
-                """, new { country = f[0], name = f[1], names = f[2].Split('|') }, tx, cancellationToken: ct));
-        }
-        return changed;
+            countries = lines.Select(f => f[0]).ToArray(),
+            names = lines.Select(f => f[1]).ToArray(),
+            spellings = lines.Select(f => f[2]).ToArray(),
+        }, tx, cancellationToken: ct));
     }
 
     /// <summary>

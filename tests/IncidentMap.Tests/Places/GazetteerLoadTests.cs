@@ -1,0 +1,102 @@
+using System.IO.Compression;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Dapper;
+using IncidentMap.Api.Database;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace IncidentMap.Tests.Places;
+
+/// <summary>
+/// The gazetteer a service loads as it starts (Gazetteer:Path): the GeoNames extract once, and the curated
+/// spellings (alternate-names.tsv) at every start, so that spellings added to the list after a database was
+/// loaded reach it. On a database of its own, with a gazetteer of a few places written here.
+/// </summary>
+public sealed class GazetteerLoadTests : IAsyncLifetime
+{
+    private const string Header = "geonameid\tname\talternate_name\tcountry\tadmin1\tfeature_code\tpopulation\tlon\tlat";
+
+    private OwnDatabase _database = null!;
+    private readonly string _directory = Directory.CreateTempSubdirectory("incidentmap-gazetteer-").FullName;
+
+    public async Task InitializeAsync()
+    {
+        _database = await OwnDatabase.CreateAsync("gazetteer");
+        await new Migrator(_database.DataSource, NullLogger<Migrator>.Instance, ApiFixture.AppRole).MigrateAsync();
+        await using var file = File.Create(Path.Combine(_directory, "places.tsv.gz"));
+        await using var gzip = new GZipStream(file, CompressionLevel.Fastest);
+        await using var writer = new StreamWriter(gzip);
+        await writer.WriteAsync(string.Join('\n',
+            Header,
+            "9100001\tHoms\t\tSY\tHoms\tPPLA\t775404\t36.72339\t34.72682",
+            // A smaller place of the same name and country: the curated spellings go to the larger one.
+            "9100002\tHoms\t\tSY\tTartus\tPPL\t1200\t35.90000\t34.90000",
+            "9100003\tAleppo\tHalab\tSY\tAleppo\tPPLA\t1602264\t37.16117\t36.20124",
+            "9100004\tDamascus\tDimashq\tSY\tDimashq\tPPLC\t1569394\t36.29128\t33.51020") + "\n");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _database.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private sealed class Service(string database, string gazetteer) : WebApplicationFactory<Program>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            ApiFixture.Configure(builder);
+            ApiFixture.UseDatabase(builder, database);
+            builder.UseSetting("Gazetteer:Path", gazetteer);
+        }
+    }
+
+    private Task CurateAsync(params string[] lines) =>
+        File.WriteAllTextAsync(Path.Combine(_directory, "alternate-names.tsv"), string.Join('\n', ["country\tname\talternate_names", .. lines]) + "\n");
+
+    /// <summary>Starts a service on the database (which loads the gazetteer) and returns the geonameids of the places <paramref name="q"/> finds.</summary>
+    private async Task<List<long>> StartAndSearchAsync(string q)
+    {
+        await using var service = new Service(_database.Name, _directory);
+        var json = await service.CreateClient().GetFromJsonAsync<JsonElement>($"/collections/places/items?q={Uri.EscapeDataString(q)}&limit=100");
+        var ids = json.GetProperty("features").EnumerateArray().Select(f => f.GetProperty("id").GetInt64()).ToArray();
+        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        return (await connection.QueryAsync<long>("SELECT geonameid FROM places WHERE id = ANY(@ids) ORDER BY geonameid", new { ids })).ToList();
+    }
+
+    private async Task<Dictionary<long, (string[] Names, string Xmin)>> PlacesAsync()
+    {
+        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        return (await connection.QueryAsync<(long Id, string[] Names, string Xmin)>(
+            "SELECT geonameid, alternate_names, xmin::text FROM places ORDER BY geonameid")).ToDictionary(p => p.Id, p => (p.Names, p.Xmin));
+    }
+
+    [Fact]
+    public async Task Curated_spellings_reach_the_largest_place_of_the_name_at_load_and_spellings_added_later_at_the_next_start()
+    {
+        // Two lines for one place (both apply), a spelling the place has already, and a place the gazetteer lacks.
+        await CurateAsync("SY\tHoms\tHims|Emesa", "SY\tHoms\tḤimṣ", "SY\tAleppo\tHalab|حلب", "SY\tNowhere\tNulla");
+        Assert.Equal([9100001], await StartAndSearchAsync("Emesa"));
+        var loaded = await PlacesAsync();
+        Assert.Equal(["Emesa", "Hims", "Ḥimṣ"], loaded[9100001].Names.Order(StringComparer.Ordinal));
+        Assert.Empty(loaded[9100002].Names);
+        Assert.Equal(["Halab", "حلب"], loaded[9100003].Names.Order(StringComparer.Ordinal));
+        Assert.Equal(["Dimashq"], loaded[9100004].Names);
+        Assert.Equal(4, loaded.Count);
+
+        // A later list: a new spelling for Damascus, the rest as before. Only Damascus is written again.
+        await CurateAsync("SY\tHoms\tHims|Emesa", "SY\tHoms\tḤimṣ", "SY\tAleppo\tHalab|حلب", "SY\tDamascus\tAsh Sham|Dimashq");
+        Assert.Equal([9100004], await StartAndSearchAsync("Ash Sham"));
+        var later = await PlacesAsync();
+        Assert.Equal(["Ash Sham", "Dimashq"], later[9100004].Names.Order(StringComparer.Ordinal));
+        Assert.NotEqual(loaded[9100004].Xmin, later[9100004].Xmin);
+        foreach (var unchanged in new long[] { 9100001, 9100002, 9100003 })
+        {
+            Assert.Equal(loaded[unchanged].Names, later[unchanged].Names);
+            Assert.Equal(loaded[unchanged].Xmin, later[unchanged].Xmin);
+        }
+    }
+}
