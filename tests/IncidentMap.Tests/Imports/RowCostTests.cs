@@ -70,6 +70,49 @@ public sealed class RowCostTests(ApiFixture api)
         await tx.RollbackAsync();
     }
 
+    /// <summary>
+    /// Migration 0038 wrote the check on import_source without the bounded repetition {0,99}, which PostgreSQL's
+    /// regular expressions run at ten times the cost; it accepts and refuses exactly what the old pattern did.
+    /// </summary>
+    [Fact]
+    public async Task The_import_source_check_accepts_and_refuses_what_the_old_pattern_did()
+    {
+        Assert.NotNull(api);
+        await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
+        await connection.OpenAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        string[] sources =
+        [
+            "bench", "a", "7", "acled:2016-02", "A.b_c:d-e", "x" + new string('y', 98), "x" + new string('y', 99),
+            "x" + new string('y', 100), "", ".bench", "-bench", "_bench", ":bench", "ben ch", "bénch", "bench\n", "\nbench", "bench/x", "ḥimṣ",
+        ];
+        var verdicts = new List<(string Source, bool Old, bool Stored)>();
+        foreach (var source in sources)
+        {
+            var old = await connection.ExecuteScalarAsync<bool>(
+                "SELECT @source ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$'", new { source }, tx);
+            await connection.ExecuteAsync("SAVEPOINT one", transaction: tx);
+            bool stored;
+            try
+            {
+                await connection.ExecuteAsync("""
+                    INSERT INTO incidents (title, event_type, occurred_at, geom, import_source)
+                    VALUES ('source check', 'battles', now(), ST_SetSRID(ST_MakePoint(36.7, 34.7), 4326), @source)
+                    """, new { source }, tx);
+                stored = true;
+            }
+            catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.CheckViolation, ConstraintName: "incidents_import_source_check" })
+            {
+                stored = false;
+            }
+            await connection.ExecuteAsync("ROLLBACK TO SAVEPOINT one", transaction: tx);
+            verdicts.Add((source, old, stored));
+        }
+        Assert.Equal(verdicts.Select(v => (v.Source, v.Old, v.Old)), verdicts);
+        Assert.Equal(7, verdicts.Count(v => v.Stored));
+        await tx.RollbackAsync();
+    }
+
     /// <summary>A connection in a transaction (rolled back) that counts its function calls.</summary>
     private static async Task<(NpgsqlConnection, NpgsqlTransaction)> CountingCallsAsync()
     {
