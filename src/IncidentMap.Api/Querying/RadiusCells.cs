@@ -2,7 +2,7 @@ namespace IncidentMap.Api.Querying;
 
 /// <summary>
 /// The quarter-degree grid of <c>incident_cell(geometry)</c> (migrations 0011 and 0037): which cells a geodesic
-/// circle can touch, so a newest-first radius page reads only those cells, each in time order.
+/// circle or a bbox can touch, so a newest-first page of a radius or a map's view reads only those cells, each in time order.
 /// </summary>
 public static class RadiusCells
 {
@@ -35,6 +35,51 @@ public static class RadiusCells
     /// </summary>
     public static int[]? Covering(double lat, double lon, double metres) =>
         metres < MinRadiusMetres || Touched(lat, lon, metres, MaxCells) is not { } touched ? null : touched.Select(c => c.Cell).Distinct().ToArray();
+
+    /// <summary>
+    /// Smaller boxes hold few candidates, which the GiST index finds and a sort orders cheaply; walking the
+    /// cells under them would read mostly incidents outside them (a cell is a quarter of a degree).
+    /// </summary>
+    public const double MinBoxDegrees = 0.1;
+
+    /// <summary>
+    /// A box covering less than this share of a cell leaves a sliver of it: walking the whole cell in time order
+    /// for the few incidents in the sliver would read mostly others (a box whose north or east edge lies on a grid
+    /// line, as round numbers do, touches a row or column of cells along that line alone).
+    /// </summary>
+    public const double SliverShare = 0.1;
+
+    /// <summary>
+    /// A cell a box touches; <paramref name="Sliver"/> is the part of the cell the box covers, when that is less than
+    /// <see cref="SliverShare"/> of it (a closed box holding every point of the cell that lies in the box).
+    /// </summary>
+    public sealed record BoxCell(int Cell, Box? Sliver);
+
+    /// <summary>
+    /// Every cell holding a point of the boxes (closed: a point on an edge is in a box), in order, or null when a box
+    /// is narrower or lower than <see cref="MinBoxDegrees"/>, or the boxes need more than <see cref="MaxCells"/> cells.
+    /// A cell that two boxes touch is never a sliver.
+    /// </summary>
+    public static List<BoxCell>? CoveringBoxes(IReadOnlyList<Box> boxes)
+    {
+        var cells = new Dictionary<int, Box?>();
+        foreach (var box in boxes)
+        {
+            if (!(box.MaxLon - box.MinLon >= MinBoxDegrees && box.MaxLat - box.MinLat >= MinBoxDegrees)) return null;
+            var (firstRow, lastRow, firstColumn, lastColumn) = (Row(box.MinLat), Row(box.MaxLat), Column(box.MinLon), Column(box.MaxLon));
+            if ((lastRow - firstRow + 1) * (lastColumn - firstColumn + 1) > MaxCells) return null;
+            for (var row = firstRow; row <= lastRow; row++)
+                for (var column = firstColumn; column <= lastColumn; column++)
+                {
+                    var part = new Box(Math.Max(box.MinLon, West(column)), Math.Max(box.MinLat, South(row)),
+                        Math.Min(box.MaxLon, West(column) + 1.0 / PerDegree), Math.Min(box.MaxLat, South(row) + 1.0 / PerDegree));
+                    var share = (part.MaxLon - part.MinLon) * (part.MaxLat - part.MinLat) * PerDegree * PerDegree;
+                    var cell = row * Columns + column;
+                    cells[cell] = cells.ContainsKey(cell) || share >= SliverShare ? null : part;
+                }
+        }
+        return cells.Count > MaxCells ? null : [.. cells.OrderBy(c => c.Key).Select(c => new BoxCell(c.Key, c.Value))];
+    }
 
     /// <summary>
     /// The cells a circle covers (as <see cref="Covering"/> finds them, up to <paramref name="maxCells"/> in its

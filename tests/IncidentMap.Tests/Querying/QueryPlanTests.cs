@@ -80,6 +80,8 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("filter=S_DWITHIN(geometry, LINESTRING(36.70 34.73, 36.74 34.73), 2, kilometers)", "incidents_geom_idx")]
     [InlineData("filter=S_DWITHIN(geometry, LINESTRING(36.70 34.73, 36.74 34.73), 2, kilometers)", "incidents_shape_geog_idx")]
     [InlineData("bbox=36.71,34.72,36.73,34.74", "incidents_geom_idx")]
+    [InlineData("bbox=36.5,34.5,37,35", "incidents_cell_idx")]             // a city's view, merged from cells
+    [InlineData("bbox=36.5,34.5,37,35&sortby=occurred_at", "incidents_cell_idx")]
     [InlineData("datetime=2015-03-01/2015-03-01", "incidents_occurred_idx")]
     [InlineData("datetime=2015-03-01T10:00:00Z/2015-03-01T12:00:00Z", "incidents_occurred_idx")]
     [InlineData("q=zeppelin", "incidents_search_idx")]
@@ -126,6 +128,7 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("lat=34.73&lon=36.72&radius=25km&limit=100&sortby=occurred_at")]
     [InlineData("lat=34.73&lon=36.72&radius=3km&limit=100&sortby=distance")]
     [InlineData("bbox=36.6,34.6,36.8,34.8&limit=1000")]
+    [InlineData("bbox=36.61,34.52,36.93,34.81&limit=100")] // merged from cells, slivers under the north edge
     [InlineData("bbox=36.6,34.6,36.8,34.8&limit=200&sortby=title,-fatalities")] // ties in both keys, mixed directions
     [InlineData("q=zeppelin&limit=50&sortby=-fatalities")]
     public async Task A_page_computed_whole_holds_the_same_rows_in_the_same_order(string parameters)
