@@ -21,6 +21,12 @@ public static class Scenarios
         {
             ["lat"] = Number(city.Lat), ["lon"] = Number(city.Lon), ["radius"] = "25km", ["limit"] = "100", ["count"] = "false",
         }), P99TargetMs: 25),
+        // A map's view of a city, newest first: merged from the grid cells under the box, as the radius page is.
+        new("bbox-city", "b) bbox 0.5x0.5 deg, newest 100", 0.7, [1, 16], AroundDenseCities(city => new()
+        {
+            ["bbox"] = string.Join(",", Number(city.Lon - 0.25), Number(city.Lat - 0.25), Number(city.Lon + 0.25), Number(city.Lat + 0.25)),
+            ["limit"] = "100", ["count"] = "false",
+        })),
         new("bbox", "b) bbox 2x2 deg, limit 1000", 0.6, [1, 8], AroundDenseCities(city => new()
         {
             ["bbox"] = string.Join(",", Number(city.Lon - 1), Number(city.Lat - 1), Number(city.Lon + 1), Number(city.Lat + 1)),
