@@ -148,7 +148,8 @@ public static class IncidentSqlBuilder
         branches.Add($"({select}\n  AND i.cell = {RadiusCells.OtherShapes}\nORDER BY {order}\nLIMIT @limit)");
         var merged = string.Join("\nUNION ALL\n", branches) + "\nORDER BY " + KeyOrder(keys) + "\nLIMIT @limit";
         // The merge's plan is fixed by the SQL (one branch per cell, a sliver's from the GiST index), whatever the values.
-        // Planned for each request instead, the 25-30 branches of a box of 1° on grid lines took 20-40 ms to plan.
+        // Planned for each request instead, the 25-30 branches of an empty box of 1° on grid lines took 23-47 ms a
+        // request, against 6-7 ms prepared.
         return new SqlQuery(merged, parameters, keys, StablePlan: true);
     }
 
