@@ -175,14 +175,14 @@ public static class IncidentSqlBuilder
     /// shapes, an id, both a radius and a box); otherwise null, and the area's candidates are found by the
     /// GiST index and sorted, or the time index is walked, as PostgreSQL judges.
     /// </summary>
-    private static IReadOnlyList<RadiusCells.BoxCell>? NewestInCells(IncidentQuery query, IReadOnlyList<SortKey> keys)
+    private static IReadOnlyList<RadiusCells.MergedCell>? NewestInCells(IncidentQuery query, IReadOnlyList<SortKey> keys)
     {
         if (query.Limit is null || keys.Count != 2 || keys[0].Field.Name != "occurred_at" || keys[1].Descending != keys[0].Descending) return null;
         if (query.Text is not null || query.Filter is not null || query.Intersects is not null || query.Id is not null || query.IncludeDeleted) return null;
         var boxed = query.Bbox is { Count: > 0 };
         return query switch
         {
-            { Near: { } near, RadiusMetres: { } radius } when !boxed => RadiusCells.Covering(near.Y, near.X, radius)?.Select(c => new RadiusCells.BoxCell(c, null)).ToList(),
+            { Near: { } near, RadiusMetres: { } radius } when !boxed => RadiusCells.Covering(near.Y, near.X, radius)?.Select(c => new RadiusCells.MergedCell(c, null)).ToList(),
             { RadiusMetres: null, Bbox: { } boxes } when boxed => RadiusCells.CoveringBoxes(boxes),
             _ => null,
         };
@@ -276,7 +276,7 @@ public static class IncidentSqlBuilder
         // ST_Envelope turns a box of no width or height into the line or point it is: as a degenerate
         // polygon, a point bbox intersected nothing, not even an incident exactly there.
         // Merged cells: _ST_Intersects is the same test without the index hook, and the box is built once (an
-        // InitPlan), not for every row as a prepared statement's generic plan would (25 µs a row).
+        // InitPlan), not for every row as a prepared statement's generic plan would (its parameters are not folded).
         if (query.Bbox is { Count: > 0 } boxes)
             where.Add(AnyBox(parameters, boxes, "", areaByIndex ? "ST_Intersects(i.geom, ST_Envelope({0}))" : "_ST_Intersects(i.geom, (SELECT ST_Envelope({0})))"));
 

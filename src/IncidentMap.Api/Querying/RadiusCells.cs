@@ -50,17 +50,18 @@ public static class RadiusCells
     public const double SliverShare = 0.1;
 
     /// <summary>
-    /// A cell a box touches; <paramref name="Sliver"/> is the part of the cell the box covers, when that is less than
-    /// <see cref="SliverShare"/> of it (a closed box holding every point of the cell that lies in the box).
+    /// A cell of a merged page (a radius's or a box's); <paramref name="Sliver"/> is the part of the cell a box covers,
+    /// when that is less than <see cref="SliverShare"/> of it (a closed box holding every point of the cell that lies
+    /// in the box), and null for a cell walked whole.
     /// </summary>
-    public sealed record BoxCell(int Cell, Box? Sliver);
+    public sealed record MergedCell(int Cell, Box? Sliver);
 
     /// <summary>
     /// Every cell holding a point of the boxes (closed: a point on an edge is in a box), in order, or null when a box
     /// is narrower or lower than <see cref="MinBoxDegrees"/>, or the boxes need more than <see cref="MaxCells"/> cells.
     /// A cell that two boxes touch is never a sliver.
     /// </summary>
-    public static List<BoxCell>? CoveringBoxes(IReadOnlyList<Box> boxes)
+    public static List<MergedCell>? CoveringBoxes(IReadOnlyList<Box> boxes)
     {
         var cells = new Dictionary<int, Box?>();
         foreach (var box in boxes)
@@ -78,7 +79,7 @@ public static class RadiusCells
                     cells[cell] = cells.ContainsKey(cell) || share >= SliverShare ? null : part;
                 }
         }
-        return cells.Count > MaxCells ? null : [.. cells.OrderBy(c => c.Key).Select(c => new BoxCell(c.Key, c.Value))];
+        return cells.Count > MaxCells ? null : [.. cells.OrderBy(c => c.Key).Select(c => new MergedCell(c.Key, c.Value))];
     }
 
     /// <summary>
