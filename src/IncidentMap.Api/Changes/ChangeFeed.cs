@@ -53,12 +53,12 @@ public sealed class ChangeFeed(IncidentReader reader)
     /// Whether retention has purged changes after the cursor (the reader must reload), or the cursor is
     /// ahead of anything the feed gave out: read on from it, the feed would skip the changes before it.
     /// The feed gives out the cursors of changes below its horizon and the horizon itself as
-    /// <c>horizon-0</c>; the horizon only moves forward. So a cursor is one it gave out (or could
+    /// <c>horizon-0</c>. So a cursor is one it gave out (or could
     /// have: any <c>x-0</c> at or below the horizon skips nothing) when it is
     /// <list type="bullet">
     /// <item>at or before the purge marker (before it is a 410; rows before it may be gone),</item>
-    /// <item><c>x-0</c> with x at or below the horizon, or</item>
-    /// <item>the position of a change below the horizon (one primary-key lookup).</item>
+    /// <item><c>x-0</c> with x at or below the highest horizon given out so far, or</item>
+    /// <item>the position of a change below it (one primary-key lookup).</item>
     /// </list>
     /// <c>448497-99999999</c> beside a next_cursor of <c>448497-0</c> is none of these: it would skip
     /// every change transaction 448497 goes on to write.
@@ -68,20 +68,28 @@ public sealed class ChangeFeed(IncidentReader reader)
         var parameters = new DynamicParameters();
         parameters.Add("xid", cursor.Xid.ToString(CultureInfo.InvariantCulture));
         parameters.Add("position", cursor.Position);
-        var state = await reader.ListAsync<CursorState>("""
-            WITH h AS (SELECT incident_feed_horizon() AS xmin),
-                 purged AS (SELECT (xid, position) >= (@xid::xid8, @position) AS reached,
-                                   (xid, position) > (@xid::xid8, @position) AS after
-                            FROM incident_changes_purged)
-            SELECT coalesce((SELECT after FROM purged), false) AS expired,
-                   NOT (coalesce((SELECT reached FROM purged), false)
-                        OR (@position = 0 AND @xid::xid8 <= h.xmin)
-                        OR (@xid::xid8 < h.xmin AND EXISTS (
-                                SELECT 1 FROM incident_changes c WHERE c.xid = @xid::xid8 AND c.position = @position))) AS ahead
-            FROM h
-            """, parameters, ct);
+        var state = await reader.ListAsync<CursorState>(CursorStateSql, parameters, ct);
         return (state[0].Expired, state[0].Ahead);
     }
+
+    /// <summary>
+    /// The check of <see cref="CheckAsync"/>. It compares with the highest horizon the feed can have given
+    /// out so far (<c>incident_feed_horizon_reached</c>, db/migrations/0039), not with the horizon a read
+    /// would take now: that one can stand lower for a moment (the safe side for reading), and a cursor
+    /// given out a moment before would be refused.
+    /// </summary>
+    internal const string CursorStateSql = """
+        WITH h AS (SELECT incident_feed_horizon_reached() AS xmin),
+             purged AS (SELECT (xid, position) >= (@xid::xid8, @position) AS reached,
+                               (xid, position) > (@xid::xid8, @position) AS after
+                        FROM incident_changes_purged)
+        SELECT coalesce((SELECT after FROM purged), false) AS expired,
+               NOT (coalesce((SELECT reached FROM purged), false)
+                    OR (@position = 0 AND @xid::xid8 <= h.xmin)
+                    OR (@xid::xid8 < h.xmin AND EXISTS (
+                            SELECT 1 FROM incident_changes c WHERE c.xid = @xid::xid8 AND c.position = @position))) AS ahead
+        FROM h
+        """;
 
     private sealed record CursorState(bool Expired, bool Ahead);
 

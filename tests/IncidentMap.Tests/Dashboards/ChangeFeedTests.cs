@@ -257,6 +257,69 @@ public sealed class ChangeFeedTests(ApiFixture api)
             Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={cursor}")).StatusCode);
     }
 
+    /// <summary>
+    /// The horizon leaves out other databases' transactions by their entry in pg_stat_activity, read after
+    /// the snapshot; one that commits in between stands in the snapshot without that entry, and the horizon
+    /// stops at it for a moment, below the one given out just before. The check must still take the cursor
+    /// given out (CI saw a dashboard's page come back empty, then full; a 400 here would have dropped it).
+    /// The check runs in a REPEATABLE READ transaction whose snapshot is taken before the other database's
+    /// transaction commits, and looks at pg_stat_activity after: the race, held open.
+    /// </summary>
+    [Fact]
+    public async Task A_horizon_given_out_is_taken_while_another_databases_transaction_ends_under_the_check()
+    {
+        var tag = FeedHelpers.NewTag();
+        var elsewhere = new NpgsqlConnectionStringBuilder(ApiFixture.ConnectionString) { Database = "postgres", Pooling = false }.ConnectionString;
+        var checker = new NpgsqlConnectionStringBuilder(ApiFixture.AppConnectionString) { Pooling = false }.ConnectionString;
+        for (var attempt = 1; ; attempt++)
+        {
+            await using var other = new NpgsqlConnection(elsewhere);
+            await other.OpenAsync();
+            await using var otherTx = await other.BeginTransactionAsync();
+            var foreignXid = ulong.Parse((await other.ExecuteScalarAsync<string>("SELECT pg_current_xact_id()::text", transaction: otherTx))!);
+
+            await using var check = new NpgsqlConnection(checker);
+            await check.OpenAsync();
+            // A later transaction that ends: the snapshots' xmax passes the other database's transaction,
+            // which then stands among their running ones (an id at or above xmax is never listed).
+            await check.ExecuteAsync("SELECT pg_current_xact_id()");
+
+            var head = await _client.HeadAsync(tag);
+            var given = ulong.Parse(head[..head.IndexOf('-')]);
+            var shift = ulong.Parse((await check.ExecuteScalarAsync<string>("SELECT shift::text FROM incident_feed_shift"))!);
+            if (given <= foreignXid + shift)
+            {
+                // A transaction of this database older than the other one was running (another test's):
+                // the horizon given out stood below the other database's transaction anyway.
+                Assert.True(attempt < 100, "the feed's horizon never passed a fresh transaction of another database");
+                await otherTx.RollbackAsync();
+                await Task.Delay(20);
+                continue;
+            }
+
+            await using var tx = await check.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
+            await check.ExecuteAsync("SELECT 1", transaction: tx); // the snapshot: the other transaction is running in it
+            await otherTx.CommitAsync();
+
+            // The race itself: the horizon a read would take now stands at the other transaction.
+            var now = ulong.Parse((await check.ExecuteScalarAsync<string>("SELECT incident_feed_horizon()::text", transaction: tx))!);
+            Assert.Equal(foreignXid + shift, now);
+            Assert.True(now < given);
+
+            var state = (await check.QuerySingleAsync<CursorState>(ChangeFeed.CursorStateSql,
+                new { xid = given.ToString(), position = 0L }, tx));
+            Assert.False(state.Ahead, $"the horizon {given}-0, given out a moment before, was refused as ahead of the feed (horizon now {now})");
+            Assert.False(state.Expired);
+            // A cursor past every transaction that has started is still refused.
+            var beyond = (await check.QuerySingleAsync<CursorState>(ChangeFeed.CursorStateSql,
+                new { xid = (given + 1_000_000).ToString(), position = 0L }, tx));
+            Assert.True(beyond.Ahead);
+            return;
+        }
+    }
+
+    private sealed record CursorState(bool Expired, bool Ahead);
+
     [Theory]
     [InlineData("cursor=abc", "cursor")]
     [InlineData("cursor=9000000000000-0", "cursor")] // a transaction that has not started: reading on from it would skip every change until then
