@@ -314,8 +314,7 @@ public static partial class IncidentsApi
         {
             var counts = context.RequestServices.GetRequiredService<MatchCounts>();
             long? matched = query.Count ? await counts.CountAsync(query, ct) : null;
-            // A later page of the same filter finds its first page's count here (the plan depends on it).
-            var sql = IncidentSqlBuilder.Build(query, matched ?? (IncidentSqlBuilder.PlanFollowsCount(query) ? counts.Known(query) : null));
+            var sql = IncidentSqlBuilder.Build(query, matched ?? await PlanningCountAsync(context, counts, query, ct));
             var rows = query.Limit is { } limit && limit <= IncidentReader.ShortReadRows
                 ? await reader.OpenPageAsync(sql, ct)
                 : query.Limit is not null
@@ -329,6 +328,21 @@ public static partial class IncidentsApi
             exportLease?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The count a page's plan follows when the client did not ask for one (<see cref="IncidentSqlBuilder.PlanFollowsCount"/>):
+    /// a later page of the same filter finds its first page's count here; and tags or actors that
+    /// PostgreSQL's statistics do not list as common are counted first, through their index (a few ms), so
+    /// that a page of a tag in no incident, or in a handful, is not a walk of the whole table (<see cref="RareElements"/>).
+    /// </summary>
+    private static async Task<long?> PlanningCountAsync(HttpContext context, MatchCounts counts, IncidentQuery query, CancellationToken ct)
+    {
+        if (!IncidentSqlBuilder.PlanFollowsCount(query)) return null;
+        if (counts.Known(query) is { } known) return known;
+        return await context.RequestServices.GetRequiredService<RareElements>().AllRareAsync(query, ct)
+            ? await counts.CountAsync(query, ct)
+            : null;
     }
 
     /// <summary>

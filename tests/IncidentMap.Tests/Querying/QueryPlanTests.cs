@@ -219,7 +219,9 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
 
     private static IncidentQuery Query(string parameters)
     {
-        var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters).ToDictionary(p => p.Key, p => p.Value.ToString());
+        // Repeated parameters (tags=a&tags=b) joined as the service joins them.
+        var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters)
+            .ToDictionary(p => p.Key, p => QueryParser.Joined(p.Key, p.Value));
         var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
         Assert.True(query is not null, $"{parameters}: {string.Join("; ", errors)}");
         return query!;
@@ -250,6 +252,41 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("actors=Nobody&limit=10", "incidents_actors_idx")]
     public async Task A_page_of_few_tag_or_actor_matches_is_read_through_their_index(string parameters, string index) =>
         await ReadMatchesFirstAsync(parameters, 0, index);
+
+    // Which tags and actors the statistics list as common (RareElements): a page of any other is counted
+    // first, without count=true, so that the count can choose the plan above. Here every incident has one of
+    // three tags and one of three actors, each in a third of them.
+    [Theory]
+    [InlineData("tags=shelling", false)]
+    [InlineData("tags=quokka", true)]
+    [InlineData("tags=quokka&tags=airstrike", false)] // any of them: airstrike's third matches
+    [InlineData("tags=quokka&tags=dodo", true)]
+    [InlineData("actors=Nobody", true)]
+    [InlineData("actors=army", true)]                 // tags and actors match as written: "Army" is another
+    [InlineData("tags=shelling&actors=Nobody", true)] // both must match: no more than Nobody's
+    [InlineData("tags=shelling&actors=Police", false)]
+    [InlineData("q=zeppelin", false)]                  // words are planned from their own statistics
+    public async Task Tags_and_actors_outside_the_common_elements_are_rare(string parameters, bool rare)
+    {
+        var source = database.DataSource;
+        var reader = new IncidentReader(source, source, source, new DatabaseResilience(NullLogger<DatabaseResilience>.Instance, source, source, source));
+        Assert.Equal(rare, await new RareElements(reader).AllRareAsync(Query(parameters), default));
+    }
+
+    [Fact]
+    public async Task Nothing_is_rare_in_a_table_without_statistics()
+    {
+        await using var empty = await OwnDatabase.CreateAsync("rare");
+        await using (var connection = await empty.DataSource.OpenConnectionAsync())
+        {
+            // Only the columns the statistics are read for; a table just created, or never analysed, has none.
+            await connection.ExecuteAsync("CREATE TABLE incidents (tags text[], actors text[]); INSERT INTO incidents VALUES ('{shelling}', '{Army}')");
+            Assert.Equal(0L, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM pg_stats WHERE tablename = 'incidents'"));
+        }
+        var source = empty.DataSource;
+        var reader = new IncidentReader(source, source, source, new DatabaseResilience(NullLogger<DatabaseResilience>.Instance, source, source, source));
+        Assert.False(await new RareElements(reader).AllRareAsync(Query("tags=quokka"), default));
+    }
 
     private async Task ReadMatchesFirstAsync(string parameters, long matched, string index)
     {
