@@ -180,6 +180,30 @@ start() {
             || { tail -20 "$DATA/server.log" >&2; die "could not start PostgreSQL (log above)"; }
     fi
     ensure_app_role
+    tune_parallel
+}
+
+# Parallel query on a machine of two cores or fewer: off. A parallel worker is a new process, and starting
+# one took 35 ms on the project's 2-core VMs (pgbench, a one-row table under force_parallel_mode: 35 ms a
+# query against 0.13 ms), which was more than the workers saved on any of the service's statements: the
+# z3 cluster tile 2.6-2.9 s against 1.9 s serial, a count of a million rows 129 against 68 ms, a world
+# /clusters 2.2 against 1.1 s (docs/query-performance.md, "Parallel query"). And with the service's own
+# work on the same two cores, a worker can only take CPU from another request. Larger machines keep
+# PostgreSQL's default. INCIDENTMAP_PG_PARALLEL_WORKERS sets the value; a steady start writes nothing.
+tune_parallel() {
+    local want="${INCIDENTMAP_PG_PARALLEL_WORKERS:-}"
+    if [ -z "$want" ]; then
+        if [ "$(nproc)" -le 2 ]; then want=0; else want=default; fi
+    fi
+    [[ "$want" =~ ^([0-9]+|default)$ ]] || die "INCIDENTMAP_PG_PARALLEL_WORKERS must be a number or 'default'"
+    local sql="ALTER SYSTEM SET max_parallel_workers_per_gather = $want"
+    [ "$want" = default ] && sql="ALTER SYSTEM RESET max_parallel_workers_per_gather"
+    local now; now="$(PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt \
+        -c "SELECT coalesce((SELECT setting FROM pg_file_settings WHERE name = 'max_parallel_workers_per_gather' AND sourcefile LIKE '%postgresql.auto.conf' AND applied), 'default')")"
+    [ "$now" = "$want" ] && return 0
+    PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
+        -c "$sql" -c "SELECT pg_reload_conf()" >/dev/null
+    log "max_parallel_workers_per_gather: $want ($(nproc) cores)"
 }
 
 # The service's login: created once, its attributes and password put right when they are not (a
