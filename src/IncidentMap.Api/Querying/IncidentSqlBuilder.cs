@@ -303,7 +303,10 @@ public static class IncidentSqlBuilder
 
         AnyOf(where, parameters, "i.event_type", "event_type", query.EventTypes);
         AnyOf(where, parameters, "i.sub_event_type", "sub_event_type", query.SubEventTypes);
-        AnyOf(where, parameters, "i.country", "country", query.Countries);
+        // country is character(2). Against a text parameter PostgreSQL compares country::text, which the
+        // index on country cannot serve: a country with few incidents or none walked the whole time index
+        // for a page (country=ZW on a million rows: 1.3-2.7 s) and counted over the whole table.
+        AnyOf(where, parameters, "i.country", "country", query.Countries, type: "bpchar");
         AnyOf(where, parameters, "i.admin1", "admin1", query.Admin1);
         AnyOf(where, parameters, "i.status", "status", query.Statuses);
         AnyOf(where, parameters, "i.time_precision", "time_precision", query.TimePrecisions);
@@ -399,17 +402,19 @@ public static class IncidentSqlBuilder
         return parts.Count == 1 ? parts[0] : "(" + string.Join(" OR ", parts) + ")";
     }
 
-    private static void AnyOf(List<string> where, DynamicParameters parameters, string column, string name, IReadOnlyList<string>? values)
+    /// <param name="type">The column's type, when it is not text, for the parameter to be cast to.</param>
+    private static void AnyOf(List<string> where, DynamicParameters parameters, string column, string name, IReadOnlyList<string>? values,
+        string? type = null)
     {
         if (values is not { Count: > 0 }) return;
         if (values.Count == 1)
         {
-            where.Add($"{column} = @{name}");
+            where.Add($"{column} = @{name}" + (type is null ? "" : $"::{type}"));
             parameters.Add(name, values[0]);
         }
         else
         {
-            where.Add($"{column} = ANY(@{name})");
+            where.Add($"{column} = ANY(@{name}" + (type is null ? ")" : $"::{type}[])"));
             parameters.Add(name, values.ToArray());
         }
     }
