@@ -22,6 +22,12 @@ internal sealed record Queryable(string Name, CqlType Type, string Sql, string D
 
     /// <summary>OGC API – Features Part 5 role (x-ogc-role), for clients that look for the id, geometry and time.</summary>
     public string? Role { get; init; }
+
+    /// <summary>
+    /// The stored column, when it is character(n) and <see cref="Sql"/> reads it as text: equality with a
+    /// literal then compares the column itself, which its index serves (SqlCompiler.Comparison).
+    /// </summary>
+    public string? Padded { get; init; }
 }
 
 public static class Queryables
@@ -43,7 +49,7 @@ public static class Queryables
         Text("admin1", "First-level administrative division (governorate, province, state)."),
         Text("admin2", "Second-level administrative division (district)."),
         // char(2) pads and compares as bpchar; as text it behaves like every other string.
-        new Queryable("country", CqlType.String, "i.country::text", "ISO 3166-1 alpha-2 country code, upper case."),
+        new Queryable("country", CqlType.String, "i.country::text", "ISO 3166-1 alpha-2 country code, upper case.") { Padded = "i.country" },
         Text("geo_precision", "How precisely the geometry places the incident.", Vocabulary.GeoPrecisions),
         Integer("fatalities_min", "Lowest reported death toll (\"at least\"); null when unknown."),
         Integer("fatalities_max", "Highest reported death toll (\"up to\"); null when unknown."),

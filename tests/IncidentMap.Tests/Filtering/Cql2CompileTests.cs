@@ -22,7 +22,13 @@ public sealed class Cql2CompileTests
         { "50 < fatalities_max", "i.fatalities_max > @f0", [50L] },
         { "injured_min <= -1.5", "i.injured_min <= @f0", [-1.5] },
         { "id <> 7", "i.id <> @f0", [7L] },
-        { "country = 'SY'", "i.country::text = @f0", ["SY"] },
+        // Equality with a code compares the character(2) column itself, which its index serves; anything else
+        // compares text, as CQL2 says (a trailing space would be ignored by character(2)).
+        { "country = 'SY'", "i.country = @f0::bpchar", ["SY"] },
+        { "'SY' = country", "i.country = @f0::bpchar", ["SY"] },
+        { "country = 'SY '", "i.country::text = @f0", ["SY "] },
+        { "country <> 'SY'", "i.country::text <> @f0", ["SY"] },
+        { "country LIKE 'S%'", "i.country::text LIKE @f0", ["S%"] },
         { "summary IS NULL", "i.summary IS NULL", [] },
         { "summary is not null", "NOT (i.summary IS NULL)", [] },
         { "title LIKE '%Homs%'", "i.title LIKE @f0", ["%Homs%"] },

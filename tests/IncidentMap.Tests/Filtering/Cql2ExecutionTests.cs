@@ -38,6 +38,8 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
     [InlineData("fatalities_max IS NULL", "nearHoms aleppo beirut")]
     [InlineData("fatalities_max IS NOT NULL", "homs damascus")]
     [InlineData("country = 'LB'", "beirut")]
+    [InlineData("country = 'LB '", "")] // text, as CQL2 compares it: character(2) would ignore the space
+    [InlineData("country IN ('LB', 'XX')", "beirut")]
     [InlineData("'LB' <> country", "homs nearHoms aleppo damascus")]
     [InlineData("title LIKE '%Homs%'", "homs nearHoms")]
     [InlineData("title LIKE 'Riot_in%'", "beirut")]

@@ -89,6 +89,7 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     // on it could not serve; the time index was walked through every row.
     [InlineData("country=YE", "incidents_country_idx")]
     [InlineData("country=YE&country=IQ", "incidents_country_idx")]
+    [InlineData("filter=country = 'YE'", "incidents_country_idx")]
     public async Task Query_is_served_by_the_index_for_its_filter(string parameters, string index)
     {
         var sql = Page(parameters);
