@@ -85,6 +85,9 @@ run_pg() { (cd / && "${SU[@]}" "$@"); }
 
 password() { cat "$STATE/password"; }
 
+# psql as the superuser in the maintenance database (over TCP: the cluster has no Unix socket).
+admin_psql() { PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres "$@"; }
+
 app_password() {
     [ -f "$STATE/app-password" ] || die "no password on record for $APP_ROLE: run db/cluster.sh start"
     cat "$STATE/app-password"
@@ -198,10 +201,10 @@ tune_parallel() {
     [[ "$want" =~ ^([0-9]+|default)$ ]] || die "INCIDENTMAP_PG_PARALLEL_WORKERS must be a number or 'default'"
     local sql="ALTER SYSTEM SET max_parallel_workers_per_gather = $want"
     [ "$want" = default ] && sql="ALTER SYSTEM RESET max_parallel_workers_per_gather"
-    local now; now="$(PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt \
+    local now; now="$(admin_psql -qAt \
         -c "SELECT coalesce((SELECT setting FROM pg_file_settings WHERE name = 'max_parallel_workers_per_gather' AND sourcefile LIKE '%postgresql.auto.conf' AND applied), 'default')")"
     [ "$now" = "$want" ] && return 0
-    PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
+    admin_psql -qAt -v ON_ERROR_STOP=1 \
         -c "$sql" -c "SELECT pg_reload_conf()" >/dev/null
     log "max_parallel_workers_per_gather: $want ($(nproc) cores)"
 }
@@ -214,7 +217,7 @@ ensure_app_role() {
     remember_outside
     local pw; pw="$(cat "$STATE/app-password")"
     [[ "$pw" =~ ^[A-Za-z0-9]+$ ]] || die "$STATE/app-password is not a generated password; delete it to get a new one"
-    PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+    admin_psql -qAt -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'incidentmap_app') THEN
@@ -233,7 +236,7 @@ SQL
     # The password goes on standard input, never on a command line (where ps shows it).
     if ! PGPASSWORD="$pw" PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p "$PORT" -U "$APP_ROLE" -d postgres -qAt -c 'SELECT 1' >/dev/null 2>&1; then
         printf "ALTER ROLE %s PASSWORD '%s';\n" "$APP_ROLE" "$pw" \
-            | PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 >/dev/null
+            | admin_psql -qAt -v ON_ERROR_STOP=1 >/dev/null
         log "login $APP_ROLE ready (the service's; db/cluster.sh url DB app)"
     fi
 }
@@ -247,9 +250,9 @@ stop() {
 
 ensure_db() {
     local db="$1"
-    PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -qAt \
+    admin_psql -qAt \
         -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
-        || PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -q \
+        || admin_psql -q \
             -c "CREATE DATABASE \"$db\""
 }
 
@@ -265,7 +268,7 @@ case "${1:-}" in
              log "restarted (${2:-fast})" ;;
     ensure-db) ensure_db "$2" ;;
     recreate-db)
-             PGPASSWORD="$(password)" psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -q \
+             admin_psql -q \
                  -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" -c "CREATE DATABASE \"$2\"" ;;
     url)     case "${3:-}" in
                  "")  echo "Host=127.0.0.1;Port=$PORT;Username=postgres;Password=$(password);Database=${2:-incidentmap}" ;;

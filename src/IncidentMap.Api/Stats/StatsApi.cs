@@ -231,6 +231,7 @@ public static class StatsApi
     internal static string SummarySql(IncidentQuery query, DynamicParameters parameters)
     {
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
+        var latest = $"SELECT i.id, i.title, i.occurred_at, i.event_type, i.fatalities_min, i.fatalities_max FROM incidents i WHERE {where}";
         // One pass over the matches, grouped by place: the totals are sums over those groups, and the top
         // places are the largest of them. The latest five are a query of their own, which an index on
         // occurred_at serves when the filter keeps most incidents; with few matches (the count is known by
@@ -260,15 +261,9 @@ public static class StatsApi
                     ORDER BY count DESC, location_name LIMIT 10) p),
                 'latest', CASE WHEN (SELECT coalesce(sum(count), 0) FROM places) <= {{IncidentSqlBuilder.FewMatches}}
                     THEN (SELECT coalesce(json_agg(l), '[]') FROM (
-                        SELECT * FROM (
-                            SELECT i.id, i.title, i.occurred_at, i.event_type, i.fatalities_min, i.fatalities_max
-                            FROM incidents i WHERE {{where}}
-                            OFFSET 0) m
-                        ORDER BY m.occurred_at DESC, m.id DESC LIMIT 5) l)
+                        SELECT * FROM ({{latest}} OFFSET 0) m ORDER BY m.occurred_at DESC, m.id DESC LIMIT 5) l)
                     ELSE (SELECT coalesce(json_agg(l), '[]') FROM (
-                        SELECT i.id, i.title, i.occurred_at, i.event_type, i.fatalities_min, i.fatalities_max
-                        FROM incidents i WHERE {{where}}
-                        ORDER BY i.occurred_at DESC, i.id DESC LIMIT 5) l) END)::text
+                        {{latest}} ORDER BY i.occurred_at DESC, i.id DESC LIMIT 5) l) END)::text
             """;
     }
 
