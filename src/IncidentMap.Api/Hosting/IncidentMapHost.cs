@@ -59,6 +59,7 @@ public static class IncidentMapHost
         services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());
         services.AddSingleton<FeedRetention>();
         services.AddHostedService(sp => sp.GetRequiredService<FeedRetention>());
+        services.AddHostedService<Tiles.ClusterGrid>();
         services.AddCors(options => options.AddDefaultPolicy(policy =>
         {
             if (settings.AnyOrigin) policy.AllowAnyOrigin();

@@ -58,13 +58,29 @@ public static class TileSql
         }
 
         AddGrid(parameters, z + CellsPerTileShift);
+        if (GridServes(query))
+        {
+            // The tile's cells of the zoom's grid are the level-10 cells [x, x + 1) × 2^(10 - z) wide.
+            var (cells, grid) = GridClusters(parameters, query, z + CellsPerTileShift,
+                (x << (GridLevel - z), ((x + 1) << (GridLevel - z)) - 1, y << (GridLevel - z), ((y + 1) << (GridLevel - z)) - 1));
+            return ($"""
+                WITH {cells}, clusters AS (
+                    SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint({GridCentre("x")}, {GridCentre("y")}), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
+                           {ClusterIdSql} AS id,
+                           {GridAggregates}
+                    FROM {grid}
+                    GROUP BY cx, cy
+                )
+                SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom', 'id' ORDER BY id) FROM clusters
+                """, parameters);
+        }
         return ($"""
             WITH members AS (
                 {Members(where)}
                   AND i.geom && ST_Transform(ST_TileEnvelope(@z, @x, @y), 4326)
                   AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
             ), clusters AS (
-                SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(px), avg(py)), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
+                SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(px) / 1000, avg(py) / 1000), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
                        {ClusterIdSql} AS id,
                        {ClusterAggregates}
                 FROM members
@@ -72,7 +88,7 @@ public static class TileSql
                 WHERE cx >> {CellsPerTileShift} = @x AND cy >> {CellsPerTileShift} = @y
                 GROUP BY cx, cy
             )
-            SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom', 'id') FROM clusters
+            SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom', 'id' ORDER BY id) FROM clusters
             """, parameters);
     }
 
@@ -87,12 +103,28 @@ public static class TileSql
         AddGrid(parameters, zoom + CellsPerTileShift);
         parameters.Add("digits", precision);
         parameters.Add("max_clusters", maxClusters + 1); // one more, to tell an answer that is too large
+        if (GridServesClusters(query, zoom))
+        {
+            var (cells, grid) = GridClusters(parameters, query, zoom + CellsPerTileShift, (0, GridCells - 1, 0, GridCells - 1));
+            return ($$"""
+                WITH {{cells}}
+                SELECT json_build_object('type', 'Feature', 'id', cx || '/' || cy,
+                    'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint({{GridCentre("x")}}, {{GridCentre("y")}}), 3857), 4326), @digits)::json,
+                    'properties', json_build_object('count', sum(incidents)::bigint, 'fatalities_min_sum', sum(fatalities_min_sum)::bigint,
+                        'fatalities_max_sum', sum(fatalities_max_sum)::bigint,
+                        'event_type', {{GridEventType}}))::text
+                FROM {{grid}}
+                GROUP BY cx, cy
+                ORDER BY sum(incidents) DESC, cx, cy
+                LIMIT @max_clusters
+                """, parameters);
+        }
         return ($$"""
             WITH members AS (
                 {{Members(where)}}
             )
             SELECT json_build_object('type', 'Feature', 'id', cx || '/' || cy,
-                'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint(avg(px), avg(py)), 3857), 4326), @digits)::json,
+                'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint(avg(px) / 1000, avg(py) / 1000), 3857), 4326), @digits)::json,
                 'properties', json_build_object('count', count(*), 'fatalities_min_sum', coalesce(sum(fatalities_min), 0),
                     'fatalities_max_sum', coalesce(sum(fatalities_max), 0),
                     'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text
@@ -182,8 +214,87 @@ public static class TileSql
         mode() WITHIN GROUP (ORDER BY event_type) AS event_type
         """;
 
-    /// <summary>What a cluster sums and places besides its cell (<see cref="Members"/>).</summary>
-    private const string MemberValues = "ST_X(i.point_3857) AS px, ST_Y(i.point_3857) AS py, i.event_type, i.fatalities_min, i.fatalities_max";
+    /// <summary>
+    /// What a cluster sums and places besides its cell (<see cref="Members"/>). A cluster's centre is the mean
+    /// of its members' points, taken in whole millimetres of Web Mercator, as the grid sums them (migration
+    /// 0040): the mean of the same integers by the same numeric division, so both give the same tile.
+    /// </summary>
+    private const string MemberValues = "round(ST_X(i.point_3857) * 1000)::bigint AS px, round(ST_Y(i.point_3857) * 1000)::bigint AS py, i.event_type, i.fatalities_min, i.fatalities_max";
+
+    /// <summary>
+    /// The grid of cluster sums (migration 0040, <c>incident_grid</c>): per cell of level 10 (1,024 × 1,024
+    /// over the Web Mercator map) and event type, the count, both fatality sums and the sums of the points.
+    /// Every cluster grid below zoom 8 (level z + 3) is made of whole level-10 cells.
+    /// </summary>
+    public const int GridLevel = ClusterBelowZoom - 1 + CellsPerTileShift;
+
+    private const int GridCells = 1 << GridLevel;
+
+    /// <summary>
+    /// Whether the grid answers clusters of this query: no filter but event types (the grid has no other
+    /// column), which is what a map shows when it opens. Anything else reads the incidents.
+    /// </summary>
+    public static bool GridServes(IncidentQuery query) =>
+        query with
+        {
+            EventTypes = null, RelativeTo = null, Sort = SortOrder.Newest, After = null, Limit = IncidentQuery.DefaultLimit,
+            Properties = null, Precision = IncidentQuery.DefaultPrecision, Format = OutputFormat.GeoJson, Count = false,
+        } == Unfiltered;
+
+    /// <summary>Whether /clusters at <paramref name="zoom"/> comes from the grid: <see cref="GridServes"/> and a grid of level 10 or coarser.</summary>
+    public static bool GridServesClusters(IncidentQuery query, int zoom) => zoom < ClusterBelowZoom && GridServes(query);
+
+    private static readonly IncidentQuery Unfiltered = new();
+
+    /// <summary>
+    /// A CTE <c>grid_cells</c> of the grid's sums over level-10 cells in <paramref name="range"/> (inclusive
+    /// columns and rows), folded and deltas alike, regrouped into cells cx/cy of <paramref name="level"/>
+    /// by cell and event type; and the relation to aggregate per cluster.
+    /// </summary>
+    private static (string Cte, string Relation) GridClusters(DynamicParameters parameters, IncidentQuery query, int level,
+        (long West, long East, long North, long South) range)
+    {
+        parameters.Add("grid_shift", GridLevel - level);
+        parameters.Add("grid_west", (short)range.West);
+        parameters.Add("grid_east", (short)range.East);
+        parameters.Add("grid_north", (short)range.North);
+        parameters.Add("grid_south", (short)range.South);
+        var types = "";
+        if (query.EventTypes is { } eventTypes)
+        {
+            parameters.Add("grid_types", eventTypes.ToArray());
+            types = " AND event_type = ANY(@grid_types)";
+        }
+        var within = $"cx BETWEEN @grid_west AND @grid_east AND cy BETWEEN @grid_north AND @grid_south{types}";
+        return ($"""
+            grid_cells AS (
+                SELECT cx >> @grid_shift AS cx, cy >> @grid_shift AS cy, event_type,
+                       sum(incidents) AS incidents, sum(fatalities_min_sum) AS fatalities_min_sum,
+                       sum(fatalities_max_sum) AS fatalities_max_sum, sum(x_mm_sum) AS x_mm_sum, sum(y_mm_sum) AS y_mm_sum
+                FROM (
+                    SELECT * FROM incident_grid WHERE {within}
+                    UNION ALL
+                    -- Deltas not folded yet (incident_grid_compact()).
+                    SELECT * FROM incident_grid_changes WHERE {within}
+                ) g
+                GROUP BY 1, 2, 3
+                HAVING sum(incidents) > 0
+            )
+            """, "grid_cells");
+    }
+
+    /// <summary>A cluster's centre on one axis from the grid: as <c>avg(px) / 1000</c> over its members.</summary>
+    private static string GridCentre(string axis) => $"sum({axis}_mm_sum) / sum(incidents) / 1000";
+
+    /// <summary>The most frequent event type, the first by name among equals, as <c>mode()</c> picks it.</summary>
+    private const string GridEventType = "(array_agg(event_type ORDER BY incidents DESC, event_type))[1]";
+
+    private const string GridAggregates = $"""
+        sum(incidents)::int AS count,
+        sum(fatalities_min_sum)::bigint AS fatalities_min_sum,
+        sum(fatalities_max_sum)::bigint AS fatalities_max_sum,
+        {GridEventType} AS event_type
+        """;
 
     /// <summary>
     /// The matching incidents with their cell on the grid: column cx from the west, row cy from the north.

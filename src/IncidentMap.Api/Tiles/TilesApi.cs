@@ -247,8 +247,10 @@ public static class TilesApi
         if (!cached || !cache.TryGetValue(key, out byte[]? tile))
         {
             var (sql, parameters) = TileSql.Tile(query!, z, (int)x, (int)y);
-            // Incident tiles read one tile's envelope through the spatial index whatever the tile: prepared.
-            tile = await reader.ScalarAsync<byte[]>(sql, parameters, context.RequestAborted, stablePlan: z >= TileSql.ClusterBelowZoom) ?? [];
+            // Incident tiles read one tile's envelope through the spatial index whatever the tile, and grid
+            // tiles a range of the grid's key: prepared.
+            var stablePlan = z >= TileSql.ClusterBelowZoom || TileSql.GridServes(query!);
+            tile = await reader.ScalarAsync<byte[]>(sql, parameters, context.RequestAborted, stablePlan: stablePlan) ?? [];
             // The key counts too: it holds the query string, and an empty tile under a 7 KB filter was
             // counted as 64 bytes, so the 64 MB cache could hold a million of them (security audit).
             if (cached) cache.Set(key, tile, new MemoryCacheEntryOptions { Size = tile.Length + 2 * key.Length + 64, SlidingExpiration = TimeSpan.FromMinutes(10) });
@@ -287,7 +289,9 @@ public static class TilesApi
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         // Cut short, the counts would no longer add up to the matching incidents: refuse instead, before
         // computing them when that is sure (deep zooms over large areas).
-        if (await ClusterLimit.ExceededAsync(reader, query!, zoom, MaxClusters, ct)) return TooManyClusters(zoom);
+        // The grid's clusters cost little to compute, even too many of them.
+        if (!TileSql.GridServesClusters(query!, zoom) && await ClusterLimit.ExceededAsync(reader, query!, zoom, MaxClusters, ct))
+            return TooManyClusters(zoom);
         var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision, MaxClusters);
         var clusters = await reader.ListAsync<string>(sql, parameters, ct);
         if (clusters.Count > MaxClusters) return TooManyClusters(zoom);

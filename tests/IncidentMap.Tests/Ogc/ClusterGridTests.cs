@@ -1,0 +1,279 @@
+using System.Data;
+using Dapper;
+using IncidentMap.Api.Querying;
+using IncidentMap.Api.Tiles;
+using IncidentMap.Tests.Infrastructure;
+using Npgsql;
+
+namespace IncidentMap.Tests.Ogc;
+
+/// <summary>
+/// The grid of cluster sums (migration 0040) that answers cluster tiles and /clusters without filters
+/// other than event_type: it always holds exactly the sums over the stored incidents, and what is
+/// computed from it is byte for byte what the incidents give. On the shared test database, compared
+/// within one snapshot, so other tests' writes change both sides alike.
+/// </summary>
+[Collection(ApiCollection.Name)]
+public sealed class ClusterGridTests(ApiFixture api)
+{
+    private readonly HttpClient _client = api.CreateClient();
+
+    /// <summary>A query the grid cannot serve that matches what the unfiltered one does: every status.</summary>
+    internal static readonly IncidentQuery EveryStatus = new() { Statuses = ["reported", "verified", "disputed", "retracted"] };
+
+    /// <summary>
+    /// Rows where the grid (folded and deltas) and a sum over the stored incidents disagree, either way.
+    /// The cell functions are the trigger's own; the tile comparisons check them against TileSql's.
+    /// </summary>
+    internal const string GridDifferencesSql = """
+        WITH grid AS (
+            SELECT cy, cx, event_type, sum(incidents) AS incidents, sum(fatalities_min_sum) AS fmin, sum(fatalities_max_sum) AS fmax,
+                   sum(x_mm_sum) AS x, sum(y_mm_sum) AS y
+            FROM (SELECT * FROM incident_grid UNION ALL SELECT * FROM incident_grid_changes) g
+            GROUP BY 1, 2, 3
+            HAVING sum(incidents) <> 0 OR sum(fatalities_min_sum) <> 0 OR sum(fatalities_max_sum) <> 0 OR sum(x_mm_sum) <> 0 OR sum(y_mm_sum) <> 0
+        ), stored AS (
+            SELECT incident_grid_cy(point_3857) AS cy, incident_grid_cx(point_3857) AS cx, event_type, count(*)::numeric AS incidents,
+                   coalesce(sum(fatalities_min), 0)::numeric AS fmin, coalesce(sum(fatalities_max), 0)::numeric AS fmax,
+                   sum(round(ST_X(point_3857) * 1000)::bigint) AS x, sum(round(ST_Y(point_3857) * 1000)::bigint) AS y
+            FROM incidents
+            WHERE deleted_at IS NULL AND NOT ST_IsEmpty(point_3857)
+            GROUP BY 1, 2, 3
+        )
+        SELECT count(*)::int FROM ((TABLE grid EXCEPT TABLE stored) UNION ALL (TABLE stored EXCEPT TABLE grid)) differences
+        """;
+
+    /// <summary>Incidents in a random patch of the empty South Pacific: a few per cell, with ties between event types, and none of
+    /// them, some or all tolls unknown. Returns their ids.</summary>
+    private static async Task<List<long>> InsertPatchAsync(NpgsqlConnection connection, double lon, double lat)
+    {
+        return (await connection.QueryAsync<long>("""
+            INSERT INTO incidents (title, event_type, occurred_at, geom, fatalities_min, fatalities_max)
+            SELECT 'grid test ' || g,
+                   (ARRAY['battles', 'riots', 'protests'])[1 + g % 3],
+                   '2016-02-21T07:30:00Z'::timestamptz,
+                   ST_SetSRID(ST_MakePoint(@lon + (g % 5) * 0.37, @lat + (g / 5) * 0.29), 4326),
+                   CASE WHEN g % 4 = 0 THEN NULL ELSE g % 7 END,
+                   CASE WHEN g % 4 = 0 THEN NULL WHEN g % 4 = 1 THEN g % 7 ELSE g % 7 + 3 END
+            FROM generate_series(0, 39) AS g
+            UNION ALL
+            -- On the edges of the map and beyond, on both sides of the antimeridian, and a line and a polygon.
+            SELECT 'grid edge ' || e.n, 'riots', '2016-02-21T07:30:00Z'::timestamptz, ST_GeomFromText(e.wkt, 4326), 1, 2
+            FROM (VALUES (1, 'POINT(180 10)'), (2, 'POINT(-180 -10)'), (3, 'POINT(17 85.0511287798)'), (4, 'POINT(-17 -85.0511287798)'),
+                         (5, 'POINT(18 85.06)'), (6, 'LINESTRING(-179.5 1, 179.5 2)'),
+                         (7, 'POLYGON((100 -5, 101 -5, 101 -4, 100 -4, 100 -5))')) AS e(n, wkt)
+            RETURNING id
+            """, new { lon, lat })).AsList();
+    }
+
+    private static (double Lon, double Lat) RandomPatch() => (-150 + Random.Shared.NextDouble() * 30, -45 + Random.Shared.NextDouble() * 20);
+
+    /// <summary>The tile of zoom z holding a point.</summary>
+    private static (int X, int Y) TileOf(double lon, double lat, int z)
+    {
+        var (x, y) = TileSql.Mercator(lon, lat);
+        var n = 1 << z;
+        return ((int)Math.Floor((x + TileSql.WorldHalf) / TileSql.WorldSize * n), (int)Math.Floor((TileSql.WorldHalf - y) / TileSql.WorldSize * n));
+    }
+
+    /// <summary>Runs <paramref name="compare"/> in one REPEATABLE READ snapshot, as the superuser.</summary>
+    private async Task InOneSnapshotAsync(Func<NpgsqlConnection, NpgsqlTransaction, Task> compare)
+    {
+        await using var connection = await api.Database.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead);
+        await compare(connection, tx);
+        await tx.RollbackAsync();
+    }
+
+    private static async Task<byte[]> TileAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IncidentQuery query, int z, int x, int y)
+    {
+        var (sql, parameters) = TileSql.Tile(query, z, x, y);
+        return await connection.ExecuteScalarAsync<byte[]>(sql, parameters, tx) ?? [];
+    }
+
+    private static async Task<List<string>> ClustersAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IncidentQuery query, int zoom)
+    {
+        var (sql, parameters) = TileSql.Clusters(query, zoom, IncidentQuery.DefaultPrecision, 50_000);
+        return (await connection.QueryAsync<string>(sql, parameters, tx)).AsList();
+    }
+
+    private async Task AssertGridMatchesIncidentsAsync()
+    {
+        await InOneSnapshotAsync(async (connection, tx) =>
+            Assert.Equal(0, await connection.ExecuteScalarAsync<int>(GridDifferencesSql, transaction: tx)));
+    }
+
+    [Fact]
+    public void The_grid_serves_no_filter_or_event_types_only()
+    {
+        Assert.True(TileSql.GridServes(new IncidentQuery()));
+        Assert.True(TileSql.GridServes(new IncidentQuery { EventTypes = ["battles"], Limit = 100, Count = true, Precision = 5 }));
+        Assert.False(TileSql.GridServes(EveryStatus));
+        Assert.False(TileSql.GridServes(new IncidentQuery { Bbox = [new Box(0, 0, 1, 1)] }));
+        Assert.False(TileSql.GridServes(new IncidentQuery { From = DateTimeOffset.UnixEpoch }));
+        Assert.False(TileSql.GridServes(new IncidentQuery { Tags = ["x"] }));
+        Assert.False(TileSql.GridServes(new IncidentQuery { IncludeDeleted = true }));
+        Assert.True(TileSql.GridServesClusters(new IncidentQuery(), TileSql.ClusterBelowZoom - 1));
+        Assert.False(TileSql.GridServesClusters(new IncidentQuery(), TileSql.ClusterBelowZoom));
+    }
+
+    [Fact]
+    public async Task Grid_tiles_and_clusters_are_byte_for_byte_those_computed_from_the_incidents()
+    {
+        var (lon, lat) = RandomPatch();
+        await using (var connection = await api.Database.OpenConnectionAsync())
+            await InsertPatchAsync(connection, lon, lat);
+
+        await InOneSnapshotAsync(async (connection, tx) =>
+        {
+            var compared = 0;
+            foreach (var types in new IReadOnlyList<string>?[] { null, ["riots"], ["battles", "protests"] })
+            {
+                var grid = new IncidentQuery { EventTypes = types };
+                var incidents = EveryStatus with { EventTypes = types };
+                var tiles = new HashSet<(int Z, int X, int Y)> { (0, 0, 0), (1, 1, 0), (1, 0, 1), (2, 3, 1) };
+                for (var z = 0; z < TileSql.ClusterBelowZoom; z++)
+                {
+                    tiles.Add((z, TileOf(lon, lat, z).X, TileOf(lon, lat, z).Y));
+                    tiles.Add((z, (1 << z) - 1, 0));                            // the north-east corner: the edge points
+                    tiles.Add((z, 0, (1 << z) - 1));                            // the south-west corner
+                }
+                foreach (var (z, x, y) in tiles)
+                {
+                    var fromGrid = await TileAsync(connection, tx, grid, z, x, y);
+                    var fromIncidents = await TileAsync(connection, tx, incidents, z, x, y);
+                    Assert.True(fromGrid.AsSpan().SequenceEqual(fromIncidents), $"tile {z}/{y}/{x} (event types {string.Join(",", types ?? [])}): {fromGrid.Length} bytes from the grid, {fromIncidents.Length} from the incidents");
+                    if (fromGrid.Length > 0) compared++;
+                }
+                for (var zoom = 0; zoom <= 3; zoom++)
+                    Assert.Equal(await ClustersAsync(connection, tx, incidents, zoom), await ClustersAsync(connection, tx, grid, zoom));
+            }
+            Assert.True(compared > 20, $"only {compared} tiles held clusters");
+        });
+    }
+
+    [Fact]
+    public async Task The_grid_holds_exactly_the_stored_incidents_after_creates_edits_moves_deletes_and_folds()
+    {
+        var (lon, lat) = RandomPatch();
+        List<long> ids;
+        await using (var connection = await api.Database.OpenConnectionAsync())
+            ids = await InsertPatchAsync(connection, lon, lat);
+        await AssertGridMatchesIncidentsAsync();
+
+        // Through the API: an edit of the summed fields, a move, a change of type, a soft delete.
+        (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[1]}", """{"properties":{"fatalities_min":40,"fatalities_max":null}}""")).EnsureSuccessStatusCode();
+        (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[2]}", $$$"""{"geometry":{"type":"Point","coordinates":[{{{lon + 3}}},{{{lat}}}]}}""")).EnsureSuccessStatusCode();
+        (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[3]}", """{"properties":{"event_type":"strategic_developments"}}""")).EnsureSuccessStatusCode();
+        (await _client.DeleteCurrentAsync($"/collections/incidents/items/{ids[4]}")).EnsureSuccessStatusCode();
+        await AssertGridMatchesIncidentsAsync();
+
+        await using (var connection = await api.Database.OpenConnectionAsync())
+        {
+            // A deleted incident brought back, a hard delete, and several rows moved in one statement.
+            await connection.ExecuteAsync("UPDATE incidents SET deleted_at = NULL WHERE id = @id", new { id = ids[4] });
+            await connection.ExecuteAsync("DELETE FROM incidents WHERE id = @id", new { id = ids[5] });
+            await connection.ExecuteAsync("UPDATE incidents SET geom = ST_Translate(geom, 0.5, 0.5) WHERE id = ANY(@moved)", new { moved = ids.Skip(6).Take(10).ToArray() });
+            await AssertGridMatchesIncidentsAsync();
+
+            await connection.ExecuteScalarAsync<long>("SELECT incident_grid_compact()");
+            await AssertGridMatchesIncidentsAsync();
+            // Folding keeps no cell that has lost all its incidents.
+            Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*)::int FROM incident_grid WHERE incidents <= 0"));
+        }
+    }
+
+    [Fact]
+    public async Task An_edit_that_changes_nothing_the_grid_sums_writes_no_delta()
+    {
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var id = (await InsertPatchAsync(connection, RandomPatch().Lon, RandomPatch().Lat))[1];
+        const string Written = "SELECT count(*)::int FROM incident_grid_changes WHERE xmin = pg_current_xact_id()::xid";
+
+        await using (var tx = await connection.BeginTransactionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE incidents SET title = title || ' (edited)', summary = 'more' WHERE id = @id", new { id }, tx);
+            Assert.Equal(0, await connection.ExecuteScalarAsync<int>(Written, transaction: tx));
+            await connection.ExecuteAsync("UPDATE incidents SET fatalities_max = coalesce(fatalities_max, 0) + 1 WHERE id = @id", new { id }, tx);
+            Assert.Equal(1, await connection.ExecuteScalarAsync<int>(Written, transaction: tx));
+            await tx.RollbackAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Concurrent_writers_and_folds_keep_the_sums_exact()
+    {
+        var (lon, lat) = RandomPatch();
+        var writing = 3;
+        async Task WriteAsync(int writer)
+        {
+            try
+            {
+            await using var connection = await api.Database.OpenConnectionAsync();
+            for (var round = 0; round < 12; round++)
+            {
+                // Every writer on the same few cells, so their deltas share keys.
+                var ids = await InsertPatchAsync(connection, lon, lat);
+                await connection.ExecuteAsync("UPDATE incidents SET fatalities_min = @round, fatalities_max = @round + 2, event_type = 'battles' WHERE id = ANY(@some)",
+                    new { round = round % 5, some = ids.Where((_, n) => n % 3 == writer).ToArray() });
+                await connection.ExecuteAsync("UPDATE incidents SET deleted_at = now() WHERE id = ANY(@some)", new { some = ids.Take(5 + writer).ToArray() });
+            }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref writing);
+            }
+        }
+        async Task FoldAsync()
+        {
+            await using var connection = await api.Database.OpenConnectionAsync();
+            while (Volatile.Read(ref writing) > 0)
+            {
+                await connection.ExecuteScalarAsync<long>("SELECT incident_grid_compact()");
+                await Task.Delay(20);
+            }
+        }
+
+        await Task.WhenAll(WriteAsync(0), WriteAsync(1), WriteAsync(2), FoldAsync());
+
+        await AssertGridMatchesIncidentsAsync();
+    }
+}
+
+/// <summary>Migration 0040 sums the incidents stored before it, and TRUNCATE empties the grid with the incidents. A database of its own.</summary>
+public sealed class ClusterGridMigrationTests : IAsyncLifetime
+{
+    private OwnDatabase _database = null!;
+
+    public async Task InitializeAsync() => _database = await OwnDatabase.CreateAsync("grid");
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    [Fact]
+    public async Task The_migration_sums_the_incidents_already_stored_and_truncate_empties_the_grid()
+    {
+        var migrator = new IncidentMap.Api.Database.Migrator(_database.DataSource, Microsoft.Extensions.Logging.Abstractions.NullLogger<IncidentMap.Api.Database.Migrator>.Instance);
+        await migrator.MigrateAsync([.. IncidentMap.Api.Database.Migrator.Embedded.Where(m => string.CompareOrdinal(m.Version, "0040") < 0)]);
+        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        const string Insert = """
+            INSERT INTO incidents (title, event_type, occurred_at, geom, fatalities_min, fatalities_max, deleted_at)
+            SELECT 'before ' || g, (ARRAY['battles', 'riots'])[1 + g % 2], '2016-01-01',
+                   ST_SetSRID(ST_MakePoint(-170 + g * 0.83, -80 + g * 0.41), 4326), nullif(g % 3, 0), g % 3 + 1,
+                   CASE WHEN g % 10 = 9 THEN now() END
+            FROM generate_series(0, 399) AS g
+            """;
+        await connection.ExecuteAsync(Insert);
+
+        await migrator.MigrateAsync();
+
+        Assert.Equal(360, await connection.ExecuteScalarAsync<long>("SELECT sum(incidents) FROM incident_grid"));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>(ClusterGridTests.GridDifferencesSql));
+
+        await connection.ExecuteAsync(Insert);
+        await connection.ExecuteAsync("TRUNCATE incidents CASCADE");
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT (SELECT count(*) FROM incident_grid) + (SELECT count(*) FROM incident_grid_changes)"));
+        await connection.ExecuteAsync(Insert);
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>(ClusterGridTests.GridDifferencesSql));
+        Assert.Equal(360, await connection.ExecuteScalarAsync<long>("SELECT sum(incidents) FROM incident_grid_changes"));
+    }
+}
