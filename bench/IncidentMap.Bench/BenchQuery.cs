@@ -70,6 +70,7 @@ public sealed partial record BenchQuery(string Path, string Sql, string CountSql
     {
         null => "NULL",
         int or long => FormattableString.Invariant($"{value}"),
+        short n => FormattableString.Invariant($"{n}::smallint"),
         double d => FormattableString.Invariant($"'{d:R}'::float8"),
         string s => Quote(s) + "::text",
         string[] list => $"ARRAY[{string.Join(", ", list.Select(Quote))}]::text[]",

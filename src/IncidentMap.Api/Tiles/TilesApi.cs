@@ -247,10 +247,10 @@ public static class TilesApi
         if (!cached || !cache.TryGetValue(key, out byte[]? tile))
         {
             var (sql, parameters) = TileSql.Tile(query!, z, (int)x, (int)y);
-            // Incident tiles read one tile's envelope through the spatial index whatever the tile, and grid
-            // tiles a range of the grid's key: prepared.
-            var stablePlan = z >= TileSql.ClusterBelowZoom || TileSql.GridServes(query!);
-            tile = await reader.ScalarAsync<byte[]>(sql, parameters, context.RequestAborted, stablePlan: stablePlan) ?? [];
+            // Incident tiles read one tile's envelope through the spatial index whatever the tile: prepared.
+            // Cluster tiles are planned for their own values: a generic plan of a grid tile walks the grid's key
+            // in order, row by row (z3 over Homs: 67 ms of PostgreSQL's time instead of 18 with a bitmap scan).
+            tile = await reader.ScalarAsync<byte[]>(sql, parameters, context.RequestAborted, stablePlan: z >= TileSql.ClusterBelowZoom) ?? [];
             // The key counts too: it holds the query string, and an empty tile under a 7 KB filter was
             // counted as 64 bytes, so the 64 MB cache could hold a million of them (security audit).
             if (cached) cache.Set(key, tile, new MemoryCacheEntryOptions { Size = tile.Length + 2 * key.Length + 64, SlidingExpiration = TimeSpan.FromMinutes(10) });
