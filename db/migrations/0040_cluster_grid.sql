@@ -47,27 +47,18 @@ CREATE FUNCTION incident_grid_cy(p geometry) RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN least(greatest(floor((20037508.342789244 - ST_Y(p)) / (20037508.342789244::float8 * 2 / 1024))::bigint, 0), 1023)::smallint;
 
-CREATE FUNCTION incidents_grid_inserts() RETURNS trigger
+-- Inserts add their rows' shares, deletes subtract them: both triggers name their transition table
+-- changed_rows.
+CREATE FUNCTION incidents_grid_rows() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    direction constant int := CASE TG_OP WHEN 'DELETE' THEN -1 ELSE 1 END;
 BEGIN
     INSERT INTO incident_grid_changes
-    SELECT incident_grid_cy(point_3857), incident_grid_cx(point_3857), event_type, count(*),
-           coalesce(sum(fatalities_min), 0), coalesce(sum(fatalities_max), 0),
-           sum(round(ST_X(point_3857) * 1000)::bigint), sum(round(ST_Y(point_3857) * 1000)::bigint)
-    FROM new_rows
-    WHERE deleted_at IS NULL AND NOT ST_IsEmpty(point_3857)
-    GROUP BY 1, 2, 3;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION incidents_grid_deletes() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO incident_grid_changes
-    SELECT incident_grid_cy(point_3857), incident_grid_cx(point_3857), event_type, -count(*),
-           -coalesce(sum(fatalities_min), 0), -coalesce(sum(fatalities_max), 0),
-           -sum(round(ST_X(point_3857) * 1000)::bigint), -sum(round(ST_Y(point_3857) * 1000)::bigint)
-    FROM old_rows
+    SELECT incident_grid_cy(point_3857), incident_grid_cx(point_3857), event_type, direction * count(*),
+           direction * coalesce(sum(fatalities_min), 0), direction * coalesce(sum(fatalities_max), 0),
+           direction * sum(round(ST_X(point_3857) * 1000)::bigint), direction * sum(round(ST_Y(point_3857) * 1000)::bigint)
+    FROM changed_rows
     WHERE deleted_at IS NULL AND NOT ST_IsEmpty(point_3857)
     GROUP BY 1, 2, 3;
     RETURN NULL;
@@ -104,11 +95,11 @@ BEGIN
 END $$;
 
 CREATE TRIGGER incidents_grid_insert AFTER INSERT ON incidents
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION incidents_grid_inserts();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION incidents_grid_rows();
 CREATE TRIGGER incidents_grid_update AFTER UPDATE ON incidents
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION incidents_grid_updates();
 CREATE TRIGGER incidents_grid_delete AFTER DELETE ON incidents
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION incidents_grid_deletes();
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION incidents_grid_rows();
 CREATE TRIGGER incidents_grid_truncate AFTER TRUNCATE ON incidents
     FOR EACH STATEMENT EXECUTE FUNCTION incidents_grid_truncate();
 
