@@ -62,7 +62,7 @@ public static class TileSql
         {
             // The tile's cells of the zoom's grid are the level-10 cells [x, x + 1) × 2^(10 - z) wide.
             var (cells, grid) = GridClusters(parameters, query, z + CellsPerTileShift,
-                (x << (GridLevel - z), ((x + 1) << (GridLevel - z)) - 1, y << (GridLevel - z), ((y + 1) << (GridLevel - z)) - 1));
+                [new GridRange(x << (GridLevel - z), ((x + 1) << (GridLevel - z)) - 1, y << (GridLevel - z), ((y + 1) << (GridLevel - z)) - 1)]);
             return ($"""
                 WITH {cells}, clusters AS (
                     SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint({GridCentre("x")}, {GridCentre("y")}), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
@@ -103,9 +103,10 @@ public static class TileSql
         AddGrid(parameters, zoom + CellsPerTileShift);
         parameters.Add("digits", precision);
         parameters.Add("max_clusters", maxClusters + 1); // one more, to tell an answer that is too large
-        if (GridServesClusters(query, zoom))
+        if (GridServesClusters(query, zoom) && GridAreas(query) is { } areas)
         {
-            var (cells, grid) = GridClusters(parameters, query, zoom + CellsPerTileShift, (0, GridCells - 1, 0, GridCells - 1));
+            var border = areas.Border is { } strips ? BorderMembers(parameters, where, strips, areas.Inner) : null;
+            var (cells, grid) = GridClusters(parameters, query, zoom + CellsPerTileShift, areas.Inner, border);
             return ($$"""
                 WITH {{cells}}
                 SELECT json_build_object('type', 'Feature', 'id', cx || '/' || cy,
@@ -241,31 +242,123 @@ public static class TileSql
             Properties = null, Precision = IncidentQuery.DefaultPrecision, Format = OutputFormat.GeoJson, Count = false,
         } == Unfiltered;
 
-    /// <summary>Whether /clusters at <paramref name="zoom"/> comes from the grid: <see cref="GridServes"/> and a grid of level 10 or coarser.</summary>
-    public static bool GridServesClusters(IncidentQuery query, int zoom) => zoom < ClusterBelowZoom && GridServes(query);
+    /// <summary>
+    /// Whether /clusters at <paramref name="zoom"/> comes from the grid: a grid of level 10 or coarser, and
+    /// <see cref="GridServes"/> but for a bbox. A bbox cuts through cells: the cells wholly inside it come
+    /// from the grid, the matching incidents of the rest from the table (<see cref="GridAreas"/>).
+    /// </summary>
+    public static bool GridServesClusters(IncidentQuery query, int zoom) => zoom < ClusterBelowZoom && GridServes(query with { Bbox = null });
+
+    /// <summary>Inclusive columns and rows of level-10 cells.</summary>
+    private readonly record struct GridRange(long West, long East, long North, long South);
+
+    /// <summary>
+    /// The level-10 cells whose incidents all match the query's bbox (every cell without one), and boxes in
+    /// longitude and latitude that cover the rest of the bbox, whose incidents are read from the table (null
+    /// without a bbox); null when no cell lies wholly inside the bbox (the table alone then answers).
+    /// A cell is inside when it is at least a metre inside the bbox in Web Mercator (a point's cell and its
+    /// longitude and latitude come from different roundings), and never an edge cell of the map, where
+    /// points just beyond the map are clamped in. A point in such a cell lies inside the bbox, so its
+    /// incident intersects it whatever its shape.
+    /// </summary>
+    private static (List<GridRange> Inner, List<Box>? Border)? GridAreas(IncidentQuery query)
+    {
+        if (query.Bbox is not { Count: > 0 } boxes) return ([new GridRange(0, GridCells - 1, 0, GridCells - 1)], null);
+        const double Margin = 1;                 // metres
+        const double Overlap = 1e-7;             // degrees the border boxes reach into the cells inside
+        var cell = WorldSize / GridCells;
+        double Longitude(double x) => (x - WorldHalf) * 180 / WorldHalf;
+        double Latitude(double fromNorth) => Math.Atan(Math.Sinh((WorldHalf - fromNorth) / WorldHalf * Math.PI)) * 180 / Math.PI;
+        var inner = new List<GridRange>();
+        var border = new List<Box>();
+        foreach (var box in boxes)
+        {
+            var (x0, y0) = Mercator(box.MinLon, box.MinLat);
+            var (x1, y1) = Mercator(box.MaxLon, box.MaxLat);
+            var west = Math.Max((long)Math.Ceiling((x0 + WorldHalf + Margin) / cell), 1);
+            var east = Math.Min((long)Math.Floor((x1 + WorldHalf - Margin) / cell) - 1, GridCells - 2);
+            var north = Math.Max((long)Math.Ceiling((WorldHalf - y1 + Margin) / cell), 1);
+            var south = Math.Min((long)Math.Floor((WorldHalf - y0 - Margin) / cell) - 1, GridCells - 2);
+            if (west > east || north > south)
+            {
+                border.Add(box);
+                continue;
+            }
+            inner.Add(new GridRange(west, east, north, south));
+            var (innerWest, innerEast) = (Longitude(west * cell), Longitude((east + 1) * cell));
+            var (innerNorth, innerSouth) = (Latitude(north * cell), Latitude((south + 1) * cell));
+            border.Add(box with { MinLat = Math.Min(innerNorth - Overlap, box.MaxLat) });
+            border.Add(box with { MaxLat = Math.Max(innerSouth + Overlap, box.MinLat) });
+            border.Add(box with { MaxLon = Math.Max(innerWest + Overlap, box.MinLon) });
+            border.Add(box with { MinLon = Math.Min(innerEast - Overlap, box.MaxLon) });
+        }
+        return inner.Count == 0 ? null : (inner, border);
+    }
+
+    /// <summary>
+    /// The matching incidents that no grid cell of <paramref name="inner"/> holds, found through the boxes
+    /// round those cells (<paramref name="border"/>), as rows of the grid, one per incident. A line or
+    /// polygon of the bbox whose representative point lies outside it is found there too: its bounding box
+    /// holds that point and a point inside the bbox, so it crosses the bbox's edge, which the border holds,
+    /// and <c>&amp;&amp;</c> compares bounding boxes (a multipoint with a part deep inside is no exception).
+    /// </summary>
+    private static string BorderMembers(DynamicParameters parameters, string where, List<Box> border, List<GridRange> inner)
+    {
+        var near = new List<string>();
+        for (var n = 0; n < border.Count; n++)
+        {
+            near.Add($"i.geom && ST_MakeEnvelope(@border_west{n}, @border_south{n}, @border_east{n}, @border_north{n}, 4326)");
+            parameters.Add($"border_west{n}", border[n].MinLon);
+            parameters.Add($"border_south{n}", border[n].MinLat);
+            parameters.Add($"border_east{n}", border[n].MaxLon);
+            parameters.Add($"border_north{n}", border[n].MaxLat);
+        }
+        var inside = string.Join(" OR ", inner.Select((_, n) =>
+            $"(incident_grid_cx(i.point_3857) BETWEEN @grid_west{n} AND @grid_east{n} AND incident_grid_cy(i.point_3857) BETWEEN @grid_north{n} AND @grid_south{n})"));
+        return $"""
+            SELECT incident_grid_cy(i.point_3857), incident_grid_cx(i.point_3857), i.event_type, 1::bigint,
+                   coalesce(i.fatalities_min, 0)::bigint, coalesce(i.fatalities_max, 0)::bigint,
+                   round(ST_X(i.point_3857) * 1000)::bigint::numeric, round(ST_Y(i.point_3857) * 1000)::bigint::numeric
+            FROM incidents i
+            WHERE {where}
+              AND NOT ST_IsEmpty(i.point_3857)
+              AND ({string.Join(" OR ", near)})
+              AND NOT ({inside})
+            """;
+    }
 
     private static readonly IncidentQuery Unfiltered = new();
 
     /// <summary>
-    /// A CTE <c>grid_cells</c> of the grid's sums over level-10 cells in <paramref name="range"/> (inclusive
-    /// columns and rows), folded and deltas alike, regrouped into cells cx/cy of <paramref name="level"/>
-    /// by cell and event type; and the relation to aggregate per cluster.
+    /// A CTE <c>grid_cells</c> of the grid's sums over level-10 cells in <paramref name="ranges"/>, folded and
+    /// deltas alike, and the rows of <paramref name="border"/>, regrouped into cells cx/cy of
+    /// <paramref name="level"/> by cell and event type; and the relation to aggregate per cluster.
     /// </summary>
     private static (string Cte, string Relation) GridClusters(DynamicParameters parameters, IncidentQuery query, int level,
-        (long West, long East, long North, long South) range)
+        List<GridRange> ranges, string? border = null)
     {
         parameters.Add("grid_shift", GridLevel - level);
-        parameters.Add("grid_west", (short)range.West);
-        parameters.Add("grid_east", (short)range.East);
-        parameters.Add("grid_north", (short)range.North);
-        parameters.Add("grid_south", (short)range.South);
+        for (var n = 0; n < ranges.Count; n++)
+        {
+            parameters.Add($"grid_west{n}", (short)ranges[n].West);
+            parameters.Add($"grid_east{n}", (short)ranges[n].East);
+            parameters.Add($"grid_north{n}", (short)ranges[n].North);
+            parameters.Add($"grid_south{n}", (short)ranges[n].South);
+        }
         var types = "";
         if (query.EventTypes is { } eventTypes)
         {
             parameters.Add("grid_types", eventTypes.ToArray());
             types = " AND event_type = ANY(@grid_types)";
         }
-        var within = $"cx BETWEEN @grid_west AND @grid_east AND cy BETWEEN @grid_north AND @grid_south{types}";
+        var within = "(" + string.Join(" OR ", ranges.Select((_, n) =>
+            $"cx BETWEEN @grid_west{n} AND @grid_east{n} AND cy BETWEEN @grid_north{n} AND @grid_south{n}")) + ")" + types;
+        var rest = border is null ? "" : $"""
+
+                    UNION ALL
+                    -- The matching incidents of the bbox outside those cells.
+                    {border}
+            """;
         return ($"""
             grid_cells AS (
                 SELECT cx >> @grid_shift AS cx, cy >> @grid_shift AS cy, event_type,
@@ -275,7 +368,7 @@ public static class TileSql
                     SELECT * FROM incident_grid WHERE {within}
                     UNION ALL
                     -- Deltas not folded yet (incident_grid_compact()).
-                    SELECT * FROM incident_grid_changes WHERE {within}
+                    SELECT * FROM incident_grid_changes WHERE {within}{rest}
                 ) g
                 GROUP BY 1, 2, 3
                 HAVING sum(incidents) > 0

@@ -61,7 +61,9 @@ public sealed class ClusterGridTests(ApiFixture api)
             SELECT 'grid edge ' || e.n, 'riots', '2016-02-21T07:30:00Z'::timestamptz, ST_GeomFromText(e.wkt, 4326), 1, 2
             FROM (VALUES (1, 'POINT(180 10)'), (2, 'POINT(-180 -10)'), (3, 'POINT(17 85.0511287798)'), (4, 'POINT(-17 -85.0511287798)'),
                          (5, 'POINT(18 85.06)'), (6, 'LINESTRING(-179.5 1, 179.5 2)'),
-                         (7, 'POLYGON((100 -5, 101 -5, 101 -4, 100 -4, 100 -5))')) AS e(n, wkt)
+                         (7, 'POLYGON((100 -5, 101 -5, 101 -4, 100 -4, 100 -5))'),
+                         -- Parts far apart: its point is in one of the first two, and a bbox round the third holds it.
+                         (8, 'MULTIPOINT((-100 -30), (-99.5 -30.2), (60 -31))')) AS e(n, wkt)
             RETURNING id
             """, new { lon, lat })).AsList();
     }
@@ -147,6 +149,23 @@ public sealed class ClusterGridTests(ApiFixture api)
                 }
                 for (var zoom = 0; zoom <= 3; zoom++)
                     Assert.Equal(await ClustersAsync(connection, tx, incidents, zoom), await ClustersAsync(connection, tx, grid, zoom));
+                // Over a bbox: the cells inside it from the grid, the rest from the incidents.
+                IReadOnlyList<Box>[] bboxes =
+                [
+                    [new Box(lon - 0.5, lat - 0.5, lon + 1.2, lat + 1.0)],           // cutting through the patch
+                    [new Box(lon + 0.1, lat + 0.1, lon + 0.2, lat + 0.2)],           // inside one cell: no cell inside it
+                    [new Box(-180, -90, 180, 90)],
+                    [new Box(-170, -80, 170, 80)],
+                    [new Box(170, -60, 180, 60), new Box(-180, -60, -150, 60)],   // across the antimeridian
+                    [new Box(50, -40, 70, -20)],                                    // one part of the multipoint
+                    [new Box(99, -6, 100.5, -3), new Box(16, 80, 18.5, 85.06)],     // half the polygon; the map's edge
+                ];
+                foreach (var bbox in bboxes)
+                    for (var zoom = 0; zoom < TileSql.ClusterBelowZoom; zoom++)
+                    {
+                        Assert.True(TileSql.GridServesClusters(grid with { Bbox = bbox }, zoom));
+                        Assert.Equal(await ClustersAsync(connection, tx, incidents with { Bbox = bbox }, zoom), await ClustersAsync(connection, tx, grid with { Bbox = bbox }, zoom));
+                    }
             }
             Assert.True(compared > 20, $"only {compared} tiles held clusters");
         });
