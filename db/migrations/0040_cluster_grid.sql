@@ -5,9 +5,9 @@
 --
 -- Clusters form on the cells of a Web Mercator grid of 2^(z+3) × 2^(z+3) cells (TileSql.Members),
 -- and those grids nest: a cell of level L is the 2^(10-L) × 2^(10-L) cells of level 10 below it. So
--- every cluster below zoom 8 is a sum over level-10 cells, and a table of sums per level-10 cell
--- and event type answers them all: the bench's million incidents lie in 91,264 such cells (106,394
--- with their event type).
+-- every cluster below zoom 8 is a sum over level-10 cells, and a table of sums per level-10 cell,
+-- event type and country answers them all, also for maps of some event types or countries: the
+-- bench's million incidents lie in 91,264 such cells (106,394 with their event type).
 --
 -- The sums are kept by statement triggers, as deltas: writers only append to
 -- incident_grid_changes, so concurrent writers never wait for one another on a popular cell, and
@@ -24,13 +24,15 @@ CREATE TABLE incident_grid (
     cy smallint NOT NULL,
     cx smallint NOT NULL,
     event_type text NOT NULL,
+    -- '' for an incident without one (a key has no NULL).
+    country text NOT NULL,
     incidents bigint NOT NULL,
     fatalities_min_sum bigint NOT NULL,
     fatalities_max_sum bigint NOT NULL,
     -- Sums of round(x × 1000) and round(y × 1000) over the members' points, x and y in Web Mercator metres.
     x_mm_sum numeric NOT NULL,
     y_mm_sum numeric NOT NULL,
-    PRIMARY KEY (cy, cx, event_type)
+    PRIMARY KEY (cy, cx, event_type, country)
 );
 
 -- Rows to add to incident_grid (a removed incident adds -1 and minus its sums); several rows may
@@ -55,12 +57,12 @@ DECLARE
     direction constant int := CASE TG_OP WHEN 'DELETE' THEN -1 ELSE 1 END;
 BEGIN
     INSERT INTO incident_grid_changes
-    SELECT incident_grid_cy(point_3857), incident_grid_cx(point_3857), event_type, direction * count(*),
+    SELECT incident_grid_cy(point_3857), incident_grid_cx(point_3857), event_type, coalesce(country, ''), direction * count(*),
            direction * coalesce(sum(fatalities_min), 0), direction * coalesce(sum(fatalities_max), 0),
            direction * sum(round(ST_X(point_3857) * 1000)::bigint), direction * sum(round(ST_Y(point_3857) * 1000)::bigint)
     FROM changed_rows
     WHERE deleted_at IS NULL AND NOT ST_IsEmpty(point_3857)
-    GROUP BY 1, 2, 3;
+    GROUP BY 1, 2, 3, 4;
     RETURN NULL;
 END $$;
 
@@ -70,17 +72,17 @@ CREATE FUNCTION incidents_grid_updates() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO incident_grid_changes
-    SELECT incident_grid_cy(p), incident_grid_cx(p), event_type, sum(sign),
+    SELECT incident_grid_cy(p), incident_grid_cx(p), event_type, coalesce(country, ''), sum(sign),
            coalesce(sum(sign * fatalities_min), 0), coalesce(sum(sign * fatalities_max), 0),
            sum(sign * round(ST_X(p) * 1000)::bigint), sum(sign * round(ST_Y(p) * 1000)::bigint)
     FROM (
-        SELECT 1 AS sign, point_3857 AS p, event_type, fatalities_min, fatalities_max, id
+        SELECT 1 AS sign, point_3857 AS p, event_type, country, fatalities_min, fatalities_max, id
         FROM new_rows WHERE deleted_at IS NULL AND NOT ST_IsEmpty(point_3857)
         UNION ALL
-        SELECT -1, point_3857, event_type, fatalities_min, fatalities_max, id
+        SELECT -1, point_3857, event_type, country, fatalities_min, fatalities_max, id
         FROM old_rows WHERE deleted_at IS NULL AND NOT ST_IsEmpty(point_3857)
     ) changed
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3, 4
     HAVING sum(sign) <> 0 OR coalesce(sum(sign * fatalities_min), 0) <> 0 OR coalesce(sum(sign * fatalities_max), 0) <> 0
         OR sum(sign * round(ST_X(p) * 1000)::bigint) <> 0 OR sum(sign * round(ST_Y(p) * 1000)::bigint) <> 0;
     RETURN NULL;
@@ -113,6 +115,7 @@ DECLARE
     emptied_cy smallint[];
     emptied_cx smallint[];
     emptied_type text[];
+    emptied_country text[];
 BEGIN
     IF NOT pg_try_advisory_xact_lock(7215529004736301163) THEN
         RETURN 0;
@@ -120,45 +123,46 @@ BEGIN
     WITH taken AS (
         DELETE FROM incident_grid_changes RETURNING *
     ), summed AS (
-        SELECT cy, cx, event_type, sum(incidents) AS incidents,
+        SELECT cy, cx, event_type, country, sum(incidents) AS incidents,
                sum(fatalities_min_sum) AS fatalities_min_sum, sum(fatalities_max_sum) AS fatalities_max_sum,
                sum(x_mm_sum) AS x_mm_sum, sum(y_mm_sum) AS y_mm_sum, count(*) AS folded
         FROM taken
-        GROUP BY cy, cx, event_type
+        GROUP BY cy, cx, event_type, country
     ), merged AS (
-        INSERT INTO incident_grid AS g (cy, cx, event_type, incidents, fatalities_min_sum, fatalities_max_sum, x_mm_sum, y_mm_sum)
-        SELECT cy, cx, event_type, incidents, fatalities_min_sum, fatalities_max_sum, x_mm_sum, y_mm_sum
+        INSERT INTO incident_grid AS g (cy, cx, event_type, country, incidents, fatalities_min_sum, fatalities_max_sum, x_mm_sum, y_mm_sum)
+        SELECT cy, cx, event_type, country, incidents, fatalities_min_sum, fatalities_max_sum, x_mm_sum, y_mm_sum
         FROM summed
         -- In key order, so two compactions can never wait on each other crosswise (the lock above
         -- already keeps them apart).
-        ORDER BY cy, cx, event_type
-        ON CONFLICT (cy, cx, event_type) DO UPDATE SET
+        ORDER BY cy, cx, event_type, country
+        ON CONFLICT (cy, cx, event_type, country) DO UPDATE SET
             incidents = g.incidents + EXCLUDED.incidents,
             fatalities_min_sum = g.fatalities_min_sum + EXCLUDED.fatalities_min_sum,
             fatalities_max_sum = g.fatalities_max_sum + EXCLUDED.fatalities_max_sum,
             x_mm_sum = g.x_mm_sum + EXCLUDED.x_mm_sum,
             y_mm_sum = g.y_mm_sum + EXCLUDED.y_mm_sum
-        RETURNING g.cy, g.cx, g.event_type, g.incidents
+        RETURNING g.cy, g.cx, g.event_type, g.country, g.incidents
     )
     SELECT (SELECT coalesce(sum(s.folded), 0) FROM summed s),
            array_agg(m.cy) FILTER (WHERE m.incidents = 0),
            array_agg(m.cx) FILTER (WHERE m.incidents = 0),
-           array_agg(m.event_type) FILTER (WHERE m.incidents = 0)
-    INTO folded, emptied_cy, emptied_cx, emptied_type
+           array_agg(m.event_type) FILTER (WHERE m.incidents = 0),
+           array_agg(m.country) FILTER (WHERE m.incidents = 0)
+    INTO folded, emptied_cy, emptied_cx, emptied_type, emptied_country
     FROM merged m;
     IF emptied_cy IS NOT NULL THEN
         DELETE FROM incident_grid g
-        USING unnest(emptied_cy, emptied_cx, emptied_type) e(cy, cx, event_type)
-        WHERE g.cy = e.cy AND g.cx = e.cx AND g.event_type = e.event_type AND g.incidents = 0;
+        USING unnest(emptied_cy, emptied_cx, emptied_type, emptied_country) e(cy, cx, event_type, country)
+        WHERE g.cy = e.cy AND g.cx = e.cx AND g.event_type = e.event_type AND g.country = e.country AND g.incidents = 0;
     END IF;
     RETURN folded;
 END $$;
 
 -- The incidents already stored.
 INSERT INTO incident_grid
-SELECT incident_grid_cy(point_3857), incident_grid_cx(point_3857), event_type, count(*),
+SELECT incident_grid_cy(point_3857), incident_grid_cx(point_3857), event_type, coalesce(country, ''), count(*),
        coalesce(sum(fatalities_min), 0), coalesce(sum(fatalities_max), 0),
        sum(round(ST_X(point_3857) * 1000)::bigint), sum(round(ST_Y(point_3857) * 1000)::bigint)
 FROM incidents
 WHERE deleted_at IS NULL AND NOT ST_IsEmpty(point_3857)
-GROUP BY 1, 2, 3;
+GROUP BY 1, 2, 3, 4;

@@ -224,7 +224,7 @@ public static class TileSql
 
     /// <summary>
     /// The grid of cluster sums (migration 0040, <c>incident_grid</c>): per cell of level 10 (1,024 × 1,024
-    /// over the Web Mercator map) and event type, the count, both fatality sums and the sums of the points.
+    /// over the Web Mercator map), event type and country, the count, both fatality sums and the sums of the points.
     /// Every cluster grid below zoom 8 (level z + 3) is made of whole level-10 cells.
     /// </summary>
     public const int GridLevel = ClusterBelowZoom - 1 + CellsPerTileShift;
@@ -232,13 +232,13 @@ public static class TileSql
     private const int GridCells = 1 << GridLevel;
 
     /// <summary>
-    /// Whether the grid answers clusters of this query: no filter but event types (the grid has no other
-    /// column), which is what a map shows when it opens. Anything else reads the incidents.
+    /// Whether the grid answers clusters of this query: no filter but event types and countries (the grid has
+    /// no other column), which is what a map shows when it opens. Anything else reads the incidents.
     /// </summary>
     public static bool GridServes(IncidentQuery query) =>
         query with
         {
-            EventTypes = null, RelativeTo = null, Sort = SortOrder.Newest, After = null, Limit = IncidentQuery.DefaultLimit,
+            EventTypes = null, Countries = null, RelativeTo = null, Sort = SortOrder.Newest, After = null, Limit = IncidentQuery.DefaultLimit,
             Properties = null, Precision = IncidentQuery.DefaultPrecision, Format = OutputFormat.GeoJson, Count = false,
         } == Unfiltered;
 
@@ -349,7 +349,13 @@ public static class TileSql
         if (query.EventTypes is { } eventTypes)
         {
             parameters.Add("grid_types", eventTypes.ToArray());
-            types = " AND event_type = ANY(@grid_types)";
+            types += " AND event_type = ANY(@grid_types)";
+        }
+        if (query.Countries is { } countries)
+        {
+            // Codes the parser checked: two capitals, as stored ('' is the grid's "no country", which none matches).
+            parameters.Add("grid_countries", countries.ToArray());
+            types += " AND country = ANY(@grid_countries)";
         }
         var within = "(" + string.Join(" OR ", ranges.Select((_, n) =>
             $"cx BETWEEN @grid_west{n} AND @grid_east{n} AND cy BETWEEN @grid_north{n} AND @grid_south{n}")) + ")" + types;
@@ -365,16 +371,19 @@ public static class TileSql
                        sum(incidents) AS incidents, sum(fatalities_min_sum) AS fatalities_min_sum,
                        sum(fatalities_max_sum) AS fatalities_max_sum, sum(x_mm_sum) AS x_mm_sum, sum(y_mm_sum) AS y_mm_sum
                 FROM (
-                    SELECT * FROM incident_grid WHERE {within}
+                    SELECT {GridColumns} FROM incident_grid WHERE {within}
                     UNION ALL
                     -- Deltas not folded yet (incident_grid_compact()).
-                    SELECT * FROM incident_grid_changes WHERE {within}{rest}
+                    SELECT {GridColumns} FROM incident_grid_changes WHERE {within}{rest}
                 ) g
                 GROUP BY 1, 2, 3
                 HAVING sum(incidents) > 0
             )
             """, "grid_cells");
     }
+
+    /// <summary>The grid's columns that clusters sum, in the order <see cref="BorderMembers"/> gives them.</summary>
+    private const string GridColumns = "cy, cx, event_type, incidents, fatalities_min_sum, fatalities_max_sum, x_mm_sum, y_mm_sum";
 
     /// <summary>A cluster's centre on one axis from the grid: as <c>avg(px) / 1000</c> over its members.</summary>
     private static string GridCentre(string axis) => $"sum({axis}_mm_sum) / sum(incidents) / 1000";

@@ -27,18 +27,19 @@ public sealed class ClusterGridTests(ApiFixture api)
     /// </summary>
     internal const string GridDifferencesSql = """
         WITH grid AS (
-            SELECT cy, cx, event_type, sum(incidents) AS incidents, sum(fatalities_min_sum) AS fmin, sum(fatalities_max_sum) AS fmax,
+            SELECT cy, cx, event_type, country, sum(incidents) AS incidents, sum(fatalities_min_sum) AS fmin, sum(fatalities_max_sum) AS fmax,
                    sum(x_mm_sum) AS x, sum(y_mm_sum) AS y
             FROM (SELECT * FROM incident_grid UNION ALL SELECT * FROM incident_grid_changes) g
-            GROUP BY 1, 2, 3
+            GROUP BY 1, 2, 3, 4
             HAVING sum(incidents) <> 0 OR sum(fatalities_min_sum) <> 0 OR sum(fatalities_max_sum) <> 0 OR sum(x_mm_sum) <> 0 OR sum(y_mm_sum) <> 0
         ), stored AS (
-            SELECT incident_grid_cy(point_3857) AS cy, incident_grid_cx(point_3857) AS cx, event_type, count(*)::numeric AS incidents,
+            SELECT incident_grid_cy(point_3857) AS cy, incident_grid_cx(point_3857) AS cx, event_type, coalesce(country, '')::text AS country,
+                   count(*)::numeric AS incidents,
                    coalesce(sum(fatalities_min), 0)::numeric AS fmin, coalesce(sum(fatalities_max), 0)::numeric AS fmax,
                    sum(round(ST_X(point_3857) * 1000)::bigint) AS x, sum(round(ST_Y(point_3857) * 1000)::bigint) AS y
             FROM incidents
             WHERE deleted_at IS NULL AND NOT ST_IsEmpty(point_3857)
-            GROUP BY 1, 2, 3
+            GROUP BY 1, 2, 3, 4
         )
         SELECT count(*)::int FROM ((TABLE grid EXCEPT TABLE stored) UNION ALL (TABLE stored EXCEPT TABLE grid)) differences
         """;
@@ -48,9 +49,10 @@ public sealed class ClusterGridTests(ApiFixture api)
     private static async Task<List<long>> InsertPatchAsync(NpgsqlConnection connection, double lon, double lat)
     {
         return (await connection.QueryAsync<long>("""
-            INSERT INTO incidents (title, event_type, occurred_at, geom, fatalities_min, fatalities_max)
+            INSERT INTO incidents (title, event_type, country, occurred_at, geom, fatalities_min, fatalities_max)
             SELECT 'grid test ' || g,
                    (ARRAY['battles', 'riots', 'protests'])[1 + g % 3],
+                   (ARRAY['FJ', NULL, 'TO', 'FJ'])[1 + g % 4],
                    '2016-02-21T07:30:00Z'::timestamptz,
                    ST_SetSRID(ST_MakePoint(@lon + (g % 5) * 0.37, @lat + (g / 5) * 0.29), 4326),
                    CASE WHEN g % 4 = 0 THEN NULL ELSE g % 7 END,
@@ -58,7 +60,7 @@ public sealed class ClusterGridTests(ApiFixture api)
             FROM generate_series(0, 39) AS g
             UNION ALL
             -- On the edges of the map and beyond, on both sides of the antimeridian, and a line and a polygon.
-            SELECT 'grid edge ' || e.n, 'riots', '2016-02-21T07:30:00Z'::timestamptz, ST_GeomFromText(e.wkt, 4326), 1, 2
+            SELECT 'grid edge ' || e.n, 'riots', 'FJ', '2016-02-21T07:30:00Z'::timestamptz, ST_GeomFromText(e.wkt, 4326), 1, 2
             FROM (VALUES (1, 'POINT(180 10)'), (2, 'POINT(-180 -10)'), (3, 'POINT(17 85.0511287798)'), (4, 'POINT(-17 -85.0511287798)'),
                          (5, 'POINT(18 85.06)'), (6, 'LINESTRING(-179.5 1, 179.5 2)'),
                          (7, 'POLYGON((100 -5, 101 -5, 101 -4, 100 -4, 100 -5))'),
@@ -110,6 +112,7 @@ public sealed class ClusterGridTests(ApiFixture api)
     {
         Assert.True(TileSql.GridServes(new IncidentQuery()));
         Assert.True(TileSql.GridServes(new IncidentQuery { EventTypes = ["battles"], Limit = 100, Count = true, Precision = 5 }));
+        Assert.True(TileSql.GridServes(new IncidentQuery { Countries = ["SY"], EventTypes = ["battles"] }));
         Assert.False(TileSql.GridServes(EveryStatus));
         Assert.False(TileSql.GridServes(new IncidentQuery { Bbox = [new Box(0, 0, 1, 1)] }));
         Assert.False(TileSql.GridServes(new IncidentQuery { From = DateTimeOffset.UnixEpoch }));
@@ -129,10 +132,11 @@ public sealed class ClusterGridTests(ApiFixture api)
         await InOneSnapshotAsync(async (connection, tx) =>
         {
             var compared = 0;
-            foreach (var types in new IReadOnlyList<string>?[] { null, ["riots"], ["battles", "protests"] })
+            foreach (var (types, countries) in new (IReadOnlyList<string>?, IReadOnlyList<string>?)[]
+                         { (null, null), (["riots"], null), (["battles", "protests"], null), (null, ["FJ"]), (["battles"], ["TO", "FJ"]) })
             {
-                var grid = new IncidentQuery { EventTypes = types };
-                var incidents = EveryStatus with { EventTypes = types };
+                var grid = new IncidentQuery { EventTypes = types, Countries = countries };
+                var incidents = EveryStatus with { EventTypes = types, Countries = countries };
                 var tiles = new HashSet<(int Z, int X, int Y)> { (0, 0, 0), (1, 1, 0), (1, 0, 1), (2, 3, 1) };
                 for (var z = 0; z < TileSql.ClusterBelowZoom; z++)
                 {
@@ -144,7 +148,7 @@ public sealed class ClusterGridTests(ApiFixture api)
                 {
                     var fromGrid = await TileAsync(connection, tx, grid, z, x, y);
                     var fromIncidents = await TileAsync(connection, tx, incidents, z, x, y);
-                    Assert.True(fromGrid.AsSpan().SequenceEqual(fromIncidents), $"tile {z}/{y}/{x} (event types {string.Join(",", types ?? [])}): {fromGrid.Length} bytes from the grid, {fromIncidents.Length} from the incidents");
+                    Assert.True(fromGrid.AsSpan().SequenceEqual(fromIncidents), $"tile {z}/{y}/{x} (event types {string.Join(",", types ?? [])}, countries {string.Join(",", countries ?? [])}): {fromGrid.Length} bytes from the grid, {fromIncidents.Length} from the incidents");
                     if (fromGrid.Length > 0) compared++;
                 }
                 for (var zoom = 0; zoom <= 3; zoom++)
@@ -180,10 +184,12 @@ public sealed class ClusterGridTests(ApiFixture api)
             ids = await InsertPatchAsync(connection, lon, lat);
         await AssertGridMatchesIncidentsAsync();
 
-        // Through the API: an edit of the summed fields, a move, a change of type, a soft delete.
+        // Through the API: an edit of the summed fields, a move, a change of type, of country, a soft delete.
         (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[1]}", """{"properties":{"fatalities_min":40,"fatalities_max":null}}""")).EnsureSuccessStatusCode();
         (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[2]}", $$$"""{"geometry":{"type":"Point","coordinates":[{{{lon + 3}}},{{{lat}}}]}}""")).EnsureSuccessStatusCode();
         (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[3]}", """{"properties":{"event_type":"strategic_developments"}}""")).EnsureSuccessStatusCode();
+        (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[17]}", """{"properties":{"country":"TO"}}""")).EnsureSuccessStatusCode();
+        (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[18]}", """{"properties":{"country":null}}""")).EnsureSuccessStatusCode();
         (await _client.DeleteCurrentAsync($"/collections/incidents/items/{ids[4]}")).EnsureSuccessStatusCode();
         await AssertGridMatchesIncidentsAsync();
 
@@ -233,7 +239,7 @@ public sealed class ClusterGridTests(ApiFixture api)
             {
                 // Every writer on the same few cells, so their deltas share keys.
                 var ids = await InsertPatchAsync(connection, lon, lat);
-                await connection.ExecuteAsync("UPDATE incidents SET fatalities_min = @round, fatalities_max = @round + 2, event_type = 'battles' WHERE id = ANY(@some)",
+                await connection.ExecuteAsync("UPDATE incidents SET fatalities_min = @round, fatalities_max = @round + 2, event_type = 'battles', country = 'TO' WHERE id = ANY(@some)",
                     new { round = round % 5, some = ids.Where((_, n) => n % 3 == writer).ToArray() });
                 await connection.ExecuteAsync("UPDATE incidents SET deleted_at = now() WHERE id = ANY(@some)", new { some = ids.Take(5 + writer).ToArray() });
             }
