@@ -137,6 +137,23 @@ public static class TileSql
     }
 
     /// <summary>
+    /// The exact number of clusters <see cref="Clusters"/> gives from the grid, without computing them; null
+    /// where the grid does not serve the query.
+    /// </summary>
+    public static (string Sql, DynamicParameters Parameters)? GridClusterCount(IncidentQuery query, int zoom)
+    {
+        if (!GridServesClusters(query, zoom) || GridAreas(query) is not { } areas) return null;
+        var parameters = new DynamicParameters();
+        var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
+        var border = areas.Border is { } strips ? BorderMembers(parameters, where, strips, areas.Inner) : null;
+        var (cells, grid) = GridClusters(parameters, query, zoom + CellsPerTileShift, areas.Inner, border, countOnly: true);
+        return ($"""
+            WITH {cells}
+            SELECT count(*) FROM {grid}
+            """, parameters);
+    }
+
+    /// <summary>
     /// How many clusters the first <paramref name="sampleRows"/> matching incidents (in whatever order the
     /// plan finds them) make on the zoom's grid: <see cref="Clusters"/>'s cells, without their sums,
     /// centres or order. A lower bound of the whole answer's size, exact when fewer incidents match;
@@ -335,7 +352,7 @@ public static class TileSql
     /// <paramref name="level"/> by cell and event type; and the relation to aggregate per cluster.
     /// </summary>
     private static (string Cte, string Relation) GridClusters(DynamicParameters parameters, IncidentQuery query, int level,
-        List<GridRange> ranges, string? border = null)
+        List<GridRange> ranges, string? border = null, bool countOnly = false)
     {
         parameters.Add("grid_shift", GridLevel - level);
         for (var n = 0; n < ranges.Count; n++)
@@ -365,6 +382,21 @@ public static class TileSql
                     -- The matching incidents of the bbox outside those cells.
                     {border}
             """;
+        if (countOnly)
+            // One row per cluster, summing nothing but the count (a cluster's kinds are never negative, so a
+            // cell has one when its total is positive).
+            return ($"""
+                grid_cells AS (
+                    SELECT cx >> @grid_shift, cy >> @grid_shift
+                    FROM (
+                        SELECT {GridColumns} FROM incident_grid WHERE {within}
+                        UNION ALL
+                        SELECT {GridColumns} FROM incident_grid_changes WHERE {within}{rest}
+                    ) g
+                    GROUP BY 1, 2
+                    HAVING sum(incidents) > 0
+                )
+                """, "grid_cells");
         return ($"""
             grid_cells AS (
                 SELECT cx >> @grid_shift AS cx, cy >> @grid_shift AS cy, event_type,

@@ -289,9 +289,7 @@ public static class TilesApi
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         // Cut short, the counts would no longer add up to the matching incidents: refuse instead, before
         // computing them when that is sure (deep zooms over large areas).
-        // The grid's clusters cost little to compute, even too many of them.
-        if (!TileSql.GridServesClusters(query!, zoom) && await ClusterLimit.ExceededAsync(reader, query!, zoom, MaxClusters, ct))
-            return TooManyClusters(zoom);
+        if (await ClusterLimit.ExceededAsync(reader, query!, zoom, MaxClusters, ct)) return TooManyClusters(zoom);
         var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision, MaxClusters);
         var clusters = await reader.ListAsync<string>(sql, parameters, ct);
         if (clusters.Count > MaxClusters) return TooManyClusters(zoom);
