@@ -64,7 +64,9 @@ public static class Loader
             await ExecuteAsync(connection, definition);
             Progress.Say($"generate: index {name} built in {(clock.Elapsed - started).TotalSeconds:N1} s");
         }
-        // The cluster grid's sums of the copied rows (migration 0040), folded from the trigger's deltas.
+        // The cluster grid's sums of the copied rows (migration 0040), folded from the trigger's deltas: after
+        // waiting for a fold a running service may have begun (the function alone would skip).
+        await ExecuteAsync(connection, "SELECT pg_advisory_xact_lock(7215529004736301163)");
         await ExecuteAsync(connection, "SELECT incident_grid_compact()");
         await ExecuteAsync(connection, "ANALYZE incidents, incident_grid");
         await transaction.CommitAsync();

@@ -88,9 +88,11 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Waits for a fold that is running: its rows, not yet committed, would survive the DELETEs below.
 CREATE FUNCTION incidents_grid_truncate() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock(7215529004736301163);
     DELETE FROM incident_grid;
     DELETE FROM incident_grid_changes;
     RETURN NULL;
@@ -107,7 +109,8 @@ CREATE TRIGGER incidents_grid_truncate AFTER TRUNCATE ON incidents
 
 -- Folds the deltas into incident_grid and drops the cells left empty. Returns how many delta rows it
 -- folded. One at a time: a second caller while one runs returns 0 at once (there is nothing it
--- could fold that the first does not).
+-- could fold that the first does not). The lock is also the truncate trigger's; a caller that must
+-- fold (the bench's loader) takes it with pg_advisory_xact_lock first.
 CREATE FUNCTION incident_grid_compact() RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -141,8 +141,9 @@ public sealed class ClusterGridTests(ApiFixture api)
                 for (var z = 0; z < TileSql.ClusterBelowZoom; z++)
                 {
                     tiles.Add((z, TileOf(lon, lat, z).X, TileOf(lon, lat, z).Y));
-                    tiles.Add((z, (1 << z) - 1, 0));                            // the north-east corner: the edge points
-                    tiles.Add((z, 0, (1 << z) - 1));                            // the south-west corner
+                    // The edge points, the line and the polygon of the patch at every zoom.
+                    foreach (var (edgeLon, edgeLat) in new[] { (180.0, 10.0), (-180.0, -10.0), (17.0, 85.0511287798), (-17.0, -85.0511287798), (-179.5, 1.0), (100.5, -4.5), (-99.5, -30.2) })
+                        tiles.Add((z, Math.Min(TileOf(edgeLon, edgeLat, z).X, (1 << z) - 1), Math.Min(TileOf(edgeLon, edgeLat, z).Y, (1 << z) - 1)));
                 }
                 foreach (var (z, x, y) in tiles)
                 {
@@ -206,7 +207,21 @@ public sealed class ClusterGridTests(ApiFixture api)
             await connection.ExecuteAsync("UPDATE incidents SET geom = ST_Translate(geom, 0.5, 0.5) WHERE id = ANY(@moved)", new { moved = ids.Skip(6).Take(10).ToArray() });
             await AssertGridMatchesIncidentsAsync();
 
-            await connection.ExecuteScalarAsync<long>("SELECT incident_grid_compact()");
+            await AssertGridMatchesIncidentsAsync();
+        }
+
+        // Folded as the service folds, with its own role's privileges (a missing grant would only be logged).
+        await using (var service = new NpgsqlConnection(ApiFixture.AppConnectionString))
+        {
+            await service.OpenAsync();
+            // The folds' lock, held so that the service's own pass (every 2 s) cannot fold this write first.
+            await service.ExecuteAsync("SELECT pg_advisory_lock(7215529004736301163)");
+            await service.ExecuteAsync("UPDATE incidents SET fatalities_max = coalesce(fatalities_max, 0) + 1 WHERE id = @id", new { id = ids[20] });
+            Assert.True(await service.ExecuteScalarAsync<long>("SELECT incident_grid_compact()") > 0);
+            await service.ExecuteAsync("SELECT pg_advisory_unlock(7215529004736301163)");
+        }
+        await using (var connection = await api.Database.OpenConnectionAsync())
+        {
             await AssertGridMatchesIncidentsAsync();
             // Folding keeps no cell that has lost all its incidents.
             Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*)::int FROM incident_grid WHERE incidents <= 0"));
@@ -300,7 +315,16 @@ public sealed class ClusterGridMigrationTests : IAsyncLifetime
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>(ClusterGridTests.GridDifferencesSql));
 
         await connection.ExecuteAsync(Insert);
-        await connection.ExecuteAsync("TRUNCATE incidents CASCADE");
+        // TRUNCATE waits for a fold running (its uncommitted rows would survive the trigger's DELETEs).
+        await using (var folding = await _database.DataSource.OpenConnectionAsync())
+        {
+            await folding.ExecuteAsync("SELECT pg_advisory_lock(7215529004736301163)");
+            var truncate = connection.ExecuteAsync("TRUNCATE incidents CASCADE");
+            await Task.Delay(300);
+            Assert.False(truncate.IsCompleted);
+            await folding.ExecuteAsync("SELECT pg_advisory_unlock(7215529004736301163)");
+            await truncate;
+        }
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT (SELECT count(*) FROM incident_grid) + (SELECT count(*) FROM incident_grid_changes)"));
         await connection.ExecuteAsync(Insert);
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>(ClusterGridTests.GridDifferencesSql));
