@@ -103,10 +103,8 @@ public static class TileSql
         AddGrid(parameters, zoom + CellsPerTileShift);
         parameters.Add("digits", precision);
         parameters.Add("max_clusters", maxClusters + 1); // one more, to tell an answer that is too large
-        if (GridServesClusters(query, zoom) && GridAreas(query) is { } areas)
+        if (GridClustersOf(parameters, query, zoom, where) is var (cells, grid))
         {
-            var border = areas.Border is { } strips ? BorderMembers(parameters, where, strips, areas.Inner) : null;
-            var (cells, grid) = GridClusters(parameters, query, zoom + CellsPerTileShift, areas.Inner, border);
             return ($$"""
                 WITH {{cells}}
                 SELECT json_build_object('type', 'Feature', 'id', cx || '/' || cy,
@@ -142,11 +140,9 @@ public static class TileSql
     /// </summary>
     public static (string Sql, DynamicParameters Parameters)? GridClusterCount(IncidentQuery query, int zoom)
     {
-        if (!GridServesClusters(query, zoom) || GridAreas(query) is not { } areas) return null;
         var parameters = new DynamicParameters();
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
-        var border = areas.Border is { } strips ? BorderMembers(parameters, where, strips, areas.Inner) : null;
-        var (cells, grid) = GridClusters(parameters, query, zoom + CellsPerTileShift, areas.Inner, border, countOnly: true);
+        if (GridClustersOf(parameters, query, zoom, where, countOnly: true) is not var (cells, grid)) return null;
         return ($"""
             WITH {cells}
             SELECT count(*) FROM {grid}
@@ -347,6 +343,18 @@ public static class TileSql
     private static readonly IncidentQuery Unfiltered = new();
 
     /// <summary>
+    /// The grid's clusters of /clusters at <paramref name="zoom"/> (<see cref="GridClusters"/>), with the
+    /// incidents of a bbox outside its cells; null where the grid does not serve the query.
+    /// </summary>
+    private static (string Cte, string Relation)? GridClustersOf(DynamicParameters parameters, IncidentQuery query, int zoom, string where,
+        bool countOnly = false)
+    {
+        if (!GridServesClusters(query, zoom) || GridAreas(query) is not { } areas) return null;
+        var border = areas.Border is { } strips ? BorderMembers(parameters, where, strips, areas.Inner) : null;
+        return GridClusters(parameters, query, zoom + CellsPerTileShift, areas.Inner, border, countOnly);
+    }
+
+    /// <summary>
     /// A CTE <c>grid_cells</c> of the grid's sums over level-10 cells in <paramref name="ranges"/>, folded and
     /// deltas alike, and the rows of <paramref name="border"/>, regrouped into cells cx/cy of
     /// <paramref name="level"/> by cell and event type; and the relation to aggregate per cluster.
@@ -382,33 +390,28 @@ public static class TileSql
                     -- The matching incidents of the bbox outside those cells.
                     {border}
             """;
-        if (countOnly)
-            // One row per cluster, summing nothing but the count (a cluster's kinds are never negative, so a
-            // cell has one when its total is positive).
-            return ($"""
-                grid_cells AS (
-                    SELECT cx >> @grid_shift, cy >> @grid_shift
-                    FROM (
-                        SELECT {GridColumns} FROM incident_grid WHERE {within}
-                        UNION ALL
-                        SELECT {GridColumns} FROM incident_grid_changes WHERE {within}{rest}
-                    ) g
-                    GROUP BY 1, 2
-                    HAVING sum(incidents) > 0
-                )
-                """, "grid_cells");
-        return ($"""
-            grid_cells AS (
-                SELECT cx >> @grid_shift AS cx, cy >> @grid_shift AS cy, event_type,
-                       sum(incidents) AS incidents, sum(fatalities_min_sum) AS fatalities_min_sum,
-                       sum(fatalities_max_sum) AS fatalities_max_sum, sum(x_mm_sum) AS x_mm_sum, sum(y_mm_sum) AS y_mm_sum
-                FROM (
+        var rows = $"""
                     SELECT {GridColumns} FROM incident_grid WHERE {within}
                     UNION ALL
                     -- Deltas not folded yet (incident_grid_compact()).
                     SELECT {GridColumns} FROM incident_grid_changes WHERE {within}{rest}
+            """;
+        // Counting, one row per cluster, summing nothing but the count (a cluster's kinds are never negative,
+        // so a cell has one when its total is positive); else one row per cluster and event type.
+        var (columns, groups) = countOnly
+            ? ("cx >> @grid_shift, cy >> @grid_shift", "1, 2")
+            : ("""
+               cx >> @grid_shift AS cx, cy >> @grid_shift AS cy, event_type,
+                      sum(incidents) AS incidents, sum(fatalities_min_sum) AS fatalities_min_sum,
+                      sum(fatalities_max_sum) AS fatalities_max_sum, sum(x_mm_sum) AS x_mm_sum, sum(y_mm_sum) AS y_mm_sum
+               """, "1, 2, 3");
+        return ($"""
+            grid_cells AS (
+                SELECT {columns}
+                FROM (
+                    {rows}
                 ) g
-                GROUP BY 1, 2, 3
+                GROUP BY {groups}
                 HAVING sum(incidents) > 0
             )
             """, "grid_cells");
