@@ -44,7 +44,7 @@ public static class IncidentMapHost
             settings is { MigrationsConnectionString: not null, ConnectionString: not null } ? sp.GetRequiredService<Npgsql.NpgsqlDataSource>() : null));
         services.AddSingleton<IncidentReader>();
         services.AddSingleton<MatchCounts>();
-        services.AddSingleton<RareElements>();
+        services.AddSingleton<RareValues>();
         services.AddSingleton<IncidentStore>();
         services.AddSingleton<SampleData>();
         services.AddSingleton<DataVersion>();

@@ -332,15 +332,16 @@ public static partial class IncidentsApi
 
     /// <summary>
     /// The count a page's plan follows when the client did not ask for one (<see cref="IncidentSqlBuilder.PlanFollowsCount"/>):
-    /// a later page of the same filter finds its first page's count here; and tags or actors that
-    /// PostgreSQL's statistics do not list as common are counted first, through their index (a few ms), so
-    /// that a page of a tag in no incident, or in a handful, is not a walk of the whole table (<see cref="RareElements"/>).
+    /// a later page of the same filter finds its first page's count here; and tags, actors or property values
+    /// (a place, a claimant …) that PostgreSQL's statistics do not list as common are counted first, through
+    /// their index (a few ms), so that a page of a tag or place in no incident, or in a handful, is not a walk
+    /// of the whole table (<see cref="RareValues"/>).
     /// </summary>
     private static async Task<long?> PlanningCountAsync(HttpContext context, MatchCounts counts, IncidentQuery query, CancellationToken ct)
     {
         if (!IncidentSqlBuilder.PlanFollowsCount(query)) return null;
         if (counts.Known(query) is { } known) return known;
-        return await context.RequestServices.GetRequiredService<RareElements>().AllRareAsync(query, ct)
+        return await context.RequestServices.GetRequiredService<RareValues>().AllRareAsync(query, ct)
             ? await counts.CountAsync(query, ct)
             : null;
     }

@@ -142,7 +142,7 @@ public sealed class MatchCountTests(ApiFixture api)
         Assert.Equal(expected, seen);
     }
 
-    // A tag the statistics do not list as common (RareElements), paged without a count (a dashboard's
+    // A tag the statistics do not list as common (RareValues), paged without a count (a dashboard's
     // count=false): each page is counted first anyway, through the tag's index, so that few matches are
     // read matches first rather than by a walk of the whole table. The answer still has no numberMatched.
     [Fact]
