@@ -77,34 +77,48 @@ pg_cpu() {
     } | awk -v hz="$(getconf CLK_TCK)" '{s += $1} END {printf "%.2f", s / hz}'
 }
 
-# One import: its wall time, peak resident memory (GNU time's %M, KiB), the importer's CPU seconds
-# and PostgreSQL's (where a row's cost goes when the machine is busy with other work).
+# CPU seconds the whole machine has been busy (every core, all but idle and iowait): the figure that cannot
+# miss a backend that exited between two readings, and that tells a CPU-bound import (two cores' worth of
+# seconds a second) from one that waits.
+busy_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz}' /proc/stat
+}
+
+# One import: its wall time, peak resident memory (GNU time's %M, KiB), the importer's CPU seconds,
+# PostgreSQL's (where a row's cost goes when the machine is busy with other work) and the machine's.
 run_import() {
     local log; log="$(mktemp)"
     local pg_before; pg_before="$(pg_cpu)"
+    local busy_before; busy_before="$(busy_cpu)"
     local start; start=$(date +%s.%N)
     (cd "$API_BIN" && Logging__LogLevel__Default=Warning /usr/bin/time -f '%M %U %S' -o "$log.mem" \
         dotnet IncidentMap.Api.dll import "$CSV" --source bench) > "$log.report" 2> "$log.progress"
     local seconds; seconds=$(echo "$(date +%s.%N) - $start" | bc)
+    local busy_seconds; busy_seconds=$(echo "$(busy_cpu) - $busy_before" | bc)
+    # The import's backends exit with it; give the postmaster a moment to reap them, so that their CPU is
+    # in its children's total rather than in neither (they are no longer listed as live).
+    sleep 1
     local pg_seconds; pg_seconds=$(echo "$(pg_cpu) - $pg_before" | bc)
     tail -1 "$log.progress" | tr '\r' '\n' | tail -1 >&2
     grep -E '"(inserted|updated|unchanged|rejected)"' "$log.report" | tr -d ' ,\n' >&2; echo >&2
     read -r kib user sys < "$log.mem"
-    echo "$seconds $kib $(echo "$user + $sys" | bc) $pg_seconds"
+    echo "$seconds $kib $(echo "$user + $sys" | bc) $pg_seconds $busy_seconds"
     rm -f "$log" "$log.mem" "$log.report" "$log.progress"
 }
 command -v /usr/bin/time >/dev/null || { echo "[import-bench] installing GNU time (apt-get)" >&2; sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }; sudo_if_needed apt-get update -qq; DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq time >/dev/null; }
 
-read -r first_s first_kib first_cpu first_pg < <(run_import)
-read -r again_s again_kib again_cpu again_pg < <(run_import)
+read -r first_s first_kib first_cpu first_pg first_busy < <(run_import)
+read -r again_s again_kib again_cpu again_pg again_busy < <(run_import)
 
 rate() { echo "scale=0; $ROWS / $1" | bc; }
 echo
 echo "import bench: $ROWS rows, ${size_mb} MiB CSV, $(nproc) cores, ${Imports__Writers:-2} writers, load $(cut -d' ' -f1-3 /proc/loadavg)"
 per_row() { echo "scale=1; $1 * 1000000 / $ROWS" | bc; }
-printf '%-44s %10s %12s %12s %14s %14s\n' "" "seconds" "rows/s" "peak RSS" "importer CPU" "PostgreSQL CPU"
+# Machine busy: CPU µs a row of the whole machine, and how many of its cores that kept busy on average.
+cores_busy() { echo "scale=2; $1 / $2" | bc; }
+printf '%-44s %10s %12s %12s %14s %14s %22s\n' "" "seconds" "rows/s" "peak RSS" "importer CPU" "PostgreSQL CPU" "machine busy"
 printf '%-44s %10.1f %12s %12s\n' "psql \\copy into an UNLOGGED table (raw)" "$copy_s" "$(rate "$copy_s")" "-"
-printf '%-44s %10.1f %12s %8s MiB %9s µs/row %7s µs/row\n' "import into an empty incidents table" "$first_s" "$(rate "$first_s")" "$((first_kib / 1024))" "$(per_row "$first_cpu")" "$(per_row "$first_pg")"
-printf '%-44s %10.1f %12s %8s MiB %9s µs/row %7s µs/row\n' "import again (every row unchanged)" "$again_s" "$(rate "$again_s")" "$((again_kib / 1024))" "$(per_row "$again_cpu")" "$(per_row "$again_pg")"
+printf '%-44s %10.1f %12s %8s MiB %9s µs/row %7s µs/row %7s µs/row %4s cores\n' "import into an empty incidents table" "$first_s" "$(rate "$first_s")" "$((first_kib / 1024))" "$(per_row "$first_cpu")" "$(per_row "$first_pg")" "$(per_row "$first_busy")" "$(cores_busy "$first_busy" "$first_s")"
+printf '%-44s %10.1f %12s %8s MiB %9s µs/row %7s µs/row %7s µs/row %4s cores\n' "import again (every row unchanged)" "$again_s" "$(rate "$again_s")" "$((again_kib / 1024))" "$(per_row "$again_cpu")" "$(per_row "$again_pg")" "$(per_row "$again_busy")" "$(cores_busy "$again_busy" "$again_s")"
 echo "import/\\copy ratio: $(echo "scale=3; $copy_s / $first_s" | bc) (first import), $(echo "scale=3; $copy_s / $again_s" | bc) (unchanged re-import)"
 echo "target: >= 50,000 rows/s for the first import: $([ "$(rate "$first_s")" -ge 50000 ] && echo ok || echo MISS)"
