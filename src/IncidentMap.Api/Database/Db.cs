@@ -112,6 +112,14 @@ public static class DatabaseServiceCollectionExtensions
             // As many reads in flight as the database can run at once; more only queue inside PostgreSQL,
             // where they share the CPUs unfairly (a 16-client p99 of 100+ ms instead of under 40).
             builder.MaxPoolSize = settings.ReadConnections;
+            // Npgsql hands out its idle connections first in, first out, so one client's requests went round every
+            // connection the pool had opened under load: each request met a backend that had slept the longest,
+            // its caches cold. After 10 s with a connection idle at every sample (one a second), the pool closes
+            // it, and a single client's requests meet the same warm backend: a z14 tile at one client went from
+            // 1,050-1,300 to 1,470 a second, the same as with a pool of one (docs/query-performance.md,
+            // "The floor under a short request"). Under load every connection stays busy and none is closed.
+            builder.ConnectionIdleLifetime = 10;
+            builder.ConnectionPruningInterval = 1;
         }
         return DataSource(sp, builder.ConnectionString);
     }

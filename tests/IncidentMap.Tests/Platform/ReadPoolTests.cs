@@ -1,0 +1,57 @@
+using Dapper;
+using IncidentMap.Api.Database;
+using IncidentMap.Tests.Trust;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace IncidentMap.Tests.Platform;
+
+/// <summary>
+/// The pools of short reads close connections a burst left idle (Db.cs): Npgsql hands out idle connections
+/// first in, first out, so a single client's requests went round every connection a burst had opened, each
+/// meeting the backend that had slept the longest. A service of its own, whose pools no other test uses.
+/// </summary>
+public sealed class ReadPoolTests(TrustFactory service) : IClassFixture<TrustFactory>
+{
+    [Theory]
+    [InlineData(DatabaseServiceCollectionExtensions.ReadsKey)]
+    [InlineData(DatabaseServiceCollectionExtensions.AdHocReadsKey)]
+    public async Task After_a_burst_a_single_clients_reads_meet_one_backend(string pool)
+    {
+        var source = service.Services.GetRequiredKeyedService<NpgsqlDataSource>(pool);
+        var size = new NpgsqlConnectionStringBuilder(source.ConnectionString).MaxPoolSize;
+        Assert.True(size >= 2, $"the pool holds {size} connection(s): nothing to go round");
+
+        // A burst: every connection of the pool open at once.
+        var burst = new List<NpgsqlConnection>();
+        for (var n = 0; n < size; n++) burst.Add(await source.OpenConnectionAsync());
+        var opened = new HashSet<int>();
+        foreach (var connection in burst) opened.Add(await connection.ExecuteScalarAsync<int>("SELECT pg_backend_pid()"));
+        foreach (var connection in burst) await connection.DisposeAsync();
+        Assert.Equal(size, opened.Count);
+
+        // Then one client, one read at a time: at first it goes round the burst's connections; once they have
+        // been idle long enough (10 s of samples, one a second) they are closed, and it stays on one backend.
+        async Task<int> ReadAsync()
+        {
+            await using var connection = await source.OpenConnectionAsync();
+            return await connection.ExecuteScalarAsync<int>("SELECT pg_backend_pid()");
+        }
+        var first = new HashSet<int>();
+        for (var n = 0; n < size; n++) first.Add(await ReadAsync());
+        Assert.Equal(size, first.Count);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var recent = new HashSet<int>();
+            for (var n = 0; n < 20; n++)
+            {
+                recent.Add(await ReadAsync());
+                await Task.Delay(50);
+            }
+            if (recent.Count == 1) break;
+            Assert.True(DateTime.UtcNow < deadline, $"after 30 s one client's reads still go round {recent.Count} backends");
+        }
+    }
+}
