@@ -77,11 +77,11 @@ pg_cpu() {
     } | awk -v hz="$(getconf CLK_TCK)" '{s += $1} END {printf "%.2f", s / hz}'
 }
 
-# CPU seconds the whole machine has been busy (every core, all but idle and iowait): the figure that cannot
+# CPU seconds the whole machine has been busy (every core; not idle, iowait or time stolen by the hypervisor): the figure that cannot
 # miss a backend that exited between two readings, and that tells a CPU-bound import (two cores' worth of
 # seconds a second) from one that waits.
 busy_cpu() {
-    awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz}' /proc/stat
+    awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat
 }
 
 # One import: its wall time, peak resident memory (GNU time's %M, KiB), the importer's CPU seconds,
@@ -95,9 +95,13 @@ run_import() {
         dotnet IncidentMap.Api.dll import "$CSV" --source bench) > "$log.report" 2> "$log.progress"
     local seconds; seconds=$(echo "$(date +%s.%N) - $start" | bc)
     local busy_seconds; busy_seconds=$(echo "$(busy_cpu) - $busy_before" | bc)
-    # The import's backends exit with it; give the postmaster a moment to reap them, so that their CPU is
-    # in its children's total rather than in neither (they are no longer listed as live).
-    sleep 1
+    # The import's backends exit with it. Until the postmaster has reaped them their CPU is in neither of the
+    # totals pg_cpu adds up (they are no longer listed as live children), so wait for them to be gone.
+    for _ in $(seq 1 50); do
+        [ "$(psql_db -qAt -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")" = 0 ] && break
+        sleep 0.1
+    done
+    sleep 0.2
     local pg_seconds; pg_seconds=$(echo "$(pg_cpu) - $pg_before" | bc)
     tail -1 "$log.progress" | tr '\r' '\n' | tail -1 >&2
     grep -E '"(inserted|updated|unchanged|rejected)"' "$log.report" | tr -d ' ,\n' >&2; echo >&2

@@ -13,8 +13,8 @@
 -- sortby=fatalities (the deadliest first) sorted every incident: 3.1 s a page. The index on its sort key
 -- serves any page of it, and a filtered one when the filter keeps many incidents.
 --
--- Each index costs an import about a microsecond a row (300,000 rows into a temporary table with the
--- five text indexes: 1.2 s against 0.08 s without; docs/query-performance.md, "Rare property values").
+-- The six cost a clean import about 10 µs of CPU a row, 7-8 % of its rate on the bench's million rows
+-- (docs/query-performance.md, "Rare property values and sorts no index serves").
 CREATE INDEX incidents_sub_event_type_idx ON incidents (sub_event_type) WHERE deleted_at IS NULL;
 CREATE INDEX incidents_admin1_idx ON incidents (admin1) WHERE deleted_at IS NULL;
 CREATE INDEX incidents_admin2_idx ON incidents (admin2) WHERE deleted_at IS NULL;

@@ -16,7 +16,7 @@ public static class SortFields
     {
         new SortField("occurred_at", "i.occurred_at", KeyKind.Timestamp),
         new SortField("updated_at", "i.updated_at", KeyKind.Timestamp),
-        new SortField("created_at", "i.created_at", KeyKind.Timestamp),
+        new SortField("created_at", "i.created_at", KeyKind.Timestamp, Indexed: false),
         new SortField("id", "i.id", KeyKind.Integer),
         // Unknown tolls sort below zero. incidents_fatalities_idx (0041) is on this expression.
         new SortField("fatalities", "coalesce(i.fatalities_max, i.fatalities_min, -1)", KeyKind.Integer),
@@ -94,10 +94,11 @@ public static class IncidentSqlBuilder
     /// <summary>
     /// Whether a count of the matches can change the plan of this page: a limit, and a filter on a
     /// column whose index PostgreSQL cannot judge for a rare value (text, tags, actors, and the free-text
-    /// properties whose values its statistics do not list: <see cref="RareValues"/>).
+    /// properties whose values its statistics do not list: <see cref="RareValues"/>). A page merged from grid
+    /// cells (a map's view, a radius) reads its cells whatever the count, so none is taken for it.
     /// </summary>
     public static bool PlanFollowsCount(IncidentQuery query) =>
-        query.Limit is not null && (query.Text is not null || RareValues.Judges(query));
+        query.Limit is not null && (query.Text is not null || RareValues.Judges(query)) && NewestInCells(query, SortKeys(query.Sort)) is null;
 
     private static bool MatchesFirst(IncidentQuery query, long? matched) => PlanFollowsCount(query) && matched is <= FewMatches;
 
@@ -131,12 +132,14 @@ public static class IncidentSqlBuilder
         else select.Append("\nFROM incidents i\nWHERE ").AppendJoin("\n  AND ", where);
         var order = string.Join(", ", keys.Select(k => k.Field.Sql + (k.Descending ? " DESC" : "")));
 
-        if (cells is null && query.Limit is not null && !matchesFirst && keysFirst && keys.Any(k => !k.Field.Indexed))
+        if (cells is null && query.Limit is <= IncidentQuery.MaxLimit && !matchesFirst && keysFirst && keys.Any(k => !k.Field.Indexed))
         {
-            // Keys first: a sort no index serves (titles in ICU order, distances) reads every candidate, and with the
-            // projection in the same SELECT PostgreSQL renders each of them (geometry, sources as text) before the
-            // sort keeps a page. So the page's ids are sorted out with their keys alone, and only they are read
-            // whole: sortby=title over the bench's million rows took 3.2 s, now the scan and the sort's 0.8 s.
+            // Keys first: a sort no index serves (titles in ICU order, distances, creation times) reads every
+            // candidate, and with the projection in the same SELECT PostgreSQL renders each of them (geometry,
+            // sources as text) before the sort keeps a page. So the page's ids are sorted out with their keys
+            // alone, and only they are read whole: sortby=title over the bench's million rows took 3.2 s, now the
+            // scan and the sort's 0.8 s. Up to a page's largest size: an export's limit of 300,000 took 3.7 s
+            // this way against 2.0 s in one step, its rows joined back and sorted again at full width.
             var inner = new StringBuilder("SELECT i.id AS page_id");
             for (var n = 0; n < keys.Count; n++) inner.Append(", ").Append(keys[n].Field.Sql).Append(" AS k").Append(n);
             inner.Append("\n  FROM incidents i\n  WHERE ").AppendJoin("\n    AND ", where).Append("\n  ORDER BY ").Append(order).Append("\n  LIMIT @limit");

@@ -73,11 +73,14 @@ public sealed class RareValues(IncidentReader reader)
         // an empty set; a column without statistics is left out: nothing is known of it.
         var rows = await reader.ListAsync(
             """
-            SELECT attname::text,
-                   coalesce(CASE WHEN attname IN ('tags', 'actors') THEN most_common_elems::text ELSE most_common_vals::text END::text[], '{}')
-            FROM pg_stats
-            WHERE (quote_ident(schemaname) || '.' || quote_ident(tablename))::regclass = 'incidents'::regclass
-              AND attname = ANY(@columns) AND NOT inherited
+            SELECT s.attname::text,
+                   coalesce(CASE WHEN s.attname IN ('tags', 'actors') THEN s.most_common_elems::text ELSE s.most_common_vals::text END::text[], '{}')
+            FROM pg_stats s
+            -- The incidents table the session sees, by name: a cast of every row's name to regclass could fail on a
+            -- table another session drops meanwhile.
+            JOIN pg_class c ON c.relname = s.tablename AND c.oid = 'incidents'::regclass
+            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
+            WHERE s.attname = ANY(@columns) AND NOT s.inherited
             """, new DynamicParameters(new { columns = Filters.Select(f => f.Column).ToArray() }),
             row => (Column: row.GetString(0), Values: (string[])row.GetValue(1)), ct);
         return new Common(
