@@ -97,10 +97,12 @@ public static class IncidentSqlBuilder
     /// properties whose values its statistics do not list: <see cref="RareValues"/>). A page merged from grid
     /// cells (a map's view, a radius) reads its cells whatever the count, so none is taken for it.
     /// </summary>
-    public static bool PlanFollowsCount(IncidentQuery query) =>
-        query.Limit is not null && (query.Text is not null || RareValues.Judges(query)) && NewestInCells(query, SortKeys(query.Sort)) is null;
+    public static bool PlanFollowsCount(IncidentQuery query) => CountMayChoosePlan(query) && NewestInCells(query, SortKeys(query.Sort)) is null;
 
-    private static bool MatchesFirst(IncidentQuery query, long? matched) => PlanFollowsCount(query) && matched is <= FewMatches;
+    private static bool CountMayChoosePlan(IncidentQuery query) => query.Limit is not null && (query.Text is not null || RareValues.Judges(query));
+
+    /// <summary>Whether the page is read matches first; <see cref="Build(IncidentQuery, string, bool, bool)"/> drops it for merged cells.</summary>
+    private static bool MatchesFirst(IncidentQuery query, long? matched) => CountMayChoosePlan(query) && matched is <= FewMatches;
 
     public static SqlQuery Build(IncidentQuery query, string projection, bool matchesFirst = false) =>
         Build(query, projection, matchesFirst, keysFirst: true);
@@ -125,11 +127,16 @@ public static class IncidentSqlBuilder
         // One extra row tells whether a next page exists without a COUNT.
         if (query.Limit is { } limit) parameters.Add("limit", limit + 1);
 
-        var select = new StringBuilder("SELECT ").Append(projection);
-        for (var n = 0; n < keys.Count; n++) select.Append(", ").Append(keys[n].Field.Sql).Append(" AS k").Append(n);
-        // OFFSET 0 keeps the filters in a subquery of their own, planned without the ORDER BY and LIMIT.
-        if (matchesFirst) select.Append("\nFROM (SELECT * FROM incidents i\n  WHERE ").AppendJoin("\n  AND ", where).Append("\n  OFFSET 0) i");
-        else select.Append("\nFROM incidents i\nWHERE ").AppendJoin("\n  AND ", where);
+        // The columns, then the sort keys as k0, k1 …, from the matching incidents.
+        string Select(string columns)
+        {
+            var sql = new StringBuilder("SELECT ").Append(columns);
+            for (var n = 0; n < keys.Count; n++) sql.Append(", ").Append(keys[n].Field.Sql).Append(" AS k").Append(n);
+            // OFFSET 0 keeps the filters in a subquery of their own, planned without the ORDER BY and LIMIT.
+            if (matchesFirst) sql.Append("\nFROM (SELECT * FROM incidents i\n  WHERE ").AppendJoin("\n  AND ", where).Append("\n  OFFSET 0) i");
+            else sql.Append("\nFROM incidents i\nWHERE ").AppendJoin("\n  AND ", where);
+            return sql.ToString();
+        }
         var order = string.Join(", ", keys.Select(k => k.Field.Sql + (k.Descending ? " DESC" : "")));
 
         if (cells is null && query.Limit is <= IncidentQuery.MaxLimit && !matchesFirst && keysFirst && keys.Any(k => !k.Field.Indexed))
@@ -140,20 +147,15 @@ public static class IncidentSqlBuilder
             // alone, and only they are read whole: sortby=title over the bench's million rows took 3.2 s, now the
             // scan and the sort's 0.8 s. Up to a page's largest size: an export's limit of 300,000 took 3.7 s
             // this way against 2.0 s in one step, its rows joined back and sorted again at full width.
-            var inner = new StringBuilder("SELECT i.id AS page_id");
-            for (var n = 0; n < keys.Count; n++) inner.Append(", ").Append(keys[n].Field.Sql).Append(" AS k").Append(n);
-            inner.Append("\n  FROM incidents i\n  WHERE ").AppendJoin("\n    AND ", where).Append("\n  ORDER BY ").Append(order).Append("\n  LIMIT @limit");
-            var outer = new StringBuilder("SELECT ").Append(projection);
-            for (var n = 0; n < keys.Count; n++) outer.Append(", k.k").Append(n);
-            outer.Append("\nFROM (").Append(inner).Append(") k\nJOIN incidents i ON i.id = k.page_id\nORDER BY ").Append(KeyOrder(keys));
-            return new SqlQuery(outer.ToString(), parameters, keys);
+            var keyColumns = string.Concat(keys.Select((_, n) => $", k.k{n}"));
+            return new SqlQuery(
+                $"SELECT {projection}{keyColumns}\nFROM ({Select("i.id AS page_id")}\nORDER BY {order}\nLIMIT @limit) k\n" +
+                $"JOIN incidents i ON i.id = k.page_id\nORDER BY {KeyOrder(keys)}",
+                parameters, keys);
         }
+        var select = Select(projection);
         if (cells is null)
-        {
-            select.Append("\nORDER BY ").Append(order);
-            if (query.Limit is not null) select.Append("\nLIMIT @limit");
-            return new SqlQuery(select.ToString(), parameters, keys);
-        }
+            return new SqlQuery($"{select}\nORDER BY {order}" + (query.Limit is null ? "" : "\nLIMIT @limit"), parameters, keys);
 
         // One branch per cell (RadiusCells), each read from incidents_cell_idx already in time order;
         // PostgreSQL merges the branches and stops after the page. A sliver of a cell under a box's edge is not
