@@ -30,7 +30,9 @@ public sealed partial class PgBench(string program, IReadOnlyDictionary<string, 
         }
 
         await RunAsync(scripts, clients, warmup);
-        var logs = work.CreateSubdirectory($"{name}-c{clients}-log");
+        // A directory of its own per run: pgbench names its logs after its process id, and a later run's
+        // directory holding an earlier run's logs would count those transactions twice.
+        var logs = work.CreateSubdirectory($"{name}-c{clients}-log-{Guid.NewGuid():N}");
         var (output, usage) = await CpuMeter.MeasureAsync(meter, () =>
             RunAsync(scripts, clients, duration, "--log", "--log-prefix", Path.Combine(logs.FullName, "tx")));
         // pgbench's own rate counts the transactions still running at the deadline over the time they took.

@@ -3,7 +3,7 @@ using IncidentMap.Bench;
 
 const string Usage = """
     usage: IncidentMap.Bench generate [--rows N (1000000)] [--seed N (42)]
-           IncidentMap.Bench run --api URL [--api-pid PID] [--duration SECONDS (10)] [--warmup SECONDS (5)] [--api-warmup SECONDS (30)] [--export-runs N (3)]
+           IncidentMap.Bench run --api URL [--api-pid PID] [--duration SECONDS (10)] [--warmup SECONDS (5)] [--api-warmup SECONDS (30)] [--rounds N (3)] [--export-runs N (3)]
                                  [--only radius,bbox,tile-z3,tile-z8,tile-z14,dashboards,exports (all)]
            IncidentMap.Bench sql QUERY       (the SQL the API runs for an items query string, parameters inlined)
     environment: ConnectionStrings__Incidents (the bench database), PG_BIN (pgbench and psql; /usr/lib/postgresql/15/bin)
@@ -47,7 +47,8 @@ switch (args[0])
             (int)Number("export-runs", 3),
             Environment.GetEnvironmentVariable("PG_BIN") ?? "/usr/lib/postgresql/15/bin",
             Option("only") is { } only ? only.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal) : null,
-            TimeSpan.FromSeconds(Number("api-warmup", 30))));
+            TimeSpan.FromSeconds(Number("api-warmup", 30)),
+            (int)Math.Max(1, Number("rounds", 3))));
         return 0;
     default:
         Console.Error.WriteLine(Usage);
