@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Tiles;
+using IncidentMap.Tests.Consistency;
 using IncidentMap.Tests.Infrastructure;
 
 namespace IncidentMap.Tests.Ogc;
@@ -105,6 +106,23 @@ public sealed class TileTests(ApiFixture api)
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Single(await DecodeAsync(await response.Content.ReadAsByteArrayAsync()), f => f.Layer == "incidents");
+    }
+
+    [Fact]
+    public async Task An_incident_in_a_tiles_margin_is_drawn_on_it_and_one_past_the_margin_is_not()
+    {
+        // 32 and 96 of the tile's 4096 units past its east edge: the margin is 64.
+        var (x, y, _, lat) = RemoteTile();
+        const int z = 10;
+        double East(double units) => (x + 1 + units / 4096) / (1 << z) * 360 - 180;
+        var inside = await CreateTaggedAsync(East(32), lat, 1);
+        var outside = await CreateTaggedAsync(East(96), lat, 1);
+
+        var drawn = Mvt.Decode(await _client.GetByteArrayAsync($"{Tiles}/{z}/{y}/{x}?tags={inside}"));
+        var response = await _client.GetAsync($"{Tiles}/{z}/{y}/{x}?tags={outside}");
+
+        Assert.Equal(4096 + 32, Assert.Single(drawn).First!.Value.X);
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
     }
 
     [Fact]
