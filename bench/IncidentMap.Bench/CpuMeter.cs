@@ -3,16 +3,20 @@ using Npgsql;
 
 namespace IncidentMap.Bench;
 
-/// <summary>CPU time per query, in microseconds: the API process, the PostgreSQL cluster, and everything else (the load tool, the kernel's interrupts).</summary>
-public sealed record CpuSplit(double ApiUs, double PostgresUs, double OtherUs);
+/// <summary>
+/// CPU time per query, in microseconds: the API process, the PostgreSQL cluster, and everything else (the load tool,
+/// the kernel's interrupts); and the machine's context switches per query, a steadier sign of hand-offs between
+/// threads and processes than a rate on this machine.
+/// </summary>
+public sealed record CpuSplit(double ApiUs, double PostgresUs, double OtherUs, double Switches);
 
-/// <summary>CPU seconds a load run cost, split as in <see cref="CpuSplit"/>.</summary>
-public sealed record CpuUsage(double Api, double Postgres, double Other)
+/// <summary>CPU seconds a load run cost, split as in <see cref="CpuSplit"/>, and the context switches it made.</summary>
+public sealed record CpuUsage(double Api, double Postgres, double Other, double Switches)
 {
     public CpuSplit PerQuery(long queries)
     {
         double Micros(double seconds) => seconds * 1e6 / Math.Max(queries, 1);
-        return new CpuSplit(Micros(Api), Micros(Postgres), Micros(Other));
+        return new CpuSplit(Micros(Api), Micros(Postgres), Micros(Other), Switches / Math.Max(queries, 1));
     }
 }
 
@@ -26,7 +30,7 @@ public sealed class CpuMeter(int? apiPid, int postmasterPid)
 {
     private static readonly double TicksPerSecond = ClockTicks();
 
-    private readonly record struct Sample(double Api, double Postgres, double Machine);
+    private readonly record struct Sample(double Api, double Postgres, double Machine, double Switches);
 
     /// <summary>The meter for the cluster behind <paramref name="db"/>, or null where /proc or its data directory cannot be read.</summary>
     public static async Task<CpuMeter?> OpenAsync(NpgsqlDataSource db, int? apiPid)
@@ -65,13 +69,14 @@ public sealed class CpuMeter(int? apiPid, int postmasterPid)
         var after = Take();
         var api = after.Api - before.Api;
         var postgres = after.Postgres - before.Postgres;
-        return (result, new CpuUsage(api, postgres, Math.Max(0, after.Machine - before.Machine - api - postgres)));
+        return (result, new CpuUsage(api, postgres, Math.Max(0, after.Machine - before.Machine - api - postgres), after.Switches - before.Switches));
     }
 
     private Sample Take() => new(
         apiPid is { } pid ? ProcessTicks(pid, children: false) / TicksPerSecond : 0,
         PostgresTicks() / TicksPerSecond,
-        MachineTicks() / TicksPerSecond);
+        MachineTicks() / TicksPerSecond,
+        ContextSwitches());
 
     private double PostgresTicks()
     {
@@ -115,6 +120,10 @@ public sealed class CpuMeter(int? apiPid, int postmasterPid)
         var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
         return new[] { 1, 2, 3, 6, 7, 8 }.Sum(n => double.Parse(fields[n], CultureInfo.InvariantCulture));
     }
+
+    /// <summary>Context switches of the whole machine since boot: the <c>ctxt</c> line of /proc/stat.</summary>
+    private static double ContextSwitches() =>
+        double.Parse(File.ReadLines("/proc/stat").First(l => l.StartsWith("ctxt ", StringComparison.Ordinal))[5..], CultureInfo.InvariantCulture);
 
     private static double ClockTicks()
     {

@@ -39,7 +39,8 @@ public static class Harness
         private static LoadResult Summary(List<LoadResult> runs) => new(
             Median(runs.Select(r => r.PerSecond)), Median(runs.Select(r => r.P50Ms)), Median(runs.Select(r => r.P99Ms)),
             runs.All(r => r.Cpu is not null)
-                ? new CpuSplit(Weighted(runs, c => c.ApiUs), Weighted(runs, c => c.PostgresUs), Weighted(runs, c => c.OtherUs))
+                ? new CpuSplit(Weighted(runs, c => c.ApiUs), Weighted(runs, c => c.PostgresUs), Weighted(runs, c => c.OtherUs),
+                    Weighted(runs, c => c.Switches))
                 : null);
 
         private static double Weighted(List<LoadResult> runs, Func<CpuSplit, double> part) =>
@@ -215,7 +216,7 @@ public static class Harness
     /// </summary>
     private static string CpuTable(List<LoadRow> rows) => Table.Render(
         ["CPU µs per query", "clients", "raw: PostgreSQL", "raw: pgbench+kernel", "API: PostgreSQL", "API: API process", "API: wrk+kernel",
-         "raw total", "API total", "machine busy raw / API"],
+         "raw total", "API total", "machine busy raw / API", "context switches raw / API"],
         rows.Where(r => r.Raw.Cpu is not null && r.Api.Cpu is not null).Select(r =>
         {
             var (raw, api) = (r.Raw.Cpu!, r.Api.Cpu!);
@@ -228,6 +229,7 @@ public static class Harness
                 r.Scenario.Title, $"{r.Clients}", $"{raw.PostgresUs:N0}", $"{raw.OtherUs + raw.ApiUs:N0}",
                 $"{api.PostgresUs:N0}", $"{api.ApiUs:N0}", $"{api.OtherUs:N0}", $"{rawTotal:N0}", $"{apiTotal:N0}",
                 $"{Busy(rawTotal, r.Raw.PerSecond)} / {Busy(apiTotal, r.Api.PerSecond)}",
+                $"{raw.Switches:N1} / {api.Switches:N1}",
             };
         }).ToList());
 
