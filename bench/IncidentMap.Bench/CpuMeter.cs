@@ -72,11 +72,15 @@ public sealed class CpuMeter(int? apiPid, int postmasterPid)
         return (result, new CpuUsage(api, postgres, Math.Max(0, after.Machine - before.Machine - api - postgres), after.Switches - before.Switches));
     }
 
-    private Sample Take() => new(
-        apiPid is { } pid ? ProcessTicks(pid, children: false) / TicksPerSecond : 0,
-        PostgresTicks() / TicksPerSecond,
-        MachineTicks() / TicksPerSecond,
-        ContextSwitches());
+    private Sample Take()
+    {
+        var (busy, switches) = Machine();
+        return new Sample(
+            apiPid is { } pid ? ProcessTicks(pid, children: false) / TicksPerSecond : 0,
+            PostgresTicks() / TicksPerSecond,
+            busy / TicksPerSecond,
+            switches);
+    }
 
     private double PostgresTicks()
     {
@@ -114,16 +118,18 @@ public sealed class CpuMeter(int? apiPid, int postmasterPid)
         }
     }
 
-    /// <summary>Busy time of all cores: user, nice, system, irq, softirq and steal from the first line of /proc/stat.</summary>
-    private static double MachineTicks()
+    /// <summary>
+    /// From one read of /proc/stat: the busy time of all cores (user, nice, system, irq, softirq and steal from its
+    /// first line), and the machine's context switches since boot (its <c>ctxt</c> line).
+    /// </summary>
+    private static (double BusyTicks, double Switches) Machine()
     {
-        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return new[] { 1, 2, 3, 6, 7, 8 }.Sum(n => double.Parse(fields[n], CultureInfo.InvariantCulture));
+        var lines = File.ReadAllLines("/proc/stat");
+        var fields = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var busy = new[] { 1, 2, 3, 6, 7, 8 }.Sum(n => double.Parse(fields[n], CultureInfo.InvariantCulture));
+        var switches = double.Parse(lines.First(l => l.StartsWith("ctxt ", StringComparison.Ordinal))[5..], CultureInfo.InvariantCulture);
+        return (busy, switches);
     }
-
-    /// <summary>Context switches of the whole machine since boot: the <c>ctxt</c> line of /proc/stat.</summary>
-    private static double ContextSwitches() =>
-        double.Parse(File.ReadLines("/proc/stat").First(l => l.StartsWith("ctxt ", StringComparison.Ordinal))[5..], CultureInfo.InvariantCulture);
 
     private static double ClockTicks()
     {

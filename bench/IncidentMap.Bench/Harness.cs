@@ -29,9 +29,10 @@ public static class Harness
     /// </summary>
     private sealed record LoadRow(LoadScenario Scenario, int Clients, IReadOnlyList<(LoadResult Raw, LoadResult Api)> Rounds)
     {
-        public double Ratio => Median(Rounds.Select(r => r.Api.PerSecond / r.Raw.PerSecond));
-        public double MinRatio => Rounds.Min(r => r.Api.PerSecond / r.Raw.PerSecond);
-        public double MaxRatio => Rounds.Max(r => r.Api.PerSecond / r.Raw.PerSecond);
+        private IEnumerable<double> Ratios => Rounds.Select(r => r.Api.PerSecond / r.Raw.PerSecond);
+        public double Ratio => Median(Ratios);
+        public double MinRatio => Ratios.Min();
+        public double MaxRatio => Ratios.Max();
         public LoadResult Raw => Summary(Rounds.Select(r => r.Raw).ToList());
         public LoadResult Api => Summary(Rounds.Select(r => r.Api).ToList());
 
