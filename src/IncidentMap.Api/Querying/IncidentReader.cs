@@ -102,7 +102,6 @@ public sealed class IncidentReader(
     {
         return await resilience.ExecuteAsync(async token =>
         {
-            var prepared = !longRead && query.StablePlan;
             var connection = await (longRead ? longReads : Short(query.StablePlan)).OpenConnectionAsync(token);
             NpgsqlTransaction? transaction = null;
             // Npgsql cancels the statement on the server when this fires, and the next read throws.
@@ -129,7 +128,7 @@ public sealed class IncidentReader(
             }
             catch (Exception error)
             {
-                if (prepared) await ForgetPreparedAsync(connection, transaction, error);
+                if (!longRead) await ForgetPreparedAsync(connection, transaction, error);
                 await connection.DisposeAsync();
                 if (error is OperationCanceledException && firstRow.IsCancellationRequested && !token.IsCancellationRequested)
                     throw new FirstRowTimeoutException(firstRowTimeout!.Value, error);
@@ -185,7 +184,7 @@ public sealed class IncidentReader(
                 {
                     return await read(connection, token);
                 }
-                catch (Exception error) when (stablePlan)
+                catch (Exception error)
                 {
                     await ForgetPreparedAsync(connection, null, error);
                     throw;
@@ -204,7 +203,7 @@ public sealed class IncidentReader(
     /// (a parameter PostgreSQL refuses, such as text holding NUL), the connection keeps the statement
     /// as prepared but without its row description, and the statement's next run on that connection
     /// fails with "Received unexpected backend message DataRow": a 500 for whichever request comes
-    /// next. So after a server error on a connection of the prepared pool, the connection forgets its
+    /// next. So after a server error on a connection of either short-read pool, the connection forgets its
     /// prepared statements (DEALLOCATE ALL) before it goes back to the pool. Rare, and cheap: the
     /// statements are prepared again on their next two runs.
     /// </summary>
