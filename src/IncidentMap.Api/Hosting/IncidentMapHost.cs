@@ -156,6 +156,12 @@ public static class IncidentMapHost
         });
 
         app.UseRouting();
+        // Request decompression removes the Content-Encoding it decodes; an import checks a compressed body to its end first (CheckedFirst).
+        app.Use((context, next) =>
+        {
+            if (context.Request.Headers.ContentEncoding.Count > 0) context.Items[CompleteDecompression.Encoded] = true;
+            return next(context);
+        });
         // After routing: it takes the body limit from the endpoint (imports allow more).
         app.UseRequestDecompression();
         app.UseCors();

@@ -21,6 +21,9 @@ public static class CompleteDecompression
         options.DecompressionProviders["br"] = new Provider(stream => new CheckedBrotliStream(stream));
     }
 
+    /// <summary>The key of <c>HttpContext.Items</c> that says the request came with a Content-Encoding.</summary>
+    public static readonly object Encoded = new();
+
     /// <summary>The codings <see cref="Configure"/> decodes, as a 415's <c>Accept-Encoding</c> names them.</summary>
     public const string Codings = "gzip, br";
 
@@ -33,6 +36,69 @@ public static class CompleteDecompression
     public static bool IsGzip(ReadOnlySpan<byte> head) => head is [0x1f, 0x8b, ..];
 
     public const string Truncated = "is cut off: the compressed data ends before the end its format marks (a transfer broken off?)";
+}
+
+/// <summary>
+/// A compressed input is read to its end, and so checked, before any of it is imported. A byte changed in
+/// transfer may still decompress, into other text that reads as rows (a longitude 21.1967 came out as
+/// 11.1967 in an audit), and gzip's CRC-32, which catches that, comes only at the end of its member, after
+/// the rows before it had been stored; brotli carries no checksum, only its format's end. So a compressed
+/// upload is decompressed into a temporary file first (<see cref="ImportSpool"/>), and a compressed file is
+/// read through once before it is imported: one that is cut off or corrupt imports nothing.
+/// </summary>
+public static class CheckedFirst
+{
+    /// <summary>
+    /// The data of <paramref name="decompressed"/> in a temporary file (deleted as it closes), at its start; or,
+    /// when it cannot be read to its end, a stream that throws that error at its first read, which the importer
+    /// reports as it reports any unreadable body, at line 1 with nothing imported.
+    /// </summary>
+    public static async Task<Stream> SpoolAsync(Stream decompressed, CancellationToken ct)
+    {
+        try
+        {
+            return await ImportSpool.StoreAsync(decompressed, ct);
+        }
+        catch (Exception e) when (e is InvalidDataException or IncompleteDataException or ImportBodyException)
+        {
+            return new Unreadable(e);
+        }
+    }
+
+    /// <summary>Null when <paramref name="decompressed"/> reads to its end; else a stream as <see cref="SpoolAsync"/> gives for it.</summary>
+    public static async Task<Stream?> ReadThroughAsync(Stream decompressed, CancellationToken ct)
+    {
+        await using (decompressed)
+        {
+            try
+            {
+                await decompressed.CopyToAsync(Stream.Null, ct);
+                return null;
+            }
+            catch (Exception e) when (e is InvalidDataException or IncompleteDataException)
+            {
+                return new Unreadable(e);
+            }
+        }
+    }
+
+    /// <summary>Throws the error that ended the check, at the first read.</summary>
+    private sealed class Unreadable(Exception error) : ReadOnlyStream
+    {
+        private readonly System.Runtime.ExceptionServices.ExceptionDispatchInfo _error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error);
+
+        public override int Read(Span<byte> buffer)
+        {
+            _error.Throw();
+            return 0;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+        {
+            _error.Throw();
+            return ValueTask.FromResult(0);
+        }
+    }
 }
 
 /// <summary>Compressed data found wanting by these streams; the message is a phrase about the body.</summary>

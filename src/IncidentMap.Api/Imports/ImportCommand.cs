@@ -58,8 +58,12 @@ public static class ImportCommand
         // Rows with a place name and no coordinates are geocoded: the gazetteer is loaded (once) as the service loads it.
         var gazetteer = services.GetRequiredService<Hosting.Settings>().GazetteerPath;
         if (gazetteer.Length > 0) await services.GetRequiredService<Places.Gazetteer>().EnsureLoadedAsync(gazetteer, CancellationToken.None);
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        await using Stream body = compressed ? new CheckedGzipStream(file) : file;
+        await using var file = Open(path);
+        // A compressed file is read through once before it is imported (CheckedFirst): one cut off or corrupt imports nothing.
+        // A pipe cannot be read twice: its data is decompressed into a temporary file first.
+        await using var body = !compressed ? file
+            : file.CanSeek ? await CheckedFirst.ReadThroughAsync(new CheckedGzipStream(Open(path)), CancellationToken.None) ?? new CheckedGzipStream(file)
+            : await CheckedFirst.SpoolAsync(new CheckedGzipStream(file), CancellationToken.None);
         var options = new ImportOptions(format.Value, source, $"cli:{Environment.UserName}");
         var tally = new ImportTally();
         var stop = new ImportStop("run the same command again to complete the import");
@@ -78,15 +82,15 @@ public static class ImportCommand
         var import = services.GetRequiredService<Importer>().RunAsync(body, options, tally, CancellationToken.None, stop);
         // How far through the file: bytes the importer took, or of a compressed file, how far it has been read.
         // Rows are stored behind the reader (a few batches per writer), so until the import has ended the
-        // bar stays below 100 %, as a job's progress stays below 1.
-        double Read() => file.Length == 0 ? 1 : Math.Min(1, (double)(compressed ? file.Position : tally.BytesRead()) / file.Length);
+        // bar stays below 100 %, as a job's progress stays below 1. Of a pipe (/dev/stdin) the size is unknown: no bar.
+        double? Read() => !file.CanSeek ? null : file.Length == 0 ? 1 : Math.Min(1, (double)(compressed ? file.Position : tally.BytesRead()) / file.Length);
 
         // On a terminal the bar redraws in place; in a log, a line every ten seconds.
         var interval = Console.IsErrorRedirected ? TimeSpan.FromSeconds(10) : TimeSpan.FromMilliseconds(250);
         while (await Task.WhenAny(import, Task.Delay(interval)) != import)
-            Draw(tally, Math.Min(Read(), 0.99), clock.Elapsed, final: false);
+            Draw(tally, Math.Min(Read() ?? 0, 0.99), clock.Elapsed, final: false, sized: file.CanSeek);
         var report = await import;
-        Draw(tally, report.Error is null ? 1 : Math.Min(Read(), 0.99), clock.Elapsed, final: true);
+        Draw(tally, report.Error is null ? 1 : Math.Min(Read() ?? 0, 0.99), clock.Elapsed, final: true, sized: file.CanSeek);
 
         Console.WriteLine(JsonSerializer.Serialize(report, ReportJson));
         if (report.Error is { Field: ImportReport.StoppedField } stopped)
@@ -111,12 +115,17 @@ public static class ImportCommand
         return CompleteDecompression.IsGzip(magic.AsSpan(0, read));
     }
 
-    private static void Draw(ImportTally tally, double fraction, TimeSpan elapsed, bool final)
+    private static FileStream Open(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+
+    /// <param name="sized">Whether the file's size is known; a pipe's is not, and its line has no bar.</param>
+    private static void Draw(ImportTally tally, double fraction, TimeSpan elapsed, bool final, bool sized)
     {
         const int width = 30;
         var filled = (int)(fraction * width);
         var rate = tally.Rows / Math.Max(elapsed.TotalSeconds, 0.001);
-        var line = $"[{new string('#', filled)}{new string('-', width - filled)}] {fraction,4:P0} {tally.Rows:N0} rows {rate:N0} rows/s " +
+        var bar = sized ? $"[{new string('#', filled)}{new string('-', width - filled)}] {fraction,4:P0} " : "";
+        var line = $"{bar}{tally.Rows:N0} rows {rate:N0} rows/s " +
                    $"inserted {tally.Inserted:N0} updated {tally.Updated:N0} unchanged {tally.Unchanged:N0} rejected {tally.Rejected:N0} {elapsed:hh\\:mm\\:ss}";
         if (Console.IsErrorRedirected) Console.Error.WriteLine(line);
         else Console.Error.Write("\r" + line + (final ? "\n" : ""));

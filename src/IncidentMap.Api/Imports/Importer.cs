@@ -45,6 +45,12 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
             tally.Fail(new ImportProblem(1, 1, "body", null, e.Message));
             return Logged(tally.ToReport(), options);
         }
+        catch (Exception e) when (e is InvalidDataException or IncompleteDataException)
+        {
+            // A compressed input is checked to its end before any of it is read (CheckedFirst): nothing was imported.
+            tally.Fail(new ImportProblem(1, 1, "body", null, DecompressionReason(e)));
+            return Logged(tally.ToReport(), options);
+        }
         using var _ = rows;
         options = options with { Source = options.Source ?? rows.DefaultSource };
         tally.Source = options.Source;
@@ -193,10 +199,12 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         catch (Exception e) when (e is InvalidDataException or IncompleteDataException)
         {
             // A compressed upload that does not decompress, or ends before its end (CompleteDecompression).
-            tally.Fail(new ImportProblem(source.Line + 1, record + 1, "body", null,
-                e is IncompleteDataException ? e.Message : $"does not decompress as its Content-Encoding says ({e.Message})"));
+            tally.Fail(new ImportProblem(source.Line + 1, record + 1, "body", null, DecompressionReason(e)));
         }
     }
+
+    private static string DecompressionReason(Exception e) =>
+        e is IncompleteDataException ? e.Message : $"does not decompress as its Content-Encoding says ({e.Message})";
 
     /// <summary>
     /// The row through the single-write path: a place name with no geometry geocoded, then validated;

@@ -162,12 +162,27 @@ public static class ImportsApi
         ImportReport report;
         var tally = new ImportTally();
         var body = new UploadBody(context, settings.MaxBytes);
+        Stream? spooled = null;
         try
         {
-            report = await importer.RunAsync(body, options, tally, ct, stop);
+            if (context.Items.ContainsKey(CompleteDecompression.Encoded))
+            {
+                // A shutdown ends the upload too, as for a job's.
+                using var spooling = CancellationTokenSource.CreateLinkedTokenSource(ct, stop.Token);
+                try
+                {
+                    spooled = await CheckedFirst.SpoolAsync(body, spooling.Token);
+                }
+                catch (OperationCanceledException) when (stop.Token.IsCancellationRequested && !ct.IsCancellationRequested)
+                {
+                    return ShuttingDown(context, "The server is shutting down; nothing of the upload was imported: send it again once the server is back.");
+                }
+            }
+            report = await importer.RunAsync(spooled ?? body, options, tally, ct, stop);
         }
         finally
         {
+            if (spooled is not null) await spooled.DisposeAsync();
             slots.Release();
         }
         if (report.Error is { Field: ImportReport.StoppedField } stopped)

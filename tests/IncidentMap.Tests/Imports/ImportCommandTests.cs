@@ -127,9 +127,11 @@ public sealed class ImportCommandTests
             (exit, stdout, stderr) = await RunAsync("import", cut, "--source", prefix);
 
             Assert.Equal(1, exit);
-            Assert.Contains($"{cut}:", stderr);
-            Assert.Contains("body is cut off: the compressed data ends before the end its format marks (a transfer broken off?); the rows before it were imported", stderr);
+            // Read through before any of it is imported (CheckedFirst): nothing of the cut file was.
+            Assert.Contains($"{cut}:1: body is cut off: the compressed data ends before the end its format marks (a transfer broken off?)", stderr);
+            Assert.DoesNotContain("were imported", stderr);
             Assert.Equal("body", JsonNode.Parse(stdout)!["error"]!["field"]!.GetValue<string>());
+            Assert.Equal(0, JsonNode.Parse(stdout)!["rows"]!.GetValue<long>());
             await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
             Assert.Equal(600, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incidents WHERE import_source = @prefix", new { prefix }));
         }
@@ -138,5 +140,78 @@ public sealed class ImportCommandTests
             File.Delete(whole);
             File.Delete(cut);
         }
+    }
+
+    [Fact]
+    public async Task A_gz_file_changed_in_transfer_that_still_decompresses_imports_nothing()
+    {
+        var prefix = Unique();
+        var csv = "external_id,title,event_type,occurred_at,lon,lat\n" +
+                  string.Concat(Enumerable.Range(1, 3000).Select(n => $"{prefix}-{n},Row {n},riots,2016-01-01,{(n == 1500 ? "21.1967" : "36.7")},34.7\n"));
+        var (whole, corrupt) = ImportEdgeTests.GzipCorruptedInTransfer(csv, "21.1967", "11.1967");
+        var path = Path.Combine(Path.GetTempPath(), $"{prefix}.csv.gz");
+        try
+        {
+            await File.WriteAllBytesAsync(path, corrupt);
+
+            var (exit, stdout, stderr) = await RunAsync("import", path, "--source", prefix);
+
+            Assert.Equal(1, exit);
+            Assert.Contains($"{path}:1: body does not decompress", stderr);
+            Assert.Equal(0, JsonNode.Parse(stdout)!["rows"]!.GetValue<long>());
+            await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
+            Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incidents WHERE import_source = @prefix", new { prefix }));
+
+            await File.WriteAllBytesAsync(path, whole);
+            (exit, stdout, stderr) = await RunAsync("import", path, "--source", prefix);
+
+            Assert.True(exit == 0, $"exit {exit}\n{stderr}");
+            AssertCounts(JsonNode.Parse(stdout)!, 3000, 0, 0, 0);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>The command run with <paramref name="input"/> piped to its standard input.</summary>
+    private static async Task<(int Exit, string Out, string Err)> RunPipedAsync(string input, params string[] args)
+    {
+        var start = ServiceProcess.StartInfo(null, args);
+        start.RedirectStandardInput = true;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync(input);
+        process.StandardInput.Close();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task A_file_piped_to_standard_input_imports_and_one_unreadable_part_way_is_reported()
+    {
+        var prefix = Unique();
+        var header = "external_id,title,event_type,occurred_at,lon,lat\n";
+        var rows = $"{prefix}-1,One,riots,2016-01-01,36.7,34.7\n{prefix}-2,Two,riots,2016-01-02,36.7,34.7\n";
+
+        var (exit, stdout, stderr) = await RunPipedAsync(header + rows, "import", "/dev/stdin", "--format", "csv", "--source", prefix);
+
+        Assert.True(exit == 0, $"exit {exit}\n{stderr}");
+        AssertCounts(JsonNode.Parse(stdout)!, 2, 0, 0, 0);
+        // No size to measure a pipe's progress against: no bar, the rows counted.
+        Assert.Contains("2 rows", stderr);
+        Assert.DoesNotContain("%", stderr);
+
+        (exit, stdout, stderr) = await RunPipedAsync(header + rows + $"{prefix}-3,\"Three,riots,2016-01-03,36.7,34.7\n",
+            "import", "/dev/stdin", "--format", "csv", "--source", prefix);
+
+        Assert.True(exit == 1, $"exit {exit}\n{stderr}");
+        var report = JsonNode.Parse(stdout)!;
+        Assert.Equal("body", report["error"]!["field"]!.GetValue<string>());
+        Assert.Contains("/dev/stdin:4: body", stderr);
+        Assert.DoesNotContain("seek", stderr);
+        AssertCounts(report, 0, 0, 2, 0);
     }
 }
