@@ -7,8 +7,9 @@ namespace IncidentMap.Api.Imports;
 /// <summary>
 /// Decompression that notices a compressed upload cut short. .NET's GZipStream and BrotliStream end
 /// quietly where their input ends, so a transfer broken off mid-file would import its first half and
-/// report success. These streams throw <see cref="InvalidDataException"/> at the end instead, which the
-/// importer reports like any unreadable body (the rows before it are imported, and the answer says so).
+/// report success. These streams throw <see cref="InvalidDataException"/> at the end instead; an import reads
+/// a compressed input through them to its end before it imports any of it (<see cref="CheckedFirst"/>), and
+/// reports the error as it reports any unreadable body, with nothing imported.
 /// </summary>
 public static class CompleteDecompression
 {
