@@ -85,13 +85,12 @@ public static class IncidentMapHost
         services.AddResponseCompression(options =>
         {
             options.EnableForHttps = true;
-            options.Providers.Add<BrotliCompressionProvider>();
+            options.Providers.Add<BufferedBrotliCompressionProvider>();
             options.Providers.Add<GzipCompressionProvider>();
             options.MimeTypes = ResponseCompressionDefaults.MimeTypes.Concat(
                 [IncidentsApi.GeoJson, "application/problem+json", "text/csv", "application/geo+json-seq", "application/x-ndjson", TilesApi.MvtType,
                  "application/schema+json", "application/vnd.oai.openapi+json"]);
         });
-        services.Configure<BrotliCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
         services.Configure<GzipCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = JsonBody.MaxBytes);
         return builder;
