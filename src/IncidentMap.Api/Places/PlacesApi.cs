@@ -240,10 +240,14 @@ public static class PlacesApi
                   GROUP BY n.place_id
               ),
               ranked AS (
-                  SELECT p.*, m.tier, m.score
+                  -- Names that start with q rank by how close they spell it and by importance: a tenth per tenfold
+                  -- population (a place without one counts as 1,000), so q=Alep finds Aleppo (1.6 million) before
+                  -- Alépé (no population given), whose name is nearer in length. Other tiers rank by spelling alone.
+                  SELECT p.*, m.tier,
+                         CASE WHEN m.tier = 2 THEN m.score + 0.1 * log(coalesce(p.population, 1000) + 1) ELSE m.score END AS score
                   FROM matches m JOIN places p ON p.id = m.place_id
                   WHERE {filter}
-                  ORDER BY m.tier DESC, m.score DESC, p.population DESC NULLS LAST, p.id
+                  ORDER BY m.tier DESC, score DESC, p.population DESC NULLS LAST, p.id
                   LIMIT @cap
               )
               SELECT {MatchedFeatureSql}::text,

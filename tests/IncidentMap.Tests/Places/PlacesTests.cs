@@ -91,6 +91,24 @@ public sealed class PlacesTests(ApiFixture api)
         Assert.Equal("similar", typo[0]["properties"]!["match"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// Names that start with q rank by importance as well as spelling: q=Alep put Alépé, Côte d'Ivoire (no
+    /// population given), above Aleppo, whose name is longer, and q=Dam put Damascus 41st (audit).
+    /// </summary>
+    [Theory]
+    [InlineData("Alep", "Aleppo", "SY")]
+    [InlineData("Damas", "Damascus", "SY")]
+    [InlineData("Mosu", "Mosul", "IQ")]
+    public async Task The_start_of_a_citys_name_finds_the_city_before_small_places_spelled_closer(string q, string name, string country)
+    {
+        var results = await SearchAsync($"q={q}");
+
+        Assert.Equal((name, country), NameOf(results[0]));
+        Assert.Equal("prefix", results[0]["properties"]!["match"]!.GetValue<string>());
+        var dam = await SearchAsync("q=Dam&limit=10");
+        Assert.Contains(dam, p => NameOf(p) == ("Damascus", "SY"));
+    }
+
     [Fact]
     public async Task Country_and_bbox_narrow_the_search()
     {
