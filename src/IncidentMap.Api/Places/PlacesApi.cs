@@ -50,7 +50,7 @@ public static class PlacesApi
         group.MapMethods("/items", [HttpMethods.Get, HttpMethods.Head], Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
-                             "exact names (including alternate spellings) first, then the name with or without the Arabic article (Bab: Al Bāb), then prefixes, then similar spellings; ties by population. " +
+                             "exact names (including alternate spellings) first, then the name with or without the Arabic article (Bab: Al Bāb), then prefixes (by spelling and population: Alep finds Aleppo first), then similar spellings; ties by population. " +
                              "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest. " +
                              "`numberMatched` (on the first page unless `count` says otherwise) is every place the filters select; " +
                              "with `q`, the ranked matches returned at the largest `limit` (at most 100).")
