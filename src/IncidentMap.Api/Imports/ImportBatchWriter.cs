@@ -121,14 +121,31 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
 
     // Reverse geocoding as single writes do it (Geocoding.ReverseAsync runs the same function), for
     // the staged rows that lack a place field, in one statement: before the rows are compared with the
-    // stored incidents, so a second import of the file derives the same and changes nothing. A row
-    // that restates its incident's point and place names derives nothing: it keeps what was derived
-    // for the incident (AsStored), as a PUT does.
+    // stored incidents, so a second import of the file changes nothing. A row that says nothing of its
+    // incident's place but what is stored (the same point, each place name the stored one, or left out
+    // where the stored one was derived) keeps what was derived for the incident (kept): places added to
+    // the gazetteer since (a nearer one) would otherwise make every such row of a file imported again a
+    // new version (audit). A row that restates its incident's point and place names derives nothing
+    // either: it keeps what was derived (AsStored), as a PUT does.
     private const string FillPlaces = $"""
+        WITH kept AS (
+            UPDATE import_staging s SET (location_name, admin1, country, place_id, derived_fields) = (
+                SELECT i.location_name, i.admin1, i.country, i.place_id, i.derived_fields
+                FROM incidents i WHERE i.external_id = s.external_id AND i.deleted_at IS NULL)
+            WHERE (s.location_name IS NULL OR s.admin1 IS NULL OR s.country IS NULL) AND cardinality(s.derived_fields) = 0
+              -- Scalar subqueries, not a join: the planner cannot turn them into one that scans every incident.
+              AND (SELECT i.id FROM incidents i
+                   WHERE i.external_id = s.external_id AND i.deleted_at IS NULL AND i.geom = s.geom
+                     AND (s.location_name IS NOT DISTINCT FROM i.location_name OR (s.location_name IS NULL AND 'location_name' = ANY (i.derived_fields)))
+                     AND (s.admin1 IS NOT DISTINCT FROM i.admin1 OR (s.admin1 IS NULL AND 'admin1' = ANY (i.derived_fields)))
+                     AND (s.country IS NOT DISTINCT FROM i.country OR (s.country IS NULL AND 'country' = ANY (i.derived_fields)))) IS NOT NULL
+            RETURNING s.record
+        )
         UPDATE import_staging s SET (location_name, admin1, country, place_id, derived_fields) = (
             SELECT f.location_name, f.admin1, f.country, f.place_id, f.derived_fields
             FROM incident_place_fill(s.geom, s.location_name, s.admin1, s.country, s.place_id, s.derived_fields, {Places.Gazetteer.FillThresholds}) f)
         WHERE (s.location_name IS NULL OR s.admin1 IS NULL OR s.country IS NULL)
+          AND s.record NOT IN (SELECT record FROM kept)
           -- A scalar subquery, not NOT EXISTS: the planner cannot turn it into a join that scans every incident.
           AND (SELECT i.id FROM incidents i
                WHERE i.external_id = s.external_id AND i.deleted_at IS NULL AND cardinality(s.derived_fields) = 0 AND i.geom = s.geom
