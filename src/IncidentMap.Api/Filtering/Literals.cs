@@ -67,7 +67,7 @@ internal static class Literals
         {
             return OneWayRound(Checked(Factory.CreateGeometry(reader.Read(text)), at), at);
         }
-        catch (Exception e) when (e is ParseException or ArgumentException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is ParseException or ArgumentException or InvalidOperationException or FormatException or ApplicationException)
         {
             // CQL2's grammar lets a point have a third ordinate without a Z tag (POINT(10 20 0)); the
             // strict reader refuses that, so such text is read once more as XYZ.
@@ -75,9 +75,12 @@ internal static class Literals
             {
                 return OneWayRound(Checked(Factory.CreateGeometry(new WKTReader(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = true }.Read(text)), at), at);
             }
-            catch (Exception again) when (again is ParseException or ArgumentException or InvalidOperationException or FormatException)
+            catch (Exception again) when (again is ParseException or ArgumentException or InvalidOperationException or FormatException or ApplicationException)
             {
-                throw new FilterException(at, $"not a valid WKT geometry: {e.Message}");
+                // The reader's messages name its classes ("found CharToken: )") or nothing ("Error in the application.").
+                throw GeometryShape.Wkt(text) is { } flaw
+                    ? new FilterException(Location.Text(at.Offset + flaw.Offset), $"not a valid WKT geometry: {flaw.What}")
+                    : new FilterException(at, "not a valid WKT geometry; write it as CQL2 does, e.g. POINT(36.7 34.7) or POLYGON((36 34, 37 34, 37 35, 36 34))");
             }
         }
     }
@@ -106,7 +109,11 @@ internal static class Literals
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or InvalidCastException)
         {
-            throw new FilterException(at, $"not a valid GeoJSON {type}: {e.Message}");
+            // The reader's own messages name .NET types ("could not be converted to NetTopologySuite.Geometries.Geometry"):
+            // what is wrong is said instead, at its path, as the other members of a filter are.
+            throw GeometryShape.GeoJson(JsonSerializer.SerializeToElement(json)) is { } flaw
+                ? new FilterException(Location.Json($"{at.Path}.{flaw.Where}"), flaw.What)
+                : new FilterException(at, $"not a valid GeoJSON {type}: its members are not as RFC 7946 §3.1 writes that type");
         }
     }
 
@@ -146,6 +153,9 @@ internal static class Literals
             if (!double.IsFinite(c.X) || !double.IsFinite(c.Y) || c.X is < -180 or > 180 || c.Y is < -90 or > 90)
                 throw new FilterException(at, $"({c.X.ToString(CultureInfo.InvariantCulture)} {c.Y.ToString(CultureInfo.InvariantCulture)}) is not a WGS 84 longitude and latitude");
         }
+        // Read, a closed ring of 3 positions is only found invalid ("Too few points in geometry component"): said as writes say it.
+        if (Parts(geometry).OfType<Polygon>().SelectMany(p => p.InteriorRings.Prepend(p.ExteriorRing)).FirstOrDefault(r => !r.IsEmpty && r.NumPoints < 4) is { } shortRing)
+            throw new FilterException(at, $"a polygon ring has {shortRing.NumPoints} positions; a closed ring needs at least 4");
         var validation = new IsValidOp(geometry).ValidationError;
         if (validation is not null) throw new FilterException(at, $"the geometry is not valid: {validation.Message}");
         return geometry;

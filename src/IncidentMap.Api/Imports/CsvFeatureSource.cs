@@ -319,9 +319,12 @@ internal sealed class IncidentCsvLayout : CsvLayout
             json.WritePropertyName("geometry");
             JsonSerializer.Serialize(json, geometry, GeoJson);
         }
-        catch (Exception e) when (e is NetTopologySuite.IO.ParseException or ArgumentException or FormatException or InvalidOperationException)
+        catch (Exception e) when (e is NetTopologySuite.IO.ParseException or ArgumentException or FormatException or InvalidOperationException or ApplicationException)
         {
-            problems.Add(new FieldError("geometry", $"is not valid WKT: {e.Message}"));
+            // The reader's messages name its classes ("found CharToken: )") or nothing ("Error in the application.").
+            problems.Add(new FieldError("geometry", Incidents.GeometryShape.Wkt(wkt) is { } flaw
+                ? $"is not valid WKT at character {flaw.Offset + 1}: {flaw.What}"
+                : "is not valid WKT; write it as, e.g., POINT (36.7 34.7) or POLYGON ((36 34, 37 34, 37 35, 36 34))"));
         }
     }
 

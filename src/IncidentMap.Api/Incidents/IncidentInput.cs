@@ -234,7 +234,8 @@ public static class IncidentInput
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or InvalidCastException)
         {
-            errors.Add(new FieldError(field, $"is not a valid GeoJSON {typeName}: {FirstSentence(e.Message)}"));
+            // The reader's own messages name .NET types ("could not be converted to NetTopologySuite.Geometries.Geometry").
+            errors.Add(new FieldError(field, $"is not a valid GeoJSON {typeName}: {GeometryShape.GeoJsonReason(element)}"));
             return null;
         }
         if (geometry is null || geometry.IsEmpty)
@@ -304,12 +305,6 @@ public static class IncidentInput
             seq.SetX(i, seq.GetX(i) + 0.0);
             seq.SetY(i, seq.GetY(i) + 0.0);
         }
-    }
-
-    private static string FirstSentence(string message)
-    {
-        var end = message.IndexOf(". ", StringComparison.Ordinal);
-        return end > 0 ? message[..end] : message.TrimEnd('.');
     }
 
     /// <summary>RFC 7396 JSON merge patch: objects merge recursively, null removes, anything else replaces.</summary>

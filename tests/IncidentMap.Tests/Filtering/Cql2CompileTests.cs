@@ -186,7 +186,7 @@ public sealed class Cql2CompileTests
     [InlineData("S_INTERSECTS(title, POINT(1 2))", 13, "S_INTERSECTS takes a geometry here, not title (a string)")]
     [InlineData("S_INTERSECTS(geometry, POINT(200 10))", 23, "is not a WGS 84 longitude and latitude")]
     [InlineData("S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 1 0, 0 1, 0 0)))", 23, "the geometry is not valid")]
-    [InlineData("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1)))", 23, "not a valid WKT geometry")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1)))", 31, "not a valid WKT geometry: a polygon ring has 3 positions")]
     [InlineData("S_INTERSECTS(geometry, POINT(1 2)", 33, "expected ',' or ')'")]
     [InlineData("S_INTERSECTS(geometry, POINT 'x')", 29, "expected '(' after POINT")]
     [InlineData("S_INTERSECTS(geometry, BBOX(1, 2, 3))", 23, "the bbox: has 3 numbers")]
@@ -367,7 +367,6 @@ public sealed class Cql2CompileTests
     [InlineData("""{"op":"t_intersects","args":[{"property":"occurred_at"},{"interval":["2016-01-01","later"]}]}""", "$.args[1].interval[1]: 'later'")]
     [InlineData("""{"op":"t_intersects","args":[{"property":"occurred_at"},{"interval":["2016-01-01"]}]}""", "$.args[1]: an interval has two ends")]
     [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Circle","coordinates":[1,2]}]}""", "$.args[1]: 'Circle' is not a GeoJSON geometry type")]
-    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Point","coordinates":[1]}]}""", "$.args[1]: not a valid GeoJSON Point")]
     [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[1,"2",3,4]}]}""", "$.args[1].bbox[1]: must be a number")]
     [InlineData("""{"op":"=","args":[{"property":7},1]}""", "$.args[0].property: must be a string")]
     [InlineData("""{"op":"=","args":[null,1]}""", "$.args[0]: null is not a CQL2 expression")]
@@ -378,6 +377,69 @@ public sealed class Cql2CompileTests
     public void Invalid_cql2_json_is_reported_with_a_json_path(string json, string message)
     {
         Assert.StartsWith(message, Cql2Assert.Fails(json, -1, message, Cql2.JsonLanguage).Message);
+    }
+
+    /// <summary>
+    /// A GeoJSON geometry the reader cannot read is said in plain words at the path of what is wrong. The reader's
+    /// own message was passed on: "could not be converted to NetTopologySuite.Geometries.Geometry. Path: $ | LineNumber: 0 …".
+    /// </summary>
+    [Theory]
+    [InlineData("""{"type":"Point","coordinates":[1]}""", "$.args[1].coordinates: has 1 number; a position is 2 or 3 numbers: longitude, latitude and an optional height")]
+    [InlineData("""{"type":"Point","coordinates":[true,2]}""", "$.args[1].coordinates[0]: is true, not a number")]
+    [InlineData("""{"type":"Point","coordinates":["36.7",34.7]}""", "$.args[1].coordinates[0]: is a string, not a number")]
+    [InlineData("""{"type":"Point","coordinates":{}}""", "$.args[1].coordinates: is an object, not a position")]
+    [InlineData("""{"type":"LineString","coordinates":[[36,34]]}""", "$.args[1].coordinates: has 1 position; a line needs at least 2")]
+    [InlineData("""{"type":"LineString","coordinates":[[36,34],[1]]}""", "$.args[1].coordinates[1]: has 1 number; a position is 2 or 3 numbers")]
+    [InlineData("""{"type":"LineString","coordinates":[36,34]}""", "$.args[1].coordinates[0]: is a number, not a position")]
+    [InlineData("""{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}""", "$.args[1].coordinates[0]: has 3 positions; a polygon ring needs at least 4, the last the same as the first")]
+    [InlineData("""{"type":"Polygon","coordinates":[[[0,0],[0,0]]]}""", "$.args[1].coordinates[0]: has 2 positions; a polygon ring needs at least 4")]
+    [InlineData("""{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}""", "$.args[1].coordinates[0]: does not end where it starts")]
+    [InlineData("""{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]],[]]}""", "$.args[1].coordinates[1]: has no positions; a polygon ring needs at least 4")]
+    [InlineData("""{"type":"Polygon","coordinates":[[0,0],[1,0],[1,1],[0,0]]}""", "$.args[1].coordinates[0][0]: is a number, not a position")]
+    [InlineData("""{"type":"MultiPoint","coordinates":[[]]}""", "$.args[1].coordinates[0]: has no numbers; a position is 2 or 3 numbers")]
+    [InlineData("""{"type":"MultiLineString","coordinates":[[]]}""", "$.args[1].coordinates[0]: has no positions; a line needs at least 2")]
+    [InlineData("""{"type":"MultiPolygon","coordinates":[[]]}""", "$.args[1].coordinates[0]: has no rings; a polygon needs at least its outer ring")]
+    [InlineData("""{"type":"GeometryCollection"}""", "$.args[1].geometries: is missing; a GeometryCollection has its parts in a geometries array")]
+    [InlineData("""{"type":"GeometryCollection","geometries":[1]}""", "$.args[1].geometries[0]: is a number, not a GeoJSON geometry object")]
+    [InlineData("""{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[0,0]},{"type":"Point","coordinates":[1]}]}""", "$.args[1].geometries[1].coordinates: has 1 number")]
+    [InlineData("""{"type":"GeometryCollection","geometries":[{"type":"Feature"}]}""", "$.args[1].geometries[0].type: 'Feature' is not a GeoJSON geometry type")]
+    public void A_cql2_json_geometry_that_cannot_be_read_is_refused_in_plain_words_at_its_path(string geometry, string message)
+    {
+        var json = $$"""{"op":"s_intersects","args":[{"property":"geometry"},{{geometry}}]}""";
+
+        var error = Cql2Assert.Fails(json, -1, message, Cql2.JsonLanguage);
+
+        Assert.StartsWith(message, error.Message);
+        Assert.DoesNotContain("NetTopologySuite", error.Message);
+        Assert.DoesNotContain("LineNumber", error.Message);
+    }
+
+    /// <summary>
+    /// The same in CQL2 text, at the position of what is wrong. The WKT reader's messages named its classes
+    /// ("Expected number but found CharToken: )") or nothing ("the filter cannot be read: Error in the application.").
+    /// </summary>
+    [Theory]
+    [InlineData("S_INTERSECTS(geometry, POINT(1))", 29, "not a valid WKT geometry: a position is 2 numbers (longitude latitude), or 3 with a height; found 1 number")]
+    [InlineData("S_INTERSECTS(geometry, POINT())", 29, "not a valid WKT geometry: expected a number, found ')'")]
+    [InlineData("S_INTERSECTS(geometry, POINT(1 2 3 4))", 29, "not a valid WKT geometry: a position is 2 numbers (longitude latitude), or 3 with a height; found 4 numbers")]
+    [InlineData("S_INTERSECTS(geometry, POINT(1 2, 3 4))", 32, "not a valid WKT geometry: expected ')', found ','")]
+    [InlineData("S_INTERSECTS(geometry, POINT Z(1 2))", 31, "not a valid WKT geometry: a position of a geometry with Z is 3 numbers; found 2 numbers")]
+    [InlineData("S_INTERSECTS(geometry, MULTIPOINT Z((1 2 3), (1 2)))", 46, "not a valid WKT geometry: a position of a geometry with Z is 3 numbers; found 2 numbers")]
+    [InlineData("S_INTERSECTS(geometry, LINESTRING(1 2))", 33, "not a valid WKT geometry: a line has 1 position; it needs at least 2")]
+    [InlineData("S_INTERSECTS(geometry, LINESTRING((1 2, 3 4)))", 34, "not a valid WKT geometry: expected a number, found '('")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON((0 0, 0 0)))", 31, "not a valid WKT geometry: a polygon ring has 2 positions; it needs at least 4")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1, 0 1)))", 31, "not a valid WKT geometry: a polygon ring does not end where it starts")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON(0 0, 1 0, 1 1, 0 0))", 31, "not a valid WKT geometry: expected '(' to start a polygon ring, found '0'")]
+    [InlineData("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 0 0)))", 23, "a polygon ring has 3 positions; a closed ring needs at least 4")]
+    [InlineData("S_INTERSECTS(geometry, GEOMETRYCOLLECTION(1 2))", 42, "not a valid WKT geometry: expected a geometry type (POINT, LINESTRING")]
+    [InlineData("S_INTERSECTS(geometry, POINT(0x10 2))", 29, "not a valid WKT geometry: expected a number, found '0x10'")]
+    public void A_wkt_geometry_that_cannot_be_read_is_refused_in_plain_words_at_its_position(string filter, int position, string message)
+    {
+        var error = Cql2Assert.Fails(filter, position, message);
+
+        Assert.StartsWith(message, error.Message);
+        Assert.DoesNotContain("Token", error.Message);
+        Assert.DoesNotContain("application", error.Message);
     }
 
     [Fact]

@@ -77,6 +77,30 @@ public sealed class FilterParameterTests(ApiFixture api)
         Assert.Contains("has an edge spanning more than 180° of longitude", refused["detail"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// A filter's GeoJSON geometry that cannot be read is a 400 saying what is wrong in it and where, as a search
+    /// shape's is. Both passed the reader's own words on: "… could not be converted to
+    /// NetTopologySuite.Geometries.Geometry. Path: $ | LineNumber: 0 | BytePositionInLine: 33."
+    /// </summary>
+    [Fact]
+    public async Task A_filter_geometry_that_cannot_be_read_is_a_400_saying_what_is_wrong_in_plain_words_as_a_search_shape_is()
+    {
+        const string point = """{"type":"Point","coordinates":[1]}""";
+        var json = $$"""{"op":"s_intersects","args":[{"property":"geometry"},{{point}}]}""";
+
+        var response = await _client.GetAsync($"{Items}?filter-lang=cql2-json&filter={Esc(json)}");
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "filter");
+        Assert.Contains("$.args[1].coordinates: has 1 number; a position is 2 or 3 numbers: longitude, latitude and an optional height",
+            problem["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("NetTopologySuite", problem.ToJsonString());
+        var search = await _client.SearchAsync(new JsonObject { ["intersects"] = JsonNode.Parse(point) });
+        var refused = await ProblemAssert.IsProblemAsync(search, HttpStatusCode.BadRequest, "intersects");
+        Assert.Contains("is not a valid GeoJSON Point: coordinates has 1 number; a position is 2 or 3 numbers: longitude, latitude and an optional height",
+            refused["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("NetTopologySuite", refused.ToJsonString());
+    }
+
     [Theory]
     [InlineData("bbox-crs")]
     [InlineData("filter-crs")]

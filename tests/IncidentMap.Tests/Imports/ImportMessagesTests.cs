@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text;
+using System.Text.Json.Nodes;
+using Dapper;
 using IncidentMap.Api.Imports;
 using IncidentMap.Tests.Infrastructure;
 using static IncidentMap.Tests.Imports.ImportHelpers;
@@ -43,6 +45,48 @@ public sealed class ImportMessagesTests(ImportsFixture api)
         }
         Assert.StartsWith($"'{prefix}-1' is on line 4 of this file already", reasons[7]);
         Assert.Contains("(the first is imported)", reasons[7]);
+    }
+
+    /// <summary>
+    /// A geometry that cannot be read rejects its row in the words a single write is refused with, naming geometry:
+    /// the readers' own messages were passed on ("could not be converted to NetTopologySuite.Geometries.Geometry",
+    /// "Expected number but found CharToken: )", "Error in the application.").
+    /// </summary>
+    [Fact]
+    public async Task A_geometry_that_cannot_be_read_rejects_its_row_in_plain_words_as_a_single_write_is_refused()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        string Row(string key, string geometry) =>
+            $$$"""{"type":"Feature","geometry":{{{geometry}}},"properties":{"external_id":"{{{prefix}}}-{{{key}}}","title":"T","event_type":"riots","occurred_at":"2016-01-01"}}""";
+        var ndjson = string.Join("\n",
+            Row("point", """{"type":"Point","coordinates":[1]}"""),
+            Row("line", """{"type":"LineString","coordinates":[[36,34],[true,35]]}"""),
+            Row("ok", """{"type":"Point","coordinates":[36.7,34.7]}"""));
+        const string point = "is not a valid GeoJSON Point: coordinates has 1 number; a position is 2 or 3 numbers: longitude, latitude and an optional height";
+
+        var report = await client.ImportOkAsync(ndjson, "application/x-ndjson", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 2);
+
+        Assert.Equal(
+            [(1L, "geometry", point),
+             (2L, "geometry", "is not a valid GeoJSON LineString: coordinates[1][0] is true, not a number (a position is 2 or 3 numbers: longitude, latitude and an optional height)")],
+            Problems(report).Select(p => (p.Line, p.Field, p.Reason)));
+        var single = Features.Valid(geometry: JsonNode.Parse("""{"type":"Point","coordinates":[1]}"""));
+        var problem = await ProblemAssert.IsProblemAsync((await client.PostAsync(single)).Response, HttpStatusCode.UnprocessableEntity, "geometry");
+        Assert.Equal(point, problem["errors"]![0]!["detail"]!.GetValue<string>());
+
+        var csv = $"external_id,title,event_type,occurred_at,wkt\n{prefix}-w1,W,riots,2016-01-01,\"MULTIPOINT Z ((1 2 3), (1 2))\"\n" +
+                  $"{prefix}-w2,W,riots,2016-01-01,\"POINT (1 2, 3 4)\"\n{prefix}-w3,W,riots,2016-01-01,POINT (36.7 34.7)\n";
+
+        report = await client.ImportOkAsync(csv, "text/csv", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 2);
+
+        Assert.Equal(
+            [(2L, "geometry", "wkt", "is not valid WKT at character 25: a position of a geometry with Z is 3 numbers; found 2 numbers"),
+             (3L, "geometry", "wkt", "is not valid WKT at character 11: expected ')', found ','")],
+            Problems(report).Select(p => (p.Line, p.Field, p.Column, p.Reason)));
+        await using var connection = await api.Database.OpenConnectionAsync();
+        Assert.Equal([$"{prefix}-ok", $"{prefix}-w3"],
+            await connection.QueryAsync<string>("SELECT external_id FROM incidents WHERE external_id LIKE @p ORDER BY 1", new { p = prefix + "-%" }));
     }
 
     [Theory]

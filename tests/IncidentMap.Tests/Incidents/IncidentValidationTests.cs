@@ -88,6 +88,30 @@ public sealed class IncidentValidationTests(ApiFixture api)
         Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE title = @title", new { title }));
     }
 
+    /// <summary>
+    /// A geometry the GeoJSON reader cannot read is said in plain words, with where in it: the reader's own
+    /// message was passed on ("is not a valid GeoJSON Point: The JSON value could not be converted to
+    /// NetTopologySuite.Geometries.Geometry").
+    /// </summary>
+    [Theory]
+    [InlineData("""{"type":"Point","coordinates":[1]}""", "is not a valid GeoJSON Point: coordinates has 1 number; a position is 2 or 3 numbers: longitude, latitude and an optional height")]
+    [InlineData("""{"type":"Point","coordinates":[true,34]}""", "is not a valid GeoJSON Point: coordinates[0] is true, not a number")]
+    [InlineData("""{"type":"LineString","coordinates":[[36,34],[1]]}""", "is not a valid GeoJSON LineString: coordinates[1] has 1 number; a position is 2 or 3 numbers")]
+    [InlineData("""{"type":"Polygon","coordinates":[[]]}""", "is not a valid GeoJSON Polygon: coordinates[0] has no positions; a polygon ring needs at least 4")]
+    [InlineData("""{"type":"MultiPoint","coordinates":[[]]}""", "is not a valid GeoJSON MultiPoint: coordinates[0] has no numbers; a position is 2 or 3 numbers")]
+    [InlineData("""{"type":"MultiPolygon","coordinates":[[]]}""", "is not a valid GeoJSON MultiPolygon: coordinates[0] has no rings; a polygon needs at least its outer ring")]
+    public async Task A_geometry_that_cannot_be_read_is_a_422_saying_what_is_wrong_in_plain_words(string geometry, string detail)
+    {
+        var title = "Unreadable " + Guid.NewGuid();
+
+        var (response, _) = await _client.PostAsync(Features.Valid(title, JsonNode.Parse(geometry)));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "geometry");
+        Assert.StartsWith(detail, Assert.Single(problem["errors"]!.AsArray())!["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("NetTopologySuite", problem.ToJsonString());
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE title = @title", new { title }));
+    }
+
     [Theory]
     [InlineData("57.0", 57)]
     [InlineData("1e3", 1000)]
