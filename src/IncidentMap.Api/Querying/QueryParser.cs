@@ -324,11 +324,19 @@ public static partial class QueryParser
     public static Task<(IncidentQuery? Query, IResult? Problem)> ParseRequestAsync(HttpRequest request, bool useAccept, params string[] own) =>
         ParseRequestAsync(request, useAccept, own, calendarZone: null);
 
+    /// <summary>
+    /// The 400 naming a parameter given more than once, or null. Repeating a list parameter adds to its list
+    /// (event_type=a&amp;event_type=b); any other given twice is a mistake. Endpoints that read parameters of their
+    /// own before the filters ask this first: zoom=3&amp;zoom=4 was read as '3,4', "not a zoom level".
+    /// </summary>
+    public static IResult? Repeated(IQueryCollection query) =>
+        query.FirstOrDefault(p => p.Value.Count > 1 && !Lists.Contains(p.Key)) is { Key: not null } repeated
+            ? Problem.BadParameter(repeated.Key, $"is given {repeated.Value.Count} times; give it once")
+            : null;
+
     private static async Task<(IncidentQuery? Query, IResult? Problem)> ParseRequestAsync(HttpRequest request, bool useAccept, string[] own, TimeZoneInfo? calendarZone)
     {
-        // Repeating a list parameter adds to its list (event_type=a&event_type=b); any other given twice is a mistake.
-        if (request.Query.FirstOrDefault(p => p.Value.Count > 1 && !Lists.Contains(p.Key)) is { Key: not null } repeated)
-            return (null, Problem.BadParameter(repeated.Key, $"is given {repeated.Value.Count} times; give it once"));
+        if (Repeated(request.Query) is { } repeated) return (null, repeated);
         if (request.Query.FirstOrDefault(p => HoldsSeparator(p.Value)) is { Key: not null } separated)
             return (null, Problem.BadParameter(separated.Key, SeparatorHeld));
         var values = request.Query.Where(p => !own.Contains(p.Key))

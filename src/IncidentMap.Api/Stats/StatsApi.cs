@@ -67,6 +67,7 @@ public static class StatsApi
     internal static async Task<IResult> GetSeries(HttpContext context, IncidentReader reader, DataVersion version)
     {
         var request = context.Request;
+        if (QueryParser.Repeated(request.Query) is { } repeated) return repeated;
         // Case as the query parameters of /items take their words (f=CSV, interval=Day).
         var interval = (request.Query["interval"].FirstOrDefault() ?? "day").ToLowerInvariant();
         if (!Intervals.Contains(interval)) return Problem.BadParameter("interval", $"'{request.Query["interval"]}' is not day, week or month");

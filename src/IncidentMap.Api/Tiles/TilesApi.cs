@@ -280,6 +280,7 @@ public static class TilesApi
 
     internal static async Task<IResult> GetClusters(HttpRequest request, IncidentReader reader, DataVersion version, CancellationToken ct)
     {
+        if (QueryParser.Repeated(request.Query) is { } repeated) return repeated;
         var zoomText = request.Query["zoom"].ToString();
         if (!int.TryParse(zoomText, NumberStyles.None, CultureInfo.InvariantCulture, out var zoom) || zoom > MaxZoom)
             return Problem.BadParameter("zoom", $"'{zoomText}' is not a zoom level from 0 to {MaxZoom}");
@@ -303,6 +304,7 @@ public static class TilesApi
 
     internal static async Task<IResult> GetHexbins(HttpRequest request, IncidentReader reader, DataVersion version, CancellationToken ct)
     {
+        if (QueryParser.Repeated(request.Query) is { } repeated) return repeated;
         var sizeText = request.Query["size"].ToString();
         if (!QueryParser.TryDistance(sizeText, out var size) || !double.IsFinite(size) || size <= 0)
             return Problem.BadParameter("size", $"'{sizeText}' is not a hexagon edge length greater than 0: metres, or with unit m, km or mi (20km)");

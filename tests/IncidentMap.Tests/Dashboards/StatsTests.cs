@@ -203,6 +203,18 @@ public sealed class StatsTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/stats?datetime=2016-03-01&tz={Uri.EscapeDataString(tz)}"), HttpStatusCode.BadRequest, "tz");
     }
 
+    /// <summary>Given twice, a parameter of the stats' own is refused saying so, as the filters are: interval=fortnight&amp;interval=day was "'fortnight,day' is not day, week or month".</summary>
+    [Theory]
+    [InlineData("interval=fortnight&interval=day", "interval")]
+    [InlineData("group_by=nope&group_by=country", "group_by")]
+    [InlineData("tz=Mars/Olympus&tz=UTC", "tz")]
+    [InlineData("f=xml&f=json", "f")]
+    public async Task A_stats_parameter_given_twice_is_a_400_saying_so(string query, string parameter)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/stats?datetime=2016-03-01&{query}"), HttpStatusCode.BadRequest, parameter);
+        Assert.Equal($"{parameter}: is given 2 times; give it once", problem["detail"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Interval_and_f_take_any_case_as_the_items_parameters_do()
     {

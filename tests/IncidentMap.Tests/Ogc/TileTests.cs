@@ -521,6 +521,22 @@ public sealed class TileTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, parameter);
     }
 
+    /// <summary>
+    /// Given twice, a parameter the endpoint reads itself is refused as any other is, saying so: zoom=3&amp;zoom=4 was
+    /// read as one value, "'3,4' is not a zoom level from 0 to 24".
+    /// </summary>
+    [Theory]
+    [InlineData("/collections/incidents/clusters?zoom=3&zoom=4", "zoom")]
+    [InlineData("/collections/incidents/clusters?zoom=3&zoom=3", "zoom")]
+    [InlineData("/collections/incidents/clusters?zoom=3&f=json&f=json", "f")]
+    [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&size=10km", "size")]
+    [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&f=json&f=geojson", "f")]
+    public async Task A_cluster_or_hexbin_parameter_given_twice_is_a_400_saying_so(string url, string parameter)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, parameter);
+        Assert.Equal($"{parameter}: is given 2 times; give it once", problem["detail"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Tilejson_points_maplibre_at_tiles_that_keep_the_filters()
     {
