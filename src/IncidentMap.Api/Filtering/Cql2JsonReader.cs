@@ -23,13 +23,27 @@ internal sealed class Cql2JsonReader
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = MaxJsonDepth });
+            // A member given twice is refused as the JSON is read, not when the object is first used (where it was
+            // .NET's "An item with the same key has already been added").
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = MaxJsonDepth, AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
-            throw new FilterException(Location.Json("$"), $"not valid JSON: {e.Message}");
+            throw new FilterException(Location.Json("$"), $"not valid JSON: {Describe(e)}");
         }
         return new Cql2JsonReader().Expression(root, "$");
+    }
+
+    /// <summary>What the JSON reader found wrong, in its words but without its own vocabulary (LineNumber, reader options).</summary>
+    internal static string Describe(JsonException e)
+    {
+        var message = e.Message;
+        var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut >= 0) message = message[..cut];
+        message = message.Replace(" Change the reader options.", "", StringComparison.Ordinal).Replace(" which is not supported in this mode", "", StringComparison.Ordinal).TrimEnd('.');
+        if (message.StartsWith("Duplicate property '", StringComparison.Ordinal) && message.IndexOf("' encountered", StringComparison.Ordinal) is > 20 and var end)
+            message = $"the member '{message[20..end]}' is given twice";
+        return e.LineNumber is { } line ? $"{message} (line {line + 1}, byte {e.BytePositionInLine + 1})" : message;
     }
 
     private Node Expression(JsonNode? json, string path)

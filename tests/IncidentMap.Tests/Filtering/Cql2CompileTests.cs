@@ -380,6 +380,24 @@ public sealed class Cql2CompileTests
     }
 
     /// <summary>
+    /// JSON that cannot be read, or an object with a member twice, is said without the reader's own vocabulary: a
+    /// duplicate member was "the filter cannot be read: An item with the same key has already been added. Key: type
+    /// (Parameter 'key')", and a syntax error ended "LineNumber: 0 | BytePositionInLine: 0." (audit).
+    /// </summary>
+    [Theory]
+    [InlineData("""{"op":"=","op":"<","args":[{"property":"id"},1]}""", "$: not valid JSON: the member 'op' is given twice")]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Point","type":"Point","coordinates":[1,2]}]}""", "$: not valid JSON: the member 'type' is given twice")]
+    [InlineData("id = 1", "$: not valid JSON: 'i' is an invalid start of a value (line 1, byte 1)")]
+    [InlineData("{\"op\":\n \"=\", }", "$: not valid JSON: The JSON object contains a trailing comma at the end (line 2, byte 7)")]
+    public void Unreadable_cql2_json_is_said_in_plain_words(string json, string message)
+    {
+        var error = Cql2Assert.Fails(json, -1, message, Cql2.JsonLanguage).Message;
+        Assert.Equal(message, error);
+        Assert.DoesNotContain("LineNumber", error);
+        Assert.DoesNotContain("Parameter", error);
+    }
+
+    /// <summary>
     /// A GeoJSON geometry the reader cannot read is said in plain words at the path of what is wrong. The reader's
     /// own message was passed on: "could not be converted to NetTopologySuite.Geometries.Geometry. Path: $ | LineNumber: 0 …".
     /// </summary>
