@@ -32,7 +32,7 @@ public sealed class ImportFeedOrderTests(ImportsFixture api)
             import = client.PostImportAsync(csv, "text/csv", "?source=" + prefix);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (!await api.Database.ScalarAsync<bool>("""
-                       SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE import_staging%')
+                       SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE import_staging s SET (location_name%')
                        """, new { }))
             {
                 if (import.IsCompleted) Assert.Fail($"the import ended before it geocoded: {await import}");
