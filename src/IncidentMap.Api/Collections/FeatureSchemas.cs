@@ -54,7 +54,7 @@ internal static class FeatureSchemas
             ["country"] = Typed("string", "ISO 3166-1 alpha-2 country code; null for places GeoNames gives none."),
             ["admin1"] = Typed("string", "First-level administrative division; null when unknown."),
             ["kind"] = Typed("string", $"GeoNames feature code (PPLC capital, PPLA seat of a first-level division, PPL …) or an editor's kind ({string.Join(", ", PlaceInput.EditorKinds)})."),
-            ["population"] = Typed("integer", "Population (GeoNames); null when unknown."),
+            ["population"] = Typed("integer", "Population (GeoNames, or an editor's figure: a whole number, 0 or more); null when unknown. Search ranks places whose names start with q by it."),
             ["source"] = Enumerated("Where the place comes from.", "geonames", "editor"),
             ["geonameid"] = Typed("integer", "GeoNames' id of the place; null for editors' places."),
             ["match"] = Enumerated("Only in answers to q: how the best of the place's names matched.", "exact", "article", "prefix", "similar"),

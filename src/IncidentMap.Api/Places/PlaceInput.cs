@@ -7,7 +7,7 @@ using NetTopologySuite.Geometries;
 namespace IncidentMap.Api.Places;
 
 /// <summary>An editor's place as validated from a GeoJSON Feature, ready to store.</summary>
-public sealed record PlaceDraft(string Name, string[] AlternateNames, string? Country, string? Admin1, string Kind, Point Geometry);
+public sealed record PlaceDraft(string Name, string[] AlternateNames, string? Country, string? Admin1, string Kind, Point Geometry, int? Population);
 
 /// <summary>
 /// Validates an editor's place (POST, or a PATCH merged into the stored place) as incident writes are
@@ -20,10 +20,10 @@ public static class PlaceInput
 
     public static readonly string[] EditorKinds = ["town", "village", "suburb", "district", "neighbourhood", "site", "region"];
 
-    private static readonly string[] Known = ["name", "alternate_names", "country", "admin1", "kind"];
+    private static readonly string[] Known = ["name", "alternate_names", "country", "admin1", "kind", "population"];
 
     /// <summary>Properties the server owns: a place read and sent back carries them, and they are ignored.</summary>
-    private static readonly HashSet<string> ReadOnly = ["population", "source", "geonameid", "match"];
+    private static readonly HashSet<string> ReadOnly = ["source", "geonameid", "match"];
 
     public static (PlaceDraft? Draft, List<FieldError> Errors) Parse(JsonElement feature)
     {
@@ -80,10 +80,17 @@ public static class PlaceInput
         var admin1 = Text(props, "admin1", MaxNameLength, errors);
         var kind = Text(props, "kind", 50, errors) ?? "town";
         if (!EditorKinds.Contains(kind)) errors.Add(new FieldError("properties.kind", $"'{kind}' is not one of {string.Join(", ", EditorKinds)}"));
+        // How many people live there: search ranks places that start with q by it, and geocoding breaks ties by it.
+        int? population = null;
+        if (props.TryGetProperty("population", out var people) && people.ValueKind != JsonValueKind.Null)
+        {
+            if (people.ValueKind == JsonValueKind.Number && people.TryGetInt32(out var count) && count >= 0) population = count;
+            else errors.Add(new FieldError("properties.population", $"must be a whole number of people from 0 to {int.MaxValue}, or null when unknown"));
+        }
 
         if (errors.Count > 0 || name is null || geometry is not Point point) return (null, errors);
         var others = alternates.Where(a => a != name).Distinct().ToArray();
-        return (new PlaceDraft(name, others, country, admin1, kind, point), errors);
+        return (new PlaceDraft(name, others, country, admin1, kind, point, population), errors);
     }
 
     /// <summary>A name or alternate name: trimmed, 1 to 200 characters, with a letter or digit to compare it by.</summary>

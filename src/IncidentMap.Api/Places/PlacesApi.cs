@@ -345,8 +345,8 @@ public static class PlacesApi
         await using var tx = await connection.BeginTransactionAsync(context.RequestAborted);
         if (await SamePlaceAsync(context, connection, tx, draft, null) is { } conflict) return conflict;
         var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
-            INSERT INTO places (name, alternate_names, country, admin1, kind, geom, source, created_by)
-            VALUES (@Name, @AlternateNames, @Country, @Admin1, @Kind, @Geometry, 'editor', @by) RETURNING id
+            INSERT INTO places (name, alternate_names, country, admin1, kind, population, geom, source, created_by)
+            VALUES (@Name, @AlternateNames, @Country, @Admin1, @Kind, @Population, @Geometry, 'editor', @by) RETURNING id
             """, Parameters(draft, context), tx, cancellationToken: context.RequestAborted));
         await tx.CommitAsync(context.RequestAborted);
         Changed(context);
@@ -380,7 +380,7 @@ public static class PlacesApi
         parameters.Add("id", id);
         await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE places SET name = @Name, alternate_names = @AlternateNames, country = @Country, admin1 = @Admin1,
-                              kind = @Kind, geom = @Geometry
+                              kind = @Kind, population = @Population, geom = @Geometry
             WHERE id = @id
             """, parameters, tx, cancellationToken: context.RequestAborted));
         await tx.CommitAsync(context.RequestAborted);
@@ -429,7 +429,7 @@ public static class PlacesApi
 
     private static object Parameters(PlaceDraft draft, HttpContext context) => new
     {
-        draft.Name, draft.AlternateNames, draft.Country, draft.Admin1, draft.Kind, draft.Geometry, by = context.User.KeyName(),
+        draft.Name, draft.AlternateNames, draft.Country, draft.Admin1, draft.Kind, draft.Population, draft.Geometry, by = context.User.KeyName(),
     };
 
     /// <summary>

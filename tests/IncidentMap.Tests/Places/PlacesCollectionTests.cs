@@ -116,6 +116,10 @@ public sealed class PlacesCollectionTests(ApiFixture api)
     [InlineData("""{"properties":{"name":"N","country":7}}""", "properties.country")]
     [InlineData("""{"properties":{"name":"N","country":"XX"}}""", "properties.country")]
     [InlineData("""{"properties":{"name":"N","kind":"city"}}""", "properties.kind")]
+    [InlineData("""{"properties":{"name":"N","population":-5}}""", "properties.population")]
+    [InlineData("""{"properties":{"name":"N","population":"many"}}""", "properties.population")]
+    [InlineData("""{"properties":{"name":"N","population":1.5}}""", "properties.population")]
+    [InlineData("""{"properties":{"name":"N","population":3000000000}}""", "properties.population")]
     [InlineData("""{"type":"FeatureCollection","properties":{"name":"N"}}""", "type")]
     [InlineData("""{"geometry":null,"properties":{"name":"N"}}""", "geometry")]
     [InlineData("""{"geometry":{"type":"LineString","coordinates":[[1,2],[3,4]]},"properties":{"name":"N"}}""", "geometry.type")]
@@ -160,6 +164,29 @@ public sealed class PlacesCollectionTests(ApiFixture api)
         read["geometry"] = Features.Point(36.9, 34.9);
 
         Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync("/collections/places/items", Features.Content(read))).StatusCode);
+    }
+
+    /// <summary>
+    /// An editor's place may say how many people live there, which search ranks places that start with q by:
+    /// it was silently dropped, as if the server owned it (audit). A PATCH changes it or clears it with null.
+    /// </summary>
+    [Fact]
+    public async Task An_editors_population_is_stored_ranks_the_place_and_can_be_corrected()
+    {
+        var suffix = Suffix();
+        var small = await AddAsync(Place($"Qaryat {suffix} Saghira"));
+        var big = Place($"Qaryat {suffix} Kabira");
+        big["properties"]!["population"] = 136_000;
+        var bigId = await AddAsync(big);
+
+        Assert.Equal(136_000, (await _client.GetJsonAsync($"/collections/places/items/{bigId}"))["properties"]!["population"]!.GetValue<long>());
+        var found = (await _client.GetJsonAsync($"/collections/places/items?q={Uri.EscapeDataString($"Qaryat {suffix}")}"))["features"]!.AsArray();
+        Assert.Equal([bigId, small], found.Take(2).Select(f => f!["id"]!.GetValue<long>()));
+
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync(bigId, """{"properties":{"population":null}}""")).StatusCode);
+        Assert.Null((await _client.GetJsonAsync($"/collections/places/items/{bigId}"))["properties"]!["population"]);
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync(small, """{"properties":{"population":2500}}""")).StatusCode);
+        Assert.Equal(2500, await api.Database.ScalarAsync<long>("SELECT population FROM places WHERE id = @small", new { small }));
     }
 
     [Fact]
