@@ -112,7 +112,8 @@ public static class ImportsApi
         var (format, formatProblem) = FormatOf(request);
         if (formatProblem is not null) return formatProblem;
         // A Content-Encoding request decompression did not undo was refused before (ContentCodings).
-        var source = request.Query["source"].ToString() is { Length: > 0 } named ? named : null;
+        // Given, it must be a name: an empty source= was taken as none, and the rows stored under the default source.
+        var source = request.Query.TryGetValue("source", out var named) ? named.ToString() : null;
         if (source is not null && !ImportOptions.SourcePattern.IsMatch(source))
             return Problem.BadParameter("source", ImportOptions.SourceRule);
         var asked = request.Query["async"].ToString() switch

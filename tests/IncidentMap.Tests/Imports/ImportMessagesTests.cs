@@ -117,6 +117,9 @@ public sealed class ImportMessagesTests(ImportsFixture api)
     [InlineData("application/geo+json", " \n\t\n")]
     [InlineData("application/geo+json", "\uFEFF")]
     [InlineData("text/csv", "")]
+    [InlineData("application/x-ndjson", "")]
+    [InlineData("application/x-ndjson", "\n \n")]
+    [InlineData("application/geo+json-seq", "\u001e\n")]
     public async Task An_empty_body_is_said_to_be_empty_and_nothing_is_said_to_be_imported(string mediaType, string body)
     {
         var response = await api.CreateClient().PostAsync(Url, new StringContent(body, new UTF8Encoding(false), mediaType));

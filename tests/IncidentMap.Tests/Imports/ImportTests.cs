@@ -532,6 +532,7 @@ public sealed class ImportTests(ImportsFixture api)
     [InlineData("text/csv", "?source=line-break%0A", "a,b\n", HttpStatusCode.BadRequest, "source")]
     [InlineData("text/csv", "?sorce=acled", "a,b\n", HttpStatusCode.BadRequest, "sorce")] // not silently the default source
     [InlineData("text/csv", "?source=a&source=b", "a,b\n", HttpStatusCode.BadRequest, "source")]
+    [InlineData("text/csv", "?source=", "a,b\n", HttpStatusCode.BadRequest, "source")] // not silently the default source
     [InlineData("text/csv", "?async=yes", "a,b\n", HttpStatusCode.BadRequest, "async")]
     [InlineData("text/csv", "", "title,colour\nx,red\n", HttpStatusCode.BadRequest, "header")]
     [InlineData("text/csv", "", "title,event_type\nx,riots\n", HttpStatusCode.BadRequest, "header")]
