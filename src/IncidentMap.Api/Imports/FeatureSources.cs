@@ -79,7 +79,6 @@ internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
     private JsonDocument? _document;
     private long _nextLine = 1;
     private bool _started;
-    private bool _anyLine;
 
     public long Line { get; private set; }
     public JsonElement? Feature => _document?.RootElement;
@@ -105,12 +104,7 @@ internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
                     throw new ImportFormatException("body", $"line {_nextLine} is longer than {MaxLineBytes} bytes", _nextLine);
                 continue;
             }
-            if (newline < 0 && _window.Pending.IsEmpty)
-            {
-                // As an empty CSV or GeoJSON file is: an upload that lost its body should not look like a file of no rows.
-                if (!_anyLine) throw new ImportFormatException("body", "is empty; NDJSON holds one GeoJSON Feature per line", 1);
-                return false;
-            }
+            if (newline < 0 && _window.Pending.IsEmpty) return false;
 
             var length = newline < 0 ? _window.End - _window.Start : newline;
             var lineStart = _window.Start;
@@ -122,7 +116,6 @@ internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
             var lead = text.Length - text.Span.TrimStart(" \t\r\u001e"u8).Length;
             var json = text[lead..][..text.Span[lead..].TrimEnd(" \t\r"u8).Length];
             if (json.IsEmpty) continue;
-            _anyLine = true;
             try
             {
                 // Parsed in place: the document reads the window's buffer, which stays put until the next read.
