@@ -111,11 +111,27 @@ internal static class Literals
         {
             // The reader's own messages name .NET types ("could not be converted to NetTopologySuite.Geometries.Geometry"):
             // what is wrong is said instead, at its path, as the other members of a filter are.
-            throw GeometryShape.GeoJson(JsonSerializer.SerializeToElement(json)) is { } flaw
+            throw Flaw(json) is { } flaw
                 ? new FilterException(Location.Json($"{at.Path}.{flaw.Where}"), flaw.What)
                 : new FilterException(at, $"not a valid GeoJSON {type}: its members are not as RFC 7946 §3.1 writes that type");
         }
     }
+
+    /// <summary>What is wrong in a geometry the reader refused; null when that cannot be said (nested deeper than a JSON writer goes).</summary>
+    private static (string Where, string What)? Flaw(JsonNode json)
+    {
+        try
+        {
+            return GeometryShape.GeoJson(JsonSerializer.SerializeToElement(json, DeepJson));
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>As deep as a filter may nest (Cql2JsonReader reads to 4 × Limits.MaxDepth).</summary>
+    private static readonly JsonSerializerOptions DeepJson = new() { MaxDepth = 4 * Limits.MaxDepth + 8 };
 
     /// <summary>
     /// Refuses a line or polygon with an edge over 180° of longitude, by the rule writes and a search's

@@ -143,6 +143,7 @@ public sealed class BufferedBrotliCompressionProvider : ICompressionProvider
         {
             if (_buffer is { } buffer) ArrayPool<byte>.Shared.Return(buffer);
             _buffer = null;
+            _gathered = 0;
         }
 
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));

@@ -178,6 +178,14 @@ public static class ImportsApi
                 {
                     return ShuttingDown(context, "The server is shutting down; nothing of the upload was imported: send it again once the server is back.");
                 }
+                catch (IOException e) when (e is not (IncompleteDataException or ImportBodyException) && !ct.IsCancellationRequested)
+                {
+                    // The server's own trouble (its temporary folder full), not the upload's.
+                    logger.LogError(e, "Import ({Source}, by {Actor}): the compressed upload could not be stored to be checked", source ?? "(default)", options.Actor);
+                    context.Response.Headers.RetryAfter = "60";
+                    return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Upload not stored",
+                        "The server could not store the decompressed upload to check it before importing (its temporary folder may be full); nothing was imported. Send it again later, or uncompressed.");
+                }
             }
             report = await importer.RunAsync(spooled ?? body, options, tally, ct, stop);
         }

@@ -241,10 +241,11 @@ public static class PlacesApi
               ),
               ranked AS (
                   -- Names that start with q rank by how close they spell it and by importance: a tenth per tenfold
-                  -- population (a place without one counts as 1,000), so q=Alep finds Aleppo (1.6 million) before
-                  -- Alépé (no population given), whose name is nearer in length. Other tiers rank by spelling alone.
+                  -- population (a place without one, null or GeoNames' 0, counts as 1,000), so q=Alep finds Aleppo
+                  -- (1.6 million) before Alépé (population 0), whose name is nearer in length. Other tiers rank by
+                  -- spelling alone. In float8: an editor's population of 2147483647 overflowed an integer + 1.
                   SELECT p.*, m.tier,
-                         CASE WHEN m.tier = 2 THEN m.score + 0.1 * log(coalesce(p.population, 1000) + 1) ELSE m.score END AS score
+                         CASE WHEN m.tier = 2 THEN m.score + 0.1 * log(coalesce(nullif(p.population, 0), 1000)::float8 + 1) ELSE m.score END AS score
                   FROM matches m JOIN places p ON p.id = m.place_id
                   WHERE {filter}
                   ORDER BY m.tier DESC, score DESC, p.population DESC NULLS LAST, p.id

@@ -209,7 +209,9 @@ public sealed class IncidentReader(
     /// </summary>
     private static async Task ForgetPreparedAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Exception error)
     {
-        if (error is not PostgresException || connection.FullState != ConnectionState.Open) return;
+        // A statement cancelled (the client went away, a first-row timeout) comes as an OperationCanceledException
+        // around PostgreSQL's error, and fails the run that prepares it at Bind too.
+        if (error is not PostgresException && error.InnerException is not PostgresException || connection.FullState != ConnectionState.Open) return;
         try
         {
             if (transaction is not null) await transaction.RollbackAsync();

@@ -398,6 +398,26 @@ public sealed class Cql2CompileTests
     }
 
     /// <summary>
+    /// A geometry the reader refuses is described from a copy of its JSON, which a JSON writer's default depth
+    /// limit could refuse in turn ("CurrentDepth (64) is equal to or larger than the maximum allowed depth"); the
+    /// filter reader allows four times as deep (review).
+    /// </summary>
+    [Theory]
+    [InlineData(40)]
+    [InlineData(120)]
+    public void A_broken_geometry_nested_deep_in_collections_is_still_said_in_plain_words(int depth)
+    {
+        var geometry = """{"type":"Point","coordinates":[1]}""";
+        for (var i = 0; i < depth; i++) geometry = $$"""{"type":"GeometryCollection","geometries":[{{geometry}}]}""";
+        var (compiled, error) = Cql2.Compile($$"""{"op":"s_intersects","args":[{"property":"geometry"},{{geometry}}]}""", Cql2.JsonLanguage);
+
+        Assert.Null(compiled);
+        Assert.StartsWith("$.args[1]", error!.Message);
+        Assert.DoesNotContain("Depth", error.Message);
+        Assert.DoesNotContain("cannot be read", error.Message);
+    }
+
+    /// <summary>
     /// A GeoJSON geometry the reader cannot read is said in plain words at the path of what is wrong. The reader's
     /// own message was passed on: "could not be converted to NetTopologySuite.Geometries.Geometry. Path: $ | LineNumber: 0 …".
     /// </summary>

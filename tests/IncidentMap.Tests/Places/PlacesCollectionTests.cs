@@ -183,6 +183,11 @@ public sealed class PlacesCollectionTests(ApiFixture api)
         var found = (await _client.GetJsonAsync($"/collections/places/items?q={Uri.EscapeDataString($"Qaryat {suffix}")}"))["features"]!.AsArray();
         Assert.Equal([bigId, small], found.Take(2).Select(f => f!["id"]!.GetValue<long>()));
 
+        // The largest population taken still ranks (its logarithm overflowed an integer: every search naming it was a 500).
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync(bigId, $$$"""{"properties":{"population":{{{int.MaxValue}}}}}""")).StatusCode);
+        found = (await _client.GetJsonAsync($"/collections/places/items?q={Uri.EscapeDataString($"Qaryat {suffix}")}"))["features"]!.AsArray();
+        Assert.Equal(bigId, found[0]!["id"]!.GetValue<long>());
+
         Assert.Equal(HttpStatusCode.OK, (await PatchAsync(bigId, """{"properties":{"population":null}}""")).StatusCode);
         Assert.Null((await _client.GetJsonAsync($"/collections/places/items/{bigId}"))["properties"]!["population"]);
         Assert.Equal(HttpStatusCode.OK, (await PatchAsync(small, """{"properties":{"population":2500}}""")).StatusCode);
