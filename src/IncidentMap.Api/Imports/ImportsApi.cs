@@ -81,7 +81,9 @@ public static class ImportsApi
                              "`external_id`): importing the same file again changes nothing. The answer counts inserted, updated, " +
                              "unchanged and rejected rows and lists every problem of the first 10,000 rejected rows in file order with its line " +
                              "(`rejected_rows_omitted` counts the rejected rows left out). With `async=true` " +
-                             "(or `Prefer: respond-async`) the upload is stored and imported as a job: 202 with its Location to poll.")
+                             "(or `Prefer: respond-async`) the upload is stored and imported as a job: 202 with its Location to poll. " +
+                             "A compressed body (`Content-Encoding: gzip` or `br`) is decompressed and checked to its end before any row is imported: " +
+                             "one cut short or corrupt imports nothing.")
             .WithMetadata(
                 new QueryParameterDoc("source", "Names the dataset (letters, digits, . _ : -; up to 100): an import updates only incidents an import of the same source created. Default acled for ACLED exports, else import."),
                 new QueryParameterDoc("format", "Read the body as this format whatever its Content-Type.", Enum: ["csv", "geojson", "ndjson"]),
