@@ -20,7 +20,13 @@ public static class Conditional
     /// </summary>
     public static bool Matches(HttpRequest request, string etag) =>
         request.Headers.IfNoneMatch.ToString().Split(',').Any(t => t.Trim() is var tag
-            && (tag == "*" || Hosting.CacheHeaders.WithoutCoding(tag.StartsWith("W/", StringComparison.Ordinal) ? tag[2..] : tag) == etag));
+            && (tag == "*" || Hosting.CacheHeaders.WithoutCoding(Opaque(tag)) == Opaque(etag)));
+
+    /// <summary>The tag without a weak marker: If-None-Match compares weakly (RFC 9110 §13.1.2).</summary>
+    private static string Opaque(string tag) => tag.StartsWith("W/", StringComparison.Ordinal) ? tag[2..] : tag;
+
+    /// <summary>A weak tag of <paramref name="etag"/>: for a body that differs in bytes while the data is the same (a page's timeStamp).</summary>
+    public static string Weak(string etag) => "W/" + etag;
 
     /// <summary>Sets ETag and Cache-Control; true when the client's copy is current (answer 304).</summary>
     public static bool NotModified(HttpContext context, string etag, string cacheControl)

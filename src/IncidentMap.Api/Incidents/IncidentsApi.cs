@@ -287,9 +287,13 @@ public static partial class IncidentsApi
         if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
         {
             // Same URL, same data version: same body. Answered without touching the database.
-            // The format is in the ETag because Accept can change it at the same URL.
+            // The format is in the ETag because Accept can change it at the same URL. A GeoJSON page's
+            // timeStamp is the second it was written, so its bytes change with the same data: its tag is
+            // weak (RFC 9110 §8.8.1), one for every coding (audit: a strong tag stood for differing bytes).
             context.Response.Headers.Vary = "Accept, Accept-Encoding";
-            if (Conditional.NotModified(context, Conditional.DataETag(version, query, query.Format.ToString().ToLowerInvariant()), Conditional.Revalidate))
+            var etag = Conditional.DataETag(version, query, query.Format.ToString().ToLowerInvariant());
+            if (query.Format == OutputFormat.GeoJson) etag = Conditional.Weak(etag);
+            if (Conditional.NotModified(context, etag, Conditional.Revalidate))
                 return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
         if (HttpMethods.IsHead(context.Request.Method))

@@ -114,6 +114,37 @@ public sealed class CacheHeaderTests(ApiFixture api)
         Assert.Equal(full.Headers.ETag!.Tag, revalidated.Headers.ETag!.Tag);
     }
 
+    /// <summary>
+    /// A GeoJSON page carries the second it was written (timeStamp), so two answers with the same data differ in
+    /// their bytes: its tag is weak, the same in every coding, and revalidates (audit: a strong tag stood for
+    /// bytes that changed every second). A CSV page has no timeStamp and keeps a strong tag naming its coding.
+    /// </summary>
+    [Fact]
+    public async Task A_geojson_page_has_a_weak_etag_that_revalidates_in_any_coding_and_a_csv_page_a_strong_one()
+    {
+        await _client.CreateAsync(Features.Valid());
+        const string page = "/collections/incidents/items?limit=3";
+        var tag = await _client.SettledETagAsync(page);
+
+        Assert.True(tag.IsWeak, $"{tag}");
+        Assert.Contains("timeStamp", await (await _client.SendAsync(Get(page))).Content.ReadAsStringAsync());
+        foreach (var coding in new[] { "gzip", "br" })
+        {
+            var compressed = await _client.SendAsync(Get(page, coding));
+            Assert.Equal(coding, Assert.Single(compressed.Content.Headers.ContentEncoding));
+            Assert.Equal(tag.ToString(), compressed.Headers.ETag!.ToString());
+            var revalidated = await _client.SendAsync(Get(page, coding, tag.ToString()));
+            Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+            Assert.Equal(tag.ToString(), revalidated.Headers.ETag!.ToString());
+        }
+        // Sent back without its weak marker, as some clients do, it still revalidates: If-None-Match compares weakly.
+        Assert.Equal(HttpStatusCode.NotModified, (await _client.SendAsync(Get(page, null, tag.Tag))).StatusCode);
+
+        var csv = await _client.SendAsync(Get(page + "&f=csv", "gzip"));
+        Assert.False(csv.Headers.ETag!.IsWeak);
+        Assert.EndsWith("-gzip\"", csv.Headers.ETag.Tag);
+    }
+
     [Fact]
     public async Task An_empty_tile_and_its_304_carry_the_same_ETag()
     {
