@@ -20,9 +20,9 @@ public static class DatabaseServiceCollectionExtensions
         // The main pool prepares nothing: its statements are writes, lookups and exports, where planning
         // is a small share, and an auto-prepared statement that fails at Bind corrupts its connection
         // (npgsql/npgsql#6391; see IncidentReader.ForgetPreparedAsync, the guard of the two read pools, which prepare).
-        services.AddSingleton(sp => Build(sp, settings, reads: false, prepare: false));
-        services.AddKeyedSingleton(ReadsKey, (sp, _) => Build(sp, settings, reads: true, prepare: true));
-        services.AddKeyedSingleton(AdHocReadsKey, (sp, _) => Build(sp, settings, reads: true, prepare: false));
+        services.AddSingleton(sp => Build(sp, settings, reads: false, genericPlans: false));
+        services.AddKeyedSingleton(ReadsKey, (sp, _) => Build(sp, settings, reads: true, genericPlans: true));
+        services.AddKeyedSingleton(AdHocReadsKey, (sp, _) => Build(sp, settings, reads: true, genericPlans: false));
         // Migrations run as their own login when ConnectionStrings:Migrations names one, else as the service.
         services.AddKeyedSingleton(MigrationsKey, (sp, _) => settings.MigrationsConnectionString is { } migrations
             ? BuildMigrations(sp, migrations)
@@ -77,9 +77,10 @@ public static class DatabaseServiceCollectionExtensions
     /// The service's data source, or the pool of read-only sessions (<paramref name="reads"/>): their
     /// statements change no session state (only SET LOCAL inside transactions, no temp tables or
     /// LISTEN), so they skip the reset Npgsql otherwise runs when a pooled connection is reused, a
-    /// round of work in every tile or page request.
+    /// round of work in every tile or page request. Both read pools prepare what they repeat; <paramref name="genericPlans"/>
+    /// picks whether a prepared statement runs one plan for every value or is planned for each run's.
     /// </summary>
-    private static NpgsqlDataSource Build(IServiceProvider sp, Settings settings, bool reads, bool prepare)
+    private static NpgsqlDataSource Build(IServiceProvider sp, Settings settings, bool reads, bool genericPlans)
     {
         // Checked when the database is first needed: some commands (openapi, help) need none.
         var connectionString = settings.ConnectionString ?? throw new InvalidOperationException(
@@ -95,10 +96,10 @@ public static class DatabaseServiceCollectionExtensions
             // cost more than it saved (a 300-term OR over 1M incidents: 4.9 s with JIT, 0.6 s of it
             // compiling, 3.75 s without; tiles, stats and hexbins the same either way).
             Options = $"-c statement_timeout={timeout * 1000} -c jit=off",
-            ApplicationName = reads ? (prepare ? "incidentmap-reads" : "incidentmap-adhoc-reads") : "incidentmap",
-            // Prepare the statements this service repeats (tiles, pages, the feed): planning is a
-            // large share of a small query's cost.
-            MaxAutoPrepare = prepare ? maxAutoPrepare : 0,
+            ApplicationName = reads ? (genericPlans ? "incidentmap-reads" : "incidentmap-adhoc-reads") : "incidentmap",
+            // The read pools prepare the statements this service repeats (tiles, pages, the feed): parsing and
+            // planning are a large share of a small query's cost.
+            MaxAutoPrepare = reads ? maxAutoPrepare : 0,
             AutoPrepareMinUsages = 2,
         };
         if (reads)
@@ -107,11 +108,7 @@ public static class DatabaseServiceCollectionExtensions
             // PostgreSQL keeps re-planning some of them (a radius merge: 0.6 ms of planning on 0.5 ms of work).
             // The ad-hoc pool's are planned for each run's own values, as unprepared statements are; prepared, they
             // skip parsing their text again (a cluster tile's: 0.3 ms).
-            builder.Options += prepare ? " -c plan_cache_mode=force_generic_plan" : " -c plan_cache_mode=force_custom_plan";
-            builder.MaxAutoPrepare = maxAutoPrepare;
-        }
-        if (reads)
-        {
+            builder.Options += genericPlans ? " -c plan_cache_mode=force_generic_plan" : " -c plan_cache_mode=force_custom_plan";
             builder.NoResetOnClose = true;
             // As many reads in flight as the database can run at once; more only queue inside PostgreSQL,
             // where they share the CPUs unfairly (a 16-client p99 of 100+ ms instead of under 40).

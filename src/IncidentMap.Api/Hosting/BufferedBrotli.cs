@@ -44,11 +44,7 @@ public sealed class BufferedBrotliCompressionProvider : ICompressionProvider
             }
             while (data.Length > 0)
             {
-                _buffer ??= ArrayPool<byte>.Shared.Rent(BlockSize);
-                var taken = Math.Min(data.Length, BlockSize - _gathered);
-                data[..taken].CopyTo(_buffer.AsSpan(_gathered));
-                _gathered += taken;
-                data = data[taken..];
+                data = data[Gather(data)..];
                 if (_gathered == BlockSize) PassOn();
             }
         }
@@ -58,28 +54,31 @@ public sealed class BufferedBrotliCompressionProvider : ICompressionProvider
             if (_gathered == 0 && data.Length >= BlockSize) return compressor.WriteAsync(data, ct);
             // Copying into the buffer does not wait; only a full block goes on, and brotli compresses it in memory
             // before it writes to the response, which the async write below lets wait.
-            return _gathered + data.Length < BlockSize ? Gather(data) : WriteBlocksAsync(data, ct);
-        }
-
-        private ValueTask Gather(ReadOnlyMemory<byte> data)
-        {
-            _buffer ??= ArrayPool<byte>.Shared.Rent(BlockSize);
-            data.Span.CopyTo(_buffer.AsSpan(_gathered));
-            _gathered += data.Length;
-            return ValueTask.CompletedTask;
+            if (_gathered + data.Length < BlockSize)
+            {
+                Gather(data.Span);
+                return ValueTask.CompletedTask;
+            }
+            return WriteBlocksAsync(data, ct);
         }
 
         private async ValueTask WriteBlocksAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
         {
             while (data.Length > 0)
             {
-                _buffer ??= ArrayPool<byte>.Shared.Rent(BlockSize);
-                var taken = Math.Min(data.Length, BlockSize - _gathered);
-                data.Span[..taken].CopyTo(_buffer.AsSpan(_gathered));
-                _gathered += taken;
-                data = data[taken..];
+                data = data[Gather(data.Span)..];
                 if (_gathered == BlockSize) await PassOnAsync(ct);
             }
+        }
+
+        /// <summary>Copies as much of <paramref name="data"/> as the block has room for; says how much.</summary>
+        private int Gather(ReadOnlySpan<byte> data)
+        {
+            _buffer ??= ArrayPool<byte>.Shared.Rent(BlockSize);
+            var taken = Math.Min(data.Length, BlockSize - _gathered);
+            data[..taken].CopyTo(_buffer.AsSpan(_gathered));
+            _gathered += taken;
+            return taken;
         }
 
         private void PassOn()

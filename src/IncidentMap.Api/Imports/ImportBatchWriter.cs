@@ -125,8 +125,8 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     // incident's place but what is stored (the same point, each place name the stored one, or left out
     // where the stored one was derived) keeps what was derived for the incident (kept): places added to
     // the gazetteer since (a nearer one) would otherwise make every such row of a file imported again a
-    // new version (audit). A row that restates its incident's point and place names derives nothing
-    // either: it keeps what was derived (AsStored), as a PUT does.
+    // new version (audit). That includes a row that restates its incident's point and place names, as a
+    // PUT of what a client read keeps what was derived (AsStored).
     private const string FillPlaces = $"""
         WITH kept AS (
             UPDATE import_staging s SET (location_name, admin1, country, place_id, derived_fields) = (
@@ -146,10 +146,6 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
             FROM incident_place_fill(s.geom, s.location_name, s.admin1, s.country, s.place_id, s.derived_fields, {Places.Gazetteer.FillThresholds}) f)
         WHERE (s.location_name IS NULL OR s.admin1 IS NULL OR s.country IS NULL)
           AND s.record NOT IN (SELECT record FROM kept)
-          -- A scalar subquery, not NOT EXISTS: the planner cannot turn it into a join that scans every incident.
-          AND (SELECT i.id FROM incidents i
-               WHERE i.external_id = s.external_id AND i.deleted_at IS NULL AND cardinality(s.derived_fields) = 0 AND i.geom = s.geom
-                 AND (i.location_name, i.admin1, i.country) IS NOT DISTINCT FROM (s.location_name, s.admin1, s.country)) IS NULL
         """;
 
     // The single-write path asks PostGIS the same (ST_IsValidReason) before storing a non-point geometry.
