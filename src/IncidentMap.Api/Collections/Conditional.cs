@@ -1,3 +1,6 @@
+using IncidentMap.Api.Problems;
+using Microsoft.Net.Http.Headers;
+
 namespace IncidentMap.Api.Collections;
 
 /// <summary>Conditional GET: ETags derived from the data version, so a 304 costs no query.</summary>
@@ -28,12 +31,40 @@ public static class Conditional
     /// <summary>A weak tag of <paramref name="etag"/>: for a body that differs in bytes while the data is the same (a page's timeStamp).</summary>
     public static string Weak(string etag) => "W/" + etag;
 
-    /// <summary>Sets ETag and Cache-Control; true when the client's copy is current (answer 304).</summary>
-    public static bool NotModified(HttpContext context, string etag, string cacheControl)
+    /// <summary>
+    /// A read's preconditions against its <paramref name="etag"/> (RFC 9110 §13.2.2), after setting ETag and
+    /// Cache-Control: a 412 when If-Match names none of it, else a 304 when If-None-Match names it, else null
+    /// (answer in full).
+    /// </summary>
+    public static IResult? Evaluate(HttpContext context, string etag, string cacheControl)
     {
         context.Response.Headers.ETag = etag;
         context.Response.Headers.CacheControl = cacheControl;
-        return Matches(context.Request, etag);
+        if (IfMatchFails(context.Request, etag) is { } failed) return failed;
+        return Matches(context.Request, etag) ? TypedResults.StatusCode(StatusCodes.Status304NotModified) : null;
+    }
+
+    /// <summary>
+    /// If-Match on a read: the representation exists, so * matches; a list matches when one of its tags
+    /// equals <paramref name="etag"/> under the strong comparison (RFC 9110 §13.1.1): a weak tag never does,
+    /// nor does any tag of a read whose own ETag is weak (a GeoJSON page's), and a tag may name the coding it
+    /// came in. Malformed is a 400, as on writes.
+    /// </summary>
+    private static IResult? IfMatchFails(HttpRequest request, string etag)
+    {
+        var header = request.Headers.IfMatch;
+        if (header.Count == 0) return null;
+        if (!EntityTagHeaderValue.TryParseStrictList(header, out var tags) || tags.Count == 0)
+            return Problem.BadParameter("If-Match", "must be * or quoted entity tags as the ETag header sent them (\"d1f\", quotes included)");
+        if (tags.Any(t => t.Equals(EntityTagHeaderValue.Any))) return tags.Count == 1 ? null
+            : Problem.BadParameter("If-Match", "* stands alone; it cannot be listed with entity tags");
+        var strong = !etag.StartsWith("W/", StringComparison.Ordinal);
+        if (strong && tags.Any(t => !t.IsWeak && Hosting.CacheHeaders.WithoutCoding(t.Tag.Value!) == etag)) return null;
+        return Problem.Status(StatusCodes.Status412PreconditionFailed, "Precondition Failed",
+            strong
+                ? $"If-Match does not name the current representation, {etag}: it has changed since you read it."
+                : $"If-Match never matches this answer: its ETag, {etag}, is weak (RFC 9110 §13.1.1 compares strongly); use If-None-Match to revalidate it.",
+            "If-Match");
     }
 
     /// <summary>Lists and stats change with any write: clients revalidate every time, cheaply.</summary>

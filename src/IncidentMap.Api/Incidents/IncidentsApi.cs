@@ -44,6 +44,7 @@ public static partial class IncidentsApi
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureCollectionDoc>(StatusCodes.Status200OK, GeoJson, "text/csv", "application/geo+json-seq", "application/x-ndjson")
             .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
@@ -93,6 +94,7 @@ public static partial class IncidentsApi
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
             .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPut("/{featureId}", ReplaceIncident)
@@ -293,8 +295,7 @@ public static partial class IncidentsApi
             context.Response.Headers.Vary = "Accept, Accept-Encoding";
             var etag = Conditional.DataETag(version, query, query.Format.ToString().ToLowerInvariant());
             if (query.Format == OutputFormat.GeoJson) etag = Conditional.Weak(etag);
-            if (Conditional.NotModified(context, etag, Conditional.Revalidate))
-                return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+            if (Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } conditional) return conditional;
         }
         if (HttpMethods.IsHead(context.Request.Method))
         {
@@ -369,15 +370,14 @@ public static partial class IncidentsApi
         var dataAt = dataVersion.Current;
         var known = $"etag:{id}";
         if (cache.TryGetValue(known, out (long DataVersion, string ETag) seen) && seen.DataVersion == dataAt
-            && Conditional.NotModified(context, seen.ETag, Conditional.Revalidate))
-            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+            && Conditional.Evaluate(context, seen.ETag, Conditional.Revalidate) is { } early)
+            return early;
 
         var stored = await reader.GetFeatureAsync(id, context.RequestAborted);
         if (stored is null) return UnknownIncident(featureId);
         var etag = ETag(stored.Value.Version);
         cache.Set(known, (dataAt, etag), new MemoryCacheEntryOptions { Size = 64, SlidingExpiration = TimeSpan.FromMinutes(5) });
-        if (Conditional.NotModified(context, etag, Conditional.Revalidate))
-            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        if (Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } conditional) return conditional;
         return Feature(WithLinks(stored.Value.Feature, context.Request, id), StatusCodes.Status200OK);
     }
 

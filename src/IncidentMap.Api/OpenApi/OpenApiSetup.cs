@@ -456,7 +456,7 @@ public static class OpenApiSetup
     /// The headers an operation reads and sends, declared from what its metadata says it does, so an
     /// endpoint mapped later gets them by declaring its statuses:
     /// <list type="bullet">
-    /// <item>a 304 means a conditional read: If-None-Match, and ETag on its 2xx and 304;</item>
+    /// <item>a 304 means a conditional read: If-None-Match, and ETag on its 2xx and 304; with a 412, If-Match too;</item>
     /// <item>a 412 or 428 means a versioned write: If-Match (required while Writes:RequireIfMatch is on,
     /// which makes its absence the 428), and ETag on its answers with a body and its 412;</item>
     /// <item>a body may come compressed (Content-Encoding), and a JSON body read whole (not streamed,
@@ -486,7 +486,14 @@ public static class OpenApiSetup
                 foreach (var response in Where(s => s is >= 200 and < 300 or 304))
                     ResponseHeader(response, "ETag", "The answer's version, for If-None-Match; compressed, it names its coding (\"d1f-br\"), and either spelling revalidates.");
             }
-            if (Declares(412) || Declares(428))
+            if (Declares(304) && Declares(412))
+            {
+                RequestHeader(operation, "If-Match",
+                    "ETags of the answer this client read, or * (RFC 9110 §13.1.1): strongly compared, so a weak ETag never matches; 412 when none is current.");
+                foreach (var response in Where(s => s == 412))
+                    ResponseHeader(response, "ETag", "The answer's current version.");
+            }
+            else if (Declares(412) || Declares(428))
             {
                 RequestHeader(operation, "If-Match",
                     "The ETag you read (\"v3\"), or several, or * for whatever version is current; strongly compared: 412 when the resource has changed since. " +

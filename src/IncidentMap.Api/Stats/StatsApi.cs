@@ -54,12 +54,14 @@ public static class StatsApi
             .Produces(StatusCodes.Status200OK, null, "text/csv")
             .Produces<StatsDoc>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/summary", ReadMethods, GetSummary).WithName("getStatsSummary")
             .WithSummary("Totals, top places and latest incidents for any filter")
             .WithMetadata(new QueryParametersMetadata { Page = [] })
             .Produces<SummaryDoc>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         return app;
     }
@@ -111,7 +113,7 @@ public static class StatsApi
         var head = HttpMethods.IsHead(request.Method);
         if (answerable)
         {
-            if (Conditional.NotModified(context, etag, Conditional.Revalidate)) return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+            if (Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } conditional) return conditional;
             if (head) return Head(context, contentType);
         }
 
@@ -201,7 +203,7 @@ public static class StatsApi
             return NotAnswerable(context, Problem.BadParameter("datetime", $"with an open end the buckets run to the first or last matching incident: more than {MaxBuckets} {interval} buckets here; give a narrower datetime or a longer interval"));
         if (!answerable)
         {
-            if (Conditional.NotModified(context, etag, Conditional.Revalidate)) return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+            if (Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } conditional) return conditional;
             if (head) return Head(context, contentType);
         }
 
@@ -224,8 +226,7 @@ public static class StatsApi
     {
         var (query, invalid) = await QueryParser.ParseFiltersAsync(context.Request);
         if (invalid is not null) return invalid;
-        if (Conditional.NotModified(context, Conditional.DataETag(version, query!), Conditional.Revalidate))
-            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        if (Conditional.Evaluate(context, Conditional.DataETag(version, query!), Conditional.Revalidate) is { } conditional) return conditional;
         if (HttpMethods.IsHead(context.Request.Method)) return Head(context, "application/json; charset=utf-8");
 
         var parameters = new DynamicParameters();

@@ -46,6 +46,7 @@ public static class TilesApi
             .WithMetadata(new QueryParametersMetadata { Page = [] }, FormatDoc("json"))
             .Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json)
             .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}", ReadMethods, GetTile).WithName("getTile")
             .WithSummary("A Mapbox Vector Tile: layer `incidents` from zoom 8, layer `clusters` below")
@@ -56,6 +57,7 @@ public static class TilesApi
             .Produces(StatusCodes.Status200OK, null, MvtType)
             .Produces(StatusCodes.Status204NoContent)
             .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapMethods("/clusters", ReadMethods, GetClusters).WithName("getClusters")
@@ -69,6 +71,7 @@ public static class TilesApi
                 new QueryParameterDoc("zoom", "The map zoom whose grid clusters form on (8×8 cells per tile).", "integer", Required: true, Minimum: "0", Maximum: $"{MaxZoom}"))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/hexbins", ReadMethods, GetHexbins).WithName("getHexbins")
             .WithSummary("Incident counts per hexagon (PostGIS ST_HexagonGrid in Web Mercator), as GeoJSON")
@@ -81,6 +84,7 @@ public static class TilesApi
                     "number[]", Required: true, MinItems: 4, MaxItems: 6))
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         app.MapTileMatrixSets();
         return app;
@@ -151,8 +155,7 @@ public static class TilesApi
         var (query, problem) = await QueryParser.ParseFiltersAsync(request, "f");
         if (problem is not null) return problem;
         // Its bounds follow the data: a map revalidates it as it does the tiles.
-        if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query!, "tilejson"), Conditional.Revalidate))
-            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        if (Conditional.Evaluate(request.HttpContext, Conditional.DataETag(version, query!, "tilejson"), Conditional.Revalidate) is { } conditional) return conditional;
         var e = await extent.GetAsync(ct);
         var template = RequestUrl.Incidents(request) + "/tiles/WebMercatorQuad/{z}/{y}/{x}" + CarriedQuery(request.QueryString.Value);
         JsonObject Fields(params (string Name, string Description)[] fields) =>
@@ -238,8 +241,7 @@ public static class TilesApi
 
         // The data version names the tile's content: same version, same bytes, so revalidation is free.
         var etag = Conditional.DataETag(version, query!);
-        if (Conditional.NotModified(context, etag, TileCacheControl))
-            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        if (Conditional.Evaluate(context, etag, TileCacheControl) is { } conditional) return conditional;
 
         // Tiles:Cache = false computes every tile (the benchmark compares that cost with raw SQL).
         var cached = settings.TileCache;
@@ -288,8 +290,7 @@ public static class TilesApi
         var (query, problem) = await QueryParser.ParseFiltersAsync(request, "zoom", "f");
         if (problem is not null) return problem;
         // Maps poll these as they do tiles: an unchanged answer is revalidated, not recomputed.
-        if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query!), Conditional.Revalidate))
-            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        if (Conditional.Evaluate(request.HttpContext, Conditional.DataETag(version, query!), Conditional.Revalidate) is { } conditional) return conditional;
         // Cut short, the counts would no longer add up to the matching incidents: refuse instead, before
         // computing them when that is sure (deep zooms over large areas).
         if (await ClusterLimit.ExceededAsync(reader, query!, zoom, MaxClusters, ct)) return TooManyClusters(zoom);
@@ -325,8 +326,7 @@ public static class TilesApi
         var hexagons = (Math.Floor((x1 - x0) / (1.5 * size)) + 2) * (Math.Floor((y1 - y0) / (Math.Sqrt(3) * size)) + 2);
         if (hexagons > MaxHexagons)
             return Problem.BadParameter("size", $"{size} m makes about {hexagons:0} hexagons over this bbox; the maximum is {MaxHexagons}");
-        if (Conditional.NotModified(request.HttpContext, Conditional.DataETag(version, query), Conditional.Revalidate))
-            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        if (Conditional.Evaluate(request.HttpContext, Conditional.DataETag(version, query), Conditional.Revalidate) is { } conditional) return conditional;
 
         var (sql, parameters) = TileSql.Hexbins(query, size, query.Precision);
         return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));

@@ -146,4 +146,59 @@ public sealed class ConditionalGetTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
         Assert.Equal("\"v2\"", changed.Headers.ETag!.Tag);
     }
+
+    private async Task<HttpResponseMessage> GetIfMatchAsync(string url, string ifMatch, EntityTagHeaderValue? ifNoneMatch = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        if (ifNoneMatch is not null) request.Headers.IfNoneMatch.Add(ifNoneMatch);
+        return await _client.SendAsync(request);
+    }
+
+    /// <summary>
+    /// If-Match on a read (RFC 9110 §13.1.1, §13.2.2): the answer while the tag is current, a 412 naming
+    /// If-Match once it is not, whatever If-None-Match says; strongly compared, so a weak tag never matches.
+    /// </summary>
+    [Theory]
+    [InlineData("/collections/incidents/items/{id}")]
+    [InlineData("/collections/incidents/items?f=csv&tags={tag}")]
+    [InlineData("/collections/incidents/stats/summary?tags={tag}")]
+    [InlineData("/collections/incidents/tiles/WebMercatorQuad/0/0/0?tags={tag}")]
+    public async Task If_match_on_a_read_answers_while_the_tag_is_current_and_412_once_it_changed(string template)
+    {
+        var tag = FeedHelpers.NewTag();
+        var id = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var url = template.Replace("{tag}", tag).Replace("{id}", id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var etag = await _client.SettledETagAsync(url);
+        Assert.False(etag.IsWeak);
+
+        var current = await GetIfMatchAsync(url, etag.Tag);
+        Assert.Equal(HttpStatusCode.OK, current.StatusCode);
+        Assert.NotEmpty(await current.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.OK, (await GetIfMatchAsync(url, $"\"nope\", {etag.Tag}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await GetIfMatchAsync(url, "*")).StatusCode);
+        await ProblemAssert.IsProblemAsync(await GetIfMatchAsync(url, "W/" + etag.Tag), HttpStatusCode.PreconditionFailed, "If-Match");
+        await ProblemAssert.IsProblemAsync(await GetIfMatchAsync(url, "v1"), HttpStatusCode.BadRequest, "If-Match");
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync($"/collections/incidents/items/{id}", """{"properties":{"fatalities_max":3}}""")).StatusCode);
+        var newer = await _client.SettledETagAsync(url);
+        var stale = await GetIfMatchAsync(url, etag.Tag, ifNoneMatch: etag);
+        await ProblemAssert.IsProblemAsync(stale, HttpStatusCode.PreconditionFailed, "If-Match");
+        Assert.Equal(newer, stale.Headers.ETag);
+        Assert.Equal(HttpStatusCode.OK, (await GetIfMatchAsync(url, newer.Tag)).StatusCode);
+    }
+
+    [Fact]
+    public async Task If_match_never_matches_a_geojson_page_whose_etag_is_weak()
+    {
+        var tag = FeedHelpers.NewTag();
+        await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var url = $"/collections/incidents/items?tags={tag}";
+        var etag = await _client.SettledETagAsync(url);
+        Assert.True(etag.IsWeak);
+
+        await ProblemAssert.IsProblemAsync(await GetIfMatchAsync(url, etag.Tag), HttpStatusCode.PreconditionFailed, "If-Match");
+        await ProblemAssert.IsProblemAsync(await GetIfMatchAsync(url, etag.ToString()), HttpStatusCode.PreconditionFailed, "If-Match");
+        Assert.Equal(HttpStatusCode.OK, (await GetIfMatchAsync(url, "*")).StatusCode);
+    }
 }
