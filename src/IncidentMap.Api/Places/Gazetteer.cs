@@ -87,6 +87,9 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     /// <summary>A place was added, changed or deleted through this process: the next extent is read afresh.</summary>
     public void PlacesChanged() => Interlocked.Increment(ref _changes);
 
+    /// <summary>The curated spellings beside the shipped gazetteer (country, GeoNames name, spellings separated by |).</summary>
+    internal const string CuratedFile = "alternate-names.tsv";
+
     /// <summary>Loads the shipped gazetteer unless this database already has it. Safe when several instances start at once.</summary>
     public async Task EnsureLoadedAsync(string directory, CancellationToken ct)
     {
@@ -101,7 +104,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         // Loading runs once, at startup, and may take longer than a request's statement timeout
         // (Database:StatementTimeoutSeconds); so may waiting for another instance that is loading it.
         await connection.ExecuteAsync(new CommandDefinition("SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(5291836307089764402)", transaction: tx, cancellationToken: ct));
-        var curated = Path.Combine(directory, "alternate-names.tsv");
+        var curated = Path.Combine(directory, CuratedFile);
         if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
                 "SELECT EXISTS (SELECT 1 FROM places WHERE source = 'geonames')", transaction: tx, cancellationToken: ct)))
         {
@@ -153,7 +156,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     /// statement a line (each planned, each firing the places' change trigger) took 1–1.5 s of it.
     /// Returns the places changed.
     /// </summary>
-    private static async Task<int> ApplyAlternateNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
+    internal static async Task<int> ApplyAlternateNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
     {
         if (!File.Exists(file)) return 0;
         var lines = (await File.ReadAllLinesAsync(file, ct)).Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t')).ToList();

@@ -18,7 +18,7 @@ namespace IncidentMap.Api.Places;
 /// dumps is taken from the later entry. A file, or an archive, in which no line is a GeoNames place is
 /// refused, with nothing written; so is one that cannot be read to its end (a .gz cut short).
 /// </summary>
-public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
+public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings settings)
 {
     /// <summary>One file read: the input, or an entry of a zip archive (named archive/entry). No place among its lines: no dump, skipped.</summary>
     public sealed record Part(string Name, int Read, int Places);
@@ -89,6 +89,10 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource)
                 name = EXCLUDED.name, alternate_names = EXCLUDED.alternate_names, country = EXCLUDED.country,
                 kind = EXCLUDED.kind, population = EXCLUDED.population, geom = EXCLUDED.geom
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
+        // A dump's alternate names replace a place's, the curated spellings among them: they go back on, as at
+        // every start, so that the place's alternate_names show them meanwhile.
+        if (settings.GazetteerPath.Length > 0)
+            await Gazetteer.ApplyAlternateNamesAsync(connection, tx, Path.Combine(settings.GazetteerPath, Gazetteer.CuratedFile), ct);
         await tx.CommitAsync(ct);
         var dumps = parts.Where(p => p.Places > 0).ToList();
         var read = dumps.Sum(p => p.Read);

@@ -152,4 +152,29 @@ public sealed class GeoNamesImportTests(ApiFixture api)
             folder.Delete(recursive: true);
         }
     }
+
+    /// <summary>
+    /// A dump naming a place the curated list gives spellings to (db/gazetteer/alternate-names.tsv: Yabrūd, Syria,
+    /// "Yabroud" and its Arabic name) keeps them among its alternate_names: they were replaced by the dump's
+    /// until the service started again. The line restates the shipped place, so nothing else about it changes.
+    /// </summary>
+    [Fact]
+    public async Task A_dump_naming_a_place_keeps_its_curated_spellings()
+    {
+        await using var connection = await api.Database.OpenConnectionAsync();
+        const string Stored = "SELECT alternate_names FROM places WHERE geonameid = 162627";
+        var before = (await connection.ExecuteScalarAsync<string[]>(Stored))!;
+        Assert.Contains("Yabroud", before);
+        var fromGeoNames = before.Where(n => n is not "Yabroud" and not "يبرود").Append("Jabrud").Distinct().ToArray();
+        var line = $"162627\tYabrūd\tYabrud\t{string.Join(',', fromGeoNames)}\t33.96921\t36.65729\tP\tPPLA2\tSY\t\t08\t\t\t\t40502\t\t1400\tAsia/Damascus\t2024-01-01\n";
+
+        var result = await ImportAsync(Encoding.UTF8.GetBytes(line));
+
+        Assert.Equal((1, 1, 0), (result.Read, result.Imported, result.Skipped));
+        var after = (await connection.ExecuteScalarAsync<string[]>(Stored))!;
+        Assert.Contains("Yabroud", after);
+        Assert.Contains("يبرود", after);
+        Assert.Contains("Jabrud", after);
+        Assert.Equal(before.Length + (before.Contains("Jabrud") ? 0 : 1), after.Length);
+    }
 }
