@@ -24,7 +24,7 @@ public static class ChangesApi
             .WithDescription("Without `cursor` the feed starts now. Each change has its cursor; `next_cursor` continues. " +
                              "Deleted incidents appear as tombstones (`kind: deleted`, no feature). Every incident filter " +
                              "applies (to the incident's current state). A cursor older than the retention window answers " +
-                             "410: reload the items, then follow the feed from a fresh cursor.")
+                             "410, whose `resume_cursor` is the feed's head: keep it, reload the items, then follow the feed from it.")
             .WithMetadata(new QueryParametersMetadata { Page = ["properties", "precision"] },
                 new QueryParameterDoc("cursor", "Where to continue: a change's cursor or next_cursor; without it the feed starts now."),
                 new QueryParameterDoc("limit", "Changes per page, at least 1 (default 100; more than 1000 are clamped to 1000).", "integer", Minimum: "1"))
@@ -56,16 +56,26 @@ public static class ChangesApi
         if (!FeedCursor.TryParse(text, out var cursor))
             return (default, Problem.BadParameter(field, $"'{text}' is not a change feed cursor"));
         var (expired, ahead) = await feed.CheckAsync(cursor, ct);
-        if (expired) return (default, Expired(cursor, field));
+        if (expired) return (default, await ExpiredAsync(feed, cursor, field, ct));
         if (ahead)
             return (default, Problem.BadParameter(field, $"'{text}' was never given out by the feed: no change has that position, or it is ahead of the feed (take cursors from next_cursor or event ids)"));
         return (cursor, null);
     }
 
-    private static IResult Expired(FeedCursor cursor, string field) =>
-        Problem.Status(StatusCodes.Status410Gone, "Cursor expired",
-            $"Changes after {cursor} have been purged by retention. Reload /collections/incidents/items, then follow " +
-            "/collections/incidents/changes without a cursor.", field);
+    /// <summary>
+    /// A 410 with the feed's head as <c>resume_cursor</c>, taken before the client reloads: changes committed while
+    /// it reloads come again from that cursor. Told to reload first and then take a cursor, a client missed every
+    /// change committed in between (audit).
+    /// </summary>
+    private static async Task<IResult> ExpiredAsync(ChangeFeed feed, FeedCursor cursor, string field, CancellationToken ct)
+    {
+        var resume = (await feed.HeadAsync(ct)).ToString();
+        return Problem.Status(StatusCodes.Status410Gone, "Cursor expired",
+            $"Changes after {cursor} have been purged by retention. Keep resume_cursor ({resume}), reload " +
+            "/collections/incidents/items, then follow /collections/incidents/changes?cursor=" + resume +
+            ": changes made while you reload come again there, so none is missed.", field,
+            new Dictionary<string, object?> { ["resume_cursor"] = resume });
+    }
 
     internal static async Task<IResult> GetChanges(HttpRequest request, ChangeFeed feed, CancellationToken ct)
     {
@@ -86,7 +96,7 @@ public static class ChangesApi
         }
 
         var page = await feed.ReadAsync(query!, cursor, limit, Security.Scopes.IsEditor(request.HttpContext.User), ct);
-        if (page.Expired) return Expired(cursor, "cursor"); // purged since the check above
+        if (page.Expired) return await ExpiredAsync(feed, cursor, "cursor", ct); // purged since the check above
         var next = Collections.RequestUrl.With(request, ("cursor", page.Next.ToString()));
 
         request.HttpContext.Response.Headers.CacheControl = "no-store";

@@ -140,6 +140,8 @@ public static partial class IncidentsApi
             .WithSummary("Every revision of an incident: who changed what, when (deleted incidents too)")
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<HistoryDoc>(StatusCodes.Status200OK, "application/json")
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapMethods("/{featureId}/history/{version}", [HttpMethods.Get, HttpMethods.Head], GetRevision)
             .WithName("getIncidentRevision")
@@ -147,6 +149,8 @@ public static partial class IncidentsApi
             .WithSummary("An incident as it was at one version")
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureDoc>(StatusCodes.Status200OK, GeoJson)
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapDelete("/{featureId}", DeleteIncident)
@@ -681,9 +685,25 @@ public static partial class IncidentsApi
         (@deleted_too OR EXISTS (SELECT 1 FROM incidents WHERE id = @id AND deleted_at IS NULL))
         """;
 
-    internal static async Task<IResult> GetHistory(HttpRequest request, string featureId, IncidentReader reader, CancellationToken ct)
+    /// <summary>
+    /// A history read's ETag: the data version (any write may add a revision or delete the incident), and whether
+    /// the key sees deleted incidents, since the answer depends on it. A poll with it costs no query meanwhile.
+    /// </summary>
+    private static IResult? HistoryPrecondition(HttpContext context, DataVersion version, bool editor, string variant) =>
+        Conditional.Evaluate(context, Conditional.DataETag(version, editor ? variant + "-e" : variant), "private, no-cache");
+
+    /// <summary>An answer with no representation carries no ETag: a client must not revalidate a 404 into a 304.</summary>
+    private static IResult WithoutETag(HttpContext context, IResult problem)
+    {
+        context.Response.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.ETag);
+        return problem;
+    }
+
+    internal static async Task<IResult> GetHistory(HttpRequest request, string featureId, IncidentReader reader, DataVersion version, CancellationToken ct)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
+        var editor = SeesDeleted(request.HttpContext);
+        if (HistoryPrecondition(request.HttpContext, version, editor, "history") is { } conditional) return conditional;
         var self = $"{RequestUrl.Incidents(request)}/items/{id}/history";
         var history = await reader.ScalarAsync<string?>($"""
             SELECT json_build_object('id', @id, 'revisions', json_agg(json_build_object(
@@ -691,26 +711,31 @@ public static partial class IncidentsApi
                 'changed_fields', changed_fields, 'href', @self || '/' || version) ORDER BY version))::text
             FROM incident_revisions WHERE incident_id = @id AND {VisibleIncident}
             HAVING count(*) > 0
-            """, new Dapper.DynamicParameters(new { id, self, deleted_too = SeesDeleted(request.HttpContext) }), ct);
-        return history is null ? UnknownIncident(featureId) : TypedResults.Text(JsonText.Compact(history), "application/json", System.Text.Encoding.UTF8);
+            """, new Dapper.DynamicParameters(new { id, self, deleted_too = editor }), ct);
+        return history is null
+            ? WithoutETag(request.HttpContext, UnknownIncident(featureId))
+            : TypedResults.Text(JsonText.Compact(history), "application/json", System.Text.Encoding.UTF8);
     }
 
     /// <summary>The properties in the order a read of the incident writes them, for its earlier versions (stored as jsonb).</summary>
     private static readonly string[] PropertyOrder = [.. Columns.All.Select(c => c.Name)];
 
-    internal static async Task<IResult> GetRevision(HttpContext context, string featureId, string version, IncidentReader reader, CancellationToken ct)
+    internal static async Task<IResult> GetRevision(HttpContext context, string featureId, string version, IncidentReader reader,
+        DataVersion dataVersion, CancellationToken ct)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
         if (!int.TryParse(version, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v))
             return Problem.NotFound($"Incident '{featureId}' has no version '{version}': versions are whole numbers from 1.");
+        var editor = SeesDeleted(context);
+        if (HistoryPrecondition(context, dataVersion, editor, "revision") is { } conditional) return conditional;
         // The current version's revision holds no feature (migration 0012): it is the incident row.
         var feature = await reader.ScalarAsync<string?>($"""
             SELECT coalesce(r.feature, incident_feature_jsonb(i))::text
             FROM incident_revisions r JOIN incidents i ON i.id = r.incident_id
             WHERE r.incident_id = @id AND r.version = @v AND (r.feature IS NOT NULL OR i.version = r.version) AND {VisibleIncident}
-            """, new Dapper.DynamicParameters(new { id, v, deleted_too = SeesDeleted(context) }), ct);
+            """, new Dapper.DynamicParameters(new { id, v, deleted_too = editor }), ct);
         return feature is null
-            ? Problem.NotFound($"Incident '{featureId}' has no version '{version}'.")
+            ? WithoutETag(context, Problem.NotFound($"Incident '{featureId}' has no version '{version}'."))
             : Feature(JsonText.OrderedFeature(feature, PropertyOrder), StatusCodes.Status200OK);
     }
 

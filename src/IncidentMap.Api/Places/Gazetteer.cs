@@ -103,10 +103,11 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         await using var tx = await connection.BeginTransactionAsync(ct);
         // Loading runs once, at startup, and may take longer than a request's statement timeout
         // (Database:StatementTimeoutSeconds); so may waiting for another instance that is loading it.
-        await connection.ExecuteAsync(new CommandDefinition("SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(5291836307089764402)", transaction: tx, cancellationToken: ct));
+        // So is the driver's own timeout (Database:StatementTimeoutSeconds plus 10 s): every statement here has none.
+        await connection.ExecuteAsync(new CommandDefinition("SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(5291836307089764402)", transaction: tx, commandTimeout: 0, cancellationToken: ct));
         var curated = Path.Combine(directory, CuratedFile);
         if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-                "SELECT EXISTS (SELECT 1 FROM places WHERE source = 'geonames')", transaction: tx, cancellationToken: ct)))
+                "SELECT EXISTS (SELECT 1 FROM places WHERE source = 'geonames')", transaction: tx, commandTimeout: 0, cancellationToken: ct)))
         {
             // Spellings added to the curated list since the gazetteer was loaded reach it too.
             if (await ApplyAlternateNamesAsync(connection, tx, curated, ct) is > 0 and var added)
@@ -129,6 +130,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         await reader.ReadLineAsync(ct);
         await using var copy = await connection.BeginBinaryImportAsync(
             "COPY places (geonameid, name, alternate_names, country, admin1, kind, population, geom) FROM STDIN (FORMAT BINARY)", ct);
+        copy.Timeout = TimeSpan.Zero; // none, as statement_timeout
         var factory = new GeometryFactory(new PrecisionModel(), 4326);
         var rows = 0;
         while (await reader.ReadLineAsync(ct) is { } line)
@@ -178,7 +180,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             countries = lines.Select(f => f[0]).ToArray(),
             names = lines.Select(f => f[1]).ToArray(),
             spellings = lines.Select(f => f[2]).ToArray(),
-        }, tx, cancellationToken: ct));
+        }, tx, commandTimeout: 0, cancellationToken: ct));
     }
 
     /// <summary>

@@ -38,12 +38,13 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
             CREATE TEMP TABLE geonames_import (
                 geonameid bigint, name text, alternate_names text[], country char(2), kind text, population integer, geom geometry, ordinal bigint
             ) ON COMMIT DROP
-            """, transaction: tx, cancellationToken: ct));
+            """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
 
         var parts = new List<Part>();
         await using (var copy = await connection.BeginBinaryImportAsync(
                          "COPY geonames_import FROM STDIN (FORMAT BINARY)", ct))
         {
+            copy.Timeout = TimeSpan.Zero; // none, as statement_timeout: the driver's own would stop a dump read for minutes
             if (zip is null)
                 parts.Add(await CopyAsync(Decompressed(input), name, copy, parts, ct));
             else

@@ -358,6 +358,11 @@ public sealed class FeedRetentionTests(ApiFixture api)
 
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Gone, "cursor");
         Assert.Contains("/collections/incidents/items", problem["detail"]!.GetValue<string>());
+        // Its resume_cursor is taken before the client reloads: a change committed while it reloads comes from it.
+        var resume = problem["resume_cursor"]!.GetValue<string>();
+        var during = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var (resumed, _) = await _client.PollUntilAsync(tag, resume, 1);
+        Assert.Equal(during, resumed.Single().Id);
         // A cursor from after the purged change still works.
         Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={seen[0].Cursor}")).StatusCode);
 

@@ -201,4 +201,29 @@ public sealed class ConditionalGetTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await GetIfMatchAsync(url, etag.ToString()), HttpStatusCode.PreconditionFailed, "If-Match");
         Assert.Equal(HttpStatusCode.OK, (await GetIfMatchAsync(url, "*")).StatusCode);
     }
+
+    /// <summary>History is a read on incidents too (issue 5: every GET carries an ETag): a poll is 304 until a revision is added.</summary>
+    [Theory]
+    [InlineData("/collections/incidents/items/{id}/history")]
+    [InlineData("/collections/incidents/items/{id}/history/1")]
+    public async Task History_is_304_until_the_incident_changes_and_a_missing_one_carries_no_etag(string template)
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var url = template.Replace("{id}", id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var etag = await _client.SettledETagAsync(url);
+
+        var unchanged = await GetIfNoneMatchAsync(url, etag);
+        Assert.Equal(HttpStatusCode.NotModified, unchanged.StatusCode);
+        Assert.Empty(await unchanged.Content.ReadAsByteArrayAsync());
+        Assert.Equal("no-cache, private", string.Join(", ", unchanged.Headers.CacheControl!.ToString().Split(", ").Order()));
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync($"/collections/incidents/items/{id}", """{"properties":{"fatalities_max":3}}""")).StatusCode);
+        var changed = await PollUntilChangedAsync(url, etag);
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.NotNull(changed.Headers.ETag);
+
+        var missing = await _client.GetAsync(template.Replace("{id}", "999999999"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Null(missing.Headers.ETag);
+    }
 }

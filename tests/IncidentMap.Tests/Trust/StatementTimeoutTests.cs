@@ -1,6 +1,7 @@
 using System.Net;
 using Dapper;
 using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace IncidentMap.Tests.Trust;
@@ -34,5 +35,29 @@ public sealed class StatementTimeoutTests(ShortStatementsFactory factory) : ICla
 
         var stored = await other.QuerySingleAsync<(string Title, int Version)>("SELECT title, version FROM incidents WHERE id = @id", new { id });
         Assert.Equal(("Held by another session", 1), stored);
+    }
+}
+
+[Collection(ApiCollection.Name)]
+public sealed class CommandTimeoutTests(ApiFixture api)
+{
+    /// <summary>
+    /// The driver's own timeout is longer than the statement timeout in every pool, so a slow statement ends as
+    /// the database's cancellation (a 503 "Query took too long", never retried), not as a driver timeout, which is
+    /// transient: retried three times and counted by the circuit breaker as the database's fault.
+    /// </summary>
+    [Fact]
+    public void Every_pool_waits_longer_than_the_statement_timeout()
+    {
+        var settings = api.Services.GetRequiredService<IncidentMap.Api.Hosting.Settings>();
+        Assert.True(settings.StatementTimeoutSeconds > 0);
+        NpgsqlDataSource[] pools =
+        [
+            api.Services.GetRequiredService<NpgsqlDataSource>(),
+            api.Services.GetRequiredKeyedService<NpgsqlDataSource>(IncidentMap.Api.Database.DatabaseServiceCollectionExtensions.ReadsKey),
+            api.Services.GetRequiredKeyedService<NpgsqlDataSource>(IncidentMap.Api.Database.DatabaseServiceCollectionExtensions.AdHocReadsKey),
+        ];
+        foreach (var pool in pools)
+            Assert.True(new NpgsqlConnectionStringBuilder(pool.ConnectionString).CommandTimeout > settings.StatementTimeoutSeconds, pool.ConnectionString);
     }
 }
