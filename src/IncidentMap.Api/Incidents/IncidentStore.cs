@@ -15,12 +15,32 @@ public abstract record WriteOutcome
     public sealed record Skipped(long ExistingId) : WriteOutcome;
     public sealed record Invalid(IReadOnlyList<FieldError> Errors) : WriteOutcome;
     public sealed record NotFound : WriteOutcome;
-    public sealed record VersionMismatch(int CurrentVersion) : WriteOutcome;
+    /// <summary>The current version is not one the write's <paramref name="Header"/> (If-Match or If-None-Match) allows.</summary>
+    public sealed record VersionMismatch(int CurrentVersion, string Header = VersionCondition.IfMatch) : WriteOutcome;
     public sealed record DuplicateExternalId(string ExternalId) : WriteOutcome;
     /// <summary>An Idempotency-Key seen before with the same body: the first answer, again.</summary>
     public sealed record Replayed(long Id, int Version, string Feature) : WriteOutcome;
     public sealed record IdempotencyKeyReused : WriteOutcome;
     public sealed record IdempotencyKeyInFlight : WriteOutcome;
+}
+
+/// <summary>
+/// What a conditional write asks of the incident's current version (RFC 9110 §13.1.1–2): one of If-Match's
+/// (<paramref name="Match"/>; null for * or no If-Match) and none of If-None-Match's (<paramref name="NoneMatch"/>;
+/// <paramref name="NoneMatchAny"/> for *, which an existing incident never passes).
+/// </summary>
+public sealed record VersionCondition(IReadOnlyCollection<int>? Match, IReadOnlyCollection<int>? NoneMatch = null, bool NoneMatchAny = false)
+{
+    public const string IfMatch = "If-Match";
+    public const string IfNoneMatch = "If-None-Match";
+
+    public static VersionCondition Exactly(int version) => new([version]);
+
+    /// <summary>The header that refuses <paramref name="current"/>, or null when the write may go ahead.</summary>
+    public string? Refuses(int current) =>
+        Match is not null && !Match.Contains(current) ? IfMatch
+        : NoneMatchAny || NoneMatch?.Contains(current) == true ? IfNoneMatch
+        : null;
 }
 
 /// <summary>An Idempotency-Key as received: scoped to the API key, bound to the body's hash.</summary>
@@ -102,15 +122,15 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
     }
 
     /// <summary>Replaces every property and the geometry; bumps the version.</summary>
-    public Task<WriteOutcome> ReplaceAsync(long id, IncidentDraft draft, IReadOnlyCollection<int>? expectedVersions, WriteContext context, CancellationToken ct) =>
-        resilience.WriteAsync(token => ReplaceCoreAsync(id, draft, expectedVersions, context, token), ct);
+    public Task<WriteOutcome> ReplaceAsync(long id, IncidentDraft draft, VersionCondition condition, WriteContext context, CancellationToken ct) =>
+        resilience.WriteAsync(token => ReplaceCoreAsync(id, draft, condition, context, token), ct);
 
-    private async Task<WriteOutcome> ReplaceCoreAsync(long id, IncidentDraft draft, IReadOnlyCollection<int>? expectedVersions, WriteContext context, CancellationToken ct)
+    private async Task<WriteOutcome> ReplaceCoreAsync(long id, IncidentDraft draft, VersionCondition condition, WriteContext context, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await BeginAsync(connection, context, ct);
         if (await GeometryProblemAsync(connection, draft.Geometry, ct) is { } invalid) return invalid;
-        if (await LockAsync(connection, tx, id, expectedVersions, ct) is { } refused) return refused;
+        if (await LockAsync(connection, tx, id, condition, ct) is { } refused) return refused;
 
         try
         {
@@ -136,14 +156,14 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
     }
 
     /// <summary>Marks the incident deleted: it leaves every read, the row stays for the change feed.</summary>
-    public Task<WriteOutcome> DeleteAsync(long id, IReadOnlyCollection<int>? expectedVersions, WriteContext context, CancellationToken ct) =>
-        resilience.WriteAsync(token => DeleteCoreAsync(id, expectedVersions, context, token), ct);
+    public Task<WriteOutcome> DeleteAsync(long id, VersionCondition condition, WriteContext context, CancellationToken ct) =>
+        resilience.WriteAsync(token => DeleteCoreAsync(id, condition, context, token), ct);
 
-    private async Task<WriteOutcome> DeleteCoreAsync(long id, IReadOnlyCollection<int>? expectedVersions, WriteContext context, CancellationToken ct)
+    private async Task<WriteOutcome> DeleteCoreAsync(long id, VersionCondition condition, WriteContext context, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await BeginAsync(connection, context, ct);
-        if (await LockAsync(connection, tx, id, expectedVersions, ct) is { } refused) return refused;
+        if (await LockAsync(connection, tx, id, condition, ct) is { } refused) return refused;
         var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
             UPDATE incidents SET deleted_at = now(), updated_at = now(), version = version + 1
             WHERE id = @id RETURNING version
@@ -205,16 +225,14 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
         return new WriteOutcome.Replayed(id, int.Parse(earlier.ETag![1..], System.Globalization.CultureInfo.InvariantCulture), earlier.Body);
     }
 
-    /// <summary>Row-locks the live incident so concurrent writers serialise; checks the expected versions.</summary>
-    private static async Task<WriteOutcome?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long id, IReadOnlyCollection<int>? expectedVersions, CancellationToken ct)
+    /// <summary>Row-locks the live incident so concurrent writers serialise; checks the write's condition on its version.</summary>
+    private static async Task<WriteOutcome?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long id, VersionCondition condition, CancellationToken ct)
     {
         var current = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
             "SELECT version FROM incidents WHERE id = @id AND deleted_at IS NULL FOR UPDATE",
             new { id }, tx, cancellationToken: ct));
         if (current is null) return new WriteOutcome.NotFound();
-        // If-Match: * (null) matches any version; a list matches when any of its versions is current.
-        if (expectedVersions is { } expected && !expected.Contains(current.Value)) return new WriteOutcome.VersionMismatch(current.Value);
-        return null;
+        return condition.Refuses(current.Value) is { } header ? new WriteOutcome.VersionMismatch(current.Value, header) : null;
     }
 
     /// <summary>PostGIS's own verdict on validity (self-intersections, ring orientation problems …).</summary>

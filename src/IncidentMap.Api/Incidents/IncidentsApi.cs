@@ -448,7 +448,7 @@ public static partial class IncidentsApi
     internal static async Task<IResult> ReplaceIncident(HttpContext context, string featureId, IncidentStore store, IncidentReader reader)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
-        if (IfMatch(context.Request, out var expected) is { } precondition) return precondition;
+        if (Preconditions(context.Request, out var condition) is { } precondition) return precondition;
 
         var (document, problem) = await JsonBody.ReadAsync(context.Request, FeatureMediaTypes, context.RequestAborted);
         if (problem is not null) return problem;
@@ -459,7 +459,7 @@ public static partial class IncidentsApi
         var (draft, invalid) = await DraftAsync(context, document!.RootElement,
             d => stored is not null && RestatesPlace(stored, document.RootElement) ? (WithStoredPlace(d, stored, []), true) : null);
         if (invalid is not null) return invalid;
-        return Respond(context, await store.ReplaceAsync(id, draft!, expected, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
+        return Respond(context, await store.ReplaceAsync(id, draft!, condition, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
     }
 
     /// <summary>
@@ -515,7 +515,7 @@ public static partial class IncidentsApi
     internal static async Task<IResult> PatchIncident(HttpContext context, string featureId, IncidentStore store, IncidentReader reader)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
-        if (IfMatch(context.Request, out var expected) is { } precondition) return precondition;
+        if (Preconditions(context.Request, out var condition) is { } precondition) return precondition;
 
         var (document, problem) = await JsonBody.ReadAsync(context.Request, PatchMediaTypes, context.RequestAborted);
         if (problem is not null) return problem;
@@ -526,16 +526,17 @@ public static partial class IncidentsApi
         if (Uncleared(document.RootElement) is { } uncleared) return uncleared;
 
         // Patches that take any version queue here rather than race (PatchTurns).
-        await using var turn = expected is null ? await PatchTurns.EnterAsync(id, PatchRaceBudget, context.RequestAborted) : null;
-        if (expected is null && turn is null)
+        var anyVersion = condition.Match is null;
+        await using var turn = anyVersion ? await PatchTurns.EnterAsync(id, PatchRaceBudget, context.RequestAborted) : null;
+        if (anyVersion && turn is null)
             return BusyWithOtherWrites(context, $"Other patches of incident {featureId} kept it busy for {PatchRaceBudget.TotalSeconds:0} s; retry shortly.");
         var racing = System.Diagnostics.Stopwatch.StartNew();
         for (var attempt = 1; ; attempt++)
         {
             var current = await reader.GetFeatureAsync(id, context.RequestAborted);
             if (current is null) return UnknownIncident(featureId);
-            if (expected is not null && !expected.Contains(current.Value.Version))
-                return Respond(context, new WriteOutcome.VersionMismatch(current.Value.Version), StatusCodes.Status200OK, featureId);
+            if (condition.Refuses(current.Value.Version) is { } header)
+                return Respond(context, new WriteOutcome.VersionMismatch(current.Value.Version, header), StatusCodes.Status200OK, featureId);
 
             var merged = IncidentInput.MergePatch(JsonNode.Parse(current.Value.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
             ForgetWhatThePatchOutdates(merged!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
@@ -548,8 +549,8 @@ public static partial class IncidentsApi
             // The version read above guards the merge: a concurrent change in between is not overwritten.
             // With If-Match: * any current version will do (RFC 9110 §13.1.1), so the patch is merged
             // into the newer one and tried again; with a named version it is a 412.
-            var outcome = await store.ReplaceAsync(id, draft!, [current.Value.Version], Writer(context), context.RequestAborted);
-            if (expected is null && outcome is WriteOutcome.VersionMismatch)
+            var outcome = await store.ReplaceAsync(id, draft!, VersionCondition.Exactly(current.Value.Version), Writer(context), context.RequestAborted);
+            if (anyVersion && outcome is WriteOutcome.VersionMismatch)
             {
                 // "*" matches whatever version is current, so losing a race is never a 412 (24 editors
                 // patching one incident at once got 412s after 20 tries: concurrency audit). A random
@@ -656,8 +657,8 @@ public static partial class IncidentsApi
     internal static async Task<IResult> DeleteIncident(HttpContext context, string featureId, IncidentStore store)
     {
         if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
-        if (IfMatch(context.Request, out var expected) is { } precondition) return precondition;
-        var outcome = await store.DeleteAsync(id, expected, Writer(context), context.RequestAborted);
+        if (Preconditions(context.Request, out var condition) is { } precondition) return precondition;
+        var outcome = await store.DeleteAsync(id, condition, Writer(context), context.RequestAborted);
         return outcome is WriteOutcome.Stored ? TypedResults.NoContent() : Respond(context, outcome, StatusCodes.Status204NoContent, featureId);
     }
 
@@ -745,9 +746,12 @@ public static partial class IncidentsApi
         WriteOutcome.Invalid invalid => Problem.Validation(invalid.Errors),
         WriteOutcome.NotFound => UnknownIncident(featureId ?? ""),
         // The current ETag as a header too: an editor can retry against it without reading first.
-        WriteOutcome.VersionMismatch mismatch => SetETag(context, mismatch.CurrentVersion, Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
+        WriteOutcome.VersionMismatch { Header: VersionCondition.IfMatch } mismatch => SetETag(context, mismatch.CurrentVersion, Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
             $"If-Match does not match the current version; the incident is now at version {mismatch.CurrentVersion} (ETag {ETag(mismatch.CurrentVersion)}). Read it again and retry.",
-            "If-Match")),
+            VersionCondition.IfMatch)),
+        WriteOutcome.VersionMismatch mismatch => SetETag(context, mismatch.CurrentVersion, Problem.Status(StatusCodes.Status412PreconditionFailed, "Precondition Failed",
+            $"If-None-Match names the incident's current version, {ETag(mismatch.CurrentVersion)} (or is *, and the incident exists), so the change was not made.",
+            VersionCondition.IfNoneMatch)),
         WriteOutcome.DuplicateExternalId duplicate => Problem.Status(StatusCodes.Status409Conflict, "Duplicate external_id",
             $"An incident with properties.external_id '{duplicate.ExternalId}' already exists.", "properties.external_id"),
         WriteOutcome.IdempotencyKeyReused => Problem.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused",
@@ -790,7 +794,7 @@ public static partial class IncidentsApi
     /// The versions named by the required If-Match (a list matches when any entry is current): null
     /// for "*", a problem when it is missing (428), is not "*" or a list of strong entity tags (400:
     /// a weak W/"v1" never matches under If-Match's strong comparison, RFC 9110 §13.1.1, so a 412 would
-    /// send the client to read again for a tag it already has), or names no version we issued (412).
+    /// send the client to read again for a tag it already has); a tag we never issued matches no version (a 412 naming the current one).
     /// <c>Writes:RequireIfMatch=false</c> lets a write without If-Match through, unconditionally, for
     /// clients that never send one (QGIS's OGC API editing); every version stays in the history.
     /// </summary>
@@ -815,13 +819,38 @@ public static partial class IncidentsApi
         foreach (var tag in tags)
         {
             // A compressed answer's tag names its coding ("v1-gzip"): the same version.
-            var match = OurETag().Match(Hosting.CacheHeaders.WithoutCoding(tag.Tag.Value!));
-            if (!match.Success)
-                return Problem.Status(StatusCodes.Status412PreconditionFailed, "Incident has changed",
-                    "If-Match does not name a version of this incident; read it again and send its ETag.", "If-Match");
-            found.Add(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            // A tag we never issue ("V1", "d1f") matches no version: the store's 412 then names the current one.
+            if (Version(tag) is { } version) found.Add(version);
         }
         versions = found;
+        return null;
+    }
+
+    /// <summary>The version an ETag of ours names (a compressed answer's names its coding, "v1-gzip": the same version), else null.</summary>
+    private static int? Version(EntityTagHeaderValue tag) =>
+        OurETag().Match(Hosting.CacheHeaders.WithoutCoding(tag.Tag.Value!)) is { Success: true } match
+            ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
+            : null;
+
+    /// <summary>A write's If-Match and If-None-Match, as the condition the store checks on the locked row.</summary>
+    private static IResult? Preconditions(HttpRequest request, out VersionCondition condition)
+    {
+        condition = new VersionCondition(null);
+        if (IfMatch(request, out var match) is { } ifMatch) return ifMatch;
+        var header = request.Headers.IfNoneMatch;
+        if (header.Count == 0)
+        {
+            condition = new VersionCondition(match);
+            return null;
+        }
+        // If-None-Match compares weakly (RFC 9110 §13.1.2): W/"v3" names version 3 too. * is false for an incident
+        // that exists; a tag we never issue names no version.
+        if (!EntityTagHeaderValue.TryParseStrictList(header, out var tags) || tags.Count == 0
+            || (tags.Count > 1 && tags.Any(t => t.Equals(EntityTagHeaderValue.Any))))
+            return Problem.BadParameter(VersionCondition.IfNoneMatch, "must be * or quoted entity tags as the ETag header sent them (\"v1\", quotes included)");
+        condition = tags[0].Equals(EntityTagHeaderValue.Any)
+            ? new VersionCondition(match, NoneMatchAny: true)
+            : new VersionCondition(match, [.. tags.Select(Version).OfType<int>()]);
         return null;
     }
 }

@@ -501,6 +501,9 @@ public static class OpenApiSetup
                         ? "Required: without it the answer is a 428 (unless the service runs with Writes__RequireIfMatch=false)."
                         : "Optional here (Writes__RequireIfMatch=false): without it the change is made whatever the current version."),
                     required: settings.RequireIfMatch && Declares(428));
+                if (Declares(428))
+                    RequestHeader(operation, "If-None-Match",
+                        "ETags (weakly compared) of versions this change must not be made to, or * (the incident exists, so never): 412 when the current version is one.");
                 foreach (var response in Where(s => s is 412 or (>= 200 and < 300 and not 204)))
                     ResponseHeader(response, "ETag", "The resource's current version: on a 412, the one to read and retry against.");
             }

@@ -56,6 +56,65 @@ public sealed class ConcurrencyTests(ApiFixture api)
         Assert.Equal(2, await VersionAsync(id));
     }
 
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public async Task An_If_Match_naming_no_version_of_ours_answers_412_naming_the_current_version(string method)
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+
+        var response = await _client.SendAsync(Change(method, id, "\"V1\", \"d1f\""));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.PreconditionFailed, "If-Match");
+        Assert.Contains("\"v1\"", problem["detail"]!.GetValue<string>());
+        Assert.Equal("\"v1\"", response.Headers.ETag?.Tag);
+        Assert.Equal(1, await VersionAsync(id));
+    }
+
+    /// <summary>
+    /// If-None-Match on a change (RFC 9110 §13.1.2): the change is made only when the current version is none of
+    /// those named (weakly compared); * names any, and the incident exists. Either way If-Match still applies.
+    /// </summary>
+    [Theory]
+    [InlineData("PUT", "*", false)]
+    [InlineData("PATCH", "*", false)]
+    [InlineData("DELETE", "*", false)]
+    [InlineData("PUT", "\"v1\"", false)]
+    [InlineData("PATCH", "W/\"v1\"", false)]
+    [InlineData("DELETE", "\"v9\", \"v1-gzip\"", false)]
+    [InlineData("PATCH", "\"v2\"", true)]
+    [InlineData("PUT", "\"d1f\"", true)]
+    public async Task If_None_Match_on_a_change_refuses_the_versions_it_names(string method, string ifNoneMatch, bool made)
+    {
+        foreach (var ifMatch in new[] { "\"v1\"", "*" })
+        {
+            var id = await _client.CreateAsync(Features.Valid());
+            var request = Change(method, id, ifMatch);
+            request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+
+            var response = await _client.SendAsync(request);
+
+            if (made)
+            {
+                Assert.True(response.IsSuccessStatusCode, $"{method} If-Match {ifMatch}: {response.StatusCode}");
+                continue;
+            }
+            var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.PreconditionFailed, "If-None-Match");
+            Assert.Contains("\"v1\"", problem["detail"]!.GetValue<string>());
+            Assert.Equal(1, await VersionAsync(id));
+        }
+    }
+
+    [Fact]
+    public async Task A_malformed_If_None_Match_on_a_change_is_a_400()
+    {
+        var id = await _client.CreateAsync(Features.Valid());
+        var request = Change("PATCH", id, "\"v1\"");
+        request.Headers.TryAddWithoutValidation("If-None-Match", "v1");
+
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(request), HttpStatusCode.BadRequest, "If-None-Match");
+        Assert.Equal(1, await VersionAsync(id));
+    }
+
     public static readonly TheoryData<string, string, string> MalformedIfMatch = new()
     {
         { "PUT", "v1", "quoted" }, { "PATCH", "v1", "quoted" }, { "DELETE", "v1", "quoted" },
