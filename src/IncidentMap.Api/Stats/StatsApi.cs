@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dapper;
 using IncidentMap.Api.Collections;
@@ -58,7 +59,13 @@ public static class StatsApi
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapMethods("/summary", ReadMethods, GetSummary).WithName("getStatsSummary")
             .WithSummary("Totals, top places and latest incidents for any filter")
-            .WithMetadata(new QueryParametersMetadata { Page = [] })
+            .WithDescription("`f` json|csv, plus every incident filter. The CSV is one table: a row per part (`part` " +
+                             "total, top_place or latest), under the union of the parts' columns in the JSON's order, " +
+                             "empty where a part has none; a top place's count is in `count`.")
+            .WithMetadata(new QueryParametersMetadata { Page = [] },
+                new QueryParameterDoc("f", "json (default) or csv (case-insensitive).", Enum: ["json", "csv"]))
+            // CSV first, as on /stats.
+            .Produces(StatusCodes.Status200OK, null, "text/csv")
             .Produces<SummaryDoc>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status412PreconditionFailed)
@@ -79,14 +86,7 @@ public static class StatsApi
         var tzText = request.Query["tz"].FirstOrDefault() ?? "UTC";
         if (await TimeZoneNames.FindAsync(tzText, reader, context.RequestAborted) is not var (tz, zone))
             return Problem.BadParameter("tz", $"'{tzText}' is not an IANA time zone name (e.g. Asia/Damascus, UTC)");
-        var csv = request.Query["f"].FirstOrDefault()?.ToLowerInvariant() switch
-        {
-            // Without f, Accept decides, as on /items (text/csv before any JSON type).
-            null => QueryParser.FormatFromAccept(request.Headers.Accept.ToString()) == OutputFormat.Csv,
-            "json" => false,
-            "csv" => true,
-            _ => (bool?)null,
-        };
+        var csv = WantsCsv(request);
         if (csv is null) return Problem.BadParameter("f", $"'{request.Query["f"]}' is not json or csv");
         context.Response.Headers.Vary = "Accept, Accept-Encoding";
         // A date or month in datetime is that day or month where the buckets are: datetime=2016-03 with
@@ -224,15 +224,76 @@ public static class StatsApi
 
     internal static async Task<IResult> GetSummary(HttpContext context, IncidentReader reader, DataVersion version)
     {
-        var (query, invalid) = await QueryParser.ParseFiltersAsync(context.Request);
+        var request = context.Request;
+        if (QueryParser.Repeated(request.Query) is { } repeated) return repeated;
+        var csv = WantsCsv(request);
+        if (csv is null) return Problem.BadParameter("f", $"'{request.Query["f"]}' is not json or csv");
+        context.Response.Headers.Vary = "Accept, Accept-Encoding";
+        var (query, invalid) = await QueryParser.ParseFiltersAsync(request, "f");
         if (invalid is not null) return invalid;
-        if (Conditional.Evaluate(context, Conditional.DataETag(version, query!), Conditional.Revalidate) is { } conditional) return conditional;
-        if (HttpMethods.IsHead(context.Request.Method)) return Head(context, "application/json; charset=utf-8");
+        // The JSON keeps the tag it always had (pollers hold it); the CSV is other bytes, so another tag.
+        var etag = Conditional.DataETag(version, query!, csv.Value ? "csv" : null);
+        if (Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } conditional) return conditional;
+        if (HttpMethods.IsHead(request.Method)) return Head(context, csv.Value ? CsvType : "application/json; charset=utf-8");
 
         var parameters = new DynamicParameters();
         var sql = SummarySql(query!, parameters);
         var json = await reader.ScalarAsync<string>(sql, parameters, context.RequestAborted);
-        return TypedResults.Text(JsonText.Compact(json!), "application/json", Encoding.UTF8);
+        return csv.Value
+            ? TypedResults.Text(SummaryCsv(json!), CsvType, Encoding.UTF8)
+            : TypedResults.Text(JsonText.Compact(json!), "application/json", Encoding.UTF8);
+    }
+
+    /// <summary>
+    /// Whether the answer is CSV: f json or csv (any case, as /items takes its words); without f, Accept
+    /// decides, as on /items (text/csv before any JSON type). Null for another f.
+    /// </summary>
+    private static bool? WantsCsv(HttpRequest request) => request.Query["f"].FirstOrDefault()?.ToLowerInvariant() switch
+    {
+        null => QueryParser.FormatFromAccept(request.Headers.Accept.ToString()) == OutputFormat.Csv,
+        "json" => false,
+        "csv" => true,
+        _ => null,
+    };
+
+    /// <summary>The summary CSV's columns after <c>part</c>: what each part holds, in the JSON's order, a top place's count in <c>count</c>.</summary>
+    private static readonly string[] SummaryColumns =
+    [
+        "count", "fatalities_min_sum", "fatalities_max_sum", "first", "last", // total
+        "location_name", "country",                                          // top_place (and count)
+        "id", "title", "occurred_at", "event_type", "fatalities_min", "fatalities_max", // latest
+    ];
+
+    /// <summary>
+    /// The summary <paramref name="json"/> as one rectangular table, so a spreadsheet opens all of it from
+    /// one file: a total row, a top_place row per place, a latest row per incident, each cell the JSON's
+    /// value (numbers and times as written there; null and a column the part lacks, empty).
+    /// </summary>
+    internal static string SummaryCsv(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var root = document.RootElement;
+        var text = new StringBuilder("part,").AppendJoin(',', SummaryColumns).Append("\r\n");
+        void Row(string part, JsonElement values)
+        {
+            text.Append(part);
+            foreach (var column in SummaryColumns)
+            {
+                text.Append(',');
+                if (!values.TryGetProperty(column, out var value)) continue;
+                text.Append(value.ValueKind switch
+                {
+                    JsonValueKind.Null => "",
+                    JsonValueKind.String => Csv(value.GetString()),
+                    _ => value.GetRawText(),
+                });
+            }
+            text.Append("\r\n");
+        }
+        Row("total", root);
+        foreach (var place in root.GetProperty("top_places").EnumerateArray()) Row("top_place", place);
+        foreach (var incident in root.GetProperty("latest").EnumerateArray()) Row("latest", incident);
+        return text.ToString();
     }
 
     /// <summary>The summary's statement for <paramref name="query"/>, its parameters added to <paramref name="parameters"/>.</summary>
@@ -330,7 +391,7 @@ public static class StatsApi
     private static string Csv(string? value)
     {
         if (value is null) return "";
-        // Defused as the item exports are: an admin1 of =cmd|… is text.
+        // Defused as the item exports are: an admin1 of =cmd|… or a title of =HYPERLINK(…) is text.
         if (value.Length > 0 && value[0] < 0x80 && IncidentRowWriter.FormulaStart.Contains((byte)value[0])) value = "'" + value;
         return value.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
     }

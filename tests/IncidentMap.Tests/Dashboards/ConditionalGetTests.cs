@@ -24,6 +24,7 @@ public sealed class ConditionalGetTests(ApiFixture api)
     [InlineData("/collections/incidents/items?f=csv&tags={tag}")]
     [InlineData("/collections/incidents/stats?tags={tag}&datetime=2016-02-01/2016-02-29")]
     [InlineData("/collections/incidents/stats/summary?tags={tag}")]
+    [InlineData("/collections/incidents/stats/summary?f=csv&tags={tag}")]
     [InlineData("/collections/incidents/clusters?zoom=3&tags={tag}")]
     [InlineData("/collections/incidents/hexbins?bbox=-180,-80,180,80&size=2000km&tags={tag}")]
     public async Task A_poll_with_the_current_etag_is_304_until_an_update_or_a_delete(string template)
@@ -50,6 +51,32 @@ public sealed class ConditionalGetTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.NotModified, (await GetIfNoneMatchAsync(url, etag2)).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteCurrentAsync($"/collections/incidents/items/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await GetIfNoneMatchAsync(url, etag2)).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_summary_csv_has_an_etag_of_its_own_which_a_csv_poll_revalidates()
+    {
+        var tag = FeedHelpers.NewTag();
+        await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var url = $"/collections/incidents/stats/summary?tags={tag}";
+        var csvETag = await _client.SettledETagAsync(url + "&f=csv");
+        var jsonETag = (await _client.GetAsync(url)).Headers.ETag!;
+
+        Assert.EndsWith("-csv\"", csvETag.Tag);
+        Assert.NotEqual(jsonETag, csvETag);
+        var unchanged = await GetIfNoneMatchAsync(url + "&f=csv", csvETag);
+        Assert.Equal(HttpStatusCode.NotModified, unchanged.StatusCode);
+        Assert.Contains("Accept", unchanged.Headers.Vary);
+        // Chosen by Accept it is the same answer, with the same tag.
+        var negotiated = new HttpRequestMessage(HttpMethod.Get, url);
+        negotiated.Headers.Accept.ParseAdd("text/csv");
+        negotiated.Headers.IfNoneMatch.Add(csvETag);
+        Assert.Equal(HttpStatusCode.NotModified, (await _client.SendAsync(negotiated)).StatusCode);
+        // Each format's tag names only its own bytes.
+        Assert.Equal(HttpStatusCode.OK, (await GetIfNoneMatchAsync(url, csvETag)).StatusCode);
+        var csvWithJsonTag = await GetIfNoneMatchAsync(url + "&f=csv", jsonETag);
+        Assert.Equal(HttpStatusCode.OK, csvWithJsonTag.StatusCode);
+        Assert.StartsWith("part,", await csvWithJsonTag.Content.ReadAsStringAsync());
     }
 
     [Theory]

@@ -254,6 +254,7 @@ public sealed class StatsTests(ApiFixture api)
     [InlineData("/collections/incidents/stats?datetime=2016-03-01/2016-03-02&f=csv")]
     [InlineData("/collections/incidents/stats?group_by=admin1")] // answerable only once the data is read
     [InlineData("/collections/incidents/stats/summary")]
+    [InlineData("/collections/incidents/stats/summary?f=csv")]
     [InlineData("/collections/incidents/changes")]
     public async Task Head_answers_what_get_would_without_a_body(string path)
     {
@@ -336,6 +337,84 @@ public sealed class StatsTests(ApiFixture api)
         Assert.Equal("Homs", summary["top_places"]![0]!["location_name"]!.GetValue<string>());
         Assert.Equal(2, summary["top_places"]![0]!["count"]!.GetValue<int>());
         Assert.Equal(3, summary["latest"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task Summary_comes_as_one_csv_table_with_the_figures_and_names_of_the_json()
+    {
+        var tag = FeedHelpers.NewTag();
+        foreach (var (title, place, min, max) in new[]
+                 {
+                     ("=HYPERLINK(\"http://x\"), twin blasts", "Homs", 10, (int?)null),
+                     ("Shelling", "Homs", 5, 7),
+                     ("Clashes", "Hama, old town", 1, 2),
+                 })
+        {
+            var feature = FeedHelpers.Tagged(tag);
+            feature["properties"]!["title"] = title;
+            feature["properties"]!["location_name"] = place;
+            feature["properties"]!["fatalities_min"] = min;
+            feature["properties"]!["fatalities_max"] = max;
+            await _client.CreateAsync(feature);
+        }
+        var url = $"/collections/incidents/stats/summary?tags={tag}";
+
+        var json = await _client.GetJsonAsync(url);
+        var response = await _client.GetAsync(url + "&f=csv");
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/csv", response.Content.Headers.ContentType?.MediaType);
+        var records = Querying.QueryHelpers.ParseCsv(body);
+        string[] header = ["part", "count", "fatalities_min_sum", "fatalities_max_sum", "first", "last", "location_name", "country",
+                           "id", "title", "occurred_at", "event_type", "fatalities_min", "fatalities_max"];
+        Assert.Equal(header, records[0]);
+        Assert.All(records, r => Assert.Equal(header.Length, r.Count));
+        // Every row is the JSON's part, cell for cell: its numbers as written, its text defused as the
+        // item exports' is, empty where the JSON has null or the part has no such member.
+        static string Cell(JsonNode? node) => node switch
+        {
+            null => "",
+            JsonValue v when v.TryGetValue<string>(out var text) => text.Length > 0 && "=+-@\t\r'".Contains(text[0]) ? "'" + text : text,
+            _ => node.ToJsonString(),
+        };
+        List<string> Row(string part, JsonObject values) => [part, .. header[1..].Select(c => Cell(values[c]))];
+        var root = json.AsObject();
+        List<List<string>> expected =
+        [
+            header.ToList(),
+            Row("total", root),
+            .. json["top_places"]!.AsArray().Select(p => Row("top_place", p!.AsObject())),
+            .. json["latest"]!.AsArray().Select(l => Row("latest", l!.AsObject())),
+        ];
+        Assert.Equal(expected, records);
+        // And the figures themselves, so the comparison above compares something.
+        Assert.Equal(["total", "3", "16", "9"], records[1].Take(4));
+        Assert.Equal(["top_place", "2", "", "", "", "", "Homs", "SY"], records[2].Take(8));
+        Assert.Equal(["top_place", "1"], records[3].Take(2));
+        Assert.Equal("Hama, old town", records[3][6]);
+        Assert.Equal(3, records.Count(r => r[0] == "latest"));
+        Assert.Contains(records, r => r[0] == "latest" && r[9] == "'=HYPERLINK(\"http://x\"), twin blasts" && r[12] == "10" && r[13] == "");
+
+        // Without f, Accept decides, as on /stats; f=json outranks it.
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Accept.ParseAdd("text/csv");
+        var negotiated = await _client.SendAsync(request);
+        Assert.Equal(body, await negotiated.Content.ReadAsStringAsync());
+        Assert.Contains("Accept", negotiated.Headers.Vary);
+        var jsonRequest = new HttpRequestMessage(HttpMethod.Get, url + "&f=JSON");
+        jsonRequest.Headers.Accept.ParseAdd("text/csv");
+        var asJson = await _client.SendAsync(jsonRequest);
+        Assert.Equal("application/json", asJson.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(3, JsonNode.Parse(await asJson.Content.ReadAsStringAsync())!["count"]!.GetValue<int>());
+    }
+
+    [Theory]
+    [InlineData("f=xml", "f")]
+    [InlineData("f=geojson", "f")]
+    public async Task Bad_summary_parameters_are_400_problems(string query, string parameter)
+    {
+        await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/incidents/stats/summary?" + query), HttpStatusCode.BadRequest, parameter);
     }
 
     [Theory]

@@ -179,7 +179,7 @@ public static class HostileTable
             ("items", Items, "", [.. IncidentMap.Api.Querying.QueryParser.Parameters.Keys]),
             ("changes", "/collections/incidents/changes", "", ["cursor", "limit", "bbox", "datetime", "filter", "country", "q"]),
             ("stats", "/collections/incidents/stats", "", ["interval", "group_by", "tz", "f", "bbox", "datetime", "filter", "event_type"]),
-            ("summary", "/collections/incidents/stats/summary", "", ["bbox", "datetime", "filter", "status", "fatalities_min"]),
+            ("summary", "/collections/incidents/stats/summary", "", ["f", "bbox", "datetime", "filter", "status", "fatalities_min"]),
             ("clusters", "/collections/incidents/clusters", "zoom=3", ["zoom", "bbox", "datetime", "filter"]),
             ("hexbins", "/collections/incidents/hexbins", "size=100000&bbox=0,0,1,1", ["size", "bbox", "datetime", "filter"]),
             ("tile", Tiles + "/3/3/4", "", ["bbox", "datetime", "filter", "country", "tags"]),
