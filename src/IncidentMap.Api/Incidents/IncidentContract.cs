@@ -82,7 +82,7 @@ public sealed record SourceDoc(
     [property: JsonPropertyName("published_at")] DateTimeOffset? PublishedAt);
 
 // One line: a summary's line breaks would reach the OpenAPI description with the comment's indentation.
-/// <summary>Incident properties. Counts are bounds: "up to 60" is fatalities_max 60, "at least 50" is fatalities_min 50; null is unknown. Single-line text (title, external_id, sub_event_type, location_name, admin1, admin2, claimed_by, list items) is stored without the white space around it, so a filter on its words finds it; summary and sources as written; blank text is null.</summary>
+/// <summary>Incident properties. Counts are bounds: "up to 60" is fatalities_max 60, "at least 50" is fatalities_min 50; null is unknown. Single-line text (title, external_id, sub_event_type, location_name, admin1, admin2, claimed_by, list items) is stored without the white space around it, so a filter on its words finds it, and holds no control characters; summary and sources as written (with no control characters but tabs and line breaks); blank text is null.</summary>
 /// <param name="Title">Short headline. Required.</param>
 /// <param name="Summary">What happened, in a few sentences.</param>
 /// <param name="EventType">ACLED event type: battles, explosions_remote_violence, violence_against_civilians, protests, riots, strategic_developments. Required.</param>

@@ -68,9 +68,8 @@ public static class OpenApiSetup
     private static OpenApiSchema Position() => new()
     {
         Type = JsonSchemaType.Array,
-        Description = "[longitude, latitude] in WGS 84 (EPSG:4326); an optional third number is ignored.",
+        Description = "[longitude, latitude] in WGS 84 (EPSG:4326). A write may give more numbers (a height, a measure, as RFC 7946 §3.1.1 allows): they are accepted and not stored, so a read gives two.",
         MinItems = 2,
-        MaxItems = 3,
         Items = new OpenApiSchema { Type = JsonSchemaType.Number },
     };
 
