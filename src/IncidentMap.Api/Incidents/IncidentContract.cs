@@ -88,7 +88,7 @@ public sealed record SourceDoc(
 /// <param name="EventType">ACLED event type: battles, explosions_remote_violence, violence_against_civilians, protests, riots, strategic_developments. Required.</param>
 /// <param name="SubEventType">ACLED sub-event type, e.g. "Suicide bomb".</param>
 /// <param name="OccurredAt">When it happened (RFC 3339). A date (2016-02-21) or month (2016-02) is accepted and implies day or month precision. Required.</param>
-/// <param name="TimePrecision">exact, day, week or month; occurred_at is truncated to the start of that UTC day, ISO week or month, and time windows match the whole implied interval.</param>
+/// <param name="TimePrecision">exact, day, week or month; occurred_at is truncated to the start of that day, ISO week or month on the calendar of the offset it was written in (2016-02-21T01:00:00+03:00 with day is 2016-02-21, though still the 20th in UTC), stored as that date at 00:00 UTC as a date written alone is, and time windows match the whole implied interval.</param>
 /// <param name="LocationName">Place as reported, e.g. "Sayeda Zeinab".</param>
 /// <param name="Admin1">First-level administrative division (governorate, province).</param>
 /// <param name="Admin2">Second-level administrative division.</param>

@@ -398,7 +398,8 @@ public static class OpenApiSetup
                         Type = JsonSchemaType.Array, MinItems = 4, MaxItems = 6, Items = new OpenApiSchema { Type = JsonSchemaType.Number },
                     },
                     "lat" or "lon" => new OpenApiSchema { Type = JsonSchemaType.Number },
-                    "precision" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0", Maximum = "15", Default = JsonValue.Create(7) },
+                    // No default: it depends on the format (see the description).
+                    "precision" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0", Maximum = "15" },
                     "fatalities_min" or "fatalities_max" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0" },
                     "count" => new OpenApiSchema { Type = JsonSchemaType.Boolean },
                     _ => parameter.Schema,
