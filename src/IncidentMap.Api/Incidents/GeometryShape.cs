@@ -20,7 +20,9 @@ internal static class GeometryShape
 
     private const string GeoJsonTypes = "Point, LineString, Polygon, MultiPoint, MultiLineString, MultiPolygon, GeometryCollection";
 
-    private const string Position = "a position is 2 or 3 numbers: longitude, latitude and an optional height";
+    // RFC 7946 §3.1.1: two or more numbers. Incidents are 2D: a height, or a measure after it as some GIS
+    // exports write, is accepted and not stored (IncidentInput.ParseGeometry).
+    private const string Position = "a position is 2 or more numbers: longitude, latitude, then any others (a height, a measure), which are not stored";
 
     /// <summary>
     /// The first part of a GeoJSON geometry object (RFC 7946 §3.1) that does not have its type's shape:

@@ -82,13 +82,13 @@ public sealed record SourceDoc(
     [property: JsonPropertyName("published_at")] DateTimeOffset? PublishedAt);
 
 // One line: a summary's line breaks would reach the OpenAPI description with the comment's indentation.
-/// <summary>Incident properties. Counts are bounds: "up to 60" is fatalities_max 60, "at least 50" is fatalities_min 50; null is unknown. Single-line text (title, external_id, sub_event_type, location_name, admin1, admin2, claimed_by, list items) is stored without the white space around it, so a filter on its words finds it; summary and sources as written; blank text is null.</summary>
+/// <summary>Incident properties. Counts are bounds: "up to 60" is fatalities_max 60, "at least 50" is fatalities_min 50; null is unknown. Single-line text (title, external_id, sub_event_type, location_name, admin1, admin2, claimed_by, list items) is stored without the white space around it, so a filter on its words finds it, and holds no control characters; summary and sources as written (with no control characters but tabs and line breaks); blank text is null.</summary>
 /// <param name="Title">Short headline. Required.</param>
 /// <param name="Summary">What happened, in a few sentences.</param>
 /// <param name="EventType">ACLED event type: battles, explosions_remote_violence, violence_against_civilians, protests, riots, strategic_developments. Required.</param>
 /// <param name="SubEventType">ACLED sub-event type, e.g. "Suicide bomb".</param>
 /// <param name="OccurredAt">When it happened (RFC 3339). A date (2016-02-21) or month (2016-02) is accepted and implies day or month precision. Required.</param>
-/// <param name="TimePrecision">exact, day, week or month; occurred_at is truncated to the start of that UTC day, ISO week or month, and time windows match the whole implied interval.</param>
+/// <param name="TimePrecision">exact, day, week or month; occurred_at is truncated to the start of that day, ISO week or month on the calendar of the offset it was written in (2016-02-21T01:00:00+03:00 with day is 2016-02-21, though still the 20th in UTC), stored as that date at 00:00 UTC as a date written alone is, and time windows match the whole implied interval.</param>
 /// <param name="LocationName">Place as reported, e.g. "Sayeda Zeinab".</param>
 /// <param name="Admin1">First-level administrative division (governorate, province).</param>
 /// <param name="Admin2">Second-level administrative division.</param>

@@ -285,7 +285,9 @@ public static class IncidentInput
                 "has an edge spanning more than 180° of longitude; cut the shape at the antimeridian (RFC 7946 §3.1.9), e.g. into a Multi geometry, or add vertices so no edge does"));
             return null;
         }
-        // GeoJSON allows a third number (height); incidents are 2D, so it is dropped.
+        // GeoJSON allows more than two numbers (a height, and some tools write a measure after it:
+        // RFC 7946 §3.1.1 says not to, but a position still has "two or more"); incidents are 2D, so
+        // every number after the latitude is dropped, as a GIS export's file is meant to import.
         if (coordinates.Any(c => !double.IsNaN(c.Z)))
             geometry = new NetTopologySuite.IO.WKBReader(NetTopologySuite.NtsGeometryServices.Instance)
                 .Read(new NetTopologySuite.IO.WKBWriter(NetTopologySuite.IO.ByteOrder.LittleEndian, false, false, false).Write(geometry));
@@ -351,6 +353,28 @@ public static class IncidentInput
         return true;
     }
 
+    /// <summary>
+    /// Why <paramref name="text"/> cannot be stored as the text of its field, for the control characters
+    /// it holds (Unicode Cc: C0, DEL, C1), or null. Single-line text holds none: a line break, tab or
+    /// terminal escape (ESC [31m) in a title reaches every CSV cell, log line and terminal that shows it.
+    /// <paramref name="prose"/> (the summary, a source's publisher and title) may hold tabs and line
+    /// breaks and no other. Asked after the trim, so white space a Trim takes off (a trailing line
+    /// break) is not stored and not refused. Every write asks it: incidents (POST, PUT, PATCH, each
+    /// import format) and editors' places.
+    /// </summary>
+    public static string? ControlCharacterProblem(string text, bool prose = false)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (!char.IsControl(c) || (prose && c is '\t' or '\n' or '\r')) continue;
+            return $"contains the control character U+{(int)c:X4} at character {Characters(text[..i]) + 1}; " + (prose
+                ? "this text may hold tabs and line breaks but no other control characters"
+                : "single-line text may not hold control characters (line breaks, tabs, escapes)");
+        }
+        return null;
+    }
+
     private sealed class PropertyReader(JsonElement props, List<FieldError> errors)
     {
         private bool TryGet(string name, bool required, out JsonElement value)
@@ -364,7 +388,8 @@ public static class IncidentInput
 
         /// <param name="trim">Take off the white space around the text before checking its length (<see cref="Line"/>).</param>
         /// <param name="nfc">Store the text in Unicode NFC, checking the length of that (<see cref="Key"/>).</param>
-        public string? String(string name, bool required = false, int maxLength = 1000, bool trim = false, bool nfc = false)
+        /// <param name="prose">Multi-line text: tabs and line breaks are allowed (<see cref="ControlCharacterProblem"/>).</param>
+        public string? String(string name, bool required = false, int maxLength = 1000, bool trim = false, bool nfc = false, bool prose = false)
         {
             if (!TryGet(name, required, out var v)) return null;
             if (v.ValueKind != JsonValueKind.String) { Error(name, "must be a string"); return null; }
@@ -375,6 +400,7 @@ public static class IncidentInput
             if (nfc && IsStorableText(s)) s = s.Normalize(NormalizationForm.FormC);
             if (s.Length > maxLength && Characters(s) > maxLength) { Error(name, $"is longer than {maxLength} characters"); return null; }
             if (!IsStorableText(s)) { Error(name, "contains a NUL character or invalid Unicode"); return null; }
+            if (ControlCharacterProblem(s, prose) is { } control) { Error(name, control); return null; }
             return s;
         }
 
@@ -406,7 +432,7 @@ public static class IncidentInput
         /// is none (null), as for <see cref="OptionalLine"/>.
         /// </summary>
         public string? OptionalProse(string name, int maxLength) =>
-            String(name, maxLength: maxLength) is { } s && !string.IsNullOrWhiteSpace(s) ? s : null;
+            String(name, maxLength: maxLength, prose: true) is { } s && !string.IsNullOrWhiteSpace(s) ? s : null;
 
         public string? Enum(string name, string[] allowed, bool required = false)
         {
@@ -465,6 +491,8 @@ public static class IncidentInput
                     Error($"{name}[{i}]", "is longer than 500 characters");
                 else if (!IsStorableText(text))
                     Error($"{name}[{i}]", "contains a NUL character or invalid Unicode");
+                else if (ControlCharacterProblem(text) is { } control)
+                    Error($"{name}[{i}]", control);
                 else list.Add(text);
                 i++;
             }
@@ -493,6 +521,8 @@ public static class IncidentInput
                     var text = field.Value.GetString()!;
                     if (text.Length > 2000 && Characters(text) > 2000) { Error($"{path}.{field.Name}", "is longer than 2000 characters"); continue; }
                     if (!IsStorableText(text)) { Error($"{path}.{field.Name}", "contains a NUL character or invalid Unicode"); continue; }
+                    // A URL is one line (RFC 3986 has no white space in it); a publisher or title is text as the summary is.
+                    if (ControlCharacterProblem(text, prose: field.Name is not ("url" or "published_at")) is { } control) { Error($"{path}.{field.Name}", control); continue; }
                     if (field.Name == "url" && !(Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
                     { Error($"{path}.url", $"'{text}' is not an absolute http(s) URL"); continue; }
                     if (field.Name == "published_at")

@@ -68,9 +68,8 @@ public static class OpenApiSetup
     private static OpenApiSchema Position() => new()
     {
         Type = JsonSchemaType.Array,
-        Description = "[longitude, latitude] in WGS 84 (EPSG:4326); an optional third number is ignored.",
+        Description = "[longitude, latitude] in WGS 84 (EPSG:4326). A write may give more numbers (a height, a measure, as RFC 7946 §3.1.1 allows): they are accepted and not stored, so a read gives two.",
         MinItems = 2,
-        MaxItems = 3,
         Items = new OpenApiSchema { Type = JsonSchemaType.Number },
     };
 
@@ -399,7 +398,8 @@ public static class OpenApiSetup
                         Type = JsonSchemaType.Array, MinItems = 4, MaxItems = 6, Items = new OpenApiSchema { Type = JsonSchemaType.Number },
                     },
                     "lat" or "lon" => new OpenApiSchema { Type = JsonSchemaType.Number },
-                    "precision" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0", Maximum = "15", Default = JsonValue.Create(7) },
+                    // No default: it depends on the format (see the description).
+                    "precision" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0", Maximum = "15" },
                     "fatalities_min" or "fatalities_max" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0" },
                     "count" => new OpenApiSchema { Type = JsonSchemaType.Boolean },
                     _ => parameter.Schema,

@@ -54,7 +54,7 @@ public static partial class QueryParser
         ["radius"] = "Radius around lat/lon: metres, or with unit m, km or mi (25km, 10mi). Geodesic. At most 1000 km.",
         ["sortby"] = "Comma list of occurred_at, updated_at, created_at, id, fatalities, title, distance (or distance_m); prefix - for descending. Default -occurred_at.",
         ["properties"] = "Comma list of properties to return (default all).",
-        ["precision"] = "Decimal places of coordinates, 0 to 15 (default 7).",
+        ["precision"] = "Decimal places of coordinates, 0 to 15. Without it, JSON answers (a GeoJSON page, the change feed) give 7; CSV and sequences (f=csv, geojsonseq, ndjson) give coordinates as stored, so an export imports back unchanged.",
         ["count"] = "true to compute numberMatched (exact) on every page, false never; default: first page only.",
         ["filter"] = "A CQL2 filter (OGC API – Features Part 3) over the queryables, e.g. fatalities_max > 50 AND S_INTERSECTS(geometry, BBOX(35,33,38,36)). " +
                      $"At most {Filtering.Limits.MaxLength} characters, {Filtering.Limits.MaxTerms} terms and {Filtering.Limits.MaxDepth} levels deep, " +

@@ -91,12 +91,12 @@ public sealed class FilterParameterTests(ApiFixture api)
         var response = await _client.GetAsync($"{Items}?filter-lang=cql2-json&filter={Esc(json)}");
 
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "filter");
-        Assert.Contains("$.args[1].coordinates: has 1 number; a position is 2 or 3 numbers: longitude, latitude and an optional height",
+        Assert.Contains("$.args[1].coordinates: has 1 number; a position is 2 or more numbers: longitude, latitude, then any others (a height, a measure), which are not stored",
             problem["detail"]!.GetValue<string>());
         Assert.DoesNotContain("NetTopologySuite", problem.ToJsonString());
         var search = await _client.SearchAsync(new JsonObject { ["intersects"] = JsonNode.Parse(point) });
         var refused = await ProblemAssert.IsProblemAsync(search, HttpStatusCode.BadRequest, "intersects");
-        Assert.Contains("is not a valid GeoJSON Point: coordinates has 1 number; a position is 2 or 3 numbers: longitude, latitude and an optional height",
+        Assert.Contains("is not a valid GeoJSON Point: coordinates has 1 number; a position is 2 or more numbers: longitude, latitude, then any others (a height, a measure), which are not stored",
             refused["detail"]!.GetValue<string>());
         Assert.DoesNotContain("NetTopologySuite", refused.ToJsonString());
     }

@@ -243,6 +243,18 @@ public static class HostileBodies
                 ("nul: in a source url", "\"sources\":[{\"url\":\"https://example.org/a\\u0000b\"}]"),
             ]))
             yield return WithProperty(name, json);
+        // Control characters, escaped so the JSON is valid: single-line text holds none, prose only tabs
+        // and line breaks (they reached CSV exports raw: ESC [31m, BEL, BS). 422 naming the field.
+        HostileBody Invalid(string name, string text) => new(name, Text(text), [422]);
+        yield return Invalid("control: escapes in title", Feature("x", titleJson: Str(HostileFixture.Marker + " ctl\u001b[31mRED\u0007\u0008 title\nline2")));
+        foreach (var (name, json) in new[]
+        {
+            ("control: in a tag", "\"tags\":[\"a\\u0001\"]"),
+            ("control: C1 in location_name", "\"location_name\":\"a\\u009bb\""),
+            ("control: DEL in an actor", "\"actors\":[\"a\\u007fb\"]"),
+            ("control: BEL in summary", "\"summary\":\"a\\u0007b\""),
+        })
+            yield return Invalid(name, Feature(name, extra: "," + json));
         yield return Body("surrogate: lone high in title", Feature("x", titleJson: $"\"{HostileFixture.Marker} \\ud800\""));
         yield return Body("surrogate: lone low in title", Feature("x", titleJson: $"\"{HostileFixture.Marker} \\udfff x\""));
         foreach (var (name, json) in new[]
@@ -286,6 +298,7 @@ public static class HostileBodies
         yield return Patch("patch: type Polygon", "{\"type\":\"Polygon\"}");
         yield return Patch("patch: fatalities min over max", "{\"properties\":{\"fatalities_min\":5,\"fatalities_max\":1}}");
         yield return Patch("patch: NUL title", "{\"properties\":{\"title\":" + Str(HostileFixture.Marker + "\u0000") + "}}");
+        yield return new HostileBody("patch: control character in title", Text("{\"properties\":{\"title\":\"a\\u0001b\"}}", MergePatch), [422]);
         yield return Patch("patch: lone surrogate title", "{\"properties\":{\"title\":\"" + HostileFixture.Marker + "\\ud800\"}}");
         yield return Patch("patch: latitude -95", "{\"geometry\":{\"type\":\"Point\",\"coordinates\":[151.2,-95]}}");
         yield return Patch("patch: bow-tie", "{\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}}");

@@ -63,13 +63,13 @@ public sealed class ImportMessagesTests(ImportsFixture api)
             Row("point", """{"type":"Point","coordinates":[1]}"""),
             Row("line", """{"type":"LineString","coordinates":[[36,34],[true,35]]}"""),
             Row("ok", """{"type":"Point","coordinates":[36.7,34.7]}"""));
-        const string point = "is not a valid GeoJSON Point: coordinates has 1 number; a position is 2 or 3 numbers: longitude, latitude and an optional height";
+        const string point = "is not a valid GeoJSON Point: coordinates has 1 number; a position is 2 or more numbers: longitude, latitude, then any others (a height, a measure), which are not stored";
 
         var report = await client.ImportOkAsync(ndjson, "application/x-ndjson", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 2);
 
         Assert.Equal(
             [(1L, "geometry", point),
-             (2L, "geometry", "is not a valid GeoJSON LineString: coordinates[1][0] is true, not a number (a position is 2 or 3 numbers: longitude, latitude and an optional height)")],
+             (2L, "geometry", "is not a valid GeoJSON LineString: coordinates[1][0] is true, not a number (a position is 2 or more numbers: longitude, latitude, then any others (a height, a measure), which are not stored)")],
             Problems(report).Select(p => (p.Line, p.Field, p.Reason)));
         var single = Features.Valid(geometry: JsonNode.Parse("""{"type":"Point","coordinates":[1]}"""));
         var problem = await ProblemAssert.IsProblemAsync((await client.PostAsync(single)).Response, HttpStatusCode.UnprocessableEntity, "geometry");

@@ -94,11 +94,11 @@ public sealed class IncidentValidationTests(ApiFixture api)
     /// NetTopologySuite.Geometries.Geometry").
     /// </summary>
     [Theory]
-    [InlineData("""{"type":"Point","coordinates":[1]}""", "is not a valid GeoJSON Point: coordinates has 1 number; a position is 2 or 3 numbers: longitude, latitude and an optional height")]
+    [InlineData("""{"type":"Point","coordinates":[1]}""", "is not a valid GeoJSON Point: coordinates has 1 number; a position is 2 or more numbers: longitude, latitude, then any others (a height, a measure), which are not stored")]
     [InlineData("""{"type":"Point","coordinates":[true,34]}""", "is not a valid GeoJSON Point: coordinates[0] is true, not a number")]
-    [InlineData("""{"type":"LineString","coordinates":[[36,34],[1]]}""", "is not a valid GeoJSON LineString: coordinates[1] has 1 number; a position is 2 or 3 numbers")]
+    [InlineData("""{"type":"LineString","coordinates":[[36,34],[1]]}""", "is not a valid GeoJSON LineString: coordinates[1] has 1 number; a position is 2 or more numbers")]
     [InlineData("""{"type":"Polygon","coordinates":[[]]}""", "is not a valid GeoJSON Polygon: coordinates[0] has no positions; a polygon ring needs at least 4")]
-    [InlineData("""{"type":"MultiPoint","coordinates":[[]]}""", "is not a valid GeoJSON MultiPoint: coordinates[0] has no numbers; a position is 2 or 3 numbers")]
+    [InlineData("""{"type":"MultiPoint","coordinates":[[]]}""", "is not a valid GeoJSON MultiPoint: coordinates[0] has no numbers; a position is 2 or more numbers")]
     [InlineData("""{"type":"MultiPolygon","coordinates":[[]]}""", "is not a valid GeoJSON MultiPolygon: coordinates[0] has no rings; a polygon needs at least its outer ring")]
     public async Task A_geometry_that_cannot_be_read_is_a_422_saying_what_is_wrong_in_plain_words(string geometry, string detail)
     {
