@@ -81,7 +81,7 @@ internal sealed class SqlCompiler
     private Operand Value(Node node, bool last = false) => node switch
     {
         PropertyNode property => Property(property),
-        LiteralNode { Value: TimeInstant instant } => new Operand(Parameter(last ? instant.Last : instant.First), CqlType.Timestamp, node),
+        LiteralNode { Value: TimeInstant instant } => new Operand(Time(instant, last), CqlType.Timestamp, node),
         LiteralNode { Value: TimeInterval } => throw new FilterException(node.At, "an interval is only allowed in T_INTERSECTS"),
         LiteralNode literal => new Operand(Parameter(literal.Value), LiteralType(literal.Value), node),
         CallNode { Name: "casei" or "accenti" } call => Folded(call),
@@ -161,10 +161,10 @@ internal sealed class SqlCompiler
     /// <summary>A DATE stands for its whole day: equal means within it, greater means after it.</summary>
     private string DayComparison(string column, string op, TimeInstant day) => op switch
     {
-        "<" or ">=" => $"{column} {op} {Parameter(day.First)}",
-        "<=" or ">" => $"{column} {op} {Parameter(day.Last)}",
-        "=" => $"{column} BETWEEN {Parameter(day.First)} AND {Parameter(day.Last)}",
-        _ => $"{column} NOT BETWEEN {Parameter(day.First)} AND {Parameter(day.Last)}",
+        "<" or ">=" => $"{column} {op} {Time(day, last: false)}",
+        "<=" or ">" => $"{column} {op} {Time(day, last: true)}",
+        "=" => $"{column} BETWEEN {Time(day, last: false)} AND {Time(day, last: true)}",
+        _ => $"{column} NOT BETWEEN {Time(day, last: false)} AND {Time(day, last: true)}",
     };
 
     private static Operand Property(PropertyNode node)
@@ -261,15 +261,15 @@ internal sealed class SqlCompiler
         var conditions = new List<string>();
         if (window.Start is { } start)
         {
-            var from = Parameter(start.First);
+            var from = Time(start, last: false);
             if (property.Until is { } until)
             {
                 conditions.Add(IncidentSqlBuilder.Reaches(value.Sql, until, from));
-                if (IncidentSqlBuilder.StartFloor(start.First) is { } floor) conditions.Add($"{value.Sql} >= {Parameter(floor)}");
+                if (!start.Early && IncidentSqlBuilder.StartFloor(start.First) is { } floor) conditions.Add($"{value.Sql} >= {Parameter(floor)}");
             }
             else conditions.Add($"{value.Sql} >= {from}");
         }
-        if (window.End is { } end) conditions.Add($"{value.Sql} <= {Parameter(end.Last)}");
+        if (window.End is { } end) conditions.Add($"{value.Sql} <= {Time(end, last: true)}");
         return conditions.Count == 0 ? $"{value.Sql} IS NOT NULL" : "(" + string.Join(" AND ", conditions) + ")";
     }
 
@@ -305,6 +305,16 @@ internal sealed class SqlCompiler
     private static Operand SameType(Operand expected, Operand actual) => actual.Type == expected.Type
         ? actual
         : throw new FilterException(actual.Node.At, $"{Describe(actual)} cannot be compared with {Describe(expected)}");
+
+    /// <summary>
+    /// A TIMESTAMP's or DATE's first or last instant as SQL. One in year 0000 is sent 400 years later
+    /// (Npgsql sends no earlier time than year 1) and moved back in PostgreSQL, which holds it exactly.
+    /// </summary>
+    private string Time(TimeInstant instant, bool last)
+    {
+        var sql = Parameter(last ? instant.Last : instant.First);
+        return instant.Early ? $"({sql} - interval '{(long)Incidents.Rfc3339.GregorianCycle.TotalHours} hours')" : sql;
+    }
 
     private string Parameter(object value)
     {
