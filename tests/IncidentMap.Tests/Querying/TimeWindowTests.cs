@@ -213,6 +213,19 @@ public sealed class TimeWindowTests(ApiFixture api)
             ("T_INTERSECTS(occurred_at, INTERVAL('0000-01-01T00:00:00Z', '..'))", [first, third, modern]),
             ("T_INTERSECTS(occurred_at, INTERVAL('..', '0000-12-31'))", none),
             ("T_INTERSECTS(occurred_at, DATE('0000-12-31'))", none));
+
+        // The stats read the window's ends themselves, in a time zone too.
+        foreach (var url in new[]
+        {
+            $"/collections/incidents/stats?tags={tag}&interval=day&datetime=../0000-12-31",
+            $"/collections/incidents/stats?tags={tag}&interval=day&tz=Asia/Tokyo&datetime=../0000-12-31",
+            $"/collections/incidents/stats?tags={tag}&interval=month&tz=America/Lima&datetime=0000-06-01/P1Y",
+            $"/collections/incidents/stats/summary?tags={tag}&datetime=0000-12-31T21:00:00-03:00",
+        })
+        {
+            var response = await _client.GetAsync(url);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{url}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
     }
 
     [Fact]
