@@ -24,9 +24,17 @@ internal sealed record CallNode(string Name, IReadOnlyList<Node> Args, Location 
 
 /// <summary>
 /// TIMESTAMP is one instant; DATE is a whole UTC day, from its first to its last microsecond
-/// (timestamptz resolution), so that inclusive comparisons cover the day exactly.
+/// (timestamptz resolution), so that inclusive comparisons cover the day exactly. When
+/// <paramref name="Early"/> it is before year 1, which .NET cannot hold: First and Last are then
+/// <see cref="Incidents.Rfc3339.GregorianCycle"/> later than meant, and SQL moves them back.
 /// </summary>
-internal sealed record TimeInstant(DateTimeOffset First, DateTimeOffset Last, bool IsDate);
+internal sealed record TimeInstant(DateTimeOffset First, DateTimeOffset Last, bool IsDate, bool Early = false)
+{
+    /// <summary>UTC ticks from 0001-01-01 of the first instant, negative before it: for comparing.</summary>
+    public long FirstTicks => First.UtcTicks - (Early ? Incidents.Rfc3339.GregorianCycle.Ticks : 0);
+
+    public long LastTicks => Last.UtcTicks - (Early ? Incidents.Rfc3339.GregorianCycle.Ticks : 0);
+}
 
 /// <summary>Both ends inclusive; null is an open end ('..').</summary>
 internal sealed record TimeInterval(TimeInstant? Start, TimeInstant? End);

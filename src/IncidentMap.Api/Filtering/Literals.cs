@@ -30,18 +30,24 @@ internal static class Literals
     public static TimeInstant Timestamp(string text, Location at)
     {
         if (Rfc3339.IsFinerThanMicroseconds(text)) throw new FilterException(at, $"'{text}' {Rfc3339.FinerThanMicroseconds}");
-        if (!Rfc3339.TryParseDateTime(text, out var instant))
+        // Year 0000 is read 400 years on and moved back; with an offset west of UTC it may be in year 1 after all.
+        var yearZero = Rfc3339.InYearZero(text);
+        if (!Rfc3339.TryParseDateTime(yearZero ?? text, out var instant))
             throw new FilterException(at, $"'{text}' is not an RFC 3339 timestamp such as 2016-02-21T07:30:00Z");
         var utc = instant.ToUniversalTime();
+        if (yearZero is not null && utc - DateTimeOffset.MinValue >= Rfc3339.GregorianCycle)
+            utc -= Rfc3339.GregorianCycle;
+        else if (yearZero is not null) return new TimeInstant(utc, utc, IsDate: false, Early: true);
         return new TimeInstant(utc, utc, IsDate: false);
     }
 
     public static TimeInstant Date(string text, Location at)
     {
-        if (!DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+        var yearZero = Rfc3339.InYearZero(text);
+        if (!DateOnly.TryParseExact(yearZero ?? text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
             throw new FilterException(at, $"'{text}' is not a date such as 2016-02-21");
         var first = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-        return new TimeInstant(first, first + LastMicrosecondOfDay, IsDate: true);
+        return new TimeInstant(first, first + LastMicrosecondOfDay, IsDate: true, Early: yearZero is not null);
     }
 
     /// <summary>An interval end as CQL2 writes it: a date, a timestamp, or '..' (open, null).</summary>
@@ -54,7 +60,7 @@ internal static class Literals
 
     public static TimeInterval Interval(TimeInstant? start, TimeInstant? end, Location at)
     {
-        if (start is not null && end is not null && start.First > end.Last)
+        if (start is not null && end is not null && start.FirstTicks > end.LastTicks)
             throw new FilterException(at, "the interval starts after it ends");
         return new TimeInterval(start, end);
     }

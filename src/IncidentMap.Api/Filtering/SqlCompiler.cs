@@ -81,7 +81,7 @@ internal sealed class SqlCompiler
     private Operand Value(Node node, bool last = false) => node switch
     {
         PropertyNode property => Property(property),
-        LiteralNode { Value: TimeInstant instant } => new Operand(Parameter(last ? instant.Last : instant.First), CqlType.Timestamp, node),
+        LiteralNode { Value: TimeInstant instant } => new Operand(Time(instant, last), CqlType.Timestamp, node),
         LiteralNode { Value: TimeInterval } => throw new FilterException(node.At, "an interval is only allowed in T_INTERSECTS"),
         LiteralNode literal => new Operand(Parameter(literal.Value), LiteralType(literal.Value), node),
         CallNode { Name: "casei" or "accenti" } call => Folded(call),
@@ -139,6 +139,9 @@ internal sealed class SqlCompiler
         if (left is not PropertyNode && (right is PropertyNode || IsDate(left) && !IsDate(right)))
             (left, right, op) = (right, left, Mirror(op));
         var value = Comparable(left, op);
+        if (BeforeAnyStored(value, right)) return op is ">" or ">=" or "<>" ? $"{value.Sql} IS NOT NULL" : "FALSE";
+        if (left is LiteralNode { Value: TimeInstant a } && right is LiteralNode { Value: TimeInstant b } && (a.Early || b.Early))
+            return Holds(a.FirstTicks, op, b) ? "TRUE" : "FALSE";
         if (value.Type == CqlType.Timestamp && right is LiteralNode { Value: TimeInstant { IsDate: true } day })
             return DayComparison(value.Sql, op, day);
         if (op == "=" && PaddedEquals(value, right) is { } padded) return padded;
@@ -158,13 +161,35 @@ internal sealed class SqlCompiler
 
     private static bool IsDate(Node node) => node is LiteralNode { Value: TimeInstant { IsDate: true } };
 
+    /// <summary>
+    /// Two time literals, one in year 0000, compared here: in SQL 0001-01-01T00:00:00Z would be -infinity
+    /// (see <see cref="BeforeAnyStored"/>), before them all. A DATE on the right is its whole day.
+    /// </summary>
+    private static bool Holds(long left, string op, TimeInstant right) => op switch
+    {
+        "<" => left < right.FirstTicks,
+        ">=" => left >= right.FirstTicks,
+        "<=" => left <= right.LastTicks,
+        ">" => left > right.LastTicks,
+        "=" => left >= right.FirstTicks && left <= right.LastTicks,
+        _ => left < right.FirstTicks || left > right.LastTicks,
+    };
+
+    /// <summary>
+    /// A time property against a time in year 0000: no stored time is that early, so the comparison is
+    /// decided here. Compared in SQL it would not be: Npgsql stores 0001-01-01T00:00:00Z, the first time
+    /// .NET holds, as -infinity, which is before every year 0000 time PostgreSQL can be given.
+    /// </summary>
+    private static bool BeforeAnyStored(Operand value, Node literal) =>
+        value.Property is { Type: CqlType.Timestamp } && literal is LiteralNode { Value: TimeInstant { Early: true } };
+
     /// <summary>A DATE stands for its whole day: equal means within it, greater means after it.</summary>
     private string DayComparison(string column, string op, TimeInstant day) => op switch
     {
-        "<" or ">=" => $"{column} {op} {Parameter(day.First)}",
-        "<=" or ">" => $"{column} {op} {Parameter(day.Last)}",
-        "=" => $"{column} BETWEEN {Parameter(day.First)} AND {Parameter(day.Last)}",
-        _ => $"{column} NOT BETWEEN {Parameter(day.First)} AND {Parameter(day.Last)}",
+        "<" or ">=" => $"{column} {op} {Time(day, last: false)}",
+        "<=" or ">" => $"{column} {op} {Time(day, last: true)}",
+        "=" => $"{column} BETWEEN {Time(day, last: false)} AND {Time(day, last: true)}",
+        _ => $"{column} NOT BETWEEN {Time(day, last: false)} AND {Time(day, last: true)}",
     };
 
     private static Operand Property(PropertyNode node)
@@ -194,6 +219,9 @@ internal sealed class SqlCompiler
         var value = Comparable(args[0], "BETWEEN");
         var low = SameType(value, Value(args[1]));
         var high = SameType(value, Value(args[2], last: true));
+        // A bound in year 0000 (see BeforeAnyStored): every stored time is above it.
+        if (BeforeAnyStored(value, args[2])) return "FALSE";
+        if (BeforeAnyStored(value, args[1])) return $"{value.Sql} <= {high.Sql}";
         return $"{value.Sql} BETWEEN {low.Sql} AND {high.Sql}";
     }
 
@@ -205,8 +233,10 @@ internal sealed class SqlCompiler
         if (list.Items.Count == 0) throw new FilterException(list.At, "the IN list is empty");
         var items = list.Items.Select(item => item is LiteralNode { Value: TimeInstant { IsDate: true } }
             ? throw new FilterException(item.At, "a DATE in an IN list would be one instant; use BETWEEN for a whole day, or TIMESTAMP")
-            : SameType(value, Value(item)).Sql);
-        return $"{value.Sql} IN ({string.Join(", ", items)})";
+            : SameType(value, Value(item)).Sql).ToList();
+        // A time in year 0000 equals no stored time (see BeforeAnyStored).
+        items = [.. items.Where((_, n) => !BeforeAnyStored(value, list.Items[n]))];
+        return items.Count == 0 ? "FALSE" : $"{value.Sql} IN ({string.Join(", ", items)})";
     }
 
     private string Spatial(CallNode call, string function)
@@ -259,9 +289,11 @@ internal sealed class SqlCompiler
         };
 
         var conditions = new List<string>();
-        if (window.Start is { } start)
+        // A start in year 0000 is before every stored time, an end there after none (see BeforeAnyStored).
+        if (window.End is { Early: true }) return "FALSE";
+        if (window.Start is { Early: false } start)
         {
-            var from = Parameter(start.First);
+            var from = Time(start, last: false);
             if (property.Until is { } until)
             {
                 conditions.Add(IncidentSqlBuilder.Reaches(value.Sql, until, from));
@@ -269,7 +301,7 @@ internal sealed class SqlCompiler
             }
             else conditions.Add($"{value.Sql} >= {from}");
         }
-        if (window.End is { } end) conditions.Add($"{value.Sql} <= {Parameter(end.Last)}");
+        if (window.End is { } end) conditions.Add($"{value.Sql} <= {Time(end, last: true)}");
         return conditions.Count == 0 ? $"{value.Sql} IS NOT NULL" : "(" + string.Join(" AND ", conditions) + ")";
     }
 
@@ -305,6 +337,16 @@ internal sealed class SqlCompiler
     private static Operand SameType(Operand expected, Operand actual) => actual.Type == expected.Type
         ? actual
         : throw new FilterException(actual.Node.At, $"{Describe(actual)} cannot be compared with {Describe(expected)}");
+
+    /// <summary>
+    /// A TIMESTAMP's or DATE's first or last instant as SQL. One in year 0000 is sent 400 years later
+    /// (Npgsql sends no earlier time than year 1) and moved back in PostgreSQL, which holds it exactly.
+    /// </summary>
+    private string Time(TimeInstant instant, bool last)
+    {
+        var sql = Parameter(last ? instant.Last : instant.First);
+        return instant.Early ? $"({sql} - interval '{(long)Incidents.Rfc3339.GregorianCycle.TotalHours} hours')" : sql;
+    }
 
     private string Parameter(object value)
     {

@@ -10,6 +10,19 @@ public static class Rfc3339
         "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK",
     ];
 
+    /// <summary>
+    /// The Gregorian calendar repeats every 400 years (146,097 days, whole weeks): a time in year 0000,
+    /// which RFC 3339 allows and .NET cannot hold, is read in year 0400 and moved back by this.
+    /// </summary>
+    public static readonly TimeSpan GregorianCycle = TimeSpan.FromDays(146_097);
+
+    /// <summary>
+    /// A date-time, date or month in year 0000 written in year 0400 (<see cref="GregorianCycle"/> later),
+    /// else null. Only times to compare with are read so; an incident cannot be dated before year 1.
+    /// </summary>
+    public static string? InYearZero(string text) =>
+        text.StartsWith("0000-", StringComparison.Ordinal) ? "0400" + text[4..] : null;
+
     /// <summary>Why a time to compare with is refused when <see cref="IsFinerThanMicroseconds"/>.</summary>
     public const string FinerThanMicroseconds =
         "is finer than a microsecond; PostgreSQL keeps microseconds, so give at most 6 digits after the seconds (zeros after them are fine)";

@@ -11,10 +11,14 @@ namespace IncidentMap.Api.Querying;
 /// <item>A date (<c>2016-02-21</c>) or month (<c>2016-02</c>) is the whole UTC day or month; with a time
 ///   zone (the stats endpoints' <c>tz</c>) the whole local day or month there.</item>
 /// <item>An interval <c>a/b</c> includes both ends; a date as end includes that whole day.
-///   <c>..</c> or an empty string is an open end; years 0000 and 9999 count as open too (QGIS sends them).</item>
+///   <c>..</c> or an empty string is an open end; so is an end at or after 9999-12-31T00:00:00Z (QGIS
+///   sends 9999-12-31 for "no end"; an earlier time in 9999 is an end like any other).</item>
+/// <item>Year 0000 (1 BC) is read like any other year. No incident can be dated before 0001-01-01T00:00:00Z
+///   (.NET's first instant), so a start before it is open and an end before it matches nothing.</item>
 /// <item>Durations (ISO 8601, e.g. <c>PT24H</c>, <c>P7D</c>, <c>P1M</c>) with one bound:
 ///   <c>PT24H/now</c> is the last 24 hours, <c>P1M/2016-02-29</c> is February 2016 (the month up to
-///   the end of the 29th), <c>2016-02-01/P1M</c> the same; a duration alone means "up to now".</item>
+///   the end of the 29th), <c>2016-02-01/P1M</c> the same; a duration alone means "up to now". A duration
+///   of zero (<c>P0D</c>) is refused: its window holds nothing.</item>
 /// <item><c>now</c> is the time of the request.</item>
 /// </list>
 /// </summary>
@@ -22,12 +26,36 @@ public static partial class TimeWindow
 {
     private static readonly TimeSpan Microsecond = TimeSpan.FromTicks(10);
 
+    /// <summary>Where a bound's end at or after this is open: QGIS writes 9999-12-31T00:00:00Z (or the date) for "no end".</summary>
+    private static readonly DateTimeOffset OpenEndFrom = new(9999, 12, 31, 0, 0, 0, TimeSpan.Zero);
+
     [GeneratedRegex(@"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")]
     private static partial Regex DurationPattern();
 
-    /// <summary>Whether the window moves with the clock: it has a duration or a 'now' end.</summary>
-    public static bool IsRelative(string text) =>
-        text.Trim().Split('/').Any(part => part.Trim() is var p && (p.Equals("now", StringComparison.OrdinalIgnoreCase) || TryDuration(p, out _)));
+    /// <summary>
+    /// Whether the window moves with the clock: an end is <c>now</c>, or it is a duration alone (up to now).
+    /// A duration from or to a fixed time (<c>P1M/2016-02-29</c>) is a fixed window.
+    /// </summary>
+    public static bool IsRelative(string text)
+    {
+        var parts = text.Trim().Split('/').Select(part => part.Trim()).ToArray();
+        return parts.Any(p => p.Equals("now", StringComparison.OrdinalIgnoreCase)) || parts is [var only] && TryDuration(only, out _);
+    }
+
+    /// <summary>
+    /// A time the window reaches: <see cref="At"/> itself, or when <see cref="Early"/> the instant one
+    /// Gregorian cycle (400 years) before it, which .NET cannot hold (year 0000). The calendar repeats
+    /// every 400 years, so dates, zones' local mean times and durations count alike on the shifted one.
+    /// </summary>
+    private readonly record struct Point(DateTimeOffset At, bool Early)
+    {
+        /// <summary>UTC ticks from 0001-01-01, negative before it: for comparing.</summary>
+        public long Ticks => Early ? At.UtcTicks - Rfc3339.GregorianCycle.Ticks : At.UtcTicks;
+
+        /// <summary>An instant meant <see cref="Rfc3339.GregorianCycle"/> before the one given: early if before 0001.</summary>
+        public static Point Unshift(DateTimeOffset shifted) =>
+            shifted.UtcTicks - Rfc3339.GregorianCycle.Ticks is var ticks && ticks >= 0 ? new(new DateTimeOffset(ticks, TimeSpan.Zero), false) : new(shifted, true);
+    }
 
     /// <param name="zone">Where calendar dates and months are days and months (null: UTC). Instants
     /// keep their own offset; durations of days, months or years count in that zone's calendar.</param>
@@ -39,6 +67,7 @@ public static partial class TimeWindow
         text = text.Trim();
         var parts = text.Split('/');
         if (parts.Length > 2) { error = $"'{text}' has more than one '/'"; return false; }
+        Point? start = null, end = null;
 
         if (parts.Length == 1)
         {
@@ -46,13 +75,12 @@ public static partial class TimeWindow
             else
             {
                 // One value is both ends of its own window: read it as a start and as an end.
-                if (!TryBound(text, now, zone, isStart: true, out var start, out _, out var openStart) || openStart
-                    || !TryBound(text, now, zone, isStart: false, out _, out var end, out var openEnd))
+                if (text is "" or ".." || !TryBound(text, now, zone, out var first, out var next, out var noEnd))
                 {
                     error = $"'{text}' is not an RFC 3339 date-time, a date, an interval or a duration";
                     return false;
                 }
-                (from, until) = (start, openEnd ? null : end);
+                (from, until) = Window(first, noEnd ? null : next);
                 return true;
             }
         }
@@ -61,76 +89,85 @@ public static partial class TimeWindow
         var leftIsDuration = TryDuration(left, out var leftDuration);
         var rightIsDuration = TryDuration(right, out var rightDuration);
         if (leftIsDuration && rightIsDuration) { error = "an interval cannot have a duration at both ends"; return false; }
-
-        if (!leftIsDuration)
+        if ((leftIsDuration ? leftDuration : rightIsDuration ? rightDuration : null) is { IsZero: true })
         {
-            if (!TryBound(left, now, zone, isStart: true, out var start, out _, out var open)) { error = $"start '{left}' is not a date-time, a date, '..' or a duration"; return false; }
-            from = open ? null : start;
-        }
-        if (!rightIsDuration)
-        {
-            if (!TryBound(right, now, zone, isStart: false, out _, out var end, out var open)) { error = $"end '{right}' is not a date-time, a date, '..' or a duration"; return false; }
-            until = open ? null : end;
-        }
-
-        try
-        {
-            if (leftIsDuration)
-            {
-                if (until is null) { error = "a duration needs a closed end to count back from"; return false; }
-                from = Apply(until.Value, leftDuration, -1, zone);
-            }
-            if (rightIsDuration)
-            {
-                if (from is null) { error = "a duration needs a closed start to count from"; return false; }
-                until = Apply(from.Value, rightDuration, +1, zone);
-            }
-        }
-        catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException)
-        {
-            error = $"'{text}' reaches outside the supported years 1 to 9999";
+            error = $"'{(leftIsDuration ? left : right)}' is a duration of zero: the window would hold nothing; give a longer one";
             return false;
         }
 
+        if (!leftIsDuration && left is not ("" or ".."))
+        {
+            if (!TryBound(left, now, zone, out var first, out _, out _)) { error = $"start '{left}' is not a date-time, a date, '..' or a duration"; return false; }
+            start = first;
+        }
+        if (!rightIsDuration && right is not ("" or ".."))
+        {
+            if (!TryBound(right, now, zone, out var first, out var next, out var noEnd)) { error = $"end '{right}' is not a date-time, a date, '..' or a duration"; return false; }
+            // QGIS sends 9999-12-31T00:00:00Z (or the date) for an open end; an earlier end is honoured.
+            end = noEnd || first is { Early: false } && first.At >= OpenEndFrom ? null : next;
+        }
+
+        if (leftIsDuration)
+        {
+            if (end is null) { error = "a duration needs a closed end to count back from"; return false; }
+            start = Apply(end.Value, leftDuration, -1, zone);
+        }
+        if (rightIsDuration)
+        {
+            if (start is null) { error = "a duration needs a closed start to count from"; return false; }
+            end = Apply(start.Value, rightDuration, +1, zone);
+        }
+
         // Equal ends are an empty window: 2016-02-22/2016-02-21 (the 21st as an end ends where the 22nd starts).
-        if (from >= until) { error = $"start of '{text}' is after its end"; return false; }
+        if (start is { } s && end is { } e && s.Ticks >= e.Ticks) { error = $"start of '{text}' is after its end"; return false; }
+        (from, until) = Window(start, end);
         return true;
     }
 
-    /// <summary>A bound as the window it stands for: its first instant and the instant after it.</summary>
-    private static bool TryBound(string text, DateTimeOffset now, TimeZoneInfo? zone, bool isStart, out DateTimeOffset start, out DateTimeOffset end, out bool open)
+    /// <summary>
+    /// The window as the queries take it. Nothing is stored before 0001-01-01T00:00:00Z: a start before
+    /// it is open, and an end before it (or at it) is that instant, which every incident is at or after.
+    /// </summary>
+    private static (DateTimeOffset? From, DateTimeOffset? Until) Window(Point? start, Point? end) =>
+        (start is { Early: false } s ? s.At : null, end is { } e ? (e.Early ? DateTimeOffset.MinValue : e.At) : null);
+
+    /// <summary>
+    /// A bound as the window it stands for: its first instant and the instant after it, or
+    /// <paramref name="noEnd"/> when nothing .NET can hold follows it (9999-12-31 as a date).
+    /// </summary>
+    private static bool TryBound(string text, DateTimeOffset now, TimeZoneInfo? zone, out Point start, out Point end, out bool noEnd)
     {
         start = end = default;
-        open = text is "" or "..";
-        if (open) return true;
+        noEnd = false;
         if (text.Equals("now", StringComparison.OrdinalIgnoreCase))
         {
-            (start, end) = (now, now + Microsecond);
+            (start, end) = (new(now, false), new(now + Microsecond, false));
             return true;
         }
-        // Clients use year 0000 and 9999 for "unbounded"; 0000 is not representable anyway.
-        if (text.StartsWith(isStart ? "0000-" : "9999-", StringComparison.Ordinal))
+        // Year 0000 (QGIS sends it for "no start") is read 400 years later, where .NET has a calendar,
+        // and moved back: it may still end in year 1 (0000-12-31T23:00:00-02:00, or a day of a zone west of UTC).
+        if (Rfc3339.InYearZero(text) is { } shifted)
         {
-            var representable = "0001" + text[4..];
-            open = Rfc3339.TryParseDateTime(representable, out _) || Rfc3339.TryParseIncidentTime(representable, out _, out _);
-            return open;
+            if (!TryBound(shifted, now, zone, out var first, out var next, out _)) return false;
+            (start, end) = (Point.Unshift(first.At), Point.Unshift(next.At));
+            return true;
         }
         if (Rfc3339.TryParseDateTime(text, out var instant))
         {
-            start = instant;
-            // No instant follows the last one .NET can hold (9999-12-31T23:59:59.9999999Z): that end is open.
-            if (instant > DateTimeOffset.MaxValue - Microsecond) open = !isStart;
-            else end = instant + Microsecond;
+            start = new(instant, false);
+            // No instant follows the last one .NET can hold (9999-12-31T23:59:59.9999999Z).
+            if (instant > DateTimeOffset.MaxValue - Microsecond) noEnd = true;
+            else end = new(instant + Microsecond, false);
             return true;
         }
         // GDAL 3.6's OAPIF driver sends a date compared in -where as "2016-02-01T": the date it means.
         if (text is [.., 'T'] && text.Length == 11 && Rfc3339.TryParseIncidentTime(text[..10], out _, out var dated) && dated == "day")
             text = text[..10];
         if (!Rfc3339.TryParseIncidentTime(text, out var calendar, out var precision)) return false;
-        start = Local(calendar.DateTime, zone);
-        // The day after 9999-12-31 does not exist: that end is open.
-        if (calendar.Year == 9999 && calendar.Month == 12 && (precision == "month" || calendar.Day == 31)) { open = !isStart; return true; }
-        end = Local(precision == "month" ? calendar.DateTime.AddMonths(1) : calendar.DateTime.AddDays(1), zone);
+        start = new(Local(calendar.DateTime, zone), false);
+        // The day after 9999-12-31 does not exist.
+        if (calendar.Year == 9999 && calendar.Month == 12 && (precision == "month" || calendar.Day == 31)) { noEnd = true; return true; }
+        end = new(Local(precision == "month" ? calendar.DateTime.AddMonths(1) : calendar.DateTime.AddDays(1), zone), false);
         return true;
     }
 
@@ -163,7 +200,10 @@ public static partial class TimeWindow
         return best ?? new DateTimeOffset(local.Ticks - zone.GetUtcOffset(local).Ticks, TimeSpan.Zero);
     }
 
-    private sealed record Duration(int Years, int Months, int Days, TimeSpan Time);
+    private sealed record Duration(int Years, int Months, int Days, TimeSpan Time)
+    {
+        public bool IsZero => Years == 0 && Months == 0 && Days == 0 && Time == TimeSpan.Zero;
+    }
 
     private static bool TryDuration(string text, out Duration duration)
     {
@@ -191,7 +231,24 @@ public static partial class TimeWindow
         catch (ArgumentOutOfRangeException) { return instant.Year < 5000 ? DateTime.MinValue : DateTime.MaxValue; }
     }
 
-    /// <summary>Years, months and days on the zone's calendar (P1D across a clock change is 23 or 25 hours there), then the time.</summary>
+    /// <summary>
+    /// Years, months and days on the zone's calendar (P1D across a clock change is 23 or 25 hours there),
+    /// then the time. Past the last instant .NET holds the window is open (null); before the first it
+    /// reaches before anything stored (an early point): the same to every query.
+    /// </summary>
+    private static Point? Apply(Point at, Duration d, int sign, TimeZoneInfo? zone)
+    {
+        try
+        {
+            var result = Apply(at.At, d, sign, zone);
+            return at.Early ? Point.Unshift(result) : new Point(result, false);
+        }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException)
+        {
+            return sign > 0 ? null : new Point(DateTimeOffset.MinValue, true);
+        }
+    }
+
     private static DateTimeOffset Apply(DateTimeOffset at, Duration d, int sign, TimeZoneInfo? zone)
     {
         if (zone is null || zone == TimeZoneInfo.Utc || d is { Years: 0, Months: 0, Days: 0 })

@@ -186,6 +186,13 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
     [InlineData("DATE('2016-02-22') > DATE('2016-02-21')", true)]
     [InlineData("DATE('2016-02-21') < DATE('2016-02-21')", false)]
     [InlineData("DATE('2016-02-21') = DATE('2016-02-21')", true)]
+    // Year 0000 (1 BC) is read exactly, before year 1 or in it (west of UTC).
+    [InlineData("DATE('0000-12-31') < TIMESTAMP('0001-01-01T00:00:00Z')", true)]
+    [InlineData("DATE('0000-12-31') > TIMESTAMP('0000-12-30T23:59:59.999999Z')", true)]
+    [InlineData("DATE('0000-03-01') > DATE('0000-02-29')", true)]
+    [InlineData("TIMESTAMP('0000-06-01T00:00:00Z') < TIMESTAMP('0000-01-01T00:00:00Z')", false)]
+    [InlineData("TIMESTAMP('0000-12-31T23:00:00-02:00') = TIMESTAMP('0001-01-01T01:00:00Z')", true)]
+    [InlineData("TIMESTAMP('0000-12-31T23:00:00-02:00') = DATE('0001-01-01')", true)]
     public async Task A_date_compared_with_a_timestamp_means_the_same_on_either_side(string filter, bool holds)
     {
         Assert.Equal(Names(holds ? "homs nearHoms aleppo damascus beirut" : ""), await Matching(filter, Cql2.TextLanguage));

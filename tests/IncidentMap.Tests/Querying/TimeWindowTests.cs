@@ -16,17 +16,20 @@ public sealed class TimeWindowTests(ApiFixture api)
     private readonly HttpClient _client = api.CreateClient();
 
     /// <summary>Queries every window with the tag and collects each one whose answer is not exactly its expected ids.</summary>
-    private async Task AssertWindowsAsync(string tag, params (string Window, long[] Expected)[] cases)
+    private Task AssertWindowsAsync(string tag, params (string Window, long[] Expected)[] cases) => AssertMatchesAsync(tag, "datetime", cases);
+
+    /// <summary>The same with another parameter (filter) in place of datetime.</summary>
+    private async Task AssertMatchesAsync(string tag, string parameter, params (string Value, long[] Expected)[] cases)
     {
         var failures = new List<string>();
         foreach (var (window, expected) in cases)
         {
-            var response = await _client.GetAsync($"{Items}?datetime={Esc(window)}&tags={tag}&limit=1000");
+            var response = await _client.GetAsync($"{Items}?{parameter}={Esc(window)}&tags={tag}&limit=1000");
             var text = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode != HttpStatusCode.OK) { failures.Add($"datetime={window}: {(int)response.StatusCode} {text}"); continue; }
+            if (response.StatusCode != HttpStatusCode.OK) { failures.Add($"{parameter}={window}: {(int)response.StatusCode} {text}"); continue; }
             var ids = Ids(System.Text.Json.Nodes.JsonNode.Parse(text)!).Order().ToList();
             if (!ids.SequenceEqual(expected.Order()))
-                failures.Add($"datetime={window}: expected [{string.Join(", ", expected.Order())}], got [{string.Join(", ", ids)}]");
+                failures.Add($"{parameter}={window}: expected [{string.Join(", ", expected.Order())}], got [{string.Join(", ", ids)}]");
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
@@ -169,6 +172,88 @@ public sealed class TimeWindowTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Year_0000_is_read_everywhere_before_every_time_an_incident_can_have()
+    {
+        // No incident is dated before 0001-01-01T00:00:00Z (.NET's first instant): a start in year 0000 is
+        // open, an end there matches nothing, and a time written in 0000 west of UTC may be in year 1.
+        var tag = NewTag();
+        var first = await _client.CreateAsync(Incident(tag, occurredAt: "0001-01-01T00:00:00Z"));
+        var third = await _client.CreateAsync(Incident(tag, occurredAt: "0001-01-01T03:00:00Z"));
+        var modern = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00Z"));
+        long[] none = [];
+
+        await AssertWindowsAsync(tag,
+            ("0000-01-01T00:00:00Z", none),
+            ("0000-01-01", none),
+            ("0000-02-29", none),                                   // 1 BC was a leap year
+            ("0000-12", none),
+            ("../0000-12-31", none),
+            ("../0000-12-31T23:59:59.999999Z", none),
+            ("0000-12-31T21:00:00-03:00", [first]),                 // 0001-01-01T00:00:00Z
+            ("../0000-12-31T22:00:00-04:00", [first]),              // up to 0001-01-01T02:00:00Z
+            ("0000-12-31T23:00:00-04:00/..", [third, modern]),
+            ("0000-01-01T00:00:00Z/..", [first, third, modern]),
+            ("0000-01-01/0001-01-01T02:00:00Z", [first]),
+            ("0000-06-01/P1Y", [first, third]),                     // up to 0001-06-01
+            ("P1D/0000-06-01", none),
+            ("P1Y/0001-01-01T00:00:00Z", [first]));
+
+        await AssertMatchesAsync(tag, "filter",
+            ("occurred_at > TIMESTAMP('0000-01-01T00:00:00Z')", [first, third, modern]),
+            ("occurred_at < TIMESTAMP('0000-12-31T23:59:59.999999Z')", none),
+            ("occurred_at = TIMESTAMP('0000-12-31T21:00:00-03:00')", [first]),
+            ("occurred_at > DATE('0000-01-01')", [first, third, modern]),
+            ("occurred_at >= DATE('0000-12-31')", [first, third, modern]),
+            ("occurred_at <= DATE('0000-12-31')", none),
+            ("occurred_at = DATE('0000-12-31')", none),
+            ("occurred_at <> DATE('0000-12-31')", [first, third, modern]),
+            ("occurred_at BETWEEN TIMESTAMP('0000-06-01T00:00:00Z') AND TIMESTAMP('0001-01-01T01:00:00Z')", [first]),
+            ("occurred_at IN (TIMESTAMP('0000-12-31T21:00:00-03:00'), TIMESTAMP('0000-12-31T00:00:00Z'))", [first]),
+            ("T_INTERSECTS(occurred_at, INTERVAL('0000-01-01', '0001-01-01T02:00:00Z'))", [first]),
+            ("T_INTERSECTS(occurred_at, INTERVAL('0000-01-01T00:00:00Z', '..'))", [first, third, modern]),
+            ("T_INTERSECTS(occurred_at, INTERVAL('..', '0000-12-31'))", none),
+            ("T_INTERSECTS(occurred_at, DATE('0000-12-31'))", none));
+
+        // The stats read the window's ends themselves, in a time zone too.
+        foreach (var url in new[]
+        {
+            $"/collections/incidents/stats?tags={tag}&interval=day&datetime=../0000-12-31",
+            $"/collections/incidents/stats?tags={tag}&interval=day&tz=Asia/Tokyo&datetime=../0000-12-31",
+            $"/collections/incidents/stats?tags={tag}&interval=month&tz=America/Lima&datetime=0000-06-01/P1Y",
+            $"/collections/incidents/stats/summary?tags={tag}&datetime=0000-12-31T21:00:00-03:00",
+        })
+        {
+            var response = await _client.GetAsync(url);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{url}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    [Fact]
+    public async Task Only_an_end_at_or_after_9999_12_31_is_open_an_earlier_end_in_9999_is_kept()
+    {
+        // QGIS sends 9999-12-31T00:00:00Z (or the date) as "no end"; 9999-06-01 is an end like any other.
+        var tag = NewTag();
+        var modern = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00Z"));
+        var june = await _client.CreateAsync(Incident(tag, occurredAt: "9999-06-01T12:00:00Z"));
+        var last = await _client.CreateAsync(Incident(tag, occurredAt: "9999-12-31T12:00:00Z"));
+
+        await AssertWindowsAsync(tag,
+            ("9999-01-01/9999-06-01", [june]),
+            ("9999-01-01T00:00:00Z/9999-06-01T12:00:00Z", [june]),
+            ("9999-01-01/9999-06-01T11:59:59Z", []),
+            ("2016-01-01/9999-12-30", [modern, june]),
+            ("2016-01-01/9999-12-30T23:59:59.999999Z", [modern, june]),
+            ("9999-12-31T12:00:00Z", [last]),                       // a single instant is that instant
+            ("9999-12-31T11:00:00Z", []),
+            ("9999-12-31", [last]),
+            ("9999-12-30/9999-12-31T00:00:00Z", [last]),            // QGIS's open end
+            ("9999-06-01/9999-12-31T06:00:00Z", [june, last]),
+            ("9999-06-02/P1M", []),
+            ("9999-06-01/P1Y", [june, last]),                       // past 9999: open
+            ("0000-01-01T00:00:00Z/9999-12-31T00:00:00Z", [modern, june, last]));
+    }
+
+    [Fact]
     public async Task Duration_before_a_date_counts_back_from_the_end_of_that_day()
     {
         var tag = NewTag();
@@ -238,6 +323,34 @@ public sealed class TimeWindowTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "datetime");
     }
 
+    [Theory]
+    [InlineData("P0D/now")]
+    [InlineData("P0D")]
+    [InlineData("PT0S/2016-02-21")]
+    [InlineData("2016-02-01/P0M")]
+    public async Task A_duration_of_zero_is_a_400_that_says_so(string datetime)
+    {
+        var response = await _client.GetAsync($"{Items}?datetime={Esc(datetime)}");
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "datetime");
+        Assert.Contains("duration of zero", problem.ToJsonString());
+        Assert.DoesNotContain("after its end", problem.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("PT24H/now", true)]
+    [InlineData("P1D", true)]
+    [InlineData("now", true)]
+    [InlineData("now/..", true)]
+    [InlineData("2016-02-01/NOW", true)]
+    [InlineData("P1M/2016-02-29", false)]
+    [InlineData("2016-02-01/P1M", false)]
+    [InlineData("2016-02-21T07:30:00Z/PT1H", false)]
+    [InlineData("2016-02-01/2016-02-29", false)]
+    public void Only_a_window_with_a_now_end_or_a_lone_duration_moves_with_the_clock(string text, bool relative)
+    {
+        Assert.Equal(relative, TimeWindow.IsRelative(text));
+    }
+
     // The parser on its own: exact window bounds, with a fixed "now".
     private static readonly DateTimeOffset Now = new(2020, 6, 15, 12, 0, 0, TimeSpan.Zero);
 
@@ -257,6 +370,16 @@ public sealed class TimeWindowTests(ApiFixture api)
     [InlineData("0000-01-01T00:00:00Z/9999-12-31T00:00:00Z", null, null)]
     [InlineData("9999-12-31T23:59:59.9999999Z", "9999-12-31T23:59:59.9999999Z", null)] // nothing follows it to end at
     [InlineData("9999-12-31T23:59:59.9999999Z/..", "9999-12-31T23:59:59.9999999Z", null)]
+    [InlineData("9999-12-31T12:00:00Z", "9999-12-31T12:00:00Z", "9999-12-31T12:00:00.000001Z")] // an instant alone is that instant
+    [InlineData("9999-01-01/9999-06-01", "9999-01-01T00:00:00Z", "9999-06-02T00:00:00Z")]
+    [InlineData("2016-02-01/9999-12-30T23:59:59Z", "2016-02-01T00:00:00Z", "9999-12-30T23:59:59.000001Z")]
+    [InlineData("2016-02-01/9999-12-31T00:00:00+01:00", "2016-02-01T00:00:00Z", "9999-12-30T23:00:00.000001Z")]
+    [InlineData("0000-01-01T00:00:00Z", null, "0001-01-01T00:00:00Z")] // before every incident: an end no incident is before
+    [InlineData("0000-02-29", null, "0001-01-01T00:00:00Z")]
+    [InlineData("../0000-12-31", null, "0001-01-01T00:00:00Z")]
+    [InlineData("0000-12-31T23:00:00-02:00", "0001-01-01T01:00:00Z", "0001-01-01T01:00:00.000001Z")]
+    [InlineData("0000-06-01/P1Y", null, "0001-06-01T00:00:00Z")]
+    [InlineData("P1Y/0001-06-01", null, "0001-06-02T00:00:00Z")]
     [InlineData("P1M/2016-02-29", "2016-02-01T00:00:00Z", "2016-03-01T00:00:00Z")]
     [InlineData("2016-02-01/P1M", "2016-02-01T00:00:00Z", "2016-03-01T00:00:00Z")]
     [InlineData("2016-02-21T07:30:00Z/P1D", "2016-02-21T07:30:00Z", "2016-02-22T07:30:00Z")]
@@ -288,6 +411,7 @@ public sealed class TimeWindowTests(ApiFixture api)
     [InlineData("P1D/2016-03-13", "America/New_York", "2016-03-13T05:00:00Z", "2016-03-14T04:00:00Z")] // a day of the zone's calendar: 23 hours
     [InlineData("2016-03-01T00:00:00Z/2016-03-01", "America/New_York", "2016-03-01T00:00:00Z", "2016-03-02T05:00:00Z")] // instants stay instants
     [InlineData("0001-01-01/0001-01-02", "Etc/GMT-9", "0001-01-01T00:00:00Z", "0001-01-02T15:00:00Z")] // before the calendar: its first instant
+    [InlineData("0000-12-31", "Etc/GMT+5", null, "0001-01-01T05:00:00Z")] // 1 BC's last day, five hours west: partly in year 1
     public void With_a_time_zone_dates_and_months_are_its_local_days_and_months(string text, string zone, string from, string until)
     {
         Assert.True(TimeWindow.TryParse(text, Now, out var actualFrom, out var actualUntil, out var error, TimeZoneInfo.FindSystemTimeZoneById(zone)), error);
