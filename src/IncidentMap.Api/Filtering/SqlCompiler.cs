@@ -312,10 +312,13 @@ internal sealed class SqlCompiler
     {
         var arg = Args(call, 2)[index];
         if (arg is not ArrayNode list) return Typed(call, arg, CqlType.Array).Sql;
+        // As many as tags= or actors= may list: every row the filter reads is tested against each of them.
+        if (list.Items.Count > QueryParser.MaxListValues)
+            throw new FilterException(list.At, $"the list holds {list.Items.Count} values; {Name(call)} takes at most {QueryParser.MaxListValues}");
         var strings = list.Items.Select(item => item is LiteralNode { Value: string s }
             ? s
-            : throw new FilterException(item.At, $"{Name(call)} lists hold strings, not {Describe(item)}"));
-        return Parameter(strings.ToArray());
+            : throw new FilterException(item.At, $"{Name(call)} lists hold strings, not {Describe(item)}")).ToArray();
+        return IncidentSqlBuilder.ElementList(Parameter(strings), strings.Length);
     }
 
     private Operand Typed(CallNode call, Node arg, CqlType type)

@@ -170,6 +170,7 @@ public static class IncidentMapHost
         app.UseClientConcurrency();
         app.UseAuthorization();
         app.UseDecodedBodiesOnly();
+        app.UseUtf8QueryOnly();
         app.MapHealth();
         app.MapCollections();
         app.MapIncidents();

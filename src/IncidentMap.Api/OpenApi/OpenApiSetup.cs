@@ -144,6 +144,8 @@ public static class OpenApiSetup
         private static OpenApiSchema Member(string name, string description)
         {
             OpenApiSchema Of(JsonSchemaType type, string? minimum = null, string? maximum = null) => new() { Type = type, Minimum = minimum, Maximum = maximum };
+            OpenApiSchema ListOf(OpenApiSchema items) => new()
+                { Type = JsonSchemaType.Array, Items = items, MinItems = 1, MaxItems = IncidentMap.Api.Querying.QueryParser.MaxListValues };
             OpenApiSchema[] natural = name switch
             {
                 "bbox" => [new() { Type = JsonSchemaType.Array, MinItems = 4, MaxItems = 6, Items = Of(JsonSchemaType.Number) }],
@@ -153,10 +155,10 @@ public static class OpenApiSetup
                 "lon" => [Of(JsonSchemaType.Number, "-180", "180")],
                 "radius" => [new() { Type = JsonSchemaType.Number, ExclusiveMinimum = "0", Maximum = "1000000", Description = "metres" }],
                 "fatalities" => [Of(JsonSchemaType.Integer, "0")],
-                "fatalities_min" or "fatalities_max" => [Of(JsonSchemaType.Integer, "0"), ArrayOf(Of(JsonSchemaType.Integer, "0"), 1)],
+                "fatalities_min" or "fatalities_max" => [Of(JsonSchemaType.Integer, "0"), ListOf(Of(JsonSchemaType.Integer, "0"))],
                 "count" => [Of(JsonSchemaType.Boolean)],
                 "filter" => [new() { Type = JsonSchemaType.Object, Description = "cql2-json, with filter-lang cql2-json" }],
-                _ when CommaLists.Contains(name) || IncidentMap.Api.Querying.QueryParser.WholeValues.Contains(name) => [ArrayOf(Of(JsonSchemaType.String), 1)],
+                _ when CommaLists.Contains(name) || IncidentMap.Api.Querying.QueryParser.WholeValues.Contains(name) => [ListOf(Of(JsonSchemaType.String))],
                 _ => [],
             };
             // null is the member left out: the string form takes it, so anyOf does too.

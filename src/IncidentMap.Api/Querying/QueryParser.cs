@@ -44,7 +44,7 @@ public static partial class QueryParser
         ["limit"] = "Features per page: 1 to 10000, default 10 for GeoJSON; CSV and sequences return every match unless limited. Larger values are clamped.",
         ["cursor"] = "Opaque position from a `next` link.",
         ["f"] = "Format: json (GeoJSON), csv, geojsonseq (RFC 8142) or ndjson. Overrides Accept.",
-        ["bbox"] = "minLon,minLat,maxLon,maxLat (WGS 84): incidents intersecting the box. minLon > maxLon crosses the antimeridian.",
+        ["bbox"] = "minLon,minLat,maxLon,maxLat (WGS 84): incidents intersecting the box. minLon > maxLon crosses the antimeridian. Six numbers add a height range (minLon,minLat,minHeight,maxLon,maxLat,maxHeight), which 2D incidents all meet.",
         ["bbox-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 or [OGC:CRS84] (lon/lat), the default.",
         ["datetime"] = "RFC 3339 instant, date, or interval a/b (.. or empty = open; a date as end includes the whole day); durations such as PT24H/now or P1M/2016-02-29.",
         ["lat"] = "Latitude of the radius search centre (needs lon and radius).",
@@ -52,7 +52,7 @@ public static partial class QueryParser
         ["near"] = "A place name instead of lat/lon (e.g. near=Homs&radius=50km; add near_country= when the name is ambiguous).",
         ["near_country"] = "ISO 3166-1 alpha-2 code choosing the place of near= among places of that name; unlike country=, it does not filter the incidents.",
         ["radius"] = "Radius around lat/lon: metres, or with unit m, km or mi (25km, 10mi). Geodesic. At most 1000 km.",
-        ["sortby"] = "Comma list of occurred_at, updated_at, created_at, id, fatalities, title, distance (or distance_m); prefix - for descending. Default -occurred_at.",
+        ["sortby"] = "Comma list of occurred_at, updated_at, created_at, id, fatalities, title, distance (or distance_m); prefix one - for descending (or + for ascending, the default). Default -occurred_at.",
         ["properties"] = "Comma list of properties to return (default all).",
         ["precision"] = "Decimal places of coordinates, 0 to 15. Without it, JSON answers (a GeoJSON page, the change feed) give 7; CSV and sequences (f=csv, geojsonseq, ndjson) give coordinates as stored, so an export imports back unchanged.",
         ["count"] = "true to compute numberMatched (exact) on every page, false never; default: first page only.",
@@ -64,22 +64,22 @@ public static partial class QueryParser
         ["filter-lang"] = "cql2-text (default) or cql2-json.",
         ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 or [OGC:CRS84] (lon/lat), the default.",
         ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word); English stemming, case and accents ignored (emeute finds Émeute).",
-        ["event_type"] = "Any of these event types (comma list).",
-        ["sub_event_type"] = "This sub-event type, the whole value (repeat the parameter for any of several).",
-        ["country"] = "Any of these ISO 3166-1 alpha-2 codes (comma list; XK for Kosovo).",
-        ["admin1"] = "This first-level administrative division, the whole value (repeat the parameter for any of several).",
-        ["status"] = "Any of these statuses (comma list).",
-        ["time_precision"] = "Any of these time precisions: exact, day, week, month (comma list).",
-        ["geo_precision"] = "Any of these geographic precisions: exact, near, town, region, country (comma list).",
-        ["location_name"] = "This location name, the whole value exactly as stored, commas included (repeat the parameter for any of several; near= searches by place instead).",
-        ["admin2"] = "This second-level administrative division, the whole value (repeat the parameter for any of several).",
-        ["external_id"] = "This external id, e.g. an ACLED event id (repeat the parameter for any of several).",
-        ["tags"] = "Incidents with this tag, the whole value (repeat the parameter for any of several).",
-        ["claimed_by"] = "Claimed by this, the whole value (repeat the parameter for any of several).",
-        ["actors"] = "Involving this actor, the whole value (repeat the parameter for any of several).",
+        ["event_type"] = $"Any of these event types (comma list of at most {MaxListValues}).",
+        ["sub_event_type"] = $"This sub-event type, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
+        ["country"] = $"Any of these ISO 3166-1 alpha-2 codes (comma list of at most {MaxListValues}; XK for Kosovo).",
+        ["admin1"] = $"This first-level administrative division, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
+        ["status"] = $"Any of these statuses (comma list of at most {MaxListValues}).",
+        ["time_precision"] = $"Any of these time precisions: exact, day, week, month (comma list of at most {MaxListValues}).",
+        ["geo_precision"] = $"Any of these geographic precisions: exact, near, town, region, country (comma list of at most {MaxListValues}).",
+        ["location_name"] = $"This location name, the whole value exactly as stored, commas included (repeat the parameter for any of several, at most {MaxListValues}; near= searches by place instead).",
+        ["admin2"] = $"This second-level administrative division, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
+        ["external_id"] = $"This external id, e.g. an ACLED event id (repeat the parameter for any of several, at most {MaxListValues}).",
+        ["tags"] = $"Incidents with this tag, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
+        ["claimed_by"] = $"Claimed by this, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
+        ["actors"] = $"Involving this actor, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
         ["fatalities"] = "Incidents whose toll may lie in a..b (50.. = at least 50, ..10 = at most 10, 10..50, or one number): their [fatalities_min, fatalities_max] overlaps it. Unknown tolls never match.",
-        ["fatalities_min"] = "Incidents whose fatalities_min is any of these (comma list of whole numbers); for a range of tolls use fatalities=a..b.",
-        ["fatalities_max"] = "Incidents whose fatalities_max is any of these (comma list of whole numbers); for a range of tolls use fatalities=a..b.",
+        ["fatalities_min"] = $"Incidents whose fatalities_min is any of these (comma list of at most {MaxListValues} whole numbers); for a range of tolls use fatalities=a..b.",
+        ["fatalities_max"] = $"Incidents whose fatalities_max is any of these (comma list of at most {MaxListValues} whole numbers); for a range of tolls use fatalities=a..b.",
     };
 
     /// <summary>Parameters that shape a page of items rather than select incidents.</summary>
@@ -103,6 +103,16 @@ public static partial class QueryParser
     /// <summary>Whether a parameter may be given more than once (a comma list or a whole-value one); any other given twice is a 400.</summary>
     public static bool MayRepeat(string name) => Lists.Contains(name);
 
+    /// <summary>
+    /// The most values a list parameter may hold, commas and repeats together (and the most strings in an array a CQL2
+    /// array function compares with tags or actors). Each value costs something in every row an any-of tests where no
+    /// index finds the matches first: a walk of the time index for tags in no incident tests each row against every
+    /// value (on the bench's million rows 1.4 s for one tag, 2.8 s for 100, 34 s for 1,000, past the statement
+    /// timeout). No client needs more: a map's legend or a dashboard's picker offers tens; for more, split the request
+    /// or filter more broadly.
+    /// </summary>
+    public const int MaxListValues = 100;
+
     /// <summary>The values of parameters given more than once, as <see cref="Parse"/> reads them: a comma list, or whole values apart.</summary>
     public static string Joined(string name, IEnumerable<string?> values) =>
         string.Join(WholeValues.Contains(name) ? ValueSeparator : ',', values);
@@ -120,7 +130,9 @@ public static partial class QueryParser
     {
         var errors = new List<FieldError>();
         void Bad(string name, string detail) => errors.Add(new FieldError(name, detail));
-        string? Get(string name) => values.TryGetValue(name, out var v) ? v : null;
+        // A list refused for its members is not read again: 20,000 tags are one error, not one and then 20,000 values.
+        var refusedLists = new HashSet<string>(StringComparer.Ordinal);
+        string? Get(string name) => values.TryGetValue(name, out var v) && !refusedLists.Contains(name) ? v : null;
 
         foreach (var (key, value) in values)
         {
@@ -128,12 +140,11 @@ public static partial class QueryParser
                 Bad(key, Problem.NotAParameter);
             else if (!IncidentInput.IsStorableText(value))
                 Bad(key, "contains a NUL character or invalid Unicode");
-            // An empty property value matches no incident in OGC's terms; it used to mean "no filter".
-            // A whole value given empty beside others (location_name=Homs&location_name=) is a mistake too;
-            // a comma list may have a stray comma (event_type=riots,).
-            else if (Lists.Contains(key) && key is not ("properties" or "sortby")
-                     && (WholeValues.Contains(key) ? value.Split(ValueSeparator).Any(string.IsNullOrWhiteSpace) : value.Split(',').All(string.IsNullOrWhiteSpace)))
-                Bad(key, EmptyValue(key));
+            else if (Lists.Contains(key) && ListError(key, value) is { } listError)
+            {
+                Bad(key, listError);
+                refusedLists.Add(key);
+            }
         }
         // The values of a whole-value parameter, each as given and in its composed and decomposed forms
         // (NFC, NFD): "Ḥimṣ" typed on one system equals "Ḥimṣ" stored from another, as canonically
@@ -259,9 +270,12 @@ public static partial class QueryParser
             var sort = new List<SortOrder>();
             foreach (var raw in sortby.Split(',', StringSplitOptions.TrimEntries))
             {
+                // One sign at most: - descends, + ascends (a + sent unencoded arrives as a space, trimmed above).
                 var descending = raw.StartsWith('-');
-                var name = raw.TrimStart('-', '+', ' ');
-                if (!SortFields.All.TryGetValue(name, out var field))
+                var name = raw.StartsWith('-') || raw.StartsWith('+') ? raw[1..] : raw;
+                if (name.Length > 0 && (name[0] is '-' or '+' || char.IsWhiteSpace(name[0])))
+                    Bad("sortby", $"'{raw}' is not a sort key: give a field, after one - (descending) or + (ascending) at most");
+                else if (!SortFields.All.TryGetValue(name, out var field))
                     Bad("sortby", $"'{name}' is not sortable; use {string.Join(", ", SortFields.All.Keys)}");
                 else if (field.NeedsPoint && query.Near is null)
                     Bad("sortby", "distance needs a point: give lat and lon");
@@ -458,6 +472,12 @@ public static partial class QueryParser
             error = string.Create(CultureInfo.InvariantCulture, $"minLat {minLat} is greater than maxLat {maxLat}");
             return null;
         }
+        // Heights are not stored (incidents are 2D), but a range whose bottom is above its top is as wrong as reversed latitudes.
+        if (numbers.Count == 6 && numbers[2] > numbers[5])
+        {
+            error = string.Create(CultureInfo.InvariantCulture, $"minimum height {numbers[2]} is greater than maximum height {numbers[5]}");
+            return null;
+        }
         return minLon <= maxLon
             ? [new Box(minLon, minLat, maxLon, maxLat)]
             : [new Box(minLon, minLat, 180, maxLat), new Box(-180, minLat, maxLon, maxLat)];
@@ -494,6 +514,24 @@ public static partial class QueryParser
         ["time_precision"] = Incidents.Vocabulary.TimePrecisions,
         ["geo_precision"] = Incidents.Vocabulary.GeoPrecisions,
     };
+
+    /// <summary>What is wrong with the members of a list parameter (its values joined as <see cref="Joined"/> joins them), or null.</summary>
+    private static string? ListError(string key, string value)
+    {
+        var whole = WholeValues.Contains(key);
+        var members = value.Split(whole ? ValueSeparator : ',');
+        if (members.Length > MaxListValues)
+            return $"has {members.Length} values; a list takes at most {MaxListValues} (split the request, or filter more broadly)";
+        if (!members.Any(string.IsNullOrWhiteSpace)) return null;
+        // properties= alone asks for no property, and sortby= is no sort key (said where sortby is read).
+        if (key is ("properties" or "sortby") && members.Length == 1) return null;
+        // An empty property value matches no incident in OGC's terms; it used to mean "no filter". A whole value
+        // given empty beside others (location_name=Homs&location_name=) is a mistake too.
+        if (whole || (members.All(string.IsNullOrWhiteSpace) && key is not ("properties" or "sortby"))) return EmptyValue(key);
+        // So is an empty member of a comma list (event_type=battles,,riots, riots, or event_type=riots&event_type=):
+        // it used to be left out.
+        return $"'{value}' has an empty member; separate values with one comma, with none before the first or after the last";
+    }
 
     /// <summary>Why an empty property parameter is refused, and what to ask instead.</summary>
     private static string EmptyValue(string key) =>

@@ -51,6 +51,12 @@ public static class HostileTable
         ("NaN", "NaN"),
     ];
 
+    /// <summary>Percent-encoded bytes that are not UTF-8.</summary>
+    public static readonly IReadOnlyList<(string Label, string Bytes)> NotUtf8 =
+    [
+        ("C3 28", "%C3%28"), ("FF", "%FF"), ("Latin-1 e acute", "%E9"), ("cut short", "%E2%82"), ("surrogate", "%ED%A0%80"), ("overlong slash", "%C0%AF"),
+    ];
+
     private static readonly string[] FreeText = ["q", "sub_event_type", "admin1", "admin2", "location_name", "external_id", "tags", "claimed_by", "actors"];
 
     /// <summary>Parameters that take other parameters to be looked at: a radius needs its centre, a CRS its filter.</summary>
@@ -196,6 +202,37 @@ public static class HostileTable
             yield return Get($"GET {endpoint}?{parameter}= {label}", $"{path}?{query}", expect);
         }
 
+        // Percent-encoded bytes that are not UTF-8 are no text, not even for free-text parameters: a 400 everywhere.
+        foreach (var (endpoint, path, baseQuery, parameters) in endpoints)
+        {
+            var rest = baseQuery.Length == 0 ? "" : "&" + baseQuery;
+            foreach (var parameter in parameters)
+                yield return Get($"GET {endpoint}?{parameter}= not UTF-8", $"{path}?{parameter}=%C3%28{rest}");
+            foreach (var (label, bytes) in NotUtf8)
+                yield return Get($"GET {endpoint} with a parameter named {label}", $"{path}?x{bytes}=1{rest}");
+        }
+        foreach (var (label, bytes) in NotUtf8)
+        {
+            yield return Get($"GET items?q= {label}", $"{Items}?q=homs{bytes}");
+            yield return Get($"GET items?tags= {label}", $"{Items}?tags=a&tags={bytes}b");
+            yield return Get($"GET places?q= {label}", $"{Places}?q=homs{bytes}");
+            yield return new HostileCase($"POST search?q= {label}", HttpMethod.Post, $"{Search}?q={bytes}") { Body = Text("{}", "application/json") };
+        }
+
+        // More values in a list than it takes (QueryParser.MaxListValues), repeated or in one comma list.
+        var over = IncidentMap.Api.Querying.QueryParser.MaxListValues + 1;
+        foreach (var parameter in IncidentMap.Api.Querying.QueryParser.Parameters.Keys.Where(IncidentMap.Api.Querying.QueryParser.MayRepeat))
+        {
+            yield return Get($"GET items, {over} {parameter} repeated", $"{Items}?" + string.Join("&", Enumerable.Range(0, over).Select(n => $"{parameter}=v{n}")));
+            // A whole value takes commas as part of it.
+            if (!IncidentMap.Api.Querying.QueryParser.WholeValues.Contains(parameter))
+                yield return Get($"GET items, {over} {parameter} in a comma list", $"{Items}?{parameter}=" + string.Join(",", Enumerable.Range(0, over).Select(n => $"v{n}")));
+        }
+        yield return Get("GET items, sortby --id", $"{Items}?sortby=--id");
+        yield return Get("GET items, sortby +-id", $"{Items}?sortby=%2B-id");
+        yield return Get("GET items, event_type with an empty member", $"{Items}?event_type=battles,,riots");
+        yield return Get("GET items, bbox heights reversed", $"{Items}?bbox=35,33,100,38,36,0");
+
         foreach (var (label, value) in Values.Where(v => v.Value.Length < 1000))
             yield return Get($"GET items with parameter named {label}", $"{Items}?{Esc(value)}=1");
         yield return Get("GET items, unknown filter-lang without filter", $"{Items}?filter-lang=ecql");
@@ -231,6 +268,14 @@ public static class HostileTable
             yield return Post($"POST search {{{parameter}: {label}}}", $"{{{Str(parameter)}:{Str(value)}{string.Concat(companions)}}}", expect: expect);
         }
 
+        var over = IncidentMap.Api.Querying.QueryParser.MaxListValues + 1;
+        foreach (var parameter in IncidentMap.Api.Querying.QueryParser.Parameters.Keys.Where(IncidentMap.Api.Querying.QueryParser.MayRepeat))
+            yield return Post($"POST search {{{parameter}: {over} values}}", $"{{{Str(parameter)}:[{string.Join(",", Enumerable.Range(0, over).Select(n => Str($"v{n}")))}]}}");
+        yield return new HostileCase("POST search, 20,000 tags", HttpMethod.Post, Search)
+        {
+            Body = Lazy(() => "{\"tags\":[" + string.Join(",", Enumerable.Range(0, 20_000).Select(n => $"\"t{n}\"")) + "],\"limit\":1}", "application/json"),
+            Caller = Caller.Anonymous, Statuses = [400],
+        };
         yield return Post("POST search, body an array", "[]");
         yield return Post("POST search, body a string", "\"bbox=0,0,1,1\"");
         yield return Post("POST search, malformed", "{\"limit\":");

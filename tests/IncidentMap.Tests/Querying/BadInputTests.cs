@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
+using IncidentMap.Api.Querying;
 using IncidentMap.Tests.Infrastructure;
 using static IncidentMap.Tests.Querying.QueryHelpers;
 
@@ -25,6 +26,7 @@ public sealed class BadInputTests(ApiFixture api)
     [InlineData("bbox=0,-91,10,10", "bbox")]
     [InlineData("bbox=0,0,181,10", "bbox")]
     [InlineData("bbox=0,10,10,0", "bbox")]
+    [InlineData("bbox=35,33,100,38,36,0", "bbox")]       // heights: the minimum above the maximum, as a reversed latitude range
     [InlineData("lat=34.7&radius=5km", "lon")]
     [InlineData("lon=36.7&radius=5km", "lat")]
     [InlineData("lat=91&lon=0&radius=1km", "lat")]
@@ -46,6 +48,14 @@ public sealed class BadInputTests(ApiFixture api)
     [InlineData("sortby=title,title", "sortby")]
     [InlineData("sortby=distance", "sortby")]               // no point to measure from
     [InlineData("sortby=-distance", "sortby")]
+    [InlineData("sortby=-", "sortby")]
+    [InlineData("sortby=--id", "sortby")]                  // one sign at most: it sorted descending
+    [InlineData("sortby=%2B-id", "sortby")]                // + sent encoded, then -: it sorted ascending
+    [InlineData("sortby=%2B%2Bid", "sortby")]
+    [InlineData("sortby=-%2Bid", "sortby")]
+    [InlineData("sortby=-%20id", "sortby")]
+    [InlineData("sortby=title,", "sortby")]
+    [InlineData("sortby=title,,id", "sortby")]
     [InlineData("f=xml", "f")]
     [InlineData("properties=nope", "properties")]
     [InlineData("properties=title,nope", "properties")]
@@ -55,6 +65,20 @@ public sealed class BadInputTests(ApiFixture api)
     [InlineData("count=maybe", "count")]
     [InlineData("event_type=bombing", "event_type")]
     [InlineData("event_type=battles,bombing", "event_type")]
+    // An empty member of a comma list, as event_type= alone is (it used to be dropped).
+    [InlineData("event_type=battles,,riots", "event_type")]
+    [InlineData("event_type=riots,", "event_type")]
+    [InlineData("event_type=,riots", "event_type")]
+    [InlineData("event_type=riots,%20", "event_type")]
+    [InlineData("event_type=riots&event_type=", "event_type")]
+    [InlineData("country=SY,,LB", "country")]
+    [InlineData("status=reported,", "status")]
+    [InlineData("time_precision=day,,week", "time_precision")]
+    [InlineData("geo_precision=,town", "geo_precision")]
+    [InlineData("fatalities_min=1,,2", "fatalities_min")]
+    [InlineData("fatalities_max=5,", "fatalities_max")]
+    [InlineData("properties=title,,summary", "properties")]
+    [InlineData("properties=title,", "properties")]
     [InlineData("status=confirmed", "status")]
     [InlineData("country=XX", "country")]
     [InlineData("country=SYR", "country")]
@@ -71,6 +95,15 @@ public sealed class BadInputTests(ApiFixture api)
     [InlineData("q=the", "q")]            // stop words only: no words to search for, not "no incidents"
     [InlineData("q=of%20the", "q")]
     [InlineData("foo=1", "foo")]
+    // Percent-encoded bytes that are not UTF-8 (read as U+FFFD, or left encoded, they searched for text nobody sent).
+    [InlineData("q=%C3%28", "q")]
+    [InlineData("tags=%C3%28", "tags")]
+    [InlineData("tags=ok&tags=%FF", "tags")]
+    [InlineData("location_name=Homs%2C%20%E2%82", "location_name")]   // cut short
+    [InlineData("actors=%ED%A0%80", "actors")]                        // a surrogate, as UTF-8
+    [InlineData("q=%C0%AF", "q")]                                     // an overlong "/"
+    [InlineData("event_type=riots%E9", "event_type")]                 // Latin-1
+    [InlineData("limit=1&%C3%28=1", "%C3%28")]                        // a name, named as sent
     public async Task Bad_query_parameter_is_a_400_problem_naming_it(string query, string parameter)
     {
         var response = await _client.GetAsync($"{Items}?{query}");
@@ -138,6 +171,151 @@ public sealed class BadInputTests(ApiFixture api)
 
         var atTheLimit = await _client.PostAsync(Search, new StringContent(Star(10_000), Encoding.UTF8, "application/json"));
         Assert.Equal(System.Net.HttpStatusCode.OK, atTheLimit.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/collections/incidents/items/{id}")]
+    [InlineData("/collections/incidents/search")]
+    [InlineData("/collections/incidents/stats")]
+    [InlineData("/collections/incidents/stats/summary")]
+    [InlineData("/collections/incidents/changes")]
+    [InlineData("/collections/incidents/clusters")]
+    [InlineData("/collections/incidents/tiles/WebMercatorQuad/3/3/4")]
+    [InlineData("/collections/places/items")]
+    [InlineData("/collections")]
+    [InlineData("/admin/keys")]
+    public async Task Bytes_that_are_not_utf8_in_a_query_are_a_400_naming_the_parameter_on_every_endpoint(string path)
+    {
+        var id = await _client.CreateAsync(Incident(NewTag()));
+        var url = path.Replace("{id}", id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var response = path.EndsWith("/search", StringComparison.Ordinal)
+            ? await _client.PostAsync($"{url}?q=%C3%28", new StringContent("{}", Encoding.UTF8, "application/json"))
+            : await _client.GetAsync($"{url}?q=%C3%28");
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "q");
+    }
+
+    [Fact]
+    public async Task Encoded_utf8_is_read_as_the_text_it_encodes()
+    {
+        var tag = NewTag() + "-café";
+        var mine = await _client.CreateAsync(Incident(tag).With("location_name", "Ḥimṣ, al-Zahrā'"));
+        await _client.AssertMatchesAsync($"tags={Esc(tag)}&location_name={Esc("Ḥimṣ, al-Zahrā'")}", mine);
+    }
+
+    /// <summary>Every list parameter (comma lists and whole values), with a value it takes.</summary>
+    public static TheoryData<string, string> ListParameters => new()
+    {
+        { "event_type", "riots" }, { "country", "SY" }, { "status", "reported" }, { "time_precision", "day" }, { "geo_precision", "town" },
+        { "fatalities_min", "5" }, { "fatalities_max", "5" }, { "properties", "title" }, { "sub_event_type", "x" }, { "admin1", "x" },
+        { "admin2", "x" }, { "location_name", "x" }, { "external_id", "x" }, { "tags", "x" }, { "claimed_by", "x" }, { "actors", "x" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ListParameters))]
+    public async Task A_list_of_more_than_a_hundred_values_is_a_400_naming_it_and_a_hundred_are_read(string parameter, string value)
+    {
+        // Repeated, and in a comma list where the parameter takes one: both count.
+        string Values(int count) => QueryParser.WholeValues.Contains(parameter)
+            ? string.Join("&", Enumerable.Range(0, count).Select(n => $"{parameter}={Esc($"{value} {n}")}"))
+            : $"{parameter}={string.Join(",", Enumerable.Repeat(value, count - 1))}&{parameter}={value}";
+
+        var over = await _client.GetAsync($"{Items}?{Values(QueryParser.MaxListValues + 1)}&limit=1");
+        var problem = await ProblemAssert.IsProblemAsync(over, HttpStatusCode.BadRequest, parameter);
+        Assert.Contains($"has {QueryParser.MaxListValues + 1} values", problem["detail"]!.GetValue<string>());
+
+        var atTheCap = await _client.GetAsync($"{Items}?{Values(QueryParser.MaxListValues)}&limit=1");
+        Assert.True(atTheCap.StatusCode == HttpStatusCode.OK, $"{(int)atTheCap.StatusCode} {await atTheCap.Content.ReadAsStringAsync()}");
+    }
+
+    [Fact]
+    public async Task A_sortby_of_more_than_a_hundred_keys_is_a_400_naming_it()
+    {
+        var response = await _client.GetAsync($"{Items}?sortby={string.Join(",", Enumerable.Repeat("-id", QueryParser.MaxListValues + 1))}");
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "sortby");
+    }
+
+    [Theory]
+    [InlineData("tags")]
+    [InlineData("actors")]
+    [InlineData("claimed_by")]
+    [InlineData("event_type")]
+    public async Task A_search_body_list_of_more_than_a_hundred_values_is_a_400_naming_the_member(string member)
+    {
+        var response = await _client.SearchAsync(new JsonObject
+        {
+            [member] = new JsonArray([.. Enumerable.Range(0, QueryParser.MaxListValues + 1).Select(n => (JsonNode)(member == "event_type" ? "riots" : $"t{n}"))]),
+            ["limit"] = 1,
+        });
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, member);
+        Assert.Contains($"at most {QueryParser.MaxListValues}", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Twenty_thousand_tags_are_refused_at_once()
+    {
+        // The audit's request: ~190 KB, anonymous, and about 50 s of PostgreSQL's CPU for an empty page.
+        var body = new JsonObject { ["tags"] = new JsonArray([.. Enumerable.Range(0, 20_000).Select(n => (JsonNode)$"t{n}")]), ["limit"] = 1 };
+        var clock = Stopwatch.StartNew();
+        var response = await api.CreateAnonymousClient().SearchAsync(body);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "tags");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+    }
+
+    [Theory]
+    [InlineData("tags")]
+    [InlineData("actors")]
+    public async Task A_hundred_tags_or_actors_find_the_incidents_with_any_of_them(string parameter)
+    {
+        // Past ten values the list is read by a sub-select (IncidentSqlBuilder.ElementList): the same matches.
+        // Values of this test alone, so the list itself keeps other tests' incidents out.
+        var tag = NewTag();
+        var (mine, alsoMine) = ($"{tag}-a", $"{tag}-é");
+        var ids = new[]
+        {
+            await _client.CreateAsync(Incident(tag).With(parameter, new JsonArray(mine))),
+            await _client.CreateAsync(Incident(tag).With(parameter, new JsonArray("other", alsoMine))),
+        };
+        await _client.CreateAsync(Incident(tag).With(parameter, new JsonArray($"{tag}-not-asked")));
+        var asked = Enumerable.Range(0, QueryParser.MaxListValues - 2).Select(n => $"{tag}-{n}").Append(mine).Append(alsoMine).ToList();
+
+        await _client.AssertMatchesAsync(string.Join("&", asked.Select(v => $"{parameter}={Esc(v)}")), ids);
+        foreach (var count in new[] { "true", "false" })
+        {
+            var page = await _client.SearchJsonAsync(new JsonObject
+            {
+                [parameter] = new JsonArray([.. asked.Select(v => (JsonNode)v)]), ["limit"] = 10, ["count"] = count == "true",
+            });
+            Assert.Equal(ids.Order(), Ids(page).Order());
+        }
+        // And as a filter's list, which takes as many.
+        var list = string.Join(", ", asked.Select(v => $"'{v}'"));
+        await _client.AssertMatchesAsync($"filter={Esc($"A_OVERLAPS({parameter}, ({list}))")}", ids);
+        var tooMany = await _client.GetAsync($"{Items}?filter={Esc($"A_OVERLAPS({parameter}, ({list}, 'one more'))")}");
+        var problem = await ProblemAssert.IsProblemAsync(tooMany, HttpStatusCode.BadRequest, "filter");
+        Assert.Contains($"takes at most {QueryParser.MaxListValues}", problem["detail"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("id", false)]
+    [InlineData("%2Bid", false)]   // + sent encoded
+    [InlineData("+id", false)]     // + sent as is, which a query string reads as a space
+    [InlineData("-id", true)]
+    [InlineData("title,-id", true)]
+    public async Task A_sort_key_takes_one_sign(string sortby, bool descending)
+    {
+        var tag = NewTag();
+        var ids = new[] { await _client.CreateAsync(Incident(tag, title: "Same")), await _client.CreateAsync(Incident(tag, title: "Same")) };
+        var expected = descending ? ids.OrderDescending() : ids.Order();
+        Assert.Equal(expected, await _client.IdsAsync($"tags={tag}&sortby={sortby}"));
+    }
+
+    [Fact]
+    public async Task A_bbox_with_heights_in_order_finds_what_the_flat_one_finds()
+    {
+        var tag = NewTag();
+        var id = await _client.CreateAsync(Incident(tag));
+        await _client.AssertMatchesAsync($"tags={tag}&bbox=35,33,0,38,36,100", id);
+        await _client.AssertMatchesAsync($"tags={tag}&bbox=35,33,-5,38,36,-5", id);
     }
 
     private static string Cursor(string json) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(json));
