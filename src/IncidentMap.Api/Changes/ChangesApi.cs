@@ -85,6 +85,8 @@ public static class ChangesApi
         if (request.Query.TryGetValue("limit", out var limitText) && !QueryParser.TryLimit(limitText.ToString(), ChangeFeed.MaxLimit, out limit))
             return Problem.BadParameter("limit", QueryParser.LimitError(limitText.ToString()));
 
+        // Every answer of the feed is of its moment, a 410's resume_cursor too: no cache may keep one.
+        request.HttpContext.Response.Headers.CacheControl = "no-store";
         var (cursor, problem) = await StartAsync(request.Query["cursor"].FirstOrDefault(), "cursor", feed, ct);
         if (problem is not null) return problem;
         if (HttpMethods.IsHead(request.Method))
@@ -143,6 +145,7 @@ public static class ChangesApi
             return;
         }
         var resume = request.Headers["Last-Event-ID"].FirstOrDefault() ?? request.Query["cursor"].FirstOrDefault();
+        request.HttpContext.Response.Headers.CacheControl = "no-store";
         var (cursor, problem) = await StartAsync(resume, request.Headers.ContainsKey("Last-Event-ID") ? "Last-Event-ID" : "cursor", feed, ct);
         if (problem is not null)
         {

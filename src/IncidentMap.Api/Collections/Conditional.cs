@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using IncidentMap.Api.Problems;
 using Microsoft.Net.Http.Headers;
 
@@ -32,25 +33,31 @@ public static class Conditional
     public static string Weak(string etag) => "W/" + etag;
 
     /// <summary>
-    /// A read's preconditions against its <paramref name="etag"/> (RFC 9110 §13.2.2), after setting ETag and
-    /// Cache-Control: a 412 when If-Match names none of it, else a 304 when If-None-Match names it, else null
-    /// (answer in full).
+    /// A read's preconditions against its <paramref name="etag"/> (RFC 9110 §13.2.2): a 412 when If-Match names
+    /// none of it, else a 304 when If-None-Match names it (with ETag and <paramref name="cacheControl"/>), else
+    /// null, the headers set, to answer in full. A 412 or a malformed If-Match is no answer of the read's, so no
+    /// cache may keep it under the read's URL (a tile's is public): no-store, and only a 412 names the current ETag.
     /// </summary>
     public static IResult? Evaluate(HttpContext context, string etag, string cacheControl)
     {
+        if (IfMatchFails(context.Request, etag) is { } failed)
+        {
+            context.Response.Headers.CacheControl = "no-store";
+            if (failed.StatusCode == StatusCodes.Status412PreconditionFailed) context.Response.Headers.ETag = etag;
+            return failed;
+        }
         context.Response.Headers.ETag = etag;
         context.Response.Headers.CacheControl = cacheControl;
-        if (IfMatchFails(context.Request, etag) is { } failed) return failed;
         return Matches(context.Request, etag) ? TypedResults.StatusCode(StatusCodes.Status304NotModified) : null;
     }
 
     /// <summary>
-    /// If-Match on a read: the representation exists, so * matches; a list matches when one of its tags
-    /// equals <paramref name="etag"/> under the strong comparison (RFC 9110 §13.1.1): a weak tag never does,
-    /// nor does any tag of a read whose own ETag is weak (a GeoJSON page's), and a tag may name the coding it
-    /// came in. Malformed is a 400, as on writes.
+    /// If-Match on a read: the representation exists, so * matches; a list matches when one of its tags equals
+    /// <paramref name="etag"/> under the strong comparison (RFC 9110 §13.1.1), so a weak tag never does, nor does
+    /// any tag of a read whose own ETag is weak (a GeoJSON page's). One allowance: a tag may name the coding its
+    /// answer came in ("d1f-gzip"), as If-None-Match's may. Malformed is a 400, as on writes.
     /// </summary>
-    private static IResult? IfMatchFails(HttpRequest request, string etag)
+    private static ProblemHttpResult? IfMatchFails(HttpRequest request, string etag)
     {
         var header = request.Headers.IfMatch;
         if (header.Count == 0) return null;

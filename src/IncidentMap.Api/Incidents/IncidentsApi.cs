@@ -687,57 +687,59 @@ public static partial class IncidentsApi
         """;
 
     /// <summary>
-    /// A history read's ETag: the data version (any write may add a revision or delete the incident), and whether
-    /// the key sees deleted incidents, since the answer depends on it. A poll with it costs no query meanwhile.
+    /// A history read: its ETag is the data version (any write may add a revision or delete the incident), the URL's
+    /// incident and revision, and whether the key sees deleted incidents, since the answer depends on it. Its
+    /// preconditions are evaluated once the answer is known to exist, as a 404 ignores them (RFC 9110 §13.2.1): at
+    /// once, without a query, when this process found it at the current data version; else after the query.
     /// </summary>
-    private static IResult? HistoryPrecondition(HttpContext context, DataVersion version, bool editor, string variant) =>
-        Conditional.Evaluate(context, Conditional.DataETag(version, editor ? variant + "-e" : variant), "private, no-cache");
-
-    /// <summary>An answer with no representation carries no ETag: a client must not revalidate a 404 into a 304.</summary>
-    private static IResult WithoutETag(HttpContext context, IResult problem)
+    private static async Task<IResult> HistoryReadAsync(HttpContext context, DataVersion dataVersion, IMemoryCache cache,
+        string variant, Func<Task<IResult?>> read, Func<IResult> missing)
     {
-        context.Response.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.ETag);
-        return problem;
+        var etag = Conditional.DataETag(dataVersion, SeesDeleted(context) ? variant + "-e" : variant);
+        var known = $"found:{etag}";
+        if (cache.TryGetValue(known, out bool _) && Conditional.Evaluate(context, etag, "private, no-cache") is { } early) return early;
+        if (await read() is not { } answer) return missing();
+        cache.Set(known, true, new MemoryCacheEntryOptions { Size = 64, SlidingExpiration = TimeSpan.FromMinutes(5) });
+        return Conditional.Evaluate(context, etag, "private, no-cache") ?? answer;
     }
 
-    internal static async Task<IResult> GetHistory(HttpRequest request, string featureId, IncidentReader reader, DataVersion version, CancellationToken ct)
+    internal static Task<IResult> GetHistory(HttpRequest request, string featureId, IncidentReader reader, DataVersion version,
+        IMemoryCache cache, CancellationToken ct)
     {
-        if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
-        var editor = SeesDeleted(request.HttpContext);
-        if (HistoryPrecondition(request.HttpContext, version, editor, "history") is { } conditional) return conditional;
+        if (!TryParseId(featureId, out var id)) return Task.FromResult(UnknownIncident(featureId));
         var self = $"{RequestUrl.Incidents(request)}/items/{id}/history";
-        var history = await reader.ScalarAsync<string?>($"""
-            SELECT json_build_object('id', @id, 'revisions', json_agg(json_build_object(
-                'version', version, 'kind', kind, 'changed_by', changed_by, 'changed_at', changed_at,
-                'changed_fields', changed_fields, 'href', @self || '/' || version) ORDER BY version))::text
-            FROM incident_revisions WHERE incident_id = @id AND {VisibleIncident}
-            HAVING count(*) > 0
-            """, new Dapper.DynamicParameters(new { id, self, deleted_too = editor }), ct);
-        return history is null
-            ? WithoutETag(request.HttpContext, UnknownIncident(featureId))
-            : TypedResults.Text(JsonText.Compact(history), "application/json", System.Text.Encoding.UTF8);
+        return HistoryReadAsync(request.HttpContext, version, cache, $"h{id}", async () =>
+            await reader.ScalarAsync<string?>($"""
+                SELECT json_build_object('id', @id, 'revisions', json_agg(json_build_object(
+                    'version', version, 'kind', kind, 'changed_by', changed_by, 'changed_at', changed_at,
+                    'changed_fields', changed_fields, 'href', @self || '/' || version) ORDER BY version))::text
+                FROM incident_revisions WHERE incident_id = @id AND {VisibleIncident}
+                HAVING count(*) > 0
+                """, new Dapper.DynamicParameters(new { id, self, deleted_too = SeesDeleted(request.HttpContext) }), ct) is { } history
+                ? TypedResults.Text(JsonText.Compact(history), "application/json", System.Text.Encoding.UTF8)
+                : null,
+            () => UnknownIncident(featureId));
     }
 
     /// <summary>The properties in the order a read of the incident writes them, for its earlier versions (stored as jsonb).</summary>
     private static readonly string[] PropertyOrder = [.. Columns.All.Select(c => c.Name)];
 
-    internal static async Task<IResult> GetRevision(HttpContext context, string featureId, string version, IncidentReader reader,
-        DataVersion dataVersion, CancellationToken ct)
+    internal static Task<IResult> GetRevision(HttpContext context, string featureId, string version, IncidentReader reader,
+        DataVersion dataVersion, IMemoryCache cache, CancellationToken ct)
     {
-        if (!TryParseId(featureId, out var id)) return UnknownIncident(featureId);
+        if (!TryParseId(featureId, out var id)) return Task.FromResult(UnknownIncident(featureId));
         if (!int.TryParse(version, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v))
-            return Problem.NotFound($"Incident '{featureId}' has no version '{version}': versions are whole numbers from 1.");
-        var editor = SeesDeleted(context);
-        if (HistoryPrecondition(context, dataVersion, editor, "revision") is { } conditional) return conditional;
+            return Task.FromResult<IResult>(Problem.NotFound($"Incident '{featureId}' has no version '{version}': versions are whole numbers from 1."));
         // The current version's revision holds no feature (migration 0012): it is the incident row.
-        var feature = await reader.ScalarAsync<string?>($"""
-            SELECT coalesce(r.feature, incident_feature_jsonb(i))::text
-            FROM incident_revisions r JOIN incidents i ON i.id = r.incident_id
-            WHERE r.incident_id = @id AND r.version = @v AND (r.feature IS NOT NULL OR i.version = r.version) AND {VisibleIncident}
-            """, new Dapper.DynamicParameters(new { id, v, deleted_too = editor }), ct);
-        return feature is null
-            ? WithoutETag(context, Problem.NotFound($"Incident '{featureId}' has no version '{version}'."))
-            : Feature(JsonText.OrderedFeature(feature, PropertyOrder), StatusCodes.Status200OK);
+        return HistoryReadAsync(context, dataVersion, cache, $"h{id}-{v}", async () =>
+            await reader.ScalarAsync<string?>($"""
+                SELECT coalesce(r.feature, incident_feature_jsonb(i))::text
+                FROM incident_revisions r JOIN incidents i ON i.id = r.incident_id
+                WHERE r.incident_id = @id AND r.version = @v AND (r.feature IS NOT NULL OR i.version = r.version) AND {VisibleIncident}
+                """, new Dapper.DynamicParameters(new { id, v, deleted_too = SeesDeleted(context) }), ct) is { } feature
+                ? Feature(JsonText.OrderedFeature(feature, PropertyOrder), StatusCodes.Status200OK)
+                : null,
+            () => Problem.NotFound($"Incident '{featureId}' has no version '{version}'."));
     }
 
     private static IResult Respond(HttpContext context, WriteOutcome outcome, int successStatus, string? featureId = null) => outcome switch

@@ -119,12 +119,15 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                     || !long.TryParse(f[0], CultureInfo.InvariantCulture, out var id)
                     || !double.TryParse(f[4], CultureInfo.InvariantCulture, out var lat)
                     || !double.TryParse(f[5], CultureInfo.InvariantCulture, out var lon)
-                    || f[8].Length != 2 || lat is < -90 or > 90 || lon is < -180 or > 180)
+                    || f[8].Length != 2 || lat is < -90 or > 90 || lon is < -180 or > 180
+                    // A name holding a control character is malformed, as an editor's place would be refused.
+                    || Incidents.IncidentInput.ControlCharacterProblem(f[1]) is not null)
                     continue;
                 await copy.StartRowAsync(ct);
                 await copy.WriteAsync(id, NpgsqlDbType.Bigint, ct);
                 await copy.WriteAsync(f[1], NpgsqlDbType.Text, ct);
-                await copy.WriteAsync(f[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Take(50).ToArray(),
+                await copy.WriteAsync(f[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Where(n => Incidents.IncidentInput.ControlCharacterProblem(n) is null).Take(50).ToArray(),
                     NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
                 await copy.WriteAsync(f[8].ToUpperInvariant(), NpgsqlDbType.Char, ct);
                 await copy.WriteAsync(f[7].Length > 0 ? f[7] : f[6], NpgsqlDbType.Text, ct);

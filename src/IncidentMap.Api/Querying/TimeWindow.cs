@@ -29,6 +29,9 @@ public static partial class TimeWindow
     /// <summary>Where a bound's end at or after this is open: QGIS writes 9999-12-31T00:00:00Z (or the date) for "no end".</summary>
     private static readonly DateTimeOffset OpenEndFrom = new(9999, 12, 31, 0, 0, 0, TimeSpan.Zero);
 
+    [GeneratedRegex(@"^9999-12-31T.*-(?:[01]\d|2[0-3]):[0-5]\d$")]
+    private static partial Regex LateOnTheLastDay();
+
     [GeneratedRegex(@"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")]
     private static partial Regex DurationPattern();
 
@@ -158,6 +161,14 @@ public static partial class TimeWindow
             // No instant follows the last one .NET can hold (9999-12-31T23:59:59.9999999Z).
             if (instant > DateTimeOffset.MaxValue - Microsecond) noEnd = true;
             else end = new(instant + Microsecond, false);
+            return true;
+        }
+        // Late on 9999-12-31 west of UTC (23:00:00-02:00) is past the last instant .NET holds: nothing stored
+        // follows it, and as an end it is open, as QGIS's 9999-12-31T00:00:00Z is.
+        if (LateOnTheLastDay().IsMatch(text) && Rfc3339.TryParseDateTime(text[..^6] + "Z", out _))
+        {
+            start = new(DateTimeOffset.MaxValue, false);
+            noEnd = true;
             return true;
         }
         // GDAL 3.6's OAPIF driver sends a date compared in -where as "2016-02-01T": the date it means.

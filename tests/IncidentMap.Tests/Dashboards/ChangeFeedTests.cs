@@ -354,15 +354,22 @@ public sealed class FeedRetentionTests(ApiFixture api)
         }
         Assert.True(await api.Services.GetRequiredService<FeedRetention>().PurgeAsync(TimeSpan.FromDays(365), default) >= 1);
 
+        // A change committed before the 410, which the client's reload will show.
+        var earlier = await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        await _client.PollUntilAsync(tag, seen[0].Cursor, 1);
+
         var response = await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={cursor}");
 
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Gone, "cursor");
         Assert.Contains("/collections/incidents/items", problem["detail"]!.GetValue<string>());
-        // Its resume_cursor is taken before the client reloads: a change committed while it reloads comes from it.
+        Assert.True(response.Headers.CacheControl?.NoStore);
+        // Its resume_cursor is the head when the 410 answered, taken before the client reloads: a change committed
+        // while it reloads comes from it, and the one before the 410 (in the reload) does not.
         var resume = problem["resume_cursor"]!.GetValue<string>();
         var during = await _client.CreateAsync(FeedHelpers.Tagged(tag));
         var (resumed, _) = await _client.PollUntilAsync(tag, resume, 1);
         Assert.Equal(during, resumed.Single().Id);
+        Assert.DoesNotContain(resumed, c => c.Id == earlier);
         // A cursor from after the purged change still works.
         Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/incidents/changes?tags={tag}&cursor={seen[0].Cursor}")).StatusCode);
 

@@ -256,4 +256,48 @@ public sealed class ConditionalGetTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Null(missing.Headers.ETag);
     }
+
+    /// <summary>
+    /// A 412 or a malformed If-Match is not the read's answer: no shared cache may keep it under the read's URL (a
+    /// tile's is public, max-age=15), and only the 412 names the current ETag.
+    /// </summary>
+    [Fact]
+    public async Task A_tiles_412_and_400_for_if_match_are_not_stored_by_caches()
+    {
+        var tag = FeedHelpers.NewTag();
+        await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var url = $"/collections/incidents/tiles/WebMercatorQuad/0/0/0?tags={tag}";
+        var etag = await _client.SettledETagAsync(url);
+
+        var stale = await GetIfMatchAsync(url, "\"d0\"");
+        await ProblemAssert.IsProblemAsync(stale, HttpStatusCode.PreconditionFailed, "If-Match");
+        Assert.True(stale.Headers.CacheControl?.NoStore);
+        Assert.Equal(etag, stale.Headers.ETag);
+
+        var malformed = await GetIfMatchAsync(url, "d0");
+        await ProblemAssert.IsProblemAsync(malformed, HttpStatusCode.BadRequest, "If-Match");
+        Assert.True(malformed.Headers.CacheControl?.NoStore);
+        Assert.Null(malformed.Headers.ETag);
+    }
+
+    /// <summary>
+    /// A history that does not exist is a 404 whatever the preconditions say (RFC 9110 §13.2.1), and one incident's
+    /// history tag does not revalidate another's.
+    /// </summary>
+    [Fact]
+    public async Task History_preconditions_never_turn_a_missing_history_into_a_304_or_412()
+    {
+        var first = await _client.CreateAsync(Features.Valid());
+        var second = await _client.CreateAsync(Features.Valid());
+        var firstTag = await _client.SettledETagAsync($"/collections/incidents/items/{first}/history");
+        var secondTag = await _client.SettledETagAsync($"/collections/incidents/items/{second}/history");
+        Assert.NotEqual(firstTag, secondTag);
+        Assert.Equal(HttpStatusCode.OK, (await GetIfNoneMatchAsync($"/collections/incidents/items/{second}/history", firstTag)).StatusCode);
+
+        const string Missing = "/collections/incidents/items/999999999/history";
+        Assert.Equal(HttpStatusCode.NotFound, (await GetIfMatchAsync(Missing, "\"zzz\"")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetIfNoneMatchAsync(Missing, EntityTagHeaderValue.Any)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetIfNoneMatchAsync(Missing, firstTag)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetIfNoneMatchAsync($"/collections/incidents/items/{first}/history/7", firstTag)).StatusCode);
+    }
 }

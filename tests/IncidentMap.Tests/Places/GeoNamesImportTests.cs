@@ -177,4 +177,21 @@ public sealed class GeoNamesImportTests(ApiFixture api)
         Assert.Contains("Jabrud", after);
         Assert.Equal(before.Length + (before.Contains("Jabrud") ? 0 : 1), after.Length);
     }
+
+    /// <summary>A dump's name holding a control character is a malformed line (as an editor's place would be refused); such alternate names are left out.</summary>
+    [Fact]
+    public async Task A_dump_line_whose_name_holds_a_control_character_is_skipped_and_such_alternate_names_are_left_out()
+    {
+        var (bad, good) = (NewPlace("Bad"), NewPlace("Good"));
+        var line = Line(good.Id, good.Name, "SY").Split('\t');
+        line[3] = "Kept spelling,Bell\u0007name";
+        var dump = Line(bad.Id, bad.Name + "\u001b[31m", "SY") + string.Join('\t', line);
+
+        var result = await ImportAsync(Encoding.UTF8.GetBytes(dump));
+
+        Assert.Equal((2, 1, 1), (result.Read, result.Imported, result.Skipped));
+        Assert.Null(await StoredNameAsync(bad.Id));
+        await using var connection = await api.Database.OpenConnectionAsync();
+        Assert.Equal(["Kept spelling"], await connection.ExecuteScalarAsync<string[]>("SELECT alternate_names FROM places WHERE geonameid = @id", new { id = good.Id }));
+    }
 }

@@ -250,7 +250,10 @@ public sealed class TimeWindowTests(ApiFixture api)
             ("9999-06-01/9999-12-31T06:00:00Z", [june, last]),
             ("9999-06-02/P1M", []),
             ("9999-06-01/P1Y", [june, last]),                       // past 9999: open
-            ("0000-01-01T00:00:00Z/9999-12-31T00:00:00Z", [modern, june, last]));
+            ("0000-01-01T00:00:00Z/9999-12-31T00:00:00Z", [modern, june, last]),
+            // Past the last instant .NET holds (10000-01-01T01:00:00Z): an open end, and no start of anything stored.
+            ("2016-01-01/9999-12-31T23:00:00-02:00", [modern, june, last]),
+            ("9999-12-31T23:00:00.5-02:00/..", []));
     }
 
     [Fact]
