@@ -418,8 +418,13 @@ public static partial class IncidentsApi
     internal static async Task<IResult> CreateIncident(HttpContext context, IncidentStore store)
     {
         IdempotencyRequest? idempotency = null;
-        var idempotencyKey = context.Request.Headers["Idempotency-Key"].ToString();
-        if (idempotencyKey.Length > 0 && !IsValidIdempotencyKey(idempotencyKey))
+        // One key, given once (a header sent twice came joined as "k1,k2": a third key nobody sent); sent empty, it
+        // names no request, and the retry it was meant for would create a second incident.
+        var sent = context.Request.Headers["Idempotency-Key"];
+        if (sent.Count > 1)
+            return Problem.BadParameter("Idempotency-Key", $"is given {sent.Count} times; send one key");
+        var idempotencyKey = sent.ToString();
+        if (sent.Count == 1 && !IsValidIdempotencyKey(idempotencyKey))
             return Problem.BadParameter("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
 
         var (document, hash, problem) = await JsonBody.ReadWithHashAsync(context.Request, FeatureMediaTypes, context.RequestAborted);

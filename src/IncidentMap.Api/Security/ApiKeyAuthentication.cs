@@ -34,6 +34,12 @@ public sealed class ApiKeyAuthentication(
     {
         var key = KeyFrom(Request);
         if (key is null) return AuthenticateResult.NoResult();
+        // Two different keys (X-API-Key and a Bearer one) are refused rather than one of them silently ignored:
+        // a bad credential never passes beside a good one.
+        var authorization = Request.Headers.Authorization.ToString();
+        if (Request.Headers.ContainsKey(Header) && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            && authorization[7..].Trim() != key)
+            return AuthenticateResult.Fail("two different API keys: X-API-Key and Authorization: Bearer");
 
         var cacheKey = "apikey:" + Convert.ToHexString(ApiKeys.Hash(key));
         if (!cache.TryGetValue(cacheKey, out ApiKeyInfo? info))

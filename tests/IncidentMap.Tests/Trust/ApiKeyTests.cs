@@ -94,6 +94,23 @@ public sealed class ApiKeyTests(ApiFixture api)
         Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode} {body}");
     }
 
+    /// <summary>A bad credential never passes beside a good one: two different keys are a 401, the same key twice is fine.</summary>
+    [Fact]
+    public async Task Two_different_keys_in_X_API_Key_and_a_bearer_token_are_a_401()
+    {
+        var (key, _) = await api.Services.NewKeyAsync("two-keys", Scopes.Write);
+        using var client = api.ClientWithKey(key);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "im_not-a-key");
+
+        var (refused, _) = await client.PostAsync(Features.Valid());
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync($"{Trust.ItemsUrl}?limit=1")).StatusCode);
+
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var (response, body) = await client.PostAsync(Features.Valid());
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode} {body}");
+    }
+
     [Fact]
     public async Task Reads_are_public_by_default()
     {
