@@ -33,6 +33,32 @@ public static partial class QueryParser
     /// <summary>CRS84 as a safe CURIE (OGC API – Features Part 2), beside its URI <see cref="Collections.Conformance.Crs84"/>.</summary>
     public const string Crs84Curie = "[OGC:CRS84]";
 
+    /// <summary>
+    /// A hyphenated word outside quotes (<c>sayyida-zaynab</c>) searched as the phrase of its parts
+    /// (<c>"sayyida zaynab"</c>). PostgreSQL's parser reads it as a compound lexeme followed by its parts, and
+    /// looks for all three in a row, which a text writing the words apart ("Sayyida Zaynab") never holds; a text
+    /// writing them hyphenated holds the parts in a row too, so it is still found. Words inside quotes and
+    /// negated words (<c>-al-bab</c>) are left as written.
+    /// </summary>
+    internal static string PhraseHyphenated(string q)
+    {
+        if (!q.Contains('-')) return q;
+        var words = q.Split(' ');
+        var quoted = false;
+        for (var i = 0; i < words.Length; i++)
+        {
+            var word = words[i];
+            var inPhrase = quoted;
+            if (word.Count(c => c == '"') % 2 == 1) quoted = !quoted;
+            if (inPhrase || word.Contains('"') || word.StartsWith('-') || !InnerHyphen().IsMatch(word)) continue;
+            words[i] = "\"" + word.Replace('-', ' ') + "\"";
+        }
+        return string.Join(' ', words);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[\p{L}\p{N}]-[\p{L}\p{N}]")]
+    private static partial System.Text.RegularExpressions.Regex InnerHyphen();
+
     [System.Text.RegularExpressions.GeneratedRegex("-{2,}")]
     private static partial System.Text.RegularExpressions.Regex MultipleMinus();
 
@@ -63,7 +89,7 @@ public static partial class QueryParser
                      $"and geometries of at most {IncidentQuery.MaxShapeVertices} vertices; a 400 names the position of what is over a limit.",
         ["filter-lang"] = "cql2-text (default) or cql2-json.",
         ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 or [OGC:CRS84] (lon/lat), the default.",
-        ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word); English stemming, case and accents ignored (emeute finds Émeute).",
+        ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word; a hyphenated word is the phrase of its parts); English stemming, case and accents ignored (emeute finds Émeute).",
         ["event_type"] = $"Any of these event types (comma list of at most {MaxListValues}).",
         ["sub_event_type"] = $"This sub-event type, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
         ["country"] = $"Any of these ISO 3166-1 alpha-2 codes (comma list of at most {MaxListValues}; XK for Kosovo).",
@@ -262,7 +288,7 @@ public static partial class QueryParser
             if (string.IsNullOrWhiteSpace(q)) Bad("q", "must not be empty");
             else if (IncidentInput.Characters(q) > 500) Bad("q", "is longer than 500 characters");
             else if (q.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length > 50) Bad("q", "has more than 50 terms");
-            else query = query with { Text = q };
+            else query = query with { Text = PhraseHyphenated(q) };
         }
 
         if (Get("sortby") is { } sortby)
