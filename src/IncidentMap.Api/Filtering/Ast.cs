@@ -31,9 +31,9 @@ internal sealed record CallNode(string Name, IReadOnlyList<Node> Args, Location 
 internal sealed record TimeInstant(DateTimeOffset First, DateTimeOffset Last, bool IsDate, bool Early = false)
 {
     /// <summary>UTC ticks from 0001-01-01 of the first instant, negative before it: for comparing.</summary>
-    public long FirstTicks => First.UtcTicks - (Early ? Incidents.Rfc3339.GregorianCycle.Ticks : 0);
+    public long FirstTicks => Incidents.Rfc3339.UtcTicks(First, Early);
 
-    public long LastTicks => Last.UtcTicks - (Early ? Incidents.Rfc3339.GregorianCycle.Ticks : 0);
+    public long LastTicks => Incidents.Rfc3339.UtcTicks(Last, Early);
 }
 
 /// <summary>Both ends inclusive; null is an open end ('..').</summary>

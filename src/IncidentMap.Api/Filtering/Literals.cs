@@ -34,11 +34,8 @@ internal static class Literals
         var yearZero = Rfc3339.InYearZero(text);
         if (!Rfc3339.TryParseDateTime(yearZero ?? text, out var instant))
             throw new FilterException(at, $"'{text}' is not an RFC 3339 timestamp such as 2016-02-21T07:30:00Z");
-        var utc = instant.ToUniversalTime();
-        if (yearZero is not null && utc - DateTimeOffset.MinValue >= Rfc3339.GregorianCycle)
-            utc -= Rfc3339.GregorianCycle;
-        else if (yearZero is not null) return new TimeInstant(utc, utc, IsDate: false, Early: true);
-        return new TimeInstant(utc, utc, IsDate: false);
+        var (utc, early) = yearZero is null ? (instant.ToUniversalTime(), false) : Rfc3339.Unshift(instant);
+        return new TimeInstant(utc, utc, IsDate: false, early);
     }
 
     public static TimeInstant Date(string text, Location at)

@@ -52,7 +52,8 @@ public static class QueryEncoding
     private static bool IsUtf8(ReadOnlySpan<char> text)
     {
         if (!text.Contains('%')) return true;
-        var bytes = new byte[text.Length / 3];
+        // At most a byte per three characters; a few hundred on the stack, a long value (a CQL2 filter) on the heap.
+        Span<byte> bytes = text.Length <= 768 ? stackalloc byte[text.Length / 3] : new byte[text.Length / 3];
         var run = 0;
         for (var i = 0; i < text.Length;)
         {
@@ -63,10 +64,10 @@ public static class QueryEncoding
                 i += 3;
                 continue;
             }
-            if (run > 0 && !Utf8.IsValid(bytes.AsSpan(0, run))) return false;
+            if (run > 0 && !Utf8.IsValid(bytes[..run])) return false;
             run = 0;
             i++;
         }
-        return Utf8.IsValid(bytes.AsSpan(0, run));
+        return Utf8.IsValid(bytes[..run]);
     }
 }

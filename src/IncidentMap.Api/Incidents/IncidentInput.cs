@@ -375,6 +375,13 @@ public static class IncidentInput
         return null;
     }
 
+    /// <summary>
+    /// Why <paramref name="text"/> cannot be stored as the text of a field: a NUL or invalid Unicode
+    /// (<see cref="IsStorableText"/>), else a control character (<see cref="ControlCharacterProblem"/>); null when it can.
+    /// </summary>
+    public static string? TextProblem(string text, bool prose = false) =>
+        !IsStorableText(text) ? "contains a NUL character or invalid Unicode" : ControlCharacterProblem(text, prose);
+
     private sealed class PropertyReader(JsonElement props, List<FieldError> errors)
     {
         private bool TryGet(string name, bool required, out JsonElement value)
@@ -399,8 +406,7 @@ public static class IncidentInput
             // (U+0958 is two code points); text that is not valid Unicode has no NFC and is refused below.
             if (nfc && IsStorableText(s)) s = s.Normalize(NormalizationForm.FormC);
             if (s.Length > maxLength && Characters(s) > maxLength) { Error(name, $"is longer than {maxLength} characters"); return null; }
-            if (!IsStorableText(s)) { Error(name, "contains a NUL character or invalid Unicode"); return null; }
-            if (ControlCharacterProblem(s, prose) is { } control) { Error(name, control); return null; }
+            if (TextProblem(s, prose) is { } problem) { Error(name, problem); return null; }
             return s;
         }
 
@@ -489,10 +495,8 @@ public static class IncidentInput
                     Error($"{name}[{i}]", "must be a non-empty string");
                 else if (text.Length > 500 && Characters(text) > 500)
                     Error($"{name}[{i}]", "is longer than 500 characters");
-                else if (!IsStorableText(text))
-                    Error($"{name}[{i}]", "contains a NUL character or invalid Unicode");
-                else if (ControlCharacterProblem(text) is { } control)
-                    Error($"{name}[{i}]", control);
+                else if (TextProblem(text) is { } problem)
+                    Error($"{name}[{i}]", problem);
                 else list.Add(text);
                 i++;
             }
@@ -520,9 +524,8 @@ public static class IncidentInput
                     if (field.Value.ValueKind != JsonValueKind.String) { Error($"{path}.{field.Name}", "must be a string"); continue; }
                     var text = field.Value.GetString()!;
                     if (text.Length > 2000 && Characters(text) > 2000) { Error($"{path}.{field.Name}", "is longer than 2000 characters"); continue; }
-                    if (!IsStorableText(text)) { Error($"{path}.{field.Name}", "contains a NUL character or invalid Unicode"); continue; }
                     // A URL is one line (RFC 3986 has no white space in it); a publisher or title is text as the summary is.
-                    if (ControlCharacterProblem(text, prose: field.Name is not ("url" or "published_at")) is { } control) { Error($"{path}.{field.Name}", control); continue; }
+                    if (TextProblem(text, prose: field.Name is not ("url" or "published_at")) is { } problem) { Error($"{path}.{field.Name}", problem); continue; }
                     if (field.Name == "url" && !(Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
                     { Error($"{path}.url", $"'{text}' is not an absolute http(s) URL"); continue; }
                     if (field.Name == "published_at")

@@ -23,6 +23,18 @@ public static class Rfc3339
     public static string? InYearZero(string text) =>
         text.StartsWith("0000-", StringComparison.Ordinal) ? "0400" + text[4..] : null;
 
+    /// <summary>
+    /// A time read <see cref="GregorianCycle"/> later (<see cref="InYearZero"/>) as meant: that instant in UTC when
+    /// .NET holds it (a year-0000 time west of UTC may fall in year 1), else the shifted one, marked early.
+    /// </summary>
+    public static (DateTimeOffset At, bool Early) Unshift(DateTimeOffset shifted) =>
+        shifted.UtcTicks >= GregorianCycle.Ticks
+            ? (new DateTimeOffset(shifted.UtcTicks - GregorianCycle.Ticks, TimeSpan.Zero), false)
+            : (shifted.ToUniversalTime(), true);
+
+    /// <summary>UTC ticks from 0001-01-01 of a time, negative for an <paramref name="early"/> one (given <see cref="GregorianCycle"/> later): for comparing.</summary>
+    public static long UtcTicks(DateTimeOffset at, bool early) => at.UtcTicks - (early ? GregorianCycle.Ticks : 0);
+
     /// <summary>Why a time to compare with is refused when <see cref="IsFinerThanMicroseconds"/>.</summary>
     public const string FinerThanMicroseconds =
         "is finer than a microsecond; PostgreSQL keeps microseconds, so give at most 6 digits after the seconds (zeros after them are fine)";

@@ -100,8 +100,7 @@ public static class PlaceInput
         var name = value.GetString()!.Trim();
         string? problem = name.Length == 0 ? "must not be blank"
             : IncidentInput.Characters(name) > MaxNameLength ? $"is longer than {MaxNameLength} characters"
-            : !IncidentInput.IsStorableText(name) ? "contains a NUL character or invalid Unicode"
-            : IncidentInput.ControlCharacterProblem(name) is { } control ? control
+            : IncidentInput.TextProblem(name) is { } unstorable ? unstorable
             // Names are compared by their letters and digits (place_key): without any, it would equal every other such name.
             : !HasKey(name) ? "needs at least one letter or digit (ayn, hamza and prime marks and tatweel do not count)"
             : null;
@@ -132,8 +131,7 @@ public static class PlaceInput
         var text = value.GetString()!.Trim();
         string? problem = text.Length == 0 ? "must not be blank; leave it out (or null) when unknown"
             : IncidentInput.Characters(text) > maxLength ? $"is longer than {maxLength} characters"
-            : !IncidentInput.IsStorableText(text) ? "contains a NUL character or invalid Unicode"
-            : IncidentInput.ControlCharacterProblem(text) is { } control ? control
+            : IncidentInput.TextProblem(text) is { } unstorable ? unstorable
             : null;
         if (problem is null) return text;
         errors.Add(new FieldError(field, problem));

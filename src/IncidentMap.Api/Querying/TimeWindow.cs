@@ -53,11 +53,14 @@ public static partial class TimeWindow
     private readonly record struct Point(DateTimeOffset At, bool Early)
     {
         /// <summary>UTC ticks from 0001-01-01, negative before it: for comparing.</summary>
-        public long Ticks => Early ? At.UtcTicks - Rfc3339.GregorianCycle.Ticks : At.UtcTicks;
+        public long Ticks => Rfc3339.UtcTicks(At, Early);
 
         /// <summary>An instant meant <see cref="Rfc3339.GregorianCycle"/> before the one given: early if before 0001.</summary>
-        public static Point Unshift(DateTimeOffset shifted) =>
-            shifted.UtcTicks - Rfc3339.GregorianCycle.Ticks is var ticks && ticks >= 0 ? new(new DateTimeOffset(ticks, TimeSpan.Zero), false) : new(shifted, true);
+        public static Point Unshift(DateTimeOffset shifted)
+        {
+            var (at, early) = Rfc3339.Unshift(shifted);
+            return new(at, early);
+        }
     }
 
     /// <param name="zone">Where calendar dates and months are days and months (null: UTC). Instants
