@@ -42,11 +42,33 @@ public sealed class ChangeFeed(IncidentReader reader)
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 
+    /// <summary>
+    /// The highest horizon this instance has read. The horizon can stand lower for a moment than it stood
+    /// a moment before (db/migrations/0039: a transaction of another database that commits between a
+    /// statement's snapshot and its look at pg_stat_activity counts as running). That is the safe side,
+    /// but a page read again from the same cursor came back short, and a change a dashboard had just
+    /// been shown went missing from the next read. A horizon read by a statement that finished is safe
+    /// for every statement that starts later: each of this database's transactions below it had ended
+    /// by that statement's snapshot, so a later snapshot sees all they wrote. Reads never go below it.
+    /// </summary>
+    private ulong _floor;
+
+    private string Floor => Interlocked.Read(ref _floor).ToString(CultureInfo.InvariantCulture);
+
+    private FeedCursor Reached(string horizon)
+    {
+        var xid = ulong.Parse(horizon, CultureInfo.InvariantCulture);
+        for (var seen = Interlocked.Read(ref _floor); xid > seen; seen = Interlocked.Read(ref _floor))
+            if (Interlocked.CompareExchange(ref _floor, xid, seen) == seen) break;
+        return new FeedCursor(xid, 0);
+    }
+
     /// <summary>The feed position of "now": everything visible so far is behind it.</summary>
     public async Task<FeedCursor> HeadAsync(CancellationToken ct)
     {
-        var xmin = await reader.ScalarAsync<string>("SELECT incident_feed_horizon()::text", new DynamicParameters(), ct);
-        return new FeedCursor(ulong.Parse(xmin!, CultureInfo.InvariantCulture), 0);
+        var parameters = new DynamicParameters();
+        parameters.Add("floor", Floor);
+        return Reached((await reader.ScalarAsync<string>("SELECT greatest(incident_feed_horizon(), @floor::xid8)::text", parameters, ct))!);
     }
 
     /// <summary>
@@ -110,11 +132,12 @@ public sealed class ChangeFeed(IncidentReader reader)
         parameters.Add("after_xid", after.Xid.ToString(CultureInfo.InvariantCulture));
         parameters.Add("after_position", after.Position);
         parameters.Add("feed_limit", limit);
+        parameters.Add("floor", Floor);
         // One statement, one snapshot: the horizon and the rows below it are read together, so the
         // horizon never runs ahead of what the rows show.
         var sql = $"""
             WITH horizon AS (
-                SELECT incident_feed_horizon() AS xmin,
+                SELECT greatest(incident_feed_horizon(), @floor::xid8) AS xmin,
                        EXISTS (SELECT 1 FROM incident_changes_purged p WHERE (p.xid, p.position) > (@after_xid::xid8, @after_position)) AS expired
             )
             SELECT h.xmin::text AS horizon, h.expired, f.*
@@ -149,13 +172,10 @@ public sealed class ChangeFeed(IncidentReader reader)
                 r.Kind!, r.Id!.Value, r.Version!.Value, r.ChangedAt!.Value, r.Feature))
             .ToList();
 
+        var head = Reached(rows[0].Horizon);
         var next = changes.Count > 0 ? changes[^1].Cursor : after;
-        if (changes.Count < limit)
-        {
-            // Everything below the horizon has been seen: later polls may start there.
-            var head = new FeedCursor(ulong.Parse(rows[0].Horizon, CultureInfo.InvariantCulture), 0);
-            if (head.CompareTo(next) > 0) next = head;
-        }
+        // Everything below the horizon has been seen: later polls may start there.
+        if (changes.Count < limit && head.CompareTo(next) > 0) next = head;
         return rows[0].Expired ? new ChangePage([], after, Expired: true) : new ChangePage(changes, next);
     }
 
