@@ -48,6 +48,7 @@ public static class Queryables
         Text("location_name", "The place as the reports name it."),
         Text("admin1", "First-level administrative division (governorate, province, state)."),
         Text("admin2", "Second-level administrative division (district)."),
+        Text("admin3", "Third-level administrative division (sub-district; ACLED's admin3)."),
         // char(2) pads and compares as bpchar; as text it behaves like every other string.
         new Queryable("country", CqlType.String, "i.country::text", "ISO 3166-1 alpha-2 country code, upper case.") { Padded = "i.country" },
         Text("geo_precision", "How precisely the geometry places the incident.", Vocabulary.GeoPrecisions),

@@ -19,11 +19,11 @@ internal sealed class CopyRows : IDisposable
     /// <summary>The incident columns of a row, in the order they are encoded (those of an <see cref="IncidentDraft"/>).</summary>
     public const string DraftColumns = """
         title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2,
-        country, geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by,
+        admin3, country, geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by,
         sources, status, tags, external_id, geom, place_id, derived_fields
         """;
 
-    private const short FieldCount = 26; // line, record and the 24 draft columns
+    private const short FieldCount = 27; // line, record and the 25 draft columns
     private const int ChunkSize = 64 * 1024; // below the large object heap's threshold
     private const uint TextOid = 25;
     private const uint EwkbSrid = 0x20000000;
@@ -65,6 +65,7 @@ internal sealed class CopyRows : IDisposable
         Text(d.LocationName);
         Text(d.Admin1);
         Text(d.Admin2);
+        Text(d.Admin3);
         Text(d.Country);
         Text(d.GeoPrecision);
         Int32(d.FatalitiesMin);

@@ -213,13 +213,13 @@ internal sealed class IncidentCsvLayout : CsvLayout
     private static readonly string[] Text =
     [
         "title", "summary", "event_type", "sub_event_type", "occurred_at", "time_precision", "location_name", "admin1",
-        "admin2", "country", "geo_precision", "claimed_by", "status", "external_id",
+        "admin2", "admin3", "country", "geo_precision", "claimed_by", "status", "external_id",
     ];
     private static readonly string[] Counts = ["fatalities_min", "fatalities_max", "injured_min", "injured_max"];
     private static readonly string[] Lists = ["actors", "tags"];
     private static readonly HashSet<string> Ignored = ["id", "created_at", "updated_at", "version", "distance_m", "place_id", "derived_fields"];
     /// <summary>Free text, read as the file has it (the write then trims single-line fields as every write does), so an export imported back is unchanged.</summary>
-    private static readonly HashSet<string> FreeText = ["title", "summary", "sub_event_type", "location_name", "admin1", "admin2", "claimed_by"];
+    private static readonly HashSet<string> FreeText = ["title", "summary", "sub_event_type", "location_name", "admin1", "admin2", "admin3", "claimed_by"];
 
     private static readonly NetTopologySuite.IO.WKTReader Wkt = new(new NetTopologySuite.NtsGeometryServices(new NetTopologySuite.Geometries.PrecisionModel(), 4326));
     // Rings as written: the default writer turns them to RFC 7946's orientation, which changed a stored
@@ -340,8 +340,7 @@ internal sealed class IncidentCsvLayout : CsvLayout
 /// ACLED's export columns mapped onto the incident model:
 /// event_id_cnty → external_id; event_date (+ time_precision 1/2/3 → day/week/month) → occurred_at;
 /// ACLED's event type labels → our slugs; actor1, assoc_actor_1, actor2, assoc_actor_2 → actors;
-/// location → location_name (admin3 is not kept: the model has two admin levels and location names
-/// the place); latitude/longitude → Point; geo_precision 1/2/3 → town/near/region; source →
+/// admin1–3 → admin1–3; location → location_name; latitude/longitude → Point; geo_precision 1/2/3 → town/near/region; source →
 /// sources (one publisher per ';'-separated name); notes → summary; fatalities → fatalities_min =
 /// fatalities_max; iso (numeric) or else country (name) → ISO alpha-2; tags → tags; the title is
 /// "{sub_event_type} in {location}".
@@ -380,6 +379,7 @@ internal sealed class AcledLayout : CsvLayout
         ["properties.actors"] = "actor1,assoc_actor_1,actor2,assoc_actor_2",
         ["properties.admin1"] = "admin1",
         ["properties.admin2"] = "admin2",
+        ["properties.admin3"] = "admin3",
         ["properties.location_name"] = "location",
         ["geometry"] = "longitude,latitude",
         ["properties.geo_precision"] = "geo_precision",
@@ -426,6 +426,7 @@ internal sealed class AcledLayout : CsvLayout
         WriteList(json, "actors", [row["actor1"], row["assoc_actor_1"], row["actor2"], row["assoc_actor_2"]]);
         WriteString(json, "admin1", row["admin1"]);
         WriteString(json, "admin2", row["admin2"]);
+        WriteString(json, "admin3", row["admin3"]);
         WriteString(json, "location_name", location);
         WriteCode(json, "geo_precision", row["geo_precision"], GeoPrecisions, problems);
         WriteSources(json, row["source"]);

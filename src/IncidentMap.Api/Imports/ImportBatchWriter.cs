@@ -67,7 +67,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         CREATE TEMP TABLE import_staging (
             line bigint NOT NULL, record bigint NOT NULL,
             title text, summary text, event_type text, sub_event_type text, occurred_at timestamptz, time_precision text,
-            location_name text, admin1 text, admin2 text, country text, geo_precision text,
+            location_name text, admin1 text, admin2 text, admin3 text, country text, geo_precision text,
             fatalities_min integer, fatalities_max integer, injured_min integer, injured_max integer,
             actors text[], claimed_by text, sources jsonb, status text, tags text[], external_id text, geom geometry,
             place_id bigint, derived_fields text[]

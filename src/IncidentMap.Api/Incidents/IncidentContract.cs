@@ -82,7 +82,7 @@ public sealed record SourceDoc(
     [property: JsonPropertyName("published_at")] DateTimeOffset? PublishedAt);
 
 // One line: a summary's line breaks would reach the OpenAPI description with the comment's indentation.
-/// <summary>Incident properties. Counts are bounds: "up to 60" is fatalities_max 60, "at least 50" is fatalities_min 50; null is unknown. Single-line text (title, external_id, sub_event_type, location_name, admin1, admin2, claimed_by, list items) is stored without the white space around it, so a filter on its words finds it, and holds no control characters; summary and sources as written (with no control characters but tabs and line breaks); blank text is null.</summary>
+/// <summary>Incident properties. Counts are bounds: "up to 60" is fatalities_max 60, "at least 50" is fatalities_min 50; null is unknown. Single-line text (title, external_id, sub_event_type, location_name, admin1, admin2, admin3, claimed_by, list items) is stored without the white space around it, so a filter on its words finds it, and holds no control characters; summary and sources as written (with no control characters but tabs and line breaks); blank text is null.</summary>
 /// <param name="Title">Short headline. Required.</param>
 /// <param name="Summary">What happened, in a few sentences.</param>
 /// <param name="EventType">ACLED event type: battles, explosions_remote_violence, violence_against_civilians, protests, riots, strategic_developments. Required.</param>
@@ -92,6 +92,7 @@ public sealed record SourceDoc(
 /// <param name="LocationName">Place as reported, e.g. "Sayeda Zeinab".</param>
 /// <param name="Admin1">First-level administrative division (governorate, province).</param>
 /// <param name="Admin2">Second-level administrative division.</param>
+/// <param name="Admin3">Third-level administrative division (ACLED's admin3, e.g. a sub-district).</param>
 /// <param name="Country">ISO 3166-1 alpha-2 code (or XK, Kosovo's user-assigned code, as GeoNames gives it).</param>
 /// <param name="GeoPrecision">How precise the geometry is: exact, near, town, region or country.</param>
 /// <param name="FatalitiesMin">Lower bound of deaths ("at least").</param>
@@ -119,6 +120,7 @@ public sealed record IncidentPropertiesDoc(
     [property: JsonPropertyName("location_name")] string? LocationName,
     [property: JsonPropertyName("admin1")] string? Admin1,
     [property: JsonPropertyName("admin2")] string? Admin2,
+    [property: JsonPropertyName("admin3")] string? Admin3,
     [property: JsonPropertyName("country")] string? Country,
     [property: JsonPropertyName("geo_precision")] GeoPrecision? GeoPrecision,
     [property: JsonPropertyName("fatalities_min")] int? FatalitiesMin,

@@ -18,6 +18,7 @@ public sealed record IncidentDraft(
     string? LocationName,
     string? Admin1,
     string? Admin2,
+    string? Admin3,
     string? Country,
     string GeoPrecision,
     int? FatalitiesMin,
@@ -54,7 +55,7 @@ public static class IncidentInput
     private static readonly HashSet<string> Known =
     [
         "title", "summary", "event_type", "sub_event_type", "occurred_at", "time_precision", "location_name",
-        "admin1", "admin2", "country", "geo_precision", "fatalities_min", "fatalities_max", "injured_min",
+        "admin1", "admin2", "admin3", "country", "geo_precision", "fatalities_min", "fatalities_max", "injured_min",
         "injured_max", "actors", "claimed_by", "sources", "status", "tags", "external_id",
     ];
 
@@ -124,6 +125,7 @@ public static class IncidentInput
         var locationName = p.OptionalLine("location_name", maxLength: 500);
         var admin1 = p.OptionalLine("admin1", maxLength: 200);
         var admin2 = p.OptionalLine("admin2", maxLength: 200);
+        var admin3 = p.OptionalLine("admin3", maxLength: 200);
         var country = p.Country("country");
         var geoPrecision = p.Enum("geo_precision", Vocabulary.GeoPrecisions) ?? "exact";
         var fatalitiesMin = p.Count("fatalities_min");
@@ -149,7 +151,7 @@ public static class IncidentInput
 
         return (new IncidentDraft(
             title, summary, eventType, subEventType, Rfc3339.Truncate(occurredAt.Value, timePrecision), timePrecision,
-            locationName, admin1, admin2, country, geoPrecision, fatalitiesMin, fatalitiesMax, injuredMin, injuredMax,
+            locationName, admin1, admin2, admin3, country, geoPrecision, fatalitiesMin, fatalitiesMax, injuredMin, injuredMax,
             actors, claimedBy, sources, status, tags, externalId, geometry), errors);
     }
 

@@ -65,13 +65,13 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
 
     private const string Columns = """
         title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2,
-        country, geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by,
+        admin3, country, geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by,
         sources, status, tags, external_id, geom, place_id, derived_fields
         """;
 
     private const string Values = """
         @Title, @Summary, @EventType, @SubEventType, @OccurredAt, @TimePrecision, @LocationName, @Admin1, @Admin2,
-        @Country, @GeoPrecision, @FatalitiesMin, @FatalitiesMax, @InjuredMin, @InjuredMax, @Actors, @ClaimedBy,
+        @Admin3, @Country, @GeoPrecision, @FatalitiesMin, @FatalitiesMax, @InjuredMin, @InjuredMax, @Actors, @ClaimedBy,
         @Sources::jsonb, @Status, @Tags, @ExternalId, @Geometry, @PlaceId, @DerivedFields
         """;
 

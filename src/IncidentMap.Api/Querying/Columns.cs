@@ -25,6 +25,7 @@ public static class Columns
         Of("location_name", ColumnKind.Text),
         Of("admin1", ColumnKind.Text),
         Of("admin2", ColumnKind.Text),
+        Of("admin3", ColumnKind.Text),
         new("country", "i.country::text", ColumnKind.Text),
         Of("geo_precision", ColumnKind.Text),
         Of("fatalities_min", ColumnKind.Integer),

@@ -73,6 +73,7 @@ public sealed record IncidentQuery
     public IReadOnlyList<string>? GeoPrecisions { get; init; }
     public IReadOnlyList<string>? LocationNames { get; init; }
     public IReadOnlyList<string>? Admin2 { get; init; }
+    public IReadOnlyList<string>? Admin3 { get; init; }
     public IReadOnlyList<string>? ExternalIds { get; init; }
     public IReadOnlyList<string>? Tags { get; init; }
     public IReadOnlyList<string>? ClaimedBy { get; init; }

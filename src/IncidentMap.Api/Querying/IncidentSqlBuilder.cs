@@ -341,6 +341,7 @@ public static class IncidentSqlBuilder
         AnyOf(where, parameters, "i.geo_precision", "geo_precision", query.GeoPrecisions);
         AnyOf(where, parameters, "i.location_name", "location_name", query.LocationNames);
         AnyOf(where, parameters, "i.admin2", "admin2", query.Admin2);
+        AnyOf(where, parameters, "i.admin3", "admin3", query.Admin3);
         AnyOf(where, parameters, "i.external_id", "external_id", query.ExternalIds);
         AnyOf(where, parameters, "i.claimed_by", "claimed_by", query.ClaimedBy);
         if (query.Tags is { Count: > 0 } tags)

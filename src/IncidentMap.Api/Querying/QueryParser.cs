@@ -99,6 +99,7 @@ public static partial class QueryParser
         ["geo_precision"] = $"Any of these geographic precisions: exact, near, town, region, country (comma list of at most {MaxListValues}).",
         ["location_name"] = $"This location name, the whole value exactly as stored, commas included (repeat the parameter for any of several, at most {MaxListValues}; near= searches by place instead).",
         ["admin2"] = $"This second-level administrative division, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
+        ["admin3"] = $"This third-level administrative division, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
         ["external_id"] = $"This external id, e.g. an ACLED event id (repeat the parameter for any of several, at most {MaxListValues}).",
         ["tags"] = $"Incidents with this tag, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
         ["claimed_by"] = $"Claimed by this, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
@@ -117,7 +118,7 @@ public static partial class QueryParser
     /// and trusts the answer). Repeating one asks for any of the values.
     /// </summary>
     public static readonly HashSet<string> WholeValues =
-        ["sub_event_type", "admin1", "admin2", "location_name", "external_id", "tags", "claimed_by", "actors"];
+        ["sub_event_type", "admin1", "admin2", "admin3", "location_name", "external_id", "tags", "claimed_by", "actors"];
 
     /// <summary>Between the values of a repeated whole-value parameter, where a value's own commas are not.</summary>
     public const char ValueSeparator = '\u001F';
@@ -249,6 +250,7 @@ public static partial class QueryParser
             GeoPrecisions = Vocabulary(Get("geo_precision"), "geo_precision", Incidents.Vocabulary.GeoPrecisions, errors),
             LocationNames = Whole("location_name"),
             Admin2 = Whole("admin2"),
+            Admin3 = Whole("admin3"),
             ExternalIds = Whole("external_id"),
             Countries = CountryList(Get("country"), errors),
             SubEventTypes = Whole("sub_event_type"),

@@ -3,7 +3,7 @@ using Dapper;
 namespace IncidentMap.Api.Querying;
 
 /// <summary>
-/// Whether the tags, actors or free-text property values (sub_event_type, admin1, admin2, location_name,
+/// Whether the tags, actors or free-text property values (sub_event_type, admin1, admin2, admin3, location_name,
 /// claimed_by) a query asks for are rare, judged by what PostgreSQL's statistics list as common: the
 /// elements of the array columns (<c>pg_stats.most_common_elems</c>) and the values of the others
 /// (<c>most_common_vals</c>), read at most every <see cref="KeepFor"/>.
@@ -37,6 +37,7 @@ public sealed class RareValues(IncidentReader reader)
         ("sub_event_type", q => q.SubEventTypes),
         ("admin1", q => q.Admin1),
         ("admin2", q => q.Admin2),
+        ("admin3", q => q.Admin3),
         ("location_name", q => q.LocationNames),
         ("claimed_by", q => q.ClaimedBy),
     ];

@@ -503,7 +503,7 @@ public sealed class Cql2CompileTests
         var properties = document["properties"]!.AsObject();
         string[] expected =
         [
-            "title", "summary", "event_type", "sub_event_type", "location_name", "admin1", "admin2", "country", "geo_precision",
+            "title", "summary", "event_type", "sub_event_type", "location_name", "admin1", "admin2", "admin3", "country", "geo_precision",
             "status", "time_precision", "claimed_by", "external_id", "fatalities_min", "fatalities_max", "injured_min",
             "injured_max", "version", "occurred_at", "created_at", "updated_at", "actors", "tags", "id", "geometry",
             "place_id", "derived_fields",

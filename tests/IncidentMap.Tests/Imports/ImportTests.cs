@@ -61,7 +61,13 @@ public sealed class ImportTests(ImportsFixture api)
         Assert.Equal("town", homs["geo_precision"]!.GetValue<string>());
         Assert.Equal("SY", homs["country"]!.GetValue<string>());
         Assert.Equal("Homs", homs["admin1"]!.GetValue<string>());
+        Assert.Equal("Homs", homs["admin2"]!.GetValue<string>());
+        Assert.Equal("Homs", homs["admin3"]!.GetValue<string>());
         Assert.Equal("Homs - Az Zahra", homs["location_name"]!.GetValue<string>());
+        // All three levels of division, as ACLED names them (admin3 was dropped before).
+        var zaynab = (await FeatureAsync($"{prefix}-SYR10002"))["properties"]!;
+        Assert.Equal(("Rural Damascus", "Rural Damascus", "Babella"),
+            (zaynab["admin1"]!.GetValue<string>(), zaynab["admin2"]!.GetValue<string>(), zaynab["admin3"]!.GetValue<string>()));
         Assert.Equal(57, homs["fatalities_min"]!.GetValue<int>());
         Assert.Equal(57, homs["fatalities_max"]!.GetValue<int>());
         Assert.Equal(["Islamic State (Syria)", "Civilians (Syria)"], homs["actors"]!.AsArray().Select(a => a!.GetValue<string>()));
@@ -83,6 +89,34 @@ public sealed class ImportTests(ImportsFixture api)
         Assert.Equal(["crowd size=thousands"], (await FeatureAsync($"{prefix}-XKX11001"))["properties"]!["tags"]!.AsArray().Select(t => t!.GetValue<string>()));
         var sadr = (await FeatureAsync($"{prefix}-IRQ20001"))["properties"]!;
         Assert.Equal("Two suicide bombers on motorbikes attacked a market in Sadr City, Baghdad.\nThe toll rose over the following days.", sadr["summary"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task ACLED_admin3_is_kept_filtered_exported_and_a_changed_one_is_one_new_version()
+    {
+        var prefix = Unique();
+        var client = api.CreateClient();
+        await client.ImportOkAsync(AcledSample(prefix), Csv, "", 25, 0, 0, 5);
+
+        // admin3= finds exactly the sample's incidents in Babella (of this import: the prefix is in external_id).
+        var babella = await client.GetJsonAsync($"/collections/incidents/items?admin3=Babella&limit=100");
+        var ids = babella["features"]!.AsArray().Select(f => f!["properties"]!["external_id"]!.GetValue<string>()).Where(e => e.StartsWith(prefix)).ToList();
+        Assert.Equal([$"{prefix}-SYR10002"], ids);
+        var cql = await client.GetJsonAsync($"/collections/incidents/items?filter={Uri.EscapeDataString($"admin3 = 'Babella' AND external_id LIKE '{prefix}%'")}");
+        Assert.Equal(1, cql["numberReturned"]!.GetValue<int>());
+
+        // Our own CSV export carries the column, and imports back unchanged.
+        var csv = await client.GetStringAsync($"/collections/incidents/items?external_id={prefix}-SYR10002&f=csv");
+        Assert.Contains("admin3", csv.Split('\n')[0].Split(','));
+        Assert.Contains(",Babella,", csv);
+
+        // A re-import whose admin3 changed is that incident's one new version, naming admin3.
+        var revised = AcledSample(prefix).Replace("Rural Damascus,Rural Damascus,Babella,", "Rural Damascus,Rural Damascus,Markaz Rif Dimashq,");
+        await client.ImportOkAsync(revised, Csv, "", inserted: 0, updated: 1, unchanged: 24, rejected: 5);
+        var feature = await FeatureAsync($"{prefix}-SYR10002");
+        Assert.Equal(("Markaz Rif Dimashq", 2), (feature["properties"]!["admin3"]!.GetValue<string>(), feature["properties"]!["version"]!.GetValue<int>()));
+        var history = await client.GetJsonAsync($"/collections/incidents/items/{feature["id"]}/history");
+        Assert.Equal(["admin3"], history["revisions"]!.AsArray()[^1]!["changed_fields"]!.AsArray().Select(f => f!.GetValue<string>()));
     }
 
     [Fact]

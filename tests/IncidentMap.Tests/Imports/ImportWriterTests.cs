@@ -18,7 +18,7 @@ public sealed class ImportWriterTests(ImportsFixture api)
     private const string Csv = "text/csv";
 
     private const string StoredColumns = """
-        title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2, country,
+        title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2, admin3, country,
         geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by, sources::text AS sources,
         status, tags, ST_AsEWKT(geom) AS geom, version
         """;

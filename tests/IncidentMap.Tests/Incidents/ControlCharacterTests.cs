@@ -56,6 +56,7 @@ public sealed class ControlCharacterTests(ApiFixture api)
     [InlineData("location_name", "Homs\u0085Bab Amr")]
     [InlineData("admin1", "Homs\u009b31m")]
     [InlineData("admin2", "Homs\rX")]
+    [InlineData("admin3", "Homs\u0007X")]
     [InlineData("claimed_by", "IS\u001b")]
     [InlineData("tags[1]", "x\u000by")]
     [InlineData("actors[0]", "Islamic\u0090State")]

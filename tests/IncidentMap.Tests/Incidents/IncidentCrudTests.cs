@@ -53,6 +53,7 @@ public sealed class IncidentCrudTests(ApiFixture api)
             ["location_name"] = "Sayeda Zeinab",
             ["admin1"] = "Rif Dimashq",
             ["admin2"] = "Rif Dimashq",
+            ["admin3"] = "Markaz Rif Dimashq",
             ["country"] = "SY",
             ["geo_precision"] = "town",
             ["fatalities_min"] = 50,

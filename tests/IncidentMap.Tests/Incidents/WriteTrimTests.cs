@@ -15,7 +15,7 @@ public sealed class WriteTrimTests(ApiFixture api)
 {
     private readonly HttpClient _client = api.CreateClient();
 
-    private static readonly string[] Trimmed = ["location_name", "admin1", "admin2", "sub_event_type", "claimed_by"];
+    private static readonly string[] Trimmed = ["location_name", "admin1", "admin2", "admin3", "sub_event_type", "claimed_by"];
 
     private static string Tag() => "trim-" + Guid.NewGuid().ToString("N")[..10];
 
@@ -27,6 +27,7 @@ public sealed class WriteTrimTests(ApiFixture api)
         properties["location_name"] = "Homs ";
         properties["admin1"] = "\u00a0Homs";                    // a no-break space, as text copied from a page carries
         properties["admin2"] = " Homs\u3000";                    // an ideographic space
+        properties["admin3"] = "Homs\u2003";                     // an em space
         properties["sub_event_type"] = "Suicide bomb\n";
         properties["claimed_by"] = " Islamic State ";
         properties["summary"] = "  Two lines,\n  as written.  ";
@@ -38,7 +39,7 @@ public sealed class WriteTrimTests(ApiFixture api)
     {
         var properties = feature!["properties"]!;
         Assert.Equal("Car bomb", properties["title"]!.GetValue<string>());
-        Assert.Equal(["Homs", "Homs", "Homs", "Suicide bomb", "Islamic State"], Trimmed.Select(name => properties[name]!.GetValue<string>()));
+        Assert.Equal(["Homs", "Homs", "Homs", "Homs", "Suicide bomb", "Islamic State"], Trimmed.Select(name => properties[name]!.GetValue<string>()));
         // Prose keeps its lines and indentation.
         Assert.Equal("  Two lines,\n  as written.  ", properties["summary"]!.GetValue<string>());
     }
@@ -52,7 +53,7 @@ public sealed class WriteTrimTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         AssertTrimmed(body);
         AssertTrimmed(await _client.GetJsonAsync($"/collections/incidents/items/{body!["id"]}"));
-        var found = await _client.GetJsonAsync($"/collections/incidents/items?location_name=Homs&admin1=Homs&admin2=Homs&claimed_by=Islamic%20State&sub_event_type=Suicide%20bomb&tags={tag}");
+        var found = await _client.GetJsonAsync($"/collections/incidents/items?location_name=Homs&admin1=Homs&admin2=Homs&admin3=Homs&claimed_by=Islamic%20State&sub_event_type=Suicide%20bomb&tags={tag}");
         Assert.Equal(1, found["numberMatched"]!.GetValue<int>());
     }
 
@@ -81,8 +82,8 @@ public sealed class WriteTrimTests(ApiFixture api)
         var tag = Tag();
         var json = Padded(tag);
         json["properties"]!["external_id"] = $"{prefix}-json";
-        var csv = new StringBuilder("external_id,title,event_type,occurred_at,location_name,admin1,admin2,sub_event_type,claimed_by,summary,tags,lon,lat\n")
-            .Append($"{prefix}-csv, Car bomb\t,explosions_remote_violence,2016-02-21T07:30:00Z,Homs ,\u00a0Homs,\" Homs\u3000\",\"Suicide bomb\n\", Islamic State ,\"  Two lines,\n  as written.  \",{tag},36.7236,34.7197\n")
+        var csv = new StringBuilder("external_id,title,event_type,occurred_at,location_name,admin1,admin2,admin3,sub_event_type,claimed_by,summary,tags,lon,lat\n")
+            .Append($"{prefix}-csv, Car bomb\t,explosions_remote_violence,2016-02-21T07:30:00Z,Homs ,\u00a0Homs,\" Homs\u3000\",Homs\u2003,\"Suicide bomb\n\", Islamic State ,\"  Two lines,\n  as written.  \",{tag},36.7236,34.7197\n")
             .ToString();
 
         await _client.ImportOkAsync(json.ToJsonString(), "application/x-ndjson", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
