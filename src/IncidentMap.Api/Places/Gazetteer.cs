@@ -90,6 +90,9 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     /// <summary>The curated spellings beside the shipped gazetteer (country, GeoNames name, spellings separated by |).</summary>
     internal const string CuratedFile = "alternate-names.tsv";
 
+    /// <summary>The first-level divisions' names by GeoNames code beside the shipped gazetteer (country, code, name; db/gazetteer/build.mjs).</summary>
+    internal const string Admin1File = "admin1.tsv";
+
     /// <summary>Loads the shipped gazetteer unless this database already has it. Safe when several instances start at once.</summary>
     public async Task EnsureLoadedAsync(string directory, CancellationToken ct)
     {
@@ -112,6 +115,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             // Spellings added to the curated list since the gazetteer was loaded reach it too.
             if (await ApplyAlternateNamesAsync(connection, tx, curated, ct) is > 0 and var added)
                 logger.LogInformation("Gazetteer: curated spellings added to {Places} places", added);
+            await ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(directory, Admin1File), ct);
             await tx.CommitAsync(ct);
             return;
         }
@@ -119,6 +123,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         var started = DateTime.UtcNow;
         var rows = await CopyGeoNamesTsvAsync(connection, file, ct);
         await ApplyAlternateNamesAsync(connection, tx, curated, ct);
+        await ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(directory, Admin1File), ct);
         await tx.CommitAsync(ct);
         logger.LogInformation("Gazetteer: {Rows} places loaded in {Seconds:0.0} s", rows, (DateTime.UtcNow - started).TotalSeconds);
     }
@@ -150,6 +155,40 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         }
         await copy.CompleteAsync(ct);
         return rows;
+    }
+
+    /// <summary>
+    /// Makes admin1_divisions (migration 0042) what the file lists: at every start, as the curated spellings,
+    /// so that a database gets a later list's names; and before a <c>places import</c>, which names a place's
+    /// admin1 by its code (a database the service has not started on yet has none). One statement, which
+    /// writes nothing when the table already matches. No file: the table is left as it is. Returns the rows changed.
+    /// </summary>
+    internal static async Task<int> ApplyAdmin1DivisionsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
+    {
+        if (!File.Exists(file)) return 0;
+        var lines = (await File.ReadAllLinesAsync(file, ct)).Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t')).ToList();
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
+            WITH listed AS (
+                SELECT DISTINCT ON (country, code) country::char(2) AS country, code, name
+                FROM unnest(@countries, @codes, @names) AS l(country, code, name)
+            ), written AS (
+                INSERT INTO admin1_divisions (country, code, name)
+                SELECT l.country, l.code, l.name FROM listed l
+                WHERE NOT EXISTS (SELECT FROM admin1_divisions d WHERE d.country = l.country AND d.code = l.code AND d.name = l.name)
+                ON CONFLICT (country, code) DO UPDATE SET name = EXCLUDED.name
+                RETURNING 1
+            ), removed AS (
+                DELETE FROM admin1_divisions d
+                WHERE NOT EXISTS (SELECT FROM listed l WHERE l.country = d.country AND l.code = d.code)
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM removed)
+            """, new
+        {
+            countries = lines.Select(f => f[0]).ToArray(),
+            codes = lines.Select(f => f[1]).ToArray(),
+            names = lines.Select(f => f[2]).ToArray(),
+        }, tx, commandTimeout: 0, cancellationToken: ct));
     }
 
     /// <summary>

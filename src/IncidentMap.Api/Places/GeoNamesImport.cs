@@ -10,8 +10,13 @@ namespace IncidentMap.Api.Places;
 
 /// <summary>
 /// <c>places import FILE</c>: extends the gazetteer from any GeoNames dump (allCountries.txt, SY.txt,
-/// cities500.txt — tab-separated, 19 columns). Populated places (class P) and administrative areas
-/// (class A) are upserted by geonameid; everything else is skipped. The dump may be as GeoNames serves
+/// cities500.txt — tab-separated, 19 columns). Populated places (class P) are upserted by geonameid;
+/// everything else is skipped: the gazetteer is of populated places, and an administrative area (class A:
+/// the governorate "Muhafazat Hims", alternate name Homs; the country "Syrian Arab Republic") taken for a town
+/// made its names ambiguous for geocoding and named incidents on reverse geocoding. So is a line naming an
+/// editor's place: a name of it within 1 km (as POST /collections/places refuses a second copy), so that the
+/// editor's place stays the one geocoding finds. A place's admin1 is its first-level division's name by the
+/// line's admin1 code (admin1_divisions, from db/gazetteer/admin1.tsv). The dump may be as GeoNames serves
 /// it (SY.zip, holding SY.txt and a readme) or gzip-compressed (of one member or several). A zip archive
 /// may hold several dumps (SY.txt, LB.txt): each entry in which some line is a GeoNames place is
 /// imported, the others (a readme) are skipped, and the result says which was which; a place in two
@@ -23,8 +28,11 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
     /// <summary>One file read: the input, or an entry of a zip archive (named archive/entry). No place among its lines: no dump, skipped.</summary>
     public sealed record Part(string Name, int Read, int Places);
 
-    /// <summary>Lines read from the dumps, places imported (inserted or updated), lines skipped; and every file read, dump or not.</summary>
-    public sealed record Result(int Read, int Imported, int Skipped, IReadOnlyList<Part> Parts);
+    /// <summary>
+    /// Lines read from the dumps, places imported (inserted or updated), lines skipped (not a populated place,
+    /// malformed, or an editor's place), of which those skipped as an editor's place; and every file read, dump or not.
+    /// </summary>
+    public sealed record Result(int Read, int Imported, int Skipped, int EditorsPlaces, IReadOnlyList<Part> Parts);
 
     /// <param name="name">What errors and parts call the input (the file's path).</param>
     public async Task<Result> ImportAsync(Stream input, string name = "input", CancellationToken ct = default)
@@ -36,7 +44,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
         await connection.ExecuteAsync(new CommandDefinition("""
             SET LOCAL statement_timeout = 0;
             CREATE TEMP TABLE geonames_import (
-                geonameid bigint, name text, alternate_names text[], country char(2), kind text, population integer, geom geometry, ordinal bigint
+                geonameid bigint, name text, alternate_names text[], country char(2), admin1_code text, kind text, population integer, geom geometry, ordinal bigint
             ) ON COMMIT DROP
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
 
@@ -65,10 +73,10 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
 
             if (zip is null && parts[0] is { Places: 0 } only)
                 throw new InvalidDataException($"{name}: " + (only.Read == 0 ? "the file is empty"
-                    : $"none of its {only.Read} lines is a GeoNames place (tab-separated, 19 columns, feature class P or A): is it a GeoNames dump?"));
+                    : $"none of its {only.Read} lines is a GeoNames place (tab-separated, 19 columns, feature class P): is it a GeoNames dump?"));
             if (zip is not null && !parts.Any(p => p.Places > 0))
                 throw new InvalidDataException($"{name}: " + (parts.Count == 0 ? "the zip archive holds no file"
-                    : $"no entry of the zip archive is a GeoNames dump (no line of {string.Join(", ", parts.Select(p => $"{p.Name[(name.Length + 1)..]} ({p.Read} lines)"))} is a GeoNames place: tab-separated, 19 columns, feature class P or A)"));
+                    : $"no entry of the zip archive is a GeoNames dump (no line of {string.Join(", ", parts.Select(p => $"{p.Name[(name.Length + 1)..]} ({p.Read} lines)"))} is a GeoNames place: tab-separated, 19 columns, feature class P)"));
             await copy.CompleteAsync(ct);
         }
 
@@ -77,17 +85,49 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
             DELETE FROM geonames_import g
             WHERE EXISTS (SELECT FROM geonames_import later WHERE later.geonameid = g.geonameid AND later.ordinal > g.ordinal)
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
-        // A first-level division's name is not in the dump; new places borrow it from the nearest
-        // known place of the same country.
+        // An editor's place wins: a line with a name of one within 1 km (in its country, or it has none) is
+        // skipped, as POST /collections/places refuses that second copy, which would make the name ambiguous
+        // for geocoding for good. Every name counts, alternates too. allCountries.txt has millions of lines:
+        // an editor's place meets only those of its latitude band (0.02°, 2.2 km) and the bands either side
+        // (a hash join), then only those within 0.01° of latitude's length in longitude (across the
+        // antimeridian too), before the distance is measured, and the names' keys are computed only for
+        // lines within 1 km. CASE keeps that order, which the planner would not (it rates ST_DWithin dearer).
+        var editorsPlaces = await connection.ExecuteAsync(new CommandDefinition("""
+            WITH editors AS MATERIALIZED (
+                SELECT p.id, p.country, p.geog, band, ST_X(p.geom) AS lon,
+                       0.01 / greatest(cos(radians(ST_Y(p.geom))), 0.0001) AS reach
+                FROM places p, generate_series(floor(ST_Y(p.geom) * 50)::int - 1, floor(ST_Y(p.geom) * 50)::int + 1) band
+                WHERE p.source = 'editor'
+            )
+            DELETE FROM geonames_import g
+            WHERE EXISTS (
+                SELECT FROM editors e
+                WHERE e.band = floor(ST_Y(g.geom) * 50)::int
+                  AND (e.country = g.country OR e.country IS NULL)
+                  AND CASE WHEN least(abs(ST_X(g.geom) - e.lon), 360 - abs(ST_X(g.geom) - e.lon)) > e.reach THEN false
+                           WHEN ST_DWithin(e.geog, g.geom::geography, 1000)
+                           THEN EXISTS (SELECT FROM place_names n
+                                        WHERE n.place_id = e.id
+                                          AND n.key IN (SELECT place_key(x) FROM unnest(array_prepend(g.name, g.alternate_names)) x))
+                           ELSE false END)
+            """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
+        // The first-level division is named by the line's admin1 code, with the names the shipped places have.
+        // A code the list lacks (GeoNames' 00, none, a division newer than the list): a new place borrows the
+        // nearest known place's of the same country; a known place keeps its own.
+        if (settings.GazetteerPath.Length > 0)
+            await Gazetteer.ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(settings.GazetteerPath, Gazetteer.Admin1File), ct);
         var imported = await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO places (geonameid, name, alternate_names, country, admin1, kind, population, geom, source)
             SELECT g.geonameid, g.name, g.alternate_names, g.country,
-                   (SELECT p.admin1 FROM places p WHERE p.country = g.country AND p.admin1 IS NOT NULL
-                    ORDER BY p.geom <-> g.geom LIMIT 1),
+                   coalesce((SELECT d.name FROM admin1_divisions d WHERE d.country = g.country AND d.code = g.admin1_code),
+                            CASE WHEN NOT EXISTS (SELECT FROM places k WHERE k.geonameid = g.geonameid) THEN
+                                (SELECT p.admin1 FROM places p WHERE p.country = g.country AND p.admin1 IS NOT NULL
+                                 ORDER BY p.geom <-> g.geom LIMIT 1) END),
                    g.kind, g.population, g.geom, 'geonames'
             FROM geonames_import g
             ON CONFLICT (geonameid) DO UPDATE SET
                 name = EXCLUDED.name, alternate_names = EXCLUDED.alternate_names, country = EXCLUDED.country,
+                admin1 = coalesce(EXCLUDED.admin1, places.admin1),
                 kind = EXCLUDED.kind, population = EXCLUDED.population, geom = EXCLUDED.geom
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
         // A dump's alternate names replace a place's, the curated spellings among them: they go back on, as at
@@ -97,7 +137,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
         await tx.CommitAsync(ct);
         var dumps = parts.Where(p => p.Places > 0).ToList();
         var read = dumps.Sum(p => p.Read);
-        return new Result(read, imported, read - dumps.Sum(p => p.Places), parts);
+        return new Result(read, imported, read - dumps.Sum(p => p.Places) + editorsPlaces, editorsPlaces, parts);
     }
 
     private static readonly GeometryFactory Points = new(new PrecisionModel(), 4326);
@@ -115,7 +155,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
             {
                 read++;
                 var f = line.Split('\t');
-                if (f.Length < 15 || f[6] is not ("P" or "A")
+                if (f.Length < 15 || f[6] != "P"
                     || !long.TryParse(f[0], CultureInfo.InvariantCulture, out var id)
                     || !double.TryParse(f[4], CultureInfo.InvariantCulture, out var lat)
                     || !double.TryParse(f[5], CultureInfo.InvariantCulture, out var lon)
@@ -130,6 +170,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                         .Where(n => Incidents.IncidentInput.ControlCharacterProblem(n) is null).Take(50).ToArray(),
                     NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
                 await copy.WriteAsync(f[8].ToUpperInvariant(), NpgsqlDbType.Char, ct);
+                await copy.WriteAsync(f[10], NpgsqlDbType.Text, ct);
                 await copy.WriteAsync(f[7].Length > 0 ? f[7] : f[6], NpgsqlDbType.Text, ct);
                 await copy.WriteAsync(int.TryParse(f[14], CultureInfo.InvariantCulture, out var population) ? population : 0, NpgsqlDbType.Integer, ct);
                 await copy.WriteAsync(Points.CreatePoint(new Coordinate(lon, lat)), NpgsqlDbType.Geometry, ct);

@@ -99,4 +99,35 @@ public sealed class GazetteerLoadTests : IAsyncLifetime
             Assert.Equal(loaded[unchanged].Xmin, later[unchanged].Xmin);
         }
     }
+
+    private Task ListDivisionsAsync(params string[] lines) =>
+        File.WriteAllTextAsync(Path.Combine(_directory, "admin1.tsv"), string.Join('\n', ["country\tcode\tname", .. lines]) + "\n");
+
+    private async Task<Dictionary<string, (string Name, string Xmin)>> DivisionsAsync()
+    {
+        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        return (await connection.QueryAsync<(string Key, string Name, string Xmin)>(
+            "SELECT country || '.' || code, name, xmin::text FROM admin1_divisions")).ToDictionary(d => d.Key, d => (d.Name, d.Xmin));
+    }
+
+    /// <summary>
+    /// The first-level divisions by code (admin1.tsv), which <c>places import</c> names a place's admin1 by, are
+    /// loaded at the first start and made what a later list says at the next; rows the list keeps are not rewritten.
+    /// </summary>
+    [Fact]
+    public async Task First_level_divisions_are_loaded_at_start_and_follow_a_later_list()
+    {
+        await ListDivisionsAsync("SY\t11\tHoms", "SY\t13\tDamascus", "SY\t09\tAleppo");
+        await StartAndSearchAsync("Homs");
+        var loaded = await DivisionsAsync();
+        Assert.Equal(["SY.09", "SY.11", "SY.13"], loaded.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("Damascus", loaded["SY.13"].Name);
+
+        await ListDivisionsAsync("SY\t11\tHoms", "SY\t13\tDamascus Governorate", "SY\t14\tTartus");
+        await StartAndSearchAsync("Homs");
+        var later = await DivisionsAsync();
+        Assert.Equal(["SY.11", "SY.13", "SY.14"], later.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("Damascus Governorate", later["SY.13"].Name);
+        Assert.Equal(loaded["SY.11"].Xmin, later["SY.11"].Xmin);
+    }
 }

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
@@ -14,6 +15,8 @@ namespace IncidentMap.Tests.Places;
 [Collection(ApiCollection.Name)]
 public sealed class GeoNamesImportTests(ApiFixture api)
 {
+    private readonly HttpClient _client = api.CreateClient();
+
     /// <summary>A GeoNames dump line (19 tab-separated columns): a populated place, or with class T a mountain, which is skipped.</summary>
     private static string Line(long id, string name, string country, string featureClass = "P") =>
         $"{id}\t{name}\t{name}\t\t34.9\t36.8\t{featureClass}\t{(featureClass == "P" ? "PPL" : "MT")}\t{country}\t\t11\t\t\t\t1234\t\t400\tAsia/Damascus\t2024-01-01\n";
@@ -95,7 +98,7 @@ public sealed class GeoNamesImportTests(ApiFixture api)
 
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => ImportAsync(zip));
 
-        Assert.Equal("input: no entry of the zip archive is a GeoNames dump (no line of readme.txt (1 lines), acled.csv (2 lines) is a GeoNames place: tab-separated, 19 columns, feature class P or A)", error.Message);
+        Assert.Equal("input: no entry of the zip archive is a GeoNames dump (no line of readme.txt (1 lines), acled.csv (2 lines) is a GeoNames place: tab-separated, 19 columns, feature class P)", error.Message);
     }
 
     [Fact]
@@ -141,7 +144,7 @@ public sealed class GeoNamesImportTests(ApiFixture api)
                     $"{zip}/SY.txt: 1 lines read, 1 places",
                     $"{zip}/readme.txt: skipped, not a GeoNames dump (none of its 1 lines is a GeoNames place)",
                     $"{zip}/LB.txt: 1 lines read, 1 places",
-                    "2 lines read, 2 places imported, 0 skipped (not class P or A, or malformed)",
+                    "2 lines read, 2 places imported, 0 skipped: 0 not a populated place (feature class P) or malformed, 0 an editor's place (a name of it within 1 km)",
                 },
                 stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
             Assert.Equal(syrian.Name, await StoredNameAsync(syrian.Id));
@@ -193,5 +196,134 @@ public sealed class GeoNamesImportTests(ApiFixture api)
         Assert.Null(await StoredNameAsync(bad.Id));
         await using var connection = await api.Database.OpenConnectionAsync();
         Assert.Equal(["Kept spelling"], await connection.ExecuteScalarAsync<string[]>("SELECT alternate_names FROM places WHERE geonameid = @id", new { id = good.Id }));
+    }
+
+    /// <summary>Homs, Syria as the shipped gazetteer has it (GeoNames 169577, PPLA).</summary>
+    private const long HomsCity = 169577;
+
+    private async Task<long?> PlaceIdAsync(long geonameid)
+    {
+        await using var connection = await api.Database.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<long?>("SELECT id FROM places WHERE geonameid = @geonameid", new { geonameid });
+    }
+
+    /// <summary>
+    /// The gazetteer is of populated places: a dump's administrative areas (class A) are skipped, counted
+    /// among the skipped lines. SY.txt's governorate "Muhafazat Hims" (alternate name Homs) made "Homs" in SY
+    /// ambiguous for geocoding and for near=, and its country line named incidents "Syrian Arab Republic".
+    /// </summary>
+    [Fact]
+    public async Task Administrative_areas_are_skipped_so_Homs_in_Syria_stays_the_city()
+    {
+        var town = NewPlace("Town");
+        var dump =
+            "169575\tMuhafazat Hims\tMuhafazat Hims\tHims,Homs,Homs Governorate,Muhafazat Hims\t34.5\t37.75\tA\tADM1\tSY\t\t11\t\t\t\t1803000\t\t\tAsia/Damascus\t2024-01-01\n" +
+            "9000003\tSyrian Arab Republic\tSyrian Arab Republic\tSyria,Sūriyā\t35.0\t38.0\tA\tPCLI\tSY\t\t00\t\t\t\t22933531\t\t\tAsia/Damascus\t2024-01-01\n" +
+            Line(town.Id, town.Name, "SY");
+
+        var result = await ImportAsync(Encoding.UTF8.GetBytes(dump));
+
+        Assert.Equal((3, 1, 2, 0), (result.Read, result.Imported, result.Skipped, result.EditorsPlaces));
+        Assert.Null(await StoredNameAsync(169575));
+        Assert.Null(await StoredNameAsync(9000003));
+        Assert.Equal(town.Name, await StoredNameAsync(town.Id));
+
+        var (response, body) = await _client.PostAsync(PlaceHelpers.Unlocated("Homs", "SY"));
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+        Assert.Equal(await PlaceIdAsync(HomsCity), body!["properties"]!["place_id"]!.GetValue<long>());
+        await _client.GetJsonAsync("/collections/incidents/items?near=Homs&country=SY&radius=1km");
+        var search = await _client.GetJsonAsync("/collections/places/items?q=Homs&country=SY");
+        Assert.Equal(await PlaceIdAsync(HomsCity), search["features"]![0]!["id"]!.GetValue<long>());
+
+        // The country's centre names no incident after the country.
+        var (atCentre, centre) = await _client.PostAsync(Features.Valid(geometry: Features.Point(38.0, 35.0)));
+        Assert.Equal(HttpStatusCode.Created, atCentre.StatusCode);
+        Assert.NotEqual("Syrian Arab Republic", centre!["properties"]!["location_name"]?.GetValue<string>());
+    }
+
+    /// <summary>
+    /// An editor's place wins: a dump line with a name of one within 1 km (its name or an alternate, either side)
+    /// in its country is skipped and counted, as POST /collections/places refuses that second copy; a second
+    /// copy made geocoding the editor's name ambiguous for good. Farther away, or in another country, it is another place.
+    /// </summary>
+    [Fact]
+    public async Task A_dump_line_naming_an_editors_place_within_1_km_is_skipped_and_counted()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..6];
+        var (name, alternate) = ($"Qaryat Zulfa {suffix}", $"Zulfa village {suffix}");
+        var editors = await _client.AddPlaceAsync(name, 36.40, 33.40, "SY", "Rif Dimashq", "village", alternate);
+        var (same, byAlternate, otherCountry, far) = (NewPlace("Same").Id, NewPlace("Alternate").Id, NewPlace("Other").Id, NewPlace("Far").Id);
+        var dump =
+            $"{same}\t{name}\t{name}\tZulfa {suffix}\t33.4010\t36.4010\tP\tPPL\tSY\t\t08\t\t\t\t1200\t\t\tAsia/Damascus\t2024-01-01\n" +
+            $"{byAlternate}\tTall Zulfa {suffix}\tTall Zulfa {suffix}\t{alternate}\t33.4050\t36.3950\tP\tPPL\tSY\t\t08\t\t\t\t300\t\t\tAsia/Damascus\t2024-01-01\n" +
+            $"{otherCountry}\t{name}\t{name}\t\t33.4010\t36.4010\tP\tPPL\tLB\t\t08\t\t\t\t300\t\t\tAsia/Beirut\t2024-01-01\n";
+
+        var result = await ImportAsync(Encoding.UTF8.GetBytes(dump));
+
+        Assert.Equal((3, 1, 2, 2), (result.Read, result.Imported, result.Skipped, result.EditorsPlaces));
+        Assert.Null(await StoredNameAsync(same));
+        Assert.Null(await StoredNameAsync(byAlternate));
+        Assert.Equal(name, await StoredNameAsync(otherCountry));
+        var geocoded = PlaceHelpers.Unlocated(name, "SY");
+        geocoded["properties"]!["admin1"] = "Rif Dimashq";
+        var (response, body) = await _client.PostAsync(geocoded);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+        Assert.Equal(editors, body!["properties"]!["place_id"]!.GetValue<long>());
+
+        // 5 km away it is another place of that name, and the command says what it skipped.
+        var folder = Directory.CreateTempSubdirectory("geonames-");
+        try
+        {
+            var file = Path.Combine(folder.FullName, "SY.txt");
+            await File.WriteAllTextAsync(file, dump.Replace($"{otherCountry}\t", $"{far}\t").Replace("33.4010\t36.4010\tP\tPPL\tLB", "33.4450\t36.4010\tP\tPPL\tSY"));
+
+            var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, "places", "import", file);
+
+            Assert.True(exit == 0, $"exit {exit}\n{stderr}");
+            Assert.Equal("3 lines read, 1 places imported, 2 skipped: 0 not a populated place (feature class P) or malformed, 2 an editor's place (a name of it within 1 km)",
+                stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+            Assert.Equal(name, await StoredNameAsync(far));
+            Assert.Null(await StoredNameAsync(same));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A place's admin1 is its first-level division named by the line's admin1 code (column 10), as the shipped
+    /// places name it: Jobar, a district of Damascus city (SY 13), took "Rif-dimashq" from the nearest known place,
+    /// and reverse geocoding stamped that on incidents there. A code the list lacks (GeoNames' 00) falls back to
+    /// the nearest place's for a new place, and leaves a known place's as it is.
+    /// </summary>
+    [Fact]
+    public async Task A_places_admin1_is_the_division_its_code_names()
+    {
+        var jobar = NewPlace("Jobar");
+        string JobarLine(string code) =>
+            $"{jobar.Id}\t{jobar.Name}\t{jobar.Name}\t\t33.5333\t36.3333\tP\tPPLX\tSY\t\t{code}\t\t\t\t0\t\t\tAsia/Damascus\t2024-01-01\n";
+        await using var connection = await api.Database.OpenConnectionAsync();
+        const string Nearest = """
+            SELECT admin1 FROM places WHERE country = 'SY' AND admin1 IS NOT NULL
+            ORDER BY geom <-> ST_SetSRID(ST_MakePoint(36.3333, 33.5333), 4326) LIMIT 1
+            """;
+        async Task<string?> Admin1Async() =>
+            await connection.ExecuteScalarAsync<string?>("SELECT admin1 FROM places WHERE geonameid = @id", new { id = jobar.Id });
+
+        var nearest = await connection.ExecuteScalarAsync<string>(Nearest);
+        await ImportAsync(Encoding.UTF8.GetBytes(JobarLine("00")));
+        Assert.Equal(nearest, await Admin1Async());
+
+        await ImportAsync(Encoding.UTF8.GetBytes(JobarLine("13")));
+        Assert.Equal("Damascus Governorate", await Admin1Async());
+        await ImportAsync(Encoding.UTF8.GetBytes(JobarLine("00")));
+        Assert.Equal("Damascus Governorate", await Admin1Async());
+
+        // An incident at Jobar is named after it, in its division.
+        var (response, body) = await _client.PostAsync(Features.Valid(geometry: Features.Point(36.3333, 33.5333)));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal((jobar.Name, "Damascus Governorate"),
+            (body!["properties"]!["location_name"]!.GetValue<string>(), body["properties"]!["admin1"]!.GetValue<string>()));
     }
 }

@@ -1,0 +1,72 @@
+using Dapper;
+using IncidentMap.Api.Database;
+using IncidentMap.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace IncidentMap.Tests.Places;
+
+/// <summary>
+/// Migration 0042 removes the administrative areas (GeoNames class A) an earlier <c>places import</c> took in as
+/// towns, except those an incident names by place_id (live, deleted, or in its history): no incident loses the
+/// place it points at. Populated places and editors' places stay. A database of its own, migrated in two steps.
+/// </summary>
+public sealed class AdministrativeAreasMigrationTests : IAsyncLifetime
+{
+    private OwnDatabase _database = null!;
+    private Migrator _migrator = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await OwnDatabase.CreateAsync("adminareas");
+        _migrator = new Migrator(_database.DataSource, NullLogger<Migrator>.Instance);
+        await _migrator.MigrateAsync([.. Migrator.Embedded.Where(m => string.CompareOrdinal(m.Version, "0042") < 0)]);
+    }
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    private static Task<long> PlaceAsync(NpgsqlConnection connection, long? geonameid, string name, string kind, string source = "geonames") =>
+        connection.ExecuteScalarAsync<long>("""
+            INSERT INTO places (geonameid, name, alternate_names, country, kind, geom, source)
+            VALUES (@geonameid, @name, '{Homs}', 'SY', @kind, ST_SetSRID(ST_MakePoint(37.75, 34.5), 4326), @source)
+            RETURNING id
+            """, new { geonameid, name, kind, source });
+
+    private static Task<long> IncidentAsync(NpgsqlConnection connection, long placeId, bool deleted = false) =>
+        connection.ExecuteScalarAsync<long>("""
+            INSERT INTO incidents (title, event_type, occurred_at, geom, location_name, place_id, deleted_at)
+            VALUES ('T', 'battles', '2016-01-01', ST_SetSRID(ST_MakePoint(37.75, 34.5), 4326), 'Homs', @placeId,
+                    CASE WHEN @deleted THEN now() END)
+            RETURNING id
+            """, new { placeId, deleted });
+
+    [Fact]
+    public async Task Administrative_areas_are_removed_unless_an_incident_names_one()
+    {
+        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        var governorate = await PlaceAsync(connection, 169575, "Muhafazat Hims", "ADM1");
+        var country = await PlaceAsync(connection, 9000003, "Syrian Arab Republic", "PCLI");
+        var district = await PlaceAsync(connection, 9000004, "Mantiqat Hims", "ADM2");
+        var historical = await PlaceAsync(connection, 9000005, "Old Division", "ADMD");
+        var deletedOnes = await PlaceAsync(connection, 9000006, "Qada Tadmur", "ADM3");
+        var noCode = await PlaceAsync(connection, 9000007, "Nahiyat Hims", "A");
+        var town = await PlaceAsync(connection, 9000008, "Hims Town", "PPL");
+        var editors = await PlaceAsync(connection, null, "Homs Region", "region", source: "editor");
+        // Live; deleted; and one that named the division once and no longer does (its history still does).
+        await IncidentAsync(connection, country);
+        await IncidentAsync(connection, deletedOnes, deleted: true);
+        var moved = await IncidentAsync(connection, historical);
+        await connection.ExecuteAsync("UPDATE incidents SET place_id = NULL, version = version + 1 WHERE id = @moved", new { moved });
+
+        await _migrator.MigrateAsync();
+
+        var left = (await connection.QueryAsync<long>("SELECT id FROM places")).Order().ToArray();
+        Assert.Equal(new[] { country, historical, deletedOnes, town, editors }.Order(), left);
+        Assert.DoesNotContain(governorate, left);
+        Assert.DoesNotContain(district, left);
+        Assert.DoesNotContain(noCode, left);
+        // Their names went with them: "Homs" is no longer a name of the governorate.
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>(
+            "SELECT count(*) FROM place_names WHERE place_id = ANY(@gone)", new { gone = new[] { governorate, district, noCode } }));
+    }
+}
