@@ -18,6 +18,9 @@ public abstract record Resolution
 
     /// <summary>No place has this name; <paramref name="Suggestions"/> are the most similar names, best first (maybe none).</summary>
     public sealed record Unknown(IReadOnlyList<PlaceMatch> Suggestions) : Resolution;
+
+    /// <summary>Places have this name, but none lies in the admin1 given: <paramref name="Candidates"/> are those that have it, each with its admin1.</summary>
+    public sealed record OutsideAdmin1(IReadOnlyList<PlaceMatch> Candidates) : Resolution;
 }
 
 /// <summary>
@@ -225,34 +228,48 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     /// <summary>
     /// Geocodes a place name. Only exact (normalised) matches of a name or alternate name count;
     /// country and admin1 decide between several. Several left → ambiguous; none → unknown, with the
-    /// most similar spellings as suggestions. A similar spelling is never taken for the place: across
-    /// 135,000 places one is nearly always found, and often elsewhere ("Kharkov" is Khārk in Iran,
-    /// "Taiz" Taï in Côte d'Ivoire), so the client chooses.
+    /// most similar spellings as suggestions; an admin1 that none of the places lies in → outside
+    /// admin1. A similar spelling is never taken for the place: across 135,000 places one is nearly
+    /// always found, and often elsewhere ("Kharkov" is Khārk in Iran, "Taiz" Taï in Côte d'Ivoire),
+    /// so the client chooses.
     /// </summary>
     public async Task<Resolution> ResolveAsync(string name, string? country, string? admin1, CancellationToken ct)
     {
+        // An admin1 of no letters or digits ("-") has an empty key, which every division's starts with: it names none.
+        if (admin1 is not null && !PlaceInput.HasKey(admin1)) admin1 = null;
+        var admin1Given = admin1 is not null;
         var candidates = await resilience.ExecuteAsync(async token =>
         {
             await using var connection = await dataSource.OpenConnectionAsync(token);
             // Similar names are those pg_trgm's % finds (similarity at least pg_trgm.similarity_threshold, 0.3).
             return (await connection.QueryAsync<Candidate>(new CommandDefinition($"""
                 WITH divisions AS MATERIALIZED (
-                    -- the divisions (by country) of the places that bear the admin1 given as a name, read once
-                    SELECT DISTINCT ap.country, place_key(ap.admin1) AS admin1
-                    FROM place_names an JOIN places ap ON ap.id = an.place_id
-                    WHERE @admin1::text IS NOT NULL AND an.key = place_key(@admin1) AND ap.admin1 IS NOT NULL
+                    -- the divisions (by country) the admin1 given names in another spelling, read once: 2 for a
+                    -- spelling of the division's own name (admin1_spellings, migration 0043: "Rural Damascus"),
+                    -- 1 for a name of a place of the division, with or without the article ("Idleb", "Al Hasakeh")
+                    SELECT country, admin1, max(rank) AS rank FROM (
+                        SELECT ap.country, place_key(ap.admin1) AS admin1, 1 AS rank
+                        FROM place_names an JOIN places ap ON ap.id = an.place_id
+                        WHERE @admin1::text IS NOT NULL AND ap.admin1 IS NOT NULL
+                          AND an.key IN (place_key(@admin1), admin1_key(@admin1), 'al ' || admin1_key(@admin1))
+                        UNION ALL
+                        SELECT s.country, place_key(s.admin1), 2
+                        FROM admin1_spellings s
+                        WHERE @admin1::text IS NOT NULL AND admin1_key(s.spelling) = admin1_key(@admin1)
+                    ) named
+                    GROUP BY country, admin1
                 )
                 SELECT {MatchColumns}, max(similarity(n.key, place_key(@name)))::float8 AS similarity,
                        bool_or(n.key = place_key(@name)) AS exact,
                        CASE WHEN @admin1::text IS NULL OR p.admin1 IS NULL THEN 0
-                            -- the division's own name, or a longer or shorter form of it ("Damascus Governorate")
-                            WHEN starts_with(place_key(p.admin1), place_key(@admin1))
-                              OR starts_with(place_key(@admin1), place_key(p.admin1)) THEN 2
-                            -- a name of a place of that division, in its country: the division (or its seat) in
-                            -- another spelling ("Idleb" for Idlib, "Dimashq" for Damascus Governorate)
-                            WHEN EXISTS (SELECT 1 FROM divisions d
-                                         WHERE d.country IS NOT DISTINCT FROM p.country AND d.admin1 = place_key(p.admin1)) THEN 1
-                            ELSE 0 END AS admin1match
+                            -- the division's own name, or a longer or shorter form of it ("Damascus Governorate"),
+                            -- with or without the article ("Anbar" for Al-Anbar, "As-Suwayda" for Suwayda)
+                            WHEN starts_with(admin1_key(p.admin1), admin1_key(@admin1))
+                              OR starts_with(admin1_key(@admin1), admin1_key(p.admin1)) THEN 2
+                            -- the division in another spelling, in its country
+                            ELSE coalesce((SELECT d.rank FROM divisions d
+                                           WHERE d.country IS NOT DISTINCT FROM p.country AND d.admin1 = place_key(p.admin1)), 0)
+                            END AS admin1match
                 FROM place_names n JOIN places p ON p.id = n.place_id
                 WHERE (n.key = place_key(@name) OR n.key % place_key(@name))
                   AND (@country::text IS NULL OR p.country = @country)
@@ -267,10 +284,22 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             return new Resolution.Unknown(candidates
                 .OrderByDescending(c => c.Similarity).ThenByDescending(c => c.Population ?? -1)
                 .Take(MaxSuggestions).Select(c => c.ToMatch()).ToList());
-        // admin1 decides between places of one name; it never rules a place out, since gazetteers and
-        // reports spell divisions differently ("Damascus" and "Damascus Governorate", "Rural Damascus").
-        // The division's own name counts before a place's name that only lies in it.
-        if (pool.Count > 1 && pool.Max(c => c.Admin1Match) is > 0 and var best) pool = pool.Where(c => c.Admin1Match == best).ToList();
+        if (admin1Given)
+        {
+            // admin1 decides between places of one name: the division's own name counts before a
+            // place's name that only lies in it.
+            if (pool.Max(c => c.Admin1Match) is > 0 and var best) pool = pool.Where(c => c.Admin1Match == best).ToList();
+            else
+            {
+                // And it rules out a place whose admin1 is another: Homs with admin1 Idlib is no place
+                // the gazetteer knows (a village missing from it, or a slip), never Homs city with a
+                // contradicting admin1 stored beside its point. A place of no known admin1 (an editor's
+                // may have none) contradicts nothing.
+                var open = pool.Where(c => c.Admin1 is null).ToList();
+                if (open.Count == 0) return new Resolution.OutsideAdmin1(pool.Select(c => c.ToMatch()).ToList());
+                pool = open;
+            }
+        }
         return pool.Count == 1 ? new Resolution.Found(pool[0].ToMatch()) : new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList());
     }
 

@@ -8,9 +8,10 @@ namespace IncidentMap.Api.Places;
 
 /// <summary>
 /// Geocoding on write. An incident sent with a location_name and no geometry gets the best place's
-/// point (never a guess between equally good candidates: that is a 422 listing them). One sent with
-/// a geometry gets whichever of location_name, admin1 and country it lacks from the nearest place
-/// within 25 km (not country and admin1 near a border: see <see cref="ReverseAsync"/>).
+/// point (never a guess between equally good candidates, nor a place outside the admin1 given: that
+/// is a 422 listing them). One sent with a geometry gets whichever of location_name, admin1 and
+/// country it lacks from the nearest place within 25 km (not country and admin1 near a border: see
+/// <see cref="ReverseAsync"/>).
 /// Whatever the server fills in is listed in derived_fields.
 /// </summary>
 public sealed class Geocoding(Gazetteer gazetteer)
@@ -94,11 +95,15 @@ public sealed class Geocoding(Gazetteer gazetteer)
         {
             Resolution.Ambiguous(var candidates) => new Refusal("Ambiguous place",
                 $"'{name}' matches {(candidates.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more" : candidates.Count)} places" +
-                (query.Admin1 is null
-                    ? $"; add country or admin1, or send {geometry}."
-                    : $", and admin1 '{query.Admin1}' does not tell them apart; add country, or send {geometry}.") +
+                Undecided(query, candidates, geometry) +
                 // A report lists no candidates beside the reason: it names them.
                 (inFile ? $" It could be {PlacesApi.DidYouMean(candidates)}." : ""), candidates),
+            Resolution.OutsideAdmin1(var candidates) => new Refusal("Place not in admin1",
+                $"no place named '{name}'{where} lies in admin1 '{query.Admin1}'; the gazetteer knows " +
+                (candidates.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more" : candidates.Count == 1 ? "one" : $"{candidates.Count}") +
+                // A report lists no candidates beside the reason: it names them, each with its admin1.
+                $" of that name in another admin1{(inFile ? $": {PlacesApi.DidYouMean(candidates, "and")}" : " (see candidates)")}. " +
+                $"If {(candidates.Count == 1 ? "it is" : "one of them is")} the place meant, correct admin1; otherwise send {geometry}, or add the place.", candidates),
             Resolution.Unknown { Suggestions.Count: 0 } => new Refusal("Unknown place",
                 $"no place named '{name}'{where} is known; send {geometry}, or add the place first.", []),
             Resolution.Unknown(var suggestions) => new Refusal("Unknown place",
@@ -106,6 +111,27 @@ public sealed class Geocoding(Gazetteer gazetteer)
                 $"Send the name as the gazetteer spells it{(inFile ? "" : " (see candidates)")}, or {geometry}, or add the place.", suggestions),
             _ => throw new InvalidOperationException($"Unexpected resolution {resolution}"),
         };
+    }
+
+    /// <summary>
+    /// Why places of one name were left undecided, and what would decide them: what the writer gave
+    /// does not tell them apart, so only what was not given is asked for (a country, when the places
+    /// lie in several; an admin1, when they lie in several divisions), and a geometry always decides.
+    /// </summary>
+    private static string Undecided(PlaceQuery query, IReadOnlyList<PlaceMatch> candidates, string geometry)
+    {
+        string[] given = [.. new[] { query.Country is null ? null : $"country {query.Country}", query.Admin1 is null ? null : $"admin1 '{query.Admin1}'" }.OfType<string>()];
+        // The lookup stops at MaxCandidates: those beyond may lie elsewhere, so anything not given may decide.
+        var mayBeMore = candidates.Count >= Gazetteer.MaxCandidates;
+        string[] wanted = [.. new[]
+        {
+            query.Country is null && (mayBeMore || candidates.Select(c => c.Country).Distinct().Count() > 1) ? "country" : null,
+            query.Admin1 is null && (mayBeMore || candidates.Select(c => (c.Country, c.Admin1)).Distinct().Count() > 1) ? "admin1" : null,
+        }.OfType<string>()];
+        var undecided = given.Length == 0 ? "" : $", and {string.Join(" and ", given)} {(given.Length == 1 ? "does" : "do")} not tell them apart";
+        return wanted.Length == 0
+            ? $"{undecided}; send {geometry}."
+            : $"{undecided}; add {string.Join(" or ", wanted)}, or send {geometry}.";
     }
 
     /// <summary>Marks, in derived_fields, an incident whose country reverse geocoding could not decide.</summary>

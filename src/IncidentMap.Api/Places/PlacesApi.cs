@@ -50,7 +50,7 @@ public static class PlacesApi
         group.MapMethods("/items", [HttpMethods.Get, HttpMethods.Head], Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
-                             "exact names (including alternate spellings) first, then the name with or without the Arabic article (Bab: Al Bāb), then prefixes (by spelling and population: Alep finds Aleppo first), then similar spellings; ties by population. " +
+                             "exact names (including alternate spellings) first, then the name with or without the Arabic article (Bab: Al Bāb), then prefixes (by population, then spelling: Alep finds Aleppo first, Dam Damascus), then similar spellings; ties by population. " +
                              "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest. " +
                              "`numberMatched` (on the first page unless `count` says otherwise) is every place the filters select; " +
                              "with `q`, the ranked matches returned at the largest `limit` (at most 100).")
@@ -126,12 +126,12 @@ public static class PlacesApi
         lon = p.Lon, lat = p.Lat,
     };
 
-    /// <summary>"Kharkiv (UA, Kharkiv) or Khārk (IR, Bushehr)": places as a problem's detail names them.</summary>
-    public static string DidYouMean(IReadOnlyList<PlaceMatch> places)
+    /// <summary>"Kharkiv (UA, Kharkiv) or Khārk (IR, Bushehr)": places as a problem's detail names them (joined by <paramref name="conjunction"/>).</summary>
+    public static string DidYouMean(IReadOnlyList<PlaceMatch> places, string conjunction = "or")
     {
         var named = places.Select(p => string.Join(", ", new[] { p.Country, p.Admin1 }.Where(x => x is not null)) is { Length: > 0 } where
             ? $"{p.Name} ({where})" : p.Name).ToList();
-        return named.Count == 1 ? named[0] : $"{string.Join(", ", named[..^1])} or {named[^1]}";
+        return named.Count == 1 ? named[0] : $"{string.Join(", ", named[..^1])} {conjunction} {named[^1]}";
     }
 
     /// <summary>A place of <c>places p</c> as a GeoJSON Feature, <paramref name="more"/> properties after its own (json keeps their order; jsonb would sort the keys).</summary>
@@ -240,12 +240,15 @@ public static class PlacesApi
                   GROUP BY n.place_id
               ),
               ranked AS (
-                  -- Names that start with q rank by how close they spell it and by importance: a tenth per tenfold
-                  -- population (a place without one, null or GeoNames' 0, counts as 1,000), so q=Alep finds Aleppo
-                  -- (1.6 million) before Alépé (population 0), whose name is nearer in length. Other tiers rank by
-                  -- spelling alone. In float8: an editor's population of 2147483647 overflowed an integer + 1.
+                  -- Names that start with q rank by importance first, then by how close they spell q: one point
+                  -- per tenfold population (a place without one, null or GeoNames' 0, counts as 1,000) plus the
+                  -- similarity (0 to 1), so a place ten times as populous always ranks first and spelling decides
+                  -- between places of about one size. q=Alep finds Aleppo (1.6 million) before Alépé (population 0),
+                  -- whose name is nearer in length, and q=Dam finds Damascus before Dam Dam (122,719) and Dammam,
+                  -- and Damme (16,024) before Dambam (population 0): a tenth per tenfold let spelling win both.
+                  -- Other tiers rank by spelling alone. In float8: an editor's population of 2147483647 overflowed an integer + 1.
                   SELECT p.*, m.tier,
-                         CASE WHEN m.tier = 2 THEN m.score + 0.1 * log(coalesce(nullif(p.population, 0), 1000)::float8 + 1) ELSE m.score END AS score
+                         CASE WHEN m.tier = 2 THEN m.score + log(coalesce(nullif(p.population, 0), 1000)::float8 + 1) ELSE m.score END AS score
                   FROM matches m JOIN places p ON p.id = m.place_id
                   WHERE {filter}
                   ORDER BY m.tier DESC, score DESC, p.population DESC NULLS LAST, p.id

@@ -258,11 +258,40 @@ public sealed class ImportGeocodingTests(ImportsFixture api)
         Assert.Equal(["properties.event_type", "properties.location_name"], problems.Where(p => p.Line == 3).Select(p => p.Field).Order());
         // An admin1 that decides nothing is named; a report lists no candidates, so it does not point at them.
         var ambiguous = problems.Single(p => p.Line == 4).Reason;
-        Assert.Contains("admin1 'Idlib' does not tell them apart; add country, or send coordinates", ambiguous);
+        // Only what was not given is asked for: country and admin1 were both given, so coordinates alone decide.
+        Assert.Contains("and country SY and admin1 'Idlib' do not tell them apart; send coordinates.", ambiguous);
         Assert.DoesNotContain("see candidates", string.Join(" ", problems.Select(p => p.Reason)));
         // A blank name is no name: the row needs coordinates or a name.
         Assert.Equal([("geometry", "is required (or a properties.location_name for the server to geocode)")],
             problems.Where(p => p.Line == 5).Select(p => (p.Field, p.Reason)));
+    }
+
+    /// <summary>
+    /// A row whose admin1 no place of its name lies in is a rejected row, with its line and the places of
+    /// that name and their admin1, by the rule of single writes (it used to take the place, keeping the
+    /// contradicting admin1 beside its point); the rest of the file is imported.
+    /// </summary>
+    [Fact]
+    public async Task A_row_whose_admin1_contradicts_every_place_of_its_name_is_rejected_naming_them()
+    {
+        var prefix = Unique();
+        var (lon, lat) = Somewhere();
+        var village = await _client.AddPlaceAsync($"Kafr {prefix}", lon, lat, "SY", "Homs", "village");
+        var csv = $"""
+            external_id,title,event_type,occurred_at,location_name,country,admin1
+            {prefix}-1,Shelling,battles,2016-02-21,Kafr {prefix},SY,Homs
+            {prefix}-2,Shelling,battles,2016-02-21,Kafr {prefix},SY,Idlib
+            {prefix}-3,Shelling,battles,2016-02-21,Kafr {prefix},,Idlib
+            """;
+
+        var report = await _client.ImportOkAsync(csv, Csv, "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 2);
+
+        var problems = Problems(report);
+        Assert.Equal([(3L, "properties.location_name"), (4L, "properties.location_name")], problems.Select(p => (p.Line, p.Field)));
+        Assert.Contains($"no place named 'Kafr {prefix}' in SY lies in admin1 'Idlib'", problems[0].Reason);
+        Assert.Contains($"no place named 'Kafr {prefix}' lies in admin1 'Idlib'", problems[1].Reason);
+        Assert.All(problems, p => Assert.Contains($"Kafr {prefix} (SY, Homs)", p.Reason));
+        Assert.Equal(village, (await ImportedAsync($"{prefix}-1"))["properties"]!["place_id"]!.GetValue<long>());
     }
 
     [Theory]

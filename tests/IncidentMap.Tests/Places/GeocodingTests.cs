@@ -233,6 +233,118 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.Equal("SY", body!["properties"]!["country"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// An admin1 that no place of the name lies in rules the places out: Homs with admin1 Idlib was stored
+    /// as Homs city (with or without country) keeping admin1 Idlib, and Damascus, SY with admin1 Oregon as
+    /// Damascus, Syria; a village missing from the gazetteer got a same-named town hundreds of km away
+    /// (audit). It is a 422 listing the places of that name, each with its admin1, and nothing is written.
+    /// </summary>
+    [Theory]
+    [InlineData("Homs", "SY", "Idlib", "Homs")]
+    [InlineData("Homs", null, "Idlib", "Homs")]
+    [InlineData("Damascus", "SY", "Oregon", "Damascus Governorate")]
+    public async Task An_admin1_no_place_of_the_name_lies_in_is_a_422_listing_the_places_with_their_admin1(
+        string name, string? country, string admin1, string candidateAdmin1)
+    {
+        var title = $"Contradicted {Suffix()}";
+        var feature = Unlocated(name, country);
+        feature["properties"]!["admin1"] = admin1;
+        feature["properties"]!["title"] = title;
+
+        var (response, _) = await _client.PostAsync(feature);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        var detail = problem["detail"]!.GetValue<string>();
+        Assert.Contains($"'{name}'", detail);
+        Assert.Contains($"admin1 '{admin1}'", detail);
+        var candidate = Assert.Single(problem["candidates"]!.AsArray(), c => c!["country"]!.GetValue<string>() == "SY")!;
+        Assert.Equal((name, candidateAdmin1), (candidate["name"]!.GetValue<string>(), candidate["admin1"]!.GetValue<string>()));
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE title = @title", new { title }));
+    }
+
+    /// <summary>
+    /// Refusing a contradicting admin1 must not refuse the ways reports legitimately spell a division: the
+    /// gazetteer's own in another form ("Rif Dimashq" for Rif-dimashq), with or without the article
+    /// ("Al Hasakeh", "As-Sweida"), a name of a place in it ("Idleb"), or a spelling listed for it
+    /// (migration 0043: "Rural Damascus", as ACLED writes it). An editor's place of no admin1 contradicts none.
+    /// </summary>
+    [Theory]
+    [InlineData("Douma", "Rif Dimashq", "Rif-dimashq")]
+    [InlineData("Douma", "Rural Damascus", "Rif-dimashq")]
+    [InlineData("Douma", "rif-DIMASHQ", "Rif-dimashq")]
+    [InlineData("Al Ḩasakah", "Al Hasakeh", "Al-Hasakah")]
+    [InlineData("As-Suwayda", "As-Sweida", "Suwayda")]
+    [InlineData("Saraqib", "Idleb", "Idlib")]
+    [InlineData("Damascus", "Damascus", "Damascus Governorate")]
+    public async Task An_admin1_spelled_as_reports_spell_the_division_still_geocodes(string name, string admin1, string gazetteerAdmin1)
+    {
+        var feature = Unlocated(name, "SY");
+        feature["properties"]!["admin1"] = admin1;
+
+        var (response, body) = await _client.PostAsync(feature);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+        var place = await _client.GetJsonAsync($"/collections/places/items/{body!["properties"]!["place_id"]!.GetValue<long>()}");
+        Assert.Equal(gazetteerAdmin1, place["properties"]!["admin1"]!.GetValue<string>());
+        // admin1 is the writer's, kept as given.
+        Assert.Equal(admin1, body["properties"]!["admin1"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_place_of_no_admin1_contradicts_none_but_one_of_another_admin1_is_ruled_out()
+    {
+        var suffix = Suffix();
+        var bare = await _client.AddPlaceAsync($"Tell Solo {suffix}", 36.40, 35.40, "SY", null, "village");
+        var elsewhere = await _client.AddPlaceAsync($"Tell Pair {suffix}", 36.50, 35.50, "SY", "Hama", "village");
+        var open = await _client.AddPlaceAsync($"Tell Pair {suffix}", 36.60, 35.60, "SY", null, "village");
+
+        foreach (var (name, meant) in new[] { ($"Tell Solo {suffix}", bare), ($"Tell Pair {suffix}", open) })
+        {
+            var feature = Unlocated(name, "SY");
+            feature["properties"]!["admin1"] = "Idlib";
+            var (response, body) = await _client.PostAsync(feature);
+            Assert.True(response.StatusCode == HttpStatusCode.Created, $"{name}: {body?.ToJsonString()}");
+            Assert.Equal(meant, body!["properties"]!["place_id"]!.GetValue<long>());
+        }
+        Assert.NotEqual(elsewhere, open);
+    }
+
+    /// <summary>
+    /// The ambiguity answer asks only for what was not given: two places of one name in one division
+    /// answered "admin1 'Rif Dimashq' does not tell them apart; add country" although country was sent,
+    /// and Damascus with country=US "add country" (audit).
+    /// </summary>
+    [Fact]
+    public async Task An_ambiguous_name_asks_only_for_what_was_not_given()
+    {
+        var suffix = Suffix();
+        var twins = new[]
+        {
+            await _client.AddPlaceAsync($"Qaryat Zulfa {suffix}", 36.55, 33.45, "SY", "Rif-dimashq", "village"),
+            await _client.AddPlaceAsync($"Qaryat Zulfa {suffix}", 36.75, 33.65, "SY", "Rif-dimashq", "village"),
+        };
+        async Task<string> Detail(string name, string? country, string? admin1)
+        {
+            var feature = Unlocated(name, country);
+            if (admin1 is not null) feature["properties"]!["admin1"] = admin1;
+            var problem = await ProblemAssert.IsProblemAsync((await _client.PostAsync(feature)).Response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+            if (name != "Damascus") Assert.Equal(twins.Order(), CandidateIds(problem).Order());
+            return problem["detail"]!.GetValue<string>();
+        }
+
+        Assert.EndsWith("and country SY and admin1 'Rif Dimashq' do not tell them apart; send a geometry.",
+            await Detail($"Qaryat Zulfa {suffix}", "SY", "Rif Dimashq"));
+        // Both lie in one country: country would not decide either.
+        Assert.EndsWith("and admin1 'Rif Dimashq' does not tell them apart; send a geometry.",
+            await Detail($"Qaryat Zulfa {suffix}", null, "Rif Dimashq"));
+        Assert.EndsWith("and country SY does not tell them apart; send a geometry.",
+            await Detail($"Qaryat Zulfa {suffix}", "SY", null));
+        Assert.EndsWith("matches 2 places; send a geometry.", await Detail($"Qaryat Zulfa {suffix}", null, null));
+        // Damascus, Oregon and Damascus, Maryland: admin1 decides them, country does not.
+        Assert.EndsWith("and country US does not tell them apart; add admin1, or send a geometry.", await Detail("Damascus", "US", null));
+        Assert.EndsWith("matches 3 places; add country or admin1, or send a geometry.", await Detail("Damascus", null, null));
+    }
+
     [Fact]
     public async Task An_editors_place_is_found_by_spellings_that_differ_in_marks_and_article()
     {

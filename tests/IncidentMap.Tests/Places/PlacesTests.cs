@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Places;
@@ -107,6 +108,42 @@ public sealed class PlacesTests(ApiFixture api)
         Assert.Equal("prefix", results[0]["properties"]!["match"]!.GetValue<string>());
         var dam = await SearchAsync("q=Dam&limit=10");
         Assert.Contains(dam, p => NameOf(p) == ("Damascus", "SY"));
+    }
+
+    /// <summary>
+    /// Among names that start with q, importance comes before spelling: q=Dam listed Dam Dam (122,719),
+    /// Dammam and Damoh before Damascus (1.6 million, a capital), and Dambam (population 0) before Damme
+    /// (16,024), because a tenth per tenfold population let a closer spelling win (audit). A place ten
+    /// times as populous ranks first; spelling decides between places of about one size.
+    /// </summary>
+    [Fact]
+    public async Task A_name_that_starts_with_q_ranks_a_more_populous_place_first_whatever_its_spelling()
+    {
+        var prefix = "Zv" + Guid.NewGuid().ToString("N")[..8];
+        // In an empty stretch of the South Pacific, so no test's point finds them nearest.
+        async Task<long> Add(string name, int? population, double lon)
+        {
+            var feature = new JsonObject
+            {
+                ["type"] = "Feature", ["geometry"] = Features.Point(lon, -53.5),
+                ["properties"] = new JsonObject { ["name"] = name, ["kind"] = "town", ["population"] = population },
+            };
+            var response = await _client.PostAsync("/collections/places/items", Features.Content(feature));
+            Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+            return (await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+        }
+        // Spelled closest first, as the old rule ranked them: Dam Dam, Dambam, Damme, Damascus.
+        var near = await Add($"{prefix} a", 122_719, -111.1);
+        var zero = await Add($"{prefix}b", 0, -111.3);
+        var town = await Add($"{prefix}me", 16_024, -111.5);
+        var capital = await Add($"{prefix}ascus Capital", 1_569_394, -111.7);
+        var unknown = await Add($"{prefix}bc", null, -111.9);
+
+        var found = await SearchAsync($"q={prefix}&limit=20");
+
+        Assert.All(found, p => Assert.Equal("prefix", p["properties"]!["match"]!.GetValue<string>()));
+        // The two of no known size count as 1,000 alike: the closer spelling first.
+        Assert.Equal([capital, near, town, zero, unknown], found.Select(p => p["id"]!.GetValue<long>()));
     }
 
     [Fact]
@@ -277,7 +314,7 @@ public sealed class PlacesTests(ApiFixture api)
     }
 
     [Fact]
-    public async Task Admin1_decides_between_places_of_one_name_but_never_rules_the_only_one_out()
+    public async Task Admin1_decides_between_places_of_one_name_and_one_that_fits_none_lists_them()
     {
         async Task<(HttpStatusCode Status, JsonNode? Body)> Post(string country, string admin1)
         {
@@ -291,7 +328,7 @@ public sealed class PlacesTests(ApiFixture api)
         var (status, body) = await Post("SY", "Damascus");
         Assert.Equal(HttpStatusCode.Created, status);
         Assert.Equal(36.29128, body!["geometry"]!["coordinates"]![0]!.GetValue<double>(), 4);
-        // Two Damascuses in the US: admin1 picks one; an admin1 that fits neither leaves both.
+        // Two Damascuses in the US: admin1 picks one; an admin1 that fits neither is a 422 listing both.
         (status, body) = await Post("US", "Oregon");
         Assert.Equal(HttpStatusCode.Created, status);
         Assert.True(body!["geometry"]!["coordinates"]![0]!.GetValue<double>() < -120, "Damascus, Oregon");
