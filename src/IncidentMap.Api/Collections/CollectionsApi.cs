@@ -13,24 +13,26 @@ public static class CollectionsApi
 
     public static IEndpointRouteBuilder MapCollections(this IEndpointRouteBuilder app)
     {
+        // None of these answers has an ETag: If-Match is evaluated all the same (PreconditionsWithoutETag), a list
+        // of tags being a 412 and * alone true.
         var group = app.MapGroup("").WithTags("Discovery").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
-        group.MapMethods("/", ReadMethods, Landing).WithName("getLandingPage").JsonOnly().WithSummary("Landing page")
+        group.MapMethods("/", ReadMethods, Landing).WithName("getLandingPage").JsonOnly().PreconditionsWithoutETag().WithSummary("Landing page")
             .Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/conformance", ReadMethods, GetConformance).WithName("getConformanceDeclaration").JsonOnly()
+        group.MapMethods("/conformance", ReadMethods, GetConformance).WithName("getConformanceDeclaration").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("Conformance classes implemented").Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/collections", ReadMethods, GetCollections).WithName("getCollections").JsonOnly()
+        group.MapMethods("/collections", ReadMethods, GetCollections).WithName("getCollections").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("The feature collections").Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/collections/incidents", ReadMethods, GetIncidentsCollection).WithName("describeCollection").JsonOnly()
+        group.MapMethods("/collections/incidents", ReadMethods, GetIncidentsCollection).WithName("describeCollection").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("The incidents collection: extent, links").Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/collections/places", ReadMethods, GetPlacesCollection).WithName("describePlaces").JsonOnly()
+        group.MapMethods("/collections/places", ReadMethods, GetPlacesCollection).WithName("describePlaces").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("The places collection (gazetteer): extent, links").Produces<JsonObject>(StatusCodes.Status200OK, Json);
-        group.MapMethods("/collections/incidents/queryables", ReadMethods, GetQueryables).WithName("getQueryables").JsonOnly()
+        group.MapMethods("/collections/incidents/queryables", ReadMethods, GetQueryables).WithName("getQueryables").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("What a CQL2 filter may name (JSON Schema 2020-12)")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/schema+json");
-        group.MapMethods("/collections/incidents/schema", ReadMethods, GetIncidentsSchema).WithName("getIncidentsSchema").JsonOnly()
+        group.MapMethods("/collections/incidents/schema", ReadMethods, GetIncidentsSchema).WithName("getIncidentsSchema").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("The JSON Schema (2020-12) of an incident Feature: each property's type (GDAL types a layer's fields from it)")
             .Produces<JsonObject>(StatusCodes.Status200OK, FeatureSchemas.MediaType);
-        group.MapMethods("/collections/places/schema", ReadMethods, GetPlacesSchema).WithName("getPlacesSchema").JsonOnly()
+        group.MapMethods("/collections/places/schema", ReadMethods, GetPlacesSchema).WithName("getPlacesSchema").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("The JSON Schema (2020-12) of a place Feature")
             .Produces<JsonObject>(StatusCodes.Status200OK, FeatureSchemas.MediaType);
         return app;

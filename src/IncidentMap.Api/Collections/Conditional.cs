@@ -52,12 +52,26 @@ public static class Conditional
     }
 
     /// <summary>
+    /// A read's If-Match where its answer has no ETag (a discovery document): no list of entity tags can name it, so
+    /// any is a 412 as on a read with one (RFC 9110 §13.1.1), and * alone matches, the resource existing; null to
+    /// answer in full. Worded and kept out of caches as <see cref="Evaluate"/> does. A client that sent If-Match
+    /// expects its condition checked: these reads used to answer 200 whatever it named.
+    /// </summary>
+    public static IResult? EvaluateWithoutETag(HttpContext context)
+    {
+        if (IfMatchFails(context.Request, etag: null) is not { } failed) return null;
+        context.Response.Headers.CacheControl = "no-store";
+        return failed;
+    }
+
+    /// <summary>
     /// If-Match on a read: the representation exists, so * matches; a list matches when one of its tags equals
     /// <paramref name="etag"/> under the strong comparison (RFC 9110 §13.1.1), so a weak tag never does, nor does
     /// any tag of a read whose own ETag is weak (a GeoJSON page's). One allowance: a tag may name the coding its
-    /// answer came in ("d1f-gzip"), as If-None-Match's may. Malformed is a 400, as on writes.
+    /// answer came in ("d1f-gzip"), as If-None-Match's may. Malformed is a 400, as on writes. Without an
+    /// <paramref name="etag"/> (a read that sends none) no tag matches.
     /// </summary>
-    private static ProblemHttpResult? IfMatchFails(HttpRequest request, string etag)
+    private static ProblemHttpResult? IfMatchFails(HttpRequest request, string? etag)
     {
         var header = request.Headers.IfMatch;
         if (header.Count == 0) return null;
@@ -65,6 +79,10 @@ public static class Conditional
             return Problem.BadParameter("If-Match", "must be * or quoted entity tags as the ETag header sent them (\"d1f\", quotes included)");
         if (tags.Any(t => t.Equals(EntityTagHeaderValue.Any))) return tags.Count == 1 ? null
             : Problem.BadParameter("If-Match", "* stands alone; it cannot be listed with entity tags");
+        if (etag is null)
+            return Problem.Status(StatusCodes.Status412PreconditionFailed, "Precondition Failed",
+                "If-Match never matches this answer: it has no ETag, so no entity tag names it (RFC 9110 §13.1.1); send * or leave If-Match out.",
+                "If-Match");
         var strong = !etag.StartsWith("W/", StringComparison.Ordinal);
         if (strong && tags.Any(t => !t.IsWeak && Hosting.CacheHeaders.WithoutCoding(t.Tag.Value!) == etag)) return null;
         return Problem.Status(StatusCodes.Status412PreconditionFailed, "Precondition Failed",
@@ -76,4 +94,24 @@ public static class Conditional
 
     /// <summary>Lists and stats change with any write: clients revalidate every time, cheaply.</summary>
     public const string Revalidate = "no-cache";
+}
+
+/// <summary>
+/// Runs <see cref="Conditional.EvaluateWithoutETag"/> before a read whose answer never has an ETag; after the
+/// parameter checks (<c>JsonOnly</c>), so a misspelt parameter hears of that first, as on reads with one.
+/// </summary>
+public sealed class PreconditionsWithoutETag : IEndpointFilter
+{
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        // No If-Match, nothing to evaluate: the common case reads one header count.
+        context.HttpContext.Request.Headers.IfMatch.Count > 0 && Conditional.EvaluateWithoutETag(context.HttpContext) is { } failed
+            ? ValueTask.FromResult<object?>(failed)
+            : next(context);
+}
+
+public static class PreconditionsWithoutETagExtensions
+{
+    /// <summary>Evaluates If-Match on a read that sends no ETag (see <see cref="PreconditionsWithoutETag"/>).</summary>
+    public static RouteHandlerBuilder PreconditionsWithoutETag(this RouteHandlerBuilder builder) =>
+        builder.AddEndpointFilter<PreconditionsWithoutETag>();
 }

@@ -105,6 +105,10 @@ public static class IncidentMapHost
         var settings = app.Services.GetRequiredService<Settings>();
         app.UseCacheHeaders(anyOrigin: settings.AnyOrigin, readsNeedKey: settings.RequireKeyForReads);
         app.UseResponseCompression();
+        // Before Swashbuckle, so the OpenAPI document and Swagger UI answer cross-origin reads as every other
+        // path does (Access-Control-Expose-Headers, the configured origins); only the default policy exists, so
+        // CORS needs no endpoint, and a preflight is answered here, whatever its path or query, as it was after routing.
+        app.UseCors();
 
         // Swashbuckle answers GET alone: the OpenAPI document, Swagger UI's page and the redirect to it
         // were 404 to HEAD. A HEAD is answered as that GET with the body left unsent.
@@ -129,18 +133,8 @@ public static class IncidentMapHost
                 context.Response.Body = body;
             }
         });
-        // The OpenAPI document under the type the landing page's service-desc link announces, when asked for by it.
-        app.Use(async (context, next) =>
-        {
-            if (context.Request.Path == $"/openapi/{OpenApiSetup.DocumentName}.json"
-                && context.Request.Headers.Accept.ToString().Contains("application/vnd.oai.openapi+json", StringComparison.OrdinalIgnoreCase))
-                context.Response.OnStarting(() =>
-                {
-                    if (context.Response.StatusCode == StatusCodes.Status200OK) context.Response.ContentType = Collections.CollectionsApi.OpenApiType;
-                    return Task.CompletedTask;
-                });
-            await next(context);
-        });
+        // The OpenAPI document as the other reads: the type its link announces, Vary: Accept, no unknown parameter.
+        app.UseServiceDescription();
         app.UseSwagger(options =>
         {
             options.RouteTemplate = "openapi/{documentName}.json";
@@ -163,7 +157,6 @@ public static class IncidentMapHost
         });
         // After routing: it takes the body limit from the endpoint (imports allow more).
         app.UseRequestDecompression();
-        app.UseCors();
         app.UseAuthentication();
         // Before authorization: a request refused for a bad key still spends its client's tokens.
         app.UseRateLimiter();
@@ -171,6 +164,7 @@ public static class IncidentMapHost
         app.UseAuthorization();
         app.UseDecodedBodiesOnly();
         app.UseUtf8QueryOnly();
+        app.UseParameterChecksOutsideHandlers();
         app.MapHealth();
         app.MapCollections();
         app.MapIncidents();

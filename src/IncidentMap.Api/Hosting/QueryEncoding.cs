@@ -19,8 +19,8 @@ public static class QueryEncoding
     /// <summary>After routing and authorization (a request refused for its key hears that first), as the parameter checks of the endpoints are.</summary>
     public static IApplicationBuilder UseUtf8QueryOnly(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        // Only where an endpoint of ours takes the request: an unknown path stays a 404, a wrong method a 405, and
-        // the health probes, which read no parameter, answer whatever a load balancer appends.
+        // Only where an endpoint of ours takes the request: an unknown path stays a 404, a wrong method a 405. The
+        // health probes (no method metadata) take no parameter but f=json: ParametersOutsideHandlers refuses the rest.
         if (NotUtf8Parameter(context.Request.QueryString.Value) is { } parameter
             && context.GetEndpoint()?.Metadata.GetMetadata<IHttpMethodMetadata>() is not null)
         {

@@ -209,6 +209,7 @@ public sealed class OgcCoreTests(ApiFixture api)
     [InlineData("/collections/incidents")]
     [InlineData("/collections/incidents/items?limit=1")]
     [InlineData("/collections/incidents/tiles/WebMercatorQuad/0/0/0")]
+    [InlineData("/openapi/v1.json")] // Swashbuckle's, answered before routing: it used to miss CORS but for the origin
     public async Task Read_paths_answer_head_and_cors_exposing_etag_location_and_link(string url)
     {
         var head = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, url));
