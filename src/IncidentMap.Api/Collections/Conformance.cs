@@ -20,6 +20,8 @@ public static class Conformance
         "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
         "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
         "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+        // Any operand may be a property or a value, on either side (Cql2ExecutionTests names each case).
+        "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
         "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
         "http://www.opengis.net/spec/cql2/1.0/conf/accent-insensitive-comparison",
         "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",

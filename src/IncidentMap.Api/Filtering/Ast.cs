@@ -10,7 +10,10 @@ internal abstract record Node(Location At);
 
 internal sealed record PropertyNode(string Name, Location At) : Node(At);
 
-/// <summary>Value is a string, long, double, bool, <see cref="Geometry"/>, <see cref="TimeInstant"/> or <see cref="TimeInterval"/>.</summary>
+/// <summary>
+/// Value is a string, long, <see cref="ExactNumber"/>, bool, <see cref="Geometry"/>, <see cref="TimeInstant"/>
+/// or <see cref="TimeInterval"/>. A number is a long when it is a whole number one holds, an ExactNumber otherwise.
+/// </summary>
 internal sealed record LiteralNode(object Value, Location At) : Node(At);
 
 /// <summary>A parenthesised list: the right side of IN, and the arrays of A_ functions.</summary>
@@ -21,6 +24,17 @@ internal sealed record ArrayNode(IReadOnlyList<Node> Items, Location At) : Node(
 /// like, between, in, isnull, s_intersects, t_intersects, a_contains, casei, …
 /// </summary>
 internal sealed record CallNode(string Name, IReadOnlyList<Node> Args, Location At) : Node(At);
+
+/// <summary>
+/// A CQL2 number that is not a whole number a long holds (2.5, 1e20), exactly as written: <paramref name="Plain"/>
+/// is its decimal notation without exponent or superfluous zeros (-0.5, 100000000000000000000), which
+/// PostgreSQL reads as numeric and compares exactly. A double would not: 19.999999999999999 is 20.0 as one.
+/// </summary>
+internal sealed record ExactNumber(string Plain)
+{
+    /// <summary>The nearest double (infinite beyond its range), where a measure needs no more (a distance, a bbox).</summary>
+    public double Approximately => double.Parse(Plain, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
+}
 
 /// <summary>
 /// TIMESTAMP is one instant; DATE is a whole UTC day, from its first to its last microsecond

@@ -91,12 +91,9 @@ internal sealed class Cql2JsonReader
 
     private List<Node> Items(JsonArray array, string path) => array.Select((item, n) => Expression(item, $"{path}[{n}]")).ToList();
 
-    private static object Number(JsonValue value, Location at)
-    {
-        if (value.TryGetValue<long>(out var whole)) return whole;
-        var number = value.GetValue<double>();
-        return double.IsFinite(number) ? number : throw new FilterException(at, "the number is too large");
-    }
+    /// <summary>The number as written (a double would round it), read as CQL2 text reads one.</summary>
+    private static object Number(JsonValue value, Location at) =>
+        Literals.Number(value.TryGetValue<JsonElement>(out var element) ? element.GetRawText() : value.ToJsonString(), at);
 
     private static T Member<T>(JsonObject obj, string name, string path) => Scalar<T>(obj[name], $"{path}.{name}");
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace IncidentMap.Api.Filtering;
@@ -230,7 +229,7 @@ internal sealed class Cql2TextParser
     private List<double> Bbox()
     {
         Advance();
-        double Coordinate() => Convert.ToDouble(Number(Expect(TokenKind.Number, "a number")), CultureInfo.InvariantCulture);
+        double Coordinate() => Literals.Approximately(Number(Expect(TokenKind.Number, "a number")));
         var numbers = new List<double> { Coordinate() };
         while (Peek().Kind == TokenKind.Comma)
         {
@@ -291,12 +290,7 @@ internal sealed class Cql2TextParser
         return value.ToString();
     }
 
-    private static object Number(Token token)
-    {
-        if (long.TryParse(token.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole)) return whole;
-        var value = double.Parse(token.Text, NumberStyles.Float, CultureInfo.InvariantCulture);
-        return double.IsFinite(value) ? value : throw Error(token, $"{token.Text} is too large");
-    }
+    private static object Number(Token token) => Literals.Number(token.Text, At(token));
 
     private Node Negate(Node node, Token not) => Term(new CallNode("not", [node], At(not)));
 

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Numerics;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using IncidentMap.Api.Incidents;
@@ -26,6 +28,76 @@ internal static class Literals
 
     private static readonly HashSet<string> GeoJsonTypes =
         ["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"];
+
+    /// <summary>
+    /// Digits a number may have before its decimal point: numbers below 1e309 in magnitude, which is every
+    /// number a double holds (S_DWITHIN's 1e308 metres is still the whole Earth) and no more, as before.
+    /// </summary>
+    public const int MaxWholeDigits = 309;
+
+    /// <summary>
+    /// Decimal places a number may have. PostgreSQL's numeric holds far more (16,383), but a bound keeps an
+    /// exponent such as 1e-99999999 from being written out in full.
+    /// </summary>
+    public const int MaxDecimalPlaces = 1000;
+
+    /// <summary>
+    /// A CQL2 number, an exact decimal (both encodings write it the same way: sign, digits, fraction,
+    /// exponent): a long when it is a whole number that fits one, bound as bigint, so that an integer
+    /// column's index serves the comparison as before; otherwise an <see cref="ExactNumber"/>, compared as
+    /// numeric. Read as a double, as it once was, 51.00000000000000001 equalled 51 and 19.999999999999999
+    /// was not less than 20.
+    /// </summary>
+    public static object Number(string text, Location at)
+    {
+        var i = 0;
+        var negative = text.Length > 0 && text[0] == '-';
+        if (text.Length > 0 && text[0] is '+' or '-') i++;
+        var digits = new StringBuilder();
+        while (i < text.Length && char.IsAsciiDigit(text[i])) digits.Append(text[i++]);
+        var fractionDigits = 0;
+        if (i < text.Length && text[i] == '.')
+        {
+            for (i++; i < text.Length && char.IsAsciiDigit(text[i]); i++, fractionDigits++) digits.Append(text[i]);
+        }
+        var exponent = BigInteger.Zero;
+        if (i < text.Length && text[i] is 'e' or 'E')
+        {
+            var start = ++i;
+            if (i < text.Length && text[i] is '+' or '-') i++;
+            while (i < text.Length && char.IsAsciiDigit(text[i])) i++;
+            if (!BigInteger.TryParse(text.AsSpan(start, i - start), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out exponent))
+                i = -1;
+        }
+        if (i != text.Length || digits.Length == 0) throw new FilterException(at, $"'{text}' is not a number");
+
+        // The value is significant × 10^power, the significant digits without zeros at either end.
+        var significant = digits.ToString().TrimStart('0');
+        if (significant.Length == 0) return 0L;
+        var trimmed = significant.TrimEnd('0');
+        var power = exponent - fractionDigits + (significant.Length - trimmed.Length);
+        if (trimmed.Length + power > MaxWholeDigits)
+            throw new FilterException(at, $"{text} is too large: a number in a filter is less than 1e{MaxWholeDigits} in magnitude");
+        if (power < -MaxDecimalPlaces)
+            throw new FilterException(at, $"{text} has more than {MaxDecimalPlaces} decimal places");
+
+        var shift = (int)power;
+        var plain = shift >= 0 ? trimmed + new string('0', shift)
+            : trimmed.Length > -shift ? $"{trimmed[..^-shift]}.{trimmed[^-shift..]}"
+            : "0." + new string('0', -shift - trimmed.Length) + trimmed;
+        if (negative) plain = "-" + plain;
+        return shift >= 0 && long.TryParse(plain, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole)
+            ? whole
+            : new ExactNumber(plain);
+    }
+
+    /// <summary>A number literal (<see cref="Number"/>) as the nearest double, for measures: coordinates, distances.</summary>
+    public static double Approximately(object number) => number switch
+    {
+        long whole => whole,
+        ExactNumber exact => exact.Approximately,
+        _ => throw new InvalidOperationException($"{number.GetType().Name} is not a number literal"),
+    };
 
     public static TimeInstant Timestamp(string text, Location at)
     {

@@ -252,12 +252,12 @@ internal sealed class SqlCompiler
         var (first, second) = (Typed(call, args[0], CqlType.Geometry), Typed(call, args[1], CqlType.Geometry));
         static string Geography(Operand operand) => operand.Property?.Geography ?? $"{operand.Sql}::geography";
         var (a, b) = (Geography(first), Geography(second));
-        if (args[2] is not LiteralNode { Value: long or double } distance || Convert.ToDouble(distance.Value) < 0)
+        if (args[2] is not LiteralNode { Value: long or ExactNumber } distance || Literals.Approximately(distance.Value) < 0)
             throw new FilterException(args[2].At, "the distance of S_DWITHIN must be a number of at least 0");
         var unit = args[3] switch { PropertyNode p => p.Name, LiteralNode { Value: string s } => s, _ => "" };
         if (!MetresPer.TryGetValue(unit, out var metres))
             throw new FilterException(args[3].At, $"the unit of S_DWITHIN must be one of {string.Join(", ", MetresPer.Keys)}");
-        var within = Parameter(Math.Min(Convert.ToDouble(distance.Value) * metres, AcrossTheEarthMetres));
+        var within = Parameter(Math.Min(Literals.Approximately(distance.Value) * metres, AcrossTheEarthMetres));
         var exact = $"ST_DWithin({a}, {b}, {within})";
         var (column, other) = first.Property?.Geography is not null ? (first, second) : (second, first);
         if (column.Property?.Geography is not { } geography || other.Property is not null) return $"({exact})";
@@ -351,11 +351,15 @@ internal sealed class SqlCompiler
         return instant.Early ? $"({sql} - interval '{(long)Incidents.Rfc3339.GregorianCycle.TotalHours} hours')" : sql;
     }
 
+    /// <summary>
+    /// A value as a parameter. An <see cref="ExactNumber"/> travels as its text and is read as numeric, which
+    /// PostgreSQL compares with integers exactly (the integer is widened, never the number rounded).
+    /// </summary>
     private string Parameter(object value)
     {
         var name = "f" + _parameters.Count;
-        _parameters.Add((name, value));
-        return "@" + name;
+        _parameters.Add((name, value is ExactNumber exact ? exact.Plain : value));
+        return value is ExactNumber ? $"@{name}::numeric" : "@" + name;
     }
 
     private static IReadOnlyList<Node> Args(CallNode call, int count) => call.Args.Count == count
@@ -371,7 +375,7 @@ internal sealed class SqlCompiler
     private static CqlType LiteralType(object value) => value switch
     {
         string => CqlType.String,
-        long or double => CqlType.Number,
+        long or ExactNumber => CqlType.Number,
         bool => CqlType.Boolean,
         Geometry => CqlType.Geometry,
         _ => throw new InvalidOperationException($"no CQL2 type for a {value.GetType().Name} literal"),

@@ -284,6 +284,8 @@ public static class TilesApi
     {
         if (QueryParser.Repeated(request.Query) is { } repeated) return repeated;
         var zoomText = request.Query["zoom"].ToString();
+        // Left out (or empty), it was "'' is not a zoom level", as if a value had been sent.
+        if (zoomText.Length == 0) return Problem.BadParameter("zoom", $"is required: a zoom level from 0 to {MaxZoom}");
         if (!int.TryParse(zoomText, NumberStyles.None, CultureInfo.InvariantCulture, out var zoom) || zoom > MaxZoom)
             return Problem.BadParameter("zoom", $"'{zoomText}' is not a zoom level from 0 to {MaxZoom}");
         if (OnlyFormat(request, "json", "geojson") is { } badFormat) return badFormat;
@@ -300,6 +302,21 @@ public static class TilesApi
         return IncidentListResult.Small(clusters);
     }
 
+    /// <summary>
+    /// The shortest edge, rounded up to three significant digits, that makes at most <see cref="MaxHexagons"/>
+    /// over a box <paramref name="columns"/> × 1.5 and <paramref name="rows"/> × √3 metres: the largest 1/size
+    /// with (columns/size + 2)(rows/size + 2) ≤ MaxHexagons, which the grid's whole columns and rows never exceed.
+    /// </summary>
+    private static double SmallestHexagon(double columns, double rows)
+    {
+        var perMetre = columns * rows > 0
+            ? (-(columns + rows) + Math.Sqrt((columns + rows) * (columns + rows) + columns * rows * (MaxHexagons - 4))) / (columns * rows)
+            : (MaxHexagons / 2.0 - 2) / (columns + rows);
+        var edge = 1 / perMetre;
+        var unit = Math.Pow(10, Math.Floor(Math.Log10(edge)) - 2);
+        return Math.Ceiling(edge / unit) * unit;
+    }
+
     private static IResult TooManyClusters(int zoom) =>
         Problem.BadParameter("zoom", $"{zoom} makes more than {MaxClusters} clusters here; give a bbox, a lower zoom or filters");
 
@@ -307,6 +324,8 @@ public static class TilesApi
     {
         if (QueryParser.Repeated(request.Query) is { } repeated) return repeated;
         var sizeText = request.Query["size"].ToString();
+        if (sizeText.Length == 0)
+            return Problem.BadParameter("size", "is required: the hexagon edge length, greater than 0: metres, or with unit m, km or mi (20km)");
         if (!QueryParser.TryDistance(sizeText, out var size) || !double.IsFinite(size) || size <= 0)
             return Problem.BadParameter("size", $"'{sizeText}' is not a hexagon edge length greater than 0: metres, or with unit m, km or mi (20km)");
         // One hexagon of this edge already covers any bbox; ST_HexagonGrid made none at all of 1e308.
@@ -323,9 +342,16 @@ public static class TilesApi
         var (x1, y1) = TileSql.Mercator(box.MaxLon, box.MaxLat);
         // ST_HexagonGrid covers the box with columns 1.5 edges apart and rows √3 edges apart, one
         // more of each at the far sides: a box of no width still takes a column of hexagons.
-        var hexagons = (Math.Floor((x1 - x0) / (1.5 * size)) + 2) * (Math.Floor((y1 - y0) / (Math.Sqrt(3) * size)) + 2);
+        var (columnsPerMetre, rowsPerMetre) = ((x1 - x0) / 1.5, (y1 - y0) / Math.Sqrt(3));
+        var hexagons = (Math.Floor(columnsPerMetre / size) + 2) * (Math.Floor(rowsPerMetre / size) + 2);
         if (hexagons > MaxHexagons)
-            return Problem.BadParameter("size", $"{size} m makes about {hexagons:0} hexagons over this bbox; the maximum is {MaxHexagons}");
+        {
+            var smallest = $"over this bbox the edge must be at least {SmallestHexagon(columnsPerMetre, rowsPerMetre):0.###} m, or give a smaller bbox";
+            // A size such as 1e-300 makes more hexagons than a double counts: said in words, not "about Infinity".
+            return Problem.BadParameter("size", hexagons < 1e12
+                ? $"{size} m makes about {hexagons:0} hexagons over this bbox; the maximum is {MaxHexagons}: {smallest}"
+                : $"'{sizeText}' is too small: it makes far more than the maximum of {MaxHexagons} hexagons; {smallest}");
+        }
         if (Conditional.Evaluate(request.HttpContext, Conditional.DataETag(version, query), Conditional.Revalidate) is { } conditional) return conditional;
 
         var (sql, parameters) = TileSql.Hexbins(query, size, query.Precision);

@@ -20,7 +20,17 @@ public sealed class Cql2CompileTests
         { "'battles' = event_type", "i.event_type = @f0", ["battles"] },
         { "fatalities_max > 50", "i.fatalities_max > @f0", [50L] },
         { "50 < fatalities_max", "i.fatalities_max > @f0", [50L] },
-        { "injured_min <= -1.5", "i.injured_min <= @f0", [-1.5] },
+        { "injured_min <= -1.5", "i.injured_min <= @f0::numeric", ["-1.5"] },
+        // A whole number stays a bigint however it is written, which an integer column's index serves; any
+        // other number is its exact decimal, compared as numeric (a double would make this one 51).
+        { "id = 51.000", "i.id = @f0", [51L] },
+        { "id = 5.1e1", "i.id = @f0", [51L] },
+        { "id = 51.00000000000000001", "i.id = @f0::numeric", ["51.00000000000000001"] },
+        { "id IN (51, 5.1E-3)", "i.id IN (@f0, @f1::numeric)", [51L, "0.0051"] },
+        { "id = 1e20", "i.id = @f0::numeric", ["100000000000000000000"] },
+        { "id < 1e308", "i.id < @f0::numeric", ["1" + new string('0', 308)] },
+        { "id > 1e-400", "i.id > @f0::numeric", ["0." + new string('0', 399) + "1"] },
+        { "id > -00.0", "i.id > @f0", [0L] },
         { "id <> 7", "i.id <> @f0", [7L] },
         // Equality with a code compares the character(2) column itself, which its index serves; anything else
         // compares text, as CQL2 says (a trailing space would be ignored by character(2)).
@@ -203,7 +213,12 @@ public sealed class Cql2CompileTests
     [InlineData("occurred_at IN (DATE('2016-01-01'))", 16, "use BETWEEN for a whole day")]
     [InlineData("A_CONTAINS(tags, ('a', 1))", 23, "A_CONTAINS lists hold strings, not a number")]
     [InlineData("A_CONTAINS(title, ('a'))", 11, "A_CONTAINS takes an array here")]
+    [InlineData("id = 1e309", 5, "1e309 is too large: a number in a filter is less than 1e309 in magnitude")]
+    [InlineData("id = -12e308", 5, "too large")]
     [InlineData("id = 1e999", 5, "too large")]
+    [InlineData("id = 1e-1001", 5, "1e-1001 has more than 1000 decimal places")]
+    [InlineData("id < 1e99999999999999999999", 5, "too large")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(0, 0, 1e309, 1))", 34, "too large")]
     public void Invalid_filters_report_the_position_of_the_problem(string filter, int position, string message)
     {
         Cql2Assert.Fails(filter, position, message);
@@ -370,6 +385,8 @@ public sealed class Cql2CompileTests
     [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[1,"2",3,4]}]}""", "$.args[1].bbox[1]: must be a number")]
     [InlineData("""{"op":"=","args":[{"property":7},1]}""", "$.args[0].property: must be a string")]
     [InlineData("""{"op":"=","args":[null,1]}""", "$.args[0]: null is not a CQL2 expression")]
+    [InlineData("""{"op":"=","args":[{"property":"id"},1e400]}""", "$.args[1]: 1e400 is too large: a number in a filter is less than 1e309 in magnitude")]
+    [InlineData("""{"op":"in","args":[{"property":"id"},[1,-2.5E-1001]]}""", "$.args[1][1]: -2.5E-1001 has more than 1000 decimal places")]
     [InlineData("""{"op":"="}""", "$.args: an operation needs an args array")]
     [InlineData("""{"filter":"id = 1"}""", "$: expected an object with op, property")]
     [InlineData("""{"op":"=","args":[{"property":"id"},1]""", "$: not valid JSON")]

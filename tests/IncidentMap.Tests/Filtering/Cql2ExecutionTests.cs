@@ -105,6 +105,127 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
         Assert.Equal(Names(expected), await Matching(filter, Cql2.JsonLanguage));
     }
 
+    /// <summary>
+    /// A CQL2 number is an exact decimal and is compared as one. Read as a double it was rounded first:
+    /// 19.999999999999999 became 20, 6.0000000000000001 became 6, and {homs}.00000000000000001 (the id plus a
+    /// little) became the id (audit).
+    /// </summary>
+    [Theory]
+    [InlineData("fatalities_max > 19.999999999999999", "homs twenty")]
+    [InlineData("fatalities_max > 4.99999999999999999999", "homs five six twenty")]
+    [InlineData("fatalities_max >= 6.0000000000000001", "homs twenty")]
+    [InlineData("fatalities_max <= 5.9999999999999999", "damascus five")]
+    [InlineData("fatalities_max < 5.0000000000000001", "damascus five")]
+    [InlineData("fatalities_max = 6.0000000000000001", "")]
+    [InlineData("fatalities_max <> 6.0000000000000001", "homs damascus five six twenty")]
+    [InlineData("fatalities_max IN (6.0000000000000001)", "")]
+    [InlineData("fatalities_max IN (6.0000000000000001, 5)", "five")]
+    [InlineData("fatalities_max NOT IN (6.0000000000000001, 5)", "homs damascus six twenty")]
+    [InlineData("fatalities_max BETWEEN 5.0000000000000001 AND 19.999999999999999", "six")]
+    [InlineData("fatalities_max NOT BETWEEN 5.0000000000000001 AND 19.999999999999999", "homs damascus five twenty")]
+    [InlineData("19.999999999999999 < fatalities_max", "homs twenty")]
+    [InlineData("4.99999999999999999999 < fatalities_max", "homs five six twenty")]
+    [InlineData("6.0000000000000001 = fatalities_max", "")]
+    [InlineData("57.00000000000000001 BETWEEN fatalities_min AND fatalities_max", "homs")]
+    [InlineData("60.00000000000000001 BETWEEN fatalities_min AND fatalities_max", "")]
+    [InlineData("id = {homs}.00000000000000001", "")]
+    [InlineData("id <> {homs}.00000000000000001 AND fatalities_max > 50", "homs")]
+    [InlineData("id = {homs}.000", "homs")]
+    [InlineData("id = {homs}0e-1", "homs")]
+    [InlineData("fatalities_max = 600e-2", "six")]
+    [InlineData("fatalities_max = 0.2E2", "twenty")]
+    [InlineData("fatalities_max = 9223372036854775808", "")]
+    [InlineData("fatalities_max < 9223372036854775808", "homs damascus five six twenty")]
+    [InlineData("fatalities_max < 1e308", "homs damascus five six twenty")]
+    [InlineData("fatalities_max > -1e308 AND fatalities_max < 1e-400", "damascus")]
+    [InlineData("fatalities_max > 9.99e308", "")]
+    [InlineData("0.30000000000000001 > 0.3", "homs nearHoms aleppo damascus beirut five six twenty")]
+    [InlineData("0.1 = 0.10000000000000001", "")]
+    [InlineData("""{"op":">","args":[{"property":"fatalities_max"},19.999999999999999]}""", "homs twenty")]
+    [InlineData("""{"op":">","args":[{"property":"fatalities_max"},4.99999999999999999999]}""", "homs five six twenty")]
+    [InlineData("""{"op":"in","args":[{"property":"fatalities_max"},[6.0000000000000001]]}""", "")]
+    [InlineData("""{"op":"=","args":[{"property":"id"},{homs}.00000000000000001]}""", "")]
+    [InlineData("""{"op":"=","args":[{"property":"id"},{homs}.0]}""", "homs")]
+    [InlineData("""{"op":"between","args":[{"property":"fatalities_max"},5.0000000000000001,1.9999999999999999e1]}""", "six")]
+    [InlineData("""{"op":"<","args":[{"property":"fatalities_max"},1e308]}""", "homs damascus five six twenty")]
+    [InlineData("""{"op":">","args":[{"property":"fatalities_max"},-1e-1000]}""", "homs damascus five six twenty")]
+    public async Task Numbers_are_compared_as_the_exact_decimals_written(string filter, string expected)
+    {
+        await Insert("five", "Five killed", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36 34)", [], 5, 5, "SY", []);
+        await Insert("six", "Six killed", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36 34)", [], 6, 6, "SY", []);
+        await Insert("twenty", "Twenty killed", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36 34)", [], 20, 20, "SY", []);
+        filter = filter.Replace("{homs}", _names.Single(n => n.Value == "homs").Key.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal(Names(expected), await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
+    }
+
+    /// <summary>
+    /// CQL2's Property-Property Comparisons (/req/property-property/withdraw-permissions): any operand may
+    /// be a property or a value, on either side of a comparison, as the value LIKE, BETWEEN or IN tests,
+    /// as BETWEEN's bounds and IN's items, as either argument of a spatial or array function, and before
+    /// IS NULL. /conformance declares it.
+    /// </summary>
+    [Theory]
+    [InlineData("fatalities_max > fatalities_min", "homs")]
+    [InlineData("\"fatalities_max\" = \"fatalities_min\"", "damascus")]
+    [InlineData("fatalities_min <= fatalities_max", "homs damascus")]
+    [InlineData("fatalities_min <> fatalities_max", "homs")]
+    [InlineData("updated_at >= created_at", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("updated_at < occurred_at", "")]
+    [InlineData("occurred_at < updated_at", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("title = title", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("title <> title OR title < title OR title > title", "")]
+    [InlineData("CASEI(title) = CASEI(title)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("S_INTERSECTS(geometry, geometry)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("A_EQUALS(actors, actors)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("A_CONTAINEDBY(actors, tags)", "damascus beirut")]
+    // A value on the left, a property on the right.
+    [InlineData("57 = fatalities_min", "homs")]
+    [InlineData("57 <= fatalities_min", "homs")]
+    [InlineData("10 >= fatalities_min", "nearHoms damascus")]
+    [InlineData("'Riot in Beirut' = title", "beirut")]
+    [InlineData("TIMESTAMP('2016-02-21T07:30:00Z') = occurred_at", "homs")]
+    [InlineData("DATE('2016-02-21') = occurred_at", "homs nearHoms")]
+    [InlineData("S_INTERSECTS(BBOX(35, 33, 36.5, 34), geometry)", "damascus beirut")]
+    [InlineData("S_WITHIN(POINT(36.2765 33.5138), geometry)", "damascus")]
+    [InlineData("A_CONTAINS(('Syrian Army', 'Islamic State'), actors)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("A_OVERLAPS(('Syrian Army'), actors)", "nearHoms aleppo")]
+    // Values on both sides: true everywhere or nowhere.
+    [InlineData("'foo' = 'foo' AND 'foo' >= 'foo' AND 'foo' <= 'foo'", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("'foo' <> 'foo' OR 'foo' < 'foo' OR 'foo' > 'foo'", "")]
+    [InlineData("true = true AND 3.14 = 3.14 AND 1 = 1 AND 3.14 >= 3.14 AND 1 <= 1", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("true <> true OR 3.14 < 3.14 OR 1 > 1", "")]
+    [InlineData("TIMESTAMP('2022-04-14T14:48:46Z') = TIMESTAMP('2022-04-14T14:48:46Z')", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("TIMESTAMP('2022-04-14T14:48:46Z') <> TIMESTAMP('2022-04-14T14:48:46Z')", "")]
+    [InlineData("DATE('2022-04-14') >= DATE('2022-04-14') AND DATE('2022-04-14') <= DATE('2022-04-14')", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("DATE('2022-04-14') <> DATE('2022-04-14') OR DATE('2022-04-14') > DATE('2022-04-14')", "")]
+    [InlineData("S_INTERSECTS(POINT(0 0), BBOX(-1, -1, 1, 1))", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("A_OVERLAPS(('a'), ('a', 'b'))", "homs nearHoms aleppo damascus beirut")]
+    // LIKE on a value, BETWEEN and IN with a value tested and properties as bounds and items.
+    [InlineData("'København' LIKE 'K_benhavn'", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("'København' NOT LIKE 'K_benhavn'", "")]
+    [InlineData("58 BETWEEN fatalities_min AND fatalities_max", "homs")]
+    [InlineData("58 NOT BETWEEN fatalities_min AND fatalities_max", "damascus")]
+    [InlineData("fatalities_min BETWEEN 0 AND fatalities_max", "homs damascus")]
+    [InlineData("TIMESTAMP('2016-02-21T07:30:00Z') BETWEEN occurred_at AND updated_at", "homs nearHoms aleppo beirut")]
+    [InlineData("57 IN (fatalities_min, fatalities_max)", "homs")]
+    [InlineData("fatalities_min IN (fatalities_max, 10)", "nearHoms damascus")]
+    [InlineData("'SY' NOT IN (country)", "beirut")]
+    [InlineData("'foo' IS NULL OR 1 IS NULL OR TIMESTAMP('2016-02-21T07:30:00Z') IS NULL", "")]
+    [InlineData("'foo' IS NOT NULL", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("""{"op":">","args":[{"property":"fatalities_max"},{"property":"fatalities_min"}]}""", "homs")]
+    [InlineData("""{"op":"=","args":[57,{"property":"fatalities_min"}]}""", "homs")]
+    [InlineData("""{"op":"like","args":["København","K_benhavn"]}""", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("""{"op":"between","args":[58,{"property":"fatalities_min"},{"property":"fatalities_max"}]}""", "homs")]
+    [InlineData("""{"op":"in","args":[57,[{"property":"fatalities_min"},{"property":"fatalities_max"}]]}""", "homs")]
+    [InlineData("""{"op":"isNull","args":["foo"]}""", "")]
+    [InlineData("""{"op":"s_intersects","args":[{"bbox":[35,33,36.5,34]},{"property":"geometry"}]}""", "damascus beirut")]
+    [InlineData("""{"op":"a_overlaps","args":[["Syrian Army"],{"property":"actors"}]}""", "nearHoms aleppo")]
+    public async Task Properties_and_values_stand_on_either_side_of_every_predicate(string filter, string expected)
+    {
+        Assert.Equal(Names(expected), await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
+    }
+
     [Theory]
     [InlineData("title LIKE '%Emeute%'", "")]
     [InlineData("ACCENTI(title) LIKE ACCENTI('%Emeute a Alep%')", "emeute")]

@@ -79,6 +79,8 @@ public sealed class OgcCoreTests(ApiFixture api)
         Assert.Contains("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson", classes);
         Assert.Contains("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30", classes);
         Assert.Contains("http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt", classes);
+        // Properties and values on either side of comparisons, LIKE, BETWEEN, IN, spatial and array functions (Cql2ExecutionTests).
+        Assert.Contains("http://www.opengis.net/spec/cql2/1.0/conf/property-property", classes);
         Assert.Equal(classes.Count, classes.Distinct().Count());
     }
 

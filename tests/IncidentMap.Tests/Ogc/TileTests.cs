@@ -522,6 +522,48 @@ public sealed class TileTests(ApiFixture api)
     }
 
     /// <summary>
+    /// A zoom or size left out is said to be required: it was "'' is not a zoom level from 0 to 24", as if an
+    /// empty value had been sent (audit).
+    /// </summary>
+    [Theory]
+    [InlineData("/collections/incidents/clusters", "zoom: is required: a zoom level from 0 to 24")]
+    [InlineData("/collections/incidents/clusters?zoom=", "zoom: is required: a zoom level from 0 to 24")]
+    [InlineData("/collections/incidents/clusters?bbox=9,9,11,11", "zoom: is required: a zoom level from 0 to 24")]
+    [InlineData("/collections/incidents/hexbins?bbox=9,9,11,11", "size: is required: the hexagon edge length, greater than 0")]
+    [InlineData("/collections/incidents/hexbins?bbox=9,9,11,11&size=", "size: is required: the hexagon edge length, greater than 0")]
+    public async Task A_missing_zoom_or_size_is_a_400_saying_it_is_required(string url, string detail)
+    {
+        var parameter = detail[..detail.IndexOf(':')];
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, parameter);
+        Assert.StartsWith(detail, problem["detail"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// A hexagon so small that their number overflows a double was "makes about Infinity hexagons" (audit): it is
+    /// too small, and the answer names the shortest edge this bbox takes, which is then answered.
+    /// </summary>
+    [Theory]
+    [InlineData("1e-300")]
+    [InlineData("4.9e-324")]
+    [InlineData("0.001")]
+    [InlineData("1.5m")]
+    public async Task A_hexagon_too_small_for_the_bbox_is_a_400_naming_the_shortest_edge_it_takes(string size)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync($"/collections/incidents/hexbins?bbox=9,9,11,11&size={size}"), HttpStatusCode.BadRequest, "size");
+        var detail = problem["detail"]!.GetValue<string>();
+        Assert.DoesNotContain("Infinity", detail);
+        Assert.DoesNotContain("∞", detail);
+        Assert.Contains("the maximum", detail);
+        var shortest = System.Text.RegularExpressions.Regex.Match(detail, @"the edge must be at least ([0-9.]+) m, or give a smaller bbox$");
+        Assert.True(shortest.Success, detail);
+        if (size.StartsWith("1e-300") || size.StartsWith("4.9e")) Assert.StartsWith($"size: '{size}' is too small", detail);
+
+        var answered = await _client.GetAsync($"/collections/incidents/hexbins?bbox=9,9,11,11&size={shortest.Groups[1].Value}");
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+    }
+
+    /// <summary>
     /// Given twice, a parameter the endpoint reads itself is refused as any other is, saying so: zoom=3&amp;zoom=4 was
     /// read as one value, "'3,4' is not a zoom level from 0 to 24".
     /// </summary>
