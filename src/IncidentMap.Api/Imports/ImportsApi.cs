@@ -88,6 +88,9 @@ public static class ImportsApi
                 new QueryParameterDoc("source", "Names the dataset (letters, digits, . _ : -; up to 100): an import updates only incidents an import of the same source created. Default acled for ACLED exports, else import."),
                 new QueryParameterDoc("format", "Read the body as this format whatever its Content-Type.", Enum: ["csv", "geojson", "ndjson"]),
                 new QueryParameterDoc("async", "true: store the upload and import it as a job (202 with its Location).", "boolean"))
+            .WithMetadata(new HeaderParameterDoc("Content-Crs",
+                $"The coordinate reference system of the file's coordinates: only <{Collections.Conformance.Crs84}> (lon/lat, the default); any other is a 400. " +
+                "So is a FeatureCollection's crs member naming another than CRS84 or EPSG:4326 (read as lon/lat, as GeoJSON orders positions)."))
             .WithMetadata(new RequestBodyDoc("The file, streamed: CSV (ours or ACLED's), a GeoJSON FeatureCollection, or one GeoJSON Feature per line. Any Content-Type with format=.",
                 "text/csv", "application/geo+json", "application/json", "application/geo+json-seq", "application/x-ndjson"))
             .Produces<ImportReport>(StatusCodes.Status200OK, "application/json")
@@ -113,6 +116,8 @@ public static class ImportsApi
         var request = context.Request;
         var (format, formatProblem) = FormatOf(request);
         if (formatProblem is not null) return formatProblem;
+        // As for single writes: coordinates said to be in another CRS would each be refused, or stored in the wrong place.
+        if (JsonBody.ContentCrsProblem(request) is { } crsProblem) return crsProblem;
         // A Content-Encoding request decompression did not undo was refused before (ContentCodings).
         // Given, it must be a name: an empty source= was taken as none, and the rows stored under the default source.
         var source = request.Query.TryGetValue("source", out var named) ? named.ToString() : null;
