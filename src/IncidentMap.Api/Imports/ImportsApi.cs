@@ -160,6 +160,10 @@ public static class ImportsApi
                 slots.Release();
                 if (e is OperationCanceledException && stop.Token.IsCancellationRequested && !ct.IsCancellationRequested)
                     return ShuttingDown(context, "The server is shutting down; the upload was not stored: send it again once the server is back.");
+                // The client is gone (an upload cut off before its Content-Length is closed without a response, see below).
+                if (ct.IsCancellationRequested)
+                    logger.LogWarning("Import job ({Source}, by {Actor}) not started: the client closed the connection before its upload was stored; nothing was imported",
+                        source ?? "(default)", options.Actor);
                 throw;
             }
             // How soon polling the job is worth it (its row is updated every ImportJobs.Heartbeat).
@@ -195,6 +199,20 @@ public static class ImportsApi
                 }
             }
             report = await importer.RunAsync(spooled ?? body, options, tally, ct, stop);
+        }
+        catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or IOException or BadHttpRequestException)
+        {
+            // The client is gone, and no answer can reach it. Kestrel closes the connection of an upload that ends
+            // before its Content-Length without a response (its client half-closed its side, or the connection
+            // broke), aborting the request: the import is abandoned, as any whose client goes away. Said here,
+            // or nobody would know what became of the rows.
+            var cut = !context.Items.ContainsKey(CompleteDecompression.Encoded) && request.ContentLength is { } declared && body.BytesRead < declared
+                ? $"the upload ended after {body.BytesRead} of the {declared} bytes its Content-Length declared (the client closed its side of the connection, or the connection broke)"
+                : "the client closed the connection";
+            logger.LogWarning("Import ({Source}, by {Actor}) abandoned without an answer: {Cut}; {Stored} rows of it were stored, {Rejected} rejected, " +
+                              "after {Rows} rows read (the batches being written were rolled back); sending the file again completes it",
+                source ?? "(default)", options.Actor, cut, tally.Inserted + tally.Updated + tally.Unchanged, tally.Rejected, tally.Rows);
+            throw;
         }
         finally
         {
@@ -288,11 +306,16 @@ internal sealed class UploadBody(HttpContext context, long maxBytes) : Stream
 
     public BadHttpRequestException? Refusal { get; private set; }
 
+    /// <summary>Bytes of the body read so far (compressed bodies: decompressed), to say where an upload that broke off ended.</summary>
+    public long BytesRead { get; private set; }
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
         try
         {
-            return await _inner.ReadAsync(buffer, ct);
+            var read = await _inner.ReadAsync(buffer, ct);
+            BytesRead += read;
+            return read;
         }
         catch (BadHttpRequestException e)
         {
