@@ -43,8 +43,13 @@ internal sealed class CsvFeatureSource : IFeatureSource
         if (header is [var only] && (only.Contains(';') || only.Contains('\t')))
             throw new ImportFormatException("header", $"fields are separated by {(only.Contains(';') ? "';'" : "tabs")}; IncidentMap reads comma-separated files " +
                                                       "(save the file as CSV with commas)", csv.Line);
-        if (header.Distinct().Count() != header.Count)
-            throw new ImportFormatException("header", $"names a column twice: {string.Join(", ", header.GroupBy(h => h).Where(g => g.Count() > 1).Select(g => g.Key))}", csv.Line);
+        if (csv.MisquotedField >= 0)
+            throw new ImportFormatException("header", $"column {csv.MisquotedField + 1} {MisquotedReason}", csv.Line);
+        // A column without a name is ignored with its cells: spreadsheets save empty cells right of the
+        // header (",,"), which would otherwise read as one unknown column, or as the same one twice.
+        var repeated = header.Where(h => h.Length > 0).GroupBy(h => h).Where(g => g.Count() > 1).Select(g => $"'{g.Key}'").ToList();
+        if (repeated.Count > 0)
+            throw new ImportFormatException("header", $"names a column twice: {string.Join(", ", repeated)}", csv.Line);
         CsvLayout layout;
         try
         {
@@ -58,6 +63,9 @@ internal sealed class CsvFeatureSource : IFeatureSource
         return new CsvFeatureSource(csv, layout, header);
     }
 
+    /// <summary>Why a field with text after its closing quote (<c>"x"y</c>) is refused rather than read as <c>xy</c>.</summary>
+    private const string MisquotedReason = "has text after the closing quote of a quoted value (RFC 4180); write a quote inside a quoted value twice: \"5\"\" gun\"";
+
     public long Line => _csv.Line;
     public JsonElement? Feature => _document?.RootElement;
     public IReadOnlyList<FieldError> Problems => _problems;
@@ -70,6 +78,9 @@ internal sealed class CsvFeatureSource : IFeatureSource
         _document = null;
         _problems.Clear();
         if (!await _csv.ReadAsync(ct)) return false;
+        // First: a misquoted field may also be why the row has too many or too few fields.
+        if (_csv.MisquotedField is >= 0 and var misquoted && (misquoted >= _columns || _header[misquoted].Length > 0))
+            _problems.Add(new FieldError("row", $"{(misquoted < _columns ? $"column '{_header[misquoted]}'" : $"field {misquoted + 1}")} {MisquotedReason}"));
         if (_csv.Fields.Count != _columns)
         {
             _problems.Add(new FieldError("row", $"has {_csv.Fields.Count} fields; the header has {_columns}"));
@@ -77,7 +88,8 @@ internal sealed class CsvFeatureSource : IFeatureSource
         }
         for (var i = 0; i < _columns; i++)
         {
-            if (_csv.Fields[i].Contains(CsvReader.NotUtf8))
+            // Cells of a column without a name are ignored, whatever they hold.
+            if (_csv.Fields[i].Contains(CsvReader.NotUtf8) && _header[i].Length > 0)
                 _problems.Add(new FieldError("row", $"column '{_header[i]}' holds bytes that are not UTF-8; save the file as UTF-8"));
         }
         if (_problems.Count > 0) return true;
@@ -127,7 +139,8 @@ internal abstract class CsvLayout
 {
     protected CsvLayout(IReadOnlyList<string> header)
     {
-        Index = header.Select((name, i) => (name, i)).ToDictionary(c => c.name, c => c.i, StringComparer.Ordinal);
+        // Columns without a name are left out: ignored with their cells.
+        Index = header.Select((name, i) => (name, i)).Where(c => c.name.Length > 0).ToDictionary(c => c.name, c => c.i, StringComparer.Ordinal);
     }
 
     public IReadOnlyDictionary<string, int> Index { get; }
@@ -231,7 +244,7 @@ internal sealed class IncidentCsvLayout : CsvLayout
 
     public IncidentCsvLayout(IReadOnlyList<string> header) : base(header)
     {
-        var unknown = header.Where(h => !Text.Contains(h) && !Counts.Contains(h) && !Lists.Contains(h) && h is not ("sources" or "lon" or "lat" or "wkt") && !Ignored.Contains(h)).ToList();
+        var unknown = header.Where(h => h.Length > 0 && !Text.Contains(h) && !Counts.Contains(h) && !Lists.Contains(h) && h is not ("sources" or "lon" or "lat" or "wkt") && !Ignored.Contains(h)).ToList();
         if (unknown.Count > 0)
             throw new ImportFormatException("header", $"column(s) {string.Join(", ", unknown)} are neither incident properties nor lon, lat, wkt (an ACLED export has event_id_cnty)", 1);
         Require("title", "event_type", "occurred_at", "external_id");

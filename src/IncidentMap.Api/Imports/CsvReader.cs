@@ -5,7 +5,8 @@ namespace IncidentMap.Api.Imports;
 /// <summary>
 /// RFC 4180 records streamed from UTF-8 text: fields separated by commas, quoted fields may hold
 /// commas, doubled quotes and line breaks; records end with CRLF, LF or CR; lines of nothing but white space
-/// and commas are skipped. Only one record (at most
+/// and commas are skipped. A quoted field with text after its closing quote (<c>"x"y</c>) is malformed: the record
+/// is read on, and <see cref="MisquotedField"/> names the field for its row to be rejected. Only one record (at most
 /// <see cref="MaxRecordChars"/>) is ever held, so files of any size stream through.
 /// </summary>
 public sealed class CsvReader(Stream stream)
@@ -30,6 +31,13 @@ public sealed class CsvReader(Stream stream)
 
     /// <summary>The fields of the current record.</summary>
     public List<string> Fields { get; } = [];
+
+    /// <summary>
+    /// The first field of the current record that has text after its closing quote (<c>"x"y</c>), or -1. RFC 4180
+    /// allows none, and no reading of it is safe: <c>"x"y</c> may be <c>x"y</c> with a quote not doubled, or two
+    /// values that lost their separator.
+    /// </summary>
+    public int MisquotedField { get; private set; } = -1;
 
     /// <summary>Line on which the current record starts, from 1.</summary>
     public long Line { get; private set; }
@@ -92,6 +100,7 @@ public sealed class CsvReader(Stream stream)
         var text = _buffer.AsSpan(_start, _end - _start);
         if (text.IsEmpty) return _eof ? Outcome.End : Outcome.NeedMore;
         Fields.Clear();
+        MisquotedField = -1;
         var i = 0;
         long lineBreaks = 0;
         while (true)
@@ -120,12 +129,16 @@ public sealed class CsvReader(Stream stream)
                     }
                     break;
                 }
-                // Lenient about text after the closing quote ("a"b): it belongs to the field.
-                var rest = text[i..].IndexOfAny(',', '\r', '\n');
-                if (rest < 0 && !_eof) return Outcome.NeedMore;
-                var tail = rest < 0 ? text.Length - i : rest;
-                _quoted.Append(text.Slice(i, tail));
-                i += tail;
+                // The closing quote is followed by a separator, a line break or the end of the input (the end of
+                // the buffer was asked for more above); anything else makes the field malformed. Its text up to the
+                // next separator is skipped, so that the record's other fields keep their columns.
+                if (i < text.Length && text[i] is not (',' or '\r' or '\n'))
+                {
+                    var rest = text[i..].IndexOfAny(',', '\r', '\n');
+                    if (rest < 0 && !_eof) return Outcome.NeedMore;
+                    if (MisquotedField < 0) MisquotedField = Fields.Count;
+                    i += rest < 0 ? text.Length - i : rest;
+                }
                 field = _quoted.ToString();
             }
             else

@@ -272,9 +272,24 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
                             throw new ImportFormatException("type", "must be \"FeatureCollection\"; send one, or one Feature per line as application/x-ndjson", _line);
                         Commit(ref reader, origin, Phase.Members);
                     }
+                    else if (name == "crs")
+                    {
+                        // Read whole (it is small) and judged before any feature after it; one after the features
+                        // ends the import as a late "type" does, with the rows before it imported.
+                        var crsLine = _line + _window.Buffer.AsSpan(_window.Start, origin + (int)reader.TokenStartIndex - _window.Start).Count((byte)'\n');
+                        if (!reader.Read()) return null;
+                        var crsStart = origin + (int)reader.TokenStartIndex;
+                        if (!reader.TrySkip()) return null;
+                        using (var crs = JsonDocument.Parse(_window.Buffer.AsMemory(crsStart, origin + (int)reader.BytesConsumed - crsStart)))
+                        {
+                            if (GeoJsonCrs.Problem(crs.RootElement) is { } problem)
+                                throw new ImportFormatException("crs", problem, crsLine);
+                        }
+                        Commit(ref reader, origin, Phase.Members);
+                    }
                     else
                     {
-                        if (!reader.TrySkip()) return null; // bbox, name, crs …
+                        if (!reader.TrySkip()) return null; // bbox, name …
                         Commit(ref reader, origin, Phase.Members);
                     }
                     break;

@@ -88,6 +88,9 @@ public static class ImportsApi
                 new QueryParameterDoc("source", "Names the dataset (letters, digits, . _ : -; up to 100): an import updates only incidents an import of the same source created. Default acled for ACLED exports, else import."),
                 new QueryParameterDoc("format", "Read the body as this format whatever its Content-Type.", Enum: ["csv", "geojson", "ndjson"]),
                 new QueryParameterDoc("async", "true: store the upload and import it as a job (202 with its Location).", "boolean"))
+            .WithMetadata(new HeaderParameterDoc("Content-Crs",
+                $"The coordinate reference system of the file's coordinates: only <{Collections.Conformance.Crs84}> (lon/lat, the default); any other is a 400. " +
+                "So is a FeatureCollection's crs member naming another than CRS84 or EPSG:4326 (read as lon/lat, as GeoJSON orders positions)."))
             .WithMetadata(new RequestBodyDoc("The file, streamed: CSV (ours or ACLED's), a GeoJSON FeatureCollection, or one GeoJSON Feature per line. Any Content-Type with format=.",
                 "text/csv", "application/geo+json", "application/json", "application/geo+json-seq", "application/x-ndjson"))
             .Produces<ImportReport>(StatusCodes.Status200OK, "application/json")
@@ -113,6 +116,8 @@ public static class ImportsApi
         var request = context.Request;
         var (format, formatProblem) = FormatOf(request);
         if (formatProblem is not null) return formatProblem;
+        // As for single writes: coordinates said to be in another CRS would each be refused, or stored in the wrong place.
+        if (JsonBody.ContentCrsProblem(request) is { } crsProblem) return crsProblem;
         // A Content-Encoding request decompression did not undo was refused before (ContentCodings).
         // Given, it must be a name: an empty source= was taken as none, and the rows stored under the default source.
         var source = request.Query.TryGetValue("source", out var named) ? named.ToString() : null;
@@ -155,6 +160,10 @@ public static class ImportsApi
                 slots.Release();
                 if (e is OperationCanceledException && stop.Token.IsCancellationRequested && !ct.IsCancellationRequested)
                     return ShuttingDown(context, "The server is shutting down; the upload was not stored: send it again once the server is back.");
+                // The client is gone (an upload cut off before its Content-Length is closed without a response, see below).
+                if (ct.IsCancellationRequested)
+                    logger.LogWarning("Import job ({Source}, by {Actor}) not started: the client closed the connection before its upload was stored; nothing was imported",
+                        source ?? "(default)", options.Actor);
                 throw;
             }
             // How soon polling the job is worth it (its row is updated every ImportJobs.Heartbeat).
@@ -190,6 +199,20 @@ public static class ImportsApi
                 }
             }
             report = await importer.RunAsync(spooled ?? body, options, tally, ct, stop);
+        }
+        catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or IOException or BadHttpRequestException)
+        {
+            // The client is gone, and no answer can reach it. Kestrel closes the connection of an upload that ends
+            // before its Content-Length without a response (its client half-closed its side, or the connection
+            // broke), aborting the request: the import is abandoned, as any whose client goes away. Said here,
+            // or nobody would know what became of the rows.
+            var cut = !context.Items.ContainsKey(CompleteDecompression.Encoded) && request.ContentLength is { } declared && body.BytesRead < declared
+                ? $"the upload ended after {body.BytesRead} of the {declared} bytes its Content-Length declared (the client closed its side of the connection, or the connection broke)"
+                : "the client closed the connection";
+            logger.LogWarning("Import ({Source}, by {Actor}) abandoned without an answer: {Cut}; {Stored} rows of it were stored, {Rejected} rejected, " +
+                              "after {Rows} rows read (the batches being written were rolled back); sending the file again completes it",
+                source ?? "(default)", options.Actor, cut, tally.Inserted + tally.Updated + tally.Unchanged, tally.Rejected, tally.Rows);
+            throw;
         }
         finally
         {
@@ -283,11 +306,16 @@ internal sealed class UploadBody(HttpContext context, long maxBytes) : Stream
 
     public BadHttpRequestException? Refusal { get; private set; }
 
+    /// <summary>Bytes of the body read so far (compressed bodies: decompressed), to say where an upload that broke off ended.</summary>
+    public long BytesRead { get; private set; }
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
         try
         {
-            return await _inner.ReadAsync(buffer, ct);
+            var read = await _inner.ReadAsync(buffer, ct);
+            BytesRead += read;
+            return read;
         }
         catch (BadHttpRequestException e)
         {

@@ -18,6 +18,13 @@ public static class JsonBody
     /// </summary>
     public const int AnonymousMaxBytes = 1024 * 1024;
 
+    /// <summary>A 400 when the body's coordinates are said (OGC API – Features Part 4's Content-Crs) to be in another CRS than CRS84; null when they are not.</summary>
+    public static IResult? ContentCrsProblem(HttpRequest request) =>
+        request.Headers["Content-Crs"].ToString() is { Length: > 0 } crs && crs.Trim().Trim('<', '>') != Collections.Conformance.Crs84
+            ? Problem.BadParameter("Content-Crs",
+                $"'{crs}' is not a coordinate reference system this service takes; send lon/lat in <{Collections.Conformance.Crs84}> (the default: leave the header out)")
+            : null;
+
     public static async Task<(JsonDocument? Document, IResult? Problem)> ReadAsync(HttpRequest request, string[] mediaTypes, CancellationToken ct)
     {
         var (document, _, problem) = await ReadWithHashAsync(request, mediaTypes, ct);
@@ -36,9 +43,7 @@ public static class JsonBody
         var anonymous = request.HttpContext.User.Identity?.IsAuthenticated != true;
         var maxBytes = anonymous ? AnonymousMaxBytes : MaxBytes;
         if (request.ContentLength > maxBytes) return (null, [], TooLarge(anonymous));
-        if (request.Headers["Content-Crs"].ToString() is { Length: > 0 } crs && crs.Trim().Trim('<', '>') != Collections.Conformance.Crs84)
-            return (null, [], Problem.BadParameter("Content-Crs",
-                $"'{crs}' is not a coordinate reference system this service takes; send lon/lat in <{Collections.Conformance.Crs84}> (the default: leave the header out)"));
+        if (ContentCrsProblem(request) is { } crsProblem) return (null, [], crsProblem);
 
         // The whole body within a time limit. Kestrel's minimum rate counts the bytes sent, and a
         // compressed body can keep to it with empty deflate blocks that add nothing: without a limit,

@@ -351,4 +351,149 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         var title = await api.Database.ScalarAsync<string>("SELECT title FROM incidents WHERE external_id = @k", new { k = $"{prefix}-1" });
         Assert.Equal("Suicide bomb in " + new string('x', 483), title);
     }
+
+    /// <summary>
+    /// Spreadsheets save empty cells right of the header as empty column names (",,"). Two of them were refused as
+    /// "names a column twice: " (the repeated name invisible), and one as an unknown column in our own layout.
+    /// </summary>
+    [Theory]
+    [InlineData("event_id_cnty,event_date,event_type,latitude,longitude,,", "{0}-1,2016-02-21,Battles,34.7,36.7,,")]
+    [InlineData("event_id_cnty,event_date,event_type,latitude,longitude,, ,\t,", "{0}-1,2016-02-21,Battles,34.7,36.7,,,,")]
+    [InlineData("external_id,,title,event_type,occurred_at,lon,lat,,", "{0}-1,ignored,Battle,battles,2016-02-21,36.7,34.7,anything,")]
+    [InlineData("external_id,title,event_type,occurred_at,lon,lat,", "{0}-1,Battle,battles,2016-02-21,36.7,34.7,")]
+    public async Task CSV_columns_without_a_name_are_ignored_with_their_cells(string header, string row)
+    {
+        var prefix = Unique();
+        var csv = $"{header}\n{string.Format(row, prefix)}\n";
+
+        await api.CreateClient().ImportOkAsync(csv, "text/csv", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+
+        var stored = await api.Database.ScalarAsync<string>("SELECT event_type || ' ' || ST_AsText(geom) FROM incidents WHERE external_id = @k", new { k = $"{prefix}-1" });
+        Assert.Equal("battles POINT(36.7 34.7)", stored);
+    }
+
+    [Fact]
+    public async Task A_CSV_header_naming_a_column_twice_is_a_400_quoting_the_name()
+    {
+        var prefix = Unique();
+        var csv = $"external_id,title,event_type,occurred_at,lon,lat,,,TITLE\n{prefix}-1,A,riots,2016-01-01,1,1,,,B\n";
+
+        var (status, problem) = await api.CreateClient().PostImportAsync(csv, "text/csv", "?source=" + prefix);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("line 1: header names a column twice: 'title'.", problem["detail"]!.GetValue<string>());
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE import_source = @prefix", new { prefix }));
+    }
+
+    /// <summary>
+    /// RFC 4180 allows nothing between a closing quote and the separator. <c>"x"y</c> was stored as <c>xy</c>, the
+    /// quotes silently gone; which text was meant cannot be known, so the row is rejected and the others imported.
+    /// </summary>
+    [Fact]
+    public async Task A_CSV_field_with_text_after_its_closing_quote_rejects_its_row_naming_the_column()
+    {
+        var prefix = Unique();
+        var csv = new StringBuilder(Header);
+        // Enough rows that some of the bad ones are cut by the end of the reader's buffer.
+        for (var n = 1; n <= 3_000; n++)
+            csv.Append(n % 2 == 0
+                ? $"{prefix}-{n},\"Cut \"short,riots,2016-01-01,36.5,34.5,\n"
+                : $"{prefix}-{n},\"Quoted, \"\"fine\"\"\",riots,2016-01-01,36.5,34.5,\"\"\r\n");
+        csv.Append($"{prefix}-last,\"Last\",riots,2016-01-01,36.5,34.5,\"POINT (1 2)\"x");
+
+        var report = await api.CreateClient().ImportOkAsync(csv.ToString(), "text/csv", "?source=" + prefix, inserted: 1_500, updated: 0, unchanged: 0, rejected: 1_501);
+
+        var problems = Problems(report);
+        Assert.Equal(Enumerable.Range(1, 1_500).Select(k => (long)(2 * k + 1)).Append(3_002L), problems.Select(p => p.Line));
+        Assert.All(problems, p => Assert.Equal("row", p.Field));
+        Assert.Equal("column 'title' has text after the closing quote of a quoted value (RFC 4180); write a quote inside a quoted value twice: \"5\"\" gun\"", problems[0].Reason);
+        Assert.StartsWith("column 'wkt' has text after the closing quote", problems[^1].Reason);
+        Assert.Equal("Quoted, \"fine\"", await api.Database.ScalarAsync<string>("SELECT title FROM incidents WHERE external_id = @k", new { k = $"{prefix}-1" }));
+    }
+
+    [Fact]
+    public async Task A_CSV_header_with_text_after_a_closing_quote_is_a_400()
+    {
+        var (status, problem) = await api.CreateClient().PostImportAsync("external_id,\"title\"s,event_type,occurred_at,lon,lat\n", "text/csv");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("line 1: header column 2 has text after the closing quote", problem["detail"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// GeoJSON 2008's <c>crs</c> member, as GDAL writes it: one naming WGS 84 lon/lat imports; any other CRS refused
+    /// the file row by row ("longitude 4087000 is outside -180..180"), or stored coordinates that fit in the wrong place.
+    /// </summary>
+    [Theory]
+    [InlineData("{\"type\": \"name\", \"properties\": {\"name\": \"urn:ogc:def:crs:OGC:1.3:CRS84\"}}")]
+    [InlineData("{\"type\": \"name\", \"properties\": {\"name\": \"urn:ogc:def:crs:OGC::CRS84\"}}")]
+    [InlineData("{\"type\": \"name\", \"properties\": {\"name\": \"http://www.opengis.net/def/crs/OGC/1.3/CRS84\"}}")]
+    [InlineData("{\"type\": \"name\", \"properties\": {\"name\": \"urn:ogc:def:crs:EPSG::4326\"}}")]
+    [InlineData("{\"type\": \"name\", \"properties\": {\"name\": \"EPSG:4326\"}}")]
+    [InlineData("null")]
+    public async Task A_FeatureCollection_whose_crs_names_WGS84_lon_lat_imports(string crs)
+    {
+        var prefix = Unique();
+        var body = $"{{\"type\": \"FeatureCollection\", \"crs\": {crs}, \"features\": [{Feature($"{prefix}-1")}]}}";
+
+        await api.CreateClient().ImportOkAsync(body, "application/geo+json", "", inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+
+        // Read as lon/lat whatever the name (GeoJSON orders positions x, y), EPSG:4326 too.
+        Assert.Equal("POINT(36.7 34.7)", await api.Database.ScalarAsync<string>("SELECT ST_AsText(geom) FROM incidents WHERE external_id = @k", new { k = $"{prefix}-1" }));
+    }
+
+    [Theory]
+    [InlineData("{\"type\": \"name\", \"properties\": {\"name\": \"urn:ogc:def:crs:EPSG::3857\"}}", "'urn:ogc:def:crs:EPSG::3857' is not a coordinate reference system this service takes")]
+    [InlineData("{\"type\": \"link\", \"properties\": {\"href\": \"http://example.com/crs/42\", \"type\": \"proj4\"}}", "links to a coordinate reference system")]
+    [InlineData("\"EPSG:4326\"", "must be null or name a coordinate reference system")]
+    public async Task A_FeatureCollection_whose_crs_is_another_is_a_400_naming_crs_before_any_row_is_stored(string crs, string reason)
+    {
+        var prefix = Unique();
+        var body = $"{{\"type\": \"FeatureCollection\",\n \"crs\": {crs},\n \"features\": [{Feature($"{prefix}-1").Replace("[36.7, 34.7]", "[4087000, 4121000]")}]}}";
+
+        var (status, problem) = await api.CreateClient().PostImportAsync(body, "application/geo+json");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("crs", problem["errors"]![0]!["field"]!.GetValue<string>());
+        Assert.Contains(reason, problem["errors"]![0]!["detail"]!.GetValue<string>());
+        Assert.Equal(2L, problem["line"]!.GetValue<long>());
+        Assert.StartsWith($"line 2: crs {(reason.StartsWith('\'') ? reason : "")}", problem["detail"]!.GetValue<string>());
+        AssertCounts(problem["report"]!, 0, 0, 0, 0);
+        Assert.Empty(Problems(problem["report"]!));
+    }
+
+    [Fact]
+    public async Task A_crs_after_the_features_ends_the_import_as_a_late_type_does_with_the_rows_before_it_stored()
+    {
+        var prefix = Unique();
+        var body = $"{{\"type\": \"FeatureCollection\", \"features\": [{Feature($"{prefix}-1")}],\n \"crs\": {{\"type\": \"name\", \"properties\": {{\"name\": \"urn:ogc:def:crs:EPSG::2154\"}}}}}}";
+
+        var (status, problem) = await api.CreateClient().PostImportAsync(body, "application/geo+json");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("crs", problem["errors"]![0]!["field"]!.GetValue<string>());
+        Assert.Contains("The 1 row(s) before it were imported", problem["detail"]!.GetValue<string>());
+        AssertCounts(problem["report"]!, 1, 0, 0, 0);
+    }
+
+    /// <summary>Single writes refuse a Content-Crs other than CRS84; imports ignored it.</summary>
+    [Theory]
+    [InlineData("application/geo+json", "http://www.opengis.net/def/crs/EPSG/0/3857")]
+    [InlineData("text/csv", "http://www.opengis.net/def/crs/EPSG/0/4326")]
+    public async Task An_import_whose_Content_Crs_is_not_CRS84_is_a_400_naming_the_header(string mediaType, string crs)
+    {
+        var prefix = Unique();
+        var body = mediaType == "text/csv"
+            ? $"{Header}{prefix}-1,T,riots,2016-01-01,36.7,34.7,\n"
+            : $"{{\"type\": \"FeatureCollection\", \"features\": [{Feature($"{prefix}-1")}]}}";
+        var client = api.CreateClient();
+
+        var refused = await client.PostAsync(Url + "?source=" + prefix, new StringContent(body, Encoding.UTF8, mediaType) { Headers = { { "Content-Crs", crs } } });
+        var problem = await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.BadRequest, "Content-Crs");
+        Assert.Contains($"'{crs}' is not a coordinate reference system this service takes", problem["detail"]!.GetValue<string>());
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE external_id = @k", new { k = $"{prefix}-1" }));
+
+        var taken = await client.PostAsync(Url + "?source=" + prefix, new StringContent(body, Encoding.UTF8, mediaType) { Headers = { { "Content-Crs", "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>" } } });
+        Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
+    }
 }
