@@ -218,7 +218,7 @@ public static class HostileBodies
         // Overlong strings: 422 naming the field.
         yield return Body("overlong: title of 501", Feature("x", titleJson: Str(HostileFixture.Marker + new string('t', 501))));
         yield return Body("overlong: title of 100,000", Feature("x", titleJson: Str(HostileFixture.Marker + new string('t', 100_000))));
-        var overlongFields = new[] { ("summary", 20_000), ("sub_event_type", 200), ("location_name", 500), ("admin1", 200), ("admin2", 200), ("claimed_by", 500), ("external_id", 200) }
+        var overlongFields = new[] { ("summary", 20_000), ("sub_event_type", 200), ("location_name", 500), ("admin1", 200), ("admin2", 200), ("admin3", 200), ("claimed_by", 500), ("external_id", 200) }
             .Select(f => ($"overlong: {f.Item1} of {f.Item2 + 1}", $"\"{f.Item1}\":\"{new string('s', f.Item2 + 1)}\""));
         foreach (var (name, json) in overlongFields.Concat(
             [
@@ -232,7 +232,7 @@ public static class HostileBodies
         // NUL (PostgreSQL cannot store it) and lone surrogates (not Unicode text): 4xx, never 500.
         yield return Body("nul: in title", Feature("x", titleJson: Str(HostileFixture.Marker + " nul \u0000 in title")));
         yield return Body("nul: title ends in NUL", Feature("x", titleJson: Str(HostileFixture.Marker + "\u0000")));
-        var nulFields = new[] { "summary", "sub_event_type", "location_name", "admin1", "admin2", "claimed_by", "external_id", "occurred_at", "country" }
+        var nulFields = new[] { "summary", "sub_event_type", "location_name", "admin1", "admin2", "admin3", "claimed_by", "external_id", "occurred_at", "country" }
             .Select(field => ($"nul: in {field}", $"\"{field}\":\"a\\u0000b\""));
         foreach (var (name, json) in nulFields.Concat(
             [

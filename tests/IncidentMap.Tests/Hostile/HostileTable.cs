@@ -57,7 +57,7 @@ public static class HostileTable
         ("C3 28", "%C3%28"), ("FF", "%FF"), ("Latin-1 e acute", "%E9"), ("cut short", "%E2%82"), ("surrogate", "%ED%A0%80"), ("overlong slash", "%C0%AF"),
     ];
 
-    private static readonly string[] FreeText = ["q", "sub_event_type", "admin1", "admin2", "location_name", "external_id", "tags", "claimed_by", "actors"];
+    private static readonly string[] FreeText = ["q", "sub_event_type", "admin1", "admin2", "admin3", "location_name", "external_id", "tags", "claimed_by", "actors"];
 
     /// <summary>Parameters that take other parameters to be looked at: a radius needs its centre, a CRS its filter.</summary>
     private static readonly Dictionary<string, string> Companions = new()
