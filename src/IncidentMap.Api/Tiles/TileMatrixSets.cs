@@ -29,9 +29,9 @@ public static class TileMatrixSets
     public static IEndpointRouteBuilder MapTileMatrixSets(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/tileMatrixSets").WithTags("Map clients").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
-        group.MapMethods("", ReadMethods, List).WithName("getTileMatrixSetsList").JsonOnly()
+        group.MapMethods("", ReadMethods, List).WithName("getTileMatrixSetsList").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("The tiling schemes of the tiles (OGC API – Tiles)").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
-        group.MapMethods("/" + Id, ReadMethods, Definition).WithName("getTileMatrixSet").JsonOnly()
+        group.MapMethods("/" + Id, ReadMethods, Definition).WithName("getTileMatrixSet").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("WebMercatorQuad as OGC Tile Matrix Set 2.0 JSON, zoom 0–24").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         return app;
     }

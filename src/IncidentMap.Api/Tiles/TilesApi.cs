@@ -37,9 +37,9 @@ public static class TilesApi
     public static IEndpointRouteBuilder MapTiles(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/collections/incidents").WithTags("Map clients").RequireAuthorization(Security.SecuritySetup.ReadPolicy);
-        group.MapMethods("/tiles", ReadMethods, TileSets).WithName("getTileSetsList").JsonOnly()
+        group.MapMethods("/tiles", ReadMethods, TileSets).WithName("getTileSetsList").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("Vector tilesets of the incidents").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
-        group.MapMethods("/tiles/WebMercatorQuad", ReadMethods, TileSet).WithName("getTileSet").JsonOnly()
+        group.MapMethods("/tiles/WebMercatorQuad", ReadMethods, TileSet).WithName("getTileSet").JsonOnly().PreconditionsWithoutETag()
             .WithSummary("Tileset metadata (OGC API – Tiles)").Produces<JsonObject>(StatusCodes.Status200OK, CollectionsApi.Json);
         group.MapMethods("/tiles/WebMercatorQuad/tilejson.json", ReadMethods, TileJson).WithName("getTileJson")
             .WithSummary("TileJSON 3.0 for MapLibre; query parameters (filters) carry over to the tile URLs")

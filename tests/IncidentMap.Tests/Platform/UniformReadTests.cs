@@ -142,6 +142,10 @@ public sealed class UniformReadTests(ApiFixture api)
     [InlineData("/collections/incidents/queryables")]
     [InlineData("/collections/incidents/schema")]
     [InlineData("/collections/places/schema")]
+    [InlineData("/tileMatrixSets")]
+    [InlineData("/tileMatrixSets/WebMercatorQuad")]
+    [InlineData("/collections/incidents/tiles")]
+    [InlineData("/collections/incidents/tiles/WebMercatorQuad")]
     public async Task If_match_on_a_read_without_an_etag_fails_unless_it_is_a_star(string path)
     {
         foreach (var method in new[] { HttpMethod.Get, HttpMethod.Head })
