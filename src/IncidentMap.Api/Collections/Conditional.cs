@@ -109,9 +109,14 @@ public sealed class PreconditionsWithoutETag : IEndpointFilter
             : next(context);
 }
 
+/// <summary>Marks, for the OpenAPI document, a read whose If-Match is evaluated without an ETag: only * matches.</summary>
+public sealed record PreconditionsWithoutETagDoc;
+
 public static class PreconditionsWithoutETagExtensions
 {
-    /// <summary>Evaluates If-Match on a read that sends no ETag (see <see cref="PreconditionsWithoutETag"/>).</summary>
+    /// <summary>Evaluates If-Match on a read that sends no ETag (see <see cref="PreconditionsWithoutETag"/>); the
+    /// OpenAPI document declares the header and the 412.</summary>
     public static RouteHandlerBuilder PreconditionsWithoutETag(this RouteHandlerBuilder builder) =>
-        builder.AddEndpointFilter<PreconditionsWithoutETag>();
+        builder.AddEndpointFilter<PreconditionsWithoutETag>().WithMetadata(new PreconditionsWithoutETagDoc())
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
 }

@@ -120,6 +120,7 @@ public static partial class IncidentsApi
         // QGIS and other editors read Allow from OPTIONS to decide whether a layer is editable.
         group.MapMethods("", [HttpMethods.Options], (HttpResponse response) => Allow(response, "GET, HEAD, POST, OPTIONS"))
             .WithName("optionsIncidents").WithSummary("Methods allowed on the items").Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status400BadRequest) // a parameter none of the methods takes
             .RequireAuthorization(SecuritySetup.ReadPolicy);
         // For an incident as GET answers for it: one that is not there (or an id that names none) is a 404.
         group.MapMethods("/{featureId}", [HttpMethods.Options], async (HttpResponse response, string featureId, IncidentReader reader, CancellationToken ct) =>
@@ -131,7 +132,7 @@ public static partial class IncidentsApi
                 return Allow(response, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS");
             })
             .WithName("optionsIncident").WithSummary("Methods allowed on an incident").Produces(StatusCodes.Status204NoContent)
-            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(SecuritySetup.ReadPolicy);
 
         group.MapMethods("/{featureId}/history", [HttpMethods.Get, HttpMethods.Head], GetHistory)

@@ -488,7 +488,10 @@ public static class OpenApiSetup
                 foreach (var response in Where(s => s is >= 200 and < 300 or 304))
                     ResponseHeader(response, "ETag", "The answer's version, for If-None-Match; compressed, it names its coding (\"d1f-br\"), and either spelling revalidates.");
             }
-            if (Declares(304) && Declares(412))
+            if (metadata.OfType<Collections.PreconditionsWithoutETagDoc>().Any())
+                RequestHeader(operation, "If-Match",
+                    "Only * matches: this answer has no ETag, so a list of entity tags is a 412 (RFC 9110 §13.1.1).");
+            else if (Declares(304) && Declares(412))
             {
                 RequestHeader(operation, "If-Match",
                     "ETags of the answer this client read, or * (RFC 9110 §13.1.1): strongly compared, so a weak ETag never matches; 412 when none is current.");

@@ -83,12 +83,12 @@ public static class PlacesApi
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405);
         // QGIS and other editors read Allow from OPTIONS to decide whether a layer is editable (as on the incidents).
         group.MapMethods("/items", [HttpMethods.Options], (HttpResponse response) => Allow(response, ItemsMethods))
-            .WithName("optionsPlaces").WithSummary("Methods allowed on the places").Produces(StatusCodes.Status204NoContent)
+            .WithName("optionsPlaces").WithSummary("Methods allowed on the places").Produces(StatusCodes.Status204NoContent).ProducesProblem(400)
             .RequireAuthorization(SecuritySetup.ReadPolicy);
         group.MapMethods("/items/{placeId}", [HttpMethods.Options], OptionsPlace)
             .WithName("optionsPlace").WithSummary("Methods allowed on a place")
             .WithDescription("An editor's place: GET, HEAD, PATCH, DELETE, OPTIONS. A GeoNames place is read-only: GET, HEAD, OPTIONS.")
-            .Produces(StatusCodes.Status204NoContent).ProducesProblem(404)
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(400).ProducesProblem(404)
             .RequireAuthorization(SecuritySetup.ReadPolicy);
         return app;
     }

@@ -171,6 +171,21 @@ public sealed class UniformReadTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await _client.SendAsync(WithIfMatch(HttpMethod.Get, path + "?foo=1", "\"x\"")), HttpStatusCode.BadRequest, "foo");
     }
 
+    /// <summary>The document declares what these answers are: If-Match and its 412 on the reads without an ETag, the 400 of an OPTIONS.</summary>
+    [Fact]
+    public async Task The_openapi_document_declares_the_412_of_reads_without_an_etag_and_the_400_of_options()
+    {
+        var paths = (await _client.GetJsonAsync("/openapi/v1.json"))["paths"]!;
+        foreach (var path in new[] { "/", "/conformance", "/collections", "/collections/incidents", "/collections/incidents/queryables", "/tileMatrixSets", "/collections/incidents/tiles" })
+        {
+            var get = paths[path]!["get"]!;
+            Assert.True(get["responses"]!["412"] is not null, $"{path}: no 412");
+            Assert.Contains("If-Match", get["parameters"]!.AsArray().Select(p => p!["name"]?.GetValue<string>()));
+        }
+        foreach (var path in new[] { "/collections/incidents/items", "/collections/incidents/items/{featureId}", "/collections/places/items", "/collections/places/items/{placeId}" })
+            Assert.True(paths[path]!["options"]!["responses"]!["400"] is not null, $"OPTIONS {path}: no 400");
+    }
+
     private static HttpRequestMessage WithIfMatch(HttpMethod method, string path, string ifMatch)
     {
         var request = new HttpRequestMessage(method, path);
