@@ -49,26 +49,46 @@ public sealed class ChangeFeed(IncidentReader reader)
     /// but a page read again from the same cursor came back short, and a change a dashboard had just
     /// been shown went missing from the next read. A horizon read by a statement that finished is safe
     /// for every statement that starts later: each of this database's transactions below it had ended
-    /// by that statement's snapshot, so a later snapshot sees all they wrote. Reads never go below it.
+    /// by that statement's snapshot, so a later snapshot sees all they wrote. Reads never go below it,
+    /// as long as the database is the one it was read from (<see cref="HorizonSql"/>).
     /// </summary>
     private ulong _floor;
 
-    private string Floor => Interlocked.Read(ref _floor).ToString(CultureInfo.InvariantCulture);
+    /// <summary>
+    /// The horizon a read takes: the current one, raised to the floor. A floor above the database's next
+    /// transaction id cannot have been read from this database: it was swapped under the running service
+    /// (a restore in place, a failover to a standby that lagged). Then the floor is left out, and
+    /// <see cref="Reached"/> starts it again from the horizon read.
+    /// </summary>
+    private const string HorizonSql = """
+        CASE WHEN @floor::xid8 <= (pg_snapshot_xmax(pg_current_snapshot())::text::numeric + (SELECT shift FROM incident_feed_shift))::text::xid8
+             THEN greatest(incident_feed_horizon(), @floor::xid8) ELSE incident_feed_horizon() END
+        """;
 
-    private FeedCursor Reached(string horizon)
+    private DynamicParameters WithFloor(out ulong floor)
+    {
+        floor = Interlocked.Read(ref _floor);
+        var parameters = new DynamicParameters();
+        parameters.Add("floor", floor.ToString(CultureInfo.InvariantCulture));
+        return parameters;
+    }
+
+    /// <summary>Raises the floor to the horizon a read took; lowers it to that horizon when the read left the floor out.</summary>
+    private FeedCursor Reached(string horizon, ulong floorSent)
     {
         var xid = ulong.Parse(horizon, CultureInfo.InvariantCulture);
-        for (var seen = Interlocked.Read(ref _floor); xid > seen; seen = Interlocked.Read(ref _floor))
-            if (Interlocked.CompareExchange(ref _floor, xid, seen) == seen) break;
+        if (xid < floorSent) Interlocked.Exchange(ref _floor, xid);
+        else
+            for (var seen = Interlocked.Read(ref _floor); xid > seen; seen = Interlocked.Read(ref _floor))
+                if (Interlocked.CompareExchange(ref _floor, xid, seen) == seen) break;
         return new FeedCursor(xid, 0);
     }
 
     /// <summary>The feed position of "now": everything visible so far is behind it.</summary>
     public async Task<FeedCursor> HeadAsync(CancellationToken ct)
     {
-        var parameters = new DynamicParameters();
-        parameters.Add("floor", Floor);
-        return Reached((await reader.ScalarAsync<string>("SELECT greatest(incident_feed_horizon(), @floor::xid8)::text", parameters, ct))!);
+        var parameters = WithFloor(out var floor);
+        return Reached((await reader.ScalarAsync<string>($"SELECT ({HorizonSql})::text", parameters, ct))!, floor);
     }
 
     /// <summary>
@@ -125,19 +145,19 @@ public sealed class ChangeFeed(IncidentReader reader)
     public async Task<ChangePage> ReadAsync(IncidentQuery filters, FeedCursor after, int limit, bool seesDeleted, CancellationToken ct)
     {
         var query = filters with { IncludeDeleted = true };
-        var parameters = new DynamicParameters();
+        var parameters = WithFloor(out var floor);
         var where = IncidentSqlBuilder.Where(query, parameters);
         var matches = string.Join("\n      AND ", where);
         if (!seesDeleted) matches = $"(i.deleted_at IS NOT NULL OR ({matches}))";
         parameters.Add("after_xid", after.Xid.ToString(CultureInfo.InvariantCulture));
         parameters.Add("after_position", after.Position);
         parameters.Add("feed_limit", limit);
-        parameters.Add("floor", Floor);
         // One statement, one snapshot: the horizon and the rows below it are read together, so the
-        // horizon never runs ahead of what the rows show.
+        // horizon never runs ahead of what the rows show; the floor it may be raised to was read by a statement
+        // that finished before this one began, so the rows below it are in this snapshot too (_floor).
         var sql = $"""
             WITH horizon AS (
-                SELECT greatest(incident_feed_horizon(), @floor::xid8) AS xmin,
+                SELECT {HorizonSql} AS xmin,
                        EXISTS (SELECT 1 FROM incident_changes_purged p WHERE (p.xid, p.position) > (@after_xid::xid8, @after_position)) AS expired
             )
             SELECT h.xmin::text AS horizon, h.expired, f.*
@@ -172,7 +192,7 @@ public sealed class ChangeFeed(IncidentReader reader)
                 r.Kind!, r.Id!.Value, r.Version!.Value, r.ChangedAt!.Value, r.Feature))
             .ToList();
 
-        var head = Reached(rows[0].Horizon);
+        var head = Reached(rows[0].Horizon, floor);
         var next = changes.Count > 0 ? changes[^1].Cursor : after;
         // Everything below the horizon has been seen: later polls may start there.
         if (changes.Count < limit && head.CompareTo(next) > 0) next = head;

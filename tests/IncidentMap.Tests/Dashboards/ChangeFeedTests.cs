@@ -196,6 +196,30 @@ public sealed class ChangeFeedTests(ApiFixture api)
         Assert.Equal(seen.Count, page["changes"]!.AsArray().Count);
     }
 
+    /// <summary>
+    /// The instance's floor (the highest horizon it has read) is left out when the database could not have
+    /// given it: one swapped under the running service (a restore in place, a failover to a standby that
+    /// lagged) counts fewer transactions, and a floor above them would skip every change written below it.
+    /// </summary>
+    [Fact]
+    public async Task A_floor_the_database_never_reached_is_left_out_and_started_again()
+    {
+        var feed = api.Services.GetRequiredService<ChangeFeed>();
+        var floor = typeof(ChangeFeed).GetField("_floor", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        var tag = FeedHelpers.NewTag();
+        var head = await _client.HeadAsync(tag);
+        var real = ulong.Parse(head[..head.IndexOf('-')]);
+
+        floor.SetValue(feed, real + 1_000_000_000); // as if read from a database that had counted far more
+        var after = await _client.HeadAsync(tag);
+
+        Assert.True(ulong.Parse(after[..after.IndexOf('-')]) < real + 1_000_000, $"the feed gave out {after}, from a floor the database never reached");
+        Assert.True((ulong)floor.GetValue(feed)! < real + 1_000_000, "the floor was not started again");
+        await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        var (seen, _) = await _client.PollUntilAsync(tag, after, 1);
+        Assert.Single(seen);
+    }
+
     [Fact]
     public async Task Small_pages_through_one_transactions_many_changes_see_each_once_in_order()
     {
