@@ -8,9 +8,11 @@ namespace IncidentMap.Api.Hosting;
 
 /// <summary>
 /// The unknown-parameter check (a 400 naming the parameter) where no handler of ours reads the query:
-/// the OpenAPI document (Swashbuckle's), the health probes (ASP.NET Core's) and OPTIONS. Each took any
-/// parameter with a 200 or 204 where every other path refuses it (audit), so <c>?bogus=1</c> passed
-/// unnoticed there alone.
+/// the OpenAPI document (Swashbuckle's, checked where Swashbuckle serves it: ServiceDescription) and OPTIONS.
+/// Each took any parameter with a 200 or 204 where every other path refuses it (audit), so <c>?bogus=1</c>
+/// passed unnoticed there alone. The health probes (ASP.NET Core's) still answer whatever a load balancer or
+/// monitor appends (a cache-buster such as <c>?_=1733050000</c>): a probe refused for its query would take a
+/// healthy instance out of service (review).
 /// </summary>
 public static class ParametersOutsideHandlers
 {
@@ -30,7 +32,6 @@ public static class ParametersOutsideHandlers
     /// After routing and authorization (a request refused for its key hears that first), beside the query's
     /// encoding check:
     /// <list type="bullet">
-    /// <item>/health/live and /health/ready take f=json at most, as the discovery documents do;</item>
     /// <item>OPTIONS takes the names of the parameters its resource's other methods take (items: the incident
     /// query's; an incident: f), so an OPTIONS of any URL a client reads is answered; any other name is a 400.
     /// Their values are not checked: OPTIONS answers which methods the resource allows, which no value changes
@@ -51,9 +52,7 @@ public static class ParametersOutsideHandlers
                 return;
             }
             IResult? refused = null;
-            if (endpoint.RoutePattern.RawText is HealthLive or HealthReady)
-                refused = await JsonOnlyProblemAsync(context);
-            else if (HttpMethods.IsOptions(context.Request.Method)
+            if (HttpMethods.IsOptions(context.Request.Method)
                      && (optionsTake ??= OptionsParameters(context.RequestServices.GetRequiredService<EndpointDataSource>()))
                          .TryGetValue(endpoint.RoutePattern.RawText ?? "", out var taken))
             {
@@ -68,9 +67,6 @@ public static class ParametersOutsideHandlers
             else await refused.ExecuteAsync(context);
         });
     }
-
-    public const string HealthLive = "/health/live";
-    public const string HealthReady = "/health/ready";
 
     /// <summary>
     /// For each route OPTIONS alone answers, the query parameters the other methods of that route take. Keyed by
