@@ -169,7 +169,11 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     internal static async Task<int> ApplyAdmin1DivisionsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
     {
         if (!File.Exists(file)) return 0;
-        var lines = (await File.ReadAllLinesAsync(file, ct)).Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t')).ToList();
+        // A line without its three fields is left out; a list with none (a file cut short to its header) leaves the
+        // table as it is rather than emptying it (review).
+        var lines = (await File.ReadAllLinesAsync(file, ct)).Skip(1).Select(l => l.Split('\t'))
+            .Where(f => f.Length >= 3 && f[0].Length == 2 && f[1].Length > 0 && f[2].Trim().Length > 0).ToList();
+        if (lines.Count == 0) return 0;
         return await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
             WITH listed AS (
                 SELECT DISTINCT ON (country, code) country::char(2) AS country, code, name

@@ -129,5 +129,14 @@ public sealed class GazetteerLoadTests : IAsyncLifetime
         Assert.Equal(["SY.11", "SY.13", "SY.14"], later.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("Damascus Governorate", later["SY.13"].Name);
         Assert.Equal(loaded["SY.11"].Xmin, later["SY.11"].Xmin);
+
+        // A list cut short to its header, or with only broken lines, leaves the table as it is; a broken line
+        // beside good ones is left out, and the service starts.
+        await ListDivisionsAsync();
+        await StartAndSearchAsync("Homs");
+        Assert.Equal(["SY.11", "SY.13", "SY.14"], (await DivisionsAsync()).Keys.Order(StringComparer.Ordinal));
+        await ListDivisionsAsync("SY\t11", "SY\t11\tHoms", "SY\t13\tDamascus Governorate");
+        await StartAndSearchAsync("Homs");
+        Assert.Equal(["SY.11", "SY.13"], (await DivisionsAsync()).Keys.Order(StringComparer.Ordinal));
     }
 }
