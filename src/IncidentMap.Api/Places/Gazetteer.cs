@@ -301,6 +301,9 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 // may have none) contradicts nothing.
                 var open = pool.Where(c => c.Admin1 is null).ToList();
                 if (open.Count == 0) return new Resolution.OutsideAdmin1(pool.Select(c => c.ToMatch()).ToList());
+                // Without a country, a place of no admin1 may lie in any country, the writer's division's or
+                // another's: it does not win over the others silently (review).
+                if (country is null && open.Count < pool.Count) return new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList());
                 pool = open;
             }
         }

@@ -307,6 +307,13 @@ public sealed class GeocodingTests(ApiFixture api)
             Assert.Equal(meant, body!["properties"]!["place_id"]!.GetValue<long>());
         }
         Assert.NotEqual(elsewhere, open);
+
+        // Without a country the place of no admin1 could be in any: the answer lists both, it does not pick one.
+        var unplaced = Unlocated($"Tell Pair {suffix}", null);
+        unplaced["properties"]!["admin1"] = "Idlib";
+        var (ambiguous, problem) = await _client.PostAsync(unplaced);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, ambiguous.StatusCode);
+        Assert.Equal(new[] { elsewhere, open }.Order(), CandidateIds(problem!.AsObject()).Order());
     }
 
     /// <summary>
