@@ -270,6 +270,11 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                             -- with or without the article ("Anbar" for Al-Anbar, "As-Suwayda" for Suwayda)
                             WHEN starts_with(admin1_key(p.admin1), admin1_key(@admin1))
                               OR starts_with(admin1_key(@admin1), admin1_key(p.admin1)) THEN 2
+                            -- the division's own name with a word written longer or shorter, word for word
+                            -- ("North Darfur" for Northern Darfur; never South Darfur for it)
+                            WHEN coalesce((SELECT bool_and(coalesce(starts_with(w.a, w.b) OR starts_with(w.b, w.a), false))
+                                           FROM unnest(string_to_array(admin1_key(p.admin1), ' '), string_to_array(admin1_key(@admin1), ' ')) AS w(a, b)),
+                                          false) THEN 2
                             -- the division in another spelling, in its country
                             ELSE coalesce((SELECT d.rank FROM divisions d
                                            WHERE d.country IS NOT DISTINCT FROM p.country AND d.admin1 = place_key(p.admin1)), 0)

@@ -316,6 +316,25 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.Equal(new[] { elsewhere, open }.Order(), CandidateIds(problem!.AsObject()).Order());
     }
 
+    /// <summary>A division written with a word longer or shorter is the same one (ACLED's "North Darfur" is GeoNames' Northern Darfur); another is not (review).</summary>
+    [Fact]
+    public async Task An_admin1_with_a_word_written_longer_or_shorter_is_the_same_division()
+    {
+        var suffix = Suffix();
+        var place = await _client.AddPlaceAsync($"Umm Qalib {suffix}", 24.90, 14.10, "SD", "Northern Darfur", "village");
+        foreach (var admin1 in new[] { "North Darfur", "Northern Darfur" })
+        {
+            var feature = Unlocated($"Umm Qalib {suffix}", "SD");
+            feature["properties"]!["admin1"] = admin1;
+            var (response, body) = await _client.PostAsync(feature);
+            Assert.True(response.StatusCode == HttpStatusCode.Created, $"{admin1}: {body?.ToJsonString()}");
+            Assert.Equal(place, body!["properties"]!["place_id"]!.GetValue<long>());
+        }
+        var south = Unlocated($"Umm Qalib {suffix}", "SD");
+        south["properties"]!["admin1"] = "South Darfur";
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await _client.PostAsync(south)).Response.StatusCode);
+    }
+
     /// <summary>
     /// The ambiguity answer asks only for what was not given: two places of one name in one division
     /// answered "admin1 'Rif Dimashq' does not tell them apart; add country" although country was sent,
