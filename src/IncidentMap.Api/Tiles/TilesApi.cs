@@ -346,7 +346,7 @@ public static class TilesApi
         var hexagons = (Math.Floor(columnsPerMetre / size) + 2) * (Math.Floor(rowsPerMetre / size) + 2);
         if (hexagons > MaxHexagons)
         {
-            var smallest = $"over this bbox the edge must be at least {SmallestHexagon(columnsPerMetre, rowsPerMetre):0.###} m, or give a smaller bbox";
+            var smallest = $"over this bbox the edge must be at least {SmallestHexagon(columnsPerMetre, rowsPerMetre):G3} m, or give a smaller bbox";
             // A size such as 1e-300 makes more hexagons than a double counts: said in words, not "about Infinity".
             return Problem.BadParameter("size", hexagons < 1e12
                 ? $"{size} m makes about {hexagons:0} hexagons over this bbox; the maximum is {MaxHexagons}: {smallest}"
