@@ -141,19 +141,18 @@ public sealed class UniformReadTests(ApiFixture api)
         Assert.Contains("POST", options.Content.Headers.Allow);
     }
 
+    /// <summary>The JSON documents that have no ETag: discovery, schemas, the tiling scheme and the tilesets.</summary>
+    public static readonly string[] DocumentsWithoutETag =
+    [
+        "/", "/conformance", "/collections", "/collections/incidents", "/collections/places",
+        "/collections/incidents/queryables", "/collections/incidents/schema", "/collections/places/schema",
+        "/tileMatrixSets", "/tileMatrixSets/WebMercatorQuad", "/collections/incidents/tiles", "/collections/incidents/tiles/WebMercatorQuad",
+    ];
+
+    public static TheoryData<string> DocumentsWithoutETagData => [.. DocumentsWithoutETag];
+
     [Theory]
-    [InlineData("/")]
-    [InlineData("/conformance")]
-    [InlineData("/collections")]
-    [InlineData("/collections/incidents")]
-    [InlineData("/collections/places")]
-    [InlineData("/collections/incidents/queryables")]
-    [InlineData("/collections/incidents/schema")]
-    [InlineData("/collections/places/schema")]
-    [InlineData("/tileMatrixSets")]
-    [InlineData("/tileMatrixSets/WebMercatorQuad")]
-    [InlineData("/collections/incidents/tiles")]
-    [InlineData("/collections/incidents/tiles/WebMercatorQuad")]
+    [MemberData(nameof(DocumentsWithoutETagData))]
     public async Task If_match_on_a_read_without_an_etag_fails_unless_it_is_a_star(string path)
     {
         foreach (var method in new[] { HttpMethod.Get, HttpMethod.Head })
@@ -184,7 +183,7 @@ public sealed class UniformReadTests(ApiFixture api)
     public async Task The_openapi_document_declares_the_412_of_reads_without_an_etag_and_the_400_of_options()
     {
         var paths = (await _client.GetJsonAsync("/openapi/v1.json"))["paths"]!;
-        foreach (var path in new[] { "/", "/conformance", "/collections", "/collections/incidents", "/collections/incidents/queryables", "/tileMatrixSets", "/collections/incidents/tiles" })
+        foreach (var path in DocumentsWithoutETag)
         {
             var get = paths[path]!["get"]!;
             Assert.True(get["responses"]!["412"] is not null, $"{path}: no 412");
