@@ -33,6 +33,14 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     [FromKeyedServices(Database.DatabaseServiceCollectionExtensions.AdHocReadsKey)] NpgsqlDataSource adHocReads,
     Collections.DataVersion dataVersion)
 {
+    /// <summary>
+    /// How closely a name of <c>place_names n</c> spells the text in <paramref name="parameter"/>: pg_trgm's similarity
+    /// of their keys, a tenth less for GeoNames' other names (migration 0046), so that of two names spelled as close
+    /// the place's own comes first: "Homz" is Homs before Qom (1.2 million people), whose other name Homo is as close.
+    /// </summary>
+    internal static string Similarity(string parameter) =>
+        $"similarity(n.key, place_key({parameter})) * CASE WHEN n.other THEN 0.9 ELSE 1 END";
+
     /// <summary>Reverse geocoding only names a place this close to the incident.</summary>
     public const double ReverseRadiusMetres = 25_000;
 
@@ -119,25 +127,68 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             if (await ApplyAlternateNamesAsync(connection, tx, curated, ct) is > 0 and var added)
                 logger.LogInformation("Gazetteer: curated spellings added to {Places} places", added);
             await ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(directory, Admin1File), ct);
+            // A database loaded before the gazetteer had other names (migration 0046) gets them once.
+            if (!await PartLoadedAsync(connection, tx, OtherNamesPart, ct))
+            {
+                var filling = DateTime.UtcNow;
+                var filled = await FillOtherNamesAsync(connection, tx, file, ct);
+                await MarkLoadedAsync(connection, tx, OtherNamesPart, ct);
+                logger.LogInformation("Gazetteer: other names added to {Places} places in {Seconds:0.0} s", filled, (DateTime.UtcNow - filling).TotalSeconds);
+            }
             await tx.CommitAsync(ct);
             return;
         }
 
         var started = DateTime.UtcNow;
-        var rows = await CopyGeoNamesTsvAsync(connection, file, ct);
+        var rows = await CopyGeoNamesTsvAsync(connection, "places", file, ct);
         await ApplyAlternateNamesAsync(connection, tx, curated, ct);
         await ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(directory, Admin1File), ct);
+        await MarkLoadedAsync(connection, tx, OtherNamesPart, ct);
         await tx.CommitAsync(ct);
         logger.LogInformation("Gazetteer: {Rows} places loaded in {Seconds:0.0} s", rows, (DateTime.UtcNow - started).TotalSeconds);
     }
 
-    private static async Task<int> CopyGeoNamesTsvAsync(NpgsqlConnection connection, string file, CancellationToken ct)
+    /// <summary>The part of the shipped gazetteer that migration 0046 added: its places' other names.</summary>
+    internal const string OtherNamesPart = "other_names";
+
+    private static Task<bool> PartLoadedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string part, CancellationToken ct) =>
+        connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT FROM gazetteer_parts WHERE part = @part)", new { part }, tx, commandTimeout: 0, cancellationToken: ct));
+
+    private static Task MarkLoadedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string part, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO gazetteer_parts (part) VALUES (@part) ON CONFLICT DO NOTHING", new { part }, tx, commandTimeout: 0, cancellationToken: ct));
+
+    /// <summary>
+    /// Gives the shipped places their other names from the file, by geonameid: those that have none (a place a
+    /// <c>places import</c> updated since keeps the dump's). One statement, so the names trigger runs once.
+    /// Returns the places given names.
+    /// </summary>
+    private static async Task<int> FillOtherNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            CREATE TEMP TABLE gazetteer_file (
+                geonameid bigint, name text, alternate_names text[], country char(2), admin1 text, kind text, population integer, geom geometry, other_names text[]
+            ) ON COMMIT DROP
+            """,
+            transaction: tx, commandTimeout: 0, cancellationToken: ct));
+        await CopyGeoNamesTsvAsync(connection, "gazetteer_file", file, ct);
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE places p SET other_names = f.other_names
+            FROM gazetteer_file f
+            WHERE f.geonameid = p.geonameid AND p.source = 'geonames' AND p.other_names = '{}' AND f.other_names <> '{}'
+            """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
+    }
+
+    /// <summary>Copies the shipped file's places into <paramref name="table"/> (places, or a copy of its columns). Returns the rows.</summary>
+    private static async Task<int> CopyGeoNamesTsvAsync(NpgsqlConnection connection, string table, string file, CancellationToken ct)
     {
         await using var stream = new GZipStream(File.OpenRead(file), CompressionMode.Decompress);
         using var reader = new StreamReader(stream);
         await reader.ReadLineAsync(ct);
         await using var copy = await connection.BeginBinaryImportAsync(
-            "COPY places (geonameid, name, alternate_names, country, admin1, kind, population, geom) FROM STDIN (FORMAT BINARY)", ct);
+            $"COPY {table} (geonameid, name, alternate_names, country, admin1, kind, population, geom, other_names) FROM STDIN (FORMAT BINARY)", ct);
         copy.Timeout = TimeSpan.Zero; // none, as statement_timeout
         var factory = new GeometryFactory(new PrecisionModel(), 4326);
         var rows = 0;
@@ -154,6 +205,8 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             await copy.WriteAsync(int.Parse(f[6], CultureInfo.InvariantCulture), NpgsqlDbType.Integer, ct);
             await copy.WriteAsync(factory.CreatePoint(new Coordinate(
                 double.Parse(f[7], CultureInfo.InvariantCulture), double.Parse(f[8], CultureInfo.InvariantCulture))), NpgsqlDbType.Geometry, ct);
+            // A file from before migration 0046 has no tenth column.
+            await copy.WriteAsync(f.Length > 9 ? OtherNames.From(f[9], f[1]) : [], NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
             rows++;
         }
         await copy.CompleteAsync(ct);
@@ -230,8 +283,9 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     }
 
     /// <summary>
-    /// Geocodes a place name. Only exact (normalised) matches of a name or alternate name count;
-    /// country and admin1 decide between several. Several left → ambiguous; none → unknown, with the
+    /// Geocodes a place name. Only exact (normalised) matches of a name, alternate name or other name count;
+    /// country and admin1 decide between several, then a place's own name wins over another's other name
+    /// (<see cref="Named"/>). Several left → ambiguous; none → unknown, with the
     /// most similar spellings as suggestions; an admin1 that none of the places lies in → outside
     /// admin1. A similar spelling is never taken for the place: across 135,000 places one is nearly
     /// always found, and often elsewhere ("Kharkov" is Khārk in Iran, "Taiz" Taï in Côte d'Ivoire),
@@ -250,11 +304,12 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 WITH divisions AS MATERIALIZED (
                     -- the divisions (by country) the admin1 given names in another spelling, read once: 2 for a
                     -- spelling of the division's own name (admin1_spellings, migration 0043: "Rural Damascus"),
-                    -- 1 for a name of a place of the division, with or without the article ("Idleb", "Al Hasakeh")
+                    -- 1 for a name of a place of the division, with or without the article ("Idleb", "Al Hasakeh"):
+                -- its own names, not GeoNames' other names (old and foreign names of places elsewhere)
                     SELECT country, admin1, max(rank) AS rank FROM (
                         SELECT ap.country, place_key(ap.admin1) AS admin1, 1 AS rank
                         FROM place_names an JOIN places ap ON ap.id = an.place_id
-                        WHERE @admin1::text IS NOT NULL AND ap.admin1 IS NOT NULL
+                        WHERE @admin1::text IS NOT NULL AND ap.admin1 IS NOT NULL AND NOT an.other
                           AND an.key IN (place_key(@admin1), admin1_key(@admin1), 'al ' || admin1_key(@admin1))
                         UNION ALL
                         SELECT s.country, place_key(s.admin1), 2
@@ -263,8 +318,9 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                     ) named
                     GROUP BY country, admin1
                 )
-                SELECT {MatchColumns}, max(similarity(n.key, place_key(@name)))::float8 AS similarity,
+                SELECT {MatchColumns}, max({Similarity("@name")})::float8 AS similarity,
                        bool_or(n.key = place_key(@name)) AS exact,
+                       bool_or(n.key = place_key(@name) AND NOT n.other) AS named,
                        CASE WHEN @admin1::text IS NULL OR p.admin1 IS NULL THEN 0
                             -- the division's own name, or a longer or shorter form of it ("Damascus Governorate"),
                             -- with or without the article ("Anbar" for Al-Anbar, "As-Suwayda" for Suwayda)
@@ -283,7 +339,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 WHERE (n.key = place_key(@name) OR n.key % place_key(@name))
                   AND (@country::text IS NULL OR p.country = @country)
                 GROUP BY p.id
-                ORDER BY bool_or(n.key = place_key(@name)) DESC, admin1match DESC, max(similarity(n.key, place_key(@name))) DESC, p.population DESC NULLS LAST
+                ORDER BY bool_or(n.key = place_key(@name)) DESC, admin1match DESC, named DESC, similarity DESC, p.population DESC NULLS LAST
                 LIMIT {MaxCandidates}
                 """, new { name, country, admin1 }, cancellationToken: token))).AsList();
         }, ct);
@@ -303,7 +359,8 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 // And it rules out a place whose admin1 is another: Homs with admin1 Idlib is no place
                 // the gazetteer knows (a village missing from it, or a slip), never Homs city with a
                 // contradicting admin1 stored beside its point. A place of no known admin1 (an editor's
-                // may have none) contradicts nothing.
+                // may have none) contradicts nothing. Judged among the places the name is the own name of, if any.
+                pool = Named(pool);
                 var open = pool.Where(c => c.Admin1 is null).ToList();
                 if (open.Count == 0) return new Resolution.OutsideAdmin1(pool.Select(c => c.ToMatch()).ToList());
                 // Without a country, a place of no admin1 may lie in any country, the writer's division's or
@@ -312,8 +369,16 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 pool = open;
             }
         }
+        pool = Named(pool);
         return pool.Count == 1 ? new Resolution.Found(pool[0].ToMatch()) : new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList());
     }
+
+    /// <summary>
+    /// The places a name is an own name of (its name, or an alternate name an editor or the curated list gave it),
+    /// when some are: they win over places that have it only among GeoNames' other names (migration 0046). "Homs"
+    /// is Homs, Syria, not Al Khums, Libya, whose old name it also is; "Homs" with country LY is Al Khums.
+    /// </summary>
+    private static List<Candidate> Named(List<Candidate> pool) => pool.Any(c => c.Named) ? pool.Where(c => c.Named).ToList() : pool;
 
     /// <summary>
     /// A place of another country this close to a point is as likely to be the point's country as the
@@ -361,7 +426,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     public sealed record Filled(string? LocationName, string? Admin1, string? Country, long? PlaceId, string[] DerivedFields);
 
     private sealed record Candidate(long Id, string Name, string? Country, string? Admin1, string Kind, int? Population,
-        double Lon, double Lat, string Source, double Similarity, bool Exact, int Admin1Match)
+        double Lon, double Lat, string Source, double Similarity, bool Exact, bool Named, int Admin1Match)
     {
         public PlaceMatch ToMatch() => new(Id, Name, Country, Admin1, Kind, Population, Lon, Lat, Source);
     }

@@ -44,7 +44,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
         await connection.ExecuteAsync(new CommandDefinition("""
             SET LOCAL statement_timeout = 0;
             CREATE TEMP TABLE geonames_import (
-                geonameid bigint, name text, alternate_names text[], country char(2), admin1_code text, kind text, population integer, geom geometry, ordinal bigint
+                geonameid bigint, name text, other_names text[], country char(2), admin1_code text, kind text, population integer, geom geometry, ordinal bigint
             ) ON COMMIT DROP
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
 
@@ -108,7 +108,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                            WHEN ST_DWithin(e.geog, g.geom::geography, 1000)
                            THEN EXISTS (SELECT FROM place_names n
                                         WHERE n.place_id = e.id
-                                          AND n.key IN (SELECT place_key(x) FROM unnest(array_prepend(g.name, g.alternate_names)) x))
+                                          AND n.key IN (SELECT place_key(x) FROM unnest(array_prepend(g.name, g.other_names)) x))
                            ELSE false END)
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
         // The first-level division is named by the line's admin1 code, with the names the shipped places have.
@@ -117,8 +117,8 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
         if (settings.GazetteerPath.Length > 0)
             await Gazetteer.ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(settings.GazetteerPath, Gazetteer.Admin1File), ct);
         var imported = await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO places (geonameid, name, alternate_names, country, admin1, kind, population, geom, source)
-            SELECT g.geonameid, g.name, g.alternate_names, g.country,
+            INSERT INTO places (geonameid, name, other_names, country, admin1, kind, population, geom, source)
+            SELECT g.geonameid, g.name, g.other_names, g.country,
                    coalesce((SELECT d.name FROM admin1_divisions d WHERE d.country = g.country AND d.code = g.admin1_code),
                             CASE WHEN NOT EXISTS (SELECT FROM places k WHERE k.geonameid = g.geonameid) THEN
                                 (SELECT p.admin1 FROM places p WHERE p.country = g.country AND p.admin1 IS NOT NULL
@@ -126,12 +126,14 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                    g.kind, g.population, g.geom, 'geonames'
             FROM geonames_import g
             ON CONFLICT (geonameid) DO UPDATE SET
-                name = EXCLUDED.name, alternate_names = EXCLUDED.alternate_names, country = EXCLUDED.country,
+                name = EXCLUDED.name, other_names = EXCLUDED.other_names, country = EXCLUDED.country,
+                alternate_names = ARRAY(SELECT n FROM unnest(places.alternate_names) n WHERE n <> ALL (EXCLUDED.other_names)),
                 admin1 = coalesce(EXCLUDED.admin1, places.admin1),
                 kind = EXCLUDED.kind, population = EXCLUDED.population, geom = EXCLUDED.geom
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
-        // A dump's alternate names replace a place's, the curated spellings among them: they go back on, as at
-        // every start, so that the place's alternate_names show them meanwhile.
+        // A dump's alternate names are the place's other names (migration 0046), ranked below its own: a place's
+        // alternate name the dump lists among them becomes one of those (an import from before 0046 made them all
+        // alternate names), and the curated spellings, which are its own, go back on as at every start.
         if (settings.GazetteerPath.Length > 0)
             await Gazetteer.ApplyAlternateNamesAsync(connection, tx, Path.Combine(settings.GazetteerPath, Gazetteer.CuratedFile), ct);
         await tx.CommitAsync(ct);
@@ -166,9 +168,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                 await copy.StartRowAsync(ct);
                 await copy.WriteAsync(id, NpgsqlDbType.Bigint, ct);
                 await copy.WriteAsync(f[1], NpgsqlDbType.Text, ct);
-                await copy.WriteAsync(f[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                        .Where(n => Incidents.IncidentInput.ControlCharacterProblem(n) is null).Take(50).ToArray(),
-                    NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
+                await copy.WriteAsync(OtherNames.From(f[3], f[1]), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
                 await copy.WriteAsync(f[8].ToUpperInvariant(), NpgsqlDbType.Char, ct);
                 await copy.WriteAsync(f[10], NpgsqlDbType.Text, ct);
                 await copy.WriteAsync(f[7].Length > 0 ? f[7] : f[6], NpgsqlDbType.Text, ct);

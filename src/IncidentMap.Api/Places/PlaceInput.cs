@@ -23,7 +23,7 @@ public static class PlaceInput
     private static readonly string[] Known = ["name", "alternate_names", "country", "admin1", "kind", "population"];
 
     /// <summary>Properties the server owns: a place read and sent back carries them, and they are ignored.</summary>
-    private static readonly HashSet<string> ReadOnly = ["source", "geonameid", "match"];
+    private static readonly HashSet<string> ReadOnly = ["source", "geonameid", "match", "other_names"];
 
     public static (PlaceDraft? Draft, List<FieldError> Errors) Parse(JsonElement feature)
     {

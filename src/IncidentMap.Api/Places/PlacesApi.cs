@@ -50,7 +50,7 @@ public static class PlacesApi
         group.MapMethods("/items", [HttpMethods.Get, HttpMethods.Head], Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
-                             "exact names (including alternate spellings) first, then the name with or without the Arabic article (Bab: Al Bāb), then prefixes (by population, then spelling: Alep finds Aleppo first, Dam Damascus), then similar spellings; ties by population. " +
+                             "exact names first (a place's own name or alternate spelling before GeoNames' other names of it: Homs, Syria before Al Khums, Libya), then the name with or without the Arabic article (Bab: Al Bāb), then prefixes (by population, then spelling: Alep finds Aleppo first, Dam Damascus), then similar spellings; ties by population. " +
                              "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest. " +
                              "`numberMatched` (on the first page unless `count` says otherwise) is every place the filters select; " +
                              "with `q`, the ranked matches returned at the largest `limit` (at most 100).")
@@ -138,7 +138,7 @@ public static class PlacesApi
     private static string PlaceFeature(string more = "") => $"""
         json_build_object('type', 'Feature', 'id', p.id,
             'geometry', ST_AsGeoJSON(p.geom, 6)::json,
-            'properties', json_build_object('name', p.name, 'alternate_names', p.alternate_names, 'country', p.country,
+            'properties', json_build_object('name', p.name, 'alternate_names', p.alternate_names, 'other_names', p.other_names, 'country', p.country,
                 'admin1', p.admin1, 'kind', p.kind, 'population', p.population, 'source', p.source, 'geonameid', p.geonameid{more}))
         """;
 
@@ -234,7 +234,8 @@ public static class PlacesApi
                   SELECT n.place_id,
                          max(CASE WHEN n.key = place_key(@q) THEN 4 WHEN n.key IN ({ArticleKeys}) THEN 3
                                   WHEN n.key LIKE place_key_prefix(@q) THEN 2 ELSE 1 END) AS tier,
-                         max(similarity(n.key, place_key(@q))) AS score
+                         max({Gazetteer.Similarity("@q")}) AS score,
+                         bool_or(n.key = place_key(@q) AND NOT n.other) AS named
                   FROM place_names n
                   WHERE n.key = place_key(@q) OR n.key IN ({ArticleKeys}) OR n.key LIKE place_key_prefix(@q) OR n.key % place_key(@q)
                   GROUP BY n.place_id
@@ -247,17 +248,19 @@ public static class PlacesApi
                   -- whose name is nearer in length, and q=Dam finds Damascus before Dam Dam (122,719) and Dammam,
                   -- and Damme (16,024) before Dambam (population 0): a tenth per tenfold let spelling win both.
                   -- Other tiers rank by spelling alone. In float8: an editor's population of 2147483647 overflowed an integer + 1.
-                  SELECT p.*, m.tier,
+                  -- Among exact matches, a place whose own name q is comes before one that has it among GeoNames'
+                  -- other names (q=Homs: Homs, Syria before Al Khums, Libya, whose old name it is).
+                  SELECT p.*, m.tier, m.named,
                          CASE WHEN m.tier = 2 THEN m.score + log(coalesce(nullif(p.population, 0), 1000)::float8 + 1) ELSE m.score END AS score
                   FROM matches m JOIN places p ON p.id = m.place_id
                   WHERE {filter}
-                  ORDER BY m.tier DESC, score DESC, p.population DESC NULLS LAST, p.id
+                  ORDER BY m.tier DESC, m.named DESC, score DESC, p.population DESC NULLS LAST, p.id
                   LIMIT @cap
               )
               SELECT {MatchedFeatureSql}::text,
                      count(*) OVER ()
               FROM ranked p
-              ORDER BY p.tier DESC, p.score DESC, p.population DESC NULLS LAST, p.id
+              ORDER BY p.tier DESC, p.named DESC, p.score DESC, p.population DESC NULLS LAST, p.id
               LIMIT @limit
               """;
         var found = await reader.ListAsync(sql, parameters, r => (Feature: r.GetString(0), Matched: r.GetInt64(1)), ct);

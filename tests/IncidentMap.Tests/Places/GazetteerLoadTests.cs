@@ -100,6 +100,81 @@ public sealed class GazetteerLoadTests : IAsyncLifetime
         }
     }
 
+    private async Task WriteGazetteerAsync(params string[] lines)
+    {
+        await using var file = File.Create(Path.Combine(_directory, "places.tsv.gz"));
+        await using var gzip = new GZipStream(file, CompressionLevel.Fastest);
+        await using var writer = new StreamWriter(gzip);
+        await writer.WriteAsync(string.Join('\n', [Header + "\tother_names", .. lines]) + "\n");
+    }
+
+    private async Task<Dictionary<string, bool>> NamesAsync(long geonameid)
+    {
+        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        return (await connection.QueryAsync<(string Name, bool Other)>(
+                "SELECT n.name, n.other FROM place_names n JOIN places p ON p.id = n.place_id WHERE p.geonameid = @geonameid", new { geonameid }))
+            .ToDictionary(n => n.Name, n => n.Other);
+    }
+
+    /// <summary>
+    /// The gazetteer's tenth column, GeoNames' other names of a place (migration 0046), loads with the places: each is
+    /// searched, below the places whose own name q is; one that is also a curated spelling is an own name; names
+    /// <see cref="Api.Places.OtherNames.Keep"/> refuses (a lower-case romanisation, a code, another script) are left out.
+    /// </summary>
+    [Fact]
+    public async Task Other_names_load_with_the_places_and_rank_below_own_names()
+    {
+        await WriteGazetteerAsync(
+            "9100001\tHoms\t\tSY\tHoms\tPPLA\t775404\t36.72339\t34.72682\tEmesa,Khoms",
+            "9100005\tAl Khums\t\tLY\tAl Marqab\tPPLA\t201943\t14.26191\t32.64861\tHoms,Khoms,khums,KHM,Хомс",
+            "9100006\tTimbuktu\t\tML\tTombouctou\tPPLA\t35330\t-3.00742\t16.77348\tTombouctou,تمبكتو");
+        await CurateAsync("SY\tHoms\tEmesa");
+
+        Assert.Equal([9100006], await StartAndSearchAsync("Tombouctou"));
+        Assert.Equal([9100006], await StartAndSearchAsync("تمبكتو"));
+        await using (var service = new Service(_database.Name, _directory))
+        {
+            var homs = await service.CreateClient().GetFromJsonAsync<JsonElement>("/collections/places/items?q=Homs");
+            var found = homs.GetProperty("features").EnumerateArray().Select(f => f.GetProperty("properties")).ToList();
+            Assert.Equal(["Homs", "Al Khums"], found.Select(p => p.GetProperty("name").GetString()).Take(2));
+            Assert.All(found.Take(2), p => Assert.Equal("exact", p.GetProperty("match").GetString()));
+            Assert.Equal(["Homs", "Khoms"], found[1].GetProperty("other_names").EnumerateArray().Select(n => n.GetString()));
+        }
+        Assert.Equal(new Dictionary<string, bool> { ["Homs"] = false, ["Emesa"] = false, ["Khoms"] = true }, await NamesAsync(9100001));
+        Assert.Equal(new Dictionary<string, bool> { ["Al Khums"] = false, ["Homs"] = true, ["Khoms"] = true }, await NamesAsync(9100005));
+    }
+
+    /// <summary>
+    /// A database whose gazetteer was loaded before migration 0046 gets the places' other names at its next start,
+    /// once: a place a <c>places import</c> gave other names since keeps them, and later starts write nothing.
+    /// </summary>
+    [Fact]
+    public async Task A_database_loaded_before_other_names_gets_them_once_at_its_next_start()
+    {
+        await StartAndSearchAsync("Homs"); // the four places of InitializeAsync's file, which has no other names
+        await using (var connection = await _database.DataSource.OpenConnectionAsync())
+        {
+            // As a database of before 0046: nothing recorded; Aleppo given a dump's other names meanwhile.
+            await connection.ExecuteAsync("DELETE FROM gazetteer_parts");
+            await connection.ExecuteAsync("UPDATE places SET other_names = '{Haleb}' WHERE geonameid = 9100003");
+        }
+        await WriteGazetteerAsync(
+            "9100001\tHoms\t\tSY\tHoms\tPPLA\t775404\t36.72339\t34.72682\tEmesa,Khoms",
+            "9100002\tHoms\t\tSY\tTartus\tPPL\t1200\t35.90000\t34.90000\t",
+            "9100003\tAleppo\tHalab\tSY\tAleppo\tPPLA\t1602264\t37.16117\t36.20124\tAlep,Halep",
+            "9100004\tDamascus\tDimashq\tSY\tDimashq\tPPLC\t1569394\t36.29128\t33.51020\tEsh Sham");
+
+        Assert.Equal([9100001], await StartAndSearchAsync("Emesa"));
+        Assert.Equal([9100004], await StartAndSearchAsync("Esh Sham"));
+        Assert.Equal(new Dictionary<string, bool> { ["Homs"] = false, ["Emesa"] = true, ["Khoms"] = true }, await NamesAsync(9100001));
+        Assert.Equal(new Dictionary<string, bool> { ["Aleppo"] = false, ["Halab"] = false, ["Haleb"] = true }, await NamesAsync(9100003));
+        var filled = await PlacesAsync();
+
+        await StartAndSearchAsync("Homs");
+        var again = await PlacesAsync();
+        Assert.All(filled, p => Assert.Equal(p.Value.Xmin, again[p.Key].Xmin));
+    }
+
     private Task ListDivisionsAsync(params string[] lines) =>
         File.WriteAllTextAsync(Path.Combine(_directory, "admin1.tsv"), string.Join('\n', ["country\tcode\tname", .. lines]) + "\n");
 

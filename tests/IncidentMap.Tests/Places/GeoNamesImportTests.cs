@@ -158,27 +158,73 @@ public sealed class GeoNamesImportTests(ApiFixture api)
 
     /// <summary>
     /// A dump naming a place the curated list gives spellings to (db/gazetteer/alternate-names.tsv: Yabrūd, Syria,
-    /// "Yabroud" and its Arabic name) keeps them among its alternate_names: they were replaced by the dump's
-    /// until the service started again. The line restates the shipped place, so nothing else about it changes.
+    /// "Yabroud" and its Arabic name) keeps them among its alternate_names, its own names: they were replaced by the
+    /// dump's until the service started again. The dump's alternate names are the place's other names (migration
+    /// 0046), a curated spelling among them still an own name. The line restates the shipped place otherwise.
     /// </summary>
     [Fact]
-    public async Task A_dump_naming_a_place_keeps_its_curated_spellings()
+    public async Task A_dump_naming_a_place_keeps_its_curated_spellings_and_gives_its_other_names()
     {
         await using var connection = await api.Database.OpenConnectionAsync();
-        const string Stored = "SELECT alternate_names FROM places WHERE geonameid = 162627";
-        var before = (await connection.ExecuteScalarAsync<string[]>(Stored))!;
-        Assert.Contains("Yabroud", before);
-        var fromGeoNames = before.Where(n => n is not "Yabroud" and not "يبرود").Append("Jabrud").Distinct().ToArray();
-        var line = $"162627\tYabrūd\tYabrud\t{string.Join(',', fromGeoNames)}\t33.96921\t36.65729\tP\tPPLA2\tSY\t\t08\t\t\t\t40502\t\t1400\tAsia/Damascus\t2024-01-01\n";
+        async Task<(string[] Own, string[] Other)> StoredAsync() =>
+            ((await connection.ExecuteScalarAsync<string[]>("SELECT alternate_names FROM places WHERE geonameid = 162627"))!,
+             (await connection.ExecuteScalarAsync<string[]>("SELECT other_names FROM places WHERE geonameid = 162627"))!);
+        var before = await StoredAsync();
+        Assert.Contains("Yabroud", before.Own);
+        var line = "162627\tYabrūd\tYabrud\tGebru,Jabrud,Yabroud,Jabrud Nova,jabrud\t33.96921\t36.65729\tP\tPPLA2\tSY\t\t08\t\t\t\t40502\t\t1400\tAsia/Damascus\t2024-01-01\n";
 
         var result = await ImportAsync(Encoding.UTF8.GetBytes(line));
 
         Assert.Equal((1, 1, 0), (result.Read, result.Imported, result.Skipped));
-        var after = (await connection.ExecuteScalarAsync<string[]>(Stored))!;
-        Assert.Contains("Yabroud", after);
-        Assert.Contains("يبرود", after);
-        Assert.Contains("Jabrud", after);
-        Assert.Equal(before.Length + (before.Contains("Jabrud") ? 0 : 1), after.Length);
+        var after = await StoredAsync();
+        Assert.Equal(before.Own.Order(), after.Own.Order());
+        Assert.Contains("يبرود", after.Own);
+        // A lower-case alternate name is a machine romanisation (OtherNames.Keep): left out.
+        Assert.Equal(["Gebru", "Jabrud", "Yabroud", "Jabrud Nova"], after.Other);
+        var kinds = (await connection.QueryAsync<(string Name, bool Other)>(
+            "SELECT n.name, n.other FROM place_names n JOIN places p ON p.id = n.place_id WHERE p.geonameid = 162627")).ToDictionary(n => n.Name, n => n.Other);
+        Assert.False(kinds["Yabroud"]);
+        Assert.True(kinds["Jabrud Nova"]);
+        Assert.False(kinds.ContainsKey("Jebrud")); // the shipped other name the dump no longer lists
+    }
+
+    private static string WithOtherNames(string line, params string[] names)
+    {
+        var f = line.Split('\t');
+        f[3] = string.Join(',', names);
+        return string.Join('\t', f);
+    }
+
+    /// <summary>
+    /// A dump's alternate names are other names (migration 0046): a name that is only an other name of two places
+    /// decides nothing (422 listing both) until a country does; a place whose own name it is wins over both, in
+    /// geocoding and first in search.
+    /// </summary>
+    [Fact]
+    public async Task A_dumps_alternate_names_geocode_below_a_places_own_name()
+    {
+        var shared = $"Khirbet {Guid.NewGuid():N}"[..24];
+        var (syrian, lebanese, own) = (NewPlace("Syria"), NewPlace("Lebanon"), NewPlace("Own"));
+        await ImportAsync(Encoding.UTF8.GetBytes(WithOtherNames(Line(syrian.Id, syrian.Name, "SY"), shared, "Other")
+                                                 + WithOtherNames(Line(lebanese.Id, lebanese.Name, "LB"), shared)));
+        await using var connection = await api.Database.OpenConnectionAsync();
+        async Task<long> IdAsync(long geonameid) => await connection.ExecuteScalarAsync<long>("SELECT id FROM places WHERE geonameid = @geonameid", new { geonameid });
+
+        var (ambiguous, _) = await _client.PostAsync(PlaceHelpers.Unlocated(shared));
+        var problem = await ProblemAssert.IsProblemAsync(ambiguous, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        Assert.Equal([await IdAsync(syrian.Id), await IdAsync(lebanese.Id)],
+            problem["candidates"]!.AsArray().Select(c => c!["id"]!.GetValue<long>()).Order());
+        var (inLebanon, body) = await _client.PostAsync(PlaceHelpers.Unlocated(shared, "LB"));
+        Assert.Equal(HttpStatusCode.Created, inLebanon.StatusCode);
+        Assert.Equal(await IdAsync(lebanese.Id), body!["properties"]!["place_id"]!.GetValue<long>());
+
+        await ImportAsync(Encoding.UTF8.GetBytes(Line(own.Id, shared, "SY")));
+        var (named, namedBody) = await _client.PostAsync(PlaceHelpers.Unlocated(shared));
+        Assert.Equal(HttpStatusCode.Created, named.StatusCode);
+        Assert.Equal(await IdAsync(own.Id), namedBody!["properties"]!["place_id"]!.GetValue<long>());
+        var search = (await _client.GetJsonAsync($"/collections/places/items?q={Uri.EscapeDataString(shared)}"))["features"]!.AsArray();
+        Assert.Equal(await IdAsync(own.Id), search[0]!["id"]!.GetValue<long>());
+        Assert.Equal(3, search.Count(f => f!["properties"]!["match"]!.GetValue<string>() == "exact"));
     }
 
     /// <summary>A dump's name holding a control character is a malformed line (as an editor's place would be refused); such alternate names are left out.</summary>
@@ -195,7 +241,7 @@ public sealed class GeoNamesImportTests(ApiFixture api)
         Assert.Equal((2, 1, 1), (result.Read, result.Imported, result.Skipped));
         Assert.Null(await StoredNameAsync(bad.Id));
         await using var connection = await api.Database.OpenConnectionAsync();
-        Assert.Equal(["Kept spelling"], await connection.ExecuteScalarAsync<string[]>("SELECT alternate_names FROM places WHERE geonameid = @id", new { id = good.Id }));
+        Assert.Equal(["Kept spelling"], await connection.ExecuteScalarAsync<string[]>("SELECT other_names FROM places WHERE geonameid = @id", new { id = good.Id }));
     }
 
     /// <summary>Homs, Syria as the shipped gazetteer has it (GeoNames 169577, PPLA).</summary>

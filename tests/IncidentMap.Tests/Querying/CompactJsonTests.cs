@@ -80,7 +80,7 @@ public sealed class CompactJsonTests(ApiFixture api)
         var summary = JsonNode.Parse(answers[$"/collections/incidents/stats/summary?bbox={bbox}"])!;
         Assert.Equal(1, summary["count"]!.GetValue<int>());
         var found = JsonNode.Parse(answers[$"/collections/places/items?q=Punta%20Compacta%20{suffix}"])!["features"]!.AsArray();
-        Assert.Equal(["name", "alternate_names", "country", "admin1", "kind", "population", "source", "geonameid", "match"],
+        Assert.Equal(["name", "alternate_names", "other_names", "country", "admin1", "kind", "population", "source", "geonameid", "match"],
             found.Single()!["properties"]!.AsObject().Select(m => m.Key));
     }
 }
