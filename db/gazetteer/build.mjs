@@ -25,16 +25,19 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 const clean = s => (s ?? '').replace(/[\t\r\n]/g, ' ').trim();
 
-// Which of GeoNames' alternate names are worth searching: the rule of PlaceNames.IsOtherName in the service, which
-// applies it to `places import` dumps too (GazetteerLoadTests checks every name written here against it). Letters of
+// Which of GeoNames' alternate names are worth searching: the rule of OtherNames.Keep in the service, which applies
+// it to `places import` dumps too (OtherNamesTests checks that the service keeps every name written here). Letters of
 // the Latin and Arabic scripts, with their marks, spaces, digits, hyphens, periods, parentheses and apostrophe-like
 // marks; a Latin name has a capital letter (GeoNames' lower-case ones are machine romanisations of other scripts:
-// "su er te", "hlb"); no code (2 to 5 capitals or digits: the airport's "ALP"); at most 200 characters.
+// "su er te", "hlb"), an Arabic one an Arabic letter; no code (2 to 5 capitals or digits: the airport's "ALP"); at
+// most 200 characters. Names are split at commas and only spaces trimmed off, as OtherNames.Split does; at most 200
+// a place (OtherNames.MaxPerPlace). Stricter here only: one spelling per key, none the key of a name of the place's own.
 const latin = 'A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u1E00-\u1EFF';
 const arabic = '\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF';
 const otherNameChars = new RegExp(`^[${latin}${arabic}\u02B0-\u02FF\u0300-\u036F\u2018\u2019 '\`\u00B4.()0-9-]+$`);
+const arabicChar = new RegExp(`[${arabic}]`);
 const otherName = n => n.length <= 200 && otherNameChars.test(n) && !/^[A-Z0-9]{2,5}$/.test(n)
-    && (new RegExp(`[${arabic}]`).test(n) || /\p{Lu}/u.test(n));
+    && ([...n].some(ch => arabicChar.test(ch) && /\p{L}/u.test(ch)) || /\p{Lu}/u.test(n));
 // Names compared as place_key compares them (migration 0026, near enough): lower case, accents and apostrophe-like
 // marks off. Here only to keep one spelling of each and none of the place's own.
 const key = s => s.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/['’‘ʿʾ`´\-_.,()]+/g, ' ').replace(/\s+/g, ' ').trim();
@@ -51,11 +54,12 @@ const otherNames = c => {
     if (!f || !f[3]) return '';
     const seen = new Set([c.name, c.altName, f[1], f[2]].filter(Boolean).map(key));
     const kept = [];
-    for (const n of f[3].split(',').map(clean)) {
+    for (const n of f[3].split(',').map(n => n.replace(/^ +| +$/g, ''))) {
         const k = key(n);
         if (!otherName(n) || !k || seen.has(k)) continue;
         seen.add(k);
         kept.push(n);
+        if (kept.length === 200) break;
     }
     return kept.join(',');
 };

@@ -21,6 +21,12 @@ public abstract record Resolution
 
     /// <summary>Places have this name, but none lies in the admin1 given: <paramref name="Candidates"/> are those that have it, each with its admin1.</summary>
     public sealed record OutsideAdmin1(IReadOnlyList<PlaceMatch> Candidates) : Resolution;
+
+    /// <summary>
+    /// The name is only an other name (GeoNames' alternate name) of <paramref name="Places"/>, and neither a country
+    /// nor an admin1 confirms one: offered, not taken.
+    /// </summary>
+    public sealed record OtherName(IReadOnlyList<PlaceMatch> Places) : Resolution;
 }
 
 /// <summary>
@@ -118,23 +124,27 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         // Loading runs once, at startup, and may take longer than a request's statement timeout
         // (Database:StatementTimeoutSeconds); so may waiting for another instance that is loading it.
         // So is the driver's own timeout (Database:StatementTimeoutSeconds plus 10 s): every statement here has none.
-        await connection.ExecuteAsync(new CommandDefinition("SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(5291836307089764402)", transaction: tx, commandTimeout: 0, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition($"SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock({LoadLock})", transaction: tx, commandTimeout: 0, cancellationToken: ct));
         var curated = Path.Combine(directory, CuratedFile);
+        var withOtherNames = HasOtherNames(file);
+        if (!withOtherNames)
+            logger.LogWarning("The gazetteer {File} has no other_names column (a file from before migration 0046): places are found by their own names only", file);
         if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
                 "SELECT EXISTS (SELECT 1 FROM places WHERE source = 'geonames')", transaction: tx, commandTimeout: 0, cancellationToken: ct)))
         {
+            // A database loaded before the gazetteer had other names (migration 0046) gets them once, before the
+            // curated spellings, which stay own names.
+            if (withOtherNames && !await PartLoadedAsync(connection, tx, OtherNamesPart, ct))
+            {
+                var filling = DateTime.UtcNow;
+                var filled = await FillOtherNamesAsync(connection, tx, file, CuratedSpellings(curated), ct);
+                await MarkLoadedAsync(connection, tx, OtherNamesPart, ct);
+                logger.LogInformation("Gazetteer: other names added to {Places} places in {Seconds:0.0} s", filled, (DateTime.UtcNow - filling).TotalSeconds);
+            }
             // Spellings added to the curated list since the gazetteer was loaded reach it too.
             if (await ApplyAlternateNamesAsync(connection, tx, curated, ct) is > 0 and var added)
                 logger.LogInformation("Gazetteer: curated spellings added to {Places} places", added);
             await ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(directory, Admin1File), ct);
-            // A database loaded before the gazetteer had other names (migration 0046) gets them once.
-            if (!await PartLoadedAsync(connection, tx, OtherNamesPart, ct))
-            {
-                var filling = DateTime.UtcNow;
-                var filled = await FillOtherNamesAsync(connection, tx, file, ct);
-                await MarkLoadedAsync(connection, tx, OtherNamesPart, ct);
-                logger.LogInformation("Gazetteer: other names added to {Places} places in {Seconds:0.0} s", filled, (DateTime.UtcNow - filling).TotalSeconds);
-            }
             await tx.CommitAsync(ct);
             return;
         }
@@ -143,10 +153,27 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         var rows = await CopyGeoNamesTsvAsync(connection, "places", file, ct);
         await ApplyAlternateNamesAsync(connection, tx, curated, ct);
         await ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(directory, Admin1File), ct);
-        await MarkLoadedAsync(connection, tx, OtherNamesPart, ct);
+        if (withOtherNames) await MarkLoadedAsync(connection, tx, OtherNamesPart, ct);
         await tx.CommitAsync(ct);
         logger.LogInformation("Gazetteer: {Rows} places loaded in {Seconds:0.0} s", rows, (DateTime.UtcNow - started).TotalSeconds);
     }
+
+    /// <summary>
+    /// The lock that loading the shipped gazetteer and <c>places import</c> take for their transaction: instances
+    /// starting at once load it once, and a one-time fill of every place cannot deadlock with an import writing the same rows.
+    /// </summary>
+    internal const long LoadLock = 5291836307089764402;
+
+    /// <summary>Whether the shipped file has migration 0046's tenth column, the places' other names (its header says).</summary>
+    private static bool HasOtherNames(string file)
+    {
+        using var reader = new StreamReader(new GZipStream(File.OpenRead(file), CompressionMode.Decompress));
+        return reader.ReadLine()?.Split('\t') is { Length: > 9 } header && header[9] == "other_names";
+    }
+
+    /// <summary>Every spelling of the curated list (none without the file).</summary>
+    private static string[] CuratedSpellings(string file) => !File.Exists(file) ? [] :
+        [.. File.ReadLines(file).Skip(1).Select(l => l.Split('\t')).Where(f => f.Length >= 3).SelectMany(f => f[2].Split('|')).Where(n => n.Length > 0).Distinct()];
 
     /// <summary>The part of the shipped gazetteer that migration 0046 added: its places' other names.</summary>
     internal const string OtherNamesPart = "other_names";
@@ -160,11 +187,13 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             "INSERT INTO gazetteer_parts (part) VALUES (@part) ON CONFLICT DO NOTHING", new { part }, tx, commandTimeout: 0, cancellationToken: ct));
 
     /// <summary>
-    /// Gives the shipped places their other names from the file, by geonameid: those that have none (a place a
-    /// <c>places import</c> updated since keeps the dump's). One statement, so the names trigger runs once.
-    /// Returns the places given names.
+    /// Gives the GeoNames places of a database loaded before migration 0046 their other names: a shipped place the
+    /// file's, by geonameid. Alternate names that a <c>places import</c> of before 0046 gave (a dump's alternate names,
+    /// which were own names then) become other names too, the file's own alternate name and the curated spellings
+    /// staying own names. Places that already have other names (an import since) are left as they are. One statement,
+    /// so the names trigger runs once. Returns the places changed.
     /// </summary>
-    private static async Task<int> FillOtherNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
+    private static async Task<int> FillOtherNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, string[] curated, CancellationToken ct)
     {
         await connection.ExecuteAsync(new CommandDefinition(
             """
@@ -175,10 +204,21 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             transaction: tx, commandTimeout: 0, cancellationToken: ct));
         await CopyGeoNamesTsvAsync(connection, "gazetteer_file", file, ct);
         return await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE places p SET other_names = f.other_names
-            FROM gazetteer_file f
-            WHERE f.geonameid = p.geonameid AND p.source = 'geonames' AND p.other_names = '{}' AND f.other_names <> '{}'
-            """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
+            WITH renamed AS (
+                SELECT p.id,
+                       ARRAY(SELECT n FROM unnest(p.alternate_names) n
+                             WHERE n = ANY (coalesce(f.alternate_names, '{}')) OR n = ANY (@curated)) AS own,
+                       coalesce(f.other_names, '{}')
+                           || ARRAY(SELECT n FROM unnest(p.alternate_names) n
+                                    WHERE n <> ALL (coalesce(f.alternate_names, '{}')) AND n <> ALL (@curated)
+                                      AND n <> ALL (coalesce(f.other_names, '{}'))) AS other
+                FROM places p LEFT JOIN gazetteer_file f ON f.geonameid = p.geonameid
+                WHERE p.source = 'geonames' AND p.other_names = '{}'
+            )
+            UPDATE places p SET alternate_names = r.own, other_names = r.other
+            FROM renamed r
+            WHERE r.id = p.id AND (r.own, r.other) IS DISTINCT FROM (p.alternate_names, p.other_names)
+            """, new { curated }, tx, commandTimeout: 0, cancellationToken: ct));
     }
 
     /// <summary>Copies the shipped file's places into <paramref name="table"/> (places, or a copy of its columns). Returns the rows.</summary>
@@ -284,8 +324,9 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
 
     /// <summary>
     /// Geocodes a place name. Only exact (normalised) matches of a name, alternate name or other name count;
-    /// country and admin1 decide between several, then a place's own name wins over another's other name
-    /// (<see cref="Named"/>). Several left → ambiguous; none → unknown, with the
+    /// a place's own name wins over another's other name (<see cref="Named"/>), then country and admin1 decide
+    /// between several; an other name alone is taken only with a country or a matching admin1 (else
+    /// <see cref="Resolution.OtherName"/>). Several left → ambiguous; none → unknown, with the
     /// most similar spellings as suggestions; an admin1 that none of the places lies in → outside
     /// admin1. A similar spelling is never taken for the place: across 135,000 places one is nearly
     /// always found, and often elsewhere ("Kharkov" is Khārk in Iran, "Taiz" Taï in Côte d'Ivoire),
@@ -305,7 +346,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                     -- the divisions (by country) the admin1 given names in another spelling, read once: 2 for a
                     -- spelling of the division's own name (admin1_spellings, migration 0043: "Rural Damascus"),
                     -- 1 for a name of a place of the division, with or without the article ("Idleb", "Al Hasakeh"):
-                -- its own names, not GeoNames' other names (old and foreign names of places elsewhere)
+                    -- its own names, not GeoNames' other names (old and foreign names of places elsewhere)
                     SELECT country, admin1, max(rank) AS rank FROM (
                         SELECT ap.country, place_key(ap.admin1) AS admin1, 1 AS rank
                         FROM place_names an JOIN places ap ON ap.id = an.place_id
@@ -339,7 +380,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 WHERE (n.key = place_key(@name) OR n.key % place_key(@name))
                   AND (@country::text IS NULL OR p.country = @country)
                 GROUP BY p.id
-                ORDER BY bool_or(n.key = place_key(@name)) DESC, admin1match DESC, named DESC, similarity DESC, p.population DESC NULLS LAST
+                ORDER BY bool_or(n.key = place_key(@name)) DESC, named DESC, admin1match DESC, similarity DESC, p.population DESC NULLS LAST
                 LIMIT {MaxCandidates}
                 """, new { name, country, admin1 }, cancellationToken: token))).AsList();
         }, ct);
@@ -349,18 +390,29 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             return new Resolution.Unknown(candidates
                 .OrderByDescending(c => c.Similarity).ThenByDescending(c => c.Population ?? -1)
                 .Take(MaxSuggestions).Select(c => c.ToMatch()).ToList());
+        // Places whose own name this is come first, before country or admin1 judge: an other name is GeoNames' old,
+        // foreign or transliterated name, and "Homs" is Homs, Syria, whatever else GeoNames calls by it (review: an
+        // admin1 judged first let "Rivne" with a wrong admin1 be the village whose other name it is, not a 422).
+        pool = Named(pool);
+        // An other name alone is taken only when the writer's country or admin1 confirms the place: across 135,000
+        // places, other names include plain words ("Market" is an old name of Marquette, US), so without either it
+        // is offered, never taken.
+        var confirmed = pool.Any(c => c.Named) || country is not null;
         if (admin1Given)
         {
             // admin1 decides between places of one name: the division's own name counts before a
             // place's name that only lies in it.
-            if (pool.Max(c => c.Admin1Match) is > 0 and var best) pool = pool.Where(c => c.Admin1Match == best).ToList();
+            if (pool.Max(c => c.Admin1Match) is > 0 and var best)
+            {
+                pool = pool.Where(c => c.Admin1Match == best).ToList();
+                confirmed = true;
+            }
             else
             {
                 // And it rules out a place whose admin1 is another: Homs with admin1 Idlib is no place
                 // the gazetteer knows (a village missing from it, or a slip), never Homs city with a
                 // contradicting admin1 stored beside its point. A place of no known admin1 (an editor's
-                // may have none) contradicts nothing. Judged among the places the name is the own name of, if any.
-                pool = Named(pool);
+                // may have none) contradicts nothing.
                 var open = pool.Where(c => c.Admin1 is null).ToList();
                 if (open.Count == 0) return new Resolution.OutsideAdmin1(pool.Select(c => c.ToMatch()).ToList());
                 // Without a country, a place of no admin1 may lie in any country, the writer's division's or
@@ -369,7 +421,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 pool = open;
             }
         }
-        pool = Named(pool);
+        if (!confirmed) return new Resolution.OtherName(pool.Select(c => c.ToMatch()).ToList());
         return pool.Count == 1 ? new Resolution.Found(pool[0].ToMatch()) : new Resolution.Ambiguous(pool.Select(c => c.ToMatch()).ToList());
     }
 

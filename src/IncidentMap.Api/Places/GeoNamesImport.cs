@@ -40,11 +40,15 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
         using var zip = OpenZip(input, name);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        // A dump such as allCountries.txt streams through one COPY for minutes: not a request's statement.
-        await connection.ExecuteAsync(new CommandDefinition("""
+        // A dump such as allCountries.txt streams through one COPY for minutes: not a request's statement. The
+        // gazetteer's lock: a service starting meanwhile may be giving every place its other names (review: deadlock).
+        // listed: every alternate name of the line; other_names: those OtherNames keeps.
+        await connection.ExecuteAsync(new CommandDefinition($"""
             SET LOCAL statement_timeout = 0;
+            SELECT pg_advisory_xact_lock({Gazetteer.LoadLock});
             CREATE TEMP TABLE geonames_import (
-                geonameid bigint, name text, other_names text[], country char(2), admin1_code text, kind text, population integer, geom geometry, ordinal bigint
+                geonameid bigint, name text, other_names text[], country char(2), admin1_code text, kind text, population integer, geom geometry, ordinal bigint,
+                listed text[]
             ) ON COMMIT DROP
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
 
@@ -87,7 +91,8 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
         // An editor's place wins: a line with a name of one within 1 km (in its country, or it has none) is
         // skipped, as POST /collections/places refuses that second copy, which would make the name ambiguous
-        // for geocoding for good. Every name counts, alternates too. allCountries.txt has millions of lines:
+        // for geocoding for good. Its name counts; its alternate names are other names, which the editor's own name
+        // wins over (migration 0046). allCountries.txt has millions of lines:
         // an editor's place meets only those of its latitude band (0.02°, 2.2 km) and the bands either side
         // (a hash join), then only those within 0.01° of latitude's length in longitude (across the
         // antimeridian too), before the distance is measured, and the names' keys are computed only for
@@ -108,7 +113,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                            WHEN ST_DWithin(e.geog, g.geom::geography, 1000)
                            THEN EXISTS (SELECT FROM place_names n
                                         WHERE n.place_id = e.id
-                                          AND n.key IN (SELECT place_key(x) FROM unnest(array_prepend(g.name, g.other_names)) x))
+                                          AND n.key = place_key(g.name))
                            ELSE false END)
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
         // The first-level division is named by the line's admin1 code, with the names the shipped places have.
@@ -116,6 +121,15 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
         // nearest known place's of the same country; a known place keeps its own.
         if (settings.GazetteerPath.Length > 0)
             await Gazetteer.ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(settings.GazetteerPath, Gazetteer.Admin1File), ct);
+        // A dump's alternate names are the place's other names (migration 0046), ranked below its own: an alternate name
+        // of the place that the dump lists (an import of before 0046 made them all own names) becomes one of those. Not
+        // without the curated list, which puts its own spellings back on below.
+        if (settings.GazetteerPath.Length > 0 && File.Exists(Path.Combine(settings.GazetteerPath, Gazetteer.CuratedFile)))
+            await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE places p SET alternate_names = ARRAY(SELECT n FROM unnest(p.alternate_names) n WHERE n <> ALL (g.listed))
+                FROM geonames_import g
+                WHERE g.geonameid = p.geonameid AND p.alternate_names && g.listed
+                """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
         var imported = await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO places (geonameid, name, other_names, country, admin1, kind, population, geom, source)
             SELECT g.geonameid, g.name, g.other_names, g.country,
@@ -127,13 +141,10 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
             FROM geonames_import g
             ON CONFLICT (geonameid) DO UPDATE SET
                 name = EXCLUDED.name, other_names = EXCLUDED.other_names, country = EXCLUDED.country,
-                alternate_names = ARRAY(SELECT n FROM unnest(places.alternate_names) n WHERE n <> ALL (EXCLUDED.other_names)),
                 admin1 = coalesce(EXCLUDED.admin1, places.admin1),
                 kind = EXCLUDED.kind, population = EXCLUDED.population, geom = EXCLUDED.geom
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
-        // A dump's alternate names are the place's other names (migration 0046), ranked below its own: a place's
-        // alternate name the dump lists among them becomes one of those (an import from before 0046 made them all
-        // alternate names), and the curated spellings, which are its own, go back on as at every start.
+        // The curated spellings, own names, go back on as at every start.
         if (settings.GazetteerPath.Length > 0)
             await Gazetteer.ApplyAlternateNamesAsync(connection, tx, Path.Combine(settings.GazetteerPath, Gazetteer.CuratedFile), ct);
         await tx.CommitAsync(ct);
@@ -175,6 +186,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                 await copy.WriteAsync(int.TryParse(f[14], CultureInfo.InvariantCulture, out var population) ? population : 0, NpgsqlDbType.Integer, ct);
                 await copy.WriteAsync(Points.CreatePoint(new Coordinate(lon, lat)), NpgsqlDbType.Geometry, ct);
                 await copy.WriteAsync(ordinal + kept, NpgsqlDbType.Bigint, ct);
+                await copy.WriteAsync(OtherNames.Split(f[3]), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
                 kept++;
             }
         }

@@ -104,6 +104,10 @@ public sealed class Geocoding(Gazetteer gazetteer)
                 // A report lists no candidates beside the reason: it names them, each with its admin1.
                 $" of that name in another admin1{(inFile ? $": {PlacesApi.DidYouMean(candidates, "and")}" : " (see candidates)")}. " +
                 $"If {(candidates.Count == 1 ? "it is" : "one of them is")} the place meant, correct admin1; otherwise send {geometry}, or add the place.", candidates),
+            // Also asks for admin1: one that names the place's division confirms it as a country does.
+            Resolution.OtherName(var places) => new Refusal("Other name of a place",
+                $"'{name}' is no place's own name; it is another name (GeoNames' alternate name) of {PlacesApi.DidYouMean(places)}. " +
+                $"Add country or admin1 to take it, or send the name as the gazetteer spells it{(inFile ? "" : " (see candidates)")}, or {geometry}.", places),
             Resolution.Unknown { Suggestions.Count: 0 } => new Refusal("Unknown place",
                 $"no place named '{name}'{where} is known; send {geometry}, or add the place first.", []),
             Resolution.Unknown(var suggestions) => new Refusal("Unknown place",
@@ -217,6 +221,11 @@ public static class NearParameter
                 return Problem.Status(StatusCodes.Status400BadRequest, "Ambiguous place",
                     $"near '{near}' matches {candidates.Count} places; add near_country= to choose (country= chooses too, and also filters the incidents by country).", "near",
                     Geocoding.Candidates(candidates));
+            case Resolution.OtherName(var places):
+                return Problem.Status(StatusCodes.Status400BadRequest, "Other name of a place",
+                    $"near: '{near}' is no place's own name; it is another name (GeoNames' alternate name) of {PlacesApi.DidYouMean(places)}. " +
+                    "Add near_country= to take it (country= takes it too, and also filters the incidents by country), or send the name as the gazetteer spells it (see candidates).", "near",
+                    Geocoding.Candidates(places));
             case Resolution.Unknown { Suggestions.Count: > 0 } unknown:
                 return Problem.Status(StatusCodes.Status400BadRequest, "Unknown place",
                     $"near: no place is named '{near}'{(country is null ? "" : $" in {country}")}; did you mean {PlacesApi.DidYouMean(unknown.Suggestions)}? " +

@@ -25,7 +25,8 @@ public static class OtherNames
         foreach (var c in name)
         {
             if (IsLatin(c)) { letter = true; capital |= char.IsUpper(c); }
-            else if (IsArabic(c)) letter = arabic = true;
+            // Only its letters make a name Arabic: the block also holds a comma, digits and marks (review).
+            else if (IsArabic(c)) { if (char.IsLetter(c)) letter = arabic = true; }
             else if (!(c is >= '0' and <= '9' or ' ' or '\'' or '`' or '-' or '.' or '(' or ')' or '\u00B4' or '\u2018' or '\u2019'
                        or >= '\u02B0' and <= '\u02FF' or >= '\u0300' and <= '\u036F'))
                 return false;
@@ -42,9 +43,16 @@ public static class OtherNames
         c is >= '\u0600' and <= '\u06FF' or >= '\u0750' and <= '\u077F' or >= '\u08A0' and <= '\u08FF'
             or >= '\uFB50' and <= '\uFDFF' or >= '\uFE70' and <= '\uFEFF';
 
-    /// <summary>The names of a GeoNames list (comma-separated, as a dump's column 4) that are kept, each once, in order, without the place's own name.</summary>
+    /// <summary>
+    /// The names of a GeoNames list (comma-separated, as a dump's column 4), each without the spaces around it (only
+    /// spaces: build.mjs trims the same), in order.
+    /// </summary>
+    public static string[] Split(string list) =>
+        list.Split(',').Select(n => n.Trim(' ')).Where(n => n.Length > 0).ToArray();
+
+    /// <summary>The names of a GeoNames list that are kept, each once, in order, without the place's own name, at most <see cref="MaxPerPlace"/>.</summary>
     public static string[] From(string list, string name) =>
-        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        Split(list)
             .Where(n => n != name && Keep(n))
             .Distinct(StringComparer.Ordinal)
             .Take(MaxPerPlace)

@@ -50,7 +50,7 @@ public static class PlacesApi
         group.MapMethods("/items", [HttpMethods.Get, HttpMethods.Head], Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
-                             "exact names first (a place's own name or alternate spelling before GeoNames' other names of it: Homs, Syria before Al Khums, Libya), then the name with or without the Arabic article (Bab: Al Bāb), then prefixes (by population, then spelling: Alep finds Aleppo first, Dam Damascus), then similar spellings; ties by population. " +
+                             "exact names first (a place's own name or alternate spelling before GeoNames' other names of it: Homs, Syria before Al Khums, Libya), then the name with or without the Arabic article (Bab: Al Bāb), then prefixes (own names before other names, then by population, then spelling: Alepp finds Aleppo first, Dama Damascus), then similar spellings (an other name a tenth less similar); ties by population. " +
                              "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest. " +
                              "`numberMatched` (on the first page unless `count` says otherwise) is every place the filters select; " +
                              "with `q`, the ranked matches returned at the largest `limit` (at most 100).")
@@ -231,25 +231,28 @@ public static class PlacesApi
         // counts before the page's LIMIT), so it never promises a place no request can return.
         var sql = $"""
               WITH matches AS (
-                  SELECT n.place_id,
-                         max(CASE WHEN n.key = place_key(@q) THEN 4 WHEN n.key IN ({ArticleKeys}) THEN 3
-                                  WHEN n.key LIKE place_key_prefix(@q) THEN 2 ELSE 1 END) AS tier,
-                         max({Gazetteer.Similarity("@q")}) AS score,
-                         bool_or(n.key = place_key(@q) AND NOT n.other) AS named
-                  FROM place_names n
-                  WHERE n.key = place_key(@q) OR n.key IN ({ArticleKeys}) OR n.key LIKE place_key_prefix(@q) OR n.key % place_key(@q)
-                  GROUP BY n.place_id
+                  -- A place's best name: its tier, and within the exact, article and prefix tiers an own name before
+                  -- GeoNames' other names (rank = 2 × tier + 1 for an own name): q=Homs finds Homs, Syria before Al
+                  -- Khums, Libya, whose old name it is, and q=Hom Homs before Qom (1.2 million), other name Homo (review).
+                  SELECT r.place_id, r.rank / 2 AS tier, r.rank % 2 = 1 AS named, r.score
+                  FROM (SELECT n.place_id,
+                               max(t.tier * 2 + CASE WHEN t.tier >= 2 AND NOT n.other THEN 1 ELSE 0 END) AS rank,
+                               max({Gazetteer.Similarity("@q")}) AS score
+                        FROM place_names n
+                        -- (IN with the article's NULL is NULL, not false, where no key matches: CASE takes it as not matched.)
+                        CROSS JOIN LATERAL (SELECT CASE WHEN n.key = place_key(@q) THEN 4 WHEN n.key IN ({ArticleKeys}) THEN 3
+                                                        WHEN n.key LIKE place_key_prefix(@q) THEN 2 ELSE 1 END AS tier) t
+                        WHERE n.key = place_key(@q) OR n.key IN ({ArticleKeys}) OR n.key LIKE place_key_prefix(@q) OR n.key % place_key(@q)
+                        GROUP BY n.place_id) r
               ),
               ranked AS (
                   -- Names that start with q rank by importance first, then by how close they spell q: one point
                   -- per tenfold population (a place without one, null or GeoNames' 0, counts as 1,000) plus the
                   -- similarity (0 to 1), so a place ten times as populous always ranks first and spelling decides
-                  -- between places of about one size. q=Alep finds Aleppo (1.6 million) before Alépé (population 0),
-                  -- whose name is nearer in length, and q=Dam finds Damascus before Dam Dam (122,719) and Dammam,
+                  -- between places of about one size. q=Alep found Aleppo (1.6 million) before Alépé (population 0), before Alep became an other name of Aleppo,
+                  -- whose name is nearer in length, and among names that start with Dam, Damascus before Dam Dam (122,719) and Dammam,
                   -- and Damme (16,024) before Dambam (population 0): a tenth per tenfold let spelling win both.
                   -- Other tiers rank by spelling alone. In float8: an editor's population of 2147483647 overflowed an integer + 1.
-                  -- Among exact matches, a place whose own name q is comes before one that has it among GeoNames'
-                  -- other names (q=Homs: Homs, Syria before Al Khums, Libya, whose old name it is).
                   SELECT p.*, m.tier, m.named,
                          CASE WHEN m.tier = 2 THEN m.score + log(coalesce(nullif(p.population, 0), 1000)::float8 + 1) ELSE m.score END AS score
                   FROM matches m JOIN places p ON p.id = m.place_id
@@ -443,7 +446,9 @@ public static class PlacesApi
     /// The same name within 1 km, in the same country or where either place has none, is the same
     /// place: a second copy would make the name ambiguous for geocoding for good (a "Homs" without a
     /// country beside Homs, SY made "Homs" ambiguous). Every name counts, alternates too (an alternate equal to
-    /// a nearby place's name makes that name ambiguous as surely). Serialised per name (locks taken
+    /// a nearby place's name makes that name ambiguous as surely); a GeoNames place's other names do not (migration 0046:
+    /// the editor's own name wins over them, so an editor may add the place under a name GeoNames only lists among its
+    /// old or foreign ones). Serialised per name (locks taken
     /// in key order), so two editors cannot both add it.
     /// </summary>
     private static async Task<IResult?> SamePlaceAsync(HttpContext context, NpgsqlConnection connection, NpgsqlTransaction tx, PlaceDraft draft, long? self)
@@ -454,7 +459,7 @@ public static class PlacesApi
             """, new { names }, tx, cancellationToken: context.RequestAborted));
         var existing = await connection.QueryFirstOrDefaultAsync<(long Id, string Name, string? Country)?>(new CommandDefinition("""
             SELECT p.id, x, p.country::text FROM unnest(@names) WITH ORDINALITY AS given(x, i)
-            JOIN place_names n ON n.key = place_key(x)
+            JOIN place_names n ON n.key = place_key(x) AND NOT n.other
             JOIN places p ON p.id = n.place_id
             WHERE (p.country = @Country OR p.country IS NULL OR @Country::text IS NULL)
               AND ST_DWithin(p.geog, @Geometry::geography, 1000) AND p.id IS DISTINCT FROM @self

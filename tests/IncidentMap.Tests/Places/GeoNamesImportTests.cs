@@ -227,6 +227,48 @@ public sealed class GeoNamesImportTests(ApiFixture api)
         Assert.Equal(3, search.Count(f => f!["properties"]!["match"]!.GetValue<string>() == "exact"));
     }
 
+    /// <summary>
+    /// An editor may add a place under a name a GeoNames place within 1 km has only among its other names (review: a 409
+    /// said a second copy would make the name ambiguous, but the editor's own name wins over other names), and
+    /// geocoding then finds the editor's place by it without a country.
+    /// </summary>
+    [Fact]
+    public async Task An_editor_may_add_a_place_named_as_a_nearby_places_other_name()
+    {
+        var shared = $"Hay {Guid.NewGuid():N}"[..20];
+        var geonames = NewPlace("GeoNames");
+        await ImportAsync(Encoding.UTF8.GetBytes(WithOtherNames(Line(geonames.Id, geonames.Name, "SY"), shared)));
+
+        var editors = await _client.AddPlaceAsync(shared, 36.8, 34.9, "SY", null, "suburb");
+
+        var (response, body) = await _client.PostAsync(PlaceHelpers.Unlocated(shared));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(editors, body!["properties"]!["place_id"]!.GetValue<long>());
+    }
+
+    /// <summary>
+    /// A place's own name wins before admin1 judges: with an admin1 that only a place having the name among its other
+    /// names lies in, the answer is the 422 naming the place whose name it is, never the other place silently (review:
+    /// "Rivne" with a wrong admin1 was the village whose old name it is).
+    /// </summary>
+    [Fact]
+    public async Task An_admin1_does_not_make_an_other_name_win_over_a_places_own_name()
+    {
+        var shared = $"Tell {Guid.NewGuid():N}"[..21];
+        var (own, other) = (NewPlace("Own"), NewPlace("Other"));
+        var inDamascus = WithOtherNames(Line(other.Id, other.Name, "SY"), shared).Split('\t');
+        inDamascus[10] = "13"; // Damascus Governorate; Line's own code 11 is Homs
+        await ImportAsync(Encoding.UTF8.GetBytes(Line(own.Id, shared, "SY") + string.Join('\t', inDamascus)));
+        var feature = PlaceHelpers.Unlocated(shared);
+        feature["properties"]!["admin1"] = "Damascus Governorate";
+
+        var (response, _) = await _client.PostAsync(feature);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        Assert.Equal("Place not in admin1", problem["title"]!.GetValue<string>());
+        Assert.Equal([shared], problem["candidates"]!.AsArray().Select(c => c!["name"]!.GetValue<string>()));
+    }
+
     /// <summary>A dump's name holding a control character is a malformed line (as an editor's place would be refused); such alternate names are left out.</summary>
     [Fact]
     public async Task A_dump_line_whose_name_holds_a_control_character_is_skipped_and_such_alternate_names_are_left_out()
@@ -288,9 +330,10 @@ public sealed class GeoNamesImportTests(ApiFixture api)
     }
 
     /// <summary>
-    /// An editor's place wins: a dump line with a name of one within 1 km (its name or an alternate, either side)
-    /// in its country is skipped and counted, as POST /collections/places refuses that second copy; a second
-    /// copy made geocoding the editor's name ambiguous for good. Farther away, or in another country, it is another place.
+    /// An editor's place wins: a dump line whose name is a name of one within 1 km (its name or an alternate) in its
+    /// country is skipped and counted, as POST /collections/places refuses that second copy; a second copy made
+    /// geocoding the editor's name ambiguous for good. A line whose alternate names hold one is imported: they are its
+    /// other names (migration 0046), which the editor's own names win over. Farther away, or in another country, it is another place.
     /// </summary>
     [Fact]
     public async Task A_dump_line_naming_an_editors_place_within_1_km_is_skipped_and_counted()
@@ -306,9 +349,12 @@ public sealed class GeoNamesImportTests(ApiFixture api)
 
         var result = await ImportAsync(Encoding.UTF8.GetBytes(dump));
 
-        Assert.Equal((3, 1, 2, 2), (result.Read, result.Imported, result.Skipped, result.EditorsPlaces));
+        Assert.Equal((3, 2, 1, 1), (result.Read, result.Imported, result.Skipped, result.EditorsPlaces));
         Assert.Null(await StoredNameAsync(same));
-        Assert.Null(await StoredNameAsync(byAlternate));
+        Assert.Equal($"Tall Zulfa {suffix}", await StoredNameAsync(byAlternate));
+        var (byAlternateName, alternateBody) = await _client.PostAsync(PlaceHelpers.Unlocated(alternate, "SY"));
+        Assert.Equal(HttpStatusCode.Created, byAlternateName.StatusCode);
+        Assert.Equal(editors, alternateBody!["properties"]!["place_id"]!.GetValue<long>());
         Assert.Equal(name, await StoredNameAsync(otherCountry));
         var geocoded = PlaceHelpers.Unlocated(name, "SY");
         geocoded["properties"]!["admin1"] = "Rif Dimashq";
@@ -326,7 +372,7 @@ public sealed class GeoNamesImportTests(ApiFixture api)
             var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, "places", "import", file);
 
             Assert.True(exit == 0, $"exit {exit}\n{stderr}");
-            Assert.Equal("3 lines read, 1 places imported, 2 skipped: 0 not a populated place (feature class P) or malformed, 2 an editor's place (a name of it within 1 km)",
+            Assert.Equal("3 lines read, 2 places imported, 1 skipped: 0 not a populated place (feature class P) or malformed, 1 an editor's place (a name of it within 1 km)",
                 stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
             Assert.Equal(name, await StoredNameAsync(far));
             Assert.Null(await StoredNameAsync(same));
