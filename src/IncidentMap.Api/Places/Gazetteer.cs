@@ -42,7 +42,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     /// <summary>
     /// How closely a name of <c>place_names n</c> spells the text in <paramref name="parameter"/>: pg_trgm's similarity
     /// of their keys, a tenth less for GeoNames' other names (migration 0046), so that of two names spelled as close
-    /// the place's own comes first: "Homz" is Homs before Qom (1.2 million people), whose other name Homo is as close.
+    /// the place's own comes first: "Homz" is Homs before Qom (900,000 people), whose other name Homo is as close.
     /// </summary>
     internal static string Similarity(string parameter) =>
         $"similarity(n.key, place_key({parameter})) * CASE WHEN n.other THEN 0.9 ELSE 1 END";
@@ -137,7 +137,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             if (withOtherNames && !await PartLoadedAsync(connection, tx, OtherNamesPart, ct))
             {
                 var filling = DateTime.UtcNow;
-                var filled = await FillOtherNamesAsync(connection, tx, file, CuratedSpellings(curated), ct);
+                var filled = await FillOtherNamesAsync(connection, tx, file, ct);
                 await MarkLoadedAsync(connection, tx, OtherNamesPart, ct);
                 logger.LogInformation("Gazetteer: other names added to {Places} places in {Seconds:0.0} s", filled, (DateTime.UtcNow - filling).TotalSeconds);
             }
@@ -171,10 +171,6 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         return reader.ReadLine()?.Split('\t') is { Length: > 9 } header && header[9] == "other_names";
     }
 
-    /// <summary>Every spelling of the curated list (none without the file).</summary>
-    private static string[] CuratedSpellings(string file) => !File.Exists(file) ? [] :
-        [.. File.ReadLines(file).Skip(1).Select(l => l.Split('\t')).Where(f => f.Length >= 3).SelectMany(f => f[2].Split('|')).Where(n => n.Length > 0).Distinct()];
-
     /// <summary>The part of the shipped gazetteer that migration 0046 added: its places' other names.</summary>
     internal const string OtherNamesPart = "other_names";
 
@@ -188,37 +184,50 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
 
     /// <summary>
     /// Gives the GeoNames places of a database loaded before migration 0046 their other names: a shipped place the
-    /// file's, by geonameid. Alternate names that a <c>places import</c> of before 0046 gave (a dump's alternate names,
-    /// which were own names then) become other names too, the file's own alternate name and the curated spellings
-    /// staying own names. Places that already have other names (an import since) are left as they are. One statement,
-    /// so the names trigger runs once. Returns the places changed.
+    /// file's, by geonameid. Its alternate names beyond the file's (a <c>places import</c> of before 0046 made a dump's
+    /// alternate names own names; the shipped file's own column once held country codes) become other names as
+    /// <see cref="OtherNames.From"/> keeps them; the curated spellings go back on afterwards, as at every start.
+    /// Places that already have other names (an import since) are left as they are. One UPDATE, so the names trigger
+    /// runs once. Returns the places changed.
     /// </summary>
-    private static async Task<int> FillOtherNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, string[] curated, CancellationToken ct)
+    private static async Task<int> FillOtherNamesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string file, CancellationToken ct)
     {
         await connection.ExecuteAsync(new CommandDefinition(
             """
             CREATE TEMP TABLE gazetteer_file (
                 geonameid bigint, name text, alternate_names text[], country char(2), admin1 text, kind text, population integer, geom geometry, other_names text[]
-            ) ON COMMIT DROP
+            ) ON COMMIT DROP;
+            CREATE TEMP TABLE gazetteer_renamed (id bigint, own text[], other text[]) ON COMMIT DROP
             """,
             transaction: tx, commandTimeout: 0, cancellationToken: ct));
         await CopyGeoNamesTsvAsync(connection, "gazetteer_file", file, ct);
+        // The places with alternate names the file does not give them (none, in a database no import wrote to, but a
+        // few hundred curated spellings): their names are sorted here, where OtherNames' rule is.
+        var renamed = new List<(long Id, string[] Own, string[] Other)>();
+        await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition("""
+            SELECT p.id, p.name, p.alternate_names, coalesce(f.alternate_names, '{}'), coalesce(f.other_names, '{}')
+            FROM places p LEFT JOIN gazetteer_file f ON f.geonameid = p.geonameid
+            WHERE p.source = 'geonames' AND p.other_names = '{}' AND NOT p.alternate_names <@ coalesce(f.alternate_names, '{}')
+            """, transaction: tx, commandTimeout: 0, cancellationToken: ct)))
+            while (await reader.ReadAsync(ct))
+            {
+                var (name, names, fileOwn, fileOther) = (reader.GetString(1), reader.GetFieldValue<string[]>(2), reader.GetFieldValue<string[]>(3), reader.GetFieldValue<string[]>(4));
+                var demoted = OtherNames.From(string.Join(',', names.Where(n => !fileOwn.Contains(n))), name);
+                renamed.Add((reader.GetInt64(0), [.. names.Where(fileOwn.Contains)], [.. fileOther.Concat(demoted).Distinct().Take(OtherNames.MaxPerPlace)]));
+            }
+        await using (var copy = await connection.BeginBinaryImportAsync("COPY gazetteer_renamed FROM STDIN (FORMAT BINARY)", ct))
+        {
+            copy.Timeout = TimeSpan.Zero;
+            foreach (var (id, own, other) in renamed)
+                await copy.WriteRowAsync(ct, id, own, other);
+            await copy.CompleteAsync(ct);
+        }
         return await connection.ExecuteAsync(new CommandDefinition("""
-            WITH renamed AS (
-                SELECT p.id,
-                       ARRAY(SELECT n FROM unnest(p.alternate_names) n
-                             WHERE n = ANY (coalesce(f.alternate_names, '{}')) OR n = ANY (@curated)) AS own,
-                       coalesce(f.other_names, '{}')
-                           || ARRAY(SELECT n FROM unnest(p.alternate_names) n
-                                    WHERE n <> ALL (coalesce(f.alternate_names, '{}')) AND n <> ALL (@curated)
-                                      AND n <> ALL (coalesce(f.other_names, '{}'))) AS other
-                FROM places p LEFT JOIN gazetteer_file f ON f.geonameid = p.geonameid
-                WHERE p.source = 'geonames' AND p.other_names = '{}'
-            )
-            UPDATE places p SET alternate_names = r.own, other_names = r.other
-            FROM renamed r
-            WHERE r.id = p.id AND (r.own, r.other) IS DISTINCT FROM (p.alternate_names, p.other_names)
-            """, new { curated }, tx, commandTimeout: 0, cancellationToken: ct));
+            UPDATE places p SET alternate_names = coalesce(r.own, p.alternate_names), other_names = coalesce(r.other, f.other_names)
+            FROM places q LEFT JOIN gazetteer_file f ON f.geonameid = q.geonameid LEFT JOIN gazetteer_renamed r ON r.id = q.id
+            WHERE q.id = p.id AND p.source = 'geonames' AND p.other_names = '{}'
+              AND (r.id IS NOT NULL OR f.other_names <> '{}')
+            """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
     }
 
     /// <summary>Copies the shipped file's places into <paramref name="table"/> (places, or a copy of its columns). Returns the rows.</summary>
@@ -412,7 +421,9 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 // And it rules out a place whose admin1 is another: Homs with admin1 Idlib is no place
                 // the gazetteer knows (a village missing from it, or a slip), never Homs city with a
                 // contradicting admin1 stored beside its point. A place of no known admin1 (an editor's
-                // may have none) contradicts nothing.
+                // may have none) contradicts nothing. An other name given with an admin1 that names none of its
+                // places is still only offered.
+                if (!confirmed) return new Resolution.OtherName(pool.Select(c => c.ToMatch()).ToList());
                 var open = pool.Where(c => c.Admin1 is null).ToList();
                 if (open.Count == 0) return new Resolution.OutsideAdmin1(pool.Select(c => c.ToMatch()).ToList());
                 // Without a country, a place of no admin1 may lie in any country, the writer's division's or

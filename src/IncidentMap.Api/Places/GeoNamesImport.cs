@@ -91,8 +91,9 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
         // An editor's place wins: a line with a name of one within 1 km (in its country, or it has none) is
         // skipped, as POST /collections/places refuses that second copy, which would make the name ambiguous
-        // for geocoding for good. Its name counts; its alternate names are other names, which the editor's own name
-        // wins over (migration 0046). allCountries.txt has millions of lines:
+        // for geocoding for good. Every name of the line counts, its alternate names too: they are other names, which
+        // the editor's own names win over in geocoding (migration 0046), but a second point within 1 km would still take
+        // reverse geocoding from the editor's place (review). allCountries.txt has millions of lines:
         // an editor's place meets only those of its latitude band (0.02°, 2.2 km) and the bands either side
         // (a hash join), then only those within 0.01° of latitude's length in longitude (across the
         // antimeridian too), before the distance is measured, and the names' keys are computed only for
@@ -113,7 +114,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                            WHEN ST_DWithin(e.geog, g.geom::geography, 1000)
                            THEN EXISTS (SELECT FROM place_names n
                                         WHERE n.place_id = e.id
-                                          AND n.key = place_key(g.name))
+                                          AND n.key IN (SELECT place_key(x) FROM unnest(array_prepend(g.name, g.listed)) x))
                            ELSE false END)
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
         // The first-level division is named by the line's admin1 code, with the names the shipped places have.
@@ -122,14 +123,13 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
         if (settings.GazetteerPath.Length > 0)
             await Gazetteer.ApplyAdmin1DivisionsAsync(connection, tx, Path.Combine(settings.GazetteerPath, Gazetteer.Admin1File), ct);
         // A dump's alternate names are the place's other names (migration 0046), ranked below its own: an alternate name
-        // of the place that the dump lists (an import of before 0046 made them all own names) becomes one of those. Not
-        // without the curated list, which puts its own spellings back on below.
-        if (settings.GazetteerPath.Length > 0 && File.Exists(Path.Combine(settings.GazetteerPath, Gazetteer.CuratedFile)))
-            await connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE places p SET alternate_names = ARRAY(SELECT n FROM unnest(p.alternate_names) n WHERE n <> ALL (g.listed))
-                FROM geonames_import g
-                WHERE g.geonameid = p.geonameid AND p.alternate_names && g.listed
-                """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
+        // of the place that the dump lists (an import of before 0046 made them all own names) becomes one of those. The
+        // curated list puts its own spellings back on below (without it, a dump's name is an other name, as any).
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE places p SET alternate_names = ARRAY(SELECT n FROM unnest(p.alternate_names) n WHERE n <> ALL (g.listed))
+            FROM geonames_import g
+            WHERE g.geonameid = p.geonameid AND p.alternate_names && g.listed
+            """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
         var imported = await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO places (geonameid, name, other_names, country, admin1, kind, population, geom, source)
             SELECT g.geonameid, g.name, g.other_names, g.country,
@@ -186,7 +186,8 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                 await copy.WriteAsync(int.TryParse(f[14], CultureInfo.InvariantCulture, out var population) ? population : 0, NpgsqlDbType.Integer, ct);
                 await copy.WriteAsync(Points.CreatePoint(new Coordinate(lon, lat)), NpgsqlDbType.Geometry, ct);
                 await copy.WriteAsync(ordinal + kept, NpgsqlDbType.Bigint, ct);
-                await copy.WriteAsync(OtherNames.Split(f[3]), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
+                // Trimmed of all white space, as imports before 0046 stored them, to be recognised among a place's names.
+                await copy.WriteAsync(f[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
                 kept++;
             }
         }

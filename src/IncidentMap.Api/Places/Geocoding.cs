@@ -106,8 +106,11 @@ public sealed class Geocoding(Gazetteer gazetteer)
                 $"If {(candidates.Count == 1 ? "it is" : "one of them is")} the place meant, correct admin1; otherwise send {geometry}, or add the place.", candidates),
             // Also asks for admin1: one that names the place's division confirms it as a country does.
             Resolution.OtherName(var places) => new Refusal("Other name of a place",
-                $"'{name}' is no place's own name; it is another name (GeoNames' alternate name) of {PlacesApi.DidYouMean(places)}. " +
-                $"Add country or admin1 to take it, or send the name as the gazetteer spells it{(inFile ? "" : " (see candidates)")}, or {geometry}.", places),
+                $"'{name}' is no place's own name; it is another name (GeoNames' alternate name) of " +
+                (places.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more places, among them " : "") + $"{PlacesApi.DidYouMean(places)}. " +
+                // An admin1 can only confirm a place that has one.
+                $"Add {(places.All(p => p.Admin1 is null) ? "country" : "country or admin1")} to take it, or send the name as the gazetteer spells it" +
+                $"{(inFile ? "" : " (see candidates)")}, or {geometry}, or add the place.", places),
             Resolution.Unknown { Suggestions.Count: 0 } => new Refusal("Unknown place",
                 $"no place named '{name}'{where} is known; send {geometry}, or add the place first.", []),
             Resolution.Unknown(var suggestions) => new Refusal("Unknown place",
@@ -223,7 +226,8 @@ public static class NearParameter
                     Geocoding.Candidates(candidates));
             case Resolution.OtherName(var places):
                 return Problem.Status(StatusCodes.Status400BadRequest, "Other name of a place",
-                    $"near: '{near}' is no place's own name; it is another name (GeoNames' alternate name) of {PlacesApi.DidYouMean(places)}. " +
+                    $"near: '{near}' is no place's own name; it is another name (GeoNames' alternate name) of " +
+                    (places.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more places, among them " : "") + $"{PlacesApi.DidYouMean(places)}. " +
                     "Add near_country= to take it (country= takes it too, and also filters the incidents by country), or send the name as the gazetteer spells it (see candidates).", "near",
                     Geocoding.Candidates(places));
             case Resolution.Unknown { Suggestions.Count: > 0 } unknown:

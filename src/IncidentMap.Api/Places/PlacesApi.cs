@@ -50,7 +50,8 @@ public static class PlacesApi
         group.MapMethods("/items", [HttpMethods.Get, HttpMethods.Head], Search).WithName("searchPlaces").RequireAuthorization(SecuritySetup.ReadPolicy)
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
-                             "exact names first (a place's own name or alternate spelling before GeoNames' other names of it: Homs, Syria before Al Khums, Libya), then the name with or without the Arabic article (Bab: Al Bāb), then prefixes (own names before other names, then by population, then spelling: Alepp finds Aleppo first, Dama Damascus), then similar spellings (an other name a tenth less similar); ties by population. " +
+                             "places' own names first: exact, then with or without the Arabic article (Bab: Al Bāb), then prefixes (by population, then spelling: Alep finds Aleppo first, Dam Damascus); " +
+                             "then GeoNames' other names in the same order (Homs finds Homs, Syria before Al Khums, Libya, whose old name it is); then similar spellings (an other name counts a tenth less similar); ties by population. " +
                              "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest. " +
                              "`numberMatched` (on the first page unless `count` says otherwise) is every place the filters select; " +
                              "with `q`, the ranked matches returned at the largest `limit` (at most 100).")
@@ -231,12 +232,13 @@ public static class PlacesApi
         // counts before the page's LIMIT), so it never promises a place no request can return.
         var sql = $"""
               WITH matches AS (
-                  -- A place's best name: its tier, and within the exact, article and prefix tiers an own name before
-                  -- GeoNames' other names (rank = 2 × tier + 1 for an own name): q=Homs finds Homs, Syria before Al
-                  -- Khums, Libya, whose old name it is, and q=Hom Homs before Qom (1.2 million), other name Homo (review).
-                  SELECT r.place_id, r.rank / 2 AS tier, r.rank % 2 = 1 AS named, r.score
+                  -- A place's best name, ranked: an own name that is q, that is q with or without the article, that
+                  -- starts with q (8, 7, 6); then GeoNames' other names the same way (4, 3, 2); then similar names of
+                  -- either kind (1). q=Homs finds Homs, Syria before Al Khums, Libya, whose old name it is; q=Hom Homs
+                  -- before Qom (900,000), other name Homo; q=Dam Damascus before Dome, Ghana, other name Dam (review).
+                  SELECT r.place_id, CASE WHEN r.rank > 4 THEN r.rank - 4 ELSE r.rank END AS tier, r.rank > 4 AS named, r.score
                   FROM (SELECT n.place_id,
-                               max(t.tier * 2 + CASE WHEN t.tier >= 2 AND NOT n.other THEN 1 ELSE 0 END) AS rank,
+                               max(CASE WHEN t.tier >= 2 AND NOT n.other THEN t.tier + 4 ELSE t.tier END) AS rank,
                                max({Gazetteer.Similarity("@q")}) AS score
                         FROM place_names n
                         -- (IN with the article's NULL is NULL, not false, where no key matches: CASE takes it as not matched.)
@@ -257,13 +259,13 @@ public static class PlacesApi
                          CASE WHEN m.tier = 2 THEN m.score + log(coalesce(nullif(p.population, 0), 1000)::float8 + 1) ELSE m.score END AS score
                   FROM matches m JOIN places p ON p.id = m.place_id
                   WHERE {filter}
-                  ORDER BY m.tier DESC, m.named DESC, score DESC, p.population DESC NULLS LAST, p.id
+                  ORDER BY m.named DESC, m.tier DESC, score DESC, p.population DESC NULLS LAST, p.id
                   LIMIT @cap
               )
               SELECT {MatchedFeatureSql}::text,
                      count(*) OVER ()
               FROM ranked p
-              ORDER BY p.tier DESC, p.named DESC, p.score DESC, p.population DESC NULLS LAST, p.id
+              ORDER BY p.named DESC, p.tier DESC, p.score DESC, p.population DESC NULLS LAST, p.id
               LIMIT @limit
               """;
         var found = await reader.ListAsync(sql, parameters, r => (Feature: r.GetString(0), Matched: r.GetInt64(1)), ct);

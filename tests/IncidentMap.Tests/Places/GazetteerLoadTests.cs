@@ -177,7 +177,8 @@ public sealed class GazetteerLoadTests : IAsyncLifetime
             "9100004\tDamascus\tDimashq\tSY\tDimashq\tPPLC\t1569394\t36.29128\t33.51020\tEsh Sham");
 
         Assert.Equal([9100001], await StartAndSearchAsync("Emesa"));
-        Assert.Equal(new Dictionary<string, bool> { ["Homs"] = false, ["Hims"] = false, ["Emesa"] = true, ["Khoms"] = true, ["Hims Town"] = true, ["hms"] = true },
+        // "hms", lower case, is a machine romanisation: OtherNames.Keep leaves it out (review).
+        Assert.Equal(new Dictionary<string, bool> { ["Homs"] = false, ["Hims"] = false, ["Emesa"] = true, ["Khoms"] = true, ["Hims Town"] = true },
             await NamesAsync(9100001));
         Assert.Equal(new Dictionary<string, bool> { ["Aleppo"] = false, ["Halab"] = false, ["Haleb"] = true }, await NamesAsync(9100003));
         Assert.Equal(new Dictionary<string, bool> { ["Damascus"] = false, ["Dimashq"] = false, ["Esh Sham"] = true, ["Damaskus"] = true }, await NamesAsync(9100004));
