@@ -50,7 +50,7 @@ internal static class FeatureSchemas
         var properties = new JsonObject
         {
             ["name"] = Typed("string", "The place's main name."),
-            ["alternate_names"] = Strings("The place's own other spellings, which count as its name: an editor's; for a GeoNames place, the curated ones (db/gazetteer/alternate-names.tsv) and, for a few, the one its source prefers."),
+            ["alternate_names"] = Strings("The place's own other spellings, which count as its name: an editor's; for a GeoNames place, the curated ones (db/gazetteer/alternate-names.tsv)."),
             ["other_names"] = Strings("GeoNames' alternate names in the Latin and Arabic scripts (old, foreign and transliterated names): searched, and geocoded with a country or admin1 " +
                                       "that confirms the place; a place whose own name (or alternate name) it is comes first. Read-only; empty for editors' places."),
             ["country"] = Typed("string", "ISO 3166-1 alpha-2 country code; null for places GeoNames gives none."),

@@ -186,7 +186,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
     /// Gives the GeoNames places of a database loaded before migration 0046 their other names: a shipped place the
     /// file's, by geonameid. Its alternate names beyond the file's (a <c>places import</c> of before 0046 made a dump's
     /// alternate names own names; the shipped file's own column once held country codes) become other names as
-    /// <see cref="OtherNames.From"/> keeps them; the curated spellings go back on afterwards, as at every start.
+    /// <see cref="OtherNames.Keep"/> keeps them; the curated spellings go back on afterwards, as at every start.
     /// Places that already have other names (an import since) are left as they are. One UPDATE, so the names trigger
     /// runs once. Returns the places changed.
     /// </summary>
@@ -212,7 +212,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
             while (await reader.ReadAsync(ct))
             {
                 var (name, names, fileOwn, fileOther) = (reader.GetString(1), reader.GetFieldValue<string[]>(2), reader.GetFieldValue<string[]>(3), reader.GetFieldValue<string[]>(4));
-                var demoted = OtherNames.From(string.Join(',', names.Where(n => !fileOwn.Contains(n))), name);
+                var demoted = OtherNames.From(names.Where(n => !fileOwn.Contains(n)), name);
                 renamed.Add((reader.GetInt64(0), [.. names.Where(fileOwn.Contains)], [.. fileOther.Concat(demoted).Distinct().Take(OtherNames.MaxPerPlace)]));
             }
         await using (var copy = await connection.BeginBinaryImportAsync("COPY gazetteer_renamed FROM STDIN (FORMAT BINARY)", ct))

@@ -106,8 +106,7 @@ public sealed class Geocoding(Gazetteer gazetteer)
                 $"If {(candidates.Count == 1 ? "it is" : "one of them is")} the place meant, correct admin1; otherwise send {geometry}, or add the place.", candidates),
             // Also asks for admin1: one that names the place's division confirms it as a country does.
             Resolution.OtherName(var places) => new Refusal("Other name of a place",
-                $"'{name}' is no place's own name; it is another name (GeoNames' alternate name) of " +
-                (places.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more places, among them " : "") + $"{PlacesApi.DidYouMean(places)}. " +
+                $"'{name}' {OtherNameOf(places)}. " +
                 // An admin1 can only confirm a place that has one.
                 $"Add {(places.All(p => p.Admin1 is null) ? "country" : "country or admin1")} to take it, or send the name as the gazetteer spells it" +
                 $"{(inFile ? "" : " (see candidates)")}, or {geometry}, or add the place.", places),
@@ -119,6 +118,11 @@ public sealed class Geocoding(Gazetteer gazetteer)
             _ => throw new InvalidOperationException($"Unexpected resolution {resolution}"),
         };
     }
+
+    /// <summary>What a name that is only an other name is (<see cref="Resolution.OtherName"/>): whose, in the words of a 422 and of near='s 400.</summary>
+    internal static string OtherNameOf(IReadOnlyList<PlaceMatch> places) =>
+        "is no place's own name; it is another name (GeoNames' alternate name) of " +
+        (places.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more places, among them " : "") + PlacesApi.DidYouMean(places);
 
     /// <summary>
     /// Why places of one name were left undecided, and what would decide them: what the writer gave
@@ -226,8 +230,7 @@ public static class NearParameter
                     Geocoding.Candidates(candidates));
             case Resolution.OtherName(var places):
                 return Problem.Status(StatusCodes.Status400BadRequest, "Other name of a place",
-                    $"near: '{near}' is no place's own name; it is another name (GeoNames' alternate name) of " +
-                    (places.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more places, among them " : "") + $"{PlacesApi.DidYouMean(places)}. " +
+                    $"near: '{near}' {Geocoding.OtherNameOf(places)}. " +
                     "Add near_country= to take it (country= takes it too, and also filters the incidents by country), or send the name as the gazetteer spells it (see candidates).", "near",
                     Geocoding.Candidates(places));
             case Resolution.Unknown { Suggestions.Count: > 0 } unknown:

@@ -3,7 +3,7 @@ namespace IncidentMap.Api.Places;
 /// <summary>
 /// GeoNames' alternate names of a place that the gazetteer keeps as its other names (migration 0046): searched and
 /// geocoded, ranked below the place's own names. The shipped gazetteer's were chosen by this rule
-/// (db/gazetteer/build.mjs writes the same in JavaScript; GazetteerLoadTests holds the file to it), and
+/// (db/gazetteer/build.mjs writes the same in JavaScript; OtherNamesTests holds the file to it), and
 /// <c>places import</c> applies it to a dump's.
 /// </summary>
 public static class OtherNames
@@ -44,16 +44,16 @@ public static class OtherNames
             or >= '\uFB50' and <= '\uFDFF' or >= '\uFE70' and <= '\uFEFF';
 
     /// <summary>
-    /// The names of a GeoNames list (comma-separated, as a dump's column 4), each without the spaces around it (only
-    /// spaces: build.mjs trims the same), in order.
+    /// The names of a GeoNames list (comma-separated, as a dump's column 4) that are kept: each without the spaces
+    /// around it (only spaces: build.mjs trims the same), once, in order, without the place's own name, at most
+    /// <see cref="MaxPerPlace"/>.
     /// </summary>
-    public static string[] Split(string list) =>
-        list.Split(',').Select(n => n.Trim(' ')).Where(n => n.Length > 0).ToArray();
-
-    /// <summary>The names of a GeoNames list that are kept, each once, in order, without the place's own name, at most <see cref="MaxPerPlace"/>.</summary>
     public static string[] From(string list, string name) =>
-        Split(list)
-            .Where(n => n != name && Keep(n))
+        From(list.Split(',').Select(n => n.Trim(' ')), name);
+
+    /// <summary>The names that are kept of <paramref name="names"/>, as <see cref="From(string, string)"/> keeps a list's.</summary>
+    public static string[] From(IEnumerable<string> names, string name) =>
+        names.Where(n => n.Length > 0 && n != name && Keep(n))
             .Distinct(StringComparer.Ordinal)
             .Take(MaxPerPlace)
             .ToArray();

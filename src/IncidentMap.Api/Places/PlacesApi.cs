@@ -251,8 +251,8 @@ public static class PlacesApi
                   -- Names that start with q rank by importance first, then by how close they spell q: one point
                   -- per tenfold population (a place without one, null or GeoNames' 0, counts as 1,000) plus the
                   -- similarity (0 to 1), so a place ten times as populous always ranks first and spelling decides
-                  -- between places of about one size. q=Alep found Aleppo (1.6 million) before Alépé (population 0), before Alep became an other name of Aleppo,
-                  -- whose name is nearer in length, and among names that start with Dam, Damascus before Dam Dam (122,719) and Dammam,
+                  -- between places of about one size. q=Alep finds Aleppo (1.6 million) before Alépé (population 0),
+                  -- whose name is nearer in length, and q=Dam finds Damascus before Dam Dam (122,719) and Dammam,
                   -- and Damme (16,024) before Dambam (population 0): a tenth per tenfold let spelling win both.
                   -- Other tiers rank by spelling alone. In float8: an editor's population of 2147483647 overflowed an integer + 1.
                   SELECT p.*, m.tier, m.named,
