@@ -43,7 +43,7 @@ public sealed class FeedRetention(NpgsqlDataSource dataSource, Hosting.Settings 
                 await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
                 await connection.ExecuteAsync(new CommandDefinition(
                     "DELETE FROM idempotency_keys WHERE created_at < now() - @window",
-                    new { window = Incidents.IncidentStore.IdempotencyWindow }, cancellationToken: stoppingToken));
+                    new { window = Incidents.IdempotencyKeys.Window }, cancellationToken: stoppingToken));
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

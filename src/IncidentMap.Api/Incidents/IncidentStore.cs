@@ -43,9 +43,6 @@ public sealed record VersionCondition(IReadOnlyCollection<int>? Match, IReadOnly
         : null;
 }
 
-/// <summary>An Idempotency-Key as received: scoped to the API key, bound to the body's hash.</summary>
-public sealed record IdempotencyRequest(long ApiKeyId, string Key, byte[] BodyHash);
-
 /// <summary>Who writes (the API key's name, recorded in history) and, for creates, the Idempotency-Key.</summary>
 public sealed record WriteContext(string? Actor, IdempotencyRequest? Idempotency = null)
 {
@@ -60,9 +57,6 @@ public sealed record WriteContext(string? Actor, IdempotencyRequest? Idempotency
 /// </summary>
 public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader reader, DataVersion dataVersion, DatabaseResilience resilience)
 {
-    /// <summary>How long a stored Idempotency-Key answers retries (and blocks a different body).</summary>
-    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
-
     private const string Columns = """
         title, summary, event_type, sub_event_type, occurred_at, time_precision, location_name, admin1, admin2,
         admin3, country, geo_precision, fatalities_min, fatalities_max, injured_min, injured_max, actors, claimed_by,
@@ -106,11 +100,7 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
             if (id is null) return new WriteOutcome.Skipped((await ExistingAsync())!.Value);
             var stored = await reader.GetFeatureAsync(id.Value, ct, connection);
             if (context.Idempotency is { } key)
-                await connection.ExecuteAsync(new CommandDefinition("""
-                    UPDATE idempotency_keys SET status = 201, location = @location, etag = @etag, body = @body
-                    WHERE api_key_id = @ApiKeyId AND key = @Key
-                    """, new { location = $"/collections/incidents/items/{id}", etag = $"v{stored!.Value.Version}", body = stored.Value.Feature, key.ApiKeyId, key.Key },
-                    tx, cancellationToken: ct));
+                await IdempotencyKeys.StoreAsync(connection, tx, key, $"/collections/incidents/items/{id}", $"v{stored!.Value.Version}", stored.Value.Feature, ct);
             await tx.CommitAsync(ct);
             dataVersion.Advance();
             return new WriteOutcome.Stored(id.Value, stored!.Value.Version, stored.Value.Feature);
@@ -182,48 +172,16 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
         return tx;
     }
 
-    /// <summary>
-    /// Claims the Idempotency-Key inside the write transaction. A retry that arrives while the first
-    /// request is still running waits briefly on the key's row and then answers 409; one that arrives
-    /// after the commit replays the stored answer; a different body under the same key is refused.
-    /// </summary>
-    private static async Task<WriteOutcome?> ClaimAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IdempotencyRequest key, CancellationToken ct)
-    {
-        var parameters = new { key.ApiKeyId, key.Key, hash = key.BodyHash, window = IdempotencyWindow };
-        await connection.ExecuteAsync(new CommandDefinition("""
-            SET LOCAL lock_timeout = '300ms';
-            DELETE FROM idempotency_keys WHERE api_key_id = @ApiKeyId AND key = @Key AND created_at < now() - @window;
-            """, parameters, tx, cancellationToken: ct));
-        bool claimed;
-        try
+    /// <summary>Claims the Idempotency-Key (<see cref="IdempotencyKeys.ClaimAsync"/>): null when it is this create's.</summary>
+    private static async Task<WriteOutcome?> ClaimAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IdempotencyRequest key, CancellationToken ct) =>
+        await IdempotencyKeys.ClaimAsync(connection, tx, key, ct) switch
         {
-            claimed = await connection.ExecuteScalarAsync<bool?>(new CommandDefinition("""
-                INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, body)
-                VALUES (@ApiKeyId, @Key, @hash, 0, '')
-                ON CONFLICT DO NOTHING RETURNING true
-                """, parameters, tx, cancellationToken: ct)) is true;
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
-        {
-            return new WriteOutcome.IdempotencyKeyInFlight();
-        }
-        if (claimed)
-        {
-            // The short wait was for the key alone. Left in force, it cut the incident's own writes short:
-            // an INSERT waiting on an external_id another transaction (an import batch) holds failed
-            // after 0.3 s instead of waiting, as any write does, for that transaction's outcome.
-            await connection.ExecuteAsync(new CommandDefinition("SET LOCAL lock_timeout TO DEFAULT", transaction: tx, cancellationToken: ct));
-            return null;
-        }
-
-        var earlier = await connection.QuerySingleAsync<(byte[] Hash, int Status, string? Location, string? ETag, string Body)>(new CommandDefinition(
-            "SELECT request_hash, status, location, etag, body FROM idempotency_keys WHERE api_key_id = @ApiKeyId AND key = @Key",
-            parameters, tx, cancellationToken: ct));
-        if (!earlier.Hash.AsSpan().SequenceEqual(key.BodyHash)) return new WriteOutcome.IdempotencyKeyReused();
-        var location = earlier.Location!;
-        var id = long.Parse(location[(location.LastIndexOf('/') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        return new WriteOutcome.Replayed(id, int.Parse(earlier.ETag![1..], System.Globalization.CultureInfo.InvariantCulture), earlier.Body);
-    }
+            null => null,
+            IdempotencyKeys.Earlier.Answer answer => new WriteOutcome.Replayed(answer.Id,
+                int.Parse(answer.ETag![1..], System.Globalization.CultureInfo.InvariantCulture), answer.Body),
+            IdempotencyKeys.Earlier.Reused => new WriteOutcome.IdempotencyKeyReused(),
+            _ => new WriteOutcome.IdempotencyKeyInFlight(),
+        };
 
     /// <summary>Row-locks the live incident so concurrent writers serialise; checks the write's condition on its version.</summary>
     private static async Task<WriteOutcome?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long id, VersionCondition condition, CancellationToken ct)

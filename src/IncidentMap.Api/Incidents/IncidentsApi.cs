@@ -386,9 +386,6 @@ public static partial class IncidentsApi
         return Feature(WithLinks(stored.Value.Feature, context.Request, id), StatusCodes.Status200OK);
     }
 
-    /// <summary>Keys a client may send as Idempotency-Key: 1–255 printable ASCII characters.</summary>
-    private static bool IsValidIdempotencyKey(string key) => key.Length is > 0 and <= 255 && key.All(c => c is >= ' ' and <= '~');
-
     private static WriteContext Writer(HttpContext context, IdempotencyRequest? idempotency = null) =>
         new(context.User.KeyName(), idempotency);
 
@@ -418,21 +415,13 @@ public static partial class IncidentsApi
 
     internal static async Task<IResult> CreateIncident(HttpContext context, IncidentStore store)
     {
-        IdempotencyRequest? idempotency = null;
-        // One key, given once (a header sent twice came joined as "k1,k2": a third key nobody sent); sent empty, it
-        // names no request, and the retry it was meant for would create a second incident.
-        var sent = context.Request.Headers["Idempotency-Key"];
-        if (sent.Count > 1)
-            return Problem.BadParameter("Idempotency-Key", $"is given {sent.Count} times; send one key");
-        var idempotencyKey = sent.ToString();
-        if (sent.Count == 1 && !IsValidIdempotencyKey(idempotencyKey))
-            return Problem.BadParameter("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
+        var (idempotencyKey, badKey) = IdempotencyKeys.Read(context.Request);
+        if (badKey is not null) return badKey;
 
         var (document, hash, problem) = await JsonBody.ReadWithHashAsync(context.Request, FeatureMediaTypes, context.RequestAborted);
         if (problem is not null) return problem;
         using var _ = document;
-        if (idempotencyKey.Length > 0 && context.User.KeyId() is { } keyId)
-            idempotency = new IdempotencyRequest(keyId, idempotencyKey, hash);
+        var idempotency = IdempotencyKeys.For(context, idempotencyKey, hash);
 
         var (draft, invalid) = await DraftAsync(context, document!.RootElement);
         if (invalid is not null) return invalid;
@@ -444,8 +433,7 @@ public static partial class IncidentsApi
                 context.Response.Headers.Location = $"{context.Request.PathBase}/collections/incidents/items/{stored.Id}";
                 break;
             case WriteOutcome.Replayed replayed:
-                context.Response.Headers.Location = $"{context.Request.PathBase}/collections/incidents/items/{replayed.Id}";
-                context.Response.Headers["Idempotent-Replayed"] = "true";
+                IdempotencyKeys.MarkReplayed(context, $"/collections/incidents/items/{replayed.Id}");
                 return SetETag(context, replayed.Version, Feature(WithLinks(replayed.Feature, context.Request, replayed.Id), StatusCodes.Status201Created));
         }
         return Respond(context, outcome, StatusCodes.Status201Created);
@@ -762,10 +750,8 @@ public static partial class IncidentsApi
             VersionCondition.IfNoneMatch)),
         WriteOutcome.DuplicateExternalId duplicate => Problem.Status(StatusCodes.Status409Conflict, "Duplicate external_id",
             $"An incident with properties.external_id '{duplicate.ExternalId}' already exists.", "properties.external_id"),
-        WriteOutcome.IdempotencyKeyReused => Problem.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused",
-            "This Idempotency-Key was used with a different body; use a new key for a new incident.", "Idempotency-Key"),
-        WriteOutcome.IdempotencyKeyInFlight => Problem.Status(StatusCodes.Status409Conflict, "Request in progress",
-            "A request with this Idempotency-Key is still being processed; retry shortly to get its answer.", "Idempotency-Key"),
+        WriteOutcome.IdempotencyKeyReused => IdempotencyKeys.Refusal(new IdempotencyKeys.Earlier.Reused(), "incident"),
+        WriteOutcome.IdempotencyKeyInFlight => IdempotencyKeys.Refusal(new IdempotencyKeys.Earlier.InFlight(), "incident"),
         _ => throw new InvalidOperationException($"Unexpected write outcome {outcome}"),
     };
 

@@ -63,7 +63,12 @@ public static class PlacesApi
         group.MapPost("/items", CreatePlace).WithName("createPlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Add a place the gazetteer lacks (write scope), with alternate spellings")
             .WithDescription("A GeoJSON Feature with a Point and properties name, alternate_names, country, admin1 and kind " +
-                             $"({string.Join(", ", PlaceInput.EditorKinds)}).")
+                             $"({string.Join(", ", PlaceInput.EditorKinds)}). Send an Idempotency-Key to make retries safe, as on " +
+                             "the incidents: a retry with the same key and body gets the first answer again (Idempotent-Replayed: true) " +
+                             "instead of a 409 about the place it created.")
+            .WithMetadata(new HeaderParameterDoc(IdempotencyKeys.Header, "1 to 255 printable ASCII characters naming this request: a retry with " +
+                                                                         "the same key and body gets the first answer again and creates nothing."),
+                new OpenApi.ResponseHeaderDoc("Idempotent-Replayed", "true: the answer of an earlier request with this Idempotency-Key, sent again.", StatusCodes.Status201Created))
             .Accepts<JsonObject>(IncidentsApi.GeoJson, "application/json")
             .Produces<JsonObject>(StatusCodes.Status201Created, IncidentsApi.GeoJson)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415)
@@ -345,25 +350,45 @@ public static class PlacesApi
             "Add a place of your own (POST /collections/places/items) for a spelling or point the gazetteer lacks.");
     }
 
-    internal static async Task<IResult> CreatePlace(HttpContext context, NpgsqlDataSource dataSource, IncidentReader reader)
+    /// <summary>
+    /// Adds an editor's place. With an Idempotency-Key (as on the incidents' POST) a retry whose answer was lost gets
+    /// the first 201 again rather than a 409 "Place exists" about the place it created: the key is claimed before the
+    /// duplicate check, in the same transaction as the insert.
+    /// </summary>
+    internal static async Task<IResult> CreatePlace(HttpContext context, NpgsqlDataSource dataSource)
     {
-        var (document, problem) = await JsonBody.ReadAsync(context.Request, [IncidentsApi.GeoJson, "application/json"], context.RequestAborted);
+        var (key, badKey) = IdempotencyKeys.Read(context.Request);
+        if (badKey is not null) return badKey;
+        var (document, hash, problem) = await JsonBody.ReadWithHashAsync(context.Request, [IncidentsApi.GeoJson, "application/json"], context.RequestAborted);
         if (problem is not null) return problem;
         using var owned = document;
         var (draft, errors) = PlaceInput.Parse(document!.RootElement);
         if (draft is null) return Problem.Validation(errors);
+        var idempotency = IdempotencyKeys.For(context, key, hash, "places");
 
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
         await using var tx = await connection.BeginTransactionAsync(context.RequestAborted);
+        if (idempotency is not null && await IdempotencyKeys.ClaimAsync(connection, tx, idempotency, context.RequestAborted) is { } earlier)
+        {
+            if (earlier is not IdempotencyKeys.Earlier.Answer answer) return IdempotencyKeys.Refusal(earlier, "place");
+            IdempotencyKeys.MarkReplayed(context, answer.Location);
+            return PlaceResult(context.Request, answer.Body, answer.Id, StatusCodes.Status201Created);
+        }
         if (await SamePlaceAsync(context, connection, tx, draft, null) is { } conflict) return conflict;
         var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
             INSERT INTO places (name, alternate_names, country, admin1, kind, population, geom, source, created_by)
             VALUES (@Name, @AlternateNames, @Country, @Admin1, @Kind, @Population, @Geometry, 'editor', @by) RETURNING id
             """, Parameters(draft, context), tx, cancellationToken: context.RequestAborted));
+        // Read back in the transaction, so that the key stores exactly the answer sent.
+        var feature = await connection.ExecuteScalarAsync<string>(new CommandDefinition(
+            $"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new { id }, tx, cancellationToken: context.RequestAborted));
+        var location = $"/collections/places/items/{id}";
+        if (idempotency is not null)
+            await IdempotencyKeys.StoreAsync(connection, tx, idempotency, location, null, feature!, context.RequestAborted);
         await tx.CommitAsync(context.RequestAborted);
         Changed(context);
-        context.Response.Headers.Location = $"{context.Request.PathBase}/collections/places/items/{id}";
-        return PlaceResult(context.Request, (await ReadAsync(reader, id, context.RequestAborted))!, id, StatusCodes.Status201Created);
+        context.Response.Headers.Location = context.Request.PathBase + location;
+        return PlaceResult(context.Request, feature!, id, StatusCodes.Status201Created);
     }
 
     internal static async Task<IResult> PatchPlace(HttpContext context, string placeId, NpgsqlDataSource dataSource, IncidentReader reader)

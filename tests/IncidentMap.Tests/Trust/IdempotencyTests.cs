@@ -205,4 +205,117 @@ public sealed class IdempotencyTests(ApiFixture api)
         duplicate["properties"]!["external_id"] = externalId + "-fixed";
         Assert.Equal(HttpStatusCode.Created, (await _client.SendAsync(Trust.Post(duplicate, key))).StatusCode);
     }
+
+    // The places' POST (issue 7's editors' places): without a key, a retry whose answer was lost met its own
+    // place and got 409 "Place exists".
+
+    private const string PlacesUrl = "/collections/places/items";
+
+    private static JsonObject Place(string name) => new()
+    {
+        ["type"] = "Feature",
+        ["geometry"] = Features.Point(36.3405, 33.4437),
+        ["properties"] = new JsonObject { ["name"] = name, ["country"] = "SY", ["admin1"] = "Rif Dimashq", ["kind"] = "suburb" },
+    };
+
+    private static HttpRequestMessage PostPlace(JsonNode place, string? key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, PlacesUrl) { Content = Features.Content(place) };
+        if (key is not null) request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
+        return request;
+    }
+
+    private Task<long> CountPlacesAsync(string name) =>
+        api.Database.ScalarAsync<long>("SELECT count(*) FROM places WHERE name = @name", new { name });
+
+    [Fact]
+    public async Task A_place_created_again_with_its_key_gets_the_first_answer_not_a_409()
+    {
+        var (name, key) = (Trust.Unique("Idem Place"), Trust.Unique("place"));
+
+        var first = await _client.SendAsync(PostPlace(Place(name), key));
+        var second = await _client.SendAsync(PostPlace(Place(name), key));
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, second.StatusCode);
+        Assert.Equal(first.Headers.Location, second.Headers.Location);
+        var body = await first.Content.ReadAsStringAsync();
+        Assert.Equal(body, await second.Content.ReadAsStringAsync());
+        Assert.Equal(name, JsonNode.Parse(body)!["properties"]!["name"]!.GetValue<string>());
+        Assert.Equal(first.Content.Headers.ContentType?.MediaType, second.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("", first.Header("Idempotent-Replayed"));
+        Assert.Equal("true", second.Header("Idempotent-Replayed"));
+        Assert.Equal(1, await CountPlacesAsync(name));
+        // Without the key the same body is what it always was: the place exists.
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(PostPlace(Place(name), null)), HttpStatusCode.Conflict, "properties.name");
+    }
+
+    [Fact]
+    public async Task A_place_key_with_another_body_answers_422_and_adds_nothing()
+    {
+        var (name, other, key) = (Trust.Unique("Idem First"), Trust.Unique("Idem Second"), Trust.Unique("place-reused"));
+        Assert.Equal(HttpStatusCode.Created, (await _client.SendAsync(PostPlace(Place(name), key))).StatusCode);
+
+        var reused = await _client.SendAsync(PostPlace(Place(other), key));
+
+        await ProblemAssert.IsProblemAsync(reused, HttpStatusCode.UnprocessableEntity, "Idempotency-Key");
+        Assert.Equal(0, await CountPlacesAsync(other));
+    }
+
+    [Fact]
+    public async Task A_key_an_incident_create_used_is_refused_for_a_place_not_answered_with_the_incident()
+    {
+        // One key names one request: a key an incident's create used is refused for a place, never answered with the incident.
+        var (name, key) = (Trust.Unique("Idem Shared"), Trust.Unique("shared-across"));
+        var place = Place(name);
+        var incident = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Post, Trust.ItemsUrl)
+        {
+            Content = Features.Content(Trust.TaggedFeature(Trust.Unique("idem-across"))),
+            Headers = { { "Idempotency-Key", key } },
+        });
+        Assert.Equal(HttpStatusCode.Created, incident.StatusCode);
+
+        var refused = await _client.SendAsync(PostPlace(place, key));
+
+        await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.UnprocessableEntity, "Idempotency-Key");
+        Assert.Equal(0, await CountPlacesAsync(name));
+        // And the other way: a place's key, then an incident with the same key.
+        var placeKey = Trust.Unique("place-first");
+        Assert.Equal(HttpStatusCode.Created, (await _client.SendAsync(PostPlace(Place(Trust.Unique("Idem Own")), placeKey))).StatusCode);
+        var tag = Trust.Unique("idem-after-place");
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(Trust.Post(Trust.TaggedFeature(tag), placeKey)),
+            HttpStatusCode.UnprocessableEntity, "Idempotency-Key");
+        Assert.Equal(0, await api.Database.CountTaggedAsync(tag));
+    }
+
+    [Fact]
+    public async Task A_place_key_still_held_answers_409_naming_Idempotency_Key()
+    {
+        var (name, key) = (Trust.Unique("Idem Held"), Trust.Unique("place-inflight"));
+        var apiKeyId = await api.Database.KeyIdAsync(api.Key);
+        await using var connection = await api.Database.OpenConnectionAsync();
+        await using var first = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("""
+            INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, body) VALUES (@apiKeyId, @key, '\x00', 0, '')
+            """, new { apiKeyId, key }, first);
+
+        var retry = await _client.SendAsync(PostPlace(Place(name), key));
+
+        await ProblemAssert.IsProblemAsync(retry, HttpStatusCode.Conflict, "Idempotency-Key");
+        await first.RollbackAsync();
+        Assert.Equal(0, await CountPlacesAsync(name));
+    }
+
+    [Theory]
+    [InlineData("clé-1")]
+    [InlineData(null)] // 256 characters
+    public async Task An_invalid_Idempotency_Key_on_a_place_answers_400_and_adds_nothing(string? key)
+    {
+        var name = Trust.Unique("Idem Invalid");
+
+        var response = await _client.SendAsync(PostPlace(Place(name), key ?? new string('k', 256)));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "Idempotency-Key");
+        Assert.Equal(0, await CountPlacesAsync(name));
+    }
 }
