@@ -5,7 +5,8 @@ namespace IncidentMap.Api.Imports;
 /// <summary>
 /// RFC 4180 records streamed from UTF-8 text: fields separated by commas, quoted fields may hold
 /// commas, doubled quotes and line breaks; records end with CRLF, LF or CR; lines of nothing but white space
-/// and commas are skipped. A quoted field with text after its closing quote (<c>"x"y</c>) is malformed: the record
+/// and commas are skipped. Spaces and tabs around a quoted field are padding (<c>1, "a, b" ,2</c>). A quoted field
+/// with other text after its closing quote (<c>"x"y</c>) is malformed: the record
 /// is read on, and <see cref="MisquotedField"/> names the field for its row to be rejected. Only one record (at most
 /// <see cref="MaxRecordChars"/>) is ever held, so files of any size stream through.
 /// </summary>
@@ -106,8 +107,15 @@ public sealed class CsvReader(Stream stream)
         while (true)
         {
             string field;
-            if (text[i] == '"')
+            // Spaces or tabs before an opening quote are padding, as exporters that align their columns write
+            // (`1, "Homs, Syria"`): read as an unquoted value, the comma inside split the value and moved every
+            // later column. Before anything else they stay part of the value (which imports trim).
+            var lead = 0;
+            while (i + lead < text.Length && text[i + lead] is ' ' or '\t') lead++;
+            if (lead > 0 && i + lead == text.Length && !_eof) return Outcome.NeedMore;
+            if (i + lead < text.Length && text[i + lead] == '"')
             {
+                i += lead;
                 _quoted.Clear();
                 i++;
                 while (true)
@@ -129,6 +137,11 @@ public sealed class CsvReader(Stream stream)
                     }
                     break;
                 }
+                // Spaces or tabs after the closing quote are padding too (`"x" ,y`).
+                var pad = 0;
+                while (i + pad < text.Length && text[i + pad] is ' ' or '\t') pad++;
+                if (pad > 0 && i + pad == text.Length && !_eof) return Outcome.NeedMore;
+                if (i + pad == text.Length || text[i + pad] is ',' or '\r' or '\n') i += pad;
                 // The closing quote is followed by a separator, a line break or the end of the input (the end of
                 // the buffer was asked for more above); anything else makes the field malformed. Its text up to the
                 // next separator is skipped, so that the record's other fields keep their columns.

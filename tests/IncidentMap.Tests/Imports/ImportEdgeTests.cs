@@ -411,6 +411,26 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.Equal("Quoted, \"fine\"", await api.Database.ScalarAsync<string>("SELECT title FROM incidents WHERE external_id = @k", new { k = $"{prefix}-1" }));
     }
 
+    /// <summary>
+    /// Exporters that align their columns pad around quoted values (<c>1, "Homs, Syria" ,…</c>). The padding before a
+    /// quote made the value unquoted, so its comma split it and moved every later column; the padding after one
+    /// rejected the row.
+    /// </summary>
+    [Fact]
+    public async Task A_CSV_padded_around_its_quoted_values_imports_every_row_with_its_columns_in_place()
+    {
+        var prefix = Unique();
+        var csv = "\"external_id\" , \"title\" , event_type, occurred_at, lon, lat, wkt\n"
+                  + $"{prefix}-1, \"Blasts in Homs, Syria\" , riots, 2016-02-21, 36.72, 34.73,\n"
+                  + $"\"{prefix}-2\"\t,\t\"Sayeda Zeinab, south of Damascus\"\t,riots,2016-02-21,36.34,33.44, \"\"\r\n";
+
+        await api.CreateClient().ImportOkAsync(csv, "text/csv", "?source=" + prefix, inserted: 2, updated: 0, unchanged: 0, rejected: 0);
+
+        Assert.Equal("Blasts in Homs, Syria", await api.Database.ScalarAsync<string>("SELECT title FROM incidents WHERE external_id = @k", new { k = $"{prefix}-1" }));
+        Assert.Equal("Sayeda Zeinab, south of Damascus", await api.Database.ScalarAsync<string>("SELECT title FROM incidents WHERE external_id = @k", new { k = $"{prefix}-2" }));
+        Assert.Equal(36.34, await api.Database.ScalarAsync<double>("SELECT ST_X(geom) FROM incidents WHERE external_id = @k", new { k = $"{prefix}-2" }), 6);
+    }
+
     [Fact]
     public async Task A_CSV_header_with_text_after_a_closing_quote_is_a_400()
     {
