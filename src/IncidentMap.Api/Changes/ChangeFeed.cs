@@ -37,58 +37,16 @@ public sealed record ChangePage(IReadOnlyList<Change> Changes, FeedCursor Next, 
 /// (xid, position) order; a transaction that commits after a reader's cursor was issued always sorts
 /// after it, so nothing is ever skipped. See docs/change-feed.md.
 /// </summary>
-public sealed class ChangeFeed(IncidentReader reader)
+public sealed class ChangeFeed(IncidentReader reader, FeedHorizon horizon)
 {
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 
-    /// <summary>
-    /// The highest horizon this instance has read. The horizon can stand lower for a moment than it stood
-    /// a moment before (db/migrations/0039: a transaction of another database that commits between a
-    /// statement's snapshot and its look at pg_stat_activity counts as running). That is the safe side,
-    /// but a page read again from the same cursor came back short, and a change a dashboard had just
-    /// been shown went missing from the next read. A horizon read by a statement that finished is safe
-    /// for every statement that starts later: each of this database's transactions below it had ended
-    /// by that statement's snapshot, so a later snapshot sees all they wrote. Reads never go below it,
-    /// as long as the database is the one it was read from (<see cref="HorizonSql"/>).
-    /// </summary>
-    private ulong _floor;
-
-    /// <summary>
-    /// The horizon a read takes: the current one, raised to the floor. A floor above the database's next
-    /// transaction id cannot have been read from this database: it was swapped under the running service
-    /// (a restore in place, a failover to a standby that lagged). Then the floor is left out, and
-    /// <see cref="Reached"/> starts it again from the horizon read.
-    /// </summary>
-    private const string HorizonSql = """
-        CASE WHEN @floor::xid8 <= (pg_snapshot_xmax(pg_current_snapshot())::text::numeric + (SELECT shift FROM incident_feed_shift))::text::xid8
-             THEN greatest(incident_feed_horizon(), @floor::xid8) ELSE incident_feed_horizon() END
-        """;
-
-    private DynamicParameters WithFloor(out ulong floor)
-    {
-        floor = Interlocked.Read(ref _floor);
-        var parameters = new DynamicParameters();
-        parameters.Add("floor", floor.ToString(CultureInfo.InvariantCulture));
-        return parameters;
-    }
-
-    /// <summary>Raises the floor to the horizon a read took; lowers it to that horizon when the read left the floor out.</summary>
-    private FeedCursor Reached(string horizon, ulong floorSent)
-    {
-        var xid = ulong.Parse(horizon, CultureInfo.InvariantCulture);
-        if (xid < floorSent) Interlocked.Exchange(ref _floor, xid);
-        else
-            for (var seen = Interlocked.Read(ref _floor); xid > seen; seen = Interlocked.Read(ref _floor))
-                if (Interlocked.CompareExchange(ref _floor, xid, seen) == seen) break;
-        return new FeedCursor(xid, 0);
-    }
-
     /// <summary>The feed position of "now": everything visible so far is behind it.</summary>
     public async Task<FeedCursor> HeadAsync(CancellationToken ct)
     {
-        var parameters = WithFloor(out var floor);
-        return Reached((await reader.ScalarAsync<string>($"SELECT ({HorizonSql})::text", parameters, ct))!, floor);
+        var parameters = horizon.WithFloor(out var floor);
+        return horizon.Reached((await reader.ScalarAsync<string>($"SELECT ({FeedHorizon.Sql})::text", parameters, ct))!, floor);
     }
 
     /// <summary>
@@ -145,7 +103,7 @@ public sealed class ChangeFeed(IncidentReader reader)
     public async Task<ChangePage> ReadAsync(IncidentQuery filters, FeedCursor after, int limit, bool seesDeleted, CancellationToken ct)
     {
         var query = filters with { IncludeDeleted = true };
-        var parameters = WithFloor(out var floor);
+        var parameters = horizon.WithFloor(out var floor);
         var where = IncidentSqlBuilder.Where(query, parameters);
         var matches = string.Join("\n      AND ", where);
         if (!seesDeleted) matches = $"(i.deleted_at IS NOT NULL OR ({matches}))";
@@ -154,10 +112,10 @@ public sealed class ChangeFeed(IncidentReader reader)
         parameters.Add("feed_limit", limit);
         // One statement, one snapshot: the horizon and the rows below it are read together, so the
         // horizon never runs ahead of what the rows show; the floor it may be raised to was read by a statement
-        // that finished before this one began, so the rows below it are in this snapshot too (_floor).
+        // that finished before this one began, so the rows below it are in this snapshot too (FeedHorizon).
         var sql = $"""
             WITH horizon AS (
-                SELECT {HorizonSql} AS xmin,
+                SELECT {FeedHorizon.Sql} AS xmin,
                        EXISTS (SELECT 1 FROM incident_changes_purged p WHERE (p.xid, p.position) > (@after_xid::xid8, @after_position)) AS expired
             )
             SELECT h.xmin::text AS horizon, h.expired, f.*
@@ -192,7 +150,7 @@ public sealed class ChangeFeed(IncidentReader reader)
                 r.Kind!, r.Id!.Value, r.Version!.Value, r.ChangedAt!.Value, r.Feature))
             .ToList();
 
-        var head = Reached(rows[0].Horizon, floor);
+        var head = horizon.Reached(rows[0].Horizon, floor);
         var next = changes.Count > 0 ? changes[^1].Cursor : after;
         // Everything below the horizon has been seen: later polls may start there.
         if (changes.Count < limit && head.CompareTo(next) > 0) next = head;

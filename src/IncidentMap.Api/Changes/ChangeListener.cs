@@ -11,7 +11,7 @@ namespace IncidentMap.Api.Changes;
 /// yet advances the data version alone (see the loop). A dropped connection or a PostgreSQL restart
 /// costs nothing but a reconnect: streams catch up from their cursors.
 /// </summary>
-public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion dataVersion, ILogger<ChangeListener> logger) : BackgroundService
+public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion dataVersion, FeedHorizon horizon, ILogger<ChangeListener> logger) : BackgroundService
 {
     private TaskCompletionSource _pulse = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _tail;
@@ -80,11 +80,22 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
         }
     }
 
-    /// <summary>The newest change visible to every reader (below the feed's commit horizon), or null.</summary>
-    private static Task<string?> TailAsync(NpgsqlConnection connection) =>
-        connection.ExecuteScalarAsync<string?>("""
-            SELECT xid::text || '-' || position FROM incident_changes
-            WHERE xid < incident_feed_horizon()
-            ORDER BY xid DESC, position DESC LIMIT 1
-            """);
+    /// <summary>
+    /// The newest change visible to every reader (below the feed's horizon, as the feed's pages take it: never below
+    /// one read before), or null. On the raw horizon, which can stand lower for a moment (<see cref="FeedHorizon"/>),
+    /// a NOTIFY's change could look not yet visible, and streams waited a second for the next look.
+    /// </summary>
+    private async Task<string?> TailAsync(NpgsqlConnection connection)
+    {
+        var parameters = horizon.WithFloor(out var floor);
+        var (xmin, tail) = await connection.QuerySingleAsync<(string, string?)>($"""
+            WITH h AS (SELECT {FeedHorizon.Sql} AS xmin)
+            SELECT h.xmin::text,
+                   (SELECT c.xid::text || '-' || c.position FROM incident_changes c
+                    WHERE c.xid < h.xmin ORDER BY c.xid DESC, c.position DESC LIMIT 1)
+            FROM h
+            """, parameters);
+        horizon.Reached(xmin, floor);
+        return tail;
+    }
 }

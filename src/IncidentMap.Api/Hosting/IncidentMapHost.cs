@@ -54,6 +54,7 @@ public static class IncidentMapHost
         services.AddSingleton<Geocoding>();
         services.AddSingleton<GeoNamesImport>();
         services.AddIncidentImports();
+        services.AddSingleton<FeedHorizon>();
         services.AddSingleton<ChangeFeed>();
         services.AddSingleton<ChangeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<ChangeListener>());

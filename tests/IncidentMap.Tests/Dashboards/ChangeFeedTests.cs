@@ -189,7 +189,7 @@ public sealed class ChangeFeedTests(ApiFixture api)
 
         // Polled until both are visible (the feed shows a change once its transaction is behind every running one).
         // The page read after it shows them too: the service never reads below a horizon it has read (CI saw
-        // it empty once, when the horizon stood lower for a moment; ChangeFeed._floor).
+        // it empty once, when the horizon stood lower for a moment; FeedHorizon._floor).
         var (seen, _) = await _client.PollUntilAsync(tag, cursor, 2);
         var page = await _client.GetJsonAsync($"/collections/incidents/changes?tags={tag}&cursor={cursor}&limit=99999999999");
         Assert.Equal(2, seen.Count);
@@ -204,8 +204,8 @@ public sealed class ChangeFeedTests(ApiFixture api)
     [Fact]
     public async Task A_floor_the_database_never_reached_is_left_out_and_started_again()
     {
-        var feed = api.Services.GetRequiredService<ChangeFeed>();
-        var floor = typeof(ChangeFeed).GetField("_floor", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        var feed = api.Services.GetRequiredService<FeedHorizon>();
+        var floor = typeof(FeedHorizon).GetField("_floor", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
         var tag = FeedHelpers.NewTag();
         var head = await _client.HeadAsync(tag);
         var real = ulong.Parse(head[..head.IndexOf('-')]);

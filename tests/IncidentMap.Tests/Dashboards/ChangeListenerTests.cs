@@ -45,7 +45,7 @@ public sealed class ChangeListenerTests : IAsyncLifetime
         }
         var version = new DataVersion();
         var start = version.Current;
-        var listener = new ChangeListener(DataSource, version, NullLogger<ChangeListener>.Instance);
+        var listener = new ChangeListener(DataSource, version, new FeedHorizon(), NullLogger<ChangeListener>.Instance);
         await listener.StartAsync(CancellationToken.None);
         try
         {
@@ -66,6 +66,52 @@ public sealed class ChangeListenerTests : IAsyncLifetime
         }
         finally
         {
+            await listener.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// The listener looks at the tail below the horizon as the feed's pages take it, never below one the process
+    /// read before. On the raw horizon, which can stand lower for a moment (a transaction of another database
+    /// committing mid-statement counts as running: <see cref="FeedHorizon"/>), a NOTIFY's change looked not yet
+    /// visible and streams waited for the next look. That moment cannot be made on demand, so the test holds the
+    /// raw horizon down with an open transaction and stands in the floor an earlier page would have left above it.
+    /// </summary>
+    [Fact]
+    public async Task A_change_below_the_horizon_the_process_has_read_wakes_the_streams_at_its_notify()
+    {
+        var horizon = new FeedHorizon();
+        var listener = new ChangeListener(DataSource, new DataVersion(), horizon, NullLogger<ChangeListener>.Instance);
+        await listener.StartAsync(CancellationToken.None);
+        await using var holder = await DataSource.OpenConnectionAsync();
+        await using var held = await holder.BeginTransactionAsync();
+        try
+        {
+            await Until(() => listener.Listening, "the listener did not connect");
+            await holder.ExecuteAsync("SELECT pg_current_xact_id()", transaction: held); // an xid: the raw horizon stays at it
+            var woken = listener.NextChangeAsync(CancellationToken.None);
+
+            await using (var writer = await DataSource.OpenConnectionAsync())
+            await using (var tx = await writer.BeginTransactionAsync())
+            {
+                await writer.ExecuteAsync("""
+                    INSERT INTO incidents (title, event_type, occurred_at, geom)
+                    VALUES ('behind an open transaction', 'battles', now(), ST_SetSRID(ST_MakePoint(36.7, 34.7), 4326))
+                    """, transaction: tx);
+                var feedXid = await writer.ExecuteScalarAsync<string>("SELECT max(xid)::text FROM incident_changes", transaction: tx);
+                typeof(FeedHorizon).GetField("_floor", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
+                    .SetValue(horizon, ulong.Parse(feedXid!) + 1);
+                await tx.CommitAsync();
+            }
+
+            // The NOTIFY wakes the listener at once; the once-a-second look would not pulse either while the tail stands still.
+            await woken.WaitAsync(TimeSpan.FromSeconds(5));
+            await using var check = await DataSource.OpenConnectionAsync();
+            Assert.Equal(0L, await check.ExecuteScalarAsync<long>("SELECT count(*) FROM incident_changes WHERE xid < incident_feed_horizon()"));
+        }
+        finally
+        {
+            await held.RollbackAsync();
             await listener.StopAsync(CancellationToken.None);
         }
     }
