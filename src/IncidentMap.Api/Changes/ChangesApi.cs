@@ -28,9 +28,11 @@ public static class ChangesApi
             .WithMetadata(new QueryParametersMetadata { Page = ["properties", "precision"] },
                 new QueryParameterDoc("cursor", "Where to continue: a change's cursor or next_cursor; without it the feed starts now."),
                 new QueryParameterDoc("limit", "Changes per page, at least 1 (default 100; more than 1000 are clamped to 1000).", "integer", Minimum: "1"))
+            .WithMetadata(new Collections.PreconditionsWithoutETagDoc())
             .Produces<ChangePageDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status410Gone);
+            .ProducesProblem(StatusCodes.Status410Gone)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
         group.MapMethods("/stream", [HttpMethods.Get, HttpMethods.Head], Stream).WithName("streamChanges")
             .RequireRateLimiting(Security.SecuritySetup.StreamLimit)
             .WithSummary("The change feed as Server-Sent Events")
@@ -44,9 +46,11 @@ public static class ChangesApi
                 new QueryParameterDoc("cursor", "Where to start (as Last-Event-ID does); without either the stream starts now."),
                 new HeaderParameterDoc("Last-Event-ID", "The id of the last event received (EventSource sends it when it reconnects): " +
                                                         "the stream resumes right after it. Takes precedence over cursor; a bad or expired one is a 400 or 410 naming Last-Event-ID."))
+            .WithMetadata(new Collections.PreconditionsWithoutETagDoc())
             .Produces(StatusCodes.Status200OK, null, "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status410Gone);
+            .ProducesProblem(StatusCodes.Status410Gone)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
         return app;
     }
 
@@ -89,6 +93,9 @@ public static class ChangesApi
         request.HttpContext.Response.Headers.CacheControl = "no-store";
         var (cursor, problem) = await StartAsync(request.Query["cursor"].FirstOrDefault(), "cursor", feed, ct);
         if (problem is not null) return problem;
+        // A page has no ETag (it is of its moment): If-Match is evaluated as on the discovery documents, * alone
+        // matching. After the cursor's check, whose 410 or 400 a precondition does not change (RFC 9110 §13.2.1).
+        if (Collections.Conditional.EvaluateWithoutETag(request.HttpContext) is { } failed) return failed;
         if (HttpMethods.IsHead(request.Method))
         {
             // GET's status (the cursor checked) and headers; the page itself is not read.
@@ -147,9 +154,9 @@ public static class ChangesApi
         var resume = request.Headers["Last-Event-ID"].FirstOrDefault() ?? request.Query["cursor"].FirstOrDefault();
         request.HttpContext.Response.Headers.CacheControl = "no-store";
         var (cursor, problem) = await StartAsync(resume, request.Headers.ContainsKey("Last-Event-ID") ? "Last-Event-ID" : "cursor", feed, ct);
-        if (problem is not null)
+        if ((problem ?? Collections.Conditional.EvaluateWithoutETag(context)) is { } refused)
         {
-            await problem.ExecuteAsync(context);
+            await refused.ExecuteAsync(context);
             return;
         }
 

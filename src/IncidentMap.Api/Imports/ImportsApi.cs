@@ -1,3 +1,4 @@
+using IncidentMap.Api.Collections;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Security;
@@ -104,6 +105,7 @@ public static class ImportsApi
         group.MapMethods("/{id}", [HttpMethods.Get, HttpMethods.Head], GetJob)
             .WithName("getImportJob")
             .OwnParametersOnly()
+            .PreconditionsWithoutETag()
             .WithSummary("An import job: progress while it runs, the report when it is done")
             .Produces<ImportJobDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);

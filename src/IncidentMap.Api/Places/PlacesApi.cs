@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
+using IncidentMap.Api.Collections;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
@@ -57,9 +58,12 @@ public static class PlacesApi
                              "with `q`, the ranked matches returned at the largest `limit` (at most 100).")
             .WithMetadata(SearchDocs)
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
         group.MapMethods("/items/{placeId}", [HttpMethods.Get, HttpMethods.Head], GetPlace).WithName("getPlace").JsonOnly().RequireAuthorization(SecuritySetup.ReadPolicy)
-            .WithSummary("One place").Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson).ProducesProblem(404);
+            .WithSummary("One place").Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson).Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(404).ProducesProblem(StatusCodes.Status412PreconditionFailed);
         group.MapPost("/items", CreatePlace).WithName("createPlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Add a place the gazetteer lacks (write scope), with alternate spellings")
             .WithDescription("A GeoJSON Feature with a Point and properties name, alternate_names, country, admin1 and kind " +
@@ -218,6 +222,11 @@ public static class PlacesApi
             errors.AddRange(bboxErrors);
         }
         if (errors.Count > 0) return Problem.Validation(errors, StatusCodes.Status400BadRequest);
+        // The data version moves with every place written (this process's writes, and the places trigger's NOTIFY for
+        // other processes': an import, SQL), so a page that has not changed is revalidated without a query. Weak: the
+        // page's timeStamp differs from one answer to the next.
+        if (Conditional.Evaluate(request.HttpContext, Conditional.Weak(Conditional.DataETag(Version(request), "places")), Conditional.Revalidate) is { } conditional)
+            return conditional;
         if (HttpMethods.IsHead(request.Method)) return Head(request.HttpContext);
 
         var filter = string.Join(" AND ", where);
@@ -313,9 +322,15 @@ public static class PlacesApi
 
     internal static async Task<IResult> GetPlace(HttpRequest request, string placeId, IncidentReader reader, CancellationToken ct)
     {
+        // The version before the read: a place written meanwhile gives the answer a tag already stale, the safe side.
+        var etag = Conditional.DataETag(Version(request), "place");
         var feature = IncidentsApi.TryParseId(placeId, out var id) ? await ReadAsync(reader, id, ct) : null;
-        return feature is null ? UnknownPlace(placeId) : PlaceResult(request, feature, id, StatusCodes.Status200OK);
+        if (feature is null) return UnknownPlace(placeId);
+        return Conditional.Evaluate(request.HttpContext, etag, Conditional.Revalidate)
+               ?? PlaceResult(request, feature, id, StatusCodes.Status200OK);
     }
+
+    private static DataVersion Version(HttpRequest request) => request.HttpContext.RequestServices.GetRequiredService<DataVersion>();
 
     private static Task<string?> ReadAsync(IncidentReader reader, long id, CancellationToken ct) =>
         reader.ScalarAsync<string?>($"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new DynamicParameters(new { id }), ct);

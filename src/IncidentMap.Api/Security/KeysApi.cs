@@ -1,3 +1,4 @@
+using IncidentMap.Api.Collections;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using IncidentMap.Api.Problems;
@@ -11,7 +12,7 @@ public static class KeysApi
     {
         var group = app.MapGroup("/admin/keys").WithTags("Administration").RequireAuthorization(SecuritySetup.AdminPolicy).OwnParametersOnly();
         group.MapMethods("", [HttpMethods.Get, HttpMethods.Head], async (ApiKeys keys, CancellationToken ct) => TypedResults.Ok((await keys.ListAsync(ct)).Select(ApiKeyDoc.From)))
-            .WithName("listKeys").WithSummary("API keys (never their secrets)")
+            .WithName("listKeys").WithSummary("API keys (never their secrets)").PreconditionsWithoutETag()
             .Produces<ApiKeyDoc[]>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403);
         group.MapPost("", CreateKey).WithName("createKey").WithSummary("Create an API key; its secret is shown once")
             .WithDescription("Body: {\"name\": \"newsroom\", \"scopes\": [\"read\", \"write\"]}; scopes (read, write, admin) " +
@@ -22,6 +23,7 @@ public static class KeysApi
             .Produces<NewApiKeyDoc>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
             .ProducesProblem(409).ProducesProblem(413).ProducesProblem(415);
         group.MapMethods("/{idOrName}", [HttpMethods.Get, HttpMethods.Head], GetKey).WithName("getKey").WithSummary("One API key (never its secret)")
+            .PreconditionsWithoutETag()
             .WithDescription("A number is a key's id, revoked keys included; anything else is the name of a live key.")
             .Produces<ApiKeyDoc>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
         group.MapDelete("/{idOrName}", async (string idOrName, ApiKeys keys, CancellationToken ct) =>

@@ -49,6 +49,56 @@ public sealed class PlacesCollectionTests(ApiFixture api)
             page["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()));
     }
 
+    private async Task<HttpResponseMessage> GetAsync(string url, string header, string value)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.TryAddWithoutValidation(header, value);
+        return await _client.SendAsync(request);
+    }
+
+    /// <summary>A place and a search page carry the data version's ETag: revalidated with a 304 until a place is written.</summary>
+    [Fact]
+    public async Task A_place_and_a_search_page_revalidate_with_304_until_a_place_changes()
+    {
+        var name = $"Conditional {Suffix()}";
+        var id = await AddAsync(Place(name));
+        var (item, search) = ($"/collections/places/items/{id}", $"/collections/places/items?q={Uri.EscapeDataString(name)}");
+
+        var place = await _client.GetAsync(item);
+        var page = await _client.GetAsync(search);
+        var (placeTag, pageTag) = (place.Headers.ETag!, page.Headers.ETag!);
+        Assert.False(placeTag.IsWeak);
+        Assert.True(pageTag.IsWeak); // the page's timeStamp moves
+        Assert.Equal(HttpStatusCode.NotModified, (await GetAsync(item, "If-None-Match", placeTag.ToString())).StatusCode);
+        Assert.Equal(HttpStatusCode.NotModified, (await GetAsync(search, "If-None-Match", pageTag.ToString())).StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync(id, """{"properties": {"population": 1234}}""")).StatusCode);
+
+        var changed = await GetAsync(item, "If-None-Match", placeTag.ToString());
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.Equal(1234, JsonNode.Parse(await changed.Content.ReadAsStringAsync())!["properties"]!["population"]!.GetValue<long>());
+        Assert.NotEqual(placeTag, changed.Headers.ETag);
+        var again = await GetAsync(search, "If-None-Match", pageTag.ToString());
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(id, Assert.Single(JsonNode.Parse(await again.Content.ReadAsStringAsync())!["features"]!.AsArray())!["id"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task If_Match_is_evaluated_on_a_place_and_on_a_search_page_after_their_parameters()
+    {
+        var id = await AddAsync(Place($"Preconditions {Suffix()}"));
+        var item = $"/collections/places/items/{id}";
+
+        await ProblemAssert.IsProblemAsync(await GetAsync(item, "If-Match", "\"d0\""), HttpStatusCode.PreconditionFailed, "If-Match");
+        await ProblemAssert.IsProblemAsync(await GetAsync("/collections/places/items?q=Homs", "If-Match", "\"d0\""), HttpStatusCode.PreconditionFailed, "If-Match");
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(item, "If-Match", "*")).StatusCode);
+        var current = (await _client.GetAsync(item)).Headers.ETag!.ToString();
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(item, "If-Match", current)).StatusCode);
+        // A misspelt parameter hears of that first; a place that does not exist is a 404 whatever the conditions.
+        await ProblemAssert.IsProblemAsync(await GetAsync("/collections/places/items?qq=Homs", "If-Match", "\"d0\""), HttpStatusCode.BadRequest, "qq");
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync($"/collections/places/items/{long.MaxValue}", "If-None-Match", "*")).StatusCode);
+    }
+
     [Fact]
     public async Task An_invalid_datetime_is_still_a_400_naming_it()
     {

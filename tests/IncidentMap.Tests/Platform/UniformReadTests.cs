@@ -178,6 +178,45 @@ public sealed class UniformReadTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await _client.SendAsync(WithIfMatch(HttpMethod.Get, path + "?foo=1", "\"x\"")), HttpStatusCode.BadRequest, "foo");
     }
 
+    /// <summary>
+    /// The feed, its stream, the API keys and an import job answer without an ETag as well (a feed page is of its
+    /// moment; keys and jobs change under their URL): If-Match is evaluated as on the documents above, after the
+    /// parameters and the cursor, whose answers a precondition does not change. These answered 200 whatever it named.
+    /// </summary>
+    [Fact]
+    public async Task If_match_on_the_feed_the_keys_and_an_import_job_fails_unless_it_is_a_star()
+    {
+        var import = new HttpRequestMessage(HttpMethod.Post, "/collections/incidents/imports?async=true")
+        {
+            Content = new StringContent($"external_id,title,event_type,occurred_at,lon,lat\nifmatch-{Guid.NewGuid():N},Job,riots,2016-01-01,36.5,34.5\n",
+                System.Text.Encoding.UTF8, "text/csv"),
+        };
+        var job = (await _client.SendAsync(import)).Headers.Location!.OriginalString;
+        var keyId = System.Text.Json.Nodes.JsonNode.Parse(await _client.GetStringAsync("/admin/keys"))!.AsArray()[0]!["id"]!.GetValue<long>();
+        foreach (var path in new[] { "/collections/incidents/changes", "/admin/keys", $"/admin/keys/{keyId}", job })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(path)).StatusCode);
+            var tagged = await ProblemAssert.IsProblemAsync(await _client.SendAsync(WithIfMatch(HttpMethod.Get, path, "\"x\"")),
+                HttpStatusCode.PreconditionFailed, "If-Match");
+            Assert.Contains("no ETag", tagged["detail"]!.GetValue<string>());
+            Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(WithIfMatch(HttpMethod.Get, path, "*"))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(WithIfMatch(HttpMethod.Head, path, "*"))).StatusCode);
+            await ProblemAssert.IsProblemAsync(await _client.SendAsync(WithIfMatch(HttpMethod.Get, path + "?foo=1", "\"x\"")), HttpStatusCode.BadRequest, "foo");
+        }
+        // The stream: its 412 before any event.
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(WithIfMatch(HttpMethod.Get, "/collections/incidents/stream", "\"x\""),
+            HttpCompletionOption.ResponseHeadersRead), HttpStatusCode.PreconditionFailed, "If-Match");
+        // A cursor that is not one is a 400 naming it whatever the precondition.
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(WithIfMatch(HttpMethod.Get, "/collections/incidents/changes?cursor=nope", "\"x\"")),
+            HttpStatusCode.BadRequest, "cursor");
+        var paths = (await _client.GetJsonAsync("/openapi/v1.json"))["paths"]!;
+        foreach (var path in new[] { "/collections/incidents/changes", "/collections/incidents/stream", "/admin/keys", "/admin/keys/{idOrName}", "/collections/incidents/imports/{id}" })
+        {
+            Assert.True(paths[path]!["get"]!["responses"]!["412"] is not null, $"{path}: no 412");
+            Assert.Contains("If-Match", paths[path]!["get"]!["parameters"]!.AsArray().Select(p => p!["name"]?.GetValue<string>()));
+        }
+    }
+
     /// <summary>The document declares what these answers are: If-Match and its 412 on the reads without an ETag, the 400 of an OPTIONS.</summary>
     [Fact]
     public async Task The_openapi_document_declares_the_412_of_reads_without_an_etag_and_the_400_of_options()
