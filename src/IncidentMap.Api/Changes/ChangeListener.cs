@@ -16,6 +16,14 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
     private TaskCompletionSource _pulse = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _tail;
 
+    /// <summary>
+    /// 1 once a NOTIFY has come in since the loop last looked. Counted from Npgsql's Notification event, not from
+    /// what WaitAsync returns: a NOTIFY that arrives while the tail's query runs is read with that query's answer
+    /// and raises the event, but no wait reports it, and a change of places (which moves no tail) was then never
+    /// seen: answers near a place and the places' ETags stayed those of before it until the next write.
+    /// </summary>
+    private int _notified;
+
     /// <summary>Completes at the next change of the feed's visible tail (or reconnect).</summary>
     public Task NextChangeAsync(CancellationToken ct) => Volatile.Read(ref _pulse).Task.WaitAsync(ct);
 
@@ -39,6 +47,8 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
             try
             {
                 await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
+                Volatile.Write(ref _notified, 0); // what the last connection heard, the pulse below covers
+                connection.Notification += (_, _) => Volatile.Write(ref _notified, 1);
                 await connection.ExecuteAsync("SET application_name = 'incidentmap-listener'; LISTEN incident_changes");
                 // The tail as of now, listening: whatever happened while we were away is behind it, so
                 // one pulse lets every stream re-read from its cursor. The loop then pulses only when
@@ -51,7 +61,9 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
                 Pulse();
                 while (!stoppingToken.IsCancellationRequested)
                 {
-                    var notified = await connection.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
+                    // A NOTIFY read with the last look's answer needs no wait for another.
+                    if (Volatile.Read(ref _notified) == 0) await connection.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
+                    var notified = Interlocked.Exchange(ref _notified, 0) == 1;
                     var tail = await TailAsync(connection);
                     if (tail != _tail)
                     {
@@ -60,7 +72,7 @@ public sealed class ChangeListener(NpgsqlDataSource dataSource, DataVersion data
                     }
                     // A commit whose change the feed holds back (behind an older open transaction), or a
                     // change of places, which the feed does not list, is already visible to every
-                    // read: lists, stats and tiles must not answer 304 with the ETag of before it.
+                    // read: lists, stats, tiles and places must not answer 304 with the ETag of before it.
                     // This matters for writers in other processes (the import command, another
                     // instance, SQL); this process's own writes advance the version themselves.
                     else if (notified) dataVersion.Advance();

@@ -116,6 +116,47 @@ public sealed class ChangeListenerTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// A NOTIFY that comes in while the listener's look at the tail runs is read with that query's answer: no wait
+    /// reports it. A place written by another process moves no tail, so the data version (the places' ETags, answers
+    /// near a place) stayed as before it until some other write. The look is held on a table lock so that the
+    /// NOTIFY lands in it.
+    /// </summary>
+    [Fact]
+    public async Task A_place_written_while_the_listener_looks_at_the_tail_still_moves_the_data_version()
+    {
+        var version = new DataVersion();
+        var listener = new ChangeListener(DataSource, version, new FeedHorizon(), NullLogger<ChangeListener>.Instance);
+        await listener.StartAsync(CancellationToken.None);
+        try
+        {
+            await Until(() => listener.Listening, "the listener did not connect");
+            await using var holder = await DataSource.OpenConnectionAsync();
+            await using var held = await holder.BeginTransactionAsync();
+            await holder.ExecuteAsync("LOCK TABLE incident_changes IN ACCESS EXCLUSIVE MODE", transaction: held);
+            await using var probe = await DataSource.OpenConnectionAsync();
+            for (var waited = 0; await probe.ExecuteScalarAsync<long>("""
+                     SELECT count(*) FROM pg_stat_activity WHERE application_name = 'incidentmap-listener' AND wait_event_type = 'Lock'
+                     """) == 0; waited++)
+            {
+                Assert.True(waited < 100, "the listener's look at the tail never waited on the lock");
+                await Task.Delay(50);
+            }
+            var before = version.Current;
+
+            await probe.ExecuteAsync("""
+                INSERT INTO places (name, kind, geom, source) VALUES ('Written meanwhile', 'suburb', ST_SetSRID(ST_MakePoint(36.34, 33.44), 4326), 'editor')
+                """);
+            await held.CommitAsync();
+
+            await Until(() => version.Current != before, "the place's NOTIFY, read with the tail's answer, did not move the data version");
+        }
+        finally
+        {
+            await listener.StopAsync(CancellationToken.None);
+        }
+    }
+
     private static async Task Until(Func<bool> condition, string failure)
     {
         for (var waited = 0; !condition(); waited++)
