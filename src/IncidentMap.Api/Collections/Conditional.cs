@@ -65,6 +65,17 @@ public static class Conditional
     }
 
     /// <summary>
+    /// A change's If-Match against the current representation's strong <paramref name="etag"/> (an editor's place, which
+    /// has no version number): null to go ahead, else the 400 or the 412, which names the current ETag.
+    /// </summary>
+    public static IResult? EvaluateChange(HttpContext context, string etag)
+    {
+        if (IfMatchFails(context.Request, etag) is not { } failed) return null;
+        if (failed.StatusCode == StatusCodes.Status412PreconditionFailed) context.Response.Headers.ETag = etag;
+        return failed;
+    }
+
+    /// <summary>
     /// If-Match on a read: the representation exists, so * matches; a list matches when one of its tags equals
     /// <paramref name="etag"/> under the strong comparison (RFC 9110 §13.1.1), so a weak tag never does, nor does
     /// any tag of a read whose own ETag is weak (a GeoJSON page's). One allowance: a tag may name the coding its

@@ -40,8 +40,14 @@ internal sealed class CsvFeatureSource : IFeatureSource
         if (header.Count > 0 && header[0].StartsWith('\u001f'))
             throw new ImportFormatException("body", "looks gzip-compressed but came without Content-Encoding; send Content-Encoding: gzip, or the file uncompressed", 1);
         // A file of another separator reads as one column: say which separator it has, not that the whole line is an unknown column.
-        if (header is [var only] && (only.Contains(';') || only.Contains('\t')))
-            throw new ImportFormatException("header", $"fields are separated by {(only.Contains(';') ? "';'" : "tabs")}; IncidentMap reads comma-separated files " +
+        // Quoted ("title";"lat"), its first value ends where the separator follows the closing quote.
+        char? separator = null;
+        if (header is [var only])
+            separator = only.Contains(';') ? ';' : only.Contains('\t') ? '\t' : null;
+        if (separator is null && csv.MisquotedField == 0 && csv.MisquotedBy is ';' or '\t')
+            separator = csv.MisquotedBy;
+        if (separator is { } other)
+            throw new ImportFormatException("header", $"fields are separated by {(other == ';' ? "';'" : "tabs")}; IncidentMap reads comma-separated files " +
                                                       "(save the file as CSV with commas)", csv.Line);
         if (csv.MisquotedField >= 0)
             throw new ImportFormatException("header", $"column {csv.MisquotedField + 1} {MisquotedReason}", csv.Line);

@@ -40,6 +40,10 @@ public sealed class CsvReader(Stream stream)
     /// </summary>
     public int MisquotedField { get; private set; } = -1;
 
+    /// <summary>The character right after the closing quote of <see cref="MisquotedField"/>: a tab or ';' there says
+    /// which separator a file of quoted values has (<c>"title"\t"lat"</c>).</summary>
+    public char MisquotedBy { get; private set; }
+
     /// <summary>Line on which the current record starts, from 1.</summary>
     public long Line { get; private set; }
 
@@ -138,6 +142,7 @@ public sealed class CsvReader(Stream stream)
                     break;
                 }
                 // Spaces or tabs after the closing quote are padding too (`"x" ,y`).
+                var closed = i;
                 var pad = 0;
                 while (i + pad < text.Length && text[i + pad] is ' ' or '\t') pad++;
                 if (pad > 0 && i + pad == text.Length && !_eof) return Outcome.NeedMore;
@@ -149,7 +154,7 @@ public sealed class CsvReader(Stream stream)
                 {
                     var rest = text[i..].IndexOfAny(',', '\r', '\n');
                     if (rest < 0 && !_eof) return Outcome.NeedMore;
-                    if (MisquotedField < 0) MisquotedField = Fields.Count;
+                    if (MisquotedField < 0) (MisquotedField, MisquotedBy) = (Fields.Count, text[closed]);
                     i += rest < 0 ? text.Length - i : rest;
                 }
                 field = _quoted.ToString();

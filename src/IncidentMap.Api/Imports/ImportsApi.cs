@@ -105,7 +105,8 @@ public static class ImportsApi
         group.MapMethods("/{id}", [HttpMethods.Get, HttpMethods.Head], GetJob)
             .WithName("getImportJob")
             .OwnParametersOnly()
-            .PreconditionsWithoutETag()
+            .WithMetadata(new PreconditionsWithoutETagDoc())
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .WithSummary("An import job: progress while it runs, the report when it is done")
             .Produces<ImportJobDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -261,9 +262,10 @@ public static class ImportsApi
         return Problem.Status(StatusCodes.Status503ServiceUnavailable, "Server shutting down", detail, extensions: extensions);
     }
 
-    internal static async Task<IResult> GetJob(string id, ImportJobs jobs, CancellationToken ct) =>
+    /// <summary>A job, its If-Match evaluated once it is found (a 404 is one whatever the conditions: RFC 9110 §13.2.1).</summary>
+    internal static async Task<IResult> GetJob(HttpContext context, string id, ImportJobs jobs, CancellationToken ct) =>
         long.TryParse(id, out var jobId) && await jobs.GetAsync(jobId, ct) is { } job
-            ? TypedResults.Ok(job)
+            ? Conditional.EvaluateWithoutETag(context) ?? TypedResults.Ok(job)
             : Problem.NotFound($"There is no import job '{id}'.");
 
     /// <summary>The format named by <c>format=</c>, else by the Content-Type.</summary>

@@ -114,13 +114,22 @@ public static class IdempotencyKeys
             WHERE api_key_id = @ApiKeyId AND key = @Key
             """, new { location, etag, body, key.ApiKeyId, key.Key }, tx, cancellationToken: ct));
 
+    /// <summary>What the OpenAPI document says of the header, on every POST that takes it.</summary>
+    public const string Description = "1 to 255 printable ASCII characters naming this request: a retry with the same key " +
+                                      "and body gets the first answer again and creates nothing (see the description).";
+
+    /// <summary>The header a replayed answer carries, as the OpenAPI document declares it.</summary>
+    public static OpenApi.ResponseHeaderDoc ReplayedDoc =>
+        new("Idempotent-Replayed", "true: the answer of an earlier request with this Idempotency-Key, sent again.", StatusCodes.Status201Created);
+
     /// <summary>The answer to a key still held, or used with another request; <paramref name="item"/> names what a new key would create.</summary>
     public static IResult Refusal(Earlier earlier, string item) => earlier switch
     {
         Earlier.Reused => Problem.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused",
-            $"This Idempotency-Key was used with a different body; use a new key for a new {item}.", Header),
-        _ => Problem.Status(StatusCodes.Status409Conflict, "Request in progress",
+            $"This Idempotency-Key was used with another request (another body, or a create of something else); use a new key for a new {item}.", Header),
+        Earlier.InFlight => Problem.Status(StatusCodes.Status409Conflict, "Request in progress",
             "A request with this Idempotency-Key is still being processed; retry shortly to get its answer.", Header),
+        _ => throw new ArgumentException($"{earlier} is an answer to send again, not a refusal", nameof(earlier)),
     };
 
     /// <summary>A replayed answer's headers: the created item's Location (<paramref name="path"/>, below the path base) and Idempotent-Replayed: true.</summary>

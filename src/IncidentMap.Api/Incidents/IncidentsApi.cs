@@ -73,10 +73,9 @@ public static partial class IncidentsApi
                              "the same key with another body is refused (422); a retry while the first is running gets 409. " +
                              "Keys belong to the API key and are kept 24 hours.")
             .RequireAuthorization(SecuritySetup.WritePolicy)
-            .WithMetadata(new HeaderParameterDoc("Idempotency-Key", "1 to 255 printable ASCII characters naming this request: a retry with the same key " +
-                                                                    "and body gets the first answer again and creates nothing (see the description)."),
+            .WithMetadata(new HeaderParameterDoc(IdempotencyKeys.Header, IdempotencyKeys.Description),
                 new OpenApi.ResponseHeaderDoc("ETag", "The new incident's version, for If-Match.", StatusCodes.Status201Created),
-                new OpenApi.ResponseHeaderDoc("Idempotent-Replayed", "true: the answer of an earlier request with this Idempotency-Key, sent again.", StatusCodes.Status201Created))
+                IdempotencyKeys.ReplayedDoc)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .Accepts<IncidentFeatureDoc>(GeoJson, "application/json")

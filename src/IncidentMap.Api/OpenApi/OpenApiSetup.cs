@@ -501,8 +501,10 @@ public static class OpenApiSetup
             else if (Declares(412) || Declares(428))
             {
                 RequestHeader(operation, "If-Match",
-                    "The ETag you read (\"v3\"), or several, or * for whatever version is current; strongly compared: 412 when the resource has changed since. " +
-                    (settings.RequireIfMatch
+                    "The ETag you read (an incident's \"v3\"), or several, or * for whatever version is current; strongly compared: 412 when the resource has changed since. " +
+                    (!Declares(428)
+                        ? "Optional: without it the change is made whatever the current state."
+                        : settings.RequireIfMatch
                         ? "Required: without it the answer is a 428 (unless the service runs with Writes__RequireIfMatch=false)."
                         : "Optional here (Writes__RequireIfMatch=false): without it the change is made whatever the current version."),
                     required: settings.RequireIfMatch && Declares(428));

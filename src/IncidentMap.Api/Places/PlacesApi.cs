@@ -70,9 +70,9 @@ public static class PlacesApi
                              $"({string.Join(", ", PlaceInput.EditorKinds)}). Send an Idempotency-Key to make retries safe, as on " +
                              "the incidents: a retry with the same key and body gets the first answer again (Idempotent-Replayed: true) " +
                              "instead of a 409 about the place it created.")
-            .WithMetadata(new HeaderParameterDoc(IdempotencyKeys.Header, "1 to 255 printable ASCII characters naming this request: a retry with " +
-                                                                         "the same key and body gets the first answer again and creates nothing."),
-                new OpenApi.ResponseHeaderDoc("Idempotent-Replayed", "true: the answer of an earlier request with this Idempotency-Key, sent again.", StatusCodes.Status201Created))
+            .WithMetadata(new HeaderParameterDoc(IdempotencyKeys.Header, IdempotencyKeys.Description),
+                new OpenApi.ResponseHeaderDoc("ETag", "The new place's ETag, for If-Match on a PATCH or DELETE.", StatusCodes.Status201Created),
+                IdempotencyKeys.ReplayedDoc)
             .Accepts<JsonObject>(IncidentsApi.GeoJson, "application/json")
             .Produces<JsonObject>(StatusCodes.Status201Created, IncidentsApi.GeoJson)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415)
@@ -80,17 +80,18 @@ public static class PlacesApi
         group.MapPatch("/items/{placeId}", PatchPlace).WithName("patchPlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Correct an editor's place (write scope; JSON merge patch, RFC 7396)")
             .WithDescription("Only places editors added (source editor); GeoNames places are read-only (405). Incidents geocoded " +
-                             "to the place keep the coordinates and names they were given.")
+                             "to the place keep the coordinates and names they were given. If-Match with the place's ETag (optional) " +
+                             "refuses the change with a 412 when the place changed since it was read.")
             .Accepts<JsonObject>(IncidentsApi.PatchMediaTypes[0], IncidentsApi.PatchMediaTypes[1..])
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405).ProducesProblem(409)
-            .ProducesProblem(413).ProducesProblem(415).ProducesProblem(422);
+            .ProducesProblem(412).ProducesProblem(413).ProducesProblem(415).ProducesProblem(422);
         group.MapDelete("/items/{placeId}", DeletePlace).WithName("deletePlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Delete an editor's place (write scope)")
             .WithDescription("Only places editors added; GeoNames places are read-only (405). Incidents geocoded to it keep their " +
-                             "coordinates, names and place_id, which then answers 404.")
+                             "coordinates, names and place_id, which then answers 404. If-Match as on PATCH.")
             .Produces(StatusCodes.Status204NoContent)
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405).ProducesProblem(412);
         // QGIS and other editors read Allow from OPTIONS to decide whether a layer is editable (as on the incidents).
         group.MapMethods("/items", [HttpMethods.Options], (HttpResponse response) => Allow(response, ItemsMethods))
             .WithName("optionsPlaces").WithSummary("Methods allowed on the places").Produces(StatusCodes.Status204NoContent).ProducesProblem(400)
@@ -322,13 +323,19 @@ public static class PlacesApi
 
     internal static async Task<IResult> GetPlace(HttpRequest request, string placeId, IncidentReader reader, CancellationToken ct)
     {
-        // The version before the read: a place written meanwhile gives the answer a tag already stale, the safe side.
-        var etag = Conditional.DataETag(Version(request), "place");
         var feature = IncidentsApi.TryParseId(placeId, out var id) ? await ReadAsync(reader, id, ct) : null;
         if (feature is null) return UnknownPlace(placeId);
-        return Conditional.Evaluate(request.HttpContext, etag, Conditional.Revalidate)
+        return Conditional.Evaluate(request.HttpContext, ETag(feature), Conditional.Revalidate)
                ?? PlaceResult(request, feature, id, StatusCodes.Status200OK);
     }
+
+    /// <summary>
+    /// A place's ETag: a digest of the place as stored (its feature without links), since places carry no version
+    /// number. Strong, so an editor's PATCH or DELETE can send it as If-Match; it changes only with the place, not
+    /// with other data.
+    /// </summary>
+    private static string ETag(string feature) =>
+        $"\"p{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(feature)), 0, 8)}\"";
 
     private static DataVersion Version(HttpRequest request) => request.HttpContext.RequestServices.GetRequiredService<DataVersion>();
 
@@ -387,6 +394,7 @@ public static class PlacesApi
         {
             if (earlier is not IdempotencyKeys.Earlier.Answer answer) return IdempotencyKeys.Refusal(earlier, "place");
             IdempotencyKeys.MarkReplayed(context, answer.Location);
+            context.Response.Headers.ETag = ETag(answer.Body);
             return PlaceResult(context.Request, answer.Body, answer.Id, StatusCodes.Status201Created);
         }
         if (await SamePlaceAsync(context, connection, tx, draft, null) is { } conflict) return conflict;
@@ -403,10 +411,11 @@ public static class PlacesApi
         await tx.CommitAsync(context.RequestAborted);
         Changed(context);
         context.Response.Headers.Location = context.Request.PathBase + location;
+        context.Response.Headers.ETag = ETag(feature!);
         return PlaceResult(context.Request, feature!, id, StatusCodes.Status201Created);
     }
 
-    internal static async Task<IResult> PatchPlace(HttpContext context, string placeId, NpgsqlDataSource dataSource, IncidentReader reader)
+    internal static async Task<IResult> PatchPlace(HttpContext context, string placeId, NpgsqlDataSource dataSource)
     {
         if (!IncidentsApi.TryParseId(placeId, out var id)) return UnknownPlace(placeId);
         var (document, problem) = await JsonBody.ReadAsync(context.Request, IncidentsApi.PatchMediaTypes, context.RequestAborted);
@@ -422,6 +431,7 @@ public static class PlacesApi
             $"SELECT p.source, {FeatureSql}::text FROM places p WHERE p.id = @id FOR UPDATE", new { id }, tx, cancellationToken: context.RequestAborted));
         if (current is not { } stored) return UnknownPlace(placeId);
         if (stored.Source != "editor") return ReadOnlyPlace(context, id);
+        if (Conditional.EvaluateChange(context, ETag(stored.Feature)) is { } refused) return refused;
 
         var merged = IncidentInput.MergePatch(JsonNode.Parse(stored.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
         using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
@@ -435,9 +445,12 @@ public static class PlacesApi
                               kind = @Kind, population = @Population, geom = @Geometry
             WHERE id = @id
             """, parameters, tx, cancellationToken: context.RequestAborted));
+        var feature = await connection.ExecuteScalarAsync<string>(new CommandDefinition(
+            $"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new { id }, tx, cancellationToken: context.RequestAborted));
         await tx.CommitAsync(context.RequestAborted);
         Changed(context);
-        return PlaceResult(context.Request, (await ReadAsync(reader, id, context.RequestAborted))!, id, StatusCodes.Status200OK);
+        context.Response.Headers.ETag = ETag(feature!);
+        return PlaceResult(context.Request, feature!, id, StatusCodes.Status200OK);
     }
 
     /// <summary>
@@ -460,17 +473,18 @@ public static class PlacesApi
     {
         if (!IncidentsApi.TryParseId(placeId, out var id)) return UnknownPlace(placeId);
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
-        var source = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
-            WITH target AS (SELECT id, source FROM places WHERE id = @id),
-                 gone AS (DELETE FROM places p USING target t WHERE p.id = t.id AND t.source = 'editor')
-            SELECT source FROM target
-            """, new { id }, cancellationToken: context.RequestAborted));
-        return source switch
-        {
-            null => UnknownPlace(placeId),
-            "editor" => Deleted(context),
-            _ => ReadOnlyPlace(context, id),
-        };
+        await using var tx = await connection.BeginTransactionAsync(context.RequestAborted);
+        // Locked and read whole only when If-Match asks about it.
+        var conditional = context.Request.Headers.IfMatch.Count > 0;
+        var current = await connection.QuerySingleOrDefaultAsync<(string Source, string? Feature)?>(new CommandDefinition(
+            $"SELECT p.source, CASE WHEN @conditional THEN {FeatureSql}::text END FROM places p WHERE p.id = @id FOR UPDATE",
+            new { id, conditional }, tx, cancellationToken: context.RequestAborted));
+        if (current is not { } stored) return UnknownPlace(placeId);
+        if (stored.Source != "editor") return ReadOnlyPlace(context, id);
+        if (conditional && Conditional.EvaluateChange(context, ETag(stored.Feature!)) is { } refused) return refused;
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM places WHERE id = @id", new { id }, tx, cancellationToken: context.RequestAborted));
+        await tx.CommitAsync(context.RequestAborted);
+        return Deleted(context);
     }
 
     private static IResult Deleted(HttpContext context)

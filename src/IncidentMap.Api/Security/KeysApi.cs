@@ -1,6 +1,6 @@
-using IncidentMap.Api.Collections;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using IncidentMap.Api.Collections;
 using IncidentMap.Api.Problems;
 
 namespace IncidentMap.Api.Security;
@@ -23,7 +23,7 @@ public static class KeysApi
             .Produces<NewApiKeyDoc>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
             .ProducesProblem(409).ProducesProblem(413).ProducesProblem(415);
         group.MapMethods("/{idOrName}", [HttpMethods.Get, HttpMethods.Head], GetKey).WithName("getKey").WithSummary("One API key (never its secret)")
-            .PreconditionsWithoutETag()
+            .WithMetadata(new PreconditionsWithoutETagDoc()).ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .WithDescription("A number is a key's id, revoked keys included; anything else is the name of a live key.")
             .Produces<ApiKeyDoc>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
         group.MapDelete("/{idOrName}", async (string idOrName, ApiKeys keys, CancellationToken ct) =>
@@ -33,9 +33,9 @@ public static class KeysApi
     }
 
     /// <summary>A key by id or name, as DELETE takes it (a revoked key's name may be taken again: a name finds the live key).</summary>
-    internal static async Task<IResult> GetKey(string idOrName, ApiKeys keys, CancellationToken ct) =>
+    internal static async Task<IResult> GetKey(HttpContext context, string idOrName, ApiKeys keys, CancellationToken ct) =>
         await keys.GetAsync(idOrName, ct) is { } key
-            ? TypedResults.Ok(ApiKeyDoc.From(key))
+            ? Conditional.EvaluateWithoutETag(context) ?? TypedResults.Ok(ApiKeyDoc.From(key))
             : Problem.NotFound($"There is no {(ApiKeys.IsId(idOrName, out _) ? "" : "live ")}key '{idOrName}'.");
 
     /// <summary>

@@ -19,6 +19,29 @@ public sealed class ConditionalGetTests(ApiFixture api)
         return await _client.SendAsync(request);
     }
 
+    /// <summary>A places search page follows the data version, which a place written through the service moves.</summary>
+    [Fact]
+    public async Task A_places_search_page_is_304_until_a_place_is_written()
+    {
+        var name = $"Revalidated {Guid.NewGuid():N}";
+        var url = $"/collections/places/items?q={Uri.EscapeDataString(name)}";
+        var id = await _client.AddPlaceAsync(name, 36.3405, 33.4437, "SY", "Rif Dimashq", "suburb");
+
+        var etag = await _client.SettledETagAsync(url);
+        Assert.True(etag.IsWeak); // the page's timeStamp moves
+        var unchanged = await GetIfNoneMatchAsync(url, etag);
+        Assert.Equal(HttpStatusCode.NotModified, unchanged.StatusCode);
+        Assert.Empty(await unchanged.Content.ReadAsByteArrayAsync());
+
+        var patched = await _client.PatchAsync($"/collections/places/items/{id}",
+            new StringContent("""{"properties": {"population": 4321}}""", System.Text.Encoding.UTF8, "application/merge-patch+json"));
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        var changed = await GetIfNoneMatchAsync(url, etag);
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        var found = Assert.Single(JsonNode.Parse(await changed.Content.ReadAsStringAsync())!["features"]!.AsArray())!;
+        Assert.Equal(4321, found["properties"]!["population"]!.GetValue<long>());
+    }
+
     [Theory]
     [InlineData("/collections/incidents/items?limit=5&tags={tag}")]
     [InlineData("/collections/incidents/items?f=csv&tags={tag}")]

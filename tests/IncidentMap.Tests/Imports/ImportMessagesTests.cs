@@ -171,11 +171,15 @@ public sealed class ImportMessagesTests(ImportsFixture api)
     }
 
     [Theory]
-    [InlineData(";", "';'")]
-    [InlineData("\t", "tabs")]
-    public async Task A_CSV_separated_by_semicolons_or_tabs_is_refused_naming_its_separator(string separator, string named)
+    [InlineData(";", "';'", "")]
+    [InlineData("\t", "tabs", "")]
+    // Quoted values: the first one ends where the separator follows its closing quote (padded before it, too).
+    [InlineData(";", "';'", "\"")]
+    [InlineData("\t", "tabs", "\"")]
+    [InlineData("\t", "tabs", "\"", "\t")]
+    public async Task A_CSV_separated_by_semicolons_or_tabs_is_refused_naming_its_separator(string separator, string named, string quote, string lead = "")
     {
-        var csv = string.Join(separator, "external_id", "title", "event_type", "occurred_at", "lon", "lat") + "\n" +
+        var csv = lead + string.Join(separator, new[] { "external_id", "title", "event_type", "occurred_at", "lon", "lat" }.Select(h => quote + h + quote)) + "\n" +
                   string.Join(separator, "x-1", "One", "riots", "2016-01-01", "36.6", "35.6") + "\n";
 
         var response = await api.CreateClient().PostAsync(Url, new StringContent(csv, new UTF8Encoding(false), "text/csv"));

@@ -30,8 +30,15 @@ public sealed class PlacesCollectionTests(ApiFixture api)
         return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<long>();
     }
 
-    private Task<HttpResponseMessage> PatchAsync(long id, string patch) =>
-        _client.PatchAsync($"/collections/places/items/{id}", new StringContent(patch, Encoding.UTF8, "application/merge-patch+json"));
+    private Task<HttpResponseMessage> PatchAsync(long id, string patch, string? ifMatch = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Patch, $"/collections/places/items/{id}")
+        {
+            Content = new StringContent(patch, Encoding.UTF8, "application/merge-patch+json"),
+        };
+        if (ifMatch is not null) request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        return _client.SendAsync(request);
+    }
 
     private async Task<long> GeoNamesPlaceAsync() =>
         await api.Database.ScalarAsync<long>("SELECT id FROM places WHERE source = 'geonames' AND name = 'Homs' AND country = 'SY'", new { });
@@ -56,31 +63,47 @@ public sealed class PlacesCollectionTests(ApiFixture api)
         return await _client.SendAsync(request);
     }
 
-    /// <summary>A place and a search page carry the data version's ETag: revalidated with a 304 until a place is written.</summary>
+    /// <summary>
+    /// A place's ETag is a digest of the place (places have no version number): it revalidates with a 304 until the
+    /// place itself changes, whatever else is written, and an editor's change may send it as If-Match.
+    /// </summary>
     [Fact]
-    public async Task A_place_and_a_search_page_revalidate_with_304_until_a_place_changes()
+    public async Task A_place_revalidates_with_304_until_it_changes_and_its_etag_guards_a_patch_and_a_delete()
     {
-        var name = $"Conditional {Suffix()}";
-        var id = await AddAsync(Place(name));
-        var (item, search) = ($"/collections/places/items/{id}", $"/collections/places/items?q={Uri.EscapeDataString(name)}");
+        var id = await AddAsync(Place($"Conditional {Suffix()}"));
+        var item = $"/collections/places/items/{id}";
+        var read = await _client.GetAsync(item);
+        var tag = read.Headers.ETag!;
+        Assert.False(tag.IsWeak);
 
-        var place = await _client.GetAsync(item);
-        var page = await _client.GetAsync(search);
-        var (placeTag, pageTag) = (place.Headers.ETag!, page.Headers.ETag!);
-        Assert.False(placeTag.IsWeak);
-        Assert.True(pageTag.IsWeak); // the page's timeStamp moves
-        Assert.Equal(HttpStatusCode.NotModified, (await GetAsync(item, "If-None-Match", placeTag.ToString())).StatusCode);
-        Assert.Equal(HttpStatusCode.NotModified, (await GetAsync(search, "If-None-Match", pageTag.ToString())).StatusCode);
+        await AddAsync(Place($"Another {Suffix()}")); // other data changes; the place does not
+        Assert.Equal(HttpStatusCode.NotModified, (await GetAsync(item, "If-None-Match", tag.ToString())).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(item, "If-Match", tag.ToString())).StatusCode);
 
-        Assert.Equal(HttpStatusCode.OK, (await PatchAsync(id, """{"properties": {"population": 1234}}""")).StatusCode);
-
-        var changed = await GetAsync(item, "If-None-Match", placeTag.ToString());
+        var patched = await PatchAsync(id, """{"properties": {"population": 1234}}""", tag.ToString());
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        var newTag = patched.Headers.ETag!;
+        Assert.NotEqual(tag, newTag);
+        Assert.Equal(newTag, (await _client.GetAsync(item)).Headers.ETag);
+        var changed = await GetAsync(item, "If-None-Match", tag.ToString());
         Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
         Assert.Equal(1234, JsonNode.Parse(await changed.Content.ReadAsStringAsync())!["properties"]!["population"]!.GetValue<long>());
-        Assert.NotEqual(placeTag, changed.Headers.ETag);
-        var again = await GetAsync(search, "If-None-Match", pageTag.ToString());
-        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
-        Assert.Equal(id, Assert.Single(JsonNode.Parse(await again.Content.ReadAsStringAsync())!["features"]!.AsArray())!["id"]!.GetValue<long>());
+
+        // The tag read before the patch is stale now: a second editor's patch and delete are refused, naming the current tag.
+        var stale = await PatchAsync(id, """{"properties": {"population": 99}}""", tag.ToString());
+        await ProblemAssert.IsProblemAsync(stale, HttpStatusCode.PreconditionFailed, "If-Match");
+        Assert.Equal(newTag, stale.Headers.ETag);
+        await ProblemAssert.IsProblemAsync(await DeleteAsync(item, tag.ToString()), HttpStatusCode.PreconditionFailed, "If-Match");
+        await ProblemAssert.IsProblemAsync(await DeleteAsync(item, "W/" + newTag), HttpStatusCode.PreconditionFailed, "If-Match");
+        await ProblemAssert.IsProblemAsync(await DeleteAsync(item, "nope"), HttpStatusCode.BadRequest, "If-Match");
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(item)).StatusCode);
+        Assert.Equal(1234, (await _client.GetJsonAsync(item))["properties"]!["population"]!.GetValue<long>());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await DeleteAsync(item, newTag.ToString())).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(item)).StatusCode);
+        // Gone, it is a 404 whatever the conditions, a change's too.
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync(item, "If-Match", "\"d0\"")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await DeleteAsync(item, newTag.ToString())).StatusCode);
     }
 
     [Fact]
@@ -92,11 +115,17 @@ public sealed class PlacesCollectionTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await GetAsync(item, "If-Match", "\"d0\""), HttpStatusCode.PreconditionFailed, "If-Match");
         await ProblemAssert.IsProblemAsync(await GetAsync("/collections/places/items?q=Homs", "If-Match", "\"d0\""), HttpStatusCode.PreconditionFailed, "If-Match");
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(item, "If-Match", "*")).StatusCode);
-        var current = (await _client.GetAsync(item)).Headers.ETag!.ToString();
-        Assert.Equal(HttpStatusCode.OK, (await GetAsync(item, "If-Match", current)).StatusCode);
-        // A misspelt parameter hears of that first; a place that does not exist is a 404 whatever the conditions.
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/collections/places/items?q=Homs", "If-Match", "*")).StatusCode);
+        // A misspelt parameter hears of that first; a GeoNames place is read-only whatever If-Match says.
         await ProblemAssert.IsProblemAsync(await GetAsync("/collections/places/items?qq=Homs", "If-Match", "\"d0\""), HttpStatusCode.BadRequest, "qq");
-        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync($"/collections/places/items/{long.MaxValue}", "If-None-Match", "*")).StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await DeleteAsync($"/collections/places/items/{await GeoNamesPlaceAsync()}", "\"d0\"")).StatusCode);
+    }
+
+    private Task<HttpResponseMessage> DeleteAsync(string url, string ifMatch)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Delete, url);
+        request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        return _client.SendAsync(request);
     }
 
     [Fact]

@@ -206,6 +206,9 @@ public sealed class UniformReadTests(ApiFixture api)
         // The stream: its 412 before any event.
         await ProblemAssert.IsProblemAsync(await _client.SendAsync(WithIfMatch(HttpMethod.Get, "/collections/incidents/stream", "\"x\""),
             HttpCompletionOption.ResponseHeadersRead), HttpStatusCode.PreconditionFailed, "If-Match");
+        // A key or a job that does not exist is a 404 whatever the precondition (RFC 9110 §13.2.1).
+        foreach (var missing in new[] { $"/admin/keys/{long.MaxValue}", "/admin/keys/no-such-key", $"/collections/incidents/imports/{long.MaxValue}" })
+            Assert.Equal(HttpStatusCode.NotFound, (await _client.SendAsync(WithIfMatch(HttpMethod.Get, missing, "\"x\""))).StatusCode);
         // A cursor that is not one is a 400 naming it whatever the precondition.
         await ProblemAssert.IsProblemAsync(await _client.SendAsync(WithIfMatch(HttpMethod.Get, "/collections/incidents/changes?cursor=nope", "\"x\"")),
             HttpStatusCode.BadRequest, "cursor");
