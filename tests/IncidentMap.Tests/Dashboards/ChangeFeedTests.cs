@@ -218,6 +218,14 @@ public sealed class ChangeFeedTests(ApiFixture api)
         await _client.CreateAsync(FeedHelpers.Tagged(tag));
         var (seen, _) = await _client.PollUntilAsync(tag, after, 1);
         Assert.Single(seen);
+
+        // The service's floor is shared with its change listener, which may have started it again first; a feed on a
+        // floor of its own shows that the feed's read does so itself.
+        var own = new FeedHorizon();
+        floor.SetValue(own, real + 1_000_000_000);
+        var ownHead = await new ChangeFeed(api.Services.GetRequiredService<IncidentMap.Api.Querying.IncidentReader>(), own).HeadAsync(CancellationToken.None);
+        Assert.True(ownHead.Xid < real + 1_000_000, $"the feed gave out {ownHead}, from a floor the database never reached");
+        Assert.True((ulong)floor.GetValue(own)! < real + 1_000_000, "the feed's own read did not start the floor again");
     }
 
     [Fact]
