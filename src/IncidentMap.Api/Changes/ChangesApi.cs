@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using IncidentMap.Api.Collections;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
@@ -28,11 +29,10 @@ public static class ChangesApi
             .WithMetadata(new QueryParametersMetadata { Page = ["properties", "precision"] },
                 new QueryParameterDoc("cursor", "Where to continue: a change's cursor or next_cursor; without it the feed starts now."),
                 new QueryParameterDoc("limit", "Changes per page, at least 1 (default 100; more than 1000 are clamped to 1000).", "integer", Minimum: "1"))
-            .WithMetadata(new Collections.PreconditionsWithoutETagDoc())
+            .DeclaresPreconditionsWithoutETag()
             .Produces<ChangePageDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status410Gone)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
+            .ProducesProblem(StatusCodes.Status410Gone);
         group.MapMethods("/stream", [HttpMethods.Get, HttpMethods.Head], Stream).WithName("streamChanges")
             .RequireRateLimiting(Security.SecuritySetup.StreamLimit)
             .WithSummary("The change feed as Server-Sent Events")
@@ -46,11 +46,10 @@ public static class ChangesApi
                 new QueryParameterDoc("cursor", "Where to start (as Last-Event-ID does); without either the stream starts now."),
                 new HeaderParameterDoc("Last-Event-ID", "The id of the last event received (EventSource sends it when it reconnects): " +
                                                         "the stream resumes right after it. Takes precedence over cursor; a bad or expired one is a 400 or 410 naming Last-Event-ID."))
-            .WithMetadata(new Collections.PreconditionsWithoutETagDoc())
+            .DeclaresPreconditionsWithoutETag()
             .Produces(StatusCodes.Status200OK, null, "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status410Gone)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
+            .ProducesProblem(StatusCodes.Status410Gone);
         return app;
     }
 

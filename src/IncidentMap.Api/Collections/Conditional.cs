@@ -128,6 +128,10 @@ public static class PreconditionsWithoutETagExtensions
     /// <summary>Evaluates If-Match on a read that sends no ETag (see <see cref="PreconditionsWithoutETag"/>); the
     /// OpenAPI document declares the header and the 412.</summary>
     public static RouteHandlerBuilder PreconditionsWithoutETag(this RouteHandlerBuilder builder) =>
-        builder.AddEndpointFilter<PreconditionsWithoutETag>().WithMetadata(new PreconditionsWithoutETagDoc())
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        builder.AddEndpointFilter<PreconditionsWithoutETag>().DeclaresPreconditionsWithoutETag();
+
+    /// <summary>Declares, for the OpenAPI document, If-Match and its 412 on a read that evaluates them itself
+    /// (<see cref="Conditional.EvaluateWithoutETag"/>, after checks of its own whose answers come first).</summary>
+    public static RouteHandlerBuilder DeclaresPreconditionsWithoutETag(this RouteHandlerBuilder builder) =>
+        builder.WithMetadata(new PreconditionsWithoutETagDoc()).ProducesProblem(StatusCodes.Status412PreconditionFailed);
 }

@@ -114,8 +114,7 @@ public sealed class CsvReader(Stream stream)
             // Spaces or tabs before an opening quote are padding, as exporters that align their columns write
             // (`1, "Homs, Syria"`): read as an unquoted value, the comma inside split the value and moved every
             // later column. Before anything else they stay part of the value (which imports trim).
-            var lead = 0;
-            while (i + lead < text.Length && text[i + lead] is ' ' or '\t') lead++;
+            var lead = Padding(text, i);
             if (lead > 0 && i + lead == text.Length && !_eof) return Outcome.NeedMore;
             if (i + lead < text.Length && text[i + lead] == '"')
             {
@@ -143,8 +142,7 @@ public sealed class CsvReader(Stream stream)
                 }
                 // Spaces or tabs after the closing quote are padding too (`"x" ,y`).
                 var closed = i;
-                var pad = 0;
-                while (i + pad < text.Length && text[i + pad] is ' ' or '\t') pad++;
+                var pad = Padding(text, i);
                 if (pad > 0 && i + pad == text.Length && !_eof) return Outcome.NeedMore;
                 if (i + pad == text.Length || text[i + pad] is ',' or '\r' or '\n') i += pad;
                 // The closing quote is followed by a separator, a line break or the end of the input (the end of
@@ -193,5 +191,13 @@ public sealed class CsvReader(Stream stream)
         _nextLine += lineBreaks;
         _start += i;
         return Outcome.Record;
+    }
+
+    /// <summary>How many spaces and tabs stand at <paramref name="at"/>: padding around a quoted value.</summary>
+    private static int Padding(ReadOnlySpan<char> text, int at)
+    {
+        var count = 0;
+        while (at + count < text.Length && text[at + count] is ' ' or '\t') count++;
+        return count;
     }
 }

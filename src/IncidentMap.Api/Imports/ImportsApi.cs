@@ -105,8 +105,7 @@ public static class ImportsApi
         group.MapMethods("/{id}", [HttpMethods.Get, HttpMethods.Head], GetJob)
             .WithName("getImportJob")
             .OwnParametersOnly()
-            .WithMetadata(new PreconditionsWithoutETagDoc())
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
+            .DeclaresPreconditionsWithoutETag()
             .WithSummary("An import job: progress while it runs, the report when it is done")
             .Produces<ImportJobDoc>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);

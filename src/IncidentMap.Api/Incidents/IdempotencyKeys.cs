@@ -19,6 +19,9 @@ public static class IdempotencyKeys
 {
     public const string Header = "Idempotency-Key";
 
+    /// <summary>The header of a replayed answer.</summary>
+    public const string ReplayedHeader = "Idempotent-Replayed";
+
     /// <summary>How long a stored key answers retries (and blocks a different body).</summary>
     public static readonly TimeSpan Window = TimeSpan.FromHours(24);
 
@@ -120,7 +123,7 @@ public static class IdempotencyKeys
 
     /// <summary>The header a replayed answer carries, as the OpenAPI document declares it.</summary>
     public static OpenApi.ResponseHeaderDoc ReplayedDoc =>
-        new("Idempotent-Replayed", "true: the answer of an earlier request with this Idempotency-Key, sent again.", StatusCodes.Status201Created);
+        new(ReplayedHeader, "true: the answer of an earlier request with this Idempotency-Key, sent again.", StatusCodes.Status201Created);
 
     /// <summary>The answer to a key still held, or used with another request; <paramref name="item"/> names what a new key would create.</summary>
     public static IResult Refusal(Earlier earlier, string item) => earlier switch
@@ -136,6 +139,6 @@ public static class IdempotencyKeys
     public static void MarkReplayed(HttpContext context, string path)
     {
         context.Response.Headers.Location = context.Request.PathBase + path;
-        context.Response.Headers["Idempotent-Replayed"] = "true";
+        context.Response.Headers[ReplayedHeader] = "true";
     }
 }

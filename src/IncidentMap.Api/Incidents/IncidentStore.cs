@@ -20,8 +20,8 @@ public abstract record WriteOutcome
     public sealed record DuplicateExternalId(string ExternalId) : WriteOutcome;
     /// <summary>An Idempotency-Key seen before with the same body: the first answer, again.</summary>
     public sealed record Replayed(long Id, int Version, string Feature) : WriteOutcome;
-    public sealed record IdempotencyKeyReused : WriteOutcome;
-    public sealed record IdempotencyKeyInFlight : WriteOutcome;
+    /// <summary>The Idempotency-Key is still held, or was used with another request (<see cref="IdempotencyKeys.Refusal"/>).</summary>
+    public sealed record IdempotencyRefused(IdempotencyKeys.Earlier Earlier) : WriteOutcome;
 }
 
 /// <summary>
@@ -179,8 +179,7 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource, IncidentReader re
             null => null,
             IdempotencyKeys.Earlier.Answer answer => new WriteOutcome.Replayed(answer.Id,
                 int.Parse(answer.ETag![1..], System.Globalization.CultureInfo.InvariantCulture), answer.Body),
-            IdempotencyKeys.Earlier.Reused => new WriteOutcome.IdempotencyKeyReused(),
-            _ => new WriteOutcome.IdempotencyKeyInFlight(),
+            var refused => new WriteOutcome.IdempotencyRefused(refused),
         };
 
     /// <summary>Row-locks the live incident so concurrent writers serialise; checks the write's condition on its version.</summary>

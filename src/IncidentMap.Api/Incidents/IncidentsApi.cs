@@ -749,8 +749,7 @@ public static partial class IncidentsApi
             VersionCondition.IfNoneMatch)),
         WriteOutcome.DuplicateExternalId duplicate => Problem.Status(StatusCodes.Status409Conflict, "Duplicate external_id",
             $"An incident with properties.external_id '{duplicate.ExternalId}' already exists.", "properties.external_id"),
-        WriteOutcome.IdempotencyKeyReused => IdempotencyKeys.Refusal(new IdempotencyKeys.Earlier.Reused(), "incident"),
-        WriteOutcome.IdempotencyKeyInFlight => IdempotencyKeys.Refusal(new IdempotencyKeys.Earlier.InFlight(), "incident"),
+        WriteOutcome.IdempotencyRefused refused => IdempotencyKeys.Refusal(refused.Earlier, "incident"),
         _ => throw new InvalidOperationException($"Unexpected write outcome {outcome}"),
     };
 

@@ -342,6 +342,26 @@ public static class PlacesApi
     private static Task<string?> ReadAsync(IncidentReader reader, long id, CancellationToken ct) =>
         reader.ScalarAsync<string?>($"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new DynamicParameters(new { id }), ct);
 
+    /// <summary>A place as its write leaves it, read in the write's transaction: what the answer (and a stored Idempotency-Key) sends.</summary>
+    private static async Task<string> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long id, CancellationToken ct) =>
+        (await connection.ExecuteScalarAsync<string>(new CommandDefinition(
+            $"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new { id }, tx, cancellationToken: ct)))!;
+
+    /// <summary>
+    /// Locks an editor's place for a change and checks the change's If-Match against it: the place as stored, or the
+    /// answer instead (404, 405 for a GeoNames place, or If-Match's 400 or 412). Locked, two changes of one place apply
+    /// one after the other, each to what the other left.
+    /// </summary>
+    private static async Task<(string? Feature, IResult? Refused)> LockForChangeAsync(HttpContext context, NpgsqlConnection connection,
+        NpgsqlTransaction tx, long id, string placeId)
+    {
+        var current = await connection.QuerySingleOrDefaultAsync<(string Source, string Feature)?>(new CommandDefinition(
+            $"SELECT p.source, {FeatureSql}::text FROM places p WHERE p.id = @id FOR UPDATE", new { id }, tx, cancellationToken: context.RequestAborted));
+        if (current is not { } stored) return (null, UnknownPlace(placeId));
+        if (stored.Source != "editor") return (null, ReadOnlyPlace(context, id));
+        return Conditional.EvaluateChange(context, ETag(stored.Feature)) is { } refused ? (null, refused) : (stored.Feature, null);
+    }
+
     /// <summary>A place with its self and collection links, as an incident has (OGC API – Features).</summary>
     private static IResult PlaceResult(HttpRequest request, string feature, long id, int status)
     {
@@ -402,17 +422,15 @@ public static class PlacesApi
             INSERT INTO places (name, alternate_names, country, admin1, kind, population, geom, source, created_by)
             VALUES (@Name, @AlternateNames, @Country, @Admin1, @Kind, @Population, @Geometry, 'editor', @by) RETURNING id
             """, Parameters(draft, context), tx, cancellationToken: context.RequestAborted));
-        // Read back in the transaction, so that the key stores exactly the answer sent.
-        var feature = await connection.ExecuteScalarAsync<string>(new CommandDefinition(
-            $"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new { id }, tx, cancellationToken: context.RequestAborted));
+        var feature = await ReadAsync(connection, tx, id, context.RequestAborted);
         var location = $"/collections/places/items/{id}";
         if (idempotency is not null)
-            await IdempotencyKeys.StoreAsync(connection, tx, idempotency, location, null, feature!, context.RequestAborted);
+            await IdempotencyKeys.StoreAsync(connection, tx, idempotency, location, null, feature, context.RequestAborted);
         await tx.CommitAsync(context.RequestAborted);
         Changed(context);
         context.Response.Headers.Location = context.Request.PathBase + location;
-        context.Response.Headers.ETag = ETag(feature!);
-        return PlaceResult(context.Request, feature!, id, StatusCodes.Status201Created);
+        context.Response.Headers.ETag = ETag(feature);
+        return PlaceResult(context.Request, feature, id, StatusCodes.Status201Created);
     }
 
     internal static async Task<IResult> PatchPlace(HttpContext context, string placeId, NpgsqlDataSource dataSource)
@@ -426,14 +444,10 @@ public static class PlacesApi
 
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
         await using var tx = await connection.BeginTransactionAsync(context.RequestAborted);
-        // Locked: two corrections of one place apply one after the other, each to what the other left.
-        var current = await connection.QuerySingleOrDefaultAsync<(string Source, string Feature)?>(new CommandDefinition(
-            $"SELECT p.source, {FeatureSql}::text FROM places p WHERE p.id = @id FOR UPDATE", new { id }, tx, cancellationToken: context.RequestAborted));
-        if (current is not { } stored) return UnknownPlace(placeId);
-        if (stored.Source != "editor") return ReadOnlyPlace(context, id);
-        if (Conditional.EvaluateChange(context, ETag(stored.Feature)) is { } refused) return refused;
+        var (stored, refused) = await LockForChangeAsync(context, connection, tx, id, placeId);
+        if (refused is not null) return refused;
 
-        var merged = IncidentInput.MergePatch(JsonNode.Parse(stored.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
+        var merged = IncidentInput.MergePatch(JsonNode.Parse(stored!), JsonNode.Parse(document.RootElement.GetRawText()));
         using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
         var (draft, errors) = PlaceInput.Parse(mergedDocument.RootElement);
         if (draft is null) return Problem.Validation(errors);
@@ -445,12 +459,11 @@ public static class PlacesApi
                               kind = @Kind, population = @Population, geom = @Geometry
             WHERE id = @id
             """, parameters, tx, cancellationToken: context.RequestAborted));
-        var feature = await connection.ExecuteScalarAsync<string>(new CommandDefinition(
-            $"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new { id }, tx, cancellationToken: context.RequestAborted));
+        var feature = await ReadAsync(connection, tx, id, context.RequestAborted);
         await tx.CommitAsync(context.RequestAborted);
         Changed(context);
-        context.Response.Headers.ETag = ETag(feature!);
-        return PlaceResult(context.Request, feature!, id, StatusCodes.Status200OK);
+        context.Response.Headers.ETag = ETag(feature);
+        return PlaceResult(context.Request, feature, id, StatusCodes.Status200OK);
     }
 
     /// <summary>
@@ -474,14 +487,7 @@ public static class PlacesApi
         if (!IncidentsApi.TryParseId(placeId, out var id)) return UnknownPlace(placeId);
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
         await using var tx = await connection.BeginTransactionAsync(context.RequestAborted);
-        // Locked and read whole only when If-Match asks about it.
-        var conditional = context.Request.Headers.IfMatch.Count > 0;
-        var current = await connection.QuerySingleOrDefaultAsync<(string Source, string? Feature)?>(new CommandDefinition(
-            $"SELECT p.source, CASE WHEN @conditional THEN {FeatureSql}::text END FROM places p WHERE p.id = @id FOR UPDATE",
-            new { id, conditional }, tx, cancellationToken: context.RequestAborted));
-        if (current is not { } stored) return UnknownPlace(placeId);
-        if (stored.Source != "editor") return ReadOnlyPlace(context, id);
-        if (conditional && Conditional.EvaluateChange(context, ETag(stored.Feature!)) is { } refused) return refused;
+        if ((await LockForChangeAsync(context, connection, tx, id, placeId)).Refused is { } refused) return refused;
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM places WHERE id = @id", new { id }, tx, cancellationToken: context.RequestAborted));
         await tx.CommitAsync(context.RequestAborted);
         return Deleted(context);

@@ -23,7 +23,7 @@ public static class KeysApi
             .Produces<NewApiKeyDoc>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
             .ProducesProblem(409).ProducesProblem(413).ProducesProblem(415);
         group.MapMethods("/{idOrName}", [HttpMethods.Get, HttpMethods.Head], GetKey).WithName("getKey").WithSummary("One API key (never its secret)")
-            .WithMetadata(new PreconditionsWithoutETagDoc()).ProducesProblem(StatusCodes.Status412PreconditionFailed)
+            .DeclaresPreconditionsWithoutETag()
             .WithDescription("A number is a key's id, revoked keys included; anything else is the name of a live key.")
             .Produces<ApiKeyDoc>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
         group.MapDelete("/{idOrName}", async (string idOrName, ApiKeys keys, CancellationToken ct) =>
