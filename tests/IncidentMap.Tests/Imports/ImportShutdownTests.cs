@@ -51,10 +51,13 @@ public sealed class ImportShutdownTests
                 await upload.WriteAsync(Encoding.ASCII.GetBytes(
                     $"POST {Url}?async=true&source={Unique()} HTTP/1.1\r\nHost: {http.BaseAddress.Authority}\r\nX-API-Key: {key}\r\n" +
                     "Content-Type: text/csv\r\nContent-Length: 100000000\r\n\r\nexternal_id,title,event_type,occurred_at,lon,lat\n"), uploaded.Token);
-                // Above Kestrel's minimum request body data rate (240 bytes/s), which would end it first with a 408.
-                for (var n = 1; ; n++)
+                // Well above Kestrel's minimum request body data rate (240 bytes/s), which would end it first with a 408:
+                // ten rows (about 450 bytes) a tenth of a second. One row a tick (about 450 bytes/s) fell under it once,
+                // in a full run on a slow machine, when the two imports beside it stretched the ticks.
+                for (var n = 1; ; n += 10)
                 {
-                    await upload.WriteAsync(Encoding.ASCII.GetBytes($"slow-{n},Row {n},riots,2016-01-01,36.7,34.7\n"), uploaded.Token);
+                    var rows = string.Concat(Enumerable.Range(n, 10).Select(k => $"slow-{k},Row {k},riots,2016-01-01,36.7,34.7\n"));
+                    await upload.WriteAsync(Encoding.ASCII.GetBytes(rows), uploaded.Token);
                     await Task.Delay(100, uploaded.Token);
                 }
             }
