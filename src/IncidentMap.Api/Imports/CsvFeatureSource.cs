@@ -263,7 +263,9 @@ internal sealed class IncidentCsvLayout : CsvLayout
 
     public override void Write(CsvRow row, Utf8JsonWriter json, List<FieldError> problems)
     {
-        if (row["lon"] is not null || row["lat"] is not null) WritePoint(json, row["lon"], row["lat"], problems);
+        if ((row["lon"] is not null || row["lat"] is not null) && row["wkt"] is not null)
+            problems.Add(new FieldError("geometry", "is given twice, as lon/lat and as wkt; give one of them (an export writes lon and lat for a point, wkt for any other shape)"));
+        else if (row["lon"] is not null || row["lat"] is not null) WritePoint(json, row["lon"], row["lat"], problems);
         else if (row["wkt"] is { } wkt) WriteWkt(json, wkt, problems);
 
         json.WriteStartObject("properties");
@@ -326,9 +328,28 @@ internal sealed class IncidentCsvLayout : CsvLayout
 
     private static void WriteWkt(Utf8JsonWriter json, string wkt, List<FieldError> problems)
     {
+        // PostGIS's EWKT (ST_AsEWKT) names its SRID first: 4326 is what incidents are in, any other is refused.
+        var start = 0;
+        if (wkt.StartsWith("SRID=", StringComparison.OrdinalIgnoreCase) && wkt.IndexOf(';') is var semicolon and > 0)
+        {
+            var srid = wkt[5..semicolon].Trim();
+            if (srid != "4326")
+            {
+                problems.Add(new FieldError("geometry", $"is in SRID {(srid.Length > 20 ? srid[..20] + "…" : srid)}; write WGS 84 longitude and latitude (SRID=4326, or no SRID)"));
+                return;
+            }
+            start = semicolon + 1;
+        }
+        // NetTopologySuite's reader stops after the first geometry and drops what follows it
+        // ("POINT (1 2) POINT (3 4)", "POLYGON ((…)) extra"): the whole cell must be one geometry.
+        if (Incidents.GeometryShape.Wkt(wkt[start..]) is { } flaw)
+        {
+            problems.Add(new FieldError("geometry", $"is not valid WKT at character {start + flaw.Offset + 1}: {flaw.What}"));
+            return;
+        }
         try
         {
-            var geometry = Wkt.Read(wkt);
+            var geometry = Wkt.Read(wkt[start..]);
             // Checked before anything is written: the JSON writer refuses NaN and infinity half-way through.
             if (geometry.Coordinates.Any(c => !double.IsFinite(c.X) || !double.IsFinite(c.Y) || (!double.IsNaN(c.Z) && !double.IsFinite(c.Z))))
             {
@@ -340,10 +361,8 @@ internal sealed class IncidentCsvLayout : CsvLayout
         }
         catch (Exception e) when (e is NetTopologySuite.IO.ParseException or ArgumentException or FormatException or InvalidOperationException or ApplicationException)
         {
-            // The reader's messages name its classes ("found CharToken: )") or nothing ("Error in the application.").
-            problems.Add(new FieldError("geometry", Incidents.GeometryShape.Wkt(wkt) is { } flaw
-                ? $"is not valid WKT at character {flaw.Offset + 1}: {flaw.What}"
-                : "is not valid WKT; write it as, e.g., POINT (36.7 34.7) or POLYGON ((36 34, 37 34, 37 35, 36 34))"));
+            // The shape check above passed it; the reader's own messages name its classes ("found CharToken: )") or nothing.
+            problems.Add(new FieldError("geometry", "is not valid WKT; write it as, e.g., POINT (36.7 34.7) or POLYGON ((36 34, 37 34, 37 35, 36 34))"));
         }
     }
 

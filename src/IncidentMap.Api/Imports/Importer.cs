@@ -217,8 +217,11 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         var problems = new List<FieldError>(source.Problems);
         if (source.Feature is not { } feature) return (null, problems);
         // The name is looked up even when other values are wrong, so that the row is refused for
-        // those alone (not also for a geometry it did not need), and a refused name beside them.
-        var (prepared, refusal) = await geocoder.GeocodeAsync(feature, ct);
+        // those alone (not also for a geometry it did not need), and a refused name beside them. Not when
+        // the row's own geometry was refused (bad WKT, half a point): it has one, so nothing is geocoded.
+        var (prepared, refusal) = problems.Any(p => FieldPath.Key(p.Field) == "geometry")
+            ? (Places.Geocoding.Unchanged(feature), null)
+            : await geocoder.GeocodeAsync(feature, ct);
         if (refusal is not null)
         {
             problems.Add(new FieldError(Places.Geocoding.Refusal.Field, refusal.Reason));

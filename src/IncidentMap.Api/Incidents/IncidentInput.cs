@@ -205,6 +205,22 @@ public static class IncidentInput
         return ParseGeometry(element, "geometry", errors);
     }
 
+    /// <summary>
+    /// Whether two positions are opposite ends of the globe, as PostGIS tests it: their unit vectors sum to
+    /// nothing (PostGIS within 1e-12 a component; 1e-10 here, about a millimetre, so nothing it refuses passes).
+    /// </summary>
+    internal static bool Antipodal(Coordinate a, Coordinate b)
+    {
+        static (double X, double Y, double Z) Unit(Coordinate c)
+        {
+            var (lon, lat) = (c.X * Math.PI / 180, c.Y * Math.PI / 180);
+            return (Math.Cos(lat) * Math.Cos(lon), Math.Cos(lat) * Math.Sin(lon), Math.Sin(lat));
+        }
+        var (p, q) = (Unit(a), Unit(b));
+        const double tolerance = 1e-10;
+        return Math.Abs(p.X + q.X) < tolerance && Math.Abs(p.Y + q.Y) < tolerance && Math.Abs(p.Z + q.Z) < tolerance;
+    }
+
     private static IEnumerable<(Coordinate From, Coordinate To)> Edges(Geometry geometry) => geometry switch
     {
         Polygon polygon => polygon.InteriorRings.Prepend(polygon.ExteriorRing).SelectMany(Edges),
@@ -285,6 +301,15 @@ public static class IncidentInput
         {
             errors.Add(new FieldError($"{field}.coordinates",
                 "has an edge spanning more than 180° of longitude; cut the shape at the antimeridian (RFC 7946 §3.1.9), e.g. into a Multi geometry, or add vertices so no edge does"));
+            return null;
+        }
+        // Antipodal ends (the two poles, or points 180° of longitude apart at opposite latitudes) are joined by
+        // every great circle through them: PostGIS's geography refuses such an edge ("Antipodal edge detected"),
+        // which was a 500 for the write and for the whole import holding it.
+        if (Edges(geometry).Any(edge => Antipodal(edge.From, edge.To)))
+        {
+            errors.Add(new FieldError($"{field}.coordinates",
+                "has an edge between two antipodal points (such as the two poles, or 0,0 and 180,0), whose path round the globe is undefined; add a vertex between them"));
             return null;
         }
         // GeoJSON allows more than two numbers (a height, and some tools write a measure after it:

@@ -516,4 +516,48 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         var taken = await client.PostAsync(Url + "?source=" + prefix, new StringContent(body, Encoding.UTF8, mediaType) { Headers = { { "Content-Crs", "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>" } } });
         Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
     }
+
+    /// <summary>
+    /// NetTopologySuite's WKT reader stops after the first geometry, so a cell's second geometry or trailing text
+    /// was dropped in silence, and an EWKT SRID was ignored (3857 metres stored as degrees).
+    /// </summary>
+    [Fact]
+    public async Task A_WKT_cell_is_one_geometry_in_WGS_84_or_its_row_is_rejected_naming_wkt()
+    {
+        var prefix = Unique();
+        var csv = "external_id,title,event_type,occurred_at,lon,lat,wkt,location_name,country\n"
+            + $"{prefix}-two,T,riots,2016-01-01,,,\"POINT (36.5 34.5), POINT (1 1)\",Nowhere{prefix},SY\n"
+            + $"{prefix}-extra,T,riots,2016-01-01,,,\"POLYGON ((36 34, 37 34, 37 35, 36 34)) extra\",Nowhere{prefix},SY\n"
+            + $"{prefix}-3857,T,riots,2016-01-01,,,SRID=3857;POINT (36.5 34.5),,\n"
+            + $"{prefix}-both,T,riots,2016-01-01,36.5,34.5,POINT (10 10),,\n"
+            + $"{prefix}-4326,T,riots,2016-01-01,,,SRID=4326;POINT (36.25 34.5),,\n";
+
+        var report = await api.CreateClient().ImportOkAsync(csv, "text/csv", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 4);
+
+        // One problem a row: the bad geometry is not also a place name to geocode.
+        var problems = Problems(report);
+        Assert.Equal([2L, 3, 4, 5], problems.Select(p => p.Line));
+        Assert.All(problems, p => Assert.Equal("geometry", p.Field));
+        Assert.Equal("is not valid WKT at character 18: unexpected ',' after the geometry", problems[0].Reason);
+        Assert.Equal("is not valid WKT at character 40: unexpected 'extra' after the geometry", problems[1].Reason);
+        Assert.StartsWith("is in SRID 3857; write WGS 84", problems[2].Reason);
+        Assert.StartsWith("is given twice, as lon/lat and as wkt", problems[3].Reason);
+        var stored = await api.Database.ScalarAsync<string>("SELECT ST_AsText(geom) FROM incidents WHERE external_id = @k", new { k = $"{prefix}-4326" });
+        Assert.Equal("POINT(36.25 34.5)", stored);
+    }
+
+    /// <summary>PostGIS's geography refuses an edge between antipodal points: one such row was a 500 that lost the whole import.</summary>
+    [Fact]
+    public async Task A_row_with_an_edge_between_antipodal_points_is_rejected_and_the_rest_imported()
+    {
+        var prefix = Unique();
+        var antipodal = Feature($"{prefix}-2").Replace("""{"type": "Point", "coordinates": [36.7, 34.7]}""", """{"type": "LineString", "coordinates": [[5, -90], [7, 90]]}""");
+        var body = $"{Feature($"{prefix}-1")}\n{antipodal}\n{Feature($"{prefix}-3")}\n";
+
+        var report = await api.CreateClient().ImportOkAsync(body, "application/x-ndjson", "?source=" + prefix, inserted: 2, updated: 0, unchanged: 0, rejected: 1);
+
+        var problem = Assert.Single(Problems(report));
+        Assert.Equal((2L, "geometry.coordinates"), (problem.Line, problem.Field));
+        Assert.Contains("antipodal", problem.Reason);
+    }
 }
