@@ -36,7 +36,9 @@ public sealed class CollectionExtent(
     private const string Read = """
         SELECT ST_XMin(e) AS west, ST_YMin(e) AS south, ST_XMax(e) AS east, ST_YMax(e) AS north, t.first, t.last, now() AS at
         FROM (SELECT ST_Extent(geom)::geometry AS e FROM incidents WHERE deleted_at IS NULL {0}) s,
-             (SELECT min(occurred_at) AS first, max(occurred_until) AS last FROM incidents WHERE deleted_at IS NULL {0}) t
+             -- A period stored before writes were bounded may end in the year 10000, which .NET cannot read.
+             (SELECT min(occurred_at) AS first, least(max(occurred_until), '9999-12-31 23:59:59.999999+00') AS last
+              FROM incidents WHERE deleted_at IS NULL {0}) t
         """;
 
     private sealed record Row(double? West, double? South, double? East, double? North, DateTime? First, DateTime? Last, DateTime At);

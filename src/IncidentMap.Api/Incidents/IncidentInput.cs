@@ -122,6 +122,9 @@ public static class IncidentInput
                 $"'{givenPrecision}' is finer than occurred_at '{props.GetProperty("occurred_at").GetString()}', which gives a {impliedPrecision}; " +
                 $"give time_precision {string.Join(" or ", Vocabulary.TimePrecisions.SkipWhile(v => v != impliedPrecision))}, or a full date-time"));
         var timePrecision = givenPrecision ?? impliedPrecision ?? "exact";
+        var storedAt = occurredAt is { } at ? Rfc3339.Truncate(at, timePrecision) : (DateTimeOffset?)null;
+        if (storedAt is { } stored && Rfc3339.OutsideStorableYears(stored, timePrecision) is { } outside)
+            errors.Add(new FieldError("properties.occurred_at", $"'{props.GetProperty("occurred_at").GetString()}' {outside}"));
         var locationName = p.OptionalLine("location_name", maxLength: 500);
         var admin1 = p.OptionalLine("admin1", maxLength: 200);
         var admin2 = p.OptionalLine("admin2", maxLength: 200);
@@ -146,11 +149,11 @@ public static class IncidentInput
         if (externalId is not null && externalId.Length == 0)
             errors.Add(new FieldError("properties.external_id", "is empty; leave it out (or null) when the incident has none"));
 
-        if (errors.Count > 0 || geometry is null || title is null || eventType is null || occurredAt is null)
+        if (errors.Count > 0 || geometry is null || title is null || eventType is null || storedAt is null)
             return (null, errors);
 
         return (new IncidentDraft(
-            title, summary, eventType, subEventType, Rfc3339.Truncate(occurredAt.Value, timePrecision), timePrecision,
+            title, summary, eventType, subEventType, storedAt.Value, timePrecision,
             locationName, admin1, admin2, admin3, country, geoPrecision, fatalitiesMin, fatalitiesMax, injuredMin, injuredMax,
             actors, claimedBy, sources, status, tags, externalId, geometry), errors);
     }

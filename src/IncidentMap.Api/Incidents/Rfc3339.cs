@@ -122,9 +122,33 @@ public static class Rfc3339
             "day" => written.Date,
             "week" => written.Date.AddDays(-(((int)written.DayOfWeek + 6) % 7)),
             "month" => new DateTime(written.Year, written.Month, 1),
-            _ => value.UtcDateTime,
+            // Whole microseconds, as PostgreSQL keeps them, cut toward the past: Npgsql divides the ticks since 2000
+            // by ten, which rounded a time before 2000 up (1999-12-31T23:59:59.9999999Z was stored as 2000).
+            _ => value.UtcDateTime.AddTicks(-(value.UtcDateTime.Ticks % 10)),
         };
         return new DateTimeOffset(DateTime.SpecifyKind(result, DateTimeKind.Utc));
+    }
+
+    /// <summary>
+    /// Why an incident's stored time (<see cref="Truncate"/>) cannot be stored, or null. Npgsql sends .NET's first
+    /// instant, 0001-01-01T00:00:00Z, as PostgreSQL's -infinity, which histories and statistics then showed; and a
+    /// day, week or month ending after 9999-12-31 ends in a year .NET cannot read back (the collection's extent
+    /// was a 500 for every client).
+    /// </summary>
+    public static string? OutsideStorableYears(DateTimeOffset stored, string precision)
+    {
+        var start = stored.UtcDateTime;
+        if (start == DateTime.MinValue) return "is the first instant of year 1, which PostgreSQL clients read as -infinity; give a time after it";
+        var length = precision switch
+        {
+            "day" => TimeSpan.FromDays(1),
+            "week" => TimeSpan.FromDays(7),
+            "month" => TimeSpan.FromDays(DateTime.DaysInMonth(start.Year, start.Month)),
+            _ => TimeSpan.Zero,
+        };
+        return DateTime.MaxValue.Ticks - start.Ticks < length.Ticks
+            ? $"as a {precision} ends after 9999-12-31, the last day an incident may stand for"
+            : null;
     }
 
     /// <summary>

@@ -88,6 +88,34 @@ public sealed class IncidentCrudTests(ApiFixture api)
         }
     }
 
+    /// <summary>
+    /// PostgreSQL keeps microseconds; a seventh decimal is cut toward the past, before 2000 too (Npgsql's own
+    /// division rounded those up, so the last tick of 1999 was stored as 2000). The calendar's last storable
+    /// instants are stored as such, not as infinity.
+    /// </summary>
+    [Theory]
+    [InlineData("1999-12-31T23:59:59.9999999Z", "1999-12-31T23:59:59.999999")]
+    [InlineData("1969-07-20T20:17:40.0000005Z", "1969-07-20T20:17:40.000000")]
+    [InlineData("2016-02-21T07:30:00.1234567Z", "2016-02-21T07:30:00.123456")]
+    [InlineData("9999-12-31T23:59:59.9999999Z", "9999-12-31T23:59:59.999999")]
+    [InlineData("0001-01-01T00:00:00.000001Z", "0001-01-01T00:00:00.000001")]
+    [InlineData("9999-12-30", "9999-12-30T00:00:00.000000")]
+    public async Task A_time_is_stored_to_the_microsecond_cut_toward_the_past(string sent, string stored)
+    {
+        var feature = Features.Valid();
+        feature["properties"]!["occurred_at"] = sent;
+        var id = await _client.CreateAsync(feature);
+
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var (actual, finite) = await connection.QuerySingleAsync<(string, bool)>(
+            """SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), isfinite(occurred_at) AND isfinite(occurred_until) FROM incidents WHERE id = @id""",
+            new { id });
+        Assert.Equal((stored, true), (actual, finite));
+        var history = await _client.GetJsonAsync($"/collections/incidents/items/{id}/history/1");
+        Assert.StartsWith(stored[..19], history["properties"]!["occurred_at"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/collections/incidents")).StatusCode);
+    }
+
     public static TheoryData<string> Geometries => new()
     {
         """{"type":"Point","coordinates":[36.7236,34.7197]}""",

@@ -48,6 +48,13 @@ public sealed class IncidentValidationTests(ApiFixture api)
         ["date that does not parse"] = (f => f["properties"]!["occurred_at"] = "21/02/2016", "properties.occurred_at"),
         ["date-time without offset"] = (f => f["properties"]!["occurred_at"] = "2016-02-21T07:30:00", "properties.occurred_at"),
         ["impossible date"] = (f => f["properties"]!["occurred_at"] = "2016-02-30T07:30:00Z", "properties.occurred_at"),
+        // Ends in the year 10000, which the collection's extent could not read back (a 500 for every client).
+        ["month ending after 9999"] = (f => f["properties"]!["occurred_at"] = "9999-12", "properties.occurred_at"),
+        ["last day of 9999"] = (f => f["properties"]!["occurred_at"] = "9999-12-31", "properties.occurred_at"),
+        ["week ending after 9999"] = (f => { f["properties"]!["occurred_at"] = "9999-12-28"; f["properties"]!["time_precision"] = "week"; }, "properties.occurred_at"),
+        // .NET's first instant, which Npgsql sends as -infinity.
+        ["first instant of year 1"] = (f => f["properties"]!["occurred_at"] = "0001-01-01T00:00:00Z", "properties.occurred_at"),
+        ["first day of year 1"] = (f => f["properties"]!["occurred_at"] = "0001-01-01", "properties.occurred_at"),
         ["source url that is not http"] = (f => f["properties"]!["sources"] = JsonNode.Parse("""[{"publisher":"x","url":"javascript:alert(1)"}]"""), "properties.sources[0].url"),
         ["source published_at that does not parse"] = (f => f["properties"]!["sources"] = JsonNode.Parse("""[{"publisher":"x","published_at":"yesterday"}]"""), "properties.sources[0].published_at"),
         ["actors that are not strings"] = (f => f["properties"]!["actors"] = new JsonArray(1, 2), "properties.actors[0]"),
