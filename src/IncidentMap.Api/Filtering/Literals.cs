@@ -168,7 +168,27 @@ internal static class Literals
     {
         var boxes = QueryParser.Boxes(numbers, out var error) ?? throw new FilterException(at, $"the bbox: {error}");
         Geometry[] parts = [.. boxes.Select(b => Factory.ToGeometry(new Envelope(b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)))];
-        return Checked(parts.Length == 1 ? parts[0] : Factory.BuildGeometry(parts), at);
+        var box = Checked(parts.Length == 1 ? parts[0] : Factory.BuildGeometry(parts), at);
+        box.UserData = BboxMark;
+        return box;
+    }
+
+    private static readonly object BboxMark = new();
+
+    /// <summary>Whether a literal is a BBOX: its edges are parallels and meridians, as the bbox parameter's are.</summary>
+    public static bool IsBbox(Geometry geometry) => ReferenceEquals(geometry.UserData, BboxMark);
+
+    /// <summary>
+    /// A BBOX's rim (or whole box) with a vertex at least every 0.1° of its edges, so that read as geodesics (a
+    /// geography) its edges stay within about a metre of the parallels the box means (a geodesic between two
+    /// points of a parallel bulges towards the pole: by 120 m over 1° at 45°, round the far side of the world over
+    /// 200°), and no edge joins the poles, which PostGIS refuses.
+    /// </summary>
+    public static Geometry Densified(Geometry box, bool rim)
+    {
+        var densified = NetTopologySuite.Densify.Densifier.Densify(rim ? box.Boundary : box, 0.1);
+        densified.SRID = Factory.SRID;
+        return densified;
     }
 
     public static Geometry GeoJson(JsonObject json, Location at)

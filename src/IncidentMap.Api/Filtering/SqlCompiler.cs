@@ -250,17 +250,28 @@ internal sealed class SqlCompiler
     {
         var args = Args(call, 4);
         var (first, second) = (Typed(call, args[0], CqlType.Geometry), Typed(call, args[1], CqlType.Geometry));
-        static string Geography(Operand operand) => operand.Property?.Geography ?? $"{operand.Sql}::geography";
-        var (a, b) = (Geography(first), Geography(second));
         if (args[2] is not LiteralNode { Value: long or ExactNumber } distance || Literals.Approximately(distance.Value) < 0)
             throw new FilterException(args[2].At, "the distance of S_DWITHIN must be a number of at least 0");
         var unit = args[3] switch { PropertyNode p => p.Name, LiteralNode { Value: string s } => s, _ => "" };
         if (!MetresPer.TryGetValue(unit, out var metres))
             throw new FilterException(args[3].At, $"the unit of S_DWITHIN must be one of {string.Join(", ", MetresPer.Keys)}");
         var within = Parameter(Math.Min(Literals.Approximately(distance.Value) * metres, AcrossTheEarthMetres));
-        var exact = $"ST_DWithin({a}, {b}, {within})";
         var (column, other) = first.Property?.Geography is not null ? (first, second) : (second, first);
-        if (column.Property?.Geography is not { } geography || other.Property is not null) return $"({exact})";
+        var geography = column.Property?.Geography;
+
+        // A BBOX means what the bbox parameter means, a box of parallels and meridians: a shape is within the
+        // distance of it when it meets the box in the plane, as bbox= and S_INTERSECTS have it, or comes that near
+        // its rim. Cast to geography whole, its edges became geodesics: BBOX(-100,-10,100,10) was a box round the
+        // far side of the world, and a box from pole to pole was refused by PostGIS (a 500).
+        if (geography is not null && other.Node is LiteralNode { Value: Geometry bbox } && Literals.IsBbox(bbox))
+        {
+            // The box around it cuts its edges as geodesics too, so it is given the box with vertices every 0.1°.
+            var (rim, whole) = (Geography(other, rim: true), Parameter(Literals.Densified(bbox, rim: false)));
+            var near = $"({column.Sql} && incident_dwithin_box({whole}, {within}) OR {IncidentSqlBuilder.ShapesWithin(column.Sql, geography, rim, within)})";
+            return $"({near} AND (ST_Intersects({column.Sql}, {other.Sql}) OR ST_DWithin({geography}, {rim}, {within})))";
+        }
+        var exact = $"ST_DWithin({Geography(first)}, {Geography(second)}, {within})";
+        if (geography is null || other.Property is not null) return $"({exact})";
         // The incidents' geometry against a given shape: candidates through the GiST index on geom, by a
         // box around the shape that holds everything within the distance (incident_dwithin_box, 0019),
         // and lines and polygons through their own index. Against a line or polygon, most points are
@@ -272,6 +283,12 @@ internal sealed class SqlCompiler
         var candidates = $"({box} OR {IncidentSqlBuilder.ShapesWithin(column.Sql, geography, Geography(other), within)})";
         var test = other.Node is LiteralNode { Value: Point } ? exact : NearShape.Within(column.Sql, other.Sql, within, exact);
         return $"({candidates} AND {test})";
+
+        // A BBOX literal compared with another literal is its box with a vertex every 0.1°, as geodesics.
+        string Geography(Operand operand, bool rim = false) => operand.Property?.Geography
+            ?? (operand.Node is LiteralNode { Value: Geometry box } && Literals.IsBbox(box)
+                ? $"{Parameter(Literals.Densified(box, rim))}::geography"
+                : $"{operand.Sql}::geography");
     }
 
     private string TIntersects(CallNode call)

@@ -299,20 +299,21 @@ public static class IncidentInput
         }
         // An edge longer than half the world in longitude means two things: PostGIS's geography (radius
         // searches) takes the short way across the antimeridian, the geometry (bbox, CQL2, tiles) the long
-        // way round. RFC 7946 §3.1.9 says to cut such shapes at the antimeridian.
-        if (Edges(geometry).Any(edge => Math.Abs(edge.To.X - edge.From.X) > 180))
+        // way round. RFC 7946 §3.1.9 says to cut such shapes at the antimeridian. At exactly half the world the
+        // geography goes over a pole and the geometry along the parallel: two shapes again.
+        if (Edges(geometry).Any(edge => Math.Abs(edge.To.X - edge.From.X) >= 180))
         {
             errors.Add(new FieldError($"{field}.coordinates",
-                "has an edge spanning more than 180° of longitude; cut the shape at the antimeridian (RFC 7946 §3.1.9), e.g. into a Multi geometry, or add vertices so no edge does"));
+                "has an edge spanning 180° or more of longitude; cut the shape at the antimeridian (RFC 7946 §3.1.9), e.g. into a Multi geometry, or add vertices so no edge does"));
             return null;
         }
-        // Antipodal ends (the two poles, or points 180° of longitude apart at opposite latitudes) are joined by
-        // every great circle through them: PostGIS's geography refuses such an edge ("Antipodal edge detected"),
-        // which was a 500 for the write and for the whole import holding it.
+        // Antipodal ends are joined by every great circle through them: PostGIS's geography refuses such an edge
+        // ("Antipodal edge detected"), which was a 500 for the write and for the whole import holding it. Those
+        // 180° of longitude apart are refused above; what is left is an edge from one pole to the other.
         if (Edges(geometry).Any(edge => Antipodal(edge.From, edge.To)))
         {
             errors.Add(new FieldError($"{field}.coordinates",
-                "has an edge between two antipodal points (such as the two poles, or 0,0 and 180,0), whose path round the globe is undefined; add a vertex between them"));
+                "has an edge from one pole to the other, whose path round the globe is undefined; add a vertex between them"));
             return null;
         }
         // GeoJSON allows more than two numbers (a height, and some tools write a measure after it:

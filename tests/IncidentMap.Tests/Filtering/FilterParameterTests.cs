@@ -46,6 +46,29 @@ public sealed class FilterParameterTests(ApiFixture api)
         Assert.Equal(wanted, (await _client.IdsAsync($"tags={tag}&filter-lang=cql2-json&filter={Esc(json)}")).Order());
     }
 
+    /// <summary>
+    /// S_DWITHIN of a BBOX: the box bbox= means, or near its rim. Cast to geography whole, BBOX(-100,-10,100,10) was
+    /// the box round the far side of the world (Fiji in, Lagos out), and a box from pole to pole a 500.
+    /// </summary>
+    [Theory]
+    [InlineData("-100,-10,100,10", 0, "cali lagos")]
+    [InlineData("-100,-10,100,10", 100, "cali lagos")]
+    [InlineData("-100,-10,100,10", 1000, "cali lagos south")]
+    [InlineData("170,-20,-170,-10", 0, "fiji")]
+    [InlineData("0,-90,10,90", 1000, "lagos south")]
+    [InlineData("-180,-90,180,90", 1000, "cali lagos south fiji")]
+    public async Task S_DWITHIN_of_a_bbox_is_the_box_bbox_means_or_near_its_rim(string box, int metres, string expected)
+    {
+        // south: 556 m south of the box's southern edge, measured along the meridian.
+        var (tag, ids) = await CreateAsync(("cali", -76.5, 3.4), ("lagos", 3.4, 6.5), ("south", 5, -10.005), ("fiji", 179.4, -16.4));
+        var wanted = expected.Split(' ').Select(name => ids[name]).Order().ToList();
+
+        Assert.Equal(wanted, (await _client.IdsAsync($"tags={tag}&filter={Esc($"S_DWITHIN(geometry, BBOX({box}), {metres}, meters)")}")).Order());
+        var json = $$"""{"op":"s_dwithin","args":[{"bbox":[{{box}}]},{"property":"geometry"},{{metres}},"meters"]}""";
+        Assert.Equal(wanted, (await _client.IdsAsync($"tags={tag}&filter-lang=cql2-json&filter={Esc(json)}")).Order());
+        if (metres == 0) Assert.Equal(wanted, (await _client.IdsAsync($"tags={tag}&bbox={box}")).Order());
+    }
+
     [Theory]
     [InlineData("BBOX(190, -1, -170, 1)", "longitudes must be between -180 and 180")]
     [InlineData("BBOX(170, -91, -170, 1)", "latitudes must be between -90 and 90")]
@@ -67,14 +90,14 @@ public sealed class FilterParameterTests(ApiFixture api)
         var response = await _client.GetAsync($"{Items}?filter={Esc($"S_DWITHIN(geometry, {polygon}, 0, meters)")}");
 
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "filter");
-        Assert.Contains("at position 20: the geometry has an edge spanning more than 180° of longitude; cut the shape at the antimeridian",
+        Assert.Contains("at position 20: the geometry has an edge spanning 180° or more of longitude; cut the shape at the antimeridian",
             problem["detail"]!.GetValue<string>());
         var search = await _client.SearchAsync(new JsonObject
         {
             ["intersects"] = JsonNode.Parse("""{"type":"Polygon","coordinates":[[[170,-10],[-170,-10],[-170,10],[170,10],[170,-10]]]}"""),
         });
         var refused = await ProblemAssert.IsProblemAsync(search, HttpStatusCode.BadRequest, "intersects.coordinates");
-        Assert.Contains("has an edge spanning more than 180° of longitude", refused["detail"]!.GetValue<string>());
+        Assert.Contains("has an edge spanning 180° or more of longitude", refused["detail"]!.GetValue<string>());
     }
 
     /// <summary>
