@@ -125,7 +125,8 @@ public static class IncidentSqlBuilder
             for (var n = 0; n < keys.Count; n++) parameters.Add($"k{n}", FromCursorValue(keys[n].Field.Kind, after.Keys[n]));
         }
         // One extra row tells whether a next page exists without a COUNT.
-        if (query.Limit is { } limit) parameters.Add("limit", limit + 1);
+        // A long: an export's limit may be int.MaxValue (a common "no limit"), and one more overflowed to a negative LIMIT.
+        if (query.Limit is { } limit) parameters.Add("limit", (long)limit + 1);
 
         // The columns, then the sort keys as k0, k1 …, from the matching incidents.
         string Select(string columns)

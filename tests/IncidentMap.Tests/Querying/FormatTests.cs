@@ -120,6 +120,12 @@ public sealed class FormatTests(ApiFixture api)
         Assert.Equal(3, ReadCsv((await GetTextAsync($"{Items}?f=csv&tags={tag}&limit=3")).Body).Rows.Count);
         Assert.Equal(3, ReadSequence((await GetTextAsync($"{Items}?f=geojsonseq&tags={tag}&limit=3")).Body).Count);
         Assert.Equal(3, ReadLines((await GetTextAsync($"{Items}?f=ndjson&tags={tag}&limit=3")).Body).Count);
+        // int.MaxValue and beyond, as clients write "no limit": one more row (to see a next page) overflowed to a negative LIMIT.
+        foreach (var most in new[] { "2147483647", "9223372036854775807", "99999999999999999999" })
+        {
+            Assert.Equal(created.Order(), ReadCsv((await GetTextAsync($"{Items}?f=csv&tags={tag}&limit={most}")).Body).Rows.Keys.Order());
+            Assert.Equal(12, ReadLines((await GetTextAsync($"{Items}?f=ndjson&tags={tag}&limit={most}")).Body).Count);
+        }
     }
 
     [Theory]
