@@ -108,7 +108,7 @@ public static class TileSql
             return ($$"""
                 WITH {{cells}}
                 SELECT json_build_object('type', 'Feature', 'id', cx || '/' || cy,
-                    'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint({{GridCentre("x")}}, {{GridCentre("y")}}), 3857), 4326), @digits)::json,
+                    'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint({{OnMap(GridCentre("x"))}}, {{OnMap(GridCentre("y"))}}), 3857), 4326), @digits)::json,
                     'properties', json_build_object('count', sum(incidents)::bigint, 'fatalities_min_sum', sum(fatalities_min_sum)::bigint,
                         'fatalities_max_sum', sum(fatalities_max_sum)::bigint,
                         'event_type', {{GridEventType}}))::text
@@ -123,7 +123,7 @@ public static class TileSql
                 {{Members(where)}}
             )
             SELECT json_build_object('type', 'Feature', 'id', cx || '/' || cy,
-                'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint(avg(px) / 1000, avg(py) / 1000), 3857), 4326), @digits)::json,
+                'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint({{OnMap("avg(px) / 1000")}}, {{OnMap("avg(py) / 1000")}}), 3857), 4326), @digits)::json,
                 'properties', json_build_object('count', count(*), 'fatalities_min_sum', coalesce(sum(fatalities_min), 0),
                     'fatalities_max_sum', coalesce(sum(fatalities_max), 0),
                     'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text
@@ -419,6 +419,12 @@ public static class TileSql
 
     /// <summary>The grid's columns that clusters sum, in the order <see cref="BorderMembers"/> gives them.</summary>
     private const string GridColumns = "cy, cx, event_type, incidents, fatalities_min_sum, fatalities_max_sum, x_mm_sum, y_mm_sum";
+
+    /// <summary>
+    /// A centre in metres kept on the map: members' millimetres are rounded, so a cluster of incidents at longitude
+    /// -180 averaged 0.2 mm past the map's edge, which ST_Transform turned into +180, the far side of the world.
+    /// </summary>
+    private static string OnMap(string metres) => $"least(greatest({metres}, -{WorldHalf}), {WorldHalf})";
 
     /// <summary>A cluster's centre on one axis from the grid: as <c>avg(px) / 1000</c> over its members.</summary>
     private static string GridCentre(string axis) => $"sum({axis}_mm_sum) / sum(incidents) / 1000";

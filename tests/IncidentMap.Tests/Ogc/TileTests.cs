@@ -256,6 +256,24 @@ public sealed class TileTests(ApiFixture api)
         Assert.Equal(((cy << (zoom + 3)) + cx) * 32 + zoom, long.Parse(fields["mvt_id"]));
     }
 
+    /// <summary>
+    /// A cluster at the antimeridian stays on its side: members' millimetres are rounded, and a centre 0.2 mm past
+    /// the map's edge came back from ST_Transform at the other edge, outside its own cell and the asked bbox.
+    /// </summary>
+    [Theory]
+    [InlineData(-180.0, "-180,-17,-179.9,-15.9")]
+    [InlineData(180.0, "179.9,-17,180,-15.9")]
+    public async Task A_geojson_cluster_at_the_antimeridian_stays_on_its_side(double lon, string bbox)
+    {
+        var tag = await CreateTaggedAsync(lon, -16, 1);
+
+        foreach (var zoom in new[] { 7, 12 })
+        {
+            var cluster = (await _client.GetJsonAsync($"/collections/incidents/clusters?zoom={zoom}&precision=12&tags={tag}&bbox={bbox}"))["features"]!.AsArray().Single()!;
+            Assert.Equal(lon, cluster["geometry"]!["coordinates"]![0]!.GetValue<double>(), 6);
+        }
+    }
+
     [Fact]
     public async Task Geojson_clusters_add_up_to_numberMatched_of_the_same_filters()
     {
