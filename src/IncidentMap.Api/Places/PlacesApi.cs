@@ -148,7 +148,7 @@ public static class PlacesApi
     /// <summary>A place of <c>places p</c> as a GeoJSON Feature, <paramref name="more"/> properties after its own (json keeps their order; jsonb would sort the keys).</summary>
     private static string PlaceFeature(string more = "") => $"""
         json_build_object('type', 'Feature', 'id', p.id,
-            'geometry', ST_AsGeoJSON(p.geom, 6)::json,
+            'geometry', ST_AsGeoJSON(p.geom, 15)::json, -- as stored (an editor's place is geocoded to every digit)
             'properties', json_build_object('name', p.name, 'alternate_names', p.alternate_names, 'other_names', p.other_names, 'country', p.country,
                 'admin1', p.admin1, 'kind', p.kind, 'population', p.population, 'source', p.source, 'geonameid', p.geonameid{more}))
         """;

@@ -106,6 +106,25 @@ public sealed class PlacesCollectionTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.NotFound, (await DeleteAsync(item, newTag.ToString())).StatusCode);
     }
 
+    /// <summary>
+    /// A place is served as stored, every digit: it was rounded to six decimals while incidents geocoded to it got
+    /// all of them, and a move of 1e-7° kept its ETag.
+    /// </summary>
+    [Fact]
+    public async Task A_place_is_served_to_every_stored_digit_and_a_tiny_move_changes_its_etag()
+    {
+        var id = await AddAsync(Place($"Precise {Suffix()}", 36.31234567, 33.44765432));
+        var item = $"/collections/places/items/{id}";
+        var read = await _client.GetAsync(item);
+        var coordinates = JsonNode.Parse(await read.Content.ReadAsStringAsync())!["geometry"]!["coordinates"]!.AsArray();
+        Assert.Equal([36.31234567, 33.44765432], coordinates.Select(c => c!.GetValue<double>()));
+
+        var moved = await PatchAsync(id, """{"geometry": {"type": "Point", "coordinates": [36.31234577, 33.44765432]}}""", read.Headers.ETag!.ToString());
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        Assert.NotEqual(read.Headers.ETag, moved.Headers.ETag);
+        Assert.Equal(36.31234577, (await _client.GetJsonAsync(item))["geometry"]!["coordinates"]![0]!.GetValue<double>());
+    }
+
     [Fact]
     public async Task If_Match_is_evaluated_on_a_place_and_on_a_search_page_after_their_parameters()
     {
