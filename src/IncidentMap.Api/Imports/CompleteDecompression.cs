@@ -19,6 +19,8 @@ public static class CompleteDecompression
     {
         options.DecompressionProviders.Clear();
         options.DecompressionProviders["gzip"] = new Provider(stream => new CheckedGzipStream(stream));
+        // RFC 9110 §8.4.1.3: a recipient SHOULD treat x-gzip as gzip (older clients and proxies still send it).
+        options.DecompressionProviders["x-gzip"] = new Provider(stream => new CheckedGzipStream(stream));
         options.DecompressionProviders["br"] = new Provider(stream => new CheckedBrotliStream(stream));
     }
 

@@ -270,18 +270,16 @@ public static class ImportsApi
     /// <summary>The format named by <c>format=</c>, else by the Content-Type.</summary>
     private static (ImportFormat, IResult?) FormatOf(HttpRequest request)
     {
+        var parsed = MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType);
+        // Every import format is read as UTF-8; a file in another encoding would be stored garbled (format= too).
+        if (parsed && contentType!.Charset is { Length: > 0 } charset && !IsUtf8(charset.Value))
+            return (default, Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported charset",
+                $"Content-Type charset '{charset}' is not supported; imports are read as UTF-8 (convert the file, e.g. iconv -f {charset} -t UTF-8).", "Content-Type"));
         if (request.Query["format"].ToString() is { Length: > 0 } named)
             return Formats.TryParse(named, out var format)
                 ? (format, null)
                 : (default, Problem.BadParameter("format", $"'{named}' is not one of csv, geojson, ndjson"));
-        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) && Formats.FromMediaType(contentType.MediaType.Value) is { } byType)
-        {
-            // Every import format is read as UTF-8; a file in another encoding would be stored garbled.
-            if (contentType.Charset is { Length: > 0 } charset && !IsUtf8(charset.Value))
-                return (default, Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported charset",
-                    $"Content-Type charset '{charset}' is not supported; imports are read as UTF-8 (convert the file, e.g. iconv -f {charset} -t UTF-8).", "Content-Type"));
-            return (byType, null);
-        }
+        if (parsed && Formats.FromMediaType(contentType!.MediaType.Value) is { } byType) return (byType, null);
         return (default, Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
             $"Content-Type '{request.ContentType}' is not an import format; send text/csv, application/geo+json, application/geo+json-seq " +
             "or application/x-ndjson, or name the format with format=csv|geojson|ndjson.", "Content-Type"));

@@ -57,6 +57,20 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.Equal("Ḥimṣ ✓", stored);
     }
 
+    /// <summary>format= names the format; the charset still says how the bytes are encoded (it was not looked at).</summary>
+    [Fact]
+    public async Task A_charset_other_than_UTF8_is_refused_when_format_names_the_format_too()
+    {
+        var prefix = Unique();
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes($"{Header}{prefix}-1,Café,riots,2016-01-01,36.6,35.6,\n"));
+        content.Headers.TryAddWithoutValidation("Content-Type", "text/csv; charset=windows-1252");
+
+        var response = await api.CreateClient().PostAsync($"{Url}?source={prefix}&format=csv", content);
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "Content-Type");
+        Assert.Equal(0, (await api.Database.HistoryAsync(prefix)).Incidents);
+    }
+
     [Theory]
     [InlineData("text/csv; charset=iso-8859-1", HttpStatusCode.UnsupportedMediaType)]
     [InlineData("text/csv; charset=windows-1256", HttpStatusCode.UnsupportedMediaType)]
@@ -177,6 +191,7 @@ public sealed class ImportEdgeTests(ImportsFixture api)
 
     [Theory]
     [InlineData("gzip")]
+    [InlineData("x-gzip")] // RFC 9110 §8.4.1.3: to be treated as gzip
     [InlineData("br")]
     public async Task A_compressed_upload_is_decompressed_as_it_streams(string coding)
     {
