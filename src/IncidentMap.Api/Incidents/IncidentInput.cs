@@ -248,6 +248,14 @@ public static class IncidentInput
             return null;
         }
 
+        // GeoJSON 2008 let a geometry name its own CRS, and GDAL still reads it: one other than WGS 84 longitude,
+        // latitude was ignored, and its coordinates stored as degrees.
+        if (element.TryGetProperty("crs", out var crs) && Imports.GeoJsonCrs.Problem(crs) is { } crsProblem)
+        {
+            errors.Add(new FieldError($"{field}.crs", crsProblem));
+            return null;
+        }
+
         Geometry? geometry;
         try
         {

@@ -30,6 +30,7 @@ public sealed class IncidentValidationTests(ApiFixture api)
         ["line between antipodal points"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"LineString","coordinates":[[0,0],[180,0]]}"""), "geometry.coordinates"),
         ["line from pole to pole"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"MultiLineString","coordinates":[[[0,0],[1,1]],[[5,-90],[7,90]]]}"""), "geometry.coordinates"),
         ["polygon with an edge from pole to pole"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"Polygon","coordinates":[[[-179,-90],[0,-90],[179,-90],[179,90],[0,90],[-179,90],[-179,-90]]]}"""), "geometry.coordinates"),
+        ["geometry naming a CRS other than WGS 84"] = (f => f["geometry"] = JsonNode.Parse("""{"type":"Point","coordinates":[36.5,34.5],"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}}}"""), "geometry.crs"),
         ["fatalities_min above fatalities_max"] = (f => { f["properties"]!["fatalities_min"] = 60; f["properties"]!["fatalities_max"] = 50; }, "properties.fatalities_min"),
         ["injured_min above injured_max"] = (f => { f["properties"]!["injured_min"] = 6; f["properties"]!["injured_max"] = 5; }, "properties.injured_min"),
         ["negative fatalities"] = (f => f["properties"]!["fatalities_max"] = -1, "properties.fatalities_max"),
@@ -81,6 +82,21 @@ public sealed class IncidentValidationTests(ApiFixture api)
         var coordinates = new JsonArray();
         for (var i = 0; i < count; i++) coordinates.Add(new JsonArray(i * 0.0001 % 180, 10.0));
         return new JsonObject { ["type"] = "LineString", ["coordinates"] = coordinates };
+    }
+
+    /// <summary>A geometry's own crs (GeoJSON 2008) may name WGS 84 longitude/latitude, as a FeatureCollection's may.</summary>
+    [Theory]
+    [InlineData("urn:ogc:def:crs:OGC:1.3:CRS84")]
+    [InlineData("EPSG:4326")]
+    public async Task A_geometry_naming_WGS_84_as_its_crs_is_stored(string name)
+    {
+        var feature = Features.Valid("Geometry CRS " + Guid.NewGuid());
+        feature["geometry"] = JsonNode.Parse("""{"type":"Point","coordinates":[36.5,34.5],"crs":{"type":"name","properties":{"name":"NAME"}}}""".Replace("NAME", name));
+
+        var (response, body) = await _client.PostAsync(feature);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("[36.5,34.5]", body!["geometry"]!["coordinates"]!.ToJsonString());
     }
 
     [Theory]
