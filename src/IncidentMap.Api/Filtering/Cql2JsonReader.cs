@@ -55,7 +55,11 @@ internal sealed class Cql2JsonReader
             JsonArray array => _limits.Nested(at, () => Term(new ArrayNode(Items(array, path), at))),
             JsonValue value => value.GetValueKind() switch
             {
-                JsonValueKind.String => Term(new LiteralNode(value.GetValue<string>(), at)),
+                // JSON's \u0000 or a lone surrogate escape decodes to text PostgreSQL refuses: said here, at its path,
+                // not by the database (a 400 that named no parameter).
+                JsonValueKind.String => value.GetValue<string>() is var text && Incidents.IncidentInput.IsStorableText(text)
+                    ? Term(new LiteralNode(text, at))
+                    : throw new FilterException(at, "the string contains a NUL character or invalid Unicode"),
                 JsonValueKind.Number => Term(new LiteralNode(Number(value, at), at)),
                 JsonValueKind.True or JsonValueKind.False => Term(new LiteralNode(value.GetValue<bool>(), at)),
                 var kind => throw new FilterException(at, $"{kind} is not a CQL2 expression"),

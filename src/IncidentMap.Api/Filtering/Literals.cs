@@ -196,6 +196,10 @@ internal static class Literals
         var type = json["type"] is JsonValue value && value.TryGetValue<string>(out var name) ? name : null;
         if (type is null || !GeoJsonTypes.Contains(type))
             throw new FilterException(at, $"'{type}' is not a GeoJSON geometry type; use {string.Join(", ", GeoJsonTypes)}");
+        // RFC 7946 §3.1: the member is required (an empty geometry writes []); without it the reader made an empty
+        // geometry, and a mistyped member matched nothing in silence.
+        if (type != "GeometryCollection" && !json.ContainsKey("coordinates"))
+            throw new FilterException(Location.Json($"{at.Path}.coordinates"), $"is missing; a {type} has its positions in a coordinates array ([] for an empty one)");
         try
         {
             var geometry = json.Deserialize<Geometry>(GeoJsonOptions)

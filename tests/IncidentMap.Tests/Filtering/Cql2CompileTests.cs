@@ -247,6 +247,19 @@ public sealed class Cql2CompileTests
         Cql2Assert.Fails(filter, position, "has an edge spanning 180° or more of longitude; cut the shape at the antimeridian");
     }
 
+    /// <summary>A geometry without its coordinates was read as empty and matched nothing; a NUL in a string reached PostgreSQL.</summary>
+    [Theory]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Point"}]}""", "$.args[1].coordinates: is missing; a Point has its positions")]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Polygon","coordinate":[]}]}""", "$.args[1].coordinates: is missing; a Polygon has its positions")]
+    [InlineData("""{"op":"=","args":[{"property":"title"},"a\u0000b"]}""", "$.args[1]: the string contains a NUL character")]
+    [InlineData("""{"op":"like","args":[{"property":"title"},"\u0000%"]}""", "$.args[1]: the string contains a NUL character")]
+    [InlineData("""{"op":"a_contains","args":[{"property":"tags"},["x","\u0000"]]}""", "$.args[1][1]: the string contains a NUL character")]
+    public void A_cql2_json_literal_the_database_could_not_take_is_refused_at_its_path(string json, string message)
+    {
+        var error = Cql2Assert.Fails(json, -1, "", Cql2.JsonLanguage);
+        Assert.StartsWith(message, error.Message);
+    }
+
     [Theory]
     [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Polygon","coordinates":[[[170,-10],[-170,-10],[-170,10],[170,10],[170,-10]]]}]}""", "$.args[1]: ")]
     [InlineData("""{"op":"s_dwithin","args":[{"type":"LineString","coordinates":[[170,0],[-170,0]]},{"property":"geometry"},0,"m"]}""", "$.args[0]: ")]
