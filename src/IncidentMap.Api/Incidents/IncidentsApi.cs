@@ -531,6 +531,7 @@ public static partial class IncidentsApi
             if (condition.Refuses(current.Value.Version) is { } header)
                 return Respond(context, new WriteOutcome.VersionMismatch(current.Value.Version, header), StatusCodes.Status200OK, featureId);
 
+            if (FinerThanStored(document.RootElement, current.Value.Feature) is { } finer) return finer;
             var merged = IncidentInput.MergePatch(JsonNode.Parse(current.Value.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
             ForgetWhatThePatchOutdates(merged!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
             using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
@@ -574,6 +575,25 @@ public static partial class IncidentsApi
             .Select(p => new FieldError($"properties.{p.Name}", $"cannot be cleared (null): every incident has one; give one of {string.Join(", ", p.Values)}"))
             .ToList();
         return errors.Count == 0 ? null : Problem.Validation(errors);
+    }
+
+    /// <summary>
+    /// A time_precision finer than the stored one, without the occurred_at that would say the finer time: a month
+    /// made a day would be its 1st, which nobody reported (a POST of "2016-03" with "day" is the same 422). The
+    /// stored time reads back as a full date-time, so the merged document alone could not tell.
+    /// </summary>
+    private static IResult? FinerThanStored(JsonElement patch, string storedFeature)
+    {
+        if (!patch.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object
+            || properties.TryGetProperty("occurred_at", out _)
+            || !properties.TryGetProperty("time_precision", out var given) || given.ValueKind != JsonValueKind.String)
+            return null;
+        var stored = JsonNode.Parse(storedFeature)?["properties"];
+        var was = stored?["time_precision"]?.GetValue<string>();
+        var finer = Array.IndexOf(Vocabulary.TimePrecisions, given.GetString());
+        if (finer < 0 || finer >= Array.IndexOf(Vocabulary.TimePrecisions, was)) return null;
+        return Problem.Validation([new FieldError("properties.time_precision",
+            $"'{given.GetString()}' is finer than the stored {was} ({stored?["occurred_at"]?.GetValue<string>()}); send occurred_at with the {given.GetString()} it means")]);
     }
 
     /// <summary>A patch that could not get its turn, or kept losing the merge race, within <see cref="PatchRaceBudget"/>: retry in a second.</summary>

@@ -59,6 +59,31 @@ public sealed class WriteIntegrityTests(ApiFixture api)
         Assert.True(JsonNode.DeepEquals(before, after), after.ToJsonString());
     }
 
+    /// <summary>
+    /// A patch of time_precision alone may coarsen the stored time, not refine it: "day" on a month made it the 1st,
+    /// counted in that day's statistics, which a POST of the same refuses. With the finer occurred_at it is taken.
+    /// </summary>
+    [Fact]
+    public async Task A_patch_may_not_make_the_stored_time_finer_without_the_time_that_says_it()
+    {
+        var url = $"/collections/incidents/items/{await _client.CreateAsync(Features.Valid(occurredAt: "2016-03"))}";
+
+        foreach (var finer in new[] { "exact", "day", "week" })
+        {
+            var problem = await ProblemAssert.IsProblemAsync(await _client.PatchCurrentAsync(url, $$$"""{"properties":{"time_precision":"{{{finer}}}"}}"""),
+                HttpStatusCode.UnprocessableEntity, "properties.time_precision");
+            Assert.Contains($"'{finer}' is finer than the stored month", problem["detail"]!.GetValue<string>());
+        }
+        Assert.Equal(1, (await _client.GetJsonAsync(url))["properties"]!["version"]!.GetValue<int>());
+
+        var refined = await _client.PatchCurrentAsync(url, """{"properties":{"time_precision":"day","occurred_at":"2016-03-14"}}""");
+        Assert.Equal(HttpStatusCode.OK, refined.StatusCode);
+        var coarsened = await _client.PatchCurrentAsync(url, """{"properties":{"time_precision":"month"}}""");
+        Assert.Equal(HttpStatusCode.OK, coarsened.StatusCode);
+        var properties = (await _client.GetJsonAsync(url))["properties"]!;
+        Assert.Equal(("2016-03-01T00:00:00+00:00", "month"), (properties["occurred_at"]!.GetValue<string>(), properties["time_precision"]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task A_coarser_precision_than_the_written_date_is_taken()
     {
