@@ -449,8 +449,10 @@ public static partial class IncidentsApi
         if (OtherId(document!.RootElement, id) is { } otherId) return otherId;
 
         var stored = await reader.GetFeatureAsync(id, context.RequestAborted) is { } current ? JsonNode.Parse(current.Feature) : null;
-        var (draft, invalid) = await DraftAsync(context, document!.RootElement,
-            d => stored is not null && RestatesPlace(stored, document.RootElement) ? (WithStoredPlace(d, stored, []), true) : null);
+        using var replaced = stored is null ? null : ForgetOutdatedDerivations(document!.RootElement, stored);
+        var body = replaced?.RootElement ?? document!.RootElement;
+        var (draft, invalid) = await DraftAsync(context, body,
+            d => stored is not null && RestatesPlace(stored, body) ? (WithStoredPlace(d, stored, []), true) : null);
         if (invalid is not null) return invalid;
         return Respond(context, await store.ReplaceAsync(id, draft!, condition, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
     }
@@ -470,6 +472,31 @@ public static partial class IncidentsApi
         };
         return given == id.ToString(System.Globalization.CultureInfo.InvariantCulture) ? null
             : Problem.BadParameter("id", $"the body is feature {member.GetRawText()}, the URL incident {id}; send it to its own URL, or leave id out");
+    }
+
+    /// <summary>
+    /// A replacement read back from the incident and sent with one thing changed (a GIS editor's save) echoes
+    /// what was derived from what it changes. As a patch of that change would (<see cref="ForgetWhatThePatchOutdates"/>),
+    /// a moved geometry drops the echoed place names and precision derived with the old one, to be derived again
+    /// from the new point, and a new place name drops a geocoded point, to be geocoded again. Null when nothing is
+    /// dropped. (A moved point kept "Homs", to town precision, 150 km away.)
+    /// </summary>
+    private static JsonDocument? ForgetOutdatedDerivations(JsonElement body, JsonNode stored)
+    {
+        var derived = stored["properties"]?["derived_fields"]?.AsArray().Select(d => d?.GetValue<string>()).ToHashSet() ?? [];
+        if (derived.Count == 0 || JsonNode.Parse(body.GetRawText()) is not JsonObject feature || feature["properties"] is not JsonObject properties) return null;
+        bool Echoed(string name) => JsonNode.DeepEquals(stored["properties"]?[name], properties[name]);
+        string[] forget;
+        if (feature["geometry"] is not null && !JsonNode.DeepEquals(stored["geometry"], feature["geometry"]))
+            forget = ["location_name", "admin1", "country", "geo_precision"];
+        else if (derived.Contains("geometry") && JsonNode.DeepEquals(stored["geometry"], feature["geometry"]) && !PlaceNames.All(Echoed))
+        {
+            feature.Remove("geometry");
+            forget = ["admin1", "country", "geo_precision"];
+        }
+        else return null;
+        foreach (var name in forget.Where(n => derived.Contains(n) && Echoed(n))) properties.Remove(name);
+        return JsonDocument.Parse(feature.ToJsonString());
     }
 
     /// <summary>
