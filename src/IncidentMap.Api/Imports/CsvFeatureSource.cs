@@ -177,12 +177,12 @@ internal abstract class CsvLayout
         if (!double.TryParse(lon, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)
             || !double.TryParse(lat, NumberStyles.Float, CultureInfo.InvariantCulture, out var y))
         {
-            problems.Add(new FieldError("geometry.coordinates", $"'{lon}', '{lat}' are not both numbers"));
+            problems.Add(new FieldError("geometry.coordinates", $"{FieldError.Quoted(lon)}, {FieldError.Quoted(lat)} are not both numbers"));
             return;
         }
         if (!double.IsFinite(x) || !double.IsFinite(y))
         {
-            problems.Add(new FieldError("geometry.coordinates", $"'{lon}', '{lat}' are not both finite numbers"));
+            problems.Add(new FieldError("geometry.coordinates", $"{FieldError.Quoted(lon)}, {FieldError.Quoted(lat)} are not both finite numbers"));
             return;
         }
         json.WriteStartObject("geometry");
@@ -451,7 +451,7 @@ internal sealed class AcledLayout : CsvLayout
         if (eventLabel is not null)
         {
             if (EventTypes.TryGetValue(eventLabel, out var slug) || EventTypes.ContainsValue(eventLabel)) json.WriteString("event_type", slug ?? eventLabel);
-            else problems.Add(new FieldError("properties.event_type", $"'{eventLabel}' is not an ACLED event type ({string.Join(", ", EventTypes.Keys)})"));
+            else problems.Add(new FieldError("properties.event_type", $"{FieldError.Quoted(eventLabel)} is not an ACLED event type ({string.Join(", ", EventTypes.Keys)})"));
         }
         var subEventType = row["sub_event_type"];
         WriteString(json, "sub_event_type", subEventType);
@@ -481,7 +481,7 @@ internal sealed class AcledLayout : CsvLayout
         if (date is null) return;
         if (!DateTime.TryParseExact(date, DateFormats, CultureInfo.InvariantCulture, DateTimeStyles.AllowWhiteSpaces, out var day))
         {
-            problems.Add(new FieldError("properties.occurred_at", $"'{date}' is not an ACLED date (2016-02-21 or 21 February 2016)"));
+            problems.Add(new FieldError("properties.occurred_at", $"{FieldError.Quoted(date)} is not an ACLED date (2016-02-21 or 21 February 2016)"));
             return;
         }
         json.WriteString("occurred_at", day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
@@ -493,7 +493,7 @@ internal sealed class AcledLayout : CsvLayout
     {
         if (code is null) return;
         if (code is "1" or "2" or "3") json.WriteString(property, values[code[0] - '1']);
-        else problems.Add(new FieldError($"properties.{property}", $"'{code}' is not an ACLED {property.Replace('_', ' ')} (1, 2 or 3)"));
+        else problems.Add(new FieldError($"properties.{property}", $"{FieldError.Quoted(code)} is not an ACLED {property.Replace('_', ' ')} (1, 2 or 3)"));
     }
 
     private static void WriteSources(Utf8JsonWriter json, string? source)
@@ -515,6 +515,6 @@ internal sealed class AcledLayout : CsvLayout
         var code = (iso is null ? null : Countries.FromNumber(iso)) ?? (name is null ? null : Countries.FromName(name));
         if (code is not null) json.WriteString("country", code);
         else if ((iso is not null && iso != "0") || name is not null)
-            problems.Add(new FieldError("properties.country", $"iso '{iso}' / country '{name}' names no ISO 3166-1 country"));
+            problems.Add(new FieldError("properties.country", $"iso {FieldError.Quoted(iso)} / country {FieldError.Quoted(name)} names no ISO 3166-1 country"));
     }
 }

@@ -119,12 +119,12 @@ public static class IncidentInput
         if (givenPrecision is not null && impliedPrecision is not null
             && Array.IndexOf(Vocabulary.TimePrecisions, givenPrecision) < Array.IndexOf(Vocabulary.TimePrecisions, impliedPrecision))
             errors.Add(new FieldError("properties.time_precision",
-                $"'{givenPrecision}' is finer than occurred_at '{props.GetProperty("occurred_at").GetString()}', which gives a {impliedPrecision}; " +
+                $"'{givenPrecision}' is finer than occurred_at {FieldError.Quoted(props.GetProperty("occurred_at").GetString())}, which gives a {impliedPrecision}; " +
                 $"give time_precision {string.Join(" or ", Vocabulary.TimePrecisions.SkipWhile(v => v != impliedPrecision))}, or a full date-time"));
         var timePrecision = givenPrecision ?? impliedPrecision ?? "exact";
         var storedAt = occurredAt is { } at ? Rfc3339.Truncate(at, timePrecision) : (DateTimeOffset?)null;
         if (storedAt is { } stored && Rfc3339.OutsideStorableYears(stored, timePrecision) is { } outside)
-            errors.Add(new FieldError("properties.occurred_at", $"'{props.GetProperty("occurred_at").GetString()}' {outside}"));
+            errors.Add(new FieldError("properties.occurred_at", $"{FieldError.Quoted(props.GetProperty("occurred_at").GetString())} {outside}"));
         var locationName = p.OptionalLine("location_name", maxLength: 500);
         var admin1 = p.OptionalLine("admin1", maxLength: 200);
         var admin2 = p.OptionalLine("admin2", maxLength: 200);
@@ -244,7 +244,7 @@ public static class IncidentInput
         if (typeName is not ("Point" or "LineString" or "Polygon" or "MultiPoint" or "MultiLineString" or "MultiPolygon"))
         {
             errors.Add(new FieldError($"{field}.type",
-                $"'{typeName}' is not supported; use Point, LineString, Polygon, MultiPoint, MultiLineString or MultiPolygon"));
+                $"{FieldError.Quoted(typeName)} is not supported; use Point, LineString, Polygon, MultiPoint, MultiLineString or MultiPolygon"));
             return null;
         }
 
@@ -483,7 +483,7 @@ public static class IncidentInput
         {
             var s = String(name, required);
             if (s is null) return null;
-            if (Array.IndexOf(allowed, s) < 0) { Error(name, $"'{s}' is not one of: {string.Join(", ", allowed)}"); return null; }
+            if (Array.IndexOf(allowed, s) < 0) { Error(name, $"{FieldError.Quoted(s)} is not one of: {string.Join(", ", allowed)}"); return null; }
             return s;
         }
 
@@ -493,7 +493,7 @@ public static class IncidentInput
             // Blank text is none, in every write (as for the other place names).
             if (string.IsNullOrWhiteSpace(s)) return null;
             var upper = s.ToUpperInvariant();
-            if (!Vocabulary.CountryCodes.Contains(upper)) { Error(name, $"'{s}' is not an ISO 3166-1 alpha-2 country code"); return null; }
+            if (!Vocabulary.CountryCodes.Contains(upper)) { Error(name, $"{FieldError.Quoted(s)} is not an ISO 3166-1 alpha-2 country code"); return null; }
             return upper;
         }
 
@@ -513,7 +513,7 @@ public static class IncidentInput
             if (s is null) return (null, null);
             if (!Rfc3339.TryParseIncidentTime(s, out var value, out var implied))
             {
-                Error(name, $"'{s}' is not an RFC 3339 date-time (e.g. 2016-02-21T07:30:00Z), a date (2016-02-21) or a month (2016-02)");
+                Error(name, $"{FieldError.Quoted(s)} is not an RFC 3339 date-time (e.g. 2016-02-21T07:30:00Z), a date (2016-02-21) or a month (2016-02)");
                 return (null, null);
             }
             return (value, implied);
@@ -566,11 +566,11 @@ public static class IncidentInput
                     // A URL is one line (RFC 3986 has no white space in it); a publisher or title is text as the summary is.
                     if (TextProblem(text, prose: field.Name is not ("url" or "published_at")) is { } problem) { Error($"{path}.{field.Name}", problem); continue; }
                     if (field.Name == "url" && !(Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
-                    { Error($"{path}.url", $"'{text}' is not an absolute http(s) URL"); continue; }
+                    { Error($"{path}.url", $"{FieldError.Quoted(text)} is not an absolute http(s) URL"); continue; }
                     if (field.Name == "published_at")
                     {
                         if (Rfc3339.NormalisePublished(text) is not { } published)
-                        { Error($"{path}.published_at", $"'{text}' is not an RFC 3339 date-time or date"); continue; }
+                        { Error($"{path}.published_at", $"{FieldError.Quoted(text)} is not an RFC 3339 date-time or date"); continue; }
                         text = published;
                     }
                     source[field.Name] = text;

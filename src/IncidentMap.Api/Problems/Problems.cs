@@ -5,7 +5,23 @@ using Npgsql;
 namespace IncidentMap.Api.Problems;
 
 /// <summary>One invalid field or parameter: a JSON-pointer-like path and what is wrong with it.</summary>
-public sealed record FieldError(string Field, string Detail);
+public sealed record FieldError(string Field, string Detail)
+{
+    /// <summary>The most characters of a client's value a message quotes.</summary>
+    public const int QuotedLength = 100;
+
+    /// <summary>
+    /// A client's value as a message quotes it: 'value', cut to <see cref="QuotedLength"/> characters (and never
+    /// between the halves of a surrogate pair) with an ellipsis. An import's report quotes a value per problem, and
+    /// a 1 MB cell quoted whole made a 3 MB report of three rows (kept in the job's row too).
+    /// </summary>
+    public static string Quoted(string? value)
+    {
+        if (value is null || value.Length <= QuotedLength) return $"'{value}'";
+        var cut = char.IsHighSurrogate(value[QuotedLength - 1]) ? QuotedLength - 1 : QuotedLength;
+        return $"'{value[..cut]}…' ({value.Length} characters)";
+    }
+}
 
 /// <summary>RFC 9457 problem documents used across the API. Every one names what the client got wrong.</summary>
 public static class Problem

@@ -575,4 +575,23 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.Equal((2L, "geometry.coordinates"), (problem.Line, problem.Field));
         Assert.Contains("from one pole to the other", problem.Reason);
     }
+
+    /// <summary>A reason quotes at most 100 characters of a value: a 1 MB cell quoted whole made a report of megabytes a row.</summary>
+    [Fact]
+    public async Task A_rejected_rows_reason_quotes_a_long_value_cut_short()
+    {
+        var prefix = Unique();
+        var huge = new string('x', 1_000_000);
+        var csv = new StringBuilder(Header);
+        for (var n = 1; n <= 3; n++) csv.Append($"{prefix}-{n},T,riots,2016-01-01,{huge},34.7,\n");
+        csv.Append($"{prefix}-4,T,riots,{huge[..900]},36.7,34.7,\n"); // a value past 1,000 characters is refused as too long
+
+        var report = await api.CreateClient().ImportOkAsync(csv.ToString(), "text/csv", "?source=" + prefix, inserted: 0, updated: 0, unchanged: 0, rejected: 4);
+
+        var problems = Problems(report);
+        Assert.Equal(4, problems.Count);
+        Assert.All(problems, p => Assert.True(p.Reason.Length < 400, p.Reason[..Math.Min(400, p.Reason.Length)]));
+        Assert.All(problems[..3], p => Assert.Contains($"'{new string('x', 100)}…' (1000000 characters)", p.Reason));
+        Assert.StartsWith($"'{new string('x', 100)}…' (900 characters) is not an RFC 3339 date-time", problems[3].Reason);
+    }
 }

@@ -113,7 +113,8 @@ public sealed class IncidentCrudTests(ApiFixture api)
         Assert.Equal((stored, true), (actual, finite));
         var history = await _client.GetJsonAsync($"/collections/incidents/items/{id}/history/1");
         Assert.StartsWith(stored[..19], history["properties"]!["occurred_at"]!.GetValue<string>());
-        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/collections/incidents")).StatusCode);
+        // Deleted before any test reads the collection's extent (which would keep the year 1 until its next full read).
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteCurrentAsync($"/collections/incidents/items/{id}")).StatusCode);
     }
 
     public static TheoryData<string> Geometries => new()

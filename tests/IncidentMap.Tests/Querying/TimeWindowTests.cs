@@ -174,10 +174,10 @@ public sealed class TimeWindowTests(ApiFixture api)
     [Fact]
     public async Task Year_0000_is_read_everywhere_before_every_time_an_incident_can_have()
     {
-        // No incident is dated before 0001-01-01T00:00:00Z (.NET's first instant): a start in year 0000 is
-        // open, an end there matches nothing, and a time written in 0000 west of UTC may be in year 1.
+        // No incident is dated at or before 0001-01-01T00:00:00Z (.NET's first instant, which writes refuse): a start
+        // in year 0000 is open, an end there matches nothing, and a time written in 0000 west of UTC may be in year 1.
         var tag = NewTag();
-        var first = await _client.CreateAsync(Incident(tag, occurredAt: "0001-01-01T00:00:00Z"));
+        var first = await _client.CreateAsync(Incident(tag, occurredAt: "0001-01-01T00:00:00.000001Z"));
         var third = await _client.CreateAsync(Incident(tag, occurredAt: "0001-01-01T03:00:00Z"));
         var modern = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00Z"));
         long[] none = [];
@@ -189,26 +189,26 @@ public sealed class TimeWindowTests(ApiFixture api)
             ("0000-12", none),
             ("../0000-12-31", none),
             ("../0000-12-31T23:59:59.999999Z", none),
-            ("0000-12-31T21:00:00-03:00", [first]),                 // 0001-01-01T00:00:00Z
+            ("0000-12-31T21:00:00.000001-03:00", [first]),          // 0001-01-01T00:00:00.000001Z
             ("../0000-12-31T22:00:00-04:00", [first]),              // up to 0001-01-01T02:00:00Z
             ("0000-12-31T23:00:00-04:00/..", [third, modern]),
             ("0000-01-01T00:00:00Z/..", [first, third, modern]),
             ("0000-01-01/0001-01-01T02:00:00Z", [first]),
             ("0000-06-01/P1Y", [first, third]),                     // up to 0001-06-01
             ("P1D/0000-06-01", none),
-            ("P1Y/0001-01-01T00:00:00Z", [first]));
+            ("P1Y/0001-01-01T00:00:00.000001Z", [first]));
 
         await AssertMatchesAsync(tag, "filter",
             ("occurred_at > TIMESTAMP('0000-01-01T00:00:00Z')", [first, third, modern]),
             ("occurred_at < TIMESTAMP('0000-12-31T23:59:59.999999Z')", none),
-            ("occurred_at = TIMESTAMP('0000-12-31T21:00:00-03:00')", [first]),
+            ("occurred_at = TIMESTAMP('0000-12-31T21:00:00.000001-03:00')", [first]),
             ("occurred_at > DATE('0000-01-01')", [first, third, modern]),
             ("occurred_at >= DATE('0000-12-31')", [first, third, modern]),
             ("occurred_at <= DATE('0000-12-31')", none),
             ("occurred_at = DATE('0000-12-31')", none),
             ("occurred_at <> DATE('0000-12-31')", [first, third, modern]),
             ("occurred_at BETWEEN TIMESTAMP('0000-06-01T00:00:00Z') AND TIMESTAMP('0001-01-01T01:00:00Z')", [first]),
-            ("occurred_at IN (TIMESTAMP('0000-12-31T21:00:00-03:00'), TIMESTAMP('0000-12-31T00:00:00Z'))", [first]),
+            ("occurred_at IN (TIMESTAMP('0000-12-31T21:00:00.000001-03:00'), TIMESTAMP('0000-12-31T00:00:00Z'))", [first]),
             ("T_INTERSECTS(occurred_at, INTERVAL('0000-01-01', '0001-01-01T02:00:00Z'))", [first]),
             ("T_INTERSECTS(occurred_at, INTERVAL('0000-01-01T00:00:00Z', '..'))", [first, third, modern]),
             ("T_INTERSECTS(occurred_at, INTERVAL('..', '0000-12-31'))", none),
