@@ -80,6 +80,9 @@ internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
     private long _nextLine = 1;
     private bool _started;
 
+    /// <summary>Whether records are split at RS (a GeoJSON text sequence), not at line ends.</summary>
+    private bool _sequence;
+
     public long Line { get; private set; }
     public JsonElement? Feature => _document?.RootElement;
     public IReadOnlyList<FieldError> Problems => _problems;
@@ -94,27 +97,35 @@ internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
         {
             _started = true;
             await _window.SkipBomAsync(ct);
+            // A GeoJSON text sequence (RFC 8142) starts each record with RS, and a record may span lines (pretty-printed
+            // JSON): such a body is split at RS. Otherwise each line is a record (NDJSON, or a sequence of one-line records).
+            while (_window.Pending.TrimStart(" \t\r\n"u8).IsEmpty && !_window.Eof && await _window.FillAsync(ct)) { }
+            _sequence = _window.Pending.TrimStart(" \t\r\n"u8) is [0x1E, ..];
         }
         while (true)
         {
-            var newline = _window.Pending.IndexOf((byte)'\n');
-            if (newline < 0 && !_window.Eof)
+            var pending = _window.Pending;
+            // A record ends where the next one's RS starts (or, one a line, at the line's end).
+            var end = !_sequence ? pending.IndexOf((byte)'\n')
+                : pending.Length > 1 && pending[1..].IndexOf((byte)0x1E) is var rs and >= 0 ? rs + 1 : -1;
+            if (end < 0 && !_window.Eof)
             {
                 if (!await _window.FillAsync(ct))
-                    throw new ImportFormatException("body", $"line {_nextLine} is longer than {MaxLineBytes} bytes", _nextLine);
+                    throw new ImportFormatException("body", $"{(_sequence ? "the record starting on line" : "line")} {_nextLine} is longer than {MaxLineBytes} bytes", _nextLine);
                 continue;
             }
-            if (newline < 0 && _window.Pending.IsEmpty) return false;
+            if (end < 0 && pending.IsEmpty) return false;
 
-            var length = newline < 0 ? _window.End - _window.Start : newline;
+            var length = end < 0 ? pending.Length : end;
             var lineStart = _window.Start;
-            _window.Start += newline < 0 ? length : length + 1;
-            Line = _nextLine++;
+            _window.Start += end < 0 || _sequence ? length : length + 1;
 
-            // RS (0x1E) starts each record of a GeoJSON text sequence.
             var text = _window.Buffer.AsMemory(lineStart, length);
-            var lead = text.Length - text.Span.TrimStart(" \t\r\u001e"u8).Length;
-            var json = text[lead..][..text.Span[lead..].TrimEnd(" \t\r"u8).Length];
+            var lead = text.Length - text.Span.TrimStart(" \t\r\n\u001e"u8).Length;
+            // The record's line: where its JSON starts, after the line breaks that ended the record before it.
+            Line = _nextLine + text.Span[..lead].Count((byte)'\n');
+            _nextLine += _sequence ? text.Span.Count((byte)'\n') : 1;
+            var json = text[lead..][..text.Span[lead..].TrimEnd(" \t\r\n"u8).Length];
             if (json.IsEmpty) continue;
             try
             {

@@ -198,6 +198,33 @@ public sealed class ImportTests(ImportsFixture api)
         await api.CreateClient().ImportOkAsync(sequence, "application/geo+json-seq", "", 0, 0, 3, 0);
     }
 
+    /// <summary>
+    /// RFC 8142 (and RFC 7464) split a sequence at RS, so a record may span lines, as GDAL and jq write pretty-printed
+    /// ones: each line of them was read as a record of its own, every one "not valid JSON".
+    /// </summary>
+    [Fact]
+    public async Task A_GeoJSON_sequence_of_records_over_several_lines_imports_record_by_record()
+    {
+        var prefix = Unique();
+        string Record(int n, string eventType = "protests") => $$"""
+            {
+              "type": "Feature",
+              "geometry": {"type": "Point", "coordinates": [44.36, 33.31]},
+              "properties": {
+                "title": "Protest {{n}}", "event_type": "{{eventType}}",
+                "occurred_at": "2016-03-0{{n}}", "external_id": "{{prefix}}-{{n}}"
+              }
+            }
+            """;
+        // Records of 8 lines; the second starts on line 9, the fourth (broken JSON) on line 26 after a blank line.
+        var sequence = $"\u001e{Record(1)}\n\u001e{Record(2, "parade")}\n\u001e{Record(3)}\n\n\u001e{{\"type\": \"Feature\",\n oops}}\n\u001e{Record(4)}\n";
+
+        var report = await api.CreateClient().ImportOkAsync(sequence, "application/geo+json-seq", "", inserted: 3, updated: 0, unchanged: 0, rejected: 2);
+
+        Assert.Equal([(9L, "properties.event_type"), (26L, "feature")], Problems(report).Select(p => (p.Line, p.Field)));
+        Assert.Equal("Protest 4", (await FeatureAsync($"{prefix}-4"))["properties"]!["title"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Parsers_stream_across_every_buffer_boundary()
     {
