@@ -164,7 +164,10 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
     private enum Phase { Start, Members, Features, Trailing, Done }
 
     private readonly ByteWindow _window = new(stream, MaxFeatureBytes);
-    private JsonReaderState _state = new(new JsonReaderOptions { MaxDepth = 64 });
+    /// <summary>A feature may nest as deep as a single write's body (<see cref="Incidents.JsonBody.MaxDepth"/>), under the collection and its features array.</summary>
+    private const int MaxDepth = Incidents.JsonBody.MaxDepth + 2;
+
+    private JsonReaderState _state = new(new JsonReaderOptions { MaxDepth = MaxDepth });
     private Phase _phase = Phase.Start;
     private bool _sawFeatures;
     private long _line = 1; // line at _window.Start
@@ -198,7 +201,10 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
                     throw new ImportFormatException("body", "is empty; send a GeoJSON FeatureCollection", _line);
                 if (_window.Eof && IsUnfinished())
                     throw new ImportFormatException("body", "ends before the FeatureCollection does", line);
-                throw new ImportFormatException("body", $"is not valid JSON (line {line}, byte {e.BytePositionInLine + 1})", line);
+                // The reader does not say which limit it hit: a feature nested too deep is valid JSON, said as such.
+                throw new ImportFormatException("body", NestedTooDeep()
+                    ? $"has a feature nested more than {Incidents.JsonBody.MaxDepth} levels deep (line {line}); flatten it"
+                    : $"is not valid JSON (line {line}, byte {e.BytePositionInLine + 1})", line);
             }
             if (feature is { } f)
             {
@@ -215,6 +221,25 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
             if (!await _window.FillAsync(ct))
                 throw new ImportFormatException("body", $"has a feature larger than {MaxFeatureBytes} bytes", _line);
         }
+    }
+
+    /// <summary>Whether what is buffered goes deeper than <see cref="MaxDepth"/> (read from where the reader stood, without the limit).</summary>
+    private bool NestedTooDeep()
+    {
+        // From the next value: past the comma after the last feature read.
+        var reader = new Utf8JsonReader(_window.Pending.TrimStart(" \t\r\n,"u8), isFinalBlock: false,
+            new JsonReaderState(new JsonReaderOptions { MaxDepth = int.MaxValue }));
+        var depth = _phase == Phase.Features ? 2 : 1; // where the reader stood: inside the collection, or its features
+        try
+        {
+            while (reader.Read())
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && depth + reader.CurrentDepth >= MaxDepth)
+                    return true;
+        }
+        catch (JsonException)
+        {
+        }
+        return false;
     }
 
     /// <summary>Whether what is left of the input is valid JSON as far as it goes: a document cut short, not a broken one.</summary>

@@ -15,12 +15,9 @@ public sealed record FieldError(string Field, string Detail)
     /// between the halves of a surrogate pair) with an ellipsis. An import's report quotes a value per problem, and
     /// a 1 MB cell quoted whole made a 3 MB report of three rows (kept in the job's row too).
     /// </summary>
-    public static string Quoted(string? value)
-    {
-        if (value is null || value.Length <= QuotedLength) return $"'{value}'";
-        var cut = char.IsHighSurrogate(value[QuotedLength - 1]) ? QuotedLength - 1 : QuotedLength;
-        return $"'{value[..cut]}…' ({value.Length} characters)";
-    }
+    public static string Quoted(string? value) => value is null || value.Length <= QuotedLength
+        ? $"'{value}'"
+        : $"'{Problem.Cut(value, QuotedLength + 1)}' ({value.Length} characters)";
 }
 
 /// <summary>RFC 9457 problem documents used across the API. Every one names what the client got wrong.</summary>
@@ -52,7 +49,8 @@ public static class Problem
     public const int MaxErrors = 100;
 
     /// <summary>Text sent back in a problem, cut to <paramref name="length"/> characters (the last an ellipsis).</summary>
-    internal static string Cut(string text, int length) => text.Length <= length ? text : string.Concat(text.AsSpan(0, length - 1), "…");
+    internal static string Cut(string text, int length) => text.Length <= length ? text
+        : string.Concat(text.AsSpan(0, char.IsHighSurrogate(text[length - 2]) ? length - 2 : length - 1), "…"); // never half an emoji
 
     public static ProblemHttpResult BadParameter(string parameter, string detail) =>
         Validation([new FieldError(parameter, detail)], StatusCodes.Status400BadRequest);

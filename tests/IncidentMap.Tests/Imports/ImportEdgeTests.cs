@@ -594,4 +594,26 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.All(problems[..3], p => Assert.Contains($"'{new string('x', 100)}…' (1000000 characters)", p.Reason));
         Assert.StartsWith($"'{new string('x', 100)}…' (900 characters) is not an RFC 3339 date-time", problems[3].Reason);
     }
+
+    /// <summary>
+    /// A feature in a FeatureCollection nests as deep as a single write may: one with 61 levels of arrays in its tags
+    /// ended the whole import as "not valid JSON". Deeper than that, the import stops saying why.
+    /// </summary>
+    [Fact]
+    public async Task A_deeply_nested_feature_in_a_collection_is_its_rows_problem_and_too_deep_is_said_so()
+    {
+        var prefix = Unique();
+        string Deep(string id, int levels) => Feature(id).Replace("\"title\": \"T\"", $"\"title\": \"T\", \"tags\": {new string('[', levels)}\"x\"{new string(']', levels)}");
+        var client = api.CreateClient();
+
+        var body = $"{{\"type\": \"FeatureCollection\", \"features\": [{Feature($"{prefix}-1")},\n{Deep($"{prefix}-2", 61)},\n{Feature($"{prefix}-3")}]}}";
+        var report = await client.ImportOkAsync(body, "application/geo+json", "?source=" + prefix, inserted: 2, updated: 0, unchanged: 0, rejected: 1);
+        Assert.Equal((2L, "properties.tags[0]"), Problems(report).Select(p => (p.Line, p.Field)).Single());
+
+        var deeper = $"{{\"type\": \"FeatureCollection\", \"features\": [{Feature($"{prefix}-4")},\n{Deep($"{prefix}-5", 70)}]}}";
+        var (status, problem) = await client.PostImportAsync(deeper, "application/geo+json", "?source=" + prefix);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("has a feature nested more than 64 levels deep (line 2); flatten it", problem["detail"]!.GetValue<string>());
+        AssertCounts(problem["report"]!, 1, 0, 0, 0);
+    }
 }
