@@ -19,9 +19,10 @@ public sealed class ConsistencyData
     public static readonly double MercatorLimit = Math.Atan(Math.Sinh(Math.PI)) * 180 / Math.PI;
 
     /// <summary>
-    /// The latitude beyond which an incident is on no tile and in no cluster or hexagon bin: the map's
+    /// The latitude from which an incident is on no tile and in no cluster or hexagon bin: the map's
     /// edge as tools round it plus 1e-10° (migration 0027's clip box), so that the edge itself, however
-    /// it is printed, is on the map.
+    /// it is printed, is on the map. A point on the box's own boundary is off it (GEOS's clip keeps what
+    /// lies strictly inside), so this latitude itself is polar.
     /// </summary>
     public const double PolarBeyond = 85.0511287799;
 
@@ -58,7 +59,7 @@ public sealed class ConsistencyData
         finally { Gate.Release(); }
     }
 
-    public static bool IsPolar(JsonNode geometry) => Positions(geometry).All(p => Math.Abs(p.Lat) > PolarBeyond);
+    public static bool IsPolar(JsonNode geometry) => Positions(geometry).All(p => Math.Abs(p.Lat) >= PolarBeyond);
 
     public static IEnumerable<(double Lon, double Lat)> Positions(JsonNode geometry)
     {
@@ -101,6 +102,7 @@ public sealed class ConsistencyData
         geometries.Add(Geo("Point", P(23.5, 85.05112877980659)));  // the exact limit
         geometries.Add(Geo("Point", P(24.5, 85.0512)));            // just beyond: polar
         geometries.Add(Geo("Point", P(25.5, 85.05112877985)));     // between the limit and the clip box of migration 0027
+        geometries.Add(Geo("Point", P(26.5, -PolarBeyond)));         // on the clip box's boundary: polar
         geometries.Add(Geo("Point", P(0, 90)));
         geometries.Add(Geo("Point", P(100, -89.99)));
         geometries.Add(Geo("Point", P(21, -86)));
