@@ -294,6 +294,12 @@ internal sealed class SqlCompiler
     private string TIntersects(CallNode call)
     {
         var args = Args(call, 2);
+        // Two properties, or two values (property-property conformance): each side's span against the other's.
+        if ((args[0] is PropertyNode) == (args[1] is PropertyNode))
+        {
+            var (a, b) = (Span(args[0]), Span(args[1]));
+            return $"({a.Reaches(b.Start)} AND {b.Reaches(a.Start)})";
+        }
         var (left, right) = args[0] is PropertyNode ? (args[0], args[1]) : (args[1], args[0]);
         var value = Value(left);
         if (value.Property is not { Type: CqlType.Timestamp } property)
@@ -320,6 +326,33 @@ internal sealed class SqlCompiler
         }
         if (window.End is { } end) conditions.Add($"{value.Sql} <= {Time(end, last: true)}");
         return conditions.Count == 0 ? $"{value.Sql} IS NOT NULL" : "(" + string.Join(" AND ", conditions) + ")";
+    }
+
+    /// <summary>
+    /// An operand of T_INTERSECTS as where it starts and whether it reaches a time (has a moment at or after it): a
+    /// timestamp property (occurred_at over its implied interval, as datetime= reads it), an instant, or an interval.
+    /// Two spans intersect when each reaches the other's start.
+    /// </summary>
+    private (string Start, Func<string, string> Reaches) Span(Node node)
+    {
+        switch (node)
+        {
+            case PropertyNode when Value(node) is { Property: { Type: CqlType.Timestamp } property } value:
+                return (value.Sql, from => property.Until is { } until ? IncidentSqlBuilder.Reaches(value.Sql, until, from) : $"{value.Sql} >= {from}");
+            case LiteralNode { Value: TimeInstant instant }:
+                return Interval(new TimeInterval(instant, instant));
+            case LiteralNode { Value: TimeInterval interval }:
+                return Interval(interval);
+            default:
+                throw new FilterException(node.At, $"T_INTERSECTS needs a timestamp property such as occurred_at, a TIMESTAMP, DATE or INTERVAL, not {Describe(node)}");
+        }
+
+        (string, Func<string, string>) Interval(TimeInterval interval)
+        {
+            var start = interval.Start is { } first ? Time(first, last: false) : "'-infinity'::timestamptz";
+            var end = interval.End is { } last ? Time(last, last: true) : null;
+            return (start, from => end is null ? "TRUE" : $"{end} >= {from}");
+        }
     }
 
     /// <summary>An array property, or a list of strings as one text[] parameter.</summary>

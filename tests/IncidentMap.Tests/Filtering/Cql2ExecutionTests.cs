@@ -74,6 +74,13 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
     [InlineData("T_INTERSECTS(occurred_at, INTERVAL('2016-03-01', '..'))", "damascus")]
     [InlineData("T_INTERSECTS(occurred_at, INTERVAL('..', '2016-01-31'))", "beirut")]
     [InlineData("T_INTERSECTS(occurred_at, INTERVAL('2016-01-31', '2016-02-01'))", "aleppo")]
+    // Two properties or two values (the property-property class declares any operand on either side).
+    [InlineData("T_INTERSECTS(occurred_at, updated_at)", "")]
+    [InlineData("T_INTERSECTS(created_at, updated_at)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("T_INTERSECTS(occurred_at, occurred_at)", "homs nearHoms aleppo damascus beirut")]
+    [InlineData("T_INTERSECTS(TIMESTAMP('2016-02-21T07:30:00Z'), INTERVAL('2016-02-01', '2016-02-29')) AND country = 'LB'", "beirut")]
+    [InlineData("T_INTERSECTS(DATE('2016-03-01'), INTERVAL('..', '2016-02-29'))", "")]
+    [InlineData("T_INTERSECTS(INTERVAL('2016-02-29', '..'), DATE('2016-02-29'))", "homs nearHoms aleppo damascus beirut")]
     [InlineData("A_OVERLAPS(tags, ('bomb', 'protest'))", "homs nearHoms damascus")]
     [InlineData("A_CONTAINS(tags, ('bomb', 'clash'))", "nearHoms")]
     [InlineData("A_CONTAINS(actors, ('Islamic State'))", "homs nearHoms")]
