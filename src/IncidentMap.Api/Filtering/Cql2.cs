@@ -36,7 +36,7 @@ public static class Cql2
         catch (FilterException e)
         {
             var message = e.At.Path.Length > 0 ? $"{e.At.Path}: {e.Message}" : e.Message;
-            return (null, new FilterError(e.At.Offset, message));
+            return (null, new FilterError(Characters(filter, e.At.Offset), message));
         }
         catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException))
         {
@@ -44,6 +44,21 @@ public static class Cql2
             // UTF-16, geometry libraries refusing absurd coordinates) is the filter's fault, never a 500.
             return (null, new FilterError(-1, $"the filter cannot be read: {e.Message}"));
         }
+    }
+
+    /// <summary>
+    /// A position in the filter as characters (Unicode code points), as the README says and clients that index
+    /// text by code point (Python, Rust, JavaScript's spread) count: the parser's offset counts UTF-16 units, so
+    /// each emoji before the error moved it one further.
+    /// </summary>
+    private static int Characters(string filter, int offset)
+    {
+        if (offset <= 0) return offset;
+        var units = Math.Min(offset, filter.Length);
+        var pairs = 0;
+        for (var i = 1; i < units; i++)
+            if (char.IsLowSurrogate(filter[i]) && char.IsHighSurrogate(filter[i - 1])) pairs++;
+        return offset - pairs;
     }
 }
 

@@ -157,6 +157,7 @@ public sealed class Cql2CompileTests
     [InlineData("unknown_prop = 1", 0, "'unknown_prop' is not a queryable property")]
     [InlineData("Title = 'x'", 0, "did you mean 'title'")]
     [InlineData("title = 'x' AND nope IS NULL", 16, "'nope'")]
+    [InlineData("title = '💣💣💣' AND nope IS NULL", 18, "'nope'")] // characters, not UTF-16 units: each emoji is one
     [InlineData("fatalities_max > 'x'", 17, "a string cannot be compared with fatalities_max (a number)")]
     [InlineData("'x' < fatalities_max", 0, "a string cannot be compared with fatalities_max")]
     [InlineData("title = 5", 8, "a number cannot be compared with title (a string)")]
