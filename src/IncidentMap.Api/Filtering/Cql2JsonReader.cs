@@ -57,7 +57,7 @@ internal sealed class Cql2JsonReader
             {
                 // JSON's \u0000 or a lone surrogate escape decodes to text PostgreSQL refuses: said here, at its path,
                 // not by the database (a 400 that named no parameter).
-                JsonValueKind.String => value.GetValue<string>() is var text && Incidents.IncidentInput.IsStorableText(text)
+                JsonValueKind.String => Storable(value) is { } text
                     ? Term(new LiteralNode(text, at))
                     : throw new FilterException(at, "the string contains a NUL character or invalid Unicode"),
                 JsonValueKind.Number => Term(new LiteralNode(Number(value, at), at)),
@@ -66,6 +66,19 @@ internal sealed class Cql2JsonReader
             },
             _ => throw new FilterException(at, "null is not a CQL2 expression"),
         };
+    }
+
+    /// <summary>The string, or null when PostgreSQL could not store it (NUL, or a lone surrogate, which reading it refuses).</summary>
+    private static string? Storable(JsonValue value)
+    {
+        try
+        {
+            return value.GetValue<string>() is var text && Incidents.IncidentInput.IsStorableText(text) ? text : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private Node Object(JsonObject obj, string path)

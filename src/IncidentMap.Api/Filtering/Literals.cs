@@ -186,7 +186,10 @@ internal static class Literals
     /// </summary>
     public static Geometry Densified(Geometry box, bool rim)
     {
-        var densified = NetTopologySuite.Densify.Densifier.Densify(rim ? box.Boundary : box, 0.1);
+        // A box of no width or height is a line or a point, which is its own rim (and a box across the antimeridian
+        // two parts, whose collection has no boundary at all).
+        var shape = rim ? Factory.BuildGeometry([.. Parts(box).Select(p => p is Polygon ? p.Boundary : p)]) : box;
+        var densified = NetTopologySuite.Densify.Densifier.Densify(shape, 0.1);
         densified.SRID = Factory.SRID;
         return densified;
     }
@@ -198,8 +201,8 @@ internal static class Literals
             throw new FilterException(at, $"'{type}' is not a GeoJSON geometry type; use {string.Join(", ", GeoJsonTypes)}");
         // RFC 7946 §3.1: the member is required (an empty geometry writes []); without it the reader made an empty
         // geometry, and a mistyped member matched nothing in silence.
-        if (type != "GeometryCollection" && !json.ContainsKey("coordinates"))
-            throw new FilterException(Location.Json($"{at.Path}.coordinates"), $"is missing; a {type} has its positions in a coordinates array ([] for an empty one)");
+        if (Uncoordinated(json, "") is { } missing)
+            throw new FilterException(Location.Json($"{at.Path}{missing.Path}.coordinates"), $"is missing; a {missing.Type} has its positions in a coordinates array ([] for an empty one)");
         try
         {
             var geometry = json.Deserialize<Geometry>(GeoJsonOptions)
@@ -214,6 +217,17 @@ internal static class Literals
                 ? new FilterException(Location.Json($"{at.Path}.{flaw.Where}"), flaw.What)
                 : new FilterException(at, $"not a valid GeoJSON {type}: its members are not as RFC 7946 §3.1 writes that type");
         }
+    }
+
+    /// <summary>The first geometry, the collection's parts included, without its coordinates member: its path and type.</summary>
+    private static (string Path, string Type)? Uncoordinated(JsonObject json, string path)
+    {
+        var type = json["type"] is JsonValue value && value.TryGetValue<string>(out var name) ? name : null;
+        if (type != "GeometryCollection") return type is not null && GeoJsonTypes.Contains(type) && !json.ContainsKey("coordinates") ? (path, type) : null;
+        if (json["geometries"] is not JsonArray parts) return null; // the reader names a missing geometries member
+        for (var n = 0; n < parts.Count; n++)
+            if (parts[n] is JsonObject part && Uncoordinated(part, $"{path}.geometries[{n}]") is { } missing) return missing;
+        return null;
     }
 
     /// <summary>What is wrong in a geometry the reader refused; null when that cannot be said (nested deeper than a JSON writer goes).</summary>

@@ -448,7 +448,9 @@ public static partial class IncidentsApi
         using var _ = document;
         if (OtherId(document!.RootElement, id) is { } otherId) return otherId;
 
-        var stored = await reader.GetFeatureAsync(id, context.RequestAborted) is { } current ? JsonNode.Parse(current.Feature) : null;
+        var current = await reader.GetFeatureAsync(id, context.RequestAborted);
+        if (current is not null && FinerThanStored(document!.RootElement, current.Value.Feature, replacement: true) is { } finer) return finer;
+        var stored = current is { } read ? JsonNode.Parse(read.Feature) : null;
         using var replaced = stored is null ? null : ForgetOutdatedDerivations(document!.RootElement, stored);
         var body = replaced?.RootElement ?? document!.RootElement;
         var (draft, invalid) = await DraftAsync(context, body,
@@ -494,6 +496,9 @@ public static partial class IncidentsApi
             feature.Remove("geometry");
             forget = ["admin1", "country", "geo_precision"];
         }
+        // A new country for the writer's own point: the names taken from a place of another country (CountryDerivedNames).
+        else if (!derived.Contains("geometry") && JsonNode.DeepEquals(stored["geometry"], feature["geometry"]) && !Echoed("country"))
+            forget = ["location_name", "admin1"];
         else return null;
         foreach (var name in forget.Where(n => derived.Contains(n) && Echoed(n))) properties.Remove(name);
         return JsonDocument.Parse(feature.ToJsonString());
@@ -609,13 +614,17 @@ public static partial class IncidentsApi
     /// made a day would be its 1st, which nobody reported (a POST of "2016-03" with "day" is the same 422). The
     /// stored time reads back as a full date-time, so the merged document alone could not tell.
     /// </summary>
-    private static IResult? FinerThanStored(JsonElement patch, string storedFeature)
+    /// <param name="replacement">A PUT: its occurred_at is the stored one sent back (a GIS editor's save of what it read).</param>
+    private static IResult? FinerThanStored(JsonElement patch, string storedFeature, bool replacement = false)
     {
+        var stored = JsonNode.Parse(storedFeature)?["properties"];
         if (!patch.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object
-            || properties.TryGetProperty("occurred_at", out _)
+            || (replacement
+                ? !properties.TryGetProperty("occurred_at", out var at) || at.ValueKind != JsonValueKind.String
+                  || at.GetString() != stored?["occurred_at"]?.GetValue<string>()
+                : properties.TryGetProperty("occurred_at", out _))
             || !properties.TryGetProperty("time_precision", out var given) || given.ValueKind != JsonValueKind.String)
             return null;
-        var stored = JsonNode.Parse(storedFeature)?["properties"];
         var was = stored?["time_precision"]?.GetValue<string>();
         var finer = Array.IndexOf(Vocabulary.TimePrecisions, given.GetString());
         if (finer < 0 || finer >= Array.IndexOf(Vocabulary.TimePrecisions, was)) return null;

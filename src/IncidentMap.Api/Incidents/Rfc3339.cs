@@ -138,7 +138,7 @@ public static class Rfc3339
     public static string? OutsideStorableYears(DateTimeOffset stored, string precision)
     {
         var start = stored.UtcDateTime;
-        if (start == DateTime.MinValue) return "is the first instant of year 1, which PostgreSQL clients read as -infinity; give a time after it";
+        if (start == DateTime.MinValue) return $"{(precision == "exact" ? "is" : $"as a {precision} starts at")} the first instant of year 1, which PostgreSQL clients read as -infinity; give a time after it";
         var length = precision switch
         {
             "day" => TimeSpan.FromDays(1),
@@ -147,7 +147,7 @@ public static class Rfc3339
             _ => TimeSpan.Zero,
         };
         return DateTime.MaxValue.Ticks - start.Ticks < length.Ticks
-            ? $"as a {precision} ends after 9999-12-31, the last day an incident may stand for"
+            ? $"as a {precision} runs into the year 10000, which clients cannot read back; a {precision} must end within 9999 (the last whole day is 9999-12-30)"
             : null;
     }
 

@@ -517,8 +517,8 @@ public static class OpenApiSetup
             if (operation.RequestBody is not null)
             {
                 RequestHeader(operation, "Content-Encoding",
-                    "gzip or br: the body is decompressed, within the same size limit; any other coding is a 415 naming the ones taken.",
-                    values: ["gzip", "br", "identity"]);
+                    "gzip (or x-gzip, RFC 9110 §8.4.1.3) or br: the body is decompressed, within the same size limit; any other coding is a 415 naming the ones taken.",
+                    values: ["gzip", "x-gzip", "br", "identity"]);
                 if (!metadata.OfType<IncidentMap.Api.Incidents.RequestBodyDoc>().Any()
                     && operation.RequestBody.Content?.Keys.Any(t => t.EndsWith("json", StringComparison.Ordinal)) == true)
                     RequestHeader(operation, "Content-Crs",

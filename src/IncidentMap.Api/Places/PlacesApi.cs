@@ -148,7 +148,9 @@ public static class PlacesApi
     /// <summary>A place of <c>places p</c> as a GeoJSON Feature, <paramref name="more"/> properties after its own (json keeps their order; jsonb would sort the keys).</summary>
     private static string PlaceFeature(string more = "") => $"""
         json_build_object('type', 'Feature', 'id', p.id,
-            'geometry', ST_AsGeoJSON(p.geom, 15)::json, -- as stored (an editor's place is geocoded to every digit)
+            -- Every digit as stored, as incidents geocoded to the place get it: float8 prints the shortest exact
+            -- text (ST_AsGeoJSON stops at 15 decimals). Places are points.
+            'geometry', json_build_object('type', 'Point', 'coordinates', json_build_array(ST_X(p.geom), ST_Y(p.geom))),
             'properties', json_build_object('name', p.name, 'alternate_names', p.alternate_names, 'other_names', p.other_names, 'country', p.country,
                 'admin1', p.admin1, 'kind', p.kind, 'population', p.population, 'source', p.source, 'geonameid', p.geonameid{more}))
         """;

@@ -15,9 +15,9 @@ public sealed record FieldError(string Field, string Detail)
     /// between the halves of a surrogate pair) with an ellipsis. An import's report quotes a value per problem, and
     /// a 1 MB cell quoted whole made a 3 MB report of three rows (kept in the job's row too).
     /// </summary>
-    public static string Quoted(string? value) => value is null || value.Length <= QuotedLength
+    public static string Quoted(string? value) => value is null || value.Length <= QuotedLength + 1
         ? $"'{value}'"
-        : $"'{Problem.Cut(value, QuotedLength + 1)}' ({value.Length} characters)";
+        : $"'{Problem.Cut(value, QuotedLength + 1)}' ({value.Length} characters)"; // longer than Cut's length, so always cut
 }
 
 /// <summary>RFC 9457 problem documents used across the API. Every one names what the client got wrong.</summary>

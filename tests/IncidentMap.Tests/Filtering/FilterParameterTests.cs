@@ -57,11 +57,17 @@ public sealed class FilterParameterTests(ApiFixture api)
     [InlineData("170,-20,-170,-10", 0, "fiji")]
     [InlineData("0,-90,10,90", 1000, "lagos south")]
     [InlineData("-180,-90,180,90", 1000, "cali lagos south fiji")]
+    // Boxes of no width or height are lines or points, their own rim; across the antimeridian, one part may be a line.
+    [InlineData("5,-10,5,-9", 1000, "south")]
+    [InlineData("5,-10,5,-9", 100, "")]
+    [InlineData("5,-9.999,5,-9.999", 1000, "south")]
+    [InlineData("179,-17,-180,-16", 1000, "fiji")]
+    [InlineData("179.5,-16.5,-180,-16.3", 50000, "fiji")]
     public async Task S_DWITHIN_of_a_bbox_is_the_box_bbox_means_or_near_its_rim(string box, int metres, string expected)
     {
-        // south: 556 m south of the box's southern edge, measured along the meridian.
+        // south: 556 m south of the box's southern edge, measured along the meridian (667 m south of -9.999).
         var (tag, ids) = await CreateAsync(("cali", -76.5, 3.4), ("lagos", 3.4, 6.5), ("south", 5, -10.005), ("fiji", 179.4, -16.4));
-        var wanted = expected.Split(' ').Select(name => ids[name]).Order().ToList();
+        var wanted = expected.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(name => ids[name]).Order().ToList();
 
         Assert.Equal(wanted, (await _client.IdsAsync($"tags={tag}&filter={Esc($"S_DWITHIN(geometry, BBOX({box}), {metres}, meters)")}")).Order());
         var json = $$"""{"op":"s_dwithin","args":[{"bbox":[{{box}}]},{"property":"geometry"},{{metres}},"meters"]}""";

@@ -75,6 +75,11 @@ public sealed class WriteIntegrityTests(ApiFixture api)
             Assert.Contains($"'{finer}' is finer than the stored month", problem["detail"]!.GetValue<string>());
         }
         Assert.Equal(1, (await _client.GetJsonAsync(url))["properties"]!["version"]!.GetValue<int>());
+        // Nor may a PUT of the incident as read (its occurred_at the stored one) with a finer precision.
+        var read = await _client.GetJsonAsync(url);
+        read["properties"]!["time_precision"] = "day";
+        await ProblemAssert.IsProblemAsync(await _client.PutCurrentAsync(url, Features.Content(read)), HttpStatusCode.UnprocessableEntity, "properties.time_precision");
+        Assert.Equal(1, (await _client.GetJsonAsync(url))["properties"]!["version"]!.GetValue<int>());
 
         var refined = await _client.PatchCurrentAsync(url, """{"properties":{"time_precision":"day","occurred_at":"2016-03-14"}}""");
         Assert.Equal(HttpStatusCode.OK, refined.StatusCode);
