@@ -618,7 +618,9 @@ public static partial class IncidentsApi
     private static IResult? FinerThanStored(JsonElement patch, string storedFeature, bool replacement = false)
     {
         var stored = JsonNode.Parse(storedFeature)?["properties"];
-        if (!patch.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object
+        // A body that is no object is validation's to refuse, as the feature it is not.
+        if (patch.ValueKind != JsonValueKind.Object
+            || !patch.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object
             || (replacement
                 ? !properties.TryGetProperty("occurred_at", out var at) || at.ValueKind != JsonValueKind.String
                   || at.GetString() != stored?["occurred_at"]?.GetValue<string>()
