@@ -38,6 +38,9 @@ public static class CompleteDecompression
     /// <summary>Whether data starts as gzip does (its magic bytes 1f 8b).</summary>
     public static bool IsGzip(ReadOnlySpan<byte> head) => head is [0x1f, 0x8b, ..];
 
+    /// <summary>What an import says of a gzip body that came without its Content-Encoding.</summary>
+    public const string Undeclared = "looks gzip-compressed but came without Content-Encoding; send Content-Encoding: gzip, or the file uncompressed";
+
     public const string Truncated = "is cut off: the compressed data ends before the end its format marks (a transfer broken off?)";
 }
 

@@ -38,7 +38,7 @@ internal sealed class CsvFeatureSource : IFeatureSource
         var header = csv.Fields.Select(f => f.Trim().ToLowerInvariant()).ToList();
         // A gzip file (0x1F 0x8B) sent without its Content-Encoding: say so, rather than list its bytes as unknown columns.
         if (header.Count > 0 && header[0].StartsWith('\u001f'))
-            throw new ImportFormatException("body", "looks gzip-compressed but came without Content-Encoding; send Content-Encoding: gzip, or the file uncompressed", 1);
+            throw new ImportFormatException("body", CompleteDecompression.Undeclared, 1);
         // A file of another separator reads as one column: say which separator it has, not that the whole line is an unknown column.
         // Quoted ("title";"lat"), its first value ends where the separator follows the closing quote.
         char? separator = null;

@@ -60,10 +60,14 @@ internal sealed class ByteWindow(Stream stream, int maxUnitBytes)
         return true;
     }
 
-    /// <summary>Skips a UTF-8 byte order mark at the very start.</summary>
+    /// <summary>
+    /// Skips a UTF-8 byte order mark at the very start. A gzip file sent without its Content-Encoding stops the import
+    /// here, said as such (every line of it was rejected as "not valid JSON", or the body as a whole).
+    /// </summary>
     public async ValueTask SkipBomAsync(CancellationToken ct)
     {
         while (End - Start < 3 && !Eof) await FillAsync(ct);
+        if (CompleteDecompression.IsGzip(Pending)) throw new ImportFormatException("body", CompleteDecompression.Undeclared, 1);
         if (Pending.StartsWith("\uFEFF"u8)) Start += 3;
     }
 }

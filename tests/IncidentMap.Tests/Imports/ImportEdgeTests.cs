@@ -321,17 +321,26 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.Equal(0, (await api.Database.HistoryAsync(prefix)).Incidents);
     }
 
-    [Fact]
-    public async Task A_gzip_file_sent_without_its_Content_Encoding_is_told_so()
+    /// <summary>In every format: NDJSON rejected each line of it as "not valid JSON" (a 200), GeoJSON the body.</summary>
+    [Theory]
+    [InlineData("text/csv")]
+    [InlineData("application/x-ndjson")]
+    [InlineData("application/geo+json-seq")]
+    [InlineData("application/geo+json")]
+    public async Task A_gzip_file_sent_without_its_Content_Encoding_is_told_so(string mediaType)
     {
         var prefix = Unique();
-        var bytes = await Compressed(Header + $"{prefix}-1,Row,riots,2016-01-01,36.7,34.7,\n", "gzip").ReadAsByteArrayAsync();
-        var content = new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("text/csv") } };
+        var body = mediaType == "text/csv" ? Header + $"{prefix}-1,Row,riots,2016-01-01,36.7,34.7,\n"
+            : mediaType == "application/geo+json" ? $"{{\"type\": \"FeatureCollection\", \"features\": [{Feature($"{prefix}-1")}]}}"
+            : Feature($"{prefix}-1") + "\n";
+        var bytes = await Compressed(body, "gzip").ReadAsByteArrayAsync();
+        var content = new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue(mediaType) } };
 
         var (status, problem) = await api.CreateClient().PostImportAsync(content);
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("body looks gzip-compressed but came without Content-Encoding", problem["detail"]!.GetValue<string>());
+        Assert.Equal(0, (await api.Database.HistoryAsync(prefix)).Incidents);
     }
 
     [Fact]
