@@ -196,7 +196,7 @@ internal static class Literals
 
     public static Geometry GeoJson(JsonObject json, Location at)
     {
-        var type = json["type"] is JsonValue value && value.TryGetValue<string>(out var name) ? name : null;
+        var type = TypeOf(json);
         if (type is null || !GeoJsonTypes.Contains(type))
             throw new FilterException(at, $"'{type}' is not a GeoJSON geometry type; use {string.Join(", ", GeoJsonTypes)}");
         // RFC 7946 §3.1: the member is required (an empty geometry writes []); without it the reader made an empty
@@ -219,10 +219,12 @@ internal static class Literals
         }
     }
 
+    private static string? TypeOf(JsonObject json) => json["type"] is JsonValue value && value.TryGetValue<string>(out var name) ? name : null;
+
     /// <summary>The first geometry, the collection's parts included, without its coordinates member: its path and type.</summary>
     private static (string Path, string Type)? Uncoordinated(JsonObject json, string path)
     {
-        var type = json["type"] is JsonValue value && value.TryGetValue<string>(out var name) ? name : null;
+        var type = TypeOf(json);
         if (type != "GeometryCollection") return type is not null && GeoJsonTypes.Contains(type) && !json.ContainsKey("coordinates") ? (path, type) : null;
         if (json["geometries"] is not JsonArray parts) return null; // the reader names a missing geometries member
         for (var n = 0; n < parts.Count; n++)

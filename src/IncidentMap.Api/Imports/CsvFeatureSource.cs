@@ -263,9 +263,10 @@ internal sealed class IncidentCsvLayout : CsvLayout
 
     public override void Write(CsvRow row, Utf8JsonWriter json, List<FieldError> problems)
     {
-        if ((row["lon"] is not null || row["lat"] is not null) && row["wkt"] is not null)
+        var point = row["lon"] is not null || row["lat"] is not null;
+        if (point && row["wkt"] is not null)
             problems.Add(new FieldError("geometry", "is given twice, as lon/lat and as wkt; give one of them (an export writes lon and lat for a point, wkt for any other shape)"));
-        else if (row["lon"] is not null || row["lat"] is not null) WritePoint(json, row["lon"], row["lat"], problems);
+        else if (point) WritePoint(json, row["lon"], row["lat"], problems);
         else if (row["wkt"] is { } wkt) WriteWkt(json, wkt, problems);
 
         json.WriteStartObject("properties");
@@ -335,7 +336,7 @@ internal sealed class IncidentCsvLayout : CsvLayout
             var srid = wkt[5..semicolon].Trim();
             if (srid != "4326")
             {
-                problems.Add(new FieldError("geometry", $"is in SRID {(srid.Length > 20 ? srid[..20] + "…" : srid)}; write WGS 84 longitude and latitude (SRID=4326, or no SRID)"));
+                problems.Add(new FieldError("geometry", $"is in SRID {Problem.Cut(srid, 21)}; write WGS 84 longitude and latitude (SRID=4326, or no SRID)"));
                 return;
             }
             start = semicolon + 1;

@@ -61,10 +61,10 @@ internal sealed class ByteWindow(Stream stream, int maxUnitBytes)
     }
 
     /// <summary>
-    /// Skips a UTF-8 byte order mark at the very start. A gzip file sent without its Content-Encoding stops the import
+    /// Where reading begins: skips a UTF-8 byte order mark at the very start. A gzip file sent without its Content-Encoding stops the import
     /// here, said as such (every line of it was rejected as "not valid JSON", or the body as a whole).
     /// </summary>
-    public async ValueTask SkipBomAsync(CancellationToken ct)
+    public async ValueTask BeginAsync(CancellationToken ct)
     {
         while (End - Start < 3 && !Eof) await FillAsync(ct);
         if (CompleteDecompression.IsGzip(Pending)) throw new ImportFormatException("body", CompleteDecompression.Undeclared, 1);
@@ -100,7 +100,7 @@ internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
         if (!_started)
         {
             _started = true;
-            await _window.SkipBomAsync(ct);
+            await _window.BeginAsync(ct);
             // A GeoJSON text sequence (RFC 8142) starts each record with RS, and a record may span lines (pretty-printed
             // JSON): such a body is split at RS. Otherwise each line is a record (NDJSON, or a sequence of one-line records).
             while (_window.Pending.TrimStart(" \t\r\n"u8).IsEmpty && !_window.Eof && await _window.FillAsync(ct)) { }
@@ -186,7 +186,7 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
     {
         _document?.Dispose();
         _document = null;
-        if (_phase == Phase.Start) await _window.SkipBomAsync(ct);
+        if (_phase == Phase.Start) await _window.BeginAsync(ct);
         while (true)
         {
             (int Start, int Length)? feature;
@@ -206,7 +206,8 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
                 if (_window.Eof && IsUnfinished())
                     throw new ImportFormatException("body", "ends before the FeatureCollection does", line);
                 // The reader does not say which limit it hit: a feature nested too deep is valid JSON, said as such.
-                throw new ImportFormatException("body", NestedTooDeep()
+                // Measured from the next value, past the comma after the last feature read, by a single write's limit.
+                throw new ImportFormatException("body", Incidents.JsonBody.NestedTooDeep(_window.Pending.TrimStart(" \t\r\n,"u8))
                     ? $"has a feature nested more than {Incidents.JsonBody.MaxDepth} levels deep (line {line}); flatten it"
                     : $"is not valid JSON (line {line}, byte {e.BytePositionInLine + 1})", line);
             }
@@ -225,25 +226,6 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
             if (!await _window.FillAsync(ct))
                 throw new ImportFormatException("body", $"has a feature larger than {MaxFeatureBytes} bytes", _line);
         }
-    }
-
-    /// <summary>Whether what is buffered goes deeper than <see cref="MaxDepth"/> (read from where the reader stood, without the limit).</summary>
-    private bool NestedTooDeep()
-    {
-        // From the next value: past the comma after the last feature read.
-        var reader = new Utf8JsonReader(_window.Pending.TrimStart(" \t\r\n,"u8), isFinalBlock: false,
-            new JsonReaderState(new JsonReaderOptions { MaxDepth = int.MaxValue }));
-        var depth = _phase == Phase.Features ? 2 : 1; // where the reader stood: inside the collection, or its features
-        try
-        {
-            while (reader.Read())
-                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && depth + reader.CurrentDepth >= MaxDepth)
-                    return true;
-        }
-        catch (JsonException)
-        {
-        }
-        return false;
     }
 
     /// <summary>Whether what is left of the input is valid JSON as far as it goes: a document cut short, not a broken one.</summary>

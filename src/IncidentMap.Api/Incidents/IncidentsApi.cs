@@ -448,9 +448,8 @@ public static partial class IncidentsApi
         using var _ = document;
         if (OtherId(document!.RootElement, id) is { } otherId) return otherId;
 
-        var current = await reader.GetFeatureAsync(id, context.RequestAborted);
-        if (current is not null && FinerThanStored(document!.RootElement, current.Value.Feature, replacement: true) is { } finer) return finer;
-        var stored = current is { } read ? JsonNode.Parse(read.Feature) : null;
+        var stored = await reader.GetFeatureAsync(id, context.RequestAborted) is { } current ? JsonNode.Parse(current.Feature) : null;
+        if (stored is not null && FinerThanStored(document!.RootElement, stored, replacement: true) is { } finer) return finer;
         using var replaced = stored is null ? null : ForgetOutdatedDerivations(document!.RootElement, stored);
         var body = replaced?.RootElement ?? document!.RootElement;
         var (draft, invalid) = await DraftAsync(context, body,
@@ -563,11 +562,11 @@ public static partial class IncidentsApi
             if (condition.Refuses(current.Value.Version) is { } header)
                 return Respond(context, new WriteOutcome.VersionMismatch(current.Value.Version, header), StatusCodes.Status200OK, featureId);
 
-            if (FinerThanStored(document.RootElement, current.Value.Feature) is { } finer) return finer;
-            var merged = IncidentInput.MergePatch(JsonNode.Parse(current.Value.Feature), JsonNode.Parse(document.RootElement.GetRawText()));
-            ForgetWhatThePatchOutdates(merged!, document.RootElement, JsonNode.Parse(current.Value.Feature)!);
-            using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
             var stored = JsonNode.Parse(current.Value.Feature)!;
+            if (FinerThanStored(document.RootElement, stored) is { } finer) return finer;
+            var merged = IncidentInput.MergePatch(stored, JsonNode.Parse(document.RootElement.GetRawText()));
+            ForgetWhatThePatchOutdates(merged!, document.RootElement, stored);
+            using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
             var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement,
                 d => PatchedPlace(document.RootElement, stored) is { } names ? (WithStoredPlace(d, stored, names), names.Count == 0) : null);
             if (invalid is not null) return invalid;
@@ -615,18 +614,18 @@ public static partial class IncidentsApi
     /// stored time reads back as a full date-time, so the merged document alone could not tell.
     /// </summary>
     /// <param name="replacement">A PUT: its occurred_at is the stored one sent back (a GIS editor's save of what it read).</param>
-    private static IResult? FinerThanStored(JsonElement patch, string storedFeature, bool replacement = false)
+    private static IResult? FinerThanStored(JsonElement body, JsonNode storedFeature, bool replacement = false)
     {
-        var stored = JsonNode.Parse(storedFeature)?["properties"];
+        var stored = storedFeature["properties"];
         // A body that is no object is validation's to refuse, as the feature it is not.
-        if (patch.ValueKind != JsonValueKind.Object
-            || !patch.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object
-            || (replacement
-                ? !properties.TryGetProperty("occurred_at", out var at) || at.ValueKind != JsonValueKind.String
-                  || at.GetString() != stored?["occurred_at"]?.GetValue<string>()
-                : properties.TryGetProperty("occurred_at", out _))
-            || !properties.TryGetProperty("time_precision", out var given) || given.ValueKind != JsonValueKind.String)
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object)
             return null;
+        // The stored time stands: a patch leaves occurred_at out, a replacement sends the stored one back.
+        var sentAt = properties.TryGetProperty("occurred_at", out var at) ? at : (JsonElement?)null;
+        var storedTime = replacement
+            ? sentAt is { ValueKind: JsonValueKind.String } text && text.GetString() == stored?["occurred_at"]?.GetValue<string>()
+            : sentAt is null;
+        if (!storedTime || !properties.TryGetProperty("time_precision", out var given) || given.ValueKind != JsonValueKind.String) return null;
         var was = stored?["time_precision"]?.GetValue<string>();
         var finer = Array.IndexOf(Vocabulary.TimePrecisions, given.GetString());
         if (finer < 0 || finer >= Array.IndexOf(Vocabulary.TimePrecisions, was)) return null;

@@ -104,7 +104,7 @@ public static class JsonBody
     /// syntax error: the same tokens the parser read, with no depth limit (the reader keeps its depth in
     /// a bit stack, so this cannot exhaust the call stack).
     /// </summary>
-    private static bool NestedTooDeep(ReadOnlySpan<byte> json)
+    internal static bool NestedTooDeep(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = int.MaxValue });
         try

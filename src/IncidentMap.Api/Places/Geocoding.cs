@@ -63,8 +63,8 @@ public sealed class Geocoding(Gazetteer gazetteer)
         if (country is not null && !Vocabulary.CountryCodes.Contains(country)) return null;
         var admin1 = Text(properties, "admin1") is { } a && IncidentInput.IsStorableText(a) ? a : null;
         // Trimmed as every write stores text (String.Trim: a spreadsheet's no-break space too), so the name looked
-        // up is the name stored.
-        return new PlaceQuery(name.Trim(), country?.Trim(), admin1?.Trim());
+        // up is the name stored. (The country is a code already, or none.)
+        return new PlaceQuery(name.Trim(), country, admin1?.Trim());
     }
 
     /// <summary>The Feature with the place's point, and whichever of geo_precision, country and admin1 it lacked.</summary>
