@@ -90,8 +90,8 @@ internal sealed class SqlCompiler
 
     /// <summary>
     /// CASEI and ACCENTI (nested in either order): full case folding (<see cref="CaseFolding"/>) and
-    /// unaccent(). Over a literal the folded text is a scalar subquery, computed once per statement:
-    /// unaccent() is STABLE, so PostgreSQL folded the literal again in every row (ACCENTI(title) =
+    /// accent_fold() (migration 0047: unaccent() after Hebrew and Arabic marks are removed). Over a literal
+    /// the folded text is a scalar subquery, computed once per statement: unaccent() is STABLE, so PostgreSQL folded the literal again in every row (ACCENTI(title) =
     /// ACCENTI('…') with a 19,500-character literal cost 450 µs a row, 45 s per 100,000 rows). Over a
     /// property it is computed in every row the filter reads
     /// (ACCENTI(CASEI(summary)) about 1.2 µs a row more than a plain LIKE), so a filter may fold at most
@@ -117,8 +117,7 @@ internal sealed class SqlCompiler
     {
         var arg = Args(call, 1)[0];
         var (inner, source, overProperty) = arg is CallNode { Name: "casei" or "accenti" } nested ? Fold(nested) : Text(call, arg);
-        // The dictionary named, as place_key does (migration 0007): unaccent() alone depends on the search_path.
-        var sql = call.Name == "casei" ? CaseFolding.Sql(inner, source) : $"public.unaccent('public.unaccent'::regdictionary, {inner})";
+        var sql = call.Name == "casei" ? CaseFolding.Sql(inner, source) : $"public.accent_fold({inner})";
         return (sql, source, overProperty);
     }
 

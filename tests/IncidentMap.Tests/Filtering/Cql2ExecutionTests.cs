@@ -348,6 +348,60 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
         Assert.Equal(Names(expected), await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage));
     }
 
+    /// <summary>
+    /// Vowel points are optional in Hebrew and Arabic writing, and ACCENTI ignores them as it ignores Latin
+    /// accents (migration 0047): unaccent() alone knew neither script's marks. Letters that are no marks stay
+    /// distinct (ة is not ه, が is not か).
+    /// </summary>
+    [Theory]
+    [InlineData("ACCENTI(title) = ACCENTI('قصف حمص')", "homsArabic")]
+    [InlineData("ACCENTI(title) = ACCENTI('قَصْف حِمْص')", "homsArabic")]
+    [InlineData("ACCENTI(title) LIKE ACCENTI('%حمص%')", "homsArabic")]
+    [InlineData("title LIKE '%حمص%'", "")]
+    [InlineData("ACCENTI(title) = ACCENTI('إطلاق نار')", "shooting")]
+    [InlineData("ACCENTI(title) = ACCENTI('اطلاق نار')", "shooting")]
+    [InlineData("ACCENTI(title) = ACCENTI('שלום')", "shalom")]
+    [InlineData("CASEI(ACCENTI(title)) = CASEI(ACCENTI('שלום'))", "shalom")]
+    [InlineData("ACCENTI(title) = ACCENTI('مدينه')", "")]
+    [InlineData("ACCENTI(title) = ACCENTI('か')", "")]
+    public async Task ACCENTI_ignores_Hebrew_and_Arabic_vowel_marks(string filter, string expected)
+    {
+        await Insert("homsArabic", "قَصْف حِمْص", "explosions_remote_violence", "2016-02-21T07:30:00Z", "exact", "POINT(36.72 34.72)", [], null, null, "SY", []);
+        await Insert("shooting", "إطلاق نار", "battles", "2016-02-21T07:30:00Z", "exact", "POINT(36.72 34.72)", [], null, null, "SY", []);
+        await Insert("shalom", "שָׁלוֹם", "protests", "2016-02-21T07:30:00Z", "exact", "POINT(35.2 31.8)", [], null, null, "IL", []);
+        await Insert("madina", "مدينة", "protests", "2016-02-21T07:30:00Z", "exact", "POINT(36.72 34.72)", [], null, null, "SY", []);
+        await Insert("ga", "が", "protests", "2016-02-21T07:30:00Z", "exact", "POINT(139.7 35.7)", [], null, null, "JP", []);
+
+        Assert.Equal(Names(expected), await Matching(filter, Cql2.TextLanguage));
+    }
+
+    /// <summary>
+    /// Text typed decomposed (NFD) folds exactly as the same text composed, for every character that has a
+    /// canonical decomposition, under ACCENTI and under CASEI(ACCENTI(…)): accent_fold composes its result
+    /// again, and the composed text never needs more case folding than CaseFolding's test of the original saw.
+    /// </summary>
+    [Fact]
+    public async Task ACCENTI_folds_decomposed_text_as_the_composed()
+    {
+        var composed = Enumerable.Range(0x80, 0x30000 - 0x80)
+            .Where(c => c is < 0xD800 or > 0xDFFF)
+            .Select(char.ConvertFromUtf32)
+            .Where(c => System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c, 0) != System.Globalization.UnicodeCategory.OtherNotAssigned)
+            .Where(c => c.Normalize(System.Text.NormalizationForm.FormD) != c)
+            .ToArray();
+        Assert.True(composed.Length > 10_000, $"{composed.Length} characters with a decomposition");
+        var decomposed = composed.Select(c => c.Normalize(System.Text.NormalizationForm.FormD)).ToArray();
+
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var differing = (await connection.QueryAsync<string>(
+            $"""
+            SELECT c FROM unnest(@composed, @decomposed) AS t(c, d)
+            WHERE public.accent_fold(c) IS DISTINCT FROM public.accent_fold(d)
+               OR {CaseFolding.Sql("public.accent_fold(c)", "c")} IS DISTINCT FROM {CaseFolding.Sql("public.accent_fold(d)", "d")}
+            """, new { composed, decomposed })).ToList();
+        Assert.Empty(differing);
+    }
+
     /// <summary>CASEI is Unicode's full case folding (CQL2 /req/case-insensitive-comparison), not only lower().</summary>
     [Theory]
     [InlineData("CASEI(title) LIKE CASEI('strasse%')", "strasse")]
