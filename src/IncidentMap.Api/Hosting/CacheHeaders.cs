@@ -80,27 +80,32 @@ public static class CacheHeaders
     private static string WithCoding(string etag, string coding) => etag[..^1] + "-" + coding + "\"";
 
     /// <summary>
-    /// The coding response compression answers this request in (every type that carries an ETag here is
-    /// compressible), chosen as ASP.NET Core's provider does: codings named in any case, the first
-    /// mention of each counting, "*" standing for every provider, q=0 skipped; then the highest
-    /// quality, br before gzip (their order of registration) and identity after both on a tie; null for none.
+    /// The coding this request is answered in (every type that carries an ETag here is compressible), for
+    /// response compression (<see cref="PreferredCodingProvider"/>) and the ETag alike: codings named in any
+    /// case, the first mention of each counting; "*" standing for every coding the header does not name
+    /// (RFC 9110 §12.5.3), so "*, br;q=0" refuses br; q=0 refusing; then the highest quality, br before
+    /// gzip and identity after both on a tie; null for identity. ASP.NET Core's own choice let "*" bring
+    /// back a coding refused by name.
     /// </summary>
-    private static string? PreferredCoding(HttpRequest request)
+    public static string? PreferredCoding(HttpRequest request)
     {
         if (!Microsoft.Net.Http.Headers.StringWithQualityHeaderValue.TryParseList(request.Headers.AcceptEncoding, out var accepted)) return null;
-        var candidates = new Dictionary<string, (double Quality, int Priority)>(StringComparer.OrdinalIgnoreCase);
+        var named = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
+        double? any = null;
         foreach (var entry in accepted)
         {
+            if (entry.Value.Value is not { } name) continue;
             var quality = entry.Quality ?? 1;
-            if (quality < double.Epsilon || entry.Value.Value is not { } name) continue;
-            if (name == "*")
-                for (var i = 0; i < Codings.Length; i++) candidates.TryAdd(Codings[i], (quality, i));
-            else if (Array.FindIndex(Codings, c => c.Equals(name, StringComparison.OrdinalIgnoreCase)) is var index and >= 0)
-                candidates.TryAdd(Codings[index], (quality, index));
-            else if (name.Equals("identity", StringComparison.OrdinalIgnoreCase))
-                candidates.TryAdd("identity", (quality, int.MaxValue));
+            if (name == "*") any ??= quality;
+            else named.TryAdd(name, quality);
         }
-        var best = candidates.OrderByDescending(c => c.Value.Quality).ThenBy(c => c.Value.Priority).Select(c => c.Key).FirstOrDefault();
+        var candidates = new List<(string Coding, double Quality, int Priority)>();
+        for (var i = 0; i < Codings.Length; i++)
+            if ((named.TryGetValue(Codings[i], out var q) ? q : any) is { } quality and >= double.Epsilon)
+                candidates.Add((Codings[i], quality, i));
+        if (named.TryGetValue("identity", out var identity) && identity >= double.Epsilon)
+            candidates.Add(("identity", identity, int.MaxValue));
+        var best = candidates.OrderByDescending(c => c.Quality).ThenBy(c => c.Priority).Select(c => c.Coding).FirstOrDefault();
         return best is null or "identity" ? null : best;
     }
 

@@ -14,6 +14,7 @@ using IncidentMap.Api.Seeding;
 using IncidentMap.Api.Stats;
 using IncidentMap.Api.Tiles;
 using Microsoft.AspNetCore.ResponseCompression;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.OpenApi;
 
 namespace IncidentMap.Api.Hosting;
@@ -92,6 +93,7 @@ public static class IncidentMapHost
                 [IncidentsApi.GeoJson, "application/problem+json", "text/csv", "application/geo+json-seq", "application/x-ndjson", TilesApi.MvtType,
                  "application/schema+json", "application/vnd.oai.openapi+json"]);
         });
+        services.Replace(ServiceDescriptor.Singleton<IResponseCompressionProvider, PreferredCodingProvider>());
         services.Configure<GzipCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = JsonBody.MaxBytes);
         return builder;

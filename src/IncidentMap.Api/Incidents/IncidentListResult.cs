@@ -51,14 +51,19 @@ public sealed class IncidentListResult(
         _ => IncidentsApi.GeoJson,
     };
 
+    /// <summary>The headers that say what the body is; a HEAD answers them too (RFC 9110 §9.3.2).</summary>
+    public static void Describe(HttpResponse response, OutputFormat format)
+    {
+        response.ContentType = ContentType(format);
+        if (format == OutputFormat.Csv) response.Headers.ContentDisposition = "inline; filename=\"incidents.csv\"";
+    }
+
     public async Task ExecuteAsync(HttpContext context)
     {
         await using var _ = rows;
         using var lease = exportLease;
         var ct = context.RequestAborted;
-        context.Response.ContentType = ContentType(query.Format);
-        if (query.Format == OutputFormat.Csv)
-            context.Response.Headers.ContentDisposition = "inline; filename=\"incidents.csv\"";
+        Describe(context.Response, query.Format);
         // Start the response now: if the database fails mid-page, the connection is aborted and the
         // client sees a broken transfer, instead of an error document glued to half a collection.
         await context.Response.StartAsync(ct);

@@ -303,7 +303,7 @@ public static partial class IncidentsApi
         }
         if (HttpMethods.IsHead(context.Request.Method))
         {
-            context.Response.ContentType = IncidentListResult.ContentType(query.Format);
+            IncidentListResult.Describe(context.Response, query.Format);
             return TypedResults.Ok();
         }
         System.Threading.RateLimiting.RateLimitLease? exportLease = null;

@@ -442,8 +442,8 @@ public static partial class QueryParser
         _ => null,
     };
 
-    /// <summary>The first acceptable of our media types in Accept order; GeoJSON for */* or none.</summary>
-    public static OutputFormat FormatFromAccept(string? accept)
+    /// <summary>The first acceptable of our media types (of <paramref name="offered"/>, when given) in Accept order; GeoJSON for */* or none.</summary>
+    public static OutputFormat FormatFromAccept(string? accept, params OutputFormat[] offered)
     {
         if (string.IsNullOrWhiteSpace(accept)) return OutputFormat.GeoJson;
         var ranked = accept.Split(',')
@@ -459,13 +459,16 @@ public static partial class QueryParser
             .OrderByDescending(t => t.Q).ThenBy(t => t.Index);
         foreach (var (type, _, _) in ranked)
         {
-            switch (type)
+            OutputFormat? format = type switch
             {
-                case "application/geo+json" or "application/json" or "*/*" or "application/*": return OutputFormat.GeoJson;
-                case "text/csv" or "text/*": return OutputFormat.Csv;
-                case "application/geo+json-seq": return OutputFormat.GeoJsonSeq;
-                case "application/x-ndjson" or "application/jsonl": return OutputFormat.NdJson;
-            }
+                "application/geo+json" or "application/json" or "*/*" or "application/*" => OutputFormat.GeoJson,
+                "text/csv" or "text/*" => OutputFormat.Csv,
+                "application/geo+json-seq" => OutputFormat.GeoJsonSeq,
+                "application/x-ndjson" or "application/jsonl" => OutputFormat.NdJson,
+                _ => null,
+            };
+            // A type the endpoint does not offer gives way to the next one the client accepts.
+            if (format is { } f && (offered.Length == 0 || offered.Contains(f))) return f;
         }
         return OutputFormat.GeoJson;
     }

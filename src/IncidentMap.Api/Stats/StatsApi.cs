@@ -98,7 +98,9 @@ public static class StatsApi
         var buckets = 0d;
         if (closed)
         {
-            buckets = (query.Until!.Value - query.From!.Value).TotalDays / (interval == "day" ? 1 : interval == "week" ? 7 : 28);
+            // A month as the Gregorian calendar's average (365.2425 / 12 days): counted as 28 days, 800 years
+            // of months (9,600) were refused as "about 10436".
+            buckets = (query.Until!.Value - query.From!.Value).TotalDays / (interval == "day" ? 1 : interval == "week" ? 7 : 365.2425 / 12);
             if (buckets > MaxBuckets)
                 return Problem.BadParameter("datetime", $"makes about {buckets:0} {interval} buckets; the maximum is {MaxBuckets}");
         }
@@ -246,11 +248,12 @@ public static class StatsApi
 
     /// <summary>
     /// Whether the answer is CSV: f json or csv (any case, as /items takes its words); without f, Accept
-    /// decides, as on /items (text/csv before any JSON type). Null for another f.
+    /// decides, as on /items (text/csv before any JSON type), between the two types offered here: a client
+    /// that prefers NDJSON but accepts CSV gets CSV. Null for another f.
     /// </summary>
     private static bool? WantsCsv(HttpRequest request) => request.Query["f"].FirstOrDefault()?.ToLowerInvariant() switch
     {
-        null => QueryParser.FormatFromAccept(request.Headers.Accept.ToString()) == OutputFormat.Csv,
+        null => QueryParser.FormatFromAccept(request.Headers.Accept.ToString(), OutputFormat.GeoJson, OutputFormat.Csv) == OutputFormat.Csv,
         "json" => false,
         "csv" => true,
         _ => null,
@@ -342,10 +345,13 @@ public static class StatsApi
     /// A bucket's wall-clock start kept within the calendar .NET reads (years 1 to 9999): the first instants
     /// of year 1 are still 31 December of 1 BC west of Greenwich (Abidjan's local mean time, Santiago), a
     /// bucket Npgsql cannot read into a DateTime, and the request was a 500. Such an edge bucket is counted
-    /// as the calendar's first (or last) day, whose start TimeWindow.Local clamps the same way.
+    /// as the calendar's first (or last) bucket, whose start TimeWindow.Local clamps the same way. The last is
+    /// the one holding 9999-12-31: the 1st of its month, the Monday of its week. Clamped to the day itself, an
+    /// incident late on 31 December 9999 UTC (10000 in Kiritimati) fell in no month's or week's bucket of
+    /// the series, and the buckets no longer added up to the matching incidents.
     /// </summary>
     private static string Calendar(string wallClock) =>
-        $"least(greatest({wallClock}, '0001-01-01 00:00'::timestamp), '9999-12-31 00:00'::timestamp)";
+        $"least(greatest({wallClock}, '0001-01-01 00:00'::timestamp), date_trunc(@interval, '9999-12-31 00:00'::timestamp))";
 
     /// <summary>The largest distance of a time zone from UTC (UTC+14, Kiribati; UTC−12).</summary>
     private static readonly TimeSpan MaxOffset = TimeSpan.FromHours(14);

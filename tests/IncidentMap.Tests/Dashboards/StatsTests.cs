@@ -316,6 +316,18 @@ public sealed class StatsTests(ApiFixture api)
         var negotiated = await _client.SendAsync(request);
         Assert.Equal(csv, await negotiated.Content.ReadAsStringAsync());
         Assert.Contains("Accept", negotiated.Headers.Vary);
+
+        // A type preferred that stats do not offer gives way to the next one accepted (it was JSON, unaccepted).
+        foreach (var accept in new[] { "application/x-ndjson, text/csv", "application/geo+json-seq;q=0.9, text/csv;q=0.8" })
+        {
+            foreach (var path in new[] { "stats", "stats/summary" })
+            {
+                var preferring = new HttpRequestMessage(HttpMethod.Get, $"/collections/incidents/{path}?tags={tag}&datetime=2018-07-01/2018-07-02");
+                preferring.Headers.TryAddWithoutValidation("Accept", accept);
+                var answer = await _client.SendAsync(preferring);
+                Assert.Equal("text/csv", answer.Content.Headers.ContentType!.MediaType);
+            }
+        }
     }
 
     [Fact]
@@ -432,7 +444,11 @@ public sealed class StatsTests(ApiFixture api)
     [InlineData("Africa/Abidjan", "0001-01-01T00:00:01Z/0001-01-03", null)]
     [InlineData("America/Santiago", "0001-01", null)]
     [InlineData("Pacific/Kiritimati", "9999-12-30T00:00:00Z/9999-12-31T23:00:00Z", "9999-12-31T12:00:00Z")]
-    public async Task Windows_at_the_ends_of_the_calendar_are_answered_in_any_time_zone(string tz, string datetime, string? incidentAt)
+    // The last month's and week's buckets start before 31 December: the incident was in neither.
+    [InlineData("Pacific/Kiritimati", "9999-12-30T00:00:00Z/9999-12-31T23:00:00Z", "9999-12-31T12:00:00Z", "month")]
+    [InlineData("Pacific/Kiritimati", "9999-12-30T00:00:00Z/9999-12-31T23:00:00Z", "9999-12-31T12:00:00Z", "week")]
+    [InlineData("Pacific/Kiritimati", "9999-12-31T00:00:00Z/..", "9999-12-31T23:59:59Z", "month")]
+    public async Task Windows_at_the_ends_of_the_calendar_are_answered_in_any_time_zone(string tz, string datetime, string? incidentAt, string interval = "day")
     {
         // West of Greenwich the first instants of year 1 are still 1 BC locally: the window's first bucket
         // could not be read back, and the request was a 500 (fuzzing audit). No incident is written at
@@ -445,13 +461,31 @@ public sealed class StatsTests(ApiFixture api)
         if (incidentAt is not null) feature["properties"]!["occurred_at"] = incidentAt;
         await _client.CreateAsync(feature);   // else in our time, outside the window
 
-        var answer = await _client.GetAsync($"/collections/incidents/stats?tags={tag}&tz={tz}&datetime={datetime}");
+        var answer = await _client.GetAsync($"/collections/incidents/stats?tags={tag}&tz={tz}&datetime={datetime}&interval={interval}");
         var body = await answer.Content.ReadAsStringAsync();
 
         Assert.True(answer.StatusCode == HttpStatusCode.OK, $"{(int)answer.StatusCode} {body}");
         var buckets = JsonNode.Parse(body)!["buckets"]!.AsArray();
         Assert.NotEmpty(buckets);
         Assert.Equal(incidentAt is null ? 0 : 1, buckets.Sum(b => b!["count"]!.GetValue<int>()));
-        Assert.StartsWith(datetime.StartsWith("9999", StringComparison.Ordinal) ? "9999-12-" : "0001-01-0", buckets[0]!["start"]!.GetValue<string>());
+        Assert.StartsWith(datetime.StartsWith("9999", StringComparison.Ordinal) ? "9999-1" : "0001-01-0", buckets[0]!["start"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_closed_window_of_months_is_measured_in_months_not_in_28_days()
+    {
+        // 800 years are 9,600 months, under the maximum of 10,000 (as 28-day months, "about 10436").
+        var tag = FeedHelpers.NewTag();
+        var feature = FeedHelpers.Tagged(tag);
+        feature["properties"]!["occurred_at"] = "1999-12-30T12:00:00Z";
+        await _client.CreateAsync(feature);
+
+        var stats = await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&interval=month&datetime=1200-01-01/1999-12-31");
+
+        var buckets = stats["buckets"]!.AsArray();
+        Assert.Equal(9_600, buckets.Count);
+        Assert.Equal(1, buckets[^1]!["count"]!.GetValue<int>());
+        await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync($"/collections/incidents/stats?tags={tag}&interval=month&datetime=1100-01-01/1999-12-31"), HttpStatusCode.BadRequest, "datetime");
     }
 }

@@ -90,10 +90,15 @@ public sealed class CacheHeaderTests(ApiFixture api)
     [InlineData("*", "br")]
     [InlineData("identity", null)]
     [InlineData("br;q=0, gzip;q=0", null)]
-    // As ASP.NET Core's compression chooses: codings in any case, the first mention of each, "*" for both.
+    // Codings in any case, the first mention of each, "*" for those not named (RFC 9110 §12.5.3): a coding
+    // refused by name stays refused ("*" brought br back, as ASP.NET Core's own choice does).
     [InlineData("GZIP", "gzip")]
-    [InlineData("*;q=0.1, gzip;q=0.2", "br")]
-    [InlineData("br;q=0, *", "br")]
+    [InlineData("*;q=0.1, gzip;q=0.2", "gzip")]
+    [InlineData("br;q=0, *", "gzip")]
+    [InlineData("*, br;q=0", "gzip")]
+    [InlineData("*, br;q=0, gzip;q=0", null)]
+    [InlineData("gzip;q=0, *;q=0.5", "br")]
+    [InlineData("*;q=0", null)]
     [InlineData("identity, gzip;q=0.5", null)]
     public async Task A_304_names_the_coding_the_200_for_the_same_request_came_in(string acceptEncoding, string? coding)
     {

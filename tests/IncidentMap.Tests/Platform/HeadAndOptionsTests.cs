@@ -43,6 +43,12 @@ public sealed class HeadAndOptionsTests(KestrelApiFixture api) : IClassFixture<K
         var query = samples.Query(endpoint.Metadata.GetOrderedMetadata<QueryParameterDoc>().Where(d => d.Required).Select(d => d.Name),
             endpoint.Metadata.GetMetadata<QueryParametersMetadata>() is not null);
         yield return RouteSamples.Fill(template, samples.Existing, query);
+        // Each format it offers besides JSON (a CSV's HEAD had no Content-Disposition).
+        var formats = endpoint.Metadata.GetMetadata<QueryParametersMetadata>() is not null
+            ? ["csv", "geojsonseq", "ndjson"]
+            : endpoint.Metadata.GetOrderedMetadata<QueryParameterDoc>().FirstOrDefault(d => d.Name == "f")?.Enum ?? [];
+        foreach (var format in formats.Where(f => f != "json"))
+            yield return RouteSamples.Fill(template, samples.Existing, string.IsNullOrEmpty(query) ? $"f={format}" : $"{query}&f={format}");
         foreach (var (name, values) in RouteSamples.Missing.Where(m => template.Contains("{" + m.Key + "}", StringComparison.Ordinal)))
             foreach (var value in values)
                 yield return RouteSamples.Fill(template, samples.With(name, value), query);
