@@ -113,6 +113,21 @@ public static class IncidentMapHost
         // CORS needs no endpoint, and a preflight is answered here, whatever its path or query, as it was after routing.
         app.UseCors();
 
+        app.UseRouting();
+        // Request decompression removes the Content-Encoding it decodes; an import checks a compressed body to its end first (CheckedFirst).
+        app.Use((context, next) =>
+        {
+            if (context.Request.Headers.ContentEncoding.Count > 0) context.Items[CompleteDecompression.Encoded] = true;
+            return next(context);
+        });
+        // After routing: it takes the body limit from the endpoint (imports allow more).
+        app.UseRequestDecompression();
+        app.UseAuthentication();
+        // Before authorization: a request refused for a bad key still spends its client's tokens.
+        app.UseRateLimiter();
+        app.UseClientConcurrency();
+        // The OpenAPI document and Swagger UI after the limits, which they bypassed (a client could have the
+        // document rendered, 0.1 s of CPU, as often as it liked), and before authorization: no key needed.
         // Swashbuckle answers GET alone: the OpenAPI document, Swagger UI's page and the redirect to it
         // were 404 to HEAD. A HEAD is answered as that GET with the body left unsent.
         app.Use(async (context, next) =>
@@ -136,13 +151,9 @@ public static class IncidentMapHost
                 context.Response.Body = body;
             }
         });
-        // The OpenAPI document as the other reads: the type its link announces, Vary: Accept, no unknown parameter.
+        // The OpenAPI document as the other reads: rendered once, the type its link announces, Vary: Accept,
+        // an ETag, no unknown parameter.
         app.UseServiceDescription();
-        app.UseSwagger(options =>
-        {
-            options.RouteTemplate = "openapi/{documentName}.json";
-            options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_0;
-        });
         app.UseSwaggerUI(options =>
         {
             options.RoutePrefix = "swagger";
@@ -151,19 +162,6 @@ public static class IncidentMapHost
             options.DocumentTitle = "IncidentMap API";
         });
 
-        app.UseRouting();
-        // Request decompression removes the Content-Encoding it decodes; an import checks a compressed body to its end first (CheckedFirst).
-        app.Use((context, next) =>
-        {
-            if (context.Request.Headers.ContentEncoding.Count > 0) context.Items[CompleteDecompression.Encoded] = true;
-            return next(context);
-        });
-        // After routing: it takes the body limit from the endpoint (imports allow more).
-        app.UseRequestDecompression();
-        app.UseAuthentication();
-        // Before authorization: a request refused for a bad key still spends its client's tokens.
-        app.UseRateLimiter();
-        app.UseClientConcurrency();
         app.UseAuthorization();
         app.UseDecodedBodiesOnly();
         app.UseUtf8QueryOnly();

@@ -580,10 +580,14 @@ public static class OpenApiSetup
         }
     }
 
-    /// <summary>The OpenAPI 3.0 document as JSON, exactly as served at /openapi.json and committed in openapi/.</summary>
-    public static string Render(IServiceProvider services)
+    /// <summary>
+    /// The OpenAPI 3.0 document as JSON, exactly as served at /openapi/v1.json and committed in openapi/; behind a
+    /// proxy's path prefix (<paramref name="basePath"/>) its <c>servers</c> name that prefix, as Swashbuckle's own
+    /// middleware wrote them.
+    /// </summary>
+    public static string Render(IServiceProvider services, string? basePath = null)
     {
-        var document = services.GetRequiredService<ISwaggerProvider>().GetSwagger(DocumentName);
+        var document = services.GetRequiredService<ISwaggerProvider>().GetSwagger(DocumentName, basePath: basePath);
         using var writer = new StringWriter();
         document.SerializeAsV3(new OpenApiJsonWriter(writer));
         return writer.ToString().ReplaceLineEndings("\n") + "\n";

@@ -44,6 +44,32 @@ public sealed class UniformReadTests(ApiFixture api)
         }
     }
 
+    [Fact]
+    public async Task The_openapi_document_has_an_etag_per_type_and_revalidates_to_a_304()
+    {
+        HttpRequestMessage Request(string? accept, string? ifNoneMatch)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, "/openapi/v1.json");
+            if (accept is not null) request.Headers.TryAddWithoutValidation("Accept", accept);
+            if (ifNoneMatch is not null) request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+            return request;
+        }
+
+        var first = await _client.SendAsync(Request(null, null));
+        var again = await _client.SendAsync(Request(null, null));
+        var json = await _client.SendAsync(Request("application/json", null));
+
+        var tag = first.Headers.ETag!.Tag;
+        Assert.False(first.Headers.ETag.IsWeak);
+        Assert.Equal(tag, again.Headers.ETag!.Tag);
+        Assert.Equal(await first.Content.ReadAsStringAsync(), await again.Content.ReadAsStringAsync());
+        Assert.NotEqual(tag, json.Headers.ETag!.Tag);   // another type: another representation
+        var revalidated = await _client.SendAsync(Request(null, tag));
+        Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+        Assert.Equal(tag, revalidated.Headers.ETag!.Tag);
+        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(Request("application/json", tag))).StatusCode);
+    }
+
     [Theory]
     [InlineData("/openapi/v1.json")]
     public async Task The_openapi_document_refuses_unknown_parameters_and_takes_f_json(string path)
@@ -141,7 +167,7 @@ public sealed class UniformReadTests(ApiFixture api)
         Assert.Contains("POST", options.Content.Headers.Allow);
     }
 
-    /// <summary>The JSON documents that have no ETag: discovery, schemas, the tiling scheme and the tilesets.</summary>
+    /// <summary>The JSON documents that have no ETag: discovery, schemas, the tiling scheme and the tilesets (the OpenAPI document has one).</summary>
     public static readonly string[] DocumentsWithoutETag =
     [
         "/", "/conformance", "/collections", "/collections/incidents", "/collections/places",

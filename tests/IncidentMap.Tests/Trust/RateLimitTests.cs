@@ -91,6 +91,17 @@ public sealed class RateLimitTests(LowLimitsFactory factory) : IClassFixture<Low
         await AssertTooManyAsync(refused);
     }
 
+    [Theory]
+    [InlineData("/openapi/v1.json")]
+    [InlineData("/swagger/index.html")]
+    public async Task The_api_description_and_its_ui_count_against_the_bucket_as_every_read_does(string path)
+    {
+        await ExhaustAnonymousAsync();
+
+        // The document was served before the limits: rendered anew each time (0.1 s of CPU), as often as asked.
+        await AssertTooManyAsync(await factory.ClientWithKey(null).GetAsync(path));
+    }
+
     [Fact]
     public async Task Requests_refused_for_their_key_still_count_against_the_anonymous_bucket()
     {
