@@ -6,6 +6,7 @@ using IncidentMap.Api.Collections;
 using IncidentMap.Api.Incidents;
 using IncidentMap.Api.Problems;
 using IncidentMap.Api.Querying;
+using IncidentMap.Api.Security;
 using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.AspNetCore.WebUtilities;
 
@@ -134,8 +135,11 @@ public static class ChangesApi
         }
     }
 
+    /// <summary>How often an open stream looks its API key up again: a revoked key's stream ends within this long.</summary>
+    public static readonly TimeSpan KeyCheck = TimeSpan.FromSeconds(5);
+
     internal static async Task Stream(HttpContext context, ChangeFeed feed, ChangeListener listener, ILoggerFactory loggers,
-        IHostApplicationLifetime lifetime)
+        IHostApplicationLifetime lifetime, Security.ApiKeys keys)
     {
         var request = context.Request;
         var response = context.Response;
@@ -172,12 +176,28 @@ public static class ChangesApi
         var sentCursor = cursor;
         var lastWrite = System.Diagnostics.Stopwatch.StartNew();
         var datetime = request.Query["datetime"].FirstOrDefault();
+        // The key was checked once, at connect; a stream lasts for hours. It is looked up again every KeyCheck
+        // (in the database, not the 10 s cache), and a revoked key ends the stream: it had gone on sending an
+        // editor's view (deleted incidents among them) after "refused everywhere within 10 s".
+        var key = context.User.KeyName() is null ? null : Security.ApiKeyAuthentication.KeyFrom(request);
+        var keyChecked = System.Diagnostics.Stopwatch.StartNew();
 
         var logger = loggers.CreateLogger(typeof(ChangesApi));
         try
         {
             while (!ct.IsCancellationRequested)
             {
+                if (key is not null && keyChecked.Elapsed >= KeyCheck)
+                {
+                    keyChecked.Restart();
+                    if (await RevokedAsync(keys, key, logger, ct))
+                    {
+                        // Said, then ended: EventSource reconnects, and the reconnect hears the 401.
+                        await response.WriteAsync("event: unauthorized\ndata: {\"detail\":\"the API key of this stream was revoked\"}\n\n", ct);
+                        await response.Body.FlushAsync(ct);
+                        return;
+                    }
+                }
                 // Ask for the next wake-up before reading, so a change landing in between is not slept through.
                 var wake = listener.NextChangeAsync(ct);
                 // A window relative to now (datetime=PT24H) moves with the stream, not fixed at connect.
@@ -220,6 +240,7 @@ public static class ChangesApi
                 // outage): proxies close streams that stay silent. It carries the cursor once it has
                 // moved past the last event sent.
                 var quiet = Heartbeat - lastWrite.Elapsed;
+                if (key is not null && KeyCheck - keyChecked.Elapsed is var untilCheck && untilCheck < quiet) quiet = untilCheck;
                 if (quiet > TimeSpan.Zero)
                 {
                     using var sleeping = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -237,6 +258,20 @@ public static class ChangesApi
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // The client went away, or the service is stopping.
+        }
+    }
+
+    /// <summary>Whether the stream's key is revoked (or gone); not while the database cannot say, which the stream rides out.</summary>
+    private static async Task<bool> RevokedAsync(Security.ApiKeys keys, string key, ILogger logger, CancellationToken ct)
+    {
+        try
+        {
+            return await keys.FindAsync(key, ct) is null;
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            logger.LogDebug(e, "Stream key check failed; checking again later");
+            return false;
         }
     }
 

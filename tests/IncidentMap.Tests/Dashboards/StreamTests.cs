@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using IncidentMap.Api.Changes;
 using IncidentMap.Tests.Infrastructure;
+using IncidentMap.Tests.Trust;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace IncidentMap.Tests.Dashboards;
@@ -99,6 +100,24 @@ public sealed class StreamTests(ApiFixture api)
         var b = await resumed.NextAsync(Soon);
 
         Assert.Equal([second, third], new[] { a.Data["id"]!.GetValue<long>(), b.Data["id"]!.GetValue<long>() });
+    }
+
+    [Fact]
+    public async Task A_stream_opened_with_a_key_ends_once_the_key_is_revoked()
+    {
+        var (key, info) = await api.Services.NewKeyAsync("stream-revoked-" + Guid.NewGuid().ToString("N")[..8], IncidentMap.Api.Security.Scopes.All);
+        using var client = api.ClientWithKey(key);
+        var tag = FeedHelpers.NewTag();
+        await using var stream = await StreamClient.OpenAsync(client, tag);
+        await _client.CreateAsync(FeedHelpers.Tagged(tag));
+        Assert.Equal("created", (await stream.NextAsync(Soon)).Name);
+
+        Assert.True(await api.Services.GetRequiredService<IncidentMap.Api.Security.ApiKeys>().RevokeAsync(info.Id.ToString()));
+
+        // Within ChangesApi.KeyCheck (5 s), and nothing after it: it went on with the editor's view.
+        var said = await stream.NextAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("unauthorized", said.Name);
+        await Assert.ThrowsAsync<EndOfStreamException>(() => stream.NextAsync(TimeSpan.FromSeconds(20)));
     }
 
     [Fact]
