@@ -176,7 +176,11 @@ public static partial class IncidentsApi
         var (query, problem) = await QueryParser.ParseRequestAsync(request, useAccept: true);
         if (problem is not null) return problem;
 
-        object NextLink(string cursor) => new { href = RequestUrl.With(request, ("cursor", cursor)), rel = "next", type = GeoJson, title = "Next page" };
+        // A window relative to now (PT24H) is pinned in the links to the instants this page used: resolved again
+        // by every next page, its start slid forward while a client paged, and incidents near it that
+        // numberMatched had counted were never returned.
+        (string, string?)[] pinned = query!.RelativeTo is null ? [] : [("datetime", TimeWindow.Format(query.From, query.Until))];
+        object NextLink(string cursor) => new { href = RequestUrl.With(request, [("cursor", cursor), .. pinned]), rel = "next", type = GeoJson, title = "Next page" };
         // The same page in the other formats (OGC API – Features /req/core/fc-links: rel alternate).
         object[] alternates = query!.Format != OutputFormat.GeoJson ? [] :
         [
@@ -184,7 +188,7 @@ public static partial class IncidentsApi
                 ("ndjson", "application/x-ndjson", "This page as newline-delimited GeoJSON") }.Select(a => (object)new
             {
                 // A page in another format has the same size: CSV and sequences are otherwise whole exports.
-                href = RequestUrl.With(request, ("f", a.Item1), ("limit", query.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+                href = RequestUrl.With(request, [("f", a.Item1), ("limit", query.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture)), .. pinned]),
                 rel = "alternate", type = a.Item2, title = a.Item3,
             }),
         ];
@@ -274,6 +278,8 @@ public static partial class IncidentsApi
         {
             var body = JsonNode.Parse(rawBody)!.AsObject();
             body["cursor"] = cursor;
+            // Pinned as on GET (ListIncidents).
+            if (query.RelativeTo is not null) body["datetime"] = TimeWindow.Format(query.From, query.Until);
             return new { href = self, rel = "next", type = GeoJson, title = "Next page", method = "POST", body };
         }
         return await RunAsync(context, reader, query, self, NextLink);

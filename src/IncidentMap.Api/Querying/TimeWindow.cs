@@ -131,6 +131,19 @@ public static partial class TimeWindow
     }
 
     /// <summary>
+    /// The window [<paramref name="from"/>, <paramref name="until"/>) as a <c>datetime</c> that parses back to it:
+    /// its first and last instants, <c>..</c> for an open end (a relative window pinned in a next link).
+    /// </summary>
+    public static string Format(DateTimeOffset? from, DateTimeOffset? until)
+    {
+        static string Instant(DateTimeOffset at) =>
+            at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+        var start = from is { } f && f != DateTimeOffset.MinValue ? Instant(f) : "..";
+        var end = until is { } u && u > DateTimeOffset.MinValue + Microsecond ? Instant(u - Microsecond) : "..";
+        return start + "/" + end;
+    }
+
+    /// <summary>
     /// The window as the queries take it. Nothing is stored before 0001-01-01T00:00:00Z: a start before
     /// it is open, and an end before it (or at it) is that instant, which every incident is at or after.
     /// </summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Text.Json.Nodes;
 using IncidentMap.Api.Querying;
 using IncidentMap.Tests.Infrastructure;
 using static IncidentMap.Tests.Querying.QueryHelpers;
@@ -302,6 +303,50 @@ public sealed class TimeWindowTests(ApiFixture api)
             ("P1D", [recent]),
             ("P2D/now", [recent, older]),
             ("PT48H", [recent, older]));
+    }
+
+    [Fact]
+    public async Task Pages_of_a_window_relative_to_now_keep_the_window_of_the_first_page()
+    {
+        // The next page was the same URL resolved a few seconds later: the window's start slid past the oldest
+        // incident, which numberMatched had counted and no page returned.
+        string At(DateTimeOffset t) => t.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        foreach (var search in new[] { false, true })
+        {
+            var tag = NewTag();
+            var now = DateTimeOffset.UtcNow;
+            var recent = await _client.CreateAsync(Incident(tag, occurredAt: At(now.AddHours(-1))));
+            var edge = await _client.CreateAsync(Incident(tag, occurredAt: At(now.AddHours(-24).AddSeconds(3))));
+            JsonNode first = search
+                ? await _client.SearchJsonAsync(new JsonObject { ["datetime"] = "PT24H", ["tags"] = tag, ["limit"] = 1, ["sortby"] = "-occurred_at" })
+                : await _client.GetJsonAsync($"{Items}?datetime=PT24H&tags={tag}&limit=1&sortby=-occurred_at");
+            Assert.Equal(2, first["numberMatched"]!.GetValue<int>());
+            var next = first["links"]!.AsArray().Single(l => l!["rel"]!.GetValue<string>() == "next")!;
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            JsonNode second = search
+                ? await _client.SearchJsonAsync(next["body"]!.DeepClone())
+                : await _client.GetJsonAsync(next["href"]!.GetValue<string>());
+
+            Assert.Equal([recent, edge], Ids(first).Concat(Ids(second)));
+        }
+    }
+
+    [Theory]
+    [InlineData("PT24H")]
+    [InlineData("P1D/now")]
+    [InlineData("2016-02-01/now")]
+    [InlineData("now/P1M")]
+    [InlineData("now/..")]
+    [InlineData("PT1.5S")]
+    public void A_window_written_out_parses_back_to_itself(string text)
+    {
+        Assert.True(TimeWindow.TryParse(text, Now, out var from, out var until, out var error), error);
+
+        var written = TimeWindow.Format(from, until);
+
+        Assert.False(TimeWindow.IsRelative(written), written);
+        Assert.True(TimeWindow.TryParse(written, Now.AddDays(3), out var again, out var againUntil, out error), error);
+        Assert.Equal((from, until), (again, againUntil));
     }
 
     [Theory]
