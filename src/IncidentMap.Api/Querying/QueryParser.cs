@@ -487,7 +487,8 @@ public static partial class QueryParser
     /// <summary>
     /// minLon,minLat,maxLon,maxLat (or 6 numbers, with heights) as the boxes they stand for: one, or two
     /// when minLon &gt; maxLon crosses the antimeridian, even if one has no width (170,-1,-180,1 keeps the
-    /// line at -180). The bbox parameter and a filter's BBOX(…) both mean this.
+    /// line at -180); with a line more for an edge on ±180 (the other spelling of that meridian) and for an
+    /// edge on a pole (the pole at every longitude). The bbox parameter and a filter's BBOX(…) both mean this.
     /// </summary>
     internal static List<Box>? Boxes(IReadOnlyList<double> numbers, out string error)
     {
@@ -509,9 +510,22 @@ public static partial class QueryParser
             error = string.Create(CultureInfo.InvariantCulture, $"minimum height {numbers[2]} is greater than maximum height {numbers[5]}");
             return null;
         }
-        return minLon <= maxLon
+        List<Box> boxes = minLon <= maxLon
             ? [new Box(minLon, minLat, maxLon, maxLat)]
             : [new Box(minLon, minLat, 180, maxLat), new Box(-180, minLat, maxLon, maxLat)];
+        // Longitudes 180 and -180 are one meridian, and latitude 90 (or -90) one point whatever its longitude
+        // (RFC 7946 §3.1.9). Shapes are compared in the plane, where they are not: a box ending at 180 missed a
+        // point stored at -180 that a box crossing to -180 found, and a box reaching the pole only the pole
+        // points of its own longitudes. So such a box also holds the other meridian's edge and the whole pole.
+        var everyLongitude = minLon > maxLon || minLon == -180 && maxLon == 180;
+        if (!everyLongitude && maxLon == 180) boxes.Add(new Box(-180, minLat, -180, maxLat));
+        if (!everyLongitude && minLon == -180) boxes.Add(new Box(180, minLat, 180, maxLat));
+        if (!(minLon == -180 && maxLon == 180))
+        {
+            if (maxLat == 90) boxes.Add(new Box(-180, 90, 180, 90));
+            if (minLat == -90) boxes.Add(new Box(-180, -90, 180, -90));
+        }
+        return boxes;
     }
 
     private static bool TryNumber(string text, out double value) =>

@@ -51,6 +51,35 @@ public sealed class SpatialQueryTests(ApiFixture api)
         await _client.AssertMatchesAsync($"bbox=170,-20,-170,20&tags={tag}", east, west);
     }
 
+    /// <summary>
+    /// Longitudes 180 and -180 are one meridian, and a pole one point at every longitude (RFC 7946 §3.1.9): a box
+    /// ending on either spelling of the meridian, or at a pole, finds what the other spelling would. The planar
+    /// comparison missed (-180, -33.3) for a box ending at 180, and (123, 90) for a box reaching the pole at 0.
+    /// </summary>
+    [Fact]
+    public async Task Bbox_on_the_antimeridian_or_a_pole_holds_both_spellings_of_it()
+    {
+        var tag = NewTag();
+        var east = await _client.CreateAsync(Incident(tag, Features.Point(180, -33.3)));
+        var west = await _client.CreateAsync(Incident(tag, Features.Point(-180, -33.3)));
+        var inside = await _client.CreateAsync(Incident(tag, Features.Point(175, -33.3)));
+        var line = await _client.CreateAsync(Incident(tag, Geometry("""{"type":"LineString","coordinates":[[-175,-33.5],[-180,-33.5]]}""")));
+        var pole = await _client.CreateAsync(Incident(tag, Features.Point(0, 90)));
+        var poleElsewhere = await _client.CreateAsync(Incident(tag, Features.Point(123, 90)));
+        var southPole = await _client.CreateAsync(Incident(tag, Features.Point(-45, -90)));
+        await _client.CreateAsync(Incident(tag, Features.Point(123, 89.5)));
+
+        await _client.AssertMatchesAsync($"bbox=170,-34,180,-33&tags={tag}", east, west, inside, line);
+        await _client.AssertMatchesAsync($"bbox=170,-34,-180,-33&tags={tag}", east, west, inside, line);
+        await _client.AssertMatchesAsync($"bbox=-180,-34,-170,-33&tags={tag}", east, west, line);
+        await _client.AssertMatchesAsync($"bbox=180,-34,-170,-33&tags={tag}", east, west, line);
+        await _client.AssertMatchesAsync($"bbox=-10,89.9,10,90&tags={tag}", pole, poleElsewhere);
+        await _client.AssertMatchesAsync($"bbox=100,-90,110,-89&tags={tag}", southPole);
+        await _client.AssertMatchesAsync($"filter={Uri.EscapeDataString("S_INTERSECTS(geometry, BBOX(170,-34,180,-33))")}&tags={tag}", east, west, inside, line);
+        await _client.AssertMatchesAsync($"filter={Uri.EscapeDataString("S_INTERSECTS(geometry, BBOX(-10,89.9,10,90))")}&tags={tag}", pole, poleElsewhere);
+        await _client.AssertMatchesAsync($"filter={Uri.EscapeDataString("S_DWITHIN(geometry, BBOX(-10,89.9,10,90), 1, meters)")}&tags={tag}", pole, poleElsewhere);
+    }
+
     [Fact]
     public async Task Bbox_returns_lines_and_polygons_crossing_it_even_when_every_vertex_is_outside()
     {
