@@ -89,7 +89,7 @@ public static partial class QueryParser
                      $"and geometries of at most {IncidentQuery.MaxShapeVertices} vertices; a 400 names the position of what is over a limit.",
         ["filter-lang"] = "cql2-text (default) or cql2-json.",
         ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 or [OGC:CRS84] (lon/lat), the default.",
-        ["q"] = "Full-text search over title, summary, location and actors (websearch syntax: words, \"phrases\", OR, -word; a hyphenated word is the phrase of its parts); English stemming, case and accents ignored (emeute finds Émeute).",
+        ["q"] = "Full-text search over title, summary, place (location_name, admin1–3) and actors (websearch syntax: words, \"phrases\", OR, -word; a hyphenated word is the phrase of its parts); English stemming, case and accents ignored (emeute finds Émeute). At most 500 characters and 50 words (every word separated by spaces counts, OR and common words included).",
         ["event_type"] = $"Any of these event types (comma list of at most {MaxListValues}).",
         ["sub_event_type"] = $"This sub-event type, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
         ["country"] = $"Any of these ISO 3166-1 alpha-2 codes (comma list of at most {MaxListValues}; XK for Kosovo).",
@@ -226,7 +226,7 @@ public static partial class QueryParser
                 }
                 else if (!TryDistance(radius, out var metres)) Bad("radius", $"'{radius}' is not a distance: a number of metres, or with unit m, km or mi (25km)");
                 else if (metres <= 0) Bad("radius", "must be greater than 0");
-                else if (metres > IncidentQuery.MaxRadiusMetres) Bad("radius", $"{metres:0} m is over the maximum of {IncidentQuery.MaxRadiusMetres / 1000:0} km; use bbox for larger areas");
+                else if (metres > IncidentQuery.MaxRadiusMetres) Bad("radius", $"'{radius}' is over the maximum of {IncidentQuery.MaxRadiusMetres / 1000:0} km; use bbox for larger areas");
                 else query = query with { RadiusMetres = metres };
             }
         }
@@ -289,7 +289,7 @@ public static partial class QueryParser
             q = MultipleMinus().Replace(q, "-");
             if (string.IsNullOrWhiteSpace(q)) Bad("q", "must not be empty");
             else if (IncidentInput.Characters(q) > 500) Bad("q", "is longer than 500 characters");
-            else if (q.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length > 50) Bad("q", "has more than 50 terms");
+            else if (q.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length > 50) Bad("q", "has more than 50 words (separated by spaces; OR and common words count too)");
             else query = query with { Text = PhraseHyphenated(q) };
         }
 

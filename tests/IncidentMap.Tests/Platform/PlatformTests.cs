@@ -248,7 +248,7 @@ public sealed class MigrationTests : IAsyncLifetime
         // The stored document is the one the function now computes: accents gone, words still stemmed.
         Assert.True(await connection.ExecuteScalarAsync<bool>("""
             SELECT search @@ 'emeut & alep & sayyida & zaynab & bogota & bomb'::tsquery
-               AND search = incident_search_document(title, summary, location_name, admin1, admin2, actors, claimed_by)
+               AND search = incident_search_document(title, summary, location_name, admin1, admin2, admin3, actors, claimed_by)
             FROM incidents WHERE id = @id
             """, new { id }));
         // Rewritten, not updated: no trigger fired, so no new version, feed entry or revision.

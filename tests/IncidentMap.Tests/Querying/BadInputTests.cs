@@ -111,6 +111,15 @@ public sealed class BadInputTests(ApiFixture api)
     }
 
     [Theory]
+    [InlineData("lat=0&lon=0&radius=1000000.4", "radius", "'1000000.4' is over the maximum of 1000 km")] // not "1000000 m is over"
+    [InlineData("q=" + "w%20" + "w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w%20w", "q", "more than 50 words")]
+    public async Task A_bad_value_is_quoted_as_sent_and_a_limit_named_as_documented(string query, string parameter, string detail)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Items}?{query}"), HttpStatusCode.BadRequest, parameter);
+        Assert.Contains(detail, problem["detail"]!.GetValue<string>());
+    }
+
+    [Theory]
     [InlineData("filter=id%3D1&filter=id%3D2", "filter")]
     [InlineData("datetime=2016-01-01&datetime=2016-02-01", "datetime")]
     [InlineData("filter=id%3D1&filter-lang=cql2-text&filter-lang=cql2-text", "filter-lang")]

@@ -82,6 +82,21 @@ public sealed class FilterTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await _client.GetAsync($"/collections/incidents/items?{t}&geo_precision=city"), System.Net.HttpStatusCode.BadRequest, "geo_precision");
     }
 
+    [Fact]
+    public async Task Q_searches_every_level_of_the_place()
+    {
+        // admin3 (migration 0044) was filtered by admin3= but left out of the search document (migration 0048).
+        var tag = NewTag();
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var a = await _client.CreateAsync(Incident(tag).With("location_name", $"Qloc{suffix}").With("admin1", $"Qone{suffix}")
+            .With("admin2", $"Qtwo{suffix}").With("admin3", $"Qthree{suffix}"));
+        await _client.CreateAsync(Incident(tag));
+        var t = $"tags={tag}";
+
+        foreach (var level in new[] { "Qloc", "Qone", "Qtwo", "Qthree" })
+            await _client.AssertMatchesAsync($"{t}&q={level}{suffix}", a);
+    }
+
     [Theory]
     [InlineData("location_name=", "location_name", "filter=location_name IS NULL")]
     [InlineData("location_name=%20", "location_name", "filter=location_name IS NULL")]
