@@ -3,7 +3,7 @@ using System.Globalization;
 namespace IncidentMap.Api.Incidents;
 
 /// <summary>RFC 3339 timestamps (offset required), plus the calendar forms incident dates use.</summary>
-public static class Rfc3339
+public static partial class Rfc3339
 {
     private static readonly string[] DateTimeFormats =
     [
@@ -31,6 +31,33 @@ public static class Rfc3339
         shifted.UtcTicks >= GregorianCycle.Ticks
             ? (new DateTimeOffset(shifted.UtcTicks - GregorianCycle.Ticks, TimeSpan.Zero), false)
             : (shifted.ToUniversalTime(), true);
+
+    /// <summary>
+    /// An RFC 3339 date-time whose date .NET holds but whose instant it does not: in year 1 east of UTC, still
+    /// year 0000 in UTC (<c>0001-01-01T00:00:00+01:00</c>), read <see cref="GregorianCycle"/> later and marked
+    /// early; or on 9999-12-31 west of UTC, in year 10000 (<c>23:00:00-02:00</c>), after every time .NET holds and
+    /// so its last, <see cref="DateTimeOffset.MaxValue"/> (which Npgsql sends as infinity). False for anything else.
+    /// </summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^9999-12-31T.*-(?:[01]\d|2[0-3]):[0-5]\d$")]
+    private static partial System.Text.RegularExpressions.Regex LateOnTheLastDay();
+
+    public static bool TryParseBeyondCalendar(string text, out DateTimeOffset at, out bool early)
+    {
+        (at, early) = (default, false);
+        if (text.StartsWith("0001-", StringComparison.Ordinal) && TryParseDateTime("0401" + text[4..], out var shifted)
+            && Unshift(shifted) is (var first, true))
+        {
+            (at, early) = (first, true);
+            return true;
+        }
+        // Its local time read as UTC parses, and with its offset west of UTC it does not: it is past the last instant.
+        if (LateOnTheLastDay().IsMatch(text) && TryParseDateTime(text[..^6] + "Z", out _) && !TryParseDateTime(text, out _))
+        {
+            at = DateTimeOffset.MaxValue;
+            return true;
+        }
+        return false;
+    }
 
     /// <summary>UTC ticks from 0001-01-01 of a time, negative for an <paramref name="early"/> one (given <see cref="GregorianCycle"/> later): for comparing.</summary>
     public static long UtcTicks(DateTimeOffset at, bool early) => at.UtcTicks - (early ? GregorianCycle.Ticks : 0);
