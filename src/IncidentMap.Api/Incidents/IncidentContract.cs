@@ -67,7 +67,24 @@ public sealed record HeaderParameterDoc(string Name, string Description);
 /// </summary>
 /// <remarks>A marker: OpenApiSetup writes its members from QueryParser.Parameters, the list the
 /// endpoint checks them against, so the document can neither miss one nor name one it refuses.</remarks>
-public sealed class SearchRequestDoc;
+public sealed class SearchRequestDoc
+{
+    /// <summary>
+    /// The body types the search reads (IncidentsApi.SearchIncidents): its Accepts names application/json
+    /// alone, which routing also lets GeoJSON through as, so the OpenAPI document and routing's 415 take these.
+    /// </summary>
+    public static readonly string[] MediaTypes = ["application/json", "application/geo+json"];
+}
+
+/// <summary>
+/// The properties a write (POST, PUT) must give; the OpenAPI document requires them in the write
+/// bodies' schema (IncidentWriteDoc), not in the answers' (a properties= page leaves them out) nor in a
+/// merge patch's (everything optional). IncidentInput refuses a Feature without them (422).
+/// </summary>
+public static class IncidentWriteDoc
+{
+    public static readonly string[] RequiredProperties = ["title", "event_type", "occurred_at"];
+}
 
 /// <summary>A JSON merge patch (RFC 7396) of an incident Feature: only the members to change.</summary>
 public sealed record IncidentPatchDoc(
@@ -110,6 +127,7 @@ public sealed record SourceDoc(
 /// <param name="CreatedAt">Set by the server.</param>
 /// <param name="UpdatedAt">Set by the server.</param>
 /// <param name="Version">Set by the server; bumped by every change; the ETag names it.</param>
+/// <param name="DistanceM">Set by the server when the query has a point (lat and lon, or near), so on a radius search and a sort by distance, and only then: metres from that point, geodesic, to 0.1 m. Ignored in a request body.</param>
 public sealed record IncidentPropertiesDoc(
     [property: JsonPropertyName("title")] string Title,
     [property: JsonPropertyName("summary")] string? Summary,
@@ -137,7 +155,8 @@ public sealed record IncidentPropertiesDoc(
     [property: JsonPropertyName("derived_fields")] string[]? DerivedFields,
     [property: JsonPropertyName("created_at")] DateTimeOffset? CreatedAt,
     [property: JsonPropertyName("updated_at")] DateTimeOffset? UpdatedAt,
-    [property: JsonPropertyName("version")] int? Version);
+    [property: JsonPropertyName("version")] int? Version,
+    [property: JsonPropertyName("distance_m"), System.ComponentModel.ReadOnly(true)] double? DistanceM);
 
 #pragma warning disable CA1707 // enum members spell the wire values
 [JsonConverter(typeof(JsonStringEnumConverter<EventType>))]

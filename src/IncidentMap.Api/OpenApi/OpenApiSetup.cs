@@ -59,6 +59,7 @@ public static class OpenApiSetup
             if (File.Exists(xml)) options.IncludeXmlComments(xml);
             options.OperationFilter<EndpointTextFilter>(); // after the XML comments, which it overrides
             options.OperationFilter<TextAndSequenceSchemaFilter>();
+            options.OperationFilter<RequestBodyFilter>();
             options.OperationFilter<HeadersFilter>(); // after every filter that adds a response
             options.DocumentFilter<AcceptPatchFilter>();
         });
@@ -169,6 +170,79 @@ public static class OpenApiSetup
                 return text;
             }
             return new OpenApiSchema { Description = description, AnyOf = [.. natural, text] };
+        }
+    }
+
+    /// <summary>
+    /// Request bodies as the endpoints read them, where their Accepts says less: the search takes GeoJSON as
+    /// well as JSON (<see cref="IncidentMap.Api.Incidents.SearchRequestDoc.MediaTypes"/>); a write (POST, PUT)
+    /// needs what IncidentInput requires, which the Feature schema of the answers cannot require (a
+    /// properties= page leaves it out) and a merge patch must not (PATCH sends only what changes), so a
+    /// write's body is IncidentWriteDoc: the Feature with those properties required, and its geometry
+    /// optional when a location_name is there to geocode.
+    /// </summary>
+    private sealed class RequestBodyFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            if (operation.RequestBody is not OpenApiRequestBody { Content: { } content }) return;
+            var accepts = context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>().LastOrDefault();
+            if (accepts?.RequestType == typeof(IncidentMap.Api.Incidents.SearchRequestDoc) && content.Values.FirstOrDefault()?.Schema is { } search)
+                foreach (var type in IncidentMap.Api.Incidents.SearchRequestDoc.MediaTypes)
+                    content.TryAdd(type, new OpenApiMediaType { Schema = search });
+
+            var method = context.ApiDescription.HttpMethod ?? "";
+            if (accepts?.RequestType != typeof(IncidentMap.Api.Incidents.IncidentFeatureDoc) || !(HttpMethods.IsPost(method) || HttpMethods.IsPut(method))) return;
+            var write = WriteSchema(context);
+            foreach (var media in content.Values) media.Schema = write;
+        }
+
+        private const string WriteId = "IncidentWriteDoc", WritePropertiesId = "IncidentWritePropertiesDoc";
+
+        private static OpenApiSchemaReference WriteSchema(OperationFilterContext context)
+        {
+            var repository = context.SchemaRepository;
+            if (!repository.Schemas.ContainsKey(WriteId))
+            {
+                // The answers' schemas, copied: their members and descriptions stay one list (IncidentContract).
+                context.SchemaGenerator.GenerateSchema(typeof(IncidentMap.Api.Incidents.IncidentFeatureDoc), repository);
+                var feature = (OpenApiSchema)repository.Schemas[nameof(IncidentMap.Api.Incidents.IncidentFeatureDoc)];
+                var properties = (OpenApiSchema)repository.Schemas[nameof(IncidentMap.Api.Incidents.IncidentPropertiesDoc)];
+
+                var writeProperties = (OpenApiSchema)properties.CreateShallowCopy();
+                writeProperties.Properties = new Dictionary<string, IOpenApiSchema>(properties.Properties ?? new Dictionary<string, IOpenApiSchema>());
+                writeProperties.Required = new HashSet<string>(IncidentMap.Api.Incidents.IncidentWriteDoc.RequiredProperties);
+                repository.AddDefinition(WritePropertiesId, writeProperties);
+
+                var members = new Dictionary<string, IOpenApiSchema>(feature.Properties ?? new Dictionary<string, IOpenApiSchema>())
+                {
+                    ["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("Feature")] },
+                    ["geometry"] = new OpenApiSchema
+                    {
+                        AllOf = [context.SchemaGenerator.GenerateSchema(typeof(GeoJsonGeometry), repository)],
+                        Type = JsonSchemaType.Null,
+                        Description = "Required, unless properties.location_name is given (and the geometry left out or null): the server then geocodes it.",
+                    },
+                    ["properties"] = new OpenApiSchema
+                    {
+                        AllOf = [new OpenApiSchemaReference(WritePropertiesId, context.Document)],
+                        Description = properties.Description,
+                    },
+                    ["bbox"] = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.Number },
+                        Description = "GeoJSON's bounding box, as a Feature may carry one: accepted and ignored.",
+                    },
+                };
+                var write = (OpenApiSchema)feature.CreateShallowCopy();
+                write.Description = "An incident to record (POST) or to replace one with (PUT): a GeoJSON Feature whose properties have at least " +
+                                    string.Join(", ", IncidentMap.Api.Incidents.IncidentWriteDoc.RequiredProperties) +
+                                    "; what the server sets (id, links, place_id, derived_fields, created_at, updated_at, version, distance_m) may be sent back as read, and is ignored.";
+                write.Properties = members;
+                write.Required = new HashSet<string> { "type", "properties" };
+                repository.AddDefinition(WriteId, write);
+            }
+            return new OpenApiSchemaReference(WriteId, context.Document);
         }
     }
 
@@ -402,14 +476,30 @@ public static class OpenApiSetup
                     "lat" or "lon" => new OpenApiSchema { Type = JsonSchemaType.Number },
                     // No default: it depends on the format (see the description).
                     "precision" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0", Maximum = "15" },
-                    "fatalities_min" or "fatalities_max" => new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0" },
+                    // A comma list of counts (5,10 is either), as bbox is a comma list of numbers.
+                    "fatalities_min" or "fatalities_max" => new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Array, MinItems = 1, MaxItems = IncidentMap.Api.Querying.QueryParser.MaxListValues,
+                        Items = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0" },
+                    },
                     "count" => new OpenApiSchema { Type = JsonSchemaType.Boolean },
+                    // A whole value, commas included: several are the parameter repeated (admin1=Homs&admin1=Idlib), any of them.
+                    var name when IncidentMap.Api.Querying.QueryParser.WholeValues.Contains(name!) => new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Array, MinItems = 1, MaxItems = IncidentMap.Api.Querying.QueryParser.MaxListValues,
+                        Items = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1 },
+                    },
                     _ => parameter.Schema,
                 };
-                if (parameter.Name == "bbox")
+                if (parameter.Name is "bbox" or "fatalities_min" or "fatalities_max")
                 {
                     parameter.Style = ParameterStyle.Form;
                     parameter.Explode = false;
+                }
+                else if (IncidentMap.Api.Querying.QueryParser.WholeValues.Contains(parameter.Name!))
+                {
+                    parameter.Style = ParameterStyle.Form;
+                    parameter.Explode = true;
                 }
             }
         }

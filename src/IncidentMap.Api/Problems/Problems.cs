@@ -32,18 +32,30 @@ public static class Problem
         // of a few long names or values is not answered with a problem as large, and at most
         // MaxErrors are listed (the detail still counts them all).
         var count = errors.Count;
-        errors = errors.Take(MaxErrors)
-            .Select(e => new FieldError(e.Field.Length == 0 ? "body" : Cut(e.Field, 200), Cut(e.Detail, 1000))).ToList();
+        errors = errors.Take(MaxErrors).Select(e => e switch
+        {
+            // A query parameter's name is empty when the URL has a stray '=' (?=1, &=): it is no body's, whatever the method.
+            { Field.Length: 0 } when e.Detail.StartsWith(NotAParameterStart, StringComparison.Ordinal) => new FieldError("", EmptyParameterName),
+            _ => new FieldError(e.Field.Length == 0 ? "body" : Cut(e.Field, 200), Cut(e.Detail, 1000)),
+        }).ToList();
+        static string Said(FieldError e) => e.Field.Length == 0 ? e.Detail : $"{e.Field}: {e.Detail}";
         return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
         {
             Status = status,
             Title = status == StatusCodes.Status400BadRequest ? "Invalid request" : "Invalid content",
             Detail = count == 1
-                ? $"{errors[0].Field}: {errors[0].Detail}"
-                : $"{count} problems{(count > MaxErrors ? $" (the first {MaxErrors} listed)" : "")}, first {errors[0].Field}: {errors[0].Detail}",
+                ? Said(errors[0])
+                : $"{count} problems{(count > MaxErrors ? $" (the first {MaxErrors} listed)" : "")}, first {Said(errors[0])}",
             Extensions = { ["errors"] = errors },
         });
     }
+
+    /// <summary>How every refusal of an unknown query parameter begins (<see cref="NotAParameter"/>, place search's own).</summary>
+    private const string NotAParameterStart = "is not a parameter of";
+
+    /// <summary>What a query parameter with an empty name is told; its field is the name, "".</summary>
+    public const string EmptyParameterName =
+        "a query parameter with an empty name (a stray '=' or '&=' in the query string) is not a parameter of this endpoint; leave it out";
 
     /// <summary>The most field errors one problem lists.</summary>
     public const int MaxErrors = 100;
@@ -96,12 +108,38 @@ public static class ProblemDefaults
 
     /// <summary>
     /// The body types that would do. Routing refuses a body type an endpoint does not accept before the
-    /// endpoint is chosen, so the answer goes by method: a merge patch for PATCH, GeoJSON otherwise.
+    /// endpoint is chosen (the request's endpoint is then routing's own, which accepts nothing), so the
+    /// answer is what the endpoints of this path and method accept: going by method alone told POST
+    /// /admin/keys, which takes application/json only, to send GeoJSON. A path no endpoint has gets the
+    /// incidents' types: a merge patch for PATCH, GeoJSON otherwise.
     /// </summary>
-    private static IEnumerable<string> Accepted(HttpContext context) =>
-        context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.ContentTypes is { Count: > 0 } types
-            ? types
-            : HttpMethods.IsPatch(context.Request.Method) ? Incidents.IncidentsApi.PatchMediaTypes : ["application/geo+json", "application/json"];
+    private static IEnumerable<string> Accepted(HttpContext context)
+    {
+        if (context.GetEndpoint() is { } endpoint && AcceptedBy(endpoint) is { Count: > 0 } own) return own;
+        var request = context.Request;
+        var candidates = (context.RequestServices.GetService<EndpointDataSource>()?.Endpoints ?? [])
+            .OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>()?.HttpMethods
+                            .Contains(request.Method, StringComparer.OrdinalIgnoreCase) == true
+                        && new Microsoft.AspNetCore.Routing.Template.TemplateMatcher(
+                            new Microsoft.AspNetCore.Routing.Template.RouteTemplate(e.RoutePattern), new RouteValueDictionary())
+                            .TryMatch(request.Path, new RouteValueDictionary()))
+            .SelectMany(AcceptedBy).Distinct().ToList();
+        return candidates.Count > 0 ? candidates
+            : HttpMethods.IsPatch(request.Method) ? Incidents.IncidentsApi.PatchMediaTypes : ["application/geo+json", "application/json"];
+    }
+
+    /// <summary>
+    /// The body types an endpoint declares. The search reads GeoJSON as well as the JSON its Accepts names (routing lets
+    /// application/geo+json through as a kind of JSON): its declared types are SearchRequestDoc's, as the OpenAPI document's are.
+    /// </summary>
+    private static IReadOnlyList<string> AcceptedBy(Endpoint endpoint) =>
+        endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>() switch
+        {
+            { RequestType: var type } when type == typeof(Incidents.SearchRequestDoc) => Incidents.SearchRequestDoc.MediaTypes,
+            { ContentTypes: { Count: > 0 } types } => types,
+            _ => [],
+        };
 
     public static void Fill(ProblemDetailsContext context)
     {

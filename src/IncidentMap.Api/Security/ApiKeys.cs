@@ -35,15 +35,34 @@ public sealed class ApiKeys(NpgsqlDataSource dataSource)
     /// Key names reach logs, history (changed_by) and DELETE /admin/keys/{idOrName}: named like import
     /// sources (letters and digits with . _ : - inside), and not all digits (a number names a key's id there).
     /// </summary>
-    public const string NameRule = "is required: 1 to 100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit, not all digits";
+    public const string NameRule = "1 to 100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit, not all digits";
 
-    public static bool IsValidName(string? name) =>
-        name is not null && Imports.ImportOptions.SourcePattern.IsMatch(name) && !name.All(char.IsAsciiDigit);
+    public static bool IsValidName(string? name) => name is not null && NameProblem(name) is null;
+
+    /// <summary>
+    /// What is wrong with a name that was given, or null when it is a valid one. Each names the fault and then
+    /// the rule: "is required" for a name that was there (all digits, a leading '-') sent the client looking for a missing member.
+    /// </summary>
+    public static string? NameProblem(string name)
+    {
+        string Fault(string what) => $"{what}; a key name is {NameRule}";
+        if (name.Length == 0) return Fault("is empty");
+        if (name.Length > 100) return Fault($"has {name.Length} characters");
+        if (!char.IsAsciiLetterOrDigit(name[0])) return Fault($"starts with {Shown(name[0])}");
+        foreach (var c in name)
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '_' or ':' or '-')) return Fault($"holds {Shown(c)}");
+        if (name.All(char.IsAsciiDigit)) return Fault("is all digits, which names a key's id in /admin/keys/{idOrName}");
+        // The rule is the import sources' pattern: checked again, so the messages above can never let a name through it.
+        return Imports.ImportOptions.SourcePattern.IsMatch(name) ? null : Fault("is not a valid name");
+    }
+
+    /// <summary>A character as a message shows it: printable as itself, anything else as its code point (never a raw line break or escape in a log).</summary>
+    private static string Shown(char c) => char.IsControl(c) || char.IsWhiteSpace(c) || char.IsSurrogate(c) ? $"U+{(int)c:X4}" : $"'{c}'";
 
     /// <summary>Creates a key; the only time its secret is known. With <paramref name="replace"/>, a live key of that name is revoked first.</summary>
     public async Task<(string Key, ApiKeyInfo Info)> CreateAsync(string name, string[] scopes, bool replace = false, CancellationToken ct = default)
     {
-        if (!IsValidName(name)) throw new ArgumentException($"key name '{name}' {NameRule}", nameof(name));
+        if (!IsValidName(name)) throw new ArgumentException($"key name '{name}' {NameProblem(name)}", nameof(name));
         var key = Generate();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);

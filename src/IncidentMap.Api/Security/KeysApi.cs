@@ -16,7 +16,7 @@ public static class KeysApi
             .Produces<ApiKeyDoc[]>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403);
         group.MapPost("", CreateKey).WithName("createKey").WithSummary("Create an API key; its secret is shown once")
             .WithDescription("Body: {\"name\": \"newsroom\", \"scopes\": [\"read\", \"write\"]}; scopes (read, write, admin) " +
-                             "default to [\"read\"], and any other member is a 400. The answer's `key` is the secret: only its hash " +
+                             "default to [\"read\"] (left out or null), and any other member is a 400. The answer's `key` is the secret: only its hash " +
                              "is stored, so it cannot be shown again (the answer is `Cache-Control: no-store`). `info` and the " +
                              "`Location`, GET /admin/keys/{id}, describe the key without it. A name may be reused once its key is revoked.")
             .Accepts<NewApiKeyRequest>("application/json")
@@ -53,9 +53,16 @@ public static class KeysApi
         var errors = body.EnumerateObject().Where(m => m.Name is not ("name" or "scopes"))
             .Select(m => new FieldError(m.Name, "is not a member of a new key (name, scopes)")).ToList();
         var name = body.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : null;
-        if (name is null || !ApiKeys.IsValidName(name)) errors.Add(new FieldError("name", ApiKeys.NameRule));
+        var nameProblem = n.ValueKind switch
+        {
+            JsonValueKind.Undefined or JsonValueKind.Null => $"is required: {ApiKeys.NameRule}",
+            JsonValueKind.String => ApiKeys.NameProblem(name!),
+            _ => $"must be a string of {ApiKeys.NameRule}",
+        };
+        if (nameProblem is not null) errors.Add(new FieldError("name", nameProblem));
         string[] scopes = [Scopes.Read];
-        if (body.TryGetProperty("scopes", out var s))
+        // null is the member left out, as the document declares it (nullable, defaults to ["read"]).
+        if (body.TryGetProperty("scopes", out var s) && s.ValueKind != JsonValueKind.Null)
         {
             scopes = s.ValueKind == JsonValueKind.Array && s.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String)
                 ? s.EnumerateArray().Select(e => e.GetString()!).ToArray() : [];
@@ -77,8 +84,10 @@ public static class KeysApi
     }
 }
 
+/// <param name="Name">Required: 1 to 100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit, not all digits (a number names a key's id).</param>
+/// <param name="Scopes">read, write, admin; left out or null, ["read"].</param>
 public sealed record NewApiKeyRequest(
-    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("name"), System.ComponentModel.DataAnnotations.Required] string Name,
     [property: JsonPropertyName("scopes")] string[]? Scopes);
 
 public sealed record ApiKeyDoc(

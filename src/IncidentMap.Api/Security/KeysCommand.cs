@@ -43,9 +43,9 @@ public static class KeysCommand
                     await Console.Error.WriteLineAsync($"scopes must be among {string.Join(", ", Scopes.All)}");
                     return 2;
                 }
-                if (!ApiKeys.IsValidName(name))
+                if (ApiKeys.NameProblem(name) is { } badName)
                 {
-                    await Console.Error.WriteLineAsync($"key name '{name}' {ApiKeys.NameRule}");
+                    await Console.Error.WriteLineAsync($"key name '{name}' {badName}");
                     return 2;
                 }
                 await migrator.MigrateAsync();

@@ -88,6 +88,13 @@ public sealed class ContractProbe(HttpClient client, DeclaredContract contract)
             await SendAsync(HttpMethod.Post, QueryHelpers.Search, Json(new JsonObject { ["tags"] = samples.Tag, ["f"] = f }));
         await SendAsync(HttpMethod.Post, QueryHelpers.Search, Json(new JsonObject { ["tags"] = samples.Tag }), ("Content-Crs", "<http://www.opengis.net/def/crs/EPSG/0/3857>"));
         await SendAsync(HttpMethod.Get, $"{items}?limit=0");
+        // Reads measured from a point add distance_m to each incident's properties.
+        var near = $"tags={samples.Tag}&lat=34.72&lon=36.72";
+        foreach (var f in new[] { "json", "geojsonseq", "ndjson" })
+            await SendAsync(HttpMethod.Get, $"{items}?{near}&radius=50km&f={f}");
+        await SendAsync(HttpMethod.Get, $"{items}?{near}&sortby=distance");
+        await SendAsync(HttpMethod.Post, QueryHelpers.Search, Json(new JsonObject { ["tags"] = samples.Tag, ["lat"] = 34.72, ["lon"] = 36.72, ["radius"] = 50000 }));
+        await SendAsync(HttpMethod.Get, $"/collections/incidents/changes?{near}&radius=50km&cursor={samples.FeedStart}");
 
         // Places: an editor's place is added and changed; a GeoNames place is read-only (405 with Allow).
         var added = await SendAsync(HttpMethod.Post, "/collections/places/items", Json(new JsonObject

@@ -26,14 +26,18 @@ public sealed class RouteSamples
     /// </summary>
     public const double RemoteLon = -150.2, RemoteLat = -45.3;
 
-    private RouteSamples(Dictionary<string, string> existing, string tag, long incident, long place, long key)
+    private RouteSamples(Dictionary<string, string> existing, string tag, long incident, long place, long key, string feedStart)
     {
         _existing = existing;
         Tag = tag;
         Incident = incident;
         Place = place;
         Key = key;
+        FeedStart = feedStart;
     }
+
+    /// <summary>The change feed's cursor before the incidents were made: the feed from it holds them.</summary>
+    public string FeedStart { get; }
 
     /// <summary>The tag every incident made here carries (filters select them alone).</summary>
     public string Tag { get; }
@@ -69,6 +73,7 @@ public sealed class RouteSamples
     public static async Task<RouteSamples> CreateAsync(HttpClient client)
     {
         var tag = QueryHelpers.NewTag();
+        var feedStart = (await client.GetJsonAsync($"/collections/incidents/changes?tags={tag}"))["next_cursor"]!.GetValue<string>();
         var incident = await client.CreateAsync(QueryHelpers.Incident(tag));
         await client.CreateAsync(QueryHelpers.Incident(tag));
         var patched = await client.PatchCurrentAsync($"{QueryHelpers.Items}/{incident}", """{"properties":{"fatalities_max":3}}""");
@@ -96,7 +101,7 @@ public sealed class RouteSamples
             ["tileMatrix"] = Zoom.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["tileRow"] = row.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["tileCol"] = col.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        }, tag, incident, place, key);
+        }, tag, incident, place, key, feedStart);
     }
 
     /// <summary>A small CSV import of two incidents carrying <paramref name="tag"/>.</summary>

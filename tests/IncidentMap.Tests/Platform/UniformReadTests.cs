@@ -82,6 +82,25 @@ public sealed class UniformReadTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.BadRequest, head.StatusCode);
     }
 
+    /// <summary>A stray '=' is a query parameter with an empty name: it was called the body's, on GETs that have none.</summary>
+    [Theory]
+    [InlineData("/collections/incidents/items?limit=2&=")] // the incident query's own check
+    [InlineData("/?=1")] // a resource that takes f alone
+    [InlineData("/collections/places/items?=x")] // place search's own check
+    [InlineData("/collections/incidents/stats?interval=month&=")]
+    [InlineData("/openapi/v1.json?=")] // refused outside any handler
+    public async Task A_query_parameter_with_an_empty_name_is_named_as_one_not_as_the_body(string url)
+    {
+        var response = await _client.GetAsync(url);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "");
+        var error = problem["errors"]!.AsArray().Single()!;
+        Assert.Equal("", error["field"]!.GetValue<string>());
+        Assert.Equal(IncidentMap.Api.Problems.Problem.EmptyParameterName, error["detail"]!.GetValue<string>());
+        Assert.Equal(IncidentMap.Api.Problems.Problem.EmptyParameterName, problem["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("body", problem.ToJsonString());
+    }
+
     /// <summary>A monitor's cache-buster must not take a healthy instance out of service.</summary>
     [Theory]
     [InlineData("/health/live")]

@@ -166,6 +166,60 @@ public sealed class AdminKeyTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await api.CreateAnonymousClient().GetAsync(KeysUrl), HttpStatusCode.Unauthorized, ApiKeyAuthentication.Header);
     }
 
+    [Fact]
+    public async Task Null_scopes_are_the_default_read_as_the_document_says()
+    {
+        var name = Trust.Unique("null-scopes");
+        var body = new StringContent($$"""{"name":"{{name}}","scopes":null}""", System.Text.Encoding.UTF8, "application/json");
+
+        var response = await _admin.PostAsync(KeysUrl, body);
+
+        var created = await response.JsonAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, created.ToJsonString());
+        Assert.Equal([Scopes.Read], created["info"]!["scopes"]!.AsArray().Select(s => s!.GetValue<string>()));
+    }
+
+    [Theory]
+    [InlineData("""{"name":"12345"}""", "is all digits")]
+    [InlineData("""{"name":"-abc"}""", "starts with '-'")]
+    [InlineData("""{"name":"a b"}""", "holds U+0020")]
+    [InlineData("""{"name":"news\nroom"}""", "holds U+000A")]
+    [InlineData("""{"name":""}""", "is empty")]
+    [InlineData("""{"name":5}""", "must be a string")]
+    public async Task A_name_given_but_not_valid_is_told_what_is_wrong_with_it_not_that_it_is_required(string body, string fault)
+    {
+        var response = await _admin.PostAsync(KeysUrl, new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "name");
+        var detail = problem["errors"]!.AsArray().Single()!["detail"]!.GetValue<string>();
+        Assert.StartsWith(fault, detail);
+        Assert.DoesNotContain("required", detail);
+        Assert.Contains(ApiKeys.NameRule, detail);
+    }
+
+    [Theory]
+    [InlineData("""{"scopes":["read"]}""")]
+    [InlineData("""{"name":null}""")]
+    public async Task A_missing_name_is_required(string body)
+    {
+        var response = await _admin.PostAsync(KeysUrl, new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "name");
+        Assert.Equal($"is required: {ApiKeys.NameRule}", problem["errors"]!.AsArray().Single()!["detail"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("text/plain")] // refused by routing, before the endpoint is chosen
+    [InlineData("application/geo+json")] // let through by routing as a kind of JSON, refused by the endpoint
+    public async Task A_new_key_in_a_type_not_taken_is_a_415_naming_only_json(string type)
+    {
+        var response = await _admin.PostAsync(KeysUrl, new StringContent($$"""{"name":"{{Trust.Unique("typed")}}"}""", System.Text.Encoding.UTF8, type));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "Content-Type");
+        Assert.EndsWith("send application/json.", problem["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("geo+json or", problem["detail"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("[\"superuser\"]")]
     [InlineData("[]")]
