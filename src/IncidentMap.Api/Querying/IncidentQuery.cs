@@ -10,8 +10,13 @@ public sealed record SortOrder(string Field, bool Descending)
     public override string ToString() => Descending ? "-" + Field : Field;
 }
 
-/// <summary>A bounding box in degrees, never crossing the antimeridian (a box that does is split in two).</summary>
-public sealed record Box(double MinLon, double MinLat, double MaxLon, double MaxLat);
+/// <summary>
+/// A bounding box in degrees, never crossing the antimeridian (a box that does is split in two). An
+/// <paramref name="Alias"/> is no part of the area asked for but another spelling of its edge: the meridian
+/// -180 of a box ending at 180 (and the reverse), or a pole at every longitude (<see cref="Querying.QueryParser.Boxes"/>).
+/// It selects incidents; what lays a grid or bounds over the area asked for leaves it out.
+/// </summary>
+public sealed record Box(double MinLon, double MinLat, double MaxLon, double MaxLat, bool Alias = false);
 
 /// <summary>The output encodings of incident lists.</summary>
 public enum OutputFormat { GeoJson, GeoJsonSeq, NdJson, Csv }

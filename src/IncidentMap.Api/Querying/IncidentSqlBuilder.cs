@@ -235,7 +235,8 @@ public static class IncidentSqlBuilder
         var cells = areas != 1 ? null
             : query.Bbox is { Count: > 0 } boxes ? CellSplit.OfBoxes(boxes)
             : query is { Near: { } near, RadiusMetres: { } radius } ? CellSplit.OfCircle(near.Y, near.X, radius)
-            : query.Intersects is { } shape ? CellSplit.OfShape(shape)
+            // Another spelling of its edge (QueryParser.EdgeAliases) lies outside the shape's cells: counted from the table.
+            : query.Intersects is { } shape ? (QueryParser.EdgeAliases(shape) is null ? CellSplit.OfShape(shape) : null)
             : null;
         // An area with no cell inside it counts as before; so does a window with no start, which the time index serves as it is.
         if (areas > 0 ? cells is null : query.From is null) return plain;
@@ -311,8 +312,13 @@ public static class IncidentSqlBuilder
 
         if (query.Intersects is { } shape)
         {
-            where.Add("ST_Intersects(i.geom, @shape)");
             parameters.Add("shape", shape);
+            if (QueryParser.EdgeAliases(shape) is { } aliases)
+            {
+                where.Add("(ST_Intersects(i.geom, @shape) OR ST_Intersects(i.geom, @shape_aliases))");
+                parameters.Add("shape_aliases", aliases);
+            }
+            else where.Add("ST_Intersects(i.geom, @shape)");
         }
 
         // The incident's interval is [occurred_at, occurred_until), or the instant occurred_at when exact;

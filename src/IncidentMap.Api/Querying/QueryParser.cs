@@ -518,14 +518,44 @@ public static partial class QueryParser
         // point stored at -180 that a box crossing to -180 found, and a box reaching the pole only the pole
         // points of its own longitudes. So such a box also holds the other meridian's edge and the whole pole.
         var everyLongitude = minLon > maxLon || minLon == -180 && maxLon == 180;
-        if (!everyLongitude && maxLon == 180) boxes.Add(new Box(-180, minLat, -180, maxLat));
-        if (!everyLongitude && minLon == -180) boxes.Add(new Box(180, minLat, 180, maxLat));
+        if (!everyLongitude && maxLon == 180) boxes.Add(new Box(-180, minLat, -180, maxLat, Alias: true));
+        if (!everyLongitude && minLon == -180) boxes.Add(new Box(180, minLat, 180, maxLat, Alias: true));
         if (!(minLon == -180 && maxLon == 180))
         {
-            if (maxLat == 90) boxes.Add(new Box(-180, 90, 180, 90));
-            if (minLat == -90) boxes.Add(new Box(-180, -90, 180, -90));
+            if (maxLat == 90) boxes.Add(new Box(-180, 90, 180, 90, Alias: true));
+            if (minLat == -90) boxes.Add(new Box(-180, -90, 180, -90, Alias: true));
         }
         return boxes;
+    }
+
+    /// <summary>
+    /// A search shape's other spellings of its edge, as <see cref="Boxes"/> gives a bbox's: where it touches the
+    /// meridian 180 (or -180), that part on the other; where it reaches a pole, the pole at every longitude. Null
+    /// when it does neither, the usual case. The shape is compared in the plane, so without them a polygon ending
+    /// at 180 missed a point stored at -180 that the same bbox finds.
+    /// </summary>
+    internal static Geometry? EdgeAliases(Geometry shape)
+    {
+        var envelope = shape.EnvelopeInternal;
+        var aliases = new List<Geometry>();
+        foreach (var (at, to) in new[] { (180.0, -180.0), (-180.0, 180.0) })
+        {
+            if (envelope.MinX > at || envelope.MaxX < at) continue;
+            var touching = shape.Intersection(Factory.CreateLineString([new Coordinate(at, -90), new Coordinate(at, 90)]));
+            if (touching.IsEmpty) continue;
+            var moved = touching.Copy();
+            moved.Apply(new NetTopologySuite.Geometries.Utilities.AffineTransformation().Translate(to - at, 0));
+            aliases.Add(moved);
+        }
+        foreach (var pole in new[] { 90.0, -90.0 })
+        {
+            var line = Factory.CreateLineString([new Coordinate(-180, pole), new Coordinate(180, pole)]);
+            if ((pole > 0 ? envelope.MaxY >= pole : envelope.MinY <= pole) && shape.Intersects(line)) aliases.Add(line);
+        }
+        if (aliases.Count == 0) return null;
+        var all = Factory.BuildGeometry(aliases);
+        all.SRID = Factory.SRID;
+        return all;
     }
 
     private static bool TryNumber(string text, out double value) =>

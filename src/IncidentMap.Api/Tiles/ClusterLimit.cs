@@ -49,7 +49,8 @@ public static class ClusterLimit
     public static double CellsUnder(IncidentQuery query, int zoom)
     {
         var cells = Cells([new Box(-180, -90, 180, 90)], zoom);
-        if (query.Bbox is { } bbox) cells = Math.Min(cells, Cells(bbox, zoom));
+        // Another spelling of the area's edge (a Box.Alias, a line) adds a row of cells at most: not counted.
+        if (query.Bbox is { } bbox) cells = Math.Min(cells, Cells(bbox.Where(b => !b.Alias), zoom));
         if (query is { Near: { } near, RadiusMetres: { } radius })
             cells = Math.Min(cells, Cells(RadiusCells.Bounds(near.Y, near.X, radius), zoom));
         return cells;

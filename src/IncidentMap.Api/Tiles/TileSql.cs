@@ -286,6 +286,13 @@ public static class TileSql
         var border = new List<Box>();
         foreach (var box in boxes)
         {
+            // Another spelling of the area's edge (a line: the other meridian, or a pole, whose Mercator y is
+            // infinite) holds no cell: its incidents come from the table.
+            if (box.Alias)
+            {
+                border.Add(box);
+                continue;
+            }
             var (x0, y0) = Mercator(box.MinLon, box.MinLat);
             var (x1, y1) = Mercator(box.MaxLon, box.MaxLat);
             var west = Math.Max((long)Math.Ceiling((x0 + WorldHalf + Margin) / cell), 1);

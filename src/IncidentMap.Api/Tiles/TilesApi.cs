@@ -201,12 +201,12 @@ public static class TilesApi
     {
         var world = new Box(-180, -90, 180, 90);
         var data = extent is null ? world : new Box(extent[0], extent[1], extent[2], extent[3]);
-        var boxes = (bbox ?? [world])
+        var boxes = (bbox?.Where(b => !b.Alias) ?? [world])
             .Select(b => new Box(Math.Max(b.MinLon, data.MinLon), Math.Max(b.MinLat, data.MinLat), Math.Min(b.MaxLon, data.MaxLon), Math.Min(b.MaxLat, data.MaxLat)))
             .Where(b => b.MinLon <= b.MaxLon && b.MinLat <= b.MaxLat)
             .ToList();
         // A bbox beside all the data: its tiles are empty, but the bounds still say where the filter looks.
-        if (boxes.Count == 0) boxes = [.. bbox!];
+        if (boxes.Count == 0) boxes = [.. bbox!.Where(b => !b.Alias)];
         double Lat(double lat) => Math.Clamp(lat, -MercatorLatitude, MercatorLatitude);
         return [boxes.Min(b => b.MinLon), Lat(boxes.Min(b => b.MinLat)), boxes.Max(b => b.MaxLon), Lat(boxes.Max(b => b.MaxLat))];
     }
@@ -334,10 +334,10 @@ public static class TilesApi
         if (OnlyFormat(request, "json", "geojson") is { } badFormat) return badFormat;
         var (query, problem) = await QueryParser.ParseFiltersAsync(request, "size", "f");
         if (problem is not null) return problem;
-        if (query!.Bbox is not { Count: 1 } boxes)
+        // The grid is laid over the area asked for: another spelling of its edge (a Box.Alias) is no second area.
+        if (query!.Bbox?.Where(b => !b.Alias).ToList() is not [var box])
             return Problem.BadParameter("bbox", query.Bbox is null ? "is required for hexagon bins" : "hexagon bins cannot cross the antimeridian; ask for each side");
 
-        var box = boxes[0];
         var (x0, y0) = TileSql.Mercator(box.MinLon, box.MinLat);
         var (x1, y1) = TileSql.Mercator(box.MaxLon, box.MaxLat);
         // ST_HexagonGrid covers the box with columns 1.5 edges apart and rows √3 edges apart, one

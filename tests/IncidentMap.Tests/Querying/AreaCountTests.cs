@@ -133,7 +133,10 @@ public sealed class AreaCountTests(AreaCountDatabase database) : IClassFixture<A
     [InlineData("POLYGON((9.5 19.5, 11.5 19.5, 11.5 21.5, 9.5 21.5, 9.5 19.5), (10.3 20.3, 10.8 20.3, 10.8 20.8, 10.3 20.8, 10.3 20.3))", true)] // a hole
     [InlineData("MULTIPOLYGON(((10 20, 10.5 20, 10.5 20.5, 10 20.5, 10 20)), ((10.75 20.75, 11.25 20.75, 11.25 21.25, 10.75 21.25, 10.75 20.75)))", true)]
     [InlineData("POLYGON((10.25 20, 10.5 20, 10.5 20.25, 10.25 20.25, 10.25 20))", true)] // one cell exactly
-    [InlineData("POLYGON((179.5 -1, 180 -1, 180 1, 179.5 1, 179.5 -1))", true)] // up to the antimeridian
+    // Up to the antimeridian: its edge on 180 is also the meridian -180 (QueryParser.EdgeAliases), whose
+    // incidents lie outside the shape's cells, so it is counted from the table.
+    [InlineData("POLYGON((179.5 -1, 180 -1, 180 1, 179.5 1, 179.5 -1))", false)]
+    [InlineData("POLYGON((179.5 -1, 179.9 -1, 179.9 1, 179.5 1, 179.5 -1))", true)] // short of it
     [InlineData("MULTIPOLYGON(((10 20, 10.5 20, 10.5 20.5, 10 20.5, 10 20)), ((179.5 -1, 180 -1, 180 1, 179.5 1, 179.5 -1)))", false)] // a box of 58,000 cells
     [InlineData("POLYGON((10.01 20.01, 10.2 20.01, 10.2 20.2, 10.01 20.01))", false)] // no cell inside
     [InlineData("LINESTRING(9 20.5, 12 20.5)", false)]
