@@ -235,6 +235,10 @@ internal sealed class SqlCompiler
             : SameType(value, Value(item)).Sql).ToList();
         // A time in year 0000 equals no stored time (see BeforeAnyStored).
         items = [.. items.Where((_, n) => !BeforeAnyStored(value, list.Items[n]))];
+        // country IN ('ZW', 'ZA') as the index on country serves it, as PaddedEquals does for =: compared as text,
+        // it walked every incident newest first (5.8 s on a million) where country = 'ZW' took milliseconds.
+        if (value.Property is { Padded: { } column } && list.Items.All(i => i is LiteralNode { Value: string text } && !text.EndsWith(' ')))
+            return $"{column} IN ({string.Join(", ", items.Select(item => item + "::bpchar"))})";
         return items.Count == 0 ? "FALSE" : $"{value.Sql} IN ({string.Join(", ", items)})";
     }
 

@@ -36,6 +36,8 @@ public sealed class Cql2CompileTests
         // compares text, as CQL2 says (a trailing space would be ignored by character(2)).
         { "country = 'SY'", "i.country = @f0::bpchar", ["SY"] },
         { "'SY' = country", "i.country = @f0::bpchar", ["SY"] },
+        { "country IN ('ZW', 'ZA')", "i.country IN (@f0::bpchar, @f1::bpchar)", ["ZW", "ZA"] },
+        { "country IN ('ZW', 'ZA ')", "i.country::text IN (@f0, @f1)", ["ZW", "ZA "] }, // text, as CQL2 compares it
         { "country = 'SY '", "i.country::text = @f0", ["SY "] },
         { "country <> 'SY'", "i.country::text <> @f0", ["SY"] },
         { "country LIKE 'S%'", "i.country::text LIKE @f0", ["S%"] },

@@ -40,6 +40,8 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
     [InlineData("country = 'LB'", "beirut")]
     [InlineData("country = 'LB '", "")] // text, as CQL2 compares it: character(2) would ignore the space
     [InlineData("country IN ('LB', 'XX')", "beirut")]
+    [InlineData("country IN ('LB ', 'XX')", "")]
+    [InlineData("country NOT IN ('LB', 'XX')", "homs nearHoms aleppo damascus")]
     [InlineData("'LB' <> country", "homs nearHoms aleppo damascus")]
     [InlineData("title LIKE '%Homs%'", "homs nearHoms")]
     [InlineData("title LIKE 'Riot_in%'", "beirut")]
