@@ -581,12 +581,15 @@ public static partial class IncidentsApi
             // With If-Match: * any current version will do (RFC 9110 §13.1.1), so the patch is merged
             // into the newer one and tried again; with a named version it is a 412.
             var outcome = await store.ReplaceAsync(id, draft!, VersionCondition.Exactly(current.Value.Version), Writer(context), context.RequestAborted);
-            if (anyVersion && outcome is WriteOutcome.VersionMismatch)
+            if (outcome is WriteOutcome.VersionMismatch)
             {
                 // "*" matches whatever version is current, so losing a race is never a 412 (24 editors
-                // patching one incident at once got 412s after 20 tries: concurrency audit). A random
-                // pause parts writers that keep colliding; past the budget, the answer is "retry".
-                if (racing.Elapsed > PatchRaceBudget)
+                // patching one incident at once got 412s after 20 tries: concurrency audit); nor is it for a
+                // list of tags while the version now current is in it (RFC 9110 §13.1.1: any of them): the next
+                // read decides. A single tag's loss is the 412 of that read. A random pause parts writers that
+                // keep colliding; past the budget, the answer is "retry", but not before three tries: a patch
+                // that waited out an import's batch on the row lock had spent the budget before it first lost.
+                if (racing.Elapsed > PatchRaceBudget && attempt >= 3)
                     return BusyWithOtherWrites(context,
                         $"Other writers changed incident {featureId} each time this patch was merged, for {PatchRaceBudget.TotalSeconds:0} s; retry shortly.");
                 await Task.Delay(Random.Shared.Next(1, 1 + Math.Min(attempt, 10) * 5), context.RequestAborted);

@@ -170,6 +170,20 @@ public sealed class ConcurrencyTests(ApiFixture api)
         Assert.Equal(2, await VersionAsync(id));
     }
 
+    [Fact]
+    public async Task Concurrent_patches_whose_if_match_lists_every_version_they_can_meet_all_succeed()
+    {
+        // RFC 9110 §13.1.1: the condition holds when any listed tag is current. Patches that lost a race to one
+        // another were 412s naming a version that their own list held.
+        var id = await _client.CreateAsync(Features.Valid());
+        var list = string.Join(", ", Enumerable.Range(1, 20).Select(v => $"\"v{v}\""));
+
+        var answers = await Task.WhenAll(Enumerable.Range(1, 8).Select(n => _client.SendAsync(Change("PATCH", id, list, fatalitiesMax: n))));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        Assert.Equal(9, await VersionAsync(id));
+    }
+
     [Theory]
     [InlineData("PUT")]
     [InlineData("PATCH")]
