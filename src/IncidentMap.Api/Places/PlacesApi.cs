@@ -196,7 +196,7 @@ public static class PlacesApi
             if (q is not null) errors.Add(new FieldError("cursor", "pages the browsed collection; a search with q has no next page"));
             else if (BrowseCursor.TryParse(cursor, out var last))
             {
-                after = "(coalesce(p.population, -1) < @afterPopulation OR (coalesce(p.population, -1) = @afterPopulation AND p.id > @afterId))";
+                after = $"({BrowseKey}, p.id) > (-@afterPopulation::bigint, @afterId)";
                 parameters.Add("afterPopulation", last.Population);
                 parameters.Add("afterId", last.Id);
             }
@@ -237,10 +237,14 @@ public static class PlacesApi
         {
             // Exact, by the same filters without the cursor (about 8 ms over every place, less with country or bbox).
             long? matched = count ? await reader.ScalarAsync<long>($"SELECT count(*) FROM places p WHERE {filter}", parameters, ct) : null;
+            // The page's keys first, along places_browse_idx (migration 0049), then the features of those alone:
+            // sorting every place with its feature built took about a second a page.
             var rows = (await reader.ListAsync($"""
-                SELECT {FeatureSql}::text AS feature, coalesce(p.population, -1) AS population, p.id
-                FROM places p WHERE {(after is null ? filter : filter + " AND " + after)}
-                ORDER BY coalesce(p.population, -1) DESC, p.id LIMIT @limit
+                SELECT {FeatureSql}::text AS feature, coalesce(p.population, -1)::bigint AS population, p.id
+                FROM (SELECT p.id FROM places p WHERE {(after is null ? filter : filter + " AND " + after)}
+                      ORDER BY {BrowseKey}, p.id LIMIT @limit) page
+                JOIN places p ON p.id = page.id
+                ORDER BY {BrowseKey}, p.id
                 """, parameters, r => (Feature: r.GetString(0), Population: r.GetInt64(1), Id: r.GetInt64(2)), ct));
             var next = rows.Count == pageSize ? new BrowseCursor(rows[^1].Population, rows[^1].Id).ToString() : null;
             return Page(request, rows.Select(r => r.Feature).ToList(), next, matched);
@@ -306,6 +310,9 @@ public static class PlacesApi
             : [self, new { href = Collections.RequestUrl.With(request, ("cursor", next)), rel = "next", type = IncidentsApi.GeoJson, title = "Next page" }],
             numberMatched);
     }
+
+    /// <summary>The browse order's key, as places_browse_idx indexes it: the largest population first, none last.</summary>
+    private const string BrowseKey = "(-(coalesce(p.population, -1)::bigint))";
 
     private readonly record struct BrowseCursor(long Population, long Id)
     {

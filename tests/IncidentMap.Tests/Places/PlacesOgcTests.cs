@@ -96,6 +96,40 @@ public sealed class PlacesOgcTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task Browsing_pages_go_by_population_then_id_without_a_place_lost_or_repeated()
+    {
+        // Pages of a country no test writes to, followed by their next links, against the order the README gives.
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var expected = (await connection.QueryAsync<long>(
+            "SELECT id FROM places WHERE country = 'FI' ORDER BY coalesce(population, -1) DESC, id")).ToList();
+        Assert.True(expected.Count > 150, $"{expected.Count} places in FI");
+
+        var seen = new List<long>();
+        var url = "/collections/places/items?country=FI&limit=97";
+        while (url is not null)
+        {
+            var page = await _client.GetJsonAsync(url);
+            seen.AddRange(page["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()));
+            url = page["links"]!.AsArray().FirstOrDefault(l => l!["rel"]!.GetValue<string>() == "next")?["href"]!.GetValue<string>() is { } next
+                ? new Uri(next).PathAndQuery : null;
+        }
+
+        Assert.Equal(expected, seen);
+    }
+
+    [Fact]
+    public async Task A_browsed_page_reads_its_keys_from_the_browse_index()
+    {
+        // Every place was sorted with its feature built, about a second a page (migration 0049).
+        await using var connection = await api.Database.OpenConnectionAsync();
+        var plan = await connection.ExecuteScalarAsync<string>("""
+            EXPLAIN (FORMAT JSON) SELECT p.id FROM places p WHERE (-(coalesce(p.population, -1)::bigint), p.id) > (-5000::bigint, 7)
+            ORDER BY (-(coalesce(p.population, -1)::bigint)), p.id LIMIT 10
+            """);
+        Assert.Contains("places_browse_idx", plan);
+    }
+
+    [Fact]
     public async Task NumberMatched_is_on_the_first_page_by_default_on_every_page_with_count_true_and_never_with_false()
     {
         var first = await _client.GetJsonAsync("/collections/places/items?country=NO&limit=50");
