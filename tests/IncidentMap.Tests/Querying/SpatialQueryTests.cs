@@ -81,6 +81,23 @@ public sealed class SpatialQueryTests(ApiFixture api)
     }
 
     [Fact]
+    public async Task The_whole_world_as_a_bbox_tests_nothing_and_holds_every_incident()
+    {
+        var (world, _) = IncidentMap.Api.Querying.QueryParser.Parse(new Dictionary<string, string> { ["bbox"] = "-180,-90,180,90" }, DateTimeOffset.UtcNow);
+        var (almost, _) = IncidentMap.Api.Querying.QueryParser.Parse(new Dictionary<string, string> { ["bbox"] = "-180,-90,180,89" }, DateTimeOffset.UtcNow);
+        Assert.DoesNotContain(IncidentMap.Api.Querying.IncidentSqlBuilder.Where(world!, new Dapper.DynamicParameters()), c => c.Contains("Intersects"));
+        Assert.Contains(IncidentMap.Api.Querying.IncidentSqlBuilder.Where(almost!, new Dapper.DynamicParameters()), c => c.Contains("Intersects"));
+
+        var tag = NewTag();
+        var corners = new[] { (-180.0, -90.0), (180, 90), (0, 0), (-180, 45) };
+        var ids = new List<long>();
+        foreach (var (lon, lat) in corners) ids.Add(await _client.CreateAsync(Incident(tag, Features.Point(lon, lat))));
+        ids.Add(await _client.CreateAsync(Incident(tag, Geometry("""{"type":"LineString","coordinates":[[170,0],[180,1]]}"""))));
+
+        await _client.AssertMatchesAsync($"bbox=-180,-90,180,90&tags={tag}", [.. ids]);
+    }
+
+    [Fact]
     public async Task Bbox_returns_lines_and_polygons_crossing_it_even_when_every_vertex_is_outside()
     {
         // The box is 10.9..11.1 E, -0.1..0.1 N.
