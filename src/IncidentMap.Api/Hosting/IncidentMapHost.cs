@@ -347,8 +347,9 @@ public static class IncidentMapHost
                             ? $"{part.Name}: {part.Read} lines read, {part.Places} places"
                             : $"{part.Name}: skipped, not a GeoNames dump (none of its {part.Read} lines is a GeoNames place)");
                     Console.WriteLine($"{imported.Read} lines read, {imported.Imported} places imported, {imported.Skipped} skipped: " +
-                                      $"{imported.Skipped - imported.EditorsPlaces} not a populated place (feature class P) or malformed, " +
-                                      $"{imported.EditorsPlaces} an editor's place (a name of it within 1 km)");
+                                      $"{imported.Skipped - imported.EditorsPlaces - imported.Repeated} not a populated place (feature class P) or malformed, " +
+                                      $"{imported.EditorsPlaces} an editor's place (a name of it within 1 km), " +
+                                      $"{imported.Repeated} replaced by a later line of the same place (geonameid)");
                 }
                 return 0;
             case "import":
