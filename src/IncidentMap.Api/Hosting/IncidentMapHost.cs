@@ -312,7 +312,7 @@ public static class IncidentMapHost
                 await app.RunAsync();
                 return 0;
             case "migrate":
-                var applied = await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+                var applied = await app.Services.GetRequiredService<Migrator>().MigrateStepAsync();
                 // The database's own latest: a newer service may have migrated it further than this one knows.
                 await using (var versions = app.Services.GetRequiredKeyedService<Npgsql.NpgsqlDataSource>(DatabaseServiceCollectionExtensions.MigrationsKey)
                                  .CreateCommand("SELECT max(version) FROM schema_migrations"))
@@ -327,7 +327,7 @@ public static class IncidentMapHost
                 Console.Error.WriteLine($"no such file: {words[^1]}");
                 return 2;
             case "seed" when words.Count == 1:
-                await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+                await app.Services.GetRequiredService<Migrator>().MigrateStepAsync();
                 var result = await app.Services.GetRequiredService<SampleData>().LoadAsync(words[0]);
                 Console.WriteLine($"{result.Created} incident(s) created, {result.Skipped} already present");
                 return 0;
@@ -337,7 +337,7 @@ public static class IncidentMapHost
                 else Console.Write(json);
                 return 0;
             case "places" when words is ["import", var dump]:
-                await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+                await app.Services.GetRequiredService<Migrator>().MigrateStepAsync();
                 await using (var file = File.OpenRead(dump))
                 {
                     var imported = await app.Services.GetRequiredService<GeoNamesImport>().ImportAsync(file, dump);
@@ -426,7 +426,7 @@ public sealed class StartupTasks(IServiceProvider services, Settings settings, I
     {
         if (settings.MigrateOnStartup)
         {
-            var applied = await StepFailedException.RunAsync("migrating the database", () => services.GetRequiredService<Migrator>().MigrateAsync(ct));
+            var applied = await services.GetRequiredService<Migrator>().MigrateStepAsync(ct);
             logger.LogInformation("Schema at {Version} ({Applied} migration(s) applied)", Migrator.LatestVersion, applied);
             // The database answered just now; without migrating, the service may start before it does.
             await WarnOfPowerfulLoginAsync(ct);

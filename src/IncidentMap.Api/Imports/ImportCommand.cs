@@ -54,7 +54,7 @@ public static class ImportCommand
             return 1;
         }
 
-        await services.GetRequiredService<Migrator>().MigrateAsync();
+        await services.GetRequiredService<Migrator>().MigrateStepAsync();
         // Rows with a place name and no coordinates are geocoded: the gazetteer is loaded (once) as the service loads it.
         var gazetteer = services.GetRequiredService<Hosting.Settings>().GazetteerPath;
         if (gazetteer.Length > 0) await services.GetRequiredService<Places.Gazetteer>().EnsureLoadedAsync(gazetteer, CancellationToken.None);
