@@ -259,6 +259,9 @@ public static class IncidentMapHost
         return words;
     }
 
+    /// <summary>The commands <see cref="RunCommandAsync"/> knows.</summary>
+    private static readonly string[] Commands = ["serve", "migrate", "seed", "openapi", "keys", "places", "import", "healthcheck", "help"];
+
     /// <summary>The host's own command-line options; any other host option names a setting's section (<c>--Tiles:Cache</c>).</summary>
     private static readonly string[] HostOptionNames = ["urls", "environment", "contentRoot", "applicationName"];
 
@@ -322,9 +325,20 @@ public static class IncidentMapHost
                         (string.CompareOrdinal(schema, Migrator.LatestVersion) > 0 ? $", newer than this service, which knows migrations up to {Migrator.LatestVersion}" : ""));
                 }
                 return 0;
+            case "seed" when words.Count == 1 && Directory.Exists(words[0]):
+            case "places" when words is ["import", var folder] && Directory.Exists(folder):
+                Console.Error.WriteLine($"{words[^1]} is a directory, not a file");
+                return 2;
             case "seed" when words.Count == 1 && !File.Exists(words[0]):
             case "places" when words is ["import", var missing] && !File.Exists(missing):
                 Console.Error.WriteLine($"no such file: {words[^1]}");
+                return 2;
+            case "seed" when words.Count == 0:
+            case "places" when words is ["import"]:
+                Console.Error.WriteLine($"{command}{(command == "places" ? " import" : "")} needs a FILE\n{Usage}");
+                return 2;
+            case "places" when words is not ["import", _]:
+                Console.Error.WriteLine((words.Count == 0 ? "places needs a subcommand" : $"'{words[0]}' is not a places subcommand") + "; places import FILE\n" + Usage);
                 return 2;
             case "seed" when words.Count == 1:
                 await app.Services.GetRequiredService<Migrator>().MigrateStepAsync();
@@ -384,7 +398,9 @@ public static class IncidentMapHost
                     }
                 }
             default:
-                Console.Error.WriteLine(Usage);
+                // Said before the usage: the usage alone left "Import f" or "imports f" to be guessed at.
+                var known = Commands.FirstOrDefault(c => c.Equals(command, StringComparison.OrdinalIgnoreCase));
+                Console.Error.WriteLine($"'{command}' is not a command{(known is null ? "" : $" (commands are lower case: {known})")}\n{Usage}");
                 return 2;
         }
     }

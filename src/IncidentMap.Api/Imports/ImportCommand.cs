@@ -27,25 +27,31 @@ public static class ImportCommand
 
     public static async Task<int> RunAsync(IServiceProvider services, string[] args)
     {
-        if (args.Length == 0 || args[0].StartsWith('-')) return Fail(Usage);
+        if (args.Length == 0) return Fail($"import needs a FILE; {Usage}");
+        if (args[0].StartsWith('-')) return Fail($"'{args[0]}' is not understood: the FILE comes first; {Usage}");
         var path = args[0];
         // file.csv.gz is file.csv, compressed.
         var compressed = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
         var format = Formats.FromPath(compressed ? path[..^3] : path);
         string? source = null;
+        // Each option once, as keys takes its own: the last of two --format was taken without a word.
+        var given = new HashSet<string>();
         for (var i = 1; i < args.Length; i++)
         {
-            if (i + 1 >= args.Length) return Fail(Usage);
+            if (args[i] is not ("--format" or "--source")) return Fail($"'{args[i]}' is not understood; {Usage}");
+            if (!given.Add(args[i])) return Fail($"{args[i]} is given twice; {Usage}");
+            if (i + 1 >= args.Length) return Fail($"{args[i]} needs a value ({(args[i] == "--format" ? "csv, geojson or ndjson" : "a source NAME")}); {Usage}");
             switch (args[i])
             {
                 case "--format" when Formats.TryParse(args[i + 1], out var named): format = named; break;
+                case "--format": return Fail($"--format '{args[i + 1]}' is not a format: csv, geojson or ndjson; {Usage}");
                 case "--source" when ImportOptions.SourcePattern.IsMatch(args[i + 1]): source = args[i + 1]; break;
                 case "--source": return Fail($"--source '{args[i + 1]}' {ImportOptions.SourceRule}");
-                default: return Fail($"{args[i]} {args[i + 1]}: not understood; {Usage}");
             }
             i++;
         }
         if (format is null) return Fail($"cannot tell the format of {path} from its name; add --format csv|geojson|ndjson");
+        if (Directory.Exists(path)) return Fail($"{path} is a directory, not a file");
         if (!File.Exists(path)) return Fail($"{path}: no such file");
         if (compressed && !await IsGzipAsync(path))
         {

@@ -24,7 +24,8 @@ public static class KeysCommand
                     switch (options[i])
                     {
                         case "--scopes" when !scoped && i + 1 < options.Length && !options[i + 1].StartsWith('-'):
-                            scopes = options[++i].Split(',', StringSplitOptions.TrimEntries);
+                            // Each scope once: "read,read" was stored as {read,read}.
+                            scopes = options[++i].Split(',', StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToArray();
                             scoped = true;
                             break;
                         case "--scopes" when !scoped:

@@ -31,6 +31,39 @@ public sealed class ImportCommandTests
         }
     }
 
+    /// <summary>
+    /// An option given twice is refused as keys refuses one (the last one won without a word), and each usage error says
+    /// what is wrong before the usage: a word it does not take, an option without its value, a directory for the file.
+    /// </summary>
+    [Theory]
+    [InlineData("--format is given twice", "{csv}", "--format", "csv", "--format", "geojson")]
+    [InlineData("--source is given twice", "{csv}", "--source", "a", "--source", "b")]
+    [InlineData("'extra' is not understood", "{csv}", "extra")]
+    [InlineData("--format needs a value (csv, geojson or ndjson)", "{csv}", "--format")]
+    [InlineData("--format 'xml' is not a format", "{csv}", "--format", "xml")]
+    [InlineData("import needs a FILE")]
+    [InlineData("is a directory, not a file", "{dir}")]
+    public async Task A_usage_error_is_exit_2_saying_what_is_wrong_and_imports_nothing(string said, params string[] rest)
+    {
+        var folder = Directory.CreateTempSubdirectory("incidentmap-usage-");
+        var csv = Path.Combine(folder.FullName, "a.csv");
+        await File.WriteAllTextAsync(csv, "external_id,title,event_type,occurred_at,lon,lat\nusage-1,One,riots,2016-01-01,36.7,34.7\n");
+        Directory.CreateDirectory(Path.Combine(folder.FullName, "d.csv"));
+        try
+        {
+            var (exit, stdout, stderr) = await RunAsync(["import", .. rest.Select(r => r.Replace("{csv}", csv).Replace("{dir}", Path.Combine(folder.FullName, "d.csv")))]);
+
+            Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
+            Assert.Equal("", stdout);
+            var first = stderr.Split('\n')[0];
+            Assert.Contains(said, first);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_file_unreadable_from_its_header_says_why_and_not_that_rows_before_it_were_imported()
     {
