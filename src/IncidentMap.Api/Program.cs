@@ -2,7 +2,8 @@ using System.Globalization;
 using System.Reflection;
 using IncidentMap.Api.Hosting;
 
-if (args is ["--help" or "-h" or "help" or "-?", ..])
+// --help or -h after a command too (openapi --help): it said "'--help' needs a value", as of a setting.
+if (args is ["--help" or "-h" or "help" or "-?", ..] || args.Any(a => a is "--help" or "-h"))
 {
     // Before the host is built: asking how to use the binary must not connect, migrate or serve.
     Console.WriteLine(IncidentMapHost.Usage);

@@ -51,6 +51,17 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
 
     public async Task<int> MigrateAsync(CancellationToken ct = default) => await MigrateAsync(Embedded, ct);
 
+    /// <summary>The server migrations connect to, host:port (never the password), for messages.</summary>
+    public string Server { get; } = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString) is var c
+        ? c.Host is { } host && (host.Contains(',') || host.Contains(':')) ? host : $"{c.Host}:{c.Port}" : "";
+
+    /// <summary>
+    /// <see cref="MigrateAsync(CancellationToken)"/> as the startup's and every command's first step: a failure names the step
+    /// and the server (Npgsql's "The operation has timed out" or "Name or service not known" named neither).
+    /// </summary>
+    public Task<int> MigrateStepAsync(CancellationToken ct = default) =>
+        Hosting.StepFailedException.RunAsync($"migrating the database at {Server}", () => MigrateAsync(ct));
+
     /// <summary>Applies the given migrations (tests pass their own list).</summary>
     public async Task<int> MigrateAsync(IReadOnlyList<Migration> migrations, CancellationToken ct = default)
     {

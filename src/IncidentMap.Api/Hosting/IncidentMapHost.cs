@@ -259,6 +259,9 @@ public static class IncidentMapHost
         return words;
     }
 
+    /// <summary>The commands <see cref="RunCommandAsync"/> knows.</summary>
+    private static readonly string[] Commands = ["serve", "migrate", "seed", "openapi", "keys", "places", "import", "healthcheck", "help"];
+
     /// <summary>The host's own command-line options; any other host option names a setting's section (<c>--Tiles:Cache</c>).</summary>
     private static readonly string[] HostOptionNames = ["urls", "environment", "contentRoot", "applicationName"];
 
@@ -312,7 +315,7 @@ public static class IncidentMapHost
                 await app.RunAsync();
                 return 0;
             case "migrate":
-                var applied = await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+                var applied = await app.Services.GetRequiredService<Migrator>().MigrateStepAsync();
                 // The database's own latest: a newer service may have migrated it further than this one knows.
                 await using (var versions = app.Services.GetRequiredKeyedService<Npgsql.NpgsqlDataSource>(DatabaseServiceCollectionExtensions.MigrationsKey)
                                  .CreateCommand("SELECT max(version) FROM schema_migrations"))
@@ -322,12 +325,23 @@ public static class IncidentMapHost
                         (string.CompareOrdinal(schema, Migrator.LatestVersion) > 0 ? $", newer than this service, which knows migrations up to {Migrator.LatestVersion}" : ""));
                 }
                 return 0;
+            case "seed" when words.Count == 1 && Directory.Exists(words[0]):
+            case "places" when words is ["import", var folder] && Directory.Exists(folder):
+                Console.Error.WriteLine($"{words[^1]} is a directory, not a file");
+                return 2;
             case "seed" when words.Count == 1 && !File.Exists(words[0]):
             case "places" when words is ["import", var missing] && !File.Exists(missing):
                 Console.Error.WriteLine($"no such file: {words[^1]}");
                 return 2;
+            case "seed" when words.Count == 0:
+            case "places" when words is ["import"]:
+                Console.Error.WriteLine($"{command}{(command == "places" ? " import" : "")} needs a FILE\n{Usage}");
+                return 2;
+            case "places" when words is not ["import", _]:
+                Console.Error.WriteLine((words.Count == 0 ? "places needs a subcommand" : $"'{words[0]}' is not a places subcommand") + "; places import FILE\n" + Usage);
+                return 2;
             case "seed" when words.Count == 1:
-                await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+                await app.Services.GetRequiredService<Migrator>().MigrateStepAsync();
                 var result = await app.Services.GetRequiredService<SampleData>().LoadAsync(words[0]);
                 Console.WriteLine($"{result.Created} incident(s) created, {result.Skipped} already present");
                 return 0;
@@ -337,7 +351,7 @@ public static class IncidentMapHost
                 else Console.Write(json);
                 return 0;
             case "places" when words is ["import", var dump]:
-                await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+                await app.Services.GetRequiredService<Migrator>().MigrateStepAsync();
                 await using (var file = File.OpenRead(dump))
                 {
                     var imported = await app.Services.GetRequiredService<GeoNamesImport>().ImportAsync(file, dump);
@@ -347,8 +361,9 @@ public static class IncidentMapHost
                             ? $"{part.Name}: {part.Read} lines read, {part.Places} places"
                             : $"{part.Name}: skipped, not a GeoNames dump (none of its {part.Read} lines is a GeoNames place)");
                     Console.WriteLine($"{imported.Read} lines read, {imported.Imported} places imported, {imported.Skipped} skipped: " +
-                                      $"{imported.Skipped - imported.EditorsPlaces} not a populated place (feature class P) or malformed, " +
-                                      $"{imported.EditorsPlaces} an editor's place (a name of it within 1 km)");
+                                      $"{imported.Skipped - imported.EditorsPlaces - imported.Repeated} not a populated place (feature class P) or malformed, " +
+                                      $"{imported.EditorsPlaces} an editor's place (a name of it within 1 km), " +
+                                      $"{imported.Repeated} replaced by a later line of the same place (geonameid)");
                 }
                 return 0;
             case "import":
@@ -383,7 +398,9 @@ public static class IncidentMapHost
                     }
                 }
             default:
-                Console.Error.WriteLine(Usage);
+                // Said before the usage: the usage alone left "Import f" or "imports f" to be guessed at.
+                var known = Commands.FirstOrDefault(c => c.Equals(command, StringComparison.OrdinalIgnoreCase));
+                Console.Error.WriteLine($"'{command}' is not a command{(known is null ? "" : $" (commands are lower case: {known})")}\n{Usage}");
                 return 2;
         }
     }
@@ -425,7 +442,7 @@ public sealed class StartupTasks(IServiceProvider services, Settings settings, I
     {
         if (settings.MigrateOnStartup)
         {
-            var applied = await StepFailedException.RunAsync("migrating the database", () => services.GetRequiredService<Migrator>().MigrateAsync(ct));
+            var applied = await services.GetRequiredService<Migrator>().MigrateStepAsync(ct);
             logger.LogInformation("Schema at {Version} ({Applied} migration(s) applied)", Migrator.LatestVersion, applied);
             // The database answered just now; without migrating, the service may start before it does.
             await WarnOfPowerfulLoginAsync(ct);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using IncidentMap.Api.Database;
@@ -27,25 +28,31 @@ public static class ImportCommand
 
     public static async Task<int> RunAsync(IServiceProvider services, string[] args)
     {
-        if (args.Length == 0 || args[0].StartsWith('-')) return Fail(Usage);
+        if (args.Length == 0) return Fail($"import needs a FILE; {Usage}");
+        if (args[0].StartsWith('-')) return Fail($"'{args[0]}' is not understood: the FILE comes first; {Usage}");
         var path = args[0];
         // file.csv.gz is file.csv, compressed.
         var compressed = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
         var format = Formats.FromPath(compressed ? path[..^3] : path);
         string? source = null;
+        // Each option once, as keys takes its own: the last of two --format was taken without a word.
+        var given = new HashSet<string>();
         for (var i = 1; i < args.Length; i++)
         {
-            if (i + 1 >= args.Length) return Fail(Usage);
+            if (args[i] is not ("--format" or "--source")) return Fail($"'{args[i]}' is not understood; {Usage}");
+            if (!given.Add(args[i])) return Fail($"{args[i]} is given twice; {Usage}");
+            if (i + 1 >= args.Length) return Fail($"{args[i]} needs a value ({(args[i] == "--format" ? "csv, geojson or ndjson" : "a source NAME")}); {Usage}");
             switch (args[i])
             {
                 case "--format" when Formats.TryParse(args[i + 1], out var named): format = named; break;
+                case "--format": return Fail($"--format '{args[i + 1]}' is not a format: csv, geojson or ndjson; {Usage}");
                 case "--source" when ImportOptions.SourcePattern.IsMatch(args[i + 1]): source = args[i + 1]; break;
                 case "--source": return Fail($"--source '{args[i + 1]}' {ImportOptions.SourceRule}");
-                default: return Fail($"{args[i]} {args[i + 1]}: not understood; {Usage}");
             }
             i++;
         }
         if (format is null) return Fail($"cannot tell the format of {path} from its name; add --format csv|geojson|ndjson");
+        if (Directory.Exists(path)) return Fail($"{path} is a directory, not a file");
         if (!File.Exists(path)) return Fail($"{path}: no such file");
         if (compressed && !await IsGzipAsync(path))
         {
@@ -54,7 +61,7 @@ public static class ImportCommand
             return 1;
         }
 
-        await services.GetRequiredService<Migrator>().MigrateAsync();
+        await services.GetRequiredService<Migrator>().MigrateStepAsync();
         // Rows with a place name and no coordinates are geocoded: the gazetteer is loaded (once) as the service loads it.
         var gazetteer = services.GetRequiredService<Hosting.Settings>().GazetteerPath;
         if (gazetteer.Length > 0) await services.GetRequiredService<Places.Gazetteer>().EnsureLoadedAsync(gazetteer, CancellationToken.None);
@@ -79,18 +86,22 @@ public static class ImportCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         var clock = Stopwatch.StartNew();
-        var import = services.GetRequiredService<Importer>().RunAsync(body, options, tally, CancellationToken.None, stop);
+        var bar = new ProgressBar(tally, clock, sized: file.CanSeek);
         // How far through the file: bytes the importer took, or of a compressed file, how far it has been read.
         // Rows are stored behind the reader (a few batches per writer), so until the import has ended the
         // bar stays below 100 %, as a job's progress stays below 1. Of a pipe (/dev/stdin) the size is unknown: no bar.
         double? Read() => !file.CanSeek ? null : file.Length == 0 ? 1 : Math.Min(1, (double)(compressed ? file.Position : tally.BytesRead()) / file.Length);
+        double Final(ImportReport ended) => ended.Error is null ? 1 : Math.Min(Read() ?? 0, 0.99);
+        // The bar's last line, ended, before the importer logs how the import ended: the log line was glued onto it.
+        tally.Ending = ended => bar.Final(Final(ended));
+        var import = services.GetRequiredService<Importer>().RunAsync(body, options, tally, CancellationToken.None, stop);
 
         // On a terminal the bar redraws in place; in a log, a line every ten seconds.
         var interval = Console.IsErrorRedirected ? TimeSpan.FromSeconds(10) : TimeSpan.FromMilliseconds(250);
         while (await Task.WhenAny(import, Task.Delay(interval)) != import)
-            Draw(tally, Math.Min(Read() ?? 0, 0.99), clock.Elapsed, final: false, sized: file.CanSeek);
+            bar.Draw(Math.Min(Read() ?? 0, 0.99));
         var report = await import;
-        Draw(tally, report.Error is null ? 1 : Math.Min(Read() ?? 0, 0.99), clock.Elapsed, final: true, sized: file.CanSeek);
+        bar.Final(Final(report));
 
         Console.WriteLine(JsonSerializer.Serialize(report, ReportJson));
         if (report.Error is { Field: ImportReport.StoppedField } stopped)
@@ -118,17 +129,75 @@ public static class ImportCommand
     private static FileStream Open(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
 
+    /// <summary>
+    /// The progress line on standard error. On a terminal it is redrawn in place, fitted to the terminal's width (a line
+    /// longer than that wrapped, and each redraw added a line) and cleared to its end (ESC[K: shorter figures left old
+    /// characters behind, 00:00:032), and its last drawing ends the line, before the importer logs anything after it.
+    /// In a log, each drawing is a line.
+    /// </summary>
     /// <param name="sized">Whether the file's size is known; a pipe's is not, and its line has no bar.</param>
-    private static void Draw(ImportTally tally, double fraction, TimeSpan elapsed, bool final, bool sized)
+    internal sealed class ProgressBar(ImportTally tally, Stopwatch clock, bool sized, TextWriter? writer = null, int? terminalWidth = null)
     {
-        const int width = 30;
-        var filled = (int)(fraction * width);
-        var rate = tally.Rows / Math.Max(elapsed.TotalSeconds, 0.001);
-        var bar = sized ? $"[{new string('#', filled)}{new string('-', width - filled)}] {fraction,4:P0} " : "";
-        var line = $"{bar}{tally.Rows:N0} rows {rate:N0} rows/s " +
-                   $"inserted {tally.Inserted:N0} updated {tally.Updated:N0} unchanged {tally.Unchanged:N0} rejected {tally.Rejected:N0} {elapsed:hh\\:mm\\:ss}";
-        if (Console.IsErrorRedirected) Console.Error.WriteLine(line);
-        else Console.Error.Write("\r" + line + (final ? "\n" : ""));
+        private readonly Lock _gate = new();
+        private readonly TextWriter _writer = writer ?? Console.Error;
+        private readonly int? _width = writer is null ? (Console.IsErrorRedirected ? null : TerminalWidth()) : terminalWidth;
+        private bool _ended;
+
+        public void Draw(double fraction) => Write(fraction, final: false);
+
+        /// <summary>The last drawing; any after it (the command's own, after the importer's) is left out.</summary>
+        public void Final(double fraction) => Write(fraction, final: true);
+
+        private void Write(double fraction, bool final)
+        {
+            lock (_gate)
+            {
+                if (_ended) return;
+                _ended = final;
+                var line = Line(tally.Rows, tally.Inserted, tally.Updated, tally.Unchanged, tally.Rejected, fraction, clock.Elapsed, sized, _width ?? int.MaxValue);
+                if (_width is null) _writer.WriteLine(line);
+                else _writer.Write("\r" + line + "\u001b[K" + (final ? "\n" : ""));
+                _writer.Flush();
+            }
+        }
+
+        private static int TerminalWidth()
+        {
+            try
+            {
+                return Console.WindowWidth is > 0 and var width ? width : 80;
+            }
+            catch (Exception e) when (e is IOException or PlatformNotSupportedException)
+            {
+                return 80;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The progress line at its longest that fits in <paramref name="width"/> less one column (a line reaching the last
+    /// column wraps on some terminals): a shorter bar, then short names, then fewer figures, then cut.
+    /// </summary>
+    internal static string Line(long rows, long inserted, long updated, long unchanged, long rejected, double fraction, TimeSpan elapsed, bool sized, int width)
+    {
+        var rate = rows / Math.Max(elapsed.TotalSeconds, 0.001);
+        var time = elapsed.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture);
+        string Bar(int length)
+        {
+            var filled = (int)(fraction * length);
+            return sized ? $"[{new string('#', filled)}{new string('-', length - filled)}] " : "";
+        }
+        var percent = sized ? $"{fraction,4:P0} " : "";
+        string[] candidates =
+        [
+            $"{Bar(30)}{percent}{rows:N0} rows {rate:N0} rows/s inserted {inserted:N0} updated {updated:N0} unchanged {unchanged:N0} rejected {rejected:N0} {time}",
+            $"{Bar(10)}{percent}{rows:N0} rows {rate:N0} rows/s inserted {inserted:N0} updated {updated:N0} unchanged {unchanged:N0} rejected {rejected:N0} {time}",
+            $"{Bar(10)}{percent}{rows:N0} rows {rate:N0}/s ins {inserted:N0} upd {updated:N0} unch {unchanged:N0} rej {rejected:N0} {time}",
+            $"{percent}{rows:N0} rows {rate:N0}/s ins {inserted:N0} upd {updated:N0} unch {unchanged:N0} rej {rejected:N0} {time}",
+            $"{percent}{rows:N0} rows rej {rejected:N0} {time}",
+        ];
+        var fits = Math.Max(width - 1, 1);
+        return candidates.FirstOrDefault(c => c.Length <= fits) ?? candidates[^1][..fits];
     }
 
     private static int Fail(string message)

@@ -99,6 +99,12 @@ public sealed class ImportTally
     /// <summary>Bytes of the input read so far (set by the importer; progress by size).</summary>
     public Func<long> BytesRead { get; internal set; } = () => 0;
 
+    /// <summary>
+    /// Called with the report just before the importer logs how the import ended: the import command ends its progress
+    /// bar's line there, which the log line was glued onto on a terminal.
+    /// </summary>
+    public Action<ImportReport>? Ending { get; set; }
+
     public long Rows => Interlocked.Read(ref _rows);
     public long Inserted => Interlocked.Read(ref _inserted);
     public long Updated => Interlocked.Read(ref _updated);

@@ -38,18 +38,18 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         catch (ImportFormatException e)
         {
             tally.Fail(new ImportProblem(e.Line, 0, e.Field, null, e.Reason));
-            return Logged(tally.ToReport(), options);
+            return Logged(tally, options);
         }
         catch (ImportBodyException e)
         {
             tally.Fail(new ImportProblem(1, 1, "body", null, e.Message));
-            return Logged(tally.ToReport(), options);
+            return Logged(tally, options);
         }
         catch (Exception e) when (e is InvalidDataException or IncompleteDataException)
         {
             // A compressed input is checked to its end before any of it is read (CheckedFirst): nothing was imported.
             tally.Fail(new ImportProblem(1, 1, "body", null, DecompressionReason(e)));
-            return Logged(tally.ToReport(), options);
+            return Logged(tally, options);
         }
         using var _ = rows;
         options = options with { Source = options.Source ?? rows.DefaultSource };
@@ -113,11 +113,14 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
             var ended = tally.Failure;
             var reason = ended is null ? stop.Reason(left.Line, left.Record, tally) : stop.Describe($"failed {ended.Value.Cause}", left.Line, left.Record, tally);
             if (ended is not null)
+            {
+                tally.Ending?.Invoke(tally.ToReport());
                 logger.LogWarning(ended.Value.Error, "Import from {Source} by {Actor} {Reason}", options.Source, options.Actor, reason);
+            }
             tally.Fail(new ImportProblem(left.Line, left.Record, ImportReport.StoppedField, null, reason));
             return tally.ToReport();
         }
-        return Logged(tally.ToReport(), options);
+        return Logged(tally, options);
     }
 
     /// <summary>
@@ -139,8 +142,10 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
 
     /// <summary>One line per import. One that stored rows and then could not read its file to the end is a warning: its
     /// client may never see the answer (an upload broken off), and the rows stay stored.</summary>
-    private ImportReport Logged(ImportReport report, ImportOptions options)
+    private ImportReport Logged(ImportTally tally, ImportOptions options)
     {
+        var report = tally.ToReport();
+        tally.Ending?.Invoke(report);
         if (report.Error is { } error)
             logger.Log(report.Inserted + report.Updated > 0 ? LogLevel.Warning : LogLevel.Information,
                 "Import from {Source} by {Actor} ended at line {Line}, where its {Field} {Reason}: {Rows} rows, {Inserted} inserted, {Updated} updated, {Unchanged} unchanged, {Rejected} rejected",

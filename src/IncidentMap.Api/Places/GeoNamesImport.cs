@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.IO.Compression;
+using System.Text;
 using Dapper;
 using IncidentMap.Api.Imports;
 using NetTopologySuite.Geometries;
@@ -20,19 +21,23 @@ namespace IncidentMap.Api.Places;
 /// it (SY.zip, holding SY.txt and a readme) or gzip-compressed (of one member or several). A zip archive
 /// may hold several dumps (SY.txt, LB.txt): each entry in which some line is a GeoNames place is
 /// imported, the others (a readme) are skipped, and the result says which was which; a place in two
-/// dumps is taken from the later entry. A file, or an archive, in which no line is a GeoNames place is
+/// dumps is taken from the later entry (a zip entry checked against its CRC-32). A file, or an archive, in which no line is a GeoNames place is
 /// refused, with nothing written; so is one that cannot be read to its end (a .gz cut short).
 /// </summary>
 public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings settings)
 {
-    /// <summary>One file read: the input, or an entry of a zip archive (named archive/entry). No place among its lines: no dump, skipped.</summary>
-    public sealed record Part(string Name, int Read, int Places);
+    /// <summary>
+    /// One file read: the input, or an entry of a zip archive (named archive/entry). No place among its lines: no dump,
+    /// skipped. NotUtf8 of its lines are not UTF-8 text (skipped as malformed).
+    /// </summary>
+    public sealed record Part(string Name, int Read, int Places, int NotUtf8 = 0);
 
     /// <summary>
     /// Lines read from the dumps, places imported (inserted or updated), lines skipped (not a populated place,
-    /// malformed, or an editor's place), of which those skipped as an editor's place; and every file read, dump or not.
+    /// malformed, an editor's place, or a place a later line names again), of which those skipped as an editor's place
+    /// and those a later line repeats; and every file read, dump or not. Read is Imported plus Skipped.
     /// </summary>
-    public sealed record Result(int Read, int Imported, int Skipped, int EditorsPlaces, IReadOnlyList<Part> Parts);
+    public sealed record Result(int Read, int Imported, int Skipped, int EditorsPlaces, int Repeated, IReadOnlyList<Part> Parts);
 
     /// <param name="name">What errors and parts call the input (the file's path).</param>
     public async Task<Result> ImportAsync(Stream input, string name = "input", CancellationToken ct = default)
@@ -66,7 +71,8 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
                     Stream stream;
                     try
                     {
-                        stream = entry.Open();
+                        // Checked against the archive's CRC-32 as it is read: a stored entry changed in transfer decompresses all the same.
+                        stream = new CheckedZipEntry(entry.Open(), entry.Crc32, entry.Length);
                     }
                     catch (InvalidDataException e)
                     {
@@ -77,15 +83,16 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
 
             if (zip is null && parts[0] is { Places: 0 } only)
                 throw new InvalidDataException($"{name}: " + (only.Read == 0 ? "the file is empty"
-                    : $"none of its {only.Read} lines is a GeoNames place (tab-separated, 19 columns, feature class P): is it a GeoNames dump?"));
+                    : $"none of its {only.Read} lines is a GeoNames place (tab-separated, 19 columns, feature class P): is it a GeoNames dump?"
+                      + (only.NotUtf8 > 0 ? $" ({only.NotUtf8} of them {(only.NotUtf8 == 1 ? "is" : "are")} not UTF-8: GeoNames dumps are; save the file as UTF-8)" : "")));
             if (zip is not null && !parts.Any(p => p.Places > 0))
                 throw new InvalidDataException($"{name}: " + (parts.Count == 0 ? "the zip archive holds no file"
                     : $"no entry of the zip archive is a GeoNames dump (no line of {string.Join(", ", parts.Select(p => $"{p.Name[(name.Length + 1)..]} ({p.Read} lines)"))} is a GeoNames place: tab-separated, 19 columns, feature class P)"));
             await copy.CompleteAsync(ct);
         }
 
-        // A place in two dumps (SY.txt and cities500.txt in one archive) is imported once, as the later one has it.
-        await connection.ExecuteAsync(new CommandDefinition("""
+        // A place in two dumps (SY.txt and cities500.txt in one archive), or twice in one, is imported once, as the later line has it.
+        var repeated = await connection.ExecuteAsync(new CommandDefinition("""
             DELETE FROM geonames_import g
             WHERE EXISTS (SELECT FROM geonames_import later WHERE later.geonameid = g.geonameid AND later.ordinal > g.ordinal)
             """, transaction: tx, commandTimeout: 0, cancellationToken: ct));
@@ -150,7 +157,7 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
         await tx.CommitAsync(ct);
         var dumps = parts.Where(p => p.Places > 0).ToList();
         var read = dumps.Sum(p => p.Read);
-        return new Result(read, imported, read - dumps.Sum(p => p.Places) + editorsPlaces, editorsPlaces, parts);
+        return new Result(read, imported, read - dumps.Sum(p => p.Places) + editorsPlaces + repeated, editorsPlaces, repeated, parts);
     }
 
     private static readonly GeometryFactory Points = new(new PrecisionModel(), 4326);
@@ -160,31 +167,24 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
     {
         // Rows are numbered across the files, so that the later of two rows of a place wins.
         long ordinal = before.Sum(p => p.Places);
-        int read = 0, kept = 0;
-        using var reader = new StreamReader(input);
+        int read = 0, kept = 0, notUtf8 = 0;
         try
         {
-            while (await reader.ReadLineAsync(ct) is { } line)
+            await foreach (var line in Utf8Lines(input, ct))
             {
                 read++;
-                var f = line.Split('\t');
-                if (f.Length < 15 || f[6] != "P"
-                    || !long.TryParse(f[0], CultureInfo.InvariantCulture, out var id)
-                    || !double.TryParse(f[4], CultureInfo.InvariantCulture, out var lat)
-                    || !double.TryParse(f[5], CultureInfo.InvariantCulture, out var lon)
-                    || f[8].Length != 2 || lat is < -90 or > 90 || lon is < -180 or > 180
-                    // A name holding a control character is malformed, as an editor's place would be refused.
-                    || Incidents.IncidentInput.ControlCharacterProblem(f[1]) is not null)
-                    continue;
+                if (line is null) notUtf8++;
+                if (line is null || Parse(line) is not { } place) continue;
+                var f = place.Fields;
                 await copy.StartRowAsync(ct);
-                await copy.WriteAsync(id, NpgsqlDbType.Bigint, ct);
+                await copy.WriteAsync(place.Id, NpgsqlDbType.Bigint, ct);
                 await copy.WriteAsync(f[1], NpgsqlDbType.Text, ct);
                 await copy.WriteAsync(OtherNames.From(f[3], f[1]), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
-                await copy.WriteAsync(f[8].ToUpperInvariant(), NpgsqlDbType.Char, ct);
+                await copy.WriteAsync(place.Country, NpgsqlDbType.Char, ct);
                 await copy.WriteAsync(f[10], NpgsqlDbType.Text, ct);
                 await copy.WriteAsync(f[7].Length > 0 ? f[7] : f[6], NpgsqlDbType.Text, ct);
-                await copy.WriteAsync(int.TryParse(f[14], CultureInfo.InvariantCulture, out var population) ? population : 0, NpgsqlDbType.Integer, ct);
-                await copy.WriteAsync(Points.CreatePoint(new Coordinate(lon, lat)), NpgsqlDbType.Geometry, ct);
+                await copy.WriteAsync(place.Population, NpgsqlDbType.Integer, ct);
+                await copy.WriteAsync(Points.CreatePoint(new Coordinate(place.Lon, place.Lat)), NpgsqlDbType.Geometry, ct);
                 await copy.WriteAsync(ordinal + kept, NpgsqlDbType.Bigint, ct);
                 // Trimmed of all white space, as imports before 0046 stored them, to be recognised among a place's names.
                 await copy.WriteAsync(f[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
@@ -196,7 +196,94 @@ public sealed class GeoNamesImport(NpgsqlDataSource dataSource, Hosting.Settings
             // A .gz cut short, corrupt, or followed by other bytes (CheckedGzipStream); a zip entry that does not decompress.
             throw new InvalidDataException($"{name}: {e.Message}", e);
         }
-        return new Part(name, read, kept);
+        return new Part(name, read, kept, notUtf8);
+    }
+
+    private sealed record Place(string[] Fields, long Id, string Country, int Population, double Lat, double Lon);
+
+    /// <summary>
+    /// A populated place's line, or null for any other line: another feature class, or malformed. Malformed is anything
+    /// the places table would refuse (its CHECKs, migration 0007), so that one bad line is skipped and counted rather
+    /// than failing the whole import with PostgreSQL's error: a name of 1 to 200 characters without the spaces around it
+    /// (btrim's), a country of two letters A-Z, a population that is a whole number from 0 to the integer column's
+    /// largest (empty is 0, as GeoNames writes an unknown one; 3000000000 was stored as 0), a finite latitude and
+    /// longitude within range (NaN failed the editor's-place check as "integer out of range"); also a NUL anywhere
+    /// (PostgreSQL text cannot hold one) and a name holding a control character (as an editor's place would be refused).
+    /// </summary>
+    private static Place? Parse(string line)
+    {
+        var f = line.Split('\t');
+        if (f.Length < 15 || f[6] != "P" || line.Contains('\0')) return null;
+        if (!long.TryParse(f[0], NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+            || !double.TryParse(f[4], NumberStyles.Float, CultureInfo.InvariantCulture, out var lat)
+            || !double.TryParse(f[5], NumberStyles.Float, CultureInfo.InvariantCulture, out var lon)
+            || !double.IsFinite(lat) || !double.IsFinite(lon) || lat is < -90 or > 90 || lon is < -180 or > 180)
+            return null;
+        var country = f[8].ToUpperInvariant();
+        if (country is not [>= 'A' and <= 'Z', >= 'A' and <= 'Z']) return null;
+        var population = 0;
+        if (f[14].Length > 0 && !int.TryParse(f[14], NumberStyles.None, CultureInfo.InvariantCulture, out population)) return null;
+        // length(btrim(name)) counts characters, not UTF-16 units.
+        if (f[1].Trim(' ').EnumerateRunes().Count() is < 1 or > PlaceInput.MaxNameLength
+            || Incidents.IncidentInput.ControlCharacterProblem(f[1]) is not null)
+            return null;
+        return new Place(f, id, country, population, lat, lon);
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// The input's lines (split at LF, a CR before it dropped; a UTF-8 byte order mark first skipped), each decoded
+    /// strictly: a line whose bytes are not UTF-8 (a Latin-1 dump) is null, skipped as malformed as an import's row is
+    /// rejected, where a StreamReader stored U+FFFD in its names.
+    /// </summary>
+    private static async IAsyncEnumerable<string?> Utf8Lines(Stream input, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        var buffer = new byte[1 << 16];
+        int start = 0, end = 0, scanned = 0;
+        var first = true;
+        while (true)
+        {
+            var newline = Array.IndexOf(buffer, (byte)'\n', scanned, end - scanned);
+            if (newline >= 0)
+            {
+                yield return Decode(buffer, start, newline - start, ref first);
+                start = scanned = newline + 1;
+                continue;
+            }
+            // No whole line left: keep the part read, in a larger buffer when it fills this one.
+            if (start > 0)
+            {
+                Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
+                end -= start;
+                start = 0;
+            }
+            if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+            scanned = end;
+            var count = await input.ReadAsync(buffer.AsMemory(end), ct);
+            if (count == 0)
+            {
+                if (end > 0) yield return Decode(buffer, 0, end, ref first);
+                yield break;
+            }
+            end += count;
+        }
+    }
+
+    private static string? Decode(byte[] buffer, int start, int length, ref bool first)
+    {
+        if (first && length >= 3 && buffer[start] == 0xEF && buffer[start + 1] == 0xBB && buffer[start + 2] == 0xBF)
+            (start, length) = (start + 3, length - 3);
+        first = false;
+        if (length > 0 && buffer[start + length - 1] == (byte)'\r') length--;
+        try
+        {
+            return StrictUtf8.GetString(buffer, start, length);
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The first bytes of a seekable input, which is left where it was; none of one that is not.</summary>

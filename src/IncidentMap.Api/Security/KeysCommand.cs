@@ -24,7 +24,8 @@ public static class KeysCommand
                     switch (options[i])
                     {
                         case "--scopes" when !scoped && i + 1 < options.Length && !options[i + 1].StartsWith('-'):
-                            scopes = options[++i].Split(',', StringSplitOptions.TrimEntries);
+                            // Each scope once: "read,read" was stored as {read,read}.
+                            scopes = options[++i].Split(',', StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToArray();
                             scoped = true;
                             break;
                         case "--scopes" when !scoped:
@@ -48,7 +49,7 @@ public static class KeysCommand
                     await Console.Error.WriteLineAsync($"key name '{name}' {badName}");
                     return 2;
                 }
-                await migrator.MigrateAsync();
+                await migrator.MigrateStepAsync();
                 string key;
                 ApiKeyInfo info;
                 try
@@ -64,12 +65,12 @@ public static class KeysCommand
                 await Console.Error.WriteLineAsync($"created key {info.Id} '{info.Name}' with scopes {string.Join(",", info.Scopes)}; the key above is shown only now");
                 return 0;
             case ["list"]:
-                await migrator.MigrateAsync();
+                await migrator.MigrateStepAsync();
                 foreach (var k in await keys.ListAsync())
                     Console.WriteLine($"{k.Id}\t{k.Name}\t{k.Prefix}…\t{string.Join(",", k.Scopes)}\t{(k.RevokedAt is { } revoked ? "revoked " + revoked.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture) : "live")}");
                 return 0;
             case ["revoke", var idOrName] when !idOrName.StartsWith('-'):
-                await migrator.MigrateAsync();
+                await migrator.MigrateStepAsync();
                 if (await keys.RevokeAsync(idOrName))
                 {
                     await Console.Error.WriteLineAsync($"revoked '{idOrName}'; it is refused everywhere within {ApiKeyAuthentication.CacheFor.TotalSeconds:0} s");

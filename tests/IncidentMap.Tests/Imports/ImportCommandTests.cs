@@ -31,6 +31,39 @@ public sealed class ImportCommandTests
         }
     }
 
+    /// <summary>
+    /// An option given twice is refused as keys refuses one (the last one won without a word), and each usage error says
+    /// what is wrong before the usage: a word it does not take, an option without its value, a directory for the file.
+    /// </summary>
+    [Theory]
+    [InlineData("--format is given twice", "{csv}", "--format", "csv", "--format", "geojson")]
+    [InlineData("--source is given twice", "{csv}", "--source", "a", "--source", "b")]
+    [InlineData("'extra' is not understood", "{csv}", "extra")]
+    [InlineData("--format needs a value (csv, geojson or ndjson)", "{csv}", "--format")]
+    [InlineData("--format 'xml' is not a format", "{csv}", "--format", "xml")]
+    [InlineData("import needs a FILE")]
+    [InlineData("is a directory, not a file", "{dir}")]
+    public async Task A_usage_error_is_exit_2_saying_what_is_wrong_and_imports_nothing(string said, params string[] rest)
+    {
+        var folder = Directory.CreateTempSubdirectory("incidentmap-usage-");
+        var csv = Path.Combine(folder.FullName, "a.csv");
+        await File.WriteAllTextAsync(csv, "external_id,title,event_type,occurred_at,lon,lat\nusage-1,One,riots,2016-01-01,36.7,34.7\n");
+        Directory.CreateDirectory(Path.Combine(folder.FullName, "d.csv"));
+        try
+        {
+            var (exit, stdout, stderr) = await RunAsync(["import", .. rest.Select(r => r.Replace("{csv}", csv).Replace("{dir}", Path.Combine(folder.FullName, "d.csv")))]);
+
+            Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
+            Assert.Equal("", stdout);
+            var first = stderr.Split('\n')[0];
+            Assert.Contains(said, first);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_file_unreadable_from_its_header_says_why_and_not_that_rows_before_it_were_imported()
     {
@@ -213,5 +246,65 @@ public sealed class ImportCommandTests
         Assert.Contains("/dev/stdin:4: body", stderr);
         Assert.DoesNotContain("seek", stderr);
         AssertCounts(report, 0, 0, 2, 0);
+    }
+
+    /// <summary>
+    /// On an 80-column terminal the progress line fits (its ~115 characters wrapped, each redraw adding a line), each
+    /// redraw clears to the end of the line (shorter figures left old characters: 00:00:032), and the bar's line is
+    /// ended before the importer's last log line, which was glued onto it. Run under script(1), a real terminal.
+    /// </summary>
+    [Fact]
+    public async Task On_a_terminal_the_bar_fits_its_width_clears_each_redraw_and_ends_before_the_log()
+    {
+        var prefix = Unique();
+        var folder = Directory.CreateTempSubdirectory("incidentmap-tty-");
+        var csv = Path.Combine(folder.FullName, "rows.csv");
+        var raw = Path.Combine(folder.FullName, "out.raw");
+        await File.WriteAllTextAsync(csv, "external_id,title,event_type,occurred_at,lon,lat\n" +
+            string.Concat(Enumerable.Range(1, 25_000).Select(n => $"{prefix}-{n},Row {n} of a file long enough to take a few redraws,riots,2016-01-01,36.7,34.7\n")));
+        try
+        {
+            var inner = ServiceProcess.StartInfo(null, "import", csv, "--source", prefix);
+            var command = "stty cols 80 rows 24; " + string.Join(' ', new[] { inner.FileName }.Concat(inner.ArgumentList).Select(a => $"'{a}'")) + " >/dev/null";
+            var start = new System.Diagnostics.ProcessStartInfo("script", ["-q", "-e", "-c", command, raw]) { RedirectStandardOutput = true, RedirectStandardInput = true };
+            foreach (var (key, value) in inner.Environment) start.Environment[key] = value;
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            await process.WaitForExitAsync(timeout.Token);
+            await output;
+            Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{await File.ReadAllTextAsync(raw)}");
+
+            var text = await File.ReadAllTextAsync(raw);
+            // script(1)'s own first line quotes the command ("stty cols 80 rows 24"): not a drawing.
+            var drawings = text.Split(['\r', '\n']).Where(d => d.Contains(" rows ", StringComparison.Ordinal) && !d.Contains("COMMAND=", StringComparison.Ordinal)).ToList();
+            Assert.True(drawings.Count >= 2, text);
+            Assert.All(drawings, d =>
+            {
+                Assert.EndsWith("\u001b[K", d);
+                Assert.True(d.Length - 3 <= 79, $"{d.Length - 3} columns: {d}");
+            });
+            // The last drawing is 100 % and ends its line; the importer's log line starts a line of its own.
+            Assert.Contains("100 %", drawings[^1]);
+            Assert.Contains("\u001b[K\r\n", text);
+            var log = text.IndexOf("info: IncidentMap.Api.Imports.Importer", StringComparison.Ordinal);
+            Assert.True(log > 0 && text[log - 1] == '\n', text);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(80)]
+    [InlineData(40)]
+    [InlineData(12)]
+    public void The_progress_line_fits_the_width_less_one_column(int width)
+    {
+        var line = IncidentMap.Api.Imports.ImportCommand.Line(12_345_678, 12_000_000, 345_678, 0, 12, 0.5, TimeSpan.FromSeconds(3723), sized: true, width);
+
+        Assert.True(line.Length <= width - 1, $"{line.Length}: {line}");
+        Assert.Contains("inserted 12,000,000", IncidentMap.Api.Imports.ImportCommand.Line(12_345_678, 12_000_000, 345_678, 0, 12, 0.5, TimeSpan.FromSeconds(3723), sized: true, int.MaxValue));
     }
 }

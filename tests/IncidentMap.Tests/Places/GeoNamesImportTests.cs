@@ -84,8 +84,9 @@ public sealed class GeoNamesImportTests(ApiFixture api)
 
         var result = await ImportAsync(zip);
 
-        // Lines of the two dumps (the command lists each entry, below); the place in both is imported once, as the later entry has it.
-        Assert.Equal((5, 3, 1), (result.Read, result.Imported, result.Skipped));
+        // Lines of the two dumps (the command lists each entry, below); the place in both is imported once, as the later entry
+        // has it, and its earlier line is counted among the skipped (read = imported + skipped).
+        Assert.Equal((5, 3, 2, 1), (result.Read, result.Imported, result.Skipped, result.Repeated));
         Assert.Equal(syrian.Name, await StoredNameAsync(syrian.Id));
         Assert.Equal(lebanese.Name, await StoredNameAsync(lebanese.Id));
         Assert.Equal(both.Name + " again", await StoredNameAsync(both.Id));
@@ -144,7 +145,7 @@ public sealed class GeoNamesImportTests(ApiFixture api)
                     $"{zip}/SY.txt: 1 lines read, 1 places",
                     $"{zip}/readme.txt: skipped, not a GeoNames dump (none of its 1 lines is a GeoNames place)",
                     $"{zip}/LB.txt: 1 lines read, 1 places",
-                    "2 lines read, 2 places imported, 0 skipped: 0 not a populated place (feature class P) or malformed, 0 an editor's place (a name of it within 1 km)",
+                    "2 lines read, 2 places imported, 0 skipped: 0 not a populated place (feature class P) or malformed, 0 an editor's place (a name of it within 1 km), 0 replaced by a later line of the same place (geonameid)",
                 },
                 stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
             Assert.Equal(syrian.Name, await StoredNameAsync(syrian.Id));
@@ -414,7 +415,7 @@ public sealed class GeoNamesImportTests(ApiFixture api)
             var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, "places", "import", file);
 
             Assert.True(exit == 0, $"exit {exit}\n{stderr}");
-            Assert.Equal("3 lines read, 1 places imported, 2 skipped: 0 not a populated place (feature class P) or malformed, 2 an editor's place (a name of it within 1 km)",
+            Assert.Equal("3 lines read, 1 places imported, 2 skipped: 0 not a populated place (feature class P) or malformed, 2 an editor's place (a name of it within 1 km), 0 replaced by a later line of the same place (geonameid)",
                 stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
             Assert.Equal(name, await StoredNameAsync(far));
             Assert.Null(await StoredNameAsync(same));
@@ -459,5 +460,138 @@ public sealed class GeoNamesImportTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal((jobar.Name, "Damascus Governorate"),
             (body!["properties"]!["location_name"]!.GetValue<string>(), body["properties"]!["admin1"]!.GetValue<string>()));
+    }
+
+    /// <summary>A line with column <paramref name="column"/> set to <paramref name="value"/>.</summary>
+    private static string With(string line, int column, string value)
+    {
+        var f = line.Split('\t');
+        f[column] = value;
+        return string.Join('\t', f);
+    }
+
+    /// <summary>
+    /// A line the places table would refuse (its CHECKs) is skipped as malformed and counted, the rest imported: one such
+    /// line failed the whole import with PostgreSQL's error (places_population_check, places_name_check,
+    /// places_country_check, 22003 integer out of range for a NaN latitude), a NaN point was stored when no editor's
+    /// place was near, and a population beyond the integer column was stored as 0.
+    /// </summary>
+    [Theory]
+    [InlineData(14, "-5")]
+    [InlineData(14, "3000000000")]
+    [InlineData(14, "12.5")]
+    [InlineData(1, "long")]
+    [InlineData(1, "   ")]
+    [InlineData(8, "S1")]
+    [InlineData(8, "SYR")]
+    [InlineData(4, "NaN")]
+    [InlineData(5, "-Infinity")]
+    [InlineData(4, "90.5")]
+    [InlineData(3, "Nul\0name")]
+    public async Task A_line_the_places_table_would_refuse_is_skipped_as_malformed_and_counted(int column, string value)
+    {
+        var (bad, good) = (NewPlace("Malformed"), NewPlace("Good"));
+        var line = With(Line(bad.Id, bad.Name, "SY"), column, value == "long" ? "Qarya " + new string('x', 195) : value);
+
+        var result = await ImportAsync(Encoding.UTF8.GetBytes(line + Line(good.Id, good.Name, "SY")));
+
+        Assert.Equal((2, 1, 1), (result.Read, result.Imported, result.Skipped));
+        Assert.Null(await StoredNameAsync(bad.Id));
+        Assert.Equal(good.Name, await StoredNameAsync(good.Id));
+    }
+
+    /// <summary>The name's limit is the table's: 200 characters (not UTF-16 units) without the spaces around it; a lower-case country is read as upper case.</summary>
+    [Fact]
+    public async Task A_name_of_200_characters_with_spaces_around_it_and_a_lower_case_country_import()
+    {
+        var place = NewPlace("Longest");
+        var name = "  " + string.Concat(Enumerable.Repeat("\U0001D4D0", 200)) + "  ";
+
+        var result = await ImportAsync(Encoding.UTF8.GetBytes(With(Line(place.Id, place.Name, "sy"), 1, name)));
+
+        Assert.Equal((1, 1, 0), (result.Read, result.Imported, result.Skipped));
+        Assert.Equal(name, await StoredNameAsync(place.Id));
+    }
+
+    /// <summary>
+    /// A line that is not UTF-8 (a Latin-1 "Café") is skipped as malformed, as an import's row is rejected: it was stored
+    /// with U+FFFD in its name. A byte order mark and CRLF line ends are read as before; a file of no UTF-8 line is refused saying so.
+    /// </summary>
+    [Fact]
+    public async Task A_line_that_is_not_UTF8_is_skipped_as_malformed()
+    {
+        var (latin1, good, first) = (NewPlace("Latin"), NewPlace("Good"), NewPlace("First"));
+        var bytes = new List<byte>([0xEF, 0xBB, 0xBF]);
+        bytes.AddRange(Encoding.UTF8.GetBytes(Line(first.Id, first.Name, "SY").Replace("\n", "\r\n")));
+        bytes.AddRange(Encoding.Latin1.GetBytes(Line(latin1.Id, latin1.Name + " Café", "SY")));
+        bytes.AddRange(Encoding.UTF8.GetBytes(Line(good.Id, good.Name + " Café", "SY")));
+
+        var result = await ImportAsync([.. bytes]);
+
+        Assert.Equal((3, 2, 1), (result.Read, result.Imported, result.Skipped));
+        Assert.Null(await StoredNameAsync(latin1.Id));
+        Assert.Equal(first.Name, await StoredNameAsync(first.Id));
+        Assert.Equal(good.Name + " Café", await StoredNameAsync(good.Id));
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ImportAsync(Encoding.Latin1.GetBytes(Line(latin1.Id, latin1.Name + " Café", "SY"))));
+        Assert.EndsWith("(1 of them is not UTF-8: GeoNames dumps are; save the file as UTF-8)", error.Message);
+    }
+
+    /// <summary>
+    /// A place a later line names again (the same geonameid) is imported as the later line has it, and the earlier line
+    /// is counted among the skipped: the command's numbers add up to the lines read ("8 lines read, 3 places imported,
+    /// 4 skipped" left one out).
+    /// </summary>
+    [Fact]
+    public async Task A_place_named_twice_is_counted_so_the_numbers_add_up()
+    {
+        var (twice, other) = (NewPlace("Twice"), NewPlace("Other"));
+        var folder = Directory.CreateTempSubdirectory("geonames-");
+        try
+        {
+            var file = Path.Combine(folder.FullName, "SY.txt");
+            await File.WriteAllTextAsync(file, Line(twice.Id, twice.Name, "SY") + Line(other.Id, other.Name, "SY") + Line(twice.Id, twice.Name + " later", "SY")
+                                                + With(Line(other.Id + 1, "Big", "SY"), 14, "3000000000"));
+
+            var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, "places", "import", file);
+
+            Assert.True(exit == 0, $"exit {exit}\n{stderr}");
+            Assert.Equal("4 lines read, 2 places imported, 2 skipped: 1 not a populated place (feature class P) or malformed, 0 an editor's place (a name of it within 1 km), 1 replaced by a later line of the same place (geonameid)",
+                stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+            Assert.Equal(twice.Name + " later", await StoredNameAsync(twice.Id));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A zip entry is checked against the archive's CRC-32 to its end: one stored uncompressed with a byte changed in
+    /// transfer (unzip -t: bad CRC) imported its wrong coordinate silently. It fails naming the entry, and nothing is written.
+    /// </summary>
+    [Fact]
+    public async Task A_zip_entry_whose_CRC_does_not_match_is_refused_naming_it_and_nothing_is_written()
+    {
+        var (kept, changed) = (NewPlace("Kept"), NewPlace("Changed"));
+        var text = Line(kept.Id, kept.Name, "SY") + Line(changed.Id, changed.Name, "SY").Replace("\t34.9\t", "\t34.7\t");
+        var packed = new MemoryStream();
+        using (var archive = new ZipArchive(packed, ZipArchiveMode.Create, leaveOpen: true))
+        await using (var entry = archive.CreateEntry("SY.txt", CompressionLevel.NoCompression).Open())
+            await entry.WriteAsync(Encoding.UTF8.GetBytes(text));
+        var zip = packed.ToArray();
+        var at = zip.AsSpan().IndexOf(Encoding.UTF8.GetBytes("\t34.7\t"));
+        Assert.True(at > 0, "the entry is stored uncompressed");
+        zip[at + 4] = (byte)'1'; // 34.1: still a place, at another point
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ImportAsync(zip));
+
+        Assert.Matches("^input/SY.txt: the entry's CRC-32 is [0-9a-f]{8} where the archive says [0-9a-f]{8}: the archive is corrupt", error.Message);
+        Assert.Null(await StoredNameAsync(kept.Id));
+        Assert.Null(await StoredNameAsync(changed.Id));
+
+        zip[at + 4] = (byte)'7';
+        var whole = await ImportAsync(zip);
+        Assert.Equal((2, 2), (whole.Read, whole.Imported));
     }
 }

@@ -121,4 +121,36 @@ public sealed class CommandWordsTests
         Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
         Assert.Contains($"'{rest[^1]}' needs a value", stderr);
     }
+
+    /// <summary>A usage error says what is wrong in its first line, then the usage: the usage alone left "Import f" to be guessed at.</summary>
+    [Theory]
+    [InlineData("'imports' is not a command", "imports", "f")]
+    [InlineData("'Import' is not a command (commands are lower case: import)", "Import", "f")]
+    [InlineData("'export' is not a places subcommand; places import FILE", "places", "export", "f")]
+    [InlineData("places needs a subcommand", "places")]
+    [InlineData("places import needs a FILE", "places", "import")]
+    [InlineData("seed needs a FILE", "seed")]
+    [InlineData("is a directory, not a file", "places", "import", "{dir}")]
+    [InlineData("is a directory, not a file", "seed", "{dir}")]
+    public async Task A_usage_error_says_what_is_wrong_before_the_usage(string said, params string[] args)
+    {
+        var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, [.. args.Select(a => a.Replace("{dir}", Path.GetTempPath(), StringComparison.Ordinal))]);
+
+        Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Contains(said, stderr.Split('\n')[0]);
+    }
+
+    /// <summary>--help or -h after a command is help, not "'--help' needs a value" (exit 2) as of a setting.</summary>
+    [Theory]
+    [InlineData("openapi", "--help")]
+    [InlineData("places", "--help")]
+    [InlineData("import", "-h")]
+    [InlineData("keys", "create", "--help")]
+    public async Task Help_after_a_command_is_the_usage(params string[] args)
+    {
+        var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, args);
+
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.StartsWith("usage: IncidentMap.Api", stdout);
+    }
 }

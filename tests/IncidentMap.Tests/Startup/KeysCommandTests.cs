@@ -56,4 +56,17 @@ public sealed class KeysCommandTests
         Assert.StartsWith("im_", stdout.Trim());
         Assert.Contains("with scopes read,write", stderr);
     }
+
+    [Fact]
+    public async Task A_scope_named_twice_is_stored_once()
+    {
+        var name = "k" + Guid.NewGuid().ToString("N")[..10];
+
+        var (exit, _, stderr) = await ServiceProcess.RunAsync(null, "keys", "create", name, "--scopes", "read,read,write,read");
+
+        Assert.True(exit == 0, $"exit {exit}\n{stderr}");
+        Assert.Contains("with scopes read,write;", stderr);
+        await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
+        Assert.Equal(["read", "write"], (await connection.ExecuteScalarAsync<string[]>("SELECT scopes FROM api_keys WHERE name = @name", new { name }))!);
+    }
 }

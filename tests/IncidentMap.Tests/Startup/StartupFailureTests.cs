@@ -58,8 +58,38 @@ public sealed class StartupFailureTests
         var line = AssertFailedOnce(await ServiceProcess.RunAsync(Env(
             ("ConnectionStrings__Incidents", "Host=127.0.0.1;Port=1;Username=u;Password=secret-pw;Database=d;Timeout=5"))));
 
-        Assert.StartsWith("IncidentMap serve failed: migrating the database: Failed to connect to 127.0.0.1:1", line);
+        Assert.StartsWith("IncidentMap serve failed: migrating the database at 127.0.0.1:1: Failed to connect to 127.0.0.1:1", line);
         Assert.DoesNotContain("secret-pw", line);
+    }
+
+    /// <summary>
+    /// A command's migration is a named step as the startup's is, naming the server: keys, import, seed and places import
+    /// called the migrator directly and said only "IncidentMap keys failed: Name or service not known" (or "The operation
+    /// has timed out"), naming neither the step nor the server.
+    /// </summary>
+    [Theory]
+    [InlineData("keys", "list")]
+    [InlineData("import", "{csv}")]
+    [InlineData("places", "import", "{csv}")]
+    [InlineData("seed", "{csv}")]
+    [InlineData("migrate")]
+    public async Task A_commands_unreachable_database_names_the_step_and_the_server_not_the_password(string command, params string[] rest)
+    {
+        var csv = Path.Combine(Path.GetTempPath(), $"incidentmap-unreachable-{Guid.NewGuid():N}.csv");
+        await File.WriteAllTextAsync(csv, "external_id,title,event_type,occurred_at,lon,lat\n");
+        try
+        {
+            var line = AssertFailedOnce(await ServiceProcess.RunAsync(
+                Env(("ConnectionStrings__Incidents", "Host=nosuch.invalid;Port=5439;Username=u;Password=secret-pw;Database=d;Timeout=5")),
+                [command, .. rest.Select(r => r.Replace("{csv}", csv, StringComparison.Ordinal))]));
+
+            Assert.StartsWith($"IncidentMap {command} failed: migrating the database at nosuch.invalid:5439: ", line);
+            Assert.DoesNotContain("secret-pw", line);
+        }
+        finally
+        {
+            File.Delete(csv);
+        }
     }
 
     [Fact]
