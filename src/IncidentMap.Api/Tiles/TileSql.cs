@@ -192,10 +192,10 @@ public static class TileSql
                 -- hexagon through the index on geom: that read every incident of each hexagon, of any
                 -- time: a year's 25 km bins over Syria read all ten years of the bench's incidents there (2.5 s
                 -- instead of 0.6 s), a month's bins over the world every incident (12 s instead of 0.1 s).
-                SELECT h.i, h.j, h.geom, i.event_type, i.fatalities_min, i.fatalities_max
+                SELECT h.i, h.j, i.event_type, i.fatalities_min, i.fatalities_max
                 FROM incidents i
                 CROSS JOIN LATERAL (
-                    SELECT g.i, g.j, g.geom FROM ST_HexagonGrid(@size, i.point_3857) g
+                    SELECT g.i, g.j FROM ST_HexagonGrid(@size, i.point_3857) g
                     WHERE ST_Intersects(i.point_3857, g.geom)
                     ORDER BY g.i, g.j LIMIT 1
                 ) h
@@ -203,12 +203,16 @@ public static class TileSql
             )
             SELECT json_build_object('type', 'Feature', 'id', i || '/' || j,
                 -- Counter-clockwise, as RFC 7946 wants exterior rings: ST_ClipByBox2D turns the hexagons it cuts round.
-                'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Transform(ST_ClipByBox2D(geom, ST_TileEnvelope(0, 0, 0)), 4326)), @digits)::json,
+                -- Each hexagon is built once, from its (i, j) on the grid's origin (ST_HexagonGrid's own), rather than
+                -- carried with every member and grouped by: the world's 200 km bins over a million incidents sorted
+                -- 183 MB of polygons on disk, 9.2 s against 5.3 s, for the same bytes.
+                'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Transform(ST_ClipByBox2D(
+                    ST_Hexagon(@size, i, j, ST_SetSRID(ST_MakePoint(0, 0), 3857)), ST_TileEnvelope(0, 0, 0)), 4326)), @digits)::json,
                 'properties', json_build_object('count', count(*), 'fatalities_min_sum', coalesce(sum(fatalities_min), 0),
                     'fatalities_max_sum', coalesce(sum(fatalities_max), 0),
                     'event_type', mode() WITHIN GROUP (ORDER BY event_type)))::text
             FROM members
-            GROUP BY i, j, geom
+            GROUP BY i, j
             ORDER BY count(*) DESC, i, j
             """, parameters);
     }
