@@ -6,13 +6,11 @@ namespace IncidentMap.Api.Places;
 /// byte changed in transfer read as good, and a dump imported a wrong coordinate. At its end, a mismatch is an
 /// <see cref="InvalidDataException"/>, which fails the import before anything is committed (as a .gz's does).
 /// </summary>
-public sealed class CheckedZipEntry(Stream inner, uint expectedCrc, long expectedLength) : Stream
+public sealed class CheckedZipEntry(Stream inner, uint expectedCrc, long expectedLength) : Imports.ReadOnlyStream
 {
     private uint _crc = Crc32.Initial;
     private long _length;
     private bool _checked;
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer) => Checked(buffer, inner.Read(buffer));
 
@@ -21,9 +19,6 @@ public sealed class CheckedZipEntry(Stream inner, uint expectedCrc, long expecte
         var read = await inner.ReadAsync(buffer, ct);
         return Checked(buffer.Span, read);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
 
     private int Checked(ReadOnlySpan<byte> buffer, int read)
     {
@@ -43,16 +38,6 @@ public sealed class CheckedZipEntry(Stream inner, uint expectedCrc, long expecte
         }
         return read;
     }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
