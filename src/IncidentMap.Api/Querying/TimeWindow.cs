@@ -29,9 +29,6 @@ public static partial class TimeWindow
     /// <summary>Where a bound's end at or after this is open: QGIS writes 9999-12-31T00:00:00Z (or the date) for "no end".</summary>
     private static readonly DateTimeOffset OpenEndFrom = new(9999, 12, 31, 0, 0, 0, TimeSpan.Zero);
 
-    [GeneratedRegex(@"^9999-12-31T.*-(?:[01]\d|2[0-3]):[0-5]\d$")]
-    private static partial Regex LateOnTheLastDay();
-
     [GeneratedRegex(@"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")]
     private static partial Regex DurationPattern();
 
@@ -181,7 +178,7 @@ public static partial class TimeWindow
         }
         // Late on 9999-12-31 west of UTC (23:00:00-02:00) is past the last instant .NET holds: nothing stored
         // follows it, and as an end it is open, as QGIS's 9999-12-31T00:00:00Z is.
-        if (LateOnTheLastDay().IsMatch(text) && Rfc3339.TryParseDateTime(text[..^6] + "Z", out _))
+        if (Rfc3339.TryParseBeyondCalendar(text, out _, out var beforeYear1) && !beforeYear1)
         {
             start = new(DateTimeOffset.MaxValue, false);
             noEnd = true;
