@@ -54,23 +54,32 @@ public static class ImportCommand
         if (format is null) return Fail($"cannot tell the format of {path} from its name; add --format csv|geojson|ndjson");
         if (Directory.Exists(path)) return Fail($"{path} is a directory, not a file");
         if (!File.Exists(path)) return Fail($"{path}: no such file");
-        if (compressed && !await IsGzipAsync(path))
+        // Opened once: a named pipe (mkfifo) opened a second time waits for a writer that has gone, and the command hung.
+        await using var file = Open(path);
+        Stream input = file;
+        if (compressed)
         {
-            // Decompressing it anyway fails with .NET's "unsupported compression method", which says nothing useful.
-            Console.Error.WriteLine($"{path}: not gzip-compressed (a .gz file starts with the bytes 1f 8b); compress it with gzip, or name it without .gz");
-            return 1;
+            var magic = new byte[2];
+            var read = await file.ReadAtLeastAsync(magic, 2, throwOnEndOfStream: false);
+            if (!CompleteDecompression.IsGzip(magic.AsSpan(0, read)))
+            {
+                // Decompressing it anyway fails with .NET's "unsupported compression method", which says nothing useful.
+                Console.Error.WriteLine($"{path}: not gzip-compressed (a .gz file starts with the bytes 1f 8b); compress it with gzip, or name it without .gz");
+                return 1;
+            }
+            if (file.CanSeek) file.Position = 0;
+            else input = new Replayed(magic.AsMemory(0, read), file);
         }
 
         await services.GetRequiredService<Migrator>().MigrateStepAsync();
         // Rows with a place name and no coordinates are geocoded: the gazetteer is loaded (once) as the service loads it.
         var gazetteer = services.GetRequiredService<Hosting.Settings>().GazetteerPath;
         if (gazetteer.Length > 0) await services.GetRequiredService<Places.Gazetteer>().EnsureLoadedAsync(gazetteer, CancellationToken.None);
-        await using var file = Open(path);
         // A compressed file is read through once before it is imported (CheckedFirst): one cut off or corrupt imports nothing.
         // A pipe cannot be read twice: its data is decompressed into a temporary file first.
         await using var body = !compressed ? file
             : file.CanSeek ? await CheckedFirst.ReadThroughAsync(new CheckedGzipStream(Open(path)), CancellationToken.None) ?? new CheckedGzipStream(file)
-            : await CheckedFirst.SpoolAsync(new CheckedGzipStream(file), CancellationToken.None);
+            : await CheckedFirst.SpoolAsync(new CheckedGzipStream(input), CancellationToken.None);
         var options = new ImportOptions(format.Value, source, $"cli:{Environment.UserName}");
         var tally = new ImportTally();
         var stop = new ImportStop("run the same command again to complete the import");
@@ -118,12 +127,22 @@ public static class ImportCommand
         return 0;
     }
 
-    private static async Task<bool> IsGzipAsync(string path)
+    /// <summary>The bytes already read from a pipe to tell its format, then the rest of the pipe.</summary>
+    private sealed class Replayed(ReadOnlyMemory<byte> first, Stream rest) : ReadOnlyStream
     {
-        await using var file = File.OpenRead(path);
-        var magic = new byte[2];
-        var read = await file.ReadAtLeastAsync(magic, 2, throwOnEndOfStream: false);
-        return CompleteDecompression.IsGzip(magic.AsSpan(0, read));
+        private ReadOnlyMemory<byte> _first = first;
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_first.IsEmpty) return rest.Read(buffer);
+            var n = Math.Min(buffer.Length, _first.Length);
+            _first.Span[..n].CopyTo(buffer);
+            _first = _first[n..];
+            return n;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) =>
+            _first.IsEmpty ? rest.ReadAsync(buffer, ct) : ValueTask.FromResult(Read(buffer.Span));
     }
 
     private static FileStream Open(string path) =>

@@ -207,6 +207,59 @@ public sealed class ImportCommandTests
         }
     }
 
+    /// <summary>
+    /// A named pipe called rows.csv.gz (gzip writing into a mkfifo) was opened twice: once to check its first bytes, then
+    /// to import. The second open waited for a writer that had gone, and the command hung for ever.
+    /// </summary>
+    [Fact]
+    public async Task A_named_pipe_of_gzip_data_is_read_once_and_imported()
+    {
+        var prefix = Unique();
+        var folder = Directory.CreateTempSubdirectory("incidentmap-fifo-");
+        var pipe = Path.Combine(folder.FullName, $"{prefix}.csv.gz");
+        try
+        {
+            using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [pipe])!)
+            {
+                await mkfifo.WaitForExitAsync();
+                Assert.Equal(0, mkfifo.ExitCode);
+            }
+            var compressed = new MemoryStream();
+            await using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+                await gzip.WriteAsync(Encoding.UTF8.GetBytes("external_id,title,event_type,occurred_at,lon,lat\n" +
+                    string.Concat(Enumerable.Range(1, 3).Select(n => $"{prefix}-{n},Row {n},riots,2016-01-01,36.7,34.7\n"))));
+            // Opening a pipe to write waits for its reader, as gzip's shell redirection does.
+            var writer = Task.Run(() =>
+            {
+                using var write = new FileStream(pipe, FileMode.Open, FileAccess.Write);
+                write.Write(compressed.ToArray());
+            });
+
+            var start = ServiceProcess.StartInfo(null, "import", pipe, "--source", prefix);
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                Assert.Fail($"the import of a named pipe did not end within 60 s\n{await stderr}");
+            }
+
+            Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{await stderr}");
+            await writer;
+            AssertCounts(JsonNode.Parse(await stdout)!, 3, 0, 0, 0);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     /// <summary>The command run with <paramref name="input"/> piped to its standard input.</summary>
     private static async Task<(int Exit, string Out, string Err)> RunPipedAsync(string input, params string[] args)
     {
