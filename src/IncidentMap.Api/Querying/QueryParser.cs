@@ -264,6 +264,8 @@ public static partial class QueryParser
         if (Get("fatalities") is { } toll)
         {
             if (TollRange(toll) is { } range) query = query with { FatalitiesAtLeast = range.From, FatalitiesAtMost = range.To };
+            else if (toll.Split("..").Select(b => b.Trim()).FirstOrDefault(b => b.Length > 0 && b.All(char.IsAsciiDigit) && !int.TryParse(b, out _)) is { } huge)
+                Bad("fatalities", TooLarge(huge));
             else Bad("fatalities", $"'{toll}' is not a toll range: a..b, a.., ..b or one number, whole numbers from 0 with a <= b (e.g. 50..)");
         }
 
@@ -640,10 +642,14 @@ public static partial class QueryParser
         foreach (var item in items)
         {
             if (int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) counts.Add(n);
-            else errors.Add(new FieldError(name, $"'{item}' is not a whole number of at least 0"));
+            else errors.Add(new FieldError(name, item.All(char.IsAsciiDigit) ? TooLarge(item) : $"'{item}' is not a whole number of at least 0"));
         }
         return counts.Count == 0 ? null : counts;
     }
+
+    /// <summary>A toll of digits past what a toll can be: "is not a whole number of at least 0" was false of it.</summary>
+    private static string TooLarge(string digits) =>
+        $"{FieldError.Quoted(digits)} is larger than any toll an incident can have (at most {int.MaxValue})";
 
     /// <summary><c>a..b</c>, <c>a..</c>, <c>..b</c> or <c>n</c> (= n..n); null when it is none of these.</summary>
     private static (int? From, int? To)? TollRange(string text)

@@ -95,11 +95,13 @@ public static class TilesApi
     private static QueryParameterDoc FormatDoc(params string[] names) =>
         new("f", $"{string.Join(" or ", names)}, the only format; anything else is a 400.", Enum: names);
 
-    /// <summary>The f of <see cref="FormatDoc"/>: absent or one of <paramref name="names"/>, else a 400 naming f.</summary>
+    /// <summary>The f of <see cref="FormatDoc"/>: absent or one of <paramref name="names"/>, else a 400 naming f.
+    /// A repeated f is named as other parameters' repeats are: 'mvt,mvt' was called a format not offered.</summary>
     private static IResult? OnlyFormat(HttpRequest request, params string[] names) =>
-        request.Query.TryGetValue("f", out var f) && !(f.Count == 1 && names.Contains(f[0]))
-            ? Problem.BadParameter("f", $"'{f}' is not offered here; give f={string.Join(" or f=", names)}, or no f")
-            : null;
+        !request.Query.TryGetValue("f", out var f) ? null
+        : f.Count > 1 ? Problem.BadParameter("f", $"is given {f.Count} times; give it once")
+        : !names.Contains(f[0]) ? Problem.BadParameter("f", $"'{f}' is not offered here; give f={string.Join(" or f=", names)}, or no f")
+        : null;
 
     internal static IResult TileSets(HttpRequest request)
     {

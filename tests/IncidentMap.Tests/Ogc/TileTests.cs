@@ -591,6 +591,8 @@ public sealed class TileTests(ApiFixture api)
     [InlineData("/collections/incidents/clusters?zoom=3&f=json&f=json", "f")]
     [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&size=10km", "size")]
     [InlineData("/collections/incidents/hexbins?bbox=35,33,36,34&size=5km&f=json&f=geojson", "f")]
+    [InlineData($"{Tiles}/0/0/0?f=mvt&f=mvt", "f")] // was "'mvt,mvt' is not offered here; give f=mvt"
+    [InlineData($"{Tiles}/tilejson.json?f=json&f=json", "f")]
     public async Task A_cluster_or_hexbin_parameter_given_twice_is_a_400_saying_so(string url, string parameter)
     {
         var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, parameter);

@@ -16,6 +16,19 @@ public sealed class BadInputTests(ApiFixture api)
 {
     private readonly HttpClient _client = api.CreateClient();
 
+    /// <summary>A toll past what can be stored was told "is not a whole number of at least 0", false of it.</summary>
+    [Theory]
+    [InlineData("fatalities_max=2147483648", "fatalities_max", "'2147483648'")]
+    [InlineData("fatalities_min=1,99999999999", "fatalities_min", "'99999999999'")]
+    [InlineData("fatalities=2147483648..", "fatalities", "'2147483648'")]
+    [InlineData("fatalities=..99999999999", "fatalities", "'99999999999'")]
+    public async Task A_toll_larger_than_any_incident_can_have_is_a_400_saying_so(string query, string parameter, string quoted)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Items}?{query}"), HttpStatusCode.BadRequest, parameter);
+
+        Assert.Equal($"{parameter}: {quoted} is larger than any toll an incident can have (at most 2147483647)", problem["detail"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("limit=abc", "limit")]
     [InlineData("limit=1;DROP TABLE incidents", "limit")]
