@@ -23,6 +23,9 @@ public sealed class ApiKeyAuthentication(
     /// <summary>A revocation takes effect within this long.</summary>
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(10);
 
+    /// <summary>Where a key's lookup is kept, by the key's hash (which a revocation knows; the key itself it does not).</summary>
+    internal static string CacheKey(byte[] hash) => "apikey:" + Convert.ToHexString(hash);
+
     public static string? KeyFrom(HttpRequest request)
     {
         if (request.Headers.TryGetValue(Header, out var header) && header.ToString() is { Length: > 0 } key) return key.Trim();
@@ -41,7 +44,7 @@ public sealed class ApiKeyAuthentication(
             && authorization[7..].Trim() != key)
             return AuthenticateResult.Fail("two different API keys: X-API-Key and Authorization: Bearer");
 
-        var cacheKey = "apikey:" + Convert.ToHexString(ApiKeys.Hash(key));
+        var cacheKey = CacheKey(ApiKeys.Hash(key));
         if (!cache.TryGetValue(cacheKey, out ApiKeyInfo? info))
         {
             // Authentication runs before the rate limiter, so a stream of made-up keys would cost a

@@ -23,7 +23,7 @@ public sealed record ApiKeyInfo(long Id, string Name, string Prefix, string[] Sc
 /// API keys: 192 random bits behind the recognisable prefix <c>im_</c>. Only a SHA-256 hash is
 /// stored (the key's entropy makes a slow hash unnecessary); lookups go by that hash.
 /// </summary>
-public sealed class ApiKeys(NpgsqlDataSource dataSource)
+public sealed class ApiKeys(NpgsqlDataSource dataSource, Microsoft.Extensions.Caching.Memory.IMemoryCache? cache = null)
 {
     public const string Prefix = "im_";
 
@@ -102,15 +102,22 @@ public sealed class ApiKeys(NpgsqlDataSource dataSource)
         return row?.ToInfo();
     }
 
-    /// <summary>Revokes the live key with this id or name; false when there is none.</summary>
+    /// <summary>
+    /// Revokes the live key with this id or name; false when there is none. This process forgets the key at once (it
+    /// went on taking the key for up to <see cref="ApiKeyAuthentication.CacheFor"/> after answering the DELETE 204);
+    /// other processes of the same database refuse it within that time.
+    /// </summary>
     public async Task<bool> RevokeAsync(string idOrName, CancellationToken ct = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var byId = IsId(idOrName, out var id);
-        return await connection.ExecuteAsync(new CommandDefinition(byId
-                ? "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND id = @id"
-                : "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND name = @idOrName",
-            new { id, idOrName }, cancellationToken: ct)) > 0;
+        var hash = await connection.QuerySingleOrDefaultAsync<byte[]>(new CommandDefinition(byId
+                ? "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND id = @id RETURNING hash"
+                : "UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND name = @idOrName RETURNING hash",
+            new { id, idOrName }, cancellationToken: ct));
+        if (hash is null) return false;
+        cache?.Remove(ApiKeyAuthentication.CacheKey(hash));
+        return true;
     }
 
     /// <summary>The live key whose hash matches, or null (unknown and revoked keys look the same).</summary>
