@@ -171,16 +171,29 @@ internal static class Literals
     public static Geometry Bbox(IReadOnlyList<double> numbers, Location at)
     {
         var boxes = QueryParser.Boxes(numbers, out var error) ?? throw new FilterException(at, $"the bbox: {error}");
-        Geometry[] parts = [.. boxes.Select(b => Factory.ToGeometry(new Envelope(b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)))];
-        var box = Checked(parts.Length == 1 ? parts[0] : Factory.BuildGeometry(parts), at);
-        box.UserData = BboxMark;
+        var box = Checked(Shape(boxes), at);
+        box.UserData = new BboxMark(boxes.Any(b => b.Alias) ? Shape([.. boxes.Where(b => !b.Alias)]) : null);
         return box;
+
+        static Geometry Shape(IReadOnlyList<Box> boxes)
+        {
+            Geometry[] parts = [.. boxes.Select(b => Factory.ToGeometry(new Envelope(b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)))];
+            return parts.Length == 1 ? parts[0] : Factory.BuildGeometry(parts);
+        }
     }
 
-    private static readonly object BboxMark = new();
+    /// <param name="Plain">The box without the other spellings of its edges (null when it has none).</param>
+    private sealed record BboxMark(Geometry? Plain);
 
     /// <summary>Whether a literal is a BBOX: its edges are parallels and meridians, as the bbox parameter's are.</summary>
-    public static bool IsBbox(Geometry geometry) => ReferenceEquals(geometry.UserData, BboxMark);
+    public static bool IsBbox(Geometry geometry) => geometry.UserData is BboxMark;
+
+    /// <summary>
+    /// A BBOX without the other spellings of its edge at ±180° or a pole (<see cref="Box.Alias"/>, lines a
+    /// shape meets when it meets that edge); null when it has none. What meets the box meets them, but they are not
+    /// more of the box: with them, S_CONTAINS and S_EQUALS missed a shape that was the box.
+    /// </summary>
+    public static Geometry? WithoutEdgeAliases(Geometry geometry) => (geometry.UserData as BboxMark)?.Plain;
 
     /// <summary>
     /// A BBOX's rim (or whole box) with a vertex at least every 0.1° of its edges, so that read as geodesics (a

@@ -245,7 +245,15 @@ internal sealed class SqlCompiler
     private string Spatial(CallNode call, string function)
     {
         var args = Args(call, 2);
-        return $"{function}({Typed(call, args[0], CqlType.Geometry).Sql}, {Typed(call, args[1], CqlType.Geometry).Sql})";
+        return $"{function}({Shape(Typed(call, args[0], CqlType.Geometry))}, {Shape(Typed(call, args[1], CqlType.Geometry))})";
+
+        // A BBOX's edge at ±180° or a pole is also spelled at the other meridian, or as the whole pole: whether a shape
+        // meets the box (or not) takes those lines in; how it sits against the box (within, contains, equals, …) not.
+        string Shape(Operand operand) =>
+            function is not ("ST_Intersects" or "ST_Disjoint") && operand.Node is LiteralNode { Value: Geometry box }
+                && Literals.WithoutEdgeAliases(box) is { } plain
+                ? Parameter(plain)
+                : operand.Sql;
     }
 
     /// <summary>Geodesic: distances are metres on the spheroid, via the stored geography column.</summary>

@@ -101,6 +101,32 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
         Assert.Equal(Names(expected), await Matching(filter, Cql2.TextLanguage));
     }
 
+    /// <summary>
+    /// A BBOX at ±180° or a pole also carries its edge's other spellings, so that what meets the edge meets the box.
+    /// S_CONTAINS and S_EQUALS took those lines as more of the box, and missed a polygon that was the box.
+    /// </summary>
+    [Theory]
+    [InlineData("S_CONTAINS(geometry, BBOX(171, -39, 180, -31))", "edge180")]
+    [InlineData("S_EQUALS(geometry, BBOX(171, -39, 180, -31))", "edge180")]
+    [InlineData("S_WITHIN(geometry, BBOX(171, -39, 180, -31))", "edge180")]
+    [InlineData("S_INTERSECTS(geometry, BBOX(171, -39, 180, -31))", "edge180 west180")]
+    [InlineData("S_DISJOINT(geometry, BBOX(171, -39, 180, -31))", "pole")]
+    [InlineData("S_CONTAINS(geometry, BBOX(0, 80, 10, 90))", "pole")]
+    [InlineData("S_EQUALS(geometry, BBOX(0, 80, 10, 90))", "pole")]
+    [InlineData("""{"op":"s_equals","args":[{"property":"geometry"},{"bbox":[171,-39,180,-31]}]}""", "edge180")]
+    public async Task A_bbox_at_the_antimeridian_or_a_pole_is_contained_and_equalled_as_the_box_it_is(string filter, string expected)
+    {
+        await Insert("edge180", "A province at the antimeridian", "battles", "2016-02-21T00:00:00Z", "day",
+            "POLYGON((171 -39, 180 -39, 180 -31, 171 -31, 171 -39))", [], null, null, "NZ", []);
+        await Insert("west180", "On the antimeridian, spelled west", "battles", "2016-02-21T00:00:00Z", "day",
+            "POINT(-180 -35)", [], null, null, "NZ", []);
+        await Insert("pole", "Up to the North Pole", "battles", "2016-02-21T00:00:00Z", "day",
+            "POLYGON((0 80, 10 80, 10 90, 0 90, 0 80))", [], null, null, "NO", []);
+
+        var matching = await Matching(filter, filter.StartsWith('{') ? Cql2.JsonLanguage : Cql2.TextLanguage);
+        Assert.Equal(Names(expected), matching.Where(n => n is "edge180" or "west180" or "pole").ToList());
+    }
+
     [Theory]
     [InlineData("""{"op":"and","args":[{"op":"=","args":[{"property":"event_type"},"battles"]},{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Polygon","coordinates":[[[36.5,34.5],[37,34.5],[37,35],[36.5,35],[36.5,34.5]]]}]}]}""", "nearHoms")]
     [InlineData("""{"op":"t_intersects","args":[{"property":"occurred_at"},{"interval":["2016-02-10","2016-02-20"]}]}""", "aleppo")]
