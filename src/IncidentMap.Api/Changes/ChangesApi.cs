@@ -208,6 +208,17 @@ public static class ChangesApi
                 {
                     page = await feed.ReadAsync(query, cursor, ChangeFeed.MaxLimit, Security.Scopes.IsEditor(context.User), ct);
                 }
+                catch (Npgsql.PostgresException e) when (e.SqlState.StartsWith("22", StringComparison.Ordinal) || e.SqlState.StartsWith("54", StringComparison.Ordinal))
+                {
+                    // A value of the request the database refused (class 22) or found too complex (54), as a read answers
+                    // 400: said, then ended. It was taken for an outage, and the stream retried every second for ever,
+                    // sending nothing. A reconnect with the same request meets the same change, and the same answer.
+                    logger.LogInformation("Stream ended: the database refused its filter at cursor {Cursor} ({SqlState})", cursor, e.SqlState);
+                    await response.WriteAsync("event: invalid\ndata: {\"detail\":\"a value of the request (its filter, q or another parameter) " +
+                        "is out of range, malformed or too complex for the database at the next change; the stream cannot go on with it\"}\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                    return;
+                }
                 catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
                 {
                     // The database is away (or the circuit breaker says so, for a few seconds after a burst

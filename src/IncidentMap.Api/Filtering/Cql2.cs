@@ -23,8 +23,9 @@ public static class Cql2
     {
         try
         {
-            if (filter.Length > Limits.MaxLength)
-                throw new FilterException(new Location(Limits.MaxLength, ""), $"the filter is longer than {Limits.MaxLength} characters");
+            // Characters, as positions are counted: 10,010 emoji were refused as longer than 20,000.
+            if (filter.Length > Limits.MaxLength && UnitsOfCharacters(filter, Limits.MaxLength) is var units && units < filter.Length)
+                throw new FilterException(Location.Text(units), $"the filter is longer than {Limits.MaxLength} characters");
             var root = lang switch
             {
                 TextLanguage => Cql2TextParser.Parse(filter),
@@ -44,6 +45,15 @@ public static class Cql2
             // UTF-16, geometry libraries refusing absurd coordinates) is the filter's fault, never a 500.
             return (null, new FilterError(-1, $"the filter cannot be read: {e.Message}"));
         }
+    }
+
+    /// <summary>The UTF-16 units of the first <paramref name="characters"/> characters (code points) of <paramref name="text"/>.</summary>
+    private static int UnitsOfCharacters(string text, int characters)
+    {
+        var units = 0;
+        for (var n = 0; n < characters && units < text.Length; n++)
+            units += char.IsHighSurrogate(text[units]) && units + 1 < text.Length && char.IsLowSurrogate(text[units + 1]) ? 2 : 1;
+        return units;
     }
 
     /// <summary>

@@ -21,6 +21,8 @@ internal sealed class Cql2JsonReader
     public static Node Read(string json)
     {
         JsonNode? root;
+        // .NET's words for no JSON at all ("Expected the input to start with a valid JSON token, when isFinalBlock is true").
+        if (string.IsNullOrWhiteSpace(json)) throw new FilterException(Location.Json("$"), "is empty: give a CQL2 JSON expression");
         try
         {
             // A member given twice is refused as the JSON is read, not when the object is first used (where it was

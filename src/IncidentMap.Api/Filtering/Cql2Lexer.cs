@@ -56,7 +56,10 @@ internal static class Cql2Lexer
             return new Token(TokenKind.Word, text[start..i], start);
         }
         if (StartsNumber(text, i)) return Number(text, ref i);
-        return new Token(TokenKind.Invalid, $"unexpected character '{c}'", start);
+        // The whole character: an emoji is two UTF-16 units, and its first alone was shown as U+FFFD.
+        var whole = char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]) ? text.Substring(i, 2)
+            : char.IsSurrogate(c) ? $"U+{(int)c:X4}, half a surrogate pair" : c.ToString();
+        return new Token(TokenKind.Invalid, $"unexpected character '{whole}'", start);
     }
 
     /// <summary>

@@ -209,7 +209,46 @@ internal sealed class SqlCompiler
         // PostgreSQL's LIKE escapes with a backslash, as CQL2 does; a pattern ending in one fails the whole query.
         if ((text.Length - text.TrimEnd('\\').Length) % 2 == 1)
             throw new FilterException(pattern.At, "the pattern ends with the escape character \\; write \\\\ for a backslash");
+        if (pattern is CallNode folded) return $"{value.Sql} LIKE {FoldedPattern(folded, text)}";
         return $"{value.Sql} LIKE {Typed(call, pattern, CqlType.String).Sql}";
+    }
+
+    /// <summary>
+    /// A LIKE pattern under CASEI or ACCENTI, folded between its wildcards and escapes, never across them: folded
+    /// whole, text could become a wildcard or an escape (fullwidth ％ and ＿ fold to % and _, ＼ and ∖ to a
+    /// backslash), so 'x＿' matched any 'x' and one character, and '%∖' ended in an escape, which PostgreSQL
+    /// refuses at run time (a 400 naming nothing, and a stream retrying for ever). Each run of text between them
+    /// is folded, and what folding made of it escaped; the runs go as one array, whatever their number.
+    /// </summary>
+    private string FoldedPattern(CallNode call, string pattern)
+    {
+        var (runs, wild) = (new List<string>(), new List<bool>());
+        var text = new System.Text.StringBuilder();
+        for (var i = 0; i < pattern.Length; i++)
+        {
+            if (pattern[i] is '%' or '_')
+            {
+                if (text.Length > 0) Add(text.ToString(), false);
+                text.Clear();
+                Add(pattern[i].ToString(), true);
+            }
+            else text.Append(pattern[i] == '\\' ? pattern[++i] : pattern[i]); // an escaped character is text
+        }
+        if (text.Length > 0 || runs.Count == 0) Add(text.ToString(), false);
+
+        var chain = new List<string>();
+        for (Node node = call; node is CallNode { Name: "casei" or "accenti" } fold; node = fold.Args[0]) chain.Add(fold.Name);
+        var sql = "p.run";
+        foreach (var name in Enumerable.Reverse(chain)) sql = name == "casei" ? CaseFolding.Sql(sql, "p.run") : $"public.accent_fold({sql})";
+        var escaped = $"replace(replace(replace({sql}, '\\', '\\\\'), '%', '\\%'), '_', '\\_')";
+        return $"(SELECT string_agg(CASE WHEN p.wild THEN p.run ELSE {escaped} END, '' ORDER BY p.n) " +
+               $"FROM unnest({Parameter(runs.ToArray())}::text[], {Parameter(wild.ToArray())}::boolean[]) WITH ORDINALITY AS p(run, wild, n))";
+
+        void Add(string run, bool isWild)
+        {
+            runs.Add(run);
+            wild.Add(isWild);
+        }
     }
 
     private string Between(CallNode call)

@@ -45,7 +45,8 @@ public sealed class Cql2CompileTests
         { "summary is not null", "NOT (i.summary IS NULL)", [] },
         { "title LIKE '%Homs%'", "i.title LIKE @f0", ["%Homs%"] },
         { "title NOT LIKE 'a\\%b'", "NOT (i.title LIKE @f0)", ["a\\%b"] },
-        { "CASEI(title) LIKE CASEI('%HOMS%')", $"{CaseFolding.Sql("i.title", "i.title")} LIKE (SELECT {CaseFolding.Sql("@f0", "@f0")})", ["%HOMS%"] },
+        // A folded pattern is folded between its wildcards, never across them (the runs, then which of them are wildcards).
+        { "CASEI(title) LIKE CASEI('%HOMS%')", $"{CaseFolding.Sql("i.title", "i.title")} LIKE (SELECT string_agg(CASE WHEN p.wild THEN p.run ELSE replace(replace(replace({CaseFolding.Sql("p.run", "p.run")}, ", new object[] { new[] { "%", "HOMS", "%" }, new[] { true, false, true } } },
         { "CASEI(claimed_by) = CASEI('Islamic State')", $"{CaseFolding.Sql("i.claimed_by", "i.claimed_by")} = (SELECT {CaseFolding.Sql("@f0", "@f0")})", ["Islamic State"] },
         // The test that decides whether more than lower() is needed looks at the text before ACCENTI changes it.
         { "CASEI(ACCENTI(title)) = 'x'",
@@ -351,6 +352,24 @@ public sealed class Cql2CompileTests
         Cql2Assert.Compiles("title = '" + new string('x', 19_990) + "'");
 
         Cql2Assert.Fails("title = '" + new string('x', 20_000) + "'", 20_000, "the filter is longer than 20000 characters");
+    }
+
+    /// <summary>Characters, as positions are counted: 10,010 emoji (20,020 UTF-16 units) were refused at "position 10005".</summary>
+    [Fact]
+    public void The_twenty_thousand_characters_are_characters_not_utf16_units()
+    {
+        Cql2Assert.Compiles("title = '" + string.Concat(Enumerable.Repeat("😀", 19_990)) + "'");
+
+        Cql2Assert.Fails("title = '" + string.Concat(Enumerable.Repeat("😀", 20_000)) + "'", 20_000, "the filter is longer than 20000 characters");
+    }
+
+    /// <summary>An emoji was shown as '\uFFFD' (its first UTF-16 unit alone); no JSON at all in .NET's reader's words.</summary>
+    [Fact]
+    public void An_unexpected_emoji_is_shown_whole_and_an_empty_json_filter_is_said_to_be_empty()
+    {
+        Cql2Assert.Fails("title = 'x' AND 😀 = 1", 16, "unexpected character '😀'");
+        var empty = Cql2Assert.Fails("  ", -1, "is empty: give a CQL2 JSON expression", Cql2.JsonLanguage);
+        Assert.DoesNotContain("isFinalBlock", empty.Message);
     }
 
     [Fact]

@@ -277,6 +277,34 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
     }
 
     /// <summary>
+    /// A folded LIKE pattern is folded between its wildcards and escapes: folded whole, fullwidth ％ and ＿ became
+    /// wildcards, and ＼ or ∖ at its end an escape, which PostgreSQL refused at run time (a 400 naming nothing).
+    /// Folding still applies to the text between them, and escaped wildcards stay text.
+    /// </summary>
+    [Theory]
+    [InlineData("ACCENTI(title) LIKE ACCENTI('Tax 2％ on Émeute%')", "percent")]        // ％ is text: a % after folding
+    [InlineData("ACCENTI(title) LIKE ACCENTI('Tax 2％ on Emeute')", "")]
+    [InlineData("ACCENTI(title) LIKE ACCENTI('Tax ＿%')", "")]                           // ＿ is text, not any character
+    [InlineData("ACCENTI(title) LIKE ACCENTI('Tax _%')", "percent")]
+    [InlineData("ACCENTI(title) LIKE ACCENTI('%∖')", "backslash")]                      // ∖ folds to \, which ends no escape
+    [InlineData("ACCENTI(title) LIKE ACCENTI('%＼')", "backslash")]
+    [InlineData("ACCENTI(title) LIKE ACCENTI('Path A\\\\%')", "backslash")]              // an escaped backslash, then any text
+    [InlineData("ACCENTI(title) LIKE ACCENTI('Tax 2\\\\% %')", "")]                      // \\ then a wildcard: no backslash there
+    [InlineData("ACCENTI(title) LIKE ACCENTI('Tax 2\\\\% on Émeute %')", "")]
+    [InlineData("ACCENTI(title) LIKE ACCENTI('Tax 2\\% on Émeute%')", "percent")]       // an escaped % is text
+    [InlineData("CASEI(ACCENTI(title)) LIKE CASEI(ACCENTI('TAX 2％ ON ÉMEUTE%'))", "percent")]
+    [InlineData("ACCENTI(CASEI(title)) LIKE ACCENTI(CASEI('tax 2％ on émeute ＿＿＿'))", "")]
+    [InlineData("ACCENTI(title) LIKE ACCENTI('')", "")]
+    public async Task A_folded_LIKE_pattern_keeps_its_wildcards_and_escapes_as_written(string filter, string expected)
+    {
+        await Insert("percent", "Tax 2% on Émeute à Alep", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(37.16 36.20)", [], null, null, "SY", []);
+        await Insert("underscore", "Tax_free", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(37.16 36.20)", [], null, null, "SY", []);
+        await Insert("backslash", "Path A\\B\\", "riots", "2016-02-03T10:00:00Z", "exact", "POINT(37.16 36.20)", [], null, null, "SY", []);
+
+        Assert.Equal(Names(expected), await Matching(filter, Cql2.TextLanguage));
+    }
+
+    /// <summary>
     /// Nothing intersects an empty geometry, and everything is disjoint from it, whatever its type or
     /// dimensions: PostGIS refused an empty polygon (and only that) with a mixed-SRID error, a 500.
     /// </summary>
