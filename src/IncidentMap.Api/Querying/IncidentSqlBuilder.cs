@@ -377,12 +377,21 @@ public static class IncidentSqlBuilder
         if (query.Intersects is { } shape)
         {
             parameters.Add("shape", shape);
-            if (QueryParser.EdgeAliases(shape) is { } aliases)
+            var aliases = QueryParser.EdgeAliases(shape);
+            if (aliases is not null)
             {
                 where.Add("(ST_Intersects(i.geom, @shape) OR ST_Intersects(i.geom, @shape_aliases))");
                 parameters.Add("shape_aliases", aliases);
             }
             else where.Add("ST_Intersects(i.geom, @shape)");
+            // A line, a few points or a thin polygon: candidates from the boxes that hold it (ShapeCover), not from its whole box.
+            var cover = ShapeCover.Boxes(shape);
+            if (cover is not null && aliases is not null) cover = ShapeCover.Boxes(aliases) is { } aliasCover ? [.. cover, .. aliasCover] : null;
+            if (cover is not null)
+            {
+                where.Add("i.geom && ANY(@shape_boxes)");
+                parameters.Add("shape_boxes", ShapeCover.AsGeometries(cover, shape.Factory));
+            }
         }
 
         // The incident's interval is [occurred_at, occurred_until), or the instant occurred_at when exact;
