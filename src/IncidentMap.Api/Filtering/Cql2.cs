@@ -10,7 +10,20 @@ public sealed record FilterError(int Position, string Message);
 /// A boolean SQL expression over the table alias <c>i</c>. Client values travel only in
 /// <see cref="Parameters"/>, named f0, f1, … and referenced as @f0, @f1, … in <see cref="Sql"/>.
 /// </summary>
-public sealed record CompiledFilter(string Sql, IReadOnlyList<(string Name, object? Value)> Parameters);
+public sealed record CompiledFilter(string Sql, IReadOnlyList<(string Name, object? Value)> Parameters)
+{
+    /// <summary>
+    /// The filter's conditions, ANDed at its top, that a property equals one of some strings (<c>location_name = 'Homs'</c>,
+    /// <c>admin1 IN ('Homs', 'Hama')</c>, <c>ACCENTI(title) = ACCENTI('…')</c>), on the properties whose indexes serve them:
+    /// every match meets each, so one whose values are rare bounds the matches (<see cref="Querying.RareValues"/>).
+    /// </summary>
+    public IReadOnlyList<FilterValues> Values { get; init; } = [];
+}
+
+/// <param name="Column">The property (a column of incidents).</param>
+/// <param name="Folded">Compared through ACCENTI on both sides (accent_fold_key, migration 0050).</param>
+/// <param name="Values">The strings, as written (before ACCENTI).</param>
+public sealed record FilterValues(string Column, bool Folded, IReadOnlyList<string> Values);
 
 /// <summary>OGC API – Features Part 3 filters (CQL2, OGC 21-065) compiled to parameterised PostGIS SQL.</summary>
 public static class Cql2

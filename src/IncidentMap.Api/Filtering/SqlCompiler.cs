@@ -53,8 +53,60 @@ internal sealed class SqlCompiler
     public static CompiledFilter Compile(Node root)
     {
         var compiler = new SqlCompiler();
+        compiler.Conjuncts(root);
         var sql = compiler.Condition(root);
-        return new CompiledFilter(sql, compiler._parameters);
+        return new CompiledFilter(sql, compiler._parameters) { Values = compiler._values };
+    }
+
+    /// <summary>The conditions ANDed at the top of the filter: each must hold for every match.</summary>
+    private readonly HashSet<Node> _conjuncts = new(ReferenceEqualityComparer.Instance);
+
+    private readonly List<FilterValues> _values = [];
+
+    private void Conjuncts(Node node)
+    {
+        if (node is CallNode { Name: "and" } and)
+            foreach (var arg in and.Args) Conjuncts(arg);
+        else _conjuncts.Add(node);
+    }
+
+    /// <summary>Free-text properties with a B-tree of their own (migration 0041), which RareValues judges.</summary>
+    private static readonly HashSet<string> IndexedText = ["sub_event_type", "admin1", "admin2", "admin3", "location_name", "claimed_by"];
+
+    /// <summary>Properties with a B-tree on accent_fold_key (migration 0050), which ACCENTI(property) = ACCENTI('…') uses.</summary>
+    private static readonly HashSet<string> IndexedFolded = ["location_name", "title"];
+
+    /// <summary>
+    /// The property of ACCENTI(property) when an index serves its equality (the whole chain, no CASEI), else null.
+    /// </summary>
+    private static PropertyNode? FoldedIndexed(Node node) =>
+        node is CallNode { Name: "accenti", Args: [PropertyNode { Name: var name } property] } && IndexedFolded.Contains(name) ? property : null;
+
+    /// <summary>
+    /// Notes a top-level equality (or IN) of an indexed text property with string literals (<see cref="CompiledFilter.Values"/>),
+    /// and, for ACCENTI(property), returns the SQL its index serves.
+    /// </summary>
+    private Operand Indexed(CallNode call, Node left, IReadOnlyList<Node> literals, Operand value)
+    {
+        var strings = literals.Select(l => l switch
+        {
+            LiteralNode { Value: string text } => text,
+            CallNode { Name: "accenti", Args: [LiteralNode { Value: string text }] } => text,
+            _ => null,
+        }).ToList();
+        if (strings.Any(s => s is null)) return value;
+        if (left is PropertyNode { Name: var name } && IndexedText.Contains(name) && literals.All(l => l is LiteralNode))
+        {
+            if (_conjuncts.Contains(call)) _values.Add(new FilterValues(name, false, strings!));
+            return value;
+        }
+        if (FoldedIndexed(left) is { } folded && literals.All(l => l is CallNode))
+        {
+            if (_conjuncts.Contains(call)) _values.Add(new FilterValues(folded.Name, true, strings!));
+            // The expression of the index (accent_fold_key is accent_fold declared IMMUTABLE, so it may be indexed).
+            return value with { Sql = $"public.accent_fold_key({Property(folded).Sql})" };
+        }
+        return value;
     }
 
     private string Condition(Node node) => node switch
@@ -144,6 +196,7 @@ internal sealed class SqlCompiler
         if (value.Type == CqlType.Timestamp && right is LiteralNode { Value: TimeInstant { IsDate: true } day })
             return DayComparison(value.Sql, op, day);
         if (op == "=" && PaddedEquals(value, right) is { } padded) return padded;
+        if (op == "=") value = Indexed(call, left, [right], value);
         return $"{value.Sql} {op} {SameType(value, Value(right)).Sql}";
     }
 
@@ -269,6 +322,7 @@ internal sealed class SqlCompiler
         var value = Comparable(args[0], "IN");
         if (args[1] is not ArrayNode list) throw new FilterException(args[1].At, $"IN needs a list of values in parentheses, not {Describe(args[1])}");
         if (list.Items.Count == 0) throw new FilterException(list.At, "the IN list is empty");
+        value = Indexed(call, args[0], list.Items, value);
         var items = list.Items.Select(item => item is LiteralNode { Value: TimeInstant { IsDate: true } }
             ? throw new FilterException(item.At, "a DATE in an IN list would be one instant; use BETWEEN for a whole day, or TIMESTAMP")
             : SameType(value, Value(item)).Sql).ToList();

@@ -48,7 +48,27 @@ public sealed class RareValues(IncidentReader reader)
     private volatile Common? _common;
 
     /// <summary>Whether the query filters on any column <see cref="AllRareAsync"/> judges.</summary>
-    public static bool Judges(IncidentQuery query) => Filters.Any(f => f.Asked(query) is { Count: > 0 });
+    public static bool Judges(IncidentQuery query) => Filters.Any(f => f.Asked(query) is { Count: > 0 }) || query.Filter?.Values is { Count: > 0 };
+
+    /// <summary>
+    /// The columns whose statistics are read: those of the parameters, and title, which a CQL2 filter's
+    /// <c>ACCENTI(title) = ACCENTI('…')</c> is judged by (<see cref="Filtering.CompiledFilter.Values"/>).
+    /// </summary>
+    private static readonly string[] Columns = [.. Filters.Select(f => f.Column), "title"];
+
+    /// <summary>
+    /// Text without its combining marks, as near ACCENTI (accent_fold) as judging rarity needs: a value judged rare by
+    /// mistake is counted first, one judged common walked, and the answer is the same either way.
+    /// </summary>
+    private static string Folded(string text) =>
+        string.Concat(text.Normalize(System.Text.NormalizationForm.FormD)
+                .Where(c => System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c) != System.Globalization.UnicodeCategory.NonSpacingMark))
+            .Normalize(System.Text.NormalizationForm.FormC);
+
+    /// <summary>Whether every value of a CQL2 filter's condition is outside what the column's statistics list as common.</summary>
+    private static bool Rare(Filtering.FilterValues condition, IReadOnlySet<string> listed) => condition.Folded
+        ? condition.Values.Select(Folded).All(v => !listed.Any(l => Folded(l) == v))
+        : condition.Values.All(v => !listed.Contains(v));
 
     /// <summary>
     /// True when the query's matches are all rare: for some filter it has, every value it asks for is one
@@ -65,7 +85,8 @@ public sealed class RareValues(IncidentReader reader)
             _common = common = await ReadAsync(ct);
         return Filters.Any(f => f.Asked(query) is { Count: > 0 } asked
                                 && common.Columns.TryGetValue(f.Column, out var listed)
-                                && asked.All(a => !listed.Contains(a)));
+                                && asked.All(a => !listed.Contains(a)))
+               || (query.Filter?.Values ?? []).Any(v => common.Columns.TryGetValue(v.Column, out var listed) && Rare(v, listed));
     }
 
     private async Task<Common> ReadAsync(CancellationToken ct)
@@ -82,7 +103,7 @@ public sealed class RareValues(IncidentReader reader)
             JOIN pg_class c ON c.relname = s.tablename AND c.oid = 'incidents'::regclass
             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
             WHERE s.attname = ANY(@columns) AND NOT s.inherited
-            """, new DynamicParameters(new { columns = Filters.Select(f => f.Column).ToArray() }),
+            """, new DynamicParameters(new { columns = Columns }),
             row => (Column: row.GetString(0), Values: (string[])row.GetValue(1)), ct);
         return new Common(
             rows.ToDictionary(r => r.Column, r => (IReadOnlySet<string>)r.Values.ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal),
