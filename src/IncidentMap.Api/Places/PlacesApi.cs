@@ -140,6 +140,10 @@ public static class PlacesApi
     /// <summary>A method a place has no endpoint for: a 405 with the place's own Allow (RFC 9110 §15.5.6), or a 404 when there is no such place.</summary>
     internal static async Task<IResult> OtherMethod(HttpContext context, string placeId, IncidentReader reader, CancellationToken ct)
     {
+        // A method a place's endpoints take comes here only when routing passed its endpoint over for the body's type (a
+        // PATCH sent as text/plain): the 415 routing gives then (ProblemDefaults names the types that would do).
+        if (EditorPlaceMethods.Split(", ").Contains(context.Request.Method, StringComparer.OrdinalIgnoreCase))
+            return TypedResults.StatusCode(StatusCodes.Status415UnsupportedMediaType);
         var source = IncidentsApi.TryParseId(placeId, out var id)
             ? await reader.ScalarAsync<string?>("SELECT source FROM places WHERE id = @id", new DynamicParameters(new { id }), ct)
             : null;
