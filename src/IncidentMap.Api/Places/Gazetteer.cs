@@ -381,24 +381,48 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                             WHEN coalesce((SELECT bool_and(coalesce(starts_with(w.a, w.b) OR starts_with(w.b, w.a), false))
                                            FROM unnest(string_to_array(admin1_key(p.admin1), ' '), string_to_array(admin1_key(@admin1), ' ')) AS w(a, b)),
                                           false) THEN 2
-                            -- the division in another spelling, in its country
-                            ELSE coalesce((SELECT d.rank FROM divisions d
-                                           WHERE d.country IS NOT DISTINCT FROM p.country AND d.admin1 = place_key(p.admin1)), 0)
+                            -- the division in another spelling, in its country; for a place of no known country (an
+                            -- editor's may have none), in the country given, else in any ("Rural Damascus" for an
+                            -- editor's place in Rif-dimashq)
+                            ELSE coalesce((SELECT max(d.rank) FROM divisions d
+                                           WHERE d.admin1 = place_key(p.admin1)
+                                             AND (d.country IS NOT DISTINCT FROM p.country
+                                                  OR (p.country IS NULL AND (@country::text IS NULL OR d.country = @country)))), 0)
                             END AS admin1match
                 FROM place_names n JOIN places p ON p.id = n.place_id
                 WHERE (n.key = place_key(@name) OR n.key % place_key(@name))
-                  AND (@country::text IS NULL OR p.country = @country)
+                  -- A place of no known country contradicts none; it ranks below the places of the country given.
+                  AND (@country::text IS NULL OR p.country = @country OR p.country IS NULL)
                 GROUP BY p.id
-                ORDER BY bool_or(n.key = place_key(@name)) DESC, named DESC, admin1match DESC, similarity DESC, p.population DESC NULLS LAST
+                ORDER BY bool_or(n.key = place_key(@name)) DESC, p.country IS NOT NULL DESC, named DESC, admin1match DESC, similarity DESC,
+                         p.population DESC NULLS LAST
                 LIMIT {MaxCandidates}
                 """, new { name, country, admin1 }, cancellationToken: token))).AsList();
         }, ct);
 
-        var pool = candidates.Where(c => c.Exact).ToList();
-        if (pool.Count == 0)
+        var exact = candidates.Where(c => c.Exact).ToList();
+        if (exact.Count == 0)
             return new Resolution.Unknown(candidates
                 .OrderByDescending(c => c.Similarity).ThenByDescending(c => c.Population ?? -1)
                 .Take(MaxSuggestions).Select(c => c.ToMatch()).ToList());
+        if (country is null) return Judge(exact, country, admin1Given);
+        // With a country, a place of no known country (an editor's may have none) contradicts it no more than a place
+        // of no known admin1 contradicts an admin1, but ranks below the places of that country: those are judged
+        // first, and the others only when none of them has the name, or none lies in the admin1 given.
+        var (known, open) = (exact.Where(c => c.Country is not null).ToList(), exact.Where(c => c.Country is null).ToList());
+        if (known.Count == 0) return Judge(open, country, admin1Given);
+        var judged = Judge(known, country, admin1Given);
+        if (judged is not Resolution.OutsideAdmin1(var outside) || open.Count == 0) return judged;
+        var fallback = Judge(open, country, admin1Given);
+        return fallback is Resolution.OutsideAdmin1(var alsoOutside) ? new Resolution.OutsideAdmin1([.. outside, .. alsoOutside]) : fallback;
+    }
+
+    /// <summary>
+    /// Chooses among the places <paramref name="pool"/> that have the name exactly (<see cref="ResolveAsync"/>): own names
+    /// before other names, then admin1, then whether a country or admin1 confirms an other name.
+    /// </summary>
+    private static Resolution Judge(List<Candidate> pool, string? country, bool admin1Given)
+    {
         // Places whose own name this is come first, before country or admin1 judge: an other name is GeoNames' old,
         // foreign or transliterated name, and "Homs" is Homs, Syria, whatever else GeoNames calls by it (review: an
         // admin1 judged first let "Rivne" with a wrong admin1 be the village whose other name it is, not a 422).

@@ -96,7 +96,7 @@ public sealed class Geocoding(Gazetteer gazetteer)
         return resolution switch
         {
             Resolution.Ambiguous(var candidates) => new Refusal("Ambiguous place",
-                $"'{name}' matches {(candidates.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more" : candidates.Count)} places" +
+                $"'{name}' matches {HowMany(candidates)} places" +
                 Undecided(query, candidates, geometry) +
                 // A report lists no candidates beside the reason: it names them.
                 (inFile ? $" It could be {PlacesApi.DidYouMean(candidates)}." : ""), candidates),
@@ -120,6 +120,13 @@ public sealed class Geocoding(Gazetteer gazetteer)
             _ => throw new InvalidOperationException($"Unexpected resolution {resolution}"),
         };
     }
+
+    /// <summary>
+    /// How many places a lookup's candidates are, in words: the lookup stops at <see cref="Gazetteer.MaxCandidates"/>, so
+    /// that many means that many or more ("San Jose" names 40 places).
+    /// </summary>
+    internal static string HowMany(IReadOnlyList<PlaceMatch> candidates) =>
+        candidates.Count >= Gazetteer.MaxCandidates ? $"{Gazetteer.MaxCandidates} or more" : $"{candidates.Count}";
 
     /// <summary>What a name that is only an other name is (<see cref="Resolution.OtherName"/>): whose, in the words of a 422 and of near='s 400.</summary>
     internal static string OtherNameOf(IReadOnlyList<PlaceMatch> places) =>
@@ -228,7 +235,7 @@ public static class NearParameter
                 return null;
             case Resolution.Ambiguous(var candidates):
                 return Problem.Status(StatusCodes.Status400BadRequest, "Ambiguous place",
-                    $"near '{near}' matches {candidates.Count} places; add near_country= to choose (country= chooses too, and also filters the incidents by country).", "near",
+                    $"near '{near}' matches {Geocoding.HowMany(candidates)} places; add near_country= to choose (country= chooses too, and also filters the incidents by country).", "near",
                     Geocoding.Candidates(candidates));
             case Resolution.OtherName(var places):
                 return Problem.Status(StatusCodes.Status400BadRequest, "Other name of a place",

@@ -111,7 +111,7 @@ public static class PlaceInput
 
     /// <summary>
     /// Letters that place_key drops (migrations 0016, 0026; unaccent removes ʹ ʽ ˈ ˋ): ayn and hamza
-    /// marks, primes, tatweel. PlacesTests checks each has an empty key.
+    /// marks, primes, tatweel, as NFC writes them (place_key composes first, migration 0052). PlacesTests checks each has an empty key.
     /// </summary>
     private const string KeylessLetters = "ʹʻʼʽʾʿˈˋ\u0640";
 
@@ -120,7 +120,23 @@ public static class PlaceInput
     /// which equals every such name and is a prefix of every name.
     /// </summary>
     public static bool HasKey(string text) =>
-        text.EnumerateRunes().Any(r => Rune.IsLetterOrDigit(r) && !(r.IsBmp && KeylessLetters.Contains((char)r.Value)));
+        Composed(text).EnumerateRunes().Any(r => Rune.IsLetterOrDigit(r) && !(r.IsBmp && KeylessLetters.Contains((char)r.Value)));
+
+    /// <summary>
+    /// The text in NFC, as place_key reads it (migration 0052): U+0374, the Greek numeral sign, is a letter, but its
+    /// NFC is ʹ (U+02B9), which the key drops. Text that is not valid UTF-16 (refused elsewhere) is taken as it is.
+    /// </summary>
+    private static string Composed(string text)
+    {
+        try
+        {
+            return text.IsNormalized(NormalizationForm.FormC) ? text : text.Normalize(NormalizationForm.FormC);
+        }
+        catch (ArgumentException)
+        {
+            return text;
+        }
+    }
 
     /// <summary>An optional text property: absent or null is null; anything else must be a non-blank string.</summary>
     private static string? Text(JsonElement props, string name, int maxLength, List<FieldError> errors)

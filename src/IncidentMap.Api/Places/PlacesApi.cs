@@ -18,7 +18,7 @@ public static class PlacesApi
 {
     public const int DefaultLimit = 10;
 
-    /// <summary>Most matches a ranked name search returns (it has no next page: the best come first).</summary>
+    /// <summary>Most matches a ranked name search has (the best come first), paged by limit with next links.</summary>
     public const int MaxLimit = 100;
 
     /// <summary>Most places a page of the browsed collection holds (no q: GIS clients page through it all).</summary>
@@ -36,7 +36,7 @@ public static class PlacesApi
             "integer", Minimum: "1", Maximum: $"{MaxBrowseLimit}", Default: $"{DefaultLimit}"),
         // OGC API – Features clients may send datetime to any collection; places have no time.
         new("datetime", "Accepted as on the incidents (RFC 3339 instant or interval) and checked, but places have no time: it selects every place."),
-        new("cursor", "Opaque position from a next link (without q)."),
+        new("cursor", "Opaque position from a next link (of the browsed collection, or of a search with q)."),
         new("count", $"true: numberMatched (exact) on every page; false: never; default: on the first page. Without q it counts every place " +
             $"the filters select; with q, the ranked matches, of which there are at most {MaxLimit} ({MaxLimit} means {MaxLimit} or more).",
             "boolean"),
@@ -52,7 +52,8 @@ public static class PlacesApi
             .WithSummary("Find places by name: accent-, case- and spelling-tolerant")
             .WithDescription("`q` (e.g. Homs, Hims, Ḥimṣ), `country`, `bbox`, `limit` (default 10). With `q`, at most 100 matches, ranked: " +
                              "places' own names first: exact, then with or without the Arabic article (Bab: Al Bāb), then prefixes (by population, then spelling: Alep finds Aleppo first, Dam Damascus); " +
-                             "then GeoNames' other names in the same order (Homs finds Homs, Syria before Al Khums, Libya, whose old name it is); then similar spellings (an other name counts a tenth less similar); ties by population. " +
+                             "then GeoNames' other names in the same order (Homs finds Homs, Syria before Al Khums, Libya, whose old name it is); then similar spellings (an other name counts a tenth less similar); ties by population; " +
+                             "`limit` a page, with a `next` link to the rest of the 100. " +
                              "Without `q`, the places in order of population, up to 10000 a page, with a `next` link to the rest. " +
                              "`numberMatched` (on the first page unless `count` says otherwise) is every place the filters select; " +
                              "with `q`, the ranked matches returned at the largest `limit` (at most 100).")
@@ -101,6 +102,11 @@ public static class PlacesApi
             .WithDescription("An editor's place: GET, HEAD, PATCH, DELETE, OPTIONS. A GeoNames place is read-only: GET, HEAD, OPTIONS.")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(400).ProducesProblem(404)
             .RequireAuthorization(SecuritySetup.ReadPolicy);
+        // Any other method on a place (PUT, POST …): routing's own 405 named every method of the path (a GeoNames
+        // place's PATCH and DELETE too) and answered a place that does not exist with a 405. Without methods of its own,
+        // this endpoint takes only the methods no other endpoint of the path takes, and answers as OPTIONS does.
+        group.Map("/items/{placeId}", OtherMethod).WithName("otherMethodOnPlace").ExcludeFromDescription()
+            .RequireAuthorization(SecuritySetup.ReadPolicy);
         return app;
     }
 
@@ -129,6 +135,23 @@ public static class PlacesApi
         if (source != "editor") return Allow(response, GazetteerPlaceMethods);
         response.Headers["Accept-Patch"] = IncidentsApi.MergePatch; // RFC 5789 §3.1
         return Allow(response, EditorPlaceMethods);
+    }
+
+    /// <summary>A method a place has no endpoint for: a 405 with the place's own Allow (RFC 9110 §15.5.6), or a 404 when there is no such place.</summary>
+    internal static async Task<IResult> OtherMethod(HttpContext context, string placeId, IncidentReader reader, CancellationToken ct)
+    {
+        // A method a place's endpoints take comes here only when routing passed its endpoint over for the body's type (a
+        // PATCH sent as text/plain): the 415 routing gives then (ProblemDefaults names the types that would do).
+        if (EditorPlaceMethods.Split(", ").Contains(context.Request.Method, StringComparer.OrdinalIgnoreCase))
+            return TypedResults.StatusCode(StatusCodes.Status415UnsupportedMediaType);
+        var source = IncidentsApi.TryParseId(placeId, out var id)
+            ? await reader.ScalarAsync<string?>("SELECT source FROM places WHERE id = @id", new DynamicParameters(new { id }), ct)
+            : null;
+        if (source is null) return UnknownPlace(placeId);
+        if (source != "editor") return ReadOnlyPlace(context, id);
+        context.Response.Headers.Allow = EditorPlaceMethods;
+        return Problem.Status(StatusCodes.Status405MethodNotAllowed, "Method not allowed",
+            $"{context.Request.Method} is not allowed on place {id}: an editor's place takes {EditorPlaceMethods} (PATCH to change it, a JSON merge patch).");
     }
 
     public static object Describe(PlaceMatch p) => new
@@ -192,8 +215,20 @@ public static class PlacesApi
         var cursor = Get("cursor");
         if (cursor is not null)
         {
-            // Browsing goes by (population, id); the cursor is the last place of the page before.
-            if (q is not null) errors.Add(new FieldError("cursor", "pages the browsed collection; a search with q has no next page"));
+            // Browsing goes by (population, id), a search by its rank and id; the cursor is the last place of the page before.
+            if (q is not null)
+            {
+                if (SearchCursor.TryParse(cursor, out var ranked))
+                {
+                    after = $"({SearchKey}) > (NOT @afterNamed, -@afterTier, -@afterScore, -@afterPopulation::bigint, @afterId)";
+                    parameters.Add("afterNamed", ranked.Named);
+                    parameters.Add("afterTier", ranked.Tier);
+                    parameters.Add("afterScore", ranked.Score);
+                    parameters.Add("afterPopulation", ranked.Population);
+                    parameters.Add("afterId", ranked.Id);
+                }
+                else errors.Add(new FieldError("cursor", "is not a cursor from a next link of a search with q"));
+            }
             else if (BrowseCursor.TryParse(cursor, out var last))
             {
                 after = $"({BrowseKey}, p.id) > (-@afterPopulation::bigint, @afterId)";
@@ -202,7 +237,7 @@ public static class PlacesApi
             }
             else errors.Add(new FieldError("cursor", "is not a cursor from a next link"));
         }
-        // numberMatched as on the incidents: on the first page unless told (a search with q has only one).
+        // numberMatched as on the incidents: on the first page unless told.
         var count = cursor is null;
         switch (Get("count"))
         {
@@ -249,8 +284,8 @@ public static class PlacesApi
             var next = rows.Count == pageSize ? new BrowseCursor(rows[^1].Population, rows[^1].Id).ToString() : null;
             return Page(request, rows.Select(r => r.Feature).ToList(), next, matched);
         }
-        // The ranked result is the best MaxLimit matches; numberMatched counts them (the window
-        // counts before the page's LIMIT), so it never promises a place no request can return.
+        // The ranked result is the best MaxLimit matches, paged by limit along their rank and id (next links, keyset as
+        // the browsing's); numberMatched counts them all, so it never promises a place no request can return.
         var sql = $"""
               WITH matches AS (
                   -- A place's best name, ranked: an own name that is q, that is q with or without the article, that
@@ -280,17 +315,60 @@ public static class PlacesApi
                          CASE WHEN m.tier = 2 THEN m.score + log(coalesce(nullif(p.population, 0), 1000)::float8 + 1) ELSE m.score END AS score
                   FROM matches m JOIN places p ON p.id = m.place_id
                   WHERE {filter}
-                  ORDER BY m.named DESC, m.tier DESC, score DESC, p.population DESC NULLS LAST, p.id
+                  ORDER BY m.named DESC, m.tier DESC, score DESC, coalesce(p.population, -1) DESC, p.id
                   LIMIT @cap
+              ),
+              page AS (
+                  -- rest: the ranked places from this page on, this page's included (a next link when it holds more)
+                  SELECT p.*, count(*) OVER () AS rest
+                  FROM ranked p
+                  {(after is null ? "" : "WHERE " + after)}
+                  ORDER BY {SearchKey}
+                  LIMIT @limit
               )
-              SELECT {MatchedFeatureSql}::text,
-                     count(*) OVER ()
-              FROM ranked p
-              ORDER BY p.named DESC, p.tier DESC, p.score DESC, p.population DESC NULLS LAST, p.id
-              LIMIT @limit
+              -- The count of them all even on a page past the last (no rows): one row then, with no place.
+              SELECT {MatchedFeatureSql}::text, c.matched, p.rest, p.named, p.tier, p.score, coalesce(p.population, -1)::bigint, p.id
+              FROM (SELECT count(*) AS matched FROM ranked) c LEFT JOIN page p ON true
+              ORDER BY {SearchKey}
               """;
-        var found = await reader.ListAsync(sql, parameters, r => (Feature: r.GetString(0), Matched: r.GetInt64(1)), ct);
-        return Page(request, found.Select(r => r.Feature).ToList(), null, count ? found.FirstOrDefault().Matched : null);
+        var ranks = await reader.ListAsync(sql, parameters, r => r.IsDBNull(7)
+            ? ((string?)null, r.GetInt64(1), 0L, default(SearchCursor))
+            : ((string?)r.GetString(0), r.GetInt64(1), r.GetInt64(2),
+               new SearchCursor(r.GetBoolean(3), r.GetInt32(4), r.GetDouble(5), r.GetInt64(6), r.GetInt64(7))), ct);
+        var found = ranks.Where(r => r.Item1 is not null).ToList();
+        var more = found.Count > 0 && found[0].Item3 > found.Count ? found[^1].Item4.ToString() : null;
+        return Page(request, found.Select(r => r.Item1!).ToList(), more, count ? ranks.FirstOrDefault().Item2 : null);
+    }
+
+    /// <summary>
+    /// A search's order, as a row of ascending keys (a keyset cursor compares them at once): own names first, then the
+    /// tier (exact, article, prefix, similar), the score, the population (none last) and the id.
+    /// </summary>
+    private const string SearchKey = "NOT p.named, -p.tier, -p.score, -(coalesce(p.population, -1)::bigint), p.id";
+
+    /// <summary>
+    /// Where a page of a search with q ended: the last place's rank (whether it matched by an own name, its tier and score),
+    /// population (-1 for none) and id. The score round-trips exactly ("R"), so the next page starts right after it.
+    /// </summary>
+    private readonly record struct SearchCursor(bool Named, int Tier, double Score, long Population, long Id)
+    {
+        public override string ToString() =>
+            string.Create(CultureInfo.InvariantCulture, $"s{(Named ? 1 : 0)}_{Tier}_{Score:R}_{Population}_{Id}");
+
+        public static bool TryParse(string text, out SearchCursor cursor)
+        {
+            cursor = default;
+            var parts = text.StartsWith('s') ? text[1..].Split('_') : [];
+            if (parts.Length != 5 || parts[0] is not ("0" or "1")
+                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var tier) || tier is < 1 or > 4
+                || !double.TryParse(parts[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var score) || !double.IsFinite(score)
+                || !long.TryParse(parts[3], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var population)
+                || !BrowseCursor.IsPopulation(population)
+                || !long.TryParse(parts[4], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+                return false;
+            cursor = new SearchCursor(parts[0] == "1", tier, score, population, id);
+            return true;
+        }
     }
 
     /// <summary>
@@ -318,11 +396,18 @@ public static class PlacesApi
     {
         public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Population}.{Id}");
 
+        /// <summary>
+        /// A population as the browse key has it: a place's (0 to 2147483647) or -1 for none. Anything else is no
+        /// cursor of ours (-9223372036854775808 overflowed the key's negation: a 400 naming nothing).
+        /// </summary>
+        public static bool IsPopulation(long population) => population is >= -1 and <= int.MaxValue;
+
         public static bool TryParse(string text, out BrowseCursor cursor)
         {
             cursor = default;
             var dot = text.IndexOf('.');
             if (dot < 0 || !long.TryParse(text.AsSpan(0, dot), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var population)
+                || !IsPopulation(population)
                 || !long.TryParse(text.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
                 return false;
             cursor = new BrowseCursor(population, id);

@@ -664,4 +664,107 @@ public sealed class GeocodingTests(ApiFixture api)
         await ProblemAssert.IsProblemAsync(await _client.GetAsync("/collections/incidents/items?near=Damascus&country=SY,US&radius=5km"),
             HttpStatusCode.BadRequest, "near");
     }
+
+    /// <summary>
+    /// A name typed decomposed (NFD: macOS, some keyboards and exports) is the name composed (migration 0052). place_key ran
+    /// unaccent on the text as given: composed, ئ ؤ й ї have no unaccent rule and stayed; decomposed, their mark went (as a
+    /// haraka or an accent), so "القائم" typed NFD was a 422 "Unknown place" and "Київ" a 422 too, though composed each is
+    /// a place (2,261 places of the gazetteer have such a name).
+    /// </summary>
+    [Theory]
+    [InlineData("القائم", "IQ")]
+    [InlineData("Київ", "UA")]
+    [InlineData("لكهنؤ", "IN")]
+    [InlineData("دبئی", "AE")]
+    public async Task A_name_typed_decomposed_geocodes_to_the_place_the_name_composed_does(string name, string country)
+    {
+        var composed = name.Normalize(System.Text.NormalizationForm.FormC);
+        var decomposed = name.Normalize(System.Text.NormalizationForm.FormD);
+        Assert.NotEqual(composed, decomposed);
+        var (nfc, nfcBody) = await _client.PostAsync(Unlocated(composed, country));
+        Assert.True(nfc.StatusCode == HttpStatusCode.Created, nfcBody?.ToJsonString());
+
+        var (nfd, nfdBody) = await _client.PostAsync(Unlocated(decomposed, country));
+
+        Assert.True(nfd.StatusCode == HttpStatusCode.Created, nfdBody?.ToJsonString());
+        Assert.Equal(nfcBody!["properties"]!["place_id"]!.GetValue<long>(), nfdBody!["properties"]!["place_id"]!.GetValue<long>());
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(
+            $"/collections/incidents/items?near={Uri.EscapeDataString(decomposed)}&near_country={country}&radius=5km&limit=1")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("القائم")]
+    [InlineData("مؤتة")]
+    [InlineData("Київ")]
+    [InlineData("Кривий Ріг")]
+    [InlineData("Ḥimṣ")]
+    // A formatting character between a letter and its mark, which the key drops: the mark then composes as it would have.
+    [InlineData("ي\u200Dٔ")]
+    public async Task A_name_typed_decomposed_has_the_key_of_the_name_composed(string name)
+    {
+        var composed = name.Replace("\u200D", "").Normalize(System.Text.NormalizationForm.FormC);
+        var decomposed = name.Normalize(System.Text.NormalizationForm.FormD);
+
+        Assert.Equal(await api.Database.ScalarAsync<string>("SELECT place_key(@composed)", new { composed }),
+            await api.Database.ScalarAsync<string>("SELECT place_key(@decomposed)", new { decomposed }));
+    }
+
+    /// <summary>
+    /// An editor's place of no known country contradicts no country, as a place of no known admin1 contradicts no admin1:
+    /// with country SY it was "no place is named …" (the lookup took only places of that country), near= a 400 and a
+    /// write a 422. It ranks below the places that have the country given: one of SY is taken before it.
+    /// </summary>
+    [Fact]
+    public async Task A_place_of_no_country_contradicts_none_and_ranks_below_the_places_of_the_country_given()
+    {
+        var name = $"Qaryat Nowhere {Suffix()}";
+        // In an empty stretch of the South Pacific, so no test's point finds it nearest.
+        var open = await _client.AddPlaceAsync(name, -112.1, -53.1, null, "Rif-dimashq", "village");
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync(
+            $"/collections/incidents/items?near={Uri.EscapeDataString(name)}&radius=5km&country=SY")).StatusCode);
+        Assert.Equal(open, await PlaceIdAsync(name, "SY", null));
+        Assert.Equal(open, await PlaceIdAsync(name, "LB", null));
+        // The division's spellings of migration 0043 name its admin1 too, with a country or without.
+        Assert.Equal(open, await PlaceIdAsync(name, "SY", "Rural Damascus"));
+        Assert.Equal(open, await PlaceIdAsync(name, null, "Rural Damascus"));
+        // But not a division of another country: "Rural Damascus" is Syria's.
+        var (elsewhere, _) = await _client.PostAsync(WithAdmin1(Unlocated(name, "LB"), "Rural Damascus"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, elsewhere.StatusCode);
+
+        // A place of the name in Syria comes first with country SY; the one of no country still answers for LB.
+        var inSyria = await _client.AddPlaceAsync(name, -112.3, -53.3, "SY", "Rif-dimashq", "village");
+        Assert.Equal(inSyria, await PlaceIdAsync(name, "SY", null));
+        Assert.Equal(open, await PlaceIdAsync(name, "LB", null));
+        // An admin1 that neither lies in is a 422 listing both.
+        var (outside, problem) = await _client.PostAsync(WithAdmin1(Unlocated(name, "SY"), "Homs"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, outside.StatusCode);
+        Assert.Equal(new[] { open, inSyria }.Order(), CandidateIds(problem!).Order());
+    }
+
+    private static JsonObject WithAdmin1(JsonObject feature, string admin1)
+    {
+        feature["properties"]!["admin1"] = admin1;
+        return feature;
+    }
+
+    private async Task<long> PlaceIdAsync(string name, string? country, string? admin1)
+    {
+        var feature = Unlocated(name, country);
+        if (admin1 is not null) WithAdmin1(feature, admin1);
+        var (response, body) = await _client.PostAsync(feature);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{country} {admin1}: {body?.ToJsonString()}");
+        return body!["properties"]!["place_id"]!.GetValue<long>();
+    }
+
+    /// <summary>The lookup stops at 10 candidates: near= said "matches 10 places" of San Jose, which names 40.</summary>
+    [Fact]
+    public async Task Near_naming_more_places_than_it_lists_says_so()
+    {
+        var problem = await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync("/collections/incidents/items?near=San%20Jose&radius=5km"), HttpStatusCode.BadRequest, "near");
+
+        Assert.Contains("matches 10 or more places", problem["detail"]!.GetValue<string>());
+        Assert.Equal(10, problem["candidates"]!.AsArray().Count);
+    }
 }

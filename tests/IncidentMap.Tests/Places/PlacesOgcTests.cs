@@ -172,6 +172,95 @@ public sealed class PlacesOgcTests(ApiFixture api)
         Assert.Null(uncounted["numberMatched"]);
     }
 
+    private async Task<List<long>> PagedAsync(string url)
+    {
+        var seen = new List<long>();
+        for (string? next = url; next is not null;)
+        {
+            var page = await _client.GetJsonAsync(next);
+            var ids = page["features"]!.AsArray().Select(f => f!["id"]!.GetValue<long>()).ToList();
+            Assert.NotEmpty(ids);
+            seen.AddRange(ids);
+            next = page["links"]!.AsArray().FirstOrDefault(l => l!["rel"]!.GetValue<string>() == "next")?["href"]!.GetValue<string>() is { } href
+                ? new Uri(href).PathAndQuery : null;
+        }
+        return seen;
+    }
+
+    /// <summary>
+    /// A search with q pages its ranked matches (at most 100) by next links, keyset on the rank and id: q=homs&amp;limit=7 said
+    /// numberMatched 31 with no next link, so 24 of them no request could reach but one with a larger limit.
+    /// </summary>
+    [Fact]
+    public async Task A_search_with_q_pages_through_its_ranked_matches_by_next_links()
+    {
+        // Places of one rank (one name, no population) are ordered by id; prefixes by population.
+        var name = $"Pagetest {Suffix()}";
+        var tied = new List<long>();
+        for (var i = 0; i < 5; i++) tied.Add(await _client.AddPlaceAsync(name, -115.0 - i * 0.1, -55.0, null, null, "village"));
+        var prefixes = new List<long>();
+        foreach (var (suffix, people) in new[] { ("North", 5_000), ("South", 50_000), ("East", 500) })
+        {
+            var feature = new JsonObject
+            {
+                ["type"] = "Feature", ["geometry"] = Features.Point(-116.0, -55.5 - prefixes.Count * 0.1),
+                ["properties"] = new JsonObject { ["name"] = $"{name} {suffix}", ["kind"] = "village", ["population"] = people },
+            };
+            var created = await _client.PostAsync("/collections/places/items", Features.Content(feature));
+            prefixes.Add(JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!.GetValue<long>());
+        }
+        var q = Uri.EscapeDataString(name);
+
+        var paged = await PagedAsync($"/collections/places/items?q={q}&limit=2");
+
+        Assert.Equal([.. tied, prefixes[1], prefixes[0], prefixes[2]], paged);
+        var first = await _client.GetJsonAsync($"/collections/places/items?q={q}&limit=2");
+        Assert.Equal(8, first["numberMatched"]!.GetValue<int>());
+        // The gazetteer's own: every page of a long list, in the order one page of them all gives.
+        foreach (var (term, limit) in new[] { ("homs", 7), ("Dam", 30) })
+        {
+            var all = (await _client.GetJsonAsync($"/collections/places/items?q={term}&limit=100"))["features"]!.AsArray()
+                .Select(f => f!["id"]!.GetValue<long>()).ToList();
+            Assert.Equal(all, await PagedAsync($"/collections/places/items?q={term}&limit={limit}"));
+        }
+        // A page past the last still counts them, when asked.
+        var last = (await _client.GetJsonAsync($"/collections/places/items?q={q}&limit=7"))["links"]!.AsArray()
+            .Single(l => l!["rel"]!.GetValue<string>() == "next")!["href"]!.GetValue<string>();
+        var end = await _client.GetJsonAsync(new Uri(last).PathAndQuery + "&count=true");
+        Assert.Equal(1, end["numberReturned"]!.GetValue<int>());
+        Assert.Equal(8, end["numberMatched"]!.GetValue<int>());
+        Assert.DoesNotContain(end["links"]!.AsArray(), l => l!["rel"]!.GetValue<string>() == "next");
+    }
+
+    /// <summary>
+    /// A method no endpoint of a place takes (PUT, POST) was routing's own 405, whose Allow named every method of the path
+    /// (a GeoNames place's PATCH and DELETE too, unlike its OPTIONS and its own 405) and which answered a place that does not
+    /// exist. It answers as the place's OPTIONS does now (RFC 9110 §15.5.6: Allow lists the resource's methods).
+    /// </summary>
+    [Fact]
+    public async Task Any_other_method_on_a_place_is_a_405_naming_that_places_methods_or_a_404()
+    {
+        var own = await _client.AddPlaceAsync($"Put Test {Suffix()}", 36.32, 33.53, "SY", null, "suburb");
+        var gazetteer = await GeoNamesPlaceAsync();
+        var body = """{"type":"Feature","geometry":null,"properties":{}}""";
+        Task<HttpResponseMessage> Send(string method, string id) => _client.SendAsync(
+            new HttpRequestMessage(new HttpMethod(method), $"/collections/places/items/{id}") { Content = new StringContent(body, Encoding.UTF8, "application/geo+json") });
+
+        foreach (var method in new[] { "PUT", "POST" })
+        {
+            var readOnly = await Send(method, $"{gazetteer}");
+            await ProblemAssert.IsProblemAsync(readOnly, HttpStatusCode.MethodNotAllowed);
+            Assert.Equal(["GET", "HEAD", "OPTIONS"], readOnly.Content.Headers.Allow);
+            var editors = await Send(method, $"{own}");
+            await ProblemAssert.IsProblemAsync(editors, HttpStatusCode.MethodNotAllowed);
+            Assert.Equal(["GET", "HEAD", "PATCH", "DELETE", "OPTIONS"], editors.Content.Headers.Allow);
+            await ProblemAssert.IsProblemAsync(await Send(method, "999999999999"), HttpStatusCode.NotFound);
+            await ProblemAssert.IsProblemAsync(await Send(method, "abc"), HttpStatusCode.NotFound);
+        }
+        // The place is as it was.
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/places/items/{own}")).StatusCode);
+    }
+
     [Fact]
     public async Task Options_on_the_places_lists_the_methods_so_editors_offer_adding_places()
     {
