@@ -14,9 +14,9 @@ namespace IncidentMap.Api.Imports;
 /// </summary>
 /// <remarks>
 /// Every row pays for this, so it first asks the row's bytes (<see cref="IsPlain"/>), allocating nothing:
-/// valid UTF-8 with no escape of a surrogate or NUL holds only storable text, and member names whose hashes all
-/// differ within each object repeat none. Only a row that fails that (a repeat, an escaped surrogate, even the
-/// valid pair of an escaped emoji, a name written with escapes) is walked by <see cref="JsonBody.FindBadText"/>,
+/// valid UTF-8 with no escape of NUL or of a lone surrogate holds only storable text, and member names whose hashes all
+/// differ within each object repeat none. Only a row that fails that (a repeat, a lone surrogate, a name written with
+/// escapes, a hash collision) is walked by <see cref="JsonBody.FindBadText"/>,
 /// which names the field as a single write does, or finds nothing wrong.
 /// </remarks>
 internal static class RowText
@@ -46,21 +46,39 @@ internal static class RowText
     }
 
     /// <summary>
-    /// Whether a \u escape of a surrogate (D800–DFFF) or of NUL occurs; other text in valid UTF-8 is storable.
-    /// Also true for "\\u…" (an escaped backslash before a u), which is harmless: the walk then decides.
+    /// Whether an escape of NUL or of a lone surrogate occurs (a high one not followed by the escape of a low one, as
+    /// json.dumps writes an emoji, or a low one alone); other text in valid UTF-8 is storable. A "\\u" after an escaped
+    /// backslash is text, not an escape: told by the backslashes before it.
     /// </summary>
     private static bool HasSuspectEscape(ReadOnlySpan<byte> raw)
     {
         while (raw.IndexOf("\\u"u8) is var at and >= 0)
         {
+            var backslashes = 0;
+            while (at - backslashes > 0 && raw[at - backslashes - 1] == (byte)'\\') backslashes++;
             var hex = raw[(at + 2)..];
-            if (hex.Length >= 4 && ((hex[0] is (byte)'d' or (byte)'D' && hex[1] is >= (byte)'8' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F')
-                                    || hex[..4].SequenceEqual("0000"u8)))
-                return true;
-            raw = hex;
+            if (backslashes % 2 == 1)
+            {
+                raw = hex; // an escaped backslash, then the letter u
+                continue;
+            }
+            if (hex.Length < 4 || hex[..4].SequenceEqual("0000"u8) || Surrogate(hex) == 2) return true;
+            if (Surrogate(hex) == 1)
+            {
+                if (hex.Length < 10 || !hex[4..].StartsWith("\\u"u8) || Surrogate(hex[6..]) != 2) return true;
+                hex = hex[6..];
+            }
+            raw = hex[4..];
         }
         return false;
     }
+
+    /// <summary>1 for the hex digits of a high surrogate (D800–DBFF), 2 for a low one (DC00–DFFF), else 0.</summary>
+    private static int Surrogate(ReadOnlySpan<byte> hex) =>
+        hex.Length < 4 || hex[0] is not ((byte)'d' or (byte)'D') ? 0
+        : hex[1] is (byte)'8' or (byte)'9' or (byte)'a' or (byte)'b' or (byte)'A' or (byte)'B' ? 1
+        : hex[1] is >= (byte)'c' and <= (byte)'f' or >= (byte)'C' and <= (byte)'F' ? 2
+        : 0;
 
     private static bool MayRepeatName(JsonElement element)
     {

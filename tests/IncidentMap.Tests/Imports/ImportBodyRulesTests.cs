@@ -15,7 +15,7 @@ namespace IncidentMap.Tests.Imports;
 [Collection(ImportsCollection.Name)]
 public sealed class ImportBodyRulesTests(ImportsFixture api)
 {
-    private const string Good = """{"type":"Feature","geometry":{"type":"Point","coordinates":[36,34]},"properties":{"title":"a","event_type":"battles","occurred_at":"2020-01-01","sources":[{"publisher":"p","url":"http://a.example"}],"external_id":"ID"}}""";
+    private const string Good = """{"type":"Feature","geometry":{"type":"Point","coordinates":[36,34]},"properties":{"title":"a","summary":"\ud83d\udca5 \\ud800 \\\\u0000","event_type":"battles","occurred_at":"2020-01-01","sources":[{"publisher":"p","url":"http://a.example"}],"external_id":"ID"}}""";
 
     private readonly HttpClient _client = api.CreateClient();
 
@@ -31,6 +31,10 @@ public sealed class ImportBodyRulesTests(ImportsFixture api)
         { "\"external_id\":\"ID\"", "\"external_id\":\"ID\",\"external_id\":\"ID2\"", "properties.external_id", "appears twice" },
         { "\"title\":\"a\"", "\"title\":\"a\\ud800\"", "properties.title", "is not valid Unicode" },
         { "\"title\":\"a\"", "\"title\":\"a\\u0000\"", "properties.title", "contains a NUL character" },
+        // After an escaped backslash: a lone surrogate, and text that only looks like the first half of a pair.
+        { "\"title\":\"a\"", "\"title\":\"a\\\\\\ud800\"", "properties.title", "is not valid Unicode" },
+        { "\"title\":\"a\"", "\"title\":\"a\\\\ud83d\\ude00\"", "properties.title", "is not valid Unicode" },
+        { "\"title\":\"a\"", "\"title\":\"a\\ud83d\\ud83d\"", "properties.title", "is not valid Unicode" },
         { "\"publisher\":\"p\"", "\"publisher\":\"p\",\"\\udc00\":1", "properties.sources[0]", "has a member name that is not valid Unicode" },
     };
 
