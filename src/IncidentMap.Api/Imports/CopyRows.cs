@@ -9,7 +9,7 @@ namespace IncidentMap.Api.Imports;
 
 /// <summary>
 /// A batch of validated rows encoded as PostgreSQL's binary COPY stream (header, tuples, trailer)
-/// for the columns <c>line, record, </c><see cref="DraftColumns"/>. Rows are encoded by the reading
+/// for the columns <c>line, record, gives_precision, </c><see cref="DraftColumns"/>. Rows are encoded by the reading
 /// thread as soon as they are validated, into pooled 64 KiB chunks: a batch waiting for its writer
 /// is a few megabytes of bytes, not ten thousand drafts of small objects that every garbage
 /// collection would have to trace and promote, and the writer only copies bytes to the connection.
@@ -23,7 +23,7 @@ internal sealed class CopyRows : IDisposable
         sources, status, tags, external_id, geom, place_id, derived_fields
         """;
 
-    private const short FieldCount = 27; // line, record and the 25 draft columns
+    private const short FieldCount = 28; // line, record, gives_precision and the 25 draft columns
     private const int ChunkSize = 64 * 1024; // below the large object heap's threshold
     private const uint TextOid = 25;
     private const uint EwkbSrid = 0x20000000;
@@ -49,13 +49,16 @@ internal sealed class CopyRows : IDisposable
     /// <summary>Whether a row lacks location_name, admin1 or country (only those are reverse geocoded).</summary>
     public bool LacksPlaceFields { get; private set; }
 
-    public void Add(long line, long record, IncidentDraft d)
+    /// <param name="givesPrecision">Whether the row gave its geo_precision: <paramref name="d"/> has "exact" for one left
+    /// out, which a row with its incident's point keeps from the incident where it was derived (ImportBatchWriter.FillPlaces).</param>
+    public void Add(long line, long record, IncidentDraft d, bool givesPrecision)
     {
         if (Count == 0) First = (line, record);
         LacksPlaceFields |= d.LocationName is null || d.Admin1 is null || d.Country is null;
         Int16(FieldCount);
         Int64(line);
         Int64(record);
+        Boolean(givesPrecision);
         Text(d.Title);
         Text(d.Summary);
         Text(d.EventType);
@@ -119,6 +122,13 @@ internal sealed class CopyRows : IDisposable
     }
 
     private void Int16(short value) => BinaryPrimitives.WriteInt16BigEndian(Take(2), value);
+
+    private void Boolean(bool value)
+    {
+        var span = Take(5);
+        BinaryPrimitives.WriteInt32BigEndian(span, 1);
+        span[4] = value ? (byte)1 : (byte)0;
+    }
 
     private void Null() => BinaryPrimitives.WriteInt32BigEndian(Take(4), -1);
 

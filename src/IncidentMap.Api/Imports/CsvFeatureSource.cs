@@ -278,8 +278,13 @@ internal sealed class IncidentCsvLayout : CsvLayout
             try
             {
                 using var parsed = JsonDocument.Parse(sources);
-                json.WritePropertyName("sources");
-                parsed.RootElement.WriteTo(json);
+                // A member given twice, text that is not Unicode: refused as a single write refuses it, naming the field.
+                if (RowText.Problem(parsed.RootElement, "properties.sources") is { } bad) problems.Add(bad);
+                else
+                {
+                    json.WritePropertyName("sources");
+                    parsed.RootElement.WriteTo(json);
+                }
             }
             catch (JsonException)
             {

@@ -138,7 +138,17 @@ internal sealed class FeatureLinesSource(Stream stream) : IFeatureSource
             }
             catch (JsonException e)
             {
-                _problems.Add(new FieldError("feature", $"is not valid JSON (byte {e.BytePositionInLine + 1} of the line)"));
+                // The exception does not say which limit it hit: a feature nested too deep is valid JSON, said as such (as a single write does).
+                _problems.Add(new FieldError("feature", Incidents.JsonBody.NestedTooDeep(json.Span)
+                    ? $"is nested more than {Incidents.JsonBody.MaxDepth} levels deep (byte {e.BytePositionInLine + 1} of the line); flatten it"
+                    : $"is not valid JSON (byte {e.BytePositionInLine + 1} of the line)"));
+            }
+            // A member given twice, text that is not Unicode: refused as a single write refuses it, naming the field.
+            if (_document is not null && RowText.Problem(_document.RootElement, "") is { } bad)
+            {
+                _document.Dispose();
+                _document = null;
+                _problems.Add(bad);
             }
             // Said as such, rather than as a Feature without geometry or properties.
             if (_document?.RootElement is { ValueKind: JsonValueKind.Object } root && root.TryGetProperty("type", out var type)
@@ -176,16 +186,18 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
     private bool _sawFeatures;
     private long _line = 1; // line at _window.Start
     private JsonDocument? _document;
+    private readonly List<FieldError> _problems = [];
 
     public long Line { get; private set; }
     public JsonElement? Feature => _document?.RootElement;
-    public IReadOnlyList<FieldError> Problems => [];
+    public IReadOnlyList<FieldError> Problems => _problems;
     public string? ColumnOf(string field) => null;
 
     public async ValueTask<bool> ReadAsync(CancellationToken ct)
     {
         _document?.Dispose();
         _document = null;
+        _problems.Clear();
         if (_phase == Phase.Start) await _window.BeginAsync(ct);
         while (true)
         {
@@ -214,6 +226,13 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
             if (feature is { } f)
             {
                 _document = JsonDocument.Parse(_window.Buffer.AsMemory(f.Start, f.Length));
+                // A member given twice, text that is not Unicode: refused as a single write refuses it, naming the field.
+                if (RowText.Problem(_document.RootElement, "") is { } bad)
+                {
+                    _document.Dispose();
+                    _document = null;
+                    _problems.Add(bad);
+                }
                 return true;
             }
             if (_phase == Phase.Done)

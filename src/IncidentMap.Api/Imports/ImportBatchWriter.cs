@@ -65,7 +65,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     // DELETE would leave dead rows that nothing vacuums (temporary tables are not autovacuumed).
     private const string CreateStaging = """
         CREATE TEMP TABLE import_staging (
-            line bigint NOT NULL, record bigint NOT NULL,
+            line bigint NOT NULL, record bigint NOT NULL, gives_precision boolean NOT NULL,
             title text, summary text, event_type text, sub_event_type text, occurred_at timestamptz, time_precision text,
             location_name text, admin1 text, admin2 text, admin3 text, country text, geo_precision text,
             fatalities_min integer, fatalities_max integer, injured_min integer, injured_max integer,
@@ -126,12 +126,21 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     // where the stored one was derived) keeps what was derived for the incident (kept): places added to
     // the gazetteer since (a nearer one) would otherwise make every such row of a file imported again a
     // new version (audit). That includes a row that restates its incident's point and place names, as a
-    // PUT of what a client read keeps what was derived (AsStored).
+    // PUT of what a client read keeps what was derived (AsStored). A row that leaves out a geo_precision derived for
+    // its incident keeps that too (a PUT derives it again from the place: the same); one that gives a precision other
+    // than the stored one makes it its own, no longer marked derived (IncidentsApi.WithStoredPlace). The row's draft says
+    // "exact" for a precision left out, so gives_precision tells the two apart. (It took "exact" and kept the mark: a
+    // geocoded incident's point imported back became a new version, "exact" yet still marked derived.)
     private const string FillPlaces = $"""
         WITH kept AS (
-            UPDATE import_staging s SET (location_name, admin1, country, place_id, derived_fields) = (
-                SELECT i.location_name, i.admin1, i.country, i.place_id, i.derived_fields
-                FROM incidents i WHERE i.external_id = s.external_id AND i.deleted_at IS NULL)
+            UPDATE import_staging s SET (location_name, admin1, country, place_id, geo_precision, derived_fields) = (
+                SELECT i.location_name, i.admin1, i.country, i.place_id, p.geo_precision,
+                       CASE WHEN p.geo_precision IS DISTINCT FROM i.geo_precision
+                            THEN array_remove(i.derived_fields, 'geo_precision') ELSE i.derived_fields END
+                FROM incidents i
+                CROSS JOIN LATERAL (SELECT CASE WHEN NOT s.gives_precision AND 'geo_precision' = ANY (i.derived_fields)
+                                                THEN i.geo_precision ELSE s.geo_precision END AS geo_precision) p
+                WHERE i.external_id = s.external_id AND i.deleted_at IS NULL)
             WHERE (s.location_name IS NULL OR s.admin1 IS NULL OR s.country IS NULL) AND cardinality(s.derived_fields) = 0
               -- Scalar subqueries, not a join: the planner cannot turn them into one that scans every incident.
               AND (SELECT i.id FROM incidents i
@@ -346,7 +355,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     {
         await using var tx = await _connection.BeginTransactionAsync(ct);
         await _connection.ExecuteAsync(Command(EmptyStaging, null, tx, ct));
-        await using (var copy = await _connection.BeginRawBinaryCopyAsync($"COPY import_staging (line, record, {Columns}) FROM STDIN (FORMAT binary)", ct))
+        await using (var copy = await _connection.BeginRawBinaryCopyAsync($"COPY import_staging (line, record, gives_precision, {Columns}) FROM STDIN (FORMAT binary)", ct))
         {
             copy.WriteTimeout = copy.ReadTimeout = _commandTimeout * 1000;
             await rows.WriteToAsync(copy, ct);

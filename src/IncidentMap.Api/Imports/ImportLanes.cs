@@ -24,11 +24,12 @@ internal sealed class ImportLanes
     public ChannelReader<CopyRows> Batches(int lane) => _lanes[lane].Sent.Reader;
 
     /// <summary>Adds a valid row (with its external_id) to its lane's batch, first sending that batch when it is full.</summary>
-    public ValueTask AddAsync(long line, long record, IncidentDraft draft, CancellationToken ct)
+    /// <param name="givesPrecision">Whether the row gave its geo_precision (<see cref="CopyRows.Add"/>).</param>
+    public ValueTask AddAsync(long line, long record, IncidentDraft draft, bool givesPrecision, CancellationToken ct)
     {
         var key = draft.ExternalId!;
         var lane = _lanes[(uint)StringComparer.Ordinal.GetHashCode(key) % (uint)_lanes.Length];
-        return lane.AddAsync(line, record, draft, ct);
+        return lane.AddAsync(line, record, draft, givesPrecision, ct);
     }
 
     /// <summary>Sends the partly filled batches and tells the writers that no more will come.</summary>
@@ -57,12 +58,12 @@ internal sealed class ImportLanes
         public Channel<CopyRows> Sent { get; } =
             Channel.CreateBounded<CopyRows>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
 
-        public async ValueTask AddAsync(long line, long record, IncidentDraft draft, CancellationToken ct)
+        public async ValueTask AddAsync(long line, long record, IncidentDraft draft, bool givesPrecision, CancellationToken ct)
         {
             // A batch is one INSERT … ON CONFLICT, which may touch a row only once: the writer
             // rejects every row of an external_id but the first (ImportBatchWriter.RejectRepeated).
             if (_batch.Count == batchSize) await SendAsync(ct);
-            _batch.Add(line, record, draft);
+            _batch.Add(line, record, draft, givesPrecision);
         }
 
         public async ValueTask SendAsync(CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using System.Text.Json;
 using System.Threading.Channels;
 using IncidentMap.Api.Collections;
 using IncidentMap.Api.Incidents;
@@ -180,7 +181,7 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
                 if (draft is null)
                     tally.Reject(problems.Select(p => new ImportProblem(source.Line, record, p.Field, source.ColumnOf(p.Field), p.Detail)));
                 else
-                    await lanes.AddAsync(source.Line, record, draft, ct);
+                    await lanes.AddAsync(source.Line, record, draft, GivesPrecision(draft, source.Feature), ct);
                 holding = false;
             }
         }
@@ -207,6 +208,17 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
             tally.Fail(new ImportProblem(source.Line + 1, record + 1, "body", null, DecompressionReason(e)));
         }
     }
+
+    /// <summary>
+    /// Whether the row gave its geo_precision, where that matters: a row with its own point that lacks a place
+    /// name may keep what was derived for its incident, geo_precision too when it left that out (ImportBatchWriter.FillPlaces).
+    /// A draft has "exact" for one left out, as for one given; true for every other row.
+    /// </summary>
+    private static bool GivesPrecision(IncidentDraft draft, JsonElement? feature) =>
+        draft.DerivedFields.Length > 0 || (draft.LocationName is not null && draft.Admin1 is not null && draft.Country is not null)
+        || feature is not { ValueKind: JsonValueKind.Object } f
+        || (f.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object
+            && properties.TryGetProperty("geo_precision", out var precision) && precision.ValueKind != JsonValueKind.Null);
 
     private static string DecompressionReason(Exception e) =>
         e is IncompleteDataException ? e.Message : $"does not decompress as its Content-Encoding says ({e.Message})";

@@ -136,7 +136,7 @@ public static class JsonBody
     /// properties.tags[1]; "body" for the document itself), or null.
     /// </summary>
     /// <param name="path">Where <paramref name="element"/> is: "" for the document.</param>
-    private static FieldError? FindBadText(JsonElement element, string path)
+    internal static FieldError? FindBadText(JsonElement element, string path)
     {
         var field = path.Length == 0 ? "body" : path;
         switch (element.ValueKind)

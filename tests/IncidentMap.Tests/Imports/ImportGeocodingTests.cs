@@ -125,6 +125,60 @@ public sealed class ImportGeocodingTests(ImportsFixture api)
         Assert.Equal(["geometry", "country", "admin1"], properties["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
     }
 
+    /// <summary>
+    /// A row with its geocoded incident's own point that leaves out only what was derived (admin1, country, geo_precision)
+    /// is what a PUT of the same feature makes of it: unchanged. It kept the derived names but took "exact" for the
+    /// precision left out, still marked derived: version 2 and a wrong derived_fields (hunter). A precision the row gives
+    /// is its own, as in a PUT: the derived one restated changes nothing, another one is kept and no longer marked.
+    /// </summary>
+    [Fact]
+    public async Task A_geocoded_incidents_own_point_imported_back_is_what_a_PUT_of_it_makes()
+    {
+        var prefix = Unique();
+        var (lon, lat) = await SomewhereAsync();
+        await _client.AddPlaceAsync($"Qaryat {prefix}", lon, lat, "SY", "Homs", "village");
+        string[] precisions = ["", "exact", "town", "near"];
+        string Named(string id) => new JsonObject
+        {
+            ["type"] = "Feature", ["geometry"] = null,
+            ["properties"] = new JsonObject
+            {
+                ["title"] = "t", ["event_type"] = "battles", ["occurred_at"] = "2016-02-21",
+                ["location_name"] = $"Qaryat {prefix}", ["external_id"] = id,
+            },
+        }.ToJsonString();
+        // Twins: one of each pair is imported back, the other PUT.
+        var ids = precisions.SelectMany((_, n) => new[] { $"{prefix}-i{n}", $"{prefix}-p{n}" }).ToList();
+        await _client.ImportOkAsync(string.Join("\n", ids.Select(Named)), NdJson, "?source=" + prefix, inserted: 8, updated: 0, unchanged: 0, rejected: 0);
+        var geocoded = await ImportedAsync($"{prefix}-i0");
+        Assert.Equal("town", geocoded["properties"]!["geo_precision"]!.GetValue<string>());
+        Assert.Equal(["geometry", "geo_precision", "country", "admin1"], geocoded["properties"]!["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+
+        JsonObject Pointed(string id, string precision)
+        {
+            var feature = JsonNode.Parse(Named(id))!.AsObject();
+            feature["geometry"] = geocoded["geometry"]!.DeepClone(); // the stored coordinates, exactly
+            if (precision.Length > 0) feature["properties"]!["geo_precision"] = precision;
+            return feature;
+        }
+        await _client.ImportOkAsync(string.Join("\n", precisions.Select((p, n) => Pointed($"{prefix}-i{n}", p).ToJsonString())), NdJson, "?source=" + prefix,
+            inserted: 0, updated: 2, unchanged: 2, rejected: 0);
+        foreach (var (precision, n) in precisions.Select((p, n) => (p, n)))
+        {
+            var twin = await ImportedAsync($"{prefix}-p{n}");
+            var put = await _client.PutCurrentAsync($"/collections/incidents/items/{twin["id"]}", Features.Content(Pointed($"{prefix}-p{n}", precision)));
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+            var (imported, replaced) = (await ImportedAsync($"{prefix}-i{n}"), await ImportedAsync($"{prefix}-p{n}"));
+            Assert.Equal((Placed(replaced), replaced["properties"]!["version"]!.GetValue<int>()),
+                (Placed(imported), imported["properties"]!["version"]!.GetValue<int>()));
+        }
+        var kept = (await ImportedAsync($"{prefix}-i0"))["properties"]!;
+        Assert.Equal(("town", 1), (kept["geo_precision"]!.GetValue<string>(), kept["version"]!.GetValue<int>()));
+        var own = (await ImportedAsync($"{prefix}-i1"))["properties"]!;
+        Assert.Equal(("exact", 2), (own["geo_precision"]!.GetValue<string>(), own["version"]!.GetValue<int>()));
+        Assert.Equal(["geometry", "country", "admin1"], own["derived_fields"]!.AsArray().Select(d => d!.GetValue<string>()));
+    }
+
     private async Task<(long Incidents, long Versions, long Changes)> HistoryCountsAsync(string prefix)
     {
         var (incidents, versions, _, changes) = await api.Database.HistoryAsync(prefix);
