@@ -74,10 +74,15 @@ public static class TileSql
                 SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom', 'id' ORDER BY id) FROM clusters
                 """, parameters);
         }
+        // A time window (and at most event types and countries besides) reads the window's incidents from an index
+        // that holds every column the clusters use (migration 0051), without the table, if nothing names geom:
+        // the test on geom only lets the GiST index find the tile's incidents, and holds for every incident whose
+        // point (never empty here) lies in the tile (geom holds the point, and && compares boxes rounded outwards
+        // to float4, coarser than the 1e-10° by which a point at the map's edge may stand beyond it).
+        var byGeom = WindowOnly(query) ? "" : "\n      AND i.geom && ST_Transform(ST_TileEnvelope(@z, @x, @y), 4326)";
         return ($"""
             WITH members AS (
-                {Members(where)}
-                  AND i.geom && ST_Transform(ST_TileEnvelope(@z, @x, @y), 4326)
+                {Members(where)}{byGeom}
                   AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
             ), clusters AS (
                 SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(px) / 1000, avg(py) / 1000), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
@@ -184,22 +189,25 @@ public static class TileSql
         parameters.Add("digits", precision);
         return ($$"""
             WITH members AS (
-                -- Each matching incident's hexagon comes from the grid laid over its own point:
-                -- ST_HexagonGrid numbers hexagons from the origin, so that is the hexagon of the grid over
-                -- the bbox, also for a line or polygon whose point lies outside the bbox. A point on a
-                -- shared edge touches two hexagons, and is counted once, in the first by (i, j).
-                -- The incidents are found first, by whatever index suits the filter, and not hexagon by
-                -- hexagon through the index on geom: that read every incident of each hexagon, of any
-                -- time: a year's 25 km bins over Syria read all ten years of the bench's incidents there (2.5 s
-                -- instead of 0.6 s), a month's bins over the world every incident (12 s instead of 0.1 s).
-                SELECT h.i, h.j, i.event_type, i.fatalities_min, i.fatalities_max
-                FROM incidents i
-                CROSS JOIN LATERAL (
-                    SELECT g.i, g.j FROM ST_HexagonGrid(@size, i.point_3857) g
-                    WHERE ST_Intersects(i.point_3857, g.geom)
+                -- Each matching incident's hexagon is the one of the grid ST_HexagonGrid lays from the origin,
+                -- also for a line or polygon whose point lies outside the bbox: computed from the point's
+                -- coordinates ({{nameof(HexagonOfPoints)}}) where the point is clear of every edge, and otherwise
+                -- taken from ST_HexagonGrid over the point, the first hexagon by (i, j) that holds it (a point on a
+                -- shared edge touches two, and is counted once). The incidents are found first, by whatever index
+                -- suits the filter, and not hexagon by hexagon through the index on geom: that read every incident
+                -- of each hexagon, of any time (a month's bins over the world: 12 s instead of 0.1 s).
+                SELECT coalesce(a.i, hx.i) AS i, coalesce(a.j, hx.j) AS j, a.event_type, a.fatalities_min, a.fatalities_max
+                FROM ({{HexagonOfPoints($"""
+                    SELECT i.point_3857 AS p, i.event_type, i.fatalities_min, i.fatalities_max
+                    FROM incidents i
+                    WHERE {where}
+                    """, "@size")}}) a
+                LEFT JOIN LATERAL (
+                    SELECT g.i, g.j FROM ST_HexagonGrid(@size, a.p) g
+                    WHERE NOT a.clear AND ST_Intersects(a.p, g.geom)
                     ORDER BY g.i, g.j LIMIT 1
-                ) h
-                WHERE {{where}}
+                ) hx ON true
+                WHERE a.clear OR hx.i IS NOT NULL
             )
             SELECT json_build_object('type', 'Feature', 'id', i || '/' || j,
                 -- Counter-clockwise, as RFC 7946 wants exterior rings: ST_ClipByBox2D turns the hexagons it cuts round.
@@ -216,6 +224,67 @@ public static class TileSql
             ORDER BY count(*) DESC, i, j
             """, parameters);
     }
+
+    /// <summary>
+    /// <paramref name="rows"/> (with their point as <c>p</c>) and, for each, the hexagon (i, j) of ST_HexagonGrid's grid of
+    /// edge <paramref name="size"/> (from the origin) that holds the point, computed from its coordinates, with
+    /// <c>clear</c>: whether the point lies at least <see cref="HexagonEdgeMargin"/> metres inside that hexagon (i and j
+    /// are null otherwise, and for an empty point).
+    /// <para>
+    /// PostGIS centres hexagon (i, j) at (1.5 i, √3 (j + (i mod 2) / 2)) edges from the origin, flat side up, and
+    /// a regular hexagon is the set of points nearer its centre than any other's. Hexagons of column i span
+    /// [1.5 i − 1, 1.5 i + 1] edges across, so a point between the centres of columns i0 and i0 + 1 lies in one of
+    /// theirs, in each column the one nearest in y; of those two, the nearer. It lies clear of the edge it shares with
+    /// another hexagon by (d² − d0²) / (2 √3 edge) to a neighbour in the other column (d and d0 the squared
+    /// distances) and h − |y − centre y| to one above or below; the nearest neighbour of each kind is the candidate
+    /// already found. Per row, this is a few multiplications, where ST_HexagonGrid built seven polygons for each
+    /// point and tested it against them (the world's 200 km bins over a million incidents: 5 s).
+    /// A point closer to an edge than the margin (or whose hexagon's index passes 10^9) is left to ST_HexagonGrid,
+    /// so that floating-point rounding, PostGIS's and this one's, cannot put it in another hexagon.
+    /// Each step is a subquery fenced by <c>OFFSET 0</c>: pulled up into one expression, every use of a step's
+    /// result would compute it again, and the steps use each other's several times over.
+    /// </para>
+    /// </summary>
+    internal static string HexagonOfPoints(string rows, string size) => $"""
+        SELECT d.*, CASE WHEN d.clear THEN d.ic::int END AS i, CASE WHEN d.clear THEN d.jc::int END AS j
+        FROM (
+            SELECT c.*,
+                   coalesce(CASE WHEN c.d0 <= c.d1 THEN c.h - abs(c.y0) ELSE c.h - abs(c.y1) END >= {HexagonEdgeMargin}
+                            AND abs(c.d1 - c.d0) >= {HexagonEdgeMargin} * 2 * sqrt(3) * {size}
+                            AND abs(c.i0) < 1e9 AND abs(c.j0) < 1e9 AND abs(c.j1) < 1e9, false) AS clear,
+                   CASE WHEN c.d0 <= c.d1 THEN c.i0 ELSE c.i0 + 1 END AS ic,
+                   CASE WHEN c.d0 <= c.d1 THEN c.j0 ELSE c.j1 END AS jc
+            FROM (
+                -- y0, y1: the point's height above the centre of the nearest hexagon in each column; d0, d1: its
+                -- squared distances from them.
+                SELECT b.*, b.y - b.h * (2 * b.j0 + b.o0) AS y0, b.y - b.h * (2 * b.j1 + 1 - b.o0) AS y1,
+                       (b.x - 1.5 * {size} * b.i0) ^ 2 + (b.y - b.h * (2 * b.j0 + b.o0)) ^ 2 AS d0,
+                       (b.x - 1.5 * {size} * (b.i0 + 1)) ^ 2 + (b.y - b.h * (2 * b.j1 + 1 - b.o0)) ^ 2 AS d1
+                FROM (
+                    -- o0: column i0's offset, 1 for an odd column (a negative one too), else 0.
+                    SELECT a.*, a.i0 - 2 * floor(a.i0 / 2) AS o0,
+                           round((a.y / a.h - (a.i0 - 2 * floor(a.i0 / 2))) / 2) AS j0,
+                           round((a.y / a.h - 1 + (a.i0 - 2 * floor(a.i0 / 2))) / 2) AS j1
+                    FROM (
+                        SELECT r.*, ST_X(r.p) AS x, ST_Y(r.p) AS y, {size} * sqrt(3) / 2 AS h, floor(ST_X(r.p) / (1.5 * {size})) AS i0
+                        FROM (
+                            {rows}
+                        ) r
+                        OFFSET 0
+                    ) a
+                    OFFSET 0
+                ) b
+                OFFSET 0
+            ) c
+            OFFSET 0
+        ) d
+        """;
+
+    /// <summary>
+    /// Metres a point must lie inside a hexagon for <see cref="HexagonOfPoints"/> to place it: far more than the
+    /// rounding of coordinates of up to 2·10^7 m (about 10^-8 m), far less than a geocoded position's precision.
+    /// </summary>
+    internal const string HexagonEdgeMargin = "1e-4";
 
     /// <summary>
     /// A cluster's feature id in tiles (MapLibre's feature-state and promoteId need one): its cell's
@@ -258,6 +327,13 @@ public static class TileSql
             EventTypes = null, Countries = null, RelativeTo = null, Sort = SortOrder.Newest, After = null, Limit = IncidentQuery.DefaultLimit,
             Properties = null, Precision = IncidentQuery.DefaultPrecision, Format = OutputFormat.GeoJson, Count = false,
         } == Unfiltered;
+
+    /// <summary>
+    /// Whether the query is a time window, with at most event types and countries besides: what the grid would
+    /// serve but for the window. Its cluster tiles read the incidents through <c>incidents_occurred_points_idx</c> alone.
+    /// </summary>
+    public static bool WindowOnly(IncidentQuery query) =>
+        (query.From is not null || query.Until is not null) && GridServes(query with { From = null, Until = null });
 
     /// <summary>
     /// Whether /clusters at <paramref name="zoom"/> comes from the grid: a grid of level 10 or coarser, and
