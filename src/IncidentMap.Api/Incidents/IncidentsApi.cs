@@ -455,7 +455,7 @@ public static partial class IncidentsApi
         if (OtherId(document!.RootElement, id) is { } otherId) return otherId;
 
         var stored = await reader.GetFeatureAsync(id, context.RequestAborted) is { } current ? JsonNode.Parse(current.Feature) : null;
-        if (stored is not null && FinerThanStored(document!.RootElement, stored, replacement: true) is { } finer) return finer;
+        if (stored is not null && FinerThanStored(document!.RootElement, stored) is { } finer) return finer;
         using var replaced = stored is null ? null : ForgetOutdatedDerivations(document!.RootElement, stored);
         var body = replaced?.RootElement ?? document!.RootElement;
         var (draft, invalid) = await DraftAsync(context, body,
@@ -569,10 +569,10 @@ public static partial class IncidentsApi
                 return Respond(context, new WriteOutcome.VersionMismatch(current.Value.Version, header), StatusCodes.Status200OK, featureId);
 
             var stored = JsonNode.Parse(current.Value.Feature)!;
-            if (FinerThanStored(document.RootElement, stored) is { } finer) return finer;
             var merged = IncidentInput.MergePatch(stored, JsonNode.Parse(document.RootElement.GetRawText()));
             ForgetWhatThePatchOutdates(merged!, document.RootElement, stored);
             using var mergedDocument = JsonDocument.Parse(merged!.ToJsonString());
+            if (FinerThanStored(mergedDocument.RootElement, stored) is { } finer) return finer;
             var (draft, invalid) = await DraftAsync(context, mergedDocument.RootElement,
                 d => PatchedPlace(document.RootElement, stored) is { } names ? (WithStoredPlace(d, stored, names), names.Count == 0) : null);
             if (invalid is not null) return invalid;
@@ -620,26 +620,33 @@ public static partial class IncidentsApi
     /// <summary>
     /// A time_precision finer than the stored one, without the occurred_at that would say the finer time: a month
     /// made a day would be its 1st, which nobody reported (a POST of "2016-03" with "day" is the same 422). The
-    /// stored time reads back as a full date-time, so the merged document alone could not tell.
+    /// stored time reads back as a full date-time, which alone says an exact time, so the document to store cannot
+    /// tell: a write whose occurred_at is the stored instant (sent back as read, or in another offset) keeps the
+    /// stored precision or a coarser one, and a time_precision left out is "exact", as <see cref="IncidentInput"/>
+    /// takes it (a month read and sent back without it became midnight on the 1st). A date or month says its own.
     /// </summary>
-    /// <param name="replacement">A PUT: its occurred_at is the stored one sent back (a GIS editor's save of what it read).</param>
-    private static IResult? FinerThanStored(JsonElement body, JsonNode storedFeature, bool replacement = false)
+    /// <param name="feature">What is to be stored: a PUT's body, or a PATCH merged into the stored incident (as
+    /// <see cref="ForgetWhatThePatchOutdates"/> left it), so that both judge the same document alike.</param>
+    private static IResult? FinerThanStored(JsonElement feature, JsonNode storedFeature)
     {
         var stored = storedFeature["properties"];
-        // A body that is no object is validation's to refuse, as the feature it is not.
-        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object)
+        // A body that is no object, or a time that does not parse, is validation's to refuse.
+        if (feature.ValueKind != JsonValueKind.Object || !feature.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object
+            || !properties.TryGetProperty("occurred_at", out var at) || at.ValueKind != JsonValueKind.String
+            || !Rfc3339.TryParseIncidentTime(at.GetString()!, out var sent, out var implied) || implied is not null
+            || stored?["occurred_at"]?.GetValue<string>() is not { } storedAt || !Rfc3339.TryParseIncidentTime(storedAt, out var storedTime, out _)
+            || sent.UtcTicks != storedTime.UtcTicks)
             return null;
-        // The stored time stands: a patch leaves occurred_at out, a replacement sends the stored one back.
-        var sentAt = properties.TryGetProperty("occurred_at", out var at) ? at : (JsonElement?)null;
-        var storedTime = replacement
-            ? sentAt is { ValueKind: JsonValueKind.String } text && text.GetString() == stored?["occurred_at"]?.GetValue<string>()
-            : sentAt is null;
-        if (!storedTime || !properties.TryGetProperty("time_precision", out var given) || given.ValueKind != JsonValueKind.String) return null;
+        var given = properties.TryGetProperty("time_precision", out var precision) ? precision : (JsonElement?)null;
+        if (given is { ValueKind: not (JsonValueKind.String or JsonValueKind.Null) }) return null;
+        var meant = given?.GetString() ?? "exact";
         var was = stored?["time_precision"]?.GetValue<string>();
-        var finer = Array.IndexOf(Vocabulary.TimePrecisions, given.GetString());
+        var finer = Array.IndexOf(Vocabulary.TimePrecisions, meant);
         if (finer < 0 || finer >= Array.IndexOf(Vocabulary.TimePrecisions, was)) return null;
-        return Problem.Validation([new FieldError("properties.time_precision",
-            $"'{given.GetString()}' is finer than the stored {was} ({stored?["occurred_at"]?.GetValue<string>()}); send occurred_at with the {given.GetString()} it means")]);
+        return Problem.Validation([new FieldError("properties.time_precision", given?.GetString() is null
+            ? $"is left out, which makes occurred_at {FieldError.Quoted(at.GetString())} an exact time, finer than the stored {was} ({storedAt}); " +
+              $"send time_precision {was} (as read) to keep it, or an occurred_at that says the finer time"
+            : $"'{meant}' is finer than the stored {was} ({storedAt}); send occurred_at with the {meant} it means")]);
     }
 
     /// <summary>A patch that could not get its turn, or kept losing the merge race, within <see cref="PatchRaceBudget"/>: retry in a second.</summary>

@@ -89,6 +89,49 @@ public sealed class WriteIntegrityTests(ApiFixture api)
         Assert.Equal(("2016-03-01T00:00:00+00:00", "month"), (properties["occurred_at"]!.GetValue<string>(), properties["time_precision"]!.GetValue<string>()));
     }
 
+    /// <summary>
+    /// A client that reads a month and sends it back without time_precision sends the stored occurred_at, a full
+    /// date-time, which alone says an exact time: the month became midnight on the 1st (200, version 2), where the
+    /// same PUT with "day" was a 422. Both are refused, as is a PATCH of the stored occurred_at (the same instant in
+    /// any offset) without a precision or with a finer one, which was a 200 where the identical PUT was a 422.
+    /// </summary>
+    [Fact]
+    public async Task A_write_of_the_stored_time_without_its_precision_is_a_422_not_an_exact_time()
+    {
+        var url = $"/collections/incidents/items/{await _client.CreateAsync(Features.Valid(occurredAt: "2016-02"))}";
+        var read = await _client.GetJsonAsync(url);
+        Assert.Equal(("2016-02-01T00:00:00+00:00", "month"),
+            (read["properties"]!["occurred_at"]!.GetValue<string>(), read["properties"]!["time_precision"]!.GetValue<string>()));
+
+        foreach (var echoed in new[] { "2016-02-01T00:00:00+00:00", "2016-02-01T00:00:00Z", "2016-02-01T02:00:00+02:00" })
+        {
+            var sent = read.DeepClone();
+            sent["properties"]!.AsObject().Remove("time_precision");
+            sent["properties"]!["occurred_at"] = echoed;
+            var problem = await ProblemAssert.IsProblemAsync(await _client.PutCurrentAsync(url, Features.Content(sent)),
+                HttpStatusCode.UnprocessableEntity, "properties.time_precision");
+            Assert.Contains("finer than the stored month", problem["detail"]!.GetValue<string>());
+        }
+        foreach (var patch in new[]
+                 {
+                     """{"properties":{"occurred_at":"2016-02-01T00:00:00+00:00","time_precision":"day"}}""",
+                     """{"properties":{"occurred_at":"2016-02-01T00:00:00+00:00"}}""",
+                     """{"properties":{"occurred_at":"2016-02-01T00:00:00Z","time_precision":"exact"}}""",
+                 })
+        {
+            var problem = await ProblemAssert.IsProblemAsync(await _client.PatchCurrentAsync(url, patch),
+                HttpStatusCode.UnprocessableEntity, "properties.time_precision");
+            Assert.Contains("finer than the stored month", problem["detail"]!.GetValue<string>());
+        }
+        Assert.Equal(1, (await _client.GetJsonAsync(url))["properties"]!["version"]!.GetValue<int>());
+
+        // Sent back with its precision it is taken; and a date says its day.
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutCurrentAsync(url, Features.Content(read))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(url, """{"properties":{"occurred_at":"2016-02-01"}}""")).StatusCode);
+        var properties = (await _client.GetJsonAsync(url))["properties"]!;
+        Assert.Equal(("2016-02-01T00:00:00+00:00", "day"), (properties["occurred_at"]!.GetValue<string>(), properties["time_precision"]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task A_coarser_precision_than_the_written_date_is_taken()
     {
