@@ -665,7 +665,7 @@ public static partial class IncidentsApi
     /// <list type="bullet">
     /// <item>a new occurred_at without a time_precision takes the precision it implies ("2016-03" is a
     /// month), not the old one;</item>
-    /// <item>a new geometry drops the place names and precision geocoding derived from or with the old
+    /// <item>a new geometry (<see cref="NewGeometry"/>: not the stored one sent again) drops the place names and precision geocoding derived from or with the old
     /// one (reverse geocoding then fills what is missing from the new point);</item>
     /// <item>a new place name drops the point, and the names and precision, geocoding derived from the old name.</item>
     /// </list>
@@ -678,7 +678,7 @@ public static partial class IncidentsApi
         var derived = stored["properties"]?["derived_fields"]?.AsArray().Select(d => d?.GetValue<string>()).ToHashSet() ?? [];
 
         if (Patches("occurred_at") && !Patches("time_precision")) properties.Remove("time_precision");
-        var newGeometry = patch.TryGetProperty("geometry", out _);
+        var newGeometry = NewGeometry(patch, stored);
         if (newGeometry)
             foreach (var name in new[] { "location_name", "admin1", "country", "geo_precision" })
                 if (derived.Contains(name) && !Patches(name)) properties.Remove(name);
@@ -703,18 +703,26 @@ public static partial class IncidentsApi
         var patched = patch.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
         bool Patches(string name) => patched.ValueKind == JsonValueKind.Object && patched.TryGetProperty(name, out _);
         var derived = stored["properties"]?["derived_fields"]?.AsArray().Select(d => d?.GetValue<string>()).ToHashSet() ?? [];
-        if (patch.TryGetProperty("geometry", out _) || derived.Contains("geometry") || !Patches("country")) return [];
+        if (NewGeometry(patch, stored) || derived.Contains("geometry") || !Patches("country")) return [];
         return new[] { "location_name", "admin1" }.Where(name => derived.Contains(name) && !Patches(name));
     }
 
     /// <summary>
-    /// The place names a patch sets, or null when it sets the geometry (then the place is derived
+    /// Whether a patch sets a geometry other than the stored one (or clears it). The stored geometry sent again, as
+    /// an editor sends back the feature it read, is no new point, as in a replacement (<see cref="ForgetOutdatedDerivations"/>):
+    /// taken for one, a new location_name beside it kept the old town's point, made exact.
+    /// </summary>
+    private static bool NewGeometry(JsonElement patch, JsonNode stored) =>
+        patch.TryGetProperty("geometry", out var geometry) && !JsonNode.DeepEquals(stored["geometry"], JsonNode.Parse(geometry.GetRawText()));
+
+    /// <summary>
+    /// The place names a patch sets, or null when it sets a new geometry (then the place is derived
     /// afresh). A patch keeps what geocoding derived for the rest (place_id, derived_fields) instead
     /// of forgetting it; names it leaves missing are derived again.
     /// </summary>
     private static List<string>? PatchedPlace(JsonElement patch, JsonNode stored)
     {
-        if (patch.TryGetProperty("geometry", out _)) return null;
+        if (NewGeometry(patch, stored)) return null;
         var props = patch.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
         return PlaceNames.Where(name => props.ValueKind == JsonValueKind.Object && props.TryGetProperty(name, out _))
             .Union(CountryDerivedNames(patch, stored)).ToList();
