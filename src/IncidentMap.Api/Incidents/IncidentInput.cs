@@ -122,8 +122,8 @@ public static class IncidentInput
                 $"'{givenPrecision}' is finer than occurred_at {FieldError.Quoted(props.GetProperty("occurred_at").GetString())}, which gives a {impliedPrecision}; " +
                 $"give time_precision {string.Join(" or ", Vocabulary.TimePrecisions.SkipWhile(v => v != impliedPrecision))}, or a full date-time"));
         var timePrecision = givenPrecision ?? impliedPrecision ?? "exact";
-        var storedAt = occurredAt is { } at ? Rfc3339.Truncate(at, timePrecision) : (DateTimeOffset?)null;
-        if (storedAt is { } stored && Rfc3339.OutsideStorableYears(stored, timePrecision) is { } outside)
+        var storedTicks = occurredAt is { } at ? Rfc3339.Truncate(at, timePrecision) : (long?)null;
+        if (storedTicks is { } ticks && Rfc3339.OutsideStorableYears(ticks, timePrecision) is { } outside)
             errors.Add(new FieldError("properties.occurred_at", $"{FieldError.Quoted(props.GetProperty("occurred_at").GetString())} {outside}"));
         var locationName = p.OptionalLine("location_name", maxLength: 500);
         var admin1 = p.OptionalLine("admin1", maxLength: 200);
@@ -149,11 +149,11 @@ public static class IncidentInput
         if (externalId is not null && externalId.Length == 0)
             errors.Add(new FieldError("properties.external_id", "is empty; leave it out (or null) when the incident has none"));
 
-        if (errors.Count > 0 || geometry is null || title is null || eventType is null || storedAt is null)
+        if (errors.Count > 0 || geometry is null || title is null || eventType is null || storedTicks is null)
             return (null, errors);
 
         return (new IncidentDraft(
-            title, summary, eventType, subEventType, storedAt.Value, timePrecision,
+            title, summary, eventType, subEventType, new DateTimeOffset(storedTicks.Value, TimeSpan.Zero), timePrecision,
             locationName, admin1, admin2, admin3, country, geoPrecision, fatalitiesMin, fatalitiesMax, injuredMin, injuredMax,
             actors, claimedBy, sources, status, tags, externalId, geometry), errors);
     }
@@ -507,7 +507,7 @@ public static class IncidentInput
             return (int)d;
         }
 
-        public (DateTimeOffset?, string?) IncidentTime(string name)
+        public (Rfc3339.WrittenTime?, string?) IncidentTime(string name)
         {
             var s = String(name, required: true);
             if (s is null) return (null, null);
@@ -569,8 +569,8 @@ public static class IncidentInput
                     { Error($"{path}.url", $"{FieldError.Quoted(text)} is not an absolute http(s) URL"); continue; }
                     if (field.Name == "published_at")
                     {
-                        if (Rfc3339.NormalisePublished(text) is not { } published)
-                        { Error($"{path}.published_at", $"{FieldError.Quoted(text)} is not an RFC 3339 date-time or date"); continue; }
+                        if (Rfc3339.NormalisePublished(text, out var beyond) is not { } published)
+                        { Error($"{path}.published_at", $"{FieldError.Quoted(text)} {beyond ?? "is not an RFC 3339 date-time or date"}"); continue; }
                         text = published;
                     }
                     source[field.Name] = text;

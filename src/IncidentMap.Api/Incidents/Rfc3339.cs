@@ -5,10 +5,28 @@ namespace IncidentMap.Api.Incidents;
 /// <summary>RFC 3339 timestamps (offset required), plus the calendar forms incident dates use.</summary>
 public static partial class Rfc3339
 {
-    private static readonly string[] DateTimeFormats =
+    /// <summary>A date-time's wall-clock part, its offset read apart (<see cref="TryParseWritten"/>).</summary>
+    private static readonly string[] LocalFormats =
     [
-        "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK",
+        "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF", "yyyy-MM-dd'T'HH:mm",
     ];
+
+    /// <summary>
+    /// A date-time as written: its wall-clock time and its offset. RFC 3339 allows offsets to ±23:59 and .NET's
+    /// DateTimeOffset to ±14:00, and the instant may fall before year 1 or after 9999 in UTC
+    /// (<c>0001-01-01T00:30:00+01:00</c>), which it cannot hold either: these were "not an RFC 3339 date-time".
+    /// </summary>
+    public readonly record struct WrittenTime(DateTime Local, TimeSpan Offset)
+    {
+        /// <summary>The instant in UTC as ticks from 0001-01-01T00:00:00Z: negative before it, beyond <see cref="DateTime.MaxValue"/>'s in the year 10000.</summary>
+        public long UtcTicks => Local.Ticks - Offset.Ticks;
+
+        /// <summary>Whether .NET holds the instant (<see cref="Utc"/>).</summary>
+        public bool InRange => UtcTicks >= 0 && UtcTicks <= DateTime.MaxValue.Ticks;
+
+        /// <summary>The instant in UTC; only when <see cref="InRange"/>.</summary>
+        public DateTimeOffset Utc => new(UtcTicks, TimeSpan.Zero);
+    }
 
     /// <summary>
     /// The Gregorian calendar repeats every 400 years (146,097 days, whole weeks): a time in year 0000,
@@ -67,18 +85,16 @@ public static partial class Rfc3339
         "is finer than a microsecond; PostgreSQL keeps microseconds, so give at most 6 digits after the seconds (zeros after them are fine)";
 
     /// <summary>
-    /// Parses a full RFC 3339 date-time to compare stored times with, in UTC; the offset (Z or ±hh:mm) is
+    /// Parses a full RFC 3339 date-time to compare stored times with, in UTC; the offset (Z or ±hh:mm, to ±23:59) is
     /// required. One finer than a microsecond is refused (<see cref="IsFinerThanMicroseconds"/>): cut to
-    /// the microsecond, 07:30:00.0000001 would equal an incident at 07:30:00.
+    /// the microsecond, 07:30:00.0000001 would equal an incident at 07:30:00. False for an instant .NET cannot
+    /// hold (<see cref="TryParseBeyondCalendar"/> reads those).
     /// </summary>
     public static bool TryParseDateTime(string text, out DateTimeOffset value)
     {
-        if (IsFinerThanMicroseconds(text) || !TryParseWithOffset(text, out value))
-        {
-            value = default;
-            return false;
-        }
-        value = value.ToUniversalTime();
+        value = default;
+        if (IsFinerThanMicroseconds(text) || !TryParseWritten(text, out var written) || !written.InRange) return false;
+        value = written.Utc;
         return true;
     }
 
@@ -91,48 +107,65 @@ public static partial class Rfc3339
         return (end < 0 ? digits : digits[..end]) is { Length: > 6 } fraction && fraction[6..].IndexOfAnyExcept('0') >= 0;
     }
 
-    /// <summary>A full RFC 3339 date-time with the offset it was written in (its calendar date is that offset's).</summary>
-    private static bool TryParseWithOffset(string text, out DateTimeOffset value)
+    /// <summary>
+    /// A full RFC 3339 date-time as written (its calendar date is its offset's), whatever instant it names. The
+    /// offset is read here, not by .NET, which refuses one beyond ±14:00 and an instant outside years 1 to 9999 in UTC.
+    /// </summary>
+    public static bool TryParseWritten(string text, out WrittenTime value)
     {
         value = default;
         if (text.Length < 17) return false;
-        var last = text[^1];
-        var hasOffset = last is 'Z' or 'z' || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
-        if (!hasOffset) return false;
         var normalised = text.Replace('t', 'T').Replace('z', 'Z');
         if (normalised.Length > 10 && normalised[10] == ' ') normalised = string.Concat(normalised.AsSpan(0, 10), "T", normalised.AsSpan(11));
+        TimeSpan offset;
+        if (normalised[^1] == 'Z')
+        {
+            offset = TimeSpan.Zero;
+            normalised = normalised[..^1];
+        }
+        else if (normalised[^6] is '+' or '-' && normalised[^3] == ':'
+                 && TwoDigits(normalised.AsSpan(normalised.Length - 5, 2)) is var hours and >= 0 and <= 23
+                 && TwoDigits(normalised.AsSpan(normalised.Length - 2, 2)) is var minutes and >= 0 and <= 59)
+        {
+            offset = new TimeSpan(hours, minutes, 0);
+            if (normalised[^6] == '-') offset = -offset;
+            normalised = normalised[..^6];
+        }
+        else return false;
         // RFC 3339 allows any number of fraction digits (Java's Instant writes nine); .NET reads seven,
         // and PostgreSQL keeps six anyway: digits beyond the seventh are dropped.
-        if (normalised.Length > 20 && normalised[19] == '.')
-        {
-            var digits = normalised.AsSpan(20).IndexOfAnyExceptInRange('0', '9');
-            if (digits > 7) normalised = string.Concat(normalised.AsSpan(0, 27), normalised.AsSpan(20 + digits));
-        }
-        return DateTimeOffset.TryParseExact(normalised, DateTimeFormats, CultureInfo.InvariantCulture,
-            DateTimeStyles.None, out value);
+        if (normalised.Length > 27 && normalised[19] == '.' && normalised.AsSpan(20).IndexOfAnyExceptInRange('0', '9') < 0)
+            normalised = normalised[..27];
+        if (!DateTime.TryParseExact(normalised, LocalFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local)) return false;
+        value = new WrittenTime(local, offset);
+        return true;
+    }
+
+    /// <summary>Two ASCII digits as a number, else -1.</summary>
+    private static int TwoDigits(ReadOnlySpan<char> text) =>
+        text is [>= '0' and <= '9', >= '0' and <= '9'] ? (text[0] - '0') * 10 + text[1] - '0' : -1;
+
+    /// <summary>A calendar date (yyyy-MM-dd, precision day) or month (yyyy-MM, precision month).</summary>
+    public static bool TryParseCalendar(string text, out DateTime date, out string precision)
+    {
+        precision = "day";
+        if (DateTime.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out date)) return true;
+        precision = "month";
+        return DateTime.TryParseExact(text, "yyyy-MM", CultureInfo.InvariantCulture, DateTimeStyles.None, out date);
     }
 
     /// <summary>
-    /// An incident date: a full date-time (with the offset it was written in, see <see cref="Truncate"/>),
-    /// a calendar date (yyyy-MM-dd, implies day precision) or a month (yyyy-MM, implies month precision).
+    /// An incident date: a full date-time (as written, see <see cref="Truncate"/>), a calendar date
+    /// (yyyy-MM-dd, implies day precision) or a month (yyyy-MM, implies month precision), these two at UTC.
     /// </summary>
-    public static bool TryParseIncidentTime(string text, out DateTimeOffset value, out string? impliedPrecision)
+    public static bool TryParseIncidentTime(string text, out WrittenTime value, out string? impliedPrecision)
     {
         impliedPrecision = null;
-        if (TryParseWithOffset(text, out value)) return true;
-        if (DateTime.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
-        {
-            value = new DateTimeOffset(day, TimeSpan.Zero);
-            impliedPrecision = "day";
-            return true;
-        }
-        if (DateTime.TryParseExact(text, "yyyy-MM", CultureInfo.InvariantCulture, DateTimeStyles.None, out var month))
-        {
-            value = new DateTimeOffset(month, TimeSpan.Zero);
-            impliedPrecision = "month";
-            return true;
-        }
-        return false;
+        if (TryParseWritten(text, out value)) return true;
+        if (!TryParseCalendar(text, out var date, out var precision)) return false;
+        value = new WrittenTime(date, TimeSpan.Zero);
+        impliedPrecision = precision;
+        return true;
     }
 
     /// <summary>
@@ -141,39 +174,47 @@ public static partial class Rfc3339
     /// 2016-02-21T01:00:00+03:00 with day precision is the 21st, as its writer meant, though the instant
     /// is still the 20th in UTC.
     /// </summary>
-    public static DateTimeOffset Truncate(DateTimeOffset value, string precision)
+    /// <returns>UTC ticks of what is stored, from 0001-01-01T00:00:00Z; outside .NET's range for an exact time it
+    /// cannot hold (<see cref="OutsideStorableYears"/> says why).</returns>
+    public static long Truncate(WrittenTime value, string precision)
     {
-        var written = value.DateTime;
-        var result = precision switch
+        var written = value.Local;
+        return precision switch
         {
-            "day" => written.Date,
-            "week" => written.Date.AddDays(-(((int)written.DayOfWeek + 6) % 7)),
-            "month" => new DateTime(written.Year, written.Month, 1),
+            "day" => written.Date.Ticks,
+            "week" => written.Date.AddDays(-(((int)written.DayOfWeek + 6) % 7)).Ticks, // 0001-01-01 is a Monday
+            "month" => new DateTime(written.Year, written.Month, 1).Ticks,
             // Whole microseconds, as PostgreSQL keeps them, cut toward the past: Npgsql divides the ticks since 2000
             // by ten, which rounded a time before 2000 up (1999-12-31T23:59:59.9999999Z was stored as 2000).
-            _ => value.UtcDateTime.AddTicks(-(value.UtcDateTime.Ticks % 10)),
+            _ => value.UtcTicks - ((value.UtcTicks % 10 + 10) % 10),
         };
-        return new DateTimeOffset(DateTime.SpecifyKind(result, DateTimeKind.Utc));
     }
 
+    /// <summary>Why an instant .NET cannot hold (UTC ticks before year 1 or after 9999) cannot be stored, or null.</summary>
+    public static string? BeyondCalendar(long utcTicks) =>
+        utcTicks < 0 ? "is before the first instant of year 1 in UTC, which cannot be stored; give a time after it"
+        : utcTicks > DateTime.MaxValue.Ticks ? "runs into the year 10000 in UTC, which clients cannot read back; give a time within 9999"
+        : null;
+
     /// <summary>
-    /// Why an incident's stored time (<see cref="Truncate"/>) cannot be stored, or null. Npgsql sends .NET's first
-    /// instant, 0001-01-01T00:00:00Z, as PostgreSQL's -infinity, which histories and statistics then showed; and a
-    /// day, week or month ending after 9999-12-31 ends in a year .NET cannot read back (the collection's extent
-    /// was a 500 for every client).
+    /// Why an incident's stored time (<see cref="Truncate"/>, UTC ticks) cannot be stored, or null. Npgsql sends .NET's
+    /// first instant, 0001-01-01T00:00:00Z, as PostgreSQL's -infinity, which histories and statistics then showed; a
+    /// day, week or month ending after 9999-12-31 ends in a year .NET cannot read back (the collection's extent was a
+    /// 500 for every client); and an exact time before or after those years in UTC is one no client can read.
     /// </summary>
-    public static string? OutsideStorableYears(DateTimeOffset stored, string precision)
+    public static string? OutsideStorableYears(long start, string precision)
     {
-        var start = stored.UtcDateTime;
-        if (start == DateTime.MinValue) return $"{(precision == "exact" ? "is" : $"as a {precision} starts at")} the first instant of year 1, which PostgreSQL clients read as -infinity; give a time after it";
+        if (BeyondCalendar(start) is { } beyond) return beyond;
+        if (start == 0) return $"{(precision == "exact" ? "is" : $"as a {precision} starts at")} the first instant of year 1, which PostgreSQL clients read as -infinity; give a time after it";
+        var first = new DateTime(start);
         var length = precision switch
         {
             "day" => TimeSpan.FromDays(1),
             "week" => TimeSpan.FromDays(7),
-            "month" => TimeSpan.FromDays(DateTime.DaysInMonth(start.Year, start.Month)),
+            "month" => TimeSpan.FromDays(DateTime.DaysInMonth(first.Year, first.Month)),
             _ => TimeSpan.Zero,
         };
-        return DateTime.MaxValue.Ticks - start.Ticks < length.Ticks
+        return DateTime.MaxValue.Ticks - start < length.Ticks
             ? $"as a {precision} runs into the year 10000, which clients cannot read back; a {precision} must end within 9999 (the last whole day is 9999-12-30)"
             : null;
     }
@@ -182,8 +223,17 @@ public static partial class Rfc3339
     /// A source's published_at as stored: a date or month as written, a date-time in UTC with its
     /// fraction of a second (if any).
     /// </summary>
-    public static string? NormalisePublished(string text) =>
-        !TryParseIncidentTime(text, out var value, out var implied) ? null
-        : implied is null ? value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture)
-        : text;
+    /// <param name="beyond">Why a date-time that parses cannot be kept (<see cref="BeyondCalendar"/>), else null.</param>
+    public static string? NormalisePublished(string text, out string? beyond)
+    {
+        beyond = null;
+        if (!TryParseIncidentTime(text, out var value, out var implied)) return null;
+        if (implied is not null) return text;
+        if (BeyondCalendar(value.UtcTicks) is { } why)
+        {
+            beyond = why;
+            return null;
+        }
+        return value.Utc.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+    }
 }

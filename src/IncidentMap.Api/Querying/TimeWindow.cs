@@ -168,8 +168,10 @@ public static partial class TimeWindow
             (start, end) = (Point.Unshift(first.At), Point.Unshift(next.At));
             return true;
         }
-        if (Rfc3339.TryParseDateTime(text, out var instant))
+        // A time finer than a microsecond is QueryParser's to refuse, before this (9999-12-31T23:59:59.9999999Z is read here).
+        if (Rfc3339.TryParseWritten(text, out var written) && written.InRange)
         {
+            var instant = written.Utc;
             start = new(instant, false);
             // No instant follows the last one .NET can hold (9999-12-31T23:59:59.9999999Z).
             if (instant > DateTimeOffset.MaxValue - Microsecond) noEnd = true;
@@ -185,13 +187,13 @@ public static partial class TimeWindow
             return true;
         }
         // GDAL 3.6's OAPIF driver sends a date compared in -where as "2016-02-01T": the date it means.
-        if (text is [.., 'T'] && text.Length == 11 && Rfc3339.TryParseIncidentTime(text[..10], out _, out var dated) && dated == "day")
+        if (text is [.., 'T'] && text.Length == 11 && Rfc3339.TryParseCalendar(text[..10], out _, out var dated) && dated == "day")
             text = text[..10];
-        if (!Rfc3339.TryParseIncidentTime(text, out var calendar, out var precision)) return false;
-        start = new(Local(calendar.DateTime, zone), false);
+        if (!Rfc3339.TryParseCalendar(text, out var calendar, out var precision)) return false;
+        start = new(Local(calendar, zone), false);
         // The day after 9999-12-31 does not exist.
         if (calendar.Year == 9999 && calendar.Month == 12 && (precision == "month" || calendar.Day == 31)) { noEnd = true; return true; }
-        end = new(Local(precision == "month" ? calendar.DateTime.AddMonths(1) : calendar.DateTime.AddDays(1), zone), false);
+        end = new(Local(precision == "month" ? calendar.AddMonths(1) : calendar.AddDays(1), zone), false);
         return true;
     }
 
