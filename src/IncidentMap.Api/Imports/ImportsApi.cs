@@ -272,7 +272,7 @@ public static class ImportsApi
     {
         var parsed = MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType);
         // Every import format is read as UTF-8; a file in another encoding would be stored garbled (format= too).
-        if (parsed && contentType!.Charset is { Length: > 0 } charset && !IsUtf8(charset.Value))
+        if (parsed && contentType!.Charset is { Length: > 0 } charset && !Incidents.JsonBody.IsUtf8Charset(charset.Value))
             return (default, Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported charset",
                 $"Content-Type charset '{charset}' is not supported; imports are read as UTF-8 (convert the file, e.g. iconv -f {charset} -t UTF-8).", "Content-Type"));
         if (request.Query["format"].ToString() is { Length: > 0 } named)
@@ -285,14 +285,6 @@ public static class ImportsApi
             "or application/x-ndjson, or name the format with format=csv|geojson|ndjson.", "Content-Type"));
     }
 
-    /// <summary>UTF-8, and US-ASCII by its IANA names: ASCII text is UTF-8 as it is.</summary>
-    private static readonly HashSet<string> Utf8Charsets = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "utf-8", "utf8", "us-ascii", "ascii", "us", "iso646-us", "iso_646.irv:1991", "iso-ir-6", "ansi_x3.4-1968", "ansi_x3.4-1986",
-        "ibm367", "cp367", "csascii",
-    };
-
-    private static bool IsUtf8(string? charset) => charset?.Trim('"') is { } name && Utf8Charsets.Contains(name);
 }
 
 /// <summary>

@@ -40,6 +40,11 @@ public static class JsonBody
             return (null, [], Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
                 $"Content-Type '{request.ContentType}' is not accepted here; send {string.Join(" or ", mediaTypes)}.", "Content-Type"));
         }
+        // RFC 8259 §8.1: JSON is exchanged in UTF-8. A body declared in another charset was read as UTF-8 anyway: UTF-16
+        // was "not valid JSON (line 1, byte 1)", Latin-1 letters a 400 for invalid UTF-8, or worse, taken as other text.
+        if (contentType.Charset is { Length: > 0 } charset && !IsUtf8Charset(charset.Value))
+            return (null, [], Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported charset",
+                $"Content-Type charset '{Problem.Cut(charset.Value!, 64)}' is not taken; JSON is read as UTF-8 only (RFC 8259 §8.1): send the body in UTF-8, with charset=utf-8 or none.", "Content-Type"));
         var anonymous = request.HttpContext.User.Identity?.IsAuthenticated != true;
         var maxBytes = anonymous ? AnonymousMaxBytes : MaxBytes;
         if (request.ContentLength > maxBytes) return (null, [], TooLarge(anonymous));
@@ -86,6 +91,9 @@ public static class JsonBody
         catch (JsonException e)
         {
             // The exception does not say which limit it hit; a deep body is valid JSON, so say what to change.
+            if (Utf16Or32(json.Span))
+                return (null, [], Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported charset",
+                    "The body is UTF-16 or UTF-32 (it starts with their byte order mark or a NUL byte); JSON is read as UTF-8 only (RFC 8259 §8.1): send it in UTF-8.", "body"));
             if (NestedTooDeep(json.Span))
                 return (null, [], Problem.Status(StatusCodes.Status400BadRequest, "JSON nested too deeply",
                     $"The body is nested more than {MaxDepth} levels deep (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}); flatten it.", "body"));
@@ -93,6 +101,27 @@ public static class JsonBody
                 $"The body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).", "body"));
         }
     }
+
+    /// <summary>UTF-8, and US-ASCII by its IANA names: ASCII text is UTF-8 as it is.</summary>
+    private static readonly HashSet<string> Utf8Charsets = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "utf-8", "utf8", "us-ascii", "ascii", "us", "iso646-us", "iso_646.irv:1991", "iso-ir-6", "ansi_x3.4-1968", "ansi_x3.4-1986",
+        "ibm367", "cp367", "csascii",
+    };
+
+    /// <summary>
+    /// Whether a Content-Type's charset (quoted or not) names UTF-8 or US-ASCII, the only ones read: every JSON body
+    /// here and every import file is read as UTF-8.
+    /// </summary>
+    public static bool IsUtf8Charset(string? charset) => charset?.Trim('"') is { } name && Utf8Charsets.Contains(name);
+
+    /// <summary>
+    /// Whether a body that is not JSON is UTF-16 or UTF-32 JSON: their byte order marks, or a NUL in its first two
+    /// bytes (JSON text starts with an ASCII character, which those encodings write with NUL bytes; UTF-8 JSON has none).
+    /// </summary>
+    private static bool Utf16Or32(ReadOnlySpan<byte> body) =>
+        body.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) || body.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE])
+        || (body.Length >= 2 && (body[0] == 0 || body[1] == 0));
 
     /// <summary>Arrays and objects nested deeper than this are refused (handlers recurse over the document).</summary>
     public const int MaxDepth = 64;

@@ -118,6 +118,96 @@ public sealed class RequestBodyTests(ApiFixture api)
         Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM places WHERE name = @placeName", new { placeName }));
     }
 
+    /// <summary>
+    /// JSON is exchanged in UTF-8 (RFC 8259 §8.1), as imports read their files: a body declared in another charset
+    /// is a 415 naming Content-Type, as an import's is, on every endpoint that reads a JSON body. A UTF-16 body
+    /// was "not valid JSON (line 1, byte 1)".
+    /// </summary>
+    [Theory]
+    [InlineData("utf-16")]
+    [InlineData("UTF-16LE")]
+    [InlineData("iso-8859-1")]
+    public async Task Every_json_write_in_a_charset_other_than_utf8_is_a_415_naming_Content_Type(string charset)
+    {
+        var id = await _client.CreateAsync(Features.Valid("Charset target"));
+        var item = $"/collections/incidents/items/{id}";
+        var placeId = await _client.AddPlaceAsync("Charsetville " + Guid.NewGuid().ToString("N")[..8], 12.5, 41.9, "IT", null, "town");
+        var keyName = "charset-" + Guid.NewGuid().ToString("N")[..8];
+        var placeName = "Utf16town " + Guid.NewGuid().ToString("N")[..8];
+        var created = Features.Valid();
+        var title = created["properties"]!["title"]!.GetValue<string>();
+        var encoding = charset.StartsWith("utf", StringComparison.OrdinalIgnoreCase) ? Encoding.Unicode : Encoding.Latin1;
+        var writes = new (HttpMethod Method, string Url, string Body, string MediaType)[]
+        {
+            (HttpMethod.Post, "/collections/incidents/items", created.ToJsonString(), "application/geo+json"),
+            (HttpMethod.Put, item, Features.Valid("Replaced in UTF-16").ToJsonString(), "application/geo+json"),
+            (HttpMethod.Patch, item, """{"properties":{"title":"Patched in UTF-16"}}""", "application/merge-patch+json"),
+            (HttpMethod.Post, "/collections/incidents/search", """{"limit":1}""", "application/json"),
+            (HttpMethod.Post, "/admin/keys", $$"""{"name":"{{keyName}}"}""", "application/json"),
+            (HttpMethod.Post, "/collections/places/items", $$$"""{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"name":"{{{placeName}}}","kind":"town"}}""", "application/geo+json"),
+            (HttpMethod.Patch, $"/collections/places/items/{placeId}", $$$"""{"properties":{"name":"{{{placeName}}}"}}""", "application/merge-patch+json"),
+        };
+        foreach (var (method, url, body, mediaType) in writes)
+        {
+            var content = Json(encoding.GetBytes(body), mediaType);
+            content.Headers.ContentType!.CharSet = charset;
+            var request = new HttpRequestMessage(method, url) { Content = content };
+            request.Headers.TryAddWithoutValidation("If-Match", "\"v1\"");
+            var problem = await ProblemAssert.IsProblemAsync(await _client.SendAsync(request), HttpStatusCode.UnsupportedMediaType, "Content-Type");
+            Assert.Contains("UTF-8", problem["detail"]!.GetValue<string>());
+        }
+
+        var stored = await _client.GetJsonAsync(item);
+        Assert.Equal(("Charset target", 1), (stored["properties"]!["title"]!.GetValue<string>(), stored["properties"]!["version"]!.GetValue<int>()));
+        Assert.Equal(0, await StoredAsync(title));
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM api_keys WHERE name = @keyName", new { keyName }));
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM places WHERE name = @placeName", new { placeName }));
+    }
+
+    [Theory]
+    [InlineData("utf-8")]
+    [InlineData("UTF8")]
+    [InlineData("\"utf-8\"")]
+    [InlineData("us-ascii")]
+    public async Task A_json_write_declared_utf8_or_ascii_is_taken(string charset)
+    {
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+        var content = Json(Encoding.UTF8.GetBytes(feature.ToJsonString()), "application/geo+json");
+        content.Headers.ContentType!.CharSet = charset;
+
+        var response = await _client.PostAsync("/collections/incidents/items", content);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        Assert.Equal(1, await StoredAsync(title));
+    }
+
+    /// <summary>A UTF-16 or UTF-32 body sent without a charset is said to be one, not "not valid JSON (line 1, byte 1)".</summary>
+    [Theory]
+    [InlineData("utf-16 with its byte order mark")]
+    [InlineData("utf-16BE")]
+    [InlineData("utf-16LE")]
+    [InlineData("utf-32")]
+    public async Task A_json_body_in_utf16_or_utf32_without_a_charset_is_a_415_saying_so(string form)
+    {
+        var feature = Features.Valid();
+        var title = feature["properties"]!["title"]!.GetValue<string>();
+        var text = feature.ToJsonString();
+        var body = form switch
+        {
+            "utf-16BE" => Encoding.BigEndianUnicode.GetBytes(text),
+            "utf-16LE" => Encoding.Unicode.GetBytes(text),
+            "utf-32" => [.. Encoding.UTF32.GetPreamble(), .. Encoding.UTF32.GetBytes(text)],
+            _ => [.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(text)],
+        };
+
+        var response = await _client.PostAsync("/collections/incidents/items", Json(body, "application/geo+json"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "body");
+        Assert.Contains("UTF-8", problem["detail"]!.GetValue<string>());
+        Assert.Equal(0, await StoredAsync(title));
+    }
+
     [Fact]
     public async Task A_coding_on_a_request_without_a_body_is_no_concern()
     {
