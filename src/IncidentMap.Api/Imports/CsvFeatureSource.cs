@@ -204,7 +204,9 @@ internal abstract class CsvLayout
     {
         if (value is null) return;
         if (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole)) json.WriteNumber(name, whole);
-        else if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)) json.WriteNumber(name, number);
+        // Not whole as written (2.5, 1e-400, which a double rounds to 0): the text, refused as not a whole number.
+        else if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)
+                 && Incidents.IncidentInput.IsWholeNumber(value)) json.WriteNumber(name, number);
         else json.WriteString(name, value);
     }
 

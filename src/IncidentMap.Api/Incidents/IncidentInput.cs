@@ -361,6 +361,41 @@ public static class IncidentInput
         return result;
     }
 
+    /// <summary>
+    /// Whether a decimal number as written (JSON's, or what double.TryParse takes with NumberStyles.Float: a sign,
+    /// digits with a point, an exponent, white space around) is a whole number: its digits times ten to its exponent
+    /// leave no fraction. 57.0, 5.7e1 and 100e-2 are; 2.5, 0.0000000000000000000001 and 1e-400 are not, though a
+    /// double rounds the last to 0 (a count of 1e-400 was stored as 0). False for anything else.
+    /// </summary>
+    public static bool IsWholeNumber(ReadOnlySpan<char> text)
+    {
+        text = text.Trim();
+        if (text is ['+' or '-', ..]) text = text[1..];
+        var e = text.IndexOfAny('e', 'E');
+        var mantissa = e < 0 ? text : text[..e];
+        long exponent = 0;
+        if (e >= 0)
+        {
+            var digits = text[(e + 1)..];
+            var negative = digits is ['-', ..];
+            if (digits is ['+' or '-', ..]) digits = digits[1..];
+            if (digits.Length == 0 || digits.ContainsAnyExceptInRange('0', '9')) return false;
+            digits = digits.TrimStart('0');
+            // Past a billion either way, the number is zero, huge, or not whole whatever its digits (a body holds at most 8 MiB of them).
+            exponent = digits.Length > 9 ? 1_000_000_000 : digits.Length == 0 ? 0 : long.Parse(digits, System.Globalization.CultureInfo.InvariantCulture);
+            if (negative) exponent = -exponent;
+        }
+        var point = mantissa.IndexOf('.');
+        var whole = point < 0 ? mantissa : mantissa[..point];
+        var fraction = point < 0 ? [] : mantissa[(point + 1)..];
+        if (whole.Length + fraction.Length == 0 || whole.ContainsAnyExceptInRange('0', '9') || fraction.ContainsAnyExceptInRange('0', '9')) return false;
+        // Whole when the exponent moves the point past the last digit other than 0 (or no further left than the zeros ending the whole part).
+        var lastInFraction = fraction.LastIndexOfAnyExcept('0');
+        if (lastInFraction >= 0) return exponent >= lastInFraction + 1;
+        var lastInWhole = whole.LastIndexOfAnyExcept('0');
+        return lastInWhole < 0 || exponent >= -(whole.Length - 1 - lastInWhole);
+    }
+
     /// <summary>Characters (Unicode code points, as PostgreSQL's length() counts them), not UTF-16 units: 😀 is one.</summary>
     public static int Characters(string text)
     {
@@ -500,8 +535,10 @@ public static class IncidentInput
         public int? Count(string name)
         {
             if (!TryGet(name, false, out var v)) return null;
-            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var d) || d != Math.Floor(d)) { Error(name, "must be a whole number or null"); return null; }
+            // Whole as written, not as a double reads it: 1e-400 is 0 to a double.
+            if (v.ValueKind != JsonValueKind.Number || !IsWholeNumber(v.GetRawText())) { Error(name, "must be a whole number or null"); return null; }
             // 57.0 is 57 (pandas writes whole-number columns with gaps as floats); 1e3 is 1000.
+            if (!v.TryGetDouble(out var d) || !double.IsFinite(d)) d = v.GetRawText().StartsWith('-') ? double.NegativeInfinity : double.PositiveInfinity;
             if (d < 0) { Error(name, "must not be negative"); return null; }
             if (d > int.MaxValue) { Error(name, $"is too large (at most {int.MaxValue})"); return null; }
             return (int)d;

@@ -35,6 +35,8 @@ public sealed class IncidentValidationTests(ApiFixture api)
         ["injured_min above injured_max"] = (f => { f["properties"]!["injured_min"] = 6; f["properties"]!["injured_max"] = 5; }, "properties.injured_min"),
         ["negative fatalities"] = (f => f["properties"]!["fatalities_max"] = -1, "properties.fatalities_max"),
         ["fractional injured"] = (f => f["properties"]!["injured_min"] = 2.5, "properties.injured_min"),
+        // Not whole as written, though a double rounds it to 0 (it was stored as 0, where 1e-22 written out was refused).
+        ["fatalities of 1e-400"] = (f => f["properties"]!["fatalities_max"] = JsonNode.Parse("1e-400"), "properties.fatalities_max"),
         ["fatalities beyond a 32-bit count"] = (f => f["properties"]!["fatalities_max"] = 99_999_999_999L, "properties.fatalities_max"),
         ["fatalities that are text"] = (f => f["properties"]!["fatalities_max"] = "3", "properties.fatalities_max"),
         ["unknown event_type"] = (f => f["properties"]!["event_type"] = "bombing", "properties.event_type"),
