@@ -56,25 +56,14 @@ public static partial class Rfc3339
     /// early; or on 9999-12-31 west of UTC, in year 10000 (<c>23:00:00-02:00</c>), after every time .NET holds and
     /// so its last, <see cref="DateTimeOffset.MaxValue"/> (which Npgsql sends as infinity). False for anything else.
     /// </summary>
-    [System.Text.RegularExpressions.GeneratedRegex(@"^9999-12-31T.*-(?:[01]\d|2[0-3]):[0-5]\d$")]
-    private static partial System.Text.RegularExpressions.Regex LateOnTheLastDay();
-
     public static bool TryParseBeyondCalendar(string text, out DateTimeOffset at, out bool early)
     {
         (at, early) = (default, false);
-        if (text.StartsWith("0001-", StringComparison.Ordinal) && TryParseDateTime("0401" + text[4..], out var shifted)
-            && Unshift(shifted) is (var first, true))
-        {
-            (at, early) = (first, true);
-            return true;
-        }
-        // Its local time read as UTC parses, and with its offset west of UTC it does not: it is past the last instant.
-        if (LateOnTheLastDay().IsMatch(text) && TryParseDateTime(text[..^6] + "Z", out _) && !TryParseDateTime(text, out _))
-        {
-            at = DateTimeOffset.MaxValue;
-            return true;
-        }
-        return false;
+        // TryParseWritten reads the instant whatever it is; only one outside .NET's range is this method's.
+        if (IsFinerThanMicroseconds(text) || !TryParseWritten(text, out var written) || written.InRange) return false;
+        if (written.UtcTicks < 0) (at, early) = (new DateTimeOffset(written.UtcTicks + GregorianCycle.Ticks, TimeSpan.Zero), true);
+        else at = DateTimeOffset.MaxValue;
+        return true;
     }
 
     /// <summary>UTC ticks from 0001-01-01 of a time, negative for an <paramref name="early"/> one (given <see cref="GregorianCycle"/> later): for comparing.</summary>
