@@ -304,7 +304,7 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     [InlineData("filter=location_name IN ('Sayeda Zeinab', 'Sayyida Zaynab')&limit=10", "incidents_location_name_idx")]
     [InlineData("filter=location_name = 'Sayeda Zeinab'&limit=10", "incidents_location_name_idx")]
     [InlineData("filter=admin1 = 'Rif Dimashq' AND event_type = 'battles'&limit=10", "incidents_admin1_idx")]
-    // ACCENTI of a place or a title, through the hash indexes on accent_fold_key (0050): it read every row folding each.
+    // ACCENTI of a place or a title, through the B-trees on the head of accent_fold_key (0053): it read every row folding each.
     [InlineData("filter=ACCENTI(location_name) = ACCENTI('Sayéda Zeinab')&limit=10", "incidents_location_name_fold_idx")]
     [InlineData("filter=ACCENTI(title) = ACCENTI('Bömb near the zeppelin')&limit=10", "incidents_title_fold_idx")]
     public async Task A_page_of_few_property_matches_is_read_through_the_propertys_index(string parameters, string index)
