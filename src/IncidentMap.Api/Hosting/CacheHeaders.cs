@@ -82,7 +82,7 @@ public static class CacheHeaders
     /// <summary>
     /// The coding this request is answered in (every type that carries an ETag here is compressible), for
     /// response compression (<see cref="PreferredCodingProvider"/>) and the ETag alike: codings named in any
-    /// case, the first mention of each counting; "*" standing for every coding the header does not name
+    /// case (x-gzip as gzip), the first mention of each counting; "*" standing for every coding the header does not name
     /// (RFC 9110 §12.5.3), so "*, br;q=0" refuses br; q=0 refusing; then the highest quality, br before
     /// gzip and identity after both on a tie; null for identity. ASP.NET Core's own choice let "*" bring
     /// back a coding refused by name.
@@ -97,7 +97,8 @@ public static class CacheHeaders
             if (entry.Value.Value is not { } name) continue;
             var quality = entry.Quality ?? 1;
             if (name == "*") any ??= quality;
-            else named.TryAdd(name, quality);
+            // x-gzip is gzip (RFC 9110 §8.4.1.3).
+            else named.TryAdd(name.Equals("x-gzip", StringComparison.OrdinalIgnoreCase) ? "gzip" : name, quality);
         }
         var candidates = new List<(string Coding, double Quality, int Priority)>();
         for (var i = 0; i < Codings.Length; i++)

@@ -100,6 +100,11 @@ public sealed class CacheHeaderTests(ApiFixture api)
     [InlineData("gzip;q=0, *;q=0.5", "br")]
     [InlineData("*;q=0", null)]
     [InlineData("identity, gzip;q=0.5", null)]
+    // x-gzip is gzip (RFC 9110 §8.4.1.3), the first mention of either counting.
+    [InlineData("x-gzip", "gzip")]
+    [InlineData("X-GZIP;q=0.5, br;q=0.4", "gzip")]
+    [InlineData("x-gzip;q=0, gzip", null)]
+    [InlineData("gzip;q=0.2, x-gzip, br;q=0.5", "br")]
     public async Task A_304_names_the_coding_the_200_for_the_same_request_came_in(string acceptEncoding, string? coding)
     {
         await _client.CreateAsync(Features.Valid());
