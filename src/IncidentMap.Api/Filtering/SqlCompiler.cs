@@ -357,7 +357,23 @@ internal sealed class SqlCompiler
     private string Spatial(CallNode call, string function)
     {
         var args = Args(call, 2);
-        return $"{function}({Shape(Typed(call, args[0], CqlType.Geometry))}, {Shape(Typed(call, args[1], CqlType.Geometry))})";
+        var (first, second) = (Typed(call, args[0], CqlType.Geometry), Typed(call, args[1], CqlType.Geometry));
+        var sql = $"{function}({Shape(first)}, {Shape(second)})";
+        // Any other shape given whose edge lies at ±180° or a pole meets (or not) the other spellings of that edge too
+        // (QueryParser.EdgeAliases), as a search's intersects does: POLYGON((170 0,180 0,180 20,170 20,170 0)) missed a
+        // point stored at -180,10 that BBOX(170,0,180,20) and the search found.
+        if (function is "ST_Intersects" or "ST_Disjoint")
+        {
+            foreach (var (shape, other) in new[] { (second, first), (first, second) })
+            {
+                if (shape.Node is not LiteralNode { Value: Geometry literal } || Literals.IsBbox(literal)
+                    || Querying.QueryParser.EdgeAliases(literal) is not { } aliases) continue;
+                sql = function == "ST_Intersects"
+                    ? $"({sql} OR ST_Intersects({other.Sql}, {Parameter(aliases)}))"
+                    : $"({sql} AND ST_Disjoint({other.Sql}, {Parameter(aliases)}))";
+            }
+        }
+        return sql;
 
         // A BBOX's edge at ±180° or a pole is also spelled at the other meridian, or as the whole pole: whether a shape
         // meets the box (or not) takes those lines in; how it sits against the box (within, contains, equals, …) not.

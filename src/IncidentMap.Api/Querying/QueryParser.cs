@@ -543,11 +543,16 @@ public static partial class QueryParser
         foreach (var (at, to) in new[] { (180.0, -180.0), (-180.0, 180.0) })
         {
             if (envelope.MinX > at || envelope.MaxX < at) continue;
-            var touching = shape.Intersection(Factory.CreateLineString([new Coordinate(at, -90), new Coordinate(at, 90)]));
-            if (touching.IsEmpty) continue;
-            var moved = touching.Copy();
-            moved.Apply(new NetTopologySuite.Geometries.Utilities.AffineTransformation().Translate(to - at, 0));
-            aliases.Add(moved);
+            var meridian = Factory.CreateLineString([new Coordinate(at, -90), new Coordinate(at, 90)]);
+            // Part by part: overlay takes no GeometryCollection (a CQL2 literal may be one).
+            foreach (var part in Parts(shape))
+            {
+                var touching = part.Intersection(meridian);
+                if (touching.IsEmpty) continue;
+                var moved = touching.Copy();
+                moved.Apply(new NetTopologySuite.Geometries.Utilities.AffineTransformation().Translate(to - at, 0));
+                aliases.Add(moved);
+            }
         }
         foreach (var pole in new[] { 90.0, -90.0 })
         {
@@ -559,6 +564,10 @@ public static partial class QueryParser
         all.SRID = Factory.SRID;
         return all;
     }
+
+    private static IEnumerable<Geometry> Parts(Geometry geometry) => geometry.OgcGeometryType == OgcGeometryType.GeometryCollection
+        ? Enumerable.Range(0, geometry.NumGeometries).SelectMany(n => Parts(geometry.GetGeometryN(n)))
+        : [geometry];
 
     private static bool TryNumber(string text, out double value) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);

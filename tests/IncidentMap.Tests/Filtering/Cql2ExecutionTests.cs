@@ -114,6 +114,17 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
     [InlineData("S_CONTAINS(geometry, BBOX(0, 80, 10, 90))", "pole")]
     [InlineData("S_EQUALS(geometry, BBOX(0, 80, 10, 90))", "pole")]
     [InlineData("""{"op":"s_equals","args":[{"property":"geometry"},{"bbox":[171,-39,180,-31]}]}""", "edge180")]
+    // Any shape given meets the other spellings of its edge too, as a search's intersects does: the polygon of
+    // BBOX(171, -39, 180, -31) missed the point at -180, and a polygon reaching the pole the pole's other longitudes.
+    [InlineData("S_INTERSECTS(geometry, POLYGON((171 -39, 180 -39, 180 -31, 171 -31, 171 -39)))", "edge180 west180")]
+    [InlineData("S_INTERSECTS(POLYGON((171 -39, 180 -39, 180 -31, 171 -31, 171 -39)), geometry)", "edge180 west180")]
+    [InlineData("S_DISJOINT(geometry, POLYGON((171 -39, 180 -39, 180 -31, 171 -31, 171 -39)))", "pole")]
+    [InlineData("S_INTERSECTS(geometry, POINT(180 -35))", "edge180 west180")]
+    [InlineData("S_INTERSECTS(geometry, GEOMETRYCOLLECTION(POINT(180 -35), POINT(0 0)))", "edge180 west180")]
+    [InlineData("S_INTERSECTS(geometry, LINESTRING(30 85, 30 90))", "pole")]
+    [InlineData("S_DISJOINT(geometry, LINESTRING(30 85, 30 90))", "edge180 west180")]
+    [InlineData("S_CONTAINS(geometry, POLYGON((171 -39, 180 -39, 180 -31, 171 -31, 171 -39)))", "edge180")]
+    [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Point","coordinates":[180,-35]}]}""", "edge180 west180")]
     public async Task A_bbox_at_the_antimeridian_or_a_pole_is_contained_and_equalled_as_the_box_it_is(string filter, string expected)
     {
         await Insert("edge180", "A province at the antimeridian", "battles", "2016-02-21T00:00:00Z", "day",
