@@ -196,6 +196,16 @@ public static partial class IncidentsApi
     }
 
     /// <summary>
+    /// A JSON number as a query parameter writes it: a whole number in digits alone, however the JSON spelled it
+    /// (<c>5e1</c> and <c>50.0</c> are 50, as a write reads <c>57.0</c> as 57), since limit, precision and the tolls take
+    /// digits; any other number as written.
+    /// </summary>
+    private static string NumberText(JsonElement number) =>
+        IncidentInput.IsWholeNumber(number.GetRawText()) && number.TryGetDecimal(out var value)
+            ? decimal.Truncate(value).ToString("0", System.Globalization.CultureInfo.InvariantCulture)
+            : number.GetRawText();
+
+    /// <summary>
     /// Members of the search body: every query parameter of the items endpoint (strings, numbers,
     /// booleans or arrays of strings) plus <c>intersects</c>, a GeoJSON geometry.
     /// </summary>
@@ -214,7 +224,8 @@ public static partial class IncidentsApi
         Geometry? intersects = null;
         foreach (var member in root.EnumerateObject())
         {
-            if (member.Name == "intersects")
+            // null is the member left out, as for every other member.
+            if (member.Name == "intersects" && member.Value.ValueKind != JsonValueKind.Null)
             {
                 intersects = IncidentInput.ParseGeometry(member.Value, "intersects", errors);
                 if (intersects is not null && intersects.NumPoints > MaxSearchVertices)
@@ -235,11 +246,11 @@ public static partial class IncidentsApi
             string? text = member.Value.ValueKind switch
             {
                 JsonValueKind.String => member.Value.GetString(),
-                JsonValueKind.Number => member.Value.GetRawText(),
+                JsonValueKind.Number => NumberText(member.Value),
                 JsonValueKind.True => "true",
                 JsonValueKind.False => "false",
                 JsonValueKind.Array when member.Value.EnumerateArray().All(e => e.ValueKind is JsonValueKind.String or JsonValueKind.Number) =>
-                    QueryParser.Joined(member.Name, member.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText())),
+                    QueryParser.Joined(member.Name, member.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : NumberText(e))),
                 JsonValueKind.Null => null,
                 // A cql2-json filter may come as the JSON itself rather than as a string holding it.
                 JsonValueKind.Object when member.Name == "filter" => member.Value.GetRawText(),

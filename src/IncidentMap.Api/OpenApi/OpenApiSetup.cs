@@ -134,7 +134,7 @@ public static class OpenApiSetup
                 {
                     AllOf = [context.SchemaGenerator.GenerateSchema(typeof(GeoJsonGeometry), context.SchemaRepository)],
                     Description = "A GeoJSON geometry the incidents must intersect (lon/lat in WGS 84): a polygon too large for a URL's bbox or filter; " +
-                                  $"at most {IncidentMap.Api.Incidents.IncidentsApi.MaxSearchVertices} vertices.",
+                                  $"at most {IncidentMap.Api.Incidents.IncidentsApi.MaxSearchVertices} vertices. null is the member left out, as for every member.",
                 },
             };
             foreach (var (name, description) in IncidentMap.Api.Querying.QueryParser.Parameters)
