@@ -109,6 +109,34 @@ public sealed class WindowClusterPlanTests(PlanDatabase database) : IClassFixtur
 [Collection(ApiCollection.Name)]
 public sealed class WindowClusterTests(ApiFixture api)
 {
+    [Fact]
+    public async Task Clusters_of_a_bbox_and_a_window_answer_with_every_match()
+    {
+        // Committed (the service reads them), at a minute of 1983 no other test uses, and deleted after.
+        var when = new DateTimeOffset(1983, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(Random.Shared.Next(500_000));
+        await using var connection = await api.Database.OpenConnectionAsync();
+        try
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO incidents (title, event_type, country, occurred_at, geom, fatalities_min, fatalities_max)
+                SELECT 'window cluster api ' || g, 'battles', 'SY', @when, ST_SetSRID(ST_MakePoint(35.5 + g % 7, 32.5 + g % 5), 4326), 1, g
+                FROM generate_series(1, 20) g
+                UNION ALL
+                SELECT 'window cluster api line', 'riots', 'SY', @when, ST_GeomFromText('LINESTRING(30 30, 31 31, 36 33)', 4326), 0, 0
+                """, new { when });
+            var window = Uri.EscapeDataString($"{when.AddHours(-1):yyyy-MM-ddTHH:mm:ssZ}/{when.AddHours(1):yyyy-MM-ddTHH:mm:ssZ}");
+            var response = await api.CreateClient().GetAsync($"/collections/incidents/clusters?zoom=5&bbox=35,32,43,38&datetime={window}");
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            var features = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["features"]!.AsArray();
+            Assert.Equal(21, features.Sum(f => f!["properties"]!["count"]!.GetValue<int>()));
+            Assert.Equal(210, features.Sum(f => f!["properties"]!["fatalities_max_sum"]!.GetValue<int>()));
+        }
+        finally
+        {
+            await connection.ExecuteAsync("DELETE FROM incidents WHERE title LIKE 'window cluster api%' AND occurred_at = @when", new { when });
+        }
+    }
+
     private static readonly string[] Bboxes =
     [
         "35,32,43,38", "36.5,34.5,36.9,34.9", "170,-50,-170,60", "100,-10,180,10", "-180,-10,-100,10",
