@@ -29,14 +29,15 @@ public static class ClusterLimit
     public static int SampleRows(int maxClusters) => 2 * (maxClusters + 1);
 
     /// <summary>Whether the clusters of <paramref name="query"/> at <paramref name="zoom"/> are known to number more than <paramref name="maxClusters"/>.</summary>
-    public static async Task<bool> ExceededAsync(IncidentReader reader, IncidentQuery query, int zoom, int maxClusters, CancellationToken ct)
+    public static async Task<bool> ExceededAsync(IncidentReader reader, IncidentQuery query, int zoom, int maxClusters, CancellationToken ct,
+        bool byWindowIndex = false)
     {
         if (CellsUnder(query, zoom) <= maxClusters) return false;
         // From the grid, the exact count costs a tenth of the clusters themselves (the world at zoom 7: 91,264
         // clusters, 0.9 s to compute and refuse).
         if (TileSql.GridClusterCount(query, zoom) is var (gridSql, gridParameters))
             return await reader.ScalarAsync<long>(gridSql, gridParameters, ct) > maxClusters;
-        var (sql, parameters) = TileSql.ClusterCount(query, zoom, SampleRows(maxClusters));
+        var (sql, parameters) = TileSql.ClusterCount(query, zoom, SampleRows(maxClusters), byWindowIndex);
         return await reader.ScalarAsync<long>(sql, parameters, ct) > maxClusters;
     }
 

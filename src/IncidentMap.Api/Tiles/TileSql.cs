@@ -101,7 +101,13 @@ public static class TileSql
     /// Clusters as GeoJSON at a map zoom: the same grid and sums as the tiles, over exactly the incidents
     /// the same filters return from /items (so the counts add up to its numberMatched).
     /// </summary>
-    public static (string Sql, DynamicParameters Parameters) Clusters(IncidentQuery query, int zoom, int precision, int maxClusters)
+    /// <param name="byWindowIndex">
+    /// Whether a bbox with a time window reads the incidents whose point lies well inside the bbox from
+    /// <c>incidents_occurred_points_idx</c> alone (<see cref="WindowMembers"/>; only where <see cref="WindowAreas"/> splits the
+    /// bbox, else ignored): what <see cref="WindowIndexPays"/> decides. The same clusters either way.
+    /// </param>
+    public static (string Sql, DynamicParameters Parameters) Clusters(IncidentQuery query, int zoom, int precision, int maxClusters,
+        bool byWindowIndex = false)
     {
         var parameters = new DynamicParameters();
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
@@ -125,7 +131,7 @@ public static class TileSql
         }
         return ($$"""
             WITH members AS (
-                {{Members(where)}}
+                {{MembersOf(parameters, query, where, byWindowIndex)}}
             )
             SELECT json_build_object('type', 'Feature', 'id', cx || '/' || cy,
                 'geometry', ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_MakePoint({{OnMap("avg(px) / 1000")}}, {{OnMap("avg(py) / 1000")}}), 3857), 4326), @digits)::json,
@@ -160,7 +166,7 @@ public static class TileSql
     /// centres or order. A lower bound of the whole answer's size, exact when fewer incidents match;
     /// reading stops after the sample (see <see cref="ClusterLimit"/>).
     /// </summary>
-    public static (string Sql, DynamicParameters Parameters) ClusterCount(IncidentQuery query, int zoom, int sampleRows)
+    public static (string Sql, DynamicParameters Parameters) ClusterCount(IncidentQuery query, int zoom, int sampleRows, bool byWindowIndex = false)
     {
         var parameters = new DynamicParameters();
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
@@ -169,7 +175,7 @@ public static class TileSql
         return ($"""
             SELECT count(DISTINCT cy * @cells + cx)
             FROM (
-                {Members(where, values: false)}
+                {MembersOf(parameters, query, where, byWindowIndex, values: false)}
                 LIMIT @sample
             ) sample
             """, parameters);
@@ -334,6 +340,168 @@ public static class TileSql
     /// </summary>
     public static bool WindowOnly(IncidentQuery query) =>
         (query.From is not null || query.Until is not null) && GridServes(query with { From = null, Until = null });
+
+    /// <summary>
+    /// Whether the query is a bbox and a time window, with at most event types and countries besides: /clusters of it
+    /// may read the incidents whose point lies well inside the bbox from <c>incidents_occurred_points_idx</c> alone
+    /// (<see cref="WindowMembers"/>). A bbox of the whole world is no test at all, and needs no split.
+    /// </summary>
+    public static bool WindowWithBbox(IncidentQuery query) =>
+        query.Bbox is { Count: > 0 } boxes && !boxes.Any(b => b is { MinLon: -180, MinLat: -90, MaxLon: 180, MaxLat: 90 })
+        && WindowOnly(query with { Bbox = null });
+
+    /// <summary>
+    /// How many entries of the window's index one heap row read is worth, about: the window's index-only walk reads every
+    /// incident of the window (1.0-1.7 µs each on the bench's million, load 5-20), the table's path the bbox's
+    /// incidents one heap page each (35-90 µs each). Measured in psql, docs/query-performance.md.
+    /// </summary>
+    public const double WindowIndexRowsPerHeapRow = 50;
+
+    /// <summary>
+    /// An <c>EXPLAIN (FORMAT JSON)</c> of two counts the planner estimates: the query's matches (bbox and window), then
+    /// the window's (the query without its bbox); null where /clusters of the query cannot read the window's index
+    /// (<see cref="WindowWithBbox"/>, <see cref="WindowAreas"/>). <see cref="WindowIndexPays"/> reads it.
+    /// </summary>
+    public static (string Sql, DynamicParameters Parameters)? WindowIndexEstimate(IncidentQuery query)
+    {
+        if (!WindowWithBbox(query) || WindowAreas(query) is null) return null;
+        var parameters = new DynamicParameters();
+        var inBbox = string.Join("\n  AND ", IncidentSqlBuilder.Where(query, parameters));
+        var inWindow = string.Join("\n  AND ", IncidentSqlBuilder.Where(query with { Bbox = null }, parameters));
+        return ($"""
+            EXPLAIN (FORMAT JSON)
+            SELECT 1 FROM incidents i WHERE {inBbox}
+            UNION ALL
+            SELECT 2 FROM incidents i WHERE {inWindow}
+            """, parameters);
+    }
+
+    /// <summary>
+    /// Whether the window's index-only walk is the cheaper way to the clusters, from the plan of
+    /// <see cref="WindowIndexEstimate"/>: when the window holds at most <see cref="WindowIndexRowsPerHeapRow"/> times the
+    /// incidents the bbox and window hold together (the bbox holds at least a fiftieth of the window's incidents). A
+    /// small bbox of a long window (a town over ten years) reads its few incidents from the table as before, rather
+    /// than the whole window's index. A plan of any other shape: false, the table's path as before.
+    /// </summary>
+    public static bool WindowIndexPays(string? planJson)
+    {
+        if (planJson is null) return false;
+        try
+        {
+            var plan = System.Text.Json.Nodes.JsonNode.Parse(planJson)?[0]?["Plan"];
+            if (plan?["Node Type"]?.GetValue<string>() != "Append" || plan["Plans"] is not System.Text.Json.Nodes.JsonArray { Count: 2 } branches)
+                return false;
+            var inBbox = branches[0]?["Plan Rows"]?.GetValue<double>();
+            var inWindow = branches[1]?["Plan Rows"]?.GetValue<double>();
+            return inBbox is > 0 && inWindow is >= 0 && inWindow <= WindowIndexRowsPerHeapRow * inBbox;
+        }
+        catch (Exception error) when (error is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A rectangle in Web Mercator metres, edges included.</summary>
+    internal readonly record struct MercatorBox(double West, double South, double East, double North);
+
+    /// <summary>
+    /// The bbox's boxes split for <see cref="WindowMembers"/>: for each box of the area, the rectangle of Web Mercator
+    /// at least <c>Margin</c> (a metre) inside it (none for a box too small, or an alias: another spelling of the area's
+    /// edge), and boxes in longitude and latitude along the edges of each box, reaching 1e-7° into its rectangle, that
+    /// hold the rest (a box without a rectangle whole). Null when no box has a rectangle (the table alone then answers).
+    /// <para>
+    /// A point whose Web Mercator coordinates lie in a rectangle lies inside the bbox by at least 0.8 mm (a metre of
+    /// Mercator at 85°; the transforms round to about a nanometre), so its incident intersects the bbox: an incident's
+    /// point (<c>point_3857</c>, migration 0027) is on its geometry, <c>ST_PointOnSurface</c> of the part on the map, a
+    /// vertex of a line, a member of a multipoint, inside a polygon; the clipping at the map's edge (±85.0511287799°)
+    /// adds vertices only there, beyond every rectangle (never nearer the map's edge than a metre), where points just
+    /// past the edge are stored too. As the grid's cells (<see cref="GridAreas"/>), but to the metre, not to a cell.
+    /// </para>
+    /// </summary>
+    internal static (List<MercatorBox> Inner, List<Box> Border)? WindowAreas(IncidentQuery query)
+    {
+        if (query.Bbox is not { Count: > 0 } boxes) return null;
+        const double Margin = 1;                 // metres
+        const double Overlap = 1e-7;             // degrees the border boxes reach into the rectangles
+        double Longitude(double x) => x * 180 / WorldHalf;
+        double Latitude(double y) => Math.Atan(Math.Sinh(y / WorldHalf * Math.PI)) * 180 / Math.PI;
+        var inner = new List<MercatorBox>();
+        var border = new List<Box>();
+        foreach (var box in boxes)
+        {
+            if (box.Alias)
+            {
+                border.Add(box);
+                continue;
+            }
+            var (x0, y0) = Mercator(box.MinLon, box.MinLat);
+            var (x1, y1) = Mercator(box.MaxLon, box.MaxLat);
+            var (west, south, east, north) = (x0 + Margin, y0 + Margin, Math.Min(x1, WorldHalf) - Margin, Math.Min(y1, WorldHalf) - Margin);
+            if (!(west < east && south < north))
+            {
+                border.Add(box);
+                continue;
+            }
+            inner.Add(new MercatorBox(west, south, east, north));
+            border.Add(box with { MinLat = Math.Min(Latitude(north) - Overlap, box.MaxLat) });
+            border.Add(box with { MaxLat = Math.Max(Latitude(south) + Overlap, box.MinLat) });
+            border.Add(box with { MaxLon = Math.Max(Longitude(west) + Overlap, box.MinLon) });
+            border.Add(box with { MinLon = Math.Min(Longitude(east) - Overlap, box.MaxLon) });
+        }
+        return inner.Count == 0 ? null : (inner, border);
+    }
+
+    /// <summary>
+    /// The members of /clusters (<see cref="Members"/>) of a bbox and a time window in two parts: the incidents of the
+    /// window whose point lies in a rectangle well inside the bbox (<see cref="WindowAreas"/>), which therefore
+    /// intersect it, with no test on geom, so that <c>incidents_occurred_points_idx</c> alone serves them (migration
+    /// 0051: it holds the window's columns, event type, country, both tolls and the point); and the rest of the
+    /// query's matches, found through the GiST index on geom by the boxes along the bbox's edges, whose point lies in
+    /// no rectangle. A matching incident whose point lies outside the rectangles has a point of its geometry in the
+    /// bbox, and its bounding box holds both: so either that point lies outside the rectangle too, in a border box,
+    /// or the bounding box reaches from inside the rectangle to outside it, across a border box (which reaches 1e-7°
+    /// into the rectangle, far more than the transforms' rounding); <c>&amp;&amp;</c> compares bounding boxes
+    /// rounded outwards. So each matching incident is in exactly one part, and the sums are those of the table's path.
+    /// Null where the query is no such bbox.
+    /// </summary>
+    private static string? WindowMembers(DynamicParameters parameters, IncidentQuery query, string where, bool values)
+    {
+        if (!WindowWithBbox(query) || WindowAreas(query) is not var (inner, border)) return null;
+        var inWindow = string.Join("\n      AND ", IncidentSqlBuilder.Where(query with { Bbox = null }, parameters));
+        var inside = new List<string>();
+        for (var n = 0; n < inner.Count; n++)
+        {
+            // Exact comparisons of the point's coordinates: && on point_3857 compares boxes rounded outwards to float4.
+            inside.Add($"ST_X(i.point_3857) BETWEEN @inner_west{n} AND @inner_east{n} AND ST_Y(i.point_3857) BETWEEN @inner_south{n} AND @inner_north{n}");
+            parameters.Add($"inner_west{n}", inner[n].West);
+            parameters.Add($"inner_south{n}", inner[n].South);
+            parameters.Add($"inner_east{n}", inner[n].East);
+            parameters.Add($"inner_north{n}", inner[n].North);
+        }
+        var near = new List<string>();
+        for (var n = 0; n < border.Count; n++)
+        {
+            near.Add($"i.geom && ST_MakeEnvelope(@edge_west{n}, @edge_south{n}, @edge_east{n}, @edge_north{n}, 4326)");
+            parameters.Add($"edge_west{n}", border[n].MinLon);
+            parameters.Add($"edge_south{n}", border[n].MinLat);
+            parameters.Add($"edge_east{n}", border[n].MaxLon);
+            parameters.Add($"edge_north{n}", border[n].MaxLat);
+        }
+        var anyInside = "(" + string.Join(" OR ", inside.Select(c => $"({c})")) + ")";
+        return $"""
+            {Members(inWindow, values)}
+                  AND {anyInside}
+                UNION ALL
+                -- The bbox's matches whose point lies in no rectangle: near its edges, or a line or polygon from outside.
+                {Members(where, values)}
+                  AND ({string.Join(" OR ", near)})
+                  AND NOT {anyInside}
+            """;
+    }
+
+    /// <summary>The members of /clusters: <see cref="WindowMembers"/> when asked and possible, else <see cref="Members"/>.</summary>
+    private static string MembersOf(DynamicParameters parameters, IncidentQuery query, string where, bool byWindowIndex, bool values = true) =>
+        (byWindowIndex ? WindowMembers(parameters, query, where, values) : null) ?? Members(where, values);
 
     /// <summary>
     /// Whether /clusters at <paramref name="zoom"/> comes from the grid: a grid of level 10 or coarser, and

@@ -297,8 +297,12 @@ public static class TilesApi
         if (Conditional.Evaluate(request.HttpContext, Conditional.DataETag(version, query!), Conditional.Revalidate) is { } conditional) return conditional;
         // Cut short, the counts would no longer add up to the matching incidents: refuse instead, before
         // computing them when that is sure (deep zooms over large areas).
-        if (await ClusterLimit.ExceededAsync(reader, query!, zoom, MaxClusters, ct)) return TooManyClusters(zoom);
-        var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision, MaxClusters);
+        // A bbox and a time window: the incidents well inside the bbox from the window's index alone, where the planner
+        // expects the bbox to hold enough of the window's incidents for that walk to cost less than reading them from the table.
+        var byWindowIndex = TileSql.WindowIndexEstimate(query!) is var (estimateSql, estimateParameters)
+            && TileSql.WindowIndexPays(await reader.ScalarAsync<string>(estimateSql, estimateParameters, ct));
+        if (await ClusterLimit.ExceededAsync(reader, query!, zoom, MaxClusters, ct, byWindowIndex)) return TooManyClusters(zoom);
+        var (sql, parameters) = TileSql.Clusters(query!, zoom, query!.Precision, MaxClusters, byWindowIndex);
         var clusters = await reader.ListAsync<string>(sql, parameters, ct);
         if (clusters.Count > MaxClusters) return TooManyClusters(zoom);
         return IncidentListResult.Small(clusters);
