@@ -505,15 +505,15 @@ public static partial class IncidentsApi
         if (derived.Count == 0 || JsonNode.Parse(body.GetRawText()) is not JsonObject feature || feature["properties"] is not JsonObject properties) return null;
         bool Echoed(string name) => JsonNode.DeepEquals(stored["properties"]?[name], properties[name]);
         string[] forget;
-        if (feature["geometry"] is not null && !JsonNode.DeepEquals(stored["geometry"], feature["geometry"]))
+        if (feature["geometry"] is not null && !SameGeometry(stored["geometry"], feature["geometry"]))
             forget = ["location_name", "admin1", "country", "geo_precision"];
-        else if (derived.Contains("geometry") && JsonNode.DeepEquals(stored["geometry"], feature["geometry"]) && !PlaceNames.All(Echoed))
+        else if (derived.Contains("geometry") && SameGeometry(stored["geometry"], feature["geometry"]) && !PlaceNames.All(Echoed))
         {
             feature.Remove("geometry");
             forget = ["admin1", "country", "geo_precision"];
         }
         // A new country for the writer's own point: the names taken from a place of another country (CountryDerivedNames).
-        else if (!derived.Contains("geometry") && JsonNode.DeepEquals(stored["geometry"], feature["geometry"]) && !Echoed("country"))
+        else if (!derived.Contains("geometry") && SameGeometry(stored["geometry"], feature["geometry"]) && !Echoed("country"))
             forget = ["location_name", "admin1"];
         else return null;
         foreach (var name in forget.Where(n => derived.Contains(n) && Echoed(n))) properties.Remove(name);
@@ -529,7 +529,7 @@ public static partial class IncidentsApi
     {
         var sent = JsonNode.Parse(body.GetRawText())!;
         bool Same(string name) => JsonNode.DeepEquals(stored["properties"]?[name], sent["properties"]?[name]);
-        return JsonNode.DeepEquals(stored["geometry"], sent["geometry"]) && Same("location_name") && Same("admin1") && Same("country");
+        return SameGeometry(stored["geometry"], sent["geometry"]) && Same("location_name") && Same("admin1") && Same("country");
     }
 
     /// <summary>
@@ -724,7 +724,40 @@ public static partial class IncidentsApi
     /// taken for one, a new location_name beside it kept the old town's point, made exact.
     /// </summary>
     private static bool NewGeometry(JsonElement patch, JsonNode stored) =>
-        patch.TryGetProperty("geometry", out var geometry) && !JsonNode.DeepEquals(stored["geometry"], JsonNode.Parse(geometry.GetRawText()));
+        patch.TryGetProperty("geometry", out var geometry) && !SameGeometry(stored["geometry"], JsonNode.Parse(geometry.GetRawText()));
+
+    /// <summary>
+    /// Whether a geometry sent is the stored one as it would be stored: a height (or M value) and a bbox member are
+    /// read and not stored (README), so the point read back with a height added, as a PointZ layer or a KML-born
+    /// feature sends it, is no new point. Compared as JSON, it was one: beside a new location_name it kept the old
+    /// town's point, made exact, and alone it turned a geocoded town's precision to exact.
+    /// </summary>
+    private static bool SameGeometry(JsonNode? stored, JsonNode? sent)
+    {
+        if (JsonNode.DeepEquals(stored, sent)) return true;
+        if (stored is not JsonObject || sent is not JsonObject) return false;
+        var errors = new List<Problems.FieldError>();
+        using var storedJson = JsonDocument.Parse(stored.ToJsonString());
+        using var sentJson = JsonDocument.Parse(sent.ToJsonString());
+        var (a, b) = (IncidentInput.ParseGeometry(storedJson.RootElement, "geometry", errors), IncidentInput.ParseGeometry(sentJson.RootElement, "geometry", errors));
+        return errors.Count == 0 && a is not null && b is not null && SamePlanar(a, b);
+
+        // The same parts, rings and positions in the plane, exactly.
+        static bool SamePlanar(NetTopologySuite.Geometries.Geometry a, NetTopologySuite.Geometries.Geometry b) => (a, b) switch
+        {
+            (NetTopologySuite.Geometries.GeometryCollection x, NetTopologySuite.Geometries.GeometryCollection y) =>
+                x.GeometryType == y.GeometryType && x.NumGeometries == y.NumGeometries
+                && Enumerable.Range(0, x.NumGeometries).All(n => SamePlanar(x.GetGeometryN(n), y.GetGeometryN(n))),
+            (NetTopologySuite.Geometries.Polygon x, NetTopologySuite.Geometries.Polygon y) =>
+                x.NumInteriorRings == y.NumInteriorRings && SamePlanar(x.ExteriorRing, y.ExteriorRing)
+                && Enumerable.Range(0, x.NumInteriorRings).All(n => SamePlanar(x.GetInteriorRingN(n), y.GetInteriorRingN(n))),
+            _ when a is not NetTopologySuite.Geometries.GeometryCollection and not NetTopologySuite.Geometries.Polygon
+                   && b is not NetTopologySuite.Geometries.GeometryCollection and not NetTopologySuite.Geometries.Polygon =>
+                a.GeometryType == b.GeometryType && a.NumPoints == b.NumPoints
+                && a.Coordinates.Zip(b.Coordinates).All(pair => pair.First.X == pair.Second.X && pair.First.Y == pair.Second.Y),
+            _ => false,
+        };
+    }
 
     /// <summary>
     /// The place names a patch sets, or null when it sets a new geometry (then the place is derived

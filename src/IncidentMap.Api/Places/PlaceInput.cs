@@ -84,7 +84,9 @@ public static class PlaceInput
         int? population = null;
         if (props.TryGetProperty("population", out var people) && people.ValueKind != JsonValueKind.Null)
         {
-            if (people.ValueKind == JsonValueKind.Number && people.TryGetInt32(out var count) && count >= 0) population = count;
+            // Whole as written, as an incident's counts are: 1000.0 and 1e3 are 1000 (pandas writes a whole-number column with gaps as floats).
+            if (people.ValueKind == JsonValueKind.Number && IncidentInput.IsWholeNumber(people.GetRawText())
+                && people.TryGetDecimal(out var count) && count is >= 0 and <= int.MaxValue) population = (int)count;
             else errors.Add(new FieldError("properties.population", $"must be a whole number of people from 0 to {int.MaxValue}, or null when unknown"));
         }
 

@@ -595,6 +595,11 @@ public sealed class GeocodingTests(ApiFixture api)
     // The stored point restated is no new point: a new name still geocodes again (a PATCH kept Homs' point as exact).
     [InlineData("name", """{"geometry": "restated", "properties": {"location_name": "Aleppo"}}""")]
     [InlineData("point", """{"geometry": "restated", "properties": {"country": "LB"}}""")]
+    // Restated with a height, or a bbox member, which are not stored: still the stored point (compared as JSON, it was
+    // a new one, and Aleppo kept Homs' point, made exact).
+    [InlineData("name", """{"geometry": "restated-z", "properties": {"location_name": "Aleppo"}}""")]
+    [InlineData("name", """{"geometry": "restated-bbox", "properties": {"location_name": "Aleppo"}}""")]
+    [InlineData("point", """{"geometry": "restated-z", "properties": {"country": "LB"}}""")]
     public async Task A_read_back_incident_put_with_one_change_is_derived_as_a_patch_of_that_change(string placedBy, string change)
     {
         // Geocoded from its name, or placed by its point near Homs (the names reverse geocoded).
@@ -604,7 +609,8 @@ public sealed class GeocodingTests(ApiFixture api)
 
         var read = await _client.GetJsonAsync(put);
         var patch = JsonNode.Parse(change)!;
-        if (patch["geometry"] is JsonValue) patch["geometry"] = read["geometry"]!.DeepClone(); // both were placed alike
+        if (patch["geometry"] is JsonValue restated) // both were placed alike
+            patch["geometry"] = Restated(read["geometry"]!, restated.GetValue<string>());
         var changed = IncidentMap.Api.Incidents.IncidentInput.MergePatch(read, patch)!;
         Assert.Equal(HttpStatusCode.OK, (await _client.PutCurrentAsync(put, Features.Content(changed))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(patched, patch.ToJsonString())).StatusCode);
@@ -620,6 +626,47 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.NotEqual("Homs", byPut["place"]![1]?.GetValue<string>()); // admin1: not the old place's
         if (patch["properties"]?["location_name"] is not null) // geocoded afresh, not left at Homs' point
             Assert.False(JsonNode.DeepEquals(read["geometry"], byPut["geometry"]), byPut.ToJsonString());
+    }
+
+    /// <summary>The stored geometry as a client sends it back: as read, with a height at every position, or with a bbox member.</summary>
+    private static JsonNode Restated(JsonNode geometry, string how)
+    {
+        var copy = geometry.DeepClone();
+        if (how == "restated-bbox")
+            copy["bbox"] = new JsonArray(-180, -90, 180, 90);
+        if (how == "restated-z")
+        {
+            static void AddHeight(JsonNode node)
+            {
+                if (node is not JsonArray array) return;
+                if (array.Count > 0 && array[0] is JsonValue) array.Add(0);
+                else foreach (var item in array) AddHeight(item!);
+            }
+            AddHeight(copy["coordinates"]!);
+        }
+        return copy;
+    }
+
+    /// <summary>
+    /// The geocoded point sent back alone, with a height or a bbox member (not stored), changes nothing: it made a
+    /// version 2 that claimed the town's centre as the exact spot and dropped the place link.
+    /// </summary>
+    [Theory]
+    [InlineData("restated")]
+    [InlineData("restated-z")]
+    [InlineData("restated-bbox")]
+    public async Task The_geocoded_point_sent_back_with_a_height_or_a_bbox_changes_nothing(string how)
+    {
+        var url = $"/collections/incidents/items/{await _client.CreateAsync(Unlocated("Homs", "SY"))}";
+        var read = await _client.GetJsonAsync(url);
+
+        var patch = new JsonObject { ["geometry"] = Restated(read["geometry"]!, how) };
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(url, patch.ToJsonString())).StatusCode);
+
+        var after = await _client.GetJsonAsync(url);
+        Assert.Equal(read["properties"]!["version"]!.GetValue<int>(), after["properties"]!["version"]!.GetValue<int>());
+        foreach (var name in new[] { "geo_precision", "place_id", "derived_fields" })
+            Assert.True(JsonNode.DeepEquals(read["properties"]![name], after["properties"]![name]), $"{name}: {after["properties"]![name]?.ToJsonString()}");
     }
 
     [Fact]

@@ -67,6 +67,24 @@ public sealed class PlacesCollectionTests(ApiFixture api)
     /// A place's ETag is a digest of the place (places have no version number): it revalidates with a 304 until the
     /// place itself changes, whatever else is written, and an editor's change may send it as If-Match.
     /// </summary>
+    /// <summary>A population is a whole number as written, as an incident's counts are: 1000.0 and 2e3 were a 422.</summary>
+    [Theory]
+    [InlineData("1000.0", 1000)]
+    [InlineData("2e3", 2000)]
+    [InlineData("150000e-2", 1500)]
+    [InlineData("0.0", 0)]
+    public async Task A_population_written_with_a_point_or_an_exponent_is_its_whole_number(string written, int population)
+    {
+        var place = Place($"Whole {Suffix()}");
+        place["properties"]!["population"] = JsonNode.Parse(written);
+        var id = await AddAsync(place);
+        Assert.Equal(population, (await _client.GetJsonAsync($"/collections/places/items/{id}"))["properties"]!["population"]!.GetValue<long>());
+
+        var patched = await PatchAsync(id, "{\"properties\": {\"population\": " + written.Replace("e", "E") + "}}");
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        Assert.Equal(population, (await _client.GetJsonAsync($"/collections/places/items/{id}"))["properties"]!["population"]!.GetValue<long>());
+    }
+
     [Fact]
     public async Task A_place_revalidates_with_304_until_it_changes_and_its_etag_guards_a_patch_and_a_delete()
     {
@@ -218,6 +236,8 @@ public sealed class PlacesCollectionTests(ApiFixture api)
     [InlineData("""{"properties":{"name":"N","population":"many"}}""", "properties.population")]
     [InlineData("""{"properties":{"name":"N","population":1.5}}""", "properties.population")]
     [InlineData("""{"properties":{"name":"N","population":3000000000}}""", "properties.population")]
+    [InlineData("""{"properties":{"name":"N","population":1e-400}}""", "properties.population")]
+    [InlineData("""{"properties":{"name":"N","population":1000.0000000000000000000000000001}}""", "properties.population")]
     [InlineData("""{"type":"FeatureCollection","properties":{"name":"N"}}""", "type")]
     [InlineData("""{"geometry":null,"properties":{"name":"N"}}""", "geometry")]
     [InlineData("""{"geometry":{"type":"LineString","coordinates":[[1,2],[3,4]]},"properties":{"name":"N"}}""", "geometry.type")]
