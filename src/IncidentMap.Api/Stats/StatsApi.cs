@@ -84,7 +84,7 @@ public static class StatsApi
         if (groupBy is not null && !Groups.ContainsKey(groupBy))
             return Problem.BadParameter("group_by", $"'{groupBy}' is not one of {string.Join(", ", Groups.Keys)}");
         var tzText = request.Query["tz"].FirstOrDefault() ?? "UTC";
-        if (await TimeZoneNames.FindAsync(tzText, reader, context.RequestAborted) is not var (tz, zone))
+        if (await TimeZoneNames.FindAsync(tzText, reader, context.RequestAborted) is not var (tz, zone, sqlZone))
             return Problem.BadParameter("tz", $"'{tzText}' is not an IANA time zone name (e.g. Asia/Damascus, UTC)");
         var csv = WantsCsv(request);
         if (csv is null) return Problem.BadParameter("f", $"'{request.Query["f"]}' is not json or csv");
@@ -129,7 +129,8 @@ public static class StatsApi
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(filter, parameters));
         if (local) where += "\n      AND " + InWindow;
         parameters.Add("interval", interval);
-        parameters.Add("tz", tz);
+        // The name AT TIME ZONE reads as the zone (posix/CET for CET, an abbreviation of UTC+1 to it).
+        parameters.Add("tz", sqlZone);
         parameters.Add("window_from", query.From);
         parameters.Add("window_until", query.Until);
         parameters.Add("max_buckets", MaxBuckets + 1); // one more, to tell a span that is too long

@@ -551,6 +551,25 @@ public sealed class StatsTests(ApiFixture api)
         Assert.Equal($"start,group,count,fatalities_min_sum,fatalities_max_sum\r\n{dayStarts},,0,0,0\r\n", csv);
     }
 
+    /// <summary>
+    /// CET, EET, MET and WET are zones with summer time and, to PostgreSQL's AT TIME ZONE, abbreviations of a
+    /// fixed offset, which it reads first: the buckets were cut at UTC+1 all year in CET while the window's
+    /// ends were local midnights at UTC+2 in summer, and an incident of 2 July was counted on 1 July.
+    /// </summary>
+    [Theory]
+    [InlineData("CET", "2020-07-01T22:30:00Z", "2020-07-02", "2020-07-01T22:00:00Z")]
+    [InlineData("cet", "2020-07-01T22:30:00Z", "2020-07-02", "2020-07-01T22:00:00Z")]
+    [InlineData("EET", "2020-07-01T21:30:00Z", "2020-07-02", "2020-07-01T21:00:00Z")]
+    [InlineData("WET", "2020-06-30T23:30:00Z", "2020-07-01", "2020-06-30T23:00:00Z")]
+    public async Task A_zone_postgresql_also_knows_as_an_abbreviation_is_cut_as_the_zone(string tz, string incidentAt, string day, string dayStarts)
+    {
+        var tag = await TaggedAtAsync(incidentAt);
+
+        Assert.Equal([(dayStarts, 1)], await BucketsAsync($"tags={tag}&tz={tz}&datetime={day}"));
+        var stats = await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&tz={tz}&datetime={day}");
+        Assert.Equal(tz.ToUpperInvariant(), stats["time_zone"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task A_closed_window_of_months_is_measured_in_months_not_in_28_days()
     {
