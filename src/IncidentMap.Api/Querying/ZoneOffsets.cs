@@ -43,7 +43,9 @@ internal static class ZoneOffsets
     }
 
     /// <summary>The zone's table, read once per process; null when there is none to read.</summary>
-    internal static Table? For(TimeZoneInfo zone) => Tables.GetOrAdd(zone.Id, Load);
+    internal static Table? For(TimeZoneInfo zone) => Tables.GetOrAdd(zone.Id, LoadTable);
+
+    private static readonly Func<string, Table?> LoadTable = Load;
 
     private static Table? Load(string id)
     {
