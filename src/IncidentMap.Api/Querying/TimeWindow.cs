@@ -203,6 +203,8 @@ public static partial class TimeWindow
     /// midnight (Asia/Damascus on 2016-03-25 went from 00:00 to 01:00) the day starts at the end of the
     /// gap; where midnight happens twice (America/Havana, 2016-11-06) at the first of them. Both
     /// offsets around the time are tried, the earliest instant whose local time is not before it wins.
+    /// Offsets are the zone's to the second, as PostgreSQL has them (<see cref="ZoneOffsets"/>): a day of
+    /// Africa/Monrovia in 1970 (−0:44:30) starts at 00:44:30Z, where .NET's whole minutes said 00:44:00Z.
     /// Outside the instants .NET can hold it clamps to the first or last one.
     /// </summary>
     public static DateTimeOffset Local(DateTime local, TimeZoneInfo? zone)
@@ -215,16 +217,24 @@ public static partial class TimeWindow
             var probe = new DateTimeOffset(local, TimeSpan.Zero);
             probe = day < 0 ? (probe > DateTimeOffset.MinValue.AddDays(1) ? probe.AddDays(-1) : probe)
                             : (probe < DateTimeOffset.MaxValue.AddDays(-1) ? probe.AddDays(1) : probe);
-            var offset = zone.GetUtcOffset(probe);
+            var offset = ZoneOffsets.At(probe, zone);
             var ticks = local.Ticks - offset.Ticks;
             if (ticks < DateTimeOffset.MinValue.UtcTicks) return DateTimeOffset.MinValue;
             if (ticks > DateTimeOffset.MaxValue.UtcTicks) return DateTimeOffset.MaxValue;
             var instant = new DateTimeOffset(ticks, TimeSpan.Zero);
             if (WallClock(instant, zone) >= local && (best is null || instant < best)) best = instant;
         }
-        // Two transitions within a day of each other: read it with the offset the zone names for it.
-        return best ?? new DateTimeOffset(local.Ticks - zone.GetUtcOffset(local).Ticks, TimeSpan.Zero);
+        if (best is not null) return best.Value;
+        // Two transitions within a day of each other: read it with the offset the zone names for it (.NET's,
+        // to the minute), made exact by the offset at the instant that names.
+        var guess = Clamp(local.Ticks - zone.GetUtcOffset(local).Ticks);
+        return Clamp(local.Ticks - ZoneOffsets.At(guess, zone).Ticks);
     }
+
+    private static DateTimeOffset Clamp(long utcTicks) =>
+        utcTicks < DateTimeOffset.MinValue.UtcTicks ? DateTimeOffset.MinValue
+        : utcTicks > DateTimeOffset.MaxValue.UtcTicks ? DateTimeOffset.MaxValue
+        : new DateTimeOffset(utcTicks, TimeSpan.Zero);
 
     private sealed record Duration(int Years, int Months, int Days, TimeSpan Time)
     {
@@ -250,11 +260,15 @@ public static partial class TimeWindow
         }
     }
 
-    /// <summary>The zone's wall-clock time at an instant; at the edges of the calendar, the edge.</summary>
-    private static DateTime WallClock(DateTimeOffset instant, TimeZoneInfo zone)
+    /// <summary>
+    /// The zone's wall-clock time at an instant, to the second as PostgreSQL's <c>AT TIME ZONE</c> has it
+    /// (<see cref="ZoneOffsets"/>; UTC when null); at the edges of the calendar, the edge.
+    /// </summary>
+    public static DateTime WallClock(DateTimeOffset instant, TimeZoneInfo? zone)
     {
-        try { return TimeZoneInfo.ConvertTime(instant, zone).DateTime; }
-        catch (ArgumentOutOfRangeException) { return instant.Year < 5000 ? DateTime.MinValue : DateTime.MaxValue; }
+        if (zone is null) return instant.UtcDateTime;
+        var ticks = instant.UtcTicks + ZoneOffsets.At(instant, zone).Ticks;
+        return ticks < DateTime.MinValue.Ticks ? DateTime.MinValue : ticks > DateTime.MaxValue.Ticks ? DateTime.MaxValue : new DateTime(ticks);
     }
 
     /// <summary>

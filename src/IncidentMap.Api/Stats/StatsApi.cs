@@ -84,7 +84,7 @@ public static class StatsApi
         if (groupBy is not null && !Groups.ContainsKey(groupBy))
             return Problem.BadParameter("group_by", $"'{groupBy}' is not one of {string.Join(", ", Groups.Keys)}");
         var tzText = request.Query["tz"].FirstOrDefault() ?? "UTC";
-        if (await TimeZoneNames.FindAsync(tzText, reader, context.RequestAborted) is not var (tz, zone))
+        if (await TimeZoneNames.FindAsync(tzText, reader, context.RequestAborted) is not var (tz, zone, sqlZone))
             return Problem.BadParameter("tz", $"'{tzText}' is not an IANA time zone name (e.g. Asia/Damascus, UTC)");
         var csv = WantsCsv(request);
         if (csv is null) return Problem.BadParameter("f", $"'{request.Query["f"]}' is not json or csv");
@@ -95,21 +95,21 @@ public static class StatsApi
         if (invalid is not null) return invalid;
 
         var closed = query!.From is { } from && from != DateTimeOffset.MinValue && query.Until is not null;
-        var buckets = 0d;
+        var buckets = 0L;
         if (closed)
         {
-            // A month as the Gregorian calendar's average (365.2425 / 12 days): counted as 28 days, 800 years
-            // of months (9,600) were refused as "about 10436".
-            buckets = (query.Until!.Value - query.From!.Value).TotalDays / (interval == "day" ? 1 : interval == "week" ? 7 : 365.2425 / 12);
+            // Counted as the query cuts them, a partial bucket at each end included. Estimated as the window's
+            // length ÷ the interval, 9,999.96 days passed as answerable (HEAD 200, If-None-Match 304) while
+            // the GET found 10,001 buckets and answered with the open end's 400.
+            buckets = BucketCount(interval, query.From!.Value, query.Until!.Value, zone);
             if (buckets > MaxBuckets)
-                return Problem.BadParameter("datetime", $"makes about {buckets:0} {interval} buckets; the maximum is {MaxBuckets}");
+                return Problem.BadParameter("datetime", $"makes {buckets} {interval} buckets; the maximum is {MaxBuckets}");
         }
         // A 304 says the request is answered as before, so it comes only once the request is known to be
         // answerable: from the parameters alone when the window is closed and the groups are few enough
-        // (a partial bucket at each end, every event type and none), else after the limits below, which
-        // need the matching incidents.
+        // (every event type and none), else after the limits below, which need the matching incidents.
         var groups = groupBy switch { null => 1, "event_type" => Vocabulary.EventTypes.Length + 1, _ => (int?)null };
-        var answerable = closed && groups is not null && (buckets + 2) * groups <= MaxCells;
+        var answerable = closed && groups is not null && buckets * groups <= MaxCells;
         var etag = Conditional.DataETag(version, query, csv.Value ? "csv" : "json");
         var contentType = csv.Value ? CsvType : "application/json; charset=utf-8";
         var head = HttpMethods.IsHead(request.Method);
@@ -129,7 +129,8 @@ public static class StatsApi
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(filter, parameters));
         if (local) where += "\n      AND " + InWindow;
         parameters.Add("interval", interval);
-        parameters.Add("tz", tz);
+        // The name AT TIME ZONE reads as the zone (posix/CET for CET, an abbreviation of UTC+1 to it).
+        parameters.Add("tz", sqlZone);
         parameters.Add("window_from", query.From);
         parameters.Add("window_until", query.Until);
         parameters.Add("max_buckets", MaxBuckets + 1); // one more, to tell a span that is too long
@@ -352,6 +353,38 @@ public static class StatsApi
     /// </summary>
     private static string Calendar(string wallClock) =>
         $"least(greatest({wallClock}, '0001-01-01 00:00'::timestamp), date_trunc(@interval, '9999-12-31 00:00'::timestamp))";
+
+    /// <summary>The wall-clock start of the last bucket (the one holding 9999-12-31), as <see cref="Calendar"/> clamps.</summary>
+    private static DateTime LastBucket(string interval) => Truncate(interval, new DateTime(9999, 12, 31));
+
+    /// <summary>date_trunc of a wall-clock time: its day, the Monday of its (ISO) week, the 1st of its month.</summary>
+    private static DateTime Truncate(string interval, DateTime wallClock) => interval switch
+    {
+        "day" => wallClock.Date,
+        "week" => wallClock.Date.AddDays(-(((int)wallClock.DayOfWeek + 6) % 7)),
+        _ => new DateTime(wallClock.Year, wallClock.Month, 1),
+    };
+
+    /// <summary>
+    /// The buckets of the closed window [<paramref name="from"/>, <paramref name="until"/>) in <paramref name="zone"/>,
+    /// as the query's series runs: from the bucket of <paramref name="from"/>'s wall-clock time to the bucket of the
+    /// window's last microsecond's, both included and kept within the calendar (<see cref="Calendar"/>; a wall-clock
+    /// time before year 1 is read as its first instant, whose bucket is year 1's first too). None when the last
+    /// starts before the first (a fall-back across midnight can put a window's end on the day before its start).
+    /// </summary>
+    internal static long BucketCount(string interval, DateTimeOffset from, DateTimeOffset until, TimeZoneInfo zone)
+    {
+        var last = LastBucket(interval);
+        DateTime Bucket(DateTimeOffset at) => Truncate(interval, TimeWindow.WallClock(at, zone)) is var start && start > last ? last : start;
+        var (first, final) = (Bucket(from), Bucket(until - TimeSpan.FromTicks(10)));
+        if (final < first) return 0;
+        return interval switch
+        {
+            "day" => (final - first).Days + 1,
+            "week" => (final - first).Days / 7 + 1,
+            _ => (final.Year - first.Year) * 12L + final.Month - first.Month + 1,
+        };
+    }
 
     /// <summary>The largest distance of a time zone from UTC (UTC+14, Kiribati; UTC−12).</summary>
     private static readonly TimeSpan MaxOffset = TimeSpan.FromHours(14);

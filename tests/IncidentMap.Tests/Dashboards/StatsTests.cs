@@ -471,6 +471,105 @@ public sealed class StatsTests(ApiFixture api)
         Assert.StartsWith(datetime.StartsWith("9999", StringComparison.Ordinal) ? "9999-1" : "0001-01-0", buckets[0]!["start"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// A closed window is measured in the local buckets the query cuts, a partial one at each end included.
+    /// Estimated as its length ÷ the interval, 9,999.96 days passed as answerable without the query (HEAD
+    /// answered 200, If-None-Match a 304) while the GET found 10,001 buckets and answered with the message
+    /// meant for an open end; 9,999.5 days were refused as "about 10000", the maximum itself.
+    /// </summary>
+    [Theory]
+    [InlineData("interval=day&datetime=2000-01-01T12:00:00Z/2027-05-19T11:00:00Z", "10001 day")]
+    [InlineData("interval=day&datetime=2000-01-01T12:00:00Z/2027-05-19T12:00:00Z", "10001 day")]
+    [InlineData("interval=week&datetime=1850-01-02/2041-08-26", "10001 week")] // Monday 1849-12-31 to Monday 2041-08-26
+    [InlineData("interval=month&datetime=1200-01-15/2033-05-20", "10001 month")]
+    // 10,000 days less a second, but in Tokyo 09:00 on 1 January 2000 to 08:59:59 on 19 May 2027: 10,001 local days.
+    [InlineData("interval=day&tz=Asia/Tokyo&datetime=2000-01-01T00:00:00Z/2027-05-18T23:59:59Z", "10001 day")]
+    public async Task A_closed_window_over_the_bucket_limit_by_its_partial_buckets_is_a_400_to_get_head_and_if_none_match(string query, string buckets)
+    {
+        var tag = await TaggedAtAsync("2016-01-01T12:00:00Z");
+        var url = $"/collections/incidents/stats?tags={tag}&{query}";
+        var etag = (await _client.GetAsync($"/collections/incidents/stats?tags={tag}&{query.Split('&')[0]}&datetime=2016-01-01")).Headers.ETag!.Tag;
+
+        var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync(url), HttpStatusCode.BadRequest, "datetime");
+        Assert.Equal($"datetime: makes {buckets} buckets; the maximum is 10000", problem["detail"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.BadRequest, (await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, url))).StatusCode);
+        foreach (var match in new[] { etag, "*" })
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("If-None-Match", match);
+            await ProblemAssert.IsProblemAsync(await _client.SendAsync(request), HttpStatusCode.BadRequest, "datetime");
+        }
+    }
+
+    [Theory]
+    [InlineData("interval=day&datetime=2000-01-01/2027-05-18")]
+    [InlineData("interval=day&datetime=2000-01-01T12:00:00Z/2027-05-18T11:00:00Z")]
+    [InlineData("interval=day&tz=Asia/Tokyo&datetime=2000-01-01/2027-05-18")]
+    [InlineData("interval=week&datetime=1850-01-07/2041-08-26")] // Monday to Monday
+    [InlineData("interval=month&datetime=1200-02-15/2033-05-20")]
+    public async Task A_closed_window_of_exactly_the_maximum_of_buckets_is_answered_alike_by_get_head_and_if_none_match(string query)
+    {
+        var tag = await TaggedAtAsync("2016-01-01T12:00:00Z");
+        var url = $"/collections/incidents/stats?tags={tag}&{query}";
+
+        var get = await _client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        var buckets = JsonNode.Parse(await get.Content.ReadAsStringAsync())!["buckets"]!.AsArray();
+        Assert.Equal(10_000, buckets.Count);
+        Assert.Equal(1, buckets.Sum(b => b!["count"]!.GetValue<int>()));
+        Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, url))).StatusCode);
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.TryAddWithoutValidation("If-None-Match", get.Headers.ETag!.Tag);
+        Assert.Equal(HttpStatusCode.NotModified, (await _client.SendAsync(request)).StatusCode);
+    }
+
+    /// <summary>
+    /// Local mean time has seconds in its offset (Africa/Monrovia −0:44:30 until 1972, Europe/Amsterdam
+    /// +0:19:32 until 1937, Europe/Dublin −0:25:21 until 1916), which PostgreSQL cuts the buckets with and
+    /// .NET's TimeZoneInfo cuts to whole minutes: a local day began 30 s early, took in an incident of the
+    /// day before, came back as two buckets, and its start was cut to the minute.
+    /// </summary>
+    [Theory]
+    [InlineData("Africa/Monrovia", "1969-12-31", "1970-01-01", "1970-01-01T00:44:10Z", "1969-12-31T00:44:30Z", "1970-01-01T00:44:30Z", "1969-12-01T00:44:30Z")]
+    [InlineData("Europe/Amsterdam", "1929-12-31", "1930-01-01", "1929-12-31T23:40:10Z", "1929-12-30T23:40:28Z", "1929-12-31T23:40:28Z", "1929-11-30T23:40:28Z")]
+    [InlineData("Europe/Dublin", "1899-12-31", "1900-01-01", "1900-01-01T00:25:05Z", "1899-12-31T00:25:21Z", "1900-01-01T00:25:21Z", "1899-12-01T00:25:21Z")]
+    public async Task Local_days_of_an_offset_with_seconds_start_at_their_exact_midnight(
+        string tz, string dayBefore, string day, string incidentAt, string dayBeforeStarts, string dayStarts, string monthBeforeStarts)
+    {
+        // The incident is some 20 s before the local midnight that starts the day: on the day before.
+        var tag = await TaggedAtAsync(incidentAt);
+
+        Assert.Equal([(dayStarts, 0)], await BucketsAsync($"tags={tag}&tz={tz}&datetime={day}"));
+        Assert.Equal([(dayBeforeStarts, 1)], await BucketsAsync($"tags={tag}&tz={tz}&datetime={dayBefore}"));
+        Assert.Equal([(dayBeforeStarts, 1), (dayStarts, 0)], await BucketsAsync($"tags={tag}&tz={tz}&datetime={dayBefore}/{day}"));
+        // Instants in datetime: only the buckets' own cut and starts are in question.
+        Assert.Equal([(dayBeforeStarts, 1), (dayStarts, 0)], await BucketsAsync($"tags={tag}&tz={tz}&datetime={dayBeforeStarts}/{day}T12:00:00Z"));
+        // The month that starts at that midnight, and the one before it.
+        Assert.Equal([(monthBeforeStarts, 1), (dayStarts, 0)],
+            await BucketsAsync($"tags={tag}&tz={tz}&interval=month&datetime={dayBefore[..7]}/{day[..7]}"));
+        var csv = await _client.GetStringAsync($"/collections/incidents/stats?tags={tag}&tz={tz}&datetime={day}&f=csv");
+        Assert.Equal($"start,group,count,fatalities_min_sum,fatalities_max_sum\r\n{dayStarts},,0,0,0\r\n", csv);
+    }
+
+    /// <summary>
+    /// CET, EET, MET and WET are zones with summer time and, to PostgreSQL's AT TIME ZONE, abbreviations of a
+    /// fixed offset, which it reads first: the buckets were cut at UTC+1 all year in CET while the window's
+    /// ends were local midnights at UTC+2 in summer, and an incident of 2 July was counted on 1 July.
+    /// </summary>
+    [Theory]
+    [InlineData("CET", "2020-07-01T22:30:00Z", "2020-07-02", "2020-07-01T22:00:00Z")]
+    [InlineData("cet", "2020-07-01T22:30:00Z", "2020-07-02", "2020-07-01T22:00:00Z")]
+    [InlineData("EET", "2020-07-01T21:30:00Z", "2020-07-02", "2020-07-01T21:00:00Z")]
+    [InlineData("WET", "2020-06-30T23:30:00Z", "2020-07-01", "2020-06-30T23:00:00Z")]
+    public async Task A_zone_postgresql_also_knows_as_an_abbreviation_is_cut_as_the_zone(string tz, string incidentAt, string day, string dayStarts)
+    {
+        var tag = await TaggedAtAsync(incidentAt);
+
+        Assert.Equal([(dayStarts, 1)], await BucketsAsync($"tags={tag}&tz={tz}&datetime={day}"));
+        var stats = await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&tz={tz}&datetime={day}");
+        Assert.Equal(tz.ToUpperInvariant(), stats["time_zone"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task A_closed_window_of_months_is_measured_in_months_not_in_28_days()
     {

@@ -460,6 +460,12 @@ public sealed class TimeWindowTests(ApiFixture api)
     [InlineData("2016-03-01T00:00:00Z/2016-03-01", "America/New_York", "2016-03-01T00:00:00Z", "2016-03-02T05:00:00Z")] // instants stay instants
     [InlineData("0001-01-01/0001-01-02", "Etc/GMT-9", "0001-01-01T00:00:00Z", "0001-01-02T15:00:00Z")] // before the calendar: its first instant
     [InlineData("0000-12-31", "Etc/GMT+5", null, "0001-01-01T05:00:00Z")] // 1 BC's last day, five hours west: partly in year 1
+    // Offsets with seconds (local mean time), to the second, as PostgreSQL has them; .NET's TimeZoneInfo cuts them to whole minutes.
+    [InlineData("1970-01-01", "Africa/Monrovia", "1970-01-01T00:44:30Z", "1970-01-02T00:44:30Z")] // −0:44:30
+    [InlineData("1972-01-07", "Africa/Monrovia", "1972-01-07T00:44:30Z", "1972-01-08T00:00:00Z")] // to UTC at its midnight: the day starts after the gap
+    [InlineData("1930-01", "Europe/Amsterdam", "1929-12-31T23:40:28Z", "1930-01-31T23:40:28Z")]   // +0:19:32
+    [InlineData("P1D/1900-01-01", "Europe/Dublin", "1900-01-01T00:25:21Z", "1900-01-02T00:25:21Z")] // −0:25:21
+    [InlineData("1900-01-01T12:00:00Z/P1M", "Europe/Dublin", "1900-01-01T12:00:00Z", "1900-02-01T12:00:00Z")]
     public void With_a_time_zone_dates_and_months_are_its_local_days_and_months(string text, string zone, string from, string until)
     {
         Assert.True(TimeWindow.TryParse(text, Now, out var actualFrom, out var actualUntil, out var error, TimeZoneInfo.FindSystemTimeZoneById(zone)), error);
