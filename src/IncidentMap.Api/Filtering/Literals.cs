@@ -108,7 +108,7 @@ internal static class Literals
         {
             // As datetime= takes them: year 1 east of UTC (still year 0000 there), 9999-12-31 west of it (year 10000).
             if (Rfc3339.TryParseBeyondCalendar(text, out var beyond, out var beforeYear1)) return new TimeInstant(beyond, beyond, IsDate: false, beforeYear1);
-            throw new FilterException(at, $"'{text}' is not an RFC 3339 timestamp such as 2016-02-21T07:30:00Z");
+            throw new FilterException(at, $"'{text}' {Rfc3339.LeapSecond(text) ?? "is not an RFC 3339 timestamp such as 2016-02-21T07:30:00Z"}");
         }
         var (utc, early) = yearZero is null ? (instant.ToUniversalTime(), false) : Rfc3339.Unshift(instant);
         return new TimeInstant(utc, utc, IsDate: false, early);

@@ -23,7 +23,9 @@ public sealed class CsvReader(Stream stream)
 
     private static readonly Encoding Utf8 = Encoding.GetEncoding("utf-8", EncoderFallback.ReplacementFallback, new DecoderReplacementFallback(NotUtf8.ToString()));
 
-    private readonly StreamReader _reader = new(stream, Utf8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+    /// <summary>UTF-8 only: its byte order mark is skipped (the encoding's preamble), and no other is taken as a sign of
+    /// another encoding (a UTF-16 file was decoded as UTF-16; <see cref="Importer"/> refuses one before it is read).</summary>
+    private readonly StreamReader _reader = new(stream, Utf8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
     private readonly StringBuilder _quoted = new();
     private char[] _buffer = new char[1 << 16];
     private int _start, _end;

@@ -34,6 +34,9 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         IFeatureSource rows;
         try
         {
+            // Before any format reads it: a CSV of UTF-16 with its byte order mark was decoded as UTF-16 and imported,
+            // NDJSON's lines were each rejected as "not valid JSON", a CSV header named columns of letters and NULs.
+            if (JsonBody.Utf16Or32((await counting.PeekAsync(4, ct)).Span)) throw new ImportFormatException("body", NotUtf8, 1);
             rows = await OpenAsync(counting, options.Format, ct);
         }
         catch (ImportFormatException e)
@@ -156,6 +159,13 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
                 report.Source, options.Actor, report.Rows, report.Inserted, report.Updated, report.Unchanged, report.Rejected);
         return report;
     }
+
+    /// <summary>
+    /// Why a file in UTF-16 or UTF-32 (their byte order mark, or a NUL in its first two bytes, as <see cref="JsonBody"/>
+    /// judges a single write's body) is not imported: every format is read as UTF-8. An upload so refused is a 415, as a single write's is.
+    /// </summary>
+    public const string NotUtf8 = "is UTF-16 or UTF-32 (it starts with their byte order mark or a NUL byte); imports are read as UTF-8 only: " +
+                                  "save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8) and send it again";
 
     private static async Task<IFeatureSource> OpenAsync(Stream input, ImportFormat format, CancellationToken ct) => format switch
     {
@@ -309,12 +319,37 @@ internal sealed class CountingStream(Stream inner) : Stream
 {
     private long _read;
 
+    /// <summary>The bytes <see cref="PeekAsync"/> read, given out again by the reads after it.</summary>
+    private byte[] _head = [];
+    private int _headStart;
+
     public long BytesRead => Interlocked.Read(ref _read);
 
-    public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
+    /// <summary>Up to <paramref name="count"/> bytes from the start (fewer only at the end of the input), which reading then gives again.</summary>
+    public async ValueTask<ReadOnlyMemory<byte>> PeekAsync(int count, CancellationToken ct)
+    {
+        var head = new byte[count];
+        var length = 0;
+        while (length < count && Counted(await inner.ReadAsync(head.AsMemory(length), ct)) is var read and > 0) length += read;
+        _head = head[..length];
+        _headStart = 0;
+        return _head;
+    }
+
+    /// <summary>Copies what is left of the peeked bytes; 0 when none are.</summary>
+    private int FromHead(Span<byte> buffer)
+    {
+        var length = Math.Min(buffer.Length, _head.Length - _headStart);
+        _head.AsSpan(_headStart, length).CopyTo(buffer);
+        _headStart += length;
+        return length;
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) =>
+        _headStart < _head.Length ? FromHead(buffer.AsSpan(offset, count)) : Counted(inner.Read(buffer, offset, count));
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) =>
-        Counted(await inner.ReadAsync(buffer, ct));
+        _headStart < _head.Length ? FromHead(buffer.Span) : Counted(await inner.ReadAsync(buffer, ct));
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
         ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();

@@ -235,11 +235,13 @@ public static class ImportsApi
         }
         if (report.Error is { } error)
         {
-            // An upload the server stopped reading keeps the status the server gives that (413 past the limit, 408 too slow).
+            // An upload the server stopped reading keeps the status the server gives that (413 past the limit, 408 too slow);
+            // one in UTF-16 or UTF-32 is the 415 a single write's body in them is.
             var (status, title) = body.Refusal?.StatusCode switch
             {
                 StatusCodes.Status413PayloadTooLarge => (StatusCodes.Status413PayloadTooLarge, "Request body too large"),
                 StatusCodes.Status408RequestTimeout => (StatusCodes.Status408RequestTimeout, "Request timeout"),
+                _ when error is { Field: "body", Reason: Importer.NotUtf8 } => (StatusCodes.Status415UnsupportedMediaType, "Unsupported charset"),
                 _ => (StatusCodes.Status400BadRequest, "Unreadable import"),
             };
             return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails

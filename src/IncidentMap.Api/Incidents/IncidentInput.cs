@@ -550,7 +550,7 @@ public static class IncidentInput
             if (s is null) return (null, null);
             if (!Rfc3339.TryParseIncidentTime(s, out var value, out var implied))
             {
-                Error(name, $"{FieldError.Quoted(s)} is not an RFC 3339 date-time (e.g. 2016-02-21T07:30:00Z), a date (2016-02-21) or a month (2016-02)");
+                Error(name, $"{FieldError.Quoted(s)} {Rfc3339.LeapSecond(s) ?? "is not an RFC 3339 date-time (e.g. 2016-02-21T07:30:00Z), a date (2016-02-21) or a month (2016-02)"}");
                 return (null, null);
             }
             return (value, implied);
@@ -607,7 +607,7 @@ public static class IncidentInput
                     if (field.Name == "published_at")
                     {
                         if (Rfc3339.NormalisePublished(text, out var beyond) is not { } published)
-                        { Error($"{path}.published_at", $"{FieldError.Quoted(text)} {beyond ?? "is not an RFC 3339 date-time or date"}"); continue; }
+                        { Error($"{path}.published_at", $"{FieldError.Quoted(text)} {beyond ?? Rfc3339.LeapSecond(text) ?? "is not an RFC 3339 date-time or date"}"); continue; }
                         text = published;
                     }
                     source[field.Name] = text;

@@ -118,8 +118,9 @@ public static class JsonBody
     /// <summary>
     /// Whether a body that is not JSON is UTF-16 or UTF-32 JSON: their byte order marks, or a NUL in its first two
     /// bytes (JSON text starts with an ASCII character, which those encodings write with NUL bytes; UTF-8 JSON has none).
+    /// Imports judge the start of every file so, whatever its format (a CSV header starts with ASCII too).
     /// </summary>
-    private static bool Utf16Or32(ReadOnlySpan<byte> body) =>
+    internal static bool Utf16Or32(ReadOnlySpan<byte> body) =>
         body.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) || body.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE])
         || (body.Length >= 2 && (body[0] == 0 || body[1] == 0));
 

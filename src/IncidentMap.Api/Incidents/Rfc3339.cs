@@ -130,6 +130,19 @@ public static partial class Rfc3339
         return true;
     }
 
+    /// <summary>
+    /// Why an RFC 3339 date-time at second 60 is refused, or null for any other text. RFC 3339 allows a leap second
+    /// (§5.6, §5.7: 2016-12-31T23:59:60Z); PostgreSQL's timestamps have none, nor has .NET, so it can be neither stored
+    /// nor compared with: said as such (it was "not an RFC 3339 date-time"), with the second before it to write instead.
+    /// Second 60 of a time that is otherwise no date-time (a 32nd day) is left to be called that.
+    /// </summary>
+    public static string? LeapSecond(string text)
+    {
+        if (text.Length < 20 || text[16] != ':' || text[17] != '6' || text[18] != '0') return null;
+        var before = string.Concat(text.AsSpan(0, 17), "59", text.AsSpan(19));
+        return TryParseWritten(before, out _) ? $"is a leap second (second 60), which PostgreSQL cannot store; write {before} instead" : null;
+    }
+
     /// <summary>Two ASCII digits as a number, else -1.</summary>
     private static int TwoDigits(ReadOnlySpan<char> text) =>
         text is [>= '0' and <= '9', >= '0' and <= '9'] ? (text[0] - '0') * 10 + text[1] - '0' : -1;

@@ -238,6 +238,9 @@ public static partial class QueryParser
             DateTimeOffset? relativeTo = TimeWindow.IsRelative(datetime) ? now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerSecond)) : null;
             if (datetime.Split('/').Select(end => end.Trim()).FirstOrDefault(Rfc3339.IsFinerThanMicroseconds) is { } fine)
                 Bad("datetime", $"'{fine}' {Rfc3339.FinerThanMicroseconds}");
+            // RFC 3339's leap second is a date-time, just not one PostgreSQL (or .NET) holds: said as such, not "not an RFC 3339 date-time".
+            else if (datetime.Split('/').Select(end => end.Trim()).FirstOrDefault(end => Rfc3339.LeapSecond(end) is not null) is { } leap)
+                Bad("datetime", $"'{leap}' {Rfc3339.LeapSecond(leap)}");
             else if (!TimeWindow.TryParse(datetime, relativeTo ?? now, out var from, out var until, out var error, calendarZone)) Bad("datetime", error);
             else query = query with { From = from, Until = until, RelativeTo = relativeTo };
         }

@@ -212,6 +212,7 @@ public sealed class Cql2CompileTests
     [InlineData("T_INTERSECTS(occurred_at, INTERVAL('2016-02-01', '2016-01-01'))", 26, "starts after it ends")]
     [InlineData("T_INTERSECTS(occurred_at, INTERVAL('2016-02-01', 'soon'))", 49, "'soon' is not an RFC 3339 timestamp")]
     [InlineData("occurred_at > TIMESTAMP('2016-02-30T00:00:00Z')", 24, "is not an RFC 3339 timestamp")]
+    [InlineData("occurred_at > TIMESTAMP('2016-12-31T23:59:60Z')", 24, "'2016-12-31T23:59:60Z' is a leap second (second 60), which PostgreSQL cannot store; write 2016-12-31T23:59:59Z")]
     [InlineData("occurred_at > DATE('21/02/2016')", 19, "is not a date")]
     [InlineData("occurred_at = INTERVAL('2016-01-01', '..')", 14, "an interval is only allowed in T_INTERSECTS")]
     [InlineData("occurred_at IN (DATE('2016-01-01'))", 16, "use BETWEEN for a whole day")]

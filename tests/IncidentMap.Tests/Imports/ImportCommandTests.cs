@@ -83,6 +83,37 @@ public sealed class ImportCommandTests
         }
     }
 
+    /// <summary>A CSV saved as UTF-16 (Excel's "Unicode Text", iconv -t UTF-16) was decoded as UTF-16 and imported; gzipped too.</summary>
+    [Theory]
+    [InlineData(".csv")]
+    [InlineData(".csv.gz")]
+    public async Task A_file_in_UTF16_is_refused_naming_body_and_imports_nothing(string extension)
+    {
+        var prefix = Unique();
+        var path = Path.Combine(Path.GetTempPath(), $"{prefix}{extension}");
+        var bytes = ImportEncodingTests.Encoded($"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,Row in UTF-16,riots,2016-01-01,36.7,34.7\n", "UTF-16");
+        if (extension.EndsWith(".gz"))
+        {
+            var compressed = new MemoryStream();
+            using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(bytes);
+            bytes = compressed.ToArray();
+        }
+        await File.WriteAllBytesAsync(path, bytes);
+        try
+        {
+            var (exit, _, stderr) = await RunAsync("import", path, "--source", prefix);
+
+            Assert.Equal(1, exit);
+            Assert.Contains($"{path}:1: body is UTF-16 or UTF-32", stderr);
+            await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
+            Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incidents WHERE import_source = @prefix", new { prefix }));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public async Task A_gzipped_CSV_imports_and_stdout_holds_only_the_JSON_report()
     {

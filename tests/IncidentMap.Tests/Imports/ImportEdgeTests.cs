@@ -36,6 +36,20 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.Contains("finite", problem.Reason);
     }
 
+    /// <summary>A leap second (RFC 3339 allows second 60) was "not an RFC 3339 date-time"; PostgreSQL cannot store one, said as such.</summary>
+    [Fact]
+    public async Task A_row_dated_at_a_leap_second_is_rejected_saying_so_and_the_others_are_imported()
+    {
+        var prefix = Unique();
+        var csv = Header + $"{prefix}-1,Leap,riots,2016-12-31T23:59:60Z,36.7,34.7,\n{prefix}-2,Before it,riots,2016-12-31T23:59:59Z,36.7,34.7,\n";
+
+        var report = await api.CreateClient().ImportOkAsync(csv, "text/csv", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 1);
+
+        var problem = Assert.Single(Problems(report));
+        Assert.Equal((2L, "properties.occurred_at", "occurred_at"), (problem.Line, problem.Field, problem.Column));
+        Assert.Equal("'2016-12-31T23:59:60Z' is a leap second (second 60), which PostgreSQL cannot store; write 2016-12-31T23:59:59Z instead", problem.Reason);
+    }
+
     [Fact]
     public async Task A_CSV_row_with_bytes_that_are_not_UTF8_is_rejected_naming_its_column_instead_of_stored_garbled()
     {

@@ -101,4 +101,61 @@ public sealed class WrittenTimeTests(ApiFixture api)
         await _client.AssertMatchesAsync($"tags={tag}&datetime={Esc(written)}/..", id, other);
         await _client.AssertMatchesAsync($"tags={tag}&filter={Esc($"occurred_at > TIMESTAMP('{written}')")}", other);
     }
+    /// <summary>
+    /// RFC 3339 allows second 60 (§5.6, §5.7: a leap second, 2016-12-31T23:59:60Z); PostgreSQL's timestamps have none.
+    /// It was "not an RFC 3339 date-time", which is false: it is one, which cannot be stored or compared.
+    /// </summary>
+    [Theory]
+    [InlineData("2016-12-31T23:59:60Z", "2016-12-31T23:59:59Z")]
+    [InlineData("2016-12-31T18:59:60.5-05:00", "2016-12-31T18:59:59.5-05:00")]
+    [InlineData("2016-12-31 23:59:60Z", "2016-12-31 23:59:59Z")]
+    public async Task A_leap_second_is_refused_as_one_naming_the_field(string written, string instead)
+    {
+        var (response, _) = await _client.PostAsync(Features.Valid(occurredAt: written));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.occurred_at");
+        var detail = problem["detail"]!.GetValue<string>();
+        Assert.Contains($"'{written}' is a leap second (second 60), which PostgreSQL cannot store; write {instead}", detail);
+        Assert.DoesNotContain("is not an RFC 3339", detail);
+
+        var feature = Features.Valid();
+        feature["properties"]!["sources"] = new JsonArray(new JsonObject { ["publisher"] = "x", ["published_at"] = written });
+        (response, _) = await _client.PostAsync(feature);
+        problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.sources[0].published_at");
+        Assert.Contains("is a leap second (second 60)", problem["detail"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("2016-12-31T23:59:60Z")]
+    [InlineData("2016-12-31T23:59:60Z/..")]
+    [InlineData("2016-01-01/2016-12-31T23:59:60Z")]
+    public async Task A_leap_second_in_datetime_is_a_400_saying_so(string datetime)
+    {
+        var response = await _client.GetAsync($"/collections/incidents/items?datetime={Esc(datetime)}");
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "datetime");
+        Assert.Contains("'2016-12-31T23:59:60Z' is a leap second (second 60), which PostgreSQL cannot store; write 2016-12-31T23:59:59Z", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_leap_second_in_a_filter_TIMESTAMP_is_a_400_saying_so()
+    {
+        var response = await _client.GetAsync($"/collections/incidents/items?filter={Esc("occurred_at > TIMESTAMP('2016-12-31T23:59:60Z')")}");
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "filter");
+        Assert.Contains("'2016-12-31T23:59:60Z' is a leap second (second 60)", problem["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("is not an RFC 3339", problem["detail"]!.GetValue<string>());
+    }
+
+    /// <summary>Second 61 is no time at all (RFC 3339 stops at 60), nor is 60 in a time that is otherwise wrong.</summary>
+    [Theory]
+    [InlineData("2016-12-31T23:59:61Z")]
+    [InlineData("2016-12-32T23:59:60Z")]
+    public async Task A_second_past_60_is_still_not_a_date_time(string written)
+    {
+        var (response, _) = await _client.PostAsync(Features.Valid(occurredAt: written));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.occurred_at");
+        Assert.Contains("is not an RFC 3339 date-time", problem["detail"]!.GetValue<string>());
+    }
 }
