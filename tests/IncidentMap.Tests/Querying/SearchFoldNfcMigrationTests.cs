@@ -1,8 +1,6 @@
 using System.Text;
 using Dapper;
-using IncidentMap.Api.Database;
 using IncidentMap.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace IncidentMap.Tests.Querying;
@@ -12,20 +10,8 @@ namespace IncidentMap.Tests.Querying;
 /// documents that changes: those of incidents with a part not in NFC, and no other. A database of its own, migrated in
 /// two steps.
 /// </summary>
-public sealed class SearchFoldNfcMigrationTests : IAsyncLifetime
+public sealed class SearchFoldNfcMigrationTests() : MigrationTest("searchfoldnfc", "0054")
 {
-    private OwnDatabase _database = null!;
-    private Migrator _migrator = null!;
-
-    public async Task InitializeAsync()
-    {
-        _database = await OwnDatabase.CreateAsync("searchfoldnfc");
-        _migrator = new Migrator(_database.DataSource, NullLogger<Migrator>.Instance);
-        await _migrator.MigrateAsync([.. Migrator.Embedded.Where(m => string.CompareOrdinal(m.Version, "0054") < 0)]);
-    }
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     private static Task<long> IncidentAsync(NpgsqlConnection connection, string title, string? locationName = null,
         string[]? actors = null, bool deleted = false) =>
         connection.ExecuteScalarAsync<long>("""
@@ -40,7 +26,7 @@ public sealed class SearchFoldNfcMigrationTests : IAsyncLifetime
     [Fact]
     public async Task Documents_of_text_stored_decomposed_are_computed_again_and_no_other_row_is_written()
     {
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await DataSource.OpenConnectionAsync();
         static string Nfd(string s) => s.Normalize(NormalizationForm.FormD);
         var title = await IncidentAsync(connection, "Shelling in " + Nfd("Київ"));
         var place = await IncidentAsync(connection, "Shelling", locationName: Nfd("القائم"), deleted: true);
@@ -59,7 +45,7 @@ public sealed class SearchFoldNfcMigrationTests : IAsyncLifetime
         Assert.Equal([composed], await connection.QueryAsync<long>(Matches, new { q = "القائم" }));
         Assert.Equal([composed], await connection.QueryAsync<long>(Matches, new { q = "서울" }));
 
-        await _migrator.MigrateAsync();
+        await MigrateAsync();
 
         // Both forms of each word find both forms of it.
         foreach (var word in new[] { "Київ", "القائم", "서울" })
@@ -88,7 +74,7 @@ public sealed class SearchFoldNfcMigrationTests : IAsyncLifetime
     [Fact]
     public async Task Every_decomposable_character_is_searched_alike_composed_or_decomposed_and_text_in_nfc_folds_as_before()
     {
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await DataSource.OpenConnectionAsync();
         const string characters = """
             SELECT 'x' || chr(i) || 'ab' AS w FROM generate_series(160, 195101) i
             WHERE i NOT BETWEEN 55296 AND 57343 AND normalize('x' || chr(i) || 'ab', NFD) <> normalize('x' || chr(i) || 'ab', NFC)
@@ -102,7 +88,7 @@ public sealed class SearchFoldNfcMigrationTests : IAsyncLifetime
         Assert.True(await connection.ExecuteScalarAsync<long>(differ) > 11000);
         var before = (await connection.QueryAsync<(string W, string? Folded)>($"SELECT w, search_fold(normalize(w, NFC)) FROM ({characters}) c")).ToList();
 
-        await _migrator.MigrateAsync();
+        await MigrateAsync();
 
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>(differ));
         // Text in NFC folds as it did, which is why 0054 recomputes only the documents of text not in NFC.
