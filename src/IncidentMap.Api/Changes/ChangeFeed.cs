@@ -29,7 +29,11 @@ public sealed record Change(FeedCursor Cursor, string Kind, long Id, int Version
 
 /// <summary>A page of changes; <paramref name="Expired"/>: retention purged changes after the cursor
 /// (read in the same snapshot as the page, so a purge between a check and the read cannot hide).</summary>
-public sealed record ChangePage(IReadOnlyList<Change> Changes, FeedCursor Next, bool Expired = false);
+public sealed record ChangePage(IReadOnlyList<Change> Changes, FeedCursor Next, bool Expired = false)
+{
+    /// <summary>The page was taken from the incidents the filter matches (<see cref="ChangeFeed.FewMatches"/>), not by walking the feed.</summary>
+    internal bool TookMatches { get; init; }
+}
 
 /// <summary>
 /// Reads the change feed. Only changes of transactions below the horizon — the oldest transaction
@@ -184,7 +188,7 @@ public sealed class ChangeFeed(IncidentReader reader, FeedHorizon horizon)
                 ), way AS (
                     SELECT h.xmin, h.expired, (SELECT count(*) FROM matched) <= @feed_few AS few FROM horizon h
                 )
-                SELECT w.xmin::text AS horizon, w.expired, f.*
+                SELECT w.xmin::text AS horizon, w.expired, f.*, w.few
                 FROM way w
                 LEFT JOIN LATERAL (
                     SELECT c.xid::text AS xid, c.position, c.kind, c.incident_id AS id, c.version, c.changed_at AS changedat,
@@ -222,6 +226,7 @@ public sealed class ChangeFeed(IncidentReader reader, FeedHorizon horizon)
         var rows = await reader.ListAsync(sql, parameters, row => new Row(
             row.GetString(0),
             row.GetBoolean(1),
+            matchesFirst && row.GetBoolean(row.FieldCount - 1),
             row.IsDBNull(2) ? null : row.GetString(2),
             row.IsDBNull(3) ? null : row.GetInt64(3),
             row.IsDBNull(4) ? null : row.GetString(4),
@@ -241,7 +246,7 @@ public sealed class ChangeFeed(IncidentReader reader, FeedHorizon horizon)
         var next = changes.Count > 0 ? changes[^1].Cursor : after;
         // Everything below the horizon has been seen: later polls may start there.
         if (changes.Count < limit && head.CompareTo(next) > 0) next = head;
-        return rows[0].Expired ? new ChangePage([], after, Expired: true) : new ChangePage(changes, next);
+        return rows[0].Expired ? new ChangePage([], after, Expired: true) : new ChangePage(changes, next) { TookMatches = rows[0].Few };
     }
 
     /// <summary>How many changes lie after the cursor, counting no further than <paramref name="atMost"/>.</summary>
@@ -258,5 +263,5 @@ public sealed class ChangeFeed(IncidentReader reader, FeedHorizon horizon)
             """, parameters, ct, stablePlan: true);
     }
 
-    private sealed record Row(string Horizon, bool Expired, string? Xid, long? Position, string? Kind, long? Id, int? Version, DateTime? ChangedAt, string? Feature);
+    private sealed record Row(string Horizon, bool Expired, bool Few, string? Xid, long? Position, string? Kind, long? Id, int? Version, DateTime? ChangedAt, string? Feature);
 }

@@ -44,8 +44,9 @@ public static class IncidentSqlBuilder
 {
     /// <summary>
     /// The text search configuration of the stored <c>search</c> column (db/migrations/0022: english,
-    /// accents ignored; 0025: Arabic vowel marks, tatweel and letter forms folded by search_fold). A q
-    /// must be folded and parsed the same way, or its words would not meet the stored ones.
+    /// accents ignored; 0025: Arabic vowel marks, tatweel and letter forms folded by search_fold; 0054: search_fold
+    /// composes the text (NFC) first, so a word stored or typed decomposed is the word composed). A q must be folded
+    /// and parsed the same way, or its words would not meet the stored ones.
     /// </summary>
     public const string SearchConfiguration = "public.incidentmap_search";
 

@@ -1,8 +1,6 @@
 using System.Text;
 using Dapper;
-using IncidentMap.Api.Database;
 using IncidentMap.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace IncidentMap.Tests.Incidents;
@@ -12,22 +10,8 @@ namespace IncidentMap.Tests.Incidents;
 /// as a change of each (version, feed, history), and merges no two incidents into one key; the keys of
 /// deleted incidents an import looks up follow quietly. A database of its own, migrated in two steps.
 /// </summary>
-public sealed class NfcMigrationTests : IAsyncLifetime
+public sealed class NfcMigrationTests() : MigrationTest("nfc", "0030")
 {
-    private OwnDatabase _database = null!;
-    private Migrator _migrator = null!;
-
-    private NpgsqlDataSource DataSource => _database.DataSource;
-
-    public async Task InitializeAsync()
-    {
-        _database = await OwnDatabase.CreateAsync("nfc");
-        _migrator = new Migrator(DataSource, NullLogger<Migrator>.Instance);
-        await _migrator.MigrateAsync([.. Migrator.Embedded.Where(m => string.CompareOrdinal(m.Version, "0030") < 0)]);
-    }
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     private static string Nfc(string text) => text.Normalize(NormalizationForm.FormC);
 
     private static string Nfd(string text) => text.Normalize(NormalizationForm.FormD);
@@ -59,7 +43,7 @@ public sealed class NfcMigrationTests : IAsyncLifetime
         // Longer than a key may be once composed (U+0958 is two code points in NFC).
         var tooLong = await InsertAsync(connection, new string('\u0958', 150));
 
-        await _migrator.MigrateAsync();
+        await MigrateAsync();
 
         var rows = (await connection.QueryAsync<(long Id, string Key, int Version, int? Imported)>(
             "SELECT id, external_id, version, imported_version FROM incidents")).ToDictionary(r => r.Id);
@@ -100,7 +84,7 @@ public sealed class NfcMigrationTests : IAsyncLifetime
         await using var connection = await DataSource.OpenConnectionAsync();
         foreach (var (key, n) in keys.Select((k, n) => (k, n))) await InsertAsync(connection, $"{Nfd(key)}-{n}");
 
-        await _migrator.MigrateAsync();
+        await MigrateAsync();
 
         var stored = (await connection.QueryAsync<string>("SELECT external_id FROM incidents ORDER BY id")).ToList();
         // Ordinal: xunit compares strings in a collection by the culture, for which NFC and NFD are one.

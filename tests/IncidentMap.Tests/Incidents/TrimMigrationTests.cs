@@ -1,7 +1,5 @@
 using Dapper;
-using IncidentMap.Api.Database;
 using IncidentMap.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace IncidentMap.Tests.Incidents;
@@ -10,22 +8,8 @@ namespace IncidentMap.Tests.Incidents;
 /// Migration 0028 trims the single-line text of live incidents stored before writes trimmed it, as a
 /// change of each (version, feed, history). A database of its own, migrated in two steps.
 /// </summary>
-public sealed class TrimMigrationTests : IAsyncLifetime
+public sealed class TrimMigrationTests() : MigrationTest("trim", "0028")
 {
-    private OwnDatabase _database = null!;
-    private Migrator _migrator = null!;
-
-    private NpgsqlDataSource DataSource => _database.DataSource;
-
-    public async Task InitializeAsync()
-    {
-        _database = await OwnDatabase.CreateAsync("trim");
-        _migrator = new Migrator(DataSource, NullLogger<Migrator>.Instance);
-        await _migrator.MigrateAsync([.. Migrator.Embedded.Where(m => string.CompareOrdinal(m.Version, "0028") < 0)]);
-    }
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     private async Task<long> InsertAsync(NpgsqlConnection connection, string? location, string? externalId = null, string? admin1 = null,
         string? source = null, bool deleted = false) =>
         await connection.ExecuteScalarAsync<long>("""
@@ -47,7 +31,7 @@ public sealed class TrimMigrationTests : IAsyncLifetime
         var twinA = await InsertAsync(connection, "Idlib", externalId: " K-3");
         var twinB = await InsertAsync(connection, "Idlib", externalId: "K-3 ");
 
-        await _migrator.MigrateAsync();
+        await MigrateAsync();
 
         var rows = (await connection.QueryAsync<(long Id, string? Location, string? Admin1, string? Key, int Version, int? Imported)>(
             "SELECT id, location_name, admin1, external_id, version, imported_version FROM incidents")).ToDictionary(r => r.Id);
@@ -78,7 +62,7 @@ public sealed class TrimMigrationTests : IAsyncLifetime
         foreach (var c in spaces) await InsertAsync(connection, $"{c}Homs{c}");
         foreach (var c in kept) await InsertAsync(connection, $"{c}Homs{c}");
 
-        await _migrator.MigrateAsync();
+        await MigrateAsync();
 
         var names = (await connection.QueryAsync<string>("SELECT location_name FROM incidents ORDER BY id")).ToList();
         Assert.All(names.Take(spaces.Count), name => Assert.Equal("Homs", name));

@@ -1,9 +1,6 @@
 using Dapper;
-using IncidentMap.Api.Database;
 using IncidentMap.Api.Tiles;
 using IncidentMap.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 
 namespace IncidentMap.Tests.Ogc;
 
@@ -11,21 +8,11 @@ namespace IncidentMap.Tests.Ogc;
 /// Migration 0027 recomputes the Web Mercator copies of incidents stored before it: a point on the
 /// map's edge then had none, and so was on no tile. A database of its own, migrated in two steps.
 /// </summary>
-public sealed class MercatorEdgeMigrationTests : IAsyncLifetime
+public sealed class MercatorEdgeMigrationTests() : MigrationTest("edge", "0027")
 {
-    private OwnDatabase _database = null!;
-
-    private NpgsqlDataSource DataSource => _database.DataSource;
-
-    public async Task InitializeAsync() => _database = await OwnDatabase.CreateAsync("edge");
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task Points_stored_on_the_edge_of_the_map_get_their_web_mercator_point()
     {
-        var migrator = new Migrator(DataSource, NullLogger<Migrator>.Instance);
-        await migrator.MigrateAsync([.. Migrator.Embedded.Where(m => string.CompareOrdinal(m.Version, "0027") < 0)]);
         await using var connection = await DataSource.OpenConnectionAsync();
         await connection.ExecuteAsync("""
             INSERT INTO incidents (title, event_type, occurred_at, geom)
@@ -33,7 +20,7 @@ public sealed class MercatorEdgeMigrationTests : IAsyncLifetime
             FROM unnest(ARRAY[85.0511287798, -85.0511287798, 85.0511287798066, 85.06, 34.7]) AS lat
             """);
 
-        await migrator.MigrateAsync();
+        await MigrateAsync();
 
         var points = (await connection.QueryAsync<(string Title, double? Y)>(
             "SELECT title, CASE WHEN NOT ST_IsEmpty(point_3857) THEN ST_Y(point_3857) END FROM incidents ORDER BY id")).ToList();

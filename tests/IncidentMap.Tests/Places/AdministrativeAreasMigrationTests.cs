@@ -1,7 +1,5 @@
 using Dapper;
-using IncidentMap.Api.Database;
 using IncidentMap.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace IncidentMap.Tests.Places;
@@ -11,20 +9,8 @@ namespace IncidentMap.Tests.Places;
 /// in as towns, also those an incident names by place_id (kept by 0042, they went on misfiring: review); the incidents
 /// keep what they hold. Populated places and editors' places stay. A database of its own, migrated in two steps.
 /// </summary>
-public sealed class AdministrativeAreasMigrationTests : IAsyncLifetime
+public sealed class AdministrativeAreasMigrationTests() : MigrationTest("adminareas", "0042")
 {
-    private OwnDatabase _database = null!;
-    private Migrator _migrator = null!;
-
-    public async Task InitializeAsync()
-    {
-        _database = await OwnDatabase.CreateAsync("adminareas");
-        _migrator = new Migrator(_database.DataSource, NullLogger<Migrator>.Instance);
-        await _migrator.MigrateAsync([.. Migrator.Embedded.Where(m => string.CompareOrdinal(m.Version, "0042") < 0)]);
-    }
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     private static Task<long> PlaceAsync(NpgsqlConnection connection, long? geonameid, string name, string kind, string source = "geonames") =>
         connection.ExecuteScalarAsync<long>("""
             INSERT INTO places (geonameid, name, alternate_names, country, kind, geom, source)
@@ -43,7 +29,7 @@ public sealed class AdministrativeAreasMigrationTests : IAsyncLifetime
     [Fact]
     public async Task Administrative_areas_are_removed_and_incidents_naming_one_keep_what_they_hold()
     {
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await DataSource.OpenConnectionAsync();
         var governorate = await PlaceAsync(connection, 169575, "Muhafazat Hims", "ADM1");
         var country = await PlaceAsync(connection, 9000003, "Syrian Arab Republic", "PCLI");
         var district = await PlaceAsync(connection, 9000004, "Mantiqat Hims", "ADM2");
@@ -58,7 +44,7 @@ public sealed class AdministrativeAreasMigrationTests : IAsyncLifetime
         var moved = await IncidentAsync(connection, historical);
         await connection.ExecuteAsync("UPDATE incidents SET place_id = NULL, version = version + 1 WHERE id = @moved", new { moved });
 
-        await _migrator.MigrateAsync();
+        await MigrateAsync();
 
         var left = (await connection.QueryAsync<long>("SELECT id FROM places")).Order().ToArray();
         Assert.Equal(new[] { town, editors }.Order(), left);

@@ -1,8 +1,6 @@
 using System.Text;
 using Dapper;
-using IncidentMap.Api.Database;
 using IncidentMap.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace IncidentMap.Tests.Places;
@@ -12,20 +10,8 @@ namespace IncidentMap.Tests.Places;
 /// that changes: a name stored decomposed (an editor's, or an import's) had the key of no name typed composed. A database
 /// of its own, migrated in two steps.
 /// </summary>
-public sealed class PlaceKeyNfcMigrationTests : IAsyncLifetime
+public sealed class PlaceKeyNfcMigrationTests() : MigrationTest("placekeynfc", "0052")
 {
-    private OwnDatabase _database = null!;
-    private Migrator _migrator = null!;
-
-    public async Task InitializeAsync()
-    {
-        _database = await OwnDatabase.CreateAsync("placekeynfc");
-        _migrator = new Migrator(_database.DataSource, NullLogger<Migrator>.Instance);
-        await _migrator.MigrateAsync([.. Migrator.Embedded.Where(m => string.CompareOrdinal(m.Version, "0052") < 0)]);
-    }
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     private static Task<long> PlaceAsync(NpgsqlConnection connection, string name, string[] alternates) =>
         connection.ExecuteScalarAsync<long>("""
             INSERT INTO places (name, alternate_names, country, kind, geom, source)
@@ -36,7 +22,7 @@ public sealed class PlaceKeyNfcMigrationTests : IAsyncLifetime
     [Fact]
     public async Task Names_stored_decomposed_get_the_key_of_the_name_composed()
     {
-        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var connection = await DataSource.OpenConnectionAsync();
         var decomposed = "القائم".Normalize(NormalizationForm.FormD);
         // With a formatting character between a letter and its mark, which the key drops.
         var joined = "Київ".Normalize(NormalizationForm.FormD).Replace("\u0308", "\u200D\u0308");
@@ -49,7 +35,7 @@ public sealed class PlaceKeyNfcMigrationTests : IAsyncLifetime
         Assert.DoesNotContain("القائم", before);
         Assert.DoesNotContain("київ", before);
 
-        await _migrator.MigrateAsync();
+        await MigrateAsync();
 
         Assert.Equal(new[] { "القائم", "київ" }.Order(StringComparer.Ordinal), (await KeysAsync(nfd)).Order(StringComparer.Ordinal));
         // Composed names keep their keys, and the stored key is the function's.
