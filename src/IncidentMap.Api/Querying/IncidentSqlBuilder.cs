@@ -112,8 +112,9 @@ public static class IncidentSqlBuilder
     /// only for tests, which compare both forms.
     /// </param>
     /// <param name="nearestFirst">
-    /// Whether a page sorted nearest first is read from the ring its nearest matches lie in (<see cref="NearestRing"/>)
-    /// rather than by sorting every match; false only for tests, and when the count is known to be small.
+    /// Whether a page sorted nearest first is read from the ring its nearest matches lie in (<see cref="NearestRing"/>), and one
+    /// sorted farthest first within a radius from an outer ring of cells (<see cref="FarthestRing"/>), rather than by sorting
+    /// every match; false only for tests, and when the count is known to be small.
     /// </param>
     internal static SqlQuery Build(IncidentQuery query, string projection, bool matchesFirst, bool keysFirst, bool nearestFirst = true)
     {
