@@ -101,6 +101,29 @@ public static class RadiusCells
     }
 
     /// <summary>
+    /// The cells a circle covers (as <see cref="Inside"/> finds them, up to <paramref name="maxCells"/> in its box), each with
+    /// bounds of the geodesic distance from (lat, lon) of any point of it: <c>Nearest</c>, the great-circle distance (mean
+    /// radius) of its nearest point (<see cref="NearestPointMetres"/>) × 0.99, and <c>Farthest</c>, that of its farthest corner
+    /// ÷ 0.99 (on the sphere a cell's farthest point is a corner: see <see cref="Inside"/>). A path's length on the spheroid
+    /// is between 0.9944 (a degree of meridian at the equator, 110,574 m against the sphere's 111,195) and 1.0045 times (the
+    /// radii of curvature at the poles, 6,399,594 m against 6,371,009) its length on the sphere, so the geodesic distance is too. Ordered farthest
+    /// first by <c>Nearest</c>, those wholly beyond the radius left out. Null near a pole, over a quarter of the world wide,
+    /// or with more cells than <paramref name="maxCells"/> in the box.
+    /// </summary>
+    internal static List<(int Cell, double Nearest, double Farthest)>? Ring(double lat, double lon, double metres, int maxCells)
+    {
+        if (Touched(lat, lon, metres, maxCells) is not { } touched) return null;
+        return touched
+            .Select(c => (c.Cell, Nearest: NearestPointMetres(lat, lon, c.Row, c.Column) * 0.99,
+                Farthest: FarthestCornerMetres(lat, lon, c.Row, c.Column) / 0.99))
+            // A cell wholly beyond the radius holds no match, and would count for the ring what it cannot hold.
+            .Where(c => c.Nearest <= metres)
+            .DistinctBy(c => c.Cell)
+            .OrderByDescending(c => c.Nearest).ThenBy(c => c.Cell)
+            .ToList();
+    }
+
+    /// <summary>
     /// The cells of the circle's box (by <see cref="Reach"/>) that it can reach, each with its row, its column
     /// unwrapped (below 0 or past the last west or east of the antimeridian) and its cell; null near a pole,
     /// over a quarter of the world wide, or with more than <paramref name="maxCells"/> in the box.
@@ -134,6 +157,23 @@ public static class RadiusCells
         var (north, east) = (south + 1.0 / PerDegree, west + 1.0 / PerDegree);
         return Math.Max(Math.Max(GreatCircleMetres(lat, lon, south, west), GreatCircleMetres(lat, lon, south, east)),
             Math.Max(GreatCircleMetres(lat, lon, north, west), GreatCircleMetres(lat, lon, north, east)));
+    }
+
+    /// <summary>
+    /// The great-circle distance (mean radius) from (lat, lon) to the nearest point of a cell (its column unwrapped, less than 90°
+    /// of longitude away). Within the cell's longitudes, straight along the meridian. Otherwise a point of the cell moved along
+    /// its parallel towards (lat, lon) comes nearer, so the nearest lies on the cell's meridian edge nearer in longitude; along
+    /// a meridian the distance falls to the foot of the perpendicular, at latitude atan(tan φ / cos Δλ), and rises beyond it.
+    /// </summary>
+    internal static double NearestPointMetres(double lat, double lon, int row, int column)
+    {
+        var (south, west) = (South(row), West(column));
+        var (north, east) = (south + 1.0 / PerDegree, west + 1.0 / PerDegree);
+        if (lon >= west && lon <= east) return GreatCircleMetres(lat, lon, Math.Clamp(lat, south, north), lon);
+        var edge = lon < west ? west : east;
+        const double radians = Math.PI / 180;
+        var foot = Math.Atan(Math.Tan(lat * radians) / Math.Cos((edge - lon) * radians)) / radians;
+        return GreatCircleMetres(lat, lon, Math.Clamp(foot, south, north), edge);
     }
 
     private static double GreatCircleMetres(double lat1, double lon1, double lat2, double lon2)
