@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication;
 using System.IO.Compression;
 using IncidentMap.Api.Changes;
 using IncidentMap.Api.Collections;
@@ -153,6 +154,18 @@ public static class IncidentMapHost
         });
         // The OpenAPI document as the other reads: rendered once, the type its link announces, Vary: Accept,
         // an ETag, no unknown parameter.
+        // The description and Swagger UI are reads too: a key sent with one must be valid, as with every other read
+        // (they are served before authorization, so its policy did not see them). The health probes take no key.
+        app.Use(async (context, next) =>
+        {
+            if ((context.Request.Path.StartsWithSegments("/openapi") || context.Request.Path.StartsWithSegments("/swagger"))
+                && Security.ApiKeyAuthentication.KeyFrom(context.Request) is not null && context.User.Identity?.IsAuthenticated != true)
+            {
+                await context.ChallengeAsync();
+                return;
+            }
+            await next(context);
+        });
         app.UseServiceDescription();
         app.UseSwaggerUI(options =>
         {

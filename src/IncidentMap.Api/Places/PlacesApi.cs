@@ -198,7 +198,9 @@ public static class PlacesApi
         if (Get("limit") is { } limitText && !QueryParser.TryLimit(limitText, MaxBrowseLimit, out limit))
             errors.Add(new FieldError("limit", QueryParser.LimitError(limitText)));
         var q = Get("q");
-        if (q is not null && (q.Trim().Length == 0 || IncidentInput.Characters(q) > 200 || !IncidentInput.IsStorableText(q))) errors.Add(new FieldError("q", "must be 1 to 200 characters of valid text"));
+        // Counted composed (NFC), as names are compared: 200 accented letters typed decomposed are 200, not 400.
+        if (q is not null && (q.Trim().Length == 0 || !IncidentInput.IsStorableText(q) || IncidentInput.Characters(q.Normalize(NormalizationForm.FormC)) > 200))
+            errors.Add(new FieldError("q", "must be 1 to 200 characters of valid text"));
         // Names are compared by their letters and digits: without any, every place would be a prefix match.
         else if (q is not null && !PlaceInput.HasKey(q)) errors.Add(new FieldError("q", $"'{q}' has no letters or digits to search by (ayn, hamza and prime marks and tatweel are ignored)"));
         var country = Get("country")?.ToUpperInvariant();

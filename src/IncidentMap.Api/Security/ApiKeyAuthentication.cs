@@ -29,9 +29,17 @@ public sealed class ApiKeyAuthentication(
     public static string? KeyFrom(HttpRequest request)
     {
         if (request.Headers.TryGetValue(Header, out var header) && header.ToString() is { Length: > 0 } key) return key.Trim();
-        var authorization = request.Headers.Authorization.ToString();
-        return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..].Trim() : null;
+        return BearerKey(request.Headers.Authorization.ToString());
     }
+
+    /// <summary>
+    /// The credential of an Authorization header of the Bearer scheme, however it is spaced: "Bearer" then a tab passed a
+    /// bad key as no key at all, so the read was answered as anonymous instead of a 401.
+    /// </summary>
+    private static string? BearerKey(string authorization) =>
+        authorization.Length > 6 && authorization.StartsWith("Bearer", StringComparison.OrdinalIgnoreCase) && char.IsWhiteSpace(authorization[6])
+            ? authorization[7..].Trim()
+            : null;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -39,9 +47,7 @@ public sealed class ApiKeyAuthentication(
         if (key is null) return AuthenticateResult.NoResult();
         // Two different keys (X-API-Key and a Bearer one) are refused rather than one of them silently ignored:
         // a bad credential never passes beside a good one.
-        var authorization = Request.Headers.Authorization.ToString();
-        if (Request.Headers.ContainsKey(Header) && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-            && authorization[7..].Trim() != key)
+        if (Request.Headers.ContainsKey(Header) && BearerKey(Request.Headers.Authorization.ToString()) is { } bearer && bearer != key)
             return AuthenticateResult.Fail("two different API keys: X-API-Key and Authorization: Bearer");
 
         var cacheKey = CacheKey(ApiKeys.Hash(key));

@@ -222,6 +222,23 @@ public sealed class PlacesTests(ApiFixture api)
     }
 
     /// <summary>
+    /// q's 200 characters are counted composed (NFC), as names are compared: 200 é typed decomposed (400 code units) were
+    /// a 400, where the same q typed composed was searched.
+    /// </summary>
+    [Theory]
+    [InlineData(200, HttpStatusCode.OK)]
+    [InlineData(201, HttpStatusCode.BadRequest)]
+    public async Task A_q_is_counted_in_composed_characters(int letters, HttpStatusCode expected)
+    {
+        foreach (var e in new[] { "\u00e9", "e\u0301" })
+        {
+            var q = string.Concat(Enumerable.Repeat(e, letters));
+            var response = await _client.GetAsync("/collections/places/items?q=" + Uri.EscapeDataString(q));
+            Assert.True(expected == response.StatusCode, $"{letters} × {(e.Length == 1 ? "composed" : "decomposed")}: {(int)response.StatusCode}");
+        }
+    }
+
+    /// <summary>
     /// Letters that place_key drops (ayn and hamza marks, primes, tatweel): a q of only these has an empty
     /// key, which is a prefix of every name, so it "matched" every place (Shanghai first, as a prefix match).
     /// </summary>

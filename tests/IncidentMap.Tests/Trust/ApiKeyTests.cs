@@ -52,7 +52,17 @@ public sealed class ApiKeyTests(ApiFixture api)
             using var client = api.ClientWithKey(key);
             await AssertRefusedAsync(await client.GetAsync($"{Trust.ItemsUrl}/{id}"));
             await AssertRefusedAsync(await client.GetAsync($"{Trust.ItemsUrl}?limit=1"));
+            // The service's description and Swagger UI too, which are served before the read policy (they were a 200).
+            await AssertRefusedAsync(await client.GetAsync("/openapi/v1.json"));
+            await AssertRefusedAsync(await client.GetAsync("/swagger/index.html"));
         }
+        // A bad key after "Bearer" and a tab, not a space, is a bad key, not an anonymous read.
+        using (var tabbed = api.ClientWithKey(null))
+        {
+            tabbed.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", "Bearer\tim_typo");
+            await AssertRefusedAsync(await tabbed.GetAsync($"{Trust.ItemsUrl}/{id}"));
+        }
+        Assert.Equal(HttpStatusCode.OK, (await api.ClientWithKey(null).GetAsync("/openapi/v1.json")).StatusCode);
         // No key at all is an anonymous read, as before.
         Assert.Equal(HttpStatusCode.OK, (await api.ClientWithKey(null).GetAsync($"{Trust.ItemsUrl}/{id}")).StatusCode);
     }
