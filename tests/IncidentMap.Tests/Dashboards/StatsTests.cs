@@ -518,9 +518,18 @@ public sealed class StatsTests(ApiFixture api)
         Assert.Equal(10_000, buckets.Count);
         Assert.Equal(1, buckets.Sum(b => b!["count"]!.GetValue<int>()));
         Assert.Equal(HttpStatusCode.OK, (await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, url))).StatusCode);
-        var request = new HttpRequestMessage(HttpMethod.Get, url);
-        request.Headers.TryAddWithoutValidation("If-None-Match", get.Headers.ETag!.Tag);
-        Assert.Equal(HttpStatusCode.NotModified, (await _client.SendAsync(request)).StatusCode);
+        // Other tests write to the shared database, and each write is a new data version (a new ETag): revalidated
+        // until no write came between the two requests, which a 304 needs.
+        var revalidated = HttpStatusCode.OK;
+        var tag = get.Headers.ETag!.Tag;
+        for (var attempt = 0; attempt < 20 && revalidated != HttpStatusCode.NotModified; attempt++)
+        {
+            if (attempt > 0) tag = (await _client.GetAsync(url)).Headers.ETag!.Tag;
+            var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("If-None-Match", tag);
+            revalidated = (await _client.SendAsync(request)).StatusCode;
+        }
+        Assert.Equal(HttpStatusCode.NotModified, revalidated);
     }
 
     /// <summary>
