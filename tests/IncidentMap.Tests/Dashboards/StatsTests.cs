@@ -521,12 +521,12 @@ public sealed class StatsTests(ApiFixture api)
         // Other tests write to the shared database, and each write is a new data version (a new ETag): revalidated
         // until no write came between the two requests, which a 304 needs.
         var revalidated = HttpStatusCode.OK;
-        var tag = get.Headers.ETag!.Tag;
+        var current = get.Headers.ETag!.Tag;
         for (var attempt = 0; attempt < 20 && revalidated != HttpStatusCode.NotModified; attempt++)
         {
-            if (attempt > 0) tag = (await _client.GetAsync(url)).Headers.ETag!.Tag;
+            if (attempt > 0) current = (await _client.GetAsync(url)).Headers.ETag!.Tag;
             var request = new HttpRequestMessage(HttpMethod.Get, url);
-            request.Headers.TryAddWithoutValidation("If-None-Match", tag);
+            request.Headers.TryAddWithoutValidation("If-None-Match", current);
             revalidated = (await _client.SendAsync(request)).StatusCode;
         }
         Assert.Equal(HttpStatusCode.NotModified, revalidated);
