@@ -282,7 +282,8 @@ internal static class Literals
         return geometry;
     }
 
-    private static IEnumerable<Geometry> Parts(Geometry geometry) => geometry is GeometryCollection collection
+    /// <summary>The points, lines and polygons of a geometry, collections and multi-geometries taken apart.</summary>
+    internal static IEnumerable<Geometry> Parts(Geometry geometry) => geometry is GeometryCollection collection
         ? Enumerable.Range(0, collection.NumGeometries).SelectMany(n => Parts(collection.GetGeometryN(n)))
         : [geometry];
 

@@ -48,12 +48,11 @@ internal sealed class SqlCompiler
     private int _foldedProperties;
 
     /// <summary>An operand in SQL with its CQL2 type; Property is set when it is a queryable.</summary>
-    /// <param name="Head">
-    /// For ACCENTI(property) where a B-tree holds the head of its folding (migration 0053): a function of one
-    /// argument, the SQL that index holds of it. The comparison names the head too, so that the index serves it, and
-    /// then compares the whole folding.
+    /// <param name="ByHead">
+    /// ACCENTI(property) where a B-tree holds the head of its folding (migration 0053, <see cref="FoldHead"/>): the
+    /// comparison names the head too, so that the index serves it, and then compares the whole folding.
     /// </param>
-    private readonly record struct Operand(string Sql, CqlType Type, Node Node, Queryable? Property = null, Func<string, string>? Head = null);
+    private readonly record struct Operand(string Sql, CqlType Type, Node Node, Queryable? Property = null, bool ByHead = false);
 
     public static CompiledFilter Compile(Node root)
     {
@@ -117,7 +116,7 @@ internal sealed class SqlCompiler
         {
             if (_conjuncts.Contains(call)) _values.Add(new FilterValues(folded.Name, true, strings!));
             // The expression of the index (accent_fold_key is accent_fold declared IMMUTABLE, so it may be indexed).
-            return value with { Sql = $"public.accent_fold_key({Property(folded).Sql})", Head = FoldHead };
+            return value with { Sql = $"public.accent_fold_key({Property(folded).Sql})", ByHead = true };
         }
         return value;
     }
@@ -211,8 +210,8 @@ internal sealed class SqlCompiler
         if (op == "=" && PaddedEquals(value, right) is { } padded) return padded;
         if (op == "=") value = Indexed(call, left, [right], value);
         var other = SameType(value, Value(right)).Sql;
-        return value.Head is { } head
-            ? $"({head(value.Sql)} = {head(other)} AND {value.Sql} = {other})"
+        return value.ByHead
+            ? $"({FoldHead(value.Sql)} = {FoldHead(other)} AND {value.Sql} = {other})"
             : $"{value.Sql} {op} {other}";
     }
 
@@ -349,8 +348,8 @@ internal sealed class SqlCompiler
         if (value.Property is { Padded: { } column } && list.Items.All(i => i is LiteralNode { Value: string text } && !text.EndsWith(' ')))
             return $"{column} IN ({string.Join(", ", items.Select(item => item + "::bpchar"))})";
         if (items.Count == 0) return "FALSE";
-        return value.Head is { } head
-            ? $"({head(value.Sql)} IN ({string.Join(", ", items.Select(head))}) AND {value.Sql} IN ({string.Join(", ", items)}))"
+        return value.ByHead
+            ? $"({FoldHead(value.Sql)} IN ({string.Join(", ", items.Select(FoldHead))}) AND {value.Sql} IN ({string.Join(", ", items)}))"
             : $"{value.Sql} IN ({string.Join(", ", items)})";
     }
 

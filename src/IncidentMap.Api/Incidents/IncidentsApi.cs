@@ -505,15 +505,16 @@ public static partial class IncidentsApi
         if (derived.Count == 0 || JsonNode.Parse(body.GetRawText()) is not JsonObject feature || feature["properties"] is not JsonObject properties) return null;
         bool Echoed(string name) => JsonNode.DeepEquals(stored["properties"]?[name], properties[name]);
         string[] forget;
-        if (feature["geometry"] is not null && !SameGeometry(stored["geometry"], feature["geometry"]))
+        var sameGeometry = SameGeometry(stored["geometry"], feature["geometry"]);
+        if (feature["geometry"] is not null && !sameGeometry)
             forget = ["location_name", "admin1", "country", "geo_precision"];
-        else if (derived.Contains("geometry") && SameGeometry(stored["geometry"], feature["geometry"]) && !PlaceNames.All(Echoed))
+        else if (derived.Contains("geometry") && sameGeometry && !PlaceNames.All(Echoed))
         {
             feature.Remove("geometry");
             forget = ["admin1", "country", "geo_precision"];
         }
         // A new country for the writer's own point: the names taken from a place of another country (CountryDerivedNames).
-        else if (!derived.Contains("geometry") && SameGeometry(stored["geometry"], feature["geometry"]) && !Echoed("country"))
+        else if (!derived.Contains("geometry") && sameGeometry && !Echoed("country"))
             forget = ["location_name", "admin1"];
         else return null;
         foreach (var name in forget.Where(n => derived.Contains(n) && Echoed(n))) properties.Remove(name);

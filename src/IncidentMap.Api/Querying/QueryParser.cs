@@ -548,7 +548,7 @@ public static partial class QueryParser
             if (envelope.MinX > at || envelope.MaxX < at) continue;
             var meridian = Factory.CreateLineString([new Coordinate(at, -90), new Coordinate(at, 90)]);
             // Part by part: overlay takes no GeometryCollection (a CQL2 literal may be one).
-            foreach (var part in Parts(shape))
+            foreach (var part in Filtering.Literals.Parts(shape))
             {
                 var touching = part.Intersection(meridian);
                 if (touching.IsEmpty) continue;
@@ -567,10 +567,6 @@ public static partial class QueryParser
         all.SRID = Factory.SRID;
         return all;
     }
-
-    private static IEnumerable<Geometry> Parts(Geometry geometry) => geometry.OgcGeometryType == OgcGeometryType.GeometryCollection
-        ? Enumerable.Range(0, geometry.NumGeometries).SelectMany(n => Parts(geometry.GetGeometryN(n)))
-        : [geometry];
 
     private static bool TryNumber(string text, out double value) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
