@@ -15,17 +15,16 @@ public sealed class CsvReader(Stream stream)
     public const int MaxRecordChars = 16 * 1024 * 1024;
 
     /// <summary>
-    /// What bytes that are not UTF-8 decode to: U+FFFF, a noncharacter that text has no business
-    /// holding, so a field that contains it came from such bytes and its row is rejected (rather
-    /// than stored with U+FFFD in place of the letters, as a lenient decoder would).
+    /// What bytes that are not UTF-8 decode to: a lone low surrogate, which no valid UTF-8 decodes to (UTF-8 cannot
+    /// encode a surrogate), so a field that contains it came from such bytes and its row is rejected (rather than
+    /// stored with U+FFFD in place of the letters, as a lenient decoder would). It was U+FFFF, a noncharacter, but
+    /// that is valid UTF-8 (EF BF BF), which a single write takes and an export writes back.
     /// </summary>
-    public const char NotUtf8 = '\uFFFF';
+    public const char NotUtf8 = '\uDFFF';
 
-    private static readonly Encoding Utf8 = Encoding.GetEncoding("utf-8", EncoderFallback.ReplacementFallback, new DecoderReplacementFallback(NotUtf8.ToString()));
-
-    /// <summary>UTF-8 only: its byte order mark is skipped (the encoding's preamble), and no other is taken as a sign of
-    /// another encoding (a UTF-16 file was decoded as UTF-16; <see cref="Importer"/> refuses one before it is read).</summary>
-    private readonly StreamReader _reader = new(stream, Utf8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
+    /// <summary>UTF-8 only: its byte order mark is skipped, and no other is taken as a sign of another encoding (a
+    /// UTF-16 file was decoded as UTF-16; <see cref="Importer"/> refuses one before it is read).</summary>
+    private readonly Utf8Chars _reader = new(stream);
     private readonly StringBuilder _quoted = new();
     private char[] _buffer = new char[1 << 16];
     private int _start, _end;
@@ -201,5 +200,76 @@ public sealed class CsvReader(Stream stream)
         var count = 0;
         while (at + count < text.Length && text[at + count] is ' ' or '\t') count++;
         return count;
+    }
+}
+
+/// <summary>
+/// UTF-8 bytes read as UTF-16 text, as a <see cref="StreamReader"/> reads them, except that each maximal run of
+/// bytes that are not UTF-8 reads as <see cref="CsvReader.NotUtf8"/>, a lone surrogate. A <see cref="DecoderFallback"/>
+/// cannot give that: .NET refuses a fallback's text that is not well-formed UTF-16.
+/// </summary>
+internal sealed class Utf8Chars(Stream stream)
+{
+    private readonly byte[] _bytes = new byte[1 << 16];
+    private int _start, _end;
+    private bool _eof, _began;
+    private char _pending; // the low surrogate of a character whose high one filled the caller's last slot
+
+    public async ValueTask<int> ReadAsync(Memory<char> into, CancellationToken ct)
+    {
+        if (into.IsEmpty) return 0;
+        while (true)
+        {
+            var written = Decode(into.Span);
+            if (written > 0 || (_eof && _start == _end)) return written;
+            // What is left is less than one character (or nothing): read on.
+            if (_start > 0)
+            {
+                Array.Copy(_bytes, _start, _bytes, 0, _end - _start);
+                (_end, _start) = (_end - _start, 0);
+            }
+            var read = await stream.ReadAsync(_bytes.AsMemory(_end), ct);
+            if (read == 0) _eof = true;
+            _end += read;
+        }
+    }
+
+    private int Decode(Span<char> into)
+    {
+        var written = 0;
+        if (_pending != default)
+        {
+            into[written++] = _pending;
+            _pending = default;
+        }
+        if (!_began)
+        {
+            if (_end - _start < 3 && !_eof) return written;
+            _began = true;
+            if (_bytes.AsSpan(_start, _end - _start).StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) _start += 3;
+        }
+        while (written < into.Length && _start < _end)
+        {
+            var status = System.Text.Unicode.Utf8.ToUtf16(_bytes.AsSpan(_start, _end - _start), into[written..], out var read, out var chars,
+                replaceInvalidSequences: false, isFinalBlock: _eof);
+            _start += read;
+            written += chars;
+            if (status == System.Buffers.OperationStatus.InvalidData && written < into.Length)
+            {
+                Rune.DecodeFromUtf8(_bytes.AsSpan(_start, _end - _start), out _, out var invalid);
+                _start += Math.Max(invalid, 1);
+                into[written++] = CsvReader.NotUtf8;
+            }
+            else if (status == System.Buffers.OperationStatus.DestinationTooSmall && written == into.Length - 1
+                     && Rune.DecodeFromUtf8(_bytes.AsSpan(_start, _end - _start), out var rune, out var length) == System.Buffers.OperationStatus.Done)
+            {
+                // One slot left for a character of two UTF-16 units.
+                into[written++] = (char)(0xD800 + ((rune.Value - 0x10000) >> 10));
+                _pending = (char)(0xDC00 + ((rune.Value - 0x10000) & 0x3FF));
+                _start += length;
+            }
+            else break;
+        }
+        return written;
     }
 }

@@ -300,6 +300,10 @@ internal sealed class FeatureCollectionSource(Stream stream) : IFeatureSource
                     }
                     if (name == "features")
                     {
+                        // A second array is one readers disagree on (most keep the last, some read both), so
+                        // the file is refused there, as a late "type" is, rather than imported as either.
+                        if (_sawFeatures)
+                            throw new ImportFormatException("features", "is given twice; a FeatureCollection has one \"features\" array", _line);
                         if (!reader.Read()) return null;
                         if (reader.TokenType != JsonTokenType.StartArray)
                             throw new ImportFormatException("features", "must be an array of GeoJSON Features", _line);

@@ -265,7 +265,7 @@ public static class ImportsApi
 
     /// <summary>A job, its If-Match evaluated once it is found (a 404 is one whatever the conditions: RFC 9110 §13.2.1).</summary>
     internal static async Task<IResult> GetJob(HttpContext context, string id, ImportJobs jobs, CancellationToken ct) =>
-        long.TryParse(id, out var jobId) && await jobs.GetAsync(jobId, ct) is { } job
+        Incidents.IncidentsApi.TryParseId(id, out var jobId) && await jobs.GetAsync(jobId, ct) is { } job
             ? Conditional.EvaluateWithoutETag(context) ?? TypedResults.Ok(job)
             : Problem.NotFound($"There is no import job '{id}'.");
 

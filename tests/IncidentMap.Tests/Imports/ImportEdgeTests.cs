@@ -71,6 +71,20 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.Equal("Ḥimṣ ✓", stored);
     }
 
+    /// <summary>U+FFFF is a noncharacter but valid UTF-8 (EF BF BF): a single write takes it, so a CSV row must too
+    /// (it stood for bytes that were not UTF-8, and such a row was refused as one).</summary>
+    [Fact]
+    public async Task A_CSV_row_with_a_noncharacter_written_in_valid_UTF8_is_imported_as_written()
+    {
+        var prefix = Unique();
+        var title = "a \uFFFF b \uFFFE c";
+        var csv = $"{Header}{prefix}-1,{title},riots,2016-01-01,36.7,34.7,\n";
+
+        await api.CreateClient().ImportOkAsync(csv, "text/csv", "?source=" + prefix, inserted: 1, updated: 0, unchanged: 0, rejected: 0);
+
+        Assert.Equal(title, await api.Database.ScalarAsync<string>("SELECT title FROM incidents WHERE external_id = @k", new { k = $"{prefix}-1" }));
+    }
+
     /// <summary>format= names the format; the charset still says how the bytes are encoded (it was not looked at).</summary>
     [Fact]
     public async Task A_charset_other_than_UTF8_is_refused_when_format_names_the_format_too()
@@ -532,6 +546,38 @@ public sealed class ImportEdgeTests(ImportsFixture api)
         Assert.Equal("crs", problem["errors"]![0]!["field"]!.GetValue<string>());
         Assert.Contains("The 1 row(s) before it were imported", problem["detail"]!.GetValue<string>());
         AssertCounts(problem["report"]!, 1, 0, 0, 0);
+    }
+
+    /// <summary>Readers disagree on a member given twice (Python keeps the last array, GDAL and this importer read
+    /// both), so a second "features" array is refused where it starts, as a late crs is.</summary>
+    [Fact]
+    public async Task A_second_features_array_ends_the_import_naming_features_with_the_rows_before_it_stored()
+    {
+        var prefix = Unique();
+        var body = $"{{\"type\": \"FeatureCollection\", \"features\": [{Feature($"{prefix}-1")}],\n \"features\": [{Feature($"{prefix}-2")}]}}";
+
+        var (status, problem) = await api.CreateClient().PostImportAsync(body, "application/geo+json");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("features", problem["errors"]![0]!["field"]!.GetValue<string>());
+        Assert.Contains("is given twice", problem["detail"]!.GetValue<string>());
+        AssertCounts(problem["report"]!, 1, 0, 0, 0);
+        Assert.Equal(0, await api.Database.ScalarAsync<long>("SELECT count(*) FROM incidents WHERE external_id = @k", new { k = $"{prefix}-2" }));
+    }
+
+    /// <summary>A job has one URI, as an incident has: its id as written in Location, not with a sign or spaces.</summary>
+    [Fact]
+    public async Task A_job_is_found_by_its_id_only_as_written_not_signed_or_padded()
+    {
+        var prefix = Unique();
+        var content = new StringContent($"{Header}{prefix}-1,T,riots,2016-01-01,36.7,34.7,\n", Encoding.UTF8, "text/csv");
+        var accepted = await api.CreateClient().PostAsync($"{Url}?async=true&source={prefix}", content);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var id = accepted.Headers.Location!.ToString().Split('/')[^1];
+
+        Assert.Equal(HttpStatusCode.OK, (await api.CreateClient().GetAsync($"{Url}/{id}")).StatusCode);
+        foreach (var other in new[] { "+" + id, "%20" + id, id + "%20", "-" + id, id + ".0" })
+            await ProblemAssert.IsProblemAsync(await api.CreateClient().GetAsync($"{Url}/{other}"), HttpStatusCode.NotFound);
     }
 
     /// <summary>Single writes refuse a Content-Crs other than CRS84; imports ignored it.</summary>
