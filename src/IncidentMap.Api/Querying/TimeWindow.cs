@@ -92,6 +92,12 @@ public static partial class TimeWindow
         var leftIsDuration = TryDuration(left, out var leftDuration);
         var rightIsDuration = TryDuration(right, out var rightDuration);
         if (leftIsDuration && rightIsDuration) { error = "an interval cannot have a duration at both ends"; return false; }
+        if ((leftIsDuration ? leftDuration : rightIsDuration ? rightDuration : null) is { FinerThanMicroseconds: true })
+        {
+            // As an instant's fraction is: PostgreSQL would cut PT0.0000001S to nothing, and the window would miss its own start.
+            error = $"'{(leftIsDuration ? left : right)}' {Incidents.Rfc3339.FinerThanMicroseconds}";
+            return false;
+        }
         if ((leftIsDuration ? leftDuration : rightIsDuration ? rightDuration : null) is { IsZero: true })
         {
             error = $"'{(leftIsDuration ? left : right)}' is a duration of zero: the window would hold nothing; give a longer one";
@@ -236,7 +242,8 @@ public static partial class TimeWindow
         : utcTicks > DateTimeOffset.MaxValue.UtcTicks ? DateTimeOffset.MaxValue
         : new DateTimeOffset(utcTicks, TimeSpan.Zero);
 
-    private sealed record Duration(int Years, int Months, int Days, TimeSpan Time)
+    /// <param name="FinerThanMicroseconds">Its seconds have a nonzero digit after the sixth decimal.</param>
+    private sealed record Duration(int Years, int Months, int Days, TimeSpan Time, bool FinerThanMicroseconds = false)
     {
         public bool IsZero => Years == 0 && Months == 0 && Days == 0 && Time == TimeSpan.Zero;
     }
@@ -250,8 +257,10 @@ public static partial class TimeWindow
         try
         {
             var seconds = match.Groups[7].Success ? double.Parse(match.Groups[7].Value, CultureInfo.InvariantCulture) : 0;
+            var fraction = match.Groups[7].Value.Split('.', ',') is [_, var digits] ? digits : "";
             duration = new Duration(Part(1), Part(2), checked(Part(3) * 7 + Part(4)),
-                TimeSpan.FromHours(Part(5)) + TimeSpan.FromMinutes(Part(6)) + TimeSpan.FromSeconds(seconds));
+                TimeSpan.FromHours(Part(5)) + TimeSpan.FromMinutes(Part(6)) + TimeSpan.FromSeconds(seconds),
+                fraction.Length > 6 && fraction[6..].Any(d => d != '0'));
             return true;
         }
         catch (Exception e) when (e is OverflowException or FormatException or ArgumentOutOfRangeException)

@@ -384,6 +384,24 @@ public sealed class TimeWindowTests(ApiFixture api)
         Assert.DoesNotContain("after its end", problem.ToJsonString());
     }
 
+    /// <summary>PostgreSQL keeps microseconds: PT0.0000001S was cut to nothing, and the window missed its own start.</summary>
+    [Fact]
+    public async Task A_duration_finer_than_a_microsecond_is_a_400_and_one_of_whole_microseconds_holds_its_start()
+    {
+        var tag = NewTag();
+        var t = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00Z"));
+
+        await AssertWindowsAsync(tag,
+            ("2016-02-21T07:30:00Z/PT0.000001S", [t]),
+            ("2016-02-21T07:30:00Z/PT0.0000010S", [t]),   // zeros after the sixth decimal are fine, as in an instant
+            ("PT0.000001S/2016-02-21T07:29:59.999999Z", []));
+        foreach (var window in new[] { "2016-02-21T07:30:00Z/PT0.0000001S", "PT0.0000009S/2016-02-21T07:30:00Z", "PT1.0000001S", "2016-02-21T07:30:00Z/P1DT0.00000001S" })
+        {
+            var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Items}?datetime={Esc(window)}&tags={tag}"), HttpStatusCode.BadRequest, "datetime");
+            Assert.Contains("is finer than a microsecond", problem["detail"]!.GetValue<string>());
+        }
+    }
+
     [Theory]
     [InlineData("PT24H/now", true)]
     [InlineData("P1D", true)]
