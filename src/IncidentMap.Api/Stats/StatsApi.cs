@@ -213,6 +213,16 @@ public static class StatsApi
         // Each bucket starts at the first instant of its local day, week or month (not always its
         // midnight: see TimeWindow.Local), the same rule datetime's dates follow.
         string Start(Bucket r) => Iso(TimeWindow.Local(r.Start!.Value, zone));
+        // A date the zone skipped (Pacific/Apia went from 29 to 31 December 2011) starts where the next day does, so
+        // its bucket is that day's: the incidents dated to it are counted there, and each start is listed once.
+        rows = rows.GroupBy(r => (Start(r), r.Group))
+            .Select(g => g.Skip(1).Aggregate(g.First(), (sum, r) => sum with
+            {
+                Count = sum.Count + r.Count,
+                FatalitiesMinSum = sum.FatalitiesMinSum is null && r.FatalitiesMinSum is null ? null : (sum.FatalitiesMinSum ?? 0) + (r.FatalitiesMinSum ?? 0),
+                FatalitiesMaxSum = sum.FatalitiesMaxSum is null && r.FatalitiesMaxSum is null ? null : (sum.FatalitiesMaxSum ?? 0) + (r.FatalitiesMaxSum ?? 0),
+            }))
+            .ToList();
         if (csv.Value)
         {
             var text = new StringBuilder("start,group,count,fatalities_min_sum,fatalities_max_sum\r\n");

@@ -149,6 +149,29 @@ public sealed class StatsTests(ApiFixture api)
         Assert.Equal(expected, await BucketsAsync($"tags={tag}&tz=Asia/Damascus&datetime=2016-03-25/2016-03-31"));
     }
 
+    /// <summary>Pacific/Apia went from UTC-10 to UTC+14 at the end of 29 December 2011: the 30th never began there. Its
+    /// bucket started where the 31st's does, so the series listed one start twice (1 and 2 here), which a chart keyed
+    /// on start merges or overwrites.</summary>
+    [Fact]
+    public async Task A_date_a_zone_skipped_is_counted_in_the_day_that_starts_where_it_would_and_each_start_is_listed_once()
+    {
+        var tag = FeedHelpers.NewTag();
+        foreach (var (when, precision) in new[] { ("2011-12-29", "day"), ("2011-12-30", "day"), ("2011-12-31", "day"), ("2011-12-30T12:00:00Z", "exact") })
+        {
+            var feature = FeedHelpers.Tagged(tag);
+            feature["properties"]!["occurred_at"] = when;
+            feature["properties"]!["time_precision"] = precision;
+            feature["properties"]!["fatalities_min"] = 1;
+            await _client.CreateAsync(feature);
+        }
+
+        var series = await _client.GetJsonAsync($"/collections/incidents/stats?tags={tag}&tz=Pacific/Apia&datetime=2011-12-29/2012-01-01");
+        var buckets = series["buckets"]!.AsArray().Select(b => (b!["start"]!.GetValue<string>(), b["count"]!.GetValue<int>(), b["fatalities_min_sum"]!.GetValue<long>())).ToList();
+        Assert.Equal([("2011-12-29T10:00:00Z", 1, 1L), ("2011-12-30T10:00:00Z", 3, 3L), ("2011-12-31T10:00:00Z", 0, 0L)], buckets);
+        var csv = await (await _client.GetAsync($"/collections/incidents/stats?tags={tag}&tz=Pacific/Apia&datetime=2011-12-29/2012-01-01&f=csv")).Content.ReadAsStringAsync();
+        Assert.Equal(4, csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length); // the header and three days
+    }
+
     [Fact]
     public async Task Weeks_and_months_after_a_local_midnight_that_does_not_exist_keep_their_incidents()
     {
