@@ -28,6 +28,9 @@ public static partial class IncidentsApi
     /// Declared as the endpoint's Accepts, so routing's 415 and Accept-Patch name all of them.</summary>
     internal static readonly string[] PatchMediaTypes = [MergePatch, "application/json", GeoJson];
 
+    /// <summary>What OPTIONS names in Accept-Patch where PATCH is allowed: every type PATCH takes, as its 415 names them.</summary>
+    internal static readonly string AcceptPatch = string.Join(", ", PatchMediaTypes);
+
     public static RouteGroupBuilder MapIncidents(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/collections/incidents/items").WithTags("Incidents");
@@ -127,7 +130,7 @@ public static partial class IncidentsApi
                 if (!TryParseId(featureId, out var id) || !await reader.ScalarAsync<bool>(
                         "SELECT EXISTS (SELECT 1 FROM incidents WHERE id = @id AND deleted_at IS NULL)", new Dapper.DynamicParameters(new { id }), ct))
                     return UnknownIncident(featureId);
-                response.Headers["Accept-Patch"] = MergePatch; // RFC 5789 §3.1
+                response.Headers["Accept-Patch"] = AcceptPatch; // RFC 5789 §3.1
                 return Allow(response, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS");
             })
             .WithName("optionsIncident").WithSummary("Methods allowed on an incident").Produces(StatusCodes.Status204NoContent)

@@ -133,7 +133,7 @@ public static class PlacesApi
             : null;
         if (source is null) return UnknownPlace(placeId);
         if (source != "editor") return Allow(response, GazetteerPlaceMethods);
-        response.Headers["Accept-Patch"] = IncidentsApi.MergePatch; // RFC 5789 §3.1
+        response.Headers["Accept-Patch"] = IncidentsApi.AcceptPatch; // RFC 5789 §3.1
         return Allow(response, EditorPlaceMethods);
     }
 
