@@ -339,6 +339,7 @@ public static class IncidentMapHost
                 }
                 return 0;
             case "seed" when words.Count == 1 && Directory.Exists(words[0]):
+            case "openapi" when words.Count == 1 && Directory.Exists(words[0]):
             case "places" when words is ["import", var folder] && Directory.Exists(folder):
                 Console.Error.WriteLine($"{words[^1]} is a directory, not a file");
                 return 2;

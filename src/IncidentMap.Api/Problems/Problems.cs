@@ -21,7 +21,7 @@ public sealed record FieldError(string Field, string Detail)
 }
 
 /// <summary>RFC 9457 problem documents used across the API. Every one names what the client got wrong.</summary>
-public static class Problem
+public static partial class Problem
 {
     public const string ContentType = "application/problem+json";
 
@@ -36,7 +36,7 @@ public static class Problem
         {
             // A query parameter's name is empty when the URL has a stray '=' (?=1, &=): it is no body's, whatever the method.
             { Field.Length: 0 } when e.Detail.StartsWith(NotAParameterStart, StringComparison.Ordinal) => new FieldError("", EmptyParameterName),
-            _ => new FieldError(e.Field.Length == 0 ? "body" : Cut(e.Field, 200), Cut(e.Detail, 1000)),
+            _ => new FieldError(e.Field.Length == 0 ? "body" : Cut(e.Field, 200), Cut(QuotedCut(e.Detail), 1000)),
         }).ToList();
         static string Said(FieldError e) => e.Field.Length == 0 ? e.Detail : $"{e.Field}: {e.Detail}";
         return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
@@ -60,6 +60,17 @@ public static class Problem
     /// <summary>The most field errors one problem lists.</summary>
     public const int MaxErrors = 100;
 
+    /// <summary>
+    /// A message with each client's value it quotes ('…') over <see cref="FieldError.QuotedLength"/> characters cut as
+    /// <see cref="FieldError.Quoted"/> cuts it, wherever the message was written: <c>event_type=</c> of 5,000 letters was
+    /// sent back to 990 of them, and the cut at 1,000 lost the message's hint.
+    /// </summary>
+    internal static string QuotedCut(string detail) =>
+        detail.Length <= FieldError.QuotedLength ? detail : LongQuote().Replace(detail, m => FieldError.Quoted(m.Groups[1].Value));
+
+    [System.Text.RegularExpressions.GeneratedRegex("'([^']{102,})'")]
+    private static partial System.Text.RegularExpressions.Regex LongQuote();
+
     /// <summary>Text sent back in a problem, cut to <paramref name="length"/> characters (the last an ellipsis).</summary>
     internal static string Cut(string text, int length) => text.Length <= length ? text
         : string.Concat(text.AsSpan(0, char.IsHighSurrogate(text[length - 2]) ? length - 2 : length - 1), "…"); // never half an emoji
@@ -73,6 +84,7 @@ public static class Problem
     public static ProblemHttpResult Status(int status, string title, string detail, string? field = null,
         IDictionary<string, object?>? extensions = null)
     {
+        detail = QuotedCut(detail);
         var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
         if (field is not null) problem.Extensions["errors"] = new[] { new FieldError(field, detail) };
         foreach (var (key, value) in extensions ?? new Dictionary<string, object?>()) problem.Extensions[key] = value;
@@ -232,6 +244,7 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         context.Response.StatusCode = status;
         if (status == 503)
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(IncidentMap.Api.Database.DatabaseResilience.BreakDuration.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        detail = Problem.QuotedCut(detail);
         var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
         // A body that does not decompress is the Content-Encoding's doing: named, as a field at fault is.
         if (exception is InvalidDataException or Imports.IncompleteDataException)

@@ -323,7 +323,7 @@ public static partial class QueryParser
         {
             var names = props.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
             var unknown = names.Where(n => !Columns.ByName.ContainsKey(n) && n != Columns.Distance.Name).ToList();
-            if (unknown.Count > 0) Bad("properties", $"unknown: {string.Join(", ", unknown)}");
+            if (unknown.Count > 0) Bad("properties", $"unknown: {string.Join(", ", unknown.Select(FieldError.Quoted))}");
             else if (names.Contains(Columns.Distance.Name) && query.Near is null) Bad("properties", "distance_m needs a point: give lat and lon");
             else query = query with { Properties = names };
         }
@@ -631,7 +631,7 @@ public static partial class QueryParser
     {
         var list = List(text);
         var unknown = list?.Where(v => !allowed.Contains(v)).ToList();
-        if (unknown is { Count: > 0 }) errors.Add(new FieldError(name, $"unknown: {string.Join(", ", unknown)}; use {string.Join(", ", allowed)}"));
+        if (unknown is { Count: > 0 }) errors.Add(new FieldError(name, $"unknown: {string.Join(", ", unknown.Select(FieldError.Quoted))}; use {string.Join(", ", allowed)}"));
         return list;
     }
 
@@ -639,7 +639,7 @@ public static partial class QueryParser
     {
         var list = List(text)?.Select(c => c.ToUpperInvariant()).ToList();
         var unknown = list?.Where(c => !Incidents.Vocabulary.CountryCodes.Contains(c)).ToList();
-        if (unknown is { Count: > 0 }) errors.Add(new FieldError("country", $"not ISO 3166-1 alpha-2: {string.Join(", ", unknown)}"));
+        if (unknown is { Count: > 0 }) errors.Add(new FieldError("country", $"not ISO 3166-1 alpha-2: {string.Join(", ", unknown.Select(FieldError.Quoted))}"));
         return list;
     }
 
