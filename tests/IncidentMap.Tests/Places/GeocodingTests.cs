@@ -628,6 +628,49 @@ public sealed class GeocodingTests(ApiFixture api)
             Assert.False(JsonNode.DeepEquals(read["geometry"], byPut["geometry"]), byPut.ToJsonString());
     }
 
+    /// <summary>
+    /// A PUT of the incident as read with one place name changed (a GIS editor's save) keeps the place link and the other
+    /// derivation marks, as a PATCH of that name does: it dropped them all, so the names derived with the point stayed
+    /// when the point moved later (Homs beside a point in Damascus).
+    /// </summary>
+    [Theory]
+    [InlineData(null, "admin1", "Homs Governorate")]
+    [InlineData(null, "location_name", "Bab Amr checkpoint")]
+    [InlineData("Bab Amr checkpoint", "admin1", "Homs Governorate")] // the writer's own name beside its point
+    public async Task A_read_back_incident_put_with_one_place_name_renamed_keeps_the_other_derivations_as_a_patch_does(
+        string? ownName, string name, string value)
+    {
+        async Task<string> CreateAsync()
+        {
+            var feature = Features.Valid(geometry: Features.Point(36.72, 34.73));
+            if (ownName is not null) feature["properties"]!["location_name"] = ownName;
+            return $"/collections/incidents/items/{await _client.CreateAsync(feature)}";
+        }
+        var (put, patched) = (await CreateAsync(), await CreateAsync());
+        var read = await _client.GetJsonAsync(put);
+        Assert.Equal(ownName is null, read["properties"]!["place_id"] is not null);
+
+        read["properties"]![name] = value;
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutCurrentAsync(put, Features.Content(read))).StatusCode);
+        var patch = new JsonObject { ["properties"] = new JsonObject { [name] = value } }.ToJsonString();
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(patched, patch)).StatusCode);
+
+        static JsonNode Place(JsonNode feature) => new JsonArray([.. new[] { "location_name", "admin1", "country", "geo_precision", "place_id", "derived_fields" }
+            .Select(n => feature["properties"]![n]?.DeepClone())]);
+        var (byPut, byPatch) = (Place(await _client.GetJsonAsync(put)), Place(await _client.GetJsonAsync(patched)));
+        Assert.True(JsonNode.DeepEquals(byPatch, byPut), $"PUT {byPut.ToJsonString()}\nPATCH {byPatch.ToJsonString()}");
+        Assert.NotEmpty(Marks(await _client.GetJsonAsync(put)));
+
+        // Moved later, each gets the names of its new place, but for the one renamed (the writer's own).
+        var moved = """{"geometry": {"type": "Point", "coordinates": [36.2765, 33.5138]}}""";
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(put, moved)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(patched, moved)).StatusCode);
+        (byPut, byPatch) = (Place(await _client.GetJsonAsync(put)), Place(await _client.GetJsonAsync(patched)));
+        Assert.True(JsonNode.DeepEquals(byPatch, byPut), $"moved: PUT {byPut.ToJsonString()}\nPATCH {byPatch.ToJsonString()}");
+        Assert.Equal(ownName ?? (name == "location_name" ? value : "Damascus"), byPut[0]!.GetValue<string>());
+        Assert.Equal(name == "admin1" ? value : "Damascus Governorate", byPut[1]!.GetValue<string>());
+    }
+
     /// <summary>The stored geometry as a client sends it back: as read, with a height at every position, or with a bbox member.</summary>
     private static JsonNode Restated(JsonNode geometry, string how)
     {
