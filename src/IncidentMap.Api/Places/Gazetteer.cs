@@ -368,6 +368,20 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                     ) named
                     GROUP BY country, admin1
                 )
+                SELECT id, name, country, admin1, kind, population, lon, lat, source, similarity, exact, named, admin1match
+                FROM (
+                SELECT c.*,
+                       -- The best of each class Judge weighs, so that the cut to MaxCandidates never drops a better
+                       -- one: exact names, then own names before other names, then admin1; with a country given,
+                       -- the places of no known country are a class of their own (judged when those of the country
+                       -- are not in the admin1 given), cut apart. Own names first: an editor's country-less
+                       -- "La Chapelle" ranked below 10 French places whose other name it is, was cut, and its name
+                       -- was "Other name of 10 or more places" (review).
+                       row_number() OVER (PARTITION BY @country::text IS NOT NULL AND c.country IS NULL
+                                          ORDER BY exact DESC, named DESC, admin1match DESC,
+                                                   (@admin1::text IS NOT NULL AND c.admin1 IS NULL) DESC,
+                                                   c.country IS NOT NULL DESC, similarity DESC, population DESC NULLS LAST, id) AS place_rank
+                FROM (
                 SELECT {MatchColumns}, max({Similarity("@name")})::float8 AS similarity,
                        bool_or(n.key = place_key(@name)) AS exact,
                        bool_or(n.key = place_key(@name) AND NOT n.other) AS named,
@@ -394,9 +408,10 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                   -- A place of no known country contradicts none; it ranks below the places of the country given.
                   AND (@country::text IS NULL OR p.country = @country OR p.country IS NULL)
                 GROUP BY p.id
-                ORDER BY bool_or(n.key = place_key(@name)) DESC, p.country IS NOT NULL DESC, named DESC, admin1match DESC, similarity DESC,
-                         p.population DESC NULLS LAST
-                LIMIT {MaxCandidates}
+                ) c
+                ) r
+                WHERE place_rank <= {MaxCandidates}
+                ORDER BY exact DESC, named DESC, admin1match DESC, country IS NOT NULL DESC, similarity DESC, population DESC NULLS LAST, id
                 """, new { name, country, admin1 }, cancellationToken: token))).AsList();
         }, ct);
 
@@ -414,7 +429,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         var judged = Judge(known, country, admin1Given);
         if (judged is not Resolution.OutsideAdmin1(var outside) || open.Count == 0) return judged;
         var fallback = Judge(open, country, admin1Given);
-        return fallback is Resolution.OutsideAdmin1(var alsoOutside) ? new Resolution.OutsideAdmin1([.. outside, .. alsoOutside]) : fallback;
+        return fallback is Resolution.OutsideAdmin1(var alsoOutside) ? new Resolution.OutsideAdmin1([.. outside.Concat(alsoOutside).Take(MaxCandidates)]) : fallback;
     }
 
     /// <summary>

@@ -73,6 +73,76 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.OK, confirmed.StatusCode);
     }
 
+    /// <summary>
+    /// A place's own name wins over other places' other names however many they are: an editor's place of no country
+    /// named "La Chapelle", an other name of 15 French places, ranked below them and was cut from the 10 candidates
+    /// before they were judged, so it was "Other name of 10 or more places" (near=, a 400) though the places search
+    /// ranks it first. With a country whose places are not in the admin1 given, the place of no country (which
+    /// contradicts neither) is judged next: it too was cut.
+    /// </summary>
+    [Fact]
+    public async Task An_editors_place_named_with_a_name_many_places_have_as_an_other_name_is_found()
+    {
+        Assert.True(await api.Database.ScalarAsync<long>(
+            "SELECT count(DISTINCT place_id) FROM place_names WHERE key = place_key(@name) AND other", new { name = "La Chapelle" }) >= 10);
+        var (lon, lat) = (-30.5 - Random.Shared.NextDouble(), -40.5 - Random.Shared.NextDouble());
+        var place = await _client.AddPlaceAsync("La Chapelle", lon, lat, null, null, "site");
+        try
+        {
+            var (response, body) = await _client.PostAsync(Unlocated("La Chapelle"));
+            Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+            Assert.Equal(place, body!["properties"]!["place_id"]!.GetValue<long>());
+
+            var near = await _client.GetAsync("/collections/incidents/items?near=La%20Chapelle&radius=1km");
+            Assert.True(near.StatusCode == HttpStatusCode.OK, await near.Content.ReadAsStringAsync());
+
+            var elsewhere = Unlocated("La Chapelle", "FR");
+            elsewhere["properties"]!["admin1"] = $"Nowhere {Suffix()}";
+            (response, body) = await _client.PostAsync(elsewhere);
+            Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+            Assert.Equal(place, body!["properties"]!["place_id"]!.GetValue<long>());
+        }
+        finally
+        {
+            await _client.DeleteAsync($"/collections/places/items/{place}");
+        }
+    }
+
+    /// <summary>
+    /// The cut to 10 candidates keeps the best of each class the judging weighs: with a country, that country's places
+    /// are judged before the places of no country, however many of those own the name ("Halep", an other name of
+    /// Aleppo, with country SY, beside 10 editor's places of no country named Halep); with an admin1 that none lies in,
+    /// a place of no admin1, which contradicts none, beside 10 of another admin1 (it came last and was cut: a 422).
+    /// </summary>
+    [Fact]
+    public async Task The_cut_to_ten_candidates_keeps_the_place_that_is_judged_to_be_meant()
+    {
+        var suffix = Suffix();
+        var added = new List<long>();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+                added.Add(await _client.AddPlaceAsync("Halep", -31.5 - i * 0.1, -41.5 - Random.Shared.NextDouble(), null, null, "site"));
+            var (response, body) = await _client.PostAsync(Unlocated("Halep", "SY"));
+            Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+            var place = await _client.GetJsonAsync($"/collections/places/items/{body!["properties"]!["place_id"]!.GetValue<long>()}");
+            Assert.Equal("Aleppo", place["properties"]!["name"]!.GetValue<string>());
+        }
+        finally
+        {
+            foreach (var id in added) await _client.DeleteAsync($"/collections/places/items/{id}");
+        }
+
+        for (var i = 0; i < 10; i++)
+            await _client.AddPlaceAsync($"Tenfold {suffix}", 170.1 + i * 0.1, -45.5, "NZ", $"Elsewhere {suffix}", "village");
+        var open = await _client.AddPlaceAsync($"Tenfold {suffix}", 171.5, -45.5, "NZ", null, "village");
+        var feature = Unlocated($"Tenfold {suffix}", "NZ");
+        feature["properties"]!["admin1"] = $"Southland {suffix}";
+        var (created, stored) = await _client.PostAsync(feature);
+        Assert.True(created.StatusCode == HttpStatusCode.Created, stored?.ToJsonString());
+        Assert.Equal(open, stored!["properties"]!["place_id"]!.GetValue<long>());
+    }
+
     [Fact]
     public async Task A_name_only_similar_to_a_place_is_a_422_offering_it_never_a_guess()
     {
