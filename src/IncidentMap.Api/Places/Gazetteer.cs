@@ -386,13 +386,16 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                        bool_or(n.key = place_key(@name)) AS exact,
                        bool_or(n.key = place_key(@name) AND NOT n.other) AS named,
                        CASE WHEN @admin1::text IS NULL OR p.admin1 IS NULL THEN 0
-                            -- the division's own name, or a longer or shorter form of it ("Damascus Governorate"),
-                            -- with or without the article ("Anbar" for Al-Anbar, "As-Suwayda" for Suwayda)
-                            WHEN starts_with(admin1_key(p.admin1), admin1_key(@admin1))
-                              OR starts_with(admin1_key(@admin1), admin1_key(p.admin1)) THEN 2
-                            -- the division's own name with a word written longer or shorter, word for word
-                            -- ("North Darfur" for Northern Darfur; never South Darfur for it)
-                            WHEN coalesce((SELECT bool_and(coalesce(starts_with(w.a, w.b) OR starts_with(w.b, w.a), false))
+                            -- the division's own name, or a longer or shorter form of it in whole words ("Damascus
+                            -- Governorate"), with or without the article ("Anbar" for Al-Anbar, "As-Suwayda" for
+                            -- Suwayda); a string prefix is not a word: "Hama" is not Hamadan Province, nor "H" any h…
+                            WHEN admin1_key(p.admin1) = admin1_key(@admin1)
+                              OR starts_with(admin1_key(p.admin1), admin1_key(@admin1) || ' ')
+                              OR starts_with(admin1_key(@admin1), admin1_key(p.admin1) || ' ') THEN 2
+                            -- the division's own name with a word written longer or shorter, word for word, beside a
+                            -- word written alike ("North Darfur" for Northern Darfur; never South Darfur for it, nor
+                            -- "Hom" for Homs)
+                            WHEN coalesce((SELECT bool_and(coalesce(starts_with(w.a, w.b) OR starts_with(w.b, w.a), false)) AND bool_or(w.a = w.b)
                                            FROM unnest(string_to_array(admin1_key(p.admin1), ' '), string_to_array(admin1_key(@admin1), ' ')) AS w(a, b)),
                                           false) THEN 2
                             -- the division in another spelling, in its country; for a place of no known country (an
