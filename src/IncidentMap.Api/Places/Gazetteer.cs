@@ -354,12 +354,14 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 WITH divisions AS MATERIALIZED (
                     -- the divisions (by country) the admin1 given names in another spelling, read once: 2 for a
                     -- spelling of the division's own name (admin1_spellings, migration 0043: "Rural Damascus"),
-                    -- 1 for a name of a place of the division, with or without the article ("Idleb", "Al Hasakeh"):
-                    -- its own names, not GeoNames' other names (old and foreign names of places elsewhere)
+                    -- 1 for a name of the division's seat, with or without the article ("Idleb", "Al Hasakeh",
+                    -- "Dimashq"): GeoNames' PPLA (seat of a first-level division) or PPLC (capital), by its own
+                    -- names, not GeoNames' other names (old and foreign names of places elsewhere). Any town stood
+                    -- for its division: "Portland" with admin1 Damascus was Portland, Oregon, where a Damascus lies.
                     SELECT country, admin1, max(rank) AS rank FROM (
                         SELECT ap.country, place_key(ap.admin1) AS admin1, 1 AS rank
                         FROM place_names an JOIN places ap ON ap.id = an.place_id
-                        WHERE @admin1::text IS NOT NULL AND ap.admin1 IS NOT NULL AND NOT an.other
+                        WHERE @admin1::text IS NOT NULL AND ap.admin1 IS NOT NULL AND NOT an.other AND ap.kind IN ('PPLA', 'PPLC')
                           AND an.key IN (place_key(@admin1), admin1_key(@admin1), 'al ' || admin1_key(@admin1))
                         UNION ALL
                         SELECT s.country, place_key(s.admin1), 2

@@ -319,8 +319,12 @@ public sealed class GeocodingTests(ApiFixture api)
     public async Task An_admin1_spelled_as_a_place_of_that_division_is_spelled_chooses_among_places()
     {
         var suffix = Suffix();
-        // The division's seat, known by another spelling than the division's gazetteer name.
-        await _client.AddPlaceAsync($"Wadi Seat {suffix}", 36.10, 35.10, "SY", $"Wadi Province {suffix}", "town", $"Wadee {suffix}");
+        // The division's seat (a GeoNames PPLA), known by another spelling than the division's gazetteer name.
+        var seat = await api.Database.ScalarAsync<long>("""
+            INSERT INTO places (geonameid, name, alternate_names, country, admin1, kind, geom, source)
+            VALUES (@geonameid, @name, ARRAY[@alternate], 'SY', @admin1, 'PPLA', ST_SetSRID(ST_MakePoint(36.10, 35.10), 4326), 'geonames')
+            RETURNING id
+            """, new { geonameid = 990_000_000L + Random.Shared.Next(10_000_000), name = $"Wadi Seat {suffix}", alternate = $"Wadee {suffix}", admin1 = $"Wadi Province {suffix}" });
         var meant = await _client.AddPlaceAsync($"Kafr Twin {suffix}", 36.20, 35.20, "SY", $"Wadi Province {suffix}", "village");
         var other = await _client.AddPlaceAsync($"Kafr Twin {suffix}", 37.20, 36.20, "SY", $"Jabal Province {suffix}", "village");
         // The same spelling as the seat's, in another country, says nothing of Syria's divisions.
@@ -340,6 +344,38 @@ public sealed class GeocodingTests(ApiFixture api)
         unknown["properties"]!["admin1"] = $"Nowhere {suffix}";
         var problem = await ProblemAssert.IsProblemAsync((await _client.PostAsync(unknown)).Response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
         Assert.Equal(new[] { meant, other }.Order(), CandidateIds(problem).Order());
+        await api.Database.ScalarAsync<int>("DELETE FROM places WHERE id = @seat", new { seat });
+    }
+
+    /// <summary>
+    /// Only a division's seat stands for its division: "Portland" with admin1 Damascus was Portland, Oregon, because
+    /// Damascus, Oregon (a small town) lies in Oregon. A town that is no seat names no division, even an editor's.
+    /// </summary>
+    [Theory]
+    [InlineData("Portland", "Damascus")]
+    [InlineData("Salem", "Damascus")]
+    [InlineData("Portland", "Homs")]
+    public async Task An_admin1_named_after_a_town_that_is_no_seat_of_a_division_names_none(string name, string admin1)
+    {
+        var feature = Unlocated(name);
+        feature["properties"]!["admin1"] = admin1;
+
+        var problem = await ProblemAssert.IsProblemAsync((await _client.PostAsync(feature)).Response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        Assert.Equal("Place not in admin1", problem["title"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_editors_town_names_no_division()
+    {
+        var suffix = Suffix();
+        await _client.AddPlaceAsync($"Wadee {suffix}", 36.10, 35.10, "SY", $"Wadi Province {suffix}", "town");
+        await _client.AddPlaceAsync($"Kafr Twin {suffix}", 36.20, 35.20, "SY", $"Wadi Province {suffix}", "village");
+        await _client.AddPlaceAsync($"Kafr Twin {suffix}", 37.20, 36.20, "SY", $"Jabal Province {suffix}", "village");
+        var feature = Unlocated($"Kafr Twin {suffix}", "SY");
+        feature["properties"]!["admin1"] = $"Wadee {suffix}";
+
+        var problem = await ProblemAssert.IsProblemAsync((await _client.PostAsync(feature)).Response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        Assert.Equal(2, CandidateIds(problem).Count);
     }
 
     [Fact]
