@@ -43,7 +43,7 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     /// The staged row (or EXCLUDED) as it would be stored over the incident <paramref name="current"/>:
     /// a row that restates the incident's point and place names, and derives nothing itself, keeps
     /// what geocoding derived for the incident (place_id, derived_fields), as a PUT of what a client
-    /// read does (IncidentsApi.RestatesPlace). So an export imported back changes nothing.
+    /// read does (IncidentsApi.ReplacedPlace). So an export imported back changes nothing.
     /// </summary>
     private static string AsStored(string staged, string current)
     {

@@ -473,7 +473,7 @@ public static partial class IncidentsApi
         using var replaced = stored is null ? null : ForgetOutdatedDerivations(document!.RootElement, stored);
         var body = replaced?.RootElement ?? document!.RootElement;
         var (draft, invalid) = await DraftAsync(context, body,
-            d => stored is not null && RestatesPlace(stored, body) ? (WithStoredPlace(d, stored, []), true) : null);
+            d => stored is not null && ReplacedPlace(stored, body) is { } names ? (WithStoredPlace(d, stored, names), names.Count == 0) : null);
         if (invalid is not null) return invalid;
         return Respond(context, await store.ReplaceAsync(id, draft!, condition, Writer(context), context.RequestAborted), StatusCodes.Status200OK, featureId);
     }
@@ -525,15 +525,18 @@ public static partial class IncidentsApi
     }
 
     /// <summary>
-    /// Whether a replacement restates the stored geometry and place names, as a client does that reads
-    /// an incident and sends it back: then it keeps what geocoding derived (place_id, derived_fields),
-    /// since the values are the same, so their origin is too. Otherwise what it sends is the client's own.
+    /// The place names a replacement changes (sends with another value than the stored one, or leaves out), or null
+    /// when it sends another geometry (then the place is derived afresh): as <see cref="PatchedPlace"/> for a patch.
+    /// A client that reads an incident and sends it back with one name changed (a GIS editor's save) keeps what
+    /// geocoding derived for the rest (place_id, derived_fields), since those values are the same, so their origin
+    /// is too; the name it changed is its own. Restating them all (none changed) keeps everything. It dropped the
+    /// place link and every mark instead, so a later move of the point left the old place's names (review).
     /// </summary>
-    private static bool RestatesPlace(JsonNode stored, JsonElement body)
+    private static List<string>? ReplacedPlace(JsonNode stored, JsonElement body)
     {
         var sent = JsonNode.Parse(body.GetRawText())!;
-        bool Same(string name) => JsonNode.DeepEquals(stored["properties"]?[name], sent["properties"]?[name]);
-        return SameGeometry(stored["geometry"], sent["geometry"]) && Same("location_name") && Same("admin1") && Same("country");
+        if (!SameGeometry(stored["geometry"], sent["geometry"])) return null;
+        return PlaceNames.Where(name => !JsonNode.DeepEquals(stored["properties"]?[name], sent["properties"]?[name])).ToList();
     }
 
     /// <summary>

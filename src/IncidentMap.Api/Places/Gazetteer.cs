@@ -354,12 +354,14 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                 WITH divisions AS MATERIALIZED (
                     -- the divisions (by country) the admin1 given names in another spelling, read once: 2 for a
                     -- spelling of the division's own name (admin1_spellings, migration 0043: "Rural Damascus"),
-                    -- 1 for a name of a place of the division, with or without the article ("Idleb", "Al Hasakeh"):
-                    -- its own names, not GeoNames' other names (old and foreign names of places elsewhere)
+                    -- 1 for a name of the division's seat, with or without the article ("Idleb", "Al Hasakeh",
+                    -- "Dimashq"): GeoNames' PPLA (seat of a first-level division) or PPLC (capital), by its own
+                    -- names, not GeoNames' other names (old and foreign names of places elsewhere). Any town stood
+                    -- for its division: "Portland" with admin1 Damascus was Portland, Oregon, where a Damascus lies.
                     SELECT country, admin1, max(rank) AS rank FROM (
                         SELECT ap.country, place_key(ap.admin1) AS admin1, 1 AS rank
                         FROM place_names an JOIN places ap ON ap.id = an.place_id
-                        WHERE @admin1::text IS NOT NULL AND ap.admin1 IS NOT NULL AND NOT an.other
+                        WHERE @admin1::text IS NOT NULL AND ap.admin1 IS NOT NULL AND NOT an.other AND ap.kind IN ('PPLA', 'PPLC')
                           AND an.key IN (place_key(@admin1), admin1_key(@admin1), 'al ' || admin1_key(@admin1))
                         UNION ALL
                         SELECT s.country, place_key(s.admin1), 2
@@ -368,17 +370,34 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                     ) named
                     GROUP BY country, admin1
                 )
+                SELECT id, name, country, admin1, kind, population, lon, lat, source, similarity, exact, named, admin1match
+                FROM (
+                SELECT c.*,
+                       -- The best of each class Judge weighs, so that the cut to MaxCandidates never drops a better
+                       -- one: exact names, then own names before other names, then admin1; with a country given,
+                       -- the places of no known country are a class of their own (judged when those of the country
+                       -- are not in the admin1 given), cut apart. Own names first: an editor's country-less
+                       -- "La Chapelle" ranked below 10 French places whose other name it is, was cut, and its name
+                       -- was "Other name of 10 or more places" (review).
+                       row_number() OVER (PARTITION BY @country::text IS NOT NULL AND c.country IS NULL
+                                          ORDER BY exact DESC, named DESC, admin1match DESC,
+                                                   (@admin1::text IS NOT NULL AND c.admin1 IS NULL) DESC,
+                                                   c.country IS NOT NULL DESC, similarity DESC, population DESC NULLS LAST, id) AS place_rank
+                FROM (
                 SELECT {MatchColumns}, max({Similarity("@name")})::float8 AS similarity,
                        bool_or(n.key = place_key(@name)) AS exact,
                        bool_or(n.key = place_key(@name) AND NOT n.other) AS named,
                        CASE WHEN @admin1::text IS NULL OR p.admin1 IS NULL THEN 0
-                            -- the division's own name, or a longer or shorter form of it ("Damascus Governorate"),
-                            -- with or without the article ("Anbar" for Al-Anbar, "As-Suwayda" for Suwayda)
-                            WHEN starts_with(admin1_key(p.admin1), admin1_key(@admin1))
-                              OR starts_with(admin1_key(@admin1), admin1_key(p.admin1)) THEN 2
-                            -- the division's own name with a word written longer or shorter, word for word
-                            -- ("North Darfur" for Northern Darfur; never South Darfur for it)
-                            WHEN coalesce((SELECT bool_and(coalesce(starts_with(w.a, w.b) OR starts_with(w.b, w.a), false))
+                            -- the division's own name, or a longer or shorter form of it in whole words ("Damascus
+                            -- Governorate"), with or without the article ("Anbar" for Al-Anbar, "As-Suwayda" for
+                            -- Suwayda); a string prefix is not a word: "Hama" is not Hamadan Province, nor "H" any h…
+                            WHEN admin1_key(p.admin1) = admin1_key(@admin1)
+                              OR starts_with(admin1_key(p.admin1), admin1_key(@admin1) || ' ')
+                              OR starts_with(admin1_key(@admin1), admin1_key(p.admin1) || ' ') THEN 2
+                            -- the division's own name with a word written longer or shorter, word for word, beside a
+                            -- word written alike ("North Darfur" for Northern Darfur; never South Darfur for it, nor
+                            -- "Hom" for Homs)
+                            WHEN coalesce((SELECT bool_and(coalesce(starts_with(w.a, w.b) OR starts_with(w.b, w.a), false)) AND bool_or(w.a = w.b)
                                            FROM unnest(string_to_array(admin1_key(p.admin1), ' '), string_to_array(admin1_key(@admin1), ' ')) AS w(a, b)),
                                           false) THEN 2
                             -- the division in another spelling, in its country; for a place of no known country (an
@@ -394,9 +413,10 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
                   -- A place of no known country contradicts none; it ranks below the places of the country given.
                   AND (@country::text IS NULL OR p.country = @country OR p.country IS NULL)
                 GROUP BY p.id
-                ORDER BY bool_or(n.key = place_key(@name)) DESC, p.country IS NOT NULL DESC, named DESC, admin1match DESC, similarity DESC,
-                         p.population DESC NULLS LAST
-                LIMIT {MaxCandidates}
+                ) c
+                ) r
+                WHERE place_rank <= {MaxCandidates}
+                ORDER BY exact DESC, named DESC, admin1match DESC, country IS NOT NULL DESC, similarity DESC, population DESC NULLS LAST, id
                 """, new { name, country, admin1 }, cancellationToken: token))).AsList();
         }, ct);
 
@@ -414,7 +434,7 @@ public sealed class Gazetteer(NpgsqlDataSource dataSource, Database.DatabaseResi
         var judged = Judge(known, country, admin1Given);
         if (judged is not Resolution.OutsideAdmin1(var outside) || open.Count == 0) return judged;
         var fallback = Judge(open, country, admin1Given);
-        return fallback is Resolution.OutsideAdmin1(var alsoOutside) ? new Resolution.OutsideAdmin1([.. outside, .. alsoOutside]) : fallback;
+        return fallback is Resolution.OutsideAdmin1(var alsoOutside) ? new Resolution.OutsideAdmin1([.. outside.Concat(alsoOutside).Take(MaxCandidates)]) : fallback;
     }
 
     /// <summary>

@@ -47,7 +47,9 @@ public sealed class Geocoding(Gazetteer gazetteer)
     /// <summary>
     /// The place name a Feature with no geometry asks for, or null when there is nothing to geocode
     /// (a geometry, no usable location_name, or a country that is no country: validation names that
-    /// as the writer's mistake, rather than the name being geocoded worldwide).
+    /// as the writer's mistake, rather than the name being geocoded worldwide). So too a location_name or
+    /// admin1 that cannot be stored (a control character, a NUL, invalid Unicode): validation names the
+    /// field, rather than "no place is named 'Ho\nms'; did you mean Homs?" or a lookup that ignored the admin1.
     /// </summary>
     public static PlaceQuery? QueryOf(JsonElement feature)
     {
@@ -57,11 +59,12 @@ public sealed class Geocoding(Gazetteer gazetteer)
             || !properties.TryGetProperty("location_name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String
             // Blank text is none, in every write; an overlong name is validation's to name.
             || nameElement.GetString() is not { } name || string.IsNullOrWhiteSpace(name)
-            || !IncidentInput.IsStorableText(name) || IncidentInput.Characters(name) > 500)
+            || IncidentInput.TextProblem(name.Trim()) is not null || IncidentInput.Characters(name) > 500)
             return null;
         var country = Text(properties, "country")?.ToUpperInvariant();
         if (country is not null && !Vocabulary.CountryCodes.Contains(country)) return null;
-        var admin1 = Text(properties, "admin1") is { } a && IncidentInput.IsStorableText(a) ? a : null;
+        var admin1 = Text(properties, "admin1");
+        if (admin1 is not null && IncidentInput.TextProblem(admin1.Trim()) is not null) return null;
         // Trimmed as every write stores text (String.Trim: a spreadsheet's no-break space too), so the name looked
         // up is the name stored. (The country is a code already, or none.)
         return new PlaceQuery(name.Trim(), country, admin1?.Trim());

@@ -78,6 +78,31 @@ public sealed class ControlCharacterTests(ApiFixture api)
         Assert.Equal(0, await CountAsync(key));
     }
 
+    /// <summary>
+    /// A place name to geocode (no geometry) is validated before it is looked up: "Ho\nms" was a 422 "no place is named
+    /// 'Ho\nms'; did you mean …", and an admin1 with a control character was ignored while the name was looked up
+    /// ("Damascus" then ambiguous), instead of the control-character message naming the field.
+    /// </summary>
+    [Theory]
+    [InlineData("Ho\nms", null, "location_name")]
+    [InlineData("Homs\u001b", null, "location_name")]
+    [InlineData("Damascus", "Or\u0007egon", "admin1")]
+    public async Task A_place_name_to_geocode_is_refused_for_its_control_characters_not_looked_up(string name, string? admin1, string field)
+    {
+        var key = Key();
+        var feature = PlaceHelpers.Unlocated(name);
+        feature["properties"]!["external_id"] = key;
+        if (admin1 is not null) feature["properties"]!["admin1"] = admin1;
+
+        var (response, _) = await _client.PostAsync(feature);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, $"properties.{field}");
+        var errors = problem["errors"]!.AsArray().ToDictionary(e => e!["field"]!.GetValue<string>(), e => e!["detail"]!.GetValue<string>());
+        Assert.Contains("single-line text may not hold control characters", errors[$"properties.{field}"]);
+        Assert.DoesNotContain("did you mean", problem["detail"]!.GetValue<string>());
+        Assert.Equal(0, await CountAsync(key));
+    }
+
     [Fact]
     public async Task White_space_the_trim_takes_off_is_not_refused_and_prose_keeps_tabs_and_line_breaks()
     {

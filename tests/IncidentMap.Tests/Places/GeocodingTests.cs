@@ -73,6 +73,76 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.OK, confirmed.StatusCode);
     }
 
+    /// <summary>
+    /// A place's own name wins over other places' other names however many they are: an editor's place of no country
+    /// named "La Chapelle", an other name of 15 French places, ranked below them and was cut from the 10 candidates
+    /// before they were judged, so it was "Other name of 10 or more places" (near=, a 400) though the places search
+    /// ranks it first. With a country whose places are not in the admin1 given, the place of no country (which
+    /// contradicts neither) is judged next: it too was cut.
+    /// </summary>
+    [Fact]
+    public async Task An_editors_place_named_with_a_name_many_places_have_as_an_other_name_is_found()
+    {
+        Assert.True(await api.Database.ScalarAsync<long>(
+            "SELECT count(DISTINCT place_id) FROM place_names WHERE key = place_key(@name) AND other", new { name = "La Chapelle" }) >= 10);
+        var (lon, lat) = (-30.5 - Random.Shared.NextDouble(), -40.5 - Random.Shared.NextDouble());
+        var place = await _client.AddPlaceAsync("La Chapelle", lon, lat, null, null, "site");
+        try
+        {
+            var (response, body) = await _client.PostAsync(Unlocated("La Chapelle"));
+            Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+            Assert.Equal(place, body!["properties"]!["place_id"]!.GetValue<long>());
+
+            var near = await _client.GetAsync("/collections/incidents/items?near=La%20Chapelle&radius=1km");
+            Assert.True(near.StatusCode == HttpStatusCode.OK, await near.Content.ReadAsStringAsync());
+
+            var elsewhere = Unlocated("La Chapelle", "FR");
+            elsewhere["properties"]!["admin1"] = $"Nowhere {Suffix()}";
+            (response, body) = await _client.PostAsync(elsewhere);
+            Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+            Assert.Equal(place, body!["properties"]!["place_id"]!.GetValue<long>());
+        }
+        finally
+        {
+            await _client.DeleteAsync($"/collections/places/items/{place}");
+        }
+    }
+
+    /// <summary>
+    /// The cut to 10 candidates keeps the best of each class the judging weighs: with a country, that country's places
+    /// are judged before the places of no country, however many of those own the name ("Halep", an other name of
+    /// Aleppo, with country SY, beside 10 editor's places of no country named Halep); with an admin1 that none lies in,
+    /// a place of no admin1, which contradicts none, beside 10 of another admin1 (it came last and was cut: a 422).
+    /// </summary>
+    [Fact]
+    public async Task The_cut_to_ten_candidates_keeps_the_place_that_is_judged_to_be_meant()
+    {
+        var suffix = Suffix();
+        var added = new List<long>();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+                added.Add(await _client.AddPlaceAsync("Halep", -31.5 - i * 0.1, -41.5 - Random.Shared.NextDouble(), null, null, "site"));
+            var (response, body) = await _client.PostAsync(Unlocated("Halep", "SY"));
+            Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+            var place = await _client.GetJsonAsync($"/collections/places/items/{body!["properties"]!["place_id"]!.GetValue<long>()}");
+            Assert.Equal("Aleppo", place["properties"]!["name"]!.GetValue<string>());
+        }
+        finally
+        {
+            foreach (var id in added) await _client.DeleteAsync($"/collections/places/items/{id}");
+        }
+
+        for (var i = 0; i < 10; i++)
+            await _client.AddPlaceAsync($"Tenfold {suffix}", 170.1 + i * 0.1, -45.5, "NZ", $"Elsewhere {suffix}", "village");
+        var open = await _client.AddPlaceAsync($"Tenfold {suffix}", 171.5, -45.5, "NZ", null, "village");
+        var feature = Unlocated($"Tenfold {suffix}", "NZ");
+        feature["properties"]!["admin1"] = $"Southland {suffix}";
+        var (created, stored) = await _client.PostAsync(feature);
+        Assert.True(created.StatusCode == HttpStatusCode.Created, stored?.ToJsonString());
+        Assert.Equal(open, stored!["properties"]!["place_id"]!.GetValue<long>());
+    }
+
     [Fact]
     public async Task A_name_only_similar_to_a_place_is_a_422_offering_it_never_a_guess()
     {
@@ -249,8 +319,12 @@ public sealed class GeocodingTests(ApiFixture api)
     public async Task An_admin1_spelled_as_a_place_of_that_division_is_spelled_chooses_among_places()
     {
         var suffix = Suffix();
-        // The division's seat, known by another spelling than the division's gazetteer name.
-        await _client.AddPlaceAsync($"Wadi Seat {suffix}", 36.10, 35.10, "SY", $"Wadi Province {suffix}", "town", $"Wadee {suffix}");
+        // The division's seat (a GeoNames PPLA), known by another spelling than the division's gazetteer name.
+        var seat = await api.Database.ScalarAsync<long>("""
+            INSERT INTO places (geonameid, name, alternate_names, country, admin1, kind, geom, source)
+            VALUES (@geonameid, @name, ARRAY[@alternate], 'SY', @admin1, 'PPLA', ST_SetSRID(ST_MakePoint(36.10, 35.10), 4326), 'geonames')
+            RETURNING id
+            """, new { geonameid = 990_000_000L + Random.Shared.Next(10_000_000), name = $"Wadi Seat {suffix}", alternate = $"Wadee {suffix}", admin1 = $"Wadi Province {suffix}" });
         var meant = await _client.AddPlaceAsync($"Kafr Twin {suffix}", 36.20, 35.20, "SY", $"Wadi Province {suffix}", "village");
         var other = await _client.AddPlaceAsync($"Kafr Twin {suffix}", 37.20, 36.20, "SY", $"Jabal Province {suffix}", "village");
         // The same spelling as the seat's, in another country, says nothing of Syria's divisions.
@@ -270,6 +344,38 @@ public sealed class GeocodingTests(ApiFixture api)
         unknown["properties"]!["admin1"] = $"Nowhere {suffix}";
         var problem = await ProblemAssert.IsProblemAsync((await _client.PostAsync(unknown)).Response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
         Assert.Equal(new[] { meant, other }.Order(), CandidateIds(problem).Order());
+        await api.Database.ScalarAsync<int>("DELETE FROM places WHERE id = @seat", new { seat });
+    }
+
+    /// <summary>
+    /// Only a division's seat stands for its division: "Portland" with admin1 Damascus was Portland, Oregon, because
+    /// Damascus, Oregon (a small town) lies in Oregon. A town that is no seat names no division, even an editor's.
+    /// </summary>
+    [Theory]
+    [InlineData("Portland", "Damascus")]
+    [InlineData("Salem", "Damascus")]
+    [InlineData("Portland", "Homs")]
+    public async Task An_admin1_named_after_a_town_that_is_no_seat_of_a_division_names_none(string name, string admin1)
+    {
+        var feature = Unlocated(name);
+        feature["properties"]!["admin1"] = admin1;
+
+        var problem = await ProblemAssert.IsProblemAsync((await _client.PostAsync(feature)).Response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        Assert.Equal("Place not in admin1", problem["title"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_editors_town_names_no_division()
+    {
+        var suffix = Suffix();
+        await _client.AddPlaceAsync($"Wadee {suffix}", 36.10, 35.10, "SY", $"Wadi Province {suffix}", "town");
+        await _client.AddPlaceAsync($"Kafr Twin {suffix}", 36.20, 35.20, "SY", $"Wadi Province {suffix}", "village");
+        await _client.AddPlaceAsync($"Kafr Twin {suffix}", 37.20, 36.20, "SY", $"Jabal Province {suffix}", "village");
+        var feature = Unlocated($"Kafr Twin {suffix}", "SY");
+        feature["properties"]!["admin1"] = $"Wadee {suffix}";
+
+        var problem = await ProblemAssert.IsProblemAsync((await _client.PostAsync(feature)).Response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+        Assert.Equal(2, CandidateIds(problem).Count);
     }
 
     [Fact]
@@ -384,6 +490,37 @@ public sealed class GeocodingTests(ApiFixture api)
         var south = Unlocated($"Umm Qalib {suffix}", "SD");
         south["properties"]!["admin1"] = "South Darfur";
         Assert.Equal(HttpStatusCode.UnprocessableEntity, (await _client.PostAsync(south)).Response.StatusCode);
+    }
+
+    /// <summary>
+    /// A longer or shorter form of a division's name is one in whole words: "Hama" was taken for Hamadan Province
+    /// (Malāyer, Iran, stored with admin1 Hama), and "H" for any division starting with h; "Hom" for Homs. The forms
+    /// README documents still geocode (above, and "Hamadan" for Hamadan Province here).
+    /// </summary>
+    [Theory]
+    [InlineData("Malayer", "Hama", null)]
+    [InlineData("Malayer", "H", null)]
+    [InlineData("Homs", "Hom", null)]
+    [InlineData("Homs", "H", null)]
+    [InlineData("Malayer", "Hamadan", "Hamadan Province")]
+    [InlineData("Malayer", "Hamadan Province", "Hamadan Province")]
+    [InlineData("Homs", "Homs Governorate", "Homs")]
+    public async Task An_admin1_is_a_longer_or_shorter_form_of_a_division_only_in_whole_words(string name, string admin1, string? division)
+    {
+        var feature = Unlocated(name);
+        feature["properties"]!["admin1"] = admin1;
+
+        var (response, body) = await _client.PostAsync(feature);
+
+        if (division is null)
+        {
+            var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnprocessableEntity, "properties.location_name");
+            Assert.Equal("Place not in admin1", problem["title"]!.GetValue<string>());
+            return;
+        }
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body?.ToJsonString());
+        var place = await _client.GetJsonAsync($"/collections/places/items/{body!["properties"]!["place_id"]!.GetValue<long>()}");
+        Assert.Equal(division, place["properties"]!["admin1"]!.GetValue<string>());
     }
 
     /// <summary>
@@ -626,6 +763,49 @@ public sealed class GeocodingTests(ApiFixture api)
         Assert.NotEqual("Homs", byPut["place"]![1]?.GetValue<string>()); // admin1: not the old place's
         if (patch["properties"]?["location_name"] is not null) // geocoded afresh, not left at Homs' point
             Assert.False(JsonNode.DeepEquals(read["geometry"], byPut["geometry"]), byPut.ToJsonString());
+    }
+
+    /// <summary>
+    /// A PUT of the incident as read with one place name changed (a GIS editor's save) keeps the place link and the other
+    /// derivation marks, as a PATCH of that name does: it dropped them all, so the names derived with the point stayed
+    /// when the point moved later (Homs beside a point in Damascus).
+    /// </summary>
+    [Theory]
+    [InlineData(null, "admin1", "Homs Governorate")]
+    [InlineData(null, "location_name", "Bab Amr checkpoint")]
+    [InlineData("Bab Amr checkpoint", "admin1", "Homs Governorate")] // the writer's own name beside its point
+    public async Task A_read_back_incident_put_with_one_place_name_renamed_keeps_the_other_derivations_as_a_patch_does(
+        string? ownName, string name, string value)
+    {
+        async Task<string> CreateAsync()
+        {
+            var feature = Features.Valid(geometry: Features.Point(36.72, 34.73));
+            if (ownName is not null) feature["properties"]!["location_name"] = ownName;
+            return $"/collections/incidents/items/{await _client.CreateAsync(feature)}";
+        }
+        var (put, patched) = (await CreateAsync(), await CreateAsync());
+        var read = await _client.GetJsonAsync(put);
+        Assert.Equal(ownName is null, read["properties"]!["place_id"] is not null);
+
+        read["properties"]![name] = value;
+        Assert.Equal(HttpStatusCode.OK, (await _client.PutCurrentAsync(put, Features.Content(read))).StatusCode);
+        var patch = new JsonObject { ["properties"] = new JsonObject { [name] = value } }.ToJsonString();
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(patched, patch)).StatusCode);
+
+        static JsonNode Place(JsonNode feature) => new JsonArray([.. new[] { "location_name", "admin1", "country", "geo_precision", "place_id", "derived_fields" }
+            .Select(n => feature["properties"]![n]?.DeepClone())]);
+        var (byPut, byPatch) = (Place(await _client.GetJsonAsync(put)), Place(await _client.GetJsonAsync(patched)));
+        Assert.True(JsonNode.DeepEquals(byPatch, byPut), $"PUT {byPut.ToJsonString()}\nPATCH {byPatch.ToJsonString()}");
+        Assert.NotEmpty(Marks(await _client.GetJsonAsync(put)));
+
+        // Moved later, each gets the names of its new place, but for the one renamed (the writer's own).
+        var moved = """{"geometry": {"type": "Point", "coordinates": [36.2765, 33.5138]}}""";
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(put, moved)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.PatchCurrentAsync(patched, moved)).StatusCode);
+        (byPut, byPatch) = (Place(await _client.GetJsonAsync(put)), Place(await _client.GetJsonAsync(patched)));
+        Assert.True(JsonNode.DeepEquals(byPatch, byPut), $"moved: PUT {byPut.ToJsonString()}\nPATCH {byPatch.ToJsonString()}");
+        Assert.Equal(ownName ?? (name == "location_name" ? value : "Damascus"), byPut[0]!.GetValue<string>());
+        Assert.Equal(name == "admin1" ? value : "Damascus Governorate", byPut[1]!.GetValue<string>());
     }
 
     /// <summary>The stored geometry as a client sends it back: as read, with a height at every position, or with a bbox member.</summary>
