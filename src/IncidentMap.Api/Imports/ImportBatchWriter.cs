@@ -40,22 +40,32 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
     private static string Prefixed(string prefix) => string.Join(", ", ColumnNames.Select(c => prefix + c));
 
     /// <summary>
-    /// The staged row (or EXCLUDED) as it would be stored over the incident <paramref name="current"/>:
-    /// a row that restates the incident's point and place names, and derives nothing itself, keeps
-    /// what geocoding derived for the incident (place_id, derived_fields), as a PUT of what a client
-    /// read does (IncidentsApi.ReplacedPlace). So an export imported back changes nothing.
+    /// The staged row (or EXCLUDED) as it would be stored over the incident <paramref name="current"/>: a row that
+    /// restates the incident's point and derives nothing itself keeps what geocoding derived for the incident, less
+    /// what the row changed, as a PUT of what a client read does (IncidentsApi.ReplacedPlace, WithStoredPlace): a place
+    /// name it changes is its own (and a country or admin1 settles country_undecided), a new location_name unlinks the
+    /// place, and a geo_precision other than the stored one is its own. So an export imported back changes nothing, and
+    /// one with a name edited keeps the other marks (it dropped them all, and the place link, so a later move of the
+    /// point left the old place's names).
     /// </summary>
     private static string AsStored(string staged, string current)
     {
-        var restates = $"(cardinality({staged}derived_fields) = 0 AND {staged}geom = {current}geom AND " +
-                       $"({staged}location_name, {staged}admin1, {staged}country) IS NOT DISTINCT FROM ({current}location_name, {current}admin1, {current}country))";
-        // A geo_precision other than the stored one is the file's own, not derived (IncidentsApi.WithStoredPlace).
-        var marks = $"CASE WHEN {staged}geo_precision IS DISTINCT FROM {current}geo_precision " +
-                    $"THEN array_remove({current}derived_fields, 'geo_precision') ELSE {current}derived_fields END";
+        // A country changed is left as before (the row's own names, no marks): a PUT then forgets the names derived in
+        // the old country and derives them again (IncidentsApi.ForgetOutdatedDerivations), which this does not do.
+        string Changed(string column) => $"{staged}{column} IS DISTINCT FROM {current}{column}";
+        var samePoint = $"(cardinality({staged}derived_fields) = 0 AND {staged}geom = {current}geom AND NOT ({Changed("country")}))";
+        var marks = $"""
+            CASE WHEN cardinality({current}derived_fields) = 0 THEN {current}derived_fields ELSE ARRAY(
+                SELECT m FROM unnest({current}derived_fields) WITH ORDINALITY AS u(m, o)
+                WHERE NOT (m = 'location_name' AND {Changed("location_name")}) AND NOT (m = 'admin1' AND {Changed("admin1")})
+                  AND NOT (m = 'geo_precision' AND {Changed("geo_precision")})
+                  AND NOT (m = '{Places.Geocoding.CountryUndecided}' AND {Changed("admin1")})
+                ORDER BY o) END
+            """;
         return string.Join(", ", ColumnNames.Select(c => c switch
         {
-            "place_id" => $"CASE WHEN {restates} THEN {current}place_id ELSE {staged}place_id END",
-            "derived_fields" => $"CASE WHEN {restates} THEN {marks} ELSE {staged}derived_fields END",
+            "place_id" => $"CASE WHEN {samePoint} AND NOT ({Changed("location_name")}) THEN {current}place_id ELSE {staged}place_id END",
+            "derived_fields" => $"CASE WHEN {samePoint} THEN {marks} ELSE {staged}derived_fields END",
             _ => staged + c,
         }));
     }
