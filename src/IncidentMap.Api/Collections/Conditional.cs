@@ -159,7 +159,8 @@ public sealed class PreconditionsWithoutETag : IEndpointFilter
             : next(context);
 }
 
-/// <summary>Marks, for the OpenAPI document, a read whose If-Match is evaluated without an ETag: only * matches.</summary>
+/// <summary>Marks, for the OpenAPI document, a request whose If-Match is evaluated without an ETag: only * matches (a read that
+/// sends none, or a change of a target that has none: <see cref="Conditional.EvaluateChangeWithoutETag"/>).</summary>
 public sealed record PreconditionsWithoutETagDoc;
 
 public static class PreconditionsWithoutETagExtensions
@@ -169,8 +170,9 @@ public static class PreconditionsWithoutETagExtensions
     public static RouteHandlerBuilder PreconditionsWithoutETag(this RouteHandlerBuilder builder) =>
         builder.AddEndpointFilter<PreconditionsWithoutETag>().DeclaresPreconditionsWithoutETag();
 
-    /// <summary>Declares, for the OpenAPI document, If-Match and its 412 on a read that evaluates them itself
-    /// (<see cref="Conditional.EvaluateWithoutETag"/>, after checks of its own whose answers come first).</summary>
+    /// <summary>Declares, for the OpenAPI document, If-Match and its 412 on a request that evaluates them itself
+    /// (<see cref="Conditional.EvaluateWithoutETag"/> on a read, <see cref="Conditional.EvaluateChangeWithoutETag"/> on a
+    /// change, after checks of its own whose answers come first).</summary>
     public static RouteHandlerBuilder DeclaresPreconditionsWithoutETag(this RouteHandlerBuilder builder) =>
         builder.WithMetadata(new PreconditionsWithoutETagDoc()).ProducesProblem(StatusCodes.Status412PreconditionFailed);
 }

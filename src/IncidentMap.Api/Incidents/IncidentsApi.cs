@@ -64,7 +64,7 @@ public static partial class IncidentsApi
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureCollectionDoc>(StatusCodes.Status200OK, GeoJson, "text/csv", "application/geo+json-seq", "application/x-ndjson")
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
+            .DeclaresPreconditionsWithoutETag()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
@@ -86,7 +86,7 @@ public static partial class IncidentsApi
             .Produces<IncidentFeatureDoc>(StatusCodes.Status201Created, GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
+            .DeclaresPreconditionsWithoutETag()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);

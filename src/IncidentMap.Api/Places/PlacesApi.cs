@@ -76,8 +76,8 @@ public static class PlacesApi
                 IdempotencyKeys.ReplayedDoc)
             .Accepts<JsonObject>(IncidentsApi.GeoJson, "application/json")
             .Produces<JsonObject>(StatusCodes.Status201Created, IncidentsApi.GeoJson)
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(412).ProducesProblem(413)
-            .ProducesProblem(415).ProducesProblem(422);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(413)
+            .ProducesProblem(415).ProducesProblem(422).DeclaresPreconditionsWithoutETag();
         group.MapPatch("/items/{placeId}", PatchPlace).WithName("patchPlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Correct an editor's place (write scope; JSON merge patch, RFC 7396)")
             .WithDescription("Only places editors added (source editor); GeoNames places are read-only (405). Incidents geocoded " +

@@ -21,7 +21,7 @@ public static class KeysApi
                              "`Location`, GET /admin/keys/{id}, describe the key without it. A name may be reused once its key is revoked.")
             .Accepts<NewApiKeyRequest>("application/json")
             .Produces<NewApiKeyDoc>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
-            .ProducesProblem(409).ProducesProblem(StatusCodes.Status412PreconditionFailed).ProducesProblem(413).ProducesProblem(415);
+            .ProducesProblem(409).ProducesProblem(413).ProducesProblem(415).DeclaresPreconditionsWithoutETag();
         group.MapMethods("/{idOrName}", [HttpMethods.Get, HttpMethods.Head], GetKey).WithName("getKey").WithSummary("One API key (never its secret)")
             .DeclaresPreconditionsWithoutETag()
             .WithDescription("A number is a key's id, revoked keys included; anything else is the name of a live key.")
@@ -30,8 +30,7 @@ public static class KeysApi
             .WithName("revokeKey").WithSummary("Revoke an API key")
             .WithDescription("A key has no ETag: If-Match with entity tags is a 412 and the key stays live, If-Match: * revokes it; " +
                              "If-None-Match: * is a 412 (the key exists).")
-            .Produces(204).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
+            .Produces(204).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).DeclaresPreconditionsWithoutETag();
         return app;
     }
 

@@ -81,6 +81,9 @@ public sealed class ChangePreconditionTests(ApiFixture api)
             Assert.DoesNotContain("im_", problem.ToJsonString()); // no secret
             Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync($"/admin/keys/{name}")).StatusCode);
         }
+        // A parameter the endpoint does not take is its 400 whatever the precondition (RFC 9110 §13.2.1).
+        await ProblemAssert.IsProblemAsync(await _client.SendAsync(Request(HttpMethod.Post, "/admin/keys?foo=1", "If-Match", "\"zz\"", Json("""{"name": "x"}"""))),
+            HttpStatusCode.BadRequest, "foo");
         foreach (var (header, value) in new[] { ("If-Match", "*"), ("If-None-Match", "\"zz\"") })
         {
             var name = Trust.Trust.Unique("cond-new");
