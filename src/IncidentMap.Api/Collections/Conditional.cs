@@ -65,14 +65,53 @@ public static class Conditional
     }
 
     /// <summary>
-    /// A change's If-Match against the current representation's strong <paramref name="etag"/> (an editor's place, which
-    /// has no version number): null to go ahead, else the 400 or the 412, which names the current ETag.
+    /// A change's If-Match and If-None-Match against the current representation's strong <paramref name="etag"/> (an
+    /// editor's place, which has no version number), as an incident's are against its version: If-Match must name it
+    /// (or be *), If-None-Match must not (weakly compared; * names it, the place existing). Null to go ahead, else the
+    /// 400 or the 412, which names the current ETag.
     /// </summary>
     public static IResult? EvaluateChange(HttpContext context, string etag)
     {
-        if (IfMatchFails(context.Request, etag) is not { } failed) return null;
+        if ((IfMatchFails(context.Request, etag) ?? IfNoneMatchFails(context.Request, etag)) is not { } failed) return null;
         if (failed.StatusCode == StatusCodes.Status412PreconditionFailed) context.Response.Headers.ETag = etag;
         return failed;
+    }
+
+    /// <summary>
+    /// An unsafe request's If-Match and If-None-Match where its target exists and has no ETag (RFC 9110 §13.1.1–2,
+    /// §13.2.2): a collection a POST adds to or searches (its items, imports, keys, places, search) or an API key.
+    /// If-Match: * holds and a list of tags never does (no tag names a resource without one); If-None-Match: * never
+    /// holds (the target exists) and a list of tags always does. Null to go ahead, else the 400 (malformed) or the 412,
+    /// before anything is read or changed. Called where the request's own parameters and headers have been checked and
+    /// its target found, so their 400, 404 or 405 comes first (RFC 9110 §13.2.1): those answers ignore preconditions.
+    /// If-Unmodified-Since is ignored, as on every request: nothing here has a modification date (§13.1.4).
+    /// </summary>
+    public static IResult? EvaluateChangeWithoutETag(HttpContext context) =>
+        context.Request.Headers.IfMatch.Count == 0 && context.Request.Headers.IfNoneMatch.Count == 0
+            ? null
+            : IfMatchFails(context.Request, etag: null) ?? IfNoneMatchFails(context.Request, etag: null);
+
+    /// <summary>
+    /// If-None-Match on a change (RFC 9110 §13.1.2): false, a 412, when it is * (the target exists) or names
+    /// <paramref name="etag"/> under the weak comparison (with or without a coding, as on reads); malformed, a 400.
+    /// Without an <paramref name="etag"/> no tag names the target.
+    /// </summary>
+    private static ProblemHttpResult? IfNoneMatchFails(HttpRequest request, string? etag)
+    {
+        var header = request.Headers.IfNoneMatch;
+        if (header.Count == 0) return null;
+        if (!EntityTagHeaderValue.TryParseStrictList(header, out var tags) || tags.Count == 0
+            || (tags.Count > 1 && tags.Any(t => t.Equals(EntityTagHeaderValue.Any))))
+            return Problem.BadParameter("If-None-Match", "must be * or quoted entity tags as the ETag header sent them (\"d1f\", quotes included)");
+        if (tags[0].Equals(EntityTagHeaderValue.Any))
+            return Problem.Status(StatusCodes.Status412PreconditionFailed, "Precondition Failed",
+                "If-None-Match: * holds only where there is nothing yet, and this exists, so the request was not carried out (RFC 9110 §13.1.2).",
+                "If-None-Match");
+        if (etag is not null && tags.Any(t => Hosting.CacheHeaders.WithoutCoding(t.Tag.Value!) == Opaque(etag)))
+            return Problem.Status(StatusCodes.Status412PreconditionFailed, "Precondition Failed",
+                $"If-None-Match names the current representation, {etag}, so the change was not made (RFC 9110 §13.1.2).",
+                "If-None-Match");
+        return null;
     }
 
     /// <summary>
@@ -120,7 +159,8 @@ public sealed class PreconditionsWithoutETag : IEndpointFilter
             : next(context);
 }
 
-/// <summary>Marks, for the OpenAPI document, a read whose If-Match is evaluated without an ETag: only * matches.</summary>
+/// <summary>Marks, for the OpenAPI document, a request whose If-Match is evaluated without an ETag: only * matches (a read that
+/// sends none, or a change of a target that has none: <see cref="Conditional.EvaluateChangeWithoutETag"/>).</summary>
 public sealed record PreconditionsWithoutETagDoc;
 
 public static class PreconditionsWithoutETagExtensions
@@ -130,8 +170,9 @@ public static class PreconditionsWithoutETagExtensions
     public static RouteHandlerBuilder PreconditionsWithoutETag(this RouteHandlerBuilder builder) =>
         builder.AddEndpointFilter<PreconditionsWithoutETag>().DeclaresPreconditionsWithoutETag();
 
-    /// <summary>Declares, for the OpenAPI document, If-Match and its 412 on a read that evaluates them itself
-    /// (<see cref="Conditional.EvaluateWithoutETag"/>, after checks of its own whose answers come first).</summary>
+    /// <summary>Declares, for the OpenAPI document, If-Match and its 412 on a request that evaluates them itself
+    /// (<see cref="Conditional.EvaluateWithoutETag"/> on a read, <see cref="Conditional.EvaluateChangeWithoutETag"/> on a
+    /// change, after checks of its own whose answers come first).</summary>
     public static RouteHandlerBuilder DeclaresPreconditionsWithoutETag(this RouteHandlerBuilder builder) =>
         builder.WithMetadata(new PreconditionsWithoutETagDoc()).ProducesProblem(StatusCodes.Status412PreconditionFailed);
 }

@@ -99,6 +99,7 @@ public static class ImportsApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .DeclaresPreconditionsWithoutETag()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
@@ -132,6 +133,9 @@ public static class ImportsApi
             _ => null,
         };
         if (asked is null) return Problem.BadParameter("async", $"'{request.Query["async"]}' is not true or false");
+        // The imports collection exists and has no ETag: a failed If-Match or If-None-Match imports nothing and starts no
+        // job, checked before a slot is taken or a byte of the upload read.
+        if (Conditional.EvaluateChangeWithoutETag(context) is { } failed) return failed;
         var runAsJob = asked.Value
             || request.Headers["Prefer"].Any(p => p?.Contains("respond-async", StringComparison.OrdinalIgnoreCase) == true);
 

@@ -64,6 +64,7 @@ public static partial class IncidentsApi
             .RequireAuthorization(SecuritySetup.ReadPolicy)
             .Produces<IncidentFeatureCollectionDoc>(StatusCodes.Status200OK, GeoJson, "text/csv", "application/geo+json-seq", "application/x-ndjson")
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .DeclaresPreconditionsWithoutETag()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
@@ -85,6 +86,7 @@ public static partial class IncidentsApi
             .Produces<IncidentFeatureDoc>(StatusCodes.Status201Created, GeoJson)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status409Conflict)
+            .DeclaresPreconditionsWithoutETag()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -215,6 +217,9 @@ public static partial class IncidentsApi
     internal static async Task<IResult> SearchIncidents(HttpContext context, IncidentReader reader)
     {
         var request = context.Request;
+        // A search reads, but by POST: its preconditions are a POST's (RFC 9110 §13.1.1–2, a 412 and never a 304 when
+        // one fails), against a resource that exists and whose answers carry no ETag (README "Caching and CORS").
+        if (Conditional.EvaluateChangeWithoutETag(context) is { } failed) return failed;
         var (document, problem) = await JsonBody.ReadAsync(request, ["application/json", GeoJson], context.RequestAborted);
         if (problem is not null) return problem;
         using var _ = document;
@@ -436,6 +441,8 @@ public static partial class IncidentsApi
     {
         var (idempotencyKey, badKey) = IdempotencyKeys.Read(context.Request);
         if (badKey is not null) return badKey;
+        // The collection exists and has no single ETag: If-Match with tags, or If-None-Match: *, creates nothing.
+        if (Conditional.EvaluateChangeWithoutETag(context) is { } failed) return failed;
 
         var (document, hash, problem) = await JsonBody.ReadWithHashAsync(context.Request, FeatureMediaTypes, context.RequestAborted);
         if (problem is not null) return problem;

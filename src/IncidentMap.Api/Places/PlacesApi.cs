@@ -76,13 +76,14 @@ public static class PlacesApi
                 IdempotencyKeys.ReplayedDoc)
             .Accepts<JsonObject>(IncidentsApi.GeoJson, "application/json")
             .Produces<JsonObject>(StatusCodes.Status201Created, IncidentsApi.GeoJson)
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415)
-            .ProducesProblem(422);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(413)
+            .ProducesProblem(415).ProducesProblem(422).DeclaresPreconditionsWithoutETag();
         group.MapPatch("/items/{placeId}", PatchPlace).WithName("patchPlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Correct an editor's place (write scope; JSON merge patch, RFC 7396)")
             .WithDescription("Only places editors added (source editor); GeoNames places are read-only (405). Incidents geocoded " +
                              "to the place keep the coordinates and names they were given. If-Match with the place's ETag (optional) " +
-                             "refuses the change with a 412 when the place changed since it was read.")
+                             "refuses the change with a 412 when the place changed since it was read; If-None-Match naming it, or *, " +
+                             "with a 412 too.")
             .Accepts<JsonObject>(IncidentsApi.PatchMediaTypes[0], IncidentsApi.PatchMediaTypes[1..])
             .Produces<JsonObject>(StatusCodes.Status200OK, IncidentsApi.GeoJson)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405).ProducesProblem(409)
@@ -90,7 +91,7 @@ public static class PlacesApi
         group.MapDelete("/items/{placeId}", DeletePlace).WithName("deletePlace").OwnParametersOnly().RequireAuthorization(SecuritySetup.WritePolicy)
             .WithSummary("Delete an editor's place (write scope)")
             .WithDescription("Only places editors added; GeoNames places are read-only (405). Incidents geocoded to it keep their " +
-                             "coordinates, names and place_id, which then answers 404. If-Match as on PATCH.")
+                             "coordinates, names and place_id, which then answers 404. If-Match and If-None-Match as on PATCH.")
             .Produces(StatusCodes.Status204NoContent)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(405).ProducesProblem(412);
         // QGIS and other editors read Allow from OPTIONS to decide whether a layer is editable (as on the incidents).
@@ -444,8 +445,8 @@ public static class PlacesApi
             $"SELECT {FeatureSql}::text FROM places p WHERE p.id = @id", new { id }, tx, cancellationToken: ct)))!;
 
     /// <summary>
-    /// Locks an editor's place for a change and checks the change's If-Match against it: the place as stored, or the
-    /// answer instead (404, 405 for a GeoNames place, or If-Match's 400 or 412). Locked, two changes of one place apply
+    /// Locks an editor's place for a change and checks the change's If-Match and If-None-Match against it: the place as
+    /// stored, or the answer instead (404, 405 for a GeoNames place, or a precondition's 400 or 412). Locked, two changes of one place apply
     /// one after the other, each to what the other left.
     /// </summary>
     private static async Task<(string? Feature, IResult? Refused)> LockForChangeAsync(HttpContext context, NpgsqlConnection connection,
@@ -497,6 +498,8 @@ public static class PlacesApi
     {
         var (key, badKey) = IdempotencyKeys.Read(context.Request);
         if (badKey is not null) return badKey;
+        // As on the incidents' POST: the collection exists and has no single ETag.
+        if (Conditional.EvaluateChangeWithoutETag(context) is { } failed) return failed;
         var (document, hash, problem) = await JsonBody.ReadWithHashAsync(context.Request, [IncidentsApi.GeoJson, "application/json"], context.RequestAborted);
         if (problem is not null) return problem;
         using var owned = document;

@@ -21,14 +21,16 @@ public static class KeysApi
                              "`Location`, GET /admin/keys/{id}, describe the key without it. A name may be reused once its key is revoked.")
             .Accepts<NewApiKeyRequest>("application/json")
             .Produces<NewApiKeyDoc>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
-            .ProducesProblem(409).ProducesProblem(413).ProducesProblem(415);
+            .ProducesProblem(409).ProducesProblem(413).ProducesProblem(415).DeclaresPreconditionsWithoutETag();
         group.MapMethods("/{idOrName}", [HttpMethods.Get, HttpMethods.Head], GetKey).WithName("getKey").WithSummary("One API key (never its secret)")
             .DeclaresPreconditionsWithoutETag()
             .WithDescription("A number is a key's id, revoked keys included; anything else is the name of a live key.")
             .Produces<ApiKeyDoc>(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
-        group.MapDelete("/{idOrName}", async (string idOrName, ApiKeys keys, CancellationToken ct) =>
-                await keys.RevokeAsync(idOrName, ct) ? Results.NoContent() : Problem.NotFound($"There is no live key '{idOrName}'."))
-            .WithName("revokeKey").WithSummary("Revoke an API key").Produces(204).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
+        group.MapDelete("/{idOrName}", RevokeKey)
+            .WithName("revokeKey").WithSummary("Revoke an API key")
+            .WithDescription("A key has no ETag: If-Match with entity tags is a 412 and the key stays live, If-Match: * revokes it; " +
+                             "If-None-Match: * is a 412 (the key exists).")
+            .Produces(204).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).DeclaresPreconditionsWithoutETag();
         return app;
     }
 
@@ -39,11 +41,27 @@ public static class KeysApi
             : Problem.NotFound($"There is no {(ApiKeys.IsId(idOrName, out _) ? "" : "live ")}key '{idOrName}'.");
 
     /// <summary>
+    /// Revokes a live key, its preconditions evaluated once it is found (RFC 9110 §13.2.1: a key that is not live is a
+    /// 404 whatever they say) and before it is revoked: a key has no ETag, so If-Match with tags fails and the key
+    /// goes on working. The key may be revoked by another request in between: then it is a 404, as it would be after.
+    /// </summary>
+    internal static async Task<IResult> RevokeKey(HttpContext context, string idOrName, ApiKeys keys, CancellationToken ct)
+    {
+        if (await keys.GetAsync(idOrName, ct) is not { RevokedAt: null }) return NoLiveKey(idOrName);
+        if (Conditional.EvaluateChangeWithoutETag(context) is { } failed) return failed;
+        return await keys.RevokeAsync(idOrName, ct) ? Results.NoContent() : NoLiveKey(idOrName);
+    }
+
+    private static IResult NoLiveKey(string idOrName) => Problem.NotFound($"There is no live key '{idOrName}'.");
+
+    /// <summary>
     /// Read by hand rather than bound: a bound record answers a wrong type or a missing body with a
     /// bare 400, and ignores unknown members (an "expires" would silently make a key that never does).
     /// </summary>
     internal static async Task<IResult> CreateKey(HttpRequest http, ApiKeys keys, CancellationToken ct)
     {
+        // The collection of keys exists and has no ETag (RFC 9110 §13.1.1–2): evaluated before the body is read.
+        if (Conditional.EvaluateChangeWithoutETag(http.HttpContext) is { } failed) return failed;
         var (document, problem) = await Incidents.JsonBody.ReadAsync(http, ["application/json"], ct);
         if (problem is not null) return problem;
         using var _ = document;
