@@ -23,6 +23,7 @@ public sealed class DeclaredInputsTests(ApiFixture api)
     public async Task The_key_in_either_header_is_a_security_scheme_each_operation_offers_as_an_alternative()
     {
         var schemes = _contract.Document["components"]!["securitySchemes"]!;
+        Assert.True(schemes[OpenApiSetup.BearerScheme] is JsonObject, "securitySchemes declares no Bearer scheme: " + schemes.ToJsonString());
         var bearer = schemes[OpenApiSetup.BearerScheme]!;
         Assert.Equal(("http", "bearer"), (bearer["type"]!.GetValue<string>(), bearer["scheme"]!.GetValue<string>()));
         Assert.Equal("apiKey", schemes[OpenApiSetup.ApiKeyScheme]!["type"]!.GetValue<string>());
