@@ -700,8 +700,10 @@ public static class OpenApiSetup
     /// <c>"feature": null</c> in the change feed, an import report's <c>"error": null</c>. Such a schema becomes
     /// <c>{"oneOf": [{"$ref": …}, <see cref="NullOnly"/>]}</c>: the reference never matches null, the other
     /// schema only null, so exactly one does for every value. The null schema is the one the 3.0.3 clarification
-    /// (OAI proposal 2019-10-31, issue 1368) gives: typed, nullable, and <c>enum: [null]</c>; code generators
-    /// (openapi-generator, NSwag) read a oneOf of a schema and such a null schema as that schema, nullable.
+    /// (OAI proposal 2019-10-31, issue 1368) gives: typed, nullable, and <c>enum: [null]</c>. Code generators read
+    /// it as the referenced schema, nullable: NSwag 14.7 and Kiota 1.38 generate the same C# property types from
+    /// this document as from the allOf one (only the search's intersects became nullable, as it is), and
+    /// openapi-generator takes a schema whose enum is null alone as null (ModelUtils.isNullTypeSchema).
     /// </summary>
     private sealed class NullableReferenceFilter : IDocumentFilter
     {
@@ -723,7 +725,8 @@ public static class OpenApiSetup
         {
             // A reference is visited where it is defined (components); only inline schemas are rewritten.
             if (node is not OpenApiSchema schema || !seen.Add(schema)) return;
-            if (schema.Type is { } type && type.HasFlag(JsonSchemaType.Null) && (type & ~JsonSchemaType.Null) == 0)
+            if (schema.Type is { } type && type.HasFlag(JsonSchemaType.Null) && (type & ~JsonSchemaType.Null) == 0
+                && (schema.AllOf is { Count: > 0 } || schema.OneOf is { Count: > 0 } || schema.AnyOf is { Count: > 0 }))
             {
                 // Nullable, with no type of its own for nullable to act on: null, or what the schema says without it.
                 IOpenApiSchema inner = schema.AllOf is [var single] && schema.OneOf is null && schema.AnyOf is null
