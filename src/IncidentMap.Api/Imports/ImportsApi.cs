@@ -77,7 +77,7 @@ public static class ImportsApi
             .OwnParametersOnly()
             .WithSummary("Bulk import: CSV (ours or ACLED's export), a GeoJSON FeatureCollection or newline-delimited GeoJSON")
             .WithDescription("The body streams through: `text/csv`, `application/geo+json` or `application/json` (a FeatureCollection), " +
-                             "`application/geo+json-seq` or `application/x-ndjson` (one Feature per line), or any type with " +
+                             "`application/geo+json-seq`, `application/x-ndjson` or `application/ndjson` (one Feature per line), or any type with " +
                              "`format=csv|geojson|ndjson`. Every row is validated like a single write and upserted by (`source`, " +
                              "`external_id`): importing the same file again changes nothing. The answer counts inserted, updated, " +
                              "unchanged and rejected rows and lists every problem of the first 10,000 rejected rows in file order with its line " +
@@ -93,7 +93,7 @@ public static class ImportsApi
                 $"The coordinate reference system of the file's coordinates: only <{Collections.Conformance.Crs84}> (lon/lat, the default); any other is a 400. " +
                 "So is a FeatureCollection's crs member naming another than CRS84 or EPSG:4326 (read as lon/lat, as GeoJSON orders positions)."))
             .WithMetadata(new RequestBodyDoc("The file, streamed: CSV (ours or ACLED's), a GeoJSON FeatureCollection, or one GeoJSON Feature per line. Any Content-Type with format=.",
-                "text/csv", "application/geo+json", "application/json", "application/geo+json-seq", "application/x-ndjson"))
+                Formats.MediaTypes))
             .Produces<ImportReport>(StatusCodes.Status200OK, "application/json")
             .Produces<ImportJobDoc>(StatusCodes.Status202Accepted, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -287,8 +287,8 @@ public static class ImportsApi
                 : (default, Problem.BadParameter("format", $"'{named}' is not one of csv, geojson, ndjson"));
         if (parsed && Formats.FromMediaType(contentType!.MediaType.Value) is { } byType) return (byType, null);
         return (default, Problem.Status(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
-            $"Content-Type '{request.ContentType}' is not an import format; send text/csv, application/geo+json, application/geo+json-seq " +
-            "or application/x-ndjson, or name the format with format=csv|geojson|ndjson.", "Content-Type"));
+            $"Content-Type '{request.ContentType}' is not an import format; send {string.Join(", ", Formats.MediaTypes)}, " +
+            "or name the format with format=csv|geojson|ndjson.", "Content-Type"));
     }
 
 }
@@ -360,6 +360,13 @@ internal sealed record BodySizeLimit(long? MaxRequestBodySize) : Microsoft.AspNe
 /// <summary>Names and media types of the import formats.</summary>
 public static class Formats
 {
+    /// <summary>
+    /// Every media type an import is read by (<see cref="FromMediaType"/>), as the OpenAPI document declares the body:
+    /// any other Content-Type needs format=.
+    /// </summary>
+    public static readonly string[] MediaTypes =
+        ["text/csv", "application/geo+json", "application/json", "application/geo+json-seq", "application/x-ndjson", "application/ndjson"];
+
     public static bool TryParse(string name, out ImportFormat format)
     {
         ImportFormat? parsed = name.ToLowerInvariant() switch

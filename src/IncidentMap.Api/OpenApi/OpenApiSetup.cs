@@ -51,6 +51,13 @@ public static class OpenApiSetup
                 Description = "An IncidentMap API key (im_…). Writes need the write scope, /admin the admin scope; " +
                               "reads are public unless the service is configured to require a key.",
             });
+            options.AddSecurityDefinition(BearerScheme, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "IncidentMap API key (im_…)",
+                Description = "The same API key as ApiKey, sent as Authorization: Bearer im_…. Sent with X-API-Key, both must be the same key.",
+            });
             options.OperationFilter<OperationShapeFilter>();
             options.OperationFilter<SecurityRequirementFilter>(); // after the shape, which declares streamed bodies (imports)
             options.SupportNonNullableReferenceTypes();
@@ -62,6 +69,7 @@ public static class OpenApiSetup
             options.OperationFilter<RequestBodyFilter>();
             options.OperationFilter<HeadersFilter>(); // after every filter that adds a response
             options.DocumentFilter<AcceptPatchFilter>();
+            options.DocumentFilter<NullableReferenceFilter>(); // last: after every filter that adds a schema
         });
         return services;
     }
@@ -133,6 +141,7 @@ public static class OpenApiSetup
                 ["intersects"] = new OpenApiSchema
                 {
                     AllOf = [context.SchemaGenerator.GenerateSchema(typeof(GeoJsonGeometry), context.SchemaRepository)],
+                    Type = JsonSchemaType.Null, // or null (NullableReferenceFilter)
                     Description = "A GeoJSON geometry the incidents must intersect (lon/lat in WGS 84): a polygon too large for a URL's bbox or filter; " +
                                   $"at most {IncidentMap.Api.Incidents.IncidentsApi.MaxSearchVertices} vertices. null is the member left out, as for every member.",
                 },
@@ -264,9 +273,22 @@ public static class OpenApiSetup
 
     public const string ApiKeyScheme = "ApiKey";
 
-    /// <summary>Operations that need a write or admin key say so, so Swagger UI sends the key it was given.</summary>
-    private sealed class SecurityRequirementFilter : IOperationFilter
+    /// <summary>The key as <c>Authorization: Bearer im_…</c> (ApiKeyAuthentication takes either header).</summary>
+    public const string BearerScheme = "Bearer";
+
+    /// <summary>
+    /// Operations that need a write or admin key say so, so Swagger UI sends the key it was given: in either header,
+    /// X-API-Key or Authorization: Bearer, each an alternative. A read takes one and needs none, unless the
+    /// service requires a key for reads (Auth:RequireKeyForReads): the empty requirement says it may go without.
+    /// </summary>
+    private sealed class SecurityRequirementFilter(Hosting.Settings settings) : IOperationFilter
     {
+        private static List<OpenApiSecurityRequirement> KeyRequirements(OperationFilterContext context) =>
+        [
+            new() { [new OpenApiSecuritySchemeReference(ApiKeyScheme, context.Document)] = [] },
+            new() { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] },
+        ];
+
         public void Apply(OpenApiOperation operation, OperationFilterContext context)
         {
             var policies = context.ApiDescription.ActionDescriptor.EndpointMetadata
@@ -282,15 +304,15 @@ public static class OpenApiSetup
             {
                 // A read takes no key, but one it is sent must be valid (and with Auth:RequireKeyForReads it needs one).
                 if (policies.Contains(Security.SecuritySetup.ReadPolicy))
+                {
                     AddProblem(operation, context, "401", "An API key was sent that is unknown or revoked, or reads need a key (Auth:RequireKeyForReads) and none was sent");
+                    operation.Security = settings.RequireKeyForReads ? KeyRequirements(context) : [new OpenApiSecurityRequirement(), .. KeyRequirements(context)];
+                }
                 return;
             }
             AddProblem(operation, context, "401", "Missing, unknown or revoked API key");
             AddProblem(operation, context, "403", "The API key lacks the needed scope");
-            operation.Security =
-            [
-                new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeyScheme, context.Document)] = [] },
-            ];
+            operation.Security = KeyRequirements(context);
         }
     }
 
@@ -669,6 +691,67 @@ public static class OpenApiSetup
             }
         }
     }
+
+    /// <summary>
+    /// "A reference, or null", said so that OpenAPI 3.0.3 means it. The generator writes a nullable reference as
+    /// <c>{"allOf": [{"$ref": …}], "nullable": true}</c>; since 3.0.3, <c>nullable</c> only adds null to a <c>type</c>
+    /// in the same schema object, and this one has none, so the allOf's referenced (typed) schema refuses null, and
+    /// strict validators (openapi-schema-validator's OAS30Validator) refused the service's nulls: a deletion's
+    /// <c>"feature": null</c> in the change feed, an import report's <c>"error": null</c>. Such a schema becomes
+    /// <c>{"oneOf": [{"$ref": …}, <see cref="NullOnly"/>]}</c>: the reference never matches null, the other
+    /// schema only null, so exactly one does for every value. The null schema is the one the 3.0.3 clarification
+    /// (OAI proposal 2019-10-31, issue 1368) gives: typed, nullable, and <c>enum: [null]</c>. Code generators read
+    /// it as the referenced schema, nullable: NSwag 14.7 and Kiota 1.38 generate the same C# property types from
+    /// this document as from the allOf one (only the search's intersects became nullable, as it is), and
+    /// openapi-generator takes a schema whose enum is null alone as null (ModelUtils.isNullTypeSchema).
+    /// </summary>
+    private sealed class NullableReferenceFilter : IDocumentFilter
+    {
+        public void Apply(OpenApiDocument document, DocumentFilterContext context)
+        {
+            var seen = new HashSet<OpenApiSchema>(ReferenceEqualityComparer.Instance);
+            foreach (var schema in document.Components?.Schemas?.Values ?? []) Visit(schema, seen);
+            foreach (var operation in document.Paths.Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []))
+            {
+                foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>() ?? []) Visit(parameter.Schema, seen);
+                foreach (var media in (operation.RequestBody as OpenApiRequestBody)?.Content?.Values ?? []) Visit(media.Schema, seen);
+                foreach (var response in operation.Responses?.Values.OfType<OpenApiResponse>() ?? [])
+                    foreach (var media in response.Content?.Values ?? []) Visit(media.Schema, seen);
+            }
+            foreach (var parameter in document.Components?.Parameters?.Values.OfType<OpenApiParameter>() ?? []) Visit(parameter.Schema, seen);
+        }
+
+        private static void Visit(IOpenApiSchema? node, HashSet<OpenApiSchema> seen)
+        {
+            // A reference is visited where it is defined (components); only inline schemas are rewritten.
+            if (node is not OpenApiSchema schema || !seen.Add(schema)) return;
+            if (schema.Type is { } type && type.HasFlag(JsonSchemaType.Null) && (type & ~JsonSchemaType.Null) == 0
+                && (schema.AllOf is { Count: > 0 } || schema.OneOf is { Count: > 0 } || schema.AnyOf is { Count: > 0 }))
+            {
+                // Nullable, with no type of its own for nullable to act on: null, or what the schema says without it.
+                IOpenApiSchema inner = schema.AllOf is [var single] && schema.OneOf is null && schema.AnyOf is null
+                    ? single
+                    : new OpenApiSchema { AllOf = schema.AllOf, OneOf = schema.OneOf, AnyOf = schema.AnyOf };
+                schema.Type = null;
+                schema.AllOf = null;
+                schema.AnyOf = null;
+                schema.OneOf = [inner, NullOnly()];
+            }
+            foreach (var child in (schema.AllOf ?? []).Concat(schema.OneOf ?? []).Concat(schema.AnyOf ?? [])
+                         .Concat(schema.Properties?.Values ?? []).Append(schema.Items).Append(schema.AdditionalProperties).Append(schema.Not))
+                Visit(child, seen);
+        }
+    }
+
+    /// <summary>
+    /// The schema only null matches, in OpenAPI 3.0.3's terms: <c>{"type": "object", "nullable": true, "enum": [null]}</c>
+    /// (nullable adds null to the type beside it; the enum then takes null alone).
+    /// </summary>
+    public static OpenApiSchema NullOnly() => new()
+    {
+        Type = JsonSchemaType.Object | JsonSchemaType.Null,
+        Enum = [null!],
+    };
 
     /// <summary>
     /// The OpenAPI 3.0 document as JSON, exactly as served at /openapi/v1.json and committed in openapi/; behind a

@@ -10,8 +10,13 @@ namespace IncidentMap.Tests.Platform;
 /// What the OpenAPI 3.0 document declares, read as a client reads it: which operation a URL is,
 /// which statuses, media types, headers and parameters it declares, and whether a body is valid by the
 /// schema declared for it. Schemas are checked with JsonSchema.Net after the OpenAPI 3.0 dialect is
-/// turned into JSON Schema 2020-12 as OpenAPI tools do it (<c>nullable</c> adds null, <c>$ref</c>s point
-/// into <c>$defs</c>, boolean <c>exclusiveMinimum</c> becomes the number).
+/// turned into JSON Schema 2020-12 as OpenAPI 3.0.3 says and its strict validators read it
+/// (openapi-schema-validator's OAS30Validator): <c>nullable: true</c> adds null to the <c>type</c> of the
+/// same schema object and does nothing without one, and every other keyword (<c>enum</c>, an
+/// <c>allOf</c>'s reference) still applies to null; <c>$ref</c>s point into <c>$defs</c>, boolean
+/// <c>exclusiveMinimum</c> becomes the number. Read more leniently (nullable allowing null whatever
+/// else the schema says), the document declared "a reference or null" in a way that such validators
+/// refuse null for, and no test saw it.
 /// </summary>
 public sealed class DeclaredContract
 {
@@ -100,7 +105,7 @@ public sealed class DeclaredContract
     }
 
     /// <summary>An OpenAPI 3.0 schema object as JSON Schema 2020-12.</summary>
-    private static JsonNode ToJsonSchema(JsonNode schema)
+    internal static JsonNode ToJsonSchema(JsonNode schema)
     {
         if (schema is not JsonObject source) return schema.DeepClone();
         var target = new JsonObject();
@@ -110,6 +115,11 @@ public sealed class DeclaredContract
             {
                 case "$ref":
                     target[key] = value!.GetValue<string>().Replace("#/components/schemas/", "#/$defs/", StringComparison.Ordinal);
+                    break;
+                case "type":
+                    // OAS 3.0.3: "A true value adds "null" to the allowed types specified by the type keyword,
+                    // only if type is explicitly defined within the same Schema Object."
+                    target[key] = source["nullable"]?.GetValueKind() == JsonValueKind.True ? new JsonArray(value!.DeepClone(), "null") : value!.DeepClone();
                     break;
                 case "nullable" or "example" or "discriminator" or "xml" or "externalDocs":
                     break;
@@ -137,9 +147,7 @@ public sealed class DeclaredContract
                     break;
             }
         }
-        return source["nullable"]?.GetValueKind() == JsonValueKind.True
-            ? new JsonObject { ["anyOf"] = new JsonArray(target, new JsonObject { ["type"] = "null" }) }
-            : target;
+        return target;
     }
 
     /// <summary>The records of a GeoJSON text sequence (RFC 8142) or of newline-delimited JSON.</summary>
