@@ -27,6 +27,8 @@ public static class Conformance
         "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
         "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
         "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+        // All fifteen, of properties, values and INTERVAL(property, property) (TemporalFunctionTests; semantics in README).
+        "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
         "http://www.opengis.net/spec/cql2/1.0/conf/array-functions",
         "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
         "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",

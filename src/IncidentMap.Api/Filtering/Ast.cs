@@ -21,7 +21,8 @@ internal sealed record ArrayNode(IReadOnlyList<Node> Items, Location At) : Node(
 
 /// <summary>
 /// An operator or function by its CQL2 JSON name in lower case: and, or, not, =, &lt;&gt;, &lt;, &lt;=, &gt;, &gt;=,
-/// like, between, in, isnull, s_intersects, t_intersects, a_contains, casei, …
+/// like, between, in, isnull, s_intersects, t_intersects, t_before, a_contains, casei, …; and interval, an INTERVAL with an end
+/// that is not quoted (a property), whose quoted end is already a <see cref="TimeInstant"/> literal or the string "..".
 /// </summary>
 internal sealed record CallNode(string Name, IReadOnlyList<Node> Args, Location At) : Node(At);
 

@@ -95,17 +95,32 @@ internal sealed class Cql2JsonReader
         if (obj.ContainsKey("property")) return Term(new PropertyNode(Member<string>(obj, "property", path), at));
         if (obj.ContainsKey("timestamp")) return Literal(Literals.Timestamp(Member<string>(obj, "timestamp", path), at), at);
         if (obj.ContainsKey("date")) return Literal(Literals.Date(Member<string>(obj, "date", path), at), at);
-        if (obj.ContainsKey("interval"))
-        {
-            var bounds = Values<string>(obj, "interval", path);
-            if (bounds.Count != 2) throw new FilterException(at, "an interval has two ends");
-            var (start, end) = (Location.Json(path + ".interval[0]"), Location.Json(path + ".interval[1]"));
-            return Literal(Literals.Interval(Literals.IntervalBound(bounds[0], start), Literals.IntervalBound(bounds[1], end), at), at);
-        }
+        if (obj.ContainsKey("interval")) return Interval(obj, path);
         // A GeoJSON geometry may carry a bbox member of its own (RFC 7946 §5): its type decides.
         if (obj.ContainsKey("type")) return Literal(Literals.GeoJson(obj, at), at);
         if (obj.ContainsKey("bbox")) return Literal(Literals.Bbox(Values<double>(obj, "bbox", path), at), at);
         throw new FilterException(at, "expected an object with op, property, timestamp, date, interval, bbox, or a GeoJSON geometry");
+    }
+
+    /// <summary>
+    /// {"interval": [start, end]}: two strings (a date, a timestamp or "..") are a literal; an end that is an object (a
+    /// property, which the compiler judges) makes it an "interval" call of its two ends, as the text parser makes one.
+    /// </summary>
+    private Node Interval(JsonObject obj, string path)
+    {
+        var at = Location.Json(path);
+        if (obj["interval"] is not JsonArray bounds) throw new FilterException(Location.Json($"{path}.interval"), "must be an array");
+        if (bounds.Count != 2) throw new FilterException(at, "an interval has two ends");
+        if (bounds.All(b => b is JsonValue v && v.GetValueKind() == JsonValueKind.String))
+        {
+            var (start, end) = (Location.Json(path + ".interval[0]"), Location.Json(path + ".interval[1]"));
+            return Literal(Literals.Interval(Literals.IntervalBound(Scalar<string>(bounds[0], start.Path), start), Literals.IntervalBound(Scalar<string>(bounds[1], end.Path), end), at), at);
+        }
+        return _limits.Nested(at, () => Term(new CallNode("interval", [.. bounds.Select((bound, n) => Bound(bound, $"{path}.interval[{n}]"))], at)));
+
+        Node Bound(JsonNode? bound, string where) => bound is JsonValue value && value.GetValueKind() == JsonValueKind.String
+            ? Term(new LiteralNode(Literals.IntervalBound(value.GetValue<string>(), Location.Json(where)) ?? (object)"..", Location.Json(where)))
+            : Expression(bound, where);
     }
 
     private List<Node> Items(JsonArray array, string path) => array.Select((item, n) => Expression(item, $"{path}[{n}]")).ToList();

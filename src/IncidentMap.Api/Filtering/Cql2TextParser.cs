@@ -12,8 +12,9 @@ namespace IncidentMap.Api.Filtering;
 /// predicate = operand [ comparison operand | [NOT] LIKE operand | [NOT] BETWEEN operand AND operand
 ///                     | [NOT] IN "(" operand { "," operand } ")" | IS [NOT] NULL ]
 /// operand   = property | "quoted property" | 'string' | number | TRUE | FALSE | TIMESTAMP('…') | DATE('…')
-///           | INTERVAL('…','…') | BBOX(n,n,n,n) | WKT geometry | function "(" [ operand { "," operand } ] ")"
+///           | INTERVAL(end, end) | BBOX(n,n,n,n) | WKT geometry | function "(" [ operand { "," operand } ] ")"
 ///           | "(" [ operand { "," operand } ] ")"
+/// end      = '…' | '..' | property      (a quoted date or timestamp, an open end, or a timestamp property)
 /// </code>
 /// A predicate without a comparison is a boolean function such as S_INTERSECTS(…); whether it is one
 /// is the compiler's decision, as is every question of names and types.
@@ -172,11 +173,11 @@ internal sealed class Cql2TextParser
 
         Advance();
         if (Peek().Kind != TokenKind.LeftParen) return Term(new PropertyNode(word.Text, At(word)));
+        if (word.IsWord("INTERVAL")) return Term(Interval(word));
         object? literal = word.Text.ToUpperInvariant() switch
         {
             "TIMESTAMP" => Instant(Literals.Timestamp),
             "DATE" => Instant(Literals.Date),
-            "INTERVAL" => Interval(word),
             "BBOX" or "ENVELOPE" => Literals.Bbox(Bbox(), At(word)),
             _ => null,
         };
@@ -215,15 +216,35 @@ internal sealed class Cql2TextParser
         return read(value.Text, At(value));
     }
 
-    private TimeInterval Interval(Token keyword)
+    /// <summary>
+    /// INTERVAL(start, end) from the opening parenthesis on. Two quoted ends ('…' or '..') are a literal; an end that is a
+    /// property (or anything else, which the compiler judges) makes it an "interval" call of its two ends, where a quoted
+    /// end is already read as a time (a <see cref="TimeInstant"/>, or the string ".." when open).
+    /// </summary>
+    private Node Interval(Token keyword)
     {
-        Advance();
-        var start = Expect(TokenKind.String, "a quoted date, timestamp or '..'");
-        Expect(TokenKind.Comma, "','");
-        var end = Expect(TokenKind.String, "a quoted date, timestamp or '..'");
-        Expect(TokenKind.RightParen, "')'");
-        return Literals.Interval(
-            Literals.IntervalBound(start.Text, At(start)), Literals.IntervalBound(end.Text, At(end)), At(keyword));
+        var open = Advance();
+        return _limits.Nested<Node>(At(open), () =>
+        {
+            var (start, startToken) = Bound();
+            Expect(TokenKind.Comma, "','");
+            var (end, endToken) = Bound();
+            Expect(TokenKind.RightParen, "')'");
+            if (startToken is { } s && endToken is { } e)
+                return new LiteralNode(Literals.Interval(Literals.IntervalBound(s.Text, At(s)), Literals.IntervalBound(e.Text, At(e)), At(keyword)), At(keyword));
+            return new CallNode("interval", [start ?? Quoted(startToken!.Value), end ?? Quoted(endToken!.Value)], At(keyword));
+        });
+
+        // A quoted end is kept as its token until both are known; anything else is an operand.
+        (Node? Node, Token? Quoted) Bound()
+        {
+            var token = Peek();
+            if (token.Kind != TokenKind.String) return (Operand(), null);
+            Advance();
+            return (null, token);
+        }
+
+        Node Quoted(Token token) => Term(new LiteralNode(Literals.IntervalBound(token.Text, At(token)) ?? (object)"..", At(token)));
     }
 
     private List<double> Bbox()

@@ -39,7 +39,7 @@ public static class Queryables
         Text("summary", "Longer account of what happened; null when there is none."),
         Text("event_type", "ACLED event type.", Vocabulary.EventTypes),
         Text("sub_event_type", "ACLED sub-event type, as free text."),
-        Time("occurred_at", "When it happened. Unless time_precision is exact, the start of the day, ISO week or month it happened in, on the calendar it was written in, as that date at 00:00 UTC; T_INTERSECTS then matches that whole period.") with
+        Time("occurred_at", "When it happened. Unless time_precision is exact, the start of the day, ISO week or month it happened in, on the calendar it was written in, as that date at 00:00 UTC; T_INTERSECTS and the other temporal functions (T_BEFORE, T_MEETS, T_DURING …) then take that whole period.") with
         {
             Until = "i.occurred_until",
             Role = "primary-instant",

@@ -7,7 +7,7 @@ namespace IncidentMap.Api.Filtering;
 /// Type-checks the tree and writes it as SQL over alias i. The SQL holds only whitelisted column
 /// expressions, operators and parameter names; every client value becomes a parameter.
 /// </summary>
-internal sealed class SqlCompiler
+internal sealed partial class SqlCompiler
 {
     private static readonly Dictionary<string, string> SpatialFunctions = new()
     {
@@ -20,6 +20,13 @@ internal sealed class SqlCompiler
     {
         ["a_contains"] = "@>", ["a_containedby"] = "<@", ["a_overlaps"] = "&&",
     };
+
+    /// <summary>The temporal functions besides T_INTERSECTS (SqlCompiler.Temporal.cs); declared here, before <see cref="Known"/> needs them.</summary>
+    private static readonly HashSet<string> TemporalFunctions =
+    [
+        "t_after", "t_before", "t_contains", "t_disjoint", "t_during", "t_equals", "t_finishedby", "t_finishes",
+        "t_meets", "t_metby", "t_overlappedby", "t_overlaps", "t_startedby", "t_starts",
+    ];
 
     private static readonly Dictionary<string, double> MetresPer = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -38,8 +45,8 @@ internal sealed class SqlCompiler
 
     private static readonly HashSet<string> Known =
     [
-        "and", "or", "not", "like", "between", "in", "isnull", "s_dwithin", "t_intersects", "casei", "accenti",
-        .. Comparisons, .. SpatialFunctions.Keys, .. ArrayOperators.Keys,
+        "and", "or", "not", "like", "between", "in", "isnull", "s_dwithin", "t_intersects", "casei", "accenti", "interval",
+        .. Comparisons, .. SpatialFunctions.Keys, .. ArrayOperators.Keys, .. TemporalFunctions,
     ];
 
     private readonly List<(string Name, object? Value)> _parameters = [];
@@ -134,7 +141,10 @@ internal sealed class SqlCompiler
         CallNode { Name: "isnull" } call => $"{Value(Args(call, 1)[0]).Sql} IS NULL",
         CallNode { Name: "s_dwithin" } call => DWithin(call),
         CallNode call when SpatialFunctions.TryGetValue(call.Name, out var function) => Spatial(call, function),
-        CallNode { Name: "t_intersects" } call => TIntersects(call),
+        // T_INTERSECTS with a property compiles as it always did (datetime's SQL, Reaches); of two values, or with an
+        // INTERVAL of properties, it is one of the temporal functions (SqlCompiler.Temporal.cs), which agree with it.
+        CallNode { Name: "t_intersects" } call when call.Args.Any(a => a is PropertyNode) && !call.Args.Any(IsIntervalCall) => TIntersects(call),
+        CallNode call when call.Name == "t_intersects" || TemporalFunctions.Contains(call.Name) => Temporal(call),
         CallNode call when ArrayOperators.TryGetValue(call.Name, out var op) => $"{Array(call, 0)} {op} {Array(call, 1)}",
         // CQL2 compares arrays as sets (/req/array-functions): the same items in any order, repeats aside.
         CallNode { Name: "a_equals" } call => ArraysEqual(Array(call, 0), Array(call, 1)),
@@ -146,7 +156,7 @@ internal sealed class SqlCompiler
     {
         PropertyNode property => Property(property),
         LiteralNode { Value: TimeInstant instant } => new Operand(Time(instant, last), CqlType.Timestamp, node),
-        LiteralNode { Value: TimeInterval } => throw new FilterException(node.At, "an interval is only allowed in T_INTERSECTS"),
+        LiteralNode { Value: TimeInterval } or CallNode { Name: "interval" } => throw new FilterException(node.At, IntervalOnlyInTemporal),
         LiteralNode literal => new Operand(Parameter(literal.Value), LiteralType(literal.Value), node),
         CallNode { Name: "casei" or "accenti" } call => Folded(call),
         _ => throw Unexpected(node, "a property or a value"),

@@ -506,6 +506,33 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
     public async Task A_window_count_reads_the_incidents_starting_in_it_from_an_index_alone(string parameters) =>
         await AssertCountedFromIndexAsync(parameters, null);
 
+    // The temporal functions on occurred_at against a value (SqlCompiler.Temporal.cs): a period's last microsecond is
+    // greatest(occurred_at, occurred_until - 1 µs), which no index holds, so each comparison of it with a literal also
+    // bounds occurred_at (no period is longer than a month). Without that bound the count read every row (a Seq Scan)
+    // and a page walked the time index from the newest incident, testing each.
+    [Theory]
+    [InlineData("filter=T_BEFORE(occurred_at, DATE('2010-03-01'))")]
+    [InlineData("filter=T_AFTER(occurred_at, DATE('2019-11-01'))")]
+    [InlineData("filter=T_DURING(occurred_at, INTERVAL('2015-03-01', '2015-03-31'))")]
+    [InlineData("filter=T_MEETS(occurred_at, INTERVAL('2015-03-01', '..'))")]
+    [InlineData("filter=T_FINISHES(occurred_at, INTERVAL('2015-03-01', '2015-03-31'))")]
+    [InlineData("filter=T_EQUALS(occurred_at, DATE('2015-03-01'))")]
+    public async Task A_temporal_function_on_occurred_at_reads_its_window_through_the_time_index(string parameters)
+    {
+        var (countSql, values) = IncidentSqlBuilder.Count(Query(parameters));
+        var page = Page(parameters + "&limit=10");
+
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        foreach (var (kind, sql, arguments) in new[] { ("count", countSql, (object)values), ("page", page.Sql, page.Parameters) })
+        {
+            var plan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (FORMAT JSON) " + sql, arguments) ?? "null");
+            var nodes = Nodes(plan).ToList();
+            Assert.True(!nodes.Any(n => (string?)n["Node Type"] == "Seq Scan")
+                && nodes.Any(n => ((string?)n["Index Name"])?.StartsWith("incidents_occurred", StringComparison.Ordinal) == true
+                    && ((string?)n["Index Cond"])?.Contains("occurred_at", StringComparison.Ordinal) == true), $"{kind} of {parameters}:\n{plan}");
+        }
+    }
+
     private async Task AssertCountedFromIndexAsync(string parameters, string? index)
     {
         var (sql, values) = IncidentSqlBuilder.Count(Query(parameters));
