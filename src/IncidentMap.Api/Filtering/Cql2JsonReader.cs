@@ -119,7 +119,7 @@ internal sealed class Cql2JsonReader
         return _limits.Nested(at, () => Term(new CallNode("interval", [.. bounds.Select((bound, n) => Bound(bound, $"{path}.interval[{n}]"))], at)));
 
         Node Bound(JsonNode? bound, string where) => bound is JsonValue value && value.GetValueKind() == JsonValueKind.String
-            ? Term(new LiteralNode(Literals.IntervalBound(value.GetValue<string>(), Location.Json(where)) ?? (object)"..", Location.Json(where)))
+            ? Term(new LiteralNode(Literals.IntervalBound(Scalar<string>(value, where), Location.Json(where)) ?? (object)"..", Location.Json(where)))
             : Expression(bound, where);
     }
 
@@ -137,9 +137,19 @@ internal sealed class Cql2JsonReader
         return array.Select((item, n) => Scalar<T>(item, $"{path}.{name}[{n}]")).ToList();
     }
 
-    private static T Scalar<T>(JsonNode? json, string path) => json is JsonValue value && value.TryGetValue<T>(out var result)
-        ? result
-        : throw new FilterException(Location.Json(path), $"must be a {(typeof(T) == typeof(string) ? "string" : "number")}");
+    private static T Scalar<T>(JsonNode? json, string path)
+    {
+        try
+        {
+            if (json is JsonValue value && value.TryGetValue<T>(out var result)) return result;
+        }
+        catch (InvalidOperationException)
+        {
+            // A lone surrogate escape ("\ud800") is a string .NET refuses to decode.
+            throw new FilterException(Location.Json(path), "the string contains invalid Unicode");
+        }
+        throw new FilterException(Location.Json(path), $"must be a {(typeof(T) == typeof(string) ? "string" : "number")}");
+    }
 
     private LiteralNode Literal(object value, Location at) => Term(new LiteralNode(value, at));
 

@@ -53,7 +53,9 @@ internal sealed class ImportBatchWriter : IAsyncDisposable
         // A country changed is left as before (the row's own names, no marks): a PUT then forgets the names derived in
         // the old country and derives them again (IncidentsApi.ForgetOutdatedDerivations), which this does not do.
         string Changed(string column) => $"{staged}{column} IS DISTINCT FROM {current}{column}";
-        var samePoint = $"(cardinality({staged}derived_fields) = 0 AND {staged}geom = {current}geom AND NOT ({Changed("country")}))";
+        // Nor a point geocoded from the names, when a name changed: a PUT geocodes the new name again (review).
+        var samePoint = $"(cardinality({staged}derived_fields) = 0 AND {staged}geom = {current}geom AND NOT ({Changed("country")}) " +
+                        $"AND NOT ('geometry' = ANY({current}derived_fields) AND ({Changed("location_name")} OR {Changed("admin1")})))";
         var marks = $"""
             CASE WHEN cardinality({current}derived_fields) = 0 THEN {current}derived_fields ELSE ARRAY(
                 SELECT m FROM unnest({current}derived_fields) WITH ORDINALITY AS u(m, o)

@@ -68,7 +68,9 @@ public static partial class Problem
     internal static string QuotedCut(string detail) =>
         detail.Length <= FieldError.QuotedLength ? detail : LongQuote().Replace(detail, m => FieldError.Quoted(m.Groups[1].Value));
 
-    [System.Text.RegularExpressions.GeneratedRegex("'([^']{102,})'")]
+    // A quote opens after the start, a space, '(' or ',' and closes before a space, punctuation or the end, so that an
+    // apostrophe in prose or a place's name (GeoNames' ..., Ma'arrat) does not pass for one (review).
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<=^|[\s(,])'([^']{102,}?)'(?=$|[\s),;:.])")]
     private static partial System.Text.RegularExpressions.Regex LongQuote();
 
     /// <summary>Text sent back in a problem, cut to <paramref name="length"/> characters (the last an ellipsis).</summary>

@@ -256,10 +256,11 @@ public static partial class TimeWindow
         int Part(int group) => match.Groups[group].Success ? int.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture) : 0;
         try
         {
-            var seconds = match.Groups[7].Success ? double.Parse(match.Groups[7].Value, CultureInfo.InvariantCulture) : 0;
+            // decimal, not double: PT0.000035S as a double is 34.9 µs, which TimeSpan cut to 34 (review).
+            var seconds = match.Groups[7].Success ? decimal.Parse(match.Groups[7].Value, CultureInfo.InvariantCulture) : 0;
             var fraction = match.Groups[7].Value.Split('.', ',') is [_, var digits] ? digits : "";
             duration = new Duration(Part(1), Part(2), checked(Part(3) * 7 + Part(4)),
-                TimeSpan.FromHours(Part(5)) + TimeSpan.FromMinutes(Part(6)) + TimeSpan.FromSeconds(seconds),
+                TimeSpan.FromHours(Part(5)) + TimeSpan.FromMinutes(Part(6)) + TimeSpan.FromTicks(checked((long)decimal.Truncate(seconds * TimeSpan.TicksPerSecond))),
                 fraction.Length > 6 && fraction[6..].Any(d => d != '0'));
             return true;
         }

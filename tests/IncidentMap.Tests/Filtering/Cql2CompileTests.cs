@@ -259,6 +259,8 @@ public sealed class Cql2CompileTests
     [InlineData("""{"op":"s_intersects","args":[{"property":"geometry"},{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1,2]},{"type":"Point"}]}]}""", "$.args[1].geometries[1].coordinates: is missing; a Point has its positions")]
     [InlineData("""{"op":"=","args":[{"property":"title"},"a\u0000b"]}""", "$.args[1]: the string contains a NUL character")]
     [InlineData("""{"op":"=","args":[{"property":"title"},"a\ud800b"]}""", "$.args[1]: the string contains a NUL character or invalid Unicode")]
+    [InlineData("""{"op":"t_before","args":[{"property":"occurred_at"},{"interval":["\ud800",{"property":"updated_at"}]}]}""", "$.args[1].interval[0]: the string contains invalid Unicode")]
+    [InlineData("""{"op":"t_intersects","args":[{"property":"occurred_at"},{"timestamp":"\ud800"}]}""", "$.args[1].timestamp: the string contains invalid Unicode")]
     [InlineData("""{"op":"like","args":[{"property":"title"},"\u0000%"]}""", "$.args[1]: the string contains a NUL character")]
     [InlineData("""{"op":"a_contains","args":[{"property":"tags"},["x","\u0000"]]}""", "$.args[1][1]: the string contains a NUL character")]
     public void A_cql2_json_literal_the_database_could_not_take_is_refused_at_its_path(string json, string message)

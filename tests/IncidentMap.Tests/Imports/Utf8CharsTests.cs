@@ -26,6 +26,7 @@ public sealed class Utf8CharsTests
         var bytes = Encoding.UTF8.GetBytes(text);
         foreach (var (readSize, slot) in new[] { (1, 1), (1, 7), (2, 1), (3, 2), (4096, 1), (4096, 4096) })
         {
+            Assert.DoesNotContain(CsvReader.NotUtf8, await DecodeAsync(bytes, readSize, slot));
             Assert.Equal(text.TrimStart('\uFEFF'), await DecodeAsync(bytes, readSize, slot));
             Assert.Equal(text, await DecodeAsync([.. Encoding.UTF8.GetPreamble(), .. bytes], readSize, slot));
         }
@@ -42,7 +43,6 @@ public sealed class Utf8CharsTests
     {
         foreach (var (readSize, slot) in new[] { (1, 1), (2, 1), (4096, 4096) })
             Assert.Equal(expected.Replace('#', CsvReader.NotUtf8), await DecodeAsync(bytes, readSize, slot));
-        Assert.DoesNotContain(CsvReader.NotUtf8, Encoding.UTF8.GetString(bytes).Replace("\uFFFD", ""));
     }
 
     private static async Task<string> DecodeAsync(byte[] bytes, int readSize, int slot)

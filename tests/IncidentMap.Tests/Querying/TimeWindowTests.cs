@@ -395,6 +395,9 @@ public sealed class TimeWindowTests(ApiFixture api)
             ("2016-02-21T07:30:00Z/PT0.000001S", [t]),
             ("2016-02-21T07:30:00Z/PT0.0000010S", [t]),   // zeros after the sixth decimal are fine, as in an instant
             ("PT0.000001S/2016-02-21T07:29:59.999999Z", []));
+        // Exact to the microsecond: PT0.000035S as a double was 34.9 µs, cut to 34, and missed an incident 34 µs in.
+        var late = await _client.CreateAsync(Incident(tag, occurredAt: "2016-02-21T07:30:00.000034Z"));
+        await AssertWindowsAsync(tag, ("2016-02-21T07:30:00Z/PT0.000035S", [t, late]), ("2016-02-21T07:30:00Z/PT0.000034S", [t]));
         foreach (var window in new[] { "2016-02-21T07:30:00Z/PT0.0000001S", "PT0.0000009S/2016-02-21T07:30:00Z", "PT1.0000001S", "2016-02-21T07:30:00Z/P1DT0.00000001S" })
         {
             var problem = await ProblemAssert.IsProblemAsync(await _client.GetAsync($"{Items}?datetime={Esc(window)}&tags={tag}"), HttpStatusCode.BadRequest, "datetime");
