@@ -17,7 +17,8 @@ public sealed record FieldError(string Field, string Detail)
     /// </summary>
     public static string Quoted(string? value) => value is null || value.Length <= QuotedLength + 1
         ? $"'{value}'"
-        : $"'{Problem.Cut(value, QuotedLength + 1)}' ({value.Length} characters)"; // longer than Cut's length, so always cut
+        // Longer than Cut's length, so always cut; its length in characters (code points), as every limit counts them.
+        : $"'{Problem.Cut(value, QuotedLength + 1)}' ({Incidents.IncidentInput.Characters(value)} characters)";
 }
 
 /// <summary>RFC 9457 problem documents used across the API. Every one names what the client got wrong.</summary>

@@ -27,7 +27,10 @@ public sealed class TextLengthTests(ApiFixture api)
         // At the limit: answered as any other text (near: no such place, which names the place, not its length).
         var atLimit = await client.GetAsync(string.Format(template, Letters(limit)));
         var body = await atLimit.Content.ReadAsStringAsync();
-        Assert.DoesNotContain("characters", body);
+        Assert.DoesNotContain("longer than", body);
+        Assert.DoesNotContain("1 to 200 characters", body);
+        // A long value sent back is cut, with its length in characters, not UTF-16 units.
+        Assert.DoesNotContain($"({2 * limit} characters)", body);
         Assert.True(atLimit.StatusCode is HttpStatusCode.OK or HttpStatusCode.BadRequest, body);
 
         // One more is refused for its length, naming the parameter.
