@@ -88,19 +88,31 @@ internal sealed class Cql2JsonReader
         var at = Location.Json(path);
         if (obj.ContainsKey("op"))
         {
+            OnlyMembers(obj, path, "op", "args");
             var name = Member<string>(obj, "op", path);
             if (obj["args"] is not JsonArray args) throw new FilterException(Location.Json(path + ".args"), "an operation needs an args array");
             return _limits.Nested(at, () => Term(new CallNode(name.ToLowerInvariant(), Items(args, path + ".args"), at)));
         }
-        if (obj.ContainsKey("property")) return Term(new PropertyNode(Member<string>(obj, "property", path), at));
-        if (obj.ContainsKey("timestamp")) return Literal(Literals.Timestamp(Member<string>(obj, "timestamp", path), at), at);
-        if (obj.ContainsKey("date")) return Literal(Literals.Date(Member<string>(obj, "date", path), at), at);
-        if (obj.ContainsKey("interval")) return Interval(obj, path);
+        if (obj.ContainsKey("property")) return Term(new PropertyNode(Member<string>(OnlyMembers(obj, path, "property"), "property", path), at));
+        if (obj.ContainsKey("timestamp")) return Literal(Literals.Timestamp(Member<string>(OnlyMembers(obj, path, "timestamp"), "timestamp", path), at), at);
+        if (obj.ContainsKey("date")) return Literal(Literals.Date(Member<string>(OnlyMembers(obj, path, "date"), "date", path), at), at);
+        if (obj.ContainsKey("interval")) return Interval(OnlyMembers(obj, path, "interval"), path);
         // A GeoJSON geometry may carry a bbox member of its own (RFC 7946 §5): its type decides.
         if (obj.ContainsKey("type")) return Literal(Literals.GeoJson(obj, at), at);
-        if (obj.ContainsKey("bbox")) return Literal(Literals.Bbox(Values<double>(obj, "bbox", path), at), at);
+        if (obj.ContainsKey("bbox")) return Literal(Literals.Bbox(Values<double>(OnlyMembers(obj, path, "bbox"), "bbox", path), at), at);
         throw new FilterException(at, "expected an object with op, property, timestamp, date, interval, bbox, or a GeoJSON geometry");
     }
+
+    /// <summary>
+    /// The object, when it has no member but <paramref name="names"/>: one more (<c>"extra": 1</c>, a misspelt
+    /// <c>"arg"</c>) was ignored, so a filter could mean other than its writer thought; refused at its path, as an
+    /// unknown query parameter is.
+    /// </summary>
+    private static JsonObject OnlyMembers(JsonObject obj, string path, params string[] names) =>
+        obj.Select(member => member.Key).FirstOrDefault(key => !names.Contains(key)) is { } other
+            ? throw new FilterException(Location.Json($"{path}.{other}"),
+                $"is not a member of {(names[0] == "op" ? "an operation" : $"a {names[0]} object")}; it has {string.Join(" and ", names)} only")
+            : obj;
 
     /// <summary>
     /// {"interval": [start, end]}: two strings (a date, a timestamp or "..") are a literal; an end that is an object (a

@@ -261,6 +261,10 @@ public sealed class Cql2CompileTests
     [InlineData("""{"op":"=","args":[{"property":"title"},"a\ud800b"]}""", "$.args[1]: the string contains a NUL character or invalid Unicode")]
     [InlineData("""{"op":"t_before","args":[{"property":"occurred_at"},{"interval":["\ud800",{"property":"updated_at"}]}]}""", "$.args[1].interval[0]: the string contains invalid Unicode")]
     [InlineData("""{"op":"t_intersects","args":[{"property":"occurred_at"},{"timestamp":"\ud800"}]}""", "$.args[1].timestamp: the string contains invalid Unicode")]
+    // A member more was ignored, so the filter could mean other than its writer thought (OGC hunter).
+    [InlineData("""{"op":"=","args":[{"property":"title"},"a"],"extra":1}""", "$.extra: is not a member of an operation")]
+    [InlineData("""{"op":"=","args":[{"property":"title","as":"x"},"a"]}""", "$.args[0].as: is not a member of a property object")]
+    [InlineData("""{"op":"t_after","args":[{"property":"occurred_at"},{"date":"2016-02-21","time":"12:00"}]}""", "$.args[1].time: is not a member of a date object")]
     [InlineData("""{"op":"like","args":[{"property":"title"},"\u0000%"]}""", "$.args[1]: the string contains a NUL character")]
     [InlineData("""{"op":"a_contains","args":[{"property":"tags"},["x","\u0000"]]}""", "$.args[1][1]: the string contains a NUL character")]
     public void A_cql2_json_literal_the_database_could_not_take_is_refused_at_its_path(string json, string message)
