@@ -600,9 +600,17 @@ public static class OpenApiSetup
                 foreach (var response in Where(s => s is >= 200 and < 300 or 304))
                     ResponseHeader(response, "ETag", "The answer's version, for If-None-Match; compressed, it names its coding (\"d1f-br\"), and either spelling revalidates.");
             }
-            if (metadata.OfType<Collections.PreconditionsWithoutETagDoc>().Any())
+            if (metadata.OfType<Collections.PreconditionsWithoutETagDoc>().Any() && method is "GET" or "HEAD")
                 RequestHeader(operation, "If-Match",
                     "Only * matches: this answer has no ETag, so a list of entity tags is a 412 (RFC 9110 §13.1.1).");
+            else if (metadata.OfType<Collections.PreconditionsWithoutETagDoc>().Any())
+            {
+                // A change of something without an ETag (a collection, an API key): evaluated before anything is done.
+                RequestHeader(operation, "If-Match",
+                    "Only * matches: the target exists but has no ETag, so a list of entity tags is a 412 and nothing is done (RFC 9110 §13.1.1).");
+                RequestHeader(operation, "If-None-Match",
+                    "* is a 412 and nothing is done, the target existing; a list of entity tags never matches, since it has no ETag (RFC 9110 §13.1.2).");
+            }
             else if (Declares(304) && Declares(412))
             {
                 RequestHeader(operation, "If-Match",
