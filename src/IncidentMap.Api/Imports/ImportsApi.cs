@@ -360,12 +360,19 @@ internal sealed record BodySizeLimit(long? MaxRequestBodySize) : Microsoft.AspNe
 /// <summary>Names and media types of the import formats.</summary>
 public static class Formats
 {
+    /// <summary>Each media type an import takes and the format it names: one table, so the declaration cannot drift from the reading.</summary>
+    private static readonly (string MediaType, ImportFormat Format)[] ByMediaType =
+    [
+        ("text/csv", ImportFormat.Csv),
+        ("application/geo+json", ImportFormat.GeoJson), ("application/json", ImportFormat.GeoJson),
+        ("application/geo+json-seq", ImportFormat.NdJson), ("application/x-ndjson", ImportFormat.NdJson), ("application/ndjson", ImportFormat.NdJson),
+    ];
+
     /// <summary>
     /// Every media type an import is read by (<see cref="FromMediaType"/>), as the OpenAPI document declares the body:
     /// any other Content-Type needs format=.
     /// </summary>
-    public static readonly string[] MediaTypes =
-        ["text/csv", "application/geo+json", "application/json", "application/geo+json-seq", "application/x-ndjson", "application/ndjson"];
+    public static readonly string[] MediaTypes = [.. ByMediaType.Select(m => m.MediaType)];
 
     public static bool TryParse(string name, out ImportFormat format)
     {
@@ -380,13 +387,9 @@ public static class Formats
         return parsed is not null;
     }
 
-    public static ImportFormat? FromMediaType(string? mediaType) => mediaType?.ToLowerInvariant() switch
-    {
-        "text/csv" => ImportFormat.Csv,
-        "application/geo+json" or "application/json" => ImportFormat.GeoJson,
-        "application/geo+json-seq" or "application/x-ndjson" or "application/ndjson" => ImportFormat.NdJson,
-        _ => null,
-    };
+    public static ImportFormat? FromMediaType(string? mediaType) =>
+        ByMediaType.FirstOrDefault(m => string.Equals(m.MediaType, mediaType, StringComparison.OrdinalIgnoreCase)) is { MediaType: not null } found
+            ? found.Format : null;
 
     /// <summary>The format a file's extension suggests (.csv, .geojson/.json, .ndjson/.geojsonl/.geojsons/.jsonl).</summary>
     public static ImportFormat? FromPath(string path) => System.IO.Path.GetExtension(path).ToLowerInvariant() switch

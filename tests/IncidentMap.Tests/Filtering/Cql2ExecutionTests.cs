@@ -553,18 +553,7 @@ public sealed class Cql2ExecutionTests(ApiFixture api) : IAsyncLifetime
         _names[id] = name;
     }
 
-    private async Task<List<string>> Matching(string filter, string lang)
-    {
-        var compiled = Cql2Assert.Compiles(filter, lang);
-        var parameters = new DynamicParameters();
-        foreach (var (name, value) in compiled.Parameters) parameters.Add(name, value);
-        parameters.Add("tag", _tag);
+    private Task<List<string>> Matching(string filter, string lang) => Cql2Assert.MatchingAsync(api.Database, filter, lang, _tag, _names);
 
-        await using var connection = await api.Database.OpenConnectionAsync();
-        var ids = await connection.QueryAsync<long>(
-            $"SELECT i.id FROM incidents i WHERE i.deleted_at IS NULL AND {compiled.Sql} AND i.tags @> ARRAY[@tag]", parameters);
-        return Names(string.Join(' ', ids.Select(id => _names[id])));
-    }
-
-    private static List<string> Names(string names) => names.Split(' ', StringSplitOptions.RemoveEmptyEntries).Order().ToList();
+    private static List<string> Names(string names) => Cql2Assert.Names(names);
 }

@@ -157,14 +157,7 @@ public sealed class FarthestFirstTests(FarthestDatabase database) : IClassFixtur
         return (long)gates[0]["Actual Rows"]! == 0 && !Nodes(gates[0]).Skip(1).Any(n => (long?)n["Actual Loops"] > 0);
     }
 
-    private static IncidentQuery Query(string parameters)
-    {
-        var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters)
-            .ToDictionary(p => p.Key, p => QueryParser.Joined(p.Key, p.Value));
-        var (query, errors) = QueryParser.Parse(values, DateTimeOffset.UtcNow);
-        Assert.True(query is not null, $"{parameters}: {string.Join("; ", errors)}");
-        return query!;
-    }
+    private static IncidentQuery Query(string parameters) => QueryHelpers.ParsedQuery(parameters);
 
     private static IEnumerable<JsonObject> Nodes(JsonNode? node) => node switch
     {

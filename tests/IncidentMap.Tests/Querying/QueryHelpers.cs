@@ -17,6 +17,16 @@ public static class QueryHelpers
 
     public static string NewTag() => "t-" + Guid.NewGuid().ToString("N");
 
+    /// <summary>An items query string parsed as the service parses it, repeated parameters (tags=a&amp;tags=b) joined as it joins them.</summary>
+    public static IncidentMap.Api.Querying.IncidentQuery ParsedQuery(string parameters)
+    {
+        var values = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(parameters)
+            .ToDictionary(p => p.Key, p => IncidentMap.Api.Querying.QueryParser.Joined(p.Key, p.Value));
+        var (query, errors) = IncidentMap.Api.Querying.QueryParser.Parse(values, DateTimeOffset.UtcNow);
+        Assert.True(query is not null, $"{parameters}: {string.Join("; ", errors)}");
+        return query!;
+    }
+
     /// <summary>A valid incident carrying <paramref name="tag"/> (plus <paramref name="moreTags"/>).</summary>
     public static JsonObject Incident(string tag, JsonNode? geometry = null, string occurredAt = "2016-02-21T07:30:00Z",
         string? title = null, params string[] moreTags)
