@@ -37,24 +37,38 @@ public static partial class QueryParser
     /// A hyphenated word outside quotes (<c>sayyida-zaynab</c>) searched as the phrase of its parts
     /// (<c>"sayyida zaynab"</c>). PostgreSQL's parser reads it as a compound lexeme followed by its parts, and
     /// looks for all three in a row, which a text writing the words apart ("Sayyida Zaynab") never holds; a text
-    /// writing them hyphenated holds the parts in a row too, so it is still found. Words inside quotes and
-    /// negated words (<c>-al-bab</c>) are left as written.
+    /// writing them hyphenated holds the parts in a row too, so it is still found. A negated one (<c>-al-bab</c>) is the
+    /// negated phrase (<c>-"al bab"</c>), so it excludes exactly what the word finds (as written, it excluded only text
+    /// holding the compound, which "Al Bab" lacks). Words inside quotes are left as written. Words are separated by any
+    /// white space (<see cref="Words"/>).
     /// </summary>
     internal static string PhraseHyphenated(string q)
     {
         if (!q.Contains('-')) return q;
-        var words = q.Split(' ');
+        var words = Words(q);
         var quoted = false;
         for (var i = 0; i < words.Length; i++)
         {
             var word = words[i];
             var inPhrase = quoted;
             if (word.Count(c => c == '"') % 2 == 1) quoted = !quoted;
-            if (inPhrase || word.Contains('"') || word.StartsWith('-') || !InnerHyphen().IsMatch(word)) continue;
-            words[i] = "\"" + word.Replace('-', ' ') + "\"";
+            var negated = word.StartsWith('-');
+            var parts = negated ? word[1..] : word;
+            if (inPhrase || word.Contains('"') || !InnerHyphen().IsMatch(parts)) continue;
+            words[i] = (negated ? "-" : "") + "\"" + parts.Replace('-', ' ') + "\"";
         }
         return string.Join(' ', words);
     }
+
+    /// <summary>
+    /// The words of a <c>q</c>, separated by any white space (a tab, a line break, a no-break space pasted from a form), as
+    /// PostgreSQL's parser separates them: split on spaces only, <c>shrine\tsayyida-zaynab</c> was one hyphenated word,
+    /// searched as the phrase "shrine sayyida zaynab".
+    /// </summary>
+    internal static string[] Words(string q) => q.Trim() is { Length: > 0 } trimmed ? WhiteSpace().Split(trimmed) : [];
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s+")]
+    private static partial System.Text.RegularExpressions.Regex WhiteSpace();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"[\p{L}\p{N}]-[\p{L}\p{N}]")]
     private static partial System.Text.RegularExpressions.Regex InnerHyphen();
@@ -89,7 +103,7 @@ public static partial class QueryParser
                      $"and geometries of at most {IncidentQuery.MaxShapeVertices} vertices; a 400 names the position of what is over a limit.",
         ["filter-lang"] = "cql2-text (default) or cql2-json.",
         ["filter-crs"] = "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84 or [OGC:CRS84] (lon/lat), the default.",
-        ["q"] = "Full-text search over title, summary, place (location_name, admin1–3) and actors (websearch syntax: words, \"phrases\", OR, -word; a hyphenated word is the phrase of its parts); English stemming, case and accents ignored (emeute finds Émeute). At most 500 characters and 50 words (every word separated by spaces counts, OR and common words included).",
+        ["q"] = "Full-text search over title, summary, place (location_name, admin1–3) and actors (websearch syntax: words, \"phrases\", OR, -word; a hyphenated word is the phrase of its parts); English stemming, case and accents ignored (emeute finds Émeute). At most 500 characters and 50 words (every word separated by white space counts, OR and common words included).",
         ["event_type"] = $"Any of these event types (comma list of at most {MaxListValues}).",
         ["sub_event_type"] = $"This sub-event type, the whole value (repeat the parameter for any of several, at most {MaxListValues}).",
         ["country"] = $"Any of these ISO 3166-1 alpha-2 codes (comma list of at most {MaxListValues}; XK for Kosovo).",
@@ -294,7 +308,7 @@ public static partial class QueryParser
             q = MultipleMinus().Replace(q, "-");
             if (string.IsNullOrWhiteSpace(q)) Bad("q", "must not be empty");
             else if (IncidentInput.Characters(q) > 500) Bad("q", "is longer than 500 characters");
-            else if (q.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length > 50) Bad("q", "has more than 50 words (separated by spaces; OR and common words count too)");
+            else if (Words(q).Length > 50) Bad("q", "has more than 50 words (separated by white space; OR and common words count too)");
             else query = query with { Text = PhraseHyphenated(q) };
         }
 
@@ -447,11 +461,17 @@ public static partial class QueryParser
         _ => null,
     };
 
-    /// <summary>The first acceptable of our media types (of <paramref name="offered"/>, when given) in Accept order; GeoJSON for */* or none.</summary>
+    /// <summary>
+    /// The format the client prefers among ours (of <paramref name="offered"/>, when given), by RFC 9110 §12.5.1: each
+    /// format takes the q of the most specific range in Accept that matches its media type (<c>text/csv</c> before
+    /// <c>text/*</c> before <c>*/*</c>; <c>application/json</c> names GeoJSON too), so <c>q=0</c> refuses it even beside a
+    /// wildcard; the highest q wins, then the range written first, then the order of <see cref="OutputFormat"/>.
+    /// GeoJSON for none, and when Accept refuses every format we have (the service answers rather than a 406).
+    /// </summary>
     public static OutputFormat FormatFromAccept(string? accept, params OutputFormat[] offered)
     {
         if (string.IsNullOrWhiteSpace(accept)) return OutputFormat.GeoJson;
-        var ranked = accept.Split(',')
+        var ranges = accept.Split(',')
             .Select((part, index) =>
             {
                 var pieces = part.Split(';', StringSplitOptions.TrimEntries);
@@ -460,23 +480,37 @@ public static partial class QueryParser
                     .DefaultIfEmpty(1).First();
                 return (Type: pieces[0].ToLowerInvariant(), Q: q, Index: index);
             })
-            .Where(t => t.Q > 0)
-            .OrderByDescending(t => t.Q).ThenBy(t => t.Index);
-        foreach (var (type, _, _) in ranked)
+            .Where(r => r.Type.Length > 0)
+            .ToList();
+        OutputFormat? best = null;
+        (double Q, int Index) bestRank = (0, int.MaxValue);
+        foreach (var format in Enum.GetValues<OutputFormat>())
         {
-            OutputFormat? format = type switch
-            {
-                "application/geo+json" or "application/json" or "*/*" or "application/*" => OutputFormat.GeoJson,
-                "text/csv" or "text/*" => OutputFormat.Csv,
-                "application/geo+json-seq" => OutputFormat.GeoJsonSeq,
-                "application/x-ndjson" or "application/jsonl" => OutputFormat.NdJson,
-                _ => null,
-            };
-            // A type the endpoint does not offer gives way to the next one the client accepts.
-            if (format is { } f && (offered.Length == 0 || offered.Contains(f))) return f;
+            if (offered.Length > 0 && !offered.Contains(format)) continue;
+            var types = OutputMediaTypes(format);
+            // Specificity: 2 for the type itself (or an alias), 1 for its main type with *, 0 for */*.
+            var match = ranges
+                .Select(r => (r.Q, r.Index, Specificity: types.Contains(r.Type) ? 2
+                    : r.Type == types[0][..(types[0].IndexOf('/') + 1)] + "*" ? 1 : r.Type == "*/*" ? 0 : -1))
+                .Where(m => m.Specificity >= 0)
+                .OrderByDescending(m => m.Specificity).ThenByDescending(m => m.Q)
+                .Select(m => ((double Q, int Index)?)(m.Q, m.Index)).FirstOrDefault();
+            if (match is not { } rank || rank.Q <= 0) continue;
+            if (best is null || rank.Q > bestRank.Q || (rank.Q == bestRank.Q && rank.Index < bestRank.Index))
+                (best, bestRank) = (format, rank);
         }
-        return OutputFormat.GeoJson;
+        return best ?? OutputFormat.GeoJson;
     }
+
+    /// <summary>The media types Accept may name a format by; the first is the one it is sent as.</summary>
+    private static string[] OutputMediaTypes(OutputFormat format) => format switch
+    {
+        OutputFormat.GeoJson => ["application/geo+json", "application/json"],
+        OutputFormat.Csv => ["text/csv"],
+        OutputFormat.GeoJsonSeq => ["application/geo+json-seq"],
+        OutputFormat.NdJson => ["application/x-ndjson", "application/ndjson", "application/jsonl"],
+        _ => throw new ArgumentOutOfRangeException(nameof(format)),
+    };
 
     private static List<Box>? ParseBbox(string text, out string error)
     {

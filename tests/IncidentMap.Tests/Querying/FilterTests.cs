@@ -335,6 +335,34 @@ public sealed class FilterTests(ApiFixture api)
         await _client.AssertMatchesAsync($"{t}&q={Esc("\"blasts in sayyida-zaynab\"")}", []);  // inside quotes: as PostgreSQL reads it
     }
 
+    /// <summary>
+    /// A negated hyphenated word excludes what the word finds, and words are separated by any white space: -sayyida-zaynab
+    /// excluded only text holding the compound, and a tab or no-break space joined two words into one phrase (query hunter).
+    /// </summary>
+    [Fact]
+    public async Task A_negated_hyphenated_word_excludes_what_the_word_finds_and_any_white_space_separates_words()
+    {
+        var tag = NewTag();
+        var apart = await _client.CreateAsync(Incident(tag, title: "Shrine blast in Sayyida Zaynab"));
+        var hyphenated = await _client.CreateAsync(Incident(tag, title: "Shrine of Sayyida-Zaynab-district shelled"));
+        var other = await _client.CreateAsync(Incident(tag, title: "Shrine damaged in Homs"));
+        var t = $"tags={tag}";
+
+        await _client.AssertMatchesAsync($"{t}&q=sayyida-zaynab", apart, hyphenated);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("shrine -sayyida-zaynab")}", other);
+        await _client.AssertMatchesAsync($"{t}&q={Esc("sayyida-zaynab -sayyida-zaynab")}", []);
+        foreach (var space in new[] { " ", "\t", "\n", "\u00a0", " \r\n " })
+        {
+            await _client.AssertMatchesAsync($"{t}&q={Esc("shrine" + space + "sayyida-zaynab")}", apart, hyphenated);
+            await _client.AssertMatchesAsync($"{t}&q={Esc("shrine" + space + "-sayyida-zaynab")}", other);
+        }
+        // Fifty words separated by tabs are the most q takes, as with spaces.
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await _client.GetAsync($"{Items}?{t}&q={Esc(string.Join('\t', Enumerable.Repeat("shrine", 50)))}")).StatusCode);
+        var tooMany = await _client.GetAsync($"{Items}?{t}&q={Esc(string.Join('\t', Enumerable.Repeat("shrine", 51)))}");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Contains("50 words", await tooMany.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task Full_text_search_stems_english_words_and_understands_websearch_syntax()
     {

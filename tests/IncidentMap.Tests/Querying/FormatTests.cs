@@ -172,6 +172,48 @@ public sealed class FormatTests(ApiFixture api)
         Assert.Equal([id], ReadCsv(body).Rows.Keys);
     }
 
+    /// <summary>
+    /// RFC 9110 §12.5.1: a format takes the q of the most specific range naming it, so q=0 refuses it beside a wildcard.
+    /// The q=0 ranges were dropped before the wildcards were read, and text/*, */* then chose the refused format (query hunter).
+    /// </summary>
+    [Theory]
+    [InlineData("text/csv;q=0, text/*", "application/geo+json")]
+    [InlineData("application/geo+json;q=0, */*", "application/geo+json-seq")]
+    [InlineData("application/geo+json;q=0, */*;q=0.1", "application/geo+json-seq")]
+    [InlineData("application/geo+json;q=0, application/x-ndjson;q=0, application/*", "application/geo+json-seq")]
+    [InlineData("text/*;q=0.5, */*;q=0.9", "application/geo+json")]
+    [InlineData("text/csv;q=0.9, application/geo+json;q=0.3", "text/csv")]
+    [InlineData("application/geo+json;q=0.5, text/csv;q=0.5", "application/geo+json")]
+    [InlineData("text/csv;q=0.5, application/geo+json;q=0.5", "text/csv")]
+    [InlineData("application/ndjson", "application/x-ndjson")]
+    [InlineData("*/*", "application/geo+json")]
+    [InlineData("text/*", "text/csv")]
+    [InlineData("text/csv;q=0", "application/geo+json")]  // every format refused: GeoJSON all the same, never a 406
+    public async Task Accept_is_read_by_the_most_specific_range_and_a_q_of_0_refuses_a_format(string accept, string expected)
+    {
+        var tag = NewTag();
+        var id = await _client.CreateAsync(Incident(tag));
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{Items}?tags={tag}");
+        request.Headers.TryAddWithoutValidation("Accept", accept);
+
+        using var response = await _client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.True(response.IsSuccessStatusCode, body);
+        Assert.Equal(expected, response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(id.ToString(CultureInfo.InvariantCulture), body);
+    }
+
+    [Theory]
+    [InlineData("text/csv;q=0, */*", false)]
+    [InlineData("text/csv;q=0.9, */*;q=0.5", true)]
+    [InlineData("application/geo+json;q=0, */*", true)]
+    public void Accept_on_an_endpoint_of_two_formats_chooses_among_its_own(string accept, bool csv)
+    {
+        Assert.Equal(csv ? OutputFormat.Csv : OutputFormat.GeoJson,
+            QueryParser.FormatFromAccept(accept, OutputFormat.GeoJson, OutputFormat.Csv));
+    }
+
     [Fact]
     public async Task Geojson_text_sequence_starts_each_record_with_the_record_separator_and_ends_it_with_a_newline()
     {
