@@ -29,6 +29,14 @@ public static class TilesApi
     private const int MaxHexagons = 50_000;
     private const int MaxClusters = 50_000;
     private const int MaxHexagonKm = (int)(TileSql.WorldSize / 1000); // 40075
+
+    /// <summary>
+    /// The shortest hexagon edge, in metres. PostGIS numbers ST_HexagonGrid's hexagons in 32-bit integers, which overflow
+    /// past 2³¹ edges from the origin (an edge under 6.2 mm at the map's rim): the hexagon it then gave did not hold the
+    /// point, and the incident was left out of the bins without a word; an edge of 1e-200 made PostgreSQL's arithmetic
+    /// overflow, a 400 that named no parameter (tiles hunter). An edge of a metre is already finer than any incident's point.
+    /// </summary>
+    internal const double MinHexagonMetres = 1;
     private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
 
     /// <summary>Tiles revalidate against the data version; clients may reuse one for this long meanwhile.</summary>
@@ -76,9 +84,9 @@ public static class TilesApi
         group.MapMethods("/hexbins", ReadMethods, GetHexbins).WithName("getHexbins")
             .WithSummary("Incident counts per hexagon (PostGIS ST_HexagonGrid in Web Mercator), as GeoJSON")
             .WithDescription("`bbox` is required and `size` is the hexagon edge in Web Mercator metres, at most " +
-                             $"{MaxHexagonKm} km (the width of the Web Mercator world, where one hexagon covers any bbox); at most 50000 hexagons.")
+                             $"{MaxHexagonKm} km (the width of the Web Mercator world, where one hexagon covers any bbox) and at least {MinHexagonMetres:0} m; at most 50000 hexagons.")
             .WithMetadata(new QueryParametersMetadata { Page = ["precision"] }, FormatDoc("json", "geojson"),
-                new QueryParameterDoc("size", "Hexagon edge length in Web Mercator metres, greater than 0, or with unit m, km or mi (20km).", Required: true),
+                new QueryParameterDoc("size", $"Hexagon edge length in Web Mercator metres, at least {MinHexagonMetres:0}, or with unit m, km or mi (20km).", Required: true),
                 new QueryParameterDoc("bbox", "Required: the box the hexagon grid covers, minLon,minLat,maxLon,maxLat (WGS 84), not across the antimeridian " +
                     "(ask for each side); incidents whose geometry meets it are counted, each in the hexagon of its representative point.",
                     "number[]", Required: true, MinItems: 4, MaxItems: 6))
@@ -309,18 +317,31 @@ public static class TilesApi
     }
 
     /// <summary>
-    /// The shortest edge, rounded up to three significant digits, that makes at most <see cref="MaxHexagons"/>
-    /// over a box <paramref name="columns"/> × 1.5 and <paramref name="rows"/> × √3 metres: the largest 1/size
-    /// with (columns/size + 2)(rows/size + 2) ≤ MaxHexagons, which the grid's whole columns and rows never exceed.
+    /// How many hexagons ST_HexagonGrid lays over a box <paramref name="columns"/> × 1.5 and <paramref name="rows"/> × √3
+    /// metres: its whole columns 1.5 edges apart and rows √3 edges apart, one more of each at the far sides (a box of no
+    /// width still takes a column).
     /// </summary>
-    private static double SmallestHexagon(double columns, double rows)
+    private static double Hexagons(double columns, double rows, double size) =>
+        (Math.Floor(columns / size) + 2) * (Math.Floor(rows / size) + 2);
+
+    /// <summary>
+    /// The shortest edge, rounded up to three significant digits, that <see cref="Hexagons"/> allows (at most
+    /// <see cref="MaxHexagons"/>), and never under <see cref="MinHexagonMetres"/>. The count only falls as the edge grows,
+    /// so the shortest is found by halving. Solved without the floors, the answer was up to a few per cent too long: for
+    /// bbox=35,32,43,38 it said 2,390 m, and 2,380 m was answered (tiles hunter).
+    /// </summary>
+    internal static double SmallestHexagon(double columns, double rows)
     {
-        var perMetre = columns * rows > 0
-            ? (-(columns + rows) + Math.Sqrt((columns + rows) * (columns + rows) + columns * rows * (MaxHexagons - 4))) / (columns * rows)
-            : (MaxHexagons / 2.0 - 2) / (columns + rows);
-        var edge = 1 / perMetre;
-        var unit = Math.Pow(10, Math.Floor(Math.Log10(edge)) - 2);
-        return Math.Ceiling(edge / unit) * unit;
+        double tooShort = 0, longEnough = TileSql.WorldSize;
+        for (var i = 0; i < 200 && longEnough - tooShort > longEnough * 1e-12; i++)
+        {
+            var middle = (tooShort + longEnough) / 2;
+            if (Hexagons(columns, rows, middle) > MaxHexagons) tooShort = middle; else longEnough = middle;
+        }
+        var unit = Math.Pow(10, Math.Floor(Math.Log10(longEnough)) - 2);
+        var edge = Math.Ceiling(longEnough / unit) * unit;
+        while (Hexagons(columns, rows, edge) > MaxHexagons) edge += unit;
+        return Math.Max(edge, MinHexagonMetres);
     }
 
     private static IResult TooManyClusters(int zoom) =>
@@ -349,15 +370,17 @@ public static class TilesApi
         // ST_HexagonGrid covers the box with columns 1.5 edges apart and rows √3 edges apart, one
         // more of each at the far sides: a box of no width still takes a column of hexagons.
         var (columnsPerMetre, rowsPerMetre) = ((x1 - x0) / 1.5, (y1 - y0) / Math.Sqrt(3));
-        var hexagons = (Math.Floor(columnsPerMetre / size) + 2) * (Math.Floor(rowsPerMetre / size) + 2);
+        var hexagons = Hexagons(columnsPerMetre, rowsPerMetre, size);
         if (hexagons > MaxHexagons)
         {
-            var smallest = $"over this bbox the edge must be at least {SmallestHexagon(columnsPerMetre, rowsPerMetre):G3} m, or give a smaller bbox";
+            var smallest = $"over this bbox the edge must be at least {SmallestHexagon(columnsPerMetre, rowsPerMetre).ToString("0.##", CultureInfo.InvariantCulture)} m, or give a smaller bbox";
             // A size such as 1e-300 makes more hexagons than a double counts: said in words, not "about Infinity".
             return Problem.BadParameter("size", hexagons < 1e12
                 ? $"{size} m makes about {hexagons:0} hexagons over this bbox; the maximum is {MaxHexagons}: {smallest}"
                 : $"'{sizeText}' is too small: it makes far more than the maximum of {MaxHexagons} hexagons; {smallest}");
         }
+        if (size < MinHexagonMetres)
+            return Problem.BadParameter("size", $"'{sizeText}' is shorter than the minimum hexagon edge, {MinHexagonMetres:0} m");
         if (Conditional.Evaluate(request.HttpContext, Conditional.DataETag(version, query), Conditional.Revalidate) is { } conditional) return conditional;
 
         var (sql, parameters) = TileSql.Hexbins(query, size, query.Precision);

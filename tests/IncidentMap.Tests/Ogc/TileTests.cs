@@ -582,6 +582,51 @@ public sealed class TileTests(ApiFixture api)
     }
 
     /// <summary>
+    /// The edge a too-small size's 400 names is the shortest the bbox takes, to three significant digits: it is
+    /// answered, and the edge one digit shorter is refused. Solved without the grid's whole columns and rows, it named
+    /// 2,390 m for bbox=35,32,43,38, where 2,380 m was answered (tiles hunter).
+    /// </summary>
+    [Theory]
+    [InlineData("35,32,43,38")]
+    [InlineData("0,0,0.001,50")]
+    [InlineData("-180,85,180,90")]
+    [InlineData("9,9,11,11")]
+    [InlineData("36.7,34.7,36.8,34.8")]
+    public async Task The_shortest_edge_a_400_names_is_answered_and_one_a_digit_shorter_is_not(string bbox)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync($"/collections/incidents/hexbins?bbox={bbox}&size=1.5m"), HttpStatusCode.BadRequest, "size");
+        var detail = problem["detail"]!.GetValue<string>();
+        var shortest = System.Text.RegularExpressions.Regex.Match(detail, @"the edge must be at least ([0-9.]+) m, or give a smaller bbox$");
+        Assert.True(shortest.Success, detail);
+        var edge = double.Parse(shortest.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var shorter = edge - Math.Pow(10, Math.Floor(Math.Log10(edge)) - 2);
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/incidents/hexbins?bbox={bbox}&size={edge.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}")).StatusCode);
+        await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync($"/collections/incidents/hexbins?bbox={bbox}&size={shorter.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}"), HttpStatusCode.BadRequest, "size");
+    }
+
+    /// <summary>
+    /// An edge under a metre is a 400 naming size. PostGIS numbers its hexagons in 32-bit integers: at 1 mm the point of
+    /// an incident 4,000 km from the origin got a hexagon that did not hold it, and the incident was left out of the bins
+    /// without a word; at 1e-200 PostgreSQL's arithmetic overflowed, a 400 naming no parameter (tiles hunter).
+    /// </summary>
+    [Theory]
+    [InlineData("36.719999,34.729999,36.720001,34.730001", "0.001")]
+    [InlineData("0,0,0,0", "0.000001")]
+    [InlineData("36.72,34.73,36.72,34.73", "5e-324")]
+    [InlineData("0,0,0,0", "1e-200")]
+    [InlineData("0,0,0,0", "0.99m")]
+    public async Task An_edge_under_a_metre_is_a_400_naming_size(string bbox, string size)
+    {
+        var problem = await ProblemAssert.IsProblemAsync(
+            await _client.GetAsync($"/collections/incidents/hexbins?bbox={bbox}&size={size}"), HttpStatusCode.BadRequest, "size");
+        Assert.Equal($"size: '{size}' is shorter than the minimum hexagon edge, 1 m", problem["detail"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/collections/incidents/hexbins?bbox={bbox}&size=1m")).StatusCode);
+    }
+
+    /// <summary>
     /// Given twice, a parameter the endpoint reads itself is refused as any other is, saying so: zoom=3&amp;zoom=4 was
     /// read as one value, "'3,4' is not a zoom level from 0 to 24".
     /// </summary>
