@@ -372,7 +372,7 @@ public static class TileSql
 
     /// <summary>
     /// The members of a cluster tile of <see cref="TollsOnly"/>, in one of two ways, as the CTEs <c>tile_grid</c> and <c>members</c>.
-    /// The index holds no time range to narrow it, so its scan reads every live incident's entry (1M on the bench: 0.3-3 s
+    /// The index holds no time range to narrow it, so its scan reads every live incident's entry (1M on the bench: 1.4-3.4 s
     /// by the machine's load), whereas the table's path reads the tile's incidents found through the GiST index on geom,
     /// a heap page each (a z3 tile over Homs: 518,000 of them, 9-13 s; one over West Africa, 4,000: 0.7 s). So the grid
     /// counts the tile's incidents of the query's event types and countries first (its tolls aside; milliseconds), and
