@@ -28,7 +28,12 @@ public static class TileSql
         i.fatalities_min, i.fatalities_max, i.country, i.geo_precision, i.status
         """;
 
-    public static (string Sql, DynamicParameters Parameters) Tile(IncidentQuery query, int z, int x, int y)
+    /// <param name="tollsByIndex">
+    /// For a tile whose filters name only columns of <c>incidents_occurred_points_idx</c> but no time window (<see cref="TollsOnly"/>):
+    /// null to let the grid's count of the tile's incidents choose between that index and the table (<see cref="TollsTileMembers"/>),
+    /// true or false to take one (tests compare both). Ignored for any other query.
+    /// </param>
+    public static (string Sql, DynamicParameters Parameters) Tile(IncidentQuery query, int z, int x, int y, bool? tollsByIndex = null)
     {
         var parameters = new DynamicParameters();
         var where = string.Join("\n      AND ", IncidentSqlBuilder.Where(query, parameters));
@@ -80,11 +85,16 @@ public static class TileSql
         // point (never empty here) lies in the tile (geom holds the point, and && compares boxes rounded outwards
         // to float4, coarser than the 1e-10° by which a point at the map's edge may stand beyond it).
         var byGeom = WindowOnly(query) ? "" : "\n      AND i.geom && ST_Transform(ST_TileEnvelope(@z, @x, @y), 4326)";
+        var members = TollsOnly(query)
+            ? TollsTileMembers(parameters, query, where, z, x, y, tollsByIndex)
+            : $"""
+                members AS (
+                    {Members(where)}{byGeom}
+                      AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
+                )
+                """;
         return ($"""
-            WITH members AS (
-                {Members(where)}{byGeom}
-                  AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
-            ), clusters AS (
+            WITH {members}, clusters AS (
                 SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(px) / 1000, avg(py) / 1000), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
                        {ClusterIdSql} AS id,
                        {ClusterAggregates}
@@ -324,13 +334,14 @@ public static class TileSql
     private const int GridCells = 1 << GridLevel;
 
     /// <summary>
-    /// Whether the grid answers clusters of this query: no filter but event types and countries (the grid has
-    /// no other column), which is what a map shows when it opens. Anything else reads the incidents.
+    /// Whether the grid answers clusters of this query: no filter but event types, countries and statuses (the grid
+    /// has no other column; statuses since migration 0056), which is what a map shows when it opens, and its toggle
+    /// of verified incidents. Anything else reads the incidents.
     /// </summary>
     public static bool GridServes(IncidentQuery query) =>
         query with
         {
-            EventTypes = null, Countries = null, RelativeTo = null, Sort = SortOrder.Newest, After = null, Limit = IncidentQuery.DefaultLimit,
+            EventTypes = null, Countries = null, Statuses = null, RelativeTo = null, Sort = SortOrder.Newest, After = null, Limit = IncidentQuery.DefaultLimit,
             Properties = null, Precision = IncidentQuery.DefaultPrecision, Format = OutputFormat.GeoJson, Count = false,
         } == Unfiltered;
 
@@ -339,7 +350,76 @@ public static class TileSql
     /// serve but for the window. Its cluster tiles read the incidents through <c>incidents_occurred_points_idx</c> alone.
     /// </summary>
     public static bool WindowOnly(IncidentQuery query) =>
-        (query.From is not null || query.Until is not null) && GridServes(query with { From = null, Until = null });
+        (query.From is not null || query.Until is not null) && IndexServes(query);
+
+    /// <summary>
+    /// Whether every filter of the query names only columns that <c>incidents_occurred_points_idx</c> holds (migration 0051):
+    /// a time window, event types, countries and tolls (<c>fatalities</c>, <c>fatalities_min</c>, <c>fatalities_max</c>).
+    /// Not statuses: the index has no status (the grid does, migration 0056).
+    /// </summary>
+    public static bool IndexServes(IncidentQuery query) =>
+        query.Statuses is null
+        && GridServes(query with { From = null, Until = null, FatalitiesAtLeast = null, FatalitiesAtMost = null, FatalitiesMin = null, FatalitiesMax = null });
+
+    /// <summary>
+    /// Whether the query filters on tolls, with at most event types and countries besides, and no time window: what the index
+    /// serves (<see cref="IndexServes"/>) and the grid does not. Its cluster tiles read either every live incident's entry of
+    /// <c>incidents_occurred_points_idx</c> (no range of it holds a tile) or the tile's incidents from the table
+    /// (<see cref="TollsTileMembers"/>).
+    /// </summary>
+    public static bool TollsOnly(IncidentQuery query) =>
+        query.From is null && query.Until is null && !GridServes(query) && IndexServes(query);
+
+    /// <summary>
+    /// The members of a cluster tile of <see cref="TollsOnly"/>, in one of two ways, as the CTEs <c>tile_grid</c> and <c>members</c>.
+    /// The index holds no time range to narrow it, so its scan reads every live incident's entry (1M on the bench: 1.4-3.4 s
+    /// by the machine's load), whereas the table's path reads the tile's incidents found through the GiST index on geom,
+    /// a heap page each (a z3 tile over Homs: 518,000 of them, 9-13 s; one over West Africa, 4,000: 0.7 s). So the grid
+    /// counts the tile's incidents of the query's event types and countries first (its tolls aside; milliseconds), and
+    /// the index is read when they are at least a <see cref="WindowIndexRowsPerHeapRow"/>th of the index's rows
+    /// (<c>reltuples</c>). Both branches are in the statement, each gated by that one answer (a one-time filter: the other
+    /// branch does not run), and both give the same members: the test on geom only lets the GiST index find the tile's
+    /// incidents, and holds for every one whose point lies in the tile (see <see cref="Tile"/>).
+    /// </summary>
+    private static string TollsTileMembers(DynamicParameters parameters, IncidentQuery query, string where, int z, int x, int y, bool? byIndex)
+    {
+        var range = new GridRange(x << (GridLevel - z), ((x + 1) << (GridLevel - z)) - 1, y << (GridLevel - z), ((y + 1) << (GridLevel - z)) - 1);
+        var within = GridWithin(parameters, query, [range]);
+        parameters.Add("index_rows_per_heap_row", WindowIndexRowsPerHeapRow);
+        var choice = byIndex is { } forced
+            ? $"SELECT {(forced ? "true" : "false")} AS by_index"
+            : $"""
+              SELECT coalesce(sum(incidents), 0) * @index_rows_per_heap_row
+                         >= greatest((SELECT reltuples FROM pg_class WHERE oid = 'incidents_occurred_points_idx'::regclass), 0) AS by_index
+                  FROM (
+                      SELECT incidents FROM incident_grid WHERE {within}
+                      UNION ALL
+                      SELECT incidents FROM incident_grid_changes WHERE {within}
+                  ) g
+              """;
+        // The index's rows first, fenced by OFFSET 0 and with nothing but the tile to test: given the query's filters, the
+        // planner took the index of a country or an event type and read their incidents from the table (a z2 tile of
+        // country=SY: 114,000 heap pages, 22 s). Its rows are all live (the index's own condition), as the filters ask.
+        var indexRows = $"""
+            (SELECT i.event_type, i.country, i.fatalities_min, i.fatalities_max, i.point_3857, NULL::timestamptz AS deleted_at
+                     FROM incidents i
+                     WHERE i.deleted_at IS NULL AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
+                     OFFSET 0) i
+            """;
+        return $"""
+            tile_grid AS MATERIALIZED (
+                {choice}
+            ), members AS (
+                {Members(where, from: indexRows)}
+                  AND (SELECT by_index FROM tile_grid)
+                UNION ALL
+                {Members(where)}
+                  AND i.geom && ST_Transform(ST_TileEnvelope(@z, @x, @y), 4326)
+                  AND i.point_3857 && ST_TileEnvelope(@z, @x, @y)
+                  AND NOT (SELECT by_index FROM tile_grid)
+            )
+            """;
+    }
 
     /// <summary>
     /// Whether the query is a bbox and a time window, with at most event types and countries besides: /clusters of it
@@ -618,27 +698,7 @@ public static class TileSql
         List<GridRange> ranges, string? border = null, bool countOnly = false)
     {
         parameters.Add("grid_shift", GridLevel - level);
-        for (var n = 0; n < ranges.Count; n++)
-        {
-            parameters.Add($"grid_west{n}", (short)ranges[n].West);
-            parameters.Add($"grid_east{n}", (short)ranges[n].East);
-            parameters.Add($"grid_north{n}", (short)ranges[n].North);
-            parameters.Add($"grid_south{n}", (short)ranges[n].South);
-        }
-        var types = "";
-        if (query.EventTypes is { } eventTypes)
-        {
-            parameters.Add("grid_types", eventTypes.ToArray());
-            types += " AND event_type = ANY(@grid_types)";
-        }
-        if (query.Countries is { } countries)
-        {
-            // Codes the parser checked: two capitals, as stored ('' is the grid's "no country", which none matches).
-            parameters.Add("grid_countries", countries.ToArray());
-            types += " AND country = ANY(@grid_countries)";
-        }
-        var within = "(" + string.Join(" OR ", ranges.Select((_, n) =>
-            $"cx BETWEEN @grid_west{n} AND @grid_east{n} AND cy BETWEEN @grid_north{n} AND @grid_south{n}")) + ")" + types;
+        var within = GridWithin(parameters, query, ranges);
         var rest = border is null ? "" : $"""
 
                     UNION ALL
@@ -672,6 +732,41 @@ public static class TileSql
             """, "grid_cells");
     }
 
+    /// <summary>
+    /// The condition on the grid's rows (<c>incident_grid</c> and <c>incident_grid_changes</c>) for the level-10 cells in
+    /// <paramref name="ranges"/> and the query's event types, countries and statuses.
+    /// </summary>
+    private static string GridWithin(DynamicParameters parameters, IncidentQuery query, List<GridRange> ranges)
+    {
+        for (var n = 0; n < ranges.Count; n++)
+        {
+            parameters.Add($"grid_west{n}", (short)ranges[n].West);
+            parameters.Add($"grid_east{n}", (short)ranges[n].East);
+            parameters.Add($"grid_north{n}", (short)ranges[n].North);
+            parameters.Add($"grid_south{n}", (short)ranges[n].South);
+        }
+        var types = "";
+        if (query.EventTypes is { } eventTypes)
+        {
+            parameters.Add("grid_types", eventTypes.ToArray());
+            types += " AND event_type = ANY(@grid_types)";
+        }
+        if (query.Countries is { } countries)
+        {
+            // Codes the parser checked: two capitals, as stored ('' is the grid's "no country", which none matches).
+            parameters.Add("grid_countries", countries.ToArray());
+            types += " AND country = ANY(@grid_countries)";
+        }
+        if (query.Statuses is { } statuses)
+        {
+            // Values the parser checked, as stored (migration 0056 keys the grid by status).
+            parameters.Add("grid_statuses", statuses.ToArray());
+            types += " AND status = ANY(@grid_statuses)";
+        }
+        return "(" + string.Join(" OR ", ranges.Select((_, n) =>
+            $"cx BETWEEN @grid_west{n} AND @grid_east{n} AND cy BETWEEN @grid_north{n} AND @grid_south{n}")) + ")" + types;
+    }
+
     /// <summary>The grid's columns that clusters sum, in the order <see cref="BorderMembers"/> gives them.</summary>
     private const string GridColumns = "cy, cx, event_type, incidents, fatalities_min_sum, fatalities_max_sum, x_mm_sum, y_mm_sum";
 
@@ -702,10 +797,11 @@ public static class TileSql
     /// </summary>
     /// <param name="values">With <see cref="MemberValues"/>; without, for counting cells (a parallel scan
     /// hands every selected column to the leader, used or not: the count took twice as long).</param>
-    private static string Members(string where, bool values = true) => $"""
+    /// <param name="from">The relation <c>i</c> the members come from: the table, or a subquery of it.</param>
+    private static string Members(string where, bool values = true, string from = "incidents i") => $"""
         SELECT least(greatest(floor((ST_X(i.point_3857) + {WorldHalf}) / @cell)::bigint, 0), @cells - 1) AS cx,
                        least(greatest(floor(({WorldHalf} - ST_Y(i.point_3857)) / @cell)::bigint, 0), @cells - 1) AS cy{(values ? ", " + MemberValues : "")}
-                FROM incidents i
+                FROM {from}
                 WHERE {where}
                   AND NOT ST_IsEmpty(i.point_3857)
         """;

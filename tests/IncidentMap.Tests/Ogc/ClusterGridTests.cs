@@ -8,8 +8,8 @@ using Npgsql;
 namespace IncidentMap.Tests.Ogc;
 
 /// <summary>
-/// The grid of cluster sums (migration 0040) that answers cluster tiles and /clusters without filters
-/// other than event_type: it always holds exactly the sums over the stored incidents, and what is
+/// The grid of cluster sums (migrations 0040 and 0056) that answers cluster tiles and /clusters without filters
+/// other than event_type, country and status: it always holds exactly the sums over the stored incidents, and what is
 /// computed from it is byte for byte what the incidents give. On the shared test database, compared
 /// within one snapshot, so other tests' writes change both sides alike.
 /// </summary>
@@ -18,8 +18,11 @@ public sealed class ClusterGridTests(ApiFixture api)
 {
     private readonly HttpClient _client = api.CreateClient();
 
-    /// <summary>A query the grid cannot serve that matches what the unfiltered one does: every status.</summary>
-    internal static readonly IncidentQuery EveryStatus = new() { Statuses = ["reported", "verified", "disputed", "retracted"] };
+    /// <summary>
+    /// A query the grid cannot serve that matches what the unfiltered one does: every time precision. (Every status was
+    /// this query until migration 0056 keyed the grid by status.)
+    /// </summary>
+    internal static readonly IncidentQuery EveryTimePrecision = new() { TimePrecisions = ["exact", "day", "week", "month"] };
 
     /// <summary>
     /// Rows where the grid (folded and deltas) and a sum over the stored incidents disagree, either way.
@@ -27,40 +30,42 @@ public sealed class ClusterGridTests(ApiFixture api)
     /// </summary>
     internal const string GridDifferencesSql = """
         WITH grid AS (
-            SELECT cy, cx, event_type, country, sum(incidents) AS incidents, sum(fatalities_min_sum) AS fmin, sum(fatalities_max_sum) AS fmax,
+            SELECT cy, cx, event_type, country, status, sum(incidents) AS incidents, sum(fatalities_min_sum) AS fmin, sum(fatalities_max_sum) AS fmax,
                    sum(x_mm_sum) AS x, sum(y_mm_sum) AS y
             FROM (SELECT * FROM incident_grid UNION ALL SELECT * FROM incident_grid_changes) g
-            GROUP BY 1, 2, 3, 4
+            GROUP BY 1, 2, 3, 4, 5
             HAVING sum(incidents) <> 0 OR sum(fatalities_min_sum) <> 0 OR sum(fatalities_max_sum) <> 0 OR sum(x_mm_sum) <> 0 OR sum(y_mm_sum) <> 0
         ), stored AS (
             SELECT incident_grid_cy(point_3857) AS cy, incident_grid_cx(point_3857) AS cx, event_type, coalesce(country, '')::text AS country,
-                   count(*)::numeric AS incidents,
+                   status, count(*)::numeric AS incidents,
                    coalesce(sum(fatalities_min), 0)::numeric AS fmin, coalesce(sum(fatalities_max), 0)::numeric AS fmax,
                    sum(round(ST_X(point_3857) * 1000)::bigint) AS x, sum(round(ST_Y(point_3857) * 1000)::bigint) AS y
             FROM incidents
             WHERE deleted_at IS NULL AND NOT ST_IsEmpty(point_3857)
-            GROUP BY 1, 2, 3, 4
+            GROUP BY 1, 2, 3, 4, 5
         )
         SELECT count(*)::int FROM ((TABLE grid EXCEPT TABLE stored) UNION ALL (TABLE stored EXCEPT TABLE grid)) differences
         """;
 
     /// <summary>Incidents in a random patch of the empty South Pacific: a few per cell, with ties between event types, and none of
-    /// them, some or all tolls unknown. Returns their ids.</summary>
+    /// them, some or all tolls unknown, of every status. Returns their ids.</summary>
     private static async Task<List<long>> InsertPatchAsync(NpgsqlConnection connection, double lon, double lat)
     {
         return (await connection.QueryAsync<long>("""
-            INSERT INTO incidents (title, event_type, country, occurred_at, geom, fatalities_min, fatalities_max)
+            INSERT INTO incidents (title, event_type, country, occurred_at, geom, fatalities_min, fatalities_max, status)
             SELECT 'grid test ' || g,
                    (ARRAY['battles', 'riots', 'protests'])[1 + g % 3],
                    (ARRAY['FJ', NULL, 'TO', 'FJ'])[1 + g % 4],
                    '2016-02-21T07:30:00Z'::timestamptz,
                    ST_SetSRID(ST_MakePoint(@lon + (g % 5) * 0.37, @lat + (g / 5) * 0.29), 4326),
                    CASE WHEN g % 4 = 0 THEN NULL ELSE g % 7 END,
-                   CASE WHEN g % 4 = 0 THEN NULL WHEN g % 4 = 1 THEN g % 7 ELSE g % 7 + 3 END
+                   CASE WHEN g % 4 = 0 THEN NULL WHEN g % 4 = 1 THEN g % 7 ELSE g % 7 + 3 END,
+                   (ARRAY['reported', 'verified', 'reported', 'disputed', 'retracted'])[1 + (g / 2) % 5]
             FROM generate_series(0, 39) AS g
             UNION ALL
             -- On the edges of the map and beyond, on both sides of the antimeridian, and a line and a polygon.
-            SELECT 'grid edge ' || e.n, 'riots', 'FJ', '2016-02-21T07:30:00Z'::timestamptz, ST_GeomFromText(e.wkt, 4326), 1, 2
+            SELECT 'grid edge ' || e.n, 'riots', 'FJ', '2016-02-21T07:30:00Z'::timestamptz, ST_GeomFromText(e.wkt, 4326), 1, 2,
+                   CASE WHEN e.n % 2 = 0 THEN 'verified' ELSE 'reported' END
             FROM (VALUES (1, 'POINT(180 10)'), (2, 'POINT(-180 -10)'), (3, 'POINT(17 85.0511287798)'), (4, 'POINT(-17 -85.0511287798)'),
                          (5, 'POINT(18 85.06)'), (6, 'LINESTRING(-179.5 1, 179.5 2)'),
                          (7, 'POLYGON((100 -5, 101 -5, 101 -4, 100 -4, 100 -5))'),
@@ -108,12 +113,15 @@ public sealed class ClusterGridTests(ApiFixture api)
     }
 
     [Fact]
-    public void The_grid_serves_no_filter_or_event_types_only()
+    public void The_grid_serves_no_filter_or_event_types_countries_and_statuses_only()
     {
         Assert.True(TileSql.GridServes(new IncidentQuery()));
         Assert.True(TileSql.GridServes(new IncidentQuery { EventTypes = ["battles"], Limit = 100, Count = true, Precision = 5 }));
         Assert.True(TileSql.GridServes(new IncidentQuery { Countries = ["SY"], EventTypes = ["battles"] }));
-        Assert.False(TileSql.GridServes(EveryStatus));
+        Assert.True(TileSql.GridServes(new IncidentQuery { Statuses = ["verified"] }));
+        Assert.True(TileSql.GridServes(new IncidentQuery { Statuses = ["reported", "disputed"], Countries = ["SY"], EventTypes = ["battles"] }));
+        Assert.False(TileSql.GridServes(EveryTimePrecision));
+        Assert.False(TileSql.GridServes(new IncidentQuery { FatalitiesAtLeast = 10 }));
         Assert.False(TileSql.GridServes(new IncidentQuery { Bbox = [new Box(0, 0, 1, 1)] }));
         Assert.False(TileSql.GridServes(new IncidentQuery { From = DateTimeOffset.UnixEpoch }));
         Assert.False(TileSql.GridServes(new IncidentQuery { Tags = ["x"] }));
@@ -132,11 +140,15 @@ public sealed class ClusterGridTests(ApiFixture api)
         await InOneSnapshotAsync(async (connection, tx) =>
         {
             var compared = 0;
-            foreach (var (types, countries) in new (IReadOnlyList<string>?, IReadOnlyList<string>?)[]
-                         { (null, null), (["riots"], null), (["battles", "protests"], null), (null, ["FJ"]), (["battles"], ["TO", "FJ"]) })
+            foreach (var (types, countries, statuses) in new (IReadOnlyList<string>?, IReadOnlyList<string>?, IReadOnlyList<string>?)[]
+                         {
+                             (null, null, null), (["riots"], null, null), (["battles", "protests"], null, null), (null, ["FJ"], null),
+                             (["battles"], ["TO", "FJ"], null), (null, null, ["verified"]), (null, null, ["reported", "disputed", "retracted"]),
+                             (["riots"], ["FJ"], ["verified", "disputed"]),
+                         })
             {
-                var grid = new IncidentQuery { EventTypes = types, Countries = countries };
-                var incidents = EveryStatus with { EventTypes = types, Countries = countries };
+                var grid = new IncidentQuery { EventTypes = types, Countries = countries, Statuses = statuses };
+                var incidents = EveryTimePrecision with { EventTypes = types, Countries = countries, Statuses = statuses };
                 var tiles = new HashSet<(int Z, int X, int Y)> { (0, 0, 0), (1, 1, 0), (1, 0, 1), (2, 3, 1) };
                 for (var z = 0; z < TileSql.ClusterBelowZoom; z++)
                 {
@@ -149,7 +161,7 @@ public sealed class ClusterGridTests(ApiFixture api)
                 {
                     var fromGrid = await TileAsync(connection, tx, grid, z, x, y);
                     var fromIncidents = await TileAsync(connection, tx, incidents, z, x, y);
-                    Assert.True(fromGrid.AsSpan().SequenceEqual(fromIncidents), $"tile {z}/{y}/{x} (event types {string.Join(",", types ?? [])}, countries {string.Join(",", countries ?? [])}): {fromGrid.Length} bytes from the grid, {fromIncidents.Length} from the incidents");
+                    Assert.True(fromGrid.AsSpan().SequenceEqual(fromIncidents), $"tile {z}/{y}/{x} (event types {string.Join(",", types ?? [])}, countries {string.Join(",", countries ?? [])}, statuses {string.Join(",", statuses ?? [])}): {fromGrid.Length} bytes from the grid, {fromIncidents.Length} from the incidents");
                     if (fromGrid.Length > 0) compared++;
                 }
                 for (var zoom = 0; zoom <= 3; zoom++)
@@ -196,6 +208,7 @@ public sealed class ClusterGridTests(ApiFixture api)
         (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[3]}", """{"properties":{"event_type":"strategic_developments"}}""")).EnsureSuccessStatusCode();
         (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[17]}", """{"properties":{"country":"TO"}}""")).EnsureSuccessStatusCode();
         (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[18]}", """{"properties":{"country":null}}""")).EnsureSuccessStatusCode();
+        (await _client.PatchCurrentAsync($"/collections/incidents/items/{ids[19]}", """{"properties":{"status":"verified"}}""")).EnsureSuccessStatusCode();
         (await _client.DeleteCurrentAsync($"/collections/incidents/items/{ids[4]}")).EnsureSuccessStatusCode();
         await AssertGridMatchesIncidentsAsync();
 
@@ -205,6 +218,9 @@ public sealed class ClusterGridTests(ApiFixture api)
             await connection.ExecuteAsync("UPDATE incidents SET deleted_at = NULL WHERE id = @id", new { id = ids[4] });
             await connection.ExecuteAsync("DELETE FROM incidents WHERE id = @id", new { id = ids[5] });
             await connection.ExecuteAsync("UPDATE incidents SET geom = ST_Translate(geom, 0.5, 0.5) WHERE id = ANY(@moved)", new { moved = ids.Skip(6).Take(10).ToArray() });
+            await AssertGridMatchesIncidentsAsync();
+            // Statuses changed in one statement, some to the one they had.
+            await connection.ExecuteAsync("UPDATE incidents SET status = 'disputed' WHERE id = ANY(@changed)", new { changed = ids.Skip(21).Take(8).ToArray() });
             await AssertGridMatchesIncidentsAsync();
 
             await AssertGridMatchesIncidentsAsync();
@@ -241,6 +257,9 @@ public sealed class ClusterGridTests(ApiFixture api)
             Assert.Equal(0, await connection.ExecuteScalarAsync<int>(Written, transaction: tx));
             await connection.ExecuteAsync("UPDATE incidents SET fatalities_max = coalesce(fatalities_max, 0) + 1 WHERE id = @id", new { id }, tx);
             Assert.Equal(1, await connection.ExecuteScalarAsync<int>(Written, transaction: tx));
+            // A change of status moves the incident from one key of the grid to another: minus under the old, plus under the new.
+            await connection.ExecuteAsync("UPDATE incidents SET status = CASE status WHEN 'verified' THEN 'reported' ELSE 'verified' END WHERE id = @id", new { id }, tx);
+            Assert.Equal(3, await connection.ExecuteScalarAsync<int>(Written, transaction: tx));
             await tx.RollbackAsync();
         }
     }
@@ -259,7 +278,7 @@ public sealed class ClusterGridTests(ApiFixture api)
             {
                 // Every writer on the same few cells, so their deltas share keys.
                 var ids = await InsertPatchAsync(connection, lon, lat);
-                await connection.ExecuteAsync("UPDATE incidents SET fatalities_min = @round, fatalities_max = @round + 2, event_type = 'battles', country = 'TO' WHERE id = ANY(@some)",
+                await connection.ExecuteAsync("UPDATE incidents SET fatalities_min = @round, fatalities_max = @round + 2, event_type = 'battles', country = 'TO', status = 'verified' WHERE id = ANY(@some)",
                     new { round = round % 5, some = ids.Where((_, n) => n % 3 == writer).ToArray() });
                 await connection.ExecuteAsync("UPDATE incidents SET deleted_at = now() WHERE id = ANY(@some)", new { some = ids.Take(5 + writer).ToArray() });
             }
