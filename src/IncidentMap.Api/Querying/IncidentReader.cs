@@ -171,6 +171,13 @@ public sealed class IncidentReader(
             return rows;
         }, ct);
 
+    /// <summary>
+    /// Several statements of one bounded read on one short connection under the read-retry pipeline (hexagon bins: the
+    /// points, then their features); <paramref name="read"/> starts over on a retry.
+    /// </summary>
+    public Task<T> OnConnectionAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> read, CancellationToken ct) =>
+        OnShortConnectionAsync(stablePlan: false, read, ct);
+
     /// <summary>One short read under the read-retry pipeline, on a connection of the pool its plan calls for.</summary>
     private async Task<T> OnShortConnectionAsync<T>(bool stablePlan, Func<NpgsqlConnection, CancellationToken, Task<T>> read, CancellationToken ct)
     {

@@ -383,7 +383,13 @@ public static class TilesApi
             return Problem.BadParameter("size", $"'{sizeText}' is shorter than the minimum hexagon edge, {MinHexagonMetres:0} m");
         if (Conditional.Evaluate(request.HttpContext, Conditional.DataETag(version, query), Conditional.Revalidate) is { } conditional) return conditional;
 
-        var (sql, parameters) = TileSql.Hexbins(query, size, query.Precision);
-        return IncidentListResult.Small(await reader.ListAsync<string>(sql, parameters, ct));
+        // A bbox with at most a time window, event types and countries: the points well inside it from
+        // incidents_occurred_points_idx alone, where the planner expects the bbox to hold enough of the index's incidents
+        // for that walk to cost less than reading the bbox's from the table (as /clusters of a window).
+        var byPointsIndex = TileSql.WindowIndexEstimate(query, anyTime: true) is var (estimateSql, estimateParameters)
+            && TileSql.WindowIndexPays(await reader.ScalarAsync<string>(estimateSql, estimateParameters, ct));
+        var bins = await reader.OnConnectionAsync(
+            (connection, token) => HexagonBins.ComputeAsync(connection, query, size, query.Precision, byPointsIndex, token), ct);
+        return IncidentListResult.Small(bins.Features);
     }
 }
