@@ -390,7 +390,8 @@ public static class TileSql
     /// </summary>
     public static bool BboxWithIndexedFilters(IncidentQuery query, bool anyTime) =>
         query.Bbox is { Count: > 0 } boxes && !boxes.Any(b => b is { MinLon: -180, MinLat: -90, MaxLon: 180, MaxLat: 90 })
-        && (anyTime ? GridServes(query with { Bbox = null, From = null, Until = null }) : WindowOnly(query with { Bbox = null }));
+        // Not statuses, which the grid now holds (migration 0056) and the index does not.
+        && (anyTime ? query.Statuses is null && GridServes(query with { Bbox = null, From = null, Until = null }) : WindowOnly(query with { Bbox = null }));
 
     /// <summary>
     /// How many entries of the window's index one heap row read is worth, about: the window's index-only walk reads every
