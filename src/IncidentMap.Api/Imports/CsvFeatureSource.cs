@@ -53,9 +53,9 @@ internal sealed class CsvFeatureSource : IFeatureSource
             throw new ImportFormatException("header", $"column {csv.MisquotedField + 1} {MisquotedReason}", csv.Line);
         // A column without a name is ignored with its cells: spreadsheets save empty cells right of the
         // header (",,"), which would otherwise read as one unknown column, or as the same one twice.
-        var repeated = header.Where(h => h.Length > 0).GroupBy(h => h).Where(g => g.Count() > 1).Select(g => $"'{g.Key}'").ToList();
+        var repeated = header.Where(h => h.Length > 0).GroupBy(h => h).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (repeated.Count > 0)
-            throw new ImportFormatException("header", $"names a column twice: {string.Join(", ", repeated)}", csv.Line);
+            throw new ImportFormatException("header", $"names a column twice: {FieldError.QuotedList(repeated)}", csv.Line);
         CsvLayout layout;
         try
         {
@@ -254,7 +254,8 @@ internal sealed class IncidentCsvLayout : CsvLayout
     {
         var unknown = header.Where(h => h.Length > 0 && !Text.Contains(h) && !Counts.Contains(h) && !Lists.Contains(h) && h is not ("sources" or "lon" or "lat" or "wkt") && !Ignored.Contains(h)).ToList();
         if (unknown.Count > 0)
-            throw new ImportFormatException("header", $"column(s) {string.Join(", ", unknown)} are neither incident properties nor lon, lat, wkt (an ACLED export has event_id_cnty)", 1);
+            // Each name quoted and cut, and a long list cut short: a name of 100,000 characters, or 5,000 names, came back whole.
+            throw new ImportFormatException("header", $"column(s) {FieldError.QuotedList(unknown)} are neither incident properties nor lon, lat, wkt (an ACLED export has event_id_cnty)", 1);
         Require("title", "event_type", "occurred_at", "external_id");
         // Without coordinates, every row is geocoded by its location_name as single writes are.
         if (!(Index.ContainsKey("lon") && Index.ContainsKey("lat")) && !Index.ContainsKey("wkt") && !Index.ContainsKey("location_name"))

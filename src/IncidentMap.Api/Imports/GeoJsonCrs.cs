@@ -43,7 +43,8 @@ internal static class GeoJsonCrs
                 return LonLat.Contains(text) || (text.StartsWith("urn:ogc:def:crs:EPSG:", StringComparison.OrdinalIgnoreCase) && text.EndsWith(":4326", StringComparison.Ordinal)
                                                  && text.Count(c => c == ':') == 6)
                     ? null
-                    : $"'{text}' is not a coordinate reference system this service takes; {Remedy}";
+                    // Quoted as every client's value is, cut: a name of 50,000 characters came back whole three times.
+                    : $"{Problems.FieldError.Quoted(text)} is not a coordinate reference system this service takes; {Remedy}";
             }
             if (type.ValueEquals("link"u8))
                 return $"links to a coordinate reference system, which this service does not follow; {Remedy}";

@@ -20,17 +20,34 @@ public sealed record ImportOptions(ImportFormat Format, string? Source, string A
     public const string SourceRule = "must be 1 to 100 letters, digits or . _ : - (starting with a letter or digit)";
 }
 
+// Every import's problem is made here, and the client's text in it is cut here as a problem's is (FieldError.CutField,
+// FieldError.CutDetail): the field and column to 200 characters, each quoted value to 100 and the reason to 1,000, so
+// that the synchronous answer, the job's stored report and the import command's report alike stay small. A CSV column
+// named by 100,000 characters came back whole three times in one answer (300 KB), and was stored whole in the job's
+// row; an NDJSON feature's unknown member name was listed whole in rejected_rows. Cutting again what was cut (a stored
+// report read back) changes nothing.
 /// <summary>One problem with one row: where it is in the file, which field, why.</summary>
 /// <param name="Line">Line of the file where the row starts (CSV header = line 1).</param>
 /// <param name="Record">The row's position among the file's rows or features, from 1.</param>
 /// <param name="Field">The incident field, as single writes name it (<c>properties.fatalities_min</c>).</param>
 /// <param name="Column">For CSV, the column(s) the field was read from.</param>
-public sealed record ImportProblem(
-    [property: JsonPropertyName("line")] long Line,
-    [property: JsonPropertyName("record")] long Record,
-    [property: JsonPropertyName("field")] string Field,
-    [property: JsonPropertyName("column"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Column,
-    [property: JsonPropertyName("reason")] string Reason);
+public sealed record ImportProblem(long Line, long Record, string Field, string? Column, string Reason)
+{
+    /// <summary>Line of the file where the row starts (CSV header = line 1).</summary>
+    [JsonPropertyName("line")] public long Line { get; } = Line;
+
+    /// <summary>The row's position among the file's rows or features, from 1.</summary>
+    [JsonPropertyName("record")] public long Record { get; } = Record;
+
+    /// <summary>The incident field, as single writes name it (<c>properties.fatalities_min</c>).</summary>
+    [JsonPropertyName("field")] public string Field { get; } = Problems.FieldError.CutField(Field);
+
+    /// <summary>For CSV, the column(s) the field was read from.</summary>
+    [JsonPropertyName("column"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Column { get; } = Column is null ? null : Problems.FieldError.CutField(Column);
+
+    [JsonPropertyName("reason")] public string Reason { get; } = Problems.FieldError.CutDetail(Reason);
+}
 
 /// <summary>The outcome of an import. <c>Error</c> is set when the import ended part-way: the file stopped being readable, or the import was stopped (field <c>import</c>: the server shutting down, the import command interrupted).</summary>
 /// <param name="RejectedRows">Every problem of the first 10,000 rejected rows in file order (fewer rows when they have over 100,000 problems together), by line; a row may have several.</param>

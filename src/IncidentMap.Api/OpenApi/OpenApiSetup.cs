@@ -305,12 +305,12 @@ public static class OpenApiSetup
                 // A read takes no key, but one it is sent must be valid (and with Auth:RequireKeyForReads it needs one).
                 if (policies.Contains(Security.SecuritySetup.ReadPolicy))
                 {
-                    AddProblem(operation, context, "401", "An API key was sent that is unknown or revoked, or reads need a key (Auth:RequireKeyForReads) and none was sent");
+                    AddProblem(operation, context, "401", "An API key was sent that is unknown or revoked, or two different keys in X-API-Key and Authorization: Bearer, or reads need a key (Auth:RequireKeyForReads) and none was sent");
                     operation.Security = settings.RequireKeyForReads ? KeyRequirements(context) : [new OpenApiSecurityRequirement(), .. KeyRequirements(context)];
                 }
                 return;
             }
-            AddProblem(operation, context, "401", "Missing, unknown or revoked API key");
+            AddProblem(operation, context, "401", "Missing, unknown or revoked API key, or two different keys in X-API-Key and Authorization: Bearer");
             AddProblem(operation, context, "403", "The API key lacks the needed scope");
             operation.Security = KeyRequirements(context);
         }

@@ -10,6 +10,39 @@ public sealed record FieldError(string Field, string Detail)
     /// <summary>The most characters of a client's value a message quotes.</summary>
     public const int QuotedLength = 100;
 
+    /// <summary>The most characters of a field's name sent back (an unknown property's name is the client's).</summary>
+    public const int FieldLength = 200;
+
+    /// <summary>The most characters of a message sent back, after its quoted values are cut (<see cref="Problem.QuotedCut"/>).</summary>
+    public const int DetailLength = 1000;
+
+    /// <summary>A field's name as it is sent back: cut to <see cref="FieldLength"/> characters.</summary>
+    public static string CutField(string field) => Problem.Cut(field, FieldLength);
+
+    /// <summary>A message as it is sent back: each quoted value cut (<see cref="Quoted"/>), then the whole to <see cref="DetailLength"/>.</summary>
+    public static string CutDetail(string detail) => Problem.Cut(Problem.QuotedCut(detail), DetailLength);
+
+    /// <summary>
+    /// Clients' values listed in a message: each <see cref="Quoted"/>, joined with ", " while the list stays within
+    /// <paramref name="budget"/> characters, then "and N more". 5,000 unknown CSV columns were listed whole, 284 KB a
+    /// message, and a message cut at <see cref="DetailLength"/> would lose what follows the list.
+    /// </summary>
+    public static string QuotedList(IReadOnlyCollection<string> values, int budget = 500)
+    {
+        var listed = new System.Text.StringBuilder();
+        var count = 0;
+        foreach (var value in values)
+        {
+            var quoted = Quoted(value);
+            // The first is always listed (a quoted value is at most about 130 characters).
+            if (count > 0 && listed.Length + 2 + quoted.Length > budget) break;
+            if (count > 0) listed.Append(", ");
+            listed.Append(quoted);
+            count++;
+        }
+        return count == values.Count ? listed.ToString() : $"{listed} and {values.Count - count} more";
+    }
+
     /// <summary>
     /// A client's value as a message quotes it: 'value', cut to <see cref="QuotedLength"/> characters (and never
     /// between the halves of a surrogate pair) with an ellipsis. An import's report quotes a value per problem, and
@@ -37,7 +70,7 @@ public static partial class Problem
         {
             // A query parameter's name is empty when the URL has a stray '=' (?=1, &=): it is no body's, whatever the method.
             { Field.Length: 0 } when e.Detail.StartsWith(NotAParameterStart, StringComparison.Ordinal) => new FieldError("", EmptyParameterName),
-            _ => new FieldError(e.Field.Length == 0 ? "body" : Cut(e.Field, 200), Cut(QuotedCut(e.Detail), 1000)),
+            _ => new FieldError(e.Field.Length == 0 ? "body" : FieldError.CutField(e.Field), FieldError.CutDetail(e.Detail)),
         }).ToList();
         static string Said(FieldError e) => e.Field.Length == 0 ? e.Detail : $"{e.Field}: {e.Detail}";
         return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails

@@ -17,6 +17,9 @@ public sealed class ApiKeyAuthentication(
 {
     public const string SchemeName = "ApiKey";
     public const string Header = "X-API-Key";
+
+    /// <summary>The other header a key may come in, as <c>Authorization: Bearer im_…</c>.</summary>
+    public const string BearerHeader = "Authorization";
     public const string ScopeClaim = "scope";
     public const string KeyIdClaim = "key_id";
 
@@ -25,6 +28,15 @@ public sealed class ApiKeyAuthentication(
 
     /// <summary>Where a key's lookup is kept, by the key's hash (which a revocation knows; the key itself it does not).</summary>
     internal static string CacheKey(byte[] hash) => "apikey:" + Convert.ToHexString(hash);
+
+    /// <summary>The header a request's key came in (<see cref="Header"/>, else <c>Authorization</c>), or null when it has none.</summary>
+    public static string? KeyHeader(HttpRequest request) =>
+        request.Headers.TryGetValue(Header, out var header) && header.ToString().Length > 0 ? Header
+        : BearerKey(request.Headers.Authorization.ToString()) is not null ? BearerHeader
+        : null;
+
+    /// <summary>What a refusal calls the header a request's key came in: a missing key is one to send in <see cref="Header"/>.</summary>
+    private string SentIn => KeyHeader(Request) is BearerHeader ? "Authorization: Bearer" : Header;
 
     public static string? KeyFrom(HttpRequest request)
     {
@@ -48,7 +60,12 @@ public sealed class ApiKeyAuthentication(
         // Two different keys (X-API-Key and a Bearer one) are refused rather than one of them silently ignored:
         // a bad credential never passes beside a good one.
         if (Request.Headers.ContainsKey(Header) && BearerKey(Request.Headers.Authorization.ToString()) is { } bearer && bearer != key)
+        {
+            // Said in the 401 as what it is: the answer for a bad key named X-API-Key alone, "missing, unknown or revoked",
+            // though that key may be good. Saying the two differ tells nothing of either key.
+            Context.Items[TwoKeys] = true;
             return AuthenticateResult.Fail("two different API keys: X-API-Key and Authorization: Bearer");
+        }
 
         var cacheKey = CacheKey(ApiKeys.Hash(key));
         if (!cache.TryGetValue(cacheKey, out ApiKeyInfo? info))
@@ -84,6 +101,9 @@ public sealed class ApiKeyAuthentication(
     /// <summary>Marks a request whose key was not looked up because its network spent its budget of unknown keys.</summary>
     private static readonly object Throttled = new();
 
+    /// <summary>Marks a request refused for sending different keys in X-API-Key and Authorization: Bearer.</summary>
+    private static readonly object TwoKeys = new();
+
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         if (Context.Items.ContainsKey(Throttled))
@@ -97,24 +117,50 @@ public sealed class ApiKeyAuthentication(
                 ProblemDetails =
                 {
                     Status = 429, Title = "Too many requests",
-                    Detail = $"Too many unknown API keys came from this network in the last minute, so the key in {Header} was not checked; " +
+                    Detail = $"Too many unknown API keys came from this network in the last minute, so the key in {SentIn} was not checked; " +
                              "retry after the time Retry-After gives.",
-                    Extensions = { ["errors"] = new[] { new Problems.FieldError(Header, "not checked: too many unknown keys from this network") } },
+                    Extensions = { ["errors"] = new[] { new Problems.FieldError(KeyHeader(Request)!, "not checked: too many unknown keys from this network") } },
                 },
             });
             return;
         }
-        // Missing, unknown and revoked keys get the same answer: nothing to probe.
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = $"ApiKey header=\"{Header}\"";
+        if (Context.Items.ContainsKey(TwoKeys))
+        {
+            // Neither key was looked up: the answer says why, and nothing of whether either key is valid.
+            await problems.WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = Context,
+                ProblemDetails =
+                {
+                    Status = 401, Title = "Two different API keys",
+                    Detail = $"The {Header} and Authorization: Bearer headers hold different keys; send one key, in either header, or the same key in both.",
+                    Extensions =
+                    {
+                        ["errors"] = new[]
+                        {
+                            new Problems.FieldError(Header, "differs from the key in Authorization: Bearer"),
+                            new Problems.FieldError(BearerHeader, $"differs from the key in {Header}"),
+                        },
+                    },
+                },
+            });
+            return;
+        }
+        // Missing, unknown and revoked keys get the same answer: nothing to probe. It names the header the key came in
+        // (a missing one is to be sent in X-API-Key): a bad Bearer key was told to send one in X-API-Key, as if none had been sent.
+        var field = KeyHeader(Request) ?? Header;
         await problems.WriteAsync(new ProblemDetailsContext
         {
             HttpContext = Context,
             ProblemDetails =
             {
                 Status = 401, Title = "API key required",
-                Detail = $"Send a valid API key in the {Header} header.",
-                Extensions = { ["errors"] = new[] { new Problems.FieldError(Header, "missing, unknown or revoked") } },
+                Detail = field == Header
+                    ? $"Send a valid API key in the {Header} header (or as Authorization: Bearer)."
+                    : $"Send a valid API key as Authorization: Bearer (or in the {Header} header).",
+                Extensions = { ["errors"] = new[] { new Problems.FieldError(field, "missing, unknown or revoked") } },
             },
         });
     }
@@ -129,8 +175,9 @@ public sealed class ApiKeyAuthentication(
             ProblemDetails =
             {
                 Status = 403, Title = "Scope missing",
-                Detail = $"The key in {Header} lacks the '{needed}' scope this request needs.",
-                Extensions = { ["errors"] = new[] { new Problems.FieldError(Header, $"needs scope '{needed}'") } },
+                // The header the key came in: a Bearer key lacking the scope was said to be X-API-Key's, which had not been sent.
+                Detail = $"The key in {SentIn} lacks the '{needed}' scope this request needs.",
+                Extensions = { ["errors"] = new[] { new Problems.FieldError(KeyHeader(Request) ?? Header, $"needs scope '{needed}'") } },
             },
         });
     }

@@ -11,9 +11,9 @@ namespace IncidentMap.Tests.Trust;
 [Collection(ApiCollection.Name)]
 public sealed class ApiKeyTests(ApiFixture api)
 {
-    internal static async Task<JsonObject> AssertRefusedAsync(HttpResponseMessage response)
+    internal static async Task<JsonObject> AssertRefusedAsync(HttpResponseMessage response, string header = ApiKeyAuthentication.Header)
     {
-        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, ApiKeyAuthentication.Header);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, header);
         Assert.NotEmpty(response.Headers.WwwAuthenticate);
         return problem;
     }
@@ -60,7 +60,7 @@ public sealed class ApiKeyTests(ApiFixture api)
         using (var tabbed = api.ClientWithKey(null))
         {
             tabbed.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", "Bearer\tim_typo");
-            await AssertRefusedAsync(await tabbed.GetAsync($"{Trust.ItemsUrl}/{id}"));
+            await AssertRefusedAsync(await tabbed.GetAsync($"{Trust.ItemsUrl}/{id}"), "Authorization");
         }
         Assert.Equal(HttpStatusCode.OK, (await api.ClientWithKey(null).GetAsync("/openapi/v1.json")).StatusCode);
         // No key at all is an anonymous read, as before.
@@ -119,6 +119,65 @@ public sealed class ApiKeyTests(ApiFixture api)
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         var (response, body) = await client.PostAsync(Features.Valid());
         Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode} {body}");
+    }
+
+    /// <summary>
+    /// Two valid keys that differ were answered as one bad X-API-Key ("missing, unknown or revoked"), the reason only
+    /// logged: the answer names both headers and says they differ (nothing of either key's validity).
+    /// </summary>
+    [Fact]
+    public async Task Two_different_valid_keys_are_a_401_naming_both_headers_and_saying_they_differ()
+    {
+        var (admin, _) = await api.Services.NewKeyAsync("two-valid-admin", Scopes.Admin);
+        var (other, _) = await api.Services.NewKeyAsync("two-valid-other", Scopes.Write);
+        using var client = api.ClientWithKey(admin);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", other);
+
+        var problem = await AssertRefusedAsync(await client.GetAsync("/admin/keys"));
+
+        var errors = problem["errors"]!.AsArray().Select(e => (e!["field"]!.GetValue<string>(), e["detail"]!.GetValue<string>())).ToList();
+        Assert.Equal(["X-API-Key", "Authorization"], errors.Select(e => e.Item1));
+        Assert.All(errors, e => Assert.Contains("differs from the key in", e.Item2));
+        var detail = problem["detail"]!.GetValue<string>();
+        Assert.Contains("X-API-Key and Authorization: Bearer headers hold different keys", detail);
+        // One of them bad is the same answer: it tells nothing of either key.
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKeys.Generate());
+        Assert.Equal(detail, (await AssertRefusedAsync(await client.GetAsync("/admin/keys")))["detail"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// A key sent only as Authorization: Bearer is named so when refused: its 403 and 401 named X-API-Key, which had not
+    /// been sent. Unknown and revoked Bearer keys still share one answer.
+    /// </summary>
+    [Fact]
+    public async Task A_bearer_key_refused_is_named_as_the_Authorization_header()
+    {
+        var (reader, _) = await api.Services.NewKeyAsync("bearer-reader", Scopes.Read);
+        var (revoked, info) = await api.Services.NewKeyAsync("bearer-revoked", Scopes.Admin);
+        Assert.True(await api.Services.GetRequiredService<ApiKeys>().RevokeAsync(info.Id.ToString()));
+        using var client = api.ClientWithKey(null);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", reader);
+
+        var forbidden = await ProblemAssert.IsProblemAsync(await client.GetAsync("/admin/keys"), HttpStatusCode.Forbidden, "Authorization");
+        Assert.Equal("The key in Authorization: Bearer lacks the 'admin' scope this request needs.", forbidden["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("X-API-Key", forbidden.ToJsonString());
+
+        var problems = new List<JsonObject>();
+        foreach (var key in new[] { "im_bogus", ApiKeys.Generate(), revoked })
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            var problem = await AssertRefusedAsync(await client.GetAsync("/admin/keys"), "Authorization");
+            Assert.Equal("missing, unknown or revoked", problem["errors"]![0]!["detail"]!.GetValue<string>());
+            Assert.StartsWith("Send a valid API key as Authorization: Bearer", problem["detail"]!.GetValue<string>());
+            problems.Add(problem);
+        }
+        Assert.All(problems, p => Assert.True(
+            JsonNode.DeepEquals(problems[0]["errors"], p["errors"]) && problems[0]["detail"]!.GetValue<string>() == p["detail"]!.GetValue<string>()
+            && problems[0]["title"]!.GetValue<string>() == p["title"]!.GetValue<string>(), $"{problems[0]} != {p}"));
+
+        // The same key in X-API-Key is named so, as before.
+        using var header = api.ClientWithKey(reader);
+        await ProblemAssert.IsProblemAsync(await header.GetAsync("/admin/keys"), HttpStatusCode.Forbidden, "X-API-Key");
     }
 
     [Fact]
