@@ -26,11 +26,11 @@ public static class IncidentMapHost
     {
         // Every setting is read and checked here, once: a bad one stops the host before it is built.
         var settings = Settings.From(builder.Configuration);
-        // http://localhost:8080 unless told where: Urls (--urls), or ASP.NET Core's own ASPNETCORE_URLS,
-        // ASPNETCORE_HTTP_PORTS and ASPNETCORE_HTTPS_PORTS. A default in appsettings.json would win over
-        // those, which load before it.
+        // Where Urls (--urls), or ASP.NET Core's own ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS and ASPNETCORE_HTTPS_PORTS
+        // say; else every address at PORT when set (the Docker image), else http://localhost:8080 (Settings.FallbackUrls,
+        // which the healthcheck command asks too). A default in appsettings.json would win over those, which load before it.
         if (new[] { "urls", "http_ports", "https_ports" }.All(key => string.IsNullOrWhiteSpace(builder.Configuration[key])))
-            builder.WebHost.UseUrls(Settings.DefaultUrls);
+            builder.WebHost.UseUrls(settings.FallbackUrls);
         var services = builder.Services;
         services.AddSingleton(settings);
         // The first hosted service: the host starts them one after another, and WebApplication starts the
