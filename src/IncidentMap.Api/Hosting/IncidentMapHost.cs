@@ -356,6 +356,10 @@ public static class IncidentMapHost
                 return 2;
             case "seed" when words.Count == 1:
                 await app.Services.GetRequiredService<Migrator>().MigrateStepAsync();
+                // Features with a place name and no geometry are geocoded: the gazetteer is loaded (once) as the service loads it.
+                if (app.Services.GetRequiredService<Settings>().GazetteerPath is { Length: > 0 } gazetteerPath)
+                    await StepFailedException.RunAsync($"loading the gazetteer from {gazetteerPath}",
+                        () => app.Services.GetRequiredService<Gazetteer>().EnsureLoadedAsync(gazetteerPath, CancellationToken.None));
                 var result = await app.Services.GetRequiredService<SampleData>().LoadAsync(words[0]);
                 Console.WriteLine($"{result.Created} incident(s) created, {result.Skipped} already present");
                 return 0;
