@@ -462,10 +462,12 @@ public sealed class StartupTasks(IServiceProvider services, Settings settings, I
         {
             var applied = await services.GetRequiredService<Migrator>().MigrateStepAsync(ct);
             logger.LogInformation("Schema at {Version} ({Applied} migration(s) applied)", Migrator.LatestVersion, applied);
-            // The database answered just now; without migrating, the service may start before it does.
+            // The database answered just now.
             await WarnOfPowerfulLoginAsync(ct);
         }
-        else await AlignFeedAsync(ct);
+        // Without migrating, the service may start before the database answers: the login is checked when it does
+        // (it was checked only when migrating, though README promises the warning whenever the service starts).
+        else if (await AlignFeedAsync(ct)) await WarnOfPowerfulLoginAsync(ct);
         // The gazetteer ships with the binary (db/gazetteer/); Gazetteer:Path = "" skips it.
         if (settings.GazetteerPath.Length > 0)
             await StepFailedException.RunAsync($"loading the gazetteer from {settings.GazetteerPath}",
@@ -480,18 +482,21 @@ public sealed class StartupTasks(IServiceProvider services, Settings settings, I
     /// answers as the service starts (within a few seconds). Where it does not yet, the service starts
     /// all the same, as it does without migrating; `migrate` aligns the feed too.
     /// </summary>
-    private async Task AlignFeedAsync(CancellationToken ct)
+    /// <returns>Whether the database answered.</returns>
+    private async Task<bool> AlignFeedAsync(CancellationToken ct)
     {
         using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
         patience.CancelAfter(TimeSpan.FromSeconds(5));
         try
         {
             await services.GetRequiredService<Migrator>().AlignFeedAsync(patience.Token);
+            return true;
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
             logger.LogWarning("Could not check the change feed's positions against this cluster's transaction ids ({Message}); " +
                               "after restoring the database from a dump, run migrate before dashboards follow the feed", e.Message);
+            return false;
         }
     }
 
