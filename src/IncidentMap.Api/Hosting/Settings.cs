@@ -171,6 +171,7 @@ public sealed class Settings
         }
         var allowedHosts = read.HostList("AllowedHosts");
         var origins = read.List("Cors:AllowedOrigins").Select(o => read.Origin(o.Key, o.Value)).OfType<string>().ToArray();
+        read.LogLevels();
         read.Urls("Urls");
         read.Ports("HTTP_PORTS");
         read.Ports("HTTPS_PORTS");
@@ -390,6 +391,19 @@ public sealed class Settings
                     Bad($"ASPNETCORE_{key}", port, "must be port numbers (1 to 65535) separated by ';'");
                     return;
                 }
+        }
+
+        /// <summary>
+        /// The log levels (Logging:LogLevel:Default, Logging:Console:LogLevel:Microsoft …), as ASP.NET Core reads them.
+        /// A bad one stopped the host as it was built with "Configuration value 'verbose' is not supported", naming no setting.
+        /// </summary>
+        public void LogLevels()
+        {
+            var logging = configuration.GetSection("Logging");
+            var sections = logging.GetChildren().Select(c => c.Key.Equals("LogLevel", StringComparison.OrdinalIgnoreCase) ? c : c.GetSection("LogLevel"));
+            foreach (var level in sections.SelectMany(section => section.GetChildren()))
+                if (!string.IsNullOrEmpty(level.Value) && !Enum.TryParse<LogLevel>(level.Value, ignoreCase: true, out _))
+                    Bad(level.Path, level.Value, $"must be a log level: {string.Join(", ", Enum.GetNames<LogLevel>())}");
         }
 
         /// <summary>Where to listen: URLs separated by ';', as Kestrel takes them (http://+:8080, https://localhost:8443 …).</summary>
