@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Net;
 using IncidentMap.Tests.Infrastructure;
 using Npgsql;
@@ -65,7 +66,7 @@ public sealed class OperationsTests
     public void The_service_and_its_healthcheck_take_port_from_one_setting(string? port, string? httpPorts, string? urls,
         string? serviceListens, string healthcheckAsks)
     {
-        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["PORT"] = port, ["HTTP_PORTS"] = httpPorts, ["Urls"] = urls,
         }).Build();

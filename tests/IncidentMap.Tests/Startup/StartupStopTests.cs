@@ -1,5 +1,5 @@
-using System.Net;
-using System.Net.Sockets;
+using Dapper;
+using IncidentMap.Api.Places;
 using IncidentMap.Tests.Imports;
 using IncidentMap.Tests.Infrastructure;
 
@@ -13,51 +13,29 @@ namespace IncidentMap.Tests.Startup;
 public sealed class StartupStopTests
 {
     [Fact]
-    public async Task SIGTERM_while_the_service_starts_is_a_clean_stop_naming_the_step()
+    public async Task SIGTERM_while_the_service_loads_the_gazetteer_is_a_clean_stop_naming_the_step()
     {
-        // A "database" that takes connections and never answers: the start-up waits in its first step, migrating.
-        using var silent = new TcpListener(IPAddress.Loopback, 0);
-        silent.Start();
-        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
-        var accepted = new System.Collections.Concurrent.ConcurrentQueue<TcpClient>();
-        var accepting = Task.Run(async () =>
-        {
-            try
-            {
-                while (true) accepted.Enqueue(await silent.AcceptTcpClientAsync());
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // The listener stopped.
-            }
-        });
-        var database = $"Host=127.0.0.1;Port={port};Username=u;Password=p;Database=d;Timeout=120;Command Timeout=120";
-        try
-        {
-            await using var service = new SignalledProcess(ServiceProcess.StartInfo(new Dictionary<string, string>
-            {
-                ["ConnectionStrings__Incidents"] = database, ["ConnectionStrings__Migrations"] = database, ["Gazetteer__Path"] = "",
-            }, "serve"));
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (accepted.IsEmpty)
-            {
-                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(1), $"the service never connected:\n{service.Output}");
-                await Task.Delay(50);
-            }
-            await Task.Delay(500); // inside the step, its connection waiting for an answer
+        await using var database = await OwnDatabase.CreateAsync("startstop");
+        // The lock that loading the gazetteer takes first, held here: the start-up waits in that step until told to stop.
+        await using var holder = await database.DataSource.OpenConnectionAsync();
+        await using var held = await holder.BeginTransactionAsync();
+        await holder.ExecuteAsync($"SELECT pg_advisory_xact_lock({Gazetteer.LoadLock})", transaction: held);
 
-            service.Signal(SignalledProcess.SIGTERM);
-            var exit = await service.ExitAsync(TimeSpan.FromSeconds(30));
+        await using var service = new SignalledProcess(ServiceProcess.StartInfo(ServiceProcess.Logins(database.Name), "serve"));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await using (var watcher = await database.DataSource.OpenConnectionAsync())
+            while (await watcher.ExecuteScalarAsync<long>(
+                       "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == 0)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), $"the service never waited for the gazetteer's lock:\n{service.Output}");
+                await Task.Delay(100);
+            }
 
-            Assert.True(exit == 0, $"exit {exit}\n{service.Output}");
-            Assert.Contains($"IncidentMap serve stopped as asked before it started serving, while migrating the database at 127.0.0.1:{port}", service.Stderr);
-            Assert.DoesNotContain("serve failed", service.Output);
-        }
-        finally
-        {
-            silent.Stop();
-            await accepting;
-            foreach (var client in accepted) client.Dispose();
-        }
+        service.Signal(SignalledProcess.SIGTERM);
+        var exit = await service.ExitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(exit == 0, $"exit {exit}\n{service.Output}");
+        Assert.Contains("IncidentMap serve stopped as asked before it started serving, while loading the gazetteer from ", service.Stderr);
+        Assert.DoesNotContain("serve failed", service.Output);
     }
 }
