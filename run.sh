@@ -36,7 +36,7 @@ if ! key="$(ConnectionStrings__Migrations="${migrations:-${ConnectionStrings__Mi
     exit 1
 fi
 rm -f "$log"
-# Where it serves (http://localhost:8080 unless --urls=, ASPNETCORE_URLS or ASPNETCORE_HTTP_PORTS say
+# Where it serves (http://localhost:8080 unless --urls=, ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS or PORT say
 # otherwise) the service says itself once it listens: "IncidentMap is at …; Swagger UI at …".
 cat <<BANNER
 Write/admin key    $key   (send as X-API-Key; a new one each run)

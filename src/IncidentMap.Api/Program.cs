@@ -17,6 +17,8 @@ CultureInfo.CurrentCulture = CultureInfo.CurrentUICulture = CultureInfo.Invarian
 
 var (command, _) = IncidentMapHost.Command(args);
 WebApplication? app = null;
+// Taken before the host runs: a host that failed to start is disposed, and its services with it.
+var stopping = CancellationToken.None;
 try
 {
     // The configuration reads the host options alone (--urls URL, --Tiles:Cache false), never a command's
@@ -32,6 +34,7 @@ try
     builder.AddIncidentMap();
 
     app = builder.Build();
+    stopping = app.Lifetime.ApplicationStopping;
     app.UseIncidentMap();
 
     return await app.RunCommandAsync(args);
@@ -53,6 +56,12 @@ catch (Exception e) when (e is not HostAbortedException && Assembly.GetEntryAsse
         {
             // Disposing is only for the logs' sake here.
         }
+    }
+    // Asked to stop (SIGTERM, Ctrl+C) while it started (migrating, loading the gazetteer …): a stop, as one while serving is.
+    if (Failure.Stopped(command, e, stopping.IsCancellationRequested) is { } stopped)
+    {
+        await Console.Error.WriteLineAsync(stopped);
+        return 0;
     }
     await Console.Error.WriteLineAsync(Failure.Describe(command, e));
     return 1;

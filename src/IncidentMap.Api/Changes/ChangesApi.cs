@@ -96,16 +96,15 @@ public static class ChangesApi
         // A page has no ETag (it is of its moment): If-Match is evaluated as on the discovery documents, * alone
         // matching. After the cursor's check, whose 410 or 400 a precondition does not change (RFC 9110 §13.2.1).
         if (Collections.Conditional.EvaluateWithoutETag(request.HttpContext) is { } failed) return failed;
+        var page = await feed.ReadAsync(query!, cursor, limit, Security.Scopes.IsEditor(request.HttpContext.User), ct);
+        if (page.Expired) return await ExpiredAsync(feed, cursor, "cursor", ct); // purged since the check above
         if (HttpMethods.IsHead(request.Method))
         {
-            // GET's status (the cursor checked) and headers; the page itself is not read.
-            request.HttpContext.Response.Headers.CacheControl = "no-store";
+            // GET's status and headers, the page read as the GET reads it (its status depends on it: a 410 when purged
+            // meanwhile, a 503 when the database fails) and not sent.
             request.HttpContext.Response.ContentType = "application/json";
             return TypedResults.Ok();
         }
-
-        var page = await feed.ReadAsync(query!, cursor, limit, Security.Scopes.IsEditor(request.HttpContext.User), ct);
-        if (page.Expired) return await ExpiredAsync(feed, cursor, "cursor", ct); // purged since the check above
         var next = Collections.RequestUrl.With(request, ("cursor", page.Next.ToString()));
 
         request.HttpContext.Response.Headers.CacheControl = "no-store";

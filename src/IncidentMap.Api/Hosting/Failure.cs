@@ -13,6 +13,26 @@ public static class Failure
         ? $"IncidentMap {command}: {exception.Message}"
         : $"IncidentMap {command} failed: {Reason(exception)}";
 
+    /// <summary>
+    /// What the service says when it was asked to stop (SIGTERM, Ctrl+C) before it had started, which cancelled its
+    /// start-up (<paramref name="exception"/>): a requested stop, exit code 0 as a stop once serving is, not
+    /// "IncidentMap serve failed: The operation was canceled" and exit 1. Null when the exception is no such cancellation.
+    /// </summary>
+    public static string? Stopped(string command, Exception exception, bool stopRequested)
+    {
+        if (!stopRequested) return null;
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is OperationCanceledException)
+            {
+                // The step, whichever exception named it (a cancelled connection may come as Npgsql's error around the cancellation).
+                string? step = null;
+                for (var named = exception; step is null && named is not null; named = named.InnerException)
+                    step = named switch { StepStoppedException s => s.Step, StepFailedException f => f.Step, _ => null };
+                return $"IncidentMap {command} stopped as asked before it started serving" + (step is null ? "" : $", while {step}");
+            }
+        return null;
+    }
+
     /// <summary>The messages of the exception and its inner exceptions, each said once, on one line.</summary>
     public static string Reason(Exception exception)
     {
@@ -34,12 +54,18 @@ public static class Failure
 /// <summary>A step of the startup or of a command failed; the message names the step, the inner exception says why.</summary>
 public sealed class StepFailedException(string step, Exception cause) : Exception($"{step}: {cause.Message}", cause)
 {
-    /// <summary>Runs a step, naming it in any failure but cancellation.</summary>
+    public string Step { get; } = step;
+
+    /// <summary>Runs a step, naming it in any failure; a cancellation stays one (<see cref="StepStoppedException"/>), naming the step too.</summary>
     public static async Task<T> RunAsync<T>(string step, Func<Task<T>> run)
     {
         try
         {
             return await run();
+        }
+        catch (OperationCanceledException e) when (e is not StepStoppedException)
+        {
+            throw new StepStoppedException(step, e);
         }
         catch (Exception e) when (e is not OperationCanceledException and not StepFailedException)
         {
@@ -52,4 +78,14 @@ public sealed class StepFailedException(string step, Exception cause) : Exceptio
         await run();
         return true;
     });
+}
+
+/// <summary>
+/// A step of the startup or of a command was cancelled, the service asked to stop while it ran (SIGTERM, Ctrl+C):
+/// still an <see cref="OperationCanceledException"/> (of the same token), which names the step (<see cref="Failure.Stopped"/>).
+/// </summary>
+public sealed class StepStoppedException(string step, OperationCanceledException cause)
+    : OperationCanceledException($"{step}: {cause.Message}", cause, cause.CancellationToken)
+{
+    public string Step { get; } = step;
 }

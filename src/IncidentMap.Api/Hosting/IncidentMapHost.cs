@@ -26,11 +26,11 @@ public static class IncidentMapHost
     {
         // Every setting is read and checked here, once: a bad one stops the host before it is built.
         var settings = Settings.From(builder.Configuration);
-        // http://localhost:8080 unless told where: Urls (--urls), or ASP.NET Core's own ASPNETCORE_URLS,
-        // ASPNETCORE_HTTP_PORTS and ASPNETCORE_HTTPS_PORTS. A default in appsettings.json would win over
-        // those, which load before it.
+        // Where Urls (--urls), or ASP.NET Core's own ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS and ASPNETCORE_HTTPS_PORTS
+        // say; else every address at PORT when set (the Docker image), else http://localhost:8080 (Settings.FallbackUrls,
+        // which the healthcheck command asks too). A default in appsettings.json would win over those, which load before it.
         if (new[] { "urls", "http_ports", "https_ports" }.All(key => string.IsNullOrWhiteSpace(builder.Configuration[key])))
-            builder.WebHost.UseUrls(Settings.DefaultUrls);
+            builder.WebHost.UseUrls(settings.FallbackUrls);
         var services = builder.Services;
         services.AddSingleton(settings);
         // The first hosted service: the host starts them one after another, and WebApplication starts the
@@ -356,6 +356,10 @@ public static class IncidentMapHost
                 return 2;
             case "seed" when words.Count == 1:
                 await app.Services.GetRequiredService<Migrator>().MigrateStepAsync();
+                // Features with a place name and no geometry are geocoded: the gazetteer is loaded (once) as the service loads it.
+                if (app.Services.GetRequiredService<Settings>().GazetteerPath is { Length: > 0 } gazetteerPath)
+                    await StepFailedException.RunAsync($"loading the gazetteer from {gazetteerPath}",
+                        () => app.Services.GetRequiredService<Gazetteer>().EnsureLoadedAsync(gazetteerPath, CancellationToken.None));
                 var result = await app.Services.GetRequiredService<SampleData>().LoadAsync(words[0]);
                 Console.WriteLine($"{result.Created} incident(s) created, {result.Skipped} already present");
                 return 0;
@@ -458,10 +462,12 @@ public sealed class StartupTasks(IServiceProvider services, Settings settings, I
         {
             var applied = await services.GetRequiredService<Migrator>().MigrateStepAsync(ct);
             logger.LogInformation("Schema at {Version} ({Applied} migration(s) applied)", Migrator.LatestVersion, applied);
-            // The database answered just now; without migrating, the service may start before it does.
+            // The database answered just now.
             await WarnOfPowerfulLoginAsync(ct);
         }
-        else await AlignFeedAsync(ct);
+        // Without migrating, the service may start before the database answers: the login is checked when it does
+        // (it was checked only when migrating, though README promises the warning whenever the service starts).
+        else if (await AlignFeedAsync(ct)) await WarnOfPowerfulLoginAsync(ct);
         // The gazetteer ships with the binary (db/gazetteer/); Gazetteer:Path = "" skips it.
         if (settings.GazetteerPath.Length > 0)
             await StepFailedException.RunAsync($"loading the gazetteer from {settings.GazetteerPath}",
@@ -476,18 +482,21 @@ public sealed class StartupTasks(IServiceProvider services, Settings settings, I
     /// answers as the service starts (within a few seconds). Where it does not yet, the service starts
     /// all the same, as it does without migrating; `migrate` aligns the feed too.
     /// </summary>
-    private async Task AlignFeedAsync(CancellationToken ct)
+    /// <returns>Whether the database answered.</returns>
+    private async Task<bool> AlignFeedAsync(CancellationToken ct)
     {
         using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
         patience.CancelAfter(TimeSpan.FromSeconds(5));
         try
         {
             await services.GetRequiredService<Migrator>().AlignFeedAsync(patience.Token);
+            return true;
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
             logger.LogWarning("Could not check the change feed's positions against this cluster's transaction ids ({Message}); " +
                               "after restoring the database from a dump, run migrate before dashboards follow the feed", e.Message);
+            return false;
         }
     }
 

@@ -85,12 +85,22 @@ public sealed class Settings
     /// <summary>How long a JSON request body may take to arrive whole (<see cref="Incidents.JsonBody"/>).</summary>
     public int BodySeconds { get; private init; } = 60;
 
-    /// <summary>Where the service listens when no Urls, ASPNETCORE_URLS or ASPNETCORE_HTTP(S)_PORTS say.</summary>
+    /// <summary>Where the service listens when no Urls, ASPNETCORE_URLS, ASPNETCORE_HTTP(S)_PORTS or PORT say.</summary>
     public const string DefaultUrls = "http://localhost:8080";
 
     /// <summary>
+    /// Where the service listens when no Urls (--urls, ASPNETCORE_URLS) and no ASPNETCORE_HTTP_PORTS or
+    /// ASPNETCORE_HTTPS_PORTS say: every address at PORT when it is set (the Docker image sets it, default 8080,
+    /// and clears the base image's ASPNETCORE_HTTP_PORTS), else <see cref="DefaultUrls"/>. The image's entrypoint
+    /// turned PORT into Urls for the service alone, so its HEALTHCHECK (the same binary, without the entrypoint)
+    /// asked the base image's port 8080: `docker run -e PORT=9000` was reported unhealthy; and that Urls hid an
+    /// operator's ASPNETCORE_URLS. Now the service and the healthcheck read PORT here, in one place.
+    /// </summary>
+    public string FallbackUrls { get; private init; } = DefaultUrls;
+
+    /// <summary>
     /// Where the healthcheck command asks for /health/ready: where this configuration makes the service
-    /// listen (<see cref="ListenUrl"/>), else on PORT (default 8080), where the Docker image listens.
+    /// listen (<see cref="ListenUrl"/>, else <see cref="FallbackUrls"/>: PORT, else 8080).
     /// </summary>
     public string HealthcheckUrl { get; private init; } = "http://127.0.0.1:8080";
 
@@ -161,11 +171,13 @@ public sealed class Settings
         }
         var allowedHosts = read.HostList("AllowedHosts");
         var origins = read.List("Cors:AllowedOrigins").Select(o => read.Origin(o.Key, o.Value)).OfType<string>().ToArray();
+        read.LogLevels();
         read.Urls("Urls");
         read.Ports("HTTP_PORTS");
         read.Ports("HTTPS_PORTS");
         // Parsed only once they are known to be valid addresses and ports (else the start stops, naming them).
         var listen = read.Valid ? ListenUrl(configuration["Urls"], configuration["HTTP_PORTS"], configuration["HTTPS_PORTS"]) : null;
+        var fallbackUrls = string.IsNullOrWhiteSpace(configuration["PORT"]) ? DefaultUrls : $"http://+:{read.Int("PORT", 8080, 1, 65535)}";
         var connectionString = read.ConnectionString("ConnectionStrings:Incidents");
         var migrationsConnectionString = read.ConnectionString("ConnectionStrings:Migrations");
         var settings = new Settings
@@ -206,7 +218,8 @@ public sealed class Settings
             },
             RequireIfMatch = read.Bool("Writes:RequireIfMatch", d.RequireIfMatch),
             BodySeconds = read.Int("Requests:BodySeconds", d.BodySeconds, 1, 3600),
-            HealthcheckUrl = listen ?? $"http://127.0.0.1:{read.Int("PORT", 8080, 1, 65535)}",
+            FallbackUrls = fallbackUrls,
+            HealthcheckUrl = listen ?? ListenUrl(fallbackUrls, null, null)!,
         };
         read.ThrowIfAny();
         return settings;
@@ -378,6 +391,19 @@ public sealed class Settings
                     Bad($"ASPNETCORE_{key}", port, "must be port numbers (1 to 65535) separated by ';'");
                     return;
                 }
+        }
+
+        /// <summary>
+        /// The log levels (Logging:LogLevel:Default, Logging:Console:LogLevel:Microsoft …), as ASP.NET Core reads them.
+        /// A bad one stopped the host as it was built with "Configuration value 'verbose' is not supported", naming no setting.
+        /// </summary>
+        public void LogLevels()
+        {
+            var logging = configuration.GetSection("Logging");
+            var sections = logging.GetChildren().Select(c => c.Key.Equals("LogLevel", StringComparison.OrdinalIgnoreCase) ? c : c.GetSection("LogLevel"));
+            foreach (var level in sections.SelectMany(section => section.GetChildren()))
+                if (!string.IsNullOrEmpty(level.Value) && !Enum.TryParse<LogLevel>(level.Value, ignoreCase: true, out _))
+                    Bad(level.Path, level.Value, $"must be a log level: {string.Join(", ", Enum.GetNames<LogLevel>())}");
         }
 
         /// <summary>Where to listen: URLs separated by ';', as Kestrel takes them (http://+:8080, https://localhost:8443 …).</summary>

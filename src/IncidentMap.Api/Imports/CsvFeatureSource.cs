@@ -76,7 +76,7 @@ internal sealed class CsvFeatureSource : IFeatureSource
     public JsonElement? Feature => _document?.RootElement;
     public IReadOnlyList<FieldError> Problems => _problems;
     public string? ColumnOf(string field) => _layout.ColumnOf(FieldPath.Key(field));
-    public string DefaultSource => _layout is AcledLayout ? "acled" : "import";
+    public string DefaultSource => _layout is AcledLayout ? "acled" : ImportOptions.DefaultSource;
 
     public async ValueTask<bool> ReadAsync(CancellationToken ct)
     {

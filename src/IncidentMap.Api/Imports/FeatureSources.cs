@@ -22,7 +22,7 @@ public interface IFeatureSource : IDisposable
     string? ColumnOf(string field);
 
     /// <summary>The source to import under when the import names none.</summary>
-    string DefaultSource => "import";
+    string DefaultSource => ImportOptions.DefaultSource;
 }
 
 /// <summary>

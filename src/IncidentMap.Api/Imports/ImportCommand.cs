@@ -51,25 +51,30 @@ public static class ImportCommand
             }
             i++;
         }
-        if (format is null) return Fail($"cannot tell the format of {path} from its name; add --format csv|geojson|ndjson");
+        // What the path is before what its name says: a directory without an extension was told its format could not be told.
         if (Directory.Exists(path)) return Fail($"{path} is a directory, not a file");
         if (!File.Exists(path)) return Fail($"{path}: no such file");
+        if (format is null) return Fail($"cannot tell the format of {path} from its name; add --format csv|geojson|ndjson");
         // Opened once: a named pipe (mkfifo) opened a second time waits for a writer that has gone, and the command hung.
         await using var file = Open(path);
         Stream input = file;
-        if (compressed)
+        var magic = new byte[2];
+        var read = await file.ReadAtLeastAsync(magic, 2, throwOnEndOfStream: false);
+        if (compressed && !CompleteDecompression.IsGzip(magic.AsSpan(0, read)))
         {
-            var magic = new byte[2];
-            var read = await file.ReadAtLeastAsync(magic, 2, throwOnEndOfStream: false);
-            if (!CompleteDecompression.IsGzip(magic.AsSpan(0, read)))
-            {
-                // Decompressing it anyway fails with .NET's "unsupported compression method", which says nothing useful.
-                Console.Error.WriteLine($"{path}: not gzip-compressed (a .gz file starts with the bytes 1f 8b); compress it with gzip, or name it without .gz");
-                return 1;
-            }
-            if (file.CanSeek) file.Position = 0;
-            else input = new Replayed(magic.AsMemory(0, read), file);
+            // Decompressing it anyway fails with .NET's "unsupported compression method", which says nothing useful.
+            Console.Error.WriteLine($"{path}: not gzip-compressed (a .gz file starts with the bytes 1f 8b); compress it with gzip, or name it without .gz");
+            return 1;
         }
+        if (!compressed && CompleteDecompression.IsGzip(magic.AsSpan(0, read)))
+        {
+            // The importer's own words are the API's ("send Content-Encoding: gzip"), which a command cannot do.
+            Console.Error.WriteLine($"{path}: looks gzip-compressed (it starts with the bytes 1f 8b); give the compressed file a name " +
+                                    "ending in .gz (the command decompresses it), or decompress it first (gunzip)");
+            return 1;
+        }
+        if (file.CanSeek) file.Position = 0;
+        else input = new Replayed(magic.AsMemory(0, read), file);
 
         await services.GetRequiredService<Migrator>().MigrateStepAsync();
         // Rows with a place name and no coordinates are geocoded: the gazetteer is loaded (once) as the service loads it.
@@ -77,7 +82,7 @@ public static class ImportCommand
         if (gazetteer.Length > 0) await services.GetRequiredService<Places.Gazetteer>().EnsureLoadedAsync(gazetteer, CancellationToken.None);
         // A compressed file is read through once before it is imported (CheckedFirst): one cut off or corrupt imports nothing.
         // A pipe cannot be read twice: its data is decompressed into a temporary file first.
-        await using var body = !compressed ? file
+        await using var body = !compressed ? input
             : file.CanSeek ? await CheckedFirst.ReadThroughAsync(new CheckedGzipStream(Open(path)), CancellationToken.None) ?? new CheckedGzipStream(file)
             : await CheckedFirst.SpoolAsync(new CheckedGzipStream(input), CancellationToken.None);
         var options = new ImportOptions(format.Value, source, $"cli:{Environment.UserName}");

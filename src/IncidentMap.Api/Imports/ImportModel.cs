@@ -16,6 +16,9 @@ public sealed record ImportOptions(ImportFormat Format, string? Source, string A
     /// <summary>Names of sources (and of API keys): \z, not $, which would also let a name end in a line break.</summary>
     public static readonly Regex SourcePattern = new(@"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\z", RegexOptions.CultureInvariant);
 
+    /// <summary>The source of a file that is not an ACLED export, when none is given (and of one that could not be read far enough to tell).</summary>
+    public const string DefaultSource = "import";
+
     /// <summary>What <see cref="SourcePattern"/> allows, for the messages that refuse a source.</summary>
     public const string SourceRule = "must be 1 to 100 letters, digits or . _ : - (starting with a letter or digit)";
 }

@@ -42,18 +42,18 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         catch (ImportFormatException e)
         {
             tally.Fail(new ImportProblem(e.Line, 0, e.Field, null, e.Reason));
-            return Logged(tally, options);
+            return Unopened(tally, options);
         }
         catch (ImportBodyException e)
         {
             tally.Fail(new ImportProblem(1, 1, "body", null, e.Message));
-            return Logged(tally, options);
+            return Unopened(tally, options);
         }
         catch (Exception e) when (e is InvalidDataException or IncompleteDataException)
         {
             // A compressed input is checked to its end before any of it is read (CheckedFirst): nothing was imported.
             tally.Fail(new ImportProblem(1, 1, "body", null, DecompressionReason(e)));
-            return Logged(tally, options);
+            return Unopened(tally, options);
         }
         using var _ = rows;
         options = options with { Source = options.Source ?? rows.DefaultSource };
@@ -142,6 +142,18 @@ public sealed class Importer(NpgsqlDataSource dataSource, DataVersion dataVersio
         {
             logger.LogWarning("Folding the cluster grid after an import failed (the service folds it later): {Message}", e.Message);
         }
+    }
+
+    /// <summary>
+    /// The report of a file that could not be opened (its header, its encoding, its compression): under the source given,
+    /// else the default one (not recognised as an ACLED export, it is no ACLED export). It said "source": null and
+    /// logged "Import from (null)".
+    /// </summary>
+    private ImportReport Unopened(ImportTally tally, ImportOptions options)
+    {
+        options = options with { Source = options.Source ?? ImportOptions.DefaultSource };
+        tally.Source = options.Source;
+        return Logged(tally, options);
     }
 
     /// <summary>One line per import. One that stored rows and then could not read its file to the end is a warning: its

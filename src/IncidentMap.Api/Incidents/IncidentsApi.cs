@@ -326,11 +326,6 @@ public static partial class IncidentsApi
             if (query.Format == OutputFormat.GeoJson) etag = Conditional.Weak(etag);
             if (Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } conditional) return conditional;
         }
-        if (HttpMethods.IsHead(context.Request.Method))
-        {
-            IncidentListResult.Describe(context.Response, query.Format);
-            return TypedResults.Ok();
-        }
         System.Threading.RateLimiting.RateLimitLease? exportLease = null;
         if (query.Limit is null)
         {
@@ -355,6 +350,16 @@ public static partial class IncidentsApi
                     ? await reader.OpenAsync(sql, ct, longRead: true)
                     : await reader.OpenAsync(sql, ct, longRead: true, statementTimeout: IncidentReader.ExportTimeout,
                         firstRowTimeout: FirstRowTimeout(context));
+            if (HttpMethods.IsHead(context.Request.Method))
+            {
+                // A GET's status is known once its first row is (RunAsync answers 429, 503 or a timeout's problem before
+                // that): a HEAD runs the same query that far and reads no further. It answered 200 without the database,
+                // while the GET of the same URL was a 503 (database down), a 429 (exports) or a timeout's 503.
+                await rows.AbandonAsync();
+                exportLease?.Dispose();
+                IncidentListResult.Describe(context.Response, query.Format);
+                return TypedResults.Ok();
+            }
             return new IncidentListResult(rows, query, matched, self, nextLink, alternates ?? [], exportLease);
         }
         catch

@@ -268,7 +268,6 @@ public static class PlacesApi
         // page's timeStamp differs from one answer to the next.
         if (Conditional.Evaluate(request.HttpContext, Conditional.Weak(Conditional.DataETag(Version(request), "places")), Conditional.Revalidate) is { } conditional)
             return conditional;
-        if (HttpMethods.IsHead(request.Method)) return Head(request.HttpContext);
 
         var filter = string.Join(" AND ", where);
         if (q is null)
@@ -383,8 +382,11 @@ public static class PlacesApi
         "'al ' || place_key(@q), CASE WHEN starts_with(place_key(@q), 'al ') THEN substr(place_key(@q), 4) END";
 
     /// <summary>A FeatureCollection page with its self link, a next link when there is more (OGC API – Features), and numberMatched when counted.</summary>
+    /// <remarks>A HEAD gets here too, having run the page's queries: its status is the GET's (a 503 while the database
+    /// is down; it answered 200 without asking the database).</remarks>
     private static IResult Page(HttpRequest request, IReadOnlyCollection<string> features, string? next, long? numberMatched)
     {
+        if (HttpMethods.IsHead(request.Method)) return Head(request.HttpContext);
         var self = new { href = Collections.RequestUrl.With(request), rel = "self", type = IncidentsApi.GeoJson, title = "This page" };
         return IncidentListResult.Small(features, next is null
             ? [self]

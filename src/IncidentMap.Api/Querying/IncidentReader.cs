@@ -124,7 +124,7 @@ public sealed class IncidentReader(
                 // Fired as the row came in: the statement is being cancelled, and the next read would fail
                 // after the response had started.
                 firstRow.Token.ThrowIfCancellationRequested();
-                return new RowStream(connection, reader, hasRow);
+                return new RowStream(connection, reader, hasRow) { Long = longRead };
             }
             catch (Exception error)
             {
@@ -283,13 +283,53 @@ public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, 
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         try
         {
-            await reader.DisposeAsync();
-            await connection.DisposeAsync();
+            try
+            {
+                await reader.DisposeAsync();
+            }
+            finally
+            {
+                await connection.DisposeAsync();
+            }
         }
         finally
         {
             Share?.Exit();
             _onDispose?.Invoke();
+        }
+    }
+
+    /// <summary>A long read (<see cref="IncidentReader.OpenAsync"/>'s longRead: an export, a large page), whose rows may be many.</summary>
+    internal bool Long { get; init; }
+
+    /// <summary>
+    /// Gives the connection back without the rows not read yet (a HEAD needs only to know that they come). Disposing
+    /// the reader reads every row left and drops it: for a long read still streaming, the statement is cancelled
+    /// first, so a HEAD of an export does not pull the whole collection from the database. A short page (at most
+    /// <see cref="IncidentReader.ShortReadRows"/> rows, maybe computed whole) is cheaper read to its end than a
+    /// cancel request, which opens a connection of its own to the server.
+    /// </summary>
+    public async ValueTask AbandonAsync()
+    {
+        if (Long && HasRow && Volatile.Read(ref _disposed) == 0 && reader is IWrappedDataReader { Command: NpgsqlCommand command })
+        {
+            try
+            {
+                command.Cancel();
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException or System.Net.Sockets.SocketException)
+            {
+                // Not cancelled: disposing reads the rest, as before.
+            }
+        }
+        try
+        {
+            await DisposeAsync();
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        {
+            // The cancelled statement's error (57014), or a connection lost after the first row: the HEAD's answer is
+            // already known, and Npgsql does not pool a broken connection.
         }
     }
 }

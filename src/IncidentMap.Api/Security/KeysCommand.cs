@@ -39,9 +39,11 @@ public static class KeysCommand
                             return Fail($"'{options[i]}' is not understood");
                     }
                 }
-                if (scopes.Any(s => !Scopes.All.Contains(s)))
+                // Naming the scope refused: "write,bogus" was told only which scopes there are.
+                if (scopes.Where(s => !Scopes.All.Contains(s)).ToList() is [_, ..] unknown)
                 {
-                    await Console.Error.WriteLineAsync($"scopes must be among {string.Join(", ", Scopes.All)}");
+                    await Console.Error.WriteLineAsync(
+                        $"{string.Join(", ", unknown.Select(s => $"'{s}'"))} {(unknown.Count == 1 ? "is not a scope" : "are not scopes")}: scopes must be among {string.Join(", ", Scopes.All)}");
                     return 2;
                 }
                 if (ApiKeys.NameProblem(name) is { } badName)

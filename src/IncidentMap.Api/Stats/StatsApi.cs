@@ -116,7 +116,6 @@ public static class StatsApi
         if (answerable)
         {
             if (Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } conditional) return conditional;
-            if (head) return Head(context, contentType);
         }
 
         var parameters = new DynamicParameters();
@@ -204,11 +203,9 @@ public static class StatsApi
         // Without a closed window the span is the matching incidents' own, known only now.
         if (rows.Select(r => r.Start).Distinct().Count() > MaxBuckets)
             return NotAnswerable(context, Problem.BadParameter("datetime", $"with an open end the buckets run to the first or last matching incident: more than {MaxBuckets} {interval} buckets here; give a narrower datetime or a longer interval"));
-        if (!answerable)
-        {
-            if (Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } conditional) return conditional;
-            if (head) return Head(context, contentType);
-        }
+        if (!answerable && Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } revalidated) return revalidated;
+        // Only now, the query run: a GET's status depends on it (a 503 when the database is down, the limits above).
+        if (head) return Head(context, contentType);
 
         // Each bucket starts at the first instant of its local day, week or month (not always its
         // midnight: see TimeWindow.Local), the same rule datetime's dates follow.
@@ -247,11 +244,12 @@ public static class StatsApi
         // The JSON keeps the tag it always had (pollers hold it); the CSV is other bytes, so another tag.
         var etag = Conditional.DataETag(version, query!, csv.Value ? "csv" : null);
         if (Conditional.Evaluate(context, etag, Conditional.Revalidate) is { } conditional) return conditional;
-        if (HttpMethods.IsHead(request.Method)) return Head(context, csv.Value ? CsvType : "application/json; charset=utf-8");
 
         var parameters = new DynamicParameters();
         var sql = SummarySql(query!, parameters);
         var json = await reader.ScalarAsync<string>(sql, parameters, context.RequestAborted);
+        // After the query, as the GET's status depends on it (a 503 when the database is down).
+        if (HttpMethods.IsHead(request.Method)) return Head(context, csv.Value ? CsvType : "application/json; charset=utf-8");
         return csv.Value
             ? TypedResults.Text(SummaryCsv(json!), CsvType, Encoding.UTF8)
             : TypedResults.Text(JsonText.Compact(json!), "application/json", Encoding.UTF8);

@@ -43,15 +43,19 @@ public sealed class ImportCommandTests
     [InlineData("--format 'xml' is not a format", "{csv}", "--format", "xml")]
     [InlineData("import needs a FILE")]
     [InlineData("is a directory, not a file", "{dir}")]
+    [InlineData("is a directory, not a file", "{plain}")] // was "cannot tell the format of … from its name"
+    [InlineData("no such file", "{missing}")]
     public async Task A_usage_error_is_exit_2_saying_what_is_wrong_and_imports_nothing(string said, params string[] rest)
     {
         var folder = Directory.CreateTempSubdirectory("incidentmap-usage-");
         var csv = Path.Combine(folder.FullName, "a.csv");
         await File.WriteAllTextAsync(csv, "external_id,title,event_type,occurred_at,lon,lat\nusage-1,One,riots,2016-01-01,36.7,34.7\n");
         Directory.CreateDirectory(Path.Combine(folder.FullName, "d.csv"));
+        Directory.CreateDirectory(Path.Combine(folder.FullName, "exports"));
         try
         {
-            var (exit, stdout, stderr) = await RunAsync(["import", .. rest.Select(r => r.Replace("{csv}", csv).Replace("{dir}", Path.Combine(folder.FullName, "d.csv")))]);
+            var (exit, stdout, stderr) = await RunAsync(["import", .. rest.Select(r => r.Replace("{csv}", csv).Replace("{dir}", Path.Combine(folder.FullName, "d.csv"))
+                .Replace("{plain}", Path.Combine(folder.FullName, "exports")).Replace("{missing}", Path.Combine(folder.FullName, "none")))]);
 
             Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
             Assert.Equal("", stdout);
@@ -71,11 +75,46 @@ public sealed class ImportCommandTests
         await File.WriteAllTextAsync(path, "external_id;title;event_type;occurred_at;lon;lat\nx-1;One;riots;2016-01-01;36.7;34.7\n");
         try
         {
-            var (exit, _, stderr) = await RunAsync("import", path);
+            var (exit, stdout, stderr) = await RunAsync("import", path);
 
             Assert.Equal(1, exit);
             Assert.Contains($"{path}:1: header fields are separated by ';'; IncidentMap reads comma-separated files", stderr);
             Assert.DoesNotContain("rows before it were imported", stderr);
+            // Under the default source (README: anything but an ACLED export is "import"): it was null, logged as "(null)".
+            Assert.Equal("import", System.Text.Json.Nodes.JsonNode.Parse(stdout)!["source"]!.GetValue<string>());
+            Assert.Contains("Import from import by cli:", stderr);
+            Assert.DoesNotContain("(null)", stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// A gzip file without .gz in its name (or gzip piped to /dev/stdin) was told the API's remedy, "send Content-Encoding:
+    /// gzip", which a command cannot do.
+    /// </summary>
+    [Fact]
+    public async Task A_gzip_file_not_named_gz_is_told_to_be_named_so_or_decompressed_and_imports_nothing()
+    {
+        var prefix = Unique();
+        var path = Path.Combine(Path.GetTempPath(), $"{prefix}.csv");
+        var compressed = new MemoryStream();
+        using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+            gzip.Write(System.Text.Encoding.UTF8.GetBytes($"external_id,title,event_type,occurred_at,lon,lat\n{prefix}-1,Gzipped,riots,2016-01-01,36.7,34.7\n"));
+        await File.WriteAllBytesAsync(path, compressed.ToArray());
+        try
+        {
+            var (exit, stdout, stderr) = await RunAsync("import", path, "--format", "csv", "--source", prefix);
+
+            Assert.True(exit == 1, $"exit {exit}\n{stdout}\n{stderr}");
+            Assert.Contains($"{path}: looks gzip-compressed", stderr);
+            Assert.Contains("ending in .gz", stderr);
+            Assert.Contains("gunzip", stderr);
+            Assert.DoesNotContain("Content-Encoding", stderr);
+            await using var connection = new NpgsqlConnection(ApiFixture.ConnectionString);
+            Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM incidents WHERE import_source = @prefix", new { prefix }));
         }
         finally
         {

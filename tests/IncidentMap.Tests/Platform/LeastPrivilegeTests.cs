@@ -82,12 +82,15 @@ public sealed class LeastPrivilegeTests(ApiFixture api)
         Assert.Contains($"0 migration(s) applied; schema at {Migrator.LatestVersion}\n", stdout.ReplaceLineEndings("\n"));
     }
 
-    [Fact]
-    public async Task A_service_logging_in_as_a_superuser_says_so_when_it_starts()
+    /// <summary>Migrating or not: without migrating (Database__MigrateOnStartup=false) it said nothing.</summary>
+    [Theory]
+    [InlineData("true")]
+    [InlineData("false")]
+    public async Task A_service_logging_in_as_a_superuser_says_so_when_it_starts(string migrates)
     {
         var start = ServiceProcess.StartInfo(new Dictionary<string, string>
         {
-            ["ConnectionStrings__Incidents"] = ApiFixture.ConnectionString, ["Gazetteer__Path"] = "",
+            ["ConnectionStrings__Incidents"] = ApiFixture.ConnectionString, ["Gazetteer__Path"] = "", ["Database__MigrateOnStartup"] = migrates,
         }, "serve");
         await using var serving = await ServiceProcess.ServeAsync(start);
 

@@ -30,6 +30,21 @@ public sealed class KeysCommandTests
         if (tableExists) Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM api_keys WHERE name = @name", new { name }));
     }
 
+    /// <summary>"--scopes write,bogus" said only "scopes must be among read, write, admin", not which was none.</summary>
+    [Theory]
+    [InlineData("write,bogus", "'bogus' is not a scope: scopes must be among read, write, admin")]
+    [InlineData("bogus,Read,write", "'bogus', 'Read' are not scopes: scopes must be among read, write, admin")]
+    public async Task A_scope_that_is_none_is_exit_2_naming_it(string scopes, string said)
+    {
+        var name = "k" + Guid.NewGuid().ToString("N")[..10];
+
+        var (exit, stdout, stderr) = await ServiceProcess.RunAsync(null, "keys", "create", name, "--scopes", scopes);
+
+        Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Equal("", stdout);
+        Assert.Contains(said, stderr);
+    }
+
     [Theory]
     [InlineData("keys")]
     [InlineData("keys", "create")]

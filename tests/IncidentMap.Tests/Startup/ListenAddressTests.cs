@@ -27,6 +27,28 @@ public sealed class ListenAddressTests
         Assert.Contains($"IncidentMap is at http://{announcedHost}:{port}/collections/incidents/items; Swagger UI at http://{announcedHost}:{port}/swagger", serving.Log);
     }
 
+    [Fact]
+    public async Task As_the_docker_image_runs_it_the_service_listens_on_port_and_its_healthcheck_finds_it_there()
+    {
+        // The image's environment: PORT, and the base image's ASPNETCORE_HTTP_PORTS cleared. Its HEALTHCHECK runs
+        // the same binary with the same environment (no entrypoint), so it must reach the service from PORT alone:
+        // the entrypoint turned PORT into Urls for the service only, and the probe asked 8080.
+        var port = ServiceProcess.FreePort();
+        var image = new Dictionary<string, string> { ["Gazetteer__Path"] = "", ["PORT"] = $"{port}", ["ASPNETCORE_HTTP_PORTS"] = "" };
+        var start = ServiceProcess.StartInfo(image, "serve");
+        start.Environment.Remove("Urls");
+        await using var serving = await ServiceProcess.ServeAsync(start);
+
+        var probe = ServiceProcess.StartInfo(image, "healthcheck");
+        probe.Environment.Remove("Urls");
+        using var process = System.Diagnostics.Process.Start(probe)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.True(process.ExitCode == 0, await stderr + serving.Log);
+        Assert.Matches($@"Now listening on: http://\S+:{port}\b", serving.Log);
+    }
+
     [Theory]
     [InlineData("http://[::]:8080", "http://localhost:8080")]
     [InlineData("http://0.0.0.0:8081/", "http://localhost:8081")]

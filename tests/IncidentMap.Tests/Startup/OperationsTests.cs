@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Net;
 using IncidentMap.Tests.Infrastructure;
 using Npgsql;
@@ -48,6 +49,33 @@ public sealed class OperationsTests
         Assert.True(fromEnvironment == 0, environmentErr + serving.Log);
         Assert.Equal(1, elsewhere);
         Assert.Contains($"http://127.0.0.1:{nothing}/health/ready", elsewhereErr);
+    }
+
+    /// <summary>
+    /// Where the service listens and where its healthcheck asks, picked from one configuration, in this order: Urls
+    /// (ASPNETCORE_URLS), then ASPNETCORE_HTTP(S)_PORTS, then PORT, then 8080. The Docker image clears the base image's
+    /// ASPNETCORE_HTTP_PORTS=8080 (an empty value is none) and sets PORT: `docker run -e PORT=9000` listened on 9000
+    /// through its entrypoint while the HEALTHCHECK asked 8080, so the container was reported unhealthy.
+    /// </summary>
+    [Theory]
+    [InlineData("9000", "", null, "http://+:9000", "http://127.0.0.1:9000")] // the image, run with -e PORT=9000
+    [InlineData("9000", "8099", null, null, "http://127.0.0.1:8099")]
+    [InlineData("9000", "", "http://127.0.0.1:7000", null, "http://127.0.0.1:7000")] // -e ASPNETCORE_URLS=… wins
+    [InlineData(null, null, null, "http://localhost:8080", "http://127.0.0.1:8080")]
+    [InlineData(" ", "", null, "http://localhost:8080", "http://127.0.0.1:8080")]
+    public void The_service_and_its_healthcheck_take_port_from_one_setting(string? port, string? httpPorts, string? urls,
+        string? serviceListens, string healthcheckAsks)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["PORT"] = port, ["HTTP_PORTS"] = httpPorts, ["Urls"] = urls,
+        }).Build();
+
+        var settings = IncidentMap.Api.Hosting.Settings.From(configuration);
+
+        // The host uses FallbackUrls only when neither Urls nor the ports are set.
+        if (serviceListens is not null) Assert.Equal(serviceListens, settings.FallbackUrls);
+        Assert.Equal(healthcheckAsks, settings.HealthcheckUrl);
     }
 
     [Theory]

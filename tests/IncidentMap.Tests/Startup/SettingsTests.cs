@@ -97,6 +97,8 @@ public sealed class SettingsTests
     [InlineData("Seed:Path", "/nonexistent/incidents.geojson")]
     [InlineData("Gazetteer:Path", "/nonexistent")]
     [InlineData("PORT", "http")]
+    [InlineData("Logging:LogLevel:Default", "verbose")] // "Configuration value 'verbose' is not supported", naming no setting
+    [InlineData("Logging:Console:LogLevel:Microsoft.AspNetCore", "loud")]
     public void A_bad_value_is_refused_naming_the_setting_and_the_value(string key, string value)
     {
         var error = Assert.Throws<SettingsException>(() => Read((key, value)));

@@ -52,6 +52,15 @@ public sealed class StartupFailureTests
         Assert.Contains("Tiles:Cache", line);
     }
 
+    /// <summary>ASP.NET Core refused it as the host was built: "Configuration value 'verbose' is not supported", naming no setting.</summary>
+    [Fact]
+    public async Task A_log_level_that_is_none_is_one_line_naming_the_setting()
+    {
+        var line = AssertFailedOnce(await ServiceProcess.RunAsync(Env(("Logging__LogLevel__Default", "verbose")), "serve"));
+
+        Assert.StartsWith("IncidentMap serve: setting Logging:LogLevel:Default (environment Logging__LogLevel__Default) is 'verbose': it must be a log level: Trace, Debug, Information", line);
+    }
+
     [Fact]
     public async Task An_unreachable_database_is_one_line_naming_the_step_and_the_reason()
     {
