@@ -96,18 +96,18 @@ public static class ChangesApi
         // A page has no ETag (it is of its moment): If-Match is evaluated as on the discovery documents, * alone
         // matching. After the cursor's check, whose 410 or 400 a precondition does not change (RFC 9110 §13.2.1).
         if (Collections.Conditional.EvaluateWithoutETag(request.HttpContext) is { } failed) return failed;
-        var page = await feed.ReadAsync(query!, cursor, limit, Security.Scopes.IsEditor(request.HttpContext.User), ct);
+        // A HEAD reads one change where the GET reads its page: its status depends on the read (a 410 when purged
+        // meanwhile, a 503 when the database fails), not on how much of the page there is (review: a page of 1,000
+        // whole features was read and dropped).
+        var head = HttpMethods.IsHead(request.Method);
+        var page = await feed.ReadAsync(query!, cursor, head ? 1 : limit, Security.Scopes.IsEditor(request.HttpContext.User), ct);
         if (page.Expired) return await ExpiredAsync(feed, cursor, "cursor", ct); // purged since the check above
-        if (HttpMethods.IsHead(request.Method))
+        if (head)
         {
-            // GET's status and headers, the page read as the GET reads it (its status depends on it: a 410 when purged
-            // meanwhile, a 503 when the database fails) and not sent.
             request.HttpContext.Response.ContentType = "application/json";
             return TypedResults.Ok();
         }
         var next = Collections.RequestUrl.With(request, ("cursor", page.Next.ToString()));
-
-        request.HttpContext.Response.Headers.CacheControl = "no-store";
         return new ChangePageResult(page, next);
     }
 

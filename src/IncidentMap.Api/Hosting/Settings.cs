@@ -177,7 +177,8 @@ public sealed class Settings
         read.Ports("HTTPS_PORTS");
         // Parsed only once they are known to be valid addresses and ports (else the start stops, naming them).
         var listen = read.Valid ? ListenUrl(configuration["Urls"], configuration["HTTP_PORTS"], configuration["HTTPS_PORTS"]) : null;
-        var fallbackUrls = string.IsNullOrWhiteSpace(configuration["PORT"]) ? DefaultUrls : $"http://+:{read.Int("PORT", 8080, 1, 65535)}";
+        // PORT is read only where it decides (review: a stray PORT failed the start of a service given Urls).
+        var fallbackUrls = listen is not null || string.IsNullOrWhiteSpace(configuration["PORT"]) ? DefaultUrls : $"http://+:{read.Int("PORT", 8080, 1, 65535)}";
         var connectionString = read.ConnectionString("ConnectionStrings:Incidents");
         var migrationsConnectionString = read.ConnectionString("ConnectionStrings:Migrations");
         var settings = new Settings

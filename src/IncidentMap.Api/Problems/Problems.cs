@@ -197,14 +197,15 @@ public static class ProblemDefaults
         var problem = context.ProblemDetails;
         var request = context.HttpContext.Request;
         problem.Instance ??= request.Path;
-        problem.Detail ??= problem.Status switch
+        // Cut as every message is (FieldError.CutDetail): a Content-Type of 20,000 characters came back whole, twice.
+        problem.Detail ??= (problem.Status switch
         {
             StatusCodes.Status404NotFound => $"Nothing is served at {request.Path}.",
             StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
             StatusCodes.Status415UnsupportedMediaType =>
                 $"Content-Type '{request.ContentType}' is not accepted here; send {string.Join(" or ", Accepted(context.HttpContext))}.",
             _ => null,
-        };
+        }) is { } detail ? FieldError.CutDetail(detail) : null;
         // The framework types some statuses; the rest are typed here, so every problem names its type.
         if (problem.Type is null && problem.Status is { } status) problem.Type = Types.GetValueOrDefault(status, "about:blank");
         if (problem.Status == StatusCodes.Status415UnsupportedMediaType && !problem.Extensions.ContainsKey("errors"))

@@ -315,7 +315,8 @@ public sealed class RowStream(NpgsqlConnection connection, DbDataReader reader, 
         {
             try
             {
-                command.Cancel();
+                // Cancel opens a connection of its own and waits for the server synchronously: off the request's thread (review).
+                await Task.Run(command.Cancel);
             }
             catch (Exception e) when (e is NpgsqlException or InvalidOperationException or System.Net.Sockets.SocketException)
             {

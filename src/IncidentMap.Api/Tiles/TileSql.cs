@@ -79,7 +79,7 @@ public static class TileSql
                 SELECT ST_AsMVT(clusters, 'clusters', {Extent}, 'geom', 'id' ORDER BY id) FROM clusters
                 """, parameters);
         }
-        // A time window (and at most event types and countries besides) reads the window's incidents from an index
+        // A time window (and at most event types, countries and tolls besides) reads the window's incidents from an index
         // that holds every column the clusters use (migration 0051), without the table, if nothing names geom:
         // the test on geom only lets the GiST index find the tile's incidents, and holds for every incident whose
         // point (never empty here) lies in the tile (geom holds the point, and && compares boxes rounded outwards
@@ -300,8 +300,8 @@ public static class TileSql
         } == Unfiltered;
 
     /// <summary>
-    /// Whether the query is a time window, with at most event types and countries besides: what the grid would
-    /// serve but for the window. Its cluster tiles read the incidents through <c>incidents_occurred_points_idx</c> alone.
+    /// Whether the query is a time window, with at most event types, countries and tolls besides, all of which
+    /// <c>incidents_occurred_points_idx</c> holds: its cluster tiles read the incidents through that index alone.
     /// </summary>
     public static bool WindowOnly(IncidentQuery query) =>
         (query.From is not null || query.Until is not null) && IndexServes(query);
@@ -376,7 +376,7 @@ public static class TileSql
     }
 
     /// <summary>
-    /// Whether the query is a bbox and a time window, with at most event types and countries besides: /clusters of it
+    /// Whether the query is a bbox and a time window, with at most event types, countries and tolls besides: /clusters of it
     /// may read the incidents whose point lies well inside the bbox from <c>incidents_occurred_points_idx</c> alone
     /// (<see cref="WindowMembers"/>). A bbox of the whole world is no test at all, and needs no split.
     /// </summary>

@@ -5,6 +5,7 @@ using IncidentMap.Api.Querying;
 using IncidentMap.Api.Tiles;
 using IncidentMap.Tests.Infrastructure;
 using IncidentMap.Tests.Querying;
+using static IncidentMap.Tests.Infrastructure.PlanJson;
 
 namespace IncidentMap.Tests.Ogc;
 
@@ -66,20 +67,6 @@ public sealed class HexbinPointsIndexPlanTests(PlanDatabase database) : IClassFi
         Assert.DoesNotContain("UNION ALL", TileSql.HexbinPoints(bbox with { Tags = ["shelling"] }, byPointsIndex: true).Sql);
         Assert.Contains("UNION ALL", TileSql.HexbinPoints(bbox, byPointsIndex: true).Sql);
     }
-
-    private static async Task<long> Buffers(Npgsql.NpgsqlConnection connection, string sql, DynamicParameters parameters)
-    {
-        var plan = JsonNode.Parse(await connection.ExecuteScalarAsync<string>("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, parameters) ?? "null");
-        var root = plan![0]!["Plan"]!;
-        return root["Shared Hit Blocks"]!.GetValue<long>() + root["Shared Read Blocks"]!.GetValue<long>();
-    }
-
-    private static IEnumerable<JsonObject> Nodes(JsonNode? node) => node switch
-    {
-        JsonObject o => [o, .. o.SelectMany(p => Nodes(p.Value))],
-        JsonArray a => a.SelectMany(Nodes),
-        _ => [],
-    };
 }
 
 /// <summary>

@@ -4,6 +4,7 @@ using IncidentMap.Api.Database;
 using IncidentMap.Api.Querying;
 using IncidentMap.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
+using static IncidentMap.Tests.Infrastructure.PlanJson;
 
 namespace IncidentMap.Tests.Querying;
 
@@ -158,11 +159,4 @@ public sealed class FarthestFirstTests(FarthestDatabase database) : IClassFixtur
     }
 
     private static IncidentQuery Query(string parameters) => QueryHelpers.ParsedQuery(parameters);
-
-    private static IEnumerable<JsonObject> Nodes(JsonNode? node) => node switch
-    {
-        JsonObject o => [o, .. o.SelectMany(p => Nodes(p.Value))],
-        JsonArray a => a.SelectMany(Nodes),
-        _ => [],
-    };
 }

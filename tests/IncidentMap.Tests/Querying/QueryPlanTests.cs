@@ -5,6 +5,7 @@ using IncidentMap.Api.Querying;
 using IncidentMap.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using static IncidentMap.Tests.Infrastructure.PlanJson;
 
 namespace IncidentMap.Tests.Querying;
 
@@ -666,12 +667,6 @@ public sealed class QueryPlanTests(PlanDatabase database) : IClassFixture<PlanDa
         }
     }
 
-    private static IEnumerable<JsonObject> Nodes(JsonNode? node) => node switch
-    {
-        JsonObject o => o.Select(p => p.Value).SelectMany(Nodes).Prepend(o),
-        JsonArray a => a.SelectMany(Nodes),
-        _ => [],
-    };
 
     private static IEnumerable<string> IndexNames(JsonNode? node) => node switch
     {
