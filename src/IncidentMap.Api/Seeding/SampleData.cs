@@ -37,9 +37,14 @@ public sealed class SampleData(IncidentStore store, Gazetteer gazetteer, Geocodi
             throw new InvalidDataException($"{path} is not a GeoJSON FeatureCollection: it has no \"features\" array");
 
         int created = 0, skipped = 0, index = 0;
+        // A feature with a location_name and no geometry gets its place's point as an import's row does (each name
+        // asked once); it failed with "geometry is required" although a POST and an import geocode it.
+        var geocoder = new Imports.ImportGeocoder(gazetteer);
         foreach (var feature in features.EnumerateArray())
         {
-            var prepared = await GeocodeAsync(path, index, feature, ct);
+            var (geocoded, refusal) = await geocoder.GeocodeAsync(feature, ct);
+            if (geocoded is not { } prepared)
+                throw new InvalidDataException($"{path}: feature {index}{Named(feature)}: {refusal!.Detail}");
             using var owned = prepared.Owned;
             var (draft, errors) = IncidentInput.Parse(prepared.Feature);
             if (draft is null)
@@ -57,18 +62,6 @@ public sealed class SampleData(IncidentStore store, Gazetteer gazetteer, Geocodi
         }
         logger.LogInformation("Sample data {Path}: {Created} created, {Skipped} already present", path, created, skipped);
         return new Result(created, skipped);
-    }
-
-    /// <summary>
-    /// A feature with a location_name and no geometry, with its place's point (as <see cref="Imports.ImportGeocoder"/> does for a
-    /// file): it failed with "geometry is required" although a POST and an import geocode it.
-    /// </summary>
-    private async Task<Geocoding.Prepared> GeocodeAsync(string path, int index, JsonElement feature, CancellationToken ct)
-    {
-        if (Geocoding.QueryOf(feature) is not { } query) return Geocoding.Unchanged(feature);
-        var resolution = await gazetteer.ResolveAsync(query.Name, query.Country, query.Admin1, ct);
-        if (resolution is Resolution.Found(var place)) return Geocoding.Apply(feature, place);
-        throw new InvalidDataException($"{path}: feature {index}{Named(feature)}: {Geocoding.Refuse(query, resolution, inFile: true).Detail}");
     }
 
     /// <summary>" (its external_id)", when it has one, so that the feature is found in the file.</summary>

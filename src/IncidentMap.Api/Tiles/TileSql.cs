@@ -65,9 +65,7 @@ public static class TileSql
         AddGrid(parameters, z + CellsPerTileShift);
         if (GridServes(query))
         {
-            // The tile's cells of the zoom's grid are the level-10 cells [x, x + 1) × 2^(10 - z) wide.
-            var (cells, grid) = GridClusters(parameters, query, z + CellsPerTileShift,
-                [new GridRange(x << (GridLevel - z), ((x + 1) << (GridLevel - z)) - 1, y << (GridLevel - z), ((y + 1) << (GridLevel - z)) - 1)]);
+            var (cells, grid) = GridClusters(parameters, query, z + CellsPerTileShift, [TileCells(z, x, y)]);
             return ($"""
                 WITH {cells}, clusters AS (
                     SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint({GridCentre("x")}, {GridCentre("y")}), 3857), ST_TileEnvelope(@z, @x, @y), {Extent}, 0, false) AS geom,
@@ -337,8 +335,7 @@ public static class TileSql
     /// </summary>
     private static string TollsTileMembers(DynamicParameters parameters, IncidentQuery query, string where, int z, int x, int y, bool? byIndex)
     {
-        var range = new GridRange(x << (GridLevel - z), ((x + 1) << (GridLevel - z)) - 1, y << (GridLevel - z), ((y + 1) << (GridLevel - z)) - 1);
-        var within = GridWithin(parameters, query, [range]);
+        var within = GridWithin(parameters, query, [TileCells(z, x, y)]);
         parameters.Add("index_rows_per_heap_row", WindowIndexRowsPerHeapRow);
         var choice = byIndex is { } forced
             ? $"SELECT {(forced ? "true" : "false")} AS by_index"
@@ -565,6 +562,10 @@ public static class TileSql
 
     /// <summary>Inclusive columns and rows of level-10 cells.</summary>
     private readonly record struct GridRange(long West, long East, long North, long South);
+
+    /// <summary>The level-10 cells of tile (z, x, y) below zoom 8: [x, x + 1) × 2^(10 - z) wide, and as high.</summary>
+    private static GridRange TileCells(int z, int x, int y) =>
+        new(x << (GridLevel - z), ((x + 1) << (GridLevel - z)) - 1, y << (GridLevel - z), ((y + 1) << (GridLevel - z)) - 1);
 
     /// <summary>
     /// The level-10 cells whose incidents all match the query's bbox (every cell without one), and boxes in

@@ -330,7 +330,7 @@ public static class TilesApi
     /// so the shortest is found by halving. Solved without the floors, the answer was up to a few per cent too long: for
     /// bbox=35,32,43,38 it said 2,390 m, and 2,380 m was answered (tiles hunter).
     /// </summary>
-    internal static double SmallestHexagon(double columns, double rows)
+    private static double SmallestHexagon(double columns, double rows)
     {
         double tooShort = 0, longEnough = TileSql.WorldSize;
         for (var i = 0; i < 200 && longEnough - tooShort > longEnough * 1e-12; i++)

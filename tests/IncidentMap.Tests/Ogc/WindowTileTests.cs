@@ -60,7 +60,7 @@ public sealed class WindowTileTests(ApiFixture api)
         await using var connection = await api.Database.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead);
         var when = new DateTimeOffset(1987, 3, 2 + Random.Shared.Next(20), 7, 30, 0, TimeSpan.Zero);
-        await connection.ExecuteAsync("""
+        await connection.ExecuteAsync($"""
             INSERT INTO incidents (title, event_type, country, occurred_at, geom, fatalities_min, fatalities_max)
             SELECT 'window tile ' || g, (ARRAY['battles', 'riots', 'protests'])[1 + g % 3], (ARRAY['FJ', NULL, 'TO'])[1 + g % 3],
                    @when, ST_SetSRID(ST_MakePoint(-179.9 + random() * 359.8, -85 + random() * 170), 4326),
@@ -68,11 +68,7 @@ public sealed class WindowTileTests(ApiFixture api)
             FROM generate_series(1, 300) g
             UNION ALL
             SELECT 'window edge ' || e.n, 'riots', 'FJ', @when, ST_GeomFromText(e.wkt, 4326), 1, 2
-            FROM (VALUES (1, 'POINT(180 10)'), (2, 'POINT(-180 -10)'), (3, 'POINT(17 85.0511287798)'), (4, 'POINT(-17 -85.0511287798)'),
-                         (5, 'POINT(18 85.06)'), (6, 'POINT(180 85.0511287798)'), (7, 'POINT(-180 -85.0511287798)'),
-                         (8, 'POINT(0 0)'), (9, 'POINT(90 0)'), (10, 'POINT(19 85.05112877980659)'), (11, 'POINT(20 -85.0511287799)'),
-                         (12, 'LINESTRING(-179.5 1, 179.5 2)'), (13, 'POLYGON((100 -5, 101 -5, 101 -4, 100 -4, 100 -5))'),
-                         (14, 'LINESTRING(10 84, 10 89)')) AS e(n, wkt)
+            FROM {ClusterTileCases.EdgeShapes}
             -- A window reaches back a month for incidents that last into it: one that started before and lasts.
             UNION ALL
             SELECT 'window before', 'battles', 'SY', @when - interval '20 days', ST_SetSRID(ST_MakePoint(36.7, 34.7), 4326), 3, 3
@@ -90,12 +86,7 @@ public sealed class WindowTileTests(ApiFixture api)
             Assert.False(TileSql.WindowOnly(old));
             for (var z = 0; z < TileSql.ClusterBelowZoom; z++)
             {
-                var n = 1 << z;
-                // Every tile of the map up to zoom 2, then the corners, the middle and the antimeridian's.
-                var tiles = z <= 2
-                    ? Enumerable.Range(0, n).SelectMany(x => Enumerable.Range(0, n).Select(y => (x, y)))
-                    : [(0, 0), (n - 1, 0), (0, n - 1), (n - 1, n - 1), (n / 2, n / 2), (n / 2 - 1, n / 2 - 1), (0, n / 2), (n - 1, n / 2 - 1)];
-                foreach (var (x, y) in tiles)
+                foreach (var (x, y) in ClusterTileCases.Tiles(z))
                 {
                     var (fastSql, fastParameters) = TileSql.Tile(fast, z, x, y);
                     var (oldSql, oldParameters) = TileSql.Tile(old, z, x, y);
